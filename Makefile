@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python -m domains.genomic.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests || $(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests

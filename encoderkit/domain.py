@@ -1,0 +1,234 @@
+"""The contract every domain adapter implements.
+
+A domain turns raw records into tokens, positions and masking targets, and turns
+the encoder's hidden states back into domain values. The flow through it:
+
+    ingest(sources) -> store records                      (once, offline)
+    featurize(record) -> Example                           (numpy, per record)
+    windows(example, max_seqlen) -> [Example, ...]         (long records, never dropped)
+    augment(example, rng) -> Example                       (training only)
+    mask(example, rng) -> MaskedExample                    (training: inputs, targets, predict)
+    embedder(inputs) -> hidden [T, d]; core; head(hidden[predict]) -> HeadOutput
+    infill(data, predict_fn) -> data with missing parts filled (uses decode)
+
+Nothing in ``encoderkit`` imports a domain by name: domains are found through the
+``encoderkit.domains`` entry points (see ``registry.py``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+# A stored record: per-token fields (each [L, ...], same L) plus per-record metadata.
+Record = dict[str, Any]
+
+
+@dataclass
+class Example:
+    """One sequence of tokens from one record, numpy, before masking."""
+
+    fields: dict[str, np.ndarray]  # per-token fields, each [L, ...]; the embedder's inputs
+    positions: np.ndarray  # [L, D] int32/float32 (D = 0 allowed: shape [L, 0])
+    record: int = -1  # index of the source record
+    window: int = 0  # window number within the record
+    start: int = 0  # first token of this window within the record's token sequence
+    context: dict[str, Any] = field(default_factory=dict)  # per-example values decode needs
+
+    def __len__(self) -> int:
+        return int(self.positions.shape[0])
+
+
+@dataclass
+class MaskedExample:
+    """An example after masking: what the packer concatenates into a PackedBatch."""
+
+    inputs: dict[str, np.ndarray]  # [L, ...] corrupted input fields
+    positions: np.ndarray  # [L, D]
+    targets: dict[str, np.ndarray]  # each [P, ...], P = predict.sum(), in token order
+    predict: np.ndarray  # [L] bool
+    weights: np.ndarray | None = None  # [L] float32 per-token loss weight
+    record: int = -1
+    window: int = 0
+    start: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.positions.shape[0])
+
+
+# (example, rng) -> MaskedExample
+Masker = Callable[[Example, np.random.Generator], MaskedExample]
+
+
+@dataclass
+class HeadOutput:
+    """What a domain head returns for the hidden states at predicted tokens."""
+
+    predictions: dict[str, Tensor]  # each [P, ...]: raw outputs (logits, values)
+    loss: Tensor | None = None  # scalar, the weighted total; None without targets
+    losses: dict[str, Tensor] = field(default_factory=dict)  # per-part scalar losses (detached ok)
+    metrics: dict[str, Tensor] = field(default_factory=dict)  # e.g. masked accuracy (scalars)
+
+
+class RecordWriter(Protocol):
+    """What a domain's ``ingest`` writes into (implemented by ``encoderkit.data.store``)."""
+
+    def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
+               id: str | None = None) -> int: ...
+
+
+@dataclass
+class IngestReport:
+    """Counts a domain fills while ingesting; the framework prints it."""
+
+    records: int = 0
+    tokens: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    warnings: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] += n
+
+    def summary(self) -> str:
+        lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
+        total = sum(self.skipped.values())
+        lines.append(f"records skipped: {total}")
+        lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# list of masked examples -> per example, head predictions at its predict tokens (numpy, [P_i, ...])
+PredictFn = Callable[[Sequence[MaskedExample]], list[dict[str, np.ndarray]]]
+
+
+class Domain:
+    """Base class for domain adapters. Subclasses set ``name`` and override the
+    abstract methods; the defaults below are the common behaviour.
+
+    A domain instance is built from the store's schema (vocabulary, columns,
+    normalisation) and the run's options (the Hydra ``domain`` group minus ``name``):
+    ``Domain(schema, **options)``. ``options`` must be JSON-serialisable, because
+    the run directory stores them to rebuild the domain at inference.
+    """
+
+    name: ClassVar[str] = ""
+    #: fields of a record stored per token (used by the store to check records)
+    rope_axes: int = 0
+
+    def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
+        self.schema = dict(schema)
+        self.options = dict(options)
+
+    # ---- ingest (class-level: no schema exists yet) ----
+    @classmethod
+    def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+               **options: Any) -> dict[str, Any]:
+        """Parse raw files, append records to ``writer``, fill ``report``; return the schema."""
+        raise NotImplementedError(f"domain {cls.name!r} does not ingest files")
+
+    # ---- per record ----
+    def featurize(self, record: Record) -> Example:
+        raise NotImplementedError
+
+    def windows(self, example: Example, max_seqlen: int) -> list[Example]:
+        """Cut an example longer than ``max_seqlen`` into windows that cover it.
+
+        Default: contiguous windows, overlap ``options['window_overlap']`` tokens
+        (default 0); the last window ends at the last token. Domains override it
+        when a contiguous cut is meaningless (sets, multichannel series).
+        """
+        n = len(example)
+        if n <= max_seqlen:
+            return [example]
+        overlap = int(self.options.get("window_overlap", 0))
+        return [slice_example(example, s, e, w) for w, (s, e) in
+                enumerate(window_bounds(n, max_seqlen, overlap))]
+
+    def augment(self, example: Example, rng: np.random.Generator) -> Example:
+        return example
+
+    @property
+    def maskers(self) -> dict[str, Masker]:
+        raise NotImplementedError
+
+    def mask(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        """Apply the configured masker (``options['masker']``, a name, or a
+        ``{name: weight}`` mixture picked per example)."""
+        choice = self.options.get("masker", "random")
+        if isinstance(choice, Mapping):
+            names = list(choice)
+            p = np.asarray([float(choice[k]) for k in names], dtype=np.float64)
+            choice = names[int(rng.choice(len(names), p=p / p.sum()))]
+        try:
+            masker = self.maskers[choice]
+        except KeyError:
+            raise ValueError(f"domain {self.name!r} has no masker {choice!r}; "
+                             f"choose from {sorted(self.maskers)}") from None
+        return masker(example, rng)
+
+    def unmasked(self, example: Example) -> MaskedExample:
+        """The example as model input with nothing to predict (embedding)."""
+        return MaskedExample(inputs=example.fields, positions=example.positions, targets={},
+                             predict=np.zeros(len(example), dtype=bool), record=example.record,
+                             window=example.window, start=example.start, context=example.context)
+
+    # ---- modules ----
+    def embedder(self, config: Any) -> nn.Module:
+        """Module mapping ``inputs: dict[str, Tensor [T, ...]]`` to hidden ``[T, d]``."""
+        raise NotImplementedError
+
+    def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        """Module with ``forward(hidden [P, d], targets: dict | None, weights [P] | None) -> HeadOutput``.
+        ``embedder`` is given so a head can tie its decoder to the input embedding."""
+        raise NotImplementedError
+
+    # ---- back to domain values ----
+    def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> Record:
+        """Head predictions at ``example.predict`` tokens -> the record with those parts filled."""
+        raise NotImplementedError
+
+    def to_records(self, data: Any) -> list[Record]:
+        """User-facing data (strings, frames, arrays, files) -> records as the store holds them."""
+        raise NotImplementedError
+
+    def infill(self, data: Any, predict: PredictFn) -> Any:
+        """Fill what is missing in ``data``; observed values come back unchanged.
+        ``predict`` runs the model on masked examples (generic packing, batching)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable description saved in the run dir to rebuild the domain."""
+        return {"name": self.name, "schema": self.schema, "options": self.options}
+
+
+def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) windows of ``size`` covering ``range(n)`` with at least ``overlap``
+    tokens shared between neighbours; the last window ends at ``n``."""
+    if size <= 0:
+        raise ValueError(f"window size must be positive, got {size}")
+    if not 0 <= overlap < size:
+        raise ValueError(f"window overlap must be in [0, {size}), got {overlap}")
+    if n <= size:
+        return [(0, n)]
+    step = size - overlap
+    starts = list(range(0, n - size, step)) + [n - size]
+    return [(s, s + size) for s in starts]
+
+
+def slice_example(example: Example, start: int, end: int, window: int) -> Example:
+    return Example(
+        fields={k: v[start:end] for k, v in example.fields.items()},
+        positions=example.positions[start:end],
+        record=example.record, window=window, start=example.start + start,
+        context=example.context)
+
+
+def to_tensor(x: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x))

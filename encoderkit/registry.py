@@ -1,0 +1,47 @@
+"""Finds domains through the ``encoderkit.domains`` entry points.
+
+Nothing in ``encoderkit`` imports a domain by name; ``train`` and ``infer`` reach
+domains only through here. Tests and notebooks may add a domain in-process with
+``register_domain``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Mapping
+
+from encoderkit.domain import Domain
+
+GROUP = "encoderkit.domains"
+_local: dict[str, type[Domain]] = {}
+
+
+def register_domain(cls: type[Domain]) -> type[Domain]:
+    """Register a domain class in this process (usable as a decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} must set a non-empty class attribute `name`")
+    _local[cls.name] = cls
+    return cls
+
+
+def available_domains() -> list[str]:
+    return sorted(set(_local) | {ep.name for ep in entry_points(group=GROUP)})
+
+
+def get_domain(name: str) -> type[Domain]:
+    if name in _local:
+        return _local[name]
+    for ep in entry_points(group=GROUP):
+        if ep.name == name:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Domain)):
+                raise TypeError(f"entry point {GROUP}:{name} -> {ep.value} is not a Domain subclass")
+            return cls
+    raise KeyError(f"unknown domain {name!r}; registered domains: {available_domains()} "
+                   f"(a domain registers under the entry-point group {GROUP!r})")
+
+
+def build_domain(description: Mapping[str, Any]) -> Domain:
+    """Rebuild a domain from ``Domain.describe()`` output (name, schema, options)."""
+    cls = get_domain(description["name"])
+    return cls(description.get("schema", {}), **dict(description.get("options", {})))
