@@ -203,6 +203,15 @@ class Domain:
         ``predict`` runs the model on masked examples (generic packing, batching)."""
         raise NotImplementedError
 
+    def read_input(self, path: str) -> Any:
+        """A user file (FASTA, CSV, ...) -> the data ``infill``/``to_records`` accept (CLI)."""
+        raise NotImplementedError(f"domain {self.name!r} cannot read input files")
+
+    def write_output(self, data: Any, path: str) -> None:
+        """Write infilled data back in the input's format (CLI ``encoderkit infill``),
+        atomically (temporary name, then rename)."""
+        raise NotImplementedError(f"domain {self.name!r} cannot write output files")
+
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable description saved in the run dir to rebuild the domain."""
         return {"name": self.name, "schema": self.schema, "options": self.options}
