@@ -212,6 +212,17 @@ class Domain:
         atomically (temporary name, then rename)."""
         raise NotImplementedError(f"domain {self.name!r} cannot write output files")
 
+    # ---- small real samples, so one registry-driven test covers every domain ----
+    @classmethod
+    def sample_sources(cls, directory: str) -> tuple[list[str], dict[str, Any]]:
+        """Write a few kB of real bundled data into ``directory`` in this domain's raw
+        file format; return (paths, ingest options). Used by tests and docs."""
+        raise NotImplementedError(f"domain {cls.name!r} ships no sample data")
+
+    def sample_infill_input(self) -> Any:
+        """A small user-facing input with missing parts, for ``infill`` (tests, docs)."""
+        raise NotImplementedError(f"domain {self.name!r} ships no infill sample")
+
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable description saved in the run dir to rebuild the domain."""
         return {"name": self.name, "schema": self.schema, "options": self.options}
