@@ -1,0 +1,88 @@
+"""Warmup-stable-decay learning-rate schedule and batch-size warmup.
+
+Both are pure functions of progress (tokens or steps), so resuming needs no state:
+the trainer stores step and tokens, and the schedule is recomputed from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
+UNITS = ("steps", "tokens")
+
+
+@dataclass(frozen=True)
+class WSD:
+    """Multiplier on the peak learning rate at progress ``t`` (steps or tokens).
+
+    The trainer evaluates it at the progress reached by the step being taken (step + 1,
+    or tokens seen after it), so the first step of a warmup already has a non-zero rate.
+    ``[0, warmup)``: linear from 0 to 1;
+    ``[warmup, total - decay)``: 1; ``[total - decay, total]``: decay from 1 to
+    ``final_ratio`` with the chosen shape. Beyond ``total`` it stays at ``final_ratio``.
+    """
+
+    total: float
+    warmup: float = 0.0
+    decay: float = 0.0
+    shape: str = "1-sqrt"
+    final_ratio: float = 0.0
+    unit: str = "steps"
+
+    def __post_init__(self) -> None:
+        if self.shape not in DECAY_SHAPES:
+            raise ValueError(f"The 'schedule.decay_shape' parameter must be one of {DECAY_SHAPES}. "
+                             f"Got {self.shape!r} instead.")
+        if self.unit not in UNITS:
+            raise ValueError(f"The 'schedule.unit' parameter must be one of {UNITS}. "
+                             f"Got {self.unit!r} instead.")
+        if not self.total > 0:
+            raise ValueError(f"The schedule length must be > 0. Got {self.total} instead.")
+        if self.warmup < 0 or self.decay < 0 or self.warmup + self.decay > self.total:
+            raise ValueError(f"The schedule needs 0 <= warmup + decay <= total; got warmup="
+                             f"{self.warmup}, decay={self.decay}, total={self.total}.")
+        if not 0.0 <= self.final_ratio <= 1.0:
+            raise ValueError(f"The 'schedule.final_ratio' parameter must be in [0, 1]. "
+                             f"Got {self.final_ratio} instead.")
+
+    def __call__(self, t: float) -> float:
+        if t < self.warmup:
+            return max(t, 0.0) / self.warmup
+        start = self.total - self.decay
+        if self.decay == 0:
+            return 1.0
+        if t < start:
+            return 1.0
+        x = min(1.0, (t - start) / self.decay)  # decay progress in [0, 1]
+        if self.shape == "linear":
+            f = 1.0 - x
+        elif self.shape == "cosine":
+            f = 0.5 * (1.0 + math.cos(math.pi * x))
+        else:  # 1-sqrt (Hägele et al. 2024)
+            f = 1.0 - math.sqrt(x)
+        return self.final_ratio + (1.0 - self.final_ratio) * f
+
+
+@dataclass(frozen=True)
+class BatchWarmup:
+    """Tokens per optimizer step: linear ramp from ``start`` to ``target`` over the first
+    ``tokens`` training tokens, rounded down to a multiple of ``multiple`` (e.g. the
+    micro-batch budget); ``tokens=0`` disables it."""
+
+    target: int
+    start: int = 0
+    tokens: int = 0
+    multiple: int = 1
+
+    def __post_init__(self) -> None:
+        if self.tokens > 0 and not 0 < self.start <= self.target:
+            raise ValueError(f"The 'schedule.batch_warmup_start' parameter must be in "
+                             f"(0, {self.target}]. Got {self.start} instead.")
+
+    def __call__(self, tokens_seen: int) -> int:
+        if self.tokens <= 0 or tokens_seen >= self.tokens:
+            return self.target
+        size = self.start + (self.target - self.start) * tokens_seen / self.tokens
+        return max(self.multiple, int(size // self.multiple) * self.multiple)
