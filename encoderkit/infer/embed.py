@@ -1,0 +1,298 @@
+"""Packed, streaming inference: embeddings per record and head predictions.
+
+Records are featurized, cut into windows by the domain's rule
+(``Domain.windows``), and packed in input order under a token budget with no
+padding. Because packing keeps input order, a record's windows are finished
+before any later record's, so results stream out in record order and a store
+larger than memory never has to be held at once (``EmbeddingWriter`` appends
+them to a zarr array or a memory-mapped ``.npy``).
+
+Pooling a record that was windowed (documented behaviour):
+
+* ``mean``: the sum of the final hidden states of every window token divided by
+  the number of window tokens, i.e. the window means weighted by window length.
+  A token that lies in the overlap of two windows (``window_overlap > 0``) is
+  counted once per window that contains it, each time with that window's
+  context; without overlap this is exactly the mean over the record's tokens.
+* ``cls``: the hidden state of each window's first token, windows weighted by
+  their token count (one window: the first token's state).
+* ``none``: one vector per record token; where windows overlap, the states of
+  the windows covering a token are averaged.
+
+The model runs in eval mode under ``torch.no_grad``; on CUDA under bf16 autocast
+(outputs are returned as float32).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from encoderkit.batch import PackedBatch
+from encoderkit.data.collate import collate
+from encoderkit.domain import Domain, MaskedExample
+from encoderkit.modeling import MaskedEncoderModel
+
+POOLINGS = ("mean", "cls", "none")
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"The 'pooling' parameter of embed must be one of {list(POOLINGS)}. "
+                         f"Got {pooling!r} instead.")
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA; plain fp32 elsewhere (CPU bf16 is slow and inexact)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def pack_in_order(items: Iterable[Any], length: Callable[[Any], int], max_tokens: int) -> Iterator[list[Any]]:
+    """Greedy in-order packing: consecutive items until the next would exceed ``max_tokens``.
+    Order is kept so that streamed results come out in input order."""
+    group: list[Any] = []
+    used = 0
+    for item in items:
+        n = length(item)
+        if group and used + n > max_tokens:
+            yield group
+            group, used = [], 0
+        group.append(item)
+        used += n
+    if group:
+        yield group
+
+
+def run_encoder(model: MaskedEncoderModel, batch: PackedBatch) -> Tensor:
+    """Final hidden states ``[T, d]`` float32 of a batch already on the model's device."""
+    with torch.no_grad(), autocast_for(batch.positions.device):
+        return model.encode(batch).float()
+
+
+# ---------------------------------------------------------------------------
+# records -> windows
+
+
+@dataclass
+class _Job:
+    """One record's windows, as unmasked model inputs."""
+
+    index: int  # position of the record in the input (output row)
+    id: str
+    length: int  # tokens of the whole record
+    windows: list[MaskedExample]
+
+
+def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_seqlen: int) -> Iterator[_Job]:
+    for index, rid, record in records:
+        try:
+            example = domain.featurize(record)
+        except (KeyError, ValueError, TypeError, IndexError) as e:
+            raise ValueError(f"record {index} (id {rid!r}) cannot be featurized by domain "
+                             f"{domain.name!r}: {type(e).__name__}: {e}") from e
+        example.record = index
+        if len(example) == 0:
+            raise ValueError(f"record {index} (id {rid!r}) has no tokens; it cannot be embedded")
+        windows = [domain.unmasked(w) for w in domain.windows(example, max_seqlen)]
+        for w in windows:
+            w.record = index
+        yield _Job(index=index, id=rid, length=len(example), windows=windows)
+
+
+# ---------------------------------------------------------------------------
+# embeddings
+
+
+def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tuple[int, str, dict]], *,
+                 pooling: str = "mean", max_tokens: int = 16384, max_seqlen: int = 1024,
+                 progress: Any = None) -> Iterator[tuple[int, str, np.ndarray]]:
+    """Yield ``(index, id, embedding)`` per record, in input order.
+
+    ``embedding`` is ``[d]`` for ``mean``/``cls`` and ``[L, d]`` for ``none``.
+    ``progress``: a tqdm-like object with ``update(n)``, or None.
+    """
+    check_pooling(pooling)
+    max_tokens = max(int(max_tokens), int(max_seqlen))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    d = model.config.hidden_size
+    # Windows of one record may land in different batches; keep partial sums until all are seen.
+    open_jobs: dict[int, tuple[_Job, np.ndarray, np.ndarray, list[int]]] = {}
+
+    def windows() -> Iterator[tuple[_Job, MaskedExample]]:
+        for job in record_jobs(domain, records, max_seqlen):
+            yield from ((job, w) for w in job.windows)
+
+    try:
+        for group in pack_in_order(windows(), lambda jw: len(jw[1]), max_tokens):
+            batch = collate([w for _, w in group]).to(device)
+            hidden = run_encoder(model, batch)  # [T, d]
+            cu = batch.cu_seqlens.tolist()
+            if pooling == "mean":
+                seq = batch.sequence_ids()
+                per_seq = torch.zeros(len(group), d, device=device).index_add_(0, seq, hidden)  # sums
+            elif pooling == "cls":
+                lengths = batch.seq_lengths().to(hidden.dtype)[:, None]
+                per_seq = hidden[batch.cu_seqlens[:-1].long()] * lengths  # first token, weighted
+            per_np = (per_seq if pooling != "none" else hidden).cpu().numpy()
+            for b, (job, w) in enumerate(group):
+                if job.index not in open_jobs:
+                    if pooling == "none":
+                        acc = np.zeros((job.length, d), dtype=np.float64)
+                        cnt = np.zeros(job.length, dtype=np.float64)
+                    else:
+                        acc, cnt = np.zeros(d, dtype=np.float64), np.zeros(1, dtype=np.float64)
+                    open_jobs[job.index] = (job, acc, cnt, [0])
+                _, acc, cnt, done = open_jobs[job.index]
+                n = len(w)
+                if pooling == "none":
+                    s = w.start  # window's first token within the record
+                    acc[s:s + n] += per_np[cu[b]:cu[b] + n]
+                    cnt[s:s + n] += 1
+                else:
+                    acc += per_np[b]
+                    cnt += n
+                done[0] += 1
+                if done[0] == len(job.windows):
+                    del open_jobs[job.index]
+                    out = acc / (cnt[:, None] if pooling == "none" else cnt)
+                    if progress is not None:
+                        progress.update(1)
+                    yield job.index, job.id, out.astype(np.float32)
+    finally:
+        model.train(was_training)
+
+
+class EmbeddingWriter:
+    """Streams per-record embeddings to ``.zarr`` or ``.npy``, atomically.
+
+    ``.zarr``: a group with ``embeddings`` ``[N, d]`` (pooled) or ``embeddings``
+    ``[sum L, d]`` + ``offsets`` ``[N+1]`` (pooling ``none``), and ``ids`` ``[N]``.
+    ``.npy``: ``[N, d]`` written through a memory map, ids in ``<stem>.ids.npy``.
+    Everything is written under a temporary name and renamed when complete.
+    """
+
+    def __init__(self, path: str | Path, n: int, dim: int, pooling: str, overwrite: bool = False,
+                 chunk_rows: int = 4096) -> None:
+        self.path = Path(path)
+        self.kind = self.path.suffix.lower()
+        if self.kind not in (".zarr", ".npy"):
+            raise ValueError(f"The 'output' parameter of embed must end in .zarr or .npy. Got {str(path)!r} instead.")
+        if self.kind == ".npy" and pooling == "none":
+            raise ValueError("pooling=none gives a different number of vectors per record; "
+                             "write it to a .zarr output (embeddings + offsets), not .npy")
+        targets = [self.path] + ([self.ids_path] if self.kind == ".npy" else [])
+        for t in targets:
+            if t.exists() and not overwrite:
+                raise FileExistsError(f"output {str(t)!r} exists; pass overwrite=true to replace it")
+        self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.ids: list[str] = []
+        self.buffer: list[np.ndarray] = []
+        self.buffered = 0
+        self.offsets = [0]
+        if self.kind == ".zarr":
+            import zarr
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.group = zarr.open_group(str(self.tmp), mode="w")
+            rows = (n, dim) if pooling != "none" else (0, dim)
+            self.array = self.group.create_array("embeddings", shape=rows, chunks=(min(chunk_rows, max(n, 1)), dim),
+                                                 dtype="float32")
+            self.group.attrs.update({"pooling": pooling, "records": n, "dim": dim})
+        else:
+            self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        self.row = 0
+
+    @property
+    def ids_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".ids.npy")
+
+    def add(self, rid: str, vector: np.ndarray) -> None:
+        self.ids.append(rid)
+        self.buffer.append(vector)
+        self.buffered += 1 if vector.ndim == 1 else len(vector)
+        if self.pooling == "none":
+            self.offsets.append(self.offsets[-1] + len(vector))
+        if self.buffered >= self.chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        block = np.stack(self.buffer) if self.pooling != "none" else np.concatenate(self.buffer)
+        if self.pooling == "none":
+            self.array.append(block, axis=0)
+        else:
+            self.array[self.row:self.row + len(block)] = block
+            self.row += len(block)
+        self.buffer, self.buffered = [], 0
+
+    def close(self) -> Path:
+        self._flush()
+        if len(self.ids) != self.n:
+            raise RuntimeError(f"embedding writer expected {self.n} records, got {len(self.ids)}")
+        ids = np.asarray(self.ids, dtype=str)
+        if self.kind == ".zarr":
+            self.group.create_array("ids", shape=ids.shape, dtype=str)[:] = ids
+            if self.pooling == "none":
+                self.group.create_array("offsets", shape=(len(self.offsets),), dtype="int64")[:] = \
+                    np.asarray(self.offsets, dtype=np.int64)
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(self.tmp, self.path)
+        else:
+            self.array.flush()
+            del self.array
+            tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp-{os.getpid()}")
+            with open(tmp_ids, "wb") as f:
+                np.save(f, ids)
+            os.replace(self.tmp, self.path)
+            os.replace(tmp_ids, self.ids_path)
+        return self.path
+
+    def abort(self) -> None:
+        if self.kind == ".zarr":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            self.array = None
+            self.tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------
+# head predictions (infill)
+
+
+def predict_examples(model: MaskedEncoderModel, examples: Sequence[MaskedExample], *,
+                     max_tokens: int = 16384) -> list[dict[str, np.ndarray]]:
+    """Per example, the head's ``predictions`` at its ``predict`` tokens (numpy, token order)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    results: list[dict[str, np.ndarray]] = []
+    try:
+        for group in pack_in_order(list(examples), len, max(max_tokens, max((len(e) for e in examples), default=1))):
+            batch = collate(group).to(device)
+            with torch.no_grad(), autocast_for(device):
+                hidden = model.encode(batch)[batch.predict]  # [P, d]
+                out = model.head(hidden, None, None)
+            preds = {k: v.float().cpu().numpy() if v.is_floating_point() else v.cpu().numpy()
+                     for k, v in out.predictions.items()}
+            counts = np.fromiter((int(e.predict.sum()) for e in group), dtype=np.int64, count=len(group))
+            bounds = np.cumsum(counts)[:-1]
+            split = {k: np.split(v, bounds) for k, v in preds.items()}
+            results += [{k: split[k][i] for k in preds} for i in range(len(group))]
+    finally:
+        model.train(was_training)
+    return results

@@ -1,0 +1,135 @@
+"""``Pretrained``: a loaded model with its domain; embed, predict, infill."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from encoderkit.core import EncoderConfig
+from encoderkit.domain import Domain, MaskedExample
+from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
+from encoderkit.modeling import MaskedEncoderModel
+
+#: inputs of at least this many records get a progress bar by default
+PROGRESS_MIN_RECORDS = 1000
+
+
+class RecordSource:
+    """Uniform view of what ``embed`` accepts: a record store (object or path),
+    a list of stored-format records (dicts), or user-facing data the domain's
+    ``to_records`` understands (strings, frames, arrays)."""
+
+    def __init__(self, data: Any, domain: Domain) -> None:
+        self.store = None
+        self.records: list[dict] | None = None
+        if isinstance(data, (str, Path)) and Path(data).is_dir():
+            from encoderkit.data.store import RecordStore
+
+            data = RecordStore(str(data))
+        if hasattr(data, "schema") and hasattr(data, "domain") and hasattr(data, "read_many"):
+            if data.domain != domain.name:
+                raise ValueError(f"store {getattr(data, 'path', '')!s} holds {data.domain!r} records but this "
+                                 f"model was trained on the {domain.name!r} domain")
+            self.store = data
+        elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) > 0 \
+                and all(isinstance(r, Mapping) for r in data):
+            self.records = [dict(r) for r in data]
+        else:
+            self.records = list(domain.to_records(data))
+        if len(self) == 0:
+            raise ValueError("embed received an empty input (no records)")
+
+    def __len__(self) -> int:
+        return len(self.store) if self.store is not None else len(self.records)
+
+    def __iter__(self) -> Iterator[tuple[int, str, dict]]:
+        if self.store is not None:
+            chunk = 256  # read a few hundred records at a time; never the whole store
+            for lo in range(0, len(self.store), chunk):
+                idx = np.arange(lo, min(lo + chunk, len(self.store)))
+                for i, rec in zip(idx, self.store.read_many(idx)):
+                    yield int(i), str(rec.get("id", i)), rec
+        else:
+            for i, rec in enumerate(self.records):
+                yield i, str(rec.get("id", i)), rec
+
+
+class Pretrained:
+    """A trained ``MaskedEncoderModel`` together with its domain.
+
+    ``max_seqlen``: longest window given to the model at once (records longer than
+    this are windowed by the domain's rule); ``max_tokens``: token budget of one
+    packed inference batch.
+    """
+
+    def __init__(self, model: MaskedEncoderModel, domain: Domain, config: EncoderConfig, *,
+                 path: Path | None = None, step: int = 0, max_seqlen: int = 1024,
+                 max_tokens: int = 16384) -> None:
+        self.model = model.eval()
+        self.domain = domain
+        self.config = config
+        self.path = path
+        self.step = step
+        self.max_seqlen = int(max_seqlen)
+        self.max_tokens = int(max_tokens)
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.model.parameters())
+        return (f"Pretrained(domain={self.domain.name!r}, params={n:,}, step={self.step}, "
+                f"device={self.device}, path={str(self.path) if self.path else None!r})")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> Pretrained:
+        self.model.to(device)
+        return self
+
+    # ---- embeddings ----
+    def embed(self, data: Any, pooling: str = "mean", *, max_tokens: int | None = None,
+              max_seqlen: int | None = None, out: str | Path | None = None, overwrite: bool = False,
+              progress: bool | None = None) -> np.ndarray | list[np.ndarray] | Path:
+        """Embeddings of every record of ``data`` (a store, a store path, records, or
+        user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``;
+        ``none`` a list of ``[L_i, d]``. With ``out`` (``.zarr``/``.npy``) results
+        stream to disk and the path is returned (see ``infer.embed`` for windowing)."""
+        check_pooling(pooling)
+        source = RecordSource(data, self.domain)
+        n = len(source)
+        show = n >= PROGRESS_MIN_RECORDS if progress is None else progress
+        bar = tqdm(total=n, desc="embed", unit="rec", disable=not show)
+        stream = embed_stream(self.model, self.domain, source, pooling=pooling,
+                              max_tokens=max_tokens or self.max_tokens,
+                              max_seqlen=max_seqlen or self.max_seqlen, progress=bar)
+        try:
+            if out is not None:
+                writer = EmbeddingWriter(out, n, self.config.hidden_size, pooling, overwrite=overwrite)
+                try:
+                    for _, rid, vec in stream:
+                        writer.add(rid, vec)
+                    return writer.close()
+                except BaseException:
+                    writer.abort()
+                    raise
+            vectors = [vec for _, _, vec in stream]
+            return vectors if pooling == "none" else np.stack(vectors)
+        finally:
+            bar.close()
+
+    # ---- head predictions / infill ----
+    def predict(self, examples: Sequence[MaskedExample], *, max_tokens: int | None = None) -> list[dict[str, np.ndarray]]:
+        """Per example, the head's predictions at its ``predict`` tokens (numpy)."""
+        return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
+
+    def infill(self, data: Any) -> Any:
+        """Fill what is missing or masked in ``data`` with the domain's ``infill``;
+        observed values come back unchanged."""
+        if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
+            raise ValueError("infill received an empty input (no records)")
+        return self.domain.infill(data, self.predict)

@@ -1,0 +1,145 @@
+"""Linear probes of embeddings with nested cross-validation (scikit-learn).
+
+A probe answers "how linearly decodable is the label from these features?":
+standardised features, a linear model whose regularisation strength is chosen by
+an inner cross-validation on the training folds only, scored on held-out outer
+folds. Classification: ``LogisticRegressionCV`` (accuracy, macro-F1), outer
+``StratifiedKFold``. Regression: ``RidgeCV`` (R^2, RMSE), outer ``KFold``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+TASKS = ("classification", "regression")
+# scikit-learn >= 1.8 warns unless these are set explicitly; older versions lack them.
+_LOGREG_COMPAT = {k: v for k, v in {"l1_ratios": (0.0,), "use_legacy_attributes": False}.items()
+                  if k in inspect.signature(LogisticRegressionCV).parameters}
+METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "rmse")}
+
+
+@dataclass
+class ProbeResult:
+    task: str
+    folds: int
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> [folds]
+
+    def mean(self, metric: str) -> float:
+        return float(np.mean(self.scores[metric]))
+
+    def std(self, metric: str) -> float:
+        return float(np.std(self.scores[metric]))
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        return {m: (self.mean(m), self.std(m)) for m in self.scores}
+
+
+def _check(X: np.ndarray, y: np.ndarray, task: str, folds: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if task not in TASKS:
+        raise ValueError(f"The 'task' parameter of probe must be one of {list(TASKS)}. Got {task!r} instead.")
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array [records, features]; got shape {X.shape}")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"labels must be 1-D with one label per row of {name}; "
+                         f"got labels of shape {y.shape} for {name} of shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinite values "
+                         f"({int((~np.isfinite(X)).any(axis=1).sum())} rows)")
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"The 'folds' parameter of probe must be an int >= 2. Got {folds!r} instead.")
+    if task == "classification":
+        _, counts = np.unique(y, return_counts=True)
+        if len(counts) < 2:
+            raise ValueError("classification probe needs at least 2 classes; the labels hold one")
+        if counts.min() < folds:
+            raise ValueError(f"the smallest class has {counts.min()} records, fewer than folds={folds}; "
+                             f"lower folds or add records")
+    else:
+        y = y.astype(np.float64)
+        if len(y) < 2 * folds:
+            raise ValueError(f"regression probe with folds={folds} needs at least {2 * folds} records; got {len(y)}")
+    return X, y
+
+
+def probe(X: np.ndarray, y: np.ndarray, task: str = "classification", *, folds: int = 5,
+          inner_folds: int = 3, seed: int = 0, name: str = "embeddings") -> ProbeResult:
+    """Outer ``folds``-fold CV of a standardised linear model tuned by ``inner_folds`` inner CV."""
+    X, y = _check(X, y, task, folds, name)
+    result = ProbeResult(task=task, folds=folds, scores={m: np.zeros(folds) for m in METRICS[task]})
+    if task == "classification":
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    for i, (train, test) in enumerate(splitter.split(X, y)):
+        if task == "classification":
+            inner = StratifiedKFold(n_splits=min(inner_folds, int(np.unique(y[train], return_counts=True)[1].min())),
+                                    shuffle=True, random_state=seed)
+            model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 7), cv=inner, max_iter=2000,
+                                         scoring="neg_log_loss", **_LOGREG_COMPAT)
+        else:
+            model = RidgeCV(alphas=np.logspace(-3, 4, 15), cv=KFold(inner_folds, shuffle=True, random_state=seed))
+        pipe = make_pipeline(StandardScaler(), model).fit(X[train], y[train])
+        pred = pipe.predict(X[test])
+        if task == "classification":
+            result.scores["accuracy"][i] = accuracy_score(y[test], pred)
+            result.scores["macro_f1"][i] = f1_score(y[test], pred, average="macro")
+        else:
+            result.scores["r2"][i] = r2_score(y[test], pred)
+            result.scores["rmse"][i] = float(np.sqrt(mean_squared_error(y[test], pred)))
+    return result
+
+
+def format_results(results: dict[str, ProbeResult]) -> str:
+    """A side-by-side table: one row per feature set, mean +- std per metric."""
+    first = next(iter(results.values()))
+    metrics = list(first.scores)
+    width = max(12, *(len(n) for n in results))
+    head = f"{'features':<{width}}" + "".join(f"  {m:>17}" for m in metrics)
+    lines = [f"{first.task} probe, {first.folds}-fold cross-validation (mean +- std over folds)", head]
+    for name, r in results.items():
+        lines.append(f"{name:<{width}}" + "".join(f"  {r.mean(m):>8.4f} +- {r.std(m):<6.4f}" for m in metrics))
+    return "\n".join(lines)
+
+
+def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Embeddings written by ``EmbeddingWriter`` (or any 2-D ``.npy`` / ``.csv``) and their ids (or None)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"embeddings file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".zarr":
+        import zarr
+
+        group = zarr.open_group(str(path), mode="r")
+        if "embeddings" not in group:
+            raise ValueError(f"{path} is not an embeddings store (no 'embeddings' array); "
+                             f"found {sorted(group.array_keys())}")
+        if "offsets" in group:
+            raise ValueError(f"{path} holds per-token embeddings (pooling=none); pool them first")
+        ids = np.asarray(group["ids"][:]).astype(str) if "ids" in group else None
+        return np.asarray(group["embeddings"][:]), ids
+    if suffix == ".npy":
+        X = np.load(path, allow_pickle=False)
+        ids_path = path.with_name(path.stem + ".ids.npy")
+        ids = np.load(ids_path, allow_pickle=False).astype(str) if ids_path.exists() else None
+        return X, ids
+    if suffix in (".csv", ".tsv"):
+        import pandas as pd
+
+        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        ids = None
+        if "id" in frame.columns:
+            ids = frame.pop("id").astype(str).to_numpy()
+        return frame.to_numpy(dtype=np.float64), ids
+    raise ValueError(f"cannot read features from {str(path)!r}: expected .zarr, .npy or .csv")
