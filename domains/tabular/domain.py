@@ -1,0 +1,377 @@
+"""The tabular domain: one record per row, one token per column.
+
+Token design: every schema column gives a token, present or missing, with an
+``observed`` flag. Missing cells stay as tokens (the column's learned "missing"
+embedding) because infill reads the prediction for a missing cell from that
+cell's own hidden state; they are never training targets. Every record of a
+store thus has the same length (the number of columns), which also makes packing
+trivial.
+
+Token fields ``[L]``: ``column`` int64 (schema index), ``cat`` int64 (category
+code, 0 = unknown, 0 for numeric cells), ``num`` float32 (normalised value, 0 for
+categorical or missing cells), ``observed`` bool.
+
+Positions: none by default (``rope_axes = 0``: a row is a set of cells, every
+layer is global, and the model is equivariant to column order; column identity
+comes from the column embedding). ``column_positions: true`` adds the column
+index as a 1-D rotary position.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
+                               RecordWriter)
+from encoderkit.data.masking import choose_random
+
+from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
+from domains.tabular.schema import (SCHEMA_VERSION, bin_index, check_ingest_options,
+                                    decode_numeric, encode_frame, fill_column, infer_schema,
+                                    read_table)
+
+# Runtime options (the Hydra `domain` group minus `name`): name -> default.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "masker": "random",  # random | column | {name: weight}
+    "mask_rate": 0.3,  # `random`: share of observed cells hidden
+    "column_max_fraction": 0.5,  # `column`: hide 1 .. this share of the observed columns
+    "column_positions": False,  # true: 1-D rotary position = column index (rope_axes 1)
+    "cat_weight": 1.0,  # loss weight of categorical cells
+    "num_weight": 1.0,  # loss weight of numeric cells (bin CE + reg_weight * MSE)
+    "reg_weight": 1.0,  # weight of the regression MSE within the numeric loss
+    "window_overlap": 0,  # only for rows with more columns than max_seqlen
+}
+MASKERS = ("random", "column")
+
+
+def _check_float(options: Mapping[str, Any], key: str, low: float, high: float | None) -> float:
+    v = options[key]
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= low and (high is None or v <= high)
+    if not ok:
+        rng = f"[{low}, {high}]" if high is not None else f"[{low}, inf)"
+        raise ValueError(f"The {key!r} option of the tabular domain must be a float in {rng}. "
+                         f"Got {v!r} instead.")
+    return float(v)
+
+
+class TabularDomain(Domain):
+    name = "tabular"
+
+    def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
+        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown tabular domain option(s) {unknown}; allowed: {sorted(OPTION_DEFAULTS)}")
+        opts = {**OPTION_DEFAULTS, **options}
+        m = opts["masker"]
+        names = list(m) if isinstance(m, Mapping) else [m]
+        bad = [x for x in names if x not in MASKERS]
+        if bad or not names:
+            raise ValueError(f"The 'masker' option of the tabular domain must be one of {list(MASKERS)} "
+                             f"or a {{name: weight}} mixture of them. Got {m!r} instead.")
+        if isinstance(m, Mapping):
+            opts["masker"] = {k: _check_float(m, k, 0.0, None) for k in m}
+        opts["mask_rate"] = _check_float(opts, "mask_rate", 0.0, 1.0)
+        opts["column_max_fraction"] = _check_float(opts, "column_max_fraction", 0.0, 1.0)
+        for key in ("cat_weight", "num_weight", "reg_weight"):
+            opts[key] = _check_float(opts, key, 0.0, None)
+        if not isinstance(opts["column_positions"], bool):
+            raise ValueError(f"The 'column_positions' option of the tabular domain must be true or "
+                             f"false. Got {opts['column_positions']!r} instead.")
+        if not schema or "columns" not in schema:
+            raise ValueError("the tabular domain needs a schema with 'columns' (from a tabular store)")
+        if schema.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise ValueError(f"tabular schema version {schema.get('version')!r} is not supported "
+                             f"(this version reads {SCHEMA_VERSION})")
+        super().__init__(schema, **opts)
+        self.columns = list(self.schema["columns"])
+        self.layout = TableLayout(self.schema)
+        self.rope_axes = 1 if opts["column_positions"] else 0
+
+    # ------------------------------------------------------------ ingest
+    @classmethod
+    def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+               **options: Any) -> dict[str, Any]:
+        """CSV / TSV / Parquet files -> one record per row (files concatenated by column name)."""
+        opts = check_ingest_options(options)
+        frames = []
+        for path in sources:
+            res = read_table(str(path), opts["delimiter"])
+            if res.ragged_rows:
+                report.skip("ragged row (wrong number of fields)", res.ragged_rows)
+            report.warnings.extend(res.messages)
+            frames.append(res.frame)
+        if not frames:
+            raise ValueError("tabular ingest got no input files")
+        frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
+        return cls.ingest_frame(frame, writer, report, ids=None, **options)
+
+    @classmethod
+    def ingest_frame(cls, frame: pd.DataFrame | np.ndarray, writer: RecordWriter, report: IngestReport,
+                     ids: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+        """A DataFrame (or 2-D array, columns named ``c0, c1, ...``) -> records; returns the schema."""
+        from encoderkit.data.split import validation_mask
+
+        opts = check_ingest_options(options)
+        frame = as_frame(frame)
+        # A row with no cell at all carries nothing to learn from.
+        keep_cols = [c for c in frame.columns if str(c) not in set(opts["exclude"])
+                     and opts["columns"].get(str(c)) != "exclude"]
+        empty = frame[keep_cols].isna().all(axis=1).to_numpy() if keep_cols else np.ones(len(frame), bool)
+        if empty.any():
+            report.skip("row entirely missing", int(empty.sum()))
+        rows = np.flatnonzero(~empty)
+        frame = frame.iloc[rows].reset_index(drop=True)
+        train = ~validation_mask(len(frame), opts["validation_fraction"], opts["split_seed"])
+        schema, messages = infer_schema(frame, train, **options)
+        for msg in messages:
+            warnings.warn(msg, stacklevel=2)
+        report.warnings.extend(messages)
+        enc = encode_frame(frame, schema)
+        c = len(schema["columns"])
+        column = np.arange(c, dtype=np.int32)
+        for i in range(len(frame)):
+            writer.append({"column": column, "cat": enc.cat[i].astype(np.int32),
+                           "num": enc.num[i], "observed": enc.observed[i]},
+                          meta={"row": int(rows[i])},
+                          id=str(ids[rows[i]]) if ids is not None else f"row{int(rows[i])}")
+            report.records += 1
+            report.tokens += c
+        schema["ingest_options"] = {k: v for k, v in opts.items()}
+        return schema
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, ingest_options: Mapping[str, Any] | None = None,
+                   **options: Any) -> "TabularDomain":
+        """A domain whose schema is inferred from ``frame`` (no store): the Python API path."""
+        from encoderkit.data.split import validation_mask
+
+        iopts = dict(ingest_options or {})
+        frame = as_frame(frame)
+        opts = check_ingest_options(iopts)
+        train = ~validation_mask(len(frame), opts["validation_fraction"], opts["split_seed"])
+        schema, messages = infer_schema(frame, train, **iopts)
+        for msg in messages:
+            warnings.warn(msg, stacklevel=2)
+        return cls(schema, **options)
+
+    # ------------------------------------------------------------ per record
+    def featurize(self, record: Mapping[str, Any]) -> Example:
+        column = np.asarray(record["column"], dtype=np.int64)
+        fields = {"column": column,
+                  "cat": np.asarray(record["cat"], dtype=np.int64),
+                  "num": np.asarray(record["num"], dtype=np.float32),
+                  "observed": np.asarray(record["observed"], dtype=bool)}
+        if self.rope_axes:
+            positions = column[:, None].astype(np.int32)
+        else:
+            positions = np.zeros((len(column), 0), dtype=np.int32)
+        return Example(fields=fields, positions=positions, record=int(record.get("_index", -1)))
+
+    def eligible(self, example: Example) -> np.ndarray:
+        """Cells that may be training targets: observed, and not the unknown category."""
+        f = example.fields
+        is_num = self.layout.is_numeric[f["column"]]
+        return f["observed"] & (is_num | (f["cat"] > 0))
+
+    def hide(self, example: Example, predict: np.ndarray) -> MaskedExample:
+        """Hide ``predict`` cells exactly as missing cells look (observed False, value 0)."""
+        f = example.fields
+        inputs = {k: v.copy() for k, v in f.items()}
+        inputs["observed"][predict] = False
+        inputs["cat"][predict] = 0
+        inputs["num"][predict] = 0.0
+        col = f["column"][predict]
+        num = f["num"][predict].astype(np.float32)
+        bins = np.zeros(len(col), dtype=np.int64)
+        for j in np.unique(col):
+            if self.layout.is_numeric[j]:
+                sel = col == j
+                bins[sel] = bin_index(num[sel], self.columns[j]["edges"])
+        targets = {"column": col.astype(np.int64), "cat": f["cat"][predict].astype(np.int64),
+                   "num": num, "bin": bins}
+        return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
+                             predict=predict, record=example.record, window=example.window,
+                             start=example.start, context=example.context)
+
+    def _mask_random(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        return self.hide(example, choose_random(self.eligible(example), self.options["mask_rate"], rng))
+
+    def _mask_column(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        # Within a row each column is one cell, so "whole columns" means hiding a block
+        # of k columns together, k uniform in 1 .. column_max_fraction of the observed
+        # columns: rows that lose many columns at once, as real missingness often does.
+        idx = np.flatnonzero(self.eligible(example))
+        predict = np.zeros(len(example), dtype=bool)
+        if idx.size:
+            kmax = max(1, int(round(self.options["column_max_fraction"] * idx.size)))
+            k = int(rng.integers(1, kmax + 1))
+            predict[rng.choice(idx, size=k, replace=False)] = True
+        return self.hide(example, predict)
+
+    @property
+    def maskers(self) -> dict[str, Masker]:
+        return {"random": self._mask_random, "column": self._mask_column}
+
+    # ------------------------------------------------------------ modules
+    def embedder(self, config: Any) -> TabularEmbedder:
+        return TabularEmbedder(self.layout, config.hidden_size, getattr(config, "initializer_range", 0.02))
+
+    def head(self, config: Any, embedder: Any = None) -> TabularHead:
+        if embedder is None:
+            embedder = self.embedder(config)
+        return TabularHead(self.layout, config.hidden_size, embedder,
+                           cat_weight=self.options["cat_weight"], num_weight=self.options["num_weight"],
+                           reg_weight=self.options["reg_weight"],
+                           init_std=getattr(config, "initializer_range", 0.02),
+                           norm_eps=getattr(config, "norm_eps", 1e-5))
+
+    # ------------------------------------------------------------ decode / infill
+    def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> dict[str, np.ndarray]:
+        """Fill the predicted cells: categorical -> most probable known category;
+        numeric -> regression value clipped to the most probable quantile bin."""
+        lay = self.layout
+        col = example.inputs["column"][example.predict]
+        cat = example.inputs["cat"].copy()
+        num = example.inputs["num"].copy()
+        observed = example.inputs["observed"].copy()
+        pos = np.flatnonzero(example.predict)
+        cat_logits = np.asarray(predictions["cat_logits"], dtype=np.float64)
+        bin_logits = np.asarray(predictions["bin_logits"], dtype=np.float64)
+        value = np.asarray(predictions["value"], dtype=np.float64).reshape(-1)
+        for i, (p, j) in enumerate(zip(pos, col)):
+            if lay.is_numeric[j]:
+                nb = int(lay.bin_valid[j].sum())
+                k = int(np.argmax(bin_logits[i, :nb]))
+                lo, hi = lay.edges[j, k], lay.edges[j, k + 1]
+                num[p] = np.float32(np.clip(value[i], lo, hi))
+            else:
+                kk = int(lay.cat_sizes[j]) - 1
+                start = int(lay.cat_offset[j]) + 1
+                cat[p] = 1 + int(np.argmax(cat_logits[i, start:start + kk]))
+            observed[p] = True
+        return {"column": example.inputs["column"], "cat": cat, "num": num, "observed": observed}
+
+    def to_records(self, data: Any) -> list[dict[str, np.ndarray]]:
+        frame = as_frame(data)
+        enc = encode_frame(frame, self.schema)
+        column = np.arange(len(self.columns), dtype=np.int64)
+        return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i]}
+                for i in range(len(frame))]
+
+    def infill(self, data: Any, predict: PredictFn) -> Any:
+        """Fill every missing cell of the schema's columns present in ``data``.
+
+        Columns are matched by name (order never matters); a schema column absent
+        from ``data`` is read as missing and not added to the output; columns the
+        schema does not know pass through unchanged; an unseen category is the
+        unknown category as input and is kept in the output. A numpy array comes
+        back as a numpy array of the same dtype.
+        """
+        is_array = isinstance(data, np.ndarray)
+        frame = as_frame(data)
+        enc = encode_frame(frame, self.schema)
+        names = {str(k): k for k in frame.columns}
+        # cells to fill: missing in the frame, in a schema column the frame has
+        missing = np.zeros_like(enc.observed)
+        for j, col in enumerate(self.columns):
+            if enc.present[j]:
+                missing[:, j] = frame[names[col["name"]]].isna().to_numpy()
+        rows = np.flatnonzero(missing.any(axis=1))
+        out = frame.copy()
+        if rows.size == 0:
+            return out.to_numpy() if is_array else out
+        column = np.arange(len(self.columns), dtype=np.int64)
+        examples = []
+        for r in rows:
+            ex = self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
+                                 "observed": enc.observed[r]})
+            m = self.unmasked(ex)
+            m.predict = missing[r].copy()
+            m.record = int(r)
+            examples.append(m)
+        preds = predict(examples)
+        filled_cat = enc.cat.copy()
+        filled_num = enc.num.astype(np.float64)
+        for r, m, p in zip(rows, examples, preds):
+            rec = self.decode(p, m)
+            filled_cat[r] = rec["cat"]
+            filled_num[r] = rec["num"]
+        for j, col in enumerate(self.columns):
+            if not enc.present[j] or not missing[:, j].any():
+                continue
+            sel = missing[:, j]
+            if col["kind"] == "numeric":
+                values = decode_numeric(filled_num[sel, j], col)
+            else:
+                cats = col["categories"]
+                values = [cats[int(k) - 1] for k in filled_cat[sel, j]]
+            key = names[col["name"]]
+            out[key] = fill_column(frame[key], values, sel)
+        return out.to_numpy(dtype=data.dtype) if is_array else out
+
+    # ------------------------------------------------------------ files
+    def read_input(self, path: str) -> pd.DataFrame:
+        return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter")).frame
+
+    def write_output(self, data: Any, path: str) -> None:
+        frame = as_frame(data)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+        os.close(fd)
+        try:
+            lower = path.lower()
+            if lower.endswith((".parquet", ".pq")):
+                frame.to_parquet(tmp, index=False)
+            else:
+                sep = "\t" if lower.endswith((".tsv", ".tab")) else ","
+                frame.to_csv(tmp, sep=sep, index=False)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # ------------------------------------------------------------ samples
+    @classmethod
+    def sample_sources(cls, directory: str) -> tuple[list[str], dict[str, Any]]:
+        """The 1996 American National Election Study subset bundled with statsmodels
+        (944 rows, integer-coded survey answers + numeric columns), first 200 rows as CSV."""
+        frame = sample_frame().iloc[:200]
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "anes96.csv")
+        frame.to_csv(path, index=False)
+        return [path], {"validation_fraction": 0.1}
+
+    def sample_infill_input(self) -> pd.DataFrame:
+        frame = sample_frame().iloc[200:240].reset_index(drop=True)
+        rng = np.random.default_rng(0)
+        holes = rng.random(frame.shape) < 0.2
+        present = [c for c in frame.columns if c in {col["name"] for col in self.columns}]
+        frame = frame[present] if present else frame
+        return frame.mask(holes[:, : frame.shape[1]])
+
+
+def sample_frame() -> pd.DataFrame:
+    """anes96 from statsmodels, with the survey answers (integer codes) as ints."""
+    from statsmodels.datasets import anes96
+
+    frame = anes96.load_pandas().data.copy()
+    for c in ("TVnews", "selfLR", "ClinLR", "DoleLR", "PID", "educ", "income", "vote", "age"):
+        frame[c] = frame[c].astype("int64")
+    return frame
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ValueError(f"tabular data as a numpy array must be 2-D [rows, columns]; got shape {data.shape}")
+        return pd.DataFrame(data, columns=[f"c{i}" for i in range(data.shape[1])])
+    raise TypeError(f"tabular data must be a pandas DataFrame or a 2-D numpy array; got {type(data).__name__}")

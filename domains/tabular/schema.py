@@ -1,0 +1,331 @@
+"""Reading tables, inferring the column schema, and encoding rows as cell tokens.
+
+The schema is plain JSON (it lives in the store's attributes and in a run's
+``state.json``). One entry per kept column, in the order the tokens use:
+
+    {"name", "kind": "numeric" | "categorical", "dtype": the source pandas dtype,
+     numeric:     "mean", "std" (normalisation), "edges" (quantile bin edges of the
+                  normalised values, strictly increasing, >= 2 entries), "integer"
+                  (all training values integral: infill rounds), "datetime"
+     categorical: "categories" (JSON values; code 0 is the unknown category, the
+                  value ``categories[i]`` has code ``i + 1``)}
+
+All statistics (mean, std, quantile edges, vocabularies) come from the training
+split only (``encoderkit.data.split.validation_mask``), so validation rows never
+leak into normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("numeric", "categorical", "exclude")
+SCHEMA_VERSION = 1
+
+# Ingest options: name -> (default, description). Validated in `check_ingest_options`.
+INGEST_DEFAULTS: dict[str, Any] = {
+    "columns": {},  # per-column kind override: {name: numeric | categorical | exclude}
+    "exclude": [],  # columns to leave out (ids, labels)
+    "categorical_threshold": 10,  # integral columns with <= this many distinct values are categorical
+    "max_categories": 256,  # vocabulary cap per categorical column (most frequent kept)
+    "numeric_fraction": 0.9,  # a text column is numeric if this share of its cells parse as numbers
+    "num_bins": 16,  # quantile bins per numeric column (PLE inputs and bin targets)
+    "strict": False,  # a non-numeric string in a numeric column is an error instead of missing
+    "delimiter": None,  # CSV delimiter; None: tab for .tsv/.tab, comma otherwise
+    "validation_fraction": 0.05,  # held out of the statistics, same split as RecordStore.split
+    "split_seed": 0,
+}
+
+
+def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(INGEST_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown tabular ingest option(s) {unknown}; allowed: {sorted(INGEST_DEFAULTS)}")
+    opts = {**INGEST_DEFAULTS, **options}
+    cols = opts["columns"] or {}
+    if not isinstance(cols, Mapping):
+        raise ValueError(f"The 'columns' option must be a mapping {{column: kind}}. Got {cols!r} instead.")
+    for name, kind in cols.items():
+        if kind not in KINDS:
+            raise ValueError(f"The 'columns' option gives column {name!r} kind {kind!r}; "
+                             f"allowed kinds: {list(KINDS)}")
+    opts["columns"] = dict(cols)
+    excl = opts["exclude"] or []
+    if isinstance(excl, str):
+        excl = [excl]
+    opts["exclude"] = [str(x) for x in excl]
+    for key, low in (("categorical_threshold", 0), ("max_categories", 1), ("num_bins", 1)):
+        v = opts[key]
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"The {key!r} option must be an int >= {low}. Got {v!r} instead.")
+        opts[key] = int(v)
+    for key in ("numeric_fraction", "validation_fraction"):
+        v = opts[key]
+        if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+            raise ValueError(f"The {key!r} option must be a float in [0, 1]. Got {v!r} instead.")
+        opts[key] = float(v)
+    if not isinstance(opts["strict"], bool):
+        raise ValueError(f"The 'strict' option must be true or false. Got {opts['strict']!r} instead.")
+    if opts["delimiter"] is not None and (not isinstance(opts["delimiter"], str) or len(opts["delimiter"]) != 1):
+        raise ValueError(f"The 'delimiter' option must be one character or null. Got {opts['delimiter']!r} instead.")
+    return opts
+
+
+# ---------------------------------------------------------------- reading files
+
+@dataclass
+class ReadResult:
+    frame: pd.DataFrame
+    ragged_rows: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def read_table(path: str, delimiter: str | None = None) -> ReadResult:
+    """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
+    are skipped and counted rather than shifting cells into the wrong columns."""
+    lower = path.lower()
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"tabular input {path!r} does not exist")
+    if lower.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return ReadResult(pq.read_table(path).to_pandas())
+    if not lower.endswith((".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz")):
+        raise ValueError(f"tabular input {path!r}: unsupported file type; use .csv, .tsv/.tab or .parquet")
+    import pyarrow.csv as pacsv
+
+    if delimiter is None:
+        delimiter = "\t" if lower.endswith((".tsv", ".tab", ".tsv.gz")) else ","
+    bad: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, invalid_row_handler=on_invalid))
+    except Exception as exc:  # pyarrow's messages name the problem but not always the file
+        raise ValueError(f"tabular input {path!r}: cannot parse as delimited text: {exc}") from exc
+    res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
+    if bad:
+        res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
+                            f"first at line(s) {bad[:5]}")
+    return res
+
+
+# ---------------------------------------------------------------- schema inference
+
+def _json_value(v: Any) -> Any:
+    """numpy / pandas scalar -> a JSON-native value (categories must survive json)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    return str(v)
+
+
+def _is_datetime(s: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(s.dtype)
+
+
+def numeric_values(s: pd.Series) -> np.ndarray:
+    """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch)."""
+    if _is_datetime(s):
+        out = np.full(len(s), np.nan)
+        ok = s.notna().to_numpy()
+        out[ok] = s[ok].astype("int64").to_numpy().astype(np.float64)
+        return out
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64").to_numpy()
+    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+
+
+def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
+    if _is_datetime(s):
+        return "numeric"
+    if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        v = s.dropna().to_numpy(dtype=np.float64)
+        integral = bool(np.all(np.mod(v, 1.0) == 0.0))
+        return "categorical" if integral and np.unique(v).size <= opts["categorical_threshold"] else "numeric"
+    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
+    present = s.dropna()
+    if len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
+        return "numeric"
+    return "categorical"
+
+
+def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
+    """Decide each column's kind and compute its statistics on the ``train`` rows.
+
+    Returns ``(schema, messages)``; messages are human-readable warnings (dropped
+    columns, unparsable cells, capped vocabularies) for the ingest report.
+    """
+    opts = check_ingest_options(options)
+    messages: list[str] = []
+    excluded = set(opts["exclude"]) | {c for c, k in opts["columns"].items() if k == "exclude"}
+    unknown = sorted((set(opts["columns"]) | set(opts["exclude"])) - set(map(str, frame.columns)))
+    if unknown:
+        messages.append(f"options name column(s) {unknown} that the input does not have")
+    columns: list[dict[str, Any]] = []
+    for col in frame.columns:
+        name = str(col)
+        if name in excluded:
+            continue
+        s = frame[col]
+        if s.notna().sum() == 0:
+            messages.append(f"column {name!r} is entirely missing; dropped")
+            continue
+        kind = opts["columns"].get(name) or _infer_kind(s, opts)
+        entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
+        if kind == "numeric":
+            v = numeric_values(s)
+            bad = int((s.notna().to_numpy() & np.isnan(v)).sum())
+            if bad:
+                examples = list(s[s.notna() & np.isnan(v)].astype(str).unique()[:3])
+                msg = f"column {name!r}: {bad} non-numeric cell(s) such as {examples} read as missing"
+                if opts["strict"]:
+                    raise ValueError(f"{msg[:-len(' read as missing')]} (strict=true)")
+                messages.append(msg)
+            vt = v[train & ~np.isnan(v)]
+            if vt.size == 0:
+                vt = v[~np.isnan(v)]  # every observed value fell in the validation split
+            if vt.size == 0:
+                messages.append(f"column {name!r} has no numeric value; dropped")
+                continue
+            mean, std = float(vt.mean()), float(vt.std())
+            std = std if std > 0 else 1.0
+            z = (vt - mean) / std
+            edges = np.unique(np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1)))
+            if edges.size == 1:  # constant column: one zero-width bin
+                edges = np.array([edges[0], edges[0]])
+            entry.update(mean=mean, std=std, edges=[float(e) for e in edges],
+                         integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s))
+        else:
+            st = s[train] if train.any() else s
+            counts = st.dropna().map(_json_value).value_counts(sort=True)
+            if counts.empty:
+                counts = s.dropna().map(_json_value).value_counts(sort=True)
+            if len(counts) > opts["max_categories"]:
+                messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
+                                f"{opts['max_categories']} most frequent (others read as unknown)")
+                counts = counts.iloc[: opts["max_categories"]]
+            cats = list(counts.index)
+            try:  # stable, human-friendly order when the values are comparable
+                cats = sorted(cats)
+            except TypeError:
+                pass
+            entry.update(categories=cats)
+        columns.append(entry)
+    if not columns:
+        raise ValueError("no usable column: every column is excluded or entirely missing")
+    schema = {"version": SCHEMA_VERSION, "columns": columns, "num_bins": opts["num_bins"],
+              "excluded": sorted(excluded)}
+    return schema, messages
+
+
+# ---------------------------------------------------------------- encoding
+
+@dataclass
+class Encoded:
+    """Rows of a frame as cell arrays, [N, C] each, in schema column order."""
+
+    cat: np.ndarray  # int64 category code (0 = unknown; 0 for numeric columns)
+    num: np.ndarray  # float32 normalised value (0 where missing / categorical)
+    observed: np.ndarray  # bool
+    present: np.ndarray  # bool [C]: the column exists in the frame
+
+
+def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
+    """Encode by column NAME, so column order in ``frame`` never matters; a schema
+    column absent from the frame is all missing; an unseen category is code 0."""
+    cols = schema["columns"]
+    n, c = len(frame), len(cols)
+    cat = np.zeros((n, c), dtype=np.int64)
+    num = np.zeros((n, c), dtype=np.float32)
+    observed = np.zeros((n, c), dtype=bool)
+    present = np.zeros(c, dtype=bool)
+    names = {str(k): k for k in frame.columns}
+    for j, col in enumerate(cols):
+        if col["name"] not in names:
+            continue
+        present[j] = True
+        s = frame[names[col["name"]]]
+        if col["kind"] == "numeric":
+            v = numeric_values(s)
+            ok = ~np.isnan(v)
+            num[ok, j] = ((v[ok] - col["mean"]) / col["std"]).astype(np.float32)
+            observed[:, j] = ok
+        else:
+            lookup = {v: i + 1 for i, v in enumerate(col["categories"])}
+            ok = s.notna().to_numpy()
+            vals = s.to_numpy(dtype=object)
+            cat[ok, j] = [lookup.get(_json_value(v), 0) for v in vals[ok]]
+            observed[:, j] = ok
+    return Encoded(cat, num, observed, present)
+
+
+def bin_index(z: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Quantile bin of normalised values: bin k covers [edges[k], edges[k+1])."""
+    e = np.asarray(edges, dtype=np.float64)
+    return np.clip(np.searchsorted(e, z, side="right") - 1, 0, max(e.size - 2, 0))
+
+
+def decode_numeric(z: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
+    """Normalised values -> the column's units (float64; integral columns rounded)."""
+    x = np.asarray(z, dtype=np.float64) * col["std"] + col["mean"]
+    if col.get("integer") or col.get("datetime"):
+        x = np.round(x)
+    return x
+
+
+def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """Write ``fill`` (python values) at ``rows`` of ``s`` keeping its dtype where possible."""
+    out = s.copy()
+    if not rows.any():
+        return out
+    dtype = s.dtype
+    idx = np.flatnonzero(rows)
+    if _is_datetime(s):
+        vals = pd.to_datetime(np.asarray(fill, dtype=np.float64).astype("int64"), unit="ns")
+        if getattr(dtype, "tz", None) is not None:
+            vals = vals.tz_localize("UTC").tz_convert(dtype.tz)
+        out.iloc[idx] = vals
+        return out
+    if isinstance(dtype, pd.CategoricalDtype):
+        new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
+        if new:
+            out = out.cat.add_categories(new)
+        out.iloc[idx] = list(fill)
+        return out
+    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
+        values = out.to_numpy(dtype=object).copy()
+        values[idx] = list(fill)
+        if dtype == object:
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+    if pd.api.types.is_integer_dtype(dtype):
+        fill = np.round(np.asarray(fill, dtype=np.float64))
+        info = np.iinfo(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype)
+        fill = np.clip(fill, info.min, info.max).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below
+        out.iloc[idx] = fill
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return out
+
+
+def is_finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
