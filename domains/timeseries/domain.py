@@ -1,0 +1,572 @@
+"""Time-series domain: patch tokens, per-window instance normalisation, 2-D rotary
+positions (patch index, channel index), observed masks and imputation.
+
+Storage (one record per series): ``values`` float32 ``[C * L]`` channel-major (channel
+0's L samples, then channel 1's, ...), NaN where unobserved; meta ``channels`` = C and
+``length`` = L. Channel-major flat storage was chosen over a time-major ``[L, C_max]``
+grid because series in one store have different channel counts: a flat array wastes no
+padding, keeps the raw samples (and their missingness) exactly, and a reshape
+``[C, L]`` recovers the series.
+
+Tokens: non-overlapping patches of ``patch`` samples of one channel, ordered
+TIME-MAJOR (all channels of patch 0, then of patch 1, ...) so the core's sliding
+window is a time neighbourhood over all channels; positions ``[T, 2]`` = (patch
+index, channel index). ``channel_independent=true`` makes every channel its own
+sequence with 1-D positions (patch index).
+
+Normalisation happens in the masking step, not in ``featurize``: the statistics
+(mean, scale per channel of the window) are computed on the samples the model will
+see (observed and not hidden for training), so neither unobserved nor
+training-masked samples leak into them. They travel in ``context`` so ``decode``
+returns predictions in the original units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from encoderkit.data.masking import choose_random, choose_spans
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
+                               Record, RecordWriter, window_bounds)
+
+from . import io as tsio
+from .modules import PatchEmbedder, PatchHead
+
+MASKERS = ("random", "span", "tail")
+INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
+                  "channel_column", "missing_value")
+# A channel whose spread is below this fraction of its magnitude is constant: scale 1.
+CONSTANT_RTOL = 1e-7
+
+
+def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
+    if not cond:
+        raise ValueError(f"The {option!r} option of the timeseries domain must be {allowed}. "
+                         f"Got {got!r} instead.")
+
+
+def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
+                  n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel mean and scale (population std) over the visible samples.
+
+    ``raw`` [T, p] float64, ``visible`` [T, p] bool, ``channel`` [T] int. A channel with
+    no visible sample gets (0, 1); a constant channel gets scale 1 (no division by 0).
+    """
+    ch = np.repeat(channel, raw.shape[1])
+    vis = visible.reshape(-1)
+    x = raw.reshape(-1)[vis]
+    c = ch[vis]
+    count = np.bincount(c, minlength=n_channels).astype(np.float64)
+    total = np.bincount(c, weights=x, minlength=n_channels)
+    mean = np.divide(total, count, out=np.zeros(n_channels), where=count > 0)
+    sq = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=n_channels)
+    std = np.sqrt(np.divide(sq, count, out=np.zeros(n_channels), where=count > 0))
+    scale = np.where(std > CONSTANT_RTOL * np.abs(mean), std, 1.0)
+    scale = np.where(std > 0, scale, 1.0)
+    return mean, scale
+
+
+class TimeSeriesDomain(Domain):
+    name = "timeseries"
+
+    def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
+        defaults: dict[str, Any] = {
+            "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
+            "partial_mask": 0.25, "channel_independent": False, "window_overlap": 0,
+            "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
+            "time_column": None, "series_column": None}
+        unknown = sorted(set(options) - set(defaults))
+        _check(not unknown, "options", f"among {sorted(defaults)}", unknown)
+        opts = {**defaults, **options}
+        p = opts["patch"]
+        _check(isinstance(p, int) and not isinstance(p, bool) and p >= 1, "patch",
+               "an int >= 1", p)
+        m = opts["masker"]
+        if isinstance(m, Mapping):
+            _check(bool(m) and all(k in MASKERS and float(v) >= 0 for k, v in m.items())
+                   and sum(float(v) for v in m.values()) > 0, "masker",
+                   f"one of {MASKERS} or a {{name: weight}} mixture of them with weights >= 0", m)
+            opts["masker"] = {str(k): float(v) for k, v in m.items()}
+        else:
+            _check(m in MASKERS, "masker", f"one of {MASKERS} or a {{name: weight}} mixture", m)
+        for key in ("mask_rate",):
+            v = opts[key]
+            _check(isinstance(v, (int, float)) and 0 < float(v) <= 1, key, "a float in (0, 1]", v)
+        v = opts["partial_mask"]
+        _check(isinstance(v, (int, float)) and 0 <= float(v) <= 1, "partial_mask",
+               "a float in [0, 1]", v)
+        v = opts["mean_span"]
+        _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
+        _check(isinstance(opts["channel_independent"], bool), "channel_independent",
+               "true or false", opts["channel_independent"])
+        for key in ("window_overlap", "infill_overlap"):
+            v = opts[key]
+            _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
+                   "an int >= 0 (patches)", v)
+        v = opts["infill_max_seqlen"]
+        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, "infill_max_seqlen",
+               "an int >= 1 (tokens)", v)
+        v = opts["missing_value"]
+        _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+               "missing_value", "null or a number", v)
+        for key in ("time_column", "series_column"):
+            _check(opts[key] is None or isinstance(opts[key], str), key, "null or a column name",
+                   opts[key])
+        super().__init__(schema or {}, **opts)
+        self.patch = int(p)
+        self.channel_independent = bool(opts["channel_independent"])
+        self.rope_axes = 1 if self.channel_independent else 2
+
+    # ------------------------------------------------------------------ ingest
+    @classmethod
+    def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+               **options: Any) -> dict[str, Any]:
+        """CSV (wide or long), ``.npy`` or ``.npz`` files -> one record per series."""
+        unknown = sorted(set(options) - set(INGEST_OPTIONS) - {"patch"})
+        _check(not unknown, "ingest options", f"among {sorted(INGEST_OPTIONS)}", unknown)
+        fmt = options.get("format", "auto")
+        _check(fmt in ("auto", "csv", "npy", "npz"), "format", "one of auto, csv, npy, npz", fmt)
+        missing_value = options.get("missing_value")
+        csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
+                                                "value_column", "channel_column")}
+        max_c = max_l = 0
+        for path in sources:
+            kind = fmt if fmt != "auto" else path.rsplit(".", 1)[-1].lower()
+            if kind in ("csv", "tsv", "txt"):
+                series = tsio.read_csv(path, **csv_opts)
+            elif kind in ("npy", "npz"):
+                series = tsio.read_numpy(path)
+            else:
+                raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
+                                 f".csv, .npy or .npz (or set format=csv|npy|npz)")
+            for s in series:
+                c, l = cls._write_series(s, writer, report, missing_value)
+                max_c, max_l = max(max_c, c), max(max_l, l)
+        return {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
+                "unobserved; meta channels=C, length=L", "max_channels": max_c, "max_length": max_l,
+                "missing_value": missing_value}
+
+    @staticmethod
+    def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
+                      missing_value: float | None) -> tuple[int, int]:
+        values = np.array(s.values, dtype=np.float64)
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            report.warnings.append(f"{s.id}: {n_inf} infinite value(s) treated as missing")
+        values[~np.isfinite(values)] = np.nan
+        if missing_value is not None:
+            values[values == missing_value] = np.nan
+        c, l = values.shape
+        if l == 0 or np.isnan(values).all():
+            report.skip("all values missing")
+            return 0, 0
+        writer.append({"values": values.astype(np.float32).reshape(-1)},
+                      meta={"channels": c, "length": l}, id=s.id)
+        report.records += 1
+        report.tokens += c * l
+        return c, l
+
+    @classmethod
+    def ingest_arrays(cls, series: Sequence[np.ndarray], output: str, ids: Sequence[str] | None = None,
+                      overwrite: bool = False, missing_value: float | None = None) -> IngestReport:
+        """Python API: arrays ``[L]`` or ``[C, L]`` (any lengths/channels) -> a record store."""
+        from encoderkit.data.store import StoreWriter
+
+        report = IngestReport()
+        max_c = max_l = 0
+        with StoreWriter(output, domain=cls.name, overwrite=overwrite) as writer:
+            for i, arr in enumerate(series):
+                label = ids[i] if ids is not None else f"series{i}"
+                (s,) = tsio._array_series(np.asarray(arr), label)
+                c, l = cls._write_series(s, writer, report, missing_value)
+                max_c, max_l = max(max_c, c), max(max_l, l)
+            writer.finalize({"format_version": 1, "max_channels": max_c, "max_length": max_l,
+                             "missing_value": missing_value},
+                            {"source": "python arrays", "n": len(series)})
+        return report
+
+    # ------------------------------------------------------------------ tokens
+    def _series(self, record: Record) -> np.ndarray:
+        """A record -> ``[C, L]`` float64 with NaN for every unobserved sample."""
+        c, l = int(record["channels"]), int(record["length"])
+        x = np.array(record["values"], dtype=np.float64).reshape(c, l)
+        x[~np.isfinite(x)] = np.nan
+        if self.options["missing_value"] is not None:
+            x[x == self.options["missing_value"]] = np.nan
+        return x
+
+    def featurize(self, record: Record) -> Example:
+        """Record -> raw patch tokens; ``values`` stay raw (float64, 0 where unobserved)
+        because normalisation waits for the training mask (see the module docstring)."""
+        x = self._series(record)
+        c, l = x.shape
+        p = self.patch
+        n = max(1, math.ceil(l / p))
+        padded = np.full((c, n * p), np.nan)
+        padded[:, :l] = x  # a series shorter than a patch is padded as unobserved, never dropped
+        patches = padded.reshape(c, n, p)
+        if self.channel_independent:
+            tok = patches.reshape(c * n, p)  # channel-major: each channel its own sequence
+            t_index = np.tile(np.arange(n), c)
+            c_index = np.repeat(np.arange(c), n)
+            positions = t_index[:, None].astype(np.int32)
+        else:
+            tok = patches.transpose(1, 0, 2).reshape(n * c, p)  # time-major
+            t_index = np.repeat(np.arange(n), c)
+            c_index = np.tile(np.arange(c), n)
+            positions = np.stack([t_index, c_index], axis=1).astype(np.int32)
+        observed = ~np.isnan(tok)
+        return Example(
+            fields={"values": np.where(observed, tok, 0.0), "observed": observed},
+            positions=positions, record=int(record.get("index", -1)),
+            context={"channels": c, "length": l, "patch": p, "t_index": t_index,
+                     "c_index": c_index})
+
+    def _take(self, example: Example, idx: np.ndarray, window: int) -> Example:
+        ctx = dict(example.context)
+        ctx["t_index"] = example.context["t_index"][idx]
+        ctx["c_index"] = example.context["c_index"][idx]
+        pos = example.positions[idx].copy()
+        pos[:, 0] -= pos[:, 0].min()  # each window's time axis starts at its own origin
+        return Example(fields={k: v[idx] for k, v in example.fields.items()}, positions=pos,
+                       record=example.record, window=window, start=example.start + int(idx[0]),
+                       context=ctx)
+
+    def windows(self, example: Example, max_seqlen: int, overlap: int | None = None) -> list[Example]:
+        """Windows of whole patches covering the example, never dropping a token.
+
+        2-D mode: each window holds every channel (or a group of ``max_seqlen`` channels
+        when there are more) over ``max_seqlen // channels`` consecutive patches, with
+        ``window_overlap`` patches shared between neighbours. Channel-independent
+        mode: one sequence per channel, cut along time the same way.
+        """
+        overlap = int(self.options["window_overlap"] if overlap is None else overlap)
+        t, c = example.context["t_index"], example.context["c_index"]
+        n_ch = int(example.context["channels"])
+        n_t = int(t.max()) + 1
+        group = 1 if self.channel_independent else min(n_ch, max_seqlen)
+        if not self.channel_independent and len(example) <= max_seqlen:
+            return [example]
+        per = max(1, max_seqlen // group)
+        bounds = window_bounds(n_t, per, min(overlap, per - 1))
+        out: list[Example] = []
+        for c0 in range(0, n_ch, group):
+            in_group = (c >= c0) & (c < c0 + group)
+            for s, e in bounds:
+                idx = np.flatnonzero(in_group & (t >= s) & (t < e))
+                out.append(self._take(example, idx, len(out)))
+        return out
+
+    # ------------------------------------------------------------------ masking
+    def _masked(self, example: Example, hide: np.ndarray, predict: np.ndarray) -> MaskedExample:
+        """Normalise with statistics of the visible samples, zero what is not visible.
+
+        ``hide`` [T, p]: observed samples hidden for training (the targets); ``predict``
+        [T]: tokens the head runs on.
+        """
+        raw = example.fields["values"]
+        observed = example.fields["observed"]
+        visible = observed & ~hide
+        ctx = example.context
+        mean, scale = channel_stats(raw, visible, ctx["c_index"], int(ctx["channels"]))
+        c = ctx["c_index"]
+        norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
+        inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
+        targets = {"values": np.where(hide, norm, 0.0)[predict].astype(np.float32),
+                   "target_mask": hide[predict]}
+        context = {**ctx, "mean": mean, "scale": scale, "raw": raw, "raw_observed": observed}
+        return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
+                             predict=predict, record=example.record, window=example.window,
+                             start=example.start, context=context)
+
+    def _hide(self, example: Example, predict: np.ndarray, rng: np.random.Generator,
+              partial: float) -> np.ndarray:
+        """Samples to hide for the predicted tokens: all of a token's observed samples,
+        or (with probability ``partial``) one random contiguous run inside the patch,
+        so gaps shorter than a patch are seen in training as they are at infill."""
+        observed = example.fields["observed"]
+        p = observed.shape[1]
+        hide = observed & predict[:, None]
+        if partial > 0 and p > 1:
+            rows = np.flatnonzero(predict & (rng.random(len(predict)) < partial))
+            for r in rows:
+                length = int(rng.integers(1, p))
+                a = int(rng.integers(0, p - length + 1))
+                sub = np.zeros(p, dtype=bool)
+                sub[a:a + length] = True
+                if (observed[r] & sub).any():  # keep the token predictable
+                    hide[r] = observed[r] & sub
+        return hide
+
+    def _mask_random(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        eligible = example.fields["observed"].any(axis=1)
+        predict = choose_random(eligible, float(self.options["mask_rate"]), rng)
+        return self._masked(example, self._hide(example, predict, rng,
+                                                float(self.options["partial_mask"])), predict)
+
+    def _per_channel(self, example: Example) -> list[np.ndarray]:
+        """Token indices of each channel, in time order."""
+        t, c = example.context["t_index"], example.context["c_index"]
+        order = np.lexsort((t, c))
+        cs = c[order]
+        return [order[cs == k] for k in np.unique(cs)]
+
+    def _mask_span(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        eligible = example.fields["observed"].any(axis=1)
+        predict = np.zeros(len(example), dtype=bool)
+        for idx in self._per_channel(example):  # spans run along time within one channel
+            predict[idx] = choose_spans(eligible[idx], float(self.options["mask_rate"]),
+                                        float(self.options["mean_span"]), rng)
+        return self._masked(example, self._hide(example, predict, rng, 0.0), predict)
+
+    def _mask_tail(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        eligible = example.fields["observed"].any(axis=1)
+        predict = np.zeros(len(example), dtype=bool)
+        for idx in self._per_channel(example):
+            k = max(1, int(round(float(self.options["mask_rate"]) * len(idx))))
+            if len(idx) > 1:
+                k = min(k, len(idx) - 1)  # leave some history to forecast from
+            tail = idx[-k:]
+            predict[tail] = eligible[tail]
+        return self._masked(example, self._hide(example, predict, rng, 0.0), predict)
+
+    @property
+    def maskers(self) -> dict[str, Masker]:
+        return {"random": self._mask_random, "span": self._mask_span, "tail": self._mask_tail}
+
+    def unmasked(self, example: Example) -> MaskedExample:
+        """Every observed sample visible and normalised; nothing to predict (embedding)."""
+        nothing = np.zeros(len(example), dtype=bool)
+        m = self._masked(example, np.zeros_like(example.fields["observed"]), nothing)
+        m.targets = {}
+        return m
+
+    def infill_example(self, example: Example) -> MaskedExample:
+        """Predict every token holding a missing sample of the real series (not the
+        padding past its end); observed samples stay visible, as in training."""
+        observed = example.fields["observed"]
+        p = observed.shape[1]
+        sample = example.context["t_index"][:, None] * p + np.arange(p)  # [T, p] time of sample
+        real = sample < int(example.context["length"])
+        predict = (real & ~observed).any(axis=1)
+        m = self._masked(example, np.zeros_like(observed), predict)
+        m.targets = {}
+        return m
+
+    # ------------------------------------------------------------------ modules
+    def embedder(self, config: Any) -> nn.Module:
+        return PatchEmbedder(self.patch, int(config.hidden_size),
+                             float(getattr(config, "initializer_range", 0.02)))
+
+    def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        return PatchHead(self.patch, int(config.hidden_size),
+                         float(getattr(config, "initializer_range", 0.02)))
+
+    # ------------------------------------------------------------------ decode / infill
+    def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> Record:
+        """Predictions at the predicted tokens -> the window as a record, in original units.
+
+        Every sample of a predicted token that the model did not see is replaced by the
+        prediction; visible samples keep their raw value; the rest stay NaN. Extra keys:
+        ``filled`` (bool, same layout as ``values``), ``time_start`` (first sample of the
+        window in the series) and ``channel_ids`` (the window's channels in the series).
+        """
+        ctx = example.context
+        p = int(ctx["patch"])
+        t, c = ctx["t_index"], ctx["c_index"]
+        raw = np.where(ctx["raw_observed"], ctx["raw"], np.nan)  # [T, p]
+        filled = np.zeros(raw.shape, dtype=bool)
+        pred = np.asarray(predictions["values"], dtype=np.float64)  # [P, p]
+        rows = np.flatnonzero(example.predict)
+        denorm = pred * ctx["scale"][c[rows], None] + ctx["mean"][c[rows], None]
+        unseen = ~example.inputs["observed"][rows]
+        raw[rows] = np.where(unseen, denorm, raw[rows])
+        filled[rows] = unseen
+        chans = np.unique(c)
+        t0, t1 = int(t.min()), int(t.max()) + 1
+        grid = np.full((len(chans), (t1 - t0) * p), np.nan)
+        fgrid = np.zeros(grid.shape, dtype=bool)
+        ci = np.searchsorted(chans, c)
+        cols = (t - t0)[:, None] * p + np.arange(p)
+        grid[ci[:, None], cols] = raw
+        fgrid[ci[:, None], cols] = filled
+        end = min(grid.shape[1], int(ctx["length"]) - t0 * p)  # drop padding past the series end
+        grid, fgrid = grid[:, :end], fgrid[:, :end]
+        return {"values": grid.reshape(-1), "filled": fgrid.reshape(-1), "channels": len(chans),
+                "length": end, "time_start": t0 * p, "channel_ids": chans}
+
+    def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
+        """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
+        if isinstance(data, pd.DataFrame):
+            skip = {self.options["time_column"], self.options["series_column"]}
+            cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
+            if not cols:
+                raise ValueError("infill: the DataFrame has no numeric channel columns "
+                                 f"(columns {list(data.columns)})")
+            key = self.options["series_column"]
+            groups = [data.index] if key is None else [g.index for _, g in data.groupby(key, sort=False)]
+            arrays = [data.loc[idx, cols].to_numpy(dtype=np.float64).T for idx in groups]
+            return arrays, ("frame", cols, groups)
+        if isinstance(data, Mapping):
+            keys = list(data)
+            parts = [self._as_series_list(np.asarray(data[k])) for k in keys]
+            return [a for arrs, _ in parts for a in arrs], ("dict", keys, parts)
+        if isinstance(data, np.ndarray):
+            if data.ndim == 1:
+                return [data.astype(np.float64)[None, :]], ("1d", data)
+            if data.ndim == 2:
+                return [data.astype(np.float64)], ("2d", data)
+            if data.ndim == 3:
+                return [a.astype(np.float64) for a in data], ("3d", data)
+            raise ValueError(f"infill: array of shape {data.shape}; expected [L], [C, L] or [N, C, L]")
+        if isinstance(data, (list, tuple)):
+            parts = [self._as_series_list(np.asarray(a)) for a in data]
+            for i, (arrs, _) in enumerate(parts):
+                if len(arrs) != 1:
+                    raise ValueError(f"infill: list item {i} is not one series [L] or [C, L]")
+            return [arrs[0] for arrs, _ in parts], ("list", parts)
+        raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
+                        f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
+                        f"arrays or a pandas DataFrame")
+
+    def _rebuild(self, data: Any, how: Any, filled: list[np.ndarray]) -> Any:
+        kind = how[0]
+        if kind == "frame":
+            _, cols, groups = how
+            out = data.copy()
+            for idx, arr in zip(groups, filled):
+                for j, col in enumerate(cols):
+                    old = data.loc[idx, col].to_numpy(dtype=np.float64)
+                    miss = ~np.isfinite(old) | self._is_missing_value(old)
+                    if miss.any():
+                        vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
+                        vals = vals.copy()
+                        vals.loc[idx[miss]] = arr[j][miss]
+                        out[col] = vals
+            return out
+        if kind in ("1d", "2d", "3d"):
+            orig = how[1]
+            dtype = orig.dtype if np.issubdtype(orig.dtype, np.floating) else np.float64
+            out = np.array(orig, dtype=dtype, copy=True)
+            stacked = filled[0][0] if kind == "1d" else (filled[0] if kind == "2d" else np.stack(filled))
+            miss = ~np.isfinite(out) | self._is_missing_value(out)
+            out[miss] = stacked[miss]
+            return out
+        if kind == "list":
+            items, pos = [], 0
+            for (arrs, h) in how[1]:
+                items.append(self._rebuild(h[1], h, filled[pos:pos + 1]))
+                pos += 1
+            return items
+        if kind == "dict":
+            out, pos = {}, 0
+            for key, (arrs, h) in zip(how[1], how[2]):
+                out[key] = self._rebuild(np.asarray(data[key]), h, filled[pos:pos + len(arrs)])
+                pos += len(arrs)
+            return out
+        raise AssertionError(kind)
+
+    def _is_missing_value(self, x: np.ndarray) -> np.ndarray:
+        mv = self.options["missing_value"]
+        return np.zeros(np.shape(x), dtype=bool) if mv is None else (np.asarray(x) == mv)
+
+    def to_records(self, data: Any) -> list[Record]:
+        arrays, _ = self._as_series_list(data)
+        return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
+                 "length": a.shape[1], "id": f"series{i}"} for i, a in enumerate(arrays)]
+
+    def infill(self, data: Any, predict: PredictFn) -> Any:
+        """Fill every missing sample (NaN, inf, ``missing_value``); observed samples come
+        back bit-identical. Long series are cut into windows of ``infill_max_seqlen``
+        tokens overlapping by ``infill_overlap`` patches; overlapping predictions are
+        averaged."""
+        arrays, how = self._as_series_list(data)
+        masked: list[MaskedExample] = []
+        owner: list[int] = []
+        for i, arr in enumerate(arrays):
+            rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
+            ex = self.featurize(rec)
+            for w in self.windows(ex, int(self.options["infill_max_seqlen"]),
+                                  overlap=int(self.options["infill_overlap"])):
+                m = self.infill_example(w)
+                if m.predict.any():
+                    masked.append(m)
+                    owner.append(i)
+        preds = predict(masked) if masked else []
+        sums = [np.zeros(a.shape) for a in arrays]
+        counts = [np.zeros(a.shape) for a in arrays]
+        for m, i, pr in zip(masked, owner, preds):
+            rec = self.decode(pr, m)
+            grid = rec["values"].reshape(rec["channels"], rec["length"])
+            fill = rec["filled"].reshape(grid.shape)
+            t0 = rec["time_start"]
+            sl = (rec["channel_ids"][:, None], t0 + np.arange(rec["length"])[None, :])
+            sums[i][sl] += np.where(fill, grid, 0.0)
+            counts[i][sl] += fill
+        filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
+        return self._rebuild(data, how, filled)
+
+    # ------------------------------------------------------------------ files
+    def read_input(self, path: str) -> Any:
+        low = path.lower()
+        if low.endswith(".csv"):
+            return pd.read_csv(path)
+        if low.endswith(".npy"):
+            return np.load(path, allow_pickle=False)
+        if low.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy or .npz")
+
+    def write_output(self, data: Any, path: str) -> None:
+        if isinstance(data, pd.DataFrame):
+            tsio.atomic_write(path, lambda fh: data.to_csv(fh, index=False), mode="w")
+        elif isinstance(data, Mapping):
+            tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
+        elif isinstance(data, np.ndarray):
+            tsio.atomic_write(path, lambda fh: np.save(fh, data, allow_pickle=False))
+        else:
+            raise TypeError(f"write_output: unsupported data of type {type(data).__name__}")
+
+    @staticmethod
+    def plot_infill(data: np.ndarray, filled: np.ndarray, path: str,
+                    truth: np.ndarray | None = None, title: str | None = None) -> None:
+        """Plot a series ``[L]`` or ``[C, L]``: observed values, filled values and, when
+        given, the hidden truth at the filled samples (benchmarks)."""
+        from .plot import plot_infill
+        plot_infill(data, filled, path, truth=truth, title=title)
+
+    # ------------------------------------------------------------------ samples
+    @classmethod
+    def sample_sources(cls, directory: str) -> tuple[list[str], dict[str, Any]]:
+        """statsmodels' bundled sunspots (yearly, 1 channel) and three channels of its
+        US macro data (quarterly), as wide CSV files with a ``time`` column."""
+        import os
+
+        import statsmodels.api as sm
+
+        os.makedirs(directory, exist_ok=True)
+        sun = sm.datasets.sunspots.load_pandas().data
+        macro = sm.datasets.macrodata.load_pandas().data
+        paths = [os.path.join(directory, "sunspots.csv"), os.path.join(directory, "macro.csv")]
+        pd.DataFrame({"time": sun["YEAR"].astype(int), "sunactivity": sun["SUNACTIVITY"]}).to_csv(
+            paths[0], index=False)
+        pd.DataFrame({"time": macro["year"] + (macro["quarter"] - 1) / 4,
+                      "realgdp": macro["realgdp"], "realcons": macro["realcons"],
+                      "realinv": macro["realinv"]}).to_csv(paths[1], index=False)
+        return paths, {"time_column": "time"}
+
+    def sample_infill_input(self) -> np.ndarray:
+        """The last 96 years of sunspots with a single missing year and a 20-year gap."""
+        import statsmodels.api as sm
+
+        x = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64)[-96:].copy()
+        x[10] = np.nan
+        x[40:60] = np.nan
+        return x

@@ -1,0 +1,162 @@
+"""Raw time-series files -> a list of series ``[C, L]`` float64 (NaN = unobserved).
+
+Formats:
+- CSV, *wide*: one column per channel, rows are time steps; an optional time column
+  (rows are sorted by it) and an optional series-id column (many series in one file).
+- CSV, *long*: one value per row (``value_column``), with optional ``channel_column``,
+  ``time_column`` and ``series_column``; pivoted to ``[C, L]`` per series.
+- ``.npy``: ``[L]`` (one univariate series), ``[C, L]`` (one series) or ``[N, C, L]``.
+- ``.npz``: every array is read as above; unequal lengths go in separate arrays
+  (object arrays would need pickle, which is refused).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+# Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
+NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
+
+
+@dataclass
+class Series:
+    """One series as parsed: ``values`` [C, L] float64, NaN where unobserved."""
+
+    id: str
+    values: np.ndarray
+    channel_names: list[str] = field(default_factory=list)
+
+
+def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
+    """Column of cell texts -> float64; NaN for NA cells; error for non-numeric cells."""
+    stripped = texts.astype(str).str.strip()
+    na = stripped.str.lower().isin(NA_TEXT)
+    values = pd.to_numeric(stripped.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(values) & ~na.to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise ValueError(
+            f"{path}: non-numeric cell {texts.iloc[row]!r} at data row {row + 1} (line {row + 2}), "
+            f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
+            f"must be numbers or empty/NaN for missing values; name non-channel columns with "
+            f"time_column= / series_column= or list the channels with channels=[...]")
+    return values
+
+
+def _sort_key(texts: pd.Series) -> pd.Series:
+    """Order of a time column: numeric if every cell is a number, else dates, else text."""
+    num = pd.to_numeric(texts, errors="coerce")
+    if not num.isna().any():
+        return num
+    try:
+        return pd.to_datetime(texts, errors="raise", format="mixed")
+    except (ValueError, TypeError):
+        return texts
+
+
+def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
+             channels: Sequence[str] | None = None, value_column: str | None = None,
+             channel_column: str | None = None) -> list[Series]:
+    """Parse a wide or long CSV (long when ``value_column`` is given)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for option, col in (("time_column", time_column), ("series_column", series_column),
+                        ("value_column", value_column), ("channel_column", channel_column)):
+        if col is not None and col not in frame.columns:
+            raise ValueError(f"{path}: the {option} {col!r} is not a column; columns are "
+                             f"{list(frame.columns)}")
+    if time_column is not None:
+        frame = frame.iloc[np.argsort(_sort_key(frame[time_column]).to_numpy(), kind="stable")]
+        frame = frame.reset_index(drop=True)
+    groups = [("", frame)] if series_column is None else [
+        (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
+    out: list[Series] = []
+    base = os.path.basename(path)
+    if value_column is None:  # wide
+        reserved = {time_column, series_column}
+        names = list(channels) if channels is not None else [c for c in frame.columns if c not in reserved]
+        missing = [c for c in names if c not in frame.columns]
+        if missing or not names:
+            raise ValueError(f"{path}: channels {missing or names} not found among the columns "
+                             f"{list(frame.columns)}")
+        cols = {c: _numeric_column(frame[c], path, c) for c in names}
+        for key, g in groups:
+            rows = g.index.to_numpy()
+            values = np.stack([cols[c][rows] for c in names])  # [C, L]
+            out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
+        return out
+    # long
+    vals = _numeric_column(frame[value_column], path, value_column)
+    chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
+    names = list(dict.fromkeys(chan)) if channels is None else list(channels)
+    for key, g in groups:
+        rows = g.index.to_numpy()
+        c_idx = pd.Index(names).get_indexer(chan.iloc[rows])
+        keep = c_idx >= 0
+        rows, c_idx = rows[keep], c_idx[keep]
+        if time_column is not None:
+            times = frame[time_column].iloc[rows].to_numpy()
+            # Index times in the order of the (already sorted) frame, not as sorted text.
+            first = {t: i for i, t in enumerate(dict.fromkeys(times))}
+            t_idx = np.asarray([first[t] for t in times])
+            length = len(first)
+        else:
+            t_idx = np.zeros(len(rows), dtype=np.int64)
+            for c in range(len(names)):  # file order within each channel
+                sel = c_idx == c
+                t_idx[sel] = np.arange(sel.sum())
+            length = int(t_idx.max()) + 1 if len(rows) else 0
+        values = np.full((len(names), length), np.nan)
+        flat = c_idx * max(length, 1) + t_idx
+        if np.unique(flat).size != flat.size:
+            raise ValueError(f"{path}: series {key!r} has more than one value for the same "
+                             f"(time, channel) in long layout (value_column={value_column!r})")
+        values[c_idx, t_idx] = vals[rows]
+        out.append(Series(f"{base}:{key}" if key else base, values, names))
+    return out
+
+
+def _array_series(arr: np.ndarray, label: str) -> list[Series]:
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "
+                         f"must be float or int")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 1:
+        return [Series(label, arr[None, :])]
+    if arr.ndim == 2:
+        return [Series(label, arr)]
+    if arr.ndim == 3:
+        return [Series(f"{label}[{i}]", arr[i]) for i in range(arr.shape[0])]
+    raise ValueError(f"{label}: array of shape {arr.shape}; expected [L], [C, L] or [N, C, L]")
+
+
+def read_numpy(path: str) -> list[Series]:
+    base = os.path.basename(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{path}: cannot read without pickle ({e}); store series of unequal "
+                         f"lengths as separate arrays of one .npz (np.savez(path, a=..., b=...))") from None
+    if isinstance(loaded, np.ndarray):
+        return _array_series(loaded, base)
+    with loaded as npz:
+        return [s for key in npz.files for s in _array_series(npz[key], f"{base}:{key}")]
+
+
+def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write through ``write(fh)`` to a temporary file next to ``path``, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
