@@ -17,7 +17,6 @@ leak into normalisation.
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -111,7 +110,9 @@ def read_table(path: str, delimiter: str | None = None) -> ReadResult:
 
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, invalid_row_handler=on_invalid))
+            delimiter=delimiter, invalid_row_handler=on_invalid),
+            # an empty text cell is missing, as it is in a numeric column
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise ValueError(f"tabular input {path!r}: cannot parse as delimited text: {exc}") from exc
     res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
@@ -143,7 +144,8 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     if _is_datetime(s):
         out = np.full(len(s), np.nan)
         ok = s.notna().to_numpy()
-        out[ok] = s[ok].astype("int64").to_numpy().astype(np.float64)
+        # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
+        out[ok] = s[ok].dt.as_unit("ns").astype("int64").to_numpy().astype(np.float64)
         return out
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("float64").to_numpy()
@@ -298,10 +300,12 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     dtype = s.dtype
     idx = np.flatnonzero(rows)
     if _is_datetime(s):
-        vals = pd.to_datetime(np.asarray(fill, dtype=np.float64).astype("int64"), unit="ns")
-        if getattr(dtype, "tz", None) is not None:
-            vals = vals.tz_localize("UTC").tz_convert(dtype.tz)
-        out.iloc[idx] = vals
+        tz = getattr(dtype, "tz", None)
+        vals = pd.Series(pd.to_datetime(np.asarray(fill, dtype=np.float64).astype("int64"), unit="ns",
+                                        utc=tz is not None))
+        if tz is not None:
+            vals = vals.dt.tz_convert(tz)
+        out.iloc[idx] = vals.astype(dtype).to_numpy()
         return out
     if isinstance(dtype, pd.CategoricalDtype):
         new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
@@ -315,17 +319,15 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         if dtype == object:
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
         return pd.Series(values, index=s.index, name=s.name).astype(dtype)
-    if pd.api.types.is_integer_dtype(dtype):
-        fill = np.round(np.asarray(fill, dtype=np.float64))
-        info = np.iinfo(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype)
-        fill = np.clip(fill, info.min, info.max).astype(np.int64)
+    np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
+    fill = np.asarray(fill, dtype=np.float64)
+    if np.issubdtype(np_dtype, np.integer):
+        info = np.iinfo(np_dtype)
+        fill = np.clip(np.round(fill), info.min, info.max)
+    fill = fill.astype(np_dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below
         out.iloc[idx] = fill
     if out.dtype != dtype:
         out = out.astype(dtype)
     return out
-
-
-def is_finite_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
