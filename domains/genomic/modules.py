@@ -8,12 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from encoderkit.core.init import trunc_normal_ as _trunc_normal_  # ModernBERT: cut at 2 std
 from encoderkit.domain import HeadOutput
-
-
-def _trunc_normal_(tensor: Tensor, std: float) -> Tensor:
-    # ModernBERT init: truncated normal, cut at 2 std
-    return nn.init.trunc_normal_(tensor, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
 class GenomicEmbedder(nn.Module):
