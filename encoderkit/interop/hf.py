@@ -1,0 +1,357 @@
+"""Hugging Face ModernBERT weights in and out, for token-id domains with 1-D positions.
+
+The core keeps ModernBERT's module names, so the mapping is a rename:
+
+    HF ModernBertForMaskedLM                         encoderkit MaskedEncoderModel
+    model.embeddings.tok_embeddings.weight      <->  embedder.tok_embeddings.weight
+    model.embeddings.norm.weight                <->  encoder.embedding_norm.weight
+    model.layers.{i}.{attn_norm, attn.Wqkv, attn.Wo, mlp_norm, mlp.Wi, mlp.Wo}.weight
+                                                <->  encoder.layers.{i}.(same)
+    model.final_norm.weight                     <->  encoder.final_norm.weight
+    head.dense.weight, head.norm.weight         <->  head.dense.weight, head.norm.weight
+    decoder.weight (tied), decoder.bias         <->  head.decoder.weight (tied), head.decoder.bias
+
+Any domain whose embedder is exactly a ``tok_embeddings`` embedding and whose head
+is ``dense`` -> GELU -> ``norm`` -> ``decoder`` can go out; other domains are refused
+with the parameter names that do not map. Hugging Face uses ``position_ids =
+arange(L)`` by default; rotary depends only on position differences, so a domain
+whose positions are consecutive token indices (any origin) gives the same logits.
+Only ``safetensors`` and JSON are read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from encoderkit.core import EncoderConfig
+
+#: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
+_LAYER_PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.Wo")
+_FIXED = {
+    "embedder.tok_embeddings.weight": "model.embeddings.tok_embeddings.weight",
+    "encoder.embedding_norm.weight": "model.embeddings.norm.weight",
+    "encoder.final_norm.weight": "model.final_norm.weight",
+    "head.dense.weight": "head.dense.weight",
+    "head.norm.weight": "head.norm.weight",
+    "head.decoder.weight": "decoder.weight",
+    "head.decoder.bias": "decoder.bias",
+}
+_LAYER_RE = re.compile(r"^encoder\.layers\.(\d+)\.(.+)\.weight$")
+_HF_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)\.weight$")
+SPECIAL_TOKENS = ("pad", "bos", "eos", "cls", "sep", "mask")
+
+
+class HFInteropError(ValueError):
+    """A model or directory that cannot be mapped to / from ModernBERT."""
+
+
+def ours_to_hf_name(name: str) -> str | None:
+    if name in _FIXED:
+        return _FIXED[name]
+    m = _LAYER_RE.match(name)
+    if m and m.group(2) in _LAYER_PARTS:
+        return f"model.layers.{m.group(1)}.{m.group(2)}.weight"
+    return None
+
+
+def hf_to_ours_name(name: str) -> str | None:
+    for ours, hf in _FIXED.items():
+        if hf == name:
+            return ours
+    m = _HF_LAYER_RE.match(name)
+    if m and m.group(2) in _LAYER_PARTS:
+        return f"encoder.layers.{m.group(1)}.{m.group(2)}.weight"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# checks
+
+
+def check_exportable(model: nn.Module) -> None:
+    """Refuse, naming the reason, a model that ModernBERT cannot represent."""
+    config: EncoderConfig = model.config
+    problems = []
+    if config.rope_axes != 1:
+        problems.append(f"rope_axes={config.rope_axes} (ModernBERT has 1-D positions)")
+    if config.rope_mode != "axial":
+        problems.append(f"rope_mode={config.rope_mode!r} (ModernBERT uses fixed axial rotary)")
+    for name in ("rope_theta_global", "rope_theta_local"):
+        if isinstance(getattr(config, name), tuple) and len(set(getattr(config, name))) > 1:
+            problems.append(f"{name}={getattr(config, name)}")
+    embedder_params = sorted(n for n, _ in model.embedder.named_parameters())
+    if embedder_params != ["tok_embeddings.weight"] or not isinstance(
+            getattr(model.embedder, "tok_embeddings", None), nn.Embedding):
+        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings`; it has "
+                        f"parameters {embedder_params}")
+    head = model.head
+    for part in ("dense", "norm", "decoder"):
+        if not isinstance(getattr(head, part, None), (nn.Linear, nn.LayerNorm)):
+            problems.append(f"the domain head has no `{part}` module")
+    unmapped = sorted(n for n, _ in model.named_parameters() if ours_to_hf_name(n) is None)
+    if unmapped:
+        problems.append(f"parameters with no ModernBERT counterpart: {unmapped[:8]}")
+    if problems:
+        raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
+
+
+def _scalar_theta(t: float | tuple[float, ...]) -> float:
+    return float(t[0] if isinstance(t, tuple) else t)
+
+
+def special_token_ids(domain: Any) -> dict[str, int | None]:
+    """Special token ids a domain exposes as ``<name>_id`` attributes or ``schema['special_tokens']``."""
+    table = dict((getattr(domain, "schema", {}) or {}).get("special_tokens", {}) or {})
+    out: dict[str, int | None] = {}
+    for name in SPECIAL_TOKENS:
+        v = getattr(domain, f"{name}_id", None)
+        if v is None:
+            v = table.get(name, table.get(f"[{name.upper()}]"))
+        out[name] = int(v) if isinstance(v, (int,)) or (hasattr(v, "__index__")) else None
+    return out
+
+
+def hf_config(config: EncoderConfig, vocab_size: int, special: Mapping[str, int | None],
+              tied: bool = True) -> dict[str, Any]:
+    """A ``config.json`` for ``ModernBertForMaskedLM`` (readable by transformers 4.48+ and 5.x)."""
+    layer_types = ["full_attention" if config.is_global(i) else "sliding_attention"
+                   for i in range(config.num_layers)]
+    g, loc = _scalar_theta(config.rope_theta_global), _scalar_theta(config.rope_theta_local)
+    ids = {f"{k}_token_id": (v if v is not None and 0 <= v < vocab_size else None)
+           for k, v in special.items() if k != "mask"}
+    return {
+        "architectures": ["ModernBertForMaskedLM"],
+        "model_type": "modernbert",
+        "vocab_size": int(vocab_size),
+        "hidden_size": config.hidden_size,
+        "intermediate_size": config.intermediate_size,
+        "num_hidden_layers": config.num_layers,
+        "num_attention_heads": config.num_heads,
+        "hidden_activation": "gelu",
+        "max_position_embeddings": 8192,
+        "initializer_range": config.initializer_range,
+        "initializer_cutoff_factor": 2.0,
+        "norm_eps": config.norm_eps,
+        "norm_bias": False,
+        **ids,
+        "mask_token_id": special.get("mask"),
+        "attention_bias": False,
+        "attention_dropout": config.attention_dropout,
+        "local_attention": config.local_window,
+        "global_attn_every_n_layers": config.global_every,  # transformers 4.x
+        "layer_types": layer_types,  # transformers 5.x
+        "global_rope_theta": g,  # transformers 4.x
+        "local_rope_theta": loc,
+        "rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": g},
+                            "sliding_attention": {"rope_type": "default", "rope_theta": loc}},
+        "embedding_dropout": config.embedding_dropout,
+        "mlp_bias": False,
+        "mlp_dropout": config.mlp_dropout,
+        "decoder_bias": True,
+        "classifier_bias": False,
+        "classifier_activation": "gelu",
+        "classifier_pooling": "mean",
+        "tie_word_embeddings": bool(tied),
+        "torch_dtype": "float32",
+    }
+
+
+# ---------------------------------------------------------------------------
+# export
+
+
+def to_hf_state_dict(model: nn.Module) -> tuple[dict[str, Tensor], bool]:
+    """HF-named fp32 contiguous copies of the weights; whether the decoder is tied."""
+    check_exportable(model)
+    tied = model.head.decoder.weight is model.embedder.tok_embeddings.weight
+    out = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        hf = ours_to_hf_name(name)
+        if hf == "decoder.weight" and tied:
+            continue  # HF re-ties it to the embedding on load
+        out[hf] = p.detach().to("cpu", torch.float32).contiguous().clone()
+    if "decoder.bias" not in out:  # a head without decoder bias: ModernBERT's is zeros
+        out["decoder.bias"] = torch.zeros(model.embedder.tok_embeddings.num_embeddings)
+    return out, tied
+
+
+def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` that
+    ``transformers.AutoModelForMaskedLM.from_pretrained(out_dir)`` loads as ``ModernBertForMaskedLM``.
+    ``source``: a run / checkpoint directory or a loaded ``Pretrained``."""
+    if isinstance(source, (str, Path)):
+        from encoderkit.infer import load
+
+        source = load(source)
+    model, domain = source.model, source.domain
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(f"output directory {str(out_dir)!r} exists and is not empty; "
+                              f"pass overwrite=true to replace it")
+    tensors, tied = to_hf_state_dict(model)
+    vocab = model.embedder.tok_embeddings.num_embeddings
+    config = hf_config(model.config, vocab, special_token_ids(domain), tied=tied)
+    config["encoderkit"] = {"domain": domain.name, "step": getattr(source, "step", None)}
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+# ---------------------------------------------------------------------------
+# import
+
+
+def read_hf_config(hf_dir: str | Path) -> dict[str, Any]:
+    hf_dir = Path(hf_dir)
+    file = hf_dir / "config.json"
+    if not file.is_file():
+        raise HFInteropError(f"{str(hf_dir)!r} is not a Hugging Face model directory (no config.json)")
+    config = json.loads(file.read_text())
+    kind = config.get("model_type")
+    if kind != "modernbert":
+        raise HFInteropError(f"{file} describes a {kind!r} model (architectures "
+                             f"{config.get('architectures')}); only 'modernbert' can be imported")
+    for flag in ("norm_bias", "attention_bias", "mlp_bias", "classifier_bias"):
+        if config.get(flag, False):
+            raise HFInteropError(f"{file} sets {flag}=true; encoderkit's ModernBERT layers have no such bias")
+    act = (config.get("hidden_activation", "gelu"), config.get("classifier_activation", "gelu"))
+    if act != ("gelu", "gelu"):
+        raise HFInteropError(f"{file} uses activations {act}; encoderkit implements GELU only")
+    return config
+
+
+def _hf_layer_types(hf: Mapping[str, Any]) -> list[str]:
+    if hf.get("layer_types"):
+        return list(hf["layer_types"])
+    every = int(hf.get("global_attn_every_n_layers", 3))
+    return ["sliding_attention" if i % every else "full_attention" for i in range(int(hf["num_hidden_layers"]))]
+
+
+def _hf_thetas(hf: Mapping[str, Any]) -> tuple[float, float]:
+    rp = hf.get("rope_parameters") or {}
+    g = (rp.get("full_attention") or {}).get("rope_theta", hf.get("global_rope_theta", 160000.0))
+    loc = (rp.get("sliding_attention") or {}).get("rope_theta", hf.get("local_rope_theta", 10000.0))
+    return float(g), float(loc)
+
+
+def config_from_hf(hf: Mapping[str, Any], **overrides: Any) -> EncoderConfig:
+    """The ``EncoderConfig`` of a ModernBERT ``config.json`` (1-D rotary)."""
+    types = _hf_layer_types(hf)
+    globals_ = [i for i, t in enumerate(types) if t == "full_attention"]
+    every = globals_[1] - globals_[0] if len(globals_) > 1 else max(len(types), 1)
+    if globals_[:1] != [0] or [i for i in range(len(types)) if i % every == 0] != globals_:
+        raise HFInteropError(f"layer pattern {types} is not 'every n-th layer global, starting at 0'; "
+                             f"encoderkit cannot represent it")
+    g, loc = _hf_thetas(hf)
+    fields = dict(hidden_size=int(hf["hidden_size"]), num_layers=int(hf["num_hidden_layers"]),
+                  num_heads=int(hf["num_attention_heads"]), intermediate_size=int(hf["intermediate_size"]),
+                  rope_axes=1, rope_theta_global=g, rope_theta_local=loc,
+                  local_window=int(hf.get("local_attention", 128)), global_every=every,
+                  norm_eps=float(hf.get("norm_eps", 1e-5)),
+                  initializer_range=float(hf.get("initializer_range", 0.02)))
+    return EncoderConfig.from_dict({**fields, **overrides})
+
+
+def read_hf_weights(hf_dir: str | Path) -> dict[str, Tensor]:
+    """All tensors of ``model.safetensors`` (or its shards), HF names with the
+    ``model.`` prefix (added when the directory holds a bare ``ModernBertModel``)."""
+    hf_dir = Path(hf_dir)
+    single, index = hf_dir / "model.safetensors", hf_dir / "model.safetensors.index.json"
+    if single.is_file():
+        files = [single]
+    elif index.is_file():
+        files = sorted({hf_dir / f for f in json.loads(index.read_text())["weight_map"].values()})
+    else:
+        found = sorted(p.name for p in hf_dir.iterdir())
+        hint = " (pickle weights are never loaded; re-save with safe_serialization=True)" \
+            if any(n.endswith((".bin", ".pt", ".pth")) for n in found) else ""
+        raise HFInteropError(f"{str(hf_dir)!r} has no model.safetensors; found {found}{hint}")
+    tensors: dict[str, Tensor] = {}
+    for f in files:
+        with safe_open(str(f), framework="pt") as handle:
+            for k in handle.keys():
+                tensors[k] = handle.get_tensor(k)
+    if not any(k.startswith("model.") for k in tensors):
+        tensors = {(k if k.startswith(("head.", "decoder.")) else f"model.{k}"): v for k, v in tensors.items()}
+    return tensors
+
+
+def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
+    """Copy a local ModernBERT checkpoint into ``model`` (a ``MaskedEncoderModel``) in place.
+
+    The architecture must match (``config_from_hf`` gives the matching config). A
+    vocabulary of another size keeps the overlapping rows of the embedding (and the
+    decoder bias) and leaves the model's own initialisation in the rest; the
+    returned message says what was kept. A directory without the MLM head (a bare
+    ``ModernBertModel``) leaves the head as initialised.
+    """
+    hf = read_hf_config(hf_dir)
+    config: EncoderConfig = model.config
+    mine = dict(hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads,
+                intermediate_size=config.intermediate_size, local_window=config.local_window,
+                global_every=config.global_every, rope_theta_global=_scalar_theta(config.rope_theta_global),
+                rope_theta_local=_scalar_theta(config.rope_theta_local))
+    theirs_cfg = config_from_hf(hf)
+    theirs = {k: getattr(theirs_cfg, k) for k in mine}
+    diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+    if config.rope_axes != 1 or config.rope_mode != "axial":
+        diff["rope"] = ("1-D axial", f"rope_axes={config.rope_axes}, mode={config.rope_mode}")
+    if diff:
+        raise HFInteropError(f"{hf_dir}: ModernBERT config does not match the model "
+                             + ", ".join(f"{k}: HF {a!r} vs model {b!r}" for k, (a, b) in diff.items())
+                             + "; build the model with encoderkit.interop.hf.config_from_hf(config.json)")
+    check_exportable(model)  # same structural requirements in both directions
+    tensors = read_hf_weights(hf_dir)
+    own = dict(model.named_parameters(remove_duplicate=False))
+    notes: list[str] = []
+    loaded, skipped = 0, []
+    vocab_keys = {"embedder.tok_embeddings.weight", "head.decoder.bias", "head.decoder.weight"}
+    with torch.no_grad():
+        for hf_name, src in tensors.items():
+            ours = hf_to_ours_name(hf_name)
+            if ours is None or ours not in own:
+                skipped.append(hf_name)
+                continue
+            dst = own[ours]
+            if ours in vocab_keys and src.shape[0] != dst.shape[0] and src.shape[1:] == dst.shape[1:]:
+                k = min(src.shape[0], dst.shape[0])
+                dst[:k].copy_(src[:k])
+                if ours == "embedder.tok_embeddings.weight":
+                    notes.append(f"vocabulary resized {src.shape[0]} -> {dst.shape[0]}: kept rows 0..{k - 1} "
+                                 f"of the Hugging Face embedding (and decoder bias)"
+                                 + (f"; rows {k}..{dst.shape[0] - 1} keep their fresh initialisation"
+                                    if dst.shape[0] > k else f"; dropped rows {k}..{src.shape[0] - 1}")
+                                 + ". Token ids mean what the domain says, not what the HF tokenizer said.")
+            elif src.shape != dst.shape:
+                raise HFInteropError(f"{hf_dir}: tensor {hf_name} has shape {tuple(src.shape)}, "
+                                     f"model {ours} has {tuple(dst.shape)}")
+            else:
+                dst.copy_(src)
+            loaded += 1
+    missing = sorted(n for n in own if ours_to_hf_name(n) not in tensors
+                     and not (n == "head.decoder.weight" and own[n] is own["embedder.tok_embeddings.weight"]))
+    if missing:
+        notes.append(f"not in the Hugging Face directory, left as initialised: {missing}")
+    if skipped:
+        notes.append(f"ignored Hugging Face tensors with no encoderkit counterpart: {skipped[:8]}")
+    return "; ".join([f"loaded {loaded} tensors from {hf_dir}"] + notes)
