@@ -1,0 +1,502 @@
+"""zarr v3 record store: ragged records as flat per-token arrays plus offsets.
+
+Layout of one store (a zarr group)::
+
+    offsets          int64 [N+1]     record i holds tokens offsets[i]:offsets[i+1]
+    fields/<name>    [T, ...]        one flat array per per-token field
+    meta/<name>      [N, ...]        per-record scalars / small arrays
+    ids              str [N]         optional record ids
+    attrs["encoderkit"] = {format_version, domain, schema, provenance, fields, meta, ...}
+
+The ``encoderkit`` attribute block is written last, by ``finalize``: a group
+without it is an unfinished ingest and is refused. Local stores are also written
+under ``<path>.tmp-<pid>`` and renamed into place, so an interrupted ingest leaves
+nothing at ``path``. Any location zarr opens works (local directory, fsspec URL
+such as ``s3://bucket/x.zarr``, a ``zarr.storage.MemoryStore``).
+
+Reading: zarr costs a fraction of a millisecond per call, so small stores are
+best loaded into numpy once (``in_memory=True``, or ``"auto"``: below
+``AUTO_IN_MEMORY_BYTES``); then a record is a few array slices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import zarr
+
+from encoderkit.data.split import split_indices
+
+FORMAT_VERSION = 1
+ATTR = "encoderkit"
+AUTO_IN_MEMORY_BYTES = 2 * 1024**3
+_TOKEN_CHUNK_BYTES = 1 << 20  # ~1 MiB per chunk of a token field: one record read touches 1-2 chunks
+_RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
+
+StorePath = str | os.PathLike | zarr.abc.store.Store
+
+
+class StoreError(ValueError):
+    """A store that cannot be read or written: names the location and the problem."""
+
+
+def _describe(path: StorePath) -> str:
+    if isinstance(path, (str, os.PathLike)):
+        return os.fspath(path)
+    return f"<{type(path).__name__}>"
+
+
+def _is_local(path: StorePath) -> bool:
+    return isinstance(path, os.PathLike) or (isinstance(path, str) and "://" not in path)
+
+
+def _json_safe(value: Any, what: str, where: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"{where}: the {what} must be JSON-serialisable ({e})") from None
+
+
+class StoreWriter:
+    """Append records, then ``finalize(schema, provenance)``.
+
+    Use as a context manager: an exception inside the ``with`` block removes what
+    was written, and leaving the block without ``finalize`` is an error.
+    Token fields are buffered and written whole chunks at a time; meta, ids and
+    offsets are kept in memory (a few bytes per record) and written at the end.
+    """
+
+    def __init__(self, path: StorePath, domain: str, overwrite: bool = False,
+                 chunk_bytes: int = _TOKEN_CHUNK_BYTES) -> None:
+        self.path = path
+        self.domain = str(domain)
+        self.overwrite = bool(overwrite)
+        self.where = _describe(path)
+        self._chunk_bytes = int(chunk_bytes)
+        self._finalized = False
+        self._closed = False
+        self._lengths: list[int] = []
+        self._field_spec: dict[str, tuple[np.dtype, tuple[int, ...]]] | None = None
+        self._buffers: dict[str, list[np.ndarray]] = {}
+        self._buffered: dict[str, int] = {}
+        self._chunks: dict[str, int] = {}
+        self._meta: dict[str, list[Any]] | None = None
+        self._ids: list[str] | None = None
+
+        if _is_local(path):
+            target = Path(path)
+            if target.exists() and not self.overwrite:
+                raise StoreError(f"{self.where}: already exists; pass overwrite=True to replace it")
+            self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+            if self._tmp.exists():
+                shutil.rmtree(self._tmp)
+            self._group = zarr.open_group(str(self._tmp), mode="w")
+        else:
+            # No rename exists for URLs / in-memory stores: the attribute block written
+            # last by finalize is what marks the store complete.
+            self._tmp = None
+            if not self.overwrite:
+                try:
+                    existing = zarr.open_group(path, mode="r")
+                    if ATTR in existing.attrs:
+                        raise StoreError(f"{self.where}: already holds a store; pass overwrite=True")
+                except StoreError:
+                    raise
+                except Exception:
+                    pass
+            self._group = zarr.open_group(path, mode="w")
+        self._group.create_group("fields")
+        self._group.create_group("meta")
+
+    # ---- context manager ----
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        if not self._finalized and not self._closed:
+            self.abort()
+            raise StoreError(f"{self.where}: writer closed without finalize(); nothing was written")
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:
+            try:
+                zarr.open_group(self.path, mode="w")  # leaves an empty group, no attribute block
+            except Exception:
+                pass
+
+    # ---- appending ----
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
+               id: str | None = None) -> int:
+        """Add one record; return its index."""
+        if self._closed or self._finalized:
+            raise StoreError(f"{self.where}: append after finalize/abort")
+        index = len(self._lengths)
+        arrays = {k: np.asarray(v) for k, v in fields.items()}
+        if not arrays:
+            raise StoreError(f"{self.where}: record {index} has no fields")
+        if self._field_spec is None:
+            self._start_fields(arrays)
+        spec = self._field_spec
+        if set(arrays) != set(spec):
+            raise StoreError(f"{self.where}: record {index} has fields {sorted(arrays)}, "
+                             f"the store has {sorted(spec)}")
+        length = None
+        for name, a in arrays.items():
+            dtype, trailing = spec[name]
+            if a.ndim < 1 or a.shape[1:] != trailing:
+                raise StoreError(f"{self.where}: record {index} field {name!r} has shape {a.shape}; "
+                                 f"expected [L, {', '.join(map(str, trailing))}]".replace(", ]", "]"))
+            if length is None:
+                length = a.shape[0]
+            elif a.shape[0] != length:
+                raise StoreError(f"{self.where}: record {index} fields have different lengths "
+                                 f"({ {k: v.shape[0] for k, v in arrays.items()} })")
+            if a.dtype != dtype:
+                if not np.can_cast(a.dtype, dtype, casting="same_kind"):
+                    raise StoreError(f"{self.where}: record {index} field {name!r} has dtype {a.dtype}, "
+                                     f"the store has {dtype}")
+                arrays[name] = a.astype(dtype)
+        # every check passes before anything is buffered, so a refused record leaves no trace
+        meta = dict(meta or {})
+        if self._meta is not None and set(meta) != set(self._meta):
+            raise StoreError(f"{self.where}: record {index} has meta keys {sorted(meta)}, "
+                             f"record 0 had {sorted(self._meta)}")
+        if index == 0:
+            self._ids = [] if id is not None else None
+        if (id is None) != (self._ids is None):
+            raise StoreError(f"{self.where}: record {index} {'has no' if id is None else 'has an'} id, "
+                             f"unlike record 0: give ids for all records or none")
+        for name, a in arrays.items():
+            self._buffers[name].append(a)
+            self._buffered[name] += a.shape[0]
+            if self._buffered[name] >= self._chunks[name]:
+                self._flush(name, final=False)
+        self._lengths.append(int(length))
+        self._append_meta(index, meta)
+        if self._ids is not None:
+            self._ids.append(str(id))
+        return index
+
+    def _start_fields(self, arrays: dict[str, np.ndarray]) -> None:
+        self._field_spec = {}
+        for name, a in arrays.items():
+            if a.ndim < 1:
+                raise StoreError(f"{self.where}: field {name!r} must be an array [L, ...], got a scalar")
+            if a.dtype.kind not in "biuf":
+                raise StoreError(f"{self.where}: field {name!r} has dtype {a.dtype}; "
+                                 f"token fields must be bool, int, uint or float")
+            self._field_spec[name] = (a.dtype, tuple(a.shape[1:]))
+            per_token = a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64))
+            self._chunks[name] = max(1024, self._chunk_bytes // max(per_token, 1))
+            self._buffers[name] = []
+            self._buffered[name] = 0
+            self._group["fields"].create_array(
+                name, shape=(0, *a.shape[1:]), dtype=a.dtype,
+                chunks=(self._chunks[name], *a.shape[1:]))
+
+    def _flush(self, name: str, final: bool) -> None:
+        # Write whole chunks only (each chunk written once); keep the remainder buffered.
+        data = np.concatenate(self._buffers[name]) if self._buffers[name] else None
+        if data is None:
+            return
+        chunk = self._chunks[name]
+        n = data.shape[0] if final else (data.shape[0] // chunk) * chunk
+        if n:
+            self._group["fields"][name].append(data[:n])
+        rest = data[n:]
+        self._buffers[name] = [rest] if rest.shape[0] else []
+        self._buffered[name] = rest.shape[0]
+
+    def _append_meta(self, index: int, meta: dict[str, Any]) -> None:
+        if self._meta is None:
+            self._meta = {k: [] for k in meta}
+        if set(meta) != set(self._meta):
+            raise StoreError(f"{self.where}: record {index} has meta keys {sorted(meta)}, "
+                             f"record 0 had {sorted(self._meta)}")
+        for k, v in meta.items():
+            self._meta[k].append(v)
+
+    # ---- finishing ----
+    def finalize(self, schema: Mapping[str, Any], provenance: Mapping[str, Any] | None = None) -> None:
+        if self._finalized:
+            raise StoreError(f"{self.where}: finalize called twice")
+        try:
+            self._write_rest(schema, provenance or {})
+        except BaseException:
+            self.abort()
+            raise
+        self._finalized = True
+        self._closed = True
+
+    def _write_rest(self, schema: Mapping[str, Any], provenance: Mapping[str, Any]) -> None:
+        schema = _json_safe(dict(schema), "schema", self.where)
+        provenance = _json_safe(dict(provenance), "provenance", self.where)
+        g = self._group
+        for name in self._buffers:
+            self._flush(name, final=True)
+        n = len(self._lengths)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self._lengths, out=offsets[1:])
+        # fill_value -1: a lost offsets chunk reads as -1 and fails the monotonicity check
+        g.create_array("offsets", shape=offsets.shape, dtype=np.int64,
+                       chunks=(min(_RECORD_CHUNK, n + 1),), fill_value=-1)[:] = offsets
+        meta_spec = {}
+        for k, values in (self._meta or {}).items():
+            try:
+                arr = np.asarray(values)
+            except ValueError as e:
+                raise StoreError(f"{self.where}: meta {k!r} differs in shape between records ({e})") from None
+            if arr.dtype.kind in "US":
+                arr = arr.astype(str)
+                created = g["meta"].create_array(k, shape=arr.shape, dtype=str,
+                                                 chunks=(max(1, min(_RECORD_CHUNK, n)),))
+            elif arr.dtype.kind in "biuf":
+                created = g["meta"].create_array(k, shape=arr.shape, dtype=arr.dtype,
+                                                 chunks=(max(1, min(_RECORD_CHUNK, n)), *arr.shape[1:]))
+            else:
+                raise StoreError(f"{self.where}: meta {k!r} has values of dtype {arr.dtype}; "
+                                 f"meta must be numbers, bools, strings or small numeric arrays")
+            if n:
+                created[...] = arr
+            meta_spec[k] = {"dtype": str(arr.dtype) if arr.dtype.kind != "U" else "str",
+                            "shape": list(arr.shape[1:])}
+        if self._ids is not None:
+            g.create_array("ids", shape=(n,), dtype=str, chunks=(max(1, min(_RECORD_CHUNK, n)),))[...] = \
+                np.asarray(self._ids, dtype=str)
+        from encoderkit import __version__ as ek_version  # noqa: PLC0415 (avoid import cycle at load)
+        g.attrs[ATTR] = {
+            "format_version": FORMAT_VERSION,
+            "domain": self.domain,
+            "schema": schema,
+            "provenance": provenance,
+            "fields": {k: {"dtype": str(d), "shape": list(s)} for k, (d, s) in (self._field_spec or {}).items()},
+            "meta": meta_spec,
+            "num_records": n,
+            "num_tokens": int(offsets[-1]),
+            "has_ids": self._ids is not None,
+            "encoderkit_version": ek_version,
+        }
+        if self._tmp is not None:
+            target = Path(self.path)
+            old = None
+            if target.exists():
+                # rename cannot replace a non-empty directory: move the old store aside first
+                old = target.with_name(f"{target.name}.old-{os.getpid()}")
+                os.replace(target, old)
+            os.replace(self._tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+class RecordStore:
+    """Read a finished store: ``len``, ``store[i]``, ``read_many``, iteration, ``split``.
+
+    ``store[i]`` is a dict of the token fields (numpy ``[L, ...]``), the meta
+    values and ``"id"``. ``in_memory``: True loads every array once; "auto" does so
+    below ``AUTO_IN_MEMORY_BYTES``. ``expect_domain`` refuses a store of another domain.
+    """
+
+    def __init__(self, path: StorePath, in_memory: bool | str = False,
+                 expect_domain: str | None = None) -> None:
+        self.path = path
+        self.where = where = _describe(path)
+        if _is_local(path) and not Path(path).exists():
+            raise StoreError(f"{where}: no such record store (path does not exist)")
+        try:
+            group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r")
+        except Exception as e:
+            raise StoreError(f"{where}: not a record store (cannot open it as a zarr group: {e})") from None
+        info = group.attrs.get(ATTR)
+        if not isinstance(info, Mapping):
+            raise StoreError(f"{where}: not a finished encoderkit record store (no {ATTR!r} attribute block; "
+                             f"an interrupted ingest leaves none)")
+        version = info.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise StoreError(f"{where}: store format version {version!r} is not supported; this encoderkit "
+                             f"reads versions 1..{FORMAT_VERSION} (written by encoderkit "
+                             f"{info.get('encoderkit_version', '?')}; upgrade encoderkit or re-ingest)")
+        self.info = dict(info)
+        self.domain: str = str(info.get("domain"))
+        if expect_domain is not None and self.domain != expect_domain:
+            raise StoreError(f"{where}: store holds domain {self.domain!r} records, expected {expect_domain!r}")
+        self.schema: dict[str, Any] = dict(info.get("schema") or {})
+        self.provenance: dict[str, Any] = dict(info.get("provenance") or {})
+        self._group = group
+        try:
+            self._fields = {k: group[f"fields/{k}"] for k in info["fields"]}
+            self._meta = {k: group[f"meta/{k}"] for k in info["meta"]}
+            self._ids = group["ids"] if info.get("has_ids") else None
+            offsets_arr = group["offsets"]
+        except KeyError as e:
+            raise StoreError(f"{where}: store is missing array {e} (truncated or corrupt store)") from None
+        self.offsets = self._read(offsets_arr, "offsets", slice(None)).astype(np.int64, copy=False)
+        self._validate(info)
+        if in_memory == "auto":
+            in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
+        elif not isinstance(in_memory, bool):
+            raise ValueError(f"The 'in_memory' parameter must be True, False or 'auto'. Got {in_memory!r}.")
+        self.in_memory = in_memory
+        if in_memory:
+            self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}
+            self._meta = {k: self._read(a, f"meta/{k}", slice(None)) for k, a in self._meta.items()}
+            if self._ids is not None:
+                self._ids = self._read(self._ids, "ids", slice(None))
+
+    # ---- checks ----
+    def _read(self, arr: Any, name: str, sel: Any) -> np.ndarray:
+        try:
+            out = arr[sel]
+        except Exception as e:
+            raise StoreError(f"{self.where}: cannot read array {name!r} (corrupt store? {type(e).__name__}: {e})") \
+                from None
+        out = np.asarray(out)
+        if out.dtype.kind == "T":  # numpy StringDType from zarr string arrays -> fixed-width str
+            out = out.astype(object).astype(str)
+        return out if out.ndim else out[()]
+
+    def _validate(self, info: Mapping[str, Any]) -> None:
+        where, off = self.where, self.offsets
+        n = info.get("num_records")
+        if off.ndim != 1 or off.shape[0] != n + 1:
+            raise StoreError(f"{where}: offsets has shape {off.shape}, expected [{n + 1}] for {n} records "
+                             f"(truncated store)")
+        if off[0] != 0 or (off.shape[0] > 1 and (np.diff(off) < 0).any()):
+            raise StoreError(f"{where}: offsets are not a non-decreasing sequence from 0 (corrupt store)")
+        for k, a in self._fields.items():
+            spec = info["fields"][k]
+            if a.shape[0] != off[-1]:
+                raise StoreError(f"{where}: field {k!r} holds {a.shape[0]} tokens but offsets end at "
+                                 f"{int(off[-1])} (truncated or corrupt store)")
+            if list(a.shape[1:]) != list(spec["shape"]) or str(a.dtype) != spec["dtype"]:
+                raise StoreError(f"{where}: field {k!r} is {a.dtype}{list(a.shape[1:])}, the store's "
+                                 f"attributes say {spec['dtype']}{spec['shape']} (corrupt store)")
+        for k, a in self._meta.items():
+            if a.shape[0] != n:
+                raise StoreError(f"{where}: meta {k!r} has {a.shape[0]} rows for {n} records (corrupt store)")
+        if self._ids is not None and self._ids.shape[0] != n:
+            raise StoreError(f"{where}: ids has {self._ids.shape[0]} rows for {n} records (corrupt store)")
+
+    # ---- properties ----
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0]) - 1
+
+    @property
+    def field_names(self) -> list[str]:
+        return list(self._fields)
+
+    @property
+    def meta_names(self) -> list[str]:
+        return list(self._meta)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64 [N] tokens per record."""
+        return np.diff(self.offsets)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def nbytes(self) -> int:
+        """Uncompressed size of all arrays (what ``in_memory`` would load)."""
+        total = self.offsets.nbytes
+        for a in list(self._fields.values()) + list(self._meta.values()):
+            total += int(np.prod(a.shape, dtype=np.int64)) * (a.dtype.itemsize if a.dtype.kind != "T" else 16)
+        return total
+
+    def split(self, name: str, fraction: float = 0.05, seed: int = 0) -> np.ndarray:
+        """Record indices of the "train" or "validation" split (see ``split.py``)."""
+        return split_indices(len(self), name, fraction, seed)
+
+    # ---- reading ----
+    def _index(self, i: int) -> int:
+        n = len(self)
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"record index {i} out of range for a store of {n} records")
+        return i
+
+    def _record_id(self, i: int) -> str:
+        if self._ids is None:
+            return str(i)
+        if self.in_memory:
+            return str(self._ids[i])
+        return str(self._read(self._ids, "ids", i))
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        i = self._index(i)
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        if self.in_memory:
+            rec: dict[str, Any] = {k: v[a:b] for k, v in self._fields.items()}
+            for k, v in self._meta.items():
+                rec[k] = v[i]
+        else:
+            rec = {k: self._read(v, f"fields/{k}", slice(a, b)) for k, v in self._fields.items()}
+            for k, v in self._meta.items():
+                rec[k] = self._read(v, f"meta/{k}", i)
+        rec["id"] = self._record_id(i)
+        return rec
+
+    def read_range(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores)."""
+        if self.in_memory:
+            return [self[i] for i in range(start, stop)]
+        if stop <= start:
+            return []
+        a, b = int(self.offsets[start]), int(self.offsets[stop])
+        fields = {k: self._read(v, f"fields/{k}", slice(a, b)) for k, v in self._fields.items()}
+        meta = {k: self._read(v, f"meta/{k}", slice(start, stop)) for k, v in self._meta.items()}
+        ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None else None
+        out = []
+        for j, i in enumerate(range(start, stop)):
+            s, e = int(self.offsets[i]) - a, int(self.offsets[i + 1]) - a
+            rec: dict[str, Any] = {k: v[s:e] for k, v in fields.items()}
+            for k, v in meta.items():
+                rec[k] = v[j]
+            rec["id"] = str(ids[j]) if ids is not None else str(i)
+            out.append(rec)
+        return out
+
+    def read_many(self, indices: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
+        """Records at ``indices`` (in that order); runs of consecutive indices are read at once."""
+        idx = [self._index(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        if self.in_memory:
+            return [self[i] for i in idx]
+        out: list[dict[str, Any]] = []
+        j = 0
+        while j < len(idx):
+            k = j + 1
+            while k < len(idx) and idx[k] == idx[k - 1] + 1:
+                k += 1
+            out.extend(self.read_range(idx[j], idx[k - 1] + 1) if k - j > 1 else [self[idx[j]]])
+            j = k
+        return out
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        block = 1024
+        for start in range(0, len(self), block):
+            yield from self.read_range(start, min(start + block, len(self)))
+
+    def __repr__(self) -> str:
+        return (f"RecordStore({self.where!r}, domain={self.domain!r}, records={len(self)}, "
+                f"tokens={self.num_tokens}, in_memory={self.in_memory})")
