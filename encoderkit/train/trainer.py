@@ -1,0 +1,439 @@
+"""The pretraining loop: masked-token training of ``MaskedEncoderModel`` with
+StableAdamW, a WSD schedule, gradient accumulation to a global token budget,
+validation, metrics, plots and exactly resumable checkpoints.
+
+Token budget: ``train.tokens_per_step`` counts *real* tokens (every packed token, not
+only predicted ones). A step accumulates ``ceil(budget / (data.max_tokens x ranks))``
+micro-batches per rank, so every rank runs the same number of forwards without a
+host sync per micro-batch; the tokens actually seen are counted and logged.
+
+The loss of a step is the mean over all predicted tokens of all its micro-batches
+on all ranks: each micro-batch's mean loss is weighted by its share of the
+predicted tokens, so a 2-rank run computes the same gradient as 1 rank with the
+same global batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from encoderkit.train import checkpoint as ckpt
+from encoderkit.train import distributed as D
+from encoderkit.train.config import ConfigError, encoder_config
+from encoderkit.train.optim import StableAdamW, param_groups
+from encoderkit.train.schedule import WSD, BatchWarmup
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Builds everything from a validated config (see ``encoderkit.train.config``) and
+    runs ``fit()``; returns the run directory."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.config_dict: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore
+
+    # ------------------------------------------------------------------ set-up
+    def _build(self) -> None:
+        from encoderkit.data.loader import PackedLoader
+        from encoderkit.data.store import RecordStore
+        from encoderkit.modeling import MaskedEncoderModel
+        from encoderkit.registry import get_domain
+
+        cfg = self.cfg
+        self.info, self.device = D.setup(cfg.run.device)
+        self.run_dir = Path(cfg.run.dir) if cfg.run.dir else Path("runs") / cfg.run.name
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        if self.info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.remove_stale(self.ckpt_dir)
+        if self.device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        precision = cfg.run.precision
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" else "fp32"
+        if precision == "bf16" and self.device.type != "cuda":
+            raise ConfigError("The 'run.precision' parameter is 'bf16' but the device is CPU; "
+                              "bf16 autocast runs on CUDA only (use fp32 or auto)")
+        self.precision = precision
+
+        store_path = cfg.data.store
+        if not Path(store_path).exists():
+            raise ConfigError(f"The 'data.store' parameter must be an existing record store. "
+                              f"Got {store_path!r} (not found).")
+        self.store = RecordStore(store_path)
+        options = {k: v for k, v in self.config_dict["domain"].items() if k != "name"}
+        name = cfg.domain.name
+        if getattr(self.store, "domain", name) != name:
+            raise ConfigError(f"store {store_path} holds domain {self.store.domain!r} records "
+                              f"but domain.name={name!r}")
+        try:
+            self.domain = get_domain(name)(self.store.schema, **options)
+        except KeyError as e:
+            raise ConfigError(str(e.args[0] if e.args else e)) from None
+        except TypeError as e:
+            raise ConfigError(f"domain {name!r} options {sorted(options)}: {e}") from None
+        self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
+
+        torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
+        self.model = MaskedEncoderModel(self.domain, self.encoder_config).to(self.device)
+        o = cfg.optim
+        self.optimizer = StableAdamW(param_groups(self.model, o.weight_decay), lr=o.lr,
+                                     betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
+                                     foreach=o.foreach)
+
+        d = cfg.data
+        self.train_indices = self.store.split("train", fraction=d.val_fraction, seed=d.seed)
+        self.val_indices = self.store.split("validation", fraction=d.val_fraction, seed=d.seed)
+        if len(self.train_indices) == 0:
+            raise ConfigError(f"store {store_path} has no training records "
+                              f"(data.val_fraction={d.val_fraction})")
+        self.loader = PackedLoader(self.store, self.domain, indices=self.train_indices,
+                                   max_tokens=d.max_tokens, max_seqlen=d.max_seqlen, seed=d.seed,
+                                   rank=self.info.rank, world_size=self.info.world_size,
+                                   num_workers=d.num_workers, train=True)
+
+        t = cfg.train
+        world = self.info.world_size
+        self.tokens_per_step = t.tokens_per_step or d.max_tokens * world
+        s = cfg.schedule
+        total = s.total or (t.steps if s.unit == "steps" else t.steps * self.tokens_per_step)
+        warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
+        decay = s.decay if s.decay is not None else s.decay_fraction * total
+        self.schedule = WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
+                            final_ratio=s.final_ratio, unit=s.unit)
+        self.batch_warmup = BatchWarmup(target=self.tokens_per_step, start=s.batch_warmup_start,
+                                        tokens=s.batch_warmup_tokens, multiple=d.max_tokens * world)
+        self.step = 0
+        self.tokens = 0
+        self.history: list[dict[str, Any]] = []
+        self._fsdp = self.info.enabled and t.strategy == "fsdp"
+        self._pending_optim: tuple | None = None
+
+    def _resume(self) -> None:
+        cfg = self.cfg
+        path: Path | None
+        if cfg.run.resume == "never":
+            path = None
+            if self.info.is_main and ckpt.latest_checkpoint(self.ckpt_dir) is not None:
+                raise ConfigError(f"run.resume=never but {self.ckpt_dir} already holds "
+                                  "checkpoints; choose another run.dir or run.resume=auto")
+        elif cfg.run.resume == "auto":
+            path = ckpt.latest_checkpoint(self.ckpt_dir)
+        else:
+            path = Path(cfg.run.resume)
+        path = D.broadcast_object(str(path) if path else None, self.info)
+        if path is None:
+            if cfg.run.init_from:
+                from encoderkit.interop.hf import init_from_hf
+
+                init_from_hf(self.model, cfg.run.init_from)
+            return
+        path = Path(path)
+        model_t, optim_t, groups, state = ckpt.load_checkpoint(path)
+        diff = ckpt.config_diff(state["config"], self.config_dict)
+        if diff:
+            raise ConfigError(f"checkpoint {path} was trained with a different config: "
+                              + "; ".join(diff) + " (use another run.dir, or run.resume=never)")
+        if len(state["loader"]) != self.info.world_size:
+            raise ConfigError(f"checkpoint {path} was written by {len(state['loader'])} ranks; "
+                              f"resuming needs the same number (got {self.info.world_size})")
+        ckpt.load_model_state(self.model, model_t)
+        if self._fsdp:  # sharded optimizer state is loaded after fully_shard (see _train)
+            self._pending_optim = (optim_t, groups)
+        else:
+            ckpt.load_optimizer_tensors(self.optimizer, optim_t, groups)
+        self.loader.load_state_dict(state["loader"][self.info.rank])
+        ckpt.set_rng_state(state["rng"][self.info.rank])
+        self.step, self.tokens = int(state["step"]), int(state["tokens"])
+        self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
+                        if h.get("step", 0) <= self.step]
+        if self.info.is_main:  # drop lines logged after the checkpoint: they are recomputed
+            _atomic_write_text(self.run_dir / "metrics.jsonl",
+                               "".join(json.dumps(h) + "\n" for h in self.history))
+        self.resumed_from = path
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> Path:
+        try:
+            self._build()
+            self.resumed_from: Path | None = None
+            self._resume()
+            if self.info.is_main:
+                _atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+            self._train()
+        finally:
+            D.teardown()
+        return self.run_dir
+
+    def _train(self) -> None:
+        cfg, t, info = self.cfg, self.cfg.train, self.info
+        base = self.model
+        if cfg.run.compile:
+            base.compile()
+        self.wrapped = D.wrap(base, info, self.device, t.strategy)
+        if self._fsdp:
+            self._shard_optimizer()
+        batches = iter(self.loader)
+        bar = None
+        if info.is_main and t.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=t.steps, initial=self.step, desc="pretrain", dynamic_ncols=True,
+                       file=sys.stderr)
+        last_saved = self.step if self.resumed_from is not None else -1
+        window = {"time": time.perf_counter(), "tokens": self.tokens}
+        while self.step < t.steps:
+            stats = self._train_step(batches)
+            self.step += 1
+            self.tokens += int(stats["step_tokens"])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{stats['lr']:.2e}")
+            if self.step % t.log_every == 0 or self.step == t.steps:
+                now = time.perf_counter()
+                stats["tokens_per_s"] = (self.tokens - window["tokens"]) / max(now - window["time"], 1e-9)
+                window = {"time": now, "tokens": self.tokens}
+                self._log({"step": self.step, "tokens": self.tokens, **stats})
+            if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
+                val = self._validate()
+                if val is not None:
+                    self._log({"step": self.step, "tokens": self.tokens, **val})
+            if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or self.step == t.steps:
+                self._save()
+                last_saved = self.step
+        if bar is not None:
+            bar.close()
+        if last_saved != self.step and self.step > 0:
+            self._save()
+        if info.is_main:
+            self._plot()
+
+    def _shard_optimizer(self) -> None:
+        """fully_shard swaps parameters for DTensors: rebuild the optimizer on them, and
+        load a resumed optimizer state (full, keyed by parameter name) into the shards."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        o = self.cfg.optim
+        self.optimizer = StableAdamW(param_groups(self.wrapped, o.weight_decay), lr=o.lr,
+                                     betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
+                                     foreach=o.foreach)
+        if self._pending_optim is not None:
+            tensors, values = self._pending_optim
+            set_optimizer_state_dict(self.wrapped, self.optimizer, {**tensors, **values[0]},
+                                     options=StateDictOptions(full_state_dict=True,
+                                                              flatten_optimizer_state_dict=True))
+            self._pending_optim = None
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _train_step(self, batches) -> dict[str, Any]:
+        info, world = self.info, self.info.world_size
+        target = self.batch_warmup(self.tokens)
+        n_micro = max(1, math.ceil(target / (self.cfg.data.max_tokens * world)))
+        micro = [next(batches) for _ in range(n_micro)]
+        local = torch.tensor([sum(b.num_predicted for b in micro),
+                              sum(b.num_tokens for b in micro)], dtype=torch.float64)
+        glob = D.all_reduce_sum(local.to(self.device), info).cpu()
+        total_pred = max(float(glob[0]), 1.0)
+        step_tokens = float(glob[1])
+        progress = self.step + 1 if self.schedule.unit == "steps" else self.tokens + step_tokens
+        lr = self.cfg.optim.lr * self.schedule(progress)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+        acc: dict[str, torch.Tensor] = {}
+        fill = 0.0
+        for i, batch in enumerate(micro):
+            fill += float(batch.meta.get("fill", batch.num_tokens / self.cfg.data.max_tokens))
+            batch = batch.to(self.device, non_blocking=True)
+            p = batch.num_predicted
+            sync = i == len(micro) - 1 or not hasattr(self.wrapped, "no_sync")
+            ctx = nullcontext() if sync else self.wrapped.no_sync()
+            with ctx:
+                with self._autocast():
+                    out = self.wrapped(batch)
+                if out.loss is None:
+                    raise RuntimeError(f"domain {self.domain.name!r} head returned no loss")
+                # DDP averages gradients over ranks: scale by world to get the global mean.
+                (out.loss.float() * (p * world / total_pred)).backward()
+            w = float(p)
+            for key, value in (("loss", out.loss), *[(f"loss/{k}", v) for k, v in out.losses.items()],
+                               *[(f"metric/{k}", v) for k, v in out.metrics.items()]):
+                acc[key] = acc.get(key, 0.0) + value.detach().float() * w
+        keys = sorted(acc)
+        vec = torch.stack([torch.as_tensor(acc[k], device=self.device) for k in keys]
+                          + [torch.tensor(fill / len(micro), device=self.device)])
+        vec = D.all_reduce_sum(vec.to(self.device), info).cpu()
+        values = {k: float(v) / total_pred for k, v in zip(keys, vec[:-1])}
+        loss = values["loss"]
+        if not math.isfinite(loss):
+            last = ckpt.latest_checkpoint(self.ckpt_dir)
+            raise NonFiniteLossError(
+                f"loss is {loss} at step {self.step + 1}; training stopped before the update. "
+                f"Last good checkpoint: {last if last else 'none written yet'} "
+                "(resume from it with a lower optim.lr or check the data)")
+        max_norm = self.cfg.train.grad_clip if self.cfg.train.grad_clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), max_norm)
+        if hasattr(norm, "full_tensor"):  # DTensor under FSDP2
+            norm = norm.full_tensor()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        out_stats: dict[str, Any] = {"loss": loss, "lr": lr, "grad_norm": float(norm),
+                                     "step_tokens": int(step_tokens), "predicted": int(glob[0]),
+                                     "fill": float(vec[-1]) / world, "micro_batches": n_micro}
+        for k, v in values.items():
+            if k != "loss":
+                out_stats[k.replace("loss/", "loss_").replace("metric/", "")] = v
+        return out_stats
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, float] | None:
+        from encoderkit.data.loader import PackedLoader
+
+        if len(self.val_indices) == 0:
+            return None
+        d, info = self.cfg.data, self.info
+        # Masked (train=True) so there is a loss; a fixed seed makes every evaluation
+        # see the same masks, so validation curves compare across steps.
+        loader = PackedLoader(self.store, self.domain, indices=self.val_indices,
+                              max_tokens=d.max_tokens, max_seqlen=d.max_seqlen, seed=d.seed + 1,
+                              rank=info.rank, world_size=info.world_size, num_workers=0,
+                              train=True, epochs=1)
+        budget = self.cfg.train.eval_tokens
+        local: list = []
+        seen = 0
+        for b in loader:
+            local.append(b)
+            seen += b.num_tokens
+            if budget and seen * info.world_size >= budget:
+                break
+        # every rank must run the same number of forwards (FSDP2 gathers in forward)
+        n = torch.tensor([len(local)], device=self.device)
+        if info.enabled:
+            import torch.distributed as dist
+
+            dist.all_reduce(n, op=dist.ReduceOp.MIN)
+        local = local[:int(n)]
+        self.model.eval()
+        acc = torch.zeros(2, dtype=torch.float64)
+        try:
+            for b in local:
+                b = b.to(self.device)
+                with self._autocast():
+                    out = self.wrapped(b) if self.cfg.train.strategy == "fsdp" else self.model(b)
+                acc += torch.tensor([float(out.loss) * b.num_predicted, b.num_predicted],
+                                    dtype=torch.float64)
+        finally:
+            self.model.train()
+        acc = D.all_reduce_sum(acc.to(self.device), info).cpu()
+        if acc[1] == 0:
+            return None
+        return {"val_loss": float(acc[0] / acc[1])}
+
+    # ------------------------------------------------------------------ outputs
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        if self.info.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _save(self) -> None:
+        info = self.info
+        model_t = D.full_state_dict(self.wrapped, self.cfg.train.strategy, info) if self._fsdp else {}
+        if self._fsdp:
+            from torch.distributed.checkpoint.state_dict import (StateDictOptions,
+                                                                 get_optimizer_state_dict)
+
+            # flat, keyed by parameter name: tensors to safetensors, the rest (lr, betas) JSON
+            osd = get_optimizer_state_dict(self.wrapped, self.optimizer, options=StateDictOptions(
+                full_state_dict=True, cpu_offload=True, flatten_optimizer_state_dict=True))
+            optim_t = {k: v.contiguous() for k, v in osd.items() if isinstance(v, torch.Tensor)}
+            groups = [{k: v for k, v in osd.items() if not isinstance(v, torch.Tensor)}]
+        else:
+            optim_t, groups = ckpt.optimizer_tensors(self.optimizer)
+        loader_states = self._gather(self.loader.state_dict())
+        rng_states = self._gather(ckpt.rng_state())
+        if info.is_main:
+            tensors = ({k: v.contiguous() for k, v in model_t.items()} if self._fsdp
+                       else ckpt.model_state(D.unwrap(self.wrapped)))
+            state = {
+                "step": self.step, "tokens": self.tokens, "config": self.config_dict,
+                "config_hash": ckpt.config_hash(self.config_dict),
+                "model_config": self.encoder_config.to_dict(),
+                "domain": self.domain.describe(),
+                "schedule": {"lr_ratio": self.schedule(self.step if self.schedule.unit == "steps"
+                                                       else self.tokens),
+                             "tokens_per_step": self.batch_warmup(self.tokens)},
+                "loader": loader_states, "rng": rng_states, "world_size": info.world_size,
+            }
+            ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, optim_t, groups, state,
+                                 keep=self.cfg.train.keep)
+            self._plot()
+        D.barrier(info)
+
+    def _gather(self, obj: Any) -> list[Any]:
+        if not self.info.enabled:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.info.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def _plot(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        train = [(h["tokens"], h["loss"]) for h in self.history if "loss" in h]
+        val = [(h["tokens"], h["val_loss"]) for h in self.history if "val_loss" in h]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        if train:
+            ax.plot(*zip(*train), label="train")
+        if val:
+            ax.plot(*zip(*val), marker="o", label="validation")
+        ax.set_xlabel("tokens")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{self.domain.name}: {self.run_dir.name}")
+        ax.legend()
+        fig.tight_layout()
+        tmp = self.run_dir / f".loss.png.tmp-{os.getpid()}.png"
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        os.replace(tmp, self.run_dir / "loss.png")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a crash
+            continue
+    return out
