@@ -154,8 +154,19 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
                     overrides = [o[1:] if o.startswith("+") and o[1:].split("=", 1)[0] == m2.group(1)
                                  else o for o in overrides]
                     continue
+                if m and not m.group(1).startswith(OPEN_GROUPS):
+                    raise ConfigError(_unknown_key(m.group(1))) from None
                 raise ConfigError(" ".join(msg.split())) from None
     return validate(cfg)
+
+
+def _unknown_key(key: str) -> str:
+    section = key.split(".", 1)[0]
+    schema = OmegaConf.structured(PretrainConfig)
+    if section in schema and "." in key:
+        allowed = sorted(OmegaConf.to_container(schema[section]))
+        return f"unknown config key {key!r}; {section} keys: {allowed}"
+    return f"unknown config key {key!r}; top-level keys: {sorted(schema)}"
 
 
 def overrides_keys(overrides: list[str]) -> set[str]:
@@ -259,7 +270,7 @@ def help_text() -> str:
               "domain.<option>=value sets its options)", "", "keys and defaults:"]
     defaults = OmegaConf.structured(PretrainConfig)
     for section in ("run", "train", "data", "optim", "schedule"):
-        for k, v in defaults[section].items():
-            lines.append(f"  {section}.{k}={OmegaConf.to_container(defaults[section])[k]}")
+        for k, v in OmegaConf.to_container(defaults[section]).items():
+            lines.append(f"  {section}.{k}={v}")
     lines.append("  model.<EncoderConfig field>=value (hidden_size, num_layers, backend, ...)")
     return "\n".join(lines)

@@ -97,8 +97,8 @@ def test_stableadamw_matches_torch_optimi():
     model_a = nn.Sequential(nn.Linear(5, 7), nn.LayerNorm(7), nn.Linear(7, 3))
     model_b = nn.Sequential(nn.Linear(5, 7), nn.LayerNorm(7), nn.Linear(7, 3))
     model_b.load_state_dict(model_a.state_dict())
-    ours = StableAdamW(param_groups(model_a, 0.01), lr=1e-2, betas=(0.9, 0.98), eps=1e-6)
-    theirs = optimi.StableAdamW(param_groups(model_b, 0.01), lr=1e-2, betas=(0.9, 0.98), eps=1e-6,
+    ours = StableAdamW(param_groups(model_a, 1e-3), lr=1e-2, betas=(0.9, 0.98), eps=1e-6)
+    theirs = optimi.StableAdamW(param_groups(model_b, 1e-3), lr=1e-2, betas=(0.9, 0.98), eps=1e-6,
                                 decouple_lr=True, max_lr=1e-2, foreach=False, triton=False,
                                 kahan_sum=False)
     x = torch.randn(16, 5)

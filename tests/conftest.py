@@ -1,0 +1,15 @@
+"""Shared test set-up: ``tests/`` on sys.path so test helpers import by name
+(``import testdomain``), also in subprocesses started by tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+# subprocesses (torchrun, crash tests) find the helpers too
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(TESTS), str(TESTS.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))

@@ -1,0 +1,64 @@
+"""Config composition: packaged tree, one-line errors naming the key, help, open groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from encoderkit.train.config import ConfigError, compose, config_dir, encoder_config, help_text
+
+
+def test_config_tree_found_and_packaged_path():
+    root = config_dir()
+    assert (root / "config.yaml").is_file()
+    for group in ("model", "optim", "schedule", "data"):
+        assert any((root / group).glob("*.yaml")), group
+    # the package-relative path (what a non-editable wheel contains) resolves to the same tree
+    import encoderkit.train
+
+    packaged = Path(encoderkit.train.__file__).parent / "configs" / "config.yaml"
+    assert packaged.is_file()
+
+
+def test_compose_open_domain_and_model_keys(tmp_path):
+    cfg = compose(["domain.name=traintest", "domain.rate=0.25", f"data.store={tmp_path}",
+                   "model=small", "model.num_layers=3", "train.steps=7"])
+    assert cfg.domain.name == "traintest" and cfg.domain.rate == 0.25
+    assert cfg.model.preset == "small" and cfg.model.num_layers == 3
+    assert cfg.train.steps == 7 and cfg.optim.lr == pytest.approx(8e-4)
+    enc = encoder_config(dict(cfg.model), rope_axes=1)
+    assert enc.num_layers == 3 and enc.hidden_size == 384 and enc.rope_axes == 1
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("train.foo=1", "unknown config key 'train.foo'"),
+    ("run.precision=fp16", "'run.precision' parameter must be one of"),
+    ("schedule.shape=exp", "'schedule.shape' parameter must be one of"),
+    ("train.steps=abc", "train.steps"),
+    ("data.max_seqlen=100000", "'data.max_seqlen' parameter must be <="),
+])
+def test_bad_config_is_one_line_error_naming_the_key(tmp_path, override, needle):
+    with pytest.raises(ConfigError) as e:
+        compose(["domain.name=traintest", f"data.store={tmp_path}", override])
+    assert needle in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_domain_and_store_are_named():
+    with pytest.raises(ConfigError, match="domain"):
+        compose(["train.steps=1"])
+    with pytest.raises(ConfigError, match="data.store"):
+        compose(["domain.name=traintest"])
+
+
+def test_unknown_model_field_is_named():
+    with pytest.raises(ConfigError, match="model.hidden"):
+        encoder_config({"preset": "tiny", "hidden": 3}, rope_axes=1)
+
+
+def test_help_lists_groups_and_options():
+    text = help_text()
+    for needle in ("model: base, large, small, tiny", "optim: stableadamw", "schedule: wsd",
+                   "data: default", "train.steps=", "run.resume=", "experiment:"):
+        assert needle in text
