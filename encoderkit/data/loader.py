@@ -201,6 +201,10 @@ class PackedLoader:
     def chunks_per_epoch(self) -> int:
         return self._producer.chunks_per_epoch
 
+    def order(self, epoch: int) -> np.ndarray:
+        """The record indices this rank visits in ``epoch``, in order."""
+        return self._producer.shard(int(epoch)).copy()
+
     @property
     def epoch(self) -> int:
         """The epoch of the next chunk to read."""
