@@ -9,6 +9,7 @@ is meant for checking, forward only.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +75,13 @@ class FlexBackend(AttentionBackend):
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: FlexPlan, window: int | None,
                dropout_p: float = 0.0) -> Tensor:
         no_dropout(self.name, dropout_p)
-        fn = _compiled_flex() if q.is_cuda else _flex()[1]
-        # [T, H, Dh] -> [1, H, T, Dh]
-        o = fn(*(x.transpose(0, 1).unsqueeze(0) for x in (q, k, v)),
-               block_mask=plan.block_mask(window))
+        args = [x.transpose(0, 1).unsqueeze(0) for x in (q, k, v)]  # [1, H, T, Dh]
+        if q.is_cuda:
+            o = _compiled_flex()(*args, block_mask=plan.block_mask(window))
+        else:
+            # Eager on CPU by design (a check, not a training path): silence the
+            # "called without torch.compile" advice.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*without torch.compile.*")
+                o = _flex()[1](*args, block_mask=plan.block_mask(window))
         return o[0].transpose(0, 1)
