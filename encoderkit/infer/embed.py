@@ -11,9 +11,11 @@ Pooling a record that was windowed (documented behaviour):
 
 * ``mean``: the sum of the final hidden states of every window token divided by
   the number of window tokens, i.e. the window means weighted by window length.
-  A token that lies in the overlap of two windows (``window_overlap > 0``) is
-  counted once per window that contains it, each time with that window's
-  context; without overlap this is exactly the mean over the record's tokens.
+  A token that lies in the overlap of two windows is counted once per window
+  that contains it, each time with that window's context. Windows overlap when
+  the domain's ``window_overlap > 0`` and, with the default rule
+  (``window_bounds``), where the last window is aligned to the record's end;
+  where no window overlaps, this is exactly the mean over the record's tokens.
 * ``cls``: the hidden state of each window's first token, windows weighted by
   their token count (one window: the first token's state).
 * ``none``: one vector per record token; where windows overlap, the states of

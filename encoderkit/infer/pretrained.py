@@ -36,11 +36,17 @@ class RecordSource:
                 raise ValueError(f"store {getattr(data, 'path', '')!s} holds {data.domain!r} records but this "
                                  f"model was trained on the {domain.name!r} domain")
             self.store = data
-        elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) > 0 \
+        elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
+            raise ValueError("embed received an empty input (no records)")
+        elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
                 and all(isinstance(r, Mapping) for r in data):
             self.records = [dict(r) for r in data]
         else:
-            self.records = list(domain.to_records(data))
+            try:
+                self.records = list(domain.to_records(data))
+            except NotImplementedError:
+                raise TypeError(f"domain {domain.name!r} cannot turn {type(data).__name__} into records; "
+                                f"pass a record store, its path, or a list of records (dicts)") from None
         if len(self) == 0:
             raise ValueError("embed received an empty input (no records)")
 
@@ -50,10 +56,13 @@ class RecordSource:
     def __iter__(self) -> Iterator[tuple[int, str, dict]]:
         if self.store is not None:
             chunk = 256  # read a few hundred records at a time; never the whole store
-            for lo in range(0, len(self.store), chunk):
-                idx = np.arange(lo, min(lo + chunk, len(self.store)))
-                for i, rec in zip(idx, self.store.read_many(idx)):
-                    yield int(i), str(rec.get("id", i)), rec
+            n = len(self.store)
+            for lo in range(0, n, chunk):
+                hi = min(lo + chunk, n)
+                part = self.store.read_range(lo, hi) if hasattr(self.store, "read_range") \
+                    else self.store.read_many(np.arange(lo, hi))
+                for i, rec in zip(range(lo, hi), part):
+                    yield i, str(rec.get("id", i)), rec
         else:
             for i, rec in enumerate(self.records):
                 yield i, str(rec.get("id", i)), rec

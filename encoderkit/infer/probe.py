@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -67,8 +67,8 @@ def _check(X: np.ndarray, y: np.ndarray, task: str, folds: int, name: str) -> tu
                              f"lower folds or add records")
     else:
         y = y.astype(np.float64)
-        if len(y) < 2 * folds:
-            raise ValueError(f"regression probe with folds={folds} needs at least {2 * folds} records; got {len(y)}")
+        if len(y) < 3 * folds:
+            raise ValueError(f"regression probe with folds={folds} needs at least {3 * folds} records; got {len(y)}")
     return X, y
 
 
@@ -83,12 +83,19 @@ def probe(X: np.ndarray, y: np.ndarray, task: str = "classification", *, folds: 
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     for i, (train, test) in enumerate(splitter.split(X, y)):
         if task == "classification":
-            inner = StratifiedKFold(n_splits=min(inner_folds, int(np.unique(y[train], return_counts=True)[1].min())),
-                                    shuffle=True, random_state=seed)
-            model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 7), cv=inner, max_iter=2000,
-                                         scoring="neg_log_loss", **_LOGREG_COMPAT)
+            # Inner folds are limited by the smallest class of the training part; with
+            # fewer than 2 records per class, C stays at 1 (no inner CV is possible).
+            n_inner = min(inner_folds, int(np.unique(y[train], return_counts=True)[1].min()))
+            if n_inner >= 2:
+                model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 7), max_iter=2000, scoring="neg_log_loss",
+                                             cv=StratifiedKFold(n_inner, shuffle=True, random_state=seed),
+                                             **_LOGREG_COMPAT)
+            else:
+                model = LogisticRegression(C=1.0, max_iter=2000)
         else:
-            model = RidgeCV(alphas=np.logspace(-3, 4, 15), cv=KFold(inner_folds, shuffle=True, random_state=seed))
+            # Too few records for k inner folds: RidgeCV's efficient leave-one-out instead.
+            cv = KFold(inner_folds, shuffle=True, random_state=seed) if len(train) >= 2 * inner_folds else None
+            model = RidgeCV(alphas=np.logspace(-3, 4, 15), cv=cv)
         pipe = make_pipeline(StandardScaler(), model).fit(X[train], y[train])
         pred = pipe.predict(X[test])
         if task == "classification":
