@@ -355,12 +355,29 @@ class RecordStore:
             in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
         elif not isinstance(in_memory, bool):
             raise ValueError(f"The 'in_memory' parameter must be True, False or 'auto'. Got {in_memory!r}.")
-        self.in_memory = in_memory
+        self.in_memory = False
+        self._memory_copy: RecordStore | None = None
         if in_memory:
-            self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}
-            self._meta = {k: self._read(a, f"meta/{k}", slice(None)) for k, a in self._meta.items()}
-            if self._ids is not None:
-                self._ids = self._read(self._ids, "ids", slice(None))
+            self._load_arrays()
+
+    def _load_arrays(self) -> None:
+        self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}
+        self._meta = {k: self._read(a, f"meta/{k}", slice(None)) for k, a in self._meta.items()}
+        if self._ids is not None:
+            self._ids = self._read(self._ids, "ids", slice(None))
+        self.in_memory = True
+
+    def to_memory(self) -> RecordStore:
+        """This store with every array loaded into numpy (itself if already loaded). The copy is
+        cached, so loaders built repeatedly on one store load it once."""
+        if self.in_memory:
+            return self
+        if self._memory_copy is None:
+            copy = object.__new__(RecordStore)
+            copy.__dict__.update(self.__dict__)
+            copy._load_arrays()
+            self._memory_copy = copy
+        return self._memory_copy
 
     # ---- checks ----
     def _read(self, arr: Any, name: str, sel: Any) -> np.ndarray:

@@ -183,6 +183,21 @@ def test_finite_loader_restarts_for_validation(data):
     assert s["fill"] == pytest.approx(s["tokens"] / (s["batches"] * MAX_TOKENS))
 
 
+def test_zarr_backed_and_in_memory_stores_give_the_same_batches(tmp_path, data):
+    _, records, domain = data
+    write_store(tmp_path / "s.zarr", records[:20])
+    on_disk = RecordStore(tmp_path / "s.zarr")
+    assert not on_disk.in_memory
+    kw = dict(max_tokens=MAX_TOKENS, max_seqlen=MAX_SEQLEN, seed=5, epochs=1)
+    lazy = PackedLoader(on_disk, domain, in_memory=False, **kw)
+    auto = PackedLoader(on_disk, domain, **kw)  # small store: loaded into memory once
+    assert not lazy.store.in_memory and auto.store.in_memory and auto.store is on_disk.to_memory()
+    a, b = list(lazy), list(auto)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        batches_equal(x, y)
+
+
 def test_iter_examples_matches_records(data):
     store, records, domain = data
     examples = list(iter_examples(store, domain, indices=[3, 60], max_seqlen=MAX_SEQLEN))
