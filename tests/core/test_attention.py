@@ -113,9 +113,10 @@ def test_sdpa_gradients_match_reference(window):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-9, rtol=1e-7)
 
 
-def test_window_gradient_is_zero_beyond_half_window():
+@pytest.mark.parametrize("L,i", [(40, 20), (150, 64), (150, 149)])  # dense; blocked (edges)
+def test_window_gradient_is_zero_beyond_half_window(L, i):
     """d out[i] / d k[j], v[j] is exactly zero for |i - j| > window // 2, non-zero within."""
-    L, window, i = 40, 16, 20
+    window = 16
     q, k, v, cu = packed([5, L, 9], 2, 32, seed=7)
     k.requires_grad_(), v.requires_grad_()
     out = attend(q, k, v, cu, L, window, backend="sdpa")

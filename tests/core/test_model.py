@@ -32,15 +32,17 @@ def test_sequence_output_is_the_same_alone_and_packed():
     with torch.no_grad():
         for layer in model.layers:
             layer.attn.Wqkv.weight.normal_(0, 0.3)  # peaky attention: packing leaks would show
-    lengths = [12, 37, 1, 37, 25]  # the target (37) sits between sequences, one of equal length
+    # The targets sit between other sequences, one next to an equal length; 130 tokens run
+    # local layers blocked, 37 dense.
+    lengths = [12, 130, 1, 130, 25, 37, 40]
     hidden = torch.randn(sum(lengths), 64)
+    cu = _cu(lengths).tolist()
     with torch.no_grad():
         packed = model(hidden, _positions(lengths), _cu(lengths), max(lengths))
-        s = 12
-        alone = model(hidden[s:s + 37], _positions([37]), _cu([37]), 37)
-        single = model(hidden[49:50], _positions([1]), _cu([1]), 1)
-    torch.testing.assert_close(packed[s:s + 37], alone, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(packed[49:50], single, atol=1e-5, rtol=1e-5)
+        for i in (1, 2, 5):
+            s, e = cu[i], cu[i + 1]
+            alone = model(hidden[s:e], _positions([e - s]), _cu([e - s]), e - s)
+            torch.testing.assert_close(packed[s:e], alone, atol=1e-5, rtol=1e-5)
 
 
 def test_local_layer_gradient_is_zero_beyond_half_window():
