@@ -1,0 +1,640 @@
+"""`SetsDomain`: sets of elements (an item id, features, optional 2-D/3-D coordinates).
+
+Tokens are elements. Without coordinates the positions are empty (D = 0) and the
+encoder is exactly permutation-equivariant over elements; with coordinates they are
+the rotary positions (``coords / unit``, relative to the set's own origin), so
+attention depends only on relative placement and the model is translation-invariant.
+The rotary encoding is axis-aligned: rotating a set changes its outputs (use
+``random_rotation`` augmentation to learn rotation robustness).
+
+Element order. ``order="input"`` keeps the data's order and expects every layer
+global (``model.global_every=1``; the core does so by itself without coordinates).
+For large point sets ``order="zorder"|"hilbert"`` serialises elements along a
+space-filling curve of their quantised coordinates, so sliding-window layers see
+spatial neighbourhoods (Point Transformer V3). Translation invariance is then only
+approximate: the curve is computed on a grid anchored at the set's bounding box,
+so a translation that changes the quantisation can change the order, and hence
+which elements share a window (global layers and rotary stay relative).
+
+Sets longer than ``max_seqlen`` are cut by ``windows`` into ``k = ceil(n / cap)``
+chunks of near-equal size, deterministically: ``spatial`` chunking takes contiguous
+runs along the curve order (Hilbert when ``order="input"``), ``random`` chunking a
+permutation seeded by ``(chunk_seed, n)``; both depend only on the set itself, so a
+set's embedding never changes between runs.
+
+Pooling. Mean pooling over elements is the default. ``pooling_token=true`` prepends a
+learned [CLS] element (never masked, no item, no features) at the centroid of the
+set's positions, so it too is translation-equivariant; ``pooling`` records which
+pooling downstream code should use.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from encoderkit.data.masking import choose_random
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
+                               Record, RecordWriter)
+
+from . import digits
+from .curves import CURVES, curve_order
+from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL, UNK,
+                     ingest_files, raw_to_record)
+from .io import (Layout, RawSet, atomic_write, check_layout, frame_sets, python_sets,
+                 read_csv_frame, read_npz, source_kind)
+from .modules import IGNORE, SetEmbedder, SetHead
+
+DEFAULTS: dict[str, Any] = {
+    "masker": "random",
+    "mask_rate": 0.3,
+    "feature_mask_rate": 0.15,
+    "use_coordinates": True,
+    "unit": 1.0,
+    "order": "input",
+    "curve_bits": 10,
+    "chunking": "auto",
+    "chunk_seed": 0,
+    "pooling_token": False,
+    "pooling": None,  # None -> "cls" with a pooling token, else "mean"
+    "jitter": 0.0,
+    "random_rotation": False,
+    "tie_embeddings": True,
+    "id_loss_weight": 1.0,
+    "feature_loss_weight": 1.0,
+    "infill_max_seqlen": 1024,
+}
+ORDERS = ("input", *CURVES)
+CHUNKINGS = ("auto", "spatial", "random")
+POOLINGS = ("mean", "cls")
+
+
+def _bad(name: str, allowed: str, got: Any) -> ValueError:
+    return ValueError(f"The {name!r} option of the sets domain must be {allowed}. "
+                      f"Got {got!r} instead.")
+
+
+class SetsDomain(Domain):
+    name = "sets"
+
+    def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
+        unknown = sorted(set(options) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown options {unknown} for the sets domain; allowed: "
+                             f"{sorted(DEFAULTS)}")
+        opts = {**DEFAULTS, **options}
+        version = schema.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"sets schema format_version {version!r} is not supported (this "
+                             f"version reads {FORMAT_VERSION}); re-ingest the data")
+        super().__init__(schema, **opts)
+        self.has_ids = bool(schema["has_ids"])
+        self.vocab: list[str] = list(schema["vocab"])
+        self.index = {item: NUM_SPECIAL + i for i, item in enumerate(self.vocab)}
+        self.num_features = len(schema["feature_names"])
+        self.mean = np.asarray(schema["feature_mean"], dtype=np.float64)
+        self.std = np.asarray(schema["feature_std"], dtype=np.float64)
+        self.coord_dims = len(schema["coord_names"])
+        self._validate(opts)
+        self.use_coordinates = bool(opts["use_coordinates"]) and self.coord_dims > 0
+        self.rope_axes = self.coord_dims if self.use_coordinates else 0
+        if self.options["pooling"] is None:
+            self.options["pooling"] = "cls" if opts["pooling_token"] else "mean"
+
+    def _validate(self, o: Mapping[str, Any]) -> None:
+        masker = o["masker"]
+        names = set(self.maskers)
+        choice = set(masker) if isinstance(masker, Mapping) else {masker}
+        if not choice or not choice <= names:
+            raise _bad("masker", f"one of {sorted(names)} or a {{name: weight}} mixture of them "
+                       "(the 'feature' masker needs feature columns)", masker)
+        for key in ("mask_rate", "feature_mask_rate"):
+            if not isinstance(o[key], (int, float)) or not 0.0 < o[key] <= 1.0:
+                raise _bad(key, "a float in (0, 1]", o[key])
+        if not isinstance(o["unit"], (int, float)) or not o["unit"] > 0:
+            raise _bad("unit", "a positive float (coordinate distance of one rotary step)",
+                       o["unit"])
+        if o["order"] not in ORDERS:
+            raise _bad("order", f"one of {ORDERS}", o["order"])
+        if o["order"] != "input" and not (o["use_coordinates"] and self.coord_dims):
+            raise _bad("order", "'input' for sets without (used) coordinates", o["order"])
+        max_bits = 63 // max(self.coord_dims, 1)
+        if not isinstance(o["curve_bits"], int) or not 1 <= o["curve_bits"] <= max_bits:
+            raise _bad("curve_bits", f"an int in [1, {max_bits}]", o["curve_bits"])
+        if o["chunking"] not in CHUNKINGS:
+            raise _bad("chunking", f"one of {CHUNKINGS}", o["chunking"])
+        if o["chunking"] == "spatial" and not (o["use_coordinates"] and self.coord_dims):
+            raise _bad("chunking", "'auto' or 'random' for sets without (used) coordinates",
+                       o["chunking"])
+        if not isinstance(o["chunk_seed"], int):
+            raise _bad("chunk_seed", "an int", o["chunk_seed"])
+        if o["pooling"] is not None and o["pooling"] not in POOLINGS:
+            raise _bad("pooling", f"one of {POOLINGS} (or null)", o["pooling"])
+        if o["pooling"] == "cls" and not o["pooling_token"]:
+            raise _bad("pooling", "'mean' unless pooling_token is true", o["pooling"])
+        if not isinstance(o["jitter"], (int, float)) or o["jitter"] < 0:
+            raise _bad("jitter", "a float >= 0 (coordinate units)", o["jitter"])
+        for key in ("use_coordinates", "pooling_token", "random_rotation", "tie_embeddings"):
+            if not isinstance(o[key], bool):
+                raise _bad(key, "true or false", o[key])
+        for key in ("id_loss_weight", "feature_loss_weight"):
+            if not isinstance(o[key], (int, float)) or o[key] < 0:
+                raise _bad(key, "a float >= 0", o[key])
+        if not isinstance(o["infill_max_seqlen"], int) or o["infill_max_seqlen"] < 2:
+            raise _bad("infill_max_seqlen", "an int >= 2", o["infill_max_seqlen"])
+        if not self.has_ids and not self.num_features:
+            raise ValueError("the sets schema has neither item ids nor features: masked "
+                             "elements would have nothing to predict")
+
+    # ---- ingest ----------------------------------------------------------------------
+    @classmethod
+    def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+               **options: Any) -> dict[str, Any]:
+        return ingest_files(sources, writer, report, **options)
+
+    @property
+    def vocab_size(self) -> int:
+        return NUM_SPECIAL + len(self.vocab)
+
+    # ---- per record ------------------------------------------------------------------
+    def _num_elements(self, record: Record) -> int:
+        for key in ("ids", "features", "coords"):
+            if key in record:
+                return int(np.shape(record[key])[0])
+        raise ValueError(f"record {record.get('id', '?')!r} has none of the fields ids, "
+                         "features, coords")
+
+    def featurize(self, record: Record) -> Example:
+        n = self._num_elements(record)
+        if self.has_ids:
+            stored = np.asarray(record["ids"], dtype=np.int64)
+            ids = np.where(stored == MISSING_ID, MASK, stored)  # a missing item is hidden
+        else:
+            ids = np.full(n, ELEM, dtype=np.int64)
+        fields = {"ids": ids}
+        if self.num_features:
+            raw = np.asarray(record["features"], dtype=np.float64)
+            observed = ~np.isnan(raw)
+            values = np.where(observed, (raw - self.mean) / self.std, 0.0)
+            fields["features"] = values.astype(np.float32)
+            fields["observed"] = observed
+        elements = np.arange(n)
+        if self.use_coordinates:
+            coords = np.asarray(record["coords"], dtype=np.float64)
+            # the set's own origin, in float64: large absolute coordinates keep precision
+            origin = coords.min(axis=0) if n else np.zeros(self.coord_dims)
+            positions = ((coords - origin) / float(self.options["unit"])).astype(np.float32)
+            if self.options["order"] != "input" and n:
+                elements = curve_order(coords, self.options["order"], self.options["curve_bits"])
+                fields = {k: v[elements] for k, v in fields.items()}
+                positions = positions[elements]
+        else:
+            positions = np.zeros((n, 0), dtype=np.float32)
+        example = Example(fields=fields, positions=positions, record=int(record.get("_index", -1)),
+                          context={"elements": elements, "record": record, "cls": False})
+        return self._with_cls(example)
+
+    def _with_cls(self, example: Example) -> Example:
+        """Prepend the pooling element at the centroid of the positions (if configured)."""
+        if not self.options["pooling_token"]:
+            return example
+        pos = example.positions
+        centroid = pos.astype(np.float64).mean(axis=0) if len(pos) else np.zeros(pos.shape[1])
+        fields = {}
+        for key, value in example.fields.items():
+            first = np.zeros((1, *value.shape[1:]), dtype=value.dtype)
+            if key == "ids":
+                first[0] = CLS
+            fields[key] = np.concatenate([first, value])
+        positions = np.concatenate([centroid[None].astype(pos.dtype), pos])
+        return Example(fields=fields, positions=positions, record=example.record,
+                       window=example.window, start=example.start,
+                       context={**example.context, "cls": True})
+
+    def _strip_cls(self, example: Example) -> Example:
+        if not example.context.get("cls"):
+            return example
+        return Example(fields={k: v[1:] for k, v in example.fields.items()},
+                       positions=example.positions[1:], record=example.record,
+                       window=example.window, start=example.start,
+                       context={**example.context, "cls": False})
+
+    def chunk_groups(self, example: Example, max_seqlen: int) -> list[np.ndarray]:
+        """Token indices (into the example without [CLS]) of each chunk, ascending."""
+        body = self._strip_cls(example)
+        n = len(body)
+        cap = max_seqlen - (1 if self.options["pooling_token"] else 0)
+        if cap < 1:
+            raise ValueError(f"max_seqlen={max_seqlen} leaves no room for elements next to the "
+                             "pooling token; use max_seqlen >= 2")
+        if n <= cap:
+            return [np.arange(n)]
+        k = math.ceil(n / cap)
+        chunking = self.options["chunking"]
+        if chunking == "auto":
+            chunking = "spatial" if self.rope_axes else "random"
+        if chunking == "spatial":
+            if self.options["order"] != "input":
+                order = np.arange(n)  # already along the curve
+            else:
+                order = curve_order(body.positions, "hilbert", self.options["curve_bits"])
+        else:
+            order = np.random.default_rng([self.options["chunk_seed"], n]).permutation(n)
+        return [np.sort(g) for g in np.array_split(order, k)]
+
+    def windows(self, example: Example, max_seqlen: int) -> list[Example]:
+        groups = self.chunk_groups(example, max_seqlen)
+        if len(groups) == 1:
+            return [example]
+        body = self._strip_cls(example)
+        out = []
+        for w, g in enumerate(groups):
+            chunk = Example(fields={k: v[g] for k, v in body.fields.items()},
+                            positions=body.positions[g], record=example.record, window=w,
+                            start=int(g[0]),
+                            context={**body.context, "elements": body.context["elements"][g]})
+            out.append(self._with_cls(chunk))
+        return out
+
+    def augment(self, example: Example, rng: np.random.Generator) -> Example:
+        jitter, rotate = float(self.options["jitter"]), self.options["random_rotation"]
+        if not self.rope_axes or (jitter == 0 and not rotate):
+            return example
+        has_cls = 1 if example.context.get("cls") else 0
+        pos = example.positions[has_cls:].astype(np.float64)
+        if len(pos) == 0:
+            return example
+        center = pos.mean(axis=0)
+        if rotate:  # in the plane of the first two axes (about z for 3-D)
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            c, s = np.cos(angle), np.sin(angle)
+            xy = pos[:, :2] - center[:2]
+            pos[:, :2] = center[:2] + xy @ np.array([[c, s], [-s, c]])
+        if jitter:
+            pos = pos + rng.normal(0.0, jitter / float(self.options["unit"]), size=pos.shape)
+        positions = pos
+        if has_cls:
+            positions = np.concatenate([pos.mean(axis=0)[None], pos])
+        return Example(fields=example.fields, positions=positions.astype(np.float32),
+                       record=example.record, window=example.window, start=example.start,
+                       context=example.context)
+
+    # ---- masking ---------------------------------------------------------------------
+    @property
+    def maskers(self) -> dict[str, Masker]:
+        out: dict[str, Masker] = {"random": self.mask_elements}
+        if self.num_features:
+            out["feature"] = self.mask_features
+        return out
+
+    def _id_targets(self, ids: np.ndarray) -> np.ndarray:
+        # specials (missing -> [MASK], [UNK], [CLS], [ELEM]) are never id targets
+        return np.where(ids >= NUM_SPECIAL, ids, IGNORE).astype(np.int64)
+
+    def _masked(self, example: Example, predict: np.ndarray, inputs: dict[str, np.ndarray],
+                targets: dict[str, np.ndarray]) -> MaskedExample:
+        return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
+                             predict=predict, record=example.record, window=example.window,
+                             start=example.start, context=example.context)
+
+    def mask_elements(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        """Hide whole elements (rate ``mask_rate``): id -> [MASK], features -> unobserved.
+        Coordinates stay: the position is known, the content is predicted."""
+        f = example.fields
+        ids = f["ids"]
+        id_target = self._id_targets(ids)
+        has_target = id_target != IGNORE
+        if self.num_features:
+            has_target = has_target | f["observed"].any(axis=1)
+        predict = choose_random(has_target, float(self.options["mask_rate"]), rng)
+        inputs = {"ids": np.where(predict, MASK, ids)}
+        targets: dict[str, np.ndarray] = {}
+        if self.has_ids:
+            targets["ids"] = id_target[predict]
+        if self.num_features:
+            inputs["features"] = np.where(predict[:, None], 0.0, f["features"]).astype(np.float32)
+            inputs["observed"] = f["observed"] & ~predict[:, None]
+            targets["features"] = f["features"][predict]
+            targets["feature_mask"] = f["observed"][predict]
+        return self._masked(example, predict, inputs, targets)
+
+    def mask_features(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        """Hide single observed features (rate ``feature_mask_rate``); ids stay visible."""
+        f = example.fields
+        observed = f["observed"]
+        hidden = choose_random(observed.reshape(-1), float(self.options["feature_mask_rate"]),
+                               rng).reshape(observed.shape)
+        predict = hidden.any(axis=1)
+        inputs = {"ids": f["ids"],
+                  "features": np.where(hidden, 0.0, f["features"]).astype(np.float32),
+                  "observed": observed & ~hidden}
+        targets = {"features": f["features"][predict], "feature_mask": hidden[predict]}
+        if self.has_ids:
+            targets["ids"] = np.full(int(predict.sum()), IGNORE, dtype=np.int64)
+        return self._masked(example, predict, inputs, targets)
+
+    # ---- modules ---------------------------------------------------------------------
+    def embedder(self, config: Any) -> nn.Module:
+        if self.rope_axes and self.options["order"] == "input" and config.global_every != 1:
+            warnings.warn(
+                f"sets with coordinates in input order and model.global_every="
+                f"{config.global_every}: sliding-window layers act on the data's element order, "
+                "so outputs depend on it. Set model.global_every=1 (every layer global) or "
+                "domain.order=hilbert|zorder for spatial windows.", UserWarning, stacklevel=2)
+        return SetEmbedder(self.vocab_size, self.num_features, config.hidden_size,
+                           config.initializer_range)
+
+    def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        tied = None
+        if self.options["tie_embeddings"] and isinstance(embedder, SetEmbedder):
+            tied = embedder.tok_embeddings
+        return SetHead(config.hidden_size, self.vocab_size if self.has_ids else None,
+                       self.num_features, norm_eps=config.norm_eps,
+                       init_std=config.initializer_range,
+                       id_weight=float(self.options["id_loss_weight"]),
+                       feature_weight=float(self.options["feature_loss_weight"]),
+                       num_special=NUM_SPECIAL, tied=tied)
+
+    # ---- back to domain values -------------------------------------------------------
+    def _fill(self, out: Record, predictions: Mapping[str, np.ndarray],
+              example: MaskedExample) -> None:
+        """Write predictions for the hidden parts of ``example`` into ``out`` (in place)."""
+        offset = 1 if example.context.get("cls") else 0
+        tokens = np.flatnonzero(example.predict)
+        rows = example.context["elements"][tokens - offset]  # element indices in the record
+        if self.has_ids and "ids" in predictions and len(self.vocab):
+            logits = np.asarray(predictions["ids"], dtype=np.float64)[:, NUM_SPECIAL:]
+            best = logits.argmax(axis=1) + NUM_SPECIAL
+            hidden = example.inputs["ids"][tokens] == MASK
+            out["ids"][rows[hidden]] = best[hidden].astype(out["ids"].dtype)
+        if self.num_features and "features" in predictions:
+            values = np.asarray(predictions["features"], dtype=np.float64) * self.std + self.mean
+            hidden = ~example.inputs["observed"][tokens]  # [P, F] hidden or missing
+            r, c = np.nonzero(hidden)
+            out["features"][rows[r], c] = values[r, c].astype(out["features"].dtype)
+
+    def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> Record:
+        out = {k: np.array(v, copy=True) for k, v in example.context["record"].items()
+               if k in ("ids", "features", "coords")}
+        self._fill(out, predictions, example)
+        return out
+
+    def item(self, token: int) -> str | None:
+        """Token id -> item string (None for a missing item, "[UNK]" etc. for specials)."""
+        if token == MISSING_ID:
+            return None
+        return self.vocab[token - NUM_SPECIAL] if token >= NUM_SPECIAL else \
+            self.schema["specials"][token]
+
+    # ---- user data -------------------------------------------------------------------
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.has_ids, list(self.schema["feature_names"]),
+                      list(self.schema["coord_names"]))
+
+    def _raw_sets(self, data: Any) -> list[RawSet]:
+        """Parse user data (long-format frame, list / dict of sets, .csv / .npz path)."""
+        layout = self.layout
+        if isinstance(data, str):
+            data = self.read_input(data)
+        if isinstance(data, pd.DataFrame):
+            set_col = self.schema.get("set_column") or "set"
+            id_col = self.schema.get("id_column") if self.has_ids else None
+            needed = [set_col, *([id_col] if id_col else []), *layout.coord_names,
+                      *layout.feature_names]
+            missing = [c for c in needed if c not in data.columns]
+            if missing:
+                raise ValueError(f"the data lacks columns {missing} that the model was trained "
+                                 f"with; columns: {list(data.columns)}")
+            raws = list(frame_sets(data, "data", set_col, id_col, layout.feature_names,
+                                   layout.coord_names))
+        elif isinstance(data, (list, tuple, Mapping)):
+            width = len(layout.coord_names) + len(layout.feature_names)
+            items = data.items() if isinstance(data, Mapping) and not \
+                {"ids", "features", "coords"} & set(data) else None
+            seq = list(data.values()) if items is not None else list(data)
+            # plain arrays at inference are [n, D + F]: coordinates, then features
+            converted = []
+            for i, s in enumerate(seq):
+                if isinstance(s, Mapping):
+                    converted.append(s)
+                    continue
+                arr = np.asarray(s, dtype=np.float64)
+                if self.has_ids or arr.ndim != 2 or arr.shape[1] != width:
+                    raise ValueError(f"set {i}: a plain array must be [elements, {width}] "
+                                     f"(coordinates {layout.coord_names} then features "
+                                     f"{layout.feature_names}); got shape {arr.shape}. Pass a "
+                                     "dict with 'ids'/'features'/'coords' instead.")
+                d = len(layout.coord_names)
+                converted.append({k: v for k, v in (("coords", arr[:, :d]),
+                                                    ("features", arr[:, d:])) if v.shape[1]})
+            if items is not None:
+                converted = dict(zip([k for k, _ in items], converted))
+            raws = python_sets(converted)
+        else:
+            raise TypeError("sets data must be a long-format pandas DataFrame, a list of sets "
+                            "(dicts or arrays), a name -> set dict, or a .csv/.npz path. Got "
+                            f"{type(data).__name__} instead.")
+        for raw in raws:
+            if len(raw) and layout.has_ids and raw.ids is None:
+                raw.ids = [None] * len(raw)  # ids absent from a set: all missing, infill them
+            check_layout(raw, layout)
+        return raws
+
+    def to_records(self, data: Any) -> list[Record]:
+        out = []
+        for i, raw in enumerate(self._raw_sets(data)):
+            if len(raw) == 0:
+                record = self._empty_record()
+            else:
+                record = raw_to_record(raw, self.layout, self.index)
+            record["id"] = raw.name
+            record["_index"] = i
+            out.append(record)
+        return out
+
+    def _empty_record(self) -> Record:
+        record: Record = {}
+        if self.has_ids:
+            record["ids"] = np.zeros(0, dtype=np.int32)
+        if self.num_features:
+            record["features"] = np.zeros((0, self.num_features), dtype=np.float32)
+        if self.coord_dims:
+            record["coords"] = np.zeros((0, self.coord_dims), dtype=np.float64)
+        return record
+
+    def infill_example(self, example: Example) -> MaskedExample:
+        """Predict exactly the missing parts: missing items (input [MASK]) and missing
+        features (input unobserved); everything observed stays as input."""
+        f = example.fields
+        predict = f["ids"] == MASK
+        if self.num_features:
+            predict = predict | ~f["observed"].all(axis=1)
+        predict = predict & (f["ids"] != CLS)
+        return MaskedExample(inputs=f, positions=example.positions, targets={}, predict=predict,
+                             record=example.record, window=example.window, start=example.start,
+                             context=example.context)
+
+    def infill(self, data: Any, predict: PredictFn) -> Any:
+        raws = self._raw_sets(data)
+        records = self.to_records(raws_to_python(raws))
+        masked = []
+        for i, record in enumerate(records):
+            if self._num_elements(record) == 0:
+                continue
+            example = self.featurize(record)
+            for chunk in self.windows(example, int(self.options["infill_max_seqlen"])):
+                m = self.infill_example(chunk)
+                if m.predict.any():
+                    masked.append(m)
+        filled = [{k: np.array(v, copy=True) for k, v in r.items() if isinstance(v, np.ndarray)}
+                  for r in records]
+        if masked:
+            for m, p in zip(masked, predict(masked)):
+                self._fill(filled[m.record], p, m)
+        return self._write_back(data, raws, filled)
+
+    def _write_back(self, data: Any, raws: list[RawSet], filled: list[Record]) -> Any:
+        """Filled records -> the user's kind of data; only missing entries are written."""
+        if isinstance(data, str):
+            data = self.read_input(data)
+        if isinstance(data, pd.DataFrame):
+            out = data.copy()
+            id_col = self.schema.get("id_column") if self.has_ids else None
+            for raw, rec in zip(raws, filled):
+                if not len(raw):
+                    continue
+                if id_col:
+                    col = out.columns.get_loc(id_col)
+                    miss = np.asarray([i is None for i in raw.ids])
+                    if miss.any():
+                        out[id_col] = out[id_col].astype(object)
+                        out.iloc[raw.rows[miss], col] = [self.item(int(t))
+                                                         for t in rec["ids"][miss]]
+                for j, name in enumerate(self.layout.feature_names):
+                    miss = np.isnan(raw.features[:, j])
+                    if miss.any():
+                        col = out.columns.get_loc(name)
+                        out.iloc[raw.rows[miss], col] = rec["features"][miss, j].astype(np.float64)
+            return out
+        seq = list(data.values()) if isinstance(data, Mapping) and not \
+            {"ids", "features", "coords"} & set(data) else list(data)
+        result = []
+        for item, raw, rec in zip(seq, raws, filled):
+            result.append(self._fill_item(item, raw, rec))
+        if isinstance(data, Mapping) and len(result) == len(data) and not \
+                {"ids", "features", "coords"} & set(data):
+            return dict(zip(data.keys(), result))
+        return result
+
+    def _fill_item(self, item: Any, raw: RawSet, rec: Record) -> Any:
+        if not len(raw):
+            return copy.deepcopy(item)
+        if not isinstance(item, Mapping):
+            arr = np.array(item, copy=True)
+            d = self.coord_dims
+            miss = np.isnan(arr[:, d:]) if arr.dtype.kind == "f" else np.zeros(0, bool)
+            if miss.any():
+                r, c = np.nonzero(miss)
+                arr[r, d + c] = rec["features"][r, c]
+            return arr
+        out = dict(item)
+        if self.has_ids:
+            given = item.get("ids")
+            ids = list(given) if given is not None else [None] * len(raw)
+            for k, v in enumerate(raw.ids):
+                if v is None:
+                    ids[k] = self.item(int(rec["ids"][k]))
+            out["ids"] = ids if not isinstance(given, np.ndarray) else np.asarray(ids, dtype=object)
+        if self.num_features and item.get("features") is not None:
+            feats = np.array(item["features"], copy=True)
+            if feats.dtype.kind == "f":
+                flat = feats.reshape(len(raw), -1)
+                r, c = np.nonzero(np.isnan(flat))
+                flat[r, c] = rec["features"][r, c]
+            out["features"] = feats
+        return out
+
+    # ---- files -----------------------------------------------------------------------
+    def read_input(self, path: str) -> Any:
+        kind = source_kind(path)
+        if kind == "csv":
+            return read_csv_frame(path, self.schema.get("id_column") if self.has_ids else None)
+        _, sets = read_npz(path)
+        out = []
+        for raw in sets:
+            item: dict[str, Any] = {"name": raw.name}
+            if raw.ids is not None:
+                item["ids"] = raw.ids
+            if raw.features.shape[1]:
+                item["features"] = raw.features
+            if raw.coords.shape[1]:
+                item["coords"] = raw.coords
+            out.append(item)
+        return out
+
+    def write_output(self, data: Any, path: str) -> None:
+        if isinstance(data, pd.DataFrame):
+            if source_kind(path) != "csv":
+                raise ValueError(f"{path}: a data frame is written as .csv; got another suffix")
+            atomic_write(path, lambda tmp: data.to_csv(tmp, index=False))
+            return
+        if source_kind(path) != "npz":
+            raise ValueError(f"{path}: a list of sets is written as .npz; got another suffix")
+        raws = self._raw_sets(data)
+        lengths = [len(r) for r in raws]
+        arrays: dict[str, np.ndarray] = {
+            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            "set_ids": np.asarray([r.name for r in raws], dtype=str),
+            "feature_names": np.asarray(self.layout.feature_names, dtype=str),
+            "coord_names": np.asarray(self.layout.coord_names, dtype=str)}
+        if self.has_ids:
+            arrays["ids"] = np.asarray([i if i is not None else "" for r in raws for i in r.ids],
+                                       dtype=str)
+        if self.num_features:
+            arrays["features"] = np.concatenate([r.features for r in raws]) if raws else \
+                np.zeros((0, self.num_features))
+        if self.coord_dims:
+            arrays["coords"] = np.concatenate([r.coords for r in raws]) if raws else \
+                np.zeros((0, self.coord_dims))
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+    # ---- samples ---------------------------------------------------------------------
+    @classmethod
+    def sample_sources(cls, directory: str) -> tuple[list[str], dict[str, Any]]:
+        """The first 12 of scikit-learn's bundled digits as long-format CSV point sets."""
+        import os
+
+        sets, _ = digits.load_digit_sets(limit=12)
+        path = os.path.join(directory, "digits_sets.csv")
+        digits.digit_frame(sets).to_csv(path, index=False)
+        return [path], dict(digits.CSV_OPTIONS)
+
+    def sample_infill_input(self) -> Any:
+        """Three digits (long format) with some intensities missing (NaN)."""
+        sets, _ = digits.load_digit_sets(limit=3)
+        frame = digits.digit_frame(sets)
+        frame.loc[frame.index % 5 == 2, "intensity"] = np.nan
+        return frame
+
+
+def raws_to_python(raws: list[RawSet]) -> list[dict[str, Any]]:
+    """RawSets back to Python dict sets (one parsing path for every input kind)."""
+    out = []
+    for raw in raws:
+        item: dict[str, Any] = {"name": raw.name}
+        if raw.ids is not None:
+            item["ids"] = raw.ids
+        n = len(raw)
+        if raw.features.shape[1] or n == 0:
+            item["features"] = raw.features
+        if raw.coords.shape[1] or n == 0:
+            item["coords"] = raw.coords
+        out.append(item)
+    return out

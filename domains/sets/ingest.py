@@ -1,0 +1,205 @@
+"""Sets -> record store: vocabulary, normalisation statistics, schema.
+
+A stored record is one set: ``ids`` int32 ``[n]`` (token ids, -1 = missing id),
+``features`` float32 ``[n, F]`` raw values (NaN = missing) and ``coords`` float64
+``[n, D]`` raw coordinates (float64 so large coordinates such as map positions keep
+their precision; ``featurize`` subtracts the set's origin before casting). Each field
+exists only when the schema says so. Normalisation (mean / std of observed values)
+uses the train side of the split only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from encoderkit.data.split import validation_mask
+from encoderkit.domain import IngestReport, RecordWriter
+
+from .io import (Layout, RawSet, check_layout, csv_layout, frame_sets, python_layout,
+                 python_sets, read_csv_frame, read_npz, source_kind)
+
+FORMAT_VERSION = 1
+# Token ids below NUM_SPECIAL are special; vocabulary item i has token id NUM_SPECIAL + i.
+SPECIALS = ("[UNK]", "[MASK]", "[CLS]", "[ELEM]")
+UNK, MASK, CLS, ELEM = range(4)
+NUM_SPECIAL = len(SPECIALS)
+MISSING_ID = -1  # stored id of an element whose item is missing (infill predicts it)
+
+INGEST_OPTIONS = ("set_column", "id_column", "feature_columns", "coord_columns", "min_count",
+                  "arrays_are", "feature_names", "coord_names", "validation_fraction",
+                  "split_seed")
+
+
+def _check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(INGEST_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown ingest options {unknown} for the sets domain; "
+                         f"allowed: {list(INGEST_OPTIONS)}")
+    opts = {"set_column": "set", "id_column": "id", "feature_columns": None,
+            "coord_columns": None, "min_count": 1, "arrays_are": "coords",
+            "feature_names": None, "coord_names": None,
+            "validation_fraction": 0.05, "split_seed": 0, **options}
+    if not isinstance(opts["min_count"], int) or opts["min_count"] < 1:
+        raise ValueError(f"The 'min_count' ingest option must be an int >= 1. "
+                         f"Got {opts['min_count']!r} instead.")
+    if opts["arrays_are"] not in ("coords", "features"):
+        raise ValueError(f"The 'arrays_are' ingest option must be 'coords' or 'features'. "
+                         f"Got {opts['arrays_are']!r} instead.")
+    for key in ("feature_columns", "coord_columns", "feature_names", "coord_names"):
+        if opts[key] is not None:
+            if isinstance(opts[key], str):
+                opts[key] = [c for c in opts[key].split(",") if c]
+            opts[key] = [str(c) for c in opts[key]]
+    return opts
+
+
+def _source_sets(sources: Sequence[str], opts: Mapping[str, Any]
+                 ) -> tuple[Layout, Callable[[], Iterator[RawSet]]]:
+    """The common layout of all sources and a factory iterating their sets (re-readable)."""
+    layouts: list[tuple[str, Layout]] = []
+    csv_args: dict[str, tuple] = {}
+    for path in sources:
+        if source_kind(path) == "csv":
+            frame = read_csv_frame(path, opts["id_column"])
+            id_col, feats, coords = csv_layout(frame, path, opts["set_column"], opts["id_column"],
+                                               opts["feature_columns"], opts["coord_columns"])
+            csv_args[path] = (id_col, feats, coords)
+            layouts.append((path, Layout(id_col is not None, feats, coords)))
+        else:
+            layouts.append((path, read_npz(path)[0]))
+    if not layouts:
+        raise ValueError("the sets domain got no input files")
+    first_path, layout = layouts[0]
+    for path, other in layouts[1:]:
+        if other != layout:
+            raise ValueError(f"{path}: its fields {other} differ from those of {first_path} "
+                             f"({layout}); every input file must have the same element fields")
+
+    def iterate() -> Iterator[RawSet]:
+        for path in sources:
+            if path in csv_args:
+                id_col, feats, coords = csv_args[path]
+                frame = read_csv_frame(path, id_col)
+                yield from frame_sets(frame, path, opts["set_column"], id_col, feats, coords)
+            else:
+                yield from read_npz(path)[1]
+    return layout, iterate
+
+
+def build_vocab(sets: Iterable[RawSet], min_count: int) -> list[str]:
+    """Items seen at least ``min_count`` times, most frequent first (ties by name)."""
+    counts: Counter = Counter()
+    for raw in sets:
+        if raw.ids is not None:
+            counts.update(i for i in raw.ids if i is not None)
+    return [item for item, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if c >= min_count]
+
+
+def encode_ids(ids: Sequence[str | None], index: Mapping[str, int]) -> np.ndarray:
+    """Items -> token ids: unknown items -> [UNK], missing -> MISSING_ID."""
+    return np.fromiter((MISSING_ID if i is None else index.get(i, UNK) for i in ids),
+                       dtype=np.int32, count=len(ids))
+
+
+def raw_to_record(raw: RawSet, layout: Layout, index: Mapping[str, int]) -> dict[str, np.ndarray]:
+    fields: dict[str, np.ndarray] = {}
+    if layout.has_ids:
+        fields["ids"] = encode_ids(raw.ids, index)
+    if layout.feature_names:
+        fields["features"] = raw.features.astype(np.float32)
+    if layout.coord_names:
+        fields["coords"] = raw.coords.astype(np.float64)
+    return fields
+
+
+def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: RecordWriter,
+               report: IngestReport, opts: Mapping[str, Any]) -> dict[str, Any]:
+    """Two passes: the vocabulary, then the records; returns the schema."""
+    if not layout.has_ids and not layout.feature_names:
+        raise ValueError("these sets have neither item ids nor features, so masked elements "
+                         "would have nothing to predict; add an id column (id_column) or "
+                         "feature columns (feature_columns)")
+    vocab = build_vocab(iterate(), opts["min_count"]) if layout.has_ids else []
+    index = {item: NUM_SPECIAL + i for i, item in enumerate(vocab)}
+    width = len(layout.feature_names)
+    # per-record sums for the train-side statistics (the split is known only at the end)
+    sums, sumsq, counts = [], [], []
+    sizes = []
+    unknown = 0
+    for raw in iterate():
+        if len(raw) == 0:
+            report.skip("empty set")
+            continue
+        check_layout(raw, layout)
+        record = raw_to_record(raw, layout, index)
+        if layout.has_ids:
+            unknown += int((record["ids"] == UNK).sum())
+        writer.append(record, id=raw.name)
+        feats = raw.features
+        observed = ~np.isnan(feats)
+        sums.append(np.where(observed, feats, 0.0).sum(axis=0))
+        sumsq.append(np.where(observed, feats * feats, 0.0).sum(axis=0))
+        counts.append(observed.sum(axis=0))
+        sizes.append(len(raw))
+        report.records += 1
+        report.tokens += len(raw)
+    if not sizes:
+        raise ValueError("no non-empty set in the input; nothing to write")
+    if unknown:
+        report.warnings.append(f"{unknown} elements have items seen fewer than min_count="
+                               f"{opts['min_count']} times; they are stored as [UNK]")
+    train = ~validation_mask(len(sizes), opts["validation_fraction"], opts["split_seed"])
+    if not train.any():
+        train[:] = True
+    count = np.asarray(counts, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
+    total = np.asarray(sums, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
+    total_sq = np.asarray(sumsq, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
+    mean = np.divide(total, count, out=np.zeros(width), where=count > 0)
+    var = np.divide(total_sq, count, out=np.zeros(width), where=count > 0) - mean ** 2
+    std = np.sqrt(np.maximum(var, 0.0))
+    # a constant (or never observed) feature would divide by zero; leave it unscaled
+    std = np.where(std > 1e-8 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    size = np.asarray(sizes)
+    return {
+        "format_version": FORMAT_VERSION,
+        "has_ids": layout.has_ids,
+        "specials": list(SPECIALS),
+        "vocab": vocab,
+        "feature_names": list(layout.feature_names),
+        "feature_mean": mean.tolist(),
+        "feature_std": std.tolist(),
+        "feature_observed": count.astype(int).tolist(),
+        "coord_names": list(layout.coord_names),
+        "set_column": opts["set_column"],
+        "id_column": opts["id_column"] if layout.has_ids else None,
+        "num_sets": int(size.size),
+        "max_set_size": int(size.max()),
+        "mean_set_size": float(size.mean()),
+    }
+
+
+def ingest_files(sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+                 **options: Any) -> dict[str, Any]:
+    opts = _check_ingest_options(options)
+    layout, iterate = _source_sets(list(sources), opts)
+    return write_sets(layout, iterate, writer, report, opts)
+
+
+def ingest_objects(data: Any, writer: RecordWriter, report: IngestReport,
+                   **options: Any) -> dict[str, Any]:
+    opts = _check_ingest_options(options)
+    sets = python_sets(data, opts["arrays_are"])
+    layout = python_layout(sets)
+    # names for the fields (used when a long-format frame is given at inference)
+    for key, current in (("feature_names", layout.feature_names),
+                         ("coord_names", layout.coord_names)):
+        if opts[key] is not None:
+            if len(opts[key]) != len(current):
+                raise ValueError(f"The {key!r} ingest option must name {len(current)} fields "
+                                 f"(the sets' width). Got {opts[key]} instead.")
+            current[:] = opts[key]
+    return write_sets(layout, lambda: iter(sets), writer, report, opts)

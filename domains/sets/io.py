@@ -1,0 +1,307 @@
+"""Reading sets from long-format CSV, ``.npz`` ragged arrays and Python objects.
+
+Every reader yields :class:`RawSet`: one set's elements with item ids as strings
+(``None`` = missing), features as float64 ``[n, F]`` (NaN = missing) and
+coordinates as float64 ``[n, D]``. The ingest code (``ingest.py``) turns them into
+store records; ``SetsDomain.to_records`` reuses the same parsing at inference.
+
+Formats
+-------
+CSV (long format): one row per element; a set column (``set_column``, default
+``"set"``), an optional item column (``id_column``, default ``"id"`` when present),
+coordinate columns (``coord_columns``, default whichever of ``x, y, z`` exist) and
+feature columns (``feature_columns``, default every other numeric column). Rows of
+one set keep their file order; sets keep the order of their first row. A row whose
+id, features and coordinates are all empty is a placeholder: a set made only of
+placeholders is an empty set (skipped at ingest, counted in the report).
+
+NPZ (ragged arrays, loaded without pickle): ``offsets`` int ``[N+1]`` (or
+``lengths`` ``[N]``), and any of ``ids`` ``[total]`` (strings or integers),
+``features`` ``[total, F]`` (or ``[total]`` for F = 1), ``coords`` ``[total, D]``;
+optionally ``set_ids`` ``[N]``, ``feature_names`` ``[F]``, ``coord_names`` ``[D]``.
+
+Python: a list (or a name -> set dict) whose items are either dicts with keys
+``ids``, ``features``, ``coords`` (each optional), or plain arrays ``[n, k]`` read as
+coordinates (``arrays_are="coords"``, the default) or features.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_COORDS = ("x", "y", "z")
+
+
+@dataclass
+class RawSet:
+    name: str
+    ids: list[str | None] | None  # None when the data has no item ids
+    features: np.ndarray  # [n, F] float64, NaN = missing (F may be 0)
+    coords: np.ndarray  # [n, D] float64 (D may be 0)
+    where: str  # "file.csv, set 'a'" for error messages
+    rows: np.ndarray | None = None  # frame rows of the elements (CSV), to write results back
+
+    def __len__(self) -> int:
+        return int(self.coords.shape[0])
+
+
+@dataclass
+class Layout:
+    """Which element fields a collection of sets has (becomes part of the schema)."""
+
+    has_ids: bool
+    feature_names: list[str]
+    coord_names: list[str]
+
+
+def _as_item(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, (np.floating, float)) and float(value).is_integer():
+        value = int(value)  # 3.0 read from a CSV with gaps means item "3"
+    text = str(value)
+    return text if text != "" else None
+
+
+def _check_values(raw: RawSet) -> RawSet:
+    if np.isinf(raw.features).any():
+        row = int(np.argwhere(np.isinf(raw.features))[0, 0])
+        raise ValueError(f"{raw.where}: element {row} has an infinite feature value; "
+                         "use NaN (an empty cell) for a missing feature")
+    if raw.coords.size and not np.isfinite(raw.coords).all():
+        row = int(np.argwhere(~np.isfinite(raw.coords))[0, 0])
+        raise ValueError(f"{raw.where}: element {row} has a missing or infinite coordinate; "
+                         "every element of a set with coordinates needs finite coordinates")
+    return raw
+
+
+# ---- CSV -----------------------------------------------------------------------------
+
+def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,
+               feature_columns: Sequence[str] | None, coord_columns: Sequence[str] | None,
+               ) -> tuple[str | None, list[str], list[str]]:
+    columns = list(frame.columns)
+    if set_column not in columns:
+        raise ValueError(f"{path}: the 'set_column' option names column {set_column!r}, which is "
+                         f"not in the file; columns: {columns}")
+    if id_column == "id" and "id" not in columns:
+        id_column = None  # the default: use an "id" column only when there is one
+    if id_column is not None and id_column not in columns:
+        raise ValueError(f"{path}: the 'id_column' option names column {id_column!r}, which is not "
+                         f"in the file; columns: {columns} (id_column=null for sets without ids)")
+    if coord_columns is None:
+        coord_columns = [c for c in DEFAULT_COORDS if c in columns]
+    coord_columns = list(coord_columns)
+    taken = {set_column, id_column, *coord_columns}
+    if feature_columns is None:
+        feature_columns = [c for c in columns if c not in taken
+                           and pd.api.types.is_numeric_dtype(frame[c])]
+    feature_columns = list(feature_columns)
+    for option, names in (("coord_columns", coord_columns), ("feature_columns", feature_columns)):
+        missing = [c for c in names if c not in columns]
+        if missing:
+            raise ValueError(f"{path}: the {option!r} option names columns {missing} that are not "
+                             f"in the file; columns: {columns}")
+    if len(coord_columns) not in (0, 2, 3):
+        raise ValueError(f"{path}: the 'coord_columns' option must name 0, 2 or 3 columns. "
+                         f"Got {coord_columns} instead.")
+    return id_column, feature_columns, coord_columns
+
+
+def read_csv_frame(path: str, id_column: str | None) -> pd.DataFrame:
+    dtype = {id_column: str} if id_column else None
+    try:
+        return pd.read_csv(path, dtype=dtype)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: cannot read as CSV: {err}") from err
+
+
+def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,
+               feature_columns: Sequence[str], coord_columns: Sequence[str]) -> Iterator[RawSet]:
+    """Group a long-format frame into sets (first-appearance order of set ids)."""
+    for column in (*feature_columns, *coord_columns):
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
+            row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+            raise ValueError(f"{path}: column {column!r} must be numeric; row {row + 2} holds "
+                             f"{frame[column].iloc[row]!r}")
+    if frame[set_column].isna().any():
+        row = int(np.flatnonzero(frame[set_column].isna().to_numpy())[0])
+        raise ValueError(f"{path}: row {row + 2} has no set id (column {set_column!r})")
+    feats = frame[list(feature_columns)].to_numpy(dtype=np.float64) if feature_columns else \
+        np.zeros((len(frame), 0))
+    coords = frame[list(coord_columns)].to_numpy(dtype=np.float64) if coord_columns else \
+        np.zeros((len(frame), 0))
+    ids = frame[id_column].to_numpy(dtype=object) if id_column else None
+    content = np.zeros(len(frame), dtype=bool)
+    if ids is not None:
+        content |= pd.notna(frame[id_column]).to_numpy()
+    content |= ~np.isnan(feats).all(axis=1) if feats.shape[1] else False
+    content |= ~np.isnan(coords).all(axis=1) if coords.shape[1] else False
+    if ids is None and not feats.shape[1] and not coords.shape[1]:
+        content[:] = True  # a set column alone: every row is an element
+    groups = frame.groupby(set_column, sort=False).indices
+    for key, rows in groups.items():
+        rows = rows[content[rows]]
+        yield _check_values(RawSet(
+            name=str(key),
+            ids=[_as_item(v) for v in ids[rows]] if ids is not None else None,
+            features=feats[rows], coords=coords[rows],
+            where=f"{path}, set {str(key)!r}", rows=rows))
+
+
+# ---- NPZ -----------------------------------------------------------------------------
+
+def read_npz(path: str) -> tuple[Layout, Iterator[RawSet]]:
+    try:
+        data = dict(np.load(path, allow_pickle=False))
+    except ValueError as err:
+        raise ValueError(f"{path}: cannot read .npz without pickle ({err}); store ids and names "
+                         "as fixed-width string arrays, not object arrays") from err
+    if "offsets" in data:
+        offsets = np.asarray(data["offsets"], dtype=np.int64)
+    elif "lengths" in data:
+        offsets = np.concatenate([[0], np.cumsum(np.asarray(data["lengths"], dtype=np.int64))])
+    else:
+        raise ValueError(f"{path}: a sets .npz needs an 'offsets' [N+1] or 'lengths' [N] array; "
+                         f"found {sorted(data)}")
+    if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or (np.diff(offsets) < 0).any():
+        raise ValueError(f"{path}: 'offsets' must start at 0 and never decrease")
+    total = int(offsets[-1])
+    feats = np.asarray(data.get("features", np.zeros((total, 0))), dtype=np.float64)
+    if feats.ndim == 1:
+        feats = feats[:, None]
+    coords = np.asarray(data.get("coords", np.zeros((total, 0))), dtype=np.float64)
+    ids = data.get("ids")
+    for key, arr in (("features", feats), ("coords", coords), ("ids", ids)):
+        if arr is not None and arr.shape[0] != total:
+            raise ValueError(f"{path}: {key!r} has {arr.shape[0]} rows but offsets[-1] = {total}")
+    if coords.shape[1] not in (0, 2, 3):
+        raise ValueError(f"{path}: 'coords' must have 2 or 3 columns. Got {coords.shape[1]}.")
+    n = offsets.size - 1
+    names = [str(s) for s in data["set_ids"]] if "set_ids" in data else [str(i) for i in range(n)]
+    if len(names) != n:
+        raise ValueError(f"{path}: 'set_ids' has {len(names)} entries for {n} sets")
+    layout = Layout(
+        has_ids=ids is not None,
+        feature_names=[str(s) for s in data["feature_names"]] if "feature_names" in data
+        else [f"f{i}" for i in range(feats.shape[1])],
+        coord_names=[str(s) for s in data["coord_names"]] if "coord_names" in data
+        else list(DEFAULT_COORDS[:coords.shape[1]]))
+
+    def sets() -> Iterator[RawSet]:
+        for i in range(n):
+            s, e = int(offsets[i]), int(offsets[i + 1])
+            yield _check_values(RawSet(
+                name=names[i], ids=None if ids is None else [_as_item(v) for v in ids[s:e]],
+                features=feats[s:e], coords=coords[s:e], where=f"{path}, set {names[i]!r}"))
+    return layout, sets()
+
+
+# ---- Python objects -------------------------------------------------------------------
+
+def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
+    """A list / name->set dict of dicts or arrays -> RawSets (widths checked later)."""
+    if isinstance(data, Mapping) and not {"ids", "features", "coords"} & set(data):
+        items = [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(data)]
+    else:
+        raise TypeError("sets must be a list of sets (dicts with 'ids'/'features'/'coords', or "
+                        f"[n, k] arrays) or a name -> set dict. Got {type(data).__name__} instead.")
+    out = []
+    for name, item in items:
+        where = f"set {name!r}"
+        if isinstance(item, Mapping):
+            unknown = set(item) - {"ids", "features", "coords", "name"}
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}; a set dict may hold "
+                                 "'ids', 'features', 'coords' (and 'name')")
+            name = str(item.get("name", name))
+            where = f"set {name!r}"
+            ids = item.get("ids")
+            feats = item.get("features")
+            coords = item.get("coords")
+        else:
+            arr = np.asarray(item, dtype=np.float64)
+            if arr.ndim != 2:
+                raise ValueError(f"{where}: an array set must be 2-D [elements, {arrays_are}]. "
+                                 f"Got shape {arr.shape} instead.")
+            ids, feats, coords = None, None, None
+            if arrays_are == "coords":
+                coords = arr
+            else:
+                feats = arr
+        lengths = {k: len(v) for k, v in (("ids", ids), ("features", feats), ("coords", coords))
+                   if v is not None}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"{where}: fields have different numbers of elements: {lengths}")
+        n = next(iter(lengths.values()), 0)
+        feats = np.zeros((n, 0)) if feats is None else np.asarray(feats, dtype=np.float64)
+        if feats.ndim == 1:
+            feats = feats[:, None]
+        coords = np.zeros((n, 0)) if coords is None else np.asarray(coords, dtype=np.float64)
+        if coords.ndim != 2:
+            raise ValueError(f"{where}: coords must be [elements, 2|3]. Got shape {coords.shape}.")
+        out.append(_check_values(RawSet(
+            name=name, ids=None if ids is None else [_as_item(v) for v in ids],
+            features=feats, coords=coords, where=where)))
+    return out
+
+
+def python_layout(sets: Sequence[RawSet]) -> Layout:
+    first = next((s for s in sets if len(s)), sets[0] if sets else None)
+    if first is None:
+        return Layout(False, [], [])
+    return Layout(has_ids=first.ids is not None,
+                  feature_names=[f"f{i}" for i in range(first.features.shape[1])],
+                  coord_names=list(DEFAULT_COORDS[:first.coords.shape[1]]))
+
+
+def check_layout(raw: RawSet, layout: Layout) -> None:
+    """The same fields and widths in every set, or an error naming the set."""
+    width, dims = len(layout.feature_names), len(layout.coord_names)
+    if len(raw) == 0:
+        return
+    if raw.features.shape[1] != width:
+        raise ValueError(f"{raw.where}: features have {raw.features.shape[1]} columns, expected "
+                         f"{width} (every set must have the same feature width)")
+    if raw.coords.shape[1] != dims:
+        raise ValueError(f"{raw.where}: coordinates have {raw.coords.shape[1]} dimensions, "
+                         f"expected {dims} (every set must have the same)")
+    if (raw.ids is not None) != layout.has_ids:
+        state = "has" if raw.ids is not None else "lacks"
+        raise ValueError(f"{raw.where}: {state} item ids, unlike the other sets")
+    if dims not in (0, 2, 3):
+        raise ValueError(f"{raw.where}: coordinates must be 2-D or 3-D. Got {dims} dimensions.")
+
+
+def source_kind(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    if lower.endswith(".npz"):
+        return "npz"
+    raise ValueError(f"{path}: unsupported file type; the sets domain reads long-format .csv "
+                     "(also .csv.gz) and ragged .npz files")
+
+
+def atomic_write(path: str, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path`` (no half-written outputs)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    # the temporary name keeps the extension (np.savez appends ".npz" otherwise)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{base}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
