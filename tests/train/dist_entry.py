@@ -1,0 +1,30 @@
+"""Entry point for subprocess runs in the train tests (torchrun, crash tests): registers
+the test domain in the child process, then trains with the given overrides.
+
+``EK_TEST_SLOW_SAVE=<seconds>`` stretches each checkpoint's file sync, so a crash test
+can kill the process while a checkpoint is being written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import torch
+
+import testdomain  # noqa: F401  (registers the `traintest` domain)
+from encoderkit.train import checkpoint, pretrain
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    delay = float(os.environ.get("EK_TEST_SLOW_SAVE", "0"))
+    if delay:
+        fsync = checkpoint._fsync_file
+
+        def slow_fsync(path):
+            time.sleep(delay)
+            fsync(path)
+
+        checkpoint._fsync_file = slow_fsync
+    pretrain(sys.argv[1:])
