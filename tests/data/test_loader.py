@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from encoderkit.data.loader import PackedLoader, iter_examples
 from encoderkit.data.packing import BestFitPacker
@@ -231,3 +233,33 @@ def test_best_fit_fill_on_realistic_lengths():
     assert sum(used) / (len(full) * budget) >= 0.99
     rest = packer.flush()
     assert sorted(i for b in full + rest for i in b) == list(range(len(lengths)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 64), min_size=1, max_size=300), st.integers(1, 8))
+def test_packer_keeps_every_sequence_once_within_budget(lengths, num_open):
+    packer = BestFitPacker(64, num_open)
+    bins = []
+    for i, n in enumerate(lengths):
+        bins += packer.add(i, n)
+        assert len(packer.bins) <= num_open
+    bins += packer.flush()
+    assert sorted(i for b in bins for i in b) == list(range(len(lengths)))
+    assert all(sum(lengths[i] for i in b) <= 64 for b in bins)
+    # best-fit never opens a bin while an open one has room, so no two bins open at the same
+    # time are both at most half full: emitted bins are on average more than half full
+    if len(bins) > num_open + 1:
+        assert sum(lengths) > (len(bins) - num_open - 1) * 32
+
+
+def test_window_longer_than_max_seqlen_is_an_error(data):
+    store, _, _ = data
+
+    class NoWindows(SyntheticDomain):
+        def windows(self, example, max_seqlen):
+            return [example]  # a broken rule: never cuts
+
+    loader = PackedLoader(store, NoWindows(store.schema), max_tokens=MAX_TOKENS, max_seqlen=MAX_SEQLEN, epochs=1)
+    msg = r"domain 'synthetic' made a window of \d+ tokens from record \d+, longer than max_seqlen=64"
+    with pytest.raises(ValueError, match=msg):
+        list(loader)
