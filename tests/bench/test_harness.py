@@ -46,3 +46,11 @@ def test_harness_smoke_run(mode, capsys):
                                   "--warmup", "0"]) == 0
     out = capsys.readouterr().out
     assert "encoderkit" in out and "transformers" in out and "ratio" in out
+
+
+def test_max_batch_smoke_run_reports_cap(capsys):
+    from benchmarks import max_batch
+
+    assert max_batch.main(["--size", "tiny", "--dist", "var256", "--device", "cpu", "--start", "128",
+                           "--cap", "256"]) == 0
+    assert "256 tokens (cap reached)" in capsys.readouterr().out
