@@ -130,9 +130,6 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     from hydra.errors import HydraException
 
     overrides = list(overrides or [])
-    if not any(o.split("=", 1)[0].lstrip("+~") in ("domain", "domain.name") for o in overrides):
-        raise ConfigError("no domain given: add domain=<name> (a configs/domain yaml) or "
-                          "domain.name=<registered domain>")
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]
     GlobalHydra.instance().clear()
@@ -185,6 +182,9 @@ def validate(cfg: DictConfig) -> DictConfig:
         key = getattr(e, "full_key", None)
         raise ConfigError(f"config key {key!r}: {str(e).splitlines()[0]}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
+    if "domain.name" in missing:
+        raise ConfigError("no domain given: add domain=<name> (a configs/domain yaml), "
+                          "domain.name=<registered domain>, or an experiment=<preset>")
     if missing:
         raise ConfigError(f"config key {missing[0]!r} is required (set {missing[0]}=...)")
     _check(merged)
