@@ -41,6 +41,7 @@ from .modules import PatchEmbedder, PatchHead
 MASKERS = ("random", "span", "tail")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value")
+FORMATS = ("auto", "csv", "npy", "npz")
 # A channel whose spread is below this fraction of its magnitude is constant: scale 1.
 CONSTANT_RTOL = 1e-7
 
@@ -80,7 +81,9 @@ class TimeSeriesDomain(Domain):
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "channel_independent": False, "window_overlap": 0,
             "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
-            "time_column": None, "series_column": None}
+            "time_column": None, "series_column": None,
+            # ingest-only options, accepted so one config group describes the data
+            "format": "auto", "channels": None, "value_column": None, "channel_column": None}
         unknown = sorted(set(options) - set(defaults))
         _check(not unknown, "options", f"among {sorted(defaults)}", unknown)
         opts = {**defaults, **options}
@@ -115,9 +118,15 @@ class TimeSeriesDomain(Domain):
         v = opts["missing_value"]
         _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
                "missing_value", "null or a number", v)
-        for key in ("time_column", "series_column"):
+        for key in ("time_column", "series_column", "value_column", "channel_column"):
             _check(opts[key] is None or isinstance(opts[key], str), key, "null or a column name",
                    opts[key])
+        _check(opts["format"] in FORMATS, "format", f"one of {FORMATS}", opts["format"])
+        ch = opts["channels"]
+        _check(ch is None or (isinstance(ch, (list, tuple)) and all(isinstance(x, str) for x in ch)),
+               "channels", "null or a list of column names", ch)
+        if ch is not None:
+            opts["channels"] = list(ch)
         super().__init__(schema or {}, **opts)
         self.patch = int(p)
         self.channel_independent = bool(opts["channel_independent"])
@@ -128,10 +137,9 @@ class TimeSeriesDomain(Domain):
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                **options: Any) -> dict[str, Any]:
         """CSV (wide or long), ``.npy`` or ``.npz`` files -> one record per series."""
-        unknown = sorted(set(options) - set(INGEST_OPTIONS) - {"patch"})
-        _check(not unknown, "ingest options", f"among {sorted(INGEST_OPTIONS)}", unknown)
-        fmt = options.get("format", "auto")
-        _check(fmt in ("auto", "csv", "npy", "npz"), "format", "one of auto, csv, npy, npz", fmt)
+        # Validate through the constructor: the domain config group may be passed whole.
+        options = cls({}, **{k: v for k, v in options.items() if k != "name"}).options
+        fmt = options["format"]
         missing_value = options.get("missing_value")
         csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
                                                 "value_column", "channel_column")}

@@ -57,16 +57,18 @@ def test_shifting_a_series_by_whole_patches_leaves_token_outputs_unchanged(chann
         assert (model.encode(collate([moved])) - a).abs().max() > 1e-2
 
 
-def test_a_few_adamw_steps_on_sunspots_lower_the_loss():
+def test_a_few_adamw_steps_on_co2_lower_the_loss():
     import statsmodels.api as sm
 
     torch.manual_seed(0)
-    x = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64)
-    d = TimeSeriesDomain({}, patch=4, masker={"random": 1.0, "span": 1.0}, mask_rate=0.3)
+    # statsmodels' bundled weekly Mauna Loa CO2 (has real NaNs), first 800 weeks
+    x = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)[:800]
+    assert np.isnan(x).any()
+    d = TimeSeriesDomain({}, patch=8, masker={"random": 1.0, "span": 1.0}, mask_rate=0.3)
     model = MaskedEncoderModel(d, tiny_config(2))
     ex = d.featurize(record(x))
     windows = d.windows(ex, max_seqlen=32)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     eval_batch = collate([d.mask(w, np.random.default_rng(1000 + i)) for i, w in enumerate(windows)])
 
     def eval_loss() -> float:
@@ -75,11 +77,11 @@ def test_a_few_adamw_steps_on_sunspots_lower_the_loss():
 
     before = eval_loss()
     rng = np.random.default_rng(0)
-    for _ in range(60):
+    for _ in range(50):
         batch = collate([d.mask(w, rng) for w in windows])
         out = model(batch)
         opt.zero_grad()
         out.loss.backward()
         opt.step()
     after = eval_loss()
-    assert after < 0.7 * before, (before, after)
+    assert after < 0.6 * before, (before, after)
