@@ -27,6 +27,8 @@ class RecordSource:
     def __init__(self, data: Any, domain: Domain) -> None:
         self.store = None
         self.records: list[dict] | None = None
+        if isinstance(data, (str, Path)) and str(data).endswith(".zarr") and not Path(data).exists():
+            raise FileNotFoundError(f"record store {str(data)!r} does not exist")
         if isinstance(data, (str, Path)) and Path(data).is_dir():
             from encoderkit.data.store import RecordStore
 

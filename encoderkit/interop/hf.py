@@ -22,6 +22,7 @@ Only ``safetensors`` and JSON are read or written.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import re
 import shutil
@@ -110,14 +111,22 @@ def _scalar_theta(t: float | tuple[float, ...]) -> float:
 
 
 def special_token_ids(domain: Any) -> dict[str, int | None]:
-    """Special token ids a domain exposes as ``<name>_id`` attributes or ``schema['special_tokens']``."""
-    table = dict((getattr(domain, "schema", {}) or {}).get("special_tokens", {}) or {})
+    """Special token ids a domain exposes as ``<name>_token_id`` / ``<name>_id`` attributes,
+    the same keys in its schema, or ``schema['special_tokens'][<name>]``; None if absent."""
+    schema = getattr(domain, "schema", None) or {}
+    table = schema.get("special_tokens") or {}
     out: dict[str, int | None] = {}
     for name in SPECIAL_TOKENS:
-        v = getattr(domain, f"{name}_id", None)
-        if v is None:
-            v = table.get(name, table.get(f"[{name.upper()}]"))
-        out[name] = int(v) if isinstance(v, (int,)) or (hasattr(v, "__index__")) else None
+        value = None
+        for key in (f"{name}_token_id", f"{name}_id"):
+            value = getattr(domain, key, None)
+            if value is None:
+                value = schema.get(key)
+            if value is not None:
+                break
+        if value is None:
+            value = table.get(name)
+        out[name] = int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
     return out
 
 
