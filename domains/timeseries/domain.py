@@ -553,17 +553,18 @@ class TimeSeriesDomain(Domain):
     # ------------------------------------------------------------------ samples
     @classmethod
     def sample_sources(cls, directory: str) -> tuple[list[str], dict[str, Any]]:
-        """statsmodels' bundled sunspots (yearly, 1 channel) and three channels of its
-        US macro data (quarterly), as wide CSV files with a ``time`` column."""
+        """statsmodels' bundled series as wide CSV files with a ``time`` column: 20 years
+        of weekly Mauna Loa CO2 (1 channel, with its real gaps) and three channels of the
+        quarterly US macro data (about 25 kB in all)."""
         import os
 
         import statsmodels.api as sm
 
         os.makedirs(directory, exist_ok=True)
-        sun = sm.datasets.sunspots.load_pandas().data
+        co2 = sm.datasets.co2.load_pandas().data.iloc[:1040]
         macro = sm.datasets.macrodata.load_pandas().data
-        paths = [os.path.join(directory, "sunspots.csv"), os.path.join(directory, "macro.csv")]
-        pd.DataFrame({"time": sun["YEAR"].astype(int), "sunactivity": sun["SUNACTIVITY"]}).to_csv(
+        paths = [os.path.join(directory, "co2.csv"), os.path.join(directory, "macro.csv")]
+        pd.DataFrame({"time": co2.index.strftime("%Y-%m-%d"), "co2": co2["co2"]}).to_csv(
             paths[0], index=False)
         pd.DataFrame({"time": macro["year"] + (macro["quarter"] - 1) / 4,
                       "realgdp": macro["realgdp"], "realcons": macro["realcons"],
@@ -571,10 +572,11 @@ class TimeSeriesDomain(Domain):
         return paths, {"time_column": "time"}
 
     def sample_infill_input(self) -> np.ndarray:
-        """The last 96 years of sunspots with a single missing year and a 20-year gap."""
+        """Four years of weekly CO2 (1990-) with its real gaps plus a missing week and a
+        ten-week gap."""
         import statsmodels.api as sm
 
-        x = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64)[-96:].copy()
-        x[10] = np.nan
-        x[40:60] = np.nan
+        x = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)[1670:1878].copy()
+        x[30] = np.nan
+        x[100:110] = np.nan
         return x
