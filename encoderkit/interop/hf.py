@@ -357,6 +357,10 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
             else:
                 dst.copy_(src)
             loaded += 1
+        decoder, embedding = own["head.decoder.weight"], own["embedder.tok_embeddings.weight"]
+        if "decoder.weight" not in tensors and decoder is not embedding and hf.get("tie_word_embeddings", True):
+            decoder.copy_(embedding)  # HF stores a tied decoder once, under the embedding's name
+            tensors = {**tensors, "decoder.weight": embedding}
     missing = sorted(n for n in own if ours_to_hf_name(n) not in tensors
                      and not (n == "head.decoder.weight" and own[n] is own["embedder.tok_embeddings.weight"]))
     if missing:

@@ -23,8 +23,8 @@ def test_random_labels_stay_at_chance():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 8))
     y = rng.integers(0, 2, size=200)
-    r = probe(X, y, "classification", folds=5)
-    # chance is 0.5; 200 held-out predictions -> std of accuracy ~0.035
+    r = probe(X, y, "classification", folds=3)
+    # chance is 0.5; 200 held-out predictions -> std of the mean accuracy ~0.035
     assert abs(r.mean("accuracy") - 0.5) < 0.1
 
 
