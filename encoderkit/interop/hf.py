@@ -326,9 +326,11 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
     if config.rope_axes != 1 or config.rope_mode != "axial":
         diff["rope"] = ("1-D axial", f"rope_axes={config.rope_axes}, mode={config.rope_mode}")
     if diff:
-        raise HFInteropError(f"{hf_dir}: ModernBERT config does not match the model "
+        fix = " ".join(f"model.{k}={theirs[k]}" for k in diff if k in theirs)
+        raise HFInteropError(f"{hf_dir}: ModernBERT config does not match the model ("
                              + ", ".join(f"{k}: HF {a!r} vs model {b!r}" for k, (a, b) in diff.items())
-                             + "; build the model with encoderkit.interop.hf.config_from_hf(config.json)")
+                             + f"); build the model from the HF config (pretrain overrides: {fix}; "
+                             f"in Python: encoderkit.interop.hf.config_from_hf(config.json))")
     check_exportable(model)  # same structural requirements in both directions
     tensors = read_hf_weights(hf_dir)
     own = dict(model.named_parameters(remove_duplicate=False))
