@@ -238,10 +238,19 @@ class Trainer:
                                      betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
                                      foreach=o.foreach)
         if self._pending_optim is not None:
-            tensors, values = self._pending_optim
-            set_optimizer_state_dict(self.wrapped, self.optimizer, {**tensors, **values[0]},
-                                     options=StateDictOptions(full_state_dict=True,
-                                                              flatten_optimizer_state_dict=True))
+            from torch.distributed.tensor import distribute_tensor
+
+            tensors, _ = self._pending_optim
+            for name, p in self.wrapped.named_parameters():
+                if f"state.{name}.step" not in tensors:
+                    continue
+                state = self.optimizer.state[p]
+                state["step"] = tensors[f"state.{name}.step"].clone()
+                for key in ("exp_avg", "exp_avg_sq"):
+                    full = tensors[f"state.{name}.{key}"].to(p.device, p.dtype)
+                    # every rank holds the full tensor: each keeps its own shard of it
+                    state[key] = distribute_tensor(full, p.device_mesh, p.placements,
+                                                   src_data_rank=None)
             self._pending_optim = None
 
     def _autocast(self):
@@ -364,14 +373,17 @@ class Trainer:
         info = self.info
         model_t = D.full_state_dict(self.wrapped, self.cfg.train.strategy, info) if self._fsdp else {}
         if self._fsdp:
-            from torch.distributed.checkpoint.state_dict import (StateDictOptions,
-                                                                 get_optimizer_state_dict)
-
-            # flat, keyed by parameter name: tensors to safetensors, the rest (lr, betas) JSON
-            osd = get_optimizer_state_dict(self.wrapped, self.optimizer, options=StateDictOptions(
-                full_state_dict=True, cpu_offload=True, flatten_optimizer_state_dict=True))
-            optim_t = {k: v.contiguous() for k, v in osd.items() if isinstance(v, torch.Tensor)}
-            groups = [{k: v for k, v in osd.items() if not isinstance(v, torch.Tensor)}]
+            # full (unsharded) moments keyed by parameter name; full_tensor is a collective
+            optim_t = {}
+            for name, p in self.wrapped.named_parameters():
+                state = self.optimizer.state.get(p)
+                if not state:
+                    continue
+                optim_t[f"state.{name}.step"] = state["step"].detach().cpu().clone()
+                for key in ("exp_avg", "exp_avg_sq"):
+                    optim_t[f"state.{name}.{key}"] = state[key].full_tensor().cpu().contiguous()
+            groups = [{k: v for k, v in g.items() if k != "params"}
+                      for g in self.optimizer.param_groups]
         else:
             optim_t, groups = ckpt.optimizer_tensors(self.optimizer)
         loader_states = self._gather(self.loader.state_dict())
