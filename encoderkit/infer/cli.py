@@ -110,11 +110,13 @@ def read_labels(path: str, ids: np.ndarray | None, n: int, column: str | None) -
 
 
 def _probe(argv: list[str]) -> int:
-    from encoderkit.infer.probe import format_results, probe, read_embeddings
+    from encoderkit.infer.probe import TASKS, format_results, probe, read_embeddings
 
     args = parse_args(argv, {"embeddings": "", "labels": "", "task": "classification", "label_column": None,
                              "folds": 5, "seed": 0, "baseline": None},
                       ("embeddings", "labels"), "probe")
+    if args["task"] not in TASKS:
+        raise ValueError(f"The 'task' parameter of probe must be one of {list(TASKS)}. Got {args['task']!r} instead.")
     X, ids = read_embeddings(args["embeddings"])
     y = read_labels(args["labels"], ids, len(X), args["label_column"])
     results = {"embeddings": probe(X, y, args["task"], folds=int(args["folds"]), seed=int(args["seed"]))}
@@ -142,6 +144,6 @@ def run(command: str, argv: list[str]) -> int:
         return 0
     try:
         return COMMANDS[command](argv)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as e:
         print(f"encoderkit {command}: error: {e}", file=sys.stderr)
         return 1

@@ -111,6 +111,6 @@ def run(command: str, argv: list[str]) -> int:
         return 0
     try:
         return COMMANDS[command](argv)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as e:
         print(f"encoderkit {command}: error: {e}", file=sys.stderr)
         return 1
