@@ -160,6 +160,10 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                 n = len(w)
                 if pooling == "none":
                     s = w.start  # window's first token within the record
+                    if s < 0 or s + n > job.length:
+                        raise ValueError(f"domain {domain.name!r} cut record {job.index} into windows that "
+                                         f"are not contiguous token ranges (window at {s}, {n} tokens, record "
+                                         f"{job.length}); pooling='none' needs contiguous windows")
                     acc[s:s + n] += per_np[cu[b]:cu[b] + n]
                     cnt[s:s + n] += 1
                 else:
