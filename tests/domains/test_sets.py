@@ -519,3 +519,67 @@ def test_sample_sources_are_real_digits(tmp_path):
     np.testing.assert_array_equal(frame[["x", "y", "intensity"]].to_numpy(),
                                   expected[["x", "y", "intensity"]].to_numpy())
     assert options == CSV_OPTIONS and sum(p.stat().st_size for p in tmp_path.iterdir()) < 16000
+
+
+# ---- ordering, augmentation, 3-D ------------------------------------------------------
+
+def test_curve_order_maps_back_to_input_order():
+    rng = np.random.default_rng(3)
+    sets = [{"coords": rng.uniform(-50, 50, size=(40, 2)), "features": rng.normal(size=(40, 1))}]
+    sets[0]["features"][[3, 17, 29], 0] = np.nan
+    schema, records, _ = ingest_memory(sets)
+    plain, curved = SetsDomain(schema), SetsDomain(schema, order="hilbert")
+    ex = curved.featurize(records[0])
+    el = ex.context["elements"]
+    assert sorted(el.tolist()) == list(range(40)) and el.tolist() != list(range(40))
+    coords = records[0]["coords"]
+    np.testing.assert_allclose(ex.positions, coords[el] - coords.min(axis=0), rtol=1e-6)
+    # consecutive tokens are spatially closer than in the input order
+    step = lambda p: np.linalg.norm(np.diff(p, axis=0), axis=1).mean()  # noqa: E731
+    assert step(ex.positions) < 0.5 * step(coords)
+    # infill decodes back into the input order whatever the token order
+    a = plain.infill(sets, fake_predict(plain, 0.75))
+    b = curved.infill(sets, fake_predict(curved, 0.75))
+    np.testing.assert_array_equal(a[0]["features"], b[0]["features"])
+    np.testing.assert_array_equal(a[0]["coords"], sets[0]["coords"])
+
+
+def test_local_layers_over_input_order_warn():
+    schema, _, _ = ingest_memory(load_digit_sets(limit=3)[0])
+    config = EncoderConfig.preset("tiny", hidden_size=32, num_layers=3, num_heads=2,
+                                  intermediate_size=64, rope_axes=2, global_every=3)
+    with pytest.warns(UserWarning, match="global_every=1"):
+        SetsDomain(schema).embedder(config)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SetsDomain(schema, order="zorder").embedder(config)
+
+
+def test_augmentation_rotates_rigidly_and_keeps_the_pooling_token_central():
+    sets, _ = load_digit_sets(limit=2)
+    schema, records, _ = ingest_memory(sets)
+    domain = SetsDomain(schema, random_rotation=True, pooling_token=True)
+    ex = domain.featurize(records[1])
+    aug = domain.augment(ex, np.random.default_rng(5))
+    p, q = ex.positions[1:].astype(np.float64), aug.positions[1:].astype(np.float64)
+    dist = lambda x: np.linalg.norm(x[:, None] - x[None], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(dist(q), dist(p), atol=1e-4)  # rigid motion
+    assert np.abs(q - p).max() > 0.1  # but it moved
+    np.testing.assert_allclose(aug.positions[0], q.mean(axis=0), atol=1e-4)
+    for k in ex.fields:
+        np.testing.assert_array_equal(aug.fields[k], ex.fields[k])
+
+
+def test_3d_point_sets_are_translation_invariant():
+    rng = np.random.default_rng(0)
+    sets = [{"coords": rng.uniform(0, 5, size=(12, 3)), "features": rng.normal(size=(12, 2))}]
+    schema, records, _ = ingest_memory(sets)
+    domain = SetsDomain(schema)
+    assert domain.rope_axes == 3
+    torch.manual_seed(1)
+    model = sharpen(MaskedEncoderModel(domain, tiny_config(3)).eval())
+    out, batch = encode(model, domain, records)
+    batch.positions = batch.positions + torch.tensor([4.5, -2.0, 9.25])
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(batch), out, rtol=1e-4, atol=1e-4)
