@@ -174,6 +174,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:
+        # deterministic kernels on CPU (exact resume); restored for the caller afterwards
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
         try:
             self._build()
             self.resumed_from: Path | None = None
@@ -183,6 +186,7 @@ class Trainer:
             self._train()
         finally:
             D.teardown()
+            torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
         return self.run_dir
 
     def _train(self) -> None:

@@ -207,3 +207,19 @@ def test_multirun_gives_each_job_its_own_directory(store, tmp_path):
     rates = [OmegaConf.load(sweep / str(i) / "config.yaml").domain.rate for i in (0, 1)]
     assert rates == [0.2, 0.4]
     assert (sweep / "multirun.yaml").is_file()
+
+
+def test_batch_size_warmup_ramps_micro_batches(store, tmp_path):
+    from encoderkit.train.schedule import BatchWarmup
+
+    run = pretrain(td.tiny_overrides(store, str(tmp_path / "bw"), steps=4, **{
+        "train.tokens_per_step": 512, "schedule.batch_warmup_tokens": 600,
+        "schedule.batch_warmup_start": 128, "train.eval_every": 0}))
+    rows = [r for r in read_metrics(run) if "loss" in r]
+    ramp = BatchWarmup(target=512, start=128, tokens=600, multiple=128)
+    seen, expected = 0, []
+    for r in rows:  # the micro-batch count follows the ramp at the tokens seen so far
+        expected.append(-(-ramp(seen) // 128))
+        seen += r["step_tokens"]
+    assert [r["micro_batches"] for r in rows] == expected
+    assert expected[0] == 1 and expected[-1] >= 3 and expected == sorted(expected)
