@@ -1,5 +1,5 @@
 """Tabular domain: mixed numeric / categorical rows, one token per cell."""
 
-from domains.tabular.domain import TabularDomain, sample_frame
+from domains.tabular.domain import TabularDomain, ingest_frame, sample_frame
 
-__all__ = ["TabularDomain", "sample_frame"]
+__all__ = ["TabularDomain", "ingest_frame", "sample_frame"]

@@ -250,6 +250,13 @@ def test_decode_clips_regression_to_the_argmax_bin():
     assert out["num"][0] == pytest.approx(dom.columns[0]["edges"][3])
     assert dom.columns[1]["categories"][out["cat"][1] - 1] == "c"
     assert out["observed"].all()
+    # numeric_decode=regression: the regression value itself, clipped to the training range only
+    dom.options["numeric_decode"] = "regression"
+    edges = dom.columns[0]["edges"]
+    for v, ref in ((0.3, 0.3), (10.0, edges[-1]), (-10.0, edges[0])):
+        value = np.array([v, 0.0])
+        out = dom.decode({"cat_logits": cat_logits, "bin_logits": bin_logits, "value": value}, m)
+        assert out["num"][0] == pytest.approx(ref, rel=1e-6)
 
 
 # ------------------------------------------------------------------ infill
