@@ -134,7 +134,8 @@ def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
                              f"found {sorted(group.array_keys())}")
         if "offsets" in group:
             raise ValueError(f"{path} holds per-token embeddings (pooling=none); pool them first")
-        ids = np.asarray(group["ids"][:]).astype(str) if "ids" in group else None
+        # element-wise: numpy cannot cast zarr's variable-width StringDType to '<U' in one go
+        ids = np.asarray([str(x) for x in group["ids"][:]]) if "ids" in group else None
         return np.asarray(group["embeddings"][:]), ids
     if suffix == ".npy":
         X = np.load(path, allow_pickle=False)

@@ -17,6 +17,7 @@ from encoderkit.core import EncoderConfig
 from encoderkit.data.collate import collate
 from encoderkit.domain import Domain, Example, HeadOutput, MaskedExample, window_bounds
 from encoderkit.infer import Pretrained, load
+from encoderkit.infer.probe import read_embeddings
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.registry import register_domain
 from encoderkit.train import checkpoint as ckpt
@@ -143,6 +144,9 @@ def test_streamed_outputs_equal_in_memory_result(tmp_path):
     group = zarr.open_group(str(path), mode="r")
     np.testing.assert_allclose(group["embeddings"][:], expected, atol=1e-6)
     assert list(group["ids"][:]) == [r["id"] for r in records]
+    X, ids = read_embeddings(path)  # what `encoderkit probe` reads
+    np.testing.assert_array_equal(X, group["embeddings"][:])
+    assert ids.tolist() == [r["id"] for r in records]
     pt.embed(records, out=tmp_path / "e.npy")
     np.testing.assert_allclose(np.load(tmp_path / "e.npy"), expected, atol=1e-6)
     assert list(np.load(tmp_path / "e.ids.npy")) == [r["id"] for r in records]
