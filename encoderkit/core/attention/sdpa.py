@@ -1,34 +1,45 @@
 """``sdpa``: PyTorch ``scaled_dot_product_attention`` per document (trains on CPU).
 
-Calling SDPA once per sequence costs a Python round trip per sequence per layer;
-padding the whole batch to ``max_seqlen`` wastes quadratic work on short
-sequences. The plan sorts sequences by length and groups those of similar
-length (a few tokens of padding at most, see ``_join``), so one SDPA call runs
-a whole group. Groups of equal-length sequences that sit next to each other in
-the packed axis are plain views (no copy, no mask).
+The plan (built once per batch from one host read of ``cu_seqlens``) cuts the
+packed axis into *units*, each one SDPA call per layer:
 
-Local layers on sequences much longer than the window run *blocked*: queries in
-blocks of ``B >= window // 2`` tokens attend to the 3 blocks around them (a band
-mask inside), so the work is ``3 B`` keys per query instead of ``L``.
+- a sequence of at least ``SHORT`` tokens, or a run of adjacent equal-length
+  sequences, is a slice of the packed tensors: a view, no copy, no mask for
+  global layers. Local layers on a sequence much longer than the window run
+  *blocked*: queries in blocks of ``B >= window // 2`` tokens attend to the three
+  blocks around them (pad + unfold, still no gather), ``3 B`` keys per query
+  instead of ``L``.
+- shorter sequences are sorted by length and grouped with similar lengths (a few
+  pad tokens at most, see ``_join``), padded into one call, so a batch of many
+  tiny sequences does not pay a Python round trip per sequence.
 
-The plan is built once per batch from one host read of ``cu_seqlens``; gather
-indices and masks are built once per (group, window) and shared by every layer.
+The packed tensors are cut with ``split`` and the outputs joined with one
+``cat``: no index gather/scatter, whose backward would zero-fill and accumulate
+a full ``[T, H, Dh]`` gradient per piece. Masks are additive float tensors,
+built once per (lengths, window, dtype, device) and kept in a small LRU cache:
+shared by every layer and by later batches.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from encoderkit.core.attention.base import AttentionBackend
 
-MIN_BLOCK = 32  # smaller blocks make matmuls too small to pay for the gather
+SHORT = 64  # sequences below this are grouped (and gathered); longer ones are slices
+MIN_BLOCK = 32  # smaller blocks make matmuls too small to pay for the blocking
 BLOCKED_FROM = 4  # run a local layer blocked when L >= BLOCKED_FROM * block
+# Masks depend only on (lengths, window, dtype, device): reused across layers and batches.
+_MASKS: OrderedDict[tuple, Tensor | None] = OrderedDict()
+_MASK_CACHE = 256
 
 
 def _join(group_max: int, length: int) -> bool:
@@ -41,10 +52,10 @@ def _join(group_max: int, length: int) -> bool:
 
 
 @dataclass
-class _Group:
-    starts: np.ndarray  # [n] first token of each sequence in the packed axis
-    lens: np.ndarray  # [n] lengths, descending
-    contiguous: bool  # equal lengths, adjacent in the packed axis: a view, no gather
+class _Unit:
+    segments: list[int]  # indices into the plan's segments: one slice, or a group's members
+    lens: np.ndarray  # [n] sequence lengths (one per segment for groups, descending)
+    grouped: bool  # short sequences padded together (else one slice of n equal lengths)
 
     @property
     def n(self) -> int:
@@ -56,83 +67,58 @@ class _Group:
 
 
 @dataclass
-class _Layout:
-    """How one group runs for one window: gathers, SDPA shapes, mask, real rows."""
-
-    batch: int  # SDPA batch
-    lq: int  # queries per batch row
-    lk: int  # keys per batch row
-    q_index: Tensor | None  # [batch * lq] gather; None: slice from `start`
-    kv_index: Tensor | None  # [batch * lk] gather; None: same as q
-    start: int
-    mask: Tensor | None  # bool, True = attend
-    rows: Tensor | None  # real-token rows of the [batch * lq] output; None: all
-
-
-@dataclass
 class SdpaPlan:
-    groups: list[_Group]
-    inverse: Tensor | None  # restores packed token order after the groups; None if identity
+    segments: list[int]  # token counts cutting the packed axis, in packed order
+    units: list[_Unit]
     device: torch.device
-    layouts: dict[tuple[int, int | None], _Layout] = field(default_factory=dict)
 
-    def layout(self, g: int, window: int | None) -> _Layout:
-        key = (g, window)
-        if key not in self.layouts:
-            grp = self.groups[g]
-            half = None if window is None or window // 2 >= grp.L - 1 else window // 2
-            block = max(half or 0, MIN_BLOCK)
-            if half is not None and grp.L >= BLOCKED_FROM * block:
-                self.layouts[key] = self._blocked(grp, half, block)
-            else:
-                self.layouts[key] = self._dense(grp, half)
-        return self.layouts[key]
+    def mask(self, u: int, window: int | None, dtype: torch.dtype, blocked: int | None) -> Tensor | None:
+        unit = self.units[u]
+        shape = tuple(unit.lens.tolist()) if unit.grouped else (unit.L, unit.n)
+        key = (shape, unit.grouped, window, dtype, self.device, blocked)
+        if key in _MASKS:
+            _MASKS.move_to_end(key)
+            return _MASKS[key]
+        allowed = self._allowed(unit, window, blocked)
+        mask = None if allowed is None else torch.zeros(
+            allowed.shape, dtype=dtype, device=self.device).masked_fill_(~allowed, float("-inf"))
+        _MASKS[key] = mask
+        if len(_MASKS) > _MASK_CACHE:
+            _MASKS.popitem(last=False)
+        return mask
 
-    def _t(self, a: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(self.device)
-
-    def _dense(self, g: _Group, half: int | None) -> _Layout:
-        n, L = g.n, g.L
-        idx = torch.arange(L, device=self.device)
-        band = None if half is None else (idx[:, None] - idx[None, :]).abs() <= half  # [L, L]
-        if g.contiguous:
-            mask = None if band is None else band[None, None]
-            return _Layout(n, L, L, None, None, int(g.starts[0]), mask, None)
-        ar = np.arange(L)
-        q_index = self._t((g.starts[:, None] + np.minimum(ar, g.lens[:, None] - 1)).reshape(-1))
-        if (g.lens == L).all():
-            mask = None if band is None else band[None, None]
-            return _Layout(n, L, L, q_index, None, 0, mask, None)
-        valid = idx[None, :] < self._t(g.lens)[:, None]  # [n, L]
-        mask = valid[:, None, None, :]  # [n, 1, 1, L] key padding
-        if band is not None:
-            mask = mask & band
-        # Pad query rows see every slot: they are discarded, and a fully masked row
-        # gives NaN (whose zero upstream gradient still poisons the backward).
-        mask = mask | ~valid[:, None, :, None]
-        rows = self._t(np.flatnonzero(ar[None, :] < g.lens[:, None]))
-        return _Layout(n, L, L, q_index, None, 0, mask, rows)
-
-    def _blocked(self, g: _Group, half: int, block: int) -> _Layout:
-        n, nb = g.n, math.ceil(g.L / block)
-        lp, lk = nb * block, 3 * block
-        starts, lens = g.starts[:, None], g.lens[:, None]
-        qpos = np.arange(lp)  # [Lp]
-        q_index = starts + np.minimum(qpos, lens - 1)  # [n, Lp]
-        kpos = (np.arange(nb)[:, None] - 1) * block + np.arange(lk)  # [nb, 3B]
-        kv_index = starts[:, :, None] + np.clip(kpos, 0, lens[:, :, None] - 1)  # [n, nb, 3B]
+    def _allowed(self, unit: _Unit, window: int | None, blocked: int | None) -> Tensor | None:
         d = self.device
-        kpos_t, qpos_t = self._t(kpos), self._t(qpos.reshape(nb, block))
-        lens_t = self._t(g.lens)[:, None, None]  # [n, 1, 1]
-        band = (qpos_t[:, :, None] - kpos_t[:, None, :]).abs() <= half  # [nb, B, 3B]
-        kvalid = (kpos_t >= 0) & (kpos_t[None] < lens_t)  # [n, nb, 3B]
-        qpad = qpos_t[None] >= lens_t  # [n, nb, B]
-        mask = (band[None] & kvalid[:, :, None, :]) | qpad[..., None]  # [n, nb, B, 3B]
-        rows = np.flatnonzero(qpos[None, :] < lens)
-        return _Layout(n * nb, block, lk, self._t(q_index.reshape(-1)),
-                       self._t(kv_index.reshape(-1)), 0,
-                       mask.reshape(n * nb, 1, block, lk).to(d),
-                       None if len(rows) == n * lp else self._t(rows))
+        if blocked is not None:  # a slice unit, run in blocks of `blocked` tokens
+            B, L, half = blocked, unit.L, window // 2
+            nb = math.ceil(L / B)
+            q = torch.arange(nb * B, device=d).view(nb, B)  # [nb, B]
+            k = (torch.arange(nb, device=d)[:, None] - 1) * B + torch.arange(3 * B, device=d)
+            ok = ((q[:, :, None] - k[:, None, :]).abs() <= half) & (k[:, None, :] >= 0) \
+                & (k[:, None, :] < L)  # [nb, B, 3B]
+            # Pad query rows see every slot: a fully masked row gives NaN, which poisons
+            # the backward even though the row itself is discarded.
+            ok = (ok | (q >= L)[:, :, None])[:, None]  # [nb, 1, B, 3B]
+            return ok.repeat(unit.n, 1, 1, 1)  # [n * nb, 1, B, 3B]
+        idx = torch.arange(unit.L, device=d)
+        band = None
+        if window is not None and window // 2 < unit.L - 1:
+            band = (idx[:, None] - idx[None, :]).abs() <= window // 2  # [L, L]
+        if not unit.grouped or (unit.lens == unit.L).all():
+            return None if band is None else band[None, None]
+        valid = idx[None, :] < torch.from_numpy(unit.lens).to(d)[:, None]  # [n, L]
+        ok = valid[:, None, None, :]  # [n, 1, 1, L] key padding
+        if band is not None:
+            ok = ok & band
+        return ok | ~valid[:, None, :, None]
+
+
+def blocked_size(L: int, window: int | None) -> int | None:
+    """Block size when a local layer on length ``L`` should run blocked, else None."""
+    if window is None:
+        return None
+    block = max(window // 2, MIN_BLOCK)
+    return block if L >= BLOCKED_FROM * block else None
 
 
 class SdpaBackend(AttentionBackend):
@@ -146,47 +132,79 @@ class SdpaBackend(AttentionBackend):
     def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> SdpaPlan:
         cu = np.asarray(cu_seqlens.tolist(), dtype=np.int64)  # the one host read per batch
         lengths = np.diff(cu)
-        order = [int(i) for i in np.argsort(-lengths, kind="stable") if lengths[i] > 0]
-        members: list[list[int]] = []
-        for i in order:
-            if members and _join(int(lengths[members[-1][0]]), int(lengths[i])):
-                members[-1].append(i)
+        segments: list[int] = []
+        units: list[_Unit] = []
+        short: list[tuple[int, int]] = []  # (length, segment)
+        i = 0
+        while i < len(lengths):
+            L = int(lengths[i])
+            j = i + 1
+            while j < len(lengths) and lengths[j] == L:
+                j += 1  # a run of equal lengths: one batched slice
+            if L == 0:
+                i = j
+                continue
+            if L >= SHORT or j - i > 1:
+                units.append(_Unit([len(segments)], lengths[i:j].copy(), grouped=False))
+                segments.append(L * (j - i))
             else:
-                members.append([i])
-        groups, perm = [], []
-        for ids in members:
-            ids_a = np.asarray(ids)
-            lens = lengths[ids_a]
-            contiguous = bool((lens == lens[0]).all() and (np.diff(ids_a) == 1).all())
-            groups.append(_Group(cu[ids_a], lens, contiguous))
-            perm.append(np.concatenate([np.arange(cu[i], cu[i + 1]) for i in ids]))
-        full = np.concatenate(perm) if perm else np.zeros(0, dtype=np.int64)
-        inverse = None
-        if not np.array_equal(full, np.arange(len(full))):
-            inv = np.empty_like(full)
-            inv[full] = np.arange(len(full))
-            inverse = torch.from_numpy(inv).to(cu_seqlens.device)
-        return SdpaPlan(groups, inverse, cu_seqlens.device)
+                short.append((L, len(segments)))
+                segments.append(L)
+            i = j
+        # Short sequences: longest first, similar lengths padded into one call.
+        short.sort(key=lambda t: -t[0])
+        groups: list[list[tuple[int, int]]] = []
+        for item in short:
+            if groups and _join(groups[-1][0][0], item[0]):
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+        for members in groups:
+            units.append(_Unit([m[1] for m in members], np.array([m[0] for m in members]),
+                               grouped=True))
+        return SdpaPlan(segments, units, cu_seqlens.device)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: SdpaPlan, window: int | None,
                dropout_p: float = 0.0) -> Tensor:
         H, Dh = q.shape[1], q.shape[2]
-        outs = []
-        for g in range(len(plan.groups)):
-            lay = plan.layout(g, window)
-            if lay.q_index is None:
-                s, e = lay.start, lay.start + lay.batch * lay.lq
-                qg, kg, vg = q[s:e], k[s:e], v[s:e]
-            else:
-                kv = lay.q_index if lay.kv_index is None else lay.kv_index
-                qg, kg, vg = q.index_select(0, lay.q_index), k.index_select(0, kv), \
-                    v.index_select(0, kv)
-            qg = qg.view(lay.batch, lay.lq, H, Dh).transpose(1, 2)  # [b, H, lq, Dh]
-            kg, vg = (x.view(lay.batch, lay.lk, H, Dh).transpose(1, 2) for x in (kg, vg))
-            o = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=lay.mask, dropout_p=dropout_p)
-            o = o.transpose(1, 2).reshape(lay.batch * lay.lq, H, Dh)
-            outs.append(o if lay.rows is None else o.index_select(0, lay.rows))
-        if not outs:  # no tokens at all
+        if not plan.segments:  # no tokens at all
             return torch.empty_like(q)
-        out = outs[0] if len(outs) == 1 else torch.cat(outs)
-        return out if plan.inverse is None else out.index_select(0, plan.inverse)
+        qs, ks, vs = (x.split(plan.segments) for x in (q, k, v))
+        outs: list[Tensor | None] = [None] * len(plan.segments)
+        for ui, u in enumerate(plan.units):
+            n, L = u.n, u.L
+            if u.grouped:
+                qu, ku, vu = (pad_sequence([xs[i] for i in u.segments], batch_first=True)
+                              .transpose(1, 2) for xs in (qs, ks, vs))  # [n, H, L, Dh]
+                o = F.scaled_dot_product_attention(
+                    qu, ku, vu, attn_mask=plan.mask(ui, window, q.dtype, None), dropout_p=dropout_p)
+                o = o.transpose(1, 2)  # [n, L, H, Dh]
+                for row, (seg, length) in enumerate(zip(u.segments, u.lens)):
+                    outs[seg] = o[row, :length]
+                continue
+            seg = u.segments[0]
+            qu, ku, vu = (xs[seg].view(n, L, H, Dh) for xs in (qs, ks, vs))
+            block = blocked_size(L, window)
+            if block is None:
+                o = F.scaled_dot_product_attention(
+                    qu.transpose(1, 2), ku.transpose(1, 2), vu.transpose(1, 2),
+                    attn_mask=plan.mask(ui, window, q.dtype, None), dropout_p=dropout_p)
+                outs[seg] = o.transpose(1, 2).reshape(n * L, H, Dh)
+            else:
+                outs[seg] = self._blocked(qu, ku, vu, block, plan.mask(ui, window, q.dtype, block),
+                                          dropout_p).reshape(n * L, H, Dh)
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    @staticmethod
+    def _blocked(q: Tensor, k: Tensor, v: Tensor, B: int, mask: Tensor, dropout_p: float) -> Tensor:
+        """Local attention on ``[n, L, H, Dh]`` in blocks of ``B``: keys of 3 blocks per query block."""
+        n, L, H, Dh = q.shape
+        nb = math.ceil(L / B)
+        qb = F.pad(q, (0, 0, 0, 0, 0, nb * B - L)).view(n * nb, B, H, Dh).transpose(1, 2)
+        # Keys/values padded by a block in front and up to a block multiple behind, then
+        # the 3B-wide windows with stride B: [n, nb, H, Dh, 3B] -> [n * nb, H, 3B, Dh].
+        kb, vb = (F.pad(x, (0, 0, 0, 0, B, (nb + 1) * B - L)).unfold(1, 3 * B, B)
+                  .permute(0, 1, 2, 4, 3).reshape(n * nb, H, 3 * B, Dh) for x in (k, v))
+        o = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, dropout_p=dropout_p)
+        return o.transpose(1, 2).reshape(n, nb * B, H, Dh)[:, :L]
+
