@@ -15,7 +15,7 @@ from torch import nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.data.collate import collate
-from encoderkit.domain import Domain, Example, HeadOutput, MaskedExample, window_bounds
+from encoderkit.domain import Domain, Example, HeadOutput, window_bounds
 from encoderkit.infer import Pretrained, load
 from encoderkit.infer.probe import read_embeddings
 from encoderkit.modeling import MaskedEncoderModel

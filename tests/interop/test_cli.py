@@ -11,7 +11,7 @@ import torch
 
 from encoderkit import cli
 from encoderkit.core import EncoderConfig
-from encoderkit.infer import Pretrained, load
+from encoderkit.infer import load
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.registry import available_domains, get_domain
 from encoderkit.train import checkpoint as ckpt
