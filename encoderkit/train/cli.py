@@ -8,6 +8,7 @@ is written to ``multirun.yaml`` in the sweep directory.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,5 +76,6 @@ def run(command: str, argv: list[str]) -> int:
     except NonFiniteLossError as e:
         print(f"encoderkit pretrain: stopped: {e}", file=sys.stderr)
         return 1
-    print(f"run directory: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run directory: {run_dir}")
     return 0

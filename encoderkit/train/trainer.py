@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,12 @@ class Trainer:
         d = cfg.data
         self.train_indices = self.store.split("train", fraction=d.val_fraction, seed=d.seed)
         self.val_indices = self.store.split("validation", fraction=d.val_fraction, seed=d.seed)
+        # every rank needs at least one validation record (the loader shards by rank)
+        self.val_enabled = len(self.val_indices) >= self.info.world_size
+        if not self.val_enabled and cfg.train.eval_every and self.info.is_main:
+            warnings.warn(f"the validation split of {store_path} has {len(self.val_indices)} "
+                          f"record(s), fewer than the {self.info.world_size} rank(s): validation "
+                          "is skipped (raise data.val_fraction or add records)", stacklevel=2)
         if len(self.train_indices) == 0:
             raise ConfigError(f"store {store_path} has no training records "
                               f"(data.val_fraction={d.val_fraction})")
@@ -326,7 +333,7 @@ class Trainer:
     def _validate(self) -> dict[str, float] | None:
         from encoderkit.data.loader import PackedLoader
 
-        if len(self.val_indices) == 0:
+        if not self.val_enabled:
             return None
         d, info = self.cfg.data, self.info
         # Masked (train=True) so there is a loss; a fixed seed makes every evaluation
@@ -435,7 +442,8 @@ class Trainer:
         ax.set_xlabel("tokens")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.domain.name}: {self.run_dir.name}")
-        ax.legend()
+        if train or val:
+            ax.legend()
         fig.tight_layout()
         tmp = self.run_dir / f".loss.png.tmp-{os.getpid()}.png"
         fig.savefig(tmp, dpi=100)
