@@ -179,7 +179,7 @@ class TabularDomain(Domain):
             positions = column[:, None].astype(np.int32)
         else:
             positions = np.zeros((len(column), 0), dtype=np.int32)
-        return Example(fields=fields, positions=positions, record=int(record.get("_index", -1)))
+        return Example(fields=fields, positions=positions)
 
     def eligible(self, example: Example) -> np.ndarray:
         """Cells that may be training targets: observed, and not the unknown category."""
