@@ -79,3 +79,10 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     model.domain.write_output(out, str(tmp_path / "filled.csv"))
     back = pd.read_csv(tmp_path / "filled.csv")
     assert list(back.columns) == list(data.columns) and back.isna().sum().sum() == 0
+    # `encoderkit infill` on a Parquet file gives the same fills
+    from encoderkit.cli import main
+
+    data.to_parquet(tmp_path / "holes.parquet", index=False)
+    assert main(["infill", f"checkpoint={run}", f"input={tmp_path / 'holes.parquet'}",
+                 f"output={tmp_path / 'filled.parquet'}"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "filled.parquet"), filled)
