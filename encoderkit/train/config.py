@@ -68,7 +68,7 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     eps: float = 1e-6
     weight_decay: float = 1e-5
-    foreach: bool = True
+    foreach: Optional[bool] = None
 
 
 @dataclass

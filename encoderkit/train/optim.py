@@ -53,13 +53,15 @@ class StableAdamW(torch.optim.Optimizer):
 
     ``max_lr`` is the peak scheduled learning rate used to scale the fully decoupled
     weight decay; it defaults to the ``lr`` given at construction (the scheduler then
-    only rescales ``group["lr"]``).
+    only rescales ``group["lr"]``). ``foreach=None`` picks the multi-tensor path for
+    CUDA parameters and the per-tensor loop on CPU, where it measured faster (no kernel
+    launches to amortise; fewer temporaries).
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 8e-4,
                  betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-6,
                  weight_decay: float = 1e-5, max_lr: float | None = None,
-                 foreach: bool = True) -> None:
+                 foreach: bool | None = None) -> None:
         if not lr > 0:
             raise ValueError(f"The 'lr' parameter of StableAdamW must be > 0. Got {lr} instead.")
         for i, b in enumerate(betas):
@@ -96,7 +98,10 @@ class StableAdamW(torch.optim.Optimizer):
             step = int(self.state[params[0]]["step"].item()) + 1
             for p in params:
                 self.state[p]["step"].fill_(step)
-            fn = _foreach_step if group["foreach"] else _single_step
+            foreach = group["foreach"]
+            if foreach is None:
+                foreach = params[0].device.type == "cuda"
+            fn = _foreach_step if foreach else _single_step
             fn(params, [p.grad for p in params],
                [self.state[p]["exp_avg"] for p in params],
                [self.state[p]["exp_avg_sq"] for p in params],
@@ -142,20 +147,23 @@ def _foreach_step(params, grads, exp_avgs, exp_avg_sqs, *, step, lr, beta1, beta
     torch._foreach_mul_(v, b2)
     torch._foreach_addcmul_(v, grads_l, grads_l, value=1 - b2)
 
-    ratios = torch._foreach_mul(grads_l, grads_l)
-    torch._foreach_div_(ratios, torch._foreach_clamp_min(v, eps * eps))
-    rms = _mean_ratio(ratios, params).sqrt_()  # [n]
-    del ratios
+    # one scratch buffer per tensor, reused for g^2 / max(v, eps^2) and then the denominator
+    tmp = torch._foreach_maximum(v, eps * eps)
+    torch._foreach_reciprocal_(tmp)
+    torch._foreach_mul_(tmp, grads_l)
+    torch._foreach_mul_(tmp, grads_l)
+    rms = _mean_ratio(tmp, params).sqrt_()  # [n]
     step_lr = lr / rms.clamp_min(1.0)  # [n] per tensor clipped learning rate, stays on device
-    lrs = list(step_lr.unbind())
     if weight_decay != 0:
         decay = list((1.0 - step_lr * (weight_decay / max_lr)).unbind())
         torch._foreach_mul_(params_l, decay)
-    denom = torch._foreach_sqrt(v)
-    torch._foreach_add_(denom, eps)
-    update = torch._foreach_div(m, denom)
-    torch._foreach_mul_(update, lrs)
-    torch._foreach_sub_(params_l, update)
+    # theta -= lr' m / (sqrt(v) + eps), written as m / ((sqrt(v) + eps) / lr') so the
+    # per-tensor lr' stays a device tensor (no host sync per parameter)
+    torch._foreach_copy_(tmp, v)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_div_(tmp, list(step_lr.to(tmp[0].dtype).unbind()))
+    torch._foreach_addcdiv_(params_l, m, tmp, value=-1.0)
 
 
 def _single_step(params, grads, exp_avgs, exp_avg_sqs, *, step, lr, beta1, beta2, eps,
