@@ -118,7 +118,9 @@ class GenomicDomain(Domain):
     """DNA as single-nucleotide or non-overlapping k-mer tokens (see ``tokens.py``).
 
     Store fields: ``ids`` (uint8 base codes incl. IUPAC) and ``soft`` (bool, lowercase);
-    bases are tokenised in ``featurize``, so one store serves both vocabularies."""
+    bases are tokenised in ``featurize``, so one store serves both vocabularies.
+    Example fields: ``ids`` (int64 token ids) and ``soft`` (uint8 per token, bit j = the
+    token's j-th base is soft-masked)."""
 
     name = "genomic"
     rope_axes = 1
@@ -269,7 +271,7 @@ class GenomicDomain(Domain):
 
     def _finish(self, example: Example, predict: np.ndarray, rng: np.random.Generator) -> MaskedExample:
         ids, soft = example.fields["ids"], example.fields["soft"]
-        weights = np.where(soft, self.options["soft_weight"], 1.0).astype(np.float32)
+        weights = np.where(soft != 0, self.options["soft_weight"], 1.0).astype(np.float32)
         return MaskedExample(
             inputs={**example.fields, "ids": self._corrupt(ids, predict, rng)},
             positions=example.positions, targets={"ids": ids[predict].astype(np.int64)},

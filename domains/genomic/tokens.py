@@ -160,15 +160,17 @@ class Vocabulary:
 
     # ---- tokenise / detokenise ----
     def tokenize(self, codes: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Base codes [L] + soft [L] -> (token ids int64 [T], token soft [T], first base of each token [T]).
+        """Base codes [L] + soft [L] -> (token ids int64 [T], soft bits uint8 [T], first base of each token [T]).
 
-        A token is soft-masked when any of its bases is (only k-mers can mix)."""
+        Soft bits: bit j is set when the token's j-th base is soft-masked (k <= 8 fits a
+        byte), so a k-mer that mixes cases keeps exact per-base flags through a strand
+        flip; a token counts as soft-masked when any bit is set."""
         codes = np.asarray(codes, dtype=np.uint8)
         soft = np.asarray(soft, dtype=bool)
         n = codes.shape[0]
         single = self.code_to_single()[codes]
         if self.tokens == "nucleotide" or n == 0:
-            return single, soft.copy(), np.arange(n, dtype=np.int64)
+            return single, soft.astype(np.uint8), np.arange(n, dtype=np.int64)
         k = self.k
         acgt = codes < 4
         idx = np.arange(n)
@@ -186,17 +188,25 @@ class Vocabulary:
         for j in range(k):  # k is small: k vectorised passes
             value = value * 4 + codes[kstarts + j]
         ids[is_kmer] = self.kmer_offset + value
-        token_soft = np.logical_or.reduceat(soft, starts) if starts.size else soft[:0]
-        return ids, token_soft, starts.astype(np.int64)
+        lens = np.where(is_kmer, k, 1)
+        bits = np.zeros(starts.size, dtype=np.uint8)
+        for j in range(k):
+            has = j < lens
+            bits[has] |= soft[starts[has] + j].astype(np.uint8) << j
+        return ids, bits, starts.astype(np.int64)
 
     def detokenize(self, ids: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids [T] (+ token soft [T]) -> (base codes [L], soft [L]); specials are dropped."""
+        """Token ids [T] (+ soft bits [T]) -> (base codes [L], soft bool [L]); specials are dropped."""
         bases, length, _ = self._tables()
         ids = np.asarray(ids, dtype=np.int64)
         lens = length[ids]
         keep = np.arange(bases.shape[1])[None, :] < lens[:, None]  # [T, width]
         codes = bases[ids][keep]
-        flags = np.zeros(codes.shape[0], dtype=bool) if soft is None else np.repeat(np.asarray(soft, bool), lens)
+        if soft is None:
+            flags = np.zeros(codes.shape[0], dtype=bool)
+        else:
+            bits = np.asarray(soft).astype(np.uint8)[:, None] >> np.arange(bases.shape[1], dtype=np.uint8)[None, :]
+            flags = (bits & 1).astype(bool)[keep]
         return codes, flags
 
     def reverse_complement(self, ids: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -208,6 +218,6 @@ class Vocabulary:
             comp = np.arange(self.padded_size, dtype=np.int64)
             comp[FIRST_BASE: FIRST_BASE + len(BASES)] = FIRST_BASE + COMPLEMENT_CODE.astype(np.int64)
             n = len(ids)
-            return comp[ids[::-1]], np.asarray(soft, bool)[::-1].copy(), np.arange(n, dtype=np.int64)
+            return comp[ids[::-1]], np.asarray(soft, np.uint8)[::-1].copy(), np.arange(n, dtype=np.int64)
         codes, flags = self.detokenize(ids, soft)
         return self.tokenize(*reverse_complement_bases(codes, flags))
