@@ -157,6 +157,10 @@ class Trainer:
             return
         path = Path(path)
         model_t, optim_t, groups, state = ckpt.load_checkpoint(path)
+        if "loader" not in state:
+            # weights only (e.g. `encoderkit import-hf`): start training from these weights
+            self._load_initial_weights(path, model_t, state)
+            return
         diff = ckpt.config_diff(state["config"], self.config_dict)
         if diff:
             raise ConfigError(f"checkpoint {path} was trained with a different config: "
@@ -178,6 +182,16 @@ class Trainer:
             _atomic_write_text(self.run_dir / "metrics.jsonl",
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
+
+    def _load_initial_weights(self, path: Path, model_t: dict, state: dict) -> None:
+        saved = state.get("model_config")
+        current = self.encoder_config.to_dict()
+        if saved is not None and saved != current:
+            diff = [f"model.{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}"
+                    for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k)]
+            raise ConfigError(f"initial checkpoint {path} has another model shape: "
+                              + "; ".join(diff))
+        ckpt.load_model_state(self.model, model_t)
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:

@@ -223,3 +223,24 @@ def test_batch_size_warmup_ramps_micro_batches(store, tmp_path):
         seen += r["step_tokens"]
     assert [r["micro_batches"] for r in rows] == expected
     assert expected[0] == 1 and expected[-1] >= 3 and expected == sorted(expected)
+
+
+def test_training_starts_from_a_weights_only_checkpoint(store, tmp_path):
+    """A checkpoint without loader/optimizer state (as `encoderkit import-hf` writes) is
+    an initialisation: training starts at step 0 from exactly those weights."""
+    from encoderkit.train import checkpoint as ckpt
+
+    src = pretrain(td.tiny_overrides(store, str(tmp_path / "src"), steps=2, **{"train.eval_every": 0}))
+    state = json.loads((src / "checkpoints/2/state.json").read_text())
+    weights = _final_weights(src, 2)
+    run = tmp_path / "init"
+    ckpt.save_checkpoint(run / "checkpoints", 0, weights, {}, [],
+                         {"step": 0, "tokens": 0, "model_config": state["model_config"],
+                          "domain": state["domain"]}, keep=0)
+    pretrain(td.tiny_overrides(store, str(run), steps=1, **{"train.eval_every": 0,
+                                                               "optim.lr": 1e-12}))
+    after = _final_weights(run, 1)
+    # with a vanishing learning rate the weights stay those of the initial checkpoint
+    for k, v in weights.items():
+        torch.testing.assert_close(after[k], v, rtol=0, atol=1e-9)
+    assert read_metrics(run)[0]["step"] == 1
