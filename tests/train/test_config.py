@@ -68,3 +68,37 @@ def test_experiment_preset_selects_domain_and_overrides(tmp_path):
     cfg = compose(["experiment=genomic_demo", f"data.store={tmp_path}", "domain.mask_rate=0.2"])
     assert cfg.domain.name == "genomic" and cfg.domain.mask_rate == 0.2
     assert cfg.train.steps == 300 and cfg.data.max_seqlen == 512 and cfg.run.name == "genomic-demo"
+
+
+@pytest.mark.slow
+def test_configs_found_from_a_non_editable_wheel(tmp_path):
+    """Build the wheel, unpack it elsewhere, and compose from the packaged tree only."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[2]
+    src = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        target = src / f
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (repo / f).is_symlink():
+            target.symlink_to(Path(repo / f).readlink())
+        elif (repo / f).is_file():
+            shutil.copy2(repo / f, target)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    str(src), "-w", str(tmp_path / "dist")], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = ("import encoderkit, encoderkit.train.config as c; "
+            "assert encoderkit.__file__.startswith(%r), encoderkit.__file__; "
+            "cfg = c.compose(['domain=genomic', 'data.store=x', 'model=base']); "
+            "assert str(c.config_dir()).startswith(%r); print(cfg.model.preset)") % (str(site), str(site))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "base"

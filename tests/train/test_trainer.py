@@ -244,3 +244,18 @@ def test_training_starts_from_a_weights_only_checkpoint(store, tmp_path):
     for k, v in weights.items():
         torch.testing.assert_close(after[k], v, rtol=0, atol=1e-9)
     assert read_metrics(run)[0]["step"] == 1
+
+
+def test_token_schedule_sets_lr_from_tokens_seen(store, tmp_path):
+    from encoderkit.train.schedule import WSD
+
+    run = pretrain(td.tiny_overrides(store, str(tmp_path / "tok"), steps=4, **{
+        "schedule.unit": "tokens", "schedule.total": 512, "schedule.warmup": 200,
+        "schedule.decay": 200, "schedule.shape": "cosine", "schedule.final_ratio": 0.1,
+        "train.eval_every": 0}))
+    sched = WSD(total=512, warmup=200, decay=200, shape="cosine", final_ratio=0.1, unit="tokens")
+    rows = [r for r in read_metrics(run) if "loss" in r]
+    # the lr of a step is the schedule at the tokens seen once that step is done
+    assert [r["lr"] for r in rows] == pytest.approx([1e-2 * sched(r["tokens"]) for r in rows])
+    with pytest.raises(ConfigError, match="run.resume=never"):
+        pretrain(td.tiny_overrides(store, str(tmp_path / "tok"), steps=5, **{"run.resume": "never"}))
