@@ -20,7 +20,10 @@ Sets longer than ``max_seqlen`` are cut by ``windows`` into ``k = ceil(n / cap)`
 chunks of near-equal size, deterministically: ``spatial`` chunking takes contiguous
 runs along the curve order (Hilbert when ``order="input"``), ``random`` chunking a
 permutation seeded by ``(chunk_seed, n)``; both depend only on the set itself, so a
-set's embedding never changes between runs.
+set's embedding never changes between runs. A chunk's ``context["elements"]`` names
+its elements (indices into the featurized set); chunks are not contiguous runs of
+tokens, so per-token outputs of a chunked set (``embed(pooling="none")``) must be
+mapped back through it (pooled embeddings need nothing).
 
 Pooling. Mean pooling over elements is the default. ``pooling_token=true`` prepends a
 learned [CLS] element (never masked, no item, no features) at the centroid of the
@@ -46,8 +49,8 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 from . import digits
 from .curves import CURVES, curve_order
 from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL, UNK,
-                     ingest_files, raw_to_record)
-from .io import (Layout, RawSet, atomic_write, check_layout, frame_sets, python_sets,
+                     encode_ids, ingest_files, raw_to_record)
+from .io import (Layout, RawSet, as_item, atomic_write, check_layout, frame_sets, python_sets,
                  read_csv_frame, read_npz, source_kind)
 from .modules import IGNORE, SetEmbedder, SetHead
 
@@ -171,15 +174,23 @@ class SetsDomain(Domain):
                          "features, coords")
 
     def featurize(self, record: Record) -> Example:
+        """A stored record -> element tokens. Also accepts a user set dict (``ids`` as a
+        list of items, lists for ``features`` / ``coords``), so ``embed`` can take the
+        same dicts as ``infill``; integer numpy ``ids`` are read as stored token ids."""
         n = self._num_elements(record)
         if self.has_ids:
-            stored = np.asarray(record["ids"], dtype=np.int64)
+            ids = record.get("ids")
+            if ids is None:
+                ids = [None] * n
+            if not (isinstance(ids, np.ndarray) and ids.dtype.kind in "iu"):
+                ids = encode_ids([as_item(v) for v in ids], self.index)
+            stored = np.asarray(ids, dtype=np.int64)
             ids = np.where(stored == MISSING_ID, MASK, stored)  # a missing item is hidden
         else:
             ids = np.full(n, ELEM, dtype=np.int64)
         fields = {"ids": ids}
         if self.num_features:
-            raw = np.asarray(record["features"], dtype=np.float64)
+            raw = np.asarray(record["features"], dtype=np.float64).reshape(n, self.num_features)
             observed = ~np.isnan(raw)
             values = np.where(observed, (raw - self.mean) / self.std, 0.0)
             fields["features"] = values.astype(np.float32)

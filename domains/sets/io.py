@@ -59,7 +59,7 @@ class Layout:
     coord_names: list[str]
 
 
-def _as_item(value: Any) -> str | None:
+def as_item(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, float) and np.isnan(value):
@@ -152,7 +152,7 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
         rows = rows[content[rows]]
         yield _check_values(RawSet(
             name=str(key),
-            ids=[_as_item(v) for v in ids[rows]] if ids is not None else None,
+            ids=[as_item(v) for v in ids[rows]] if ids is not None else None,
             features=feats[rows], coords=coords[rows],
             where=f"{path}, set {str(key)!r}", rows=rows))
 
@@ -200,7 +200,7 @@ def read_npz(path: str) -> tuple[Layout, Iterator[RawSet]]:
         for i in range(n):
             s, e = int(offsets[i]), int(offsets[i + 1])
             yield _check_values(RawSet(
-                name=names[i], ids=None if ids is None else [_as_item(v) for v in ids[s:e]],
+                name=names[i], ids=None if ids is None else [as_item(v) for v in ids[s:e]],
                 features=feats[s:e], coords=coords[s:e], where=f"{path}, set {names[i]!r}"))
     return layout, sets()
 
@@ -251,7 +251,7 @@ def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
         if coords.ndim != 2:
             raise ValueError(f"{where}: coords must be [elements, 2|3]. Got shape {coords.shape}.")
         out.append(_check_values(RawSet(
-            name=name, ids=None if ids is None else [_as_item(v) for v in ids],
+            name=name, ids=None if ids is None else [as_item(v) for v in ids],
             features=feats, coords=coords, where=where)))
     return out
 

@@ -583,3 +583,14 @@ def test_3d_point_sets_are_translation_invariant():
     batch.positions = batch.positions + torch.tensor([4.5, -2.0, 9.25])
     with torch.no_grad():
         torch.testing.assert_close(model.encode(batch), out, rtol=1e-4, atol=1e-4)
+
+
+def test_featurize_accepts_user_set_dicts_like_stored_records():
+    schema, _, _ = ingest_memory(item_sets())
+    domain = SetsDomain(schema)
+    user = {"ids": ["g1", "nope", None], "features": [[1.0, np.nan], [0.0, 2.0], [3.0, 4.0]]}
+    stored = domain.to_records([user])[0]
+    a, b = domain.featurize(user), domain.featurize(stored)
+    for k in a.fields:
+        np.testing.assert_array_equal(a.fields[k], b.fields[k])
+    assert a.fields["ids"].tolist() == [domain.index["g1"], UNK, MASK]
