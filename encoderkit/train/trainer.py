@@ -62,7 +62,9 @@ class Trainer:
 
         cfg = self.cfg
         self.info, self.device = D.setup(cfg.run.device)
-        self.run_dir = Path(cfg.run.dir) if cfg.run.dir else Path("runs") / cfg.run.name
+        run_dir = Path(cfg.run.dir) if cfg.run.dir else Path("runs") / cfg.run.name
+        # the default name holds a timestamp each rank resolved on its own: rank 0's wins
+        self.run_dir = Path(D.broadcast_object(str(run_dir), self.info))
         self.ckpt_dir = self.run_dir / "checkpoints"
         if self.info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
