@@ -48,7 +48,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 
 from . import digits
 from .curves import CURVES, curve_order
-from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL, UNK,
+from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files, raw_to_record)
 from .io import (Layout, RawSet, as_item, atomic_write, check_layout, frame_sets, python_sets,
                  read_csv_frame, read_npz, source_kind)
