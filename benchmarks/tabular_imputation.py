@@ -229,9 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--ensemble", type=int, default=1)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (tiny matmuls: more threads mostly add contention)")
     ap.add_argument("--append", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(max(1, args.threads))
     t0 = time.perf_counter()
     df = run(args.seeds, args.steps, args.ensemble, args.only)
     md = table(df)
