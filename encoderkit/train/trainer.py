@@ -93,8 +93,8 @@ class Trainer:
             self.domain = get_domain(name)(self.store.schema, **options)
         except KeyError as e:
             raise ConfigError(str(e.args[0] if e.args else e)) from None
-        except TypeError as e:
-            raise ConfigError(f"domain {name!r} options {sorted(options)}: {e}") from None
+        except (TypeError, ValueError) as e:  # a bad domain option: the domain names it
+            raise ConfigError(f"domain {name!r}: {' '.join(str(e).split())}") from None
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
@@ -116,10 +116,14 @@ class Trainer:
         if len(self.train_indices) == 0:
             raise ConfigError(f"store {store_path} has no training records "
                               f"(data.val_fraction={d.val_fraction})")
-        self.loader = PackedLoader(self.store, self.domain, indices=self.train_indices,
-                                   max_tokens=d.max_tokens, max_seqlen=d.max_seqlen, seed=d.seed,
-                                   rank=self.info.rank, world_size=self.info.world_size,
-                                   num_workers=d.num_workers, train=True)
+        try:
+            self.loader = PackedLoader(self.store, self.domain, indices=self.train_indices,
+                                       max_tokens=d.max_tokens, max_seqlen=d.max_seqlen,
+                                       seed=d.seed, rank=self.info.rank,
+                                       world_size=self.info.world_size,
+                                       num_workers=d.num_workers, train=True)
+        except ValueError as e:  # e.g. fewer training records than ranks
+            raise ConfigError(f"data: {' '.join(str(e).split())}") from None
 
         t = cfg.train
         world = self.info.world_size
