@@ -8,7 +8,7 @@ frequencies) and the loss of a working trainer goes down within a few dozen step
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -262,7 +262,6 @@ class Trainer:
     def _shard_optimizer(self) -> None:
         """fully_shard swaps parameters for DTensors: rebuild the optimizer on them, and
         load a resumed optimizer state (full, keyed by parameter name) into the shards."""
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
         o = self.cfg.optim
         self.optimizer = StableAdamW(param_groups(self.wrapped, o.weight_decay), lr=o.lr,
