@@ -56,7 +56,7 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
     def _build(self) -> None:
         from encoderkit.data.loader import PackedLoader
-        from encoderkit.data.store import RecordStore
+        from encoderkit.data.store import RecordStore, StoreError
         from encoderkit.modeling import MaskedEncoderModel
         from encoderkit.registry import get_domain
 
@@ -80,10 +80,15 @@ class Trainer:
         self.precision = precision
 
         store_path = cfg.data.store
-        if not Path(store_path).exists():
+        # Any path zarr opens is a store (fsspec URLs such as s3://... too), so only a
+        # local path is checked for existence here; RecordStore names other problems.
+        if "://" not in str(store_path) and not Path(store_path).exists():
             raise ConfigError(f"The 'data.store' parameter must be an existing record store. "
                               f"Got {store_path!r} (not found).")
-        self.store = RecordStore(store_path)
+        try:
+            self.store = RecordStore(store_path)
+        except StoreError as e:
+            raise ConfigError(f"The 'data.store' parameter is not a readable record store: {e}") from None
         options = {k: v for k, v in self.config_dict["domain"].items() if k != "name"}
         name = cfg.domain.name
         if getattr(self.store, "domain", name) != name:
@@ -159,7 +164,9 @@ class Trainer:
             if cfg.run.init_from:
                 from encoderkit.interop.hf import init_from_hf
 
-                init_from_hf(self.model, cfg.run.init_from)
+                message = init_from_hf(self.model, cfg.run.init_from)
+                if self.info.is_main and message:
+                    print(f"init_from {cfg.run.init_from}: {message}", flush=True)
             return
         path = Path(path)
         model_t, optim_t, groups, state = ckpt.load_checkpoint(path)
