@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/sets-digits")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mask-rate", type=float, default=0.3, help="share of elements hidden")
     args = ap.parse_args()
     out = Path(args.out)
     if out.exists():
@@ -81,7 +82,7 @@ def main() -> None:
                     f"train.steps={args.steps}", "train.log_every=20", "train.eval_every=100",
                     "train.checkpoint_every=0", "optim.lr=2e-3", "data.max_seqlen=64",
                     "data.max_tokens=2048", "domain.unit=0.1", "domain.pooling_token=true",
-                    f"run.seed={args.seed}", *MODEL])
+                    f"domain.mask_rate={args.mask_rate}", f"run.seed={args.seed}", *MODEL])
     logs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     train_losses = [x["loss"] for x in logs if "loss" in x]
     val_losses = [x["val_loss"] for x in logs if "val_loss" in x]
@@ -113,12 +114,12 @@ def main() -> None:
 
     lines = [
         "", "## Sets: digits probe", "",
-        f"`examples/sets_digits.py --steps {args.steps}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"`examples/sets_digits.py --steps {args.steps} --mask-rate {args.mask_rate}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"python {platform.python_version()}, torch {torch.__version__}, CPU)", "",
         f"- data: scikit-learn digits, {report.records} sets of 2-D points (pixels > 0), "
         f"{report.tokens / report.records:.1f} elements per set; feature = intensity",
         f"- model: tiny preset at hidden 64, 4 layers, 2 heads, every layer global, 2-D rotary "
-        f"(unit 0.1), a learned [CLS] element; {args.steps} steps of 2048 tokens, random element masking at 0.3",
+        f"(unit 0.1), a learned [CLS] element; {args.steps} steps of 2048 tokens, random element masking at {args.mask_rate}",
         f"- masked-intensity MSE (normalised; 1.0 = predicting the mean): train "
         f"{np.mean(train_losses[:2]):.3f} -> {np.mean(train_losses[-2:]):.3f}"
         + (f", validation {val_losses[-1]:.3f}" if val_losses else ""),
