@@ -125,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-len", type=int, default=512)
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads (1: a shared machine punishes oversubscription)")
     ap.add_argument("--hf", action="store_true", help="also time transformers' ModernBertModel")
     ap.add_argument("--write", action="store_true", help=f"append the results to {RESULTS.name}")
     args = ap.parse_args(argv)
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     load = os.getloadavg()[0]
     backends = available_backends("cpu")

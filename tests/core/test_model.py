@@ -106,6 +106,20 @@ def test_backward_and_gradient_checkpointing_agree():
         torch.testing.assert_close(a, b)
 
 
+def test_flex_encoder_forward_matches_sdpa():
+    """The whole Encoder on the flex backend (forward-only on CPU) equals the sdpa one."""
+    torch.manual_seed(0)
+    sdpa = Encoder(_cfg(local_window=16)).eval()
+    flex = Encoder(_cfg(local_window=16, backend="flex")).eval()
+    flex.load_state_dict(sdpa.state_dict())
+    lengths = [40, 3, 70]
+    hidden = torch.randn(sum(lengths), 64)
+    with torch.no_grad():
+        a = sdpa(hidden, _positions(lengths), _cu(lengths), 70)
+        b = flex(hidden, _positions(lengths), _cu(lengths), 70)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_xformers_refuses_local_layers_with_a_clear_error():
     with pytest.raises(ValueError, match="global_every=1"):
         Encoder(_cfg(backend="xformers"))

@@ -49,7 +49,9 @@ class FlexPlan:
 
                 def mask_mod(b, h, qi, ki):
                     return (doc[qi] == doc[ki]) & ((pos[qi] - pos[ki]).abs() <= half)
-            self.masks[window] = create_block_mask(mask_mod, None, None, T, T, device=doc.device)
+            # Compiled mask construction on CUDA avoids materialising T x T booleans.
+            self.masks[window] = create_block_mask(mask_mod, None, None, T, T, device=doc.device,
+                                                   _compile=doc.is_cuda)
         return self.masks[window]
 
 
