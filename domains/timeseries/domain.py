@@ -38,7 +38,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
 
-MASKERS = ("random", "span", "tail")
+MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value")
 FORMATS = ("auto", "csv", "npy", "npz")
@@ -73,14 +73,32 @@ def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
     return mean, scale
 
 
+def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
+                    channel: np.ndarray) -> np.ndarray:
+    """Per channel, linear interpolation in time of the visible samples (constant past
+    the first/last visible one; 0 for a channel with none). ``norm`` [T, p]."""
+    p = norm.shape[1]
+    times = t_index[:, None] * p + np.arange(p)  # [T, p] sample time
+    out = np.zeros_like(norm)
+    for k in np.unique(channel):
+        rows = channel == k
+        vis = visible[rows]
+        if not vis.any():
+            continue
+        tt, vv = times[rows][vis], norm[rows][vis]
+        order = np.argsort(tt, kind="stable")
+        out[rows] = np.interp(times[rows], tt[order], vv[order])
+    return out
+
+
 class TimeSeriesDomain(Domain):
     name = "timeseries"
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
-            "partial_mask": 0.25, "channel_independent": False, "window_overlap": 0,
-            "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
+            "partial_mask": 0.25, "baseline": "linear", "channel_independent": False, "window_overlap": 0,
+            "max_gap": 3.0, "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
             "format": "auto", "channels": None, "value_column": None, "channel_column": None}
@@ -104,8 +122,12 @@ class TimeSeriesDomain(Domain):
         v = opts["partial_mask"]
         _check(isinstance(v, (int, float)) and 0 <= float(v) <= 1, "partial_mask",
                "a float in [0, 1]", v)
+        v = opts["max_gap"]
+        _check(isinstance(v, (int, float)) and float(v) > 0, "max_gap", "a float > 0 (patches)", v)
         v = opts["mean_span"]
         _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
+        _check(opts["baseline"] in ("linear", "none"), "baseline", "one of 'linear', 'none'",
+               opts["baseline"])
         _check(isinstance(opts["channel_independent"], bool), "channel_independent",
                "true or false", opts["channel_independent"])
         for key in ("window_overlap", "infill_overlap"):
@@ -286,9 +308,16 @@ class TimeSeriesDomain(Domain):
         c = ctx["c_index"]
         norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
-        targets = {"values": np.where(hide, norm, 0.0)[predict].astype(np.float32),
+        if self.options["baseline"] == "linear":
+            base = linear_baseline(norm, visible, ctx["t_index"], c)  # [T, p]
+            inputs["baseline"] = base.astype(np.float32)
+        else:
+            base = np.zeros_like(norm)
+        # The head predicts the residual over the baseline (zero baseline: the value itself).
+        targets = {"values": np.where(hide, norm - base, 0.0)[predict].astype(np.float32),
                    "target_mask": hide[predict]}
-        context = {**ctx, "mean": mean, "scale": scale, "raw": raw, "raw_observed": observed}
+        context = {**ctx, "mean": mean, "scale": scale, "raw": raw, "raw_observed": observed,
+                   "baseline": base}
         return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
                              predict=predict, record=example.record, window=example.window,
                              start=example.start, context=context)
@@ -344,9 +373,36 @@ class TimeSeriesDomain(Domain):
             predict[tail] = eligible[tail]
         return self._masked(example, self._hide(example, predict, rng, 0.0), predict)
 
+    def _mask_gap(self, example: Example, rng: np.random.Generator) -> MaskedExample:
+        """Gaps as missing data has them: runs of 1 .. ``max_gap`` patch lengths of samples
+        at any offset (not patch-aligned), per channel, until about ``mask_rate`` of the
+        observed samples are hidden. Predicted: every token with a hidden sample."""
+        observed = example.fields["observed"]
+        p = observed.shape[1]
+        rate = float(self.options["mask_rate"])
+        longest = max(1, int(round(float(self.options["max_gap"]) * p)))
+        hide = np.zeros_like(observed)
+        for idx in self._per_channel(example):
+            obs = observed[idx].reshape(-1)  # this channel's samples in time order
+            n = obs.size
+            want = rate * obs.sum()
+            line = np.zeros(n, dtype=bool)
+            for _ in range(4 * n):  # bounded: stops long before on any real series
+                if (line & obs).sum() >= want:
+                    break
+                length = int(rng.integers(1, min(longest, n) + 1))
+                start = int(rng.integers(0, n - length + 1))
+                line[start:start + length] = True
+            hide[idx] = (line & obs).reshape(len(idx), p)
+        if not hide.any() and observed.any():  # a tiny series: hide one observed sample
+            r, j = np.argwhere(observed)[int(rng.integers(observed.sum()))]
+            hide[r, j] = True
+        return self._masked(example, hide, hide.any(axis=1))
+
     @property
     def maskers(self) -> dict[str, Masker]:
-        return {"random": self._mask_random, "span": self._mask_span, "tail": self._mask_tail}
+        return {"random": self._mask_random, "span": self._mask_span, "tail": self._mask_tail,
+                "gap": self._mask_gap}
 
     def unmasked(self, example: Example) -> MaskedExample:
         """Every observed sample visible and normalised; nothing to predict (embedding)."""
@@ -369,8 +425,9 @@ class TimeSeriesDomain(Domain):
 
     # ------------------------------------------------------------------ modules
     def embedder(self, config: Any) -> nn.Module:
+        fields = ("values", "observed") + (("baseline",) if self.options["baseline"] == "linear" else ())
         return PatchEmbedder(self.patch, int(config.hidden_size),
-                             float(getattr(config, "initializer_range", 0.02)))
+                             float(getattr(config, "initializer_range", 0.02)), fields=fields)
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
         return PatchHead(self.patch, int(config.hidden_size),
@@ -392,6 +449,7 @@ class TimeSeriesDomain(Domain):
         filled = np.zeros(raw.shape, dtype=bool)
         pred = np.asarray(predictions["values"], dtype=np.float64)  # [P, p]
         rows = np.flatnonzero(example.predict)
+        pred = pred + ctx["baseline"][rows]  # the head predicts the residual over the baseline
         denorm = pred * ctx["scale"][c[rows], None] + ctx["mean"][c[rows], None]
         unseen = ~example.inputs["observed"][rows]
         raw[rows] = np.where(unseen, denorm, raw[rows])

@@ -19,19 +19,22 @@ class PatchEmbedder(nn.Module):
     """A patch's normalised values and its observed flags -> one hidden vector.
 
     The observed flags go in beside the values so that "0 because unobserved/masked"
-    and "0 because the value is the channel mean" are different inputs.
+    and "0 because the value is the channel mean" are different inputs; ``fields`` may
+    add the ``baseline`` (linear interpolation of the visible samples).
     """
 
-    def __init__(self, patch: int, hidden_size: int, std: float = 0.02) -> None:
+    def __init__(self, patch: int, hidden_size: int, std: float = 0.02,
+                 fields: tuple[str, ...] = ("values", "observed")) -> None:
         super().__init__()
         self.patch = patch
-        self.proj = nn.Linear(2 * patch, hidden_size)
+        self.fields = tuple(fields)
+        self.proj = nn.Linear(len(self.fields) * patch, hidden_size)
         _init_linear(self.proj, std)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
-        values = inputs["values"].to(self.proj.weight.dtype)  # [T, p]
-        observed = inputs["observed"].to(values.dtype)  # [T, p]
-        return self.proj(torch.cat([values, observed], dim=-1))  # [T, d]
+        dtype = self.proj.weight.dtype
+        parts = [inputs[k].to(dtype) for k in self.fields]  # each [T, p]
+        return self.proj(torch.cat(parts, dim=-1))  # [T, d]
 
 
 class PatchHead(nn.Module):

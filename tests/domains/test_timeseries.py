@@ -138,23 +138,55 @@ def test_constant_channel_does_not_divide_by_zero():
     np.testing.assert_array_equal(m.inputs["values"][m.context["c_index"] == 0], 0.0)
 
 
-def test_normalisation_round_trip_returns_original_units():
+@pytest.mark.parametrize("baseline", ["none", "linear"])
+def test_normalisation_round_trip_returns_original_units(baseline):
     rng = np.random.default_rng(3)
     x = rng.normal(300.0, 20.0, size=(2, 40))
     x[1, :] = 42.0  # a constant channel
-    d = TimeSeriesDomain({}, patch=8, mask_rate=0.5, partial_mask=0.5)
+    x = x.astype(np.float32).astype(np.float64)  # what the store keeps
+    d = TimeSeriesDomain({}, patch=8, mask_rate=0.5, partial_mask=0.5, baseline=baseline)
     ex = d.featurize(record(x))
     m = d.mask(ex, np.random.default_rng(0))
-    # a perfect model predicts the normalised truth; decode must give back the raw values
-    c = m.context["c_index"][m.predict]
-    truth_norm = (ex.fields["values"][m.predict] - m.context["mean"][c, None]) / m.context["scale"][c, None]
+    # a perfect model predicts the normalised truth (minus the linear interpolation of the
+    # visible samples, computed here with np.interp); decode must give back the raw values
+    truth_norm = np.empty((int(m.predict.sum()), 8))
+    for row, tok in enumerate(np.flatnonzero(m.predict)):
+        c = m.context["c_index"][tok]
+        truth_norm[row] = (ex.fields["values"][tok] - m.context["mean"][c]) / m.context["scale"][c]
+        if baseline == "linear":
+            vis = m.inputs["observed"][m.context["c_index"] == c].reshape(-1)
+            t = np.arange(40)
+            xs = (x[c] - m.context["mean"][c]) / m.context["scale"][c]
+            interp = np.interp(t, t[vis], xs[vis])
+            t0 = m.context["t_index"][tok] * 8
+            truth_norm[row] -= interp[t0:t0 + 8]
+    np.testing.assert_allclose(m.targets["values"][m.targets["target_mask"]],
+                               truth_norm[m.targets["target_mask"]], rtol=1e-5, atol=1e-5)
     rec = d.decode({"values": truth_norm}, m)
     grid = rec["values"].reshape(rec["channels"], rec["length"])
     np.testing.assert_allclose(grid, x.astype(np.float32), rtol=1e-12, atol=1e-9)
     assert rec["filled"].sum() == m.targets["target_mask"].sum()  # only the hidden samples
 
 
-@pytest.mark.parametrize("masker", ["random", "span", "tail"])
+def test_gap_masker_hides_runs_at_any_offset_up_to_max_gap():
+    d = TimeSeriesDomain({}, patch=4, masker="gap", mask_rate=0.2, max_gap=2)
+    x = np.random.default_rng(0).normal(size=(1, 400))
+    ex = d.featurize(record(x))
+    fracs, longest, unaligned = [], 0, 0
+    for seed in range(30):
+        m = d.mask(ex, np.random.default_rng(seed))
+        hidden = (ex.fields["observed"] & ~m.inputs["observed"]).reshape(-1)
+        np.testing.assert_array_equal(m.predict, hidden.reshape(-1, 4).any(axis=1))
+        fracs.append(hidden.mean())
+        edges = np.flatnonzero(np.diff(np.r_[0, hidden.astype(int), 0]))
+        runs = edges[1::2] - edges[::2]
+        longest = max(longest, runs.max())
+        unaligned += int((edges[::2] % 4 != 0).sum())
+    assert 0.2 <= np.mean(fracs) <= 0.3  # at least the rate; overlapping runs may add a little
+    assert unaligned > 0 and longest >= 8  # merged neighbouring runs may exceed max_gap
+
+
+@pytest.mark.parametrize("masker", ["random", "span", "tail", "gap"])
 def test_unobserved_samples_are_never_targets(masker):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 200))
@@ -218,8 +250,13 @@ def test_infill_leaves_observed_values_bit_identical_and_fills_every_nan():
     miss = ~np.isfinite(x)
     assert np.isfinite(out).all()
     np.testing.assert_array_equal(out[~miss].view(np.uint32), x[~miss].view(np.uint32))
-    # a zero prediction in normalised units is the channel mean of the observed samples
-    np.testing.assert_allclose(out[0, 3], np.nanmean(x[0].astype(np.float64)), rtol=1e-6)
+    # a zero residual over the linear baseline is the linear interpolation of the neighbours
+    np.testing.assert_allclose(out[0, 3], (float(x[0, 2]) + float(x[0, 4])) / 2, rtol=1e-5)
+    np.testing.assert_allclose(out[0, 17:22], np.interp(np.arange(17, 22), [16, 22],
+                                                        x[0, [16, 22]].astype(np.float64)), rtol=1e-5)
+    # without a baseline, a zero prediction is the channel mean of the observed samples
+    flat = TimeSeriesDomain({}, patch=4, baseline="none").infill(x, zero_predict)
+    np.testing.assert_allclose(flat[0, 3], np.nanmean(x[0].astype(np.float64)), rtol=1e-6)
     # the other input kinds come back as the same kind
     lst = d.infill([x[0], x[1]], zero_predict)
     assert isinstance(lst, list) and lst[0].shape == (37,)
@@ -233,7 +270,7 @@ def test_infill_leaves_observed_values_bit_identical_and_fills_every_nan():
 
 def test_infill_stitches_windows_and_averages_overlaps():
     # 3 windows of 2 patches (patch 2) with 1 patch overlap over 4 patches: [0,2) [1,3) [2,4)
-    d = TimeSeriesDomain({}, patch=2, infill_max_seqlen=2, infill_overlap=1)
+    d = TimeSeriesDomain({}, patch=2, infill_max_seqlen=2, infill_overlap=1, baseline="none")
     x = np.array([1.0, 2.0, 4.0, np.nan, 8.0, 16.0, 32.0, 64.0])
     out = d.infill(x, zero_predict)
     # sample 3 lies in patch 1, seen by windows [0,2) (mean of 1,2,4) and [1,3) (mean of 4,8,16)

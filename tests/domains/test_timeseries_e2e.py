@@ -42,7 +42,7 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     run = pretrain(["domain=timeseries", f"data.store={store}", f"run.dir={tmp_path / 'run'}",
                     "train.steps=60", "train.log_every=5", "train.progress=false",
                     "train.eval_every=0", "data.max_seqlen=48", "data.max_tokens=256",
-                    "domain.patch=8", "optim.lr=5e-3", "schedule.warmup=4", *TINY])
+                    "domain.patch=8", "domain.baseline=none", "optim.lr=5e-3", "schedule.warmup=4", *TINY])
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [x["loss"] for x in lines if "loss" in x]
     assert len(losses) >= 6
@@ -52,6 +52,7 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
 
     model = load(run)
     assert model.domain.patch == 8 and model.domain.rope_axes == 2
+    assert model.domain.options["baseline"] == "none"  # the run dir rebuilt the options
     emb = model.embed(store)
     assert emb.shape == (2, 32) and np.isfinite(emb).all()
 

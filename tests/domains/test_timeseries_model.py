@@ -64,7 +64,8 @@ def test_a_few_adamw_steps_on_co2_lower_the_loss():
     # statsmodels' bundled weekly Mauna Loa CO2 (has real NaNs), first 800 weeks
     x = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)[:800]
     assert np.isnan(x).any()
-    d = TimeSeriesDomain({}, patch=8, masker={"random": 1.0, "span": 1.0}, mask_rate=0.3)
+    d = TimeSeriesDomain({}, patch=8, masker={"random": 1.0, "span": 1.0}, mask_rate=0.3,
+                         baseline="none")
     model = MaskedEncoderModel(d, tiny_config(2))
     ex = d.featurize(record(x))
     windows = d.windows(ex, max_seqlen=32)
