@@ -10,7 +10,8 @@ Data (all bundled with installed packages, nothing downloaded):
   loads; one day per series, so no earlier period inside a series), patch 4.
 
 Protocol (inductive: the model never sees the evaluation values): co2 and sunspots are
-cut in time, the first 70% pretrains the model, the last 30% is the evaluation series;
+cut in time, the first 70% pretrains the model (as overlapping crops, so every phase of
+the patch grid is seen), the last 30% is the evaluation series;
 ItalyPowerDemand pretrains on its TRAIN split plus the first 500 TEST days and is
 evaluated on the remaining 529 TEST days. For each gap kind and seed, gaps are hidden
 (set to NaN) in the evaluation series, never at its first or last sample so the
@@ -23,9 +24,10 @@ Baselines: ``linear`` = numpy.interp over the visible samples; ``seasonal`` = th
 one period earlier (else one period later) when visible, else linear.
 
 Model (fixed for every data set, nothing tuned on the evaluation gaps): hidden 64,
-3 layers, 4 heads, GeGLU 128, local window 32; masker mixture {random: 0.5, span: 0.5},
-mask rate 0.3, partial_mask 0.3; StableAdamW lr 3e-3 with WSD schedule; STEPS steps
-(default 400) of 1024-token batches, trained through ``encoderkit.train.pretrain`` and
+3 layers, 4 heads, GeGLU 128, local window 32; windows of 32 patch tokens (training and
+infill); linear-interpolation baseline input with a residual head (``baseline: linear``);
+masker mixture {gap: 0.5, random: 0.25, span: 0.25}, mask rate 0.3, partial_mask 0.3;
+StableAdamW lr 3e-3 with the WSD schedule; STEPS steps (default 400) of 1024-token batches, trained through ``encoderkit.train.pretrain`` and
 applied through ``encoderkit.infer.load(run).infill``.
 
 Usage: python benchmarks/timeseries_imputation.py [--seeds 3] [--steps 400]
@@ -46,19 +48,23 @@ import numpy as np
 GAPS = ("single", "span1", "span2", "span3")
 
 
+def crops(x: np.ndarray, length: int, stride: int) -> list[np.ndarray]:
+    """Overlapping training records of the training part. A stride that is not a multiple
+    of the patch length shows the model every phase of the patch grid."""
+    return [x[i:i + length] for i in range(0, max(1, len(x) - length + 1), stride)]
+
+
 def load_dataset(name: str) -> dict:
     import statsmodels.api as sm
 
     if name == "co2":
         x = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)
         cut = int(0.7 * len(x))
-        # several training records (the store's split and the loader work per record)
-        train = [x[i:i + 400] for i in range(0, cut, 400)]
-        return {"train": train, "eval": [x[cut:]], "patch": 8, "period": 52}
+        return {"train": crops(x[:cut], 256, 37), "eval": [x[cut:]], "patch": 8, "period": 52}
     if name == "sunspots":
         x = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64)
         cut = int(0.7 * len(x))
-        return {"train": [x[:cut]], "eval": [x[cut:]], "patch": 4, "period": None}
+        return {"train": crops(x[:cut], 96, 7), "eval": [x[cut:]], "patch": 4, "period": None}
     if name == "italy":
         try:
             from aeon.datasets import load_italy_power_demand
@@ -121,10 +127,10 @@ def train_model(data: dict, steps: int, workdir: str, seed: int = 0) -> str:
     run = pretrain([
         "domain=timeseries", f"data.store={store}", f"run.dir={os.path.join(workdir, 'run')}",
         f"train.steps={steps}", "train.log_every=50", "train.progress=false", "train.eval_every=0",
-        "train.checkpoint_every=0", "data.val_fraction=0.01", "data.max_seqlen=128",
+        "train.checkpoint_every=0", "data.val_fraction=0.01", "data.max_seqlen=32",
         "data.max_tokens=1024", f"run.seed={seed}",
-        f"domain.patch={data['patch']}", "domain.masker={random: 0.5, span: 0.5}",
-        "domain.mask_rate=0.3", "domain.partial_mask=0.3",
+        f"domain.patch={data['patch']}", "domain.masker={gap: 0.5, random: 0.25, span: 0.25}",
+        "domain.mask_rate=0.3", "domain.partial_mask=0.3", "domain.infill_max_seqlen=32",
         "model.hidden_size=64", "model.num_layers=3", "model.num_heads=4",
         "model.intermediate_size=128", "model.local_window=32", "optim.lr=3e-3"])
     return str(run)
