@@ -22,8 +22,8 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 ECOLI = os.path.join(DATA_DIR, "ecoli_k12_2Mb.fasta.gz")
 SCHEMA_FORMAT = "genomic-bases/1"
 
-# name -> (default, check, allowed-values text). Ingest options live here too, so one
-# Hydra `domain` group configures ingest and training alike.
+# Options with a fixed set of values; DEFAULTS lists every option. Ingest options live
+# here too, so one Hydra `domain` group configures ingest and training alike.
 _CHOICES = {"tokens": ("nucleotide", "kmer"), "iupac": ("collapse", "keep"),
             "positions": ("token", "base"), "format": ("auto", "fasta", "fastq"),
             "invalid": ("error", "n")}
