@@ -630,8 +630,7 @@ class TimeSeriesDomain(Domain):
         return paths, {"time_column": "time"}
 
     def sample_infill_input(self) -> np.ndarray:
-        """Four years of weekly CO2 (1990-) with its real gaps plus a missing week and a
-        ten-week gap."""
+        """Four years of weekly CO2 (from 1990) with a missing week and a ten-week gap."""
         import statsmodels.api as sm
 
         x = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)[1670:1878].copy()
