@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load(run)
     series = model.domain.sample_infill_input()  # [L] with NaN gaps
-    frame = pd.DataFrame({"week": np.arange(len(series)), "co2": series})
+    frame = pd.DataFrame({"time": np.arange(len(series)), "co2": series})
     gaps_csv = os.path.join(args.out, "co2_with_gaps.csv")
     frame.to_csv(gaps_csv, index=False)
 
-    # the same path as `encoderkit infill checkpoint=<run> input=<csv> output=<csv>`
-    model.domain.options["time_column"] = "week"
+    # the same path as `encoderkit infill checkpoint=<run> input=<csv> output=<csv>`; the
+    # "time" column is not a channel (the domain knows it from the ingest options)
     filled = model.infill(model.domain.read_input(gaps_csv))
     out_csv = os.path.join(args.out, "co2_filled.csv")
     model.domain.write_output(filled, out_csv)

@@ -149,6 +149,10 @@ class TimeSeriesDomain(Domain):
                "channels", "null or a list of column names", ch)
         if ch is not None:
             opts["channels"] = list(ch)
+        # CSV column roles given at ingest also hold when a CSV comes back for infill.
+        for key in ("time_column", "series_column"):
+            if opts[key] is None and (schema or {}).get(key):
+                opts[key] = str(schema[key])
         super().__init__(schema or {}, **opts)
         self.patch = int(p)
         self.channel_independent = bool(opts["channel_independent"])
@@ -180,7 +184,8 @@ class TimeSeriesDomain(Domain):
                 max_c, max_l = max(max_c, c), max(max_l, l)
         return {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                 "unobserved; meta channels=C, length=L", "max_channels": max_c, "max_length": max_l,
-                "missing_value": missing_value}
+                "missing_value": missing_value, "time_column": options["time_column"],
+                "series_column": options["series_column"]}
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,

@@ -70,7 +70,7 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     import pandas as pd
 
     pd.DataFrame({"time": np.arange(len(data)), "co2": data}).to_csv(path, index=False)
-    model.domain.options["time_column"] = "time"
+    assert model.domain.options["time_column"] == "time"  # from the store's schema (ingest)
     out = model.infill(model.domain.read_input(str(path)))
     model.domain.write_output(out, str(tmp_path / "filled.csv"))
     back = pd.read_csv(tmp_path / "filled.csv")
