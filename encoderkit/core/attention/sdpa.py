@@ -34,7 +34,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from encoderkit.core.attention.base import AttentionBackend
 
-SHORT = 64  # sequences below this are grouped (and gathered); longer ones are slices
+SHORT = 64  # sequences below this are padded together in groups; longer ones are slices
 MIN_BLOCK = 32  # smaller blocks make matmuls too small to pay for the blocking
 BLOCKED_FROM = 4  # run a local layer blocked when L >= BLOCKED_FROM * block
 # Masks depend only on (lengths, window, dtype, device): reused across layers and batches.
