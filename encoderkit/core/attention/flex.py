@@ -28,7 +28,9 @@ def _flex() -> tuple[Any, Any]:
 
 @functools.cache
 def _compiled_flex() -> Any:
-    return torch.compile(_flex()[1], dynamic=False)
+    # Default dynamic handling: packed batches change T a little every step, so after
+    # the first recompile T is treated as dynamic instead of compiling per length.
+    return torch.compile(_flex()[1])
 
 
 @dataclass
