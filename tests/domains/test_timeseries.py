@@ -348,3 +348,34 @@ def test_sample_sources_are_real_bundled_series(tmp_path):
     assert np.isnan(w.series(0)).any()  # the real gaps of the record are kept as missing
     x = TimeSeriesDomain({}).sample_infill_input()
     assert np.isnan(x).sum() >= 11 and len(x) == 208
+
+
+def test_windows_split_channels_into_groups_when_there_are_more_than_max_seqlen():
+    d = TimeSeriesDomain({}, patch=2)
+    ex = d.featurize(record(np.arange(50.0).reshape(5, 10)))  # 5 patches x 5 channels
+    ws = d.windows(ex, max_seqlen=3)  # groups of 3 + 2 channels, 1 patch per window
+    seen = np.zeros(len(ex), dtype=int)
+    for w in ws:
+        assert len(w) <= 3
+        seen[w.context["t_index"] * 5 + w.context["c_index"]] += 1
+    assert (seen == 1).all()
+
+
+def test_channel_independent_infill_of_a_frame_with_series_column():
+    d = TimeSeriesDomain({}, patch=3, channel_independent=True, series_column="sid")
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"sid": ["a"] * 10 + ["b"] * 7, "u": rng.normal(size=17),
+                          "v": rng.normal(size=17), "note": ["x"] * 17})
+    frame.loc[[2, 3, 12], "u"] = np.nan
+    frame.loc[[0, 15], "v"] = np.nan
+    out = d.infill(frame, zero_predict)
+    assert list(out.columns) == list(frame.columns) and (out["note"] == "x").all()
+    assert not out[["u", "v"]].isna().any().any()
+    for col in ("u", "v"):
+        keep = frame[col].notna().to_numpy()
+        np.testing.assert_array_equal(out[col].to_numpy()[keep], frame[col].to_numpy()[keep])
+    # zero residual over the baseline: a gap inside series "a" is the linear interpolation
+    # between its neighbours, never mixing in series "b"
+    u = frame["u"].to_numpy()
+    np.testing.assert_allclose(out["u"].to_numpy()[[2, 3]], np.interp([2, 3], [1, 4], u[[1, 4]]),
+                               rtol=1e-5)
