@@ -229,8 +229,16 @@ class TimeSeriesDomain(Domain):
     # ------------------------------------------------------------------ tokens
     def _series(self, record: Record) -> np.ndarray:
         """A record -> ``[C, L]`` float64 with NaN for every unobserved sample."""
-        c, l = int(record["channels"]), int(record["length"])
-        x = np.array(record["values"], dtype=np.float64).reshape(c, l)
+        try:
+            c, l = int(record["channels"]), int(record["length"])
+            values = np.asarray(record["values"], dtype=np.float64)
+        except KeyError as e:
+            raise ValueError(f"timeseries record {record.get('id', '?')!r} has no {e.args[0]!r}; "
+                             f"records hold 'values' [C*L] and meta 'channels', 'length'") from None
+        if values.size != c * l or c < 1:
+            raise ValueError(f"timeseries record {record.get('id', '?')!r}: 'values' has "
+                             f"{values.size} samples but channels={c} x length={l}")
+        x = values.reshape(c, l).copy()
         x[~np.isfinite(x)] = np.nan
         if self.options["missing_value"] is not None:
             x[x == self.options["missing_value"]] = np.nan

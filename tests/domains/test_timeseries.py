@@ -379,3 +379,11 @@ def test_channel_independent_infill_of_a_frame_with_series_column():
     u = frame["u"].to_numpy()
     np.testing.assert_allclose(out["u"].to_numpy()[[2, 3]], np.interp([2, 3], [1, 4], u[[1, 4]]),
                                rtol=1e-5)
+
+
+def test_featurize_rejects_a_malformed_record_by_id():
+    d = TimeSeriesDomain({})
+    with pytest.raises(ValueError, match=r"'s7'.*5 samples but channels=2 x length=3"):
+        d.featurize({"values": np.zeros(5, np.float32), "channels": 2, "length": 3, "id": "s7"})
+    with pytest.raises(ValueError, match=r"'s8' has no 'length'"):
+        d.featurize({"values": np.zeros(5, np.float32), "channels": 1, "id": "s8"})
