@@ -76,3 +76,16 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     back = pd.read_csv(tmp_path / "filled.csv")
     assert list(back.columns) == ["time", "co2"] and not back["co2"].isna().any()
     np.testing.assert_array_equal(back["time"], np.arange(len(data)))
+
+
+def test_python_api_ingest_keeps_lengths_channels_and_missingness(tmp_path):
+    a = np.array([1.0, np.nan, 3.0, np.inf])
+    b = np.arange(14.0).reshape(2, 7)
+    report = TimeSeriesDomain.ingest_arrays([a, b, np.full(5, np.nan)], str(tmp_path / "s"),
+                                            ids=["a", "b", "empty"])
+    assert report.skipped["all values missing"] == 1
+    s = RecordStore(str(tmp_path / "s"))
+    assert len(s) == 2 and [s[i]["id"] for i in range(2)] == ["a", "b"]
+    np.testing.assert_array_equal(s[0]["values"], [1.0, np.nan, 3.0, np.nan])  # inf -> missing
+    assert (int(s[1]["channels"]), int(s[1]["length"])) == (2, 7)
+    np.testing.assert_array_equal(np.asarray(s[1]["values"]).reshape(2, 7), b)
