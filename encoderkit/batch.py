@@ -28,6 +28,14 @@ class PackedBatch:
     window: Tensor | None = None  # [B] int64 window number within the record
     start: Tensor | None = None  # [B] int64 first token of the window in the record
     meta: dict[str, float] = field(default_factory=dict)  # loader stats (e.g. fill)
+    # Host-side values precomputed by ``collate`` so the training step never reads the
+    # device back (optional: a batch built without them falls back to the device tensors).
+    # ``predict_index``: [P] int64 positions of the predicted tokens (``predict.nonzero()``);
+    # it moves with the batch. ``cu_seqlens_host``: a CPU copy of ``cu_seqlens`` that stays
+    # on the host in ``to()``, read by attention plans. Both must agree with ``predict`` /
+    # ``cu_seqlens``: a batch whose ``predict`` is replaced must drop or refresh them.
+    predict_index: Tensor | None = None
+    cu_seqlens_host: Tensor | None = None
 
     @property
     def num_tokens(self) -> int:
@@ -39,10 +47,12 @@ class PackedBatch:
 
     @property
     def num_predicted(self) -> int:
+        if self.predict_index is not None:  # a shape: no device read
+            return int(self.predict_index.shape[0])
         return int(self.predict.sum())
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PackedBatch:
-        """Move every tensor to ``device``; ``max_seqlen`` stays a host int."""
+        """Move every tensor to ``device``; ``max_seqlen`` and ``cu_seqlens_host`` stay on the host."""
 
         def move(x):
             if isinstance(x, Tensor):
@@ -51,7 +61,8 @@ class PackedBatch:
                 return {k: move(v) for k, v in x.items()}
             return x
 
-        return replace(self, **{f.name: move(getattr(self, f.name)) for f in fields(self)})
+        return replace(self, **{f.name: getattr(self, f.name) if f.name == "cu_seqlens_host"
+                                else move(getattr(self, f.name)) for f in fields(self)})
 
     def pin_memory(self) -> PackedBatch:
         def pin(x):

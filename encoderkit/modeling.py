@@ -26,12 +26,27 @@ class MaskedEncoderModel(nn.Module):
         self.encoder = Encoder(config)
         self.head = domain.head(config, self.embedder)
 
+    def compile(self, *args, **kwargs) -> None:  # noqa: D401 - nn.Module.compile signature
+        """``torch.compile`` the encoder layers (see ``Encoder.compile``).
+
+        The embedder and head are domain code (they may branch on data) and stay eager,
+        as does per-batch planning; compiling the whole model would graph-break there.
+        """
+        self.encoder.compile(*args, **kwargs)
+
     def encode(self, batch: PackedBatch) -> Tensor:
         """Hidden states ``[T, d]`` for every token of the batch."""
         hidden = self.embedder(batch.inputs)  # [T, d]
-        return self.encoder(hidden, batch.positions, batch.cu_seqlens, batch.max_seqlen)
+        return self.encoder(hidden, batch.positions, batch.cu_seqlens, batch.max_seqlen,
+                            cu_seqlens_host=batch.cu_seqlens_host)
 
     def forward(self, batch: PackedBatch, with_targets: bool = True) -> HeadOutput:
-        hidden = self.encode(batch)[batch.predict]  # [P, d]
-        weights = batch.weights[batch.predict] if batch.weights is not None else None
+        hidden = self.encode(batch)
+        idx = batch.predict_index
+        if idx is not None:  # precomputed on the host: gather without a device read
+            hidden = hidden.index_select(0, idx)  # [P, d]
+            weights = batch.weights.index_select(0, idx) if batch.weights is not None else None
+        else:  # boolean indexing counts the predicted tokens on the device (a sync on CUDA)
+            hidden = hidden[batch.predict]
+            weights = batch.weights[batch.predict] if batch.weights is not None else None
         return self.head(hidden, batch.targets if with_targets else None, weights)

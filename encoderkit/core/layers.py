@@ -47,16 +47,28 @@ class Attention(nn.Module):
                                "mixed", config.num_heads)
 
     def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
+        q, k, v = self.project(x, ctx.positions, ctx.rotary.get(self.kind))
+        return self.output(self.attend(q, k, v, ctx))
+
+    def project(self, x: Tensor, positions: Tensor, tables: RotaryTables | None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """Fused QKV projection, then q and k rotated in one pass: ``[T, H, Dh]`` each."""
         T = x.shape[0]
         qkv = self.Wqkv(x).view(T, 3, self.num_heads, self.head_dim)  # [T, 3, H, Dh]
-        tables = self.rope(ctx.positions) if self.rope is not None else ctx.rotary[self.kind]
+        if self.rope is not None:
+            tables = self.rope(positions)
         if tables is not None:
             q, k = apply_rotary(qkv[:, :2], tables).unbind(1)  # q and k in one pass
         else:
             q, k = qkv[:, 0], qkv[:, 1]
-        o = ctx.backend.attend(q, k, qkv[:, 2], ctx.plan, self.window,
-                               self.dropout if self.training else 0.0)  # [T, H, Dh]
-        return self.out_drop(self.Wo(o.reshape(T, -1)))
+        return q, k, qkv[:, 2]
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, ctx: LayerContext) -> Tensor:
+        return ctx.backend.attend(q, k, v, ctx.plan, self.window,
+                                  self.dropout if self.training else 0.0)  # [T, H, Dh]
+
+    def output(self, o: Tensor) -> Tensor:
+        return self.out_drop(self.Wo(o.reshape(o.shape[0], -1)))
 
 
 class MLP(nn.Module):
@@ -96,5 +108,34 @@ class EncoderLayer(nn.Module):
                 nn.init.ones_(norm.weight)
 
     def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
+        if self.compiled_parts:
+            # Attention runs eagerly between the two compiled dense parts (see compile_parts).
+            q, k, v = self._pre(x, ctx.positions, ctx.rotary.get(self.attn.kind))
+            return self._post(x, self.attn.attend(q, k, v, ctx))
         x = x + self.attn(self.attn_norm(x), ctx)
         return x + self.mlp(self.mlp_norm(x))
+
+    # The layer cut around the attention call: everything but attention is dense, shape-only
+    # work that torch.compile captures in one graph each (no graph break), whatever the batch.
+    compiled_parts = False
+
+    def pre_attention(self, x: Tensor, positions: Tensor, tables: RotaryTables | None
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+        return self.attn.project(self.attn_norm(x), positions, tables)
+
+    def post_attention(self, x: Tensor, o: Tensor) -> Tensor:
+        x = x + self.attn.output(o)
+        return x + self.mlp(self.mlp_norm(x))
+
+    def compile_parts(self, **kwargs: Any) -> None:
+        """``torch.compile`` the dense parts around attention, attention itself stays eager.
+
+        For backends whose per-batch plan is Python structure (``sdpa``'s units and
+        groups), compiling the whole layer would specialise on every batch's lengths and
+        recompile; the two dense parts only see ``T`` (dynamic after the first change).
+        """
+        import torch
+
+        self._pre = torch.compile(self.pre_attention, **kwargs)
+        self._post = torch.compile(self.post_attention, **kwargs)
+        self.compiled_parts = True

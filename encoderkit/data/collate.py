@@ -43,10 +43,11 @@ def collate(examples: Sequence[MaskedExample]) -> PackedBatch:
             e.weights.astype(np.float32, copy=False) if e.weights is not None
             else np.ones(len(e), dtype=np.float32) for e in examples]))
 
+    cu_seqlens = torch.from_numpy(cu)
     return PackedBatch(
         inputs=inputs,
         positions=to_tensor(positions),
-        cu_seqlens=torch.from_numpy(cu),
+        cu_seqlens=cu_seqlens,
         max_seqlen=int(lengths.max()),
         targets=targets,
         predict=to_tensor(predict),
@@ -54,4 +55,7 @@ def collate(examples: Sequence[MaskedExample]) -> PackedBatch:
         record=torch.tensor([e.record for e in examples], dtype=torch.int64),
         window=torch.tensor([e.window for e in examples], dtype=torch.int64),
         start=torch.tensor([e.start for e in examples], dtype=torch.int64),
+        # host-side copies so the model never reads them back from the device
+        predict_index=torch.from_numpy(np.flatnonzero(predict).astype(np.int64)),
+        cu_seqlens_host=cu_seqlens.clone(),
     )

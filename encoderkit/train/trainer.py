@@ -302,7 +302,8 @@ class Trainer:
         micro = [next(batches) for _ in range(n_micro)]
         local = torch.tensor([sum(b.num_predicted for b in micro),
                               sum(b.num_tokens for b in micro)], dtype=torch.float64)
-        glob = D.all_reduce_sum(local.to(self.device), info).cpu()
+        # counted on the host (PackedBatch.predict_index): a device round trip only across ranks
+        glob = D.all_reduce_sum(local.to(self.device), info).cpu() if info.enabled else local
         total_pred = max(float(glob[0]), 1.0)
         step_tokens = float(glob[1])
         progress = self.step + 1 if self.schedule.unit == "steps" else self.tokens + step_tokens
@@ -315,7 +316,7 @@ class Trainer:
         for i, batch in enumerate(micro):
             fill += float(batch.meta.get("fill", batch.num_tokens / self.cfg.data.max_tokens))
             batch = batch.to(self.device, non_blocking=True)
-            p = batch.num_predicted
+            p = batch.num_predicted  # from the host-side predict_index: no device read
             sync = i == len(micro) - 1 or not hasattr(self.wrapped, "no_sync")
             ctx = nullcontext() if sync else self.wrapped.no_sync()
             with ctx:

@@ -8,7 +8,7 @@ meaning of ``EncoderConfig.local_window``; 128 = 64 each side, inclusive).
 
 A backend splits its work in two so that per-batch set-up (reading
 ``cu_seqlens`` on the host, building masks) runs once per forward and is shared
-by every layer: ``plan(cu_seqlens, max_seqlen)`` then ``attend(q, k, v, plan, window)``.
+by every layer: ``plan(cu_seqlens, max_seqlen[, cu_seqlens_host])`` then ``attend(q, k, v, plan, window)``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ class AttentionBackend(ABC):
     def is_available(cls, device: torch.device) -> bool:
         """Whether this backend can run on ``device`` in this environment."""
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> Any:
-        """Per-batch state shared by all layers (default: just the inputs)."""
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int, cu_seqlens_host: Tensor | None = None) -> Any:
+        """Per-batch state shared by all layers (default: just the inputs).
+
+        ``cu_seqlens_host`` is an optional CPU copy of ``cu_seqlens``: backends that need
+        the boundaries on the host read it instead of ``cu_seqlens`` (no device sync).
+        """
         return (cu_seqlens, max_seqlen)
 
     @abstractmethod

@@ -31,7 +31,8 @@ class FlashBackend(AttentionBackend):
     def is_available(cls, device: torch.device) -> bool:
         return importlib.util.find_spec("flash_attn") is not None and cuda_flash_capable(device)
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> tuple[Tensor, int]:
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int,
+             cu_seqlens_host: Tensor | None = None) -> tuple[Tensor, int]:
         return cu_seqlens.to(torch.int32), int(max_seqlen)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: tuple[Tensor, int],

@@ -39,6 +39,11 @@ class FlexPlan:
     pos: Tensor  # [T] token index within its sequence
     masks: dict[int | None, Any] = field(default_factory=dict)
 
+    def prepare(self, windows: set[int | None]) -> None:
+        """Build the block masks of ``windows`` now (eagerly, before any compiled layer)."""
+        for w in windows:
+            self.block_mask(w)
+
     def block_mask(self, window: int | None) -> Any:
         if window not in self.masks:
             create_block_mask = _flex()[0]
@@ -68,8 +73,10 @@ class FlexBackend(AttentionBackend):
             return False
         return True
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> FlexPlan:
-        T = int(cu_seqlens[-1])  # host read once per batch
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int,
+             cu_seqlens_host: Tensor | None = None) -> FlexPlan:
+        # the packed length on the host: from the host copy if given, else one device read
+        T = int((cu_seqlens_host if cu_seqlens_host is not None else cu_seqlens)[-1])
         lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).long()
         doc = torch.repeat_interleave(torch.arange(len(lengths), device=cu_seqlens.device), lengths,
                                       output_size=T)
@@ -80,7 +87,11 @@ class FlexBackend(AttentionBackend):
                dropout_p: float = 0.0) -> Tensor:
         no_dropout(self.name, dropout_p)
         args = [x.transpose(0, 1).unsqueeze(0) for x in (q, k, v)]  # [1, H, T, Dh]
-        if q.is_cuda:
+        if torch.compiler.is_compiling():  # inside a compiled layer: traced into its graph
+            from torch.nn.attention.flex_attention import flex_attention
+
+            o = flex_attention(*args, block_mask=plan.block_mask(window))
+        elif q.is_cuda:
             o = _compiled_flex()(*args, block_mask=plan.block_mask(window))
         else:
             # Eager on CPU by design (a check, not a training path): silence the

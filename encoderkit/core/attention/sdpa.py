@@ -129,8 +129,11 @@ class SdpaBackend(AttentionBackend):
     def is_available(cls, device: torch.device) -> bool:
         return True
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> SdpaPlan:
-        cu = np.asarray(cu_seqlens.tolist(), dtype=np.int64)  # the one host read per batch
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int,
+             cu_seqlens_host: Tensor | None = None) -> SdpaPlan:
+        # The one host read per batch; none at all when the batch carries a host copy.
+        cu = np.asarray((cu_seqlens_host if cu_seqlens_host is not None else cu_seqlens).tolist(),
+                        dtype=np.int64)
         lengths = np.diff(cu)
         segments: list[int] = []
         units: list[_Unit] = []

@@ -49,9 +49,10 @@ class VarlenBackend(AttentionBackend):
     def has_window(cls) -> bool:
         return _varlen()[1]
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> dict[str, Any]:
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int,
+             cu_seqlens_host: Tensor | None = None) -> dict[str, Any]:
         return {"cu": cu_seqlens.to(torch.int32), "max": int(max_seqlen), "flex": None,
-                "raw": (cu_seqlens, max_seqlen)}
+                "raw": (cu_seqlens, max_seqlen, cu_seqlens_host)}
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: dict[str, Any], window: int | None,
                dropout_p: float = 0.0) -> Tensor:

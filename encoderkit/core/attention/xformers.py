@@ -39,8 +39,9 @@ class XformersBackend(AttentionBackend):
     def is_available(cls, device: torch.device) -> bool:
         return device.type == "cuda" and importlib.util.find_spec("xformers") is not None
 
-    def plan(self, cu_seqlens: Tensor, max_seqlen: int) -> Any:
-        lengths = (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()  # host read once per batch
+    def plan(self, cu_seqlens: Tensor, max_seqlen: int, cu_seqlens_host: Tensor | None = None) -> Any:
+        cu = cu_seqlens_host if cu_seqlens_host is not None else cu_seqlens
+        lengths = (cu[1:] - cu[:-1]).tolist()  # host read once per batch (none with a host copy)
         return _fmha().attn_bias.BlockDiagonalMask.from_seqlens(lengths)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: Any, window: int | None,

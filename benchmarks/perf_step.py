@@ -1,0 +1,149 @@
+"""Step-path micro-benchmarks (CPU-verifiable parts of "make it fast"), in one process.
+
+Each comparison alternates its variants round by round on the same batches, so
+background load hits both alike; the median round is reported (compare ratios).
+
+- ``compile``: Encoder forward + backward, eager vs ``Encoder.compile()`` (sdpa: the
+  dense parts around attention compiled, attention eager).
+- ``rotary``: q and k rotated in one pass on the fused ``[T, 2, H, Dh]`` QKV slice with
+  one shared table vs two separate calls (q, then k).
+- ``gather``: predicted-token gather with the host-side ``predict_index`` vs boolean
+  indexing (on CUDA the latter is a device->host sync; on CPU only its cost shows).
+
+    python -m benchmarks.perf_step [--size tiny] [--tokens 8192] [--only compile rotary gather]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from encoderkit.core import Encoder, EncoderConfig
+from encoderkit.core.rope import Rotary, apply_rotary
+
+
+def batches(n: int, tokens: int, hidden: int, seed: int = 0, lo: int = 16, hi: int = 256):
+    """Packed batches of exactly ``tokens`` tokens, lengths uniform in [lo, hi] (var256)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        lengths = []
+        while sum(lengths) < tokens:
+            lengths.append(int(rng.integers(lo, hi + 1)))
+        lengths[-1] -= sum(lengths) - tokens
+        lengths = [x for x in lengths if x > 0]
+        cu = torch.tensor(np.concatenate([[0], np.cumsum(lengths)]), dtype=torch.int32)
+        pos = torch.from_numpy(np.concatenate([np.arange(x) for x in lengths]))[:, None].int()
+        h = torch.from_numpy(rng.standard_normal((tokens, hidden), dtype=np.float32))
+        out.append((h, pos, cu, max(lengths)))
+    return out
+
+
+def alternate(fns: dict, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each variant, variants alternating within each round."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_compile(size: str, tokens: int, rounds: int) -> None:
+    torch.manual_seed(0)
+    cfg = EncoderConfig.preset(size, backend="sdpa")
+    eager = Encoder(cfg)
+    compiled = Encoder(cfg)
+    compiled.load_state_dict(eager.state_dict())
+    compiled.compile()
+    bs = batches(3, tokens, cfg.hidden_size)
+
+    def run(model):
+        def f():
+            for h, pos, cu, mx in bs:
+                model(h, pos, cu, mx, cu).square().mean().backward()
+            model.zero_grad(set_to_none=True)
+        return f
+
+    t = time.perf_counter()
+    run(compiled)()  # compiles (static shapes, then dynamic T at the next new length)
+    run(compiled)()
+    warm = time.perf_counter() - t
+    run(eager)()
+    med = alternate({"eager": run(eager), "compiled": run(compiled)}, rounds)
+    n = tokens * len(bs)
+    print(f"compile {size} sdpa fwd+bwd var256 {tokens} tok/batch: eager {n / med['eager']:,.0f} tok/s, "
+          f"compiled {n / med['compiled']:,.0f} tok/s, ratio {med['eager'] / med['compiled']:.2f}x "
+          f"(compile warm-up {warm:.0f} s)", flush=True)
+
+
+def bench_rotary(size: str, tokens: int, rounds: int) -> None:
+    cfg = EncoderConfig.preset(size)
+    H, Dh = cfg.num_heads, cfg.head_dim
+    rot = Rotary(Dh, cfg.axis_split(), cfg.axis_thetas("global"))
+    pos = torch.arange(tokens)[:, None].int()
+    tables = rot(pos)
+    qkv = torch.randn(tokens, 3, H, Dh, requires_grad=True)
+
+    def fused():
+        q, k = apply_rotary(qkv[:, :2], tables).unbind(1)
+        (q.sum() + k.sum()).backward()
+
+    def separate():
+        q, k = apply_rotary(qkv[:, 0], tables), apply_rotary(qkv[:, 1], tables)
+        (q.sum() + k.sum()).backward()
+
+    def loop(f):
+        return lambda: [f() for _ in range(10)]
+
+    med = alternate({"fused": loop(fused), "separate": loop(separate)}, rounds)
+    print(f"rotary {size} [T={tokens}, H={H}, Dh={Dh}] fwd+bwd: one pass {1e3 * med['fused'] / 10:.2f} ms, "
+          f"q and k separately {1e3 * med['separate'] / 10:.2f} ms, "
+          f"ratio {med['separate'] / med['fused']:.2f}x", flush=True)
+
+
+def bench_gather(size: str, tokens: int, rounds: int) -> None:
+    cfg = EncoderConfig.preset(size)
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(tokens, cfg.hidden_size, requires_grad=True)
+    predict = torch.rand(tokens, generator=g) < 0.3
+    idx = predict.nonzero().flatten()
+
+    def boolean():
+        hidden[predict].sum().backward()
+
+    def index():
+        hidden.index_select(0, idx).sum().backward()
+
+    def loop(f):
+        return lambda: [f() for _ in range(20)]
+
+    med = alternate({"boolean": loop(boolean), "index": loop(index)}, rounds)
+    print(f"gather {size} [T={tokens}, d={cfg.hidden_size}] fwd+bwd: predict_index {1e3 * med['index'] / 20:.3f} ms, "
+          f"boolean mask {1e3 * med['boolean'] / 20:.3f} ms, ratio {med['boolean'] / med['index']:.2f}x",
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", nargs="+", default=["tiny"])
+    p.add_argument("--tokens", type=int, default=8192)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--only", nargs="+", default=["compile", "rotary", "gather"])
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    for size in args.size:
+        for name in args.only:
+            globals()[f"bench_{name}"](size, args.tokens, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
