@@ -7,6 +7,8 @@ background load hits both alike; the median round is reported (compare ratios).
   dense parts around attention compiled, attention eager).
 - ``rotary``: q and k rotated in one pass on the fused ``[T, 2, H, Dh]`` QKV slice with
   one shared table vs two separate calls (q, then k).
+- ``step``: a whole training step with vs without the batch's host-side fields
+  (``predict_index``, ``cu_seqlens_host``).
 - ``gather``: predicted-token gather with the host-side ``predict_index`` vs boolean
   indexing (on CUDA the latter is a device->host sync; on CPU only its cost shows).
 
@@ -130,13 +132,44 @@ def bench_gather(size: str, tokens: int, rounds: int) -> None:
           flush=True)
 
 
+def bench_step(size: str, tokens: int, rounds: int) -> None:
+    """Whole training step (genomic model, StableAdamW) with and without the host-side fields."""
+    from dataclasses import replace
+
+    from benchmarks import modernbert_compare as mc
+    from encoderkit.train.optim import StableAdamW, param_groups
+
+    rng = np.random.default_rng(0)
+    model = mc.build_encoderkit(EncoderConfig.preset(size, backend="sdpa"), torch.device("cpu"))
+    dom = mc.genomic_domain()
+    lo, hi = dom.vocab.acgt_range
+    packed = [mc.make_batch(mc.sample_lengths("var256", tokens, rng), lo, hi, dom.mask_token_id,
+                            dom.pad_token_id, 0.3, rng).packed for _ in range(3)]
+    legacy = [replace(b, predict_index=None, cu_seqlens_host=None) for b in packed]
+    opt = StableAdamW(param_groups(model, 1e-5), lr=1e-6)
+
+    def run(bs):
+        def f():
+            for b in bs:
+                model(b).loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        return f
+
+    run(packed)()
+    med = alternate({"host": run(packed), "device": run(legacy)}, rounds)
+    n = tokens * len(packed)
+    print(f"step {size} train var256: host fields {n / med['host']:,.0f} tok/s, without "
+          f"{n / med['device']:,.0f} tok/s, ratio {med['device'] / med['host']:.2f}x", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", nargs="+", default=["tiny"])
     p.add_argument("--tokens", type=int, default=8192)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--only", nargs="+", default=["compile", "rotary", "gather"])
+    p.add_argument("--only", nargs="+", default=["compile", "rotary", "gather", "step"])
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     for size in args.size:
