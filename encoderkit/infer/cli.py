@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from encoderkit.cliutil import dispatch
 
 USAGE = __doc__
 
@@ -136,14 +137,4 @@ COMMANDS = {"embed": _embed, "infill": _infill, "probe": _probe}
 
 
 def run(command: str, argv: list[str]) -> int:
-    if command not in COMMANDS:
-        print(f"encoderkit.infer: unknown command {command!r}", file=sys.stderr)
-        return 2
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE)
-        return 0
-    try:
-        return COMMANDS[command](argv)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as e:
-        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
-        return 1
+    return dispatch(COMMANDS, USAGE, command, argv)

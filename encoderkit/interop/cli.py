@@ -13,9 +13,10 @@ to ``encoderkit pretrain run.init_from=<hf_dir>``.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from encoderkit.cliutil import dispatch
 
 USAGE = __doc__
 
@@ -103,14 +104,4 @@ COMMANDS = {"export-hf": _export, "import-hf": _import}
 
 
 def run(command: str, argv: list[str]) -> int:
-    if command not in COMMANDS:
-        print(f"encoderkit.interop: unknown command {command!r}", file=sys.stderr)
-        return 2
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE)
-        return 0
-    try:
-        return COMMANDS[command](argv)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as e:
-        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
-        return 1
+    return dispatch(COMMANDS, USAGE, command, argv)
