@@ -67,7 +67,7 @@ def test_help_lists_groups_and_options():
 def test_experiment_preset_selects_domain_and_overrides(tmp_path):
     cfg = compose(["experiment=genomic_demo", f"data.store={tmp_path}", "domain.mask_rate=0.2"])
     assert cfg.domain.name == "genomic" and cfg.domain.mask_rate == 0.2
-    assert cfg.train.steps == 1000 and cfg.data.max_seqlen == 512 and cfg.run.name == "genomic-demo"
+    assert cfg.train.steps == 1600 and cfg.data.max_seqlen == 512 and cfg.run.name == "genomic-demo"
 
 
 @pytest.mark.slow
