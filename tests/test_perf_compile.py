@@ -83,8 +83,6 @@ def test_compiled_sdpa_encoder_matches_eager():
 @pytest.mark.slow
 def test_compiled_sdpa_encoder_matches_eager_across_batches():
     """New packed lengths: the dense parts recompile once with a dynamic T, never per batch."""
-    from torch._dynamo.utils import counters
-
     graphs = _compare_compiled_sdpa([LENGTHS, [12, 130, 1, 25], [64, 64, 3], [5, 300]])
     # graphs for the first T, then once more with T dynamic; later batches reuse them
     assert graphs[1] == graphs[2] == graphs[3], graphs

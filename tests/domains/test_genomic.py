@@ -16,7 +16,7 @@ import torch
 from domains.genomic import GenomicDomain, SeqRecord, bundled_sequence, reverse_complement
 from domains.genomic.io import read_seq_records, write_seq_records
 from domains.genomic.tokens import decode_bases, encode_bases
-from encoderkit.domain import Example, IngestReport
+from encoderkit.domain import IngestReport
 
 IUPAC = "ACGTNRYSWKMBDHV"
 COMP = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")

@@ -14,19 +14,17 @@ from domains.genomic import GenomicDomain, embed_both_strands, reverse_complemen
 from encoderkit.batch import PackedBatch
 from encoderkit.core import EncoderConfig
 from encoderkit.data.collate import collate
-from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
 from encoderkit.modeling import MaskedEncoderModel
 
-TINY = ["model.hidden_size=32", "model.num_layers=2", "model.num_heads=2", "model.intermediate_size=64"]
+from .sample_store import TINY_MODEL, ingest_sample
+
+TINY = TINY_MODEL
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("genomic")
-    paths, opts = GenomicDomain.sample_sources(str(d))
-    ingest("genomic", paths, str(d / "store"), progress=False, verbose=False, **opts)
-    return str(d / "store")
+    return ingest_sample("genomic", tmp_path_factory.mktemp("genomic"))
 
 
 def test_manual_loop_with_collate_lowers_the_loss(store):

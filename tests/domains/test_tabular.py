@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
 
 from domains.tabular import TabularDomain
 from domains.tabular.schema import bin_index, encode_frame, infer_schema

@@ -9,20 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domains.tabular import TabularDomain, sample_frame
-from encoderkit.data.ingest import ingest
+from domains.tabular import sample_frame
 from encoderkit.data.store import RecordStore
 
-TINY = ["model.hidden_size=32", "model.num_layers=2", "model.num_heads=2",
-        "model.intermediate_size=64"]
+from .sample_store import TINY_MODEL, ingest_sample
+
+TINY = TINY_MODEL
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tabular")
-    paths, opts = TabularDomain.sample_sources(str(d))
-    ingest("tabular", paths, str(d / "store"), progress=False, verbose=False, **opts)
-    return str(d / "store")
+    return ingest_sample("tabular", tmp_path_factory.mktemp("tabular"))
 
 
 def test_ingested_store_holds_the_table(store):

@@ -9,19 +9,16 @@ import numpy as np
 import pytest
 
 from domains.timeseries import TimeSeriesDomain
-from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
 
-TINY = ["model.hidden_size=32", "model.num_layers=2", "model.num_heads=2",
-        "model.intermediate_size=64", "model.local_window=8"]
+from .sample_store import TINY_MODEL, ingest_sample
+
+TINY = [*TINY_MODEL, "model.local_window=8"]
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("timeseries")
-    paths, opts = TimeSeriesDomain.sample_sources(str(d))
-    ingest("timeseries", paths, str(d / "store"), progress=False, verbose=False, **opts)
-    return str(d / "store")
+    return ingest_sample("timeseries", tmp_path_factory.mktemp("timeseries"))
 
 
 def test_ingested_store_holds_the_series_exactly(store):
