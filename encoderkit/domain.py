@@ -154,6 +154,11 @@ class Domain:
     def augment(self, example: Example, rng: np.random.Generator) -> Example:
         return example
 
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        """Two augmented views of one record for the contrastive objective (positives
+        of each other). Optional: a domain without views cannot train ``contrastive``."""
+        raise NotImplementedError(f"domain {self.name!r} defines no contrastive views")
+
     @property
     def maskers(self) -> dict[str, Masker]:
         raise NotImplementedError
