@@ -13,6 +13,7 @@ The 2x2 run is compared with
   algorithm, so the same reduction order: where the ranks run must not matter.
 
 The entry script is dist_entry.py (it skips interpreter teardown: see there).
+The fast tests check the device choice of a process on a multi-GPU host (CUDA faked).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import torch
 from safetensors.torch import load_file
 
 import testdomain as td
+from encoderkit.errors import UsageError
+from encoderkit.train.distributed import resolve_device
 from test_trainer import loaders
 
 HERE = Path(__file__).resolve().parent
@@ -172,3 +175,32 @@ def test_two_nodes_of_two_gloo_ranks_match_one_process_and_one_node(tmp_path):
     assert got_w.keys() == one_w.keys()
     for k in got_w:
         assert torch.equal(got_w[k], one_w[k]), k
+
+
+@pytest.fixture
+def four_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+
+
+def test_each_process_takes_the_gpu_of_its_local_rank(four_gpus):
+    # global rank 5 of 8 on the second host is local rank 1: cuda:1, not cuda:5
+    assert resolve_device("cuda", local_rank=1, local_world_size=4) == torch.device("cuda:1")
+    assert resolve_device("auto", local_rank=3, local_world_size=4) == torch.device("cuda:3")
+    assert resolve_device("cuda:2") == torch.device("cuda:2")  # one process: as given
+    assert resolve_device("cpu", local_rank=3, local_world_size=4) == torch.device("cpu")
+
+
+def test_more_processes_than_gpus_or_a_shared_gpu_is_a_usage_error(four_gpus):
+    with pytest.raises(UsageError, match=r"4 CUDA device\(s\).*--nproc-per-node=4"):
+        resolve_device("cuda", local_rank=4, local_world_size=5)
+    with pytest.raises(UsageError, match="2 processes run on this host"):
+        resolve_device("cuda:0", local_rank=1, local_world_size=2)
+
+
+def test_cuda_without_cuda_is_a_usage_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", local_rank=1, local_world_size=2) == torch.device("cpu")
+    with pytest.raises(UsageError, match="CUDA is not available") as e:
+        resolve_device("cuda", local_rank=1, local_world_size=2)
+    assert e.value.key == "run.device"
