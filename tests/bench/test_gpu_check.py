@@ -166,3 +166,28 @@ def test_a_hung_stage_is_killed_with_its_children():
             break
         time.sleep(0.05)
     assert _state(child) in (None, "Z"), os.system(f"ps -o pid,stat,cmd -p {child}")
+
+
+@pytest.mark.slow
+def test_whole_check_on_cpu_stand_ins(tmp_path, monkeypatch):
+    """main() end to end with a faked preflight and the stage workers on CPU (tiny
+    model): every stage runs in its subprocess, the gpu tests are all skipped without
+    CUDA, so the verdict is FAIL, exit 1, and the section holds every table."""
+    def fake_preflight(report):
+        report.device = {"name": "CPU stand-in", "capability": "-", "memory_gib": 0}
+        report.expected = {}
+
+    monkeypatch.setattr(gc, "preflight", fake_preflight)
+    monkeypatch.setattr(gc, "gpu_test_files", lambda: ["tests/train/test_gpu_train.py"])
+    results = tmp_path / "RESULTS.md"
+    rc = gc.main(["--results", str(results), "--budget", "900", "--device", "cpu", "--size", "tiny",
+                  "--tokens", "1024", "--train-dists", "var256", "--embed-dists", "var256",
+                  "--maxbatch-dists", "fixed512", "--start", "512", "--cap", "1024",
+                  "--resolution", "512"])
+    text = results.read_text()
+    assert rc == 1
+    assert "): FAIL (2 problem(s))" in text and text.count("was skipped (needs CUDA)") == 2
+    for row in ("| preflight | ok |", "| tests | FAIL |", "| throughput | ok |", "| maxbatch | ok |",
+                "| train | tiny | var256 |", "| embed | tiny | var256 |",
+                "| tiny | fixed512 | 1,024 (cap, no OOM) |"):
+        assert row in text, row
