@@ -5,9 +5,10 @@ The 2x2 run is compared with
 * a single process that draws the same global batch (each step: one micro-batch from
   each of the 4 ranks' loaders, the loss averaged over all their predicted tokens) and
   takes the same optimizer steps. Loss curve and weights agree within float32
-  round-off (measured: losses 7e-8 relative, weights 1.8e-7 absolute), not bitwise: DDP sums the 4 ranks' gradients with Gloo's all-reduce and
-  divides by the world size, while one backward over the weighted sum of the 4 losses
-  accumulates them in autograd's order;
+  round-off (measured: losses 7e-8 relative, weights 1.8e-7 absolute), not bitwise:
+  DDP sums the 4 ranks' gradients with Gloo's all-reduce and divides by the world
+  size, while one backward over the weighted sum of the 4 losses accumulates them in
+  autograd's order;
 * one node of 4 gloo ranks (``torchrun --standalone``): bitwise equal loss curve,
   validation loss and weights. Same world size, same ranks' data, same collective
   algorithm, so the same reduction order: where the ranks run must not matter.
