@@ -58,8 +58,9 @@ def resolve_device(name: str, local_rank: int = 0, local_world_size: int = 1) ->
                          "run.device=cuda (each process takes cuda:<LOCAL_RANK>)", key="run.device")
     count = torch.cuda.device_count()
     if device.index is not None and device.index >= count:
-        raise UsageError(f"run.device={name!r}: this host has {count} CUDA device(s); start at "
-                         f"most {count} process(es) per node (torchrun --nproc-per-node={count})",
+        fix = (f"use cuda:0 .. cuda:{count - 1}" if explicit else
+               f"start at most {count} process(es) per node (torchrun --nproc-per-node={count})")
+        raise UsageError(f"run.device={name!r}: this host has {count} CUDA device(s); {fix}",
                          key="run.device")
     return device
 

@@ -198,6 +198,8 @@ def test_each_process_takes_the_gpu_of_its_local_rank(four_gpus):
 def test_more_processes_than_gpus_or_a_shared_gpu_is_a_usage_error(four_gpus):
     with pytest.raises(UsageError, match=r"4 CUDA device\(s\).*--nproc-per-node=4"):
         resolve_device("cuda", local_rank=4, local_world_size=5)
+    with pytest.raises(UsageError, match=r"4 CUDA device\(s\); use cuda:0 .. cuda:3"):
+        resolve_device("cuda:7")
     with pytest.raises(UsageError, match="2 processes run on this host"):
         resolve_device("cuda:0", local_rank=1, local_world_size=2)
 
