@@ -180,7 +180,7 @@ class TimeSeriesDomain(Domain):
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
                                  f".csv, .npy or .npz (or set format=csv|npy|npz)")
             for s in series:
-                c, l = cls._write_series(s, writer, report, missing_value)
+                c, l = cls._write_series(s, writer, report, missing_value, int(options["patch"]))
                 max_c, max_l = max(max_c, c), max(max_l, l)
         return {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                 "unobserved; meta channels=C, length=L", "max_channels": max_c, "max_length": max_l,
@@ -189,7 +189,7 @@ class TimeSeriesDomain(Domain):
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: float | None) -> tuple[int, int]:
+                      missing_value: float | None, patch: int = 16) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -199,12 +199,15 @@ class TimeSeriesDomain(Domain):
             values[values == missing_value] = np.nan
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
-            report.skip("all values missing")
+            report.skip("empty series (no time steps)" if l == 0 else "all values missing (every sample NaN)")
+            report.warnings.append(f"skipped {s.id}: {'no time steps' if l == 0 else 'every value missing'}")
             return 0, 0
         writer.append({"values": values.astype(np.float32).reshape(-1)},
                       meta={"channels": c, "length": l}, id=s.id)
         report.records += 1
-        report.tokens += c * l
+        # tokens are patches of `patch` samples of one channel; samples are counted apart
+        report.tokens += c * -(-l // patch)
+        report.counts["samples"] += c * l
         return c, l
 
     @classmethod

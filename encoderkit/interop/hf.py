@@ -35,6 +35,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
+from encoderkit.errors import DataError
 
 #: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
 _LAYER_PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.Wo")
@@ -52,7 +53,7 @@ _HF_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)\.weight$")
 SPECIAL_TOKENS = ("pad", "bos", "eos", "cls", "sep", "mask")
 
 
-class HFInteropError(ValueError):
+class HFInteropError(DataError):
     """A model or directory that cannot be mapped to / from ModernBERT."""
 
 
