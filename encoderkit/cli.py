@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+import warnings
 
 from encoderkit.errors import EncoderkitError
 
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"encoderkit: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    # warnings are for people here: one line each, no source line
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *_a, **_k: \
+        f"encoderkit {command}: warning: {' '.join(str(message).split())}\n"
     try:
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"encoderkit {command}: {BUG_LINE}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = previous
 
 
 def report(command: str, error: EncoderkitError) -> int:

@@ -123,6 +123,11 @@ class Domain:
     name: ClassVar[str] = ""
     #: fields of a record stored per token (used by the store to check records)
     rope_axes: int = 0
+    #: options a user may set at infill time (``Pretrained.infill(data, **options)``, the
+    #: infill CLI): user-facing name -> the domain option it sets; the constructor validates
+    infill_options: ClassVar[dict[str, str]] = {}
+    #: what ``read_input`` reads, for ``encoderkit infill --help`` (e.g. "FASTA, FASTQ (.gz)")
+    input_formats: ClassVar[str] = ""
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

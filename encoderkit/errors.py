@@ -23,6 +23,7 @@ file.
 from __future__ import annotations
 
 import lzma
+import zipfile
 import zlib
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -80,8 +81,8 @@ class OutputExistsError(EncoderkitError, FileExistsError):
 # covers gzip.BadGzipFile, zstd errors and I/O errors; ``ValueError`` covers pandas /
 # pyarrow parse errors (both derive from it) and the readers' own messages.
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, UnicodeError, KeyError,
-    OverflowError, MemoryError)
+    OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, UnicodeError,
+    KeyError, OverflowError, MemoryError)
 
 
 def data_error(exc: BaseException, file: Any) -> EncoderkitError:
@@ -96,7 +97,7 @@ def data_error(exc: BaseException, file: Any) -> EncoderkitError:
         return InputNotFoundError("does not exist", file=file)
     if isinstance(exc, PermissionError):
         return DataError("permission denied (cannot read it)", file=file)
-    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)) or type(exc).__name__ in {
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)) or type(exc).__name__ in {
             "BadGzipFile", "ZstdError"} or "compressed" in str(exc).lower() \
             or "end-of-stream" in str(exc).lower():
         return DataError(f"truncated or corrupt compressed file ({type(exc).__name__}: {exc})",

@@ -93,12 +93,14 @@ def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
 
 class TimeSeriesDomain(Domain):
     name = "timeseries"
+    infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
+    input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "channel_independent": False, "window_overlap": 0,
-            "max_gap": 3.0, "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
+            "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
             "format": "auto", "channels": None, "value_column": None, "channel_column": None}
@@ -135,8 +137,8 @@ class TimeSeriesDomain(Domain):
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
                    "an int >= 0 (patches)", v)
         v = opts["infill_max_seqlen"]
-        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, "infill_max_seqlen",
-               "an int >= 1 (tokens)", v)
+        _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+               "infill_max_seqlen", "null (the run's training window) or an int >= 1 (tokens)", v)
         v = opts["missing_value"]
         _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
                "missing_value", "null or a number", v)
@@ -574,7 +576,8 @@ class TimeSeriesDomain(Domain):
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
-            for w in self.windows(ex, int(self.options["infill_max_seqlen"]),
+            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain
+            for w in self.windows(ex, int(self.options["infill_max_seqlen"] or 512),
                                   overlap=int(self.options["infill_overlap"])):
                 m = self.infill_example(w)
                 if m.predict.any():

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from encoderkit.cliutil import dispatch
-from encoderkit.errors import DataError, InputNotFoundError, UsageError, data_error, reading
+from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
                        [pooling=mean|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
@@ -98,6 +98,13 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     return {**allowed, **args}
 
 
+def _named(error: EncoderkitError, source: Path) -> EncoderkitError:
+    """A data error raised without a file came from the input: name it."""
+    if error.file is None and isinstance(error, DataError):
+        error.file = str(source)
+    return error
+
+
 def _input_path(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
@@ -126,10 +133,14 @@ def _embed(argv: list[str]) -> int:
         path = model.embed(data, pooling=args["pooling"], max_tokens=args["max_tokens"],
                            max_seqlen=args["max_seqlen"], out=args["output"], overwrite=args["overwrite"],
                            progress=args["progress"])
+    except EncoderkitError as e:
+        raise _named(e, source)
     except OSError as e:
         from encoderkit.outputs import write_error
 
         raise write_error(e, args["output"]) from e
+    except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
+        raise data_error(e, source) from e
     print(f"wrote embeddings ({args['pooling']} pooling, dim {model.config.hidden_size}) to {path}")
     return 0
 
@@ -156,7 +167,12 @@ def _infill(argv: list[str]) -> int:
     model.check_infill_options(options)  # before reading: a typo fails fast
     with reading(source):
         data = model.domain.read_input(str(source))
-    filled = model.infill(data, **options)
+    try:
+        filled = model.infill(data, **options)
+    except EncoderkitError as e:
+        raise _named(e, source)
+    except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
+        raise data_error(e, source) from e
     try:
         model.domain.write_output(filled, str(output))
     except OSError as e:
