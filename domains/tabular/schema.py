@@ -18,6 +18,7 @@ leak into normalisation.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.errors import DataError, InputNotFoundError, UsageError, reading
+from encoderkit.errors import DataError, InputNotFoundError, reading
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -115,8 +116,8 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     plain = lower[: -len(next(s for s in COMPRESSED_SUFFIXES if lower.endswith(s)))] \
         if lower.endswith(COMPRESSED_SUFFIXES) else lower
     if not plain.endswith(TEXT_SUFFIXES):
-        raise UsageError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.zst) "
-                         "or .parquet", file=path)
+        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.zst) "
+                        "or .parquet", file=path)
     import pyarrow.csv as pacsv
 
     if delimiter is None:
@@ -127,13 +128,23 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
         bad.append(int(row.number) if row.number is not None else -1)
         return "skip"
 
+    # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
+    # fails there and is only "ignored" with a traceback on stderr: collect it instead
+    undecodable: list[BaseException] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
+        u.exc_value, UnicodeError) else hook(u)
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
             delimiter=delimiter, invalid_row_handler=on_invalid),
             # an empty text cell is missing, as it is in a numeric column
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
-        raise DataError(f"cannot parse as delimited text: {exc}", file=path) from exc
+        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
+    finally:
+        sys.unraisablehook = hook
+    if undecodable:
+        raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
     res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "

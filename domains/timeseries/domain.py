@@ -201,7 +201,7 @@ class TimeSeriesDomain(Domain):
             values[values == missing_value] = np.nan
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
-            report.skip("empty series (no time steps)" if l == 0 else "all values missing (every sample NaN)")
+            report.skip("empty series (no time steps)" if l == 0 else "all values missing")
             report.warnings.append(f"skipped {s.id}: {'no time steps' if l == 0 else 'every value missing'}")
             return 0, 0
         writer.append({"values": values.astype(np.float32).reshape(-1)},

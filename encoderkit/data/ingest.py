@@ -203,6 +203,11 @@ def run(command: str, argv: list[str]) -> int:
             raise
         raise UsageError(f"domain {domain!r}: {e}") from None
     except READ_ERRORS as e:
+        # an error naming an option the user gave is about that option (usage, exit 2)
+        text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        key = next((k for k in opts if f"'{k}'" in text or f"{k}=" in text), None)
+        if key is not None:
+            raise UsageError(f"domain {domain!r}: {' '.join(text.split())}", key=key) from None
         # a reader that did not name its file: name every input (there may be one only)
         raise data_error(e, ", ".join(inputs)) from e
     return 0

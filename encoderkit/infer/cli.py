@@ -121,7 +121,10 @@ def _embed(argv: list[str]) -> int:
                       ("checkpoint", "input", "output"), "embed")
     from encoderkit.infer.embed import check_pooling
 
-    check_pooling(args["pooling"])
+    try:
+        check_pooling(args["pooling"])
+    except ValueError as e:
+        raise UsageError(str(e), key="pooling") from None
     source = _input_path(args["input"])
     model = load(args["checkpoint"], device=args["device"])
     if source.is_dir():
@@ -167,6 +170,8 @@ def _infill(argv: list[str]) -> int:
     model.check_infill_options(options)  # before reading: a typo fails fast
     with reading(source):
         data = model.domain.read_input(str(source))
+    if hasattr(data, "__len__") and len(data) == 0:
+        raise DataError("holds no records to fill", file=source)
     try:
         filled = model.infill(data, **options)
     except EncoderkitError as e:

@@ -124,15 +124,15 @@ def format_results(results: dict[str, ProbeResult]) -> str:
 def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Embeddings written by ``EmbeddingWriter`` (or any 2-D ``.npy`` / ``.csv``) and their ids (or None).
     Whatever is wrong with the file is a ``DataError`` naming it (and the row, for NaN)."""
-    from encoderkit.errors import DataError, InputNotFoundError, UsageError, reading
+    from encoderkit.errors import DataError, InputNotFoundError, reading
 
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError("embeddings file does not exist", file=path, key="embeddings")
     suffix = path.suffix.lower()
     if suffix not in (".zarr", ".npy", ".csv", ".tsv"):
-        raise UsageError("cannot read features from this file type: expected .zarr, .npy, .csv or .tsv",
-                         file=path, key="embeddings")
+        raise DataError("cannot read features from this file type: expected .zarr, .npy, .csv or .tsv",
+                        file=path, key="embeddings")
     with reading(path):
         X, ids = _read_embeddings(path, suffix)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
