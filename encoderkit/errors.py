@@ -23,6 +23,7 @@ file.
 from __future__ import annotations
 
 import lzma
+import tokenize
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -79,10 +80,11 @@ class OutputExistsError(EncoderkitError, FileExistsError):
 
 # What parsers and decompressors raise on a damaged or unexpected file. ``OSError``
 # covers gzip.BadGzipFile, zstd errors and I/O errors; ``ValueError`` covers pandas /
-# pyarrow parse errors (both derive from it) and the readers' own messages.
+# pyarrow parse errors (both derive from it) and the readers' own messages; numpy parses
+# a damaged .npy header with ``ast``, which raises SyntaxError / tokenize.TokenError.
 READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, UnicodeError,
-    KeyError, OverflowError, MemoryError)
+    KeyError, OverflowError, MemoryError, SyntaxError, tokenize.TokenError)
 
 
 def data_error(exc: BaseException, file: Any) -> EncoderkitError:
