@@ -64,7 +64,9 @@ def is_hf_export(path: Path) -> bool:
 
 
 def check_parent(path: str | os.PathLike) -> None:
-    """The folder that will hold ``path`` exists (created if needed) and is writable."""
+    """The folder that will hold ``path`` can be written: its nearest existing ancestor is a
+    writable directory (nothing is created here: a command that fails later leaves no trace;
+    writers create missing folders when they write)."""
     target = Path(path).expanduser()
     parent = target.absolute().parent
     # the first existing ancestor decides: a regular file there means no folder can be made
@@ -75,10 +77,6 @@ def check_parent(path: str | os.PathLike) -> None:
         raise DataError(f"cannot write here: {probe} is a file, not a directory", file=target)
     if not os.access(probe, os.W_OK | os.X_OK):
         raise DataError(f"cannot write here: directory {probe} is not writable", file=target)
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create the output directory {parent}: {e.strerror or e}", file=target) from None
 
 
 def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,

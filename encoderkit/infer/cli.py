@@ -179,6 +179,7 @@ def _infill(argv: list[str]) -> int:
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
         raise data_error(e, source) from e
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         model.domain.write_output(filled, str(output))
     except OSError as e:
         raise write_error(e, output) from e

@@ -209,6 +209,7 @@ class EmbeddingWriter:
         else:
             for t in (self.path, self.ids_path):
                 check_output(t, overwrite, what="an embedding array", file_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.ids: list[str] = []

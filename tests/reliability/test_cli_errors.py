@@ -509,3 +509,17 @@ def test_each_command_prints_its_own_help(capsys, command, needle):
 
         for name in available_domains():
             assert get_domain(name).input_formats in out
+
+
+def test_outputs_in_new_folders_are_created_and_a_failure_leaves_no_folder(runs, tmp_path, capsys):
+    from encoderkit.cli import main
+
+    g = runs["genomic"]
+    bad = malformed("truncated-gz", g.raw[0], tmp_path / "bad")
+    run_cli(capsys, ["ingest", "domain=genomic", f"input={bad}", f"output={tmp_path / 'new' / 'o.zarr'}"], 1)
+    assert not (tmp_path / "new").exists()
+    assert main(["ingest", "domain=genomic", f"input={g.raw[0]}", f"output={tmp_path / 'a' / 'o.zarr'}"]) == 0
+    assert main(["embed", f"checkpoint={g.dir}", f"input={g.store}", f"output={tmp_path / 'b' / 'e.npy'}"]) == 0
+    assert main(["infill", f"checkpoint={g.dir}", f"input={g.raw[0]}", f"output={tmp_path / 'c' / 'o.fa'}"]) == 0
+    assert (tmp_path / "a" / "o.zarr").is_dir() and (tmp_path / "b" / "e.npy").is_file()
+    assert (tmp_path / "c" / "o.fa").is_file()
