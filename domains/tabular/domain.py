@@ -69,7 +69,7 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
 class TabularDomain(Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode"}
-    input_formats = ".csv / .tsv / .tab / .txt (also .gz) or .parquet; empty cells are filled"
+    input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))
