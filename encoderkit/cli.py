@@ -14,6 +14,7 @@ gets its traceback plus a line asking to report it. Commands just raise.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 import warnings
@@ -42,6 +43,7 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    entry = argv is None  # the console script / `python -m encoderkit`, not a Python caller
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(usage())
@@ -57,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
-        return int(module.run(command, rest) or 0)
+        code = int(module.run(command, rest) or 0)
+        if entry and command == "pretrain" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # A finished torchrun rank skips interpreter teardown: Gloo's worker threads can
+            # still hold tensors then and abort the process (SIGABRT) after the run has
+            # completed and saved, a known torch shutdown race.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except EncoderkitError as e:
         return report(command, e)
     except KeyboardInterrupt:

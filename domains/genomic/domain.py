@@ -190,6 +190,18 @@ class GenomicDomain(Domain):
         return {"format": SCHEMA_FORMAT, "alphabet": BASES, "bases": bases, "soft_bases": soft_bases,
                 "ingest": {k: opts[k] for k in INGEST_OPTIONS}}
 
+    def embedding_twin(self) -> Any:
+        """With ``rc_embed``: record -> its reverse complement, whose embedding
+        ``Pretrained.embed`` averages with the record's own (both strands); else None."""
+        if not self.options["rc_embed"]:
+            return None
+
+        def twin(record: Record) -> Record:
+            codes, soft = reverse_complement_bases(np.asarray(record["ids"], dtype=np.uint8),
+                                                   np.asarray(record["soft"], dtype=bool))
+            return {**record, "ids": codes, "soft": soft}
+        return twin
+
     def hf_export_problems(self) -> list[str]:
         """What a Hugging Face ModernBERT export cannot reproduce (``encoderkit export-hf``)."""
         if self.options["positions"] == "base" and self.options["tokens"] != "nucleotide":

@@ -120,6 +120,10 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                  progress: Any = None) -> Iterator[tuple[int, str, np.ndarray]]:
     """Yield ``(index, id, embedding)`` per record, in input order.
 
+    ``pooling="none"``: a window's tokens go to the record's tokens ``start ..`` (contiguous
+    windows) or, when its context holds ``token_index``, to those token positions
+    (windows of scattered tokens); tokens seen by several windows are averaged.
+
     ``embedding`` is ``[d]`` for ``mean``/``cls`` and ``[L, d]`` for ``none``.
     ``progress``: a tqdm-like object with ``update(n)``, or None.
     """
@@ -158,7 +162,11 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                     open_jobs[job.index] = (job, acc, cnt, [0])
                 _, acc, cnt, done = open_jobs[job.index]
                 n = len(w)
-                if pooling == "none":
+                index = w.context.get("token_index") if pooling == "none" else None
+                if index is not None:  # a window of scattered tokens (e.g. a spatial chunk of a set)
+                    np.add.at(acc, np.asarray(index), per_np[cu[b]:cu[b] + n])
+                    np.add.at(cnt, np.asarray(index), 1.0)
+                elif pooling == "none":
                     s = w.start  # window's first token within the record
                     if s < 0 or s + n > job.length:
                         raise ValueError(f"domain {domain.name!r} cut record {job.index} into windows that "

@@ -119,6 +119,12 @@ class Pretrained:
         stream = embed_stream(self.model, self.domain, source, pooling=pooling,
                               max_tokens=max_tokens or self.max_tokens,
                               max_seqlen=max_seqlen or self.max_seqlen, progress=bar)
+        twin = self._embedding_twin(pooling)
+        if twin is not None:  # e.g. genomic rc_embed: average with the reverse complement's embedding
+            twins = embed_stream(self.model, self.domain, ((i, rid, twin(rec)) for i, rid, rec in source),
+                                 pooling=pooling, max_tokens=max_tokens or self.max_tokens,
+                                 max_seqlen=max_seqlen or self.max_seqlen)
+            stream = ((i, rid, (a + b) / 2) for (i, rid, a), (_, _, b) in zip(stream, twins))
         try:
             if out is not None:
                 writer = EmbeddingWriter(out, n, self.config.hidden_size, pooling, overwrite=overwrite)
@@ -133,6 +139,20 @@ class Pretrained:
             return vectors if pooling == "none" else np.stack(vectors)
         finally:
             bar.close()
+
+    def _embedding_twin(self, pooling: str) -> Any:
+        """The domain's twin of a record whose embedding is averaged with the record's own
+        (``Domain.embedding_twin``, e.g. the genomic reverse complement with ``rc_embed``)."""
+        hook = getattr(self.domain, "embedding_twin", None)
+        twin = hook() if callable(hook) else None
+        if twin is not None and pooling == "none":
+            import warnings
+
+            warnings.warn(f"the {self.domain.name!r} domain averages pooled embeddings with a twin "
+                          f"(e.g. rc_embed); pooling='none' returns the record's own tokens only",
+                          stacklevel=3)
+            return None
+        return twin
 
     # ---- head predictions / infill ----
     def predict(self, examples: Sequence[MaskedExample], *, max_tokens: int | None = None) -> list[dict[str, np.ndarray]]:

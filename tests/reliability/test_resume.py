@@ -131,3 +131,28 @@ def test_relaunch_without_checkpoint_starts_metrics_afresh_and_removes_leftovers
     assert [r["step"] for r in rows if "loss" in r] == [1, 2]
     assert all(r.get("loss") != 9.0 for r in rows)
     assert not any(p.exists() for p in leftovers)
+
+
+@pytest.mark.slow
+def test_torchrun_cli_pretrain_exits_cleanly(tmp_path):
+    """Two Gloo ranks through the console entry (`python -m encoderkit pretrain`): the
+    finished run exits 0 (no teardown abort) and its checkpoint verifies."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import make_run
+
+    run = make_run("genomic", tmp_path / "g")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "encoderkit", "pretrain", "domain=genomic", f"data.store={run.store}",
+                           f"run.dir={out}", "model=tiny", "model.hidden_size=32", "model.num_layers=2",
+                           "model.num_heads=2", "model.intermediate_size=48", "model.backend=sdpa",
+                           "train.steps=2", "train.checkpoint_every=2", "train.eval_every=0",
+                           "train.progress=false", "data.max_tokens=256", "data.max_seqlen=128",
+                           "run.device=cpu"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt.verify_checkpoint(out / "checkpoints" / "2")
