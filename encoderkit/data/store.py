@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -31,6 +32,7 @@ import numpy as np
 import zarr
 
 from encoderkit.data.split import split_indices
+from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
 ATTR = "encoderkit"
@@ -40,11 +42,16 @@ AUTO_IN_MEMORY_BYTES = 2 * 1024**3
 # than 16 KiB) while larger ones mean fewer files; see benchmarks/data_throughput.py.
 _TOKEN_CHUNK_BYTES = 1 << 18
 _RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
+# Reads from remote stores (URLs) are retried: object stores fail transiently (throttling,
+# dropped connections). A local read error is a corrupt file and is not retried.
+READ_RETRIES = 4
+READ_BACKOFF_S = 0.2  # first wait; doubles after each failed attempt
+_sleep = time.sleep  # the retry wait (tests replace it)
 
 StorePath = str | os.PathLike | zarr.abc.store.Store
 
 
-class StoreError(ValueError):
+class StoreError(DataError):
     """A store that cannot be read or written: names the location and the problem."""
 
 
@@ -308,6 +315,21 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+def _chunk_text(arr: Any, sel: Any) -> str:
+    """'chunk 3' / 'chunks 3-4' / 'chunk of record 7' for an error message."""
+    chunks = getattr(arr, "chunks", None)
+    if not chunks:
+        return ""
+    c = int(chunks[0])
+    if isinstance(sel, slice):
+        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
+        first, last = start // c, max(start, stop - 1) // c
+        return f"chunk {first}" if first == last else f"chunks {first}-{last}"
+    if isinstance(sel, (int, np.integer)):
+        return f"chunk {int(sel) // c}"
+    return ""
+
+
 class RecordStore:
     """Read a finished store: ``len``, ``store[i]``, ``read_many``, iteration, ``split``.
 
@@ -349,8 +371,11 @@ class RecordStore:
             offsets_arr = group["offsets"]
         except KeyError as e:
             raise StoreError(f"{where}: store is missing array {e} (truncated or corrupt store)") from None
+        self.remote = not _is_local(path) and not isinstance(path, zarr.abc.store.Store)
         self.offsets = self._read(offsets_arr, "offsets", slice(None)).astype(np.int64, copy=False)
         self._validate(info)
+        # tokens per chunk of each token field: the chunk-aware loader aligns its reads to these
+        self.token_chunks: dict[str, int] = {k: int(a.chunks[0]) for k, a in self._fields.items()}
         if in_memory == "auto":
             in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
         elif not isinstance(in_memory, bool):
@@ -381,11 +406,19 @@ class RecordStore:
 
     # ---- checks ----
     def _read(self, arr: Any, name: str, sel: Any) -> np.ndarray:
-        try:
-            out = arr[sel]
-        except Exception as e:
-            raise StoreError(f"{self.where}: cannot read array {name!r} (corrupt store? {type(e).__name__}: {e})") \
-                from None
+        attempts = 1 + (READ_RETRIES if getattr(self, "remote", False) else 0)
+        for attempt in range(attempts):
+            try:
+                out = arr[sel]
+                break
+            except Exception as e:
+                if attempt + 1 < attempts:
+                    _sleep(READ_BACKOFF_S * 2 ** attempt)
+                    continue
+                tried = f" after {attempts} attempts" if attempts > 1 else ""
+                raise StoreError(f"{self.where}: cannot read array {name!r} {_chunk_text(arr, sel)}{tried} "
+                                 f"(corrupt or unreachable store? {type(e).__name__}: {e})",
+                                 file=self.where, key=name) from None
         out = np.asarray(out)
         if out.dtype.kind == "T":  # numpy StringDType from zarr string arrays -> fixed-width str
             out = out.astype(object).astype(str)
@@ -429,6 +462,11 @@ class RecordStore:
     def lengths(self) -> np.ndarray:
         """int64 [N] tokens per record."""
         return np.diff(self.offsets)
+
+    @property
+    def token_bytes(self) -> int:
+        """Bytes per token summed over the token fields (uncompressed)."""
+        return sum(a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64)) for a in self._fields.values())
 
     @property
     def num_tokens(self) -> int:
