@@ -105,7 +105,8 @@ class _Producer:
         epoch, u = plan.unit_at(position)
         a, b = int(plan.starts[u]), int(plan.stops[u])
         keep = plan.unit_records(u) - a
-        records = self.store.read_range(a, b)  # one slice per array: each chunk decompressed once
+        # one slice per array: each chunk decompressed once; ids are not needed for training
+        records = self.store.read_range(a, b, ids=False)
         out = {}
         for j in keep.tolist():
             out[a + j] = self.record_examples(epoch, a + j, records[j]) if featurize else records[j]

@@ -36,7 +36,9 @@ from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
 ATTR = "encoderkit"
-AUTO_IN_MEMORY_BYTES = 2 * 1024**3
+# in_memory="auto" loads stores below this size; ENCODERKIT_IN_MEMORY_MB overrides it (benchmarks,
+# small machines). Larger stores are read by the chunk-aware loader (chunked.py).
+AUTO_IN_MEMORY_BYTES = int(float(os.environ.get("ENCODERKIT_IN_MEMORY_MB", 2048)) * 2**20)
 # 256 KiB (uncompressed) per chunk of a token field: a record read touches 1-2 chunks and
 # decompresses them whole, so smaller chunks read faster (measured: 1 MiB ~6x slower per record
 # than 16 KiB) while larger ones mean fewer files; see benchmarks/data_throughput.py.
@@ -315,6 +317,49 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+class _LocalChunks:
+    """Whole-chunk reads of a local zstd (or uncompressed) zarr array in the calling thread.
+
+    zarr's own read passes every call through its event-loop thread (~3 ms per chunk on a
+    busy core, 2-3x the zstd decode itself); the chunk-aware loader reads whole runs of
+    chunks, so for plain local arrays it reads the chunk files directly. Anything else (other
+    codecs, sharding, URLs, a missing chunk file) returns None and the caller uses zarr.
+    """
+
+    def __init__(self, root: Path, arr: Any) -> None:
+        import numcodecs  # noqa: PLC0415 (zarr's dependency)
+        from zarr.codecs import BytesCodec, ZstdCodec  # noqa: PLC0415
+
+        meta = arr.metadata
+        codecs = tuple(meta.codecs)
+        endian = str(getattr(codecs[0].endian, "value", codecs[0].endian)) if codecs else ""
+        ok = (codecs and isinstance(codecs[0], BytesCodec) and endian in ("None", "little")
+              and all(isinstance(c, ZstdCodec) for c in codecs[1:]) and len(codecs) <= 2
+              and arr.dtype.kind in "biuf" and np.dtype(arr.dtype).byteorder in "=<|")
+        self.ok = bool(ok) and np.little_endian
+        self.dir = root / arr.path
+        self.chunk = tuple(int(c) for c in arr.chunks)
+        self.dtype = np.dtype(arr.dtype)
+        self.key = meta.chunk_key_encoding.encode_chunk_key
+        self.zstd = numcodecs.Zstd() if len(codecs) == 2 else None
+
+    def read(self, start: int, stop: int) -> np.ndarray | None:
+        if not self.ok:
+            return None
+        c = self.chunk[0]
+        parts = []
+        for k in range(start // c, (stop - 1) // c + 1):
+            path = self.dir / self.key((k,) + (0,) * (len(self.chunk) - 1))
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                return None  # an unwritten chunk: zarr knows its fill value
+            data = self.zstd.decode(raw) if self.zstd is not None else raw
+            block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunk)
+            parts.append(block[max(start - k * c, 0):min(stop - k * c, c)])
+        return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
+
+
 def _chunk_text(arr: Any, sel: Any) -> str:
     """'chunk 3' / 'chunks 3-4' / 'chunk of record 7' for an error message."""
     chunks = getattr(arr, "chunks", None)
@@ -376,6 +421,7 @@ class RecordStore:
         self._validate(info)
         # tokens per chunk of each token field: the chunk-aware loader aligns its reads to these
         self.token_chunks: dict[str, int] = {k: int(a.chunks[0]) for k, a in self._fields.items()}
+        self._direct: dict[str, _LocalChunks] | None = None
         if in_memory == "auto":
             in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
         elif not isinstance(in_memory, bool):
@@ -515,23 +561,47 @@ class RecordStore:
         rec["id"] = self._record_id(i)
         return rec
 
-    def read_range(self, start: int, stop: int) -> list[dict[str, Any]]:
-        """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores)."""
+    def _read_tokens(self, name: str, a: int, b: int) -> np.ndarray:
+        if self._direct is None:
+            self._direct = {}
+            if isinstance(self.path, (str, os.PathLike)) and _is_local(self.path):
+                for k, arr in self._fields.items():
+                    try:
+                        self._direct[k] = _LocalChunks(Path(self.path), arr)
+                    except Exception:  # an array layout this fast path does not know: zarr reads it
+                        pass
+        direct = self._direct.get(name)
+        if direct is not None and b > a:
+            try:
+                out = direct.read(a, b)
+            except Exception as e:
+                raise StoreError(f"{self.where}: cannot read array 'fields/{name}' "
+                                 f"{_chunk_text(self._fields[name], slice(a, b))} (corrupt store? "
+                                 f"{type(e).__name__}: {e})", file=self.where, key=f"fields/{name}") from None
+            if out is not None:
+                return out
+        return self._read(self._fields[name], f"fields/{name}", slice(a, b))
+
+    def read_range(self, start: int, stop: int, ids: bool = True) -> list[dict[str, Any]]:
+        """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores).
+        ``ids=False`` leaves out ``"id"`` (decoding a string chunk costs as much as the tokens)."""
         if self.in_memory:
             return [self[i] for i in range(start, stop)]
         if stop <= start:
             return []
         a, b = int(self.offsets[start]), int(self.offsets[stop])
-        fields = {k: self._read(v, f"fields/{k}", slice(a, b)) for k, v in self._fields.items()}
+        fields = {k: self._read_tokens(k, a, b) for k in self._fields}
         meta = {k: self._read(v, f"meta/{k}", slice(start, stop)) for k, v in self._meta.items()}
-        ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None else None
+        want_ids = ids
+        ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None and want_ids else None
         out = []
         for j, i in enumerate(range(start, stop)):
             s, e = int(self.offsets[i]) - a, int(self.offsets[i + 1]) - a
             rec: dict[str, Any] = {k: v[s:e] for k, v in fields.items()}
             for k, v in meta.items():
                 rec[k] = v[j]
-            rec["id"] = str(ids[j]) if ids is not None else str(i)
+            if want_ids:
+                rec["id"] = str(ids[j]) if ids is not None else str(i)
             out.append(rec)
         return out
 
