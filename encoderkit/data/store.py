@@ -317,6 +317,10 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+class _ChunkFailure(Exception):
+    pass
+
+
 class _LocalChunks:
     """Whole-chunk reads of a local zstd (or uncompressed) zarr array in the calling thread.
 
@@ -354,8 +358,11 @@ class _LocalChunks:
                 raw = path.read_bytes()
             except FileNotFoundError:
                 return None  # an unwritten chunk: zarr knows its fill value
-            data = self.zstd.decode(raw) if self.zstd is not None else raw
-            block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunk)
+            try:
+                data = self.zstd.decode(raw) if self.zstd is not None else raw
+                block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunk)
+            except Exception as e:
+                raise _ChunkFailure(f"chunk {k} ({type(e).__name__}: {e})") from None
             parts.append(block[max(start - k * c, 0):min(stop - k * c, c)])
         return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
 
@@ -574,10 +581,13 @@ class RecordStore:
         if direct is not None and b > a:
             try:
                 out = direct.read(a, b)
-            except Exception as e:
+            except _ChunkFailure as e:
+                raise StoreError(f"{self.where}: cannot read array 'fields/{name}' {e} (corrupt store?)",
+                                 file=self.where, key=f"fields/{name}") from None
+            except OSError as e:
                 raise StoreError(f"{self.where}: cannot read array 'fields/{name}' "
-                                 f"{_chunk_text(self._fields[name], slice(a, b))} (corrupt store? "
-                                 f"{type(e).__name__}: {e})", file=self.where, key=f"fields/{name}") from None
+                                 f"{_chunk_text(self._fields[name], slice(a, b))} ({e})",
+                                 file=self.where, key=f"fields/{name}") from None
             if out is not None:
                 return out
         return self._read(self._fields[name], f"fields/{name}", slice(a, b))

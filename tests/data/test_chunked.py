@@ -121,10 +121,10 @@ def test_same_batches_for_any_number_of_workers_and_disjoint_worker_reads(data, 
     log = tmp_path / "reads.txt"
     read_range = store.read_range
 
-    def logged(start, stop):  # runs in the forked workers too
+    def logged(start, stop, **kw):  # runs in the forked workers too
         with open(log, "a") as f:
             f.write(f"{os.getpid()} {start} {stop}\n")
-        return read_range(start, stop)
+        return read_range(start, stop, **kw)
 
     store.read_range = logged
     try:
@@ -181,3 +181,26 @@ def test_chunk_mode_refuses_more_ranks_than_units(data):
         make(store, domain, in_memory=False, read="chunks", buffer_mb=1000.0, world_size=64, rank=1)
     # auto falls back to reading records
     assert make(store, domain, in_memory=False, buffer_mb=1000.0, world_size=64, rank=1).read == "records"
+
+
+def test_direct_chunk_reads_of_a_local_store_equal_zarr_reads(tmp_path, data):
+    _, records, _ = data
+    write_small_chunks(tmp_path / "s.zarr", records)
+    disk = RecordStore(tmp_path / "s.zarr")
+    reference = RecordStore(tmp_path / "s.zarr", in_memory=True)
+    for a, b in ((0, 1), (3, 250), (600, len(records))):  # inside a chunk, across chunks, the edge chunk
+        got = disk.read_range(a, b, ids=False)
+        assert all(d.ok for d in disk._direct.values())  # ids int16, values float32 [T, 2], pos int32 [T, 2]
+        for i, rec in zip(range(a, b), got):
+            want = reference[i]
+            assert "id" not in rec and rec["length"] == want["length"]
+            for k in ("ids", "values", "pos"):
+                np.testing.assert_array_equal(rec[k], want[k])
+    # a corrupt chunk file is a one-line error naming the store, the array and the chunk
+    chunk = tmp_path / "s.zarr" / "fields" / "ids" / "c" / "2"
+    chunk.write_bytes(b"garbage")
+    from encoderkit.errors import DataError
+
+    with pytest.raises(DataError, match=r"s\.zarr: cannot read array 'fields/ids' chunk 2") as err:
+        RecordStore(tmp_path / "s.zarr").read_range(0, len(records))
+    assert "\n" not in str(err.value)
