@@ -44,6 +44,9 @@ AUTO_IN_MEMORY_BYTES = int(float(os.environ.get("ENCODERKIT_IN_MEMORY_MB", 2048)
 # than 16 KiB) while larger ones mean fewer files; see benchmarks/data_throughput.py.
 _TOKEN_CHUNK_BYTES = 1 << 18
 _RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
+# token chunks buffered per field before a write: each zarr append also rewrites the array's
+# metadata (one more request on object storage), so write several chunks per append
+_FLUSH_CHUNKS = 8
 # Reads from remote stores (URLs) are retried: object stores fail transiently (throttling,
 # dropped connections). A local read error is a corrupt file and is not retried.
 READ_RETRIES = 4
@@ -198,7 +201,7 @@ class StoreWriter:
         for name, a in arrays.items():
             self._buffers[name].append(a)
             self._buffered[name] += a.shape[0]
-            if self._buffered[name] >= self._chunks[name]:
+            if self._buffered[name] >= self._chunks[name] * _FLUSH_CHUNKS:
                 self._flush(name, final=False)
         self._lengths.append(int(length))
         self._append_meta(index, meta)
@@ -367,6 +370,22 @@ class _LocalChunks:
         return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
 
 
+def _failing_chunk(arr: Any, sel: Any) -> str:
+    """For an error message: the first chunk of ``sel`` that cannot be read (one try each),
+    else the chunk range of ``sel``."""
+    chunks = getattr(arr, "chunks", None)
+    if chunks and isinstance(sel, slice) and len(chunks) >= 1:
+        c = int(chunks[0])
+        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
+        if (stop - 1) // c > start // c:
+            for k in range(start // c, (stop - 1) // c + 1):
+                try:
+                    arr[k * c:min((k + 1) * c, arr.shape[0])]
+                except Exception:
+                    return f"chunk {k}"
+    return _chunk_text(arr, sel)
+
+
 def _chunk_text(arr: Any, sel: Any) -> str:
     """'chunk 3' / 'chunks 3-4' / 'chunk of record 7' for an error message."""
     chunks = getattr(arr, "chunks", None)
@@ -469,7 +488,7 @@ class RecordStore:
                     _sleep(READ_BACKOFF_S * 2 ** attempt)
                     continue
                 tried = f" after {attempts} attempts" if attempts > 1 else ""
-                raise StoreError(f"{self.where}: cannot read array {name!r} {_chunk_text(arr, sel)}{tried} "
+                raise StoreError(f"{self.where}: cannot read array {name!r} {_failing_chunk(arr, sel)}{tried} "
                                  f"(corrupt or unreachable store? {type(e).__name__}: {e})",
                                  file=self.where, key=name) from None
         out = np.asarray(out)
