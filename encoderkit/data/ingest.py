@@ -93,11 +93,37 @@ class _ProgressWriter:
 
 
 def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrite: bool = False,
-           progress: bool = True, verbose: bool = True, **options: Any) -> IngestReport:
-    """Ingest ``inputs`` with the domain's parser into a new store at ``output``."""
+           progress: bool = True, verbose: bool = True, workers: int = 1, append: bool = False,
+           **options: Any) -> IngestReport:
+    """Ingest ``inputs`` with the domain's parser into a new store at ``output``.
+
+    ``workers``: parse the files in that many processes (same store as one process, records
+    in file order; see ``ingest_scale``). ``append``: add the files' records to the existing
+    store at ``output`` (schema must stay compatible; rewritten and renamed atomically).
+    The progress bar counts the domain's ``ingest_unit`` (bases, rows, samples; default tokens).
+    """
+    from encoderkit.data.ingest_scale import ProgressWriter, copy_records, ingest_parallel, merge_schemas  # noqa: PLC0415
+    from encoderkit.data.store import RecordStore, _is_local  # noqa: PLC0415
+    from encoderkit.errors import DataError, UsageError  # noqa: PLC0415
+
+    # the CLI spells the ingest settings ingest.workers=N / ingest.append=true too
+    workers = options.pop("ingest.workers", workers)
+    append = options.pop("ingest.append", append)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"The 'workers' parameter of ingest must be an int >= 1. Got {workers!r}.", key="workers")
+    if not isinstance(append, bool):
+        raise UsageError(f"The 'append' parameter of ingest must be true or false. Got {append!r}.", key="append")
+    if append and overwrite:
+        raise UsageError("append=true and overwrite=true contradict each other: choose one", key="append")
     cls = get_domain(domain)
     sources = expand_inputs(inputs)
     t0 = time.perf_counter()
+    old: RecordStore | None = None
+    if append:
+        if not _is_local(output):
+            raise UsageError(f"append=true needs a local store (object storage has no atomic rename); "
+                             f"got {output!s}", key="append")
+        old = RecordStore(output, expect_domain=cls.name)
     provenance = {
         "files": [file_provenance(s) for s in sources],
         "options": options,
@@ -107,26 +133,46 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
 
     provenance["encoderkit_version"] = __version__
     provenance["created_unix"] = time.time()
+    if old is not None:
+        known = {f.get("sha256") for f in old.provenance.get("files", []) if f.get("sha256")}
+        again = [f["path"] for f in provenance["files"] if f.get("sha256") in known]
+        if again:
+            raise DataError(f"{output!s}: already holds the records of {again[0]} (same sha256); "
+                            f"appending it again would duplicate them", file=again[0])
+        appended = {"files": provenance["files"], "options": options, "created_unix": provenance["created_unix"],
+                    "encoderkit_version": __version__}
+        provenance = {**old.provenance, "files": list(old.provenance.get("files", [])) + provenance["files"],
+                      "appends": list(old.provenance.get("appends", [])) + [appended]}
     report = IngestReport()
-    bar = tqdm(desc=f"ingest {domain}", unit=" records", disable=not progress, file=sys.stderr)
+    unit = str(getattr(cls, "ingest_unit", "tokens"))
+    bar = tqdm(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress, file=sys.stderr)
     try:
-        with StoreWriter(output, domain, overwrite=overwrite) as writer:
-            proxy = _ProgressWriter(writer, bar)
-            schema = cls.ingest(sources, proxy, report, **options)
+        with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
+            proxy = ProgressWriter(writer, bar)
+            old_tokens = copy_records(old, writer.append) if old is not None else 0
+            if workers > 1 and len(sources) > 1:
+                schema = ingest_parallel(domain, sources, proxy.append, report, workers, options)
+            else:
+                schema = cls.ingest(sources, proxy, report, **options)
             if not isinstance(schema, Mapping):
                 raise TypeError(f"{cls.__qualname__}.ingest must return the schema dict, got {type(schema).__name__}")
-            if len(writer) == 0:
+            new_records = len(writer) - (len(old) if old is not None else 0)
+            if new_records == 0:
                 raise StoreError(f"ingest of {len(sources)} file(s) wrote no records "
                                  f"(skipped: {dict(report.skipped) or 'none'})")
+            if old is not None:
+                schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files")
             writer.finalize(schema, provenance)
     finally:
         bar.close()
     # the writer saw every record: its counts are the truth
-    report.records = len(writer)
+    report.records = new_records
     report.tokens = proxy.tokens
     elapsed = time.perf_counter() - t0
     if verbose:
-        print(f"ingest {domain}: {len(sources)} file(s) -> {output}")
+        verb = "appended to" if old is not None else "->"
+        print(f"ingest {domain}: {len(sources)} file(s) {verb} {output}"
+              + (f" ({len(old)} records, {old_tokens} tokens already there)" if old is not None else ""))
         print(report.summary())
         print(f"time: {elapsed:.1f} s")
     return report
