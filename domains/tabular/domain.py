@@ -67,6 +67,7 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
 
 class TabularDomain(Domain):
     name = "tabular"
+    ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))

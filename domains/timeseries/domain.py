@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,14 @@ def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
 
 class TimeSeriesDomain(Domain):
     name = "timeseries"
+    ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
+
+    @classmethod
+    def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Schemas of files ingested apart (parallel ingest, append): the largest shapes."""
+        from encoderkit.data.ingest_scale import merge_counts
+
+        return merge_counts(schemas, max_keys=("max_channels", "max_length"))
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {

@@ -100,7 +100,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     ``workers``: parse the files in that many processes (same store as one process, records
     in file order; see ``ingest_scale``). ``append``: add the files' records to the existing
     store at ``output`` (schema must stay compatible; rewritten and renamed atomically).
-    The progress bar counts the domain's ``ingest_unit`` (bases, rows, samples; default tokens).
+    The progress bar counts the domain's ``ingest_unit`` (bases, rows, samples; default tokens):
+    tokens, or records when the domain sets ``ingest_counts = "records"``.
     """
     from encoderkit.data.ingest_scale import ProgressWriter, copy_records, ingest_parallel, merge_schemas  # noqa: PLC0415
     from encoderkit.data.store import RecordStore, _is_local  # noqa: PLC0415
@@ -148,7 +149,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     bar = tqdm(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress, file=sys.stderr)
     try:
         with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
-            proxy = ProgressWriter(writer, bar)
+            proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
             old_tokens = copy_records(old, writer.append) if old is not None else 0
             if workers > 1 and len(sources) > 1:
                 schema = ingest_parallel(domain, sources, proxy.append, report, workers, options)

@@ -37,10 +37,11 @@ COPY_BLOCK = 1024  # records read from a spool / old store at a time
 
 class ProgressWriter:
     """The writer a domain sees: forwards ``append`` and advances the progress bar by the
-    record's tokens (the domain's ``ingest_unit``: bases, rows, samples)."""
+    record's tokens, or by one per record (``per_record``: a domain whose unit is the record,
+    such as tabular rows)."""
 
-    def __init__(self, writer: StoreWriter, bar: Any) -> None:
-        self._writer, self._bar = writer, bar
+    def __init__(self, writer: StoreWriter, bar: Any, per_record: bool = False) -> None:
+        self._writer, self._bar, self._per_record = writer, bar, per_record
         self.tokens = self.records = 0
 
     def append(self, fields: Mapping[str, Any], meta: Mapping[str, Any] | None = None,
@@ -49,7 +50,7 @@ class ProgressWriter:
         n = int(np.shape(next(iter(fields.values())))[0])
         self.tokens += n
         self.records += 1
-        self._bar.update(n)
+        self._bar.update(1 if self._per_record else n)
         if self.records % 256 == 0:
             self._bar.set_postfix(records=self.records, refresh=False)
         return index
@@ -60,6 +61,24 @@ class ProgressWriter:
 
 def _canonical(schema: Any) -> str:
     return json.dumps(schema, sort_keys=True, default=str)
+
+
+def merge_counts(schemas: Sequence[Mapping[str, Any]], sum_keys: Sequence[str] = (),
+                 max_keys: Sequence[str] = ()) -> dict[str, Any]:
+    """A domain's ``merge_schemas`` in one line: ``sum_keys`` add up, ``max_keys`` take the
+    maximum, every other key must be equal across the parts."""
+    out = dict(schemas[0])
+    for s in schemas[1:]:
+        rest = {k: v for k, v in s.items() if k not in sum_keys and k not in max_keys}
+        mine = {k: v for k, v in out.items() if k not in sum_keys and k not in max_keys}
+        if _canonical(rest) != _canonical(mine):
+            raise DataError(f"schemas of the parts differ beyond their counts ({_canonical(mine)[:200]} vs "
+                            f"{_canonical(rest)[:200]}): were they ingested with different options?")
+        for k in sum_keys:
+            out[k] = out.get(k, 0) + s.get(k, 0)
+        for k in max_keys:
+            out[k] = max(out.get(k, 0), s.get(k, 0))
+    return out
 
 
 def merge_schemas(cls: type, schemas: Sequence[Mapping[str, Any]], what: str) -> dict[str, Any]:

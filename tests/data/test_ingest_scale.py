@@ -136,3 +136,28 @@ def test_schemas_merge_by_the_domain_rule_or_must_be_equal():
             return {"bases": sum(s["bases"] for s in schemas)}
 
     assert merge_schemas(Counting, [{"bases": 3}, {"bases": 4}], "parts") == {"bases": 7}
+
+
+def test_genomic_parallel_ingest_and_append_sum_base_counts(tmp_path):
+    rng = np.random.default_rng(1)
+    files = []
+    for k in range(3):
+        text = "".join(f">c{k}_{j}\n" + "".join(rng.choice(list("ACGTacgtN"), size=int(rng.integers(50, 400))))
+                       + "\n" for j in range(4))
+        files.append(tmp_path / f"g{k}.fa")
+        files[-1].write_text(text)
+    files = [str(f) for f in files]
+    ingest("genomic", files, str(tmp_path / "one.zarr"), progress=False, verbose=False)
+    ingest("genomic", files, str(tmp_path / "par.zarr"), progress=False, verbose=False, workers=2)
+    ingest("genomic", files[:1], str(tmp_path / "app.zarr"), progress=False, verbose=False)
+    ingest("genomic", files[1:], str(tmp_path / "app.zarr"), progress=False, verbose=False, append=True)
+    one = RecordStore(tmp_path / "one.zarr")
+    assert one.schema["bases"] == one.num_tokens
+    for other in ("par.zarr", "app.zarr"):
+        store = RecordStore(tmp_path / other)
+        assert store.schema == one.schema and len(store) == len(one)
+        for i in range(len(one)):
+            a, b = one[i], store[i]
+            assert a["id"] == b["id"] and a.keys() == b.keys()
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k])
