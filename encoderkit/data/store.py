@@ -70,6 +70,15 @@ def _is_local(path: StorePath) -> bool:
     return isinstance(path, os.PathLike) or (isinstance(path, str) and "://" not in path)
 
 
+def _read_options(path: StorePath) -> dict[str, Any]:
+    """fsspec options for reading a store at a URL. s3fs downloads an object with concurrent
+    ranged GETs when it is large, and to know the size sends a HEAD first, for every object:
+    a zarr chunk is small, so read it with one GET (this halves the requests)."""
+    if isinstance(path, str) and path.split("://", 1)[0] in ("s3", "s3a"):
+        return {"storage_options": {"max_concurrency": 1}}
+    return {}
+
+
 def _json_safe(value: Any, what: str, where: str) -> Any:
     try:
         return json.loads(json.dumps(value))
@@ -416,7 +425,8 @@ class RecordStore:
         if _is_local(path) and not Path(path).exists():
             raise StoreError(f"{where}: no such record store (path does not exist)")
         try:
-            group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r")
+            group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r",
+                                    **_read_options(path))
         except Exception as e:
             raise StoreError(f"{where}: not a record store (cannot open it as a zarr group: {e})") from None
         info = group.attrs.get(ATTR)
