@@ -135,14 +135,17 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure(store_path: str, mode: str, seconds: float, max_tokens: int = 16384, max_seqlen: int = 2048) -> dict:
+def measure(store_path: str, mode: str, seconds: float, max_tokens: int = 16384, max_seqlen: int = 2048,
+            buffer_mb: float | None = None) -> dict:
     """One loader in this (fresh) process: the rate over at least 3 buffer windows of tokens (or
-    ``seconds``, whichever is later; capped at 3x ``seconds``), with and without the time to
+    ``seconds``, whichever is later; capped at 300 s), with and without the time to
     the first batch (which includes reading the first window); fill; peak RSS."""
     torch.set_num_threads(1)
     store = RecordStore(store_path)
     base = _rss_mb()  # after imports and opening the store (s3fs, aiobotocore for a URL)
-    kw = {"in_memory": True} if mode == "memory" else {}
+    kw: dict[str, Any] = {"in_memory": True} if mode == "memory" else {}
+    if buffer_mb is not None:
+        kw["buffer_mb"] = buffer_mb
     t0 = time.perf_counter()
     loader = PackedLoader(store, TokenDomain({}), max_tokens=max_tokens, max_seqlen=max_seqlen, seed=0,
                           epochs=None, **kw)
@@ -154,7 +157,7 @@ def measure(store_path: str, mode: str, seconds: float, max_tokens: int = 16384,
     t = time.perf_counter()
     while True:
         elapsed = time.perf_counter() - t
-        if (elapsed >= seconds and tokens >= want) or elapsed >= 3 * seconds:
+        if (elapsed >= seconds and tokens >= want) or elapsed >= max(300.0, seconds):
             break
         b = next(it)
         tokens += b.num_tokens
@@ -191,14 +194,21 @@ def scale(args, say) -> None:
         f"{disk / 2**20:.0f} MiB on disk (zstd)")
     env = dict(os.environ, ENCODERKIT_IN_MEMORY_MB=str(SCALE_THRESHOLD_MB))
 
-    def child(mode: str, location: str, extra_env: dict | None = None) -> dict:
+    def child(mode: str, location: str, extra_env: dict | None = None, buffer_mb: float | None = None) -> dict:
         cmd = ["taskset", "-c", str(cores[0]), sys.executable, os.path.abspath(__file__), "--measure", mode,
                "--store", location, "--seconds", str(args.seconds)]
+        if buffer_mb is not None:
+            cmd += ["--buffer-mb", str(buffer_mb)]
         out = subprocess.run(cmd, env={**env, **(extra_env or {})}, check=True, capture_output=True, text=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    mem = child("memory", path)
-    disk_r = child("auto", path)
+    # alternate the two loaders: the load of the shared machine drifts over minutes
+    pairs = [(child("memory", path), child("auto", path)) for _ in range(2)]
+    for k, (m, d) in enumerate(pairs):
+        say(f"- pair {k + 1}: in-memory {m['tps'] / 1e6:.2f} M tokens/s, chunk-aware local {d['tps'] / 1e6:.2f} M "
+            f"tokens/s ({d['tps'] / m['tps'] * 100:.0f}%)")
+    mem, disk_r = pairs[-1]
+    small = child("auto", path, buffer_mb=32)
     port = _free_port()
     s3env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
              "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
@@ -235,7 +245,8 @@ def scale(args, say) -> None:
         f"S3 / local = {s3['tps'] / disk_r['tps'] * 100:.0f}%; peak RSS above the after-import baseline: "
         f"local {disk_r['peak_rss_mb'] - disk_r['base_rss_mb']:.0f} MiB, S3 "
         f"{s3['peak_rss_mb'] - s3['base_rss_mb']:.0f} MiB, for the default {disk_r['buffer_mb']:.0f} MB buffer "
-        f"(in-memory: {mem['peak_rss_mb'] - mem['base_rss_mb']:.0f} MiB)")
+        f"(in-memory: {mem['peak_rss_mb'] - mem['base_rss_mb']:.0f} MiB); with buffer_mb=32: "
+        f"{small['peak_rss_mb'] - small['base_rss_mb']:.0f} MiB, {small['tps'] / 1e6:.2f} M tokens/s")
     if not args.keep_store:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -251,9 +262,10 @@ def main() -> None:
     ap.add_argument("--keep-store", action="store_true", help="keep the scale store for the next run")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--store", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--buffer-mb", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.store, args.measure, args.seconds)))
+        print(json.dumps(measure(args.store, args.measure, args.seconds, buffer_mb=args.buffer_mb)))
         return
     if args.scale_gb:
         lines: list[str] = []
