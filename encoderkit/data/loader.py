@@ -217,38 +217,35 @@ class PackedLoader:
         self._producer = _Producer(store, domain, idx, max_seqlen=self.max_seqlen, seed=self.seed,
                                    rank=self.rank, world_size=self.world_size, train=self.train,
                                    shuffle=self.shuffle, chunk_records=self.chunk_records)
-        self.read, self.buffer_mb = self._choose_read(read, buffer_mb)
-        self._plan: ChunkPlan | None = None
-        if self.read == "chunks":
-            self._plan = self._producer.plan = ChunkPlan(
-                store, idx, buffer_mb=self.buffer_mb, seed=self.seed, rank=self.rank,
-                world_size=self.world_size, shuffle=self.shuffle)
+        self._plan: ChunkPlan | None = self._choose_read(read, buffer_mb)
+        self._producer.plan = self._plan
+        self.read, self.buffer_mb = ("chunks" if self._plan is not None else "records"), float(buffer_mb)
         self._fingerprint = self._make_fingerprint()
         self._reset()
 
-    def _choose_read(self, read: str, buffer_mb: float) -> tuple[str, float]:
+    def _choose_read(self, read: str, buffer_mb: float) -> ChunkPlan | None:
+        """The chunk-aware plan, or None to read record by record."""
         if read not in ("auto", "chunks", "records"):
             raise ValueError(f"The 'read' parameter must be 'auto', 'chunks' or 'records'. Got {read!r}.")
         if isinstance(buffer_mb, bool) or not isinstance(buffer_mb, (int, float)) or not buffer_mb > 0:
             raise ValueError(f"The 'buffer_mb' parameter must be a number > 0. Got {buffer_mb!r}.")
         idx = self.indices
+        if read == "records":
+            return None
         unique = np.unique(idx).size == idx.size
-        if read == "auto":
-            ok = (not self.store.in_memory and self.shuffle and unique and idx.size >= 0.5 * len(self.store))
-            if ok:  # every rank needs at least one read unit
-                plan = ChunkPlan(self.store, idx, buffer_mb=buffer_mb, seed=self.seed, rank=0,
-                                 world_size=1, shuffle=False)
-                ok = plan.num_units >= self.world_size
-            read = "chunks" if ok else "records"
-        elif read == "chunks":
-            if not unique:
-                raise ValueError("read='chunks' needs distinct indices (each record is read once per epoch)")
-            plan = ChunkPlan(self.store, idx, buffer_mb=buffer_mb, seed=self.seed, rank=0, world_size=1,
-                             shuffle=False)
-            if plan.num_units < self.world_size:
-                raise ValueError(f"the records form {plan.num_units} read unit(s), fewer than world_size="
-                                 f"{self.world_size}: use read='records' or a smaller buffer_mb")
-        return read, float(buffer_mb)
+        if read == "auto" and not (not self.store.in_memory and self.shuffle and unique
+                                   and idx.size >= 0.5 * len(self.store)):
+            return None
+        if not unique:
+            raise ValueError("read='chunks' needs distinct indices (each record is read once per epoch)")
+        plan = ChunkPlan(self.store, idx, buffer_mb=buffer_mb, seed=self.seed, rank=self.rank,
+                         world_size=self.world_size, shuffle=self.shuffle)
+        if plan.num_units < self.world_size:  # every rank needs at least one read unit
+            if read == "auto":
+                return None
+            raise ValueError(f"the records form {plan.num_units} read unit(s), fewer than world_size="
+                             f"{self.world_size}: use read='records' or a smaller buffer_mb")
+        return plan
 
     # ---- state ----
     def _reset(self) -> None:
