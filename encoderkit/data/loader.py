@@ -155,6 +155,8 @@ class _ChunkStream(IterableDataset):
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         info = get_worker_info()
         step, g = (info.num_workers, self.start + info.id) if info is not None else (1, self.start)
+        if info is not None:  # a forked worker: a URL store needs its own connections
+            self.producer.store = self.producer.store.reopen()
         while self.end is None or g < self.end:
             yield g, (self.producer.unit(g, featurize=info is not None) if self.units else self.producer.chunk(g))
             g += step

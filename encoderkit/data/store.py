@@ -486,6 +486,22 @@ class RecordStore:
             self._memory_copy = copy
         return self._memory_copy
 
+    def reopen(self) -> RecordStore:
+        """This store with fresh array handles (same offsets and info). A forked DataLoader
+        worker needs it for a URL store: the parent's HTTP session belongs to the parent's
+        event loop."""
+        if self.in_memory or not self.remote:
+            return self
+        copy = object.__new__(RecordStore)
+        copy.__dict__.update(self.__dict__)
+        group = zarr.open_group(self.path, mode="r", **_read_options(self.path))
+        copy._group = group
+        copy._fields = {k: group[f"fields/{k}"] for k in self._fields}
+        copy._meta = {k: group[f"meta/{k}"] for k in self._meta}
+        copy._ids = group["ids"] if self._ids is not None else None
+        copy._memory_copy = None
+        return copy
+
     # ---- checks ----
     def _read(self, arr: Any, name: str, sel: Any) -> np.ndarray:
         attempts = 1 + (READ_RETRIES if getattr(self, "remote", False) else 0)

@@ -115,6 +115,11 @@ def test_read_error_mid_epoch_is_retried_then_reported(s3, tmp_path, monkeypatch
     kw = dict(max_tokens=256, max_seqlen=64, seed=1, buffer_mb=0.25, epochs=1, read="chunks", in_memory=False)
     reference = list(PackedLoader(RecordStore(tmp_path / "err.zarr"), domain, **kw))
     remote = RecordStore(url)
+    remote[0]  # the parent's connections are in use before the workers fork
+    parallel = list(PackedLoader(remote, domain, num_workers=2, **kw))  # each worker opens its own
+    assert len(parallel) == len(reference)
+    for x, y in zip(parallel, reference):
+        batches_equal(x, y)
     loader = PackedLoader(remote, domain, **kw)
     plan = loader._plan
     assert plan.windows_per_epoch >= 2
