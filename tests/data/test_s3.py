@@ -107,12 +107,12 @@ def test_ingest_pretrain_embed_round_trip(s3, tmp_path, monkeypatch):
 
 
 def test_read_error_mid_epoch_is_retried_then_reported(s3, tmp_path, monkeypatch):
-    records = random_records(250, np.random.default_rng(3), low=1, high=200)
+    records = random_records(150, np.random.default_rng(3), low=1, high=200)
     url = "s3://ektest/err.zarr"
     write_small_chunks(tmp_path / "err.zarr", records)
     s3.put(str(tmp_path / "err.zarr"), "ektest/err.zarr", recursive=True)
     domain = SyntheticDomain({"vocab": 32}, rate=0.3)
-    kw = dict(max_tokens=256, max_seqlen=64, seed=1, buffer_mb=0.25, epochs=1, read="chunks", in_memory=False)
+    kw = dict(max_tokens=256, max_seqlen=64, seed=1, buffer_mb=0.15, epochs=1, read="chunks", in_memory=False)
     reference = list(PackedLoader(RecordStore(tmp_path / "err.zarr"), domain, **kw))
     remote = RecordStore(url)
     remote[0]  # the parent's connections are in use before the workers fork
