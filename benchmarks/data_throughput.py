@@ -154,7 +154,7 @@ def measure(store_path: str, mode: str, seconds: float, max_tokens: int = 16384,
     next(it)
     first = time.perf_counter() - t0
     tokens = batches = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     while True:
         elapsed = time.perf_counter() - t
         if (elapsed >= seconds and tokens >= want) or elapsed >= max(300.0, seconds):
@@ -162,9 +162,10 @@ def measure(store_path: str, mode: str, seconds: float, max_tokens: int = 16384,
         b = next(it)
         tokens += b.num_tokens
         batches += 1
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"mode": mode, "read": loader.read, "buffer_mb": loader.buffer_mb, "in_memory": loader.store.in_memory,
-            "tps": tokens / elapsed, "tps_with_first": tokens / (elapsed + first), "fill": loader.stats()["fill"],
+            "tps": tokens / elapsed, "tps_cpu": tokens / cpu, "cpu_share": cpu / elapsed, "tps_with_first": tokens / (elapsed + first), "fill": loader.stats()["fill"],
             "batches": batches, "tokens": tokens, "records": loader.stats()["records"], "first_batch_s": first,
             "seconds": elapsed, "base_rss_mb": base, "peak_rss_mb": peak,
             "windows": loader._next_chunk if loader.read == "chunks" else None}
@@ -205,8 +206,9 @@ def scale(args, say) -> None:
     # alternate the two loaders: the load of the shared machine drifts over minutes
     pairs = [(child("memory", path), child("auto", path)) for _ in range(2)]
     for k, (m, d) in enumerate(pairs):
-        say(f"- pair {k + 1}: in-memory {m['tps'] / 1e6:.2f} M tokens/s, chunk-aware local {d['tps'] / 1e6:.2f} M "
-            f"tokens/s ({d['tps'] / m['tps'] * 100:.0f}%)")
+        say(f"- pair {k + 1}: in-memory {m['tps'] / 1e6:.2f} M tokens/s wall, {m['tps_cpu'] / 1e6:.2f} M per "
+            f"CPU-second; chunk-aware local {d['tps'] / 1e6:.2f} M wall ({d['tps'] / m['tps'] * 100:.0f}%), "
+            f"{d['tps_cpu'] / 1e6:.2f} M per CPU-second ({d['tps_cpu'] / m['tps_cpu'] * 100:.0f}%)")
     mem, disk_r = pairs[-1]
     small = child("auto", path, buffer_mb=32)
     port = _free_port()
@@ -237,11 +239,12 @@ def scale(args, say) -> None:
     for name, r in (("in-memory loader (in_memory=True)", mem), ("local disk, default settings", disk_r),
                     ("moto S3 server, default settings", s3)):
         windows = f", {r['windows']} buffer windows done" if r["windows"] is not None else ""
-        say(f"- {name}: read={r['read']}: **{r['tps'] / 1e6:.2f} M tokens/s** over {r['tokens'] / 1e6:.0f} M tokens "
-            f"in {r['seconds']:.0f} s ({r['tps_with_first'] / 1e6:.2f} M/s counting the {r['first_batch_s']:.1f} s "
+        say(f"- {name}: read={r['read']}: **{r['tps'] / 1e6:.2f} M tokens/s** wall, {r['tps_cpu'] / 1e6:.2f} M per "
+            f"CPU-second (the process got {r['cpu_share'] * 100:.0f}% of its core), over {r['tokens'] / 1e6:.0f} M "
+            f"tokens in {r['seconds']:.0f} s ({r['tps_with_first'] / 1e6:.2f} M/s counting the {r['first_batch_s']:.1f} s "
             f"to the first batch), fill {r['fill'] * 100:.2f}% over {r['batches']} batches ({r['records']:,} records"
             f"{windows}); peak RSS {r['peak_rss_mb']:.0f} MiB (after imports + open {r['base_rss_mb']:.0f} MiB)")
-    say(f"- ratios: local chunk-aware / in-memory = {disk_r['tps'] / mem['tps'] * 100:.0f}%, "
+    say(f"- ratios (wall): local chunk-aware / in-memory = {disk_r['tps'] / mem['tps'] * 100:.0f}%, "
         f"S3 / local = {s3['tps'] / disk_r['tps'] * 100:.0f}%; peak RSS above the after-import baseline: "
         f"local {disk_r['peak_rss_mb'] - disk_r['base_rss_mb']:.0f} MiB, S3 "
         f"{s3['peak_rss_mb'] - s3['base_rss_mb']:.0f} MiB, for the default {disk_r['buffer_mb']:.0f} MB buffer "
