@@ -126,6 +126,14 @@ class GenomicDomain(Domain):
     infill_options = {"window": "infill_window"}
     input_formats = "FASTA or FASTQ (.fa/.fasta/.fq/.fastq; plain, gzip, bzip2 or xz); N/n bases are filled"
     rope_axes = 1
+    ingest_unit = "bases"  # the ingest progress bar counts tokens = bases
+
+    @classmethod
+    def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Schemas of files ingested apart (parallel ingest, append): base counts add up."""
+        from encoderkit.data.ingest_scale import merge_counts
+
+        return merge_counts(schemas, sum_keys=("bases", "soft_bases"))
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         opts = validate_options(options)

@@ -70,6 +70,7 @@ class TabularDomain(Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode"}
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
+    ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))

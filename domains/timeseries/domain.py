@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -95,6 +95,14 @@ class TimeSeriesDomain(Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
+    ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
+
+    @classmethod
+    def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Schemas of files ingested apart (parallel ingest, append): the largest shapes."""
+        from encoderkit.data.ingest_scale import merge_counts
+
+        return merge_counts(schemas, max_keys=("max_channels", "max_length"))
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {

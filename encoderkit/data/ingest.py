@@ -75,41 +75,39 @@ def file_provenance(path: str) -> dict[str, Any]:
     return {"path": os.path.abspath(path), "size": os.path.getsize(path), "sha256": h.hexdigest()}
 
 
-class _ProgressWriter:
-    """The writer a domain sees: forwards ``append`` and ticks the progress bar."""
-
-    def __init__(self, writer: StoreWriter, bar: tqdm, report: IngestReport | None = None) -> None:
-        self._writer = writer
-        self._bar = bar
-        self._report = report
-        self.tokens = 0
-
-    def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
-               id: str | None = None) -> int:
-        index = self._writer.append(fields, meta, id)
-        first = next(iter(fields.values()))
-        self.tokens += int(np.shape(first)[0])
-        self._bar.update(1)
-        self.refresh()
-        return index
-
-    def refresh(self) -> None:
-        """Token count on the bar: the domain's own count (e.g. patches, not samples) once
-        it keeps one, else the first field's length. Set on every record (cheap without
-        refresh), so it is never stale."""
-        tokens = self._report.tokens if self._report is not None and self._report.tokens else self.tokens
-        self._bar.set_postfix(tokens=tokens, refresh=False)
-
-    def __len__(self) -> int:
-        return len(self._writer)
-
-
 def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrite: bool = False,
-           progress: bool = True, verbose: bool = True, **options: Any) -> IngestReport:
-    """Ingest ``inputs`` with the domain's parser into a new store at ``output``."""
+           progress: bool = True, verbose: bool = True, workers: int = 1, append: bool = False,
+           **options: Any) -> IngestReport:
+    """Ingest ``inputs`` with the domain's parser into a new store at ``output``.
+
+    ``workers``: parse the files in that many processes (same store as one process, records
+    in file order; see ``ingest_scale``). ``append``: add the files' records to the existing
+    store at ``output`` (schema must stay compatible; rewritten and renamed atomically).
+    The progress bar counts the domain's ``ingest_unit`` (bases, rows, samples; default tokens):
+    tokens, or records when the domain sets ``ingest_counts = "records"``.
+    """
+    from encoderkit.data.ingest_scale import ProgressWriter, copy_records, ingest_parallel, merge_schemas  # noqa: PLC0415
+    from encoderkit.data.store import RecordStore, _is_local  # noqa: PLC0415
+    from encoderkit.errors import DataError, UsageError  # noqa: PLC0415
+
+    # the CLI spells the ingest settings ingest.workers=N / ingest.append=true too
+    workers = options.pop("ingest.workers", workers)
+    append = options.pop("ingest.append", append)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"The 'workers' parameter of ingest must be an int >= 1. Got {workers!r}.", key="workers")
+    if not isinstance(append, bool):
+        raise UsageError(f"The 'append' parameter of ingest must be true or false. Got {append!r}.", key="append")
+    if append and overwrite:
+        raise UsageError("append=true and overwrite=true contradict each other: choose one", key="append")
     cls = get_domain(domain)
     sources = expand_inputs(inputs)
     t0 = time.perf_counter()
+    old: RecordStore | None = None
+    if append:
+        if not _is_local(output):
+            raise UsageError(f"append=true needs a local store (object storage has no atomic rename); "
+                             f"got {output!s}", key="append")
+        old = RecordStore(output, expect_domain=cls.name)
     provenance = {
         "files": [file_provenance(s) for s in sources],
         "options": options,
@@ -119,26 +117,45 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
 
     provenance["encoderkit_version"] = __version__
     provenance["created_unix"] = time.time()
+    if old is not None:
+        known = {f.get("sha256") for f in old.provenance.get("files", []) if f.get("sha256")}
+        again = [f["path"] for f in provenance["files"] if f.get("sha256") in known]
+        if again:
+            raise DataError(f"{output!s}: already holds the records of {again[0]} (same sha256); "
+                            f"appending it again would duplicate them", file=again[0])
+        appended = {"files": provenance["files"], "options": options, "created_unix": provenance["created_unix"],
+                    "encoderkit_version": __version__}
+        provenance = {**old.provenance, "files": list(old.provenance.get("files", [])) + provenance["files"],
+                      "appends": list(old.provenance.get("appends", [])) + [appended]}
     report = IngestReport()
-    bar = tqdm(desc=f"ingest {domain}", unit=" records", disable=not progress, file=sys.stderr)
+    unit = str(getattr(cls, "ingest_unit", "tokens"))
+    bar = tqdm(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress, file=sys.stderr)
     try:
-        with StoreWriter(output, domain, overwrite=overwrite) as writer:
-            proxy = _ProgressWriter(writer, bar, report)
-            schema = cls.ingest(sources, proxy, report, **options)
+        with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
+            proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
+            old_tokens = copy_records(old, writer.append) if old is not None else 0
+            if workers > 1 and len(sources) > 1:
+                schema = ingest_parallel(domain, sources, proxy.append, report, workers, options)
+            else:
+                schema = cls.ingest(sources, proxy, report, **options)
             if not isinstance(schema, Mapping):
                 raise TypeError(f"{cls.__qualname__}.ingest must return the schema dict, got {type(schema).__name__}")
-            if len(writer) == 0:
+            new_records = len(writer) - (len(old) if old is not None else 0)
+            if new_records == 0:
                 raise no_records_error(sources, report)
-            proxy.refresh()
+            if old is not None:
+                schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files")
             writer.finalize(schema, provenance)
     finally:
         bar.close()
     # the writer saw every record: its counts are the truth
-    report.records = len(writer)
+    report.records = new_records
     report.tokens = report.tokens or proxy.tokens  # a domain's own count wins (tokens != samples)
     elapsed = time.perf_counter() - t0
     if verbose:
-        print(f"ingest {domain}: {len(sources)} file(s) -> {output}")
+        verb = "appended to" if old is not None else "->"
+        print(f"ingest {domain}: {len(sources)} file(s) {verb} {output}"
+              + (f" ({len(old)} records, {old_tokens} tokens already there)" if old is not None else ""))
         print(report.summary())
         print(f"time: {elapsed:.1f} s")
     return report

@@ -16,6 +16,13 @@ Exact resume therefore needs only the next chunk number and the identities
 ``(epoch, record, window)`` of the examples still waiting in the packer;
 ``load_state_dict`` recomputes those few examples and continues.
 
+Larger-than-memory stores (zarr-backed, see ``chunked.py``): with ``read="chunks"``
+(the default for a zarr-backed, shuffled loader over most of the store) the order is
+chunk-aware: read units of whole token chunks are shuffled, then records within a
+window of units that fits ``buffer_mb``; a unit is read with one slice per array.
+Then the unit of worker work is one read unit, a chunk number above means a window
+of units, and the state also holds how many records of that window were taken.
+
 Modes: training (``train=True``: shuffled, augment + mask, ``epochs=None`` loops
 forever); validation (``train=True`` with a fixed seed and ``epochs=1``: the same
 masked batches every time, so losses compare across steps; a finished finite
@@ -35,6 +42,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from encoderkit.batch import PackedBatch
+from encoderkit.data.chunked import DEFAULT_BUFFER_MB, ChunkPlan
 from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
@@ -65,6 +73,7 @@ class _Producer:
         self.shard_size = len(range(rank, len(indices), world_size))
         self.chunks_per_epoch = math.ceil(self.shard_size / chunk_records)
         self._order_epoch, self._order = -1, np.empty(0, np.int64)
+        self.plan: ChunkPlan | None = None  # set by PackedLoader in chunk-aware mode
 
     def shard(self, epoch: int) -> np.ndarray:
         if epoch != self._order_epoch:
@@ -81,10 +90,27 @@ class _Producer:
         records = self.shard(epoch)[j * self.chunk_records:(j + 1) * self.chunk_records]
         out: list[tuple[Key, MaskedExample]] = []
         for rec_index, record in zip(records.tolist(), self.store.read_many(records)):
-            for w, window in enumerate(self.windows(rec_index, record)):
-                if len(window):
-                    out.append(((epoch, rec_index, w), self.finish(window, epoch, rec_index, w)))
+            out += self.record_examples(epoch, rec_index, record)
         return out
+
+    def record_examples(self, epoch: int, rec_index: int, record: dict[str, Any]) -> list[tuple[Key, MaskedExample]]:
+        return [((epoch, rec_index, w), self.finish(window, epoch, rec_index, w))
+                for w, window in enumerate(self.windows(rec_index, record)) if len(window)]
+
+    def unit(self, position: int, featurize: bool) -> tuple[int, dict[int, Any]]:
+        """Read unit at this rank's global unit ``position`` (chunk-aware mode): its epoch and
+        ``{record: examples}`` (``featurize``, in workers) or ``{record: raw record}``."""
+        plan = self.plan
+        assert plan is not None
+        epoch, u = plan.unit_at(position)
+        a, b = int(plan.starts[u]), int(plan.stops[u])
+        keep = plan.unit_records(u) - a
+        # one slice per array: each chunk decompressed once; ids are not needed for training
+        records = self.store.read_range(a, b, ids=False)
+        out = {}
+        for j in keep.tolist():
+            out[a + j] = self.record_examples(epoch, a + j, records[j]) if featurize else records[j]
+        return epoch, out
 
     def windows(self, rec_index: int, record: dict[str, Any]) -> list[Example]:
         example = self.domain.featurize(record)
@@ -120,16 +146,19 @@ class _Producer:
 
 
 class _ChunkStream(IterableDataset):
-    """Yields ``(g, examples of chunk g)`` for g = start, start + W, ... in worker ``W``'s share."""
+    """Yields ``(g, work item g)`` for g = start, start + W, ... in worker ``W``'s share: a chunk of
+    records (record mode) or a read unit (chunk-aware mode, featurised in workers)."""
 
-    def __init__(self, producer: _Producer, start: int, end: int | None) -> None:
-        self.producer, self.start, self.end = producer, start, end
+    def __init__(self, producer: _Producer, start: int, end: int | None, units: bool = False) -> None:
+        self.producer, self.start, self.end, self.units = producer, start, end, units
 
-    def __iter__(self) -> Iterator[tuple[int, list[tuple[Key, MaskedExample]]]]:
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
         info = get_worker_info()
         step, g = (info.num_workers, self.start + info.id) if info is not None else (1, self.start)
+        if info is not None:  # a forked worker: a URL store needs its own connections
+            self.producer.store = self.producer.store.reopen()
         while self.end is None or g < self.end:
-            yield g, self.producer.chunk(g)
+            yield g, (self.producer.unit(g, featurize=info is not None) if self.units else self.producer.chunk(g))
             g += step
 
 
@@ -141,6 +170,11 @@ class PackedLoader:
     ``buffer_size``: micro-batches filled at once by the best-fit packer (more: fuller batches).
     ``chunk_records``: records per unit of worker work (also the resume granularity).
     ``in_memory``: "auto" loads a store below 2 GB into numpy once (``RecordStore.to_memory``).
+    ``read``: "chunks" (chunk-aware shuffled reading, see ``chunked.py``), "records" (record by
+    record) or "auto": chunks for a zarr-backed store when shuffling over at least half of it.
+    ``buffer_mb``: decompressed tokens held for the chunk-aware shuffle (more: records of more
+    read units mixed, neighbours from one unit with probability ~1/units; also the memory held:
+    raw records with ``num_workers=0``, their featurised examples with workers).
     """
 
     def __init__(self, store: RecordStore | StorePath, domain: Domain, *,
@@ -148,7 +182,8 @@ class PackedLoader:
                  seed: int = 0, rank: int = 0, world_size: int = 1, num_workers: int = 0,
                  train: bool = True, shuffle: bool | None = None, buffer_size: int = 16,
                  epochs: int | None = None, chunk_records: int = 32, prefetch_factor: int = 4,
-                 pin_memory: bool = False, in_memory: bool | str = "auto") -> None:
+                 pin_memory: bool = False, in_memory: bool | str = "auto", read: str = "auto",
+                 buffer_mb: float = DEFAULT_BUFFER_MB) -> None:
         if not isinstance(store, RecordStore):
             store = RecordStore(store, expect_domain=domain.name or None)
         # zarr reads cost ~0.1-1 ms per call, slices of loaded arrays ~µs: load small stores
@@ -184,12 +219,40 @@ class PackedLoader:
         self._producer = _Producer(store, domain, idx, max_seqlen=self.max_seqlen, seed=self.seed,
                                    rank=self.rank, world_size=self.world_size, train=self.train,
                                    shuffle=self.shuffle, chunk_records=self.chunk_records)
+        self._plan: ChunkPlan | None = self._choose_read(read, buffer_mb)
+        self._producer.plan = self._plan
+        self.read, self.buffer_mb = ("chunks" if self._plan is not None else "records"), float(buffer_mb)
         self._fingerprint = self._make_fingerprint()
         self._reset()
+
+    def _choose_read(self, read: str, buffer_mb: float) -> ChunkPlan | None:
+        """The chunk-aware plan, or None to read record by record."""
+        if read not in ("auto", "chunks", "records"):
+            raise ValueError(f"The 'read' parameter must be 'auto', 'chunks' or 'records'. Got {read!r}.")
+        if isinstance(buffer_mb, bool) or not isinstance(buffer_mb, (int, float)) or not buffer_mb > 0:
+            raise ValueError(f"The 'buffer_mb' parameter must be a number > 0. Got {buffer_mb!r}.")
+        idx = self.indices
+        if read == "records":
+            return None
+        unique = np.unique(idx).size == idx.size
+        if read == "auto" and not (not self.store.in_memory and self.shuffle and unique
+                                   and idx.size >= 0.5 * len(self.store)):
+            return None
+        if not unique:
+            raise ValueError("read='chunks' needs distinct indices (each record is read once per epoch)")
+        plan = ChunkPlan(self.store, idx, buffer_mb=buffer_mb, seed=self.seed, rank=self.rank,
+                         world_size=self.world_size, shuffle=self.shuffle)
+        if plan.num_units < self.world_size:  # every rank needs at least one read unit
+            if read == "auto":
+                return None
+            raise ValueError(f"the records form {plan.num_units} read unit(s), fewer than world_size="
+                             f"{self.world_size}: use read='records' or a smaller buffer_mb")
+        return plan
 
     # ---- state ----
     def _reset(self) -> None:
         self._next_chunk = 0
+        self._skip = 0  # chunk-aware mode: records of window ``_next_chunk`` already taken
         self._saved_open: list[list[Key]] = []
         self._saved_pending: list[list[Key]] = []
         self._live: tuple[BestFitPacker, deque] | None = None
@@ -199,14 +262,19 @@ class PackedLoader:
         h = hashlib.sha256(np.ascontiguousarray(self.indices).tobytes())
         h.update(repr((self.max_tokens, self.max_seqlen, self.seed, self.rank, self.world_size, self.train,
                        self.shuffle, self.buffer_size, self.chunk_records, self.domain.name)).encode())
+        if self.read == "chunks":  # (record mode keeps the fingerprints of earlier versions)
+            h.update(repr(("chunks", self.buffer_mb)).encode())
         return h.hexdigest()[:16]
 
     @property
     def chunks_per_epoch(self) -> int:
-        return self._producer.chunks_per_epoch
+        """Units of resume granularity per epoch: record chunks, or windows in chunk-aware mode."""
+        return self._plan.windows_per_epoch if self._plan is not None else self._producer.chunks_per_epoch
 
     def order(self, epoch: int) -> np.ndarray:
         """The record indices this rank visits in ``epoch``, in order."""
+        if self._plan is not None:
+            return self._plan.epoch_order(int(epoch))
         return self._producer.shard(int(epoch)).copy()
 
     @property
@@ -224,7 +292,7 @@ class PackedLoader:
             open_bins = [[list(k) for k in b] for b in self._saved_open]
             pending_bins = [[list(k) for k in b] for b in self._saved_pending]
         return {"version": STATE_VERSION, "fingerprint": self._fingerprint, "next_chunk": self._next_chunk,
-                "open": open_bins, "pending": pending_bins, "stats": dict(self._stats)}
+                "skip": self._skip, "open": open_bins, "pending": pending_bins, "stats": dict(self._stats)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("version") != STATE_VERSION:
@@ -233,9 +301,11 @@ class PackedLoader:
         if state.get("fingerprint") != self._fingerprint:
             raise ValueError("loader state was saved by a loader with different records or settings "
                              "(indices, max_tokens, max_seqlen, seed, rank, world_size, train, shuffle, "
-                             "buffer_size, chunk_records or domain); resuming it would not reproduce the run")
+                             "buffer_size, chunk_records, read, buffer_mb or domain); resuming it would not "
+                             "reproduce the run")
         self._reset()
         self._next_chunk = int(state["next_chunk"])
+        self._skip = int(state.get("skip", 0))
         self._saved_open = [[tuple(int(x) for x in k) for k in b] for b in state["open"]]
         self._saved_pending = [[tuple(int(x) for x in k) for k in b] for b in state["pending"]]
         self._stats.update({k: int(v) for k, v in state.get("stats", {}).items()})
@@ -269,8 +339,11 @@ class PackedLoader:
             pending.extend([[(k, made[k]) for k in b] for b in self._saved_pending])
             self._saved_open, self._saved_pending = [], []
         self._live = (packer, pending)
-        chunks = self._chunks(self._next_chunk, end)
         try:
+            if self._plan is not None:
+                yield from self._iter_units(packer, pending, end)
+                return
+            chunks = self._chunks(self._next_chunk, end)
             while True:
                 while pending:
                     yield self._collate(pending.popleft())
@@ -292,6 +365,43 @@ class PackedLoader:
             self._saved_open = [[k for k, _ in b] for b in packer.bins]
             self._saved_pending = [[k for k, _ in b] for b in pending]
             self._live = None
+
+    def _iter_units(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
+        """Chunk-aware mode: windows of read units, records of a window in shuffled order."""
+        plan = self._plan
+        assert plan is not None
+        window, skip = self._next_chunk, self._skip
+        first = plan.window_span(window)[0]
+        stop = None if end is None else (end // plan.windows_per_epoch) * plan.units_per_rank
+        dataset = _ChunkStream(self._producer, first, stop, units=True)
+        units = iter(dataset) if self.num_workers == 0 else iter(DataLoader(
+            dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
+            prefetch_factor=self.prefetch_factor, persistent_workers=False))
+        lazy = self.num_workers == 0  # raw records in the buffer, featurised as they are taken
+        while end is None or window < end:
+            a, b = plan.window_span(window)
+            buffer: dict[int, Any] = {}
+            for expected in range(a, b):
+                p, (epoch, payload) = next(units)
+                if p != expected:  # the order guarantee everything rests on
+                    raise RuntimeError(f"loader received read unit {p}, expected {expected}")
+                buffer.update(payload)
+            records = plan.window_records(window).tolist()
+            for k in range(skip, len(records)):
+                r = records[k]
+                item = buffer.pop(r)
+                examples = self._producer.record_examples(epoch, r, item) if lazy else item
+                self._next_chunk, self._skip = (window + 1, 0) if k + 1 == len(records) else (window, k + 1)
+                self._stats["records"] += 1
+                for key, example in examples:
+                    pending.extend(packer.add((key, example), len(example)))
+                while pending:
+                    yield self._collate(pending.popleft())
+            window, skip = window + 1, 0
+            self._next_chunk, self._skip = window, 0
+        pending.extend(packer.flush())
+        while pending:
+            yield self._collate(pending.popleft())
 
     def _collate(self, items: list[tuple[Key, MaskedExample]]) -> PackedBatch:
         batch = collate([e for _, e in items])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -35,12 +36,22 @@ from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
 ATTR = "encoderkit"
-AUTO_IN_MEMORY_BYTES = 2 * 1024**3
+# in_memory="auto" loads stores below this size; ENCODERKIT_IN_MEMORY_MB overrides it (benchmarks,
+# small machines). Larger stores are read by the chunk-aware loader (chunked.py).
+AUTO_IN_MEMORY_BYTES = int(float(os.environ.get("ENCODERKIT_IN_MEMORY_MB", 2048)) * 2**20)
 # 256 KiB (uncompressed) per chunk of a token field: a record read touches 1-2 chunks and
 # decompresses them whole, so smaller chunks read faster (measured: 1 MiB ~6x slower per record
 # than 16 KiB) while larger ones mean fewer files; see benchmarks/data_throughput.py.
 _TOKEN_CHUNK_BYTES = 1 << 18
 _RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
+# token chunks buffered per field before a write: each zarr append also rewrites the array's
+# metadata (one more request on object storage), so write several chunks per append
+_FLUSH_CHUNKS = 8
+# Reads from remote stores (URLs) are retried: object stores fail transiently (throttling,
+# dropped connections). A local read error is a corrupt file and is not retried.
+READ_RETRIES = 4
+READ_BACKOFF_S = 0.2  # first wait; doubles after each failed attempt
+_sleep = time.sleep  # the retry wait (tests replace it)
 
 StorePath = str | os.PathLike | zarr.abc.store.Store
 
@@ -57,6 +68,15 @@ def _describe(path: StorePath) -> str:
 
 def _is_local(path: StorePath) -> bool:
     return isinstance(path, os.PathLike) or (isinstance(path, str) and "://" not in path)
+
+
+def _read_options(path: StorePath) -> dict[str, Any]:
+    """fsspec options for reading a store at a URL. s3fs downloads an object with concurrent
+    ranged GETs when it is large, and to know the size sends a HEAD first, for every object:
+    a zarr chunk is small, so read it with one GET (this halves the requests)."""
+    if isinstance(path, str) and path.split("://", 1)[0] in ("s3", "s3a"):
+        return {"storage_options": {"max_concurrency": 1}}
+    return {}
 
 
 def _json_safe(value: Any, what: str, where: str) -> Any:
@@ -199,7 +219,7 @@ class StoreWriter:
         for name, a in arrays.items():
             self._buffers[name].append(a)
             self._buffered[name] += a.shape[0]
-            if self._buffered[name] >= self._chunks[name]:
+            if self._buffered[name] >= self._chunks[name] * _FLUSH_CHUNKS:
                 self._flush(name, final=False)
         self._lengths.append(int(length))
         self._append_meta(index, meta)
@@ -318,6 +338,87 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+class _ChunkFailure(Exception):
+    pass
+
+
+class _LocalChunks:
+    """Whole-chunk reads of a local zstd (or uncompressed) zarr array in the calling thread.
+
+    zarr's own read passes every call through its event-loop thread (~3 ms per chunk on a
+    busy core, 2-3x the zstd decode itself); the chunk-aware loader reads whole runs of
+    chunks, so for plain local arrays it reads the chunk files directly. Anything else (other
+    codecs, sharding, URLs, a missing chunk file) returns None and the caller uses zarr.
+    """
+
+    def __init__(self, root: Path, arr: Any) -> None:
+        import numcodecs  # noqa: PLC0415 (zarr's dependency)
+        from zarr.codecs import BytesCodec, ZstdCodec  # noqa: PLC0415
+
+        meta = arr.metadata
+        codecs = tuple(meta.codecs)
+        endian = str(getattr(codecs[0].endian, "value", codecs[0].endian)) if codecs else ""
+        ok = (codecs and isinstance(codecs[0], BytesCodec) and endian in ("None", "little")
+              and all(isinstance(c, ZstdCodec) for c in codecs[1:]) and len(codecs) <= 2
+              and arr.dtype.kind in "biuf" and np.dtype(arr.dtype).byteorder in "=<|")
+        self.ok = bool(ok) and np.little_endian
+        self.dir = root / arr.path
+        self.chunk = tuple(int(c) for c in arr.chunks)
+        self.dtype = np.dtype(arr.dtype)
+        self.key = meta.chunk_key_encoding.encode_chunk_key
+        self.zstd = numcodecs.Zstd() if len(codecs) == 2 else None
+
+    def read(self, start: int, stop: int) -> np.ndarray | None:
+        if not self.ok:
+            return None
+        c = self.chunk[0]
+        parts = []
+        for k in range(start // c, (stop - 1) // c + 1):
+            path = self.dir / self.key((k,) + (0,) * (len(self.chunk) - 1))
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                return None  # an unwritten chunk: zarr knows its fill value
+            try:
+                data = self.zstd.decode(raw) if self.zstd is not None else raw
+                block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunk)
+            except Exception as e:
+                raise _ChunkFailure(f"chunk {k} ({type(e).__name__}: {e})") from None
+            parts.append(block[max(start - k * c, 0):min(stop - k * c, c)])
+        return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
+
+
+def _failing_chunk(arr: Any, sel: Any) -> str:
+    """For an error message: the first chunk of ``sel`` that cannot be read (one try each),
+    else the chunk range of ``sel``."""
+    chunks = getattr(arr, "chunks", None)
+    if chunks and isinstance(sel, slice) and len(chunks) >= 1:
+        c = int(chunks[0])
+        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
+        if (stop - 1) // c > start // c:
+            for k in range(start // c, (stop - 1) // c + 1):
+                try:
+                    arr[k * c:min((k + 1) * c, arr.shape[0])]
+                except Exception:
+                    return f"chunk {k}"
+    return _chunk_text(arr, sel)
+
+
+def _chunk_text(arr: Any, sel: Any) -> str:
+    """'chunk 3' / 'chunks 3-4' / 'chunk of record 7' for an error message."""
+    chunks = getattr(arr, "chunks", None)
+    if not chunks:
+        return ""
+    c = int(chunks[0])
+    if isinstance(sel, slice):
+        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
+        first, last = start // c, max(start, stop - 1) // c
+        return f"chunk {first}" if first == last else f"chunks {first}-{last}"
+    if isinstance(sel, (int, np.integer)):
+        return f"chunk {int(sel) // c}"
+    return ""
+
+
 class RecordStore:
     """Read a finished store: ``len``, ``store[i]``, ``read_many``, iteration, ``split``.
 
@@ -333,7 +434,8 @@ class RecordStore:
         if _is_local(path) and not Path(path).exists():
             raise StoreError(f"{where}: no such record store (path does not exist)")
         try:
-            group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r")
+            group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r",
+                                    **_read_options(path))
         except Exception as e:
             raise StoreError(f"{where}: not a record store (cannot open it as a zarr group: {e})") from None
         info = group.attrs.get(ATTR)
@@ -359,8 +461,12 @@ class RecordStore:
             offsets_arr = group["offsets"]
         except KeyError as e:
             raise StoreError(f"{where}: store is missing array {e} (truncated or corrupt store)") from None
+        self.remote = not _is_local(path) and not isinstance(path, zarr.abc.store.Store)
         self.offsets = self._read(offsets_arr, "offsets", slice(None)).astype(np.int64, copy=False)
         self._validate(info)
+        # tokens per chunk of each token field: the chunk-aware loader aligns its reads to these
+        self.token_chunks: dict[str, int] = {k: int(a.chunks[0]) for k, a in self._fields.items()}
+        self._direct: dict[str, _LocalChunks] | None = None
         if in_memory == "auto":
             in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
         elif not isinstance(in_memory, bool):
@@ -389,13 +495,37 @@ class RecordStore:
             self._memory_copy = copy
         return self._memory_copy
 
+    def reopen(self) -> RecordStore:
+        """This store with fresh array handles (same offsets and info). A forked DataLoader
+        worker needs it for a URL store: the parent's HTTP session belongs to the parent's
+        event loop."""
+        if self.in_memory or not self.remote:
+            return self
+        copy = object.__new__(RecordStore)
+        copy.__dict__.update(self.__dict__)
+        group = zarr.open_group(self.path, mode="r", **_read_options(self.path))
+        copy._group = group
+        copy._fields = {k: group[f"fields/{k}"] for k in self._fields}
+        copy._meta = {k: group[f"meta/{k}"] for k in self._meta}
+        copy._ids = group["ids"] if self._ids is not None else None
+        copy._memory_copy = None
+        return copy
+
     # ---- checks ----
     def _read(self, arr: Any, name: str, sel: Any) -> np.ndarray:
-        try:
-            out = arr[sel]
-        except Exception as e:
-            raise StoreError(f"{self.where}: cannot read array {name!r} (corrupt store? {type(e).__name__}: {e})") \
-                from None
+        attempts = 1 + (READ_RETRIES if getattr(self, "remote", False) else 0)
+        for attempt in range(attempts):
+            try:
+                out = arr[sel]
+                break
+            except Exception as e:
+                if attempt + 1 < attempts:
+                    _sleep(READ_BACKOFF_S * 2 ** attempt)
+                    continue
+                tried = f" after {attempts} attempts" if attempts > 1 else ""
+                raise StoreError(f"{self.where}: cannot read array {name!r} {_failing_chunk(arr, sel)}{tried} "
+                                 f"(corrupt or unreachable store? {type(e).__name__}: {e})",
+                                 file=self.where, key=name) from None
         out = np.asarray(out)
         if out.dtype.kind == "T":  # numpy StringDType from zarr string arrays -> fixed-width str
             out = out.astype(object).astype(str)
@@ -439,6 +569,11 @@ class RecordStore:
     def lengths(self) -> np.ndarray:
         """int64 [N] tokens per record."""
         return np.diff(self.offsets)
+
+    @property
+    def token_bytes(self) -> int:
+        """Bytes per token summed over the token fields (uncompressed)."""
+        return sum(a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64)) for a in self._fields.values())
 
     @property
     def num_tokens(self) -> int:
@@ -487,23 +622,50 @@ class RecordStore:
         rec["id"] = self._record_id(i)
         return rec
 
-    def read_range(self, start: int, stop: int) -> list[dict[str, Any]]:
-        """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores)."""
+    def _read_tokens(self, name: str, a: int, b: int) -> np.ndarray:
+        if self._direct is None:
+            self._direct = {}
+            if isinstance(self.path, (str, os.PathLike)) and _is_local(self.path):
+                for k, arr in self._fields.items():
+                    try:
+                        self._direct[k] = _LocalChunks(Path(self.path), arr)
+                    except Exception:  # an array layout this fast path does not know: zarr reads it
+                        pass
+        direct = self._direct.get(name)
+        if direct is not None and b > a:
+            try:
+                out = direct.read(a, b)
+            except _ChunkFailure as e:
+                raise StoreError(f"{self.where}: cannot read array 'fields/{name}' {e} (corrupt store?)",
+                                 file=self.where, key=f"fields/{name}") from None
+            except OSError as e:
+                raise StoreError(f"{self.where}: cannot read array 'fields/{name}' "
+                                 f"{_chunk_text(self._fields[name], slice(a, b))} ({e})",
+                                 file=self.where, key=f"fields/{name}") from None
+            if out is not None:
+                return out
+        return self._read(self._fields[name], f"fields/{name}", slice(a, b))
+
+    def read_range(self, start: int, stop: int, ids: bool = True) -> list[dict[str, Any]]:
+        """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores).
+        ``ids=False`` leaves out ``"id"`` (decoding a string chunk costs as much as the tokens)."""
         if self.in_memory:
             return [self[i] for i in range(start, stop)]
         if stop <= start:
             return []
         a, b = int(self.offsets[start]), int(self.offsets[stop])
-        fields = {k: self._read(v, f"fields/{k}", slice(a, b)) for k, v in self._fields.items()}
+        fields = {k: self._read_tokens(k, a, b) for k in self._fields}
         meta = {k: self._read(v, f"meta/{k}", slice(start, stop)) for k, v in self._meta.items()}
-        ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None else None
+        want_ids = ids
+        ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None and want_ids else None
         out = []
         for j, i in enumerate(range(start, stop)):
             s, e = int(self.offsets[i]) - a, int(self.offsets[i + 1]) - a
             rec: dict[str, Any] = {k: v[s:e] for k, v in fields.items()}
             for k, v in meta.items():
                 rec[k] = v[j]
-            rec["id"] = str(ids[j]) if ids is not None else str(i)
+            if want_ids:
+                rec["id"] = str(ids[j]) if ids is not None else str(i)
             out.append(rec)
         return out
 

@@ -195,13 +195,17 @@ class EmbeddingWriter:
     ``[sum L, d]`` + ``offsets`` ``[N+1]`` (pooling ``none``), and ``ids`` ``[N]``.
     ``.npy``: ``[N, d]`` written through a memory map, ids in ``<stem>.ids.npy``.
     Everything is written under a temporary name and renamed when complete.
+    A ``.zarr`` output may be any fsspec URL (``s3://bucket/emb.zarr``; credentials and
+    endpoint from the environment, as for record stores): object stores have no rename,
+    so there the group's attributes are written last and mark it complete.
     """
 
     def __init__(self, path: str | Path, n: int, dim: int, pooling: str, overwrite: bool = False,
                  chunk_rows: int = 4096) -> None:
-        self.path = Path(path)
+        self.url = str(path) if "://" in str(path) else None
+        self.path = Path(path) if self.url is None else Path(self.url.split("://", 1)[1])
         self.kind = self.path.suffix.lower()
-        from encoderkit.errors import UsageError
+        from encoderkit.errors import OutputExistsError, UsageError
         from encoderkit.outputs import check_output, is_embedding_zarr
 
         if self.kind not in (".zarr", ".npy"):
@@ -210,14 +214,24 @@ class EmbeddingWriter:
         if self.kind == ".npy" and pooling == "none":
             raise UsageError("pooling=none gives a different number of vectors per record; "
                              "write it to a .zarr output (embeddings + offsets), not .npy", key="output")
+        if self.url is not None and self.kind != ".zarr":
+            raise UsageError(f"embed writes .zarr to object storage, not .npy. Got {self.url!r}.", key="output")
+        if self.url is not None:
+            import fsspec
+
+            self.fs, self.fs_path = fsspec.core.url_to_fs(self.url)
+            if self.fs.exists(self.fs_path) and not overwrite:
+                raise OutputExistsError(f"output {self.url!r} exists; pass overwrite=true to replace it",
+                                        key="output")
         # overwrite replaces embeddings written before, never a folder of other files
-        if self.kind == ".zarr":
+        elif self.kind == ".zarr":
             check_output(self.path, overwrite, what="an embedding store written by encoderkit",
                          recognise=is_embedding_zarr)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
             for t in (self.path, self.ids_path):
                 check_output(t, overwrite, what="an embedding array", file_ok=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.ids: list[str] = []
@@ -227,12 +241,14 @@ class EmbeddingWriter:
         if self.kind == ".zarr":
             import zarr
 
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.group = zarr.open_group(str(self.tmp), mode="w")
+            if self.url is None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            self.group = zarr.open_group(str(self.tmp) if self.url is None else self.url, mode="w")
             rows = (n, dim) if pooling != "none" else (0, dim)
             self.array = self.group.create_array("embeddings", shape=rows, chunks=(min(chunk_rows, max(n, 1)), dim),
                                                  dtype="float32")
-            self.group.attrs.update({"pooling": pooling, "records": n, "dim": dim})
+            if self.url is None:
+                self.group.attrs.update({"pooling": pooling, "records": n, "dim": dim})
         else:
             self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=(n, dim))
         self.row = 0
@@ -271,6 +287,9 @@ class EmbeddingWriter:
             if self.pooling == "none":
                 self.group.create_array("offsets", shape=(len(self.offsets),), dtype="int64")[:] = \
                     np.asarray(self.offsets, dtype=np.int64)
+            if self.url is not None:  # the attributes, written last, mark the output complete
+                self.group.attrs.update({"pooling": self.pooling, "records": self.n, "dim": self.dim})
+                return self.url  # type: ignore[return-value]
             if self.path.exists():  # moved aside, removed once the new one is in place
                 old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
                 os.replace(self.path, old)
@@ -289,7 +308,12 @@ class EmbeddingWriter:
         return self.path
 
     def abort(self) -> None:
-        if self.kind == ".zarr":
+        if self.url is not None:
+            try:
+                self.fs.rm(self.fs_path, recursive=True)
+            except FileNotFoundError:
+                pass
+        elif self.kind == ".zarr":
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             self.array = None

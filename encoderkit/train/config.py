@@ -61,6 +61,8 @@ class DataConfig:
     max_seqlen: int = 1024
     num_workers: int = 0
     seed: int = 0
+    read: str = "auto"
+    buffer_mb: float = 128.0
 
 
 @dataclass
@@ -227,6 +229,10 @@ def _check(c: DictConfig) -> None:
         raise _bad("train.log_every", "an int in the range [1, inf)", 0)
     if c.data.max_seqlen > c.data.max_tokens:
         raise _bad("data.max_seqlen", f"<= data.max_tokens={c.data.max_tokens}", c.data.max_seqlen)
+    if c.data.read not in ("auto", "chunks", "records"):
+        raise _bad("data.read", "one of ('auto', 'chunks', 'records')", c.data.read)
+    if not c.data.buffer_mb > 0:
+        raise _bad("data.buffer_mb", "a number in the range (0, inf)", c.data.buffer_mb)
     if not 0.0 < c.data.val_fraction < 1.0:
         raise _bad("data.val_fraction", "a float in the range (0, 1)", c.data.val_fraction)
     if len(c.optim.betas) != 2:

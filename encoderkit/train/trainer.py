@@ -131,7 +131,8 @@ class Trainer:
                                        max_tokens=d.max_tokens, max_seqlen=d.max_seqlen,
                                        seed=d.seed, rank=self.info.rank,
                                        world_size=self.info.world_size,
-                                       num_workers=d.num_workers, train=True)
+                                       num_workers=d.num_workers, train=True,
+                                       read=d.read, buffer_mb=float(d.buffer_mb))
         except ValueError as e:  # e.g. fewer training records than ranks
             raise ConfigError(f"data: {' '.join(str(e).split())}") from None
 

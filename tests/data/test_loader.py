@@ -191,7 +191,7 @@ def test_zarr_backed_and_in_memory_stores_give_the_same_batches(tmp_path, data):
     on_disk = RecordStore(tmp_path / "s.zarr")
     assert not on_disk.in_memory
     kw = dict(max_tokens=MAX_TOKENS, max_seqlen=MAX_SEQLEN, seed=5, epochs=1)
-    lazy = PackedLoader(on_disk, domain, in_memory=False, **kw)
+    lazy = PackedLoader(on_disk, domain, in_memory=False, read="records", **kw)
     auto = PackedLoader(on_disk, domain, **kw)  # small store: loaded into memory once
     assert not lazy.store.in_memory and auto.store.in_memory and auto.store is on_disk.to_memory()
     a, b = list(lazy), list(auto)
