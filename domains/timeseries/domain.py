@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

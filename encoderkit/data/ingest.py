@@ -17,7 +17,6 @@ import sys
 import time
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from encoderkit.data.store import StorePath, StoreWriter
