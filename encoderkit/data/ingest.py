@@ -142,6 +142,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
             new_records = len(writer) - (len(old) if old is not None else 0)
             if new_records == 0:
                 raise no_records_error(sources, report)
+            # the final counts on the bar (the per-record postfix is refreshed only every 256)
+            bar.set_postfix(records=proxy.records, tokens=report.tokens or proxy.tokens)
             if old is not None:
                 schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files")
             writer.finalize(schema, provenance)
