@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from encoderkit.errors import UsageError
+from encoderkit.errors import DataError, UsageError
 
 DOMAIN = "tabular"
 
@@ -146,7 +146,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         work.mkdir(parents=True, exist_ok=True)
         try:
             table = work / "fit.parquet"  # keeps dtypes (categoricals too), unlike CSV
-            frame.to_parquet(table, index=False)
+            try:
+                frame.to_parquet(table, index=False)
+            except (ValueError, TypeError) as e:  # pyarrow: e.g. an object column of mixed types
+                raise DataError(f"EncoderImputer cannot store X's columns as a table: "
+                                f"{' '.join(str(e).split())}; give each column one type") from None
             store = str(work / "fit.zarr")
             ingest(DOMAIN, [str(table)], store, overwrite=True, progress=False, verbose=False, **options)
             words = [f"model={self.model}", f"train.steps={self.steps}", *self.overrides]
