@@ -402,6 +402,15 @@ def _categorical(schema: Mapping[str, Any]) -> list[str]:
             and c.get("kind") == "categorical"]
 
 
+def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
+    from encoderkit.train.config import ConfigError, compose
+
+    try:
+        compose(pretrain_overrides(domain, "store.zarr", "run", seed, False, overrides))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+
+
 def _copy_atomic(src: str, dst: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(dst),
                                dir=os.path.dirname(os.path.abspath(dst)))
@@ -453,6 +462,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")
     cls = get_domain(domain)
+    _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
     work = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-impute-"))
     work.mkdir(parents=True, exist_ok=True)
     suffix = "".join(Path(input).suffixes[-2:]) if input.lower().endswith(".gz") else Path(input).suffix
@@ -468,15 +478,20 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             data = reader.read_input(input)
         except EncoderkitError:
             raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise DataError(f"cannot read {input} as {domain}: {e}", file=input) from None
+        except (ValueError, TypeError, KeyError, OSError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise DataError(f"cannot read {input} as {domain}: {msg}", file=input) from None
         columns = _value_columns(data, schema, ingest_options)
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
         report = ImputeReport(domain=domain, output=output)
         if sum(missing.values()) == 0:
-            _copy_atomic(input, output)
+            try:
+                _copy_atomic(input, output)
+            except OSError as e:
+                raise DataError(f"cannot write {output}: {e.strerror or e}", file=output,
+                                key="output") from None
             report.nothing_missing = True
             report.seconds = time.perf_counter() - t0
             return report
@@ -506,7 +521,10 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         filled, _ = ensemble_infill(models, data)
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
-        reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+        try:
+            reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+        except OSError as e:
+            raise DataError(f"cannot write {output}: {e.strerror or e}", file=output, key="output") from None
     finally:
         if not run_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -563,12 +581,8 @@ def run(command: str, argv: list[str]) -> int:
     except EncoderkitError as e:
         print(f"encoderkit impute: error: {e}", file=sys.stderr)
         return e.exit_code
-    except ConfigError as e:
+    except ConfigError as e:  # a bad pretrain override (an EncoderkitError once errors land)
         print(f"encoderkit impute: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"encoderkit impute: error: {' '.join(str(msg).split())}", file=sys.stderr)
-        return 1
     print(report.summary())
     return 0

@@ -122,6 +122,10 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert "'domain' parameter" in capsys.readouterr().err
     assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "holdout=0.7"]) == 2
     assert "'holdout' parameter" in capsys.readouterr().err
+    # a mistyped pretrain override is refused before any ingest or training
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "train.stepz=3"]) == 2
+    assert "unknown config key 'train.stepz'" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
 
 
 # ---------------------------------------------------------------- helpers vs references
