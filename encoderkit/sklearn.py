@@ -10,7 +10,8 @@ the fitted weights stay in memory (``run_dir`` keeps the runs on disk as well).
 ``transform`` fills the missing cells of any rows with the fitted models, no refit:
 observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 (categorical columns are imputed as categories); a numpy array is read as numeric columns
-and comes back as float64.
+and comes back as float64. A column with no observed cell at fit has nothing to learn
+from: the tabular schema drops it and its cells stay missing.
 
 Multiple imputation: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head
 outputs are averaged before decoding; ``transform(X, return_std=True)`` also returns
