@@ -134,13 +134,14 @@ def test_deterministic_with_a_seed_and_seeds_matter():
 
 
 def test_transform_new_rows_without_refit():
-    """Rows are imputed independently by the fitted model: new rows alone give the same
+    """Rows are imputed independently by the fitted model: new rows alone get the same
     fills as inside a bigger batch, and transform leaves the weights untouched."""
     x, new = holed(60, 0), holed(20, 5)
     imp = imputer().fit(x)
     before = [p.detach().clone() for p in imp.models_[0].model.parameters()]
     both = imp.transform(np.vstack([x, new]))
-    np.testing.assert_array_equal(imp.transform(new), both[len(x):])
+    # float32 kernels over a different batch composition: equal up to rounding
+    np.testing.assert_allclose(imp.transform(new), both[len(x):], rtol=1e-5, atol=1e-6)
     assert all(np.array_equal(p0, p.detach()) for p0, p in zip(before, imp.models_[0].model.parameters()))
     with pytest.raises(ValueError, match="features"):
         imp.transform(new[:, :3])
