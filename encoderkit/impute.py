@@ -42,7 +42,8 @@ per column / channel, the error on held-back observed cells next to a simple bas
   output     the filled file, same format as the input (refused if it exists, unless overwrite=true)
   domain     tabular | timeseries; default from the file: .npy/.npz and CSV files whose first
              column is named time, date, timestamp, ... (or holds dates) are series, others tables
-  holdout    share of the observed cells held back to measure the error (default 0.05; 0 = off)
+  holdout    share of the observed cells held back to measure the error (default 0.05; 0 = off);
+             for series, in runs as long as the file's own gaps on average
   seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
   n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
   run_dir    keep the trained run(s) there (default: a temporary directory, removed)
@@ -228,14 +229,34 @@ def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str
     return x
 
 
-def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Each observed cell held back with probability ``fraction``, but never a channel's
-    last observed cells (it keeps at least half of them, and at least 2)."""
+def gap_length(values: np.ndarray) -> int:
+    """Mean length of the runs of missing samples along the last axis (1 if none)."""
+    miss = is_missing(values).reshape(-1, np.shape(values)[-1]).astype(np.int8)
+    edges = np.diff(np.pad(miss, ((0, 0), (1, 1))), axis=1)
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # row-major: pairs line up
+    return max(1, int(round(runs.mean()))) if runs.size else 1
+
+
+def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
+                 runs: bool = False) -> dict[str, np.ndarray]:
+    """About ``fraction`` of each channel's observed cells, held back. Tables: each cell
+    independently. Series (``runs``): runs as long as the channel's own gaps on average, so
+    the validation error is measured on holes like the ones being filled (single samples
+    would flatter interpolation). A channel always keeps at least half of its observed
+    cells, and at least 2, or nothing is held back from it."""
     rng = np.random.default_rng(seed)
     out = {}
     for ch in chans:
         observed = ~is_missing(ch.values)
-        mask = observed & (rng.random(ch.values.shape) < fraction)
+        if runs:
+            length = gap_length(ch.values)
+            flat = observed.reshape(-1, observed.shape[-1])
+            mask = np.zeros_like(flat)
+            for i, t in np.argwhere(rng.random(flat.shape) < fraction / length):
+                mask[i, t:t + length] = True
+            mask = (mask & flat).reshape(observed.shape)
+        else:
+            mask = observed & (rng.random(ch.values.shape) < fraction)
         n_obs = int(observed.sum())
         if n_obs - int(mask.sum()) < max(2, n_obs // 2):
             mask[:] = False
@@ -497,7 +518,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             return report
 
         # 2. hold back some observed cells, ingest the rest
-        hide = draw_holdout(truth, holdout, seed) if holdout > 0 else {}
+        hide = draw_holdout(truth, holdout, seed, runs=domain == "timeseries") if holdout > 0 else {}
         report.holdout_cells = int(sum(m.sum() for m in hide.values()))
         holed = with_hidden(data, hide, columns) if report.holdout_cells else data
         holed_file = work / f"holed{suffix}"

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from encoderkit.cli import main
-from encoderkit.impute import (Channel, baseline_fill, draw_holdout, infer_domain, score_holdout)
+from encoderkit.impute import (Channel, baseline_fill, draw_holdout, gap_length, infer_domain,
+                               score_holdout)
 
 TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
         "model.intermediate_size=32", "train.steps=3", "progress=false"]
@@ -165,3 +166,16 @@ def test_holdout_draws_only_observed_cells_and_keeps_most():
     assert not (mask & np.isnan(x)).any() and 0 < mask.sum() < 0.35 * np.isfinite(x).sum()
     (none,) = draw_holdout([Channel("c", np.array([1.0, np.nan, 2.0]))], 0.4, seed=0).values()
     assert not none.any()  # two observed cells: nothing is held back
+
+
+def test_series_holdout_runs_as_long_as_the_gaps():
+    x = np.arange(3000.0)
+    for start in range(100, 3000, 300):
+        x[start:start + 5] = np.nan  # every gap is 5 samples long
+    assert gap_length(x) == 5 and gap_length(np.ones(4)) == 1
+    (mask,) = draw_holdout([Channel("c", x)], 0.05, seed=0, runs=True).values()
+    assert not (mask & np.isnan(x)).any()
+    edges = np.diff(np.pad(mask.astype(np.int8), 1))
+    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    assert np.bincount(lengths).argmax() == 5  # runs of the gaps' length (some merge or get cut)
+    assert 0.02 < mask.mean() < 0.08
