@@ -502,6 +502,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         except (ValueError, TypeError, KeyError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise DataError(f"cannot read {input} as {domain}: {msg}", file=input) from None
+        if not (isinstance(data, (pd.DataFrame, np.ndarray)) or (isinstance(data, Mapping) and all(
+                isinstance(v, np.ndarray) for v in data.values()))):
+            raise UsageError(f"impute fills tables and numeric arrays (domain=tabular or timeseries); "
+                             f"the {domain} domain reads {input} as {type(data).__name__} (use "
+                             f"`encoderkit pretrain` then `encoderkit infill` for it)", key="domain")
         columns = _value_columns(data, schema, ingest_options)
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
