@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, OutputExistsError,
-                               UsageError)
+from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
+from encoderkit.outputs import check_output, write_error
 
 USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
 
@@ -89,16 +89,12 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
     return them loaded (``encoderkit.infer.Pretrained``)."""
     from encoderkit.infer import load
     from encoderkit.train import pretrain
-    from encoderkit.train.config import ConfigError
 
     models = []
     for k in range(n_models):
         run_dir = Path(work_dir) / f"model{k}"
         words = pretrain_overrides(domain, store, str(run_dir), seed + k, progress, overrides)
-        try:
-            run = pretrain(words)
-        except ConfigError as e:
-            raise UsageError(str(e)) from None
+        run = pretrain(words)
         models.append(load(run, device=device))
     return models
 
@@ -424,12 +420,10 @@ def _categorical(schema: Mapping[str, Any]) -> list[str]:
 
 
 def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
-    from encoderkit.train.config import ConfigError, compose
+    """Compose the pretrain config now (a ``ConfigError``, i.e. a ``UsageError``, on a typo)."""
+    from encoderkit.train.config import compose
 
-    try:
-        compose(pretrain_overrides(domain, "store.zarr", "run", seed, False, overrides))
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
+    compose(pretrain_overrides(domain, "store.zarr", "run", seed, False, overrides))
 
 
 def _copy_atomic(src: str, dst: str) -> None:
@@ -459,9 +453,6 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     input, output = str(input), str(output)
     if not os.path.exists(input):
         raise InputNotFoundError(f"input file {input!r} does not exist", file=input, key="input")
-    if os.path.exists(output) and not overwrite:
-        raise OutputExistsError(f"output {output!r} exists; pass overwrite=true to replace it",
-                                file=output, key="output")
     if os.path.abspath(input) == os.path.abspath(output):
         raise UsageError("The 'output' parameter must differ from 'input' (the input is never "
                          "modified)", key="output")
@@ -473,6 +464,9 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                          f"Got {n_models!r} instead.", key="n_models")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UsageError(f"The 'seed' parameter must be an int. Got {seed!r} instead.", key="seed")
+    # refused before any work: an existing output without overwrite=true, a directory, an
+    # unwritable place (encoderkit.outputs, shared by every command that writes)
+    check_output(output, overwrite, what="a filled file", file_ok=True)
     if domain is None:
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
@@ -516,8 +510,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             try:
                 _copy_atomic(input, output)
             except OSError as e:
-                raise DataError(f"cannot write {output}: {e.strerror or e}", file=output,
-                                key="output") from None
+                raise write_error(e, output) from None
             report.nothing_missing = True
             report.seconds = time.perf_counter() - t0
             return report
@@ -550,7 +543,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         try:
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
         except OSError as e:
-            raise DataError(f"cannot write {output}: {e.strerror or e}", file=output, key="output") from None
+            raise write_error(e, output) from None
     finally:
         if not run_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -595,20 +588,11 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
 
 
 def run(command: str, argv: list[str]) -> int:
-    """CLI entry (``encoderkit impute ...``)."""
-    from encoderkit.train.config import ConfigError
-
+    """CLI entry (``encoderkit impute ...``); errors are reported by ``encoderkit.cli.main``."""
     if not argv or any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE)
         return 0
-    try:
-        own, passed, ingest_options = parse(argv)
-        report = impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
-    except EncoderkitError as e:
-        print(f"encoderkit impute: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except ConfigError as e:  # a bad pretrain override (an EncoderkitError once errors land)
-        print(f"encoderkit impute: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    own, passed, ingest_options = parse(argv)
+    report = impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
     print(report.summary())
     return 0
