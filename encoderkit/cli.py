@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("encoderkit.infer.cli", "Embeddings for a store or raw files"),
     "infill": ("encoderkit.infer.cli", "Fill missing/masked parts of records"),
     "probe": ("encoderkit.infer.cli", "Linear probe of embeddings with cross-validation"),
+    "impute": ("encoderkit.impute", "Fit on a table / series file's observed values and fill its gaps"),
     "export-hf": ("encoderkit.interop.cli", "Write a Hugging Face ModernBERT directory"),
     "import-hf": ("encoderkit.interop.cli", "Start a run from a Hugging Face ModernBERT directory"),
 }

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
+from encoderkit.train.budget import resolve_steps
 from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.optim import StableAdamW, param_groups
 from encoderkit.train.schedule import WSD, BatchWarmup
@@ -139,6 +140,9 @@ class Trainer:
         t = cfg.train
         world = self.info.world_size
         self.tokens_per_step = t.tokens_per_step or d.max_tokens * world
+        # train.steps=auto -> an int from the training split's size, before anything reads it
+        t.steps = self.config_dict["train"]["steps"] = resolve_steps(
+            cfg, self.store, self.domain, self.train_indices, self.tokens_per_step)
         s = cfg.schedule
         total = s.total or (t.steps if s.unit == "steps" else t.steps * self.tokens_per_step)
         warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
