@@ -337,6 +337,25 @@ class TaskObjective(Objective):
                                      {k: v.contiguous() for k, v in tensors.items()}, state)
         D.barrier(trainer.info)
 
+    def on_end(self, trainer: Trainer) -> None:
+        """The test split (``task.split``): metrics of the best checkpoint (the last weights
+        when no validation picked one, or under FSDP), logged as ``test_<metric>``."""
+        if len(self.test_indices) < trainer.info.world_size:
+            return
+        best = trainer.run_dir / "best" / "model.safetensors"
+        if not trainer._fsdp:
+            D.barrier(trainer.info)
+            if best.is_file():
+                from safetensors.torch import load_file
+
+                from encoderkit.train import checkpoint as ckpt
+
+                ckpt.load_model_state(self.model, load_file(str(best)))
+        metrics = self.evaluate_indices(self.test_indices, trainer)
+        if metrics:
+            trainer._log({"step": trainer.step, "tokens": trainer.tokens,
+                          **{f"test_{k}": v for k, v in metrics.items()}})
+
     # ------------------------------------------------------------------ validation
     def eval_loader(self, indices: np.ndarray, trainer: Trainer):
         from encoderkit.data.loader import PackedLoader

@@ -60,6 +60,9 @@ class Objective:
     def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
         """Called after each logged validation (best checkpoint, early stopping)."""
 
+    def on_end(self, trainer: Trainer) -> None:
+        """Called after the last step and its checkpoint (e.g. a final test evaluation)."""
+
     def checkpoint_state(self) -> dict[str, Any]:
         """Extra ``state.json`` entries of each checkpoint (what inference needs)."""
         return {}

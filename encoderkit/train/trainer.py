@@ -253,6 +253,7 @@ class Trainer:
             bar.close()
         if last_saved != self.step and self.step > 0:
             self._save()
+        self.objective.on_end(self)
         if info.is_main:
             self._plot()
 
