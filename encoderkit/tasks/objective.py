@@ -62,10 +62,11 @@ class Prepare:
         if spec.token_level:
             y = self.y[r]
             s, n = window.start, len(window)
-            if s + n > len(y):
-                raise DataError(f"record {self.ids[r]!r} has {s + n} or more tokens but {len(y)} token "
-                                f"labels (one label per token of the featurized record)", file=self.file)
             seg = y[s:s + n]
+            if len(seg) < n:  # tokens past the last label row are unlabelled
+                fill = -1 if spec.type == "token_classification" else np.nan
+                pad = np.full((n - len(seg),) + y.shape[1:], fill, dtype=y.dtype)
+                seg = np.concatenate([seg, pad])
             if spec.type == "token_classification":
                 m.labels = {"y": seg.astype(np.int64), "mask": seg >= 0}
             else:
