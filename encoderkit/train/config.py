@@ -277,7 +277,7 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
     checkpoint>`` the architecture (``model``) and the domain options come from that
     checkpoint (``domain.<option>=`` overrides still apply); with ``checkpoint=none`` from
     ``model=...`` / ``domain=...``. The domain name defaults to the store's."""
-    from encoderkit.errors import UsageError
+    from encoderkit.errors import DataError, InputNotFoundError
 
     overrides = list(overrides or [])
     cfg = _compose_raw(overrides, "finetune")
@@ -294,8 +294,10 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
         try:
             path = resolve_checkpoint(source)
             state = read_state(path)
-        except (FileNotFoundError, ValueError) as e:
-            raise UsageError(f"checkpoint={source}: {e}", key="checkpoint") from None
+        except FileNotFoundError as e:
+            raise InputNotFoundError(f"checkpoint={source}: {e}", key="checkpoint") from None
+        except ValueError as e:
+            raise DataError(f"checkpoint={source}: {e}", key="checkpoint") from None
         if "task" in state:
             pass  # a fine-tuned run as the start: its encoder is used, the head is new
         saved_domain = state["domain"]
@@ -305,6 +307,13 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
                                if k in user_domain}} if "domain" in cfg and cfg.domain is not None else domain
         domain["name"] = saved_domain["name"]
         cfg.domain = domain
+        ignored = sorted({o.split("=", 1)[0].lstrip("+") for o in overrides
+                          if o.lstrip("+").startswith("model")})
+        if ignored:
+            import warnings
+
+            warnings.warn(f"{', '.join(ignored)} ignored: the architecture comes from checkpoint "
+                          f"{path} (checkpoint=none trains the model=... architecture)", stacklevel=2)
         cfg.model = {"preset": "tiny", **state["model_config"]}
         cfg.checkpoint = str(path)
     else:
