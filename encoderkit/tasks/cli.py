@@ -35,7 +35,11 @@ def _help(command: str) -> str:
     lines = [USAGE, "task types: " + ", ".join(sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))),
              "", "task keys and defaults:"]
     lines += [f"  task.{k}={v}" for k, v in OmegaConf.to_container(OmegaConf.structured(TaskConfig)).items()]
-    lines += ["", help_text().replace("encoderkit pretrain", "encoderkit finetune")]
+    lines += ["", "configs/finetune.yaml (overrides the pretrain defaults below):"]
+    lines += ["  " + x for x in (config_dir() / "finetune.yaml").read_text().splitlines()
+              if x.strip() and not x.lstrip().startswith("#")]
+    pre = help_text().replace("encoderkit pretrain [-m]", "encoderkit finetune").splitlines()
+    lines += [""] + [x for x in pre[3:] if not x.startswith("-m /")]  # no sweeps here
     return "\n".join(lines)
 
 

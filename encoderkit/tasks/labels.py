@@ -8,6 +8,9 @@ the records of a store, encode it for a task, split it into train / validation /
 * Token tasks: a long table ``id, position, label`` (position = token index in the
   featurized record) or a 2-D ``.npy`` ``[records, tokens]`` padded with NaN.
 * Multilabel: several 0/1 columns (one per label) or one column of ``;``-separated names.
+* Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
+  every column but ``id`` (and ``position``): several only for multi-target regression
+  and multilabel indicator columns.
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
             raise UsageError(f"label column {absent[0]!r} does not exist; columns: "
                              f"{[str(c) for c in frame.columns]}", file=file, key="task.label_names")
         cols = list(names)
+    elif "label" in [str(c) for c in cols]:  # a `label` column wins over other columns
+        cols = [c for c in cols if str(c) == "label"]
     if not cols:
         raise DataError("labels file has no label column (only an id column)", file=file)
     if token:

@@ -218,6 +218,10 @@ class TaskObjective(Objective):
     def _encode(self, spec: TaskSpec, labels: L.Labels) -> tuple[Any, np.ndarray | None]:
         t = spec.type
         strata = None
+        if t in ("classification", "token_classification", "supervised_contrastive") and len(labels.names) > 1:
+            raise UsageError(f"{t} takes one label column; {labels.file} has {labels.names} (name a "
+                             f"`label` column, or choose one with task.label_names=[<column>])",
+                             key="task.label_names")
         if t in ("classification", "token_classification", "supervised_contrastive"):
             spec.classes = L.class_names(labels, spec.token_level)
             if len(spec.classes) < 2 and t != "supervised_contrastive":
