@@ -137,3 +137,42 @@ def test_user_errors_are_one_line(labelled_store, tmp_path):
                               **{"task.labels": "null", "task.label_column": "label"}))
     with pytest.raises(EncoderkitError, match="no \\[CLS\\] element"):
         finetune(ft_overrides(store, str(tmp_path / "z"), labels, steps=1, **{"task.pooling": "cls"}))
+
+
+@pytest.mark.parametrize("kind", ["multilabel", "token_classification", "token_regression",
+                                  "supervised_contrastive"])
+def test_every_task_type_trains_and_predicts(labelled_store, tmp_path, kind):
+    from encoderkit.data.store import RecordStore
+    from encoderkit.infer import load
+
+    store, ids, y, _ = labelled_store
+    s = RecordStore(store)
+    if kind == "multilabel":
+        frame = pd.DataFrame({"id": ids, "stride": y, "odd_start": [int(s[i]["ids"][0]) % 2 for i in range(len(s))]})
+    elif kind.startswith("token"):
+        rows = [(s[i]["id"], p, int(v) % 3 if kind == "token_classification" else float(v))
+                for i in range(len(s)) for p, v in enumerate(s[i]["ids"])]
+        frame = pd.DataFrame(rows, columns=["id", "position", "label"])
+    else:
+        frame = pd.DataFrame({"id": ids, "label": y})
+    labels = tmp_path / "labels.parquet"
+    frame.to_parquet(labels)
+    run = finetune(ft_overrides(store, str(tmp_path / "run"), str(labels), steps=2,
+                                **{"task.type": kind, "train.eval_every": 2, "train.checkpoint_every": 0}))
+    val = [m for m in _metrics(run) if "val_loss" in m]
+    assert val and np.isfinite(val[-1]["val_loss"])
+    model = load(run)
+    if kind == "supervised_contrastive":
+        with pytest.raises(EncoderkitError, match="use embed"):
+            model.predict(store)
+        assert model.embed(store).shape == (len(s), 32)
+        return
+    pred = model.predict([s[0], s[1]])
+    if kind == "multilabel":
+        assert list(pred.columns) == ["id", "prediction", "proba_stride", "proba_odd_start"]  # file order
+        assert len(pred) == 2
+    else:  # one row per (record, position)
+        assert len(pred) == len(s[0]["ids"]) + len(s[1]["ids"])
+        assert pred["position"].tolist()[:3] == [0, 1, 2]
+        metrics = model.evaluate(store, labels, verbose=False)
+        assert ("accuracy" if kind == "token_classification" else "rmse") in metrics
