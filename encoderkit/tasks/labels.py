@@ -139,27 +139,30 @@ def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -
                             file=file)
         if len(cols) != 1:
             raise DataError(f"token labels take one label column; got {cols}", file=file)
-        where = {rid: i for i, rid in enumerate(ids)}
+        import pandas as pd
+
         fids = frame["id"].astype(str).to_numpy()
-        pos = frame["position"].to_numpy()
+        rec = pd.Index(np.asarray(ids, dtype=object)).get_indexer(fids)
+        bad = np.flatnonzero(rec < 0)
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"row {_row_no(i, header)}: id {fids[i]!r} matches no record of the store",
+                            file=file)
+        pos = pd.to_numeric(frame["position"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(pos) | (pos < 0) | (pos != np.floor(pos)))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"row {_row_no(i, header)}: position {frame['position'].iloc[i]!r} is not a "
+                            f"token index", file=file)
+        pos = pos.astype(np.int64)
         lab = frame[cols[0]].to_numpy(dtype=object)
-        rows: dict[int, list[int]] = {}
-        for i, rid in enumerate(fids):
-            r = where.get(rid)
-            if r is None:
-                raise DataError(f"row {_row_no(i, header)}: id {rid!r} matches no record of the store",
-                                file=file)
-            p = pos[i]
-            if is_missing(p) or float(p) < 0 or float(p) != int(p):
-                raise DataError(f"row {_row_no(i, header)}: position {p!r} is not a token index",
-                                file=file)
-            rows.setdefault(r, []).append(i)
-        for r, idx in rows.items():
-            length = int(max(pos[i] for i in idx)) + 1
-            arr = np.full(length, None, dtype=object)
-            for i in idx:
-                arr[int(pos[i])] = lab[i]
-            values[r] = arr
+        order = np.lexsort((pos, rec))
+        rec, pos, lab = rec[order], pos[order], lab[order]
+        starts = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]]) if len(rec) else np.zeros(0, np.int64)
+        for a, b in zip(starts, np.r_[starts[1:], len(rec)]):
+            arr = np.full(int(pos[b - 1]) + 1, None, dtype=object)
+            arr[pos[a:b]] = lab[a:b]
+            values[int(rec[a])] = arr
     else:  # a 2-D block: one row per record, one column per token (NaN padded)
         if len(frame) != n:
             raise DataError(f"has {len(frame)} rows of token labels and no id column, but the store "

@@ -147,11 +147,12 @@ def test_every_task_type_trains_and_predicts(labelled_store, tmp_path, kind):
 
     store, ids, y, _ = labelled_store
     s = RecordStore(store)
+    records = [s[i] for i in range(len(s))]
     if kind == "multilabel":
-        frame = pd.DataFrame({"id": ids, "stride": y, "odd_start": [int(s[i]["ids"][0]) % 2 for i in range(len(s))]})
+        frame = pd.DataFrame({"id": ids, "stride": y, "odd_start": [int(r["ids"][0]) % 2 for r in records]})
     elif kind.startswith("token"):
-        rows = [(s[i]["id"], p, int(v) % 3 if kind == "token_classification" else float(v))
-                for i in range(len(s)) for p, v in enumerate(s[i]["ids"])]
+        rows = [(r["id"], p, int(v) % 3 if kind == "token_classification" else float(v))
+                for r in records for p, v in enumerate(r["ids"])]
         frame = pd.DataFrame(rows, columns=["id", "position", "label"])
     else:
         frame = pd.DataFrame({"id": ids, "label": y})
@@ -165,14 +166,14 @@ def test_every_task_type_trains_and_predicts(labelled_store, tmp_path, kind):
     if kind == "supervised_contrastive":
         with pytest.raises(EncoderkitError, match="use embed"):
             model.predict(store)
-        assert model.embed(store).shape == (len(s), 32)
+        assert model.embed(store).shape == (len(records), 32)
         return
-    pred = model.predict([s[0], s[1]])
+    pred = model.predict(records[:2])
     if kind == "multilabel":
         assert list(pred.columns) == ["id", "prediction", "proba_stride", "proba_odd_start"]  # file order
         assert len(pred) == 2
     else:  # one row per (record, position)
-        assert len(pred) == len(s[0]["ids"]) + len(s[1]["ids"])
+        assert len(pred) == len(records[0]["ids"]) + len(records[1]["ids"])
         assert pred["position"].tolist()[:3] == [0, 1, 2]
         metrics = model.evaluate(store, labels, verbose=False)
         assert ("accuracy" if kind == "token_classification" else "rmse") in metrics
