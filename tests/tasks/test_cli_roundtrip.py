@@ -12,6 +12,7 @@ import pytest
 from encoderkit import cli
 from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
+from encoderkit.infer.pretrained import RecordSource
 from encoderkit.registry import available_domains, get_domain
 
 TINY = ["model=tiny", "model.hidden_size=32", "model.num_heads=2", "model.num_layers=2",
@@ -73,6 +74,16 @@ def test_finetune_predict_evaluate(name, pretrained, capsys):
     np.testing.assert_allclose(frame[["proba_a", "proba_b"]].sum(axis=1), 1.0, atol=1e-6)
     # refuses to overwrite without overwrite=true
     assert cli.main(["predict", f"checkpoint={ft}", f"input={store_path}", f"output={preds}"]) == 1
+
+    # a raw file of the domain's own format, when the domain reads files
+    try:
+        raw_records = len(RecordSource(get_domain(name)(store.schema).read_input(paths[0]), load(ft).domain))
+    except NotImplementedError:
+        raw_records = None
+    if raw_records is not None:
+        out = tmp / "raw_preds.parquet"
+        assert cli.main(["predict", f"checkpoint={ft}", f"input={paths[0]}", f"output={out}"]) == 0
+        assert len(pd.read_parquet(out)) == raw_records
 
     model = load(ft)
     api = model.predict(store_path)
