@@ -101,7 +101,9 @@ def regression_loss(pred: Tensor, y: Tensor, mask: Tensor) -> Tensor:
 def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor) -> Tensor:
     """Symmetric InfoNCE with in-batch negatives (CLIP / Nomic Embed): row i of ``a`` and
     row i of ``b`` are positives, every other row of the other side a negative.
-    ``logit_scale`` = 1 / temperature."""
+    ``logit_scale`` = 1 / temperature. The negatives are the micro-batch's other records
+    (the loader packs both views of a window into the same micro-batch); ranks do not
+    exchange embeddings, so under DDP each rank contrasts its own micro-batch."""
     a = F.normalize(a.float(), dim=-1)
     b = F.normalize(b.float(), dim=-1)
     logits = logit_scale * a @ b.T

@@ -23,7 +23,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from encoderkit.errors import DataError, InputNotFoundError, UsageError
-from encoderkit.tasks.spec import CLASSIFICATION_TASKS, REGRESSION_TASKS
 
 LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
 

@@ -14,9 +14,7 @@ misalign token labels, so token tasks never augment.
 from __future__ import annotations
 
 import json
-import math
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +22,7 @@ import torch
 from torch import nn
 
 from encoderkit.batch import PackedBatch
-from encoderkit.domain import Domain, Example, MaskedExample
+from encoderkit.domain import Domain, Example
 from encoderkit.errors import DataError, UsageError
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
