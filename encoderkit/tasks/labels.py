@@ -82,6 +82,12 @@ class Labels:
     labelled: np.ndarray  # [N] bool
     names: list[str] = field(default_factory=list)  # target / label column names
     file: str = ""
+    rows: list[int | None] | None = None  # per record: its line in the labels file
+
+    def where(self, r: int) -> str:
+        """How an error names record ``r``: its row in the labels file."""
+        row = self.rows[r] if self.rows is not None else None
+        return f"row {row}" if row is not None else f"record {r}"
 
 
 def _row_no(i: int, has_header: bool) -> int:
@@ -108,6 +114,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     if "id" in frame.columns:
         where = {rid: i for i, rid in enumerate(ids)}
         values: list[Any] = [None] * n
+        rows: list[int | None] = [None] * n
         fids = frame["id"].astype(str).to_numpy()
         block = frame[cols].to_numpy(dtype=object)
         for i, rid in enumerate(fids):
@@ -118,15 +125,17 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
             if values[r] is not None:
                 raise DataError(f"row {_row_no(i, header)}: id {rid!r} is labelled twice", file=file)
             values[r] = tuple(block[i]) if len(cols) > 1 else block[i][0]
+            rows[r] = _row_no(i, header)
     else:
         if len(frame) != n:
             raise DataError(f"has {len(frame)} label rows and no id column, but the store has {n} "
                             f"records (without ids, one row per record in store order)", file=file)
         block = frame[cols].to_numpy(dtype=object)
         values = [tuple(row) if len(cols) > 1 else row[0] for row in block]
+        rows = [_row_no(i, header) for i in range(n)]
     labelled = np.asarray([v is not None and not (all(is_missing(x) for x in v) if isinstance(v, tuple)
                                                  else is_missing(v)) for v in values], dtype=bool)
-    return Labels(values=values, labelled=labelled, names=[str(c) for c in cols], file=file)
+    return Labels(values=values, labelled=labelled, names=[str(c) for c in cols], file=file, rows=rows)
 
 
 def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -> Labels:
@@ -222,8 +231,8 @@ def encode_classes(labels: Labels, classes: list[str], token: bool) -> list[np.n
     y = np.asarray([code(v) if ok else -1 for v, ok in zip(labels.values, labels.labelled)], dtype=np.int64)
     bad = np.flatnonzero(y == -2)
     if bad.size:
-        raise DataError(f"record {int(bad[0])}: label {labels.values[bad[0]]!r} is not one of the "
-                        f"classes {classes}", file=labels.file)
+        raise DataError(f"{labels.where(int(bad[0]))}: label {labels.values[bad[0]]!r} is not one of "
+                        f"the classes {classes}", file=labels.file)
     return y
 
 
@@ -248,7 +257,7 @@ def encode_regression(labels: Labels, ids: np.ndarray, token: bool) -> list[np.n
     for r, (v, ok) in enumerate(zip(labels.values, labels.labelled)):
         if ok:
             row = v if isinstance(v, tuple) else (v,)
-            y[r] = [_number(x, labels.file, f"record {ids[r]!r}") for x in row]
+            y[r] = [_number(x, labels.file, f"{labels.where(r)} (id {ids[r]!r})") for x in row]
     return y
 
 
@@ -263,7 +272,7 @@ def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
                 try:
                     y[r] = [float(x) for x in v]
                 except (TypeError, ValueError):
-                    raise DataError(f"record {r}: multilabel columns must hold 0/1; got {v!r}",
+                    raise DataError(f"{labels.where(r)}: multilabel columns must hold 0/1; got {v!r}",
                                     file=labels.file) from None
         if not np.isin(y, (0.0, 1.0)).all():
             raise DataError("multilabel columns must hold 0/1 values", file=labels.file)

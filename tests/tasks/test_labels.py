@@ -49,7 +49,7 @@ def test_errors_name_file_and_row(tmp_path):
     g = tmp_path / "text.csv"
     pd.DataFrame({"id": ["r0", "r1"], "label": ["1.5", "tall"]}).to_csv(g, index=False)
     lab = L.align(L.read_table(g), IDS, str(g), token=False)
-    with pytest.raises(DataError, match="'tall' is not a number") as e:
+    with pytest.raises(DataError, match="row 3 .id 'r1'.: regression label 'tall' is not a number") as e:
         L.encode_regression(lab, IDS, False)
     assert str(g) in str(e.value)
     with pytest.raises(EncoderkitError, match="has 3 label rows and no id column"):
