@@ -93,12 +93,14 @@ class IngestReport:
     tokens: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     warnings: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)  # other totals a domain reports (e.g. samples)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
 
     def summary(self) -> str:
         lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
+        lines += [f"{name}: {n}" for name, n in sorted(self.counts.items())]
         total = sum(self.skipped.values())
         lines.append(f"records skipped: {total}")
         lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
@@ -126,6 +128,11 @@ class Domain:
     #: index within every window of a [CLS]-like pooling element, or None when the
     #: domain has none (``task.pooling=cls`` needs one)
     cls_position: int | None = None
+    #: options a user may set at infill time (``Pretrained.infill(data, **options)``, the
+    #: infill CLI): user-facing name -> the domain option it sets; the constructor validates
+    infill_options: ClassVar[dict[str, str]] = {}
+    #: what ``read_input`` reads, for ``encoderkit infill --help`` (e.g. "FASTA, FASTQ (.gz)")
+    input_formats: ClassVar[str] = ""
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

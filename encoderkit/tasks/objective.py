@@ -293,6 +293,10 @@ class TaskObjective(Objective):
         return {"task": self.spec.to_dict()}
 
     def on_start(self, trainer: Trainer) -> None:
+        if trainer.resumed_from is None and trainer.info.is_main:
+            import shutil  # a fresh start: a best/ of an earlier attempt describes nothing kept
+
+            shutil.rmtree(trainer.run_dir / "best", ignore_errors=True)
         # a resumed run: best value and patience counter from the metrics logged so far
         key = f"val_{self.metric}"
         for h in trainer.history:
