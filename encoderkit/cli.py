@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "infill": ("encoderkit.infer.cli", "Fill missing/masked parts of records"),
     "probe": ("encoderkit.infer.cli", "Linear probe of embeddings with cross-validation"),
     "impute": ("encoderkit.impute", "Fit on a table / series file's observed values and fill its gaps"),
+    "finetune": ("encoderkit.tasks.cli", "Fine-tune a task head on a pretrained encoder"),
+    "predict": ("encoderkit.tasks.cli", "Predictions of a fine-tuned run (CSV / Parquet)"),
+    "evaluate": ("encoderkit.tasks.cli", "Task metrics of a fine-tuned run against labels"),
     "export-hf": ("encoderkit.interop.cli", "Write a Hugging Face ModernBERT directory"),
     "import-hf": ("encoderkit.interop.cli", "Start a run from a Hugging Face ModernBERT directory"),
 }

@@ -75,8 +75,11 @@ def _export(argv: list[str]) -> int:
     check_output(args["output"], overwrite, what="a Hugging Face export written by encoderkit",
                  recognise=is_hf_export)
     out = export_hf(args["checkpoint"], args["output"], overwrite=overwrite)
-    print(f"wrote Hugging Face ModernBertForMaskedLM to {out} "
-          f"(transformers.AutoModelForMaskedLM.from_pretrained({str(out)!r}))")
+    arch = json.loads((out / "config.json").read_text())["architectures"][0]
+    auto = {"ModernBertForMaskedLM": "AutoModelForMaskedLM",
+            "ModernBertForTokenClassification": "AutoModelForTokenClassification"}.get(
+        arch, "AutoModelForSequenceClassification")
+    print(f"wrote Hugging Face {arch} to {out} (transformers.{auto}.from_pretrained({str(out)!r}))")
     return 0
 
 
