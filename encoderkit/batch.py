@@ -28,6 +28,9 @@ class PackedBatch:
     window: Tensor | None = None  # [B] int64 window number within the record
     start: Tensor | None = None  # [B] int64 first token of the window in the record
     meta: dict[str, float] = field(default_factory=dict)  # loader stats (e.g. fill)
+    # Fine-tuning labels (``encoderkit.tasks``): per sequence ``[B, ...]`` or per token
+    # ``[T, ...]``, with a ``mask`` entry of the same leading size (False = unlabelled).
+    labels: dict[str, Tensor] = field(default_factory=dict)
     # Host-side values precomputed by ``collate`` so the training step never reads the
     # device back (optional: a batch built without them falls back to the device tensors).
     # ``predict_index``: [P] int64 positions of the predicted tokens (``predict.nonzero()``);

@@ -17,6 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("encoderkit.infer.cli", "Embeddings for a store or raw files"),
     "infill": ("encoderkit.infer.cli", "Fill missing/masked parts of records"),
     "probe": ("encoderkit.infer.cli", "Linear probe of embeddings with cross-validation"),
+    "finetune": ("encoderkit.tasks.cli", "Fine-tune a task head on a pretrained encoder"),
+    "predict": ("encoderkit.tasks.cli", "Predictions of a fine-tuned run (CSV / Parquet)"),
+    "evaluate": ("encoderkit.tasks.cli", "Task metrics of a fine-tuned run against labels"),
     "export-hf": ("encoderkit.interop.cli", "Write a Hugging Face ModernBERT directory"),
     "import-hf": ("encoderkit.interop.cli", "Start a run from a Hugging Face ModernBERT directory"),
 }

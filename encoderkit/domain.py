@@ -57,6 +57,8 @@ class MaskedExample:
     window: int = 0
     start: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+    # fine-tuning labels (``encoderkit.tasks``): per sequence [1, ...] or per token [L, ...]
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])
@@ -121,6 +123,9 @@ class Domain:
     name: ClassVar[str] = ""
     #: fields of a record stored per token (used by the store to check records)
     rope_axes: int = 0
+    #: index within every window of a [CLS]-like pooling element, or None when the
+    #: domain has none (``task.pooling=cls`` needs one)
+    cls_position: int | None = None
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)
@@ -158,6 +163,14 @@ class Domain:
         """Two augmented views of one record for the contrastive objective (positives
         of each other). Optional: a domain without views cannot train ``contrastive``."""
         raise NotImplementedError(f"domain {self.name!r} defines no contrastive views")
+
+    # ---- labels stored inside the records (tabular: a column of the table) ----
+    def label_values(self, records: Sequence[Record], column: str) -> np.ndarray:
+        """The raw values of ``column`` of each record (NaN / None = missing), for
+        ``task.label_column``; the domain's ``drop_columns`` option then removes the
+        column from the inputs. Domains without named columns refuse."""
+        raise NotImplementedError(f"domain {self.name!r} has no label columns; give the labels "
+                                  "in a file with task.labels=<file>")
 
     @property
     def maskers(self) -> dict[str, Masker]:

@@ -110,6 +110,8 @@ class SetsDomain(Domain):
         self.rope_axes = self.coord_dims if self.use_coordinates else 0
         if self.options["pooling"] is None:
             self.options["pooling"] = "cls" if opts["pooling_token"] else "mean"
+        # the pooling element leads every chunk (task.pooling=cls in encoderkit finetune)
+        self.cls_position = 0 if opts["pooling_token"] else None
 
     def _validate(self, o: Mapping[str, Any]) -> None:
         masker = o["masker"]

@@ -51,6 +51,9 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # (a value typical of the likeliest bin); `regression` = the regression value (the
     # conditional-mean estimate, lowest squared error) clipped to the training range.
     "numeric_decode": "clip",
+    # columns left out of the inputs (`encoderkit finetune task.label_column=<column>` adds
+    # the label column here, so a fine-tuned model never sees its target)
+    "drop_columns": [],
 }
 NUMERIC_DECODE = ("clip", "regression")
 MASKERS = ("random", "column")
@@ -97,8 +100,15 @@ class TabularDomain(Domain):
         if schema.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
             raise ValueError(f"tabular schema version {schema.get('version')!r} is not supported "
                              f"(this version reads {SCHEMA_VERSION})")
+        names = [str(c["name"]) for c in schema["columns"]]
+        drop = opts["drop_columns"]
+        if not isinstance(drop, (list, tuple)) or any(str(c) not in names for c in drop):
+            raise ValueError(f"The 'drop_columns' option of the tabular domain must be a list of "
+                             f"column names of the table ({names}). Got {drop!r} instead.")
+        opts["drop_columns"] = [str(c) for c in drop]
         super().__init__(schema, **opts)
         self.columns = list(self.schema["columns"])
+        self._keep = np.asarray([c not in set(opts["drop_columns"]) for c in names], dtype=bool)
         self.layout = TableLayout(self.schema)
         self.rope_axes = 1 if opts["column_positions"] else 0
 
@@ -176,6 +186,10 @@ class TabularDomain(Domain):
                   "cat": np.asarray(record["cat"], dtype=np.int64),
                   "num": np.asarray(record["num"], dtype=np.float32),
                   "observed": np.asarray(record["observed"], dtype=bool)}
+        if not self._keep.all():  # drop_columns: those cells are not inputs
+            keep = self._keep[column]
+            fields = {k: v[keep] for k, v in fields.items()}
+            column = fields["column"]
         if self.rope_axes:
             positions = column[:, None].astype(np.int32)
         else:
@@ -185,6 +199,28 @@ class TabularDomain(Domain):
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """SCARF: the row and its corruption by column marginals (see ``views.py``)."""
         return tabular_views(self, example, rng)
+
+    def label_values(self, records: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
+        """The original values of ``column`` (category names, numbers in original units;
+        NaN where missing or an unknown category), for ``task.label_column``."""
+        names = [str(c["name"]) for c in self.columns]
+        if column not in names:
+            raise KeyError(f"column {column!r} is not in the table; columns: {names}")
+        j = names.index(column)
+        col = self.columns[j]
+        out = np.full(len(records), np.nan, dtype=object)
+        for i, rec in enumerate(records):
+            cols = np.asarray(rec["column"])
+            at = np.flatnonzero(cols == j)
+            if not at.size or not bool(np.asarray(rec["observed"])[at[0]]):
+                continue
+            if self.layout.is_numeric[j]:
+                out[i] = float(np.asarray(rec["num"], dtype=np.float64)[at[0]] * col["std"] + col["mean"])
+            else:
+                code = int(np.asarray(rec["cat"])[at[0]])
+                if code > 0:
+                    out[i] = col["categories"][code - 1]
+        return out
 
     def eligible(self, example: Example) -> np.ndarray:
         """Cells that may be training targets: observed, and not the unknown category."""

@@ -43,6 +43,15 @@ def collate(examples: Sequence[MaskedExample]) -> PackedBatch:
             e.weights.astype(np.float32, copy=False) if e.weights is not None
             else np.ones(len(e), dtype=np.float32) for e in examples]))
 
+    # per sequence labels are [1, ...] per example, per token [L, ...]: both concatenate
+    label_keys = sorted({k for e in examples for k in e.labels})
+    labels = {}
+    for k in label_keys:
+        missing = [e.record for e in examples if k not in e.labels]
+        if missing:
+            raise KeyError(f"example of record {missing[0]} has no label {k!r}")
+        labels[k] = to_tensor(np.concatenate([e.labels[k] for e in examples]))
+
     cu_seqlens = torch.from_numpy(cu)
     return PackedBatch(
         inputs=inputs,
@@ -55,6 +64,7 @@ def collate(examples: Sequence[MaskedExample]) -> PackedBatch:
         record=torch.tensor([e.record for e in examples], dtype=torch.int64),
         window=torch.tensor([e.window for e in examples], dtype=torch.int64),
         start=torch.tensor([e.start for e in examples], dtype=torch.int64),
+        labels=labels,
         # host-side copies so the model never reads them back from the device
         predict_index=torch.from_numpy(np.flatnonzero(predict).astype(np.int64)),
         cu_seqlens_host=cu_seqlens.clone(),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import deque
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -42,6 +42,18 @@ from encoderkit.domain import Domain, Example, MaskedExample
 
 STATE_VERSION = 1
 Key = tuple[int, int, int]  # (epoch, record, window number within the record)
+# A loader item: one example, or a few that must share a micro-batch (contrastive views).
+Item = Union[MaskedExample, list[MaskedExample]]
+# (window, its generator, train) -> item; replaces augment + mask (fine-tuning objectives)
+Prepare = Callable[[Example, np.random.Generator, bool], Item]
+
+
+def item_length(item: Item) -> int:
+    return sum(len(e) for e in item) if isinstance(item, list) else len(item)
+
+
+def item_examples(items: Sequence[Item]) -> list[MaskedExample]:
+    return [e for it in items for e in (it if isinstance(it, list) else [it])]
 
 
 def _identity(x: Any) -> Any:
@@ -58,10 +70,11 @@ class _Producer:
 
     def __init__(self, store: RecordStore, domain: Domain, indices: np.ndarray, *, max_seqlen: int,
                  seed: int, rank: int, world_size: int, train: bool, shuffle: bool,
-                 chunk_records: int) -> None:
+                 chunk_records: int, prepare: Prepare | None = None) -> None:
         self.store, self.domain, self.indices = store, domain, indices
         self.max_seqlen, self.seed, self.rank, self.world_size = max_seqlen, seed, rank, world_size
         self.train, self.shuffle, self.chunk_records = train, shuffle, chunk_records
+        self.prepare = prepare
         self.shard_size = len(range(rank, len(indices), world_size))
         self.chunks_per_epoch = math.ceil(self.shard_size / chunk_records)
         self._order_epoch, self._order = -1, np.empty(0, np.int64)
@@ -96,7 +109,9 @@ class _Producer:
                                  f"{rec_index}, longer than max_seqlen={self.max_seqlen}")
         return windows
 
-    def finish(self, window: Example, epoch: int, rec_index: int, w: int) -> MaskedExample:
+    def finish(self, window: Example, epoch: int, rec_index: int, w: int) -> Item:
+        if self.prepare is not None:  # a fine-tuning objective's own example (labels, views)
+            return self.prepare(window, example_rng(self.seed, epoch, rec_index, w), self.train)
         if self.train:
             rng = example_rng(self.seed, epoch, rec_index, w)
             masked = self.domain.mask(self.domain.augment(window, rng), rng)
@@ -148,7 +163,8 @@ class PackedLoader:
                  seed: int = 0, rank: int = 0, world_size: int = 1, num_workers: int = 0,
                  train: bool = True, shuffle: bool | None = None, buffer_size: int = 16,
                  epochs: int | None = None, chunk_records: int = 32, prefetch_factor: int = 4,
-                 pin_memory: bool = False, in_memory: bool | str = "auto") -> None:
+                 pin_memory: bool = False, in_memory: bool | str = "auto",
+                 prepare: Prepare | None = None) -> None:
         if not isinstance(store, RecordStore):
             store = RecordStore(store, expect_domain=domain.name or None)
         # zarr reads cost ~0.1-1 ms per call, slices of loaded arrays ~µs: load small stores
@@ -183,7 +199,8 @@ class PackedLoader:
         self.indices = idx
         self._producer = _Producer(store, domain, idx, max_seqlen=self.max_seqlen, seed=self.seed,
                                    rank=self.rank, world_size=self.world_size, train=self.train,
-                                   shuffle=self.shuffle, chunk_records=self.chunk_records)
+                                   shuffle=self.shuffle, chunk_records=self.chunk_records,
+                                   prepare=prepare)
         self._fingerprint = self._make_fingerprint()
         self._reset()
 
@@ -265,7 +282,7 @@ class PackedLoader:
             keys = [k for b in self._saved_open + self._saved_pending for k in b]
             made = self._producer.rebuild(keys)
             packer.restore([[(k, made[k]) for k in b] for b in self._saved_open],
-                           [sum(len(made[k]) for k in b) for b in self._saved_open])
+                           [sum(item_length(made[k]) for k in b) for b in self._saved_open])
             pending.extend([[(k, made[k]) for k in b] for b in self._saved_pending])
             self._saved_open, self._saved_pending = [], []
         self._live = (packer, pending)
@@ -286,7 +303,7 @@ class PackedLoader:
                 self._next_chunk += 1
                 self._stats["records"] += len({k[1] for k, _ in examples})
                 for key, example in examples:
-                    pending.extend(packer.add((key, example), len(example)))
+                    pending.extend(packer.add((key, example), item_length(example)))
         finally:
             # keep the position if the consumer stops early (state_dict after a break)
             self._saved_open = [[k for k, _ in b] for b in packer.bins]
@@ -294,7 +311,7 @@ class PackedLoader:
             self._live = None
 
     def _collate(self, items: list[tuple[Key, MaskedExample]]) -> PackedBatch:
-        batch = collate([e for _, e in items])
+        batch = collate(item_examples([e for _, e in items]))
         n = batch.num_tokens
         self._stats["batches"] += 1
         self._stats["sequences"] += len(items)

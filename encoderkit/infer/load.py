@@ -34,6 +34,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
         raise FileNotFoundError(f"checkpoint path {str(path)!r} does not exist")
     if (path / ckpt.STATE_FILE).is_file():
         return path
+    if (path / "best" / ckpt.STATE_FILE).is_file():  # a fine-tuned run: its best checkpoint
+        return path / "best"
     if not (path / "checkpoints").is_dir():
         raise FileNotFoundError(
             f"{str(path)!r} is neither a checkpoint directory (no {ckpt.STATE_FILE}) nor a run "
@@ -81,7 +83,8 @@ def load_weights(model: nn.Module, file: Path) -> None:
 
 def run_max_seqlen(checkpoint: Path) -> int:
     """``data.max_seqlen`` of the run's resolved ``config.yaml`` (the window the model trained on)."""
-    for cfg in (checkpoint.parent.parent / "config.yaml", checkpoint / "config.yaml"):
+    for cfg in (checkpoint.parent.parent / "config.yaml", checkpoint.parent / "config.yaml",
+                checkpoint / "config.yaml"):
         if cfg.is_file():
             from omegaconf import OmegaConf
 
@@ -92,9 +95,14 @@ def run_max_seqlen(checkpoint: Path) -> int:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
-    """Load a run directory (newest checkpoint) or a checkpoint directory."""
+    """Load a run directory (newest checkpoint; a fine-tuned run's ``best/``) or a
+    checkpoint directory. A fine-tuned checkpoint loads as ``FineTuned`` (predict, evaluate)."""
     checkpoint = resolve_checkpoint(path)
     state = read_state(checkpoint)
+    if "task" in state:
+        from encoderkit.tasks.predict import load_finetuned
+
+        return load_finetuned(checkpoint, state, device)
     try:
         domain = build_domain(state["domain"])
     except KeyError as e:

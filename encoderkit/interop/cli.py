@@ -53,8 +53,11 @@ def _export(argv: list[str]) -> int:
         if key not in args:
             raise ValueError(f"export-hf: missing {key} (usage: encoderkit export-hf <run> <out_dir>)")
     out = export_hf(args["checkpoint"], args["output"], overwrite=bool(_value(args.get("overwrite", "false"))))
-    print(f"wrote Hugging Face ModernBertForMaskedLM to {out} "
-          f"(transformers.AutoModelForMaskedLM.from_pretrained({str(out)!r}))")
+    arch = json.loads((out / "config.json").read_text())["architectures"][0]
+    auto = {"ModernBertForMaskedLM": "AutoModelForMaskedLM",
+            "ModernBertForTokenClassification": "AutoModelForTokenClassification"}.get(
+        arch, "AutoModelForSequenceClassification")
+    print(f"wrote Hugging Face {arch} to {out} (transformers.{auto}.from_pretrained({str(out)!r}))")
     return 0
 
 

@@ -196,8 +196,9 @@ def to_hf_state_dict(model: nn.Module) -> tuple[dict[str, Tensor], bool]:
 
 def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path:
     """Write ``config.json`` + ``model.safetensors`` that
-    ``transformers.AutoModelForMaskedLM.from_pretrained(out_dir)`` loads as ``ModernBertForMaskedLM``.
-    ``source``: a run / checkpoint directory or a loaded ``Pretrained``."""
+    ``transformers.AutoModelForMaskedLM.from_pretrained(out_dir)`` loads as ``ModernBertForMaskedLM``
+    (a fine-tuned run: ``ModernBertForSequenceClassification`` / ``ForTokenClassification``, see
+    ``task_hf``). ``source``: a run / checkpoint directory or a loaded ``Pretrained``."""
     if isinstance(source, (str, Path)):
         from encoderkit.infer import load
 
@@ -207,9 +208,12 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"output directory {str(out_dir)!r} exists and is not empty; "
                               f"pass overwrite=true to replace it")
-    tensors, tied = to_hf_state_dict(model)
-    vocab = model.embedder.tok_embeddings.num_embeddings
-    config = hf_config(model.config, vocab, special_token_ids(domain), tied=tied)
+    if getattr(model, "spec", None) is not None:  # a fine-tuned TaskModel
+        tensors, config = task_hf(model, domain)
+    else:
+        tensors, tied = to_hf_state_dict(model)
+        vocab = model.embedder.tok_embeddings.num_embeddings
+        config = hf_config(model.config, vocab, special_token_ids(domain), tied=tied)
     config["encoderkit"] = {"domain": domain.name, "step": getattr(source, "step", None)}
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -224,6 +228,89 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+# ---------------------------------------------------------------------------
+# fine-tuned classifiers
+
+#: encoderkit task -> (transformers class, problem_type)
+TASK_ARCHITECTURES = {
+    "classification": ("ModernBertForSequenceClassification", "single_label_classification"),
+    "multilabel": ("ModernBertForSequenceClassification", "multi_label_classification"),
+    "regression": ("ModernBertForSequenceClassification", "regression"),
+    "token_classification": ("ModernBertForTokenClassification", "single_label_classification"),
+    "token_regression": ("ModernBertForTokenClassification", "regression"),
+}
+
+
+def check_task_exportable(model: nn.Module) -> None:
+    """Refuse, naming the reasons, a fine-tuned model transformers cannot represent."""
+    spec = model.spec
+    config: EncoderConfig = model.config
+    problems = []
+    if spec.type not in TASK_ARCHITECTURES:
+        problems.append(f"task {spec.type!r} has no transformers head (exportable: "
+                        f"{sorted(TASK_ARCHITECTURES)}; export the encoder of a contrastive run "
+                        "from its pretrained run)")
+    if spec.head != "mlp":
+        problems.append("task.head=linear (transformers' classifiers always have the "
+                        "dense -> GELU -> LayerNorm head; fine-tune with task.head=mlp)")
+    if spec.pooling == "cls" and getattr(model, "cls_position", None) != 0:
+        problems.append("cls pooling needs the [CLS] element first in every window")
+    if config.rope_axes != 1:
+        problems.append(f"rope_axes={config.rope_axes} (ModernBERT has 1-D positions)")
+    if config.rope_mode != "axial":
+        problems.append(f"rope_mode={config.rope_mode!r} (ModernBERT uses fixed axial rotary)")
+    for name in ("rope_theta_global", "rope_theta_local"):
+        if isinstance(getattr(config, name), tuple) and len(set(getattr(config, name))) > 1:
+            problems.append(f"{name}={getattr(config, name)}")
+    embedder_params = sorted(n for n, _ in model.embedder.named_parameters())
+    if embedder_params != ["tok_embeddings.weight"] or not isinstance(
+            getattr(model.embedder, "tok_embeddings", None), nn.Embedding):
+        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings` (a token-id "
+                        f"domain); it has parameters {embedder_params}")
+    unmapped = sorted(n for n, _ in model.named_parameters() if _task_hf_name(n) is None)
+    if unmapped:
+        problems.append(f"parameters with no ModernBERT counterpart: {unmapped[:8]}")
+    if problems:
+        raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
+
+
+def _task_hf_name(name: str) -> str | None:
+    if name in ("head.dense.weight", "head.norm.weight", "classifier.weight", "classifier.bias"):
+        return name
+    if name.startswith(("embedder.", "encoder.")):
+        return ours_to_hf_name(name)
+    return None
+
+
+def task_hf(model: nn.Module, domain: Any) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """HF-named weights and ``config.json`` of a fine-tuned ``TaskModel``: transformers'
+    ``ModernBertForSequenceClassification`` (pooling ``classifier_pooling`` = the task's) or
+    ``ModernBertForTokenClassification``, ``id2label`` from the task's classes. Regression
+    logits are the standardised targets (``encoderkit.target_mean`` / ``target_std`` in the
+    config map them back)."""
+    check_task_exportable(model)
+    spec = model.spec
+    tensors = {_task_hf_name(n): p.detach().to("cpu", torch.float32).contiguous().clone()
+               for n, p in model.named_parameters()}
+    vocab = model.embedder.tok_embeddings.num_embeddings
+    config = hf_config(model.config, vocab, special_token_ids(domain), tied=False)
+    arch, problem = TASK_ARCHITECTURES[spec.type]
+    names = spec.classes if spec.type in ("classification", "multilabel", "token_classification") \
+        else spec.targets
+    config.update({
+        "architectures": [arch],
+        "problem_type": problem,
+        "num_labels": len(names),
+        "id2label": {str(i): str(c) for i, c in enumerate(names)},
+        "label2id": {str(c): i for i, c in enumerate(names)},
+        "classifier_pooling": spec.pooling,
+        "classifier_dropout": float(spec.dropout),
+    })
+    if spec.type in ("regression", "token_regression"):
+        config["target_mean"], config["target_std"] = list(spec.mean), list(spec.std)
+    return tensors, config
 
 
 # ---------------------------------------------------------------------------

@@ -99,6 +99,35 @@ class PretrainConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+@dataclass
+class TaskConfig:
+    type: str = "classification"
+    labels: Optional[str] = None
+    label_column: Optional[str] = None
+    label_names: Optional[list[str]] = None
+    val_fraction: float = 0.1
+    split: Optional[str] = None
+    seed: int = 0
+    pooling: str = "mean"
+    head: str = "mlp"
+    dropout: float = 0.1
+    class_weights: Any = None
+    freeze_encoder: bool = False
+    head_lr: float = 1.0
+    layer_decay: float = 1.0
+    patience: int = 0
+    metric: str = "auto"
+    temperature: float = 0.05
+    learn_temperature: bool = True
+    augment: bool = False
+
+
+@dataclass
+class FinetuneConfig(PretrainConfig):
+    checkpoint: str = "???"
+    task: TaskConfig = field(default_factory=TaskConfig)
+
+
 def config_dir() -> Path:
     """The config tree: packaged copy, or the repository's ``configs/`` in a source tree."""
     packaged = resources.files("encoderkit.train") / "configs"
@@ -116,7 +145,7 @@ OPEN_GROUPS = ("model.", "domain.")
 _MISSING_KEY = re.compile(r"Could not override '([^']+)'")
 
 
-def compose(overrides: list[str] | None = None) -> DictConfig:
+def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
     """Compose ``configs/config.yaml`` with Hydra overrides; validate; return the config.
 
     ``domain.<key>=value`` for a key the domain yaml does not define is accepted as a
@@ -124,6 +153,11 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     no yaml: ``domain.name=mydomain domain.rate=0.3``. Likewise ``model.<field>=value``
     for any EncoderConfig field (checked when the model config is built).
     """
+    cfg = _compose_raw(overrides, config_name)
+    return validate(cfg)
+
+
+def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -136,7 +170,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     with initialize_config_dir(str(config_dir()), version_base=None):
         for _ in range(len(overrides) + 1):
             try:
-                cfg = hydra_compose("config", overrides=overrides)
+                cfg = hydra_compose(config_name, overrides=overrides)
                 break
             except HydraException as e:
                 msg = str(e)
@@ -152,14 +186,14 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
                                  else o for o in overrides]
                     continue
                 if m and not m.group(1).startswith(OPEN_GROUPS):
-                    raise ConfigError(_unknown_key(m.group(1))) from None
+                    raise ConfigError(_unknown_key(m.group(1), config_name)) from None
                 raise ConfigError(" ".join(msg.split())) from None
-    return validate(cfg)
+    return cfg
 
 
-def _unknown_key(key: str) -> str:
+def _unknown_key(key: str, config_name: str = "config") -> str:
     section = key.split(".", 1)[0]
-    schema = OmegaConf.structured(PretrainConfig)
+    schema = OmegaConf.structured(FinetuneConfig if config_name == "finetune" else PretrainConfig)
     if section in schema and "." in key:
         allowed = sorted(OmegaConf.to_container(schema[section]))
         return f"unknown config key {key!r}; {section} keys: {allowed}"
@@ -170,11 +204,11 @@ def overrides_keys(overrides: list[str]) -> set[str]:
     return {o.split("=", 1)[0].lstrip("+~") for o in overrides}
 
 
-def validate(cfg: DictConfig) -> DictConfig:
+def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig:
     """Merge into the typed schema (unknown keys, wrong types) and check value ranges."""
     from omegaconf.errors import OmegaConfBaseException
 
-    schema = OmegaConf.structured(PretrainConfig)
+    schema = OmegaConf.structured(schema_class)
     try:
         merged = OmegaConf.merge(schema, cfg)
         OmegaConf.resolve(merged)
@@ -236,6 +270,106 @@ def _check(c: DictConfig) -> None:
     if c.run.resume not in ("auto", "never") and not Path(c.run.resume).is_dir():
         raise _bad("run.resume", "'auto', 'never' or an existing checkpoint directory",
                    c.run.resume)
+
+
+def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
+    """``configs/finetune.yaml`` with overrides. With ``checkpoint=<pretrained run or
+    checkpoint>`` the architecture (``model``) and the domain options come from that
+    checkpoint (``domain.<option>=`` overrides still apply); with ``checkpoint=none`` from
+    ``model=...`` / ``domain=...``. The domain name defaults to the store's."""
+    from encoderkit.errors import DataError, InputNotFoundError
+
+    overrides = list(overrides or [])
+    cfg = _compose_raw(overrides, "finetune")
+    source = OmegaConf.select(cfg, "checkpoint", default="???")
+    if source in (None, "???") or OmegaConf.is_missing(cfg, "checkpoint"):
+        raise ConfigError("checkpoint=<pretrained run or checkpoint dir> is required "
+                          "(checkpoint=none trains the same architecture from scratch)")
+    user_domain = {o.split("=", 1)[0].lstrip("+").split(".", 1)[1]
+                   for o in overrides if o.lstrip("+").startswith("domain.")}
+    OmegaConf.set_struct(cfg, False)
+    if str(source).lower() not in ("none", "null"):
+        from encoderkit.infer.load import read_state, resolve_checkpoint
+
+        try:
+            path = resolve_checkpoint(source)
+            state = read_state(path)
+        except FileNotFoundError as e:
+            raise InputNotFoundError(f"checkpoint={source}: {e}", key="checkpoint") from None
+        except ValueError as e:
+            raise DataError(f"checkpoint={source}: {e}", key="checkpoint") from None
+        if "task" in state:
+            pass  # a fine-tuned run as the start: its encoder is used, the head is new
+        saved_domain = state["domain"]
+        domain = {k: v for k, v in (saved_domain.get("options") or {}).items()
+                  if k not in user_domain and k != "drop_columns"}
+        domain = {**domain, **{k: v for k, v in OmegaConf.to_container(cfg.domain).items()
+                               if k in user_domain}} if "domain" in cfg and cfg.domain is not None else domain
+        domain["name"] = saved_domain["name"]
+        cfg.domain = domain
+        ignored = sorted({o.split("=", 1)[0].lstrip("+") for o in overrides
+                          if o.lstrip("+").startswith("model")})
+        if ignored:
+            import warnings
+
+            warnings.warn(f"{', '.join(ignored)} ignored: the architecture comes from checkpoint "
+                          f"{path} (checkpoint=none trains the model=... architecture)", stacklevel=2)
+        cfg.model = {"preset": "tiny", **state["model_config"]}
+        cfg.checkpoint = str(path)
+    else:
+        cfg.checkpoint = "none"
+    domain = cfg.get("domain")
+    if domain is None or OmegaConf.select(cfg, "domain.name", default=None) in (None, "???"):
+        store = OmegaConf.select(cfg, "data.store", default=None)
+        name = None
+        if store not in (None, "???"):
+            try:
+                from encoderkit.data.store import RecordStore
+
+                name = RecordStore(store).domain
+            except Exception:  # the trainer names an unreadable store
+                name = None
+        if name is not None:
+            cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
+    merged = validate(cfg, FinetuneConfig)
+    _check_task(merged)
+    return merged
+
+
+def _check_task(c: DictConfig) -> None:
+    from encoderkit.tasks.spec import HEADS, POOLINGS, TASK_TYPES
+
+    t = c.task
+    if t.type not in TASK_TYPES:
+        raise _bad("task.type", f"one of {list(TASK_TYPES)}", t.type)
+    if t.pooling not in POOLINGS:
+        raise _bad("task.pooling", f"one of {list(POOLINGS)}", t.pooling)
+    if t.head not in HEADS:
+        raise _bad("task.head", f"one of {list(HEADS)}", t.head)
+    if not 0.0 <= t.val_fraction < 1.0:
+        raise _bad("task.val_fraction", "a float in the range [0, 1)", t.val_fraction)
+    if not 0.0 <= t.dropout < 1.0:
+        raise _bad("task.dropout", "a float in the range [0, 1)", t.dropout)
+    for key in ("head_lr", "layer_decay", "temperature"):
+        if not OmegaConf.select(c, f"task.{key}") > 0:
+            raise _bad(f"task.{key}", "a float > 0", OmegaConf.select(c, f"task.{key}"))
+    if t.patience < 0:
+        raise _bad("task.patience", "an int >= 0 (0 = no early stopping)", t.patience)
+    if t.labels and t.label_column:
+        raise ConfigError("give either task.labels=<file> or task.label_column=<column>, not both")
+    if t.labels and not Path(t.labels).is_file():
+        from encoderkit.errors import InputNotFoundError
+
+        raise InputNotFoundError(f"task.labels file {t.labels!r} does not exist", file=t.labels,
+                                 key="task.labels")
+    if t.split and not Path(t.split).is_file():
+        from encoderkit.errors import InputNotFoundError
+
+        raise InputNotFoundError(f"task.split file {t.split!r} does not exist", file=t.split,
+                                 key="task.split")
+    if t.type in ("token_classification", "token_regression") and t.label_column:
+        raise ConfigError(f"task.label_column gives one label per record; task.type={t.type} "
+                          "needs per-token labels in task.labels=<file>")
 
 
 def encoder_config(model_cfg: dict[str, Any], rope_axes: int):

@@ -1,4 +1,5 @@
-"""The pretraining loop: masked-token training of ``MaskedEncoderModel`` with
+"""The training loop: an objective's model (masked-token pretraining of
+``MaskedEncoderModel``, or a fine-tuning task; see ``objective.py``) trained with
 StableAdamW, a WSD schedule, gradient accumulation to a global token budget,
 validation, metrics, plots and exactly resumable checkpoints.
 
@@ -7,10 +8,10 @@ only predicted ones). A step accumulates ``ceil(budget / (data.max_tokens x rank
 micro-batches per rank, so every rank runs the same number of forwards without a
 host sync per micro-batch; the tokens actually seen are counted and logged.
 
-The loss of a step is the mean over all predicted tokens of all its micro-batches
-on all ranks: each micro-batch's mean loss is weighted by its share of the
-predicted tokens, so a 2-rank run computes the same gradient as 1 rank with the
-same global batch.
+The loss of a step is the mean over all predicted tokens (the objective's units:
+labelled sequences for a sequence task) of all its micro-batches on all ranks: each
+micro-batch's mean loss is weighted by its share of the units, so a 2-rank run
+computes the same gradient as 1 rank with the same global batch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
 from encoderkit.train.config import ConfigError, encoder_config
-from encoderkit.train.optim import StableAdamW, param_groups
+from encoderkit.train.objective import make_objective
+from encoderkit.train.optim import StableAdamW
 from encoderkit.train.schedule import WSD, BatchWarmup
 
 
@@ -55,9 +56,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
     def _build(self) -> None:
-        from encoderkit.data.loader import PackedLoader
         from encoderkit.data.store import RecordStore, StoreError
-        from encoderkit.modeling import MaskedEncoderModel
         from encoderkit.registry import get_domain
 
         cfg = self.cfg
@@ -103,33 +102,14 @@ class Trainer:
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
-        self.model = MaskedEncoderModel(self.domain, self.encoder_config).to(self.device)
-        o = cfg.optim
-        self.optimizer = StableAdamW(param_groups(self.model, o.weight_decay), lr=o.lr,
-                                     betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
-                                     foreach=o.foreach)
+        # the objective builds the model, the data splits and the training loader
+        self.objective = make_objective(self)
+        self.model = self.objective.model
+        self.loader = self.objective.loader
+        self.val_enabled = self.objective.val_enabled
+        self.optimizer = self._make_optimizer(self.model)
 
         d = cfg.data
-        self.train_indices = self.store.split("train", fraction=d.val_fraction, seed=d.seed)
-        self.val_indices = self.store.split("validation", fraction=d.val_fraction, seed=d.seed)
-        # every rank needs at least one validation record (the loader shards by rank)
-        self.val_enabled = len(self.val_indices) >= self.info.world_size
-        if not self.val_enabled and cfg.train.eval_every and self.info.is_main:
-            warnings.warn(f"the validation split of {store_path} has {len(self.val_indices)} "
-                          f"record(s), fewer than the {self.info.world_size} rank(s): validation "
-                          "is skipped (raise data.val_fraction or add records)", stacklevel=2)
-        if len(self.train_indices) == 0:
-            raise ConfigError(f"store {store_path} has no training records "
-                              f"(data.val_fraction={d.val_fraction})")
-        try:
-            self.loader = PackedLoader(self.store, self.domain, indices=self.train_indices,
-                                       max_tokens=d.max_tokens, max_seqlen=d.max_seqlen,
-                                       seed=d.seed, rank=self.info.rank,
-                                       world_size=self.info.world_size,
-                                       num_workers=d.num_workers, train=True)
-        except ValueError as e:  # e.g. fewer training records than ranks
-            raise ConfigError(f"data: {' '.join(str(e).split())}") from None
-
         t = cfg.train
         world = self.info.world_size
         self.tokens_per_step = t.tokens_per_step or d.max_tokens * world
@@ -196,6 +176,14 @@ class Trainer:
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
 
+    def _make_optimizer(self, model: torch.nn.Module) -> StableAdamW:
+        o = self.cfg.optim
+        groups = self.objective.param_groups(model, o.weight_decay, o.lr)
+        for g in groups:  # weight decay follows each group's own peak lr
+            g.setdefault("max_lr", o.lr * g.get("lr_scale", 1.0))
+        return StableAdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
+                           foreach=o.foreach)
+
     def _load_initial_weights(self, path: Path, model_t: dict, state: dict) -> None:
         saved = state.get("model_config")
         current = self.encoder_config.to_dict()
@@ -232,15 +220,16 @@ class Trainer:
         if self._fsdp:
             self._shard_optimizer()
         batches = iter(self.loader)
+        self.objective.on_start(self)
         bar = None
         if info.is_main and t.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=t.steps, initial=self.step, desc="pretrain", dynamic_ncols=True,
+            bar = tqdm(total=t.steps, initial=self.step, desc=self.objective.name, dynamic_ncols=True,
                        file=sys.stderr)
         last_saved = self.step if self.resumed_from is not None else -1
         window = {"time": time.perf_counter(), "tokens": self.tokens}
-        while self.step < t.steps:
+        while self.step < t.steps and not self.objective.stop:
             stats = self._train_step(batches)
             self.step += 1
             self.tokens += int(stats["step_tokens"])
@@ -256,6 +245,7 @@ class Trainer:
                 val = self._validate()
                 if val is not None:
                     self._log({"step": self.step, "tokens": self.tokens, **val})
+                    self.objective.after_validation(self, val)
             if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or self.step == t.steps:
                 self._save()
                 last_saved = self.step
@@ -263,6 +253,7 @@ class Trainer:
             bar.close()
         if last_saved != self.step and self.step > 0:
             self._save()
+        self.objective.on_end(self)
         if info.is_main:
             self._plot()
 
@@ -270,10 +261,7 @@ class Trainer:
         """fully_shard swaps parameters for DTensors: rebuild the optimizer on them, and
         load a resumed optimizer state (full, keyed by parameter name) into the shards."""
 
-        o = self.cfg.optim
-        self.optimizer = StableAdamW(param_groups(self.wrapped, o.weight_decay), lr=o.lr,
-                                     betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
-                                     foreach=o.foreach)
+        self.optimizer = self._make_optimizer(self.wrapped)
         if self._pending_optim is not None:
             from torch.distributed.tensor import distribute_tensor
 
@@ -300,7 +288,8 @@ class Trainer:
         target = self.batch_warmup(self.tokens)
         n_micro = max(1, math.ceil(target / (self.cfg.data.max_tokens * world)))
         micro = [next(batches) for _ in range(n_micro)]
-        local = torch.tensor([sum(b.num_predicted for b in micro),
+        counts = [self.objective.weight(b) for b in micro]
+        local = torch.tensor([sum(counts),
                               sum(b.num_tokens for b in micro)], dtype=torch.float64)
         # counted on the host (PackedBatch.predict_index): a device round trip only across ranks
         glob = D.all_reduce_sum(local.to(self.device), info).cpu() if info.enabled else local
@@ -309,21 +298,21 @@ class Trainer:
         progress = self.step + 1 if self.schedule.unit == "steps" else self.tokens + step_tokens
         lr = self.cfg.optim.lr * self.schedule(progress)
         for g in self.optimizer.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)
 
         acc: dict[str, torch.Tensor] = {}
         fill = 0.0
         for i, batch in enumerate(micro):
             fill += float(batch.meta.get("fill", batch.num_tokens / self.cfg.data.max_tokens))
             batch = batch.to(self.device, non_blocking=True)
-            p = batch.num_predicted  # from the host-side predict_index: no device read
+            p = counts[i]  # counted on the host: no device read
             sync = i == len(micro) - 1 or not hasattr(self.wrapped, "no_sync")
             ctx = nullcontext() if sync else self.wrapped.no_sync()
             with ctx:
                 with self._autocast():
                     out = self.wrapped(batch)
                 if out.loss is None:
-                    raise RuntimeError(f"domain {self.domain.name!r} head returned no loss")
+                    raise RuntimeError(f"the {self.objective.name} model returned no loss")
                 # DDP averages gradients over ranks: scale by world to get the global mean.
                 (out.loss.float() * (p * world / total_pred)).backward()
             w = float(p)
@@ -356,49 +345,8 @@ class Trainer:
                 out_stats[k.replace("loss/", "loss_").replace("metric/", "")] = v
         return out_stats
 
-    @torch.no_grad()
     def _validate(self) -> dict[str, float] | None:
-        from encoderkit.data.loader import PackedLoader
-
-        if not self.val_enabled:
-            return None
-        d, info = self.cfg.data, self.info
-        # Masked (train=True) so there is a loss; a fixed seed makes every evaluation
-        # see the same masks, so validation curves compare across steps.
-        loader = PackedLoader(self.store, self.domain, indices=self.val_indices,
-                              max_tokens=d.max_tokens, max_seqlen=d.max_seqlen, seed=d.seed + 1,
-                              rank=info.rank, world_size=info.world_size, num_workers=0,
-                              train=True, epochs=1)
-        budget = self.cfg.train.eval_tokens
-        local: list = []
-        seen = 0
-        for b in loader:
-            local.append(b)
-            seen += b.num_tokens
-            if budget and seen * info.world_size >= budget:
-                break
-        # every rank must run the same number of forwards (FSDP2 gathers in forward)
-        n = torch.tensor([len(local)], device=self.device)
-        if info.enabled:
-            import torch.distributed as dist
-
-            dist.all_reduce(n, op=dist.ReduceOp.MIN)
-        local = local[:int(n)]
-        self.model.eval()
-        acc = torch.zeros(2, dtype=torch.float64)
-        try:
-            for b in local:
-                b = b.to(self.device)
-                with self._autocast():
-                    out = self.wrapped(b) if self.cfg.train.strategy == "fsdp" else self.model(b)
-                acc += torch.tensor([float(out.loss) * b.num_predicted, b.num_predicted],
-                                    dtype=torch.float64)
-        finally:
-            self.model.train()
-        acc = D.all_reduce_sum(acc.to(self.device), info).cpu()
-        if acc[1] == 0:
-            return None
-        return {"val_loss": float(acc[0] / acc[1])}
+        return self.objective.validate(self)
 
     # ------------------------------------------------------------------ outputs
     def _log(self, record: dict[str, Any]) -> None:
@@ -438,6 +386,7 @@ class Trainer:
                                                        else self.tokens),
                              "tokens_per_step": self.batch_warmup(self.tokens)},
                 "loader": loader_states, "rng": rng_states, "world_size": info.world_size,
+                **self.objective.checkpoint_state(),
             }
             ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, optim_t, groups, state,
                                  keep=self.cfg.train.keep)

@@ -1,0 +1,165 @@
+"""``encoderkit finetune | predict | evaluate``.
+
+    encoderkit finetune checkpoint=<pretrained run|checkpoint|none> data.store=<store>
+                        task.type=<type> task.labels=<file> run.dir=<dir> train.steps=N [overrides]
+    encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
+                       [overwrite=false] [device=cpu] [max_tokens=16384]
+    encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
+                        [device=cpu]
+
+finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
+see configs/finetune.yaml and configs/task/); it ends with a table of the validation
+metrics (last and best evaluation; the test split when task.split has one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from encoderkit.errors import EncoderkitError, InputNotFoundError
+
+USAGE = __doc__
+
+
+def _help(command: str) -> str:
+    if command != "finetune":
+        return USAGE
+    from omegaconf import OmegaConf
+
+    from encoderkit.train.config import TaskConfig, config_dir, help_text
+
+    lines = [USAGE, "task types: " + ", ".join(sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))),
+             "", "task keys and defaults:"]
+    lines += [f"  task.{k}={v}" for k, v in OmegaConf.to_container(OmegaConf.structured(TaskConfig)).items()]
+    lines += ["", "configs/finetune.yaml (overrides the pretrain defaults below):"]
+    lines += ["  " + x for x in (config_dir() / "finetune.yaml").read_text().splitlines()
+              if x.strip() and not x.lstrip().startswith("#")]
+    pre = help_text().replace("encoderkit pretrain [-m]", "encoderkit finetune").splitlines()
+    lines += [""] + [x for x in pre[3:] if not x.startswith("-m /")]  # no sweeps here
+    return "\n".join(lines)
+
+
+def summary(run_dir: Path) -> str:
+    """The final table: metrics of the last and the best validation (and of the test split)."""
+    from encoderkit.tasks.metrics import format_table
+
+    history = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").is_file() else []:
+        try:
+            history.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    vals = [h for h in history if any(k.startswith("val_") for k in h)]
+    rows: dict[str, dict[str, Any]] = {}
+    if vals:
+        last = vals[-1]
+        rows[f"last (step {last['step']})"] = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
+    best_state = run_dir / "best" / "state.json"
+    if best_state.is_file():
+        best = json.loads(best_state.read_text())
+        step = best.get("step")
+        match = [h for h in vals if h.get("step") == step]
+        if match:
+            rows[f"best (step {step})"] = {k[4:]: v for k, v in match[-1].items() if k.startswith("val_")}
+    test = [h for h in history if any(k.startswith("test_") for k in h)]
+    if test:
+        rows["test"] = {k[5:]: v for k, v in test[-1].items() if k.startswith("test_")}
+    if not rows:
+        train = [h for h in history if "loss" in h]
+        return f"no validation was run (last train loss {train[-1]['loss']:.4f})" if train else ""
+    return format_table(rows)
+
+
+def _finetune(argv: list[str]) -> int:
+    from encoderkit.tasks import finetune
+    from encoderkit.train.config import ConfigError
+    from encoderkit.train.trainer import NonFiniteLossError
+
+    bad = [a for a in argv if a.startswith("-")]
+    if bad:
+        print(f"encoderkit finetune: error: unknown option {bad[0]!r} (options: --help)", file=sys.stderr)
+        return 2
+    try:
+        run_dir = finetune(argv)
+    except ConfigError as e:
+        print(f"encoderkit finetune: error: {e}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as e:
+        print(f"encoderkit finetune: stopped: {e}", file=sys.stderr)
+        return 1
+    if os.environ.get("RANK", "0") == "0":
+        print(summary(run_dir))
+        print(f"run directory: {run_dir}")
+    return 0
+
+
+def _predict(argv: list[str]) -> int:
+    from encoderkit.infer import load
+    from encoderkit.infer.cli import parse_args
+    from encoderkit.tasks.predict import FineTuned, write_frame
+
+    args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
+                             "overwrite": False, "max_tokens": None, "progress": None},
+                      ("checkpoint", "input", "output"), "predict")
+    out = Path(args["output"])
+    if out.exists() and not args["overwrite"]:
+        from encoderkit.errors import OutputExistsError
+
+        raise OutputExistsError(f"output {str(out)!r} exists; pass overwrite=true to replace it", file=out)
+    model = load(args["checkpoint"], device=args["device"])
+    if not isinstance(model, FineTuned):
+        from encoderkit.errors import UsageError
+
+        raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
+                         "(encoderkit finetune writes one)", key="checkpoint")
+    frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
+                          progress=args["progress"])
+    write_frame(frame, out, overwrite=bool(args["overwrite"]))
+    print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
+    return 0
+
+
+def _input(model: Any, source: str) -> Any:
+    path = Path(source)
+    if not path.exists():
+        raise InputNotFoundError(f"input {source!r} does not exist", file=source)
+    return path if path.is_dir() else model.domain.read_input(str(path))
+
+
+def _evaluate(argv: list[str]) -> int:
+    from encoderkit.infer import load
+    from encoderkit.infer.cli import parse_args
+
+    args = parse_args(argv, {"checkpoint": "", "input": "", "labels": "", "device": "cpu"},
+                      ("checkpoint", "input", "labels"), "evaluate")
+    model = load(args["checkpoint"], device=args["device"])
+    if not hasattr(model, "evaluate"):
+        from encoderkit.errors import UsageError
+
+        raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
+    model.evaluate(_input(model, args["input"]), args["labels"])
+    return 0
+
+
+COMMANDS = {"finetune": _finetune, "predict": _predict, "evaluate": _evaluate}
+
+
+def run(command: str, argv: list[str]) -> int:
+    if command not in COMMANDS:
+        print(f"encoderkit: unknown command {command!r}; expected one of {sorted(COMMANDS)}", file=sys.stderr)
+        return 2
+    if any(a in ("-h", "--help") for a in argv):
+        print(_help(command))
+        return 0
+    try:
+        return COMMANDS[command](argv)
+    except EncoderkitError as e:  # until cli.main catches them itself
+        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, TypeError) as e:
+        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,127 @@
+"""Task heads on the core's output, pooling, and the losses of each task.
+
+The default sequence head has exactly the structure of transformers'
+``ModernBertForSequenceClassification`` (``head.dense`` -> GELU -> ``head.norm`` ->
+``drop`` -> ``classifier``) and the token head that of ``ModernBertForTokenClassification``,
+so a fine-tuned token-id model exports to Hugging Face with the same logits.
+``head=linear`` is ``drop`` -> ``classifier``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from encoderkit.batch import PackedBatch
+from encoderkit.core.init import trunc_normal_
+
+
+class PredictionHead(nn.Module):
+    """ModernBERT's ``ModernBertPredictionHead``: dense (no bias) -> GELU -> LayerNorm (no bias)."""
+
+    def __init__(self, hidden: int, norm_eps: float, std: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden, bias=False)
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(hidden, eps=norm_eps, bias=False)
+        trunc_normal_(self.dense.weight, std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.act(self.dense(x)))
+
+
+class OutputHead(nn.Module):
+    """``[N, d] -> [N, outputs]``: (``mlp``: PredictionHead) -> dropout -> linear."""
+
+    def __init__(self, hidden: int, outputs: int, kind: str, dropout: float, norm_eps: float,
+                 std: float) -> None:
+        super().__init__()
+        self.head = PredictionHead(hidden, norm_eps, std) if kind == "mlp" else nn.Identity()
+        self.drop = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, outputs)
+        trunc_normal_(self.classifier.weight, std)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.drop(self.head(x)))
+
+
+def pool(hidden: Tensor, batch: PackedBatch, mode: str, cls_position: int | None = None) -> Tensor:
+    """Per sequence ``[B, d]``: the mean of its tokens' states, or its [CLS] element's."""
+    if mode == "cls":
+        idx = batch.cu_seqlens[:-1].long() + int(cls_position or 0)
+        return hidden.index_select(0, idx)
+    lengths = batch.seq_lengths().to(hidden.dtype).clamp_min(1)[:, None]
+    sums = torch.zeros(batch.num_sequences, hidden.shape[-1], device=hidden.device,
+                       dtype=hidden.dtype).index_add_(0, batch.sequence_ids(), hidden)
+    return sums / lengths
+
+
+# ---------------------------------------------------------------------------
+# losses: each is the mean over the units the objective counts (labelled sequences
+# or labelled tokens), with 0 (and a gradient path) when the batch has none
+
+
+def _zero(x: Tensor) -> Tensor:
+    return x.sum() * 0.0
+
+
+def classification_loss(logits: Tensor, y: Tensor, mask: Tensor,
+                        class_weights: Tensor | None = None) -> Tensor:
+    """Cross-entropy, each labelled unit weighted by its class weight, averaged over units."""
+    if not bool(mask.any()):
+        return _zero(logits)
+    lg, t = logits[mask].float(), y[mask].long()
+    losses = F.cross_entropy(lg, t, reduction="none")
+    if class_weights is not None:
+        losses = losses * class_weights.to(losses.device)[t]
+    return losses.mean()
+
+
+def multilabel_loss(logits: Tensor, y: Tensor, mask: Tensor) -> Tensor:
+    """Binary cross-entropy per label, averaged over each record's labels, then records."""
+    if not bool(mask.any()):
+        return _zero(logits)
+    return F.binary_cross_entropy_with_logits(logits[mask].float(), y[mask].float(),
+                                              reduction="none").mean(-1).mean()
+
+
+def regression_loss(pred: Tensor, y: Tensor, mask: Tensor) -> Tensor:
+    """MSE on standardised targets; a missing target (NaN) of a labelled record is skipped."""
+    if not bool(mask.any()):
+        return _zero(pred)
+    p, t = pred[mask].float(), y[mask].float()
+    ok = ~torch.isnan(t)
+    err = torch.where(ok, p - torch.nan_to_num(t), torch.zeros_like(p)) ** 2
+    per_unit = err.sum(-1) / ok.sum(-1).clamp_min(1)
+    return per_unit.mean()
+
+
+def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor) -> Tensor:
+    """Symmetric InfoNCE with in-batch negatives (CLIP / Nomic Embed): row i of ``a`` and
+    row i of ``b`` are positives, every other row of the other side a negative.
+    ``logit_scale`` = 1 / temperature."""
+    a = F.normalize(a.float(), dim=-1)
+    b = F.normalize(b.float(), dim=-1)
+    logits = logit_scale * a @ b.T
+    target = torch.arange(len(a), device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def supervised_contrastive(z: Tensor, y: Tensor, logit_scale: Tensor) -> Tensor:
+    """SupCon (Khosla et al. 2020, L_out): for each anchor, the mean over its same-label
+    positives of -log softmax over all other rows; anchors without a positive are skipped."""
+    z = F.normalize(z.float(), dim=-1)
+    n = len(z)
+    sim = logit_scale * z @ z.T
+    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(self_mask, float("-inf"))
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    pos = (y[:, None] == y[None, :]) & ~self_mask
+    count = pos.sum(1)
+    has = count > 0
+    if not bool(has.any()):
+        return _zero(z)
+    per_anchor = -(log_prob.masked_fill(~pos, 0.0)).sum(1)[has] / count[has]
+    return per_anchor.mean()

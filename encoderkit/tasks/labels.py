@@ -1,0 +1,345 @@
+"""Labels for fine-tuning: read a labels file (CSV / TSV / Parquet / .npy), align it with
+the records of a store, encode it for a task, split it into train / validation / test.
+
+* With an ``id`` column, rows join the store's record ids (an id the store does not
+  hold is an error naming the file and row; a record with no row is unlabelled);
+  without one, there must be one row per record, in store order.
+* An empty / NaN label means *unlabelled*: the record is neither trained nor validated on.
+* Token tasks: a long table ``id, position, label`` (position = token index in the
+  featurized record) or a 2-D ``.npy`` ``[records, tokens]`` padded with NaN.
+* Multilabel: several 0/1 columns (one per label) or one column of ``;``-separated names.
+* Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
+  every column but ``id`` (and ``position``): several only for multi-target regression
+  and multilabel indicator columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from encoderkit.errors import DataError, InputNotFoundError, UsageError
+from encoderkit.tasks.spec import CLASSIFICATION_TASKS, REGRESSION_TASKS
+
+LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
+
+
+def record_ids(store: Any) -> np.ndarray:
+    """All record ids of a store, in store order (strings)."""
+    ids = getattr(store, "_ids", None)
+    if ids is None:
+        return np.asarray([str(i) for i in range(len(store))], dtype=object)
+    return np.asarray([str(x) for x in np.asarray(ids[:]).tolist()], dtype=object)
+
+
+def is_missing(v: Any) -> bool:
+    """None, an empty string or a float NaN: an unlabelled cell."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip() == ""
+    if isinstance(v, (float, np.floating)):
+        return math.isnan(float(v))
+    return False
+
+
+def read_table(path: str | Path):
+    """A labels file -> DataFrame (``.npy``: columns ``label`` or ``label_0..``)."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.exists():
+        raise InputNotFoundError(f"labels file {str(file)!r} does not exist", file=file)
+    suffix = file.suffix.lower()
+    if suffix not in LABEL_SUFFIXES:
+        raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)
+    try:
+        if suffix == ".npy":
+            a = np.load(file, allow_pickle=False)
+            if a.ndim == 1:
+                return pd.DataFrame({"label": a})
+            if a.ndim == 2:
+                return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
+            raise DataError(f"a labels .npy must be 1-D or 2-D; got shape {a.shape}", file=file)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(file)
+        return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", keep_default_na=True)
+    except DataError:
+        raise
+    except Exception as e:  # a parse error of pandas / numpy / pyarrow
+        raise DataError(f"cannot read labels file: {type(e).__name__}: {' '.join(str(e).split())}",
+                        file=file) from None
+
+
+@dataclass
+class Labels:
+    """Per record labels aligned with the store (index = record index)."""
+
+    values: list[Any]  # per record: a scalar, a tuple (multi-target / multilabel) or an array (token)
+    labelled: np.ndarray  # [N] bool
+    names: list[str] = field(default_factory=list)  # target / label column names
+    file: str = ""
+
+
+def _row_no(i: int, has_header: bool) -> int:
+    return i + (2 if has_header else 1)  # 1-based line number in a CSV with a header
+
+
+def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None) -> Labels:
+    """Rows of ``frame`` -> per-record values, by ``id`` column or by order."""
+    n = len(ids)
+    header = not file.lower().endswith(".npy")
+    cols = [c for c in frame.columns if str(c) != "id" and not (token and str(c) == "position")]
+    if names:
+        absent = [c for c in names if c not in frame.columns]
+        if absent:
+            raise UsageError(f"label column {absent[0]!r} does not exist; columns: "
+                             f"{[str(c) for c in frame.columns]}", file=file, key="task.label_names")
+        cols = list(names)
+    elif "label" in [str(c) for c in cols]:  # a `label` column wins over other columns
+        cols = [c for c in cols if str(c) == "label"]
+    if not cols:
+        raise DataError("labels file has no label column (only an id column)", file=file)
+    if token:
+        return _align_tokens(frame, ids, file, cols, header)
+    if "id" in frame.columns:
+        where = {rid: i for i, rid in enumerate(ids)}
+        values: list[Any] = [None] * n
+        fids = frame["id"].astype(str).to_numpy()
+        block = frame[cols].to_numpy(dtype=object)
+        for i, rid in enumerate(fids):
+            r = where.get(rid)
+            if r is None:
+                raise DataError(f"row {_row_no(i, header)}: id {rid!r} matches no record of the store",
+                                file=file)
+            if values[r] is not None:
+                raise DataError(f"row {_row_no(i, header)}: id {rid!r} is labelled twice", file=file)
+            values[r] = tuple(block[i]) if len(cols) > 1 else block[i][0]
+    else:
+        if len(frame) != n:
+            raise DataError(f"has {len(frame)} label rows and no id column, but the store has {n} "
+                            f"records (without ids, one row per record in store order)", file=file)
+        block = frame[cols].to_numpy(dtype=object)
+        values = [tuple(row) if len(cols) > 1 else row[0] for row in block]
+    labelled = np.asarray([v is not None and not (all(is_missing(x) for x in v) if isinstance(v, tuple)
+                                                 else is_missing(v)) for v in values], dtype=bool)
+    return Labels(values=values, labelled=labelled, names=[str(c) for c in cols], file=file)
+
+
+def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -> Labels:
+    n = len(ids)
+    values: list[Any] = [None] * n
+    if "id" in frame.columns:
+        if "position" not in frame.columns:
+            raise DataError("token labels need columns id, position, label (one row per token)",
+                            file=file)
+        if len(cols) != 1:
+            raise DataError(f"token labels take one label column; got {cols}", file=file)
+        where = {rid: i for i, rid in enumerate(ids)}
+        fids = frame["id"].astype(str).to_numpy()
+        pos = frame["position"].to_numpy()
+        lab = frame[cols[0]].to_numpy(dtype=object)
+        rows: dict[int, list[int]] = {}
+        for i, rid in enumerate(fids):
+            r = where.get(rid)
+            if r is None:
+                raise DataError(f"row {_row_no(i, header)}: id {rid!r} matches no record of the store",
+                                file=file)
+            p = pos[i]
+            if is_missing(p) or float(p) < 0 or float(p) != int(p):
+                raise DataError(f"row {_row_no(i, header)}: position {p!r} is not a token index",
+                                file=file)
+            rows.setdefault(r, []).append(i)
+        for r, idx in rows.items():
+            length = int(max(pos[i] for i in idx)) + 1
+            arr = np.full(length, None, dtype=object)
+            for i in idx:
+                arr[int(pos[i])] = lab[i]
+            values[r] = arr
+    else:  # a 2-D block: one row per record, one column per token (NaN padded)
+        if len(frame) != n:
+            raise DataError(f"has {len(frame)} rows of token labels and no id column, but the store "
+                            f"has {n} records", file=file)
+        block = frame.to_numpy(dtype=object)
+        values = list(block)
+    labelled = np.asarray([v is not None and not all(is_missing(x) for x in v) for v in values],
+                          dtype=bool)
+    return Labels(values=values, labelled=labelled, names=[str(c) for c in cols], file=file)
+
+
+# ---------------------------------------------------------------------------
+# encoding
+
+
+def _class_name(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v)).lower()
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _sort_classes(names: set[str]) -> list[str]:
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
+
+
+def class_names(labels: Labels, token: bool) -> list[str]:
+    seen: set[str] = set()
+    for v, ok in zip(labels.values, labels.labelled):
+        if not ok:
+            continue
+        items = v if token else [v]
+        seen.update(_class_name(x) for x in items if not is_missing(x))
+    return _sort_classes(seen)
+
+
+def encode_classes(labels: Labels, classes: list[str], token: bool) -> list[np.ndarray] | np.ndarray:
+    """Class indices (-1 = unlabelled): ``[N]`` or, for token tasks, one ``[L_i]`` per record."""
+    index = {c: i for i, c in enumerate(classes)}
+
+    def code(x: Any) -> int:
+        return -1 if is_missing(x) else index.get(_class_name(x), -2)
+
+    if token:
+        out = []
+        for r, v in enumerate(labels.values):
+            arr = np.asarray([code(x) for x in v], dtype=np.int64) if v is not None else np.zeros(0, np.int64)
+            if (arr == -2).any():
+                raise DataError(f"record {r}: token label not among the classes {classes}", file=labels.file)
+            out.append(arr)
+        return out
+    y = np.asarray([code(v) if ok else -1 for v, ok in zip(labels.values, labels.labelled)], dtype=np.int64)
+    bad = np.flatnonzero(y == -2)
+    if bad.size:
+        raise DataError(f"record {int(bad[0])}: label {labels.values[bad[0]]!r} is not one of the "
+                        f"classes {classes}", file=labels.file)
+    return y
+
+
+def _number(x: Any, file: str, where: str) -> float:
+    if is_missing(x):
+        return float("nan")
+    if isinstance(x, (bool, np.bool_)):
+        return float(x)
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: regression label {x!r} is not a number", file=file) from None
+
+
+def encode_regression(labels: Labels, ids: np.ndarray, token: bool) -> list[np.ndarray] | np.ndarray:
+    """Float targets (NaN = missing): ``[N, K]`` or, for token tasks, one ``[L_i, 1]`` per record."""
+    if token:
+        return [np.asarray([[_number(x, labels.file, f"record {ids[r]!r}")] for x in v], dtype=np.float64)
+                if v is not None else np.zeros((0, 1)) for r, v in enumerate(labels.values)]
+    k = len(labels.names)
+    y = np.full((len(labels.values), k), np.nan)
+    for r, (v, ok) in enumerate(zip(labels.values, labels.labelled)):
+        if ok:
+            row = v if isinstance(v, tuple) else (v,)
+            y[r] = [_number(x, labels.file, f"record {ids[r]!r}") for x in row]
+    return y
+
+
+def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
+    """``[N, C]`` 0/1 indicators and the label names (several 0/1 columns, or one column
+    of ``;``-separated label names)."""
+    n = len(labels.values)
+    if len(labels.names) > 1:
+        y = np.zeros((n, len(labels.names)))
+        for r, (v, ok) in enumerate(zip(labels.values, labels.labelled)):
+            if ok:
+                try:
+                    y[r] = [float(x) for x in v]
+                except (TypeError, ValueError):
+                    raise DataError(f"record {r}: multilabel columns must hold 0/1; got {v!r}",
+                                    file=labels.file) from None
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise DataError("multilabel columns must hold 0/1 values", file=labels.file)
+        return y, list(labels.names)
+    sets = [{s.strip() for s in str(v).split(";") if s.strip()} if ok else set()
+            for v, ok in zip(labels.values, labels.labelled)]
+    names = _sort_classes(set().union(*sets)) if sets else []
+    index = {c: i for i, c in enumerate(names)}
+    y = np.zeros((n, len(names)))
+    for r, s in enumerate(sets):
+        for c in s:
+            y[r, index[c]] = 1.0
+    return y, names
+
+
+# ---------------------------------------------------------------------------
+# splits and class weights
+
+
+def read_split(path: str, ids: np.ndarray) -> np.ndarray:
+    """A file with ``id, split`` (train / val / test) -> per record split name ('' = none)."""
+    frame = read_table(path)
+    for c in ("id", "split"):
+        if c not in frame.columns:
+            raise DataError(f"a split file needs columns id and split; missing {c!r}", file=path)
+    where = {rid: i for i, rid in enumerate(ids)}
+    out = np.full(len(ids), "", dtype=object)
+    aliases = {"validation": "val", "valid": "val", "dev": "val"}
+    for i, (rid, s) in enumerate(zip(frame["id"].astype(str), frame["split"].astype(str))):
+        r = where.get(rid)
+        if r is None:
+            raise DataError(f"row {i + 2}: id {rid!r} matches no record of the store", file=path)
+        s = aliases.get(s.strip().lower(), s.strip().lower())
+        if s not in ("train", "val", "test"):
+            raise DataError(f"row {i + 2}: split {s!r} must be train, val or test", file=path)
+        out[r] = s
+    return out
+
+
+def split_labelled(labelled: np.ndarray, fraction: float, seed: int,
+                   strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train / validation record indices among the labelled ones; stratified by ``strata``
+    (class index per record) where every class has at least two records."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.flatnonzero(labelled)
+    if fraction <= 0 or len(idx) < 2:
+        return idx, np.zeros(0, np.int64)
+    n_val = max(1, int(round(fraction * len(idx))))
+    stratify = None
+    if strata is not None:
+        s = strata[idx]
+        _, counts = np.unique(s, return_counts=True)
+        if counts.min() >= 2 and n_val >= len(counts) and len(idx) - n_val >= len(counts):
+            stratify = s
+    train, val = train_test_split(idx, test_size=n_val, random_state=seed, shuffle=True,
+                                  stratify=stratify)
+    return np.sort(train), np.sort(val)
+
+
+def class_weights(option: Any, y_train: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """``balanced`` (scikit-learn's ``compute_class_weight``), a list of floats, or None.
+    A class absent from the training split gets weight 1."""
+    if option in (None, "none", False):
+        return None
+    if option == "balanced":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(y_train)
+        w = np.ones(n_classes)
+        w[present] = compute_class_weight("balanced", classes=present, y=y_train)
+        return w
+    try:
+        w = np.asarray(list(option), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UsageError(f"task.class_weights must be null, 'balanced' or a list of {n_classes} "
+                         f"floats; got {option!r}", key="task.class_weights") from None
+    if w.shape != (n_classes,) or (w < 0).any():
+        raise UsageError(f"task.class_weights must hold {n_classes} non-negative floats (one per "
+                         f"class); got {list(w)}", key="task.class_weights")
+    return w

@@ -1,0 +1,137 @@
+"""``TaskModel``: the domain embedder + the core encoder + a task head.
+
+Parameter names: ``embedder.*`` and ``encoder.*`` as in ``MaskedEncoderModel`` (so a
+pretrained checkpoint loads into them), then ``head.*`` / ``classifier.*`` as in
+transformers' ``ModernBertForSequenceClassification`` (``head`` is empty for
+``task.head=linear``); contrastive tasks have a ``logit_scale`` (1 / temperature,
+stored as its log) instead.
+
+Regression heads predict standardised targets (train-split mean / std in the
+``TaskSpec``); ``denormalise`` maps them back to original units.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from encoderkit.batch import PackedBatch
+from encoderkit.core import Encoder, EncoderConfig
+from encoderkit.domain import Domain, HeadOutput
+from encoderkit.tasks import heads as H
+from encoderkit.tasks.spec import TaskSpec
+
+
+class TaskModel(nn.Module):
+    def __init__(self, domain: Domain, config: EncoderConfig, spec: TaskSpec, *,
+                 class_weights: np.ndarray | None = None, temperature: float = 0.05,
+                 learn_temperature: bool = True) -> None:
+        super().__init__()
+        if config.rope_axes != domain.rope_axes:
+            raise ValueError(f"model.rope_axes={config.rope_axes} but domain {domain.name!r} "
+                             f"uses {domain.rope_axes} position axes")
+        self.config, self.spec = config, spec
+        self.cls_position = domain.cls_position
+        self.embedder = domain.embedder(config)
+        self.encoder = Encoder(config)
+        std = config.initializer_range
+        if spec.contrastive:
+            value = torch.tensor(math.log(1.0 / temperature))
+            if learn_temperature:
+                self.logit_scale = nn.Parameter(value)
+            else:
+                self.register_buffer("logit_scale", value)
+        else:
+            self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std)
+                         if spec.head == "mlp" else nn.Identity())
+            self.drop = nn.Dropout(spec.dropout)
+            self.classifier = nn.Linear(config.hidden_size, spec.num_outputs)
+            H.trunc_normal_(self.classifier.weight, std)
+            nn.init.zeros_(self.classifier.bias)
+        # not saved: recomputed from the labels (resume) and unused at inference
+        self.class_weights = None if class_weights is None else torch.as_tensor(class_weights,
+                                                                                dtype=torch.float32)
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:  # noqa: D401 - nn.Module.compile signature
+        self.encoder.compile(*args, **kwargs)
+
+    def encode(self, batch: PackedBatch) -> Tensor:
+        """Hidden states ``[T, d]`` of every token (``load(run).embed`` uses it)."""
+        hidden = self.embedder(batch.inputs)
+        return self.encoder(hidden, batch.positions, batch.cu_seqlens, batch.max_seqlen,
+                            cu_seqlens_host=batch.cu_seqlens_host)
+
+    def pool(self, hidden: Tensor, batch: PackedBatch) -> Tensor:
+        return H.pool(hidden, batch, self.spec.pooling, self.cls_position)
+
+    def output(self, x: Tensor) -> Tensor:
+        """Head on pooled states ``[B, d]`` (sequence tasks) or token states ``[T, d]``."""
+        return self.classifier(self.drop(self.head(x)))
+
+    def scale(self) -> Tensor:
+        return self.logit_scale.exp().clamp(max=100.0)  # CLIP's cap on 1 / temperature
+
+    def forward(self, batch: PackedBatch, with_targets: bool = True) -> HeadOutput:
+        hidden = self.encode(batch)
+        spec, labels = self.spec, batch.labels if with_targets else {}
+        if spec.type == "contrastive":
+            z = self.pool(hidden, batch)
+            a, b = z[0::2], z[1::2]  # the loader keeps the two views of a record adjacent
+            loss = H.info_nce(a, b, self.scale())
+            return HeadOutput(predictions={"pooled": z}, loss=loss, losses={},
+                              metrics={"temperature": 1.0 / self.scale().detach()})
+        if spec.type == "supervised_contrastive":
+            z = self.pool(hidden, batch)
+            out = HeadOutput(predictions={"pooled": z})
+            if labels:
+                m = labels["mask"]
+                out.loss = H.supervised_contrastive(z[m], labels["y"][m], self.scale())
+                out.metrics = {"temperature": 1.0 / self.scale().detach()}
+            return out
+        x = hidden if spec.token_level else self.pool(hidden, batch)
+        logits = self.output(x)
+        out = HeadOutput(predictions={"logits": logits,
+                                      **({} if spec.token_level else {"pooled": x})})
+        if not labels:
+            return out
+        y, m = labels["y"], labels["mask"]
+        if spec.type in ("classification", "token_classification"):
+            out.loss = H.classification_loss(logits, y, m, self.class_weights)
+            if bool(m.any()):
+                out.metrics = {"accuracy": (logits[m].argmax(-1) == y[m]).float().mean()}
+        elif spec.type == "multilabel":
+            out.loss = H.multilabel_loss(logits, y, m)
+        else:
+            out.loss = H.regression_loss(logits, y, m)
+        return out
+
+    def denormalise(self, values: np.ndarray) -> np.ndarray:
+        """Standardised regression outputs -> original units."""
+        return values * np.asarray(self.spec.std) + np.asarray(self.spec.mean)
+
+
+def encoder_state(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The ``embedder.*`` / ``encoder.*`` weights of a checkpoint (a pretrained start)."""
+    return {k: v for k, v in tensors.items() if k.startswith(("embedder.", "encoder."))}
+
+
+def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
+    """Copy a pretrained embedder + encoder into ``model`` (strict on those parts)."""
+    from encoderkit.errors import DataError
+
+    wanted = {k: v for k, v in model.state_dict().items() if k.startswith(("embedder.", "encoder."))}
+    given = encoder_state(tensors)
+    missing = sorted(set(wanted) - set(given))
+    unexpected = sorted(set(given) - set(wanted))
+    if missing or unexpected:
+        raise DataError(f"pretrained weights do not fit the model: missing {missing[:4]}, "
+                        f"unexpected {unexpected[:4]}", file=source)
+    for k, v in given.items():
+        if wanted[k].shape != v.shape:
+            raise DataError(f"pretrained weight {k} has shape {tuple(v.shape)}, the model "
+                            f"{tuple(wanted[k].shape)}", file=source)
+    model.load_state_dict(given, strict=False)

@@ -1,0 +1,490 @@
+"""``TaskObjective``: fine-tuning a task head (and the encoder) in the shared training loop.
+
+Training examples: every window of a labelled training record is one sequence that
+carries its record's label (sequence tasks) or its slice of the record's token labels
+(token tasks, sliced at ``Example.start``). Windows are not subsampled: a long record
+contributes all of its windows each epoch, each pooled on its own. Validation and
+``predict`` pool over all windows of a record (see ``tasks/outputs.py``).
+
+Domain augmentation (``Domain.augment``) is off by default (``task.augment``): it may
+change what a label means (a reverse complement flips a strand label) and it would
+misalign token labels, so token tasks never augment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from encoderkit.batch import PackedBatch
+from encoderkit.domain import Domain, Example, MaskedExample
+from encoderkit.errors import DataError, UsageError
+from encoderkit.tasks import labels as L
+from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
+from encoderkit.tasks.spec import TaskSpec
+from encoderkit.train import distributed as D
+from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
+
+if TYPE_CHECKING:
+    from encoderkit.train.trainer import Trainer
+
+SPLIT_FILE = "split.json"
+
+
+class Prepare:
+    """The loader's per-window step for a task (picklable for loader workers)."""
+
+    def __init__(self, domain: Domain, spec: TaskSpec, y: Any, augment: bool, file: str,
+                 ids: np.ndarray) -> None:
+        self.domain, self.spec, self.y, self.augment = domain, spec, y, augment
+        self.file, self.ids = file, ids
+
+    def __call__(self, window: Example, rng: np.random.Generator, train: bool) -> Any:
+        d, spec = self.domain, self.spec
+        if spec.type == "contrastive":
+            a, b = d.views(window, rng)
+            pair = [d.unmasked(a), d.unmasked(b)]
+            for m in pair:
+                m.record, m.window, m.start = window.record, window.window, window.start
+            return pair
+        if train and self.augment and not spec.token_level:
+            window = d.augment(window, rng)
+        m = d.unmasked(window)
+        m.record, m.window, m.start = window.record, window.window, window.start
+        r = window.record
+        if spec.token_level:
+            y = self.y[r]
+            s, n = window.start, len(window)
+            seg = y[s:s + n]
+            if len(seg) < n:  # tokens past the last label row are unlabelled
+                fill = -1 if spec.type == "token_classification" else np.nan
+                pad = np.full((n - len(seg),) + y.shape[1:], fill, dtype=y.dtype)
+                seg = np.concatenate([seg, pad])
+            if spec.type == "token_classification":
+                m.labels = {"y": seg.astype(np.int64), "mask": seg >= 0}
+            else:
+                m.labels = {"y": seg.astype(np.float32), "mask": ~np.isnan(seg).all(-1)}
+        else:
+            y = self.y[r]
+            if spec.type in ("classification", "supervised_contrastive"):
+                m.labels = {"y": np.asarray([y], dtype=np.int64), "mask": np.asarray([y >= 0])}
+            else:
+                m.labels = {"y": np.asarray(y, dtype=np.float32)[None],
+                            "mask": np.asarray([not np.isnan(y).all()])}
+        return m
+
+
+class TaskObjective(Objective):
+    name = "finetune"
+
+    def __init__(self, trainer: Trainer) -> None:
+        from encoderkit.data.loader import PackedLoader
+        from encoderkit.tasks.model import TaskModel
+
+        cfg, info, store = trainer.cfg, trainer.info, trainer.store
+        task, d = cfg.task, cfg.data
+        self.trainer = trainer
+        ids = L.record_ids(store)
+        self.ids = ids
+        spec = TaskSpec(type=task.type, pooling=task.pooling, head=task.head, dropout=float(task.dropout),
+                        label_column=task.label_column, metric=task.metric)
+        domain = trainer.domain
+        if spec.pooling == "cls" and domain.cls_position is None:
+            raise UsageError(f"task.pooling=cls but domain {domain.name!r} has no [CLS] element "
+                             "(use task.pooling=mean)", key="task.pooling")
+
+        # ---- labels, aligned with the store's records ----
+        self.file = str(task.labels or "")
+        if spec.type == "contrastive":
+            labels = L.Labels(values=[None] * len(ids), labelled=np.ones(len(ids), bool))
+        elif task.label_column:
+            labels = self._column_labels(trainer, task.label_column)
+            domain = trainer.domain  # now without the label column
+        elif task.labels:
+            frame = L.read_table(task.labels)
+            labels = L.align(frame, ids, self.file, spec.token_level,
+                             list(task.label_names) if task.label_names else None)
+        else:
+            raise UsageError(f"task.type={spec.type} needs labels: task.labels=<file> or "
+                             "task.label_column=<column>", key="task.labels")
+        y, strata = self._encode(spec, labels)
+        self.y, self.spec = y, spec
+
+        # ---- splits ----
+        labelled = labels.labelled.copy()
+        self.test_indices = np.zeros(0, np.int64)
+        if task.split:
+            which = L.read_split(task.split, ids)
+            self.train_indices = np.flatnonzero(labelled & (which == "train"))
+            self.val_indices = np.flatnonzero(labelled & (which == "val"))
+            self.test_indices = np.flatnonzero(labelled & (which == "test"))
+        else:
+            self.train_indices, self.val_indices = L.split_labelled(
+                labelled, float(task.val_fraction), int(task.seed), strata)
+        if len(self.train_indices) < info.world_size:
+            raise DataError(f"{len(self.train_indices)} labelled training record(s) for "
+                            f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",
+                            file=self.file or d.store)
+        self.val_enabled = len(self.val_indices) >= info.world_size
+
+        # ---- what depends on the training split: class weights, target statistics ----
+        weights = None
+        if spec.type in ("classification", "token_classification"):
+            ytr = (y[self.train_indices] if not spec.token_level
+                   else np.concatenate([y[i] for i in self.train_indices]))
+            weights = L.class_weights(task.class_weights, ytr[ytr >= 0], len(spec.classes))
+        if spec.type in ("regression", "token_regression"):
+            self._standardise(spec)
+        self.class_weights = weights
+
+        self.model = TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
+                               temperature=float(task.temperature),
+                               learn_temperature=bool(task.learn_temperature)).to(trainer.device)
+        source = cfg.checkpoint
+        if source not in (None, "none"):
+            from encoderkit.infer.load import resolve_checkpoint
+            from encoderkit.tasks.model import load_encoder_weights
+            from encoderkit.train import checkpoint as ckpt
+
+            path = resolve_checkpoint(source)
+            tensors, _, _, _ = ckpt.load_checkpoint(path)
+            load_encoder_weights(self.model, tensors, str(path))
+        if task.freeze_encoder:
+            for name, p in self.model.named_parameters():
+                if name.startswith(("embedder.", "encoder.")):
+                    p.requires_grad_(False)
+
+        if spec.type == "contrastive":
+            self._check_views(domain, store)
+        prepare = Prepare(domain, spec, self.y_model, bool(task.augment), self.file, ids)
+        self.prepare = prepare
+        max_seqlen = d.max_seqlen
+        if spec.type == "contrastive":  # both views of a window share a micro-batch
+            max_seqlen = min(d.max_seqlen, d.max_tokens // 2)
+        self.max_seqlen = max_seqlen
+        try:
+            self.loader = PackedLoader(store, domain, indices=self.train_indices, max_tokens=d.max_tokens,
+                                       max_seqlen=max_seqlen, seed=d.seed, rank=info.rank,
+                                       world_size=info.world_size, num_workers=d.num_workers,
+                                       train=True, prepare=prepare)
+        except ValueError as e:
+            raise UsageError(f"data: {' '.join(str(e).split())}") from None
+        self.best: float | None = None
+        self.bad_evals = 0
+        self.metric = primary_metric(spec)
+        if info.is_main:
+            trainer.run_dir.mkdir(parents=True, exist_ok=True)
+            split = {k: [str(ids[i]) for i in v] for k, v in
+                     (("train", self.train_indices), ("val", self.val_indices), ("test", self.test_indices))}
+            tmp = trainer.run_dir / f".{SPLIT_FILE}.tmp"
+            tmp.write_text(json.dumps(split))
+            tmp.replace(trainer.run_dir / SPLIT_FILE)
+
+    @staticmethod
+    def _check_views(domain: Domain, store: Any) -> None:
+        example = domain.featurize(store[0])
+        try:
+            domain.views(example, np.random.default_rng(0))
+        except NotImplementedError as e:
+            raise UsageError(f"task.type=contrastive: {e}", key="task.type") from None
+
+    # ------------------------------------------------------------------ labels
+    def _column_labels(self, trainer: Trainer, column: str) -> L.Labels:
+        from encoderkit.registry import get_domain
+
+        domain, store = trainer.domain, trainer.store
+        values: list[Any] = []
+        try:
+            for lo in range(0, len(store), 1024):
+                values += list(domain.label_values(store.read_range(lo, min(lo + 1024, len(store))), column))
+        except NotImplementedError as e:
+            raise UsageError(str(e), key="task.label_column") from None
+        except KeyError as e:
+            raise UsageError(f"task.label_column={column!r}: {e.args[0] if e.args else e}",
+                             key="task.label_column", file=trainer.cfg.data.store) from None
+        options = {**domain.options, "drop_columns": sorted({*domain.options.get("drop_columns", []), column})}
+        trainer.domain = get_domain(domain.name)(domain.schema, **options)
+        labelled = np.asarray([not L.is_missing(v) for v in values], dtype=bool)
+        self.file = f"{trainer.cfg.data.store} (column {column!r})"
+        return L.Labels(values=values, labelled=labelled, names=[column], file=self.file)
+
+    def _encode(self, spec: TaskSpec, labels: L.Labels) -> tuple[Any, np.ndarray | None]:
+        t = spec.type
+        strata = None
+        if t in ("classification", "token_classification", "supervised_contrastive") and len(labels.names) > 1:
+            raise UsageError(f"{t} takes one label column; {labels.file} has {labels.names} (name a "
+                             f"`label` column, or choose one with task.label_names=[<column>])",
+                             key="task.label_names")
+        if t in ("classification", "token_classification", "supervised_contrastive"):
+            spec.classes = L.class_names(labels, spec.token_level)
+            if len(spec.classes) < 2 and t != "supervised_contrastive":
+                raise DataError(f"classification needs at least two classes; the labels hold "
+                                f"{spec.classes}", file=labels.file)
+            y = L.encode_classes(labels, spec.classes, spec.token_level)
+            if not spec.token_level:
+                strata = y
+            self.y_model = y
+        elif t == "multilabel":
+            y, spec.classes = L.encode_multilabel(labels)
+            self.y_model = y
+        elif t in ("regression", "token_regression"):
+            y = L.encode_regression(labels, self.ids, spec.token_level)
+            spec.targets = list(labels.names) if not spec.token_level else [labels.names[0]]
+            self.y_model = y
+        else:  # contrastive: no labels
+            y = None
+            self.y_model = None
+        return y, strata
+
+    def _standardise(self, spec: TaskSpec) -> None:
+        """Regression targets standardised with train-split statistics (loss in standard units)."""
+        if spec.token_level:
+            block = np.concatenate([self.y[i] for i in self.train_indices])
+        else:
+            block = self.y[self.train_indices]
+        mean = np.nanmean(block, axis=0)
+        std = np.nanstd(block, axis=0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        spec.mean, spec.std = [float(x) for x in np.atleast_1d(mean)], [float(x) for x in np.atleast_1d(std)]
+        if spec.token_level:
+            self.y_model = [(v - mean) / std for v in self.y]
+        else:
+            self.y_model = (self.y - mean) / std
+
+    # ------------------------------------------------------------------ loop hooks
+    def weight(self, batch: PackedBatch) -> int:
+        if self.spec.type == "contrastive":
+            return batch.num_sequences // 2
+        return int(batch.labels["mask"].sum())
+
+    def param_groups(self, model: nn.Module, weight_decay: float, lr: float) -> list[dict[str, Any]]:
+        """Layer-wise lr decay (``task.layer_decay``: layer i of n gets decay^(n - i), the
+        embedder decay^(n + 1)) and ``task.head_lr`` (a multiplier for the head)."""
+        task = self.trainer.cfg.task
+        n = self.trainer.encoder_config.num_layers
+        decay, head_lr = float(task.layer_decay), float(task.head_lr)
+        groups: dict[tuple[float, float], list] = {}
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            base = name
+            for prefix in ("module.", "_orig_mod."):
+                base = base.replace(prefix, "")
+            if base.startswith("embedder.") or base.startswith("encoder.embedding_norm"):
+                scale = decay ** (n + 1)
+            elif base.startswith("encoder.layers."):
+                scale = decay ** (n - int(base.split(".")[2]))
+            elif base.startswith("encoder."):
+                scale = 1.0
+            else:
+                scale = head_lr
+            wd = 0.0 if (p.ndim <= 1 or base.endswith(".bias") or base == "logit_scale") else weight_decay
+            groups.setdefault((scale, wd), []).append(p)
+        return [{"params": ps, "weight_decay": wd, "lr_scale": scale}
+                for (scale, wd), ps in sorted(groups.items(), key=lambda kv: (-kv[0][0], -kv[0][1]))]
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {"task": self.spec.to_dict()}
+
+    def on_start(self, trainer: Trainer) -> None:
+        # a resumed run: best value and patience counter from the metrics logged so far
+        key = f"val_{self.metric}"
+        for h in trainer.history:
+            if key in h:
+                self._update(float(h[key]))
+        if self.patience_spent():
+            self.stop = True
+
+    def _update(self, value: float) -> bool:
+        if better(self.metric, value, self.best):
+            self.best, self.bad_evals = value, 0
+            return True
+        self.bad_evals += 1
+        return False
+
+    def patience_spent(self) -> bool:
+        p = int(self.trainer.cfg.task.patience)
+        return p > 0 and self.bad_evals >= p
+
+    def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
+        key = f"val_{self.metric}"
+        if key not in val:
+            return
+        if self._update(float(val[key])):
+            self._save_best(trainer)
+        if self.patience_spent():
+            self.stop = True
+            if trainer.info.is_main:
+                print(f"early stopping at step {trainer.step}: val_{self.metric} did not improve "
+                      f"for {self.bad_evals} evaluations (best {self.best:.4f})", file=sys.stderr)
+
+    def _save_best(self, trainer: Trainer) -> None:
+        from encoderkit.train import checkpoint as ckpt
+
+        fsdp = trainer._fsdp
+        tensors = D.full_state_dict(trainer.wrapped, trainer.cfg.train.strategy, trainer.info) if fsdp else None
+        if trainer.info.is_main:
+            if tensors is None:
+                tensors = ckpt.model_state(D.unwrap(trainer.wrapped))
+            state = {"step": trainer.step, "tokens": trainer.tokens, "config": trainer.config_dict,
+                     "model_config": trainer.encoder_config.to_dict(),
+                     "domain": trainer.domain.describe(), "task": self.spec.to_dict(),
+                     "best": {"metric": f"val_{self.metric}", "value": self.best}}
+            write_weights_checkpoint(trainer.run_dir / "best",
+                                     {k: v.contiguous() for k, v in tensors.items()}, state)
+        D.barrier(trainer.info)
+
+    def on_end(self, trainer: Trainer) -> None:
+        """The test split (``task.split``): metrics of the best checkpoint (the last weights
+        when no validation picked one, or under FSDP), logged as ``test_<metric>``."""
+        if len(self.test_indices) < trainer.info.world_size:
+            return
+        best = trainer.run_dir / "best" / "model.safetensors"
+        if not trainer._fsdp:
+            D.barrier(trainer.info)
+            if best.is_file():
+                from safetensors.torch import load_file
+
+                from encoderkit.train import checkpoint as ckpt
+
+                ckpt.load_model_state(self.model, load_file(str(best)))
+        metrics = self.evaluate_indices(self.test_indices, trainer)
+        if metrics:
+            trainer._log({"step": trainer.step, "tokens": trainer.tokens,
+                          **{f"test_{k}": v for k, v in metrics.items()}})
+
+    # ------------------------------------------------------------------ validation
+    def eval_loader(self, indices: np.ndarray, trainer: Trainer):
+        from encoderkit.data.loader import PackedLoader
+
+        d, info = trainer.cfg.data, trainer.info
+        return PackedLoader(trainer.store, trainer.domain, indices=indices, max_tokens=d.max_tokens,
+                            max_seqlen=self.max_seqlen, seed=d.seed + 1, rank=info.rank,
+                            world_size=info.world_size, num_workers=0, train=False, shuffle=False,
+                            epochs=1, prepare=self.prepare)
+
+    @torch.no_grad()
+    def validate(self, trainer: Trainer) -> dict[str, float] | None:
+        if not self.val_enabled:
+            return None
+        metrics = self.evaluate_indices(self.val_indices, trainer)
+        return {f"val_{k}": v for k, v in metrics.items()}
+
+    def evaluate_indices(self, indices: np.ndarray, trainer: Trainer) -> dict[str, float]:
+        from encoderkit.tasks.outputs import collect
+
+        info = trainer.info
+        batches = list(self.eval_loader(indices, trainer))
+        fsdp = trainer._fsdp
+        # FSDP2 gathers parameters in forward: every rank runs the same number of forwards
+        n = min_over_ranks(len(batches), trainer) if fsdp else len(batches)
+        if self.spec.type == "contrastive":
+            return self._contrastive_val(batches[:n] if fsdp else batches, trainer)
+        records, outputs = collect(self.model, batches[:n] if fsdp else batches, trainer.device,
+                                   trainer._autocast, forward=trainer.wrapped if fsdp else None)
+        gathered = trainer._gather((records, outputs))
+        records = [r for g in gathered for r in g[0]]
+        outputs = [o for g in gathered for o in g[1]]
+        return self.score(records, outputs)
+
+    def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer) -> dict[str, float]:
+        from encoderkit.tasks.heads import info_nce
+
+        model = self.model
+        was = model.training
+        model.eval()
+        loss_sum, count, hits = 0.0, 0, 0
+        try:
+            for b in batches:
+                b = b.to(trainer.device)
+                with trainer._autocast():
+                    z = model.pool(model.encode(b), b).float()
+                a, c = z[0::2], z[1::2]
+                k = len(a)
+                loss_sum += float(info_nce(a, c, model.scale())) * k
+                sim = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T
+                hits += int((sim.argmax(1) == torch.arange(k, device=sim.device)).sum())
+                count += k
+        finally:
+            model.train(was)
+        acc = D.all_reduce_sum(torch.tensor([loss_sum, count, hits], dtype=torch.float64,
+                                            device=trainer.device), trainer.info).cpu()
+        if acc[1] == 0:
+            return {}
+        return {"loss": float(acc[0] / acc[1]), "retrieval_top1": float(acc[2] / acc[1])}
+
+    def score(self, records: list[int], outputs: list[np.ndarray]) -> dict[str, float]:
+        """Loss (standardised units for regression) and task metrics of per-record outputs."""
+        spec = self.spec
+        if not records:
+            return {}
+        y_true, y_out, y_model = label_rows(spec, self.y, self.y_model, records, outputs)
+        if len(y_true) == 0:
+            return {}
+        if spec.type == "supervised_contrastive":
+            from encoderkit.tasks.heads import supervised_contrastive
+
+            with torch.no_grad():
+                loss = supervised_contrastive(torch.as_tensor(np.asarray(y_out, dtype=np.float32)),
+                                              torch.as_tensor(y_true), self.model.scale().cpu())
+            return {"loss": float(loss)}
+        out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
+        out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))
+        return out
+
+
+def label_rows(spec: TaskSpec, y: Any, y_model: Any, records: list[int],
+               outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labelled units: (true labels in original units, raw outputs, model-space labels)."""
+    if spec.token_level:
+        t, o, m = [], [], []
+        for r, out in zip(records, outputs):
+            lab, lm = y[r], y_model[r]
+            k = min(len(lab), len(out))
+            lab, lm, out = lab[:k], lm[:k], out[:k]
+            ok = (lab >= 0) if spec.type == "token_classification" else ~np.isnan(lab).all(-1)
+            ok &= ~np.isnan(out).any(-1)
+            t.append(lab[ok]), o.append(out[ok]), m.append(lm[ok])
+        if not t:
+            return np.zeros(0), np.zeros((0, 1)), np.zeros(0)
+        return np.concatenate(t), np.concatenate(o), np.concatenate(m)
+    idx = np.asarray(records)
+    outs = np.stack(outputs)
+    if spec.type in ("classification", "supervised_contrastive"):
+        ok = y[idx] >= 0
+    else:
+        ok = ~np.isnan(np.asarray(y[idx], dtype=np.float64)).reshape(len(idx), -1).all(-1)
+    return y[idx][ok], outs[ok], y_model[idx][ok]
+
+
+def eval_loss(spec: TaskSpec, out: np.ndarray, y_model: np.ndarray, class_weights: Any) -> float:
+    from encoderkit.tasks import heads as H
+
+    if spec.type == "supervised_contrastive":
+        return float("nan")
+    lg = torch.as_tensor(np.asarray(out, dtype=np.float32))
+    mask = torch.ones(len(lg), dtype=torch.bool)
+    if spec.type in ("classification", "token_classification"):
+        w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        return float(H.classification_loss(lg, torch.as_tensor(y_model).long(), mask, w))
+    if spec.type == "multilabel":
+        return float(H.multilabel_loss(lg, torch.as_tensor(y_model, dtype=torch.float32), mask))
+    return float(H.regression_loss(lg, torch.as_tensor(np.asarray(y_model, dtype=np.float32)).reshape(lg.shape), mask))
+
+
+def to_prediction(spec: TaskSpec, out: np.ndarray) -> np.ndarray:
+    """Raw head outputs -> probabilities (classification) or original-unit values (regression)."""
+    out = np.asarray(out, dtype=np.float64)
+    if spec.type in ("classification", "token_classification"):
+        return softmax(out)
+    if spec.type == "multilabel":
+        return sigmoid(out)
+    return out * np.asarray(spec.std) + np.asarray(spec.mean)

@@ -1,0 +1,93 @@
+"""Per-record outputs of a ``TaskModel`` over packed batches (validation and ``predict``).
+
+Sequence tasks: the pooled state of a record is the mean of its windows' pooled states,
+each window weighted by its token count (one window: exactly its pooled state); the head
+runs on that record-level vector, so a long record gets one prediction from all of its
+windows. Token tasks: each token's logits, averaged where windows overlap.
+Contrastive tasks: the record's pooled embedding.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from encoderkit.batch import PackedBatch
+from encoderkit.tasks.model import TaskModel
+
+
+@torch.no_grad()
+def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.device,
+            autocast: Any = None, forward: Any = None) -> tuple[list[int], list[np.ndarray]]:
+    """(record indices ascending, per record output): ``[K]`` head outputs (``[d]`` pooled
+    for contrastive tasks) or ``[L, K]`` token outputs (NaN rows: tokens no window covered).
+
+    ``forward``: a wrapped model (FSDP2) to run instead of ``model``; the head then runs
+    per window and window outputs are averaged (the head cannot run outside the wrapper).
+    """
+    spec = model.spec
+    was_training = model.training
+    model.eval()
+    ctx = autocast if autocast is not None else nullcontext
+    sums: dict[int, np.ndarray] = {}
+    weights: dict[int, float] = {}
+    tokens: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    try:
+        for b in batches:
+            b = b.to(device)
+            with ctx():
+                if forward is not None:
+                    preds = forward(b, with_targets=False).predictions
+                    per = (preds["logits"] if "logits" in preds else preds["pooled"]).float()
+                    hidden = None
+                else:
+                    hidden = model.encode(b)
+                    per = model.output(hidden).float() if spec.token_level else model.pool(hidden, b).float()
+            per_np = per.cpu().numpy()
+            cu = b.cu_seqlens.tolist()
+            records = b.record.tolist()
+            starts = b.start.tolist()
+            for i, r in enumerate(records):
+                n = cu[i + 1] - cu[i]
+                if spec.token_level:
+                    s, e = tokens.setdefault(r, ([], []))
+                    s.append(np.asarray([starts[i]]))
+                    e.append(per_np[cu[i]:cu[i + 1]])
+                else:
+                    sums[r] = sums.get(r, 0.0) + per_np[i].astype(np.float64) * n
+                    weights[r] = weights.get(r, 0.0) + n
+    finally:
+        model.train(was_training)
+    if spec.token_level:
+        order = sorted(tokens)
+        out = []
+        for r in order:
+            starts_r, blocks = tokens[r]
+            length = max(int(s[0]) + len(x) for s, x in zip(starts_r, blocks))
+            acc = np.zeros((length, blocks[0].shape[1]))
+            cnt = np.zeros(length)
+            for s, x in zip(starts_r, blocks):
+                acc[int(s[0]):int(s[0]) + len(x)] += x
+                cnt[int(s[0]):int(s[0]) + len(x)] += 1
+            with np.errstate(invalid="ignore"):
+                out.append(acc / cnt[:, None])
+        return order, out
+    order = sorted(sums)
+    if not order:
+        return [], []
+    pooled = np.stack([sums[r] / weights[r] for r in order])
+    if forward is not None or spec.contrastive:
+        return order, list(pooled)
+    # the head on record-level pooled states
+    with torch.no_grad(), ctx():
+        x = torch.as_tensor(pooled, dtype=torch.float32, device=device)
+        was = model.training
+        model.eval()
+        try:
+            logits = model.output(x).float().cpu().numpy()
+        finally:
+            model.train(was)
+    return order, list(logits)

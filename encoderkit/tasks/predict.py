@@ -1,0 +1,235 @@
+"""``FineTuned``: a loaded fine-tuned run; ``predict(data)`` -> DataFrame, ``evaluate``.
+
+One row per record: ``id``, ``prediction`` and, for classification / multilabel, one
+``proba_<class>`` column per class; regression with several targets writes
+``prediction_<target>`` columns; token tasks one row per (record, ``position``).
+``embed`` (inherited) embeds with the fine-tuned encoder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from encoderkit.domain import MaskedExample
+from encoderkit.errors import DataError, OutputExistsError, UsageError
+from encoderkit.infer.pretrained import PROGRESS_MIN_RECORDS, Pretrained, RecordSource
+from encoderkit.tasks import labels as L
+from encoderkit.tasks.metrics import format_table, task_metrics
+from encoderkit.tasks.objective import to_prediction
+from encoderkit.tasks.spec import TaskSpec
+
+
+class FineTuned(Pretrained):
+    """A ``TaskModel`` with its domain and task (see ``encoderkit.load``)."""
+
+    @property
+    def spec(self) -> TaskSpec:
+        return self.model.spec
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("Pretrained(", f"FineTuned(task={self.spec.type!r}, ", 1)
+
+    # ---- raw outputs ----
+    def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
+        """(record ids, per-record raw head outputs) in input order."""
+        from tqdm.auto import tqdm
+
+        from encoderkit.data.collate import collate
+        from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs
+        from encoderkit.tasks.outputs import collect
+
+        source = RecordSource(data, self.domain)
+        ids: list[str] = []
+
+        def records():
+            for index, rid, rec in source:
+                ids.append(rid)
+                yield index, rid, rec
+
+        def windows():
+            for job in record_jobs(self.domain, records(), self.max_seqlen):
+                yield from job.windows
+
+        n = len(source)
+        show = n >= PROGRESS_MIN_RECORDS if progress is None else progress
+        bar = tqdm(total=n, desc="predict", unit="rec", disable=not show)
+
+        def batches():
+            for group in pack_in_order(windows(), len, max(self.max_tokens, self.max_seqlen)):
+                yield collate(group)
+                bar.update(len({w.record for w in group}))
+
+        try:
+            order, outs = collect(self.model, batches(), self.device,
+                                  autocast=lambda: autocast_for(self.device))
+        finally:
+            bar.close()
+        if order != list(range(len(ids))):
+            raise DataError("some records produced no tokens and cannot be predicted")
+        return ids, outs
+
+    # ---- predictions ----
+    def predict(self, data: Any, *, max_tokens: int | None = None,
+                progress: bool | None = None) -> Any:
+        """Predictions for every record of ``data`` (a store, its path, records, or user
+        data the domain reads) as a DataFrame (see the module docstring)."""
+        if isinstance(data, Sequence) and data and isinstance(data[0], MaskedExample):
+            raise UsageError("a fine-tuned model has no masked-token head: infill needs the "
+                             "pretrained run")
+        if self.spec.contrastive:
+            raise UsageError(f"a {self.spec.type} run predicts no labels; use embed (its "
+                             "embeddings are the output)")
+        if max_tokens:
+            self.max_tokens = int(max_tokens)
+        ids, outs = self.outputs(data, progress=progress)
+        return prediction_frame(self.spec, ids, outs)
+
+    def infill(self, data: Any) -> Any:
+        raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
+
+    def evaluate(self, data: Any, labels: Any, *, label_names: Sequence[str] | None = None,
+                 verbose: bool = True) -> dict[str, float]:
+        """Task metrics of the predictions for ``data`` against ``labels`` (a labels file,
+        aligned as in ``finetune``: by ``id`` or by order); printed when ``verbose``."""
+        spec = self.spec
+        if spec.contrastive:
+            raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
+        ids, outs = self.outputs(data)
+        file = str(labels)
+        frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
+        table = L.align(frame, np.asarray(ids, dtype=object), file, spec.token_level,
+                        list(label_names) if label_names else None)
+        y_true, y_out = _truth(spec, table, outs, ids)
+        metrics = task_metrics(spec, y_true, to_prediction(spec, y_out))
+        metrics["records"] = float(table.labelled.sum())
+        if verbose:
+            print(format_table({"evaluate": metrics}))
+        return metrics
+
+
+def _frame(labels: Any):
+    import pandas as pd
+
+    if isinstance(labels, pd.DataFrame):
+        return labels
+    return pd.DataFrame({"label": np.asarray(labels)})
+
+
+def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[str]):
+    """Labelled units: (true labels in the model's encoding / original units, raw outputs)."""
+    t = spec.type
+    if t in ("classification", "token_classification"):
+        index = {c: i for i, c in enumerate(spec.classes)}
+
+        def code(x: Any) -> int:
+            if L.is_missing(x):
+                return -1
+            name = L._class_name(x)
+            if name not in index:
+                raise DataError(f"label {x!r} is not a class of this model ({spec.classes})", file=table.file)
+            return index[name]
+    if spec.token_level:
+        ys, os_ = [], []
+        for r, (v, ok) in enumerate(zip(table.values, table.labelled)):
+            if not ok:
+                continue
+            out = outs[r]
+            if len(v) > len(out):
+                raise DataError(f"record {ids[r]!r} has {len(v)} token labels but {len(out)} tokens",
+                                file=table.file)
+            if t == "token_classification":
+                y = np.asarray([code(x) for x in v])
+                ok_t = y >= 0
+            else:
+                y = np.asarray([L._number(x, table.file, f"record {ids[r]!r}") for x in v])[:, None]
+                ok_t = ~np.isnan(y[:, 0])
+            ys.append(y[ok_t]), os_.append(out[:len(v)][ok_t])
+        if not ys:
+            return np.zeros(0), np.zeros((0, spec.num_outputs))
+        return np.concatenate(ys), np.concatenate(os_)
+    rows = np.flatnonzero(table.labelled)
+    out = np.stack([outs[r] for r in rows]) if rows.size else np.zeros((0, spec.num_outputs))
+    if t == "classification":
+        return np.asarray([code(table.values[r]) for r in rows], dtype=np.int64), out
+    if t == "multilabel":
+        y, names = L.encode_multilabel(table)
+        if names != spec.classes:
+            pos = {c: i for i, c in enumerate(names)}
+            y = np.stack([y[:, pos[c]] if c in pos else np.zeros(len(y)) for c in spec.classes], 1)
+        return y[rows], out
+    y = L.encode_regression(table, np.asarray(ids, dtype=object), False)
+    return y[rows], out
+
+
+def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
+    import pandas as pd
+
+    t = spec.type
+    if spec.token_level:
+        rid = np.concatenate([[i] * len(o) for i, o in zip(ids, outs)]) if outs else np.zeros(0)
+        pos = np.concatenate([np.arange(len(o)) for o in outs]) if outs else np.zeros(0, int)
+        raw = np.concatenate(outs) if outs else np.zeros((0, spec.num_outputs))
+        frame = pd.DataFrame({"id": rid, "position": pos})
+    else:
+        raw = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
+        frame = pd.DataFrame({"id": list(ids)})
+    values = to_prediction(spec, raw)
+    if t in ("classification", "token_classification"):
+        frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
+        for j, c in enumerate(spec.classes):
+            frame[f"proba_{c}"] = values[:, j]
+    elif t == "multilabel":
+        frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) for row in values]
+        for j, c in enumerate(spec.classes):
+            frame[f"proba_{c}"] = values[:, j]
+    elif len(spec.targets) == 1:
+        frame["prediction"] = values[:, 0]
+    else:
+        for j, name in enumerate(spec.targets):
+            frame[f"prediction_{name}"] = values[:, j]
+    return frame
+
+
+def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
+    """CSV / TSV / Parquet by suffix, atomically; an existing file needs ``overwrite``."""
+    path = Path(path)
+    lower = path.name.lower()
+    if not lower.endswith((".csv", ".tsv", ".parquet", ".pq")):
+        raise UsageError(f"output {str(path)!r} must end in .csv, .tsv or .parquet", key="output")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"output {str(path)!r} exists; pass overwrite=true to replace it",
+                                file=path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if lower.endswith((".parquet", ".pq")):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, sep="\t" if lower.endswith(".tsv") else ",", index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu") -> FineTuned:
+    """A fine-tuned checkpoint (``state.json`` with ``task``) -> ``FineTuned``."""
+    from encoderkit.core import EncoderConfig
+    from encoderkit.infer.load import load_weights, run_max_seqlen
+    from encoderkit.registry import build_domain
+    from encoderkit.tasks.model import TaskModel
+
+    spec = TaskSpec.from_dict(state["task"])
+    try:
+        domain = build_domain(state["domain"])
+    except KeyError as e:
+        raise DataError(f"cannot rebuild its domain: {e}", file=checkpoint / "state.json") from None
+    config = EncoderConfig.from_dict(state["model_config"])
+    model = TaskModel(domain, config, spec)
+    load_weights(model, checkpoint / "model.safetensors")
+    max_seqlen = run_max_seqlen(checkpoint)
+    return FineTuned(model=model, domain=domain, config=config, path=checkpoint,
+                     step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)

@@ -1,0 +1,54 @@
+"""``TaskSpec``: what a fine-tuned model predicts, saved in every checkpoint's
+``state.json`` (``"task"``) so inference rebuilds the head and its output columns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+SEQUENCE_TASKS = ("classification", "multilabel", "regression")
+TOKEN_TASKS = ("token_classification", "token_regression")
+CONTRASTIVE_TASKS = ("contrastive", "supervised_contrastive")
+TASK_TYPES = SEQUENCE_TASKS + TOKEN_TASKS + CONTRASTIVE_TASKS
+CLASSIFICATION_TASKS = ("classification", "token_classification", "supervised_contrastive")
+REGRESSION_TASKS = ("regression", "token_regression")
+POOLINGS = ("mean", "cls")
+HEADS = ("mlp", "linear")
+
+
+@dataclass
+class TaskSpec:
+    type: str
+    classes: list[str] = field(default_factory=list)  # class / label names (classification, multilabel)
+    targets: list[str] = field(default_factory=list)  # regression target names
+    mean: list[float] = field(default_factory=list)  # regression: train-split mean per target
+    std: list[float] = field(default_factory=list)  # regression: train-split std per target
+    pooling: str = "mean"
+    head: str = "mlp"
+    dropout: float = 0.0
+    label_column: str | None = None
+    metric: str = "auto"
+
+    @property
+    def token_level(self) -> bool:
+        return self.type in TOKEN_TASKS
+
+    @property
+    def contrastive(self) -> bool:
+        return self.type in CONTRASTIVE_TASKS
+
+    @property
+    def num_outputs(self) -> int:
+        if self.type in ("classification", "token_classification", "multilabel"):
+            return len(self.classes)
+        if self.type in REGRESSION_TASKS:
+            return len(self.targets)
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TaskSpec:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,142 @@
+"""Task heads: output shapes, masking of unlabelled units, the InfoNCE / SupCon losses
+against float64 references, ModernBERT's head structure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import testdomain as td
+from encoderkit.core import EncoderConfig
+from encoderkit.data.collate import collate
+from encoderkit.tasks import heads as H
+from encoderkit.tasks.model import TaskModel
+from encoderkit.tasks.spec import TaskSpec
+
+CONFIG = EncoderConfig.preset("tiny", hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
+                              local_window=16, backend="sdpa", rope_axes=1)
+
+
+def _batch(lengths=(5, 9, 3), labels=None):
+    domain = td.TrainTestDomain({"vocab": td.VOCAB})
+    examples = []
+    rng = np.random.default_rng(0)
+    for i, n in enumerate(lengths):
+        ex = domain.featurize({"ids": rng.integers(2, td.VOCAB, n)})
+        m = domain.unmasked(ex)
+        m.record = i
+        if labels is not None:
+            m.labels = labels(i, n)
+        examples.append(m)
+    return domain, collate(examples)
+
+
+@pytest.mark.parametrize("kind,outputs,token", [
+    ("classification", 3, False), ("multilabel", 4, False), ("regression", 2, False),
+    ("token_classification", 5, True), ("token_regression", 1, True)])
+def test_head_output_shapes(kind, outputs, token):
+    spec = TaskSpec(type=kind, classes=[str(i) for i in range(outputs)] if "regression" not in kind else [],
+                    targets=[f"t{i}" for i in range(outputs)] if "regression" in kind else [],
+                    mean=[0.0] * outputs, std=[1.0] * outputs)
+    domain, batch = _batch()
+    torch.manual_seed(0)
+    model = TaskModel(domain, CONFIG, spec)
+    out = model(batch, with_targets=False)
+    rows = batch.num_tokens if token else batch.num_sequences
+    assert out.predictions["logits"].shape == (rows, outputs)
+    assert out.loss is None
+    # parameter names follow transformers' ModernBertForSequenceClassification
+    names = {n for n, _ in model.named_parameters()}
+    assert {"head.dense.weight", "head.norm.weight", "classifier.weight", "classifier.bias"} <= names
+
+
+def test_unlabelled_units_do_not_change_the_loss_or_gradient():
+    def labels(i, n):
+        return {"y": np.asarray([i % 2]), "mask": np.asarray([i != 1])}
+
+    domain, batch = _batch(labels=labels)
+    spec = TaskSpec(type="classification", classes=["a", "b"])
+    torch.manual_seed(0)
+    model = TaskModel(domain, CONFIG, spec).eval()
+    out = model(batch)
+    logits = out.predictions["logits"].detach()
+    ref = F.cross_entropy(logits[[0, 2]], torch.tensor([0, 0]))
+    torch.testing.assert_close(out.loss, ref)
+    # changing the label of the unlabelled sequence changes nothing
+    batch.labels["y"][1] = 0
+    torch.testing.assert_close(model(batch).loss, ref)
+
+
+def test_class_weights_weight_each_unit():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = torch.tensor([0, 1, 1])
+    w = torch.tensor([0.5, 3.0])
+    got = H.classification_loss(logits, y, torch.ones(3, dtype=torch.bool), w)
+    ce = [-math.log(math.exp(2) / (math.exp(2) + 1)), -math.log(math.e / (1 + math.e)), math.log(2)]
+    assert float(got) == pytest.approx((0.5 * ce[0] + 3.0 * ce[1] + 3.0 * ce[2]) / 3, rel=1e-6)
+
+
+def test_regression_loss_skips_missing_targets():
+    pred = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+    y = torch.tensor([[0.0, float("nan")], [1.0, 3.0]])
+    got = H.regression_loss(pred, y, torch.ones(2, dtype=torch.bool))
+    assert float(got) == pytest.approx((1.0 + (1.0 + 9.0) / 2) / 2)
+
+
+def _info_nce_reference(a: np.ndarray, b: np.ndarray, scale: float) -> float:
+    """Written out in float64 loops: mean over both directions of -log softmax of the positive."""
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    n = len(a)
+    total = 0.0
+    for x, z in ((a, b), (b, a)):
+        for i in range(n):
+            s = [scale * float(np.dot(x[i], z[j])) for j in range(n)]
+            total += -(s[i] - math.log(sum(math.exp(v) for v in s)))
+    return total / (2 * n)
+
+
+def test_info_nce_equals_float64_reference():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    got = H.info_nce(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32),
+                     torch.tensor(20.0))
+    assert float(got) == pytest.approx(_info_nce_reference(a, b, 20.0), rel=1e-5)
+
+
+def test_supervised_contrastive_equals_float64_reference():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(6, 4))
+    y = np.asarray([0, 1, 0, 2, 1, 0])  # record 3 has no positive: skipped
+    zn = z / np.linalg.norm(z, axis=1, keepdims=True)
+    scale, losses = 10.0, []
+    for i in range(6):
+        pos = [j for j in range(6) if j != i and y[j] == y[i]]
+        if not pos:
+            continue
+        denom = sum(math.exp(scale * zn[i] @ zn[k]) for k in range(6) if k != i)
+        losses.append(-sum(scale * zn[i] @ zn[p] - math.log(denom) for p in pos) / len(pos))
+    got = H.supervised_contrastive(torch.tensor(z, dtype=torch.float32), torch.tensor(y), torch.tensor(scale))
+    assert float(got) == pytest.approx(np.mean(losses), rel=1e-5)
+
+
+def test_contrastive_model_pairs_adjacent_views():
+    domain, batch = _batch(lengths=(4, 4, 6, 6))  # views (0, 1) and (2, 3)
+    torch.manual_seed(0)
+    model = TaskModel(domain, CONFIG, TaskSpec(type="contrastive"), temperature=0.1)
+    out = model(batch)
+    z = out.predictions["pooled"].detach().double().numpy()
+    assert float(out.loss.detach()) == pytest.approx(_info_nce_reference(z[0::2], z[1::2], 10.0), rel=1e-4)
+    out.loss.backward()
+    assert model.logit_scale.grad is not None  # the temperature is learned
+
+
+def test_mean_and_cls_pooling():
+    domain, batch = _batch(lengths=(2, 3))
+    hidden = torch.arange(10, dtype=torch.float32).reshape(5, 2)
+    torch.testing.assert_close(H.pool(hidden, batch, "mean"), torch.tensor([[1.0, 2.0], [6.0, 7.0]]))
+    torch.testing.assert_close(H.pool(hidden, batch, "cls", 0), torch.tensor([[0.0, 1.0], [4.0, 5.0]]))

@@ -1,0 +1,56 @@
+"""Tabular ``task.label_column``: the label comes from the table and the column leaves
+the inputs (training and prediction)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from encoderkit.data.store import RecordStore
+from encoderkit.registry import get_domain
+from tests.domains.sample_store import TINY_MODEL, ingest_sample
+
+pytest.importorskip("domains.tabular")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return ingest_sample("tabular", tmp_path_factory.mktemp("tabular"))
+
+
+def test_label_values_decode_the_stored_column(store):
+    from domains.tabular.domain import sample_frame
+
+    s = RecordStore(store)
+    domain = get_domain("tabular")(s.schema)
+    records = [s[i] for i in range(20)]
+    frame = sample_frame().iloc[:20]
+    assert list(domain.label_values(records, "vote")) == frame["vote"].tolist()
+    np.testing.assert_allclose(np.asarray(domain.label_values(records, "age"), dtype=float),
+                               frame["age"].to_numpy(dtype=float), rtol=1e-5)
+    dropped = get_domain("tabular")(s.schema, drop_columns=["vote"])
+    ex, full = dropped.featurize(records[0]), domain.featurize(records[0])
+    j = [c["name"] for c in s.schema["columns"]].index("vote")
+    assert len(ex) == len(full) - 1 and j not in ex.fields["column"]
+    with pytest.raises(KeyError, match="nope"):
+        domain.label_values(records, "nope")
+
+
+def test_finetune_on_a_table_column(store, tmp_path):
+    from domains.tabular.domain import sample_frame
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+
+    run = finetune(["checkpoint=none", "domain=tabular", f"data.store={store}", f"run.dir={tmp_path / 'ft'}",
+                    "task.label_column=vote", "train.steps=3", "train.eval_every=3", "train.checkpoint_every=0",
+                    "train.progress=false", "run.device=cpu", "data.max_tokens=512", "data.max_seqlen=64",
+                    *TINY_MODEL])
+    model = load(run)
+    assert model.domain.options["drop_columns"] == ["vote"]
+    assert set(model.spec.classes) == {str(v) for v in sample_frame()["vote"].iloc[:200].unique()}
+    # a raw table without the label column predicts the same as the store
+    raw = sample_frame().iloc[:10]
+    a = model.predict(raw.drop(columns=["vote"]))
+    b = model.predict(raw)
+    np.testing.assert_allclose(a.filter(like="proba_").to_numpy(), b.filter(like="proba_").to_numpy(),
+                               atol=1e-6)
