@@ -174,7 +174,7 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
     preds = run / "predictions.csv"
     if not preds.exists():
         args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
-                "task.type=classification", f"task.labels={labels_file(task, workdir)}",
+                "task=classification", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}", f"train.steps={steps}",
                 "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides]
         if checkpoint == "none":
@@ -196,7 +196,7 @@ def contrastive_run(task: Task, workdir: Path, mlm: Path, seed: int = 0,
     if not (run / "done.json").exists():
         run.mkdir(parents=True, exist_ok=True)
         _cli(["finetune", f"checkpoint={mlm}", f"data.store={task.pretrain_store}",
-              "task.type=contrastive", f"run.dir={run}", f"train.steps={steps}",
+              "task=contrastive", f"run.dir={run}", f"train.steps={steps}",
               "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides],
              workdir / f"{run.name}.log")
         (run / "done.json").write_text(json.dumps({"steps": steps}))
