@@ -217,15 +217,28 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
     out: dict[str, list[float]] = {}
     times: dict[str, float] = {}
 
+    # finished (method, seed) scores are kept, so an interrupted comparison resumes
+    cache_file = workdir / f"{task.name}-scores.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+
     def record(name: str, seed: int, pred: np.ndarray, t0: float) -> None:
         out.setdefault(name, []).append(accuracy(pred, truth))
         times[name] = times.get(name, 0.0) + time.time() - t0
+        cache[f"{name}|{seed}"] = out[name][-1]
+        cache_file.write_text(json.dumps(cache, indent=1))
         log(f"  {task.name} {name} seed {seed}: {out[name][-1]:.3f} ({time.time() - t0:.0f} s)")
+
+    def cached(name: str, seed: int) -> bool:
+        if f"{name}|{seed}" not in cache:
+            return False
+        out.setdefault(name, []).append(cache[f"{name}|{seed}"])
+        return True
 
     for name, anchor in task.anchors.items():
         for seed in (seeds if name in task.seeded_anchors else seeds[:1]):
-            t0 = time.time()
-            record(name, seed, anchor(train, test, seed), t0)
+            if not cached(name, seed):
+                t0 = time.time()
+                record(name, seed, anchor(train, test, seed), t0)
     mlm = None
     if any(m in methods for m in ("finetuned", "probe_mlm", "probe_contrastive")):
         t0 = time.time()
@@ -233,19 +246,20 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
         times["pretrain_mlm"] = time.time() - t0
         log(f"  {task.name} MLM pretraining: {times['pretrain_mlm']:.0f} s")
     # one pretraining run per task, and the probe is deterministic: one number each
-    if "probe_mlm" in methods:
+    if "probe_mlm" in methods and not cached("probe_mlm", 0):
         t0 = time.time()
         record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0), t0)
     can_finetune = finetune_available()
-    if "probe_contrastive" in methods and can_finetune:
+    if "probe_contrastive" in methods and can_finetune and not cached("probe_contrastive", 0):
         t0 = time.time()
         X = embed(contrastive_run(task, workdir, mlm), task)
         record("probe_contrastive", 0, probe_predict(X, y, train, test, 0), t0)
     for method, checkpoint in (("finetuned", str(mlm)), ("scratch", "none")):
         if method in methods and can_finetune:
             for seed in seeds:
-                t0 = time.time()
-                record(method, seed, finetune_predict(task, workdir, checkpoint, method, seed), t0)
+                if not cached(method, seed):
+                    t0 = time.time()
+                    record(method, seed, finetune_predict(task, workdir, checkpoint, method, seed), t0)
     out["_seconds"] = [round(v) for v in times.values()]
     out["_timed"] = list(times)  # type: ignore[list-item]
     return out
