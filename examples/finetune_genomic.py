@@ -6,7 +6,7 @@ the strand and reading frame of short windows inside protein-coding genes.
 Genes are called on the 2 Mb excerpt with ``pyrodigal`` (Prodigal, self-trained on the
 excerpt; complete genes only). A window of ``WINDOW`` bases lies inside one gene and
 overlaps no other; its label is the gene's strand and the codon phase of the window's
-first base on that strand: ``+0 +1 +2 -0 -1 -2`` (6 balanced classes; a strand-and-
+first base on that strand: ``fwd0 fwd1 fwd2 rev0 rev1 rev2`` (6 balanced classes; a strand-and-
 frame call is what gene finders and read classifiers make). Windows from genes in the
 last 30% of the excerpt are the test split, so no gene contributes to both sides.
 
@@ -45,7 +45,7 @@ def call_genes(seq: str) -> list[tuple[int, int, int]]:
 
 def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: int = 0
                    ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(window sequences, labels like '+1', test mask) for ``n`` windows inside single genes."""
+    """(window sequences, labels like 'fwd1', test mask) for ``n`` windows inside single genes."""
     cover = np.zeros(len(seq) + 1, dtype=np.int32)
     for s, e, _ in genes:
         cover[s] += 1
@@ -63,7 +63,8 @@ def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: in
         # codon phase of the window's first base, counted on the gene's own strand
         phase = (a - s) % 3 if strand == 1 else (e - (a + WINDOW)) % 3
         seqs.append(seq[a:a + WINDOW])
-        labels.append(f"{'+' if strand == 1 else '-'}{phase}")
+        # words, not "+0" / "-0": a labels file reader may take those for the number 0
+        labels.append(f"{'fwd' if strand == 1 else 'rev'}{phase}")
         test.append(s >= TEST_FROM * len(seq))
     return seqs, np.asarray(labels), np.asarray(test)
 
