@@ -17,6 +17,7 @@ from .io import SeqRecord, encode_record, iter_records, read_seq_records, write_
 from .modules import GenomicEmbedder, GenomicMLMHead
 from .tokens import (BASES, CLS_ID, MASK_ID, N_CODE, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
+from .views import genomic_views
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 ECOLI = os.path.join(DATA_DIR, "ecoli_k12_2Mb.fasta.gz")
@@ -257,6 +258,10 @@ class GenomicDomain(Domain):
         if self.options["rc_prob"] > 0 and rng.random() < self.options["rc_prob"]:
             return self.reverse_complement(example)
         return example
+
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        """Random crop + reverse complement half the time, per view (see ``views.py``)."""
+        return genomic_views(self, example, rng)
 
     # ------------------------------------------------------------------ masking
     @property

@@ -53,6 +53,7 @@ from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL,
 from .io import (Layout, RawSet, as_item, atomic_write, check_layout, frame_sets, python_sets,
                  read_csv_frame, read_npz, source_kind)
 from .modules import IGNORE, SetEmbedder, SetHead
+from .views import sets_views
 
 DEFAULTS: dict[str, Any] = {
     "masker": "random",
@@ -305,6 +306,10 @@ class SetsDomain(Domain):
         return Example(fields=example.fields, positions=positions.astype(np.float32),
                        record=example.record, window=example.window, start=example.start,
                        context=example.context)
+
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        """Random element subsets + a rigid motion of the coordinates (see ``views.py``)."""
+        return sets_views(self, example, rng)
 
     # ---- masking ---------------------------------------------------------------------
     @property

@@ -36,6 +36,7 @@ from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
 from domains.tabular.schema import (SCHEMA_VERSION, bin_index, check_ingest_options,
                                     decode_numeric, encode_frame, fill_column, infer_schema,
                                     read_table)
+from domains.tabular.views import tabular_views
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -203,6 +204,10 @@ class TabularDomain(Domain):
         else:
             positions = np.zeros((len(column), 0), dtype=np.int32)
         return Example(fields=fields, positions=positions)
+
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        """SCARF: the row and its corruption by column marginals (see ``views.py``)."""
+        return tabular_views(self, example, rng)
 
     def label_values(self, records: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
         """The original values of ``column`` (category names, numbers in original units;

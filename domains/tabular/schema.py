@@ -6,9 +6,12 @@ The schema is plain JSON (it lives in the store's attributes and in a run's
     {"name", "kind": "numeric" | "categorical", "dtype": the source pandas dtype,
      numeric:     "mean", "std" (normalisation), "edges" (quantile bin edges of the
                   normalised values, strictly increasing, >= 2 entries), "integer"
-                  (all training values integral: infill rounds), "datetime"
+                  (all training values integral: infill rounds), "datetime",
+                  "quantiles" (the ``num_bins + 1`` quantiles with ties kept, so the
+                  column's marginal can be sampled),
      categorical: "categories" (JSON values; code 0 is the unknown category, the
-                  value ``categories[i]`` has code ``i + 1``)}
+                  value ``categories[i]`` has code ``i + 1``), "frequencies" (share of
+                  the training cells holding ``categories[i]``)}
 
 All statistics (mean, std, quantile edges, vocabularies) come from the training
 split only (``encoderkit.data.split.validation_mask``), so validation rows never
@@ -239,10 +242,13 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             mean, std = float(vt.mean()), float(vt.std())
             std = std if std > 0 else 1.0
             z = (vt - mean) / std
-            edges = np.unique(np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1)))
+            quantiles = np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1))
+            edges = np.unique(quantiles)
             if edges.size == 1:  # constant column: one zero-width bin
                 edges = np.array([edges[0], edges[0]])
+            # quantiles keep their ties (edges do not): the marginal SCARF-style views draw from
             entry.update(mean=mean, std=std, edges=[float(e) for e in edges],
+                         quantiles=[float(q) for q in quantiles],
                          integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s))
         else:
             st = s[train] if train.any() else s
@@ -258,7 +264,8 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
                 cats = sorted(cats)
             except TypeError:
                 pass
-            entry.update(categories=cats)
+            count_of, total = dict(counts.items()), float(counts.sum())
+            entry.update(categories=cats, frequencies=[float(count_of[c]) / total for c in cats])
         columns.append(entry)
     if not columns:
         raise DataError(f"no usable column: every column is excluded or entirely missing "

@@ -37,6 +37,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 
 from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
+from .views import timeseries_views
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
@@ -318,6 +319,10 @@ class TimeSeriesDomain(Domain):
                 idx = np.flatnonzero(in_group & (t >= s) & (t < e))
                 out.append(self._take(example, idx, len(out)))
         return out
+
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        """Time crop + jitter + hidden patches, per view (see ``views.py``)."""
+        return timeseries_views(self, example, rng)
 
     # ------------------------------------------------------------------ masking
     def _masked(self, example: Example, hide: np.ndarray, predict: np.ndarray) -> MaskedExample:

@@ -1,0 +1,112 @@
+"""Fine-tuning results on every bundled labelled task, side by side, in one run.
+
+    nice -n 10 .venv/bin/python -m benchmarks.finetune_tasks [--out runs/finetune-bench]
+        [--seeds 0 1] [--tasks ItalyPowerDemand ArrowHead wine breast_cancer ecoli-coding-frame digits]
+
+For each task (built by ``examples/finetune_<domain>.py``; protocol and settings in
+``examples/finetune_common.py``) it reports test accuracy of: the classical anchor(s),
+the frozen-embedding probe of the masked-LM encoder, the probe of the contrastive
+stage, the fine-tuned pretrained encoder and the same architecture from scratch. Runs
+that the checkout cannot do (no ``encoderkit finetune``) are left out and say so.
+Intermediate runs are kept in ``--out`` and reused, so an interrupted benchmark resumes.
+Writes ``results.json`` and ``results.md`` (the table for benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+import finetune_common as common  # noqa: E402
+
+TASKS = ("ItalyPowerDemand", "ArrowHead", "wine", "breast_cancer", "ecoli-coding-frame", "digits")
+COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
+
+
+def build(name: str, workdir: Path) -> common.Task:
+    if name in ("ItalyPowerDemand", "ArrowHead"):
+        import finetune_timeseries as m
+        return m.make_task(name, workdir)
+    if name in ("wine", "breast_cancer"):
+        import finetune_tabular as m
+        return m.make_task(name, workdir)
+    if name == "ecoli-coding-frame":
+        import finetune_genomic as m
+        return m.make_task(workdir)
+    if name == "digits":
+        import finetune_sets as m
+        return m.make_task(workdir)
+    raise SystemExit(f"unknown task {name!r}; choose from {list(TASKS)}")
+
+
+def cell(accs: list[float] | None) -> str:
+    if not accs:
+        return "n/a"
+    if len(accs) == 1:
+        return f"{accs[0]:.3f}"
+    return f"{np.mean(accs):.3f} +- {np.std(accs):.3f}"
+
+
+def table(results: dict[str, dict], tasks: dict[str, common.Task]) -> list[str]:
+    head = ("| task (domain) | classical anchor | " + " | ".join(COLUMNS) + " |")
+    lines = [head, "|" + "---|" * (2 + len(COLUMNS))]
+    for name, res in results.items():
+        task = tasks[name]
+        anchors = [a for a in task.anchors if a in res]
+        anchor = "<br>".join(f"{cell(res[a])} ({a})" for a in anchors)
+        lines.append(f"| {name} ({task.domain}) | {anchor} | "
+                     + " | ".join(cell(res.get(c)) for c in COLUMNS) + " |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", default="runs/finetune-bench")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    ap.add_argument("--methods", nargs="+", default=list(common.METHODS), choices=common.METHODS)
+    args = ap.parse_args()
+    common.one_thread()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    results: dict[str, dict] = {}
+    tasks: dict[str, common.Task] = {}
+    can = common.finetune_available()
+    for name in args.tasks:
+        work = out / name
+        work.mkdir(exist_ok=True)
+        tasks[name] = task = build(name, work)
+        print(f"{name} ({task.domain}): {len(task.ids)} records, {int(task.test.sum())} test; {task.notes}",
+              flush=True)
+        results[name] = common.compare(task, work, tuple(args.seeds), tuple(args.methods),
+                                       log=lambda s: print(s, flush=True))
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+    command = "nice -n 10 python -m benchmarks.finetune_tasks " + " ".join(sys.argv[1:])
+    lines = [f"`{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"{platform.machine()} CPU, python {platform.python_version()}, 1 torch thread, "
+             f"wall {time.time() - t0:.0f} s)", "",
+             f"Test accuracy (mean +- std over seeds {args.seeds} where a method depends on the seed; "
+             f"one number where it does not). Encoder: {' '.join(common.MODEL)}, {' '.join(common.BATCH)}; "
+             f"MLM pretraining {common.PRETRAIN_STEPS} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
+             f"fine-tuning {common.FINETUNE_STEPS} steps.", ""]
+    if not can:
+        lines += ["(this checkout has no `encoderkit finetune`: fine-tuned, scratch and contrastive "
+                  "columns are n/a)", ""]
+    lines += table(results, tasks)
+    block = "\n".join(lines)
+    print(block)
+    (out / "results.md").write_text(block + "\n")
+
+
+if __name__ == "__main__":
+    main()

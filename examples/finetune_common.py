@@ -1,0 +1,289 @@
+"""The comparison every ``examples/finetune_<domain>.py`` runs, on one labelled task:
+
+(a) the pretrained encoder fine-tuned (``encoderkit finetune checkpoint=<MLM run>``),
+(b) the same architecture trained from scratch on the labels (``checkpoint=none``),
+(c) frozen embeddings + a logistic-regression probe, from the masked-LM run and from a
+    contrastive stage on top of it (``task.type=contrastive``, the domain's ``views``),
+(d) the classical tool a user of the field would pick.
+
+Protocol (the same for every method, so one run gives one side-by-side table):
+
+* one fixed test split per task (the archive's own split where there is one, else a
+  stratified 30% drawn once with seed 0); its labels are seen by nothing but the score;
+* pretraining (masked LM, then contrastive) sees the inputs of every record, test
+  included, and no label: the workflow the issue describes ("pretrain on everything,
+  fine-tune on the labelled part"), and the only one where one store (one schema:
+  normalisation, vocabularies) serves pretraining and fine-tuning alike;
+* every supervised method gets the same labelled training rows; the fine-tuned models
+  hold out a stratified ``VAL_FRACTION`` of them to pick their best checkpoint
+  (``task.val_fraction``), the probe and the classical tools use all of them
+  (they tune by internal cross-validation or not at all);
+* seeds vary initialisation, batches and the validation draw, never the test split;
+* every run is CPU-cheap: the tiny encoder below, one torch thread.
+
+The same settings serve every dataset of a domain (no per-dataset tuning).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+# The encoder of every run: ModernBERT's layout at a CPU-friendly size.
+MODEL = ["model=tiny", "model.hidden_size=64", "model.num_layers=4", "model.num_heads=2",
+         "model.intermediate_size=128"]
+# 1,024 tokens per step: about 0.5 s a step on one shared core.
+BATCH = ["data.max_tokens=1024"]
+PRETRAIN_STEPS = 200
+CONTRASTIVE_STEPS = 100
+FINETUNE_STEPS = 150
+VAL_FRACTION = 0.2
+METHODS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
+
+# (train indices, test indices, seed) -> predicted labels of the test indices
+Anchor = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+@dataclass
+class Task:
+    """One labelled task, ready for every method."""
+
+    name: str
+    domain: str
+    store: str  # every labelled record (train and test), in ``ids`` order
+    ids: np.ndarray  # [N] record ids of ``store``
+    labels: np.ndarray  # [N] class labels
+    test: np.ndarray  # [N] bool, the fixed test split
+    pretrain_store: str  # unlabelled inputs to pretrain on (the task's store, or a genome)
+    overrides: list[str] = field(default_factory=list)  # domain / data options of every run
+    anchors: dict[str, Anchor] = field(default_factory=dict)  # classical tools, first = primary
+    seeded_anchors: tuple[str, ...] = ()  # anchors whose result depends on the seed (others run once)
+    notes: str = ""
+
+    @property
+    def train(self) -> np.ndarray:
+        return np.flatnonzero(~self.test)
+
+    @property
+    def test_idx(self) -> np.ndarray:
+        return np.flatnonzero(self.test)
+
+
+def fixed_test_split(labels: np.ndarray, fraction: float = 0.3) -> np.ndarray:
+    """Stratified ``fraction`` test mask, drawn once (seed 0) and reused by every seed."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    _, test = train_test_split(idx, test_size=fraction, stratify=labels, random_state=0)
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[test] = True
+    return mask
+
+
+def one_thread() -> None:
+    """Every run on one core: the machine is shared."""
+    import torch
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+
+
+def finetune_available() -> bool:
+    """Whether this checkout has ``encoderkit finetune`` (the tasks package)."""
+    return importlib.util.find_spec("encoderkit.tasks") is not None
+
+
+# ---------------------------------------------------------------- pretraining, embedding, probe
+def pretrain_mlm(task: Task, workdir: Path, steps: int = PRETRAIN_STEPS, seed: int = 0) -> Path:
+    from encoderkit.train import pretrain
+
+    run = workdir / f"{task.name}-mlm"
+    if (run / "done.json").exists():
+        return run
+    pretrain([f"domain={task.domain}", f"data.store={task.pretrain_store}", f"run.dir={run}",
+              f"train.steps={steps}", "train.log_every=25", "train.eval_every=0",
+              "train.checkpoint_every=0", "train.progress=false", f"run.seed={seed}",
+              *MODEL, *BATCH, *task.overrides])
+    (run / "done.json").write_text(json.dumps({"steps": steps}))
+    return run
+
+
+def embed(run: Path, task: Task) -> np.ndarray:
+    """Mean-pooled embeddings of every record of the task's store, in store order."""
+    from encoderkit.data.store import RecordStore
+    from encoderkit.infer.load import load
+
+    return np.asarray(load(run).embed(RecordStore(task.store), pooling="mean", progress=False))
+
+
+def probe_predict(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                  seed: int) -> np.ndarray:
+    """Standardised features -> logistic regression, L2 strength by 3-fold CV on the
+    training rows (scikit-learn); predictions for the test rows."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folds = int(min(3, np.unique(y[train], return_counts=True)[1].min()))
+    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=8, cv=max(folds, 2), max_iter=2000,
+                                                               random_state=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        clf.fit(X[train], y[train])
+    return clf.predict(X[test])
+
+
+# ---------------------------------------------------------------- fine-tuning (encoderkit finetune)
+def _cli(args: list[str], log: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "encoderkit", *args], stdout=fh,
+                              stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise RuntimeError(f"encoderkit {args[0]} failed (exit {proc.returncode}); log {log}:\n{tail}")
+
+
+def labels_file(task: Task, workdir: Path) -> Path:
+    """``id,label`` with the test rows left blank (unlabelled: never trained or validated on)."""
+    path = workdir / f"{task.name}-labels.csv"
+    label = np.asarray(task.labels).astype(str).astype(object)
+    label[task.test] = ""
+    pd.DataFrame({"id": task.ids, "label": label}).to_csv(path, index=False)
+    return path
+
+
+def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed: int,
+                     steps: int = FINETUNE_STEPS) -> np.ndarray:
+    """Fine-tune (classification) from ``checkpoint`` (a run dir or ``none``), predict every
+    record, return the predicted labels of the test rows."""
+    run = workdir / f"{task.name}-{tag}-s{seed}"
+    preds = run / "predictions.csv"
+    if not preds.exists():
+        args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
+                "task=classification", f"task.labels={labels_file(task, workdir)}",
+                f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}", f"train.steps={steps}",
+                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides]
+        if checkpoint == "none":
+            args += MODEL
+        run.mkdir(parents=True, exist_ok=True)
+        _cli(args, workdir / f"{run.name}.log")
+        _cli(["predict", f"checkpoint={run}", f"input={task.store}", f"output={preds}"],
+             workdir / f"{run.name}-predict.log")
+    frame = pd.read_csv(preds, dtype={"id": str, "prediction": str})
+    by_id = dict(zip(frame["id"], frame["prediction"]))
+    return np.asarray([by_id[i] for i in task.ids[task.test]])
+
+
+def contrastive_run(task: Task, workdir: Path, mlm: Path, seed: int = 0,
+                    steps: int = CONTRASTIVE_STEPS) -> Path:
+    """Contrastive stage (InfoNCE between two ``views``) from the MLM run, on the same
+    unlabelled inputs."""
+    run = workdir / f"{task.name}-contrastive"
+    if not (run / "done.json").exists():
+        run.mkdir(parents=True, exist_ok=True)
+        _cli(["finetune", f"checkpoint={mlm}", f"data.store={task.pretrain_store}",
+              "task=contrastive", f"run.dir={run}", f"train.steps={steps}",
+              "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides],
+             workdir / f"{run.name}.log")
+        (run / "done.json").write_text(json.dumps({"steps": steps}))
+    return run
+
+
+# ---------------------------------------------------------------- the comparison
+def accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean(np.asarray(pred).astype(str) == np.asarray(truth).astype(str)))
+
+
+def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
+            methods: tuple[str, ...] = METHODS, log: Callable[[str], None] = print) -> dict[str, list[float]]:
+    """Test accuracy per method and seed: ``{method: [acc per seed]}`` (anchors by name)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    y, train, test = task.labels, task.train, task.test_idx
+    truth = y[test]
+    out: dict[str, list[float]] = {}
+    times: dict[str, float] = {}
+
+    # finished (method, seed) scores are kept, so an interrupted comparison resumes
+    cache_file = workdir / f"{task.name}-scores.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+
+    def record(name: str, seed: int, pred: np.ndarray, t0: float) -> None:
+        out.setdefault(name, []).append(accuracy(pred, truth))
+        times[name] = times.get(name, 0.0) + time.time() - t0
+        cache[f"{name}|{seed}"] = out[name][-1]
+        cache_file.write_text(json.dumps(cache, indent=1))
+        log(f"  {task.name} {name} seed {seed}: {out[name][-1]:.3f} ({time.time() - t0:.0f} s)")
+
+    def cached(name: str, seed: int) -> bool:
+        if f"{name}|{seed}" not in cache:
+            return False
+        out.setdefault(name, []).append(cache[f"{name}|{seed}"])
+        return True
+
+    for name, anchor in task.anchors.items():
+        for seed in (seeds if name in task.seeded_anchors else seeds[:1]):
+            if not cached(name, seed):
+                t0 = time.time()
+                record(name, seed, anchor(train, test, seed), t0)
+    mlm = None
+    if any(m in methods for m in ("finetuned", "probe_mlm", "probe_contrastive")):
+        t0 = time.time()
+        mlm = pretrain_mlm(task, workdir)
+        times["pretrain_mlm"] = time.time() - t0
+        log(f"  {task.name} MLM pretraining: {times['pretrain_mlm']:.0f} s")
+    # one pretraining run per task, and the probe is deterministic: one number each
+    if "probe_mlm" in methods and not cached("probe_mlm", 0):
+        t0 = time.time()
+        record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0), t0)
+    can_finetune = finetune_available()
+    if "probe_contrastive" in methods and can_finetune and not cached("probe_contrastive", 0):
+        t0 = time.time()
+        X = embed(contrastive_run(task, workdir, mlm), task)
+        record("probe_contrastive", 0, probe_predict(X, y, train, test, 0), t0)
+    for method, checkpoint in (("finetuned", str(mlm)), ("scratch", "none")):
+        if method in methods and can_finetune:
+            for seed in seeds:
+                if not cached(method, seed):
+                    t0 = time.time()
+                    record(method, seed, finetune_predict(task, workdir, checkpoint, method, seed), t0)
+    out["_seconds"] = [round(v) for v in times.values()]
+    out["_timed"] = list(times)  # type: ignore[list-item]
+    return out
+
+
+def summary_lines(task: Task, results: dict[str, list[float]]) -> list[str]:
+    """Markdown bullet lines ``method: mean +- std (n seeds)`` for one task."""
+    lines = []
+    for name, accs in results.items():
+        if name.startswith("_"):
+            continue
+        lines.append(f"  - {name}: **{np.mean(accs):.3f}** +- {np.std(accs):.3f} "
+                     f"({len(accs)} seed{'s' if len(accs) > 1 else ''})")
+    return lines
+
+
+def run_example(tasks: list[Task], workdir: Path, seeds: tuple[int, ...]) -> None:
+    """What each example's ``main`` does: compare on every task, print a markdown block."""
+    one_thread()
+    if not finetune_available():
+        print("note: this checkout has no `encoderkit finetune`; running the anchors and the "
+              "MLM probe only")
+    for task in tasks:
+        print(f"{task.name} ({task.domain}): {len(task.ids)} records, {task.test.sum()} test; "
+              f"{task.notes}")
+        res = compare(task, workdir, seeds)
+        print("\n".join(summary_lines(task, res)))
