@@ -85,6 +85,8 @@ def _bad(name: str, allowed: str, got: Any) -> ValueError:
 
 class SetsDomain(Domain):
     name = "sets"
+    infill_options = {"window": "infill_max_seqlen"}
+    input_formats = "long-format .csv (.csv.gz) or ragged .npz; empty cells / NaN features are filled"
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))
@@ -264,13 +266,19 @@ class SetsDomain(Domain):
         if len(groups) == 1:
             return [example]
         body = self._strip_cls(example)
+        has_cls = 1 if example.context.get("cls") else 0
         out = []
         for w, g in enumerate(groups):
             chunk = Example(fields={k: v[g] for k, v in body.fields.items()},
                             positions=body.positions[g], record=example.record, window=w,
                             start=int(g[0]),
                             context={**body.context, "elements": body.context["elements"][g]})
-            out.append(self._with_cls(chunk))
+            chunk = self._with_cls(chunk)
+            # where each chunk token sits in the record's token sequence (its own [CLS] on the
+            # record's), so per-token outputs (pooling="none") land on their elements
+            index = g + has_cls
+            chunk.context["token_index"] = np.concatenate([[0], index]) if len(chunk) > len(g) else index
+            out.append(chunk)
         return out
 
     def augment(self, example: Example, rng: np.random.Generator) -> Example:

@@ -113,9 +113,13 @@ class StoreWriter:
         self._ids: list[str] | None = None
 
         if _is_local(path):
+            from encoderkit.outputs import check_output, is_store
+
             target = Path(path)
-            if target.exists() and not self.overwrite:
-                raise StoreError(f"{self.where}: already exists; pass overwrite=True to replace it")
+            # overwrite replaces a store only, never a folder of the user's files
+            check_output(target, self.overwrite, what="a record store", recognise=is_store)
+            # folders this writer creates, deepest first: an aborted write removes them again
+            self._made = [p for p in target.absolute().parents if not p.exists()]
             self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
             if self._tmp.exists():
                 shutil.rmtree(self._tmp)
@@ -156,6 +160,11 @@ class StoreWriter:
         self._closed = True
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
+            for folder in self._made:
+                try:
+                    folder.rmdir()  # only if still empty
+                except OSError:
+                    break
         else:
             try:
                 zarr.open_group(self.path, mode="w")  # leaves an empty group, no attribute block

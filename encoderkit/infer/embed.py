@@ -120,6 +120,10 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                  progress: Any = None) -> Iterator[tuple[int, str, np.ndarray]]:
     """Yield ``(index, id, embedding)`` per record, in input order.
 
+    ``pooling="none"``: a window's tokens go to the record's tokens ``start ..`` (contiguous
+    windows) or, when its context holds ``token_index``, to those token positions
+    (windows of scattered tokens); tokens seen by several windows are averaged.
+
     ``embedding`` is ``[d]`` for ``mean``/``cls`` and ``[L, d]`` for ``none``.
     ``progress``: a tqdm-like object with ``update(n)``, or None.
     """
@@ -158,7 +162,11 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                     open_jobs[job.index] = (job, acc, cnt, [0])
                 _, acc, cnt, done = open_jobs[job.index]
                 n = len(w)
-                if pooling == "none":
+                index = w.context.get("token_index") if pooling == "none" else None
+                if index is not None:  # a window of scattered tokens (e.g. a spatial chunk of a set)
+                    np.add.at(acc, np.asarray(index), per_np[cu[b]:cu[b] + n])
+                    np.add.at(cnt, np.asarray(index), 1.0)
+                elif pooling == "none":
                     s = w.start  # window's first token within the record
                     if s < 0 or s + n > job.length:
                         raise ValueError(f"domain {domain.name!r} cut record {job.index} into windows that "
@@ -197,24 +205,33 @@ class EmbeddingWriter:
         self.url = str(path) if "://" in str(path) else None
         self.path = Path(path) if self.url is None else Path(self.url.split("://", 1)[1])
         self.kind = self.path.suffix.lower()
+        from encoderkit.errors import OutputExistsError, UsageError
+        from encoderkit.outputs import check_output, is_embedding_zarr
+
         if self.kind not in (".zarr", ".npy"):
-            raise ValueError(f"The 'output' parameter of embed must end in .zarr or .npy. Got {str(path)!r} instead.")
+            raise UsageError(f"The 'output' parameter of embed must end in .zarr or .npy. Got {str(path)!r} instead.",
+                             key="output")
         if self.kind == ".npy" and pooling == "none":
-            raise ValueError("pooling=none gives a different number of vectors per record; "
-                             "write it to a .zarr output (embeddings + offsets), not .npy")
+            raise UsageError("pooling=none gives a different number of vectors per record; "
+                             "write it to a .zarr output (embeddings + offsets), not .npy", key="output")
         if self.url is not None and self.kind != ".zarr":
-            raise ValueError(f"embed writes .zarr to object storage, not .npy. Got {self.url!r}.")
+            raise UsageError(f"embed writes .zarr to object storage, not .npy. Got {self.url!r}.", key="output")
         if self.url is not None:
             import fsspec
 
             self.fs, self.fs_path = fsspec.core.url_to_fs(self.url)
             if self.fs.exists(self.fs_path) and not overwrite:
-                raise FileExistsError(f"output {self.url!r} exists; pass overwrite=true to replace it")
+                raise OutputExistsError(f"output {self.url!r} exists; pass overwrite=true to replace it",
+                                        key="output")
+        # overwrite replaces embeddings written before, never a folder of other files
+        elif self.kind == ".zarr":
+            check_output(self.path, overwrite, what="an embedding store written by encoderkit",
+                         recognise=is_embedding_zarr)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
-            targets = [self.path] + ([self.ids_path] if self.kind == ".npy" else [])
-            for t in targets:
-                if t.exists() and not overwrite:
-                    raise FileExistsError(f"output {str(t)!r} exists; pass overwrite=true to replace it")
+            for t in (self.path, self.ids_path):
+                check_output(t, overwrite, what="an embedding array", file_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.ids: list[str] = []
@@ -273,9 +290,13 @@ class EmbeddingWriter:
             if self.url is not None:  # the attributes, written last, mark the output complete
                 self.group.attrs.update({"pooling": self.pooling, "records": self.n, "dim": self.dim})
                 return self.url  # type: ignore[return-value]
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(self.tmp, self.path)
+            if self.path.exists():  # moved aside, removed once the new one is in place
+                old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                os.replace(self.path, old)
+                os.replace(self.tmp, self.path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self.tmp, self.path)
         else:
             self.array.flush()
             del self.array

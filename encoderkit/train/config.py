@@ -17,12 +17,14 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit.errors import UsageError
+
 PRECISIONS = ("auto", "bf16", "fp32")
 STRATEGIES = ("ddp", "fsdp")
 
 
-class ConfigError(ValueError):
-    """A config problem, reported as one line naming the key."""
+class ConfigError(UsageError):
+    """A config problem, reported as one line naming the key (exit code 2)."""
 
 
 @dataclass
@@ -39,7 +41,12 @@ class RunConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 1000
+    # an int, or "auto": ceil(auto_epochs x training tokens / tokens per step) clamped to
+    # [auto_min_steps, auto_max_steps] (encoderkit/train/budget.py explains the rule)
+    steps: Any = 1000
+    auto_epochs: float = 100.0
+    auto_min_steps: int = 200
+    auto_max_steps: int = 20000
     tokens_per_step: int = 0
     log_every: int = 10
     eval_every: int = 200
@@ -214,7 +221,15 @@ def _check(c: DictConfig) -> None:
         raise _bad("schedule.shape", f"one of {DECAY_SHAPES}", c.schedule.shape)
     if c.schedule.unit not in UNITS:
         raise _bad("schedule.unit", f"one of {UNITS}", c.schedule.unit)
-    for key in ("train.steps", "data.max_tokens", "data.max_seqlen"):
+    steps = c.train.steps
+    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise _bad("train.steps", "an int in the range [1, inf) or 'auto'", steps)
+    if not c.train.auto_epochs > 0:
+        raise _bad("train.auto_epochs", "a float in the range (0, inf)", c.train.auto_epochs)
+    if not 1 <= c.train.auto_min_steps <= c.train.auto_max_steps:
+        raise _bad("train.auto_min_steps", f"an int in the range [1, train.auto_max_steps="
+                   f"{c.train.auto_max_steps}]", c.train.auto_min_steps)
+    for key in ("data.max_tokens", "data.max_seqlen"):
         v = OmegaConf.select(c, key)
         if v < 1:
             raise _bad(key, "an int in the range [1, inf)", v)

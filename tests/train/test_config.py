@@ -59,7 +59,7 @@ def test_unknown_model_field_is_named():
 
 def test_help_lists_groups_and_options():
     text = help_text()
-    for needle in ("model: base, large, small, tiny", "optim: stableadamw", "schedule: wsd",
+    for needle in ("model: base, impute, large, small, tiny", "optim: stableadamw", "schedule: wsd",
                    "data: default", "train.steps=", "run.resume=", "experiment:"):
         assert needle in text
 

@@ -1,0 +1,598 @@
+"""One-call imputation: ``encoderkit impute input=<table or series file> output=<filled file>``.
+
+Transductive, like scikit-learn's imputers: the model is fitted on the observed values
+of the file it fills. Steps: read the file through the domain; hold back a small random
+share of the observed cells (``holdout``); ingest the rest into a temporary store;
+pretrain (``experiment=impute``: a small model, ``train.steps=auto``); fill the held-back
+cells and score them next to a simple baseline (column mean / mode for tables, linear
+interpolation in time for series); fill the file's missing cells (held-back cells visible
+again); write the output atomically; print a summary.
+
+``n_models > 1`` trains that many models with different seeds and averages their
+predictions (multiple imputation); ``ensemble_infill`` also returns the per-cell spread.
+The domain is reached through the registry by name; this module reads only user data
+(DataFrames and numpy arrays) and, for tables, the column kinds of the store's schema.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
+from encoderkit.outputs import check_output, write_error
+
+USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
+
+Fits an encoder on the observed values of a table or series file and writes the file with
+every missing cell filled (observed cells unchanged), then prints a summary: cells filled
+per column / channel, the error on held-back observed cells next to a simple baseline, time.
+
+  input      a table (.csv, .tsv, .parquet) or a series file (.npy, .npz, or a .csv with a
+             time column)
+  output     the filled file, same format as the input (refused if it exists, unless overwrite=true)
+  domain     tabular | timeseries; default from the file: .npy/.npz and CSV files whose first
+             column is named time, date, timestamp, ... (or holds dates) are series, others tables
+  holdout    share of the observed cells held back to measure the error (default 0.05; 0 = off);
+             for series, in runs as long as the file's own gaps on average
+  seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
+  n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
+  run_dir    keep the trained run(s) there (default: a temporary directory, removed)
+  overwrite  replace an existing output (default false)
+  progress   progress bars and stage lines (default true)
+Pretraining overrides pass through (Hydra syntax): model=small, train.steps=2000,
+optim.lr=1e-3, domain.patch=8, ... (defaults: configs/experiment/impute.yaml).
+Other key=value pairs are ingest options of the domain (time_column=date, exclude=[id], ...).
+"""
+
+# Time-column names that make a CSV a series (compared lower-case).
+TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "month", "day",
+                        "period", "ds"})
+TABLE_SUFFIXES = (".parquet", ".pq", ".tsv", ".tab")
+SERIES_SUFFIXES = (".npy", ".npz")
+# The command's own parameters; words with a dot, and these config groups, go to pretrain.
+OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
+       "run_dir": None, "overwrite": False, "progress": True, "device": "cpu"}
+GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
+
+
+# ---------------------------------------------------------------- training and infill
+
+# Per-domain imputation settings that configs/experiment/impute.yaml cannot hold (it is
+# shared by every domain, and a domain refuses options it does not know). Tables: fills are
+# judged by squared error, so numbers decode as the regression value (the conditional
+# mean) rather than clipped to the likeliest quantile bin (benchmarks/RESULTS.md: clip
+# costs 0.07 NRMSE on average).
+DOMAIN_OVERRIDES: dict[str, tuple[str, ...]] = {"tabular": ("domain.numeric_decode=regression",)}
+
+
+def pretrain_overrides(domain: str, store: str, run_dir: str, seed: int, progress: bool,
+                       overrides: Sequence[str] = ()) -> list[str]:
+    """The pretrain words of one imputation model; user ``overrides`` come last and win."""
+    return ["experiment=impute", f"domain={domain}", f"data.store={store}", f"run.dir={run_dir}",
+            f"run.seed={seed}", f"data.seed={seed}", f"train.progress={str(progress).lower()}",
+            *DOMAIN_OVERRIDES.get(domain, ()), *overrides]
+
+
+def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, n_models: int = 1,
+               overrides: Sequence[str] = (), progress: bool = False, device: str = "cpu") -> list:
+    """Pretrain ``n_models`` models on ``store`` (seeds ``seed + k``), under ``work_dir/model<k>``;
+    return them loaded (``encoderkit.infer.Pretrained``)."""
+    from encoderkit.infer import load
+    from encoderkit.train import pretrain
+
+    models = []
+    for k in range(n_models):
+        run_dir = Path(work_dir) / f"model{k}"
+        words = pretrain_overrides(domain, store, str(run_dir), seed + k, progress, overrides)
+        run = pretrain(words)
+        models.append(load(run, device=device))
+    return models
+
+
+def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) -> tuple[Any, Any]:
+    """Fill ``data`` with the average of the models' predictions (domain-free: every head
+    output is averaged over the models before the domain decodes it). With ``return_std``,
+    also the per-cell spread: the standard deviation over the models' own fills for
+    numeric cells, the share of models whose own fill differs from the returned one for
+    other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``."""
+    if len(models) == 1 and not return_std:
+        return models[0].infill(data), None
+    domain = models[0].domain
+    calls: list[list[list[dict[str, np.ndarray]]]] = [[] for _ in models]
+    own = []
+    for k, m in enumerate(models):
+        def record(examples, m=m, k=k):
+            out = m.predict(examples)
+            calls[k].append(out)
+            return out
+        own.append(domain.infill(data, record))
+    if len(models) == 1:
+        filled = own[0]
+    else:
+        turn = iter(range(len(calls[0])))
+
+        def averaged(examples):
+            i = next(turn)
+            return [{key: np.mean([calls[k][i][e][key] for k in range(len(models))], axis=0)
+                     for key in calls[0][i][e]} for e in range(len(examples))]
+        filled = domain.infill(data, averaged)
+    return filled, (spread(data, filled, own) if return_std else None)
+
+
+def spread(data: Any, filled: Any, own: Sequence[Any]) -> Any:
+    """Per-cell spread of the models' fills ``own`` around ``filled`` (see ``ensemble_infill``)."""
+    if isinstance(data, pd.DataFrame):
+        out = pd.DataFrame(0.0, index=data.index, columns=data.columns)
+        for c in data.columns:
+            miss = data[c].isna().to_numpy() & filled[c].notna().to_numpy()
+            if not miss.any():
+                continue
+            if pd.api.types.is_numeric_dtype(filled[c].dtype) and not pd.api.types.is_bool_dtype(filled[c].dtype):
+                vals = np.stack([o[c].to_numpy(dtype=np.float64)[miss] for o in own])
+                out.loc[miss, c] = vals.std(axis=0)
+            else:
+                ref = filled[c].to_numpy(dtype=object)[miss]
+                differ = np.stack([o[c].to_numpy(dtype=object)[miss] != ref for o in own])
+                out.loc[miss, c] = differ.mean(axis=0)
+        return out
+    if isinstance(data, Mapping):
+        return {k: spread(data[k], filled[k], [o[k] for o in own]) for k in data}
+    if isinstance(data, (list, tuple)):
+        return [spread(d, f, [o[i] for o in own]) for i, (d, f) in enumerate(zip(data, filled))]
+    x = np.asarray(data, dtype=np.float64)
+    vals = np.stack([np.asarray(o, dtype=np.float64) for o in own])
+    out = np.where(~np.isfinite(x), vals.std(axis=0), 0.0)
+    return np.nan_to_num(out)
+
+
+# ---------------------------------------------------------------- the cells of user data
+
+@dataclass
+class Channel:
+    """One column of a table or one channel of a series: its values along rows / time
+    (``values`` float64 or object), where it sits (``where``) and its kind."""
+
+    name: str
+    values: np.ndarray
+    categorical: bool = False
+    where: tuple = ()
+
+
+def channels(data: Any, columns: Sequence[str] | None = None,
+             categorical: Sequence[str] = ()) -> Iterator[Channel]:
+    """The fillable 1-D channels of ``data``: the ``columns`` of a DataFrame (rows = time
+    for a series), or every channel of an array ``[L]``, ``[C, L]``, ``[N, C, L]`` (time
+    last; ``[N, C, L]`` gives channel c of every series together), or of a dict of arrays."""
+    if isinstance(data, pd.DataFrame):
+        for c in (columns if columns is not None else data.columns):
+            s = data[c]
+            cat = str(c) in set(map(str, categorical)) or not (
+                pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
+            vals = s.to_numpy(dtype=object) if cat else s.to_numpy(dtype=np.float64, na_value=np.nan)
+            yield Channel(str(c), vals, cat, ("frame", c))
+    elif isinstance(data, Mapping):
+        for key in data:
+            for ch in channels(np.asarray(data[key])):
+                yield Channel(f"{key}:{ch.name}", ch.values, False, (key,) + ch.where)
+    else:
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim == 1:
+            yield Channel("channel 0", x, False, ("array", Ellipsis))
+        elif x.ndim in (2, 3):
+            for c in range(x.shape[-2]):
+                yield Channel(f"channel {c}", x[..., c, :], False, ("array", (Ellipsis, c, slice(None))))
+        else:
+            raise DataError(f"series array of shape {x.shape}; expected [L], [C, L] or [N, C, L]")
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:
+        return pd.isna(values)
+    return ~np.isfinite(values)
+
+
+def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str] | None) -> Any:
+    """A copy of ``data`` with the cells ``hide[channel name]`` set missing (NaN)."""
+    if isinstance(data, pd.DataFrame):
+        out = data.copy()
+        for ch in channels(data, columns):
+            mask = hide.get(ch.name)
+            if mask is not None and mask.any():
+                out[ch.where[1]] = out[ch.where[1]].mask(mask)
+        return out
+    if isinstance(data, Mapping):
+        return {k: with_hidden(np.asarray(v), {n.split(":", 1)[1]: m for n, m in hide.items()
+                                               if n.split(":", 1)[0] == str(k)}, None)
+                for k, v in data.items()}
+    x = np.array(data, dtype=np.float64 if not np.issubdtype(np.asarray(data).dtype, np.floating)
+                 else np.asarray(data).dtype, copy=True)
+    for ch in channels(data):
+        mask = hide.get(ch.name)
+        if mask is not None and mask.any():
+            view = x[ch.where[1]]
+            view[mask] = np.nan
+            x[ch.where[1]] = view
+    return x
+
+
+def gap_length(values: np.ndarray) -> int:
+    """Mean length of the runs of missing samples along the last axis (1 if none)."""
+    miss = is_missing(values).reshape(-1, np.shape(values)[-1]).astype(np.int8)
+    edges = np.diff(np.pad(miss, ((0, 0), (1, 1))), axis=1)
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # row-major: pairs line up
+    return max(1, int(round(runs.mean()))) if runs.size else 1
+
+
+def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
+                 runs: bool = False) -> dict[str, np.ndarray]:
+    """About ``fraction`` of each channel's observed cells, held back. Tables: each cell
+    independently. Series (``runs``): runs as long as the channel's own gaps on average, so
+    the validation error is measured on holes like the ones being filled (single samples
+    would flatter interpolation). A channel always keeps at least half of its observed
+    cells, and at least 2, or nothing is held back from it."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for ch in chans:
+        observed = ~is_missing(ch.values)
+        if runs:
+            length = gap_length(ch.values)
+            flat = observed.reshape(-1, observed.shape[-1])
+            mask = np.zeros_like(flat)
+            for i, t in np.argwhere(rng.random(flat.shape) < fraction / length):
+                mask[i, t:t + length] = True
+            mask = (mask & flat).reshape(observed.shape)
+        else:
+            mask = observed & (rng.random(ch.values.shape) < fraction)
+        n_obs = int(observed.sum())
+        if n_obs - int(mask.sum()) < max(2, n_obs // 2):
+            mask[:] = False
+        out[ch.name] = mask
+    return out
+
+
+def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
+    """The simple baseline at every cell: linear interpolation along time of the visible
+    samples (series; constant past the ends), or the column mean / most frequent value."""
+    v = ch.values
+    if series:
+        x = np.asarray(v, dtype=np.float64)
+        flat = x.reshape(-1, x.shape[-1])
+        vis = visible.reshape(flat.shape)
+        out = np.full(flat.shape, np.nan)
+        t = np.arange(flat.shape[1])
+        for i in range(flat.shape[0]):
+            if vis[i].any():
+                out[i] = np.interp(t, t[vis[i]], flat[i][vis[i]])
+        return out.reshape(x.shape)
+    if ch.categorical:
+        mode = pd.Series(v[visible]).mode(dropna=True)
+        return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
+    return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
+
+
+# ---------------------------------------------------------------- scoring
+
+@dataclass
+class Score:
+    """Error on the held-back cells of one kind: ``metric`` is ``nrmse`` (root mean square
+    error over the column's / channel's observed standard deviation, pooled over cells) or
+    ``accuracy``; ``model`` and ``baseline`` the two values; ``cells`` how many were scored."""
+
+    metric: str
+    model: float
+    baseline: float
+    cells: int
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Category equality across dtypes (a code 3 read back as 3.0 is still 3)."""
+    num = (int, float, np.integer, np.floating)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b)
+    return str(a) == str(b)
+
+
+def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapping[str, np.ndarray],
+                  hide: Mapping[str, np.ndarray]) -> list[Score]:
+    sq_m, sq_b, n_num, hit_m, hit_b, n_cat = 0.0, 0.0, 0, 0, 0, 0
+    filled = {c.name: c for c in model}
+    for ch in truth:
+        mask = hide.get(ch.name)
+        if mask is None or not mask.any() or ch.name not in filled:
+            continue
+        pred = filled[ch.name].values[mask]
+        ok = ~is_missing(pred) if pred.dtype != object else ~pd.isna(pred)
+        if not ok.any():
+            continue
+        true, pred, b = ch.values[mask][ok], pred[ok], base[ch.name][mask][ok]
+        if ch.categorical:
+            hit_m += sum(map(_equal, pred, true))
+            hit_b += sum(map(_equal, b, true))
+            n_cat += len(true)
+        else:
+            obs = ch.values[~is_missing(ch.values)].astype(np.float64)
+            sd = float(obs.std()) or 1.0
+            sq_m += float(np.sum(((pred.astype(np.float64) - true) / sd) ** 2))
+            sq_b += float(np.sum(((b.astype(np.float64) - true) / sd) ** 2))
+            n_num += len(true)
+    out = []
+    if n_num:
+        out.append(Score("nrmse", (sq_m / n_num) ** 0.5, (sq_b / n_num) ** 0.5, n_num))
+    if n_cat:
+        out.append(Score("accuracy", hit_m / n_cat, hit_b / n_cat, n_cat))
+    return out
+
+
+# ---------------------------------------------------------------- the command
+
+@dataclass
+class ImputeReport:
+    domain: str
+    output: str
+    filled: dict[str, int] = field(default_factory=dict)  # cells filled per column / channel
+    scores: list[Score] = field(default_factory=list)
+    holdout_cells: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    nothing_missing: bool = False
+
+    def summary(self) -> str:
+        if self.nothing_missing:
+            return (f"impute {self.domain}: no missing cell in the input; nothing to fill, "
+                    f"{self.output} is a copy of the input ({self.seconds:.1f} s)")
+        baseline = "linear interpolation" if self.domain == "timeseries" else "column mean / mode"
+        lines = [f"impute {self.domain}: filled {sum(self.filled.values())} cell(s) -> {self.output}"]
+        width = max((len(k) for k in self.filled), default=0)
+        lines += [f"  {k:<{width}}  {v}" for k, v in self.filled.items() if v]
+        if self.scores:
+            lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) "
+                         f"(model vs {baseline}; nrmse: lower is better, accuracy: higher):")
+            lines += [f"  {s.metric:<8} {s.model:.4f} vs {s.baseline:.4f} ({s.cells} cells)"
+                      for s in self.scores]
+        else:
+            lines.append("validation: no held-back cell (holdout=0 or too few observed cells)")
+        lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
+        return "\n".join(lines)
+
+
+def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
+    """tabular | timeseries from the file (see USAGE)."""
+    low = path.lower()
+    if low.endswith(SERIES_SUFFIXES):
+        return "timeseries"
+    if low.endswith(TABLE_SUFFIXES):
+        return "tabular"
+    if "time_column" in ingest_options or "series_column" in ingest_options:
+        return "timeseries"
+    return "timeseries" if time_column(path) else "tabular"
+
+
+def time_column(path: str) -> str | None:
+    """The first column of a CSV when it is named like a time or holds dates."""
+    if not path.lower().endswith((".csv", ".txt")):
+        return None
+    try:
+        head = pd.read_csv(path, nrows=50)
+    except Exception:  # unreadable here: the domain's reader names the problem later
+        return None
+    if head.shape[1] < 2:
+        return None
+    first = head.columns[0]
+    if str(first).strip().lower() in TIME_NAMES:
+        return str(first)
+    col = head[first].dropna()
+    if len(col) and col.dtype == object and pd.api.types.is_numeric_dtype(head.iloc[:, 1:].dtypes.iloc[0]):
+        try:
+            pd.to_datetime(col, format="mixed")
+            return str(first)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping[str, Any]) -> list | None:
+    """The DataFrame columns the model fills: the schema's columns for a table; numeric
+    columns other than the time / series columns for a series."""
+    if not isinstance(data, pd.DataFrame):
+        return None
+    known = [c.get("name") for c in schema.get("columns", []) if isinstance(c, Mapping)]
+    if known:
+        names = {str(c): c for c in data.columns}
+        return [names[n] for n in known if n in names]
+    roles = {schema.get("time_column"), schema.get("series_column"),
+             ingest_options.get("time_column"), ingest_options.get("series_column")}
+    return [c for c in data.columns if c not in roles and pd.api.types.is_numeric_dtype(data[c].dtype)]
+
+
+def _categorical(schema: Mapping[str, Any]) -> list[str]:
+    return [c["name"] for c in schema.get("columns", []) if isinstance(c, Mapping)
+            and c.get("kind") == "categorical"]
+
+
+def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
+    """Compose the pretrain config now (a ``ConfigError``, i.e. a ``UsageError``, on a typo)."""
+    from encoderkit.train.config import compose
+
+    compose(pretrain_overrides(domain, "store.zarr", "run", seed, False, overrides))
+
+
+def _copy_atomic(src: str, dst: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(dst),
+                               dir=os.path.dirname(os.path.abspath(dst)))
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,
+           n_models: int = 1, overrides: Sequence[str] = (), run_dir: str | None = None,
+           overwrite: bool = False, progress: bool = True, device: str = "cpu",
+           log: Callable[[str], None] | None = None, **ingest_options: Any) -> ImputeReport:
+    """Fill every missing cell of the file ``input`` and write ``output`` (see the module doc)."""
+    from encoderkit.data.ingest import ingest
+    from encoderkit.data.store import RecordStore
+    from encoderkit.registry import available_domains, get_domain
+
+    t0 = time.perf_counter()
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True) if progress else None)
+    input, output = str(input), str(output)
+    if not os.path.exists(input):
+        raise InputNotFoundError(f"input file {input!r} does not exist", file=input, key="input")
+    if os.path.abspath(input) == os.path.abspath(output):
+        raise UsageError("The 'output' parameter must differ from 'input' (the input is never "
+                         "modified)", key="output")
+    if not (isinstance(holdout, (int, float)) and not isinstance(holdout, bool) and 0 <= holdout < 0.5):
+        raise UsageError(f"The 'holdout' parameter must be a float in [0, 0.5). Got {holdout!r} instead.",
+                         key="holdout")
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+        raise UsageError(f"The 'n_models' parameter must be an int in the range [1, inf). "
+                         f"Got {n_models!r} instead.", key="n_models")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"The 'seed' parameter must be an int. Got {seed!r} instead.", key="seed")
+    # refused before any work: an existing output without overwrite=true, a directory, an
+    # unwritable place (encoderkit.outputs, shared by every command that writes)
+    check_output(output, overwrite, what="a filled file", file_ok=True)
+    if domain is None:
+        domain = infer_domain(input, ingest_options)
+        say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
+    if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
+        ingest_options = {**ingest_options, "time_column": time_column(input)}
+        say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
+    if domain not in available_domains():
+        raise UsageError(f"The 'domain' parameter must be a registered domain "
+                         f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")
+    cls = get_domain(domain)
+    _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
+    work = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-impute-"))
+    work.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(Path(input).suffixes[-2:]) if input.lower().endswith(".gz") else Path(input).suffix
+    try:
+        # 1. read the file as the domain reads it (the schema of a first ingest tells how)
+        try:
+            ingest(domain, [input], str(work / "input.zarr"), overwrite=True, progress=False,
+                   verbose=False, **ingest_options)
+            schema = RecordStore(str(work / "input.zarr")).schema
+            reader = cls(schema, **{k: v for k, v in ingest_options.items()
+                                    if k in ("time_column", "series_column", "missing_value")
+                                    and domain == "timeseries"})
+            data = reader.read_input(input)
+        except EncoderkitError:
+            raise
+        except (ValueError, TypeError, KeyError, OSError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise DataError(f"cannot read {input} as {domain}: {msg}", file=input) from None
+        if not (isinstance(data, (pd.DataFrame, np.ndarray)) or (isinstance(data, Mapping) and all(
+                isinstance(v, np.ndarray) for v in data.values()))):
+            raise UsageError(f"impute fills tables and numeric arrays (domain=tabular or timeseries); "
+                             f"the {domain} domain reads {input} as {type(data).__name__} (use "
+                             f"`encoderkit pretrain` then `encoderkit infill` for it)", key="domain")
+        columns = _value_columns(data, schema, ingest_options)
+        cats = _categorical(schema)
+        truth = list(channels(data, columns, cats))
+        missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
+        report = ImputeReport(domain=domain, output=output)
+        if sum(missing.values()) == 0:
+            try:
+                _copy_atomic(input, output)
+            except OSError as e:
+                raise write_error(e, output) from None
+            report.nothing_missing = True
+            report.seconds = time.perf_counter() - t0
+            return report
+
+        # 2. hold back some observed cells, ingest the rest
+        hide = draw_holdout(truth, holdout, seed, runs=domain == "timeseries") if holdout > 0 else {}
+        report.holdout_cells = int(sum(m.sum() for m in hide.values()))
+        holed = with_hidden(data, hide, columns) if report.holdout_cells else data
+        holed_file = work / f"holed{suffix}"
+        reader.write_output(holed, str(holed_file))
+        store = str(work / "train.zarr")
+        ingest(domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False,
+               **ingest_options)
+
+        # 3. fit (progress bar from the trainer), score the held-back cells, fill
+        say(f"impute: fitting {n_models} model(s) on the observed cells "
+            f"({report.holdout_cells} held back for validation)")
+        models = fit_models(domain, store, work, seed=seed, n_models=n_models, overrides=overrides,
+                            progress=progress, device=device)
+        report.steps = int(models[0].step)
+        if report.holdout_cells:
+            guess, _ = ensemble_infill(models, holed)
+            series = domain == "timeseries"
+            base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
+                    for ch in channels(holed, columns, cats)}
+            report.scores = score_holdout(truth, list(channels(guess, columns, cats)), base, hide)
+        filled, _ = ensemble_infill(models, data)
+        after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
+        report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
+        try:
+            reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+        except OSError as e:
+            raise write_error(e, output) from None
+    finally:
+        if not run_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """Words -> (own parameters, pretrain overrides, ingest options)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    own: dict[str, Any] = dict(OWN)
+    passed: list[str] = []
+    rest: list[str] = []
+    for word in argv:
+        if "=" not in word:
+            raise UsageError(f"impute: unexpected argument {word!r}; arguments are key=value")
+        key = word.split("=", 1)[0].lstrip("+~")
+        (passed if "." in key or key in GROUPS else rest).append(word)
+    try:
+        parsed = OverridesParser.create().parse_overrides(rest)
+    except Exception as e:  # hydra's grammar errors name the offending word
+        raise UsageError(f"impute: cannot parse arguments: {' '.join(str(e).split())}") from None
+    ingest_options: dict[str, Any] = {}
+    for o in parsed:
+        key, value = o.key_or_group, o.value()
+        if key in OWN:
+            own[key] = value
+        else:
+            ingest_options[key] = value
+    for key in ("input", "output"):
+        if own[key] is None:
+            raise UsageError(f"impute: missing required parameter {key}=...", key=key)
+    for key in ("overwrite", "progress"):
+        if not isinstance(own[key], bool):
+            raise UsageError(f"The {key!r} parameter must be true or false. Got {own[key]!r} instead.",
+                             key=key)
+    for key in ("input", "output", "run_dir", "domain", "device"):
+        if own[key] is not None:
+            own[key] = str(own[key])
+    return own, passed, ingest_options
+
+
+def run(command: str, argv: list[str]) -> int:
+    """CLI entry (``encoderkit impute ...``); errors are reported by ``encoderkit.cli.main``."""
+    if not argv or any(a in ("-h", "--help", "help") for a in argv):
+        print(USAGE)
+        return 0
+    own, passed, ingest_options = parse(argv)
+    report = impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
+    print(report.summary())
+    return 0

@@ -1,0 +1,234 @@
+"""``EncoderImputer``: the tabular encoder as a scikit-learn imputer.
+
+    from encoderkit.sklearn import EncoderImputer
+    filled = EncoderImputer(random_state=0).fit_transform(frame_with_nans)
+
+``fit`` trains (transductively, like scikit-learn's imputers) on the observed cells of
+``X``: ``X`` goes through the tabular domain's ingest into a temporary record store, then
+``encoderkit.train.pretrain`` with ``experiment=impute`` trains ``n_models`` models;
+the fitted weights stay in memory (``run_dir`` keeps the runs on disk as well).
+``transform`` fills the missing cells of any rows with the fitted models, no refit:
+observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
+(categorical columns are imputed as categories); a numpy array is read as numeric columns
+and comes back as float64. A column with no observed cell at fit has nothing to learn
+from: the tabular schema drops it and its cells stay missing.
+
+Multiple imputation: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head
+outputs are averaged before decoding; ``transform(X, return_std=True)`` also returns
+the per-cell spread over the models (0 at observed cells).
+
+Pickling (scikit-learn's ``clone`` does not pickle; ``joblib`` with several processes
+and ``pickle.dumps`` do): ``__getstate__`` stores each fitted model as safetensors bytes
+plus its JSON description (domain, config), and ``__setstate__`` rebuilds the models
+from them; no torch object goes through pickle. Unpickling any pickle runs code from
+its producer, as for every scikit-learn estimator: load only pickles you trust.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from encoderkit.errors import DataError, UsageError
+
+DOMAIN = "tabular"
+
+
+class EncoderImputer(TransformerMixin, BaseEstimator):
+    """Impute missing cells with a masked encoder fitted on the observed cells.
+
+    Parameters
+    ----------
+    model : str, default="impute"
+        Model preset (a ``configs/model`` name: ``impute`` = hidden 64, 3 layers; ``tiny``,
+        ``small``, ...).
+    steps : int or "auto", default="auto"
+        Optimizer steps per model; ``auto`` derives them from the table's size
+        (``train.steps=auto``, see ``encoderkit/train/budget.py``).
+    n_models : int, default=1
+        Models trained with different seeds and averaged (multiple imputation).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the model initialisation and the training masks; an int makes ``fit``
+        deterministic.
+    overrides : sequence of str, default=()
+        Further pretraining overrides in Hydra syntax, e.g. ``("optim.lr=1e-3",
+        "domain.numeric_decode=regression", "model.num_layers=2")``.
+    ingest_options : dict or None, default=None
+        Tabular ingest options (``categorical_threshold``, ``columns``, ``num_bins``, ...).
+        Numpy columns are always numeric.
+    device : str, default="cpu"
+    run_dir : str or None, default=None
+        Keep the training runs under this directory (default: a temporary one, removed).
+    progress : bool, default=False
+        Show the training progress bar.
+    """
+
+    def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
+                 random_state: Any = None, overrides: Sequence[str] = (),
+                 ingest_options: dict | None = None, device: str = "cpu",
+                 run_dir: str | None = None, progress: bool = False) -> None:
+        self.model = model
+        self.steps = steps
+        self.n_models = n_models
+        self.random_state = random_state
+        self.overrides = overrides
+        self.ingest_options = ingest_options
+        self.device = device
+        self.run_dir = run_dir
+        self.progress = progress
+
+    # ------------------------------------------------------------ scikit-learn protocol
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _check_params(self) -> None:
+        if self.steps != "auto" and (isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer))
+                                     or self.steps < 1):
+            raise UsageError(f"The 'steps' parameter of EncoderImputer must be an int in the range "
+                             f"[1, inf) or 'auto'. Got {self.steps!r} instead.", key="steps")
+        if isinstance(self.n_models, bool) or not isinstance(self.n_models, (int, np.integer)) \
+                or self.n_models < 1:
+            raise UsageError(f"The 'n_models' parameter of EncoderImputer must be an int in the range "
+                             f"[1, inf). Got {self.n_models!r} instead.", key="n_models")
+        if not isinstance(self.model, str):
+            raise UsageError(f"The 'model' parameter of EncoderImputer must be a model preset name "
+                             f"(impute, tiny, small, ...). Got {self.model!r} instead.", key="model")
+        if isinstance(self.overrides, str) or not all(isinstance(o, str) and "=" in o
+                                                      for o in self.overrides):
+            raise UsageError(f"The 'overrides' parameter of EncoderImputer must be a sequence of "
+                             f"'key=value' strings. Got {self.overrides!r} instead.", key="overrides")
+
+    def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
+        """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
+        came as a DataFrame."""
+        if isinstance(X, pd.DataFrame):
+            # names and width only: check_array would cast a mixed-dtype frame to one dtype
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if reset and len(X) < 2:
+                raise ValueError(f"Found array with {len(X)} sample(s) (shape={X.shape}) while a "
+                                 f"minimum of 2 is required by EncoderImputer.")
+            frame = X.copy()
+            is_frame = True
+        else:
+            x = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
+                              ensure_min_samples=2 if reset else 1)
+            frame = pd.DataFrame(x)
+            is_frame = False
+        if reset:
+            self.columns_ = [str(c) for c in X.columns] if is_frame else [f"c{i}" for i in range(frame.shape[1])]
+        frame.columns = self.columns_
+        frame.index = pd.RangeIndex(len(frame))
+        return frame, is_frame
+
+    def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
+        """Train on the observed cells of ``X`` (``y`` is ignored)."""
+        from encoderkit.data.ingest import ingest
+        from encoderkit.impute import fit_models
+
+        self._check_params()
+        frame, is_frame = self._frame(X, reset=True)
+        options = dict(self.ingest_options or {})
+        if not is_frame:  # numpy columns are numbers, even when integral with few values
+            options["columns"] = {**{c: "numeric" for c in frame.columns}, **options.get("columns", {})}
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1)) \
+            if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
+        work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            table = work / "fit.parquet"  # keeps dtypes (categoricals too), unlike CSV
+            try:
+                frame.to_parquet(table, index=False)
+            except (ValueError, TypeError) as e:  # pyarrow: e.g. an object column of mixed types
+                raise DataError(f"EncoderImputer cannot store X's columns as a table: "
+                                f"{' '.join(str(e).split())}; give each column one type") from None
+            store = str(work / "fit.zarr")
+            ingest(DOMAIN, [str(table)], store, overwrite=True, progress=False, verbose=False, **options)
+            words = [f"model={self.model}", f"train.steps={self.steps}", *self.overrides]
+            self.models_ = fit_models(DOMAIN, store, work, seed=seed, n_models=int(self.n_models),
+                                      overrides=words, progress=bool(self.progress), device=self.device)
+        finally:
+            if not self.run_dir:
+                shutil.rmtree(work, ignore_errors=True)
+        return self
+
+    def transform(self, X: Any, return_std: bool = False) -> Any:
+        """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
+        return ``(filled, spread)`` where ``spread`` is the per-cell standard deviation over
+        the models (for categorical cells: the share of models that disagree with the fill)."""
+        from encoderkit.impute import ensemble_infill
+
+        check_is_fitted(self, "models_")
+        frame, is_frame = self._frame(X, reset=False)
+        filled, spread = ensemble_infill(self.models_, frame, return_std=return_std)
+        if is_frame:  # the caller's column names and index back
+            filled.columns, filled.index = X.columns, X.index
+            if spread is not None:
+                spread.columns, spread.index = X.columns, X.index
+        else:
+            filled = filled.to_numpy(dtype=np.float64)
+            spread = None if spread is None else spread.to_numpy(dtype=np.float64)
+        return (filled, spread) if return_std else filled
+
+    def fit_transform(self, X: Any, y: Any = None, return_std: bool = False) -> Any:
+        return self.fit(X, y).transform(X, return_std=return_std)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self, "n_features_in_")
+        return _check_feature_names_in(self, input_features)
+
+    # ------------------------------------------------------------ pickling without torch pickles
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
+        state = dict(state)
+        if "models_" in state:
+            state["models_"] = [_to_bytes(m) for m in state["models_"]]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if "models_" in state:
+            state["models_"] = [_from_bytes(b) for b in state["models_"]]
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
+            self.__dict__.update(state)
+
+
+def _to_bytes(model: Any) -> dict[str, Any]:
+    """A loaded model -> safetensors bytes + JSON-able description."""
+    from safetensors.torch import save
+
+    from encoderkit.train.checkpoint import model_state
+
+    return {"weights": save(model_state(model.model)), "domain": model.domain.describe(),
+            "model_config": model.config.to_dict(), "max_seqlen": model.max_seqlen, "step": model.step}
+
+
+def _from_bytes(blob: dict[str, Any]) -> Any:
+    from safetensors.torch import load
+
+    from encoderkit.core import EncoderConfig
+    from encoderkit.infer.pretrained import Pretrained
+    from encoderkit.modeling import MaskedEncoderModel
+    from encoderkit.registry import build_domain
+    from encoderkit.train.checkpoint import load_model_state
+
+    domain = build_domain(blob["domain"])
+    config = EncoderConfig.from_dict(blob["model_config"])
+    model = MaskedEncoderModel(domain, config)
+    load_model_state(model, load(blob["weights"]))
+    return Pretrained(model=model, domain=domain, config=config, step=int(blob["step"]),
+                      max_seqlen=int(blob["max_seqlen"]))

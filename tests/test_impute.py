@@ -1,0 +1,181 @@
+"""`encoderkit impute`: end to end on a CSV table with missing cells, on series files
+(a CSV with a date column and a .npy array), and on a table with no missing cell; the
+scoring helpers against independent references. Tiny models, a few steps: behaviour,
+not quality (benchmarks/RESULTS.md has the quality figures)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoderkit.cli import main
+from encoderkit.impute import (Channel, baseline_fill, draw_holdout, gap_length, infer_domain,
+                               score_holdout)
+
+TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
+        "model.intermediate_size=32", "train.steps=3", "progress=false"]
+
+
+def anes(rows: int = 120) -> pd.DataFrame:
+    from statsmodels.datasets import anes96
+
+    return anes96.load_pandas().data.iloc[:rows].reset_index(drop=True)
+
+
+def co2(n: int = 400) -> np.ndarray:
+    from statsmodels.datasets import co2 as data
+
+    x = data.load_pandas().data["co2"].to_numpy(np.float64)
+    return x[~np.isnan(x)][:n].copy()
+
+
+def test_table_csv_filled_observed_cells_unchanged(tmp_path, capsys):
+    truth = anes()
+    rng = np.random.default_rng(0)
+    holes = rng.random(truth.shape) < 0.1
+    frame = truth.mask(holes)
+    src, out = tmp_path / "survey.csv", tmp_path / "filled.csv"
+    frame.to_csv(src, index=False)
+    assert main(["impute", f"input={src}", f"output={out}", "seed=1", *TINY]) == 0
+    text = capsys.readouterr().out
+    back, given = pd.read_csv(out), pd.read_csv(src)
+    assert list(back.columns) == list(given.columns) and back.notna().all().all()
+    obs = given.notna().to_numpy()
+    np.testing.assert_array_equal(back.to_numpy()[obs], given.to_numpy()[obs])
+    # the summary: cells filled per column (= the column's missing cells), validation vs baseline
+    assert f"filled {int(holes.sum())} cell(s)" in text
+    for c in frame.columns:
+        n = int(frame[c].isna().sum())
+        if n:
+            assert any(line.split() == [c, str(n)] for line in text.splitlines()), (c, text)
+    assert "held-back observed cell(s)" in text and "nrmse" in text and "accuracy" in text
+    # categorical columns get known answers
+    for c in ("vote", "PID"):
+        assert set(back[c]) <= set(truth[c])
+    # an existing output is refused without overwrite=true (exit code 1, one line)
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "overwrite=true" in err and len(err.strip().splitlines()) == 1
+
+
+def test_series_csv_with_dates_is_a_series(tmp_path, capsys):
+    x = co2(300)
+    truth = x.copy()
+    x[40:52] = np.nan  # a 12-week gap
+    x[200] = np.nan
+    dates = pd.date_range("1990-01-07", periods=len(x), freq="W").strftime("%Y-%m-%d")
+    src, out = tmp_path / "co2.csv", tmp_path / "co2_filled.csv"
+    pd.DataFrame({"date": dates, "co2": x}).to_csv(src, index=False)
+    assert infer_domain(str(src), {}) == "timeseries"
+    code = main(["impute", f"input={src}", f"output={out}", "domain.patch=8", *TINY])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    back = pd.read_csv(out)
+    assert list(back["date"]) == list(dates)  # the time column passes through
+    filled = back["co2"].to_numpy()
+    assert np.isfinite(filled).all()
+    obs = np.isfinite(x)
+    assert np.array_equal(filled[obs], x[obs])
+    assert "filled 13 cell(s)" in cap.out and "linear interpolation" in cap.out
+    # sanity of the fill's scale: within the series' range, not in normalised units
+    assert truth.min() - 5 < filled[~obs].min() and filled[~obs].max() < truth.max() + 5
+
+
+def test_series_npy_channels(tmp_path, capsys):
+    from statsmodels.datasets import macrodata
+
+    m = macrodata.load_pandas().data
+    x = np.stack([m["realgdp"].to_numpy(), m["realcons"].to_numpy()])  # [C=2, L=203]
+    x[0, 50:60] = np.nan
+    x[1, 120] = np.nan
+    src, out = tmp_path / "macro.npy", tmp_path / "macro_filled.npy"
+    np.save(src, x)
+    assert main(["impute", f"input={src}", f"output={out}", "domain.patch=8", "holdout=0.1", *TINY]) == 0
+    text = capsys.readouterr().out
+    back = np.load(out)
+    assert back.shape == x.shape and back.dtype == x.dtype and np.isfinite(back).all()
+    assert np.array_equal(back[np.isfinite(x)], x[np.isfinite(x)])
+    assert "channel 0  10" in text and "channel 1  1" in text
+
+
+def test_table_without_missing_cell_is_copied(tmp_path, capsys):
+    src, out = tmp_path / "complete.csv", tmp_path / "same.csv"
+    anes(50).to_csv(src, index=False)
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 0
+    text = capsys.readouterr().out
+    assert "no missing cell" in text
+    assert out.read_bytes() == src.read_bytes()
+    # overwrite=true replaces an existing output
+    out.write_text("old")
+    assert main(["impute", f"input={src}", f"output={out}", "overwrite=true", *TINY]) == 0
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_usage_errors_are_one_line(tmp_path, capsys):
+    src = tmp_path / "t.csv"
+    anes(20).to_csv(src, index=False)
+    assert main(["impute", f"input={tmp_path / 'nope.csv'}", f"output={tmp_path / 'o.csv'}"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["impute", f"input={src}"]) == 2
+    assert "output=" in capsys.readouterr().err
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "domain=sound"]) == 2
+    assert "'domain' parameter" in capsys.readouterr().err
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "holdout=0.7"]) == 2
+    assert "'holdout' parameter" in capsys.readouterr().err
+    # a mistyped pretrain override is refused before any ingest or training
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "train.stepz=3"]) == 2
+    assert "unknown config key 'train.stepz'" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+
+
+# ---------------------------------------------------------------- helpers vs references
+def test_series_baseline_is_linear_interpolation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 40))
+    visible = rng.random(x.shape) < 0.6
+    visible[:, 0] = visible[:, -1] = True
+    got = baseline_fill(Channel("c", x), visible, series=True)
+    ref = pd.DataFrame(np.where(visible, x, np.nan).T).interpolate(method="index").to_numpy().T
+    np.testing.assert_allclose(got, ref)
+
+
+def test_scores_against_sklearn_metrics():
+    from sklearn.metrics import accuracy_score, mean_squared_error
+
+    rng = np.random.default_rng(1)
+    num = rng.normal(size=50)
+    cat = rng.choice(["a", "b", "c"], size=50).astype(object)
+    hide = {"num": rng.random(50) < 0.3, "cat": rng.random(50) < 0.3}
+    pred_num, pred_cat = num + rng.normal(scale=0.5, size=50), rng.choice(["a", "b"], size=50).astype(object)
+    truth = [Channel("num", num), Channel("cat", cat, categorical=True)]
+    model = [Channel("num", pred_num), Channel("cat", pred_cat, categorical=True)]
+    base = {"num": np.full(50, num.mean()), "cat": np.full(50, "a", dtype=object)}
+    nrmse, acc = score_holdout(truth, model, base, hide)
+    h = hide["num"]
+    assert nrmse.model == pytest.approx(mean_squared_error(num[h], pred_num[h]) ** 0.5 / num.std())
+    assert nrmse.baseline == pytest.approx(mean_squared_error(num[h], base["num"][h]) ** 0.5 / num.std())
+    assert acc.model == pytest.approx(accuracy_score(cat[hide["cat"]], pred_cat[hide["cat"]]))
+    assert (nrmse.cells, acc.cells) == (int(h.sum()), int(hide["cat"].sum()))
+
+
+def test_holdout_draws_only_observed_cells_and_keeps_most():
+    x = np.arange(100.0)
+    x[::3] = np.nan
+    (mask,) = draw_holdout([Channel("c", x)], 0.2, seed=0).values()
+    assert not (mask & np.isnan(x)).any() and 0 < mask.sum() < 0.35 * np.isfinite(x).sum()
+    (none,) = draw_holdout([Channel("c", np.array([1.0, np.nan, 2.0]))], 0.4, seed=0).values()
+    assert not none.any()  # two observed cells: nothing is held back
+
+
+def test_series_holdout_runs_as_long_as_the_gaps():
+    x = np.arange(3000.0)
+    for start in range(100, 3000, 300):
+        x[start:start + 5] = np.nan  # every gap is 5 samples long
+    assert gap_length(x) == 5 and gap_length(np.ones(4)) == 1
+    (mask,) = draw_holdout([Channel("c", x)], 0.05, seed=0, runs=True).values()
+    assert not (mask & np.isnan(x)).any()
+    edges = np.diff(np.pad(mask.astype(np.int8), 1))
+    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    assert np.bincount(lengths).argmax() == 5  # runs of the gaps' length (some merge or get cut)
+    assert 0.02 < mask.mean() < 0.08
