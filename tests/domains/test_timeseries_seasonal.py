@@ -46,6 +46,25 @@ def test_climatology_and_fill_match_a_hand_computed_case():
     assert period == 2 and filled[4] == pytest.approx(1.0, abs=1e-12)
 
 
+def test_climatology_equals_the_least_squares_fit_with_phase_dummies_and_a_trend():
+    # independent reference: np.linalg.lstsq on the full design [one-hot phase | t]
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=100) + 0.03 * np.arange(100)
+    x[rng.random(100) < 0.3] = np.nan
+    x[[7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 98]] = np.nan  # phase 0 of 7 never seen
+    ok = np.isfinite(x)
+    t = np.arange(100)
+    seen = np.unique(t[ok] % 7)
+    a = np.zeros((ok.sum(), len(seen) + 1))
+    a[np.arange(ok.sum()), np.searchsorted(seen, t[ok] % 7)] = 1.0
+    a[:, -1] = t[ok]
+    coef = np.linalg.lstsq(a, x[ok], rcond=None)[0][:-1]
+    expected = np.zeros(7)
+    expected[seen] = coef - coef.mean()
+    np.testing.assert_allclose(climatology(x, 7), expected, atol=1e-10)
+    assert climatology(x, 7)[0] == 0.0
+
+
 def test_seasonal_fill_is_exact_for_trend_plus_periodic_and_keeps_observed_bits():
     t = np.arange(120)
     profile = np.array([3.0, -1.0, 0.5, 2.0, -4.0, 1.0, 0.0, -0.5, 1.5, -2.0, 0.25, -0.75])
