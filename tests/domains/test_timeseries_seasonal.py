@@ -51,7 +51,7 @@ def test_climatology_equals_the_least_squares_fit_with_phase_dummies_and_a_trend
     rng = np.random.default_rng(4)
     x = rng.normal(size=100) + 0.03 * np.arange(100)
     x[rng.random(100) < 0.3] = np.nan
-    x[[7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 98]] = np.nan  # phase 0 of 7 never seen
+    x[[0, 7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 98]] = np.nan  # phase 0 of 7 never seen
     ok = np.isfinite(x)
     t = np.arange(100)
     seen = np.unique(t[ok] % 7)
