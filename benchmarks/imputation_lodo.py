@@ -375,7 +375,7 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"), seed)
         model = load(run)
         secs[baseline] = time.perf_counter() - t0
-        for fb in (0, 16):
+        for fb in (0, 16, 32):
             model.domain.options["short_fallback"] = fb
             filled = model.infill([h.copy() for h in holed])
             preds[f"ek_{baseline}" + (f"_fb{fb}" if fb else "")] = [np.asarray(f).reshape(h.shape) for f, h in zip(filled, holed)]
