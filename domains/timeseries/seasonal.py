@@ -134,6 +134,10 @@ def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray
         cols = (t_index[rows] - t0)[:, None] * p + np.arange(p)  # [R, p] sample times
         vis = visible[rows]
         line[cols[vis]] = norm[rows][vis]
-        filled, _ = seasonal_fill(line)
+        # the period from the visible span only: the padding past a series' end (NaN) would
+        # enter the autocorrelation as a flat linear extension and can move the peak
+        seen = np.flatnonzero(np.isfinite(line))
+        period = detect_period(line[seen[0]:seen[-1] + 1])
+        filled, _ = seasonal_fill(line, period) if period else (linear_fill(line), None)
         out[rows] = filled[cols]
     return out

@@ -103,6 +103,24 @@ def test_seasonal_baseline_input_is_the_climatology_fill_in_normalised_units():
     assert "baseline" in m.inputs and m.inputs["baseline"].shape == m.inputs["values"].shape
 
 
+def test_seasonal_baseline_ignores_the_padding_of_the_last_patch():
+    # aeon's Lynx series: 114 samples, patch 4 -> the last patch holds 2 padding samples.
+    # Read as a flat linear extension they move the autocorrelation peak (period 20 instead
+    # of 19 with these gaps); the fill must equal the one of the unpadded series.
+    import warnings
+
+    from aeon.datasets import load_lynx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # aeon's deprecation notice
+        x = np.asarray(load_lynx(), dtype=np.float64).copy()
+    x[list(range(29, 37)) + list(range(65, 77))] = np.nan
+    expected, period = seasonal_fill(x)
+    assert period == 19
+    out = TimeSeriesDomain({}, patch=4, baseline="seasonal").infill(x, zero_predict)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6 * np.nanmax(x))
+
+
 def test_short_fallback_returns_the_baseline_only_for_series_shorter_than_the_threshold():
     rng = np.random.default_rng(2)
     short = rng.normal(size=(3, 20))  # 5 patches of 4
