@@ -139,6 +139,14 @@ def sklearn_impute(holed: pd.DataFrame, categorical: list[str], method: str, see
     return res
 
 
+def _key(v) -> str:
+    """Cell value for comparison: 3, 3.0 and "3" are the same category."""
+    try:
+        return repr(float(v))
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def score_table(truth: pd.DataFrame, pred: pd.DataFrame, holes: np.ndarray,
                 categorical: list[str]) -> tuple[float, float]:
     sq, hit, n_num, n_cat = 0.0, 0, 0, 0
@@ -149,7 +157,7 @@ def score_table(truth: pd.DataFrame, pred: pd.DataFrame, holes: np.ndarray,
         if c in categorical:
             t = truth[c].to_numpy()[h]
             p = pred[c].to_numpy()[h]
-            hit += int(sum(str(a) == str(b) for a, b in zip(t, p)))
+            hit += int(sum(_key(a) == _key(b) for a, b in zip(t, p)))
             n_cat += int(h.sum())
         else:
             tv = truth[c].to_numpy(np.float64)

@@ -587,8 +587,10 @@ class TimeSeriesDomain(Domain):
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
-            for w in self.windows(ex, int(self.options["infill_max_seqlen"]),
-                                  overlap=int(self.options["infill_overlap"])):
+            # a series that falls back to the baseline is one window: its interpolation
+            # must see the whole series, not a window's share of it
+            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"])
+            for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
                 m = self.infill_example(w)
                 if m.predict.any():
                     masked.append(m)

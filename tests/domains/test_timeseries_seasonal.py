@@ -130,6 +130,16 @@ def test_short_fallback_returns_the_baseline_only_for_series_shorter_than_the_th
     s, l_ = d.infill(short, big_predict), d.infill(long, big_predict)
     np.testing.assert_allclose(s[:, 9], (short[:, 8] + short[:, 10]) / 2, rtol=1e-6)  # linear
     assert np.all(np.abs(l_[:, 40] - (long[:, 39] + long[:, 41]) / 2) > 1.0)  # the model's
+    # a short multichannel series cut into several infill windows still falls back to the
+    # interpolation over the WHOLE series (not a window's share of it)
+    many = rng.normal(size=(12, 28))
+    many[:, 13:17] = np.nan
+    d2 = TimeSeriesDomain({}, patch=2, short_fallback=16, infill_max_seqlen=32)
+    out = d2.infill(many, big_predict)
+    t = np.arange(28)
+    for c in range(12):
+        ok = np.isfinite(many[c])
+        np.testing.assert_allclose(out[c], np.interp(t, t[ok], many[c, ok]), rtol=1e-6)
     with pytest.raises(ValueError, match="short_fallback"):
         TimeSeriesDomain({}, short_fallback=-1)
     with pytest.raises(ValueError, match="'baseline'.*seasonal"):
