@@ -531,7 +531,7 @@ def report(df: pd.DataFrame) -> str:
         sets = series_sets()  # the period each dataset's first series shows (unholed)
         df = exact_fallbacks(df, sets)
         s = df[df.kind == "series"]
-        meths = list(dict.fromkeys(s.method))
+        meths = sorted(dict.fromkeys(s.method), key=lambda k: (not k.startswith("ek_"), k))
         m = s.groupby(["dataset", "method"], sort=False).mean(numeric_only=True)
         periods = {k: float(detect_period(np.atleast_2d(v["eval"][0])[0]) or float("nan"))
                    for k, v in sets.items()}
@@ -581,7 +581,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="only render markdown from these result JSON files")
     args = ap.parse_args(argv)
     if args.report:
-        df = pd.DataFrame([r for path in args.report for r in json.load(open(path))])
+        parts = [pd.DataFrame(json.load(open(path))).assign(_src=i) for i, path in enumerate(args.report)]
+        df = pd.concat(parts, ignore_index=True)
+        # a later file's run of a dataset and seed replaces an earlier one's (reruns)
+        newest = df.groupby(["kind", "dataset", "seed"])["_src"].transform("max")
+        df = df[df["_src"] == newest].drop(columns="_src").reset_index(drop=True)
         print(report(df))
         return 0
     torch.set_num_threads(1)
