@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo test test-slow bench clean gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,16 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.core_throughput
+
+# On a CUDA machine, with its own Python (a CUDA torch; not .venv's CPU build). Under 8 min;
+# appends a section to benchmarks/RESULTS.md; non-zero exit when anything failed or is missing.
+GPU_PY ?= python3
+gpu-check:
+	PY="$(GPU_PY)" bash scripts/gpu_check.sh $(GPU_CHECK_ARGS)
+
+# Where pip has network: wheels of the dependencies a stock CUDA image lacks, into .whl/.
+gpu-wheels:
+	PY="$(PY)" bash scripts/gpu_wheels.sh
 
 clean:
 	rm -rf $(VENV) runs outputs multirun

@@ -1,25 +1,27 @@
-"""What every `encoderkit <command>` module shares: dispatch with `--help` and one-line errors."""
+"""What every `encoderkit <command>` module shares: dispatch with `--help`.
+
+Errors are not handled here: a command raises an ``EncoderkitError`` subclass
+(``UsageError`` for a bad parameter, ``DataError`` for a bad file / record,
+``InputNotFoundError``, ``OutputExistsError``) naming the file / record / key, and
+``encoderkit.cli.main`` prints it as one line with the right exit code. New commands
+need nothing more than to raise.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Callable, Mapping
 
-# Errors that come from user input: printed as one line, exit code 1, no traceback.
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError)
+from encoderkit.errors import UsageError
 
 
-def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str, command: str,
-             argv: list[str]) -> int:
+def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str | Mapping[str, str],
+             command: str, argv: list[str]) -> int:
+    """Run ``commands[command](argv)``; ``--help`` prints the command's own usage
+    (``usage`` is one text, or a command -> text mapping)."""
     if command not in commands:
-        print(f"encoderkit: unknown command {command!r}; expected one of {sorted(commands)}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown command {command!r}; expected one of {sorted(commands)}")
     if any(a in ("-h", "--help") for a in argv):
-        print(usage)
+        print(usage[command] if isinstance(usage, Mapping) else usage)
         return 0
-    try:
-        return commands[command](argv)
-    except USER_ERRORS as e:
-        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
-        return 1
+    return commands[command](argv)

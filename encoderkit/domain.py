@@ -91,12 +91,14 @@ class IngestReport:
     tokens: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     warnings: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)  # other totals a domain reports (e.g. samples)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
 
     def summary(self) -> str:
         lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
+        lines += [f"{name}: {n}" for name, n in sorted(self.counts.items())]
         total = sum(self.skipped.values())
         lines.append(f"records skipped: {total}")
         lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
@@ -121,6 +123,11 @@ class Domain:
     name: ClassVar[str] = ""
     #: fields of a record stored per token (used by the store to check records)
     rope_axes: int = 0
+    #: options a user may set at infill time (``Pretrained.infill(data, **options)``, the
+    #: infill CLI): user-facing name -> the domain option it sets; the constructor validates
+    infill_options: ClassVar[dict[str, str]] = {}
+    #: what ``read_input`` reads, for ``encoderkit infill --help`` (e.g. "FASTA, FASTQ (.gz)")
+    input_formats: ClassVar[str] = ""
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

@@ -10,11 +10,24 @@ prints the traceback and a line asking to report it.
 The subclasses also derive from the builtin exception a Python caller would
 expect (``ValueError``, ``FileNotFoundError``, ...), so ``except ValueError``
 written against earlier versions keeps working.
+
+How a command uses it: raise a subclass and let it propagate. ``encoderkit.cli.main``
+is the one place that catches ``EncoderkitError`` (a new command needs no
+``try``/``except`` of its own). Code that reads a user file wraps the read in
+``with reading(path):``, which turns what parsers and decompressors raise
+(``EOFError`` of a truncated ``.gz``, ``UnicodeDecodeError``, ``IsADirectoryError``,
+pyarrow / pandas parse errors, ``ValueError`` ...) into a ``DataError`` naming the
+file.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import lzma
+import tokenize
+import zipfile
+import zlib
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 class EncoderkitError(Exception):
@@ -63,3 +76,49 @@ class OutputExistsError(EncoderkitError, FileExistsError):
 
     def __init__(self, message: str, **kw: Any) -> None:
         EncoderkitError.__init__(self, message, **kw)
+
+
+# What parsers and decompressors raise on a damaged or unexpected file. ``OSError``
+# covers gzip.BadGzipFile, zstd errors and I/O errors; ``ValueError`` covers pandas /
+# pyarrow parse errors (both derive from it) and the readers' own messages; numpy parses
+# a damaged .npy header with ``ast``, which raises SyntaxError / tokenize.TokenError.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, UnicodeError,
+    KeyError, OverflowError, MemoryError, SyntaxError, tokenize.TokenError)
+
+
+def data_error(exc: BaseException, file: Any) -> EncoderkitError:
+    """What a user should read for ``exc`` raised while reading ``file``."""
+    if isinstance(exc, EncoderkitError):
+        if exc.file is None and file is not None:
+            exc.file = str(file)
+        return exc
+    if isinstance(exc, IsADirectoryError):
+        return DataError("is a directory; expected a file", file=file)
+    if isinstance(exc, FileNotFoundError):
+        return InputNotFoundError("does not exist", file=file)
+    if isinstance(exc, PermissionError):
+        return DataError("permission denied (cannot read it)", file=file)
+    if isinstance(exc, (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)) or type(exc).__name__ in {
+            "BadGzipFile", "ZstdError"} or "compressed" in str(exc).lower() \
+            or "end-of-stream" in str(exc).lower():
+        return DataError(f"truncated or corrupt compressed file ({type(exc).__name__}: {exc})",
+                         file=file)
+    if isinstance(exc, UnicodeError):
+        return DataError(f"not valid text in the expected encoding ({exc})", file=file)
+    if isinstance(exc, MemoryError):
+        return DataError("too large to read into memory", file=file)
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if not text:
+        text = type(exc).__name__
+    return DataError(f"cannot read: {text}" if not isinstance(exc, ValueError) else text, file=file)
+
+
+@contextmanager
+def reading(file: Any) -> Iterator[None]:
+    """Turn any error raised while reading ``file`` into a ``DataError`` naming it."""
+    try:
+        yield
+    except READ_ERRORS as e:
+        raise data_error(e, file) from e
+

@@ -11,9 +11,14 @@ from importlib.metadata import entry_points
 from typing import Any, Mapping
 
 from encoderkit.domain import Domain
+from encoderkit.errors import UsageError
 
 GROUP = "encoderkit.domains"
 _local: dict[str, type[Domain]] = {}
+
+
+class UnknownDomainError(UsageError, KeyError):
+    """``domain=`` names no registered domain (a ``KeyError`` for older callers)."""
 
 
 def register_domain(cls: type[Domain]) -> type[Domain]:
@@ -37,7 +42,7 @@ def get_domain(name: str) -> type[Domain]:
             if not (isinstance(cls, type) and issubclass(cls, Domain)):
                 raise TypeError(f"entry point {GROUP}:{name} -> {ep.value} is not a Domain subclass")
             return cls
-    raise KeyError(f"unknown domain {name!r}; registered domains: {available_domains()} "
+    raise UnknownDomainError(f"unknown domain {name!r}; registered domains: {available_domains()} "
                    f"(a domain registers under the entry-point group {GROUP!r})")
 
 

@@ -10,6 +10,13 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
+# tests/domains (the test package) shadows the repository's `domains` package, so
+# `domains.<name>` fell through to the editable install (another checkout's code):
+# point the shadowing package at this checkout's domain code too.
+import domains as _domains  # noqa: E402
+
+if str(TESTS.parent / "domains") not in _domains.__path__:
+    _domains.__path__.append(str(TESTS.parent / "domains"))
 # subprocesses (torchrun, crash tests) find the helpers too
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(TESTS), str(TESTS.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))

@@ -123,6 +123,8 @@ class GenomicDomain(Domain):
     token's j-th base is soft-masked)."""
 
     name = "genomic"
+    infill_options = {"window": "infill_window"}
+    input_formats = "FASTA or FASTQ (.fa/.fasta/.fq/.fastq; plain, gzip, bzip2 or xz); N/n bases are filled"
     rope_axes = 1
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
@@ -187,6 +189,14 @@ class GenomicDomain(Domain):
             report.warnings.append(f"{mapped} non-IUPAC character(s) read as N (invalid=n)")
         return {"format": SCHEMA_FORMAT, "alphabet": BASES, "bases": bases, "soft_bases": soft_bases,
                 "ingest": {k: opts[k] for k in INGEST_OPTIONS}}
+
+    def hf_export_problems(self) -> list[str]:
+        """What a Hugging Face ModernBERT export cannot reproduce (``encoderkit export-hf``)."""
+        if self.options["positions"] == "base" and self.options["tokens"] != "nucleotide":
+            return ["domain.positions=base with k-mer tokens: positions advance by the bases between "
+                    "tokens, but ModernBERT numbers tokens 0, 1, 2, ..., so transformers would compute "
+                    "different logits (train with domain.positions=token to export)"]
+        return []
 
     # ------------------------------------------------------------------ per record
     def _positions(self, starts: np.ndarray) -> np.ndarray:

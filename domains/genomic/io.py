@@ -1,14 +1,20 @@
-"""FASTA / FASTQ reading and writing (plain or gzip), with errors that name file, record and line."""
+"""FASTA / FASTQ reading and writing (plain, gzip, bzip2 or xz), with errors that name
+file, record and line. Every error while reading (a truncated archive, a directory, a
+malformed record) is an ``encoderkit`` ``DataError`` naming the file."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 import tempfile
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
+from encoderkit.errors import DataError, reading
 
 from .tokens import BASES, BYTE_TO_CODE, INVALID, IS_LOWER, N_CODE
 
@@ -27,17 +33,22 @@ class SeqRecord:
         return f"{self.id} {self.description}".rstrip() if self.description else self.id
 
 
+# compressions recognised by their first bytes (the file name is not trusted)
+_OPENERS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
 def _open_text(path: str):
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="ascii", errors="replace", newline=None)
+        magic = fh.read(6)
+    for prefix, opener in _OPENERS:
+        if magic.startswith(prefix):
+            return opener(path, "rt", encoding="ascii", errors="replace", newline=None)
     return open(path, "rt", encoding="ascii", errors="replace", newline=None)
 
 
 def detect_format(path: str) -> str:
     """'fasta' or 'fastq' from the first non-blank character; a clear error otherwise."""
-    with _open_text(path) as fh:
+    with reading(path), _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             s = line.strip()
             if not s:
@@ -46,9 +57,9 @@ def detect_format(path: str) -> str:
                 return "fasta"
             if s[0] == "@":
                 return "fastq"
-            raise ValueError(f"{path}: not a FASTA or FASTQ file: line {lineno} starts with {s[:20]!r}; "
+            raise DataError(f"{path}: not a FASTA or FASTQ file: line {lineno} starts with {s[:20]!r}; "
                              f"expected '>' (FASTA) or '@' (FASTQ)")
-    raise ValueError(f"{path}: the file is empty (no FASTA/FASTQ records)")
+    raise DataError(f"{path}: the file is empty (no FASTA/FASTQ records)")
 
 
 @dataclass
@@ -71,7 +82,7 @@ def _split_header(header: str) -> tuple[str, str]:
 
 def iter_fasta(path: str) -> Iterator[RawRecord]:
     rec: RawRecord | None = None
-    with _open_text(path) as fh:
+    with reading(path), _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if line.startswith(">"):
@@ -82,7 +93,7 @@ def iter_fasta(path: str) -> Iterator[RawRecord]:
             elif line.startswith(";") or not line.strip():
                 continue  # old-style FASTA comments and blank lines
             elif rec is None:
-                raise ValueError(f"{path}: line {lineno}: sequence data before the first '>' header")
+                raise DataError(f"{path}: line {lineno}: sequence data before the first '>' header")
             else:
                 rec.lines.append(line.strip())
     if rec is not None:
@@ -91,14 +102,14 @@ def iter_fasta(path: str) -> Iterator[RawRecord]:
 
 def iter_fastq(path: str) -> Iterator[RawRecord]:
     """Four-line FASTQ (the form every sequencer writes)."""
-    with _open_text(path) as fh:
+    with reading(path), _open_text(path) as fh:
         lines = iter(enumerate(fh, 1))
         for lineno, line in lines:
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             if not line.startswith("@"):
-                raise ValueError(f"{path}: line {lineno}: expected a FASTQ header starting with '@', "
+                raise DataError(f"{path}: line {lineno}: expected a FASTQ header starting with '@', "
                                  f"found {line[:20]!r}")
             rid, desc = _split_header(line[1:].strip())
             try:
@@ -106,14 +117,14 @@ def iter_fastq(path: str) -> Iterator[RawRecord]:
                 plus_no, plus = next(lines)
                 qual_no, qual = next(lines)
             except StopIteration:
-                raise ValueError(f"{path}: record {rid!r} (line {lineno}): truncated FASTQ record "
+                raise DataError(f"{path}: record {rid!r} (line {lineno}): truncated FASTQ record "
                                  f"(needs header, sequence, '+', quality lines)") from None
             if not plus.startswith("+"):
-                raise ValueError(f"{path}: record {rid!r}: line {plus_no} should be the '+' separator, "
+                raise DataError(f"{path}: record {rid!r}: line {plus_no} should be the '+' separator, "
                                  f"found {plus.rstrip()[:20]!r}")
             seq, qual = seq.strip(), qual.rstrip("\r\n")
             if len(qual) != len(seq):
-                raise ValueError(f"{path}: record {rid!r}: quality length {len(qual)} (line {qual_no}) "
+                raise DataError(f"{path}: record {rid!r}: quality length {len(qual)} (line {qual_no}) "
                                  f"differs from sequence length {len(seq)} (line {lineno + 1})")
             yield RawRecord(rid or f"record{lineno}", desc, [seq], lineno + 1, qual)
 
@@ -139,7 +150,7 @@ def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np
             lengths = np.cumsum([len(s) for s in rec.lines])
             li = int(np.searchsorted(lengths, i, side="right"))
             col = i - (int(lengths[li - 1]) if li else 0) + 1
-            raise ValueError(
+            raise DataError(
                 f"{path}: record {rec.id!r}, line {rec.first_line + li}, column {col}: character "
                 f"{chr(raw[i])!r} is not an IUPAC nucleotide code (allowed: {BASES} and U, either case). "
                 f"Set the ingest option invalid=n to read such characters as N.")

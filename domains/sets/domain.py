@@ -85,6 +85,8 @@ def _bad(name: str, allowed: str, got: Any) -> ValueError:
 
 class SetsDomain(Domain):
     name = "sets"
+    infill_options = {"window": "infill_max_seqlen"}
+    input_formats = "long-format .csv (.csv.gz) or ragged .npz; empty cells / NaN features are filled"
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))

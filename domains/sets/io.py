@@ -34,6 +34,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.errors import DataError, reading
+
 DEFAULT_COORDS = ("x", "y", "z")
 
 
@@ -73,11 +75,11 @@ def as_item(value: Any) -> str | None:
 def _check_values(raw: RawSet) -> RawSet:
     if np.isinf(raw.features).any():
         row = int(np.argwhere(np.isinf(raw.features))[0, 0])
-        raise ValueError(f"{raw.where}: element {row} has an infinite feature value; "
+        raise DataError(f"{raw.where}: element {row} has an infinite feature value; "
                          "use NaN (an empty cell) for a missing feature")
     if raw.coords.size and not np.isfinite(raw.coords).all():
         row = int(np.argwhere(~np.isfinite(raw.coords))[0, 0])
-        raise ValueError(f"{raw.where}: element {row} has a missing or infinite coordinate; "
+        raise DataError(f"{raw.where}: element {row} has a missing or infinite coordinate; "
                          "every element of a set with coordinates needs finite coordinates")
     return raw
 
@@ -89,12 +91,12 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
                ) -> tuple[str | None, list[str], list[str]]:
     columns = list(frame.columns)
     if set_column not in columns:
-        raise ValueError(f"{path}: the 'set_column' option names column {set_column!r}, which is "
+        raise DataError(f"{path}: the 'set_column' option names column {set_column!r}, which is "
                          f"not in the file; columns: {columns}")
     if id_column == "id" and "id" not in columns:
         id_column = None  # the default: use an "id" column only when there is one
     if id_column is not None and id_column not in columns:
-        raise ValueError(f"{path}: the 'id_column' option names column {id_column!r}, which is not "
+        raise DataError(f"{path}: the 'id_column' option names column {id_column!r}, which is not "
                          f"in the file; columns: {columns} (id_column=null for sets without ids)")
     if coord_columns is None:
         coord_columns = [c for c in DEFAULT_COORDS if c in columns]
@@ -107,10 +109,10 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     for option, names in (("coord_columns", coord_columns), ("feature_columns", feature_columns)):
         missing = [c for c in names if c not in columns]
         if missing:
-            raise ValueError(f"{path}: the {option!r} option names columns {missing} that are not "
+            raise DataError(f"{path}: the {option!r} option names columns {missing} that are not "
                              f"in the file; columns: {columns}")
     if len(coord_columns) not in (0, 2, 3):
-        raise ValueError(f"{path}: the 'coord_columns' option must name 0, 2 or 3 columns. "
+        raise DataError(f"{path}: the 'coord_columns' option must name 0, 2 or 3 columns. "
                          f"Got {coord_columns} instead.")
     return id_column, feature_columns, coord_columns
 
@@ -118,9 +120,14 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
 def read_csv_frame(path: str, id_column: str | None) -> pd.DataFrame:
     dtype = {id_column: str} if id_column else None
     try:
-        return pd.read_csv(path, dtype=dtype)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: cannot read as CSV: {err}") from err
+        with reading(path):
+            frame = pd.read_csv(path, dtype=dtype)
+    except DataError as err:
+        raise DataError(f"cannot read as CSV: {err.message}", file=path) from err
+    if len(frame) == 0:
+        raise DataError(f"has a header ({list(map(str, frame.columns))[:8]}) but no rows: no sets to read",
+                        file=path)
+    return frame
 
 
 def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,
@@ -130,11 +137,11 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
         if not pd.api.types.is_numeric_dtype(frame[column]):
             bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-            raise ValueError(f"{path}: column {column!r} must be numeric; row {row + 2} holds "
+            raise DataError(f"{path}: column {column!r} must be numeric; row {row + 2} holds "
                              f"{frame[column].iloc[row]!r}")
     if frame[set_column].isna().any():
         row = int(np.flatnonzero(frame[set_column].isna().to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 2} has no set id (column {set_column!r})")
+        raise DataError(f"{path}: row {row + 2} has no set id (column {set_column!r})")
     feats = frame[list(feature_columns)].to_numpy(dtype=np.float64) if feature_columns else \
         np.zeros((len(frame), 0))
     coords = frame[list(coord_columns)].to_numpy(dtype=np.float64) if coord_columns else \
@@ -160,35 +167,46 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
 # ---- NPZ -----------------------------------------------------------------------------
 
 def read_npz(path: str) -> tuple[Layout, Iterator[RawSet]]:
+    with reading(path):
+        return _read_npz(path)
+
+
+def _read_npz(path: str) -> tuple[Layout, Iterator[RawSet]]:
     try:
-        data = dict(np.load(path, allow_pickle=False))
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
     except ValueError as err:
-        raise ValueError(f"{path}: cannot read .npz without pickle ({err}); store ids and names "
+        if "pickle" not in str(err):
+            raise
+        raise DataError(f"{path}: cannot read .npz without pickle ({err}); store ids and names "
                          "as fixed-width string arrays, not object arrays") from err
     if "offsets" in data:
         offsets = np.asarray(data["offsets"], dtype=np.int64)
     elif "lengths" in data:
         offsets = np.concatenate([[0], np.cumsum(np.asarray(data["lengths"], dtype=np.int64))])
     else:
-        raise ValueError(f"{path}: a sets .npz needs an 'offsets' [N+1] or 'lengths' [N] array; "
+        raise DataError(f"{path}: a sets .npz needs an 'offsets' [N+1] or 'lengths' [N] array; "
                          f"found {sorted(data)}")
     if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or (np.diff(offsets) < 0).any():
-        raise ValueError(f"{path}: 'offsets' must start at 0 and never decrease")
+        raise DataError(f"{path}: 'offsets' must start at 0 and never decrease")
     total = int(offsets[-1])
     feats = np.asarray(data.get("features", np.zeros((total, 0))), dtype=np.float64)
     if feats.ndim == 1:
         feats = feats[:, None]
     coords = np.asarray(data.get("coords", np.zeros((total, 0))), dtype=np.float64)
     ids = data.get("ids")
+    for key, arr, dims in (("features", feats, 2), ("coords", coords, 2), ("ids", ids, 1)):
+        if arr is not None and arr.ndim != dims:
+            raise DataError(f"{path}: {key!r} must be a {dims}-D array; got shape {arr.shape}")
     for key, arr in (("features", feats), ("coords", coords), ("ids", ids)):
         if arr is not None and arr.shape[0] != total:
-            raise ValueError(f"{path}: {key!r} has {arr.shape[0]} rows but offsets[-1] = {total}")
+            raise DataError(f"{path}: {key!r} has {arr.shape[0]} rows but offsets[-1] = {total}")
     if coords.shape[1] not in (0, 2, 3):
-        raise ValueError(f"{path}: 'coords' must have 2 or 3 columns. Got {coords.shape[1]}.")
+        raise DataError(f"{path}: 'coords' must have 2 or 3 columns. Got {coords.shape[1]}.")
     n = offsets.size - 1
     names = [str(s) for s in data["set_ids"]] if "set_ids" in data else [str(i) for i in range(n)]
     if len(names) != n:
-        raise ValueError(f"{path}: 'set_ids' has {len(names)} entries for {n} sets")
+        raise DataError(f"{path}: 'set_ids' has {len(names)} entries for {n} sets")
     layout = Layout(
         has_ids=ids is not None,
         feature_names=[str(s) for s in data["feature_names"]] if "feature_names" in data
@@ -222,7 +240,7 @@ def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
         if isinstance(item, Mapping):
             unknown = set(item) - {"ids", "features", "coords", "name"}
             if unknown:
-                raise ValueError(f"{where}: unknown keys {sorted(unknown)}; a set dict may hold "
+                raise DataError(f"{where}: unknown keys {sorted(unknown)}; a set dict may hold "
                                  "'ids', 'features', 'coords' (and 'name')")
             name = str(item.get("name", name))
             where = f"set {name!r}"
@@ -232,7 +250,7 @@ def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
         else:
             arr = np.asarray(item, dtype=np.float64)
             if arr.ndim != 2:
-                raise ValueError(f"{where}: an array set must be 2-D [elements, {arrays_are}]. "
+                raise DataError(f"{where}: an array set must be 2-D [elements, {arrays_are}]. "
                                  f"Got shape {arr.shape} instead.")
             ids, feats, coords = None, None, None
             if arrays_are == "coords":
@@ -242,14 +260,14 @@ def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
         lengths = {k: len(v) for k, v in (("ids", ids), ("features", feats), ("coords", coords))
                    if v is not None}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"{where}: fields have different numbers of elements: {lengths}")
+            raise DataError(f"{where}: fields have different numbers of elements: {lengths}")
         n = next(iter(lengths.values()), 0)
         feats = np.zeros((n, 0)) if feats is None else np.asarray(feats, dtype=np.float64)
         if feats.ndim == 1:
             feats = feats[:, None]
         coords = np.zeros((n, 0)) if coords is None else np.asarray(coords, dtype=np.float64)
         if coords.ndim != 2:
-            raise ValueError(f"{where}: coords must be [elements, 2|3]. Got shape {coords.shape}.")
+            raise DataError(f"{where}: coords must be [elements, 2|3]. Got shape {coords.shape}.")
         out.append(_check_values(RawSet(
             name=name, ids=None if ids is None else [as_item(v) for v in ids],
             features=feats, coords=coords, where=where)))
@@ -271,16 +289,16 @@ def check_layout(raw: RawSet, layout: Layout) -> None:
     if len(raw) == 0:
         return
     if raw.features.shape[1] != width:
-        raise ValueError(f"{raw.where}: features have {raw.features.shape[1]} columns, expected "
+        raise DataError(f"{raw.where}: features have {raw.features.shape[1]} columns, expected "
                          f"{width} (every set must have the same feature width)")
     if raw.coords.shape[1] != dims:
-        raise ValueError(f"{raw.where}: coordinates have {raw.coords.shape[1]} dimensions, "
+        raise DataError(f"{raw.where}: coordinates have {raw.coords.shape[1]} dimensions, "
                          f"expected {dims} (every set must have the same)")
     if (raw.ids is not None) != layout.has_ids:
         state = "has" if raw.ids is not None else "lacks"
-        raise ValueError(f"{raw.where}: {state} item ids, unlike the other sets")
+        raise DataError(f"{raw.where}: {state} item ids, unlike the other sets")
     if dims not in (0, 2, 3):
-        raise ValueError(f"{raw.where}: coordinates must be 2-D or 3-D. Got {dims} dimensions.")
+        raise DataError(f"{raw.where}: coordinates must be 2-D or 3-D. Got {dims} dimensions.")
 
 
 def source_kind(path: str) -> str:
@@ -289,7 +307,7 @@ def source_kind(path: str) -> str:
         return "csv"
     if lower.endswith(".npz"):
         return "npz"
-    raise ValueError(f"{path}: unsupported file type; the sets domain reads long-format .csv "
+    raise DataError(f"{path}: unsupported file type; the sets domain reads long-format .csv "
                      "(also .csv.gz) and ragged .npz files")
 
 

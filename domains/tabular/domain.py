@@ -30,6 +30,7 @@ import pandas as pd
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                RecordWriter)
 from encoderkit.data.masking import choose_random
+from encoderkit.errors import DataError
 
 from domains.tabular.blend import BLENDS, iterative_estimate
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
@@ -72,6 +73,8 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
 
 class TabularDomain(Domain):
     name = "tabular"
+    infill_options = {"numeric_decode": "numeric_decode"}
+    input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))
@@ -125,7 +128,12 @@ class TabularDomain(Domain):
         if not frames:
             raise ValueError("tabular ingest got no input files")
         frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
-        return cls.ingest_frame(frame, writer, report, ids=None, **options)
+        try:
+            return cls.ingest_frame(frame, writer, report, ids=None, **options)
+        except DataError as e:  # e.g. no usable column: name the file(s) it came from
+            if e.file is None:
+                e.file = ", ".join(map(str, sources))
+            raise
 
     @classmethod
     def ingest_frame(cls, frame: pd.DataFrame | np.ndarray, writer: RecordWriter, report: IngestReport,
@@ -296,6 +304,7 @@ class TabularDomain(Domain):
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
+        self._check_columns(frame, enc.present)
         names = {str(k): k for k in frame.columns}
         # cells to fill: missing in the frame, in a schema column the frame has
         missing = np.zeros_like(enc.observed)
@@ -338,6 +347,21 @@ class TabularDomain(Domain):
             key = names[col["name"]]
             out[key] = fill_column(frame[key], values, sel)
         return out.to_numpy(dtype=data.dtype) if is_array else out
+
+    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray) -> None:
+        """Refuse a table none of whose columns the model knows (filling nothing would pass
+        the input through silently); warn when only some match."""
+        expected = [c["name"] for c in self.columns]
+        found = [str(c) for c in frame.columns]
+        if not present.any():
+            raise DataError(f"none of the table's columns matches the model's schema (matched by name): "
+                            f"expected {expected[:20]}{' ...' if len(expected) > 20 else ''}, "
+                            f"found {found[:20]}{' ...' if len(found) > 20 else ''}")
+        absent = [n for n, p in zip(expected, present) if not p]
+        if absent:
+            warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
+                          f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
+                          stacklevel=3)
 
     # ------------------------------------------------------------ files
     def read_input(self, path: str) -> pd.DataFrame:

@@ -18,12 +18,15 @@ leak into normalisation.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from encoderkit.errors import DataError, InputNotFoundError, reading
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -86,35 +89,62 @@ class ReadResult:
     messages: list[str] = field(default_factory=list)
 
 
+# text tables, plain or compressed (pyarrow picks the codec from the extension)
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst")
+
+
 def read_table(path: str, delimiter: str | None = None) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
-    are skipped and counted rather than shifting cells into the wrong columns."""
-    lower = path.lower()
+    are skipped and counted rather than shifting cells into the wrong columns. Any
+    problem with the file (truncated archive, bad bytes, a directory) is a
+    ``DataError`` naming it."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"tabular input {path!r} does not exist")
+        raise InputNotFoundError("tabular input does not exist", file=path)
+    with reading(path):
+        return _read_table(path, delimiter)
+
+
+def _read_table(path: str, delimiter: str | None) -> ReadResult:
+    lower = path.lower()
+    if os.path.isdir(path):
+        raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
     if lower.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
         return ReadResult(pq.read_table(path).to_pandas())
-    if not lower.endswith((".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz")):
-        raise ValueError(f"tabular input {path!r}: unsupported file type; use .csv, .tsv/.tab or .parquet")
+    plain = lower[: -len(next(s for s in COMPRESSED_SUFFIXES if lower.endswith(s)))] \
+        if lower.endswith(COMPRESSED_SUFFIXES) else lower
+    if not plain.endswith(TEXT_SUFFIXES):
+        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.zst) "
+                        "or .parquet", file=path)
     import pyarrow.csv as pacsv
 
     if delimiter is None:
-        delimiter = "\t" if lower.endswith((".tsv", ".tab", ".tsv.gz")) else ","
+        delimiter = "\t" if plain.endswith((".tsv", ".tab")) else ","
     bad: list[int] = []
 
     def on_invalid(row: Any) -> str:
         bad.append(int(row.number) if row.number is not None else -1)
         return "skip"
 
+    # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
+    # fails there and is only "ignored" with a traceback on stderr: collect it instead
+    undecodable: list[BaseException] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
+        u.exc_value, UnicodeError) else hook(u)
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
             delimiter=delimiter, invalid_row_handler=on_invalid),
             # an empty text cell is missing, as it is in a numeric column
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
-        raise ValueError(f"tabular input {path!r}: cannot parse as delimited text: {exc}") from exc
+        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
+    finally:
+        sys.unraisablehook = hook
+    if undecodable:
+        raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
     res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
@@ -231,7 +261,9 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             entry.update(categories=cats)
         columns.append(entry)
     if not columns:
-        raise ValueError("no usable column: every column is excluded or entirely missing")
+        raise DataError(f"no usable column: every column is excluded or entirely missing "
+                        f"(columns: {list(map(str, frame.columns))[:20]}, excluded: {sorted(excluded)}, "
+                        f"{len(frame)} row(s) with any value)")
     schema = {"version": SCHEMA_VERSION, "columns": columns, "num_bins": opts["num_bins"],
               "excluded": sorted(excluded)}
     return schema, messages

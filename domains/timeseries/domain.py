@@ -95,13 +95,15 @@ def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
 
 class TimeSeriesDomain(Domain):
     name = "timeseries"
+    infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
+    input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
             "channel_independent": False, "window_overlap": 0,
-            "max_gap": 3.0, "infill_max_seqlen": 512, "infill_overlap": 8, "missing_value": None,
+            "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
             "format": "auto", "channels": None, "value_column": None, "channel_column": None}
@@ -140,8 +142,8 @@ class TimeSeriesDomain(Domain):
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
                    "an int >= 0 (patches)", v)
         v = opts["infill_max_seqlen"]
-        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, "infill_max_seqlen",
-               "an int >= 1 (tokens)", v)
+        _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+               "infill_max_seqlen", "null (the run's training window) or an int >= 1 (tokens)", v)
         v = opts["missing_value"]
         _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
                "missing_value", "null or a number", v)
@@ -185,7 +187,7 @@ class TimeSeriesDomain(Domain):
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
                                  f".csv, .npy or .npz (or set format=csv|npy|npz)")
             for s in series:
-                c, l = cls._write_series(s, writer, report, missing_value)
+                c, l = cls._write_series(s, writer, report, missing_value, int(options["patch"]))
                 max_c, max_l = max(max_c, c), max(max_l, l)
         return {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                 "unobserved; meta channels=C, length=L", "max_channels": max_c, "max_length": max_l,
@@ -194,7 +196,7 @@ class TimeSeriesDomain(Domain):
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: float | None) -> tuple[int, int]:
+                      missing_value: float | None, patch: int = 16) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -204,12 +206,15 @@ class TimeSeriesDomain(Domain):
             values[values == missing_value] = np.nan
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
-            report.skip("all values missing")
+            report.skip("empty series (no time steps)" if l == 0 else "all values missing")
+            report.warnings.append(f"skipped {s.id}: {'no time steps' if l == 0 else 'every value missing'}")
             return 0, 0
         writer.append({"values": values.astype(np.float32).reshape(-1)},
                       meta={"channels": c, "length": l}, id=s.id)
         report.records += 1
-        report.tokens += c * l
+        # tokens are patches of `patch` samples of one channel; samples are counted apart
+        report.tokens += c * -(-l // patch)
+        report.counts["samples"] += c * l
         return c, l
 
     @classmethod
@@ -587,9 +592,10 @@ class TimeSeriesDomain(Domain):
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
-            # a series that falls back to the baseline is one window: its interpolation
-            # must see the whole series, not a window's share of it
-            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"])
+            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
+            # A series that falls back to the baseline is one window: its interpolation
+            # must see the whole series, not a window's share of it.
+            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"] or 512)
             for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
                 m = self.infill_example(w)
                 if m.predict.any():

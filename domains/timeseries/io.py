@@ -20,6 +20,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.errors import DataError, reading
+
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
 
@@ -41,7 +43,7 @@ def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     bad = np.flatnonzero(np.isnan(values) & ~na.to_numpy())
     if bad.size:
         row = int(bad[0])
-        raise ValueError(
+        raise DataError(
             f"{path}: non-numeric cell {texts.iloc[row]!r} at data row {row + 1} (line {row + 2}), "
             f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
             f"must be numbers or empty/NaN for missing values; name non-channel columns with "
@@ -63,12 +65,24 @@ def _sort_key(texts: pd.Series) -> pd.Series:
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
              channels: Sequence[str] | None = None, value_column: str | None = None,
              channel_column: str | None = None) -> list[Series]:
-    """Parse a wide or long CSV (long when ``value_column`` is given)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    """Parse a wide or long CSV (long when ``value_column`` is given); any problem is a
+    ``DataError`` naming the file (compressed files by extension: .gz, .bz2, .xz, .zip, .zst)."""
+    with reading(path):
+        return _read_csv(path, time_column=time_column, series_column=series_column, channels=channels,
+                         value_column=value_column, channel_column=channel_column)
+
+
+def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
+              channels: Sequence[str] | None, value_column: str | None,
+              channel_column: str | None) -> list[Series]:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty (no header, no rows)", file=path) from None
     for option, col in (("time_column", time_column), ("series_column", series_column),
                         ("value_column", value_column), ("channel_column", channel_column)):
         if col is not None and col not in frame.columns:
-            raise ValueError(f"{path}: the {option} {col!r} is not a column; columns are "
+            raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
     if time_column is not None:
         frame = frame.iloc[np.argsort(_sort_key(frame[time_column]).to_numpy(), kind="stable")]
@@ -82,7 +96,7 @@ def read_csv(path: str, *, time_column: str | None = None, series_column: str | 
         names = list(channels) if channels is not None else [c for c in frame.columns if c not in reserved]
         missing = [c for c in names if c not in frame.columns]
         if missing or not names:
-            raise ValueError(f"{path}: channels {missing or names} not found among the columns "
+            raise DataError(f"{path}: channels {missing or names} not found among the columns "
                              f"{list(frame.columns)}")
         cols = {c: _numeric_column(frame[c], path, c) for c in names}
         for key, g in groups:
@@ -114,7 +128,7 @@ def read_csv(path: str, *, time_column: str | None = None, series_column: str | 
         values = np.full((len(names), length), np.nan)
         flat = c_idx * max(length, 1) + t_idx
         if np.unique(flat).size != flat.size:
-            raise ValueError(f"{path}: series {key!r} has more than one value for the same "
+            raise DataError(f"{path}: series {key!r} has more than one value for the same "
                              f"(time, channel) in long layout (value_column={value_column!r})")
         values[c_idx, t_idx] = vals[rows]
         out.append(Series(f"{base}:{key}" if key else base, values, names))
@@ -123,7 +137,7 @@ def read_csv(path: str, *, time_column: str | None = None, series_column: str | 
 
 def _array_series(arr: np.ndarray, label: str) -> list[Series]:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "
+        raise DataError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "
                          f"must be float or int")
     arr = arr.astype(np.float64)
     if arr.ndim == 1:
@@ -132,15 +146,21 @@ def _array_series(arr: np.ndarray, label: str) -> list[Series]:
         return [Series(label, arr)]
     if arr.ndim == 3:
         return [Series(f"{label}[{i}]", arr[i]) for i in range(arr.shape[0])]
-    raise ValueError(f"{label}: array of shape {arr.shape}; expected [L], [C, L] or [N, C, L]")
+    raise DataError(f"{label}: array of shape {arr.shape}; expected [L], [C, L] or [N, C, L]")
 
 
 def read_numpy(path: str) -> list[Series]:
+    """``.npy`` / ``.npz`` -> series; any problem is a ``DataError`` naming the file."""
+    with reading(path):
+        return _read_numpy(path)
+
+
+def _read_numpy(path: str) -> list[Series]:
     base = os.path.basename(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise ValueError(f"{path}: cannot read without pickle ({e}); store series of unequal "
+        raise DataError(f"{path}: cannot read without pickle ({e}); store series of unequal "
                          f"lengths as separate arrays of one .npz (np.savez(path, a=..., b=...))") from None
     if isinstance(loaded, np.ndarray):
         return _array_series(loaded, base)

@@ -20,8 +20,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from encoderkit.data.store import StoreError, StorePath, StoreWriter
+from encoderkit.data.store import StorePath, StoreWriter
 from encoderkit.domain import IngestReport
+from encoderkit.errors import READ_ERRORS, DataError, EncoderkitError, InputNotFoundError, UsageError, data_error
 from encoderkit.registry import get_domain
 
 USAGE = """usage: encoderkit ingest domain=<name> input=<path|glob|[list]> output=<store> [overwrite=true] [option=value ...]
@@ -47,15 +48,19 @@ def expand_inputs(inputs: str | Sequence[str]) -> list[str]:
         elif glob.has_magic(item):
             matches = sorted(p for p in glob.glob(os.path.expanduser(item), recursive=True) if os.path.isfile(p))
             if not matches:
-                raise FileNotFoundError(f"input pattern {item!r} matches no files")
+                raise InputNotFoundError(f"input pattern {item!r} matches no files", key="input")
             out.extend(matches)
         else:
             path = os.path.expanduser(item)
             if not os.path.exists(path):
-                raise FileNotFoundError(f"input file {item!r} does not exist")
+                raise InputNotFoundError("input file does not exist", file=item, key="input")
+            if os.path.isdir(path):
+                raise DataError(f"is a directory; ingest expects files (a glob such as "
+                                f"'{os.path.join(item, '*')}' reads the files in it)", file=item, key="input")
             out.append(path)
     if not out:
-        raise ValueError("The 'input' parameter of ingest needs at least one path or glob. Got none.")
+        raise UsageError("The 'input' parameter of ingest needs at least one path or glob. Got none.",
+                         key="input")
     return list(dict.fromkeys(out))
 
 
@@ -73,9 +78,10 @@ def file_provenance(path: str) -> dict[str, Any]:
 class _ProgressWriter:
     """The writer a domain sees: forwards ``append`` and ticks the progress bar."""
 
-    def __init__(self, writer: StoreWriter, bar: tqdm) -> None:
+    def __init__(self, writer: StoreWriter, bar: tqdm, report: IngestReport | None = None) -> None:
         self._writer = writer
         self._bar = bar
+        self._report = report
         self.tokens = 0
 
     def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
@@ -84,9 +90,15 @@ class _ProgressWriter:
         first = next(iter(fields.values()))
         self.tokens += int(np.shape(first)[0])
         self._bar.update(1)
-        if index % 256 == 0:
-            self._bar.set_postfix(tokens=self.tokens, refresh=False)
+        self.refresh()
         return index
+
+    def refresh(self) -> None:
+        """Token count on the bar: the domain's own count (e.g. patches, not samples) once
+        it keeps one, else the first field's length. Set on every record (cheap without
+        refresh), so it is never stale."""
+        tokens = self._report.tokens if self._report is not None and self._report.tokens else self.tokens
+        self._bar.set_postfix(tokens=tokens, refresh=False)
 
     def __len__(self) -> int:
         return len(self._writer)
@@ -111,25 +123,36 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     bar = tqdm(desc=f"ingest {domain}", unit=" records", disable=not progress, file=sys.stderr)
     try:
         with StoreWriter(output, domain, overwrite=overwrite) as writer:
-            proxy = _ProgressWriter(writer, bar)
+            proxy = _ProgressWriter(writer, bar, report)
             schema = cls.ingest(sources, proxy, report, **options)
             if not isinstance(schema, Mapping):
                 raise TypeError(f"{cls.__qualname__}.ingest must return the schema dict, got {type(schema).__name__}")
             if len(writer) == 0:
-                raise StoreError(f"ingest of {len(sources)} file(s) wrote no records "
-                                 f"(skipped: {dict(report.skipped) or 'none'})")
+                raise no_records_error(sources, report)
+            proxy.refresh()
             writer.finalize(schema, provenance)
     finally:
         bar.close()
     # the writer saw every record: its counts are the truth
     report.records = len(writer)
-    report.tokens = proxy.tokens
+    report.tokens = report.tokens or proxy.tokens  # a domain's own count wins (tokens != samples)
     elapsed = time.perf_counter() - t0
     if verbose:
         print(f"ingest {domain}: {len(sources)} file(s) -> {output}")
         print(report.summary())
         print(f"time: {elapsed:.1f} s")
     return report
+
+
+def no_records_error(sources: Sequence[str], report: IngestReport) -> DataError:
+    """Ingest wrote nothing: name the files and why each record was skipped."""
+    names = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+    if report.skipped:
+        why = "; ".join(f"{n} record(s) skipped: {reason}" for reason, n in sorted(report.skipped.items()))
+    else:
+        why = "the file(s) hold no records"
+    extra = f" ({'; '.join(report.warnings[:3])})" if report.warnings else ""
+    return DataError(f"ingest wrote no records: {why}{extra}", file=names)
 
 
 def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
@@ -141,13 +164,13 @@ def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
     for o in parsed:
         key = o.key_or_group
         if key in out:
-            raise ValueError(f"option {key!r} given twice")
+            raise UsageError(f"option {key!r} given twice", key=key)
         out[key] = o.value()
     return out
 
 
 def run(command: str, argv: list[str]) -> int:
-    """CLI entry (``encoderkit ingest ...``)."""
+    """CLI entry (``encoderkit ingest ...``); errors are reported by ``encoderkit.cli.main``."""
     from encoderkit.registry import available_domains
 
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -155,26 +178,36 @@ def run(command: str, argv: list[str]) -> int:
         return 0
     try:
         opts = _parse_overrides(argv)
+    except UsageError:
+        raise
     except Exception as e:  # hydra's grammar errors name the offending word
-        print(f"encoderkit ingest: cannot parse arguments: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot parse arguments: {' '.join(str(e).split())}") from None
     missing = [k for k in ("domain", "input", "output") if k not in opts]
     if missing:
-        print(f"encoderkit ingest: missing {', '.join(missing)}=...\n\n" +
-              USAGE.format(domains=", ".join(available_domains())), file=sys.stderr)
-        return 2
+        raise UsageError(f"missing {', '.join(k + '=...' for k in missing)} "
+                         f"(see encoderkit ingest --help)", key=missing[0])
     domain = str(opts.pop("domain"))
     inputs = opts.pop("input")
     inputs = [str(x) for x in inputs] if isinstance(inputs, (list, tuple)) else [str(inputs)]
     output = str(opts.pop("output"))
     overwrite = opts.pop("overwrite", False)
     if not isinstance(overwrite, bool):
-        print(f"encoderkit ingest: overwrite must be true or false, got {overwrite!r}", file=sys.stderr)
-        return 2
+        raise UsageError(f"The 'overwrite' parameter of ingest must be true or false. Got {overwrite!r} instead.",
+                         key="overwrite")
     try:
         ingest(domain, inputs, output, overwrite=overwrite, **opts)
-    except (KeyError, FileNotFoundError, ValueError, TypeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"encoderkit ingest: {msg}", file=sys.stderr)
-        return 1
+    except EncoderkitError:
+        raise
+    except TypeError as e:  # an option the domain's ingest does not take
+        if "argument" not in str(e):
+            raise
+        raise UsageError(f"domain {domain!r}: {e}") from None
+    except READ_ERRORS as e:
+        # an error naming an option the user gave is about that option (usage, exit 2)
+        text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        key = next((k for k in opts if f"'{k}'" in text or f"{k}=" in text), None)
+        if key is not None:
+            raise UsageError(f"domain {domain!r}: {' '.join(text.split())}", key=key) from None
+        # a reader that did not name its file: name every input (there may be one only)
+        raise data_error(e, ", ".join(inputs)) from e
     return 0

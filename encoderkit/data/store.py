@@ -31,6 +31,7 @@ import numpy as np
 import zarr
 
 from encoderkit.data.split import split_indices
+from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
 ATTR = "encoderkit"
@@ -44,7 +45,7 @@ _RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
 StorePath = str | os.PathLike | zarr.abc.store.Store
 
 
-class StoreError(ValueError):
+class StoreError(DataError):
     """A store that cannot be read or written: names the location and the problem."""
 
 
@@ -92,9 +93,13 @@ class StoreWriter:
         self._ids: list[str] | None = None
 
         if _is_local(path):
+            from encoderkit.outputs import check_output, is_store
+
             target = Path(path)
-            if target.exists() and not self.overwrite:
-                raise StoreError(f"{self.where}: already exists; pass overwrite=True to replace it")
+            # overwrite replaces a store only, never a folder of the user's files
+            check_output(target, self.overwrite, what="a record store", recognise=is_store)
+            # folders this writer creates, deepest first: an aborted write removes them again
+            self._made = [p for p in target.absolute().parents if not p.exists()]
             self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
             if self._tmp.exists():
                 shutil.rmtree(self._tmp)
@@ -135,6 +140,11 @@ class StoreWriter:
         self._closed = True
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
+            for folder in self._made:
+                try:
+                    folder.rmdir()  # only if still empty
+                except OSError:
+                    break
         else:
             try:
                 zarr.open_group(self.path, mode="w")  # leaves an empty group, no attribute block

@@ -1,10 +1,7 @@
 """``encoderkit embed | infill | probe key=value ...`` (Hydra-override style arguments).
 
-    encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
-                     [pooling=mean|cls|none] [max_tokens=16384] [max_seqlen=...] [device=cpu] [overwrite=false]
-    encoderkit infill checkpoint=<run> input=<raw file> output=<file> [device=cpu]
-    encoderkit probe embeddings=<.zarr|.npy|.csv> labels=<.csv|.npy> task=classification|regression
-                     [label_column=label] [folds=5] [seed=0] [baseline=<features file>]
+Each command has its own usage text (``--help``). Errors are raised as
+``EncoderkitError`` subclasses and reported by ``encoderkit.cli.main``.
 """
 
 from __future__ import annotations
@@ -15,14 +12,57 @@ from typing import Any
 import numpy as np
 
 from encoderkit.cliutil import dispatch
+from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 
-USAGE = __doc__
+EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
+                       [pooling=mean|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
+                       [device=cpu] [overwrite=false] [progress=true|false]
+
+Embeddings of every record of a record store or of a raw file the run's domain reads.
+  pooling    mean / cls: one vector per record ([N, d]); none: one per token (.zarr only)
+  output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
+  overwrite  replace an output encoderkit wrote before (never anything else)
+"""
+
+PROBE_USAGE = """usage: encoderkit probe embeddings=<.zarr|.npy|.csv> labels=<.csv|.npy> [task=classification|regression]
+                       [label_column=label] [folds=5] [seed=0] [baseline=<features file>]
+
+Linear probe of embeddings with nested cross-validation (scikit-learn). Labels are matched
+to embeddings by an 'id' column when both have ids, else by row order.
+"""
+
+
+def infill_usage() -> str:
+    """``infill --help``: the options and, per registered domain, its input formats and infill options."""
+    from encoderkit.registry import available_domains, get_domain
+
+    lines = ["usage: encoderkit infill checkpoint=<run or checkpoint> input=<raw file> output=<file>",
+             "                        [overwrite=false] [device=cpu] [<infill option>=value ...]",
+             "",
+             "Fills what is missing in a raw file with the run's model and writes it back in the",
+             "input's format; observed values are unchanged. output must not exist unless",
+             "overwrite=true (which replaces a single file only).",
+             "",
+             "per domain: input formats; infill options (set at infill time)"]
+    for name in available_domains():
+        try:
+            cls = get_domain(name)
+        except Exception as e:  # a broken plug-in must not hide the others' help
+            lines.append(f"  {name}: cannot load ({type(e).__name__})")
+            continue
+        formats = getattr(cls, "input_formats", "") or "(not documented)"
+        opts = getattr(cls, "infill_options", {}) or {}
+        lines.append(f"  {name}: {formats}")
+        if opts:
+            lines.append(f"      options: {', '.join(f'{k} (domain.{v})' for k, v in opts.items())}")
+    return "\n".join(lines)
 
 
 def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,
-               positional: tuple[str, ...] = ()) -> dict[str, Any]:
+               positional: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """``key=value`` words -> dict (values parsed as YAML scalars, like Hydra overrides).
-    Bare words fill ``positional`` names in order."""
+    Bare words fill ``positional`` names in order; keys in ``extra`` are accepted
+    without a default (returned only when given)."""
     import yaml
 
     args: dict[str, Any] = {}
@@ -30,21 +70,46 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     for word in argv:
         if "=" not in word:
             if not free:
-                raise ValueError(f"{command}: unexpected argument {word!r}; arguments are key=value "
-                                 f"with keys {sorted(allowed)}")
+                raise UsageError(f"unexpected argument {word!r}; arguments are key=value "
+                                 f"with keys {sorted(allowed) + sorted(extra)}")
             args[free.pop(0)] = word
             continue
         key, value = word.split("=", 1)
         key = key.lstrip("+")
-        if key not in allowed:
-            raise ValueError(f"{command}: unknown parameter {key!r}; allowed: {sorted(allowed)}")
-        parsed = yaml.safe_load(value) if value else ""
+        if key not in allowed and key not in extra:
+            raise UsageError(f"unknown parameter {key!r}; allowed: {sorted(allowed) + sorted(extra)}",
+                             key=key)
+        if key in args:
+            raise UsageError(f"parameter {key!r} given twice", key=key)
+        try:
+            parsed = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            parsed = value  # not a YAML scalar: keep the text (a path with odd characters)
         # Paths and ids stay strings even when they look like numbers.
-        args[key] = value if isinstance(allowed[key], str) and not isinstance(parsed, bool) else parsed
+        args[key] = value if isinstance(allowed.get(key), str) and not isinstance(parsed, bool) else parsed
     for key in required:
-        if key not in args:
-            raise ValueError(f"{command}: missing required parameter {key}=...")
+        if key not in args or args[key] in ("", None):
+            raise UsageError(f"missing required parameter {key}=... (see encoderkit {command} --help)",
+                             key=key)
+    for key, default in allowed.items():
+        if isinstance(default, bool) and not isinstance(args.get(key, default), bool):
+            raise UsageError(f"The {key!r} parameter of {command} must be true or false. "
+                             f"Got {args[key]!r} instead.", key=key)
     return {**allowed, **args}
+
+
+def _named(error: EncoderkitError, source: Path) -> EncoderkitError:
+    """A data error raised without a file came from the input: name it."""
+    if error.file is None and isinstance(error, DataError):
+        error.file = str(source)
+    return error
+
+
+def _input_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise InputNotFoundError("input does not exist", file=text, key="input")
+    return path
 
 
 def _embed(argv: list[str]) -> int:
@@ -54,29 +119,71 @@ def _embed(argv: list[str]) -> int:
                              "max_tokens": None, "max_seqlen": None, "device": "cpu",
                              "overwrite": False, "progress": None},
                       ("checkpoint", "input", "output"), "embed")
+    from encoderkit.infer.embed import check_pooling
+
+    try:
+        check_pooling(args["pooling"])
+    except ValueError as e:
+        raise UsageError(str(e), key="pooling") from None
+    source = _input_path(args["input"])
     model = load(args["checkpoint"], device=args["device"])
-    source = Path(args["input"])
-    if not source.exists():
-        raise FileNotFoundError(f"embed: input {str(source)!r} does not exist")
-    data: Any = source if source.is_dir() else model.domain.read_input(str(source))
-    path = model.embed(data, pooling=args["pooling"], max_tokens=args["max_tokens"],
-                       max_seqlen=args["max_seqlen"], out=args["output"], overwrite=bool(args["overwrite"]),
-                       progress=args["progress"])
+    if source.is_dir():
+        data: Any = source
+    else:
+        with reading(source):
+            data = model.domain.read_input(str(source))
+    try:
+        path = model.embed(data, pooling=args["pooling"], max_tokens=args["max_tokens"],
+                           max_seqlen=args["max_seqlen"], out=args["output"], overwrite=args["overwrite"],
+                           progress=args["progress"])
+    except EncoderkitError as e:
+        raise _named(e, source)
+    except OSError as e:
+        from encoderkit.outputs import write_error
+
+        raise write_error(e, args["output"]) from e
+    except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
+        raise data_error(e, source) from e
     print(f"wrote embeddings ({args['pooling']} pooling, dim {model.config.hidden_size}) to {path}")
     return 0
 
 
 def _infill(argv: list[str]) -> int:
     from encoderkit.infer import load
+    from encoderkit.outputs import check_output, write_error
 
-    args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu"},
-                      ("checkpoint", "input", "output"), "infill")
+    base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False}
+    named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
+    # infill options are the domain's: known only once the checkpoint names the domain
+    args = parse_args(argv, base, ("checkpoint", "input", "output"), "infill",
+                      extra=tuple(k for k in named if k not in base))
+    source = _input_path(args["input"])
+    if source.is_dir():
+        raise DataError("is a directory; infill reads one file", file=args["input"], key="input")
+    output = Path(args["output"]).expanduser()
+    if output.absolute() == source.absolute():
+        raise UsageError("output is the input file; write the infilled data elsewhere",
+                         file=args["output"], key="output")
+    check_output(output, args["overwrite"], what="a single file", file_ok=True)
+    options = {k: args[k] for k in named if k not in base}
     model = load(args["checkpoint"], device=args["device"])
-    if not Path(args["input"]).exists():
-        raise FileNotFoundError(f"infill: input {args['input']!r} does not exist")
-    filled = model.infill(model.domain.read_input(args["input"]))
-    model.domain.write_output(filled, args["output"])
-    print(f"wrote infilled {model.domain.name} data to {args['output']}")
+    model.check_infill_options(options)  # before reading: a typo fails fast
+    with reading(source):
+        data = model.domain.read_input(str(source))
+    if hasattr(data, "__len__") and len(data) == 0:
+        raise DataError("holds no records to fill", file=source)
+    try:
+        filled = model.infill(data, **options)
+    except EncoderkitError as e:
+        raise _named(e, source)
+    except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
+        raise data_error(e, source) from e
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        model.domain.write_output(filled, str(output))
+    except OSError as e:
+        raise write_error(e, output) from e
+    print(f"wrote infilled {model.domain.name} data to {output}")
     return 0
 
 
@@ -84,9 +191,28 @@ def read_labels(path: str, ids: np.ndarray | None, n: int, column: str | None) -
     """Labels aligned with the embeddings' rows: by ``id`` when both sides have ids, else by order."""
     file = Path(path)
     if not file.exists():
-        raise FileNotFoundError(f"probe: labels file {path!r} does not exist")
+        raise InputNotFoundError("labels file does not exist", file=path, key="labels")
+    with reading(file):
+        y = _read_labels(file, ids, n, column)
+    y = np.asarray(y)
+    if y.dtype == object or y.dtype.kind == "f":
+        import pandas as pd
+
+        missing = np.flatnonzero(pd.isna(y))
+        if missing.size:
+            first = int(missing[0])
+            which = f"row {first}" + (f" (id {ids[first]!r})" if ids is not None else "")
+            raise DataError(f"the label of {which} is missing (NaN / empty); {missing.size} row(s) have "
+                            f"no label: drop them or fill them in", file=path)
+    return y
+
+
+def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None) -> np.ndarray:
+    path = str(file)
     if file.suffix.lower() == ".npy":
         y = np.load(file, allow_pickle=False)
+        if y.ndim != 1:
+            raise DataError(f"labels must be a 1-D array; got shape {y.shape}", file=path)
     else:
         import pandas as pd
 
@@ -95,18 +221,18 @@ def read_labels(path: str, ids: np.ndarray | None, n: int, column: str | None) -
         if column is None:
             column = "label" if "label" in frame.columns else (others[0] if len(others) == 1 else None)
         if column is None or column not in frame.columns:
-            raise ValueError(f"probe: choose the label column with label_column=...; {path} has "
-                             f"columns {list(frame.columns)}")
+            raise UsageError(f"choose the label column with label_column=...; it has "
+                             f"columns {list(frame.columns)}", file=path, key="label_column")
         if "id" in frame.columns and ids is not None:
             table = dict(zip(frame["id"].astype(str), frame[column]))
             missing = [i for i in ids if i not in table]
             if missing:
-                raise ValueError(f"probe: {len(missing)} embedding ids have no label in {path} "
-                                 f"(first: {missing[:3]})")
+                raise DataError(f"{len(missing)} embedding ids have no label "
+                                f"(first: {missing[:3]})", file=path)
             return np.asarray([table[i] for i in ids])
         y = frame[column].to_numpy()
     if len(y) != n:
-        raise ValueError(f"probe: {path} has {len(y)} labels but the embeddings have {n} rows")
+        raise DataError(f"has {len(y)} labels but the embeddings have {n} rows", file=path)
     return y
 
 
@@ -117,18 +243,29 @@ def _probe(argv: list[str]) -> int:
                              "folds": 5, "seed": 0, "baseline": None},
                       ("embeddings", "labels"), "probe")
     if args["task"] not in TASKS:
-        raise ValueError(f"The 'task' parameter of probe must be one of {list(TASKS)}. Got {args['task']!r} instead.")
+        raise UsageError(f"The 'task' parameter of probe must be one of {list(TASKS)}. "
+                         f"Got {args['task']!r} instead.", key="task")
+    for key in ("folds", "seed"):
+        if not isinstance(args[key], int) or isinstance(args[key], bool):
+            raise UsageError(f"The {key!r} parameter of probe must be an integer. Got {args[key]!r} instead.",
+                             key=key)
     X, ids = read_embeddings(args["embeddings"])
     y = read_labels(args["labels"], ids, len(X), args["label_column"])
-    results = {"embeddings": probe(X, y, args["task"], folds=int(args["folds"]), seed=int(args["seed"]))}
-    if args["baseline"]:
-        B, bids = read_embeddings(str(args["baseline"]))
-        if len(B) != len(X):
-            raise ValueError(f"probe: baseline {args['baseline']} has {len(B)} rows, embeddings {len(X)}")
-        if ids is not None and bids is not None and not np.array_equal(ids, bids):
-            raise ValueError("probe: baseline rows are not in the same record order (ids differ)")
-        results["baseline"] = probe(B, y, args["task"], folds=int(args["folds"]), seed=int(args["seed"]),
-                                    name="baseline")
+    try:
+        results = {"embeddings": probe(X, y, args["task"], folds=args["folds"], seed=args["seed"])}
+        if args["baseline"]:
+            B, bids = read_embeddings(str(args["baseline"]))
+            if len(B) != len(X):
+                raise DataError(f"baseline has {len(B)} rows, embeddings {len(X)}", file=args["baseline"])
+            if ids is not None and bids is not None and not np.array_equal(ids, bids):
+                raise DataError("baseline rows are not in the same record order (ids differ)",
+                                file=args["baseline"])
+            results["baseline"] = probe(B, y, args["task"], folds=args["folds"], seed=args["seed"],
+                                        name="baseline")
+    except ValueError as e:  # what the probe's checks and scikit-learn say about the data
+        if isinstance(e, (DataError, UsageError)):
+            raise
+        raise data_error(e, f"{args['embeddings']} / {args['labels']}") from e
     print(format_results(results))
     return 0
 
@@ -137,4 +274,7 @@ COMMANDS = {"embed": _embed, "infill": _infill, "probe": _probe}
 
 
 def run(command: str, argv: list[str]) -> int:
-    return dispatch(COMMANDS, USAGE, command, argv)
+    usage = {"embed": EMBED_USAGE, "probe": PROBE_USAGE}
+    if command == "infill" and any(a in ("-h", "--help") for a in argv):
+        usage["infill"] = infill_usage()
+    return dispatch(COMMANDS, usage, command, argv)

@@ -193,15 +193,23 @@ class EmbeddingWriter:
                  chunk_rows: int = 4096) -> None:
         self.path = Path(path)
         self.kind = self.path.suffix.lower()
+        from encoderkit.errors import UsageError
+        from encoderkit.outputs import check_output, is_embedding_zarr
+
         if self.kind not in (".zarr", ".npy"):
-            raise ValueError(f"The 'output' parameter of embed must end in .zarr or .npy. Got {str(path)!r} instead.")
+            raise UsageError(f"The 'output' parameter of embed must end in .zarr or .npy. Got {str(path)!r} instead.",
+                             key="output")
         if self.kind == ".npy" and pooling == "none":
-            raise ValueError("pooling=none gives a different number of vectors per record; "
-                             "write it to a .zarr output (embeddings + offsets), not .npy")
-        targets = [self.path] + ([self.ids_path] if self.kind == ".npy" else [])
-        for t in targets:
-            if t.exists() and not overwrite:
-                raise FileExistsError(f"output {str(t)!r} exists; pass overwrite=true to replace it")
+            raise UsageError("pooling=none gives a different number of vectors per record; "
+                             "write it to a .zarr output (embeddings + offsets), not .npy", key="output")
+        # overwrite replaces embeddings written before, never a folder of other files
+        if self.kind == ".zarr":
+            check_output(self.path, overwrite, what="an embedding store written by encoderkit",
+                         recognise=is_embedding_zarr)
+        else:
+            for t in (self.path, self.ids_path):
+                check_output(t, overwrite, what="an embedding array", file_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.ids: list[str] = []
@@ -255,9 +263,13 @@ class EmbeddingWriter:
             if self.pooling == "none":
                 self.group.create_array("offsets", shape=(len(self.offsets),), dtype="int64")[:] = \
                     np.asarray(self.offsets, dtype=np.int64)
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(self.tmp, self.path)
+            if self.path.exists():  # moved aside, removed once the new one is in place
+                old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                os.replace(self.path, old)
+                os.replace(self.tmp, self.path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self.tmp, self.path)
         else:
             self.array.flush()
             del self.array

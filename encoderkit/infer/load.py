@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from encoderkit.core import EncoderConfig
+from encoderkit.errors import DataError, InputNotFoundError
 from encoderkit.infer.pretrained import Pretrained
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.registry import build_domain
@@ -28,20 +29,22 @@ DEFAULT_MAX_SEQLEN = 1024
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint directory (holds ``state.json``) or a run directory (newest
-    numbered step under ``checkpoints/``) -> the checkpoint directory."""
+    numbered step under ``checkpoints/`` that verifies; damaged newer ones are skipped
+    with a warning) -> the checkpoint directory."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint path {str(path)!r} does not exist")
+        raise InputNotFoundError("checkpoint path does not exist", file=path, key="checkpoint")
     if (path / ckpt.STATE_FILE).is_file():
         return path
     if not (path / "checkpoints").is_dir():
-        raise FileNotFoundError(
-            f"{str(path)!r} is neither a checkpoint directory (no {ckpt.STATE_FILE}) nor a run "
-            f"directory (no checkpoints/ folder)")
-    latest = ckpt.latest_checkpoint(path / "checkpoints")
+        raise InputNotFoundError(
+            f"is neither a checkpoint directory (no {ckpt.STATE_FILE}) nor a run "
+            f"directory (no checkpoints/ folder)", file=path, key="checkpoint")
+    latest = ckpt.newest_valid_checkpoint(path / "checkpoints")
     if latest is None:
-        raise FileNotFoundError(f"run directory {str(path)!r} has no complete checkpoint under "
-                                f"checkpoints/<step>/ (each needs {ckpt.STATE_FILE} and {ckpt.MODEL_FILE})")
+        raise InputNotFoundError(f"run directory has no complete checkpoint under "
+                                 f"checkpoints/<step>/ (each needs {ckpt.STATE_FILE} and {ckpt.MODEL_FILE})",
+                                 file=path, key="checkpoint")
     return latest
 
 
@@ -52,16 +55,16 @@ def read_state(checkpoint: Path) -> dict[str, Any]:
     try:
         version = json.loads(file.read_text()).get("format_version")
     except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} has no {ckpt.STATE_FILE}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{file} is not valid JSON: {e}") from None
+        raise InputNotFoundError(f"checkpoint has no {ckpt.STATE_FILE}", file=checkpoint) from None
+    except (ValueError, AttributeError, OSError) as e:
+        raise DataError(f"not valid JSON: {' '.join(str(e).split())}", file=file) from None
     if isinstance(version, int) and version > ckpt.FORMAT_VERSION:
-        raise ValueError(f"{file} has format_version {version}, newer than this encoderkit reads "
-                         f"({ckpt.FORMAT_VERSION}); upgrade encoderkit to load it")
+        raise DataError(f"has format_version {version}, newer than this encoderkit reads "
+                        f"({ckpt.FORMAT_VERSION}); upgrade encoderkit to load it", file=file)
     state = ckpt.read_state(checkpoint)
     for key in ("model_config", "domain"):
         if key not in state:
-            raise ValueError(f"{file} lacks the {key!r} entry needed to rebuild the model")
+            raise DataError(f"lacks the {key!r} entry needed to rebuild the model", file=file)
     return state
 
 
@@ -70,13 +73,13 @@ def load_weights(model: nn.Module, file: Path) -> None:
     try:
         tensors = load_file(str(file))
     except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint weights {str(file)!r} are missing") from None
-    except SafetensorError as e:
-        raise ValueError(f"{file} is not a readable safetensors file: {e}") from None
+        raise InputNotFoundError("checkpoint weights are missing", file=file) from None
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DataError(f"not a readable safetensors file: {' '.join(str(e).split())}", file=file) from None
     try:
         ckpt.load_model_state(model, tensors)
     except (ValueError, RuntimeError) as e:
-        raise ValueError(f"{file} does not match the model its state.json describes: {e}") from None
+        raise DataError(f"does not match the model its state.json describes: {e}", file=file) from None
 
 
 def run_max_seqlen(checkpoint: Path) -> int:
@@ -97,9 +100,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     state = read_state(checkpoint)
     try:
         domain = build_domain(state["domain"])
-    except KeyError as e:
-        raise ValueError(f"{checkpoint / ckpt.STATE_FILE}: cannot rebuild its domain: {e}") from None
-    config = EncoderConfig.from_dict(state["model_config"])
+        config = EncoderConfig.from_dict(state["model_config"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise DataError(f"cannot rebuild its domain and model: {' '.join(str(e).split())}",
+                        file=checkpoint / ckpt.STATE_FILE) from None
     model = MaskedEncoderModel(domain, config)
     load_weights(model, checkpoint / ckpt.MODEL_FILE)
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,

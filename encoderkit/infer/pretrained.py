@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from encoderkit.core import EncoderConfig
+from encoderkit.errors import UsageError
 from encoderkit.domain import Domain, MaskedExample
 from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
 from encoderkit.modeling import MaskedEncoderModel
@@ -138,9 +139,35 @@ class Pretrained:
         """Per example, the head's predictions at its ``predict`` tokens (numpy)."""
         return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
 
-    def infill(self, data: Any) -> Any:
+    def infill(self, data: Any, **options: Any) -> Any:
         """Fill what is missing or masked in ``data`` with the domain's ``infill``;
-        observed values come back unchanged."""
+        observed values come back unchanged. ``options``: the domain's infill options
+        (``domain.infill_options``, e.g. ``numeric_decode``, ``window``, ``overlap``);
+        a window the run did not fix defaults to the run's training window."""
         if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
-            raise ValueError("infill received an empty input (no records)")
-        return self.domain.infill(data, self.predict)
+            raise UsageError("infill received an empty input (no records)")
+        return self.infill_domain(options).infill(data, self.predict)
+
+    def check_infill_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse unknown or invalid infill options (a ``UsageError`` naming the allowed ones)."""
+        self.infill_domain(options)
+
+    def infill_domain(self, options: Mapping[str, Any]) -> Domain:
+        """The domain with ``options`` applied (validated by the domain's constructor)."""
+        accepted: dict[str, str] = dict(getattr(self.domain, "infill_options", {}) or {})
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise UsageError(f"unknown infill option(s) {unknown} for the {self.domain.name!r} domain; "
+                             f"allowed: {sorted(accepted) or 'none'}", key=unknown[0])
+        changes = {accepted[k]: v for k, v in options.items()}
+        window = accepted.get("window")
+        if window is not None and window not in changes and self.domain.options.get(window, 0) is None:
+            changes[window] = self.max_seqlen  # "the run's training window"
+        if not changes:
+            return self.domain
+        try:
+            return type(self.domain)(self.domain.schema, **{**self.domain.options, **changes})
+        except (ValueError, TypeError) as e:
+            inverse = {v: k for k, v in accepted.items()}
+            key = next((inverse[k] for k in changes if k in str(e)), None)
+            raise UsageError(f"infill option: {' '.join(str(e).split())}", key=key) from None

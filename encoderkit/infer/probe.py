@@ -122,34 +122,79 @@ def format_results(results: dict[str, ProbeResult]) -> str:
 
 
 def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Embeddings written by ``EmbeddingWriter`` (or any 2-D ``.npy`` / ``.csv``) and their ids (or None)."""
+    """Embeddings written by ``EmbeddingWriter`` (or any 2-D ``.npy`` / ``.csv``) and their ids (or None).
+    Whatever is wrong with the file is a ``DataError`` naming it (and the row, for NaN)."""
+    from encoderkit.errors import DataError, InputNotFoundError, reading
+
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"embeddings file {str(path)!r} does not exist")
+        raise InputNotFoundError("embeddings file does not exist", file=path, key="embeddings")
     suffix = path.suffix.lower()
+    if suffix not in (".zarr", ".npy", ".csv", ".tsv"):
+        raise DataError("cannot read features from this file type: expected .zarr, .npy, .csv or .tsv",
+                        file=path, key="embeddings")
+    with reading(path):
+        X, ids = _read_embeddings(path, suffix)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise DataError(f"holds an array of dtype {X.dtype}, not numbers", file=path)
+    if X.ndim != 2:
+        raise DataError(f"must hold a 2-D array [records, features]; got shape {X.shape}", file=path)
+    if ids is not None and len(ids) != len(X):
+        raise DataError(f"has {len(ids)} ids for {len(X)} rows", file=path)
+    bad = np.flatnonzero(~np.isfinite(X.astype(np.float64)).all(axis=1))
+    if bad.size:
+        which = f"row {int(bad[0])}" + (f" (id {ids[bad[0]]!r})" if ids is not None else "")
+        raise DataError(f"{which} holds NaN or infinite values ({bad.size} such row(s))", file=path)
+    return X, ids
+
+
+def _read_embeddings(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
+    from encoderkit.errors import DataError
+
     if suffix == ".zarr":
         import zarr
 
+        if not path.is_dir():
+            raise DataError("is not a zarr directory", file=path)
         group = zarr.open_group(str(path), mode="r")
         if "embeddings" not in group:
-            raise ValueError(f"{path} is not an embeddings store (no 'embeddings' array); "
-                             f"found {sorted(group.array_keys())}")
+            raise DataError(f"is not an embeddings store (no 'embeddings' array); "
+                            f"found {sorted(group.array_keys())}", file=path)
         if "offsets" in group:
-            raise ValueError(f"{path} holds per-token embeddings (pooling=none); pool them first")
+            raise DataError("holds per-token embeddings (pooling=none); pool them first", file=path)
         # element-wise: numpy cannot cast zarr's variable-width StringDType to '<U' in one go
         ids = np.asarray([str(x) for x in group["ids"][:]]) if "ids" in group else None
         return np.asarray(group["embeddings"][:]), ids
     if suffix == ".npy":
-        X = np.load(path, allow_pickle=False)
+        try:
+            X = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            if "allow_pickle" in str(e):
+                raise DataError("holds an object array, which would need pickle (never used); save "
+                                "a numeric array (np.save(path, x.astype(np.float32)))", file=path) from None
+            raise
         ids_path = path.with_name(path.stem + ".ids.npy")
-        ids = np.load(ids_path, allow_pickle=False).astype(str) if ids_path.exists() else None
-        return X, ids
-    if suffix in (".csv", ".tsv"):
-        import pandas as pd
-
-        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
         ids = None
-        if "id" in frame.columns:
-            ids = frame.pop("id").astype(str).to_numpy()
+        if ids_path.exists():
+            from encoderkit.errors import reading
+
+            with reading(ids_path):
+                ids = np.load(ids_path, allow_pickle=False).astype(str)
+        return X, ids
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    ids = None
+    if "id" in frame.columns:
+        ids = frame.pop("id").astype(str).to_numpy()
+    if frame.shape[1] == 0:
+        raise DataError("has no feature columns", file=path)
+    try:
         return frame.to_numpy(dtype=np.float64), ids
-    raise ValueError(f"cannot read features from {str(path)!r}: expected .zarr, .npy or .csv")
+    except (ValueError, TypeError):
+        bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        col = bad[0] if bad else frame.columns[0]
+        row = int(np.flatnonzero(pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna())[0]) \
+            if bad and (pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()).any() else 0
+        raise DataError(f"column {col!r} is not numeric (row {row} holds {frame[col].iloc[row]!r})",
+                        file=path) from None

@@ -4,6 +4,10 @@
     encoderkit import-hf <hf_dir> output=<run_dir> domain=<name> [store=<store>]
                          [domain.<option>=...] [model.<EncoderConfig field>=...]
 
+``overwrite=true`` replaces an earlier export (export-hf) or an earlier import
+(import-hf), never a folder of other files. Errors are ``EncoderkitError``s, printed
+as one line by ``encoderkit.cli.main``.
+
 ``import-hf`` writes ``<run_dir>/checkpoints/0/`` (model.safetensors + state.json):
 the ModernBERT weights in an encoderkit model of the given domain, loadable with
 ``encoderkit.load``. To continue pretraining from a ModernBERT directory, give it
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from encoderkit.cliutil import dispatch
+from encoderkit.errors import DataError, EncoderkitError, OutputExistsError, UsageError
 
 USAGE = __doc__
 
@@ -32,14 +37,24 @@ def _split(argv: list[str], positional: tuple[str, ...]) -> dict[str, str]:
         elif free:
             named[free.pop(0)] = word
         else:
-            raise ValueError(f"unexpected argument {word!r}")
+            raise UsageError(f"unexpected argument {word!r}; see --help")
     return named
+
+
+def _bool(args: dict[str, str], key: str) -> bool:
+    value = _value(args.get(key, "false"))
+    if not isinstance(value, bool):
+        raise UsageError(f"The {key!r} parameter must be true or false. Got {args[key]!r} instead.", key=key)
+    return value
 
 
 def _value(text: str) -> Any:
     import yaml
 
-    return yaml.safe_load(text) if text else ""
+    try:
+        return yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        return text
 
 
 def _export(argv: list[str]) -> int:
@@ -48,11 +63,18 @@ def _export(argv: list[str]) -> int:
     args = _split(argv, ("checkpoint", "output"))
     unknown = set(args) - {"checkpoint", "output", "overwrite"}
     if unknown:
-        raise ValueError(f"export-hf: unknown parameter(s) {sorted(unknown)}; usage:\n{USAGE}")
+        raise UsageError(f"unknown parameter(s) {sorted(unknown)}; see encoderkit export-hf --help",
+                         key=sorted(unknown)[0])
     for key in ("checkpoint", "output"):
         if key not in args:
-            raise ValueError(f"export-hf: missing {key} (usage: encoderkit export-hf <run> <out_dir>)")
-    out = export_hf(args["checkpoint"], args["output"], overwrite=bool(_value(args.get("overwrite", "false"))))
+            raise UsageError(f"missing {key} (usage: encoderkit export-hf <run> <out_dir>)", key=key)
+    overwrite = _bool(args, "overwrite")
+    from encoderkit.outputs import check_output, is_hf_export
+
+    # before loading the model: a refused output costs nothing
+    check_output(args["output"], overwrite, what="a Hugging Face export written by encoderkit",
+                 recognise=is_hf_export)
+    out = export_hf(args["checkpoint"], args["output"], overwrite=overwrite)
     print(f"wrote Hugging Face ModernBertForMaskedLM to {out} "
           f"(transformers.AutoModelForMaskedLM.from_pretrained({str(out)!r}))")
     return 0
@@ -70,27 +92,53 @@ def _import(argv: list[str]) -> int:
     plain = {k: v for k, v in args.items() if "." not in k}
     unknown = set(plain) - {"hf_dir", "output", "domain", "store", "overwrite"}
     if unknown:
-        raise ValueError(f"import-hf: unknown parameter(s) {sorted(unknown)}; usage:\n{USAGE}")
+        raise UsageError(f"unknown parameter(s) {sorted(unknown)}; see encoderkit import-hf --help",
+                         key=sorted(unknown)[0])
     for key in ("hf_dir", "output", "domain"):
         if key not in plain:
-            raise ValueError(f"import-hf: missing required parameter {key}=...; usage:\n{USAGE}")
+            raise UsageError(f"missing required parameter {key}=...; see encoderkit import-hf --help", key=key)
+    overwrite = _bool(plain, "overwrite")
+    run_dir = Path(plain["output"])
+    ckpt_dir = run_dir / "checkpoints"
+    from encoderkit.outputs import check_parent
+
+    check_parent(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError("is a file; import-hf writes a run directory", file=run_dir, key="output")
+    if ckpt.complete_checkpoints(ckpt_dir) and not overwrite:
+        raise OutputExistsError("already holds checkpoints; pass overwrite=true", file=run_dir)
     schema: dict[str, Any] = {}
     if plain.get("store"):
         from encoderkit.data.store import RecordStore
 
         store = RecordStore(plain["store"])
         if store.domain != plain["domain"]:
-            raise ValueError(f"import-hf: store {plain['store']} holds {store.domain!r} records, not "
-                             f"{plain['domain']!r}")
+            raise UsageError(f"store {plain['store']} holds {store.domain!r} records, not "
+                             f"{plain['domain']!r}", key="domain")
         schema = store.schema
-    domain = get_domain(plain["domain"])(schema, **domain_opts)
-    config = config_from_hf(read_hf_config(plain["hf_dir"]), **model_opts)
+    try:
+        domain = get_domain(plain["domain"])(schema, **domain_opts)
+    except EncoderkitError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:  # a bad domain option: the domain names it
+        raise UsageError(f"domain {plain['domain']!r}: {' '.join(str(e).split())}") from None
+    config_file = Path(plain["hf_dir"]) / "config.json"
+    hf = read_hf_config(plain["hf_dir"])
+    try:
+        config = config_from_hf(hf, **model_opts)
+    except EncoderkitError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise DataError(f"cannot build a model from it: {type(e).__name__}: {' '.join(str(e).split())}",
+                        file=config_file) from None
     model = MaskedEncoderModel(domain, config)
-    message = init_from_hf(model, plain["hf_dir"])
-    run_dir = Path(plain["output"])
-    ckpt_dir = run_dir / "checkpoints"
-    if ckpt.latest_checkpoint(ckpt_dir) is not None and not _value(plain.get("overwrite", "false")):
-        raise FileExistsError(f"import-hf: {run_dir} already holds checkpoints; pass overwrite=true")
+    try:
+        message = init_from_hf(model, plain["hf_dir"])
+    except EncoderkitError:
+        raise
+    except Exception as e:  # safetensors' own error type for a damaged weights file
+        raise DataError(f"cannot load its weights: {type(e).__name__}: {' '.join(str(e).split())}",
+                        file=plain["hf_dir"]) from None
     state = {"step": 0, "tokens": 0, "model_config": config.to_dict(), "domain": domain.describe(),
              "init_from": str(plain["hf_dir"]), "init_message": message}
     path = ckpt.save_checkpoint(ckpt_dir, 0, ckpt.model_state(model), {}, [], json.loads(json.dumps(state)),

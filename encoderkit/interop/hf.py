@@ -35,6 +35,8 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
+from encoderkit.errors import DataError, OutputExistsError
+from encoderkit.outputs import check_output, is_hf_export, write_error
 
 #: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
 _LAYER_PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.Wo")
@@ -52,7 +54,7 @@ _HF_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)\.weight$")
 SPECIAL_TOKENS = ("pad", "bos", "eos", "cls", "sep", "mask")
 
 
-class HFInteropError(ValueError):
+class HFInteropError(DataError):
     """A model or directory that cannot be mapped to / from ModernBERT."""
 
 
@@ -204,22 +206,36 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         source = load(source)
     model, domain = source.model, source.domain
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"output directory {str(out_dir)!r} exists and is not empty; "
-                              f"pass overwrite=true to replace it")
+    if out_dir.exists() and out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError("exists and is not empty; pass overwrite=true to replace it", file=out_dir)
+    # overwrite replaces an earlier export only, never a folder of the user's files
+    check_output(out_dir, overwrite, what="a Hugging Face export written by encoderkit",
+                 recognise=is_hf_export)
+    # a domain may know what ModernBERT cannot reproduce (e.g. positions that skip numbers)
+    problems = list(getattr(domain, "hf_export_problems", lambda: [])())
+    if problems:
+        raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
     tensors, tied = to_hf_state_dict(model)
     vocab = model.embedder.tok_embeddings.num_embeddings
     config = hf_config(model.config, vocab, special_token_ids(domain), tied=tied)
     config["encoderkit"] = {"domain": domain.name, "step": getattr(source, "step", None)}
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+            # moved aside, not deleted, until the new export is in place
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(e, out_dir) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -235,7 +251,12 @@ def read_hf_config(hf_dir: str | Path) -> dict[str, Any]:
     file = hf_dir / "config.json"
     if not file.is_file():
         raise HFInteropError(f"{str(hf_dir)!r} is not a Hugging Face model directory (no config.json)")
-    config = json.loads(file.read_text())
+    try:
+        config = json.loads(file.read_text())
+    except (ValueError, OSError) as e:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
+        raise HFInteropError(f"not valid JSON ({' '.join(str(e).split())})", file=file) from None
+    if not isinstance(config, dict):
+        raise HFInteropError(f"holds a JSON {type(config).__name__}, not an object", file=file)
     kind = config.get("model_type")
     if kind != "modernbert":
         raise HFInteropError(f"{file} describes a {kind!r} model (architectures "

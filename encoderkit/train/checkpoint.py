@@ -4,6 +4,11 @@ Layout: ``<run>/checkpoints/<step>/{model.safetensors, optimizer.safetensors, st
 A checkpoint is written into ``checkpoints/.tmp-<step>-<pid>`` and renamed into place,
 so a crash at any moment leaves either the complete checkpoint or none; only
 directories named by a step number are ever loaded.
+
+What a crash cannot do, a disk or a user can: ``manifest.json`` records the size and
+sha256 of every file at save time, and ``newest_valid_checkpoint`` (resume, ``load``)
+walks the checkpoints newest first, skips each one that does not verify or load with a
+warning naming what is wrong, and raises one ``DataError`` if none does.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,10 +28,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from encoderkit.errors import DataError
+
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
+MANIFEST_FILE = "manifest.json"
+# run-directory files written through a temporary name; a crash can leave the temporary
+RUN_TEMP_PREFIXES = (".metrics.jsonl.tmp-", ".config.yaml.tmp-", ".loss.png.tmp-")
 
 # Config keys that may change between a checkpoint and its resume (how long, how often,
 # where, with how many workers) without changing what is trained.
@@ -169,8 +180,89 @@ def complete_checkpoints(ckpt_dir: Path) -> list[Path]:
 
 
 def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The newest complete checkpoint, verified or not (see ``newest_valid_checkpoint``)."""
     found = complete_checkpoints(ckpt_dir)
     return found[-1] if found else None
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Raise a ``DataError`` naming the file unless the checkpoint at ``path`` is intact:
+    its manifest's sizes and sha256 match (checkpoints written before manifests: the
+    state parses and both safetensors headers open)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    manifest = path / MANIFEST_FILE
+    if manifest.is_file():
+        try:
+            files = json.loads(manifest.read_text())["files"]
+            expected = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise DataError(f"unreadable checkpoint manifest ({type(e).__name__})", file=manifest) from None
+        for name, (size, digest) in expected.items():
+            file = path / name
+            if not file.is_file():
+                raise DataError("missing (listed in the checkpoint's manifest)", file=file)
+            if file.stat().st_size != size:
+                raise DataError(f"has {file.stat().st_size} bytes, {size} when saved (truncated or "
+                                f"overwritten)", file=file)
+            if file_digest(file)["sha256"] != digest:
+                raise DataError("its sha256 differs from the one recorded when saved (damaged)", file=file)
+    read_state(path)
+    for name in (MODEL_FILE, OPTIMIZER_FILE):
+        file = path / name
+        if not file.is_file():
+            raise DataError("missing from the checkpoint", file=file)
+        try:
+            with safe_open(str(file), framework="pt") as f:
+                f.keys()
+        except Exception as e:  # safetensors raises its own error type for a bad header
+            raise DataError(f"not a readable safetensors file ({' '.join(str(e).split())})", file=file) from None
+
+
+def newest_valid_checkpoint(ckpt_dir: Path, *, verify: bool = True) -> Path | None:
+    """The newest checkpoint that verifies; each damaged newer one is skipped with a
+    warning. None when there is no checkpoint; a ``DataError`` when none verifies."""
+    found = complete_checkpoints(Path(ckpt_dir))
+    problems = []
+    for path in reversed(found):
+        try:
+            if verify:
+                verify_checkpoint(path)
+            else:
+                read_state(path)
+        except DataError as e:
+            problems.append(f"{path.name}: {e}")
+            warnings.warn(f"skipping damaged checkpoint {path}: {e}", stacklevel=2)
+            continue
+        return path
+    if problems:
+        raise DataError(f"none of the {len(found)} checkpoint(s) loads ({'; '.join(problems[:3])})",
+                        file=ckpt_dir)
+    return None
+
+
+def remove_run_leftovers(run_dir: Path) -> None:
+    """Remove temporaries of metrics.jsonl / config.yaml / loss.png left by a crash."""
+    if Path(run_dir).is_dir():
+        for p in Path(run_dir).iterdir():
+            if p.name.startswith(RUN_TEMP_PREFIXES) and p.is_file():
+                p.unlink(missing_ok=True)
+
+
+def discard_metrics(run_dir: Path) -> None:
+    """A run starting without a checkpoint: metrics logged by an earlier attempt that
+    never checkpointed describe nothing the run keeps, so they are dropped."""
+    for name in ("metrics.jsonl", "loss.png"):
+        (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 def remove_stale(ckpt_dir: Path) -> None:
@@ -196,7 +288,11 @@ def save_checkpoint(ckpt_dir: Path, step: int, model_tensors: Mapping[str, Tenso
               metadata={"format": "pt", "param_groups": json.dumps(optim_groups)})
     full_state = {"format_version": FORMAT_VERSION, **state}
     (tmp / STATE_FILE).write_text(json.dumps(full_state, indent=1, default=_json_default))
-    for name in (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE):
+    # sizes and checksums, so a file damaged after the save is recognised at resume
+    (tmp / MANIFEST_FILE).write_text(json.dumps(
+        {"files": {name: file_digest(tmp / name) for name in (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE)}},
+        indent=1))
+    for name in (MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, MANIFEST_FILE):
         _fsync_file(tmp / name)
     _fsync_dir(tmp)
     if final.exists():  # re-saving a step (e.g. after a resume): replace the old copy
@@ -229,11 +325,19 @@ def _json_default(x: Any) -> Any:
 
 
 def read_state(path: Path) -> dict[str, Any]:
-    state = json.loads((Path(path) / STATE_FILE).read_text())
+    file = Path(path) / STATE_FILE
+    try:
+        state = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise DataError("missing from the checkpoint", file=file) from None
+    except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DataError(f"not valid JSON ({' '.join(str(e).split())})", file=file) from None
+    if not isinstance(state, dict):
+        raise DataError(f"holds a JSON {type(state).__name__}, not an object", file=file)
     version = state.get("format_version")
     if version != FORMAT_VERSION:
-        raise ValueError(f"checkpoint {path} has format_version {version!r}; this encoderkit "
-                         f"reads format_version {FORMAT_VERSION}")
+        raise DataError(f"checkpoint {path} has format_version {version!r}; this encoderkit "
+                        f"reads format_version {FORMAT_VERSION}", file=file)
     return state
 
 
@@ -243,8 +347,16 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], l
 
     path = Path(path)
     state = read_state(path)
-    model = load_file(str(path / MODEL_FILE))
-    with safe_open(str(path / OPTIMIZER_FILE), framework="pt") as f:
-        groups = json.loads(f.metadata()["param_groups"])
-    optim = {k: v for k, v in load_file(str(path / OPTIMIZER_FILE)).items() if k != "_empty"}
+    file = path / MODEL_FILE
+    try:
+        model = load_file(str(file))
+        file = path / OPTIMIZER_FILE
+        with safe_open(str(file), framework="pt") as f:
+            groups = json.loads((f.metadata() or {})["param_groups"])
+        optim = {k: v for k, v in load_file(str(file)).items() if k != "_empty"}
+    except FileNotFoundError:
+        raise DataError("missing from the checkpoint", file=file) from None
+    except Exception as e:  # SafetensorError, a bad header, a missing param_groups entry
+        raise DataError(f"cannot be loaded ({type(e).__name__}: {' '.join(str(e).split())})",
+                        file=file) from None
     return model, optim, groups, state

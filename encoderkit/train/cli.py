@@ -1,5 +1,8 @@
 """`encoderkit pretrain [-m] [overrides]`: Hydra overrides in, a run directory out.
 
+Errors: a bad override is a ``ConfigError`` (a ``UsageError``), a bad store or
+checkpoint a ``DataError``; ``encoderkit.cli.main`` prints them as one line.
+
 ``-m`` / ``--multirun`` expands comma-list sweeps (``domain.rate=0.15,0.3``) with
 Hydra's basic sweeper into one job per combination, each with its own run directory
 ``<run.dir or multirun/<time>>/<job number>``, run one after another; the job list
@@ -42,9 +45,8 @@ def _multirun(argv: list[str]) -> int:
         print(f"[multirun] job {i}: {' '.join(job)}", file=sys.stderr)
         try:
             pretrain(job)
-        except ConfigError as e:
-            print(f"encoderkit pretrain: error: {e}", file=sys.stderr)
-            return 2
+        except ConfigError:  # the same config error would stop every job: report it once
+            raise
         except Exception as e:  # one failed job does not stop the sweep
             print(f"[multirun] job {i} failed: {type(e).__name__}: {e}", file=sys.stderr)
             failed += 1
@@ -61,18 +63,14 @@ def run(command: str, argv: list[str]) -> int:
     argv = [a for a in argv if a not in ("-m", "--multirun")]
     bad = [a for a in argv if a.startswith("-")]
     if bad:
-        print(f"encoderkit pretrain: error: unknown option {bad[0]!r} (options: --help, -m)",
-              file=sys.stderr)
-        return 2
+        raise ConfigError(f"unknown option {bad[0]!r} (options: --help, -m)")
+    # user errors (ConfigError, DataError, ...) are reported by encoderkit.cli.main
     try:
         if multirun:
             return _multirun(argv)
         from encoderkit.train import pretrain
 
         run_dir = pretrain(argv)
-    except ConfigError as e:
-        print(f"encoderkit pretrain: error: {e}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as e:
         print(f"encoderkit pretrain: stopped: {e}", file=sys.stderr)
         return 1

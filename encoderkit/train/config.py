@@ -17,12 +17,14 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit.errors import UsageError
+
 PRECISIONS = ("auto", "bf16", "fp32")
 STRATEGIES = ("ddp", "fsdp")
 
 
-class ConfigError(ValueError):
-    """A config problem, reported as one line naming the key."""
+class ConfigError(UsageError):
+    """A config problem, reported as one line naming the key (exit code 2)."""
 
 
 @dataclass

@@ -1,8 +1,12 @@
 """Process-group setup from torchrun's environment, and model wrapping (DDP / FSDP2).
 
 ``torchrun --nproc_per_node=N -m encoderkit pretrain ...`` sets RANK, LOCAL_RANK,
-WORLD_SIZE, MASTER_ADDR and MASTER_PORT; without them the run is single-process and
-no process group is created. NCCL on CUDA, gloo on CPU.
+WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT; without them the run is
+single-process and no process group is created. NCCL on CUDA, gloo on CPU.
+
+Multi-node (``torchrun --nnodes=M``): RANK is global (it picks the data shard and the
+writer of checkpoints: rank 0), LOCAL_RANK is the index on this host (it picks the
+GPU). Tested with 2 nodes x 2 gloo ranks on one machine (tests/train/test_multinode.py).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from encoderkit.errors import UsageError
+
 
 @dataclass(frozen=True)
 class DistInfo:
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
+    local_world_size: int = 1  # processes on this host (torchrun --nproc-per-node)
 
     @property
     def enabled(self) -> bool:
@@ -30,15 +37,31 @@ class DistInfo:
         return self.rank == 0
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0, local_world_size: int = 1) -> torch.device:
+    """``auto`` / ``cuda`` become ``cuda:<LOCAL_RANK>`` (one GPU per process on each host);
+    an explicit ``cuda:N`` is kept, but not when several processes share this host (they
+    would all train on GPU N)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    explicit = name.startswith("cuda:")
     if name == "cuda":
         name = f"cuda:{local_rank}"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"The 'run.device' parameter is {name!r} but CUDA is not available; "
-                         "use run.device=cpu or auto")
+    device = torch.device(name)  # the config checked the spelling
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        raise UsageError(f"The 'run.device' parameter is {name!r} but CUDA is not available; "
+                         "use run.device=cpu or auto", key="run.device")
+    if explicit and local_world_size > 1:
+        raise UsageError(f"The 'run.device' parameter is {name!r} but {local_world_size} "
+                         "processes run on this host and would share that GPU; use "
+                         "run.device=cuda (each process takes cuda:<LOCAL_RANK>)", key="run.device")
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        fix = (f"use cuda:0 .. cuda:{count - 1}" if explicit else
+               f"start at most {count} process(es) per node (torchrun --nproc-per-node={count})")
+        raise UsageError(f"run.device={name!r}: this host has {count} CUDA device(s); {fix}",
+                         key="run.device")
     return device
 
 
@@ -47,8 +70,9 @@ def setup(device_name: str) -> tuple[DistInfo, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    info = DistInfo(rank=rank, local_rank=local, world_size=world)
-    device = resolve_device(device_name, local)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    info = DistInfo(rank=rank, local_rank=local, world_size=world, local_world_size=local_world)
+    device = resolve_device(device_name, local, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if info.enabled and not dist.is_initialized():

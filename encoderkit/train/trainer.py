@@ -67,8 +67,13 @@ class Trainer:
         self.run_dir = Path(D.broadcast_object(str(run_dir), self.info))
         self.ckpt_dir = self.run_dir / "checkpoints"
         if self.info.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"The 'run.dir' parameter {str(self.run_dir)!r} cannot be created: "
+                                  f"{e.strerror or e}") from None
             ckpt.remove_stale(self.ckpt_dir)
+            ckpt.remove_run_leftovers(self.run_dir)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
         precision = cfg.run.precision
@@ -155,12 +160,14 @@ class Trainer:
             if self.info.is_main and ckpt.latest_checkpoint(self.ckpt_dir) is not None:
                 raise ConfigError(f"run.resume=never but {self.ckpt_dir} already holds "
                                   "checkpoints; choose another run.dir or run.resume=auto")
-        elif cfg.run.resume == "auto":
-            path = ckpt.latest_checkpoint(self.ckpt_dir)
+        elif cfg.run.resume == "auto":  # the newest that verifies; damaged ones are skipped with a warning
+            path = ckpt.newest_valid_checkpoint(self.ckpt_dir) if self.info.is_main else None
         else:
             path = Path(cfg.run.resume)
         path = D.broadcast_object(str(path) if path else None, self.info)
         if path is None:
+            if self.info.is_main:  # metrics describe the run the checkpoints describe
+                ckpt.discard_metrics(self.run_dir)
             if cfg.run.init_from:
                 from encoderkit.interop.hf import init_from_hf
 
@@ -172,6 +179,8 @@ class Trainer:
         model_t, optim_t, groups, state = ckpt.load_checkpoint(path)
         if "loader" not in state:
             # weights only (e.g. `encoderkit import-hf`): start training from these weights
+            if self.info.is_main:
+                ckpt.discard_metrics(self.run_dir)
             self._load_initial_weights(path, model_t, state)
             return
         diff = ckpt.config_diff(state["config"], self.config_dict)

@@ -10,6 +10,7 @@ import pytest
 import zarr
 
 from encoderkit.data.split import split_indices, validation_mask
+from encoderkit.errors import OutputExistsError
 from encoderkit.data.store import FORMAT_VERSION, RecordStore, StoreError, StoreWriter
 
 
@@ -110,7 +111,7 @@ def test_interrupted_ingest_leaves_no_store(tmp_path):
 def test_overwrite(tmp_path):
     path = tmp_path / "s.zarr"
     write(path, ragged_records(3))
-    with pytest.raises(StoreError, match="already exists.*overwrite=True"):
+    with pytest.raises(OutputExistsError, match="already exists.*overwrite=true"):
         StoreWriter(path, "demo")
     new = ragged_records(5, seed=9)
     write(path, new, overwrite=True)

@@ -218,17 +218,20 @@ def test_load_rebuilds_the_model_from_the_newest_checkpoint(tmp_path):
 def test_load_refuses_newer_format_missing_and_mismatched_files(tmp_path):
     pt = _pretrained()
     _save(tmp_path, pt, 1)
-    state_file = tmp_path / "checkpoints" / "1" / "state.json"
+    # the checkpoint directory itself: a run directory would skip the edited (so no longer
+    # verifying) checkpoint, see tests/reliability/test_resume.py
+    one = tmp_path / "checkpoints" / "1"
+    state_file = one / "state.json"
     state = json.loads(state_file.read_text())
     state_file.write_text(json.dumps({**state, "format_version": ckpt.FORMAT_VERSION + 1}))
     with pytest.raises(ValueError, match="newer than this encoderkit reads"):
-        load(tmp_path)
+        load(one)
     state_file.write_text(json.dumps({**state, "model_config": {**state["model_config"], "hidden_size": 64}}))
-    with pytest.raises(ValueError, match="model.safetensors does not match"):
-        load(tmp_path)
+    with pytest.raises(ValueError, match="model.safetensors: does not match"):
+        load(one)
     state_file.write_text(json.dumps(state))
-    (tmp_path / "checkpoints" / "1" / "model.safetensors").unlink()
+    (one / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
-        load(tmp_path)
+        load(one)
     with pytest.raises(FileNotFoundError, match="neither a checkpoint directory"):
         load(tmp_path / "checkpoints")

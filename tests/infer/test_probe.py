@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from encoderkit.infer.cli import run
+from encoderkit.cli import main
 from encoderkit.infer.probe import probe
 
 
@@ -67,5 +68,6 @@ def test_cli_aligns_labels_by_id_and_prints_baseline(tmp_path, capsys):
             if line.startswith(("embeddings", "baseline"))}
     assert rows["embeddings"] > 0.95
     assert rows["baseline"] < 0.8
-    assert run("probe", [f"embeddings={tmp_path / 'emb.npy'}"]) == 1
+    # errors are reported by encoderkit.cli.main: a missing parameter is a usage error (2)
+    assert main(["probe", f"embeddings={tmp_path / 'emb.npy'}"]) == 2
     assert "missing required parameter labels" in capsys.readouterr().err

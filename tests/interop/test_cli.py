@@ -46,7 +46,7 @@ def test_export_hf_cli_on_a_genomic_run_matches_transformers(tmp_path, capsys):
         theirs = hf(input_ids=ids).logits[0].numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
     assert cli.main(["export-hf", str(tmp_path / "run"), str(tmp_path / "hf")]) == 1
-    assert "not empty" in capsys.readouterr().err
+    assert "already exists; pass overwrite=true" in capsys.readouterr().err
 
 
 def test_import_hf_cli_writes_a_loadable_run_and_reports_the_resize(tmp_path, capsys):

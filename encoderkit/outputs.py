@@ -1,0 +1,109 @@
+"""Output safety shared by every command that writes: where it may write, and what
+``overwrite=true`` may replace.
+
+Overwrite only ever replaces something encoderkit wrote itself: a record store (its
+zarr attribute block), an embedding array (``.npy`` / a ``.zarr`` group with the
+embedding attributes), a Hugging Face export (the ``encoderkit`` block export-hf puts
+in ``config.json``), or a single file of the format being written. A directory that
+holds anything else is refused, so a mistyped ``output=`` never wipes a user's folder.
+Writers still write under a temporary name and rename when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from encoderkit.errors import DataError, OutputExistsError
+
+STORE_ATTR = "encoderkit"
+HF_EXPORT_FILES = frozenset({"config.json", "model.safetensors"})
+EMBEDDING_ATTRS = frozenset({"pooling", "records", "dim"})
+
+
+def _zarr_attrs(path: Path) -> dict | None:
+    """The attributes of a local zarr group (v3 ``zarr.json`` or v2 ``.zattrs``), else None."""
+    for name, key in (("zarr.json", "attributes"), (".zattrs", None)):
+        file = path / name
+        if file.is_file():
+            try:
+                data = json.loads(file.read_text())
+            except (OSError, ValueError):
+                return None
+            attrs = data.get(key, {}) if key else data
+            return attrs if isinstance(attrs, dict) else None
+    return None
+
+
+def is_store(path: Path) -> bool:
+    """A finished record store, or the leftover of one (its files and nothing else)."""
+    attrs = _zarr_attrs(path)
+    if attrs is None or STORE_ATTR not in attrs:
+        return False
+    return {p.name for p in path.iterdir()} <= {"zarr.json", ".zattrs", ".zgroup", "fields", "meta",
+                                                "offsets", "ids"}
+
+
+def is_embedding_zarr(path: Path) -> bool:
+    attrs = _zarr_attrs(path)
+    return attrs is not None and EMBEDDING_ATTRS <= set(attrs) and \
+        {p.name for p in path.iterdir()} <= {"zarr.json", ".zattrs", ".zgroup", "embeddings", "ids", "offsets"}
+
+
+def is_hf_export(path: Path) -> bool:
+    """A directory export-hf wrote: its two files, the config carrying our block."""
+    names = {p.name for p in path.iterdir()}
+    if not names <= HF_EXPORT_FILES or "config.json" not in names:
+        return False
+    try:
+        return "encoderkit" in json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def check_parent(path: str | os.PathLike) -> None:
+    """The folder that will hold ``path`` can be written: its nearest existing ancestor is a
+    writable directory (nothing is created here: a command that fails later leaves no trace;
+    writers create missing folders when they write)."""
+    target = Path(path).expanduser()
+    parent = target.absolute().parent
+    # the first existing ancestor decides: a regular file there means no folder can be made
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"cannot write here: {probe} is a file, not a directory", file=target)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write here: directory {probe} is not writable", file=target)
+
+
+def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
+                 recognise: Callable[[Path], bool] | None = None, file_ok: bool = False) -> None:
+    """Refuse an output that exists without ``overwrite``, or that holds something
+    encoderkit did not write (``recognise`` says what a directory must be; ``file_ok``:
+    a regular file may be replaced). An empty directory may always be replaced."""
+    target = Path(path).expanduser()
+    check_parent(target)
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not overwrite:
+        raise OutputExistsError("already exists; pass overwrite=true to replace it", file=target)
+    if target.is_dir() and not target.is_symlink():
+        if not any(target.iterdir()) or (recognise is not None and recognise(target)):
+            return
+        raise OutputExistsError(f"is a directory that is not {what} (it holds other files); "
+                                f"overwrite=true only replaces what encoderkit wrote, so it is left "
+                                f"untouched: choose another output", file=target)
+    if not file_ok:
+        raise OutputExistsError(f"is a file, not {what}; overwrite=true only replaces what "
+                                f"encoderkit wrote: choose another output", file=target)
+    if not os.access(target, os.W_OK):
+        raise DataError("exists and is not writable", file=target)
+
+
+def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
+    """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``."""
+    reason = exc.strerror or str(exc)
+    return DataError(f"cannot write the output: {reason}", file=path)
