@@ -31,6 +31,9 @@ and scored on the held-out one.
 Usage: nice -n 10 python benchmarks/imputation_lodo.py [--part tables|series|both]
        [--steps-table 600] [--steps-series 200] [--seeds 1] [--only name ...]
        [--out results.json]
+       python benchmarks/imputation_lodo.py --report a.json b.json ...   (markdown for RESULTS.md;
+       a later file's run of a dataset and seed replaces an earlier one's; finished datasets
+       are skipped when --out already holds them, so an interrupted run resumes)
 """
 
 from __future__ import annotations
