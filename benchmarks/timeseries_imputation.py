@@ -46,6 +46,8 @@ import time
 
 import numpy as np
 
+from domains.timeseries.seasonal import linear_fill  # shared with benchmarks/imputation_lodo.py
+
 GAPS = ("single", "span1", "span2", "span3")
 
 
@@ -101,14 +103,6 @@ def make_gaps(x: np.ndarray, kind: str, patch: int, rng: np.random.Generator,
         hide[s:s + length] = True
         placed += 1
     return hide
-
-
-def linear_fill(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    t = np.arange(len(x))
-    out = x.copy()
-    out[~ok] = np.interp(t[~ok], t[ok], x[ok])
-    return out
 
 
 def seasonal_fill(x: np.ndarray, period: int) -> np.ndarray:

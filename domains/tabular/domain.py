@@ -32,6 +32,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 from encoderkit.data.masking import choose_random
 from encoderkit.errors import DataError
 
+from domains.tabular.blend import BLENDS, iterative_estimate
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
 from domains.tabular.schema import (SCHEMA_VERSION, bin_index, check_ingest_options,
                                     decode_numeric, encode_frame, fill_column, infer_schema,
@@ -55,6 +56,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # columns left out of the inputs (`encoderkit finetune task.label_column=<column>` adds
     # the label column here, so a fine-tuned model never sees its target)
     "drop_columns": [],
+    # infill: `iterative` = numeric cells are the mean of the encoder's value and
+    # scikit-learn's IterativeImputer (BayesianRidge) fitted on the same table (a
+    # two-model ensemble, see domains/tabular/blend.py); `none` = the encoder alone.
+    "infill_blend": "none",
 }
 NUMERIC_DECODE = ("clip", "regression")
 MASKERS = ("random", "column")
@@ -96,6 +101,9 @@ class TabularDomain(Domain):
         if opts["numeric_decode"] not in NUMERIC_DECODE:
             raise ValueError(f"The 'numeric_decode' option of the tabular domain must be one of "
                              f"{list(NUMERIC_DECODE)}. Got {opts['numeric_decode']!r} instead.")
+        if opts["infill_blend"] not in BLENDS:
+            raise ValueError(f"The 'infill_blend' option of the tabular domain must be one of "
+                             f"{list(BLENDS)}. Got {opts['infill_blend']!r} instead.")
         if not isinstance(opts["column_positions"], bool):
             raise ValueError(f"The 'column_positions' option of the tabular domain must be true or "
                              f"false. Got {opts['column_positions']!r} instead.")
@@ -365,6 +373,10 @@ class TabularDomain(Domain):
             rec = self.decode(p, m)
             filled_cat[r] = rec["cat"]
             filled_num[r] = rec["num"]
+        if self.options["infill_blend"] == "iterative":
+            est = iterative_estimate(enc.num, enc.cat, enc.observed, self.layout.is_numeric)
+            cells = missing & self.layout.is_numeric[None, :]
+            filled_num[cells] = 0.5 * (filled_num[cells] + est[cells])
         for j, col in enumerate(self.columns):
             if not enc.present[j] or not missing[:, j].any():
                 continue

@@ -38,11 +38,13 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
 from .views import timeseries_views
+from .seasonal import seasonal_baseline
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value")
 FORMATS = ("auto", "csv", "npy", "npz")
+BASELINES = ("linear", "seasonal", "none")
 # A channel whose spread is below this fraction of its magnitude is constant: scale 1.
 CONSTANT_RTOL = 1e-7
 
@@ -108,7 +110,8 @@ class TimeSeriesDomain(Domain):
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
-            "partial_mask": 0.25, "baseline": "linear", "channel_independent": False, "window_overlap": 0,
+            "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
+            "channel_independent": False, "window_overlap": 0,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
@@ -137,8 +140,10 @@ class TimeSeriesDomain(Domain):
         _check(isinstance(v, (int, float)) and float(v) > 0, "max_gap", "a float > 0 (patches)", v)
         v = opts["mean_span"]
         _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
-        _check(opts["baseline"] in ("linear", "none"), "baseline", "one of 'linear', 'none'",
-               opts["baseline"])
+        _check(opts["baseline"] in BASELINES, "baseline", f"one of {BASELINES}", opts["baseline"])
+        v = opts["short_fallback"]
+        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, "short_fallback",
+               "an int >= 0 (patches)", v)
         _check(isinstance(opts["channel_independent"], bool), "channel_independent",
                "true or false", opts["channel_independent"])
         for key in ("window_overlap", "infill_overlap"):
@@ -339,8 +344,9 @@ class TimeSeriesDomain(Domain):
         c = ctx["c_index"]
         norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
-        if self.options["baseline"] == "linear":
-            base = linear_baseline(norm, visible, ctx["t_index"], c)  # [T, p]
+        if self.options["baseline"] != "none":
+            fill = seasonal_baseline if self.options["baseline"] == "seasonal" else linear_baseline
+            base = fill(norm, visible, ctx["t_index"], c)  # [T, p]
             inputs["baseline"] = base.astype(np.float32)
         else:
             base = np.zeros_like(norm)
@@ -456,7 +462,7 @@ class TimeSeriesDomain(Domain):
 
     # ------------------------------------------------------------------ modules
     def embedder(self, config: Any) -> nn.Module:
-        fields = ("values", "observed") + (("baseline",) if self.options["baseline"] == "linear" else ())
+        fields = ("values", "observed") + (("baseline",) if self.options["baseline"] != "none" else ())
         return PatchEmbedder(self.patch, int(config.hidden_size),
                              float(getattr(config, "initializer_range", 0.02)), fields=fields)
 
@@ -480,6 +486,8 @@ class TimeSeriesDomain(Domain):
         filled = np.zeros(raw.shape, dtype=bool)
         pred = np.asarray(predictions["values"], dtype=np.float64)  # [P, p]
         rows = np.flatnonzero(example.predict)
+        if self._falls_back(ctx):  # too short to trust the model: the baseline alone
+            pred = np.zeros_like(pred)
         pred = pred + ctx["baseline"][rows]  # the head predicts the residual over the baseline
         denorm = pred * ctx["scale"][c[rows], None] + ctx["mean"][c[rows], None]
         unseen = ~example.inputs["observed"][rows]
@@ -497,6 +505,14 @@ class TimeSeriesDomain(Domain):
         grid, fgrid = grid[:, :end], fgrid[:, :end]
         return {"values": grid.reshape(-1), "filled": fgrid.reshape(-1), "channels": len(chans),
                 "length": end, "time_start": t0 * p, "channel_ids": chans}
+
+    def _falls_back(self, ctx: Mapping[str, Any]) -> bool:
+        """``short_fallback`` > 0 and the series has fewer patches per channel than that:
+        infill returns the baseline (linear / seasonal fill) instead of the model, which
+        measured worse than interpolation on series this short (benchmarks/RESULTS.md)."""
+        k = int(self.options["short_fallback"])
+        return (k > 0 and self.options["baseline"] != "none"
+                and math.ceil(int(ctx["length"]) / int(ctx["patch"])) < k)
 
     def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
@@ -589,9 +605,11 @@ class TimeSeriesDomain(Domain):
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
-            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain
-            for w in self.windows(ex, int(self.options["infill_max_seqlen"] or 512),
-                                  overlap=int(self.options["infill_overlap"])):
+            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
+            # A series that falls back to the baseline is one window: its interpolation
+            # must see the whole series, not a window's share of it.
+            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"] or 512)
+            for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
                 m = self.infill_example(w)
                 if m.predict.any():
                     masked.append(m)

@@ -1,0 +1,146 @@
+"""Period detection, the climatology + interpolated-anomaly fill, the ``seasonal``
+baseline input of the time-series domain and its ``short_fallback``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from domains.timeseries import TimeSeriesDomain
+from domains.timeseries.seasonal import climatology, detect_period, seasonal_fill
+
+
+def monthly(n: int = 144, seed: int = 0, noise: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 10 + 0.05 * t + 2 * np.sin(2 * np.pi * t / 12) + np.cos(4 * np.pi * t / 12) \
+        + noise * rng.normal(size=n)
+
+
+def test_detect_period_finds_twelve_months_through_trend_noise_and_gaps():
+    x = monthly()
+    x[[5, 30, 31, 32, 33, 34, 35, 80]] = np.nan
+    assert detect_period(x) == 12
+
+
+def test_detect_period_finds_the_52_week_cycle_of_mauna_loa_co2():
+    import statsmodels.api as sm
+
+    co2 = sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)  # real gaps (NaN)
+    assert np.isnan(co2).any()
+    assert detect_period(co2[:600]) == 52
+
+
+def test_detect_period_says_none_for_noise_a_line_and_too_few_cycles():
+    rng = np.random.default_rng(1)
+    assert detect_period(rng.normal(size=300)) is None
+    assert detect_period(np.arange(100.0)) is None
+    assert detect_period(monthly(n=30, noise=0.0)) is None  # 2.5 cycles < 3
+
+
+def test_climatology_and_fill_match_a_hand_computed_case():
+    # period 2, no trend: profile [-1, +1], anomaly 2 everywhere -> the gap gets 2 - 1 = 1
+    x = np.array([1.0, 3.0, 1.0, 3.0, np.nan, 3.0, 1.0, 3.0])
+    np.testing.assert_allclose(climatology(x, 2), [-1.0, 1.0], atol=1e-12)
+    filled, period = seasonal_fill(x, 2)
+    assert period == 2 and filled[4] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_climatology_equals_the_least_squares_fit_with_phase_dummies_and_a_trend():
+    # independent reference: np.linalg.lstsq on the full design [one-hot phase | t]
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=100) + 0.03 * np.arange(100)
+    x[rng.random(100) < 0.3] = np.nan
+    x[[0, 7, 14, 21, 28, 35, 42, 49, 56, 63, 70, 77, 84, 91, 98]] = np.nan  # phase 0 of 7 never seen
+    ok = np.isfinite(x)
+    t = np.arange(100)
+    seen = np.unique(t[ok] % 7)
+    a = np.zeros((ok.sum(), len(seen) + 1))
+    a[np.arange(ok.sum()), np.searchsorted(seen, t[ok] % 7)] = 1.0
+    a[:, -1] = t[ok]
+    coef = np.linalg.lstsq(a, x[ok], rcond=None)[0][:-1]
+    expected = np.zeros(7)
+    expected[seen] = coef - coef.mean()
+    np.testing.assert_allclose(climatology(x, 7), expected, atol=1e-10)
+    assert climatology(x, 7)[0] == 0.0
+
+
+def test_seasonal_fill_is_exact_for_trend_plus_periodic_and_keeps_observed_bits():
+    t = np.arange(120)
+    profile = np.array([3.0, -1.0, 0.5, 2.0, -4.0, 1.0, 0.0, -0.5, 1.5, -2.0, 0.25, -0.75])
+    x = 7.0 + 0.2 * t + profile[t % 12]
+    holed = x.copy()
+    holed[[10, 40, 41, 42, 43, 44, 45, 46, 47, 90]] = np.nan  # one gap of 8 months
+    np.testing.assert_allclose(climatology(holed, 12), profile - profile.mean(), atol=1e-9)
+    filled, _ = seasonal_fill(holed, 12)
+    np.testing.assert_allclose(filled, x, atol=1e-9)
+    ok = np.isfinite(holed)
+    np.testing.assert_array_equal(filled[ok], holed[ok])
+    # linear interpolation cannot do this: the reason for the seasonal baseline
+    lin = np.interp(t, t[ok], holed[ok])
+    assert np.abs(lin - x).max() > 1.0
+
+
+def zero_predict(masked):
+    """A stand-in model predicting a zero residual: infill returns the baseline."""
+    return [{"values": np.zeros((int(m.predict.sum()), m.inputs["values"].shape[1]))} for m in masked]
+
+
+def big_predict(masked):
+    return [{"values": np.full((int(m.predict.sum()), m.inputs["values"].shape[1]), 5.0)} for m in masked]
+
+
+def test_seasonal_baseline_input_is_the_climatology_fill_in_normalised_units():
+    x = monthly(n=96, noise=0.0)
+    x[[20, 21, 22, 23, 60]] = np.nan
+    d = TimeSeriesDomain({}, patch=4, baseline="seasonal")
+    out = d.infill(x, zero_predict)  # zero residual: exactly the baseline, back in units
+    expected, period = seasonal_fill(x)
+    assert period == 12
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    # the embedder reads the baseline beside values and observed flags
+    m = d.infill_example(d.featurize({"values": x.astype(np.float32), "channels": 1, "length": 96}))
+    assert "baseline" in m.inputs and m.inputs["baseline"].shape == m.inputs["values"].shape
+
+
+def test_seasonal_baseline_ignores_the_padding_of_the_last_patch():
+    # aeon's Lynx series: 114 samples, patch 4 -> the last patch holds 2 padding samples.
+    # Read as a flat linear extension they move the autocorrelation peak (period 20 instead
+    # of 19 with these gaps); the fill must equal the one of the unpadded series.
+    import warnings
+
+    from aeon.datasets import load_lynx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # aeon's deprecation notice
+        x = np.asarray(load_lynx(), dtype=np.float64).copy()
+    x[list(range(29, 37)) + list(range(65, 77))] = np.nan
+    expected, period = seasonal_fill(x)
+    assert period == 19
+    out = TimeSeriesDomain({}, patch=4, baseline="seasonal").infill(x, zero_predict)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6 * np.nanmax(x))
+
+
+def test_short_fallback_returns_the_baseline_only_for_series_shorter_than_the_threshold():
+    rng = np.random.default_rng(2)
+    short = rng.normal(size=(3, 20))  # 5 patches of 4
+    long = rng.normal(size=(3, 80))  # 20 patches of 4
+    short[:, 9] = long[:, 40] = np.nan
+    d = TimeSeriesDomain({}, patch=4, short_fallback=8)
+    s, l_ = d.infill(short, big_predict), d.infill(long, big_predict)
+    np.testing.assert_allclose(s[:, 9], (short[:, 8] + short[:, 10]) / 2, rtol=1e-6)  # linear
+    assert np.all(np.abs(l_[:, 40] - (long[:, 39] + long[:, 41]) / 2) > 1.0)  # the model's
+    # a short multichannel series cut into several infill windows still falls back to the
+    # interpolation over the WHOLE series (not a window's share of it)
+    many = rng.normal(size=(12, 28))
+    many[:, 13:17] = np.nan
+    d2 = TimeSeriesDomain({}, patch=2, short_fallback=16, infill_max_seqlen=32)
+    out = d2.infill(many, big_predict)
+    t = np.arange(28)
+    for c in range(12):
+        ok = np.isfinite(many[c])
+        np.testing.assert_allclose(out[c], np.interp(t, t[ok], many[c, ok]), rtol=1e-6)
+    with pytest.raises(ValueError, match="short_fallback"):
+        TimeSeriesDomain({}, short_fallback=-1)
+    with pytest.raises(ValueError, match="'baseline'.*seasonal"):
+        TimeSeriesDomain({}, baseline="cubic")
