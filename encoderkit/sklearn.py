@@ -26,6 +26,8 @@ its producer, as for every scikit-learn estimator: load only pickles you trust.
 
 from __future__ import annotations
 
+import warnings
+
 import shutil
 import tempfile
 from pathlib import Path
@@ -69,12 +71,18 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         Keep the training runs under this directory (default: a temporary one, removed).
     progress : bool, default=False
         Show the training progress bar.
+    blend : {"iterative", "none"}, default="iterative"
+        ``iterative``: numeric fills are the mean of the encoder's and of scikit-learn's
+        ``IterativeImputer`` (standardised columns, BayesianRidge) fitted on the same ``X``
+        at ``fit`` (the two-model ensemble the LODO benchmark chose, see benchmarks/RESULTS.md);
+        ``none``: the encoder alone. Both models are fitted once, so ``transform`` imputes
+        each row from what ``fit`` learned, independently of the other rows.
     """
 
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
                  random_state: Any = None, overrides: Sequence[str] = (),
                  ingest_options: dict | None = None, device: str = "cpu",
-                 run_dir: str | None = None, progress: bool = False) -> None:
+                 run_dir: str | None = None, progress: bool = False, blend: str = "iterative") -> None:
         self.model = model
         self.steps = steps
         self.n_models = n_models
@@ -84,6 +92,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.device = device
         self.run_dir = run_dir
         self.progress = progress
+        self.blend = blend
 
     # ------------------------------------------------------------ scikit-learn protocol
     def __sklearn_tags__(self):
@@ -101,6 +110,9 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 or self.n_models < 1:
             raise UsageError(f"The 'n_models' parameter of EncoderImputer must be an int in the range "
                              f"[1, inf). Got {self.n_models!r} instead.", key="n_models")
+        if self.blend not in ("iterative", "none"):
+            raise UsageError(f"The 'blend' parameter of EncoderImputer must be 'iterative' or 'none'. "
+                             f"Got {self.blend!r} instead.", key="blend")
         if not isinstance(self.model, str):
             raise UsageError(f"The 'model' parameter of EncoderImputer must be a model preset name "
                              f"(impute, tiny, small, ...). Got {self.model!r} instead.", key="model")
@@ -154,13 +166,59 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                                 f"{' '.join(str(e).split())}; give each column one type") from None
             store = str(work / "fit.zarr")
             ingest(DOMAIN, [str(table)], store, overwrite=True, progress=False, verbose=False, **options)
-            words = [f"model={self.model}", f"train.steps={self.steps}", *self.overrides]
+            # the domain's own (transductive) blend is off: the estimator blends with a
+            # second model fitted here, so transform never refits on the rows it fills
+            words = [f"model={self.model}", f"train.steps={self.steps}", "domain.infill_blend=none",
+                     *self.overrides]
             self.models_ = fit_models(DOMAIN, store, work, seed=seed, n_models=int(self.n_models),
                                       overrides=words, progress=bool(self.progress), device=self.device)
         finally:
             if not self.run_dir:
                 shutil.rmtree(work, ignore_errors=True)
+        self.blend_columns_, self.blend_model_ = self._fit_blend(frame)
         return self
+
+    def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], Any]:
+        """The second model of ``blend='iterative'``: IterativeImputer on the numeric columns
+        that have an observed value (None without two such columns: nothing to regress on)."""
+        if self.blend != "iterative":
+            return [], None
+        from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+        from sklearn.impute import IterativeImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].notna().any()]
+        if len(cols) < 2:
+            return [], None
+        model = make_pipeline(StandardScaler(), IterativeImputer(max_iter=10, random_state=0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notices: 10 rounds is the usual budget
+            model.fit(frame[cols].to_numpy(dtype=np.float64))
+        return cols, model
+
+    def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """``filled`` with its blended numeric cells, and the mask of those cells."""
+        if getattr(self, "blend_model_", None) is None:
+            return filled, None
+        cols = self.blend_columns_
+        x = frame[cols].to_numpy(dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scaler, imputer = self.blend_model_[0], self.blend_model_[1]
+            est = scaler.inverse_transform(imputer.transform(scaler.transform(x)))
+        mine = filled[cols].to_numpy(dtype=np.float64)
+        # float columns only: an integer-typed fill stays the encoder's (an average is no integer)
+        is_float = np.array([pd.api.types.is_float_dtype(filled[c]) for c in cols])
+        missing = np.isnan(x) & ~np.isnan(mine) & is_float[None, :]
+        mine[missing] = 0.5 * (mine[missing] + est[missing])
+        out = filled.copy()
+        for j, c in enumerate(cols):
+            if missing[:, j].any():
+                dtype = getattr(out[c].dtype, "numpy_dtype", out[c].dtype)
+                out.loc[missing[:, j], c] = mine[missing[:, j], j].astype(dtype)
+        return out, missing
 
     def transform(self, X: Any, return_std: bool = False) -> Any:
         """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
@@ -171,6 +229,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         frame, is_frame = self._frame(X, reset=False)
         filled, spread = ensemble_infill(self.models_, frame, return_std=return_std)
+        filled, blended = self._apply_blend(frame, filled)
+        if spread is not None and blended is not None:
+            # a blended fill moves by half of what the encoder ensemble moves: so does its spread
+            for j, c in enumerate(self.blend_columns_):
+                spread.loc[blended[:, j], c] = 0.5 * spread.loc[blended[:, j], c]
         if is_frame:  # the caller's column names and index back
             filled.columns, filled.index = X.columns, X.index
             if spread is not None:

@@ -178,3 +178,24 @@ def test_bad_parameters_name_themselves():
         imputer(n_models=0).fit(x)
     with pytest.raises(ValueError, match="'overrides' parameter"):
         imputer(overrides="train.steps=3").fit(x)
+
+
+def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
+    """blend='iterative' fills each missing numeric cell with the mean of the encoder alone
+    (blend='none', same seed) and a standardised IterativeImputer fitted on the same X
+    (built here independently with scikit-learn); observed cells stay as given."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+    from sklearn.preprocessing import StandardScaler
+
+    x, new = holed(60, 0), holed(20, 7)
+    alone = imputer(blend="none").fit(x).transform(new)
+    blended = imputer().fit(x).transform(new)
+    scaler = StandardScaler().fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(x))
+        reference = scaler.inverse_transform(it.transform(scaler.transform(new)))
+    miss = np.isnan(new)
+    np.testing.assert_allclose(blended[miss], 0.5 * (alone[miss] + reference[miss]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(blended[~miss], new[~miss])
