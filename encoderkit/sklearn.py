@@ -208,7 +208,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             warnings.simplefilter("ignore")
             scaler, imputer = self.blend_model_[0], self.blend_model_[1]
             est = scaler.inverse_transform(imputer.transform(scaler.transform(x)))
-        mine = filled[cols].to_numpy(dtype=np.float64)
+        mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
         # float columns only: an integer-typed fill stays the encoder's (an average is no integer)
         is_float = np.array([pd.api.types.is_float_dtype(filled[c]) for c in cols])
         missing = np.isnan(x) & ~np.isnan(mine) & is_float[None, :]
