@@ -31,22 +31,19 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from encoderkit.data.masking import choose_random, choose_spans
-from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, PredictFn,
                                Record, RecordWriter, window_bounds)
 
 from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
 from .views import timeseries_views
-from .seasonal import seasonal_baseline
+from .masking import SeriesMasking
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value")
 FORMATS = ("auto", "csv", "npy", "npz")
 BASELINES = ("linear", "seasonal", "none")
-# A channel whose spread is below this fraction of its magnitude is constant: scale 1.
-CONSTANT_RTOL = 1e-7
 
 
 def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
@@ -55,46 +52,7 @@ def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
                          f"Got {got!r} instead.")
 
 
-def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
-                  n_channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel mean and scale (population std) over the visible samples.
-
-    ``raw`` [T, p] float64, ``visible`` [T, p] bool, ``channel`` [T] int. A channel with
-    no visible sample gets (0, 1); a constant channel gets scale 1 (no division by 0).
-    """
-    ch = np.repeat(channel, raw.shape[1])
-    vis = visible.reshape(-1)
-    x = raw.reshape(-1)[vis]
-    c = ch[vis]
-    count = np.bincount(c, minlength=n_channels).astype(np.float64)
-    total = np.bincount(c, weights=x, minlength=n_channels)
-    mean = np.divide(total, count, out=np.zeros(n_channels), where=count > 0)
-    sq = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=n_channels)
-    std = np.sqrt(np.divide(sq, count, out=np.zeros(n_channels), where=count > 0))
-    scale = np.where(std > CONSTANT_RTOL * np.abs(mean), std, 1.0)
-    scale = np.where(std > 0, scale, 1.0)
-    return mean, scale
-
-
-def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
-                    channel: np.ndarray) -> np.ndarray:
-    """Per channel, linear interpolation in time of the visible samples (constant past
-    the first/last visible one; 0 for a channel with none). ``norm`` [T, p]."""
-    p = norm.shape[1]
-    times = t_index[:, None] * p + np.arange(p)  # [T, p] sample time
-    out = np.zeros_like(norm)
-    for k in np.unique(channel):
-        rows = channel == k
-        vis = visible[rows]
-        if not vis.any():
-            continue
-        tt, vv = times[rows][vis], norm[rows][vis]
-        order = np.argsort(tt, kind="stable")
-        out[rows] = np.interp(times[rows], tt[order], vv[order])
-    return out
-
-
-class TimeSeriesDomain(Domain):
+class TimeSeriesDomain(SeriesMasking, Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
@@ -328,118 +286,6 @@ class TimeSeriesDomain(Domain):
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """Time crop + jitter + hidden patches, per view (see ``views.py``)."""
         return timeseries_views(self, example, rng)
-
-    # ------------------------------------------------------------------ masking
-    def _masked(self, example: Example, hide: np.ndarray, predict: np.ndarray) -> MaskedExample:
-        """Normalise with statistics of the visible samples, zero what is not visible.
-
-        ``hide`` [T, p]: observed samples hidden for training (the targets); ``predict``
-        [T]: tokens the head runs on.
-        """
-        raw = example.fields["values"]
-        observed = example.fields["observed"]
-        visible = observed & ~hide
-        ctx = example.context
-        mean, scale = channel_stats(raw, visible, ctx["c_index"], int(ctx["channels"]))
-        c = ctx["c_index"]
-        norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
-        inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
-        if self.options["baseline"] != "none":
-            fill = seasonal_baseline if self.options["baseline"] == "seasonal" else linear_baseline
-            base = fill(norm, visible, ctx["t_index"], c)  # [T, p]
-            inputs["baseline"] = base.astype(np.float32)
-        else:
-            base = np.zeros_like(norm)
-        # The head predicts the residual over the baseline (zero baseline: the value itself).
-        targets = {"values": np.where(hide, norm - base, 0.0)[predict].astype(np.float32),
-                   "target_mask": hide[predict]}
-        context = {**ctx, "mean": mean, "scale": scale, "raw": raw, "raw_observed": observed,
-                   "baseline": base}
-        return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
-                             predict=predict, record=example.record, window=example.window,
-                             start=example.start, context=context)
-
-    def _hide(self, example: Example, predict: np.ndarray, rng: np.random.Generator,
-              partial: float) -> np.ndarray:
-        """Samples to hide for the predicted tokens: all of a token's observed samples,
-        or (with probability ``partial``) one random contiguous run inside the patch,
-        so gaps shorter than a patch are seen in training as they are at infill."""
-        observed = example.fields["observed"]
-        p = observed.shape[1]
-        hide = observed & predict[:, None]
-        if partial > 0 and p > 1:
-            rows = np.flatnonzero(predict & (rng.random(len(predict)) < partial))
-            for r in rows:
-                length = int(rng.integers(1, p))
-                a = int(rng.integers(0, p - length + 1))
-                sub = np.zeros(p, dtype=bool)
-                sub[a:a + length] = True
-                if (observed[r] & sub).any():  # keep the token predictable
-                    hide[r] = observed[r] & sub
-        return hide
-
-    def _mask_random(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        eligible = example.fields["observed"].any(axis=1)
-        predict = choose_random(eligible, float(self.options["mask_rate"]), rng)
-        return self._masked(example, self._hide(example, predict, rng,
-                                                float(self.options["partial_mask"])), predict)
-
-    def _per_channel(self, example: Example) -> list[np.ndarray]:
-        """Token indices of each channel, in time order."""
-        t, c = example.context["t_index"], example.context["c_index"]
-        order = np.lexsort((t, c))
-        cs = c[order]
-        return [order[cs == k] for k in np.unique(cs)]
-
-    def _mask_span(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        eligible = example.fields["observed"].any(axis=1)
-        predict = np.zeros(len(example), dtype=bool)
-        for idx in self._per_channel(example):  # spans run along time within one channel
-            predict[idx] = choose_spans(eligible[idx], float(self.options["mask_rate"]),
-                                        float(self.options["mean_span"]), rng)
-        return self._masked(example, self._hide(example, predict, rng, 0.0), predict)
-
-    def _mask_tail(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        eligible = example.fields["observed"].any(axis=1)
-        predict = np.zeros(len(example), dtype=bool)
-        for idx in self._per_channel(example):
-            k = max(1, int(round(float(self.options["mask_rate"]) * len(idx))))
-            if len(idx) > 1:
-                k = min(k, len(idx) - 1)  # leave some history to forecast from
-            tail = idx[-k:]
-            predict[tail] = eligible[tail]
-        return self._masked(example, self._hide(example, predict, rng, 0.0), predict)
-
-    def _mask_gap(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        """Gaps as missing data has them: runs of 1 .. ``max_gap`` patch lengths of samples
-        at any offset (not patch-aligned), per channel, until about ``mask_rate`` of the
-        observed samples are hidden. Predicted: every token with a hidden sample."""
-        observed = example.fields["observed"]
-        p = observed.shape[1]
-        rate = float(self.options["mask_rate"])
-        longest = max(1, int(round(float(self.options["max_gap"]) * p)))
-        hide = np.zeros_like(observed)
-        for idx in self._per_channel(example):
-            obs = observed[idx].reshape(-1)  # this channel's samples in time order
-            n = obs.size
-            want = rate * obs.sum()
-            line = np.zeros(n, dtype=bool)
-            for _ in range(4 * n):  # bounded: stops long before on any real series
-                if (line & obs).sum() >= want:
-                    break
-                length = int(rng.integers(1, min(longest, n) + 1))
-                start = int(rng.integers(0, n - length + 1))
-                line[start:start + length] = True
-            hide[idx] = (line & obs).reshape(len(idx), p)
-        if not hide.any() and observed.any():  # a tiny series: hide one observed sample
-            r, j = np.argwhere(observed)[int(rng.integers(observed.sum()))]
-            hide[r, j] = True
-        return self._masked(example, hide, hide.any(axis=1))
-
-    @property
-    def maskers(self) -> dict[str, Masker]:
-        return {"random": self._mask_random, "span": self._mask_span, "tail": self._mask_tail,
-                "gap": self._mask_gap}
 
     def unmasked(self, example: Example) -> MaskedExample:
         """Every observed sample visible and normalised; nothing to predict (embedding)."""

@@ -120,7 +120,7 @@ def seasonal_fill(x: np.ndarray, period: int | None = None) -> tuple[np.ndarray,
 
 def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
                       channel: np.ndarray) -> np.ndarray:
-    """Token layout twin of ``domain.linear_baseline``: per channel, the seasonal fill of
+    """Token layout twin of ``masking.linear_baseline``: per channel, the seasonal fill of
     the visible samples (linear where no period is detected). ``norm`` [T, p]."""
     p = norm.shape[1]
     out = np.zeros_like(norm)

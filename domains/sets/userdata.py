@@ -1,0 +1,218 @@
+"""User-facing data of the sets domain: long-format frames, lists / dicts of sets and
+.csv / .npz files in (``to_records``, ``read_input``), and the filled values written
+back into the user's own kind of data (``write_output``). A mixin of ``SetsDomain``
+(it reads the schema's layout); split out so the domain module keeps to one job.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.domain import Record
+
+from .ingest import raw_to_record
+from .io import (RawSet, atomic_write, check_layout, frame_sets, python_sets, read_csv_frame,
+                 read_npz, source_kind)
+
+DEFAULTS: dict[str, Any] = {
+    "masker": "random",
+    "mask_rate": 0.3,
+    "feature_mask_rate": 0.15,
+    "use_coordinates": True,
+    "unit": 1.0,
+    "order": "input",
+    "curve_bits": 10,
+    "chunking": "auto",
+    "chunk_seed": 0,
+    "pooling_token": False,
+    "pooling": None,  # None -> "cls" with a pooling token, else "mean"
+    "jitter": 0.0,
+    "random_rotation": False,
+    "tie_embeddings": True,
+    "id_loss_weight": 1.0,
+    "feature_loss_weight": 1.0,
+    "infill_max_seqlen": 1024,
+}
+
+class SetsUserData:
+    """User data <-> stored records for ``SetsDomain``."""
+
+    def _raw_sets(self, data: Any) -> list[RawSet]:
+        """Parse user data (long-format frame, list / dict of sets, .csv / .npz path)."""
+        layout = self.layout
+        if isinstance(data, str):
+            data = self.read_input(data)
+        if isinstance(data, pd.DataFrame):
+            set_col = self.schema.get("set_column") or "set"
+            id_col = self.schema.get("id_column") if self.has_ids else None
+            needed = [set_col, *([id_col] if id_col else []), *layout.coord_names,
+                      *layout.feature_names]
+            missing = [c for c in needed if c not in data.columns]
+            if missing:
+                raise ValueError(f"the data lacks columns {missing} that the model was trained "
+                                 f"with; columns: {list(data.columns)}")
+            raws = list(frame_sets(data, "data", set_col, id_col, layout.feature_names,
+                                   layout.coord_names))
+        elif isinstance(data, (list, tuple, Mapping)):
+            width = len(layout.coord_names) + len(layout.feature_names)
+            items = data.items() if isinstance(data, Mapping) and not \
+                {"ids", "features", "coords"} & set(data) else None
+            seq = list(data.values()) if items is not None else list(data)
+            # plain arrays at inference are [n, D + F]: coordinates, then features
+            converted = []
+            for i, s in enumerate(seq):
+                if isinstance(s, Mapping):
+                    converted.append(s)
+                    continue
+                arr = np.asarray(s, dtype=np.float64)
+                if self.has_ids or arr.ndim != 2 or arr.shape[1] != width:
+                    raise ValueError(f"set {i}: a plain array must be [elements, {width}] "
+                                     f"(coordinates {layout.coord_names} then features "
+                                     f"{layout.feature_names}); got shape {arr.shape}. Pass a "
+                                     "dict with 'ids'/'features'/'coords' instead.")
+                d = len(layout.coord_names)
+                converted.append({k: v for k, v in (("coords", arr[:, :d]),
+                                                    ("features", arr[:, d:])) if v.shape[1]})
+            if items is not None:
+                converted = dict(zip([k for k, _ in items], converted))
+            raws = python_sets(converted)
+        else:
+            raise TypeError("sets data must be a long-format pandas DataFrame, a list of sets "
+                            "(dicts or arrays), a name -> set dict, or a .csv/.npz path. Got "
+                            f"{type(data).__name__} instead.")
+        for raw in raws:
+            if len(raw) and layout.has_ids and raw.ids is None:
+                raw.ids = [None] * len(raw)  # ids absent from a set: all missing, infill them
+            check_layout(raw, layout)
+        return raws
+
+    def to_records(self, data: Any) -> list[Record]:
+        out = []
+        for i, raw in enumerate(self._raw_sets(data)):
+            if len(raw) == 0:
+                record = self._empty_record()
+            else:
+                record = raw_to_record(raw, self.layout, self.index)
+            record["id"] = raw.name
+            record["_index"] = i
+            out.append(record)
+        return out
+
+    def _empty_record(self) -> Record:
+        record: Record = {}
+        if self.has_ids:
+            record["ids"] = np.zeros(0, dtype=np.int32)
+        if self.num_features:
+            record["features"] = np.zeros((0, self.num_features), dtype=np.float32)
+        if self.coord_dims:
+            record["coords"] = np.zeros((0, self.coord_dims), dtype=np.float64)
+        return record
+
+    def _write_back(self, data: Any, raws: list[RawSet], filled: list[Record]) -> Any:
+        """Filled records -> the user's kind of data; only missing entries are written."""
+        if isinstance(data, str):
+            data = self.read_input(data)
+        if isinstance(data, pd.DataFrame):
+            out = data.copy()
+            id_col = self.schema.get("id_column") if self.has_ids else None
+            for raw, rec in zip(raws, filled):
+                if not len(raw):
+                    continue
+                if id_col:
+                    col = out.columns.get_loc(id_col)
+                    miss = np.asarray([i is None for i in raw.ids])
+                    if miss.any():
+                        out[id_col] = out[id_col].astype(object)
+                        out.iloc[raw.rows[miss], col] = [self.item(int(t))
+                                                         for t in rec["ids"][miss]]
+                for j, name in enumerate(self.layout.feature_names):
+                    miss = np.isnan(raw.features[:, j])
+                    if miss.any():
+                        col = out.columns.get_loc(name)
+                        out.iloc[raw.rows[miss], col] = rec["features"][miss, j].astype(np.float64)
+            return out
+        seq = list(data.values()) if isinstance(data, Mapping) and not \
+            {"ids", "features", "coords"} & set(data) else list(data)
+        result = []
+        for item, raw, rec in zip(seq, raws, filled):
+            result.append(self._fill_item(item, raw, rec))
+        if isinstance(data, Mapping) and len(result) == len(data) and not \
+                {"ids", "features", "coords"} & set(data):
+            return dict(zip(data.keys(), result))
+        return result
+
+    def _fill_item(self, item: Any, raw: RawSet, rec: Record) -> Any:
+        if not len(raw):
+            return copy.deepcopy(item)
+        if not isinstance(item, Mapping):
+            arr = np.array(item, copy=True)
+            d = self.coord_dims
+            miss = np.isnan(arr[:, d:]) if arr.dtype.kind == "f" else np.zeros(0, bool)
+            if miss.any():
+                r, c = np.nonzero(miss)
+                arr[r, d + c] = rec["features"][r, c]
+            return arr
+        out = dict(item)
+        if self.has_ids:
+            given = item.get("ids")
+            ids = list(given) if given is not None else [None] * len(raw)
+            for k, v in enumerate(raw.ids):
+                if v is None:
+                    ids[k] = self.item(int(rec["ids"][k]))
+            out["ids"] = ids if not isinstance(given, np.ndarray) else np.asarray(ids, dtype=object)
+        if self.num_features and item.get("features") is not None:
+            feats = np.array(item["features"], copy=True)
+            if feats.dtype.kind == "f":
+                flat = feats.reshape(len(raw), -1)
+                r, c = np.nonzero(np.isnan(flat))
+                flat[r, c] = rec["features"][r, c]
+            out["features"] = feats
+        return out
+
+    # ---- files -----------------------------------------------------------------------
+    def read_input(self, path: str) -> Any:
+        kind = source_kind(path)
+        if kind == "csv":
+            return read_csv_frame(path, self.schema.get("id_column") if self.has_ids else None)
+        _, sets = read_npz(path)
+        out = []
+        for raw in sets:
+            item: dict[str, Any] = {"name": raw.name}
+            if raw.ids is not None:
+                item["ids"] = raw.ids
+            if raw.features.shape[1]:
+                item["features"] = raw.features
+            if raw.coords.shape[1]:
+                item["coords"] = raw.coords
+            out.append(item)
+        return out
+
+    def write_output(self, data: Any, path: str) -> None:
+        if isinstance(data, pd.DataFrame):
+            if source_kind(path) != "csv":
+                raise ValueError(f"{path}: a data frame is written as .csv; got another suffix")
+            atomic_write(path, lambda tmp: data.to_csv(tmp, index=False))
+            return
+        if source_kind(path) != "npz":
+            raise ValueError(f"{path}: a list of sets is written as .npz; got another suffix")
+        raws = self._raw_sets(data)
+        lengths = [len(r) for r in raws]
+        arrays: dict[str, np.ndarray] = {
+            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            "set_ids": np.asarray([r.name for r in raws], dtype=str),
+            "feature_names": np.asarray(self.layout.feature_names, dtype=str),
+            "coord_names": np.asarray(self.layout.coord_names, dtype=str)}
+        if self.has_ids:
+            arrays["ids"] = np.asarray([i if i is not None else "" for r in raws for i in r.ids],
+                                       dtype=str)
+        if self.num_features:
+            arrays["features"] = np.concatenate([r.features for r in raws]) if raws else \
+                np.zeros((0, self.num_features))
+        if self.coord_dims:
+            arrays["coords"] = np.concatenate([r.coords for r in raws]) if raws else \
+                np.zeros((0, self.coord_dims))
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
