@@ -1,0 +1,331 @@
+"""The malformed-input contract (see test_cli_errors.py) for the commands that came after
+issue 14: ``finetune``, ``predict``, ``evaluate``, ``impute`` and the ``ingest`` options
+``workers`` / ``append``. Each case: exit code 2 (usage) or 1 (data), exactly one
+``encoderkit <command>: error:`` line naming the culprit, no traceback, nothing written,
+replaced or deleted. One tiny pretrained and one tiny fine-tuned tabular run are shared by
+all cases (module-scoped)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoderkit.data.ingest import ingest
+from encoderkit.data.store import RecordStore
+from encoderkit.registry import get_domain
+
+from .conftest import run_cli, tree
+
+TINY = ["model=tiny", "model.hidden_size=32", "model.num_heads=2", "model.num_layers=2",
+        "model.intermediate_size=48", "model.local_window=8", "model.backend=sdpa",
+        "train.log_every=1", "train.progress=false", "data.max_tokens=1024", "data.max_seqlen=128",
+        "run.device=cpu"]
+FT = [o for o in TINY if not o.startswith("model")] + ["train.eval_every=0", "train.checkpoint_every=0"]
+
+
+class Setup:
+    def __init__(self, root: Path):
+        from encoderkit.tasks import finetune
+        from encoderkit.train import pretrain
+
+        self.root = root
+        raw = root / "raw"
+        raw.mkdir()
+        paths, options = get_domain("tabular").sample_sources(str(raw))
+        self.raw = Path(paths[0])
+        self.store = root / "store.zarr"
+        ingest("tabular", paths, str(self.store), progress=False, verbose=False, **options)
+        self.pre = Path(pretrain(["domain=tabular", f"data.store={self.store}", f"run.dir={root / 'pre'}",
+                                  *TINY, "train.steps=1", "train.eval_every=0", "train.checkpoint_every=0"]))
+        store = RecordStore(str(self.store))
+        self.ids = [str(store[i]["id"]) for i in range(len(store))]
+        self.labels = root / "labels.csv"
+        pd.DataFrame({"id": self.ids, "label": ["a" if i % 2 else "b" for i in range(len(self.ids))]}
+                     ).to_csv(self.labels, index=False)
+        self.ft = Path(finetune([f"checkpoint={self.pre}", f"data.store={self.store}",
+                                 "task.type=classification", f"task.labels={self.labels}",
+                                 f"run.dir={root / 'ft'}", "train.steps=1", *FT]))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Setup:
+    return Setup(tmp_path_factory.mktemp("newcmds"))
+
+
+def _frozen(*dirs: Path) -> dict:
+    return {str(d): tree(d) if d.is_dir() else (d.stat().st_size if d.exists() else None) for d in dirs}
+
+
+# ------------------------------------------------------------- malformed labels files
+def labels_file(kind: str, s: Setup, where: Path) -> Path:
+    """A malformed labels file of kind ``kind`` for the shared store."""
+    n = len(s.ids)
+    where.mkdir(parents=True, exist_ok=True)
+    good = s.labels.read_bytes()
+    out = where / "labels.csv"
+    if kind == "absent":
+        return where / "absent.csv"
+    if kind == "directory":
+        out = where / "labels_dir.csv"
+        out.mkdir()
+    elif kind == "empty":
+        out.write_bytes(b"")
+    elif kind == "truncated-gz":
+        out = where / "labels.csv.gz"
+        blob = gzip.compress(good * 20)
+        out.write_bytes(blob[: len(blob) // 2])
+    elif kind == "utf16":
+        out.write_bytes(good.decode().encode("utf-16"))
+    elif kind == "random-bytes":
+        out.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    elif kind == "id-only":
+        pd.DataFrame({"id": s.ids}).to_csv(out, index=False)
+    elif kind == "no-matching-id":
+        pd.DataFrame({"id": [f"zz{i}" for i in range(n)], "label": ["a", "b"] * (n // 2) + ["a"] * (n % 2)}
+                     ).to_csv(out, index=False)
+    elif kind == "nan-only":
+        pd.DataFrame({"id": s.ids, "label": [np.nan] * n}).to_csv(out, index=False)
+    elif kind == "single-class":
+        pd.DataFrame({"id": s.ids, "label": ["a"] * n}).to_csv(out, index=False)
+    elif kind == "object-npy":
+        out = where / "labels.npy"
+        np.save(out, np.asarray([{"x": 1}] * n, dtype=object), allow_pickle=True)
+    elif kind == "wrong-suffix":
+        out = where / "labels.xyz"
+        out.write_bytes(good)
+    elif kind == "header-only":
+        out.write_text("id,label\n")
+    else:
+        raise AssertionError(kind)
+    return out
+
+
+LABEL_KINDS = ["absent", "directory", "empty", "truncated-gz", "utf16", "random-bytes", "id-only",
+               "no-matching-id", "nan-only", "single-class", "object-npy", "wrong-suffix", "header-only"]
+# evaluate scores against whatever labels are given: one class is a valid (if poor) test set
+EVAL_KINDS = [k for k in LABEL_KINDS if k != "single-class"]
+
+
+@pytest.mark.parametrize("kind", LABEL_KINDS)
+def test_finetune_bad_labels(setup, tmp_path, capsys, kind):
+    bad = labels_file(kind, setup, tmp_path / "bad")
+    before = _frozen(setup.pre, setup.store)
+    run_cli(capsys, ["finetune", f"checkpoint={setup.pre}", f"data.store={setup.store}",
+                     "task.type=classification", f"task.labels={bad}", f"run.dir={tmp_path / 'ft'}",
+                     "train.steps=1", *FT], 1, bad.name)
+    assert _frozen(setup.pre, setup.store) == before and not (tmp_path / "ft").exists()
+
+
+def test_finetune_regression_non_numeric(setup, tmp_path, capsys):
+    # the shared labels hold "a"/"b": not numbers
+    run_cli(capsys, ["finetune", f"checkpoint={setup.pre}", f"data.store={setup.store}",
+                     "task.type=regression", f"task.labels={setup.labels}", f"run.dir={tmp_path / 'ft'}",
+                     "train.steps=1", *FT], 1, setup.labels.name)
+    assert not (tmp_path / "ft").exists()
+
+
+def _finetune_usage(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    base = [f"checkpoint={s.pre}", f"data.store={s.store}", "task.type=classification",
+            f"task.labels={s.labels}", "train.steps=1", *FT]
+    run = f"run.dir={tmp / 'ft'}"
+    (tmp / "afile").write_text("x")
+    damaged = tmp / "damaged"
+    import shutil
+
+    shutil.copytree(s.pre, damaged)
+    for w in damaged.rglob("model.safetensors"):
+        w.write_bytes(w.read_bytes()[:100])
+    return [
+        ([b for b in base if not b.startswith("task.labels")] + [run], 2, "task.labels"),
+        (base + [run, "task.nosuch=1"], 2, "nosuch"),
+        (base + [run, "train.steps=abc"], 2, "train.steps"),
+        ([b if not b.startswith("task.type") else "task.type=nosuch" for b in base] + [run], 2, "nosuch"),
+        ([b if not b.startswith("checkpoint") else f"checkpoint={tmp / 'absent'}" for b in base] + [run], 1, "absent"),
+        ([b if not b.startswith("data.store") else f"data.store={tmp / 'absent.zarr'}" for b in base] + [run], 1,
+         "absent.zarr"),
+        ([b if not b.startswith("checkpoint") else f"checkpoint={damaged}" for b in base] + [run], 1, "damaged"),
+        (base + [f"run.dir={tmp / 'afile' / 'ft'}"], 1, "afile"),
+        (base + [run, "--bogus"], 2, "--bogus"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_finetune_usage(setup, tmp_path, capsys, case):
+    argv, code, needle = _finetune_usage(setup, tmp_path)[case]
+    before = _frozen(setup.pre, setup.store)
+    run_cli(capsys, ["finetune", *argv], code, needle)
+    assert _frozen(setup.pre, setup.store) == before and not (tmp_path / "ft").exists()
+
+
+# ------------------------------------------------------------- predict
+def _predict_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    import shutil
+
+    out = tmp / "out" / "preds.csv"
+    out.parent.mkdir()
+    (tmp / "afile").write_text("x")
+    (tmp / "existing.csv").write_text("mine\n")
+    user = tmp / "user.csv"
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    empty = tmp / "empty.csv"
+    empty.write_bytes(b"")
+    gz = tmp / "cut.csv.gz"
+    blob = gzip.compress(s.raw.read_bytes() * 20)
+    gz.write_bytes(blob[: len(blob) // 2])
+    notstore = tmp / "notstore"
+    notstore.mkdir()
+    (notstore / "x.txt").write_text("x")
+    damaged = tmp / "damaged"
+    shutil.copytree(s.ft, damaged)
+    for w in damaged.rglob("*.safetensors"):
+        w.write_bytes(w.read_bytes()[:100])
+    ck, inp, o = f"checkpoint={s.ft}", f"input={s.store}", f"output={out}"
+    return [
+        ([ck, inp], 2, "output"),
+        ([inp, o], 2, "checkpoint"),
+        ([ck, inp, o, "nosuch=1"], 2, "nosuch"),
+        ([ck, inp, o, "overwrite=maybe"], 2, "overwrite"),
+        ([ck, inp, o, "max_tokens=abc"], 2, "max_tokens"),
+        ([ck, inp, o, "device=nosuch"], 2, "nosuch"),
+        ([f"checkpoint={tmp / 'absent'}", inp, o], 1, "absent"),
+        ([f"checkpoint={s.pre}", inp, o], 2, str(s.pre)),
+        ([f"checkpoint={damaged}", inp, o], 1, "damaged"),
+        ([ck, f"input={tmp / 'absent.csv'}", o], 1, "absent.csv"),
+        ([ck, f"input={empty}", o], 1, "empty.csv"),
+        ([ck, f"input={gz}", o], 1, "cut.csv.gz"),
+        ([ck, f"input={notstore}", o], 1, "notstore"),
+        ([ck, inp, f"output={tmp / 'existing.csv'}"], 1, "existing.csv"),
+        ([ck, inp, f"output={user}", "overwrite=true"], 1, "user.csv"),
+        ([ck, inp, f"output={tmp / 'afile' / 'p.csv'}"], 1, "afile"),
+        ([ck, inp, f"output={tmp / 'out' / 'p.xyz'}"], 2, "p.xyz"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(17))
+def test_predict_malformed(setup, tmp_path, capsys, case):
+    argv, code, needle = _predict_cases(setup, tmp_path)[case]
+    before = _frozen(tmp_path, setup.ft, setup.store)
+    run_cli(capsys, ["predict", *argv], code, needle)
+    assert _frozen(tmp_path, setup.ft, setup.store) == before
+
+
+# ------------------------------------------------------------- evaluate
+@pytest.mark.parametrize("kind", EVAL_KINDS)
+def test_evaluate_bad_labels(setup, tmp_path, capsys, kind):
+    bad = labels_file(kind, setup, tmp_path / "bad")
+    before = _frozen(tmp_path, setup.ft)
+    run_cli(capsys, ["evaluate", f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={bad}"], 1, bad.name)
+    assert _frozen(tmp_path, setup.ft) == before
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_evaluate_usage(setup, tmp_path, capsys, case):
+    ck, inp, lab = f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={setup.labels}"
+    argv, code, needle = [
+        ([ck, inp], 2, "labels"),
+        ([ck, inp, lab, "nosuch=1"], 2, "nosuch"),
+        ([f"checkpoint={setup.pre}", inp, lab], 2, str(setup.pre)),
+        ([ck, f"input={tmp_path / 'absent.csv'}", lab], 1, "absent.csv"),
+        ([f"checkpoint={tmp_path / 'absent'}", inp, lab], 1, "absent"),
+    ][case]
+    run_cli(capsys, ["evaluate", *argv], code, needle)
+
+
+# ------------------------------------------------------------- impute
+def _impute_cases(tmp: Path) -> list[tuple[list[str], int, str]]:
+    tables = tmp / "in"
+    tables.mkdir()
+    (tables / "empty.csv").write_bytes(b"")
+    (tables / "header.csv").write_text("a,b\n")
+    pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [np.nan] * 4}).to_csv(tables / "allnan.csv", index=False)
+    pd.DataFrame({"a": [1.0], "b": [np.nan]}).to_csv(tables / "onerow.csv", index=False)
+    np.save(tables / "len1.npy", np.asarray([[np.nan]]))
+    np.save(tables / "obj.npy", np.asarray([{"x": 1}] * 4, dtype=object), allow_pickle=True)
+    pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, np.nan, 4.0]}).to_csv(tables / "ok.csv", index=False)
+    blob = gzip.compress((tables / "ok.csv").read_bytes() * 50)
+    (tables / "cut.csv.gz").write_bytes(blob[: len(blob) // 2])
+    (tables / "ok16.csv").write_bytes((tables / "ok.csv").read_text().encode("utf-16"))
+    (tables / "existing.csv").write_text("mine\n")
+    (tmp / "afile").write_text("x")
+    user = tmp / "user.csv"
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    out = f"output={tmp / 'o.csv'}"
+    ok = f"input={tables / 'ok.csv'}"
+    fast = ["train.steps=1", "progress=false"]
+    return [
+        ([f"input={tables / 'empty.csv'}", out], 1, "empty.csv"),
+        ([f"input={tables / 'header.csv'}", out], 1, "header.csv"),
+        ([f"input={tables / 'allnan.csv'}", out, *fast], 1, "'b'"),
+        ([f"input={tables / 'onerow.csv'}", out, *fast], 1, "onerow.csv"),
+        ([f"input={tables / 'len1.npy'}", f"output={tmp / 'o.npy'}", *fast], 1, "len1.npy"),
+        ([f"input={tables / 'obj.npy'}", f"output={tmp / 'o.npy'}"], 1, "obj.npy"),
+        ([f"input={tables / 'cut.csv.gz'}", out], 1, "cut.csv.gz"),
+        ([f"input={tables / 'ok16.csv'}", out], 1, "ok16.csv"),
+        ([f"input={tables / 'absent.csv'}", out], 1, "absent.csv"),
+        ([f"input={tables}", out], 1, "in"),
+        ([ok, out, "domain=nosuch"], 2, "nosuch"),
+        ([ok, out, "domain=genomic"], 2, "genomic"),
+        ([ok], 2, "output"),
+        ([out], 2, "input"),
+        ([ok, out, "holdout=abc"], 2, "holdout"),
+        ([ok, out, "holdout=2"], 2, "holdout"),
+        ([ok, out, "n_models=0"], 2, "n_models"),
+        ([ok, out, "seed=x"], 2, "seed"),
+        ([ok, out, "overwrite=maybe"], 2, "overwrite"),
+        ([ok, out, "train.nosuch=1"], 2, "nosuch"),
+        ([ok, f"output={tables / 'existing.csv'}"], 1, "existing.csv"),
+        ([ok, f"output={user}", "overwrite=true"], 1, "user.csv"),
+        ([ok, f"output={tmp / 'afile' / 'o.csv'}"], 1, "afile"),
+        ([ok, f"output={tables / 'ok.csv'}", "overwrite=true"], 1, "ok.csv"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(24))
+def test_impute_malformed(tmp_path, capsys, case):
+    argv, code, needle = _impute_cases(tmp_path)[case]
+    before = tree(tmp_path)
+    run_cli(capsys, ["impute", *argv], code, needle)
+    assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------- ingest workers / append
+def _ingest_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    import shutil
+
+    store = tmp / "copy.zarr"
+    shutil.copytree(s.store, store)
+    notstore = tmp / "notstore"
+    notstore.mkdir()
+    (notstore / "keep.txt").write_text("mine")
+    fasta = tmp / "x.fa"
+    fasta.write_text(">r1\nACGTACGTAC\n>r2\nGGCCAATT\n")
+    other = tmp / "other.zarr"
+    ingest("genomic", [str(fasta)], str(other), progress=False, verbose=False)
+    raw = s.raw
+    base = ["domain=tabular", f"input={raw}"]
+    return [
+        (base + [f"output={tmp / 'n.zarr'}", "workers=0"], 2, "workers"),
+        (base + [f"output={tmp / 'n.zarr'}", "workers=abc"], 2, "workers"),
+        (base + [f"output={tmp / 'n.zarr'}", "workers=-2"], 2, "workers"),
+        (base + [f"output={store}", "append=maybe"], 2, "append"),
+        (base + [f"output={store}", "append=true", "overwrite=true"], 2, "append"),
+        (base + [f"output={notstore}", "append=true"], 1, "notstore"),
+        (base + [f"output={other}", "append=true"], 1, "other.zarr"),
+        (base + [f"output={store}", "append=true"], 1, raw.name),  # the same file twice
+        (base + ["output=s3://bucket/x.zarr", "append=true"], 2, "append"),
+        (["domain=genomic", f"input={fasta}", f"output={store}", "append=true"], 1, "copy.zarr"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_ingest_workers_append(setup, tmp_path, capsys, case):
+    argv, code, needle = _ingest_cases(setup, tmp_path)[case]
+    before = tree(tmp_path)
+    run_cli(capsys, ["ingest", *argv], code, needle)
+    assert tree(tmp_path) == before
