@@ -476,6 +476,10 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if domain not in available_domains():
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")
+    if domain not in ("tabular", "timeseries"):  # the two the usage names; others read no tables
+        raise UsageError(f"impute fills tables and series (domain=tabular or timeseries). Got "
+                         f"domain={domain!r}; use `encoderkit pretrain` then `encoderkit infill` for it",
+                         key="domain")
     cls = get_domain(domain)
     _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
     work = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-impute-"))
@@ -505,6 +509,16 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
+        # a column / channel without one observed value has nothing to learn from: refuse it
+        # rather than write a file that still holds its gaps
+        skipped = set(ingest_options.get("exclude") or []) if isinstance(data, pd.DataFrame) else set()
+        empty = [str(c) for c in data.columns if c not in skipped and data[c].isna().all()] \
+            if isinstance(data, pd.DataFrame) else []
+        empty += [str(ch.name) for ch in truth if len(ch.values) and is_missing(ch.values).all()
+                  and str(ch.name) not in empty]
+        if empty:
+            raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
+                            f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
         report = ImputeReport(domain=domain, output=output)
         if sum(missing.values()) == 0:
             try:

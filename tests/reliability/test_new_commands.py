@@ -106,6 +106,8 @@ def labels_file(kind: str, s: Setup, where: Path) -> Path:
 
 LABEL_KINDS = ["absent", "directory", "empty", "truncated-gz", "utf16", "random-bytes", "id-only",
                "no-matching-id", "nan-only", "single-class", "object-npy", "wrong-suffix", "header-only"]
+# a suffix the labels reader does not take (.gz, .xyz) is a usage error, named
+USAGE_KINDS = ("truncated-gz", "wrong-suffix")
 # evaluate scores against whatever labels are given: one class is a valid (if poor) test set
 EVAL_KINDS = [k for k in LABEL_KINDS if k != "single-class"]
 
@@ -113,10 +115,11 @@ EVAL_KINDS = [k for k in LABEL_KINDS if k != "single-class"]
 @pytest.mark.parametrize("kind", LABEL_KINDS)
 def test_finetune_bad_labels(setup, tmp_path, capsys, kind):
     bad = labels_file(kind, setup, tmp_path / "bad")
+    code = 2 if kind in USAGE_KINDS else 1
     before = _frozen(setup.pre, setup.store)
     run_cli(capsys, ["finetune", f"checkpoint={setup.pre}", f"data.store={setup.store}",
                      "task.type=classification", f"task.labels={bad}", f"run.dir={tmp_path / 'ft'}",
-                     "train.steps=1", *FT], 1, bad.name)
+                     "train.steps=1", *FT], code, bad.name)
     assert _frozen(setup.pre, setup.store) == before and not (tmp_path / "ft").exists()
 
 
@@ -145,10 +148,10 @@ def _finetune_usage(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
         (base + [run, "train.steps=abc"], 2, "train.steps"),
         ([b if not b.startswith("task.type") else "task.type=nosuch" for b in base] + [run], 2, "nosuch"),
         ([b if not b.startswith("checkpoint") else f"checkpoint={tmp / 'absent'}" for b in base] + [run], 1, "absent"),
-        ([b if not b.startswith("data.store") else f"data.store={tmp / 'absent.zarr'}" for b in base] + [run], 1,
-         "absent.zarr"),
+        ([b if not b.startswith("data.store") else f"data.store={tmp / 'absent.zarr'}" for b in base] + [run], 2,
+         "absent.zarr"),  # as pretrain: data.store is a parameter
         ([b if not b.startswith("checkpoint") else f"checkpoint={damaged}" for b in base] + [run], 1, "damaged"),
-        (base + [f"run.dir={tmp / 'afile' / 'ft'}"], 1, "afile"),
+        (base + [f"run.dir={tmp / 'afile' / 'ft'}"], 2, "afile"),  # as pretrain
         (base + [run, "--bogus"], 2, "--bogus"),
     ]
 
@@ -219,7 +222,8 @@ def test_predict_malformed(setup, tmp_path, capsys, case):
 def test_evaluate_bad_labels(setup, tmp_path, capsys, kind):
     bad = labels_file(kind, setup, tmp_path / "bad")
     before = _frozen(tmp_path, setup.ft)
-    run_cli(capsys, ["evaluate", f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={bad}"], 1, bad.name)
+    code = 2 if kind in USAGE_KINDS else 1
+    run_cli(capsys, ["evaluate", f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={bad}"], code, bad.name)
     assert _frozen(tmp_path, setup.ft) == before
 
 
@@ -262,7 +266,7 @@ def _impute_cases(tmp: Path) -> list[tuple[list[str], int, str]]:
         ([f"input={tables / 'empty.csv'}", out], 1, "empty.csv"),
         ([f"input={tables / 'header.csv'}", out], 1, "header.csv"),
         ([f"input={tables / 'allnan.csv'}", out, *fast], 1, "'b'"),
-        ([f"input={tables / 'onerow.csv'}", out, *fast], 1, "onerow.csv"),
+        ([f"input={tables / 'onerow.csv'}", out, *fast], 1, "onerow.csv"),  # its gap fills a whole column
         ([f"input={tables / 'len1.npy'}", f"output={tmp / 'o.npy'}", *fast], 1, "len1.npy"),
         ([f"input={tables / 'obj.npy'}", f"output={tmp / 'o.npy'}"], 1, "obj.npy"),
         ([f"input={tables / 'cut.csv.gz'}", out], 1, "cut.csv.gz"),
@@ -282,7 +286,7 @@ def _impute_cases(tmp: Path) -> list[tuple[list[str], int, str]]:
         ([ok, f"output={tables / 'existing.csv'}"], 1, "existing.csv"),
         ([ok, f"output={user}", "overwrite=true"], 1, "user.csv"),
         ([ok, f"output={tmp / 'afile' / 'o.csv'}"], 1, "afile"),
-        ([ok, f"output={tables / 'ok.csv'}", "overwrite=true"], 1, "ok.csv"),
+        ([ok, f"output={tables / 'ok.csv'}", "overwrite=true"], 2, "input"),
     ]
 
 
