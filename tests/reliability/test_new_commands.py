@@ -333,3 +333,54 @@ def test_ingest_workers_append(setup, tmp_path, capsys, case):
     before = tree(tmp_path)
     run_cli(capsys, ["ingest", *argv], code, needle)
     assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------- second batch: harder inputs
+def _more_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    import shutil
+
+    store = tmp / "copy.zarr"
+    shutil.copytree(s.store, store)
+    bad = tmp / "bad.csv"
+    bad.write_bytes(s.raw.read_bytes().decode().encode("utf-16"))
+    cut = tmp / "cut.csv.gz"
+    blob = gzip.compress(s.raw.read_bytes() * 20)
+    cut.write_bytes(blob[: len(blob) // 2])
+    strange = tmp / "strange.csv"
+    pd.DataFrame({"id": s.ids, "label": ["zebra"] * len(s.ids)}).to_csv(strange, index=False)
+    nanreg = tmp / "nanreg.csv"
+    pd.DataFrame({"id": s.ids, "label": [np.nan] * len(s.ids)}).to_csv(nanreg, index=False)
+    twice = tmp / "twice.csv"
+    pd.DataFrame({"id": s.ids + s.ids[:1], "label": ["a", "b"] * (len(s.ids) // 2) + ["a"] * (len(s.ids) % 2 + 1)}
+                 ).to_csv(twice, index=False)
+    base = [f"checkpoint={s.pre}", f"data.store={s.store}", "train.steps=1", *FT, f"run.dir={tmp / 'ft'}"]
+    return [
+        # ingest: a bad file appended must leave the store as it was; workers=2 names the bad file
+        (["ingest", "domain=tabular", f"input={bad}", f"output={store}", "append=true"], 1, "bad.csv"),
+        (["ingest", "domain=tabular", f"input={s.raw},{cut}", f"output={tmp / 'n.zarr'}", "workers=2"], 1,
+         "cut.csv.gz"),
+        (["ingest", "domain=tabular", f"input={cut}", f"output={store}", "append=true"], 1, "cut.csv.gz"),
+        # predict / evaluate on a raw file the domain cannot read
+        (["predict", f"checkpoint={s.ft}", f"input={bad}", f"output={tmp / 'p.csv'}"], 1, "bad.csv"),
+        (["predict", f"checkpoint={s.ft}", f"input={cut}", f"output={tmp / 'p.csv'}"], 1, "cut.csv.gz"),
+        (["evaluate", f"checkpoint={s.ft}", f"input={bad}", f"labels={s.labels}"], 1, "bad.csv"),
+        # evaluate: labels of classes the model never saw; an id labelled twice
+        (["evaluate", f"checkpoint={s.ft}", f"input={s.store}", f"labels={strange}"], 1, "strange.csv"),
+        (["evaluate", f"checkpoint={s.ft}", f"input={s.store}", f"labels={twice}"], 1, "twice.csv"),
+        # finetune: regression with NaN-only labels, an id labelled twice, bad task options
+        (["finetune", *base, "task.type=regression", f"task.labels={nanreg}"], 1, "nanreg.csv"),
+        (["finetune", *base, "task.type=classification", f"task.labels={twice}"], 1, "twice.csv"),
+        (["finetune", *base, "task.type=classification", f"task.labels={s.labels}", "task.class_weights=[1]"],
+         2, "class_weights"),
+        (["finetune", *base, "task.type=classification", "task.label_column=nosuch"], 2, "nosuch"),
+        (["finetune", *base, "task.type=classification", f"task.labels={s.labels}", f"task.split={tmp / 'nosplit.csv'}"],
+         1, "nosplit.csv"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_more_malformed(setup, tmp_path, capsys, case):
+    argv, code, needle = _more_cases(setup, tmp_path)[case]
+    before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)
+    run_cli(capsys, argv, code, needle)
+    assert _frozen(tmp_path, setup.pre, setup.ft, setup.store) == before
