@@ -8,6 +8,7 @@ all cases (module-scoped)."""
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -384,3 +385,59 @@ def test_more_malformed(setup, tmp_path, capsys, case):
     before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)
     run_cli(capsys, argv, code, needle)
     assert _frozen(tmp_path, setup.pre, setup.ft, setup.store) == before
+
+
+def test_evaluate_crlf_labels_read_as_lf(setup, tmp_path, capsys):
+    """CRLF line ends are not malformed: the same metrics as the LF file, not a misread."""
+    from encoderkit.cli import main
+
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(setup.labels.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    outs = []
+    for labels in (setup.labels, crlf):
+        assert main(["evaluate", f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={labels}"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and "accuracy" in outs[0]
+
+
+def _last_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    import shutil
+
+    damaged = tmp / "damaged"
+    shutil.copytree(s.ft, damaged)
+    for w in damaged.rglob("*.safetensors"):
+        w.write_bytes(w.read_bytes()[:100])
+    junk = tmp / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("x")
+    np.save(tmp / "zero.npy", np.zeros((0,)))
+    np.save(tmp / "allnan.npy", np.full((2, 30), np.nan))
+    return [
+        (["evaluate", f"checkpoint={damaged}", f"input={s.store}", f"labels={s.labels}"], 1, "damaged"),
+        (["predict", f"checkpoint={junk}", f"input={s.store}", f"output={tmp / 'p.csv'}"], 1, "junk"),
+        (["finetune", f"checkpoint={junk}", f"data.store={s.store}", "task.type=classification",
+          f"task.labels={s.labels}", f"run.dir={tmp / 'ft'}", "train.steps=1", *FT], 1, "junk"),
+        (["impute", f"input={tmp / 'zero.npy'}", f"output={tmp / 'o.npy'}"], 1, "zero.npy"),
+        (["impute", f"input={tmp / 'allnan.npy'}", f"output={tmp / 'o.npy'}"], 1, "allnan.npy"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_last_malformed(setup, tmp_path, capsys, case):
+    argv, code, needle = _last_cases(setup, tmp_path)[case]
+    before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)
+    run_cli(capsys, argv, code, needle)
+    assert _frozen(tmp_path, setup.pre, setup.ft, setup.store) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only directory")
+def test_predict_unwritable_output(setup, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        run_cli(capsys, ["predict", f"checkpoint={setup.ft}", f"input={setup.store}", f"output={ro / 'p.csv'}"],
+                1, "p.csv")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
