@@ -441,3 +441,25 @@ def test_predict_unwritable_output(setup, tmp_path, capsys):
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
+
+
+def _domain_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
+    fasta = tmp / "x.fa"
+    fasta.write_text(">r1\nACGTACGTAC\n>r2\nGGCCAATT\n")
+    other = tmp / "dna.zarr"
+    ingest("genomic", [str(fasta)], str(other), progress=False, verbose=False)
+    return [
+        (["predict", f"checkpoint={s.ft}", f"input={other}", f"output={tmp / 'p.csv'}"], 1, "dna.zarr"),
+        (["evaluate", f"checkpoint={s.ft}", f"input={other}", f"labels={s.labels}"], 1, "dna.zarr"),
+        (["finetune", f"checkpoint={s.pre}", f"data.store={other}", "task.type=classification",
+          f"task.labels={s.labels}", f"run.dir={tmp / 'ft'}", "train.steps=1", *FT], 2, "dna.zarr"),
+        (["predict", f"checkpoint={s.ft}", f"input={fasta}", f"output={tmp / 'p.csv'}"], 1, "x.fa"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_other_domain(setup, tmp_path, capsys, case):
+    argv, code, needle = _domain_cases(setup, tmp_path)[case]
+    before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)
+    run_cli(capsys, argv, code, needle)
+    assert _frozen(tmp_path, setup.pre, setup.ft, setup.store) == before
