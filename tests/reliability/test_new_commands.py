@@ -463,3 +463,31 @@ def test_other_domain(setup, tmp_path, capsys, case):
     before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)
     run_cli(capsys, argv, code, needle)
     assert _frozen(tmp_path, setup.pre, setup.ft, setup.store) == before
+
+
+def _impute_more(tmp: Path) -> list[tuple[list[str], int, str]]:
+    ok = tmp / "ok.csv"
+    pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, np.nan, 4.0]}).to_csv(ok, index=False)
+    ts = tmp / "ts.csv"
+    pd.DataFrame({"time": [0, 1, 2, 3], "x": ["p", "q", "r", "s"]}).to_csv(ts, index=False)
+    crlf = tmp / "crlf.csv"
+    crlf.write_bytes(b"a,b\r\n1,\r\n")
+    (tmp / "afile").write_text("x")
+    out = f"output={tmp / 'o.csv'}"
+    return [
+        ([f"input={ok}", out, "exclude=[nosuch]"], 2, "nosuch"),
+        ([f"input={ok}", out, "n_models=abc"], 2, "n_models"),
+        ([f"input={ok}", out, f"run_dir={tmp / 'afile' / 'run'}"], 1, "afile"),
+        ([f"input={ok}", f"output={tmp / 'o.xyz'}"], 2, "o.xyz"),
+        ([f"input={ts}", out, "domain=timeseries"], 1, "ts.csv"),
+        ([f"input={crlf}", out], 1, "'b'"),
+        ([f"input={ok}", out, "device=nosuch"], 2, "device"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_impute_more(tmp_path, capsys, case):
+    argv, code, needle = _impute_more(tmp_path)[case]
+    before = tree(tmp_path)
+    run_cli(capsys, ["impute", "progress=false", "train.steps=1", *argv], code, needle)
+    assert tree(tmp_path) == before
