@@ -100,13 +100,28 @@ def labels_file(kind: str, s: Setup, where: Path) -> Path:
         out.write_bytes(good)
     elif kind == "header-only":
         out.write_text("id,label\n")
+    elif kind == "parquet-junk":
+        out = where / "labels.parquet"
+        out.write_bytes(b"PAR1" + b"x" * 100)
+    elif kind == "npy-3d":
+        out = where / "labels.npy"
+        np.save(out, np.zeros((n, 3, 2)))
+    elif kind == "npy-short":  # no ids: one row per record, one missing
+        out = where / "labels.npy"
+        np.save(out, np.zeros(n - 1))
+    elif kind == "latin1":
+        out.write_bytes(good.replace(b"a\n", "\u00e9\n".encode("latin-1")))
+    elif kind == "tsv-commas":  # a CSV named .tsv: one column "id,label"
+        out = where / "labels.tsv"
+        out.write_bytes(good)
     else:
         raise AssertionError(kind)
     return out
 
 
 LABEL_KINDS = ["absent", "directory", "empty", "truncated-gz", "utf16", "random-bytes", "id-only",
-               "no-matching-id", "nan-only", "single-class", "object-npy", "wrong-suffix", "header-only"]
+               "no-matching-id", "nan-only", "single-class", "object-npy", "wrong-suffix", "header-only",
+               "parquet-junk", "npy-3d", "npy-short", "latin1", "tsv-commas"]
 # a suffix the labels reader does not take (.gz, .xyz) is a usage error, named
 USAGE_KINDS = ("truncated-gz", "wrong-suffix")
 # evaluate scores against whatever labels are given: one class is a valid (if poor) test set
@@ -388,16 +403,20 @@ def test_more_malformed(setup, tmp_path, capsys, case):
 
 
 def test_evaluate_crlf_labels_read_as_lf(setup, tmp_path, capsys):
-    """CRLF line ends are not malformed: the same metrics as the LF file, not a misread."""
+    """CRLF line ends, a UTF-8 BOM and blank lines are not malformed: the same metrics as
+    the plain file, not a misread."""
     from encoderkit.cli import main
 
-    crlf = tmp_path / "crlf.csv"
-    crlf.write_bytes(setup.labels.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    lf = setup.labels.read_bytes().replace(b"\r\n", b"\n")
+    variants = {"crlf.csv": lf.replace(b"\n", b"\r\n"), "bom.csv": b"\xef\xbb\xbf" + lf,
+                "blank.csv": lf.replace(b"\n", b"\n\n")}
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
     outs = []
-    for labels in (setup.labels, crlf):
+    for labels in (setup.labels, *(tmp_path / name for name in variants)):
         assert main(["evaluate", f"checkpoint={setup.ft}", f"input={setup.store}", f"labels={labels}"]) == 0
         outs.append(capsys.readouterr().out)
-    assert outs[0] == outs[1] and "accuracy" in outs[0]
+    assert all(o == outs[0] for o in outs) and "accuracy" in outs[0]
 
 
 def _last_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
