@@ -492,8 +492,12 @@ def _impute_more(tmp: Path) -> list[tuple[list[str], int, str]]:
     crlf = tmp / "crlf.csv"
     crlf.write_bytes(b"a,b\r\n1,\r\n")
     (tmp / "afile").write_text("x")
+    (tmp / "dup.csv").write_text("a,a\n1,2\n,3\n4,\n")
+    np.savez(tmp / "none.npz")
     out = f"output={tmp / 'o.csv'}"
     return [
+        ([f"input={tmp / 'dup.csv'}", out], 1, "dup.csv"),  # was a pandas message about truth values
+        ([f"input={tmp / 'none.npz'}", f"output={tmp / 'o.npz'}"], 1, "none.npz"),
         ([f"input={ok}", out, "exclude=[nosuch]"], 2, "nosuch"),
         ([f"input={ok}", out, "n_models=abc"], 2, "n_models"),
         ([f"input={ok}", out, f"run_dir={tmp / 'afile' / 'run'}"], 1, "afile"),
@@ -504,7 +508,7 @@ def _impute_more(tmp: Path) -> list[tuple[list[str], int, str]]:
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(9))
 def test_impute_more(tmp_path, capsys, case):
     argv, code, needle = _impute_more(tmp_path)[case]
     before = tree(tmp_path)
