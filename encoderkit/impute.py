@@ -58,6 +58,7 @@ Other key=value pairs are ingest options of the domain (time_column=date, exclud
 TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "month", "day",
                         "period", "ds"})
 TABLE_SUFFIXES = (".parquet", ".pq", ".tsv", ".tab")
+OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".npz")
 SERIES_SUFFIXES = (".npy", ".npz")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
@@ -467,6 +468,17 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     # refused before any work: an existing output without overwrite=true, a directory, an
     # unwritable place (encoderkit.outputs, shared by every command that writes)
     check_output(output, overwrite, what="a filled file", file_ok=True)
+    fmt = [x.lower() for x in Path(output).suffixes if x.lower() not in (".gz", ".bz2", ".xz")]
+    if not fmt or fmt[-1] not in OUTPUT_SUFFIXES:
+        raise UsageError(f"The 'output' parameter must be a table or series file "
+                         f"({', '.join(OUTPUT_SUFFIXES)}), like the input. Got {output!r}.", key="output")
+    try:
+        import torch
+
+        torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise UsageError(f"The 'device' parameter must be a torch device (cpu, cuda, mps). "
+                         f"Got {device!r}.", key="device") from None
     if domain is None:
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
@@ -476,10 +488,17 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if domain not in available_domains():
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")
+    if domain not in ("tabular", "timeseries"):  # the two the usage names; others read no tables
+        raise UsageError(f"impute fills tables and series (domain=tabular or timeseries). Got "
+                         f"domain={domain!r}; use `encoderkit pretrain` then `encoderkit infill` for it",
+                         key="domain")
     cls = get_domain(domain)
     _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
     work = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-impute-"))
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the run_dir: {e.strerror or e}", file=run_dir, key="run_dir") from None
     suffix = "".join(Path(input).suffixes[-2:]) if input.lower().endswith(".gz") else Path(input).suffix
     try:
         # 1. read the file as the domain reads it (the schema of a first ingest tells how)
@@ -501,10 +520,28 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             raise UsageError(f"impute fills tables and numeric arrays (domain=tabular or timeseries); "
                              f"the {domain} domain reads {input} as {type(data).__name__} (use "
                              f"`encoderkit pretrain` then `encoderkit infill` for it)", key="domain")
+        if isinstance(data, pd.DataFrame):  # a typo in exclude=[...] would silently fill that column
+            excl = ingest_options.get("exclude") or []
+            absent = [str(c) for c in ([excl] if isinstance(excl, str) else excl)
+                      if str(c) not in map(str, data.columns)]
+            if absent:
+                raise UsageError(f"exclude names column {absent[0]!r} that {input} does not have "
+                                 f"(columns: {list(map(str, data.columns))[:20]})", key="exclude")
         columns = _value_columns(data, schema, ingest_options)
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
+        # a column / channel without one observed value has nothing to learn from: refuse it
+        # rather than write a file that still holds its gaps
+        excl = ingest_options.get("exclude") or []
+        skipped = {str(c) for c in ([excl] if isinstance(excl, str) else excl)}
+        empty = [str(c) for c in data.columns if str(c) not in skipped and data[c].isna().all()] \
+            if isinstance(data, pd.DataFrame) else []
+        empty += [str(ch.name) for ch in truth if len(ch.values) and is_missing(ch.values).all()
+                  and str(ch.name) not in empty]
+        if empty:
+            raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
+                            f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
         report = ImputeReport(domain=domain, output=output)
         if sum(missing.values()) == 0:
             try:

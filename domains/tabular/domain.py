@@ -155,6 +155,11 @@ class TabularDomain(Domain):
 
         opts = check_ingest_options(options)
         frame = as_frame(frame)
+        names = [str(c) for c in frame.columns]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # pandas would return a frame per name and fail far from the cause
+            raise DataError(f"column {twice[0]!r} appears more than once in the header; columns "
+                            f"need distinct names")
         # A row with no cell at all carries nothing to learn from.
         keep_cols = [c for c in frame.columns if str(c) not in set(opts["exclude"])
                      and opts["columns"].get(str(c)) != "exclude"]

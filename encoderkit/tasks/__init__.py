@@ -12,10 +12,23 @@ def finetune(overrides: list[str] | None = None) -> Path:
     """Fine-tune from Hydra overrides, e.g. ``finetune(["checkpoint=runs/pre",
     "data.store=dna.zarr", "task.type=classification", "task.labels=labels.csv",
     "run.dir=runs/ft", "train.steps=200"])``; returns the run directory."""
+    import shutil
+
+    from encoderkit.errors import EncoderkitError
     from encoderkit.train.config import compose_finetune
     from encoderkit.train.trainer import Trainer
 
-    return Trainer(compose_finetune(overrides)).fit()
+    cfg = compose_finetune(overrides)
+    run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
+    fresh = run_dir is not None and not run_dir.exists()
+    try:
+        return Trainer(cfg).fit()
+    except EncoderkitError:
+        # refused before the first checkpoint (bad labels, task options, ...): remove the run
+        # directory this call created, so a failed command leaves nothing behind
+        if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 __all__ = ["finetune", "TaskSpec", "TASK_TYPES"]

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from encoderkit.errors import EncoderkitError, InputNotFoundError
+from encoderkit.errors import EncoderkitError, InputNotFoundError, UsageError
 
 USAGE = __doc__
 
@@ -105,15 +105,23 @@ def _predict(argv: list[str]) -> int:
     args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
                              "overwrite": False, "max_tokens": None, "progress": None},
                       ("checkpoint", "input", "output"), "predict")
-    out = Path(args["output"])
-    if out.exists() and not args["overwrite"]:
-        from encoderkit.errors import OutputExistsError
+    from encoderkit.outputs import check_output
 
-        raise OutputExistsError(f"output {str(out)!r} exists; pass overwrite=true to replace it", file=out)
+    out = Path(args["output"])
+    if not str(out).lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
+        raise UsageError(f"output {str(out)!r} must end in .csv, .tsv or .parquet", key="output")
+    if not isinstance(args["overwrite"], bool):
+        raise UsageError(f"The 'overwrite' parameter must be true or false. Got {args['overwrite']!r}.",
+                         key="overwrite")
+    mt = args["max_tokens"]
+    if mt is not None and (isinstance(mt, bool) or not isinstance(mt, int) or mt < 1):
+        raise UsageError(f"The 'max_tokens' parameter must be an int >= 1. Got {mt!r}.", key="max_tokens")
+    # before any work: an existing file needs overwrite=true; a folder or a parent that is a
+    # file is refused (overwrite only replaces a predictions file)
+    check_output(out, bool(args["overwrite"]), what="a predictions file", file_ok=True)
+    _check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not isinstance(model, FineTuned):
-        from encoderkit.errors import UsageError
-
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
                          "(encoderkit finetune writes one)", key="checkpoint")
     frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
@@ -121,6 +129,16 @@ def _predict(argv: list[str]) -> int:
     write_frame(frame, out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
+
+
+def _check_device(device: Any) -> None:
+    import torch
+
+    try:
+        torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise UsageError(f"The 'device' parameter must be a torch device (cpu, cuda, cuda:0, mps). "
+                         f"Got {device!r}.", key="device") from None
 
 
 def _input(model: Any, source: str) -> Any:
@@ -136,10 +154,9 @@ def _evaluate(argv: list[str]) -> int:
 
     args = parse_args(argv, {"checkpoint": "", "input": "", "labels": "", "device": "cpu"},
                       ("checkpoint", "input", "labels"), "evaluate")
+    _check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not hasattr(model, "evaluate"):
-        from encoderkit.errors import UsageError
-
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
     model.evaluate(_input(model, args["input"]), args["labels"])
     return 0

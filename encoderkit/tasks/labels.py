@@ -56,6 +56,7 @@ def read_table(path: str | Path):
     suffix = file.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
         raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)
+    _check_separator(file, suffix)
     try:
         if suffix == ".npy":
             a = np.load(file, allow_pickle=False)
@@ -72,6 +73,23 @@ def read_table(path: str | Path):
     except Exception as e:  # a parse error of pandas / numpy / pyarrow
         raise DataError(f"cannot read labels file: {type(e).__name__}: {' '.join(str(e).split())}",
                         file=file) from None
+
+
+def _check_separator(file: Path, suffix: str) -> None:
+    """A CSV named .tsv (or the reverse) reads as one column of joined text, which would
+    train one class per record: refuse it, naming the separator the header uses."""
+    if suffix not in (".csv", ".tsv"):
+        return
+    sep, other = ("\t", ",") if suffix == ".tsv" else (",", "\t")
+    try:
+        with open(file, encoding="utf-8", errors="replace", newline="") as f:
+            header = f.readline(65536)
+    except OSError:
+        return  # the reader names the problem
+    if sep not in header and other in header:
+        raise DataError(f"the header line is {'tab' if other == chr(9) else 'comma'}-separated but the "
+                        f"file is named {suffix}: rename it to "
+                        f"{'.tsv' if other == chr(9) else '.csv'}", file=file)
 
 
 @dataclass

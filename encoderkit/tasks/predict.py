@@ -103,6 +103,9 @@ class FineTuned(Pretrained):
         frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
         table = L.align(frame, np.asarray(ids, dtype=object), file, spec.token_level,
                         list(label_names) if label_names else None)
+        if not np.asarray(table.labelled).any():  # metrics of nothing would be NaN or silently 0
+            raise DataError("labels file has no labelled record (no rows, or every label missing)",
+                            file=file)
         y_true, y_out = _truth(spec, table, outs, ids)
         metrics = task_metrics(spec, y_true, to_prediction(spec, y_out))
         metrics["records"] = float(table.labelled.sum())
@@ -210,6 +213,10 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
         else:
             frame.to_csv(tmp, sep="\t" if lower.endswith(".tsv") else ",", index=False)
         os.replace(tmp, path)
+    except OSError as e:
+        from encoderkit.outputs import write_error
+
+        raise write_error(e, path) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
