@@ -167,7 +167,7 @@ def labels_file(task: Task, workdir: Path) -> Path:
 
 
 def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed: int,
-                     steps: int = FINETUNE_STEPS) -> np.ndarray:
+                     steps: int | str = FINETUNE_STEPS, extra: tuple[str, ...] = ()) -> np.ndarray:
     """Fine-tune (classification) from ``checkpoint`` (a run dir or ``none``), predict every
     record, return the predicted labels of the test rows."""
     run = workdir / f"{task.name}-{tag}-s{seed}"
@@ -176,7 +176,7 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
         args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
                 "task=classification", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}", f"train.steps={steps}",
-                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides]
+                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides, *extra]
         if checkpoint == "none":
             args += MODEL
         run.mkdir(parents=True, exist_ok=True)
