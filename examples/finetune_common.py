@@ -197,8 +197,7 @@ def contrastive_run(task: Task, workdir: Path, mlm: Path, seed: int = 0,
     if not (run / "done.json").exists():
         run.mkdir(parents=True, exist_ok=True)
         _cli(["finetune", f"checkpoint={mlm}", f"data.store={task.pretrain_store}",
-              "task=contrastive", f"run.dir={run}",
-                f"train.steps={FINETUNE_STEPS if steps is None else steps}",
+              "task=contrastive", f"run.dir={run}", f"train.steps={steps}",
               "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides],
              workdir / f"{run.name}.log")
         (run / "done.json").write_text(json.dumps({"steps": steps}))
