@@ -73,9 +73,14 @@ def main() -> None:
     ap.add_argument("--out", default="runs/finetune-bench")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    ap.add_argument("--finetune-steps", default=None,
+                    help="train.steps of the fine-tuning runs (default: the encoderkit finetune "
+                         "default, auto); an int caps the cost of a large task")
     ap.add_argument("--methods", nargs="+", default=list(common.METHODS), choices=common.METHODS)
     args = ap.parse_args()
     common.one_thread()
+    if args.finetune_steps is not None:
+        common.FINETUNE_STEPS = args.finetune_steps if args.finetune_steps == "auto" else int(args.finetune_steps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -98,7 +103,7 @@ def main() -> None:
              f"Test accuracy (mean +- std over seeds {args.seeds} where a method depends on the seed; "
              f"one number where it does not). Encoder: {' '.join(common.MODEL)}, {' '.join(common.BATCH)}; "
              f"MLM pretraining {common.PRETRAIN_STEPS} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
-             f"fine-tuning {common.FINETUNE_STEPS} steps.", ""]
+             f"fine-tuning train.steps={common.FINETUNE_STEPS}.", ""]
     if not can:
         lines += ["(this checkout has no `encoderkit finetune`: fine-tuned, scratch and contrastive "
                   "columns are n/a)", ""]

@@ -47,7 +47,7 @@ MODEL = ["model=tiny", "model.hidden_size=64", "model.num_layers=4", "model.num_
 BATCH = ["data.max_tokens=1024"]
 PRETRAIN_STEPS = 200
 CONTRASTIVE_STEPS = 100
-FINETUNE_STEPS = 150
+FINETUNE_STEPS: int | str = "auto"  # the `encoderkit finetune` default (configs/finetune.yaml)
 VAL_FRACTION = 0.2
 METHODS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
 
@@ -167,7 +167,7 @@ def labels_file(task: Task, workdir: Path) -> Path:
 
 
 def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed: int,
-                     steps: int = FINETUNE_STEPS) -> np.ndarray:
+                     steps: int | str | None = None, extra: tuple[str, ...] = ()) -> np.ndarray:
     """Fine-tune (classification) from ``checkpoint`` (a run dir or ``none``), predict every
     record, return the predicted labels of the test rows."""
     run = workdir / f"{task.name}-{tag}-s{seed}"
@@ -175,8 +175,9 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
     if not preds.exists():
         args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
                 "task=classification", f"task.labels={labels_file(task, workdir)}",
-                f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}", f"train.steps={steps}",
-                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides]
+                f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}",
+                f"train.steps={FINETUNE_STEPS if steps is None else steps}",
+                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides, *extra]
         if checkpoint == "none":
             args += MODEL
         run.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,10 @@ the records of a store, encode it for a task, split it into train / validation /
 * An empty / NaN label means *unlabelled*: the record is neither trained nor validated on.
 * Token tasks: a long table ``id, position, label`` (position = token index in the
   featurized record) or a 2-D ``.npy`` ``[records, tokens]`` padded with NaN.
+* CSV / TSV cells are read as text: a class label is the text as written (trimmed), so
+  ``+0`` and ``-0`` are two classes and so are ``1`` and ``1.0`` (a file written from a
+  float column says ``1.0`` on every row, which stays one class); ids are strings.
+  Parquet and ``.npy`` keep their types (an integer-valued float class is named ``1``).
 * Multilabel: several 0/1 columns (one per label) or one column of ``;``-separated names.
 * Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
   every column but ``id`` (and ``position``): several only for multi-target regression
@@ -67,7 +71,10 @@ def read_table(path: str | Path):
             raise DataError(f"a labels .npy must be 1-D or 2-D; got shape {a.shape}", file=file)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(file)
-        return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", keep_default_na=True)
+        # every cell as text: a class label is the text the file holds ("+0" and "-0" are
+        # two classes, "007" is not 7); regression / indicator columns are parsed as
+        # numbers where they are encoded, and ids stay the strings the store holds
+        return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=True)
     except DataError:
         raise
     except Exception as e:  # a parse error of pandas / numpy / pyarrow
@@ -215,8 +222,9 @@ def _class_name(v: Any) -> str:
 
 
 def _sort_classes(names: set[str]) -> list[str]:
+    """Numeric order where every name is a number (ties such as "+0" / "-0" by text), else text order."""
     try:
-        return sorted(names, key=float)
+        return sorted(names, key=lambda c: (float(c), c))
     except ValueError:
         return sorted(names)
 

@@ -176,6 +176,7 @@ class TaskObjective(Objective):
         except ValueError as e:
             raise UsageError(f"data: {' '.join(str(e).split())}") from None
         self.best: float | None = None
+        self.best_loss: float | None = None  # validation loss of the best evaluation (tie-break)
         self.bad_evals = 0
         self.metric = primary_metric(spec)
         if info.is_main:
@@ -302,13 +303,18 @@ class TaskObjective(Objective):
         key = f"val_{self.metric}"
         for h in trainer.history:
             if key in h:
-                self._update(float(h[key]))
+                self._update(float(h[key]), _loss(h))
         if self.patience_spent():
             self.stop = True
 
-    def _update(self, value: float) -> bool:
-        if better(self.metric, value, self.best):
-            self.best, self.bad_evals = value, 0
+    def _update(self, value: float, loss: float | None = None) -> bool:
+        """Whether this evaluation is the new best: a better primary metric, or an equal one
+        with a lower validation loss (a small validation set ties on accuracy / F1 for many
+        evaluations, and the first of them is often a half-trained model)."""
+        tie = (self.best is not None and value == self.best and loss is not None
+               and self.best_loss is not None and loss < self.best_loss)
+        if better(self.metric, value, self.best) or tie:
+            self.best, self.best_loss, self.bad_evals = value, loss, 0
             return True
         self.bad_evals += 1
         return False
@@ -321,7 +327,7 @@ class TaskObjective(Objective):
         key = f"val_{self.metric}"
         if key not in val:
             return
-        if self._update(float(val[key])):
+        if self._update(float(val[key]), _loss(val)):
             self._save_best(trainer)
         if self.patience_spent():
             self.stop = True
@@ -442,6 +448,11 @@ class TaskObjective(Objective):
         out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
         out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))
         return out
+
+
+def _loss(val: dict[str, Any]) -> float | None:
+    v = val.get("val_loss")
+    return None if v is None or v != v else float(v)
 
 
 def label_rows(spec: TaskSpec, y: Any, y_model: Any, records: list[int],

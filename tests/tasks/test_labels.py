@@ -101,3 +101,25 @@ def test_multilabel_from_separated_names(tmp_path):
     assert names == ["a", "b", "c"]
     assert y.tolist()[:4] == [[1, 1, 0], [0, 1, 0], [0, 0, 0], [1, 0, 1]]
     assert not lab.labelled[2]
+
+
+def test_csv_class_labels_are_text(tmp_path):
+    """"+0" and "-0" are two classes (pandas' numeric inference merged them into 0), ids
+    keep leading zeros, and numeric columns still encode for regression / indicators."""
+    ids = np.asarray(["001", "002", "003", "004", "010", "011"], dtype=object)
+    f = tmp_path / "signs.csv"
+    f.write_text("id,label\n001,+0\n002,-0\n003,+0\n004,\n010,-0\n011,1.0\n")
+    lab = L.align(L.read_table(f), ids, str(f), token=False)
+    assert lab.labelled.tolist() == [True, True, True, False, True, True]
+    classes = L.class_names(lab, False)
+    assert classes == ["+0", "-0", "1.0"]  # numeric order, ties by text
+    assert L.encode_classes(lab, classes, False).tolist() == [0, 1, 0, -1, 1, 2]
+    g = tmp_path / "reg.csv"
+    g.write_text("label,y2\n1.5,0\n-2e-1,1\n,\n3,1\n0,0\n7,1\n")
+    lab = L.align(L.read_table(g), IDS, str(g), token=False, names=["label", "y2"])
+    y = L.encode_regression(lab, IDS, False)
+    np.testing.assert_array_equal(y[:, 0], [1.5, -0.2, np.nan, 3.0, 0.0, 7.0])
+    h = tmp_path / "multi.csv"
+    h.write_text("a,b\n1,0\n0,1\n1,1\n0,0\n1,0\n0,1\n")
+    m, names = L.encode_multilabel(L.align(L.read_table(h), IDS, str(h), token=False))
+    assert names == ["a", "b"] and m.tolist()[:3] == [[1, 0], [0, 1], [1, 1]]
