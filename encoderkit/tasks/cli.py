@@ -33,8 +33,10 @@ def _help(command: str) -> str:
     from encoderkit.train.config import TaskConfig, config_dir, help_text
 
     lines = [USAGE, "task types: " + ", ".join(sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))),
-             "", "task keys and defaults:"]
-    lines += [f"  task.{k}={v}" for k, v in OmegaConf.to_container(OmegaConf.structured(TaskConfig)).items()]
+             "", "task keys and defaults (task=classification; each configs/task/<type>.yaml sets its own):"]
+    defaults = {**OmegaConf.to_container(OmegaConf.structured(TaskConfig)),
+                **OmegaConf.to_container(OmegaConf.load(config_dir() / "task" / "classification.yaml"))}
+    lines += [f"  task.{k}={v}" for k, v in defaults.items()]
     lines += ["", "configs/finetune.yaml (overrides the pretrain defaults below):"]
     lines += ["  " + x for x in (config_dir() / "finetune.yaml").read_text().splitlines()
               if x.strip() and not x.lstrip().startswith("#")]
