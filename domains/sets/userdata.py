@@ -18,25 +18,6 @@ from .ingest import raw_to_record
 from .io import (RawSet, atomic_write, check_layout, frame_sets, python_sets, read_csv_frame,
                  read_npz, source_kind)
 
-DEFAULTS: dict[str, Any] = {
-    "masker": "random",
-    "mask_rate": 0.3,
-    "feature_mask_rate": 0.15,
-    "use_coordinates": True,
-    "unit": 1.0,
-    "order": "input",
-    "curve_bits": 10,
-    "chunking": "auto",
-    "chunk_seed": 0,
-    "pooling_token": False,
-    "pooling": None,  # None -> "cls" with a pooling token, else "mean"
-    "jitter": 0.0,
-    "random_rotation": False,
-    "tie_embeddings": True,
-    "id_loss_weight": 1.0,
-    "feature_loss_weight": 1.0,
-    "infill_max_seqlen": 1024,
-}
 
 class SetsUserData:
     """User data <-> stored records for ``SetsDomain``."""

@@ -81,8 +81,9 @@ def hf_to_ours_name(name: str) -> str | None:
 # checks
 
 
-def check_exportable(model: nn.Module) -> None:
-    """Refuse, naming the reason, a model that ModernBERT cannot represent."""
+def encoder_problems(model: nn.Module) -> list[str]:
+    """What keeps a model's encoder and embedder from being a ModernBERT (1-D axial rotary,
+    one token embedding): shared by the pretrained and the fine-tuned export."""
     config: EncoderConfig = model.config
     problems = []
     if config.rope_axes != 1:
@@ -95,8 +96,14 @@ def check_exportable(model: nn.Module) -> None:
     embedder_params = sorted(n for n, _ in model.embedder.named_parameters())
     if embedder_params != ["tok_embeddings.weight"] or not isinstance(
             getattr(model.embedder, "tok_embeddings", None), nn.Embedding):
-        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings`; it has "
-                        f"parameters {embedder_params}")
+        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings` (a token-id "
+                        f"domain); it has parameters {embedder_params}")
+    return problems
+
+
+def check_exportable(model: nn.Module) -> None:
+    """Refuse, naming the reason, a model that ModernBERT cannot represent."""
+    problems = encoder_problems(model)
     head = model.head
     for part in ("dense", "norm", "decoder"):
         if not isinstance(getattr(head, part, None), (nn.Linear, nn.LayerNorm)):
@@ -262,7 +269,6 @@ TASK_ARCHITECTURES = {
 def check_task_exportable(model: nn.Module) -> None:
     """Refuse, naming the reasons, a fine-tuned model transformers cannot represent."""
     spec = model.spec
-    config: EncoderConfig = model.config
     problems = []
     if spec.type not in TASK_ARCHITECTURES:
         problems.append(f"task {spec.type!r} has no transformers head (exportable: "
@@ -273,18 +279,7 @@ def check_task_exportable(model: nn.Module) -> None:
                         "dense -> GELU -> LayerNorm head; fine-tune with task.head=mlp)")
     if spec.pooling == "cls" and getattr(model, "cls_position", None) != 0:
         problems.append("cls pooling needs the [CLS] element first in every window")
-    if config.rope_axes != 1:
-        problems.append(f"rope_axes={config.rope_axes} (ModernBERT has 1-D positions)")
-    if config.rope_mode != "axial":
-        problems.append(f"rope_mode={config.rope_mode!r} (ModernBERT uses fixed axial rotary)")
-    for name in ("rope_theta_global", "rope_theta_local"):
-        if isinstance(getattr(config, name), tuple) and len(set(getattr(config, name))) > 1:
-            problems.append(f"{name}={getattr(config, name)}")
-    embedder_params = sorted(n for n, _ in model.embedder.named_parameters())
-    if embedder_params != ["tok_embeddings.weight"] or not isinstance(
-            getattr(model.embedder, "tok_embeddings", None), nn.Embedding):
-        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings` (a token-id "
-                        f"domain); it has parameters {embedder_params}")
+    problems += encoder_problems(model)
     unmapped = sorted(n for n, _ in model.named_parameters() if _task_hf_name(n) is None)
     if unmapped:
         problems.append(f"parameters with no ModernBERT counterpart: {unmapped[:8]}")
