@@ -32,6 +32,8 @@ fail the check.
 
 from __future__ import annotations
 
+import contextlib
+
 import argparse
 import datetime as _dt
 import importlib
@@ -188,10 +190,8 @@ def run_stage(name: str, cmd: list[str], limit: float, env: dict | None = None) 
     except subprocess.TimeoutExpired:
         rc = None
     finally:
-        try:  # whatever the outcome, nothing of this stage outlives it
+        with contextlib.suppress(ProcessLookupError):  # whatever the outcome, nothing of this stage outlives it
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
         reader.join(timeout=5)
     return rc, time.monotonic() - t0, "".join(lines[-40:])

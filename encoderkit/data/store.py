@@ -21,6 +21,8 @@ best loaded into numpy once (``in_memory=True``, or ``"auto"``: below
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
@@ -131,12 +133,10 @@ class StoreWriter:
             if not self.overwrite:
                 try:
                     existing = zarr.open_group(path, mode="r")
-                    if ATTR in existing.attrs:
-                        raise StoreError(f"{self.where}: already holds a store; pass overwrite=True")
-                except StoreError:
-                    raise
-                except Exception:
-                    pass
+                except (FileNotFoundError, zarr.errors.BaseZarrError):
+                    existing = None  # nothing there (or not a group): nothing to protect
+                if existing is not None and ATTR in existing.attrs:
+                    raise StoreError(f"{self.where}: already holds a store; pass overwrite=True")
             self._group = zarr.open_group(path, mode="w")
         self._group.create_group("fields")
         self._group.create_group("meta")
@@ -166,10 +166,9 @@ class StoreWriter:
                 except OSError:
                     break
         else:
-            try:
-                zarr.open_group(self.path, mode="w")  # leaves an empty group, no attribute block
-            except Exception:
-                pass
+            # best effort while another error propagates: an empty group, no attribute block
+            with contextlib.suppress(Exception):
+                zarr.open_group(self.path, mode="w")
 
     # ---- appending ----
     def __len__(self) -> int:
@@ -339,7 +338,7 @@ class StoreWriter:
 
 
 class _ChunkFailure(Exception):
-    pass
+    """A chunk read that still failed after its retries (the message names the chunk)."""
 
 
 class _LocalChunks:
@@ -627,10 +626,9 @@ class RecordStore:
             self._direct = {}
             if isinstance(self.path, (str, os.PathLike)) and _is_local(self.path):
                 for k, arr in self._fields.items():
-                    try:
+                    # an array layout this fast path does not know: zarr reads it
+                    with contextlib.suppress(Exception):
                         self._direct[k] = _LocalChunks(Path(self.path), arr)
-                    except Exception:  # an array layout this fast path does not know: zarr reads it
-                        pass
         direct = self._direct.get(name)
         if direct is not None and b > a:
             try:

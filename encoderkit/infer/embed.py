@@ -27,6 +27,8 @@ The model runs in eval mode under ``torch.no_grad``; on CUDA under bf16 autocast
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 from contextlib import nullcontext
@@ -309,10 +311,8 @@ class EmbeddingWriter:
 
     def abort(self) -> None:
         if self.url is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):  # nothing written yet
                 self.fs.rm(self.fs_path, recursive=True)
-            except FileNotFoundError:
-                pass
         elif self.kind == ".zarr":
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:

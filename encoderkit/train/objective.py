@@ -15,6 +15,8 @@ the step loss is the mean over all units of the step on all ranks.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +33,9 @@ if TYPE_CHECKING:
     from encoderkit.train.trainer import Trainer
 
 
-class Objective:
-    """Base: the hooks the loop calls. Subclasses set ``model`` and ``loader``."""
+class Objective(ABC):
+    """Base: the hooks the loop calls. Subclasses set ``model`` and ``loader`` and define
+    ``weight``; the other hooks default to doing nothing."""
 
     name = "train"  # progress bar label
     model: nn.Module
@@ -41,9 +44,9 @@ class Objective:
     #: set by ``after_validation`` to stop training early (early stopping)
     stop: bool = False
 
+    @abstractmethod
     def weight(self, batch: PackedBatch) -> int:
         """Host-side count of the units the batch's loss is a mean over."""
-        raise NotImplementedError
 
     def param_groups(self, model: nn.Module, weight_decay: float, lr: float) -> list[dict[str, Any]]:
         """Optimizer groups of ``model`` (the objective's model, or its DDP/FSDP wrapper:

@@ -19,6 +19,8 @@ The fast tests check the device choice of a process on a multi-GPU host (CUDA fa
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import signal
@@ -71,10 +73,8 @@ def run_launchers(cmds: list[list[str]], logs: list[Path]) -> list[int]:
     finally:
         for p in procs:
             if p.poll() is None or _group_alive(p.pid):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 p.wait()
 
 
