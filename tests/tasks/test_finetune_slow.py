@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,27 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ft_overrides
+from crash_runs import ENTRY, start_run, wait_for
 from encoderkit.tasks import finetune
 from encoderkit.train import checkpoint as ckpt
-
-HERE = Path(__file__).resolve().parent
-
-
-def _start(overrides: list[str], slow_save: float) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "EK_TEST_SLOW_SAVE": str(slow_save)}
-    return subprocess.Popen([sys.executable, str(HERE / "ft_entry.py"), *overrides], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _wait_for(cond, proc: subprocess.Popen, timeout: float = 120.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    return False
 
 
 @pytest.mark.slow
@@ -53,12 +34,12 @@ def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tm
     rng = np.random.default_rng(0)
     kills = 0
     for attempt in range(4):
-        proc = _start(overrides, slow_save=0.3)
+        proc = start_run(["finetune", *overrides], slow_save=0.3)
         if attempt % 2 == 0:
-            caught = _wait_for(lambda: ckdir.is_dir() and any(
+            caught = wait_for(lambda: ckdir.is_dir() and any(
                 p.name.startswith(".tmp-") for p in ckdir.iterdir()), proc)
         else:
-            caught = _wait_for(lambda: (run / "metrics.jsonl").is_file(), proc)
+            caught = wait_for(lambda: (run / "metrics.jsonl").is_file(), proc)
             time.sleep(float(rng.uniform(0.0, 1.0)))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -70,7 +51,7 @@ def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tm
         if (ckdir / str(steps)).is_dir():
             break
     assert kills >= 2, "the test never killed the trainer mid-run"
-    proc = _start(overrides, slow_save=0.0)
+    proc = start_run(["finetune", *overrides], slow_save=0.0)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-3000:]
     a = load_file(str(ref / "checkpoints" / str(steps) / "model.safetensors"))
@@ -86,7 +67,7 @@ def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy):
     run = tmp_path / strategy
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(HERE / "ft_entry.py"),
+                           "--nproc_per_node=2", str(ENTRY), "finetune",
                            *ft_overrides(store, str(run), str(labels), steps=40, **{
                                "train.strategy": strategy, "train.eval_every": 20,
                                "train.checkpoint_every": 20, "task.val_fraction": 0.3})],

@@ -1,5 +1,6 @@
-"""Entry point for subprocess runs in the train tests (torchrun, crash tests): registers
-the test domain in the child process, then trains with the given overrides.
+"""Entry point for subprocess runs in the train and task tests (torchrun, crash tests):
+registers the test domain in the child process, then pretrains with the given overrides,
+or fine-tunes when the first argument is ``finetune``.
 
 ``EK_TEST_SLOW_SAVE=<seconds>`` stretches each checkpoint's file sync, so a crash test
 can kill the process while a checkpoint is being written.
@@ -14,6 +15,7 @@ import time
 import torch
 
 import testdomain  # noqa: F401  (registers the `traintest` domain)
+from encoderkit.tasks import finetune
 from encoderkit.train import checkpoint, pretrain
 
 if __name__ == "__main__":
@@ -27,7 +29,11 @@ if __name__ == "__main__":
             fsync(path)
 
         checkpoint._fsync_file = slow_fsync
-    pretrain(sys.argv[1:])
+    args = sys.argv[1:]
+    if args[:1] == ["finetune"]:
+        finetune(args[1:])
+    else:
+        pretrain(args)
     # Skip interpreter teardown (see fsdp_rms_entry.py): a Gloo shutdown race can abort
     # a process whose run has already finished and written its checkpoint.
     sys.stdout.flush()

@@ -4,12 +4,8 @@ finishes with the weights of an uninterrupted run (bitwise, CPU)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,27 +13,9 @@ import torch
 from safetensors.torch import load_file
 
 import testdomain as td
+from crash_runs import start_run, wait_for
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import pretrain
-
-HERE = Path(__file__).resolve().parent
-
-
-def _start(overrides: list[str], slow_save: float) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "EK_TEST_SLOW_SAVE": str(slow_save)}
-    return subprocess.Popen([sys.executable, str(HERE / "dist_entry.py"), *overrides], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _wait_for(cond, proc: subprocess.Popen, timeout: float = 120.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    return False
 
 
 @pytest.mark.slow
@@ -53,14 +31,14 @@ def test_sigkill_at_random_moments_resumes_to_identical_weights(tmp_path):
     rng = np.random.default_rng(0)
     kills = 0
     for attempt in range(4):
-        proc = _start(overrides, slow_save=0.3)
+        proc = start_run(overrides, slow_save=0.3)
         if attempt % 2 == 0:
             # kill while a checkpoint is being written (its temporary directory exists)
-            caught = _wait_for(lambda: ckdir.is_dir() and any(
+            caught = wait_for(lambda: ckdir.is_dir() and any(
                 p.name.startswith(".tmp-") for p in ckdir.iterdir()), proc)
         else:
             # kill at a random moment after training has started
-            caught = _wait_for(lambda: (run / "metrics.jsonl").is_file(), proc)
+            caught = wait_for(lambda: (run / "metrics.jsonl").is_file(), proc)
             time.sleep(float(rng.uniform(0.0, 1.0)))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -73,7 +51,7 @@ def test_sigkill_at_random_moments_resumes_to_identical_weights(tmp_path):
         if (ckdir / str(steps)).is_dir():
             break
     assert kills >= 2, "the test never killed the trainer mid-run"
-    proc = _start(overrides, slow_save=0.0)
+    proc = start_run(overrides, slow_save=0.0)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-3000:]
     a = load_file(str(ref_run / "checkpoints" / str(steps) / "model.safetensors"))
