@@ -86,7 +86,6 @@ def main() -> None:
     t0 = time.time()
     results: dict[str, dict] = {}
     tasks: dict[str, common.Task] = {}
-    can = common.finetune_available()
     for name in args.tasks:
         work = out / name
         work.mkdir(exist_ok=True)
@@ -104,9 +103,6 @@ def main() -> None:
              f"one number where it does not). Encoder: {' '.join(common.MODEL)}, {' '.join(common.BATCH)}; "
              f"MLM pretraining {common.PRETRAIN_STEPS} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
              f"fine-tuning train.steps={common.FINETUNE_STEPS}.", ""]
-    if not can:
-        lines += ["(this checkout has no `encoderkit finetune`: fine-tuned, scratch and contrastive "
-                  "columns are n/a)", ""]
     lines += table(results, tasks)
     block = "\n".join(lines)
     print(block)

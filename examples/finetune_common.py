@@ -26,7 +26,7 @@ The same settings serve every dataset of a domain (no per-dataset tuning).
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
 import json
 import os
 import subprocess
@@ -97,11 +97,6 @@ def one_thread() -> None:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
-
-
-def finetune_available() -> bool:
-    """Whether this checkout has ``encoderkit finetune`` (the tasks package)."""
-    return importlib.util.find_spec("encoderkit.tasks") is not None
 
 
 # ---------------------------------------------------------------- pretraining, embedding, probe
@@ -250,13 +245,12 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
     if "probe_mlm" in methods and not cached("probe_mlm", 0):
         t0 = time.time()
         record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0), t0)
-    can_finetune = finetune_available()
-    if "probe_contrastive" in methods and can_finetune and not cached("probe_contrastive", 0):
+    if "probe_contrastive" in methods and not cached("probe_contrastive", 0):
         t0 = time.time()
         X = embed(contrastive_run(task, workdir, mlm), task)
         record("probe_contrastive", 0, probe_predict(X, y, train, test, 0), t0)
     for method, checkpoint in (("finetuned", str(mlm)), ("scratch", "none")):
-        if method in methods and can_finetune:
+        if method in methods:
             for seed in seeds:
                 if not cached(method, seed):
                     t0 = time.time()
@@ -280,11 +274,24 @@ def summary_lines(task: Task, results: dict[str, list[float]]) -> list[str]:
 def run_example(tasks: list[Task], workdir: Path, seeds: tuple[int, ...]) -> None:
     """What each example's ``main`` does: compare on every task, print a markdown block."""
     one_thread()
-    if not finetune_available():
-        print("note: this checkout has no `encoderkit finetune`; running the anchors and the "
-              "MLM probe only")
     for task in tasks:
         print(f"{task.name} ({task.domain}): {len(task.ids)} records, {task.test.sum()} test; "
               f"{task.notes}")
         res = compare(task, workdir, seeds)
         print("\n".join(summary_lines(task, res)))
+
+
+def example_main(description: str, default_out: str,
+                 make_tasks: Callable[[Path, list[str]], list[Task]],
+                 datasets: tuple[str, ...] = ()) -> None:
+    """The command line every example shares: ``--out``, ``--seeds`` and, where the example
+    has several datasets, ``--datasets``; then ``run_example``."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--out", default=default_out)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    if datasets:
+        ap.add_argument("--datasets", nargs="+", default=list(datasets), choices=datasets)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run_example(make_tasks(out, list(getattr(args, "datasets", []))), out, tuple(args.seeds))

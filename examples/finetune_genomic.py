@@ -20,12 +20,11 @@ usage, the classical coding signal). Plain 4-mer counts without phase reach only
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, probe_predict, run_example
+from finetune_common import Task, probe_predict, example_main
 
 WINDOWS = 3000
 WINDOW = 96
@@ -120,13 +119,7 @@ def make_task(workdir: Path) -> Task:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="runs/finetune-genomic")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run_example([make_task(out)], out, tuple(args.seeds))
+    example_main(__doc__, "runs/finetune-genomic", lambda out, _: [make_task(out)])
 
 
 if __name__ == "__main__":

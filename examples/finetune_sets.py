@@ -16,12 +16,11 @@ steps), a learned [CLS] element.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, fixed_test_split, probe_predict, run_example
+from finetune_common import Task, fixed_test_split, probe_predict, example_main
 
 OVERRIDES = ["domain.unit=0.1", "domain.pooling_token=true", "data.max_seqlen=64"]
 
@@ -62,13 +61,7 @@ def make_task(workdir: Path) -> Task:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="runs/finetune-sets")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run_example([make_task(out)], out, tuple(args.seeds))
+    example_main(__doc__, "runs/finetune-sets", lambda out, _: [make_task(out)])
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ part of the ingested table (it is the fine-tuning label).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from finetune_common import Task, fixed_test_split, run_example
+from finetune_common import Task, fixed_test_split, example_main
 
 DATASETS = ("wine", "breast_cancer")
 
@@ -54,14 +53,7 @@ def make_task(name: str, workdir: Path) -> Task:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="runs/finetune-tabular")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run_example([make_task(n, out) for n in args.datasets], out, tuple(args.seeds))
+    example_main(__doc__, "runs/finetune-tabular", lambda out, names: [make_task(n, out) for n in names], DATASETS)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,11 @@ makes 3 tokens, an arrowhead 32).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, run_example
+from finetune_common import Task, example_main
 
 DATASETS = ("ItalyPowerDemand", "ArrowHead")
 OVERRIDES = ["domain.patch=8"]
@@ -67,14 +66,7 @@ def make_task(name: str, workdir: Path) -> Task:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="runs/finetune-timeseries")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run_example([make_task(n, out) for n in args.datasets], out, tuple(args.seeds))
+    example_main(__doc__, "runs/finetune-timeseries", lambda out, names: [make_task(n, out) for n in names], DATASETS)
 
 
 if __name__ == "__main__":
