@@ -4,7 +4,7 @@ Parameter names: ``embedder.*`` and ``encoder.*`` as in ``MaskedEncoderModel`` (
 pretrained checkpoint loads into them), then ``head.*`` / ``classifier.*`` as in
 transformers' ``ModernBertForSequenceClassification`` (``head`` is empty for
 ``task.head=linear``); contrastive tasks have a ``logit_scale`` (1 / temperature,
-stored as its log) instead.
+stored as its log) and a ``projection`` (``task.projection``) instead.
 
 Regression heads predict standardised targets (train-split mean / std in the
 ``TaskSpec``); ``denormalise`` maps them back to original units.
@@ -45,6 +45,7 @@ class TaskModel(nn.Module):
                 self.logit_scale = nn.Parameter(value)
             else:
                 self.register_buffer("logit_scale", value)
+            self.projection = H.projection_head(spec.projection, config.hidden_size, config.norm_eps, std)
         else:
             self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std)
                          if spec.head == "mlp" else nn.Identity())
@@ -72,6 +73,10 @@ class TaskModel(nn.Module):
         """Head on pooled states ``[B, d]`` (sequence tasks) or token states ``[T, d]``."""
         return self.classifier(self.drop(self.head(x)))
 
+    def project(self, z: Tensor) -> Tensor:
+        """Contrastive tasks: pooled embeddings -> the space the loss compares."""
+        return self.projection(z)
+
     def scale(self) -> Tensor:
         return self.logit_scale.exp().clamp(max=100.0)  # CLIP's cap on 1 / temperature
 
@@ -80,7 +85,8 @@ class TaskModel(nn.Module):
         spec, labels = self.spec, batch.labels if with_targets else {}
         if spec.type == "contrastive":
             z = self.pool(hidden, batch)
-            a, b = z[0::2], z[1::2]  # the loader keeps the two views of a record adjacent
+            p = self.project(z)
+            a, b = p[0::2], p[1::2]  # the loader keeps the two views of a record adjacent
             loss = H.info_nce(a, b, self.scale())
             return HeadOutput(predictions={"pooled": z}, loss=loss, losses={},
                               metrics={"temperature": 1.0 / self.scale().detach()})
@@ -89,7 +95,7 @@ class TaskModel(nn.Module):
             out = HeadOutput(predictions={"pooled": z})
             if labels:
                 m = labels["mask"]
-                out.loss = H.supervised_contrastive(z[m], labels["y"][m], self.scale())
+                out.loss = H.supervised_contrastive(self.project(z[m]), labels["y"][m], self.scale())
                 out.metrics = {"temperature": 1.0 / self.scale().detach()}
             return out
         x = hidden if spec.token_level else self.pool(hidden, batch)

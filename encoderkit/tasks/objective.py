@@ -91,7 +91,8 @@ class TaskObjective(Objective):
         self.trainer = trainer
         ids = L.record_ids(store)
         self.ids = ids
-        spec = TaskSpec(type=task.type, pooling=task.pooling, head=task.head, dropout=float(task.dropout),
+        spec = TaskSpec(type=task.type, pooling=task.pooling, head=task.head, projection=task.projection,
+                        dropout=float(task.dropout),
                         label_column=task.label_column, metric=task.metric)
         domain = trainer.domain
         if spec.pooling == "cls" and domain.cls_position is None:
@@ -416,9 +417,11 @@ class TaskObjective(Objective):
                 b = b.to(trainer.device)
                 with trainer._autocast():
                     z = model.pool(model.encode(b), b).float()
+                p = model.project(z)
+                k = len(z) // 2
+                loss_sum += float(info_nce(p[0::2], p[1::2], model.scale())) * k
+                # retrieval between the two views' embeddings (what a user gets), not projections
                 a, c = z[0::2], z[1::2]
-                k = len(a)
-                loss_sum += float(info_nce(a, c, model.scale())) * k
                 sim = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T
                 hits += int((sim.argmax(1) == torch.arange(k, device=sim.device)).sum())
                 count += k
@@ -442,8 +445,10 @@ class TaskObjective(Objective):
             from encoderkit.tasks.heads import supervised_contrastive
 
             with torch.no_grad():
-                loss = supervised_contrastive(torch.as_tensor(np.asarray(y_out, dtype=np.float32)),
-                                              torch.as_tensor(y_true), self.model.scale().cpu())
+                z = torch.as_tensor(np.asarray(y_out, dtype=np.float32))
+                param = next(self.model.parameters())
+                z = self.model.project(z.to(param.device)).float().cpu()
+                loss = supervised_contrastive(z, torch.as_tensor(y_true), self.model.scale().cpu())
             return {"loss": float(loss)}
         out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
         out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))

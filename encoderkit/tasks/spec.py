@@ -14,6 +14,7 @@ CLASSIFICATION_TASKS = ("classification", "token_classification", "supervised_co
 REGRESSION_TASKS = ("regression", "token_regression")
 POOLINGS = ("mean", "cls")
 HEADS = ("mlp", "linear")
+PROJECTIONS = ("mlp", "linear", "none")
 
 
 @dataclass
@@ -25,6 +26,9 @@ class TaskSpec:
     std: list[float] = field(default_factory=list)  # regression: train-split std per target
     pooling: str = "mean"
     head: str = "mlp"
+    # contrastive tasks: the head between the pooled embedding and the loss (SimCLR's g),
+    # dropped when embedding; "none" in runs saved before the projection existed
+    projection: str = "none"
     dropout: float = 0.0
     label_column: str | None = None
     metric: str = "auto"

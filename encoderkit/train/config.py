@@ -119,6 +119,7 @@ class TaskConfig:
     seed: int = 0
     pooling: str = "mean"
     head: str = "mlp"
+    projection: str = "mlp"
     dropout: float = 0.1
     class_weights: Any = None
     freeze_encoder: bool = False
@@ -358,7 +359,7 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
 
 
 def _check_task(c: DictConfig) -> None:
-    from encoderkit.tasks.spec import HEADS, POOLINGS, TASK_TYPES
+    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, TASK_TYPES
 
     t = c.task
     if t.type not in TASK_TYPES:
@@ -367,6 +368,8 @@ def _check_task(c: DictConfig) -> None:
         raise _bad("task.pooling", f"one of {list(POOLINGS)}", t.pooling)
     if t.head not in HEADS:
         raise _bad("task.head", f"one of {list(HEADS)}", t.head)
+    if t.projection not in PROJECTIONS:
+        raise _bad("task.projection", f"one of {list(PROJECTIONS)}", t.projection)
     if not 0.0 <= t.val_fraction < 1.0:
         raise _bad("task.val_fraction", "a float in the range [0, 1)", t.val_fraction)
     if not 0.0 <= t.dropout < 1.0:

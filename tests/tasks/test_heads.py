@@ -135,6 +135,29 @@ def test_contrastive_model_pairs_adjacent_views():
     assert model.logit_scale.grad is not None  # the temperature is learned
 
 
+def test_contrastive_projection_feeds_the_loss_not_the_embedding():
+    """``projection=mlp``: the loss is InfoNCE of g(pooled) with g = dense -> GELU ->
+    LayerNorm -> linear, recomputed here in float64 from the weights; the embedding the
+    model hands out is the pooled state itself (g is dropped)."""
+    domain, batch = _batch(lengths=(4, 4, 6, 6))
+    torch.manual_seed(0)
+    model = TaskModel(domain, CONFIG, TaskSpec(type="contrastive", projection="mlp"), temperature=0.1).eval()
+    out = model(batch)
+    z = out.predictions["pooled"].detach().double().numpy()
+    hidden = model.encode(batch)
+    assert np.allclose(z, H.pool(hidden, batch, "mean").detach().double().numpy(), atol=1e-6)
+    g = model.projection
+    h = z @ g[0].dense.weight.detach().double().numpy().T
+    h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))  # exact GELU
+    h = (h - h.mean(1, keepdims=True)) / np.sqrt(h.var(1, keepdims=True) + CONFIG.norm_eps)
+    h = h * g[0].norm.weight.detach().double().numpy()
+    p = h @ g[1].weight.detach().double().numpy().T + g[1].bias.detach().double().numpy()
+    assert float(out.loss.detach()) == pytest.approx(_info_nce_reference(p[0::2], p[1::2], 10.0), rel=1e-4)
+    assert float(out.loss.detach()) != pytest.approx(_info_nce_reference(z[0::2], z[1::2], 10.0), rel=1e-3)
+    with_none = TaskModel(domain, CONFIG, TaskSpec(type="contrastive", projection="none"), temperature=0.1)
+    assert not any(k.startswith("projection.") for k in with_none.state_dict())
+
+
 def test_mean_and_cls_pooling():
     domain, batch = _batch(lengths=(2, 3))
     hidden = torch.arange(10, dtype=torch.float32).reshape(5, 2)
