@@ -76,9 +76,15 @@ def main() -> None:
     ap.add_argument("--finetune-steps", default=None,
                     help="train.steps of the fine-tuning runs (default: the encoderkit finetune "
                          "default, auto); an int caps the cost of a large task")
+    ap.add_argument("--budget", choices=("cpu", "defaults"), default="cpu",
+                    help="cpu: the small encoder and batch of examples/finetune_common.py; defaults: "
+                         "every run with the commands' documented defaults (model tiny, "
+                         "data.max_tokens 8192, pretraining train.steps, auto elsewhere)")
     ap.add_argument("--methods", nargs="+", default=list(common.METHODS), choices=common.METHODS)
     args = ap.parse_args()
     common.one_thread()
+    if args.budget == "defaults":
+        common.use_documented_defaults()
     if args.finetune_steps is not None:
         common.FINETUNE_STEPS = args.finetune_steps if args.finetune_steps == "auto" else int(args.finetune_steps)
     out = Path(args.out)
@@ -100,8 +106,9 @@ def main() -> None:
              f"{platform.machine()} CPU, python {platform.python_version()}, 1 torch thread, "
              f"wall {time.time() - t0:.0f} s)", "",
              f"Test accuracy (mean +- std over seeds {args.seeds} where a method depends on the seed; "
-             f"one number where it does not). Encoder: {' '.join(common.MODEL)}, {' '.join(common.BATCH)}; "
-             f"MLM pretraining {common.PRETRAIN_STEPS} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
+             f"one number where it does not). Encoder: {' '.join(common.MODEL) or 'default (tiny)'}, "
+             f"{' '.join(common.BATCH) or 'default data.max_tokens'}; "
+             f"MLM pretraining {common.PRETRAIN_STEPS or 'default'} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
              f"fine-tuning train.steps={common.FINETUNE_STEPS}.", ""]
     lines += table(results, tasks)
     block = "\n".join(lines)

@@ -45,10 +45,19 @@ MODEL = ["model=tiny", "model.hidden_size=64", "model.num_layers=4", "model.num_
          "model.intermediate_size=128"]
 # 1,024 tokens per step: about 0.5 s a step on one shared core.
 BATCH = ["data.max_tokens=1024"]
-PRETRAIN_STEPS = 200
-CONTRASTIVE_STEPS = 100
+PRETRAIN_STEPS: int | None = 200
+CONTRASTIVE_STEPS: int | str = 100
 FINETUNE_STEPS: int | str = "auto"  # the `encoderkit finetune` default (configs/finetune.yaml)
 VAL_FRACTION = 0.2
+
+
+def use_documented_defaults() -> None:
+    """Every run with the settings a user gets from the commands alone: ``encoderkit
+    pretrain``'s model (``tiny``), batch (``data.max_tokens``) and steps, and
+    ``train.steps=auto`` for the contrastive stage and fine-tuning. About 40x the tokens
+    of the CPU-sized settings above."""
+    global MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS
+    MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS = [], [], None, "auto", "auto"
 METHODS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
 
 # (train indices, test indices, seed) -> predicted labels of the test indices
@@ -100,14 +109,15 @@ def one_thread() -> None:
 
 
 # ---------------------------------------------------------------- pretraining, embedding, probe
-def pretrain_mlm(task: Task, workdir: Path, steps: int = PRETRAIN_STEPS, seed: int = 0) -> Path:
+def pretrain_mlm(task: Task, workdir: Path, steps: int | None = None, seed: int = 0) -> Path:
     from encoderkit.train import pretrain
 
     run = workdir / f"{task.name}-mlm"
     if (run / "done.json").exists():
         return run
+    steps = PRETRAIN_STEPS if steps is None else steps
     pretrain([f"domain={task.domain}", f"data.store={task.pretrain_store}", f"run.dir={run}",
-              f"train.steps={steps}", "train.log_every=25", "train.eval_every=0",
+              *([f"train.steps={steps}"] if steps is not None else []), "train.log_every=25", "train.eval_every=0",
               "train.checkpoint_every=0", "train.progress=false", f"run.seed={seed}",
               *MODEL, *BATCH, *task.overrides])
     (run / "done.json").write_text(json.dumps({"steps": steps}))
@@ -185,9 +195,10 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
 
 
 def contrastive_run(task: Task, workdir: Path, mlm: Path, seed: int = 0,
-                    steps: int = CONTRASTIVE_STEPS) -> Path:
+                    steps: int | str | None = None) -> Path:
     """Contrastive stage (InfoNCE between two ``views``) from the MLM run, on the same
     unlabelled inputs."""
+    steps = CONTRASTIVE_STEPS if steps is None else steps
     run = workdir / f"{task.name}-contrastive"
     if not (run / "done.json").exists():
         run.mkdir(parents=True, exist_ok=True)
