@@ -13,6 +13,7 @@ from encoderkit.data.masking import choose_groups, choose_random, choose_spans, 
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                Record, RecordWriter, slice_example, window_bounds)
 
+from .infill import infill_sequences
 from .io import SeqRecord, encode_record, iter_records, read_seq_records, write_seq_records
 from .modules import GenomicEmbedder, GenomicMLMHead
 from .tokens import (BASES, CLS_ID, MASK_ID, N_CODE, PAD_ID, SEP_ID, Vocabulary, decode_bases,
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "tokens": "nucleotide", "k": 6, "iupac": "collapse", "positions": "token",
     "masker": "random", "mask_rate": 0.3, "mask_prob": 0.8, "random_prob": 0.1,
     "span_mean": 3.0, "mask_kmer": 6, "soft_weight": 0.1, "rc_prob": 0.5, "rc_embed": False,
+    "rc_infill": True,
     "window": None, "window_overlap": 0, "infill_window": 1024,
     # ingest
     "format": "auto", "invalid": "error", "max_n_run": 50, "min_length": 1,
@@ -85,8 +87,9 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     real("span_mean", 1.0, 1e6)
     if opts["mask_prob"] + opts["random_prob"] > 1.0:
         raise _bad("random_prob", f"<= 1 - mask_prob = {1 - opts['mask_prob']}", opts["random_prob"])
-    if not isinstance(opts["rc_embed"], bool):
-        raise _bad("rc_embed", "true or false", opts["rc_embed"])
+    for flag in ("rc_embed", "rc_infill"):
+        if not isinstance(opts[flag], bool):
+            raise _bad(flag, "true or false", opts[flag])
     if opts["window"] is not None and opts["window_overlap"] >= opts["window"]:
         raise _bad("window_overlap", f"smaller than window ({opts['window']})", opts["window_overlap"])
     masker = opts["masker"]
@@ -124,7 +127,7 @@ class GenomicDomain(Domain):
     token's j-th base is soft-masked)."""
 
     name = "genomic"
-    infill_options = {"window": "infill_window"}
+    infill_options = {"window": "infill_window", "both_strands": "rc_infill"}
     input_formats = "FASTA or FASTQ (.fa/.fasta/.fq/.fastq; plain, gzip, bzip2 or xz); N/n bases are filled"
     rope_axes = 1
     ingest_unit = "bases"  # the ingest progress bar counts tokens = bases
@@ -391,48 +394,10 @@ class GenomicDomain(Domain):
         return records
 
     def infill(self, data: Any, predict: PredictFn) -> Any:
-        """Fill every N (either case) with the model's most likely base; every other
-        character, the case of filled bases included, comes back unchanged."""
-        seqs, rebuild = self._sequences(data)
-        records = self.to_records(data)
-        size = self.options["infill_window"]
-        jobs: list[tuple[int, np.ndarray, MaskedExample]] = []  # (sequence, base offsets of fills, example)
-        for i, (seq, rec) in enumerate(zip(seqs, records)):
-            raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
-            missing_base = (raw == ord("N")) | (raw == ord("n"))
-            if not missing_base.any():
-                continue
-            ids, soft, starts = self.vocab.tokenize(rec["ids"], rec["soft"])
-            missing = missing_base[starts] & (self.vocab.token_lengths(ids) == 1)
-            positions = self._positions(starts)
-            bounds = window_bounds(len(ids), size, size // 4)
-            # each hidden token is predicted in the window where it sits most centrally
-            tok = np.flatnonzero(missing)
-            margin = np.stack([np.minimum(tok - s, e - 1 - tok) for s, e in bounds])  # [W, M]
-            owner = margin.argmax(0)
-            for w, (s, e) in enumerate(bounds):
-                mine = tok[owner == w]
-                if mine.size == 0:
-                    continue
-                pred = np.zeros(e - s, dtype=bool)
-                pred[mine - s] = True
-                inputs = np.where(pred, MASK_ID, ids[s:e])
-                ex = MaskedExample(inputs={"ids": inputs, "soft": soft[s:e]},
-                                   positions=positions[s:e] - positions[s], targets={}, predict=pred,
-                                   record=i, window=w, start=s,
-                                   context={"fill_kmer": np.zeros(mine.size, dtype=bool)})
-                jobs.append((i, starts[mine], ex))
-        out = [bytearray(s.encode("ascii")) for s in seqs]
-        if jobs:
-            preds = predict([ex for _, _, ex in jobs])
-            for (i, base_pos, ex), p in zip(jobs, preds):
-                logits = np.asarray(p["logits"])
-                lo, hi = self.vocab.acgt_range
-                letters = np.frombuffer(b"ACGT", dtype=np.uint8)[logits[:, lo:hi].argmax(-1)]
-                lower = np.frombuffer(bytes(out[i]), dtype=np.uint8)[base_pos] == ord("n")
-                arr = np.frombuffer(out[i], dtype=np.uint8)  # writable view of the bytearray
-                arr[base_pos] = np.where(lower, letters + 32, letters)
-        return rebuild([b.decode("ascii") for b in out])
+        """Fill every N (either case) with the model's most likely base, averaged over both
+        strands with ``rc_infill``; every other character, the case of filled bases
+        included, comes back unchanged (``infill.py``)."""
+        return infill_sequences(self, data, predict)
 
     def read_input(self, path: str) -> list[SeqRecord]:
         return read_seq_records(path)

@@ -273,7 +273,7 @@ def _infill_cases(runs, tmp_path: Path) -> list[tuple[list[str], int, tuple[str,
     return [
         (["infill", f"input={g.raw[0]}", f"output={out}"], 2, ("checkpoint=",)),
         (["infill", *base], 2, ("output=",)),
-        (["infill", *base, f"output={out}", "stride=3"], 2, ("stride", "allowed: ['window']")),
+        (["infill", *base, f"output={out}", "stride=3"], 2, ("stride", "allowed: ['both_strands', 'window']")),
         (["infill", *base, f"output={out}", "window=0"], 2, ("infill_window",)),
         (["infill", f"checkpoint={t.dir}", f"input={t.raw[0]}", f"output={tmp_path / 'o.csv'}",
           "numeric_decode=guess"], 2, ("numeric_decode",)),
