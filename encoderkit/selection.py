@@ -1,0 +1,59 @@
+"""Choosing a fill per column / channel on held-back observed cells (``select=auto``).
+
+The imputers (``encoderkit impute``, ``EncoderImputer``) hold back a few observed cells,
+fill them with the model and with classical candidates (linear interpolation, seasonal
+climatology + anomaly, IterativeImputer, ...), and use for each column / channel the
+candidate with the lowest error there. Only the user's own observed cells are used, so the
+choice needs no per-dataset tuning.
+
+The rule, and why. A column has few held-back cells (5% of its observed ones), so a
+candidate can beat the model on them by chance. The model stays unless a candidate wins
+*clearly*: a paired comparison over the held-back groups (a run of held-back samples in a
+series, errors inside a run are correlated; a single cell in a table), where the
+candidate's mean improvement per group must exceed ``Z`` standard errors of that mean
+(one-sided, about 2.5% false switches when the two are equally good), over at least
+``MIN_GROUPS`` groups. Among the candidates that pass, the lowest total error wins. Ties
+(no improvement) and too few groups keep the model.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+Z = 2.0
+MIN_GROUPS = 5
+SELECT = ("auto", "model")
+
+
+def run_groups(mask: np.ndarray, runs: bool) -> np.ndarray:
+    """Group id of each held-back cell (the cells of ``mask`` in row-major order): its run
+    of consecutive held-back samples along the last axis (``runs``), else its own."""
+    mask = np.asarray(mask, dtype=bool)
+    n = int(mask.sum())
+    if not runs or mask.ndim == 0:
+        return np.arange(n)
+    flat = mask.reshape(-1, mask.shape[-1])
+    starts = flat & ~np.pad(flat, ((0, 0), (1, 0)))[:, :-1]
+    return np.cumsum(starts.ravel()[flat.ravel()]) - 1
+
+
+def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = "model") -> str:
+    """The candidate to use, from per-cell errors (same held-back cells, same order, for
+    every candidate; ``default`` must be among them) and the cells' group ids (see the
+    module docstring for the rule)."""
+    base = np.asarray(errors[default], dtype=np.float64)
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    if n_groups < MIN_GROUPS:
+        return default
+    best, best_total = default, float(base.sum())
+    for name, err in errors.items():
+        if name == default:
+            continue
+        d = np.bincount(groups, weights=base - np.asarray(err, dtype=np.float64), minlength=n_groups)
+        mean, se = float(d.mean()), float(d.std(ddof=1)) / np.sqrt(n_groups)
+        total = float(np.sum(err))
+        if mean > 0 and mean > Z * se and total < best_total:
+            best, best_total = name, total
+    return best
