@@ -256,7 +256,9 @@ def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict
         choices = select_fills(list(channels(holed, numeric)),
                                {k: list(channels(v, numeric)) for k, v in cands.items()}, hide, runs=False)
         preds["ek_select"] = assemble(finals, {k: c.used for k, c in choices.items()}, holed, numeric, [])
-        print(f"[table] {name} select: " + ", ".join(f"{k} {c.used}" for k, c in choices.items()), flush=True)
+        print(f"[table] {name} select: " + ", ".join(
+            f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+            for k, c in choices.items()), flush=True)
     rows = []
     for m, p in preds.items():
         nrmse, acc = score_table(full, p, holes, categorical)
@@ -514,8 +516,9 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         finals = {"model": preds["ek_seasonal_fb32"], "linear": preds["linear"],
                   "seasonal": preds["climatology+anomaly"]}
         preds["ek_select"], choices = select_series(holed, hide, cands, finals)
-        print(f"[series] {name} select: " + ", ".join(f"{k} {c.used} ({c.cells} cells)" for k, c in choices.items()),
-              flush=True)
+        print(f"[series] {name} select: " + ", ".join(
+            f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+            for k, c in choices.items()), flush=True)
     rows = []
     for m, fills in preds.items():
         row = dict(kind="series", dataset=name, seed=seed, method=m, patch=patch,

@@ -253,8 +253,17 @@ def test_select_rule_against_hand_computed_cases():
     assert choose(better, g) == "b"                                # wins on every group
     assert choose({k: v[:-1] for k, v in better.items()}, g[:-1]) == "model"  # too few groups
     assert choose({"model": np.ones(MIN_GROUPS), "b": np.ones(MIN_GROUPS)}, g) == "model"  # tie
-    # lower total but within noise: improvements +3, -1, -1, +3, -1 (mean 0.6, se 0.98)
+    # lower total but within noise: improvements +3, -1, -1, +3, -1: signed ranks
+    # W+ = 4.5 + 4.5 = 9 of 15, one-sided p > 0.4
     noisy = {"model": np.array([4.0, 1, 1, 4, 1]), "b": np.array([1.0, 2, 2, 1, 2])}
     assert choose(noisy, g) == "model"
+    # one extreme group makes the total lower, but the candidate loses the nine others
+    g10 = np.arange(10)
+    extreme = {"model": np.r_[10.0, np.zeros(9)], "b": np.r_[0.0, np.full(9, 0.1)]}
+    assert choose(extreme, g10) == "model"
+    # the reverse: it wins nine of ten groups, loses one a little (W+ = 54 of 55, p = 2/1024)
+    assert choose({"model": np.r_[0.0, np.full(9, 1.0)], "b": np.r_[0.05, np.zeros(9)]}, g10) == "b"
+    # cells of one run are one group: five cells in one run are too few groups
+    assert choose(better, np.zeros(MIN_GROUPS, dtype=int)) == "model"
     # two clear winners: the lower total wins
     assert choose({**better, "c": np.full(MIN_GROUPS, 0.5)}, g) == "b"
