@@ -5,8 +5,10 @@ of the file it fills. Steps: read the file through the domain; hold back a small
 share of the observed cells (``holdout``); ingest the rest into a temporary store;
 pretrain (``experiment=impute``: a small model, ``train.steps=auto``); fill the held-back
 cells and score them next to a simple baseline (column mean / mode for tables, linear
-interpolation in time for series); fill the file's missing cells (held-back cells visible
-again); write the output atomically; print a summary.
+interpolation in time for series); with ``select=auto`` (default), also score classical
+candidate fills on them and keep, per column / channel, the model unless a candidate wins
+clearly (``encoderkit/selection.py``); fill the file's missing cells (held-back cells
+visible again); write the output atomically; print a summary.
 
 ``n_models > 1`` trains that many models with different seeds and averages their
 predictions (multiple imputation); ``ensemble_infill`` also returns the per-cell spread.
@@ -47,12 +49,12 @@ per column / channel, the error on held-back observed cells next to a simple bas
              for series, in runs as long as the file's own gaps on average
   seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
   n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
-  select     auto (default): per column / channel, the fill with the clearly lowest error on
-             the held-back cells among the model and classical candidates (series: linear
-             interpolation, seasonal climatology + anomaly; tables: IterativeImputer, the
-             encoder alone; the model is the encoder averaged with IterativeImputer there);
-             the model unless a candidate wins clearly (encoderkit/selection.py);
-             model: always the model's fill
+  select     auto (default): per column / channel, compare on the held-back cells the model
+             with classical candidates (series: linear interpolation, seasonal climatology +
+             anomaly; tables: IterativeImputer, the encoder alone, the model being their mean)
+             and keep the model unless a candidate wins clearly: lower total error and more
+             held-back runs / cells won than lost by a Wilcoxon signed-rank test (p < 0.05,
+             encoderkit/selection.py); model: always the model's fill
   run_dir    keep the trained run(s) there (default: a temporary directory, removed)
   overwrite  replace an existing output (default false)
   progress   progress bars and stage lines (default true)
@@ -113,9 +115,7 @@ def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) 
     also the per-cell spread: the standard deviation over the models' own fills for
     numeric cells, the share of models whose own fill differs from the returned one for
     other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``."""
-    if len(models) == 1 and not return_std:
-        return models[0].infill(data), None
-    domain = models[0].domain
+    domain = models[0].infill_domain({})  # the run's infill window where the domain has one
     if not return_std:
         return domain.infill(data, averaged_predict(models)), None
     calls: list[list[list[dict[str, np.ndarray]]]] = [[] for _ in models]
@@ -163,7 +163,7 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
             miss = is_missing(ch.values)
             cells[ch.name] = (miss, baseline_fill(ch, ~miss, True))
         out["linear"] = set_cells(data, cells, columns)
-    for name, fill in models[0].domain.infill_candidates(data, averaged_predict(models)).items():
+    for name, fill in models[0].infill_domain({}).infill_candidates(data, averaged_predict(models)).items():
         out.setdefault(name, fill)
     return out
 
@@ -258,9 +258,6 @@ def is_missing(values: np.ndarray) -> np.ndarray:
 def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: Sequence[str] | None) -> Any:
     """A copy of ``data`` where, per channel name, the cells ``mask`` take ``values`` (an
     array of the channel's shape, or one scalar such as NaN)."""
-    def part(values: Any, mask: np.ndarray) -> Any:
-        return values[mask] if np.ndim(values) else values
-
     if isinstance(data, pd.DataFrame):
         out = data.copy()
         for ch in channels(data, columns):
@@ -284,7 +281,7 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
         mask, values = cells.get(ch.name, (None, None))
         if mask is not None and mask.any():
             view = x[ch.where[1]]
-            view[mask] = part(values, mask)
+            view[mask] = values[mask] if np.ndim(values) else values
             x[ch.where[1]] = view
     return x
 
