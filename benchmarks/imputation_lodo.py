@@ -504,17 +504,20 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
             filled = model.infill([h.copy() for h in holed])
             preds[f"ek_{baseline}" + (f"_fb{fb}" if fb else "")] = [np.asarray(f).reshape(h.shape) for f, h in zip(filled, holed)]
         if baseline == "seasonal" and any(m.any() for h in hide for m in h.values()):
-            # the default (seasonal input, fallback 32) on the series with the held-back samples hidden
+            # on the series with the held-back samples hidden: the default (seasonal input,
+            # fallback 32) and the model without the fallback
             default = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+            model.domain.options["short_fallback"] = 0
+            alone = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
     cl = [classical_series(h) for h in holed]
     for k in cl[0]:
         preds[k] = [c[k] for c in cl]
     if default is not None:
         cl_train = [classical_series(h) for h in train]
         cands = {"model": default, "linear": [c["linear"] for c in cl_train],
-                 "seasonal": [c["climatology+anomaly"] for c in cl_train]}
+                 "seasonal": [c["climatology+anomaly"] for c in cl_train], "encoder": alone}
         finals = {"model": preds["ek_seasonal_fb32"], "linear": preds["linear"],
-                  "seasonal": preds["climatology+anomaly"]}
+                  "seasonal": preds["climatology+anomaly"], "encoder": preds["ek_seasonal"]}
         preds["ek_select"], choices = select_series(holed, hide, cands, finals)
         print(f"[series] {name} select: " + ", ".join(
             f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"

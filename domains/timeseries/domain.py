@@ -478,11 +478,16 @@ class TimeSeriesDomain(SeriesMasking, Domain):
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``seasonal``: per series and channel, the climatology + interpolated anomaly of
         the visible samples where a period is detected in them, else their linear
-        interpolation (no model; see ``encoderkit.selection``)."""
+        interpolation (no model); ``encoder``, where ``short_fallback`` sends some series
+        to the baseline: the model's own fill of every series (see ``encoderkit.selection``)."""
         arrays, how = self._as_series_list(data)
         filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
                             for ch in arr]) for arr in arrays]
-        return {"seasonal": self._rebuild(data, how, filled)}
+        out = {"seasonal": self._rebuild(data, how, filled)}
+        if any(self._falls_back({"length": a.shape[1], "patch": self.patch}) for a in arrays):
+            alone = type(self)(self.schema, **{**self.options, "short_fallback": 0})
+            out["encoder"] = alone.infill(data, predict)
+        return out
 
     # ------------------------------------------------------------------ files
     def read_input(self, path: str) -> Any:
