@@ -13,6 +13,12 @@ observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 and comes back as float64. A column with no observed cell at fit has nothing to learn
 from: the tabular schema drops it and its cells stay missing.
 
+Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed numeric
+cells, trains on the rest, and keeps per numeric column the ``blend`` setting's fill
+unless the encoder alone or IterativeImputer alone wins clearly on the held-back cells
+(``encoderkit/selection.py``, the rule of ``encoderkit impute``); ``selection_`` records
+the choice, ``transform`` applies it.
+
 Multiple imputation: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head
 outputs are averaged before decoding; ``transform(X, return_std=True)`` also returns
 the per-cell spread over the models (0 at observed cells).
