@@ -11,8 +11,11 @@ imputation errors are heavy-tailed: one held-back run at a series' end, where ev
 method extrapolates, can outweigh fifty ordinary runs. So a candidate replaces the model
 only when it wins *clearly*: (1) its total held-back error is lower, and (2) it beats the
 model on significantly more of the held-back groups than it loses, by a one-sided
-Wilcoxon signed-rank test on the per-group error differences (p < ``ALPHA``; a rank
-test, so one extreme group cannot decide), over at least ``MIN_GROUPS`` groups. A group
+Wilcoxon signed-rank test on the per-group error differences (a rank test, so one
+extreme group cannot decide), over at least ``MIN_GROUPS`` groups. The test's level is
+``ALPHA`` divided by the number of candidates (Bonferroni): a column whose candidates
+are all as good as the model leaves it with probability at most ``ALPHA``, however many
+candidates there are. A group
 is a run of held-back samples in a series (errors inside a run are correlated) or a single
 cell in a table. Among the candidates that pass, the lowest total error wins. Ties (no
 difference) and too few groups keep the model.
@@ -52,6 +55,7 @@ def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = 
     from scipy.stats import wilcoxon
 
     best, best_total = default, float(base.sum())
+    level = ALPHA / max(1, len(errors) - 1)
     for name, err in errors.items():
         if name == default:
             continue
@@ -59,6 +63,6 @@ def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = 
         total = float(np.sum(err))
         if total >= best_total or not (d > 0).any():
             continue
-        if wilcoxon(d, alternative="greater").pvalue < ALPHA:
+        if wilcoxon(d, alternative="greater").pvalue < level:
             best, best_total = name, total
     return best
