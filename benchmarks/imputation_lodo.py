@@ -23,7 +23,11 @@ the holed data and fills it; only the hidden cells are scored.
   (``domains.timeseries.seasonal.detect_period``); no period -> both are linear.
 
 Candidates ("defaults") are a small fixed set, several scored from one trained model
-(decode-time choices cost nothing). LODO: for each held-out dataset, the candidate
+(decode-time choices cost nothing). ``ek_select`` is ``encoderkit impute``'s
+``select=auto``: ``SELECT_HOLDOUT`` of the holed data's observed cells are held back
+(the models of the run train without them), the default and the classical candidates fill
+them, and per column / channel the rule of ``encoderkit/selection.py`` picks the fill
+used for the hidden cells (the hidden truth is never used to choose). LODO: for each held-out dataset, the candidate
 with the lowest mean relative error over the OTHER datasets (error / best classical
 error on that dataset; categorical: (1 - accuracy) / (1 - best accuracy)) is chosen
 and scored on the held-out one.
