@@ -229,7 +229,7 @@ def test_select_on_a_table_is_at_least_as_good_as_the_model(tmp_path):
     src = tmp_path / "t.csv"
     frame.to_csv(src, index=False)
     auto = run_impute(src, tmp_path / "auto.csv", "seed=2")
-    model = run_impute(src, tmp_path / "model.csv", "seed=2", "select=model")
+    run_impute(src, tmp_path / "model.csv", "seed=2", "select=model")
     assert auto.choices["c"].used == "iterative"
     got, base = pd.read_csv(tmp_path / "auto.csv"), pd.read_csv(tmp_path / "model.csv")
     miss = frame["c"].isna().to_numpy()
