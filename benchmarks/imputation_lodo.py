@@ -23,7 +23,11 @@ the holed data and fills it; only the hidden cells are scored.
   (``domains.timeseries.seasonal.detect_period``); no period -> both are linear.
 
 Candidates ("defaults") are a small fixed set, several scored from one trained model
-(decode-time choices cost nothing). LODO: for each held-out dataset, the candidate
+(decode-time choices cost nothing). ``ek_select`` is ``encoderkit impute``'s
+``select=auto``: ``SELECT_HOLDOUT`` of the holed data's observed cells are held back
+(the models of the run train without them), the default and the classical candidates fill
+them, and per column / channel the rule of ``encoderkit/selection.py`` picks the fill
+used for the hidden cells (the hidden truth is never used to choose). LODO: for each held-out dataset, the candidate
 with the lowest mean relative error over the OTHER datasets (error / best classical
 error on that dataset; categorical: (1 - accuracy) / (1 - best accuracy)) is chosen
 and scored on the held-out one.
@@ -52,8 +56,12 @@ import pandas as pd
 import torch
 
 from domains.timeseries.seasonal import detect_period, linear_fill, seasonal_fill
+from encoderkit.impute import assemble, channels, draw_holdout, select_fills, with_hidden
 
 HIDE = 0.2
+# share of the holed data's observed cells held back to choose a fill per column /
+# channel (the `ek_select` candidate; `encoderkit impute`'s default holdout); 0 = off
+SELECT_HOLDOUT = 0.05
 
 
 # ====================================================================== tables
@@ -212,11 +220,15 @@ def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict
     holes = (rng.random(full.shape) < HIDE) & full.notna().to_numpy()
     holed = full.mask(holes)
     t0 = time.perf_counter()
+    # select: a share of the HOLED table's observed cells held back from training, as
+    # `encoderkit impute` does (the hidden truth is never used to choose)
+    hide = draw_holdout(list(channels(holed)), SELECT_HOLDOUT, seed) if SELECT_HOLDOUT else {}
+    train = with_hidden(holed, hide, None) if hide else holed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        domain = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0}, **DOMAIN)
+        domain = TabularDomain.from_frame(train, ingest_options={"validation_fraction": 0.0}, **DOMAIN)
     categorical = [c["name"] for c in domain.columns if c["kind"] == "categorical"]
-    model = train_model(domain, holed, steps, seed)
+    model = train_model(domain, train, steps, seed)
     t_train = time.perf_counter() - t0
     predict = make_predict([model])
     preds = {}
@@ -234,6 +246,23 @@ def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict
             secs[m] = time.perf_counter() - t1
     preds["ek_reg+iterative_br"] = blend(holed, preds["ek_reg"], preds["iterative_br"], categorical)
     preds["ek_reg+missforest"] = blend(holed, preds["ek_reg"], preds["missforest"], categorical)
+    if hide:
+        # the same candidates on the table with the held-back cells hidden; per numeric
+        # column the default (encoder + IterativeImputer) unless another wins clearly there
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            enc = domain.infill(train, predict)
+            it = sklearn_impute(train, categorical, "iterative_br", seed)
+        cands = {"model": blend(train, enc, it, categorical), "encoder": enc, "iterative": it}
+        finals = {"model": preds["ek_reg+iterative_br"], "encoder": preds["ek_reg"],
+                  "iterative": preds["iterative_br"]}
+        numeric = [c for c in holed.columns if c not in categorical]
+        choices = select_fills(list(channels(holed, numeric)),
+                               {k: list(channels(v, numeric)) for k, v in cands.items()}, hide, runs=False)
+        preds["ek_select"] = assemble(finals, {k: c.used for k, c in choices.items()}, holed, numeric, [])
+        print(f"[table] {name} select: " + ", ".join(
+            f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+            for k, c in choices.items()), flush=True)
     rows = []
     for m, p in preds.items():
         nrmse, acc = score_table(full, p, holes, categorical)
@@ -430,16 +459,45 @@ def exact_fallbacks(df: pd.DataFrame, sets: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pad(arrays: list[np.ndarray], fill=np.nan) -> np.ndarray:
+    """[C, L_i] arrays -> [N, C, max L] (padding ``fill``)."""
+    n = max(a.shape[1] for a in arrays)
+    return np.stack([np.pad(a, ((0, 0), (0, n - a.shape[1])), constant_values=fill) for a in arrays])
+
+
+def select_series(holed: list[np.ndarray], hide: list[dict], cands: dict[str, list[np.ndarray]],
+                  finals: dict[str, list[np.ndarray]]) -> tuple[list[np.ndarray], dict]:
+    """Per channel (over all the dataset's series), the candidate ``encoderkit impute``'s
+    select=auto would use, chosen on the held-back samples ``hide`` (per series, channel
+    name -> mask) from the candidates' fills ``cands`` of the series with them hidden; the
+    fills ``finals`` of ``holed`` assembled accordingly."""
+    n_ch = holed[0].shape[0]
+    masks = pad([np.stack([h.get(f"channel {c}", np.zeros(x.shape[1], bool)) for c in range(n_ch)])
+                 for h, x in zip(hide, holed)], False)
+    truth = list(channels(pad(holed)))
+    choices = select_fills(truth, {k: list(channels(pad(v))) for k, v in cands.items()},
+                           {f"channel {c}": masks[:, c] for c in range(n_ch)}, runs=True)
+    used = {k: c.used for k, c in choices.items()}
+    out = [assemble({k: v[i] for k, v in finals.items()}, used, x, None, []) for i, x in enumerate(holed)]
+    return out, choices
+
+
 def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[dict]:
     from encoderkit.infer.load import load
 
     patch, truths, labels, holed, sd = holed_series(data, seed)
     extra = [a if a.ndim == 2 else a[None, :] for a in data["extra"]]
+    # select: a share of the HOLED series' observed samples held back from training (runs
+    # as long as the gaps), as `encoderkit impute` does; the hidden truth is never used
+    hide = [draw_holdout(list(channels(h)), SELECT_HOLDOUT, seed * 100003 + i, runs=True)
+            if SELECT_HOLDOUT else {} for i, h in enumerate(holed)]
+    train = [with_hidden(h, m, None) for h, m in zip(holed, hide)]
     # training records: the holed series (long ones as overlapping crops whose stride is
     # not a multiple of the patch, so every phase of the patch grid is seen) + extra
-    records = [c for h in holed for c in crops(h, 48 * patch, 5 * patch + 1)] + extra
+    records = [c for h in train for c in crops(h, 48 * patch, 5 * patch + 1)] + extra
     preds: dict[str, list[np.ndarray]] = {}
     secs: dict[str, float] = {}
+    default = None
     for baseline in ("linear", "seasonal"):
         t0 = time.perf_counter()
         run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"), seed)
@@ -449,9 +507,25 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
             model.domain.options["short_fallback"] = fb
             filled = model.infill([h.copy() for h in holed])
             preds[f"ek_{baseline}" + (f"_fb{fb}" if fb else "")] = [np.asarray(f).reshape(h.shape) for f, h in zip(filled, holed)]
+        if baseline == "seasonal" and any(m.any() for h in hide for m in h.values()):
+            # on the series with the held-back samples hidden: the default (seasonal input,
+            # fallback 32) and the model without the fallback
+            default = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+            model.domain.options["short_fallback"] = 0
+            alone = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
     cl = [classical_series(h) for h in holed]
     for k in cl[0]:
         preds[k] = [c[k] for c in cl]
+    if default is not None:
+        cl_train = [classical_series(h) for h in train]
+        cands = {"model": default, "linear": [c["linear"] for c in cl_train],
+                 "seasonal": [c["climatology+anomaly"] for c in cl_train], "encoder": alone}
+        finals = {"model": preds["ek_seasonal_fb32"], "linear": preds["linear"],
+                  "seasonal": preds["climatology+anomaly"], "encoder": preds["ek_seasonal"]}
+        preds["ek_select"], choices = select_series(holed, hide, cands, finals)
+        print(f"[series] {name} select: " + ", ".join(
+            f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+            for k, c in choices.items()), flush=True)
     rows = []
     for m, fills in preds.items():
         row = dict(kind="series", dataset=name, seed=seed, method=m, patch=patch,

@@ -228,6 +228,14 @@ class Domain:
         ``predict`` runs the model on masked examples (generic packing, batching)."""
         raise NotImplementedError
 
+    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
+        """Other fills of ``data`` to compare with ``infill(data, predict)`` on held-back
+        observed cells (``encoderkit impute select=auto`` keeps, per column / channel, the
+        one that wins clearly): classical imputers, variants of the model's own fill. By
+        name, each in ``infill``'s output form, observed values unchanged; a candidate may
+        leave the cells of a column / channel it does not apply to missing. Default: none."""
+        return {}
+
     def read_input(self, path: str) -> Any:
         """A user file (FASTA, CSV, ...) -> the data ``infill``/``to_records`` accept (CLI)."""
         raise NotImplementedError(f"domain {self.name!r} cannot read input files")

@@ -5,8 +5,10 @@ of the file it fills. Steps: read the file through the domain; hold back a small
 share of the observed cells (``holdout``); ingest the rest into a temporary store;
 pretrain (``experiment=impute``: a small model, ``train.steps=auto``); fill the held-back
 cells and score them next to a simple baseline (column mean / mode for tables, linear
-interpolation in time for series); fill the file's missing cells (held-back cells visible
-again); write the output atomically; print a summary.
+interpolation in time for series); with ``select=auto`` (default), also score classical
+candidate fills on them and keep, per column / channel, the model unless a candidate wins
+clearly (``encoderkit/selection.py``); fill the file's missing cells (held-back cells
+visible again); write the output atomically; print a summary.
 
 ``n_models > 1`` trains that many models with different seeds and averages their
 predictions (multiple imputation); ``ensemble_infill`` also returns the per-cell spread.
@@ -30,6 +32,7 @@ import pandas as pd
 
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
 from encoderkit.outputs import check_output, write_error
+from encoderkit.selection import SELECT
 
 USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
 
@@ -46,6 +49,12 @@ per column / channel, the error on held-back observed cells next to a simple bas
              for series, in runs as long as the file's own gaps on average
   seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
   n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
+  select     auto (default): per column / channel, compare on the held-back cells the model
+             with classical candidates (series: linear interpolation, seasonal climatology +
+             anomaly; tables: IterativeImputer, the encoder alone, the model being their mean)
+             and keep the model unless a candidate wins clearly: lower total error and more
+             held-back runs / cells won than lost by a Wilcoxon signed-rank test (p < 0.05,
+             encoderkit/selection.py); model: always the model's fill
   run_dir    keep the trained run(s) there (default: a temporary directory, removed)
   overwrite  replace an existing output (default false)
   progress   progress bars and stage lines (default true)
@@ -62,7 +71,7 @@ OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".
 SERIES_SUFFIXES = (".npy", ".npz")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
-       "run_dir": None, "overwrite": False, "progress": True, "device": "cpu"}
+       "select": "auto", "run_dir": None, "overwrite": False, "progress": True, "device": "cpu"}
 GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 
 
@@ -106,9 +115,9 @@ def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) 
     also the per-cell spread: the standard deviation over the models' own fills for
     numeric cells, the share of models whose own fill differs from the returned one for
     other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``."""
-    if len(models) == 1 and not return_std:
-        return models[0].infill(data), None
-    domain = models[0].domain
+    domain = models[0].infill_domain({})  # the run's infill window where the domain has one
+    if not return_std:
+        return domain.infill(data, averaged_predict(models)), None
     calls: list[list[list[dict[str, np.ndarray]]]] = [[] for _ in models]
     own = []
     for k, m in enumerate(models):
@@ -128,6 +137,50 @@ def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) 
                      for key in calls[0][i][e]} for e in range(len(examples))]
         filled = domain.infill(data, averaged)
     return filled, (spread(data, filled, own) if return_std else None)
+
+
+def averaged_predict(models: Sequence[Any]) -> Callable:
+    """A ``predict`` for ``Domain.infill``: every head output averaged over the models."""
+    if len(models) == 1:
+        return models[0].predict
+
+    def predict(examples):
+        outs = [m.predict(examples) for m in models]
+        return [{key: np.mean([o[e][key] for o in outs], axis=0) for key in outs[0][e]}
+                for e in range(len(examples))]
+    return predict
+
+
+def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: bool,
+                    columns: Sequence[str] | None, categorical: Sequence[str]) -> dict[str, Any]:
+    """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
+    ensemble's fill), for series ``linear`` (``baseline_fill``), and the domain's own
+    ``infill_candidates`` (classical imputers, variants of the model's fill)."""
+    out = {"model": model_fill}
+    if series:
+        cells = {}
+        for ch in channels(data, columns, categorical):
+            miss = is_missing(ch.values)
+            cells[ch.name] = (miss, baseline_fill(ch, ~miss, True))
+        out["linear"] = set_cells(data, cells, columns)
+    for name, fill in models[0].infill_domain({}).infill_candidates(data, averaged_predict(models)).items():
+        out.setdefault(name, fill)
+    return out
+
+
+def assemble(fills: Mapping[str, Any], used: Mapping[str, str], data: Any,
+             columns: Sequence[str] | None, categorical: Sequence[str]) -> Any:
+    """``fills['model']`` with the missing cells of each channel whose ``used`` candidate is
+    another one taken from that candidate's fill (observed cells are never touched)."""
+    cells = {}
+    for name, fill in fills.items():
+        if name == "model" or name not in used.values():
+            continue
+        mine = {ch.name: ch for ch in channels(fill, columns, categorical)}
+        for ch in channels(data, columns, categorical):
+            if used.get(ch.name) == name:
+                cells[ch.name] = (is_missing(ch.values), mine[ch.name].values)
+    return set_cells(fills["model"], cells, columns) if cells else fills["model"]
 
 
 def spread(data: Any, filled: Any, own: Sequence[Any]) -> Any:
@@ -202,28 +255,40 @@ def is_missing(values: np.ndarray) -> np.ndarray:
     return ~np.isfinite(values)
 
 
-def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str] | None) -> Any:
-    """A copy of ``data`` with the cells ``hide[channel name]`` set missing (NaN)."""
+def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: Sequence[str] | None) -> Any:
+    """A copy of ``data`` where, per channel name, the cells ``mask`` take ``values`` (an
+    array of the channel's shape, or one scalar such as NaN)."""
     if isinstance(data, pd.DataFrame):
         out = data.copy()
         for ch in channels(data, columns):
-            mask = hide.get(ch.name)
-            if mask is not None and mask.any():
-                out[ch.where[1]] = out[ch.where[1]].mask(mask)
+            mask, values = cells.get(ch.name, (None, None))
+            if mask is None or not mask.any():
+                continue
+            s = out[ch.where[1]]
+            if isinstance(s.dtype, pd.CategoricalDtype) and np.ndim(values):
+                new = [v for v in pd.unique(np.asarray(values, dtype=object)[mask])
+                       if not pd.isna(v) and v not in s.cat.categories]
+                s = s.cat.add_categories(new)
+            out[ch.where[1]] = s.mask(mask, values)
         return out
     if isinstance(data, Mapping):
-        return {k: with_hidden(np.asarray(v), {n.split(":", 1)[1]: m for n, m in hide.items()
-                                               if n.split(":", 1)[0] == str(k)}, None)
+        return {k: set_cells(np.asarray(v), {n.split(":", 1)[1]: c for n, c in cells.items()
+                                             if n.split(":", 1)[0] == str(k)}, None)
                 for k, v in data.items()}
     x = np.array(data, dtype=np.float64 if not np.issubdtype(np.asarray(data).dtype, np.floating)
                  else np.asarray(data).dtype, copy=True)
     for ch in channels(data):
-        mask = hide.get(ch.name)
+        mask, values = cells.get(ch.name, (None, None))
         if mask is not None and mask.any():
             view = x[ch.where[1]]
-            view[mask] = np.nan
+            view[mask] = values[mask] if np.ndim(values) else values
             x[ch.where[1]] = view
     return x
+
+
+def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str] | None) -> Any:
+    """A copy of ``data`` with the cells ``hide[channel name]`` set missing (NaN)."""
+    return set_cells(data, {name: (mask, np.nan) for name, mask in hide.items()}, columns)
 
 
 def gap_length(values: np.ndarray) -> int:
@@ -303,34 +368,86 @@ def _equal(a: Any, b: Any) -> bool:
     return str(a) == str(b)
 
 
+def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per held-back cell of ``ch`` (``mask``, row-major order): the squared error in units
+    of the channel's observed standard deviation (numbers) or 0 / 1 (categories); NaN
+    where ``pred`` has no value."""
+    true, p = ch.values[mask], np.asarray(pred)[mask]
+    if ch.categorical:
+        err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
+    else:
+        obs = ch.values[~is_missing(ch.values)].astype(np.float64)
+        sd = float(obs.std()) or 1.0
+        err = ((p.astype(np.float64) - true.astype(np.float64)) / sd) ** 2
+    err[is_missing(p)] = np.nan
+    return err
+
+
 def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapping[str, np.ndarray],
                   hide: Mapping[str, np.ndarray]) -> list[Score]:
-    sq_m, sq_b, n_num, hit_m, hit_b, n_cat = 0.0, 0.0, 0, 0, 0, 0
+    sq_m, sq_b, n_num, hit_m, hit_b, n_cat = 0.0, 0.0, 0, 0.0, 0.0, 0
     filled = {c.name: c for c in model}
     for ch in truth:
         mask = hide.get(ch.name)
         if mask is None or not mask.any() or ch.name not in filled:
             continue
-        pred = filled[ch.name].values[mask]
-        ok = ~is_missing(pred) if pred.dtype != object else ~pd.isna(pred)
+        e_m = cell_errors(ch, filled[ch.name].values, mask)
+        ok = ~np.isnan(e_m)
         if not ok.any():
             continue
-        true, pred, b = ch.values[mask][ok], pred[ok], base[ch.name][mask][ok]
+        e_m, e_b = e_m[ok], cell_errors(ch, base[ch.name], mask)[ok]
         if ch.categorical:
-            hit_m += sum(map(_equal, pred, true))
-            hit_b += sum(map(_equal, b, true))
-            n_cat += len(true)
+            hit_m += float(np.sum(1 - e_m))
+            hit_b += float(np.sum(1 - np.nan_to_num(e_b, nan=1.0)))  # no mode: a miss
+            n_cat += len(e_m)
         else:
-            obs = ch.values[~is_missing(ch.values)].astype(np.float64)
-            sd = float(obs.std()) or 1.0
-            sq_m += float(np.sum(((pred.astype(np.float64) - true) / sd) ** 2))
-            sq_b += float(np.sum(((b.astype(np.float64) - true) / sd) ** 2))
-            n_num += len(true)
+            sq_m += float(np.sum(e_m))
+            sq_b += float(np.sum(e_b))
+            n_num += len(e_m)
     out = []
     if n_num:
         out.append(Score("nrmse", (sq_m / n_num) ** 0.5, (sq_b / n_num) ** 0.5, n_num))
     if n_cat:
         out.append(Score("accuracy", hit_m / n_cat, hit_b / n_cat, n_cat))
+    return out
+
+
+@dataclass
+class Choice:
+    """The fill used for one column / channel (``select=auto``): ``used`` names the
+    candidate; ``errors`` the held-back error of each candidate that filled every scored
+    cell (``metric``: nrmse, or error rate for categories); ``cells`` how many were scored."""
+
+    used: str = "model"
+    metric: str = "nrmse"
+    errors: dict[str, float] = field(default_factory=dict)
+    cells: int = 0
+
+
+def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]],
+                 hide: Mapping[str, np.ndarray], runs: bool) -> dict[str, Choice]:
+    """Per channel of ``truth``, the candidate of ``fills`` (name -> the candidate's
+    channels; ``model`` among them) to use, chosen on the held-back cells ``hide`` by
+    ``encoderkit.selection.choose`` (series: ``runs`` of held-back samples are the groups).
+    A candidate that leaves a scored cell missing is not one for that channel."""
+    from encoderkit.selection import choose, run_groups
+
+    by = {k: {c.name: c for c in v} for k, v in fills.items()}
+    out = {}
+    for ch in truth:
+        mask = hide.get(ch.name)
+        metric = "error rate" if ch.categorical else "nrmse"
+        if mask is None or not mask.any() or ch.name not in by["model"]:
+            out[ch.name] = Choice(metric=metric)
+            continue
+        errs = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
+        ok = ~np.isnan(errs["model"])
+        errs = {k: e[ok] for k, e in errs.items() if not np.isnan(e[ok]).any()}
+        groups = np.unique(run_groups(mask, runs)[ok], return_inverse=True)[1]
+        used = choose(errs, groups) if ok.any() else "model"
+        summary = {k: float(np.mean(e)) if ch.categorical else float(np.sqrt(np.mean(e)))
+                   for k, e in errs.items() if len(e)}
+        out[ch.name] = Choice(used, metric, summary, int(ok.sum()))
     return out
 
 
@@ -346,6 +463,7 @@ class ImputeReport:
     steps: int = 0
     seconds: float = 0.0
     nothing_missing: bool = False
+    choices: dict[str, Choice] = field(default_factory=dict)  # select=auto: fill used per channel
 
     def summary(self) -> str:
         if self.nothing_missing:
@@ -362,6 +480,16 @@ class ImputeReport:
                       for s in self.scores]
         else:
             lines.append("validation: no held-back cell (holdout=0 or too few observed cells)")
+        chosen = {k: c for k, c in self.choices.items() if self.filled.get(k)}
+        if chosen:
+            lines.append("fill used per column / channel (select=auto: another fill replaces the model "
+                         "only where it wins clearly on the held-back cells; error: nrmse, categories: "
+                         "error rate):")
+            width = max(len(k) for k in chosen)
+            for k, c in chosen.items():
+                errs = "  ".join(f"{n} {e:.4f}" for n, e in c.errors.items())
+                lines.append(f"  {k:<{width}}  {c.used:<9} " + (f"{errs}  ({c.cells} held back)" if c.cells
+                                                              else "(no held-back cell)"))
         lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
         return "\n".join(lines)
 
@@ -441,8 +569,8 @@ def _copy_atomic(src: str, dst: str) -> None:
 
 
 def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,
-           n_models: int = 1, overrides: Sequence[str] = (), run_dir: str | None = None,
-           overwrite: bool = False, progress: bool = True, device: str = "cpu",
+           n_models: int = 1, select: str = "auto", overrides: Sequence[str] = (),
+           run_dir: str | None = None, overwrite: bool = False, progress: bool = True, device: str = "cpu",
            log: Callable[[str], None] | None = None, **ingest_options: Any) -> ImputeReport:
     """Fill every missing cell of the file ``input`` and write ``output`` (see the module doc)."""
     from encoderkit.data.ingest import ingest
@@ -465,6 +593,9 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                          f"Got {n_models!r} instead.", key="n_models")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UsageError(f"The 'seed' parameter must be an int. Got {seed!r} instead.", key="seed")
+    if select not in SELECT:
+        raise UsageError(f"The 'select' parameter must be one of {list(SELECT)}. Got {select!r} instead.",
+                         key="select")
     # refused before any work: an existing output without overwrite=true, a directory, an
     # unwritable place (encoderkit.outputs, shared by every command that writes)
     check_output(output, overwrite, what="a filled file", file_ok=True)
@@ -568,13 +699,21 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         models = fit_models(domain, store, work, seed=seed, n_models=n_models, overrides=overrides,
                             progress=progress, device=device)
         report.steps = int(models[0].step)
+        series = domain == "timeseries"
         if report.holdout_cells:
             guess, _ = ensemble_infill(models, holed)
-            series = domain == "timeseries"
             base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
                     for ch in channels(holed, columns, cats)}
             report.scores = score_holdout(truth, list(channels(guess, columns, cats)), base, hide)
+            if select == "auto":
+                cands = candidate_fills(models, holed, guess, series, columns, cats)
+                report.choices = select_fills(
+                    truth, {k: list(channels(v, columns, cats)) for k, v in cands.items()}, hide, series)
         filled, _ = ensemble_infill(models, data)
+        used = {k: c.used for k, c in report.choices.items()}
+        if any(u != "model" for u in used.values()):
+            filled = assemble(candidate_fills(models, data, filled, series, columns, cats), used,
+                              data, columns, cats)
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
         try:
@@ -618,7 +757,7 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
         if not isinstance(own[key], bool):
             raise UsageError(f"The {key!r} parameter must be true or false. Got {own[key]!r} instead.",
                              key=key)
-    for key in ("input", "output", "run_dir", "domain", "device"):
+    for key in ("input", "output", "run_dir", "domain", "device", "select"):
         if own[key] is not None:
             own[key] = str(own[key])
     return own, passed, ingest_options

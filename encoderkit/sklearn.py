@@ -13,6 +13,12 @@ observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 and comes back as float64. A column with no observed cell at fit has nothing to learn
 from: the tabular schema drops it and its cells stay missing.
 
+Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed numeric
+cells, trains on the rest, and keeps per numeric column the ``blend`` setting's fill
+unless the encoder alone or IterativeImputer alone wins clearly on the held-back cells
+(``encoderkit/selection.py``, the rule of ``encoderkit impute``); ``selection_`` records
+the choice, ``transform`` applies it.
+
 Multiple imputation: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head
 outputs are averaged before decoding; ``transform(X, return_std=True)`` also returns
 the per-cell spread over the models (0 at observed cells).
@@ -40,8 +46,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from encoderkit.errors import DataError, UsageError
+from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
+HOLDOUT = 0.05  # share of the observed numeric cells select='auto' holds back (as encoderkit impute)
+# weight on IterativeImputer of each fill select='auto' chooses between, per numeric column
+WEIGHTS = {"encoder": 0.0, "blend": 0.5, "iterative": 1.0}
 
 
 class EncoderImputer(TransformerMixin, BaseEstimator):
@@ -77,12 +87,30 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         at ``fit`` (the two-model ensemble the LODO benchmark chose, see benchmarks/RESULTS.md);
         ``none``: the encoder alone. Both models are fitted once, so ``transform`` imputes
         each row from what ``fit`` learned, independently of the other rows.
+    select : {"auto", "model"}, default="auto"
+        ``auto``: ``fit`` holds back 5% of the observed numeric cells, trains the encoder on
+        the rest, and chooses per numeric column among the encoder alone, IterativeImputer
+        alone and their mean (``blend``): the ``blend`` setting's fill unless another wins
+        clearly on the held-back cells (the rule of ``encoderkit/selection.py``; the same as
+        ``encoderkit impute select=auto``). IterativeImputer is then refitted on every
+        observed cell; the encoder keeps the 95% it was trained on. ``model``: always the
+        ``blend`` setting's fill, the encoder trained on every observed cell.
+
+    Attributes
+    ----------
+    selection_ : dict
+        Numeric column name -> the fill ``transform`` uses there: ``encoder``,
+        ``iterative`` or ``blend``.
+    selection_errors_ : dict
+        Numeric column name -> {candidate: NRMSE on the held-back cells} (``select='auto'``;
+        empty for a column with no held-back cell).
     """
 
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
                  random_state: Any = None, overrides: Sequence[str] = (),
                  ingest_options: dict | None = None, device: str = "cpu",
-                 run_dir: str | None = None, progress: bool = False, blend: str = "iterative") -> None:
+                 run_dir: str | None = None, progress: bool = False, blend: str = "iterative",
+                 select: str = "auto") -> None:
         self.model = model
         self.steps = steps
         self.n_models = n_models
@@ -93,6 +121,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.run_dir = run_dir
         self.progress = progress
         self.blend = blend
+        self.select = select
 
     # ------------------------------------------------------------ scikit-learn protocol
     def __sklearn_tags__(self):
@@ -113,6 +142,9 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         if self.blend not in ("iterative", "none"):
             raise UsageError(f"The 'blend' parameter of EncoderImputer must be 'iterative' or 'none'. "
                              f"Got {self.blend!r} instead.", key="blend")
+        if self.select not in SELECT:
+            raise UsageError(f"The 'select' parameter of EncoderImputer must be one of {list(SELECT)}. "
+                             f"Got {self.select!r} instead.", key="select")
         if not isinstance(self.model, str):
             raise UsageError(f"The 'model' parameter of EncoderImputer must be a model preset name "
                              f"(impute, tiny, small, ...). Got {self.model!r} instead.", key="model")
@@ -146,7 +178,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
         from encoderkit.data.ingest import ingest
-        from encoderkit.impute import fit_models
+        from encoderkit.impute import channels, draw_holdout, fit_models, with_hidden
 
         self._check_params()
         frame, is_frame = self._frame(X, reset=True)
@@ -155,12 +187,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             options["columns"] = {**{c: "numeric" for c in frame.columns}, **options.get("columns", {})}
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1)) \
             if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
+        numeric = _numeric_columns(frame)
+        hide = draw_holdout(list(channels(frame, numeric)), HOLDOUT, seed) \
+            if self.select == "auto" and len(numeric) >= 2 else {}
+        hidden = any(m.any() for m in hide.values())
+        fit_frame = with_hidden(frame, hide, numeric) if hidden else frame
         work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
         work.mkdir(parents=True, exist_ok=True)
         try:
             table = work / "fit.parquet"  # keeps dtypes (categoricals too), unlike CSV
             try:
-                frame.to_parquet(table, index=False)
+                fit_frame.to_parquet(table, index=False)
             except (ValueError, TypeError) as e:  # pyarrow: e.g. an object column of mixed types
                 raise DataError(f"EncoderImputer cannot store X's columns as a table: "
                                 f"{' '.join(str(e).split())}; give each column one type") from None
@@ -175,21 +212,42 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         finally:
             if not self.run_dir:
                 shutil.rmtree(work, ignore_errors=True)
-        self.blend_columns_, self.blend_model_ = self._fit_blend(frame)
+        self.blend_columns_, self.blend_model_ = self._fit_blend(fit_frame)
+        default = "blend" if self.blend == "iterative" else "encoder"
+        self.selection_ = {c: default for c in self.blend_columns_}
+        self.selection_errors_: dict[str, dict[str, float]] = {}
+        if hidden and self.blend_model_ is not None:
+            self._select(frame, fit_frame, hide, default)
+            self.blend_columns_, self.blend_model_ = self._fit_blend(frame)  # every observed cell
+            self.selection_ = {c: self.selection_.get(c, default) for c in self.blend_columns_}
         return self
 
+    def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict, default: str) -> None:
+        """``selection_`` from the held-back cells ``hide`` of ``frame`` (hidden in ``fit_frame``)."""
+        from encoderkit.impute import channels, ensemble_infill, select_fills
+
+        cols = self.blend_columns_
+        encoder, _ = ensemble_infill(self.models_, fit_frame)
+        variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols})[0]
+                    for name in WEIGHTS}
+        fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
+        choices = select_fills(list(channels(frame, cols)),
+                               {k: list(channels(v, cols)) for k, v in fills.items()}, hide, runs=False)
+        name = lambda k: default if k == "model" else k  # noqa: E731
+        self.selection_ = {c: name(ch.used) for c, ch in choices.items()}
+        self.selection_errors_ = {c: {name(k): e for k, e in ch.errors.items()} for c, ch in choices.items()}
+
     def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], Any]:
-        """The second model of ``blend='iterative'``: IterativeImputer on the numeric columns
-        that have an observed value (None without two such columns: nothing to regress on)."""
-        if self.blend != "iterative":
+        """IterativeImputer on the numeric columns that have an observed value (None without
+        two such columns: nothing to regress on), for ``blend='iterative'`` or ``select='auto'``."""
+        if self.blend != "iterative" and self.select != "auto":
             return [], None
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401
         from sklearn.impute import IterativeImputer
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-                and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].notna().any()]
+        cols = _numeric_columns(frame)
         if len(cols) < 2:
             return [], None
         model = make_pipeline(StandardScaler(), IterativeImputer(max_iter=10, random_state=0))
@@ -198,11 +256,15 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             model.fit(frame[cols].to_numpy(dtype=np.float64))
         return cols, model
 
-    def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
-        """``filled`` with its blended numeric cells, and the mask of those cells."""
+    def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
+                     selection: dict[str, str] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """``filled`` (the encoder's) with each numeric column's missing cells from the fill
+        ``selection`` (default ``selection_``) names there: the encoder's, IterativeImputer's
+        or their mean; also the weight ``[N, C]`` on IterativeImputer of every cell."""
         if getattr(self, "blend_model_", None) is None:
             return filled, None
         cols = self.blend_columns_
+        selection = self.selection_ if selection is None else selection
         x = frame[cols].to_numpy(dtype=np.float64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -212,13 +274,14 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         # float columns only: an integer-typed fill stays the encoder's (an average is no integer)
         is_float = np.array([pd.api.types.is_float_dtype(filled[c]) for c in cols])
         missing = np.isnan(x) & ~np.isnan(mine) & is_float[None, :]
-        mine[missing] = 0.5 * (mine[missing] + est[missing])
+        w = np.where(missing, np.array([WEIGHTS[selection[c]] for c in cols])[None, :], 0.0)
+        mine[missing] = ((1 - w) * mine + w * est)[missing]
         out = filled.copy()
         for j, c in enumerate(cols):
             if missing[:, j].any():
                 dtype = getattr(out[c].dtype, "numpy_dtype", out[c].dtype)
                 out.loc[missing[:, j], c] = mine[missing[:, j], j].astype(dtype)
-        return out, missing
+        return out, w
 
     def transform(self, X: Any, return_std: bool = False) -> Any:
         """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
@@ -229,11 +292,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         frame, is_frame = self._frame(X, reset=False)
         filled, spread = ensemble_infill(self.models_, frame, return_std=return_std)
-        filled, blended = self._apply_blend(frame, filled)
-        if spread is not None and blended is not None:
-            # a blended fill moves by half of what the encoder ensemble moves: so does its spread
+        filled, w = self._apply_blend(frame, filled)
+        if spread is not None and w is not None:
+            # a fill with weight w on IterativeImputer moves by (1 - w) of what the encoder
+            # ensemble moves: so does its spread
             for j, c in enumerate(self.blend_columns_):
-                spread.loc[blended[:, j], c] = 0.5 * spread.loc[blended[:, j], c]
+                spread[c] = spread[c].to_numpy() * (1 - w[:, j])
         if is_frame:  # the caller's column names and index back
             filled.columns, filled.index = X.columns, X.index
             if spread is not None:
@@ -268,6 +332,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """Numeric (not bool) columns with an observed value: those IterativeImputer works on."""
+    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].notna().any()]
 
 
 def _to_bytes(model: Any) -> dict[str, Any]:

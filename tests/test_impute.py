@@ -179,3 +179,92 @@ def test_series_holdout_runs_as_long_as_the_gaps():
     lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
     assert np.bincount(lengths).argmax() == 5  # runs of the gaps' length (some merge or get cut)
     assert 0.02 < mask.mean() < 0.08
+
+
+# ---------------------------------------------------------------- select=auto
+def run_impute(src, out, *words):
+    from encoderkit.impute import impute, parse
+
+    own, passed, ingest_options = parse([f"input={src}", f"output={out}", *words, *TINY])
+    return impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
+
+
+def test_select_picks_linear_on_a_straight_line_and_fills_by_np_interp(tmp_path):
+    """On a straight line linear interpolation is exact on every held-back run, so it wins
+    clearly over a 3-step model; the written gaps are then exactly np.interp of the
+    observed samples (and select=model keeps the model's own fill)."""
+    t = np.arange(1000, dtype=np.float64)
+    x = 0.5 * t + 3.0
+    rng = np.random.default_rng(0)
+    for s in rng.choice(np.arange(5, 990), size=40, replace=False):
+        x[s:s + 4] = np.nan
+    src = tmp_path / "line.npy"
+    np.save(src, x)
+    report = run_impute(src, tmp_path / "auto.npy", "holdout=0.1", "domain.patch=8")
+    choice = report.choices["channel 0"]
+    assert choice.used == "linear" and choice.errors["linear"] < 1e-12 < choice.errors["model"]
+    assert "linear" in report.summary() and "fill used per column / channel" in report.summary()
+    back = np.load(tmp_path / "auto.npy")
+    obs = np.isfinite(x)
+    assert np.array_equal(back[obs], x[obs])
+    np.testing.assert_array_equal(back[~obs], np.interp(t[~obs], t[obs], x[obs]))
+    plain = run_impute(src, tmp_path / "model.npy", "holdout=0.1", "domain.patch=8", "select=model")
+    assert plain.choices == {} and "fill used" not in plain.summary()
+    model = np.load(tmp_path / "model.npy")
+    assert np.array_equal(model[obs], x[obs]) and not np.allclose(model[~obs], back[~obs])
+
+
+def test_select_on_a_table_is_at_least_as_good_as_the_model(tmp_path):
+    """A column that is an exact linear function of another: IterativeImputer recovers it,
+    the selected fill is at least as good as the model's on the hidden truth; columns left
+    to the model get the same fill as with select=model (same seed, same model)."""
+    rng = np.random.default_rng(1)
+    n = 400
+    truth = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "colour": rng.choice(["red", "blue"], size=n)})
+    truth["c"] = 2.0 * truth["a"] + 1.0
+    holes = rng.random(truth.shape) < 0.15
+    holes[:, 0] = False  # a observed: c is determined by its row
+    frame = truth.mask(holes)
+    src = tmp_path / "t.csv"
+    frame.to_csv(src, index=False)
+    auto = run_impute(src, tmp_path / "auto.csv", "seed=2")
+    run_impute(src, tmp_path / "model.csv", "seed=2", "select=model")
+    assert auto.choices["c"].used == "iterative"
+    got, base = pd.read_csv(tmp_path / "auto.csv"), pd.read_csv(tmp_path / "model.csv")
+    miss = frame["c"].isna().to_numpy()
+    err = lambda f: float(np.mean((f["c"].to_numpy()[miss] - truth["c"].to_numpy()[miss]) ** 2))
+    assert err(got) <= err(base) and err(got) < 1e-6
+    obs = frame.notna().to_numpy()
+    np.testing.assert_array_equal(got.to_numpy()[obs], pd.read_csv(src).to_numpy()[obs])
+    for col, choice in auto.choices.items():
+        if choice.used == "model":
+            pd.testing.assert_series_equal(got[col], base[col])
+
+
+def test_select_rule_against_hand_computed_cases():
+    from encoderkit.selection import MIN_GROUPS, choose, run_groups
+
+    mask = np.array([[0, 1, 1, 0, 1], [1, 1, 0, 0, 1]], dtype=bool)
+    assert run_groups(mask, runs=True).tolist() == [0, 0, 1, 2, 2, 3]
+    assert run_groups(mask, runs=False).tolist() == [0, 1, 2, 3, 4, 5]
+    g = np.arange(MIN_GROUPS)
+    better = {"model": np.ones(MIN_GROUPS), "b": np.zeros(MIN_GROUPS)}
+    assert choose(better, g) == "b"                                # wins on every group
+    assert choose({k: v[:-1] for k, v in better.items()}, g[:-1]) == "model"  # too few groups
+    assert choose({"model": np.ones(MIN_GROUPS), "b": np.ones(MIN_GROUPS)}, g) == "model"  # tie
+    # lower total but within noise: improvements +3, -1, -1, +3, -1: signed ranks
+    # W+ = 4.5 + 4.5 = 9 of 15, one-sided p > 0.4
+    noisy = {"model": np.array([4.0, 1, 1, 4, 1]), "b": np.array([1.0, 2, 2, 1, 2])}
+    assert choose(noisy, g) == "model"
+    # one extreme group makes the total lower, but the candidate loses the nine others
+    g10 = np.arange(10)
+    extreme = {"model": np.r_[10.0, np.zeros(9)], "b": np.r_[0.0, np.full(9, 0.1)]}
+    assert choose(extreme, g10) == "model"
+    # the reverse: it wins nine of ten groups, loses one a little (W+ = 54 of 55, p = 2/1024)
+    assert choose({"model": np.r_[0.0, np.full(9, 1.0)], "b": np.r_[0.05, np.zeros(9)]}, g10) == "b"
+    # cells of one run are one group: five cells in one run are too few groups
+    assert choose(better, np.zeros(MIN_GROUPS, dtype=int)) == "model"
+    # two clear winners (each p = 1/32 < 0.05, the level per candidate): the lower total wins
+    assert choose({**better, "c": np.full(MIN_GROUPS, 0.5)}, g) == "b"
+    assert choose({**better, "c": np.full(MIN_GROUPS, 2.0)}, g) == "b"

@@ -152,7 +152,7 @@ def test_ensemble_is_the_mean_of_its_members_and_std_their_spread():
     random_state 0 and 1 train; with the regression decode, the ensemble's fill is their
     mean and its std their spread (population std of two values: half their distance)."""
     x = holed()
-    kw = {"overrides": TINY + ("domain.numeric_decode=regression",)}
+    kw = {"overrides": TINY + ("domain.numeric_decode=regression",), "select": "model"}
     single = [imputer(random_state=s, **kw).fit(x).transform(x) for s in (0, 1)]
     filled, std = imputer(n_models=2, **kw).fit(x).transform(x, return_std=True)
     miss = np.isnan(x)
@@ -189,8 +189,8 @@ def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
     from sklearn.preprocessing import StandardScaler
 
     x, new = holed(60, 0), holed(20, 7)
-    alone = imputer(blend="none").fit(x).transform(new)
-    blended = imputer().fit(x).transform(new)
+    alone = imputer(blend="none", select="model").fit(x).transform(new)
+    blended = imputer(select="model").fit(x).transform(new)
     scaler = StandardScaler().fit(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -199,3 +199,38 @@ def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
     miss = np.isnan(new)
     np.testing.assert_allclose(blended[miss], 0.5 * (alone[miss] + reference[miss]), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(blended[~miss], new[~miss])
+
+
+def test_select_auto_uses_iterative_imputer_where_it_wins_on_held_back_cells():
+    """Column 2 is an exact linear function of column 0: on the held-back cells
+    IterativeImputer recovers it and a 3-step encoder does not, so select='auto' stores
+    'iterative' for it in selection_, and transform fills it with IterativeImputer refitted
+    on every observed cell (built here with scikit-learn); select='model' keeps the blend."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3))
+    x[:, 2] = 2.0 * x[:, 0] + 1.0
+    holes = rng.random(x.shape) < 0.15
+    holes[:, 0] = False  # column 0 complete: column 2 is known wherever it is missing
+    x[holes] = np.nan
+    imp = imputer().fit(x)
+    assert imp.selection_["c2"] == "iterative" and set(imp.selection_) == {"c0", "c1", "c2"}
+    errs = imp.selection_errors_["c2"]
+    assert errs["iterative"] < 1e-6 < errs["blend"] and "encoder" in errs
+    scaler = StandardScaler().fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(x))
+        reference = scaler.inverse_transform(it.transform(scaler.transform(x)))
+    out = imp.transform(x)
+    miss = np.isnan(x[:, 2])
+    np.testing.assert_allclose(out[miss, 2], reference[miss, 2], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out[miss, 2], 2.0 * x[miss, 0] + 1.0, atol=1e-4)
+    assert np.array_equal(out[~np.isnan(x)], x[~np.isnan(x)])
+    plain = imputer(select="model").fit(x)
+    assert set(plain.selection_.values()) == {"blend"} and plain.selection_errors_ == {}
+    with pytest.raises(ValueError, match="'select' parameter"):
+        imputer(select="best").fit(x)

@@ -348,6 +348,20 @@ class TabularDomain(Domain):
         unknown category as input and is kept in the output. A numpy array comes
         back as a numpy array of the same dtype.
         """
+        return self._fill(data, predict, self.options["infill_blend"])
+
+    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
+        """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
+        missing); with ``infill_blend: iterative``, also ``encoder``: the encoder alone
+        (``infill`` is their mean). See ``encoderkit.selection``."""
+        out = {"iterative": self._fill(data, None, "iterative")}
+        if self.options["infill_blend"] != "none":
+            out["encoder"] = self._fill(data, predict, "none")
+        return out
+
+    def _fill(self, data: Any, predict: PredictFn | None, blend: str) -> Any:
+        """``infill`` with the given blend; ``predict`` None: no model, numeric cells
+        from IterativeImputer alone (``blend`` must be ``iterative``)."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -362,28 +376,29 @@ class TabularDomain(Domain):
         out = frame.copy()
         if rows.size == 0:
             return out.to_numpy() if is_array else out
-        column = np.arange(len(self.columns), dtype=np.int64)
-        examples = []
-        for r in rows:
-            ex = self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
-                                 "observed": enc.observed[r]})
-            m = self.unmasked(ex)
-            m.predict = missing[r].copy()
-            m.record = int(r)
-            examples.append(m)
-        preds = predict(examples)
         filled_cat = enc.cat.copy()
         filled_num = enc.num.astype(np.float64)
-        for r, m, p in zip(rows, examples, preds):
-            rec = self.decode(p, m)
-            filled_cat[r] = rec["cat"]
-            filled_num[r] = rec["num"]
-        if self.options["infill_blend"] == "iterative":
+        if predict is not None:
+            column = np.arange(len(self.columns), dtype=np.int64)
+            examples = []
+            for r in rows:
+                ex = self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
+                                     "observed": enc.observed[r]})
+                m = self.unmasked(ex)
+                m.predict = missing[r].copy()
+                m.record = int(r)
+                examples.append(m)
+            preds = predict(examples)
+            for r, m, p in zip(rows, examples, preds):
+                rec = self.decode(p, m)
+                filled_cat[r] = rec["cat"]
+                filled_num[r] = rec["num"]
+        if blend == "iterative":
             est = iterative_estimate(enc.num, enc.cat, enc.observed, self.layout.is_numeric)
             cells = missing & self.layout.is_numeric[None, :]
-            filled_num[cells] = 0.5 * (filled_num[cells] + est[cells])
+            filled_num[cells] = est[cells] if predict is None else 0.5 * (filled_num[cells] + est[cells])
         for j, col in enumerate(self.columns):
-            if not enc.present[j] or not missing[:, j].any():
+            if not enc.present[j] or not missing[:, j].any() or (predict is None and col["kind"] != "numeric"):
                 continue
             sel = missing[:, j]
             if col["kind"] == "numeric":

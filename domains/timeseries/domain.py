@@ -38,6 +38,7 @@ from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
 from .views import timeseries_views
 from .masking import SeriesMasking
+from .seasonal import seasonal_fill
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
@@ -473,6 +474,20 @@ class TimeSeriesDomain(SeriesMasking, Domain):
             counts[i][sl] += fill
         filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
         return self._rebuild(data, how, filled)
+
+    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
+        """``seasonal``: per series and channel, the climatology + interpolated anomaly of
+        the visible samples where a period is detected in them, else their linear
+        interpolation (no model); ``encoder``, where ``short_fallback`` sends some series
+        to the baseline: the model's own fill of every series (see ``encoderkit.selection``)."""
+        arrays, how = self._as_series_list(data)
+        filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
+                            for ch in arr]) for arr in arrays]
+        out = {"seasonal": self._rebuild(data, how, filled)}
+        if any(self._falls_back({"length": a.shape[1], "patch": self.patch}) for a in arrays):
+            alone = type(self)(self.schema, **{**self.options, "short_fallback": 0})
+            out["encoder"] = alone.infill(data, predict)
+        return out
 
     # ------------------------------------------------------------------ files
     def read_input(self, path: str) -> Any:

@@ -144,3 +144,21 @@ def test_short_fallback_returns_the_baseline_only_for_series_shorter_than_the_th
         TimeSeriesDomain({}, short_fallback=-1)
     with pytest.raises(ValueError, match="'baseline'.*seasonal"):
         TimeSeriesDomain({}, baseline="cubic")
+
+
+def test_infill_candidates_seasonal_per_channel_and_the_encoder_without_fallback():
+    """``seasonal``: each channel's climatology + anomaly fill (a period where one is
+    detected, linear elsewhere); ``encoder`` only when ``short_fallback`` sends a series to
+    the baseline: then the model's own fill (the domain with ``short_fallback=0``)."""
+    rng = np.random.default_rng(5)
+    x = np.stack([monthly(144, 1), rng.normal(size=144)])
+    x[0, 50:56] = x[1, 20:23] = np.nan
+    d = TimeSeriesDomain({}, patch=4, baseline="seasonal", short_fallback=64)  # 36 patches: falls back
+    cands = d.infill_candidates(x, big_predict)
+    for c in range(2):
+        np.testing.assert_array_equal(cands["seasonal"][c], seasonal_fill(x[c])[0])
+    assert detect_period(x[0]) == 12 and detect_period(x[1]) is None
+    np.testing.assert_array_equal(
+        cands["encoder"], TimeSeriesDomain({}, patch=4, baseline="seasonal").infill(x, big_predict))
+    assert not np.allclose(cands["encoder"], d.infill(x, big_predict))
+    assert "encoder" not in TimeSeriesDomain({}, patch=4, short_fallback=8).infill_candidates(x, big_predict)
