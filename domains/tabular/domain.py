@@ -27,16 +27,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
-                               RecordWriter)
+from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Masker, RecordWriter
 from encoderkit.data.masking import choose_random
 from encoderkit.errors import DataError
 
-from domains.tabular.blend import BLENDS, iterative_estimate
+from domains.tabular.blend import BLENDS
+from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
-from domains.tabular.schema import (SCHEMA_VERSION, bin_index, check_ingest_options,
-                                    decode_numeric, encode_frame, fill_column, infer_schema,
-                                    read_table)
+from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
+                                    encode_frame, infer_schema, read_table)
 from domains.tabular.views import tabular_views
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
@@ -75,7 +74,7 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
     return float(v)
 
 
-class TabularDomain(Domain):
+class TabularDomain(TableInfill, Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode"}
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
@@ -339,93 +338,6 @@ class TabularDomain(Domain):
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i]}
                 for i in range(len(frame))]
 
-    def infill(self, data: Any, predict: PredictFn) -> Any:
-        """Fill every missing cell of the schema's columns present in ``data``.
-
-        Columns are matched by name (order never matters); a schema column absent
-        from ``data`` is read as missing and not added to the output; columns the
-        schema does not know pass through unchanged; an unseen category is the
-        unknown category as input and is kept in the output. A numpy array comes
-        back as a numpy array of the same dtype.
-        """
-        return self._fill(data, predict, self.options["infill_blend"])
-
-    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
-        """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
-        missing); with ``infill_blend: iterative``, also ``encoder``: the encoder alone
-        (``infill`` is their mean). See ``encoderkit.selection``."""
-        out = {"iterative": self._fill(data, None, "iterative")}
-        if self.options["infill_blend"] != "none":
-            out["encoder"] = self._fill(data, predict, "none")
-        return out
-
-    def _fill(self, data: Any, predict: PredictFn | None, blend: str) -> Any:
-        """``infill`` with the given blend; ``predict`` None: no model, numeric cells
-        from IterativeImputer alone (``blend`` must be ``iterative``)."""
-        is_array = isinstance(data, np.ndarray)
-        frame = as_frame(data)
-        enc = encode_frame(frame, self.schema)
-        self._check_columns(frame, enc.present)
-        names = {str(k): k for k in frame.columns}
-        # cells to fill: missing in the frame, in a schema column the frame has
-        missing = np.zeros_like(enc.observed)
-        for j, col in enumerate(self.columns):
-            if enc.present[j]:
-                missing[:, j] = frame[names[col["name"]]].isna().to_numpy()
-        rows = np.flatnonzero(missing.any(axis=1))
-        out = frame.copy()
-        if rows.size == 0:
-            return out.to_numpy() if is_array else out
-        filled_cat = enc.cat.copy()
-        filled_num = enc.num.astype(np.float64)
-        if predict is not None:
-            column = np.arange(len(self.columns), dtype=np.int64)
-            examples = []
-            for r in rows:
-                ex = self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
-                                     "observed": enc.observed[r]})
-                m = self.unmasked(ex)
-                m.predict = missing[r].copy()
-                m.record = int(r)
-                examples.append(m)
-            preds = predict(examples)
-            for r, m, p in zip(rows, examples, preds):
-                rec = self.decode(p, m)
-                filled_cat[r] = rec["cat"]
-                filled_num[r] = rec["num"]
-        if blend == "iterative":
-            est = iterative_estimate(enc.num, enc.cat, enc.observed, self.layout.is_numeric)
-            cells = missing & self.layout.is_numeric[None, :]
-            filled_num[cells] = est[cells] if predict is None else 0.5 * (filled_num[cells] + est[cells])
-        for j, col in enumerate(self.columns):
-            if not enc.present[j] or not missing[:, j].any() or (predict is None and col["kind"] != "numeric"):
-                continue
-            sel = missing[:, j]
-            if col["kind"] == "numeric":
-                values = decode_numeric(filled_num[sel, j], col)
-            else:
-                cats = col["categories"]
-                values = [cats[int(k) - 1] for k in filled_cat[sel, j]]
-            key = names[col["name"]]
-            out[key] = fill_column(frame[key], values, sel)
-        return out.to_numpy(dtype=data.dtype) if is_array else out
-
-    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray) -> None:
-        """Refuse a table none of whose columns the model knows (filling nothing would pass
-        the input through silently); warn when only some match."""
-        expected = [c["name"] for c in self.columns]
-        found = [str(c) for c in frame.columns]
-        if not present.any():
-            raise DataError(f"none of the table's columns matches the model's schema (matched by name): "
-                            f"expected {expected[:20]}{' ...' if len(expected) > 20 else ''}, "
-                            f"found {found[:20]}{' ...' if len(found) > 20 else ''}")
-        absent = [n for n, p in zip(expected, present) if not p]
-        if absent:
-            warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
-                          f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
-                          stacklevel=3)
-
-    # ------------------------------------------------------------ files
     def read_input(self, path: str) -> pd.DataFrame:
         return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter")).frame
 
@@ -475,16 +387,6 @@ def sample_frame() -> pd.DataFrame:
     for c in ("TVnews", "selfLR", "ClinLR", "DoleLR", "PID", "educ", "income", "vote", "age"):
         frame[c] = frame[c].astype("int64")
     return frame
-
-
-def as_frame(data: Any) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, np.ndarray):
-        if data.ndim != 2:
-            raise ValueError(f"tabular data as a numpy array must be 2-D [rows, columns]; got shape {data.shape}")
-        return pd.DataFrame(data, columns=[f"c{i}" for i in range(data.shape[1])])
-    raise TypeError(f"tabular data must be a pandas DataFrame or a 2-D numpy array; got {type(data).__name__}")
 
 
 def ingest_frame(frame: pd.DataFrame | np.ndarray, output: str, overwrite: bool = False,

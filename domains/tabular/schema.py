@@ -370,3 +370,13 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     if out.dtype != dtype:
         out = out.astype(dtype)
     return out
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ValueError(f"tabular data as a numpy array must be 2-D [rows, columns]; got shape {data.shape}")
+        return pd.DataFrame(data, columns=[f"c{i}" for i in range(data.shape[1])])
+    raise TypeError(f"tabular data must be a pandas DataFrame or a 2-D numpy array; got {type(data).__name__}")

@@ -31,14 +31,14 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, PredictFn,
-                               Record, RecordWriter, window_bounds)
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
+                               window_bounds)
 
 from . import io as tsio
 from .modules import PatchEmbedder, PatchHead
 from .views import timeseries_views
+from .filling import SeriesInfill
 from .masking import SeriesMasking
-from .seasonal import seasonal_fill
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
@@ -53,7 +53,7 @@ def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
                          f"Got {got!r} instead.")
 
 
-class TimeSeriesDomain(SeriesMasking, Domain):
+class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
@@ -353,143 +353,6 @@ class TimeSeriesDomain(SeriesMasking, Domain):
         return {"values": grid.reshape(-1), "filled": fgrid.reshape(-1), "channels": len(chans),
                 "length": end, "time_start": t0 * p, "channel_ids": chans}
 
-    def _falls_back(self, ctx: Mapping[str, Any]) -> bool:
-        """``short_fallback`` > 0 and the series has fewer patches per channel than that:
-        infill returns the baseline (linear / seasonal fill) instead of the model, which
-        measured worse than interpolation on series this short (benchmarks/RESULTS.md)."""
-        k = int(self.options["short_fallback"])
-        return (k > 0 and self.options["baseline"] != "none"
-                and math.ceil(int(ctx["length"]) / int(ctx["patch"])) < k)
-
-    def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
-        """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
-        if isinstance(data, pd.DataFrame):
-            skip = {self.options["time_column"], self.options["series_column"]}
-            cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
-            if not cols:
-                raise ValueError("infill: the DataFrame has no numeric channel columns "
-                                 f"(columns {list(data.columns)})")
-            key = self.options["series_column"]
-            groups = [data.index] if key is None else [g.index for _, g in data.groupby(key, sort=False)]
-            arrays = [data.loc[idx, cols].to_numpy(dtype=np.float64).T for idx in groups]
-            return arrays, ("frame", cols, groups)
-        if isinstance(data, Mapping):
-            keys = list(data)
-            parts = [self._as_series_list(np.asarray(data[k])) for k in keys]
-            return [a for arrs, _ in parts for a in arrs], ("dict", keys, parts)
-        if isinstance(data, np.ndarray):
-            if data.ndim == 1:
-                return [data.astype(np.float64)[None, :]], ("1d", data)
-            if data.ndim == 2:
-                return [data.astype(np.float64)], ("2d", data)
-            if data.ndim == 3:
-                return [a.astype(np.float64) for a in data], ("3d", data)
-            raise ValueError(f"infill: array of shape {data.shape}; expected [L], [C, L] or [N, C, L]")
-        if isinstance(data, (list, tuple)):
-            parts = [self._as_series_list(np.asarray(a)) for a in data]
-            for i, (arrs, _) in enumerate(parts):
-                if len(arrs) != 1:
-                    raise ValueError(f"infill: list item {i} is not one series [L] or [C, L]")
-            return [arrs[0] for arrs, _ in parts], ("list", parts)
-        raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
-                        f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
-                        f"arrays or a pandas DataFrame")
-
-    def _rebuild(self, data: Any, how: Any, filled: list[np.ndarray]) -> Any:
-        kind = how[0]
-        if kind == "frame":
-            _, cols, groups = how
-            out = data.copy()
-            for idx, arr in zip(groups, filled):
-                for j, col in enumerate(cols):
-                    old = data.loc[idx, col].to_numpy(dtype=np.float64)
-                    miss = ~np.isfinite(old) | self._is_missing_value(old)
-                    if miss.any():
-                        vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
-                        vals = vals.copy()
-                        vals.loc[idx[miss]] = arr[j][miss]
-                        out[col] = vals
-            return out
-        if kind in ("1d", "2d", "3d"):
-            orig = how[1]
-            dtype = orig.dtype if np.issubdtype(orig.dtype, np.floating) else np.float64
-            out = np.array(orig, dtype=dtype, copy=True)
-            stacked = filled[0][0] if kind == "1d" else (filled[0] if kind == "2d" else np.stack(filled))
-            miss = ~np.isfinite(out) | self._is_missing_value(out)
-            out[miss] = stacked[miss]
-            return out
-        if kind == "list":
-            items, pos = [], 0
-            for (arrs, h) in how[1]:
-                items.append(self._rebuild(h[1], h, filled[pos:pos + 1]))
-                pos += 1
-            return items
-        if kind == "dict":
-            out, pos = {}, 0
-            for key, (arrs, h) in zip(how[1], how[2]):
-                out[key] = self._rebuild(np.asarray(data[key]), h, filled[pos:pos + len(arrs)])
-                pos += len(arrs)
-            return out
-        raise AssertionError(kind)
-
-    def _is_missing_value(self, x: np.ndarray) -> np.ndarray:
-        mv = self.options["missing_value"]
-        return np.zeros(np.shape(x), dtype=bool) if mv is None else (np.asarray(x) == mv)
-
-    def to_records(self, data: Any) -> list[Record]:
-        arrays, _ = self._as_series_list(data)
-        return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
-                 "length": a.shape[1], "id": f"series{i}"} for i, a in enumerate(arrays)]
-
-    def infill(self, data: Any, predict: PredictFn) -> Any:
-        """Fill every missing sample (NaN, inf, ``missing_value``); observed samples come
-        back bit-identical. Long series are cut into windows of ``infill_max_seqlen``
-        tokens overlapping by ``infill_overlap`` patches; overlapping predictions are
-        averaged."""
-        arrays, how = self._as_series_list(data)
-        masked: list[MaskedExample] = []
-        owner: list[int] = []
-        for i, arr in enumerate(arrays):
-            rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
-            ex = self.featurize(rec)
-            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
-            # A series that falls back to the baseline is one window: its interpolation
-            # must see the whole series, not a window's share of it.
-            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"] or 512)
-            for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
-                m = self.infill_example(w)
-                if m.predict.any():
-                    masked.append(m)
-                    owner.append(i)
-        preds = predict(masked) if masked else []
-        sums = [np.zeros(a.shape) for a in arrays]
-        counts = [np.zeros(a.shape) for a in arrays]
-        for m, i, pr in zip(masked, owner, preds):
-            rec = self.decode(pr, m)
-            grid = rec["values"].reshape(rec["channels"], rec["length"])
-            fill = rec["filled"].reshape(grid.shape)
-            t0 = rec["time_start"]
-            sl = (rec["channel_ids"][:, None], t0 + np.arange(rec["length"])[None, :])
-            sums[i][sl] += np.where(fill, grid, 0.0)
-            counts[i][sl] += fill
-        filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
-        return self._rebuild(data, how, filled)
-
-    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
-        """``seasonal``: per series and channel, the climatology + interpolated anomaly of
-        the visible samples where a period is detected in them, else their linear
-        interpolation (no model); ``encoder``, where ``short_fallback`` sends some series
-        to the baseline: the model's own fill of every series (see ``encoderkit.selection``)."""
-        arrays, how = self._as_series_list(data)
-        filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
-                            for ch in arr]) for arr in arrays]
-        out = {"seasonal": self._rebuild(data, how, filled)}
-        if any(self._falls_back({"length": a.shape[1], "patch": self.patch}) for a in arrays):
-            alone = type(self)(self.schema, **{**self.options, "short_fallback": 0})
-            out["encoder"] = alone.infill(data, predict)
-        return out
-
-    # ------------------------------------------------------------------ files
     def read_input(self, path: str) -> Any:
         low = path.lower()
         if low.endswith(".csv"):
