@@ -9,7 +9,7 @@
    augmentation), then load the run with ``encoderkit.infer``.
 3. Held-out infill: in every 256-base held-out window one base in every 16 is hidden as N
    (isolated: each hidden base has its 15 neighbours on either side visible) and filled by
-   ``Pretrained.infill``. Baseline: the most frequent centre base of the same k left + k right
+   ``Pretrained.infill`` (both strands averaged). Baseline: the most frequent centre base of the same k left + k right
    neighbours counted on the training part (k picked on a validation slice of the training
    part, backing off to shorter contexts when a context was never seen).
 4. Embed held-out windows and their reverse complements; save everything under ``--out``.
