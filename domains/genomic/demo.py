@@ -9,9 +9,10 @@
    augmentation), then load the run with ``encoderkit.infer``.
 3. Held-out infill: in every 256-base held-out window one base in every 16 is hidden as N
    (isolated: each hidden base has its 15 neighbours on either side visible) and filled by
-   ``Pretrained.infill`` (both strands averaged). Baseline: the most frequent centre base of the same k left + k right
-   neighbours counted on the training part (k picked on a validation slice of the training
-   part, backing off to shorter contexts when a context was never seen).
+   ``Pretrained.infill`` (both strands averaged). Baseline: the most frequent centre base
+   of the same k left + k right neighbours counted on the training part (k picked on a
+   validation slice of the training part, backing off to shorter contexts when a context
+   was never seen).
 4. Embed held-out windows and their reverse complements; save everything under ``--out``.
 
 About 5 minutes on an idle 2-core CPU, most of it training (`--steps` trades time for accuracy).
