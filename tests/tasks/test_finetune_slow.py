@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
-import numpy as np
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from conftest import ft_overrides
-from crash_runs import ENTRY, start_run, wait_for
+from crash_runs import ENTRY, crash_and_finish
 from encoderkit.tasks import finetune
-from encoderkit.train import checkpoint as ckpt
 
 
 @pytest.mark.slow
@@ -29,35 +23,8 @@ def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tm
     steps = 10
     ref = finetune(ft_overrides(store, str(tmp_path / "ref"), str(labels), steps=steps, **extra))
     run = tmp_path / "crash"
-    ckdir = run / "checkpoints"
     overrides = ft_overrides(store, str(run), str(labels), steps=steps, **extra)
-    rng = np.random.default_rng(0)
-    kills = 0
-    for attempt in range(4):
-        proc = start_run(["finetune", *overrides], slow_save=0.3)
-        if attempt % 2 == 0:
-            caught = wait_for(lambda: ckdir.is_dir() and any(
-                p.name.startswith(".tmp-") for p in ckdir.iterdir()), proc)
-        else:
-            caught = wait_for(lambda: (run / "metrics.jsonl").is_file(), proc)
-            time.sleep(float(rng.uniform(0.0, 1.0)))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += caught
-        proc.wait()
-        for c in ckpt.complete_checkpoints(ckdir):
-            _, _, _, state = ckpt.load_checkpoint(c)
-            assert state["step"] == int(c.name) and "task" in state
-        if (ckdir / str(steps)).is_dir():
-            break
-    assert kills >= 2, "the test never killed the trainer mid-run"
-    proc = start_run(["finetune", *overrides], slow_save=0.0)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err.decode()[-3000:]
-    a = load_file(str(ref / "checkpoints" / str(steps) / "model.safetensors"))
-    b = load_file(str(ckdir / str(steps) / "model.safetensors"))
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    crash_and_finish(["finetune", *overrides], run, ref, steps, check_state=lambda state: "task" in state)
 
 
 @pytest.mark.slow
