@@ -95,3 +95,11 @@ def run_cli(capsys, argv: list[str], code: int, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
     return lines[0]
+
+
+def refuses_cleanly(capsys, path: Path, argv: list[str], code: int, *needles: str) -> str:
+    """``run_cli`` and, on top, nothing under ``path`` written, replaced or deleted."""
+    before = tree(path)
+    line = run_cli(capsys, argv, code, *needles)
+    assert tree(path) == before
+    return line

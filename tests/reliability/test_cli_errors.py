@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import run_cli, tree
+from .conftest import refuses_cleanly, run_cli, tree
 
 DOMAINS = ("genomic", "tabular", "timeseries", "sets")
 
@@ -242,9 +242,7 @@ def _embed_cases(run, tmp_path: Path) -> list[tuple[list[str], int, str]]:
 @pytest.mark.parametrize("case", range(15))
 def test_embed_usage_and_outputs(runs, tmp_path, capsys, case):
     argv, code, needle = _embed_cases(runs["genomic"], tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, argv, code, needle)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, argv, code, needle)
     assert (tmp_path / "user.zarr" / "thesis.tex").read_text() == "years of work"
 
 
@@ -290,9 +288,7 @@ def _infill_cases(runs, tmp_path: Path) -> list[tuple[list[str], int, tuple[str,
 @pytest.mark.parametrize("case", range(12))
 def test_infill_usage_and_outputs(runs, tmp_path, capsys, case):
     argv, code, needles = _infill_cases(runs, tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, argv, code, *needles)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, argv, code, *needles)
     assert (tmp_path / "exists.fasta").read_text() == ">mine\nACGT\n"
 
 
@@ -405,9 +401,7 @@ def _export_cases(runs, tmp_path: Path) -> list[tuple[list[str], int, tuple[str,
 @pytest.mark.parametrize("case", range(8))
 def test_export_hf_malformed(runs, tmp_path, capsys, case):
     argv, code, needles = _export_cases(runs, tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, argv, code, *needles)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, argv, code, *needles)
 
 
 def test_export_hf_overwrite_replaces_its_own_export(runs, tmp_path):
@@ -465,9 +459,7 @@ def _import_cases(runs, tmp_path: Path) -> list[tuple[list[str], int, tuple[str,
 @pytest.mark.parametrize("case", range(13))
 def test_import_hf_malformed(runs, tmp_path, capsys, case):
     argv, code, needles = _import_cases(runs, tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, argv, code, *needles)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, argv, code, *needles)
 
 
 # ---------------------------------------------------------------- pretrain

@@ -19,7 +19,7 @@ from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
 from encoderkit.registry import get_domain
 
-from .conftest import run_cli, tree
+from .conftest import refuses_cleanly, run_cli, tree
 
 TINY = ["model=tiny", "model.hidden_size=32", "model.num_heads=2", "model.num_layers=2",
         "model.intermediate_size=48", "model.local_window=8", "model.backend=sdpa",
@@ -309,9 +309,7 @@ def _impute_cases(tmp: Path) -> list[tuple[list[str], int, str]]:
 @pytest.mark.parametrize("case", range(24))
 def test_impute_malformed(tmp_path, capsys, case):
     argv, code, needle = _impute_cases(tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, ["impute", *argv], code, needle)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, ["impute", *argv], code, needle)
 
 
 # ------------------------------------------------------------- ingest workers / append
@@ -346,9 +344,7 @@ def _ingest_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
 @pytest.mark.parametrize("case", range(10))
 def test_ingest_workers_append(setup, tmp_path, capsys, case):
     argv, code, needle = _ingest_cases(setup, tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, ["ingest", *argv], code, needle)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, ["ingest", *argv], code, needle)
 
 
 # ------------------------------------------------------------- second batch: harder inputs
@@ -511,6 +507,4 @@ def _impute_more(tmp: Path) -> list[tuple[list[str], int, str]]:
 @pytest.mark.parametrize("case", range(9))
 def test_impute_more(tmp_path, capsys, case):
     argv, code, needle = _impute_more(tmp_path)[case]
-    before = tree(tmp_path)
-    run_cli(capsys, ["impute", "progress=false", "train.steps=1", *argv], code, needle)
-    assert tree(tmp_path) == before
+    refuses_cleanly(capsys, tmp_path, ["impute", "progress=false", "train.steps=1", *argv], code, needle)
