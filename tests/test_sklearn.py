@@ -180,22 +180,28 @@ def test_bad_parameters_name_themselves():
         imputer(overrides="train.steps=3").fit(x)
 
 
-def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
-    """blend='iterative' fills each missing numeric cell with the mean of the encoder alone
-    (blend='none', same seed) and a standardised IterativeImputer fitted on the same X
-    (built here independently with scikit-learn); observed cells stay as given."""
+def _iterative_reference(fit_on: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """scikit-learn's IterativeImputer (BayesianRidge, 10 rounds) on standardised columns,
+    fitted on ``fit_on``, filling ``fill``: the reference the tabular blend must match."""
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
     from sklearn.preprocessing import StandardScaler
 
+    scaler = StandardScaler().fit(fit_on)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(fit_on))
+        return scaler.inverse_transform(it.transform(scaler.transform(fill)))
+
+
+def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
+    """blend='iterative' fills each missing numeric cell with the mean of the encoder alone
+    (blend='none', same seed) and a standardised IterativeImputer fitted on the same X
+    (built here independently with scikit-learn); observed cells stay as given."""
     x, new = holed(60, 0), holed(20, 7)
     alone = imputer(blend="none", select="model").fit(x).transform(new)
     blended = imputer(select="model").fit(x).transform(new)
-    scaler = StandardScaler().fit(x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(x))
-        reference = scaler.inverse_transform(it.transform(scaler.transform(new)))
+    reference = _iterative_reference(x, new)
     miss = np.isnan(new)
     np.testing.assert_allclose(blended[miss], 0.5 * (alone[miss] + reference[miss]), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(blended[~miss], new[~miss])
@@ -206,10 +212,6 @@ def test_select_auto_uses_iterative_imputer_where_it_wins_on_held_back_cells():
     IterativeImputer recovers it and a 3-step encoder does not, so select='auto' stores
     'iterative' for it in selection_, and transform fills it with IterativeImputer refitted
     on every observed cell (built here with scikit-learn); select='model' keeps the blend."""
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-    from sklearn.impute import IterativeImputer
-    from sklearn.preprocessing import StandardScaler
-
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 3))
     x[:, 2] = 2.0 * x[:, 0] + 1.0
@@ -220,11 +222,7 @@ def test_select_auto_uses_iterative_imputer_where_it_wins_on_held_back_cells():
     assert imp.selection_["c2"] == "iterative" and set(imp.selection_) == {"c0", "c1", "c2"}
     errs = imp.selection_errors_["c2"]
     assert errs["iterative"] < 1e-6 < errs["blend"] and "encoder" in errs
-    scaler = StandardScaler().fit(x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(x))
-        reference = scaler.inverse_transform(it.transform(scaler.transform(x)))
+    reference = _iterative_reference(x, x)
     out = imp.transform(x)
     miss = np.isnan(x[:, 2])
     np.testing.assert_allclose(out[miss, 2], reference[miss, 2], rtol=1e-6, atol=1e-6)
