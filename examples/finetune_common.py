@@ -151,6 +151,14 @@ def probe_predict(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndar
     return clf.predict(X[test])
 
 
+def logreg_anchor(X: np.ndarray, y: np.ndarray) -> Anchor:
+    """A classical anchor: ``probe_predict`` (standardised features, L2 logistic regression)
+    on fixed hand-made features ``X`` of every record."""
+    def anchor(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+        return probe_predict(X, y, train, test, seed)
+    return anchor
+
+
 # ---------------------------------------------------------------- fine-tuning (encoderkit finetune)
 def _cli(args: list[str], log: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, probe_predict, example_main
+from finetune_common import Task, example_main, logreg_anchor
 
 WINDOWS = 3000
 WINDOW = 96
@@ -95,12 +95,6 @@ def kmer_counts(seqs: list[str], k: int, phased: bool) -> np.ndarray:
     return out
 
 
-def kmer_logreg(X: np.ndarray, y: np.ndarray):
-    def anchor(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-        return probe_predict(X, y, train, test, seed)
-    return anchor
-
-
 def make_task(workdir: Path) -> Task:
     from domains.genomic.domain import bundled_sequence
     from domains.genomic.io import SeqRecord, write_seq_records
@@ -120,7 +114,7 @@ def make_task(workdir: Path) -> Task:
         ingest("genomic", [str(workdir / "excerpt.fasta")], str(genome), progress=False, verbose=False)
     return Task(name="ecoli-coding-frame", domain="genomic", store=str(store), ids=ids, labels=y,
                 test=test, pretrain_store=str(genome), overrides=list(CODON_TOKENS),
-                anchors={"logistic regression, phase-aware 3-mer counts": kmer_logreg(kmer_counts(seqs, 3, True), y)},
+                anchors={"logistic regression, phase-aware 3-mer counts": logreg_anchor(kmer_counts(seqs, 3, True), y)},
                 notes=f"{len(genes)} genes called, {WINDOW}-base windows, 6 classes (strand x frame), "
                       f"test = genes past {TEST_FROM:.0%} of the excerpt")
 

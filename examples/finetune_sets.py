@@ -20,26 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, fixed_test_split, probe_predict, example_main
+from finetune_common import Task, example_main, fixed_test_split, logreg_anchor
+from sets_digits import histogram
 
 OVERRIDES = ["domain.unit=0.1", "domain.pooling_token=true", "data.max_seqlen=64"]
-
-
-def histogram(sets: list[dict], bins: int, weighted: bool) -> np.ndarray:
-    """Per set, a bins x bins histogram of its points over the 8x8 grid (order-free)."""
-    out = np.zeros((len(sets), bins * bins))
-    for i, s in enumerate(sets):
-        w = s["features"][:, 0] if weighted else None
-        h, _, _ = np.histogram2d(s["coords"][:, 0], s["coords"][:, 1], bins=bins,
-                                 range=[[-0.5, 7.5], [-0.5, 7.5]], weights=w)
-        out[i] = h.ravel()
-    return out
-
-
-def logreg(X: np.ndarray, y: np.ndarray):
-    def anchor(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-        return probe_predict(X, y, train, test, seed)
-    return anchor
 
 
 def make_task(workdir: Path) -> Task:
@@ -54,9 +38,9 @@ def make_task(workdir: Path) -> Task:
     ids = np.asarray([s["name"] for s in sets])
     return Task(name="digits", domain="sets", store=str(store), ids=ids, labels=y,
                 test=fixed_test_split(y), pretrain_store=str(store), overrides=list(OVERRIDES),
-                anchors={"logistic regression, 4x4 point-count histogram": logreg(histogram(sets, 4, False), y),
+                anchors={"logistic regression, 4x4 point-count histogram": logreg_anchor(histogram(sets, 4, False), y),
                          "logistic regression, 8x8 intensity histogram (= raw image)":
-                             logreg(histogram(sets, 8, True), y)},
+                             logreg_anchor(histogram(sets, 8, True), y)},
                 notes="1797 sets, 10 classes, 30% test")
 
 
