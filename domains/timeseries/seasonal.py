@@ -9,6 +9,12 @@ linear trend, take the autocorrelation, and keep the lag of its highest local ma
 if that peak is strong (ACF >= ``min_acf``) and at least ``min_cycles`` full cycles are
 visible. Everything else (no clear peak, too short) means "no period": the callers fall
 back to linear interpolation.
+
+An autocorrelation peak is not proof that a climatology helps: the outline of a leaf or an
+arrowhead (UCR shape series), a drifting cycle, or 36 months of sales show peaks too, and
+there the climatology fill was 1.5-2.7x worse than linear interpolation
+(benchmarks/RESULTS.md). So the fills (``seasonal_period``) keep a detected period only if
+it wins a blocked cross-validation on the visible samples (``period_helps``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import numpy as np
 
 MIN_ACF = 0.3
 MIN_CYCLES = 3.0
+CV_FOLDS = 5
+CV_MIN_BLOCKS = 3
 
 
 def linear_fill(x: np.ndarray) -> np.ndarray:
@@ -73,6 +81,54 @@ def detect_period(x: np.ndarray, min_acf: float = MIN_ACF, min_cycles: float = M
     return best if acf[best] >= min_acf else None
 
 
+def nan_run_lengths(x: np.ndarray) -> np.ndarray:
+    """Lengths of the runs of consecutive non-finite samples of a 1-D series."""
+    miss = ~np.isfinite(np.asarray(x, dtype=np.float64))
+    edges = np.diff(np.concatenate(([0], miss.astype(np.int8), [0])))
+    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+
+def period_helps(x: np.ndarray, period: int, folds: int = CV_FOLDS) -> bool:
+    """Does the climatology + anomaly fill with ``period`` predict held-back visible samples
+    better than linear interpolation? Blocked ``folds``-fold cross-validation: blocks as long
+    as the series' typical gap (median run of missing samples, 1 if none), fold k holds back
+    every ``folds``-th block from the k-th on (so each visible sample away from the ends is
+    held back once), both fills are refitted without them, and squared errors are summed
+    over all folds. Fewer than ``CV_MIN_BLOCKS`` blocks fit (a short series): False, since
+    a climatology from so few samples is not worth the risk.
+
+    Blocks rather than single samples because a gap's samples share their neighbours: a
+    one-sample test would favour linear interpolation on any smooth series."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    runs = nan_run_lengths(x)
+    block = max(1, int(np.median(runs))) if len(runs) else 1
+    stride = folds * block
+    if stride % period == 0:  # else every block would hide the same phases
+        stride += 1
+    ok = np.isfinite(x)
+    err_seasonal = err_linear = 0.0
+    blocks = 0
+    for k in range(folds):
+        starts = np.arange(block + (k * stride) // folds, n - 2 * block, stride)
+        blocks += len(starts)
+        held = np.zeros(n, dtype=bool)
+        held[(starts[:, None] + np.arange(block)[None, :]).ravel()] = True
+        held &= ok
+        if not held.any():
+            continue
+        y = np.where(held, np.nan, x)
+        err_seasonal += float(np.sum((seasonal_fill(y, period)[0] - x)[held] ** 2))
+        err_linear += float(np.sum((linear_fill(y) - x)[held] ** 2))
+    return blocks >= CV_MIN_BLOCKS and err_seasonal < err_linear
+
+
+def seasonal_period(x: np.ndarray) -> int | None:
+    """The period the fills use: ``detect_period`` confirmed by ``period_helps``."""
+    period = detect_period(x)
+    return period if period and period_helps(x, period) else None
+
+
 def climatology(x: np.ndarray, period: int) -> np.ndarray:
     """Seasonal profile s[phase] (mean 0) of a 1-D series with NaN gaps, fitted by least
     squares beside a linear trend on the visible samples: x_t ~ b t + c[t mod P],
@@ -104,11 +160,12 @@ def climatology(x: np.ndarray, period: int) -> np.ndarray:
 def seasonal_fill(x: np.ndarray, period: int | None = None) -> tuple[np.ndarray, int | None]:
     """Climatology + linearly interpolated anomaly for a 1-D series with NaN gaps.
 
-    ``period`` None: detected from the visible samples; with no period this is linear
-    interpolation. Returns (filled series, period used)."""
+    ``period`` None: detected from the visible samples and kept only where it helps
+    (``seasonal_period``); with no period this is linear interpolation. Returns (filled
+    series, period used)."""
     x = np.asarray(x, dtype=np.float64)
     if period is None:
-        period = detect_period(x)
+        period = seasonal_period(x)
     if not period:
         return linear_fill(x), None
     s = climatology(x, period)[np.arange(len(x)) % period]
@@ -137,7 +194,7 @@ def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray
         # the period from the visible span only: the padding past a series' end (NaN) would
         # enter the autocorrelation as a flat linear extension and can move the peak
         seen = np.flatnonzero(np.isfinite(line))
-        period = detect_period(line[seen[0]:seen[-1] + 1])
+        period = seasonal_period(line[seen[0]:seen[-1] + 1])
         filled, _ = seasonal_fill(line, period) if period else (linear_fill(line), None)
         out[rows] = filled[cols]
     return out

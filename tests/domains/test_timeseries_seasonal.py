@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from domains.timeseries import TimeSeriesDomain
-from domains.timeseries.seasonal import climatology, detect_period, seasonal_fill
+from domains.timeseries.seasonal import (climatology, detect_period, linear_fill, nan_run_lengths,
+                                        period_helps, seasonal_fill, seasonal_period)
 
 
 def monthly(n: int = 144, seed: int = 0, noise: float = 0.3) -> np.ndarray:
@@ -36,6 +37,60 @@ def test_detect_period_says_none_for_noise_a_line_and_too_few_cycles():
     assert detect_period(rng.normal(size=300)) is None
     assert detect_period(np.arange(100.0)) is None
     assert detect_period(monthly(n=30, noise=0.0)) is None  # 2.5 cycles < 3
+
+
+def test_nan_run_lengths_hand_computed():
+    x = np.array([np.nan, 1, 2, np.nan, np.nan, 3, np.inf, np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(nan_run_lengths(x), [1, 2, 4])
+    assert len(nan_run_lengths(np.ones(5))) == 0
+
+
+def test_a_real_season_survives_the_cross_validation_and_beats_linear_on_the_true_gaps():
+    x = monthly(n=144, noise=0.3)
+    holed = x.copy()
+    for s in (14, 40, 75, 110):
+        holed[s:s + 5] = np.nan
+    assert detect_period(holed) == 12 and period_helps(holed, 12)
+    filled, period = seasonal_fill(holed)
+    assert period == seasonal_period(holed) == 12
+    gap = np.isnan(holed)
+    assert np.mean((filled - x)[gap] ** 2) < 0.5 * np.mean((linear_fill(holed) - x)[gap] ** 2)
+
+
+@pytest.mark.parametrize("loader, index, period", [("load_osuleaf", 6, 138), ("load_arrow_head", 8, 78)])
+def test_a_shape_outlines_autocorrelation_peak_is_rejected_where_the_climatology_hurts(loader, index, period):
+    """UCR outlines (a leaf, an arrowhead) show an autocorrelation peak but are not seasonal:
+    on their true gaps the climatology fill is 3-6x worse than linear interpolation, and
+    the cross-validation on the visible samples alone says so."""
+    import warnings
+
+    from aeon import datasets
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        series, _ = getattr(datasets, loader)(split="test")
+    truth = np.asarray(series[index][0], dtype=np.float64)
+    holed = truth.copy()
+    for s in range(30, len(truth) - 20, 50):
+        holed[s:s + 8] = np.nan
+    gap = np.isnan(holed)
+    assert detect_period(holed) == period
+    climatology_err = np.mean((seasonal_fill(holed, period)[0] - truth)[gap] ** 2)
+    linear_err = np.mean((linear_fill(holed) - truth)[gap] ** 2)
+    assert climatology_err > 2 * linear_err  # the truth: the period would hurt here
+    assert seasonal_period(holed) is None
+    np.testing.assert_array_equal(seasonal_fill(holed)[0], linear_fill(holed))
+
+
+def test_too_short_to_cross_validate_means_no_period():
+    # a clean period-4 signal whose climatology would be exact, but with gaps of 4 samples
+    # fewer than 3 held-back blocks fit in 16 samples: the period is not trusted
+    x = np.tile([0.0, 1.0, 0.0, -1.0], 4) + 0.01 * np.arange(16)
+    x[6:10] = np.nan
+    assert not period_helps(x, 4)
+    longer = np.tile([0.0, 1.0, 0.0, -1.0], 15) + 0.01 * np.arange(60)
+    longer[[9, 10, 11, 12, 41, 42, 43, 44]] = np.nan
+    assert period_helps(longer, 4)
 
 
 def test_climatology_and_fill_match_a_hand_computed_case():
