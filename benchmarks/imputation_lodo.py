@@ -365,6 +365,12 @@ def classical_series(y: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def checked_seasonal(y: np.ndarray) -> np.ndarray:
+    """Per channel, ``seasonal_fill`` with the period only where it passes the
+    cross-validation (what the time-series domain's `seasonal` candidate uses)."""
+    return np.stack([seasonal_fill(ch)[0] for ch in y])
+
+
 def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: int,
                  workdir: str, seed: int) -> str:
     from domains.timeseries import TimeSeriesDomain
@@ -503,25 +509,36 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"), seed)
         model = load(run)
         secs[baseline] = time.perf_counter() - t0
-        for fb in (0, 16, 32):
-            model.domain.options["short_fallback"] = fb
+        for fb in (0, 16, 32):  # by series length only (data_fallback off)
+            model.domain.options.update(short_fallback=fb, data_fallback=0)
             filled = model.infill([h.copy() for h in holed])
             preds[f"ek_{baseline}" + (f"_fb{fb}" if fb else "")] = [np.asarray(f).reshape(h.shape) for f, h in zip(filled, holed)]
-        if baseline == "seasonal" and any(m.any() for h in hide for m in h.values()):
-            # on the series with the held-back samples hidden: the default (seasonal input,
-            # fallback 32) and the model without the fallback
-            default = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
-            model.domain.options["short_fallback"] = 0
-            alone = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+        if baseline == "seasonal":
+            # the documented default (configs/domain/timeseries.yaml): fallbacks by series
+            # length and by data size
+            model.domain.options.update(short_fallback=16, data_fallback=32)
+            preds["ek_default"] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in holed]), holed)]
+            if any(m.any() for h in hide for m in h.values()):
+                # on the series with the held-back samples hidden: the default and the model
+                # without the fallbacks
+                default = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+                model.domain.options.update(short_fallback=0, data_fallback=0)
+                alone = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
     cl = [classical_series(h) for h in holed]
     for k in cl[0]:
         preds[k] = [c[k] for c in cl]
+    # the domain's own `seasonal` candidate: the period only where it wins the
+    # cross-validation on the visible samples (seasonal_period), linear elsewhere
+    checked = [checked_seasonal(h) for h in holed]
+    preds["ek_blend"] = [(a + b) / 2 for a, b in zip(preds["ek_default"], checked)]
     if default is not None:
         cl_train = [classical_series(h) for h in train]
+        checked_train = [checked_seasonal(h) for h in train]
         cands = {"model": default, "linear": [c["linear"] for c in cl_train],
-                 "seasonal": [c["climatology+anomaly"] for c in cl_train], "encoder": alone}
-        finals = {"model": preds["ek_seasonal_fb32"], "linear": preds["linear"],
-                  "seasonal": preds["climatology+anomaly"], "encoder": preds["ek_seasonal"]}
+                 "seasonal": checked_train, "encoder": alone,
+                 "blend": [(a + b) / 2 for a, b in zip(default, checked_train)]}
+        finals = {"model": preds["ek_default"], "linear": preds["linear"],
+                  "seasonal": checked, "encoder": preds["ek_seasonal"], "blend": preds["ek_blend"]}
         preds["ek_select"], choices = select_series(holed, hide, cands, finals)
         print(f"[series] {name} select: " + ", ".join(
             f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"

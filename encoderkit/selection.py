@@ -9,11 +9,15 @@ choice needs no per-dataset tuning.
 The rule, and why. A column has few held-back cells (5% of its observed ones), and
 imputation errors are heavy-tailed: one held-back run at a series' end, where every
 method extrapolates, can outweigh fifty ordinary runs. So a candidate replaces the model
-only when it wins *clearly*: (1) its total held-back error is lower, and (2) it beats the
+only when it wins *clearly*: (1) its total held-back error is lower by at least ``MIN_GAIN``
+(5%), and (2) it beats the
 model on significantly more of the held-back groups than it loses, by a one-sided
 Wilcoxon signed-rank test on the per-group error differences (a rank test, so one
 extreme group cannot decide), at level ``ALPHA`` for each candidate, over at least
-``MIN_GROUPS`` groups.
+``MIN_GROUPS`` groups. Why (1) asks for a margin: with a thousand held-back cells the rank
+test finds differences of 1% significant, and the held-back runs are only a proxy for the
+real gaps: on ACSF1 the model/seasonal blend won the held-back cells by 1.4% and lost the
+real gaps by 28% (benchmarks/RESULTS.md). A switch has to be worth that risk.
 
 No correction for testing several candidates (Bonferroni): the costs are asymmetric. A
 false switch goes to a candidate that looked at least as good on the held-back cells, so
@@ -34,6 +38,7 @@ import numpy as np
 
 ALPHA = 0.05
 MIN_GROUPS = 5
+MIN_GAIN = 0.05
 SELECT = ("auto", "model")
 
 
@@ -65,7 +70,7 @@ def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = 
             continue
         d = np.bincount(groups, weights=base - np.asarray(err, dtype=np.float64), minlength=n_groups)
         total = float(np.sum(err))
-        if total >= best_total or not (d > 0).any():
+        if total > (1.0 - MIN_GAIN) * float(base.sum()) or total >= best_total or not (d > 0).any():
             continue
         if wilcoxon(d, alternative="greater").pvalue < ALPHA:
             best, best_total = name, total

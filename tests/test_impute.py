@@ -268,3 +268,8 @@ def test_select_rule_against_hand_computed_cases():
     # two clear winners (each p = 1/32 < 0.05, the level per candidate): the lower total wins
     assert choose({**better, "c": np.full(MIN_GROUPS, 0.5)}, g) == "b"
     assert choose({**better, "c": np.full(MIN_GROUPS, 2.0)}, g) == "b"
+    # wins every one of 40 groups (p ~ 1e-12) but by 3% of the total: below MIN_GAIN (5%)
+    g40 = np.arange(40)
+    small = {"model": np.ones(40), "b": np.full(40, 0.97)}
+    assert choose(small, g40) == "model"
+    assert choose({"model": np.ones(40), "b": np.full(40, 0.94)}, g40) == "b"  # 6%

@@ -70,6 +70,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
+            "data_fallback": 0,
             "channel_independent": False, "window_overlap": 0,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
@@ -100,9 +101,10 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         v = opts["mean_span"]
         _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
         _check(opts["baseline"] in BASELINES, "baseline", f"one of {BASELINES}", opts["baseline"])
-        v = opts["short_fallback"]
-        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, "short_fallback",
-               "an int >= 0 (patches)", v)
+        for key in ("short_fallback", "data_fallback"):
+            v = opts[key]
+            _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
+                   "an int >= 0 (patches)", v)
         _check(isinstance(opts["channel_independent"], bool), "channel_independent",
                "true or false", opts["channel_independent"])
         for key in ("window_overlap", "infill_overlap"):

@@ -23,12 +23,18 @@ from .seasonal import seasonal_fill
 
 class SeriesInfill:
     def _falls_back(self, ctx: Mapping[str, Any]) -> bool:
-        """``short_fallback`` > 0 and the series has fewer patches per channel than that:
-        infill returns the baseline (linear / seasonal fill) instead of the model, which
-        measured worse than interpolation on series this short (benchmarks/RESULTS.md)."""
-        k = int(self.options["short_fallback"])
-        return (k > 0 and self.options["baseline"] != "none"
-                and math.ceil(int(ctx["length"]) / int(ctx["patch"])) < k)
+        """Infill returns the baseline (linear / seasonal fill) instead of the model where
+        the model measured worse than interpolation (benchmarks/RESULTS.md): a series with
+        fewer than ``short_fallback`` patches per channel (too little context around a gap),
+        or data with fewer than ``data_fallback`` patches per channel in all (too little to
+        train on; ``data_patches``, set by ``infill`` over every series it is given, else
+        this series alone). What matters is both: 20 BasicMotions series of 25 patches
+        train a model that beats the baselines, one 29-patch Lynx series does not."""
+        if self.options["baseline"] == "none":
+            return False
+        own = math.ceil(int(ctx["length"]) / int(ctx["patch"]))
+        k, d = int(self.options["short_fallback"]), int(self.options["data_fallback"])
+        return (k > 0 and own < k) or (d > 0 and int(ctx.get("data_patches", own)) < d)
 
     def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
@@ -118,9 +124,11 @@ class SeriesInfill:
         arrays, how = self._as_series_list(data)
         masked: list[MaskedExample] = []
         owner: list[int] = []
+        data_patches = sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
+            ex.context["data_patches"] = data_patches  # read by _falls_back, windows keep it
             # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
             # A series that falls back to the baseline is one window: its interpolation
             # must see the whole series, not a window's share of it.
@@ -146,16 +154,24 @@ class SeriesInfill:
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``seasonal``: per series and channel, the climatology + interpolated anomaly of
-        the visible samples where a period is detected in them, else their linear
-        interpolation (no model); ``encoder``, where ``short_fallback`` sends some series
-        to the baseline: the model's own fill of every series (see ``encoderkit.selection``)."""
+        the visible samples where a period is detected in them and passes the
+        cross-validation, else their linear interpolation (no model); ``encoder``, where
+        the fallbacks send some series to the baseline: the model's own fill of every
+        series; ``blend``: the mean of the model's fill (``infill``) and ``seasonal`` (see
+        ``encoderkit.selection``)."""
         arrays, how = self._as_series_list(data)
         filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
                             for ch in arr]) for arr in arrays]
         out = {"seasonal": self._rebuild(data, how, filled)}
-        if any(self._falls_back({"length": a.shape[1], "patch": self.patch}) for a in arrays):
-            alone = type(self)(self.schema, **{**self.options, "short_fallback": 0})
+        total = sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
+        if any(self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": total})
+               for a in arrays):
+            alone = type(self)(self.schema, **{**self.options, "short_fallback": 0, "data_fallback": 0})
             out["encoder"] = alone.infill(data, predict)
+        # the model's fill averaged with the seasonal one: their errors are partly
+        # independent (benchmarks/RESULTS.md: airline, uschange, ArrowHead)
+        model = self._as_series_list(self.infill(data, predict))[0]
+        out["blend"] = self._rebuild(data, how, [(m + f) / 2 for m, f in zip(model, filled)])
         return out
 
     # ------------------------------------------------------------------ files

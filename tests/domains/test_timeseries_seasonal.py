@@ -217,3 +217,35 @@ def test_infill_candidates_seasonal_per_channel_and_the_encoder_without_fallback
         cands["encoder"], TimeSeriesDomain({}, patch=4, baseline="seasonal").infill(x, big_predict))
     assert not np.allclose(cands["encoder"], d.infill(x, big_predict))
     assert "encoder" not in TimeSeriesDomain({}, patch=4, short_fallback=8).infill_candidates(x, big_predict)
+
+
+def test_infill_candidates_blend_is_the_mean_of_the_model_and_seasonal_fills():
+    rng = np.random.default_rng(6)
+    x = np.stack([monthly(144, 2), rng.normal(size=144)])
+    x[0, 60:66] = x[1, 30:34] = np.nan
+    d = TimeSeriesDomain({}, patch=4, baseline="seasonal")
+    cands = d.infill_candidates(x, big_predict)
+    model = d.infill(x, big_predict)
+    gap = np.isnan(x)
+    np.testing.assert_allclose(cands["blend"][gap], (model[gap] + cands["seasonal"][gap]) / 2, rtol=1e-12)
+    np.testing.assert_array_equal(cands["blend"][~gap], x[~gap])  # observed samples untouched
+    assert not np.allclose(cands["blend"][gap], model[gap])
+
+
+def test_data_fallback_counts_the_patches_of_every_series_given_together():
+    """``data_fallback``: too little data in all -> the baseline for every series, however
+    long each one is; enough series of the same length -> the model."""
+    rng = np.random.default_rng(7)
+    one = rng.normal(size=(1, 100))  # 25 patches of 4
+    one[0, 50] = np.nan
+    d = TimeSeriesDomain({}, patch=4, data_fallback=32)
+    alone = d.infill(one, big_predict)
+    assert alone[0, 50] == pytest.approx((one[0, 49] + one[0, 51]) / 2, rel=1e-6)  # linear
+    many = np.concatenate([one[None], rng.normal(size=(3, 1, 100))])  # 4 x 25 = 100 patches
+    together = d.infill(many, big_predict)
+    assert abs(together[0, 0, 50] - (one[0, 49] + one[0, 51]) / 2) > 1.0  # the model's fill
+    with pytest.raises(ValueError, match="data_fallback"):
+        TimeSeriesDomain({}, data_fallback=-2)
+    # the `encoder` candidate is the model without either fallback
+    np.testing.assert_array_equal(d.infill_candidates(one, big_predict)["encoder"],
+                                  TimeSeriesDomain({}, patch=4).infill(one, big_predict))
