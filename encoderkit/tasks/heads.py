@@ -112,16 +112,25 @@ def regression_loss(pred: Tensor, y: Tensor, mask: Tensor) -> Tensor:
     return per_unit.mean()
 
 
-def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor) -> Tensor:
+def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor, groups: Tensor | None = None) -> Tensor:
     """Symmetric InfoNCE with in-batch negatives (CLIP / Nomic Embed): row i of ``a`` and
     row i of ``b`` are positives, every other row of the other side a negative.
     ``logit_scale`` = 1 / temperature. The negatives are the micro-batch's other records
     (the loader packs both views of a window into the same micro-batch); ranks do not
-    exchange embeddings, so under DDP each rank contrasts its own micro-batch."""
+    exchange embeddings, so under DDP each rank contrasts its own micro-batch.
+
+    ``groups`` [N]: the record of each pair. Rows of the same record (a record's other
+    windows, or the same record again when a batch is larger than a small store and the
+    loader cycles through it) are not negatives: pushing a record away from itself is
+    the opposite of what the loss is for. They are left out of the softmax."""
     a = F.normalize(a.float(), dim=-1)
     b = F.normalize(b.float(), dim=-1)
     logits = logit_scale * a @ b.T
     target = torch.arange(len(a), device=a.device)
+    if groups is not None:
+        same = groups[:, None] == groups[None, :]
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, float("-inf"))
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 

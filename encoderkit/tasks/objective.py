@@ -419,11 +419,13 @@ class TaskObjective(Objective):
                     z = model.pool(model.encode(b), b).float()
                 p = model.project(z)
                 k = len(z) // 2
-                loss_sum += float(info_nce(p[0::2], p[1::2], model.scale())) * k
-                # retrieval between the two views' embeddings (what a user gets), not projections
+                rec = torch.arange(k, device=z.device) if b.record is None else b.record[0::2]
+                loss_sum += float(info_nce(p[0::2], p[1::2], model.scale(), rec)) * k
+                # retrieval between the two views' embeddings (what a user gets), not
+                # projections; finding another copy of the same record is a hit
                 a, c = z[0::2], z[1::2]
                 sim = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T
-                hits += int((sim.argmax(1) == torch.arange(k, device=sim.device)).sum())
+                hits += int((rec[sim.argmax(1)] == rec).sum())
                 count += k
         finally:
             model.train(was)

@@ -87,16 +87,19 @@ def test_regression_loss_skips_missing_targets():
     assert float(got) == pytest.approx((1.0 + (1.0 + 9.0) / 2) / 2)
 
 
-def _info_nce_reference(a: np.ndarray, b: np.ndarray, scale: float) -> float:
-    """Written out in float64 loops: mean over both directions of -log softmax of the positive."""
+def _info_nce_reference(a: np.ndarray, b: np.ndarray, scale: float, groups=None) -> float:
+    """Written out in float64 loops: mean over both directions of -log softmax of the
+    positive, over the positive and the rows of other groups (records)."""
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     n = len(a)
+    groups = list(range(n)) if groups is None else list(groups)
     total = 0.0
     for x, z in ((a, b), (b, a)):
         for i in range(n):
-            s = [scale * float(np.dot(x[i], z[j])) for j in range(n)]
-            total += -(s[i] - math.log(sum(math.exp(v) for v in s)))
+            s = [scale * float(np.dot(x[i], z[j])) for j in range(n) if j == i or groups[j] != groups[i]]
+            pos = scale * float(np.dot(x[i], z[i]))
+            total += -(pos - math.log(sum(math.exp(v) for v in s)))
     return total / (2 * n)
 
 
@@ -106,6 +109,21 @@ def test_info_nce_equals_float64_reference():
     got = H.info_nce(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32),
                      torch.tensor(20.0))
     assert float(got) == pytest.approx(_info_nce_reference(a, b, 20.0), rel=1e-5)
+
+
+def test_info_nce_leaves_other_copies_of_a_record_out_of_the_negatives():
+    # pairs 0 and 2 are the same record (a batch larger than a small store holds it twice)
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    groups = np.array([7, 1, 7, 4, 5])
+    got = H.info_nce(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32),
+                     torch.tensor(20.0), torch.tensor(groups))
+    assert float(got) == pytest.approx(_info_nce_reference(a, b, 20.0, groups), rel=1e-5)
+    assert float(got) != pytest.approx(_info_nce_reference(a, b, 20.0), rel=1e-3)
+    # distinct records: the plain loss
+    distinct = H.info_nce(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32),
+                          torch.tensor(20.0), torch.arange(5))
+    assert float(distinct) == pytest.approx(_info_nce_reference(a, b, 20.0), rel=1e-5)
 
 
 def test_supervised_contrastive_equals_float64_reference():
