@@ -119,10 +119,11 @@ def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor, groups: Tensor | None = 
     (the loader packs both views of a window into the same micro-batch); ranks do not
     exchange embeddings, so under DDP each rank contrasts its own micro-batch.
 
-    ``groups`` [N]: the record of each pair. Rows of the same record (a record's other
-    windows, or the same record again when a batch is larger than a small store and the
-    loader cycles through it) are not negatives: pushing a record away from itself is
-    the opposite of what the loss is for. They are left out of the softmax."""
+    ``groups`` [N]: which window of which record each pair is (``view_groups``). Another
+    copy of the same window (a batch larger than a small store, where the loader cycles
+    through it) is not a negative: pushing a window away from itself is the opposite of
+    what the loss is for. Such rows are left out of the softmax. (A record's other windows
+    stay negatives: a genome stored as one record has nothing else to contrast with.)"""
     a = F.normalize(a.float(), dim=-1)
     b = F.normalize(b.float(), dim=-1)
     logits = logit_scale * a @ b.T
@@ -132,6 +133,16 @@ def info_nce(a: Tensor, b: Tensor, logit_scale: Tensor, groups: Tensor | None = 
         same.fill_diagonal_(False)
         logits = logits.masked_fill(same, float("-inf"))
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def view_groups(batch: PackedBatch) -> Tensor | None:
+    """One id per view pair of a contrastive micro-batch: (record, window) of its first
+    view, or None where the batch carries no provenance."""
+    if batch.record is None:
+        return None
+    rec = batch.record[0::2].long()
+    win = torch.zeros_like(rec) if batch.window is None else batch.window[0::2].long()
+    return rec * (int(win.max()) + 1 if len(win) else 1) + win
 
 
 def supervised_contrastive(z: Tensor, y: Tensor, logit_scale: Tensor) -> Tensor:

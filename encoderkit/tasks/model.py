@@ -87,8 +87,7 @@ class TaskModel(nn.Module):
             z = self.pool(hidden, batch)
             p = self.project(z)
             a, b = p[0::2], p[1::2]  # the loader keeps the two views of a record adjacent
-            groups = None if batch.record is None else batch.record[0::2]
-            loss = H.info_nce(a, b, self.scale(), groups)
+            loss = H.info_nce(a, b, self.scale(), H.view_groups(batch))
             return HeadOutput(predictions={"pooled": z}, loss=loss, losses={},
                               metrics={"temperature": 1.0 / self.scale().detach()})
         if spec.type == "supervised_contrastive":

@@ -406,7 +406,7 @@ class TaskObjective(Objective):
         return self.score(records, outputs)
 
     def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer) -> dict[str, float]:
-        from encoderkit.tasks.heads import info_nce
+        from encoderkit.tasks.heads import info_nce, view_groups
 
         model = self.model
         was = model.training
@@ -419,10 +419,11 @@ class TaskObjective(Objective):
                     z = model.pool(model.encode(b), b).float()
                 p = model.project(z)
                 k = len(z) // 2
-                rec = torch.arange(k, device=z.device) if b.record is None else b.record[0::2]
+                rec = view_groups(b)
+                rec = torch.arange(k, device=z.device) if rec is None else rec
                 loss_sum += float(info_nce(p[0::2], p[1::2], model.scale(), rec)) * k
                 # retrieval between the two views' embeddings (what a user gets), not
-                # projections; finding another copy of the same record is a hit
+                # projections; finding another copy of the same window is a hit
                 a, c = z[0::2], z[1::2]
                 sim = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T
                 hits += int((rec[sim.argmax(1)] == rec).sum())

@@ -126,6 +126,17 @@ def test_info_nce_leaves_other_copies_of_a_record_out_of_the_negatives():
     assert float(distinct) == pytest.approx(_info_nce_reference(a, b, 20.0), rel=1e-5)
 
 
+def test_view_groups_are_record_and_window_pairs():
+    from types import SimpleNamespace
+
+    # views adjacent: pairs (rec 3, win 0), (rec 3, win 1), (rec 5, win 0), (rec 3, win 0)
+    batch = SimpleNamespace(record=torch.tensor([3, 3, 3, 3, 5, 5, 3, 3]),
+                            window=torch.tensor([0, 0, 1, 1, 0, 0, 0, 0]))
+    g = H.view_groups(batch).tolist()
+    assert g[0] == g[3] and len({g[0], g[1], g[2]}) == 3  # same window again; other windows differ
+    assert H.view_groups(SimpleNamespace(record=None, window=None)) is None
+
+
 def test_supervised_contrastive_equals_float64_reference():
     rng = np.random.default_rng(1)
     z = rng.normal(size=(6, 4))
