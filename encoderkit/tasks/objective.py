@@ -162,6 +162,7 @@ class TaskObjective(Objective):
 
         if spec.type == "contrastive":
             self._check_views(domain, store)
+        self._resolve_batch(trainer, domain)
         prepare = Prepare(domain, spec, self.y_model, bool(task.augment), self.file, ids)
         self.prepare = prepare
         max_seqlen = d.max_seqlen
@@ -187,6 +188,25 @@ class TaskObjective(Objective):
             tmp = trainer.run_dir / f".{SPLIT_FILE}.tmp"
             tmp.write_text(json.dumps(split))
             tmp.replace(trainer.run_dir / SPLIT_FILE)
+
+    def _resolve_batch(self, trainer: Trainer, domain: Domain) -> None:
+        """``data.max_tokens=auto`` -> an int sized by the training split (``budget.py``),
+        written into the run's config (and ``data.max_seqlen`` when lowered to it), so the
+        checkpoint records it and a resumed run is checked against it. A contrastive task
+        has no labelled split: in-batch negatives want the pretraining batch."""
+        from encoderkit.train.budget import AUTO, resolve_max_tokens
+        from encoderkit.train.config import DataConfig
+
+        d = trainer.cfg.data
+        if d.max_tokens != AUTO:
+            return
+        if self.spec.type == "contrastive":
+            max_tokens, max_seqlen = DataConfig.max_tokens, min(int(d.max_seqlen), DataConfig.max_tokens)
+        else:
+            max_tokens, max_seqlen = resolve_max_tokens(trainer.cfg, trainer.store, domain,
+                                                        self.train_indices, trainer.info.world_size)
+        d.max_tokens = trainer.config_dict["data"]["max_tokens"] = max_tokens
+        d.max_seqlen = trainer.config_dict["data"]["max_seqlen"] = max_seqlen
 
     @staticmethod
     def _check_views(domain: Domain, store: Any) -> None:
