@@ -23,13 +23,15 @@ tokens to stored tokens scales the split's stored total.
 
 with ``n`` the training sequences (records, or their windows when longer than
 ``data.max_seqlen``). BERT-style fine-tuning takes 16-32 records a step whatever the set;
-the pretraining batch (8,192 tokens) held a 36-series training split ~17 times over, so
-every step was a full-batch step and the step floor became hundreds of epochs. A split
+a fixed token batch holds a small split several times over (the packer cycles epochs to
+fill it: ArrowHead's 29 training series ~9 times in 8,192 tokens), so every step was a
+full-batch step and the step floor became hundreds of epochs. A split
 of fewer than ``AUTO_BATCH_SEQUENCES x AUTO_MIN_BATCHES`` sequences gets smaller batches,
 so an epoch is always at least ``AUTO_MIN_BATCHES`` updates. The batch never drops below
 the longest sequence, which has to fit one micro-batch; ``data.max_seqlen`` is lowered to
 the resolved value when it is larger (no training sequence is that long). With
-``train.steps=auto`` the step rule above then counts epochs of this batch.
+``train.steps=auto`` the step rule above then counts epochs of this batch; with
+``train.tokens_per_step`` given, the resolved value is the micro-batch that accumulates to it.
 """
 
 from __future__ import annotations
