@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument("--finetune-steps", default=None,
                     help="train.steps of the fine-tuning runs (default: the encoderkit finetune "
                          "default, auto); an int caps the cost of a large task")
+    ap.add_argument("--finetune-max-tokens", default=None,
+                    help="data.max_tokens of the fine-tuning runs (default: the encoderkit finetune "
+                         "default, auto: sized by the labelled training split)")
     ap.add_argument("--budget", choices=("cpu", "defaults"), default="cpu",
                     help="cpu: the small encoder and batch of examples/finetune_common.py; defaults: "
                          "every run with the commands' documented defaults (model tiny, "
@@ -87,6 +90,8 @@ def main() -> None:
         common.use_documented_defaults()
     if args.finetune_steps is not None:
         common.FINETUNE_STEPS = args.finetune_steps if args.finetune_steps == "auto" else int(args.finetune_steps)
+    if args.finetune_max_tokens is not None:
+        common.FINETUNE_BATCH = [f"data.max_tokens={args.finetune_max_tokens}"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -109,7 +114,8 @@ def main() -> None:
              f"one number where it does not). Encoder: {' '.join(common.MODEL) or 'default (tiny)'}, "
              f"{' '.join(common.BATCH) or 'default data.max_tokens'}; "
              f"MLM pretraining {common.PRETRAIN_STEPS or 'default'} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
-             f"fine-tuning train.steps={common.FINETUNE_STEPS}.", ""]
+             f"fine-tuning train.steps={common.FINETUNE_STEPS}, "
+             f"{' '.join(common.FINETUNE_BATCH) or 'data.max_tokens=auto'}.", ""]
     lines += table(results, tasks)
     block = "\n".join(lines)
     print(block)

@@ -43,8 +43,11 @@ import pandas as pd
 # The encoder of every run: ModernBERT's layout at a CPU-friendly size.
 MODEL = ["model=tiny", "model.hidden_size=64", "model.num_layers=4", "model.num_heads=2",
          "model.intermediate_size=128"]
-# 1,024 tokens per step: about 0.5 s a step on one shared core.
+# 1,024 tokens per step: about 0.5 s a step on one shared core (pretraining stages).
 BATCH = ["data.max_tokens=1024"]
+# fine-tuning: the `encoderkit finetune` default, data.max_tokens=auto (a batch sized by the
+# labelled training split; configs/finetune.yaml)
+FINETUNE_BATCH: list[str] = []
 PRETRAIN_STEPS: int | None = 200
 CONTRASTIVE_STEPS: int | str = 100
 FINETUNE_STEPS: int | str = "auto"  # the `encoderkit finetune` default (configs/finetune.yaml)
@@ -190,7 +193,7 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
                 "task=classification", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}",
                 f"train.steps={FINETUNE_STEPS if steps is None else steps}",
-                "train.progress=false", f"run.seed={seed}", *BATCH, *task.overrides, *extra]
+                "train.progress=false", f"run.seed={seed}", *FINETUNE_BATCH, *task.overrides, *extra]
         if checkpoint == "none":
             args += MODEL
         run.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ misalign token labels, so token tasks never augment.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -162,6 +163,7 @@ class TaskObjective(Objective):
 
         if spec.type == "contrastive":
             self._check_views(domain, store)
+        self._resolve_batch(trainer, domain)
         prepare = Prepare(domain, spec, self.y_model, bool(task.augment), self.file, ids)
         self.prepare = prepare
         max_seqlen = d.max_seqlen
@@ -178,8 +180,11 @@ class TaskObjective(Objective):
             raise UsageError(f"data: {' '.join(str(e).split())}") from None
         self.best: float | None = None
         self.best_loss: float | None = None  # validation loss of the best evaluation (tie-break)
+        self.peak: float | None = None  # best metric so far (early stopping counts from it)
+        self.peak_loss: float | None = None
         self.bad_evals = 0
         self.metric = primary_metric(spec)
+        self.tolerance = selection_tolerance(self.metric, len(self.val_indices))
         if info.is_main:
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
             split = {k: [str(ids[i]) for i in v] for k, v in
@@ -187,6 +192,25 @@ class TaskObjective(Objective):
             tmp = trainer.run_dir / f".{SPLIT_FILE}.tmp"
             tmp.write_text(json.dumps(split))
             tmp.replace(trainer.run_dir / SPLIT_FILE)
+
+    def _resolve_batch(self, trainer: Trainer, domain: Domain) -> None:
+        """``data.max_tokens=auto`` -> an int sized by the training split (``budget.py``),
+        written into the run's config (and ``data.max_seqlen`` when lowered to it), so the
+        checkpoint records it and a resumed run is checked against it. A contrastive task
+        has no labelled split: in-batch negatives want the pretraining batch."""
+        from encoderkit.train.budget import AUTO, resolve_max_tokens
+        from encoderkit.train.config import DataConfig
+
+        d = trainer.cfg.data
+        if d.max_tokens != AUTO:
+            return
+        if self.spec.type == "contrastive":
+            max_tokens, max_seqlen = DataConfig.max_tokens, min(int(d.max_seqlen), DataConfig.max_tokens)
+        else:
+            max_tokens, max_seqlen = resolve_max_tokens(trainer.cfg, trainer.store, domain,
+                                                        self.train_indices, trainer.info.world_size)
+        d.max_tokens = trainer.config_dict["data"]["max_tokens"] = max_tokens
+        d.max_seqlen = trainer.config_dict["data"]["max_seqlen"] = max_seqlen
 
     @staticmethod
     def _check_views(domain: Domain, store: Any) -> None:
@@ -309,15 +333,25 @@ class TaskObjective(Objective):
             self.stop = True
 
     def _update(self, value: float, loss: float | None = None) -> bool:
-        """Whether this evaluation is the new best: a better primary metric, or an equal one
-        with a lower validation loss (a small validation set ties on accuracy / F1 for many
-        evaluations, and the first of them is often a half-trained model)."""
-        tie = (self.best is not None and value == self.best and loss is not None
-               and self.best_loss is not None and loss < self.best_loss)
-        if better(self.metric, value, self.best) or tie:
-            self.best, self.best_loss, self.bad_evals = value, loss, 0
+        """Whether this evaluation becomes best/: a better primary metric than every earlier
+        one, an equal one with a lower validation loss (a small validation set ties on
+        accuracy / F1 for many evaluations, and the first of them is often a half-trained
+        model), or one within ``self.tolerance`` of the best so far: a difference smaller
+        than the metric's sampling noise on the validation split is no evidence, and the
+        later checkpoint has trained longer and through the schedule's decay (measured:
+        benchmarks/RESULTS.md, "fine-tuning batch"). Patience counts evaluations that
+        improve on the best so far, tolerance aside."""
+        tie = (self.peak is not None and value == self.peak and loss is not None
+               and self.peak_loss is not None and loss < self.peak_loss)
+        improved = better(self.metric, value, self.peak) or tie
+        if improved:
+            self.peak, self.peak_loss, self.bad_evals = value, loss, 0
+        else:
+            self.bad_evals += 1
+        if improved or (self.peak is not None and self.tolerance > 0
+                        and value >= self.peak - self.tolerance):
+            self.best, self.best_loss = value, loss
             return True
-        self.bad_evals += 1
         return False
 
     def patience_spent(self) -> bool:
@@ -334,7 +368,7 @@ class TaskObjective(Objective):
             self.stop = True
             if trainer.info.is_main:
                 print(f"early stopping at step {trainer.step}: val_{self.metric} did not improve "
-                      f"for {self.bad_evals} evaluations (best {self.best:.4f})", file=sys.stderr)
+                      f"for {self.bad_evals} evaluations (best {self.peak:.4f})", file=sys.stderr)
 
     def _save_best(self, trainer: Trainer) -> None:
         from encoderkit.train import checkpoint as ckpt
@@ -456,6 +490,20 @@ class TaskObjective(Objective):
         out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
         out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))
         return out
+
+
+# metrics that are fractions of validation records (higher is better): their sampling noise
+# is known, at most 0.5 / sqrt(n) (a binomial proportion's standard error at p = 0.5)
+FRACTION_METRICS = ("accuracy", "macro_f1")
+
+
+def selection_tolerance(metric: str, n_val: int) -> float:
+    """How far below the best so far a later evaluation may be and still become best/: one
+    standard error of a fraction metric on ``n_val`` records (0.19 for 7 records, 0.05 for
+    100, 0.016 for 1,000); 0 for other metrics (their scale is the task's)."""
+    if metric not in FRACTION_METRICS or n_val < 1:
+        return 0.0
+    return 0.5 / math.sqrt(n_val)
 
 
 def _loss(val: dict[str, Any]) -> float | None:

@@ -15,17 +15,38 @@ Stores count stored tokens (a series stores samples, its model tokens are patche
 may be read as k-mers), so the model-token count is estimated domain-free: ``featurize``
 runs on up to ``SAMPLE`` training records spread over the split, and their ratio of model
 tokens to stored tokens scales the split's stored total.
+
+``data.max_tokens=auto`` (fine-tuning): a batch sized by the labelled training split,
+
+    sequences = min(AUTO_BATCH_SEQUENCES, ceil(n / AUTO_MIN_BATCHES))
+    max_tokens = max(ceil(sequences x mean sequence tokens / ranks), longest sequence)
+
+with ``n`` the training sequences (records, or their windows when longer than
+``data.max_seqlen``). BERT-style fine-tuning takes 16-32 records a step whatever the set;
+a fixed token batch holds a small split several times over (the packer cycles epochs to
+fill it: ArrowHead's 29 training series ~9 times in 8,192 tokens), so every step was a
+full-batch step and the step floor became hundreds of epochs. A split
+of fewer than ``AUTO_BATCH_SEQUENCES x AUTO_MIN_BATCHES`` sequences gets smaller batches,
+so an epoch is always at least ``AUTO_MIN_BATCHES`` updates. The batch never drops below
+the longest sequence, which has to fit one micro-batch; ``data.max_seqlen`` is lowered to
+the resolved value when it is larger (no training sequence is that long). With
+``train.steps=auto`` the step rule above then counts epochs of this batch; with
+``train.tokens_per_step`` given, the resolved value is the micro-batch that accumulates to it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 AUTO = "auto"
 SAMPLE = 256  # records featurized to estimate model tokens per stored token
+LONGEST = 8  # the longest stored records, featurized too: the longest sequence is among them
+AUTO_BATCH_SEQUENCES = 32  # sequences a step once the split is large (BERT fine-tuning: 16-32)
+AUTO_MIN_BATCHES = 8  # updates an epoch at least: a batch is at most 1/8 of a small split
 
 
 def train_tokens(store: Any, domain: Any, indices: np.ndarray) -> int:
@@ -55,3 +76,61 @@ def resolve_steps(cfg: Any, store: Any, domain: Any, indices: np.ndarray, tokens
         return int(t.steps)
     return auto_steps(train_tokens(store, domain, indices), tokens_per_step, float(t.auto_epochs),
                       int(t.auto_min_steps), int(t.auto_max_steps))
+
+
+@dataclass(frozen=True)
+class SplitSize:
+    """What the model sees of a training split in one epoch (estimated from a sample)."""
+
+    records: int
+    sequences: int  # windows of at most max_seqlen tokens (one per record when shorter)
+    tokens: int  # model tokens of those sequences
+    longest: int  # the longest sequence seen (sample and the longest stored records)
+
+
+def split_size(store: Any, domain: Any, indices: np.ndarray, max_seqlen: int) -> SplitSize:
+    """Sequences and model tokens of the records ``indices`` when cut at ``max_seqlen``.
+
+    Every record is featurized when the split has at most ``SAMPLE`` records; otherwise a
+    spread sample scales to the split (as ``train_tokens``), and the ``LONGEST`` records by
+    stored length are featurized as well, so the longest sequence is not missed.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size == 0:
+        return SplitSize(0, 0, 0, 0)
+    stored = store.lengths[indices]
+    pick = indices[np.unique(np.linspace(0, indices.size - 1, min(SAMPLE, indices.size)).astype(np.int64))]
+    longest_stored = indices[np.argsort(-stored, kind="stable")[:LONGEST]]
+    seqs = toks = longest = 0
+    for rec in store.read_many(pick):
+        windows = domain.windows(domain.featurize(rec), int(max_seqlen))
+        seqs += len(windows)
+        toks += sum(len(w) for w in windows)
+        longest = max([longest, *(len(w) for w in windows)])
+    for rec in store.read_many(np.setdiff1d(longest_stored, pick)):
+        longest = max([longest, *(len(w) for w in domain.windows(domain.featurize(rec), int(max_seqlen)))])
+    # sequences scale with the record count, tokens with the stored length (as train_tokens)
+    stored_scale = int(stored.sum()) / max(1, int(store.lengths[pick].sum()))
+    return SplitSize(records=int(indices.size), sequences=int(round(seqs * indices.size / pick.size)),
+                     tokens=int(round(toks * stored_scale)), longest=int(longest))
+
+
+def auto_max_tokens(size: SplitSize, world_size: int = 1) -> int:
+    """``data.max_tokens=auto``: the rule of the module docstring, per rank."""
+    if size.sequences == 0:
+        return max(1, size.longest)
+    sequences = min(AUTO_BATCH_SEQUENCES, math.ceil(size.sequences / AUTO_MIN_BATCHES))
+    per_rank = math.ceil(sequences * size.tokens / size.sequences / max(1, world_size))
+    return int(max(per_rank, size.longest, 1))
+
+
+def resolve_max_tokens(cfg: Any, store: Any, domain: Any, indices: np.ndarray,
+                       world_size: int = 1) -> tuple[int, int]:
+    """``(data.max_tokens, data.max_seqlen)`` as ints: unchanged when max_tokens is given,
+    else by the rule above (max_seqlen lowered to max_tokens when it is larger)."""
+    d = cfg.data
+    if d.max_tokens != AUTO:
+        return int(d.max_tokens), int(d.max_seqlen)
+    size = split_size(store, domain, indices, int(d.max_seqlen))
+    max_tokens = auto_max_tokens(size, world_size)
+    return max_tokens, min(int(d.max_seqlen), max_tokens)

@@ -62,7 +62,9 @@ class TrainConfig:
 class DataConfig:
     store: str = "???"
     val_fraction: float = 0.05
-    max_tokens: int = 8192
+    # an int, or "auto" (encoderkit finetune): a batch sized by the labelled training split
+    # (encoderkit/train/budget.py explains the rule)
+    max_tokens: Any = 8192
     max_seqlen: int = 1024
     num_workers: int = 0
     seed: int = 0
@@ -264,10 +266,16 @@ def _check(c: DictConfig) -> None:
     if not 1 <= c.train.auto_min_steps <= c.train.auto_max_steps:
         raise _bad("train.auto_min_steps", f"an int in the range [1, train.auto_max_steps="
                    f"{c.train.auto_max_steps}]", c.train.auto_min_steps)
-    for key in ("data.max_tokens", "data.max_seqlen"):
-        v = OmegaConf.select(c, key)
-        if v < 1:
-            raise _bad(key, "an int in the range [1, inf)", v)
+    max_tokens = c.data.max_tokens
+    if max_tokens == "auto":
+        if "task" not in c:  # pretraining has no labelled split to size a batch by
+            raise _bad("data.max_tokens", "an int in the range [1, inf) in encoderkit pretrain "
+                       "('auto' sizes a fine-tuning batch by the labelled split)", max_tokens)
+    elif isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise _bad("data.max_tokens", "an int in the range [1, inf)" + (" or 'auto'" if "task" in c else ""),
+                   max_tokens)
+    if c.data.max_seqlen < 1:
+        raise _bad("data.max_seqlen", "an int in the range [1, inf)", c.data.max_seqlen)
     for key in ("train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep",
                 "train.tokens_per_step", "train.eval_tokens", "data.num_workers"):
         v = OmegaConf.select(c, key)
@@ -275,7 +283,7 @@ def _check(c: DictConfig) -> None:
             raise _bad(key, "an int in the range [0, inf)", v)
     if c.train.log_every == 0:
         raise _bad("train.log_every", "an int in the range [1, inf)", 0)
-    if c.data.max_seqlen > c.data.max_tokens:
+    if max_tokens != "auto" and c.data.max_seqlen > max_tokens:
         raise _bad("data.max_seqlen", f"<= data.max_tokens={c.data.max_tokens}", c.data.max_seqlen)
     if c.data.read not in ("auto", "chunks", "records"):
         raise _bad("data.read", "one of ('auto', 'chunks', 'records')", c.data.read)

@@ -5,6 +5,7 @@ checkpoint is written) resumes to the weights of an uninterrupted run, bitwise (
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,8 +29,8 @@ def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tm
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy):
+@pytest.mark.parametrize("strategy,max_tokens", [("ddp", 128), ("fsdp", 128), ("ddp", "auto")])
+def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy, max_tokens):
     store, _, _, labels = labelled_store
     run = tmp_path / strategy
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -37,9 +38,21 @@ def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy):
                            "--nproc_per_node=2", str(ENTRY), "finetune",
                            *ft_overrides(store, str(run), str(labels), steps=40, **{
                                "train.strategy": strategy, "train.eval_every": 20,
-                               "train.checkpoint_every": 20, "task.val_fraction": 0.3})],
+                               "train.checkpoint_every": 20, "task.val_fraction": 0.3,
+                               "data.max_tokens": max_tokens})],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    if max_tokens == "auto":  # the global batch split over 2 ranks (budget.py's rule)
+        from omegaconf import OmegaConf
+
+        from encoderkit.data.store import RecordStore
+
+        s = RecordStore(store)
+        by_id = {s[i]["id"]: len(s[i]["ids"]) for i in range(len(s))}
+        lengths = [by_id[i] for i in json.loads((run / "split.json").read_text())["train"]]
+        n, total = len(lengths), sum(lengths)
+        expected = max(math.ceil(min(32, math.ceil(n / 8)) * total / n / 2), max(lengths))
+        assert OmegaConf.load(run / "config.yaml").data.max_tokens == expected
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     val = [m for m in metrics if "val_accuracy" in m]
     assert len(val) == 2 and val[-1]["val_accuracy"] >= 0.9  # 48 records, gathered from both ranks

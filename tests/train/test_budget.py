@@ -66,3 +66,82 @@ def test_pretrain_resolves_auto_before_training(tmp_path):
                     "model.intermediate_size=32"])
     assert OmegaConf.load(run / "config.yaml").train.steps == 5
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["5"]
+
+
+# ---------------------------------------------------------------- data.max_tokens=auto
+from encoderkit.train.budget import SplitSize, auto_max_tokens, split_size  # noqa: E402
+
+
+def test_auto_batch_rule_hand_computed():
+    # ArrowHead-like: 29 series of 16 tokens -> ceil(29 / 8) = 4 series a step = 64 tokens
+    assert auto_max_tokens(SplitSize(29, 29, 464, 16)) == 64
+    # a large split: 32 sequences of a mean 30 tokens; per rank on 2 ranks: 480
+    assert auto_max_tokens(SplitSize(1000, 1000, 30_000, 30)) == 960
+    assert auto_max_tokens(SplitSize(1000, 1000, 30_000, 30), world_size=2) == 480
+    # 256 sequences is where the cap starts: 32 a step either way
+    assert auto_max_tokens(SplitSize(256, 256, 2560, 10)) == 320
+    assert auto_max_tokens(SplitSize(255, 255, 2550, 10)) == 320  # ceil(255 / 8) = 32
+    assert auto_max_tokens(SplitSize(100, 100, 1000, 10)) == 130  # ceil(100 / 8) = 13
+    # the longest sequence has to fit one micro-batch: 2 x 10 = 20 < 60
+    assert auto_max_tokens(SplitSize(10, 10, 100, 60)) == 60
+    # non-integer mean: ceil(13 x 1001 / 100) = ceil(130.13) = 131
+    assert auto_max_tokens(SplitSize(100, 100, 1001, 11)) == 131
+    assert auto_max_tokens(SplitSize(0, 0, 0, 0)) == 1
+
+
+def _traintest_store(tmp_path, lengths: list[int]) -> tuple[RecordStore, object]:
+    from encoderkit.data.store import StoreWriter
+
+    import testdomain as td
+
+    path = tmp_path / "tt.zarr"
+    with StoreWriter(path, td.NAME) as w:
+        for i, n in enumerate(lengths):
+            w.append({"ids": (2 + np.arange(n) % 20).astype(np.int16)}, id=f"r{i}")
+        w.finalize({"vocab": td.VOCAB}, {"files": []})
+    s = RecordStore(str(path))
+    return s, get_domain(td.NAME)(s.schema)
+
+
+def test_split_size_counts_windows_like_a_full_pass(tmp_path):
+    """Records longer than max_seqlen count as their windows (contiguous, the last one
+    ending at the last token): 8..40 tokens cut at 16, every record in the sample."""
+    lengths = [int(n) for n in np.random.default_rng(0).integers(8, 41, 50)]
+    s, domain = _traintest_store(tmp_path, lengths)
+    idx = np.arange(0, 50, 2)
+    size = split_size(s, domain, idx, max_seqlen=16)
+    windows = [w for i in idx for w in domain.windows(domain.featurize(s[int(i)]), 16)]
+    assert size.records == 25
+    assert size.sequences == sum(math.ceil(lengths[i] / 16) for i in idx) == len(windows)
+    assert size.tokens == sum(len(w) for w in windows)
+    assert size.longest == 16
+    assert split_size(s, domain, idx, max_seqlen=64).longest == max(lengths[i] for i in idx)
+
+
+def test_split_size_finds_a_long_record_outside_the_sample(tmp_path):
+    """300 records: the spread sample of 256 skips some; the longest stored one is read too."""
+    from encoderkit.train.budget import SAMPLE
+
+    idx = np.arange(300)
+    sample = set(np.unique(np.linspace(0, 299, SAMPLE).astype(np.int64)).tolist())
+    outside = next(i for i in range(300) if i not in sample)
+    lengths = [10] * 300
+    lengths[outside] = 57
+    s, domain = _traintest_store(tmp_path, lengths)
+    size = split_size(s, domain, idx, max_seqlen=1024)
+    assert size.longest == 57
+    assert size.sequences == 300
+    assert size.tokens == pytest.approx(sum(lengths), rel=0.02)  # scaled from the sample
+
+
+def test_max_tokens_auto_is_validated():
+    from encoderkit.train.config import compose_finetune
+
+    with pytest.raises(ConfigError, match="'data.max_tokens' parameter .* in encoderkit pretrain"):
+        compose(["domain=tabular", "data.store=x", "data.max_tokens=auto"])
+    for bad in ("0", "soon", "1.5"):
+        with pytest.raises(ConfigError, match=r"'data.max_tokens' parameter must be an int .* or 'auto'"):
+            compose_finetune(["checkpoint=none", "domain=tabular", "data.store=x", f"data.max_tokens={bad}"])
+    assert compose_finetune(["checkpoint=none", "domain=tabular", "data.store=x"]).data.max_tokens == "auto"
+    given = compose_finetune(["checkpoint=none", "domain=tabular", "data.store=x", "data.max_tokens=2048"])
+    assert given.data.max_tokens == 2048
