@@ -535,10 +535,9 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         cl_train = [classical_series(h) for h in train]
         checked_train = [checked_seasonal(h) for h in train]
         cands = {"model": default, "linear": [c["linear"] for c in cl_train],
-                 "seasonal": checked_train, "encoder": alone,
-                 "blend": [(a + b) / 2 for a, b in zip(default, checked_train)]}
+                 "seasonal": checked_train, "encoder": alone}
         finals = {"model": preds["ek_default"], "linear": preds["linear"],
-                  "seasonal": checked, "encoder": preds["ek_seasonal"], "blend": preds["ek_blend"]}
+                  "seasonal": checked, "encoder": preds["ek_seasonal"]}
         preds["ek_select"], choices = select_series(holed, hide, cands, finals)
         print(f"[series] {name} select: " + ", ".join(
             f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"

@@ -16,8 +16,8 @@ Wilcoxon signed-rank test on the per-group error differences (a rank test, so on
 extreme group cannot decide), at level ``ALPHA`` for each candidate, over at least
 ``MIN_GROUPS`` groups. Why (1) asks for a margin: with a thousand held-back cells the rank
 test finds differences of 1% significant, and the held-back runs are only a proxy for the
-real gaps: on ACSF1 the model/seasonal blend won the held-back cells by 1.4% and lost the
-real gaps by 28% (benchmarks/RESULTS.md). A switch has to be worth that risk.
+real gaps: on ACSF1 a model/seasonal blend candidate (measured, then dropped) won the
+held-back cells by 1.4% and lost the real gaps by 28% (benchmarks/RESULTS.md). A switch has to be worth that risk.
 
 No correction for testing several candidates (Bonferroni): the costs are asymmetric. A
 false switch goes to a candidate that looked at least as good on the held-back cells, so
@@ -65,12 +65,13 @@ def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = 
     from scipy.stats import wilcoxon
 
     best, best_total = default, float(base.sum())
+    bar = (1.0 - MIN_GAIN) * best_total  # a switch must lower the model's total by MIN_GAIN
     for name, err in errors.items():
         if name == default:
             continue
         d = np.bincount(groups, weights=base - np.asarray(err, dtype=np.float64), minlength=n_groups)
         total = float(np.sum(err))
-        if total > (1.0 - MIN_GAIN) * float(base.sum()) or total >= best_total or not (d > 0).any():
+        if total > bar or total >= best_total or not (d > 0).any():
             continue
         if wilcoxon(d, alternative="greater").pvalue < ALPHA:
             best, best_total = name, total

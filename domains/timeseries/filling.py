@@ -36,6 +36,10 @@ class SeriesInfill:
         k, d = int(self.options["short_fallback"]), int(self.options["data_fallback"])
         return (k > 0 and own < k) or (d > 0 and int(ctx.get("data_patches", own)) < d)
 
+    def _data_patches(self, arrays: list[np.ndarray]) -> int:
+        """Patches per channel over every series given together (``data_fallback``)."""
+        return sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
+
     def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
         if isinstance(data, pd.DataFrame):
@@ -124,7 +128,7 @@ class SeriesInfill:
         arrays, how = self._as_series_list(data)
         masked: list[MaskedExample] = []
         owner: list[int] = []
-        data_patches = sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
+        data_patches = self._data_patches(arrays)
         for i, arr in enumerate(arrays):
             rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
             ex = self.featurize(rec)
@@ -157,21 +161,16 @@ class SeriesInfill:
         the visible samples where a period is detected in them and passes the
         cross-validation, else their linear interpolation (no model); ``encoder``, where
         the fallbacks send some series to the baseline: the model's own fill of every
-        series; ``blend``: the mean of the model's fill (``infill``) and ``seasonal`` (see
-        ``encoderkit.selection``)."""
+        series (see ``encoderkit.selection``)."""
         arrays, how = self._as_series_list(data)
         filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
                             for ch in arr]) for arr in arrays]
         out = {"seasonal": self._rebuild(data, how, filled)}
-        total = sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
+        total = self._data_patches(arrays)
         if any(self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": total})
                for a in arrays):
             alone = type(self)(self.schema, **{**self.options, "short_fallback": 0, "data_fallback": 0})
             out["encoder"] = alone.infill(data, predict)
-        # the model's fill averaged with the seasonal one: their errors are partly
-        # independent (benchmarks/RESULTS.md: airline, uschange, ArrowHead)
-        model = self._as_series_list(self.infill(data, predict))[0]
-        out["blend"] = self._rebuild(data, how, [(m + f) / 2 for m, f in zip(model, filled)])
         return out
 
     # ------------------------------------------------------------------ files

@@ -219,19 +219,6 @@ def test_infill_candidates_seasonal_per_channel_and_the_encoder_without_fallback
     assert "encoder" not in TimeSeriesDomain({}, patch=4, short_fallback=8).infill_candidates(x, big_predict)
 
 
-def test_infill_candidates_blend_is_the_mean_of_the_model_and_seasonal_fills():
-    rng = np.random.default_rng(6)
-    x = np.stack([monthly(144, 2), rng.normal(size=144)])
-    x[0, 60:66] = x[1, 30:34] = np.nan
-    d = TimeSeriesDomain({}, patch=4, baseline="seasonal")
-    cands = d.infill_candidates(x, big_predict)
-    model = d.infill(x, big_predict)
-    gap = np.isnan(x)
-    np.testing.assert_allclose(cands["blend"][gap], (model[gap] + cands["seasonal"][gap]) / 2, rtol=1e-12)
-    np.testing.assert_array_equal(cands["blend"][~gap], x[~gap])  # observed samples untouched
-    assert not np.allclose(cands["blend"][gap], model[gap])
-
-
 def test_data_fallback_counts_the_patches_of_every_series_given_together():
     """``data_fallback``: too little data in all -> the baseline for every series, however
     long each one is; enough series of the same length -> the model."""
