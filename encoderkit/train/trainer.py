@@ -79,9 +79,6 @@ class Trainer:
         precision = cfg.run.precision
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" else "fp32"
-        if precision == "bf16" and self.device.type != "cuda":
-            raise ConfigError("The 'run.precision' parameter is 'bf16' but the device is CPU; "
-                              "bf16 autocast runs on CUDA only (use fp32 or auto)")
         self.precision = precision
 
         store_path = cfg.data.store
@@ -293,7 +290,7 @@ class Trainer:
 
     def _autocast(self):
         if self.precision == "bf16":
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
     def _train_step(self, batches) -> dict[str, Any]:

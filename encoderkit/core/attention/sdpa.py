@@ -169,6 +169,13 @@ class SdpaBackend(AttentionBackend):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, plan: SdpaPlan, window: int | None,
                dropout_p: float = 0.0) -> Tensor:
+        if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+            # bf16 autocast on CPU: torch's CPU flash kernel is slower in bf16 than in fp32
+            # (benchmarks/RESULTS.md, "bf16 autocast on CPU"),
+            # while the matmuls around it gain; so attention alone runs in fp32.
+            with torch.autocast("cpu", enabled=False):
+                return self.attend(q.float(), k.float(), v.float(), plan, window,
+                                   dropout_p).to(torch.bfloat16)
         H, Dh = q.shape[1], q.shape[2]
         if not plan.segments:  # no tokens at all
             return torch.empty_like(q)
