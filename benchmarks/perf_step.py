@@ -9,10 +9,13 @@ background load hits both alike; the median round is reported (compare ratios).
   one shared table vs two separate calls (q, then k).
 - ``step``: a whole training step with vs without the batch's host-side fields
   (``predict_index``, ``cu_seqlens_host``).
+- ``bf16``: a whole training step (genomic model, StableAdamW) in fp32 vs under CPU bf16
+  autocast (``run.precision=bf16``: bf16 matmuls, attention upcast to fp32), and torch's
+  SDPA kernel alone, forward + backward, in fp32 vs bf16 (why attention stays fp32 on CPU).
 - ``gather``: predicted-token gather with the host-side ``predict_index`` vs boolean
   indexing (on CUDA the latter is a device->host sync; on CPU only its cost shows).
 
-    python -m benchmarks.perf_step [--size tiny] [--tokens 8192] [--only compile rotary gather]
+    python -m benchmarks.perf_step [--size tiny] [--tokens 8192] [--only compile rotary gather step bf16]
 """
 
 from __future__ import annotations
@@ -161,6 +164,52 @@ def bench_step(size: str, tokens: int, rounds: int) -> None:
     n = tokens * len(packed)
     print(f"step {size} train var256: host fields {n / med['host']:,.0f} tok/s, without "
           f"{n / med['device']:,.0f} tok/s, ratio {med['device'] / med['host']:.2f}x", flush=True)
+
+
+def bench_bf16(size: str, tokens: int, rounds: int) -> None:
+    """Training step fp32 vs CPU bf16 autocast; SDPA kernel fp32 vs bf16."""
+    from benchmarks import modernbert_compare as mc
+    from encoderkit.train.optim import StableAdamW, param_groups
+
+    rng = np.random.default_rng(0)
+    cfg = EncoderConfig.preset(size, backend="sdpa")
+    model = mc.build_encoderkit(cfg, torch.device("cpu"))
+    dom = mc.genomic_domain()
+    lo, hi = dom.vocab.acgt_range
+    packed = [mc.make_batch(mc.sample_lengths("var256", tokens, rng), lo, hi, dom.mask_token_id,
+                            dom.pad_token_id, 0.3, rng).packed for _ in range(3)]
+    opt = StableAdamW(param_groups(model, 1e-5), lr=1e-6)
+
+    def run(bf16: bool):
+        def f():
+            for b in packed:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = model(b).loss
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        return f
+
+    run(True)()
+    med = alternate({"fp32": run(False), "bf16": run(True)}, rounds)
+    n = tokens * len(packed)
+    print(f"bf16 {size} train step var256: fp32 {n / med['fp32']:,.0f} tok/s, bf16 autocast "
+          f"{n / med['bf16']:,.0f} tok/s, ratio {med['fp32'] / med['bf16']:.2f}x", flush=True)
+
+    H, Dh, L = cfg.num_heads, cfg.head_dim, 256
+    g = torch.Generator().manual_seed(0)
+    qkv = {dt: [torch.randn(tokens // L, H, L, Dh, generator=g).to(dt).requires_grad_(True)
+                for _ in range(3)] for dt in (torch.float32, torch.bfloat16)}
+
+    def attn(dt):
+        def f():
+            for _ in range(3):
+                torch.nn.functional.scaled_dot_product_attention(*qkv[dt]).float().square().mean().backward()
+        return f
+
+    med = alternate({"fp32": attn(torch.float32), "bf16": attn(torch.bfloat16)}, rounds)
+    print(f"bf16 {size} SDPA fwd+bwd [{tokens // L} x {H} x {L} x {Dh}]: fp32 {1e3 * med['fp32'] / 3:.1f} ms, "
+          f"bf16 {1e3 * med['bf16'] / 3:.1f} ms, ratio {med['bf16'] / med['fp32']:.2f}x", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
