@@ -1,12 +1,13 @@
 """`make demo`: pretrain a tiny DNA encoder on 1.9 Mb of E. coli K-12 and infill held-out bases.
 
-    python -m domains.genomic.demo [--out runs/genomic-demo] [--steps 1600] [--model tiny] [--lr 1e-3] [--mask-rate 0.15]
+    python -m domains.genomic.demo [--out runs/genomic-demo] [--precision auto] [--steps N] [--model NAME] [--lr 1e-3]
 
 1. Split the bundled 2,000,000-base excerpt: the first 1,900,000 bases train, the last
    100,000 are held out (never seen in training, nor by the baseline).
-2. Ingest the training part (FASTA -> record store), pretrain a `tiny` encoder through
+2. Ingest the training part (FASTA -> record store), pretrain a small encoder through
    ``encoderkit.train.pretrain`` (nucleotide tokens, 15% random masking, reverse-complement
-   augmentation), then load the run with ``encoderkit.infer``.
+   augmentation; `tiny6` under bf16 autocast where the CPU has native bf16, else `tiny` in
+   fp32), then load the run with ``encoderkit.infer``.
 3. Held-out infill: in every 256-base held-out window one base in every 16 is hidden as N
    (isolated: each hidden base has its 15 neighbours on either side visible) and filled by
    ``Pretrained.infill`` (both strands averaged). Baseline: the most frequent centre base
@@ -107,12 +108,17 @@ def hide(window: str, phase: int) -> tuple[str, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="runs/genomic-demo", help="output directory (replaced)")
-    # 1600 x 4,096 tokens fits the 5-minute budget; 3200 x 2,048 (twice the updates) took
-    # 8 minutes for no reliable gain (benchmarks/RESULTS.md "Genomic demo")
-    ap.add_argument("--steps", type=int, default=1600, help="optimizer steps")
+    # The 5-minute budget (~630 CPU-s) buys 1,600 fp32 steps of `tiny`, or under bf16 autocast
+    # (CPUs with native bf16) 1,400 steps of the 6-layer `tiny6`, which learns more per token
+    # (benchmarks/RESULTS.md "Genomic demo"); 3200 x 2,048 tokens took 8 minutes for no gain.
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="auto: bf16 autocast on CUDA or where the CPU has native bf16 (AVX512-BF16 / AMX), else fp32")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="optimizer steps (default 1400 under bf16, 1600 in fp32)")
     ap.add_argument("--max-tokens", type=int, default=4096, help="tokens per step (packed, no padding)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (a tiny model takes a high one)")
-    ap.add_argument("--model", default="tiny", help="model preset (tiny, small, ...)")
+    ap.add_argument("--model", default=None,
+                    help="model preset (default tiny6 under bf16, tiny in fp32; small, ...)")
     ap.add_argument("--max-windows", type=int, default=390, help="held-out windows to evaluate")
     ap.add_argument("--mask-rate", type=float, default=0.15, help="share of bases predicted in training")
     # every predicted base shown as [MASK]: the demo scores isolated hidden bases, and the
@@ -124,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads (0 = torch's default; 1 on a shared machine)")
     args = ap.parse_args(argv)
+    if args.precision == "auto":
+        import torch
+
+        from encoderkit.train.precision import cpu_has_native_bf16
+
+        args.precision = "bf16" if torch.cuda.is_available() or cpu_has_native_bf16() else "fp32"
+    bf16 = args.precision == "bf16"
+    args.model = args.model or ("tiny6" if bf16 else "tiny")
+    args.steps = args.steps or (1400 if bf16 else 1600)
     if args.threads:
         import torch
 
@@ -154,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     store = out / "store.zarr"
     ingest("genomic", [str(train_fa)], str(store))
 
-    print(f"== 3. pretrain a {args.model!r} encoder ({args.steps} steps x {args.max_tokens:,} tokens)")
+    print(f"== 3. pretrain a {args.model!r} encoder ({args.steps} steps x {args.max_tokens:,} tokens, "
+          f"{args.precision})")
     run_dir = out / "run"
     t0, c0 = time.perf_counter(), time.process_time()
     run = pretrain(["domain=genomic", f"data.store={store}", f"run.dir={run_dir}", "run.resume=never",
@@ -163,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"domain.mask_rate={args.mask_rate}", f"domain.mask_prob={args.mask_prob}",
                     f"domain.random_prob={min(0.1, 1.0 - args.mask_prob):.6g}", "train.log_every=10",
                     f"train.checkpoint_every={args.steps}", f"train.eval_every={max(args.steps // 3, 1)}",
-                    "train.eval_tokens=32768"])
+                    "train.eval_tokens=32768", f"run.precision={args.precision}"])
     train_s = time.perf_counter() - t0
     # CPU seconds of all threads: unlike wall time, barely moved by other jobs on shared cores
     train_cpu_s = time.process_time() - c0
@@ -213,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                     + ", ".join(f"k={j}: {v:.3f}" for j, v in k_scores.items()) + ")",
         "baseline_accuracy": base_acc,
         "majority_base_accuracy": majority,
+        "model": args.model,
+        "steps": args.steps,
+        "precision": args.precision,
         "train_seconds": train_s,
         "train_cpu_seconds": train_cpu_s,
         "train_tokens": int(tokens),

@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from encoderkit.train.budget import resolve_steps
 from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
+from encoderkit.train.precision import cpu_has_native_bf16
 from encoderkit.train.schedule import WSD, BatchWarmup
 
 
@@ -79,6 +81,9 @@ class Trainer:
         precision = cfg.run.precision
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" else "fp32"
+        if precision == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
+            warnings.warn("run.precision=bf16 on a CPU without native bf16 (AVX512-BF16 / AMX): "
+                          "emulated, expect it to be no faster than fp32", stacklevel=2)
         self.precision = precision
 
         store_path = cfg.data.store

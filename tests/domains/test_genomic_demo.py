@@ -61,3 +61,8 @@ def test_demo_runs_end_to_end_and_reports_its_training_cpu_time(tmp_path):
     # the training's CPU time is part of this process's CPU time since the call
     assert 0 < summary["train_cpu_seconds"] <= used
     assert 0.0 <= summary["model_infill_accuracy"] <= 1.0
+    # the default model follows the precision: tiny6 under bf16 autocast, tiny in fp32
+    from encoderkit.train.precision import cpu_has_native_bf16
+
+    want = "bf16" if torch.cuda.is_available() or cpu_has_native_bf16() else "fp32"
+    assert (summary["precision"], summary["model"]) == (want, "tiny6" if want == "bf16" else "tiny")

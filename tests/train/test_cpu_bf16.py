@@ -41,3 +41,17 @@ def test_cpu_bf16_pretraining_tracks_fp32(tmp_path):
     assert len(bf16) == len(fp32) == 6
     assert bf16 != fp32  # autocast is on: bf16 matmuls round differently
     torch.testing.assert_close(torch.tensor(bf16), torch.tensor(fp32), rtol=2e-2, atol=0)
+
+
+def test_native_bf16_read_from_cpu_flags(tmp_path):
+    from encoderkit.train.precision import cpu_has_native_bf16
+
+    def flags(line: str) -> str:
+        f = tmp_path / f"cpuinfo{abs(hash(line))}"
+        f.write_text(f"processor\t: 0\nmodel name\t: x\n{line}\n\nprocessor\t: 1\n{line}\n")
+        return str(f)
+
+    assert cpu_has_native_bf16(flags("flags\t\t: fpu avx512f avx512_bf16 avx512_vnni"))
+    assert cpu_has_native_bf16(flags("flags\t\t: fpu amx_bf16 amx_tile"))
+    assert not cpu_has_native_bf16(flags("flags\t\t: fpu avx512f avx512bw"))  # AVX512 alone: emulated
+    assert not cpu_has_native_bf16(str(tmp_path / "missing"))
