@@ -171,8 +171,8 @@ class SdpaBackend(AttentionBackend):
                dropout_p: float = 0.0) -> Tensor:
         if q.device.type == "cpu" and q.dtype == torch.bfloat16:
             # bf16 autocast on CPU: torch's CPU flash kernel is slower in bf16 than in fp32
-            # (benchmarks/RESULTS.md, "bf16 autocast on CPU"),
-            # while the matmuls around it gain; so attention alone runs in fp32.
+            # while the matmuls around it gain (benchmarks/RESULTS.md, "bf16 autocast on
+            # CPU"), so attention alone runs in fp32.
             with torch.autocast("cpu", enabled=False):
                 return self.attend(q.float(), k.float(), v.float(), plan, window,
                                    dropout_p).to(torch.bfloat16)
