@@ -79,6 +79,10 @@ def main() -> None:
     ap.add_argument("--finetune-max-tokens", default=None,
                     help="data.max_tokens of the fine-tuning runs (default: the encoderkit finetune "
                          "default, auto: sized by the labelled training split)")
+    ap.add_argument("--finetune-extra", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="more overrides of every fine-tuning run, fine-tuned and scratch alike "
+                         "(e.g. task.lp_fraction=0.1); runs are reused by --out, so give each "
+                         "setting its own --out")
     ap.add_argument("--budget", choices=("cpu", "defaults"), default="cpu",
                     help="cpu: the small encoder and batch of examples/finetune_common.py; defaults: "
                          "every run with the commands' documented defaults (model tiny, "
@@ -92,6 +96,7 @@ def main() -> None:
         common.FINETUNE_STEPS = args.finetune_steps if args.finetune_steps == "auto" else int(args.finetune_steps)
     if args.finetune_max_tokens is not None:
         common.FINETUNE_BATCH = [f"data.max_tokens={args.finetune_max_tokens}"]
+    common.FINETUNE_EXTRA = list(args.finetune_extra)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -115,7 +120,8 @@ def main() -> None:
              f"{' '.join(common.BATCH) or 'default data.max_tokens'}; "
              f"MLM pretraining {common.PRETRAIN_STEPS or 'default'} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "
              f"fine-tuning train.steps={common.FINETUNE_STEPS}, "
-             f"{' '.join(common.FINETUNE_BATCH) or 'data.max_tokens=auto'}.", ""]
+             f"{' '.join(common.FINETUNE_BATCH) or 'data.max_tokens=auto'}"
+             f"{''.join(' ' + o for o in common.FINETUNE_EXTRA)}.", ""]
     lines += table(results, tasks)
     block = "\n".join(lines)
     print(block)

@@ -51,6 +51,8 @@ FINETUNE_BATCH: list[str] = []
 PRETRAIN_STEPS: int | None = 200
 CONTRASTIVE_STEPS: int | str = 100
 FINETUNE_STEPS: int | str = "auto"  # the `encoderkit finetune` default (configs/finetune.yaml)
+# more overrides of every fine-tuning run, fine-tuned and scratch alike (e.g. task.lp_fraction=0.1)
+FINETUNE_EXTRA: list[str] = []
 VAL_FRACTION = 0.2
 
 
@@ -193,7 +195,8 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
                 "task=classification", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}",
                 f"train.steps={FINETUNE_STEPS if steps is None else steps}",
-                "train.progress=false", f"run.seed={seed}", *FINETUNE_BATCH, *task.overrides, *extra]
+                "train.progress=false", f"run.seed={seed}", *FINETUNE_BATCH, *task.overrides,
+                *FINETUNE_EXTRA, *extra]
         if checkpoint == "none":
             args += MODEL
         run.mkdir(parents=True, exist_ok=True)

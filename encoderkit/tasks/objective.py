@@ -292,17 +292,22 @@ class TaskObjective(Objective):
 
     def param_groups(self, model: nn.Module, weight_decay: float, lr: float) -> list[dict[str, Any]]:
         """Layer-wise lr decay (``task.layer_decay``: layer i of n gets decay^(n - i), the
-        embedder decay^(n + 1)) and ``task.head_lr`` (a multiplier for the head)."""
+        embedder decay^(n + 1)), ``task.head_lr`` (a multiplier for the head) and
+        ``task.lp_fraction``: the encoder's groups start after that fraction of the steps
+        (LP-FT, Kumar et al. 2022: the head is fitted to the pretrained features before
+        its random start can distort them), the head's from the first step."""
         task = self.trainer.cfg.task
         n = self.trainer.encoder_config.num_layers
         decay, head_lr = float(task.layer_decay), float(task.head_lr)
-        groups: dict[tuple[float, float], list] = {}
+        lp = float(task.lp_fraction)
+        groups: dict[tuple[float, float, float], list] = {}
         for name, p in model.named_parameters():
             if not p.requires_grad:
                 continue
             base = name
             for prefix in ("module.", "_orig_mod."):
                 base = base.replace(prefix, "")
+            start = lp
             if base.startswith("embedder.") or base.startswith("encoder.embedding_norm"):
                 scale = decay ** (n + 1)
             elif base.startswith("encoder.layers."):
@@ -310,11 +315,14 @@ class TaskObjective(Objective):
             elif base.startswith("encoder."):
                 scale = 1.0
             else:
-                scale = head_lr
+                scale, start = head_lr, 0.0
             wd = 0.0 if (p.ndim <= 1 or base.endswith(".bias") or base == "logit_scale") else weight_decay
-            groups.setdefault((scale, wd), []).append(p)
-        return [{"params": ps, "weight_decay": wd, "lr_scale": scale}
-                for (scale, wd), ps in sorted(groups.items(), key=lambda kv: (-kv[0][0], -kv[0][1]))]
+            groups.setdefault((scale, wd, start), []).append(p)
+        # lp_fraction=0 gives the groups (and their order) of a run before the option existed
+        return [{"params": ps, "weight_decay": wd, "lr_scale": scale,
+                 **({"start_fraction": start} if start else {})}
+                for (scale, wd, start), ps in sorted(groups.items(),
+                                                     key=lambda kv: (-kv[0][0], -kv[0][1], kv[0][2]))]
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {"task": self.spec.to_dict()}

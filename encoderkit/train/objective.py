@@ -50,7 +50,9 @@ class Objective(ABC):
 
     def param_groups(self, model: nn.Module, weight_decay: float, lr: float) -> list[dict[str, Any]]:
         """Optimizer groups of ``model`` (the objective's model, or its DDP/FSDP wrapper:
-        names may carry a prefix); a group may carry ``lr_scale`` (lr = schedule lr x scale)."""
+        names may carry a prefix); a group may carry ``lr_scale`` (lr = schedule lr x scale)
+        and ``start_fraction`` (lr 0 for that fraction of the schedule, then the schedule
+        compressed into the rest: ``schedule.Delayed``)."""
         return param_groups(model, weight_decay)
 
     def validate(self, trainer: Trainer) -> dict[str, float] | None:

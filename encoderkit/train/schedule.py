@@ -66,6 +66,28 @@ class WSD:
 
 
 @dataclass(frozen=True)
+class Delayed:
+    """``inner`` held at 0 up to progress ``start``, then run compressed into
+    ``(start, inner.total]``: a parameter group that joins late (the encoder after a
+    linear-probing phase, ``task.lp_fraction``) gets its own warmup from the switch, so its
+    rate never jumps from 0 to the peak, and its decay ends where everyone's does."""
+
+    inner: WSD
+    start: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.start < self.inner.total:
+            raise ValueError(f"A delayed schedule needs 0 <= start < total; got start={self.start}, "
+                             f"total={self.inner.total}.")
+
+    def __call__(self, t: float) -> float:
+        if t <= self.start:
+            return 0.0
+        total = self.inner.total
+        return self.inner((t - self.start) * total / (total - self.start))
+
+
+@dataclass(frozen=True)
 class BatchWarmup:
     """Tokens per optimizer step: linear ramp from ``start`` to ``target`` over the first
     ``tokens`` training tokens, rounded down to a multiple of ``multiple`` (e.g. the

@@ -36,7 +36,7 @@ from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
 from encoderkit.train.precision import cpu_has_native_bf16
-from encoderkit.train.schedule import WSD, BatchWarmup
+from encoderkit.train.schedule import WSD, BatchWarmup, Delayed
 
 
 class NonFiniteLossError(RuntimeError):
@@ -130,6 +130,7 @@ class Trainer:
         decay = s.decay if s.decay is not None else s.decay_fraction * total
         self.schedule = WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
                             final_ratio=s.final_ratio, unit=s.unit)
+        self.group_schedules = self._group_schedules()
         self.batch_warmup = BatchWarmup(target=self.tokens_per_step, start=s.batch_warmup_start,
                                         tokens=s.batch_warmup_tokens, multiple=d.max_tokens * world)
         self.step = 0
@@ -137,6 +138,24 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._fsdp = self.info.enabled and t.strategy == "fsdp"
         self._pending_optim: tuple | None = None
+
+    def _group_schedules(self) -> dict[float, WSD | Delayed]:
+        """The schedule of each ``start_fraction`` a parameter group carries (an objective's
+        groups that join late: the encoder after ``task.lp_fraction`` of linear probing).
+        The delay is whole optimizer steps with ``schedule.unit=steps``."""
+        out: dict[float, WSD | Delayed] = {0.0: self.schedule}
+        total = self.schedule.total
+        for g in self.optimizer.param_groups:
+            frac = float(g.get("start_fraction", 0.0))
+            if frac in out:
+                continue
+            start = round(frac * total) if self.schedule.unit == "steps" else frac * total
+            if start >= total:
+                raise ConfigError(f"a parameter group starts after {frac} of the schedule, at "
+                                  f"{start} of {total:g} {self.schedule.unit}: it would never train "
+                                  "(lower task.lp_fraction or raise train.steps)")
+            out[frac] = Delayed(self.schedule, start) if start > 0 else self.schedule
+        return out
 
     def _resume(self) -> None:
         cfg = self.cfg
@@ -313,7 +332,8 @@ class Trainer:
         progress = self.step + 1 if self.schedule.unit == "steps" else self.tokens + step_tokens
         lr = self.cfg.optim.lr * self.schedule(progress)
         for g in self.optimizer.param_groups:
-            g["lr"] = lr * g.get("lr_scale", 1.0)
+            ratio = self.group_schedules[float(g.get("start_fraction", 0.0))](progress)
+            g["lr"] = self.cfg.optim.lr * ratio * g.get("lr_scale", 1.0)
 
         acc: dict[str, torch.Tensor] = {}
         fill = 0.0

@@ -51,3 +51,19 @@ def test_batch_warmup_ramp():
     assert b(6_000) == 2560  # 2867.2 rounds down to 2560
     assert b(10_000) == 4096
     assert BatchWarmup(target=4096)(0) == 4096
+
+
+def test_delayed_schedule_holds_then_compresses_into_the_rest():
+    from encoderkit.train.schedule import Delayed
+
+    inner = WSD(total=100, warmup=10, decay=20, shape="linear", final_ratio=0.0)
+    d = Delayed(inner, start=40)
+    assert d(0) == 0.0 and d(40) == 0.0  # held: steps 1-40 do not move the group
+    # 60 steps left, the inner schedule's 100 compressed into them: its own warmup of 6
+    assert d(43) == pytest.approx(0.5)
+    assert d(46) == pytest.approx(1.0)
+    assert d(87.9) == pytest.approx(1.0)
+    assert d(94) == pytest.approx(0.5)  # decay over the last 12, ending with inner's
+    assert d(100) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="start < total"):
+        Delayed(inner, start=100)
