@@ -155,9 +155,9 @@ def prepare(name: str, out: Path, reuse: str) -> tuple[common.Task, Path]:
     return build(name, work), work
 
 
-def report(scores: dict, tasks: list[str], settings: list[str]) -> str:
-    """Markdown: per task the MLM probe, then per setting mean contrastive - MLM over seeds
-    (with the per-seed values), and the mean over tasks."""
+def report(scores: dict, tasks: list[str], settings: list[str], seeds: list[int]) -> str:
+    """Markdown: per task the MLM probe, then per setting mean contrastive - MLM over
+    ``seeds`` (with the per-seed values), and the mean over tasks."""
     lines = ["| setting | " + " | ".join(tasks) + " | mean over tasks | tasks better |",
              "|---|" + "---|" * (len(tasks) + 2)]
     lines.append("| probe, MLM (accuracy) | " + " | ".join(
@@ -166,7 +166,8 @@ def report(scores: dict, tasks: list[str], settings: list[str]) -> str:
         cells, means = [], []
         for t in tasks:
             mlm = scores.get(f"{t}|mlm")
-            d = [scores[k] - mlm for k in sorted(scores) if k.startswith(f"{t}|{s}|") and mlm is not None]
+            d = [scores[f"{t}|{s}|{x}"] - mlm for x in seeds
+                 if f"{t}|{s}|{x}" in scores and mlm is not None]
             if not d:
                 cells.append("")
                 continue
@@ -193,7 +194,7 @@ def main() -> None:
     cache = out / "screen.json"
     scores = json.loads(cache.read_text()) if cache.exists() else {}
     if args.report:
-        print(report(scores, args.tasks, args.settings))
+        print(report(scores, args.tasks, args.settings, args.seeds))
         return
     common.one_thread()
     for name in args.tasks:
@@ -217,7 +218,7 @@ def main() -> None:
                 cache.write_text(json.dumps(scores, indent=1))
                 print(f"{key}: {scores[key]:.3f} (MLM {scores[f'{name}|mlm']:.3f}; "
                       f"{time.time() - t0:.0f} s)", flush=True)
-    print(report(scores, args.tasks, args.settings))
+    print(report(scores, args.tasks, args.settings, args.seeds))
 
 
 if __name__ == "__main__":
