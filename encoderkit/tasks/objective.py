@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from encoderkit.train.trainer import Trainer
 
 SPLIT_FILE = "split.json"
+# contrastive: windows short enough that a micro-batch holds at least this many pairs of
+# views. InfoNCE needs in-batch negatives; at max_tokens // 2 a long record's pair of views
+# filled a 1,024-token batch alone, the loss was log(1) = 0 and the run trained nothing
+# (the E. coli stage of benchmarks/RESULTS.md "Contrastive stage: a screen of settings").
+MIN_CONTRASTIVE_PAIRS = 8
 
 
 class Prepare:
@@ -167,8 +172,8 @@ class TaskObjective(Objective):
         prepare = Prepare(domain, spec, self.y_model, bool(task.augment), self.file, ids)
         self.prepare = prepare
         max_seqlen = d.max_seqlen
-        if spec.type == "contrastive":  # both views of a window share a micro-batch
-            max_seqlen = min(d.max_seqlen, d.max_tokens // 2)
+        if spec.type == "contrastive":  # both views of a window share a micro-batch, with negatives
+            max_seqlen = max(1, min(d.max_seqlen, d.max_tokens // (2 * MIN_CONTRASTIVE_PAIRS)))
         self.max_seqlen = max_seqlen
         try:
             self.loader = PackedLoader(store, domain, indices=self.train_indices, max_tokens=d.max_tokens,
