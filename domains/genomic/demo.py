@@ -108,7 +108,7 @@ def hide(window: str, phase: int) -> tuple[str, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="runs/genomic-demo", help="output directory (replaced)")
-    # The 5-minute budget (~630 CPU-s) buys 1,600 fp32 steps of `tiny`, or under bf16 autocast
+    # The budget (~630 CPU-s, ~5 min on 2 idle cores) buys 1,600 fp32 steps of `tiny`, or under bf16 autocast
     # (CPUs with native bf16) 1,400 steps of the 6-layer `tiny6`, which learns more per token
     # (benchmarks/RESULTS.md "Genomic demo"); 3200 x 2,048 tokens took 8 minutes for no gain.
     ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
