@@ -18,7 +18,10 @@ Protocol (the same for every method, so one run gives one side-by-side table):
   hold out a stratified ``VAL_FRACTION`` of them to pick their best checkpoint
   (``task.val_fraction``), the probe and the classical tools use all of them
   (they tune by internal cross-validation or not at all);
-* seeds vary initialisation, batches and the validation draw, never the test split;
+* seeds (``run.seed``) vary the initialisation (the new head; the whole model from scratch)
+  and dropout, never the test split; batches, views and the validation draw keep
+  ``data.seed`` / ``task.seed`` 0 for every seed, so the spread over seeds understates
+  the spread a user would see (the recorded tables were measured this way);
 * every run is CPU-cheap: the tiny encoder below, one torch thread.
 
 The same settings serve every dataset of a domain (no per-dataset tuning).
