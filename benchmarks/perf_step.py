@@ -135,21 +135,26 @@ def bench_gather(size: str, tokens: int, rounds: int) -> None:
           flush=True)
 
 
-def bench_step(size: str, tokens: int, rounds: int) -> None:
-    """Whole training step (genomic model, StableAdamW) with and without the host-side fields."""
-    from dataclasses import replace
-
+def _genomic_training(cfg: EncoderConfig, tokens: int):
+    """The genomic model on CPU, 3 masked var256 batches of ``tokens`` and a StableAdamW."""
     from benchmarks import modernbert_compare as mc
     from encoderkit.train.optim import StableAdamW, param_groups
 
     rng = np.random.default_rng(0)
-    model = mc.build_encoderkit(EncoderConfig.preset(size, backend="sdpa"), torch.device("cpu"))
+    model = mc.build_encoderkit(cfg, torch.device("cpu"))
     dom = mc.genomic_domain()
     lo, hi = dom.vocab.acgt_range
     packed = [mc.make_batch(mc.sample_lengths("var256", tokens, rng), lo, hi, dom.mask_token_id,
                             dom.pad_token_id, 0.3, rng).packed for _ in range(3)]
+    return model, packed, StableAdamW(param_groups(model, 1e-5), lr=1e-6)
+
+
+def bench_step(size: str, tokens: int, rounds: int) -> None:
+    """Whole training step (genomic model, StableAdamW) with and without the host-side fields."""
+    from dataclasses import replace
+
+    model, packed, opt = _genomic_training(EncoderConfig.preset(size, backend="sdpa"), tokens)
     legacy = [replace(b, predict_index=None, cu_seqlens_host=None) for b in packed]
-    opt = StableAdamW(param_groups(model, 1e-5), lr=1e-6)
 
     def run(bs):
         def f():
@@ -168,17 +173,8 @@ def bench_step(size: str, tokens: int, rounds: int) -> None:
 
 def bench_bf16(size: str, tokens: int, rounds: int) -> None:
     """Training step fp32 vs CPU bf16 autocast; SDPA kernel fp32 vs bf16."""
-    from benchmarks import modernbert_compare as mc
-    from encoderkit.train.optim import StableAdamW, param_groups
-
-    rng = np.random.default_rng(0)
     cfg = EncoderConfig.preset(size, backend="sdpa")
-    model = mc.build_encoderkit(cfg, torch.device("cpu"))
-    dom = mc.genomic_domain()
-    lo, hi = dom.vocab.acgt_range
-    packed = [mc.make_batch(mc.sample_lengths("var256", tokens, rng), lo, hi, dom.mask_token_id,
-                            dom.pad_token_id, 0.3, rng).packed for _ in range(3)]
-    opt = StableAdamW(param_groups(model, 1e-5), lr=1e-6)
+    model, packed, opt = _genomic_training(cfg, tokens)
 
     def run(bf16: bool):
         def f():

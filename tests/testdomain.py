@@ -8,6 +8,8 @@ frequencies) and the loss of a working trainer goes down within a few dozen step
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,3 +120,9 @@ def tiny_overrides(store: str, run_dir: str, steps: int = 6, **extra: Any) -> li
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def train_losses(run: Path) -> list[float]:
+    """The per-step training losses a run logged to its metrics.jsonl."""
+    rows = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in rows if "loss" in r]

@@ -6,7 +6,6 @@ under CPU autocast (benchmarks/RESULTS.md, "bf16 autocast on CPU").
 
 from __future__ import annotations
 
-import json
 
 import torch
 
@@ -27,16 +26,12 @@ def test_cpu_bf16_attention_runs_in_fp32():
     torch.testing.assert_close(out.double(), reference(q, k, v, cu, 24), atol=1e-2, rtol=1e-2)
 
 
-def _losses(run) -> list[float]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r["loss"] for r in rows if "loss" in r]
-
 
 def test_cpu_bf16_pretraining_tracks_fp32(tmp_path):
     store = td.write_store(tmp_path / "store.zarr", n=64)
     common = {"train.eval_every": 0, "train.checkpoint_every": 6}
-    fp32 = _losses(pretrain(td.tiny_overrides(store, str(tmp_path / "fp32"), steps=6, **common)))
-    bf16 = _losses(pretrain(td.tiny_overrides(store, str(tmp_path / "bf16"), steps=6,
+    fp32 = td.train_losses(pretrain(td.tiny_overrides(store, str(tmp_path / "fp32"), steps=6, **common)))
+    bf16 = td.train_losses(pretrain(td.tiny_overrides(store, str(tmp_path / "bf16"), steps=6,
                                               **{**common, "run.precision": "bf16"})))
     assert len(bf16) == len(fp32) == 6
     assert bf16 != fp32  # autocast is on: bf16 matmuls round differently

@@ -14,7 +14,6 @@ each against the float32 CPU reference.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -51,10 +50,6 @@ def test_foreach_stableadamw_on_cuda_matches_cpu_loop():
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
 
 
-def _losses(run) -> list[float]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r["loss"] for r in rows if "loss" in r]
-
 
 def test_bf16_training_on_cuda_matches_cpu_fp32(tmp_path):
     store = td.write_store(tmp_path / "store.zarr", n=64)
@@ -62,6 +57,6 @@ def test_bf16_training_on_cuda_matches_cpu_fp32(tmp_path):
     cpu = pretrain(td.tiny_overrides(store, str(tmp_path / "cpu"), steps=6, **common))
     gpu = pretrain(td.tiny_overrides(store, str(tmp_path / "gpu"), steps=6, **{
         **common, "run.device": "cuda", "run.precision": "bf16", "model.backend": "auto"}))
-    got, ref = _losses(gpu), _losses(cpu)
+    got, ref = td.train_losses(gpu), td.train_losses(cpu)
     assert len(got) == len(ref) == 6
     torch.testing.assert_close(torch.tensor(got), torch.tensor(ref), rtol=1e-2, atol=0)
