@@ -133,6 +133,9 @@ class Domain:
     infill_options: ClassVar[dict[str, str]] = {}
     #: what ``read_input`` reads, for ``encoderkit infill --help`` (e.g. "FASTA, FASTQ (.gz)")
     input_formats: ClassVar[str] = ""
+    #: options added after runs were saved without them: option -> the value that rebuilds
+    #: such a run as it was trained (its weights have no module for the new default)
+    saved_run_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

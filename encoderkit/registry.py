@@ -46,7 +46,14 @@ def get_domain(name: str) -> type[Domain]:
                    f"(a domain registers under the entry-point group {GROUP!r})")
 
 
+def saved_options(description: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a saved ``Domain.describe()``, with ``saved_run_defaults`` for the
+    options that the saving version did not have yet."""
+    cls = get_domain(description["name"])
+    return {**cls.saved_run_defaults, **dict(description.get("options") or {})}
+
+
 def build_domain(description: Mapping[str, Any]) -> Domain:
     """Rebuild a domain from ``Domain.describe()`` output (name, schema, options)."""
     cls = get_domain(description["name"])
-    return cls(description.get("schema", {}), **dict(description.get("options", {})))
+    return cls(description.get("schema", {}), **saved_options(description))

@@ -4,7 +4,10 @@ Tokens are elements. Without coordinates the positions are empty (D = 0) and the
 encoder is exactly permutation-equivariant over elements; with coordinates they are
 the rotary positions (``coords / unit``, relative to the set's own origin), so
 attention depends only on relative placement and the model is translation-invariant.
-The rotary encoding is axis-aligned: rotating a set changes its outputs (use
+Each element's embedding also carries its offset from the set's centroid in units of
+the set's RMS radius (``offset_bands`` Fourier bands; a chunk keeps the offsets of its
+whole set), so an element knows where in its set it sits; this part is invariant to
+translation and scale. The rotary encoding is axis-aligned: rotating a set changes its outputs (use
 ``random_rotation`` augmentation to learn rotation robustness).
 
 Element order. ``order="input"`` keeps the data's order and expects every layer
@@ -48,10 +51,10 @@ from . import digits
 from .curves import CURVES, curve_order
 from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files)
-from .io import Layout, RawSet, as_item
+from .io import Layout, as_item, raws_to_python
 from .modules import IGNORE, SetEmbedder, SetHead
 from .userdata import SetsUserData
-from .views import sets_views
+from .views import relative_positions, sets_views
 
 DEFAULTS: dict[str, Any] = {
     "masker": "random",
@@ -71,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "id_loss_weight": 1.0,
     "feature_loss_weight": 1.0,
     "infill_max_seqlen": 1024,
+    "offset_bands": 6,
 }
 ORDERS = ("input", *CURVES)
 CHUNKINGS = ("auto", "spatial", "random")
@@ -86,6 +90,7 @@ class SetsDomain(SetsUserData, Domain):
     name = "sets"
     infill_options = {"window": "infill_max_seqlen"}
     input_formats = "long-format .csv (.csv.gz) or ragged .npz; empty cells / NaN features are filled"
+    saved_run_defaults = {"offset_bands": 0}  # runs saved before the offset embedding existed
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))
@@ -152,6 +157,10 @@ class SetsDomain(SetsUserData, Domain):
         for key in ("id_loss_weight", "feature_loss_weight"):
             if not isinstance(o[key], (int, float)) or o[key] < 0:
                 raise _bad(key, "a float >= 0", o[key])
+        if not isinstance(o["offset_bands"], int) or isinstance(o["offset_bands"], bool) \
+                or not 0 <= o["offset_bands"] <= 16:
+            raise _bad("offset_bands", "an int in [0, 16] (0: coordinates only in the rotary "
+                       "positions)", o["offset_bands"])
         if not isinstance(o["infill_max_seqlen"], int) or o["infill_max_seqlen"] < 2:
             raise _bad("infill_max_seqlen", "an int >= 2", o["infill_max_seqlen"])
         if not self.has_ids and not self.num_features:
@@ -212,7 +221,20 @@ class SetsDomain(SetsUserData, Domain):
             positions = np.zeros((n, 0), dtype=np.float32)
         example = Example(fields=fields, positions=positions, record=int(record.get("_index", -1)),
                           context={"elements": elements, "record": record, "cls": False})
-        return self._with_cls(example)
+        return self._with_cls(self._with_rel_pos(example))
+
+    @property
+    def offset_bands(self) -> int:
+        return int(self.options["offset_bands"]) if self.rope_axes else 0
+
+    def _with_rel_pos(self, example: Example) -> Example:
+        """Add the ``offsets`` field: each element's place in its set, relative to the
+        set's centroid and in units of its RMS radius (``relative_positions``)."""
+        if not self.offset_bands:
+            return example
+        fields = {**example.fields, "rel_pos": relative_positions(example.positions)}
+        return Example(fields=fields, positions=example.positions, record=example.record,
+                       window=example.window, start=example.start, context=example.context)
 
     def _with_cls(self, example: Example) -> Example:
         """Prepend the pooling element at the centroid of the positions (if configured)."""
@@ -298,10 +320,16 @@ class SetsDomain(SetsUserData, Domain):
             pos[:, :2] = center[:2] + xy @ np.array([[c, s], [-s, c]])
         if jitter:
             pos = pos + rng.normal(0.0, jitter / float(self.options["unit"]), size=pos.shape)
+        fields = example.fields
+        if self.offset_bands:
+            offsets = relative_positions(pos)
+            if has_cls:
+                offsets = np.concatenate([np.zeros_like(offsets[:1]), offsets])
+            fields = {**fields, "rel_pos": offsets}
         positions = pos
         if has_cls:
             positions = np.concatenate([pos.mean(axis=0)[None], pos])
-        return Example(fields=example.fields, positions=positions.astype(np.float32),
+        return Example(fields=fields, positions=positions.astype(np.float32),
                        record=example.record, window=example.window, start=example.start,
                        context=example.context)
 
@@ -338,6 +366,8 @@ class SetsDomain(SetsUserData, Domain):
             has_target = has_target | f["observed"].any(axis=1)
         predict = choose_random(has_target, float(self.options["mask_rate"]), rng)
         inputs = {"ids": np.where(predict, MASK, ids)}
+        if "rel_pos" in f:  # where an element is is known; what it is, is predicted
+            inputs["rel_pos"] = f["rel_pos"]
         targets: dict[str, np.ndarray] = {}
         if self.has_ids:
             targets["ids"] = id_target[predict]
@@ -358,6 +388,8 @@ class SetsDomain(SetsUserData, Domain):
         inputs = {"ids": f["ids"],
                   "features": np.where(hidden, 0.0, f["features"]).astype(np.float32),
                   "observed": observed & ~hidden}
+        if "rel_pos" in f:
+            inputs["rel_pos"] = f["rel_pos"]
         targets = {"features": f["features"][predict], "feature_mask": hidden[predict]}
         if self.has_ids:
             targets["ids"] = np.full(int(predict.sum()), IGNORE, dtype=np.int64)
@@ -372,7 +404,8 @@ class SetsDomain(SetsUserData, Domain):
                 "so outputs depend on it. Set model.global_every=1 (every layer global) or "
                 "domain.order=hilbert|zorder for spatial windows.", UserWarning, stacklevel=2)
         return SetEmbedder(self.vocab_size, self.num_features, config.hidden_size,
-                           config.initializer_range)
+                           config.initializer_range, offset_dims=self.rope_axes,
+                           offset_bands=self.offset_bands)
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
         tied = None
@@ -470,19 +503,3 @@ class SetsDomain(SetsUserData, Domain):
         frame = digits.digit_frame(sets)
         frame.loc[frame.index % 5 == 2, "intensity"] = np.nan
         return frame
-
-
-def raws_to_python(raws: list[RawSet]) -> list[dict[str, Any]]:
-    """RawSets back to Python dict sets (one parsing path for every input kind)."""
-    out = []
-    for raw in raws:
-        item: dict[str, Any] = {"name": raw.name}
-        if raw.ids is not None:
-            item["ids"] = raw.ids
-        n = len(raw)
-        if raw.features.shape[1] or n == 0:
-            item["features"] = raw.features
-        if raw.coords.shape[1] or n == 0:
-            item["coords"] = raw.coords
-        out.append(item)
-    return out

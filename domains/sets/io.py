@@ -323,3 +323,19 @@ def atomic_write(path: str, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def raws_to_python(raws: list[RawSet]) -> list[dict[str, Any]]:
+    """RawSets back to Python dict sets (one parsing path for every input kind)."""
+    out = []
+    for raw in raws:
+        item: dict[str, Any] = {"name": raw.name}
+        if raw.ids is not None:
+            item["ids"] = raw.ids
+        n = len(raw)
+        if raw.features.shape[1] or n == 0:
+            item["features"] = raw.features
+        if raw.coords.shape[1] or n == 0:
+            item["coords"] = raw.coords
+        out.append(item)
+    return out

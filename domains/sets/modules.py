@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -14,18 +16,31 @@ IGNORE = -100  # id target of a predicted element whose item is not a target
 
 class SetEmbedder(nn.Module):
     """Sum of the element's parts: item embedding + projected features + which
-    features are present. Masked elements arrive with id [MASK], features 0 and
-    nothing observed, so their content cannot leak; their coordinates stay in the
-    positions (the core's rotary), never in this embedding."""
+    features are present (+ with ``offset_bands``, a projection of the Fourier features
+    of ``inputs["rel_pos"]``, the element's place relative to its set's centroid and
+    radius). Masked elements arrive with id [MASK], features 0 and nothing observed, so
+    their content cannot leak; where they are is not a target, so it stays visible
+    (in the rotary positions and in ``rel_pos``).
+
+    Why both: rotary positions only enter attention scores as relative offsets between
+    pairs, so a layer's output carries no "where am I in this set"; an element at the
+    top of a digit and one at its bottom look alike until attention has tallied its
+    neighbours. The Fourier features (Tancik et al. 2020) hand that to every element."""
 
     def __init__(self, vocab_size: int, num_features: int, hidden_size: int,
-                 init_std: float = 0.02) -> None:
+                 init_std: float = 0.02, offset_dims: int = 0, offset_bands: int = 0) -> None:
         super().__init__()
         self.tok_embeddings = nn.Embedding(vocab_size, hidden_size)
         self.num_features = num_features
         if num_features:
             self.feature_proj = nn.Linear(num_features, hidden_size, bias=False)
             self.observed_proj = nn.Linear(num_features, hidden_size, bias=False)
+        self.offset_dims, self.offset_bands = offset_dims, offset_bands
+        if offset_dims and offset_bands:
+            self.register_buffer("offset_freqs", math.pi * 2.0 ** torch.arange(offset_bands),
+                                 persistent=False)
+            self.offset_proj = nn.Linear(offset_dims * (2 * offset_bands + 1), hidden_size,
+                                         bias=False)
         for p in self.parameters():
             trunc_normal_(p, std=init_std)
 
@@ -35,6 +50,11 @@ class SetEmbedder(nn.Module):
             observed = inputs["observed"].to(hidden.dtype)  # [T, F]
             values = inputs["features"].to(hidden.dtype) * observed  # [T, F]
             hidden = hidden + self.feature_proj(values) + self.observed_proj(observed)
+        if self.offset_dims and self.offset_bands:
+            rel = inputs["rel_pos"].to(hidden.dtype)  # [T, D]
+            angles = (rel[..., None] * self.offset_freqs.to(hidden.dtype)).flatten(1)
+            fourier = torch.cat([rel, angles.sin(), angles.cos()], dim=-1)
+            hidden = hidden + self.offset_proj(fourier)
         return hidden
 
 

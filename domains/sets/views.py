@@ -67,6 +67,18 @@ def rigid_transform(positions: np.ndarray, rng: np.random.Generator,
     return (pos - center) @ m.T + center + shift
 
 
+def relative_positions(positions: np.ndarray) -> np.ndarray:
+    """``[n, D]`` float32: ``positions`` minus their centroid, divided by their RMS
+    distance to it (zeros for a single point). Free of the coordinate unit, of
+    translation and of the set's scale, so one default frequency range suits any data."""
+    pos = np.asarray(positions, dtype=np.float64)
+    if len(pos) == 0:
+        return np.zeros(pos.shape, dtype=np.float32)
+    centered = pos - pos.mean(axis=0)
+    radius = float(np.sqrt((centered ** 2).sum(axis=1).mean()))
+    return (centered / radius if radius > 0 else centered).astype(np.float32)
+
+
 def sets_views(domain: "SetsDomain", example: Example, rng: np.random.Generator,
                min_keep: float = MIN_KEEP, reflect_prob: float = 0.0) -> tuple[Example, Example]:
     """Two independent (subset, rigid motion) views; [CLS] rebuilt at the new centroid."""
@@ -79,5 +91,6 @@ def sets_views(domain: "SetsDomain", example: Example, rng: np.random.Generator,
             view = Example(fields=view.fields, positions=moved.astype(view.positions.dtype),
                            record=view.record, window=view.window, start=view.start,
                            context=view.context)
+        view = domain._with_rel_pos(view)  # the subset's own centroid and radius
         out.append(domain._with_cls(view) if example.context.get("cls") else view)
     return out[0], out[1]

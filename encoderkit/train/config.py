@@ -332,7 +332,9 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
         if "task" in state:
             pass  # a fine-tuned run as the start: its encoder is used, the head is new
         saved_domain = state["domain"]
-        domain = {k: v for k, v in (saved_domain.get("options") or {}).items()
+        from encoderkit.registry import saved_options
+
+        domain = {k: v for k, v in saved_options(saved_domain).items()
                   if k not in user_domain and k != "drop_columns"}
         domain = {**domain, **{k: v for k, v in OmegaConf.to_container(cfg.domain).items()
                                if k in user_domain}} if "domain" in cfg and cfg.domain is not None else domain

@@ -14,6 +14,7 @@ from domains.sets.curves import curve_order, hilbert_index, zorder_index
 from domains.sets.digits import CSV_OPTIONS, digit_frame, load_digit_sets
 from domains.sets.ingest import CLS, ELEM, MASK, MISSING_ID, NUM_SPECIAL, UNK, ingest_objects
 from domains.sets.modules import IGNORE
+from domains.sets.views import relative_positions
 from encoderkit.core import EncoderConfig
 from encoderkit.data.collate import collate
 from encoderkit.data.ingest import ingest
@@ -568,7 +569,13 @@ def test_augmentation_rotates_rigidly_and_keeps_the_pooling_token_central():
     assert np.abs(q - p).max() > 0.1  # but it moved
     np.testing.assert_allclose(aug.positions[0], q.mean(axis=0), atol=1e-4)
     for k in ex.fields:
-        np.testing.assert_array_equal(aug.fields[k], ex.fields[k])
+        if k != "rel_pos":
+            np.testing.assert_array_equal(aug.fields[k], ex.fields[k])
+    # the offsets turn with the set: the same rotation about the centroid, same radii
+    r0, r1 = ex.fields["rel_pos"][1:], aug.fields["rel_pos"][1:]
+    np.testing.assert_allclose(np.linalg.norm(r1, axis=1), np.linalg.norm(r0, axis=1), atol=1e-5)
+    np.testing.assert_allclose(r1, relative_positions(q), atol=1e-6)
+    np.testing.assert_array_equal(aug.fields["rel_pos"][0], [0.0, 0.0])
 
 
 def test_3d_point_sets_are_translation_invariant():

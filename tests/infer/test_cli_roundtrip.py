@@ -84,11 +84,16 @@ def test_cli_round_trip(name, tmp_path, capsys):
     if len(X) >= 6:
         y = 2.0 * X[:, 0] + 1.0
         (tmp_path / "labels.csv").write_text("id,label\n" + "".join(f"{i},{float(v)!r}\n" for i, v in zip(ids, y)))
-        np.save(tmp_path / "base.npy", np.arange(len(X), dtype=float)[:, None])
+        np.save(tmp_path / "base.npy", X[:, :1].astype(np.float64))  # in store order
         capsys.readouterr()
         assert cli.main(["probe", f"embeddings={emb}", f"labels={tmp_path / 'labels.csv'}", "task=regression",
                          "folds=2", f"baseline={tmp_path / 'base.npy'}"]) == 0
         out = capsys.readouterr().out
         rows = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
                 if line.startswith(("embeddings", "baseline"))}
-        assert rows["embeddings"] > 0.99  # the label is a linear function of the features
+        # the label is a linear function of the baseline's one column: labels joined by id
+        # and features in store order meet only if the join is right
+        assert rows["baseline"] > 0.99
+        # all 64 embedding columns on ~6 training records need not recover that one column
+        # (ridge spreads the weight), so the embeddings' row is only checked to be a score
+        assert np.isfinite(rows["embeddings"])
