@@ -1,17 +1,20 @@
 """Fine-tuning on labelled time series: aeon's bundled UCR sets ItalyPowerDemand
 (daily electricity demand, 24 hourly values, winter vs summer; 67 train / 1029 test)
-and ArrowHead (arrowhead outlines as 251-sample series, 3 classes; 36 / 175), with the
-archive's own train/test splits.
+and ArrowHead (arrowhead outlines as 251-sample series, 3 classes; 36 / 175), and two
+multichannel UEA sets: BasicMotions (6 accelerometer / gyroscope channels x 100
+samples, 4 activities; 40 / 40) and JapaneseVowels (12 cepstral channels, 7-26
+samples, 9 speakers; 270 / 370), with the archive's own train/test splits.
 
     .venv/bin/python examples/finetune_timeseries.py [--out runs/finetune-timeseries] [--seeds 0 1 2]
 
 Compared side by side (see ``finetune_common.py`` for the protocol): the fine-tuned
 pretrained encoder, the same from scratch, frozen-embedding probes (masked-LM and
 contrastive), and ROCKET (aeon's ``RocketClassifier``, 10,000 random kernels + ridge),
-the classical tool for univariate series classification.
+the classical tool for series classification (multichannel kernels on BasicMotions and
+JapaneseVowels, whose unequal lengths ROCKET gets padded with each series' last value).
 
-Every series is one record; ``patch=8`` (one setting for both sets: a 24-sample day
-makes 3 tokens, an arrowhead 32).
+Every series is one record; ``patch=8`` (one setting for every set: a 24-sample day
+makes 3 tokens, an arrowhead 32, a vowel 1-4 per channel).
 """
 
 from __future__ import annotations
@@ -22,22 +25,30 @@ import numpy as np
 
 from finetune_common import Task, example_main
 
-DATASETS = ("ItalyPowerDemand", "ArrowHead")
+DATASETS = ("ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels")
 OVERRIDES = ["domain.patch=8"]
 
 
-def load_ucr(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X [N, 1, L] float64, labels [N] str, test mask [N]) with the archive's split."""
-    from aeon.datasets import load_arrow_head, load_italy_power_demand
+def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(series, each [C, L] float64; labels [N] str; test mask [N]) with the archive's split."""
+    from aeon.datasets import (load_arrow_head, load_basic_motions, load_italy_power_demand,
+                               load_japanese_vowels)
 
-    loader = {"ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head}[name]
+    loader = {"ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head,
+              "BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels}[name]
     X_train, y_train = loader(split="train")
     X_test, y_test = loader(split="test")
-    X = np.concatenate([X_train, X_test]).astype(np.float64)
+    series = [np.asarray(x, dtype=np.float64) for x in [*X_train, *X_test]]
     y = np.concatenate([y_train, y_test]).astype(str)
     test = np.zeros(len(y), dtype=bool)
     test[len(y_train):] = True
-    return X, y, test
+    return series, y, test
+
+
+def edge_padded(series: list[np.ndarray]) -> np.ndarray:
+    """``[N, C, L_max]``: each series padded with its last value (ROCKET needs one length)."""
+    length = max(x.shape[1] for x in series)
+    return np.stack([np.pad(x, ((0, 0), (0, length - x.shape[1])), mode="edge") for x in series])
 
 
 def rocket(X: np.ndarray, y: np.ndarray):
@@ -53,16 +64,19 @@ def rocket(X: np.ndarray, y: np.ndarray):
 def make_task(name: str, workdir: Path) -> Task:
     from domains.timeseries import TimeSeriesDomain
 
-    X, y, test = load_ucr(name)
+    series, y, test = load_ucr(name)
     ids = np.asarray([f"{name}-{i:04d}" for i in range(len(y))])
     store = workdir / f"{name}.zarr"
     if not store.exists():
-        TimeSeriesDomain.ingest_arrays(list(X), str(store), ids=list(ids))
+        TimeSeriesDomain.ingest_arrays(series, str(store), ids=list(ids))
+    lengths = sorted({x.shape[1] for x in series})
+    length = f"length {lengths[0]}" if len(lengths) == 1 else f"length {lengths[0]}-{lengths[-1]}"
     return Task(name=name, domain="timeseries", store=str(store), ids=ids, labels=y, test=test,
                 pretrain_store=str(store), overrides=list(OVERRIDES),
-                anchors={"ROCKET (aeon, 10k kernels)": rocket(X, y)},
+                anchors={"ROCKET (aeon, 10k kernels)": rocket(edge_padded(series), y)},
                 seeded_anchors=("ROCKET (aeon, 10k kernels)",),
-                notes=f"length {X.shape[2]}, {len(np.unique(y))} classes, archive split")
+                notes=f"{series[0].shape[0]} channel(s), {length}, {len(np.unique(y))} classes, "
+                      "archive split")
 
 
 def main() -> None:

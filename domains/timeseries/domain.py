@@ -58,6 +58,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
+    saved_run_defaults = {"channel_embedding": False}  # runs saved before channel embeddings
 
     @classmethod
     def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
-            "data_fallback": 0,
+            "data_fallback": 0, "channel_embedding": True,
             "channel_independent": False, "window_overlap": 0,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
@@ -105,6 +106,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             v = opts[key]
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
                    "an int >= 0 (patches)", v)
+        _check(isinstance(opts["channel_embedding"], bool), "channel_embedding", "true or false",
+               opts["channel_embedding"])
         _check(isinstance(opts["channel_independent"], bool), "channel_independent",
                "true or false", opts["channel_independent"])
         for key in ("window_overlap", "infill_overlap"):
@@ -313,7 +316,18 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     def embedder(self, config: Any) -> nn.Module:
         fields = ("values", "observed") + (("baseline",) if self.options["baseline"] != "none" else ())
         return PatchEmbedder(self.patch, int(config.hidden_size),
-                             float(getattr(config, "initializer_range", 0.02)), fields=fields)
+                             float(getattr(config, "initializer_range", 0.02)), fields=fields,
+                             channels=self.embedded_channels)
+
+    @property
+    def embedded_channels(self) -> int:
+        """Rows of the learned channel-identity table (0: none). Only multichannel stores
+        in the joint layout get one: a univariate series has no channel to tell apart, and
+        channel-independent sequences are meant to share everything across channels."""
+        n = int(self.schema.get("max_channels") or 0)
+        if not self.options["channel_embedding"] or self.channel_independent or n < 2:
+            return 0
+        return n
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
         return PatchHead(self.patch, int(config.hidden_size),

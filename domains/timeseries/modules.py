@@ -24,17 +24,24 @@ class PatchEmbedder(nn.Module):
     """
 
     def __init__(self, patch: int, hidden_size: int, std: float = 0.02,
-                 fields: tuple[str, ...] = ("values", "observed")) -> None:
+                 fields: tuple[str, ...] = ("values", "observed"), channels: int = 0) -> None:
         super().__init__()
         self.patch = patch
         self.fields = tuple(fields)
         self.proj = nn.Linear(len(self.fields) * patch, hidden_size)
         _init_linear(self.proj, std)
+        self.channels = channels
+        if channels:
+            self.channel_embeddings = nn.Embedding(channels, hidden_size)
+            nn.init.trunc_normal_(self.channel_embeddings.weight, std=std, a=-2 * std, b=2 * std)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         dtype = self.proj.weight.dtype
         parts = [inputs[k].to(dtype) for k in self.fields]  # each [T, p]
-        return self.proj(torch.cat(parts, dim=-1))  # [T, d]
+        hidden = self.proj(torch.cat(parts, dim=-1))  # [T, d]
+        if self.channels:
+            hidden = hidden + self.channel_embeddings(inputs["channel"].long()).to(dtype)
+        return hidden
 
 
 class PatchHead(nn.Module):
