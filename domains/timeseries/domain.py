@@ -58,7 +58,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
-    saved_run_defaults = {"channel_embedding": False}  # runs saved before channel embeddings
+    # runs saved before these options existed are rebuilt as they were trained
+    saved_run_defaults = {"channel_embedding": False, "window_stats": False}
 
     @classmethod
     def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
-            "data_fallback": 0, "channel_embedding": True,
+            "data_fallback": 0, "channel_embedding": True, "window_stats": True,
             "channel_independent": False, "window_overlap": 0,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
             "time_column": None, "series_column": None,
@@ -106,8 +107,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             v = opts[key]
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
                    "an int >= 0 (patches)", v)
-        _check(isinstance(opts["channel_embedding"], bool), "channel_embedding", "true or false",
-               opts["channel_embedding"])
+        for key in ("channel_embedding", "window_stats"):
+            _check(isinstance(opts[key], bool), key, "true or false", opts[key])
         _check(isinstance(opts["channel_independent"], bool), "channel_independent",
                "true or false", opts["channel_independent"])
         for key in ("window_overlap", "infill_overlap"):
@@ -317,7 +318,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         fields = ("values", "observed") + (("baseline",) if self.options["baseline"] != "none" else ())
         return PatchEmbedder(self.patch, int(config.hidden_size),
                              float(getattr(config, "initializer_range", 0.02)), fields=fields,
-                             channels=self.embedded_channels)
+                             channels=self.embedded_channels,
+                             window_stats=bool(self.options["window_stats"]))
 
     @property
     def embedded_channels(self) -> int:

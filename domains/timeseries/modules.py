@@ -24,7 +24,8 @@ class PatchEmbedder(nn.Module):
     """
 
     def __init__(self, patch: int, hidden_size: int, std: float = 0.02,
-                 fields: tuple[str, ...] = ("values", "observed"), channels: int = 0) -> None:
+                 fields: tuple[str, ...] = ("values", "observed"), channels: int = 0,
+                 window_stats: bool = False) -> None:
         super().__init__()
         self.patch = patch
         self.fields = tuple(fields)
@@ -34,6 +35,11 @@ class PatchEmbedder(nn.Module):
         if channels:
             self.channel_embeddings = nn.Embedding(channels, hidden_size)
             nn.init.trunc_normal_(self.channel_embeddings.weight, std=std, a=-2 * std, b=2 * std)
+        self.window_stats = window_stats
+        if window_stats:
+            self.stats_norm = RunningStandardizer(max(channels, 1), 2)
+            self.stats_proj = nn.Linear(2, hidden_size, bias=False)
+            _init_linear(self.stats_proj, std)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         dtype = self.proj.weight.dtype
@@ -41,7 +47,53 @@ class PatchEmbedder(nn.Module):
         hidden = self.proj(torch.cat(parts, dim=-1))  # [T, d]
         if self.channels:
             hidden = hidden + self.channel_embeddings(inputs["channel"].long()).to(dtype)
+        if self.window_stats:
+            group = inputs["channel"].long() if self.channels else None
+            stats = self.stats_norm(inputs["stats"], group)  # [T, 2], float32
+            hidden = hidden + self.stats_proj(stats.to(dtype))
         return hidden
+
+
+class RunningStandardizer(nn.Module):
+    """Standardises features with their running mean and variance per group (float64
+    Welford sums over every training token seen so far, in the state dict like
+    BatchNorm's running statistics; frozen in eval mode). Gives raw-unit inputs such
+    as a window's mean a scale that suits the store, whatever its units, without a
+    pass over the data at ingest. Outputs are clipped to +-``clip``."""
+
+    def __init__(self, groups: int, features: int, clip: float = 10.0) -> None:
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("count", torch.zeros(groups, dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(groups, features, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(groups, features, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: Tensor, group: Tensor) -> None:
+        """Chan et al.'s parallel update of (count, mean, m2) with a batch ``x`` [T, F]."""
+        n_b = torch.zeros_like(self.count).index_add_(0, group, torch.ones_like(x[:, 0]))
+        sum_b = torch.zeros_like(self.mean).index_add_(0, group, x)
+        mean_b = sum_b / n_b.clamp(min=1.0)[:, None]
+        m2_b = torch.zeros_like(self.m2).index_add_(0, group, (x - mean_b[group]) ** 2)
+        n = self.count + n_b
+        delta = mean_b - self.mean
+        share = torch.where(n > 0, n_b / n.clamp(min=1.0), torch.zeros_like(n))[:, None]
+        self.mean += delta * share
+        self.m2 += m2_b + delta ** 2 * (self.count * share[:, 0])[:, None]
+        self.count.copy_(n)
+
+    def forward(self, x: Tensor, group: Tensor | None = None) -> Tensor:
+        x = x.double()
+        if group is None:
+            group = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        if self.training and x.shape[0]:
+            self.update(x, group)
+        var = self.m2 / self.count.clamp(min=1.0)[:, None]
+        # a floor relative to the feature's own size: a constant feature (z-normalised
+        # series have window means ~1e-9) stays ~0 instead of turning noise into signal
+        floor = 1e-6 * (self.mean ** 2 + var) + 1e-12
+        z = (x - self.mean[group]) / (var + floor).sqrt()[group]
+        return z.clamp(-self.clip, self.clip).float()
 
 
 class PatchHead(nn.Module):

@@ -1,0 +1,90 @@
+"""The time-series channel-identity embedding (``domain.channel_embedding``): which
+stores get a table, what each token looks up, the error for a series with more channels
+than the table, and runs saved before the option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from domains.timeseries import TimeSeriesDomain
+from encoderkit.core import EncoderConfig
+from encoderkit.data.collate import collate
+from encoderkit.modeling import MaskedEncoderModel
+from encoderkit.registry import build_domain
+
+
+def config() -> EncoderConfig:
+    return EncoderConfig.preset("tiny", hidden_size=32, num_layers=2, num_heads=2,
+                                intermediate_size=64, rope_axes=2, backend="sdpa", local_window=8)
+
+
+def record(x: np.ndarray) -> dict:
+    x = np.atleast_2d(x)
+    return {"values": x.astype(np.float32).reshape(-1), "channels": x.shape[0], "length": x.shape[1]}
+
+
+def test_only_joint_multichannel_stores_get_a_channel_table():
+    assert TimeSeriesDomain({"max_channels": 3}).embedded_channels == 3
+    assert TimeSeriesDomain({"max_channels": 1}).embedded_channels == 0  # nothing to tell apart
+    assert TimeSeriesDomain({}).embedded_channels == 0
+    assert TimeSeriesDomain({"max_channels": 3}, channel_independent=True).embedded_channels == 0
+    assert TimeSeriesDomain({"max_channels": 3}, channel_embedding=False).embedded_channels == 0
+    emb = TimeSeriesDomain({"max_channels": 3}, patch=4).embedder(config())
+    assert emb.channel_embeddings.weight.shape == (3, 32)
+    assert not hasattr(TimeSeriesDomain({"max_channels": 1}).embedder(config()), "channel_embeddings")
+
+
+def test_each_token_adds_its_own_channels_row():
+    d = TimeSeriesDomain({"max_channels": 3}, patch=4)
+    torch.manual_seed(0)
+    emb = d.embedder(config()).double()
+    x = np.random.default_rng(0).normal(size=(3, 12))
+    ex = d.featurize(record(x))
+    m = d.unmasked(ex)
+    # tokens are time-major: channels 0, 1, 2 of patch 0, then of patch 1, ...
+    np.testing.assert_array_equal(m.inputs["channel"], np.tile([0, 1, 2], 3))
+    inputs = {k: torch.as_tensor(v) for k, v in m.inputs.items()}
+    without = {k: v for k, v in inputs.items() if k != "channel"}
+    base = emb.proj(torch.cat([without[k].double() for k in emb.fields], dim=-1))
+    table = emb.channel_embeddings.weight.detach().numpy()
+    want = base.detach().numpy() + table[np.tile([0, 1, 2], 3)]
+    np.testing.assert_allclose(emb(inputs).detach().numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_swapping_two_channels_now_changes_the_outputs():
+    """Rotary positions alone see channel 0 vs channel 1 only as an offset; the table makes
+    the same values on another channel a different input."""
+    d = TimeSeriesDomain({"max_channels": 2}, patch=4)
+    torch.manual_seed(1)
+    model = MaskedEncoderModel(d, config()).eval()
+    x = np.random.default_rng(1).normal(size=(2, 16))
+    a = model.encode(collate([d.unmasked(d.featurize(record(x)))]))
+    b = model.encode(collate([d.unmasked(d.featurize(record(x[::-1])))]))
+    # the token for (patch t, channel 0) of the swapped series holds channel 1's values
+    swapped = b.view(4, 2, -1).flip(1).reshape(8, -1)
+    assert (swapped - a).abs().max() > 1e-3
+
+
+def test_a_series_with_more_channels_than_the_table_is_a_clear_error():
+    d = TimeSeriesDomain({"max_channels": 2}, patch=4)
+    ex = d.featurize(record(np.zeros((3, 8))))
+    with pytest.raises(ValueError, match="3 channels.*2 channel embeddings"):
+        d.unmasked(ex)
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_bad_channel_embedding_option(bad):
+    with pytest.raises(ValueError, match="channel_embedding"):
+        TimeSeriesDomain({"max_channels": 2}, channel_embedding=bad)
+
+
+def test_runs_saved_before_the_option_are_rebuilt_without_the_table():
+    d = TimeSeriesDomain({"max_channels": 2, "format_version": 1}, patch=4)
+    description = d.describe()
+    saved = {**description, "options": {k: v for k, v in description["options"].items()
+                                        if k != "channel_embedding"}}
+    old = build_domain(saved)
+    assert old.options["channel_embedding"] is False and old.embedded_channels == 0
+    assert build_domain(description).embedded_channels == 2
