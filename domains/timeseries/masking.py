@@ -89,8 +89,11 @@ class SeriesMasking:
                     f"{self.embedded_channels} channel embeddings (the store it was trained "
                     "on had at most that many); give series with at most as many channels")
         if self.options["window_stats"]:
-            # where the window sits and how much it moves, which normalisation took away
-            inputs["stats"] = np.stack([mean[c], np.log(scale[c])], axis=1).astype(np.float32)
+            # where the window sits and how much it moves, which normalisation took away, in
+            # unit-free terms: the level in its own scales (asinh: signed, log-like in the
+            # tails) and the log scale (whose units' offset the embedder subtracts)
+            inputs["stats"] = np.stack([np.arcsinh(mean[c] / scale[c]), np.log(scale[c])],
+                                       axis=1).astype(np.float32)
         # The head predicts the residual over the baseline (zero baseline: the value itself).
         targets = {"values": np.where(hide, norm - base, 0.0)[predict].astype(np.float32),
                    "target_mask": hide[predict]}

@@ -88,3 +88,47 @@ def test_runs_saved_before_the_option_are_rebuilt_without_the_table():
     old = build_domain(saved)
     assert old.options["channel_embedding"] is False and old.embedded_channels == 0
     assert build_domain(description).embedded_channels == 2
+
+
+# ---- window statistics (domain.window_stats) ---------------------------------------------
+
+def test_running_standardizer_matches_numpy_over_everything_seen():
+    from domains.timeseries.modules import RunningStandardizer
+
+    rng = np.random.default_rng(0)
+    norm = RunningStandardizer(groups=3, features=2).train()
+    seen = []
+    for _ in range(5):  # batches of different sizes, groups in any order, wild units
+        n = int(rng.integers(1, 40))
+        x = rng.normal([1e4, -3.0], [50.0, 0.1], size=(n, 2))
+        g = rng.integers(0, 3, size=n)
+        norm(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(g))
+        seen.append((np.asarray(x, dtype=np.float32).astype(np.float64), g))
+    x = np.concatenate([s[0] for s in seen])
+    g = np.concatenate([s[1] for s in seen])
+    for k in range(3):
+        np.testing.assert_allclose(norm.mean[k].numpy(), x[g == k].mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose((norm.m2[k] / norm.count[k]).numpy(), x[g == k].var(axis=0),
+                                   rtol=1e-9)
+    # eval mode: frozen; the output is the standardised value (clipped at 10)
+    norm.eval()
+    probe = torch.tensor([[1e4 + 50.0, -3.0], [2e4, -3.0]], dtype=torch.float32)
+    out = norm(probe, torch.tensor([1, 1])).numpy()
+    want = (probe.double().numpy() - x[g == 1].mean(axis=0)) / x[g == 1].std(axis=0)
+    np.testing.assert_allclose(out[0], want[0], rtol=1e-3, atol=1e-3)
+    np.testing.assert_array_equal(out[1, 0], 10.0)
+    assert norm.count.sum() == len(x)
+
+
+def test_window_stats_carry_what_normalisation_took_away():
+    d = TimeSeriesDomain({"max_channels": 2}, patch=4)
+    x = np.stack([np.linspace(100.0, 110.0, 12), np.full(12, -2.0) + np.arange(12) % 2])
+    m = d.unmasked(d.featurize(record(x)))
+    stats = m.inputs["stats"]  # per token: its channel's mean and log scale in the window
+    want = {0: (x[0].mean(), np.log(x[0].std())), 1: (x[1].mean(), np.log(x[1].std()))}
+    for tok, ch in enumerate(m.inputs["channel"]):
+        np.testing.assert_allclose(stats[tok], want[int(ch)], rtol=1e-5)
+    # the same shape at another level and scale: identical values input, different stats
+    m2 = d.unmasked(d.featurize(record(x * 3.0 + 50.0)))
+    np.testing.assert_allclose(m2.inputs["values"], m.inputs["values"], atol=1e-5)
+    assert not np.allclose(m2.inputs["stats"], m.inputs["stats"])
