@@ -55,6 +55,42 @@ class PatchEmbedder(nn.Module):
         return hidden
 
 
+class PatchHead(nn.Module):
+    """Linear reconstruction of a predicted patch; MSE on its target samples.
+
+    Targets: ``values`` [P, p] (normalised truth) and ``target_mask`` [P, p] (observed
+    samples hidden from the input). A token's loss is the mean squared error over its
+    target samples; the batch loss is the weighted mean over predicted tokens.
+    """
+
+    def __init__(self, patch: int, hidden_size: int, std: float = 0.02) -> None:
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, patch)
+        _init_linear(self.proj, std)
+
+    def forward(self, hidden: Tensor, targets: dict[str, Tensor] | None = None,
+                weights: Tensor | None = None) -> HeadOutput:
+        pred = self.proj(hidden).float()  # [P, p]
+        out = HeadOutput(predictions={"values": pred})
+        if targets is None or "values" not in targets:
+            return out
+        truth = targets["values"].float()
+        m = targets["target_mask"].to(pred.dtype)  # [P, p]
+        sq = (pred - truth).square() * m
+        n = m.sum(dim=1)  # [P]
+        per_token = sq.sum(dim=1) / n.clamp(min=1.0)
+        w = (n > 0).to(pred.dtype)
+        if weights is not None:
+            w = w * weights.to(pred.dtype)
+        out.loss = (per_token * w).sum() / w.sum().clamp(min=1e-12)
+        with torch.no_grad():
+            total = m.sum().clamp(min=1.0)
+            out.losses = {"mse": out.loss.detach()}
+            out.metrics = {"sample_mse": sq.sum() / total,
+                           "sample_mae": ((pred - truth).abs() * m).sum() / total}
+        return out
+
+
 class RunningCenter(nn.Module):
     """Subtracts each feature's running mean per group (float64 sums over every training
     token seen so far, in the state dict like BatchNorm's running statistics; frozen in
