@@ -37,7 +37,7 @@ def test_only_joint_multichannel_stores_get_a_channel_table():
 
 
 def test_each_token_adds_its_own_channels_row():
-    d = TimeSeriesDomain({"max_channels": 3}, patch=4)
+    d = TimeSeriesDomain({"max_channels": 3}, patch=4, window_stats=False)
     torch.manual_seed(0)
     emb = d.embedder(config()).double()
     x = np.random.default_rng(0).normal(size=(3, 12))
@@ -92,43 +92,56 @@ def test_runs_saved_before_the_option_are_rebuilt_without_the_table():
 
 # ---- window statistics (domain.window_stats) ---------------------------------------------
 
-def test_running_standardizer_matches_numpy_over_everything_seen():
-    from domains.timeseries.modules import RunningStandardizer
+def test_running_center_matches_numpy_and_removes_the_units_offset():
+    from domains.timeseries.modules import RunningCenter
 
     rng = np.random.default_rng(0)
-    norm = RunningStandardizer(groups=3, features=2).train()
+    center = RunningCenter(groups=3, features=1).train()
+    in_kilo = RunningCenter(groups=3, features=1).train()
     seen = []
-    for _ in range(5):  # batches of different sizes, groups in any order, wild units
+    for _ in range(5):  # batches of different sizes, groups in any order
         n = int(rng.integers(1, 40))
-        x = rng.normal([1e4, -3.0], [50.0, 0.1], size=(n, 2))
+        x = rng.normal(2.0, 0.5, size=(n, 1))
         g = rng.integers(0, 3, size=n)
-        norm(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(g))
+        a = center(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(g))
+        # the same data in units 1000x larger: log scales shift by log(1000), outputs do not
+        b = in_kilo(torch.as_tensor(x + np.log(1000.0), dtype=torch.float32), torch.as_tensor(g))
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
         seen.append((np.asarray(x, dtype=np.float32).astype(np.float64), g))
-    x = np.concatenate([s[0] for s in seen])
-    g = np.concatenate([s[1] for s in seen])
+    x = np.concatenate([v[0] for v in seen])
+    g = np.concatenate([v[1] for v in seen])
     for k in range(3):
-        np.testing.assert_allclose(norm.mean[k].numpy(), x[g == k].mean(axis=0), rtol=1e-12)
-        np.testing.assert_allclose((norm.m2[k] / norm.count[k]).numpy(), x[g == k].var(axis=0),
-                                   rtol=1e-9)
-    # eval mode: frozen; the output is the standardised value (clipped at 10)
-    norm.eval()
-    probe = torch.tensor([[1e4 + 50.0, -3.0], [2e4, -3.0]], dtype=torch.float32)
-    out = norm(probe, torch.tensor([1, 1])).numpy()
-    want = (probe.double().numpy() - x[g == 1].mean(axis=0)) / x[g == 1].std(axis=0)
-    np.testing.assert_allclose(out[0], want[0], rtol=1e-3, atol=1e-3)
-    np.testing.assert_array_equal(out[1, 0], 10.0)
-    assert norm.count.sum() == len(x)
+        np.testing.assert_allclose(center.mean[k].numpy(), x[g == k].mean(axis=0), rtol=1e-12)
+    assert center.count.sum() == len(x)
+    center.eval()  # frozen: no update, the running mean subtracted, nothing rescaled
+    before = center.mean.clone()
+    out = center(torch.tensor([[5.0], [5.0]]), torch.tensor([0, 2])).numpy()[:, 0]
+    np.testing.assert_allclose(out, 5.0 - before[[0, 2], 0].numpy(), rtol=1e-6)
+    assert torch.equal(center.mean, before)
 
 
 def test_window_stats_carry_what_normalisation_took_away():
     d = TimeSeriesDomain({"max_channels": 2}, patch=4)
     x = np.stack([np.linspace(100.0, 110.0, 12), np.full(12, -2.0) + np.arange(12) % 2])
     m = d.unmasked(d.featurize(record(x)))
-    stats = m.inputs["stats"]  # per token: its channel's mean and log scale in the window
-    want = {0: (x[0].mean(), np.log(x[0].std())), 1: (x[1].mean(), np.log(x[1].std()))}
+    stats = m.inputs["stats"]  # per token: its channel's level in its own scales, log scale
+    want = {k: (np.arcsinh(x[k].mean() / x[k].std()), np.log(x[k].std())) for k in (0, 1)}
     for tok, ch in enumerate(m.inputs["channel"]):
         np.testing.assert_allclose(stats[tok], want[int(ch)], rtol=1e-5)
-    # the same shape at another level and scale: identical values input, different stats
-    m2 = d.unmasked(d.featurize(record(x * 3.0 + 50.0)))
+    # the same shape at another level: identical values input, different stats
+    m2 = d.unmasked(d.featurize(record(x + 50.0)))
     np.testing.assert_allclose(m2.inputs["values"], m.inputs["values"], atol=1e-5)
-    assert not np.allclose(m2.inputs["stats"], m.inputs["stats"])
+    assert not np.allclose(m2.inputs["stats"][:, 0], m.inputs["stats"][:, 0])
+    # in other units: the level term is unchanged, the log scale moves by log(1000)
+    m3 = d.unmasked(d.featurize(record(x * 1000.0)))
+    np.testing.assert_allclose(m3.inputs["stats"][:, 0], stats[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(m3.inputs["stats"][:, 1], stats[:, 1] + np.log(1000.0), rtol=1e-5)
+
+
+def test_window_stats_off_and_old_runs_leave_the_embedder_as_it_was():
+    d = TimeSeriesDomain({"max_channels": 2}, patch=4, window_stats=False)
+    assert "stats" not in d.unmasked(d.featurize(record(np.zeros((2, 8)) + 1.0))).inputs
+    assert not hasattr(d.embedder(config()), "stats_proj")
+    saved = d.describe()
+    saved["options"] = {k: v for k, v in saved["options"].items() if k != "window_stats"}
+    assert build_domain(saved).options["window_stats"] is False
