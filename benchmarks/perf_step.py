@@ -149,6 +149,18 @@ def _genomic_training(cfg: EncoderConfig, tokens: int):
     return model, packed, StableAdamW(param_groups(model, 1e-5), lr=1e-6)
 
 
+def _train_steps(model, opt, batches, bf16: bool = False):
+    """A closure running one optimizer step per batch (CPU bf16 autocast when asked)."""
+    def f():
+        for b in batches:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = model(b).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    return f
+
+
 def bench_step(size: str, tokens: int, rounds: int) -> None:
     """Whole training step (genomic model, StableAdamW) with and without the host-side fields."""
     from dataclasses import replace
@@ -157,12 +169,7 @@ def bench_step(size: str, tokens: int, rounds: int) -> None:
     legacy = [replace(b, predict_index=None, cu_seqlens_host=None) for b in packed]
 
     def run(bs):
-        def f():
-            for b in bs:
-                model(b).loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-        return f
+        return _train_steps(model, opt, bs)
 
     run(packed)()
     med = alternate({"host": run(packed), "device": run(legacy)}, rounds)
@@ -177,14 +184,7 @@ def bench_bf16(size: str, tokens: int, rounds: int) -> None:
     model, packed, opt = _genomic_training(cfg, tokens)
 
     def run(bf16: bool):
-        def f():
-            for b in packed:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    loss = model(b).loss
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-        return f
+        return _train_steps(model, opt, packed, bf16=bf16)
 
     run(True)()
     med = alternate({"fp32": run(False), "bf16": run(True)}, rounds)

@@ -228,7 +228,7 @@ class SetsDomain(SetsUserData, Domain):
         return int(self.options["offset_bands"]) if self.rope_axes else 0
 
     def _with_rel_pos(self, example: Example) -> Example:
-        """Add the ``offsets`` field: each element's place in its set, relative to the
+        """Add the ``rel_pos`` field: each element's place in its set, relative to the
         set's centroid and in units of its RMS radius (``relative_positions``)."""
         if not self.offset_bands:
             return example
@@ -320,18 +320,12 @@ class SetsDomain(SetsUserData, Domain):
             pos[:, :2] = center[:2] + xy @ np.array([[c, s], [-s, c]])
         if jitter:
             pos = pos + rng.normal(0.0, jitter / float(self.options["unit"]), size=pos.shape)
-        fields = example.fields
-        if self.offset_bands:
-            offsets = relative_positions(pos)
-            if has_cls:
-                offsets = np.concatenate([np.zeros_like(offsets[:1]), offsets])
-            fields = {**fields, "rel_pos": offsets}
-        positions = pos
-        if has_cls:
-            positions = np.concatenate([pos.mean(axis=0)[None], pos])
-        return Example(fields=fields, positions=positions.astype(np.float32),
-                       record=example.record, window=example.window, start=example.start,
-                       context=example.context)
+        body = self._strip_cls(example)
+        # the offsets follow the moved elements; a chunk's are then its own (about its centroid)
+        moved = self._with_rel_pos(Example(
+            fields=body.fields, positions=pos.astype(np.float32), record=body.record,
+            window=body.window, start=body.start, context=body.context))
+        return self._with_cls(moved) if example.context.get("cls") else moved
 
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """Random element subsets + a rigid motion of the coordinates (see ``views.py``)."""

@@ -80,14 +80,13 @@ class SeriesMasking:
             inputs["baseline"] = base.astype(np.float32)
         else:
             base = np.zeros_like(norm)
-        if self.embedded_channels or self.options["window_stats"]:
-            inputs["channel"] = np.asarray(c, dtype=np.int64)
         if self.embedded_channels:
             if int(ctx["channels"]) > self.embedded_channels:
                 raise ValueError(
                     f"a series with {ctx['channels']} channels, but the model learned "
                     f"{self.embedded_channels} channel embeddings (the store it was trained "
                     "on had at most that many); give series with at most as many channels")
+            inputs["channel"] = np.asarray(c, dtype=np.int64)
         if self.options["window_stats"]:
             # where the window sits and how much it moves, which normalisation took away, in
             # unit-free terms: the level in its own scales (asinh: signed, log-like in the

@@ -145,3 +145,23 @@ def test_window_stats_off_and_old_runs_leave_the_embedder_as_it_was():
     saved = d.describe()
     saved["options"] = {k: v for k, v in saved["options"].items() if k != "window_stats"}
     assert build_domain(saved).options["window_stats"] is False
+
+
+def test_the_embedder_adds_the_projected_stats_with_its_channels_log_scale_centred():
+    d = TimeSeriesDomain({"max_channels": 2}, patch=4)
+    torch.manual_seed(2)
+    emb = d.embedder(config())
+    x = np.stack([np.linspace(100.0, 110.0, 12), np.full(12, -2.0) + np.arange(12) % 2])
+    m = d.unmasked(d.featurize(record(x)))
+    inputs = {k: torch.as_tensor(v) for k, v in m.inputs.items()}
+    emb.train()(inputs)  # one training batch: the running mean is this batch's log scales
+    emb.eval()
+    got = emb(inputs) - emb({**inputs, "stats": torch.zeros_like(inputs["stats"])})
+    stats = m.inputs["stats"].astype(np.float64)
+    ch = m.inputs["channel"]
+    log_mean = {k: stats[ch == k, 1].mean() for k in (0, 1)}
+    centred = np.stack([stats[:, 0], stats[:, 1] - [log_mean[int(k)] for k in ch]], axis=1)
+    zero = -np.asarray([log_mean[int(k)] for k in ch])  # zero stats still lose the mean
+    w = emb.stats_proj.weight.detach().double().numpy()  # [d, 2]
+    want = centred @ w.T - np.stack([np.zeros_like(zero), zero], axis=1) @ w.T
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4, atol=1e-6)
