@@ -62,6 +62,7 @@ HIDE = 0.2
 # share of the holed data's observed cells held back to choose a fill per column /
 # channel (the `ek_select` candidate; `encoderkit impute`'s default holdout); 0 = off
 SELECT_HOLDOUT = 0.05
+SERIES_INPUTS = "impute"  # --series-inputs
 
 
 # ====================================================================== tables
@@ -374,6 +375,7 @@ def checked_seasonal(y: np.ndarray) -> np.ndarray:
 def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: int,
                  workdir: str, seed: int) -> str:
     from domains.timeseries import TimeSeriesDomain
+    from encoderkit.impute import DOMAIN_OVERRIDES
     from encoderkit.train import pretrain
 
     store = os.path.join(workdir, "store")
@@ -387,7 +389,10 @@ def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: in
         "domain.masker={gap: 0.5, random: 0.25, span: 0.25}", "domain.mask_rate=0.3",
         "domain.partial_mask=0.3", "domain.infill_max_seqlen=128",
         "model.hidden_size=64", "model.num_layers=3", "model.num_heads=4",
-        "model.intermediate_size=128", "model.local_window=64", "optim.lr=3e-3"])
+        "model.intermediate_size=128", "model.local_window=64", "optim.lr=3e-3",
+        # the series inputs `encoderkit impute` uses (SERIES_INPUTS "impute"), or the
+        # domain's classification defaults ("domain")
+        *(DOMAIN_OVERRIDES["timeseries"] if SERIES_INPUTS == "impute" else ())])
     return str(run)
 
 
@@ -669,10 +674,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-table", type=int, default=600)
     ap.add_argument("--steps-series", type=int, default=200)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--series-inputs", default="impute", choices=("impute", "domain"),
+                    help="the series model's channel_embedding / window_stats: as `encoderkit "
+                         "impute` sets them (default), or the domain's defaults")
     ap.add_argument("--out", default="imputation_lodo.json")
     ap.add_argument("--report", nargs="*", default=None,
                     help="only render markdown from these result JSON files")
     args = ap.parse_args(argv)
+    global SERIES_INPUTS
+    SERIES_INPUTS = args.series_inputs
     if args.report:
         parts = [pd.DataFrame(json.load(open(path))).assign(_src=i) for i, path in enumerate(args.report)]
         df = pd.concat(parts, ignore_index=True)
