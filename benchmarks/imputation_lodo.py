@@ -63,6 +63,7 @@ HIDE = 0.2
 # channel (the `ek_select` candidate; `encoderkit impute`'s default holdout); 0 = off
 SELECT_HOLDOUT = 0.05
 SERIES_INPUTS = "impute"  # --series-inputs
+SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default is scored with
 
 
 # ====================================================================== tables
@@ -508,7 +509,8 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
     records = [c for h in train for c in crops(h, 48 * patch, 5 * patch + 1)] + extra
     preds: dict[str, list[np.ndarray]] = {}
     secs: dict[str, float] = {}
-    default = None
+    defaults: dict[str, list[np.ndarray]] = {}  # per shift tag: fills of `train`
+    alones: dict[str, list[np.ndarray]] = {}
     for baseline in ("linear", "seasonal"):
         t0 = time.perf_counter()
         run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"), seed)
@@ -519,16 +521,22 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
             filled = model.infill([h.copy() for h in holed])
             preds[f"ek_{baseline}" + (f"_fb{fb}" if fb else "")] = [np.asarray(f).reshape(h.shape) for f, h in zip(filled, holed)]
         if baseline == "seasonal":
-            # the documented default (configs/domain/timeseries.yaml): fallbacks by series
-            # length and by data size
-            model.domain.options.update(short_fallback=16, data_fallback=32)
-            preds["ek_default"] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in holed]), holed)]
-            if any(m.any() for h in hide for m in h.values()):
-                # on the series with the held-back samples hidden: the default and the model
-                # without the fallbacks
-                default = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
-                model.domain.options.update(short_fallback=0, data_fallback=0)
-                alone = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+            for shifts in SHIFTS:
+                # the documented default (configs/domain/timeseries.yaml): fallbacks by series
+                # length and by data size; `infill_shifts` grid offsets averaged
+                tag = "" if shifts == 1 else f"_s{shifts}"
+                model.domain.options.update(short_fallback=16, data_fallback=32, infill_shifts=shifts)
+                preds["ek_default" + tag] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in holed]), holed)]
+                if shifts != 1:
+                    model.domain.options.update(short_fallback=0, data_fallback=0)
+                    preds["ek_seasonal" + tag] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in holed]), holed)]
+                    model.domain.options.update(short_fallback=16, data_fallback=32)
+                if any(m.any() for h in hide for m in h.values()):
+                    # on the series with the held-back samples hidden: the default and the model
+                    # without the fallbacks
+                    defaults[tag] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
+                    model.domain.options.update(short_fallback=0, data_fallback=0)
+                    alones[tag] = [np.asarray(f).reshape(h.shape) for f, h in zip(model.infill([h.copy() for h in train]), train)]
     cl = [classical_series(h) for h in holed]
     for k in cl[0]:
         preds[k] = [c[k] for c in cl]
@@ -536,17 +544,18 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
     # cross-validation on the visible samples (seasonal_period), linear elsewhere
     checked = [checked_seasonal(h) for h in holed]
     preds["ek_blend"] = [(a + b) / 2 for a, b in zip(preds["ek_default"], checked)]
-    if default is not None:
+    if defaults:
         cl_train = [classical_series(h) for h in train]
         checked_train = [checked_seasonal(h) for h in train]
-        cands = {"model": default, "linear": [c["linear"] for c in cl_train],
-                 "seasonal": checked_train, "encoder": alone}
-        finals = {"model": preds["ek_default"], "linear": preds["linear"],
-                  "seasonal": checked, "encoder": preds["ek_seasonal"]}
-        preds["ek_select"], choices = select_series(holed, hide, cands, finals)
-        print(f"[series] {name} select: " + ", ".join(
-            f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
-            for k, c in choices.items()), flush=True)
+        for tag in defaults:
+            cands = {"model": defaults[tag], "linear": [c["linear"] for c in cl_train],
+                     "seasonal": checked_train, "encoder": alones[tag]}
+            finals = {"model": preds["ek_default" + tag], "linear": preds["linear"],
+                      "seasonal": checked, "encoder": preds["ek_seasonal" + tag]}
+            preds["ek_select" + tag], choices = select_series(holed, hide, cands, finals)
+            print(f"[series] {name} select{tag}: " + ", ".join(
+                f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+                for k, c in choices.items()), flush=True)
     rows = []
     for m, fills in preds.items():
         row = dict(kind="series", dataset=name, seed=seed, method=m, patch=patch,
@@ -674,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-table", type=int, default=600)
     ap.add_argument("--steps-series", type=int, default=200)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--shifts", type=int, nargs="+", default=[1],
+                    help="infill_shifts values to score the series default with (1 = one pass; "
+                         "others add ek_default_s<N> / ek_seasonal_s<N> / ek_select_s<N>)")
     ap.add_argument("--series-inputs", default="impute", choices=("impute", "domain"),
                     help="the series model's channel_embedding / window_stats: as `encoderkit "
                          "impute` sets them (default), or the domain's defaults")
@@ -681,8 +693,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", nargs="*", default=None,
                     help="only render markdown from these result JSON files")
     args = ap.parse_args(argv)
-    global SERIES_INPUTS
-    SERIES_INPUTS = args.series_inputs
+    global SERIES_INPUTS, SHIFTS
+    SERIES_INPUTS, SHIFTS = args.series_inputs, tuple(sorted({1, *args.shifts}))
     if args.report:
         parts = [pd.DataFrame(json.load(open(path))).assign(_src=i) for i, path in enumerate(args.report)]
         df = pd.concat(parts, ignore_index=True)

@@ -47,6 +47,25 @@ FORMATS = ("auto", "csv", "npy", "npz")
 BASELINES = ("linear", "seasonal", "none")
 
 
+AUTO = "auto"
+# patch=auto without a store (e.g. a bare domain filling arrays): the former fixed default
+UNKNOWN_LENGTH_PATCH = 16
+
+
+def auto_patch(schema: Mapping[str, Any]) -> int:
+    """``patch=auto``: 2 samples a patch for series of under 64 samples on average, 4 under
+    512, else 8, i.e. at least ~16 tokens a series up to 8 x 64 samples. The rule the
+    imputation benchmark fixed before it was run on any dataset (benchmarks/RESULTS.md,
+    "Imputation that transfers"); a fixed 16 gave a 24-sample day 2 tokens and a 7-sample
+    vowel one. The typical length is the store's mean series length (``sum_length /
+    n_series``, written at ingest), its ``max_length`` for stores written before that."""
+    n, total = schema.get("n_series"), schema.get("sum_length")
+    length = total / n if n and total else schema.get("max_length")
+    if not length:
+        return UNKNOWN_LENGTH_PATCH
+    return 2 if length < 64 else 4 if length < 512 else 8
+
+
 def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
     if not cond:
         raise ValueError(f"The {option!r} option of the timeseries domain must be {allowed}. "
@@ -55,7 +74,8 @@ def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
 
 class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     name = "timeseries"
-    infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap"}
+    infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap",
+                      "shifts": "infill_shifts"}
     input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained
@@ -66,7 +86,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         """Schemas of files ingested apart (parallel ingest, append): the largest shapes."""
         from encoderkit.data.ingest_scale import merge_counts
 
-        return merge_counts(schemas, max_keys=("max_channels", "max_length"))
+        return merge_counts(schemas, sum_keys=("n_series", "sum_length"),
+                            max_keys=("max_channels", "max_length"))
 
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
@@ -74,7 +95,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
             "data_fallback": 0, "channel_embedding": True, "window_stats": True,
             "channel_independent": False, "window_overlap": 0,
-            "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "missing_value": None,
+            "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "infill_shifts": 1,
+            "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
             "format": "auto", "channels": None, "value_column": None, "channel_column": None}
@@ -82,8 +104,10 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         _check(not unknown, "options", f"among {sorted(defaults)}", unknown)
         opts = {**defaults, **options}
         p = opts["patch"]
+        if p == AUTO:  # resolved once, here: the int is what describe() saves with a run
+            p = opts["patch"] = auto_patch(schema or {})
         _check(isinstance(p, int) and not isinstance(p, bool) and p >= 1, "patch",
-               "an int >= 1", p)
+               "an int >= 1 or auto", p)
         m = opts["masker"]
         if isinstance(m, Mapping):
             _check(bool(m) and all(k in MASKERS and float(v) >= 0 for k, v in m.items())
@@ -115,6 +139,9 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             v = opts[key]
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
                    "an int >= 0 (patches)", v)
+        v = opts["infill_shifts"]
+        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, "infill_shifts",
+               "an int >= 1 (passes)", v)
         v = opts["infill_max_seqlen"]
         _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
                "infill_max_seqlen", "null (the run's training window) or an int >= 1 (tokens)", v)
@@ -145,12 +172,13 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                **options: Any) -> dict[str, Any]:
         """CSV (wide or long), ``.npy`` or ``.npz`` files -> one record per series."""
         # Validate through the constructor: the domain config group may be passed whole.
+        raw_patch = options.get("patch")
         options = cls({}, **{k: v for k, v in options.items() if k != "name"}).options
         fmt = options["format"]
         missing_value = options.get("missing_value")
         csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
                                                 "value_column", "channel_column")}
-        max_c = max_l = 0
+        shapes: list[tuple[int, int]] = []
         for path in sources:
             kind = fmt if fmt != "auto" else path.rsplit(".", 1)[-1].lower()
             if kind in ("csv", "tsv", "txt"):
@@ -160,17 +188,30 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             else:
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
                                  f".csv, .npy or .npz (or set format=csv|npy|npz)")
-            for s in series:
-                c, l = cls._write_series(s, writer, report, missing_value, int(options["patch"]))
-                max_c, max_l = max(max_c, c), max(max_l, l)
-        return {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
-                "unobserved; meta channels=C, length=L", "max_channels": max_c, "max_length": max_l,
-                "missing_value": missing_value, "time_column": options["time_column"],
-                "series_column": options["series_column"]}
+            shapes += [cls._write_series(s, writer, report, missing_value) for s in series]
+        schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
+                  "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
+                  "missing_value": missing_value, "time_column": options["time_column"],
+                  "series_column": options["series_column"]}
+        cls._count_tokens(report, shapes, options["patch"] if raw_patch != AUTO else auto_patch(schema))
+        return schema
+
+    @staticmethod
+    def _length_counts(shapes: Sequence[tuple[int, int]]) -> dict[str, int]:
+        """The schema's shape counts (``patch=auto`` reads the mean length from them)."""
+        kept = [(c, l) for c, l in shapes if l]
+        return {"max_channels": max((c for c, _ in kept), default=0),
+                "max_length": max((l for _, l in kept), default=0),
+                "n_series": len(kept), "sum_length": sum(l for _, l in kept)}
+
+    @staticmethod
+    def _count_tokens(report: IngestReport, shapes: Sequence[tuple[int, int]], patch: int) -> None:
+        # tokens are patches of `patch` samples of one channel; samples are counted apart
+        report.tokens += sum(c * -(-l // int(patch)) for c, l in shapes)
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: float | None, patch: int = 16) -> tuple[int, int]:
+                      missing_value: float | None) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -186,8 +227,6 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         writer.append({"values": values.astype(np.float32).reshape(-1)},
                       meta={"channels": c, "length": l}, id=s.id)
         report.records += 1
-        # tokens are patches of `patch` samples of one channel; samples are counted apart
-        report.tokens += c * -(-l // patch)
         report.counts["samples"] += c * l
         return c, l
 
@@ -198,16 +237,15 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         from encoderkit.data.store import StoreWriter
 
         report = IngestReport()
-        max_c = max_l = 0
+        shapes: list[tuple[int, int]] = []
         with StoreWriter(output, domain=cls.name, overwrite=overwrite) as writer:
             for i, arr in enumerate(series):
                 label = ids[i] if ids is not None else f"series{i}"
                 (s,) = tsio._array_series(np.asarray(arr), label)
-                c, l = cls._write_series(s, writer, report, missing_value)
-                max_c, max_l = max(max_c, c), max(max_l, l)
-            writer.finalize({"format_version": 1, "max_channels": max_c, "max_length": max_l,
-                             "missing_value": missing_value},
-                            {"source": "python arrays", "n": len(series)})
+                shapes.append(cls._write_series(s, writer, report, missing_value))
+            schema = {"format_version": 1, **cls._length_counts(shapes), "missing_value": missing_value}
+            cls._count_tokens(report, shapes, auto_patch(schema))
+            writer.finalize(schema, {"source": "python arrays", "n": len(series)})
         return report
 
     # ------------------------------------------------------------------ tokens

@@ -120,39 +120,59 @@ class SeriesInfill:
         return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
                  "length": a.shape[1], "id": f"series{i}"} for i, a in enumerate(arrays)]
 
+    def infill_shifts(self) -> list[int]:
+        """Patch-grid offsets of the passes ``infill`` averages: ``infill_shifts`` of them
+        (at most one per sample of a patch), evenly spaced over the patch."""
+        p, n = self.patch, int(self.options["infill_shifts"])
+        n = max(1, min(n, p))
+        return sorted({round(k * p / n) for k in range(n)})
+
     def infill(self, data: Any, predict: PredictFn) -> Any:
         """Fill every missing sample (NaN, inf, ``missing_value``); observed samples come
         back bit-identical. Long series are cut into windows of ``infill_max_seqlen``
         tokens overlapping by ``infill_overlap`` patches; overlapping predictions are
-        averaged."""
+        averaged.
+
+        The model sees a series through a grid of patches, and where a gap falls on that
+        grid (one patch, or the ends of two) changes its prediction. ``infill_shifts``
+        passes move the grid by a fraction of a patch each (the series behind a few
+        missing samples) and average the fills: test-time augmentation over the one
+        arbitrary choice of the tokenisation (training crops see every phase). A series
+        filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
         arrays, how = self._as_series_list(data)
         masked: list[MaskedExample] = []
-        owner: list[int] = []
+        owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)
         for i, arr in enumerate(arrays):
-            rec = {"values": arr.reshape(-1), "channels": arr.shape[0], "length": arr.shape[1]}
-            ex = self.featurize(rec)
-            ex.context["data_patches"] = data_patches  # read by _falls_back, windows keep it
-            # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
-            # A series that falls back to the baseline is one window: its interpolation
-            # must see the whole series, not a window's share of it.
-            limit = len(ex) if self._falls_back(ex.context) else int(self.options["infill_max_seqlen"] or 512)
-            for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
-                m = self.infill_example(w)
-                if m.predict.any():
-                    masked.append(m)
-                    owner.append(i)
+            for shift in self.infill_shifts():
+                padded = np.concatenate([np.full((arr.shape[0], shift), np.nan), arr], axis=1)
+                rec = {"values": padded.reshape(-1), "channels": arr.shape[0], "length": padded.shape[1]}
+                ex = self.featurize(rec)
+                ex.context["data_patches"] = data_patches  # read by _falls_back, windows keep it
+                back = self._falls_back({**ex.context, "length": arr.shape[1]})
+                if back and shift:
+                    continue  # the baseline does not depend on the grid
+                # null: the run's window (Pretrained.infill passes it); 512 for a bare domain.
+                # A series that falls back to the baseline is one window: its interpolation
+                # must see the whole series, not a window's share of it.
+                limit = len(ex) if back else int(self.options["infill_max_seqlen"] or 512)
+                for w in self.windows(ex, limit, overlap=int(self.options["infill_overlap"])):
+                    m = self.infill_example(w)
+                    if m.predict.any():
+                        masked.append(m)
+                        owner.append((i, shift))
         preds = predict(masked) if masked else []
         sums = [np.zeros(a.shape) for a in arrays]
         counts = [np.zeros(a.shape) for a in arrays]
-        for m, i, pr in zip(masked, owner, preds):
+        for m, (i, shift), pr in zip(masked, owner, preds):
             rec = self.decode(pr, m)
             grid = rec["values"].reshape(rec["channels"], rec["length"])
             fill = rec["filled"].reshape(grid.shape)
-            t0 = rec["time_start"]
-            sl = (rec["channel_ids"][:, None], t0 + np.arange(rec["length"])[None, :])
-            sums[i][sl] += np.where(fill, grid, 0.0)
-            counts[i][sl] += fill
+            time = rec["time_start"] + np.arange(rec["length"]) - shift
+            keep = time >= 0  # the samples put in front of the series
+            sl = (rec["channel_ids"][:, None], time[keep][None, :])
+            sums[i][sl] += np.where(fill, grid, 0.0)[:, keep]
+            counts[i][sl] += fill[:, keep]
         filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
         return self._rebuild(data, how, filled)
 

@@ -277,6 +277,49 @@ def test_infill_stitches_windows_and_averages_overlaps():
     assert out[3] == pytest.approx(((1 + 2 + 4) / 3 + (4 + 8 + 16) / 3) / 2, rel=1e-12)
 
 
+def test_infill_shifts_average_the_passes_over_patch_grid_offsets():
+    """Each pass puts the patch grid ``s`` samples earlier; the fill of a sample is the
+    mean over passes of what its token got. A predictor returning each token's grid
+    parity (a residual in the window's std units) gives a hand-computable mean."""
+    p, x = 4, np.sin(np.arange(40.0) / 3.0)
+    x[10:14] = np.nan
+    d = TimeSeriesDomain({}, patch=p, baseline="linear", infill_shifts=4)
+    assert d.infill_shifts() == [0, 1, 2, 3]
+    assert TimeSeriesDomain({}, patch=8, infill_shifts=4).infill_shifts() == [0, 2, 4, 6]
+    assert TimeSeriesDomain({}, patch=2, infill_shifts=4).infill_shifts() == [0, 1]
+
+    def parity(masked):
+        return [{"values": np.repeat((m.context["t_index"][m.predict] % 2)[:, None].astype(float), p, 1)}
+                for m in masked]
+
+    out = d.infill(x.copy(), parity)
+    seen = np.isfinite(x)
+    np.testing.assert_array_equal(out[seen], x[seen])
+    t = np.arange(10, 14)
+    line = np.interp(t, [9, 14], x[[9, 14]])
+    residual = np.mean([((t + s) // p) % 2 for s in range(4)], axis=0)
+    np.testing.assert_allclose(out[10:14], line + np.std(x[seen]) * residual, rtol=1e-5, atol=1e-6)
+    # interpolation is the same on every grid: with a zero residual the passes agree
+    np.testing.assert_allclose(d.infill(x.copy(), zero_predict)[10:14], line, rtol=1e-5)
+    with pytest.raises(ValueError, match="infill_shifts"):
+        TimeSeriesDomain({}, infill_shifts=0)
+
+
+def test_infill_shifts_make_one_pass_for_a_series_filled_by_the_baseline():
+    calls = []
+
+    def count(masked):
+        calls.append(len(masked))
+        return zero_predict(masked)
+
+    x = np.array([1.0, 2.0, np.nan, 4.0, 5.0, 6.0, np.nan, 8.0])
+    out = TimeSeriesDomain({}, patch=2, infill_shifts=2, short_fallback=16).infill(x, count)
+    np.testing.assert_allclose(out[[2, 6]], [3.0, 7.0], rtol=1e-6)
+    assert calls == [1]  # one window, one pass
+    TimeSeriesDomain({}, patch=2, infill_shifts=2).infill(x, count)
+    assert calls[-1] == 2
+
+
 def test_infill_file_round_trip_is_atomic_and_same_format(tmp_path):
     d = TimeSeriesDomain({}, patch=4)
     data = {"a": np.array([1.0, np.nan, 3.0, 4.0, 5.0]), "b": np.arange(12.0).reshape(2, 6)}
