@@ -430,3 +430,38 @@ def test_featurize_rejects_a_malformed_record_by_id():
         d.featurize({"values": np.zeros(5, np.float32), "channels": 2, "length": 3, "id": "s7"})
     with pytest.raises(ValueError, match=r"'s8' has no 'length'"):
         d.featurize({"values": np.zeros(5, np.float32), "channels": 1, "id": "s8"})
+
+
+# ------------------------------------------------------------------ patch=auto
+def test_auto_patch_follows_the_mean_series_length(tmp_path):
+    from domains.timeseries.domain import auto_patch
+    from encoderkit.data.store import RecordStore
+    from encoderkit.registry import build_domain
+
+    # hand cases of the rule: 2 under 64 samples, 4 under 512, else 8; max_length for old stores
+    assert auto_patch({"n_series": 3, "sum_length": 3 * 63, "max_length": 5000}) == 2
+    assert auto_patch({"n_series": 2, "sum_length": 128}) == 4
+    assert auto_patch({"n_series": 1, "sum_length": 512}) == 8
+    assert auto_patch({"max_length": 100}) == 4
+    assert auto_patch({}) == 16
+    # vowels of 7-26 samples and one long series: the mean (20.6), not the longest
+    lengths = [7, 12, 26, 20, 18, 22, 9, 11, 60]
+    rng = np.random.default_rng(0)
+    report = TimeSeriesDomain.ingest_arrays([rng.normal(size=(2, n)) for n in lengths], str(tmp_path / "s"))
+    store = RecordStore(str(tmp_path / "s"))
+    assert store.schema["n_series"] == 9 and store.schema["sum_length"] == sum(lengths)
+    assert report.tokens == sum(2 * -(-n // 2) for n in lengths)  # counted with the resolved patch
+    d = TimeSeriesDomain(store.schema, patch="auto")
+    assert d.patch == 2 and d.options["patch"] == 2
+    assert build_domain(d.describe()).patch == 2  # a saved run keeps the int
+    assert TimeSeriesDomain(store.schema, patch=8).patch == 8
+    with pytest.raises(ValueError, match="patch"):
+        TimeSeriesDomain(store.schema, patch="big")
+
+
+def test_merged_schemas_sum_the_length_counts():
+    a = {"format_version": 1, "max_channels": 1, "max_length": 10, "n_series": 2, "sum_length": 15}
+    b = {"format_version": 1, "max_channels": 3, "max_length": 40, "n_series": 1, "sum_length": 40}
+    merged = TimeSeriesDomain.merge_schemas([a, b])
+    assert merged == {"format_version": 1, "max_channels": 3, "max_length": 40, "n_series": 3,
+                      "sum_length": 55}
