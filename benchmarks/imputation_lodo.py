@@ -62,7 +62,7 @@ HIDE = 0.2
 # share of the holed data's observed cells held back to choose a fill per column /
 # channel (the `ek_select` candidate; `encoderkit impute`'s default holdout); 0 = off
 SELECT_HOLDOUT = 0.05
-SERIES_INPUTS = "impute"  # --series-inputs
+SERIES_INPUTS = "auto"  # --series-inputs
 SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default is scored with
 
 
@@ -373,10 +373,20 @@ def checked_seasonal(y: np.ndarray) -> np.ndarray:
     return np.stack([seasonal_fill(ch)[0] for ch in y])
 
 
+def series_inputs(n_series: int) -> bool:
+    """channel_embedding / window_stats of a dataset's model: ``--series-inputs`` on / off,
+    or (auto) the domain's rule applied to the dataset's own series: the training store
+    holds crops of long series, which the rule must not count as series."""
+    from domains.timeseries.domain import between_series_inputs
+
+    if SERIES_INPUTS == "auto":
+        return between_series_inputs({"n_series": n_series})
+    return SERIES_INPUTS == "on"
+
+
 def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: int,
-                 workdir: str, seed: int) -> str:
+                 workdir: str, seed: int, n_series: int) -> str:
     from domains.timeseries import TimeSeriesDomain
-    from encoderkit.impute import DOMAIN_OVERRIDES
     from encoderkit.train import pretrain
 
     store = os.path.join(workdir, "store")
@@ -391,9 +401,7 @@ def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: in
         "domain.partial_mask=0.3", "domain.infill_max_seqlen=128",
         "model.hidden_size=64", "model.num_layers=3", "model.num_heads=4",
         "model.intermediate_size=128", "model.local_window=64", "optim.lr=3e-3",
-        # the series inputs `encoderkit impute` uses (SERIES_INPUTS "impute"), or the
-        # domain's classification defaults ("domain")
-        *(DOMAIN_OVERRIDES["timeseries"] if SERIES_INPUTS == "impute" else ())])
+        *(f"domain.{k}={str(series_inputs(n_series)).lower()}" for k in ("channel_embedding", "window_stats"))])
     return str(run)
 
 
@@ -513,7 +521,8 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
     alones: dict[str, list[np.ndarray]] = {}
     for baseline in ("linear", "seasonal"):
         t0 = time.perf_counter()
-        run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"), seed)
+        run = train_series(records, patch, baseline, steps, os.path.join(tmp, f"{name.split()[0]}-{baseline}-{seed}"),
+                           seed, len(holed) + len(extra))
         model = load(run)
         secs[baseline] = time.perf_counter() - t0
         for fb in (0, 16, 32):  # by series length only (data_fallback off)
@@ -686,9 +695,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shifts", type=int, nargs="+", default=[1],
                     help="infill_shifts values to score the series default with (1 = one pass; "
                          "others add ek_default_s<N> / ek_seasonal_s<N> / ek_select_s<N>)")
-    ap.add_argument("--series-inputs", default="impute", choices=("impute", "domain"),
-                    help="the series model's channel_embedding / window_stats: as `encoderkit "
-                         "impute` sets them (default), or the domain's defaults")
+    ap.add_argument("--series-inputs", default="auto", choices=("auto", "on", "off"),
+                    help="the series model's channel_embedding / window_stats: the domain's auto "
+                         "rule on the dataset's series count (default, as `encoderkit impute`), "
+                         "or both on / off")
     ap.add_argument("--out", default="imputation_lodo.json")
     ap.add_argument("--report", nargs="*", default=None,
                     help="only render markdown from these result JSON files")

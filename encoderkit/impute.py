@@ -84,9 +84,6 @@ GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 # costs 0.07 NRMSE on average).
 DOMAIN_OVERRIDES: dict[str, tuple[str, ...]] = {
     "tabular": ("domain.numeric_decode=regression",),
-    # measured for imputation (issue 15, benchmarks/RESULTS.md) without these two inputs, which
-    # were added for classification; kept off here until imputation is measured with them
-    "timeseries": ("domain.channel_embedding=false", "domain.window_stats=false"),
 }
 
 

@@ -80,6 +80,17 @@ def test_bad_channel_embedding_option(bad):
         TimeSeriesDomain({"max_channels": 2}, channel_embedding=bad)
 
 
+@pytest.mark.parametrize("n_series, on", [(1, False), (3, False), (4, True), (500, True), (None, True)])
+def test_auto_series_inputs_are_on_for_a_collection_of_series(n_series, on):
+    schema = {"max_channels": 3, "format_version": 1,
+              **({} if n_series is None else {"n_series": n_series, "sum_length": 100 * n_series})}
+    d = TimeSeriesDomain(schema, patch=4, channel_embedding="auto", window_stats="auto")
+    assert d.options["channel_embedding"] is on and d.options["window_stats"] is on
+    assert d.embedded_channels == (3 if on else 0)
+    rebuilt = build_domain(d.describe())  # the saved run holds the resolved bools
+    assert rebuilt.options["window_stats"] is on and rebuilt.embedded_channels == d.embedded_channels
+
+
 def test_runs_saved_before_the_option_are_rebuilt_without_the_table():
     d = TimeSeriesDomain({"max_channels": 2, "format_version": 1}, patch=4)
     description = d.describe()
