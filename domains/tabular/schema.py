@@ -115,7 +115,7 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     if lower.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        return ReadResult(pq.read_table(path).to_pandas())
+        return ReadResult(_to_pandas(pq.read_table(path)))
     plain = lower[: -len(next(s for s in COMPRESSED_SUFFIXES if lower.endswith(s)))] \
         if lower.endswith(COMPRESSED_SUFFIXES) else lower
     if not plain.endswith(TEXT_SUFFIXES):
@@ -148,11 +148,24 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
         sys.unraisablehook = hook
     if undecodable:
         raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
-    res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
                             f"first at line(s) {bad[:5]}")
     return res
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An Arrow table -> DataFrame, integer columns with missing cells as pandas' nullable
+    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for i, fld in enumerate(table.schema):
+        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[i] == np.float64:
+            dtype = pd.api.types.pandas_dtype(str(fld.type).replace("int", "Int").replace("uInt", "UInt"))
+            frame.isetitem(i, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
+    return frame
 
 
 # ---------------------------------------------------------------- schema inference
@@ -168,17 +181,37 @@ def _json_value(v: Any) -> Any:
     return str(v)
 
 
+def _is_date_objects(s: pd.Series) -> bool:
+    """An object column of ``datetime.date`` values: how pyarrow hands over a CSV column of
+    ``2020-01-31`` cells or a Parquet date32 column."""
+    return s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "date"
+
+
 def _is_datetime(s: pd.Series) -> bool:
-    return pd.api.types.is_datetime64_any_dtype(s.dtype)
+    return pd.api.types.is_datetime64_any_dtype(s.dtype) or _is_date_objects(s)
+
+
+def _datetime_ns(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A datetime (or date) column as int64 nanoseconds since the epoch, and where observed."""
+    ok = s.notna().to_numpy()
+    out = np.zeros(len(s), dtype=np.int64)
+    if ok.any():
+        # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
+        out[ok] = pd.to_datetime(s[ok]).dt.as_unit("ns").astype("int64").to_numpy()
+    return out, ok
+
+
+# time units a datetime fill is rounded to: the coarsest that every observed value is a
+# multiple of (a column of dates gets dates, not 19:23:28.649388)
+_UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
 
 def numeric_values(s: pd.Series) -> np.ndarray:
     """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch)."""
     if _is_datetime(s):
+        ns, ok = _datetime_ns(s)
         out = np.full(len(s), np.nan)
-        ok = s.notna().to_numpy()
-        # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
-        out[ok] = s[ok].dt.as_unit("ns").astype("int64").to_numpy().astype(np.float64)
+        out[ok] = ns[ok].astype(np.float64)
         return out
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("float64").to_numpy()
@@ -194,8 +227,12 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
         v = s.dropna().to_numpy(dtype=np.float64)
         integral = bool(np.all(np.mod(v, 1.0) == 0.0))
         return "categorical" if integral and np.unique(v).size <= opts["categorical_threshold"] else "numeric"
-    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
     present = s.dropna()
+    # a boolean column with holes comes as object (True / False / None): pd.to_numeric
+    # would read it as 0 / 1 and fill 0.37; it is two categories
+    if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
+        return "categorical"
+    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
     if len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
@@ -340,8 +377,20 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     idx = np.flatnonzero(rows)
     if _is_datetime(s):
         tz = getattr(dtype, "tz", None)
-        vals = pd.Series(pd.to_datetime(np.asarray(fill, dtype=np.float64).astype("int64"), unit="ns",
-                                        utc=tz is not None))
+        # rounded on the wall clock (a column of local midnights gets local midnights)
+        observed, ok = _datetime_ns(s.dt.tz_localize(None) if tz is not None else s)
+        unit = next((u for u in _UNITS_NS if not np.any(observed[ok] % u)), 1)
+        ns = np.asarray(fill, dtype=np.float64).astype(np.int64)
+        offset = np.zeros_like(ns)
+        if tz is not None:  # wall clock - UTC, per value
+            wall = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
+            offset = wall.as_unit("ns").asi8 - ns
+        ns = np.round((ns + offset) / unit).astype(np.int64) * unit - offset
+        if _is_date_objects(s):
+            values = out.to_numpy(dtype=object).copy()
+            values[idx] = list(pd.to_datetime(ns, unit="ns").date)
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        vals = pd.Series(pd.to_datetime(ns, unit="ns", utc=tz is not None))
         if tz is not None:
             vals = vals.dt.tz_convert(tz)
         out.iloc[idx] = vals.astype(dtype).to_numpy()
