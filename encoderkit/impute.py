@@ -274,6 +274,9 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
                 new = [v for v in pd.unique(np.asarray(values, dtype=object)[mask])
                        if not pd.isna(v) and v not in s.cat.categories]
                 s = s.cat.add_categories(new)
+            if pd.api.types.is_integer_dtype(s.dtype) and np.ndim(values):  # counts: whole numbers
+                values = pd.array(np.round(np.asarray(values, dtype=np.float64)), dtype=s.dtype) \
+                    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else np.round(values)
             out[ch.where[1]] = s.mask(mask, values)
         return out
     if isinstance(data, Mapping):
@@ -534,6 +537,20 @@ def time_column(path: str) -> str | None:
     return None
 
 
+def series_column(path: str, time: str | None) -> str | None:
+    """In a series CSV, the one text column besides the time column (``time, series, value``:
+    series stacked one under the other), or None."""
+    if not path.lower().endswith((".csv", ".txt")):
+        return None
+    try:
+        head = pd.read_csv(path, nrows=200)
+    except Exception:
+        return None
+    text = [str(c) for c in head.columns if str(c) != time and not pd.api.types.is_numeric_dtype(head[c].dtype)
+            and pd.to_numeric(head[c].dropna(), errors="coerce").isna().any()]
+    return text[0] if len(text) == 1 and head.shape[1] > len(text) + (time is not None) else None
+
+
 def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping[str, Any]) -> list | None:
     """The DataFrame columns the model fills: the schema's columns for a table; numeric
     columns other than the time / series columns for a series."""
@@ -621,6 +638,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
         ingest_options = {**ingest_options, "time_column": time_column(input)}
         say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
+    if domain == "timeseries" and not {"series_column", "value_column", "channels"} & set(ingest_options) \
+            and series_column(input, ingest_options.get("time_column")):
+        ingest_options = {**ingest_options, "series_column": series_column(input, ingest_options.get("time_column"))}
+        say(f"impute: column {ingest_options['series_column']!r} names the series (set series_column= "
+            f"to choose)")
     if domain not in available_domains():
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")

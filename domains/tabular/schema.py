@@ -238,6 +238,15 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     return "categorical"
 
 
+def _formatted_numbers(values: Any, share: float) -> bool:
+    """Text such as ``12,345``, ``45%``, ``$3.50``: numbers once separators and signs go."""
+    text = [v for v in values if isinstance(v, str)]
+    if not text or len(text) < len(values):
+        return False
+    bare = pd.Series(text).str.replace(r"[,\s%$€£_']", "", regex=True)
+    return bool(pd.to_numeric(bare, errors="coerce").notna().mean() >= share)
+
+
 def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
     """Decide each column's kind and compute its statistics on the ``train`` rows.
 
@@ -292,6 +301,11 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             counts = st.dropna().map(_json_value).value_counts(sort=True)
             if counts.empty:
                 counts = s.dropna().map(_json_value).value_counts(sort=True)
+            if _formatted_numbers(counts.index, opts["numeric_fraction"]):
+                messages.append(f"column {name!r} holds numbers written with separators, units or "
+                                f"percent signs (such as {str(counts.index[0])!r}); read as categories, "
+                                f"so fills are values seen in it: convert it to plain numbers to have "
+                                f"it treated as a number")
             if len(counts) > opts["max_categories"]:
                 messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
                                 f"{opts['max_categories']} most frequent (others read as unknown)")

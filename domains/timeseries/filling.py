@@ -87,6 +87,8 @@ class SeriesInfill:
                         vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
                         vals = vals.copy()
                         vals.loc[idx[miss]] = arr[j][miss]
+                        if pd.api.types.is_integer_dtype(out[col].dtype):  # counts: whole numbers, dtype kept
+                            vals = vals.round().astype(out[col].dtype)
                         out[col] = vals
             return out
         if kind in ("1d", "2d", "3d"):

@@ -135,6 +135,21 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     return out
 
 
+def read_frame(path: str) -> pd.DataFrame:
+    """A CSV as the DataFrame ``infill`` fills and ``write_output`` writes back: numbers
+    parsed exactly (pandas' default parser can be one ulp off, and the written file would
+    then change observed cells), integer columns with holes as nullable ``Int64`` (so an
+    observed ``2`` is written back as ``2``, not ``2.0``)."""
+    frame = pd.read_csv(path, float_precision="round_trip")
+    holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
+    if holes:
+        ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
+        for c in holes:
+            if pd.api.types.is_integer_dtype(ints[c].dtype):
+                frame[c] = ints[c]
+    return frame
+
+
 def _array_series(arr: np.ndarray, label: str) -> list[Series]:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise DataError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "

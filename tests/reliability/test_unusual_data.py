@@ -1,0 +1,191 @@
+"""Valid but unusual data through the documented commands with their defaults (tiny
+models, a few steps: behaviour, not quality): boolean, date, integer-with-holes, code and
+all-missing columns; series CSVs with counts, large offsets and stacked (long) series.
+Each test compares with what pandas / numpy / scikit-learn read or compute themselves."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoderkit.cli import main
+
+TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
+        "model.intermediate_size=32", "train.steps=3", "progress=false"]
+
+
+def observed_text_unchanged(src, out) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both CSVs as text: same header and rows, every observed cell the same characters,
+    no empty cell left. Returns them."""
+    a = pd.read_csv(src, dtype=str, keep_default_na=False)
+    b = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(b.columns) == list(a.columns) and len(b) == len(a)
+    for c in a.columns:
+        obs = a[c] != ""
+        pd.testing.assert_series_equal(b[c][obs], a[c][obs], obj=c)
+        assert (b[c] != "").all(), c
+    return a, b
+
+
+# ---------------------------------------------------------------- tables
+
+def zoo(n: int = 48) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "flag": pd.Series(rng.random(n) < 0.5, dtype=object),
+        "day": pd.date_range("2021-01-01", periods=n, freq="D"),
+        "count": pd.array(rng.integers(0, 1000, n), dtype="Int64"),
+        "x": rng.normal(size=n),
+        "big": rng.normal(1e12, 1e9, n),
+    })
+    for c in frame.columns:
+        frame.loc[rng.random(n) < 0.2, c] = None
+    return frame
+
+
+@pytest.fixture(scope="module")
+def table_runs(tmp_path_factory):
+    """``encoderkit impute`` once on the zoo as CSV and once as Parquet."""
+    root = tmp_path_factory.mktemp("zoo")
+    frame = zoo()
+    out = {}
+    for fmt in ("csv", "parquet"):
+        src, dst = root / f"zoo.{fmt}", root / f"filled.{fmt}"
+        frame.to_csv(src, index=False) if fmt == "csv" else frame.to_parquet(src, index=False)
+        assert main(["impute", f"input={src}", f"output={dst}", *TINY]) == 0
+        out[fmt] = (src, dst)
+    return out
+
+
+def test_table_csv_observed_cells_and_kinds_kept(table_runs):
+    src, dst = table_runs["csv"]
+    a, b = observed_text_unchanged(src, dst)
+    miss = {c: a[c] == "" for c in a.columns}
+    assert set(b["flag"][miss["flag"]]) <= {"True", "False"}  # was 0.0 / 0.37: read as numbers
+    assert b["count"][miss["count"]].str.fullmatch(r"-?\d+").all()  # was 473.0 for observed 473 too
+    days = pd.to_datetime(b["day"][miss["day"]])
+    assert (days == days.dt.normalize()).all()  # dates, not 19:23:28.649388
+
+
+def test_table_parquet_dtypes_kept(table_runs):
+    src, dst = table_runs["parquet"]
+    a, b = pd.read_parquet(src), pd.read_parquet(dst)
+    assert list(b.columns) == list(a.columns) and len(b) == len(a) and b.notna().all().all()
+    assert b["flag"].dtype == bool  # the writer crashed on 0.0 in a boolean column
+    assert b["count"].dtype == a["count"].dtype == "Int64"
+    assert b["day"].dtype == a["day"].dtype and (b["day"] == b["day"].dt.normalize()).all()
+    for c in a.columns:
+        obs = a[c].notna()
+        pd.testing.assert_series_equal(b[c][obs].astype(a[c].dtype), a[c][obs], obj=c)
+
+
+def test_reader_integer_columns_with_holes_match_pandas_nullable(tmp_path):
+    from domains.tabular.schema import read_table
+
+    path = tmp_path / "ints.csv"
+    path.write_text("a,b,c\n1,,x\n,2.5,y\n300000000000,1,\n")
+    got = read_table(str(path)).frame
+    ref = pd.read_csv(path, dtype_backend="numpy_nullable")
+    pd.testing.assert_series_equal(got["a"], ref["a"])  # Int64, not float64
+    assert got["b"].dtype == np.float64
+
+
+def test_date_objects_are_datetimes_filled_as_dates():
+    from domains.tabular.schema import fill_column, infer_schema
+
+    s = pd.Series([datetime.date(2020, 1, d) if d % 3 else None for d in range(1, 13)], dtype=object)
+    schema, _ = infer_schema(pd.DataFrame({"d": s}), np.ones(len(s), bool))
+    assert schema["columns"][0]["kind"] == "numeric" and schema["columns"][0]["datetime"]
+    noon = pd.Timestamp("2020-01-05 13:00").value  # rounds to the 6th
+    out = fill_column(s, np.full(int(s.isna().sum()), float(noon)), s.isna().to_numpy())
+    assert out[s.isna()].map(type).eq(datetime.date).all() and out[2] == datetime.date(2020, 1, 6)
+    # tz-aware: rounded on the wall clock (local midnights stay local midnights)
+    t = pd.Series(pd.date_range("2020-03-01", periods=4, freq="D", tz="Europe/Paris"))
+    t[1] = pd.NaT
+    got = fill_column(t, np.array([float(pd.Timestamp("2020-03-02 02:00", tz="Europe/Paris").value)]),
+                      t.isna().to_numpy())
+    assert got[1] == pd.Timestamp("2020-03-02", tz="Europe/Paris")
+
+
+# ---------------------------------------------------------------- EncoderImputer
+
+@pytest.fixture(scope="module")
+def imputer_fill():
+    from encoderkit.sklearn import EncoderImputer
+
+    rng = np.random.default_rng(1)
+    n = 60
+    frame = pd.DataFrame({"whole": rng.integers(0, 500, n).astype(float),  # integers with NaN holes
+                          "code": rng.choice([0.0, 5.0, 99.0], n),  # three codes: categorical
+                          "x": rng.normal(size=n), "y": rng.normal(size=n)})
+    frame = frame.mask(rng.random(frame.shape) < 0.2)
+    model = EncoderImputer(steps=3, random_state=0, overrides=TINY[:4])
+    return frame, model.fit_transform(frame)
+
+
+def test_imputer_whole_number_column_gets_whole_numbers(imputer_fill):
+    frame, out = imputer_fill
+    fills = out["whole"][frame["whole"].isna()]
+    np.testing.assert_array_equal(fills, np.round(fills))  # was the mean with IterativeImputer: 285.7
+
+
+def test_imputer_code_column_gets_seen_codes(imputer_fill):
+    frame, out = imputer_fill
+    assert set(out["code"][frame["code"].isna()]) <= set(frame["code"].dropna())  # no average of codes
+
+
+def test_imputer_all_missing_column_dropped_like_simple_imputer():
+    from sklearn.impute import SimpleImputer
+
+    from encoderkit.sklearn import EncoderImputer
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 3))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 1] = np.nan
+    ref = SimpleImputer().fit(x)
+    with pytest.warns(UserWarning, match="entirely missing"):
+        model = EncoderImputer(steps=3, random_state=0, select="model", blend="none",
+                               overrides=TINY[:4]).fit(x)
+    out = model.transform(x)
+    assert out.shape == ref.transform(x).shape and not np.isnan(out).any()
+    assert list(model.get_feature_names_out()) == ["x0", "x2"] == list(ref.get_feature_names_out())
+    model.set_params(keep_empty_features=True)
+    kept = model.transform(x)
+    assert kept.shape == x.shape and np.isnan(kept[:, 1]).all()
+
+
+# ---------------------------------------------------------------- series
+
+def test_series_csv_exact_numbers_counts_and_stacked_series(tmp_path):
+    """time, series, value + a count channel: the series column is found, observed numbers
+    come back character for character (pandas' default parser is one ulp off at 1e9 + small),
+    counts stay whole numbers."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for sid, n in (("a", 120), ("b", 40)):
+        level = 1e9 + np.sin(np.arange(n) / 5) + 0.01 * rng.normal(size=n)
+        parts.append(pd.DataFrame({"time": pd.date_range("2020", periods=n, freq="h").astype(str),
+                                   "series": sid, "level": level,
+                                   "count": pd.array(rng.poisson(3, n), dtype="Int64")}))
+    frame = pd.concat(parts, ignore_index=True)
+    for c in ("level", "count"):
+        frame.loc[rng.random(len(frame)) < 0.1, c] = None
+    src, dst = tmp_path / "stacked.csv", tmp_path / "filled.csv"
+    frame.to_csv(src, index=False)
+    assert main(["impute", f"input={src}", f"output={dst}", *TINY]) == 0
+    a, b = observed_text_unchanged(src, dst)
+    assert b["count"][a["count"] == ""].str.fullmatch(r"\d+").all()
+    assert np.isfinite(b["level"].astype(float)).all()
+
+
+def test_series_reader_parses_like_python_float(tmp_path):
+    from domains.timeseries.io import read_frame
+
+    values = [999999999.9950273, 0.24762279236945575, -0.0364760560616424, 1e-300]
+    path = tmp_path / "s.csv"
+    path.write_text("time,v\n" + "".join(f"{i},{v!r}\n" for i, v in enumerate(values)))
+    assert read_frame(str(path))["v"].tolist() == [float(repr(v)) for v in values]
