@@ -169,6 +169,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
         came as a DataFrame."""
         if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            twice = sorted({c for c in names if names.count(c) > 1})
+            if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
+                raise DataError(f"column {twice[0]!r} appears more than once in X; columns need distinct "
+                                f"names")
             # names and width only: check_array would cast a mixed-dtype frame to one dtype
             validate_data(self, X, reset=reset, skip_check_array=True)
             if reset and len(X) < 2:
@@ -189,7 +194,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
-        from encoderkit.data.ingest import ingest
         from encoderkit.impute import channels, draw_holdout, fit_models, with_hidden
 
         self._check_params()
@@ -208,14 +212,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
         work.mkdir(parents=True, exist_ok=True)
         try:
-            table = work / "fit.parquet"  # keeps dtypes (categoricals too), unlike CSV
-            try:
-                fit_frame.to_parquet(table, index=False)
-            except (ValueError, TypeError) as e:  # pyarrow: e.g. an object column of mixed types
-                raise DataError(f"EncoderImputer cannot store X's columns as a table: "
-                                f"{' '.join(str(e).split())}; give each column one type") from None
             store = str(work / "fit.zarr")
-            ingest(DOMAIN, [str(table)], store, overwrite=True, progress=False, verbose=False, **options)
+            _ingest_frame(fit_frame, store, options)
             # the domain's own (transductive) blend is off: the estimator blends with a
             # second model fitted here, so transform never refits on the rows it fills
             words = [f"model={self.model}", f"train.steps={self.steps}", "domain.infill_blend=none",
@@ -361,6 +359,20 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> None:
+    """``frame`` -> a tabular record store, dtypes as they are (a file in between would
+    refuse an object column of mixed types, or read it back with other types)."""
+    from encoderkit.data.store import StoreWriter
+    from encoderkit.domain import IngestReport
+    from encoderkit.registry import get_domain
+
+    report = IngestReport()
+    with StoreWriter(store, DOMAIN, overwrite=True) as writer:
+        schema = get_domain(DOMAIN).ingest_frame(frame, writer, report, **options)
+        writer.finalize(schema, {"files": [], "options": options, "command": "EncoderImputer.fit",
+                                 "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}"})
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

@@ -191,14 +191,26 @@ def _is_datetime(s: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(s.dtype) or _is_date_objects(s)
 
 
+def _is_timedelta(s: pd.Series) -> bool:
+    return pd.api.types.is_timedelta64_dtype(s.dtype)
+
+
 def _datetime_ns(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A datetime (or date) column as int64 nanoseconds since the epoch, and where observed."""
+    """A datetime (or date) column as int64 nanoseconds since the epoch, a timedelta column
+    as int64 nanoseconds, and where observed."""
     ok = s.notna().to_numpy()
     out = np.zeros(len(s), dtype=np.int64)
     if ok.any():
         # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
-        out[ok] = pd.to_datetime(s[ok]).dt.as_unit("ns").astype("int64").to_numpy()
+        t = s[ok] if _is_timedelta(s) else pd.to_datetime(s[ok])
+        out[ok] = t.dt.as_unit("ns").astype("int64").to_numpy()
     return out, ok
+
+
+def _round_to_unit(ns: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """``ns`` rounded to the coarsest unit of ``_UNITS_NS`` every ``observed`` value is a multiple of."""
+    unit = next((u for u in _UNITS_NS if not np.any(observed % u)), 1)
+    return np.round(ns / unit).astype(np.int64) * unit
 
 
 # time units a datetime fill is rounded to: the coarsest that every observed value is a
@@ -207,8 +219,9 @@ _UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
 
 def numeric_values(s: pd.Series) -> np.ndarray:
-    """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch)."""
-    if _is_datetime(s):
+    """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch;
+    timedeltas: nanoseconds; pd.to_numeric would read NaT as -9.2e18)."""
+    if _is_datetime(s) or _is_timedelta(s):
         ns, ok = _datetime_ns(s)
         out = np.full(len(s), np.nan)
         out[ok] = ns[ok].astype(np.float64)
@@ -219,7 +232,7 @@ def numeric_values(s: pd.Series) -> np.ndarray:
 
 
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
-    if _is_datetime(s):
+    if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
     if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
@@ -356,6 +369,10 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
         s = frame[names[col["name"]]]
         if col["kind"] == "numeric":
             v = numeric_values(s)
+            if np.isinf(v).any():  # as scikit-learn's imputers: not a value, not missing either
+                raise DataError(f"column {col['name']!r} holds {int(np.isinf(v).sum())} infinite value(s) "
+                                f"(first at row {int(np.flatnonzero(np.isinf(v))[0])}); make them empty "
+                                f"(missing) or finite numbers")
             ok = ~np.isnan(v)
             num[ok, j] = ((v[ok] - col["mean"]) / col["std"]).astype(np.float32)
             observed[:, j] = ok
@@ -393,13 +410,12 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         tz = getattr(dtype, "tz", None)
         # rounded on the wall clock (a column of local midnights gets local midnights)
         observed, ok = _datetime_ns(s.dt.tz_localize(None) if tz is not None else s)
-        unit = next((u for u in _UNITS_NS if not np.any(observed[ok] % u)), 1)
         ns = np.asarray(fill, dtype=np.float64).astype(np.int64)
         offset = np.zeros_like(ns)
         if tz is not None:  # wall clock - UTC, per value
             wall = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
             offset = wall.as_unit("ns").asi8 - ns
-        ns = np.round((ns + offset) / unit).astype(np.int64) * unit - offset
+        ns = _round_to_unit(ns + offset, observed[ok]) - offset
         if _is_date_objects(s):
             values = out.to_numpy(dtype=object).copy()
             values[idx] = list(pd.to_datetime(ns, unit="ns").date)
@@ -409,18 +425,27 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
             vals = vals.dt.tz_convert(tz)
         out.iloc[idx] = vals.astype(dtype).to_numpy()
         return out
+    if _is_timedelta(s):
+        observed, ok = _datetime_ns(s)
+        ns = _round_to_unit(np.asarray(fill, dtype=np.float64), observed[ok])
+        out.iloc[idx] = pd.to_timedelta(ns, unit="ns").astype(dtype).to_numpy()
+        return out
     if isinstance(dtype, pd.CategoricalDtype):
         new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
         if new:
             out = out.cat.add_categories(new)
         out.iloc[idx] = list(fill)
         return out
-    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
+    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype) \
+            or not pd.api.types.is_numeric_dtype(dtype):  # text, or categories such as Period values
         values = out.to_numpy(dtype=object).copy()
         values[idx] = list(fill)
         if dtype == object:
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
-        return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+        try:
+            return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+        except (TypeError, ValueError):  # a category as text that the dtype cannot parse back
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
     np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
     fill = np.asarray(fill, dtype=np.float64)
     if np.issubdtype(np_dtype, np.integer):

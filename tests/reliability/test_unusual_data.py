@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from encoderkit.cli import main
+from encoderkit.errors import DataError
 
 TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
         "model.intermediate_size=32", "train.steps=3", "progress=false"]
@@ -120,7 +121,10 @@ def imputer_fill():
     n = 60
     frame = pd.DataFrame({"whole": rng.integers(0, 500, n).astype(float),  # integers with NaN holes
                           "code": rng.choice([0.0, 5.0, 99.0], n),  # three codes: categorical
-                          "x": rng.normal(size=n), "y": rng.normal(size=n)})
+                          "x": rng.normal(size=n), "y": rng.normal(size=n),
+                          "mixed": pd.Series([1, "a", 2, "b"] * (n // 4), dtype=object),
+                          "month": pd.period_range("2020-01", periods=n, freq="M"),
+                          "wait": pd.to_timedelta(rng.integers(0, 600, n), unit="s")})
     frame = frame.mask(rng.random(frame.shape) < 0.2)
     model = EncoderImputer(steps=3, random_state=0, overrides=TINY[:4])
     return frame, model.fit_transform(frame)
@@ -135,6 +139,39 @@ def test_imputer_whole_number_column_gets_whole_numbers(imputer_fill):
 def test_imputer_code_column_gets_seen_codes(imputer_fill):
     frame, out = imputer_fill
     assert set(out["code"][frame["code"].isna()]) <= set(frame["code"].dropna())  # no average of codes
+
+
+def test_imputer_mixed_period_timedelta_columns(imputer_fill):
+    """An object column of ints and strings (was: "cannot store X's columns as a table"),
+    Period and Timedelta columns (were a TypeError / ValueError at transform): filled with
+    their own kinds of value, observed cells and dtypes kept."""
+    frame, out = imputer_fill
+    for c in ("mixed", "month", "wait"):
+        obs = frame[c].notna()
+        assert out[c].dtype == frame[c].dtype and out[c].notna().all(), c
+        pd.testing.assert_series_equal(out[c][obs], frame[c][obs], obj=c)
+    assert set(out["mixed"][~frame["mixed"].notna()]) <= {1, "a", 2, "b"}
+    waits = out["wait"][frame["wait"].isna()]
+    assert (waits == waits.dt.round("s")).all()  # whole seconds, like the observed ones
+
+
+def test_timedelta_values_are_nanoseconds_not_nat_sentinel():
+    from domains.tabular.schema import numeric_values
+
+    s = pd.Series(pd.to_timedelta([1.5, None, 3], unit="s"))
+    np.testing.assert_array_equal(numeric_values(s), (s.dt.total_seconds() * 1e9).to_numpy())
+
+
+def test_infinite_and_duplicate_columns_refused_in_one_line(tmp_path, capsys):
+    from encoderkit.sklearn import EncoderImputer
+    from tests.reliability.conftest import refuses_cleanly
+
+    src = tmp_path / "inf.csv"
+    src.write_text("a,b\n1,2\ninf,\n3,4\n5,6\n")
+    refuses_cleanly(capsys, tmp_path, ["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", *TINY],
+                    1, "'a'", "infinite")
+    with pytest.raises(DataError, match="appears more than once"):
+        EncoderImputer(steps=3).fit(pd.DataFrame(np.ones((4, 3)), columns=["a", "a", "b"]))
 
 
 def test_imputer_all_missing_column_dropped_like_simple_imputer():
