@@ -334,6 +334,7 @@ class TabularDomain(TableInfill, Domain):
     def to_records(self, data: Any) -> list[dict[str, np.ndarray]]:
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
+        self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i]}
                 for i in range(len(frame))]

@@ -226,3 +226,44 @@ def test_series_reader_parses_like_python_float(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("time,v\n" + "".join(f"{i},{v!r}\n" for i, v in enumerate(values)))
     assert read_frame(str(path))["v"].tolist() == [float(repr(v)) for v in values]
+
+
+# ---------------------------------------------------------------- fine-tuning
+
+def test_predict_raw_table_warns_of_absent_input_columns_not_the_label():
+    """``encoderkit predict`` on a raw table reads records through ``to_records``: a model
+    column the table lacks is read as missing with a warning naming it (was silent), the
+    fine-tuned model's label column is no input and never asked for, no match is an error."""
+    import warnings
+
+    from domains.tabular.domain import TabularDomain
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"], "label": ["p", "q", "p"]})
+    domain = TabularDomain.from_frame(frame, drop_columns=["label"])
+    with pytest.warns(UserWarning, match=r"absent from the table.*\['a'\]") as caught:
+        records = domain.to_records(frame[["b"]])
+    assert len(records) == 3 and not any("label" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        domain.to_records(frame[["b", "a"]].assign(extra=1))  # other order, an extra column: silent
+    with pytest.raises(DataError, match="none of the table's columns"):
+        domain.to_records(pd.DataFrame({"z": [1.0]}))
+
+
+def test_metrics_one_class_in_validation_is_undefined_without_warning():
+    """A validation split without the rare class (99:1, or a class of one record): MCC and
+    AUROC are undefined (NaN), accuracy and macro-F1 as scikit-learn computes them."""
+    import warnings
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from encoderkit.tasks.metrics import classification_metrics
+
+    y = np.zeros(20, dtype=np.int64)
+    proba = np.tile([0.9, 0.1], (20, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: "A single label was found in 'y_true' and 'y_pred'"
+        got = classification_metrics(y, proba)
+    assert np.isnan(got["mcc"]) and np.isnan(got["auroc"])
+    assert got["accuracy"] == accuracy_score(y, proba.argmax(1))
+    assert got["macro_f1"] == f1_score(y, proba.argmax(1), average="macro")
