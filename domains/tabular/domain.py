@@ -352,7 +352,9 @@ class TabularDomain(TableInfill, Domain):
             if lower.endswith((".parquet", ".pq")):
                 frame.to_parquet(tmp, index=False)
             else:
-                sep = "\t" if lower.endswith((".tsv", ".tab")) else ","
+                # the delimiter the table was read with (ingest option), so a ';' file stays one
+                sep = (self.schema.get("ingest_options") or {}).get("delimiter") \
+                    or ("\t" if lower.endswith((".tsv", ".tab")) else ",")
                 frame.to_csv(tmp, sep=sep, index=False)
             os.replace(tmp, path)
         except BaseException:

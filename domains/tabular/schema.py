@@ -148,6 +148,11 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
         sys.unraisablehook = hook
     if undecodable:
         raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
+    if table.num_columns == 1:  # "a;b;c" read with commas: one column, and "1,5;2" rows ragged
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in table.column_names[0]]
+        if other:
+            raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
+                            f"{delimiter!r} but holds {other[0]!r}: set delimiter='{other[0]}'", file=path)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "

@@ -267,3 +267,21 @@ def test_metrics_one_class_in_validation_is_undefined_without_warning():
     assert np.isnan(got["mcc"]) and np.isnan(got["auroc"])
     assert got["accuracy"] == accuracy_score(y, proba.argmax(1))
     assert got["macro_f1"] == f1_score(y, proba.argmax(1), average="macro")
+
+
+def test_semicolon_table_refused_with_the_fix_then_kept_semicolon(tmp_path, capsys):
+    """A ';'-separated file read with ',' was one column with its data rows skipped as
+    ragged, and came back as "no missing cell": now a one-line error naming the delimiter.
+    With delimiter=';' the filled file is ';'-separated like its input (the held-back copy
+    used to be written with ',' and re-read with ';')."""
+    from tests.reliability.conftest import refuses_cleanly
+
+    src, out = tmp_path / "semi.csv", tmp_path / "filled.csv"
+    src.write_text("a;b;c\n1;2;x\n;3;y\n2;;z\n3;4;\n4;5;x\n")
+    refuses_cleanly(capsys, tmp_path, ["impute", f"input={src}", f"output={out}", *TINY], 1,
+                    "delimiter=';'")
+    assert main(["impute", f"input={src}", f"output={out}", "delimiter=';'", *TINY]) == 0
+    got = pd.read_csv(out, sep=";", dtype=str)
+    given = pd.read_csv(src, sep=";", dtype=str)
+    assert list(got.columns) == ["a", "b", "c"] and got.notna().all().all()
+    pd.testing.assert_frame_equal(got.where(given.notna()), given)
