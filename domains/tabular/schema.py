@@ -138,10 +138,14 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
         u.exc_value, UnicodeError) else hook(u)
     try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, invalid_row_handler=on_invalid),
-            # an empty text cell is missing, as it is in a numeric column
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        def parse(ignore_empty_lines: bool) -> Any:
+            return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
+                # an empty text cell is missing, as it is in a numeric column
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        table = parse(True)
+        if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
+            table = parse(False)
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
     finally:

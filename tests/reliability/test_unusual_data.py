@@ -94,6 +94,19 @@ def test_reader_integer_columns_with_holes_match_pandas_nullable(tmp_path):
     assert got["b"].dtype == np.float64
 
 
+def test_reader_single_column_empty_lines_are_missing_cells(tmp_path):
+    """One column: an empty line is its missing cell (was skipped, and the file came back
+    as "no missing cell"); pandas says the same with skip_blank_lines=False."""
+    from domains.tabular.schema import read_table
+
+    path = tmp_path / "one.csv"
+    path.write_text("v\n1.5\n\n2.5\n3\n\n")
+    got = read_table(str(path)).frame
+    pd.testing.assert_frame_equal(got, pd.read_csv(path, skip_blank_lines=False))
+    path.write_text("a,b\n1,2\n\n3,4\n")  # several columns: a blank line is no row, as before
+    assert len(read_table(str(path)).frame) == 2
+
+
 def test_date_objects_are_datetimes_filled_as_dates():
     from domains.tabular.schema import fill_column, infer_schema
 
