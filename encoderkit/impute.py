@@ -538,17 +538,22 @@ def time_column(path: str) -> str | None:
 
 
 def series_column(path: str, time: str | None) -> str | None:
-    """In a series CSV, the one text column besides the time column (``time, series, value``:
-    series stacked one under the other), or None."""
+    """In a series CSV, the one text column besides the time column when its values come in
+    blocks, each name in one run of rows (``time, series, value``: series stacked one under
+    the other; a column of notes is not that), or None."""
     if not path.lower().endswith((".csv", ".txt")):
         return None
     try:
-        head = pd.read_csv(path, nrows=200)
+        head = pd.read_csv(path, nrows=500)
     except Exception:
         return None
-    text = [str(c) for c in head.columns if str(c) != time and not pd.api.types.is_numeric_dtype(head[c].dtype)
+    text = [c for c in head.columns if str(c) != time and not pd.api.types.is_numeric_dtype(head[c].dtype)
             and pd.to_numeric(head[c].dropna(), errors="coerce").isna().any()]
-    return text[0] if len(text) == 1 and head.shape[1] > len(text) + (time is not None) else None
+    if len(text) != 1 or head.shape[1] <= 1 + (time is not None) or head[text[0]].isna().any():
+        return None
+    names = head[text[0]]
+    runs = int((names != names.shift()).sum())
+    return str(text[0]) if runs == names.nunique() and runs <= len(names) // 2 else None
 
 
 def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping[str, Any]) -> list | None:

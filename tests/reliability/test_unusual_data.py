@@ -232,6 +232,16 @@ def test_series_csv_exact_numbers_counts_and_stacked_series(tmp_path):
     assert np.isfinite(b["level"].astype(float)).all()
 
 
+def test_series_text_column_of_notes_is_not_a_series_column(tmp_path):
+    from encoderkit.impute import series_column
+
+    notes = tmp_path / "notes.csv"
+    notes.write_text("date,v,note\n2020-01-01,1,ok\n2020-01-02,,fine\n2020-01-03,3,ok\n2020-01-04,4,ok\n")
+    stacked = tmp_path / "stacked.csv"
+    stacked.write_text("date,id,v\n" + "".join(f"2020-01-0{t},{k},{t}\n" for k in "ab" for t in range(1, 5)))
+    assert series_column(str(notes), "date") is None and series_column(str(stacked), "date") == "id"
+
+
 def test_series_reader_parses_like_python_float(tmp_path):
     from domains.timeseries.io import read_frame
 
