@@ -308,3 +308,42 @@ def test_semicolon_table_refused_with_the_fix_then_kept_semicolon(tmp_path, caps
     given = pd.read_csv(src, sep=";", dtype=str)
     assert list(got.columns) == ["a", "b", "c"] and got.notna().all().all()
     pd.testing.assert_frame_equal(got.where(given.notna()), given)
+
+
+def test_finetune_label_column_codes_predict_raw_and_evaluate_without_labels(tmp_path, capsys):
+    """Integer classes {0, 5, 99} from task.label_column; predict on the raw CSV with its
+    columns reordered and an extra one: a row per input row in order, the same probabilities
+    as the table as stored; evaluate on that CSV takes the labels from its own column (it
+    asked for labels= and, given the table, read every column as one label tuple)."""
+    from sklearn.metrics import accuracy_score
+
+    from domains.tabular.domain import ingest_frame
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+    from tests.domains.sample_store import TINY_MODEL
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=60)
+    frame = pd.DataFrame({"x": x, "w": rng.normal(size=60), "colour": rng.choice(["r", "g"], 60),
+                          "code": np.select([x < -0.5, x < 0.5], [0, 5], 99)})
+    ingest_frame(frame, str(tmp_path / "store.zarr"), verbose=False)
+    run = finetune(["checkpoint=none", "domain=tabular", f"data.store={tmp_path / 'store.zarr'}",
+                    f"run.dir={tmp_path / 'ft'}", "task.label_column=code", "train.steps=3",
+                    "train.eval_every=3", "train.checkpoint_every=0", "train.progress=false",
+                    "data.max_tokens=512", "data.max_seqlen=64", *TINY_MODEL])
+    model = load(run)
+    assert model.spec.classes == ["0", "5", "99"]
+    raw = tmp_path / "raw.csv"
+    frame[["colour", "code", "w", "x"]].assign(extra=1).to_csv(raw, index=False)
+    out = tmp_path / "preds.csv"
+    assert main(["predict", f"checkpoint={run}", f"input={raw}", f"output={out}"]) == 0
+    preds = pd.read_csv(out, dtype={"prediction": str})
+    ref = model.predict(frame)
+    assert len(preds) == len(frame)
+    np.testing.assert_allclose(preds.filter(like="proba_").to_numpy(), ref.filter(like="proba_").to_numpy(),
+                               atol=1e-6)
+    capsys.readouterr()
+    assert main(["evaluate", f"checkpoint={run}", f"input={raw}"]) == 0
+    table = capsys.readouterr().out
+    acc = accuracy_score(frame["code"].astype(str), preds["prediction"])
+    assert f"accuracy {acc:13.4f}".split() == next(l for l in table.splitlines() if l.startswith("accuracy")).split()
