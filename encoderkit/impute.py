@@ -673,6 +673,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                                     if k in ("time_column", "series_column", "missing_value")
                                     and domain == "timeseries"})
             data = reader.read_input(input)
+            # a series table in time order (as ingest reads it), so the held-back runs, the
+            # interpolation baseline and the fill see the series; written back in file order
+            order = reader.time_order(data) if isinstance(data, pd.DataFrame) and hasattr(reader, "time_order") \
+                else None
+            data = data.iloc[order] if order is not None else data
         except EncoderkitError:
             raise
         except (ValueError, TypeError, KeyError, OSError) as e:
@@ -749,6 +754,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
         try:
+            if order is not None:
+                filled = filled.iloc[np.argsort(order)]
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
         except OSError as e:
             raise write_error(e, output) from None

@@ -51,7 +51,7 @@ def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     return values
 
 
-def _sort_key(texts: pd.Series) -> pd.Series:
+def sort_key(texts: pd.Series) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates, else text."""
     num = pd.to_numeric(texts, errors="coerce")
     if not num.isna().any():
@@ -85,7 +85,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
     if time_column is not None:
-        frame = frame.iloc[np.argsort(_sort_key(frame[time_column]).to_numpy(), kind="stable")]
+        frame = frame.iloc[np.argsort(sort_key(frame[time_column]).to_numpy(), kind="stable")]
         frame = frame.reset_index(drop=True)
     groups = [("", frame)] if series_column is None else [
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]

@@ -347,3 +347,22 @@ def test_finetune_label_column_codes_predict_raw_and_evaluate_without_labels(tmp
     table = capsys.readouterr().out
     acc = accuracy_score(frame["code"].astype(str), preds["prediction"])
     assert f"accuracy {acc:13.4f}".split() == next(l for l in table.splitlines() if l.startswith("accuracy")).split()
+
+
+def test_series_rows_out_of_time_order_filled_as_the_sorted_file(tmp_path):
+    """A series CSV whose rows are not in time order: ingest sorts them, the fill did not
+    (the model filled a scrambled series: NRMSE 0.8 instead of 0.004 on a sine). Now the
+    fills equal those of the same file sorted, and the rows keep the file's order."""
+    rng = np.random.default_rng(5)
+    n = 160
+    frame = pd.DataFrame({"date": pd.date_range("2020", periods=n, freq="h").astype(str),
+                          "v": np.sin(np.arange(n) / 10)})
+    frame.loc[rng.random(n) < 0.1, "v"] = np.nan
+    out = {}
+    for name, rows in (("sorted", frame), ("shuffled", frame.iloc[rng.permutation(n)])):
+        rows.to_csv(tmp_path / f"{name}.csv", index=False)
+        assert main(["impute", f"input={tmp_path / name}.csv", f"output={tmp_path / name}_out.csv",
+                     *TINY]) == 0
+        out[name] = observed_text_unchanged(tmp_path / f"{name}.csv", tmp_path / f"{name}_out.csv")[1]
+    a, b = (out[k].set_index("date")["v"].astype(float).sort_index() for k in ("shuffled", "sorted"))
+    pd.testing.assert_series_equal(a, b)
