@@ -362,7 +362,7 @@ def test_series_rows_out_of_time_order_filled_as_the_sorted_file(tmp_path):
     for name, rows in (("sorted", frame), ("shuffled", frame.iloc[rng.permutation(n)])):
         rows.to_csv(tmp_path / f"{name}.csv", index=False)
         assert main(["impute", f"input={tmp_path / name}.csv", f"output={tmp_path / name}_out.csv",
-                     *TINY]) == 0
+                     "holdout=0", *TINY]) == 0
         out[name] = observed_text_unchanged(tmp_path / f"{name}.csv", tmp_path / f"{name}_out.csv")[1]
     a, b = (out[k].set_index("date")["v"].astype(float).sort_index() for k in ("shuffled", "sorted"))
     pd.testing.assert_series_equal(a, b)
