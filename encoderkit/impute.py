@@ -575,6 +575,31 @@ def _categorical(schema: Mapping[str, Any]) -> list[str]:
             and c.get("kind") == "categorical"]
 
 
+def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
+               delimiter: str | None) -> pd.DataFrame:
+    """``filled`` with every observed cell as the text ``source`` holds, when both files are
+    plain delimited text of one kind (pandas would rewrite ``1.50`` as ``1.5`` and
+    ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``); ``filled`` as it is where
+    the text does not line up cell for cell with ``data``."""
+    import io
+
+    kinds = [Path(p).suffix.lower() for p in (source, output)]
+    if kinds[0] != kinds[1] or kinds[0] not in (".csv", ".tsv", ".tab", ".txt"):
+        return filled
+    sep = delimiter or ("\t" if kinds[0] in (".tsv", ".tab") else ",")
+    blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
+
+    def text(f: Any) -> pd.DataFrame:
+        return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
+    try:
+        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
+    except (ValueError, OSError, pd.errors.ParserError):
+        return filled
+    if given.shape != data.shape or new.shape != data.shape or list(given.columns) != list(new.columns):
+        return filled
+    return given.where(~data.isna().to_numpy(), new)
+
+
 def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
     """Compose the pretrain config now (a ``ConfigError``, i.e. a ``UsageError``, on a typo)."""
     from encoderkit.train.config import compose
@@ -756,6 +781,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         try:
             if order is not None:
                 filled = filled.iloc[np.argsort(order)]
+            if domain == "tabular":
+                filled = as_written(input, output, data, filled, ingest_options.get("delimiter"))
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
         except OSError as e:
             raise write_error(e, output) from None

@@ -83,6 +83,16 @@ def test_table_parquet_dtypes_kept(table_runs):
         pd.testing.assert_series_equal(b[c][obs].astype(a[c].dtype), a[c][obs], obj=c)
 
 
+def test_table_csv_observed_text_kept_character_for_character(tmp_path):
+    """Observed cells as the user wrote them, not as pandas writes the parsed value (was
+    1.50 -> 1.5, 1e3 -> 1000.0, 2020-01-01T10:00+01:00 -> 2020-01-01 09:00:00+00:00)."""
+    src, out = tmp_path / "prices.csv", tmp_path / "filled.csv"
+    src.write_text("price,qty,when\n1.50,3,2020-01-01T10:00+01:00\n2.00,,2020-01-02T10:00+01:00\n"
+                   ",5,\n3.25,7,2020-01-04T10:00+01:00\n1e3,2,2020-01-05T10:00+01:00\n")
+    assert main(["impute", f"input={src}", f"output={out}", "holdout=0", *TINY]) == 0
+    observed_text_unchanged(src, out)
+
+
 def test_reader_integer_columns_with_holes_match_pandas_nullable(tmp_path):
     from domains.tabular.schema import read_table
 
