@@ -271,6 +271,9 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
                 new = [v for v in pd.unique(np.asarray(values, dtype=object)[mask])
                        if not pd.isna(v) and v not in s.cat.categories]
                 s = s.cat.add_categories(new)
+            if pd.api.types.is_integer_dtype(s.dtype) and np.ndim(values):  # counts: whole numbers
+                values = pd.array(np.round(np.asarray(values, dtype=np.float64)), dtype=s.dtype) \
+                    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else np.round(values)
             out[ch.where[1]] = s.mask(mask, values)
         return out
     if isinstance(data, Mapping):
@@ -531,6 +534,25 @@ def time_column(path: str) -> str | None:
     return None
 
 
+def series_column(path: str, time: str | None) -> str | None:
+    """In a series CSV, the one text column besides the time column when its values come in
+    blocks, each name in one run of rows (``time, series, value``: series stacked one under
+    the other; a column of notes is not that), or None."""
+    if not path.lower().endswith((".csv", ".txt")):
+        return None
+    try:
+        head = pd.read_csv(path, nrows=500)
+    except Exception:
+        return None
+    text = [c for c in head.columns if str(c) != time and not pd.api.types.is_numeric_dtype(head[c].dtype)
+            and pd.to_numeric(head[c].dropna(), errors="coerce").isna().any()]
+    if len(text) != 1 or head.shape[1] <= 1 + (time is not None) or head[text[0]].isna().any():
+        return None
+    names = head[text[0]]
+    runs = int((names != names.shift()).sum())
+    return str(text[0]) if runs == names.nunique() and runs <= len(names) // 2 else None
+
+
 def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping[str, Any]) -> list | None:
     """The DataFrame columns the model fills: the schema's columns for a table; numeric
     columns other than the time / series columns for a series."""
@@ -548,6 +570,31 @@ def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping
 def _categorical(schema: Mapping[str, Any]) -> list[str]:
     return [c["name"] for c in schema.get("columns", []) if isinstance(c, Mapping)
             and c.get("kind") == "categorical"]
+
+
+def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
+               delimiter: str | None) -> pd.DataFrame:
+    """``filled`` with every observed cell as the text ``source`` holds, when both files are
+    plain delimited text of one kind (pandas would rewrite ``1.50`` as ``1.5`` and
+    ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``); ``filled`` as it is where
+    the text does not line up cell for cell with ``data``."""
+    import io
+
+    kinds = [Path(p).suffix.lower() for p in (source, output)]
+    if kinds[0] != kinds[1] or kinds[0] not in (".csv", ".tsv", ".tab", ".txt"):
+        return filled
+    sep = delimiter or ("\t" if kinds[0] in (".tsv", ".tab") else ",")
+    blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
+
+    def text(f: Any) -> pd.DataFrame:
+        return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
+    try:
+        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
+    except (ValueError, OSError, pd.errors.ParserError):
+        return filled
+    if given.shape != data.shape or new.shape != data.shape or list(given.columns) != list(new.columns):
+        return filled
+    return given.where(~data.isna().to_numpy(), new)
 
 
 def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
@@ -618,6 +665,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
         ingest_options = {**ingest_options, "time_column": time_column(input)}
         say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
+    if domain == "timeseries" and not {"series_column", "value_column", "channels"} & set(ingest_options) \
+            and series_column(input, ingest_options.get("time_column")):
+        ingest_options = {**ingest_options, "series_column": series_column(input, ingest_options.get("time_column"))}
+        say(f"impute: column {ingest_options['series_column']!r} names the series (set series_column= "
+            f"to choose)")
     if domain not in available_domains():
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")
@@ -643,6 +695,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                                     if k in ("time_column", "series_column", "missing_value")
                                     and domain == "timeseries"})
             data = reader.read_input(input)
+            # a series table in time order (as ingest reads it), so the held-back runs, the
+            # interpolation baseline and the fill see the series; written back in file order
+            order = reader.time_order(data) if isinstance(data, pd.DataFrame) and hasattr(reader, "time_order") \
+                else None
+            data = data.iloc[order] if order is not None else data
         except EncoderkitError:
             raise
         except (ValueError, TypeError, KeyError, OSError) as e:
@@ -719,6 +776,10 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
         try:
+            if order is not None:
+                filled = filled.iloc[np.argsort(order)]
+            if domain == "tabular":
+                filled = as_written(input, output, data, filled, ingest_options.get("delimiter"))
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
         except OSError as e:
             raise write_error(e, output) from None

@@ -11,7 +11,9 @@ the fitted weights stay in memory (``run_dir`` keeps the runs on disk as well).
 observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 (categorical columns are imputed as categories); a numpy array is read as numeric columns
 and comes back as float64. A column with no observed cell at fit has nothing to learn
-from: the tabular schema drops it and its cells stay missing.
+from: as in scikit-learn's imputers (``keep_empty_features=False``), ``transform`` leaves
+it out of its output (``get_feature_names_out`` says which remain);
+``keep_empty_features=True`` keeps it in place, its cells still missing.
 
 Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed numeric
 cells, trains on the rest, and keeps per numeric column the ``blend`` setting's fill
@@ -96,6 +98,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         observed cell; the encoder keeps the 95% it was trained on. ``model``: always the
         ``blend`` setting's fill, the encoder trained on every observed cell.
 
+    keep_empty_features : bool, default=False
+        A column with no observed value at ``fit`` is left out of ``transform``'s output
+        (False, scikit-learn's default), or kept in place with its cells missing (True).
+
     Attributes
     ----------
     selection_ : dict
@@ -104,13 +110,15 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     selection_errors_ : dict
         Numeric column name -> {candidate: NRMSE on the held-back cells} (``select='auto'``;
         empty for a column with no held-back cell).
+    empty_features_ : list of str
+        Columns with no observed value at ``fit`` (see ``keep_empty_features``).
     """
 
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
                  random_state: Any = None, overrides: Sequence[str] = (),
                  ingest_options: dict | None = None, device: str = "cpu",
                  run_dir: str | None = None, progress: bool = False, blend: str = "iterative",
-                 select: str = "auto") -> None:
+                 select: str = "auto", keep_empty_features: bool = False) -> None:
         self.model = model
         self.steps = steps
         self.n_models = n_models
@@ -122,6 +130,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.progress = progress
         self.blend = blend
         self.select = select
+        self.keep_empty_features = keep_empty_features
 
     # ------------------------------------------------------------ scikit-learn protocol
     def __sklearn_tags__(self):
@@ -145,6 +154,9 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         if self.select not in SELECT:
             raise UsageError(f"The 'select' parameter of EncoderImputer must be one of {list(SELECT)}. "
                              f"Got {self.select!r} instead.", key="select")
+        if not isinstance(self.keep_empty_features, (bool, np.bool_)):
+            raise UsageError(f"The 'keep_empty_features' parameter of EncoderImputer must be True or "
+                             f"False. Got {self.keep_empty_features!r} instead.", key="keep_empty_features")
         if not isinstance(self.model, str):
             raise UsageError(f"The 'model' parameter of EncoderImputer must be a model preset name "
                              f"(impute, tiny, small, ...). Got {self.model!r} instead.", key="model")
@@ -157,6 +169,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
         came as a DataFrame."""
         if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            twice = sorted({c for c in names if names.count(c) > 1})
+            if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
+                raise DataError(f"column {twice[0]!r} appears more than once in X; columns need distinct "
+                                f"names")
             # names and width only: check_array would cast a mixed-dtype frame to one dtype
             validate_data(self, X, reset=reset, skip_check_array=True)
             if reset and len(X) < 2:
@@ -177,7 +194,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
-        from encoderkit.data.ingest import ingest
         from encoderkit.impute import channels, draw_holdout, fit_models, with_hidden
 
         self._check_params()
@@ -190,19 +206,14 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         numeric = _numeric_columns(frame)
         hide = draw_holdout(list(channels(frame, numeric)), HOLDOUT, seed) \
             if self.select == "auto" and len(numeric) >= 2 else {}
+        self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]
         hidden = any(m.any() for m in hide.values())
         fit_frame = with_hidden(frame, hide, numeric) if hidden else frame
         work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
         work.mkdir(parents=True, exist_ok=True)
         try:
-            table = work / "fit.parquet"  # keeps dtypes (categoricals too), unlike CSV
-            try:
-                fit_frame.to_parquet(table, index=False)
-            except (ValueError, TypeError) as e:  # pyarrow: e.g. an object column of mixed types
-                raise DataError(f"EncoderImputer cannot store X's columns as a table: "
-                                f"{' '.join(str(e).split())}; give each column one type") from None
             store = str(work / "fit.zarr")
-            ingest(DOMAIN, [str(table)], store, overwrite=True, progress=False, verbose=False, **options)
+            _ingest_frame(fit_frame, store, options)
             # the domain's own (transductive) blend is off: the estimator blends with a
             # second model fitted here, so transform never refits on the rows it fills
             words = [f"model={self.model}", f"train.steps={self.steps}", "domain.infill_blend=none",
@@ -271,11 +282,18 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             scaler, imputer = self.blend_model_[0], self.blend_model_[1]
             est = scaler.inverse_transform(imputer.transform(scaler.transform(x)))
         mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
-        # float columns only: an integer-typed fill stays the encoder's (an average is no integer)
-        is_float = np.array([pd.api.types.is_float_dtype(filled[c]) for c in cols])
-        missing = np.isnan(x) & ~np.isnan(mine) & is_float[None, :]
+        # columns the schema reads as categories (few distinct whole numbers: codes) keep the
+        # encoder's fill, a category seen at fit; an average of codes is none
+        schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}
+        numeric = np.array([schema.get(c, {}).get("kind") == "numeric" for c in cols])
+        missing = np.isnan(x) & ~np.isnan(mine) & numeric[None, :]
         w = np.where(missing, np.array([WEIGHTS[selection[c]] for c in cols])[None, :], 0.0)
         mine[missing] = ((1 - w) * mine + w * est)[missing]
+        # a column of whole numbers (integer dtype, or float with NaN holes) gets whole numbers
+        # (as the encoder's own fill is rounded: domains/tabular/schema.py, decode_numeric)
+        whole = np.array([bool(schema.get(c, {}).get("integer")) or pd.api.types.is_integer_dtype(filled[c])
+                          for c in cols])
+        mine[:, whole] = np.round(mine[:, whole])
         out = filled.copy()
         for j, c in enumerate(cols):
             if missing[:, j].any():
@@ -298,10 +316,14 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             # ensemble moves: so does its spread
             for j, c in enumerate(self.blend_columns_):
                 spread[c] = spread[c].to_numpy() * (1 - w[:, j])
+        keep = self._kept()
+        if not keep.all():  # columns with nothing observed at fit: out, as scikit-learn's imputers do
+            filled = filled.loc[:, keep]
+            spread = None if spread is None else spread.loc[:, keep]
         if is_frame:  # the caller's column names and index back
-            filled.columns, filled.index = X.columns, X.index
+            filled.columns, filled.index = X.columns[keep], X.index
             if spread is not None:
-                spread.columns, spread.index = X.columns, X.index
+                spread.columns, spread.index = X.columns[keep], X.index
         else:
             filled = filled.to_numpy(dtype=np.float64)
             spread = None if spread is None else spread.to_numpy(dtype=np.float64)
@@ -314,7 +336,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import _check_feature_names_in
 
         check_is_fitted(self, "n_features_in_")
-        return _check_feature_names_in(self, input_features)
+        return _check_feature_names_in(self, input_features)[self._kept()]
+
+    def _kept(self) -> np.ndarray:
+        """Which input columns ``transform`` returns (bool ``[n_features_in_]``)."""
+        empty = set(getattr(self, "empty_features_", ()))
+        return np.array([self.keep_empty_features or c not in empty for c in self.columns_], dtype=bool)
 
     # ------------------------------------------------------------ pickling without torch pickles
     def __getstate__(self) -> dict[str, Any]:
@@ -332,6 +359,20 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> None:
+    """``frame`` -> a tabular record store, dtypes as they are (a file in between would
+    refuse an object column of mixed types, or read it back with other types)."""
+    from encoderkit.data.store import StoreWriter
+    from encoderkit.domain import IngestReport
+    from encoderkit.registry import get_domain
+
+    report = IngestReport()
+    with StoreWriter(store, DOMAIN, overwrite=True) as writer:
+        schema = get_domain(DOMAIN).ingest_frame(frame, writer, report, **options)
+        writer.finalize(schema, {"files": [], "options": options, "command": "EncoderImputer.fit",
+                                 "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}"})
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

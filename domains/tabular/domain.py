@@ -334,6 +334,7 @@ class TabularDomain(TableInfill, Domain):
     def to_records(self, data: Any) -> list[dict[str, np.ndarray]]:
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
+        self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i]}
                 for i in range(len(frame))]
@@ -351,7 +352,9 @@ class TabularDomain(TableInfill, Domain):
             if lower.endswith((".parquet", ".pq")):
                 frame.to_parquet(tmp, index=False)
             else:
-                sep = "\t" if lower.endswith((".tsv", ".tab")) else ","
+                # the delimiter the table was read with (ingest option), so a ';' file stays one
+                sep = (self.schema.get("ingest_options") or {}).get("delimiter") \
+                    or ("\t" if lower.endswith((".tsv", ".tab")) else ",")
                 frame.to_csv(tmp, sep=sep, index=False)
             os.replace(tmp, path)
         except BaseException:

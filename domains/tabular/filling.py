@@ -96,8 +96,10 @@ class TableInfill:
     def _check_columns(self, frame: pd.DataFrame, present: np.ndarray) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass
         the input through silently); warn when only some match."""
-        expected = [c["name"] for c in self.columns]
+        inputs = np.array([c["name"] not in self.options["drop_columns"] for c in self.columns], dtype=bool)
+        expected = [c["name"] for c in self.columns if c["name"] not in self.options["drop_columns"]]
         found = [str(c) for c in frame.columns]
+        present = present[inputs]  # a fine-tuned model's label column is no input: never expected
         if not present.any():
             raise DataError(f"none of the table's columns matches the model's schema (matched by name): "
                             f"expected {expected[:20]}{' ...' if len(expected) > 20 else ''}, "

@@ -115,7 +115,7 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     if lower.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        return ReadResult(pq.read_table(path).to_pandas())
+        return ReadResult(_to_pandas(pq.read_table(path)))
     plain = lower[: -len(next(s for s in COMPRESSED_SUFFIXES if lower.endswith(s)))] \
         if lower.endswith(COMPRESSED_SUFFIXES) else lower
     if not plain.endswith(TEXT_SUFFIXES):
@@ -138,21 +138,43 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
         u.exc_value, UnicodeError) else hook(u)
     try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, invalid_row_handler=on_invalid),
-            # an empty text cell is missing, as it is in a numeric column
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        def parse(ignore_empty_lines: bool) -> Any:
+            return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
+                # an empty text cell is missing, as it is in a numeric column
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        table = parse(True)
+        if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
+            table = parse(False)
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
     finally:
         sys.unraisablehook = hook
     if undecodable:
         raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
-    res = ReadResult(table.to_pandas(), ragged_rows=len(bad))
+    if table.num_columns == 1:  # "a;b;c" read with commas: one column, and "1,5;2" rows ragged
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in table.column_names[0]]
+        if other:
+            raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
+                            f"{delimiter!r} but holds {other[0]!r}: set delimiter='{other[0]}'", file=path)
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
                             f"first at line(s) {bad[:5]}")
     return res
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An Arrow table -> DataFrame, integer columns with missing cells as pandas' nullable
+    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for i, fld in enumerate(table.schema):
+        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[i] == np.float64:
+            dtype = pd.api.types.pandas_dtype(str(fld.type).replace("int", "Int").replace("uInt", "UInt"))
+            frame.isetitem(i, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
+    return frame
 
 
 # ---------------------------------------------------------------- schema inference
@@ -168,17 +190,50 @@ def _json_value(v: Any) -> Any:
     return str(v)
 
 
+def _is_date_objects(s: pd.Series) -> bool:
+    """An object column of ``datetime.date`` values: how pyarrow hands over a CSV column of
+    ``2020-01-31`` cells or a Parquet date32 column."""
+    return s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "date"
+
+
 def _is_datetime(s: pd.Series) -> bool:
-    return pd.api.types.is_datetime64_any_dtype(s.dtype)
+    return pd.api.types.is_datetime64_any_dtype(s.dtype) or _is_date_objects(s)
+
+
+def _is_timedelta(s: pd.Series) -> bool:
+    return pd.api.types.is_timedelta64_dtype(s.dtype)
+
+
+def _datetime_ns(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A datetime (or date) column as int64 nanoseconds since the epoch, a timedelta column
+    as int64 nanoseconds, and where observed."""
+    ok = s.notna().to_numpy()
+    out = np.zeros(len(s), dtype=np.int64)
+    if ok.any():
+        # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
+        t = s[ok] if _is_timedelta(s) else pd.to_datetime(s[ok])
+        out[ok] = t.dt.as_unit("ns").astype("int64").to_numpy()
+    return out, ok
+
+
+def _round_to_unit(ns: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """``ns`` rounded to the coarsest unit of ``_UNITS_NS`` every ``observed`` value is a multiple of."""
+    unit = next((u for u in _UNITS_NS if not np.any(observed % u)), 1)
+    return np.round(ns / unit).astype(np.int64) * unit
+
+
+# time units a datetime fill is rounded to: the coarsest that every observed value is a
+# multiple of (a column of dates gets dates, not 19:23:28.649388)
+_UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 
 
 def numeric_values(s: pd.Series) -> np.ndarray:
-    """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch)."""
-    if _is_datetime(s):
+    """A numeric or datetime column as float64 (datetimes: nanoseconds since the epoch;
+    timedeltas: nanoseconds; pd.to_numeric would read NaT as -9.2e18)."""
+    if _is_datetime(s) or _is_timedelta(s):
+        ns, ok = _datetime_ns(s)
         out = np.full(len(s), np.nan)
-        ok = s.notna().to_numpy()
-        # as_unit: pandas keeps s/ms/us/ns resolutions; the schema always speaks nanoseconds
-        out[ok] = s[ok].dt.as_unit("ns").astype("int64").to_numpy().astype(np.float64)
+        out[ok] = ns[ok].astype(np.float64)
         return out
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("float64").to_numpy()
@@ -186,7 +241,7 @@ def numeric_values(s: pd.Series) -> np.ndarray:
 
 
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
-    if _is_datetime(s):
+    if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
     if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
@@ -194,11 +249,24 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
         v = s.dropna().to_numpy(dtype=np.float64)
         integral = bool(np.all(np.mod(v, 1.0) == 0.0))
         return "categorical" if integral and np.unique(v).size <= opts["categorical_threshold"] else "numeric"
-    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
     present = s.dropna()
+    # a boolean column with holes comes as object (True / False / None): pd.to_numeric
+    # would read it as 0 / 1 and fill 0.37; it is two categories
+    if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
+        return "categorical"
+    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
     if len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
+
+
+def _formatted_numbers(values: Any, share: float) -> bool:
+    """Text such as ``12,345``, ``45%``, ``$3.50``: numbers once separators and signs go."""
+    text = [v for v in values if isinstance(v, str)]
+    if not text or len(text) < len(values):
+        return False
+    bare = pd.Series(text).str.replace(r"[,\s%$€£_']", "", regex=True)
+    return bool(pd.to_numeric(bare, errors="coerce").notna().mean() >= share)
 
 
 def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
@@ -255,6 +323,11 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             counts = st.dropna().map(_json_value).value_counts(sort=True)
             if counts.empty:
                 counts = s.dropna().map(_json_value).value_counts(sort=True)
+            if _formatted_numbers(counts.index, opts["numeric_fraction"]):
+                messages.append(f"column {name!r} holds numbers written with separators, units or "
+                                f"percent signs (such as {str(counts.index[0])!r}); read as categories, "
+                                f"so fills are values seen in it: convert it to plain numbers to have "
+                                f"it treated as a number")
             if len(counts) > opts["max_categories"]:
                 messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
                                 f"{opts['max_categories']} most frequent (others read as unknown)")
@@ -305,6 +378,10 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
         s = frame[names[col["name"]]]
         if col["kind"] == "numeric":
             v = numeric_values(s)
+            if np.isinf(v).any():  # as scikit-learn's imputers: not a value, not missing either
+                raise DataError(f"column {col['name']!r} holds {int(np.isinf(v).sum())} infinite value(s) "
+                                f"(first at row {int(np.flatnonzero(np.isinf(v))[0])}); make them empty "
+                                f"(missing) or finite numbers")
             ok = ~np.isnan(v)
             num[ok, j] = ((v[ok] - col["mean"]) / col["std"]).astype(np.float32)
             observed[:, j] = ok
@@ -340,11 +417,27 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     idx = np.flatnonzero(rows)
     if _is_datetime(s):
         tz = getattr(dtype, "tz", None)
-        vals = pd.Series(pd.to_datetime(np.asarray(fill, dtype=np.float64).astype("int64"), unit="ns",
-                                        utc=tz is not None))
+        # rounded on the wall clock (a column of local midnights gets local midnights)
+        observed, ok = _datetime_ns(s.dt.tz_localize(None) if tz is not None else s)
+        ns = np.asarray(fill, dtype=np.float64).astype(np.int64)
+        offset = np.zeros_like(ns)
+        if tz is not None:  # wall clock - UTC, per value
+            wall = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
+            offset = wall.as_unit("ns").asi8 - ns
+        ns = _round_to_unit(ns + offset, observed[ok]) - offset
+        if _is_date_objects(s):
+            values = out.to_numpy(dtype=object).copy()
+            values[idx] = list(pd.to_datetime(ns, unit="ns").date)
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        vals = pd.Series(pd.to_datetime(ns, unit="ns", utc=tz is not None))
         if tz is not None:
             vals = vals.dt.tz_convert(tz)
         out.iloc[idx] = vals.astype(dtype).to_numpy()
+        return out
+    if _is_timedelta(s):
+        observed, ok = _datetime_ns(s)
+        ns = _round_to_unit(np.asarray(fill, dtype=np.float64), observed[ok])
+        out.iloc[idx] = pd.to_timedelta(ns, unit="ns").astype(dtype).to_numpy()
         return out
     if isinstance(dtype, pd.CategoricalDtype):
         new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
@@ -352,12 +445,16 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
             out = out.cat.add_categories(new)
         out.iloc[idx] = list(fill)
         return out
-    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
+    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype) \
+            or not pd.api.types.is_numeric_dtype(dtype):  # text, or categories such as Period values
         values = out.to_numpy(dtype=object).copy()
         values[idx] = list(fill)
         if dtype == object:
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
-        return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+        try:
+            return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+        except (TypeError, ValueError):  # a category as text that the dtype cannot parse back
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
     np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
     fill = np.asarray(fill, dtype=np.float64)
     if np.issubdtype(np_dtype, np.integer):

@@ -431,7 +431,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     def read_input(self, path: str) -> Any:
         low = path.lower()
         if low.endswith(".csv"):
-            return pd.read_csv(path)
+            return tsio.read_frame(path)
         if low.endswith(".npy"):
             return np.load(path, allow_pickle=False)
         if low.endswith(".npz"):

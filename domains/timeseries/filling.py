@@ -18,6 +18,7 @@ import pandas as pd
 
 from encoderkit.domain import MaskedExample, PredictFn, Record
 
+from .io import sort_key
 from .seasonal import seasonal_fill
 
 
@@ -40,6 +41,19 @@ class SeriesInfill:
         """Patches per channel over every series given together (``data_fallback``)."""
         return sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
 
+    def time_order(self, data: pd.DataFrame) -> np.ndarray:
+        """Row positions of a series DataFrame in the order ingest reads them: by the time
+        column (stable), each series' rows together. Rows in another order would be filled
+        as a scrambled series."""
+        order = np.arange(len(data))
+        time, key = self.options["time_column"], self.options["series_column"]
+        if time is not None and time in data.columns:
+            order = np.argsort(sort_key(data[time]).to_numpy(), kind="stable")
+        if key is not None and key in data.columns:
+            codes = pd.factorize(data[key].iloc[order])[0]
+            order = order[np.argsort(codes, kind="stable")]
+        return order
+
     def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
         if isinstance(data, pd.DataFrame):
@@ -49,7 +63,8 @@ class SeriesInfill:
                 raise ValueError("infill: the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
             key = self.options["series_column"]
-            groups = [data.index] if key is None else [g.index for _, g in data.groupby(key, sort=False)]
+            ordered = data.iloc[self.time_order(data)]  # written back by index label
+            groups = [ordered.index] if key is None else [g.index for _, g in ordered.groupby(key, sort=False)]
             arrays = [data.loc[idx, cols].to_numpy(dtype=np.float64).T for idx in groups]
             return arrays, ("frame", cols, groups)
         if isinstance(data, Mapping):
@@ -87,6 +102,8 @@ class SeriesInfill:
                         vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
                         vals = vals.copy()
                         vals.loc[idx[miss]] = arr[j][miss]
+                        if pd.api.types.is_integer_dtype(out[col].dtype):  # counts: whole numbers, dtype kept
+                            vals = vals.round().astype(out[col].dtype)
                         out[col] = vals
             return out
         if kind in ("1d", "2d", "3d"):

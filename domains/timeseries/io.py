@@ -51,7 +51,7 @@ def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     return values
 
 
-def _sort_key(texts: pd.Series) -> pd.Series:
+def sort_key(texts: pd.Series) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates, else text."""
     num = pd.to_numeric(texts, errors="coerce")
     if not num.isna().any():
@@ -85,7 +85,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
     if time_column is not None:
-        frame = frame.iloc[np.argsort(_sort_key(frame[time_column]).to_numpy(), kind="stable")]
+        frame = frame.iloc[np.argsort(sort_key(frame[time_column]).to_numpy(), kind="stable")]
         frame = frame.reset_index(drop=True)
     groups = [("", frame)] if series_column is None else [
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
@@ -133,6 +133,21 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         values[c_idx, t_idx] = vals[rows]
         out.append(Series(f"{base}:{key}" if key else base, values, names))
     return out
+
+
+def read_frame(path: str) -> pd.DataFrame:
+    """A CSV as the DataFrame ``infill`` fills and ``write_output`` writes back: numbers
+    parsed exactly (pandas' default parser can be one ulp off, and the written file would
+    then change observed cells), integer columns with holes as nullable ``Int64`` (so an
+    observed ``2`` is written back as ``2``, not ``2.0``)."""
+    frame = pd.read_csv(path, float_precision="round_trip")
+    holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
+    if holes:
+        ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
+        for c in holes:
+            if pd.api.types.is_integer_dtype(ints[c].dtype):
+                frame[c] = ints[c]
+    return frame
 
 
 def _array_series(arr: np.ndarray, label: str) -> list[Series]:

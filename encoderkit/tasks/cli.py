@@ -5,7 +5,7 @@
     encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
                        [overwrite=false] [device=cpu] [max_tokens=16384]
     encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
-                        [device=cpu]
+                        [device=cpu]   (task.label_column runs: labels default to the raw input table)
 
 finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
 see configs/finetune.yaml and configs/task/); it ends with a table of the validation
@@ -155,12 +155,18 @@ def _evaluate(argv: list[str]) -> int:
     from encoderkit.infer.cli import parse_args
 
     args = parse_args(argv, {"checkpoint": "", "input": "", "labels": "", "device": "cpu"},
-                      ("checkpoint", "input", "labels"), "evaluate")
+                      ("checkpoint", "input"), "evaluate")
     _check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
-    model.evaluate(_input(model, args["input"]), args["labels"])
+    labels = args["labels"]
+    if not labels:  # a run fine-tuned on task.label_column: a raw table holds its own labels
+        if not (getattr(model.spec, "label_column", None) and Path(args["input"]).is_file()):
+            raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
+                             key="labels")
+        labels = args["input"]
+    model.evaluate(_input(model, args["input"]), labels)
     return 0
 
 

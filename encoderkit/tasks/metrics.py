@@ -43,9 +43,13 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     n_classes = proba.shape[1]
     pred = proba.argmax(1)
     labels = np.arange(n_classes)
+    # one class in both the truth and the predictions (a validation split without the rare
+    # class): MCC is undefined, as AUROC below, rather than scikit-learn's 0 and its warning
+    # about the confusion matrix's shape
+    single = np.unique(np.concatenate([y, pred])).size < 2
     out = {"accuracy": float(accuracy_score(y, pred)),
            "macro_f1": float(f1_score(y, pred, labels=np.unique(y), average="macro", zero_division=0)),
-           "mcc": float(matthews_corrcoef(y, pred)) if len(y) > 1 else float("nan")}
+           "mcc": float(matthews_corrcoef(y, pred)) if len(y) > 1 and not single else float("nan")}
     present = np.unique(y)
     try:
         if n_classes == 2 and len(present) == 2:

@@ -101,6 +101,9 @@ class FineTuned(Pretrained):
         ids, outs = self.outputs(data)
         file = str(labels)
         frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
+        names = [str(c) for c in frame.columns]
+        if not label_names and spec.label_column in names and "label" not in names:
+            label_names = [spec.label_column]  # a table holding the task.label_column: that column
         table = L.align(frame, np.asarray(ids, dtype=object), file, spec.token_level,
                         list(label_names) if label_names else None)
         if not np.asarray(table.labelled).any():  # metrics of nothing would be NaN or silently 0
