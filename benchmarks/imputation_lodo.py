@@ -56,7 +56,8 @@ import pandas as pd
 import torch
 
 from domains.timeseries.seasonal import detect_period, linear_fill, seasonal_fill
-from encoderkit.impute import assemble, channels, draw_holdout, select_fills, with_hidden
+from encoderkit.impute import assemble
+from encoderkit.impute_cells import channels, draw_holdout, select_fills, with_hidden
 
 HIDE = 0.2
 # share of the holed data's observed cells held back to choose a fill per column /

@@ -194,7 +194,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
-        from encoderkit.impute import channels, draw_holdout, fit_models, with_hidden
+        from encoderkit.impute import fit_models
+        from encoderkit.impute_cells import channels, draw_holdout, with_hidden
 
         self._check_params()
         frame, is_frame = self._frame(X, reset=True)
@@ -235,7 +236,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict, default: str) -> None:
         """``selection_`` from the held-back cells ``hide`` of ``frame`` (hidden in ``fit_frame``)."""
-        from encoderkit.impute import channels, ensemble_infill, select_fills
+        from encoderkit.impute import ensemble_infill
+        from encoderkit.impute_cells import channels, select_fills
 
         cols = self.blend_columns_
         encoder, _ = ensemble_infill(self.models_, fit_frame)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from encoderkit.cli import main
-from encoderkit.impute import (Channel, baseline_fill, draw_holdout, gap_length, infer_domain,
-                               score_holdout)
+from encoderkit.impute import infer_domain
+from encoderkit.impute_cells import Channel, baseline_fill, draw_holdout, gap_length, score_holdout
 
 TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
         "model.intermediate_size=32", "train.steps=3", "progress=false"]

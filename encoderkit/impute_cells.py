@@ -1,0 +1,263 @@
+"""User data as channels of cells, for ``encoderkit impute`` and ``EncoderImputer``: a
+table's columns or a series' channels as flat arrays (``channels``), the held-back cells
+that score a fill (``draw_holdout``, ``with_hidden``), writing fills back into the user's
+own kind of data (``set_cells``), the simple baselines, and the scores and per-column
+choices made on the held-back cells (``score_holdout``, ``select_fills``).
+
+Split out of ``encoderkit/impute.py`` (the command: reading, training, the summary), so
+each module keeps one job. Reads only DataFrames and numpy arrays; no domain code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.errors import DataError
+
+# ---------------------------------------------------------------- the cells of user data
+
+@dataclass
+class Channel:
+    """One column of a table or one channel of a series: its values along rows / time
+    (``values`` float64 or object), where it sits (``where``) and its kind."""
+
+    name: str
+    values: np.ndarray
+    categorical: bool = False
+    where: tuple = ()
+
+
+def channels(data: Any, columns: Sequence[str] | None = None,
+             categorical: Sequence[str] = ()) -> Iterator[Channel]:
+    """The fillable 1-D channels of ``data``: the ``columns`` of a DataFrame (rows = time
+    for a series), or every channel of an array ``[L]``, ``[C, L]``, ``[N, C, L]`` (time
+    last; ``[N, C, L]`` gives channel c of every series together), or of a dict of arrays."""
+    if isinstance(data, pd.DataFrame):
+        for c in (columns if columns is not None else data.columns):
+            s = data[c]
+            cat = str(c) in set(map(str, categorical)) or not (
+                pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
+            vals = s.to_numpy(dtype=object) if cat else s.to_numpy(dtype=np.float64, na_value=np.nan)
+            yield Channel(str(c), vals, cat, ("frame", c))
+    elif isinstance(data, Mapping):
+        for key in data:
+            for ch in channels(np.asarray(data[key])):
+                yield Channel(f"{key}:{ch.name}", ch.values, False, (key,) + ch.where)
+    else:
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim == 1:
+            yield Channel("channel 0", x, False, ("array", Ellipsis))
+        elif x.ndim in (2, 3):
+            for c in range(x.shape[-2]):
+                yield Channel(f"channel {c}", x[..., c, :], False, ("array", (Ellipsis, c, slice(None))))
+        else:
+            raise DataError(f"series array of shape {x.shape}; expected [L], [C, L] or [N, C, L]")
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:
+        return pd.isna(values)
+    return ~np.isfinite(values)
+
+
+def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: Sequence[str] | None) -> Any:
+    """A copy of ``data`` where, per channel name, the cells ``mask`` take ``values`` (an
+    array of the channel's shape, or one scalar such as NaN)."""
+    if isinstance(data, pd.DataFrame):
+        out = data.copy()
+        for ch in channels(data, columns):
+            mask, values = cells.get(ch.name, (None, None))
+            if mask is None or not mask.any():
+                continue
+            s = out[ch.where[1]]
+            if isinstance(s.dtype, pd.CategoricalDtype) and np.ndim(values):
+                new = [v for v in pd.unique(np.asarray(values, dtype=object)[mask])
+                       if not pd.isna(v) and v not in s.cat.categories]
+                s = s.cat.add_categories(new)
+            if pd.api.types.is_integer_dtype(s.dtype) and np.ndim(values):  # counts: whole numbers
+                values = pd.array(np.round(np.asarray(values, dtype=np.float64)), dtype=s.dtype) \
+                    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else np.round(values)
+            out[ch.where[1]] = s.mask(mask, values)
+        return out
+    if isinstance(data, Mapping):
+        return {k: set_cells(np.asarray(v), {n.split(":", 1)[1]: c for n, c in cells.items()
+                                             if n.split(":", 1)[0] == str(k)}, None)
+                for k, v in data.items()}
+    x = np.array(data, dtype=np.float64 if not np.issubdtype(np.asarray(data).dtype, np.floating)
+                 else np.asarray(data).dtype, copy=True)
+    for ch in channels(data):
+        mask, values = cells.get(ch.name, (None, None))
+        if mask is not None and mask.any():
+            view = x[ch.where[1]]
+            view[mask] = values[mask] if np.ndim(values) else values
+            x[ch.where[1]] = view
+    return x
+
+
+def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str] | None) -> Any:
+    """A copy of ``data`` with the cells ``hide[channel name]`` set missing (NaN)."""
+    return set_cells(data, {name: (mask, np.nan) for name, mask in hide.items()}, columns)
+
+
+def gap_length(values: np.ndarray) -> int:
+    """Mean length of the runs of missing samples along the last axis (1 if none)."""
+    miss = is_missing(values).reshape(-1, np.shape(values)[-1]).astype(np.int8)
+    edges = np.diff(np.pad(miss, ((0, 0), (1, 1))), axis=1)
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # row-major: pairs line up
+    return max(1, int(round(runs.mean()))) if runs.size else 1
+
+
+def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
+                 runs: bool = False) -> dict[str, np.ndarray]:
+    """About ``fraction`` of each channel's observed cells, held back. Tables: each cell
+    independently. Series (``runs``): runs as long as the channel's own gaps on average, so
+    the validation error is measured on holes like the ones being filled (single samples
+    would flatter interpolation). A channel always keeps at least half of its observed
+    cells, and at least 2, or nothing is held back from it."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for ch in chans:
+        observed = ~is_missing(ch.values)
+        if runs:
+            length = gap_length(ch.values)
+            flat = observed.reshape(-1, observed.shape[-1])
+            mask = np.zeros_like(flat)
+            for i, t in np.argwhere(rng.random(flat.shape) < fraction / length):
+                mask[i, t:t + length] = True
+            mask = (mask & flat).reshape(observed.shape)
+        else:
+            mask = observed & (rng.random(ch.values.shape) < fraction)
+        n_obs = int(observed.sum())
+        if n_obs - int(mask.sum()) < max(2, n_obs // 2):
+            mask[:] = False
+        out[ch.name] = mask
+    return out
+
+
+def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
+    """The simple baseline at every cell: linear interpolation along time of the visible
+    samples (series; constant past the ends), or the column mean / most frequent value."""
+    v = ch.values
+    if series:
+        x = np.asarray(v, dtype=np.float64)
+        flat = x.reshape(-1, x.shape[-1])
+        vis = visible.reshape(flat.shape)
+        out = np.full(flat.shape, np.nan)
+        t = np.arange(flat.shape[1])
+        for i in range(flat.shape[0]):
+            if vis[i].any():
+                out[i] = np.interp(t, t[vis[i]], flat[i][vis[i]])
+        return out.reshape(x.shape)
+    if ch.categorical:
+        mode = pd.Series(v[visible]).mode(dropna=True)
+        return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
+    return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
+
+
+# ---------------------------------------------------------------- scoring
+
+@dataclass
+class Score:
+    """Error on the held-back cells of one kind: ``metric`` is ``nrmse`` (root mean square
+    error over the column's / channel's observed standard deviation, pooled over cells) or
+    ``accuracy``; ``model`` and ``baseline`` the two values; ``cells`` how many were scored."""
+
+    metric: str
+    model: float
+    baseline: float
+    cells: int
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Category equality across dtypes (a code 3 read back as 3.0 is still 3)."""
+    num = (int, float, np.integer, np.floating)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b)
+    return str(a) == str(b)
+
+
+def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per held-back cell of ``ch`` (``mask``, row-major order): the squared error in units
+    of the channel's observed standard deviation (numbers) or 0 / 1 (categories); NaN
+    where ``pred`` has no value."""
+    true, p = ch.values[mask], np.asarray(pred)[mask]
+    if ch.categorical:
+        err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
+    else:
+        obs = ch.values[~is_missing(ch.values)].astype(np.float64)
+        sd = float(obs.std()) or 1.0
+        err = ((p.astype(np.float64) - true.astype(np.float64)) / sd) ** 2
+    err[is_missing(p)] = np.nan
+    return err
+
+
+def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapping[str, np.ndarray],
+                  hide: Mapping[str, np.ndarray]) -> list[Score]:
+    sq_m, sq_b, n_num, hit_m, hit_b, n_cat = 0.0, 0.0, 0, 0.0, 0.0, 0
+    filled = {c.name: c for c in model}
+    for ch in truth:
+        mask = hide.get(ch.name)
+        if mask is None or not mask.any() or ch.name not in filled:
+            continue
+        e_m = cell_errors(ch, filled[ch.name].values, mask)
+        ok = ~np.isnan(e_m)
+        if not ok.any():
+            continue
+        e_m, e_b = e_m[ok], cell_errors(ch, base[ch.name], mask)[ok]
+        if ch.categorical:
+            hit_m += float(np.sum(1 - e_m))
+            hit_b += float(np.sum(1 - np.nan_to_num(e_b, nan=1.0)))  # no mode: a miss
+            n_cat += len(e_m)
+        else:
+            sq_m += float(np.sum(e_m))
+            sq_b += float(np.sum(e_b))
+            n_num += len(e_m)
+    out = []
+    if n_num:
+        out.append(Score("nrmse", (sq_m / n_num) ** 0.5, (sq_b / n_num) ** 0.5, n_num))
+    if n_cat:
+        out.append(Score("accuracy", hit_m / n_cat, hit_b / n_cat, n_cat))
+    return out
+
+
+@dataclass
+class Choice:
+    """The fill used for one column / channel (``select=auto``): ``used`` names the
+    candidate; ``errors`` the held-back error of each candidate that filled every scored
+    cell (``metric``: nrmse, or error rate for categories); ``cells`` how many were scored."""
+
+    used: str = "model"
+    metric: str = "nrmse"
+    errors: dict[str, float] = field(default_factory=dict)
+    cells: int = 0
+
+
+def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]],
+                 hide: Mapping[str, np.ndarray], runs: bool) -> dict[str, Choice]:
+    """Per channel of ``truth``, the candidate of ``fills`` (name -> the candidate's
+    channels; ``model`` among them) to use, chosen on the held-back cells ``hide`` by
+    ``encoderkit.selection.choose`` (series: ``runs`` of held-back samples are the groups).
+    A candidate that leaves a scored cell missing is not one for that channel."""
+    from encoderkit.selection import choose, run_groups
+
+    by = {k: {c.name: c for c in v} for k, v in fills.items()}
+    out = {}
+    for ch in truth:
+        mask = hide.get(ch.name)
+        metric = "error rate" if ch.categorical else "nrmse"
+        if mask is None or not mask.any() or ch.name not in by["model"]:
+            out[ch.name] = Choice(metric=metric)
+            continue
+        errs = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
+        ok = ~np.isnan(errs["model"])
+        errs = {k: e[ok] for k, e in errs.items() if not np.isnan(e[ok]).any()}
+        groups = np.unique(run_groups(mask, runs)[ok], return_inverse=True)[1]
+        used = choose(errs, groups) if ok.any() else "model"
+        summary = {k: float(np.mean(e)) if ch.categorical else float(np.sqrt(np.mean(e)))
+                   for k, e in errs.items() if len(e)}
+        out[ch.name] = Choice(used, metric, summary, int(ok.sum()))
+    return out
