@@ -422,11 +422,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
         ingest_options = {**ingest_options, "time_column": time_column(input)}
         say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
-    if domain == "timeseries" and not {"series_column", "value_column", "channels"} & set(ingest_options) \
-            and series_column(input, ingest_options.get("time_column")):
-        ingest_options = {**ingest_options, "series_column": series_column(input, ingest_options.get("time_column"))}
-        say(f"impute: column {ingest_options['series_column']!r} names the series (set series_column= "
-            f"to choose)")
+    key = series_column(input, ingest_options.get("time_column")) if domain == "timeseries" and not \
+        {"series_column", "value_column", "channels"} & set(ingest_options) else None
+    if key:  # the file's head is read once for it
+        ingest_options = {**ingest_options, "series_column": key}
+        say(f"impute: column {key!r} names the series (set series_column= to choose)")
     if domain not in available_domains():
         raise UsageError(f"The 'domain' parameter must be a registered domain "
                          f"({', '.join(available_domains())}). Got {domain!r} instead.", key="domain")

@@ -191,8 +191,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                **options: Any) -> dict[str, Any]:
         """CSV (wide or long), ``.npy`` or ``.npz`` files -> one record per series."""
         # Validate through the constructor: the domain config group may be passed whole.
-        raw_patch = options.get("patch")
-        options = cls({}, **{k: v for k, v in options.items() if k != "name"}).options
+        given = {k: v for k, v in options.items() if k != "name"}
+        options = cls({}, **given).options
         fmt = options["format"]
         missing_value = options.get("missing_value")
         csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
@@ -212,7 +212,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
                   "missing_value": missing_value, "time_column": options["time_column"],
                   "series_column": options["series_column"]}
-        cls._count_tokens(report, shapes, options["patch"] if raw_patch != AUTO else auto_patch(schema))
+        # the patch a model built on this store gets (patch=auto resolves from the schema)
+        cls._count_tokens(report, shapes, cls(schema, **given).patch)
         return schema
 
     @staticmethod

@@ -465,3 +465,14 @@ def test_merged_schemas_sum_the_length_counts():
     merged = TimeSeriesDomain.merge_schemas([a, b])
     assert merged == {"format_version": 1, "max_channels": 3, "max_length": 40, "n_series": 3,
                       "sum_length": 55}
+
+
+@pytest.mark.parametrize("patch, expect", [("auto", 2), (4, 4)])
+def test_ingest_counts_tokens_with_the_patch_a_model_would_get(tmp_path, patch, expect):
+    from encoderkit.data.ingest import ingest
+
+    lengths = [7, 30, 11]  # mean 16: auto -> 2
+    np.savez(tmp_path / "s.npz", **{f"s{i}": np.ones((3, n)) for i, n in enumerate(lengths)})
+    report = ingest("timeseries", [str(tmp_path / "s.npz")], str(tmp_path / "s.zarr"),
+                    progress=False, patch=patch)
+    assert report.tokens == sum(3 * -(-n // expect) for n in lengths)
