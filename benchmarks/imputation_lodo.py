@@ -65,6 +65,9 @@ HIDE = 0.2
 SELECT_HOLDOUT = 0.05
 SERIES_INPUTS = "auto"  # --series-inputs
 SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default is scored with
+ARMS: tuple[str, ...] = ("bench",)  # --arms: bench (this protocol's models) and / or onecall
+ONECALL_OVERRIDES: tuple[str, ...] = ()  # --onecall-overrides: pretrain overrides of the onecall arm
+ONECALL_TAG = "ek_onecall"  # --onecall-tag: the method name of the onecall arm's rows
 
 
 # ====================================================================== tables
@@ -503,11 +506,34 @@ def select_series(holed: list[np.ndarray], hide: list[dict], cands: dict[str, li
     return out, choices
 
 
+def onecall_series(holed: list[np.ndarray], extra: list[np.ndarray], seed: int, workdir: str) -> list[np.ndarray]:
+    """The fills of ``encoderkit impute`` itself, as a user runs it: one .npz holding the
+    holed series and the dataset's complete extra series, every default (``experiment=impute``,
+    ``train.steps=auto``, its own held-back cells and ``select=auto``) plus
+    ``--onecall-overrides``; the holed series read back from the output."""
+    from encoderkit.impute import impute
+
+    os.makedirs(workdir, exist_ok=True)
+    src, dst = os.path.join(workdir, "holed.npz"), os.path.join(workdir, "filled.npz")
+    arrays = {f"s{i:04d}": h for i, h in enumerate(holed)}
+    arrays.update({f"x{i:04d}": x for i, x in enumerate(extra)})
+    np.savez(src, **arrays)
+    report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES))
+    print(f"[series] onecall: {report.steps} steps, {report.seconds:.0f} s; " + ", ".join(
+        f"{k} {c.used}" for k, c in report.choices.items()), flush=True)
+    with np.load(dst, allow_pickle=False) as out:
+        return [np.asarray(out[f"s{i:04d}"], np.float64).reshape(h.shape) for i, h in enumerate(holed)]
+
+
 def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[dict]:
     from encoderkit.infer.load import load
 
     patch, truths, labels, holed, sd = holed_series(data, seed)
     extra = [a if a.ndim == 2 else a[None, :] for a in data["extra"]]
+    if "bench" not in ARMS:  # the classical baselines and the onecall arm only
+        preds = {k: [c[k] for c in cl] for cl in [[classical_series(h) for h in holed]] for k in cl[0]}
+        secs: dict[str, float] = {}
+        return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp)
     # select: a share of the HOLED series' observed samples held back from training (runs
     # as long as the gaps), as `encoderkit impute` does; the hidden truth is never used
     hide = [draw_holdout(list(channels(h)), SELECT_HOLDOUT, seed * 100003 + i, runs=True)
@@ -566,10 +592,22 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
             print(f"[series] {name} select{tag}: " + ", ".join(
                 f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
                 for k, c in choices.items()), flush=True)
+    return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp, extra)
+
+
+def _series_rows(name: str, seed: int, patch: int, truths, labels, holed, sd, preds: dict,
+                 secs: dict, tmp: str, extra: list | None = None) -> list[dict]:
+    if "onecall" in ARMS:
+        t0 = time.perf_counter()
+        extra = extra if extra is not None else []
+        preds[ONECALL_TAG] = onecall_series(holed, extra, seed, os.path.join(
+            tmp, f"{name.split()[0]}-onecall-{seed}"))
+        secs["onecall"] = time.perf_counter() - t0
     rows = []
     for m, fills in preds.items():
         row = dict(kind="series", dataset=name, seed=seed, method=m, patch=patch,
-                   seconds=secs.get(m.split("_")[1] if m.startswith("ek_") else "", float("nan")))
+                   seconds=secs.get("onecall" if m == ONECALL_TAG else m.split("_")[1] if m.startswith("ek_")
+                                    else "", float("nan")))
         row.update(score_series(truths, labels, holed, fills, sd))
         rows.append(row)
     print(f"[series] {name} seed {seed} patch {patch} " + ", ".join(
@@ -700,17 +738,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="the series model's channel_embedding / window_stats: the domain's auto "
                          "rule on the dataset's series count (default, as `encoderkit impute`), "
                          "or both on / off")
+    ap.add_argument("--arms", nargs="+", default=["bench"], choices=("bench", "onecall"),
+                    help="series: bench = this protocol's models (ek_*); onecall = `encoderkit "
+                         "impute` itself with every default on the holed data (ek_onecall)")
+    ap.add_argument("--onecall-overrides", nargs="*", default=[],
+                    help="pretrain overrides of the onecall arm (Hydra syntax)")
+    ap.add_argument("--onecall-tag", default="ek_onecall", help="method name of the onecall rows")
     ap.add_argument("--out", default="imputation_lodo.json")
     ap.add_argument("--report", nargs="*", default=None,
                     help="only render markdown from these result JSON files")
     args = ap.parse_args(argv)
-    global SERIES_INPUTS, SHIFTS
+    global SERIES_INPUTS, SHIFTS, ARMS, ONECALL_OVERRIDES, ONECALL_TAG
     SERIES_INPUTS, SHIFTS = args.series_inputs, tuple(sorted({1, *args.shifts}))
+    ARMS, ONECALL_OVERRIDES, ONECALL_TAG = tuple(args.arms), tuple(args.onecall_overrides), args.onecall_tag
     if args.report:
         parts = [pd.DataFrame(json.load(open(path))).assign(_src=i) for i, path in enumerate(args.report)]
         df = pd.concat(parts, ignore_index=True)
-        # a later file's run of a dataset and seed replaces an earlier one's (reruns)
-        newest = df.groupby(["kind", "dataset", "seed"])["_src"].transform("max")
+        # a later file's row of a dataset, seed and method replaces an earlier one's (reruns);
+        # files with different methods (an onecall-only run) add their methods
+        newest = df.groupby(["kind", "dataset", "seed", "method"])["_src"].transform("max")
         df = df[df["_src"] == newest].drop(columns="_src").reset_index(drop=True)
         print(report(df))
         return 0
