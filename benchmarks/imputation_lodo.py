@@ -520,7 +520,8 @@ def onecall_series(holed: list[np.ndarray], extra: list[np.ndarray], seed: int, 
     np.savez(src, **arrays)
     report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES))
     print(f"[series] onecall: {report.steps} steps, {report.seconds:.0f} s; " + ", ".join(
-        f"{k} {c.used}" for k, c in report.choices.items()), flush=True)
+        f"{k} {c.used} (" + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
+        for k, c in report.by_pool()[1].items()), flush=True)
     with np.load(dst, allow_pickle=False) as out:
         return [np.asarray(out[f"s{i:04d}"], np.float64).reshape(h.shape) for i, h in enumerate(holed)]
 

@@ -226,6 +226,23 @@ class ImputeReport:
     seconds: float = 0.0
     nothing_missing: bool = False
     choices: dict[str, Choice] = field(default_factory=dict)  # select=auto: fill used per channel
+    pools: dict[str, str] = field(default_factory=dict)  # channel -> its pool (channel c of many series)
+
+    def by_pool(self) -> tuple[dict[str, int], dict[str, Choice]]:
+        """Cells filled and choices per pool: one line for channel c of a collection of
+        series (they share their choice), one per column / channel otherwise."""
+        sizes: dict[str, int] = {}
+        for k in self.filled:
+            sizes[self.pools.get(k, k)] = sizes.get(self.pools.get(k, k), 0) + 1
+        label = {k: (f"{self.pools[k]} ({sizes[self.pools[k]]} series)"
+                     if k in self.pools and sizes[self.pools[k]] > 1 else k) for k in self.filled}
+        filled: dict[str, int] = {}
+        chosen: dict[str, Choice] = {}
+        for k, v in self.filled.items():
+            filled[label[k]] = filled.get(label[k], 0) + v
+            if v and k in self.choices:
+                chosen.setdefault(label[k], self.choices[k])
+        return filled, chosen
 
     def summary(self) -> str:
         if self.nothing_missing:
@@ -233,8 +250,9 @@ class ImputeReport:
                     f"{self.output} is a copy of the input ({self.seconds:.1f} s)")
         baseline = "linear interpolation" if self.domain == "timeseries" else "column mean / mode"
         lines = [f"impute {self.domain}: filled {sum(self.filled.values())} cell(s) -> {self.output}"]
-        width = max((len(k) for k in self.filled), default=0)
-        lines += [f"  {k:<{width}}  {v}" for k, v in self.filled.items() if v]
+        filled, chosen = self.by_pool()
+        width = max((len(k) for k in filled), default=0)
+        lines += [f"  {k:<{width}}  {v}" for k, v in filled.items() if v]
         if self.scores:
             lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) "
                          f"(model vs {baseline}; nrmse: lower is better, accuracy: higher):")
@@ -242,7 +260,6 @@ class ImputeReport:
                       for s in self.scores]
         else:
             lines.append("validation: no held-back cell (holdout=0 or too few observed cells)")
-        chosen = {k: c for k, c in self.choices.items() if self.filled.get(k)}
         if chosen:
             lines.append("fill used per column / channel (select=auto: another fill replaces the model "
                          "only where it wins clearly on the held-back cells; error: nrmse, categories: "
@@ -489,7 +506,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         if empty:
             raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
                             f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
-        report = ImputeReport(domain=domain, output=output)
+        report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
         if sum(missing.values()) == 0:
             try:
                 _copy_atomic(input, output)

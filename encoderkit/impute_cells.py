@@ -23,12 +23,19 @@ from encoderkit.errors import DataError
 @dataclass
 class Channel:
     """One column of a table or one channel of a series: its values along rows / time
-    (``values`` float64 or object), where it sits (``where``) and its kind."""
+    (``values`` float64 or object), where it sits (``where``) and its kind. ``pool`` names
+    the channels judged together by ``select_fills`` (channel c of every series of a dict
+    of series, as for the rows of an ``[N, C, L]`` array); empty = the channel alone."""
 
     name: str
     values: np.ndarray
     categorical: bool = False
     where: tuple = ()
+    pool: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.pool or self.name
 
 
 def channels(data: Any, columns: Sequence[str] | None = None,
@@ -46,7 +53,7 @@ def channels(data: Any, columns: Sequence[str] | None = None,
     elif isinstance(data, Mapping):
         for key in data:
             for ch in channels(np.asarray(data[key])):
-                yield Channel(f"{key}:{ch.name}", ch.values, False, (key,) + ch.where)
+                yield Channel(f"{key}:{ch.name}", ch.values, False, (key,) + ch.where, pool=ch.name)
     else:
         x = np.asarray(data, dtype=np.float64)
         if x.ndim == 1:
@@ -241,23 +248,41 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
     """Per channel of ``truth``, the candidate of ``fills`` (name -> the candidate's
     channels; ``model`` among them) to use, chosen on the held-back cells ``hide`` by
     ``encoderkit.selection.choose`` (series: ``runs`` of held-back samples are the groups).
-    A candidate that leaves a scored cell missing is not one for that channel."""
+    Channels of one ``pool`` (channel c of each series of a collection) are judged together
+    on all their held-back cells and share the choice: one model fills them all, and a
+    short series alone holds too few cells to tell candidates apart. A candidate that
+    leaves a scored cell missing is not one for that pool."""
     from encoderkit.selection import choose, run_groups
 
     by = {k: {c.name: c for c in v} for k, v in fills.items()}
-    out = {}
+    pools: dict[str, list[Channel]] = {}
     for ch in truth:
-        mask = hide.get(ch.name)
-        metric = "error rate" if ch.categorical else "nrmse"
-        if mask is None or not mask.any() or ch.name not in by["model"]:
-            out[ch.name] = Choice(metric=metric)
-            continue
-        errs = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
-        ok = ~np.isnan(errs["model"])
-        errs = {k: e[ok] for k, e in errs.items() if not np.isnan(e[ok]).any()}
-        groups = np.unique(run_groups(mask, runs)[ok], return_inverse=True)[1]
-        used = choose(errs, groups) if ok.any() else "model"
-        summary = {k: float(np.mean(e)) if ch.categorical else float(np.sqrt(np.mean(e)))
-                   for k, e in errs.items() if len(e)}
-        out[ch.name] = Choice(used, metric, summary, int(ok.sum()))
+        pools.setdefault(ch.group, []).append(ch)
+    out = {}
+    for members in pools.values():
+        metric = "error rate" if members[0].categorical else "nrmse"
+        errs: dict[str, list[np.ndarray]] = {}
+        groups: list[np.ndarray] = []
+        n_groups = 0  # runs of earlier members: each member's runs are groups of their own
+        for ch in members:
+            mask = hide.get(ch.name)
+            if mask is None or not mask.any() or ch.name not in by["model"]:
+                continue
+            own = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
+            ok = ~np.isnan(own["model"])
+            own_groups = np.unique(run_groups(mask, runs)[ok], return_inverse=True)[1].reshape(-1)
+            groups.append(own_groups + n_groups)
+            n_groups += int(own_groups.max()) + 1 if len(own_groups) else 0
+            for k in by:
+                errs.setdefault(k, []).append(own[k][ok] if k in own else np.full(int(ok.sum()), np.nan))
+        pooled = {k: np.concatenate(v) for k, v in errs.items()}
+        pooled = {k: e for k, e in pooled.items() if not np.isnan(e).any()}
+        if not groups or not len(pooled.get("model", ())):
+            choice = Choice(metric=metric)
+        else:
+            summary = {k: float(np.mean(e)) if metric == "error rate" else float(np.sqrt(np.mean(e)))
+                       for k, e in pooled.items()}
+            choice = Choice(choose(pooled, np.concatenate(groups)), metric, summary, len(pooled["model"]))
+        for ch in members:
+            out[ch.name] = choice
     return out

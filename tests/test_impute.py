@@ -273,3 +273,42 @@ def test_select_rule_against_hand_computed_cases():
     small = {"model": np.ones(40), "b": np.full(40, 0.97)}
     assert choose(small, g40) == "model"
     assert choose({"model": np.ones(40), "b": np.full(40, 0.94)}, g40) == "b"  # 6%
+
+
+def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
+    """A .npz of many short series (unequal lengths, read as a dict of arrays) is judged as
+    an [N, C, L] array is: channel c of every series together. Each series alone holds one
+    held-back run, too few to tell candidates apart, so judging them one by one would keep
+    the model everywhere; pooled, a candidate that is exact on all 30 runs wins on all."""
+    from encoderkit.impute_cells import channels, select_fills
+
+    rng = np.random.default_rng(0)
+    truth_arr = rng.normal(size=(30, 2, 20))
+    hide_arr = np.zeros(truth_arr.shape, dtype=bool)
+    hide_arr[:, :, 8:10] = True  # one run a series and channel
+    exact = truth_arr.copy()
+    worse = truth_arr + np.where(hide_arr, 0.5, 0.0)
+    worse[:, 1] = truth_arr[:, 1] - np.where(hide_arr[:, 1], 0.5, 0.0)
+
+    def judge(as_dict: bool):
+        wrap = (lambda a: {f"s{i}": a[i] for i in range(len(a))}) if as_dict else (lambda a: a)
+        truth = list(channels(wrap(truth_arr)))
+        hide = {ch.name: m for ch, m in zip(truth, channels(wrap(hide_arr)))}
+        hide = {k: m.values.astype(bool) for k, m in hide.items()}
+        return select_fills(truth, {"model": list(channels(wrap(worse))),
+                                    "linear": list(channels(wrap(exact)))}, hide, runs=True)
+
+    pooled, array = judge(True), judge(False)
+    assert len(pooled) == 60 and set(array) == {"channel 0", "channel 1"}
+    for c in (0, 1):
+        assert array[f"channel {c}"].used == "linear"
+        members = [v for k, v in pooled.items() if k.endswith(f":channel {c}")]
+        assert len(members) == 30 and all(m.used == "linear" for m in members)
+        assert members[0].cells == array[f"channel {c}"].cells == 60
+        assert members[0].errors["linear"] == 0.0
+    # the same cells judged one series at a time: one run each, so the model stays
+    alone = select_fills(*[[ch] for ch in list(channels({"s0": truth_arr[0]}))[:1]],
+                         {"model": list(channels({"s0": worse[0]}))[:1],
+                          "linear": list(channels({"s0": exact[0]}))[:1]},
+                         {"s0:channel 0": hide_arr[0, 0]}, runs=True)
+    assert alone["s0:channel 0"].used == "model"
