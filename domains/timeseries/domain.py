@@ -35,10 +35,11 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Rec
                                window_bounds)
 
 from . import io as tsio
-from .modules import PatchEmbedder, PatchHead
-from .views import timeseries_views
+from .augment import shift_grid
 from .filling import SeriesInfill
 from .masking import SeriesMasking
+from .modules import PatchEmbedder, PatchHead
+from .views import timeseries_views
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
@@ -111,7 +112,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
             "data_fallback": 0, "channel_embedding": True, "window_stats": True,
-            "channel_independent": False, "window_overlap": 0,
+            "channel_independent": False, "window_overlap": 0, "grid_shift": False,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "infill_shifts": 1,
             "missing_value": None,
             "time_column": None, "series_column": None,
@@ -152,8 +153,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             if opts[key] == AUTO:  # resolved once, like patch
                 opts[key] = between_series_inputs(schema or {})
             _check(isinstance(opts[key], bool), key, "true, false or auto", opts[key])
-        _check(isinstance(opts["channel_independent"], bool), "channel_independent",
-               "true or false", opts["channel_independent"])
+        for key in ("channel_independent", "grid_shift"):
+            _check(isinstance(opts[key], bool), key, "true or false", opts[key])
         for key in ("window_overlap", "infill_overlap"):
             v = opts[key]
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
@@ -347,6 +348,12 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                 idx = np.flatnonzero(in_group & (t >= s) & (t < e))
                 out.append(self._take(example, idx, len(out)))
         return out
+
+    def augment(self, example: Example, rng: np.random.Generator) -> Example:
+        """Training only: with ``grid_shift``, a random phase of the patch grid (``augment.py``)."""
+        if not self.options["grid_shift"]:
+            return example
+        return shift_grid(example, self.patch, self.channel_independent, rng)
 
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """Time crop + jitter + hidden patches, per view (see ``views.py``)."""

@@ -476,3 +476,62 @@ def test_ingest_counts_tokens_with_the_patch_a_model_would_get(tmp_path, patch, 
     report = ingest("timeseries", [str(tmp_path / "s.npz")], str(tmp_path / "s.zarr"),
                     progress=False, patch=patch)
     assert report.tokens == sum(3 * -(-n // expect) for n in lengths)
+
+
+class FixedDraw:
+    """An rng whose ``integers`` returns a chosen value (the grid shift under test)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def integers(self, low, high=None):
+        return self.value
+
+
+@pytest.mark.parametrize("independent", [False, True])
+def test_grid_shift_equals_featurizing_the_series_without_its_first_samples(independent):
+    """Reference: the series with its first ``s`` samples cut off, featurized from scratch.
+    Dropping ``s`` leading samples and re-cutting the window must give exactly its tokens,
+    observed flags and positions (time indices counted from the window's start)."""
+    from domains.timeseries.augment import shift_grid
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 37))
+    x[1, 5:9] = np.nan
+    x[2, 30:] = np.nan
+    d = TimeSeriesDomain({}, patch=4, channel_independent=independent)
+    example = d.featurize(record(x))
+    for s in range(4):
+        got = shift_grid(example, 4, independent, FixedDraw(s))
+        want = d.featurize(record(x[:, s:]))
+        np.testing.assert_array_equal(got.fields["observed"], want.fields["observed"])
+        np.testing.assert_array_equal(got.fields["values"], want.fields["values"])
+        np.testing.assert_array_equal(got.positions, want.positions)
+        np.testing.assert_array_equal(got.context["t_index"], want.context["t_index"])
+        np.testing.assert_array_equal(got.context["c_index"], want.context["c_index"])
+        assert len(got) <= len(example)
+    # a window further in: its tokens are the reference's over the same patch indices, the
+    # last one short of the s samples that belong to the next window; never a token more
+    window = d.windows(example, 12 if not independent else 4)[1]
+    got = shift_grid(window, 4, independent, FixedDraw(3))
+    want = d.featurize(record(x[:, 3:]))
+    assert len(got) <= len(window)
+    for i, (t, c) in enumerate(zip(got.context["t_index"], got.context["c_index"])):
+        (j,) = np.flatnonzero((want.context["t_index"] == t) & (want.context["c_index"] == c))
+        seen = got.fields["observed"][i]
+        assert not (seen & ~want.fields["observed"][j]).any()
+        np.testing.assert_array_equal(got.fields["values"][i][seen], want.fields["values"][j][seen])
+
+
+def test_grid_shift_is_the_training_augmentation_only_when_asked():
+    x = np.sin(np.arange(50.0))
+    rng = np.random.default_rng(0)
+    off = TimeSeriesDomain({}, patch=4)
+    example = off.featurize(record(x))
+    assert off.augment(example, rng) is example  # default: no augmentation
+    on = TimeSeriesDomain({}, patch=4, grid_shift=True)
+    lengths = {len(on.augment(example, np.random.default_rng(k))) for k in range(20)}
+    assert lengths == {13, 12}  # 50 samples: 13 patches at shift 0-1, 12 at 2-3
+    assert TimeSeriesDomain({}, patch=1, grid_shift=True).augment(example, rng) is example
+    with pytest.raises(ValueError, match="grid_shift"):
+        TimeSeriesDomain({}, grid_shift="yes")
