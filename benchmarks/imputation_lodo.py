@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from domains.timeseries.seasonal import detect_period, linear_fill, seasonal_fill
+from domains.timeseries.seasonal import detect_period, linear_fill, seasonal_fill, seasonal_naive
 from encoderkit.impute import assemble
 from encoderkit.impute_cells import channels, draw_holdout, select_fills, with_hidden
 
@@ -348,18 +348,6 @@ def make_gaps(x: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray
     return lab
 
 
-def seasonal_naive(x: np.ndarray, period: int | None) -> np.ndarray:
-    out = linear_fill(x)
-    if not period:
-        return out
-    for t in np.flatnonzero(~np.isfinite(x)):
-        for s in (t - period, t + period):
-            if 0 <= s < len(x) and np.isfinite(x[s]):
-                out[t] = x[s]
-                break
-    return out
-
-
 def classical_series(y: np.ndarray) -> dict[str, np.ndarray]:
     """Per channel: linear, seasonal naive, climatology + anomaly (detected period)."""
     out = {k: np.empty_like(y) for k in ("linear", "seasonal_naive", "climatology+anomaly")}
@@ -586,9 +574,11 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         checked_train = [checked_seasonal(h) for h in train]
         for tag in defaults:
             cands = {"model": defaults[tag], "linear": [c["linear"] for c in cl_train],
-                     "seasonal": checked_train, "encoder": alones[tag]}
+                     "seasonal": checked_train, "naive": [c["seasonal_naive"] for c in cl_train],
+                     "encoder": alones[tag]}
             finals = {"model": preds["ek_default" + tag], "linear": preds["linear"],
-                      "seasonal": checked, "encoder": preds["ek_seasonal" + tag]}
+                      "seasonal": checked, "naive": preds["seasonal_naive"],
+                      "encoder": preds["ek_seasonal" + tag]}
             preds["ek_select" + tag], choices = select_series(holed, hide, cands, finals)
             print(f"[series] {name} select{tag}: " + ", ".join(
                 f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"

@@ -52,8 +52,9 @@ per column / channel, the error on held-back observed cells next to a simple bas
   seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
   n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
   select     auto (default): per column / channel, compare on the held-back cells the model
-             with classical candidates (series: linear interpolation, seasonal climatology +
-             anomaly; tables: IterativeImputer, the encoder alone, the model being their mean)
+             with classical candidates (series: linear interpolation, seasonal naive, seasonal
+             climatology + anomaly; tables: IterativeImputer, the encoder alone, the model being
+             their mean)
              and keep the model unless a candidate wins clearly: lower total error and more
              held-back runs / cells won than lost by a Wilcoxon signed-rank test (p < 0.05,
              encoderkit/selection.py); model: always the model's fill

@@ -19,7 +19,7 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 
 from .io import sort_key
-from .seasonal import seasonal_fill
+from .seasonal import detect_period, seasonal_fill, seasonal_naive
 
 
 class SeriesInfill:
@@ -196,13 +196,16 @@ class SeriesInfill:
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``seasonal``: per series and channel, the climatology + interpolated anomaly of
         the visible samples where a period is detected in them and passes the
-        cross-validation, else their linear interpolation (no model); ``encoder``, where
-        the fallbacks send some series to the baseline: the model's own fill of every
-        series (see ``encoderkit.selection``)."""
+        cross-validation, else their linear interpolation (no model); ``naive``: the
+        seasonal naive fill (the visible value one detected period away, else linear);
+        ``encoder``, where the fallbacks send some series to the baseline: the model's own
+        fill of every series (see ``encoderkit.selection``)."""
         arrays, how = self._as_series_list(data)
-        filled = [np.stack([seasonal_fill(np.where(self._is_missing_value(ch), np.nan, ch))[0]
-                            for ch in arr]) for arr in arrays]
-        out = {"seasonal": self._rebuild(data, how, filled)}
+        visible = [[np.where(self._is_missing_value(ch), np.nan, ch) for ch in arr] for arr in arrays]
+        out = {"seasonal": self._rebuild(data, how, [np.stack([seasonal_fill(ch)[0] for ch in arr])
+                                                     for arr in visible]),
+               "naive": self._rebuild(data, how, [np.stack([seasonal_naive(ch, detect_period(ch))
+                                                            for ch in arr]) for arr in visible])}
         total = self._data_patches(arrays)
         if any(self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": total})
                for a in arrays):

@@ -175,6 +175,27 @@ def seasonal_fill(x: np.ndarray, period: int | None = None) -> tuple[np.ndarray,
     return out, period
 
 
+def seasonal_naive(x: np.ndarray, period: int | None) -> np.ndarray:
+    """Seasonal naive fill of a 1-D series with NaN gaps: each missing sample takes the
+    visible value one ``period`` earlier, else one later, else the linear interpolation
+    (all linear without a period). The forecaster's classic benchmark, and the best
+    classical fill of a cycle whose shape repeats but drifts in level (sunspots)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = linear_fill(x)
+    if not period:
+        return out
+    n = len(x)
+    miss = np.flatnonzero(~np.isfinite(x))
+    before, after = miss - period, miss + period
+    use_before = before >= 0
+    use_before[use_before] = np.isfinite(x[before[use_before]])
+    use_after = ~use_before & (after < n)
+    use_after[use_after] = np.isfinite(x[after[use_after]])
+    out[miss[use_before]] = x[before[use_before]]
+    out[miss[use_after]] = x[after[use_after]]
+    return out
+
+
 def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
                       channel: np.ndarray) -> np.ndarray:
     """Token layout twin of ``masking.linear_baseline``: per channel, the seasonal fill of

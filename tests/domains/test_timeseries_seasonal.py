@@ -8,7 +8,7 @@ import pytest
 
 from domains.timeseries import TimeSeriesDomain
 from domains.timeseries.seasonal import (climatology, detect_period, linear_fill, nan_run_lengths,
-                                        period_helps, seasonal_fill, seasonal_period)
+                                        period_helps, seasonal_fill, seasonal_naive, seasonal_period)
 
 
 def monthly(n: int = 144, seed: int = 0, noise: float = 0.3) -> np.ndarray:
@@ -201,6 +201,18 @@ def test_short_fallback_returns_the_baseline_only_for_series_shorter_than_the_th
         TimeSeriesDomain({}, baseline="cubic")
 
 
+def test_seasonal_naive_hand_computed():
+    """Each missing sample: the visible value one period earlier, else one later, else the
+    linear interpolation; observed samples untouched; no period: linear."""
+    x = np.array([1.0, 2, 3, np.nan, np.nan, 6, np.nan, 8, np.nan, np.nan])
+    #   sample 3 <- 0 (1.0); 4 <- 1 (2.0); 6 <- 3 missing, 9 -> 9 >= n: linear (7.0);
+    #   8 <- 5 (6.0); 9 <- 6 missing, no later: linear past the end (8.0)
+    np.testing.assert_array_equal(seasonal_naive(x, 3), [1, 2, 3, 1, 2, 6, 7, 8, 6, 8])
+    y = np.array([np.nan, 5.0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(seasonal_naive(y, 2), [1, 5, 1, 2, 3, 4])  # 0 <- 2 (later)
+    np.testing.assert_array_equal(seasonal_naive(x, None), linear_fill(x))
+
+
 def test_infill_candidates_seasonal_per_channel_and_the_encoder_without_fallback():
     """``seasonal``: each channel's climatology + anomaly fill (a period where one is
     detected, linear elsewhere); ``encoder`` only when ``short_fallback`` sends a series to
@@ -213,6 +225,9 @@ def test_infill_candidates_seasonal_per_channel_and_the_encoder_without_fallback
     for c in range(2):
         np.testing.assert_array_equal(cands["seasonal"][c], seasonal_fill(x[c])[0])
     assert detect_period(x[0]) == 12 and detect_period(x[1]) is None
+    # `naive`: one detected period earlier (channel 0), linear where there is none (channel 1)
+    np.testing.assert_array_equal(cands["naive"][0, 50:56], x[0, 38:44])
+    np.testing.assert_array_equal(cands["naive"][1], linear_fill(x[1]))
     np.testing.assert_array_equal(
         cands["encoder"], TimeSeriesDomain({}, patch=4, baseline="seasonal").infill(x, big_predict))
     assert not np.allclose(cands["encoder"], d.infill(x, big_predict))
