@@ -516,18 +516,17 @@ def select_series(holed: list[np.ndarray], hide: list[dict], cands: dict[str, li
     return out, choices
 
 
-def onecall_series(holed: list[np.ndarray], extra: list[np.ndarray], seed: int, workdir: str) -> list[np.ndarray]:
-    """The fills of ``encoderkit impute`` itself, as a user runs it: one .npz holding the
-    holed series and the dataset's complete extra series, every default (``experiment=impute``,
+def onecall_series(holed: list[np.ndarray], seed: int, workdir: str) -> list[np.ndarray]:
+    """The fills of ``encoderkit impute`` itself, as a user runs it on the file with the
+    holes: one .npz of the holed series only (a UCR set's complete TRAIN series, which the
+    bench arm also trains on, are not in it), every default (``experiment=impute``,
     ``train.steps=auto``, its own held-back cells and ``select=auto``) plus
-    ``--onecall-overrides``; the holed series read back from the output."""
+    ``--onecall-overrides``; the series read back from the output."""
     from encoderkit.impute import impute
 
     os.makedirs(workdir, exist_ok=True)
     src, dst = os.path.join(workdir, "holed.npz"), os.path.join(workdir, "filled.npz")
-    arrays = {f"s{i:04d}": h for i, h in enumerate(holed)}
-    arrays.update({f"x{i:04d}": x for i, x in enumerate(extra)})
-    np.savez(src, **arrays)
+    np.savez(src, **{f"s{i:04d}": h for i, h in enumerate(holed)})
     report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES))
     print(f"[series] onecall: {report.steps} steps, {report.seconds:.0f} s; " + ", ".join(
         f"{k} {c.used} (" + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
@@ -605,15 +604,14 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
             print(f"[series] {name} select{tag}: " + ", ".join(
                 f"{k} {c.used} ({c.cells} cells: " + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
                 for k, c in choices.items()), flush=True)
-    return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp, extra)
+    return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp)
 
 
 def _series_rows(name: str, seed: int, patch: int, truths, labels, holed, sd, preds: dict,
-                 secs: dict, tmp: str, extra: list | None = None) -> list[dict]:
+                 secs: dict, tmp: str) -> list[dict]:
     if "onecall" in ARMS:
         t0 = time.perf_counter()
-        extra = extra if extra is not None else []
-        preds[ONECALL_TAG] = onecall_series(holed, extra, seed, os.path.join(
+        preds[ONECALL_TAG] = onecall_series(holed, seed, os.path.join(
             tmp, f"{name.split()[0]}-onecall-{seed}"))
         secs["onecall"] = time.perf_counter() - t0
     rows = []
