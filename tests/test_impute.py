@@ -312,3 +312,21 @@ def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
                           "linear": list(channels({"s0": exact[0]}))[:1]},
                          {"s0:channel 0": hide_arr[0, 0]}, runs=True)
     assert alone["s0:channel 0"].used == "model"
+
+
+def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passes(tmp_path):
+    """`encoderkit impute` on series: the kept run's domain has grid_shift and 4 infill
+    passes (the measured imputation settings), and a user's override still wins."""
+    from encoderkit.infer import load
+
+    x = co2(300)
+    x[100:110] = np.nan
+    np.save(tmp_path / "co2.npy", x)
+    run_impute(tmp_path / "co2.npy", tmp_path / "a.npy", f"run_dir={tmp_path / 'a'}", "domain.patch=4")
+    opts = load(str(tmp_path / "a" / "model0")).domain.options
+    assert opts["grid_shift"] is True and opts["infill_shifts"] == 4
+    run_impute(tmp_path / "co2.npy", tmp_path / "b.npy", f"run_dir={tmp_path / 'b'}", "domain.patch=4",
+               "domain.infill_shifts=1", "domain.grid_shift=false")
+    opts = load(str(tmp_path / "b" / "model0")).domain.options
+    assert opts["grid_shift"] is False and opts["infill_shifts"] == 1
+    assert not np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
