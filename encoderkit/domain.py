@@ -6,7 +6,7 @@ the encoder's hidden states back into domain values. The flow through it:
     ingest(sources) -> store records                      (once, offline)
     featurize(record) -> Example                           (numpy, per record)
     windows(example, max_seqlen) -> [Example, ...]         (long records, never dropped)
-    augment(example, rng) -> Example                       (training only)
+    augment(example, rng) -> Example                       (training only; safe_augment when fine-tuning)
     mask(example, rng) -> MaskedExample                    (training: inputs, targets, predict)
     embedder(inputs) -> hidden [T, d]; core; head(hidden[predict]) -> HeadOutput
     infill(data, predict_fn) -> data with missing parts filled (uses decode)
@@ -167,6 +167,12 @@ class Domain:
                 enumerate(window_bounds(n, max_seqlen, overlap))]
 
     def augment(self, example: Example, rng: np.random.Generator) -> Example:
+        return example
+
+    def safe_augment(self, example: Example, rng: np.random.Generator) -> Example:
+        """Augmentation that never changes what a record-level label means, for fine-tuning
+        (``task.augment=auto``, the default). ``augment`` may (a reverse complement flips a
+        strand label, a rotation turns a 6 into a 9), so by default nothing is done."""
         return example
 
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:

@@ -355,6 +355,11 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             return example
         return shift_grid(example, self.patch, self.channel_independent, rng)
 
+    def safe_augment(self, example: Example, rng: np.random.Generator) -> Example:
+        """Fine-tuning: a random phase of the patch grid, whatever ``grid_shift`` says (the
+        same series from 0..patch-1 samples later; a label of the series still holds)."""
+        return shift_grid(example, self.patch, self.channel_independent, rng)
+
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """Time crop + jitter + hidden patches, per view (see ``views.py``)."""
         return timeseries_views(self, example, rng)

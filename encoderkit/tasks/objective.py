@@ -6,9 +6,10 @@ carries its record's label (sequence tasks) or its slice of the record's token l
 contributes all of its windows each epoch, each pooled on its own. Validation and
 ``predict`` pool over all windows of a record (see ``tasks/outputs.py``).
 
-Domain augmentation (``Domain.augment``) is off by default (``task.augment``): it may
-change what a label means (a reverse complement flips a strand label) and it would
-misalign token labels, so token tasks never augment.
+Augmentation (``task.augment``): ``auto`` (default) applies ``Domain.safe_augment``, what
+never changes a record's label (time series: a random phase of the patch grid); ``true``
+the domain's full ``augment``, which may (a reverse complement flips a strand label);
+token tasks never augment, since it would misalign their labels.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ MIN_CONTRASTIVE_PAIRS = 8
 class Prepare:
     """The loader's per-window step for a task (picklable for loader workers)."""
 
-    def __init__(self, domain: Domain, spec: TaskSpec, y: Any, augment: bool, file: str,
+    def __init__(self, domain: Domain, spec: TaskSpec, y: Any, augment: bool | str, file: str,
                  ids: np.ndarray) -> None:
         self.domain, self.spec, self.y, self.augment = domain, spec, y, augment
         self.file, self.ids = file, ids
@@ -58,8 +59,11 @@ class Prepare:
             for m in pair:
                 m.record, m.window, m.start = window.record, window.window, window.start
             return pair
-        if train and self.augment and not spec.token_level:
-            window = d.augment(window, rng)
+        if train and not spec.token_level:
+            if self.augment is True:
+                window = d.augment(window, rng)
+            elif self.augment == "auto":
+                window = d.safe_augment(window, rng)
         m = d.unmasked(window)
         m.record, m.window, m.start = window.record, window.window, window.start
         r = window.record
@@ -169,7 +173,7 @@ class TaskObjective(Objective):
         if spec.type == "contrastive":
             self._check_views(domain, store)
         self._resolve_batch(trainer, domain)
-        prepare = Prepare(domain, spec, self.y_model, bool(task.augment), self.file, ids)
+        prepare = Prepare(domain, spec, self.y_model, task.augment, self.file, ids)
         self.prepare = prepare
         max_seqlen = d.max_seqlen
         if spec.type == "contrastive":  # both views of a window share a micro-batch, with negatives

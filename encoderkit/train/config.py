@@ -132,7 +132,7 @@ class TaskConfig:
     metric: str = "auto"
     temperature: float = 0.05
     learn_temperature: bool = True
-    augment: bool = False
+    augment: Any = "auto"  # auto | true | false (configs/task/*.yaml)
 
 
 @dataclass
@@ -395,6 +395,9 @@ def _check_task(c: DictConfig) -> None:
         raise ConfigError(f"task.lp_fraction={t.lp_fraction} starts training the encoder after "
                           "that fraction of the steps, task.freeze_encoder=true never does: "
                           "give one of them")
+    if t.augment not in (True, False, "auto"):
+        raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
+                   "training augmentation) or false", t.augment)
     if t.patience < 0:
         raise _bad("task.patience", "an int >= 0 (0 = no early stopping)", t.patience)
     if t.labels and t.label_column:
