@@ -52,8 +52,8 @@ from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
 HOLDOUT = 0.05  # share of the observed numeric cells select='auto' holds back (as encoderkit impute)
-# weight on IterativeImputer of each fill select='auto' chooses between, per numeric column
-WEIGHTS = {"encoder": 0.0, "blend": 0.5, "iterative": 1.0}
+BLENDS = ("iterative+forest", "iterative", "none")
+SOURCES = ("encoder", "iterative", "forest")  # the models a numeric fill averages
 
 
 class EncoderImputer(TransformerMixin, BaseEstimator):
@@ -83,20 +83,23 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         Keep the training runs under this directory (default: a temporary one, removed).
     progress : bool, default=False
         Show the training progress bar.
-    blend : {"iterative", "none"}, default="iterative"
-        ``iterative``: numeric fills are the mean of the encoder's and of scikit-learn's
-        ``IterativeImputer`` (standardised columns, BayesianRidge) fitted on the same ``X``
-        at ``fit`` (the two-model ensemble the LODO benchmark chose, see benchmarks/RESULTS.md);
-        ``none``: the encoder alone. Both models are fitted once, so ``transform`` imputes
-        each row from what ``fit`` learned, independently of the other rows.
+    blend : {"iterative+forest", "iterative", "none"}, default="iterative+forest"
+        ``iterative+forest``: numeric fills are the mean of the encoder's, of scikit-learn's
+        ``IterativeImputer`` (standardised columns, BayesianRidge) and of a MissForest-style
+        ``IterativeImputer`` (30 extra trees, 5 rounds; left out on tables of more than 100
+        numeric columns), all fitted on the same ``X`` at ``fit`` (the ensemble every
+        leave-one-dataset-out fold chose, see benchmarks/RESULTS.md); ``iterative``: the
+        encoder and BayesianRidge; ``none``: the encoder alone. The models are fitted once,
+        so ``transform`` imputes each row from what ``fit`` learned, independently of the
+        other rows.
     select : {"auto", "model"}, default="auto"
         ``auto``: ``fit`` holds back 5% of the observed numeric cells, trains the encoder on
-        the rest, and chooses per numeric column among the encoder alone, IterativeImputer
-        alone and their mean (``blend``): the ``blend`` setting's fill unless another wins
-        clearly on the held-back cells (the rule of ``encoderkit/selection.py``; the same as
-        ``encoderkit impute select=auto``). IterativeImputer is then refitted on every
-        observed cell; the encoder keeps the 95% it was trained on. ``model``: always the
-        ``blend`` setting's fill, the encoder trained on every observed cell.
+        the rest, and chooses per numeric column among the encoder alone, each classical
+        imputer alone and their mean (``blend``): the ``blend`` setting's fill unless another
+        wins clearly on the held-back cells (the rule of ``encoderkit/selection.py``; the
+        same as ``encoderkit impute select=auto``). The classical imputers are then refitted
+        on every observed cell; the encoder keeps the 95% it was trained on. ``model``:
+        always the ``blend`` setting's fill, the encoder trained on every observed cell.
 
     keep_empty_features : bool, default=False
         A column with no observed value at ``fit`` is left out of ``transform``'s output
@@ -106,7 +109,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     ----------
     selection_ : dict
         Numeric column name -> the fill ``transform`` uses there: ``encoder``,
-        ``iterative`` or ``blend``.
+        ``iterative``, ``forest`` or ``blend``.
     selection_errors_ : dict
         Numeric column name -> {candidate: NRMSE on the held-back cells} (``select='auto'``;
         empty for a column with no held-back cell).
@@ -117,7 +120,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
                  random_state: Any = None, overrides: Sequence[str] = (),
                  ingest_options: dict | None = None, device: str = "cpu",
-                 run_dir: str | None = None, progress: bool = False, blend: str = "iterative",
+                 run_dir: str | None = None, progress: bool = False, blend: str = "iterative+forest",
                  select: str = "auto", keep_empty_features: bool = False) -> None:
         self.model = model
         self.steps = steps
@@ -148,8 +151,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 or self.n_models < 1:
             raise UsageError(f"The 'n_models' parameter of EncoderImputer must be an int in the range "
                              f"[1, inf). Got {self.n_models!r} instead.", key="n_models")
-        if self.blend not in ("iterative", "none"):
-            raise UsageError(f"The 'blend' parameter of EncoderImputer must be 'iterative' or 'none'. "
+        if self.blend not in BLENDS:
+            raise UsageError(f"The 'blend' parameter of EncoderImputer must be one of {list(BLENDS)}. "
                              f"Got {self.blend!r} instead.", key="blend")
         if self.select not in SELECT:
             raise UsageError(f"The 'select' parameter of EncoderImputer must be one of {list(SELECT)}. "
@@ -225,7 +228,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             if not self.run_dir:
                 shutil.rmtree(work, ignore_errors=True)
         self.blend_columns_, self.blend_model_ = self._fit_blend(fit_frame)
-        default = "blend" if self.blend == "iterative" else "encoder"
+        default = "encoder" if self.blend == "none" else "blend"
         self.selection_ = {c: default for c in self.blend_columns_}
         self.selection_errors_: dict[str, dict[str, float]] = {}
         if hidden and self.blend_model_ is not None:
@@ -242,7 +245,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         cols = self.blend_columns_
         encoder, _ = ensemble_infill(self.models_, fit_frame)
         variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols})[0]
-                    for name in WEIGHTS}
+                    for name in ("blend", "encoder", *self.blend_model_)}
         fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
         choices = select_fills(list(channels(frame, cols)),
                                {k: list(channels(v, cols)) for k, v in fills.items()}, hide, runs=False)
@@ -250,47 +253,68 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.selection_ = {c: name(ch.used) for c, ch in choices.items()}
         self.selection_errors_ = {c: {name(k): e for k, e in ch.errors.items()} for c, ch in choices.items()}
 
-    def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], Any]:
-        """IterativeImputer on the numeric columns that have an observed value (None without
-        two such columns: nothing to regress on), for ``blend='iterative'`` or ``select='auto'``."""
-        if self.blend != "iterative" and self.select != "auto":
+    def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], dict[str, Any] | None]:
+        """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
+        an observed value (None without two such columns: nothing to regress on), for a
+        ``blend`` other than ``none`` or ``select='auto'`` (IterativeImputer always; the
+        forest where ``blend`` has it and the table is narrow enough)."""
+        if self.blend == "none" and self.select != "auto":
             return [], None
-        from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-        from sklearn.impute import IterativeImputer
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
+
+        from domains.tabular.blend import classical_imputer, forest_fits
 
         cols = _numeric_columns(frame)
         if len(cols) < 2:
             return [], None
-        model = make_pipeline(StandardScaler(), IterativeImputer(max_iter=10, random_state=0))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence notices: 10 rounds is the usual budget
-            model.fit(frame[cols].to_numpy(dtype=np.float64))
-        return cols, model
+        kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols)) else [])
+        x = frame[cols].to_numpy(dtype=np.float64)
+        models = {}
+        for kind in kinds:
+            models[kind] = make_pipeline(StandardScaler(), classical_imputer(kind, len(x), 0))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
+                models[kind].fit(x)
+        return cols, models
+
+    def _weights(self, name: str) -> np.ndarray:
+        """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``
+        setting's mean, of the imputers fitted)."""
+        if name == "blend":
+            used = ["encoder"] + ([] if self.blend == "none" else
+                                  [k for k in self.blend_model_ if k in self.blend.split("+")])
+            return np.array([1.0 / len(used) if s in used else 0.0 for s in SOURCES])
+        return np.array([1.0 if s == name else 0.0 for s in SOURCES])
 
     def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
                      selection: dict[str, str] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
         """``filled`` (the encoder's) with each numeric column's missing cells from the fill
-        ``selection`` (default ``selection_``) names there: the encoder's, IterativeImputer's
-        or their mean; also the weight ``[N, C]`` on IterativeImputer of every cell."""
+        ``selection`` (default ``selection_``) names there: the encoder's, a classical
+        imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
+        every cell."""
         if getattr(self, "blend_model_", None) is None:
             return filled, None
         cols = self.blend_columns_
         selection = self.selection_ if selection is None else selection
         x = frame[cols].to_numpy(dtype=np.float64)
+        mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scaler, imputer = self.blend_model_[0], self.blend_model_[1]
-            est = scaler.inverse_transform(imputer.transform(scaler.transform(x)))
-        mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
+            est = {k: m[0].inverse_transform(m[1].transform(m[0].transform(x)))
+                   for k, m in self.blend_model_.items()}
         # columns the schema reads as categories (few distinct whole numbers: codes) keep the
         # encoder's fill, a category seen at fit; an average of codes is none
         schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}
         numeric = np.array([schema.get(c, {}).get("kind") == "numeric" for c in cols])
         missing = np.isnan(x) & ~np.isnan(mine) & numeric[None, :]
-        w = np.where(missing, np.array([WEIGHTS[selection[c]] for c in cols])[None, :], 0.0)
-        mine[missing] = ((1 - w) * mine + w * est)[missing]
+        weights = np.stack([self._weights(selection[c]) for c in cols])  # [C, sources]
+        mix = weights[None, :, 0] * mine
+        for s, kind in enumerate(SOURCES[1:], start=1):
+            if kind in est:
+                mix = mix + weights[None, :, s] * est[kind]
+        mine[missing] = mix[missing]
+        w = np.where(missing, 1.0 - weights[None, :, 0], 0.0)
         # a column of whole numbers (integer dtype, or float with NaN holes) gets whole numbers
         # (as the encoder's own fill is rounded: domains/tabular/schema.py, decode_numeric)
         whole = np.array([bool(schema.get(c, {}).get("integer")) or pd.api.types.is_integer_dtype(filled[c])
@@ -314,7 +338,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         filled, spread = ensemble_infill(self.models_, frame, return_std=return_std)
         filled, w = self._apply_blend(frame, filled)
         if spread is not None and w is not None:
-            # a fill with weight w on IterativeImputer moves by (1 - w) of what the encoder
+            # a fill with weight w on the classical imputers moves by (1 - w) of what the encoder
             # ensemble moves: so does its spread
             for j, c in enumerate(self.blend_columns_):
                 spread[c] = spread[c].to_numpy() * (1 - w[:, j])

@@ -194,13 +194,41 @@ def _iterative_reference(fit_on: np.ndarray, fill: np.ndarray) -> np.ndarray:
         return scaler.inverse_transform(it.transform(scaler.transform(fill)))
 
 
+def _forest_reference(fit_on: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """A MissForest-style IterativeImputer (30 extra trees, half the features per split,
+    leaves of 2, 5 rounds) on standardised columns, built here from the documented settings."""
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(fit_on)
+    trees = ExtraTreesRegressor(n_estimators=30, max_features=0.5, min_samples_leaf=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = IterativeImputer(estimator=trees, max_iter=5, random_state=0).fit(scaler.transform(fit_on))
+        return scaler.inverse_transform(it.transform(scaler.transform(fill)))
+
+
+def test_default_blend_is_the_mean_of_the_encoder_and_both_classical_imputers():
+    """blend='iterative+forest' (default): each missing numeric cell is the mean of the
+    encoder alone, IterativeImputer and the forest imputer, both built here with scikit-learn."""
+    x, new = holed(60, 0), holed(20, 7)
+    alone = imputer(blend="none", select="model").fit(x).transform(new)
+    blended = imputer(select="model").fit(x).transform(new)
+    miss = np.isnan(new)
+    expect = (alone + _iterative_reference(x, new) + _forest_reference(x, new)) / 3
+    np.testing.assert_allclose(blended[miss], expect[miss], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(blended[~miss], new[~miss])
+
+
 def test_iterative_blend_is_the_mean_of_the_encoder_and_iterative_imputer():
     """blend='iterative' fills each missing numeric cell with the mean of the encoder alone
     (blend='none', same seed) and a standardised IterativeImputer fitted on the same X
     (built here independently with scikit-learn); observed cells stay as given."""
     x, new = holed(60, 0), holed(20, 7)
     alone = imputer(blend="none", select="model").fit(x).transform(new)
-    blended = imputer(select="model").fit(x).transform(new)
+    blended = imputer(blend="iterative", select="model").fit(x).transform(new)
     reference = _iterative_reference(x, new)
     miss = np.isnan(new)
     np.testing.assert_allclose(blended[miss], 0.5 * (alone[miss] + reference[miss]), rtol=1e-6, atol=1e-6)
@@ -221,7 +249,7 @@ def test_select_auto_uses_iterative_imputer_where_it_wins_on_held_back_cells():
     imp = imputer().fit(x)
     assert imp.selection_["c2"] == "iterative" and set(imp.selection_) == {"c0", "c1", "c2"}
     errs = imp.selection_errors_["c2"]
-    assert errs["iterative"] < 1e-6 < errs["blend"] and "encoder" in errs
+    assert errs["iterative"] < 1e-6 < errs["blend"] and "encoder" in errs and "forest" in errs
     reference = _iterative_reference(x, x)
     out = imp.transform(x)
     miss = np.isnan(x[:, 2])

@@ -1,11 +1,18 @@
-"""A second imputer averaged with the encoder at infill (``infill_blend: iterative``).
+"""Classical imputers averaged with the encoder at infill (``infill_blend``).
 
 Why: on the LODO benchmark (benchmarks/RESULTS.md, "Imputation that transfers") the
 encoder alone and scikit-learn's best imputer are close on numeric cells, and their
-errors are only partly correlated, so the mean of the two beats both on most tables
-(a two-model ensemble, the "several models at infill" of issue 15). The second model
-is scikit-learn's IterativeImputer with BayesianRidge (chained linear regressions),
-fitted transductively on the table being filled, like the encoder.
+errors are only partly correlated, so their mean beats each on most tables (an
+ensemble, the "several models at infill" of issue 15). Two classical imputers, both
+fitted transductively on the table being filled, like the encoder:
+
+- ``iterative``: IterativeImputer with BayesianRidge (chained linear regressions);
+- ``forest``: IterativeImputer with extremely randomised trees (MissForest-style: catches
+  the non-linear and interaction structure the linear chain misses).
+
+``infill_blend``: ``iterative+forest`` (numeric cells = mean of the encoder and both;
+the three-way mean was chosen by every leave-one-dataset-out fold over the two-way
+ones), ``iterative`` (the encoder and BayesianRidge), ``none`` (the encoder alone).
 
 Works in the encoder's normalised numeric space (``schema.encode_frame``'s ``num``);
 categorical columns enter as their integer codes (unknown / missing -> NaN) and are
@@ -14,31 +21,91 @@ never blended: the encoder's categories are kept.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
-BLENDS = ("none", "iterative")
+BLENDS = ("none", "iterative", "iterative+forest")
+ESTIMATORS = ("iterative", "forest")
+# The forest's cost grows with rows x columns^2 (one forest per column and round): each
+# tree sees at most FOREST_MAX_ROWS rows (a bootstrap sample above that), and a table
+# with more than FOREST_MAX_COLUMNS columns skips the forest (its blend falls back to
+# ``iterative``): the encoder has the data there, and the forest would take hours.
+FOREST_TREES = 30
+FOREST_ROUNDS = 5
+FOREST_MAX_ROWS = 1000
+FOREST_MAX_COLUMNS = 100
+
+# estimates of the last tables seen: one `encoderkit impute` fills the same table as the
+# blend and as each candidate alone, and the fits are deterministic
+_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def forest_fits(n_columns: int) -> bool:
+    """Whether the forest runs on a table with ``n_columns`` columns."""
+    return n_columns <= FOREST_MAX_COLUMNS
+
+
+def _digest(kind: str, seed: int, *arrays: np.ndarray) -> str:
+    h = hashlib.sha1(f"{kind}:{seed}".encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def classical_imputer(kind: str, n_rows: int, seed: int):
+    """The unfitted scikit-learn imputer of ``kind`` for a table of ``n_rows`` rows (also
+    ``EncoderImputer``'s, so both imputers blend the same models)."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    if kind == "iterative":
+        return IterativeImputer(max_iter=10, random_state=seed)
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    big = n_rows > FOREST_MAX_ROWS
+    # a share, not a count: a column is fitted on its observed rows only, which can be fewer
+    # than FOREST_MAX_ROWS (older scikit-learn refuses a count above the rows fitted)
+    trees = ExtraTreesRegressor(n_estimators=FOREST_TREES, max_features=0.5, min_samples_leaf=2,
+                                bootstrap=big, max_samples=FOREST_MAX_ROWS / n_rows if big else None,
+                                n_jobs=1, random_state=seed)
+    return IterativeImputer(estimator=trees, max_iter=FOREST_ROUNDS, random_state=seed)
+
+
+def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
+                       is_numeric: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``kind`` (``iterative`` or ``forest``) estimates ``[N, C]`` of every cell in the
+    encoder's numeric space (meaningful for numeric columns only)."""
+    if kind not in ESTIMATORS:
+        raise ValueError(f"unknown classical imputer {kind!r}; one of {list(ESTIMATORS)}")
+    x = np.where(is_numeric[None, :], num.astype(np.float64), cat.astype(np.float64))
+    x = np.where(observed & (is_numeric[None, :] | (cat > 0)), x, np.nan)
+    key = _digest(kind, seed, x)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key].copy()
+    keep = ~np.isnan(x).all(axis=0)  # a column with no observed cell: nothing to learn
+    out = np.zeros_like(x)
+    if keep.sum() > 0:
+        mu = np.nanmean(x[:, keep], axis=0)
+        sd = np.nanstd(x[:, keep], axis=0)
+        sd[~(sd > 0)] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
+            z = classical_imputer(kind, len(x), seed).fit_transform((x[:, keep] - mu) / sd)
+        out[:, keep] = z * sd + mu
+    _CACHE[key] = out.copy()
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return out
 
 
 def iterative_estimate(num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
                        is_numeric: np.ndarray, seed: int = 0) -> np.ndarray:
-    """IterativeImputer (BayesianRidge, 10 rounds) estimates ``[N, C]`` of every cell in
-    the encoder's numeric space (meaningful for numeric columns only)."""
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-    from sklearn.impute import IterativeImputer
-
-    x = np.where(is_numeric[None, :], num.astype(np.float64), cat.astype(np.float64))
-    x = np.where(observed & (is_numeric[None, :] | (cat > 0)), x, np.nan)
-    keep = ~np.isnan(x).all(axis=0)  # a column with no observed cell: nothing to learn
-    out = np.zeros_like(x)
-    if keep.sum() == 0:
-        return out
-    mu = np.nanmean(x[:, keep], axis=0)
-    sd = np.nanstd(x[:, keep], axis=0)
-    sd[~(sd > 0)] = 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence notices: 10 rounds is the usual budget
-        z = IterativeImputer(max_iter=10, random_state=seed).fit_transform((x[:, keep] - mu) / sd)
-    out[:, keep] = z * sd + mu
-    return out
+    """IterativeImputer (BayesianRidge, 10 rounds): see ``classical_estimate``."""
+    return classical_estimate("iterative", num, cat, observed, is_numeric, seed)

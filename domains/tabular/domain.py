@@ -55,9 +55,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
     # columns left out of the inputs (`encoderkit finetune task.label_column=<column>` adds
     # the label column here, so a fine-tuned model never sees its target)
     "drop_columns": [],
-    # infill: `iterative` = numeric cells are the mean of the encoder's value and
-    # scikit-learn's IterativeImputer (BayesianRidge) fitted on the same table (a
-    # two-model ensemble, see domains/tabular/blend.py); `none` = the encoder alone.
+    # infill: `iterative+forest` = numeric cells are the mean of the encoder's value,
+    # scikit-learn's IterativeImputer (BayesianRidge) and a MissForest-style IterativeImputer
+    # (extra trees), both fitted on the same table; `iterative` = the encoder and
+    # BayesianRidge; `none` = the encoder alone (see domains/tabular/blend.py).
     "infill_blend": "none",
 }
 NUMERIC_DECODE = ("clip", "regression")

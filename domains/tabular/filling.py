@@ -17,7 +17,7 @@ import pandas as pd
 from encoderkit.domain import PredictFn
 from encoderkit.errors import DataError
 
-from domains.tabular.blend import iterative_estimate
+from domains.tabular.blend import classical_estimate, forest_fits
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
@@ -35,16 +35,25 @@ class TableInfill:
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
-        missing); with ``infill_blend: iterative``, also ``encoder``: the encoder alone
-        (``infill`` is their mean). See ``encoderkit.selection``."""
+        missing); ``forest`` (with ``infill_blend: iterative+forest`` on a table the forest
+        runs on): the forest imputer alone; with any blend, also ``encoder``: the encoder
+        alone (``infill`` is their mean). See ``encoderkit.selection``."""
         out = {"iterative": self._fill(data, None, "iterative")}
+        if "forest" in self._estimators(self.options["infill_blend"]):
+            out["forest"] = self._fill(data, None, "forest")
         if self.options["infill_blend"] != "none":
             out["encoder"] = self._fill(data, predict, "none")
         return out
 
+    def _estimators(self, blend: str) -> list[str]:
+        """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest
+        only where the table is narrow enough, ``blend.forest_fits``)."""
+        kinds = [k for k in blend.split("+") if k != "none"]
+        return [k for k in kinds if k != "forest" or forest_fits(len(self.columns))]
+
     def _fill(self, data: Any, predict: PredictFn | None, blend: str) -> Any:
         """``infill`` with the given blend; ``predict`` None: no model, numeric cells
-        from IterativeImputer alone (``blend`` must be ``iterative``)."""
+        from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``)."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -76,10 +85,14 @@ class TableInfill:
                 rec = self.decode(p, m)
                 filled_cat[r] = rec["cat"]
                 filled_num[r] = rec["num"]
-        if blend == "iterative":
-            est = iterative_estimate(enc.num, enc.cat, enc.observed, self.layout.is_numeric)
+        kinds = self._estimators(blend)
+        if kinds:  # numeric cells: the mean of the encoder (when there is one) and the imputers
             cells = missing & self.layout.is_numeric[None, :]
-            filled_num[cells] = est[cells] if predict is None else 0.5 * (filled_num[cells] + est[cells])
+            parts = [classical_estimate(k, enc.num, enc.cat, enc.observed, self.layout.is_numeric)[cells]
+                     for k in kinds]
+            if predict is not None:
+                parts.append(filled_num[cells])
+            filled_num[cells] = np.mean(parts, axis=0)
         for j, col in enumerate(self.columns):
             if not enc.present[j] or not missing[:, j].any() or (predict is None and col["kind"] != "numeric"):
                 continue

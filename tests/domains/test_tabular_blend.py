@@ -49,5 +49,84 @@ def test_blend_is_the_mean_of_the_encoder_and_an_exact_linear_imputer():
 
 def test_blend_option_is_validated():
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.raises(ValueError, match="'infill_blend'.*iterative.*Got 'mice'"):
+    with pytest.raises(ValueError, match="'infill_blend'.*iterative\\+forest.*Got 'mice'"):
         TabularDomain.from_frame(frame, infill_blend="mice")
+
+
+def _forest_reference(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """scikit-learn's MissForest-style imputer on the standardised numeric columns,
+    built here from the documented settings (not from the domain's code)."""
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    x = frame[cols].to_numpy(dtype=np.float64)
+    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    trees = ExtraTreesRegressor(n_estimators=30, max_features=0.5, min_samples_leaf=2, random_state=0)
+    z = IterativeImputer(estimator=trees, max_iter=5, random_state=0).fit_transform((x - mu) / sd)
+    return z * sd + mu
+
+
+def test_three_way_blend_is_the_mean_of_encoder_linear_and_forest_imputers():
+    rng = np.random.default_rng(1)
+    n = 120
+    x = rng.normal(0.0, 1.0, size=n)
+    frame = pd.DataFrame({"x": x, "y": np.sin(2 * x) + 0.1 * rng.normal(size=n), "z": 2.0 * x + 1.0})
+    holed = frame.copy()
+    rows = [5, 40, 77, 101]
+    holed.loc[rows, "y"] = np.nan
+    dom = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0},
+                                   numeric_decode="regression", infill_blend="iterative+forest")
+    alone = dom.infill(holed.copy(), const_predict)
+    dom.options["infill_blend"] = "none"
+    encoder = dom.infill(holed.copy(), const_predict)
+    dom.options["infill_blend"] = "iterative"
+    two = dom.infill(holed.copy(), const_predict)
+    linear = 2 * two.loc[rows, "y"].to_numpy() - encoder.loc[rows, "y"].to_numpy()
+    forest = _forest_reference(holed, ["x", "y", "z"])[rows, 1]
+    np.testing.assert_allclose(alone.loc[rows, "y"], (encoder.loc[rows, "y"] + linear + forest) / 3, rtol=1e-6)
+    dom.options["infill_blend"] = "iterative+forest"
+    cands = dom.infill_candidates(holed.copy(), const_predict)
+    assert set(cands) == {"iterative", "forest", "encoder"}
+    np.testing.assert_allclose(cands["forest"].loc[rows, "y"], forest, rtol=1e-6)
+    # the trees see sin(2x): their fill is closer to the truth than the linear chain's
+    truth = frame.loc[rows, "y"].to_numpy()
+    assert np.abs(forest - truth).mean() < np.abs(linear - truth).mean()
+
+
+def test_forest_is_skipped_on_wide_tables():
+    from domains.tabular import blend
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(size=(30, 6)), columns=[f"c{i}" for i in range(6)])
+    frame.iloc[3, 2] = np.nan
+    dom = TabularDomain.from_frame(frame, ingest_options={"validation_fraction": 0.0},
+                                   numeric_decode="regression", infill_blend="iterative+forest")
+    assert "forest" in dom.infill_candidates(frame, const_predict)
+    old = blend.FOREST_MAX_COLUMNS
+    try:
+        blend.FOREST_MAX_COLUMNS = 5
+        cands = dom.infill_candidates(frame, const_predict)
+        assert set(cands) == {"iterative", "encoder"}
+        three = dom.infill(frame, const_predict)
+        dom.options["infill_blend"] = "iterative"
+        pd.testing.assert_frame_equal(three, dom.infill(frame, const_predict))
+    finally:
+        blend.FOREST_MAX_COLUMNS = old
+
+
+def test_forest_on_a_long_table_fits_columns_with_fewer_observed_rows_than_its_row_cap():
+    """Above FOREST_MAX_ROWS rows each tree sees a bootstrap share of the rows; a column
+    observed on fewer rows than the cap still fits, and its fill follows the data."""
+    from domains.tabular.blend import FOREST_MAX_ROWS, classical_estimate
+
+    rng = np.random.default_rng(4)
+    n = FOREST_MAX_ROWS + 300
+    x = rng.normal(size=n)
+    num = np.stack([x, np.abs(x), rng.normal(size=n)], axis=1)
+    observed = np.ones_like(num, dtype=bool)
+    observed[: n - FOREST_MAX_ROWS // 2, 1] = False  # column 1: fewer observed rows than the cap
+    est = classical_estimate("forest", num, np.zeros(num.shape, np.int64), observed, np.ones(3, bool))
+    hole = ~observed[:, 1]
+    assert np.isfinite(est).all()
+    assert np.corrcoef(est[hole, 1], np.abs(x[hole]))[0, 1] > 0.9
