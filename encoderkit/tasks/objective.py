@@ -442,7 +442,6 @@ class TaskObjective(Objective):
     def evaluate_indices(self, indices: np.ndarray, trainer: Trainer) -> dict[str, float]:
         from encoderkit.tasks.outputs import collect
 
-        info = trainer.info
         batches = list(self.eval_loader(indices, trainer))
         fsdp = trainer._fsdp
         # FSDP2 gathers parameters in forward: every rank runs the same number of forwards
