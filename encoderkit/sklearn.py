@@ -52,8 +52,6 @@ from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
 HOLDOUT = 0.05  # share of the observed numeric cells select='auto' holds back (as encoderkit impute)
-BLENDS = ("iterative+forest", "iterative", "none")
-SOURCES = ("encoder", "iterative", "forest")  # the models a numeric fill averages
 
 
 class EncoderImputer(TransformerMixin, BaseEstimator):
@@ -151,6 +149,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 or self.n_models < 1:
             raise UsageError(f"The 'n_models' parameter of EncoderImputer must be an int in the range "
                              f"[1, inf). Got {self.n_models!r} instead.", key="n_models")
+        from domains.tabular.blend import BLENDS
+
         if self.blend not in BLENDS:
             raise UsageError(f"The 'blend' parameter of EncoderImputer must be one of {list(BLENDS)}. "
                              f"Got {self.blend!r} instead.", key="blend")
@@ -244,7 +244,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
         cols = self.blend_columns_
         encoder, _ = ensemble_infill(self.models_, fit_frame)
-        variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols})[0]
+        est = self._estimates(fit_frame)  # once for every variant
+        variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols}, est)[0]
                     for name in ("blend", "encoder", *self.blend_model_)}
         fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
         choices = select_fills(list(channels(frame, cols)),
@@ -278,9 +279,19 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 models[kind].fit(x)
         return cols, models
 
+    def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
+        x = frame[self.blend_columns_].to_numpy(dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(x)))
+                    for k, m in self.blend_model_.items()}
+
     def _weights(self, name: str) -> np.ndarray:
         """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``
         setting's mean, of the imputers fitted)."""
+        from domains.tabular.blend import SOURCES
+
         if name == "blend":
             used = ["encoder"] + ([] if self.blend == "none" else
                                   [k for k in self.blend_model_ if k in self.blend.split("+")])
@@ -288,21 +299,21 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         return np.array([1.0 if s == name else 0.0 for s in SOURCES])
 
     def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
-                     selection: dict[str, str] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+                     selection: dict[str, str] | None = None,
+                     est: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
         """``filled`` (the encoder's) with each numeric column's missing cells from the fill
         ``selection`` (default ``selection_``) names there: the encoder's, a classical
         imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
-        every cell."""
+        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed."""
+        from domains.tabular.blend import SOURCES
+
         if getattr(self, "blend_model_", None) is None:
             return filled, None
         cols = self.blend_columns_
         selection = self.selection_ if selection is None else selection
         x = frame[cols].to_numpy(dtype=np.float64)
         mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est = {k: m[0].inverse_transform(m[1].transform(m[0].transform(x)))
-                   for k, m in self.blend_model_.items()}
+        est = self._estimates(frame) if est is None else est
         # columns the schema reads as categories (few distinct whole numbers: codes) keep the
         # encoder's fill, a category seen at fit; an average of codes is none
         schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}

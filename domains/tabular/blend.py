@@ -29,6 +29,7 @@ import numpy as np
 
 BLENDS = ("none", "iterative", "iterative+forest")
 ESTIMATORS = ("iterative", "forest")
+SOURCES = ("encoder", *ESTIMATORS)  # what a blended numeric fill averages
 # The forest's cost grows with rows x columns^2 (one forest per column and round): each
 # tree sees at most FOREST_MAX_ROWS rows (a bootstrap sample above that), and a table
 # with more than FOREST_MAX_COLUMNS columns skips the forest (its blend falls back to
@@ -104,8 +105,3 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
         _CACHE.popitem(last=False)
     return out
 
-
-def iterative_estimate(num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
-                       is_numeric: np.ndarray, seed: int = 0) -> np.ndarray:
-    """IterativeImputer (BayesianRidge, 10 rounds): see ``classical_estimate``."""
-    return classical_estimate("iterative", num, cat, observed, is_numeric, seed)

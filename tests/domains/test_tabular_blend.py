@@ -53,18 +53,22 @@ def test_blend_option_is_validated():
         TabularDomain.from_frame(frame, infill_blend="mice")
 
 
-def _forest_reference(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """scikit-learn's MissForest-style imputer on the standardised numeric columns,
-    built here from the documented settings (not from the domain's code)."""
+def _reference(frame: pd.DataFrame, cols: list[str], forest: bool) -> np.ndarray:
+    """scikit-learn's IterativeImputer on the standardised numeric columns, built here from
+    the documented settings (not from the domain's code): BayesianRidge, 10 rounds; or
+    MissForest-style, 30 extra trees, half the features a split, leaves of 2, 5 rounds."""
     from sklearn.ensemble import ExtraTreesRegressor
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
 
     x = frame[cols].to_numpy(dtype=np.float64)
     mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    trees = ExtraTreesRegressor(n_estimators=30, max_features=0.5, min_samples_leaf=2, random_state=0)
-    z = IterativeImputer(estimator=trees, max_iter=5, random_state=0).fit_transform((x - mu) / sd)
-    return z * sd + mu
+    if forest:
+        trees = ExtraTreesRegressor(n_estimators=30, max_features=0.5, min_samples_leaf=2, random_state=0)
+        imputer = IterativeImputer(estimator=trees, max_iter=5, random_state=0)
+    else:
+        imputer = IterativeImputer(max_iter=10, random_state=0)
+    return imputer.fit_transform((x - mu) / sd) * sd + mu
 
 
 def test_three_way_blend_is_the_mean_of_encoder_linear_and_forest_imputers():
@@ -77,14 +81,11 @@ def test_three_way_blend_is_the_mean_of_encoder_linear_and_forest_imputers():
     holed.loc[rows, "y"] = np.nan
     dom = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0},
                                    numeric_decode="regression", infill_blend="iterative+forest")
-    alone = dom.infill(holed.copy(), const_predict)
-    dom.options["infill_blend"] = "none"
-    encoder = dom.infill(holed.copy(), const_predict)
-    dom.options["infill_blend"] = "iterative"
-    two = dom.infill(holed.copy(), const_predict)
-    linear = 2 * two.loc[rows, "y"].to_numpy() - encoder.loc[rows, "y"].to_numpy()
-    forest = _forest_reference(holed, ["x", "y", "z"])[rows, 1]
-    np.testing.assert_allclose(alone.loc[rows, "y"], (encoder.loc[rows, "y"] + linear + forest) / 3, rtol=1e-6)
+    three = dom.infill(holed.copy(), const_predict)
+    encoder = holed["y"].mean()  # the stand-in model's value (z = 0) in units
+    linear = _reference(holed, ["x", "y", "z"], forest=False)[rows, 1]
+    forest = _reference(holed, ["x", "y", "z"], forest=True)[rows, 1]
+    np.testing.assert_allclose(three.loc[rows, "y"], (encoder + linear + forest) / 3, rtol=1e-6)
     dom.options["infill_blend"] = "iterative+forest"
     cands = dom.infill_candidates(holed.copy(), const_predict)
     assert set(cands) == {"iterative", "forest", "encoder"}
@@ -94,7 +95,7 @@ def test_three_way_blend_is_the_mean_of_encoder_linear_and_forest_imputers():
     assert np.abs(forest - truth).mean() < np.abs(linear - truth).mean()
 
 
-def test_forest_is_skipped_on_wide_tables():
+def test_forest_is_skipped_on_wide_tables(monkeypatch):
     from domains.tabular import blend
 
     rng = np.random.default_rng(2)
@@ -103,16 +104,12 @@ def test_forest_is_skipped_on_wide_tables():
     dom = TabularDomain.from_frame(frame, ingest_options={"validation_fraction": 0.0},
                                    numeric_decode="regression", infill_blend="iterative+forest")
     assert "forest" in dom.infill_candidates(frame, const_predict)
-    old = blend.FOREST_MAX_COLUMNS
-    try:
-        blend.FOREST_MAX_COLUMNS = 5
-        cands = dom.infill_candidates(frame, const_predict)
-        assert set(cands) == {"iterative", "encoder"}
-        three = dom.infill(frame, const_predict)
-        dom.options["infill_blend"] = "iterative"
-        pd.testing.assert_frame_equal(three, dom.infill(frame, const_predict))
-    finally:
-        blend.FOREST_MAX_COLUMNS = old
+    monkeypatch.setattr(blend, "FOREST_MAX_COLUMNS", 5)
+    cands = dom.infill_candidates(frame, const_predict)
+    assert set(cands) == {"iterative", "encoder"}
+    three = dom.infill(frame, const_predict)
+    dom.options["infill_blend"] = "iterative"
+    pd.testing.assert_frame_equal(three, dom.infill(frame, const_predict))
 
 
 def test_forest_on_a_long_table_fits_columns_with_fewer_observed_rows_than_its_row_cap():
