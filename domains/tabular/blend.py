@@ -15,8 +15,15 @@ the three-way mean was chosen by every leave-one-dataset-out fold over the two-w
 ones), ``iterative`` (the encoder and BayesianRidge), ``none`` (the encoder alone).
 
 Works in the encoder's normalised numeric space (``schema.encode_frame``'s ``num``);
-categorical columns enter as their integer codes (unknown / missing -> NaN) and are
-never blended: the encoder's categories are kept.
+categorical columns enter the regressions as their integer codes (unknown / missing -> NaN).
+
+Categorical cells: ``forest`` also has MissForest's classification step
+(``category_proba``): a random forest per categorical column, on the rows where it is
+observed, gives class probabilities; with ``iterative+forest`` a categorical cell is the
+most probable category of the mean of the encoder's and the forest's probabilities (a soft
+vote). Why: the encoder alone lost categorical accuracy to scikit-learn's imputers on
+iris and fair (benchmarks/RESULTS.md, "Tables: a forest imputer in the blend"); the vote
+is measured in "Tables: categories from a soft vote".
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -38,10 +46,11 @@ FOREST_TREES = 30
 FOREST_ROUNDS = 5
 FOREST_MAX_ROWS = 1000
 FOREST_MAX_COLUMNS = 100
+CLASSIFIER_TREES = 100
 
 # estimates of the last tables seen: one `encoderkit impute` fills the same table as the
 # blend and as each candidate alone, and the fits are deterministic
-_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 4
 
 
@@ -105,3 +114,46 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
         _CACHE.popitem(last=False)
     return out
 
+
+
+def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_numeric: np.ndarray,
+                   n_categories: np.ndarray, columns: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
+    """MissForest's categorical step: for each categorical column ``j`` in ``columns``, the
+    probabilities ``[N, n_categories[j]]`` of its known categories (codes ``1..K``, column
+    ``k - 1``) from a random forest fitted on the rows where ``j`` is observed. Features:
+    the numeric columns completed by ``classical_estimate('iterative')``, the other
+    categorical columns as codes (0: missing or unknown, a value of its own). A column
+    with fewer than two observed categories is left out (nothing to learn: the caller
+    keeps its own fill)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    known = observed & (cat > 0)
+    numeric = classical_estimate("iterative", num, cat, observed, is_numeric, seed)
+    x = np.where(is_numeric[None, :], numeric, np.where(known, cat, 0).astype(np.float64))
+    key = _digest("category", seed, x, known, np.asarray(columns, dtype=np.int64))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return {j: p.copy() for j, p in _CACHE[key].items()}
+    out: dict[int, np.ndarray] = {}
+    n_rows = len(x)
+    for j in columns:
+        j = int(j)
+        rows = known[:, j]
+        y = cat[rows, j].astype(np.int64)
+        if np.unique(y).size < 2:
+            continue
+        features = np.delete(x, j, axis=1)
+        if features.shape[1] == 0:
+            continue
+        big = rows.sum() > FOREST_MAX_ROWS
+        forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
+                                        bootstrap=True, max_samples=FOREST_MAX_ROWS if big else None,
+                                        n_jobs=1, random_state=seed)
+        forest.fit(features[rows], y)
+        proba = np.zeros((n_rows, int(n_categories[j])))
+        proba[:, forest.classes_ - 1] = forest.predict_proba(features)
+        out[j] = proba
+    _CACHE[key] = {j: p.copy() for j, p in out.items()}
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return out

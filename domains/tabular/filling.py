@@ -17,7 +17,7 @@ import pandas as pd
 from encoderkit.domain import PredictFn
 from encoderkit.errors import DataError
 
-from domains.tabular.blend import classical_estimate, forest_fits
+from domains.tabular.blend import category_proba, classical_estimate, forest_fits
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
@@ -36,8 +36,9 @@ class TableInfill:
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
         missing); ``forest`` (with ``infill_blend: iterative+forest`` on a table the forest
-        runs on): the forest imputer alone; with any blend, also ``encoder``: the encoder
-        alone (``infill`` is their mean). See ``encoderkit.selection``."""
+        runs on): the forest imputer alone, its classifiers' categories included; with any
+        blend, also ``encoder``: the encoder alone (``infill`` is their mean, and for
+        categories their soft vote). See ``encoderkit.selection``."""
         out = {"iterative": self._fill(data, None, "iterative")}
         if "forest" in self._estimators(self.options["infill_blend"]):
             out["forest"] = self._fill(data, None, "forest")
@@ -53,7 +54,8 @@ class TableInfill:
 
     def _fill(self, data: Any, predict: PredictFn | None, blend: str) -> Any:
         """``infill`` with the given blend; ``predict`` None: no model, numeric cells
-        from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``)."""
+        from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``),
+        categorical cells from the forest's classifiers (left missing without one)."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -70,6 +72,8 @@ class TableInfill:
             return out.to_numpy() if is_array else out
         filled_cat = enc.cat.copy()
         filled_num = enc.num.astype(np.float64)
+        kinds = self._estimators(blend)
+        encoder_proba: dict[tuple[int, int], np.ndarray] = {}
         if predict is not None:
             column = np.arange(len(self.columns), dtype=np.int64)
             examples = []
@@ -85,7 +89,8 @@ class TableInfill:
                 rec = self.decode(p, m)
                 filled_cat[r] = rec["cat"]
                 filled_num[r] = rec["num"]
-        kinds = self._estimators(blend)
+                if "forest" in kinds:
+                    encoder_proba.update(((int(r), j), q) for j, q in self._category_proba(p, m).items())
         if kinds:  # numeric cells: the mean of the encoder (when there is one) and the imputers
             cells = missing & self.layout.is_numeric[None, :]
             parts = [classical_estimate(k, enc.num, enc.cat, enc.observed, self.layout.is_numeric)[cells]
@@ -93,8 +98,11 @@ class TableInfill:
             if predict is not None:
                 parts.append(filled_num[cells])
             filled_num[cells] = np.mean(parts, axis=0)
+        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba) if "forest" in kinds else set()
         for j, col in enumerate(self.columns):
-            if not enc.present[j] or not missing[:, j].any() or (predict is None and col["kind"] != "numeric"):
+            if not enc.present[j] or not missing[:, j].any():
+                continue
+            if predict is None and col["kind"] != "numeric" and j not in voted:
                 continue
             sel = missing[:, j]
             if col["kind"] == "numeric":
@@ -105,6 +113,42 @@ class TableInfill:
             key = names[col["name"]]
             out[key] = fill_column(frame[key], values, sel)
         return out.to_numpy(dtype=data.dtype) if is_array else out
+
+    def _category_proba(self, predictions: dict[str, np.ndarray], example: Any) -> dict[int, np.ndarray]:
+        """The encoder's probabilities over the known categories of each predicted
+        categorical cell of one record, by column (a softmax of its logits)."""
+        lay = self.layout
+        out = {}
+        logits = np.asarray(predictions["cat_logits"], dtype=np.float64)
+        for i, j in enumerate(example.inputs["column"][example.predict]):
+            if lay.is_numeric[j]:
+                continue
+            start = int(lay.cat_offset[j]) + 1
+            z = logits[i, start:start + int(lay.cat_sizes[j]) - 1]
+            e = np.exp(z - z.max())
+            out[int(j)] = e / e.sum()
+        return out
+
+    def _vote_categories(self, enc: Any, missing: np.ndarray, filled_cat: np.ndarray,
+                         encoder_proba: dict[tuple[int, int], np.ndarray]) -> set[int]:
+        """Missing categorical cells (in place in ``filled_cat``) from the forest's class
+        probabilities, averaged with the encoder's where it predicted the cell (a soft
+        vote); returns the columns filled (a column the forest cannot learn keeps the
+        encoder's fill)."""
+        lay = self.layout
+        cells = missing & ~lay.is_numeric[None, :]
+        columns = np.flatnonzero(cells.any(axis=0))
+        if columns.size == 0:
+            return set()
+        forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
+                                np.asarray(lay.cat_sizes) - 1, columns)
+        for j, proba in forest.items():
+            for r in np.flatnonzero(cells[:, j]):
+                q = proba[r]
+                if (int(r), j) in encoder_proba:
+                    q = 0.5 * (q + encoder_proba[(int(r), j)])
+                filled_cat[r, j] = 1 + int(np.argmax(q))
+        return set(forest)
 
     def _check_columns(self, frame: pd.DataFrame, present: np.ndarray) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass

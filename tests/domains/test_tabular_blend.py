@@ -127,3 +127,91 @@ def test_forest_on_a_long_table_fits_columns_with_fewer_observed_rows_than_its_r
     hole = ~observed[:, 1]
     assert np.isfinite(est).all()
     assert np.corrcoef(est[hole, 1], np.abs(x[hole]))[0, 1] > 0.9
+
+
+def _labelled(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """x, z numeric; k = "neg" / "pos" by the sign of x (a category the other cells decide);
+    a fifth of k hidden."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"x": x, "z": x + 0.1 * rng.normal(size=n),
+                          "k": np.where(x > 0, "pos", "neg")})
+    rows = sorted(rng.choice(n, n // 5, replace=False).tolist())
+    holed = frame.copy()
+    holed.loc[rows, "k"] = None
+    return frame, holed, rows
+
+
+def test_categories_are_a_soft_vote_of_the_encoder_and_a_forest_classifier():
+    """With iterative+forest, a missing category is the most probable one of the mean of
+    the encoder's softmax and a random forest's class probabilities."""
+    frame, holed, rows = _labelled(300, 5)
+    dom = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0},
+                                   infill_blend="iterative+forest")
+    lay = dom.layout
+    j = [c["name"] for c in dom.columns].index("k")
+    start = int(lay.cat_offset[j]) + 1
+    truth = frame["k"]
+
+    def stand_in(logit_true: float, logit_false: float):
+        def predict(examples):
+            out = []
+            for m in examples:
+                n = int(m.predict.sum())
+                cat = np.zeros((n, 64))
+                code = 1 if truth.iloc[m.record] == "neg" else 2  # known categories sorted
+                cat[:, start + code - 1] = logit_true
+                cat[:, start + (2 - code)] = logit_false
+                out.append({"cat_logits": cat, "bin_logits": np.zeros((n, 64)), "value": np.zeros(n)})
+            return out
+        return predict
+
+    # a flat encoder: the vote is the forest's, which reads k off x
+    flat = dom.infill(holed, stand_in(0.0, 0.0))
+    forest = dom.infill_candidates(holed, stand_in(0.0, 0.0))["forest"]
+    pd.testing.assert_series_equal(flat["k"], forest["k"])
+    assert (forest.loc[rows, "k"] == truth[rows]).mean() >= 0.9
+    # an encoder leaning to the wrong category (softmax 0.27 / 0.73) loses where the
+    # forest is surer of the right one, which is most cells
+    wrong = dom.infill(holed, stand_in(-0.5, 0.5))
+    assert (wrong.loc[rows, "k"] == truth[rows]).mean() >= 0.8
+    # an encoder sure of the right one always wins (the forest's share is at most 0.5)
+    right = dom.infill(holed, stand_in(30.0, -30.0))
+    assert (right.loc[rows, "k"] == truth[rows]).all()
+    # the linear blend keeps the encoder's categories: here all wrong
+    dom.options["infill_blend"] = "iterative"
+    linear = dom.infill(holed, stand_in(-30.0, 30.0))
+    assert (linear.loc[rows, "k"] != truth[rows]).all()
+    # observed cells are never touched
+    for c in frame.columns:
+        ok = holed[c].notna()
+        pd.testing.assert_series_equal(wrong[c][ok], holed[c][ok])
+
+
+def test_forest_classifier_matches_a_scikit_learn_reference():
+    """``category_proba`` is scikit-learn's random forest (100 trees, sqrt features) on the
+    rows where the column is observed; built here from the documented recipe."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from domains.tabular.blend import category_proba
+
+    rng = np.random.default_rng(6)
+    n = 200
+    num = np.stack([rng.normal(size=n), np.zeros(n), rng.normal(size=n)], axis=1)
+    cat = np.zeros((n, 3), np.int64)
+    cat[:, 1] = 1 + (num[:, 0] + 0.3 * num[:, 2] > 0)  # codes 1, 2
+    observed = np.ones((n, 3), bool)
+    observed[::7, 1] = False
+    is_numeric = np.array([True, False, True])
+    out = category_proba(num, cat, observed, is_numeric, np.array([0, 2, 0]), np.array([1]))
+    assert set(out) == {1} and out[1].shape == (n, 2)
+    np.testing.assert_allclose(out[1].sum(axis=1), 1.0)
+    features = num[:, [0, 2]]  # complete numeric columns: IterativeImputer leaves them as they are
+    ref = RandomForestClassifier(n_estimators=100, max_features="sqrt", random_state=0, n_jobs=1)
+    ref.fit(features[observed[:, 1]], cat[observed[:, 1], 1])
+    np.testing.assert_allclose(out[1], ref.predict_proba(features), atol=1e-6)
+    # a column with one observed category has nothing to learn
+    one = np.where(observed[:, 1], 1, 0)
+    cat1 = cat.copy()
+    cat1[:, 1] = one
+    assert category_proba(num, cat1, observed, is_numeric, np.array([0, 2, 0]), np.array([1])) == {}
