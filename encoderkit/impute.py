@@ -120,15 +120,18 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
     return models
 
 
-def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) -> tuple[Any, Any]:
+def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False,
+                    infill: Callable[[Any, Callable], Any] | None = None) -> tuple[Any, Any]:
     """Fill ``data`` with the average of the models' predictions (domain-free: every head
     output is averaged over the models before the domain decodes it). With ``return_std``,
     also the per-cell spread: the standard deviation over the models' own fills for
     numeric cells, the share of models whose own fill differs from the returned one for
-    other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``."""
+    other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``.
+    ``infill(data, predict)``: the fill to run (default: the domain's ``infill``)."""
     domain = models[0].infill_domain({})  # the run's infill window where the domain has one
+    fill = infill or domain.infill
     if not return_std:
-        return domain.infill(data, averaged_predict(models)), None
+        return fill(data, averaged_predict(models)), None
     calls: list[list[list[dict[str, np.ndarray]]]] = [[] for _ in models]
     own = []
     for k, m in enumerate(models):
@@ -136,7 +139,7 @@ def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) 
             out = m.predict(examples)
             calls[k].append(out)
             return out
-        own.append(domain.infill(data, record))
+        own.append(fill(data, record))
     if len(models) == 1:
         filled = own[0]
     else:
@@ -146,7 +149,7 @@ def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False) 
             i = next(turn)
             return [{key: np.mean([calls[k][i][e][key] for k in range(len(models))], axis=0)
                      for key in calls[0][i][e]} for e in range(len(examples))]
-        filled = domain.infill(data, averaged)
+        filled = fill(data, averaged)
     return filled, (spread(data, filled, own) if return_std else None)
 
 

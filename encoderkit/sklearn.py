@@ -87,7 +87,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         ``IterativeImputer`` (30 extra trees, 5 rounds; left out on tables of more than 100
         numeric columns), all fitted on the same ``X`` at ``fit`` (the ensemble every
         leave-one-dataset-out fold chose, see benchmarks/RESULTS.md); ``iterative``: the
-        encoder and BayesianRidge; ``none``: the encoder alone. The models are fitted once,
+        encoder and BayesianRidge; ``none``: the encoder alone. With ``iterative+forest`` a
+        categorical cell is the most probable category of the mean of the encoder's and a
+        random forest classifier's probabilities (one forest of 100 trees per categorical
+        column, fitted at ``fit``; the other blends keep the encoder's category). The
+        models are fitted once,
         so ``transform`` imputes each row from what ``fit`` learned, independently of the
         other rows.
     select : {"auto", "model"}, default="auto"
@@ -111,6 +115,9 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     selection_errors_ : dict
         Numeric column name -> {candidate: NRMSE on the held-back cells} (``select='auto'``;
         empty for a column with no held-back cell).
+    category_forests_ : CategoryForests or None
+        The categorical columns' random forests (``blend='iterative+forest'`` and a
+        categorical column; ``domains/tabular/blend.py``).
     empty_features_ : list of str
         Columns with no observed value at ``fit`` (see ``keep_empty_features``).
     """
@@ -235,7 +242,22 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             self._select(frame, fit_frame, hide, default)
             self.blend_columns_, self.blend_model_ = self._fit_blend(frame)  # every observed cell
             self.selection_ = {c: self.selection_.get(c, default) for c in self.blend_columns_}
+        self.category_forests_ = self._fit_categories(frame)
         return self
+
+    def _fit_categories(self, frame: pd.DataFrame) -> Any:
+        """The random forests whose class probabilities ``transform`` averages with the
+        encoder's on categorical cells (``blend`` with ``forest``; None without a
+        categorical column, or on a table too wide for the forest)."""
+        from domains.tabular.blend import CategoryForests, forest_fits
+        from domains.tabular.schema import encode_frame
+
+        domain = self.models_[0].domain
+        lay = domain.layout
+        if "forest" not in self.blend or lay.is_numeric.all() or not forest_fits(len(domain.columns)):
+            return None
+        enc = encode_frame(frame, domain.schema)
+        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
 
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict, default: str) -> None:
         """``selection_`` from the held-back cells ``hide`` of ``frame`` (hidden in ``fit_frame``)."""
@@ -346,7 +368,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "models_")
         frame, is_frame = self._frame(X, reset=False)
-        filled, spread = ensemble_infill(self.models_, frame, return_std=return_std)
+        forests = getattr(self, "category_forests_", None)
+        infill = None if forests is None else \
+            (lambda data, predict: self.models_[0].domain.infill_voting(data, predict, forests))
+        filled, spread = ensemble_infill(self.models_, frame, return_std=return_std, infill=infill)
         filled, w = self._apply_blend(frame, filled)
         if spread is not None and w is not None:
             # a fill with weight w on the classical imputers moves by (1 - w) of what the encoder

@@ -260,3 +260,31 @@ def test_select_auto_uses_iterative_imputer_where_it_wins_on_held_back_cells():
     assert set(plain.selection_.values()) == {"blend"} and plain.selection_errors_ == {}
     with pytest.raises(ValueError, match="'select' parameter"):
         imputer(select="best").fit(x)
+
+
+def test_categories_are_voted_with_forests_fitted_at_fit():
+    """With the default blend a categorical cell is the soft vote of the encoder and a
+    random forest fitted at fit: a category the other columns decide (the sign of x) comes
+    back right where a 3-step encoder alone guesses, new rows get the same fills alone as
+    in a batch, and the forests survive pickling."""
+    rng = np.random.default_rng(3)
+
+    def frame(n):
+        x = rng.normal(size=n)
+        return pd.DataFrame({"x": x, "z": x + 0.1 * rng.normal(size=n),
+                             "k": np.where(x > 0, "pos", "neg")})
+
+    fit_on, new = frame(120), frame(40)
+    hole = rng.random(len(new)) < 0.5
+    holed_new = new.copy()
+    holed_new.loc[hole, "k"] = None
+    alone = imputer(blend="none", select="model").fit(fit_on).transform(holed_new)
+    imp = imputer(select="model").fit(fit_on)
+    assert imp.category_forests_ is not None
+    voted = imp.transform(holed_new)
+    acc = lambda f: (f.loc[hole, "k"] == new.loc[hole, "k"]).mean()  # noqa: E731
+    assert acc(voted) >= 0.9 and acc(voted) > acc(alone)
+    pd.testing.assert_frame_equal(imp.transform(holed_new.iloc[:10]), voted.iloc[:10])
+    back = pickle.loads(pickle.dumps(imp))
+    pd.testing.assert_frame_equal(back.transform(holed_new), voted)
+    assert imputer(blend="iterative").fit(fit_on).category_forests_ is None

@@ -93,8 +93,7 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
     encoder's numeric space (meaningful for numeric columns only)."""
     if kind not in ESTIMATORS:
         raise ValueError(f"unknown classical imputer {kind!r}; one of {list(ESTIMATORS)}")
-    x = np.where(is_numeric[None, :], num.astype(np.float64), cat.astype(np.float64))
-    x = np.where(observed & (is_numeric[None, :] | (cat > 0)), x, np.nan)
+    x = _regression_matrix(num, cat, observed, is_numeric)
     key = _digest(kind, seed, x)
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -116,44 +115,118 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
 
 
 
-def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_numeric: np.ndarray,
-                   n_categories: np.ndarray, columns: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
-    """MissForest's categorical step: for each categorical column ``j`` in ``columns``, the
-    probabilities ``[N, n_categories[j]]`` of its known categories (codes ``1..K``, column
-    ``k - 1``) from a random forest fitted on the rows where ``j`` is observed. Features:
-    the numeric columns completed by ``classical_estimate('iterative')``, the other
-    categorical columns as codes (0: missing or unknown, a value of its own). A column
-    with fewer than two observed categories is left out (nothing to learn: the caller
-    keeps its own fill)."""
+def _regression_matrix(num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
+                       is_numeric: np.ndarray) -> np.ndarray:
+    """The cells the classical imputers see: numeric values, categorical codes; NaN where
+    missing or an unknown category."""
+    x = np.where(is_numeric[None, :], num.astype(np.float64), cat.astype(np.float64))
+    return np.where(observed & (is_numeric[None, :] | (cat > 0)), x, np.nan)
+
+
+def _category_features(numeric: np.ndarray, cat: np.ndarray, known: np.ndarray,
+                       is_numeric: np.ndarray) -> np.ndarray:
+    """The classifiers' inputs: completed numeric columns, categorical codes (0: missing or
+    unknown, a value of its own)."""
+    return np.where(is_numeric[None, :], numeric, np.where(known, cat, 0).astype(np.float64))
+
+
+def _fit_classifier(features: np.ndarray, y: np.ndarray, seed: int):
+    """A random forest on one categorical column's observed rows (``features`` without that
+    column); None when there is nothing to learn (one category, or no other column)."""
     from sklearn.ensemble import RandomForestClassifier
 
+    if np.unique(y).size < 2 or features.shape[1] == 0:
+        return None
+    big = len(y) > FOREST_MAX_ROWS
+    forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
+                                    bootstrap=True, max_samples=FOREST_MAX_ROWS if big else None,
+                                    n_jobs=1, random_state=seed)
+    return forest.fit(features, y)
+
+
+def _proba(forest, features: np.ndarray, n_categories: int) -> np.ndarray:
+    """``[N, n_categories]`` probabilities of codes ``1..n_categories`` (0 for a code the
+    forest never saw)."""
+    out = np.zeros((len(features), n_categories))
+    out[:, forest.classes_ - 1] = forest.predict_proba(features)
+    return out
+
+
+def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_numeric: np.ndarray,
+                   n_categories: np.ndarray, columns: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
+    """MissForest's categorical step, transductive (fitted on the table it fills): for each
+    categorical column ``j`` in ``columns``, the probabilities ``[N, n_categories[j]]`` of
+    its known categories (codes ``1..K``, column ``k - 1``) from a random forest fitted on
+    the rows where ``j`` is observed. Features: the numeric columns completed by
+    ``classical_estimate('iterative')``, the other categorical columns as codes (0: missing
+    or unknown, a value of its own). A column with fewer than two observed categories is
+    left out (nothing to learn: the caller keeps its own fill)."""
     known = observed & (cat > 0)
     numeric = classical_estimate("iterative", num, cat, observed, is_numeric, seed)
-    x = np.where(is_numeric[None, :], numeric, np.where(known, cat, 0).astype(np.float64))
+    x = _category_features(numeric, cat, known, is_numeric)
     key = _digest("category", seed, x, known, np.asarray(columns, dtype=np.int64))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return {j: p.copy() for j, p in _CACHE[key].items()}
     out: dict[int, np.ndarray] = {}
-    n_rows = len(x)
-    for j in columns:
-        j = int(j)
+    for j in map(int, columns):
         rows = known[:, j]
-        y = cat[rows, j].astype(np.int64)
-        if np.unique(y).size < 2:
-            continue
         features = np.delete(x, j, axis=1)
-        if features.shape[1] == 0:
-            continue
-        big = rows.sum() > FOREST_MAX_ROWS
-        forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
-                                        bootstrap=True, max_samples=FOREST_MAX_ROWS if big else None,
-                                        n_jobs=1, random_state=seed)
-        forest.fit(features[rows], y)
-        proba = np.zeros((n_rows, int(n_categories[j])))
-        proba[:, forest.classes_ - 1] = forest.predict_proba(features)
-        out[j] = proba
+        forest = _fit_classifier(features[rows], cat[rows, j].astype(np.int64), seed)
+        if forest is not None:
+            out[j] = _proba(forest, features, int(n_categories[j]))
     _CACHE[key] = {j: p.copy() for j, p in out.items()}
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return out
+
+
+class CategoryForests:
+    """MissForest's categorical step fitted on one table and applied to others
+    (``EncoderImputer``: ``transform`` never refits on the rows it fills). The same
+    features as ``category_proba``, the numeric columns completed by an IterativeImputer
+    fitted here."""
+
+    def __init__(self, is_numeric: np.ndarray, n_categories: np.ndarray, seed: int = 0) -> None:
+        self.is_numeric = np.asarray(is_numeric, dtype=bool)
+        self.n_categories = np.asarray(n_categories, dtype=np.int64)
+        self.seed = seed
+
+    def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> "CategoryForests":
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        self.keep_ = ~np.isnan(x).all(axis=0)
+        self.mu_ = np.nanmean(x[:, self.keep_], axis=0)
+        self.sd_ = np.nanstd(x[:, self.keep_], axis=0)
+        self.sd_[~(self.sd_ > 0)] = 1.0
+        self.completer_ = classical_imputer("iterative", len(x), self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
+            self.completer_.fit((x[:, self.keep_] - self.mu_) / self.sd_)
+        known = observed & (cat > 0)
+        features = self._features(x, cat, known)
+        self.forests_ = {}
+        for j in np.flatnonzero(~self.is_numeric):
+            rows = known[:, j]
+            forest = _fit_classifier(np.delete(features, j, axis=1)[rows], cat[rows, j].astype(np.int64),
+                                     self.seed)
+            if forest is not None:
+                self.forests_[int(j)] = forest
+        return self
+
+    def _features(self, x: np.ndarray, cat: np.ndarray, known: np.ndarray) -> np.ndarray:
+        numeric = np.zeros_like(x)
+        if self.keep_.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                z = self.completer_.transform((x[:, self.keep_] - self.mu_) / self.sd_)
+            numeric[:, self.keep_] = z * self.sd_ + self.mu_
+        return _category_features(numeric, cat, known, self.is_numeric)
+
+    def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
+                      columns: np.ndarray) -> dict[int, np.ndarray]:
+        """As ``category_proba``, for the ``columns`` that had a forest fitted."""
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        features = self._features(x, cat, observed & (cat > 0))
+        return {int(j): _proba(self.forests_[int(j)], np.delete(features, int(j), axis=1),
+                               int(self.n_categories[int(j)]))
+                for j in columns if int(j) in self.forests_}

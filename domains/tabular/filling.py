@@ -17,7 +17,7 @@ import pandas as pd
 from encoderkit.domain import PredictFn
 from encoderkit.errors import DataError
 
-from domains.tabular.blend import category_proba, classical_estimate, forest_fits
+from domains.tabular.blend import CategoryForests, category_proba, classical_estimate, forest_fits
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
@@ -32,6 +32,12 @@ class TableInfill:
         back as a numpy array of the same dtype.
         """
         return self._fill(data, predict, self.options["infill_blend"])
+
+    def infill_voting(self, data: Any, predict: PredictFn, forests: CategoryForests) -> Any:
+        """``infill`` whose categorical cells are the soft vote of the encoder and the
+        classifiers ``forests`` fitted on another table (``EncoderImputer``); numeric cells
+        as ``infill_blend`` says."""
+        return self._fill(data, predict, self.options["infill_blend"], forests)
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
@@ -52,10 +58,12 @@ class TableInfill:
         kinds = [k for k in blend.split("+") if k != "none"]
         return [k for k in kinds if k != "forest" or forest_fits(len(self.columns))]
 
-    def _fill(self, data: Any, predict: PredictFn | None, blend: str) -> Any:
+    def _fill(self, data: Any, predict: PredictFn | None, blend: str,
+              forests: CategoryForests | None = None) -> Any:
         """``infill`` with the given blend; ``predict`` None: no model, numeric cells
         from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``),
-        categorical cells from the forest's classifiers (left missing without one)."""
+        categorical cells from the forest's classifiers (left missing without one).
+        ``forests``: fitted classifiers to vote with instead of fitting them on ``data``."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -73,6 +81,7 @@ class TableInfill:
         filled_cat = enc.cat.copy()
         filled_num = enc.num.astype(np.float64)
         kinds = self._estimators(blend)
+        vote = forests is not None or "forest" in kinds
         encoder_proba: dict[tuple[int, int], np.ndarray] = {}
         if predict is not None:
             column = np.arange(len(self.columns), dtype=np.int64)
@@ -89,7 +98,7 @@ class TableInfill:
                 rec = self.decode(p, m)
                 filled_cat[r] = rec["cat"]
                 filled_num[r] = rec["num"]
-                if "forest" in kinds:
+                if vote:
                     encoder_proba.update(((int(r), j), q) for j, q in self._category_proba(p, m).items())
         if kinds:  # numeric cells: the mean of the encoder (when there is one) and the imputers
             cells = missing & self.layout.is_numeric[None, :]
@@ -98,7 +107,7 @@ class TableInfill:
             if predict is not None:
                 parts.append(filled_num[cells])
             filled_num[cells] = np.mean(parts, axis=0)
-        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba) if "forest" in kinds else set()
+        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba, forests) if vote else set()
         for j, col in enumerate(self.columns):
             if not enc.present[j] or not missing[:, j].any():
                 continue
@@ -130,18 +139,22 @@ class TableInfill:
         return out
 
     def _vote_categories(self, enc: Any, missing: np.ndarray, filled_cat: np.ndarray,
-                         encoder_proba: dict[tuple[int, int], np.ndarray]) -> set[int]:
+                         encoder_proba: dict[tuple[int, int], np.ndarray],
+                         forests: CategoryForests | None = None) -> set[int]:
         """Missing categorical cells (in place in ``filled_cat``) from the forest's class
-        probabilities, averaged with the encoder's where it predicted the cell (a soft
-        vote); returns the columns filled (a column the forest cannot learn keeps the
-        encoder's fill)."""
+        probabilities (``forests``', else fitted on this table), averaged with the encoder's
+        where it predicted the cell (a soft vote); returns the columns filled (a column
+        the forest cannot learn keeps the encoder's fill)."""
         lay = self.layout
         cells = missing & ~lay.is_numeric[None, :]
         columns = np.flatnonzero(cells.any(axis=0))
         if columns.size == 0:
             return set()
-        forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
-                                np.asarray(lay.cat_sizes) - 1, columns)
+        if forests is not None:
+            forest = forests.predict_proba(enc.num, enc.cat, enc.observed, columns)
+        else:
+            forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
+                                    np.asarray(lay.cat_sizes) - 1, columns)
         for j, proba in forest.items():
             for r in np.flatnonzero(cells[:, j]):
                 q = proba[r]
