@@ -46,7 +46,11 @@ FOREST_TREES = 30
 FOREST_ROUNDS = 5
 FOREST_MAX_ROWS = 1000
 FOREST_MAX_COLUMNS = 100
+# A classifier's trees hold one probability per category in every node: a column with more
+# known categories than CLASSIFIER_MAX_CATEGORIES keeps the encoder's fill (at 64, one
+# forest on the capped rows is ~65 MB; at the schema's cap of 256 it would be ~260 MB).
 CLASSIFIER_TREES = 100
+CLASSIFIER_MAX_CATEGORIES = 64
 
 # estimates of the last tables seen: one `encoderkit impute` fills the same table as the
 # blend and as each candidate alone, and the fits are deterministic
@@ -130,12 +134,13 @@ def _category_features(numeric: np.ndarray, cat: np.ndarray, known: np.ndarray,
     return np.where(is_numeric[None, :], numeric, np.where(known, cat, 0).astype(np.float64))
 
 
-def _fit_classifier(features: np.ndarray, y: np.ndarray, seed: int):
+def _fit_classifier(features: np.ndarray, y: np.ndarray, n_categories: int, seed: int):
     """A random forest on one categorical column's observed rows (``features`` without that
-    column); None when there is nothing to learn (one category, or no other column)."""
+    column); None when there is nothing to learn (one category, or no other column) or
+    the column has too many categories (``CLASSIFIER_MAX_CATEGORIES``)."""
     from sklearn.ensemble import RandomForestClassifier
 
-    if np.unique(y).size < 2 or features.shape[1] == 0:
+    if np.unique(y).size < 2 or features.shape[1] == 0 or n_categories > CLASSIFIER_MAX_CATEGORIES:
         return None
     big = len(y) > FOREST_MAX_ROWS
     forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
@@ -145,36 +150,38 @@ def _fit_classifier(features: np.ndarray, y: np.ndarray, seed: int):
 
 
 def _proba(forest, features: np.ndarray, n_categories: int) -> np.ndarray:
-    """``[N, n_categories]`` probabilities of codes ``1..n_categories`` (0 for a code the
-    forest never saw)."""
+    """``[len(features), n_categories]`` probabilities of codes ``1..n_categories`` (0 for
+    a code the forest never saw)."""
     out = np.zeros((len(features), n_categories))
-    out[:, forest.classes_ - 1] = forest.predict_proba(features)
+    if len(features):
+        out[:, forest.classes_ - 1] = forest.predict_proba(features)
     return out
 
 
 def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_numeric: np.ndarray,
-                   n_categories: np.ndarray, columns: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
+                   n_categories: np.ndarray, cells: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
     """MissForest's categorical step, transductive (fitted on the table it fills): for each
-    categorical column ``j`` in ``columns``, the probabilities ``[N, n_categories[j]]`` of
-    its known categories (codes ``1..K``, column ``k - 1``) from a random forest fitted on
-    the rows where ``j`` is observed. Features: the numeric columns completed by
-    ``classical_estimate('iterative')``, the other categorical columns as codes (0: missing
-    or unknown, a value of its own). A column with fewer than two observed categories is
-    left out (nothing to learn: the caller keeps its own fill)."""
+    categorical column ``j`` with a cell in ``cells`` (``[N, C]`` bool), the probabilities
+    ``[cells[:, j].sum(), n_categories[j]]`` of its known categories (codes ``1..K``, column
+    ``k - 1``) at those cells' rows, from a random forest fitted on the rows where ``j`` is
+    observed. Features: the numeric columns completed by ``classical_estimate('iterative')``,
+    the other categorical columns as codes (0: missing or unknown, a value of its own). A
+    column with nothing to learn (``_fit_classifier``) is left out: the caller keeps its
+    own fill."""
     known = observed & (cat > 0)
     numeric = classical_estimate("iterative", num, cat, observed, is_numeric, seed)
     x = _category_features(numeric, cat, known, is_numeric)
-    key = _digest("category", seed, x, known, np.asarray(columns, dtype=np.int64))
+    key = _digest("category", seed, x, known, np.asarray(cells))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return {j: p.copy() for j, p in _CACHE[key].items()}
     out: dict[int, np.ndarray] = {}
-    for j in map(int, columns):
+    for j in np.flatnonzero(cells.any(axis=0) & ~is_numeric):
         rows = known[:, j]
         features = np.delete(x, j, axis=1)
-        forest = _fit_classifier(features[rows], cat[rows, j].astype(np.int64), seed)
+        forest = _fit_classifier(features[rows], cat[rows, j].astype(np.int64), int(n_categories[j]), seed)
         if forest is not None:
-            out[j] = _proba(forest, features, int(n_categories[j]))
+            out[int(j)] = _proba(forest, features[cells[:, j]], int(n_categories[j]))
     _CACHE[key] = {j: p.copy() for j, p in out.items()}
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -208,7 +215,7 @@ class CategoryForests:
         for j in np.flatnonzero(~self.is_numeric):
             rows = known[:, j]
             forest = _fit_classifier(np.delete(features, j, axis=1)[rows], cat[rows, j].astype(np.int64),
-                                     self.seed)
+                                     int(self.n_categories[j]), self.seed)
             if forest is not None:
                 self.forests_[int(j)] = forest
         return self
@@ -223,10 +230,9 @@ class CategoryForests:
         return _category_features(numeric, cat, known, self.is_numeric)
 
     def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
-                      columns: np.ndarray) -> dict[int, np.ndarray]:
-        """As ``category_proba``, for the ``columns`` that had a forest fitted."""
+                      cells: np.ndarray) -> dict[int, np.ndarray]:
+        """As ``category_proba``, for the columns that had a forest fitted."""
         x = _regression_matrix(num, cat, observed, self.is_numeric)
         features = self._features(x, cat, observed & (cat > 0))
-        return {int(j): _proba(self.forests_[int(j)], np.delete(features, int(j), axis=1),
-                               int(self.n_categories[int(j)]))
-                for j in columns if int(j) in self.forests_}
+        return {j: _proba(forest, np.delete(features, j, axis=1)[cells[:, j]], int(self.n_categories[j]))
+                for j, forest in self.forests_.items() if cells[:, j].any()}

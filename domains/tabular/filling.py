@@ -147,17 +147,15 @@ class TableInfill:
         the forest cannot learn keeps the encoder's fill)."""
         lay = self.layout
         cells = missing & ~lay.is_numeric[None, :]
-        columns = np.flatnonzero(cells.any(axis=0))
-        if columns.size == 0:
+        if not cells.any():
             return set()
         if forests is not None:
-            forest = forests.predict_proba(enc.num, enc.cat, enc.observed, columns)
+            forest = forests.predict_proba(enc.num, enc.cat, enc.observed, cells)
         else:
             forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
-                                    np.asarray(lay.cat_sizes) - 1, columns)
+                                    np.asarray(lay.cat_sizes) - 1, cells)
         for j, proba in forest.items():
-            for r in np.flatnonzero(cells[:, j]):
-                q = proba[r]
+            for r, q in zip(np.flatnonzero(cells[:, j]), proba):
                 if (int(r), j) in encoder_proba:
                     q = 0.5 * (q + encoder_proba[(int(r), j)])
                 filled_cat[r, j] = 1 + int(np.argmax(q))

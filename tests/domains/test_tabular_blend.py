@@ -203,15 +203,31 @@ def test_forest_classifier_matches_a_scikit_learn_reference():
     observed = np.ones((n, 3), bool)
     observed[::7, 1] = False
     is_numeric = np.array([True, False, True])
-    out = category_proba(num, cat, observed, is_numeric, np.array([0, 2, 0]), np.array([1]))
-    assert set(out) == {1} and out[1].shape == (n, 2)
+    cells = np.zeros((n, 3), bool)
+    cells[:, 1] = ~observed[:, 1]
+    out = category_proba(num, cat, observed, is_numeric, np.array([0, 2, 0]), cells)
+    assert set(out) == {1} and out[1].shape == (cells[:, 1].sum(), 2)
     np.testing.assert_allclose(out[1].sum(axis=1), 1.0)
     features = num[:, [0, 2]]  # complete numeric columns: IterativeImputer leaves them as they are
     ref = RandomForestClassifier(n_estimators=100, max_features="sqrt", random_state=0, n_jobs=1)
     ref.fit(features[observed[:, 1]], cat[observed[:, 1], 1])
-    np.testing.assert_allclose(out[1], ref.predict_proba(features), atol=1e-6)
+    np.testing.assert_allclose(out[1], ref.predict_proba(features[cells[:, 1]]), atol=1e-6)
     # a column with one observed category has nothing to learn
-    one = np.where(observed[:, 1], 1, 0)
     cat1 = cat.copy()
-    cat1[:, 1] = one
-    assert category_proba(num, cat1, observed, is_numeric, np.array([0, 2, 0]), np.array([1])) == {}
+    cat1[:, 1] = 1
+    assert category_proba(num, cat1, observed, is_numeric, np.array([0, 2, 0]), cells) == {}
+
+
+def test_columns_with_many_categories_keep_the_encoders_fill(monkeypatch):
+    """Above CLASSIFIER_MAX_CATEGORIES known categories no forest is fitted (its trees
+    would hold a probability per category in every node): the encoder's category stays."""
+    from domains.tabular import blend
+
+    frame, holed, rows = _labelled(200, 8)
+    dom = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0},
+                                   infill_blend="iterative+forest")
+    monkeypatch.setattr(blend, "CLASSIFIER_MAX_CATEGORIES", 1)
+    assert "k" not in dom.infill_candidates(holed, const_predict)["forest"].loc[rows].dropna(axis=1)
+    voted = dom.infill(holed, const_predict)
+    dom.options["infill_blend"] = "iterative"
+    pd.testing.assert_series_equal(voted["k"], dom.infill(holed, const_predict)["k"])
