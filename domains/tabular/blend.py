@@ -15,7 +15,10 @@ the three-way mean was chosen by every leave-one-dataset-out fold over the two-w
 ones), ``iterative`` (the encoder and BayesianRidge), ``none`` (the encoder alone).
 
 Works in the encoder's normalised numeric space (``schema.encode_frame``'s ``num``);
-categorical columns enter the regressions as their integer codes (unknown / missing -> NaN).
+categorical columns enter the regressions as their integer codes (unknown / missing -> NaN)
+and, in the linear chain, also as one indicator per category (``linear_design``: a slope
+on a code fits an ordinal scale, an intercept per category a nominal one; measured in
+benchmarks/RESULTS.md, "Tables: categories as indicators in the linear chain").
 
 Categorical cells: ``forest`` also has MissForest's classification step
 (``category_proba``): a random forest per categorical column, on the rows where it is
@@ -51,6 +54,11 @@ FOREST_MAX_COLUMNS = 100
 # forest on the capped rows is ~65 MB; at the schema's cap of 256 it would be ~260 MB).
 CLASSIFIER_TREES = 100
 CLASSIFIER_MAX_CATEGORIES = 64
+# The linear chain reads a categorical column as its code and as indicators
+# (``linear_design``); indicators cost one more regression each per round, so they are
+# added for columns of at most ONEHOT_MAX_CATEGORIES categories, ONEHOT_MAX_COLUMNS in all.
+ONEHOT_MAX_CATEGORIES = 16
+ONEHOT_MAX_COLUMNS = 100
 
 # estimates of the last tables seen: one `encoderkit impute` fills the same table as the
 # blend and as each candidate alone, and the fits are deterministic
@@ -102,6 +110,8 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key].copy()
+    if kind == "iterative":
+        x = linear_design(x, cat, observed & (cat > 0), is_numeric, cat.max(axis=0, initial=0))
     keep = ~np.isnan(x).all(axis=0)  # a column with no observed cell: nothing to learn
     out = np.zeros_like(x)
     if keep.sum() > 0:
@@ -112,11 +122,32 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
             warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
             z = classical_imputer(kind, len(x), seed).fit_transform((x[:, keep] - mu) / sd)
         out[:, keep] = z * sd + mu
+    out = out[:, :len(is_numeric)]
     _CACHE[key] = out.copy()
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return out
 
+
+
+def linear_design(x: np.ndarray, cat: np.ndarray, known: np.ndarray, is_numeric: np.ndarray,
+                  n_categories: np.ndarray) -> np.ndarray:
+    """The linear chain's inputs: ``x`` (numeric values, categorical codes) followed by one
+    indicator column per known category of each categorical column with at most
+    ``ONEHOT_MAX_CATEGORIES`` categories, while the indicators added stay within
+    ``ONEHOT_MAX_COLUMNS`` (NaN where the category is missing). Why both: a code is a
+    useful slope for an ordinal scale (1-7 ratings) and meaningless for a nominal one (a
+    firm, a species), where a regression needs one intercept per category."""
+    extra, budget = [], ONEHOT_MAX_COLUMNS
+    for j in np.flatnonzero(~is_numeric):
+        k = int(n_categories[j])
+        if k < 2 or k > ONEHOT_MAX_CATEGORIES or k > budget:
+            continue
+        ind = (cat[:, j, None] == np.arange(1, k + 1)[None, :]).astype(np.float64)
+        ind[~known[:, j]] = np.nan
+        extra.append(ind)
+        budget -= k
+    return np.concatenate([x, *extra], axis=1) if extra else x
 
 
 def _regression_matrix(num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
@@ -200,7 +231,7 @@ class CategoryForests:
         self.seed = seed
 
     def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> "CategoryForests":
-        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        x = self._design(num, cat, observed)
         self.keep_ = ~np.isnan(x).all(axis=0)
         self.mu_ = np.nanmean(x[:, self.keep_], axis=0)
         self.sd_ = np.nanstd(x[:, self.keep_], axis=0)
@@ -211,7 +242,7 @@ class CategoryForests:
             self.completer_.fit((x[:, self.keep_] - self.mu_) / self.sd_)
         known = observed & (cat > 0)
         features = self._features(x, cat, known)
-        self.forests_ = {}
+        self.forests_: dict[int, Any] = {}
         for j in np.flatnonzero(~self.is_numeric):
             rows = known[:, j]
             forest = _fit_classifier(np.delete(features, j, axis=1)[rows], cat[rows, j].astype(np.int64),
@@ -220,19 +251,23 @@ class CategoryForests:
                 self.forests_[int(j)] = forest
         return self
 
+    def _design(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        return linear_design(x, cat, observed & (cat > 0), self.is_numeric, self.n_categories)
+
     def _features(self, x: np.ndarray, cat: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """``x``: the ``_design`` of a table."""
         numeric = np.zeros_like(x)
         if self.keep_.any():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 z = self.completer_.transform((x[:, self.keep_] - self.mu_) / self.sd_)
             numeric[:, self.keep_] = z * self.sd_ + self.mu_
-        return _category_features(numeric, cat, known, self.is_numeric)
+        return _category_features(numeric[:, :len(self.is_numeric)], cat, known, self.is_numeric)
 
     def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
                       cells: np.ndarray) -> dict[int, np.ndarray]:
         """As ``category_proba``, for the columns that had a forest fitted."""
-        x = _regression_matrix(num, cat, observed, self.is_numeric)
-        features = self._features(x, cat, observed & (cat > 0))
+        features = self._features(self._design(num, cat, observed), cat, observed & (cat > 0))
         return {j: _proba(forest, np.delete(features, j, axis=1)[cells[:, j]], int(self.n_categories[j]))
                 for j, forest in self.forests_.items() if cells[:, j].any()}

@@ -231,3 +231,58 @@ def test_columns_with_many_categories_keep_the_encoders_fill(monkeypatch):
     voted = dom.infill(holed, const_predict)
     dom.options["infill_blend"] = "iterative"
     pd.testing.assert_series_equal(voted["k"], dom.infill(holed, const_predict)["k"])
+
+
+def test_linear_design_adds_indicators_within_its_caps(monkeypatch):
+    from domains.tabular import blend
+
+    cat = np.array([[0, 1, 2], [0, 2, 0], [0, 3, 1]])
+    known = np.array([[True, True, True], [True, True, False], [True, True, True]])
+    x = np.array([[0.5, 1.0, 2.0], [1.5, 2.0, np.nan], [2.5, 3.0, 1.0]])
+    is_numeric = np.array([True, False, False])
+    out = blend.linear_design(x, cat, known, is_numeric, np.array([0, 3, 2]))
+    expect = np.array([[0.5, 1.0, 2.0, 1, 0, 0, 0, 1],
+                       [1.5, 2.0, np.nan, 0, 1, 0, np.nan, np.nan],
+                       [2.5, 3.0, 1.0, 0, 0, 1, 1, 0]])
+    np.testing.assert_array_equal(out, expect)
+    monkeypatch.setattr(blend, "ONEHOT_MAX_CATEGORIES", 2)  # column 1 (3 categories) too many
+    np.testing.assert_array_equal(blend.linear_design(x, cat, known, is_numeric, np.array([0, 3, 2])),
+                                  expect[:, [0, 1, 2, 6, 7]])
+    monkeypatch.setattr(blend, "ONEHOT_MAX_CATEGORIES", 16)
+    monkeypatch.setattr(blend, "ONEHOT_MAX_COLUMNS", 4)  # room for column 1's three, not column 2's two
+    np.testing.assert_array_equal(blend.linear_design(x, cat, known, is_numeric, np.array([0, 3, 2])),
+                                  expect[:, :6])
+
+
+def test_linear_chain_reads_a_nominal_category_as_indicators():
+    """y = x + 5 where k is "b" (the middle code of a, b, c: no slope of the code fits it).
+    The ``iterative`` fill equals scikit-learn's IterativeImputer on x, y, the code and the
+    indicators of k (built here), and is far closer to the truth than on the code alone."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    rng = np.random.default_rng(9)
+    n = 150
+    k = rng.choice(["a", "b", "c"], n)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"x": x, "y": x + 5.0 * (k == "b") + 0.1 * rng.normal(size=n), "k": k})
+    holed = frame.copy()
+    rows = sorted(rng.choice(n, 20, replace=False).tolist())
+    holed.loc[rows, "y"] = np.nan
+    dom = TabularDomain.from_frame(holed, ingest_options={"validation_fraction": 0.0},
+                                   numeric_decode="regression", infill_blend="iterative")
+    got = dom.infill_candidates(holed, const_predict)["iterative"].loc[rows, "y"].to_numpy()
+
+    def reference(columns: np.ndarray) -> np.ndarray:
+        mu, sd = np.nanmean(columns, axis=0), np.nanstd(columns, axis=0)
+        z = IterativeImputer(max_iter=10, random_state=0).fit_transform((columns - mu) / sd)
+        return (z * sd + mu)[rows, 1]
+
+    code = np.searchsorted(["a", "b", "c"], k) + 1.0
+    onehot = (code[:, None] == np.arange(1, 4)[None, :]).astype(float)
+    base = holed[["x", "y"]].to_numpy(dtype=np.float64)
+    with_indicators = reference(np.column_stack([base, code, onehot]))
+    code_only = reference(np.column_stack([base, code]))
+    np.testing.assert_allclose(got, with_indicators, rtol=1e-5, atol=1e-5)
+    truth = frame.loc[rows, "y"].to_numpy()
+    assert np.abs(got - truth).mean() < 0.3 < np.abs(code_only - truth).mean()
