@@ -158,13 +158,6 @@ def _regression_matrix(num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
     return np.where(observed & (is_numeric[None, :] | (cat > 0)), x, np.nan)
 
 
-def _category_features(numeric: np.ndarray, cat: np.ndarray, known: np.ndarray,
-                       is_numeric: np.ndarray) -> np.ndarray:
-    """The classifiers' inputs: completed numeric columns, categorical codes (0: missing or
-    unknown, a value of its own)."""
-    return np.where(is_numeric[None, :], numeric, np.where(known, cat, 0).astype(np.float64))
-
-
 def _fit_classifier(features: np.ndarray, y: np.ndarray, n_categories: int, seed: int):
     """A random forest on one categorical column's observed rows (``features`` without that
     column); None when there is nothing to learn (one category, or no other column) or
@@ -195,14 +188,14 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
     categorical column ``j`` with a cell in ``cells`` (``[N, C]`` bool), the probabilities
     ``[cells[:, j].sum(), n_categories[j]]`` of its known categories (codes ``1..K``, column
     ``k - 1``) at those cells' rows, from a random forest fitted on the rows where ``j`` is
-    observed. Features: the numeric columns completed by ``classical_estimate('iterative')``,
-    the other categorical columns as codes (0: missing or unknown, a value of its own). A
+    observed. Features: the other columns as the regressions see them (numeric values,
+    categorical codes), missing cells left missing: the trees route them at each split
+    (scikit-learn >= 1.4), so the vote does not depend on any other imputer's fill. A
     column with nothing to learn (``_fit_classifier``) is left out: the caller keeps its
     own fill."""
     known = observed & (cat > 0)
-    numeric = classical_estimate("iterative", num, cat, observed, is_numeric, seed)
-    x = _category_features(numeric, cat, known, is_numeric)
-    key = _digest("category", seed, x, known, np.asarray(cells))
+    x = _regression_matrix(num, cat, observed, is_numeric)
+    key = _digest("category", seed, x, np.asarray(cells))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return {j: p.copy() for j, p in _CACHE[key].items()}
@@ -221,9 +214,8 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
 
 class CategoryForests:
     """MissForest's categorical step fitted on one table and applied to others
-    (``EncoderImputer``: ``transform`` never refits on the rows it fills). The same
-    features as ``category_proba``, the numeric columns completed by an IterativeImputer
-    fitted here."""
+    (``EncoderImputer``: ``transform`` never refits on the rows it fills); the same forests
+    and features as ``category_proba``."""
 
     def __init__(self, is_numeric: np.ndarray, n_categories: np.ndarray, seed: int = 0) -> None:
         self.is_numeric = np.asarray(is_numeric, dtype=bool)
@@ -231,43 +223,20 @@ class CategoryForests:
         self.seed = seed
 
     def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> "CategoryForests":
-        x = self._design(num, cat, observed)
-        self.keep_ = ~np.isnan(x).all(axis=0)
-        self.mu_ = np.nanmean(x[:, self.keep_], axis=0)
-        self.sd_ = np.nanstd(x[:, self.keep_], axis=0)
-        self.sd_[~(self.sd_ > 0)] = 1.0
-        self.completer_ = classical_imputer("iterative", len(x), self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
-            self.completer_.fit((x[:, self.keep_] - self.mu_) / self.sd_)
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
         known = observed & (cat > 0)
-        features = self._features(x, cat, known)
         self.forests_: dict[int, Any] = {}
         for j in np.flatnonzero(~self.is_numeric):
             rows = known[:, j]
-            forest = _fit_classifier(np.delete(features, j, axis=1)[rows], cat[rows, j].astype(np.int64),
+            forest = _fit_classifier(np.delete(x, j, axis=1)[rows], cat[rows, j].astype(np.int64),
                                      int(self.n_categories[j]), self.seed)
             if forest is not None:
                 self.forests_[int(j)] = forest
         return self
 
-    def _design(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        x = _regression_matrix(num, cat, observed, self.is_numeric)
-        return linear_design(x, cat, observed & (cat > 0), self.is_numeric, self.n_categories)
-
-    def _features(self, x: np.ndarray, cat: np.ndarray, known: np.ndarray) -> np.ndarray:
-        """``x``: the ``_design`` of a table."""
-        numeric = np.zeros_like(x)
-        if self.keep_.any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                z = self.completer_.transform((x[:, self.keep_] - self.mu_) / self.sd_)
-            numeric[:, self.keep_] = z * self.sd_ + self.mu_
-        return _category_features(numeric[:, :len(self.is_numeric)], cat, known, self.is_numeric)
-
     def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
                       cells: np.ndarray) -> dict[int, np.ndarray]:
         """As ``category_proba``, for the columns that had a forest fitted."""
-        features = self._features(self._design(num, cat, observed), cat, observed & (cat > 0))
-        return {j: _proba(forest, np.delete(features, j, axis=1)[cells[:, j]], int(self.n_categories[j]))
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        return {j: _proba(forest, np.delete(x, j, axis=1)[cells[:, j]], int(self.n_categories[j]))
                 for j, forest in self.forests_.items() if cells[:, j].any()}
