@@ -83,7 +83,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         Show the training progress bar.
     blend : {"iterative+forest", "iterative", "none"}, default="iterative+forest"
         ``iterative+forest``: numeric fills are the mean of the encoder's, of scikit-learn's
-        ``IterativeImputer`` (standardised columns, BayesianRidge) and of a MissForest-style
+        ``IterativeImputer`` (standardised columns, BayesianRidge; categorical columns enter
+        as their codes and one indicator per category) and of a MissForest-style
         ``IterativeImputer`` (30 extra trees, 5 rounds; left out on tables of more than 100
         numeric columns), all fitted on the same ``X`` at ``fit`` (the ensemble every
         leave-one-dataset-out fold chose, see benchmarks/RESULTS.md); ``iterative``: the
@@ -280,7 +281,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
         an observed value (None without two such columns: nothing to regress on), for a
         ``blend`` other than ``none`` or ``select='auto'`` (IterativeImputer always; the
-        forest where ``blend`` has it and the table is narrow enough)."""
+        forest where ``blend`` has it and the table is narrow enough). Categorical columns
+        are predictors, as in ``encoderkit impute`` (``_design``)."""
         if self.blend == "none" and self.select != "auto":
             return [], None
         from sklearn.pipeline import make_pipeline
@@ -291,23 +293,58 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         cols = _numeric_columns(frame)
         if len(cols) < 2:
             return [], None
+        domain = self.models_[0].domain
+        observed = {str(c): frame[c].notna().any() for c in frame.columns}
+        self.blend_columns_ = cols
+        self.blend_categories_ = [c["name"] for c in domain.columns
+                                  if c["kind"] != "numeric" and observed.get(c["name"], False)]
         kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols)) else [])
-        x = frame[cols].to_numpy(dtype=np.float64)
         models = {}
         for kind in kinds:
+            x = self._design(frame, kind)
             models[kind] = make_pipeline(StandardScaler(), classical_imputer(kind, len(x), 0))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)
         return cols, models
 
+    def _design(self, frame: pd.DataFrame, kind: str) -> np.ndarray:
+        """The classical imputer's inputs: the ``blend_columns_``, then the codes of the
+        categorical columns that are not among them (text, booleans) and, for the linear
+        chain, every categorical column's indicators (``domains.tabular.blend.linear_design``,
+        the same inputs as ``encoderkit impute``'s); codes are the schema's (fixed at fit).
+        Categorical columns: ``blend_categories_``, those with an observed cell at fit."""
+        from domains.tabular.blend import linear_design
+        from domains.tabular.schema import encode_frame
+
+        x = frame[self.blend_columns_].to_numpy(dtype=np.float64)
+        domain = self.models_[0].domain
+        names = getattr(self, "blend_categories_", [])
+        categorical = [j for j, c in enumerate(domain.columns) if c["name"] in names]
+        if not categorical:
+            return x
+        enc = encode_frame(frame[[domain.columns[j]["name"] for j in categorical]], domain.schema)
+        cat = enc.cat[:, categorical]
+        known = enc.observed[:, categorical] & (cat > 0)
+        new = [i for i, j in enumerate(categorical) if domain.columns[j]["name"] not in self.blend_columns_]
+        x = np.column_stack([x, np.where(known[:, new], cat[:, new], np.nan)])
+        if kind != "iterative":
+            return x
+        is_numeric = np.zeros(len(categorical), dtype=bool)
+        indicators = linear_design(np.empty((len(x), 0)), cat, known, is_numeric,
+                                   np.asarray(domain.layout.cat_sizes)[categorical] - 1)
+        return np.column_stack([x, indicators])
+
     def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
-        x = frame[self.blend_columns_].to_numpy(dtype=np.float64)
+        n = len(self.blend_columns_)
+        out = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(x)))
-                    for k, m in self.blend_model_.items()}
+            for k, m in self.blend_model_.items():
+                x = self._design(frame, k)
+                out[k] = m[0].inverse_transform(m[1].transform(m[0].transform(x)))[:, :n]
+        return out
 
     def _weights(self, name: str) -> np.ndarray:
         """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``

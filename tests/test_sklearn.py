@@ -288,3 +288,31 @@ def test_categories_are_voted_with_forests_fitted_at_fit():
     back = pickle.loads(pickle.dumps(imp))
     pd.testing.assert_frame_equal(back.transform(holed_new), voted)
     assert imputer(blend="iterative").fit(fit_on).category_forests_ is None
+
+
+def test_linear_chain_reads_categorical_columns_as_codes_and_indicators():
+    """y = x + 5 where k is "b": with blend='iterative' the numeric fill is the mean of the
+    encoder alone and scikit-learn's IterativeImputer on x, y, k's code and k's indicators
+    (built here), as encoderkit impute's linear chain reads a table."""
+    rng = np.random.default_rng(11)
+
+    def frame(n):
+        k = rng.choice(["a", "b", "c"], n)
+        x = rng.normal(size=n)
+        return pd.DataFrame({"x": x, "y": x + 5.0 * (k == "b") + 0.1 * rng.normal(size=n), "k": k})
+
+    fit_on, new = frame(150), frame(30)
+    fit_on.loc[rng.random(150) < 0.1, "y"] = np.nan
+    hole = rng.random(30) < 0.5
+    new.loc[hole, "y"] = np.nan
+    alone = imputer(blend="none", select="model").fit(fit_on).transform(new)
+    blended = imputer(blend="iterative", select="model").fit(fit_on).transform(new)
+
+    def design(f):
+        code = np.searchsorted(["a", "b", "c"], f["k"].to_numpy()) + 1.0
+        onehot = (code[:, None] == np.arange(1, 4)[None, :]).astype(float)
+        return np.column_stack([f[["x", "y"]].to_numpy(dtype=np.float64), code, onehot])
+
+    reference = _iterative_reference(design(fit_on), design(new))[:, 1]
+    np.testing.assert_allclose(blended.loc[hole, "y"], 0.5 * (alone.loc[hole, "y"] + reference[hole]),
+                               rtol=1e-5, atol=1e-5)
