@@ -32,8 +32,7 @@ import pandas as pd
 
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
 from encoderkit.impute_cells import (Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
-                                     score_holdout, select_fills, select_table_fills, set_cells,
-                                     with_hidden)
+                                     score_holdout, select_fills, set_cells, with_hidden)
 from encoderkit.outputs import check_output, write_error
 from encoderkit.selection import SELECT
 
@@ -551,9 +550,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             report.scores = score_holdout(truth, list(channels(guess, columns, cats)), base, hide)
             if select == "auto":
                 cands = candidate_fills(models, holed, guess, series, columns, cats)
-                per_channel = {k: list(channels(v, columns, cats)) for k, v in cands.items()}
-                report.choices = select_fills(truth, per_channel, hide, True) if series else \
-                    select_table_fills(truth, per_channel, hide)
+                report.choices = select_fills(
+                    truth, {k: list(channels(v, columns, cats)) for k, v in cands.items()}, hide, series)
         filled, _ = ensemble_infill(models, data)
         used = {k: c.used for k, c in report.choices.items()}
         if any(u != "model" for u in used.values()):

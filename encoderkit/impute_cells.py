@@ -243,37 +243,15 @@ class Choice:
     cells: int = 0
 
 
-TABLE_POOL = "numeric columns"  # select_table_fills: the pool of a table's numeric columns
-
-
-def select_table_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]],
-                       hide: Mapping[str, np.ndarray]) -> dict[str, Choice]:
-    """``select_fills`` for a table, in two steps. A column holds few held-back cells (5%
-    of its observed ones), too few to tell close candidates apart; the numeric columns
-    together hold many. So first one candidate for every numeric column, judged on all
-    their held-back cells pooled (errors in units of each column's sd); then per column,
-    that candidate unless another wins clearly on the column's own cells. Categorical
-    columns: per column, as before."""
-    from dataclasses import replace
-
-    numeric = [replace(ch, pool=TABLE_POOL) for ch in truth if not ch.categorical]
-    table = select_fills(numeric, fills, hide, runs=False) if numeric else {}
-    first = next(iter(table.values())).used if table else "model"
-    return select_fills(truth, fills, hide, runs=False,
-                        defaults={ch.name: first for ch in truth if not ch.categorical})
-
-
 def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]],
-                 hide: Mapping[str, np.ndarray], runs: bool,
-                 defaults: Mapping[str, str] | None = None) -> dict[str, Choice]:
+                 hide: Mapping[str, np.ndarray], runs: bool) -> dict[str, Choice]:
     """Per channel of ``truth``, the candidate of ``fills`` (name -> the candidate's
     channels; ``model`` among them) to use, chosen on the held-back cells ``hide`` by
     ``encoderkit.selection.choose`` (series: ``runs`` of held-back samples are the groups).
     Channels of one ``pool`` (channel c of each series of a collection) are judged together
     on all their held-back cells and share the choice: one model fills them all, and a
     short series alone holds too few cells to tell candidates apart. A candidate that
-    leaves a scored cell missing is not one for that pool. ``defaults``: pool -> the
-    candidate kept unless another wins clearly (``model`` where not given)."""
+    leaves a scored cell missing is not one for that pool."""
     from encoderkit.selection import choose, run_groups
 
     by = {k: {c.name: c for c in v} for k, v in fills.items()}
@@ -304,11 +282,7 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
         else:
             summary = {k: float(np.mean(e)) if metric == "error rate" else float(np.sqrt(np.mean(e)))
                        for k, e in pooled.items()}
-            default = (defaults or {}).get(members[0].group, "model")
-            if default not in pooled:
-                default = "model"
-            choice = Choice(choose(pooled, np.concatenate(groups), default), metric, summary,
-                            len(pooled["model"]))
+            choice = Choice(choose(pooled, np.concatenate(groups)), metric, summary, len(pooled["model"]))
         for ch in members:
             out[ch.name] = choice
     return out

@@ -263,7 +263,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict, default: str) -> None:
         """``selection_`` from the held-back cells ``hide`` of ``frame`` (hidden in ``fit_frame``)."""
         from encoderkit.impute import ensemble_infill
-        from encoderkit.impute_cells import channels, select_table_fills
+        from encoderkit.impute_cells import channels, select_fills
 
         cols = self.blend_columns_
         encoder, _ = ensemble_infill(self.models_, fit_frame)
@@ -271,8 +271,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols}, est)[0]
                     for name in ("blend", "encoder", *self.blend_model_)}
         fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
-        choices = select_table_fills(list(channels(frame, cols)),
-                                     {k: list(channels(v, cols)) for k, v in fills.items()}, hide)
+        choices = select_fills(list(channels(frame, cols)),
+                               {k: list(channels(v, cols)) for k, v in fills.items()}, hide, runs=False)
         name = lambda k: default if k == "model" else k  # noqa: E731
         self.selection_ = {c: name(ch.used) for c, ch in choices.items()}
         self.selection_errors_ = {c: {name(k): e for k, e in ch.errors.items()} for c, ch in choices.items()}

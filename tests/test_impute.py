@@ -314,43 +314,6 @@ def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
     assert alone["s0:channel 0"].used == "model"
 
 
-def test_table_selection_pools_numeric_columns_then_lets_a_column_differ():
-    """Ten numeric columns with 4 held-back cells each (fewer than MIN_GROUPS: alone, each
-    keeps the model): IterativeImputer halves the error everywhere, so pooled it wins the
-    table; a column where the model is far better on its own 8 cells keeps the model, and
-    a categorical column is judged alone."""
-    from encoderkit.impute_cells import Channel, select_table_fills
-
-    rng = np.random.default_rng(0)
-    truth, model, it, hide = [], [], [], {}
-    for j in range(11):
-        n_hidden = 8 if j == 10 else 4
-        values = rng.normal(size=40)
-        mask = np.zeros(40, bool)
-        mask[:n_hidden] = True
-        noise = rng.choice([-1.0, 1.0], size=40)
-        sd = values.std()
-        model_err, it_err = (0.1, 1.0) if j == 10 else (1.0, 0.5)
-        truth.append(Channel(f"c{j}", values))
-        model.append(Channel(f"c{j}", values + np.where(mask, noise * model_err * sd, 0.0)))
-        it.append(Channel(f"c{j}", values + np.where(mask, noise * it_err * sd, 0.0)))
-        hide[f"c{j}"] = mask
-    labels = np.array(["a", "b"] * 20, dtype=object)
-    truth.append(Channel("k", labels, categorical=True))
-    model.append(Channel("k", labels, categorical=True))
-    it.append(Channel("k", np.where(np.arange(40) < 6, None, labels), categorical=True))
-    hide["k"] = np.arange(40) < 6
-    out = select_table_fills(truth, {"model": model, "iterative": it}, hide)
-    assert [out[f"c{j}"].used for j in range(10)] == ["iterative"] * 10
-    assert out["c10"].used == "model"
-    assert out["k"].used == "model"
-    # judged one column at a time (no pooling), every column keeps the model
-    from encoderkit.impute_cells import select_fills
-
-    alone = select_fills(truth, {"model": model, "iterative": it}, hide, runs=False)
-    assert all(alone[f"c{j}"].used == "model" for j in range(10))
-
-
 def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passes(tmp_path):
     """`encoderkit impute` on series: the kept run's domain has grid_shift and 4 infill
     passes (the measured imputation settings), and a user's override still wins."""
