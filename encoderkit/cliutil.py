@@ -9,7 +9,6 @@ need nothing more than to raise.
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Mapping
 
 from encoderkit.errors import UsageError
