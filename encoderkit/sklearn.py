@@ -299,21 +299,23 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.blend_categories_ = [c["name"] for c in domain.columns
                                   if c["kind"] != "numeric" and observed.get(c["name"], False)]
         kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols)) else [])
+        design = self._design(frame)
         models = {}
         for kind in kinds:
-            x = self._design(frame, kind)
+            x = design[kind]
             models[kind] = make_pipeline(StandardScaler(), classical_imputer(kind, len(x), 0))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)
         return cols, models
 
-    def _design(self, frame: pd.DataFrame, kind: str) -> np.ndarray:
-        """The classical imputer's inputs: the ``blend_columns_``, then the codes of the
-        categorical columns that are not among them (text, booleans) and, for the linear
-        chain, every categorical column's indicators (``domains.tabular.blend.linear_design``,
-        the same inputs as ``encoderkit impute``'s); codes are the schema's (fixed at fit).
-        Categorical columns: ``blend_categories_``, those with an observed cell at fit."""
+    def _design(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each classical imputer's inputs (by kind): the ``blend_columns_``, then the codes
+        of the categorical columns that are not among them (text, booleans) and, for the
+        linear chain, every categorical column's indicators
+        (``domains.tabular.blend.linear_design``, the same inputs as ``encoderkit impute``'s);
+        codes are the schema's (fixed at fit). Categorical columns: ``blend_categories_``,
+        those with an observed cell at fit."""
         from domains.tabular.blend import linear_design
         from domains.tabular.schema import encode_frame
 
@@ -322,29 +324,24 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         names = getattr(self, "blend_categories_", [])
         categorical = [j for j, c in enumerate(domain.columns) if c["name"] in names]
         if not categorical:
-            return x
+            return {"iterative": x, "forest": x}
         enc = encode_frame(frame[[domain.columns[j]["name"] for j in categorical]], domain.schema)
         cat = enc.cat[:, categorical]
         known = enc.observed[:, categorical] & (cat > 0)
         new = [i for i, j in enumerate(categorical) if domain.columns[j]["name"] not in self.blend_columns_]
         x = np.column_stack([x, np.where(known[:, new], cat[:, new], np.nan)])
-        if kind != "iterative":
-            return x
-        is_numeric = np.zeros(len(categorical), dtype=bool)
-        indicators = linear_design(np.empty((len(x), 0)), cat, known, is_numeric,
+        indicators = linear_design(np.empty((len(x), 0)), cat, known, np.zeros(len(categorical), dtype=bool),
                                    np.asarray(domain.layout.cat_sizes)[categorical] - 1)
-        return np.column_stack([x, indicators])
+        return {"iterative": np.column_stack([x, indicators]), "forest": x}
 
     def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
         n = len(self.blend_columns_)
-        out = {}
+        design = self._design(frame)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for k, m in self.blend_model_.items():
-                x = self._design(frame, k)
-                out[k] = m[0].inverse_transform(m[1].transform(m[0].transform(x)))[:, :n]
-        return out
+            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(design[k])))[:, :n]
+                    for k, m in self.blend_model_.items()}
 
     def _weights(self, name: str) -> np.ndarray:
         """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``

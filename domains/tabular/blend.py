@@ -129,7 +129,6 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
     return out
 
 
-
 def linear_design(x: np.ndarray, cat: np.ndarray, known: np.ndarray, is_numeric: np.ndarray,
                   n_categories: np.ndarray) -> np.ndarray:
     """The linear chain's inputs: ``x`` (numeric values, categorical codes) followed by one
@@ -186,26 +185,15 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
                    n_categories: np.ndarray, cells: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
     """MissForest's categorical step, transductive (fitted on the table it fills): for each
     categorical column ``j`` with a cell in ``cells`` (``[N, C]`` bool), the probabilities
-    ``[cells[:, j].sum(), n_categories[j]]`` of its known categories (codes ``1..K``, column
-    ``k - 1``) at those cells' rows, from a random forest fitted on the rows where ``j`` is
-    observed. Features: the other columns as the regressions see them (numeric values,
-    categorical codes), missing cells left missing: the trees route them at each split
-    (scikit-learn >= 1.4), so the vote does not depend on any other imputer's fill. A
-    column with nothing to learn (``_fit_classifier``) is left out: the caller keeps its
-    own fill."""
-    known = observed & (cat > 0)
-    x = _regression_matrix(num, cat, observed, is_numeric)
-    key = _digest("category", seed, x, np.asarray(cells))
+    ``[cells[:, j].sum(), n_categories[j]]`` of its known categories at those cells' rows
+    (``CategoryForests`` fitted on this table's columns with such a cell); cached."""
+    key = _digest("category", seed, _regression_matrix(num, cat, observed, is_numeric), np.asarray(cells))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return {j: p.copy() for j, p in _CACHE[key].items()}
-    out: dict[int, np.ndarray] = {}
-    for j in np.flatnonzero(cells.any(axis=0) & ~is_numeric):
-        rows = known[:, j]
-        features = np.delete(x, j, axis=1)
-        forest = _fit_classifier(features[rows], cat[rows, j].astype(np.int64), int(n_categories[j]), seed)
-        if forest is not None:
-            out[int(j)] = _proba(forest, features[cells[:, j]], int(n_categories[j]))
+    columns = np.flatnonzero(cells.any(axis=0) & ~is_numeric)
+    out = CategoryForests(is_numeric, n_categories, seed).fit(num, cat, observed, columns) \
+        .predict_proba(num, cat, observed, cells)
     _CACHE[key] = {j: p.copy() for j, p in out.items()}
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -213,20 +201,26 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
 
 
 class CategoryForests:
-    """MissForest's categorical step fitted on one table and applied to others
-    (``EncoderImputer``: ``transform`` never refits on the rows it fills); the same forests
-    and features as ``category_proba``."""
+    """MissForest's categorical step: one random forest per categorical column, fitted on
+    the rows where that column is observed (``category_proba`` on the table it fills;
+    ``EncoderImputer`` at ``fit``, applied to other rows without refitting). Features: the
+    other columns as the regressions see them (numeric values, categorical codes), missing
+    cells left missing: the trees route them at each split (scikit-learn >= 1.4), so the
+    vote does not depend on any other imputer's fill. A column with nothing to learn
+    (``_fit_classifier``) gets no forest: the caller keeps its own fill."""
 
     def __init__(self, is_numeric: np.ndarray, n_categories: np.ndarray, seed: int = 0) -> None:
         self.is_numeric = np.asarray(is_numeric, dtype=bool)
         self.n_categories = np.asarray(n_categories, dtype=np.int64)
         self.seed = seed
 
-    def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> "CategoryForests":
+    def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
+            columns: np.ndarray | None = None) -> "CategoryForests":
+        """Forests for the categorical ``columns`` (default: every categorical column)."""
         x = _regression_matrix(num, cat, observed, self.is_numeric)
         known = observed & (cat > 0)
         self.forests_: dict[int, Any] = {}
-        for j in np.flatnonzero(~self.is_numeric):
+        for j in (np.flatnonzero(~self.is_numeric) if columns is None else columns):
             rows = known[:, j]
             forest = _fit_classifier(np.delete(x, j, axis=1)[rows], cat[rows, j].astype(np.int64),
                                      int(self.n_categories[j]), self.seed)
@@ -236,7 +230,8 @@ class CategoryForests:
 
     def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
                       cells: np.ndarray) -> dict[int, np.ndarray]:
-        """As ``category_proba``, for the columns that had a forest fitted."""
+        """Per column with a forest and a cell in ``cells``: ``[cells[:, j].sum(),
+        n_categories[j]]`` probabilities of codes ``1..K`` (column ``k - 1``)."""
         x = _regression_matrix(num, cat, observed, self.is_numeric)
         return {j: _proba(forest, np.delete(x, j, axis=1)[cells[:, j]], int(self.n_categories[j]))
                 for j, forest in self.forests_.items() if cells[:, j].any()}
