@@ -68,6 +68,7 @@ SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default
 ARMS: tuple[str, ...] = ("bench",)  # --arms: bench (this protocol's models) and / or onecall
 ONECALL_OVERRIDES: tuple[str, ...] = ()  # --onecall-overrides: pretrain overrides of the onecall arm
 ONECALL_TAG = "ek_onecall"  # --onecall-tag: the method name of the onecall arm's rows
+ESTIMATOR_TAG = "ek_estimator"  # the estimator arm's rows (EncoderImputer, every default)
 
 
 # ====================================================================== tables
@@ -234,6 +235,23 @@ def onecall_table(holed: pd.DataFrame, seed: int) -> pd.DataFrame:
     return filled
 
 
+def estimator_table(holed: pd.DataFrame, seed: int) -> dict[str, pd.DataFrame]:
+    """``EncoderImputer(random_state=seed).fit_transform`` on the holed frame, as a
+    scikit-learn user runs it (every default, plus ``--onecall-overrides``), and, from the
+    same fit, its fill with every categorical column's ``select=auto`` choice reset to the
+    soft vote (``<tag>_vote``: what the estimator did before it chose per categorical column)."""
+    from encoderkit.sklearn import EncoderImputer
+
+    imp = EncoderImputer(random_state=seed, overrides=ONECALL_OVERRIDES).fit(holed)
+    out = {ESTIMATOR_TAG: imp.transform(holed)}
+    cats = {c["name"] for c in imp.models_[0].domain.columns if c["kind"] != "numeric"}
+    chosen = {c: u for c, u in imp.selection_.items() if c in cats}
+    print(f"[table] estimator: categorical choices {chosen}", flush=True)
+    imp.selection_ = {c: ("blend" if c in cats else u) for c, u in imp.selection_.items()}
+    out[ESTIMATOR_TAG + "_vote"] = imp.transform(holed)
+    return out
+
+
 def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict]:
     from benchmarks.tabular_imputation import DOMAIN, make_predict, train_model
     from domains.tabular import TabularDomain
@@ -293,6 +311,10 @@ def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict
         t1 = time.perf_counter()
         preds[ONECALL_TAG] = onecall_table(holed, seed)
         secs[ONECALL_TAG] = time.perf_counter() - t1
+    if "estimator" in ARMS:
+        t1 = time.perf_counter()
+        preds.update(estimator_table(holed, seed))
+        secs[ESTIMATOR_TAG] = secs[ESTIMATOR_TAG + "_vote"] = time.perf_counter() - t1
     rows = []
     for m, p in preds.items():
         nrmse, acc = score_table(full, p, holes, categorical)
@@ -753,9 +775,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="the series model's channel_embedding / window_stats: the domain's auto "
                          "rule on the dataset's series count (default, as `encoderkit impute`), "
                          "or both on / off")
-    ap.add_argument("--arms", nargs="+", default=["bench"], choices=("bench", "onecall"),
+    ap.add_argument("--arms", nargs="+", default=["bench"], choices=("bench", "onecall", "estimator"),
                     help="series: bench = this protocol's models (ek_*); onecall = `encoderkit "
-                         "impute` itself with every default on the holed data (ek_onecall)")
+                         "impute` itself with every default on the holed data (ek_onecall); "
+                         "estimator (tables) = EncoderImputer().fit_transform (ek_estimator)")
     ap.add_argument("--onecall-overrides", nargs="*", default=[],
                     help="pretrain overrides of the onecall arm (Hydra syntax)")
     ap.add_argument("--onecall-tag", default="ek_onecall", help="method name of the onecall rows")

@@ -15,9 +15,9 @@ from: as in scikit-learn's imputers (``keep_empty_features=False``), ``transform
 it out of its output (``get_feature_names_out`` says which remain);
 ``keep_empty_features=True`` keeps it in place, its cells still missing.
 
-Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed numeric
-cells, trains on the rest, and keeps per numeric column the ``blend`` setting's fill
-unless the encoder alone or IterativeImputer alone wins clearly on the held-back cells
+Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed cells,
+trains on the rest, and keeps per column the ``blend`` setting's fill unless the encoder
+alone or one classical imputer alone wins clearly on the held-back cells
 (``encoderkit/selection.py``, the rule of ``encoderkit impute``); ``selection_`` records
 the choice, ``transform`` applies it.
 
@@ -51,7 +51,9 @@ from encoderkit.errors import DataError, UsageError
 from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
-HOLDOUT = 0.05  # share of the observed numeric cells select='auto' holds back (as encoderkit impute)
+HOLDOUT = 0.05  # share of the observed cells select='auto' holds back (as encoderkit impute)
+# the forest's share in the categorical vote for each select='auto' choice
+FOREST_WEIGHT = {"blend": 0.5, "encoder": 0.0, "forest": 1.0}
 
 
 class EncoderImputer(TransformerMixin, BaseEstimator):
@@ -96,13 +98,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         so ``transform`` imputes each row from what ``fit`` learned, independently of the
         other rows.
     select : {"auto", "model"}, default="auto"
-        ``auto``: ``fit`` holds back 5% of the observed numeric cells, trains the encoder on
-        the rest, and chooses per numeric column among the encoder alone, each classical
-        imputer alone and their mean (``blend``): the ``blend`` setting's fill unless another
-        wins clearly on the held-back cells (the rule of ``encoderkit/selection.py``; the
-        same as ``encoderkit impute select=auto``). The classical imputers are then refitted
-        on every observed cell; the encoder keeps the 95% it was trained on. ``model``:
-        always the ``blend`` setting's fill, the encoder trained on every observed cell.
+        ``auto``: ``fit`` holds back 5% of the observed cells, trains the encoder on the
+        rest, and chooses per numeric column among the encoder alone, each classical
+        imputer alone and their mean (``blend``), and per categorical column with a forest
+        (``blend='iterative+forest'``) among the soft vote (``blend``), the encoder alone
+        and the forest alone: the ``blend`` setting's fill unless another wins clearly on
+        the held-back cells (the rule of ``encoderkit/selection.py``; the same candidates as
+        ``encoderkit impute select=auto``). A categorical cell whose value would then be
+        seen nowhere else in its column is not held back. The classical imputers and forests
+        are then refitted on every observed cell; the encoder keeps the 95% it was trained
+        on. ``model``: always the ``blend`` setting's fill, the encoder trained on every
+        observed cell.
 
     keep_empty_features : bool, default=False
         A column with no observed value at ``fit`` is left out of ``transform``'s output
@@ -111,11 +117,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     selection_ : dict
-        Numeric column name -> the fill ``transform`` uses there: ``encoder``,
-        ``iterative``, ``forest`` or ``blend``.
+        Column name -> the fill ``transform`` uses there: numeric columns ``encoder``,
+        ``iterative``, ``forest`` or ``blend``; categorical columns with a forest
+        ``encoder``, ``forest`` or ``blend`` (the soft vote).
     selection_errors_ : dict
-        Numeric column name -> {candidate: NRMSE on the held-back cells} (``select='auto'``;
-        empty for a column with no held-back cell).
+        Column name -> {candidate: NRMSE (numeric) or error rate (categorical) on the
+        held-back cells} (``select='auto'``; empty for a column with no held-back cell).
     category_forests_ : CategoryForests or None
         The categorical columns' random forests (``blend='iterative+forest'`` and a
         categorical column; ``domains/tabular/blend.py``).
@@ -216,11 +223,16 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1)) \
             if not isinstance(self.random_state, (int, np.integer)) else int(self.random_state)
         numeric = _numeric_columns(frame)
-        hide = draw_holdout(list(channels(frame, numeric)), HOLDOUT, seed) \
-            if self.select == "auto" and len(numeric) >= 2 else {}
+        # held back: numeric cells where two numeric columns give the classical imputers
+        # something to regress on; other columns' cells where the forests vote on categories
+        held = (numeric if len(numeric) >= 2 else []) + \
+            ([c for c in frame.columns if c not in numeric and frame[c].notna().any()]
+             if "forest" in self.blend else [])
+        hide = _keep_categories_seen(frame, draw_holdout(list(channels(frame, held)), HOLDOUT, seed)) \
+            if self.select == "auto" and held else {}
         self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]
         hidden = any(m.any() for m in hide.values())
-        fit_frame = with_hidden(frame, hide, numeric) if hidden else frame
+        fit_frame = with_hidden(frame, hide, held) if hidden else frame
         work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
         work.mkdir(parents=True, exist_ok=True)
         try:
@@ -239,10 +251,14 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         default = "encoder" if self.blend == "none" else "blend"
         self.selection_ = {c: default for c in self.blend_columns_}
         self.selection_errors_: dict[str, dict[str, float]] = {}
-        if hidden and self.blend_model_ is not None:
-            self._select(frame, fit_frame, hide, default)
+        encoder = None
+        if hidden and self.blend_model_ is not None and any(hide.get(c, np.zeros(1)).any()
+                                                            for c in self.blend_columns_):
+            encoder = self._select(frame, fit_frame, hide, default)
             self.blend_columns_, self.blend_model_ = self._fit_blend(frame)  # every observed cell
             self.selection_ = {c: self.selection_.get(c, default) for c in self.blend_columns_}
+        if hidden:
+            self._select_categories(frame, fit_frame, hide, encoder)
         self.category_forests_ = self._fit_categories(frame)
         return self
 
@@ -260,8 +276,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         enc = encode_frame(frame, domain.schema)
         return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
 
-    def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict, default: str) -> None:
-        """``selection_`` from the held-back cells ``hide`` of ``frame`` (hidden in ``fit_frame``)."""
+    def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
+                default: str) -> pd.DataFrame:
+        """``selection_`` of the numeric columns from the held-back cells ``hide`` of
+        ``frame`` (hidden in ``fit_frame``); returns the encoder's own fill of ``fit_frame``."""
         from encoderkit.impute import ensemble_infill
         from encoderkit.impute_cells import channels, select_fills
 
@@ -276,6 +294,48 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         name = lambda k: default if k == "model" else k  # noqa: E731
         self.selection_ = {c: name(ch.used) for c, ch in choices.items()}
         self.selection_errors_ = {c: {name(k): e for k, e in ch.errors.items()} for c, ch in choices.items()}
+        return encoder
+
+    def _select_categories(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
+                           encoder: pd.DataFrame | None) -> None:
+        """``selection_`` of the categorical columns that get a forest, from their held-back
+        cells: the soft vote (``blend``), the encoder alone or the forest alone, by the rule
+        of ``encoderkit impute select=auto`` (error rates; ``encoderkit/selection.py``).
+        The forests are fitted on ``fit_frame`` here, on every observed cell afterwards."""
+        from encoderkit.impute import ensemble_infill
+        from encoderkit.impute_cells import channels, select_fills
+
+        forests = self._fit_categories(fit_frame)
+        if forests is None or not forests.forests_:
+            return
+        domain = self.models_[0].domain
+        cols = [domain.columns[j]["name"] for j in forests.forests_]
+        if not any(hide.get(c, np.zeros(1)).any() for c in cols):
+            return
+        if encoder is None:
+            encoder, _ = ensemble_infill(self.models_, fit_frame)
+
+        def voted(weight: float) -> pd.DataFrame:
+            share = {j: weight for j in forests.forests_}
+            return ensemble_infill(self.models_, fit_frame, infill=lambda data, predict:
+                                   domain.infill_voting(data, predict, forests, share))[0]
+
+        fills = {"model": voted(FOREST_WEIGHT["blend"]), "encoder": encoder,
+                 "forest": voted(FOREST_WEIGHT["forest"])}
+        choices = select_fills(list(channels(frame, cols, categorical=cols)),
+                               {k: list(channels(v, cols, categorical=cols)) for k, v in fills.items()},
+                               hide, runs=False)
+        name = lambda k: "blend" if k == "model" else k  # noqa: E731
+        for c, ch in choices.items():
+            self.selection_[c] = name(ch.used)
+            self.selection_errors_[c] = {name(k): e for k, e in ch.errors.items()}
+
+    def _forest_weight(self) -> dict[int, float]:
+        """The forest's share of each categorical column's vote (``infill_voting``), by
+        schema column index, from ``selection_`` (the vote where it names none)."""
+        names = {c["name"]: j for j, c in enumerate(self.models_[0].domain.columns) if c["kind"] != "numeric"}
+        return {names[c]: FOREST_WEIGHT[used] for c, used in self.selection_.items()
+                if c in names and used in FOREST_WEIGHT}
 
     def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], dict[str, Any] | None]:
         """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
@@ -403,8 +463,9 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         frame, is_frame = self._frame(X, reset=False)
         forests = getattr(self, "category_forests_", None)
+        share = self._forest_weight()
         infill = None if forests is None else \
-            (lambda data, predict: self.models_[0].domain.infill_voting(data, predict, forests))
+            (lambda data, predict: self.models_[0].domain.infill_voting(data, predict, forests, share))
         filled, spread = ensemble_infill(self.models_, frame, return_std=return_std, infill=infill)
         filled, w = self._apply_blend(frame, filled)
         if spread is not None and w is not None:
@@ -469,6 +530,22 @@ def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> N
         schema = get_domain(DOMAIN).ingest_frame(frame, writer, report, **options)
         writer.finalize(schema, {"files": [], "options": options, "command": "EncoderImputer.fit",
                                  "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}"})
+
+
+def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``hide`` without the held-back cells of a non-numeric column whose value would then
+    be seen nowhere else in the column: the encoder trains once, on what is not held back,
+    and a category it never saw is one it can never fill, nor read at ``transform``."""
+    numeric = set(_numeric_columns(frame))
+    out = dict(hide)
+    for c, mask in hide.items():
+        if c in numeric or not mask.any():
+            continue
+        values = frame[c].to_numpy(dtype=object)
+        seen = set(map(str, values[frame[c].notna().to_numpy() & ~mask]))
+        rare = np.array([str(v) not in seen for v in values])
+        out[c] = mask & ~rare
+    return out
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

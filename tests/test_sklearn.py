@@ -290,6 +290,66 @@ def test_categories_are_voted_with_forests_fitted_at_fit():
     assert imputer(blend="iterative").fit(fit_on).category_forests_ is None
 
 
+def _sign_frame(n: int, seed: int) -> pd.DataFrame:
+    """x, a noisy copy z, and a category k that is the sign of x (a forest learns it from
+    one split; a 3-step encoder does not)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    f = pd.DataFrame({"x": x, "z": x + 0.1 * rng.normal(size=n), "k": np.where(x > 0, "pos", "neg")})
+    f.loc[rng.random(n) < 0.1, "k"] = None
+    return f
+
+
+def test_select_auto_chooses_per_categorical_column_and_transform_applies_it(monkeypatch):
+    """select='auto' holds back categorical cells too and scores the soft vote, the encoder
+    alone and the forest alone there (error rates, as encoderkit impute does). With the
+    vote's forest weight set to 0 (the 'model' candidate = the encoder alone), the forest
+    alone wins k's held-back cells clearly and is chosen; transform then fills k with the
+    refitted forest's most probable category (checked against the forest itself), and
+    with 'encoder' chosen, with the encoder's own fill."""
+    import encoderkit.sklearn as sk
+    from domains.tabular.schema import encode_frame
+    from encoderkit.impute import ensemble_infill
+
+    f = _sign_frame(400, 5)
+    plain = imputer().fit(f)
+    assert plain.selection_["k"] in {"blend", "encoder", "forest"}
+    assert set(plain.selection_errors_["k"]) == {"blend", "encoder", "forest"}
+    assert all(0.0 <= e <= 1.0 for e in plain.selection_errors_["k"].values())
+
+    monkeypatch.setitem(sk.FOREST_WEIGHT, "blend", 0.0)
+    imp = imputer().fit(f)
+    errs = imp.selection_errors_["k"]
+    assert imp.selection_["k"] == "forest" and errs["forest"] < errs["blend"] - 0.2
+    out = imp.transform(f)
+    miss = f["k"].isna().to_numpy()
+    domain = imp.models_[0].domain
+    enc = encode_frame(f, domain.schema)
+    j = [c["name"] for c in domain.columns].index("k")
+    cells = np.zeros_like(enc.observed)
+    cells[:, j] = miss
+    proba = imp.category_forests_.predict_proba(enc.num, enc.cat, enc.observed, cells)[j]
+    cats = domain.columns[j]["categories"]
+    assert list(out.loc[miss, "k"]) == [cats[k] for k in proba.argmax(axis=1)]
+    assert (out.loc[miss, "k"] == np.where(f.loc[miss, "x"] > 0, "pos", "neg")).mean() >= 0.95
+
+    imp.selection_["k"] = "encoder"
+    own, _ = ensemble_infill(imp.models_, f)  # the encoder alone (its domain's blend is none)
+    assert list(imp.transform(f).loc[miss, "k"]) == list(own.loc[miss, "k"])
+
+
+def test_held_back_cells_never_take_a_category_out_of_sight():
+    """A categorical cell whose value occurs nowhere else in its column is not held back:
+    the encoder trains once, on what is not held back."""
+    from encoderkit.sklearn import _keep_categories_seen
+
+    f = pd.DataFrame({"k": ["a", "a", "b", "c", None], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    hide = {"k": np.array([True, False, True, True, False]), "x": np.array([True, False, False, False, False])}
+    kept = _keep_categories_seen(f, hide)
+    assert kept["k"].tolist() == [True, False, False, False, False]
+    assert kept["x"].tolist() == hide["x"].tolist()
+
+
 def test_linear_chain_reads_categorical_columns_as_codes_and_indicators():
     """y = x + 5 where k is "b": with blend='iterative' the numeric fill is the mean of the
     encoder alone and scikit-learn's IterativeImputer on x, y, k's code and k's indicators

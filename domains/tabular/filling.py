@@ -9,7 +9,7 @@ featurize / decode); split out so the domain module keeps to one job per file.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,14 @@ class TableInfill:
         """
         return self._fill(data, predict, self.options["infill_blend"])
 
-    def infill_voting(self, data: Any, predict: PredictFn, forests: CategoryForests) -> Any:
+    def infill_voting(self, data: Any, predict: PredictFn, forests: CategoryForests,
+                      forest_weight: Mapping[int, float] | None = None) -> Any:
         """``infill`` whose categorical cells are the soft vote of the encoder and the
         classifiers ``forests`` fitted on another table (``EncoderImputer``); numeric cells
-        as ``infill_blend`` says."""
-        return self._fill(data, predict, self.options["infill_blend"], forests)
+        as ``infill_blend`` says. ``forest_weight``: per schema column index, the forest's
+        share of the vote (0: the encoder alone, 1: the forest alone; default 0.5, the
+        ``select=auto`` choices of ``EncoderImputer``)."""
+        return self._fill(data, predict, self.options["infill_blend"], forests, forest_weight)
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
@@ -59,11 +62,13 @@ class TableInfill:
         return [k for k in kinds if k != "forest" or forest_fits(len(self.columns))]
 
     def _fill(self, data: Any, predict: PredictFn | None, blend: str,
-              forests: CategoryForests | None = None) -> Any:
+              forests: CategoryForests | None = None,
+              forest_weight: Mapping[int, float] | None = None) -> Any:
         """``infill`` with the given blend; ``predict`` None: no model, numeric cells
         from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``),
         categorical cells from the forest's classifiers (left missing without one).
-        ``forests``: fitted classifiers to vote with instead of fitting them on ``data``."""
+        ``forests``: fitted classifiers to vote with instead of fitting them on ``data``;
+        ``forest_weight``: see ``infill_voting``."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -107,7 +112,8 @@ class TableInfill:
             if predict is not None:
                 parts.append(filled_num[cells])
             filled_num[cells] = np.mean(parts, axis=0)
-        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba, forests) if vote else set()
+        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba, forests, forest_weight) \
+            if vote else set()
         for j, col in enumerate(self.columns):
             if not enc.present[j] or not missing[:, j].any():
                 continue
@@ -140,13 +146,19 @@ class TableInfill:
 
     def _vote_categories(self, enc: Any, missing: np.ndarray, filled_cat: np.ndarray,
                          encoder_proba: dict[tuple[int, int], np.ndarray],
-                         forests: CategoryForests | None = None) -> set[int]:
+                         forests: CategoryForests | None = None,
+                         forest_weight: Mapping[int, float] | None = None) -> set[int]:
         """Missing categorical cells (in place in ``filled_cat``) from the forest's class
         probabilities (``forests``', else fitted on this table), averaged with the encoder's
-        where it predicted the cell (a soft vote); returns the columns filled (a column
-        the forest cannot learn keeps the encoder's fill)."""
+        where it predicted the cell (a soft vote, the forest weighing ``forest_weight[j]``,
+        default one half); returns the columns filled (a column the forest cannot learn,
+        or whose forest weighs 0, keeps the encoder's fill)."""
         lay = self.layout
+        weight = {} if forest_weight is None else {int(j): float(w) for j, w in forest_weight.items()}
         cells = missing & ~lay.is_numeric[None, :]
+        for j, w in weight.items():
+            if w <= 0.0:
+                cells[:, j] = False
         if not cells.any():
             return set()
         if forests is not None:
@@ -155,9 +167,10 @@ class TableInfill:
             forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
                                     np.asarray(lay.cat_sizes) - 1, cells)
         for j, proba in forest.items():
+            w = weight.get(j, 0.5)
             for r, q in zip(np.flatnonzero(cells[:, j]), proba):
                 if (int(r), j) in encoder_proba:
-                    q = 0.5 * (q + encoder_proba[(int(r), j)])
+                    q = w * q + (1.0 - w) * encoder_proba[(int(r), j)]
                 filled_cat[r, j] = 1 + int(np.argmax(q))
         return set(forest)
 
