@@ -68,6 +68,7 @@ SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default
 ARMS: tuple[str, ...] = ("bench",)  # --arms: bench (this protocol's models) and / or onecall
 ONECALL_OVERRIDES: tuple[str, ...] = ()  # --onecall-overrides: pretrain overrides of the onecall arm
 ONECALL_TAG = "ek_onecall"  # --onecall-tag: the method name of the onecall arm's rows
+ONECALL_MODELS = 1  # --onecall-models: n_models of the onecall arm (multiple imputation)
 ESTIMATOR_TAG = "ek_estimator"  # the estimator arm's rows (EncoderImputer, every default)
 
 
@@ -227,7 +228,8 @@ def onecall_table(holed: pd.DataFrame, seed: int) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "holed.csv"), os.path.join(tmp, "filled.csv")
         holed.to_csv(src, index=False)
-        report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES))
+        report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES),
+                        n_models=ONECALL_MODELS)
         print(f"[table] onecall: {report.steps} steps, {report.seconds:.0f} s; " + ", ".join(
             f"{k} {c.used}" for k, c in report.by_pool()[1].items() if c.used != "model"), flush=True)
         filled = pd.read_csv(dst)
@@ -553,7 +555,8 @@ def onecall_series(holed: list[np.ndarray], seed: int, workdir: str) -> list[np.
     os.makedirs(workdir, exist_ok=True)
     src, dst = os.path.join(workdir, "holed.npz"), os.path.join(workdir, "filled.npz")
     np.savez(src, **{f"s{i:04d}": h for i, h in enumerate(holed)})
-    report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES))
+    report = impute(src, dst, seed=seed, progress=False, overwrite=True, overrides=list(ONECALL_OVERRIDES),
+                    n_models=ONECALL_MODELS)
     print(f"[series] onecall: {report.steps} steps, {report.seconds:.0f} s; " + ", ".join(
         f"{k} {c.used} (" + " ".join(f"{n} {e:.3g}" for n, e in c.errors.items()) + ")"
         for k, c in report.by_pool()[1].items()), flush=True)
@@ -782,13 +785,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--onecall-overrides", nargs="*", default=[],
                     help="pretrain overrides of the onecall arm (Hydra syntax)")
     ap.add_argument("--onecall-tag", default="ek_onecall", help="method name of the onecall rows")
+    ap.add_argument("--onecall-models", type=int, default=1,
+                    help="n_models of the onecall arm (models averaged at infill)")
     ap.add_argument("--out", default="imputation_lodo.json")
     ap.add_argument("--report", nargs="*", default=None,
                     help="only render markdown from these result JSON files")
     args = ap.parse_args(argv)
-    global SERIES_INPUTS, SHIFTS, ARMS, ONECALL_OVERRIDES, ONECALL_TAG
+    global SERIES_INPUTS, SHIFTS, ARMS, ONECALL_OVERRIDES, ONECALL_TAG, ONECALL_MODELS
     SERIES_INPUTS, SHIFTS = args.series_inputs, tuple(sorted({1, *args.shifts}))
     ARMS, ONECALL_OVERRIDES, ONECALL_TAG = tuple(args.arms), tuple(args.onecall_overrides), args.onecall_tag
+    ONECALL_MODELS = args.onecall_models
     if args.report:
         parts = [pd.DataFrame(json.load(open(path))).assign(_src=i) for i, path in enumerate(args.report)]
         df = pd.concat(parts, ignore_index=True)
