@@ -559,6 +559,13 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                               data, columns, cats)
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
+        left = {k: n for k, n in after.items() if n and k in missing} if domain == "tabular" else {}
+        if left:  # a fill that came back NaN would be written as a hole with exit 0: refuse it
+            name, n = next(iter(left.items()))
+            raise DataError(f"column {name!r}: {n} missing cell(s) got no finite fill "
+                            f"({sum(left.values())} in {len(left)} column(s)); no output written: "
+                            f"please report it, and exclude the column (exclude=[{name}]) meanwhile",
+                            file=input)
         try:
             if order is not None:
                 filled = filled.iloc[np.argsort(order)]
@@ -581,16 +588,19 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
     own: dict[str, Any] = dict(OWN)
     passed: list[str] = []
     rest: list[str] = []
+    ingest_options: dict[str, Any] = {}
     for word in argv:
         if "=" not in word:
             raise UsageError(f"impute: unexpected argument {word!r}; arguments are key=value")
         key = word.split("=", 1)[0].lstrip("+~")
+        if key == "delimiter":  # raw text: Hydra's grammar refuses ';' and ','
+            ingest_options[key] = _delimiter(word.split("=", 1)[1])
+            continue
         (passed if "." in key or key in GROUPS else rest).append(word)
     try:
         parsed = OverridesParser.create().parse_overrides(rest)
     except Exception as e:  # hydra's grammar errors name the offending word
         raise UsageError(f"impute: cannot parse arguments: {' '.join(str(e).split())}") from None
-    ingest_options: dict[str, Any] = {}
     for o in parsed:
         key, value = o.key_or_group, o.value()
         if key in OWN:
@@ -608,6 +618,20 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
         if own[key] is not None:
             own[key] = str(own[key])
     return own, passed, ingest_options
+
+
+def _delimiter(text: str) -> str | None:
+    """The ``delimiter=`` word's value as the user means it. Why not Hydra's grammar: a shell
+    turns ``delimiter=';'`` (the fix the reader's error message gives) into ``delimiter=;``,
+    which the grammar refuses, as it refuses ``,``; and a tab is typed as ``\\t`` or ``tab``."""
+    value = text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
+    value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+    if value in ("null", "none", "None"):
+        return None
+    if len(value) != 1:
+        raise UsageError(f"The 'delimiter' parameter must be one character (`;`, `|`, `\\t` or `tab` for a "
+                         f"tab). Got {text!r} instead.", key="delimiter")
+    return value
 
 
 def run(command: str, argv: list[str]) -> int:

@@ -341,7 +341,9 @@ class TabularDomain(TableInfill, Domain):
                 for i in range(len(frame))]
 
     def read_input(self, path: str) -> pd.DataFrame:
-        return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter")).frame
+        # keep_rows: the output (a filled table, predictions) has a row per input row, so a
+        # ragged row is refused rather than skipped
+        return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter"), keep_rows=True).frame
 
     def write_output(self, data: Any, path: str) -> None:
         frame = as_frame(data)

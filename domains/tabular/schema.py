@@ -97,18 +97,20 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst")
 
 
-def read_table(path: str, delimiter: str | None = None) -> ReadResult:
+def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
-    are skipped and counted rather than shifting cells into the wrong columns. Any
-    problem with the file (truncated archive, bad bytes, a directory) is a
+    are skipped and counted rather than shifting cells into the wrong columns, or, with
+    ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
+    refused: a skipped row would be missing from the filled file. Any problem with the
+    file (truncated archive, bad bytes such as text that is not UTF-8, a directory) is a
     ``DataError`` naming it."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        return _read_table(path, delimiter)
+        return _read_table(path, delimiter, keep_rows)
 
 
-def _read_table(path: str, delimiter: str | None) -> ReadResult:
+def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> ReadResult:
     lower = path.lower()
     if os.path.isdir(path):
         raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
@@ -138,14 +140,19 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
     sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
         u.exc_value, UnicodeError) else hook(u)
     try:
-        def parse(ignore_empty_lines: bool) -> Any:
-            return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
+        def parse(ignore_empty_lines: bool, use_threads: bool = True) -> Any:
+            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=use_threads),
+                                  parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
                 # an empty text cell is missing, as it is in a numeric column
                 convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
         table = parse(True)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
+            bad.clear()
             table = parse(False)
+        if bad and -1 in bad:  # pyarrow numbers the rows only when it reads on one thread
+            bad.clear()
+            table = parse(table.num_columns != 1, use_threads=False)
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
     finally:
@@ -157,11 +164,34 @@ def _read_table(path: str, delimiter: str | None) -> ReadResult:
         if other:
             raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
                             f"{delimiter!r} but holds {other[0]!r}: set delimiter='{other[0]}'", file=path)
+    if bad and keep_rows:
+        raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
+                        f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
+                        f"the filled file keeps every row, so fix or remove them", file=path)
+    _check_utf8(table, path)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
                             f"first at line(s) {bad[:5]}")
     return res
+
+
+def _check_utf8(table: Any, path: str) -> None:
+    """Refuse a text table with a column pyarrow could only read as bytes: its cells are not
+    UTF-8 (Latin-1, cp1252), and would be written back as ``b'caf\\xe9'``."""
+    import pyarrow as pa
+
+    for i, fld in enumerate(table.schema):
+        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
+            continue
+        row = 0
+        for row, cell in enumerate(table.column(i).to_pylist()):
+            try:
+                cell is None or cell.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        raise DataError(f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, "
+                        f"{table.column(i).to_pylist()[row]!r}); save the file as UTF-8", file=path)
 
 
 def _to_pandas(table: Any) -> pd.DataFrame:
@@ -260,6 +290,20 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     return "categorical"
 
 
+def finite_mean_std(v: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of finite ``v``, finite even where numpy's overflow
+    (values beyond ~1e154 square to inf; a sum of values near 1.8e308 is inf): then computed
+    on ``v`` scaled by its largest magnitude. Why: an inf std made every z-score 0 and
+    every fill NaN, so a column of such values was written back with its holes."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(np.mean(v)), float(np.std(v))
+        if np.isfinite(mean) and np.isfinite(std):
+            return mean, std  # the common case, bit for bit as before
+        scale = float(np.max(np.abs(v)))
+        u = v / scale
+        return float(np.mean(u)) * scale, float(np.std(u)) * scale
+
+
 def _formatted_numbers(values: Any, share: float) -> bool:
     """Text such as ``12,345``, ``45%``, ``$3.50``: numbers once separators and signs go."""
     text = [v for v in values if isinstance(v, str)]
@@ -307,7 +351,7 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             if vt.size == 0:
                 messages.append(f"column {name!r} has no numeric value; dropped")
                 continue
-            mean, std = float(vt.mean()), float(vt.std())
+            mean, std = finite_mean_std(vt)
             std = std if std > 0 else 1.0
             z = (vt - mean) / std
             quantiles = np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1))
