@@ -140,9 +140,10 @@ def test_schema_statistics_of_huge_values_are_finite():
     assert schema["columns"][0]["std"] == pytest.approx(w.std(), rel=1e-12)
 
 
-@pytest.mark.xfail(reason="encoderkit/sklearn.py _fit_blend: StandardScaler's variance of values "
-                          "~1e200 overflows to inf, the scaled column is all NaN, IterativeImputer "
-                          "drops it, and inverse_transform fails on the narrower array", strict=True)
+@pytest.mark.xfail(reason="encoderkit/sklearn.py _fit_blend / _estimates: StandardScaler's variance "
+                          "of values ~1e200 overflows (NaN), so the scaled column is all NaN, "
+                          "IterativeImputer drops it, and StandardScaler.inverse_transform fails on the "
+                          "narrower array (ValueError: non-broadcastable output operand)", strict=True)
 def test_imputer_huge_magnitudes():
     from encoderkit.sklearn import EncoderImputer
 
@@ -174,3 +175,83 @@ def test_a_fill_left_empty_is_refused_not_written(tmp_path, capsys, monkeypatch)
     frame.to_csv(src, index=False)
     refused(capsys, tmp_path, ["impute", f"input={src}", f"output={out}", "select=model", *TINY],
             str(src), "column 'b'", "2 missing cell(s)", "no output written")
+
+
+# ---------------------------------------------------------------- unusual inputs that work
+
+def zoo(n: int = 80) -> pd.DataFrame:
+    """One column per unusual kind the sweep found handled; holes in each."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "x num": np.round(rng.normal(size=n), 3),  # a space in the name
+        "größe ✓": np.round(rng.normal(size=n) * 1e12 + 3e12),  # unicode name, 1e12 magnitudes
+        "const": np.full(n, 5.0),
+        "one": pd.Series(["only"] * n, dtype=object),  # a single category
+        "rare": pd.Series([None] * n, dtype=object),  # two observed cells
+        "flag": pd.Series(rng.random(n) < 0.5, dtype=object),
+        "mixed": pd.Series([str(i) if i % 3 else f"t{i % 5}" for i in range(n)], dtype=object),
+        "count": pd.array(rng.integers(0, 1000, n), dtype="Int64"),
+        "many": [f"v{i % 70}" for i in range(n)],  # > 64 categories: no forest, the encoder's fill
+    })
+    frame.loc[[0, 40], "rare"] = ["p", "q"]
+    for c in frame.columns:
+        if c != "rare":
+            frame.loc[rng.choice(n, 3, replace=False), c] = None
+    return frame
+
+
+def test_cli_unusual_columns_filled_with_their_own_values(tmp_path, capsys):
+    frame = zoo()
+    src, out = tmp_path / "zoo.csv", tmp_path / "filled.csv"
+    frame.to_csv(src, index=False)
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 0, capsys.readouterr().err
+    given = pd.read_csv(src, dtype=str, keep_default_na=False)
+    back = observed_text_unchanged(src, out)
+    for c in ("one", "rare", "flag", "mixed", "many"):
+        assert set(back[c]) <= set(given[c][given[c] != ""]), c
+    assert set(back["const"].astype(float)) == {5.0}
+    assert back["count"].str.fullmatch(r"\d+").all()  # whole numbers, not 473.0
+
+
+def test_imputer_pandas_dtypes_kept_and_filled_with_their_own_values():
+    from encoderkit.sklearn import EncoderImputer
+
+    rng = np.random.default_rng(2)
+    n = 60
+    frame = pd.DataFrame({
+        "a": rng.normal(size=n), "b": rng.normal(size=n),
+        "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+        "cat": pd.Categorical(rng.choice(["x", "y", "z"], n), categories=["x", "y", "z", "unused"]),
+        "count": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+        "text": pd.Series(rng.choice(["u", "v"], n), dtype="string"),
+    })
+    for c in frame.columns:
+        frame.loc[rng.choice(n, 3, replace=False), c] = None
+    out = EncoderImputer(random_state=0, overrides=TINY_OVERRIDES).fit_transform(frame)
+    assert list(out.columns) == list(frame.columns)
+    for c in frame.columns:
+        assert out[c].dtype == frame[c].dtype, c
+        obs = frame[c].notna().to_numpy()
+        assert out[c][obs].astype(object).equals(frame[c][obs].astype(object)), c
+        assert out[c].notna().all(), c
+    for c in ("flag", "cat", "text"):
+        assert set(out[c]) <= set(frame[c].dropna()), c
+    assert list(out["cat"].cat.categories) == ["x", "y", "z", "unused"]
+
+
+@pytest.mark.xfail(reason="encoderkit/impute_cells.py channels(): a column the schema reads as numbers "
+                          "but pandas holds as text (numbers plus a few '?' marks) is a categorical "
+                          "channel, so its held-back cells are scored and selected by exact text "
+                          "match (accuracy 0 for every fill); not fixed yet", strict=True)
+def test_numbers_as_text_with_marks_scored_as_numbers(tmp_path):
+    from encoderkit.impute import impute
+
+    rng = np.random.default_rng(0)
+    frame = table(60)
+    frame["q"] = [f"{v:.2f}" for v in rng.normal(size=60)]
+    frame.loc[[3, 7], "q"] = "?"
+    frame.loc[[5, 9], "q"] = None
+    src, out = tmp_path / "q.csv", tmp_path / "filled.csv"
+    frame.to_csv(src, index=False)
+    report = impute(str(src), str(out), holdout=0.2, progress=False, overrides=TINY_OVERRIDES)
+    assert report.choices["q"].metric == "nrmse"
