@@ -346,7 +346,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         if self.blend == "none" and self.select != "auto":
             return [], None
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
         from domains.tabular.blend import classical_imputer, forest_fits
 
@@ -363,7 +362,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         models = {}
         for kind in kinds:
             x = design[kind]
-            models[kind] = make_pipeline(StandardScaler(), classical_imputer(kind, len(x), 0))
+            models[kind] = make_pipeline(FiniteStandardScaler(), classical_imputer(kind, len(x), 0))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)
@@ -516,6 +515,29 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+class FiniteStandardScaler(TransformerMixin, BaseEstimator):
+    """``StandardScaler`` for the classical imputers' inputs, whose statistics stay finite
+    for any finite column (``domains.tabular.schema.finite_mean_std``): scikit-learn's
+    variance of values beyond ~1e154 overflows to NaN, the scaled column becomes all NaN,
+    IterativeImputer drops it and the inverse transform fails on the narrower array.
+    NaN cells are ignored at fit and kept; a constant column is scaled by 1."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "FiniteStandardScaler":
+        from domains.tabular.schema import finite_mean_std
+
+        x = np.asarray(X, dtype=np.float64)
+        stats = [finite_mean_std(c[np.isfinite(c)]) if np.isfinite(c).any() else (0.0, 1.0) for c in x.T]
+        self.mean_ = np.array([m for m, _ in stats])
+        self.scale_ = np.array([sd if sd > 0 else 1.0 for _, sd in stats])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_
 
 
 def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> None:

@@ -140,11 +140,10 @@ def test_schema_statistics_of_huge_values_are_finite():
     assert schema["columns"][0]["std"] == pytest.approx(w.std(), rel=1e-12)
 
 
-@pytest.mark.xfail(reason="encoderkit/sklearn.py _fit_blend / _estimates: StandardScaler's variance "
-                          "of values ~1e200 overflows (NaN), so the scaled column is all NaN, "
-                          "IterativeImputer drops it, and StandardScaler.inverse_transform fails on the "
-                          "narrower array (ValueError: non-broadcastable output operand)", strict=True)
 def test_imputer_huge_magnitudes():
+    """EncoderImputer on a column around 1e200: scikit-learn's StandardScaler variance
+    overflowed to NaN and fit failed (non-broadcastable output operand); now the fills are
+    finite and inside the column's range, the observed cells unchanged."""
     from encoderkit.sklearn import EncoderImputer
 
     rng = np.random.default_rng(0)
@@ -152,6 +151,28 @@ def test_imputer_huge_magnitudes():
     frame.loc[[1, 2], "big"] = np.nan
     out = EncoderImputer(random_state=0, overrides=TINY_OVERRIDES).fit_transform(frame)
     assert np.isfinite(out["big"]).all()
+    assert (out.loc[[1, 2], "big"].abs() <= frame["big"].abs().max()).all()
+    pd.testing.assert_series_equal(out["big"].drop([1, 2]), frame["big"].drop([1, 2]))
+
+
+def test_finite_scaler_equals_standard_scaler_and_survives_overflow():
+    """The estimator's scaler: scikit-learn's StandardScaler on ordinary columns (NaN
+    ignored at fit, kept at transform; a constant column scaled by 1), finite statistics
+    where scikit-learn's variance overflows, and an exact round trip."""
+    from sklearn.preprocessing import StandardScaler
+
+    from encoderkit.sklearn import FiniteStandardScaler
+
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(3.0, 2.0, 50), np.full(50, 7.0), rng.normal(size=50)])
+    x[rng.random(x.shape) < 0.1] = np.nan
+    ours, ref = FiniteStandardScaler().fit(x), StandardScaler().fit(x)
+    np.testing.assert_allclose(ours.transform(x), ref.transform(x), rtol=1e-12, atol=1e-12, equal_nan=True)
+    big = np.column_stack([rng.normal(size=20) * 1e200, rng.normal(size=20)])
+    z = FiniteStandardScaler().fit(big)
+    assert np.isfinite(z.transform(big)).all()
+    np.testing.assert_allclose(z.transform(big).std(axis=0), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(z.inverse_transform(z.transform(big)), big, rtol=1e-12)
 
 
 def test_a_fill_left_empty_is_refused_not_written(tmp_path, capsys, monkeypatch):
