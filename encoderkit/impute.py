@@ -351,6 +351,35 @@ def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping
     return [c for c in data.columns if c not in roles and pd.api.types.is_numeric_dtype(data[c].dtype)]
 
 
+def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callable[[str], None]) -> pd.DataFrame:
+    """``data`` with each column the schema reads as numbers but the file holds as text
+    (numbers plus a few marks such as ``?``, ``n/a``, ``-``) as float64, its marks missing.
+    The model already reads those marks as missing cells (``schema.numeric_values``); left
+    as text they were neither filled nor scored as numbers (a held-back cell compared as
+    text: every fill a miss). They are filled, and the summary says how many there were."""
+    from domains.tabular.schema import _is_datetime, _is_timedelta
+
+    names = {str(c): c for c in data.columns}
+    out = data
+    for col in schema.get("columns", []):
+        c = names.get(str(col.get("name"))) if isinstance(col, Mapping) else None
+        if c is None or col.get("kind") != "numeric":
+            continue
+        s = data[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) or _is_datetime(s) or _is_timedelta(s):
+            continue
+        parsed = pd.to_numeric(s, errors="coerce").astype("float64")
+        marks = s.notna() & parsed.isna()
+        if out is data:
+            out = data.copy()
+        out[c] = parsed
+        if marks.any():
+            shown = sorted(map(str, pd.unique(s[marks])))[:3]
+            say(f"impute: column {str(c)!r}: {int(marks.sum())} cell(s) that are not numbers "
+                f"({', '.join(map(repr, shown))}) read as missing and filled")
+    return out
+
+
 def _categorical(schema: Mapping[str, Any]) -> list[str]:
     return [c["name"] for c in schema.get("columns", []) if isinstance(c, Mapping)
             and c.get("kind") == "categorical"]
@@ -501,6 +530,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             if absent:
                 raise UsageError(f"exclude names column {absent[0]!r} that {input} does not have "
                                  f"(columns: {list(map(str, data.columns))[:20]})", key="exclude")
+        if domain == "tabular" and isinstance(data, pd.DataFrame):
+            data = _marks_as_missing(data, schema, say)
         columns = _value_columns(data, schema, ingest_options)
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))

@@ -260,11 +260,11 @@ def test_imputer_pandas_dtypes_kept_and_filled_with_their_own_values():
     assert list(out["cat"].cat.categories) == ["x", "y", "z", "unused"]
 
 
-@pytest.mark.xfail(reason="encoderkit/impute_cells.py channels(): a column the schema reads as numbers "
-                          "but pandas holds as text (numbers plus a few '?' marks) is a categorical "
-                          "channel, so its held-back cells are scored and selected by exact text "
-                          "match (accuracy 0 for every fill); not fixed yet", strict=True)
 def test_numbers_as_text_with_marks_scored_as_numbers(tmp_path):
+    """A column of numbers written as text with a few '?' marks: the schema reads it as
+    numbers and the marks as missing. The marks were kept as text and the held-back cells
+    scored by exact text match (accuracy 0 for every fill); now the marks are filled with
+    numbers and the column is scored and selected by NRMSE."""
     from encoderkit.impute import impute
 
     rng = np.random.default_rng(0)
@@ -276,3 +276,10 @@ def test_numbers_as_text_with_marks_scored_as_numbers(tmp_path):
     frame.to_csv(src, index=False)
     report = impute(str(src), str(out), holdout=0.2, progress=False, overrides=TINY_OVERRIDES)
     assert report.choices["q"].metric == "nrmse"
+    assert report.filled["q"] == 4  # the two '?' marks and the two empty cells
+    given = pd.read_csv(src, dtype=str, keep_default_na=False)
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    marks = given["q"].isin(["?", ""]).to_numpy()
+    assert (back.loc[~marks, "q"] == given.loc[~marks, "q"]).all()  # observed text as given
+    assert np.isfinite(pd.to_numeric(back.loc[marks, "q"])).all()  # every mark now a number
+    assert (back[["a", "b", "c"]] != "").all().all()
