@@ -268,9 +268,13 @@ def _number(x: Any, file: str, where: str) -> float:
     if isinstance(x, (bool, np.bool_)):
         return float(x)
     try:
-        return float(x)
+        value = float(x)
     except (TypeError, ValueError):
         raise DataError(f"{where}: regression label {x!r} is not a number", file=file) from None
+    if math.isinf(value):  # NaN means unlabelled; an infinite target has no loss to learn from
+        raise DataError(f"{where}: regression label {x!r} is infinite; leave it empty to mark "
+                        f"the record unlabelled", file=file)
+    return value
 
 
 def encode_regression(labels: Labels, ids: np.ndarray, token: bool) -> list[np.ndarray] | np.ndarray:

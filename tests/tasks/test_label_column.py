@@ -54,3 +54,30 @@ def test_finetune_on_a_table_column(store, tmp_path):
     b = model.predict(raw)
     np.testing.assert_allclose(a.filter(like="proba_").to_numpy(), b.filter(like="proba_").to_numpy(),
                                atol=1e-6)
+
+
+def test_regression_targets_beyond_float_squares_train_and_predict(store, tmp_path):
+    """Targets around 1e200: their variance overflowed, the standardised targets reached
+    the loss as inf and training stopped at step 1; now the statistics are those of the
+    scaled targets (float64 reference below) and the predictions come back in units of 1e200."""
+    import pandas as pd
+
+    from encoderkit.data.store import RecordStore
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+
+    n = len(RecordStore(store))
+    rng = np.random.default_rng(0)
+    y = (rng.normal(size=n) + 3.0) * 1e200
+    labels = tmp_path / "huge.csv"
+    pd.DataFrame({"label": y}).to_csv(labels, index=False)
+    run = finetune(["checkpoint=none", "domain=tabular", f"data.store={store}", f"run.dir={tmp_path / 'ft'}",
+                    "task=regression", f"task.labels={labels}", "task.val_fraction=0", "train.steps=3",
+                    "train.checkpoint_every=0", "train.progress=false", "run.device=cpu",
+                    "data.max_tokens=512", "data.max_seqlen=64", *TINY_MODEL])
+    model = load(run)
+    u = y / 1e200  # the same statistics, computed where nothing overflows
+    assert model.spec.mean[0] == pytest.approx(u.mean() * 1e200, rel=1e-9)
+    assert model.spec.std[0] == pytest.approx(u.std() * 1e200, rel=1e-9)
+    pred = model.predict(store)["prediction"].to_numpy(dtype=np.float64)
+    assert np.isfinite(pred).all() and np.all(np.abs(pred) < 1e202) and np.all(np.abs(pred) > 1e198)

@@ -52,6 +52,12 @@ def test_errors_name_file_and_row(tmp_path):
     with pytest.raises(DataError, match="row 3 .id 'r1'.: regression label 'tall' is not a number") as e:
         L.encode_regression(lab, IDS, False)
     assert str(g) in str(e.value)
+    k = tmp_path / "inf.csv"
+    pd.DataFrame({"id": ["r0", "r1", "r2"], "label": ["1.5", "", "-inf"]}).to_csv(k, index=False)
+    lab = L.align(L.read_table(k), IDS, str(k), token=False)
+    with pytest.raises(DataError, match="row 4 .id 'r2'.: regression label '-inf' is infinite") as e:
+        L.encode_regression(lab, IDS, False)  # an empty label is unlabelled; an infinite one is refused
+    assert str(k) in str(e.value)
     with pytest.raises(EncoderkitError, match="has 3 label rows and no id column"):
         h = tmp_path / "short.csv"
         pd.DataFrame({"label": [1, 2, 3]}).to_csv(h, index=False)
