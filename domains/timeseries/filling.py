@@ -133,9 +133,26 @@ class SeriesInfill:
         return np.zeros(np.shape(x), dtype=bool) if mv is None else (np.asarray(x) == mv)
 
     def to_records(self, data: Any) -> list[Record]:
-        arrays, _ = self._as_series_list(data)
+        """Records of user data; each record's ``id`` is the series' own name where the data
+        has one (the ``series_column`` value of a long table, the key of a dict of single
+        series), else ``series<i>``: ``predict`` writes it, so a user joins predictions
+        back to their series, as a labels file joins the store's records by the same key."""
+        arrays, how = self._as_series_list(data)
+        names = self._series_names(data, how, len(arrays))
         return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
-                 "length": a.shape[1], "id": f"series{i}"} for i, a in enumerate(arrays)]
+                 "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
+
+    def _series_names(self, data: Any, how: Any, n: int) -> list[str]:
+        names = [f"series{i}" for i in range(n)]
+        key = self.options["series_column"]
+        if how[0] == "frame" and key is not None and key in data.columns:
+            ordered = data.iloc[self.time_order(data)]
+            keys = [str(k) for k, _ in ordered.groupby(key, sort=False)]
+            if len(keys) == n:
+                names = keys
+        elif how[0] == "dict" and all(len(arrs) == 1 for arrs, _ in how[2]):
+            names = [str(k) for k in how[1]]
+        return names
 
     def infill_shifts(self) -> list[int]:
         """Patch-grid offsets of the passes ``infill`` averages: ``infill_shifts`` of them

@@ -119,6 +119,29 @@ def _row_no(i: int, has_header: bool) -> int:
     return i + (2 if has_header else 1)  # 1-based line number in a CSV with a header
 
 
+def record_index(ids: np.ndarray) -> dict[str, int]:
+    """Store record id -> position, and also each id's key after its file name (ingest names
+    a record ``<file>:<key>``: ``long.csv:7`` for series 7 of a long CSV, ``genome.fa:chr1``)
+    where that key names one record only: a user's labels file names series and sequences
+    by their own keys, not by the file they were read from. Exact ids win."""
+    where = {str(rid): i for i, rid in enumerate(ids)}
+    keys: dict[str, list[int]] = {}
+    for i, rid in enumerate(ids):
+        head, sep, key = str(rid).rpartition(":")
+        if sep and head and key:
+            keys.setdefault(key, []).append(i)
+    for key, at in keys.items():
+        if len(at) == 1 and key not in where:
+            where[key] = at[0]
+    return where
+
+
+def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
+    shown = ", ".join(repr(str(x)) for x in ids[:3])
+    return (f"row {row}: id {rid!r} matches no record of the store (its ids look like {shown}; the "
+            f"part after the file name also works where it names one record)")
+
+
 def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None) -> Labels:
     """Rows of ``frame`` -> per-record values, by ``id`` column or by order."""
     n = len(ids)
@@ -137,7 +160,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     if token:
         return _align_tokens(frame, ids, file, cols, header)
     if "id" in frame.columns:
-        where = {rid: i for i, rid in enumerate(ids)}
+        where = record_index(ids)
         values: list[Any] = [None] * n
         rows: list[int | None] = [None] * n
         fids = frame["id"].astype(str).to_numpy()
@@ -145,7 +168,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
         for i, rid in enumerate(fids):
             r = where.get(rid)
             if r is None:
-                raise DataError(f"row {_row_no(i, header)}: id {rid!r} matches no record of the store",
+                raise DataError(_no_record(_row_no(i, header), rid, ids),
                                 file=file)
             if values[r] is not None:
                 raise DataError(f"row {_row_no(i, header)}: id {rid!r} is labelled twice", file=file)
@@ -175,12 +198,12 @@ def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -
         import pandas as pd
 
         fids = frame["id"].astype(str).to_numpy()
-        rec = pd.Index(np.asarray(ids, dtype=object)).get_indexer(fids)
+        where = record_index(ids)
+        rec = np.asarray([where.get(rid, -1) for rid in fids], dtype=np.int64)
         bad = np.flatnonzero(rec < 0)
         if bad.size:
             i = int(bad[0])
-            raise DataError(f"row {_row_no(i, header)}: id {fids[i]!r} matches no record of the store",
-                            file=file)
+            raise DataError(_no_record(_row_no(i, header), fids[i], ids), file=file)
         pos = pd.to_numeric(frame["position"], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(pos) | (pos < 0) | (pos != np.floor(pos)))
         if bad.size:
@@ -328,13 +351,13 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     for c in ("id", "split"):
         if c not in frame.columns:
             raise DataError(f"a split file needs columns id and split; missing {c!r}", file=path)
-    where = {rid: i for i, rid in enumerate(ids)}
+    where = record_index(ids)
     out = np.full(len(ids), "", dtype=object)
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
     for i, (rid, s) in enumerate(zip(frame["id"].astype(str), frame["split"].astype(str))):
         r = where.get(rid)
         if r is None:
-            raise DataError(f"row {i + 2}: id {rid!r} matches no record of the store", file=path)
+            raise DataError(_no_record(i + 2, rid, ids), file=path)
         s = aliases.get(s.strip().lower(), s.strip().lower())
         if s not in ("train", "val", "test"):
             raise DataError(f"row {i + 2}: split {s!r} must be train, val or test", file=path)

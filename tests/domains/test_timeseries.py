@@ -535,3 +535,17 @@ def test_grid_shift_is_the_training_augmentation_only_when_asked():
     assert TimeSeriesDomain({}, patch=1, grid_shift=True).augment(example, rng) is example
     with pytest.raises(ValueError, match="grid_shift"):
         TimeSeriesDomain({}, grid_shift="yes")
+
+
+def test_records_of_user_data_are_named_by_their_series_key():
+    """predict writes each record's id: a long table's series are named by their
+    series_column value (rows in any order), a dict of single
+    series by its keys, anything else series<i>."""
+    d = TimeSeriesDomain({}, series_column="sid", time_column="t")
+    long = pd.DataFrame({"sid": ["b", "a", "b", "a", "c"], "t": [1, 0, 0, 1, 0], "v": [2.0, 3.0, 1.0, 4.0, 5.0]})
+    recs = {r["id"]: r["values"] for r in d.to_records(long)}
+    assert list(recs) == ["a", "b", "c"]  # the order in which the sorted table meets them
+    np.testing.assert_array_equal(recs["b"], [1.0, 2.0])  # each series in time order
+    np.testing.assert_array_equal(recs["a"], [3.0, 4.0])
+    assert [r["id"] for r in d.to_records({"x": np.zeros(8), "y": np.ones(8)})] == ["x", "y"]
+    assert [r["id"] for r in d.to_records(np.zeros((2, 1, 8)))] == ["series0", "series1"]

@@ -129,3 +129,21 @@ def test_csv_class_labels_are_text(tmp_path):
     h.write_text("a,b\n1,0\n0,1\n1,1\n0,0\n1,0\n0,1\n")
     m, names = L.encode_multilabel(L.align(L.read_table(h), IDS, str(h), token=False))
     assert names == ["a", "b"] and m.tolist()[:3] == [[1, 0], [0, 1], [1, 1]]
+
+
+def test_labels_join_a_record_by_its_key_after_the_file_name(tmp_path):
+    """Ingest names records <file>:<key> (series 7 of long.csv is 'long.csv:7'); a labels or
+    split file may name them by the key alone where it is unique in the store. A key
+    shared by two files is not guessed, and an exact id still wins."""
+    ids = np.asarray(["long.csv:1", "long.csv:2", "other.csv:2", "3", "x.csv:3"], dtype=object)
+    f = tmp_path / "keys.csv"
+    pd.DataFrame({"id": [1, "other.csv:2", 3], "label": ["a", "b", "c"]}).to_csv(f, index=False)
+    lab = L.align(L.read_table(f), ids, str(f), token=False)
+    assert lab.values == ["a", None, "b", "c", None]  # 3 is the exact id '3', not x.csv:3
+    g = tmp_path / "ambiguous.csv"
+    pd.DataFrame({"id": [2], "label": ["a"]}).to_csv(g, index=False)
+    with pytest.raises(DataError, match="id '2' matches no record of the store .its ids look like 'long.csv:1'"):
+        L.align(L.read_table(g), ids, str(g), token=False)
+    h = tmp_path / "split.csv"
+    pd.DataFrame({"id": [1, "other.csv:2"], "split": ["train", "test"]}).to_csv(h, index=False)
+    assert list(L.read_split(str(h), ids)) == ["train", "", "test", "", ""]
