@@ -120,10 +120,10 @@ def _row_no(i: int, has_header: bool) -> int:
 
 
 def record_index(ids: np.ndarray) -> dict[str, int]:
-    """Store record id -> position, and also each id's key after its file name (ingest names
-    a record ``<file>:<key>``: ``long.csv:7`` for series 7 of a long CSV, ``genome.fa:chr1``)
-    where that key names one record only: a user's labels file names series and sequences
-    by their own keys, not by the file they were read from. Exact ids win."""
+    """Store record id -> position, and also each id's part after its last ``:`` (ingest
+    names series 7 of a long CSV ``long.csv:7``) where that part names one record only: a
+    user's labels file names series by their own keys, not by the file they were read
+    from. Exact ids win."""
     where = {str(rid): i for i, rid in enumerate(ids)}
     keys: dict[str, list[int]] = {}
     for i, rid in enumerate(ids):
