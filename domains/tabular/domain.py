@@ -337,8 +337,10 @@ class TabularDomain(TableInfill, Domain):
         enc = encode_frame(frame, self.schema)
         self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
-        return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i]}
-                for i in range(len(frame))]
+        # ids as ingest names a file's rows (row<position>): predict on the raw table and on
+        # its store write the same ids, and a labels file joins either
+        return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i],
+                 "id": f"row{i}"} for i in range(len(frame))]
 
     def read_input(self, path: str) -> pd.DataFrame:
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a

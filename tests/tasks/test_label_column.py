@@ -81,3 +81,20 @@ def test_regression_targets_beyond_float_squares_train_and_predict(store, tmp_pa
     assert model.spec.std[0] == pytest.approx(u.std() * 1e200, rel=1e-9)
     pred = model.predict(store)["prediction"].to_numpy(dtype=np.float64)
     assert np.isfinite(pred).all() and np.all(np.abs(pred) < 1e202) and np.all(np.abs(pred) > 1e198)
+
+
+def test_predict_on_the_raw_table_writes_the_store_ids(store, tmp_path):
+    """A raw table's rows are named as ingest names them (row<position>), so predictions
+    from the raw file and from its store carry the same ids (were '0', '1', ... vs 'row0')."""
+    from domains.tabular.domain import sample_frame
+    from encoderkit.data.store import RecordStore
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+
+    run = finetune(["checkpoint=none", "domain=tabular", f"data.store={store}", f"run.dir={tmp_path / 'ft'}",
+                    "task.label_column=vote", "train.steps=2", "train.checkpoint_every=0", "train.progress=false",
+                    "run.device=cpu", "data.max_tokens=512", "data.max_seqlen=64", *TINY_MODEL])
+    model = load(run)
+    s = RecordStore(store)
+    raw = model.predict(sample_frame().iloc[:5])
+    assert list(raw["id"]) == [s[i]["id"] for i in range(5)] == [f"row{i}" for i in range(5)]
