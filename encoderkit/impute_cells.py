@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.errors import DataError
+from encoderkit.numerics import finite_mean_std
 
 # ---------------------------------------------------------------- the cells of user data
 
@@ -196,16 +197,9 @@ def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
         err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
     else:
         obs = ch.values[~is_missing(ch.values)].astype(np.float64)
-        scale = 1.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            sd = float(obs.std())
-        if not np.isfinite(sd):
-            # values beyond ~1e154 square to inf, and an inf sd scored every fill 0: the
-            # errors in units of the sd of the values scaled to [-1, 1] are the same
-            scale = float(np.max(np.abs(obs)))
-            sd = float((obs / scale).std())
-        sd = sd or 1.0
-        err = ((p.astype(np.float64) / scale - true.astype(np.float64) / scale) / sd) ** 2
+        sd = finite_mean_std(obs)[1] or 1.0  # an inf sd scored every fill 0
+        # divided before the difference: values near the float limit differ by more than it
+        err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
     err[is_missing(p)] = np.nan
     return err
 

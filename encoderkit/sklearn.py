@@ -519,18 +519,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
 
 class FiniteStandardScaler(TransformerMixin, BaseEstimator):
     """``StandardScaler`` for the classical imputers' inputs, whose statistics stay finite
-    for any finite column (``domains.tabular.schema.finite_mean_std``): scikit-learn's
+    for any finite column (``encoderkit.numerics.finite_mean_std``): scikit-learn's
     variance of values beyond ~1e154 overflows to NaN, the scaled column becomes all NaN,
     IterativeImputer drops it and the inverse transform fails on the narrower array.
     NaN cells are ignored at fit and kept; a constant column is scaled by 1."""
 
     def fit(self, X: np.ndarray, y: Any = None) -> "FiniteStandardScaler":
-        from domains.tabular.schema import finite_mean_std
+        from encoderkit.numerics import finite_mean_std
 
-        x = np.asarray(X, dtype=np.float64)
-        stats = [finite_mean_std(c[np.isfinite(c)]) if np.isfinite(c).any() else (0.0, 1.0) for c in x.T]
-        self.mean_ = np.array([m for m, _ in stats])
-        self.scale_ = np.array([sd if sd > 0 else 1.0 for _, sd in stats])
+        mean, std = finite_mean_std(X, axis=0)
+        self.mean_ = np.where(np.isfinite(mean), mean, 0.0)  # a column with no value
+        self.scale_ = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.errors import DataError, InputNotFoundError, reading
+from encoderkit.numerics import finite_mean_std
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -290,20 +291,6 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     return "categorical"
 
 
-def finite_mean_std(v: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of finite ``v``, finite even where numpy's overflow
-    (values beyond ~1e154 square to inf; a sum of values near 1.8e308 is inf): then computed
-    on ``v`` scaled by its largest magnitude. Why: an inf std made every z-score 0 and
-    every fill NaN, so a column of such values was written back with its holes."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean, std = float(np.mean(v)), float(np.std(v))
-        if np.isfinite(mean) and np.isfinite(std):
-            return mean, std  # the common case, bit for bit as before
-        scale = float(np.max(np.abs(v)))
-        u = v / scale
-        return float(np.mean(u)) * scale, float(np.std(u)) * scale
-
-
 def _formatted_numbers(values: Any, share: float) -> bool:
     """Text such as ``12,345``, ``45%``, ``$3.50``: numbers once separators and signs go."""
     text = [v for v in values if isinstance(v, str)]
@@ -351,7 +338,7 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             if vt.size == 0:
                 messages.append(f"column {name!r} has no numeric value; dropped")
                 continue
-            mean, std = finite_mean_std(vt)
+            mean, std = finite_mean_std(vt)  # an inf std made every fill NaN
             std = std if std > 0 else 1.0
             z = (vt - mean) / std
             quantiles = np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1))

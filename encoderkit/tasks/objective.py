@@ -283,17 +283,9 @@ class TaskObjective(Objective):
             block = np.concatenate([self.y[i] for i in self.train_indices])
         else:
             block = self.y[self.train_indices]
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = np.nanmean(block, axis=0)
-            std = np.nanstd(block, axis=0)
-            # values beyond ~1e154 square to inf: the statistics of the targets scaled by
-            # their largest magnitude, scaled back (else the targets reach the loss as inf)
-            over = ~(np.isfinite(mean) & np.isfinite(std))
-            if np.any(over) and np.isfinite(block).any():
-                scale = np.nanmax(np.abs(np.atleast_2d(block.reshape(len(block), -1))), axis=0)
-                scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0).reshape(np.shape(mean))
-                mean = np.where(over, np.nanmean(block / scale, axis=0) * scale, mean)
-                std = np.where(over, np.nanstd(block / scale, axis=0) * scale, std)
+        from encoderkit.numerics import finite_mean_std
+
+        mean, std = finite_mean_std(block, axis=0)  # targets beyond ~1e154 reached the loss as inf
         std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         spec.mean, spec.std = [float(x) for x in np.atleast_1d(mean)], [float(x) for x in np.atleast_1d(std)]
