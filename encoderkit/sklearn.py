@@ -187,16 +187,14 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
         came as a DataFrame."""
         if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            twice = sorted({c for c in names if names.count(c) > 1})
+            names = list(X.columns)  # as given: 1 and '1' are scikit-learn's mixed-type error below
+            twice = [c for i, c in enumerate(names) if c in names[:i]]
             if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
-                raise DataError(f"column {twice[0]!r} appears more than once in X; columns need distinct "
-                                f"names")
+                raise DataError(f"column {str(twice[0])!r} appears more than once in X; columns need "
+                                f"distinct names")
             # names and width only: check_array would cast a mixed-dtype frame to one dtype
             validate_data(self, X, reset=reset, skip_check_array=True)
-            if reset and len(X) < 2:
-                raise ValueError(f"Found array with {len(X)} sample(s) (shape={X.shape}) while a "
-                                 f"minimum of 2 is required by EncoderImputer.")
+            _check_frame(X, min_samples=2 if reset else 1)
             frame = X.copy()
             is_frame = True
         else:
@@ -208,7 +206,27 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             self.columns_ = [str(c) for c in X.columns] if is_frame else [f"c{i}" for i in range(frame.shape[1])]
         frame.columns = self.columns_
         frame.index = pd.RangeIndex(len(frame))
+        if not reset and is_frame:
+            frame = self._as_at_fit(frame)
         return frame, is_frame
+
+    def _as_at_fit(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (at ``transform``) with each column of text or categories at fit that now
+        holds numbers (or booleans) as object: its values as given, read as (unseen)
+        categories, its holes filled with categories seen at fit (a numeric column cannot
+        hold them)."""
+        for col in self.models_[0].domain.schema["columns"]:
+            c = col["name"]
+            if col["kind"] == "numeric" or c not in frame.columns or \
+                    not pd.api.types.is_numeric_dtype(frame[c].dtype):
+                continue
+            try:
+                was_number = pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(col["dtype"]))
+            except TypeError:
+                continue
+            if not was_number:
+                frame[c] = frame[c].astype(object)
+        return frame
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
@@ -378,7 +396,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         from domains.tabular.blend import linear_design
         from domains.tabular.schema import encode_frame
 
-        x = frame[self.blend_columns_].to_numpy(dtype=np.float64)
+        x = _numbers(frame, self.blend_columns_)
         domain = self.models_[0].domain
         names = getattr(self, "blend_categories_", [])
         categorical = [j for j, c in enumerate(domain.columns) if c["name"] in names]
@@ -426,14 +444,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             return filled, None
         cols = self.blend_columns_
         selection = self.selection_ if selection is None else selection
-        x = frame[cols].to_numpy(dtype=np.float64)
-        mine = filled[cols].to_numpy(dtype=np.float64, copy=True)
+        from domains.tabular.schema import fill_column
+
+        mine = _numbers(filled, cols)
         est = self._estimates(frame) if est is None else est
         # columns the schema reads as categories (few distinct whole numbers: codes) keep the
         # encoder's fill, a category seen at fit; an average of codes is none
         schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}
         numeric = np.array([schema.get(c, {}).get("kind") == "numeric" for c in cols])
-        missing = np.isnan(x) & ~np.isnan(mine) & numeric[None, :]
+        # missing in the caller's frame (a text mark such as 'oops' in a numeric column is
+        # observed: it stays, though the models read it as missing)
+        missing = frame[cols].isna().to_numpy() & ~np.isnan(mine) & numeric[None, :]
         weights = np.stack([self._weights(selection[c]) for c in cols])  # [C, sources]
         mix = weights[None, :, 0] * mine
         for s, kind in enumerate(SOURCES[1:], start=1):
@@ -448,9 +469,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         mine[:, whole] = np.round(mine[:, whole])
         out = filled.copy()
         for j, c in enumerate(cols):
-            if missing[:, j].any():
-                dtype = getattr(out[c].dtype, "numpy_dtype", out[c].dtype)
-                out.loc[missing[:, j], c] = mine[missing[:, j], j].astype(dtype)
+            if missing[:, j].any():  # every cell the encoder filled, written in the caller's dtype
+                fill = mine[missing[:, j], j]  # (text, category, Int64, float32, ...)
+                cats = getattr(frame[c].dtype, "categories", None)
+                if whole[j] and cats is not None and pd.api.types.is_integer_dtype(cats.dtype):
+                    fill = fill.astype(cats.dtype)  # integer categories stay integers
+                out[c] = fill_column(frame[c], fill, missing[:, j])
         return out, w
 
     def transform(self, X: Any, return_std: bool = False) -> Any:
@@ -566,6 +590,36 @@ def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> d
         seen = set(map(str, values[frame[c].notna().to_numpy() & ~mask]))
         rare = np.array([str(v) not in seen for v in values])
         out[c] = mask & ~rare
+    return out
+
+
+def _check_frame(X: pd.DataFrame, min_samples: int) -> None:
+    """Refuse, as scikit-learn's ``check_array`` refuses an array, a DataFrame without rows
+    or columns, or with a sparse or complex column (named)."""
+    if len(X) < min_samples:
+        raise ValueError(f"Found array with {len(X)} sample(s) (shape={X.shape}) while a "
+                         f"minimum of {min_samples} is required by EncoderImputer.")
+    if X.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+                         f"is required by EncoderImputer.")
+    for c, dtype in X.dtypes.items():
+        if isinstance(dtype, pd.SparseDtype):
+            raise TypeError(f"column {str(c)!r} has a sparse dtype ({dtype}); EncoderImputer needs "
+                            f"dense data, as for a scipy sparse matrix: pass X.sparse.to_dense()")
+        if pd.api.types.is_complex_dtype(dtype):
+            raise ValueError(f"column {str(c)!r} holds complex numbers ({dtype}); EncoderImputer, "
+                             f"as scikit-learn's imputers, does not support complex data")
+
+
+def _numbers(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """``frame[cols]`` as float64 ``[N, C]`` whatever their dtypes (nullable, text of numbers,
+    category, object); a cell that is not a number is NaN (missing to the models)."""
+    from domains.tabular.schema import numeric_values
+
+    out = np.empty((len(frame), len(cols)))
+    for j, c in enumerate(cols):
+        s = frame[c]
+        out[:, j] = numeric_values(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s)
     return out
 
 
