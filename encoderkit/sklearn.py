@@ -6,7 +6,8 @@
 ``fit`` trains (transductively, like scikit-learn's imputers) on the observed cells of
 ``X``: ``X`` goes through the tabular domain's ingest into a temporary record store, then
 ``encoderkit.train.pretrain`` with ``experiment=impute`` trains ``n_models`` models;
-the fitted weights stay in memory (``run_dir`` keeps the runs on disk as well).
+the fitted weights stay in memory (``run_dir`` keeps the runs on disk as well, one
+subdirectory per fit).
 ``transform`` fills the missing cells of any rows with the fitted models, no refit:
 observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 (categorical columns are imputed as categories); a numpy array is read as numeric columns
@@ -38,6 +39,8 @@ import warnings
 
 import shutil
 import tempfile
+from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -80,7 +83,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         Numpy columns are always numeric.
     device : str, default="cpu"
     run_dir : str or None, default=None
-        Keep the training runs under this directory (default: a temporary one, removed).
+        Keep the training runs under this directory, each fit in a new subdirectory
+        ``fit-*`` (``run_dir_``) (default: a temporary one, removed).
     progress : bool, default=False
         Show the training progress bar.
     blend : {"iterative+forest", "iterative", "none"}, default="iterative+forest"
@@ -128,6 +132,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         categorical column; ``domains/tabular/blend.py``).
     empty_features_ : list of str
         Columns with no observed value at ``fit`` (see ``keep_empty_features``).
+    run_dir_ : str or None
+        The directory holding this fit's runs (under ``run_dir``; None without it).
     """
 
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
@@ -182,6 +188,37 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                                                       for o in self.overrides):
             raise UsageError(f"The 'overrides' parameter of EncoderImputer must be a sequence of "
                              f"'key=value' strings. Got {self.overrides!r} instead.", key="overrides")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.RandomState)
+                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)):
+            raise UsageError(f"The 'random_state' parameter of EncoderImputer must be an int in the range "
+                             f"[0, inf), a numpy RandomState instance or None. Got {rs!r} instead.",
+                             key="random_state")
+        if not (self.ingest_options is None or isinstance(self.ingest_options, Mapping)):
+            raise UsageError(f"The 'ingest_options' parameter of EncoderImputer must be a dict of tabular "
+                             f"ingest options or None. Got {self.ingest_options!r} instead.",
+                             key="ingest_options")
+        if not (self.run_dir is None or isinstance(self.run_dir, (str, PathLike))) or \
+                (self.run_dir and Path(self.run_dir).exists() and not Path(self.run_dir).is_dir()):
+            raise UsageError(f"The 'run_dir' parameter of EncoderImputer must be a directory path or None. "
+                             f"Got {self.run_dir!r} instead.", key="run_dir")
+        self._check_device()
+
+    def _check_device(self) -> None:
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError):
+            raise UsageError(f"The 'device' parameter of EncoderImputer must be a torch device ('cpu', "
+                             f"'cuda', 'cuda:1', 'mps'). Got {self.device!r} instead.", key="device") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"The 'device' parameter of EncoderImputer is {self.device!r}, but no CUDA "
+                             f"device is available to torch here (torch.cuda.is_available() is False); "
+                             f"use device='cpu'.", key="device")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise UsageError(f"The 'device' parameter of EncoderImputer is {self.device!r}, but no MPS "
+                             f"device is available to torch here; use device='cpu'.", key="device")
 
     def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
@@ -251,8 +288,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]
         hidden = any(m.any() for m in hide.values())
         fit_frame = with_hidden(frame, hide, held) if hidden else frame
-        work = Path(self.run_dir) if self.run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
-        work.mkdir(parents=True, exist_ok=True)
+        if self.run_dir:  # each fit its own subdirectory: a refit (cross_val_score, ...) never meets a
+            Path(self.run_dir).mkdir(parents=True, exist_ok=True)  # finished run's checkpoints
+            work = Path(tempfile.mkdtemp(prefix="fit-", dir=self.run_dir))
+        else:
+            work = Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
+        self.run_dir_ = str(work) if self.run_dir else None
         try:
             store = str(work / "fit.zarr")
             _ingest_frame(fit_frame, store, options)
@@ -292,7 +333,12 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         if "forest" not in self.blend or lay.is_numeric.all() or not forest_fits(len(domain.columns)):
             return None
         enc = encode_frame(frame, domain.schema)
-        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
+        with warnings.catch_warnings():
+            # a column of many categories (ids): every tree would say its y "could represent a
+            # regression problem"; these are classifiers by design
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+            return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat,
+                                                                                       enc.observed)
 
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
                 default: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ Every fit trains a tiny model for a few steps: behaviour, not quality."""
 
 from __future__ import annotations
 
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,62 @@ def test_int_and_str_names_equal_as_text_get_scikit_learns_error():
         imputer().fit(f)
     with pytest.raises(ValueError, match="more than once"):
         imputer().fit(pd.DataFrame([[1.0, 2.0], [np.nan, 3.0]], columns=["a", "a"]))
+
+
+# ---------------------------------------------------------------- noise and parameters
+
+def test_forest_on_a_many_valued_column_does_not_flood_warnings():
+    """A text column with a distinct value per row (ids): every tree of the category forests
+    warned "The number of unique classes is greater than 50% of the number of samples"
+    (~200 warnings per fit, each printed in a notebook). The forests are classifiers by
+    design: the notice says nothing to the user."""
+    f = table(30)
+    f["id"] = [f"id{i}" for i in range(30)]
+    f.loc[[4], "id"] = None
+    f.loc[[1, 2], "a"] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        imputer().fit(f)
+    assert not [w for w in caught if "unique classes" in str(w.message)]
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"random_state": -1}, "'random_state' parameter"),
+    ({"random_state": 1.5}, "'random_state' parameter"),
+    ({"random_state": np.random.default_rng(0)}, "'random_state' parameter"),
+    ({"ingest_options": ["columns"]}, "'ingest_options' parameter"),
+    ({"device": "bogus"}, "'device' parameter"),
+])
+def test_bad_parameters_refused_before_training_naming_the_parameter(kw, needle):
+    """random_state=-1 failed in numpy ("expected non-negative integer"), a float or a
+    Generator in scikit-learn's check without naming the parameter, a list as
+    ingest_options with "dictionary update sequence element #0", and device='bogus' in
+    torch after the data was ingested."""
+    x = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, np.nan], [5.0, 6.0]])
+    with pytest.raises(ValueError, match=needle):
+        imputer(**kw).fit(x)
+
+
+def test_cuda_without_cuda_refused_naming_the_device():
+    """device='cuda' on a machine without CUDA: "AssertionError: Torch not compiled with
+    CUDA enabled" after ingest; now a ValueError before any work."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="'device' parameter.*cuda"):
+        imputer(device="cuda").fit(np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]]))
+
+
+def test_run_dir_kept_across_fits(tmp_path):
+    """Fitting twice with the same run_dir (a refit, each fold of cross_val_score, a grid
+    search) failed: "run.resume=never but .../model0/checkpoints already holds
+    checkpoints". Each fit now keeps its runs in its own subdirectory (run_dir_)."""
+    x = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, np.nan], [5.0, 6.0], [7.0, 8.0]])
+    first = imputer(run_dir=str(tmp_path)).fit(x)
+    second = imputer(run_dir=str(tmp_path)).fit(x)
+    assert first.run_dir_ != second.run_dir_
+    for imp in (first, second):
+        assert imp.run_dir_.startswith(str(tmp_path)) and (tmp_path / imp.run_dir_ / "model0").is_dir()
+    np.testing.assert_array_equal(first.transform(x), second.transform(x))
+    assert imputer().fit(x).run_dir_ is None  # a temporary directory, removed
