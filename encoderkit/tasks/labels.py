@@ -119,12 +119,19 @@ def _row_no(i: int, has_header: bool) -> int:
     return i + (2 if has_header else 1)  # 1-based line number in a CSV with a header
 
 
+AMBIGUOUS = -1  # record_index's value for an id that several records hold
+
+
 def record_index(ids: np.ndarray) -> dict[str, int]:
     """Store record id -> position, and also each id's part after its last ``:`` (ingest
     names series 7 of a long CSV ``long.csv:7``) where that part names one record only: a
     user's labels file names series by their own keys, not by the file they were read
-    from. Exact ids win."""
-    where = {str(rid): i for i, rid in enumerate(ids)}
+    from. Exact ids win. An id that several records hold (two FASTA files with a ``chr1``
+    each) maps to ``AMBIGUOUS``: a label for it cannot say which record it means."""
+    where: dict[str, int] = {}
+    for i, rid in enumerate(ids):
+        rid = str(rid)
+        where[rid] = AMBIGUOUS if rid in where else i
     keys: dict[str, list[int]] = {}
     for i, rid in enumerate(ids):
         head, sep, key = str(rid).rpartition(":")
@@ -134,6 +141,21 @@ def record_index(ids: np.ndarray) -> dict[str, int]:
         if len(at) == 1 and key not in where:
             where[key] = at[0]
     return where
+
+
+def find_record(where: dict[str, int], rid: str, row: int, ids: np.ndarray, file: str) -> int:
+    """The store position a labels / split row names, or a ``DataError`` naming the row:
+    an id no record holds, or one that several records hold."""
+    r = where.get(rid)
+    if r is None:
+        raise DataError(_no_record(row, rid, ids), file=file)
+    if r == AMBIGUOUS:
+        at = [i for i, x in enumerate(ids) if str(x) == rid]
+        raise DataError(f"row {row}: id {rid!r} names {len(at)} records of the store (records "
+                        f"{', '.join(map(str, at[:5]))}{', ...' if len(at) > 5 else ''}), so its label could "
+                        f"belong to any of them: make the ids unique in the source files, or give "
+                        f"one row per record in store order without an id column", file=file)
+    return r
 
 
 def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
@@ -166,10 +188,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
         fids = frame["id"].astype(str).to_numpy()
         block = frame[cols].to_numpy(dtype=object)
         for i, rid in enumerate(fids):
-            r = where.get(rid)
-            if r is None:
-                raise DataError(_no_record(_row_no(i, header), rid, ids),
-                                file=file)
+            r = find_record(where, rid, _row_no(i, header), ids, file)
             if values[r] is not None:
                 raise DataError(f"row {_row_no(i, header)}: id {rid!r} is labelled twice", file=file)
             values[r] = tuple(block[i]) if len(cols) > 1 else block[i][0]
@@ -199,11 +218,8 @@ def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -
 
         fids = frame["id"].astype(str).to_numpy()
         where = record_index(ids)
-        rec = np.asarray([where.get(rid, -1) for rid in fids], dtype=np.int64)
-        bad = np.flatnonzero(rec < 0)
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(_no_record(_row_no(i, header), fids[i], ids), file=file)
+        rec = np.asarray([find_record(where, rid, _row_no(i, header), ids, file)
+                          for i, rid in enumerate(fids)], dtype=np.int64)
         pos = pd.to_numeric(frame["position"], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(pos) | (pos < 0) | (pos != np.floor(pos)))
         if bad.size:
@@ -355,9 +371,7 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     out = np.full(len(ids), "", dtype=object)
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
     for i, (rid, s) in enumerate(zip(frame["id"].astype(str), frame["split"].astype(str))):
-        r = where.get(rid)
-        if r is None:
-            raise DataError(_no_record(i + 2, rid, ids), file=path)
+        r = find_record(where, rid, i + 2, ids, path)
         s = aliases.get(s.strip().lower(), s.strip().lower())
         if s not in ("train", "val", "test"):
             raise DataError(f"row {i + 2}: split {s!r} must be train, val or test", file=path)
