@@ -333,12 +333,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         if "forest" not in self.blend or lay.is_numeric.all() or not forest_fits(len(domain.columns)):
             return None
         enc = encode_frame(frame, domain.schema)
-        with warnings.catch_warnings():
-            # a column of many categories (ids): every tree would say its y "could represent a
-            # regression problem"; these are classifiers by design
-            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
-            return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat,
-                                                                                       enc.observed)
+        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
 
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
                 default: str) -> pd.DataFrame:

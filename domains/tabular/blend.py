@@ -169,7 +169,11 @@ def _fit_classifier(features: np.ndarray, y: np.ndarray, n_categories: int, seed
     forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
                                     bootstrap=True, max_samples=FOREST_MAX_ROWS if big else None,
                                     n_jobs=1, random_state=seed)
-    return forest.fit(features, y)
+    with warnings.catch_warnings():
+        # a column of many categories (ids): each tree would say its y "could represent a
+        # regression problem" (~200 notices a fit); these are classifiers by design
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        return forest.fit(features, y)
 
 
 def _proba(forest, features: np.ndarray, n_categories: int) -> np.ndarray:
