@@ -33,6 +33,7 @@ from torch import nn
 
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
                                window_bounds)
+from encoderkit.errors import DataError
 
 from . import io as tsio
 from .augment import shift_grid
@@ -208,7 +209,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             else:
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
                                  f".csv, .npy or .npz (or set format=csv|npy|npz)")
-            shapes += [cls._write_series(s, writer, report, missing_value) for s in series]
+            shapes += [cls._write_series(s, writer, report, missing_value, path) for s in series]
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
                   "missing_value": missing_value, "time_column": options["time_column"],
@@ -232,7 +233,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: float | None) -> tuple[int, int]:
+                      missing_value: float | None, path: str | None = None) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -240,6 +241,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         values[~np.isfinite(values)] = np.nan
         if missing_value is not None:
             values[values == missing_value] = np.nan
+        tsio.check_range(values, s.id, s.channel_names or None, path)
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
             report.skip("empty series (no time steps)" if l == 0 else "all values missing")
@@ -444,13 +446,22 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     def read_input(self, path: str) -> Any:
         low = path.lower()
         if low.endswith(".csv"):
-            return tsio.read_frame(path)
-        if low.endswith(".npy"):
-            return np.load(path, allow_pickle=False)
-        if low.endswith(".npz"):
+            roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
+            data = tsio.read_frame(path, roles)
+        elif low.endswith(".npy"):
+            data = np.load(path, allow_pickle=False)
+        elif low.endswith(".npz"):
             with np.load(path, allow_pickle=False) as npz:
-                return {k: npz[k] for k in npz.files}
-        raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy or .npz")
+                data = {k: npz[k] for k in npz.files}
+        else:
+            raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy or .npz")
+        try:  # what the model cannot read in the file: refused here, where the file is known
+            self._series_arrays(data)
+        except DataError as e:
+            raise DataError(e.message, file=path) from None
+        except ValueError as e:
+            raise DataError(str(e), file=path) from None
+        return data
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from encoderkit.domain import MaskedExample, PredictFn, Record
 
-from .io import sort_key
+from .io import check_range, sort_key
 from .seasonal import detect_period, seasonal_fill, seasonal_naive
 
 
@@ -48,7 +48,7 @@ class SeriesInfill:
         order = np.arange(len(data))
         time, key = self.options["time_column"], self.options["series_column"]
         if time is not None and time in data.columns:
-            order = np.argsort(sort_key(data[time]).to_numpy(), kind="stable")
+            order = np.argsort(sort_key(data[time], None, time).to_numpy(), kind="stable")
         if key is not None and key in data.columns:
             codes = pd.factorize(data[key].iloc[order])[0]
             order = order[np.argsort(codes, kind="stable")]
@@ -63,6 +63,11 @@ class SeriesInfill:
                 raise ValueError("infill: the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
             key = self.options["series_column"]
+            if key is not None and key not in data.columns:
+                # without it the rows of every series would be read as one series
+                raise ValueError(f"the data has no column {key!r}, which names the series for "
+                                 f"this model (series_column={key} at ingest); columns: "
+                                 f"{list(map(str, data.columns))} (add it, one value per series)")
             ordered = data.iloc[self.time_order(data)]  # written back by index label
             groups = [ordered.index] if key is None else [g.index for _, g in ordered.groupby(key, sort=False)]
             arrays = [data.loc[idx, cols].to_numpy(dtype=np.float64).T for idx in groups]
@@ -88,6 +93,15 @@ class SeriesInfill:
         raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
                         f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
                         f"arrays or a pandas DataFrame")
+
+    def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
+        """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""
+        arrays, how = self._as_series_list(data)
+        names = self._series_names(data, how, len(arrays))
+        channels = list(map(str, how[1])) if how[0] == "frame" else None
+        for a, name in zip(arrays, names):
+            check_range(np.where(self._is_missing_value(a), np.nan, a), name, channels)
+        return arrays, how
 
     def _rebuild(self, data: Any, how: Any, filled: list[np.ndarray]) -> Any:
         kind = how[0]
@@ -137,7 +151,7 @@ class SeriesInfill:
         has one (the ``series_column`` value of a long table, the key of a dict of single
         series), else ``series<i>``: ``predict`` writes it, so a user joins predictions
         back to their series, as a labels file joins the store's records by the same key."""
-        arrays, how = self._as_series_list(data)
+        arrays, how = self._series_arrays(data)
         names = self._series_names(data, how, len(arrays))
         return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
                  "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
@@ -173,7 +187,7 @@ class SeriesInfill:
         missing samples) and average the fills: test-time augmentation over the one
         arbitrary choice of the tokenisation (training crops see every phase). A series
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
-        arrays, how = self._as_series_list(data)
+        arrays, how = self._series_arrays(data)
         masked: list[MaskedExample] = []
         owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)
@@ -217,7 +231,7 @@ class SeriesInfill:
         seasonal naive fill (the visible value one detected period away, else linear);
         ``encoder``, where the fallbacks send some series to the baseline: the model's own
         fill of every series (see ``encoderkit.selection``)."""
-        arrays, how = self._as_series_list(data)
+        arrays, how = self._series_arrays(data)
         visible = [[np.where(self._is_missing_value(ch), np.nan, ch) for ch in arr] for arr in arrays]
         out = {"seasonal": self._rebuild(data, how, [np.stack([seasonal_fill(ch)[0] for ch in arr])
                                                      for arr in visible]),

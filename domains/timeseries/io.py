@@ -51,15 +51,69 @@ def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     return values
 
 
-def sort_key(texts: pd.Series) -> pd.Series:
-    """Order of a time column: numeric if every cell is a number, else dates, else text."""
-    num = pd.to_numeric(texts, errors="coerce")
+# The store keeps float32 samples and the model computes in float32: a channel beyond
+# that range was stored as inf (read back as missing: nothing left to learn or fill from)
+# and one below it as 0 (a constant series), both without a word.
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None = None,
+                file: str | None = None) -> None:
+    """A ``DataError`` naming the series and channel whose finite values do not fit float32
+    (magnitudes above ~3.4e38, or all nonzero ones below ~1.2e-38)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[None, :]
+    with np.errstate(invalid="ignore"):
+        peak = np.max(np.where(np.isfinite(v), np.abs(v), 0.0), axis=1, initial=0.0)
+    for c, m in enumerate(peak):
+        if m <= F32_MAX and not 0.0 < m < F32_TINY:
+            continue
+        name = channels[c] if channels is not None and c < len(channels) else str(c)
+        big = m > F32_MAX
+        raise DataError(
+            f"series {series!r}, channel {name!r}: values {'up to' if big else 'at most'} {m:.3g} in "
+            f"magnitude are {'above' if big else 'below'} what float32, the store's and the model's "
+            f"number type, holds ({F32_TINY:.3g} .. {F32_MAX:.3g}); rescale the channel ("
+            f"{'divide' if big else 'multiply'} it by a power of ten) and scale its fills back",
+            file=file)
+
+
+def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
+    """Order of a time column: numeric if every cell is a number, else dates / times if
+    every cell is one. A cell with no time, or a column of numbers with some text or of text
+    that is not dates, is a ``DataError`` naming the cell: sorting such a column as text
+    put ``10`` before ``2`` and scrambled the series without a word."""
+    name = repr(column if column is not None else texts.name)
+
+    def refuse(row: int, why: str) -> DataError:
+        return DataError(f"time column {name}: data row {row + 1} "
+                         f"(line {row + 2}) {why}; rows are ordered by the time column, so every "
+                         f"row needs a number or a date / time there", file=path)
+
+    if pd.api.types.is_numeric_dtype(texts.dtype) or pd.api.types.is_datetime64_any_dtype(texts.dtype):
+        gaps = np.flatnonzero(pd.isna(texts).to_numpy())
+        if gaps.size:
+            raise refuse(int(gaps[0]), "has no time")
+        return texts
+    stripped = texts.astype(str).str.strip()
+    empty = np.flatnonzero((stripped.str.lower().isin(NA_TEXT) | texts.isna()).to_numpy())
+    if empty.size:
+        raise refuse(int(empty[0]), "has no time")
+    num = pd.to_numeric(stripped, errors="coerce")
     if not num.isna().any():
         return num
+    if num.notna().any():  # numbers and some text: the text is the odd one out
+        row = int(np.flatnonzero(num.isna().to_numpy())[0])
+        raise refuse(row, f"holds {texts.iloc[row]!r} among numbers")
     try:
-        return pd.to_datetime(texts, errors="raise", format="mixed")
-    except (ValueError, TypeError):
-        return texts
+        return pd.to_datetime(stripped, errors="raise", format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        dates = pd.to_datetime(stripped, errors="coerce", format="mixed")
+        bad = np.flatnonzero(dates.isna().to_numpy())
+        row = int(bad[0]) if bad.size else 0
+        raise refuse(row, f"holds {texts.iloc[row]!r}, which is neither a number nor a date / time") from None
 
 
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
@@ -84,9 +138,18 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         if col is not None and col not in frame.columns:
             raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
+    line_of = np.arange(len(frame)) + 2  # the file line of each (sorted) row
+    when = None
     if time_column is not None:
-        frame = frame.iloc[np.argsort(sort_key(frame[time_column]).to_numpy(), kind="stable")]
-        frame = frame.reset_index(drop=True)
+        when = sort_key(frame[time_column], path, time_column).to_numpy()
+        order = np.argsort(when, kind="stable")
+        frame, when, line_of = frame.iloc[order].reset_index(drop=True), when[order], line_of[order]
+    if series_column is not None:
+        empty = np.flatnonzero((frame[series_column].str.strip() == "").to_numpy())
+        if empty.size:
+            row = int(empty[0])
+            raise DataError(f"{path}: series column {series_column!r}: data row {row + 1} (line "
+                            f"{row + 2}) names no series (empty cell); every row needs its series id")
     groups = [("", frame)] if series_column is None else [
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
     out: list[Series] = []
@@ -101,6 +164,13 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         cols = {c: _numeric_column(frame[c], path, c) for c in names}
         for key, g in groups:
             rows = g.index.to_numpy()
+            if when is not None:  # two rows of one series at one time: which is the sample?
+                again = np.flatnonzero(when[rows][1:] == when[rows][:-1])
+                if again.size:
+                    a, b = rows[again[0]], rows[again[0] + 1]
+                    raise DataError(f"{path}: series {(f'{base}:{key}' if key else base)!r}: time "
+                                    f"{frame[time_column].iloc[b]!r} appears twice (lines {line_of[a]} "
+                                    f"and {line_of[b]}); give each time of a series one row")
             values = np.stack([cols[c][rows] for c in names])  # [C, L]
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
@@ -135,12 +205,19 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     return out
 
 
-def read_frame(path: str) -> pd.DataFrame:
+def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     """A CSV as the DataFrame ``infill`` fills and ``write_output`` writes back: numbers
     parsed exactly (pandas' default parser can be one ulp off, and the written file would
     then change observed cells), integer columns with holes as nullable ``Int64`` (so an
-    observed ``2`` is written back as ``2``, not ``2.0``)."""
+    observed ``2`` is written back as ``2``, not ``2.0``). ``text_columns`` (the time and
+    series columns) are read as the text the file holds, as ingest reads them: series
+    ``01`` and ``1`` stay two series, and their cells are written back as they were."""
     frame = pd.read_csv(path, float_precision="round_trip")
+    text = [c for c in text_columns if c in frame.columns]
+    if text:
+        cells = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
+        for c in text:
+            frame[c] = cells[c]
     holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
     if holes:
         ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")

@@ -60,3 +60,110 @@ def test_labels_naming_an_id_held_by_two_records_are_refused(tmp_path):
     split.write_text("id,split\nb,train\na,val\n")
     with pytest.raises(DataError, match="row 3: id 'a' names 2 records"):
         read_split(str(split), ids)
+
+
+# ---------------------------------------------------------------- time series
+
+def _series_domain(store: RecordStore, **options):
+    from domains.timeseries.domain import TimeSeriesDomain
+
+    return TimeSeriesDomain(store.schema, **options)
+
+
+def test_time_column_with_a_gap_or_text_is_refused_not_sorted_as_text(tmp_path):
+    """A time column with one empty cell (or a word among numbers, or words that are not
+    dates) was sorted as text: 1, 10, 11, 2, ... and the series scrambled without a word
+    (impute filled the gap after 10 with 6, between 10 and 2). Now the cell is named."""
+    cases = {"gap": ("time,v\n1,1\n2,2\n,3\n10,10\n11,11\n3,3\n", "line 4", "has no time"),
+             "word": ("time,v\n1,1\n2,2\nx,3\n10,4\n", "line 4", "'x' among numbers"),
+             "weeks": ("time,v\nweek1,1\nweek2,2\nweek10,3\n", "line 2", "neither a number nor a date")}
+    for name, (text, *needles) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text(text)
+        _refused("timeseries", path, tmp_path, "time column 'time'", *needles, time_column="time")
+    # numbers (signs, exponents) and dates still sort as numbers and dates
+    path = tmp_path / "ok.csv"
+    path.write_text("time,v\n1e1,4\n-1.5,1\n2,3\n0,2\n")
+    assert _ingest("timeseries", path, tmp_path, time_column="time")[0]["values"].tolist() == [1, 2, 3, 4]
+    path.write_text("time,v\n2020-01-10,3\n2020-01-02,1\n2020-01-03,2\n")
+    store = _ingest("timeseries", path, tmp_path, time_column="time")
+    assert store[0]["values"].tolist() == [1, 2, 3]
+    frame = pd.DataFrame({"time": [1.0, np.nan, 3.0], "v": [1.0, np.nan, 3.0]})
+    with pytest.raises(DataError, match="data row 2 .* has no time"):
+        _series_domain(store).infill(frame, predict=None)
+
+
+def test_series_ids_that_read_as_the_same_number_stay_two_series(tmp_path):
+    """Series '1' and '01' of a long CSV: ingest reads ids as text (two series), but
+    infill / embed / predict / impute read the file with pandas' number parsing, merged
+    them into one interleaved series and wrote '01' back as '1'. Now the raw file gives the
+    records ingest gives, and the ids come back as written."""
+    path = tmp_path / "long.csv"
+    path.write_text("time,series,value\n0,1,1\n1,1,2\n2,1,\n3,1,4\n"
+                    "0,01,10\n1,01,20\n2,01,\n3,01,40\n")
+    store = _ingest("timeseries", path, tmp_path, time_column="time", series_column="series")
+    assert [r["id"] for r in store] == ["long.csv:1", "long.csv:01"]
+    domain = _series_domain(store)
+    frame = domain.read_input(str(path))
+    records = domain.to_records(frame)
+    assert [r["id"] for r in records] == ["1", "01"]
+    for rec, stored in zip(records, store):
+        np.testing.assert_array_equal(rec["values"], stored["values"])
+    out = tmp_path / "filled.csv"
+    domain.write_output(frame, str(out))
+    assert out.read_text() == path.read_text()
+
+
+def test_raw_series_file_without_the_models_series_column_is_refused(tmp_path):
+    """A model ingested with series_column=series, given a file without that column: a
+    KeyError printed as "error: 'series'" (infill / predict); now a line naming the file
+    and the column."""
+    path = tmp_path / "long.csv"
+    path.write_text("time,series,value\n" + "".join(f"{t},{k},{t}\n" for k in "ab" for t in range(4)))
+    domain = _series_domain(_ingest("timeseries", path, tmp_path, time_column="time",
+                                    series_column="series"))
+    wide = tmp_path / "wide.csv"
+    wide.write_text("time,value\n0,1\n1,2\n2,3\n")
+    with pytest.raises(DataError, match=r"wide\.csv: the data has no column 'series'"):
+        domain.read_input(str(wide))
+
+
+@pytest.mark.parametrize("scale,word", [(1e200, "above"), (1e-200, "below")])
+def test_series_beyond_float32_are_refused(tmp_path, scale, word):
+    """Values of 1e200 were stored as float32 inf, read back as missing: impute wrote the
+    file back with its holes and exit 0 ("filled 0 cell(s)"); values of 1e-200 were stored
+    as 0, so the model learnt a constant and filled 0.01 into a series of 1e-200. Now
+    ingest, the raw-file readers and infill refuse the channel, naming it."""
+    values = scale * np.array([1.0, 2.0, np.nan, 1.5, 1.0, 2.0])
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"time": range(6), "v": values}).to_csv(path, index=False)
+    _refused("timeseries", path, tmp_path, "series 'big.csv', channel 'v'", word, time_column="time")
+    npy = tmp_path / "big.npy"
+    np.save(npy, values[None, None, :])
+    _refused("timeseries", npy, tmp_path, "big.npy[0]", word)
+    ok = tmp_path / "ok.csv"
+    pd.DataFrame({"time": range(6), "v": values / scale * 1e30}).to_csv(ok, index=False)
+    domain = _series_domain(_ingest("timeseries", ok, tmp_path, time_column="time"))
+    with pytest.raises(DataError, match=f"big.csv: series 'series0', channel 'v': .* {word}"):
+        domain.read_input(str(path))
+    with pytest.raises(DataError, match=word):
+        domain.infill(values, predict=None)
+    # within float32 both ways: stored as given
+    for v in (3e38, 2e-38):
+        pd.DataFrame({"time": range(3), "v": [v, -v, np.nan]}).to_csv(ok, index=False)
+        got = _ingest("timeseries", ok, tmp_path, time_column="time")[0]["values"]
+        np.testing.assert_allclose(got[:2], [v, -v], rtol=1e-6)
+
+
+def test_a_time_repeated_within_a_series_is_refused(tmp_path):
+    """Two rows of one series at one time (1 and 1.0; a date written twice) were read as
+    two consecutive samples, a step of the series that never happened; the long layout
+    already refused it. The same time in two series is fine."""
+    path = tmp_path / "wide.csv"
+    path.write_text("time,v\n0,1\n1,2\n2,4\n1.0,3\n")
+    _refused("timeseries", path, tmp_path, "time '1.0' appears twice (lines 3 and 5)", time_column="time")
+    path.write_text("time,v\n2020-01-01,1\n2020-01-02,2\n2020-01-01 00:00,3\n")
+    _refused("timeseries", path, tmp_path, "appears twice (lines 2 and 4)", time_column="time")
+    path.write_text("time,s,v\n0,a,1\n1,a,2\n0,b,4\n1,b,3\n")
+    store = _ingest("timeseries", path, tmp_path, time_column="time", series_column="s")
+    assert [r["values"].tolist() for r in store] == [[1, 2], [4, 3]]
