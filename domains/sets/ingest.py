@@ -18,7 +18,7 @@ import numpy as np
 from encoderkit.data.split import validation_mask
 from encoderkit.domain import IngestReport, RecordWriter
 
-from .io import (Layout, RawSet, check_layout, csv_layout, frame_sets, python_layout,
+from .io import (Layout, RawSet, check_feature_range, check_layout, csv_layout, frame_sets, python_layout,
                  python_sets, read_csv_frame, read_npz, source_kind)
 
 FORMAT_VERSION = 1
@@ -63,7 +63,7 @@ def _source_sets(sources: Sequence[str], opts: Mapping[str, Any]
     csv_args: dict[str, tuple] = {}
     for path in sources:
         if source_kind(path) == "csv":
-            frame = read_csv_frame(path, opts["id_column"])
+            frame = read_csv_frame(path, opts["id_column"], opts["set_column"])
             id_col, feats, coords = csv_layout(frame, path, opts["set_column"], opts["id_column"],
                                                opts["feature_columns"], opts["coord_columns"])
             csv_args[path] = (id_col, feats, coords)
@@ -82,7 +82,7 @@ def _source_sets(sources: Sequence[str], opts: Mapping[str, Any]
         for path in sources:
             if path in csv_args:
                 id_col, feats, coords = csv_args[path]
-                frame = read_csv_frame(path, id_col)
+                frame = read_csv_frame(path, id_col, opts["set_column"])
                 yield from frame_sets(frame, path, opts["set_column"], id_col, feats, coords)
             else:
                 yield from read_npz(path)[1]
@@ -117,7 +117,7 @@ def raw_to_record(raw: RawSet, layout: Layout, index: Mapping[str, int]) -> dict
 
 
 def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: RecordWriter,
-               report: IngestReport, opts: Mapping[str, Any]) -> dict[str, Any]:
+               report: IngestReport, opts: Mapping[str, Any], where: str = "the sets") -> dict[str, Any]:
     """Two passes: the vocabulary, then the records; returns the schema."""
     if not layout.has_ids and not layout.feature_names:
         raise ValueError("these sets have neither item ids nor features, so masked elements "
@@ -129,6 +129,7 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
     # per-record sums for the train-side statistics (the split is known only at the end)
     sums, sumsq, counts = [], [], []
     sizes = []
+    peak = np.zeros(width)  # largest magnitude per feature column
     unknown = 0
     for raw in iterate():
         if len(raw) == 0:
@@ -144,11 +145,14 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         sums.append(np.where(observed, feats, 0.0).sum(axis=0))
         sumsq.append(np.where(observed, feats * feats, 0.0).sum(axis=0))
         counts.append(observed.sum(axis=0))
+        if width:
+            peak = np.maximum(peak, np.where(observed, np.abs(feats), 0.0).max(axis=0))
         sizes.append(len(raw))
         report.records += 1
         report.tokens += len(raw)
     if not sizes:
         raise ValueError("no non-empty set in the input; nothing to write")
+    check_feature_range(peak, layout.feature_names, where)
     if unknown:
         report.warnings.append(f"{unknown} elements have items seen fewer than min_count="
                                f"{opts['min_count']} times; they are stored as [UNK]")
@@ -186,7 +190,7 @@ def ingest_files(sources: Sequence[str], writer: RecordWriter, report: IngestRep
                  **options: Any) -> dict[str, Any]:
     opts = _check_ingest_options(options)
     layout, iterate = _source_sets(list(sources), opts)
-    return write_sets(layout, iterate, writer, report, opts)
+    return write_sets(layout, iterate, writer, report, opts, ", ".join(sources))
 
 
 def ingest_objects(data: Any, writer: RecordWriter, report: IngestReport,

@@ -72,16 +72,45 @@ def as_item(value: Any) -> str | None:
     return text if text != "" else None
 
 
+# Features are stored (float32) and modelled in float32: a value beyond its range was
+# stored as inf and turned the column's statistics into NaN without a word.
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _element(raw: RawSet, row: int) -> str:
+    line = f" (line {int(raw.rows[row]) + 2})" if raw.rows is not None and row < len(raw.rows) else ""
+    return f"element {row}{line}"
+
+
 def _check_values(raw: RawSet) -> RawSet:
     if np.isinf(raw.features).any():
         row = int(np.argwhere(np.isinf(raw.features))[0, 0])
-        raise DataError(f"{raw.where}: element {row} has an infinite feature value; "
+        raise DataError(f"{raw.where}: {_element(raw, row)} has an infinite feature value; "
                          "use NaN (an empty cell) for a missing feature")
+    with np.errstate(invalid="ignore"):
+        big = np.abs(raw.features) > F32_MAX
+    if big.any():
+        row, col = (int(i) for i in np.argwhere(big)[0])
+        raise DataError(f"{raw.where}: {_element(raw, row)} has feature {col} = "
+                         f"{raw.features[row, col]:.3g}, beyond what float32 (the store's and the "
+                         f"model's number type) holds, {F32_MAX:.3g}; rescale that feature")
     if raw.coords.size and not np.isfinite(raw.coords).all():
         row = int(np.argwhere(~np.isfinite(raw.coords))[0, 0])
-        raise DataError(f"{raw.where}: element {row} has a missing or infinite coordinate; "
+        raise DataError(f"{raw.where}: {_element(raw, row)} has a missing or infinite coordinate; "
                          "every element of a set with coordinates needs finite coordinates")
     return raw
+
+
+def check_feature_range(peak: np.ndarray, names: Sequence[str], where: str) -> None:
+    """A feature column whose nonzero values are all below float32's smallest normal number
+    would be stored as zeros (a constant): refuse it, naming the column."""
+    for j, m in enumerate(np.asarray(peak, dtype=np.float64)):
+        if 0.0 < m < F32_TINY:
+            raise DataError(f"{where}: feature {names[j]!r} is at most {m:.3g} in magnitude, below "
+                             f"what float32 (the store's and the model's number type) holds, "
+                             f"{F32_TINY:.3g}: it would be stored as 0; rescale that feature "
+                             f"(multiply it by a power of ten)")
 
 
 # ---- CSV -----------------------------------------------------------------------------
@@ -117,8 +146,10 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     return id_column, feature_columns, coord_columns
 
 
-def read_csv_frame(path: str, id_column: str | None) -> pd.DataFrame:
-    dtype = {id_column: str} if id_column else None
+def read_csv_frame(path: str, id_column: str | None, set_column: str | None = None) -> pd.DataFrame:
+    """A long-format CSV; set and item ids as the text the file holds (sets ``01`` and ``1``
+    are two sets, as they are two names)."""
+    dtype = {c: str for c in (id_column, set_column) if c} or None
     try:
         with reading(path):
             frame = pd.read_csv(path, dtype=dtype)

@@ -158,7 +158,8 @@ class SetsUserData:
     def read_input(self, path: str) -> Any:
         kind = source_kind(path)
         if kind == "csv":
-            return read_csv_frame(path, self.schema.get("id_column") if self.has_ids else None)
+            return read_csv_frame(path, self.schema.get("id_column") if self.has_ids else None,
+                                  self.schema.get("set_column") or "set")
         _, sets = read_npz(path)
         out = []
         for raw in sets:

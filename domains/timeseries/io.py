@@ -148,8 +148,8 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         empty = np.flatnonzero((frame[series_column].str.strip() == "").to_numpy())
         if empty.size:
             row = int(empty[0])
-            raise DataError(f"{path}: series column {series_column!r}: data row {row + 1} (line "
-                            f"{row + 2}) names no series (empty cell); every row needs its series id")
+            raise DataError(f"{path}: series column {series_column!r}: line {line_of[row]} names no "
+                            f"series (empty cell); every row needs its series id")
     groups = [("", frame)] if series_column is None else [
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
     out: list[Series] = []

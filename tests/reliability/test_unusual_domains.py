@@ -167,3 +167,50 @@ def test_a_time_repeated_within_a_series_is_refused(tmp_path):
     path.write_text("time,s,v\n0,a,1\n1,a,2\n0,b,4\n1,b,3\n")
     store = _ingest("timeseries", path, tmp_path, time_column="time", series_column="s")
     assert [r["values"].tolist() for r in store] == [[1, 2], [4, 3]]
+
+
+def test_empty_series_id_cell_is_refused(tmp_path):
+    """A row with an empty series id was read as its own series named after the file."""
+    path = tmp_path / "long.csv"
+    path.write_text("time,series,value\n0,a,1\n1,a,2\n2,,3\n0,b,4\n")
+    _refused("timeseries", path, tmp_path, "line 4 names no series", time_column="time",
+             series_column="series")
+
+
+# ---------------------------------------------------------------- sets
+
+def _sets_domain(store: RecordStore):
+    from domains.sets.domain import SetsDomain
+
+    return SetsDomain(store.schema)
+
+
+def test_set_ids_that_read_as_the_same_number_stay_two_sets(tmp_path):
+    """Sets '1' and '01' of a long CSV were parsed as the number 1 and merged into one set
+    of four elements (at ingest and when a raw file is embedded / predicted)."""
+    path = tmp_path / "sets.csv"
+    path.write_text("set,id,x,y,f\n1,i1,0,0,1\n1,i2,1,1,2\n01,i1,0,0,1\n01,i3,1,1,2\n")
+    store = _ingest("sets", path, tmp_path)
+    assert [(r["id"], len(r["ids"])) for r in store] == [("1", 2), ("01", 2)]
+    domain = _sets_domain(store)
+    records = domain.to_records(domain.read_input(str(path)))
+    assert [r["id"] for r in records] == ["1", "01"]
+    for rec, stored in zip(records, store):
+        np.testing.assert_array_equal(rec["ids"], stored["ids"])
+
+
+def test_set_features_beyond_float32_are_refused(tmp_path):
+    """A feature of 1e200 was stored as float32 inf (and the column's std became 1.0 from
+    a NaN); a column of 1e-200 as zeros. Now refused, naming the set, element and line /
+    the column; values within float32 are kept."""
+    path = tmp_path / "sets.csv"
+    path.write_text("set,id,x,y,f\na,i1,0,0,1\na,i2,1,1,2e200\nb,i2,1,1,3\n")
+    _refused("sets", path, tmp_path, "set 'a'", "element 1 (line 3)", "2e+200")
+    path.write_text("set,id,x,y,f\na,i1,0,0,1e-200\na,i2,1,1,2e-200\nb,i2,1,1,0\n")
+    _refused("sets", path, tmp_path, "feature 'f'", "2e-200")
+    path.write_text("set,id,x,y,f\na,i1,0,0,1e30\na,i2,1,1,-2e30\nb,i2,1,1,\n")
+    store = _ingest("sets", path, tmp_path)
+    assert np.isfinite(store.schema["feature_std"]).all()
+    np.testing.assert_allclose(store[0]["features"][:, 0], [1e30, -2e30], rtol=1e-6)
+    with pytest.raises(DataError, match="1e\\+200"):
+        _sets_domain(store).to_records([{"ids": ["i1"], "coords": [[0.0, 0.0]], "features": [[1e200]]}])
