@@ -14,7 +14,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
                                Record, RecordWriter, slice_example, window_bounds)
 
 from .infill import infill_sequences
-from .io import SeqRecord, encode_record, iter_records, read_seq_records, write_seq_records
+from .io import SeqRecord, encode_record, iter_records, read_seq_records, text_id, write_seq_records
 from .modules import GenomicEmbedder, GenomicMLMHead
 from .tokens import (BASES, CLS_ID, MASK_ID, N_CODE, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
@@ -188,7 +188,7 @@ class GenomicDomain(Domain):
                     if not (c < 4).any():
                         report.skip("piece without any A/C/G/T base")
                         continue
-                    rid = rec.id if len(pieces) == 1 else f"{rec.id}:{s}-{e}"
+                    rid = text_id(rec.id) if len(pieces) == 1 else f"{text_id(rec.id)}:{s}-{e}"
                     writer.append({"ids": c, "soft": f}, meta={"offset": s, "piece": j}, id=rid)
                     report.records += 1
                     report.tokens += int(e - s)
@@ -378,9 +378,9 @@ class GenomicDomain(Domain):
         if isinstance(data, Mapping):
             names = [str(k) for k in data]
         elif isinstance(data, (list, tuple)) and data and isinstance(data[0], SeqRecord):
-            names = [x.id for x in data]
+            names = [text_id(x.id) for x in data]
         elif isinstance(data, SeqRecord):
-            names = [data.id]
+            names = [text_id(data.id)]
         else:
             names = None
         seqs, _ = self._sequences(data)

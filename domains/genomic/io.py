@@ -37,13 +37,25 @@ class SeqRecord:
 _OPENERS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 
 
+# Headers are text as written: UTF-8 (a leading byte-order mark dropped, as Windows editors
+# write one), any other byte kept as a surrogate escape, so infill writes every header back
+# byte for byte. Sequence characters beyond ASCII are not IUPAC codes and are refused.
+_ENCODING, _ERRORS = "utf-8-sig", "surrogateescape"
+
+
 def _open_text(path: str):
     with open(path, "rb") as fh:
         magic = fh.read(6)
     for prefix, opener in _OPENERS:
         if magic.startswith(prefix):
-            return opener(path, "rt", encoding="ascii", errors="replace", newline=None)
-    return open(path, "rt", encoding="ascii", errors="replace", newline=None)
+            return opener(path, "rt", encoding=_ENCODING, errors=_ERRORS, newline=None)
+    return open(path, "rt", encoding=_ENCODING, errors=_ERRORS, newline=None)
+
+
+def text_id(rid: str) -> str:
+    """A record id as storable text: bytes that were not UTF-8 become U+FFFD (a store,
+    a CSV of predictions cannot hold the surrogate escapes the reader keeps them as)."""
+    return rid.encode("utf-8", _ERRORS).decode("utf-8", "replace")
 
 
 def detect_format(path: str) -> str:
@@ -139,7 +151,8 @@ def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np
 
     ``invalid="error"`` raises naming file, record, line and column of the first
     character that is not an IUPAC code; ``invalid="n"`` maps such characters to N."""
-    raw = np.frombuffer("".join(rec.lines).encode("ascii", errors="replace"), dtype=np.uint8)
+    joined = "".join(rec.lines)
+    raw = np.frombuffer(joined.encode("ascii", errors="replace"), dtype=np.uint8)  # one byte a character
     codes = BYTE_TO_CODE[raw]
     soft = IS_LOWER[raw]
     bad = codes == INVALID
@@ -151,8 +164,8 @@ def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np
             li = int(np.searchsorted(lengths, i, side="right"))
             col = i - (int(lengths[li - 1]) if li else 0) + 1
             raise DataError(
-                f"{path}: record {rec.id!r}, line {rec.first_line + li}, column {col}: character "
-                f"{chr(raw[i])!r} is not an IUPAC nucleotide code (allowed: {BASES} and U, either case). "
+                f"{path}: record {text_id(rec.id)!r}, line {rec.first_line + li}, column {col}: character "
+                f"{text_id(joined[i])!r} is not an IUPAC nucleotide code (allowed: {BASES} and U, either case). "
                 f"Set the ingest option invalid=n to read such characters as N.")
         codes = np.where(bad, N_CODE, codes).astype(np.uint8)
         soft = soft & ~bad
@@ -175,7 +188,7 @@ def write_seq_records(records: list[SeqRecord], path: str, width: int = 80) -> N
         else:
             body = "\n".join(r.sequence[i:i + width] for i in range(0, len(r.sequence), width))
             out.append(f">{r.header}\n{body}\n" if body else f">{r.header}\n")
-    data = "".join(out).encode("ascii")
+    data = "".join(out).encode("utf-8", _ERRORS)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:

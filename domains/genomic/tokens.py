@@ -48,12 +48,15 @@ FIRST_BASE = len(SPECIALS)  # token id of "A"
 
 def encode_bases(seq: str | bytes) -> tuple[np.ndarray, np.ndarray]:
     """A sequence string -> (base codes uint8 [L], soft bool [L]); raises on non-IUPAC."""
-    raw = np.frombuffer(seq.encode("ascii") if isinstance(seq, str) else seq, dtype=np.uint8)
+    # one byte a character (anything beyond ASCII reads as '?', not a code), so the
+    # position and character of an error are those of the string
+    raw = np.frombuffer(seq.encode("ascii", "replace") if isinstance(seq, str) else seq, dtype=np.uint8)
     codes = BYTE_TO_CODE[raw]
     bad = np.flatnonzero(codes == INVALID)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"character {chr(raw[i])!r} at position {i} is not an IUPAC nucleotide code "
+        char = seq[i] if isinstance(seq, str) else chr(raw[i])
+        raise ValueError(f"character {char!r} at position {i} is not an IUPAC nucleotide code "
                          f"(allowed: {BASES}, U, lowercase for soft-masked)")
     return codes, IS_LOWER[raw]
 

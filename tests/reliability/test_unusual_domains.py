@@ -214,3 +214,28 @@ def test_set_features_beyond_float32_are_refused(tmp_path):
     np.testing.assert_allclose(store[0]["features"][:, 0], [1e30, -2e30], rtol=1e-6)
     with pytest.raises(DataError, match="1e\\+200"):
         _sets_domain(store).to_records([{"ids": ["i1"], "coords": [[0.0, 0.0]], "features": [[1e200]]}])
+
+
+# ---------------------------------------------------------------- genomic
+
+def test_fasta_with_a_bom_and_non_ascii_headers_is_read_and_written_back(tmp_path):
+    """A FASTA saved by a Windows editor (UTF-8 byte-order mark) was refused as "not a
+    FASTA file"; a header with an accented word (UTF-8 or Latin-1) crashed infill when the
+    output was written ("bug in encoderkit"). Now both are read; infill writes each header
+    back byte for byte; ids that are not UTF-8 are stored with U+FFFD."""
+    from domains.genomic.domain import GenomicDomain
+    from domains.genomic.io import read_seq_records, write_seq_records
+
+    body = (">s1 souche \u00e9t\u00e9 \u2014 K-12\nACGTNACGTA\n".encode() + b">s\xe9q2 lat\xe9n\nGGCCNNTTAA\n")
+    path = tmp_path / "reads.fa"
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+    store = _ingest("genomic", path, tmp_path)
+    assert [r["id"] for r in store] == ["s1", "s\ufffdq2"]
+    records = read_seq_records(str(path))
+    out = tmp_path / "out.fa"
+    write_seq_records(records, str(out))
+    assert out.read_bytes() == body
+    assert [r["id"] for r in GenomicDomain().to_records(records)] == ["s1", "s\ufffdq2"]
+    bad = tmp_path / "bad.fa"
+    bad.write_bytes(">s1\nACG\u00e9T\n".encode())
+    _refused("genomic", bad, tmp_path, "line 2, column 4: character '\u00e9'")
