@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.domain import MaskedExample, PredictFn, Record
+from encoderkit.errors import DataError
 
 from .io import check_range, sort_key
 from .seasonal import detect_period, seasonal_fill, seasonal_naive
@@ -103,6 +104,21 @@ class SeriesInfill:
             check_range(np.where(self._is_missing_value(a), np.nan, a), name, channels)
         return arrays, how
 
+    def _refuse_unobserved_channels(self, data: Any, arrays: list[np.ndarray], how: Any) -> None:
+        """A channel of a series with no observed sample has nothing to give its fills a level
+        or a scale: they came back as the normalised prediction itself (about 0, in no unit),
+        with exit 0. Refused instead, as ``impute`` refuses a column with no observed value."""
+        for i, a in enumerate(arrays):
+            gone = ~(np.isfinite(a) & ~self._is_missing_value(a))
+            empty = np.flatnonzero(gone.all(axis=1) & (a.shape[1] > 0))
+            if empty.size:
+                name = self._series_names(data, how, len(arrays))[i]
+                c = int(empty[0])
+                chan = how[1][c] if how[0] == "frame" else c
+                raise DataError(f"series {name!r}, channel {chan!r}: no observed value, so nothing "
+                                f"gives its fills a level or a scale; give it some values, or leave "
+                                f"the channel (or the series) out")
+
     def _rebuild(self, data: Any, how: Any, filled: list[np.ndarray]) -> Any:
         kind = how[0]
         if kind == "frame":
@@ -188,6 +204,7 @@ class SeriesInfill:
         arbitrary choice of the tokenisation (training crops see every phase). A series
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
         arrays, how = self._series_arrays(data)
+        self._refuse_unobserved_channels(data, arrays, how)
         masked: list[MaskedExample] = []
         owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)

@@ -169,6 +169,22 @@ def test_a_time_repeated_within_a_series_is_refused(tmp_path):
     assert [r["values"].tolist() for r in store] == [[1, 2], [4, 3]]
 
 
+def test_infill_of_a_channel_with_no_observed_value_is_refused(tmp_path):
+    """A channel with no observed sample in a series was filled with the normalised
+    prediction itself (zeros next to a channel of ~1000), exit 0. Now refused, naming the
+    series and channel; a channel with one observed value is filled."""
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"time": range(40), "v": np.sin(np.arange(40.0)) + 1000,
+                  "w": np.cos(np.arange(40.0))}).to_csv(path, index=False)
+    domain = _series_domain(_ingest("timeseries", path, tmp_path, time_column="time"))
+    frame = pd.DataFrame({"time": range(40), "v": np.sin(np.arange(40.0)) + 1000, "w": np.nan})
+    frame.loc[5:8, "v"] = np.nan
+    with pytest.raises(DataError, match="series 'series0', channel 'w': no observed value"):
+        domain.infill(frame, predict=None)
+    with pytest.raises(DataError, match="channel 1: no observed value"):
+        domain.infill(np.stack([np.arange(20.0), np.full(20, np.nan)]), predict=None)
+
+
 def test_empty_series_id_cell_is_refused(tmp_path):
     """A row with an empty series id was read as its own series named after the file."""
     path = tmp_path / "long.csv"
