@@ -80,13 +80,14 @@ class Task:
     domain: str
     store: str  # every labelled record (train and test), in ``ids`` order
     ids: np.ndarray  # [N] record ids of ``store``
-    labels: np.ndarray  # [N] class labels
+    labels: np.ndarray  # [N] class labels (regression: numbers)
     test: np.ndarray  # [N] bool, the fixed test split
     pretrain_store: str  # unlabelled inputs to pretrain on (the task's store, or a genome)
     overrides: list[str] = field(default_factory=list)  # domain / data options of every run
     anchors: dict[str, Anchor] = field(default_factory=dict)  # classical tools, first = primary
     seeded_anchors: tuple[str, ...] = ()  # anchors whose result depends on the seed (others run once)
     notes: str = ""
+    kind: str = "classification"  # or "regression": scored by R^2 instead of accuracy
 
     @property
     def train(self) -> np.ndarray:
@@ -97,12 +98,14 @@ class Task:
         return np.flatnonzero(self.test)
 
 
-def fixed_test_split(labels: np.ndarray, fraction: float = 0.3) -> np.ndarray:
-    """Stratified ``fraction`` test mask, drawn once (seed 0) and reused by every seed."""
+def fixed_test_split(labels: np.ndarray, fraction: float = 0.3, stratify: bool = True) -> np.ndarray:
+    """``fraction`` test mask (stratified by label for classification), drawn once (seed 0)
+    and reused by every seed."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
-    _, test = train_test_split(idx, test_size=fraction, stratify=labels, random_state=0)
+    _, test = train_test_split(idx, test_size=fraction, stratify=labels if stratify else None,
+                               random_state=0)
     mask = np.zeros(len(labels), dtype=bool)
     mask[test] = True
     return mask
@@ -141,14 +144,17 @@ def embed(run: Path, task: Task) -> np.ndarray:
 
 
 def probe_predict(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                  seed: int) -> np.ndarray:
-    """Standardised features -> logistic regression, L2 strength by 3-fold CV on the
-    training rows (scikit-learn); predictions for the test rows."""
+                  seed: int, kind: str = "classification") -> np.ndarray:
+    """Standardised features -> logistic regression (regression: ridge), L2 strength by
+    3-fold CV on the training rows (scikit-learn); predictions for the test rows."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if kind == "regression":
+        reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13), cv=3))
+        return reg.fit(X[train], np.asarray(y[train], dtype=np.float64)).predict(X[test])
     folds = int(min(3, np.unique(y[train], return_counts=True)[1].min()))
     clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=8, cv=max(folds, 2), max_iter=2000,
                                                                random_state=seed))
@@ -159,11 +165,11 @@ def probe_predict(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndar
     return clf.predict(X[test])
 
 
-def logreg_anchor(X: np.ndarray, y: np.ndarray) -> Anchor:
-    """A classical anchor: ``probe_predict`` (standardised features, L2 logistic regression)
-    on fixed hand-made features ``X`` of every record."""
+def logreg_anchor(X: np.ndarray, y: np.ndarray, kind: str = "classification") -> Anchor:
+    """A classical anchor: ``probe_predict`` (standardised features, L2 logistic regression;
+    ridge for regression) on fixed hand-made features ``X`` of every record."""
     def anchor(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-        return probe_predict(X, y, train, test, seed)
+        return probe_predict(X, y, train, test, seed, kind)
     return anchor
 
 
@@ -181,7 +187,7 @@ def _cli(args: list[str], log: Path) -> None:
 def labels_file(task: Task, workdir: Path) -> Path:
     """``id,label`` with the test rows left blank (unlabelled: never trained or validated on)."""
     path = workdir / f"{task.name}-labels.csv"
-    label = np.asarray(task.labels).astype(str).astype(object)
+    label = np.asarray(task.labels).astype(str).astype(object)  # a number's repr for regression
     label[task.test] = ""
     pd.DataFrame({"id": task.ids, "label": label}).to_csv(path, index=False)
     return path
@@ -189,13 +195,13 @@ def labels_file(task: Task, workdir: Path) -> Path:
 
 def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed: int,
                      steps: int | str | None = None, extra: tuple[str, ...] = ()) -> np.ndarray:
-    """Fine-tune (classification) from ``checkpoint`` (a run dir or ``none``), predict every
-    record, return the predicted labels of the test rows."""
+    """Fine-tune (``task.kind``) from ``checkpoint`` (a run dir or ``none``), predict every
+    record, return the predictions of the test rows (labels; numbers for regression)."""
     run = workdir / f"{task.name}-{tag}-s{seed}"
     preds = run / "predictions.csv"
     if not preds.exists():
         args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
-                "task=classification", f"task.labels={labels_file(task, workdir)}",
+                f"task={task.kind}", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}",
                 f"train.steps={FINETUNE_STEPS if steps is None else steps}",
                 "train.progress=false", f"run.seed={seed}", *FINETUNE_BATCH, *task.overrides,
@@ -206,7 +212,7 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
         _cli(args, workdir / f"{run.name}.log")
         _cli(["predict", f"checkpoint={run}", f"input={task.store}", f"output={preds}"],
              workdir / f"{run.name}-predict.log")
-    frame = pd.read_csv(preds, dtype={"id": str, "prediction": str})
+    frame = pd.read_csv(preds, dtype={"id": str, "prediction": float if task.kind == "regression" else str})
     by_id = dict(zip(frame["id"], frame["prediction"]))
     return np.asarray([by_id[i] for i in task.ids[task.test]])
 
@@ -232,9 +238,21 @@ def accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(np.asarray(pred).astype(str) == np.asarray(truth).astype(str)))
 
 
+def r2(pred: np.ndarray, truth: np.ndarray) -> float:
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(np.asarray(truth, dtype=np.float64), np.asarray(pred, dtype=np.float64)))
+
+
+def score(task: Task, pred: np.ndarray, truth: np.ndarray) -> float:
+    """The task's score, higher is better: accuracy, or R^2 for regression."""
+    return r2(pred, truth) if task.kind == "regression" else accuracy(pred, truth)
+
+
 def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
             methods: tuple[str, ...] = METHODS, log: Callable[[str], None] = print) -> dict[str, list[float]]:
-    """Test accuracy per method and seed: ``{method: [acc per seed]}`` (anchors by name)."""
+    """Test score (``score``: accuracy, R^2 for regression) per method and seed:
+    ``{method: [score per seed]}`` (anchors by name)."""
     workdir.mkdir(parents=True, exist_ok=True)
     y, train, test = task.labels, task.train, task.test_idx
     truth = y[test]
@@ -246,7 +264,7 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
 
     def record(name: str, seed: int, pred: np.ndarray, t0: float) -> None:
-        out.setdefault(name, []).append(accuracy(pred, truth))
+        out.setdefault(name, []).append(score(task, pred, truth))
         times[name] = times.get(name, 0.0) + time.time() - t0
         cache[f"{name}|{seed}"] = out[name][-1]
         cache_file.write_text(json.dumps(cache, indent=1))
@@ -272,11 +290,11 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
     # one pretraining run per task, and the probe is deterministic: one number each
     if "probe_mlm" in methods and not cached("probe_mlm", 0):
         t0 = time.time()
-        record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0), t0)
+        record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0, task.kind), t0)
     if "probe_contrastive" in methods and not cached("probe_contrastive", 0):
         t0 = time.time()
         X = embed(contrastive_run(task, workdir, mlm), task)
-        record("probe_contrastive", 0, probe_predict(X, y, train, test, 0), t0)
+        record("probe_contrastive", 0, probe_predict(X, y, train, test, 0, task.kind), t0)
     for method, checkpoint in (("finetuned", str(mlm)), ("scratch", "none")):
         if method in methods:
             for seed in seeds:
