@@ -34,6 +34,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import check_row_widths
 from encoderkit.errors import DataError, reading
 
 DEFAULT_COORDS = ("x", "y", "z")
@@ -152,6 +153,7 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     dtype = {c: str for c in (id_column, set_column) if c} or None
     try:
         with reading(path):
+            check_row_widths(path)  # pandas reads a short row as missing values
             frame = pd.read_csv(path, dtype=dtype)
     except DataError as err:
         raise DataError(f"cannot read as CSV: {err.message}", file=path) from err

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import check_row_widths
 from encoderkit.errors import DataError, reading
 
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
@@ -129,6 +130,7 @@ def read_csv(path: str, *, time_column: str | None = None, series_column: str | 
 def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
               channels: Sequence[str] | None, value_column: str | None,
               channel_column: str | None) -> list[Series]:
+    check_row_widths(path)  # pandas reads a short row as missing values
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -212,6 +214,7 @@ def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     observed ``2`` is written back as ``2``, not ``2.0``). ``text_columns`` (the time and
     series columns) are read as the text the file holds, as ingest reads them: series
     ``01`` and ``1`` stay two series, and their cells are written back as they were."""
+    check_row_widths(path)
     frame = pd.read_csv(path, float_precision="round_trip")
     text = [c for c in text_columns if c in frame.columns]
     if text:

@@ -255,3 +255,25 @@ def test_fasta_with_a_bom_and_non_ascii_headers_is_read_and_written_back(tmp_pat
     bad = tmp_path / "bad.fa"
     bad.write_bytes(">s1\nACG\u00e9T\n".encode())
     _refused("genomic", bad, tmp_path, "line 2, column 4: character '\u00e9'")
+
+
+def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path):
+    """pandas reads a row with a dropped comma as a row whose last cells are missing: a
+    series or set reader then filled a value the file never left out. Now the line is
+    named (an empty field, 1,,3, is still a missing value; gzip is checked too)."""
+    import gzip
+
+    series = tmp_path / "short.csv"
+    series.write_text("time,v,w\n0,1,2\n1,2\n2,3,4\n")
+    _refused("timeseries", series, tmp_path, "line 3 has 2 field(s) where the header has 3", time_column="time")
+    sets = tmp_path / "sets.csv.gz"
+    sets.write_bytes(gzip.compress(b"set,id,x,y,f\na,i1,0,0,1\n\na,i2,1,1\nb,i3,1,1,2\n"))
+    _refused("sets", sets, tmp_path, "line 4 has 4 field(s) where the header has 5")
+    series.write_text("time,v,w\r\n0,1,2\r\n\r\n1,2,\r\n2,\"3\",4\r\n")
+    store = _ingest("timeseries", series, tmp_path, time_column="time")
+    np.testing.assert_array_equal(store[0]["values"], [1, 2, 3, 2, np.nan, 4])
+    from domains.timeseries.domain import TimeSeriesDomain
+
+    series.write_text("time,v,w\n0,1,2\n1,2\n")
+    with pytest.raises(DataError, match="short.csv: line 3 has 2 field"):
+        TimeSeriesDomain(store.schema).read_input(str(series))
