@@ -179,7 +179,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         if ch is not None:
             opts["channels"] = list(ch)
         # CSV column roles given at ingest also hold when a CSV comes back for infill.
-        for key in ("time_column", "series_column"):
+        for key in ("time_column", "series_column", "value_column", "channel_column"):
             if opts[key] is None and (schema or {}).get(key):
                 opts[key] = str(schema[key])
         super().__init__(schema or {}, **opts)
@@ -213,7 +213,10 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
                   "missing_value": missing_value, "time_column": options["time_column"],
-                  "series_column": options["series_column"]}
+                  "series_column": options["series_column"],
+                  # a long layout's columns, so a raw long file is read back as ingest read it
+                  # (only when given: stores without them stay as they were, for append)
+                  **{k: options[k] for k in ("value_column", "channel_column") if options[k]}}
         # the patch a model built on this store gets (patch=auto resolves from the schema)
         cls._count_tokens(report, shapes, cls(schema, **given).patch)
         return schema

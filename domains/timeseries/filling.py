@@ -60,6 +60,15 @@ class SeriesInfill:
         if isinstance(data, pd.DataFrame):
             skip = {self.options["time_column"], self.options["series_column"]}
             cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
+            value, channel = self.options["value_column"], self.options["channel_column"]
+            if channel is not None and channel in data.columns:
+                # rows of every channel would be read as one channel, interleaved in time
+                raise ValueError(f"a long table with a channel column ({channel!r}, one row per "
+                                 f"channel and time) is read by ingest only; write it wide (one "
+                                 f"column per channel) to infill, embed or predict it, or embed / "
+                                 f"predict its ingested store")
+            if value is not None and value in data.columns:
+                cols = [value]  # the long layout's one channel, as ingest reads it
             if not cols:
                 raise ValueError("infill: the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")

@@ -277,3 +277,27 @@ def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path):
     series.write_text("time,v,w\n0,1,2\n1,2\n")
     with pytest.raises(DataError, match="short.csv: line 3 has 2 field"):
         TimeSeriesDomain(store.schema).read_input(str(series))
+
+
+def test_raw_long_tables_are_read_as_ingest_reads_them(tmp_path):
+    """A long table (one row per channel and time) read raw for infill / embed / predict
+    was read as a wide one: the rows of two channels became one channel interleaved in
+    time (infill filled a temperature of 20 with 30, between 20 and a humidity of 80), and
+    a numeric column beside value_column became a channel ingest never saw. Now the value
+    column is the one channel, and a table with a channel column is refused naming it."""
+    path = tmp_path / "long.csv"
+    rows = [(t, s, ch, v + t) for s in "ab" for t in range(6) for ch, v in (("temp", 20), ("hum", 80))]
+    pd.DataFrame(rows, columns=["time", "series", "channel", "value"]).to_csv(path, index=False)
+    domain = _series_domain(_ingest("timeseries", path, tmp_path, time_column="time", series_column="series",
+                                    value_column="value", channel_column="channel"))
+    with pytest.raises(DataError, match="long.csv: a long table with a channel column \\('channel'"):
+        domain.read_input(str(path))
+    one = tmp_path / "one.csv"
+    pd.DataFrame({"time": range(4), "series": "a", "value": [1.0, 2, np.nan, 4],
+                  "quality": [9, 9, 8, 9]}).to_csv(one, index=False)
+    store = _ingest("timeseries", one, tmp_path, time_column="time", series_column="series",
+                    value_column="value")
+    domain = _series_domain(store)
+    (rec,) = domain.to_records(domain.read_input(str(one)))
+    assert rec["channels"] == 1 and rec["id"] == "a"
+    np.testing.assert_array_equal(rec["values"], store[0]["values"])
