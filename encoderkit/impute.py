@@ -590,13 +590,14 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                               data, columns, cats)
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
-        left = {k: n for k, n in after.items() if n and k in missing} if domain == "tabular" else {}
+        left = {k: n for k, n in after.items() if n and k in missing}
         if left:  # a fill that came back NaN would be written as a hole with exit 0: refuse it
             name, n = next(iter(left.items()))
-            raise DataError(f"column {name!r}: {n} missing cell(s) got no finite fill "
-                            f"({sum(left.values())} in {len(left)} column(s)); no output written: "
-                            f"please report it, and exclude the column (exclude=[{name}]) meanwhile",
-                            file=input)
+            what = "column" if domain == "tabular" else "channel"
+            hint = f"exclude the column (exclude=[{name}])" if domain == "tabular" else "fill it another way"
+            raise DataError(f"{what} {name!r}: {n} missing cell(s) got no finite fill "
+                            f"({sum(left.values())} in {len(left)} {what}(s)); no output written: "
+                            f"please report it, and {hint} meanwhile", file=input)
         try:
             if order is not None:
                 filled = filled.iloc[np.argsort(order)]

@@ -330,3 +330,19 @@ def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passe
     opts = load(str(tmp_path / "b" / "model0")).domain.options
     assert opts["grid_shift"] is False and opts["infill_shifts"] == 1
     assert not np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_series_fill_that_leaves_a_hole_is_refused(tmp_path, capsys, monkeypatch):
+    """The safety net on unfilled cells covers series as well as tables: a fill that came back
+    with holes was written out with exit 0 (the count of filled cells said fewer)."""
+    import encoderkit.impute as imp
+
+    x = co2(120)
+    x[30:38] = np.nan
+    src, out = tmp_path / "co2.npy", tmp_path / "filled.npy"
+    np.save(src, x)
+    monkeypatch.setattr(imp, "ensemble_infill", lambda models, data, *a, **k: (data, None))
+    assert main(["impute", f"input={src}", f"output={out}", "domain.patch=8", "holdout=0", *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "channel" in err and "8 missing cell(s) got no finite fill" in err and str(src) in err, err
+    assert not out.exists()

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from encoderkit.errors import EncoderkitError, InputNotFoundError, UsageError
+from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error
 
 USAGE = __doc__
 
@@ -126,8 +127,9 @@ def _predict(argv: list[str]) -> int:
     if not isinstance(model, FineTuned):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
                          "(encoderkit finetune writes one)", key="checkpoint")
-    frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
-                          progress=args["progress"])
+    with _reading_input(args["input"]):
+        frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
+                              progress=args["progress"])
     write_frame(frame, out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
@@ -141,6 +143,21 @@ def _check_device(device: Any) -> None:
     except (RuntimeError, ValueError):
         raise UsageError(f"The 'device' parameter must be a torch device (cpu, cuda, cuda:0, mps). "
                          f"Got {device!r}.", key="device") from None
+
+
+@contextmanager
+def _reading_input(source: str) -> Iterator[None]:
+    """The domain's word on records it cannot use (a ``ValueError`` / ``KeyError`` from its
+    reader or featurizer), and an ``EncoderkitError`` that names no file, name ``source``,
+    as ``embed`` and ``infill`` do; an error that names its own file (a labels file) keeps it."""
+    try:
+        yield
+    except EncoderkitError as e:
+        if isinstance(e, DataError) and e.file is None:
+            e.file = source
+        raise
+    except (ValueError, KeyError) as e:
+        raise data_error(e, source) from e
 
 
 def _input(model: Any, source: str) -> Any:
@@ -166,7 +183,8 @@ def _evaluate(argv: list[str]) -> int:
             raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
                              key="labels")
         labels = args["input"]
-    model.evaluate(_input(model, args["input"]), labels)
+    with _reading_input(args["input"]):
+        model.evaluate(_input(model, args["input"]), labels)
     return 0
 
 

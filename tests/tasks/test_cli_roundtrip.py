@@ -47,7 +47,7 @@ def pretrained(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", available_domains())
-def test_finetune_predict_evaluate(name, pretrained, capsys):
+def test_finetune_predict_evaluate(name, pretrained, capsys, monkeypatch):
     from encoderkit.infer import load
 
     tmp, store_path, pre, paths = pretrained(name)
@@ -84,6 +84,18 @@ def test_finetune_predict_evaluate(name, pretrained, capsys):
         out = tmp / "raw_preds.parquet"
         assert cli.main(["predict", f"checkpoint={ft}", f"input={paths[0]}", f"output={out}"]) == 0
         assert len(pd.read_parquet(out)) == raw_records
+        # the domain's word on a record it cannot use names the input file, as embed / infill do
+        capsys.readouterr()
+
+        def refuse(self, path):
+            raise ValueError("record 'r7': a value the model cannot read")
+        with monkeypatch.context() as m:
+            m.setattr(type(load(ft).domain), "read_input", refuse)
+            for argv in (["predict", f"output={tmp / 'refused.csv'}"], ["evaluate", f"labels={labels}"]):
+                assert cli.main([argv[0], f"checkpoint={ft}", f"input={paths[0]}", argv[1]]) == 1
+                err = capsys.readouterr().err
+                assert str(paths[0]) in err and "record 'r7'" in err and "Traceback" not in err, err
+        assert not (tmp / "refused.csv").exists()
 
     model = load(ft)
     api = model.predict(store_path)
