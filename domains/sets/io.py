@@ -147,14 +147,23 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     return id_column, feature_columns, coord_columns
 
 
-def read_csv_frame(path: str, id_column: str | None, set_column: str | None = None) -> pd.DataFrame:
+def read_csv_frame(path: str, id_column: str | None, set_column: str | None = None,
+                   keep_integers: bool = False) -> pd.DataFrame:
     """A long-format CSV; set and item ids as the text the file holds (sets ``01`` and ``1``
-    are two sets, as they are two names)."""
+    are two sets, as they are two names). ``keep_integers`` (the frame ``infill`` fills and
+    writes back): an integer column with holes as nullable ``Int64``, so an observed ``2``
+    is written back as ``2``, not ``2.0``."""
     dtype = {c: str for c in (id_column, set_column) if c} or None
     try:
         with reading(path):
             check_row_widths(path)  # pandas reads a short row as missing values
             frame = pd.read_csv(path, dtype=dtype)
+            holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
+            if keep_integers and holes:
+                ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
+                for c in holes:
+                    if pd.api.types.is_integer_dtype(ints[c].dtype):
+                        frame[c] = ints[c]
     except DataError as err:
         raise DataError(f"cannot read as CSV: {err.message}", file=path) from err
     if len(frame) == 0:
@@ -175,9 +184,9 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     if frame[set_column].isna().any():
         row = int(np.flatnonzero(frame[set_column].isna().to_numpy())[0])
         raise DataError(f"{path}: row {row + 2} has no set id (column {set_column!r})")
-    feats = frame[list(feature_columns)].to_numpy(dtype=np.float64) if feature_columns else \
+    feats = frame[list(feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if feature_columns else \
         np.zeros((len(frame), 0))
-    coords = frame[list(coord_columns)].to_numpy(dtype=np.float64) if coord_columns else \
+    coords = frame[list(coord_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if coord_columns else \
         np.zeros((len(frame), 0))
     ids = frame[id_column].to_numpy(dtype=object) if id_column else None
     content = np.zeros(len(frame), dtype=bool)

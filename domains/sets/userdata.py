@@ -114,7 +114,10 @@ class SetsUserData:
                     miss = np.isnan(raw.features[:, j])
                     if miss.any():
                         col = out.columns.get_loc(name)
-                        out.iloc[raw.rows[miss], col] = rec["features"][miss, j].astype(np.float64)
+                        vals = rec["features"][miss, j].astype(np.float64)
+                        if pd.api.types.is_integer_dtype(out[name].dtype):  # counts: whole numbers, dtype kept
+                            vals = np.round(vals).astype(np.int64)
+                        out.iloc[raw.rows[miss], col] = vals
             return out
         seq = list(data.values()) if isinstance(data, Mapping) and not \
             {"ids", "features", "coords"} & set(data) else list(data)
@@ -159,7 +162,7 @@ class SetsUserData:
         kind = source_kind(path)
         if kind == "csv":
             return read_csv_frame(path, self.schema.get("id_column") if self.has_ids else None,
-                                  self.schema.get("set_column") or "set")
+                                  self.schema.get("set_column") or "set", keep_integers=True)
         _, sets = read_npz(path)
         out = []
         for raw in sets:

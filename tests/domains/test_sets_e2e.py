@@ -60,6 +60,19 @@ def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     assert np.isfinite(values).all()
     np.testing.assert_array_equal(values[~missing], data["intensity"].to_numpy()[~missing])
 
+    # a CSV of whole numbers with holes, through the file path of `encoderkit infill`: observed
+    # cells are written back as the file held them ("16", was "16.0"), fills as whole numbers
+    import pandas as pd
+
+    src, dst = tmp_path / "holes.csv", tmp_path / "filled.csv"
+    data.assign(intensity=data["intensity"].astype("Int64")).to_csv(src, index=False)
+    model.domain.write_output(model.infill(model.domain.read_input(str(src))), str(dst))
+    given = pd.read_csv(src, dtype=str, keep_default_na=False)["intensity"]
+    out = pd.read_csv(dst, dtype=str, keep_default_na=False)["intensity"]
+    assert (given == "").sum() == missing.sum()
+    assert (out[given != ""] == given[given != ""]).all()
+    assert out[given == ""].str.fullmatch(r"-?\d+").all(), out[given == ""].tolist()
+
 
 def test_pretrain_chunked_sets_with_curve_order_and_local_windows(store, tmp_path):
     """Digits (up to ~40 elements) under max_seqlen=16: every set is cut into spatial
