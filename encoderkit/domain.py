@@ -133,6 +133,11 @@ class Domain:
     infill_options: ClassVar[dict[str, str]] = {}
     #: what ``read_input`` reads, for ``encoderkit infill --help`` (e.g. "FASTA, FASTQ (.gz)")
     input_formats: ClassVar[str] = ""
+    #: ``task.lp_fraction=auto`` when fine-tuning a pretrained encoder on one label per record
+    #: (classification, regression, multilabel): the share of the steps the head trains alone
+    #: first (LP-FT). 0 (off) unless a domain has measured that its pretrained features are
+    #: worth protecting from a random head's first gradients (tabular: benchmarks/RESULTS.md)
+    finetune_lp_fraction: ClassVar[float] = 0.0
     #: options added after runs were saved without them: option -> the value that rebuilds
     #: such a run as it was trained (its weights have no module for the new default)
     saved_run_defaults: ClassVar[dict[str, Any]] = {}

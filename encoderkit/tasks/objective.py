@@ -153,6 +153,7 @@ class TaskObjective(Objective):
             self._standardise(spec)
         self.class_weights = weights
 
+        self._resolve_lp_fraction(trainer, domain, spec)
         self.model = TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
                                temperature=float(task.temperature),
                                learn_temperature=bool(task.learn_temperature)).to(trainer.device)
@@ -201,6 +202,16 @@ class TaskObjective(Objective):
             tmp = trainer.run_dir / f".{SPLIT_FILE}.tmp"
             tmp.write_text(json.dumps(split))
             tmp.replace(trainer.run_dir / SPLIT_FILE)
+
+    @staticmethod
+    def _resolve_lp_fraction(trainer: Trainer, domain: Domain, spec: TaskSpec) -> None:
+        """``task.lp_fraction=auto`` -> a number, written into the run's config (a resumed
+        run is checked against it): ``lp_fraction_for``."""
+        task = trainer.cfg.task
+        if task.lp_fraction != "auto":
+            return
+        lp = lp_fraction_for(domain, spec.type, trainer.cfg.checkpoint, bool(task.freeze_encoder))
+        task.lp_fraction = trainer.config_dict["task"]["lp_fraction"] = lp
 
     def _resolve_batch(self, trainer: Trainer, domain: Domain) -> None:
         """``data.max_tokens=auto`` -> an int sized by the training split (``budget.py``),
@@ -512,6 +523,16 @@ class TaskObjective(Objective):
 # metrics that are fractions of validation records (higher is better): their sampling noise
 # is known, at most 0.5 / sqrt(n) (a binomial proportion's standard error at p = 0.5)
 FRACTION_METRICS = ("accuracy", "macro_f1")
+
+
+def lp_fraction_for(domain: Domain, task_type: str, checkpoint: Any, frozen: bool) -> float:
+    """What ``task.lp_fraction=auto`` means: the domain's ``finetune_lp_fraction`` when a
+    pretrained checkpoint is fine-tuned on one label per record; 0 for a model from scratch
+    (its features are random: nothing to protect), a frozen encoder (nothing to start),
+    and token-level or contrastive tasks (not measured)."""
+    if frozen or checkpoint in (None, "none") or task_type not in ("classification", "regression", "multilabel"):
+        return 0.0
+    return float(domain.finetune_lp_fraction)
 
 
 def selection_tolerance(metric: str, n_val: int) -> float:

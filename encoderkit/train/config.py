@@ -125,7 +125,7 @@ class TaskConfig:
     dropout: float = 0.1
     class_weights: Any = None
     freeze_encoder: bool = False
-    lp_fraction: float = 0.0
+    lp_fraction: Any = "auto"  # auto | a float in [0, 1) (configs/task/*.yaml)
     head_lr: float = 1.0
     layer_decay: float = 1.0
     patience: int = 0
@@ -388,10 +388,11 @@ def _check_task(c: DictConfig) -> None:
     for key in ("head_lr", "layer_decay", "temperature"):
         if not OmegaConf.select(c, f"task.{key}") > 0:
             raise _bad(f"task.{key}", "a float > 0", OmegaConf.select(c, f"task.{key}"))
-    if not 0.0 <= t.lp_fraction < 1.0:
-        raise _bad("task.lp_fraction", "a float in the range [0, 1) (the encoder must train "
+    lp = t.lp_fraction
+    if lp != "auto" and (isinstance(lp, (bool, str)) or not 0.0 <= lp < 1.0):
+        raise _bad("task.lp_fraction", "'auto' or a float in the range [0, 1) (the encoder must train "
                    "for some of the steps; task.freeze_encoder=true never trains it)", t.lp_fraction)
-    if t.lp_fraction > 0 and t.freeze_encoder:
+    if lp != "auto" and lp > 0 and t.freeze_encoder:
         raise ConfigError(f"task.lp_fraction={t.lp_fraction} starts training the encoder after "
                           "that fraction of the steps, task.freeze_encoder=true never does: "
                           "give one of them")

@@ -101,3 +101,40 @@ def test_lp_fraction_that_leaves_the_encoder_no_step_is_named(labelled_store, tm
     with pytest.raises(ConfigError, match="never train"):
         finetune(ft_overrides(store, str(tmp_path / "x"), labels, steps=2,
                               **{"task.lp_fraction": 0.9, "train.eval_every": 0}))
+
+
+def test_auto_is_the_domains_share_for_a_pretrained_encoder_on_record_labels():
+    """``task.lp_fraction=auto``: the domain's ``finetune_lp_fraction`` (tabular 0.3, the
+    others 0) for classification / regression / multilabel from a checkpoint; 0 from scratch,
+    with a frozen encoder, and for token and contrastive tasks."""
+    from domains.tabular import TabularDomain
+    from encoderkit.registry import available_domains, get_domain
+    from encoderkit.tasks.objective import lp_fraction_for
+
+    assert TabularDomain.finetune_lp_fraction == 0.3
+    for kind in ("classification", "regression", "multilabel"):
+        assert lp_fraction_for(TabularDomain, kind, "/runs/pre", False) == 0.3
+    assert lp_fraction_for(TabularDomain, "classification", "none", False) == 0.0
+    assert lp_fraction_for(TabularDomain, "classification", "/runs/pre", True) == 0.0
+    for kind in ("token_classification", "token_regression", "contrastive", "supervised_contrastive"):
+        assert lp_fraction_for(TabularDomain, kind, "/runs/pre", False) == 0.0
+    for name in available_domains():
+        if name != "tabular":
+            assert lp_fraction_for(get_domain(name), "classification", "/runs/pre", False) == 0.0, name
+
+
+def test_auto_is_resolved_into_the_runs_config(labelled_store, tmp_path):
+    import yaml
+
+    store, _, _, labels = labelled_store
+    run = finetune(ft_overrides(store, str(tmp_path / "a"), labels, steps=2,
+                                **{"train.checkpoint_every": 0, "train.eval_every": 0}))
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["task"]["lp_fraction"] == 0.0  # the test domain from scratch
+
+
+@pytest.mark.parametrize("value", ["abc", "true"])
+def test_lp_fraction_words_other_than_auto_are_refused(labelled_store, tmp_path, value):
+    store, _, _, labels = labelled_store
+    with pytest.raises(ConfigError, match="'auto' or a float"):
+        compose_finetune(ft_overrides(store, str(tmp_path / "x"), labels, **{"task.lp_fraction": value}))
