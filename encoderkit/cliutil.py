@@ -24,3 +24,23 @@ def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str | Ma
         print(usage[command] if isinstance(usage, Mapping) else usage)
         return 0
     return commands[command](argv)
+
+
+def check_device(device: object, owner: str = "") -> None:
+    """Refuse, before any work, a ``device`` torch cannot parse or this machine does not have
+    (``cuda`` without CUDA failed deep inside torch, after ingest and setup). ``owner``
+    names whose parameter it is in the message (``EncoderImputer``)."""
+    import torch
+
+    of = f" of {owner}" if owner else ""
+    try:
+        kind = torch.device(str(device)).type
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"The 'device' parameter{of} must be a torch device (cpu, cuda, cuda:0, mps). "
+                         f"Got {device!r} instead.", key="device") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"The 'device' parameter{of} is {device!r}, but no CUDA device is available "
+                         f"to torch here; use device=cpu.", key="device")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"The 'device' parameter{of} is {device!r}, but no MPS device is available "
+                         f"to torch here; use device=cpu.", key="device")

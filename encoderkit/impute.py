@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.cliutil import check_device
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
 from encoderkit.impute_cells import (Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
                                      score_holdout, select_fills, set_cells, with_hidden)
@@ -465,13 +466,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     if not fmt or fmt[-1] not in OUTPUT_SUFFIXES:
         raise UsageError(f"The 'output' parameter must be a table or series file "
                          f"({', '.join(OUTPUT_SUFFIXES)}), like the input. Got {output!r}.", key="output")
-    try:
-        import torch
-
-        torch.device(str(device))
-    except (RuntimeError, ValueError):
-        raise UsageError(f"The 'device' parameter must be a torch device (cpu, cuda, mps). "
-                         f"Got {device!r}.", key="device") from None
+    check_device(device)
     if domain is None:
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")

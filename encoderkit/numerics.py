@@ -1,4 +1,5 @@
-"""Column statistics that stay finite for any finite data.
+"""Numbers at the edges of the float types: column statistics that stay finite for any
+finite data, and the float32 range the stores and models hold.
 
 numpy squares values to compute a standard deviation, so a column of values beyond
 ~1e154 gets an infinite one (and a sum near 1.8e308 an infinite mean); standardising
@@ -10,6 +11,12 @@ data, so they share this one guard.
 from __future__ import annotations
 
 import numpy as np
+
+# Stores keep float32 samples and the models compute in float32: a value beyond F32_MAX
+# was stored as inf (read back as missing) and a column whose nonzero values are all below
+# F32_TINY (the smallest normal) as zeros, both without a word; the readers refuse them.
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from encoderkit.cliutil import check_device
 from encoderkit.errors import DataError, UsageError
 from encoderkit.selection import SELECT
 
@@ -202,23 +203,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 (self.run_dir and Path(self.run_dir).exists() and not Path(self.run_dir).is_dir()):
             raise UsageError(f"The 'run_dir' parameter of EncoderImputer must be a directory path or None. "
                              f"Got {self.run_dir!r} instead.", key="run_dir")
-        self._check_device()
-
-    def _check_device(self) -> None:
-        import torch
-
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError, ValueError):
-            raise UsageError(f"The 'device' parameter of EncoderImputer must be a torch device ('cpu', "
-                             f"'cuda', 'cuda:1', 'mps'). Got {self.device!r} instead.", key="device") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"The 'device' parameter of EncoderImputer is {self.device!r}, but no CUDA "
-                             f"device is available to torch here (torch.cuda.is_available() is False); "
-                             f"use device='cpu'.", key="device")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise UsageError(f"The 'device' parameter of EncoderImputer is {self.device!r}, but no MPS "
-                             f"device is available to torch here; use device='cpu'.", key="device")
+        check_device(self.device, "EncoderImputer")
 
     def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it

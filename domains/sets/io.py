@@ -34,8 +34,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths
+from encoderkit.data.textfiles import check_row_widths, keep_integer_columns
 from encoderkit.errors import DataError, reading
+from encoderkit.numerics import F32_MAX, F32_TINY
 
 DEFAULT_COORDS = ("x", "y", "z")
 
@@ -71,12 +72,6 @@ def as_item(value: Any) -> str | None:
         value = int(value)  # 3.0 read from a CSV with gaps means item "3"
     text = str(value)
     return text if text != "" else None
-
-
-# Features are stored (float32) and modelled in float32: a value beyond its range was
-# stored as inf and turned the column's statistics into NaN without a word.
-F32_MAX = float(np.finfo(np.float32).max)
-F32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _element(raw: RawSet, row: int) -> str:
@@ -158,12 +153,8 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
         with reading(path):
             check_row_widths(path)  # pandas reads a short row as missing values
             frame = pd.read_csv(path, dtype=dtype)
-            holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
-            if keep_integers and holes:
-                ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
-                for c in holes:
-                    if pd.api.types.is_integer_dtype(ints[c].dtype):
-                        frame[c] = ints[c]
+            if keep_integers:
+                frame = keep_integer_columns(frame, path)
     except DataError as err:
         raise DataError(f"cannot read as CSV: {err.message}", file=path) from err
     if len(frame) == 0:

@@ -20,8 +20,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths
+from encoderkit.data.textfiles import check_row_widths, keep_integer_columns
 from encoderkit.errors import DataError, reading
+from encoderkit.numerics import F32_MAX, F32_TINY
 
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
@@ -52,11 +53,6 @@ def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     return values
 
 
-# The store keeps float32 samples and the model computes in float32: a channel beyond
-# that range was stored as inf (read back as missing: nothing left to learn or fill from)
-# and one below it as 0 (a constant series), both without a word.
-F32_MAX = float(np.finfo(np.float32).max)
-F32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None = None,
@@ -221,13 +217,7 @@ def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
         cells = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
         for c in text:
             frame[c] = cells[c]
-    holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
-    if holes:
-        ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
-        for c in holes:
-            if pd.api.types.is_integer_dtype(ints[c].dtype):
-                frame[c] = ints[c]
-    return frame
+    return keep_integer_columns(frame, path)
 
 
 def _array_series(arr: np.ndarray, label: str) -> list[Series]:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import sys
 import time
+from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from tqdm.auto import tqdm
@@ -142,7 +143,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
             new_records = len(writer) - (len(old) if old is not None else 0)
             if new_records == 0:
                 raise no_records_error(sources, report)
-            _warn_duplicate_ids(getattr(writer, "_ids", None), report)
+            _warn_duplicate_ids(writer.ids, report)
             # the final counts on the bar (the per-record postfix is refreshed only every 256)
             bar.set_postfix(records=proxy.records, tokens=report.tokens or proxy.tokens)
             if old is not None:
@@ -166,18 +167,10 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
 def _warn_duplicate_ids(ids: Sequence[str] | None, report: IngestReport) -> None:
     """Records sharing an id (two FASTA files with a ``chr1`` each) are stored, but a labels
     or split file cannot name them by id: say so at ingest, not only at fine-tuning."""
-    if not ids:
-        return
-    seen: set[str] = set()
-    dup: dict[str, None] = {}
-    for rid in ids:
-        if rid in seen:
-            dup[rid] = None
-        seen.add(rid)
+    dup = [rid for rid, n in Counter(ids or ()).items() if n > 1]
     if dup:
-        first = next(iter(dup))
         report.warnings.append(f"{len(dup)} record id(s) are held by more than one record (e.g. "
-                               f"{first!r}); labels and split files cannot name those records by id")
+                               f"{dup[0]!r}); labels and split files cannot name those records by id")
 
 
 def no_records_error(sources: Sequence[str], report: IngestReport) -> DataError:

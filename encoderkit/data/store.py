@@ -174,6 +174,11 @@ class StoreWriter:
     def __len__(self) -> int:
         return len(self._lengths)
 
+    @property
+    def ids(self) -> list[str] | None:
+        """The record ids appended so far (None when records carry no id)."""
+        return self._ids
+
     def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
                id: str | None = None) -> int:
         """Add one record; return its index."""

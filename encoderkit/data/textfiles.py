@@ -1,9 +1,10 @@
-"""Checks on delimited text files that pandas' reader does not make.
+"""What pandas' CSV reader does not do for a file that is filled and written back.
 
 pandas reads a row with fewer fields than the header (a dropped comma, a line cut short)
 as a row whose last cells are missing, without a word: a series or set reader then fills
 values the file never left out, or stores them as holes. ``check_row_widths`` refuses
-such a row, naming its line.
+such a row, naming its line. And it reads an integer column with holes as floats, so an
+observed ``2`` would be written back as ``2.0``: ``keep_integer_columns``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import gzip
 import lzma
 import os
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from encoderkit.errors import DataError, reading
 
@@ -50,3 +54,16 @@ def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
                 raise DataError(f"line {reader.line_num} has {len(row)} field(s) where the header has "
                                 f"{width}; write a missing value as an empty field (1,,3), not by "
                                 f"leaving its comma out", file=path)
+
+
+def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """``frame`` (read from the CSV ``path``) with each float column that has holes and
+    whole numbers in the file as nullable ``Int64``, so infill writes an observed ``2``
+    back as ``2`` and its fills as whole numbers (the writers round into such a column)."""
+    holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
+    if holes:
+        ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
+        for c in holes:
+            if pd.api.types.is_integer_dtype(ints[c].dtype):
+                frame[c] = ints[c]
+    return frame

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from encoderkit.cliutil import check_device
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error
 
 USAGE = __doc__
@@ -122,7 +123,7 @@ def _predict(argv: list[str]) -> int:
     # before any work: an existing file needs overwrite=true; a folder or a parent that is a
     # file is refused (overwrite only replaces a predictions file)
     check_output(out, bool(args["overwrite"]), what="a predictions file", file_ok=True)
-    _check_device(args["device"])
+    check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not isinstance(model, FineTuned):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
@@ -133,16 +134,6 @@ def _predict(argv: list[str]) -> int:
     write_frame(frame, out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
-
-
-def _check_device(device: Any) -> None:
-    import torch
-
-    try:
-        torch.device(str(device))
-    except (RuntimeError, ValueError):
-        raise UsageError(f"The 'device' parameter must be a torch device (cpu, cuda, cuda:0, mps). "
-                         f"Got {device!r}.", key="device") from None
 
 
 @contextmanager
@@ -173,7 +164,7 @@ def _evaluate(argv: list[str]) -> int:
 
     args = parse_args(argv, {"checkpoint": "", "input": "", "labels": "", "device": "cpu"},
                       ("checkpoint", "input"), "evaluate")
-    _check_device(args["device"])
+    check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
