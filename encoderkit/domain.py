@@ -254,6 +254,13 @@ class Domain:
         """A user file (FASTA, CSV, ...) -> the data ``infill``/``to_records`` accept (CLI)."""
         raise NotImplementedError(f"domain {self.name!r} cannot read input files")
 
+    def read_records(self, path: str) -> list[Record]:
+        """A user file -> records whose ids are the ones ``ingest`` gives that file's records,
+        so predictions and embeddings of a raw file join a store of it by id (``predict``,
+        ``evaluate`` and ``embed`` on a file). Default: ``to_records(read_input(path))``; a
+        domain whose ids come from the file name overrides it."""
+        return self.to_records(self.read_input(path))
+
     def write_output(self, data: Any, path: str) -> None:
         """Write infilled data back in the input's format (CLI ``encoderkit infill``),
         atomically (temporary name, then rename)."""

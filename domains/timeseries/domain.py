@@ -24,6 +24,7 @@ returns predictions in the original units.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -466,6 +467,23 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
             raise DataError(str(e), file=path) from None
         return data
 
+    def read_records(self, path: str) -> list[Record]:
+        """``to_records`` of the file, each series named as ``ingest`` names it (``x.npy[2]``,
+        ``x.npz:key``): ``read_input`` gives the arrays without the file name that ingest's
+        ids hold. A CSV keeps ``to_records``' names (its ``series_column`` values, which
+        join a store's ``x.csv:<value>`` ids by the part after the file name)."""
+        data = self.read_input(path)
+        records = self.to_records(data)
+        if isinstance(data, pd.DataFrame):
+            return records
+        base = os.path.basename(path)
+        arrays = [(tsio.npz_label(base, k), a) for k, a in data.items()] if isinstance(data, Mapping) \
+            else [(base, data)]
+        ids = [rid for label, a in arrays for rid in tsio.array_ids(label, np.ndim(a), len(a))]
+        for rec, rid in zip(records, ids, strict=True):  # one record per series, in file order
+            rec["id"] = rid
+        return records
+
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):
             tsio.atomic_write(path, lambda fh: data.to_csv(fh, index=False), mode="w")
@@ -490,8 +508,6 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         """statsmodels' bundled series as wide CSV files with a ``time`` column: 20 years
         of weekly Mauna Loa CO2 (1 channel, with its real gaps) and three channels of the
         quarterly US macro data (about 25 kB in all)."""
-        import os
-
         import statsmodels.api as sm
 
         os.makedirs(directory, exist_ok=True)

@@ -220,6 +220,17 @@ def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     return keep_integer_columns(frame, path)
 
 
+def array_ids(label: str, ndim: int, n: int = 1) -> list[str]:
+    """Ids of the series of one array as ingest names them: ``label`` for ``[L]`` or
+    ``[C, L]``, ``label[i]`` for each of the ``n`` series of ``[N, C, L]``."""
+    return [f"{label}[{i}]" for i in range(n)] if ndim == 3 else [label]
+
+
+def npz_label(base: str, key: str) -> str:
+    """The label of array ``key`` of the ``.npz`` file named ``base`` (see ``array_ids``)."""
+    return f"{base}:{key}"
+
+
 def _array_series(arr: np.ndarray, label: str) -> list[Series]:
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise DataError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "
@@ -230,7 +241,7 @@ def _array_series(arr: np.ndarray, label: str) -> list[Series]:
     if arr.ndim == 2:
         return [Series(label, arr)]
     if arr.ndim == 3:
-        return [Series(f"{label}[{i}]", arr[i]) for i in range(arr.shape[0])]
+        return [Series(rid, a) for rid, a in zip(array_ids(label, 3, arr.shape[0]), arr)]
     raise DataError(f"{label}: array of shape {arr.shape}; expected [L], [C, L] or [N, C, L]")
 
 
@@ -250,7 +261,7 @@ def _read_numpy(path: str) -> list[Series]:
     if isinstance(loaded, np.ndarray):
         return _array_series(loaded, base)
     with loaded as npz:
-        return [s for key in npz.files for s in _array_series(npz[key], f"{base}:{key}")]
+        return [s for key in npz.files for s in _array_series(npz[key], npz_label(base, key))]
 
 
 def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:

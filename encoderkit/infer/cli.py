@@ -131,7 +131,7 @@ def _embed(argv: list[str]) -> int:
         data: Any = source
     else:
         with reading(source):
-            data = model.domain.read_input(str(source))
+            data = model.domain.read_records(str(source))  # named as ingest names them
     try:
         path = model.embed(data, pooling=args["pooling"], max_tokens=args["max_tokens"],
                            max_seqlen=args["max_seqlen"], out=args["output"], overwrite=args["overwrite"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -22,7 +23,8 @@ PROGRESS_MIN_RECORDS = 1000
 
 class RecordSource:
     """Uniform view of what ``embed`` accepts: a record store (object or path),
-    a list of stored-format records (dicts), or user-facing data the domain's
+    a list of stored-format records (dicts), the path of a file the domain reads
+    (``read_records``: ids as ingest gives them), or user-facing data the domain's
     ``to_records`` understands (strings, frames, arrays)."""
 
     def __init__(self, data: Any, domain: Domain) -> None:
@@ -30,10 +32,13 @@ class RecordSource:
         self.records: list[dict] | None = None
         if isinstance(data, (str, Path)) and str(data).endswith(".zarr") and not Path(data).exists():
             raise FileNotFoundError(f"record store {str(data)!r} does not exist")
-        if isinstance(data, (str, Path)) and Path(data).is_dir():
+        # os.path, not Path: a long DNA string is no file name and must not raise
+        if isinstance(data, (str, Path)) and os.path.isdir(data):
             from encoderkit.data.store import RecordStore
 
             data = RecordStore(str(data))
+        elif isinstance(data, (str, Path)) and os.path.isfile(data):
+            data = domain.read_records(str(data))
         if hasattr(data, "schema") and hasattr(data, "domain") and hasattr(data, "read_many"):
             if data.domain != domain.name:
                 raise ValueError(f"store {getattr(data, 'path', '')!s} holds {data.domain!r} records but this "
@@ -107,8 +112,8 @@ class Pretrained:
     def embed(self, data: Any, pooling: str = "mean", *, max_tokens: int | None = None,
               max_seqlen: int | None = None, out: str | Path | None = None, overwrite: bool = False,
               progress: bool | None = None) -> np.ndarray | list[np.ndarray] | Path:
-        """Embeddings of every record of ``data`` (a store, a store path, records, or
-        user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``;
+        """Embeddings of every record of ``data`` (a store, a store path, records, a
+        file's path, or user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``;
         ``none`` a list of ``[L_i, d]``. With ``out`` (``.zarr``/``.npy``) results
         stream to disk and the path is returned (see ``infer.embed`` for windowing)."""
         check_pooling(pooling)

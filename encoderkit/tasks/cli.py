@@ -155,7 +155,7 @@ def _input(model: Any, source: str) -> Any:
     path = Path(source)
     if not path.exists():
         raise InputNotFoundError(f"input {source!r} does not exist", file=source)
-    return path if path.is_dir() else model.domain.read_input(str(path))
+    return path if path.is_dir() else model.domain.read_records(str(path))
 
 
 def _evaluate(argv: list[str]) -> int:

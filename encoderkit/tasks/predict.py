@@ -75,8 +75,9 @@ class FineTuned(Pretrained):
     # ---- predictions ----
     def predict(self, data: Any, *, max_tokens: int | None = None,
                 progress: bool | None = None) -> Any:
-        """Predictions for every record of ``data`` (a store, its path, records, or user
-        data the domain reads) as a DataFrame (see the module docstring)."""
+        """Predictions for every record of ``data`` (a store, its path, records, a file's
+        path, or user data the domain reads) as a DataFrame (see the module docstring);
+        a file's records are named as ingest names them."""
         if isinstance(data, Sequence) and data and isinstance(data[0], MaskedExample):
             raise UsageError("a fine-tuned model has no masked-token head: infill needs the "
                              "pretrained run")
