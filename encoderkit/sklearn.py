@@ -35,10 +35,10 @@ its producer, as for every scikit-learn estimator: load only pickles you trust.
 
 from __future__ import annotations
 
-import warnings
-
+import numbers
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -46,6 +46,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -118,6 +119,16 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
     keep_empty_features : bool, default=False
         A column with no observed value at ``fit`` is left out of ``transform``'s output
         (False, scikit-learn's default), or kept in place with its cells missing (True).
+    missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
+        The placeholder for missing cells, as in scikit-learn's imputers: every cell equal
+        to it is missing, at ``fit`` and at ``transform``, and is filled (never written
+        back as the placeholder; a cell ``transform`` cannot fill, in a column kept by
+        ``keep_empty_features``, comes back as NaN / NA). NaN, None, ``pd.NA`` and ``NaT``
+        cells are missing whatever the placeholder. A string marks cells of text and
+        categorical columns (refused when ``X`` holds only numbers, as scikit-learn
+        refuses it); a number compares equal to numeric cells (``-1`` matches ``-1.0``)
+        and to equal objects, never to text (``'-1'``). An integer or boolean column with
+        such cells is filled as its nullable kind and comes back in its own dtype.
 
     Attributes
     ----------
@@ -141,7 +152,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                  random_state: Any = None, overrides: Sequence[str] = (),
                  ingest_options: dict | None = None, device: str = "cpu",
                  run_dir: str | None = None, progress: bool = False, blend: str = "iterative+forest",
-                 select: str = "auto", keep_empty_features: bool = False) -> None:
+                 select: str = "auto", keep_empty_features: bool = False,
+                 missing_values: Any = np.nan) -> None:
         self.model = model
         self.steps = steps
         self.n_models = n_models
@@ -154,6 +166,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         self.blend = blend
         self.select = select
         self.keep_empty_features = keep_empty_features
+        self.missing_values = missing_values
 
     # ------------------------------------------------------------ scikit-learn protocol
     def __sklearn_tags__(self):
@@ -203,7 +216,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
                 (self.run_dir and Path(self.run_dir).exists() and not Path(self.run_dir).is_dir()):
             raise UsageError(f"The 'run_dir' parameter of EncoderImputer must be a directory path or None. "
                              f"Got {self.run_dir!r} instead.", key="run_dir")
+        mv = self.missing_values
+        if not (_is_nan_marker(mv) or (isinstance(mv, (numbers.Real, str))
+                                       and not isinstance(mv, (bool, np.bool_)))):
+            raise UsageError(f"The 'missing_values' parameter of EncoderImputer must be an int, a float, "
+                             f"a str, np.nan, None or pd.NA. Got {mv!r} instead.", key="missing_values")
         check_device(self.device, "EncoderImputer")
+
+    def _placeholder(self) -> Any:
+        """``missing_values`` where it marks cells beyond the usual missing ones (NaN,
+        None, NA, NaT), else None."""
+        return None if _is_nan_marker(self.missing_values) else self.missing_values
 
     def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
         """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
@@ -217,9 +240,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             # names and width only: check_array would cast a mixed-dtype frame to one dtype
             validate_data(self, X, reset=reset, skip_check_array=True)
             _check_frame(X, min_samples=2 if reset else 1)
-            frame = X.copy()
+            frame = X.copy() if self._placeholder() is None else _mask_frame(X, self._placeholder())
             is_frame = True
         else:
+            if self._placeholder() is not None and not sp.issparse(X):
+                X = _mask_array(X, self._placeholder())
             x = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
                               ensure_min_samples=2 if reset else 1)
             frame = pd.DataFrame(x)
@@ -528,6 +553,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             spread = None if spread is None else spread.loc[:, keep]
         if is_frame:  # the caller's column names and index back
             filled.columns, filled.index = X.columns[keep], X.index
+            if self._placeholder() is not None:
+                filled = _restore_dtypes(filled, list(X.dtypes[keep]))
             if spread is not None:
                 spread.columns, spread.index = X.columns[keep], X.index
         else:
@@ -617,6 +644,90 @@ def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> d
         rare = np.array([str(v) not in seen for v in values])
         out[c] = mask & ~rare
     return out
+
+
+def _is_nan_marker(value: Any) -> bool:
+    """Whether ``missing_values`` names the cells that are missing anyway (NaN, None, NA)."""
+    from sklearn.utils._missing import is_pandas_na, is_scalar_nan
+
+    return value is None or is_pandas_na(value) or is_scalar_nan(value)
+
+
+def _only_numbers_refused(value: Any, dtype: Any) -> None:
+    """A string placeholder cannot mark a cell of numbers: scikit-learn's imputers refuse it."""
+    if isinstance(value, str):
+        raise ValueError(f"missing_values={value!r} is a string, but X holds only numbers "
+                         f"({dtype}); a string marks cells of text columns: give a number "
+                         f"(e.g. missing_values=-1) or np.nan")
+
+
+def _equal_cells(column: pd.Series, value: Any) -> np.ndarray:
+    """Cells of ``column`` equal to ``value`` (bool ``[N]``); never a missing cell."""
+    try:
+        hit = column == value
+    except TypeError:  # a dtype that cannot be compared with it holds no such cell
+        return np.zeros(len(column), dtype=bool)
+    return hit.fillna(False).to_numpy(dtype=bool) if isinstance(hit, pd.Series) else np.asarray(hit, bool)
+
+
+def _mask_frame(X: pd.DataFrame, value: Any) -> pd.DataFrame:
+    """A copy of ``X`` with every cell equal to ``value`` missing: NaN in a float or object
+    column, NA in an integer or boolean column (its nullable kind, so observed cells stay
+    integers), a category ``value`` removed from a categorical column."""
+    if all(pd.api.types.is_numeric_dtype(d) for d in X.dtypes):
+        _only_numbers_refused(value, "every column numeric")
+    out = X.copy()
+    for j in range(out.shape[1]):
+        s = out.iloc[:, j]
+        hit = _equal_cells(s, value)
+        if not hit.any():
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.cat.remove_categories([c for c in s.cat.categories if c == value])
+            s = s.mask(hit)  # a number equal to a category of another type (1.0 and 1)
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            s = s.astype("boolean").mask(hit)
+        elif pd.api.types.is_integer_dtype(s.dtype) and isinstance(s.dtype, np.dtype):
+            s = s.astype(f"{'U' if s.dtype.kind == 'u' else ''}Int{8 * s.dtype.itemsize}").mask(hit)
+        else:
+            s = s.mask(hit)
+        out.isetitem(j, s)
+    return out
+
+
+def _mask_array(X: Any, value: Any) -> np.ndarray:
+    """``X`` as an array with every cell equal to ``value`` NaN (float, or object for text)."""
+    arr = np.asarray(X)
+    if arr.dtype.kind == "c":
+        return arr  # refused by validate_data, as without a placeholder
+    if arr.dtype.kind in "biuf":
+        _only_numbers_refused(value, f"dtype {arr.dtype}")
+        hit = arr == value
+        arr = arr.astype(np.float64)
+    else:
+        hit = np.frompyfunc(lambda v: _same(v, value), 1, 1)(arr).astype(bool)
+        arr = arr.astype(object)
+    arr[hit] = np.nan
+    return arr
+
+
+def _same(cell: Any, value: Any) -> bool:
+    """``cell == value`` as scikit-learn compares an object array's cells (False where the
+    comparison is not a plain truth value: a missing cell, an array)."""
+    try:
+        return bool(cell == value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _restore_dtypes(filled: pd.DataFrame, dtypes: Sequence[Any]) -> pd.DataFrame:
+    """Integer and boolean columns that ``_mask_frame`` made nullable back in the caller's
+    ``dtypes`` (one per column of ``filled``), where no cell is left missing."""
+    for j, want in enumerate(dtypes):
+        col = filled.iloc[:, j]
+        if isinstance(want, np.dtype) and want.kind in "biu" and col.dtype != want and col.notna().all():
+            filled.isetitem(j, col.astype(want))
+    return filled
 
 
 def _check_frame(X: pd.DataFrame, min_samples: int) -> None:
