@@ -1,7 +1,7 @@
 """Fine-tuning results on every bundled labelled task, side by side, in one run.
 
     nice -n 10 .venv/bin/python -m benchmarks.finetune_tasks [--out runs/finetune-bench]
-        [--seeds 0 1] [--tasks ItalyPowerDemand ArrowHead BasicMotions JapaneseVowels wine breast_cancer diabetes anes96 ecoli-coding-frame digits]
+        [--seeds 0 1] [--tasks ItalyPowerDemand ArrowHead GunPoint OSULeaf BasicMotions JapaneseVowels wine breast_cancer diabetes anes96 ecoli-coding-frame digits]
 
 For each task (built by ``examples/finetune_<domain>.py``; protocol and settings in
 ``examples/finetune_common.py``) it reports test accuracy (R^2 for a regression task,
@@ -29,13 +29,13 @@ sys.path.insert(0, str(EXAMPLES))
 
 import finetune_common as common  # noqa: E402
 
-TASKS = ("ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
+TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
          "anes96", "ecoli-coding-frame", "digits")
 COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
 
 
 def build(name: str, workdir: Path) -> common.Task:
-    if name in ("ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels"):
+    if name in ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels"):
         import finetune_timeseries as m
         return m.make_task(name, workdir)
     if name in ("wine", "breast_cancer", "diabetes", "anes96"):

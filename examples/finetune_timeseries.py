@@ -1,6 +1,8 @@
 """Fine-tuning on labelled time series: aeon's bundled UCR sets ItalyPowerDemand
-(daily electricity demand, 24 hourly values, winter vs summer; 67 train / 1029 test)
-and ArrowHead (arrowhead outlines as 251-sample series, 3 classes; 36 / 175), and two
+(daily electricity demand, 24 hourly values, winter vs summer; 67 train / 1029 test),
+ArrowHead (arrowhead outlines as 251-sample series, 3 classes; 36 / 175), GunPoint (a
+hand's x position, 150 samples, gun drawn or pointed; 50 / 150) and OSULeaf (leaf outlines,
+427 samples, 6 species; 200 / 242; these two were added as sets no default was chosen on), and two
 multichannel UEA sets: BasicMotions (6 accelerometer / gyroscope channels x 100
 samples, 4 activities; 40 / 40) and JapaneseVowels (12 cepstral channels, 7-26
 samples, 9 speakers; 270 / 370), with the archive's own train/test splits.
@@ -27,19 +29,24 @@ import numpy as np
 
 from finetune_common import Task, example_main
 
-DATASETS = ("ItalyPowerDemand", "ArrowHead", "BasicMotions", "JapaneseVowels")
+DATASETS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels")
 OVERRIDES: list[str] = []  # the domain's defaults (patch=auto)
 
 
 def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """(series, each [C, L] float64; labels [N] str; test mask [N]) with the archive's split."""
-    from aeon.datasets import (load_arrow_head, load_basic_motions, load_italy_power_demand,
-                               load_japanese_vowels)
+    import warnings
+
+    from aeon.datasets import (load_arrow_head, load_basic_motions, load_gunpoint,
+                               load_italy_power_demand, load_japanese_vowels, load_osuleaf)
 
     loader = {"ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head,
+              "GunPoint": load_gunpoint, "OSULeaf": load_osuleaf,
               "BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels}[name]
-    X_train, y_train = loader(split="train")
-    X_test, y_test = loader(split="test")
+    with warnings.catch_warnings():  # aeon marks its bundled OSULeaf loader deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        X_train, y_train = loader(split="train")
+        X_test, y_test = loader(split="test")
     series = [np.asarray(x, dtype=np.float64) for x in [*X_train, *X_test]]
     y = np.concatenate([y_train, y_test]).astype(str)
     test = np.zeros(len(y), dtype=bool)

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         f"train.steps={args.steps}", "train.log_every=50", "train.eval_every=0",
         "data.max_seqlen=32", "data.max_tokens=512", "domain.patch=8",
         "domain.masker={gap: 0.5, random: 0.25, span: 0.25}", "domain.infill_max_seqlen=32",
+        "domain.baseline=seasonal",  # a model meant to fill gaps refines the seasonal fill
         "model.hidden_size=64", "model.num_layers=3", "model.num_heads=4",
         "model.intermediate_size=128", "model.local_window=32", "optim.lr=3e-3"])
 

@@ -315,8 +315,9 @@ def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
 
 
 def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passes(tmp_path):
-    """`encoderkit impute` on series: the kept run's domain has grid_shift and 4 infill
-    passes (the measured imputation settings), and a user's override still wins."""
+    """`encoderkit impute` on series: the kept run's domain has the seasonal baseline,
+    grid_shift and 4 infill passes (the measured imputation settings; `encoderkit pretrain`
+    defaults to no baseline), and a user's override still wins."""
     from encoderkit.infer import load
 
     x = co2(300)
@@ -324,11 +325,11 @@ def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passe
     np.save(tmp_path / "co2.npy", x)
     run_impute(tmp_path / "co2.npy", tmp_path / "a.npy", f"run_dir={tmp_path / 'a'}", "domain.patch=4")
     opts = load(str(tmp_path / "a" / "model0")).domain.options
-    assert opts["grid_shift"] is True and opts["infill_shifts"] == 4
+    assert opts["grid_shift"] is True and opts["infill_shifts"] == 4 and opts["baseline"] == "seasonal"
     run_impute(tmp_path / "co2.npy", tmp_path / "b.npy", f"run_dir={tmp_path / 'b'}", "domain.patch=4",
-               "domain.infill_shifts=1", "domain.grid_shift=false")
+               "domain.infill_shifts=1", "domain.grid_shift=false", "domain.baseline=linear")
     opts = load(str(tmp_path / "b" / "model0")).domain.options
-    assert opts["grid_shift"] is False and opts["infill_shifts"] == 1
+    assert opts["grid_shift"] is False and opts["infill_shifts"] == 1 and opts["baseline"] == "linear"
     assert not np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
@@ -346,3 +347,17 @@ def test_series_fill_that_leaves_a_hole_is_refused(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert "channel" in err and "8 missing cell(s) got no finite fill" in err and str(src) in err, err
     assert not out.exists()
+
+
+def test_series_pretraining_has_no_baseline_and_imputation_the_seasonal_one():
+    """Two purposes, two defaults (benchmarks/RESULTS.md): `encoderkit pretrain` learns a
+    series' shape without the interpolation input; `encoderkit impute` refines it."""
+    from encoderkit.impute import pretrain_overrides
+    from encoderkit.train.config import compose
+
+    plain = compose(["domain=timeseries", "data.store=s.zarr", "run.dir=r"])
+    assert plain.domain.baseline == "none"
+    imputing = compose(pretrain_overrides("timeseries", "s.zarr", "r", 0, False))
+    assert imputing.domain.baseline == "seasonal"
+    assert compose(pretrain_overrides("timeseries", "s.zarr", "r", 0, False,
+                                      ["domain.baseline=linear"])).domain.baseline == "linear"
