@@ -112,7 +112,7 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
-            "partial_mask": 0.25, "baseline": "linear", "short_fallback": 0,
+            "partial_mask": 0.25, "baseline": "linear", "loss_delta": None, "short_fallback": 0,
             "data_fallback": 0, "channel_embedding": True, "window_stats": True,
             "channel_independent": False, "window_overlap": 0, "grid_shift": False,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "infill_shifts": 1,
@@ -147,6 +147,9 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         v = opts["mean_span"]
         _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
         _check(opts["baseline"] in BASELINES, "baseline", f"one of {BASELINES}", opts["baseline"])
+        v = opts["loss_delta"]
+        _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) > 0),
+               "loss_delta", "a float > 0 (normalised units) or null", v)
         for key in ("short_fallback", "data_fallback"):
             v = opts[key]
             _check(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key,
@@ -409,7 +412,8 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
         return PatchHead(self.patch, int(config.hidden_size),
-                         float(getattr(config, "initializer_range", 0.02)))
+                         float(getattr(config, "initializer_range", 0.02)),
+                         loss_delta=self.options["loss_delta"])
 
     # ------------------------------------------------------------------ decode / infill
     def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> Record:

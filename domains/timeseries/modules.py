@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from encoderkit.domain import HeadOutput
@@ -56,16 +57,20 @@ class PatchEmbedder(nn.Module):
 
 
 class PatchHead(nn.Module):
-    """Linear reconstruction of a predicted patch; MSE on its target samples.
+    """Linear reconstruction of a predicted patch; MSE on its target samples (with
+    ``loss_delta``, squared error up to that many units and linear beyond: 2 x Huber, equal
+    to the MSE inside the band, so the two read alike).
 
     Targets: ``values`` [P, p] (normalised truth) and ``target_mask`` [P, p] (observed
     samples hidden from the input). A token's loss is the mean squared error over its
     target samples; the batch loss is the weighted mean over predicted tokens.
     """
 
-    def __init__(self, patch: int, hidden_size: int, std: float = 0.02) -> None:
+    def __init__(self, patch: int, hidden_size: int, std: float = 0.02,
+                 loss_delta: float | None = None) -> None:
         super().__init__()
         self.proj = nn.Linear(hidden_size, patch)
+        self.loss_delta = loss_delta
         _init_linear(self.proj, std)
 
     def forward(self, hidden: Tensor, targets: dict[str, Tensor] | None = None,
@@ -77,15 +82,21 @@ class PatchHead(nn.Module):
         truth = targets["values"].float()
         m = targets["target_mask"].to(pred.dtype)  # [P, p]
         sq = (pred - truth).square() * m
+        if self.loss_delta:
+            # A window's few visible samples can have a small spread, and a hidden sample
+            # then normalises to tens of units: its squared error would outweigh the batch.
+            err = F.huber_loss(pred, truth, reduction="none", delta=float(self.loss_delta)) * 2 * m
+        else:
+            err = sq
         n = m.sum(dim=1)  # [P]
-        per_token = sq.sum(dim=1) / n.clamp(min=1.0)
+        per_token = err.sum(dim=1) / n.clamp(min=1.0)
         w = (n > 0).to(pred.dtype)
         if weights is not None:
             w = w * weights.to(pred.dtype)
         out.loss = (per_token * w).sum() / w.sum().clamp(min=1e-12)
         with torch.no_grad():
             total = m.sum().clamp(min=1.0)
-            out.losses = {"mse": out.loss.detach()}
+            out.losses = {"huber" if self.loss_delta else "mse": out.loss.detach()}
             out.metrics = {"sample_mse": sq.sum() / total,
                            "sample_mae": ((pred - truth).abs() * m).sum() / total}
         return out
