@@ -35,6 +35,7 @@ its producer, as for every scikit-learn estimator: load only pickles you trust.
 
 from __future__ import annotations
 
+import math
 import numbers
 import shutil
 import tempfile
@@ -648,9 +649,9 @@ def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> d
 
 def _is_nan_marker(value: Any) -> bool:
     """Whether ``missing_values`` names the cells that are missing anyway (NaN, None, NA)."""
-    from sklearn.utils._missing import is_pandas_na, is_scalar_nan
-
-    return value is None or is_pandas_na(value) or is_scalar_nan(value)
+    return (value is None or value is pd.NA
+            or (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+                and math.isnan(value)))
 
 
 def _only_numbers_refused(value: Any, dtype: Any) -> None:
