@@ -100,6 +100,12 @@ def make_batch(lengths: list[int], vocab_low: int, vocab_high: int, mask_id: int
 
 
 def genomic_domain():
+    from encoderkit.registry import available_domains, register_domain
+
+    if "genomic" not in available_domains():  # encoderkit not pip-installed (a bare GPU image)
+        from domains.genomic import GenomicDomain
+
+        register_domain(GenomicDomain)
     return get_domain("genomic")({})
 
 
