@@ -54,3 +54,19 @@ def test_max_batch_smoke_run_reports_cap(capsys):
     assert max_batch.main(["--size", "tiny", "--dist", "var256", "--device", "cpu", "--start", "128",
                            "--cap", "256"]) == 0
     assert "256 tokens (cap reached)" in capsys.readouterr().out
+
+
+def test_step_profile_smoke_run_reports_phases_and_operators(capsys):
+    import re
+
+    from benchmarks import step_profile
+
+    assert step_profile.main(["--size", "tiny", "--dist", "var256", "--tokens", "512", "--steps", "2",
+                              "--warmup", "1", "--top", "5", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"step ([\d.]+) ms.*forward ([\d.]+) ms.*backward ([\d.]+) ms.*optimizer ([\d.]+) ms", out)
+    assert m, out
+    step, *phases = map(float, m.groups())
+    # the step is the sum of the phase medians (each rounded to 0.1 ms in the printout)
+    assert sum(phases) == pytest.approx(step, abs=0.25)
+    assert "aten::mm" in out or "aten::addmm" in out  # the operator table is there
