@@ -2,11 +2,14 @@
 top operators, for one preset and length distribution (the question behind a low MFU).
 
     python -m benchmarks.step_profile --size base --dist fixed512 --tokens 65536   # CUDA: bf16 autocast
+    python -m benchmarks.step_profile --size base --dist var256 --compile layers   # the trainer's run.compile
     python -m benchmarks.step_profile --size tiny --dist var256 --tokens 4096 --device cpu
 
 Phases are timed with a device synchronize at each boundary (median of ``--steps`` steps after
 ``--warmup``); the operator table comes from ``torch.profiler`` over two more steps, sorted by
-device time on CUDA and by CPU time otherwise. ``--compile`` wraps the model in ``torch.compile``.
+device time on CUDA and by CPU time otherwise. ``--compile whole`` wraps the model in
+``torch.compile``; ``--compile layers`` is what the trainer's ``run.compile=true`` does
+(``MaskedEncoderModel.compile``: each layer, or its dense parts around attention).
 """
 
 from __future__ import annotations
@@ -32,8 +35,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, default=65536, help="real tokens per batch")
     p.add_argument("--steps", type=int, default=5, help="timed steps")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--batches", type=int, default=4,
+                   help="distinct batches cycled through, each a few tokens shorter than the last "
+                        "(a packed loader's batches differ in length: a compiled path must not recompile)")
     p.add_argument("--backend", default="auto")
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile", choices=["none", "whole", "layers"], default="none",
+                   help="whole: torch.compile(model); layers: the trainer's run.compile=true")
     p.add_argument("--top", type=int, default=25, help="operators listed")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p.parse_args(argv)
@@ -52,16 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     config = EncoderConfig.preset(args.size, backend=args.backend)
     model = mc.build_encoderkit(config, device)
     model.train()
-    fwd = torch.compile(model) if args.compile else model
+    fwd = torch.compile(model) if args.compile == "whole" else model
+    if args.compile == "layers":
+        model.compile()
     opt = StableAdamW(param_groups(model, 1e-5), lr=1e-4)
     dom = mc.genomic_domain()
     lo, hi = dom.vocab.acgt_range
-    batch = mc.make_batch(mc.sample_lengths(args.dist, args.tokens, rng), lo, hi, dom.mask_token_id,
-                          dom.pad_token_id, 0.3, rng).packed.to(device)
+    made = [mc.make_batch(mc.sample_lengths(args.dist, args.tokens - 97 * i, rng), lo, hi,
+                          dom.mask_token_id, dom.pad_token_id, 0.3, rng) for i in range(max(1, args.batches))]
+    batches = [b.packed.to(device) for b in made]
+    tokens = statistics.mean(b.tokens for b in made)
+    count = iter(range(1 << 62))
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
         else contextlib.nullcontext
 
     def step(times: dict | None) -> None:
+        batch = batches[next(count) % len(batches)]
         t0 = time.perf_counter()
         with autocast():
             loss = fwd(batch).loss
@@ -89,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(v) for k, v in times.items()}
     total = sum(med.values())
     name = type(get_backend(config.backend, device)).name
-    print(f"{args.size} {args.dist} {args.tokens} tokens on {device} ({name}"
-          f"{', compiled' if args.compile else ''}): step {1e3 * total:.1f} ms, "
-          f"{args.tokens / total:,.0f} tok/s; " +
+    print(f"{args.size} {args.dist} {tokens:,.0f} tokens on {device} ({name}"
+          f"{'' if args.compile == 'none' else ', compiled ' + args.compile}): step {1e3 * total:.1f} ms, "
+          f"{tokens / total:,.0f} tok/s; " +
           ", ".join(f"{k} {1e3 * v:.1f} ms ({100 * v / total:.0f}%)" for k, v in med.items()), flush=True)
     acts = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
