@@ -282,17 +282,6 @@ def stage_bench(report: Report, name: str, limit: float, extra: list[str]) -> No
 
 
 # ---------------------------------------------------------------- stage workers (subprocesses)
-def _genomic_registered() -> None:
-    """The benchmarks use the genomic vocabulary; register it when encoderkit is not
-    pip-installed (its entry points are then unknown), e.g. a bare GPU image."""
-    from encoderkit.registry import available_domains, register_domain
-
-    if "genomic" not in available_domains():
-        from domains.genomic import GenomicDomain
-
-        register_domain(GenomicDomain)
-
-
 def worker_throughput(args: argparse.Namespace) -> list[dict]:
     import gc
 
@@ -300,7 +289,6 @@ def worker_throughput(args: argparse.Namespace) -> list[dict]:
 
     from benchmarks import train_throughput as tt
 
-    _genomic_registered()
     rows = []
     for mode, dists in (("train", args.train_dists), ("embed", args.embed_dists)):
         ns = tt.parse(["--mode", mode, "--size", args.size, "--tokens", str(args.tokens),
@@ -326,7 +314,6 @@ def worker_maxbatch(args: argparse.Namespace) -> list[dict]:
     from encoderkit.core import EncoderConfig
     from encoderkit.train.optim import StableAdamW, param_groups
 
-    _genomic_registered()
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     dom = mc.genomic_domain()
