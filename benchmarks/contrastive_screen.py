@@ -184,7 +184,12 @@ def main() -> None:
         child(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", default="runs/contrastive-screen")
-    ap.add_argument("--tasks", nargs="+", default=list(REUSE), choices=list(REUSE))
+    from benchmarks.finetune_tasks import TASKS
+
+    ap.add_argument("--tasks", nargs="+", default=list(REUSE), choices=list(TASKS))
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="a benchmarks.finetune_tasks --out folder: each task's kept MLM run and "
+                         "stores are taken from <reuse>/<task> (default: the paths in REUSE)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--settings", nargs="+", default=["base"], choices=list(SETTINGS))
     ap.add_argument("--report", action="store_true", help="print the table of what is cached and exit")
@@ -198,7 +203,9 @@ def main() -> None:
         return
     common.one_thread()
     for name in args.tasks:
-        task, work = prepare(name, out, REUSE[name])
+        if args.reuse is None and name not in REUSE:
+            raise SystemExit(f"no kept MLM run known for {name!r}: give --reuse")
+        task, work = prepare(name, out, str(args.reuse / name) if args.reuse else REUSE[name])
         y, train, test = task.labels, task.train, task.test_idx
 
         def probe(run: Path) -> float:
