@@ -1,11 +1,11 @@
 """Fine-tuning results on every bundled labelled task, side by side, in one run.
 
     nice -n 10 .venv/bin/python -m benchmarks.finetune_tasks [--out runs/finetune-bench]
-        [--seeds 0 1] [--tasks ItalyPowerDemand ArrowHead GunPoint OSULeaf BasicMotions JapaneseVowels wine breast_cancer diabetes anes96 ecoli-coding-frame digits]
+        [--seeds 0 1] [--tasks ItalyPowerDemand ArrowHead GunPoint OSULeaf BasicMotions JapaneseVowels wine breast_cancer diabetes anes96 star98 ecoli-coding-frame digits]
 
 For each task (built by ``examples/finetune_<domain>.py``; protocol and settings in
 ``examples/finetune_common.py``) it reports test accuracy (R^2 for a regression task,
-diabetes) of: the classical anchor(s),
+diabetes, star98) of: the classical anchor(s),
 the frozen-embedding probe of the masked-LM encoder, the probe of the contrastive
 stage, the fine-tuned pretrained encoder and the same architecture from scratch. Runs
 that the checkout cannot do (no ``encoderkit finetune``) are left out and say so.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(EXAMPLES))
 import finetune_common as common  # noqa: E402
 
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
-         "anes96", "ecoli-coding-frame", "digits")
+         "anes96", "star98", "ecoli-coding-frame", "digits")
 COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
 
 
@@ -38,7 +38,7 @@ def build(name: str, workdir: Path) -> common.Task:
     if name in ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels"):
         import finetune_timeseries as m
         return m.make_task(name, workdir)
-    if name in ("wine", "breast_cancer", "diabetes", "anes96"):
+    if name in ("wine", "breast_cancer", "diabetes", "anes96", "star98"):
         import finetune_tabular as m
         return m.make_task(name, workdir)
     if name == "ecoli-coding-frame":
@@ -117,7 +117,7 @@ def main() -> None:
     lines = [f"`{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"{platform.machine()} CPU, python {platform.python_version()}, 1 torch thread, "
              f"wall {time.time() - t0:.0f} s)", "",
-             f"Test accuracy (R^2 for diabetes; mean +- std over seeds {args.seeds} where a method depends on the seed; "
+             f"Test accuracy (R^2 for diabetes and star98; mean +- std over seeds {args.seeds} where a method depends on the seed; "
              f"one number where it does not). Encoder: {' '.join(common.MODEL) or 'default (tiny)'}, "
              f"{' '.join(common.BATCH) or 'default data.max_tokens'}; "
              f"MLM pretraining {common.PRETRAIN_STEPS or 'default'} steps, contrastive {common.CONTRASTIVE_STEPS} steps, "

@@ -5,7 +5,10 @@
 - scikit-learn's diabetes (442 patients, 10 baseline measurements; the target is a
   number, disease progression after one year: a regression, scored by R^2);
 - statsmodels' anes96 (944 voters of the 1996 US election survey, 10 answers, most of
-  them integer scales; the label is the vote, Clinton or Dole).
+  them integer scales; the label is the vote, Clinton or Dole);
+- statsmodels' star98 (303 California school districts, 20 demographic and school
+  measurements; the target is the share of pupils above the national median in maths,
+  NABOVE / (NABOVE + NBELOW): a regression, scored by R^2).
 
     .venv/bin/python examples/finetune_tabular.py [--out runs/finetune-tabular] [--seeds 0 1 2]
 
@@ -27,8 +30,8 @@ import pandas as pd
 
 from finetune_common import Task, example_main, fixed_test_split, logreg_anchor
 
-DATASETS = ("wine", "breast_cancer", "diabetes", "anes96")
-REGRESSION = ("diabetes",)
+DATASETS = ("wine", "breast_cancer", "diabetes", "anes96", "star98")
+REGRESSION = ("diabetes", "star98")
 
 
 def load_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -37,6 +40,12 @@ def load_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
         frame = sample_frame()
         return frame.drop(columns=["vote"]), frame["vote"].map({0: "Clinton", 1: "Dole"}).to_numpy()
+    if name == "star98":
+        import statsmodels.api as sm
+
+        frame = sm.datasets.star98.load_pandas().data
+        share = frame["NABOVE"] / (frame["NABOVE"] + frame["NBELOW"])
+        return frame.drop(columns=["NABOVE", "NBELOW"]), share.to_numpy(dtype=np.float64)
     from sklearn import datasets
 
     bunch = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,

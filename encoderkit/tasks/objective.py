@@ -353,6 +353,17 @@ class TaskObjective(Objective):
             import shutil  # a fresh start: a best/ of an earlier attempt describes nothing kept
 
             shutil.rmtree(trainer.run_dir / "best", ignore_errors=True)
+        if trainer.resumed_from is None and trainer.cfg.task.head_init == "probe":
+            from encoderkit.tasks.head_init import init_head_from_probe
+
+            if trainer._fsdp:
+                raise UsageError("task.head_init=probe is not available under FSDP (the head is "
+                                 "sharded); use train.strategy=ddp", key="task.head_init")
+            # every rank fits the same probe on the same records (deterministic), so the
+            # replicas stay equal without a broadcast
+            logged = init_head_from_probe(self, trainer)
+            if logged and trainer.info.is_main:
+                trainer._log({"step": trainer.step, "tokens": trainer.tokens, **logged})
         # a resumed run: best value and patience counter from the metrics logged so far
         key = f"val_{self.metric}"
         for h in trainer.history:

@@ -126,6 +126,7 @@ class TaskConfig:
     class_weights: Any = None
     freeze_encoder: bool = False
     lp_fraction: Any = "auto"  # auto | a float in [0, 1) (configs/task/*.yaml)
+    head_init: str = "random"  # random | probe (encoderkit/tasks/head_init.py)
     head_lr: float = 1.0
     layer_decay: float = 1.0
     patience: int = 0
@@ -396,6 +397,13 @@ def _check_task(c: DictConfig) -> None:
         raise ConfigError(f"task.lp_fraction={t.lp_fraction} starts training the encoder after "
                           "that fraction of the steps, task.freeze_encoder=true never does: "
                           "give one of them")
+    from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
+
+    if t.head_init not in HEAD_INITS:
+        raise _bad("task.head_init", f"one of {list(HEAD_INITS)}", t.head_init)
+    if t.head_init == "probe" and t.type not in PROBE_TASKS:
+        raise ConfigError(f"task.head_init=probe fits a linear probe for one label per record; "
+                          f"task.type={t.type} is not one of {list(PROBE_TASKS)}")
     if t.augment not in (True, False, "auto"):
         raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
                    "training augmentation) or false", t.augment)

@@ -1,0 +1,116 @@
+"""``task.head_init=probe``: the head's last linear layer starts as a converged linear probe.
+
+Before the first fine-tuning step, the training split is embedded with the pretrained
+encoder (eval mode, record-level pooled states through the head's hidden layers, exactly the
+features ``TaskModel.output`` feeds its classifier), and scikit-learn fits the classifier on
+them: ``LogisticRegressionCV`` for classes, ``RidgeCV`` on the standardised targets for
+regression, the L2 strength chosen by cross-validation on the training records, on the
+features as they are (see ``fit_linear``). The fitted weights are copied into ``classifier``.
+
+Why: on a few dozen labelled records, a converged, cross-validated linear probe on frozen
+embeddings often beats fine-tuning the whole encoder, which starts from a random head whose
+first gradients distort the pretrained features (LP-FT, Kumar et al. 2022, fits the probe
+to convergence first for this reason; ``task.lp_fraction`` trains the head by SGD instead,
+which does not reach the probe in a sane budget: benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+HEAD_INITS = ("random", "probe")
+PROBE_TASKS = ("classification", "regression")
+CV_FOLDS = 3
+
+
+def record_features(objective: Any, trainer: Any) -> tuple[list[int], np.ndarray]:
+    """(record indices, ``[n, d]`` inputs of the classifier) of the training split."""
+    from encoderkit.tasks.outputs import collect
+
+    model = objective.model
+    classifier = model.classifier
+    model.classifier = nn.Identity()  # collect then returns the classifier's inputs
+    try:
+        records, feats = collect(model, objective.eval_loader(objective.train_indices, trainer),
+                                 trainer.device, trainer._autocast)
+    finally:
+        model.classifier = classifier
+    # the eval loader shards records over ranks: every rank fits on all of them
+    gathered = trainer._gather((records, feats))
+    records = [r for g in gathered for r in g[0]]
+    feats = [f for g in gathered for f in g[1]]
+    if not records:
+        return [], np.zeros((0, 0))
+    order = np.argsort(records, kind="stable")
+    return [records[i] for i in order], np.stack([feats[i] for i in order]).astype(np.float64)
+
+
+def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight [n_out, d], bias [n_out])`` of a cross-validated L2 probe on ``X`` as it is.
+
+    Not standardised on purpose: a probe fitted on standardised features puts large raw
+    weights on the low-variance dimensions, and fine-tuning moves exactly those features, so
+    the logits blow up within the first steps (measured: validation loss 12.8 at step 50 on
+    ArrowHead). The L2 penalty on raw weights keeps the head smooth in the features that
+    fine-tuning changes. Classification: ``y`` holds class indices in ``[0, n_out)`` (a class
+    absent from the training split keeps weight 0 and a very low bias); regression: ``y`` is
+    ``[n, n_out]`` standardised targets."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
+
+    d = X.shape[1]
+    if spec_type == "regression":
+        ridge = RidgeCV(alphas=np.logspace(-3, 4, 15)).fit(X, y.reshape(len(y), -1))
+        return (np.asarray(ridge.coef_, dtype=np.float64).reshape(n_out, d),
+                np.asarray(ridge.intercept_, dtype=np.float64).reshape(n_out))
+    present, counts = np.unique(y, return_counts=True)
+    weight, bias = np.zeros((n_out, d)), np.full(n_out, -30.0)  # absent classes: never predicted
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+        return weight, bias
+    folds = int(min(CV_FOLDS, counts.min()))
+    with warnings.catch_warnings():
+        # convergence, and scikit-learn's notices of changing defaults: the fit is what it is
+        warnings.simplefilter("ignore")
+        if folds >= 2:
+            clf = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=folds, max_iter=3000,
+                                       random_state=seed).fit(X, y)
+        else:  # a class with one training record: no CV, scikit-learn's default strength
+            clf = LogisticRegression(max_iter=3000).fit(X, y)
+    c, b = np.asarray(clf.coef_, np.float64), np.asarray(clf.intercept_, np.float64)
+    if len(present) == 2:  # one logit for the second class: softmax over (0, z) is its sigmoid
+        c, b = np.vstack([np.zeros(d), c[0]]), np.array([0.0, b[0]])
+    weight[present], bias[present] = c, b
+    return weight, bias
+
+
+def init_head_from_probe(objective: Any, trainer: Any) -> dict[str, float]:
+    """Fit and copy the probe into ``objective.model.classifier``; returns what to log."""
+    spec = objective.spec
+    records, X = record_features(objective, trainer)
+    if not records:
+        return {}
+    y = np.asarray(objective.y_model)[records]
+    if spec.type == "classification":
+        keep = y >= 0
+        n_out = len(spec.classes)
+    else:
+        y = y.reshape(len(records), -1)
+        keep = ~np.isnan(y).any(1)
+        n_out = y.shape[1]
+    X, y = X[keep], y[keep]
+    if len(X) < 2:
+        return {}
+    weight, bias = fit_linear(spec.type, X, y, n_out, int(trainer.cfg.run.seed))
+    lin = objective.model.classifier
+    if not isinstance(lin, nn.Linear) or tuple(lin.weight.shape) != weight.shape:
+        raise RuntimeError(f"task.head_init=probe: the classifier is {lin}, not a linear map "
+                           f"{weight.shape[1]} -> {weight.shape[0]}")
+    with torch.no_grad():
+        lin.weight.copy_(torch.as_tensor(weight, dtype=lin.weight.dtype))
+        lin.bias.copy_(torch.as_tensor(bias, dtype=lin.bias.dtype))
+    return {"head_init_records": float(len(X))}
