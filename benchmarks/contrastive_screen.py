@@ -53,6 +53,8 @@ SETTINGS: dict[str, tuple[list[str], str | None]] = {
     "projlinear": (["task.projection=linear"], None),
     "t0.1fixed": (["task.temperature=0.1", "task.learn_temperature=false"], None),
     "steps300": (["train.steps=300"], None),
+    # the masked-LM loss kept beside InfoNCE (DeCLUTR), views masked as in pretraining
+    "mlm1": (["task.mlm_weight=1.0"], None),
     "weakviews": ([], "weak"),
     "norc": ([], "norc"),  # genomic only: views never reverse-complemented
 }

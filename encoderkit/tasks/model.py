@@ -46,6 +46,8 @@ class TaskModel(nn.Module):
             else:
                 self.register_buffer("logit_scale", value)
             self.projection = H.projection_head(spec.projection, config.hidden_size, config.norm_eps, std)
+            if spec.mlm_weight > 0:  # the pretraining head, loaded with the encoder
+                self.head = domain.head(config, self.embedder)
         else:
             self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std)
                          if spec.head == "mlp" else nn.Identity())
@@ -88,7 +90,12 @@ class TaskModel(nn.Module):
             p = self.project(z)
             a, b = p[0::2], p[1::2]  # the loader keeps the two views of a record adjacent
             loss = H.info_nce(a, b, self.scale(), H.view_groups(batch))
-            return HeadOutput(predictions={"pooled": z}, loss=loss, losses={},
+            losses: dict[str, Tensor] = {}
+            if spec.mlm_weight > 0 and with_targets and batch.targets:
+                mlm = self.masked_lm(hidden, batch)
+                losses = {"info_nce": loss.detach(), "mlm": mlm.detach()}
+                loss = loss + spec.mlm_weight * mlm
+            return HeadOutput(predictions={"pooled": z}, loss=loss, losses=losses,
                               metrics={"temperature": 1.0 / self.scale().detach()})
         if spec.type == "supervised_contrastive":
             z = self.pool(hidden, batch)
@@ -115,6 +122,17 @@ class TaskModel(nn.Module):
             out.loss = H.regression_loss(logits, y, m)
         return out
 
+    def masked_lm(self, hidden: Tensor, batch: PackedBatch) -> Tensor:
+        """The pretraining loss on the batch's masked tokens (``MaskedEncoderModel.forward``)."""
+        idx = batch.predict_index
+        if idx is not None:
+            hidden = hidden.index_select(0, idx)
+            weights = batch.weights.index_select(0, idx) if batch.weights is not None else None
+        else:
+            hidden = hidden[batch.predict]
+            weights = batch.weights[batch.predict] if batch.weights is not None else None
+        return self.head(hidden, batch.targets, weights).loss
+
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Standardised regression outputs -> original units."""
         return values * np.asarray(self.spec.std) + np.asarray(self.spec.mean)
@@ -126,11 +144,13 @@ def encoder_state(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
-    """Copy a pretrained embedder + encoder into ``model`` (strict on those parts)."""
+    """Copy a pretrained embedder + encoder into ``model`` (strict on those parts), and the
+    pretraining head when a contrastive stage keeps the masked-LM loss (``mlm_weight``)."""
     from encoderkit.errors import DataError
 
-    wanted = {k: v for k, v in model.state_dict().items() if k.startswith(("embedder.", "encoder."))}
-    given = encoder_state(tensors)
+    parts = ("embedder.", "encoder.") + (("head.",) if model.spec.contrastive and model.spec.mlm_weight > 0 else ())
+    wanted = {k: v for k, v in model.state_dict().items() if k.startswith(parts)}
+    given = {k: v for k, v in tensors.items() if k.startswith(parts)}
     missing = sorted(set(wanted) - set(given))
     unexpected = sorted(set(given) - set(wanted))
     if missing or unexpected:

@@ -55,7 +55,10 @@ class Prepare:
         d, spec = self.domain, self.spec
         if spec.type == "contrastive":
             a, b = d.views(window, rng)
-            pair = [d.unmasked(a), d.unmasked(b)]
+            # with the masked-LM loss kept, each training view is also masked as in pretraining
+            # (validation compares the views as a user embeds them: unmasked)
+            masked = train and spec.mlm_weight > 0
+            pair = [d.mask(a, rng), d.mask(b, rng)] if masked else [d.unmasked(a), d.unmasked(b)]
             for m in pair:
                 m.record, m.window, m.start = window.record, window.window, window.start
             return pair
@@ -102,6 +105,7 @@ class TaskObjective(Objective):
         ids = L.record_ids(store)
         self.ids = ids
         spec = TaskSpec(type=task.type, pooling=task.pooling, head=task.head, projection=task.projection,
+                        mlm_weight=float(task.mlm_weight),
                         dropout=float(task.dropout),
                         label_column=task.label_column, metric=task.metric)
         domain = trainer.domain

@@ -29,6 +29,9 @@ class TaskSpec:
     # contrastive tasks: the head between the pooled embedding and the loss (SimCLR's g),
     # dropped when embedding; "none" in runs saved before the projection existed
     projection: str = "none"
+    # contrastive tasks: weight of the masked-LM loss kept beside InfoNCE (the pretraining
+    # head rides along; 0 = InfoNCE alone, as in runs saved before the option existed)
+    mlm_weight: float = 0.0
     dropout: float = 0.0
     label_column: str | None = None
     metric: str = "auto"

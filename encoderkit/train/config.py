@@ -127,6 +127,7 @@ class TaskConfig:
     freeze_encoder: bool = False
     lp_fraction: Any = "auto"  # auto | a float in [0, 1) (configs/task/*.yaml)
     head_init: str = "random"  # random | probe (encoderkit/tasks/head_init.py)
+    mlm_weight: float = 0.0  # contrastive: weight of the masked-LM loss beside InfoNCE
     head_lr: float = 1.0
     layer_decay: float = 1.0
     patience: int = 0
@@ -404,6 +405,11 @@ def _check_task(c: DictConfig) -> None:
     if t.head_init == "probe" and t.type not in PROBE_TASKS:
         raise ConfigError(f"task.head_init=probe fits a linear probe for one label per record; "
                           f"task.type={t.type} is not one of {list(PROBE_TASKS)}")
+    if isinstance(t.mlm_weight, bool) or not float(t.mlm_weight) >= 0.0:
+        raise _bad("task.mlm_weight", "a float >= 0", t.mlm_weight)
+    if float(t.mlm_weight) > 0 and t.type != "contrastive":
+        raise ConfigError(f"task.mlm_weight keeps the masked-LM loss during a contrastive stage; "
+                          f"task.type={t.type} is not contrastive")
     if t.augment not in (True, False, "auto"):
         raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
                    "training augmentation) or false", t.augment)
