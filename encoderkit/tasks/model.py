@@ -149,7 +149,15 @@ def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: s
     from encoderkit.errors import DataError
 
     parts = ("embedder.", "encoder.") + (("head.",) if model.spec.contrastive and model.spec.mlm_weight > 0 else ())
-    wanted = {k: v for k, v in model.state_dict().items() if k.startswith(parts)}
+    wanted: dict[str, Tensor] = {}
+    seen: set[int] = set()
+    for k, v in model.state_dict().items():
+        ptr = v.data_ptr() if v.numel() else id(v)
+        if ptr in seen:
+            continue  # a tied weight (a head decoder sharing the input embedding): its twin loads it
+        seen.add(ptr)
+        if k.startswith(parts):
+            wanted[k] = v
     given = {k: v for k, v in tensors.items() if k.startswith(parts)}
     missing = sorted(set(wanted) - set(given))
     unexpected = sorted(set(given) - set(wanted))

@@ -111,8 +111,9 @@ def test_finetune_predict_evaluate(name, pretrained, capsys, monkeypatch):
     assert emb.shape == (n, 32) and np.isfinite(emb).all()
 
 
+@pytest.mark.parametrize("mlm_weight", [0.0, 1.0])
 @pytest.mark.parametrize("name", available_domains())
-def test_contrastive(name, pretrained, capsys):
+def test_contrastive(name, mlm_weight, pretrained, capsys):
     from encoderkit.tasks import finetune
 
     tmp, store_path, pre, _ = pretrained(name)
@@ -123,7 +124,8 @@ def test_contrastive(name, pretrained, capsys):
     except NotImplementedError as e:
         pytest.skip(f"domain {name!r} defines no views yet: {e}")
     run = finetune([f"checkpoint={pre}", f"data.store={store_path}", "task.type=contrastive",
-                    f"run.dir={tmp / 'con'}", "train.steps=2", "train.eval_every=2",
+                    f"run.dir={tmp / f'con{mlm_weight}'}", "train.steps=2", "train.eval_every=2",
+                    f"task.mlm_weight={mlm_weight}",  # 1.0: with the masked-LM loss kept (tied heads too)
                     "train.checkpoint_every=0", *[o for o in TINY if not o.startswith("model")]])
     from encoderkit.infer import load
 
