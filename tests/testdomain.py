@@ -126,3 +126,21 @@ def train_losses(run: Path) -> list[float]:
     """The per-step training losses a run logged to its metrics.jsonl."""
     rows = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
     return [r["loss"] for r in rows if "loss" in r]
+
+
+@register_domain
+class CropViewsDomain(TrainTestDomain):
+    """``traintest`` with views: two random crops of at least half the window."""
+
+    name = "traintest-views"
+
+    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
+        from encoderkit.domain import slice_example
+
+        n = len(example)
+        out = []
+        for _ in range(2):
+            k = int(rng.integers(max(1, n // 2), n + 1))
+            s = int(rng.integers(0, n - k + 1))
+            out.append(slice_example(example, s, s + k, example.window))
+        return out[0], out[1]

@@ -10,22 +10,9 @@ import numpy as np
 
 import testdomain as td
 from conftest import ft_overrides
-from encoderkit.domain import Example, slice_example
-from encoderkit.registry import register_domain
 
 
-@register_domain
-class CropViewsDomain(td.TrainTestDomain):
-    name = "traintest-views"
-
-    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
-        n = len(example)
-        out = []
-        for _ in range(2):
-            k = int(rng.integers(max(1, n // 2), n + 1))
-            s = int(rng.integers(0, n - k + 1))
-            out.append(slice_example(example, s, s + k, example.window))
-        return out[0], out[1]
+CropViewsDomain = td.CropViewsDomain
 
 
 def test_views_are_paired_in_batches_and_training_runs(tmp_path):

@@ -13,22 +13,9 @@ import torch
 
 import testdomain as td
 from conftest import ft_overrides
-from encoderkit.domain import Example, slice_example
-from encoderkit.registry import register_domain
 
 
-@register_domain
-class MaskedViewsDomain(td.TrainTestDomain):
-    name = "traintest-views-mlm"
-
-    def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
-        n = len(example)
-        out = []
-        for _ in range(2):
-            k = int(rng.integers(max(1, n // 2), n + 1))
-            s = int(rng.integers(0, n - k + 1))
-            out.append(slice_example(example, s, s + k, example.window))
-        return out[0], out[1]
+MaskedViewsDomain = td.CropViewsDomain
 
 
 @pytest.fixture(scope="module")
