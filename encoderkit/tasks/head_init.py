@@ -26,17 +26,30 @@ from torch import nn
 HEAD_INITS = ("random", "probe")
 PROBE_TASKS = ("classification", "regression")
 CV_FOLDS = 3
+# the probe is fitted on at most this many training records (a random subset beyond): the
+# embedding pass and the cross-validated fit stay a small fraction of a large run's cost
+MAX_PROBE_RECORDS = 20_000
+
+
+def probe_indices(train: np.ndarray, seed: int, limit: int = MAX_PROBE_RECORDS) -> np.ndarray:
+    """The training records the probe is fitted on: all, or a seeded random ``limit`` of them."""
+    train = np.asarray(train)
+    if len(train) <= limit:
+        return train
+    return np.sort(np.random.default_rng(seed).choice(train, size=limit, replace=False))
 
 
 def record_features(objective: Any, trainer: Any) -> tuple[list[int], np.ndarray]:
-    """(record indices, ``[n, d]`` inputs of the classifier) of the training split."""
+    """(record indices, ``[n, d]`` inputs of the classifier) of the training records the
+    probe is fitted on (``probe_indices``)."""
     from encoderkit.tasks.outputs import collect
 
     model = objective.model
     classifier = model.classifier
     model.classifier = nn.Identity()  # collect then returns the classifier's inputs
+    indices = probe_indices(objective.train_indices, int(trainer.cfg.run.seed))
     try:
-        records, feats = collect(model, objective.eval_loader(objective.train_indices, trainer),
+        records, feats = collect(model, objective.eval_loader(indices, trainer),
                                  trainer.device, trainer._autocast)
     finally:
         model.classifier = classifier
@@ -50,7 +63,8 @@ def record_features(objective: Any, trainer: Any) -> tuple[list[int], np.ndarray
     return [records[i] for i in order], np.stack([feats[i] for i in order]).astype(np.float64)
 
 
-def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int,
+               class_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(weight [n_out, d], bias [n_out])`` of a cross-validated L2 probe on ``X`` as it is.
 
     Not standardised on purpose: a probe fitted on standardised features puts large raw
@@ -59,7 +73,8 @@ def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: i
     ArrowHead). The L2 penalty on raw weights keeps the head smooth in the features that
     fine-tuning changes. Classification: ``y`` holds class indices in ``[0, n_out)`` (a class
     absent from the training split keeps weight 0 and a very low bias); regression: ``y`` is
-    ``[n, n_out]`` standardised targets."""
+    ``[n, n_out]`` standardised targets. ``class_weights`` (per class, ``task.class_weights``)
+    weigh the probe's loss as they weigh fine-tuning's."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
 
     d = X.shape[1]
@@ -73,14 +88,15 @@ def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: i
         bias[present[0]] = 0.0
         return weight, bias
     folds = int(min(CV_FOLDS, counts.min()))
+    weights = None if class_weights is None else {int(c): float(class_weights[c]) for c in present}
     with warnings.catch_warnings():
         # convergence, and scikit-learn's notices of changing defaults: the fit is what it is
         warnings.simplefilter("ignore")
         if folds >= 2:
             clf = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=folds, max_iter=3000,
-                                       random_state=seed).fit(X, y)
+                                       random_state=seed, class_weight=weights).fit(X, y)
         else:  # a class with one training record: no CV, scikit-learn's default strength
-            clf = LogisticRegression(max_iter=3000).fit(X, y)
+            clf = LogisticRegression(max_iter=3000, class_weight=weights).fit(X, y)
     c, b = np.asarray(clf.coef_, np.float64), np.asarray(clf.intercept_, np.float64)
     if len(present) == 2:  # one logit for the second class: softmax over (0, z) is its sigmoid
         c, b = np.vstack([np.zeros(d), c[0]]), np.array([0.0, b[0]])
@@ -105,7 +121,9 @@ def init_head_from_probe(objective: Any, trainer: Any) -> dict[str, float]:
     X, y = X[keep], y[keep]
     if len(X) < 2:
         return {}
-    weight, bias = fit_linear(spec.type, X, y, n_out, int(trainer.cfg.run.seed))
+    cw = getattr(objective, "class_weights", None) if spec.type == "classification" else None
+    weight, bias = fit_linear(spec.type, X, y, n_out, int(trainer.cfg.run.seed),
+                              None if cw is None else np.asarray(cw, dtype=np.float64))
     lin = objective.model.classifier
     if not isinstance(lin, nn.Linear) or tuple(lin.weight.shape) != weight.shape:
         raise RuntimeError(f"task.head_init=probe: the classifier is {lin}, not a linear map "

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 
 from conftest import ft_overrides
 from encoderkit.tasks import finetune
-from encoderkit.tasks.head_init import CV_FOLDS, fit_linear
+from encoderkit.tasks.head_init import CV_FOLDS, fit_linear, probe_indices
 from encoderkit.train.config import ConfigError, compose_finetune
 
 CS = np.logspace(-3, 3, 13)
@@ -51,6 +51,31 @@ def test_a_class_absent_from_training_is_never_predicted():
     p = _softmax(X @ W.T + b)
     assert np.all(W[1] == 0) and p[:, 1].max() < 1e-10
     np.testing.assert_allclose(p[:, [0, 2]], _reference(X, y).predict_proba(X), atol=1e-9)
+
+
+def test_class_weights_weigh_the_probe_as_scikit_learn_does():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + 0.8 * rng.normal(size=120) > 1.0).astype(int)  # imbalanced, overlapping
+    w = np.array([1.0, 4.0])
+    W, b = fit_linear("classification", X, y, 2, seed=0, class_weights=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = LogisticRegressionCV(Cs=CS, cv=CV_FOLDS, max_iter=3000, random_state=0,
+                                   class_weight={0: 1.0, 1: 4.0}).fit(X, y)
+    np.testing.assert_allclose(_softmax(X @ W.T + b), ref.predict_proba(X), atol=1e-9)
+    W0, b0 = fit_linear("classification", X, y, 2, seed=0)
+    unweighted = _softmax(X @ W0.T + b0)
+    assert _softmax(X @ W.T + b)[:, 1].mean() > unweighted[:, 1].mean()  # the weight moved it
+
+
+def test_a_large_split_is_subsampled_reproducibly():
+    train = np.arange(5, 50_005)
+    a, b = probe_indices(train, 0, limit=1_000), probe_indices(train, 0, limit=1_000)
+    assert len(a) == 1_000 and np.array_equal(a, b) and np.all(np.diff(a) > 0)
+    assert set(a.tolist()) <= set(train.tolist())
+    assert not np.array_equal(a, probe_indices(train, 1, limit=1_000))
+    assert np.array_equal(probe_indices(train[:10], 0, limit=1_000), train[:10])  # small: all
 
 
 def test_regression_weights_give_the_ridge_predictions():
