@@ -89,11 +89,16 @@ def main() -> None:
                     help="cpu: the small encoder and batch of examples/finetune_common.py; defaults: "
                          "every run with the commands' documented defaults (model tiny, "
                          "data.max_tokens 8192, pretraining train.steps, auto elsewhere)")
+    ap.add_argument("--pretrain-steps", type=int, default=None,
+                    help="train.steps of the masked-LM pretraining (default: the harness's 200; "
+                         "with --budget defaults, encoderkit pretrain's own)")
     ap.add_argument("--methods", nargs="+", default=list(common.METHODS), choices=common.METHODS)
     args = ap.parse_args()
     common.one_thread()
     if args.budget == "defaults":
         common.use_documented_defaults()
+    if args.pretrain_steps is not None:
+        common.PRETRAIN_STEPS = args.pretrain_steps
     if args.finetune_steps is not None:
         common.FINETUNE_STEPS = args.finetune_steps if args.finetune_steps == "auto" else int(args.finetune_steps)
     if args.finetune_max_tokens is not None:
