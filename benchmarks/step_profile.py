@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import statistics
 import sys
 import time
@@ -69,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
                           dom.mask_token_id, dom.pad_token_id, 0.3, rng) for i in range(max(1, args.batches))]
     batches = [b.packed.to(device) for b in made]
     tokens = statistics.mean(b.tokens for b in made)
-    count = iter(range(1 << 62))
+    next_batch = itertools.cycle(batches).__next__
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
         else contextlib.nullcontext
 
     def step(times: dict | None) -> None:
-        batch = batches[next(count) % len(batches)]
+        batch = next_batch()
         t0 = time.perf_counter()
         with autocast():
             loss = fwd(batch).loss

@@ -41,12 +41,15 @@ class MaskedEncoderModel(nn.Module):
                             cu_seqlens_host=batch.cu_seqlens_host)
 
     def forward(self, batch: PackedBatch, with_targets: bool = True) -> HeadOutput:
-        hidden = self.encode(batch)
-        idx = batch.predict_index
-        if idx is not None:  # precomputed on the host: gather without a device read
-            hidden = hidden.index_select(0, idx)  # [P, d]
-            weights = batch.weights.index_select(0, idx) if batch.weights is not None else None
-        else:  # boolean indexing counts the predicted tokens on the device (a sync on CUDA)
-            hidden = hidden[batch.predict]
-            weights = batch.weights[batch.predict] if batch.weights is not None else None
+        hidden, weights = gather_predicted(self.encode(batch), batch)
         return self.head(hidden, batch.targets if with_targets else None, weights)
+
+
+def gather_predicted(hidden: Tensor, batch: PackedBatch) -> tuple[Tensor, Tensor | None]:
+    """Hidden states ``[P, d]`` and loss weights ``[P]`` (or None) of the predicted tokens."""
+    idx = batch.predict_index
+    if idx is not None:  # precomputed on the host: gather without a device read
+        return (hidden.index_select(0, idx),
+                batch.weights.index_select(0, idx) if batch.weights is not None else None)
+    # boolean indexing counts the predicted tokens on the device (a sync on CUDA)
+    return hidden[batch.predict], batch.weights[batch.predict] if batch.weights is not None else None

@@ -121,7 +121,7 @@ def init_head_from_probe(objective: Any, trainer: Any) -> dict[str, float]:
     X, y = X[keep], y[keep]
     if len(X) < 2:
         return {}
-    cw = getattr(objective, "class_weights", None) if spec.type == "classification" else None
+    cw = objective.class_weights  # None for regression
     weight, bias = fit_linear(spec.type, X, y, n_out, int(trainer.cfg.run.seed),
                               None if cw is None else np.asarray(cw, dtype=np.float64))
     lin = objective.model.classifier

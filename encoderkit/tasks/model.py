@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from encoderkit.batch import PackedBatch
 from encoderkit.core import Encoder, EncoderConfig
 from encoderkit.domain import Domain, HeadOutput
+from encoderkit.modeling import gather_predicted
 from encoderkit.tasks import heads as H
 from encoderkit.tasks.spec import TaskSpec
 
@@ -124,40 +125,23 @@ class TaskModel(nn.Module):
 
     def masked_lm(self, hidden: Tensor, batch: PackedBatch) -> Tensor:
         """The pretraining loss on the batch's masked tokens (``MaskedEncoderModel.forward``)."""
-        idx = batch.predict_index
-        if idx is not None:
-            hidden = hidden.index_select(0, idx)
-            weights = batch.weights.index_select(0, idx) if batch.weights is not None else None
-        else:
-            hidden = hidden[batch.predict]
-            weights = batch.weights[batch.predict] if batch.weights is not None else None
-        return self.head(hidden, batch.targets, weights).loss
+        predicted, weights = gather_predicted(hidden, batch)
+        return self.head(predicted, batch.targets, weights).loss
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Standardised regression outputs -> original units."""
         return values * np.asarray(self.spec.std) + np.asarray(self.spec.mean)
 
 
-def encoder_state(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The ``embedder.*`` / ``encoder.*`` weights of a checkpoint (a pretrained start)."""
-    return {k: v for k, v in tensors.items() if k.startswith(("embedder.", "encoder."))}
-
-
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
     """Copy a pretrained embedder + encoder into ``model`` (strict on those parts), and the
     pretraining head when a contrastive stage keeps the masked-LM loss (``mlm_weight``)."""
     from encoderkit.errors import DataError
+    from encoderkit.train.checkpoint import untied_state
 
     parts = ("embedder.", "encoder.") + (("head.",) if model.spec.contrastive and model.spec.mlm_weight > 0 else ())
-    wanted: dict[str, Tensor] = {}
-    seen: set[int] = set()
-    for k, v in model.state_dict().items():
-        ptr = v.data_ptr() if v.numel() else id(v)
-        if ptr in seen:
-            continue  # a tied weight (a head decoder sharing the input embedding): its twin loads it
-        seen.add(ptr)
-        if k.startswith(parts):
-            wanted[k] = v
+    # a tied weight (a head decoder sharing the input embedding) is stored once: its twin loads it
+    wanted = {k: v for k, v in untied_state(model).items() if k.startswith(parts)}
     given = {k: v for k, v in tensors.items() if k.startswith(parts)}
     missing = sorted(set(wanted) - set(given))
     unexpected = sorted(set(given) - set(wanted))

@@ -47,17 +47,23 @@ RESUMABLE_KEYS = ("run.resume", "run.dir", "run.name", "run.device", "run.compil
 
 
 # ---------------------------------------------------------------- model / optimizer tensors
-def model_state(model: torch.nn.Module) -> dict[str, Tensor]:
-    """State dict with shared tensors (tied embeddings) stored once, contiguous, on CPU."""
+def untied_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    """``model.state_dict()`` with each shared tensor (tied embeddings) under its first name
+    only: what a checkpoint stores; ``load_state_dict(strict=False)`` restores the twin."""
     out: dict[str, Tensor] = {}
-    seen: dict[int, str] = {}
+    seen: set[int] = set()
     for name, t in model.state_dict().items():
         key = t.data_ptr() if t.numel() else id(t)
         if key in seen and t.numel():
-            continue  # a tied weight: load_state_dict(strict=False) restores it via its twin
-        seen[key] = name
-        out[name] = t.detach().to("cpu").contiguous().clone()
+            continue
+        seen.add(key)
+        out[name] = t
     return out
+
+
+def model_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    """State dict with shared tensors (tied embeddings) stored once, contiguous, on CPU."""
+    return {name: t.detach().to("cpu").contiguous().clone() for name, t in untied_state(model).items()}
 
 
 def load_model_state(model: torch.nn.Module, state: Mapping[str, Tensor]) -> None:
