@@ -1,4 +1,5 @@
-"""``task.head_init=probe``: the head's last linear layer starts as a converged linear probe.
+"""``task.head_init=probe`` (the default from a pretrained checkpoint): the head's last linear
+layer starts as a converged linear probe.
 
 Before the first fine-tuning step, the training split is embedded with the pretrained
 encoder (eval mode, record-level pooled states through the head's hidden layers, exactly the
@@ -11,7 +12,8 @@ Why: on a few dozen labelled records, a converged, cross-validated linear probe 
 embeddings often beats fine-tuning the whole encoder, which starts from a random head whose
 first gradients distort the pretrained features (LP-FT, Kumar et al. 2022, fits the probe
 to convergence first for this reason; ``task.lp_fraction`` trains the head by SGD instead,
-which does not reach the probe in a sane budget: benchmarks/RESULTS.md).
+which does not reach the probe in a sane budget: benchmarks/RESULTS.md). The probe-initialised
+model is also evaluated at step 0 and competes for ``best/`` (``TaskObjective``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,31 @@ from torch import nn
 
 HEAD_INITS = ("random", "probe")
 PROBE_TASKS = ("classification", "regression")
+AUTO = "auto"
+# the head's lr multiplier with each start: a random head learns fast (10x) while the encoder
+# moves gently; a fitted probe is already where the head should be, and at 10x it walks
+# away from it within the first steps (benchmarks/RESULTS.md, "Fine-tuning small labelled
+# sets": the probe at head_lr 10 gave diabetes nothing; "The probe head as the default")
+HEAD_LR_FOR = {"random": 10.0, "probe": 1.0}
 CV_FOLDS = 3
 # the probe is fitted on at most this many training records (a random subset beyond): the
 # embedding pass and the cross-validated fit stay a small fraction of a large run's cost
 MAX_PROBE_RECORDS = 20_000
+
+
+def resolve_head(task: Any, checkpoint: Any, strategy: str = "ddp") -> None:
+    """``task.head_init`` / ``task.head_lr`` = ``auto`` -> values, in place.
+
+    ``head_init=auto`` is ``probe`` when a pretrained checkpoint is fine-tuned on one label
+    per record (classification, regression) and ``random`` otherwise: from scratch there are
+    no features worth a probe, other task types have no linear probe, and under FSDP the
+    head is sharded. ``head_lr=auto`` follows the start (``HEAD_LR_FOR``)."""
+    if task.head_init == AUTO:
+        pretrained = checkpoint not in (None, "none")
+        probe = pretrained and task.type in PROBE_TASKS and strategy != "fsdp"
+        task.head_init = "probe" if probe else "random"
+    if task.head_lr == AUTO and task.head_init in HEAD_LR_FOR:
+        task.head_lr = HEAD_LR_FOR[task.head_init]
 
 
 def probe_indices(train: np.ndarray, seed: int, limit: int = MAX_PROBE_RECORDS) -> np.ndarray:

@@ -353,28 +353,45 @@ class TaskObjective(Objective):
         return {"task": self.spec.to_dict()}
 
     def on_start(self, trainer: Trainer) -> None:
-        if trainer.resumed_from is None and trainer.info.is_main:
+        if trainer.resumed_from is not None:
+            # best value and patience counter from the metrics logged so far (step 0's
+            # evaluation of a probe-initialised head included)
+            key = f"val_{self.metric}"
+            for h in trainer.history:
+                if key in h:
+                    self._update(float(h[key]), _loss(h))
+            if self.patience_spent():
+                self.stop = True
+            return
+        if trainer.info.is_main:
             import shutil  # a fresh start: a best/ of an earlier attempt describes nothing kept
 
             shutil.rmtree(trainer.run_dir / "best", ignore_errors=True)
-        if trainer.resumed_from is None and trainer.cfg.task.head_init == "probe":
-            from encoderkit.tasks.head_init import init_head_from_probe
+        if trainer.cfg.task.head_init == "probe":
+            self._init_head_from_probe(trainer)
 
-            if trainer._fsdp:
-                raise UsageError("task.head_init=probe is not available under FSDP (the head is "
-                                 "sharded); use train.strategy=ddp", key="task.head_init")
-            # every rank fits the same probe on the same records (deterministic), so the
-            # replicas stay equal without a broadcast
-            logged = init_head_from_probe(self, trainer)
-            if logged and trainer.info.is_main:
-                trainer._log({"step": trainer.step, "tokens": trainer.tokens, **logged})
-        # a resumed run: best value and patience counter from the metrics logged so far
-        key = f"val_{self.metric}"
-        for h in trainer.history:
-            if key in h:
-                self._update(float(h[key]), _loss(h))
-        if self.patience_spent():
-            self.stop = True
+    def _init_head_from_probe(self, trainer: Trainer) -> None:
+        from encoderkit.tasks.head_init import init_head_from_probe
+
+        if trainer._fsdp:
+            raise UsageError("task.head_init=probe is not available under FSDP (the head is "
+                             "sharded); use train.strategy=ddp", key="task.head_init")
+        # every rank fits the same probe on the same records (deterministic), so the
+        # replicas stay equal without a broadcast
+        logged = init_head_from_probe(self, trainer)
+        if not logged:
+            return
+        if trainer.info.is_main:
+            trainer._log({"step": trainer.step, "tokens": trainer.tokens, **logged})
+        if trainer.cfg.train.eval_every:
+            # the probe-initialised model is a candidate for best/ like any evaluation:
+            # fine-tuning has to match it on validation to replace it, since fine-tuning
+            # can spend what pretraining gave (benchmarks/RESULTS.md, "Five times the
+            # pretraining"); logged at step 0, so a resumed run replays it
+            val = self.validate(trainer)
+            if val:
+                trainer._log({"step": trainer.step, "tokens": trainer.tokens, **val})
+                self.after_validation(trainer, val)
 
     def _update(self, value: float, loss: float | None = None) -> bool:
         """Whether this evaluation becomes best/: a better primary metric than every earlier

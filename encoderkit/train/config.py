@@ -126,9 +126,9 @@ class TaskConfig:
     class_weights: Any = None
     freeze_encoder: bool = False
     lp_fraction: Any = "auto"  # auto | a float in [0, 1) (configs/task/*.yaml)
-    head_init: str = "random"  # random | probe (encoderkit/tasks/head_init.py)
+    head_init: str = "random"  # auto | random | probe (encoderkit/tasks/head_init.py)
     mlm_weight: float = 0.0  # contrastive: weight of the masked-LM loss beside InfoNCE
-    head_lr: float = 1.0
+    head_lr: Any = 1.0  # auto | a float > 0 (auto: resolve_head in encoderkit/tasks/head_init.py)
     layer_decay: float = 1.0
     patience: int = 0
     metric: str = "auto"
@@ -367,16 +367,22 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
         if name is not None:
             cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
     merged = validate(cfg, FinetuneConfig)
+    from encoderkit.tasks.head_init import resolve_head
+
+    resolve_head(merged.task, merged.checkpoint, merged.train.strategy)
     _check_task(merged)
     return merged
 
 
 def _check_task(c: DictConfig) -> None:
+    from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
     from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, TASK_TYPES
 
     t = c.task
     if t.type not in TASK_TYPES:
         raise _bad("task.type", f"one of {list(TASK_TYPES)}", t.type)
+    if t.head_init not in HEAD_INITS:
+        raise _bad("task.head_init", f"one of {['auto', *HEAD_INITS]}", t.head_init)
     if t.pooling not in POOLINGS:
         raise _bad("task.pooling", f"one of {list(POOLINGS)}", t.pooling)
     if t.head not in HEADS:
@@ -388,8 +394,9 @@ def _check_task(c: DictConfig) -> None:
     if not 0.0 <= t.dropout < 1.0:
         raise _bad("task.dropout", "a float in the range [0, 1)", t.dropout)
     for key in ("head_lr", "layer_decay", "temperature"):
-        if not OmegaConf.select(c, f"task.{key}") > 0:
-            raise _bad(f"task.{key}", "a float > 0", OmegaConf.select(c, f"task.{key}"))
+        value = OmegaConf.select(c, f"task.{key}")
+        if isinstance(value, (bool, str)) or not value > 0:
+            raise _bad(f"task.{key}", "auto or a float > 0" if key == "head_lr" else "a float > 0", value)
     lp = t.lp_fraction
     if lp != "auto" and (isinstance(lp, (bool, str)) or not 0.0 <= lp < 1.0):
         raise _bad("task.lp_fraction", "'auto' or a float in the range [0, 1) (the encoder must train "
@@ -398,10 +405,6 @@ def _check_task(c: DictConfig) -> None:
         raise ConfigError(f"task.lp_fraction={t.lp_fraction} starts training the encoder after "
                           "that fraction of the steps, task.freeze_encoder=true never does: "
                           "give one of them")
-    from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
-
-    if t.head_init not in HEAD_INITS:
-        raise _bad("task.head_init", f"one of {list(HEAD_INITS)}", t.head_init)
     if t.head_init == "probe" and t.type not in PROBE_TASKS:
         raise ConfigError(f"task.head_init=probe fits a linear probe for one label per record; "
                           f"task.type={t.type} is not one of {list(PROBE_TASKS)}")

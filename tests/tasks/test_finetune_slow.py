@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+import testdomain as td
 from conftest import ft_overrides
 from crash_runs import ENTRY, crash_and_finish
 from encoderkit.tasks import finetune
@@ -58,3 +59,28 @@ def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy, 
     assert len(val) == 2 and val[-1]["val_accuracy"] >= 0.9  # 48 records, gathered from both ranks
     state = json.loads((run / "best" / "state.json").read_text())
     assert state["task"]["type"] == "classification"
+
+
+@pytest.mark.slow
+def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, tmp_path):
+    """The default start from a checkpoint (``head_init=auto`` -> probe) under DDP: both
+    ranks fit the probe on all training records (gathered), and the step-0 evaluation of
+    that head is logged once."""
+    from encoderkit.train import pretrain
+
+    store, _, _, labels = labelled_store
+    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(ENTRY), "finetune",
+                           *ft_overrides(store, str(run), str(labels), steps=20, **{
+                               "checkpoint": str(pre), "train.strategy": "ddp",
+                               "train.eval_every": 10, "train.checkpoint_every": 20,
+                               "task.val_fraction": 0.3, "data.max_tokens": 128})],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    split = json.loads((run / "split.json").read_text())
+    assert [m["head_init_records"] for m in metrics if "head_init_records" in m] == [len(split["train"])]
+    assert [m["step"] for m in metrics if "val_accuracy" in m] == [0, 10, 20]

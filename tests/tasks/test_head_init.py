@@ -122,3 +122,100 @@ def test_bad_values_are_config_errors(labelled_store, tmp_path):
     with pytest.raises(ConfigError, match="head_init=probe"):
         compose_finetune(ft_overrides(store, str(tmp_path / "b"), labels,
                                       **{"task.head_init": "probe", "task": "contrastive"}))
+
+
+def test_auto_head_follows_the_start(labelled_store, tmp_path):
+    """``auto``: a pretrained checkpoint fine-tuned on one label per record starts from the
+    probe at head_lr 1; from scratch, for a task without a linear probe, or with a sharded
+    head, a random head at head_lr 10; a value the user gives wins. The head stays mlp."""
+    from encoderkit.train import pretrain
+
+    import testdomain as td
+
+    store, _, _, labels = labelled_store
+    pre = str(pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=1)))
+
+    def task(**extra):
+        cfg = compose_finetune(ft_overrides(store, str(tmp_path / "x"), labels, **extra))
+        return cfg.task.head_init, cfg.task.head, cfg.task.head_lr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # model=... ignored with a checkpoint
+        assert task(checkpoint=pre) == ("probe", "mlp", 1.0)
+        assert task(checkpoint=pre, task="regression") == ("probe", "mlp", 1.0)
+        assert task() == ("random", "mlp", 10.0)  # checkpoint=none
+        assert task(checkpoint=pre, **{"task.head_init": "random"}) == ("random", "mlp", 10.0)
+        assert task(checkpoint=pre, **{"task.head": "linear"}) == ("probe", "linear", 1.0)
+        assert task(checkpoint=pre, **{"task.head_lr": 3}) == ("probe", "mlp", 3)
+        assert task(checkpoint=pre, task="multilabel")[0] == "random"
+        assert task(checkpoint=pre, **{"train.strategy": "fsdp"})[0] == "random"  # a sharded head
+        with pytest.raises(ConfigError, match="task.head_lr"):
+            task(checkpoint=pre, **{"task.head_lr": "fast"})
+
+
+def test_the_probe_start_is_evaluated_at_step_0_and_kept_unless_beaten(labelled_store, tmp_path):
+    """Step 0's validation is the probe's (scikit-learn on ``load(pretrained).embed``), and
+    best/ keeps that model while fine-tuning does not improve on it (here it cannot move)."""
+    import torch
+    from safetensors.torch import load_file
+    from sklearn.metrics import log_loss
+
+    import encoderkit
+    from encoderkit.train import pretrain
+
+    import testdomain as td
+
+    store, ids, y, labels = labelled_store
+    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
+    run = finetune(ft_overrides(store, str(tmp_path / "ft"), labels, steps=4, **{
+        "checkpoint": str(pre), "task.head_init": "probe", "task.head": "linear",
+        "task.freeze_encoder": "true", "optim.lr": 1e-30, "task.dropout": 0.0,
+        "task.metric": "loss", "task.val_fraction": 0.3, "train.eval_every": 2,
+        "optim.weight_decay": 0.0}))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in rows if "val_loss" in r]
+    assert [r["step"] for r in val] == [0, 2, 4]
+
+    split = json.loads((run / "split.json").read_text())
+    X = np.asarray(encoderkit.load(pre).embed(store, pooling="mean"), dtype=np.float64)
+    pos = {str(i): k for k, i in enumerate(ids)}
+    train, held = (np.array([pos[i] for i in split[k]]) for k in ("train", "val"))
+    probe = _reference(X[train], y[train])
+    assert val[0]["val_loss"] == pytest.approx(log_loss(y[held], probe.predict_proba(X[held]), labels=[0, 1]),
+                                               abs=2e-4)
+    # later evaluations tie the probe at best: best/ is the step-0 model
+    state = json.loads((run / "best" / "state.json").read_text())
+    assert state["step"] == 0 and state["best"]["value"] == val[0]["val_loss"]
+    best = load_file(str(run / "best" / "model.safetensors"))
+    last = load_file(str(run / "checkpoints" / "4" / "model.safetensors"))
+    # the step-0 weights, not the last (lr 1e-30 moves the zero row by ~1e-29)
+    assert not torch.equal(best["classifier.weight"], last["classifier.weight"])
+    torch.testing.assert_close(best["classifier.weight"], last["classifier.weight"], atol=1e-20, rtol=1e-6)
+
+
+def test_resume_replays_the_step_0_evaluation(labelled_store, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from encoderkit.train import pretrain
+
+    import testdomain as td
+
+    store, _, _, labels = labelled_store
+    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
+    common = {"checkpoint": str(pre), "task.head_init": "probe", "task.head": "linear",
+              "schedule.total": 6, "train.checkpoint_every": 3, "train.eval_every": 3,
+              "task.val_fraction": 0.3, "task.metric": "loss"}
+    a = finetune(ft_overrides(store, str(tmp_path / "a"), labels, steps=6, **common))
+    b = tmp_path / "b"
+    finetune(ft_overrides(store, str(b), labels, steps=3, **common))
+    finetune(ft_overrides(store, str(b), labels, steps=6, **common))  # resumes from step 3
+    ma, mb = ((p / "metrics.jsonl").read_text().splitlines() for p in (a, b))
+    strip = [{k: v for k, v in json.loads(x).items() if k != "tokens_per_s"} for x in ma]
+    assert strip == [{k: v for k, v in json.loads(x).items() if k != "tokens_per_s"} for x in mb]
+    assert sum("val_loss" in json.loads(x) and json.loads(x)["step"] == 0 for x in mb) == 1
+    for name in ("best/model.safetensors", "checkpoints/6/model.safetensors"):
+        wa, wb = load_file(str(a / name)), load_file(str(b / name))
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), name
+    assert (json.loads((a / "best/state.json").read_text())["step"]
+            == json.loads((b / "best/state.json").read_text())["step"])
