@@ -48,7 +48,8 @@ def _help(command: str) -> str:
 
 
 def summary(run_dir: Path) -> str:
-    """The final table: metrics of the last and the best validation (and of the test split)."""
+    """The final table: metrics of the step-0 validation (a probe-initialised head), the last
+    and the best validation, and of the test split."""
     from encoderkit.tasks.metrics import format_table
 
     history = []
@@ -59,6 +60,8 @@ def summary(run_dir: Path) -> str:
             continue
     vals = [h for h in history if any(k.startswith("val_") for k in h)]
     rows: dict[str, dict[str, Any]] = {}
+    if vals and vals[0].get("step") == 0:  # the model fine-tuning started from (head_init=probe)
+        rows["start (step 0)"] = {k[4:]: v for k, v in vals[0].items() if k.startswith("val_")}
     if vals:
         last = vals[-1]
         rows[f"last (step {last['step']})"] = {k[4:]: v for k, v in last.items() if k.startswith("val_")}

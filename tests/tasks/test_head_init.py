@@ -183,6 +183,10 @@ def test_the_probe_start_is_evaluated_at_step_0_and_kept_unless_beaten(labelled_
     probe = _reference(X[train], y[train])
     assert val[0]["val_loss"] == pytest.approx(log_loss(y[held], probe.predict_proba(X[held]), labels=[0, 1]),
                                                abs=2e-4)
+    from encoderkit.tasks.cli import summary
+
+    table = summary(run)  # the start, the last and the best evaluation, side by side
+    assert "start (step 0)" in table and "last (step 4)" in table and "best (step 0)" in table
     # later evaluations tie the probe at best: best/ is the step-0 model
     state = json.loads((run / "best" / "state.json").read_text())
     assert state["step"] == 0 and state["best"]["value"] == val[0]["val_loss"]
