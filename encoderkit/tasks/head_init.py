@@ -39,7 +39,7 @@ CV_FOLDS = 3
 MAX_PROBE_RECORDS = 20_000
 
 
-def resolve_head(task: Any, checkpoint: Any, strategy: str = "ddp") -> None:
+def resolve_head(task: Any, checkpoint: Any, strategy: str) -> None:
     """``task.head_init`` / ``task.head_lr`` = ``auto`` -> values, in place.
 
     ``head_init=auto`` is ``probe`` when a pretrained checkpoint is fine-tuned on one label
