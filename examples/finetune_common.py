@@ -88,6 +88,9 @@ class Task:
     seeded_anchors: tuple[str, ...] = ()  # anchors whose result depends on the seed (others run once)
     notes: str = ""
     kind: str = "classification"  # or "regression": scored by R^2 instead of accuracy
+    # [N] group of each record (e.g. the gene a window was cut from): fine-tuning draws its
+    # validation split by whole groups (task.group_column); None = records are independent
+    groups: np.ndarray | None = None
 
     @property
     def train(self) -> np.ndarray:
@@ -185,11 +188,15 @@ def _cli(args: list[str], log: Path) -> None:
 
 
 def labels_file(task: Task, workdir: Path) -> Path:
-    """``id,label`` with the test rows left blank (unlabelled: never trained or validated on)."""
+    """``id,label`` (and ``group`` where the task has groups) with the test rows left blank
+    (unlabelled: never trained or validated on)."""
     path = workdir / f"{task.name}-labels.csv"
     label = np.asarray(task.labels).astype(str).astype(object)  # a number's repr for regression
     label[task.test] = ""
-    pd.DataFrame({"id": task.ids, "label": label}).to_csv(path, index=False)
+    columns = {"id": task.ids, "label": label}
+    if task.groups is not None:
+        columns["group"] = task.groups
+    pd.DataFrame(columns).to_csv(path, index=False)
     return path
 
 
@@ -203,6 +210,7 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
         args = ["finetune", f"checkpoint={checkpoint}", f"data.store={task.store}",
                 f"task={task.kind}", f"task.labels={labels_file(task, workdir)}",
                 f"task.val_fraction={VAL_FRACTION}", f"run.dir={run}",
+                *(["task.group_column=group"] if task.groups is not None else []),
                 f"train.steps={FINETUNE_STEPS if steps is None else steps}",
                 "train.progress=false", f"run.seed={seed}", *FINETUNE_BATCH, *task.overrides,
                 *FINETUNE_EXTRA, *extra]

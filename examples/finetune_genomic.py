@@ -8,7 +8,10 @@ excerpt; complete genes only). A window of ``WINDOW`` bases lies inside one gene
 overlaps no other; its label is the gene's strand and the codon phase of the window's
 first base on that strand: ``fwd0 fwd1 fwd2 rev0 rev1 rev2`` (6 balanced classes; a strand-and-
 frame call is what gene finders and read classifiers make). Windows from genes in the
-last 30% of the excerpt are the test split, so no gene contributes to both sides.
+last 30% of the excerpt are the test split, so no gene contributes to both sides; the
+fine-tuning runs draw their validation windows by whole genes too (``task.group_column``):
+with windows of one gene on both sides, validation rewarded memorising genes and picked
+checkpoints that tested worse (benchmarks/RESULTS.md, "Grouped validation").
 
 Compared side by side (protocol in ``finetune_common.py``): the fine-tuned pretrained
 encoder (masked-LM pretraining on the whole excerpt, cut into 4 kb records), the
@@ -50,8 +53,9 @@ def call_genes(seq: str) -> list[tuple[int, int, int]]:
 
 
 def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: int = 0
-                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(window sequences, labels like 'fwd1', test mask) for ``n`` windows inside single genes."""
+                   ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(window sequences, labels like 'fwd1', test mask, gene of each window) for ``n``
+    windows inside single genes."""
     cover = np.zeros(len(seq) + 1, dtype=np.int32)
     for s, e, _ in genes:
         cover[s] += 1
@@ -60,9 +64,10 @@ def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: in
     prefix = np.concatenate([[0], np.cumsum(alone)])
     rng = np.random.default_rng(seed)
     usable = [g for g in genes if g[1] - g[0] >= WINDOW + 3]
-    seqs, labels, test = [], [], []
+    seqs, labels, test, gene = [], [], [], []
     while len(seqs) < n:
-        s, e, strand = usable[int(rng.integers(len(usable)))]
+        k = int(rng.integers(len(usable)))
+        s, e, strand = usable[k]
         a = int(rng.integers(s, e - WINDOW + 1))
         if prefix[a + WINDOW] - prefix[a] < WINDOW:
             continue  # overlaps another gene
@@ -72,7 +77,8 @@ def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: in
         # words, not "+0" / "-0": a labels file reader may take those for the number 0
         labels.append(f"{'fwd' if strand == 1 else 'rev'}{phase}")
         test.append(s >= TEST_FROM * len(seq))
-    return seqs, np.asarray(labels), np.asarray(test)
+        gene.append(f"{s}-{e}")
+    return seqs, np.asarray(labels), np.asarray(test), np.asarray(gene, dtype=object)
 
 
 def kmer_counts(seqs: list[str], k: int, phased: bool) -> np.ndarray:
@@ -102,7 +108,7 @@ def make_task(workdir: Path) -> Task:
 
     seq = bundled_sequence()
     genes = call_genes(seq)
-    seqs, y, test = sample_windows(seq, genes, WINDOWS)
+    seqs, y, test, gene = sample_windows(seq, genes, WINDOWS)
     ids = np.asarray([f"w{i:05d}" for i in range(len(seqs))])
     store, genome = workdir / "coding-frame.zarr", workdir / "ecoli-excerpt.zarr"
     if not store.exists():
@@ -113,10 +119,11 @@ def make_task(workdir: Path) -> Task:
         write_seq_records(pieces, str(workdir / "excerpt.fasta"))
         ingest("genomic", [str(workdir / "excerpt.fasta")], str(genome), progress=False, verbose=False)
     return Task(name="ecoli-coding-frame", domain="genomic", store=str(store), ids=ids, labels=y,
-                test=test, pretrain_store=str(genome), overrides=list(CODON_TOKENS),
+                test=test, pretrain_store=str(genome), overrides=list(CODON_TOKENS), groups=gene,
                 anchors={"logistic regression, phase-aware 3-mer counts": logreg_anchor(kmer_counts(seqs, 3, True), y)},
                 notes=f"{len(genes)} genes called, {WINDOW}-base windows, 6 classes (strand x frame), "
-                      f"test = genes past {TEST_FROM:.0%} of the excerpt")
+                      f"test = genes past {TEST_FROM:.0%} of the excerpt, validation = whole genes "
+                      f"(task.group_column)")
 
 
 def main() -> None:

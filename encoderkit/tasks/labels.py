@@ -13,8 +13,12 @@ the records of a store, encode it for a task, split it into train / validation /
   Parquet and ``.npy`` keep their types (an integer-valued float class is named ``1``).
 * Multilabel: several 0/1 columns (one per label) or one column of ``;``-separated names.
 * Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
-  every column but ``id`` (and ``position``): several only for multi-target regression
-  and multilabel indicator columns.
+  every column but ``id`` (and ``position``, and the group column): several only for
+  multi-target regression and multilabel indicator columns.
+* Groups (``task.group_column``): a column of the labels file naming each record's group
+  (the gene a window was cut from, the patient a row belongs to); the validation split
+  then keeps every group whole on one side (``split_labelled``), so validation measures
+  records of groups the model has not trained on.
 """
 
 from __future__ import annotations
@@ -164,11 +168,14 @@ def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
             f"part after the file name also works where it names one record)")
 
 
-def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None) -> Labels:
-    """Rows of ``frame`` -> per-record values, by ``id`` column or by order."""
+def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None,
+          exclude: Sequence[str] = ()) -> Labels:
+    """Rows of ``frame`` -> per-record values, by ``id`` column or by order; ``exclude``:
+    columns that are not labels when none are named (the group column)."""
     n = len(ids)
     header = not file.lower().endswith(".npy")
-    cols = [c for c in frame.columns if str(c) != "id" and not (token and str(c) == "position")]
+    cols = [c for c in frame.columns if str(c) != "id" and not (token and str(c) == "position")
+            and str(c) not in exclude]
     if names:
         absent = [c for c in names if c not in frame.columns]
         if absent:
@@ -379,15 +386,54 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def read_groups(frame, ids: np.ndarray, labelled: np.ndarray, file: str, column: str) -> np.ndarray:
+    """``task.group_column`` -> per record group name (``''`` for a record without a row).
+
+    Rows join records as labels do (by ``id``, else one row per record in store order; the
+    rows of a token task's record must agree); a labelled record whose group cell is empty
+    is an error naming its row: the split could not say which side it belongs to."""
+    if column not in [str(c) for c in frame.columns]:
+        raise UsageError(f"task.group_column={column!r} is not a column of the labels file; columns: "
+                         f"{[str(c) for c in frame.columns]}", file=file, key="task.group_column")
+    header = not file.lower().endswith(".npy")
+    cells = frame[column].to_numpy(dtype=object)
+    groups = np.full(len(ids), "", dtype=object)
+    rows = np.zeros(len(ids), dtype=np.int64)
+    if "id" in frame.columns:
+        where = record_index(ids)
+        for i, rid in enumerate(frame["id"].astype(str).to_numpy()):
+            r = find_record(where, rid, _row_no(i, header), ids, file)
+            if rows[r] and str(cells[i]) != str(groups[r]):  # token labels: a row per position
+                raise DataError(f"row {_row_no(i, header)}: record {rid!r} is in group "
+                                f"{str(cells[i])!r} here and {str(groups[r])!r} on row {rows[r]}: "
+                                f"one group per record", file=file)
+            groups[r], rows[r] = cells[i], _row_no(i, header)
+    else:
+        if len(frame) != len(ids):  # align names this mismatch first; kept for direct callers
+            raise DataError(f"has {len(frame)} rows and no id column, but the store has {len(ids)} "
+                            f"records", file=file)
+        groups[:] = cells
+        rows[:] = [_row_no(i, header) for i in range(len(ids))]
+    for r in np.flatnonzero(labelled):
+        if is_missing(groups[r]) or not str(groups[r]).strip():
+            raise DataError(f"row {rows[r]}: a labelled record with an empty {column!r} (its group "
+                            f"decides its side of the validation split)", file=file)
+    return np.asarray([str(g).strip() if not is_missing(g) else "" for g in groups], dtype=object)
+
+
 def split_labelled(labelled: np.ndarray, fraction: float, seed: int,
-                   strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   strata: np.ndarray | None = None,
+                   groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train / validation record indices among the labelled ones; stratified by ``strata``
-    (class index per record) where every class has at least two records."""
+    (class index per record) where every class has at least two records. With ``groups``
+    (a name per record) whole groups go to validation (``_split_groups``)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.flatnonzero(labelled)
     if fraction <= 0 or len(idx) < 2:
         return idx, np.zeros(0, np.int64)
+    if groups is not None:
+        return _split_groups(idx, fraction, seed, None if strata is None else strata[idx], groups[idx])
     n_val = max(1, int(round(fraction * len(idx))))
     stratify = None
     if strata is not None:
@@ -398,6 +444,27 @@ def split_labelled(labelled: np.ndarray, fraction: float, seed: int,
     train, val = train_test_split(idx, test_size=n_val, random_state=seed, shuffle=True,
                                   stratify=stratify)
     return np.sort(train), np.sort(val)
+
+
+def _split_groups(idx: np.ndarray, fraction: float, seed: int, strata: np.ndarray | None,
+                  groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole groups to validation, about ``fraction`` of the records: one fold of
+    scikit-learn's ``StratifiedGroupKFold`` (class proportions kept as far as whole groups
+    allow) or ``GroupKFold`` without classes, ``round(1 / fraction)`` folds (at least 2, at
+    most one per group), shuffled by ``seed``. A single group cannot be split: no validation."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        return idx, np.zeros(0, np.int64)
+    k = int(min(n_groups, max(2, round(1.0 / fraction))))
+    if strata is not None:
+        folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        train, val = next(folds.split(idx, strata, groups))
+    else:
+        folds = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        train, val = next(folds.split(idx, groups=groups))
+    return np.sort(idx[train]), np.sort(idx[val])
 
 
 def class_weights(option: Any, y_train: np.ndarray, n_classes: int) -> np.ndarray | None:

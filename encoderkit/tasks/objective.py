@@ -107,7 +107,8 @@ class TaskObjective(Objective):
         spec = TaskSpec(type=task.type, pooling=task.pooling, head=task.head, projection=task.projection,
                         mlm_weight=float(task.mlm_weight),
                         dropout=float(task.dropout),
-                        label_column=task.label_column, metric=task.metric)
+                        label_column=task.label_column, group_column=task.group_column,
+                        metric=task.metric)
         domain = trainer.domain
         if spec.pooling == "cls" and domain.cls_position is None:
             raise UsageError(f"task.pooling=cls but domain {domain.name!r} has no [CLS] element "
@@ -122,8 +123,9 @@ class TaskObjective(Objective):
             domain = trainer.domain  # now without the label column
         elif task.labels:
             frame = L.read_table(task.labels)
+            group = [str(task.group_column)] if task.group_column else []
             labels = L.align(frame, ids, self.file, spec.token_level,
-                             list(task.label_names) if task.label_names else None)
+                             list(task.label_names) if task.label_names else None, exclude=group)
         else:
             raise UsageError(f"task.type={spec.type} needs labels: task.labels=<file> or "
                              "task.label_column=<column>", key="task.labels")
@@ -139,8 +141,10 @@ class TaskObjective(Objective):
             self.val_indices = np.flatnonzero(labelled & (which == "val"))
             self.test_indices = np.flatnonzero(labelled & (which == "test"))
         else:
+            groups = (L.read_groups(frame, ids, labelled, self.file, str(task.group_column))
+                      if task.group_column else None)
             self.train_indices, self.val_indices = L.split_labelled(
-                labelled, float(task.val_fraction), int(task.seed), strata)
+                labelled, float(task.val_fraction), int(task.seed), strata, groups)
         if len(self.train_indices) < info.world_size:
             raise DataError(f"{len(self.train_indices)} labelled training record(s) for "
                             f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",

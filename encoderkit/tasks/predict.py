@@ -106,7 +106,8 @@ class FineTuned(Pretrained):
         if not label_names and spec.label_column in names and "label" not in names:
             label_names = [spec.label_column]  # a table holding the task.label_column: that column
         table = L.align(frame, np.asarray(ids, dtype=object), file, spec.token_level,
-                        list(label_names) if label_names else None)
+                        list(label_names) if label_names else None,
+                        exclude=[spec.group_column] if spec.group_column else ())
         if not np.asarray(table.labelled).any():  # metrics of nothing would be NaN or silently 0
             raise DataError("labels file has no labelled record (no rows, or every label missing)",
                             file=file)

@@ -34,6 +34,8 @@ class TaskSpec:
     mlm_weight: float = 0.0
     dropout: float = 0.0
     label_column: str | None = None
+    # the labels file's group column (task.group_column): not a label when evaluating
+    group_column: str | None = None
     metric: str = "auto"
 
     @property

@@ -118,6 +118,7 @@ class TaskConfig:
     label_names: Optional[list[str]] = None
     val_fraction: float = 0.1
     split: Optional[str] = None
+    group_column: Optional[str] = None  # a labels-file column: validation keeps each group whole
     seed: int = 0
     pooling: str = "mean"
     head: str = "mlp"
@@ -430,6 +431,15 @@ def _check_task(c: DictConfig) -> None:
 
         raise InputNotFoundError(f"task.split file {t.split!r} does not exist", file=t.split,
                                  key="task.split")
+    if t.group_column is not None:
+        where = ("task.label_column takes labels from the table, which has no groups to read"
+                 if t.label_column else "task.split fixes the split itself" if t.split
+                 else "task.type=contrastive reads no labels file" if t.type == "contrastive"
+                 else "there is no labels file" if not t.labels else "")
+        if where:
+            raise ConfigError(f"task.group_column={t.group_column!r} names a column of the labels "
+                              f"file (task.labels=<file>) that groups records for the validation "
+                              f"split; here {where}")
     if t.type in ("token_classification", "token_regression") and t.label_column:
         raise ConfigError(f"task.label_column gives one label per record; task.type={t.type} "
                           "needs per-token labels in task.labels=<file>")
