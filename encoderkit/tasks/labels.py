@@ -456,6 +456,10 @@ def _split_groups(idx: np.ndarray, fraction: float, seed: int, strata: np.ndarra
 
     n_groups = len(np.unique(groups))
     if n_groups < 2:
+        import warnings
+
+        warnings.warn(f"task.group_column: all {len(idx)} labelled records are in one group "
+                      f"({groups[0]!r}); whole groups cannot be split, so there is no validation")
         return idx, np.zeros(0, np.int64)
     k = int(min(n_groups, max(2, round(1.0 / fraction))))
     if strata is not None:

@@ -53,7 +53,8 @@ def test_regression_groups_and_a_single_group():
     train, val = L.split_labelled(labelled, 0.25, seed=0, groups=groups)  # no strata: GroupKFold
     assert len(val) and not set(groups[train]) & set(groups[val])
     one = np.full(len(groups), "g", dtype=object)  # a single group cannot be split
-    train, val = L.split_labelled(labelled, 0.25, seed=0, groups=one)
+    with pytest.warns(UserWarning, match="in one group"):
+        train, val = L.split_labelled(labelled, 0.25, seed=0, groups=one)
     assert len(val) == 0 and len(train) == len(groups)
     few = np.asarray(["a", "a", "b", "b", "b"], dtype=object)  # fraction 0.1 -> 10 folds, 2 groups
     train, val = L.split_labelled(np.ones(5, bool), 0.1, seed=0, groups=few)
