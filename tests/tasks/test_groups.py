@@ -117,3 +117,6 @@ def test_finetune_validates_on_unseen_groups(labelled_store, tmp_path):
     assert len(split["train"]) + len(split["val"]) == len(ids)
     metrics = encoderkit.load(run).evaluate(store, f, verbose=False)  # `gene` is no label
     assert metrics["records"] == len(ids)
+    with pytest.raises(UsageError, match="task.group_column='gene' is also a label column"):
+        finetune(ft_overrides(store, str(tmp_path / "both"), str(f), steps=1, **{
+            "task.group_column": "gene", "task.label_names": "[gene]"}))
