@@ -1,17 +1,20 @@
 """Labels for fine-tuning: read a labels file (CSV / TSV / Parquet / .npy), align it with
 the records of a store, encode it for a task, split it into train / validation / test.
 
-* With an ``id`` column, rows join the store's record ids (an id the store does not
-  hold is an error naming the file and row; a record with no row is unlabelled);
-  without one, there must be one row per record, in store order.
-* An empty / NaN label means *unlabelled*: the record is neither trained nor validated on.
+* With an ``id`` column (any case: ``ID``; a Parquet index), rows join the store's record
+  ids (an id the store does not hold is an error naming the file and row; a record with no
+  row is unlabelled); without one, there must be one row per record, in store order. How
+  files are read: ``label_files.py``.
+* An empty / NaN / ``pd.NA`` label means *unlabelled*: the record is neither trained nor
+  validated on (CSV words such as ``NA`` too, with a warning).
 * Token tasks: a long table ``id, position, label`` (position = token index in the
   featurized record) or a 2-D ``.npy`` ``[records, tokens]`` padded with NaN.
 * CSV / TSV cells are read as text: a class label is the text as written (trimmed), so
   ``+0`` and ``-0`` are two classes and so are ``1`` and ``1.0`` (a file written from a
   float column says ``1.0`` on every row, which stays one class); ids are strings.
   Parquet and ``.npy`` keep their types (an integer-valued float class is named ``1``).
-* Multilabel: several 0/1 columns (one per label) or one column of ``;``-separated names.
+* Multilabel: several 0/1 (or true / false) columns, one per label, or one column of
+  ``;``-separated names.
 * Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
   every column but ``id`` (and ``position``, and the group column): several only for
   multi-target regression and multilabel indicator columns.
@@ -25,14 +28,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from encoderkit.errors import DataError, InputNotFoundError, UsageError
-
-LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
+from encoderkit.errors import DataError, UsageError
+# the file reading lives in label_files; its names stay importable from here
+from encoderkit.tasks.label_files import (LABEL_SUFFIXES, id_texts, is_missing, missing_words,  # noqa: F401
+                                          read_table)
 
 
 def record_ids(store: Any) -> np.ndarray:
@@ -41,66 +44,6 @@ def record_ids(store: Any) -> np.ndarray:
     if ids is None:
         return np.asarray([str(i) for i in range(len(store))], dtype=object)
     return np.asarray([str(x) for x in np.asarray(ids[:]).tolist()], dtype=object)
-
-
-def is_missing(v: Any) -> bool:
-    """None, an empty string or a float NaN: an unlabelled cell."""
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return v.strip() == ""
-    if isinstance(v, (float, np.floating)):
-        return math.isnan(float(v))
-    return False
-
-
-def read_table(path: str | Path):
-    """A labels file -> DataFrame (``.npy``: columns ``label`` or ``label_0..``)."""
-    import pandas as pd
-
-    file = Path(path)
-    if not file.exists():
-        raise InputNotFoundError(f"labels file {str(file)!r} does not exist", file=file)
-    suffix = file.suffix.lower()
-    if suffix not in LABEL_SUFFIXES:
-        raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)
-    _check_separator(file, suffix)
-    try:
-        if suffix == ".npy":
-            a = np.load(file, allow_pickle=False)
-            if a.ndim == 1:
-                return pd.DataFrame({"label": a})
-            if a.ndim == 2:
-                return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
-            raise DataError(f"a labels .npy must be 1-D or 2-D; got shape {a.shape}", file=file)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(file)
-        # every cell as text: a class label is the text the file holds ("+0" and "-0" are
-        # two classes, "007" is not 7); regression / indicator columns are parsed as
-        # numbers where they are encoded, and ids stay the strings the store holds
-        return pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=True)
-    except DataError:
-        raise
-    except Exception as e:  # a parse error of pandas / numpy / pyarrow
-        raise DataError(f"cannot read labels file: {type(e).__name__}: {' '.join(str(e).split())}",
-                        file=file) from None
-
-
-def _check_separator(file: Path, suffix: str) -> None:
-    """A CSV named .tsv (or the reverse) reads as one column of joined text, which would
-    train one class per record: refuse it, naming the separator the header uses."""
-    if suffix not in (".csv", ".tsv"):
-        return
-    sep, other = ("\t", ",") if suffix == ".tsv" else (",", "\t")
-    try:
-        with open(file, encoding="utf-8", errors="replace", newline="") as f:
-            header = f.readline(65536)
-    except OSError:
-        return  # the reader names the problem
-    if sep not in header and other in header:
-        raise DataError(f"the header line is {'tab' if other == chr(9) else 'comma'}-separated but the "
-                        f"file is named {suffix}: rename it to "
-                        f"{'.tsv' if other == chr(9) else '.csv'}", file=file)
 
 
 @dataclass
@@ -151,6 +94,8 @@ def find_record(where: dict[str, int], rid: str, row: int, ids: np.ndarray, file
     """The store position a labels / split row names, or a ``DataError`` naming the row:
     an id no record holds, or one that several records hold."""
     r = where.get(rid)
+    if r is None and rid.strip() != rid:  # " row7 " from a spreadsheet: the id it surrounds
+        r = where.get(rid.strip())
     if r is None:
         raise DataError(_no_record(row, rid, ids), file=file)
     if r == AMBIGUOUS:
@@ -174,6 +119,10 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     columns that are not labels when none are named (the group column)."""
     n = len(ids)
     header = not file.lower().endswith(".npy")
+    if "label" in exclude and not names and "label" in [str(c) for c in frame.columns]:
+        # without it another column would silently become the target
+        raise UsageError("task.group_column='label' names the label column: a group decides the "
+                         "split, not the target", file=file, key="task.group_column")
     cols = [c for c in frame.columns if str(c) != "id" and not (token and str(c) == "position")
             and str(c) not in exclude]
     if names:
@@ -186,13 +135,15 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
         cols = [c for c in cols if str(c) == "label"]
     if not cols:
         raise DataError("labels file has no label column (only an id column)", file=file)
+    if file.lower().endswith((".csv", ".tsv")):  # text cells: NA words mean missing, said aloud
+        frame = missing_words(frame, cols, file)
     if token:
         return _align_tokens(frame, ids, file, cols, header)
     if "id" in frame.columns:
         where = record_index(ids)
         values: list[Any] = [None] * n
         rows: list[int | None] = [None] * n
-        fids = frame["id"].astype(str).to_numpy()
+        fids = id_texts(frame["id"], file, header)
         block = frame[cols].to_numpy(dtype=object)
         for i, rid in enumerate(fids):
             r = find_record(where, rid, _row_no(i, header), ids, file)
@@ -223,7 +174,7 @@ def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -
             raise DataError(f"token labels take one label column; got {cols}", file=file)
         import pandas as pd
 
-        fids = frame["id"].astype(str).to_numpy()
+        fids = id_texts(frame["id"], file, header)
         where = record_index(ids)
         rec = np.asarray([find_record(where, rid, _row_no(i, header), ids, file)
                           for i, rid in enumerate(fids)], dtype=np.int64)
@@ -265,6 +216,21 @@ def _class_name(v: Any) -> str:
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     return str(v).strip()
+
+
+def class_code(classes: Sequence[str], x: Any) -> int | None:
+    """The index of label ``x`` among a model's ``classes`` (``None``: not a class). A bool
+    class matches across file types: Parquet / .npy bools are named ``true`` / ``false``,
+    while pandas writes them to a CSV as ``True`` / ``False``."""
+    name = _class_name(x)
+    index = {c: i for i, c in enumerate(classes)}
+    if name in index:
+        return index[name]
+    if name.lower() in ("true", "false"):
+        same = [i for i, c in enumerate(classes) if c.lower() == name.lower()]
+        if len(same) == 1:
+            return same[0]
+    return None
 
 
 def _sort_classes(names: set[str]) -> list[str]:
@@ -334,7 +300,27 @@ def encode_regression(labels: Labels, ids: np.ndarray, token: bool) -> list[np.n
         if ok:
             row = v if isinstance(v, tuple) else (v,)
             y[r] = [_number(x, labels.file, f"{labels.where(r)} (id {ids[r]!r})") for x in row]
+    if k > 1 and labels.labelled.any():
+        # a target no record has: its head output would train on nothing and predict noise
+        empty = [name for j, name in enumerate(labels.names) if np.isnan(y[labels.labelled, j]).all()]
+        if empty:
+            raise DataError(f"regression target column {empty[0]!r} has no value in any labelled row; "
+                            f"drop it, or choose the targets with task.label_names", file=labels.file)
     return y
+
+
+def _indicator(x: Any, labels: Labels, r: int) -> float:
+    """One multilabel indicator cell: 0 / 1, or true / false as pandas writes a bool column."""
+    if isinstance(x, str) and x.strip().lower() in ("true", "false"):
+        return float(x.strip().lower() == "true")
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value not in (0.0, 1.0):
+        raise DataError(f"{labels.where(r)}: multilabel columns must hold 0/1 (or true/false); got "
+                        f"{x!r} in {tuple(labels.values[r])!r}", file=labels.file)
+    return value
 
 
 def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
@@ -345,13 +331,7 @@ def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
         y = np.zeros((n, len(labels.names)))
         for r, (v, ok) in enumerate(zip(labels.values, labels.labelled)):
             if ok:
-                try:
-                    y[r] = [float(x) for x in v]
-                except (TypeError, ValueError):
-                    raise DataError(f"{labels.where(r)}: multilabel columns must hold 0/1; got {v!r}",
-                                    file=labels.file) from None
-        if not np.isin(y, (0.0, 1.0)).all():
-            raise DataError("multilabel columns must hold 0/1 values", file=labels.file)
+                y[r] = [_indicator(x, labels, r) for x in v]
         return y, list(labels.names)
     sets = [{s.strip() for s in str(v).split(";") if s.strip()} if ok else set()
             for v, ok in zip(labels.values, labels.labelled)]
@@ -377,7 +357,7 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     where = record_index(ids)
     out = np.full(len(ids), "", dtype=object)
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
-    for i, (rid, s) in enumerate(zip(frame["id"].astype(str), frame["split"].astype(str))):
+    for i, (rid, s) in enumerate(zip(id_texts(frame["id"], path, True), frame["split"].astype(str))):
         r = find_record(where, rid, i + 2, ids, path)
         s = aliases.get(s.strip().lower(), s.strip().lower())
         if s not in ("train", "val", "test"):
@@ -401,7 +381,7 @@ def read_groups(frame, ids: np.ndarray, labelled: np.ndarray, file: str, column:
     rows = np.zeros(len(ids), dtype=np.int64)
     if "id" in frame.columns:
         where = record_index(ids)
-        for i, rid in enumerate(frame["id"].astype(str).to_numpy()):
+        for i, rid in enumerate(id_texts(frame["id"], file, header)):
             r = find_record(where, rid, _row_no(i, header), ids, file)
             if rows[r] and str(cells[i]) != str(groups[r]):  # token labels: a row per position
                 raise DataError(f"row {_row_no(i, header)}: record {rid!r} is in group "
@@ -434,7 +414,8 @@ def split_labelled(labelled: np.ndarray, fraction: float, seed: int,
         return idx, np.zeros(0, np.int64)
     if groups is not None:
         return _split_groups(idx, fraction, seed, None if strata is None else strata[idx], groups[idx])
-    n_val = max(1, int(round(fraction * len(idx))))
+    # at least one record on each side: round(0.99 * 10) = 10 left no training record
+    n_val = min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
     stratify = None
     if strata is not None:
         s = strata[idx]

@@ -1,0 +1,178 @@
+"""Reading a labels / split file into a DataFrame whose ``id`` column and label cells mean
+what the user wrote (``labels.py`` aligns and encodes it).
+
+What a labels file written by another tool looks like, and how it is read:
+
+* CSV / TSV cells are text, read literally: an id ``NA`` (Namibia, a gene) is an id; only an
+  empty cell is missing. Words that tools write for a missing value (``NA``, ``NaN``,
+  ``None``, ``null``, ...) are missing in *label* columns only (R writes ``NA``), with a
+  warning that names the word and how many rows hold it, because a class named ``None``
+  would otherwise vanish without a word (``missing_words``).
+* Header names are trimmed (``id , label`` names ``id`` and ``label``), and a column named
+  ``ID`` / ``Id`` is the id column: otherwise it was taken for a label column, or ignored
+  beside a ``label`` column, and the rows were joined by order, silently misaligned when
+  the file is not in store order.
+* A Parquet file whose ids are its index (``frame.set_index("id").to_parquet(...)``) has
+  that index read back as a column, for the same reason.
+* A header separated by ``;`` or ``|`` in a ``.csv`` (or tabs, or commas in a ``.tsv``) is
+  refused: read with the wrong separator it is one column of joined text, one class per
+  record.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoderkit.errors import DataError, InputNotFoundError, UsageError
+
+LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
+
+# what pandas reads as NaN by default; in a label column they are missing (with a warning)
+NA_WORDS = frozenset({"NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None",
+                      "<NA>", "#N/A", "#NA", "#N/A N/A", "N/A N/A", "1.#IND", "-1.#IND",
+                      "1.#QNAN", "-1.#QNAN", "NaT"})
+_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def read_table(path: str | Path):
+    """A labels file -> DataFrame (``.npy``: columns ``label`` or ``label_0..``)."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.exists():
+        raise InputNotFoundError(f"labels file {str(file)!r} does not exist", file=file)
+    suffix = file.suffix.lower()
+    if suffix not in LABEL_SUFFIXES:
+        raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)
+    _check_separator(file, suffix)
+    try:
+        if suffix == ".npy":
+            a = np.load(file, allow_pickle=False)
+            if a.ndim == 1:
+                return pd.DataFrame({"label": a})
+            if a.ndim == 2:
+                return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
+            raise DataError(f"a labels .npy must be 1-D or 2-D; got shape {a.shape}", file=file)
+        if suffix in (".parquet", ".pq"):
+            frame = _index_as_columns(pd.read_parquet(file))
+        else:
+            # every cell as text, literally: a class label is the text the file holds ("+0"
+            # and "-0" are two classes, "007" is not 7), ids stay the strings the store
+            # holds, and only an empty cell is missing (NA words: ``missing_words``)
+            frame = pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                                keep_default_na=False, na_values=[""])
+        return _id_column(frame, file)
+    except DataError:
+        raise
+    except Exception as e:  # a parse error of pandas / numpy / pyarrow
+        raise DataError(f"cannot read labels file: {type(e).__name__}: {' '.join(str(e).split())}",
+                        file=file) from None
+
+
+def _index_as_columns(frame):
+    """A Parquet index that carries data (named, or not a plain 0..n-1 range) as columns."""
+    import pandas as pd
+
+    index = frame.index
+    plain = isinstance(index, pd.RangeIndex) and index.name is None and index.start == 0 and index.step == 1
+    return frame if plain else frame.reset_index()
+
+
+def _id_column(frame, file: Path):
+    """Trimmed header names; a single ``ID`` / ``Id`` / `` id `` column renamed ``id``."""
+    frame.columns = [c.strip() if isinstance(c, str) else c for c in frame.columns]
+    names = [str(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"column {twice[0]!r} appears more than once in the header", file=file)
+    if "id" not in names:
+        like = [c for c in frame.columns if str(c).lower() == "id"]
+        if len(like) == 1:
+            frame = frame.rename(columns={like[0]: "id"})
+    return frame
+
+
+def _check_separator(file: Path, suffix: str) -> None:
+    """A header separated by something other than the suffix's separator reads as one column
+    of joined text, which would train one class per record: refuse it, naming the separator
+    the header uses."""
+    if suffix not in (".csv", ".tsv"):
+        return
+    sep = "\t" if suffix == ".tsv" else ","
+    try:
+        with open(file, encoding="utf-8", errors="replace", newline="") as f:
+            header = f.readline(65536)
+    except OSError:
+        return  # the reader names the problem
+    if sep in header:
+        return
+    for other, word in _SEPARATORS.items():
+        if other != sep and other in header:
+            fix = {"\t": "rename it to .tsv", ",": "rename it to .csv"}.get(
+                other, "save it with commas (.csv) or tabs (.tsv)")
+            raise DataError(f"the header line is {word}-separated but the file is named {suffix}: "
+                            f"{fix}", file=file)
+
+
+def missing_words(frame, columns: list, file: str) -> Any:
+    """``frame`` with NA words in the text ``columns`` (labels) made missing, warning once per
+    file about what was read as missing."""
+    import pandas as pd
+
+    found: dict[str, int] = {}
+    out = frame
+    for c in columns:
+        col = frame[c]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col.map(lambda v: v.strip() if isinstance(v, str) else v)
+        hit = text.map(lambda v: isinstance(v, str) and v in NA_WORDS).to_numpy(dtype=bool)
+        if hit.any():
+            for word, n in pd.Series(text[hit]).value_counts().items():
+                found[str(word)] = found.get(str(word), 0) + int(n)
+            if out is frame:
+                out = frame.copy()
+            out[c] = col.mask(hit, np.nan)
+    if found:
+        said = ", ".join(f"{w!r} ({n} row(s))" for w, n in sorted(found.items()))
+        warnings.warn(f"{file}: label cells {said} are read as missing: those records are "
+                      f"unlabelled (leave a cell empty to say so without this warning)", stacklevel=3)
+    return out
+
+
+def id_texts(column, file: str, header: bool) -> np.ndarray:
+    """The ``id`` column as the store's id strings: text as written; a whole number stored as
+    a float (a Parquet / .npy id column with a gap becomes float) as the integer it is. An
+    empty id is an error naming its row: it cannot name a record."""
+    out = []
+    for i, v in enumerate(column.tolist()):
+        if is_missing(v):
+            raise DataError(f"row {i + (2 if header else 1)}: the id cell is empty", file=file)
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)
+        out.append(str(v))
+    return np.asarray(out, dtype=object)
+
+
+def is_missing(v: Any) -> bool:
+    """None, an empty string, a float NaN or a pandas missing value (``pd.NA``, ``NaT``,
+    from nullable Parquet columns): an unlabelled cell."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip() == ""
+    if isinstance(v, (float, np.floating)):
+        return math.isnan(float(v))
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        return False
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(v)) if np.ndim(v) == 0 else False
+    except (TypeError, ValueError):
+        return False
