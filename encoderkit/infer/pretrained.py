@@ -45,7 +45,7 @@ class RecordSource:
                                  f"model was trained on the {domain.name!r} domain")
             self.store = data
         elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
-            raise ValueError("embed received an empty input (no records)")
+            raise ValueError("empty input: it holds no records")
         elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
                 and all(isinstance(r, Mapping) for r in data):
             self.records = [dict(r) for r in data]
@@ -56,7 +56,7 @@ class RecordSource:
                 raise TypeError(f"domain {domain.name!r} cannot turn {type(data).__name__} into records; "
                                 f"pass a record store, its path, or a list of records (dicts)") from None
         if len(self) == 0:
-            raise ValueError("embed received an empty input (no records)")
+            raise ValueError("empty input: it holds no records")
 
     def __len__(self) -> int:
         return len(self.store) if self.store is not None else len(self.records)

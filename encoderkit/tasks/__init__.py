@@ -14,7 +14,6 @@ def finetune(overrides: list[str] | None = None) -> Path:
     "run.dir=runs/ft", "train.steps=200"])``; returns the run directory."""
     import shutil
 
-    from encoderkit.errors import EncoderkitError
     from encoderkit.train.config import compose_finetune
     from encoderkit.train.trainer import Trainer
 
@@ -23,9 +22,10 @@ def finetune(overrides: list[str] | None = None) -> Path:
     fresh = run_dir is not None and not run_dir.exists()
     try:
         return Trainer(cfg).fit()
-    except EncoderkitError:
-        # refused before the first checkpoint (bad labels, task options, ...): remove the run
-        # directory this call created, so a failed command leaves nothing behind
+    except Exception:
+        # refused or failed before the first checkpoint (bad labels, task options, a library
+        # error): remove the run directory this call created, so a failed command leaves
+        # nothing behind
         if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise

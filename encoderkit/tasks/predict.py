@@ -100,7 +100,8 @@ class FineTuned(Pretrained):
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
         ids, outs = self.outputs(data)
-        file = str(labels)
+        # an error names the labels file, or says the labels were given in memory
+        file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
         frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
         names = [str(c) for c in frame.columns]
         if not label_names and spec.label_column in names and "label" not in names:
@@ -136,10 +137,12 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
         def code(x: Any) -> int:
             if L.is_missing(x):
                 return -1
-            name = L._class_name(x)
-            if name not in index:
+            i = index.get(L._class_name(x))
+            if i is None:
+                i = L.class_code(spec.classes, x)  # true / false written as True / False
+            if i is None:
                 raise DataError(f"label {x!r} is not a class of this model ({spec.classes})", file=table.file)
-            return index[name]
+            return i
     if spec.token_level:
         ys, os_ = [], []
         for r, (v, ok) in enumerate(zip(table.values, table.labelled)):
@@ -213,6 +216,8 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
                                 file=path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        # as the other writers do: a missing folder is made (check_parent vetted the ancestor)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if lower.endswith((".parquet", ".pq")):
             frame.to_parquet(tmp, index=False)
         else:

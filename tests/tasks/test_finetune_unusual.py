@@ -1,0 +1,56 @@
+"""finetune / predict / evaluate with unusual inputs (fourth sweep): a failure before the
+first checkpoint leaves no run directory, predictions go into a folder that does not exist
+yet, and evaluate reads labels written by another tool the way finetune read them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ft_overrides
+from encoderkit.errors import DataError
+from encoderkit.tasks import finetune
+from encoderkit.tasks import labels as L
+from encoderkit.tasks.predict import write_frame
+
+
+def test_a_failure_that_is_no_user_error_leaves_no_run_directory(labelled_store, tmp_path, monkeypatch):
+    """Only an ``EncoderkitError`` removed the fresh run directory; scikit-learn's error on a
+    split (val_fraction=0.999) left config and metrics of a run with no checkpoint."""
+    store, _, _, labels = labelled_store
+
+    def boom(*_a, **_k):
+        raise ValueError("a library error")
+
+    monkeypatch.setattr(L, "split_labelled", boom)
+    with pytest.raises(ValueError, match="a library error"):
+        finetune(ft_overrides(store, str(tmp_path / "ft"), str(labels), steps=1))
+    assert not (tmp_path / "ft").exists()
+
+
+def test_predictions_are_written_into_a_folder_that_does_not_exist(tmp_path):
+    """embed and infill make the folder; predict failed after predicting every record."""
+    out = write_frame(pd.DataFrame({"id": ["a"], "prediction": [1]}), tmp_path / "new" / "deeper" / "p.csv")
+    assert pd.read_csv(out)["prediction"].tolist() == [1]
+
+
+def test_evaluate_reads_bools_nullable_and_in_memory_labels(labelled_store, tmp_path):
+    """A model trained on Parquet bools evaluates the same labels written by pandas to a CSV
+    (True / False); pd.NA is unlabelled; an error on labels given in memory names no
+    DataFrame dump as its file."""
+    import encoderkit
+
+    store, ids, y, _ = labelled_store
+    pq = tmp_path / "bool.parquet"
+    pd.DataFrame({"id": ids, "label": y.astype(bool)}).to_parquet(pq)
+    run = finetune(ft_overrides(store, str(tmp_path / "ft"), str(pq), steps=1))
+    model = encoderkit.load(run)
+    csv = tmp_path / "bool.csv"
+    pd.DataFrame({"id": ids, "label": y.astype(bool)}).to_csv(csv, index=False)
+    assert model.evaluate(store, csv, verbose=False) == model.evaluate(store, pq, verbose=False)
+    nullable = pd.DataFrame({"id": ids, "label": pd.array([bool(v) if i % 2 else None for i, v in enumerate(y)],
+                                                          dtype="boolean")})
+    assert model.evaluate(store, nullable, verbose=False)["records"] == len(ids) // 2
+    with pytest.raises(DataError, match=r"^labels \(given in memory\): has 2 label rows"):
+        model.evaluate(store, [True, False], verbose=False)
