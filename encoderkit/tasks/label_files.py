@@ -8,6 +8,9 @@ What a labels file written by another tool looks like, and how it is read:
   ``None``, ``null``, ...) are missing in *label* columns only (R writes ``NA``), with a
   warning that names the word and how many rows hold it, because a class named ``None``
   would otherwise vanish without a word (``missing_words``).
+* A column with an empty header that holds only row numbers (the index ``to_csv`` and R's
+  ``write.csv`` write) or nothing (a trailing separator) is dropped: it was a regression
+  target.
 * Header names are trimmed (``id , label`` names ``id`` and ``label``), and a column named
   ``ID`` / ``Id`` is the id column: otherwise it was taken for a label column, or ignored
   beside a ``label`` column, and the rows were joined by order, silently misaligned when
@@ -22,6 +25,7 @@ What a labels file written by another tool looks like, and how it is read:
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
 NA_WORDS = frozenset({"NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None",
                       "<NA>", "#N/A", "#NA", "#N/A N/A", "N/A N/A", "1.#IND", "-1.#IND",
                       "1.#QNAN", "-1.#QNAN", "NaT"})
+_UNNAMED = re.compile(r"^Unnamed: \d+(_level_\d+)?$")
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
@@ -84,8 +89,10 @@ def _index_as_columns(frame):
 
 
 def _id_column(frame, file: Path):
-    """Trimmed header names; a single ``ID`` / ``Id`` / `` id `` column renamed ``id``."""
+    """Trimmed header names; a single ``ID`` / ``Id`` / `` id `` column renamed ``id``; no
+    written row index (``_row_numbers``)."""
     frame.columns = [c.strip() if isinstance(c, str) else c for c in frame.columns]
+    frame = frame[[c for c in frame.columns if not _row_numbers(frame, c)]]
     names = [str(c) for c in frame.columns]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -95,6 +102,23 @@ def _id_column(frame, file: Path):
         if len(like) == 1:
             frame = frame.rename(columns={like[0]: "id"})
     return frame
+
+
+def _row_numbers(frame, column: Any) -> bool:
+    """Whether ``column`` has an empty header and holds nothing but row numbers (0..n-1 as
+    pandas writes its index, 1..n as R writes row names) or nothing at all. Unnamed columns
+    holding anything else (ids written as an index) are kept, so they are not lost."""
+    if not (isinstance(column, str) and _UNNAMED.match(column)):
+        return False
+    cells = frame[column]
+    if cells.isna().all():
+        return True
+    try:
+        values = cells.astype("float64").to_numpy()
+    except (TypeError, ValueError):
+        return False
+    n = len(values)
+    return bool(np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)))
 
 
 def _check_separator(file: Path, suffix: str) -> None:

@@ -188,6 +188,11 @@ def _align_tokens(frame, ids: np.ndarray, file: str, cols: list, header: bool) -
         lab = frame[cols[0]].to_numpy(dtype=object)
         order = np.lexsort((pos, rec))
         rec, pos, lab = rec[order], pos[order], lab[order]
+        twice = np.flatnonzero((rec[1:] == rec[:-1]) & (pos[1:] == pos[:-1]))
+        if twice.size:  # one label would silently overwrite the other
+            a, b = sorted((int(order[twice[0]]), int(order[twice[0] + 1])))
+            raise DataError(f"row {_row_no(b, header)}: id {fids[b]!r} position {int(pos[twice[0]])} is "
+                            f"labelled twice (also on row {_row_no(a, header)})", file=file)
         starts = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]]) if len(rec) else np.zeros(0, np.int64)
         for a, b in zip(starts, np.r_[starts[1:], len(rec)]):
             arr = np.full(int(pos[b - 1]) + 1, None, dtype=object)

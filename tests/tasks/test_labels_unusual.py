@@ -134,3 +134,27 @@ def test_bool_classes_match_across_file_types():
     assert L.class_code(["false", "true"], "True") == 1
     assert L.class_code(["False", "True"], np.bool_(False)) == 0
     assert L.class_code(["false", "true"], "maybe") is None
+
+
+def test_a_written_row_index_is_no_label_column(tmp_path):
+    """`frame.to_csv(path)` (index=True) wrote an unnamed 0..n-1 column, which became a
+    second regression target ('Unnamed: 0'); an unnamed column of ids is kept."""
+    f = tmp_path / "indexed.csv"
+    pd.DataFrame({"id": IDS, "target": [1.0, 2, 3, 4, 5, 6]}).to_csv(f)  # index=True
+    lab = L.align(L.read_table(f), IDS, str(f), token=False)
+    assert lab.names == ["target"]
+    r = tmp_path / "r.csv"  # R's write.csv: row names 1..n under an empty header, and a trailing comma
+    r.write_text('"","id","target",\n' + "".join(f'"{i + 1}","{IDS[i]}",{i},\n' for i in range(6)))
+    assert L.align(L.read_table(r), IDS, str(r), token=False).names == ["target"]
+    kept = tmp_path / "ids_as_index.csv"
+    pd.Series([1.0, 2.0], index=["r1", "r0"]).to_csv(kept)
+    assert "Unnamed: 0" in L.read_table(kept).columns
+
+
+def test_a_token_labelled_twice_is_refused(tmp_path):
+    """Two rows for one (id, position): the later silently replaced the earlier."""
+    f = tmp_path / "tok.csv"
+    pd.DataFrame({"id": ["r0", "r0", "r1", "r0"], "position": [0, 1, 0, 1], "label": ["x", "y", "x", "z"]}
+                 ).to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"row 5: id 'r0' position 1 is labelled twice \(also on row 3\)"):
+        L.align(L.read_table(f), IDS, str(f), token=True)
