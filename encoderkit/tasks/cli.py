@@ -123,6 +123,9 @@ def _predict(argv: list[str]) -> int:
     mt = args["max_tokens"]
     if mt is not None and (isinstance(mt, bool) or not isinstance(mt, int) or mt < 1):
         raise UsageError(f"The 'max_tokens' parameter must be an int >= 1. Got {mt!r}.", key="max_tokens")
+    if _same_file(out, args["input"]):  # overwrite=true would replace the user's data with predictions
+        raise UsageError("output is the input file; write the predictions elsewhere",
+                         file=args["output"], key="output")
     # before any work: an existing file needs overwrite=true; a folder or a parent that is a
     # file is refused (overwrite only replaces a predictions file)
     check_output(out, bool(args["overwrite"]), what="a predictions file", file_ok=True)
@@ -137,6 +140,14 @@ def _predict(argv: list[str]) -> int:
     write_frame(frame, out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
+
+
+def _same_file(a: Path, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one file (also through a symlink or ``..``)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 @contextmanager

@@ -54,3 +54,20 @@ def test_evaluate_reads_bools_nullable_and_in_memory_labels(labelled_store, tmp_
     assert model.evaluate(store, nullable, verbose=False)["records"] == len(ids) // 2
     with pytest.raises(DataError, match=r"^labels \(given in memory\): has 2 label rows"):
         model.evaluate(store, [True, False], verbose=False)
+
+
+def test_predict_refuses_to_write_over_its_input(tmp_path, capsys):
+    """output=<the input table> overwrite=true replaced the user's data with predictions
+    (infill and impute refuse it)."""
+    from encoderkit.cli import main
+
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,2\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    for out in (data, link, tmp_path / "sub" / ".." / "table.csv"):
+        rc = main(["predict", f"checkpoint={tmp_path / 'run'}", f"input={data}", f"output={out}",
+                   "overwrite=true"])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("error:") == 1 and "output is the input file" in err, err
+    assert data.read_text() == "a,b\n1,2\n"
