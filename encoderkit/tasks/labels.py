@@ -474,7 +474,8 @@ def class_weights(option: Any, y_train: np.ndarray, n_classes: int) -> np.ndarra
     except (TypeError, ValueError):
         raise UsageError(f"task.class_weights must be null, 'balanced' or a list of {n_classes} "
                          f"floats; got {option!r}", key="task.class_weights") from None
-    if w.shape != (n_classes,) or (w < 0).any():
-        raise UsageError(f"task.class_weights must hold {n_classes} non-negative floats (one per "
-                         f"class); got {list(w)}", key="task.class_weights")
+    # NaN / inf or all zeros made the loss NaN at the first step ("stopped", after the setup)
+    if w.shape != (n_classes,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
+        raise UsageError(f"task.class_weights must hold {n_classes} finite non-negative floats (one "
+                         f"per class, not all 0); got {[float(x) for x in w]}", key="task.class_weights")
     return w

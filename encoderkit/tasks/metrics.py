@@ -15,6 +15,13 @@ PRIMARY = {"classification": "macro_f1", "token_classification": "macro_f1",
            "multilabel": "macro_f1", "regression": "r2", "token_regression": "r2",
            "contrastive": "loss", "supervised_contrastive": "loss"}
 LOWER_IS_BETTER = ("loss", "rmse", "mae")
+# what validation reports per task type: the names task.metric may choose from
+_CLASSES = ("loss", "accuracy", "macro_f1", "mcc", "auroc")
+_VALUES = ("loss", "rmse", "mae", "r2")
+METRICS = {"classification": _CLASSES, "token_classification": _CLASSES,
+           "multilabel": ("loss", "accuracy", "macro_f1", "auroc"), "regression": _VALUES,
+           "token_regression": _VALUES, "contrastive": ("loss", "retrieval_top1"),
+           "supervised_contrastive": ("loss",)}
 
 
 def primary_metric(spec: TaskSpec) -> str:

@@ -377,6 +377,7 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
 
 def _check_task(c: DictConfig) -> None:
     from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
+    from encoderkit.tasks.metrics import METRICS
     from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, TASK_TYPES
 
     t = c.task
@@ -419,6 +420,13 @@ def _check_task(c: DictConfig) -> None:
                    "training augmentation) or false", t.augment)
     if t.patience < 0:
         raise _bad("task.patience", "an int >= 0 (0 = no early stopping)", t.patience)
+    reported = METRICS[t.type]
+    if t.metric != "auto" and t.metric not in reported:
+        # a name validation does not report never picks a best/ checkpoint nor stops early
+        raise _bad("task.metric", f"auto or one of {list(reported)} (what validation reports for "
+                   f"task.type={t.type})", t.metric)
+    if not 0 <= t.seed < 2 ** 32:  # scikit-learn's splitters take no other seed
+        raise _bad("task.seed", "an int in the range [0, 2**32)", t.seed)
     if t.labels and t.label_column:
         raise ConfigError("give either task.labels=<file> or task.label_column=<column>, not both")
     if t.labels and not Path(t.labels).is_file():

@@ -71,3 +71,44 @@ def test_predict_refuses_to_write_over_its_input(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and err.count("error:") == 1 and "output is the input file" in err, err
     assert data.read_text() == "a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("task.metric", "nosuch", "task.metric"),  # was accepted: no best/ ever, no early stop
+    ("task.metric", "r2", "task.type=classification"),  # a regression metric on a classifier
+    ("task.seed", "-1", "task.seed"),  # was scikit-learn's random_state message, exit 1
+    ("task.seed", str(2 ** 32), "task.seed"),
+])
+def test_config_refuses_a_metric_validation_never_reports_and_a_bad_seed(labelled_store, tmp_path,
+                                                                          key, value, needle):
+    from encoderkit.train.config import ConfigError, compose_finetune
+
+    store, _, _, labels = labelled_store
+    with pytest.raises(ConfigError, match=needle):
+        compose_finetune(ft_overrides(store, str(tmp_path / "a"), str(labels), **{key: value}))
+
+
+def test_the_metric_names_are_those_validation_reports(labelled_store, tmp_path):
+    from encoderkit.tasks.metrics import METRICS, task_metrics
+    from encoderkit.tasks.spec import TaskSpec
+    from encoderkit.train.config import compose_finetune
+
+    rng = np.random.default_rng(0)
+    y = np.asarray([0, 1, 2, 0, 1, 2])
+    for kind, y_true, out in (("classification", y, rng.random((6, 3))),
+                              ("multilabel", np.eye(3)[y], rng.random((6, 3))),
+                              ("regression", rng.random((6, 1)), rng.random((6, 1)))):
+        assert set(METRICS[kind]) == {"loss", *task_metrics(TaskSpec(type=kind), y_true, out)}, kind
+    store, _, _, labels = labelled_store
+    cfg = compose_finetune(ft_overrides(store, str(tmp_path / "a"), str(labels),
+                                        **{"task.type": "regression", "task.metric": "rmse"}))
+    assert cfg.task.metric == "rmse"
+
+
+@pytest.mark.parametrize("weights", [[1.0, float("nan")], [1.0, float("inf")], [0.0, 0.0]])
+def test_class_weights_that_make_the_loss_nan_are_refused(weights):
+    """NaN / inf / all-zero weights passed, and training stopped at step 1 on a NaN loss."""
+    from encoderkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="finite non-negative floats"):
+        L.class_weights(weights, np.asarray([0, 1, 1]), 2)
