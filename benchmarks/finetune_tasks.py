@@ -31,7 +31,7 @@ import finetune_common as common  # noqa: E402
 
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
          "anes96", "star98", "ecoli-coding-frame", "digits")
-COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
+COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 
 def build(name: str, workdir: Path) -> common.Task:

@@ -138,6 +138,10 @@ class Domain:
     #: first (LP-FT). 0 (off) unless a domain has measured that its pretrained features are
     #: worth protecting from a random head's first gradients (tabular: benchmarks/RESULTS.md)
     finetune_lp_fraction: ClassVar[float] = 0.0
+    #: ``task.pooling`` / ``task.dropout`` = ``auto`` when fine-tuning starts from the probe
+    #: head (``task.head_init=probe``): a domain's measured choice of the head's pooling and
+    #: dropout over ``encoderkit.tasks.head_init.HEAD_DEFAULTS`` (mean pooling, dropout 0.1)
+    finetune_probe_head: ClassVar[dict[str, Any]] = {}
     #: options added after runs were saved without them: option -> the value that rebuilds
     #: such a run as it was trained (its weights have no module for the new default)
     saved_run_defaults: ClassVar[dict[str, Any]] = {}

@@ -66,7 +66,8 @@ def use_documented_defaults() -> None:
     of the CPU-sized settings above."""
     global MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS
     MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS = [], [], None, "auto", "auto"
-METHODS = ("finetuned", "scratch", "probe_mlm", "probe_contrastive")
+# probe_mlm_std: the probe on pooling=mean_std embeddings (mean and spread of the token states)
+METHODS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 # (train indices, test indices, seed) -> predicted labels of the test indices
 Anchor = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -138,12 +139,12 @@ def pretrain_mlm(task: Task, workdir: Path, steps: int | None = None, seed: int 
     return run
 
 
-def embed(run: Path, task: Task) -> np.ndarray:
-    """Mean-pooled embeddings of every record of the task's store, in store order."""
+def embed(run: Path, task: Task, pooling: str = "mean") -> np.ndarray:
+    """Pooled embeddings of every record of the task's store, in store order."""
     from encoderkit.data.store import RecordStore
     from encoderkit.infer.load import load
 
-    return np.asarray(load(run).embed(RecordStore(task.store), pooling="mean", progress=False))
+    return np.asarray(load(run).embed(RecordStore(task.store), pooling=pooling, progress=False))
 
 
 def probe_predict(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
@@ -290,7 +291,7 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
                 t0 = time.time()
                 record(name, seed, anchor(train, test, seed), t0)
     mlm = None
-    if any(m in methods for m in ("finetuned", "probe_mlm", "probe_contrastive")):
+    if any(m in methods for m in ("finetuned", "probe_mlm", "probe_mlm_std", "probe_contrastive")):
         t0 = time.time()
         mlm = pretrain_mlm(task, workdir)
         times["pretrain_mlm"] = time.time() - t0
@@ -299,6 +300,10 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
     if "probe_mlm" in methods and not cached("probe_mlm", 0):
         t0 = time.time()
         record("probe_mlm", 0, probe_predict(embed(mlm, task), y, train, test, 0, task.kind), t0)
+    if "probe_mlm_std" in methods and not cached("probe_mlm_std", 0):
+        t0 = time.time()
+        X = embed(mlm, task, pooling="mean_std")
+        record("probe_mlm_std", 0, probe_predict(X, y, train, test, 0, task.kind), t0)
     if "probe_contrastive" in methods and not cached("probe_contrastive", 0):
         t0 = time.time()
         X = embed(contrastive_run(task, workdir, mlm), task)

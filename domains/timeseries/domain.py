@@ -100,6 +100,14 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained
     saved_run_defaults = {"channel_embedding": False, "window_stats": False}
+    # Fine-tuning from the probe head: mean and spread of the token states, no head dropout.
+    # A pretrained series encoder's mean-pooled states barely differ between records, so the
+    # probe needs large weights and dropout on them blows the first steps' loss up 10-40x;
+    # the spread carries what the mean loses. Measured on 5 series tasks (ArrowHead
+    # 0.721 -> 0.801 over 5 seeds, OSULeaf +0.043, ItalyPowerDemand, JapaneseVowels; GunPoint
+    # below over 10 seeds) and not adopted for tables, where both lost: benchmarks/RESULTS.md,
+    # "Pooling: the spread of the token states beside their mean"
+    finetune_probe_head = {"pooling": "mean_std", "dropout": 0.0}
 
     @classmethod
     def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from encoderkit.cliutil import dispatch
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
-                       [pooling=mean|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
+                       [pooling=mean|mean_std|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
                        [device=cpu] [overwrite=false] [progress=true|false]
 
 Embeddings of every record of a record store or of a raw file the run's domain reads.
-  pooling    mean / cls: one vector per record ([N, d]); none: one per token (.zarr only)
+  pooling    mean / cls: one vector per record ([N, d]); mean_std: the mean and standard
+             deviation of the record's token states ([N, 2d]); none: one per token (.zarr only)
   output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
   overwrite  replace an output encoderkit wrote before (never anything else)
 """
@@ -119,7 +120,7 @@ def _embed(argv: list[str]) -> int:
                              "max_tokens": None, "max_seqlen": None, "device": "cpu",
                              "overwrite": False, "progress": None},
                       ("checkpoint", "input", "output"), "embed")
-    from encoderkit.infer.embed import check_pooling
+    from encoderkit.infer.embed import check_pooling, pooled_width
 
     try:
         check_pooling(args["pooling"])
@@ -144,7 +145,8 @@ def _embed(argv: list[str]) -> int:
         raise write_error(e, args["output"]) from e
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
         raise data_error(e, source) from e
-    print(f"wrote embeddings ({args['pooling']} pooling, dim {model.config.hidden_size}) to {path}")
+    dim = pooled_width(args["pooling"], model.config.hidden_size)
+    print(f"wrote embeddings ({args['pooling']} pooling, dim {dim}) to {path}")
     return 0
 
 

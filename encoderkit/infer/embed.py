@@ -16,6 +16,11 @@ Pooling a record that was windowed (documented behaviour):
   the domain's ``window_overlap > 0`` and, with the default rule
   (``window_bounds``), where the last window is aligned to the record's end;
   where no window overlaps, this is exactly the mean over the record's tokens.
+* ``mean_std``: ``[2d]``, the mean above and beside it the population standard
+  deviation of the same tokens' states (windows combined exactly, as if the tokens
+  of every window were one set: Chan et al.'s pairwise update). The spread is
+  what the mean throws away; a linear probe reads more from the pair
+  (benchmarks/RESULTS.md, "Pooling: the spread of the token states beside their mean").
 * ``cls``: the hidden state of each window's first token, windows weighted by
   their token count (one window: the first token's state).
 * ``none``: one vector per record token; where windows overlap, the states of
@@ -45,7 +50,12 @@ from encoderkit.data.collate import collate
 from encoderkit.domain import Domain, MaskedExample
 from encoderkit.modeling import MaskedEncoderModel
 
-POOLINGS = ("mean", "cls", "none")
+POOLINGS = ("mean", "mean_std", "cls", "none")
+
+
+def pooled_width(pooling: str, hidden: int) -> int:
+    """Width of one record's embedding (per token for ``none``)."""
+    return 2 * hidden if pooling == "mean_std" else hidden
 
 
 def check_pooling(pooling: str) -> None:
@@ -126,7 +136,8 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
     windows) or, when its context holds ``token_index``, to those token positions
     (windows of scattered tokens); tokens seen by several windows are averaged.
 
-    ``embedding`` is ``[d]`` for ``mean``/``cls`` and ``[L, d]`` for ``none``.
+    ``embedding`` is ``[d]`` for ``mean``/``cls``, ``[2d]`` for ``mean_std`` and ``[L, d]``
+    for ``none``.
     ``progress``: a tqdm-like object with ``update(n)``, or None.
     """
     check_pooling(pooling)
@@ -147,9 +158,14 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
             batch = collate([w for _, w in group]).to(device)
             hidden = run_encoder(model, batch)  # [T, d]
             cu = batch.cu_seqlens.tolist()
-            if pooling == "mean":
+            if pooling in ("mean", "mean_std"):
                 seq = batch.sequence_ids()
                 per_seq = torch.zeros(len(group), d, device=device).index_add_(0, seq, hidden)  # sums
+                if pooling == "mean_std":  # + each window's sum of squares about its own mean
+                    lengths = batch.seq_lengths().to(hidden.dtype)[:, None]
+                    centred = hidden - (per_seq / lengths).index_select(0, seq)
+                    m2 = torch.zeros(len(group), d, device=device).index_add_(0, seq, centred * centred)
+                    per_seq = torch.cat([per_seq, m2], dim=-1)
             elif pooling == "cls":
                 lengths = batch.seq_lengths().to(hidden.dtype)[:, None]
                 per_seq = hidden[batch.cu_seqlens[:-1].long()] * lengths  # first token, weighted
@@ -159,6 +175,8 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                     if pooling == "none":
                         acc = np.zeros((job.length, d), dtype=np.float64)
                         cnt = np.zeros(job.length, dtype=np.float64)
+                    elif pooling == "mean_std":  # running mean and sum of squares
+                        acc, cnt = np.zeros(2 * d, dtype=np.float64), np.zeros(1, dtype=np.float64)
                     else:
                         acc, cnt = np.zeros(d, dtype=np.float64), np.zeros(1, dtype=np.float64)
                     open_jobs[job.index] = (job, acc, cnt, [0])
@@ -176,18 +194,37 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                                          f"{job.length}); pooling='none' needs contiguous windows")
                     acc[s:s + n] += per_np[cu[b]:cu[b] + n]
                     cnt[s:s + n] += 1
+                elif pooling == "mean_std":
+                    _merge_moments(acc, cnt, per_np[b], n)
                 else:
                     acc += per_np[b]
                     cnt += n
                 done[0] += 1
                 if done[0] == len(job.windows):
                     del open_jobs[job.index]
-                    out = acc / (cnt[:, None] if pooling == "none" else cnt)
+                    if pooling == "mean_std":
+                        out = np.concatenate([acc[:d], np.sqrt(np.maximum(acc[d:], 0.0) / cnt)])
+                    else:
+                        out = acc / (cnt[:, None] if pooling == "none" else cnt)
                     if progress is not None:
                         progress.update(1)
                     yield job.index, job.id, out.astype(np.float32)
     finally:
         model.train(was_training)
+
+
+def _merge_moments(acc: np.ndarray, count: np.ndarray, window: np.ndarray, n: int) -> None:
+    """Fold one window (``window`` = [sum, sum of squares about its mean], ``n`` tokens)
+    into a record's running [mean, sum of squares] ``acc`` over ``count`` tokens, in place
+    (Chan, Golub & LeVeque's pairwise update: exact, and no E[x^2] - E[x]^2 cancellation)."""
+    d = acc.size // 2
+    mean_w = window[:d].astype(np.float64) / n
+    before = float(count[0])
+    total = before + n
+    delta = mean_w - acc[:d]
+    acc[d:] += window[d:] + delta * delta * (before * n / total)
+    acc[:d] += delta * (n / total)
+    count[0] = total
 
 
 class EmbeddingWriter:

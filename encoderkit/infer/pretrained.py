@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import UsageError
 from encoderkit.domain import Domain, MaskedExample
-from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
+from encoderkit.infer.embed import (EmbeddingWriter, check_pooling, embed_stream, pooled_width,
+                                    predict_examples)
 from encoderkit.modeling import MaskedEncoderModel
 
 #: inputs of at least this many records get a progress bar by default
@@ -113,7 +114,8 @@ class Pretrained:
               max_seqlen: int | None = None, out: str | Path | None = None, overwrite: bool = False,
               progress: bool | None = None) -> np.ndarray | list[np.ndarray] | Path:
         """Embeddings of every record of ``data`` (a store, a store path, records, a
-        file's path, or user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``;
+        file's path, or user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``,
+        ``mean_std`` ``[N, 2d]`` (mean, then standard deviation of the token states);
         ``none`` a list of ``[L_i, d]``. With ``out`` (``.zarr``/``.npy``) results
         stream to disk and the path is returned (see ``infer.embed`` for windowing)."""
         check_pooling(pooling)
@@ -132,7 +134,8 @@ class Pretrained:
             stream = ((i, rid, (a + b) / 2) for (i, rid, a), (_, _, b) in zip(stream, twins))
         try:
             if out is not None:
-                writer = EmbeddingWriter(out, n, self.config.hidden_size, pooling, overwrite=overwrite)
+                writer = EmbeddingWriter(out, n, pooled_width(pooling, self.config.hidden_size), pooling,
+                                         overwrite=overwrite)
                 try:
                     for _, rid, vec in stream:
                         writer.add(rid, vec)

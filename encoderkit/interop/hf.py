@@ -277,6 +277,9 @@ def check_task_exportable(model: nn.Module) -> None:
     if spec.head != "mlp":
         problems.append("task.head=linear (transformers' classifiers always have the "
                         "dense -> GELU -> LayerNorm head; fine-tune with task.head=mlp)")
+    if spec.pooling == "mean_std":
+        problems.append("task.pooling=mean_std (transformers pools the mean or [CLS] only; "
+                        "fine-tune with task.pooling=mean)")
     if spec.pooling == "cls" and getattr(model, "cls_position", None) != 0:
         problems.append("cls pooling needs the [CLS] element first in every window")
     problems += encoder_problems(model)

@@ -33,25 +33,37 @@ AUTO = "auto"
 # away from it within the first steps (benchmarks/RESULTS.md, "Fine-tuning small labelled
 # sets": the probe at head_lr 10 gave diabetes nothing; "The probe head as the default")
 HEAD_LR_FOR = {"random": 10.0, "probe": 1.0}
+# task.pooling / task.dropout = auto: transformers' ModernBERT classifier head, unless the
+# domain's `finetune_probe_head` says otherwise for a probe-initialised head
+HEAD_DEFAULTS = {"pooling": "mean", "dropout": 0.1}
 CV_FOLDS = 3
 # the probe is fitted on at most this many training records (a random subset beyond): the
 # embedding pass and the cross-validated fit stay a small fraction of a large run's cost
 MAX_PROBE_RECORDS = 20_000
 
 
-def resolve_head(task: Any, checkpoint: Any, strategy: str) -> None:
-    """``task.head_init`` / ``task.head_lr`` = ``auto`` -> values, in place.
+def resolve_head(task: Any, checkpoint: Any, strategy: str, domain: Any = None) -> None:
+    """``task.head_init`` / ``task.head_lr`` / ``task.pooling`` / ``task.dropout`` = ``auto``
+    -> values, in place.
 
     ``head_init=auto`` is ``probe`` when a pretrained checkpoint is fine-tuned on one label
     per record (classification, regression) and ``random`` otherwise: from scratch there are
     no features worth a probe, other task types have no linear probe, and under FSDP the
-    head is sharded. ``head_lr=auto`` follows the start (``HEAD_LR_FOR``)."""
+    head is sharded. ``head_lr=auto`` follows the start (``HEAD_LR_FOR``). ``pooling`` and
+    ``dropout``: ``HEAD_DEFAULTS``, or with the probe start the domain class's
+    ``finetune_probe_head`` (``domain``, a ``Domain`` subclass, or None)."""
     if task.head_init == AUTO:
         pretrained = checkpoint not in (None, "none")
         probe = pretrained and task.type in PROBE_TASKS and strategy != "fsdp"
         task.head_init = "probe" if probe else "random"
     if task.head_lr == AUTO and task.head_init in HEAD_LR_FOR:
         task.head_lr = HEAD_LR_FOR[task.head_init]
+    chosen = dict(HEAD_DEFAULTS)
+    if task.head_init == "probe" and domain is not None:
+        chosen.update(getattr(domain, "finetune_probe_head", {}))
+    for key, value in chosen.items():
+        if task[key] == AUTO:
+            task[key] = value
 
 
 def probe_indices(train: np.ndarray, seed: int, limit: int = MAX_PROBE_RECORDS) -> np.ndarray:

@@ -20,9 +20,9 @@ from encoderkit.core.init import trunc_normal_
 class PredictionHead(nn.Module):
     """ModernBERT's ``ModernBertPredictionHead``: dense (no bias) -> GELU -> LayerNorm (no bias)."""
 
-    def __init__(self, hidden: int, norm_eps: float, std: float) -> None:
+    def __init__(self, hidden: int, norm_eps: float, std: float, inputs: int | None = None) -> None:
         super().__init__()
-        self.dense = nn.Linear(hidden, hidden, bias=False)
+        self.dense = nn.Linear(inputs or hidden, hidden, bias=False)
         self.act = nn.GELU()
         self.norm = nn.LayerNorm(hidden, eps=norm_eps, bias=False)
         trunc_normal_(self.dense.weight, std)
@@ -61,15 +61,35 @@ class OutputHead(nn.Module):
         return self.classifier(self.drop(self.head(x)))
 
 
+# under the square root of the spread: a finite gradient for a sequence of one token
+SPREAD_EPS = 1e-6
+
+
 def pool(hidden: Tensor, batch: PackedBatch, mode: str, cls_position: int | None = None) -> Tensor:
-    """Per sequence ``[B, d]``: the mean of its tokens' states, or its [CLS] element's."""
+    """Per sequence: the mean of its tokens' states ``[B, d]``, its [CLS] element's, or
+    (``mean_std``) the mean and the population standard deviation side by side ``[B, 2d]``.
+
+    Why the spread: mean-pooled states of a pretrained encoder vary little between records
+    (most of each vector is shared), and how much the tokens differ within a record is
+    information the mean throws away (benchmarks/RESULTS.md, "Pooling: the spread of the
+    token states beside their mean")."""
     if mode == "cls":
         idx = batch.cu_seqlens[:-1].long() + int(cls_position or 0)
         return hidden.index_select(0, idx)
     lengths = batch.seq_lengths().to(hidden.dtype).clamp_min(1)[:, None]
-    sums = torch.zeros(batch.num_sequences, hidden.shape[-1], device=hidden.device,
-                       dtype=hidden.dtype).index_add_(0, batch.sequence_ids(), hidden)
-    return sums / lengths
+    seq = batch.sequence_ids()
+
+    def seq_mean(x: Tensor) -> Tensor:
+        sums = torch.zeros(batch.num_sequences, x.shape[-1], device=x.device, dtype=x.dtype)
+        return sums.index_add_(0, seq, x) / lengths
+
+    mean = seq_mean(hidden)
+    if mode != "mean_std":
+        return mean
+    # the spread around each sequence's own mean (not E[x^2] - mean^2, which cancels badly
+    # when the shared part of the states is large)
+    centred = hidden - mean.index_select(0, seq)
+    return torch.cat([mean, torch.sqrt(seq_mean(centred * centred) + SPREAD_EPS)], dim=-1)
 
 
 # ---------------------------------------------------------------------------

@@ -50,10 +50,13 @@ class TaskModel(nn.Module):
             if spec.mlm_weight > 0:  # the pretraining head, loaded with the encoder
                 self.head = domain.head(config, self.embedder)
         else:
-            self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std)
+            # a token head reads one token's state; a sequence head the pooled state
+            width = config.hidden_size if spec.token_level else spec.pooled_size(config.hidden_size)
+            self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std, inputs=width)
                          if spec.head == "mlp" else nn.Identity())
             self.drop = nn.Dropout(spec.dropout)
-            self.classifier = nn.Linear(config.hidden_size, spec.num_outputs)
+            self.classifier = nn.Linear(config.hidden_size if spec.head == "mlp" else width,
+                                        spec.num_outputs)
             H.trunc_normal_(self.classifier.weight, std)
             nn.init.zeros_(self.classifier.bias)
         # not saved: recomputed from the labels (resume) and unused at inference

@@ -12,7 +12,7 @@ CONTRASTIVE_TASKS = ("contrastive", "supervised_contrastive")
 TASK_TYPES = SEQUENCE_TASKS + TOKEN_TASKS + CONTRASTIVE_TASKS
 CLASSIFICATION_TASKS = ("classification", "token_classification", "supervised_contrastive")
 REGRESSION_TASKS = ("regression", "token_regression")
-POOLINGS = ("mean", "cls")
+POOLINGS = ("mean", "cls", "mean_std")
 HEADS = ("mlp", "linear")
 PROJECTIONS = ("mlp", "linear", "none")
 
@@ -45,6 +45,10 @@ class TaskSpec:
     @property
     def contrastive(self) -> bool:
         return self.type in CONTRASTIVE_TASKS
+
+    def pooled_size(self, hidden: int) -> int:
+        """Width of the pooled state: ``mean_std`` is the mean and the spread side by side."""
+        return 2 * hidden if self.pooling == "mean_std" else hidden
 
     @property
     def num_outputs(self) -> int:

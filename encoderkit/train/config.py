@@ -120,10 +120,10 @@ class TaskConfig:
     split: Optional[str] = None
     group_column: Optional[str] = None  # a labels-file column: validation keeps each group whole
     seed: int = 0
-    pooling: str = "mean"
+    pooling: str = "mean"  # auto | mean | mean_std | cls (auto: resolve_head)
     head: str = "mlp"
     projection: str = "mlp"
-    dropout: float = 0.1
+    dropout: Any = 0.1  # auto | a float in [0, 1) (auto: resolve_head)
     class_weights: Any = None
     freeze_encoder: bool = False
     lp_fraction: Any = "auto"  # auto | a float in [0, 1) (configs/task/*.yaml)
@@ -370,15 +370,27 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
     merged = validate(cfg, FinetuneConfig)
     from encoderkit.tasks.head_init import resolve_head
 
-    resolve_head(merged.task, merged.checkpoint, merged.train.strategy)
+    resolve_head(merged.task, merged.checkpoint, merged.train.strategy, _domain_class(merged))
     _check_task(merged)
     return merged
+
+
+def _domain_class(cfg: DictConfig) -> Any:
+    """The registered class of the run's domain, or None (an unknown name is refused later,
+    where the store or the checkpoint is read)."""
+    from encoderkit.registry import UnknownDomainError, get_domain
+
+    name = OmegaConf.select(cfg, "domain.name", default=None)
+    try:
+        return get_domain(name) if name not in (None, "???") else None
+    except (UnknownDomainError, TypeError):
+        return None
 
 
 def _check_task(c: DictConfig) -> None:
     from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
     from encoderkit.tasks.metrics import METRICS
-    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, TASK_TYPES
+    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, SEQUENCE_TASKS, TASK_TYPES
 
     t = c.task
     if t.type not in TASK_TYPES:
@@ -387,13 +399,18 @@ def _check_task(c: DictConfig) -> None:
         raise _bad("task.head_init", f"one of {['auto', *HEAD_INITS]}", t.head_init)
     if t.pooling not in POOLINGS:
         raise _bad("task.pooling", f"one of {list(POOLINGS)}", t.pooling)
+    if t.pooling == "mean_std" and t.type not in SEQUENCE_TASKS:
+        # a contrastive embedding is compared (and probed) as the pooled vector itself, and a
+        # token task reads each token's own state: neither has a head to take the spread
+        raise ConfigError(f"task.pooling=mean_std feeds the mean and spread of the token states "
+                          f"to a task head; task.type={t.type} is not one of {list(SEQUENCE_TASKS)}")
     if t.head not in HEADS:
         raise _bad("task.head", f"one of {list(HEADS)}", t.head)
     if t.projection not in PROJECTIONS:
         raise _bad("task.projection", f"one of {list(PROJECTIONS)}", t.projection)
     if not 0.0 <= t.val_fraction < 1.0:
         raise _bad("task.val_fraction", "a float in the range [0, 1)", t.val_fraction)
-    if not 0.0 <= t.dropout < 1.0:
+    if isinstance(t.dropout, (bool, str)) or not 0.0 <= t.dropout < 1.0:
         raise _bad("task.dropout", "a float in the range [0, 1)", t.dropout)
     for key in ("head_lr", "layer_decay", "temperature"):
         value = OmegaConf.select(c, f"task.{key}")

@@ -115,8 +115,11 @@ def test_long_records_are_windowed_and_pooled_by_window_tokens(overlap):
     mean = pt.embed(records, max_tokens=40)  # windows of one record land in different batches
     none = pt.embed(records, pooling="none", max_tokens=40)
     cls = pt.embed(records, pooling="cls", max_tokens=40)
-    for r, m, tokens, c in zip(records, mean, none, cls):
+    mean_std = pt.embed(records, pooling="mean_std", max_tokens=40)
+    assert mean_std.shape == (len(records), 2 * CONFIG.hidden_size)
+    for r, m, tokens, c, ms in zip(records, mean, none, cls, mean_std):
         ids = r["ids"]
+        window_states = []
         total = np.zeros(CONFIG.hidden_size)
         first = np.zeros(CONFIG.hidden_size)
         per_token = np.zeros((len(ids), CONFIG.hidden_size))
@@ -124,6 +127,7 @@ def test_long_records_are_windowed_and_pooled_by_window_tokens(overlap):
         bounds = window_bounds(len(ids), 16, overlap)
         for s, e in bounds:
             h = _alone(pt.model, ids[s:e])  # windows start again at position 0
+            window_states.append(h)
             total += h.sum(0)
             first += h[0] * (e - s)
             per_token[s:e] += h
@@ -132,6 +136,11 @@ def test_long_records_are_windowed_and_pooled_by_window_tokens(overlap):
         np.testing.assert_allclose(m, total / n_window_tokens, atol=1e-5)
         np.testing.assert_allclose(c, first / n_window_tokens, atol=1e-5)
         np.testing.assert_allclose(tokens, per_token / count[:, None], atol=1e-5)
+        # mean_std: numpy's mean and population std over every window token at once (an
+        # overlapped token counts once per window, as in mean pooling)
+        every = np.concatenate(window_states)
+        np.testing.assert_allclose(ms[:CONFIG.hidden_size], m, atol=1e-5)
+        np.testing.assert_allclose(ms[CONFIG.hidden_size:], every.std(0), atol=1e-5)
 
 
 def test_streamed_outputs_equal_in_memory_result(tmp_path):
@@ -149,6 +158,9 @@ def test_streamed_outputs_equal_in_memory_result(tmp_path):
     assert ids.tolist() == [r["id"] for r in records]
     pt.embed(records, out=tmp_path / "e.npy")
     np.testing.assert_allclose(np.load(tmp_path / "e.npy"), expected, atol=1e-6)
+    ms = pt.embed(records, pooling="mean_std", out=tmp_path / "ms.npy")
+    np.testing.assert_allclose(np.load(ms), pt.embed(records, pooling="mean_std"), atol=1e-6)
+    ms.unlink(), (tmp_path / "ms.ids.npy").unlink()
     assert list(np.load(tmp_path / "e.ids.npy")) == [r["id"] for r in records]
     tok = zarr.open_group(str(pt.embed(records, pooling="none", out=tmp_path / "t.zarr")), mode="r")
     offsets = tok["offsets"][:]

@@ -137,6 +137,10 @@ def test_user_errors_are_one_line(labelled_store, tmp_path):
                               **{"task.labels": "null", "task.label_column": "label"}))
     with pytest.raises(EncoderkitError, match="no \\[CLS\\] element"):
         finetune(ft_overrides(store, str(tmp_path / "z"), labels, steps=1, **{"task.pooling": "cls"}))
+    with pytest.raises(EncoderkitError, match="task.type=token_classification is not one of"):
+        finetune(ft_overrides(store, str(tmp_path / "w"), labels, steps=1,
+                              **{"task.pooling": "mean_std", "task.type": "token_classification"}))
+    assert not any((tmp_path / d).exists() for d in "xyzw")
 
 
 @pytest.mark.parametrize("kind", ["multilabel", "token_classification", "token_regression",

@@ -153,6 +153,36 @@ def test_auto_head_follows_the_start(labelled_store, tmp_path):
             task(checkpoint=pre, **{"task.head_lr": "fast"})
 
 
+def test_auto_pooling_and_dropout_are_the_domains_choice_for_the_probe_head(labelled_store, tmp_path,
+                                                                           monkeypatch):
+    """``task.pooling`` / ``task.dropout`` = ``auto``: mean and 0.1 (transformers' head), or
+    with the probe start the domain's ``finetune_probe_head``; a value the user gives wins."""
+    from domains.timeseries import TimeSeriesDomain
+    from encoderkit.train import pretrain
+
+    import testdomain as td
+
+    store, _, _, labels = labelled_store
+    pre = str(pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=1)))
+
+    def task(**extra):
+        cfg = compose_finetune(ft_overrides(store, str(tmp_path / "x"), labels, **extra))
+        return cfg.task.pooling, cfg.task.dropout
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # model=... ignored with a checkpoint
+        assert task(checkpoint=pre) == ("mean", 0.1)  # a domain without a choice
+        monkeypatch.setattr(td.TrainTestDomain, "finetune_probe_head", {"pooling": "mean_std", "dropout": 0.0})
+        assert task(checkpoint=pre) == ("mean_std", 0.0)
+        assert task(checkpoint=pre, task="regression") == ("mean_std", 0.0)
+        assert task() == ("mean", 0.1)  # from scratch: a random head
+        assert task(checkpoint=pre, **{"task.head_init": "random"}) == ("mean", 0.1)
+        assert task(checkpoint=pre, **{"task.pooling": "mean", "task.dropout": 0.2}) == ("mean", 0.2)
+        with pytest.raises(ConfigError, match="task.dropout"):
+            task(checkpoint=pre, **{"task.dropout": "some"})
+    assert TimeSeriesDomain.finetune_probe_head == {"pooling": "mean_std", "dropout": 0.0}
+
+
 def test_the_probe_start_is_evaluated_at_step_0_and_kept_unless_beaten(labelled_store, tmp_path):
     """Step 0's validation is the probe's (scikit-learn on ``load(pretrained).embed``), and
     best/ keeps that model while fine-tuning does not improve on it (here it cannot move)."""

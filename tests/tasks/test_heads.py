@@ -192,3 +192,28 @@ def test_mean_and_cls_pooling():
     hidden = torch.arange(10, dtype=torch.float32).reshape(5, 2)
     torch.testing.assert_close(H.pool(hidden, batch, "mean"), torch.tensor([[1.0, 2.0], [6.0, 7.0]]))
     torch.testing.assert_close(H.pool(hidden, batch, "cls", 0), torch.tensor([[0.0, 1.0], [4.0, 5.0]]))
+
+
+def test_mean_std_pooling_equals_numpy_and_has_a_finite_gradient():
+    domain, batch = _batch(lengths=(1, 3, 4))
+    rng = np.random.default_rng(0)
+    # a large shared part, as pretrained states have: E[x^2] - E[x]^2 would lose the spread
+    states = 1e3 + rng.normal(size=(8, 2))
+    hidden = torch.tensor(states, dtype=torch.float64, requires_grad=True)
+    pooled = H.pool(hidden, batch, "mean_std")
+    bounds = [(0, 1), (1, 4), (4, 8)]
+    ref = np.stack([np.concatenate([states[a:b].mean(0), np.sqrt(states[a:b].var(0) + H.SPREAD_EPS)])
+                    for a, b in bounds])
+    np.testing.assert_allclose(pooled.detach().numpy(), ref, rtol=1e-9)
+    pooled.sum().backward()
+    assert torch.isfinite(hidden.grad).all()
+
+
+def test_mean_std_pooling_doubles_the_head_input():
+    domain, batch = _batch(lengths=(2, 3))
+    for head in ("mlp", "linear"):
+        model = TaskModel(domain, CONFIG, TaskSpec(type="classification", classes=["a", "b", "c"],
+                                                   pooling="mean_std", head=head))
+        out = model(batch)
+        assert out.predictions["logits"].shape == (2, 3)
+        assert out.predictions["pooled"].shape == (2, 2 * CONFIG.hidden_size)
