@@ -30,12 +30,13 @@ sys.path.insert(0, str(EXAMPLES))
 import finetune_common as common  # noqa: E402
 
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
-         "anes96", "star98", "ecoli-coding-frame", "digits")
+         "anes96", "star98", "ecoli-coding-frame", "digits", "Covid3Month", "CardanoSentiment")
 COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 
 def build(name: str, workdir: Path) -> common.Task:
-    if name in ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels"):
+    if name in ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels",
+                "Covid3Month", "CardanoSentiment"):
         import finetune_timeseries as m
         return m.make_task(name, workdir)
     if name in ("wine", "breast_cancer", "diabetes", "anes96", "star98"):

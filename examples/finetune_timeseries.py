@@ -5,7 +5,11 @@ hand's x position, 150 samples, gun drawn or pointed; 50 / 150) and OSULeaf (lea
 427 samples, 6 species; 200 / 242; these two were added as sets no default was chosen on), and two
 multichannel UEA sets: BasicMotions (6 accelerometer / gyroscope channels x 100
 samples, 4 activities; 40 / 40) and JapaneseVowels (12 cepstral channels, 7-26
-samples, 9 speakers; 270 / 370), with the archive's own train/test splits.
+samples, 9 speakers; 270 / 370), with the archive's own train/test splits; and two
+regression sets of the Monash archive that aeon bundles, scored by R^2: Covid3Month (a
+country's daily Covid cases over 84 days -> its death rate in the next 3 months; 140 / 61)
+and CardanoSentiment (2 channels x 24 hours of the Cardano price and volume -> a sentiment
+score; 74 / 33).
 
     .venv/bin/python examples/finetune_timeseries.py [--out runs/finetune-timeseries] [--seeds 0 1 2]
 
@@ -27,28 +31,33 @@ from pathlib import Path
 
 import numpy as np
 
-from finetune_common import Task, example_main
+from finetune_common import Task, example_main, logreg_anchor
 
-DATASETS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels")
+DATASETS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels",
+            "Covid3Month", "CardanoSentiment")
+REGRESSION = ("Covid3Month", "CardanoSentiment")
 OVERRIDES: list[str] = []  # the domain's defaults (patch=auto)
 
 
 def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """(series, each [C, L] float64; labels [N] str; test mask [N]) with the archive's split."""
+    """(series, each [C, L] float64; labels [N] str, or float for a regression set; test
+    mask [N]) with the archive's split."""
     import warnings
 
-    from aeon.datasets import (load_arrow_head, load_basic_motions, load_gunpoint,
-                               load_italy_power_demand, load_japanese_vowels, load_osuleaf)
+    from aeon.datasets import (load_arrow_head, load_basic_motions, load_cardano_sentiment,
+                               load_covid_3month, load_gunpoint, load_italy_power_demand,
+                               load_japanese_vowels, load_osuleaf)
 
     loader = {"ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head,
               "GunPoint": load_gunpoint, "OSULeaf": load_osuleaf,
-              "BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels}[name]
+              "BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels,
+              "Covid3Month": load_covid_3month, "CardanoSentiment": load_cardano_sentiment}[name]
     with warnings.catch_warnings():  # aeon marks its bundled OSULeaf loader deprecated
         warnings.simplefilter("ignore", FutureWarning)
         X_train, y_train = loader(split="train")
         X_test, y_test = loader(split="test")
     series = [np.asarray(x, dtype=np.float64) for x in [*X_train, *X_test]]
-    y = np.concatenate([y_train, y_test]).astype(str)
+    y = np.concatenate([y_train, y_test]).astype(np.float64 if name in REGRESSION else str)
     test = np.zeros(len(y), dtype=bool)
     test[len(y_train):] = True
     return series, y, test
@@ -60,13 +69,16 @@ def edge_padded(series: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.pad(x, ((0, 0), (0, length - x.shape[1])), mode="edge") for x in series])
 
 
-def rocket(X: np.ndarray, y: np.ndarray):
+def rocket(X: np.ndarray, y: np.ndarray, regression: bool = False):
     def anchor(train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-        from aeon.classification.convolution_based import RocketClassifier
+        if regression:
+            from aeon.regression.convolution_based import RocketRegressor as Rocket
+        else:
+            from aeon.classification.convolution_based import RocketClassifier as Rocket
 
-        clf = RocketClassifier(n_kernels=10_000, random_state=seed, n_jobs=1)
-        clf.fit(X[train], y[train])
-        return clf.predict(X[test])
+        model = Rocket(n_kernels=10_000, random_state=seed, n_jobs=1)
+        model.fit(X[train], y[train])
+        return model.predict(X[test])
     return anchor
 
 
@@ -80,12 +92,18 @@ def make_task(name: str, workdir: Path) -> Task:
         TimeSeriesDomain.ingest_arrays(series, str(store), ids=list(ids))
     lengths = sorted({x.shape[1] for x in series})
     length = f"length {lengths[0]}" if len(lengths) == 1 else f"length {lengths[0]}-{lengths[-1]}"
+    regression = name in REGRESSION
+    X = edge_padded(series)
+    anchors = {"ROCKET (aeon, 10k kernels)": rocket(X, y, regression)}
+    if regression:  # ridge on the raw values, the other thing a user would try
+        anchors["ridge on raw values (standardised, CV)"] = logreg_anchor(X.reshape(len(X), -1), y, "regression")
     return Task(name=name, domain="timeseries", store=str(store), ids=ids, labels=y, test=test,
-                pretrain_store=str(store), overrides=list(OVERRIDES),
-                anchors={"ROCKET (aeon, 10k kernels)": rocket(edge_padded(series), y)},
+                pretrain_store=str(store), overrides=list(OVERRIDES), anchors=anchors,
                 seeded_anchors=("ROCKET (aeon, 10k kernels)",),
-                notes=f"{series[0].shape[0]} channel(s), {length}, {len(np.unique(y))} classes, "
-                      "archive split")
+                kind="regression" if regression else "classification",
+                notes=f"{series[0].shape[0]} channel(s), {length}, "
+                      + ("regression (R^2)" if regression else f"{len(np.unique(y))} classes")
+                      + ", archive split")
 
 
 def main() -> None:
