@@ -66,8 +66,7 @@ def sample_windows(seq: str, genes: list[tuple[int, int, int]], n: int, seed: in
     usable = [g for g in genes if g[1] - g[0] >= WINDOW + 3]
     seqs, labels, test, gene = [], [], [], []
     while len(seqs) < n:
-        k = int(rng.integers(len(usable)))
-        s, e, strand = usable[k]
+        s, e, strand = usable[int(rng.integers(len(usable)))]
         a = int(rng.integers(s, e - WINDOW + 1))
         if prefix[a + WINDOW] - prefix[a] < WINDOW:
             continue  # overlaps another gene

@@ -120,7 +120,8 @@ def _embed(argv: list[str]) -> int:
                              "max_tokens": None, "max_seqlen": None, "device": "cpu",
                              "overwrite": False, "progress": None},
                       ("checkpoint", "input", "output"), "embed")
-    from encoderkit.infer.embed import check_pooling, pooled_width
+    from encoderkit.infer.embed import check_pooling
+    from encoderkit.tasks.spec import pooled_width
 
     try:
         check_pooling(args["pooling"])

@@ -53,11 +53,6 @@ from encoderkit.modeling import MaskedEncoderModel
 POOLINGS = ("mean", "mean_std", "cls", "none")
 
 
-def pooled_width(pooling: str, hidden: int) -> int:
-    """Width of one record's embedding (per token for ``none``)."""
-    return 2 * hidden if pooling == "mean_std" else hidden
-
-
 def check_pooling(pooling: str) -> None:
     if pooling not in POOLINGS:
         raise ValueError(f"The 'pooling' parameter of embed must be one of {list(POOLINGS)}. "

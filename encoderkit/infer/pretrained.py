@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import UsageError
 from encoderkit.domain import Domain, MaskedExample
-from encoderkit.infer.embed import (EmbeddingWriter, check_pooling, embed_stream, pooled_width,
-                                    predict_examples)
+from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
 from encoderkit.modeling import MaskedEncoderModel
+from encoderkit.tasks.spec import pooled_width
 
 #: inputs of at least this many records get a progress bar by default
 PROGRESS_MIN_RECORDS = 1000

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -116,13 +116,17 @@ def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
 def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None,
           exclude: Sequence[str] = ()) -> Labels:
     """Rows of ``frame`` -> per-record values, by ``id`` column or by order; ``exclude``:
-    columns that are not labels when none are named (the group column)."""
+    columns that are never labels (the group column; naming one as a label is an error)."""
     n = len(ids)
     header = not file.lower().endswith(".npy")
-    if "label" in exclude and not names and "label" in [str(c) for c in frame.columns]:
-        # without it another column would silently become the target
-        raise UsageError("task.group_column='label' names the label column: a group decides the "
-                         "split, not the target", file=file, key="task.group_column")
+    # a group decides the split, not the target: named as a label, or the `label` column
+    # itself (without that column another one would silently become the target)
+    columns = [str(c) for c in frame.columns]
+    named = [str(c) for c in names] if names else (["label"] if "label" in columns else [])
+    clash = [c for c in named if c in exclude]
+    if clash:
+        raise UsageError(f"task.group_column={clash[0]!r} is also a label column: a group decides "
+                         "the split, not the target", file=file, key="task.group_column")
     cols = [c for c in frame.columns if str(c) != "id" and not (token and str(c) == "position")
             and str(c) not in exclude]
     if names:
@@ -223,16 +227,15 @@ def _class_name(v: Any) -> str:
     return str(v).strip()
 
 
-def class_code(classes: Sequence[str], x: Any) -> int | None:
-    """The index of label ``x`` among a model's ``classes`` (``None``: not a class). A bool
-    class matches across file types: Parquet / .npy bools are named ``true`` / ``false``,
-    while pandas writes them to a CSV as ``True`` / ``False``."""
+def class_code(index: Mapping[str, int], x: Any) -> int | None:
+    """The code of label ``x`` in a model's class ``index`` (name -> code; ``None``: not a
+    class). A bool class matches across file types: Parquet / .npy bools are named ``true``
+    / ``false``, while pandas writes them to a CSV as ``True`` / ``False``."""
     name = _class_name(x)
-    index = {c: i for i, c in enumerate(classes)}
     if name in index:
         return index[name]
     if name.lower() in ("true", "false"):
-        same = [i for i, c in enumerate(classes) if c.lower() == name.lower()]
+        same = [i for c, i in index.items() if c.lower() == name.lower()]
         if len(same) == 1:
             return same[0]
     return None

@@ -126,10 +126,6 @@ class TaskObjective(Objective):
             group = [str(task.group_column)] if task.group_column else []
             labels = L.align(frame, ids, self.file, spec.token_level,
                              list(task.label_names) if task.label_names else None, exclude=group)
-            if group and group[0] in labels.names:
-                raise UsageError(f"task.group_column={group[0]!r} is also a label column "
-                                 f"(task.label_names): a group decides the split, not the target",
-                                 file=self.file, key="task.group_column")
         else:
             raise UsageError(f"task.type={spec.type} needs labels: task.labels=<file> or "
                              "task.label_column=<column>", key="task.labels")

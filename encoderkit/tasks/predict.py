@@ -137,9 +137,7 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
         def code(x: Any) -> int:
             if L.is_missing(x):
                 return -1
-            i = index.get(L._class_name(x))
-            if i is None:
-                i = L.class_code(spec.classes, x)  # true / false written as True / False
+            i = L.class_code(index, x)
             if i is None:
                 raise DataError(f"label {x!r} is not a class of this model ({spec.classes})", file=table.file)
             return i

@@ -13,6 +13,12 @@ TASK_TYPES = SEQUENCE_TASKS + TOKEN_TASKS + CONTRASTIVE_TASKS
 CLASSIFICATION_TASKS = ("classification", "token_classification", "supervised_contrastive")
 REGRESSION_TASKS = ("regression", "token_regression")
 POOLINGS = ("mean", "cls", "mean_std")
+
+
+def pooled_width(pooling: str, hidden: int) -> int:
+    """Width of a pooled vector (one token's for ``none``): ``mean_std`` is the mean and the
+    spread side by side."""
+    return 2 * hidden if pooling == "mean_std" else hidden
 HEADS = ("mlp", "linear")
 PROJECTIONS = ("mlp", "linear", "none")
 
@@ -47,8 +53,7 @@ class TaskSpec:
         return self.type in CONTRASTIVE_TASKS
 
     def pooled_size(self, hidden: int) -> int:
-        """Width of the pooled state: ``mean_std`` is the mean and the spread side by side."""
-        return 2 * hidden if self.pooling == "mean_std" else hidden
+        return pooled_width(self.pooling, hidden)
 
     @property
     def num_outputs(self) -> int:

@@ -92,7 +92,7 @@ def test_group_column_naming_the_label_column_is_refused(tmp_path):
     """task.group_column=label dropped the label column and trained on another one."""
     f = tmp_path / "g.csv"
     pd.DataFrame({"id": IDS, "label": Y, "grp": [1, 1, 2, 2, 3, 3]}).to_csv(f, index=False)
-    with pytest.raises(UsageError, match="group_column='label' names the label column"):
+    with pytest.raises(UsageError, match="group_column='label' is also a label column"):
         L.align(L.read_table(f), IDS, str(f), token=False, exclude=["label"])
 
 
@@ -131,9 +131,9 @@ def test_a_large_val_fraction_keeps_a_training_record():
 def test_bool_classes_match_across_file_types():
     """A model trained on Parquet bools (classes 'false' / 'true') refused a CSV written by
     pandas from the same frame ('True' is not a class); and the reverse."""
-    assert L.class_code(["false", "true"], "True") == 1
-    assert L.class_code(["False", "True"], np.bool_(False)) == 0
-    assert L.class_code(["false", "true"], "maybe") is None
+    assert L.class_code({"false": 0, "true": 1}, "True") == 1
+    assert L.class_code({"False": 0, "True": 1}, np.bool_(False)) == 0
+    assert L.class_code({"false": 0, "true": 1}, "maybe") is None
 
 
 def test_a_written_row_index_is_no_label_column(tmp_path):
