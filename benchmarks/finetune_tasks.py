@@ -30,13 +30,14 @@ sys.path.insert(0, str(EXAMPLES))
 import finetune_common as common  # noqa: E402
 
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
-         "anes96", "star98", "ecoli-coding-frame", "digits", "Covid3Month", "CardanoSentiment")
+         "anes96", "star98", "ecoli-coding-frame", "digits", "Covid3Month", "CardanoSentiment",
+         "ACSF1", "PickupGestureWiimoteZ")
 COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 
 def build(name: str, workdir: Path) -> common.Task:
     if name in ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels",
-                "Covid3Month", "CardanoSentiment"):
+                "Covid3Month", "CardanoSentiment", "ACSF1", "PickupGestureWiimoteZ"):
         import finetune_timeseries as m
         return m.make_task(name, workdir)
     if name in ("wine", "breast_cancer", "diabetes", "anes96", "star98"):

@@ -9,7 +9,10 @@ samples, 9 speakers; 270 / 370), with the archive's own train/test splits; and t
 regression sets of the Monash archive that aeon bundles, scored by R^2: Covid3Month (a
 country's daily Covid cases over 84 days -> its death rate in the next 3 months; 140 / 61)
 and CardanoSentiment (2 channels x 24 hours of the Cardano price and volume -> a sentiment
-score; 74 / 33).
+score; 74 / 33). Two more UCR sets, added after every series default was chosen, to check
+that the defaults transfer: ACSF1 (a home appliance's power draw over a day, 1,460 samples,
+10 appliance types; 100 / 100) and PickupGestureWiimoteZ (a Wii remote's z acceleration
+during 10 gestures, 29-361 samples; 50 / 50).
 
     .venv/bin/python examples/finetune_timeseries.py [--out runs/finetune-timeseries] [--seeds 0 1 2]
 
@@ -34,7 +37,7 @@ import numpy as np
 from finetune_common import Task, example_main, logreg_anchor
 
 DATASETS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels",
-            "Covid3Month", "CardanoSentiment")
+            "Covid3Month", "CardanoSentiment", "ACSF1", "PickupGestureWiimoteZ")
 REGRESSION = ("Covid3Month", "CardanoSentiment")
 OVERRIDES: list[str] = []  # the domain's defaults (patch=auto)
 
@@ -44,11 +47,15 @@ def load_ucr(name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     mask [N]) with the archive's split."""
     import warnings
 
-    from aeon.datasets import (load_arrow_head, load_basic_motions, load_cardano_sentiment,
-                               load_covid_3month, load_gunpoint, load_italy_power_demand,
-                               load_japanese_vowels, load_osuleaf)
+    from functools import partial
 
-    loader = {"ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head,
+    from aeon.datasets import (load_arrow_head, load_basic_motions, load_cardano_sentiment,
+                               load_classification, load_covid_3month, load_gunpoint,
+                               load_italy_power_demand, load_japanese_vowels, load_osuleaf)
+
+    loader = {"ACSF1": partial(load_classification, "ACSF1"),
+              "PickupGestureWiimoteZ": partial(load_classification, "PickupGestureWiimoteZ"),
+              "ItalyPowerDemand": load_italy_power_demand, "ArrowHead": load_arrow_head,
               "GunPoint": load_gunpoint, "OSULeaf": load_osuleaf,
               "BasicMotions": load_basic_motions, "JapaneseVowels": load_japanese_vowels,
               "Covid3Month": load_covid_3month, "CardanoSentiment": load_cardano_sentiment}[name]
