@@ -26,3 +26,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_member_unless_marked(request, monkeypatch):
+    """``task.ensemble=auto`` trains 5 members on small labelled sets (every test set is
+    small): a test gets one member unless it asks for the default (``@pytest.mark.ensemble``)
+    or names ``task.ensemble`` itself. Runs in subprocesses pass ``task.ensemble=1``."""
+    if request.node.get_closest_marker("ensemble") is None:
+        monkeypatch.setattr("encoderkit.tasks.ensemble.AUTO_MEMBERS", 1)

@@ -26,6 +26,7 @@ import numbers
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -224,6 +225,11 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     if problems:
         raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
     if getattr(model, "spec", None) is not None:  # a fine-tuned TaskModel
+        members = getattr(source, "members", ())
+        if members:  # transformers runs one model: the export is the first member
+            warnings.warn(f"{source.path} is an ensemble of {1 + len(members)} fine-tuned members "
+                          "(task.ensemble); the export holds the first member only, whose "
+                          "predictions differ from the ensemble's", stacklevel=2)
         tensors, config = task_hf(model, domain)
     else:
         tensors, tied = to_hf_state_dict(model)

@@ -11,9 +11,12 @@ from encoderkit.tasks.spec import TASK_TYPES, TaskSpec
 def finetune(overrides: list[str] | None = None) -> Path:
     """Fine-tune from Hydra overrides, e.g. ``finetune(["checkpoint=runs/pre",
     "data.store=dna.zarr", "task.type=classification", "task.labels=labels.csv",
-    "run.dir=runs/ft", "train.steps=200"])``; returns the run directory."""
+    "run.dir=runs/ft", "train.steps=200"])``; returns the run directory. With
+    ``task.ensemble`` above one member, the other members are trained after this run
+    (``encoderkit/tasks/ensemble.py``)."""
     import shutil
 
+    from encoderkit.tasks.ensemble import train_members
     from encoderkit.train.config import compose_finetune
     from encoderkit.train.trainer import Trainer
 
@@ -21,7 +24,7 @@ def finetune(overrides: list[str] | None = None) -> Path:
     run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
     fresh = run_dir is not None and not run_dir.exists()
     try:
-        return Trainer(cfg).fit()
+        done = Trainer(cfg).fit()
     except Exception:
         # refused or failed before the first checkpoint (bad labels, task options, a library
         # error): remove the run directory this call created, so a failed command leaves
@@ -29,6 +32,8 @@ def finetune(overrides: list[str] | None = None) -> Path:
         if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    train_members(cfg, list(overrides or []), done)
+    return done
 
 
 __all__ = ["finetune", "TaskSpec", "TASK_TYPES"]

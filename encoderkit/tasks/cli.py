@@ -99,7 +99,14 @@ def _finetune(argv: list[str]) -> int:
         print(f"encoderkit finetune: stopped: {e}", file=sys.stderr)
         return 1
     if os.environ.get("RANK", "0") == "0":
+        from encoderkit.tasks.ensemble import member_dirs
+
         print(summary(run_dir))
+        members = member_dirs(run_dir)
+        if members:
+            print(f"ensemble of {1 + len(members)} members (task.ensemble; the table is the first "
+                  f"member's, the others are under {run_dir / 'members'}): predict and evaluate "
+                  "average their predictions")
         print(f"run directory: {run_dir}")
     return 0
 

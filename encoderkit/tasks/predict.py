@@ -3,7 +3,9 @@
 One row per record: ``id``, ``prediction`` and, for classification / multilabel, one
 ``proba_<class>`` column per class; regression with several targets writes
 ``prediction_<target>`` columns; token tasks one row per (record, ``position``).
-``embed`` (inherited) embeds with the fine-tuned encoder.
+``embed`` (inherited) embeds with the fine-tuned encoder. A run of several members
+(``task.ensemble``) predicts the average of its members' probabilities or values; it embeds
+with its first member.
 """
 
 from __future__ import annotations
@@ -24,14 +26,35 @@ from encoderkit.tasks.spec import TaskSpec
 
 
 class FineTuned(Pretrained):
-    """A ``TaskModel`` with its domain and task (see ``encoderkit.load``)."""
+    """A ``TaskModel`` with its domain and task (see ``encoderkit.load``); ``members``: the
+    other members of an ensemble run (``task.ensemble``), empty for one model."""
+
+    members: Sequence["FineTuned"] = ()
 
     @property
     def spec(self) -> TaskSpec:
         return self.model.spec
 
     def __repr__(self) -> str:
-        return super().__repr__().replace("Pretrained(", f"FineTuned(task={self.spec.type!r}, ", 1)
+        extra = f"members={1 + len(self.members)}, " if self.members else ""
+        return super().__repr__().replace("Pretrained(", f"FineTuned(task={self.spec.type!r}, {extra}", 1)
+
+    def values(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
+        """(record ids, per-record probabilities / original-unit values): this model's, or
+        the mean over the ensemble's members."""
+        if self.members and not isinstance(data, (str, Path, Sequence)) and not hasattr(data, "__len__"):
+            data = list(data)  # an iterator is read once per member
+        ids, outs = self.outputs(data, progress=progress)
+        values = [to_prediction(self.spec, o) for o in outs]
+        for member in self.members:
+            member.max_tokens = self.max_tokens
+            mids, mouts = member.outputs(data, progress=False)
+            if mids != ids:
+                raise DataError("ensemble members read different records from the input")
+            for j, o in enumerate(mouts):
+                values[j] = values[j] + to_prediction(member.spec, o)
+        n = 1 + len(self.members)
+        return ids, [v / n for v in values] if n > 1 else values
 
     # ---- raw outputs ----
     def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
@@ -86,8 +109,8 @@ class FineTuned(Pretrained):
                              "embeddings are the output)")
         if max_tokens:
             self.max_tokens = int(max_tokens)
-        ids, outs = self.outputs(data, progress=progress)
-        return prediction_frame(self.spec, ids, outs)
+        ids, values = self.values(data, progress=progress)
+        return prediction_frame(self.spec, ids, values)
 
     def infill(self, data: Any) -> Any:
         raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
@@ -99,7 +122,7 @@ class FineTuned(Pretrained):
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
-        ids, outs = self.outputs(data)
+        ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
         frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
@@ -112,8 +135,8 @@ class FineTuned(Pretrained):
         if not np.asarray(table.labelled).any():  # metrics of nothing would be NaN or silently 0
             raise DataError("labels file has no labelled record (no rows, or every label missing)",
                             file=file)
-        y_true, y_out = _truth(spec, table, outs, ids)
-        metrics = task_metrics(spec, y_true, to_prediction(spec, y_out))
+        y_true, y_values = _truth(spec, table, values, ids)
+        metrics = task_metrics(spec, y_true, y_values)
         metrics["records"] = float(table.labelled.sum())
         if verbose:
             print(format_table({"evaluate": metrics}))
@@ -129,7 +152,8 @@ def _frame(labels: Any):
 
 
 def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[str]):
-    """Labelled units: (true labels in the model's encoding / original units, raw outputs)."""
+    """Labelled units: (true labels in the model's encoding / original units, the model's
+    outputs ``outs`` at those units)."""
     t = spec.type
     if t in ("classification", "token_classification"):
         index = {c: i for i, c in enumerate(spec.classes)}
@@ -175,18 +199,18 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
 
 
 def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
+    """The predictions table from per-record probabilities / original-unit values (``values``)."""
     import pandas as pd
 
     t = spec.type
     if spec.token_level:
         rid = np.concatenate([[i] * len(o) for i, o in zip(ids, outs)]) if outs else np.zeros(0)
         pos = np.concatenate([np.arange(len(o)) for o in outs]) if outs else np.zeros(0, int)
-        raw = np.concatenate(outs) if outs else np.zeros((0, spec.num_outputs))
+        values = np.concatenate(outs) if outs else np.zeros((0, spec.num_outputs))
         frame = pd.DataFrame({"id": rid, "position": pos})
     else:
-        raw = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
+        values = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
         frame = pd.DataFrame({"id": list(ids)})
-    values = to_prediction(spec, raw)
     if t in ("classification", "token_classification"):
         frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
         for j, c in enumerate(spec.classes):
@@ -230,8 +254,10 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
-def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu") -> FineTuned:
-    """A fine-tuned checkpoint (``state.json`` with ``task``) -> ``FineTuned``."""
+def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
+                   members: Sequence[Path] = ()) -> FineTuned:
+    """A fine-tuned checkpoint (``state.json`` with ``task``) -> ``FineTuned``; ``members``:
+    the run directories of an ensemble's other members."""
     from encoderkit.core import EncoderConfig
     from encoderkit.infer.load import load_weights, run_max_seqlen
     from encoderkit.registry import build_domain
@@ -246,5 +272,14 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu")
     model = TaskModel(domain, config, spec)
     load_weights(model, checkpoint / "model.safetensors")
     max_seqlen = run_max_seqlen(checkpoint)
-    return FineTuned(model=model, domain=domain, config=config, path=checkpoint,
-                     step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)
+    out = FineTuned(model=model, domain=domain, config=config, path=checkpoint,
+                    step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)
+    out.members = []
+    for run in members:
+        from encoderkit.infer.load import load
+
+        member = load(run, device=device)
+        if not isinstance(member, FineTuned) or member.spec.to_dict() != spec.to_dict():
+            raise DataError("an ensemble member is not a run of the same task", file=run)
+        out.members.append(member)
+    return out

@@ -136,6 +136,7 @@ class TaskConfig:
     temperature: float = 0.05
     learn_temperature: bool = True
     augment: Any = "auto"  # auto | true | false (configs/task/*.yaml)
+    ensemble: Any = 1  # auto | members (encoderkit/tasks/ensemble.py)
 
 
 @dataclass
@@ -388,6 +389,7 @@ def _domain_class(cfg: DictConfig) -> Any:
 
 
 def _check_task(c: DictConfig) -> None:
+    from encoderkit.tasks.ensemble import check_ensemble
     from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
     from encoderkit.tasks.metrics import METRICS
     from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, SEQUENCE_TASKS, TASK_TYPES
@@ -435,6 +437,9 @@ def _check_task(c: DictConfig) -> None:
     if t.augment not in (True, False, "auto"):
         raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
                    "training augmentation) or false", t.augment)
+    expected = check_ensemble(t.ensemble, t.type)
+    if expected:
+        raise _bad("task.ensemble", expected, t.ensemble)
     if t.patience < 0:
         raise _bad("task.patience", "an int >= 0 (0 = no early stopping)", t.patience)
     reported = METRICS[t.type]

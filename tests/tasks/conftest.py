@@ -36,7 +36,8 @@ def labelled_store(tmp_path_factory):
 def ft_overrides(store: str, run_dir: str, labels: str, steps: int = 6, **extra) -> list[str]:
     """A seconds-long CPU fine-tuning run on the traintest domain (from scratch)."""
     base = [o for o in td.tiny_overrides(store, run_dir, steps=steps) if not o.startswith("data.val_fraction")]
-    extra = {"checkpoint": "none", "task.labels": labels, **extra}
+    # one member unless a test asks (subprocesses do not see conftest's patch of the auto rule)
+    extra = {"checkpoint": "none", "task.labels": labels, "task.ensemble": 1, **extra}
     keys = {o.split("=", 1)[0] for o in base}
     base = [o for o in base if o.split("=", 1)[0] not in extra]
     return base + [f"{k}={v}" for k, v in extra.items()] + ([] if "optim.lr" in keys else [])

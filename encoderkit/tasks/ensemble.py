@@ -1,0 +1,123 @@
+"""``task.ensemble``: several fine-tuned members of one run, their predictions averaged.
+
+On a few hundred labelled records, what a fine-tuning run ends at depends on its seed as much
+as on its settings: 10 seeds of one GunPoint run ranged 0.77-0.99 test accuracy, and averaging
+the probabilities of 5 seeds' runs gave ArrowHead 0.801 -> 0.829, GunPoint 0.933 -> 0.980,
+OSULeaf 0.788 -> 0.818 (benchmarks/RESULTS.md, "Ensembles of fine-tuned members"). Deep
+ensembles (Lakshminarayanan et al. 2017) are the standard remedy; on small data the members
+are cheap.
+
+Layout: the run directory is member 0 (a complete single-model run, as without an ensemble);
+member ``i`` is a complete run under ``members/<i>`` with ``run.seed + i`` and everything
+else equal (the same labels, split, budget and pretrained start). ``ensemble.json``, written
+when every member is done, lists them; ``encoderkit.load(run)`` then predicts with the
+average of the members' probabilities (classification, multilabel) or values in original
+units (regression), per record or per token. ``embed`` and ``export-hf`` use member 0.
+A command killed between members resumes: a finished member's resume trains nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "ensemble.json"
+MEMBERS_DIR = "members"
+# task.ensemble=auto: this many members when the training split holds at most
+# AUTO_MAX_RECORDS labelled records, else one (a larger set varies less between seeds, and
+# each member costs a full fine-tuning run)
+AUTO_MEMBERS = 5
+AUTO_MAX_RECORDS = 1000
+MAX_MEMBERS = 64
+# task types whose runs predict (a contrastive run's output is its embedding: no average)
+ENSEMBLE_TASKS = ("classification", "regression", "multilabel", "token_classification",
+                  "token_regression")
+
+
+def check_ensemble(value: Any, task_type: str) -> str | None:
+    """None if ``task.ensemble`` is valid for ``task_type``, else what is expected."""
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MEMBERS:
+        return f"auto or an int in [1, {MAX_MEMBERS}]"
+    if value > 1 and task_type not in ENSEMBLE_TASKS:
+        return f"1 for task.type={task_type} (its output is an embedding, not a prediction to average)"
+    return None
+
+
+def resolve_members(value: Any, task_type: str, train_records: int) -> int:
+    """The number of members ``task.ensemble`` asks for, given the training split's size."""
+    if value != "auto":
+        return int(value)
+    if task_type not in ENSEMBLE_TASKS:
+        return 1
+    return AUTO_MEMBERS if train_records <= AUTO_MAX_RECORDS else 1
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def member_overrides(overrides: list[str], run_dir: Path, seed: int, index: int) -> list[str]:
+    """The root run's overrides for member ``index``: its own directory and seed, one member."""
+    own = {"run.dir", "run.seed", "task.ensemble"}
+    kept = [o for o in overrides if _key(o) not in own]
+    return kept + [f"run.dir={run_dir / MEMBERS_DIR / str(index)}", f"run.seed={seed + index}",
+                   "task.ensemble=1"]
+
+
+def train_records(run_dir: Path) -> int:
+    """Labelled records of a finished run's training split (its ``split.json``)."""
+    from encoderkit.tasks.objective import SPLIT_FILE
+
+    split = json.loads((run_dir / SPLIT_FILE).read_text())
+    return len(split.get("train", []))
+
+
+def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
+    """After the root run (member 0) finished: train the other members, write the manifest.
+    Returns the number of members."""
+    from encoderkit.tasks import finetune
+
+    main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
+    n = resolve_members(cfg.task.ensemble, cfg.task.type, train_records(run_dir))
+    manifest = run_dir / MANIFEST
+    if n <= 1:
+        if main:
+            manifest.unlink(missing_ok=True)  # a rerun with one member: no stale ensemble
+        return 1
+    seed = int(cfg.run.seed)
+    for i in range(1, n):
+        if main:
+            print(f"ensemble member {i + 1} of {n} (run.seed={seed + i}): {run_dir / MEMBERS_DIR / str(i)}",
+                  file=sys.stderr, flush=True)
+        finetune(member_overrides(overrides, run_dir, seed, i))
+    if main:
+        body = {"members": [f"{MEMBERS_DIR}/{i}" for i in range(1, n)],
+                "seeds": [seed + i for i in range(n)], "train_records": train_records(run_dir)}
+        tmp = run_dir / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(body, indent=1))
+        tmp.replace(manifest)
+    return n
+
+
+def member_dirs(run_dir: Path) -> list[Path]:
+    """The other members of an ensemble run (empty for a single-model run)."""
+    from encoderkit.errors import DataError
+
+    manifest = Path(run_dir) / MANIFEST
+    if not manifest.is_file():
+        return []
+    try:
+        body = json.loads(manifest.read_text())
+        dirs = [Path(run_dir) / str(m) for m in body["members"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise DataError(f"unreadable ensemble manifest: {e}", file=manifest) from None
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise DataError(f"ensemble member {missing[0]} is missing (rerun the same "
+                        "`encoderkit finetune` command to train it)", file=manifest)
+    return dirs
