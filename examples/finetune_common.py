@@ -22,6 +22,11 @@ Protocol (the same for every method, so one run gives one side-by-side table):
   and dropout, never the test split; batches, views and the validation draw keep
   ``data.seed`` / ``task.seed`` 0 for every seed, so the spread over seeds understates
   the spread a user would see (the recorded tables were measured this way);
+* each fine-tuning run is what ``encoderkit finetune`` does by default, including
+  ``task.ensemble=auto``: on a training split of at most 1,000 records a run is 5 members
+  (``run.seed`` .. ``run.seed + 4``) whose predictions are averaged, so harness seeds 0 and 1
+  share 4 members (pass ``--finetune-extra task.ensemble=1`` for single models, as every
+  table recorded before 2026-12-05 was measured);
 * every run is CPU-cheap: the tiny encoder below, one torch thread.
 
 The same settings serve every dataset of a domain (no per-dataset tuning).

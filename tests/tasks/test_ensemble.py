@@ -134,3 +134,19 @@ def test_bad_values_are_refused(labelled_store, tmp_path):
     with pytest.raises(ConfigError, match="task.ensemble"):
         compose_finetune(ft_overrides(store, str(tmp_path / "x"), str(labels),
                                       **{"task": "contrastive", "task.ensemble": 2}))
+
+
+def test_the_command_says_it_trained_an_ensemble_and_predict_writes_its_average(labelled_store, tmp_path, capsys):
+    from encoderkit import cli
+
+    store, _, _, labels = labelled_store
+    run = tmp_path / "cli"
+    assert cli.main(["finetune", *ft_overrides(store, str(run), str(labels), steps=2,
+                                               **{"task.ensemble": 2, "train.eval_every": 0})]) == 0
+    out = capsys.readouterr().out
+    assert "ensemble of 2 members" in out and str(run / "members") in out
+    preds = tmp_path / "p.csv"
+    assert cli.main(["predict", f"checkpoint={run}", f"input={store}", f"output={preds}"]) == 0
+    got = pd.read_csv(preds, dtype={"id": str})
+    ref = encoderkit.load(run).predict(store)
+    np.testing.assert_allclose(got["proba_1"].to_numpy(), ref["proba_1"].to_numpy(), atol=1e-6)
