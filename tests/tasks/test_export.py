@@ -122,3 +122,23 @@ def test_refuses_what_transformers_cannot_hold(genomic_store, tmp_path, override
     with pytest.raises(HFInteropError, match=override):
         export_hf(model, tmp_path / "no")
     assert cli.main(["export-hf", str(run), str(tmp_path / "no2")]) == 1
+
+
+def test_an_ensemble_exports_its_first_member_with_a_warning(genomic_store, tmp_path):
+    from safetensors.torch import load_file
+
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+
+    tmp, store, ids = genomic_store
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"id": ids, "label": (["a", "b"] * len(ids))[:len(ids)]}).to_csv(labels, index=False)
+    run = finetune([*TINY, f"data.store={store}", f"run.dir={tmp_path / 'ft'}", "train.steps=2",
+                    f"task.labels={labels}", "task.val_fraction=0", "task.ensemble=2"])
+    with pytest.warns(UserWarning, match="first member only"):
+        out = export_hf(run, tmp_path / "hf")
+    from encoderkit.infer.load import resolve_checkpoint
+
+    single = export_hf(load(resolve_checkpoint(run)), tmp_path / "hf1")  # the first member alone: no warning
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(single / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
