@@ -43,7 +43,10 @@ RUN_TEMP_PREFIXES = (".metrics.jsonl.tmp-", ".config.yaml.tmp-", ".loss.png.tmp-
 RESUMABLE_KEYS = ("run.resume", "run.dir", "run.name", "run.device", "run.compile", "train.steps",
                   "train.log_every", "train.eval_every", "train.eval_tokens",
                   "train.checkpoint_every", "train.keep", "train.progress", "data.num_workers",
-                  "data.store", "run.init_from")
+                  "data.store", "run.init_from",
+                  # how many members a fine-tuned run has beside this one: rerunning a finished
+                  # run with more members adds them
+                  "task.ensemble")
 
 
 # ---------------------------------------------------------------- model / optimizer tensors

@@ -150,3 +150,14 @@ def test_the_command_says_it_trained_an_ensemble_and_predict_writes_its_average(
     got = pd.read_csv(preds, dtype={"id": str})
     ref = encoderkit.load(run).predict(store)
     np.testing.assert_allclose(got["proba_1"].to_numpy(), ref["proba_1"].to_numpy(), atol=1e-6)
+
+
+def test_members_can_be_added_to_a_finished_run(labelled_store, tmp_path):
+    store, _, _, labels = labelled_store
+    single = ft_overrides(store, str(tmp_path / "grow"), str(labels), steps=2, **{"train.eval_every": 0})
+    run = finetune(single)
+    assert not (run / E.MANIFEST).exists() and len(encoderkit.load(run).members) == 0
+    stamp = os.stat(next((run / "checkpoints").iterdir()) / "model.safetensors").st_mtime_ns
+    finetune([o for o in single if not o.startswith("task.ensemble=")] + ["task.ensemble=2"])
+    assert len(encoderkit.load(run).members) == 1
+    assert os.stat(next((run / "checkpoints").iterdir()) / "model.safetensors").st_mtime_ns == stamp
