@@ -517,6 +517,23 @@ class RecordStore:
         if in_memory:
             self._load_arrays()
 
+    @property
+    def identity(self) -> str:
+        """A digest of the records the store holds, so that a resumed run can tell that it
+        still trains on them: domain, schema, fields, counts, the sha256 of the source files
+        and every record's length. Not when or where it was written (a store moved, or
+        re-ingested from the same files, keeps its identity; one appended to does not)."""
+        import hashlib
+
+        prov = self.provenance
+        files = [f.get("sha256") or f.get("path") for f in prov.get("files", []) if isinstance(f, Mapping)]
+        described = {k: self.info.get(k) for k in ("domain", "schema", "fields", "meta", "num_records",
+                                                   "num_tokens", "has_ids")}
+        described.update(files=files, options=prov.get("options"))
+        h = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
+
     def _load_arrays(self) -> None:
         self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}
         self._meta = {k: self._read(a, f"meta/{k}", slice(None)) for k, a in self._meta.items()}
