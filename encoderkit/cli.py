@@ -53,6 +53,17 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
+def _child_default() -> None:
+    # a forked worker (data loader, ingest pool) is stopped by its parent with SIGTERM: it
+    # keeps the default action rather than raising in the middle of its loop
+    if signal.getsignal(signal.SIGTERM) is _terminate:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_child_default)
+
+
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: encoderkit <command> [key=value ...]", "", "commands:"]

@@ -40,6 +40,10 @@ from encoderkit.train.precision import cpu_has_native_bf16
 from encoderkit.train.schedule import WSD, BatchWarmup, Delayed
 
 
+# config keys naming files a run trains on besides its store: a resume checks they are unchanged
+INPUT_FILES = ("task.labels", "task.split")
+
+
 class NonFiniteLossError(RuntimeError):
     """Training stopped because the loss became NaN or infinite."""
 
@@ -221,7 +225,8 @@ class Trainer:
             self.loader.load_state_dict(state["loader"][self.info.rank])
         except ValueError as e:  # another split of the records (checkpoints without a store identity)
             raise DataError(f"cannot resume from checkpoint {path}: {' '.join(str(e).split())} (was "
-                            f"data.store re-ingested or appended to since?)", file=self.cfg.data.store) from None
+                            f"data.store re-ingested or appended to, or a labels or split file changed, "
+                            f"since?)", file=self.cfg.data.store) from None
         ckpt.set_rng_state(state["rng"][self.info.rank])
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
@@ -232,23 +237,36 @@ class Trainer:
         self.resumed_from = path
 
     def _store_state(self) -> dict[str, Any]:
+        """What the run trains on, for a resume to check: the store's identity and the sha256
+        of the files named by ``INPUT_FILES`` (a fine-tuning run's labels and split)."""
+        files = {}
+        for key in INPUT_FILES:
+            name = OmegaConf.select(self.cfg, key, default=None)
+            if name and "://" not in str(name) and Path(str(name)).is_file():
+                files[key] = ckpt.file_digest(Path(str(name)))["sha256"]
         return {"identity": self.store.identity, "records": len(self.store),
-                "tokens": int(self.store.num_tokens)}
+                "tokens": int(self.store.num_tokens), "files": files}
 
     def _check_store(self, path: Path, saved: dict[str, Any] | None) -> None:
-        """A resume trains on the records its checkpoint trained on: a store re-ingested,
-        appended to or replaced since would silently change the data and its order."""
+        """A resume trains on the records (and labels) its checkpoint trained on: a store
+        re-ingested, appended to or replaced since, or a labels file edited, would silently
+        change the data and its order."""
         if not saved:  # checkpoints written before stores had an identity
             return
         now = self._store_state()
-        if saved.get("identity") == now["identity"]:
-            return
-        raise DataError(f"holds other records than when checkpoint {path} was written "
-                        f"({saved.get('records')} records, {saved.get('tokens')} tokens then; "
-                        f"{now['records']} and {now['tokens']} now): it was re-ingested, appended to or "
-                        f"replaced since, and resuming would train on other data in another order. Point "
-                        f"data.store at the store the run trained on, or start a new run.dir",
-                        file=self.cfg.data.store)
+        if saved.get("identity") != now["identity"]:
+            raise DataError(f"holds other records than when checkpoint {path} was written "
+                            f"({saved.get('records')} records, {saved.get('tokens')} tokens then; "
+                            f"{now['records']} and {now['tokens']} now): it was re-ingested, appended to "
+                            f"or replaced since, and resuming would train on other data in another order. "
+                            f"Point data.store at the store the run trained on, or start a new run.dir",
+                            file=self.cfg.data.store)
+        for key, digest in (saved.get("files") or {}).items():
+            if now["files"].get(key) != digest:
+                raise DataError(f"{key}: the file differs from the one checkpoint {path} was trained "
+                                f"with (its sha256 changed): resuming would train on other labels. "
+                                f"Restore it, or start a new run.dir",
+                                file=OmegaConf.select(self.cfg, key, default=None))
 
     def _make_optimizer(self, model: torch.nn.Module) -> StableAdamW:
         o = self.cfg.optim

@@ -340,3 +340,28 @@ def test_paths_hydras_grammar_cannot_read(tab, tmp_path, capsys):
     run = folder / "exécution (2)"
     assert main(_pretrain(ts, run, 1)) == 0
     assert (run / "checkpoints" / "1").is_dir()
+
+
+def test_finetune_resume_refuses_an_edited_labels_file(tmp_path, capsys):
+    """Before: labels edited between a fine-tuning run and its resume (same ids, other
+    values) trained on silently. Now the resume names the file; restored, it resumes."""
+    from encoderkit.cli import main
+
+    store = _store(tmp_path / "s.zarr")
+    labels = tmp_path / "labels.csv"
+    rows = "".join(f"r{i},{i * 0.5}\n" for i in range(48))
+    labels.write_text("id,label\n" + rows)
+    run = tmp_path / "ft"
+    words = [o for o in td.tiny_overrides(store, str(run), steps=2) if not o.startswith(
+        ("data.val_fraction", "train.checkpoint_every", "train.eval_every"))]
+
+    def finetune(steps: int) -> list[str]:
+        return ["finetune", *[o if not o.startswith("train.steps") else f"train.steps={steps}" for o in words],
+                "checkpoint=none", "task.type=regression", f"task.labels={labels}", "train.checkpoint_every=1",
+                "train.eval_every=0"]
+
+    assert main(finetune(2)) == 0
+    labels.write_text("id,label\n" + rows.replace("r3,1.5", "r3,9.5"))
+    run_cli(capsys, finetune(3), 1, str(labels), "task.labels", "differs from the one checkpoint")
+    labels.write_text("id,label\n" + rows)
+    assert main(finetune(3)) == 0 and (run / "checkpoints" / "3").is_dir()
