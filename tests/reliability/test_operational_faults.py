@@ -365,3 +365,36 @@ def test_finetune_resume_refuses_an_edited_labels_file(tmp_path, capsys):
     run_cli(capsys, finetune(3), 1, str(labels), "task.labels", "differs from the one checkpoint")
     labels.write_text("id,label\n" + rows)
     assert main(finetune(3)) == 0 and (run / "checkpoints" / "3").is_dir()
+
+
+def _parse_slowly_or_fail(domain, source, spool, options):
+    """A worker's parse (``ingest_scale._parse_to_spool``): the first file is refused at
+    once, the others take long."""
+    import time
+
+    from encoderkit.errors import DataError
+
+    if source.endswith("0.csv"):
+        raise DataError("refused", file=source)
+    time.sleep(60)
+
+
+def test_parallel_ingest_stops_its_workers_on_an_error(tab, tmp_path, monkeypatch, capsys):
+    """``workers=N``: an error (or Ctrl-C / SIGTERM) in the main process stops the workers at
+    once. Before: leaving the pool waited until every file already handed out (2 x N) was
+    parsed, as long as the largest files take, before the error or interrupt could end it."""
+    import time
+
+    from encoderkit.data import ingest_scale
+
+    monkeypatch.setattr(ingest_scale, "_parse_to_spool", _parse_slowly_or_fail)
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"{i}.csv")
+        shutil.copy(tab.raw[0], files[-1])
+    out = tmp_path / "s.zarr"
+    start = time.monotonic()
+    run_cli(capsys, ["ingest", "domain=tabular", f"input=[{','.join(map(str, files))}]", f"output={out}",
+                     "workers=2"], 1, "0.csv", "refused")
+    assert time.monotonic() - start < 20
+    assert not out.exists() and _leftovers(tmp_path) == []
