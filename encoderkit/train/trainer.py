@@ -158,6 +158,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._fsdp = self.info.enabled and t.strategy == "fsdp"
         self._pending_optim: tuple | None = None
+        self._inputs: dict[str, Any] | None = None
+        self._store_state()  # the inputs as read now (a resume compares its checkpoint's with these)
 
     def _group_schedules(self) -> dict[float, WSD | Delayed]:
         """The schedule of each ``start_fraction`` a parameter group carries (an objective's
@@ -238,7 +240,14 @@ class Trainer:
 
     def _store_state(self) -> dict[str, Any]:
         """What the run trains on, for a resume to check: the store's identity and the sha256
-        of the files named by ``INPUT_FILES`` (a fine-tuning run's labels and split)."""
+        of the files named by ``INPUT_FILES`` (a fine-tuning run's labels and split). Read
+        once per run (hashing a large store's offsets takes a moment): the inputs as the run
+        found them."""
+        if getattr(self, "_inputs", None) is None:
+            self._inputs = self._read_inputs()
+        return self._inputs
+
+    def _read_inputs(self) -> dict[str, Any]:
         files = {}
         for key in INPUT_FILES:
             name = OmegaConf.select(self.cfg, key, default=None)
