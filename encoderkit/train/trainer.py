@@ -159,7 +159,7 @@ class Trainer:
         self._fsdp = self.info.enabled and t.strategy == "fsdp"
         self._pending_optim: tuple | None = None
         self._inputs: dict[str, Any] | None = None
-        self._store_state()  # the inputs as read now (a resume compares its checkpoint's with these)
+        self._input_state()  # the inputs as read now (a resume compares its checkpoint's with these)
 
     def _group_schedules(self) -> dict[float, WSD | Delayed]:
         """The schedule of each ``start_fraction`` a parameter group carries (an objective's
@@ -217,7 +217,7 @@ class Trainer:
         if len(state["loader"]) != self.info.world_size:
             raise ConfigError(f"checkpoint {path} was written by {len(state['loader'])} ranks; "
                               f"resuming needs the same number (got {self.info.world_size})")
-        self._check_store(path, state.get("store"))
+        self._check_inputs(path, state.get("inputs"))
         ckpt.load_model_state(self.model, model_t)
         if self._fsdp:  # sharded optimizer state is loaded after fully_shard (see _train)
             self._pending_optim = (optim_t, groups)
@@ -238,7 +238,7 @@ class Trainer:
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
 
-    def _store_state(self) -> dict[str, Any]:
+    def _input_state(self) -> dict[str, Any]:
         """What the run trains on, for a resume to check: the store's identity and the sha256
         of the files named by ``INPUT_FILES`` (a fine-tuning run's labels and split). Read
         once per run (hashing a large store's offsets takes a moment): the inputs as the run
@@ -256,13 +256,13 @@ class Trainer:
         return {"identity": self.store.identity, "records": len(self.store),
                 "tokens": int(self.store.num_tokens), "files": files}
 
-    def _check_store(self, path: Path, saved: dict[str, Any] | None) -> None:
+    def _check_inputs(self, path: Path, saved: dict[str, Any] | None) -> None:
         """A resume trains on the records (and labels) its checkpoint trained on: a store
         re-ingested, appended to or replaced since, or a labels file edited, would silently
         change the data and its order."""
         if not saved:  # checkpoints written before stores had an identity
             return
-        now = self._store_state()
+        now = self._input_state()
         if saved.get("identity") != now["identity"]:
             raise DataError(f"holds other records than when checkpoint {path} was written "
                             f"({saved.get('records')} records, {saved.get('tokens')} tokens then; "
@@ -491,7 +491,7 @@ class Trainer:
                                                        else self.tokens),
                              "tokens_per_step": self.batch_warmup(self.tokens)},
                 "loader": loader_states, "rng": rng_states, "world_size": info.world_size,
-                "store": self._store_state(),
+                "inputs": self._input_state(),
                 **self.objective.checkpoint_state(),
             }
             ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, optim_t, groups, state,
