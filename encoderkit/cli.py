@@ -9,13 +9,20 @@ own command.
 see ``encoderkit.errors``) is one line ``encoderkit <command>: error: <message>`` on
 stderr and exit code 1 (data) or 2 (usage); anything else is a bug in encoderkit and
 gets its traceback plus a line asking to report it. Commands just raise.
+
+SIGTERM (``kill``, a scheduler's time limit, a container stop) ends a command as Ctrl-C
+does: it raises ``Terminated`` (a ``KeyboardInterrupt``) where the command is, so every
+writer's clean-up runs (temporaries removed, nothing half-written left behind) before the
+exit code 143; the default action would end the process with no clean-up at all.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -36,6 +43,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-hf": ("encoderkit.interop.cli", "Write a Hugging Face ModernBERT directory"),
     "import-hf": ("encoderkit.interop.cli", "Start a run from a Hugging Face ModernBERT directory"),
 }
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is so that its clean-up runs."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+def _child_default() -> None:
+    # a forked worker (data loader, ingest pool) is stopped by its parent with SIGTERM: it
+    # keeps the default action rather than raising in the middle of its loop
+    if signal.getsignal(signal.SIGTERM) is _terminate:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_child_default)
 
 
 def usage() -> str:
@@ -60,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *_a, **_k: \
         f"encoderkit {command}: warning: {' '.join(str(message).split())}\n"
+    # only the main thread may set a handler; one the caller installed is left alone
+    on_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if on_term == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
@@ -74,15 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except EncoderkitError as e:
         return report(command, e)
-    except KeyboardInterrupt:
-        print(f"encoderkit {command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        term = isinstance(e, Terminated)
+        print(f"encoderkit {command}: {'terminated' if term else 'interrupted'}", file=sys.stderr)
+        return 143 if term else 130
     except Exception:
         traceback.print_exc()
         print(f"encoderkit {command}: {BUG_LINE}", file=sys.stderr)
         return 1
     finally:
         warnings.formatwarning = previous
+        if on_term == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def report(command: str, error: EncoderkitError) -> int:

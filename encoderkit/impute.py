@@ -626,7 +626,9 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
             continue
         (passed if "." in key or key in GROUPS else rest).append(word)
     try:
-        parsed = OverridesParser.create().parse_overrides(rest)
+        from encoderkit.overrides import readable
+
+        parsed = OverridesParser.create().parse_overrides(readable(rest))  # données.csv: quoted
     except Exception as e:  # hydra's grammar errors name the offending word
         raise UsageError(f"impute: cannot parse arguments: {' '.join(str(e).split())}") from None
     for o in parsed:

@@ -6,13 +6,17 @@ zarr attribute block), an embedding array (``.npy`` / a ``.zarr`` group with the
 embedding attributes), a Hugging Face export (the ``encoderkit`` block export-hf puts
 in ``config.json``), or a single file of the format being written. A directory that
 holds anything else is refused, so a mistyped ``output=`` never wipes a user's folder.
-Writers still write under a temporary name and rename when complete.
+Writers still write under a temporary name and rename when complete; a writer killed
+outright (SIGKILL, the out-of-memory killer, a power cut) cannot remove its temporary, so
+the next writer of the same output removes those of processes no longer alive
+(``remove_dead_temporaries``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -107,3 +111,37 @@ def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
     """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``."""
     reason = exc.strerror or str(exc)
     return DataError(f"cannot write the output: {reason}", file=path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
+    """Remove ``<prefix><pid>`` entries of ``folder`` whose process is gone: what a killed
+    writer of the same output left (possibly gigabytes). A live process's temporary, this
+    process's included, is left alone."""
+    folder = Path(folder)
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return
+    for p in entries:
+        rest = p.name[len(prefix):] if p.name.startswith(prefix) else ""
+        if not rest.isdigit() or int(rest) == os.getpid() or _alive(int(rest)):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                p.unlink()
+            except OSError:
+                pass

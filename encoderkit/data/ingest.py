@@ -188,7 +188,9 @@ def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
     """key=value words in Hydra's override grammar (lists, numbers, bools, quoted strings)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(list(argv))
+    from encoderkit.overrides import readable
+
+    parsed = OverridesParser.create().parse_overrides(readable(argv))  # données.csv: quoted
     out: dict[str, Any] = {}
     for o in parsed:
         key = o.key_or_group

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
@@ -126,6 +127,25 @@ def _parse_to_spool(domain: str, source: str, spool: str, options: dict[str, Any
             "skipped": dict(report.skipped), "warnings": list(report.warnings)}
 
 
+@contextmanager
+def _stopping(pool: ProcessPoolExecutor):
+    """The pool, shut down on leaving; on an error or Ctrl-C / SIGTERM its workers are stopped
+    at once (the executor's own exit waits until every file already submitted is parsed, a
+    wait as long as the largest files) and before their spool folder is removed."""
+    try:
+        yield pool
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.join(timeout=10)
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
 def ingest_parallel(domain: str, sources: Sequence[str], append: Callable[..., int], report: IngestReport,
                     workers: int, options: dict[str, Any]) -> dict[str, Any]:
     """Parse ``sources`` in ``workers`` processes; ``append`` their records in file order; return
@@ -136,7 +156,7 @@ def ingest_parallel(domain: str, sources: Sequence[str], append: Callable[..., i
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     schemas = []
     with tempfile.TemporaryDirectory(prefix="encoderkit-ingest-") as tmp, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            _stopping(ProcessPoolExecutor(max_workers=workers, mp_context=context)) as pool:
         pending: deque[tuple[str, str, Future]] = deque()
         todo = iter(enumerate(sources))
 

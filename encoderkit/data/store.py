@@ -88,6 +88,15 @@ def _json_safe(value: Any, what: str, where: str) -> Any:
         raise StoreError(f"{where}: the {what} must be JSON-serialisable ({e})") from None
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, ctime) of a local path, None when absent: a store replaced by rename changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns
+
+
 class StoreWriter:
     """Append records, then ``finalize(schema, provenance)``.
 
@@ -115,7 +124,7 @@ class StoreWriter:
         self._ids: list[str] | None = None
 
         if _is_local(path):
-            from encoderkit.outputs import check_output, is_store
+            from encoderkit.outputs import check_output, is_store, remove_dead_temporaries
 
             target = Path(path)
             # overwrite replaces a store only, never a folder of the user's files
@@ -123,9 +132,18 @@ class StoreWriter:
             # folders this writer creates, deepest first: an aborted write removes them again
             self._made = [p for p in target.absolute().parents if not p.exists()]
             self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-            if self._tmp.exists():
-                shutil.rmtree(self._tmp)
-            self._group = zarr.open_group(str(self._tmp), mode="w")
+            # what is at the target now: another writer that replaces it meanwhile is noticed
+            self._found = _stamp(target)
+            remove_dead_temporaries(target.absolute().parent, f"{target.name}.tmp-")
+            try:
+                if self._tmp.exists():
+                    shutil.rmtree(self._tmp)
+                self._group = zarr.open_group(str(self._tmp), mode="w")
+                self._group.create_group("fields")
+                self._group.create_group("meta")
+            except OSError as e:  # a full disk, a read-only folder: nothing may stay behind
+                self.abort()
+                raise self._write_error(e) from None
         else:
             # No rename exists for URLs / in-memory stores: the attribute block written
             # last by finalize is what marks the store complete.
@@ -138,8 +156,8 @@ class StoreWriter:
                 if existing is not None and ATTR in existing.attrs:
                     raise StoreError(f"{self.where}: already holds a store; pass overwrite=True")
             self._group = zarr.open_group(path, mode="w")
-        self._group.create_group("fields")
-        self._group.create_group("meta")
+            self._group.create_group("fields")
+            self._group.create_group("meta")
 
     # ---- context manager ----
     def __enter__(self) -> StoreWriter:
@@ -152,6 +170,10 @@ class StoreWriter:
         if not self._finalized and not self._closed:
             self.abort()
             raise StoreError(f"{self.where}: writer closed without finalize(); nothing was written")
+
+    def _write_error(self, exc: OSError) -> StoreError:
+        """A failed write (``ENOSPC``, ``EROFS``, ...) as one line naming the store, not the input."""
+        return StoreError(f"cannot write the store: {exc.strerror or exc}", file=self.where)
 
     def abort(self) -> None:
         """Discard everything written so far."""
@@ -189,7 +211,10 @@ class StoreWriter:
         if not arrays:
             raise StoreError(f"{self.where}: record {index} has no fields")
         if self._field_spec is None:
-            self._start_fields(arrays)
+            try:
+                self._start_fields(arrays)
+            except OSError as e:
+                raise self._write_error(e) from None
         spec = self._field_spec
         if set(arrays) != set(spec):
             raise StoreError(f"{self.where}: record {index} has fields {sorted(arrays)}, "
@@ -224,7 +249,10 @@ class StoreWriter:
             self._buffers[name].append(a)
             self._buffered[name] += a.shape[0]
             if self._buffered[name] >= self._chunks[name] * _FLUSH_CHUNKS:
-                self._flush(name, final=False)
+                try:
+                    self._flush(name, final=False)
+                except OSError as e:
+                    raise self._write_error(e) from None
         self._lengths.append(int(length))
         self._append_meta(index, meta)
         if self._ids is not None:
@@ -276,6 +304,9 @@ class StoreWriter:
             raise StoreError(f"{self.where}: finalize called twice")
         try:
             self._write_rest(schema, provenance or {})
+        except OSError as e:
+            self.abort()
+            raise self._write_error(e) from None
         except BaseException:
             self.abort()
             raise
@@ -332,6 +363,12 @@ class StoreWriter:
         }
         if self._tmp is not None:
             target = Path(self.path)
+            if _stamp(target) != self._found:
+                # two ingests of one output at once (two appends, say): the later rename would
+                # silently drop the records the other one wrote
+                raise StoreError("was written by another process while this ingest ran; this one "
+                                 "wrote nothing (run it again once the other has finished)",
+                                 file=self.where)
             old = None
             if target.exists():
                 # rename cannot replace a non-empty directory: move the old store aside first
@@ -479,6 +516,23 @@ class RecordStore:
         self._memory_copy: RecordStore | None = None
         if in_memory:
             self._load_arrays()
+
+    @property
+    def identity(self) -> str:
+        """A digest of the records the store holds, so that a resumed run can tell that it
+        still trains on them: domain, schema, fields, counts, the sha256 of the source files
+        and every record's length. Not when or where it was written (a store moved, or
+        re-ingested from the same files, keeps its identity; one appended to does not)."""
+        import hashlib
+
+        prov = self.provenance
+        files = [f.get("sha256") or f.get("path") for f in prov.get("files", []) if isinstance(f, Mapping)]
+        described = {k: self.info.get(k) for k in ("domain", "schema", "fields", "meta", "num_records",
+                                                   "num_tokens", "has_ids")}
+        described.update(files=files, options=prov.get("options"))
+        h = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
 
     def _load_arrays(self) -> None:
         self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}

@@ -268,23 +268,34 @@ class EmbeddingWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp-{os.getpid()}")
+        if self.url is None:  # what a killed earlier embed of this output left behind
+            from encoderkit.outputs import remove_dead_temporaries
+
+            remove_dead_temporaries(self.path.parent, f".{self.path.name}.tmp-")
+            remove_dead_temporaries(self.path.parent, f".{self.ids_path.name}.tmp-")
         self.ids: list[str] = []
         self.buffer: list[np.ndarray] = []
         self.buffered = 0
         self.offsets = [0]
-        if self.kind == ".zarr":
-            import zarr
+        self.array: Any = None
+        try:  # a full disk can fail the first write: the temporary must not stay behind
+            if self.kind == ".zarr":
+                import zarr
 
-            if self.url is None:
-                shutil.rmtree(self.tmp, ignore_errors=True)
-            self.group = zarr.open_group(str(self.tmp) if self.url is None else self.url, mode="w")
-            rows = (n, dim) if pooling != "none" else (0, dim)
-            self.array = self.group.create_array("embeddings", shape=rows, chunks=(min(chunk_rows, max(n, 1)), dim),
-                                                 dtype="float32")
-            if self.url is None:
-                self.group.attrs.update({"pooling": pooling, "records": n, "dim": dim})
-        else:
-            self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+                if self.url is None:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
+                self.group = zarr.open_group(str(self.tmp) if self.url is None else self.url, mode="w")
+                rows = (n, dim) if pooling != "none" else (0, dim)
+                self.array = self.group.create_array("embeddings", shape=rows,
+                                                     chunks=(min(chunk_rows, max(n, 1)), dim), dtype="float32")
+                if self.url is None:
+                    self.group.attrs.update({"pooling": pooling, "records": n, "dim": dim})
+            else:
+                self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        except BaseException:
+            self.abort()
+            raise
         self.row = 0
 
     @property
@@ -334,11 +345,10 @@ class EmbeddingWriter:
         else:
             self.array.flush()
             del self.array
-            tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp-{os.getpid()}")
-            with open(tmp_ids, "wb") as f:
+            with open(self.tmp_ids, "wb") as f:
                 np.save(f, ids)
             os.replace(self.tmp, self.path)
-            os.replace(tmp_ids, self.ids_path)
+            os.replace(self.tmp_ids, self.ids_path)
         return self.path
 
     def abort(self) -> None:
@@ -350,6 +360,7 @@ class EmbeddingWriter:
         else:
             self.array = None
             self.tmp.unlink(missing_ok=True)
+            self.tmp_ids.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------

@@ -274,6 +274,51 @@ def discard_metrics(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
+_HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders]
+
+
+def lock_run_dir(run_dir: Path) -> str | None:
+    """Hold an exclusive lock on ``run_dir`` (``flock`` on the directory itself: no file is
+    added, and the kernel releases it when the process ends, however it ends). Two runs in
+    one directory would overwrite each other's checkpoints and interleave their metrics, and
+    the second's start-up removes the first's checkpoint being written. A ``DataError`` when
+    another process holds it; this process may take it again (``unlock_run_dir`` as often).
+    Returns the key to unlock with; None (no lock) where the file system has no ``flock``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    key = os.path.realpath(run_dir)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        return key
+    try:
+        fd = os.open(key, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataError("is in use by another run (a pretrain or finetune of this directory is still "
+                        "running); wait for it to finish, or choose another run.dir", file=run_dir) from None
+    except OSError:  # a file system without flock (some network file systems): no lock
+        os.close(fd)
+        return None
+    _HELD[key] = [fd, 1]
+    return key
+
+
+def unlock_run_dir(key: str | None) -> None:
+    held = _HELD.get(key) if key is not None else None
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _HELD[key]
+        os.close(held[0])  # closing the descriptor releases the flock
+
+
 def remove_stale(ckpt_dir: Path) -> None:
     """Remove temporary directories left by a crash during a checkpoint write."""
     if ckpt_dir.is_dir():
@@ -285,10 +330,31 @@ def remove_stale(ckpt_dir: Path) -> None:
 def save_checkpoint(ckpt_dir: Path, step: int, model_tensors: Mapping[str, Tensor],
                     optim_tensors: Mapping[str, Tensor], optim_groups: list,
                     state: Mapping[str, Any], keep: int) -> Path:
-    """Write a checkpoint atomically and keep the newest ``keep`` (0 keeps all)."""
+    """Write a checkpoint atomically and keep the newest ``keep`` (0 keeps all). A write that
+    fails (a full disk, a quota) removes its temporary and raises one ``DataError`` naming the
+    checkpoint and the newest intact one; the checkpoints already there are untouched."""
+    from safetensors import SafetensorError
+
+    tmp = ckpt_dir / f".tmp-{step}-{os.getpid()}"
+    try:
+        return _save_checkpoint(ckpt_dir, tmp, step, model_tensors, optim_tensors, optim_groups, state, keep)
+    except (OSError, SafetensorError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(e, "strerror", None) or " ".join(str(e).split())
+        last = latest_checkpoint(ckpt_dir)
+        then = (f"checkpoint {last.name} is intact: once there is room, the same command resumes from it"
+                if last else "no checkpoint was written before it")
+        raise DataError(f"cannot write checkpoint {step}: {reason} ({then})", file=ckpt_dir / str(step)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _save_checkpoint(ckpt_dir: Path, tmp: Path, step: int, model_tensors: Mapping[str, Tensor],
+                     optim_tensors: Mapping[str, Tensor], optim_groups: list,
+                     state: Mapping[str, Any], keep: int) -> Path:
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / str(step)
-    tmp = ckpt_dir / f".tmp-{step}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()

@@ -24,7 +24,9 @@ def expand_sweep(overrides: list[str]) -> list[list[str]]:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    from encoderkit.overrides import readable
+
+    parsed = OverridesParser.create().parse_overrides(readable(overrides))
     return BasicSweeper.split_arguments(parsed, max_batch_size=None)[0]
 
 

@@ -180,7 +180,9 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
 
-    overrides = list(overrides or [])
+    from encoderkit.overrides import readable
+
+    overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]
     GlobalHydra.instance().clear()

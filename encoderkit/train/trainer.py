@@ -22,13 +22,14 @@ import os
 import sys
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit.errors import DataError
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
 from encoderkit.train.budget import resolve_steps
@@ -39,14 +40,31 @@ from encoderkit.train.precision import cpu_has_native_bf16
 from encoderkit.train.schedule import WSD, BatchWarmup, Delayed
 
 
+# config keys naming files a run trains on besides its store: a resume checks they are unchanged
+INPUT_FILES = ("task.labels", "task.split")
+
+
 class NonFiniteLossError(RuntimeError):
     """Training stopped because the loss became NaN or infinite."""
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with _writing(path):
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _writing(path: Path):
+    """A failed write of a run file (a full disk, a quota) as one line naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise DataError(f"cannot write: {e.strerror or e}", file=path) from None
 
 
 class Trainer:
@@ -74,6 +92,8 @@ class Trainer:
             except OSError as e:
                 raise ConfigError(f"The 'run.dir' parameter {str(self.run_dir)!r} cannot be created: "
                                   f"{e.strerror or e}") from None
+            # one run per directory: held until fit() returns (or the process ends)
+            self._lock = ckpt.lock_run_dir(self.run_dir)
             ckpt.remove_stale(self.ckpt_dir)
             ckpt.remove_run_leftovers(self.run_dir)
         if self.device.type == "cpu":
@@ -138,6 +158,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._fsdp = self.info.enabled and t.strategy == "fsdp"
         self._pending_optim: tuple | None = None
+        self._inputs: dict[str, Any] | None = None
+        self._input_state()  # the inputs as read now (a resume compares its checkpoint's with these)
 
     def _group_schedules(self) -> dict[float, WSD | Delayed]:
         """The schedule of each ``start_fraction`` a parameter group carries (an objective's
@@ -195,12 +217,18 @@ class Trainer:
         if len(state["loader"]) != self.info.world_size:
             raise ConfigError(f"checkpoint {path} was written by {len(state['loader'])} ranks; "
                               f"resuming needs the same number (got {self.info.world_size})")
+        self._check_inputs(path, state.get("inputs"))
         ckpt.load_model_state(self.model, model_t)
         if self._fsdp:  # sharded optimizer state is loaded after fully_shard (see _train)
             self._pending_optim = (optim_t, groups)
         else:
             ckpt.load_optimizer_tensors(self.optimizer, optim_t, groups)
-        self.loader.load_state_dict(state["loader"][self.info.rank])
+        try:
+            self.loader.load_state_dict(state["loader"][self.info.rank])
+        except ValueError as e:  # another split of the records (checkpoints without a store identity)
+            raise DataError(f"cannot resume from checkpoint {path}: {' '.join(str(e).split())} (was "
+                            f"data.store re-ingested or appended to, or a labels or split file changed, "
+                            f"since?)", file=self.cfg.data.store) from None
         ckpt.set_rng_state(state["rng"][self.info.rank])
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
@@ -209,6 +237,45 @@ class Trainer:
             _atomic_write_text(self.run_dir / "metrics.jsonl",
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
+
+    def _input_state(self) -> dict[str, Any]:
+        """What the run trains on, for a resume to check: the store's identity and the sha256
+        of the files named by ``INPUT_FILES`` (a fine-tuning run's labels and split). Read
+        once per run (hashing a large store's offsets takes a moment): the inputs as the run
+        found them."""
+        if getattr(self, "_inputs", None) is None:
+            self._inputs = self._read_inputs()
+        return self._inputs
+
+    def _read_inputs(self) -> dict[str, Any]:
+        files = {}
+        for key in INPUT_FILES:
+            name = OmegaConf.select(self.cfg, key, default=None)
+            if name and "://" not in str(name) and Path(str(name)).is_file():
+                files[key] = ckpt.file_digest(Path(str(name)))["sha256"]
+        return {"identity": self.store.identity, "records": len(self.store),
+                "tokens": int(self.store.num_tokens), "files": files}
+
+    def _check_inputs(self, path: Path, saved: dict[str, Any] | None) -> None:
+        """A resume trains on the records (and labels) its checkpoint trained on: a store
+        re-ingested, appended to or replaced since, or a labels file edited, would silently
+        change the data and its order."""
+        if not saved:  # checkpoints written before stores had an identity
+            return
+        now = self._input_state()
+        if saved.get("identity") != now["identity"]:
+            raise DataError(f"holds other records than when checkpoint {path} was written "
+                            f"({saved.get('records')} records, {saved.get('tokens')} tokens then; "
+                            f"{now['records']} and {now['tokens']} now): it was re-ingested, appended to "
+                            f"or replaced since, and resuming would train on other data in another order. "
+                            f"Point data.store at the store the run trained on, or start a new run.dir",
+                            file=self.cfg.data.store)
+        for key, digest in (saved.get("files") or {}).items():
+            if now["files"].get(key) != digest:
+                raise DataError(f"{key}: the file differs from the one checkpoint {path} was trained "
+                                f"with (its sha256 changed): resuming would train on other labels. "
+                                f"Restore it, or start a new run.dir",
+                                file=OmegaConf.select(self.cfg, key, default=None))
 
     def _make_optimizer(self, model: torch.nn.Module) -> StableAdamW:
         o = self.cfg.optim
@@ -233,6 +300,7 @@ class Trainer:
         # deterministic kernels on CPU (exact resume); restored for the caller afterwards
         was_deterministic = torch.are_deterministic_algorithms_enabled()
         warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        self._lock: str | None = None
         try:
             self._build()
             self.resumed_from: Path | None = None
@@ -241,6 +309,8 @@ class Trainer:
                 _atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
             self._train()
         finally:
+            ckpt.unlock_run_dir(self._lock)
+            self._lock = None
             D.teardown()
             torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
         return self.run_dir
@@ -387,7 +457,7 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.info.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
+            with _writing(self.run_dir / "metrics.jsonl"), open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
 
     def _save(self) -> None:
@@ -421,6 +491,7 @@ class Trainer:
                                                        else self.tokens),
                              "tokens_per_step": self.batch_warmup(self.tokens)},
                 "loader": loader_states, "rng": rng_states, "world_size": info.world_size,
+                "inputs": self._input_state(),
                 **self.objective.checkpoint_state(),
             }
             ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, optim_t, groups, state,
@@ -457,9 +528,13 @@ class Trainer:
             ax.legend()
         fig.tight_layout()
         tmp = self.run_dir / f".loss.png.tmp-{os.getpid()}.png"
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        os.replace(tmp, self.run_dir / "loss.png")
+        try:
+            with _writing(self.run_dir / "loss.png"):
+                fig.savefig(tmp, dpi=100)
+                os.replace(tmp, self.run_dir / "loss.png")
+        finally:
+            plt.close(fig)
+            tmp.unlink(missing_ok=True)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

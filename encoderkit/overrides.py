@@ -1,0 +1,45 @@
+"""Command-line words as Hydra's override grammar reads them.
+
+The grammar reads an unquoted value only when it is made of ASCII letters, digits and a
+few symbols, so a path such as ``input=données.csv``, ``input=report (1).csv`` or
+``run.dir=runs/#2`` failed with a ``LexerNoViableAltException`` that names no fix. Quoted
+(``input="'report (1).csv'"``), any text reads. ``readable`` quotes the value of each word
+the grammar refuses, when quoting makes it read back as exactly the text typed; a word
+the grammar reads is left as it is (lists, sweeps, numbers and ``null`` keep their meaning),
+and one that quoting cannot save is left for the grammar's own error.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def readable(words: Sequence[str]) -> list[str]:
+    """``words`` with each value Hydra cannot read as typed quoted (see the module doc)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    return [_readable(parser, str(word)) for word in words]
+
+
+def _parses(parser, word: str):
+    try:
+        return parser.parse_overrides([word])[0]
+    except Exception:  # the grammar's errors, whatever their type
+        return None
+
+
+def _readable(parser, word: str) -> str:
+    if "=" not in word or _parses(parser, word) is not None:
+        return word
+    key, value = word.split("=", 1)
+    # a list, a dict or a quoted value is written in the grammar on purpose; an interpolation
+    # would be resolved, not kept as text
+    if not value or value[0] in "[{'\"" or "${" in value:
+        return word
+    for quote in ("'", '"'):
+        candidate = f"{key}={quote}{value.replace(quote, chr(92) + quote)}{quote}"
+        parsed = _parses(parser, candidate)
+        if parsed is not None and parsed.value() == value:
+            return candidate
+    return word
