@@ -104,9 +104,16 @@ def _finetune(argv: list[str]) -> int:
         print(summary(run_dir))
         members = member_dirs(run_dir)
         if members:
-            print(f"ensemble of {1 + len(members)} members (task.ensemble; the table is the first "
-                  f"member's, the others are under {run_dir / 'members'}): predict and evaluate "
-                  "average their predictions")
+            from encoderkit.tasks.ensemble import MANIFEST
+            from encoderkit.tasks.metrics import format_table
+
+            n = 1 + len(members)
+            print(f"ensemble of {n} members (task.ensemble; the table above is the first member's, "
+                  f"the others are under {run_dir / 'members'}): predict and evaluate average "
+                  "their predictions")
+            val = json.loads((run_dir / MANIFEST).read_text()).get("val")
+            if val:  # the members' best checkpoints, averaged, on the shared validation split
+                print(format_table({f"ensemble of {n} (val)": val}))
         print(f"run directory: {run_dir}")
     return 0
 

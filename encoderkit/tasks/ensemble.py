@@ -97,12 +97,41 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
                   file=sys.stderr, flush=True)
         finetune(member_overrides(overrides, run_dir, seed, i))
     if main:
-        body = {"members": [f"{MEMBERS_DIR}/{i}" for i in range(1, n)],
-                "seeds": [seed + i for i in range(n)], "train_records": train_records(run_dir)}
+        members = [f"{MEMBERS_DIR}/{i}" for i in range(1, n)]
+        body = {"members": members, "seeds": [seed + i for i in range(n)],
+                "train_records": train_records(run_dir),
+                "val": validation([run_dir, *(run_dir / m for m in members)])}
         tmp = run_dir / f".{MANIFEST}.tmp"
         tmp.write_text(json.dumps(body, indent=1))
         tmp.replace(manifest)
     return n
+
+
+def validation(runs: list[Path]) -> dict[str, float] | None:
+    """The ensemble's validation metrics: its members' predictions on the shared validation
+    split at their best/ checkpoints (``best/val.npz``), averaged and scored as one model's.
+    None when a member kept none (no validation split)."""
+    import numpy as np
+
+    from encoderkit.tasks.metrics import task_metrics
+    from encoderkit.tasks.objective import VAL_FILE
+    from encoderkit.tasks.spec import TaskSpec
+
+    files = [Path(r) / "best" / VAL_FILE for r in runs]
+    if not all(f.is_file() for f in files):
+        return None
+    parts = []
+    for f in files:
+        with np.load(f, allow_pickle=False) as z:
+            parts.append((z["y_true"], z["values"]))
+    y_true = parts[0][0]
+    if any(p[0].shape != y_true.shape or not np.array_equal(p[0], y_true, equal_nan=y_true.dtype.kind == "f")
+           for p in parts):
+        return None  # not one validation split (cannot happen for members of one run)
+    state = json.loads((Path(runs[0]) / "best" / "state.json").read_text())
+    spec = TaskSpec.from_dict(state["task"])
+    values = np.mean([p[1] for p in parts], axis=0)
+    return {k: float(v) for k, v in task_metrics(spec, y_true, values).items()}
 
 
 def member_dirs(run_dir: Path) -> list[Path]:

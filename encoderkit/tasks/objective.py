@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from encoderkit.train.trainer import Trainer
 
 SPLIT_FILE = "split.json"
+VAL_FILE = "val.npz"  # in best/: validation labels and the model's predictions there
 # contrastive: windows short enough that a micro-batch holds at least this many pairs of
 # views. InfoNCE needs in-batch negatives; at max_tokens // 2 a long record's pair of views
 # filled a 1,024-token batch alone, the loss was log(1) = 0 and the run trained nothing
@@ -448,8 +449,21 @@ class TaskObjective(Objective):
                      "domain": trainer.domain.describe(), "task": self.spec.to_dict(),
                      "best": {"metric": f"val_{self.metric}", "value": self.best}}
             write_weights_checkpoint(trainer.run_dir / "best",
-                                     {k: v.contiguous() for k, v in tensors.items()}, state)
+                                     {k: v.contiguous() for k, v in tensors.items()}, state,
+                                     arrays=self._val_arrays())
         D.barrier(trainer.info)
+
+    def _val_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{VAL_FILE: {y_true, values}}``: the validation labels and this model's
+        probabilities / original-unit values of the evaluation that made best/ (an ensemble
+        averages its members' to score itself on the same split)."""
+        got = getattr(self, "_val_outputs", None)
+        if not got or not got[0] or self.spec.contrastive:
+            return {}
+        y_true, y_out, _ = label_rows(self.spec, self.y, self.y_model, *got)
+        if not len(y_true):
+            return {}
+        return {VAL_FILE: {"y_true": np.asarray(y_true), "values": to_prediction(self.spec, y_out)}}
 
     def on_end(self, trainer: Trainer) -> None:
         """The test split (``task.split``): metrics of the best checkpoint (the last weights
@@ -484,7 +498,9 @@ class TaskObjective(Objective):
     def validate(self, trainer: Trainer) -> dict[str, float] | None:
         if not self.val_enabled:
             return None
+        self._evaluated = None
         metrics = self.evaluate_indices(self.val_indices, trainer)
+        self._val_outputs = self._evaluated  # what best/ keeps beside its weights
         return {f"val_{k}": v for k, v in metrics.items()}
 
     def evaluate_indices(self, indices: np.ndarray, trainer: Trainer) -> dict[str, float]:
@@ -501,6 +517,7 @@ class TaskObjective(Objective):
         gathered = trainer._gather((records, outputs))
         records = [r for g in gathered for r in g[0]]
         outputs = [o for g in gathered for o in g[1]]
+        self._evaluated = (records, outputs)
         return self.score(records, outputs)
 
     def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer) -> dict[str, float]:

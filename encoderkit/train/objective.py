@@ -170,11 +170,14 @@ def make_objective(trainer: Trainer) -> Objective:
 
 
 def write_weights_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
-                             state: dict[str, Any]) -> Path:
+                             state: dict[str, Any], arrays: dict[str, dict[str, Any]] | None = None) -> Path:
     """A weights-only checkpoint (``load`` reads it) written atomically to ``directory``
-    (replacing it): used for the ``best/`` copy of a fine-tuning run."""
+    (replacing it): used for the ``best/`` copy of a fine-tuning run. ``arrays``: ``.npz``
+    files (name -> numeric arrays) written into it before it takes its name."""
     import os
     import shutil
+
+    import numpy as np
 
     from encoderkit.train import checkpoint as ckpt
 
@@ -182,6 +185,8 @@ def write_weights_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
     staging = parent / f".tmp-{directory.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     path = ckpt.save_checkpoint(staging, int(state.get("step", 0)), tensors, {}, [], state, keep=0)
+    for name, values in (arrays or {}).items():
+        np.savez(path / name, **values)
     old = parent / f".tmp-old-{directory.name}-{os.getpid()}"
     if directory.exists():
         directory.rename(old)

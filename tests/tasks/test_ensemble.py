@@ -161,3 +161,23 @@ def test_members_can_be_added_to_a_finished_run(labelled_store, tmp_path):
     finetune([o for o in single if not o.startswith("task.ensemble=")] + ["task.ensemble=2"])
     assert len(encoderkit.load(run).members) == 1
     assert os.stat(next((run / "checkpoints").iterdir()) / "model.safetensors").st_mtime_ns == stamp
+
+
+def test_the_manifest_scores_the_ensemble_on_the_validation_split(three_members, labelled_store):
+    """``ensemble.json["val"]``: the members' best checkpoints averaged on the shared split,
+    checked against each member's own predictions of the validation records (scikit-learn)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    run, _ = three_members
+    store, ids, y, _ = labelled_store
+    val_ids = json.loads((run / "split.json").read_text())["val"]
+    pos = {str(i): k for k, i in enumerate(ids)}
+    rows = np.array([pos[i] for i in val_ids])
+    probas = []
+    for m in _member_runs(run):
+        frame = encoderkit.load(m / "best").predict(store).set_index("id").loc[[str(ids[r]) for r in rows]]
+        probas.append(frame[["proba_0", "proba_1"]].to_numpy())
+    pred = np.mean(probas, axis=0).argmax(1)
+    val = json.loads((run / E.MANIFEST).read_text())["val"]
+    assert val["accuracy"] == pytest.approx(accuracy_score(y[rows], pred))
+    assert val["macro_f1"] == pytest.approx(f1_score(y[rows], pred, average="macro"))
