@@ -17,22 +17,24 @@ def finetune(overrides: list[str] | None = None) -> Path:
     import shutil
 
     from encoderkit.tasks.ensemble import train_members
+    from encoderkit.train import distributed as D
     from encoderkit.train.config import compose_finetune
     from encoderkit.train.trainer import Trainer
 
     cfg = compose_finetune(overrides)
     run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
     fresh = run_dir is not None and not run_dir.exists()
-    try:
-        done = Trainer(cfg).fit()
-    except Exception:
-        # refused or failed before the first checkpoint (bad labels, task options, a library
-        # error): remove the run directory this call created, so a failed command leaves
-        # nothing behind
-        if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    train_members(cfg, list(overrides or []), done)
+    with D.held():  # an ensemble's members train in this process group too (under torchrun)
+        try:
+            done = Trainer(cfg).fit()
+        except Exception:
+            # refused or failed before the first checkpoint (bad labels, task options, a library
+            # error): remove the run directory this call created, so a failed command leaves
+            # nothing behind
+            if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        train_members(cfg, list(overrides or []), done)
     return done
 
 

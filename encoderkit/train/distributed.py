@@ -12,7 +12,9 @@ GPU). Tested with 2 nodes x 2 gloo ranks on one machine (tests/train/test_multin
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -81,7 +83,25 @@ def setup(device_name: str) -> tuple[DistInfo, torch.device]:
     return info, device
 
 
+_HELD = 0  # > 0: runs in this process share one process group (held())
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Keep the process group across several runs of one process (an ensemble's members):
+    a group destroyed and initialised again on torchrun's store hangs. Torn down on exit."""
+    global _HELD
+    _HELD += 1
+    try:
+        yield
+    finally:
+        _HELD -= 1
+        teardown()
+
+
 def teardown() -> None:
+    if _HELD:
+        return
     if dist.is_initialized():
         dist.destroy_process_group()
 

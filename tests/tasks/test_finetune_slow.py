@@ -62,6 +62,27 @@ def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy, 
 
 
 @pytest.mark.slow
+def test_two_ranks_train_an_ensemble(labelled_store, tmp_path):
+    """``task.ensemble`` under torchrun: every rank trains every member in turn (each a
+    distributed run), rank 0 writes the manifest with the ensemble's validation score."""
+    import encoderkit
+
+    store, _, _, labels = labelled_store
+    run = tmp_path / "ens"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(ENTRY), "finetune",
+                           *ft_overrides(store, str(run), str(labels), steps=20, **{
+                               "train.eval_every": 10, "task.val_fraction": 0.3, "task.ensemble": 2})],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((run / "ensemble.json").read_text())
+    assert manifest["members"] == ["members/1"] and manifest["val"]["accuracy"] >= 0.9
+    assert (run / "members" / "1" / "best" / "state.json").is_file()
+    assert len(encoderkit.load(run).members) == 1
+
+
+@pytest.mark.slow
 def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, tmp_path):
     """The default start from a checkpoint (``head_init=auto`` -> probe) under DDP: both
     ranks fit the probe on all training records (gathered), and the step-0 evaluation of
