@@ -14,6 +14,7 @@ the next writer of the same output removes those of processes no longer alive
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -107,6 +108,21 @@ def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
         raise DataError("exists and is not writable", file=target)
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """``text`` to ``path`` under a temporary name, then renamed: a reader sees the old file
+    or the new one, never half of it. A failed write (a full disk, a quota) is one line
+    naming ``path``, its temporary removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise DataError(f"cannot write: {e.strerror or e}", file=path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
     """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``."""
     reason = exc.strerror or str(exc)
@@ -140,8 +156,6 @@ def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
-        else:
-            try:
+        else:  # best effort, as rmtree above: a leftover we cannot remove does not stop the write
+            with contextlib.suppress(OSError):
                 p.unlink()
-            except OSError:
-                pass

@@ -81,6 +81,7 @@ def train_records(run_dir: Path) -> int:
 def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     """After the root run (member 0) finished: train the other members, write the manifest.
     Returns the number of members."""
+    from encoderkit.outputs import write_text_atomic
     from encoderkit.tasks import finetune
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
@@ -101,9 +102,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
         body = {"members": members, "seeds": [seed + i for i in range(n)],
                 "train_records": train_records(run_dir),
                 "val": validation([run_dir, *(run_dir / m for m in members)])}
-        tmp = run_dir / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(body, indent=1))
-        tmp.replace(manifest)
+        write_text_atomic(manifest, json.dumps(body, indent=1))
     return n
 
 
@@ -124,10 +123,7 @@ def validation(runs: list[Path]) -> dict[str, float] | None:
     for f in files:
         with np.load(f, allow_pickle=False) as z:
             parts.append((z["y_true"], z["values"]))
-    y_true = parts[0][0]
-    if any(p[0].shape != y_true.shape or not np.array_equal(p[0], y_true, equal_nan=y_true.dtype.kind == "f")
-           for p in parts):
-        return None  # not one validation split (cannot happen for members of one run)
+    y_true = parts[0][0]  # members share the validation split (task.seed): one set of labels
     state = json.loads((Path(runs[0]) / "best" / "state.json").read_text())
     spec = TaskSpec.from_dict(state["task"])
     values = np.mean([p[1] for p in parts], axis=0)

@@ -26,6 +26,7 @@ from torch import nn
 from encoderkit.batch import PackedBatch
 from encoderkit.domain import Domain, Example
 from encoderkit.errors import DataError, UsageError
+from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
@@ -198,6 +199,7 @@ class TaskObjective(Objective):
         except ValueError as e:
             raise UsageError(f"data: {' '.join(str(e).split())}") from None
         self.best: float | None = None
+        self._val_outputs: tuple[list[int], list[np.ndarray]] | None = None  # of the last validation
         self.best_loss: float | None = None  # validation loss of the best evaluation (tie-break)
         self.peak: float | None = None  # best metric so far (early stopping counts from it)
         self.peak_loss: float | None = None
@@ -208,9 +210,7 @@ class TaskObjective(Objective):
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
             split = {k: [str(ids[i]) for i in v] for k, v in
                      (("train", self.train_indices), ("val", self.val_indices), ("test", self.test_indices))}
-            tmp = trainer.run_dir / f".{SPLIT_FILE}.tmp"
-            tmp.write_text(json.dumps(split))
-            tmp.replace(trainer.run_dir / SPLIT_FILE)
+            write_text_atomic(trainer.run_dir / SPLIT_FILE, json.dumps(split))
 
     @staticmethod
     def _resolve_lp_fraction(trainer: Trainer, domain: Domain, spec: TaskSpec) -> None:
@@ -457,7 +457,7 @@ class TaskObjective(Objective):
         """``{VAL_FILE: {y_true, values}}``: the validation labels and this model's
         probabilities / original-unit values of the evaluation that made best/ (an ensemble
         averages its members' to score itself on the same split)."""
-        got = getattr(self, "_val_outputs", None)
+        got = self._val_outputs
         if not got or not got[0] or self.spec.contrastive:
             return {}
         y_true, y_out, _ = label_rows(self.spec, self.y, self.y_model, *got)
@@ -498,12 +498,11 @@ class TaskObjective(Objective):
     def validate(self, trainer: Trainer) -> dict[str, float] | None:
         if not self.val_enabled:
             return None
-        self._evaluated = None
-        metrics = self.evaluate_indices(self.val_indices, trainer)
-        self._val_outputs = self._evaluated  # what best/ keeps beside its weights
+        metrics = self.evaluate_indices(self.val_indices, trainer, keep=True)
         return {f"val_{k}": v for k, v in metrics.items()}
 
-    def evaluate_indices(self, indices: np.ndarray, trainer: Trainer) -> dict[str, float]:
+    def evaluate_indices(self, indices: np.ndarray, trainer: Trainer, keep: bool = False) -> dict[str, float]:
+        """Metrics of the records ``indices``; ``keep``: also remember their outputs (validation)."""
         from encoderkit.tasks.outputs import collect
 
         batches = list(self.eval_loader(indices, trainer))
@@ -517,7 +516,8 @@ class TaskObjective(Objective):
         gathered = trainer._gather((records, outputs))
         records = [r for g in gathered for r in g[0]]
         outputs = [o for g in gathered for o in g[1]]
-        self._evaluated = (records, outputs)
+        if keep:  # what best/ keeps beside its weights (_val_arrays)
+            self._val_outputs = (records, outputs)
         return self.score(records, outputs)
 
     def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer) -> dict[str, float]:

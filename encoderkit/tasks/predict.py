@@ -42,19 +42,15 @@ class FineTuned(Pretrained):
     def values(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
         """(record ids, per-record probabilities / original-unit values): this model's, or
         the mean over the ensemble's members."""
-        if self.members and not isinstance(data, (str, Path, Sequence)) and not hasattr(data, "__len__"):
+        if self.members and not isinstance(data, Path) and not hasattr(data, "__len__"):
             data = list(data)  # an iterator is read once per member
         ids, outs = self.outputs(data, progress=progress)
         values = [to_prediction(self.spec, o) for o in outs]
         for member in self.members:
             member.max_tokens = self.max_tokens
-            mids, mouts = member.outputs(data, progress=False)
-            if mids != ids:
-                raise DataError("ensemble members read different records from the input")
-            for j, o in enumerate(mouts):
+            for j, o in enumerate(member.outputs(data, progress=False)[1]):
                 values[j] = values[j] + to_prediction(member.spec, o)
-        n = 1 + len(self.members)
-        return ids, [v / n for v in values] if n > 1 else values
+        return ids, [v / (1 + len(self.members)) for v in values]
 
     # ---- raw outputs ----
     def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
@@ -262,7 +258,7 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
     """A fine-tuned checkpoint (``state.json`` with ``task``) -> ``FineTuned``; ``members``:
     the run directories of an ensemble's other members."""
     from encoderkit.core import EncoderConfig
-    from encoderkit.infer.load import load_weights, run_max_seqlen
+    from encoderkit.infer.load import load, load_weights, run_max_seqlen
     from encoderkit.registry import build_domain
     from encoderkit.tasks.model import TaskModel
 
@@ -279,8 +275,6 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
                     step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)
     out.members = []
     for run in members:
-        from encoderkit.infer.load import load
-
         member = load(run, device=device)
         if not isinstance(member, FineTuned) or member.spec.to_dict() != spec.to_dict():
             raise DataError("an ensemble member is not a run of the same task", file=run)

@@ -30,6 +30,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from encoderkit.errors import DataError
+from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
 from encoderkit.train.budget import resolve_steps
@@ -46,16 +47,6 @@ INPUT_FILES = ("task.labels", "task.split")
 
 class NonFiniteLossError(RuntimeError):
     """Training stopped because the loss became NaN or infinite."""
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with _writing(path):
-        try:
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -234,7 +225,7 @@ class Trainer:
         self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
                         if h.get("step", 0) <= self.step]
         if self.info.is_main:  # drop lines logged after the checkpoint: they are recomputed
-            _atomic_write_text(self.run_dir / "metrics.jsonl",
+            write_text_atomic(self.run_dir / "metrics.jsonl",
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
 
@@ -306,7 +297,7 @@ class Trainer:
             self.resumed_from: Path | None = None
             self._resume()
             if self.info.is_main:
-                _atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+                write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
             self._train()
         finally:
             ckpt.unlock_run_dir(self._lock)
