@@ -265,6 +265,14 @@ class Domain:
         domain whose ids come from the file name overrides it."""
         return self.to_records(self.read_input(path))
 
+    def read_labels(self, path: str) -> Any:
+        """The labels a raw file of this domain holds beside its records (a ``.ts`` series
+        file's classes), as a DataFrame with an ``id`` column (the ids ``ingest`` gives the
+        file's records) and a ``label`` column, so ``task.labels=`` / ``evaluate`` take the
+        data file itself; None (the default) when ``path`` is not such a file and is read
+        as a labels table."""
+        return None
+
     def write_output(self, data: Any, path: str) -> None:
         """Write infilled data back in the input's format (CLI ``encoderkit infill``),
         atomically (temporary name, then rename)."""

@@ -34,10 +34,11 @@ from torch import nn
 
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
                                window_bounds)
-from encoderkit.errors import DataError
 
 from . import io as tsio
+from .archives import read_archive
 from .augment import shift_grid
+from .files import SeriesFiles, file_kind, refuse_numbers_as_header
 from .filling import SeriesInfill
 from .masking import SeriesMasking
 from .modules import PatchEmbedder, PatchHead
@@ -46,7 +47,7 @@ from .views import timeseries_views
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value")
-FORMATS = ("auto", "csv", "npy", "npz")
+FORMATS = ("auto", "csv", "npy", "npz", "ts", "ucr")
 BASELINES = ("linear", "seasonal", "none")
 
 
@@ -92,11 +93,12 @@ def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
                          f"Got {got!r} instead.")
 
 
-class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
+class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap",
                       "shifts": "infill_shifts"}
-    input_formats = "wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled"
+    input_formats = ("wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled "
+                     "(.ts and UCR archive .tsv are read, not written)")
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained
     saved_run_defaults = {"channel_embedding": False, "window_stats": False}
@@ -190,10 +192,13 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                "channels", "null or a list of column names", ch)
         if ch is not None:
             opts["channels"] = list(ch)
-        # CSV column roles given at ingest also hold when a CSV comes back for infill.
+        # CSV column roles given at ingest also hold when a CSV comes back for infill, and
+        # so does format=ucr when the archive's files come back for predict or as labels.
         for key in ("time_column", "series_column", "value_column", "channel_column"):
             if opts[key] is None and (schema or {}).get(key):
                 opts[key] = str(schema[key])
+        if opts["format"] == "auto" and (schema or {}).get("format") == "ucr":
+            opts["format"] = "ucr"
         super().__init__(schema or {}, **opts)
         self.patch = int(p)
         self.channel_independent = bool(opts["channel_independent"])
@@ -203,7 +208,9 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
     @classmethod
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                **options: Any) -> dict[str, Any]:
-        """CSV (wide or long), ``.npy`` or ``.npz`` files -> one record per series."""
+        """CSV (wide or long), ``.npy``, ``.npz``, ``.ts`` or UCR archive files -> one
+        record per series (which reader: ``files.file_kind``). An archive file's labels
+        are not stored: ``task.labels=<the same file>`` reads them when fine-tuning."""
         # Validate through the constructor: the domain config group may be passed whole.
         given = {k: v for k, v in options.items() if k != "name"}
         options = cls({}, **given).options
@@ -213,14 +220,20 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                                                 "value_column", "channel_column")}
         shapes: list[tuple[int, int]] = []
         for path in sources:
-            kind = fmt if fmt != "auto" else path.rsplit(".", 1)[-1].lower()
-            if kind in ("csv", "tsv", "txt"):
+            kind = file_kind(path, fmt)
+            if kind == "csv":
+                if fmt == "auto":
+                    refuse_numbers_as_header(path)
                 series = tsio.read_csv(path, **csv_opts)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
+            elif kind in ("ts", "ucr"):
+                archive = read_archive(path, kind)
+                series = [tsio.Series(rid, v) for rid, v in zip(archive.ids, archive.series)]
             else:
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
-                                 f".csv, .npy or .npz (or set format=csv|npy|npz)")
+                                 f".csv, .npy, .npz, .ts or a UCR archive .tsv (or set "
+                                 f"format=csv|npy|npz|ts|ucr)")
             shapes += [cls._write_series(s, writer, report, missing_value, path) for s in series]
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
@@ -228,7 +241,9 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
                   "series_column": options["series_column"],
                   # a long layout's columns, so a raw long file is read back as ingest read it
                   # (only when given: stores without them stay as they were, for append)
-                  **{k: options[k] for k in ("value_column", "channel_column") if options[k]}}
+                  **{k: options[k] for k in ("value_column", "channel_column") if options[k]},
+                  # format=ucr, so a .txt of the archive is read back as one (see files.py)
+                  **({"format": "ucr"} if fmt == "ucr" else {})}
         # the patch a model built on this store gets (patch=auto resolves from the schema)
         cls._count_tokens(report, shapes, cls(schema, **given).patch)
         return schema
@@ -458,53 +473,6 @@ class TimeSeriesDomain(SeriesInfill, SeriesMasking, Domain):
         grid, fgrid = grid[:, :end], fgrid[:, :end]
         return {"values": grid.reshape(-1), "filled": fgrid.reshape(-1), "channels": len(chans),
                 "length": end, "time_start": t0 * p, "channel_ids": chans}
-
-    def read_input(self, path: str) -> Any:
-        low = path.lower()
-        if low.endswith(".csv"):
-            roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
-            data = tsio.read_frame(path, roles)
-        elif low.endswith(".npy"):
-            data = np.load(path, allow_pickle=False)
-        elif low.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as npz:
-                data = {k: npz[k] for k in npz.files}
-        else:
-            raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy or .npz")
-        try:  # what the model cannot read in the file: refused here, where the file is known
-            self._series_arrays(data)
-        except DataError as e:
-            raise DataError(e.message, file=path) from None
-        except ValueError as e:
-            raise DataError(str(e), file=path) from None
-        return data
-
-    def read_records(self, path: str) -> list[Record]:
-        """``to_records`` of the file, each series named as ``ingest`` names it (``x.npy[2]``,
-        ``x.npz:key``): ``read_input`` gives the arrays without the file name that ingest's
-        ids hold. A CSV keeps ``to_records``' names (its ``series_column`` values, which
-        join a store's ``x.csv:<value>`` ids by the part after the file name)."""
-        data = self.read_input(path)
-        records = self.to_records(data)
-        if isinstance(data, pd.DataFrame):
-            return records
-        base = os.path.basename(path)
-        arrays = [(tsio.npz_label(base, k), a) for k, a in data.items()] if isinstance(data, Mapping) \
-            else [(base, data)]
-        ids = [rid for label, a in arrays for rid in tsio.array_ids(label, np.ndim(a), len(a))]
-        for rec, rid in zip(records, ids, strict=True):  # one record per series, in file order
-            rec["id"] = rid
-        return records
-
-    def write_output(self, data: Any, path: str) -> None:
-        if isinstance(data, pd.DataFrame):
-            tsio.atomic_write(path, lambda fh: data.to_csv(fh, index=False), mode="w")
-        elif isinstance(data, Mapping):
-            tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
-        elif isinstance(data, np.ndarray):
-            tsio.atomic_write(path, lambda fh: np.save(fh, data, allow_pickle=False))
-        else:
-            raise TypeError(f"write_output: unsupported data of type {type(data).__name__}")
 
     @staticmethod
     def plot_infill(data: np.ndarray, filled: np.ndarray, path: str,

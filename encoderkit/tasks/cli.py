@@ -5,7 +5,8 @@
     encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
                        [overwrite=false] [device=cpu] [max_tokens=16384]
     encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
-                        [device=cpu]   (task.label_column runs: labels default to the raw input table)
+                        [device=cpu]   (task.label_column runs, and inputs that hold their own
+                        labels such as a .ts series file: labels default to the raw input)
 
 finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
 see configs/finetune.yaml and configs/task/); it ends with a table of the validation
@@ -197,14 +198,22 @@ def _evaluate(argv: list[str]) -> int:
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
     labels = args["labels"]
-    if not labels:  # a run fine-tuned on task.label_column: a raw table holds its own labels
-        if not (getattr(model.spec, "label_column", None) and Path(args["input"]).is_file()):
+    if not labels:  # a raw table holding the run's task.label_column, or a file holding its
+        # own labels (a .ts series file): the input is its own labels file
+        if not (Path(args["input"]).is_file() and (getattr(model.spec, "label_column", None)
+                                                   or _holds_labels(model, args["input"]))):
             raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
                              key="labels")
         labels = args["input"]
     with _reading_input(args["input"]):
         model.evaluate(_input(model, args["input"]), labels)
     return 0
+
+
+def _holds_labels(model: Any, source: str) -> bool:
+    """Whether the domain reads labels from the data file ``source`` itself."""
+    with _reading_input(source):
+        return model.domain.read_labels(source) is not None
 
 
 COMMANDS = {"finetune": _finetune, "predict": _predict, "evaluate": _evaluate}

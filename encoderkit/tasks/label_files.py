@@ -44,13 +44,19 @@ _UNNAMED = re.compile(r"^Unnamed: \d+(_level_\d+)?$")
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
-def read_table(path: str | Path):
-    """A labels file -> DataFrame (``.npy``: columns ``label`` or ``label_0..``)."""
+def read_table(path: str | Path, domain: Any = None):
+    """A labels file -> DataFrame (``.npy``: columns ``label`` or ``label_0..``). A data file
+    of ``domain`` that holds its own labels (a ``.ts`` series file) is read by the domain
+    (``Domain.read_labels``): one file is then both the input and its labels."""
     import pandas as pd
 
     file = Path(path)
     if not file.exists():
         raise InputNotFoundError(f"labels file {str(file)!r} does not exist", file=file)
+    if domain is not None:
+        own = domain.read_labels(str(file))
+        if own is not None:
+            return own
     suffix = file.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
         raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)

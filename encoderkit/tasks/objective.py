@@ -124,7 +124,7 @@ class TaskObjective(Objective):
             labels = self._column_labels(trainer, task.label_column)
             domain = trainer.domain  # now without the label column
         elif task.labels:
-            frame = L.read_table(task.labels)
+            frame = L.read_table(task.labels, trainer.domain)
             group = [str(task.group_column)] if task.group_column else []
             labels = L.align(frame, ids, self.file, spec.token_level,
                              list(task.label_names) if task.label_names else None, exclude=group)

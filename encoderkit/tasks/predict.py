@@ -114,14 +114,15 @@ class FineTuned(Pretrained):
     def evaluate(self, data: Any, labels: Any, *, label_names: Sequence[str] | None = None,
                  verbose: bool = True) -> dict[str, float]:
         """Task metrics of the predictions for ``data`` against ``labels`` (a labels file,
-        aligned as in ``finetune``: by ``id`` or by order); printed when ``verbose``."""
+        aligned as in ``finetune``: by ``id`` or by order, or a data file that holds its own
+        labels, such as ``data`` itself when it is a ``.ts``); printed when ``verbose``."""
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
-        frame = L.read_table(labels) if isinstance(labels, (str, Path)) else _frame(labels)
+        frame = L.read_table(labels, self.domain) if isinstance(labels, (str, Path)) else _frame(labels)
         names = [str(c) for c in frame.columns]
         if not label_names and spec.label_column in names and "label" not in names:
             label_names = [spec.label_column]  # a table holding the task.label_column: that column

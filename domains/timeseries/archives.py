@@ -1,0 +1,194 @@
+"""The time-series classification archives' own files -> series and their labels.
+
+Labelled series usually come in one of two files, and both carry the class of each series
+beside its values, so one file is both ``ingest``'s input and ``finetune``'s labels:
+
+- ``.ts`` (sktime / aeon; the UEA & UCR archive): ``@`` header lines, ``@data``, then one
+  series a line: channels separated by ``:``, values by ``,``, the class (or regression
+  target) after the last ``:``, ``?`` = missing; equal or unequal length, one or more
+  channels. Read by aeon's own reader (``aeon.datasets.load_from_ts_file``), imported only
+  here, so the format is parsed as the archive's maintainers parse it. Two things are
+  taken from the file itself: the labels, because aeon lowercases every line (a class
+  ``Normal`` would come back ``normal``, and ``banana`` as ``baNaNa``), and the line of a
+  problem, which aeon reports as a case number or not at all.
+- UCR archive 2018 ``.tsv`` (older releases: ``.txt``, comma- or space-separated): one
+  series a line, the class first, then the values; shorter series are padded with NaN at
+  the end (removed here), a NaN inside a series is a missing value. No library reads
+  these with unequal lengths and exact labels (aeon's ``load_from_tsv_file`` keeps the
+  padding and parses the classes as numbers), so the lines are split here.
+
+A series is named ``<file>[i]`` (``i``: its 0-based position in the file), as ingest names
+the series of an ``[N, C, L]`` ``.npy`` file, so a store's ids and the labels read back
+from the same file agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoderkit.errors import DataError, reading
+
+from .io import array_ids
+
+# what a cell of a UCR file may hold for a missing value
+MISSING = frozenset({"", "?", "nan", "-nan", "na", "n/a"})
+
+
+@dataclass
+class Archive:
+    """One archive file: its series ``[C, L]`` float64 (NaN = missing) and, per series, the
+    label as written (``None``: unlabelled, a ``?``); ``labels`` is None for a file without
+    labels (``@classLabel false``)."""
+
+    series: list[np.ndarray]
+    labels: list[str | None] | None
+    ids: list[str]
+
+
+def _lines(path: str) -> list[str]:
+    with reading(path), open(path, encoding="utf-8") as fh:
+        return fh.read().splitlines()
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell.lower() in MISSING - {""}
+    return True
+
+
+def headerless(path: str) -> bool:
+    """Whether the first non-blank line of a text file is two or more tab- or
+    comma-separated numbers: a UCR archive line (class, values), never a header that names
+    channels or labels columns. Unreadable files say no (their reader names the problem)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            line = next((x for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()), "")
+    except OSError:
+        return False
+    cells = re.split(r"[\t,]", line.strip())
+    return len(cells) >= 2 and all(_number(c.strip()) for c in cells)
+
+
+def _refuse(path: str, line: int, series: int, why: str) -> DataError:
+    return DataError(f"line {line} (series {series}): {why}", file=path)
+
+
+# ------------------------------------------------------------------ .ts
+def read_ts(path: str) -> Archive:
+    """A ``.ts`` file through aeon's reader; any problem is a ``DataError`` naming the file,
+    and the line where the reader says which series."""
+    try:
+        from aeon.datasets import load_from_ts_file
+    except ImportError:
+        raise DataError("reading .ts files needs aeon: pip install aeon", file=path) from None
+    lines = _lines(path)
+    at = next((i for i, x in enumerate(lines) if x.strip().lower() == "@data"), None)
+    if at is None:
+        what = "the file is empty" if not any(x.strip() for x in lines) else "no @data line"
+        raise DataError(f"{what}: a .ts file has header lines (@problemName ..., @classLabel ...), "
+                        f"then @data, then one series a line", file=path)
+    data = lines[at + 1:]
+    trailing = False
+    while data and not data[-1].strip():  # blank lines at the end: nothing follows them
+        data.pop()
+        trailing = True
+    first = at + 2  # the file line of series 1
+    if not data:
+        raise DataError("no series after the @data line", file=path)
+    blank = next((i for i, x in enumerate(data) if not x.strip()), None)
+    if blank is not None:  # aeon reads it as a series of no channels and stops there
+        raise _refuse(path, first + blank, blank + 1, "blank line among the series; remove it")
+    try:
+        if trailing:  # aeon fails on them too: it reads a copy without them
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = os.path.join(tmp, "series.ts")
+                with open(copy, "w", encoding="utf-8") as fh:
+                    fh.write("\n".join(lines[:at + 1] + data) + "\n")
+                x, y, meta = load_from_ts_file(copy, return_meta_data=True)
+        else:
+            x, y, meta = load_from_ts_file(path, return_meta_data=True)
+    except (OSError, ValueError, IndexError) as e:
+        raise _aeon_error(e, path, data, first) from None
+    series = [np.asarray(s, dtype=np.float64) for s in x]
+    if len(series) != len(data):  # aeon reads every line after @data; if not, say so
+        raise DataError(f"aeon read {len(series)} series from {len(data)} lines after @data",
+                        file=path)
+    labels = None
+    if meta.get("classlabel") or meta.get("targetlabel"):
+        labels = [_ts_label(line) for line in data]
+        declared = {c.lower() for c in meta.get("class_values") or ()}
+        if meta.get("classlabel") and declared:
+            for i, lab in enumerate(labels):
+                if lab is not None and lab.lower() not in declared:
+                    raise _refuse(path, first + i, i + 1, f"class {lab!r} is not among the classes "
+                                  f"the @classLabel line declares ({', '.join(meta['class_values'])})")
+    return Archive(series, labels, array_ids(os.path.basename(path), 3, len(series)))
+
+
+def _ts_label(line: str) -> str | None:
+    """The label of a ``.ts`` data line as written: the text after its last ``:``."""
+    label = line.rpartition(":")[2].strip()
+    return None if label in ("", "?") else label
+
+
+def _aeon_error(e: Exception, path: str, data: list[str], first: int) -> DataError:
+    """aeon's word on a bad ``.ts`` file, with the line it means: aeon names a "case" (its
+    1-based series number) for a wrong channel count or length, and nothing for a value
+    that is not a number (``float('x')``), which is looked up here."""
+    text = re.sub(r"Error loading <[^>]*>\.\s*", "", " ".join(str(e).split()))
+    case = re.search(r"case (\d+)", text)
+    if case:
+        k = int(case.group(1))
+        return _refuse(path, first + k - 1, k, text)
+    bad = re.search(r"could not convert string to float: '(.*)'", text)
+    if bad:
+        token = bad.group(1)
+        for i, line in enumerate(data):
+            if token in {c.strip() for c in re.split(r"[,:]", line.lower())}:
+                return _refuse(path, first + i, i + 1, f"{token!r} is not a number (a missing "
+                               f"value is written ?)")
+    return DataError(f"cannot read as a .ts file: {text}", file=path)
+
+
+# ------------------------------------------------------------------ UCR .tsv / .txt
+def read_ucr(path: str) -> Archive:
+    """A UCR archive file (class, then values, one series a line); tab-separated when the
+    first line has a tab, else comma-separated when it has a comma, else by white space.
+    Blank lines are skipped; trailing NaN padding is removed."""
+    lines = _lines(path)
+    rows = [(i + 1, x) for i, x in enumerate(lines) if x.strip()]
+    if not rows:
+        raise DataError("the file is empty: a UCR archive file holds one series a line, its "
+                        "class first, then its values", file=path)
+    head = rows[0][1]
+    sep = "\t" if "\t" in head else "," if "," in head else None
+    series: list[np.ndarray] = []
+    labels: list[str | None] = []
+    for k, (line_no, line) in enumerate(rows, start=1):
+        cells = [c.strip() for c in (line.split(sep) if sep else line.split())]
+        label, cells = cells[0], cells[1:]
+        try:
+            values = np.asarray(["nan" if c.lower() in MISSING else c for c in cells], dtype=np.float64)
+        except ValueError:
+            j, cell = next((j, c) for j, c in enumerate(cells) if not _number(c))
+            raise _refuse(path, line_no, k, f"value {j + 1} is {cell!r}, not a number (a missing "
+                          f"value is NaN or empty)") from None
+        end = np.flatnonzero(~np.isnan(values))
+        if not end.size:
+            raise _refuse(path, line_no, k, f"no values after the class {label!r}; a UCR archive "
+                          f"line is the class, then the series")
+        series.append(values[:end[-1] + 1][None, :])  # [1, L]: the padding past the end removed
+        labels.append(None if label.lower() in MISSING else label)
+    return Archive(series, labels, array_ids(os.path.basename(path), 3, len(series)))
+
+
+def read_archive(path: str, kind: str) -> Archive:
+    """``kind``: ``ts`` or ``ucr``."""
+    return read_ts(path) if kind == "ts" else read_ucr(path)

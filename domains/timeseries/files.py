@@ -1,0 +1,149 @@
+"""A user's series files read back after ingest (``predict``, ``evaluate``, ``embed``,
+``infill`` on a raw file) and labels read from a series file: which reader a file gets,
+the records named as ingest names them, the output written back.
+
+Which reader (``file_kind``): ``.npy`` / ``.npz`` / ``.ts`` by extension, since each has
+one meaning. A ``.tsv`` whose first line is numbers is a UCR archive file: the wide
+layout (rows = time steps) needs a header line naming its channels, so a line of numbers
+there is no header, and the UCR archive 2018 ships exactly such files. ``.csv`` / ``.txt``
+stay wide tables: a table written from an array has the header ``0,1,2`` (numbers too), and
+the older archive's ``.txt`` files are read with ``format=ucr`` (ingest saves it in the
+store's schema, so the same files are read back the same way).
+
+A mixin of ``TimeSeriesDomain`` (it reads ``self.options``, ``to_records`` and
+``_series_arrays``); split out so the domain module keeps to one job per file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.domain import Record
+from encoderkit.errors import DataError
+
+from . import io as tsio
+from .archives import headerless, read_archive
+
+ARCHIVE_KINDS = ("ts", "ucr")
+
+
+def file_kind(path: str, fmt: str = "auto") -> str:
+    """The reader of ``path``: ``fmt`` when set, else csv | npy | npz | ts | ucr by the
+    extension (and a ``.tsv``'s first line, see the module docstring); otherwise the
+    extension, which no reader takes."""
+    if fmt != "auto":
+        return fmt
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext in ("npy", "npz", "ts"):
+        return ext
+    if ext == "tsv" and headerless(path):
+        return "ucr"
+    return "csv" if ext in ("csv", "tsv", "txt") else ext
+
+
+def refuse_numbers_as_header(path: str) -> None:
+    """A wide CSV / TXT (``format=auto``) whose first line is numbers other than column
+    numbers (``0,1,2`` as pandas writes an array's columns): read as a header, its numbers
+    would name channels and the first time step would be lost without a word. Most often
+    it is an older UCR archive ``.txt``, so the error says how to read one."""
+    if not headerless(path):
+        return
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        line = next((x for x in fh if x.strip()), "")
+    cells = [c.strip() for c in line.replace("\t", ",").split(",")]
+    try:
+        numbers = [float(c) for c in cells]
+    except ValueError:
+        numbers = []
+    if numbers in (list(range(len(cells))), list(range(1, len(cells) + 1))):
+        return
+    raise DataError("line 1 holds only numbers, so it is no header naming the channels: a UCR "
+                    "archive file (the class, then the values, one series a line) is read with "
+                    "format=ucr; a wide table (one column per channel) needs a header line",
+                    file=path)
+
+
+class SeriesFiles:
+    def _read_kind(self, path: str) -> str:
+        """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads
+        its other text files (``.txt``, ``.csv``) as UCR files too."""
+        kind = file_kind(path)
+        if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts"):
+            return "ucr"
+        return kind
+
+    def read_input(self, path: str) -> Any:
+        kind = self._read_kind(path)
+        if kind == "csv" and path.lower().endswith(".csv"):
+            roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
+            data = tsio.read_frame(path, roles)
+        elif kind == "npy":
+            data = np.load(path, allow_pickle=False)
+        elif kind == "npz":
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        elif kind in ARCHIVE_KINDS:
+            data = read_archive(path, kind).series  # a list of [C, L] series
+        else:
+            raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy, .npz, "
+                             f".ts or a UCR archive .tsv")
+        try:  # what the model cannot read in the file: refused here, where the file is known
+            self._series_arrays(data)
+        except DataError as e:
+            raise DataError(e.message, file=path) from None
+        except ValueError as e:
+            raise DataError(str(e), file=path) from None
+        return data
+
+    def read_records(self, path: str) -> list[Record]:
+        """``to_records`` of the file, each series named as ``ingest`` names it (``x.npy[2]``,
+        ``x.npz:key``, ``x.ts[2]``): ``read_input`` gives the arrays without the file name
+        that ingest's ids hold. A CSV keeps ``to_records``' names (its ``series_column``
+        values, which join a store's ``x.csv:<value>`` ids by the part after the file name)."""
+        data = self.read_input(path)
+        records = self.to_records(data)
+        if isinstance(data, pd.DataFrame):
+            return records
+        base = os.path.basename(path)
+        if isinstance(data, list):  # an archive file: its series as an [N, C, L] array's
+            ids = tsio.array_ids(base, 3, len(data))
+        else:
+            arrays = [(tsio.npz_label(base, k), a) for k, a in data.items()] \
+                if isinstance(data, Mapping) else [(base, data)]
+            ids = [rid for label, a in arrays for rid in tsio.array_ids(label, np.ndim(a), len(a))]
+        for rec, rid in zip(records, ids, strict=True):  # one record per series, in file order
+            rec["id"] = rid
+        return records
+
+    def read_labels(self, path: str) -> pd.DataFrame | None:
+        """The labels a ``.ts`` / UCR file holds beside its series (``id``: as ingest names
+        the series, ``label``: as written, None where ``?``); None for other files, which
+        are read as labels tables. A ``.ts`` without labels (``@classLabel false``) is an
+        error: used as labels it would label nothing."""
+        kind = self._read_kind(path)
+        if kind not in ARCHIVE_KINDS:
+            return None
+        archive = read_archive(path, kind)
+        if archive.labels is None:
+            raise DataError("holds no labels (@classLabel false, no @targetLabel true): give the "
+                            "labels in their own file, or the .ts file written with them", file=path)
+        return pd.DataFrame({"id": archive.ids, "label": pd.Series(archive.labels, dtype=object)})
+
+    def write_output(self, data: Any, path: str) -> None:
+        if isinstance(data, pd.DataFrame):
+            tsio.atomic_write(path, lambda fh: data.to_csv(fh, index=False), mode="w")
+        elif isinstance(data, Mapping):
+            tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
+        elif isinstance(data, np.ndarray):
+            tsio.atomic_write(path, lambda fh: np.save(fh, data, allow_pickle=False))
+        elif isinstance(data, list):
+            raise DataError("series read from a .ts / UCR archive file are not written back in "
+                            "that format; fill them from Python (model.infill(list of arrays)) "
+                            "or convert the file to .npz", file=path)
+        else:
+            raise TypeError(f"write_output: unsupported data of type {type(data).__name__}")
