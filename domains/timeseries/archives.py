@@ -63,17 +63,31 @@ def _number(cell: str) -> bool:
     return True
 
 
-def headerless(path: str) -> bool:
-    """Whether the first non-blank line of a text file is two or more tab- or
-    comma-separated numbers: a UCR archive line (class, values), never a header that names
-    channels or labels columns. Unreadable files say no (their reader names the problem)."""
+def _first_cells(path: str) -> list[str]:
+    """The cells of the first non-blank line (split by tabs, else commas, else white space);
+    none for a file that cannot be read (its reader names the problem)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             line = next((x for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()), "")
     except OSError:
-        return False
-    cells = re.split(r"[\t,]", line.strip())
-    return len(cells) >= 2 and all(_number(c.strip()) for c in cells)
+        return []
+    line = line.strip()
+    sep = "\t" if "\t" in line else "," if "," in line else None
+    return [c.strip() for c in line.split(sep)]
+
+
+def headerless(path: str) -> bool:
+    """Whether the first non-blank line of a text file is two or more numbers: a UCR
+    archive line (class, values), never a header that names channels or label columns."""
+    cells = _first_cells(path)
+    return len(cells) >= 2 and all(_number(c) for c in cells)
+
+
+def ucr_lines(path: str) -> bool:
+    """Whether the first non-blank line is a class (any text) and then numbers, as in a UCR
+    archive file with named classes, and not a header (``id,label``, ``time,co2``)."""
+    cells = _first_cells(path)
+    return len(cells) >= 2 and all(_number(c) for c in cells[1:])
 
 
 def _refuse(path: str, line: int, series: int, why: str) -> DataError:

@@ -27,7 +27,7 @@ from encoderkit.domain import Record
 from encoderkit.errors import DataError
 
 from . import io as tsio
-from .archives import headerless, read_archive
+from .archives import headerless, read_archive, ucr_lines
 
 ARCHIVE_KINDS = ("ts", "ucr")
 
@@ -70,10 +70,11 @@ def refuse_numbers_as_header(path: str) -> None:
 
 class SeriesFiles:
     def _read_kind(self, path: str) -> str:
-        """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads
-        its other text files (``.txt``, ``.csv``) as UCR files too."""
+        """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads its
+        other text files (``.txt``, ``.csv``) as UCR files too, unless their first line is a
+        header (a labels table ``id,label``, a wide table): those keep their own reader."""
         kind = file_kind(path)
-        if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts"):
+        if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts") and ucr_lines(path):
             return "ucr"
         return kind
 

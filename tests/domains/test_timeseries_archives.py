@@ -110,6 +110,10 @@ def test_which_reader_a_file_gets(tmp_path):
     assert domain.options["format"] == "ucr"
     assert [r["id"] for r in domain.read_records(txt)] == ["old.txt[0]", "old.txt[1]"]
     assert read_table(txt, domain)["label"].tolist() == ["1", "2"]
+    table = _write(tmp_path / "labels.csv", "id,label\nold.txt[1],b\n")  # still a labels table
+    assert read_table(table, domain)["label"].tolist() == ["b"]
+    named = _write(tmp_path / "named.txt", "standing 1.5 2.5\nwalking 3 4\n")  # classes as words
+    assert read_table(named, domain)["label"].tolist() == ["standing", "walking"]
     # a table written from an array names its columns 0, 1, ...: still a wide table
     numbered = _write(tmp_path / "numbered.csv", "0,1\n1.5,2.5\n3.5,4.5\n")
     ingest("timeseries", [numbered], str(tmp_path / "n.zarr"), progress=False, verbose=False)
