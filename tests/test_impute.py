@@ -5,6 +5,8 @@ not quality (benchmarks/RESULTS.md has the quality figures)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,7 +187,7 @@ def test_series_holdout_runs_as_long_as_the_gaps():
 def run_impute(src, out, *words):
     from encoderkit.impute import impute, parse
 
-    own, passed, ingest_options = parse([f"input={src}", f"output={out}", *words, *TINY])
+    own, passed, ingest_options = parse([f"input={src}", f"output={out}", *TINY, *words])  # a test's words win
     return impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
 
 
@@ -317,19 +319,29 @@ def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
 def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passes(tmp_path):
     """`encoderkit impute` on series: the kept run's domain has the seasonal baseline,
     grid_shift and 4 infill passes (the measured imputation settings; `encoderkit pretrain`
-    defaults to no baseline), and a user's override still wins."""
+    defaults to no baseline), it trains 900 epochs (steps = ceil(900 x 75 patches / 2,048
+    tokens a step) = 33 with the floor lowered), and a user's override still wins."""
+    import yaml
+
     from encoderkit.infer import load
+
+    def steps(run: str) -> int:
+        return int(yaml.safe_load((tmp_path / run / "model0" / "config.yaml").read_text())["train"]["steps"])
 
     x = co2(300)
     x[100:110] = np.nan
     np.save(tmp_path / "co2.npy", x)
-    run_impute(tmp_path / "co2.npy", tmp_path / "a.npy", f"run_dir={tmp_path / 'a'}", "domain.patch=4")
+    run_impute(tmp_path / "co2.npy", tmp_path / "a.npy", f"run_dir={tmp_path / 'a'}", "domain.patch=4",
+               "train.steps=auto", "train.auto_min_steps=1")
     opts = load(str(tmp_path / "a" / "model0")).domain.options
     assert opts["grid_shift"] is True and opts["infill_shifts"] == 4 and opts["baseline"] == "seasonal"
+    assert steps("a") == math.ceil(900 * 75 / 2048) == 33
     run_impute(tmp_path / "co2.npy", tmp_path / "b.npy", f"run_dir={tmp_path / 'b'}", "domain.patch=4",
+               "train.steps=auto", "train.auto_min_steps=1", "train.auto_epochs=100",
                "domain.infill_shifts=1", "domain.grid_shift=false", "domain.baseline=linear")
     opts = load(str(tmp_path / "b" / "model0")).domain.options
     assert opts["grid_shift"] is False and opts["infill_shifts"] == 1 and opts["baseline"] == "linear"
+    assert steps("b") == math.ceil(100 * 75 / 2048) == 4
     assert not np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
