@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.cliutil import check_device
+from encoderkit.data import textfiles
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
 from encoderkit.impute_cells import (Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
                                      score_holdout, select_fills, set_cells, with_hidden)
@@ -43,10 +44,10 @@ Fits an encoder on the observed values of a table or series file and writes the 
 every missing cell filled (observed cells unchanged), then prints a summary: cells filled
 per column / channel, the error on held-back observed cells next to a simple baseline, time.
 
-  input      a table (.csv, .tsv, .parquet) or a series file (.npy, .npz, or a .csv with a
-             time column)
+  input      a table (.csv, .tsv, .parquet) or a series file (.npy, .npz, or a .csv / .tsv
+             with a time column)
   output     the filled file, same format as the input (refused if it exists, unless overwrite=true)
-  domain     tabular | timeseries; default from the file: .npy/.npz and CSV files whose first
+  domain     tabular | timeseries; default from the file: .npy/.npz and CSV / TSV files whose first
              column is named time, date, timestamp, ... (or holds dates) are series, others tables
   holdout    share of the observed cells held back to measure the error (default 0.05; 0 = off);
              for series, in runs as long as the file's own gaps on average
@@ -70,7 +71,7 @@ Other key=value pairs are ingest options of the domain (time_column=date, exclud
 # Time-column names that make a CSV a series (compared lower-case).
 TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "month", "day",
                         "period", "ds"})
-TABLE_SUFFIXES = (".parquet", ".pq", ".tsv", ".tab")
+TABLE_SUFFIXES = (".parquet", ".pq")
 OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".npz")
 SERIES_SUFFIXES = (".npy", ".npz")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
@@ -307,10 +308,10 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
 
 def time_column(path: str) -> str | None:
     """The first column of a CSV when it is named like a time or holds dates."""
-    if not path.lower().endswith((".csv", ".txt")):
+    if not textfiles.plain_name(path).endswith((".csv", ".txt", ".tsv", ".tab")):
         return None
     try:
-        head = pd.read_csv(path, nrows=50)
+        head = pd.read_csv(path, sep=textfiles.delimiter(path), nrows=50)
     except Exception:  # unreadable here: the domain's reader names the problem later
         return None
     if head.shape[1] < 2:

@@ -61,19 +61,23 @@ def test_table_csv_filled_observed_cells_unchanged(tmp_path, capsys):
     assert "overwrite=true" in err and len(err.strip().splitlines()) == 1
 
 
-def test_series_csv_with_dates_is_a_series(tmp_path, capsys):
+@pytest.mark.parametrize("suffix", ["csv", "tsv"])
+def test_series_csv_with_dates_is_a_series(tmp_path, capsys, suffix):
+    """A CSV (or a tab-separated .tsv) whose first column holds dates is a series, filled
+    and written back in its own format (a .tsv was taken for a table by its suffix)."""
+    sep = "\t" if suffix == "tsv" else ","
     x = co2(300)
     truth = x.copy()
     x[40:52] = np.nan  # a 12-week gap
     x[200] = np.nan
     dates = pd.date_range("1990-01-07", periods=len(x), freq="W").strftime("%Y-%m-%d")
-    src, out = tmp_path / "co2.csv", tmp_path / "co2_filled.csv"
-    pd.DataFrame({"date": dates, "co2": x}).to_csv(src, index=False)
+    src, out = tmp_path / f"co2.{suffix}", tmp_path / f"co2_filled.{suffix}"
+    pd.DataFrame({"date": dates, "co2": x}).to_csv(src, sep=sep, index=False)
     assert infer_domain(str(src), {}) == "timeseries"
     code = main(["impute", f"input={src}", f"output={out}", "domain.patch=8", *TINY])
     cap = capsys.readouterr()
     assert code == 0, cap.err
-    back = pd.read_csv(out)
+    back = pd.read_csv(out, sep=sep)
     assert list(back["date"]) == list(dates)  # the time column passes through
     filled = back["co2"].to_numpy()
     assert np.isfinite(filled).all()

@@ -97,7 +97,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap",
                       "shifts": "infill_shifts"}
-    input_formats = ("wide .csv, .npy ([L], [C, L], [N, C, L]) or .npz; NaN / empty cells are filled "
+    input_formats = ("wide .csv / .tsv (also compressed), .npy ([L], [C, L], [N, C, L]) or .npz; "
+                     "NaN / empty cells are filled "
                      "(.ts and UCR archive .tsv are read, not written)")
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import compression, delimiter, plain_name
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
 
@@ -43,7 +44,9 @@ def file_kind(path: str, fmt: str = "auto") -> str:
         return ext
     if ext == "tsv" and headerless(path):
         return "ucr"
-    return "csv" if ext in ("csv", "tsv", "txt") else ext
+    # text tables, compressed too (pandas reads x.csv.gz; a tab-separated one by its name)
+    plain = os.path.splitext(plain_name(path))[1].lstrip(".")
+    return "csv" if plain in ("csv", "tsv", "tab", "txt") else ext
 
 
 def refuse_numbers_as_header(path: str) -> None:
@@ -80,7 +83,7 @@ class SeriesFiles:
 
     def read_input(self, path: str) -> Any:
         kind = self._read_kind(path)
-        if kind == "csv" and path.lower().endswith(".csv"):
+        if kind == "csv":
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             data = tsio.read_frame(path, roles)
         elif kind == "npy":
@@ -137,7 +140,8 @@ class SeriesFiles:
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):
-            tsio.atomic_write(path, lambda fh: data.to_csv(fh, index=False), mode="w")
+            tsio.atomic_write(path, lambda fh: data.to_csv(fh, sep=delimiter(path), index=False,
+                                                           compression=compression(path)))
         elif isinstance(data, Mapping):
             tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
         elif isinstance(data, np.ndarray):

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths, keep_integer_columns
+from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
@@ -126,9 +126,10 @@ def read_csv(path: str, *, time_column: str | None = None, series_column: str | 
 def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
               channels: Sequence[str] | None, value_column: str | None,
               channel_column: str | None) -> list[Series]:
-    check_row_widths(path)  # pandas reads a short row as missing values
+    sep = delimiter(path)
+    check_row_widths(path, sep)  # pandas reads a short row as missing values
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header, no rows)", file=path) from None
     for option, col in (("time_column", time_column), ("series_column", series_column),
@@ -210,14 +211,15 @@ def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     observed ``2`` is written back as ``2``, not ``2.0``). ``text_columns`` (the time and
     series columns) are read as the text the file holds, as ingest reads them: series
     ``01`` and ``1`` stay two series, and their cells are written back as they were."""
-    check_row_widths(path)
-    frame = pd.read_csv(path, float_precision="round_trip")
+    sep = delimiter(path)
+    check_row_widths(path, sep)
+    frame = pd.read_csv(path, sep=sep, float_precision="round_trip")
     text = [c for c in text_columns if c in frame.columns]
     if text:
-        cells = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)
+        cells = pd.read_csv(path, sep=sep, usecols=text, dtype=str, keep_default_na=False)
         for c in text:
             frame[c] = cells[c]
-    return keep_integer_columns(frame, path)
+    return keep_integer_columns(frame, path, sep)
 
 
 def array_ids(label: str, ndim: int, n: int = 1) -> list[str]:

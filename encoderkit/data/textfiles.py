@@ -56,14 +56,38 @@ def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
                                 f"leaving its comma out", file=path)
 
 
-def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike, sep: str = ",") -> pd.DataFrame:
     """``frame`` (read from the CSV ``path``) with each float column that has holes and
     whole numbers in the file as nullable ``Int64``, so infill writes an observed ``2``
     back as ``2`` and its fills as whole numbers (the writers round into such a column)."""
     holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
     if holes:
-        ints = pd.read_csv(path, usecols=holes, dtype_backend="numpy_nullable")
+        ints = pd.read_csv(path, sep=sep, usecols=holes, dtype_backend="numpy_nullable")
         for c in holes:
             if pd.api.types.is_integer_dtype(ints[c].dtype):
                 frame[c] = ints[c]
     return frame
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def plain_name(path: str) -> str:
+    """``path`` lower-cased without a compression suffix (``x.tsv.gz`` -> ``x.tsv``)."""
+    low = str(path).lower()
+    for suffix in COMPRESSED:
+        if low.endswith(suffix):
+            return low[: -len(suffix)]
+    return low
+
+
+def compression(path: str) -> str | None:
+    """pandas' name of the compression a file name asks for (None: plain text)."""
+    low = str(path).lower()
+    names = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
+    return next((name for suffix, name in names.items() if low.endswith(suffix)), None)
+
+
+def delimiter(path: str) -> str:
+    """The field separator of a text table: a tab for ``.tsv`` / ``.tab``, else a comma."""
+    return "\t" if plain_name(path).endswith((".tsv", ".tab")) else ","

@@ -210,3 +210,30 @@ def test_without_aeon_a_ts_file_says_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="pip install aeon") as e:
         read_ts(_ts(tmp_path, "1,2:Up\n", uni=True))
     assert "hand.ts" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["w.tsv", "w.tab", "w.csv.gz", "w.tsv.bz2"])
+def test_wide_text_tables_by_their_names_tab_separated_and_compressed(tmp_path, name):
+    """A wide series table written as TSV (or compressed) is read with its own separator at
+    ingest and read back, and infill writes it back in kind: a .tsv was read comma-separated
+    (one column named 'a\\tb' and a refusal of every cell), a .csv.gz refused as type 'gz'."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.5, np.nan, 3.5, 4.5], "b": [2.0, 4.0, np.nan, 8.0]})
+    path = str(tmp_path / name)
+    frame.to_csv(path, sep="\t" if ".t" in name else ",", index=False)
+    assert file_kind(path) == "csv"
+    ingest("timeseries", [path], str(tmp_path / "w.zarr"), progress=False, verbose=False)
+    rec = RecordStore(str(tmp_path / "w.zarr"))[0]
+    assert int(rec["channels"]) == 2
+    np.testing.assert_array_equal(np.asarray(rec["values"]),
+                                  frame.to_numpy(np.float32).T.reshape(-1))
+    domain = TimeSeriesDomain({})
+    back = domain.read_input(path)
+    pd.testing.assert_frame_equal(back, frame)
+    out = str(tmp_path / ("out-" + name))
+    domain.write_output(back, out)
+    pd.testing.assert_frame_equal(domain.read_input(out), frame)
+    # the written file is what its name says: a tab table, compressed where asked
+    opened = pd.read_csv(out, sep="\t" if ".t" in name else ",")
+    pd.testing.assert_frame_equal(opened, frame)
