@@ -73,7 +73,7 @@ TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "m
                         "period", "ds"})
 TABLE_SUFFIXES = (".parquet", ".pq")
 OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".npz")
-SERIES_SUFFIXES = (".npy", ".npz")
+SERIES_SUFFIXES = (".npy", ".npz", ".ts")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
        "select": "auto", "run_dir": None, "overwrite": False, "progress": True, "device": "cpu"}
@@ -525,9 +525,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             raise DataError(f"cannot read {input} as {domain}: {msg}", file=input) from None
         if not (isinstance(data, (pd.DataFrame, np.ndarray)) or (isinstance(data, Mapping) and all(
                 isinstance(v, np.ndarray) for v in data.values()))):
+            # e.g. a .ts / UCR archive file: its series are read (ingest, predict), never written
             raise UsageError(f"impute fills tables and numeric arrays (domain=tabular or timeseries); "
-                             f"the {domain} domain reads {input} as {type(data).__name__} (use "
-                             f"`encoderkit pretrain` then `encoderkit infill` for it)", key="domain")
+                             f"the {domain} domain reads {input} as {type(data).__name__}, which it "
+                             f"cannot write back: save the data as .csv, .npy ([N, C, L]) or .npz "
+                             f"(one array a series) and impute that", key="domain")
         if isinstance(data, pd.DataFrame):  # a typo in exclude=[...] would silently fill that column
             excl = ingest_options.get("exclude") or []
             absent = [str(c) for c in ([excl] if isinstance(excl, str) else excl)

@@ -377,3 +377,20 @@ def test_series_pretraining_has_no_baseline_and_imputation_the_seasonal_one():
     assert imputing.domain.baseline == "seasonal"
     assert compose(pretrain_overrides("timeseries", "s.zarr", "r", 0, False,
                                       ["domain.baseline=linear"])).domain.baseline == "linear"
+
+
+def test_a_ts_series_file_is_refused_before_training_and_says_what_to_give(tmp_path, capsys):
+    """A .ts archive file is a series file (infer_domain), whose series impute can read but
+    not write back: one line saying which files it fills, before any model trains, no
+    output and no run directory left (the message used to point at `encoderkit infill`,
+    which cannot write one either)."""
+    src = tmp_path / "x.ts"
+    src.write_text("@problemName x\n@univariate true\n@equalLength true\n@classLabel false\n"
+                   "@data\n1,2,?,4,5,6,7,8\n2,3,4,?,6,7,8,9\n")
+    assert infer_domain(str(src), {}) == "timeseries"
+    out = tmp_path / "filled.npz"
+    code = main(["impute", f"input={src}", f"output={out}", f"run_dir={tmp_path / 'run'}", *TINY])
+    err = capsys.readouterr().err
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert ".npy ([N, C, L])" in err and "cannot write back" in err
+    assert not out.exists() and not (tmp_path / "run" / "model0").exists()
