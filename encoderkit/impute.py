@@ -99,7 +99,8 @@ GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 # was chosen on all gain, e.g. mean error relative to the best classical fill 0.77 -> 0.44
 # on a 9-channel accelerometer recording), while a single short series, already thousands
 # of passes deep at the floor, keeps it (a flat 600-step floor cost airline and macrodata;
-# benchmarks/RESULTS.md, "Series imputation: a budget of 900 epochs").
+# benchmarks/RESULTS.md, "Series imputation: a budget of 900 epochs"); a file of many
+# series trains longer still (COLLECTION_EPOCHS below).
 DOMAIN_OVERRIDES: dict[str, tuple[str, ...]] = {
     "tabular": ("domain.numeric_decode=regression",),
     "timeseries": ("domain.baseline=seasonal", "domain.grid_shift=true", "domain.infill_shifts=4",
@@ -107,12 +108,23 @@ DOMAIN_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A file of at least this many series trains COLLECTION_EPOCHS instead: there 2,700 epochs
+# (most files then at the 3,000-step cap) beat 900 again (benchmarks/RESULTS.md), while one
+# or a few series lost at that budget; the same count as the series inputs' auto rule
+# (domains/timeseries/domain.py, MIN_SERIES_FOR_SERIES_INPUTS).
+COLLECTION_SERIES = 4
+COLLECTION_EPOCHS = 2700
+
+
 def pretrain_overrides(domain: str, store: str, run_dir: str, seed: int, progress: bool,
-                       overrides: Sequence[str] = ()) -> list[str]:
-    """The pretrain words of one imputation model; user ``overrides`` come last and win."""
+                       overrides: Sequence[str] = (), n_records: int | None = None) -> list[str]:
+    """The pretrain words of one imputation model; user ``overrides`` come last and win.
+    ``n_records``: the store's record count (series of a file), for the series budget."""
+    budget = [f"train.auto_epochs={COLLECTION_EPOCHS}"] \
+        if domain == "timeseries" and n_records is not None and n_records >= COLLECTION_SERIES else []
     return ["experiment=impute", f"domain={domain}", f"data.store={store}", f"run.dir={run_dir}",
             f"run.seed={seed}", f"data.seed={seed}", f"train.progress={str(progress).lower()}",
-            *DOMAIN_OVERRIDES.get(domain, ()), *overrides]
+            *DOMAIN_OVERRIDES.get(domain, ()), *budget, *overrides]
 
 
 def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, n_models: int = 1,
@@ -122,10 +134,13 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
     from encoderkit.infer import load
     from encoderkit.train import pretrain
 
+    from encoderkit.data.store import RecordStore
+
+    n_records = len(RecordStore(store))
     models = []
     for k in range(n_models):
         run_dir = Path(work_dir) / f"model{k}"
-        words = pretrain_overrides(domain, store, str(run_dir), seed + k, progress, overrides)
+        words = pretrain_overrides(domain, store, str(run_dir), seed + k, progress, overrides, n_records)
         run = pretrain(words)
         models.append(load(run, device=device))
     return models

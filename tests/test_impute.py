@@ -394,3 +394,24 @@ def test_a_ts_series_file_is_refused_before_training_and_says_what_to_give(tmp_p
     assert code != 0 and len(err.strip().splitlines()) == 1
     assert ".npy ([N, C, L])" in err and "cannot write back" in err
     assert not out.exists() and not (tmp_path / "run" / "model0").exists()
+
+
+def test_a_file_of_many_series_trains_longer_than_a_few(tmp_path):
+    """The series budget by the file: 4 or more series train 2,700 epochs, fewer 900
+    (steps = ceil(epochs x 25 patches a series x series / 2,048 tokens a step) with the
+    floor lowered); a user's train.auto_epochs still wins."""
+    import yaml
+
+    def steps(n: int, *words: str) -> int:
+        rng = np.random.default_rng(n)
+        x = np.cumsum(rng.normal(size=(n, 1, 100)), axis=-1)
+        x[:, :, 40:44] = np.nan
+        src, run = tmp_path / f"s{n}{len(words)}.npy", tmp_path / f"r{n}{len(words)}"
+        np.save(src, x)
+        run_impute(src, tmp_path / f"o{n}{len(words)}.npy", f"run_dir={run}", "domain.patch=4",
+                   "train.steps=auto", "train.auto_min_steps=1", *words)
+        return int(yaml.safe_load((run / "model0" / "config.yaml").read_text())["train"]["steps"])
+
+    assert steps(4) == math.ceil(2700 * 4 * 25 / 2048) == 132
+    assert steps(3) == math.ceil(900 * 3 * 25 / 2048) == 33
+    assert steps(4, "train.auto_epochs=100") == math.ceil(100 * 4 * 25 / 2048) == 5
