@@ -100,28 +100,33 @@ GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 # on a 9-channel accelerometer recording), while a single short series, already thousands
 # of passes deep at the floor, keeps it (a flat 600-step floor cost airline and macrodata;
 # benchmarks/RESULTS.md, "Series imputation: a budget of 900 epochs"); a file of many
-# series trains longer still (COLLECTION_EPOCHS below).
+# series trains longer still (COLLECTION_EPOCHS below; series_epochs holds both).
 DOMAIN_OVERRIDES: dict[str, tuple[str, ...]] = {
     "tabular": ("domain.numeric_decode=regression",),
-    "timeseries": ("domain.baseline=seasonal", "domain.grid_shift=true", "domain.infill_shifts=4",
-                   "train.auto_epochs=900"),
+    "timeseries": ("domain.baseline=seasonal", "domain.grid_shift=true", "domain.infill_shifts=4"),
 }
 
 
-# A file of at least this many series trains COLLECTION_EPOCHS instead: there 2,700 epochs
+# Series train SERIES_EPOCHS; a file of at least COLLECTION_SERIES trains COLLECTION_EPOCHS: 2,700 epochs
 # (most files then at the 3,000-step cap) beat 900 again (benchmarks/RESULTS.md), while one
 # or a few series lost at that budget; the same count as the series inputs' auto rule
 # (domains/timeseries/domain.py, MIN_SERIES_FOR_SERIES_INPUTS).
+SERIES_EPOCHS = 900
 COLLECTION_SERIES = 4
 COLLECTION_EPOCHS = 2700
+
+
+def series_epochs(n_records: int | None) -> int:
+    """``train.auto_epochs`` of a series imputation model for a file of ``n_records`` series
+    (None: not known yet, as when only the overrides are checked)."""
+    return COLLECTION_EPOCHS if n_records is not None and n_records >= COLLECTION_SERIES else SERIES_EPOCHS
 
 
 def pretrain_overrides(domain: str, store: str, run_dir: str, seed: int, progress: bool,
                        overrides: Sequence[str] = (), n_records: int | None = None) -> list[str]:
     """The pretrain words of one imputation model; user ``overrides`` come last and win.
     ``n_records``: the store's record count (series of a file), for the series budget."""
-    budget = [f"train.auto_epochs={COLLECTION_EPOCHS}"] \
-        if domain == "timeseries" and n_records is not None and n_records >= COLLECTION_SERIES else []
+    budget = [f"train.auto_epochs={series_epochs(n_records)}"] if domain == "timeseries" else []
     return ["experiment=impute", f"domain={domain}", f"data.store={store}", f"run.dir={run_dir}",
             f"run.seed={seed}", f"data.seed={seed}", f"train.progress={str(progress).lower()}",
             *DOMAIN_OVERRIDES.get(domain, ()), *budget, *overrides]
@@ -131,10 +136,9 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
                overrides: Sequence[str] = (), progress: bool = False, device: str = "cpu") -> list:
     """Pretrain ``n_models`` models on ``store`` (seeds ``seed + k``), under ``work_dir/model<k>``;
     return them loaded (``encoderkit.infer.Pretrained``)."""
+    from encoderkit.data.store import RecordStore
     from encoderkit.infer import load
     from encoderkit.train import pretrain
-
-    from encoderkit.data.store import RecordStore
 
     n_records = len(RecordStore(store))
     models = []

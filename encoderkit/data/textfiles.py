@@ -69,23 +69,25 @@ def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike, sep: str 
     return frame
 
 
-COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+# compression suffix -> pandas' name for it
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
+
+
+def _compression_suffix(path: str) -> str | None:
+    low = str(path).lower()
+    return next((suffix for suffix in COMPRESSION if low.endswith(suffix)), None)
 
 
 def plain_name(path: str) -> str:
     """``path`` lower-cased without a compression suffix (``x.tsv.gz`` -> ``x.tsv``)."""
-    low = str(path).lower()
-    for suffix in COMPRESSED:
-        if low.endswith(suffix):
-            return low[: -len(suffix)]
-    return low
+    suffix = _compression_suffix(path)
+    return str(path).lower()[: -len(suffix) if suffix else None]
 
 
 def compression(path: str) -> str | None:
     """pandas' name of the compression a file name asks for (None: plain text)."""
-    low = str(path).lower()
-    names = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
-    return next((name for suffix, name in names.items() if low.endswith(suffix)), None)
+    suffix = _compression_suffix(path)
+    return COMPRESSION[suffix] if suffix else None
 
 
 def delimiter(path: str) -> str:

@@ -85,7 +85,8 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     from encoderkit.tasks import finetune
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
-    n = resolve_members(cfg.task.ensemble, cfg.task.type, train_records(run_dir))
+    records = train_records(run_dir)
+    n = resolve_members(cfg.task.ensemble, cfg.task.type, records)
     manifest = run_dir / MANIFEST
     if n <= 1:
         if main:
@@ -100,7 +101,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     if main:
         members = [f"{MEMBERS_DIR}/{i}" for i in range(1, n)]
         body = {"members": members, "seeds": [seed + i for i in range(n)],
-                "train_records": train_records(run_dir),
+                "train_records": records,
                 "val": validation([run_dir, *(run_dir / m for m in members)])}
         write_text_atomic(manifest, json.dumps(body, indent=1))
     return n
