@@ -152,7 +152,7 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     try:
         with reading(path):
             check_row_widths(path)  # pandas reads a short row as missing values
-            frame = pd.read_csv(path, dtype=dtype)
+            frame = pd.read_csv(path, dtype=dtype, index_col=False)
             if keep_integers:
                 frame = keep_integer_columns(frame, path)
     except DataError as err:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -129,7 +130,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     sep = delimiter(path)
     check_row_widths(path, sep)  # pandas reads a short row as missing values
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        frame = _read_table(path, sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header, no rows)", file=path) from None
     for option, col in (("time_column", time_column), ("series_column", series_column),
@@ -204,6 +205,15 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     return out
 
 
+def _read_table(path: str, sep: str, **kw: Any) -> pd.DataFrame:
+    """pandas' reader, never taking the first column for the index: empty fields after the
+    last column (a separator ending every row; longer rows are refused by
+    ``check_row_widths``) are dropped, which pandas warns about."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        return pd.read_csv(path, sep=sep, index_col=False, **kw)
+
+
 def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     """A CSV as the DataFrame ``infill`` fills and ``write_output`` writes back: numbers
     parsed exactly (pandas' default parser can be one ulp off, and the written file would
@@ -213,10 +223,10 @@ def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     ``01`` and ``1`` stay two series, and their cells are written back as they were."""
     sep = delimiter(path)
     check_row_widths(path, sep)
-    frame = pd.read_csv(path, sep=sep, float_precision="round_trip")
+    frame = _read_table(path, sep, float_precision="round_trip")
     text = [c for c in text_columns if c in frame.columns]
     if text:
-        cells = pd.read_csv(path, sep=sep, usecols=text, dtype=str, keep_default_na=False)
+        cells = _read_table(path, sep, usecols=text, dtype=str, keep_default_na=False)
         for c in text:
             frame[c] = cells[c]
     return keep_integer_columns(frame, path, sep)

@@ -2,9 +2,16 @@
 
 pandas reads a row with fewer fields than the header (a dropped comma, a line cut short)
 as a row whose last cells are missing, without a word: a series or set reader then fills
-values the file never left out, or stores them as holes. ``check_row_widths`` refuses
-such a row, naming its line. And it reads an integer column with holes as floats, so an
+values the file never left out, or stores them as holes. A row with more fields than the
+header makes pandas take the first column as the row index (every cell shifts one column),
+or fail deep inside a reader. ``check_row_widths`` refuses both, naming the line (empty
+fields after the last column, a trailing separator, are allowed: read them with
+``index_col=False``), and a header separated by another separator than the file name says,
+and UTF-16 text. And pandas reads an integer column with holes as floats, so an
 observed ``2`` would be written back as ``2.0``: ``keep_integer_columns``.
+
+``open_text`` opens a text file as pandas would by its name (``.gz``, ``.bz2``, ``.xz``, a
+``.zip`` of one file), without a UTF-8 byte-order mark, for the readers that look at lines.
 """
 
 from __future__ import annotations
@@ -22,38 +29,98 @@ import pandas as pd
 from encoderkit.errors import DataError, reading
 
 _OPENERS: dict[str, Any] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = False) -> Any:
+    """``path`` opened for reading text (UTF-8, a byte-order mark dropped; bytes with
+    ``binary``), decompressed by its name as pandas decompresses it (``.gz``, ``.bz2``,
+    ``.xz``, ``.zip`` holding one file); None for a compression only pandas reads here
+    (``.zst``, ``.tar``)."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".zst", ".tar"):
+        return None
+    if suffix == ".zip":
+        import io
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise DataError(f"a compressed table is one file in the .zip; this one holds "
+                                f"{len(names)}" + (f" ({', '.join(names[:4])})" if names else ""), file=path)
+            data = archive.read(names[0])
+        raw = io.BytesIO(data)
+        return raw if binary else io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
+    opener = _OPENERS.get(suffix, open)
+    if binary:
+        return opener(path, "rb")
+    return opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
+
+
+def check_text(path: str | os.PathLike) -> None:
+    """A ``DataError`` for UTF-16 text (Excel's "Unicode text"), which UTF-8 readers turn into
+    one garbled column; other encodings fail where they are decoded."""
+    path = os.fspath(path)
+    with reading(path):
+        fh = open_text(path, binary=True)
+        if fh is None:
+            return
+        with fh:
+            head = fh.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataError("is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+                        file=path)
 
 
 def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
-    """A ``DataError`` naming the first line with fewer fields than the header line.
-    Blank lines are skipped, as pandas skips them; files compressed other than gzip, bzip2
-    or xz are not checked (pandas reads them; this only adds a check)."""
+    """A ``DataError`` naming the first line with fewer fields than the header line, or more
+    (other than empty ones after the last column), a header separated by another separator,
+    or UTF-16 text. Blank lines are skipped, as pandas skips them; ``.zst`` / ``.tar`` files
+    are not checked (pandas reads them; this only adds a check)."""
     path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in _OPENERS and suffix in (".zip", ".zst", ".tar"):
+    check_text(path)
+    with reading(path):
+        fh = open_text(path, errors="replace")
+        if fh is None:
+            return
+        with fh:
+            _check_rows(path, fh, delimiter)
+
+
+def _check_rows(path: str, fh: Any, delimiter: str) -> None:
+    reader = csv.reader(fh, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error:
         return
-    opener = _OPENERS.get(suffix, open)
-    with reading(path), opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
+    if header is None:
+        return
+    width = len(header)
+    if width == 1:  # one column: or the header is split by another separator
+        for other, word in _SEPARATORS.items():
+            if other != delimiter and other in header[0]:
+                fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(
+                    other, f"save it {_SEPARATORS[delimiter]}-separated")
+                raise DataError(f"the header line is {word}-separated, but the file's name says "
+                                f"{_SEPARATORS[delimiter]}-separated: {fix}", file=path)
+    rows = iter(reader)
+    while True:
         try:
-            header = next(reader, None)
-        except csv.Error:
+            row = next(rows)
+        except StopIteration:
             return
-        if header is None:
+        except csv.Error:  # a NUL byte, a huge field: pandas' reader has its own word on it
             return
-        width = len(header)
-        rows = iter(reader)
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                return
-            except csv.Error:  # a NUL byte, a huge field: pandas' reader has its own word on it
-                return
-            if row and len(row) < width:
-                raise DataError(f"line {reader.line_num} has {len(row)} field(s) where the header has "
-                                f"{width}; write a missing value as an empty field (1,,3), not by "
-                                f"leaving its comma out", file=path)
+        if row and len(row) < width:
+            raise DataError(f"line {reader.line_num} has {len(row)} field(s) where the header has "
+                            f"{width}; write a missing value as an empty field (1,,3), not by "
+                            f"leaving its comma out", file=path)
+        if len(row) > width and any(c.strip() for c in row[width:]):
+            raise DataError(f"line {reader.line_num} has {len(row)} fields where the header has "
+                            f"{width}; give every column a name in the header, and each row one "
+                            f"field per column", file=path)
 
 
 def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike, sep: str = ",") -> pd.DataFrame:
