@@ -1,9 +1,11 @@
-"""Malformed and unusual series files (text tables by their names, compressed): what a
-valid one reads as (hand-written expected values) and the one line naming the file and
-the line that refuses a bad one. Found by a sweep of the command line over such files."""
+"""Malformed and unusual series files (``.ts``, UCR ``.tsv`` / ``.txt``, text tables by
+their names, compressed): what a valid one reads as (hand-written expected values, aeon's
+loader where it reads the file right) and the one line naming the file and the line that
+refuses a bad one. Found by a sweep of the command line over such files."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import zipfile
@@ -12,16 +14,27 @@ import numpy as np
 import pytest
 
 from domains.timeseries import TimeSeriesDomain
+from domains.timeseries.archives import read_ts, read_ucr
+from domains.timeseries.files import file_kind
 from encoderkit import cli
 from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
 from encoderkit.errors import DataError
+from encoderkit.tasks.label_files import read_table
+
+HEAD = "@problemName w\n@univariate true\n@equalLength {eq}\n{label}\n@data\n"
+
 
 def _write(path, content) -> str:
     if isinstance(content, str):
         content = content.encode()
     path.write_bytes(content)
     return str(path)
+
+
+def _ts(tmp_path, body: str, label: str = "@classLabel true A B", eq: str = "false",
+        name: str = "x.ts") -> str:
+    return _write(tmp_path / name, HEAD.format(eq=eq, label=label) + body)
 
 
 def _ingest(path: str, out, **options) -> RecordStore:
@@ -73,6 +86,100 @@ def test_unusual_but_valid_tables_read_as_written(tmp_path, name, text):
     assert _series(store) == [[1.0, 3.0, 2.0, 4.0]]  # channel-major: a then b
     back = TimeSeriesDomain(store.schema).read_input(str(tmp_path / name))
     assert list(back.columns) == ["a", "b"] and back.to_numpy().tolist() == [[1, 2], [3, 4]]
+
+
+# ------------------------------------------------------------------ UCR files
+UCR = "1\t1.5\t2.5\tNaN\n2\t4\t5\t6\n"
+UCR_SERIES = [[1.5, 2.5], [4.0, 5.0, 6.0]]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("x.tsv.gz", gzip.compress(UCR.encode())),
+    ("x.tsv.bz2", bz2.compress(UCR.encode())),
+    ("x.tsv", "\ufeff" + UCR),                       # a byte-order mark before the first class
+    ("x.tsv", UCR.replace("\n", "\r\n")),
+])
+def test_compressed_and_bom_ucr_files_are_ucr(tmp_path, name, content):
+    """A .tsv.gz of the archive was read as a wide table (one record of every number), and
+    a byte-order mark hid the first line's class, so the first series became a header."""
+    path = _write(tmp_path / name, content)
+    assert file_kind(path) == "ucr"
+    assert [s[0].tolist() for s in read_ucr(path).series] == UCR_SERIES
+    assert read_ucr(path).labels == ["1", "2"]
+    assert _series(_ingest(path, tmp_path / "s.zarr")) == UCR_SERIES
+
+
+def test_a_ucr_tsv_with_word_classes_is_read_as_ucr(tmp_path):
+    """Classes written as words (the first line is no longer all numbers) were read as a
+    header: at predict the class column was dropped without a word."""
+    path = _write(tmp_path / "w.tsv", "Up\t1\t2\t4\nDown\t4\t5\nUp\t7\t8\t9\n")
+    assert file_kind(path) == "ucr"
+    store = _ingest(path, tmp_path / "s.zarr")
+    assert _series(store) == [[1, 2, 4], [4, 5], [7, 8, 9]]
+    domain = TimeSeriesDomain(store.schema)
+    assert [r["id"] for r in domain.read_records(path)] == ["w.tsv[0]", "w.tsv[1]", "w.tsv[2]"]
+    assert read_table(path, domain)["label"].tolist() == ["Up", "Down", "Up"]
+    # a wide table of the same shape keeps its reader when a column role says it is one
+    table = _write(tmp_path / "t.tsv", "date\t0\t1\n2020-01-01\t1\t2\n2020-01-02\t3\t4\n")
+    assert file_kind(table) == "csv" and file_kind(table, table=True) == "csv"
+    assert _series(_ingest(table, tmp_path / "t.zarr", time_column="date")) == [[1, 3, 2, 4]]
+    # .txt / .csv need format=ucr, and the refusal says so
+    txt = _write(tmp_path / "w.txt", "Up 1 2 4\nDown 4 5 6\n")
+    with pytest.raises(DataError, match="format=ucr") as e:
+        _ingest(txt, tmp_path / "x.zarr")
+    assert txt in str(e.value)
+    assert _series(_ingest(txt, tmp_path / "u.zarr", format="ucr")) == [[1, 2, 4], [4, 5, 6]]
+
+
+def test_a_ucr_txt_read_back_without_format_is_refused_as_at_ingest(tmp_path):
+    """predict on an archive .txt of a store ingested without format=ucr read the numbers
+    as a header and failed with "no numeric channel columns"."""
+    path = _write(tmp_path / "x.txt", "  1.0  1.5  2.5\n  2.0  4.5  5.5\n")
+    with pytest.raises(DataError, match="format=ucr") as e:
+        TimeSeriesDomain({}).read_input(path)
+    assert path in str(e.value)
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ("1\n2\n", "line 1 (series 1)", "no values after the class '1'"),   # labels only
+    ("1\tNaN\tNaN\n", "line 1 (series 1)", "every value after the class '1' is missing"),
+])
+def test_a_ucr_line_without_values_is_named(tmp_path, text, where, what):
+    """A one-column .tsv was a wide table with the header '1' (one series of the rest)."""
+    path = _write(tmp_path / "x.tsv", text)
+    with pytest.raises(DataError) as e:
+        _ingest(path, tmp_path / "s.zarr")
+    assert where in str(e.value) and what in str(e.value) and path in str(e.value), str(e.value)
+
+
+# ------------------------------------------------------------------ .ts files
+@pytest.mark.parametrize("body, label, eq, where, what", [
+    ("1,2,3\n4,5,6\n", "", "true", "", "no @classLabel line"),
+    ("1,2,3:A\n1,2,3:B\n", "", "true", "", "no @classLabel line"),
+    ("1,2,3\n4,5,6:B\n", "@classLabel true A B", "true", "line 6 (series 1)", "no class"),
+    ("1,2,3:A\n4,5,6,7,8:B\n", "@classLabel true A B", "true", "line 7 (series 2)", "@equalLength false"),
+])
+def test_a_ts_file_aeon_misreads_is_refused_at_its_line(tmp_path, body, label, eq, where, what):
+    """Without @classLabel aeon took each line's last channel for its class (every series
+    empty: "all values missing" at ingest, a featurize error at evaluate); a line without
+    its class was reported at the next line with "Expecting 0 dimensions"."""
+    path = _ts(tmp_path, body, label=label, eq=eq)
+    with pytest.raises(DataError) as e:
+        read_ts(path)
+    msg = str(e.value)
+    assert path in msg and where in msg and what in msg and "\n" not in msg, msg
+
+
+def test_a_ts_file_with_classlabel_false_or_a_target_still_reads(tmp_path):
+    from aeon.datasets import load_from_ts_file
+
+    for label, labels in (("@classLabel false", None), ("@targetLabel true", ["1.5", "2.5"])):
+        path = _ts(tmp_path, "1,2,3" + (":1.5" if labels else "") + "\n4,5" + (":2.5" if labels else "")
+                   + "\n", label=label)
+        x, _ = load_from_ts_file(path)
+        archive = read_ts(path)
+        assert [s.tolist() for s in archive.series] == [np.asarray(s).tolist() for s in x]
+        assert archive.labels == labels
 
 
 def test_cli_a_longer_row_is_one_line_and_writes_nothing(tmp_path, capsys):

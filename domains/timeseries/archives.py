@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from encoderkit.data.textfiles import open_text
 from encoderkit.errors import DataError, reading
 
 from .io import array_ids
@@ -51,8 +52,14 @@ class Archive:
 
 
 def _lines(path: str) -> list[str]:
-    with reading(path), open(path, encoding="utf-8") as fh:
-        return fh.read().splitlines()
+    """The lines of a text file (decompressed by its name, without a byte-order mark)."""
+    with reading(path):
+        fh = open_text(path)
+        if fh is None:
+            raise DataError("decompress it first: archive files are read plain or as .gz, .bz2, "
+                            ".xz or .zip", file=path)
+        with fh:
+            return fh.read().splitlines()
 
 
 def _number(cell: str) -> bool:
@@ -66,14 +73,28 @@ def _number(cell: str) -> bool:
 def _first_cells(path: str) -> list[str]:
     """The cells of the first non-blank line (split by tabs, else commas, else white space);
     none for a file that cannot be read (its reader names the problem)."""
+    lines = first_lines(path, 1)
+    return split_cells(lines[0]) if lines else []
+
+
+def first_lines(path: str, n: int) -> list[str]:
+    """The first ``n`` non-blank lines of a text file among its first 100 (decompressed by
+    its name); none for a file that cannot be read (its reader names the problem)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            line = next((x for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()), "")
-    except OSError:
+        fh = open_text(path, errors="replace")
+        if fh is None:
+            return []
+        with fh:
+            lines = [x.strip() for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()]
+    except Exception:  # a damaged or compressed-otherwise file: its reader names the problem
         return []
-    line = line.strip()
+    return lines[:n]
+
+
+def split_cells(line: str) -> list[str]:
+    """A line's cells: split by tabs, else commas, else white space."""
     sep = "\t" if "\t" in line else "," if "," in line else None
-    return [c.strip() for c in line.split(sep)]
+    return [c.strip() for c in line.strip().split(sep)]
 
 
 def headerless(path: str) -> bool:
@@ -88,6 +109,42 @@ def ucr_lines(path: str) -> bool:
     archive file with named classes, and not a header (``id,label``, ``time,co2``)."""
     cells = _first_cells(path)
     return len(cells) >= 2 and all(_number(c) for c in cells[1:])
+
+
+def _is_time(cell: str) -> bool:
+    import pandas as pd
+
+    try:
+        pd.to_datetime(cell, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def ucr_with_words(path: str) -> bool:
+    """Whether the first two non-blank lines are each a class that is no number and then
+    numbers: a UCR archive file whose classes are words. A wide table never reads so: its
+    header's first cell would name a column of words (refused as a channel) unless it is a
+    time column (its second line's first cell is then a date / time, or the header names
+    channels 0, 1, 2 as pandas writes an array's columns)."""
+    lines = first_lines(path, 2)
+    if len(lines) < 2:
+        return False
+    rows = [split_cells(x) for x in lines]
+    if not all(len(r) >= 2 and not _number(r[0]) and all(_number(c) for c in r[1:]) for r in rows):
+        return False
+    numbers = [float(c) if c.lower() not in MISSING else None for c in rows[0][1:]]
+    n = len(numbers)
+    if numbers in (list(range(n)), list(range(1, n + 1))) or _is_time(rows[1][0]):
+        return False
+    return rows[0][0].lower() not in {"time", "date", "datetime", "timestamp", "t", "ds", "index"}
+
+
+def one_number(path: str) -> bool:
+    """Whether the first non-blank line is a single number other than 0 (the header pandas
+    writes for a one-column array): in a UCR file, a class without values."""
+    cells = _first_cells(path)
+    return len(cells) == 1 and _number(cells[0]) and cells[0] not in ("0", "0.0")
 
 
 def _refuse(path: str, line: int, series: int, why: str) -> DataError:
@@ -119,6 +176,7 @@ def read_ts(path: str) -> Archive:
     blank = next((i for i, x in enumerate(data) if not x.strip()), None)
     if blank is not None:  # aeon reads it as a series of no channels and stops there
         raise _refuse(path, first + blank, blank + 1, "blank line among the series; remove it")
+    _check_ts_header(path, lines[:at], data, first)
     try:
         if trailing:  # aeon fails on them too: it reads a copy without them
             with tempfile.TemporaryDirectory() as tmp:
@@ -146,6 +204,23 @@ def read_ts(path: str) -> Archive:
     return Archive(series, labels, array_ids(os.path.basename(path), 3, len(series)))
 
 
+def _check_ts_header(path: str, header: list[str], data: list[str], first: int) -> None:
+    """What aeon misreads without a word: a file without a ``@classLabel`` line (aeon then
+    takes every line's last channel for its class, and the series are empty), and a data
+    line without its class (aeon then fails on the next line, naming that one)."""
+    tags = {x.split()[0].lower(): x.split()[1:] for x in header if x.strip().startswith("@")}
+    if "@classlabel" not in tags and "@targetlabel" not in tags:
+        raise DataError("no @classLabel line: write '@classLabel true <class> <class> ...' (each "
+                        "series ends with ':' and its class) or '@classLabel false' (no classes) "
+                        "before @data", file=path)
+    labelled = any(tags.get(t, ["false"])[:1] == ["true"] for t in ("@classlabel", "@targetlabel"))
+    if labelled:
+        for i, line in enumerate(data):
+            if ":" not in line:
+                raise _refuse(path, first + i, i + 1, "no class: the header says each series ends "
+                              "with ':' and its class (? where unknown)")
+
+
 def _ts_label(line: str) -> str | None:
     """The label of a ``.ts`` data line as written: the text after its last ``:``."""
     label = line.rpartition(":")[2].strip()
@@ -160,6 +235,10 @@ def _aeon_error(e: Exception, path: str, data: list[str], first: int) -> DataErr
     case = re.search(r"case (\d+)", text)
     if case:
         k = int(case.group(1))
+        if "equal length == True" in text:  # aeon's own words compare channel 0 with channel 0
+            return _refuse(path, first + k - 1, k, "its length differs from series 1's, but the "
+                           "header says @equalLength true: write @equalLength false for series "
+                           "of unequal lengths")
         return _refuse(path, first + k - 1, k, text)
     bad = re.search(r"could not convert string to float: '(.*)'", text)
     if bad:
@@ -196,8 +275,9 @@ def read_ucr(path: str) -> Archive:
                           f"value is NaN or empty)") from None
         end = np.flatnonzero(~np.isnan(values))
         if not end.size:
-            raise _refuse(path, line_no, k, f"no values after the class {label!r}; a UCR archive "
-                          f"line is the class, then the series")
+            what = "every value after the class {!r} is missing" if cells else "no values after the class {!r}"
+            raise _refuse(path, line_no, k, what.format(label) + "; a UCR archive line is the class, "
+                          "then the series")
         series.append(values[:end[-1] + 1][None, :])  # [1, L]: the padding past the end removed
         labels.append(None if label.lower() in MISSING else label)
     return Archive(series, labels, array_ids(os.path.basename(path), 3, len(series)))

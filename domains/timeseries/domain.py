@@ -221,10 +221,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                                                 "value_column", "channel_column")}
         shapes: list[tuple[int, int]] = []
         for path in sources:
-            kind = file_kind(path, fmt)
+            kind = file_kind(path, fmt, any(csv_opts.values()))  # a column role: a table
             if kind == "csv":
                 if fmt == "auto":
-                    refuse_numbers_as_header(path)
+                    refuse_numbers_as_header(path, any(csv_opts.values()))
                 series = tsio.read_csv(path, **csv_opts)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)

@@ -28,37 +28,49 @@ from encoderkit.domain import Record
 from encoderkit.errors import DataError
 
 from . import io as tsio
-from .archives import headerless, read_archive, ucr_lines
+from .archives import (first_lines, headerless, one_number, read_archive, split_cells, ucr_lines,
+                       ucr_with_words)
 
 ARCHIVE_KINDS = ("ts", "ucr")
 
 
-def file_kind(path: str, fmt: str = "auto") -> str:
+def file_kind(path: str, fmt: str = "auto", table: bool = False) -> str:
     """The reader of ``path``: ``fmt`` when set, else csv | npy | npz | ts | ucr by the
-    extension (and a ``.tsv``'s first line, see the module docstring); otherwise the
-    extension, which no reader takes."""
+    extension (and a ``.tsv``'s first lines, compressed too, see the module docstring);
+    otherwise the extension, which no reader takes. ``table``: a column role was given
+    (``time_column=``, ``series_column=``, ...), so a ``.tsv`` of words and numbers is a
+    wide table, never a UCR file with word classes."""
     if fmt != "auto":
         return fmt
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext in ("npy", "npz", "ts"):
         return ext
-    if ext == "tsv" and headerless(path):
-        return "ucr"
     # text tables, compressed too (pandas reads x.csv.gz; a tab-separated one by its name)
     plain = os.path.splitext(plain_name(path))[1].lstrip(".")
+    if plain == "tsv" and (headerless(path) or one_number(path)
+                           or (not table and ucr_with_words(path))):
+        return "ucr"
     return "csv" if plain in ("csv", "tsv", "tab", "txt") else ext
 
 
-def refuse_numbers_as_header(path: str) -> None:
+TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
+
+
+def refuse_numbers_as_header(path: str, table: bool = False) -> None:
     """A wide CSV / TXT (``format=auto``) whose first line is numbers other than column
     numbers (``0,1,2`` as pandas writes an array's columns): read as a header, its numbers
     would name channels and the first time step would be lost without a word. Most often
-    it is an older UCR archive ``.txt``, so the error says how to read one."""
+    it is an older UCR archive ``.txt``, so the error says how to read one; so it does for
+    lines that are each a word and numbers (a UCR file with named classes), unless a column
+    role (``table``) says the file is a table."""
+    if not table and ucr_with_words(path):
+        raise DataError("lines 1 and 2 are each a word, then numbers, as in a UCR archive file "
+                        "whose classes are words: read it with format=ucr (a wide table needs a "
+                        "header line naming its channels; a column of times or series ids is "
+                        "named with time_column= / series_column=)", file=path)
     if not headerless(path):
         return
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        line = next((x for x in fh if x.strip()), "")
-    cells = [c.strip() for c in line.replace("\t", ",").split(",")]
+    cells = split_cells(first_lines(path, 1)[0])
     try:
         numbers = [float(c) for c in cells]
     except ValueError:
@@ -76,7 +88,7 @@ class SeriesFiles:
         """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads its
         other text files (``.txt``, ``.csv``) as UCR files too, unless their first line is a
         header (a labels table ``id,label``, a wide table): those keep their own reader."""
-        kind = file_kind(path)
+        kind = file_kind(path, table=any(self.options.get(k) for k in TABLE_OPTIONS))
         if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts") and ucr_lines(path):
             return "ucr"
         return kind
@@ -84,6 +96,8 @@ class SeriesFiles:
     def read_input(self, path: str) -> Any:
         kind = self._read_kind(path)
         if kind == "csv":
+            if self.options["format"] == "auto":  # as ingest refuses it
+                refuse_numbers_as_header(path, any(self.options.get(k) for k in TABLE_OPTIONS))
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             data = tsio.read_frame(path, roles)
         elif kind == "npy":

@@ -185,7 +185,7 @@ def test_a_ts_file_without_series_is_refused(tmp_path, text, what):
 
 @pytest.mark.parametrize("text, where, what", [
     ("1\t2\t3\n2\t4\tabc\n", "line 2 (series 2)", "value 2 is 'abc'"),
-    ("1\t2\t3\n\n2\tNaN\tNaN\n", "line 3 (series 2)", "no values after the class '2'"),
+    ("1\t2\t3\n\n2\tNaN\tNaN\n", "line 3 (series 2)", "every value after the class '2' is missing"),
     ("", "", "the file is empty"),
 ])
 def test_a_bad_ucr_line_is_named(tmp_path, text, where, what):
