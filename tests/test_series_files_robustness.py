@@ -21,6 +21,7 @@ from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore
 from encoderkit.errors import DataError
 from encoderkit.tasks.label_files import read_table
+from encoderkit.tasks.labels import align, record_ids
 
 HEAD = "@problemName w\n@univariate true\n@equalLength {eq}\n{label}\n@data\n"
 
@@ -180,6 +181,36 @@ def test_a_ts_file_with_classlabel_false_or_a_target_still_reads(tmp_path):
         archive = read_ts(path)
         assert [s.tolist() for s in archive.series] == [np.asarray(s).tolist() for s in x]
         assert archive.labels == labels
+
+
+# ------------------------------------------------------------------ an archive file as labels
+def test_labels_skip_the_series_ingest_skips(tmp_path):
+    """A series with no value observed is not ingested: its label named a record that does
+    not exist ("matches no record of the store"), so the file could not label its store."""
+    path = _ts(tmp_path, "1,2,3:A\n?,?,?:B\n4,5,6:B\n7,8:A\n")
+    store = _ingest(path, tmp_path / "s.zarr")
+    assert len(store) == 3
+    domain = TimeSeriesDomain(store.schema)
+    labels = align(read_table(path, domain), record_ids(store), path, token=False)
+    assert labels.values == ["A", "B", "A"] and labels.labelled.all()
+
+
+def test_labels_from_another_file_of_the_same_name_are_refused(tmp_path):
+    """A file named as the ingested one but with fewer series labelled the first of them
+    and trained on those without a word."""
+    store = _ingest(_ts(tmp_path, "1,2,3:A\n4,5,6:B\n7,8:A\n1,1:B\n"), tmp_path / "s.zarr")
+    (tmp_path / "other").mkdir()
+    domain = TimeSeriesDomain(store.schema)
+    for body, more in (("1,2,3:A\n4,5,6:B\n", "holds 2 series"), ("1:A\n2:B\n3:A\n4:B\n5:A\n", "holds 5 series")):
+        other = _ts(tmp_path / "other", body)
+        with pytest.raises(DataError) as e:
+            align(read_table(other, domain), record_ids(store), other, token=False)
+        msg = str(e.value)
+        assert other in msg and more in msg and "records named after a file x.ts are 4" in msg, msg
+    elsewhere = _ts(tmp_path, "1,2:A\n", name="y.ts")
+    with pytest.raises(DataError, match=r"none of its 1 series is a record here: ids y.ts\[0\]") as e:
+        align(read_table(elsewhere, domain), record_ids(store), elsewhere, token=False)
+    assert elsewhere in str(e.value)
 
 
 def test_cli_a_longer_row_is_one_line_and_writes_nothing(tmp_path, capsys):

@@ -150,7 +150,16 @@ class SeriesFiles:
         if archive.labels is None:
             raise DataError("holds no labels (@classLabel false, no @targetLabel true): give the "
                             "labels in their own file, or the .ts file written with them", file=path)
-        return pd.DataFrame({"id": archive.ids, "label": pd.Series(archive.labels, dtype=object)})
+        # a series ingest skips (no value observed) has no record: its label joins nothing
+        missing = self.options.get("missing_value")
+        kept = [i for i, v in enumerate(archive.series) if v.size and np.isfinite(v).any()
+                and (missing is None or (np.isfinite(v) & (v != float(missing))).any())]
+        frame = pd.DataFrame({"id": [archive.ids[i] for i in kept],
+                              "label": pd.Series([archive.labels[i] for i in kept], dtype=object)})
+        # the file's series are <name>[0] .. <name>[n-1]: a store holding others of that name
+        # was ingested from another file (encoderkit.tasks.labels.check_series_file)
+        frame.attrs["series_file"] = (os.path.basename(path), len(archive.series))
+        return frame
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):

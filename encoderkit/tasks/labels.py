@@ -36,6 +36,7 @@ from encoderkit.errors import DataError, UsageError
 # the file reading lives in label_files; its names stay importable from here
 from encoderkit.tasks.label_files import (LABEL_SUFFIXES, id_texts, is_missing, missing_words,  # noqa: F401
                                           read_table)
+from encoderkit.tasks.label_files import check_series_file
 
 
 def record_ids(store: Any) -> np.ndarray:
@@ -144,6 +145,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     if token:
         return _align_tokens(frame, ids, file, cols, header)
     if "id" in frame.columns:
+        check_series_file(frame, ids, file)
         where = record_index(ids)
         values: list[Any] = [None] * n
         rows: list[int | None] = [None] * n
@@ -388,6 +390,7 @@ def read_groups(frame, ids: np.ndarray, labelled: np.ndarray, file: str, column:
     groups = np.full(len(ids), "", dtype=object)
     rows = np.zeros(len(ids), dtype=np.int64)
     if "id" in frame.columns:
+        check_series_file(frame, ids, file)
         where = record_index(ids)
         for i, rid in enumerate(id_texts(frame["id"], file, header)):
             r = find_record(where, rid, _row_no(i, header), ids, file)
