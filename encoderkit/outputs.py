@@ -123,6 +123,15 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def as_created(tmp: str | os.PathLike) -> None:
+    """Give a ``tempfile.mkstemp`` file (mode 0600) the mode a file created by ``open``
+    gets (0666 less the umask) before it is renamed to a user's output: otherwise a filled
+    file is readable by its owner only."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+
+
 def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
     """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``."""
     reason = exc.strerror or str(exc)

@@ -221,3 +221,28 @@ def test_cli_a_longer_row_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert "Traceback" not in err and f"{path}: line 2 has 3 fields" in err, err
     assert not out.exists()
 
+
+
+@pytest.mark.parametrize("name", ["f.csv", "f.tsv.gz", "f.npy"])
+def test_a_filled_file_gets_the_mode_of_a_created_file(tmp_path, name):
+    """Outputs went through ``tempfile.mkstemp`` and kept its 0600: a filled file in a
+    shared folder was readable by its owner only."""
+    import os
+    import stat
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from domains.tabular import TabularDomain
+
+    mask = os.umask(0o022)
+    try:
+        data = np.arange(6.0).reshape(2, 3) if name.endswith(".npy") else pd.DataFrame({"a": [1.5, 2.5]})
+        TimeSeriesDomain({}).write_output(data, str(tmp_path / name))
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644
+        if name == "f.csv":
+            # the table domain's writer, as a store's domain calls it (only its schema is read)
+            TabularDomain.write_output(SimpleNamespace(schema={}), data, str(tmp_path / "t.csv"))
+            assert stat.S_IMODE(os.stat(tmp_path / "t.csv").st_mode) == 0o644
+    finally:
+        os.umask(mask)

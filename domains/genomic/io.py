@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from encoderkit.errors import DataError, reading
+from encoderkit.outputs import as_created
 
 from .tokens import BASES, BYTE_TO_CODE, INVALID, IS_LOWER, N_CODE
 
@@ -194,6 +195,7 @@ def write_seq_records(records: list[SeqRecord], path: str, width: int = 80) -> N
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(gzip.compress(data, mtime=0) if path.endswith(".gz") else data)
+        as_created(tmp)  # mkstemp's 0600 would make the output private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

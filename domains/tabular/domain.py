@@ -30,6 +30,7 @@ import pandas as pd
 from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Masker, RecordWriter
 from encoderkit.data.masking import choose_random
 from encoderkit.errors import DataError
+from encoderkit.outputs import as_created
 
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
@@ -366,6 +367,7 @@ class TabularDomain(TableInfill, Domain):
                 sep = (self.schema.get("ingest_options") or {}).get("delimiter") \
                     or ("\t" if lower.endswith((".tsv", ".tab")) else ",")
                 frame.to_csv(tmp, sep=sep, index=False)
+            as_created(tmp)  # mkstemp's 0600 would make the output private
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

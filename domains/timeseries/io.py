@@ -24,6 +24,7 @@ import pandas as pd
 from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
+from encoderkit.outputs import as_created
 
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
@@ -283,6 +284,7 @@ def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> N
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
+        as_created(tmp)  # mkstemp's 0600 would make the output private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
