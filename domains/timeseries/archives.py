@@ -235,6 +235,11 @@ def _aeon_error(e: Exception, path: str, data: list[str], first: int) -> DataErr
     case = re.search(r"case (\d+)", text)
     if case:
         k = int(case.group(1))
+        dims = re.search(r"Expecting (\d+) but have read (\d+)", text)
+        if dims and "dimensions" in text:
+            return _refuse(path, first + k - 1, k, f"{dims.group(2)} channel(s) where the series "
+                           f"before it have {dims.group(1)} (channels are separated by ':', and "
+                           f"the class follows the last one)")
         if "equal length == True" in text:  # aeon's own words compare channel 0 with channel 0
             return _refuse(path, first + k - 1, k, "its length differs from series 1's, but the "
                            "header says @equalLength true: write @equalLength false for series "

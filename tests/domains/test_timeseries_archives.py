@@ -157,7 +157,7 @@ def test_labels_from_the_data_file_join_the_store(tmp_path):
 
 
 @pytest.mark.parametrize("body, uni, where, what", [
-    ("1,2,3:4,5,6:Up\n1,2,3:down\n", False, "line 8 (series 2)", "dimensions"),  # channels
+    ("1,2,3:4,5,6:Up\n1,2,3:down\n", False, "line 8 (series 2)", "1 channel(s) where the series before it have 2"),  # channels
     ("1,x,3:4,5,6:Up\n", False, "line 7 (series 1)", "'x' is not a number"),
     ("1,2,3:4,5:Up\n", False, "line 7 (series 1)", "different number of observations"),
     ("1,2:Up\n\n3,4:down\n", True, "line 8 (series 2)", "blank line"),
