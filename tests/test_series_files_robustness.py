@@ -246,3 +246,30 @@ def test_a_filled_file_gets_the_mode_of_a_created_file(tmp_path, name):
             assert stat.S_IMODE(os.stat(tmp_path / "t.csv").st_mode) == 0o644
     finally:
         os.umask(mask)
+
+
+@pytest.mark.parametrize("name, sep", [("p.csv.gz", ","), ("p.tsv.bz2", "\t"), ("p.csv.zip", ","),
+                                       ("p.tab", "\t"), ("p.csv.xz", ",")])
+def test_predictions_are_written_compressed_by_their_name(tmp_path, name, sep):
+    """predict refused output=preds.csv.gz although series tables are read and filled
+    compressed by their names."""
+    import pandas as pd
+
+    from encoderkit.tasks.predict import write_frame
+
+    frame = pd.DataFrame({"id": ["x.ts[0]", "x.ts[1]"], "prediction": ["A", "B"]})
+    write_frame(frame, tmp_path / name)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name, sep=sep), frame)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary left
+    if name.endswith(".zip"):
+        assert zipfile.ZipFile(tmp_path / name).namelist() == ["p.csv"]
+
+
+@pytest.mark.parametrize("name", ["p.parquet.gz", "p.json", "p.npy.gz"])
+def test_a_predictions_name_of_no_table_is_a_usage_error(tmp_path, name):
+    from encoderkit.errors import UsageError
+    from encoderkit.tasks.predict import write_frame
+
+    with pytest.raises(UsageError, match="must end in .csv, .tsv or .parquet"):
+        write_frame(None, tmp_path / name)
+    assert not any(tmp_path.iterdir())

@@ -122,7 +122,7 @@ def _finetune(argv: list[str]) -> int:
 def _predict(argv: list[str]) -> int:
     from encoderkit.infer import load
     from encoderkit.infer.cli import parse_args
-    from encoderkit.tasks.predict import FineTuned, write_frame
+    from encoderkit.tasks.predict import FineTuned, output_format, write_frame
 
     args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
                              "overwrite": False, "max_tokens": None, "progress": None},
@@ -130,8 +130,7 @@ def _predict(argv: list[str]) -> int:
     from encoderkit.outputs import check_output
 
     out = Path(args["output"])
-    if not str(out).lower().endswith((".csv", ".tsv", ".parquet", ".pq")):
-        raise UsageError(f"output {str(out)!r} must end in .csv, .tsv or .parquet", key="output")
+    output_format(out)  # a UsageError for a name that is no predictions file
     if not isinstance(args["overwrite"], bool):
         raise UsageError(f"The 'overwrite' parameter must be true or false. Got {args['overwrite']!r}.",
                          key="overwrite")

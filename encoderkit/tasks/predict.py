@@ -224,12 +224,29 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
     return frame
 
 
+def output_format(path: str | Path) -> tuple[str, Any]:
+    """``csv`` / ``tsv`` / ``parquet`` of a predictions file by its name, and the compression
+    of a text one (``x.csv.gz``: pandas' ``to_csv`` argument, None: plain); a ``UsageError``
+    for another name."""
+    from encoderkit.data.textfiles import compression, plain_name
+
+    name = Path(path).name
+    plain, method = plain_name(name), compression(name)
+    if plain.endswith((".parquet", ".pq")) and method is None:
+        return "parquet", None
+    if not plain.endswith((".csv", ".tsv", ".tab")):
+        raise UsageError(f"output {str(path)!r} must end in .csv, .tsv or .parquet (a .csv / .tsv "
+                         f"may be compressed: .gz, .bz2, .xz, .zip)", key="output")
+    if method == "zip":  # the member is named as the file, not as its temporary
+        method = {"method": "zip", "archive_name": name[: -len(".zip")]}
+    return ("csv" if plain.endswith(".csv") else "tsv"), method
+
+
 def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
-    """CSV / TSV / Parquet by suffix, atomically; an existing file needs ``overwrite``."""
+    """CSV / TSV (compressed by name too) / Parquet by suffix, atomically; an existing file
+    needs ``overwrite``."""
     path = Path(path)
-    lower = path.name.lower()
-    if not lower.endswith((".csv", ".tsv", ".parquet", ".pq")):
-        raise UsageError(f"output {str(path)!r} must end in .csv, .tsv or .parquet", key="output")
+    kind, method = output_format(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"output {str(path)!r} exists; pass overwrite=true to replace it",
                                 file=path)
@@ -240,10 +257,10 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
     try:
         # as the other writers do: a missing folder is made (check_parent vetted the ancestor)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if lower.endswith((".parquet", ".pq")):
+        if kind == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, sep="\t" if lower.endswith(".tsv") else ",", index=False)
+            frame.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False, compression=method)
         os.replace(tmp, path)
     except OSError as e:
         from encoderkit.outputs import write_error
