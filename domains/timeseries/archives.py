@@ -209,6 +209,10 @@ def _check_ts_header(path: str, header: list[str], data: list[str], first: int) 
     takes every line's last channel for its class, and the series are empty), and a data
     line without its class (aeon then fails on the next line, naming that one)."""
     tags = {x.split()[0].lower(): x.split()[1:] for x in header if x.strip().startswith("@")}
+    if tags.get("@timestamps", ["false"])[:1] == ["true"]:
+        raise DataError("@timeStamps true: series written as (time,value) pairs are not read "
+                        "(aeon's reader keeps only numbers with a decimal point, times among them); "
+                        "write the values alone, in time order, with @timeStamps false", file=path)
     if "@classlabel" not in tags and "@targetlabel" not in tags:
         raise DataError("no @classLabel line: write '@classLabel true <class> <class> ...' (each "
                         "series ends with ':' and its class) or '@classLabel false' (no classes) "
