@@ -275,3 +275,19 @@ def test_a_predictions_name_of_no_table_is_a_usage_error(tmp_path, name):
     with pytest.raises(UsageError, match="must end in .csv, .tsv or .parquet"):
         write_frame(None, tmp_path / name)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_text_cell_in_a_channel_is_refused_when_read_back_as_at_ingest(tmp_path):
+    """predict / embed / evaluate on a raw table read a channel with one text cell as a text
+    column and left the whole channel out without a word (ingest refuses the cell); a column
+    with no number in it (a note) is still left out."""
+    path = _write(tmp_path / "x.csv", "a,b,note\n1,2,ok\nx,3,ok\n4,5,\n")
+    with pytest.raises(DataError) as e:
+        _ingest(path, tmp_path / "s.zarr", channels=["a", "b"])
+    domain = TimeSeriesDomain({})
+    with pytest.raises(DataError) as back:
+        domain.read_records(path)
+    for msg in (str(e.value), str(back.value)):
+        assert path in msg and "non-numeric cell 'x' at data row 2 (line 3), column 'a'" in msg, msg
+    fine = _write(tmp_path / "y.csv", "a,b,note\n1,2,ok\n3,3,ok\n")
+    assert np.asarray(domain.read_records(fine)[0]["values"]).tolist() == [1, 3, 2, 3]

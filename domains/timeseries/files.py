@@ -83,6 +83,19 @@ def refuse_numbers_as_header(path: str, table: bool = False) -> None:
                     file=path)
 
 
+def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str]) -> None:
+    """A channel column with a cell that is no number reads as text, and infill, predict and
+    embed use the number columns only: the channel was left out without a word (ingest
+    refuses the cell). A column of numbers and text is refused naming the cell, as ingest
+    does; a column without any number (a note, an id) stays left out."""
+    for c in frame.columns:
+        if c in roles or pd.api.types.is_numeric_dtype(frame[c]):
+            continue
+        texts = frame[c].astype("string").str.strip()
+        if pd.to_numeric(texts, errors="coerce").notna().any():
+            tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c))
+
+
 class SeriesFiles:
     def _read_kind(self, path: str) -> str:
         """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads its
@@ -100,6 +113,7 @@ class SeriesFiles:
                 refuse_numbers_as_header(path, any(self.options.get(k) for k in TABLE_OPTIONS))
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             data = tsio.read_frame(path, roles)
+            refuse_stray_text(data, path, roles)
         elif kind == "npy":
             data = np.load(path, allow_pickle=False)
         elif kind == "npz":

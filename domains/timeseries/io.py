@@ -39,7 +39,7 @@ class Series:
     channel_names: list[str] = field(default_factory=list)
 
 
-def _numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
+def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     """Column of cell texts -> float64; NaN for NA cells; error for non-numeric cells."""
     stripped = texts.astype(str).str.strip()
     na = stripped.str.lower().isin(NA_TEXT)
@@ -162,7 +162,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         if missing or not names:
             raise DataError(f"{path}: channels {missing or names} not found among the columns "
                              f"{list(frame.columns)}")
-        cols = {c: _numeric_column(frame[c], path, c) for c in names}
+        cols = {c: numeric_column(frame[c], path, c) for c in names}
         for key, g in groups:
             rows = g.index.to_numpy()
             if when is not None:  # two rows of one series at one time: which is the sample?
@@ -176,7 +176,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
     # long
-    vals = _numeric_column(frame[value_column], path, value_column)
+    vals = numeric_column(frame[value_column], path, value_column)
     chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
     names = list(dict.fromkeys(chan)) if channels is None else list(channels)
     for key, g in groups:
