@@ -160,6 +160,8 @@ def test_a_ucr_line_without_values_is_named(tmp_path, text, where, what):
     ("1,2,3\n4,5,6:B\n", "@classLabel true A B", "true", "line 6 (series 1)", "no class"),
     ("1,2,3:A\n4,5,6,7,8:B\n", "@classLabel true A B", "true", "line 7 (series 2)", "@equalLength false"),
     ("(0,1),(1,2):A\n", "@timeStamps true\n@classLabel true A B", "true", "", "@timeStamps true"),
+    ("1,2:3,4:A\n1,2:3,4:B\n", "@classLabel true A B", "true", "line 6 (series 1)",
+     "2 channels (separated by ':'), but the header says @univariate true"),
 ])
 def test_a_ts_file_aeon_misreads_is_refused_at_its_line(tmp_path, body, label, eq, where, what):
     """Without @classLabel aeon took each line's last channel for its class (every series

@@ -244,6 +244,11 @@ def _aeon_error(e: Exception, path: str, data: list[str], first: int) -> DataErr
             return _refuse(path, first + k - 1, k, f"{dims.group(2)} channel(s) where the series "
                            f"before it have {dims.group(1)} (channels are separated by ':', and "
                            f"the class follows the last one)")
+        if "Expecting univariate" in text:  # aeon checks from series 2; series 1 has as many
+            seen = re.search(r"Seen (\d+)", text)
+            return _refuse(path, first, 1, f"{seen.group(1) if seen else 'several'} channels "
+                           f"(separated by ':'), but the header says @univariate true: write "
+                           f"@univariate false")
         if "equal length == True" in text:  # aeon's own words compare channel 0 with channel 0
             return _refuse(path, first + k - 1, k, "its length differs from series 1's, but the "
                            "header says @equalLength true: write @equalLength false for series "
