@@ -200,7 +200,7 @@ def read_ts(path: str) -> Archive:
             for i, lab in enumerate(labels):
                 if lab is not None and lab.lower() not in declared:
                     raise _refuse(path, first + i, i + 1, f"class {lab!r} is not among the classes "
-                                  f"the @classLabel line declares ({', '.join(meta['class_values'])})")
+                                  f"the @classLabel line declares ({', '.join(_declared(lines[:at]))})")
     return Archive(series, labels, array_ids(os.path.basename(path), 3, len(series)))
 
 
@@ -223,6 +223,11 @@ def _check_ts_header(path: str, header: list[str], data: list[str], first: int) 
             if ":" not in line:
                 raise _refuse(path, first + i, i + 1, "no class: the header says each series ends "
                               "with ':' and its class (? where unknown)")
+
+
+def _declared(header: list[str]) -> list[str]:
+    """The classes of the ``@classLabel true ...`` line as written (aeon lowercases them)."""
+    return next((x.split()[2:] for x in header if x.split() and x.split()[0].lower() == "@classlabel"), [])
 
 
 def _ts_label(line: str) -> str | None:

@@ -161,7 +161,7 @@ def test_labels_from_the_data_file_join_the_store(tmp_path):
     ("1,x,3:4,5,6:Up\n", False, "line 7 (series 1)", "'x' is not a number"),
     ("1,2,3:4,5:Up\n", False, "line 7 (series 1)", "different number of observations"),
     ("1,2:Up\n\n3,4:down\n", True, "line 8 (series 2)", "blank line"),
-    ("1,2:Up\n3,4:sideways\n", True, "line 8 (series 2)", "'sideways' is not among the classes"),
+    ("1,2:Up\n3,4:sideways\n", True, "line 8 (series 2)", "'sideways' is not among the classes the @classLabel line declares (Up, down)"),
 ])
 def test_a_bad_ts_line_is_named(tmp_path, body, uni, where, what):
     path = _ts(tmp_path, body, uni=uni)
