@@ -210,11 +210,15 @@ def test_labels_from_another_file_of_the_same_name_are_refused(tmp_path):
         with pytest.raises(DataError) as e:
             align(read_table(other, domain), record_ids(store), other, token=False)
         msg = str(e.value)
-        assert other in msg and more in msg and "records named after a file x.ts are 4" in msg, msg
+        assert msg.startswith(f"{other}: {more}") and "records named after a file x.ts are 4" in msg, msg
     elsewhere = _ts(tmp_path, "1,2:A\n", name="y.ts")
     with pytest.raises(DataError, match=r"none of its 1 series is a record here: ids y.ts\[0\]") as e:
         align(read_table(elsewhere, domain), record_ids(store), elsewhere, token=False)
-    assert elsewhere in str(e.value)
+    assert str(e.value).startswith(f"{elsewhere}: none of its 1 series")
+    # named as given (relative): the quoted ids hold the name, and the file still leads
+    with pytest.raises(DataError) as e:
+        align(read_table(elsewhere, domain), record_ids(store), "y.ts", token=False)
+    assert str(e.value).startswith("y.ts: none of its 1 series"), str(e.value)
 
 
 def test_cli_a_longer_row_is_one_line_and_writes_nothing(tmp_path, capsys):

@@ -212,7 +212,9 @@ def check_series_file(frame, ids: np.ndarray, file: str) -> None:
     """Labels read from a data file that names its records ``<name>[0]`` .. ``<name>[n-1]``
     (``frame.attrs["series_file"] = (name, n)``, a ``.ts`` / UCR file): a store whose
     records of that name go past ``n``, or lack some of the file's, was ingested from
-    another file, and joining by position would label the wrong series."""
+    another file, and joining by position would label the wrong series. The message starts
+    with ``file`` itself: the ids it quotes hold the file's name, which keeps
+    ``EncoderkitError`` from naming the file in front."""
     name, n = frame.attrs.get("series_file", (None, 0))
     if name is None:
         return
@@ -220,14 +222,14 @@ def check_series_file(frame, ids: np.ndarray, file: str) -> None:
     held = [int(m.group(1)) for m in (pattern.match(str(x)) for x in ids) if m]
     shown = ", ".join(repr(str(x)) for x in ids[:3])
     if not held:
-        raise DataError(f"none of its {n} series is a record here: ids {name}[0] .. {name}[{n - 1}] "
+        raise DataError(f"{file}: none of its {n} series is a record here: ids {name}[0] .. {name}[{n - 1}] "
                         f"(as ingest names this file's series) match none of the records (their "
                         f"ids look like {shown}); give the file the data came from, or labels by id",
                         file=file)
     have = set(map(str, ids))
     absent = [str(x) for x in frame["id"] if str(x) not in have]
     if max(held) >= n or absent:
-        raise DataError(f"holds {n} series, but the records named after a file {name} are "
+        raise DataError(f"{file}: holds {n} series, but the records named after a file {name} are "
                         f"{len(held)} (up to {name}[{max(held)}]"
                         + (f"; {absent[0]!r} is not one" if absent else "") + "): it is not the "
                         "file those records were ingested from, so its classes would label "
