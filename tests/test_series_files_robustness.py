@@ -65,6 +65,7 @@ def _zip(members: dict[str, str]) -> bytes:
     ("x.csv", "a;b\n1;2\n", "the header line is semicolon-separated"),
     ("x.csv", "a,b\n1,2\n".encode("utf-16"), "is UTF-16 text"),
     ("x.csv.zip", _zip({"a.csv": "a\n1\n", "b.csv": "a\n1\n"}), "this one holds 2 (a.csv, b.csv)"),
+    ("x.csv.gz", gzip.compress(bytes(range(256)) * 4), "not valid text"),  # binary: no separator word
 ])
 def test_a_bad_table_row_is_named(tmp_path, name, text, where):
     """A row longer than the header made pandas take the first column as the index (an

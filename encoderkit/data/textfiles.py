@@ -82,7 +82,7 @@ def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
     path = os.fspath(path)
     check_text(path)
     with reading(path):
-        fh = open_text(path, errors="replace")
+        fh = open_text(path)  # strict: text that is no UTF-8 is said so, not counted in fields
         if fh is None:
             return
         with fh:
@@ -98,7 +98,8 @@ def _check_rows(path: str, fh: Any, delimiter: str) -> None:
     if header is None:
         return
     width = len(header)
-    if width == 1:  # one column: or the header is split by another separator
+    text = all(ch >= " " or ch == "\t" for ch in header[0]) and "\ufffd" not in header[0]
+    if width == 1 and text:  # one column: or the header is split by another separator
         for other, word in _SEPARATORS.items():
             if other != delimiter and other in header[0]:
                 fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(
