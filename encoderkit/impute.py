@@ -35,7 +35,7 @@ from encoderkit.data import textfiles
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
 from encoderkit.impute_cells import (Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
                                      score_holdout, select_fills, set_cells, with_hidden)
-from encoderkit.outputs import check_output, write_error
+from encoderkit.outputs import as_created, check_output, write_error
 from encoderkit.selection import SELECT
 
 USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
@@ -73,6 +73,7 @@ TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "m
                         "period", "ds"})
 TABLE_SUFFIXES = (".parquet", ".pq")
 OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".npz")
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")  # those written compressed by a .gz / .bz2 / .xz / .zip name
 SERIES_SUFFIXES = (".npy", ".npz", ".ts")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
@@ -322,6 +323,10 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
         return "tabular"
     if "time_column" in ingest_options or "series_column" in ingest_options:
         return "timeseries"
+    # a .tsv whose first line is numbers has no header: a UCR archive file (class, values),
+    # which the series domain reads (and impute then refuses to write back), not a table
+    if textfiles.plain_name(path).lower().endswith(".tsv") and textfiles.headerless(path):
+        return "timeseries"
     return "timeseries" if time_column(path) else "tabular"
 
 
@@ -448,11 +453,13 @@ def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
 
 
 def _copy_atomic(src: str, dst: str) -> None:
+    Path(dst).absolute().parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(dst),
                                dir=os.path.dirname(os.path.abspath(dst)))
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        as_created(tmp)
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):
@@ -491,10 +498,15 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     # refused before any work: an existing output without overwrite=true, a directory, an
     # unwritable place (encoderkit.outputs, shared by every command that writes)
     check_output(output, overwrite, what="a filled file", file_ok=True)
-    fmt = [x.lower() for x in Path(output).suffixes if x.lower() not in (".gz", ".bz2", ".xz")]
-    if not fmt or fmt[-1] not in OUTPUT_SUFFIXES:
+    packed = textfiles.compression(output)
+    fmt = Path(textfiles.plain_name(output)).suffix.lower()
+    if fmt not in OUTPUT_SUFFIXES:
         raise UsageError(f"The 'output' parameter must be a table or series file "
                          f"({', '.join(OUTPUT_SUFFIXES)}), like the input. Got {output!r}.", key="output")
+    if packed and fmt not in TEXT_SUFFIXES:  # a .npy written plain under a .gz name would not read back
+        raise UsageError(f"The 'output' parameter {output!r} names a compressed {fmt} file; only text "
+                         f"tables ({', '.join(TEXT_SUFFIXES)}) are written compressed: drop the "
+                         f"compression suffix", key="output")
     check_device(device)
     if domain is None:
         domain = infer_domain(input, ingest_options)
@@ -574,9 +586,21 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
                             f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
         report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
+        def write(filled: Any) -> None:
+            """``filled`` to ``output``, in the file's own row order and text (tables)."""
+            if order is not None:
+                filled = filled.iloc[np.argsort(order)]
+            if domain == "tabular":
+                filled = as_written(input, output, data, filled, ingest_options.get("delimiter"))
+            Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)  # as predict's writer does
+            reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+
         if sum(missing.values()) == 0:
-            try:
-                _copy_atomic(input, output)
+            try:  # the input byte for byte where the output is the same kind of file
+                if "".join(Path(input).suffixes).lower() == "".join(Path(output).suffixes).lower():
+                    _copy_atomic(input, output)
+                else:
+                    write(data)
             except OSError as e:
                 raise write_error(e, output) from None
             report.nothing_missing = True
@@ -625,11 +649,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                             f"({sum(left.values())} in {len(left)} {what}(s)); no output written: "
                             f"please report it, and {hint} meanwhile", file=input)
         try:
-            if order is not None:
-                filled = filled.iloc[np.argsort(order)]
-            if domain == "tabular":
-                filled = as_written(input, output, data, filled, ingest_options.get("delimiter"))
-            reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+            write(filled)
         except OSError as e:
             raise write_error(e, output) from None
     finally:

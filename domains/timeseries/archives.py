@@ -31,13 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoderkit.data.textfiles import open_text
+from encoderkit.data.textfiles import MISSING_CELLS as MISSING  # what a UCR cell may hold for a missing value
+from encoderkit.data.textfiles import first_lines, is_number_cell, open_text, split_cells
 from encoderkit.errors import DataError, reading
 
 from .io import array_ids
-
-# what a cell of a UCR file may hold for a missing value
-MISSING = frozenset({"", "?", "nan", "-nan", "na", "n/a"})
 
 
 @dataclass
@@ -62,53 +60,16 @@ def _lines(path: str) -> list[str]:
             return fh.read().splitlines()
 
 
-def _number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return cell.lower() in MISSING - {""}
-    return True
 
 
-def _first_cells(path: str) -> list[str]:
-    """The cells of the first non-blank line (split by tabs, else commas, else white space);
-    none for a file that cannot be read (its reader names the problem)."""
-    lines = first_lines(path, 1)
-    return split_cells(lines[0]) if lines else []
 
-
-def first_lines(path: str, n: int) -> list[str]:
-    """The first ``n`` non-blank lines of a text file among its first 100 (decompressed by
-    its name); none for a file that cannot be read (its reader names the problem)."""
-    try:
-        fh = open_text(path, errors="replace")
-        if fh is None:
-            return []
-        with fh:
-            lines = [x.strip() for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()]
-    except Exception:  # a damaged or compressed-otherwise file: its reader names the problem
-        return []
-    return lines[:n]
-
-
-def split_cells(line: str) -> list[str]:
-    """A line's cells: split by tabs, else commas, else white space."""
-    sep = "\t" if "\t" in line else "," if "," in line else None
-    return [c.strip() for c in line.strip().split(sep)]
-
-
-def headerless(path: str) -> bool:
-    """Whether the first non-blank line of a text file is two or more numbers: a UCR
-    archive line (class, values), never a header that names channels or label columns."""
-    cells = _first_cells(path)
-    return len(cells) >= 2 and all(_number(c) for c in cells)
 
 
 def ucr_lines(path: str) -> bool:
     """Whether the first non-blank line is a class (any text) and then numbers, as in a UCR
     archive file with named classes, and not a header (``id,label``, ``time,co2``)."""
-    cells = _first_cells(path)
-    return len(cells) >= 2 and all(_number(c) for c in cells[1:])
+    cells = split_cells((first_lines(path, 1) or [''])[0])
+    return len(cells) >= 2 and all(is_number_cell(c) for c in cells[1:])
 
 
 def _is_time(cell: str) -> bool:
@@ -131,7 +92,7 @@ def ucr_with_words(path: str) -> bool:
     if len(lines) < 2:
         return False
     rows = [split_cells(x) for x in lines]
-    if not all(len(r) >= 2 and not _number(r[0]) and all(_number(c) for c in r[1:]) for r in rows):
+    if not all(len(r) >= 2 and not is_number_cell(r[0]) and all(is_number_cell(c) for c in r[1:]) for r in rows):
         return False
     numbers = [float(c) if c.lower() not in MISSING else None for c in rows[0][1:]]
     n = len(numbers)
@@ -143,8 +104,8 @@ def ucr_with_words(path: str) -> bool:
 def one_number(path: str) -> bool:
     """Whether the first non-blank line is a single number other than 0 (the header pandas
     writes for a one-column array): in a UCR file, a class without values."""
-    cells = _first_cells(path)
-    return len(cells) == 1 and _number(cells[0]) and cells[0] not in ("0", "0.0")
+    cells = split_cells((first_lines(path, 1) or [''])[0])
+    return len(cells) == 1 and is_number_cell(cells[0]) and cells[0] not in ("0", "0.0")
 
 
 def _refuse(path: str, line: int, series: int, why: str) -> DataError:
@@ -289,7 +250,7 @@ def read_ucr(path: str) -> Archive:
         try:
             values = np.asarray(["nan" if c.lower() in MISSING else c for c in cells], dtype=np.float64)
         except ValueError:
-            j, cell = next((j, c) for j, c in enumerate(cells) if not _number(c))
+            j, cell = next((j, c) for j, c in enumerate(cells) if not is_number_cell(c))
             raise _refuse(path, line_no, k, f"value {j + 1} is {cell!r}, not a number (a missing "
                           f"value is NaN or empty)") from None
         end = np.flatnonzero(~np.isnan(values))

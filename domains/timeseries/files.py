@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import compression, delimiter, plain_name
+from encoderkit.data.textfiles import compression, delimiter, first_lines, headerless, plain_name, split_cells
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
 
 from . import io as tsio
-from .archives import (first_lines, headerless, one_number, read_archive, split_cells, ucr_lines,
-                       ucr_with_words)
+from .archives import one_number, read_archive, ucr_lines, ucr_with_words
 
 ARCHIVE_KINDS = ("ts", "ucr")
 

@@ -161,3 +161,46 @@ def compression(path: str) -> str | None:
 def delimiter(path: str) -> str:
     """The field separator of a text table: a tab for ``.tsv`` / ``.tab``, else a comma."""
     return "\t" if plain_name(path).endswith((".tsv", ".tab")) else ","
+
+
+# ---------------------------------------------------------------- first lines of a text file
+
+# Cells that mean "no value" in a headerless numeric text file (UCR archives write NaN).
+MISSING_CELLS = frozenset({"", "?", "nan", "-nan", "na", "n/a"})
+
+
+def is_number_cell(cell: str) -> bool:
+    """A cell that is a number, or a missing-value word of a numeric text file."""
+    try:
+        float(cell)
+    except ValueError:
+        return cell.lower() in MISSING_CELLS - {""}
+    return True
+
+
+def first_lines(path: str | os.PathLike, n: int) -> list[str]:
+    """The first ``n`` non-blank lines of a text file among its first 100 (decompressed by
+    its name); none for a file that cannot be read (its reader names the problem)."""
+    try:
+        fh = open_text(path, errors="replace")
+        if fh is None:
+            return []
+        with fh:
+            lines = [x.strip() for x in (fh.readline(1 << 20) for _ in range(100)) if x.strip()]
+    except Exception:  # a damaged or compressed-otherwise file: its reader names the problem
+        return []
+    return lines[:n]
+
+
+def split_cells(line: str) -> list[str]:
+    """A line's cells: split by tabs, else commas, else white space."""
+    sep = "\t" if "\t" in line else "," if "," in line else None
+    return [c.strip() for c in line.strip().split(sep)]
+
+
+def headerless(path: str | os.PathLike) -> bool:
+    """Whether the first non-blank line of a text file is two or more numbers: data (a UCR
+    archive line: class, values), never a header that names columns."""
+    lines = first_lines(path, 1)
+    cells = split_cells(lines[0]) if lines else []
+    return len(cells) >= 2 and all(is_number_cell(c) for c in cells)

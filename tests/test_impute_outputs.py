@@ -1,0 +1,75 @@
+"""`encoderkit impute`'s output names: compressed text outputs (.zip too), compression
+refused where the format cannot carry it, a folder that does not exist yet, the mode of a
+copied file, and a UCR archive .tsv (a series file without a header) told from a table."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.cli import main
+from encoderkit.impute import infer_domain
+from tests.test_impute import TINY, anes
+
+
+def _holed(tmp_path, name: str = "t.csv"):
+    truth = anes(60)
+    frame = truth.mask(np.random.default_rng(0).random(truth.shape) < 0.1)
+    src = tmp_path / name
+    frame.to_csv(src, index=False)
+    return frame, src
+
+
+def test_table_to_a_zip_in_a_new_folder(tmp_path, capsys):
+    frame, src = _holed(tmp_path)
+    out = tmp_path / "new" / "deeper" / "filled.csv.zip"
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 0
+    with zipfile.ZipFile(out) as z:  # a real zip archive holding one CSV
+        assert len(z.namelist()) == 1
+    back = pd.read_csv(out)
+    assert list(back.columns) == list(frame.columns) and back.notna().all().all()
+    obs = frame.notna().to_numpy()
+    np.testing.assert_array_equal(back.to_numpy()[obs], pd.read_csv(src).to_numpy()[obs])
+
+
+def test_a_compressed_binary_output_is_refused_before_any_work(tmp_path, capsys):
+    x = np.sin(np.arange(200) / 5.0)
+    x[50:55] = np.nan
+    src = tmp_path / "s.npy"
+    np.save(src, x)
+    for name in ("out.npy.gz", "out.npz.zip", "out.parquet.xz"):
+        assert main(["impute", f"input={src}", f"output={tmp_path / name}", *TINY]) == 2
+        err = capsys.readouterr().err
+        assert "compressed" in err and "drop the compression suffix" in err and "Traceback" not in err
+        assert not (tmp_path / name).exists()
+
+
+def test_nothing_missing_copies_with_the_usual_mode_and_rewrites_another_kind(tmp_path, capsys):
+    src = tmp_path / "complete.csv"
+    anes(40).to_csv(src, index=False)
+    out = tmp_path / "sub" / "same.csv"
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 0
+    assert out.read_bytes() == src.read_bytes()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+    gz = tmp_path / "same.csv.gz"
+    assert main(["impute", f"input={src}", f"output={gz}", *TINY]) == 0
+    assert gz.read_bytes()[:2] == b"\x1f\x8b"  # gzip, not the CSV's bytes under a .gz name
+    pd.testing.assert_frame_equal(pd.read_csv(gz), pd.read_csv(src))
+
+
+def test_a_ucr_tsv_is_a_series_file_refused_before_training(tmp_path, capsys):
+    src = tmp_path / "Toy_TRAIN.tsv"
+    src.write_text("1\t0.5\t0.7\tNaN\t0.1\n2\t1.5\t1.2\t1.1\t0.9\n1\t0.4\t0.6\t0.8\t0.2\n")
+    assert infer_domain(str(src), {}) == "timeseries"
+    table = tmp_path / "table.tsv"
+    table.write_text("a\tb\n1\t2\n3\t\n")
+    assert infer_domain(str(table), {}) == "tabular"
+    out = tmp_path / "out.tsv"
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write back" in err and "Traceback" not in err and not out.exists()
