@@ -53,6 +53,9 @@ SETTINGS: dict[str, tuple[list[str], str | None]] = {
     "projlinear": (["task.projection=linear"], None),
     "t0.1fixed": (["task.temperature=0.1", "task.learn_temperature=false"], None),
     "steps300": (["train.steps=300"], None),
+    # the stage `encoderkit finetune task=contrastive` runs by default: 8,192-token batches
+    # (data.max_tokens=auto) and train.steps=auto (20 epochs, at least 1,000 steps)
+    "userdefault": (["train.steps=auto", "data.max_tokens=auto"], None),
     # the masked-LM loss kept beside InfoNCE (DeCLUTR), views masked as in pretraining
     "mlm1": (["task.mlm_weight=1.0"], None),
     "weakviews": ([], "weak"),
