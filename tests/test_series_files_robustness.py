@@ -298,3 +298,24 @@ def test_a_text_cell_in_a_channel_is_refused_when_read_back_as_at_ingest(tmp_pat
         assert path in msg and "non-numeric cell 'x' at data row 2 (line 3), column 'a'" in msg, msg
     fine = _write(tmp_path / "y.csv", "a,b,note\n1,2,ok\n3,3,ok\n")
     assert np.asarray(domain.read_records(fine)[0]["values"]).tolist() == [1, 3, 2, 3]
+
+
+def test_a_series_without_an_observed_value_is_warned_about_when_read_back(tmp_path):
+    """ingest skips a series with no observed value; predict / embed / evaluate on the raw
+    file keep a row per series, so the reader names the empty ones in a warning."""
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.array([[1.0, 2.0, 3.0]]), b=np.full((1, 3), np.nan), c=np.array([[np.nan, 4.0, np.nan]]))
+    domain = TimeSeriesDomain({})
+    with pytest.warns(UserWarning, match=r"1 series with no observed value \(x\.npz:b\)") as got:
+        records = domain.read_records(str(path))
+    assert [r["id"] for r in records] == ["x.npz:a", "x.npz:b", "x.npz:c"] and len(got) == 1
+    arr = np.array([[[1.0, 2.0]], [[np.nan, np.nan]], [[3.0, np.nan]]])
+    np.save(tmp_path / "y.npy", arr)
+    with pytest.warns(UserWarning, match=r"y\.npy\[1\]"):
+        domain.read_records(str(tmp_path / "y.npy"))
+    import warnings
+
+    np.save(tmp_path / "z.npy", arr[[0, 2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a value in every series: no warning
+        domain.read_records(str(tmp_path / "z.npy"))

@@ -52,6 +52,21 @@ def file_kind(path: str, fmt: str = "auto", table: bool = False) -> str:
     return "csv" if plain in ("csv", "tsv", "tab", "txt") else ext
 
 
+def warn_empty(path: str, records: list[Record]) -> None:
+    """Warn about series without one observed value: ingest skips them, but a file read
+    for predict / embed / evaluate keeps one output row per series, and theirs come from
+    no data at all (the model's answer to an empty input)."""
+    empty = [str(r.get("id", i)) for i, r in enumerate(records)
+             if not np.isfinite(np.asarray(r["values"], dtype=np.float64)).any()]
+    if empty:
+        import warnings
+
+        more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
+        warnings.warn(f"{path}: {len(empty)} series with no observed value ({', '.join(empty[:3])}{more}): "
+                      f"their predictions / embeddings are the model's answer to an empty series, not "
+                      f"a reading of data (ingest skips such series)", stacklevel=2)
+
+
 TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
 
 
@@ -139,6 +154,7 @@ class SeriesFiles:
         data = self.read_input(path)
         records = self.to_records(data)
         if isinstance(data, pd.DataFrame):
+            warn_empty(path, records)
             return records
         base = os.path.basename(path)
         if isinstance(data, list):  # an archive file: its series as an [N, C, L] array's
@@ -149,6 +165,7 @@ class SeriesFiles:
             ids = [rid for label, a in arrays for rid in tsio.array_ids(label, np.ndim(a), len(a))]
         for rec, rid in zip(records, ids, strict=True):  # one record per series, in file order
             rec["id"] = rid
+        warn_empty(path, records)
         return records
 
     def read_labels(self, path: str) -> pd.DataFrame | None:
