@@ -12,10 +12,12 @@ background load hits both alike; the median round is reported (compare ratios).
 - ``bf16``: a whole training step (genomic model, StableAdamW) in fp32 vs under CPU bf16
   autocast (``run.precision=bf16``: bf16 matmuls, attention upcast to fp32), and torch's
   SDPA kernel alone, forward + backward, in fp32 vs bf16 (why attention stays fp32 on CPU).
+- ``groups``: sdpa forward + backward on many short sequences padded into groups, one
+  gather each way vs padding and unpadding member by member.
 - ``gather``: predicted-token gather with the host-side ``predict_index`` vs boolean
   indexing (on CUDA the latter is a device->host sync; on CPU only its cost shows).
 
-    python -m benchmarks.perf_step [--size tiny] [--tokens 8192] [--only compile rotary gather step bf16]
+    python -m benchmarks.perf_step [--size tiny] [--tokens 8192] [--only compile rotary gather step bf16 groups]
 """
 
 from __future__ import annotations
@@ -206,6 +208,61 @@ def bench_bf16(size: str, tokens: int, rounds: int) -> None:
     med = alternate({"fp32": attn(torch.float32), "bf16": attn(torch.bfloat16)}, rounds)
     print(f"bf16 {size} SDPA fwd+bwd [{tokens // L} x {H} x {L} x {Dh}]: fp32 {1e3 * med['fp32'] / 3:.1f} ms, "
           f"bf16 {1e3 * med['bf16'] / 3:.1f} ms, ratio {med['bf16'] / med['fp32']:.2f}x", flush=True)
+
+
+def _per_member(q, k, v, plan, backend):
+    """The grouped path before one gather each way: members padded with ``pad_sequence``
+    and unpadded row by row (each row's backward zero-filled the whole group's gradient)."""
+    import torch.nn.functional as F
+    from torch.nn.utils.rnn import pad_sequence
+
+    H, Dh = q.shape[1], q.shape[2]
+    qs, ks, vs = (x.split(plan.segments) for x in (q, k, v))
+    outs = [None] * len(plan.segments)
+    for ui, u in enumerate(plan.units):
+        if not u.grouped:
+            seg = u.segments[0]
+            qu, ku, vu = (xs[seg].view(u.n, u.L, H, Dh).transpose(1, 2) for xs in (qs, ks, vs))
+            outs[seg] = F.scaled_dot_product_attention(qu, ku, vu, attn_mask=plan.mask(ui, None, q.dtype, None)) \
+                .transpose(1, 2).reshape(u.n * u.L, H, Dh)
+            continue
+        qu, ku, vu = (pad_sequence([xs[i] for i in u.segments], batch_first=True).transpose(1, 2)
+                      for xs in (qs, ks, vs))
+        o = F.scaled_dot_product_attention(qu, ku, vu, attn_mask=plan.mask(ui, None, q.dtype, None)).transpose(1, 2)
+        for row, (seg, length) in enumerate(zip(u.segments, u.lens)):
+            outs[seg] = o[row, :length]
+    return torch.cat(outs)
+
+
+def bench_groups(size: str, tokens: int, rounds: int) -> None:
+    """sdpa forward + backward on a batch of many short sequences (table rows, contrastive
+    views, short series: lengths 4-40, padded into groups), one gather each way (the
+    backend) vs padding and unpadding member by member (the previous code, above)."""
+    from encoderkit.core.attention.sdpa import SdpaBackend
+
+    H, Dh = 4, 16
+    rng = np.random.default_rng(0)
+    lengths = []
+    while sum(lengths) < tokens:
+        lengths.append(int(rng.integers(4, 41)))
+    lengths[-1] -= sum(lengths) - tokens
+    cu = torch.tensor(np.concatenate([[0], np.cumsum(lengths)]), dtype=torch.int32)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(tokens, H, Dh, generator=g).requires_grad_() for _ in range(3))
+    backend = SdpaBackend()
+    plan = backend.plan(cu, max(lengths))
+    w = torch.randn(tokens, H, Dh, generator=g)
+
+    def run(f):
+        def step():
+            (f() * w).sum().backward()
+        return step
+    torch.testing.assert_close(backend.attend(q, k, v, plan, None), _per_member(q, k, v, plan, backend))
+    med = alternate({"gather": run(lambda: backend.attend(q, k, v, plan, None)),
+                     "per_member": run(lambda: _per_member(q, k, v, plan, backend))}, rounds)
+    print(f"groups {len(lengths)} sequences of 4-40 tokens ({tokens} tokens, {H} x {Dh}), sdpa fwd+bwd: "
+          f"per member {1e3 * med['per_member']:.1f} ms, one gather {1e3 * med['gather']:.1f} ms, "
+          f"{med['per_member'] / med['gather']:.1f}x faster", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

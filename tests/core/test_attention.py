@@ -113,6 +113,23 @@ def test_sdpa_gradients_match_reference(window):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-9, rtol=1e-7)
 
 
+def test_sdpa_many_short_sequences_in_groups_match_reference():
+    """Hundreds of short sequences of mixed lengths in no order (contrastive views): padded
+    into groups and unpadded by one gather each way; values and gradients as the reference."""
+    lengths = torch.randint(1, 21, (300,), generator=torch.Generator().manual_seed(5)).tolist()
+    q, k, v, cu = packed(lengths, 2, 16, seed=6)
+    qkv = [x.double().requires_grad_() for x in (q, k, v)]
+    w = torch.randn(q.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    out = attend(*qkv, cu, max(lengths), None, backend="sdpa")
+    (out * w).sum().backward()
+    ref = [x.double().requires_grad_() for x in (q, k, v)]
+    expected = reference(*ref, cu, None)
+    (expected * w).sum().backward()
+    torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-8)
+    for a, b in zip(qkv, ref):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-9, rtol=1e-7)
+
+
 @pytest.mark.parametrize("L,i", [(40, 20), (150, 64), (150, 149)])  # dense; blocked (edges)
 def test_window_gradient_is_zero_beyond_half_window(L, i):
     """d out[i] / d k[j], v[j] is exactly zero for |i - j| > window // 2, non-zero within."""
