@@ -317,7 +317,7 @@ class ImputeReport:
 def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
     """tabular | timeseries from the file (see USAGE)."""
     low = path.lower()
-    if low.endswith(SERIES_SUFFIXES):
+    if low.endswith(SERIES_SUFFIXES) or textfiles.plain_name(low).endswith(".ts"):  # x.ts.gz too
         return "timeseries"
     if low.endswith(TABLE_SUFFIXES):
         return "tabular"

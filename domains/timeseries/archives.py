@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoderkit.data.textfiles import MISSING_CELLS as MISSING  # what a UCR cell may hold for a missing value
-from encoderkit.data.textfiles import first_lines, is_number_cell, open_text, split_cells
+from encoderkit.data.textfiles import compression, first_lines, is_number_cell, open_text, split_cells
 from encoderkit.errors import DataError, reading
 
 from .io import array_ids
@@ -139,7 +139,7 @@ def read_ts(path: str) -> Archive:
         raise _refuse(path, first + blank, blank + 1, "blank line among the series; remove it")
     _check_ts_header(path, lines[:at], data, first)
     try:
-        if trailing:  # aeon fails on them too: it reads a copy without them
+        if trailing or compression(path):  # aeon fails on them too / reads no compressed file: a plain copy
             with tempfile.TemporaryDirectory() as tmp:
                 copy = os.path.join(tmp, "series.ts")
                 with open(copy, "w", encoding="utf-8") as fh:

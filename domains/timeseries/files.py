@@ -44,6 +44,8 @@ def file_kind(path: str, fmt: str = "auto", table: bool = False) -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext in ("npy", "npz", "ts"):
         return ext
+    if plain_name(path).lower().endswith(".ts"):  # a compressed .ts (x.ts.gz): its text, decompressed
+        return "ts"
     # text tables, compressed too (pandas reads x.csv.gz; a tab-separated one by its name)
     plain = os.path.splitext(plain_name(path))[1].lstrip(".")
     if plain == "tsv" and (headerless(path) or one_number(path)

@@ -55,6 +55,33 @@ def test_ts_series_and_labels_are_aeons(name):
         assert {s.shape[0] for s in got.series} == {12} and len({s.shape[1] for s in got.series}) > 1
 
 
+@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".xz", "lzma"), (".bz2", "bz2")])
+def test_a_compressed_ts_file_reads_as_the_plain_one(tmp_path, suffix, opener):
+    """x.ts.gz / .xz / .bz2: the series and labels of the plain file (aeon's loader on it is
+    the reference), ingested and labelled by the compressed file's name; impute refuses it
+    before training as it does a plain .ts."""
+    import importlib
+
+    src = os.path.join(BUNDLED, "ArrowHead", "ArrowHead_TRAIN.ts")
+    packed = tmp_path / f"ArrowHead_TRAIN.ts{suffix}"
+    with open(src, "rb") as fh:
+        packed.write_bytes(importlib.import_module(opener).compress(fh.read()))
+    assert file_kind(str(packed)) == "ts"
+    x, y = aeon_datasets.load_from_ts_file(src)
+    got = read_ts(str(packed))
+    assert len(got.series) == len(x)
+    for ours, ref in zip(got.series, x):
+        np.testing.assert_array_equal(ours, ref)
+    assert [lab.lower() for lab in got.labels] == [str(v) for v in y]
+    ingest("timeseries", [str(packed)], str(tmp_path / "s.zarr"), progress=False, verbose=False)
+    store = RecordStore(str(tmp_path / "s.zarr"))
+    labels = TimeSeriesDomain({}).read_labels(str(packed))
+    ids = [store[i]["id"] for i in range(len(store))]
+    assert list(labels["id"]) == ids == [f"ArrowHead_TRAIN.ts{suffix}[{i}]" for i in range(len(x))]
+    assert cli.main(["impute", f"input={packed}", f"output={tmp_path / 'out.csv'}", "train.steps=1"]) == 2
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_ucr_tsv_is_the_ts_file_and_aeons_tsv_loader():
     """The same archive problem in its two files gives the same series and labels; the
     .tsv also matches aeon's own (equal-length only) .tsv loader."""
