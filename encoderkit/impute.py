@@ -325,7 +325,7 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
         return "timeseries"
     # a .tsv whose first line is numbers has no header: a UCR archive file (class, values),
     # which the series domain reads (and impute then refuses to write back), not a table
-    if textfiles.plain_name(path).lower().endswith(".tsv") and textfiles.headerless(path):
+    if textfiles.plain_name(path).endswith(".tsv") and textfiles.headerless(path):
         return "timeseries"
     return "timeseries" if time_column(path) else "tabular"
 
@@ -586,6 +586,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
                             f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
         report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
+
         def write(filled: Any) -> None:
             """``filled`` to ``output``, in the file's own row order and text (tables)."""
             if order is not None:

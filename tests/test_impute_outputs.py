@@ -73,3 +73,26 @@ def test_a_ucr_tsv_is_a_series_file_refused_before_training(tmp_path, capsys):
     assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 2
     err = capsys.readouterr().err
     assert "cannot write back" in err and "Traceback" not in err and not out.exists()
+
+
+def test_compressed_outputs_hold_the_files_name_and_separator(tmp_path, capsys):
+    """A .zip holds one member named as the output without .zip (not the writer's temporary
+    name, nor 'zip'), for tables and series alike; a .tsv.gz table is tab-separated."""
+    _, src = _holed(tmp_path)
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'filled.csv.zip'}", *TINY]) == 0
+    assert zipfile.ZipFile(tmp_path / "filled.csv.zip").namelist() == ["filled.csv"]
+    series = tmp_path / "s.csv"
+    x = np.sin(np.arange(60) / 4.0)
+    x[20:23] = np.nan
+    pd.DataFrame({"time": np.arange(60), "x": x}).to_csv(series, index=False)
+    assert main(["impute", f"input={series}", f"output={tmp_path / 'sf.csv.zip'}", "domain.patch=4", *TINY]) == 0
+    assert zipfile.ZipFile(tmp_path / "sf.csv.zip").namelist() == ["sf.csv"]
+    tsv = tmp_path / "t.tsv.gz"
+    frame, _ = _holed(tmp_path, "unused.csv")
+    frame.to_csv(tsv, sep="\t", index=False)
+    assert main(["impute", f"input={tsv}", f"output={tmp_path / 'f.tsv.gz'}", *TINY]) == 0
+    import gzip
+
+    with gzip.open(tmp_path / "f.tsv.gz", "rt") as fh:
+        header = fh.readline().rstrip("\n")
+    assert header.split("\t") == list(frame.columns)

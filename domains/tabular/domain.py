@@ -29,6 +29,7 @@ import pandas as pd
 
 from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Masker, RecordWriter
 from encoderkit.data.masking import choose_random
+from encoderkit.data.textfiles import delimiter, write_compression
 from encoderkit.errors import DataError
 from encoderkit.outputs import as_created
 
@@ -359,14 +360,13 @@ class TabularDomain(TableInfill, Domain):
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
         os.close(fd)
         try:
-            lower = path.lower()
-            if lower.endswith((".parquet", ".pq")):
+            if path.lower().endswith((".parquet", ".pq")):
                 frame.to_parquet(tmp, index=False)
             else:
-                # the delimiter the table was read with (ingest option), so a ';' file stays one
-                sep = (self.schema.get("ingest_options") or {}).get("delimiter") \
-                    or ("\t" if lower.endswith((".tsv", ".tab")) else ",")
-                frame.to_csv(tmp, sep=sep, index=False)
+                # the delimiter the table was read with (ingest option), so a ';' file stays one;
+                # else by the name, compressed too (x.tsv.gz is tab-separated)
+                sep = (self.schema.get("ingest_options") or {}).get("delimiter") or delimiter(path)
+                frame.to_csv(tmp, sep=sep, index=False, compression=write_compression(path))
             as_created(tmp)  # mkstemp's 0600 would make the output private
             os.replace(tmp, path)
         except BaseException:

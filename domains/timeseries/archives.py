@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoderkit.data.textfiles import MISSING_CELLS as MISSING  # what a UCR cell may hold for a missing value
-from encoderkit.data.textfiles import compression, first_lines, is_number_cell, open_text, split_cells
+from encoderkit.data.textfiles import compression, first_cells, first_lines, is_number_cell, open_text, split_cells
 from encoderkit.errors import DataError, reading
 
 from .io import array_ids
@@ -60,15 +60,10 @@ def _lines(path: str) -> list[str]:
             return fh.read().splitlines()
 
 
-
-
-
-
-
 def ucr_lines(path: str) -> bool:
     """Whether the first non-blank line is a class (any text) and then numbers, as in a UCR
     archive file with named classes, and not a header (``id,label``, ``time,co2``)."""
-    cells = split_cells((first_lines(path, 1) or [''])[0])
+    cells = first_cells(path)
     return len(cells) >= 2 and all(is_number_cell(c) for c in cells[1:])
 
 
@@ -104,7 +99,7 @@ def ucr_with_words(path: str) -> bool:
 def one_number(path: str) -> bool:
     """Whether the first non-blank line is a single number other than 0 (the header pandas
     writes for a one-column array): in a UCR file, a class without values."""
-    cells = split_cells((first_lines(path, 1) or [''])[0])
+    cells = first_cells(path)
     return len(cells) == 1 and is_number_cell(cells[0]) and cells[0] not in ("0", "0.0")
 
 

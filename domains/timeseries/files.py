@@ -17,13 +17,14 @@ A mixin of ``TimeSeriesDomain`` (it reads ``self.options``, ``to_records`` and
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import compression, delimiter, first_lines, headerless, plain_name, split_cells
+from encoderkit.data.textfiles import delimiter, first_cells, headerless, plain_name, write_compression
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
 
@@ -44,7 +45,7 @@ def file_kind(path: str, fmt: str = "auto", table: bool = False) -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext in ("npy", "npz", "ts"):
         return ext
-    if plain_name(path).lower().endswith(".ts"):  # a compressed .ts (x.ts.gz): its text, decompressed
+    if plain_name(path).endswith(".ts"):  # a compressed .ts (x.ts.gz): its text, decompressed
         return "ts"
     # text tables, compressed too (pandas reads x.csv.gz; a tab-separated one by its name)
     plain = os.path.splitext(plain_name(path))[1].lstrip(".")
@@ -61,8 +62,6 @@ def warn_empty(path: str, records: list[Record]) -> None:
     empty = [str(r.get("id", i)) for i, r in enumerate(records)
              if not np.isfinite(np.asarray(r["values"], dtype=np.float64)).any()]
     if empty:
-        import warnings
-
         more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
         warnings.warn(f"{path}: {len(empty)} series with no observed value ({', '.join(empty[:3])}{more}): "
                       f"their predictions / embeddings are the model's answer to an empty series, not "
@@ -86,7 +85,7 @@ def refuse_numbers_as_header(path: str, table: bool = False) -> None:
                         "named with time_column= / series_column=)", file=path)
     if not headerless(path):
         return
-    cells = split_cells(first_lines(path, 1)[0])
+    cells = first_cells(path)
     try:
         numbers = [float(c) for c in cells]
     except ValueError:
@@ -113,11 +112,15 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str]) -> None:
 
 
 class SeriesFiles:
+    def _table_roles(self) -> bool:
+        """Whether a column role (``time_column=``, ``series_column=``, ...) makes text files tables."""
+        return any(self.options.get(k) for k in TABLE_OPTIONS)
+
     def _read_kind(self, path: str) -> str:
         """``file_kind`` of a file read back; a store ingested with ``format=ucr`` reads its
         other text files (``.txt``, ``.csv``) as UCR files too, unless their first line is a
         header (a labels table ``id,label``, a wide table): those keep their own reader."""
-        kind = file_kind(path, table=any(self.options.get(k) for k in TABLE_OPTIONS))
+        kind = file_kind(path, table=self._table_roles())
         if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts") and ucr_lines(path):
             return "ucr"
         return kind
@@ -126,7 +129,7 @@ class SeriesFiles:
         kind = self._read_kind(path)
         if kind == "csv":
             if self.options["format"] == "auto":  # as ingest refuses it
-                refuse_numbers_as_header(path, any(self.options.get(k) for k in TABLE_OPTIONS))
+                refuse_numbers_as_header(path, self._table_roles())
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             data = tsio.read_frame(path, roles)
             refuse_stray_text(data, path, roles)
@@ -196,7 +199,7 @@ class SeriesFiles:
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):
             tsio.atomic_write(path, lambda fh: data.to_csv(fh, sep=delimiter(path), index=False,
-                                                           compression=compression(path)))
+                                                           compression=write_compression(path)))
         elif isinstance(data, Mapping):
             tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
         elif isinstance(data, np.ndarray):

@@ -28,7 +28,7 @@ import pandas as pd
 
 from encoderkit.errors import DataError, reading
 
-_OPENERS: dict[str, Any] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression()
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
@@ -38,10 +38,10 @@ def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = Fa
     ``.xz``, ``.zip`` holding one file); None for a compression only pandas reads here
     (``.zst``, ``.tar``)."""
     path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix in (".zst", ".tar"):
+    method = compression(path)
+    if method == "zstd" or path.lower().endswith(".tar"):
         return None
-    if suffix == ".zip":
+    if method == "zip":
         import io
         import zipfile
 
@@ -53,7 +53,7 @@ def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = Fa
             data = archive.read(names[0])
         raw = io.BytesIO(data)
         return raw if binary else io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
-    opener = _OPENERS.get(suffix, open)
+    opener = _OPENERS.get(method, open)
     if binary:
         return opener(path, "rb")
     return opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
@@ -158,6 +158,16 @@ def compression(path: str) -> str | None:
     return COMPRESSION[suffix] if suffix else None
 
 
+def write_compression(path: str) -> Any:
+    """``to_csv``'s ``compression`` for writing ``path`` (often through a temporary name):
+    the method its name asks for, and for a ``.zip`` the member named as the file without
+    ``.zip`` (pandas would name it after the temporary, or ``zip`` for an open handle)."""
+    method = compression(path)
+    if method == "zip":
+        return {"method": "zip", "archive_name": os.path.basename(str(path))[: -len(".zip")]}
+    return method
+
+
 def delimiter(path: str) -> str:
     """The field separator of a text table: a tab for ``.tsv`` / ``.tab``, else a comma."""
     return "\t" if plain_name(path).endswith((".tsv", ".tab")) else ","
@@ -198,9 +208,15 @@ def split_cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().split(sep)]
 
 
+def first_cells(path: str | os.PathLike) -> list[str]:
+    """The cells of the first non-blank line (``split_cells``); none for an empty or
+    unreadable file."""
+    lines = first_lines(path, 1)
+    return split_cells(lines[0]) if lines else []
+
+
 def headerless(path: str | os.PathLike) -> bool:
     """Whether the first non-blank line of a text file is two or more numbers: data (a UCR
     archive line: class, values), never a header that names columns."""
-    lines = first_lines(path, 1)
-    cells = split_cells(lines[0]) if lines else []
+    cells = first_cells(path)
     return len(cells) >= 2 and all(is_number_cell(c) for c in cells)

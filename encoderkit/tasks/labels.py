@@ -34,9 +34,8 @@ import numpy as np
 
 from encoderkit.errors import DataError, UsageError
 # the file reading lives in label_files; its names stay importable from here
-from encoderkit.tasks.label_files import (LABEL_SUFFIXES, id_texts, is_missing, missing_words,  # noqa: F401
-                                          read_table)
-from encoderkit.tasks.label_files import check_series_file
+from encoderkit.tasks.label_files import (LABEL_SUFFIXES, check_series_file, id_texts,  # noqa: F401
+                                          is_missing, missing_words, read_table)
 
 
 def record_ids(store: Any) -> np.ndarray:

@@ -228,17 +228,15 @@ def output_format(path: str | Path) -> tuple[str, Any]:
     """``csv`` / ``tsv`` / ``parquet`` of a predictions file by its name, and the compression
     of a text one (``x.csv.gz``: pandas' ``to_csv`` argument, None: plain); a ``UsageError``
     for another name."""
-    from encoderkit.data.textfiles import compression, plain_name
+    from encoderkit.data.textfiles import plain_name, write_compression
 
     name = Path(path).name
-    plain, method = plain_name(name), compression(name)
+    plain, method = plain_name(name), write_compression(name)
     if plain.endswith((".parquet", ".pq")) and method is None:
         return "parquet", None
     if not plain.endswith((".csv", ".tsv", ".tab")):
         raise UsageError(f"output {str(path)!r} must end in .csv, .tsv or .parquet (a .csv / .tsv "
                          f"may be compressed: .gz, .bz2, .xz, .zip)", key="output")
-    if method == "zip":  # the member is named as the file, not as its temporary
-        method = {"method": "zip", "archive_name": name[: -len(".zip")]}
     return ("csv" if plain.endswith(".csv") else "tsv"), method
 
 
