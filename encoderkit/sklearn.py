@@ -417,7 +417,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
             return [], None
         from sklearn.pipeline import make_pipeline
 
-        from domains.tabular.blend import classical_imputer, forest_fits
+        from domains.tabular.blend import classical_imputer, fill_bounds, forest_fits
 
         cols = _numeric_columns(frame)
         if len(cols) < 2:
@@ -432,7 +432,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         models = {}
         for kind in kinds:
             x = design[kind]
-            models[kind] = make_pipeline(FiniteStandardScaler(), classical_imputer(kind, len(x), 0))
+            scaler = FiniteStandardScaler().fit(x)
+            # past the numeric blend columns: categories' codes and indicators
+            bounds = fill_bounds(scaler.transform(x), np.arange(x.shape[1]) >= len(cols))
+            models[kind] = make_pipeline(scaler, classical_imputer(kind, len(x), 0, bounds))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)

@@ -49,6 +49,8 @@ FOREST_TREES = 30
 FOREST_ROUNDS = 5
 FOREST_MAX_ROWS = 1000
 FOREST_MAX_COLUMNS = 100
+# a chain's numeric fill stays within this many widths of its column's observed range
+GUARD_WIDTHS = 10.0
 # A classifier's trees hold one probability per category in every node: a column with more
 # known categories than CLASSIFIER_MAX_CATEGORIES keeps the encoder's fill (at 64, one
 # forest on the capped rows is ~65 MB; at the schema's cap of 256 it would be ~260 MB).
@@ -80,14 +82,17 @@ def _digest(kind: str, seed: int, *arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def classical_imputer(kind: str, n_rows: int, seed: int):
+def classical_imputer(kind: str, n_rows: int, seed: int,
+                      bounds: tuple[np.ndarray, np.ndarray] | None = None):
     """The unfitted scikit-learn imputer of ``kind`` for a table of ``n_rows`` rows (also
-    ``EncoderImputer``'s, so both imputers blend the same models)."""
+    ``EncoderImputer``'s, so both imputers blend the same models). ``bounds``: the lowest
+    and highest value each column's fills may take (``fill_bounds``)."""
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
 
+    lo, hi = bounds if bounds is not None else (-np.inf, np.inf)
     if kind == "iterative":
-        return IterativeImputer(max_iter=10, random_state=seed)
+        return IterativeImputer(max_iter=10, random_state=seed, min_value=lo, max_value=hi)
     from sklearn.ensemble import ExtraTreesRegressor
 
     big = n_rows > FOREST_MAX_ROWS
@@ -96,7 +101,34 @@ def classical_imputer(kind: str, n_rows: int, seed: int):
     trees = ExtraTreesRegressor(n_estimators=FOREST_TREES, max_features=0.5, min_samples_leaf=2,
                                 bootstrap=big, max_samples=FOREST_MAX_ROWS / n_rows if big else None,
                                 n_jobs=1, random_state=seed)
-    return IterativeImputer(estimator=trees, max_iter=FOREST_ROUNDS, random_state=seed)
+    return IterativeImputer(estimator=trees, max_iter=FOREST_ROUNDS, random_state=seed,
+                            min_value=lo, max_value=hi)
+
+
+def fill_bounds(z: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``z`` (NaN = missing), the lowest and highest fill the chains may give:
+    the observed range for the ``exact`` columns (a category's code or indicator, which
+    cannot mean anything outside it), that range widened by ``GUARD_WIDTHS`` of its width on
+    each side for the others (numbers may lie beyond what was seen; the guard only stops
+    an overflow).
+
+    Why: the linear chain regresses each column on the others' current fills. A category's
+    code and indicators are collinear (with each other and the intercept); on a long table
+    BayesianRidge's penalty vanishes, the coefficients of that exact relation grow to ~1e16,
+    and rows where the category is missing (their indicators filled with means, which break
+    the relation) get fills that grow round after round: a 50,000-row table reached 1e102
+    in the first round, then NaN, and the command crashed after training. Bounding only the
+    category's columns keeps every numeric fill of the bundled tables as it was (measured)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a column with no observed value: no bound
+        lo, hi = np.nanmin(z, axis=0), np.nanmax(z, axis=0)
+    width = np.where(exact, 0.0, GUARD_WIDTHS) * (hi - lo)
+    lo, hi = lo - width, hi + width
+    # scikit-learn refuses min >= max: a constant column (nothing to bound) and an empty one
+    # stay open
+    open_ = ~(hi > lo)
+    lo[open_], hi[open_] = -np.inf, np.inf
+    return lo, hi
 
 
 def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
@@ -120,7 +152,10 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
         sd[~(sd > 0)] = 1.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
-            z = classical_imputer(kind, len(x), seed).fit_transform((x[:, keep] - mu) / sd)
+            z = (x[:, keep] - mu) / sd
+            exact = np.arange(x.shape[1]) >= len(is_numeric)  # indicators
+            exact[:len(is_numeric)] = ~is_numeric  # codes
+            z = classical_imputer(kind, len(x), seed, fill_bounds(z, exact[keep])).fit_transform(z)
         out[:, keep] = z * sd + mu
     out = out[:, :len(is_numeric)]
     _CACHE[key] = out.copy()

@@ -129,6 +129,46 @@ def test_forest_on_a_long_table_fits_columns_with_fewer_observed_rows_than_its_r
     assert np.corrcoef(est[hole, 1], np.abs(x[hole]))[0, 1] > 0.9
 
 
+def test_linear_chain_stays_finite_on_a_long_table_with_a_category():
+    """A 30,000-row table, two numeric columns and a 6-category column (its code and its
+    indicators are collinear): scikit-learn's unbounded chain grows its fills round after
+    round to ~1e100 and NaN (a crash on a 50,000-row user table); the chain's fills stay
+    finite and near each column's observed range, and a hidden numeric cell still follows
+    its row."""
+    from domains.tabular.blend import classical_estimate
+
+    rng = np.random.default_rng(0)
+    n = 30_000
+    a = rng.normal(size=n)
+    num = np.stack([a, a + rng.normal(size=n), np.zeros(n)], axis=1)
+    cat = np.zeros((n, 3), np.int64)
+    cat[:, 2] = rng.integers(1, 7, n)
+    observed = np.ones((n, 3), bool)
+    observed[:, 2] = rng.random(n) >= 0.1
+    observed[:, :2] &= rng.random((n, 2)) >= 0.1
+    is_numeric = np.array([True, True, False])
+    est = classical_estimate("iterative", num, cat, observed, is_numeric)
+    assert np.isfinite(est).all()
+    for j in (0, 1):
+        seen = num[observed[:, j], j]
+        width = seen.max() - seen.min()
+        assert seen.min() - width <= est[:, j].min() and est[:, j].max() <= seen.max() + width
+    hole = ~observed[:, 1] & observed[:, 0]  # column 1 = column 0 + noise of sd 1
+    assert np.sqrt(np.mean((est[hole, 1] - a[hole]) ** 2)) < 0.1
+
+
+def test_fill_bounds_exact_for_categories_guard_for_numbers_open_when_constant_or_empty():
+    """A category's code / indicator: its observed range; a number: that range widened by
+    GUARD_WIDTHS widths each side; scikit-learn refuses a lower bound equal to the upper
+    one, so a constant column and a column with no observed value get none."""
+    from domains.tabular.blend import GUARD_WIDTHS, fill_bounds
+
+    z = np.array([[1.0, 2.0, np.nan, 0.0], [3.0, 2.0, np.nan, 1.0], [np.nan, 2.0, np.nan, 0.0]])
+    lo, hi = fill_bounds(z, np.array([False, True, True, True]))
+    np.testing.assert_array_equal(lo, [1.0 - 2.0 * GUARD_WIDTHS, -np.inf, -np.inf, 0.0])
+    np.testing.assert_array_equal(hi, [3.0 + 2.0 * GUARD_WIDTHS, np.inf, np.inf, 1.0])
+
+
 def _labelled(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
     """x, z numeric; k = "neg" / "pos" by the sign of x (a category the other cells decide);
     a fifth of k hidden."""
