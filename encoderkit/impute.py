@@ -423,22 +423,22 @@ def _categorical(schema: Mapping[str, Any]) -> list[str]:
 def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
                delimiter: str | None) -> pd.DataFrame:
     """``filled`` with every observed cell as the text ``source`` holds, when both files are
-    plain delimited text of one kind (pandas would rewrite ``1.50`` as ``1.5`` and
-    ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``); ``filled`` as it is where
-    the text does not line up cell for cell with ``data``."""
+    delimited text of one kind, compressed or not (pandas would rewrite ``1.50`` as ``1.5``
+    and ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``); ``filled`` as it is
+    where the text does not line up cell for cell with ``data``."""
     import io
 
-    kinds = [Path(p).suffix.lower() for p in (source, output)]
-    if kinds[0] != kinds[1] or kinds[0] not in (".csv", ".tsv", ".tab", ".txt"):
+    kinds = [Path(textfiles.plain_name(p)).suffix for p in (source, output)]
+    if kinds[0] != kinds[1] or kinds[0] not in TEXT_SUFFIXES:
         return filled
-    sep = delimiter or ("\t" if kinds[0] in (".tsv", ".tab") else ",")
+    sep = delimiter or textfiles.delimiter(source)
     blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
 
     def text(f: Any) -> pd.DataFrame:
         return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
     try:
         given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
-    except (ValueError, OSError, pd.errors.ParserError):
+    except (ValueError, OSError, ImportError, pd.errors.ParserError):
         return filled
     if given.shape != data.shape or new.shape != data.shape or list(given.columns) != list(new.columns):
         return filled
@@ -533,7 +533,9 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"cannot create the run_dir: {e.strerror or e}", file=run_dir, key="run_dir") from None
-    suffix = "".join(Path(input).suffixes[-2:]) if input.lower().endswith(".gz") else Path(input).suffix
+    # the holed copy keeps the input's kind and compression (x.csv.zip -> holed.csv.zip)
+    plain = textfiles.plain_name(input)
+    suffix = Path(plain).suffix + input[len(plain):].lower()
     try:
         # 1. read the file as the domain reads it (the schema of a first ingest tells how)
         try:

@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from encoderkit.cli import main
 from encoderkit.impute import infer_domain
@@ -96,3 +97,43 @@ def test_compressed_outputs_hold_the_files_name_and_separator(tmp_path, capsys):
     with gzip.open(tmp_path / "f.tsv.gz", "rt") as fh:
         header = fh.readline().rstrip("\n")
     assert header.split("\t") == list(frame.columns)
+
+
+@pytest.mark.parametrize("compressed", [".zip", ".xz", ".bz2"])
+def test_a_compressed_table_impute_wrote_is_read_back_as_input(tmp_path, capsys, compressed):
+    """Every compression impute writes is one it reads: a table (pyarrow reads .gz / .bz2 /
+    .zst by itself, .xz and .zip were refused as 'unsupported file type') and a series file
+    (its holed copy lost the .csv of x.csv.zip) filled from a compressed file, with every
+    observed cell written as the input's text (it was re-printed by pandas), and read as the
+    plain file."""
+    frame, src = _holed(tmp_path)
+    packed = tmp_path / f"t.csv{compressed}"
+    pd.read_csv(src).to_csv(packed, index=False)
+    out = tmp_path / f"f.csv{compressed}"
+    assert main(["impute", f"input={packed}", f"output={out}", *TINY]) == 0
+    assert pd.read_csv(out).notna().all().all()
+    obs = frame.notna().to_numpy()
+
+    def text(path):
+        return pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy()
+    np.testing.assert_array_equal(text(out)[obs], text(packed)[obs])  # observed cells: the input's text
+    from domains.tabular.schema import read_table
+
+    pd.testing.assert_frame_equal(read_table(str(packed)).frame, read_table(str(src)).frame)
+    series = tmp_path / f"s.csv{compressed}"
+    x = np.sin(np.arange(60) / 4.0)
+    x[20:23] = np.nan
+    pd.DataFrame({"time": np.arange(60), "x": x}).to_csv(series, index=False)
+    assert main(["impute", f"input={series}", f"output={tmp_path / 'sf.csv'}", "domain.patch=4", *TINY]) == 0
+    assert pd.read_csv(tmp_path / "sf.csv")["x"].notna().all()
+
+
+def test_a_zip_of_two_tables_is_refused_naming_them(tmp_path, capsys):
+    with zipfile.ZipFile(tmp_path / "two.csv.zip", "w") as z:
+        z.writestr("a.csv", "x,y\n1,\n")
+        z.writestr("b.csv", "x,y\n2,3\n")
+    assert main(["ingest", "domain=tabular", f"input={tmp_path / 'two.csv.zip'}",
+                 f"output={tmp_path / 's.zarr'}"]) != 0
+    err = capsys.readouterr().err
+    assert "two.csv.zip" in err and "holds 2 (a.csv, b.csv)" in err
+    assert not (tmp_path / "s.zarr").exists()

@@ -29,6 +29,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import compression, open_text, plain_name
+from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 from encoderkit.numerics import finite_mean_std
 
@@ -93,9 +95,11 @@ class ReadResult:
     messages: list[str] = field(default_factory=list)
 
 
-# text tables, plain or compressed (pyarrow picks the codec from the extension)
+# text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
+# ``encoderkit impute`` writes): pyarrow reads .gz / .bz2 / .zst by the name, and is handed
+# the decompressed bytes of a .xz or a .zip
 TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst")
+_PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
 
 
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False) -> ReadResult:
@@ -119,15 +123,15 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
         import pyarrow.parquet as pq
 
         return ReadResult(_to_pandas(pq.read_table(path)))
-    plain = lower[: -len(next(s for s in COMPRESSED_SUFFIXES if lower.endswith(s)))] \
-        if lower.endswith(COMPRESSED_SUFFIXES) else lower
+    plain = plain_name(path)
     if not plain.endswith(TEXT_SUFFIXES):
-        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.zst) "
+        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
                         "or .parquet", file=path)
     import pyarrow.csv as pacsv
 
     if delimiter is None:
-        delimiter = "\t" if plain.endswith((".tsv", ".tab")) else ","
+        delimiter = text_delimiter(path)
+    method = compression(path)
     bad: list[int] = []
 
     def on_invalid(row: Any) -> str:
@@ -142,11 +146,17 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
         u.exc_value, UnicodeError) else hook(u)
     try:
         def parse(ignore_empty_lines: bool, use_threads: bool = True) -> Any:
-            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=use_threads),
-                                  parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
-                # an empty text cell is missing, as it is in a numeric column
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+            def read(source: Any) -> Any:
+                return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
+                                      parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
+                    # an empty text cell is missing, as it is in a numeric column
+                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+
+            if method in _PYARROW_DECOMPRESSES:
+                return read(path)
+            with open_text(path, binary=True) as fh:
+                return read(fh)
         table = parse(True)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
             bad.clear()
@@ -154,6 +164,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
         if bad and -1 in bad:  # pyarrow numbers the rows only when it reads on one thread
             bad.clear()
             table = parse(table.num_columns != 1, use_threads=False)
+    except DataError:  # a .zip that is not one file: said as it is
+        raise
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
     finally:

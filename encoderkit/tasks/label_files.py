@@ -24,14 +24,17 @@ What a labels file written by another tool looks like, and how it is read:
 
 from __future__ import annotations
 
+import lzma
 import math
 import re
+import zipfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from encoderkit.data.textfiles import compression, open_text, plain_name
 from encoderkit.errors import DataError, InputNotFoundError, UsageError
 
 LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
@@ -57,9 +60,11 @@ def read_table(path: str | Path, domain: Any = None):
         own = domain.read_labels(str(file))
         if own is not None:
             return own
-    suffix = file.suffix.lower()
-    if suffix not in LABEL_SUFFIXES:
-        raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)}", file=file)
+    packed = compression(str(file))  # x.csv.gz, as the data files and impute's outputs
+    suffix = Path(plain_name(str(file))).suffix
+    if suffix not in LABEL_SUFFIXES or (packed and suffix not in (".csv", ".tsv")):
+        raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)} "
+                         f"(.csv / .tsv also compressed: .gz, .bz2, .xz, .zip, .zst)", file=file)
     _check_separator(file, suffix)
     try:
         if suffix == ".npy":
@@ -135,9 +140,12 @@ def _check_separator(file: Path, suffix: str) -> None:
         return
     sep = "\t" if suffix == ".tsv" else ","
     try:
-        with open(file, encoding="utf-8", errors="replace", newline="") as f:
+        f = open_text(file, errors="replace")
+        if f is None:  # .zst: pandas alone reads it
+            return
+        with f:
             header = f.readline(65536)
-    except OSError:
+    except (OSError, EOFError, DataError, zipfile.BadZipFile, lzma.LZMAError):
         return  # the reader names the problem
     if sep in header:
         return

@@ -122,8 +122,9 @@ def labels_file(kind: str, s: Setup, where: Path) -> Path:
 LABEL_KINDS = ["absent", "directory", "empty", "truncated-gz", "utf16", "random-bytes", "id-only",
                "no-matching-id", "nan-only", "single-class", "object-npy", "wrong-suffix", "header-only",
                "parquet-junk", "npy-3d", "npy-short", "latin1", "tsv-commas"]
-# a suffix the labels reader does not take (.gz, .xyz) is a usage error, named
-USAGE_KINDS = ("truncated-gz", "wrong-suffix")
+# a suffix the labels reader does not take (.xyz) is a usage error, named; a truncated
+# labels.csv.gz (compressed tables are read) a data error, named
+USAGE_KINDS = ("wrong-suffix",)
 # evaluate scores against whatever labels are given: one class is a valid (if poor) test set
 EVAL_KINDS = [k for k in LABEL_KINDS if k != "single-class"]
 

@@ -31,6 +31,29 @@ def test_join_by_id_equals_join_by_order(tmp_path):
     assert ya.tolist() == yb.tolist() == [0, 1, -1, 0, 1, 0]
 
 
+@pytest.mark.parametrize("name,sep", [("y.csv.gz", ","), ("y.tsv.zip", "\t"), ("y.csv.xz", ","),
+                                      ("y.csv.bz2", ",")])
+def test_compressed_label_files_read_as_the_plain_file(tmp_path, name, sep):
+    """A labels table compressed by its name (as ``encoderkit impute`` and the data readers
+    take them) reads as the plain one; a header with the other separator is still refused."""
+    y = pd.DataFrame({"id": IDS[[3, 0, 5]], "label": ["NA", "b", "007"]})
+    plain, packed = tmp_path / f"plain{'.tsv' if sep == chr(9) else '.csv'}", tmp_path / name
+    y.to_csv(plain, sep=sep, index=False)
+    y.to_csv(packed, sep=sep, index=False)
+    pd.testing.assert_frame_equal(L.read_table(packed), L.read_table(plain))
+    wrong = tmp_path / name.replace("y.", "w.")
+    y.to_csv(wrong, sep=";", index=False)
+    with pytest.raises(DataError, match="semicolon-separated"):
+        L.read_table(wrong)
+
+
+def test_compressed_binary_label_files_are_refused(tmp_path):
+    f = tmp_path / "y.npy.gz"
+    f.write_bytes(b"\x1f\x8b")
+    with pytest.raises(EncoderkitError, match=r"\.csv / \.tsv also compressed"):
+        L.read_table(f)
+
+
 def test_npy_labels_nan_is_unlabelled(tmp_path):
     f = tmp_path / "y.npy"
     np.save(f, np.asarray([1.5, np.nan, 2.0, 0.0, np.nan, 3.0]))
