@@ -210,18 +210,17 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
         frame = pd.DataFrame({"id": list(ids)})
     if t in ("classification", "token_classification"):
         frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
-        for j, c in enumerate(spec.classes):
-            frame[f"proba_{c}"] = values[:, j]
+        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif t == "multilabel":
         frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) for row in values]
-        for j, c in enumerate(spec.classes):
-            frame[f"proba_{c}"] = values[:, j]
+        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif len(spec.targets) == 1:
         frame["prediction"] = values[:, 0]
+        columns = {}
     else:
-        for j, name in enumerate(spec.targets):
-            frame[f"prediction_{name}"] = values[:, j]
-    return frame
+        columns = {f"prediction_{name}": values[:, j] for j, name in enumerate(spec.targets)}
+    # one block, not a column at a time: with 100+ classes pandas warned "highly fragmented"
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1) if columns else frame
 
 
 def output_format(path: str | Path) -> tuple[str, Any]:
