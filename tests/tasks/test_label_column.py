@@ -168,3 +168,12 @@ def test_prediction_frame_of_many_classes_is_one_block():
         frame = prediction_frame(spec, [f"r{i}" for i in range(5)], outs)
     assert list(frame.columns) == ["id", "prediction", *[f"proba_{c}" for c in classes]]
     np.testing.assert_allclose(frame["proba_7"], np.stack(outs)[:, 7])
+
+
+def test_metric_table_shows_targets_of_any_magnitude():
+    """A regression on targets ~1e-12 printed rmse 0.0000 and mae 0.0000 in finetune's and
+    evaluate's table; values that 4 decimals hide or bury get 4 significant digits."""
+    from encoderkit.tasks.metrics import format_table
+
+    text = format_table({"last": {"rmse": 3.217e-14, "r2": 0.9867, "big": 8.6286e11, "mcc": float("nan")}})
+    assert "3.217e-14" in text and "0.9867" in text and "8.629e+11" in text and "nan" in text
