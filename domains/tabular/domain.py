@@ -231,24 +231,39 @@ class TabularDomain(TableInfill, Domain):
 
     def label_values(self, records: Sequence[Mapping[str, Any]], column: str) -> np.ndarray:
         """The original values of ``column`` (category names, numbers in original units;
-        NaN where missing or an unknown category), for ``task.label_column``."""
+        NaN where missing), for ``task.label_column``.
+
+        A number comes back as the shortest decimal that the stored float32 value pins
+        down (an integer column's as an int: ``100046``, not ``100046.00000348``), so a
+        class is named as the table writes it and ``evaluate`` on the table matches it.
+        A category the store does not keep (past ``max_categories``) is refused: reading
+        it as missing silently dropped those rows and classes from training."""
         names = [str(c["name"]) for c in self.columns]
         if column not in names:
             raise KeyError(f"column {column!r} is not in the table; columns: {names}")
         j = names.index(column)
         col = self.columns[j]
         out = np.full(len(records), np.nan, dtype=object)
-        for i, rec in enumerate(records):
-            cols = np.asarray(rec["column"])
-            at = np.flatnonzero(cols == j)
-            if not at.size or not bool(np.asarray(rec["observed"])[at[0]]):
-                continue
-            if self.layout.is_numeric[j]:
-                out[i] = float(np.asarray(rec["num"], dtype=np.float64)[at[0]] * col["std"] + col["mean"])
-            else:
-                code = int(np.asarray(rec["cat"])[at[0]])
-                if code > 0:
-                    out[i] = col["categories"][code - 1]
+        at = [np.flatnonzero(np.asarray(rec["column"]) == j) for rec in records]
+        have = np.array([a.size > 0 and bool(np.asarray(rec["observed"])[a[0]])
+                         for a, rec in zip(at, records)], dtype=bool)
+        rows = np.flatnonzero(have)
+        if self.layout.is_numeric[j]:
+            z = np.array([np.asarray(records[i]["num"])[at[i][0]] for i in rows], dtype=np.float32)
+            for i, v in zip(rows, _stored_numbers(z, col)):
+                out[i] = v
+            return out
+        codes = np.array([int(np.asarray(records[i]["cat"])[at[i][0]]) for i in rows], dtype=np.int64)
+        if (codes == 0).any():
+            first = records[rows[np.flatnonzero(codes == 0)[0]]]
+            raise DataError(f"task.label_column={column!r}: record {first.get('id', '?')!r} holds a value "
+                            f"of the column that the store does not keep (it keeps "
+                            f"{len(col['categories'])} categories: the most frequent in the training "
+                            f"rows, at most ingest's max_categories, default 256); re-ingest with "
+                            f"max_categories=<the column's number of values> or give the labels "
+                            f"in a file with task.labels=<file>")
+        for i, code in zip(rows, codes):
+            out[i] = col["categories"][code - 1]
         return out
 
     def eligible(self, example: Example) -> np.ndarray:
@@ -427,3 +442,24 @@ def ingest_frame(frame: pd.DataFrame | np.ndarray, output: str, overwrite: bool 
         print(f"ingest tabular: DataFrame {frame.shape[0]} x {frame.shape[1]} -> {output}")
         print(report.summary())
     return report
+
+
+def _stored_numbers(z: np.ndarray, col: Mapping[str, Any]) -> list[Any]:
+    """Numbers of a column from their stored float32 standardised values ``z``: each the
+    shortest decimal within the float32 rounding of its ``z`` (an int in an integer column)."""
+    x = z.astype(np.float64) * col["std"] + col["mean"]
+    # half a float32 ulp of z (the cast at ingest), and float64 round-off of the arithmetic
+    bound = ((np.abs(z.astype(np.float64)) * 2.0 ** -24 + 2.0 ** -149) * col["std"]
+             + (np.abs(x) + abs(col["mean"])) * 2.0 ** -50)
+    out = x.copy()
+    todo = np.ones(len(x), dtype=bool)
+    for k in range(18):
+        r = np.round(x, k)
+        ok = todo & (np.abs(r - x) <= bound)
+        out[ok] = r[ok]
+        todo &= ~ok
+        if not todo.any():
+            break
+    if col.get("integer") and not col.get("datetime"):
+        return [int(v) if v.is_integer() else v for v in map(float, out)]
+    return [float(v) for v in out]

@@ -245,8 +245,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                   **{k: options[k] for k in ("value_column", "channel_column") if options[k]},
                   # format=ucr, so a .txt of the archive is read back as one (see files.py)
                   **({"format": "ucr"} if fmt == "ucr" else {})}
-        # the patch a model built on this store gets (patch=auto resolves from the schema)
-        cls._count_tokens(report, shapes, cls(schema, **given).patch)
+        # the patch a model built on this store gets: the run's default is patch=auto (the
+        # class's own default, 16, counted a 20-sample series as 2 tokens instead of 10)
+        cls._count_tokens(report, shapes, cls(schema, **{"patch": "auto", **given}).patch)
         return schema
 
     @staticmethod

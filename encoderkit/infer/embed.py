@@ -124,7 +124,7 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
 
 def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tuple[int, str, dict]], *,
                  pooling: str = "mean", max_tokens: int = 16384, max_seqlen: int = 1024,
-                 progress: Any = None) -> Iterator[tuple[int, str, np.ndarray]]:
+                 progress: Any = None, twin: bool = False) -> Iterator[tuple[int, str, np.ndarray]]:
     """Yield ``(index, id, embedding)`` per record, in input order.
 
     ``pooling="none"``: a window's tokens go to the record's tokens ``start ..`` (contiguous
@@ -133,7 +133,9 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
 
     ``embedding`` is ``[d]`` for ``mean``/``cls``, ``[2d]`` for ``mean_std`` and ``[L, d]``
     for ``none``.
-    ``progress``: a tqdm-like object with ``update(n)``, or None.
+    ``progress``: a tqdm-like object with ``update(n)``, or None: a record counts once done,
+    and a record of several windows shows its windows done meanwhile; ``twin``: the stream
+    of the records' twins, whose windows show but whose records are not counted again.
     """
     check_pooling(pooling)
     max_tokens = max(int(max_tokens), int(max_seqlen))
@@ -201,11 +203,28 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                         out = np.concatenate([acc[:d], np.sqrt(np.maximum(acc[d:], 0.0) / cnt)])
                     else:
                         out = acc / (cnt[:, None] if pooling == "none" else cnt)
-                    if progress is not None:
+                    if progress is not None and len(job.windows) > 1:
+                        progress.set_postfix_str("", refresh=False)
+                    if progress is not None and not twin:
                         progress.update(1)
                     yield job.index, job.id, out.astype(np.float32)
+            if progress is not None:
+                show_windows(progress, [(job, done[0]) for job, _, _, done in open_jobs.values()], twin)
     finally:
         model.train(was_training)
+
+
+def show_windows(progress: Any, open_jobs: Sequence[tuple[_Job, int]], twin: bool = False) -> None:
+    """The windows done of a record still open (of many windows: a genome, a long series),
+    so a bar of records does not sit at 0/1 for minutes; ``update(0)`` lets tqdm redraw at
+    its own pace."""
+    job, done = max(open_jobs, key=lambda jd: len(jd[0].windows), default=(None, 0))
+    if job is not None and len(job.windows) > 1:
+        progress.set_postfix_str(f"{job.id}{' (twin)' if twin else ''}: {done}/{len(job.windows)} windows",
+                                 refresh=False)
+        progress.update(0)
+    elif job is None and getattr(progress, "postfix", None):
+        progress.set_postfix_str("", refresh=False)
 
 
 def _merge_moments(acc: np.ndarray, count: np.ndarray, window: np.ndarray, n: int) -> None:

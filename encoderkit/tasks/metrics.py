@@ -114,6 +114,12 @@ def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray) -> dict[str
     return {}
 
 
+def _number(v: float) -> str:
+    """4 decimals, or 4 significant digits where decimals hide the value (a regression's
+    rmse of targets ~1e-12 printed 0.0000) or bury it (1e12: 862855349362.7355)."""
+    return f"{v:.4f}" if v == 0 or not np.isfinite(v) or 1e-3 <= abs(v) < 1e6 else f"{v:.4g}"
+
+
 def format_table(rows: dict[str, dict[str, Any]]) -> str:
     """``{column: {metric: value}}`` -> a plain text table, one metric per line."""
     metrics: list[str] = []
@@ -127,6 +133,6 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
         cells = []
         for c in cols:
             v = rows[c].get(m)
-            cells.append(f"{v:>{cw}.4f}" if isinstance(v, (int, float)) else f"{'-':>{cw}}")
+            cells.append(f"{_number(v):>{cw}}" if isinstance(v, (int, float)) else f"{'-':>{cw}}")
         lines.append(f"{m:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)

@@ -260,6 +260,8 @@ class TaskObjective(Objective):
                 values += list(domain.label_values(store.read_range(lo, min(lo + 1024, len(store))), column))
         except NotImplementedError as e:
             raise UsageError(str(e), key="task.label_column") from None
+        except DataError as e:
+            raise DataError(e.message, key="task.label_column", file=trainer.cfg.data.store) from None
         except KeyError as e:
             raise UsageError(f"task.label_column={column!r}: {e.args[0] if e.args else e}",
                              key="task.label_column", file=trainer.cfg.data.store) from None

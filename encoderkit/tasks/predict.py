@@ -18,7 +18,7 @@ import numpy as np
 
 from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, OutputExistsError, UsageError
-from encoderkit.infer.pretrained import PROGRESS_MIN_RECORDS, Pretrained, RecordSource
+from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
@@ -55,10 +55,9 @@ class FineTuned(Pretrained):
     # ---- raw outputs ----
     def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
         """(record ids, per-record raw head outputs) in input order."""
-        from tqdm.auto import tqdm
 
         from encoderkit.data.collate import collate
-        from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs
+        from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs, show_windows
         from encoderkit.tasks.outputs import collect
 
         source = RecordSource(data, self.domain)
@@ -71,16 +70,19 @@ class FineTuned(Pretrained):
 
         def windows():
             for job in record_jobs(self.domain, records(), self.max_seqlen):
-                yield from job.windows
+                yield from ((job, i, w) for i, w in enumerate(job.windows))
 
         n = len(source)
-        show = n >= PROGRESS_MIN_RECORDS if progress is None else progress
-        bar = tqdm(total=n, desc="predict", unit="rec", disable=not show)
+        bar = progress_bar(n, "predict", progress)
 
         def batches():
-            for group in pack_in_order(windows(), len, max(self.max_tokens, self.max_seqlen)):
-                yield collate(group)
-                bar.update(len({w.record for w in group}))
+            # records finish in order; one of many windows counted once, at its last window
+            # (it was counted once per batch it reached: a 1e6-sample series showed 30/1)
+            for group in pack_in_order(windows(), lambda jw: len(jw[2]), max(self.max_tokens, self.max_seqlen)):
+                yield collate([w for _, _, w in group])
+                job, i, _ = group[-1]
+                show_windows(bar, [(job, i + 1)] if i < len(job.windows) - 1 else [])
+                bar.update(sum(i == len(job.windows) - 1 for job, i, _ in group))
 
         try:
             order, outs = collect(self.model, batches(), self.device,
@@ -210,18 +212,17 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
         frame = pd.DataFrame({"id": list(ids)})
     if t in ("classification", "token_classification"):
         frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
-        for j, c in enumerate(spec.classes):
-            frame[f"proba_{c}"] = values[:, j]
+        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif t == "multilabel":
         frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) for row in values]
-        for j, c in enumerate(spec.classes):
-            frame[f"proba_{c}"] = values[:, j]
+        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif len(spec.targets) == 1:
         frame["prediction"] = values[:, 0]
+        columns = {}
     else:
-        for j, name in enumerate(spec.targets):
-            frame[f"prediction_{name}"] = values[:, j]
-    return frame
+        columns = {f"prediction_{name}": values[:, j] for j, name in enumerate(spec.targets)}
+    # one block, not a column at a time: with 100+ classes pandas warned "highly fragmented"
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1) if columns else frame
 
 
 def output_format(path: str | Path) -> tuple[str, Any]:

@@ -467,14 +467,16 @@ def test_merged_schemas_sum_the_length_counts():
                       "sum_length": 55}
 
 
-@pytest.mark.parametrize("patch, expect", [("auto", 2), (4, 4)])
+@pytest.mark.parametrize("patch, expect", [("auto", 2), (4, 4), (None, 2)])
 def test_ingest_counts_tokens_with_the_patch_a_model_would_get(tmp_path, patch, expect):
+    """None: no patch given, as `encoderkit ingest` runs by default (the run's patch=auto);
+    the report counted 10,000 series of 20 samples as 20,000 tokens (patch 16), not 100,000."""
     from encoderkit.data.ingest import ingest
 
     lengths = [7, 30, 11]  # mean 16: auto -> 2
     np.savez(tmp_path / "s.npz", **{f"s{i}": np.ones((3, n)) for i, n in enumerate(lengths)})
     report = ingest("timeseries", [str(tmp_path / "s.npz")], str(tmp_path / "s.zarr"),
-                    progress=False, patch=patch)
+                    progress=False, **({} if patch is None else {"patch": patch}))
     assert report.tokens == sum(3 * -(-n // expect) for n in lengths)
 
 

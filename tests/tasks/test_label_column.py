@@ -98,3 +98,82 @@ def test_predict_on_the_raw_table_writes_the_store_ids(store, tmp_path):
     s = RecordStore(store)
     raw = model.predict(sample_frame().iloc[:5])
     assert list(raw["id"]) == [s[i]["id"] for i in range(5)] == [f"row{i}" for i in range(5)]
+
+
+def _table_store(tmp_path, frame, **options):
+    from encoderkit.data.ingest import ingest
+
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    store = tmp_path / "t.zarr"
+    ingest("tabular", [str(path)], str(store), progress=False, verbose=False, **options)
+    return RecordStore(str(store))
+
+
+def test_numeric_label_column_values_come_back_as_written(tmp_path):
+    """An integer column of 300 codes around 1e5 (numeric: more than 10 values) gave classes
+    named 100046.00000348347 (float32 standardised value times std plus mean): predict wrote
+    them and evaluate on the table refused its own label '100046'. Now an integer column
+    gives ints and a decimal column the shortest decimal the stored value pins down."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame({"x": rng.normal(size=n), "code": rng.integers(100000, 100300, size=n),
+                          "price": np.round(rng.normal(size=n) * 30 + 100, 2),
+                          "amount": np.round(rng.normal(size=n) * 1e6 + 5e11, 1)})
+    s = _table_store(tmp_path, frame)
+    domain = get_domain("tabular")(s.schema)
+    records = s.read_range(0, n)
+    code = domain.label_values(records, "code")
+    assert [type(v) for v in code[:3]] == [int] * 3
+    assert list(code) == frame["code"].tolist()
+    assert [str(v) for v in domain.label_values(records, "price")] == [str(v) for v in frame["price"]]
+    np.testing.assert_allclose(np.asarray(domain.label_values(records, "amount"), dtype=float),
+                               frame["amount"], rtol=1e-12, atol=1.0)
+
+
+def test_a_label_column_past_max_categories_is_refused_not_dropped(tmp_path):
+    """A label column of more categories than ingest keeps (max_categories) read the others
+    as missing: 12% of the rows and 44 of 300 classes left training without a word."""
+    import pandas as pd
+
+    from encoderkit.errors import DataError
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({"x": rng.normal(size=n), "cls": [f"k{v}" for v in rng.integers(0, 12, size=n)]})
+    s = _table_store(tmp_path, frame, max_categories=8)
+    records = s.read_range(0, n)
+    with pytest.raises(DataError, match=r"task.label_column='cls'.*max_categories"):
+        get_domain("tabular")(s.schema).label_values(records, "cls")
+    (tmp_path / "all").mkdir()
+    kept = _table_store(tmp_path / "all", frame, max_categories=12)
+    assert list(get_domain("tabular")(kept.schema).label_values(kept.read_range(0, n), "cls")) == frame["cls"].tolist()
+
+
+def test_prediction_frame_of_many_classes_is_one_block():
+    """300 classes: predict warned 'DataFrame is highly fragmented' once per batch (a column
+    inserted per class)."""
+    import warnings
+
+    from encoderkit.tasks.predict import prediction_frame
+    from encoderkit.tasks.spec import TaskSpec
+
+    classes = [str(c) for c in range(300)]
+    spec = TaskSpec(type="classification", classes=classes)
+    outs = list(np.random.default_rng(0).dirichlet(np.ones(300), size=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = prediction_frame(spec, [f"r{i}" for i in range(5)], outs)
+    assert list(frame.columns) == ["id", "prediction", *[f"proba_{c}" for c in classes]]
+    np.testing.assert_allclose(frame["proba_7"], np.stack(outs)[:, 7])
+
+
+def test_metric_table_shows_targets_of_any_magnitude():
+    """A regression on targets ~1e-12 printed rmse 0.0000 and mae 0.0000 in finetune's and
+    evaluate's table; values that 4 decimals hide or bury get 4 significant digits."""
+    from encoderkit.tasks.metrics import format_table
+
+    text = format_table({"last": {"rmse": 3.217e-14, "r2": 0.9867, "big": 8.6286e11, "mcc": float("nan")}})
+    assert "3.217e-14" in text and "0.9867" in text and "8.629e+11" in text and "nan" in text
