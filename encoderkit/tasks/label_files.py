@@ -27,8 +27,8 @@ from __future__ import annotations
 import lzma
 import math
 import re
-import zipfile
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
