@@ -498,6 +498,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     # refused before any work: an existing output without overwrite=true, a directory, an
     # unwritable place (encoderkit.outputs, shared by every command that writes)
     check_output(output, overwrite, what="a filled file", file_ok=True)
+    textfiles.check_codec(output)
     packed = textfiles.compression(output)
     fmt = Path(textfiles.plain_name(output)).suffix.lower()
     if fmt not in OUTPUT_SUFFIXES:

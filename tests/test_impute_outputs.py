@@ -137,3 +137,31 @@ def test_a_zip_of_two_tables_is_refused_naming_them(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "two.csv.zip" in err and "holds 2 (a.csv, b.csv)" in err
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_a_zst_output_without_zstandard_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """pandas writes .zst only with the zstandard package: without it impute trained for
+    minutes, then failed with a traceback. Now a usage error naming the fix, before work
+    (impute, and the same check in predict and infill)."""
+    import builtins
+
+    from encoderkit.data.textfiles import check_codec
+    from encoderkit.errors import UsageError
+
+    real = builtins.__import__
+
+    def no_zstandard(name, *args, **kw):
+        if name == "zstandard":
+            raise ImportError("No module named 'zstandard'")
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_zstandard)
+    _, src = _holed(tmp_path)
+    work = tmp_path / "work"
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'f.csv.zst'}", f"run_dir={work}", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "zstandard" in err and "f.csv.zst" in err and "Traceback" not in err
+    assert not (tmp_path / "f.csv.zst").exists() and not (work / "input.zarr").exists()
+    with pytest.raises(UsageError, match="zstandard"):
+        check_codec(str(tmp_path / "p.csv.zst"))
+    check_codec(str(tmp_path / "p.csv.gz"))  # the standard library's codecs: nothing to check

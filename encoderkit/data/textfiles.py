@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encoderkit.errors import DataError, reading
+from encoderkit.errors import DataError, UsageError, reading
 
 _OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression()
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
@@ -166,6 +166,20 @@ def write_compression(path: str) -> Any:
     if method == "zip":
         return {"method": "zip", "archive_name": os.path.basename(str(path))[: -len(".zip")]}
     return method
+
+
+def check_codec(path: str, key: str = "output") -> None:
+    """Before any work: a compressed output name whose codec is not installed is a usage
+    error (pandas would raise it when writing, after training). Only ``.zst`` needs a
+    package (``zstandard``); the others are in Python's standard library."""
+    if compression(path) != "zstd":
+        return
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        raise UsageError(f"writing {os.path.basename(str(path))!r} needs the zstandard package "
+                         f"(pip install zstandard); or name the file .gz, .bz2, .xz or .zip",
+                         file=str(path), key=key) from None
 
 
 def delimiter(path: str) -> str:

@@ -153,6 +153,7 @@ def _embed(argv: list[str]) -> int:
 
 def _infill(argv: list[str]) -> int:
     from encoderkit.infer import load
+    from encoderkit.data.textfiles import check_codec
     from encoderkit.outputs import check_output, write_error
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False}
@@ -168,6 +169,7 @@ def _infill(argv: list[str]) -> int:
         raise UsageError("output is the input file; write the infilled data elsewhere",
                          file=args["output"], key="output")
     check_output(output, args["overwrite"], what="a single file", file_ok=True)
+    check_codec(str(output))
     options = {k: args[k] for k in named if k not in base}
     model = load(args["checkpoint"], device=args["device"])
     model.check_infill_options(options)  # before reading: a typo fails fast

@@ -127,6 +127,7 @@ def _predict(argv: list[str]) -> int:
     args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
                              "overwrite": False, "max_tokens": None, "progress": None},
                       ("checkpoint", "input", "output"), "predict")
+    from encoderkit.data.textfiles import check_codec
     from encoderkit.outputs import check_output
 
     out = Path(args["output"])
@@ -143,6 +144,7 @@ def _predict(argv: list[str]) -> int:
     # before any work: an existing file needs overwrite=true; a folder or a parent that is a
     # file is refused (overwrite only replaces a predictions file)
     check_output(out, bool(args["overwrite"]), what="a predictions file", file_ok=True)
+    check_codec(str(out))
     check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
     if not isinstance(model, FineTuned):
