@@ -121,4 +121,11 @@ def reading(file: Any) -> Iterator[None]:
         yield
     except READ_ERRORS as e:
         raise data_error(e, file) from e
+    except ImportError as e:
+        # pandas reads .zst only with the zstandard package: say so, naming the file (any
+        # other missing module stays a bug report)
+        if file is not None and str(file).lower().endswith(".zst"):
+            raise DataError("reading a .zst file needs the zstandard package (pip install "
+                            "zstandard); or compress it as .gz, .bz2, .xz or .zip", file=file) from e
+        raise
 

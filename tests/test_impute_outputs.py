@@ -165,3 +165,22 @@ def test_a_zst_output_without_zstandard_is_refused_before_any_work(tmp_path, cap
     with pytest.raises(UsageError, match="zstandard"):
         check_codec(str(tmp_path / "p.csv.zst"))
     check_codec(str(tmp_path / "p.csv.gz"))  # the standard library's codecs: nothing to check
+
+
+def test_a_zst_series_file_without_zstandard_is_a_one_line_error(tmp_path, capsys):
+    """pandas reads a .zst series file only with the zstandard package: without it, ingest
+    and impute ended in a traceback ('this is a bug'); now a data error naming the file and
+    the fix, and no store left behind. (pyarrow reads .zst tables by itself.)"""
+    import importlib.util
+
+    import pyarrow as pa
+
+    if importlib.util.find_spec("zstandard") is not None:
+        pytest.skip("zstandard is installed: the file reads")
+    src = tmp_path / "s.csv.zst"
+    with pa.CompressedOutputStream(str(src), "zstd") as fh:
+        fh.write(("time,x\n" + "".join(f"{i},{np.sin(i / 4):.4f}\n" for i in range(40))).encode())
+    assert main(["ingest", "domain=timeseries", f"input={src}", f"output={tmp_path / 's.zarr'}"]) == 1
+    err = capsys.readouterr().err
+    assert "s.csv.zst" in err and "zstandard" in err and "bug" not in err
+    assert not (tmp_path / "s.zarr").exists()
