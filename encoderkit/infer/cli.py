@@ -152,8 +152,8 @@ def _embed(argv: list[str]) -> int:
 
 
 def _infill(argv: list[str]) -> int:
-    from encoderkit.infer import load
     from encoderkit.data.textfiles import check_codec
+    from encoderkit.infer import load
     from encoderkit.outputs import check_output, write_error
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False}

@@ -16,7 +16,7 @@ class Recorder:
     """A tqdm stand-in: the updates and postfixes it was given."""
 
     def __init__(self) -> None:
-        self.n, self.postfixes, self.postfix = 0, [], ""
+        self.n, self.postfixes, self.postfix, self.closed = 0, [], "", False
 
     def update(self, k: int) -> None:
         self.n += k
@@ -26,7 +26,7 @@ class Recorder:
         self.postfixes.append(s)
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 def test_embed_shows_the_windows_of_a_long_record_and_counts_it_once():
@@ -61,6 +61,7 @@ def test_predict_counts_a_record_of_many_windows_once(monkeypatch):
     assert ids == ["rec0", "rec1", "rec2"] and len(seen) >= 4
     assert bar.n == 3  # was 4 + 1: rec0 counted in each of its 4 batches
     assert "rec0: 1/4 windows" in bar.postfixes and bar.postfix == ""
+    assert bar.closed  # the bar is closed when predict is done
 
 
 @pytest.mark.parametrize("n, delay", [(5, PROGRESS_DELAY_S), (5000, 0.0)])
