@@ -63,7 +63,7 @@ def summary(run_dir: Path) -> str:
     rows: dict[str, dict[str, Any]] = {}
     if vals and vals[0].get("step") == 0:  # the model fine-tuning started from (head_init=probe)
         rows["start (step 0)"] = {k[4:]: v for k, v in vals[0].items() if k.startswith("val_")}
-    if vals:
+    if vals and vals[-1].get("step") != 0:  # (a train.steps=0 run: the start is all there is)
         last = vals[-1]
         rows[f"last (step {last['step']})"] = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
     best_state = run_dir / "best" / "state.json"
@@ -71,7 +71,7 @@ def summary(run_dir: Path) -> str:
         best = json.loads(best_state.read_text())
         step = best.get("step")
         match = [h for h in vals if h.get("step") == step]
-        if match:
+        if match and (step != 0 or len(vals) > 1):
             rows[f"best (step {step})"] = {k[4:]: v for k, v in match[-1].items() if k.startswith("val_")}
     test = [h for h in history if any(k.startswith("test_") for k in h)]
     if test:
@@ -109,12 +109,15 @@ def _finetune(argv: list[str]) -> int:
             from encoderkit.tasks.metrics import format_table
 
             n = 1 + len(members)
-            print(f"ensemble of {n} members (task.ensemble; the table above is the first member's, "
-                  f"the others are under {run_dir / 'members'}): predict and evaluate average "
-                  "their predictions")
-            val = json.loads((run_dir / MANIFEST).read_text()).get("val")
-            if val:  # the members' best checkpoints, averaged, on the shared validation split
-                print(format_table({f"ensemble of {n} (val)": val}))
+            body = json.loads((run_dir / MANIFEST).read_text())
+            kind = " (the last: the linear probe on the pretrained encoder)" if body.get("probe") else ""
+            print(f"ensemble of {n} members{kind} (task.ensemble; the table above is the first "
+                  f"member's, the others are under {run_dir / 'members'}): predict and evaluate "
+                  "average their predictions")
+            val = body.get("val")
+            if val:  # the fine-tuned members' best checkpoints, averaged, on the shared validation split
+                tuned = len(body.get("seeds") or [n])
+                print(format_table({f"ensemble of {tuned} fine-tuned (val)": val}))
         print(f"run directory: {run_dir}")
     return 0
 

@@ -99,17 +99,33 @@ def record_features(objective: Any, trainer: Any) -> tuple[list[int], np.ndarray
 
 
 def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int,
-               class_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(weight [n_out, d], bias [n_out])`` of a cross-validated L2 probe on ``X`` as it is.
+               class_weights: np.ndarray | None = None,
+               standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight [n_out, d], bias [n_out])`` of a cross-validated L2 probe on ``X``.
 
-    Not standardised on purpose: a probe fitted on standardised features puts large raw
-    weights on the low-variance dimensions, and fine-tuning moves exactly those features, so
-    the logits blow up within the first steps (measured: validation loss 12.8 at step 50 on
-    ArrowHead). The L2 penalty on raw weights keeps the head smooth in the features that
-    fine-tuning changes. Classification: ``y`` holds class indices in ``[0, n_out)`` (a class
-    absent from the training split keeps weight 0 and a very low bias); regression: ``y`` is
-    ``[n, n_out]`` standardised targets. ``class_weights`` (per class, ``task.class_weights``)
-    weigh the probe's loss as they weigh fine-tuning's."""
+    Not standardised by default, on purpose: a probe fitted on standardised features puts
+    large raw weights on the low-variance dimensions, and fine-tuning moves exactly those
+    features, so the logits blow up within the first steps (measured: validation loss 12.8
+    at step 50 on ArrowHead). The L2 penalty on raw weights keeps the head smooth in the
+    features that fine-tuning changes. ``standardize`` (a run that never trains,
+    ``train.steps=0``): the probe is fitted on standardised features, the usual linear probe
+    whose penalty treats every dimension alike, and the scaling is folded into the returned
+    weights, so they apply to ``X`` as it is. Classification: ``y`` holds class indices in
+    ``[0, n_out)`` (a class absent from the training split keeps weight 0 and a very low
+    bias); regression: ``y`` is ``[n, n_out]`` standardised targets. ``class_weights`` (per
+    class, ``task.class_weights``) weigh the probe's loss as they weigh fine-tuning's."""
+    if standardize:
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(X)  # a constant dimension keeps scale 1 (and weight ~0)
+        weight, bias = fit_linear(spec_type, scaler.transform(X), y, n_out, seed, class_weights)
+        weight = weight / scaler.scale_
+        return weight, bias - weight @ scaler.mean_
+    return _fit_raw(spec_type, X, y, n_out, seed, class_weights)
+
+
+def _fit_raw(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int,
+             class_weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
 
     d = X.shape[1]
@@ -158,7 +174,8 @@ def init_head_from_probe(objective: Any, trainer: Any) -> dict[str, float]:
         return {}
     cw = objective.class_weights  # None for regression
     weight, bias = fit_linear(spec.type, X, y, n_out, int(trainer.cfg.run.seed),
-                              None if cw is None else np.asarray(cw, dtype=np.float64))
+                              None if cw is None else np.asarray(cw, dtype=np.float64),
+                              standardize=trainer.cfg.train.steps == 0)
     lin = objective.model.classifier
     if not isinstance(lin, nn.Linear) or tuple(lin.weight.shape) != weight.shape:
         raise RuntimeError(f"task.head_init=probe: the classifier is {lin}, not a linear map "

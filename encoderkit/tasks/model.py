@@ -76,8 +76,14 @@ class TaskModel(nn.Module):
         return H.pool(hidden, batch, self.spec.pooling, self.cls_position)
 
     def output(self, x: Tensor) -> Tensor:
-        """Head on pooled states ``[B, d]`` (sequence tasks) or token states ``[T, d]``."""
-        return self.classifier(self.drop(self.head(x)))
+        """Head on pooled states ``[B, d]`` (sequence tasks) or token states ``[T, d]``.
+
+        The last linear map runs in float32 under mixed precision: a probe head fitted on
+        standardised features (``train.steps=0``) carries the features' mean in its bias, and
+        in bfloat16 the cancellation of that shared part would swamp the per-record signal."""
+        h = self.drop(self.head(x))
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return self.classifier(h.float())
 
     def project(self, z: Tensor) -> Tensor:
         """Contrastive tasks: pooled embeddings -> the space the loss compares."""

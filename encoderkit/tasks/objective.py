@@ -387,6 +387,11 @@ class TaskObjective(Objective):
         # replicas stay equal without a broadcast
         logged = init_head_from_probe(self, trainer)
         if not logged:
+            if trainer.cfg.train.steps == 0:  # the head would be saved as it was drawn
+                raise DataError("train.steps=0 fits a linear probe as the head, which needs at "
+                                "least 2 labelled training records with a label; "
+                                f"{len(self.train_indices)} in the training split",
+                                file=self.file or trainer.cfg.data.store)
             return
         if trainer.info.is_main:
             trainer._log({"step": trainer.step, "tokens": trainer.tokens, **logged})

@@ -293,7 +293,7 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
     out.members = []
     for run in members:
         member = load(run, device=device)
-        if not isinstance(member, FineTuned) or member.spec.to_dict() != spec.to_dict():
+        if not isinstance(member, FineTuned) or member.spec.outputs() != spec.outputs():
             raise DataError("an ensemble member is not a run of the same task", file=run)
         out.members.append(member)
     return out

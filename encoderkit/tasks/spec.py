@@ -21,6 +21,7 @@ def pooled_width(pooling: str, hidden: int) -> int:
     return 2 * hidden if pooling == "mean_std" else hidden
 HEADS = ("mlp", "linear")
 PROJECTIONS = ("mlp", "linear", "none")
+OUTPUT_FIELDS = ("type", "classes", "targets", "mean", "std", "label_column", "group_column")
 
 
 @dataclass
@@ -65,6 +66,12 @@ class TaskSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def outputs(self) -> dict[str, Any]:
+        """What the predictions mean (type, classes / targets and their units), without how
+        the head computes them: ensemble members agree on this (the probe member has a
+        linear head and may pool differently)."""
+        return {k: v for k, v in self.to_dict().items() if k in OUTPUT_FIELDS}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TaskSpec:

@@ -137,6 +137,7 @@ class TaskConfig:
     learn_temperature: bool = True
     augment: Any = "auto"  # auto | true | false (configs/task/*.yaml)
     ensemble: Any = 1  # auto | members (encoderkit/tasks/ensemble.py)
+    ensemble_probe: bool = True  # an ensemble's extra member: the frozen encoder's linear probe
 
 
 @dataclass
@@ -266,8 +267,12 @@ def _check(c: DictConfig) -> None:
     if c.schedule.unit not in UNITS:
         raise _bad("schedule.unit", f"one of {UNITS}", c.schedule.unit)
     steps = c.train.steps
-    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise _bad("train.steps", "an int in the range [1, inf) or 'auto'", steps)
+    # fine-tuning may take no step: train.steps=0 keeps the pretrained encoder and fits the
+    # linear probe head only (checked with the task in _check_task)
+    least = 0 if "task" in c else 1
+    if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < least):
+        raise _bad("train.steps", f"an int in the range [{least}, inf) or 'auto'"
+                   + (" (0: a linear probe on the frozen encoder)" if least == 0 else ""), steps)
     if not c.train.auto_epochs > 0:
         raise _bad("train.auto_epochs", "a float in the range (0, inf)", c.train.auto_epochs)
     if not 1 <= c.train.auto_min_steps <= c.train.auto_max_steps:
@@ -431,6 +436,12 @@ def _check_task(c: DictConfig) -> None:
     if t.head_init == "probe" and t.type not in PROBE_TASKS:
         raise ConfigError(f"task.head_init=probe fits a linear probe for one label per record; "
                           f"task.type={t.type} is not one of {list(PROBE_TASKS)}")
+    if c.train.steps == 0 and (t.head_init != "probe" or t.head != "linear"):
+        raise ConfigError("train.steps=0 trains nothing: it keeps the pretrained encoder and fits "
+                          "a linear probe as the head, which needs task.head=linear and "
+                          "task.head_init=probe (a pretrained checkpoint, task.type "
+                          f"{' or '.join(PROBE_TASKS)}); got task.head={t.head}, "
+                          f"task.head_init={t.head_init}")
     if isinstance(t.mlm_weight, bool) or not float(t.mlm_weight) >= 0.0:
         raise _bad("task.mlm_weight", "a float >= 0", t.mlm_weight)
     if float(t.mlm_weight) > 0 and t.type != "contrastive":
@@ -440,6 +451,8 @@ def _check_task(c: DictConfig) -> None:
         raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
                    "training augmentation) or false", t.augment)
     expected = check_ensemble(t.ensemble, t.type)
+    if c.train.steps == 0 and t.ensemble not in ("auto", 1):
+        expected = "auto or 1 with train.steps=0 (every member would fit the same probe)"
     if expected:
         raise _bad("task.ensemble", expected, t.ensemble)
     if t.patience < 0:

@@ -137,6 +137,7 @@ class Trainer:
             cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step)
         s = cfg.schedule
         total = s.total or (t.steps if s.unit == "steps" else t.steps * self.tokens_per_step)
+        total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
         warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
         decay = s.decay if s.decay is not None else s.decay_fraction * total
         self.schedule = WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
@@ -160,7 +161,8 @@ class Trainer:
         total = self.schedule.total
         for g in self.optimizer.param_groups:
             frac = float(g.get("start_fraction", 0.0))
-            if frac in out:
+            if frac in out or self.cfg.train.steps == 0:  # no step: no group ever starts
+                out.setdefault(frac, self.schedule)
                 continue
             start = round(frac * total) if self.schedule.unit == "steps" else frac * total
             if start >= total:
@@ -346,7 +348,8 @@ class Trainer:
                 last_saved = self.step
         if bar is not None:
             bar.close()
-        if last_saved != self.step and self.step > 0:
+        # a run of train.steps=0 saves its step-0 model (the fitted probe head) once
+        if last_saved != self.step and (self.step > 0 or t.steps == 0):
             self._save()
         self.objective.on_end(self)
         if info.is_main:

@@ -1,0 +1,160 @@
+"""``train.steps=0``: a fine-tuning run that takes no step keeps the pretrained encoder and
+fits a linear probe on standardised features as its head; and the ensemble's probe member
+(``task.ensemble_probe``) that uses it. Checked against scikit-learn's StandardScaler +
+LogisticRegressionCV / RidgeCV pipelines fitted independently on the same features, and the
+ensemble against its members loaded alone and averaged with numpy."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import encoderkit
+import testdomain as td
+from conftest import ft_overrides
+from encoderkit.errors import DataError
+from encoderkit.tasks import ensemble as E
+from encoderkit.tasks import finetune
+from encoderkit.tasks.head_init import CV_FOLDS, fit_linear
+from encoderkit.train.config import ConfigError, compose, compose_finetune
+
+CS = np.logspace(-3, 3, 13)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _standardised_probe(X: np.ndarray, y: np.ndarray):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_pipeline(StandardScaler(), LogisticRegressionCV(
+            Cs=CS, cv=CV_FOLDS, max_iter=3000, random_state=0)).fit(X, y)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_folded_weights_give_the_standardised_probe_on_raw_features(n_classes):
+    rng = np.random.default_rng(0)
+    # scales 1e-3 .. 1e2, a large shared offset, and a constant column
+    X = rng.normal(size=(120, 6)) * np.array([1.0, 1e-3, 50.0, 1.0, 0.3, 0.0]) + 40.0
+    signal = (X[:, 1] - 40.0) * 1e3 + 0.3 * rng.normal(size=120)
+    y = (signal > 0.3).astype(int) if n_classes == 2 else np.digitize(signal, [-0.5, 0.5])
+    W, b = fit_linear("classification", X, y, n_classes, seed=0, standardize=True)
+    np.testing.assert_allclose(_softmax(X @ W.T + b), _standardised_probe(X, y).predict_proba(X),
+                               atol=1e-8)
+    assert np.all(W[:, 5] == 0)  # the constant column carries nothing
+    raw, _ = fit_linear("classification", X, y, n_classes, seed=0)
+    # the point of standardising: the 1e-3-scale column that decides the label is used
+    assert np.abs(W[:, 1]).max() * 1e-3 > 10 * np.abs(raw[:, 1]).max() * 1e-3
+
+
+def test_folded_regression_weights_give_the_standardised_ridge():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(80, 5)) * np.array([1.0, 0.01, 100.0, 1.0, 3.0]) + 7.0
+    y = np.stack([100 * X[:, 1] + 0.01 * X[:, 2], X[:, 0]], 1) + 0.1 * rng.normal(size=(80, 2))
+    W, b = fit_linear("regression", X, y, 2, seed=0, standardize=True)
+    ref = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15))).fit(X, y)
+    np.testing.assert_allclose(X @ W.T + b, ref.predict(X), atol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def pretrained(labelled_store, tmp_path_factory):
+    from encoderkit.train import pretrain
+
+    store = labelled_store[0]
+    return pretrain(td.tiny_overrides(store, str(tmp_path_factory.mktemp("pre") / "pre"), steps=3))
+
+
+def _probe_overrides(store, run, labels, pre, **extra):
+    return ft_overrides(store, str(run), str(labels), steps=0, **{
+        "checkpoint": str(pre), "task.head": "linear", "task.head_init": "probe",
+        "task.val_fraction": 0.25, **extra})
+
+
+def test_zero_steps_predicts_the_standardised_probe_of_the_pretrained_encoder(labelled_store, pretrained,
+                                                                            tmp_path):
+    from safetensors.torch import load_file
+
+    store, ids, y, labels = labelled_store
+    run = finetune(_probe_overrides(store, tmp_path / "p0", labels, pretrained))
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert len(checkpoints) == 1
+    state = json.loads((checkpoints[0] / "state.json").read_text())
+    assert state["step"] == 0
+    assert (run / "best" / "model.safetensors").is_file()  # the step-0 validation picked it
+    # the encoder is the pretrained one, weight for weight
+    pre_w = load_file(str(next((pretrained / "checkpoints").iterdir()) / "model.safetensors"))
+    got_w = load_file(str(checkpoints[0] / "model.safetensors"))
+    enc = [k for k in got_w if k.startswith("encoder.")]
+    assert enc and all(bool((got_w[k] == pre_w[k]).all()) for k in enc)
+
+    X = np.asarray(encoderkit.load(pretrained).embed(store, pooling="mean"), dtype=np.float64)
+    split = json.loads((run / "split.json").read_text())
+    pos = {str(i): k for k, i in enumerate(ids)}
+    train = np.array([pos[i] for i in split["train"]])
+    probe = _standardised_probe(X[train], y[train])
+    got = encoderkit.load(run).predict(store).set_index("id").loc[[str(i) for i in ids]]
+    np.testing.assert_allclose(got[["proba_0", "proba_1"]].to_numpy(), probe.predict_proba(X), atol=2e-4)
+
+    # the same command again finds the run done: nothing is refitted or rewritten
+    stamp = os.stat(checkpoints[0] / "model.safetensors").st_mtime_ns
+    finetune(_probe_overrides(store, tmp_path / "p0", labels, pretrained))
+    assert os.stat(checkpoints[0] / "model.safetensors").st_mtime_ns == stamp
+
+
+def test_zero_steps_is_refused_where_there_is_no_probe(labelled_store, pretrained, tmp_path):
+    store, ids, y, labels = labelled_store
+    with pytest.raises(ConfigError, match="task.head=linear"):  # the mlp's hidden layer would stay random
+        compose_finetune(_probe_overrides(store, tmp_path / "a", labels, pretrained, **{"task.head": "mlp"}))
+    with pytest.raises(ConfigError, match="head_init=probe"):  # from scratch there is nothing to probe
+        compose_finetune(_probe_overrides(store, tmp_path / "b", labels, pretrained, checkpoint="none",
+                                          **{"task.head_init": "auto"}))
+    with pytest.raises(ConfigError, match="task.ensemble"):  # every member the same probe
+        compose_finetune(_probe_overrides(store, tmp_path / "c", labels, pretrained, **{"task.ensemble": 3}))
+    with pytest.raises(ConfigError, match=r"train.steps.*\[1, inf\)"):  # pretraining needs steps
+        compose(td.tiny_overrides(store, str(tmp_path / "d"), steps=0))
+    assert not any((tmp_path / n).exists() for n in "abcd")
+    one = tmp_path / "one.csv"  # a single labelled record: no probe to fit, no random head saved
+    pd.DataFrame({"id": ids[:1], "label": y[:1]}).to_csv(one, index=False)
+    with pytest.raises(DataError, match="at least 2 labelled training records"):
+        finetune(_probe_overrides(store, tmp_path / "e", one, pretrained, **{"task.type": "regression"}))
+    assert not (tmp_path / "e").exists()
+
+
+def test_an_ensemble_from_a_checkpoint_gets_the_probe_member(labelled_store, pretrained, tmp_path):
+    store, ids, y, labels = labelled_store
+    run = finetune(ft_overrides(store, str(tmp_path / "ens"), str(labels), steps=3, **{
+        "checkpoint": str(pretrained), "task.ensemble": 2, "task.val_fraction": 0.25}))
+    manifest = json.loads((run / E.MANIFEST).read_text())
+    assert manifest["members"] == ["members/1", "members/probe"]
+    assert manifest["probe"] == "members/probe" and manifest["seeds"] == [0, 1]
+    probe_cfg = (run / "members" / "probe" / "config.yaml").read_text()
+    assert "steps: 0" in probe_cfg and "head: linear" in probe_cfg
+    model = encoderkit.load(run)
+    assert len(model.members) == 2
+    parts = [encoderkit.load(run / "best"), *(encoderkit.load(run / m) for m in manifest["members"])]
+    proba = np.mean([p.predict(store)[["proba_0", "proba_1"]].to_numpy() for p in parts], axis=0)
+    np.testing.assert_allclose(model.predict(store)[["proba_0", "proba_1"]].to_numpy(), proba, atol=1e-6)
+    # the probe member fits on every labelled record (its penalty is cross-validated); the
+    # ensemble's validation score is the fine-tuned members', on records they did not train on
+    root_split = json.loads((run / "split.json").read_text())
+    probe_split = json.loads((run / "members" / "probe" / "split.json").read_text())
+    assert sorted(probe_split["train"]) == sorted(root_split["train"] + root_split["val"])
+    assert not probe_split.get("val")
+    assert manifest["val"] == E.validation([run, run / "members" / "1"])
+
+    off = finetune(ft_overrides(store, str(tmp_path / "off"), str(labels), steps=3, **{
+        "checkpoint": str(pretrained), "task.ensemble": 2, "task.ensemble_probe": "false"}))
+    assert json.loads((off / E.MANIFEST).read_text())["members"] == ["members/1"]
+    scratch = finetune(ft_overrides(store, str(tmp_path / "scratch"), str(labels), steps=3,
+                                    **{"task.ensemble": 2}))  # checkpoint=none: no probe to add
+    assert json.loads((scratch / E.MANIFEST).read_text())["probe"] is None
