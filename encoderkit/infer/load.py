@@ -103,12 +103,13 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     checkpoint = resolve_checkpoint(path)
     state = read_state(checkpoint)
     if "task" in state:
-        from encoderkit.tasks.ensemble import member_dirs
+        from encoderkit.tasks.ensemble import member_dirs, member_weights
         from encoderkit.tasks.predict import load_finetuned
 
         # a run directory of several members predicts as their ensemble; a checkpoint is one model
         members = member_dirs(Path(path)) if Path(path).is_dir() else []
-        return load_finetuned(checkpoint, state, device, members)
+        weights = member_weights(Path(path)) if members else []
+        return load_finetuned(checkpoint, state, device, members, weights)
     try:
         domain = build_domain(state["domain"])
         config = EncoderConfig.from_dict(state["model_config"])

@@ -110,7 +110,10 @@ def _finetune(argv: list[str]) -> int:
 
             n = 1 + len(members)
             body = json.loads((run_dir / MANIFEST).read_text())
-            kind = " (the last: the linear probe on the pretrained encoder)" if body.get("probe") else ""
+            probe = body.get("probe") or {}
+            averaged = bool(probe) and float(probe.get("weight") or 0) > 0
+            kind = (f" (the last: the linear probe on the pretrained encoder, weight "
+                    f"{probe['weight']:.3f} chosen by {probe.get('chosen_by')})" if averaged else "")
             print(f"ensemble of {n} members{kind} (task.ensemble; the table above is the first "
                   f"member's, the others are under {run_dir / 'members'}): predict and evaluate "
                   "average their predictions")
@@ -118,6 +121,9 @@ def _finetune(argv: list[str]) -> int:
             if val:  # the fine-tuned members' best checkpoints, averaged, on the shared validation split
                 tuned = len(body.get("seeds") or [n])
                 print(format_table({f"ensemble of {tuned} fine-tuned (val)": val}))
+            if probe and not averaged:
+                print("the linear probe member (members/probe) is not averaged in: weight 0 had the "
+                      "lowest validation loss")
         print(f"run directory: {run_dir}")
     return 0
 

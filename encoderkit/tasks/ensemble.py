@@ -16,16 +16,9 @@ average of the members' probabilities (classification, multilabel) or values in 
 units (regression), per record or per token. ``embed`` and ``export-hf`` use member 0.
 A command killed between members resumes: a finished member's resume trains nothing.
 
-``task.ensemble_probe`` (on by default): when the members start from a pretrained checkpoint
-with the probe head (``task.head_init=probe``), one more member under ``members/probe`` is
-the linear probe itself, the pretrained encoder left as it is (``train.steps=0``: a
-cross-validated L2 probe on standardised pooled states). Fine-tuned members on a few hundred
-records can all move away from features the probe still reads; measured with this code on the
-kept runs of 13 small sets, the probe as a sixth member was up on 8, down on 4 (at most
--0.012), mean +0.005 (ACSF1 0.660 -> 0.710, OSULeaf 0.818 -> 0.831; benchmarks/RESULTS.md, "A
-frozen probe as one more ensemble member"). It costs one embedding pass of the training split. It is fitted on the validation
-records too (``probe_overrides``), so ``ensemble.json``'s validation score is the fine-tuned
-members'.
+``task.ensemble_probe`` (on by default): an ensemble fine-tuned from a pretrained checkpoint
+gets the frozen encoder's linear probe as one more member, weighted by the validation split
+(``encoderkit/tasks/probe_member.py``). ``ensemble.json`` then lists each member's weight.
 """
 
 from __future__ import annotations
@@ -44,7 +37,6 @@ MEMBERS_DIR = "members"
 AUTO_MEMBERS = 5
 AUTO_MAX_RECORDS = 1000
 MAX_MEMBERS = 64
-PROBE_MEMBER = "probe"  # members/probe: the frozen encoder's linear probe (task.ensemble_probe)
 # task types whose runs predict (a contrastive run's output is its embedding: no average)
 ENSEMBLE_TASKS = ("classification", "regression", "multilabel", "token_classification",
                   "token_regression")
@@ -83,28 +75,6 @@ def member_overrides(overrides: list[str], run_dir: Path, seed: int, index: int)
                    "task.ensemble=1"]
 
 
-def probe_overrides(overrides: list[str], run_dir: Path, seed: int) -> list[str]:
-    """The root run's overrides for the probe member: no training step, a linear head
-    fitted as the probe, in ``members/probe``. Without a ``task.split`` file it is fitted on
-    every labelled record (``task.val_fraction=0``): a fine-tuned member needs the validation
-    split to pick its checkpoint, the probe picks its penalty by cross-validation on its own
-    records, and a fifth more records is worth it on small sets (measured on the kept runs of
-    13 sets: GunPoint's probe 0.71 on 40 records, 0.96 on 50)."""
-    own = {"run.dir", "run.seed", "task.ensemble", "train.steps", "task.head", "task.head_init"}
-    kept = [o for o in overrides if _key(o) not in own]
-    if not any(_key(o) == "task.split" for o in overrides):
-        kept = [o for o in kept if _key(o) != "task.val_fraction"] + ["task.val_fraction=0"]
-    return kept + [f"run.dir={run_dir / MEMBERS_DIR / PROBE_MEMBER}", f"run.seed={seed}",
-                   "task.ensemble=1", "train.steps=0", "task.head=linear", "task.head_init=probe"]
-
-
-def wants_probe(cfg: Any, members: int, labelled: int) -> bool:
-    """Whether an ensemble of ``members`` fine-tuned members gets the probe member
-    (``labelled``: the records it would be fitted on; a probe needs two)."""
-    task = cfg.task
-    return members > 1 and bool(task.ensemble_probe) and task.head_init == "probe" and labelled >= 2
-
-
 def train_records(run_dir: Path, parts: tuple[str, ...] = ("train",)) -> int:
     """Labelled records of a finished run's training split (its ``split.json``), or of the
     ``parts`` named."""
@@ -119,6 +89,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     Returns the number of members."""
     from encoderkit.outputs import write_text_atomic
     from encoderkit.tasks import finetune
+    from encoderkit.tasks.probe_member import train_probe_member, wants_probe
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
     records = train_records(run_dir)
@@ -139,21 +110,21 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
         finetune(member_overrides(overrides, run_dir, seed, i))
     members = [f"{MEMBERS_DIR}/{i}" for i in range(1, n)]
     tuned = [run_dir, *(run_dir / m for m in members)]
+    weights = [1.0 / n] * n
+    entry = None
     if probe:
-        if main:
-            print(f"ensemble member {total} of {total} (the linear probe on the pretrained "
-                  f"encoder, task.ensemble_probe): {run_dir / MEMBERS_DIR / PROBE_MEMBER}",
-                  file=sys.stderr, flush=True)
-        finetune(probe_overrides(overrides, run_dir, seed))
-        members.append(f"{MEMBERS_DIR}/{PROBE_MEMBER}")
+        entry = train_probe_member(cfg, overrides, run_dir, tuned, f"{total} of {total}")
+        w = float(entry["weight"])
+        if w > 0:  # a weight of 0 chosen on validation: the member is not averaged in
+            members.append(entry["dir"])
+            weights = [(1.0 - w) / n] * n + [w]
     if main:
         body = {"members": members, "seeds": [seed + i for i in range(n)],
-                "probe": f"{MEMBERS_DIR}/{PROBE_MEMBER}" if probe else None,
-                "train_records": records,
+                "weights": weights, "probe": entry, "train_records": records,
                 # the fine-tuned members' (the probe member may have fitted on the validation records)
                 "val": validation(tuned)}
         write_text_atomic(manifest, json.dumps(body, indent=1))
-    return total
+    return 1 + len(members)
 
 
 def validation(runs: list[Path]) -> dict[str, float] | None:
@@ -197,3 +168,20 @@ def member_dirs(run_dir: Path) -> list[Path]:
         raise DataError(f"ensemble member {missing[0]} is missing (rerun the same "
                         "`encoderkit finetune` command to train it)", file=manifest)
     return dirs
+
+
+def member_weights(run_dir: Path) -> list[float]:
+    """Each member's weight in the average, the run directory's first (``ensemble.json``'s
+    ``weights``); empty for equal weights (manifests written before weights existed)."""
+    from encoderkit.errors import DataError
+
+    manifest = Path(run_dir) / MANIFEST
+    if not manifest.is_file():
+        return []
+    body = json.loads(manifest.read_text())
+    weights = body.get("weights") or []
+    if weights and (len(weights) != 1 + len(body.get("members", []))
+                    or not all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
+        raise DataError(f"ensemble weights {weights} do not fit its {1 + len(body['members'])} "
+                        "members", file=manifest)
+    return [float(w) for w in weights]

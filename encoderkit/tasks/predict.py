@@ -30,6 +30,8 @@ class FineTuned(Pretrained):
     other members of an ensemble run (``task.ensemble``), empty for one model."""
 
     members: Sequence["FineTuned"] = ()
+    # weights of this model and each member in the average (ensemble.json; empty: equal)
+    weights: Sequence[float] = ()
 
     @property
     def spec(self) -> TaskSpec:
@@ -44,13 +46,15 @@ class FineTuned(Pretrained):
         the mean over the ensemble's members."""
         if self.members and not isinstance(data, Path) and not hasattr(data, "__len__"):
             data = list(data)  # an iterator is read once per member
+        n = 1 + len(self.members)
+        weights = list(self.weights) if len(self.weights) == n else [1.0 / n] * n
         ids, outs = self.outputs(data, progress=progress)
-        values = [to_prediction(self.spec, o) for o in outs]
-        for member in self.members:
+        values = [weights[0] * to_prediction(self.spec, o) for o in outs]
+        for member, w in zip(self.members, weights[1:]):
             member.max_tokens = self.max_tokens
             for j, o in enumerate(member.outputs(data, progress=False)[1]):
-                values[j] = values[j] + to_prediction(member.spec, o)
-        return ids, [v / (1 + len(self.members)) for v in values]
+                values[j] = values[j] + w * to_prediction(member.spec, o)
+        return ids, values
 
     # ---- raw outputs ----
     def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
@@ -271,9 +275,10 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
 
 
 def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
-                   members: Sequence[Path] = ()) -> FineTuned:
+                   members: Sequence[Path] = (), weights: Sequence[float] = ()) -> FineTuned:
     """A fine-tuned checkpoint (``state.json`` with ``task``) -> ``FineTuned``; ``members``:
-    the run directories of an ensemble's other members."""
+    the run directories of an ensemble's other members; ``weights``: of this model and each
+    member in the average (empty: equal)."""
     from encoderkit.core import EncoderConfig
     from encoderkit.infer.load import load, load_weights, run_max_seqlen
     from encoderkit.registry import build_domain
@@ -291,6 +296,7 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
     out = FineTuned(model=model, domain=domain, config=config, path=checkpoint,
                     step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)
     out.members = []
+    out.weights = list(weights)
     for run in members:
         member = load(run, device=device)
         if not isinstance(member, FineTuned) or member.spec.outputs() != spec.outputs():

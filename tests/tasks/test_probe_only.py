@@ -22,6 +22,7 @@ import testdomain as td
 from conftest import ft_overrides
 from encoderkit.errors import DataError
 from encoderkit.tasks import ensemble as E
+from encoderkit.tasks import probe_member as PM
 from encoderkit.tasks import finetune
 from encoderkit.tasks.head_init import CV_FOLDS, fit_linear
 from encoderkit.train.config import ConfigError, compose, compose_finetune
@@ -130,28 +131,96 @@ def test_zero_steps_is_refused_where_there_is_no_probe(labelled_store, pretraine
     assert not (tmp_path / "e").exists()
 
 
+def test_the_weight_is_the_mix_with_the_lowest_validation_loss():
+    from sklearn.metrics import log_loss, mean_squared_error
+
+    from encoderkit.tasks.spec import TaskSpec
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 40)
+    tuned = rng.dirichlet(np.ones(3), 40)
+    probe = np.full((40, 3), 0.05)
+    probe[np.arange(40), y] = 0.9  # a good probe: the largest weight offered wins
+    spec = TaskSpec(type="classification", classes=["a", "b", "c"])
+    w, losses = PM.choose_weight(spec, y, tuned, probe)
+    ref = {v: log_loss(y, (1 - v) * tuned + v * probe, labels=[0, 1, 2]) for v in PM.PROBE_WEIGHTS}
+    assert w == max(PM.PROBE_WEIGHTS) == min(ref, key=ref.get)
+    np.testing.assert_allclose([losses[f"{v:.4f}"] for v in PM.PROBE_WEIGHTS], list(ref.values()), rtol=1e-9)
+    assert PM.choose_weight(spec, y, probe, tuned)[0] == 0.0  # a bad probe is left out
+    # regression: squared error in units of each target's training std
+    spec = TaskSpec(type="regression", targets=["u", "v"], mean=[0.0, 0.0], std=[1.0, 100.0])
+    t = rng.normal(size=(30, 2)) * [1.0, 100.0]
+    a, b = t + rng.normal(size=(30, 2)) * [0.5, 50.0], t + rng.normal(size=(30, 2)) * [0.5, 50.0]
+    w, losses = PM.choose_weight(spec, t, a, b)
+    ref = {v: np.mean([mean_squared_error(t[:, k], ((1 - v) * a + v * b)[:, k]) / s ** 2
+                       for k, s in enumerate((1.0, 100.0))]) for v in PM.PROBE_WEIGHTS}
+    assert w == min(ref, key=ref.get)
+    np.testing.assert_allclose([losses[f"{v:.4f}"] for v in PM.PROBE_WEIGHTS], list(ref.values()), rtol=1e-9)
+
+
 def test_an_ensemble_from_a_checkpoint_gets_the_probe_member(labelled_store, pretrained, tmp_path):
     store, ids, y, labels = labelled_store
-    run = finetune(ft_overrides(store, str(tmp_path / "ens"), str(labels), steps=3, **{
-        "checkpoint": str(pretrained), "task.ensemble": 2, "task.val_fraction": 0.25}))
+    overrides = ft_overrides(store, str(tmp_path / "ens"), str(labels), steps=3, **{
+        "checkpoint": str(pretrained), "task.ensemble": 2, "task.val_fraction": 0.25})
+    run = finetune(overrides)
     manifest = json.loads((run / E.MANIFEST).read_text())
-    assert manifest["members"] == ["members/1", "members/probe"]
-    assert manifest["probe"] == "members/probe" and manifest["seeds"] == [0, 1]
+    entry = manifest["probe"]
+    assert entry["dir"] == "members/probe" and entry["chosen_by"] == "validation"
+    assert not (run / "members" / PM.PROBE_VAL).exists()  # read, then removed
     probe_cfg = (run / "members" / "probe" / "config.yaml").read_text()
     assert "steps: 0" in probe_cfg and "head: linear" in probe_cfg
-    model = encoderkit.load(run)
-    assert len(model.members) == 2
-    parts = [encoderkit.load(run / "best"), *(encoderkit.load(run / m) for m in manifest["members"])]
-    proba = np.mean([p.predict(store)[["proba_0", "proba_1"]].to_numpy() for p in parts], axis=0)
-    np.testing.assert_allclose(model.predict(store)[["proba_0", "proba_1"]].to_numpy(), proba, atol=1e-6)
-    # the probe member fits on every labelled record (its penalty is cross-validated); the
-    # ensemble's validation score is the fine-tuned members', on records they did not train on
+    # the member kept fits on every labelled record (its penalty is cross-validated)
     root_split = json.loads((run / "split.json").read_text())
     probe_split = json.loads((run / "members" / "probe" / "split.json").read_text())
     assert sorted(probe_split["train"]) == sorted(root_split["train"] + root_split["val"])
     assert not probe_split.get("val")
-    assert manifest["val"] == E.validation([run, run / "members" / "1"])
+    assert manifest["val"] == E.validation([run, run / "members" / "1"])  # the fine-tuned members'
 
+    # the weight, recomputed independently: the two fine-tuned members' validation
+    # probabilities averaged, a probe fitted on the training split only, scikit-learn's log-loss
+    from sklearn.metrics import log_loss
+
+    val_run = finetune(PM.probe_overrides(overrides, run, 0, "check", all_labelled=False))
+    pos = {str(i): k for k, i in enumerate(ids)}
+    rows = [pos[i] for i in root_split["val"]]
+    frame = lambda r: encoderkit.load(r).predict(store).set_index("id").loc[[str(ids[k]) for k in rows]]
+    tuned = np.mean([frame(r / "best")[["proba_0", "proba_1"]].to_numpy() for r in (run, run / "members" / "1")], 0)
+    probe = frame(val_run)[["proba_0", "proba_1"]].to_numpy()
+    ref = {w: log_loss(y[rows], (1 - w) * tuned + w * probe, labels=[0, 1]) for w in PM.PROBE_WEIGHTS}
+    np.testing.assert_allclose([entry["val_loss"][f"{w:.4f}"] for w in PM.PROBE_WEIGHTS],
+                               list(ref.values()), rtol=1e-4, atol=1e-6)
+    w = entry["weight"]
+    assert ref[w] <= min(ref.values()) + 1e-6
+    averaged = w > 0
+    assert manifest["members"] == ["members/1"] + (["members/probe"] if averaged else [])
+    assert manifest["weights"] == pytest.approx([(1 - w) / 2] * 2 + ([w] if averaged else []))
+
+
+def test_predict_averages_with_the_manifest_weights(labelled_store, pretrained, tmp_path):
+    store, ids, y, labels = labelled_store
+    run = finetune(ft_overrides(store, str(tmp_path / "w"), str(labels), steps=2, **{
+        "checkpoint": str(pretrained), "task.ensemble": 2, "train.eval_every": 0}))
+    manifest = json.loads((run / E.MANIFEST).read_text())
+    assert manifest["probe"]["chosen_by"].startswith("default")  # no validation predictions
+    assert manifest["weights"] == pytest.approx([5 / 12, 5 / 12, 1 / 6])
+    from encoderkit.infer.load import resolve_checkpoint
+
+    parts = [encoderkit.load(resolve_checkpoint(run))]  # the checkpoint alone: one model
+    parts += [encoderkit.load(run / m) for m in manifest["members"]]
+    outs = [p.predict(store)[["proba_0", "proba_1"]].to_numpy() for p in parts]
+    for weights in ([5 / 12, 5 / 12, 1 / 6], [0.1, 0.2, 0.7]):
+        manifest["weights"] = weights
+        (run / E.MANIFEST).write_text(json.dumps(manifest))
+        got = encoderkit.load(run).predict(store)[["proba_0", "proba_1"]].to_numpy()
+        np.testing.assert_allclose(got, sum(w * o for w, o in zip(weights, outs)), atol=1e-6)
+    manifest["weights"] = [0.5, 0.5]  # not one per member
+    (run / E.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="ensemble weights"):
+        encoderkit.load(run)
+
+
+def test_the_probe_member_can_be_turned_off_and_is_not_added_from_scratch(labelled_store, pretrained, tmp_path):
+    store, ids, y, labels = labelled_store
     off = finetune(ft_overrides(store, str(tmp_path / "off"), str(labels), steps=3, **{
         "checkpoint": str(pretrained), "task.ensemble": 2, "task.ensemble_probe": "false"}))
     assert json.loads((off / E.MANIFEST).read_text())["members"] == ["members/1"]
