@@ -26,7 +26,9 @@ Protocol (the same for every method, so one run gives one side-by-side table):
   ``task.ensemble=auto``: on a training split of at most 1,000 records a run is 5 members
   (``run.seed`` .. ``run.seed + 4``) whose predictions are averaged, so harness seeds 0 and 1
   share 4 members (pass ``--finetune-extra task.ensemble=1`` for single models, as every
-  table recorded before 2026-12-05 was measured);
+  table recorded before 2026-12-05 was measured); from a pretrained checkpoint the frozen
+  encoder's linear probe joins them at a weight chosen on validation (``task.ensemble_probe``;
+  ``--finetune-extra task.ensemble_probe=false`` for the ensemble recorded before 2026-12-05 13:00);
 * every run is CPU-cheap: the tiny encoder below, one torch thread.
 
 The same settings serve every dataset of a domain (no per-dataset tuning).

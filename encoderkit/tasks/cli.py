@@ -78,7 +78,13 @@ def summary(run_dir: Path) -> str:
         rows["test"] = {k[5:]: v for k, v in test[-1].items() if k.startswith("test_")}
     if not rows:
         train = [h for h in history if "loss" in h]
-        return f"no validation was run (last train loss {train[-1]['loss']:.4f})" if train else ""
+        if train:
+            return f"no validation was run (last train loss {train[-1]['loss']:.4f})"
+        probe = [h for h in history if "head_init_records" in h]
+        if probe:  # a train.steps=0 run without a validation split
+            return (f"no validation was run: a linear probe fitted on "
+                    f"{int(probe[-1]['head_init_records'])} labelled records, no training step")
+        return "no validation was run"
     return format_table(rows)
 
 

@@ -21,7 +21,10 @@ def pooled_width(pooling: str, hidden: int) -> int:
     return 2 * hidden if pooling == "mean_std" else hidden
 HEADS = ("mlp", "linear")
 PROJECTIONS = ("mlp", "linear", "none")
-OUTPUT_FIELDS = ("type", "classes", "targets", "mean", "std", "label_column", "group_column")
+# what ensemble members must share; not the targets' mean / std, which each member takes from
+# the records it was fitted on (the probe member from all labelled ones) to report its own
+# predictions in original units
+OUTPUT_FIELDS = ("type", "classes", "targets", "label_column", "group_column")
 
 
 @dataclass
@@ -68,9 +71,9 @@ class TaskSpec:
         return asdict(self)
 
     def outputs(self) -> dict[str, Any]:
-        """What the predictions mean (type, classes / targets and their units), without how
-        the head computes them: ensemble members agree on this (the probe member has a
-        linear head and may pool differently)."""
+        """What the predictions mean (type, classes / targets), without how the head computes
+        them: ensemble members agree on this (the probe member has a linear head, may pool
+        differently and standardises its targets over more records)."""
         return {k: v for k, v in self.to_dict().items() if k in OUTPUT_FIELDS}
 
     @classmethod

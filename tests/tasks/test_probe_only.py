@@ -227,3 +227,38 @@ def test_the_probe_member_can_be_turned_off_and_is_not_added_from_scratch(labell
     scratch = finetune(ft_overrides(store, str(tmp_path / "scratch"), str(labels), steps=3,
                                     **{"task.ensemble": 2}))  # checkpoint=none: no probe to add
     assert json.loads((scratch / E.MANIFEST).read_text())["probe"] is None
+
+
+def test_the_command_summary_of_a_zero_step_run(labelled_store, pretrained, tmp_path, capsys):
+    from encoderkit import cli
+
+    store, ids, y, labels = labelled_store
+    assert cli.main(["finetune", *_probe_overrides(store, tmp_path / "v", labels, pretrained)]) == 0
+    out = capsys.readouterr().out
+    assert "start (step 0)" in out and "last (step" not in out  # one evaluation, shown once
+    assert cli.main(["finetune", *_probe_overrides(store, tmp_path / "n", labels, pretrained,
+                                                   **{"task.val_fraction": 0})]) == 0
+    assert f"a linear probe fitted on {len(ids)} labelled records, no training step" in capsys.readouterr().out
+
+
+def test_a_regression_ensemble_averages_the_probe_member_in_original_units(labelled_store, pretrained, tmp_path):
+    """The probe member standardises its targets over every labelled record, the fine-tuned
+    members over their training split: each reports original units, and those are averaged."""
+    store, ids, y, _ = labelled_store
+    target = tmp_path / "t.csv"
+    pd.DataFrame({"id": ids, "label": 100.0 + 5.0 * y + np.arange(len(y)) % 3}).to_csv(target, index=False)
+    run = finetune(ft_overrides(store, str(tmp_path / "reg"), str(target), steps=2, **{
+        "checkpoint": str(pretrained), "task.type": "regression", "task.ensemble": 2,
+        "train.eval_every": 0}))
+    manifest = json.loads((run / E.MANIFEST).read_text())
+    assert manifest["members"] == ["members/1", "members/probe"]
+    specs = [json.loads((r / "checkpoints" / c / "state.json").read_text())["task"]
+             for r in (run, run / "members" / "probe") for c in [sorted(os.listdir(r / "checkpoints"))[-1]]]
+    assert specs[0]["mean"] != specs[1]["mean"]  # different records, different standardisation
+    from encoderkit.infer.load import resolve_checkpoint
+
+    parts = [encoderkit.load(resolve_checkpoint(run))] + [encoderkit.load(run / m) for m in manifest["members"]]
+    outs = [p.predict(store)["prediction"].to_numpy() for p in parts]
+    got = encoderkit.load(run).predict(store)["prediction"].to_numpy()
+    np.testing.assert_allclose(got, sum(w * o for w, o in zip(manifest["weights"], outs)), rtol=1e-6)
+    assert np.abs(got).min() > 50  # original units
