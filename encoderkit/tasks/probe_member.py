@@ -72,10 +72,11 @@ def _val_arrays(run: Path) -> tuple[np.ndarray, np.ndarray] | None:
     from encoderkit.tasks.objective import VAL_FILE
 
     f = Path(run) / "best" / VAL_FILE
-    if not f.is_file():
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            return z["y_true"], z["values"]
+    except OSError:  # none kept (no validation split), or removed by rank 0 under torchrun
         return None
-    with np.load(f, allow_pickle=False) as z:
-        return z["y_true"], z["values"]
 
 
 def validation_loss(spec: Any, y_true: np.ndarray, values: np.ndarray) -> float:
