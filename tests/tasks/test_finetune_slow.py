@@ -105,3 +105,38 @@ def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, tmp_
     split = json.loads((run / "split.json").read_text())
     assert [m["head_init_records"] for m in metrics if "head_init_records" in m] == [len(split["train"])]
     assert [m["step"] for m in metrics if "val_accuracy" in m] == [0, 10, 20]
+
+
+@pytest.mark.slow
+def test_two_ranks_train_an_ensemble_with_its_probe_member(labelled_store, tmp_path):
+    """Under torchrun every rank trains the training-split probe and the kept one; rank 0
+    chooses the weight, removes ``members/probe_val`` and writes the manifest; the ensemble
+    predicts the weighted mean of its members loaded alone."""
+    import numpy as np
+
+    import encoderkit
+    from encoderkit.infer.load import resolve_checkpoint
+    from encoderkit.tasks import probe_member as PM
+    from encoderkit.train import pretrain
+
+    store, _, _, labels = labelled_store
+    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
+    run = tmp_path / "ens"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(ENTRY), "finetune",
+                           *ft_overrides(store, str(run), str(labels), steps=10, **{
+                               "checkpoint": str(pre), "train.strategy": "ddp",
+                               "train.eval_every": 5, "task.val_fraction": 0.3,
+                               "data.max_tokens": 128, "task.ensemble": 2})],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((run / "ensemble.json").read_text())
+    probe = manifest["probe"]
+    assert probe["chosen_by"] == "validation" and probe["weight"] in PM.PROBE_WEIGHTS
+    assert not (run / "members" / PM.PROBE_VAL).exists()
+    assert (run / "members" / "probe" / "checkpoints").is_dir()
+    parts = [encoderkit.load(resolve_checkpoint(run))] + [encoderkit.load(run / m) for m in manifest["members"]]
+    outs = [p.predict(store)[["proba_0", "proba_1"]].to_numpy() for p in parts]
+    got = encoderkit.load(run).predict(store)[["proba_0", "proba_1"]].to_numpy()
+    np.testing.assert_allclose(got, sum(w * o for w, o in zip(manifest["weights"], outs)), atol=1e-6)
