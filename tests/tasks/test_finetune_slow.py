@@ -18,6 +18,15 @@ from crash_runs import ENTRY, crash_and_finish
 from encoderkit.tasks import finetune
 
 
+def two_ranks(overrides: list[str]) -> None:
+    """``encoderkit finetune`` under torchrun with 2 gloo ranks (1 thread each); asserts success."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", str(ENTRY), "finetune", *overrides],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tmp_path):
     store, _, _, labels = labelled_store
@@ -34,15 +43,10 @@ def test_sigkill_during_finetune_resumes_to_identical_weights(labelled_store, tm
 def test_two_ranks_finetune_with_validation(labelled_store, tmp_path, strategy, max_tokens):
     store, _, _, labels = labelled_store
     run = tmp_path / strategy
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(ENTRY), "finetune",
-                           *ft_overrides(store, str(run), str(labels), steps=40, **{
-                               "train.strategy": strategy, "train.eval_every": 20,
-                               "train.checkpoint_every": 20, "task.val_fraction": 0.3,
-                               "data.max_tokens": max_tokens})],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    two_ranks(ft_overrides(store, str(run), str(labels), steps=40, **{
+        "train.strategy": strategy, "train.eval_every": 20,
+        "train.checkpoint_every": 20, "task.val_fraction": 0.3,
+        "data.max_tokens": max_tokens}))
     if max_tokens == "auto":  # the global batch split over 2 ranks (budget.py's rule)
         from omegaconf import OmegaConf
 
@@ -69,38 +73,37 @@ def test_two_ranks_train_an_ensemble(labelled_store, tmp_path):
 
     store, _, _, labels = labelled_store
     run = tmp_path / "ens"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(ENTRY), "finetune",
-                           *ft_overrides(store, str(run), str(labels), steps=20, **{
-                               "train.eval_every": 10, "task.val_fraction": 0.3, "task.ensemble": 2})],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    two_ranks(ft_overrides(store, str(run), str(labels), steps=20, **{
+        "train.eval_every": 10, "task.val_fraction": 0.3, "task.ensemble": 2}))
     manifest = json.loads((run / "ensemble.json").read_text())
     assert manifest["members"] == ["members/1"] and manifest["val"]["accuracy"] >= 0.9
     assert (run / "members" / "1" / "best" / "state.json").is_file()
     assert len(encoderkit.load(run).members) == 1
 
 
+@pytest.fixture(scope="module")
+def pretrained(labelled_store, tmp_path_factory):
+    from encoderkit.train import pretrain
+
+    store = labelled_store[0]
+    return pretrain(td.tiny_overrides(store, str(tmp_path_factory.mktemp("pre") / "pre"), steps=3))
+
+
+def ddp_from(pretrained, store, run, labels, steps: int, **extra) -> None:
+    """Fine-tune ``pretrained`` under DDP on 2 ranks, validating on 30% of the labels."""
+    two_ranks(ft_overrides(store, str(run), str(labels), steps=steps, **{
+        "checkpoint": str(pretrained), "train.strategy": "ddp", "task.val_fraction": 0.3,
+        "data.max_tokens": 128, **extra}))
+
+
 @pytest.mark.slow
-def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, tmp_path):
+def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, pretrained, tmp_path):
     """The default start from a checkpoint (``head_init=auto`` -> probe) under DDP: both
     ranks fit the probe on all training records (gathered), and the step-0 evaluation of
     that head is logged once."""
-    from encoderkit.train import pretrain
-
     store, _, _, labels = labelled_store
-    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
     run = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(ENTRY), "finetune",
-                           *ft_overrides(store, str(run), str(labels), steps=20, **{
-                               "checkpoint": str(pre), "train.strategy": "ddp",
-                               "train.eval_every": 10, "train.checkpoint_every": 20,
-                               "task.val_fraction": 0.3, "data.max_tokens": 128})],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp_from(pretrained, store, run, labels, 20, **{"train.eval_every": 10, "train.checkpoint_every": 20})
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     split = json.loads((run / "split.json").read_text())
     assert [m["head_init_records"] for m in metrics if "head_init_records" in m] == [len(split["train"])]
@@ -108,7 +111,7 @@ def test_two_ranks_fit_one_probe_head_from_a_pretrained_run(labelled_store, tmp_
 
 
 @pytest.mark.slow
-def test_two_ranks_train_an_ensemble_with_its_probe_member(labelled_store, tmp_path):
+def test_two_ranks_train_an_ensemble_with_its_probe_member(labelled_store, pretrained, tmp_path):
     """Under torchrun every rank trains the training-split probe and the kept one; rank 0
     chooses the weight, removes ``members/probe_val`` and writes the manifest; the ensemble
     predicts the weighted mean of its members loaded alone."""
@@ -117,20 +120,10 @@ def test_two_ranks_train_an_ensemble_with_its_probe_member(labelled_store, tmp_p
     import encoderkit
     from encoderkit.infer.load import resolve_checkpoint
     from encoderkit.tasks import probe_member as PM
-    from encoderkit.train import pretrain
 
     store, _, _, labels = labelled_store
-    pre = pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=3))
     run = tmp_path / "ens"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", str(ENTRY), "finetune",
-                           *ft_overrides(store, str(run), str(labels), steps=10, **{
-                               "checkpoint": str(pre), "train.strategy": "ddp",
-                               "train.eval_every": 5, "task.val_fraction": 0.3,
-                               "data.max_tokens": 128, "task.ensemble": 2})],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp_from(pretrained, store, run, labels, 10, **{"train.eval_every": 5, "task.ensemble": 2})
     manifest = json.loads((run / "ensemble.json").read_text())
     probe = manifest["probe"]
     assert probe["chosen_by"] == "validation" and probe["weight"] in PM.PROBE_WEIGHTS
