@@ -32,7 +32,7 @@ import finetune_common as common  # noqa: E402
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
          "anes96", "star98", "ecoli-coding-frame", "digits", "Covid3Month", "CardanoSentiment",
          "ACSF1", "PickupGestureWiimoteZ")
-COLUMNS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
+COLUMNS = ("finetuned", "finetuned_members", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 
 def build(name: str, workdir: Path) -> common.Task:

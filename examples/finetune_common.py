@@ -73,8 +73,10 @@ def use_documented_defaults() -> None:
     of the CPU-sized settings above."""
     global MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS
     MODEL, BATCH, PRETRAIN_STEPS, CONTRASTIVE_STEPS, FINETUNE_STEPS = [], [], None, "auto", "auto"
-# probe_mlm_std: the probe on pooling=mean_std embeddings (mean and spread of the token states)
-METHODS = ("finetuned", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
+# probe_mlm_std: the probe on pooling=mean_std embeddings (mean and spread of the token states);
+# finetuned_members: the "finetuned" runs' fine-tuned members averaged without the ensemble's
+# probe member (no training of its own: what task.ensemble_probe adds, from the same runs)
+METHODS = ("finetuned", "finetuned_members", "scratch", "probe_mlm", "probe_mlm_std", "probe_contrastive")
 
 # (train indices, test indices, seed) -> predicted labels of the test indices
 Anchor = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -233,6 +235,28 @@ def finetune_predict(task: Task, workdir: Path, checkpoint: str, tag: str, seed:
     return np.asarray([by_id[i] for i in task.ids[task.test]])
 
 
+def members_predict(task: Task, workdir: Path, seed: int) -> np.ndarray:
+    """Test predictions of the fine-tuned members of the ``finetuned`` run of ``seed``,
+    averaged with equal weights and without the ensemble's probe member (the run's own
+    predictions where it has no probe member averaged in)."""
+    import encoderkit
+    from encoderkit.infer.load import resolve_checkpoint
+    from encoderkit.tasks.ensemble import MANIFEST
+
+    run = workdir / f"{task.name}-finetuned-s{seed}"
+    manifest = run / MANIFEST
+    body = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    probe = body.get("probe") or {}
+    if not probe or not float(probe.get("weight") or 0) > 0:
+        frame = pd.read_csv(run / "predictions.csv", dtype={"id": str, "prediction": float if task.kind == "regression" else str})
+    else:
+        model = encoderkit.load(resolve_checkpoint(run))  # the first member alone
+        model.members = [encoderkit.load(run / m) for m in body["members"] if m != probe["dir"]]
+        frame = model.predict(task.store)
+    by_id = dict(zip(frame["id"], frame["prediction"]))
+    return np.asarray([by_id[i] for i in task.ids[task.test]])
+
+
 def contrastive_run(task: Task, workdir: Path, mlm: Path, seed: int = 0,
                     steps: int | str | None = None) -> Path:
     """Contrastive stage (InfoNCE between two ``views``) from the MLM run, on the same
@@ -298,7 +322,7 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
                 t0 = time.time()
                 record(name, seed, anchor(train, test, seed), t0)
     mlm = None
-    if any(m in methods for m in ("finetuned", "probe_mlm", "probe_mlm_std", "probe_contrastive")):
+    if any(m in methods for m in ("finetuned", "finetuned_members", "probe_mlm", "probe_mlm_std", "probe_contrastive")):
         t0 = time.time()
         mlm = pretrain_mlm(task, workdir)
         times["pretrain_mlm"] = time.time() - t0
@@ -321,6 +345,12 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
                 if not cached(method, seed):
                     t0 = time.time()
                     record(method, seed, finetune_predict(task, workdir, checkpoint, method, seed), t0)
+    if "finetuned_members" in methods:
+        for seed in seeds:
+            if not cached("finetuned_members", seed):
+                t0 = time.time()
+                finetune_predict(task, workdir, str(mlm), "finetuned", seed)
+                record("finetuned_members", seed, members_predict(task, workdir, seed), t0)
     out["_seconds"] = [round(v) for v in times.values()]
     out["_timed"] = list(times)  # type: ignore[list-item]
     return out
