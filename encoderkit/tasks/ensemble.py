@@ -63,14 +63,14 @@ def resolve_members(value: Any, task_type: str, train_records: int, steps: Any =
     return AUTO_MEMBERS if train_records <= AUTO_MAX_RECORDS else 1
 
 
-def _key(override: str) -> str:
+def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
 def member_overrides(overrides: list[str], run_dir: Path, seed: int, index: int) -> list[str]:
     """The root run's overrides for member ``index``: its own directory and seed, one member."""
     own = {"run.dir", "run.seed", "task.ensemble"}
-    kept = [o for o in overrides if _key(o) not in own]
+    kept = [o for o in overrides if override_key(o) not in own]
     return kept + [f"run.dir={run_dir / MEMBERS_DIR / str(index)}", f"run.seed={seed + index}",
                    "task.ensemble=1"]
 
@@ -100,8 +100,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
             manifest.unlink(missing_ok=True)  # a rerun with one member: no stale ensemble
         return 1
     seed = int(cfg.run.seed)
-    fitted_on = ("train",) if cfg.task.split else ("train", "val")  # probe_overrides
-    probe = wants_probe(cfg, n, train_records(run_dir, fitted_on))
+    probe = wants_probe(cfg, n, run_dir)
     total = n + int(probe)
     for i in range(1, n):
         if main:
@@ -127,6 +126,29 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     return 1 + len(members)
 
 
+def val_arrays(run: Path) -> tuple[Any, Any] | None:
+    """``(y_true, values)`` a run's best/ checkpoint kept for its validation split
+    (``best/val.npz``), or None where it kept none (no validation split; under torchrun, a
+    run rank 0 has already removed)."""
+    import numpy as np
+
+    from encoderkit.tasks.objective import VAL_FILE
+
+    try:
+        with np.load(Path(run) / "best" / VAL_FILE, allow_pickle=False) as z:
+            return z["y_true"], z["values"]
+    except OSError:
+        return None
+
+
+def best_spec(run: Path) -> Any:
+    """The ``TaskSpec`` of a run's best/ checkpoint."""
+    from encoderkit.tasks.spec import TaskSpec
+
+    state = json.loads((Path(run) / "best" / "state.json").read_text())
+    return TaskSpec.from_dict(state["task"])
+
+
 def validation(runs: list[Path]) -> dict[str, float] | None:
     """The ensemble's validation metrics: its members' predictions on the shared validation
     split at their best/ checkpoints (``best/val.npz``), averaged and scored as one model's.
@@ -134,21 +156,13 @@ def validation(runs: list[Path]) -> dict[str, float] | None:
     import numpy as np
 
     from encoderkit.tasks.metrics import task_metrics
-    from encoderkit.tasks.objective import VAL_FILE
-    from encoderkit.tasks.spec import TaskSpec
 
-    files = [Path(r) / "best" / VAL_FILE for r in runs]
-    if not all(f.is_file() for f in files):
+    parts = [val_arrays(r) for r in runs]
+    if any(p is None for p in parts):
         return None
-    parts = []
-    for f in files:
-        with np.load(f, allow_pickle=False) as z:
-            parts.append((z["y_true"], z["values"]))
     y_true = parts[0][0]  # members share the validation split (task.seed): one set of labels
-    state = json.loads((Path(runs[0]) / "best" / "state.json").read_text())
-    spec = TaskSpec.from_dict(state["task"])
     values = np.mean([p[1] for p in parts], axis=0)
-    return {k: float(v) for k, v in task_metrics(spec, y_true, values).items()}
+    return {k: float(v) for k, v in task_metrics(best_spec(runs[0]), y_true, values).items()}
 
 
 def member_dirs(run_dir: Path) -> list[Path]:

@@ -118,7 +118,7 @@ def fit_linear(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: i
         from sklearn.preprocessing import StandardScaler
 
         scaler = StandardScaler().fit(X)  # a constant dimension keeps scale 1 (and weight ~0)
-        weight, bias = fit_linear(spec_type, scaler.transform(X), y, n_out, seed, class_weights)
+        weight, bias = _fit_raw(spec_type, scaler.transform(X), y, n_out, seed, class_weights)
         weight = weight / scaler.scale_
         return weight, bias - weight @ scaler.mean_
     return _fit_raw(spec_type, X, y, n_out, seed, class_weights)

@@ -27,7 +27,6 @@ validation among these four values: up on 6, down on 2 (at most -0.008), mean +0
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -42,41 +41,31 @@ PROBE_WEIGHTS = (0.0, 1 / 6, 1 / 3, 1 / 2)
 DEFAULT_WEIGHT = 1 / 6
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def probe_overrides(overrides: list[str], run_dir: Path, seed: int, name: str = PROBE_MEMBER,
                     all_labelled: bool = True) -> list[str]:
     """The root run's overrides for a probe run in ``members/<name>``: no training step, a
     linear head fitted as the probe; ``all_labelled``: on every labelled record (without a
     ``task.split`` file)."""
-    from encoderkit.tasks.ensemble import MEMBERS_DIR
+    from encoderkit.tasks.ensemble import MEMBERS_DIR, override_key
 
     own = {"run.dir", "run.seed", "task.ensemble", "train.steps", "task.head", "task.head_init"}
-    kept = [o for o in overrides if _key(o) not in own]
-    if all_labelled and not any(_key(o) == "task.split" for o in overrides):
-        kept = [o for o in kept if _key(o) != "task.val_fraction"] + ["task.val_fraction=0"]
+    kept = [o for o in overrides if override_key(o) not in own]
+    if all_labelled and not any(override_key(o) == "task.split" for o in overrides):
+        kept = [o for o in kept if override_key(o) != "task.val_fraction"] + ["task.val_fraction=0"]
     return kept + [f"run.dir={run_dir / MEMBERS_DIR / name}", f"run.seed={seed}",
                    "task.ensemble=1", "train.steps=0", "task.head=linear", "task.head_init=probe"]
 
 
-def wants_probe(cfg: Any, members: int, labelled: int) -> bool:
-    """Whether an ensemble of ``members`` fine-tuned members gets the probe member
-    (``labelled``: the records it would be fitted on; a probe needs two)."""
+def wants_probe(cfg: Any, members: int, run_dir: Path) -> bool:
+    """Whether an ensemble of ``members`` fine-tuned members, whose first is the finished run
+    ``run_dir``, gets the probe member: from a pretrained checkpoint (the probe head), with at
+    least two labelled records to fit it on (those of ``probe_overrides``)."""
+    from encoderkit.tasks.ensemble import train_records
+
     task = cfg.task
-    return members > 1 and bool(task.ensemble_probe) and task.head_init == "probe" and labelled >= 2
-
-
-def _val_arrays(run: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    from encoderkit.tasks.objective import VAL_FILE
-
-    f = Path(run) / "best" / VAL_FILE
-    try:
-        with np.load(f, allow_pickle=False) as z:
-            return z["y_true"], z["values"]
-    except OSError:  # none kept (no validation split), or removed by rank 0 under torchrun
-        return None
+    if members <= 1 or not task.ensemble_probe or task.head_init != "probe":
+        return False
+    return train_records(run_dir, ("train",) if task.split else ("train", "val")) >= 2
 
 
 def validation_loss(spec: Any, y_true: np.ndarray, values: np.ndarray) -> float:
@@ -105,8 +94,7 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
     """Train the probe member of ``run_dir`` beside its fine-tuned members ``tuned`` (run
     directories) and choose its weight; returns the manifest's ``probe`` entry."""
     from encoderkit.tasks import finetune
-    from encoderkit.tasks.ensemble import MEMBERS_DIR
-    from encoderkit.tasks.spec import TaskSpec
+    from encoderkit.tasks.ensemble import MEMBERS_DIR, best_spec, val_arrays
 
     main = os.environ.get("RANK", "0") == "0"
     seed = int(cfg.run.seed)
@@ -114,7 +102,7 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
     if main:
         print(f"ensemble member {position} (the linear probe on the pretrained encoder, "
               f"task.ensemble_probe): {member}", file=sys.stderr, flush=True)
-    tuned_val = [_val_arrays(r) for r in tuned]
+    tuned_val = [val_arrays(r) for r in tuned]
     weight, losses, source = DEFAULT_WEIGHT, None, "default (no validation predictions)"
     if all(v is not None for v in tuned_val):
         split_file = bool(cfg.task.split)
@@ -122,15 +110,13 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
         if not split_file:
             finetune(probe_overrides(overrides, run_dir, seed, PROBE_VAL, all_labelled=False))
         finetune(probe_overrides(overrides, run_dir, seed))
-        got = _val_arrays(probe_val)
+        got = val_arrays(probe_val)
         y_true = tuned_val[0][0]
         # the same validation records in the same order (task.seed, one split for all members)
         if got is not None and got[0].shape == y_true.shape and np.array_equal(
                 np.asarray(got[0], np.float64), np.asarray(y_true, np.float64), equal_nan=True):
-            state = json.loads((Path(tuned[0]) / "best" / "state.json").read_text())
-            spec = TaskSpec.from_dict(state["task"])
             mean = np.mean([v[1] for v in tuned_val], axis=0)
-            weight, losses = choose_weight(spec, y_true, mean, got[1])
+            weight, losses = choose_weight(best_spec(tuned[0]), y_true, mean, got[1])
             source = "validation"
         if main and not split_file:
             shutil.rmtree(probe_val, ignore_errors=True)
