@@ -509,11 +509,14 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                          f"tables ({', '.join(TEXT_SUFFIXES)}) are written compressed: drop the "
                          f"compression suffix", key="output")
     check_device(device)
-    if domain is None:
+    guessed = domain is None
+    if guessed:
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
+    time_guess = None  # the column that made a guessed domain a series
     if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
         ingest_options = {**ingest_options, "time_column": time_column(input)}
+        time_guess = ingest_options["time_column"] if guessed else None
         say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
     key = series_column(input, ingest_options.get("time_column")) if domain == "timeseries" and not \
         {"series_column", "value_column", "channels"} & set(ingest_options) else None
@@ -552,7 +555,12 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             order = reader.time_order(data) if isinstance(data, pd.DataFrame) and hasattr(reader, "time_order") \
                 else None
             data = data.iloc[order] if order is not None else data
-        except EncoderkitError:
+        except EncoderkitError as e:
+            if time_guess is not None and isinstance(e, DataError):
+                # a table whose first column is called "year" reads as a series by default
+                raise DataError(f"{e.message} (read as a series because its first column "
+                                f"{time_guess!r} looks like a time; domain=tabular reads it as a "
+                                f"table)", file=e.file, record=e.record, key=e.key) from None
             raise
         except (ValueError, TypeError, KeyError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e

@@ -88,6 +88,27 @@ def test_series_csv_with_dates_is_a_series(tmp_path, capsys, suffix):
     assert truth.min() - 5 < filled[~obs].min() and filled[~obs].max() < truth.max() + 5
 
 
+def test_a_table_guessed_as_a_series_says_how_to_read_it_as_a_table(tmp_path, capsys):
+    """A table whose first column is called "year" is read as a series by default; when the
+    series reader then refuses it (a row without a year), the one-line error says why the
+    file was read as a series and how to read it as a table, and domain=tabular fills it."""
+    src, out = tmp_path / "macro.csv", tmp_path / "macro_filled.csv"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"year": np.arange(1960, 2000, dtype=float), "gdp": rng.normal(size=40),
+                          "cpi": rng.normal(size=40)})
+    frame.loc[3, "year"] = np.nan
+    frame.loc[5, "gdp"] = np.nan
+    frame.to_csv(src, index=False)
+    assert main(["impute", f"input={src}", f"output={out}", *TINY]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no time" in err[0]
+    assert "first column 'year' looks like a time" in err[0] and "domain=tabular" in err[0]
+    assert not out.exists()
+    assert main(["impute", f"input={src}", f"output={out}", "domain=tabular", *TINY]) == 0
+    back = pd.read_csv(out)
+    assert back.notna().all().all() and np.allclose(back["cpi"], frame["cpi"], rtol=1e-12, atol=0)
+
+
 def test_series_npy_channels(tmp_path, capsys):
     from statsmodels.datasets import macrodata
 
