@@ -88,22 +88,10 @@ def nan_run_lengths(x: np.ndarray) -> np.ndarray:
     return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
 
 
-def gap_block(runs: np.ndarray) -> int:
-    """The length of the gap a missing sample typically sits in: the size-biased mean of the
-    run lengths, sum(r^2) / sum(r) (1 with no gap). Not the median run: the missing samples,
-    and so the fill's error, sit mostly in the long runs, where linear interpolation is
-    weakest. Runs of 4, 4, 4, 8, 12 samples: median 4, size-biased mean 8. With the median, a
-    half-hourly solar series (6 days, a strong daily profile) cross-validated its period on
-    4-sample blocks, which linear interpolation bridges, and lost it; on its real gaps the
-    climatology fill was 6x better (benchmarks/RESULTS.md, held-out series)."""
-    r = np.asarray(runs, dtype=np.float64)
-    return max(1, int(round(float(np.sum(r * r) / np.sum(r))))) if r.size else 1
-
-
 def period_helps(x: np.ndarray, period: int, folds: int = CV_FOLDS) -> bool:
     """Does the climatology + anomaly fill with ``period`` predict held-back visible samples
     better than linear interpolation? Blocked ``folds``-fold cross-validation: blocks as long
-    as the gap a typical missing sample sits in (``gap_block``, 1 if none), fold k holds back
+    as the series' typical gap (median run of missing samples, 1 if none), fold k holds back
     every ``folds``-th block from the k-th on (so each visible sample away from the ends is
     held back once), both fills are refitted without them, and squared errors are summed
     over all folds. Fewer than ``CV_MIN_BLOCKS`` blocks fit (a short series): False, since
@@ -113,7 +101,8 @@ def period_helps(x: np.ndarray, period: int, folds: int = CV_FOLDS) -> bool:
     one-sample test would favour linear interpolation on any smooth series."""
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
-    block = gap_block(nan_run_lengths(x))
+    runs = nan_run_lengths(x)
+    block = max(1, int(np.median(runs))) if len(runs) else 1
     stride = folds * block
     if stride % period == 0:  # else every block would hide the same phases
         stride += 1

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from domains.timeseries import TimeSeriesDomain
-from domains.timeseries.seasonal import (climatology, detect_period, gap_block, linear_fill, nan_run_lengths,
+from domains.timeseries.seasonal import (climatology, detect_period, linear_fill, nan_run_lengths,
                                         period_helps, seasonal_fill, seasonal_naive, seasonal_period)
 
 
@@ -37,15 +37,6 @@ def test_detect_period_says_none_for_noise_a_line_and_too_few_cycles():
     assert detect_period(rng.normal(size=300)) is None
     assert detect_period(np.arange(100.0)) is None
     assert detect_period(monthly(n=30, noise=0.0)) is None  # 2.5 cycles < 3
-
-
-def test_gap_block_is_the_size_biased_mean_run():
-    """Hand-computed: runs 4, 4, 4, 8, 12 hold 32 missing samples; a sample's run is 4 for 12
-    of them, 8 for 8 and 12 for 12: mean (12*4 + 8*8 + 12*12) / 32 = 8 (the median run is 4)."""
-    assert gap_block(np.array([4, 4, 4, 8, 12])) == 8
-    assert gap_block(np.array([3, 3, 3])) == 3
-    assert gap_block(np.array([], dtype=np.int64)) == 1
-    assert gap_block(np.array([1])) == 1
 
 
 def test_nan_run_lengths_hand_computed():
