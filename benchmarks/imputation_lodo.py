@@ -107,7 +107,8 @@ def held_out_tables() -> dict[str, pd.DataFrame]:
     of 20,190 rows, integer codes and floats), US quarterly macro series read as a table
     (macrodata, year and quarter included), US state crime rates (statecrime, 51 rows),
     World Bank fertility rates 1960-2011 by country (fertility: 219 rows, its own missing
-    cells left missing, the names and the two mostly empty last years dropped), credit-card spending (ccard, 72 rows)."""
+    cells left missing, the names and the two mostly empty last years dropped), credit-card
+    spending (ccard, 72 rows)."""
     import statsmodels.api as sm
 
     ds = sm.datasets

@@ -514,10 +514,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
     time_guess = None  # the column that made a guessed domain a series
-    if domain == "timeseries" and "time_column" not in ingest_options and time_column(input):
-        ingest_options = {**ingest_options, "time_column": time_column(input)}
-        time_guess = ingest_options["time_column"] if guessed else None
-        say(f"impute: column {ingest_options['time_column']!r} is the time (set time_column= to choose)")
+    found = time_column(input) if domain == "timeseries" and "time_column" not in ingest_options else None
+    if found:  # the file's head is read once for it
+        ingest_options = {**ingest_options, "time_column": found}
+        time_guess = found if guessed else None
+        say(f"impute: column {found!r} is the time (set time_column= to choose)")
     key = series_column(input, ingest_options.get("time_column")) if domain == "timeseries" and not \
         {"series_column", "value_column", "channels"} & set(ingest_options) else None
     if key:  # the file's head is read once for it
