@@ -150,6 +150,9 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert "'domain' parameter" in capsys.readouterr().err
     assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "holdout=0.7"]) == 2
     assert "'holdout' parameter" in capsys.readouterr().err
+    for seed in ("-1", str(2**70)):  # numpy / torch refused these mid-run with a traceback
+        assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", f"seed={seed}"]) == 2
+        assert "'seed' parameter must be an int in [0, 2**31)" in capsys.readouterr().err
     # a mistyped pretrain override is refused before any ingest or training
     assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", "train.stepz=3"]) == 2
     assert "unknown config key 'train.stepz'" in capsys.readouterr().err

@@ -48,6 +48,30 @@ def test_a_compressed_binary_output_is_refused_before_any_work(tmp_path, capsys)
         assert not (tmp_path / name).exists()
 
 
+def test_an_output_named_as_another_kind_of_file_is_refused_before_training(tmp_path, capsys):
+    """The writers follow the data, not the name: a table went out as CSV text under a .npy
+    name and a series array as .npy bytes under a .csv name, both with exit 0."""
+    _, table = _holed(tmp_path)
+    x = np.sin(np.arange(200) / 5.0)
+    x[50:55] = np.nan
+    arr, arrs = tmp_path / "s.npy", tmp_path / "s.npz"
+    np.save(arr, x)
+    np.savez(arrs, a=x, b=x[:150])
+    for src, name, kind in ((table, "o.npy", "a table"), (table, "o.npz", "a table"),
+                            (arr, "o.csv", "one array"), (arr, "o.npz", "one array"),
+                            (arr, "o.parquet", "one array"), (arrs, "o.npy", "a dict of series")):
+        assert main(["impute", f"input={src}", f"output={tmp_path / name}", *TINY]) == 2, name
+        err = capsys.readouterr().err
+        assert f"input is {kind}" in err and "Traceback" not in err and "fitting" not in err
+        assert not (tmp_path / name).exists()
+    # a series table is text only (its writer has no Parquet); a table takes Parquet
+    series = tmp_path / "series.csv"
+    pd.DataFrame({"time": np.arange(200), "v": x}).to_csv(series, index=False)
+    assert main(["impute", f"input={series}", f"output={tmp_path / 'o.parquet'}", "domain=timeseries",
+                 *TINY]) == 2
+    assert "written as .csv" in capsys.readouterr().err
+
+
 def test_nothing_missing_copies_with_the_usual_mode_and_rewrites_another_kind(tmp_path, capsys):
     src = tmp_path / "complete.csv"
     anes(40).to_csv(src, index=False)

@@ -241,6 +241,10 @@ class TabularDomain(TableInfill, Domain):
         names = [str(c["name"]) for c in self.columns]
         if column not in names:
             raise KeyError(f"column {column!r} is not in the table; columns: {names}")
+        inputs = [n for n in names if n != column and n not in set(map(str, self.options["drop_columns"]))]
+        if not inputs:  # every record would featurise to no token: training could never start
+            raise DataError(f"task.label_column={column!r} is the only input column of the table: "
+                            f"nothing is left to predict it from (columns: {names})")
         j = names.index(column)
         col = self.columns[j]
         out = np.full(len(records), np.nan, dtype=object)

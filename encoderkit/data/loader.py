@@ -47,6 +47,7 @@ from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
 from encoderkit.domain import Domain, Example, MaskedExample
+from encoderkit.errors import DataError
 
 STATE_VERSION = 1
 Key = tuple[int, int, int]  # (epoch, record, window number within the record)
@@ -231,6 +232,7 @@ class PackedLoader:
         self.buffer_size, self.chunk_records = int(buffer_size), int(chunk_records)
         self.prefetch_factor, self.pin_memory = int(prefetch_factor), bool(pin_memory)
         self.indices = idx
+        self._rank_records = len(range(rank, idx.size, world_size))
         self._producer = _Producer(store, domain, idx, max_seqlen=self.max_seqlen, seed=self.seed,
                                    rank=self.rank, world_size=self.world_size, train=self.train,
                                    shuffle=self.shuffle, chunk_records=self.chunk_records,
@@ -360,6 +362,7 @@ class PackedLoader:
                 yield from self._iter_units(packer, pending, end)
                 return
             chunks = self._chunks(self._next_chunk, end)
+            barren = 0  # chunks in a row that gave no example
             while True:
                 while pending:
                     yield self._collate(pending.popleft())
@@ -374,6 +377,9 @@ class PackedLoader:
                     raise RuntimeError(f"loader received chunk {g}, expected {self._next_chunk}")
                 self._next_chunk += 1
                 self._stats["records"] += len({k[1] for k, _ in examples})
+                barren = 0 if examples else barren + 1
+                if barren >= self.chunks_per_epoch:
+                    self._no_tokens()
                 for key, example in examples:
                     pending.extend(packer.add((key, example), item_length(example)))
         finally:
@@ -394,6 +400,7 @@ class PackedLoader:
             dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
             prefetch_factor=self.prefetch_factor, persistent_workers=False))
         lazy = self.num_workers == 0  # raw records in the buffer, featurised as they are taken
+        barren = 0  # records in a row that gave no example
         while end is None or window < end:
             a, b = plan.window_span(window)
             buffer: dict[int, Any] = {}
@@ -409,6 +416,9 @@ class PackedLoader:
                 examples = self._producer.record_examples(epoch, r, item) if lazy else item
                 self._next_chunk, self._skip = (window + 1, 0) if k + 1 == len(records) else (window, k + 1)
                 self._stats["records"] += 1
+                barren = 0 if examples else barren + 1
+                if barren >= self._rank_records:
+                    self._no_tokens()
                 for key, example in examples:
                     pending.extend(packer.add((key, example), len(example)))
                 while pending:
@@ -418,6 +428,13 @@ class PackedLoader:
         pending.extend(packer.flush())
         while pending:
             yield self._collate(pending.popleft())
+
+    def _no_tokens(self) -> None:
+        """A whole epoch gave no example: every record featurises to zero tokens (a table
+        whose one column is the fine-tuning label, say). Iterating on would never yield."""
+        raise DataError(f"none of the {self._rank_records} record(s) this loader reads "
+                        f"holds anything to train on: every one featurises to zero tokens for the "
+                        f"{self.domain.name or 'given'} domain")
 
     def _collate(self, items: list[tuple[Key, MaskedExample]]) -> PackedBatch:
         batch = collate(item_examples([e for _, e in items]))

@@ -177,3 +177,36 @@ def test_metric_table_shows_targets_of_any_magnitude():
 
     text = format_table({"last": {"rmse": 3.217e-14, "r2": 0.9867, "big": 8.6286e11, "mcc": float("nan")}})
     assert "3.217e-14" in text and "0.9867" in text and "8.629e+11" in text and "nan" in text
+
+
+def test_a_label_column_that_is_the_only_column_is_refused(tmp_path):
+    """With the label out of the inputs every row featurised to no token, and finetune spun
+    at 0% forever without a word (found by the session-40 audit)."""
+    import pandas as pd
+
+    from encoderkit.errors import DataError
+
+    frame = pd.DataFrame({"y": ["pos", "neg"] * 20})
+    s = _table_store(tmp_path, frame)
+    with pytest.raises(DataError, match=r"task.label_column='y' is the only input column"):
+        get_domain("tabular")(s.schema).label_values(s.read_range(0, 40), "y")
+
+
+def test_a_loader_whose_records_give_no_token_says_so_instead_of_spinning(tmp_path):
+    """The loader's guard for the same category (any domain, any cause): a whole epoch
+    without one example is an error, in record mode and in chunk-aware mode."""
+    import pandas as pd
+
+    from encoderkit.data.loader import PackedLoader
+    from encoderkit.errors import DataError
+
+    frame = pd.DataFrame({"y": ["pos", "neg"] * 20, "x": np.arange(40.0)})
+    s = _table_store(tmp_path, frame)
+    domain = get_domain("tabular")(s.schema, drop_columns=["y", "x"])
+    for read in ("records", "chunks"):
+        loader = PackedLoader(s, domain, max_tokens=64, max_seqlen=8, read=read, in_memory=False,
+                              chunk_records=4)
+        with pytest.raises(DataError, match="none of the 40 record"):
+            next(iter(loader))
+    ok = PackedLoader(s, get_domain("tabular")(s.schema, drop_columns=["y"]), max_tokens=64, max_seqlen=8)
+    assert next(iter(ok)).num_tokens > 0
