@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -420,6 +421,23 @@ def _categorical(schema: Mapping[str, Any]) -> list[str]:
             and c.get("kind") == "categorical"]
 
 
+def _word(name: str) -> str:
+    """``name`` as one item of a command-line list: bare where Hydra reads it back as that
+    text, else quoted (an empty name, spaces, brackets, commas)."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z_][\w.-]*", name) else "'" + name.replace("'", "\\'") + "'"
+
+
+def _leave_out_hint(empty: Sequence[str], domain: str) -> str:
+    """How to leave the columns / channels ``empty`` out, in words the command accepts: a
+    table's ``exclude=[...]``; a series' channel is dropped from the file (its reader has no
+    exclude, and fills every numeric column of a series table)."""
+    if domain == "tabular":
+        return f"exclude it: exclude=[{', '.join(_word(n) for n in empty)}]"
+    return "drop it from the file"
+
+
 def _check_output_kind(output: str, data: Any, domain: str) -> None:
     """The output's suffix must be one the data's kind is written as: a table as text or
     (tables) Parquet, one array as .npy, a dict of arrays as .npz. The writers follow the
@@ -607,17 +625,26 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
+        infinite = {ch.name: int(np.isinf(ch.values).sum()) for ch in truth if ch.values.dtype != object}
+        if any(infinite.values()):  # ingest warns of them; here they were filled without a word
+            shown = [f"{k} {n}" for k, n in infinite.items() if n][:5]
+            warnings.warn(f"{input}: {sum(infinite.values())} infinite value(s) read as missing and "
+                          f"filled ({', '.join(shown)})", stacklevel=2)
         # a column / channel without one observed value has nothing to learn from: refuse it
         # rather than write a file that still holds its gaps
         excl = ingest_options.get("exclude") or []
         skipped = {str(c) for c in ([excl] if isinstance(excl, str) else excl)}
-        empty = [str(c) for c in data.columns if str(c) not in skipped and data[c].isna().all()] \
-            if isinstance(data, pd.DataFrame) else []
+        # a table: every column but the excluded (ingest drops an empty one, which the output
+        # would keep with its holes); a series table: the channels read
+        looked = [] if not isinstance(data, pd.DataFrame) else \
+            data.columns if domain == "tabular" or columns is None else columns
+        empty = [str(c) for c in looked if str(c) not in skipped and data[c].isna().all()]
         empty += [str(ch.name) for ch in truth if len(ch.values) and is_missing(ch.values).all()
                   and str(ch.name) not in empty]
         if empty:
-            raise DataError(f"column {empty[0]!r} has no observed value, so there is nothing to fill it "
-                            f"from (give it some values or exclude it: exclude=[{empty[0]}])", file=input)
+            raise DataError(f"{'column' if isinstance(data, pd.DataFrame) else 'channel'} {empty[0]!r} has "
+                            f"no observed value, so there is nothing to fill it from (give it some "
+                            f"values or {_leave_out_hint(empty, domain)})", file=input)
         report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
 
         def write(filled: Any) -> None:

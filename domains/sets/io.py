@@ -34,11 +34,19 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths, keep_integer_columns
+from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
 DEFAULT_COORDS = ("x", "y", "z")
+# The model sees coordinates as float32 rotary positions relative to each set's own
+# origin, ``(coords - min) / unit`` (``SetsDomain.featurize``); rotation and jitter
+# augmentation and the contrastive views (rotation + a shift by up to the set's extent)
+# move them by up to (2 + sqrt(3)) x the extent, and mixed rotary sums the three axes.
+# A per-axis spread up to F32_MAX / 16 keeps all of that finite; beyond it positions turn
+# inf and the loss NaN. Absolute size is harmless: coordinates are stored and centred in
+# float64, so map positions far from 0 keep working.
+COORD_EXTENT_MAX = F32_MAX / 16
 
 
 @dataclass
@@ -79,22 +87,48 @@ def _element(raw: RawSet, row: int) -> str:
     return f"element {row}{line}"
 
 
-def _check_values(raw: RawSet) -> RawSet:
+def _check_values(raw: RawSet, feature_names: Sequence[str] | None = None,
+                  coord_names: Sequence[str] | None = None) -> RawSet:
+    """Values float32 positions and features can hold, or an error naming the set, the
+    element (and line) and the column (the reader's names; ``f0``, ``x``, ... otherwise)."""
+    # names of another width (an .npz whose name list disagrees) are refused later, by
+    # check_layout, naming the widths; here they fall back to the defaults
+    width, dims = raw.features.shape[1], raw.coords.shape[1]
+    features = list(feature_names) if feature_names is not None and len(feature_names) == width \
+        else [f"f{j}" for j in range(width)]
+    coords = list(coord_names) if coord_names is not None and len(coord_names) == dims \
+        else [*DEFAULT_COORDS, *(f"c{j}" for j in range(3, dims))][:dims]
     if np.isinf(raw.features).any():
-        row = int(np.argwhere(np.isinf(raw.features))[0, 0])
-        raise DataError(f"{raw.where}: {_element(raw, row)} has an infinite feature value; "
-                         "use NaN (an empty cell) for a missing feature")
+        row, col = (int(i) for i in np.argwhere(np.isinf(raw.features))[0])
+        raise DataError(f"{raw.where}: {_element(raw, row)} has an infinite value of feature "
+                         f"{features[col]!r}; use NaN (an empty cell) for a missing feature")
     with np.errstate(invalid="ignore"):
         big = np.abs(raw.features) > F32_MAX
     if big.any():
         row, col = (int(i) for i in np.argwhere(big)[0])
-        raise DataError(f"{raw.where}: {_element(raw, row)} has feature {col} = "
+        raise DataError(f"{raw.where}: {_element(raw, row)} has feature {features[col]!r} = "
                          f"{raw.features[row, col]:.3g}, beyond what float32 (the store's and the "
                          f"model's number type) holds, {F32_MAX:.3g}; rescale that feature")
     if raw.coords.size and not np.isfinite(raw.coords).all():
-        row = int(np.argwhere(~np.isfinite(raw.coords))[0, 0])
-        raise DataError(f"{raw.where}: {_element(raw, row)} has a missing or infinite coordinate; "
-                         "every element of a set with coordinates needs finite coordinates")
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(raw.coords))[0])
+        raise DataError(f"{raw.where}: {_element(raw, row)} has a missing or infinite coordinate "
+                         f"{coords[col]!r}; every element of a set with coordinates needs finite "
+                         "coordinates")
+    if raw.coords.size:
+        low, high = raw.coords.argmin(axis=0), raw.coords.argmax(axis=0)
+        span = np.arange(raw.coords.shape[1])
+        with np.errstate(over="ignore"):  # -1e308 .. 1e308 spans inf: refused as too wide
+            extent = raw.coords[high, span] - raw.coords[low, span]
+        wide = np.flatnonzero(~(extent <= COORD_EXTENT_MAX))
+        if wide.size:
+            col = int(wide[0])
+            hi, lo = int(high[col]), int(low[col])
+            raise DataError(
+                f"{raw.where}: {_element(raw, hi)} has {coords[col]!r} = {raw.coords[hi, col]:.3g} "
+                f"and {_element(raw, lo)} has {coords[col]!r} = {raw.coords[lo, col]:.3g}, a spread "
+                f"of {extent[col]:.3g} within one set, beyond {COORD_EXTENT_MAX:.3g}: the model "
+                "holds coordinates as float32 positions relative to the set's smallest ones, "
+                "and these would overflow; rescale the coordinates (e.g. kilometres, not millimetres)")
     return raw
 
 
@@ -128,8 +162,12 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     coord_columns = list(coord_columns)
     taken = {set_column, id_column, *coord_columns}
     if feature_columns is None:
-        feature_columns = [c for c in columns if c not in taken
-                           and pd.api.types.is_numeric_dtype(frame[c])]
+        candidates = [c for c in columns if c not in taken]
+        numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c])]
+        for c in candidates:
+            if c not in numeric:
+                _refuse_stray_text(frame[c], c, path, [n for n in numeric if n != c])
+        feature_columns = numeric
     feature_columns = list(feature_columns)
     for option, names in (("coord_columns", coord_columns), ("feature_columns", feature_columns)):
         missing = [c for c in names if c not in columns]
@@ -142,6 +180,46 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     return id_column, feature_columns, coord_columns
 
 
+# A text column counts as numbers with stray text (an error) rather than as a label or
+# name column (left out of the features) when more than this share of its filled cells
+# are numbers: one typo in a numeric column must not silently drop the whole column.
+NUMERIC_SHARE = 0.5
+
+
+def _refuse_stray_text(column: pd.Series, name: str, path: str, others: Sequence[str]) -> None:
+    """A ``DataError`` for a column of mostly numbers that pandas read as text, naming its
+    first non-number (line and value) and how to leave the column out."""
+    present = column.dropna()
+    if present.empty:
+        return
+    parsed = pd.to_numeric(present, errors="coerce")
+    if parsed.notna().mean() <= NUMERIC_SHARE:
+        return  # a column of text (a label, a name): not a feature
+    row = int(np.flatnonzero((column.notna() & pd.to_numeric(column, errors="coerce").isna())
+                             .to_numpy())[0])
+    # the list form reads the same as a CLI override and as a Python option
+    leave_out = (f"leave the column out of the features with feature_columns=[{','.join(map(str, others))}]"
+                 if others else "name the feature columns to use with the feature_columns option")
+    raise DataError(f"{path}: column {name!r} holds numbers, but line {row + 2} holds "
+                     f"{column.iloc[row]!r}, which is not a number; write a missing value as an "
+                     f"empty cell, or {leave_out}")
+
+
+def _check_header(path: str, sep: str = ",") -> None:
+    """A ``DataError`` for a name the header line gives two columns: pandas would rename
+    the second (``x``, ``x`` -> ``x``, ``x.1``) and the options would then miss it."""
+    with reading(path):
+        first = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, index_col=False,
+                            keep_default_na=False)
+    names = [str(v) for v in first.iloc[0].tolist()] if len(first) else []
+    for name in dict.fromkeys(names):
+        where = [i + 1 for i, n in enumerate(names) if n == name]
+        if name.strip() and len(where) > 1:
+            raise DataError(f"the header names column {name!r} {len(where)} times (columns "
+                            f"{', '.join(map(str, where))}); give every column its own name",
+                            file=path)
+
+
 def read_csv_frame(path: str, id_column: str | None, set_column: str | None = None,
                    keep_integers: bool = False) -> pd.DataFrame:
     """A long-format CSV; set and item ids as the text the file holds (sets ``01`` and ``1``
@@ -149,14 +227,16 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     writes back): an integer column with holes as nullable ``Int64``, so an observed ``2``
     is written back as ``2``, not ``2.0``."""
     dtype = {c: str for c in (id_column, set_column) if c} or None
+    sep = delimiter(path)  # .tsv (source_kind accepts it) is tab-separated
     try:
         with reading(path):
-            check_row_widths(path)  # pandas reads a short row as missing values
-            frame = pd.read_csv(path, dtype=dtype, index_col=False)
+            check_row_widths(path, sep)  # pandas reads a short row as missing values
+            frame = pd.read_csv(path, sep=sep, dtype=dtype, index_col=False)
             if keep_integers:
-                frame = keep_integer_columns(frame, path)
+                frame = keep_integer_columns(frame, path, sep)
     except DataError as err:
         raise DataError(f"cannot read as CSV: {err.message}", file=path) from err
+    _check_header(path, sep)
     if len(frame) == 0:
         raise DataError(f"has a header ({list(map(str, frame.columns))[:8]}) but no rows: no sets to read",
                         file=path)
@@ -194,7 +274,7 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
             name=str(key),
             ids=[as_item(v) for v in ids[rows]] if ids is not None else None,
             features=feats[rows], coords=coords[rows],
-            where=f"{path}, set {str(key)!r}", rows=rows))
+            where=f"{path}, set {str(key)!r}", rows=rows), feature_columns, coord_columns)
 
 
 # ---- NPZ -----------------------------------------------------------------------------
@@ -252,7 +332,8 @@ def _read_npz(path: str) -> tuple[Layout, Iterator[RawSet]]:
             s, e = int(offsets[i]), int(offsets[i + 1])
             yield _check_values(RawSet(
                 name=names[i], ids=None if ids is None else [as_item(v) for v in ids[s:e]],
-                features=feats[s:e], coords=coords[s:e], where=f"{path}, set {names[i]!r}"))
+                features=feats[s:e], coords=coords[s:e], where=f"{path}, set {names[i]!r}"),
+                layout.feature_names, layout.coord_names)
     return layout, sets()
 
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
 
 from .ingest import raw_to_record
@@ -180,7 +181,8 @@ class SetsUserData:
         if isinstance(data, pd.DataFrame):
             if source_kind(path) != "csv":
                 raise ValueError(f"{path}: a data frame is written as .csv; got another suffix")
-            atomic_write(path, lambda tmp: data.to_csv(tmp, index=False))
+            # the separator the name says (.tsv: tabs), as the reader expects it
+            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=delimiter(path), index=False))
             return
         if source_kind(path) != "npz":
             raise ValueError(f"{path}: a list of sets is written as .npz; got another suffix")

@@ -80,8 +80,15 @@ def read_table(path: str | Path, domain: Any = None):
             # every cell as text, literally: a class label is the text the file holds ("+0"
             # and "-0" are two classes, "007" is not 7), ids stay the strings the store
             # holds, and only an empty cell is missing (NA words: ``missing_words``)
-            frame = pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                                keep_default_na=False, na_values=[""])
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+            # pandas renames a repeated name (label, label -> label, label.1), so the header
+            # is checked as written: the first of two label columns was silently used
+            header = pd.read_csv(file, sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False)
+            names = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else []
+            twice = sorted({n for n in names if n and names.count(n) > 1})
+            if twice:
+                raise DataError(f"column {twice[0]!r} appears more than once in the header", file=file)
         return _id_column(frame, file)
     except DataError:
         raise

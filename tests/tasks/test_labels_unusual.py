@@ -158,3 +158,17 @@ def test_a_token_labelled_twice_is_refused(tmp_path):
                  ).to_csv(f, index=False)
     with pytest.raises(DataError, match=r"row 5: id 'r0' position 1 is labelled twice \(also on row 3\)"):
         L.align(L.read_table(f), IDS, str(f), token=True)
+
+
+def test_a_column_named_twice_in_a_csv_header_is_refused_as_written(tmp_path):
+    """pandas reads `id,label,label` as label and label.1, so the duplicate check never fired
+    and the first label column trained without a word (session-40 audit)."""
+    for header in ("id,label,label", "id,id,label", "id, label ,label"):
+        f = tmp_path / "twice.csv"
+        f.write_text(header + "\n" + "".join(f"{i},{y},{y}\n" for i, y in zip(IDS, Y)))
+        name = "id" if header.startswith("id,id") else "label"
+        with pytest.raises(DataError, match=f"column '{name}' appears more than once"):
+            L.read_table(f)
+    ok = tmp_path / "ok.tsv"  # distinct names still read, tab-separated too
+    ok.write_text("id\tlabel\n" + "".join(f"{i}\t{y}\n" for i, y in zip(IDS, Y)))
+    assert list(L.read_table(ok).columns) == ["id", "label"]
