@@ -104,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except EncoderkitError as e:
         return report(command, e)
+    except BrokenPipeError:
+        # the reader went away (`encoderkit ingest --help | head -1`): stop quietly, as
+        # command-line tools killed by SIGPIPE do, and keep the exit from writing again
+        if entry:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt as e:
         term = isinstance(e, Terminated)
         print(f"encoderkit {command}: {'terminated' if term else 'interrupted'}", file=sys.stderr)

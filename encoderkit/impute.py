@@ -742,6 +742,9 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
         parsed = OverridesParser.create().parse_overrides(readable(rest))  # données.csv: quoted
     except Exception as e:  # hydra's grammar errors name the offending word
         raise UsageError(f"impute: cannot parse arguments: {' '.join(str(e).split())}") from None
+    from encoderkit.overrides import refuse_sweeps
+
+    refuse_sweeps(parsed, "impute")
     for o in parsed:
         key, value = o.key_or_group, o.value()
         if key in OWN:

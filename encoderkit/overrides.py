@@ -43,3 +43,17 @@ def _readable(parser, word: str) -> str:
         if parsed is not None and parsed.value() == value:
             return candidate
     return word
+
+
+def refuse_sweeps(parsed: Sequence, command: str) -> None:
+    """A ``UsageError`` for a sweep value (``feature_columns=g,h``, ``choice(...)``,
+    ``range(...)``) in a command that runs once: Hydra reads ``a,b`` as two runs, not a list,
+    and the option then met a sweep object (a traceback). Only ``pretrain`` sweeps."""
+    from encoderkit.errors import UsageError
+
+    for o in parsed:
+        if o.is_sweep_override():
+            key = o.key_or_group
+            text = o.input_line.split("=", 1)[1] if o.input_line and "=" in o.input_line else "a,b"
+            raise UsageError(f"{command}: {key}={text} is a sweep (one run per value), which "
+                             f"{command} does not run; write a list in brackets: {key}=[{text}]", key=key)

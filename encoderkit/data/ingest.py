@@ -188,9 +188,10 @@ def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
     """key=value words in Hydra's override grammar (lists, numbers, bools, quoted strings)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from encoderkit.overrides import readable
+    from encoderkit.overrides import readable, refuse_sweeps
 
     parsed = OverridesParser.create().parse_overrides(readable(argv))  # données.csv: quoted
+    refuse_sweeps(parsed, "ingest")
     out: dict[str, Any] = {}
     for o in parsed:
         key = o.key_or_group

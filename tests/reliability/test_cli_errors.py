@@ -515,3 +515,30 @@ def test_outputs_in_new_folders_are_created_and_a_failure_leaves_no_folder(runs,
     assert main(["infill", f"checkpoint={g.dir}", f"input={g.raw[0]}", f"output={tmp_path / 'c' / 'o.fa'}"]) == 0
     assert (tmp_path / "a" / "o.zarr").is_dir() and (tmp_path / "b" / "e.npy").is_file()
     assert (tmp_path / "c" / "o.fa").is_file()
+
+
+def test_a_comma_value_is_refused_as_a_sweep_with_the_list_spelled_out(tmp_path, capsys):
+    """`feature_columns=g,h` is a Hydra sweep (two runs), not a list: ingest and impute met a
+    sweep object and printed a traceback (session-40 audit)."""
+    src = tmp_path / "t.csv"
+    src.write_text("a,b,c\n1,2,3\n4,,6\n7,8,9\n")
+    refuses_cleanly(capsys, tmp_path, ["ingest", "domain=tabular", f"input={src}",
+                                       f"output={tmp_path / 's.zarr'}", "exclude=a,b"], 2,
+                    "exclude=a,b is a sweep", "exclude=[a,b]")
+    refuses_cleanly(capsys, tmp_path, ["impute", f"input={src}", f"output={tmp_path / 'o.csv'}",
+                                       "exclude=a,c"], 2, "exclude=a,c is a sweep", "exclude=[a,c]")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(capsys, monkeypatch):
+    """`encoderkit finetune --help | head -1` printed a BrokenPipeError traceback and 'this
+    is a bug' when head closed the pipe first."""
+    from encoderkit import cli
+    from encoderkit.tasks import cli as tasks_cli
+
+    def closed(*_a, **_k):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(tasks_cli, "run", closed)
+    assert cli.main(["finetune", "--help"]) == 141
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "bug" not in err
