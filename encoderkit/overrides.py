@@ -45,15 +45,24 @@ def _readable(parser, word: str) -> str:
     return word
 
 
-def refuse_sweeps(parsed: Sequence, command: str) -> None:
+def refuse_sweeps(parsed: Sequence, command: str, lists: Sequence[str] = ()) -> None:
     """A ``UsageError`` for a sweep value (``feature_columns=g,h``, ``choice(...)``,
     ``range(...)``) in a command that runs once: Hydra reads ``a,b`` as two runs, not a list,
-    and the option then met a sweep object (a traceback). Only ``pretrain`` sweeps."""
+    and the option then met a sweep object (a traceback). Only ``pretrain`` sweeps. Keys in
+    ``lists`` may take the plain ``a,b`` form (``sweep_as_list`` reads it as a list)."""
     from encoderkit.errors import UsageError
 
     for o in parsed:
-        if o.is_sweep_override():
+        if o.is_sweep_override() and not (o.key_or_group in lists and sweep_as_list(o) is not None):
             key = o.key_or_group
             text = o.input_line.split("=", 1)[1] if o.input_line and "=" in o.input_line else "a,b"
             raise UsageError(f"{command}: {key}={text} is a sweep (one run per value), which "
                              f"{command} does not run; write a list in brackets: {key}=[{text}]", key=key)
+
+
+def sweep_as_list(override) -> list | None:
+    """The values of a plain ``a,b`` sweep (Hydra's simple choice form), else None."""
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    value = override.value()
+    return list(value.list) if isinstance(value, ChoiceSweep) and value.simple_form else None

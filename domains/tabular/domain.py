@@ -36,8 +36,9 @@ from encoderkit.outputs import as_created
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
+from domains.tabular.reading import read_table
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
-                                    encode_frame, infer_schema, read_table)
+                                    encode_frame, infer_schema)
 from domains.tabular.views import tabular_views
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
@@ -180,7 +181,7 @@ class TabularDomain(TableInfill, Domain):
         for msg in messages:
             warnings.warn(msg, stacklevel=2)
         report.warnings.extend(messages)
-        enc = encode_frame(frame, schema)
+        enc = encode_frame(frame, schema, report_text=False)  # infer_schema said it
         c = len(schema["columns"])
         column = np.arange(c, dtype=np.int32)
         for i in range(len(frame)):
@@ -206,6 +207,7 @@ class TabularDomain(TableInfill, Domain):
         schema, messages = infer_schema(frame, train, **iopts)
         for msg in messages:
             warnings.warn(msg, stacklevel=2)
+        schema["ingest_options"] = opts  # as ingest keeps them: later reads follow the same policy
         return cls(schema, **options)
 
     # ------------------------------------------------------------ per record
@@ -239,6 +241,10 @@ class TabularDomain(TableInfill, Domain):
         A category the store does not keep (past ``max_categories``) is refused: reading
         it as missing silently dropped those rows and classes from training."""
         names = [str(c["name"]) for c in self.columns]
+        why = (self.schema.get("dropped") or {}).get(column)
+        if column not in names and why:  # "not in the table" read as a typo
+            raise DataError(f"task.label_column={column!r}: ingest dropped that column because {why}, "
+                            f"so it holds no label")
         if column not in names:
             raise KeyError(f"column {column!r} is not in the table; columns: {names}")
         inputs = [n for n in names if n != column and n not in set(map(str, self.options["drop_columns"]))]
@@ -358,15 +364,21 @@ class TabularDomain(TableInfill, Domain):
             observed[p] = True
         return {"column": example.inputs["column"], "cat": cat, "num": num, "observed": observed}
 
-    def to_records(self, data: Any) -> list[dict[str, np.ndarray]]:
+    def to_records(self, data: Any, source: str | None = None) -> list[dict[str, np.ndarray]]:
+        """``data``'s rows as records; ``source``: the file they were read from, named in
+        the messages about its cells."""
         frame = as_frame(data)
-        enc = encode_frame(frame, self.schema)
+        enc = encode_frame(frame, self.schema, source=source)
         self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
         # ids as ingest names a file's rows (row<position>): predict on the raw table and on
         # its store write the same ids, and a labels file joins either
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i],
                  "id": f"row{i}"} for i in range(len(frame))]
+
+    def read_records(self, path: str) -> list[dict[str, np.ndarray]]:
+        """``to_records`` of the file (predict / embed / evaluate), its messages naming it."""
+        return self.to_records(self.read_input(path), source=path)
 
     def read_input(self, path: str) -> pd.DataFrame:
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a

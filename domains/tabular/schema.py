@@ -20,19 +20,17 @@ leak into normalisation.
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import compression, open_text, plain_name
-from encoderkit.data.textfiles import delimiter as text_delimiter
-from encoderkit.errors import DataError, InputNotFoundError, reading
-from encoderkit.numerics import finite_mean_std
+from encoderkit.errors import DataError
+from encoderkit.numerics import F32_MAX, finite_mean_std
+
+from domains.tabular import reading
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -81,143 +79,22 @@ def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
         opts[key] = float(v)
     if not isinstance(opts["strict"], bool):
         raise ValueError(f"The 'strict' option must be true or false. Got {opts['strict']!r} instead.")
+    # a tab as typed: ``delimiter='\t'`` (what the reader's hint says) reaches us as the two
+    # characters backslash, t; ``tab`` as impute's parameter takes it
+    if isinstance(opts["delimiter"], str):
+        d = opts["delimiter"]
+        d = d[1:-1] if len(d) >= 2 and d[0] == d[-1] and d[0] in "'\"" else d
+        opts["delimiter"] = {"\\t": "\t", "tab": "\t"}.get(d, d)
     if opts["delimiter"] is not None and (not isinstance(opts["delimiter"], str) or len(opts["delimiter"]) != 1):
-        raise ValueError(f"The 'delimiter' option must be one character or null. Got {opts['delimiter']!r} instead.")
+        raise ValueError(f"The 'delimiter' option must be one character (such as ';' or '|'; a "
+                         f"tab as '\\t' or tab) or null. Got {opts['delimiter']!r} instead.")
     return opts
 
 
 # ---------------------------------------------------------------- reading files
 
-@dataclass
-class ReadResult:
-    frame: pd.DataFrame
-    ragged_rows: int = 0
-    messages: list[str] = field(default_factory=list)
-
-
-# text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
-# ``encoderkit impute`` writes): pyarrow reads .gz / .bz2 / .zst by the name, and is handed
-# the decompressed bytes of a .xz or a .zip
-TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
-_PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
-
-
-def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False) -> ReadResult:
-    """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
-    are skipped and counted rather than shifting cells into the wrong columns, or, with
-    ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
-    refused: a skipped row would be missing from the filled file. Any problem with the
-    file (truncated archive, bad bytes such as text that is not UTF-8, a directory) is a
-    ``DataError`` naming it."""
-    if not os.path.exists(path):
-        raise InputNotFoundError("tabular input does not exist", file=path)
-    with reading(path):
-        return _read_table(path, delimiter, keep_rows)
-
-
-def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> ReadResult:
-    lower = path.lower()
-    if os.path.isdir(path):
-        raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
-    if lower.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        return ReadResult(_to_pandas(pq.read_table(path)))
-    plain = plain_name(path)
-    if not plain.endswith(TEXT_SUFFIXES):
-        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
-                        "or .parquet", file=path)
-    import pyarrow.csv as pacsv
-
-    if delimiter is None:
-        delimiter = text_delimiter(path)
-    method = compression(path)
-    bad: list[int] = []
-
-    def on_invalid(row: Any) -> str:
-        bad.append(int(row.number) if row.number is not None else -1)
-        return "skip"
-
-    # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
-    # fails there and is only "ignored" with a traceback on stderr: collect it instead
-    undecodable: list[BaseException] = []
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
-        u.exc_value, UnicodeError) else hook(u)
-    try:
-        def parse(ignore_empty_lines: bool, use_threads: bool = True) -> Any:
-            def read(source: Any) -> Any:
-                return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
-                                      parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
-                    # an empty text cell is missing, as it is in a numeric column
-                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-
-            if method in _PYARROW_DECOMPRESSES:
-                return read(path)
-            with open_text(path, binary=True) as fh:
-                return read(fh)
-        table = parse(True)
-        if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
-            bad.clear()
-            table = parse(False)
-        if bad and -1 in bad:  # pyarrow numbers the rows only when it reads on one thread
-            bad.clear()
-            table = parse(table.num_columns != 1, use_threads=False)
-    except DataError:  # a .zip that is not one file: said as it is
-        raise
-    except Exception as exc:  # pyarrow's messages name the problem but not always the file
-        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
-    finally:
-        sys.unraisablehook = hook
-    if undecodable:
-        raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
-    if table.num_columns == 1:  # "a;b;c" read with commas: one column, and "1,5;2" rows ragged
-        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in table.column_names[0]]
-        if other:
-            raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
-                            f"{delimiter!r} but holds {other[0]!r}: set delimiter='{other[0]}'", file=path)
-    if bad and keep_rows:
-        raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
-                        f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
-                        f"the filled file keeps every row, so fix or remove them", file=path)
-    _check_utf8(table, path)
-    res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
-    if bad:
-        res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
-                            f"first at line(s) {bad[:5]}")
-    return res
-
-
-def _check_utf8(table: Any, path: str) -> None:
-    """Refuse a text table with a column pyarrow could only read as bytes: its cells are not
-    UTF-8 (Latin-1, cp1252), and would be written back as ``b'caf\\xe9'``."""
-    import pyarrow as pa
-
-    for i, fld in enumerate(table.schema):
-        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
-            continue
-        row = 0
-        for row, cell in enumerate(table.column(i).to_pylist()):
-            try:
-                cell is None or cell.decode("utf-8")
-            except UnicodeDecodeError:
-                break
-        raise DataError(f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, "
-                        f"{table.column(i).to_pylist()[row]!r}); save the file as UTF-8", file=path)
-
-
-def _to_pandas(table: Any) -> pd.DataFrame:
-    """An Arrow table -> DataFrame, integer columns with missing cells as pandas' nullable
-    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``."""
-    import pyarrow as pa
-
-    frame = table.to_pandas()
-    for i, fld in enumerate(table.schema):
-        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[i] == np.float64:
-            dtype = pd.api.types.pandas_dtype(str(fld.type).replace("int", "Int").replace("uInt", "UInt"))
-            frame.isetitem(i, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
-    return frame
+# the readers live in reading.py; importable from here as before (tests, encoderkit.impute)
+ReadResult, TEXT_SUFFIXES, read_table = reading.ReadResult, reading.TEXT_SUFFIXES, reading.read_table
 
 
 # ---------------------------------------------------------------- schema inference
@@ -283,6 +160,46 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
 
 
+def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
+                   source: str | None = None) -> tuple[np.ndarray, str | None]:
+    """The cells of the numeric column ``name`` as float64 (``numeric_values``) under the one
+    policy every reader applies (ingest, impute, predict / embed / infill on a raw table), and
+    the warning to give, if any. ``opts``: the ingest options the schema was made with.
+
+    An infinite value is a ``DataError`` (as scikit-learn's imputers: not a value, not missing
+    either). A cell that is not a number (``abc``, ``n/a``) is missing, with a warning naming
+    the count, examples and first row; it is a ``DataError`` with ``strict``, or when the
+    column is mostly such cells (fewer than ``numeric_fraction`` of its cells are numbers, so
+    ingest would not have read it as numbers) unless ``columns`` forced it numeric. At
+    predict time such a column was read as all missing, its predictions those of an empty
+    column, without a word."""
+    v = numeric_values(s)
+    where = f"{source}: " if source else ""
+    with np.errstate(invalid="ignore"):
+        inf = np.isinf(v)
+    if inf.any():
+        raise DataError(f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at row "
+                        f"{int(np.flatnonzero(inf)[0])}); make them empty (missing) or finite numbers",
+                        file=source)
+    given = s.notna().to_numpy()
+    text = given & np.isnan(v)
+    if not text.any():
+        return v, None
+    count, present = int(text.sum()), int(given.sum())
+    examples = list(s[text].astype(str).unique()[:3])
+    first = int(np.flatnonzero(text)[0])
+    said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at row {first})"
+    if opts.get("strict"):
+        raise DataError(f"{said} (strict=true)", file=source)
+    fraction = float(opts.get("numeric_fraction", 0.9))
+    if 1.0 - count / present < fraction and (opts.get("columns") or {}).get(name) != "numeric":
+        raise DataError(f"column {name!r}: {count} of its {present} non-empty cells are not numbers "
+                        f"(such as {examples}, first at row {first}), but the model reads it as numbers "
+                        f"(ingest does when at least {fraction:.0%} of a column's cells are): check "
+                        f"that the column holds what it held in training", file=source)
+    return v, f"{where}{said} read as missing"
+
+
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
@@ -290,7 +207,8 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
         return "categorical"
     if pd.api.types.is_numeric_dtype(s.dtype):
         v = s.dropna().to_numpy(dtype=np.float64)
-        integral = bool(np.all(np.mod(v, 1.0) == 0.0))
+        with np.errstate(invalid="ignore"):  # inf: not integral; refused below, column named
+            integral = bool(np.all(np.mod(v, 1.0) == 0.0))
         return "categorical" if integral and np.unique(v).size <= opts["categorical_threshold"] else "numeric"
     present = s.dropna()
     # a boolean column with holes comes as object (True / False / None): pd.to_numeric
@@ -325,6 +243,7 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
     if unknown:
         messages.append(f"options name column(s) {unknown} that the input does not have")
     columns: list[dict[str, Any]] = []
+    dropped: dict[str, str] = {}  # name -> why (said again by task.label_column)
     for col in frame.columns:
         name = str(col)
         if name in excluded:
@@ -332,23 +251,20 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
         s = frame[col]
         if s.notna().sum() == 0:
             messages.append(f"column {name!r} is entirely missing; dropped")
+            dropped[name] = "it is entirely missing"
             continue
         kind = opts["columns"].get(name) or _infer_kind(s, opts)
         entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
         if kind == "numeric":
-            v = numeric_values(s)
-            bad = int((s.notna().to_numpy() & np.isnan(v)).sum())
-            if bad:
-                examples = list(s[s.notna() & np.isnan(v)].astype(str).unique()[:3])
-                msg = f"column {name!r}: {bad} non-numeric cell(s) such as {examples} read as missing"
-                if opts["strict"]:
-                    raise ValueError(f"{msg[:-len(' read as missing')]} (strict=true)")
+            v, msg = column_numbers(s, name, opts)
+            if msg:
                 messages.append(msg)
             vt = v[train & ~np.isnan(v)]
             if vt.size == 0:
                 vt = v[~np.isnan(v)]  # every observed value fell in the validation split
             if vt.size == 0:
                 messages.append(f"column {name!r} has no numeric value; dropped")
+                dropped[name] = "it has no numeric value"
                 continue
             mean, std = finite_mean_std(vt)  # an inf std made every fill NaN
             std = std if std > 0 else 1.0
@@ -388,7 +304,7 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
                         f"(columns: {list(map(str, frame.columns))[:20]}, excluded: {sorted(excluded)}, "
                         f"{len(frame)} row(s) with any value)")
     schema = {"version": SCHEMA_VERSION, "columns": columns, "num_bins": opts["num_bins"],
-              "excluded": sorted(excluded)}
+              "excluded": sorted(excluded), "dropped": dropped}
     return schema, messages
 
 
@@ -404,9 +320,16 @@ class Encoded:
     present: np.ndarray  # bool [C]: the column exists in the frame
 
 
-def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
+def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | None = None,
+                 report_text: bool = True) -> Encoded:
     """Encode by column NAME, so column order in ``frame`` never matters; a schema
-    column absent from the frame is all missing; an unseen category is code 0."""
+    column absent from the frame is all missing; an unseen category is code 0.
+
+    Numeric cells follow ``column_numbers`` under the schema's ingest options (a warning for
+    a few cells that are not numbers, an error for a column of them; ``report_text`` False:
+    the caller said it already, as ingest's ``infer_schema`` does); a value that float32
+    cannot hold once standardised is an error. ``source``: the file, for the messages."""
+    opts = {**INGEST_DEFAULTS, **(schema.get("ingest_options") or {})}
     cols = schema["columns"]
     n, c = len(frame), len(cols)
     cat = np.zeros((n, c), dtype=np.int64)
@@ -420,13 +343,11 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
         present[j] = True
         s = frame[names[col["name"]]]
         if col["kind"] == "numeric":
-            v = numeric_values(s)
-            if np.isinf(v).any():  # as scikit-learn's imputers: not a value, not missing either
-                raise DataError(f"column {col['name']!r} holds {int(np.isinf(v).sum())} infinite value(s) "
-                                f"(first at row {int(np.flatnonzero(np.isinf(v))[0])}); make them empty "
-                                f"(missing) or finite numbers")
+            v, msg = column_numbers(s, col["name"], opts, source)
+            if msg and report_text:
+                warnings.warn(msg, stacklevel=2)
             ok = ~np.isnan(v)
-            num[ok, j] = ((v[ok] - col["mean"]) / col["std"]).astype(np.float32)
+            num[ok, j] = _standardised(v, ok, col, source)
             observed[:, j] = ok
         else:
             lookup = {v: i + 1 for i, v in enumerate(col["categories"])}
@@ -435,6 +356,24 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> Encoded:
             cat[ok, j] = [lookup.get(_json_value(v), 0) for v in vals[ok]]
             observed[:, j] = ok
     return Encoded(cat, num, observed, present)
+
+
+def _standardised(v: np.ndarray, ok: np.ndarray, col: Mapping[str, Any], source: str | None) -> np.ndarray:
+    """``v[ok]`` standardised with the column's training statistics, as the float32 the store
+    and the model hold. A value that float32 cannot hold then (1e300 in a column trained on
+    values near 1; a validation row at ingest) is refused, as the series and set readers
+    refuse a value beyond float32: it became inf with numpy's "overflow encountered in cast"."""
+    with np.errstate(over="ignore"):
+        z = (v[ok] - col["mean"]) / col["std"]
+    far = ~(np.abs(z) <= F32_MAX)
+    if far.any():
+        i = int(np.flatnonzero(ok)[np.flatnonzero(far)[0]])
+        raise DataError(f"column {col['name']!r}: {int(far.sum())} value(s) too large for float32, the "
+                        f"model's number type, once standardised by the training mean "
+                        f"{col['mean']:.3g} and standard deviation {col['std']:.3g} (first at row {i}: "
+                        f"{v[i]:.3g}); rescale the column as it was in training, or make them empty "
+                        f"(missing)", file=source)
+    return z.astype(np.float32)
 
 
 def bin_index(z: np.ndarray, edges: Sequence[float]) -> np.ndarray:

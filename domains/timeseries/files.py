@@ -133,11 +133,8 @@ class SeriesFiles:
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             data = tsio.read_frame(path, roles)
             refuse_stray_text(data, path, roles)
-        elif kind == "npy":
-            data = np.load(path, allow_pickle=False)
-        elif kind == "npz":
-            with np.load(path, allow_pickle=False) as npz:
-                data = {k: npz[k] for k in npz.files}
+        elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
+            data = tsio.load_arrays(path)
         elif kind in ARCHIVE_KINDS:
             data = read_archive(path, kind).series  # a list of [C, L] series
         else:

@@ -19,7 +19,7 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError
 
-from .io import check_range, sort_key
+from .io import check_range, refuse_complex, sort_key
 from .seasonal import detect_period, seasonal_fill, seasonal_naive
 
 
@@ -55,8 +55,10 @@ class SeriesInfill:
             order = order[np.argsort(codes, kind="stable")]
         return order
 
-    def _as_series_list(self, data: Any) -> tuple[list[np.ndarray], Any]:
-        """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind."""
+    def _as_series_list(self, data: Any, label: str = "data") -> tuple[list[np.ndarray], Any]:
+        """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind;
+        ``label`` names the part in errors. Complex numbers are refused (``refuse_complex``):
+        the float cast below would keep their real part only."""
         if isinstance(data, pd.DataFrame):
             skip = {self.options["time_column"], self.options["series_column"]}
             cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
@@ -72,6 +74,8 @@ class SeriesInfill:
             if not cols:
                 raise ValueError("infill: the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
+            for c in cols:  # pandas counts complex as numeric
+                refuse_complex(data[c].to_numpy(), f"column {c!r}")
             key = self.options["series_column"]
             if key is not None and key not in data.columns:
                 # without it the rows of every series would be read as one series
@@ -84,9 +88,11 @@ class SeriesInfill:
             return arrays, ("frame", cols, groups)
         if isinstance(data, Mapping):
             keys = list(data)
-            parts = [self._as_series_list(np.asarray(data[k])) for k in keys]
+            parts = [self._as_series_list(np.asarray(data[k]), f"key {k!r}")
+                     for k in keys]
             return [a for arrs, _ in parts for a in arrs], ("dict", keys, parts)
         if isinstance(data, np.ndarray):
+            refuse_complex(data, label)
             if data.ndim == 1:
                 return [data.astype(np.float64)[None, :]], ("1d", data)
             if data.ndim == 2:
@@ -95,7 +101,7 @@ class SeriesInfill:
                 return [a.astype(np.float64) for a in data], ("3d", data)
             raise ValueError(f"infill: array of shape {data.shape}; expected [L], [C, L] or [N, C, L]")
         if isinstance(data, (list, tuple)):
-            parts = [self._as_series_list(np.asarray(a)) for a in data]
+            parts = [self._as_series_list(np.asarray(a), f"list item {i}") for i, a in enumerate(data)]
             for i, (arrs, _) in enumerate(parts):
                 if len(arrs) != 1:
                     raise ValueError(f"infill: list item {i} is not one series [L] or [C, L]")

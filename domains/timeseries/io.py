@@ -7,16 +7,22 @@ Formats:
   ``time_column`` and ``series_column``; pivoted to ``[C, L]`` per series.
 - ``.npy``: ``[L]`` (one univariate series), ``[C, L]`` (one series) or ``[N, C, L]``.
 - ``.npz``: every array is read as above; unequal lengths go in separate arrays
-  (object arrays would need pickle, which is refused).
+  (object arrays would need pickle, which is refused). Every member must be a ``.npy``.
+- Arrays hold real numbers (float, int, bool); complex ones are refused, not cast.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
+import tokenize
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from datetime import datetime
+from typing import IO, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,10 +115,44 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     try:
         return pd.to_datetime(stripped, errors="raise", format="mixed")
     except (ValueError, TypeError, OverflowError):
-        dates = pd.to_datetime(stripped, errors="coerce", format="mixed")
-        bad = np.flatnonzero(dates.isna().to_numpy())
-        row = int(bad[0]) if bad.size else 0
-        raise refuse(row, f"holds {texts.iloc[row]!r}, which is neither a number nor a date / time") from None
+        pass  # a cell that is no date / time, or times of more than one zone ("Mixed timezones")
+    try:
+        dates = pd.to_datetime(stripped, errors="coerce", format="mixed", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        dates = pd.Series(pd.NaT, index=stripped.index)
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise refuse(row, f"holds {texts.iloc[row]!r}, which is neither a number nor a date / time")
+    # Every cell with a UTC offset (a logger's local time over a change of daylight saving
+    # time has two): each names one instant, so the rows are ordered as instants, in UTC.
+    # Refusing would leave such files unreadable; pandas' own text says "Pass utc=True".
+    # A time without an offset beside ones with it names no instant (local time? UTC?):
+    # ordering it would be a guess, so the first row whose zone differs is named.
+    zoned = _has_offset(stripped)
+    if zoned.all() or not zoned.any():
+        return dates
+    row = int(np.flatnonzero(zoned != zoned[0])[0])
+    has = "has a UTC offset" if zoned[row] else "has no UTC offset"
+    raise DataError(f"time column {name}: data row {row + 1} (line {row + 2}) holds "
+                    f"{texts.iloc[row]!r}, which {has}, but data row 1 (line 2) holds "
+                    f"{texts.iloc[0]!r}, which {'has none' if zoned[row] else 'has one'}; a time "
+                    f"without an offset names no instant beside times with one, so the order of "
+                    f"the rows is unknown: give every time an offset (+02:00, Z), or none", file=path)
+
+
+def _has_offset(cells: pd.Series) -> np.ndarray:
+    """Whether each date / time cell carries a UTC offset or zone (each distinct cell
+    parsed once: ``datetime.fromisoformat`` is fast and reads ISO 8601, what most files
+    hold; other spellings are parsed by pandas, as ``sort_key`` parses them)."""
+    def one(cell: str) -> bool:
+        try:
+            return datetime.fromisoformat(cell).tzinfo is not None
+        except ValueError:
+            return pd.to_datetime(cell, format="mixed").tzinfo is not None
+
+    seen = {c: one(c) for c in dict.fromkeys(cells)}
+    return np.fromiter((seen[c] for c in cells), dtype=bool, count=len(cells))
 
 
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
@@ -244,10 +284,26 @@ def npz_label(base: str, key: str) -> str:
     return f"{base}:{key}"
 
 
-def _array_series(arr: np.ndarray, label: str) -> list[Series]:
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+def refuse_complex(arr: np.ndarray, label: str) -> None:
+    """A complex array is a ``DataError``: cast to float, numpy keeps the real part and
+    drops the imaginary one with only a warning (half the data gone, exit 0), and
+    ``np.issubdtype(complex, np.number)`` holds, so a "numeric" test lets it through."""
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{label}: array of dtype {arr.dtype} holds complex numbers; a time series "
+                        f"is real (float, int or bool): save x.real, or the real and imaginary "
+                        f"parts as two channels (np.stack([x.real, x.imag]))")
+
+
+def check_dtype(arr: np.ndarray, label: str) -> None:
+    """A ``DataError`` unless ``arr`` holds real numbers (float, int, bool)."""
+    refuse_complex(arr, label)
+    if arr.dtype.hasobject or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise DataError(f"{label}: array of dtype {arr.dtype} is not numeric; time series arrays "
-                         f"must be float or int")
+                        f"must be float or int")
+
+
+def _array_series(arr: np.ndarray, label: str) -> list[Series]:
+    check_dtype(arr, label)
     arr = arr.astype(np.float64)
     if arr.ndim == 1:
         return [Series(label, arr[None, :])]
@@ -258,6 +314,100 @@ def _array_series(arr: np.ndarray, label: str) -> list[Series]:
     raise DataError(f"{label}: array of shape {arr.shape}; expected [L], [C, L] or [N, C, L]")
 
 
+# np.load decides .npy / .npz by the first bytes, not the name; so does ``load_arrays``.
+NPY_SIGNATURE = b"\x93NUMPY"  # numpy.lib.format.MAGIC_PREFIX
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members; an empty zip
+# What numpy raises for data cut short: np.fromfile (a file on disk), _read_bytes (a .npz member)
+CUT_SHORT = ("Failed to read all data", "EOF:")
+
+
+def _read_npy(fh: IO[bytes], subject: str, size: int) -> np.ndarray:
+    """One ``.npy`` array from ``fh`` (at its start, ``size`` bytes long), never through
+    pickle; ``subject`` names it in errors (``the file``, ``member 'a.npy'``). The header
+    is read first: an object array (numpy: "Object arrays cannot be loaded when
+    allow_pickle=False") is the one such file that is really data, series of unequal
+    lengths, and the only one given the .npz advice; data shorter than the header declares
+    is truncated (read as is, a damaged header declaring petabytes was "too large to read
+    into memory")."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = header(fh)  # 3.0 differs from 2.0 only in the header's encoding
+        if dtype.hasobject:
+            raise DataError(f"{subject} holds an object array, which cannot be read without pickle "
+                            f"(never used: loading one can run code); store series of unequal "
+                            f"lengths as separate arrays of one .npz (np.savez(path, a=..., b=...))")
+        declared, present = math.prod(shape) * dtype.itemsize, size - fh.tell()
+        if declared > present:
+            raise DataError(f"{subject} is truncated: its header declares an array of shape "
+                            f"{shape} and dtype {dtype} ({declared} bytes), but only {present} "
+                            f"bytes follow")
+        fh.seek(0)
+        return fmt.read_array(fh, allow_pickle=False)
+    except DataError:  # a ValueError too: ours, raised above
+        raise
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as e:  # header: tokenize + ast
+        text = " ".join(str(e).split())
+        if text.startswith(CUT_SHORT):
+            raise DataError(f"{subject} is truncated ({text})") from None
+        raise DataError(f"{subject} is not a valid .npy array ({text})") from None
+
+
+def _read_npz(fh: IO[bytes], path: str) -> dict[str, np.ndarray]:
+    """Every member of a ``.npz``, by the key ``np.load`` gives it (the name less ``.npy``).
+    Read here, not through ``NpzFile``: its ``npz[key]`` returns the raw bytes of a member
+    that is no ``.npy`` array, which failed later as "'bytes' object has no attribute"."""
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(fh) as z:
+        for info in z.infolist():
+            name = info.filename
+            subject = f"member {name!r}"
+            try:
+                with z.open(info) as member:
+                    if member.read(len(NPY_SIGNATURE)) != NPY_SIGNATURE:
+                        raise DataError(f"{subject} is not a .npy array (it does not start with "
+                                        f"the .npy signature); a .npz holds arrays only, as "
+                                        f"np.savez writes them", file=path)
+                    member.seek(0)
+                    arr = _read_npy(member, subject, info.file_size)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # a damaged member's bytes
+                raise DataError(f"{subject} is damaged ({type(e).__name__}: {e})", file=path) from None
+            key = name[:-4] if name.endswith(".npy") else name
+            if key in out:  # "a" and "a.npy": np.load keeps one of them without a word
+                raise DataError(f"two members are the array {key!r} ({key!r} and {key + '.npy'!r})",
+                                file=path)
+            check_dtype(arr, subject)
+            out[key] = arr
+    return out
+
+
+def load_arrays(path: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of a ``.npy`` file, or the arrays of a ``.npz`` by key (in file order),
+    each of real numbers; never through pickle. Any problem is a ``DataError`` naming the
+    file and, in a ``.npz``, the member."""
+    with reading(path), open(path, "rb") as fh:
+        head = fh.read(len(NPY_SIGNATURE))
+        fh.seek(0)
+        if head.startswith(ZIP_SIGNATURES):
+            return _read_npz(fh, path)
+        if head == NPY_SIGNATURE:
+            arr = _read_npy(fh, "the file", os.fstat(fh.fileno()).st_size)
+            check_dtype(arr, os.path.basename(path))
+            return arr
+        # numpy would call each of these "pickled (object) data" and point at allow_pickle
+        if not head:
+            raise DataError("the file is empty (0 bytes); expected a .npy or .npz array file",
+                            file=path)
+        if head[:1] == b"\x80":  # pickle protocol 2 and later
+            raise DataError("holds a Python pickle, not a .npy array; pickles are never loaded "
+                            "(loading one can run code): save the series with np.save / np.savez",
+                            file=path)
+        raise DataError("not a .npy or .npz file (it starts with neither the .npy signature nor a "
+                        "zip header); save series with np.save / np.savez, or give a table as .csv",
+                        file=path)
+
+
 def read_numpy(path: str) -> list[Series]:
     """``.npy`` / ``.npz`` -> series; any problem is a ``DataError`` naming the file."""
     with reading(path):
@@ -266,15 +416,10 @@ def read_numpy(path: str) -> list[Series]:
 
 def _read_numpy(path: str) -> list[Series]:
     base = os.path.basename(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"{path}: cannot read without pickle ({e}); store series of unequal "
-                         f"lengths as separate arrays of one .npz (np.savez(path, a=..., b=...))") from None
+    loaded = load_arrays(path)
     if isinstance(loaded, np.ndarray):
         return _array_series(loaded, base)
-    with loaded as npz:
-        return [s for key in npz.files for s in _array_series(npz[key], npz_label(base, key))]
+    return [s for key, arr in loaded.items() for s in _array_series(arr, npz_label(base, key))]
 
 
 def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:

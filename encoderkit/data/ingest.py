@@ -188,16 +188,16 @@ def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
     """key=value words in Hydra's override grammar (lists, numbers, bools, quoted strings)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from encoderkit.overrides import readable, refuse_sweeps
+    from encoderkit.overrides import readable, refuse_sweeps, sweep_as_list
 
     parsed = OverridesParser.create().parse_overrides(readable(argv))  # données.csv: quoted
-    refuse_sweeps(parsed, "ingest")
+    refuse_sweeps(parsed, "ingest", lists=("input",))  # input=a.csv,b.csv: several files
     out: dict[str, Any] = {}
     for o in parsed:
         key = o.key_or_group
         if key in out:
             raise UsageError(f"option {key!r} given twice", key=key)
-        out[key] = o.value()
+        out[key] = sweep_as_list(o) if key == "input" and o.is_sweep_override() else o.value()
     return out
 
 

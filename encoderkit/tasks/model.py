@@ -159,6 +159,11 @@ def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: s
                         f"unexpected {unexpected[:4]}", file=source)
     for k, v in given.items():
         if wanted[k].shape != v.shape:
+            # the domain sizes these from the store's schema (a table's columns, a series'
+            # channels, a vocabulary): the store was not ingested like the pretraining data
             raise DataError(f"pretrained weight {k} has shape {tuple(v.shape)}, the model "
-                            f"{tuple(wanted[k].shape)}", file=source)
+                            f"{tuple(wanted[k].shape)}: the store's schema differs from the one "
+                            f"the checkpoint was pretrained on (other columns, channels or "
+                            f"categories?); fine-tune on data ingested with the same columns and "
+                            f"options, or pretrain on this store", file=source)
     model.load_state_dict(given, strict=False)

@@ -527,6 +527,14 @@ def test_a_comma_value_is_refused_as_a_sweep_with_the_list_spelled_out(tmp_path,
                     "exclude=a,b is a sweep", "exclude=[a,b]")
     refuses_cleanly(capsys, tmp_path, ["impute", f"input={src}", f"output={tmp_path / 'o.csv'}",
                                        "exclude=a,c"], 2, "exclude=a,c is a sweep", "exclude=[a,c]")
+    # ingest's input takes the plain comma form as several files
+    from encoderkit.cli import main
+    from encoderkit.data.store import RecordStore
+
+    other = tmp_path / "u.csv"
+    other.write_text("a,b,c\n2,3,4\n5,6,\n")
+    assert main(["ingest", "domain=tabular", f"input={src},{other}", f"output={tmp_path / 's.zarr'}"]) == 0
+    assert len(RecordStore(str(tmp_path / "s.zarr"))) == 5
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(capsys, monkeypatch):

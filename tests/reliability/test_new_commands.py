@@ -367,6 +367,11 @@ def _more_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
     pd.DataFrame({"id": s.ids + s.ids[:1], "label": ["a", "b"] * (len(s.ids) // 2) + ["a"] * (len(s.ids) % 2 + 1)}
                  ).to_csv(twice, index=False)
     base = [f"checkpoint={s.pre}", f"data.store={s.store}", "train.steps=1", *FT, f"run.dir={tmp / 'ft'}"]
+    from encoderkit.data.ingest import ingest
+
+    narrow = tmp / "narrow.zarr"  # one column fewer than the pretraining store
+    first = pd.read_csv(s.raw, nrows=1).columns[0]
+    ingest("tabular", [str(s.raw)], str(narrow), progress=False, verbose=False, exclude=[first])
     return [
         # ingest: a bad file appended must leave the store as it was; workers=2 names the bad file
         (["ingest", "domain=tabular", f"input={bad}", f"output={store}", "append=true"], 1, "bad.csv"),
@@ -388,10 +393,14 @@ def _more_cases(s: Setup, tmp: Path) -> list[tuple[list[str], int, str]]:
         (["finetune", *base, "task.type=classification", "task.label_column=nosuch"], 2, "nosuch"),
         (["finetune", *base, "task.type=classification", f"task.labels={s.labels}", f"task.split={tmp / 'nosplit.csv'}"],
          1, "nosplit.csv"),
+        # a store of other columns than the checkpoint was pretrained on: said as such, not
+        # as a bare weight shape
+        (["finetune", *base[:1], f"data.store={narrow}", *base[2:], "task.type=classification",
+          f"task.labels={s.labels}"], 1, "schema differs from the one the checkpoint was pretrained on"),
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(14))
 def test_more_malformed(setup, tmp_path, capsys, case):
     argv, code, needle = _more_cases(setup, tmp_path)[case]
     before = _frozen(tmp_path, setup.pre, setup.ft, setup.store)

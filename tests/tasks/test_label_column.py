@@ -210,3 +210,20 @@ def test_a_loader_whose_records_give_no_token_says_so_instead_of_spinning(tmp_pa
             next(iter(loader))
     ok = PackedLoader(s, get_domain("tabular")(s.schema, drop_columns=["y"]), max_tokens=64, max_seqlen=8)
     assert next(iter(ok)).num_tokens > 0
+
+
+def test_a_label_column_ingest_dropped_as_empty_is_named_as_dropped(tmp_path):
+    """An all-empty label column was dropped at ingest (a warning), then finetune said
+    "column 'y' is not in the table", which reads as a typo (session-40 audit)."""
+    import pandas as pd
+
+    from encoderkit.errors import DataError
+
+    frame = pd.DataFrame({"x": np.arange(30.0), "z": np.arange(30.0) % 4, "y": [None] * 30})
+    with pytest.warns(UserWarning, match="'y' is entirely missing; dropped"):
+        s = _table_store(tmp_path, frame)
+    with pytest.raises(DataError, match=r"task.label_column='y': ingest dropped that column because "
+                                        r"it is entirely missing"):
+        get_domain("tabular")(s.schema).label_values(s.read_range(0, 30), "y")
+    with pytest.raises(KeyError, match="'nope' is not in the table"):
+        get_domain("tabular")(s.schema).label_values(s.read_range(0, 30), "nope")

@@ -1,0 +1,222 @@
+"""Reading a user's table file (CSV / TSV, plain or compressed, or Parquet) into a
+DataFrame: the one reader behind ingest, impute and predict / embed / infill on a raw
+table, so every command reads a file the same way.
+
+What every reader thus agrees on: an empty cell, pyarrow's missing-value words and a cell
+holding only whitespace are missing; a ragged row is skipped and counted (or refused where
+the output keeps every row); text that is not UTF-8 is refused; a header cell with no name
+is refused when its column holds values (an empty one is a trailing separator, dropped).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.data.textfiles import compression, open_text, plain_name
+from encoderkit.data.textfiles import delimiter as text_delimiter
+from encoderkit.errors import DataError, InputNotFoundError, reading
+
+@dataclass
+class ReadResult:
+    frame: pd.DataFrame
+    ragged_rows: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+# text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
+# ``encoderkit impute`` writes): pyarrow reads .gz / .bz2 / .zst by the name, and is handed
+# the decompressed bytes of a .xz or a .zip
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
+_PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
+
+
+def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False) -> ReadResult:
+    """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
+    are skipped and counted rather than shifting cells into the wrong columns, or, with
+    ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
+    refused: a skipped row would be missing from the filled file. Any problem with the
+    file (truncated archive, bad bytes such as text that is not UTF-8, a directory) is a
+    ``DataError`` naming it."""
+    if not os.path.exists(path):
+        raise InputNotFoundError("tabular input does not exist", file=path)
+    with reading(path):
+        return _read_table(path, delimiter, keep_rows)
+
+
+def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> ReadResult:
+    lower = path.lower()
+    if os.path.isdir(path):
+        raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
+    if lower.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        table, dropped = _check_names(pq.read_table(path), path)
+        return ReadResult(_to_pandas(table), messages=_dropped(path, dropped))
+    plain = plain_name(path)
+    if not plain.endswith(TEXT_SUFFIXES):
+        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
+                        "or .parquet", file=path)
+    import pyarrow.csv as pacsv
+
+    if delimiter is None:
+        delimiter = text_delimiter(path)
+    method = compression(path)
+    bad: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
+    # fails there and is only "ignored" with a traceback on stderr: collect it instead
+    undecodable: list[BaseException] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
+        u.exc_value, UnicodeError) else hook(u)
+    try:
+        def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = ()) -> Any:
+            # an empty text cell is missing, as it is in a numeric column; so is a cell of
+            # ``blanks`` (only whitespace): pyarrow matches missing-value words exactly
+            convert = pacsv.ConvertOptions(strings_can_be_null=True)
+            if blanks:
+                convert.null_values = [*convert.null_values, *blanks]
+
+            def read(source: Any) -> Any:
+                return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
+                                      parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
+                    convert_options=convert)
+
+            if method in _PYARROW_DECOMPRESSES:
+                return read(path)
+            with open_text(path, binary=True) as fh:
+                return read(fh)
+        lines, threads = True, True
+        table = parse(lines, threads)
+        if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
+            bad.clear()
+            lines = False
+            table = parse(lines, threads)
+        if bad and -1 in bad:  # pyarrow numbers the rows only when it reads on one thread
+            bad.clear()
+            lines, threads = table.num_columns != 1, False
+            table = parse(lines, threads)
+        blanks = _whitespace_cells(table)
+        if blanks:  # parsed again, so a column of numbers with such cells reads as numbers
+            bad.clear()
+            table = parse(lines, threads, blanks)
+    except DataError:  # a .zip that is not one file: said as it is
+        raise
+    except Exception as exc:  # pyarrow's messages name the problem but not always the file
+        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
+    finally:
+        sys.unraisablehook = hook
+    if undecodable:
+        raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
+    if table.num_columns == 1:  # "a;b;c" read with commas: one column, and "1,5;2" rows ragged
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in table.column_names[0]]
+        if other:
+            raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
+                            f"{delimiter!r} but holds {other[0]!r}: {_delimiter_fix(other[0])}", file=path)
+    if bad and keep_rows:
+        raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
+                        f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
+                        f"the filled file keeps every row, so fix or remove them", file=path)
+    _check_utf8(table, path)
+    table, dropped = _check_names(table, path)
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
+    if bad:
+        res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
+                            f"first at line(s) {bad[:5]}")
+    res.messages.extend(_dropped(path, dropped))
+    return res
+
+
+def _dropped(path: str, count: int) -> list[str]:
+    return [f"{path}: dropped {count} empty column(s) with no name in the header (a separator at "
+            f"the end of each line)"] if count else []
+
+
+def _delimiter_fix(found: str) -> str:
+    """How to read a file separated by ``found``, in words a user can type: a tab is shown as
+    ``'\\t'`` (the option takes ``\\t`` or ``tab``), never as the invisible character."""
+    if found == "\t":
+        return "set delimiter='\\t' (or name the file .tsv)"
+    return f"set delimiter={found!r}"
+
+
+# a cell of only spaces, tabs or other Unicode spaces (RE2 syntax, as pyarrow.compute takes)
+_WHITESPACE = r"^[\s\p{Zs}]+$"
+
+
+def _whitespace_cells(table: Any) -> list[str]:
+    """The distinct cells of ``table``'s text columns that hold only whitespace. Such a cell
+    is missing: a CSV written as ``a , b`` with blanks padded to the column width read it
+    as the category ``' '``, so ``impute`` found "no missing cell" to fill."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found: set[str] = set()
+    for fld, col in zip(table.schema, table.columns):
+        if pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
+            blank = pc.match_substring_regex(col, _WHITESPACE)
+            found.update(pc.unique(pc.filter(col, blank)).to_pylist())
+    return sorted(found)
+
+
+def _check_names(table: Any, path: str) -> tuple[Any, int]:
+    """``table`` without the columns whose header cell is blank and which hold no value (a
+    separator at the end of every line, ``a,b,``); returns it and how many it dropped. A blank
+    name over values is refused: pandas renamed it ``Unnamed: 1``, which ``impute`` then wrote
+    back as the header, and every message named the column ``''``. Refusing is simpler than
+    a round trip of an empty name through the schema, the messages and pandas' writers."""
+    names = [str(n) for n in table.column_names]
+    blank = [i for i, n in enumerate(names) if not n.strip()]
+    empty = [i for i in blank if table.column(i).null_count == len(table)]
+    for i in blank:
+        if i not in empty:
+            hint = " (a row index written by pandas' to_csv? write it with index=False)" if i == 0 else ""
+            raise DataError(f"column {i + 1} of {len(names)} has no name in the header{hint}; "
+                            f"give every column a name", file=path)
+    if empty:  # by position: two blank names are one name to pyarrow's drop_columns
+        table = table.select([i for i in range(len(names)) if i not in empty])
+    return table, len(empty)
+
+
+def _check_utf8(table: Any, path: str) -> None:
+    """Refuse a text table with a column pyarrow could only read as bytes: its cells are not
+    UTF-8 (Latin-1, cp1252), and would be written back as ``b'caf\\xe9'``."""
+    import pyarrow as pa
+
+    for i, fld in enumerate(table.schema):
+        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
+            continue
+        row = 0
+        for row, cell in enumerate(table.column(i).to_pylist()):
+            try:
+                cell is None or cell.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        raise DataError(f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, "
+                        f"{table.column(i).to_pylist()[row]!r}); save the file as UTF-8", file=path)
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An Arrow table -> DataFrame, integer columns with missing cells as pandas' nullable
+    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for i, fld in enumerate(table.schema):
+        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[i] == np.float64:
+            dtype = pd.api.types.pandas_dtype(str(fld.type).replace("int", "Int").replace("uInt", "UInt"))
+            frame.isetitem(i, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
+    return frame
+
+
