@@ -478,7 +478,9 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
         return filled
     if given.shape != data.shape or new.shape != data.shape or list(given.columns) != list(new.columns):
         return filled
-    return given.where(~data.isna().to_numpy(), new)
+    out = given.where(~data.isna().to_numpy(), new)
+    out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
+    return out
 
 
 def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:

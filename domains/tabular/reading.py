@@ -173,17 +173,12 @@ def _whitespace_cells(table: Any) -> list[str]:
 def _check_names(table: Any, path: str) -> tuple[Any, int]:
     """``table`` without the columns whose header cell is blank and which hold no value (a
     separator at the end of every line, ``a,b,``); returns it and how many it dropped. A blank
-    name over values is refused: pandas renamed it ``Unnamed: 1``, which ``impute`` then wrote
-    back as the header, and every message named the column ``''``. Refusing is simpler than
-    a round trip of an empty name through the schema, the messages and pandas' writers."""
+    name over values is kept, as written: the row index pandas writes by default
+    (``df.to_csv(path)``: header ``,a,b``) is such a column, and refusing it refused one of the
+    commonest files there are; ``impute`` writes the name back as the file has it."""
     names = [str(n) for n in table.column_names]
     blank = [i for i, n in enumerate(names) if not n.strip()]
     empty = [i for i in blank if table.column(i).null_count == len(table)]
-    for i in blank:
-        if i not in empty:
-            hint = " (a row index written by pandas' to_csv? write it with index=False)" if i == 0 else ""
-            raise DataError(f"column {i + 1} of {len(names)} has no name in the header{hint}; "
-                            f"give every column a name", file=path)
     if empty:  # by position: two blank names are one name to pyarrow's drop_columns
         table = table.select([i for i in range(len(names)) if i not in empty])
     return table, len(empty)
