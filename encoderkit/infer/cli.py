@@ -6,8 +6,10 @@ Each command has its own usage text (``--help``). Errors are raised as
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -106,6 +108,22 @@ def _named(error: EncoderkitError, source: Path) -> EncoderkitError:
     return error
 
 
+@contextmanager
+def _warnings_named(source: Path) -> Iterator[None]:
+    """Warnings raised inside, re-issued naming ``source`` where they do not: the domain's
+    infill reads data, not files, so its word on a cell ("3 cells that are not numbers")
+    did not say which file."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:  # also when the fill fails: what was said before the error still counts
+        for w in caught:
+            text = str(w.message)
+            warnings.warn(text if str(source) in text else f"{source}: {text}", w.category, stacklevel=3)
+
+
 def _input_path(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
@@ -178,7 +196,8 @@ def _infill(argv: list[str]) -> int:
     if hasattr(data, "__len__") and len(data) == 0:
         raise DataError("holds no records to fill", file=source)
     try:
-        filled = model.infill(data, **options)
+        with _warnings_named(source):
+            filled = model.infill(data, **options)
     except EncoderkitError as e:
         raise _named(e, source)
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
