@@ -60,6 +60,9 @@ class SeriesInfill:
         ``label`` names the part in errors. Complex numbers are refused (``refuse_complex``):
         the float cast below would keep their real part only."""
         if isinstance(data, pd.DataFrame):
+            if len(data) == 0:  # a header line only: its columns read as text, "no numeric channel"
+                raise ValueError(f"the table has no rows (columns {list(map(str, data.columns))}), "
+                                 f"so no series to read")
             skip = {self.options["time_column"], self.options["series_column"]}
             cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
             value, channel = self.options["value_column"], self.options["channel_column"]

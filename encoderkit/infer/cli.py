@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from encoderkit.cliutil import dispatch
+from encoderkit.cliutil import check_device, dispatch
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
@@ -145,7 +145,13 @@ def _embed(argv: list[str]) -> int:
         check_pooling(args["pooling"])
     except ValueError as e:
         raise UsageError(str(e), key="pooling") from None
+    for key in ("max_tokens", "max_seqlen"):  # 0 or -4 ran with the default, abc blamed the store
+        v = args[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise UsageError(f"The {key!r} parameter must be an int >= 1 (or left out: the run's own). "
+                             f"Got {v!r} instead.", key=key)
     source = _input_path(args["input"])
+    check_device(args["device"])  # device=cuda without CUDA failed inside torch
     model = load(args["checkpoint"], device=args["device"])
     if source.is_dir():
         data: Any = source
@@ -180,6 +186,7 @@ def _infill(argv: list[str]) -> int:
     args = parse_args(argv, base, ("checkpoint", "input", "output"), "infill",
                       extra=tuple(k for k in named if k not in base))
     source = _input_path(args["input"])
+    check_device(args["device"])  # device=cuda without CUDA failed inside torch
     if source.is_dir():
         raise DataError("is a directory; infill reads one file", file=args["input"], key="input")
     output = Path(args["output"]).expanduser()

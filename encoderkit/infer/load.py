@@ -35,9 +35,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if not path.exists():
         raise InputNotFoundError("checkpoint path does not exist", file=path, key="checkpoint")
     if (path / ckpt.STATE_FILE).is_file():
-        return path
+        return _verified(path)
     if (path / "best" / ckpt.STATE_FILE).is_file():  # a fine-tuned run: its best checkpoint
-        return path / "best"
+        return _verified(path / "best")
     if not (path / "checkpoints").is_dir():
         raise InputNotFoundError(
             f"is neither a checkpoint directory (no {ckpt.STATE_FILE}) nor a run "
@@ -50,19 +50,36 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return latest
 
 
-def read_state(checkpoint: Path) -> dict[str, Any]:
-    """``state.json`` of a checkpoint (through the train package's reader), checked
-    for the entries inference needs; newer format versions are refused."""
-    file = checkpoint / ckpt.STATE_FILE
+def _verified(checkpoint: Path) -> Path:
+    """A checkpoint named directly (or a run's ``best/``) is verified as the newest of a run
+    directory is (``ckpt.verify_checkpoint``: the manifest's sizes and sha256; without a
+    manifest, the state and both safetensors headers). A newer format version and missing
+    weights keep their own errors (``read_state``, ``load_weights``)."""
+    _check_version(checkpoint / ckpt.STATE_FILE)
+    if not (checkpoint / ckpt.MODEL_FILE).is_file():
+        raise InputNotFoundError("checkpoint weights are missing", file=checkpoint / ckpt.MODEL_FILE)
+    ckpt.verify_checkpoint(checkpoint)
+    return checkpoint
+
+
+def _check_version(file: Path) -> None:
+    """Refuse a ``state.json`` of a newer format version with a hint to upgrade."""
     try:
         version = json.loads(file.read_text()).get("format_version")
     except FileNotFoundError:
-        raise InputNotFoundError(f"checkpoint has no {ckpt.STATE_FILE}", file=checkpoint) from None
+        raise InputNotFoundError(f"checkpoint has no {ckpt.STATE_FILE}", file=file.parent) from None
     except (ValueError, AttributeError, OSError) as e:
         raise DataError(f"not valid JSON: {' '.join(str(e).split())}", file=file) from None
     if isinstance(version, int) and version > ckpt.FORMAT_VERSION:
         raise DataError(f"has format_version {version}, newer than this encoderkit reads "
                         f"({ckpt.FORMAT_VERSION}); upgrade encoderkit to load it", file=file)
+
+
+def read_state(checkpoint: Path) -> dict[str, Any]:
+    """``state.json`` of a checkpoint (through the train package's reader), checked
+    for the entries inference needs; newer format versions are refused."""
+    file = checkpoint / ckpt.STATE_FILE
+    _check_version(file)
     state = ckpt.read_state(checkpoint)
     for key in ("model_config", "domain"):
         if key not in state:

@@ -176,6 +176,13 @@ class Pretrained:
     # ---- head predictions / infill ----
     def predict(self, examples: Sequence[MaskedExample], *, max_tokens: int | None = None) -> list[dict[str, np.ndarray]]:
         """Per example, the head's predictions at its ``predict`` tokens (numpy)."""
+        if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or \
+                not all(hasattr(e, "inputs") and hasattr(e, "predict") for e in examples):
+            # a table or a file here met the collate step as a traceback
+            raise UsageError(f"predict of a pretrained model takes the domain's masked examples "
+                             f"(got {type(examples).__name__}); to fill data use .infill(data), and "
+                             f"for task predictions fine-tune first (encoderkit finetune) and load "
+                             f"that run")
         return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
 
     def infill(self, data: Any, **options: Any) -> Any:

@@ -123,14 +123,40 @@ def rng_state() -> dict[str, Any]:
     }
 
 
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(_unb64(state["torch"]))
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([_unb64(s) for s in state["cuda"]])
+# what a damaged rng entry raises while it is decoded or tried (binascii.Error is a ValueError)
+_RNG_ERRORS = (KeyError, IndexError, TypeError, ValueError, RuntimeError, OverflowError, AttributeError)
+
+
+def _parse_rng(state: Mapping[str, Any]) -> tuple[Tensor, list[Tensor], tuple, tuple]:
+    """(torch, cuda, numpy, python) generator states, each tried on a throwaway generator of
+    its kind (the CUDA ones excepted): raises one of ``_RNG_ERRORS`` for a damaged entry."""
+    torch_state = _unb64(state["torch"])
+    cuda = [_unb64(s) for s in state.get("cuda") or []]
     n = state["numpy"]
-    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+    np_state = (n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4])
     p = state["python"]
-    random.setstate((p[0], tuple(p[1]), p[2]))
+    py_state = (p[0], tuple(p[1]), p[2])
+    torch.Generator().set_state(torch_state)
+    np.random.RandomState().set_state(np_state)
+    random.Random().setstate(py_state)
+    return torch_state, cuda, np_state, py_state
+
+
+def set_rng_state(state: Mapping[str, Any], file: Path | str | None = None) -> None:
+    """Restore the generators saved by ``rng_state``; a damaged state (``file``: where it was
+    read) is a ``DataError``, raised before any generator is changed."""
+    try:
+        if not isinstance(state, Mapping):
+            raise TypeError(f"a JSON {type(state).__name__}, not an object")
+        torch_state, cuda, np_state, py_state = _parse_rng(state)
+    except _RNG_ERRORS as e:
+        raise DataError(f"its random-generator state (rng) cannot be restored ({type(e).__name__}: "
+                        f"{' '.join(str(e).split())})", file=file) from None
+    torch.set_rng_state(torch_state)
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    np.random.set_state(np_state)
+    random.setstate(py_state)
 
 
 # ---------------------------------------------------------------- config comparison
@@ -257,6 +283,41 @@ def newest_valid_checkpoint(ckpt_dir: Path, *, verify: bool = True) -> Path | No
         raise DataError(f"none of the {len(found)} checkpoint(s) loads ({'; '.join(problems[:3])})",
                         file=ckpt_dir)
     return None
+
+
+# What a run directory holds (pretraining, fine-tuning, an ensemble); anything else is the
+# user's, and a run there would overwrite or mix with it.
+RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "loss.png", "checkpoints", "best",
+                         "split.json", "members", "ensemble.json"})
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a ``run.dir`` that exists and holds what no run writes (a user's folder, a
+    record store), or a ``config.yaml`` that is not a run's: pretraining into such a folder
+    replaced the user's ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word."""
+    import yaml
+
+    from encoderkit.train.config import ConfigError
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return  # a new folder, or a file (refused where the folder is made)
+    names = [p.name for p in run_dir.iterdir() if not p.name.startswith(RUN_TEMP_PREFIXES)]
+    foreign = sorted(n for n in names if n not in RUN_ENTRIES)
+    config = run_dir / "config.yaml"
+    ours = True
+    if config.exists():
+        try:
+            loaded = yaml.safe_load(config.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            loaded = None
+        ours = isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded)
+    if foreign or not ours:
+        what = f"holds {foreign[0]!r}{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}" \
+            if foreign else "holds a config.yaml that no run wrote"
+        raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
+                          f"(it {what}): a run there would overwrite or mix with those files; name a "
+                          f"new or empty folder")
 
 
 def remove_run_leftovers(run_dir: Path) -> None:
@@ -413,15 +474,102 @@ def read_state(path: Path) -> dict[str, Any]:
     if version != FORMAT_VERSION:
         raise DataError(f"checkpoint {path} has format_version {version!r}; this encoderkit "
                         f"reads format_version {FORMAT_VERSION}", file=file)
+    for key in ("step", "tokens"):  # every checkpoint's counters (load reads step)
+        if key in state and not _is_count(state[key]):
+            raise DataError(f"entry {key!r} is {_short(state[key])}, not a whole number >= 0 "
+                            "(damaged or edited)", file=file)
     return state
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], list, dict]:
-    """(model tensors, optimizer tensors, optimizer param groups, state.json)."""
+def _is_count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _short(x: Any) -> str:
+    text = json.dumps(x, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_keys(bins: Any) -> bool:
+    """A loader's open / pending bins: lists of lists of integer keys (epoch, record, window)."""
+    return isinstance(bins, list) and all(
+        isinstance(b, list) and all(isinstance(k, list) and k and all(_is_count(i) for i in k) for k in b)
+        for b in bins)
+
+
+def check_resume_state(state: Mapping[str, Any], path: Path) -> None:
+    """The entries a resume restores (``config``, ``step``, ``tokens``, ``loader``, ``rng``,
+    ``inputs``) have the shapes the trainer writes: a ``DataError`` naming ``state.json`` and
+    the entry otherwise, raised before anything is restored. A checkpoint without ``loader``
+    (weights only: ``import-hf``, ``best/``) starts a run and is not checked."""
+    from encoderkit.data.loader import STATE_VERSION
+
+    file = Path(path) / STATE_FILE
+
+    def bad(key: str, problem: str) -> DataError:
+        return DataError(f"entry {key} {problem}: the checkpoint cannot be resumed from (damaged or "
+                         "edited)", file=file)
+
+    if "loader" not in state:
+        return
+    for key in ("config", "step", "tokens", "rng"):
+        if key not in state:
+            raise bad(repr(key), "is missing")
+    if not isinstance(state["config"], dict):
+        raise bad("'config'", f"is {_short(state['config'])}, not an object")
+    for key in ("step", "tokens"):
+        if not _is_count(state[key]):
+            raise bad(repr(key), f"is {_short(state[key])}, not a whole number >= 0")
+    inputs = state.get("inputs")
+    if inputs is not None and not (isinstance(inputs, dict)
+                                   and isinstance(inputs.get("files") or {}, dict)):
+        raise bad("'inputs'", f"is {_short(inputs)}, not an object of the store's identity and file digests")
+    loaders, rngs = state["loader"], state["rng"]
+    for key, value in (("loader", loaders), ("rng", rngs)):
+        if not isinstance(value, list) or not value:
+            raise bad(repr(key), f"is {_short(value)}, not a list with one entry per rank")
+    if len(rngs) != len(loaders):
+        raise bad("'rng'", f"has {len(rngs)} entries, 'loader' {len(loaders)} (one per rank each)")
+    for i, loader in enumerate(loaders):
+        name = f"loader[{i}]"
+        if not isinstance(loader, dict):
+            raise bad(name, f"is {_short(loader)}, not an object")
+        for key in ("version", "fingerprint", "next_chunk", "open", "pending"):
+            if key not in loader:
+                raise bad(name, f"lacks {key!r}")
+        if loader["version"] != STATE_VERSION:
+            raise bad(f"{name}.version", f"is {_short(loader['version'])}; this encoderkit resumes "
+                      f"loader state version {STATE_VERSION}")
+        if not isinstance(loader["fingerprint"], str):
+            raise bad(f"{name}.fingerprint", f"is {_short(loader['fingerprint'])}, not a string")
+        for key in ("next_chunk", "skip"):
+            if key in loader and not _is_count(loader[key]):
+                raise bad(f"{name}.{key}", f"is {_short(loader[key])}, not a whole number >= 0")
+        for key in ("open", "pending"):
+            if not _check_keys(loader[key]):
+                raise bad(f"{name}.{key}", f"is {_short(loader[key])}, not a list of lists of record keys")
+        stats = loader.get("stats", {})
+        if not (isinstance(stats, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                for v in stats.values())):
+            raise bad(f"{name}.stats", f"is {_short(stats)}, not an object of counts")
+    for i, rng in enumerate(rngs):
+        try:
+            if not isinstance(rng, Mapping):
+                raise TypeError(f"a JSON {type(rng).__name__}, not an object")
+            _parse_rng(rng)
+        except _RNG_ERRORS as e:
+            raise bad(f"rng[{i}]", f"cannot be restored ({type(e).__name__}: {' '.join(str(e).split())})") from None
+
+
+def load_checkpoint(path: Path, *, resume: bool = False) -> tuple[dict[str, Tensor], dict[str, Tensor], list, dict]:
+    """(model tensors, optimizer tensors, optimizer param groups, state.json). ``resume``:
+    the entries a resume restores are checked too (``check_resume_state``)."""
     from safetensors import safe_open
 
     path = Path(path)
     state = read_state(path)
+    if resume:
+        check_resume_state(state, path)
     file = path / MODEL_FILE
     try:
         model = load_file(str(file))

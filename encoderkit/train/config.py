@@ -9,6 +9,7 @@ it is found the same way in editable and non-editable installs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -186,6 +187,10 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]
+    # a key given twice: the last value wins, as Hydra does for a plain key (the retries
+    # below turned `model.num_heads=2 model.num_heads=2` into an unbound config)
+    last = {o.split("=", 1)[0].lstrip("+"): i for i, o in enumerate(overrides) if "=" in o}
+    overrides = [o for i, o in enumerate(overrides) if "=" not in o or last[o.split("=", 1)[0].lstrip("+")] == i]
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(config_dir()), version_base=None):
         for _ in range(len(overrides) + 1):
@@ -208,6 +213,8 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
                 if m and not m.group(1).startswith(OPEN_GROUPS):
                     raise ConfigError(_unknown_key(m.group(1), config_name)) from None
                 raise ConfigError(" ".join(msg.split())) from None
+        else:  # every retry spent: say what Hydra said last rather than fail unbound
+            raise ConfigError(f"cannot compose the configuration: {' '.join(msg.split())}")
     return cfg
 
 
@@ -249,6 +256,35 @@ def _bad(key: str, allowed: str, got: Any) -> ConfigError:
     return ConfigError(f"The {key!r} parameter must be {allowed}. Got {got!r} instead.")
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_optimizer(c: DictConfig) -> None:
+    """The optimizer's and the schedule's numbers, before any run directory or model exists
+    (StableAdamW and the schedule refused them later, as a traceback; a negative weight decay
+    or grad_clip trained without a word)."""
+    o, s = c.optim, c.schedule
+    if not (_number(o.lr) and o.lr > 0):
+        raise _bad("optim.lr", "a finite float > 0", o.lr)
+    if not (_number(o.eps) and o.eps > 0):
+        raise _bad("optim.eps", "a finite float > 0", o.eps)
+    betas = list(o.betas) if OmegaConf.is_list(o.betas) else o.betas
+    if not (isinstance(betas, list) and len(betas) == 2 and all(_number(b) and 0 <= b < 1 for b in betas)):
+        raise _bad("optim.betas", "two floats in [0, 1), e.g. [0.9, 0.98]", betas)
+    if not (_number(o.weight_decay) and o.weight_decay >= 0):
+        raise _bad("optim.weight_decay", "a finite float >= 0", o.weight_decay)
+    if not (_number(c.train.grad_clip) and c.train.grad_clip >= 0):
+        raise _bad("train.grad_clip", "a finite float >= 0 (0 = off)", c.train.grad_clip)
+    for key in ("warmup_fraction", "decay_fraction", "final_ratio"):
+        v = s[key]
+        if not (_number(v) and 0 <= v <= 1):
+            raise _bad(f"schedule.{key}", "a float in [0, 1]", v)
+    if s.warmup is None and s.decay is None and s.warmup_fraction + s.decay_fraction > 1:
+        raise ConfigError(f"schedule.warmup_fraction + schedule.decay_fraction must be <= 1. Got "
+                          f"{s.warmup_fraction} + {s.decay_fraction}.")
+
+
 def _check(c: DictConfig) -> None:
     from encoderkit.train.schedule import DECAY_SHAPES, UNITS
 
@@ -266,6 +302,7 @@ def _check(c: DictConfig) -> None:
         raise _bad("schedule.shape", f"one of {DECAY_SHAPES}", c.schedule.shape)
     if c.schedule.unit not in UNITS:
         raise _bad("schedule.unit", f"one of {UNITS}", c.schedule.unit)
+    _check_optimizer(c)
     steps = c.train.steps
     # fine-tuning may take no step: train.steps=0 keeps the pretrained encoder and fits the
     # linear probe head only (checked with the task in _check_task)

@@ -77,7 +77,11 @@ class Trainer:
         # the default name holds a timestamp each rank resolved on its own: rank 0's wins
         self.run_dir = Path(D.broadcast_object(str(run_dir), self.info))
         self.ckpt_dir = self.run_dir / "checkpoints"
+        self._created: Path | None = None  # the topmost folder this run made (removed on a failed start)
         if self.info.is_main:
+            ckpt.check_run_dir(self.run_dir)
+            missing = [p for p in (self.run_dir, *self.run_dir.absolute().parents) if not p.exists()]
+            self._created = missing[-1] if missing else None
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -182,8 +186,10 @@ class Trainer:
                                   "checkpoints; choose another run.dir or run.resume=auto")
         elif cfg.run.resume == "auto":  # the newest that verifies; damaged ones are skipped with a warning
             path = ckpt.newest_valid_checkpoint(self.ckpt_dir) if self.info.is_main else None
-        else:
+        else:  # a checkpoint named directly is verified as resume=auto verifies the newest
             path = Path(cfg.run.resume)
+            if self.info.is_main:
+                ckpt.verify_checkpoint(path)
         path = D.broadcast_object(str(path) if path else None, self.info)
         if path is None:
             if self.info.is_main:  # metrics describe the run the checkpoints describe
@@ -196,7 +202,7 @@ class Trainer:
                     print(f"init_from {cfg.run.init_from}: {message}", flush=True)
             return
         path = Path(path)
-        model_t, optim_t, groups, state = ckpt.load_checkpoint(path)
+        model_t, optim_t, groups, state = ckpt.load_checkpoint(path, resume=True)
         if "loader" not in state:
             # weights only (e.g. `encoderkit import-hf`): start training from these weights
             if self.info.is_main:
@@ -222,7 +228,7 @@ class Trainer:
             raise DataError(f"cannot resume from checkpoint {path}: {' '.join(str(e).split())} (was "
                             f"data.store re-ingested or appended to, or a labels or split file changed, "
                             f"since?)", file=self.cfg.data.store) from None
-        ckpt.set_rng_state(state["rng"][self.info.rank])
+        ckpt.set_rng_state(state["rng"][self.info.rank], file=path / ckpt.STATE_FILE)
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
                         if h.get("step", 0) <= self.step]
@@ -288,6 +294,22 @@ class Trainer:
                               + "; ".join(diff))
         ckpt.load_model_state(self.model, model_t)
 
+    def _remove_created(self) -> None:
+        """A start that failed (a bad store, a model that does not fit): the folders this run
+        made are removed while still empty, so a corrected rerun meets no empty run dir."""
+        top = getattr(self, "_created", None)
+        if top is None:
+            return
+        d = Path(self.run_dir).absolute()
+        while True:
+            try:
+                d.rmdir()  # only an empty folder
+            except OSError:
+                return
+            if d == top.absolute():
+                return
+            d = d.parent
+
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:
         # deterministic kernels on CPU (exact resume); restored for the caller afterwards
@@ -295,9 +317,13 @@ class Trainer:
         warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
         self._lock: str | None = None
         try:
-            self._build()
-            self.resumed_from: Path | None = None
-            self._resume()
+            try:
+                self._build()
+                self.resumed_from: Path | None = None
+                self._resume()
+            except BaseException:
+                self._remove_created()
+                raise
             if self.info.is_main:
                 write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
             self._train()

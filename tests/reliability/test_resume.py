@@ -103,7 +103,7 @@ def test_explicit_damaged_checkpoint_names_the_file(store, reference, tmp_path, 
     shutil.copytree(reference[0] / "checkpoints" / "3", damaged)
     _damage(damaged, "garbage-state")
     run_cli(capsys, ["pretrain", *_overrides(store, tmp_path / "other", 6), f"run.resume={damaged}"], 1,
-            "state.json", "not valid JSON")
+            "state.json", "truncated or overwritten")
 
 
 def test_manifest_records_size_and_sha256(reference):
