@@ -292,9 +292,12 @@ RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "loss.png", "checkpoint
 
 
 def check_run_dir(run_dir: Path) -> None:
-    """Refuse a ``run.dir`` that exists and holds what no run writes (a user's folder, a
-    record store), or a ``config.yaml`` that is not a run's: pretraining into such a folder
-    replaced the user's ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word."""
+    """Refuse a ``run.dir`` that exists and is not a run's: pretraining into a user's folder
+    replaced its ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word, and into a
+    record store's folder mixed a run with the store. A run's folder has a ``config.yaml`` a
+    run wrote (other files beside it, such as predictions written there, are the user's and
+    stay); without one, it holds nothing but what runs write (checkpoints copied in, the
+    metrics of an attempt killed early)."""
     import yaml
 
     from encoderkit.train.config import ConfigError
@@ -302,22 +305,24 @@ def check_run_dir(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return  # a new folder, or a file (refused where the folder is made)
-    names = [p.name for p in run_dir.iterdir() if not p.name.startswith(RUN_TEMP_PREFIXES)]
-    foreign = sorted(n for n in names if n not in RUN_ENTRIES)
     config = run_dir / "config.yaml"
-    ours = True
     if config.exists():
         try:
             loaded = yaml.safe_load(config.read_text())
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             loaded = None
-        ours = isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded)
-    if foreign or not ours:
-        what = f"holds {foreign[0]!r}{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}" \
-            if foreign else "holds a config.yaml that no run wrote"
-        raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
-                          f"(it {what}): a run there would overwrite or mix with those files; name a "
-                          f"new or empty folder")
+        if isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded):
+            return
+        what = "a config.yaml that no run wrote"
+    else:
+        foreign = sorted(p.name for p in run_dir.iterdir()
+                         if p.name not in RUN_ENTRIES and not p.name.startswith(RUN_TEMP_PREFIXES))
+        if not foreign:
+            return
+        what = repr(foreign[0]) + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+    raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
+                      f"(it holds {what}): a run there would overwrite or mix with those files; "
+                      f"name a new or empty folder")
 
 
 def remove_run_leftovers(run_dir: Path) -> None:

@@ -41,7 +41,9 @@ def test_a_folder_that_is_not_a_run_is_refused_and_left_as_it_was(store, tmp_pat
         pretrain(_args(store, store))
     # a run's own folder is resumed, an empty one used
     run = pretrain(_args(store, tmp_path / "run"))
+    (run / "predictions.csv").write_text("id,prediction\n")  # a user's file beside a run's: kept
     assert pretrain(_args(store, run, "train.steps=3")) == run
+    assert (run / "predictions.csv").read_text() == "id,prediction\n"
     (tmp_path / "empty").mkdir()
     pretrain(_args(store, tmp_path / "empty"))
 
