@@ -357,6 +357,12 @@ def test_finetune_label_column_codes_predict_raw_and_evaluate_without_labels(tmp
     table = capsys.readouterr().out
     acc = accuracy_score(frame["code"].astype(str), preds["prediction"])
     assert f"accuracy {acc:13.4f}".split() == next(l for l in table.splitlines() if l.startswith("accuracy")).split()
+    # the same table without the label column: said as such (every other column was read as
+    # one label tuple, "('r', 0.3, ...) is not a class of this model")
+    bare = tmp_path / "bare.csv"
+    frame.drop(columns=["code"]).to_csv(bare, index=False)
+    assert main(["evaluate", f"checkpoint={run}", f"input={bare}"]) == 1
+    assert "label column 'code' is not in the table" in capsys.readouterr().err
 
 
 def test_series_rows_out_of_time_order_filled_as_the_sorted_file(tmp_path):
