@@ -107,8 +107,11 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
         try:
             example = domain.featurize(record)
         except (KeyError, ValueError, TypeError, IndexError) as e:
+            # a dict of the user's own fields (a row as {column: value}) is no stored record
+            hint = (" (records are the store's, as RecordStore returns them; give user data as "
+                    "the domain reads it, e.g. a DataFrame or a file)") if isinstance(e, KeyError) else ""
             raise ValueError(f"record {index} (id {rid!r}) cannot be featurized by domain "
-                             f"{domain.name!r}: {type(e).__name__}: {e}") from e
+                             f"{domain.name!r}: {type(e).__name__}: {e}{hint}") from e
         example.record = index
         if len(example) == 0:
             raise ValueError(f"record {index} (id {rid!r}) has no tokens; it cannot be embedded")

@@ -125,6 +125,14 @@ class FineTuned(Pretrained):
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
+        if labels is None:  # a table holding the run's label column is its own labels
+            import pandas as pd
+
+            if spec.label_column and isinstance(data, pd.DataFrame) and spec.label_column in data.columns:
+                labels = data
+            else:
+                raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
+                                 "(None only for a table holding the run's task.label_column)")
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"

@@ -109,3 +109,24 @@ def test_embed_batch_sizes_are_checked_as_parameters(store, tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"'{word.split('=')[0]}' parameter must be an int >= 1" in err, err
     assert not (tmp_path / "e.npy").exists()
+
+
+def test_evaluate_without_labels_uses_the_tables_label_column_or_says_what_it_needs(store, tmp_path):
+    """`evaluate(df, None)` failed inside pandas ("If using all scalar values, you must pass
+    an index"); a list of row dicts to `.embed` said KeyError 'column' alone."""
+    from domains.tabular.domain import sample_frame
+    from encoderkit.errors import UsageError
+    from encoderkit.infer import load
+    from encoderkit.tasks import finetune
+
+    run = finetune(["checkpoint=none", "domain=tabular", f"data.store={store}", f"run.dir={tmp_path / 'ft'}",
+                    "task.label_column=vote", "train.steps=2", "train.progress=false", "task.ensemble=1",
+                    "train.checkpoint_every=0", "data.max_tokens=512", "data.max_seqlen=64", *TINY_MODEL])
+    model = load(run)
+    frame = sample_frame().iloc[:40]
+    metrics = model.evaluate(frame, None, verbose=False)
+    assert metrics["records"] == 40
+    with pytest.raises(UsageError, match="evaluate needs labels"):
+        model.evaluate(frame.drop(columns=["vote"]), None, verbose=False)
+    with pytest.raises(ValueError, match="records are the store's"):
+        model.embed([{"age": 30.0, "vote": 1}])
