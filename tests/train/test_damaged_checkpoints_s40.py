@@ -18,6 +18,7 @@ from encoderkit.errors import DataError
 from encoderkit.infer.load import load, resolve_checkpoint
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import pretrain
+from tests.reliability.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +53,6 @@ def _flip(file: Path) -> None:
     file.write_bytes(bytes(data))
 
 
-def _cli(capsys, argv: list[str], code: int, *needles: str) -> str:
-    from encoderkit.cli import main
-
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "bug in encoderkit" not in err, err
-    assert rc == code, f"exit {rc}, expected {code}: {err}"
-    lines = [line for line in err.splitlines() if ": error: " in line]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
-    return lines[0]
-
-
 def _tree(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} \
         if path.exists() else {}
@@ -85,7 +71,7 @@ def test_embed_refuses_a_damaged_checkpoint_named_directly(run, store, tmp_path,
     one = run / "checkpoints" / "2"
     _flip(one / ckpt.MODEL_FILE)
     out = tmp_path / "emb.npy"
-    _cli(capsys, ["embed", f"checkpoint={one}", f"input={store}", f"output={out}"], 1,
+    run_cli(capsys, ["embed", f"checkpoint={one}", f"input={store}", f"output={out}"], 1,
          "model.safetensors", "damaged")
     assert not out.exists()
 
@@ -110,7 +96,7 @@ def test_resume_refuses_a_damaged_checkpoint_named_directly(run, store, tmp_path
     two = run / "checkpoints" / "2"
     _flip(two / ckpt.MODEL_FILE)
     other = tmp_path / "other"
-    _cli(capsys, ["pretrain", *_overrides(store, other, 3), f"run.resume={two}"], 1,
+    run_cli(capsys, ["pretrain", *_overrides(store, other, 3), f"run.resume={two}"], 1,
          "checkpoints/2/model.safetensors", "damaged")
     assert not (other / "checkpoints").exists() or not any((other / "checkpoints").iterdir())
 
@@ -185,7 +171,7 @@ def test_resume_from_a_structurally_damaged_state_is_one_clean_error(run, store,
     two = run / "checkpoints" / "2"
     _rewrite_state(two, edit)
     other = tmp_path / "other"
-    line = _cli(capsys, ["pretrain", *_overrides(store, other, 3), f"run.resume={two}"], 1,
+    line = run_cli(capsys, ["pretrain", *_overrides(store, other, 3), f"run.resume={two}"], 1,
                 f"checkpoints/2/{ckpt.STATE_FILE}", key)
     assert "re-ingested" not in line  # the checkpoint is at fault, not the store
     assert not (other / "checkpoints").exists() or not any((other / "checkpoints").iterdir())
@@ -194,7 +180,7 @@ def test_resume_from_a_structurally_damaged_state_is_one_clean_error(run, store,
 def test_resume_auto_from_a_structurally_damaged_state_is_one_clean_error(run, store, capsys):
     _rewrite_state(run / "checkpoints" / "2", _set("loader", [None]))
     before = _tree(run / "checkpoints")
-    _cli(capsys, ["pretrain", *_overrides(store, run, 3)], 1, ckpt.STATE_FILE, "loader[0]")
+    run_cli(capsys, ["pretrain", *_overrides(store, run, 3)], 1, ckpt.STATE_FILE, "loader[0]")
     assert _tree(run / "checkpoints") == before
 
 
