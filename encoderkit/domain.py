@@ -273,6 +273,11 @@ class Domain:
         as a labels table."""
         return None
 
+    def check_output_name(self, data: Any, path: str) -> None:
+        """Refuse (``UsageError``), before any fill, an output name ``write_output`` would not
+        write ``data`` as (its writer follows the data, not the name); no check by default."""
+        return None
+
     def write_output(self, data: Any, path: str) -> None:
         """Write infilled data back in the input's format (CLI ``encoderkit infill``),
         atomically (temporary name, then rename)."""

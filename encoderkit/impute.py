@@ -438,24 +438,6 @@ def _leave_out_hint(empty: Sequence[str], domain: str) -> str:
     return "drop it from the file"
 
 
-def _check_output_kind(output: str, data: Any, domain: str) -> None:
-    """The output's suffix must be one the data's kind is written as: a table as text or
-    (tables) Parquet, one array as .npy, a dict of arrays as .npz. The writers follow the
-    data, not the name: a .npy name once got CSV text, a .csv name .npy bytes (exit 0)."""
-    if isinstance(data, pd.DataFrame):
-        kinds = TEXT_SUFFIXES + ((".parquet", ".pq") if domain == "tabular" else ())
-        what = "a table"
-    elif isinstance(data, Mapping):
-        kinds, what = (".npz",), "a dict of series arrays (.npz)"
-    else:
-        kinds, what = (".npy",), "one array (.npy)"
-    fmt = Path(textfiles.plain_name(output)).suffix.lower()
-    if fmt not in kinds:
-        raise UsageError(f"The 'output' parameter {output!r} names a {fmt} file, but the input is "
-                         f"{what}, written as {', '.join(kinds)}: name the output like that (or "
-                         f"convert the input first)", key="output")
-
-
 def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
                delimiter: str | None) -> pd.DataFrame:
     """``filled`` with every observed cell as the text ``source`` holds, when both files are
@@ -613,7 +595,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                              f"the {domain} domain reads {input} as {type(data).__name__}, which it "
                              f"cannot write back: save the data as .csv, .npy ([N, C, L]) or .npz "
                              f"(one array a series) and impute that", key="domain")
-        _check_output_kind(output, data, domain)
+        reader.check_output_name(data, output)  # the kind of file the data is written as
         if isinstance(data, pd.DataFrame):  # a typo in exclude=[...] would silently fill that column
             excl = ingest_options.get("exclude") or []
             absent = [str(c) for c in ([excl] if isinstance(excl, str) else excl)

@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from encoderkit.errors import DataError, OutputExistsError
 
@@ -168,3 +168,30 @@ def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
         else:  # best effort, as rmtree above: a leftover we cannot remove does not stop the write
             with contextlib.suppress(OSError):
                 p.unlink()
+
+
+TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")  # also compressed (.gz, .bz2, .xz, .zip, .zst)
+
+
+def check_output_kind(output: str, data: Any, parquet: bool) -> None:
+    """The output's suffix must be one ``data``'s kind is written as: a table as delimited
+    text (or Parquet where ``parquet``), one array as .npy, a dict of arrays as .npz. The
+    writers follow the data, not the name: a .npy name once got CSV text and an .xlsx name
+    delimited text, with exit 0. A ``UsageError`` before any work (impute) or fill (infill)."""
+    import pandas as pd
+
+    from encoderkit.data.textfiles import plain_name
+    from encoderkit.errors import UsageError
+
+    if isinstance(data, pd.DataFrame):
+        kinds = TEXT_TABLE_SUFFIXES + ((".parquet", ".pq") if parquet else ())
+        what = "a table"
+    elif isinstance(data, Mapping):
+        kinds, what = (".npz",), "a dict of series arrays (.npz)"
+    else:
+        kinds, what = (".npy",), "one array (.npy)"
+    fmt = Path(plain_name(output)).suffix.lower()
+    if fmt not in kinds:
+        raise UsageError(f"The 'output' parameter {output!r} names a {fmt or 'suffix-less'} file, but "
+                         f"the input is {what}, written as {', '.join(kinds)}: name the output like "
+                         f"that (or convert the input first)", key="output")

@@ -31,7 +31,7 @@ from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Mask
 from encoderkit.data.masking import choose_random
 from encoderkit.data.textfiles import delimiter, write_compression
 from encoderkit.errors import DataError
-from encoderkit.outputs import as_created
+from encoderkit.outputs import as_created, check_output_kind
 
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
@@ -384,6 +384,9 @@ class TabularDomain(TableInfill, Domain):
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a
         # ragged row is refused rather than skipped
         return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter"), keep_rows=True).frame
+
+    def check_output_name(self, data: Any, path: str) -> None:
+        check_output_kind(path, as_frame(data) if isinstance(data, np.ndarray) else data, parquet=True)
 
     def write_output(self, data: Any, path: str) -> None:
         frame = as_frame(data)

@@ -27,6 +27,7 @@ import pandas as pd
 from encoderkit.data.textfiles import delimiter, first_cells, headerless, plain_name, write_compression
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
+from encoderkit.outputs import check_output_kind
 
 from . import io as tsio
 from .archives import one_number, read_archive, ucr_lines, ucr_with_words
@@ -192,6 +193,10 @@ class SeriesFiles:
         # was ingested from another file (encoderkit.tasks.labels.check_series_file)
         frame.attrs["series_file"] = (os.path.basename(path), len(archive.series))
         return frame
+
+    def check_output_name(self, data: Any, path: str) -> None:
+        if isinstance(data, (pd.DataFrame, Mapping, np.ndarray)):  # archive series: write_output says
+            check_output_kind(path, data, parquet=False)
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):

@@ -202,6 +202,7 @@ def _infill(argv: list[str]) -> int:
         data = model.domain.read_input(str(source))
     if hasattr(data, "__len__") and len(data) == 0:
         raise DataError("holds no records to fill", file=source)
+    model.domain.check_output_name(data, str(output))  # before the fill: a name it would not write as
     try:
         with _warnings_named(source):
             filled = model.infill(data, **options)

@@ -551,3 +551,21 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(capsys, monkeypatch):
     assert cli.main(["finetune", "--help"]) == 141
     err = capsys.readouterr().err
     assert "Traceback" not in err and "bug" not in err
+
+
+def test_infill_refuses_an_output_named_as_another_kind_of_file(runs, tmp_path, capsys):
+    """`infill output=x.xlsx` wrote delimited text under the .xlsx name (exit 0); the check
+    is the one impute makes (encoderkit.outputs.check_output_kind), before any fill."""
+    import pandas as pd
+
+    frame = pd.read_csv(runs["tabular"].raw[0]).iloc[:10]
+    frame.iloc[0, 1] = None
+    part = tmp_path / "part.csv"
+    frame.to_csv(part, index=False)
+    for name in ("o.xlsx", "o.npy"):
+        refuses_cleanly(capsys, tmp_path, ["infill", f"checkpoint={runs['tabular'].dir}", f"input={part}",
+                                           f"output={tmp_path / name}"], 2, "input is a table", ".parquet")
+    from encoderkit.cli import main
+
+    assert main(["infill", f"checkpoint={runs['tabular'].dir}", f"input={part}",
+                 f"output={tmp_path / 'o.parquet'}"]) == 0
