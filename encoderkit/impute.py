@@ -74,7 +74,7 @@ TIME_NAMES = frozenset({"time", "date", "datetime", "timestamp", "t", "year", "m
                         "period", "ds"})
 TABLE_SUFFIXES = (".parquet", ".pq")
 OUTPUT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npy", ".npz")
-TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")  # those written compressed by a .gz / .bz2 / .xz / .zip name
+TEXT_SUFFIXES = textfiles.TEXT_TABLE_SUFFIXES  # those written compressed by a .gz / .bz2 / .xz / .zip name
 SERIES_SUFFIXES = (".npy", ".npz", ".ts")
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,

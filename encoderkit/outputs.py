@@ -170,9 +170,6 @@ def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
                 p.unlink()
 
 
-TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")  # also compressed (.gz, .bz2, .xz, .zip, .zst)
-
-
 def check_output_kind(output: str, data: Any, parquet: bool) -> None:
     """The output's suffix must be one ``data``'s kind is written as: a table as delimited
     text (or Parquet where ``parquet``), one array as .npy, a dict of arrays as .npz. The
@@ -180,7 +177,7 @@ def check_output_kind(output: str, data: Any, parquet: bool) -> None:
     delimited text, with exit 0. A ``UsageError`` before any work (impute) or fill (infill)."""
     import pandas as pd
 
-    from encoderkit.data.textfiles import plain_name
+    from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, plain_name
     from encoderkit.errors import UsageError
 
     if isinstance(data, pd.DataFrame):

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
+from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns, repeated_header_name
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
@@ -206,18 +206,14 @@ def _refuse_stray_text(column: pd.Series, name: str, path: str, others: Sequence
 
 
 def _check_header(path: str, sep: str = ",") -> None:
-    """A ``DataError`` for a name the header line gives two columns: pandas would rename
-    the second (``x``, ``x`` -> ``x``, ``x.1``) and the options would then miss it."""
+    """A ``DataError`` for a name the header line gives two columns (``repeated_header_name``):
+    the options would then miss the second, which pandas renamed ``x.1``."""
     with reading(path):
-        first = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, index_col=False,
-                            keep_default_na=False)
-    names = [str(v) for v in first.iloc[0].tolist()] if len(first) else []
-    for name in dict.fromkeys(names):
-        where = [i + 1 for i, n in enumerate(names) if n == name]
-        if name.strip() and len(where) > 1:
-            raise DataError(f"the header names column {name!r} {len(where)} times (columns "
-                            f"{', '.join(map(str, where))}); give every column its own name",
-                            file=path)
+        repeated = repeated_header_name(path, sep)
+    if repeated:
+        name, where = repeated
+        raise DataError(f"the header names column {name!r} {len(where)} times (columns "
+                        f"{', '.join(map(str, where))}); give every column its own name", file=path)
 
 
 def read_csv_frame(path: str, id_column: str | None, set_column: str | None = None,

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import compression, open_text, plain_name
+from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, compression, open_text, plain_name
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 
@@ -32,7 +32,7 @@ class ReadResult:
 # text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
 # ``encoderkit impute`` writes): pyarrow reads .gz / .bz2 / .zst by the name, and is handed
 # the decompressed bytes of a .xz or a .zip
-TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
+TEXT_SUFFIXES = TEXT_TABLE_SUFFIXES
 _PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
 
 

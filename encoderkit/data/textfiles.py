@@ -141,6 +141,23 @@ def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike, sep: str 
 COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
 
 
+TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")  # delimited tables; also compressed (.gz, .zip, ...)
+
+
+def repeated_header_name(path: str | os.PathLike, sep: str = ",") -> tuple[str, list[int]] | None:
+    """The first name the header line gives two or more columns (trimmed) and their 1-based
+    positions, else None. Read as written: pandas renames a repeat (``x, x`` -> ``x, x.1``),
+    so a check of the frame's columns never sees it and the first column wins silently."""
+    first = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, index_col=False,
+                        keep_default_na=False)
+    names = [str(v).strip() for v in first.iloc[0].tolist()] if len(first) else []
+    for name in dict.fromkeys(names):
+        where = [i + 1 for i, n in enumerate(names) if n == name]
+        if name and len(where) > 1:
+            return name, where
+    return None
+
+
 def _compression_suffix(path: str) -> str | None:
     low = str(path).lower()
     return next((suffix for suffix in COMPRESSION if low.endswith(suffix)), None)

@@ -221,17 +221,12 @@ def _evaluate(argv: list[str]) -> int:
             raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
                              key="labels")
         labels = args["input"]
-        column = getattr(model.spec, "label_column", None)
-        if column:  # without the column every other one was read as the label ("not a class")
-            from encoderkit.tasks.label_files import read_table
-
-            with _reading_input(labels):
-                names = [str(c) for c in read_table(labels, model.domain).columns]
-            if column not in names:
-                raise DataError(f"the run's label column {column!r} is not in the table, so it "
-                                f"holds no labels: add the column, or give labels=<file>", file=labels)
+    # the input as its own labels: the run's label column by name (without it every other
+    # column was read as one label tuple, "('0.0', '7', ...) is not a class")
+    column = getattr(model.spec, "label_column", None)
+    names = [column] if column and labels == args["input"] else None
     with _reading_input(args["input"]):
-        model.evaluate(_input(model, args["input"]), labels)
+        model.evaluate(_input(model, args["input"]), labels, label_names=names)
     return 0
 
 

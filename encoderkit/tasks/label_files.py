@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from encoderkit.data.textfiles import compression, open_text, plain_name
+from encoderkit.data.textfiles import compression, open_text, plain_name, repeated_header_name
 from encoderkit.errors import DataError, InputNotFoundError, UsageError
 
 LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
@@ -82,13 +82,9 @@ def read_table(path: str | Path, domain: Any = None):
             # holds, and only an empty cell is missing (NA words: ``missing_words``)
             sep = "\t" if suffix == ".tsv" else ","
             frame = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-            # pandas renames a repeated name (label, label -> label, label.1), so the header
-            # is checked as written: the first of two label columns was silently used
-            header = pd.read_csv(file, sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False)
-            names = [str(c).strip() for c in header.iloc[0].tolist()] if len(header) else []
-            twice = sorted({n for n in names if n and names.count(n) > 1})
-            if twice:
-                raise DataError(f"column {twice[0]!r} appears more than once in the header", file=file)
+            repeated = repeated_header_name(file, sep)  # `id,label,label`: the first label trained
+            if repeated:
+                raise DataError(f"column {repeated[0]!r} appears more than once in the header", file=file)
         return _id_column(frame, file)
     except DataError:
         raise

@@ -361,8 +361,8 @@ def test_finetune_label_column_codes_predict_raw_and_evaluate_without_labels(tmp
     # one label tuple, "('r', 0.3, ...) is not a class of this model")
     bare = tmp_path / "bare.csv"
     frame.drop(columns=["code"]).to_csv(bare, index=False)
-    assert main(["evaluate", f"checkpoint={run}", f"input={bare}"]) == 1
-    assert "label column 'code' is not in the table" in capsys.readouterr().err
+    assert main(["evaluate", f"checkpoint={run}", f"input={bare}"]) == 2
+    assert "label column 'code' does not exist" in capsys.readouterr().err
 
 
 def test_series_rows_out_of_time_order_filled_as_the_sorted_file(tmp_path):
