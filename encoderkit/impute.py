@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -34,8 +33,9 @@ import pandas as pd
 from encoderkit.cliutil import check_device
 from encoderkit.data import textfiles
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError
-from encoderkit.impute_cells import (Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
-                                     score_holdout, select_fills, set_cells, with_hidden)
+from encoderkit.impute_cells import (Choice, Score, as_written, baseline_fill, channels, draw_holdout,
+                                     is_missing, score_holdout, select_fills, set_cells, warn_infinite,
+                                     with_hidden)
 from encoderkit.outputs import as_created, check_output, write_error
 from encoderkit.selection import SELECT
 
@@ -438,33 +438,6 @@ def _leave_out_hint(empty: Sequence[str], domain: str) -> str:
     return "drop it from the file"
 
 
-def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
-               delimiter: str | None) -> pd.DataFrame:
-    """``filled`` with every observed cell as the text ``source`` holds, when both files are
-    delimited text of one kind, compressed or not (pandas would rewrite ``1.50`` as ``1.5``
-    and ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``); ``filled`` as it is
-    where the text does not line up cell for cell with ``data``."""
-    import io
-
-    kinds = [Path(textfiles.plain_name(p)).suffix for p in (source, output)]
-    if kinds[0] != kinds[1] or kinds[0] not in TEXT_SUFFIXES:
-        return filled
-    sep = delimiter or textfiles.delimiter(source)
-    blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
-
-    def text(f: Any) -> pd.DataFrame:
-        return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
-    try:
-        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
-    except (ValueError, OSError, ImportError, pd.errors.ParserError):
-        return filled
-    if given.shape != data.shape or new.shape != data.shape or list(given.columns) != list(new.columns):
-        return filled
-    out = given.where(~data.isna().to_numpy(), new)
-    out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
-    return out
-
-
 def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
     """Compose the pretrain config now (a ``ConfigError``, i.e. a ``UsageError``, on a typo)."""
     from encoderkit.train.config import compose
@@ -609,11 +582,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         cats = _categorical(schema)
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
-        infinite = {ch.name: int(np.isinf(ch.values).sum()) for ch in truth if ch.values.dtype != object}
-        if any(infinite.values()):  # ingest warns of them; here they were filled without a word
-            shown = [f"{k} {n}" for k, n in infinite.items() if n][:5]
-            warnings.warn(f"{input}: {sum(infinite.values())} infinite value(s) read as missing and "
-                          f"filled ({', '.join(shown)})", stacklevel=2)
+        warn_infinite(input, {ch.name: int(np.isinf(ch.values).sum())
+                              for ch in truth if ch.values.dtype != object}, stacklevel=2)
         # a column / channel without one observed value has nothing to learn from: refuse it
         # rather than write a file that still holds its gaps
         excl = ingest_options.get("exclude") or []
@@ -632,11 +602,12 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
 
         def write(filled: Any) -> None:
-            """``filled`` to ``output``, in the file's own row order and text (tables)."""
+            """``filled`` to ``output``, in the file's own row order and text (text tables)."""
+            read = data
             if order is not None:
-                filled = filled.iloc[np.argsort(order)]
-            if domain == "tabular":
-                filled = as_written(input, output, data, filled, ingest_options.get("delimiter"))
+                filled, read = filled.iloc[np.argsort(order)], data.iloc[np.argsort(order)]
+            if isinstance(read, pd.DataFrame):
+                filled = as_written(input, output, read, filled, ingest_options.get("delimiter"))
             Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)  # as predict's writer does
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
 

@@ -1,21 +1,28 @@
 """User data as channels of cells, for ``encoderkit impute`` and ``EncoderImputer``: a
 table's columns or a series' channels as flat arrays (``channels``), the held-back cells
 that score a fill (``draw_holdout``, ``with_hidden``), writing fills back into the user's
-own kind of data (``set_cells``), the simple baselines, and the scores and per-column
-choices made on the held-back cells (``score_holdout``, ``select_fills``).
+own kind of data (``set_cells``) and as the input's own text (``as_written``, shared
+with ``encoderkit infill``), the word on infinite values read as missing
+(``warn_infinite``), the simple baselines, and the scores and per-column choices made on
+the held-back cells (``score_holdout``, ``select_fills``).
 
 Split out of ``encoderkit/impute.py`` (the command: reading, training, the summary), so
-each module keeps one job. Reads only DataFrames and numpy arrays; no domain code.
+each module keeps one job. Reads DataFrames and numpy arrays (and, for ``as_written``,
+the input file's text); no domain code.
 """
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.numerics import finite_mean_std
 
@@ -109,6 +116,86 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
 def with_hidden(data: Any, hide: Mapping[str, np.ndarray], columns: Sequence[str] | None) -> Any:
     """A copy of ``data`` with the cells ``hide[channel name]`` set missing (NaN)."""
     return set_cells(data, {name: (mask, np.nan) for name, mask in hide.items()}, columns)
+
+
+def same_cells(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
+    """``[rows, columns]`` bool: where ``b`` holds the value ``a`` holds (two missing cells
+    count as the same), column by column and by position. A fill changes only the cells it
+    fills, so this is every cell but those; asking ``a`` alone which cells are missing
+    would miss the ones a domain also fills (a series' ``inf`` and ``missing_value``)."""
+    out = np.zeros(a.shape, dtype=bool)
+    for j in range(a.shape[1]):
+        x, y = a.iloc[:, j], b.iloc[:, j]
+        gone_x, gone_y = x.isna().to_numpy(), y.isna().to_numpy()
+        numeric = [pd.api.types.is_numeric_dtype(s.dtype) for s in (x, y)]
+        if all(numeric):
+            eq = x.to_numpy(np.float64, na_value=np.nan) == y.to_numpy(np.float64, na_value=np.nan)
+        else:  # text, dates, categories: Python equality, only where both hold a value
+            xs, ys = x.to_numpy(dtype=object), y.to_numpy(dtype=object)
+            eq = np.array([not (p or q) and bool(u == v)
+                           for u, v, p, q in zip(xs, ys, gone_x, gone_y)], dtype=bool)
+        out[:, j] = (gone_x & gone_y) | (~gone_x & ~gone_y & eq)
+    return out
+
+
+def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
+               delimiter: str | None) -> pd.DataFrame:
+    """``filled`` with every cell the fill left alone as the text ``source`` holds, when
+    both files are delimited text of one kind, compressed or not (pandas would rewrite
+    ``1.50`` as ``1.5`` and ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``);
+    ``filled`` as it is where the text does not line up cell for cell with ``data`` (the
+    file as read, in file order). ``delimiter``: the one the file was read with (None: by
+    its name). Used by ``encoderkit impute`` and ``encoderkit infill``."""
+    kinds = [Path(textfiles.plain_name(p)).suffix for p in (source, output)]
+    if kinds[0] != kinds[1] or kinds[0] not in textfiles.TEXT_TABLE_SUFFIXES:
+        return filled
+    sep = delimiter or textfiles.delimiter(source)
+    blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
+
+    def text(f: Any) -> pd.DataFrame:
+        return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
+    try:
+        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
+    except (ValueError, OSError, ImportError, pd.errors.ParserError):
+        return filled
+    if given.shape != data.shape or new.shape != data.shape or filled.shape != data.shape \
+            or list(given.columns) != list(new.columns):
+        return filled
+    out = given.where(same_cells(data, filled), new)
+    out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
+    return out
+
+
+def filled_infinite(data: Any, filled: Any) -> dict[str, int]:
+    """Per channel of ``data`` (a DataFrame, a numeric array or a dict of them; other data
+    has none), how many infinite values ``filled`` (its fill) holds a finite number for:
+    the ones the fill read as missing."""
+    def numeric(x: Any) -> bool:
+        return isinstance(x, np.ndarray) and x.dtype.kind in "fiub"
+    if not (isinstance(data, pd.DataFrame) or numeric(data) or (
+            isinstance(data, Mapping) and data and all(numeric(v) for v in data.values()))):
+        return {}
+    after = {ch.name: ch.values for ch in channels(filled)}
+    out = {}
+    for ch in channels(data):
+        new = after.get(ch.name)
+        if ch.values.dtype == object or new is None or np.shape(new) != ch.values.shape:
+            continue
+        try:
+            new = np.asarray(new, dtype=np.float64)
+        except (TypeError, ValueError):  # the fill made a number column text: not a fill of it
+            continue
+        out[ch.name] = int((np.isinf(ch.values) & np.isfinite(new)).sum())
+    return out
+
+
+def warn_infinite(source: str, counts: Mapping[str, int], stacklevel: int = 2) -> None:
+    """Say that ``counts`` (per column / channel) infinite values of ``source`` were read as
+    missing and filled, as ingest warns of them; without it they were filled without a word."""
+    if any(counts.values()):
+        shown = [f"{k} {n}" for k, n in counts.items() if n][:5]
+        warnings.warn(f"{source}: {sum(counts.values())} infinite value(s) read as missing and "
+                      f"filled ({', '.join(shown)})", stacklevel=stacklevel + 1)
 
 
 def gap_length(values: np.ndarray) -> int:

@@ -51,7 +51,7 @@ from . import digits
 from .curves import CURVES, curve_order
 from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files)
-from .io import Layout, as_item, raws_to_python
+from .io import Layout, as_item, check_unit, raws_to_python
 from .modules import IGNORE, SetEmbedder, SetHead
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
@@ -131,6 +131,8 @@ class SetsDomain(SetsUserData, Domain):
         if not isinstance(o["unit"], (int, float)) or not o["unit"] > 0:
             raise _bad("unit", "a positive float (coordinate distance of one rotary step)",
                        o["unit"])
+        if o["use_coordinates"] and self.coord_dims:  # positions are used: they must fit float32
+            check_unit(self.schema.get("coord_extent"), o["unit"])
         if o["order"] not in ORDERS:
             raise _bad("order", f"one of {ORDERS}", o["order"])
         if o["order"] != "input" and not (o["use_coordinates"] and self.coord_dims):

@@ -130,6 +130,7 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
     sums, sumsq, counts = [], [], []
     sizes = []
     peak = np.zeros(width)  # largest magnitude per feature column
+    extent = 0.0  # widest spread of one coordinate within one set (the domain's ``unit`` check)
     unknown = 0
     for raw in iterate():
         if len(raw) == 0:
@@ -147,6 +148,8 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         counts.append(observed.sum(axis=0))
         if width:
             peak = np.maximum(peak, np.where(observed, np.abs(feats), 0.0).max(axis=0))
+        if raw.coords.size:
+            extent = max(extent, float(np.ptp(raw.coords, axis=0).max()))
         sizes.append(len(raw))
         report.records += 1
         report.tokens += len(raw)
@@ -178,6 +181,9 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         "feature_std": std.tolist(),
         "feature_observed": count.astype(int).tolist(),
         "coord_names": list(layout.coord_names),
+        # the positions are (coords - set minimum) / unit in float32: a unit below 1 can push
+        # a spread ingest accepted past COORD_EXTENT_MAX, which the domain refuses with it
+        **({"coord_extent": extent} if layout.coord_names else {}),
         "set_column": opts["set_column"],
         "id_column": opts["id_column"] if layout.has_ids else None,
         "num_sets": int(size.size),

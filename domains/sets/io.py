@@ -13,7 +13,8 @@ coordinate columns (``coord_columns``, default whichever of ``x, y, z`` exist) a
 feature columns (``feature_columns``, default every other numeric column). Rows of
 one set keep their file order; sets keep the order of their first row. A row whose
 id, features and coordinates are all empty is a placeholder: a set made only of
-placeholders is an empty set (skipped at ingest, counted in the report).
+placeholders is an empty set (skipped at ingest, counted in the report). A row whose
+every cell is blank, the set's too, is refused (``read_csv_frame``); blank lines are skipped.
 
 NPZ (ragged arrays, loaded without pickle): ``offsets`` int ``[N+1]`` (or
 ``lengths`` ``[N]``), and any of ``ids`` ``[total]`` (strings or integers),
@@ -132,6 +133,22 @@ def _check_values(raw: RawSet, feature_names: Sequence[str] | None = None,
     return raw
 
 
+def check_unit(extent: float | None, unit: float) -> None:
+    """A ``ConfigError`` when the domain's ``unit`` would stretch ``extent`` (the schema's
+    ``coord_extent``: the widest spread of a coordinate within one set, which ingest checks
+    at unit 1) past ``COORD_EXTENT_MAX``: positions turned inf and the loss NaN. ``extent``
+    None (a store written before the schema kept it) is not checked."""
+    if extent is None or float(extent) / float(unit) <= COORD_EXTENT_MAX:
+        return
+    from encoderkit.train.config import ConfigError
+
+    lowest = float(extent) / COORD_EXTENT_MAX * 1.001  # printed to 3 digits: never below the bound
+    raise ConfigError(f"The 'unit' option of the sets domain must be a float >= {lowest:.3g} for this "
+                      f"store: its widest set spans {float(extent):.3g} coordinate units, and positions "
+                      f"(coordinates / unit) above {COORD_EXTENT_MAX:.3g} overflow float32 (NaN loss). "
+                      f"Got {unit!r} instead.", key="unit")
+
+
 def check_feature_range(peak: np.ndarray, names: Sequence[str], where: str) -> None:
     """A feature column whose nonzero values are all below float32's smallest normal number
     would be stored as zeros (a constant): refuse it, naming the column."""
@@ -227,7 +244,8 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     try:
         with reading(path):
             check_row_widths(path, sep)  # pandas reads a short row as missing values
-            frame = pd.read_csv(path, sep=sep, dtype=dtype, index_col=False)
+            # round_trip: the C parser's default can be one rounding step off for 17+ digits
+            frame = pd.read_csv(path, sep=sep, dtype=dtype, index_col=False, float_precision="round_trip")
             if keep_integers:
                 frame = keep_integer_columns(frame, path, sep)
     except DataError as err:
@@ -236,7 +254,30 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     if len(frame) == 0:
         raise DataError(f"has a header ({list(map(str, frame.columns))[:8]}) but no rows: no sets to read",
                         file=path)
+    blank = _blank_rows(frame)
+    if blank.size:
+        # a row of separators alone (",,,") is no element: it has no set to belong to, and
+        # it usually means a broken export, so it is refused by every reader of the file
+        # (ingest, infill, embed) rather than blamed on its set id or skipped
+        n = int(blank[0]) + 1
+        more = f" ({blank.size} such rows)" if blank.size > 1 else ""
+        raise DataError(f"data row {n} (line {n + 1}) is empty: every cell is blank{more}; delete the line",
+                        file=path)
     return frame
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows whose every cell is empty or only whitespace."""
+    blank = np.ones(len(frame), dtype=bool)
+    for c in frame.columns:
+        col = frame[c]
+        empty = col.isna().to_numpy(copy=True)
+        if not pd.api.types.is_numeric_dtype(col.dtype):  # text: " " is as blank as ""
+            empty |= col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        blank &= empty
+        if not blank.any():
+            break
+    return np.flatnonzero(blank)
 
 
 def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,

@@ -46,10 +46,11 @@ class Series:
 
 
 def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
-    """Column of cell texts -> float64; NaN for NA cells; error for non-numeric cells."""
+    """Column of cell texts -> float64, each number exactly as Python's ``float(text)``;
+    NaN for NA cells; error for non-numeric cells."""
     stripped = texts.astype(str).str.strip()
     na = stripped.str.lower().isin(NA_TEXT)
-    values = pd.to_numeric(stripped.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64)
+    values = pd.to_numeric(stripped.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
     bad = np.flatnonzero(np.isnan(values) & ~na.to_numpy())
     if bad.size:
         row = int(bad[0])
@@ -58,6 +59,11 @@ def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
             f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
             f"must be numbers or empty/NaN for missing values; name non-channel columns with "
             f"time_column= / series_column= or list the channels with channels=[...]")
+    # to_numeric says which cells are numbers, but its parser can be one rounding step off
+    # for 17+ significant digits (0.3915000806360837783 -> ...837, not ...8377); numpy's
+    # text -> float64 conversion rounds correctly
+    ok = ~np.isnan(values)
+    values[ok] = stripped.to_numpy(dtype=str)[ok].astype(np.float64)
     return values
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -124,6 +124,14 @@ def _warnings_named(source: Path) -> Iterator[None]:
             warnings.warn(text if str(source) in text else f"{source}: {text}", w.category, stacklevel=3)
 
 
+def _read_delimiter(domain: Any) -> str | None:
+    """The delimiter a domain reads text tables with when its ingest was told one (the
+    tabular ``delimiter=`` option, kept among the schema's ingest options); None: by the
+    file's name, as every other reader does."""
+    options = domain.schema.get("ingest_options") if isinstance(domain.schema, Mapping) else None
+    return options.get("delimiter") if isinstance(options, Mapping) else None
+
+
 def _input_path(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
@@ -176,7 +184,10 @@ def _embed(argv: list[str]) -> int:
 
 
 def _infill(argv: list[str]) -> int:
+    import pandas as pd
+
     from encoderkit.data.textfiles import check_codec
+    from encoderkit.impute_cells import as_written, filled_infinite, warn_infinite
     from encoderkit.infer import load
     from encoderkit.outputs import check_output, write_error
 
@@ -210,6 +221,11 @@ def _infill(argv: list[str]) -> int:
         raise _named(e, source)
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
         raise data_error(e, source) from e
+    # what ingest and impute say of the infinite values a series fill reads as missing
+    warn_infinite(str(source), filled_infinite(data, filled))
+    if isinstance(data, pd.DataFrame) and isinstance(filled, pd.DataFrame):
+        # every cell the fill left alone as the file holds it (1.50 stays 1.50), as impute writes it
+        filled = as_written(str(source), str(output), data, filled, _read_delimiter(model.domain))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         model.domain.write_output(filled, str(output))
@@ -248,7 +264,9 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
     else:
         import pandas as pd
 
-        frame = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",")
+        # round_trip: a regression label as float(text) (the default parser can be one step off)
+        frame = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",",
+                            float_precision="round_trip")
         others = [c for c in frame.columns if c != "id"]
         if column is None:
             column = "label" if "label" in frame.columns else (others[0] if len(others) == 1 else None)

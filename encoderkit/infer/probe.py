@@ -183,7 +183,8 @@ def _read_embeddings(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | 
         return X, ids
     import pandas as pd
 
-    frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    # round_trip: each value as float(text); the default parser can be one rounding step off
+    frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", float_precision="round_trip")
     ids = None
     if "id" in frame.columns:
         ids = frame.pop("id").astype(str).to_numpy()
