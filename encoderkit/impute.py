@@ -36,7 +36,7 @@ from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, Us
 from encoderkit.impute_cells import (Choice, Score, as_written, baseline_fill, channels, draw_holdout,
                                      is_missing, score_holdout, select_fills, set_cells, warn_infinite,
                                      with_hidden)
-from encoderkit.outputs import as_created, check_output, write_error
+from encoderkit.outputs import atomic_write, check_output, write_error
 from encoderkit.selection import SELECT
 
 USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
@@ -447,17 +447,7 @@ def _check_overrides(domain: str, seed: int, overrides: Sequence[str]) -> None:
 
 def _copy_atomic(src: str, dst: str) -> None:
     Path(dst).absolute().parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(dst),
-                               dir=os.path.dirname(os.path.abspath(dst)))
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        as_created(tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,

@@ -123,6 +123,28 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` with a temporary file name beside ``path``, then rename it onto
+    ``path``: a reader sees the old file or the new one, never half of one, and a failed or
+    interrupted write leaves nothing behind. The temporary name ends as ``path`` does, so
+    writers that go by the name (``np.savez`` appends ``.npz`` otherwise; pandas infers the
+    compression) write the same kind of file; it gets the mode ``open`` would give it."""
+    import tempfile
+
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path),
+                               dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        write(tmp)
+        as_created(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def as_created(tmp: str | os.PathLike) -> None:
     """Give a ``tempfile.mkstemp`` file (mode 0600) the mode a file created by ``open``
     gets (0666 less the umask) before it is renamed to a user's output: otherwise a filled

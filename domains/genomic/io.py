@@ -7,15 +7,14 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import os
-import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from encoderkit.errors import DataError, reading
-from encoderkit.outputs import as_created
+from encoderkit.outputs import atomic_write
 
 from .tokens import BASES, BYTE_TO_CODE, INVALID, IS_LOWER, N_CODE
 
@@ -190,14 +189,5 @@ def write_seq_records(records: list[SeqRecord], path: str, width: int = 80) -> N
             body = "\n".join(r.sequence[i:i + width] for i in range(0, len(r.sequence), width))
             out.append(f">{r.header}\n{body}\n" if body else f">{r.header}\n")
     data = "".join(out).encode("utf-8", _ERRORS)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(gzip.compress(data, mtime=0) if path.endswith(".gz") else data)
-        as_created(tmp)  # mkstemp's 0600 would make the output private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    body = gzip.compress(data, mtime=0) if path.endswith(".gz") else data
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(body))

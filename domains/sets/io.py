@@ -28,7 +28,6 @@ coordinates (``arrays_are="coords"``, the default) or features.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -460,20 +459,6 @@ def source_kind(path: str) -> str:
         return "npz"
     raise DataError(f"{path}: unsupported file type; the sets domain reads long-format .csv "
                      "(also .csv.gz) and ragged .npz files")
-
-
-def atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path`` (no half-written outputs)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    # the temporary name keeps the extension (np.savez appends ".npz" otherwise)
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{base}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def raws_to_python(raws: list[RawSet]) -> list[dict[str, Any]]:

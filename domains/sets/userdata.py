@@ -16,7 +16,9 @@ from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
 
 from .ingest import raw_to_record
-from .io import (RawSet, atomic_write, check_layout, frame_sets, python_sets, read_csv_frame,
+from encoderkit.outputs import atomic_write
+
+from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
                  read_npz, source_kind)
 
 

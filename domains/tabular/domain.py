@@ -20,7 +20,6 @@ index as a 1-D rotary position.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -31,7 +30,7 @@ from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Mask
 from encoderkit.data.masking import choose_random
 from encoderkit.data.textfiles import delimiter, write_compression
 from encoderkit.errors import DataError
-from encoderkit.outputs import as_created, check_output_kind
+from encoderkit.outputs import atomic_write, check_output_kind
 
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
@@ -390,23 +389,14 @@ class TabularDomain(TableInfill, Domain):
 
     def write_output(self, data: Any, path: str) -> None:
         frame = as_frame(data)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-        os.close(fd)
-        try:
-            if path.lower().endswith((".parquet", ".pq")):
-                frame.to_parquet(tmp, index=False)
-            else:
-                # the delimiter the table was read with (ingest option), so a ';' file stays one;
-                # else by the name, compressed too (x.tsv.gz is tab-separated)
-                sep = (self.schema.get("ingest_options") or {}).get("delimiter") or delimiter(path)
-                frame.to_csv(tmp, sep=sep, index=False, compression=write_compression(path))
-            as_created(tmp)  # mkstemp's 0600 would make the output private
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        if path.lower().endswith((".parquet", ".pq")):
+            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+            return
+        # the delimiter the table was read with (ingest option), so a ';' file stays one;
+        # else by the name, compressed too (x.tsv.gz is tab-separated)
+        sep = (self.schema.get("ingest_options") or {}).get("delimiter") or delimiter(path)
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, sep=sep, index=False,
+                                                    compression=write_compression(path)))
 
     # ------------------------------------------------------------ samples
     @classmethod

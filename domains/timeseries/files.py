@@ -27,6 +27,7 @@ import pandas as pd
 from encoderkit.data.textfiles import delimiter, first_cells, headerless, plain_name, write_compression
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
+from encoderkit.outputs import atomic_write
 from encoderkit.outputs import check_output_kind
 
 from . import io as tsio
@@ -200,12 +201,12 @@ class SeriesFiles:
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):
-            tsio.atomic_write(path, lambda fh: data.to_csv(fh, sep=delimiter(path), index=False,
-                                                           compression=write_compression(path)))
+            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=delimiter(path), index=False,
+                                                       compression=write_compression(path)))
         elif isinstance(data, Mapping):
-            tsio.atomic_write(path, lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in data.items()}))
+            atomic_write(path, lambda tmp: np.savez(tmp, **{k: np.asarray(v) for k, v in data.items()}))
         elif isinstance(data, np.ndarray):
-            tsio.atomic_write(path, lambda fh: np.save(fh, data, allow_pickle=False))
+            atomic_write(path, lambda tmp: np.save(tmp, data, allow_pickle=False))
         elif isinstance(data, list):
             raise DataError("series read from a .ts / UCR archive file are not written back in "
                             "that format; fill them from Python (model.infill(list of arrays)) "

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import tokenize
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,6 @@ import pandas as pd
 from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
-from encoderkit.outputs import as_created
 
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
@@ -426,18 +424,3 @@ def _read_numpy(path: str) -> list[Series]:
     if isinstance(loaded, np.ndarray):
         return _array_series(loaded, base)
     return [s for key, arr in loaded.items() for s in _array_series(arr, npz_label(base, key))]
-
-
-def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write through ``write(fh)`` to a temporary file next to ``path``, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-        as_created(tmp)  # mkstemp's 0600 would make the output private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import atomic_write
+from encoderkit.outputs import atomic_write
 
 
 def plot_infill(data: np.ndarray, filled: np.ndarray, path: str, truth: np.ndarray | None = None,
@@ -37,5 +37,5 @@ def plot_infill(data: np.ndarray, filled: np.ndarray, path: str, truth: np.ndarr
         axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("time step")
     fig.tight_layout()
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
