@@ -200,6 +200,47 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     return v, f"{where}{said} read as missing"
 
 
+# an integer column is read as category codes only when each code is seen this many times on
+# average: a handful of distinct counts in a small table (7 values in 17 rows) are numbers
+CODE_REPEATS = 3
+
+
+def _codes(values: np.ndarray, threshold: int) -> bool:
+    """Whether the integers ``values`` (observed cells) look like category codes rather
+    than counts or measurements: at most ``threshold`` distinct values, and either two
+    (yes / no as 0 / 1), or consecutive for the most part (median step 1 between the
+    distinct values: 1..5, 0..9, a stray 99 "unknown" code allowed) and each seen
+    ``CODE_REPEATS`` times on average. A code column is filled with a value seen in it; a
+    number column with a number (rounded to an integer), which for counts such as 0, 1,
+    4, 6, 37 executions per state, or years of schooling 9, 12, 14, 16, is the better fill:
+    read as codes, a hidden 4 was filled with 37 (an unordered category says nothing of
+    which codes are near), 19x the error of the column mean."""
+    distinct = np.unique(values)
+    if distinct.size > threshold:
+        return False
+    if distinct.size <= 2:
+        return True
+    return bool(np.median(np.diff(distinct)) == 1.0 and values.size >= CODE_REPEATS * distinct.size)
+
+
+# fewer observed values than this, and a column of distinct words may still be categories
+IDENTIFIER_MIN = 5
+
+
+def _identifier(s: pd.Series) -> bool:
+    """A text column whose every observed value occurs once (row ids, names, free text):
+    as categories, each seen once, nothing can be learnt from it, and a hidden cell of it
+    can never be filled right; as an input it only lets a model memorise rows. Booleans
+    and integer codes are never identifiers."""
+    present = s.dropna()
+    if len(present) < IDENTIFIER_MIN or pd.api.types.is_bool_dtype(s.dtype) \
+            or pd.api.types.is_numeric_dtype(s.dtype):
+        return False
+    if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
+        return False
+    return bool(present.map(_json_value).nunique() == len(present))
+
+
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
@@ -209,7 +250,7 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
         v = s.dropna().to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):  # inf: not integral; refused below, column named
             integral = bool(np.all(np.mod(v, 1.0) == 0.0))
-        return "categorical" if integral and np.unique(v).size <= opts["categorical_threshold"] else "numeric"
+        return "categorical" if integral and _codes(v, opts["categorical_threshold"]) else "numeric"
     present = s.dropna()
     # a boolean column with holes comes as object (True / False / None): pd.to_numeric
     # would read it as 0 / 1 and fill 0.37; it is two categories
@@ -254,6 +295,13 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             dropped[name] = "it is entirely missing"
             continue
         kind = opts["columns"].get(name) or _infer_kind(s, opts)
+        if kind == "categorical" and name not in opts["columns"] and _identifier(s):
+            n = int(s.notna().sum())
+            messages.append(f"column {name!r} is an identifier (each of its {n} values occurs once): "
+                            f"left out of the model, its cells kept as they are (the ingest option "
+                            f"'columns={{{name}: categorical}}' keeps it in)")
+            dropped[name] = "it is an identifier (each of its values occurs once)"
+            continue
         entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
         if kind == "numeric":
             v, msg = column_numbers(s, name, opts)
