@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -573,7 +574,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         truth = list(channels(data, columns, cats))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
         warn_infinite(input, {ch.name: int(np.isinf(ch.values).sum())
-                              for ch in truth if ch.values.dtype != object}, stacklevel=2)
+                              for ch in truth if ch.values.dtype != object and not ch.temporal},
+                      stacklevel=2)  # a date has no infinity (np.isinf refuses date objects)
         # a column / channel without one observed value has nothing to learn from: refuse it
         # rather than write a file that still holds its gaps
         excl = ingest_options.get("exclude") or []
@@ -620,8 +622,10 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         holed_file = work / f"holed{suffix}"
         reader.write_output(holed, str(holed_file))
         store = str(work / "train.zarr")
-        ingest(domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False,
-               **ingest_options)
+        with warnings.catch_warnings():  # the holed copy's ingest warnings repeat the first read's
+            warnings.simplefilter("ignore")
+            ingest(domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False,
+                   **ingest_options)
 
         # 3. fit (progress bar from the trainer), score the held-back cells, fill
         say(f"impute: fitting {n_models} model(s) on the observed cells "

@@ -33,13 +33,18 @@ class Channel:
     """One column of a table or one channel of a series: its values along rows / time
     (``values`` float64 or object), where it sits (``where``) and its kind. ``pool`` names
     the channels judged together by ``select_fills`` (channel c of every series of a dict
-    of series, as for the rows of an ``[N, C, L]`` array); empty = the channel alone."""
+    of series, as for the rows of an ``[N, C, L]`` array); empty = the channel alone.
+    ``temporal``: a column of dates, datetimes or timedeltas, a number to the model; its
+    ``values`` stay the column's own (datetime64, timedelta64, or objects such as
+    ``datetime.date``) so a fill is written back as such, and it is scored as numbers
+    (``time_numbers``)."""
 
     name: str
     values: np.ndarray
     categorical: bool = False
     where: tuple = ()
     pool: str = ""
+    temporal: bool = False
 
     @property
     def group(self) -> str:
@@ -54,10 +59,16 @@ def channels(data: Any, columns: Sequence[str] | None = None,
     if isinstance(data, pd.DataFrame):
         for c in (columns if columns is not None else data.columns):
             s = data[c]
-            cat = str(c) in set(map(str, categorical)) or not (
-                pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
-            vals = s.to_numpy(dtype=object) if cat else s.to_numpy(dtype=np.float64, na_value=np.nan)
-            yield Channel(str(c), vals, cat, ("frame", c))
+            temporal = _is_temporal(s)
+            cat = str(c) in set(map(str, categorical)) or not (temporal or (
+                pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)))
+            if cat:
+                vals = s.to_numpy(dtype=object)
+            elif temporal:  # as they are: a candidate's own dates go back into the column unchanged
+                vals = s.to_numpy()
+            else:
+                vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            yield Channel(str(c), vals, cat, ("frame", c), temporal=temporal and not cat)
     elif isinstance(data, Mapping):
         for key in data:
             for ch in channels(np.asarray(data[key])):
@@ -73,8 +84,39 @@ def channels(data: Any, columns: Sequence[str] | None = None,
             raise DataError(f"series array of shape {x.shape}; expected [L], [C, L] or [N, C, L]")
 
 
+def _is_temporal(s: pd.Series) -> bool:
+    """A column of datetimes (time zone or not), timedeltas, or ``datetime.date`` objects
+    (how pyarrow hands over a CSV column of ``2020-01-31`` cells or a Parquet date32
+    column): the columns the tabular schema reads as numbers (``datetime: true``). Kept
+    here, not imported from the domain: this module reads user data without domain code."""
+    return (pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype)
+            or (s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "date"))
+
+
+def time_numbers(values: Any) -> np.ndarray:
+    """Dates and datetimes as float64 nanoseconds since the epoch (an instant in UTC where
+    they carry a time zone), timedeltas as float64 nanoseconds, NaN where missing; values
+    that are numbers already (such as ``baseline_fill``'s mean of a date column) as they are."""
+    v = np.asarray(values)
+    if v.dtype.kind in "fiub":
+        return v.astype(np.float64)
+    s = pd.Series(v.reshape(-1), dtype=object if v.dtype == object else v.dtype)
+    ok = s.notna().to_numpy()
+    out = np.full(len(s), np.nan)
+    if ok.any():
+        t = s[ok]
+        kind = pd.api.types.infer_dtype(t, skipna=True)
+        if kind in ("floating", "integer", "mixed-integer-float"):
+            out[ok] = t.astype(np.float64).to_numpy()
+        else:
+            t = pd.to_timedelta(t) if kind in ("timedelta", "timedelta64") else pd.to_datetime(t)
+            # as_unit: pandas keeps s / ms / us / ns resolutions; the number is always ns
+            out[ok] = t.dt.as_unit("ns").astype("int64").to_numpy().astype(np.float64)
+    return out.reshape(v.shape)
+
+
 def is_missing(values: np.ndarray) -> np.ndarray:
-    if values.dtype == object:
+    if values.dtype == object or values.dtype.kind in "Mm":  # NaT: np.isfinite knows no timedelta
         return pd.isna(values)
     return ~np.isfinite(values)
 
@@ -179,7 +221,7 @@ def filled_infinite(data: Any, filled: Any) -> dict[str, int]:
     out = {}
     for ch in channels(data):
         new = after.get(ch.name)
-        if ch.values.dtype == object or new is None or np.shape(new) != ch.values.shape:
+        if ch.values.dtype == object or ch.temporal or new is None or np.shape(new) != ch.values.shape:
             continue
         try:
             new = np.asarray(new, dtype=np.float64)
@@ -235,7 +277,9 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
 
 def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     """The simple baseline at every cell: linear interpolation along time of the visible
-    samples (series; constant past the ends), or the column mean / most frequent value."""
+    samples (series; constant past the ends), or the column mean / most frequent value.
+    A date / time column's mean is a number of nanoseconds (``time_numbers``): a value to
+    score, not one to write into the column."""
     v = ch.values
     if series:
         x = np.asarray(v, dtype=np.float64)
@@ -250,6 +294,8 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     if ch.categorical:
         mode = pd.Series(v[visible]).mode(dropna=True)
         return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
+    if ch.temporal:
+        v = time_numbers(v)
     return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
 
 
@@ -277,13 +323,16 @@ def _equal(a: Any, b: Any) -> bool:
 
 def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per held-back cell of ``ch`` (``mask``, row-major order): the squared error in units
-    of the channel's observed standard deviation (numbers) or 0 / 1 (categories); NaN
-    where ``pred`` has no value."""
-    true, p = ch.values[mask], np.asarray(pred)[mask]
+    of the channel's observed standard deviation (numbers; dates and times as nanoseconds)
+    or 0 / 1 (categories); NaN where ``pred`` has no value."""
+    values = time_numbers(ch.values) if ch.temporal else ch.values
+    true, p = values[mask], np.asarray(pred)[mask]
+    if ch.temporal:
+        p = time_numbers(p)
     if ch.categorical:
         err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
     else:
-        obs = ch.values[~is_missing(ch.values)].astype(np.float64)
+        obs = values[~is_missing(values)].astype(np.float64)
         sd = finite_mean_std(obs)[1] or 1.0  # an inf sd scored every fill 0
         # divided before the difference: values near the float limit differ by more than it
         err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2

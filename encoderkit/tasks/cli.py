@@ -85,7 +85,27 @@ def summary(run_dir: Path) -> str:
             return (f"no validation was run: a linear probe fitted on "
                     f"{int(probe[-1]['head_init_records'])} labelled records, no training step")
         return "no validation was run"
-    return format_table(rows)
+    sizes = split_sizes(run_dir)
+    said = [f"{part} ({_records(sizes[key])})" for part, key, shown in
+            (("validation", "val", any(r != "test" for r in rows)), ("test", "test", "test" in rows))
+            if shown and key in sizes]
+    # how many records the numbers are over: 2 validation records read like 200 in the table alone
+    return (", ".join(said) + ":\n" if said else "") + format_table(rows)
+
+
+def split_sizes(run_dir: Path) -> dict[str, int]:
+    """Records per part (train, val, test) of a run's split (its ``split.json``); empty
+    where the run has none (a run directory older than the file)."""
+    from encoderkit.tasks.objective import SPLIT_FILE
+
+    try:
+        return {k: len(v or []) for k, v in json.loads((run_dir / SPLIT_FILE).read_text()).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _records(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
 
 
 def _finetune(argv: list[str]) -> int:
@@ -126,7 +146,9 @@ def _finetune(argv: list[str]) -> int:
             val = body.get("val")
             if val:  # the fine-tuned members' best checkpoints, averaged, on the shared validation split
                 tuned = len(body.get("seeds") or [n])
-                print(format_table({f"ensemble of {tuned} fine-tuned (val)": val}))
+                n_val = split_sizes(run_dir).get("val")
+                print(format_table({f"ensemble of {tuned} fine-tuned (val"
+                                    + (f", {_records(n_val)})" if n_val is not None else ")"): val}))
             if probe and not averaged:
                 print("the linear probe member (members/probe) is not averaged in: weight 0 had the "
                       "lowest validation loss")

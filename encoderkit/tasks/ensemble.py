@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     Returns the number of members."""
     from encoderkit.outputs import write_text_atomic
     from encoderkit.tasks import finetune
+    from encoderkit.tasks.objective import SMALL_VALIDATION
     from encoderkit.tasks.probe_member import train_probe_member, wants_probe
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
@@ -106,7 +108,10 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
         if main:
             print(f"ensemble member {i + 1} of {total} (run.seed={seed + i}): "
                   f"{run_dir / MEMBERS_DIR / str(i)}", file=sys.stderr, flush=True)
-        finetune(member_overrides(overrides, run_dir, seed, i))
+        with warnings.catch_warnings():
+            # the members share the root run's split, whose small size it has already warned of
+            warnings.filterwarnings("ignore", message=SMALL_VALIDATION)
+            finetune(member_overrides(overrides, run_dir, seed, i))
     members = [f"{MEMBERS_DIR}/{i}" for i in range(1, n)]
     tuned = [run_dir, *(run_dir / m for m in members)]
     weights = [1.0 / n] * n

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -152,6 +153,12 @@ class TaskObjective(Objective):
                             f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",
                             file=self.file or d.store)
         self.val_enabled = len(self.val_indices) >= info.world_size
+        if info.is_main and self.val_enabled and cfg.train.eval_every:
+            # said before training: at that size the summary's metrics and best/ rest on a few records
+            note = small_validation(spec, y, self.val_indices, int(labelled.sum()),
+                                    float(task.val_fraction), task.split)
+            if note:
+                warnings.warn(note, stacklevel=2)
 
         # ---- what depends on the training split: class weights, target statistics ----
         weights = None
@@ -578,6 +585,49 @@ class TaskObjective(Objective):
         out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
         out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))
         return out
+
+
+# Fewer validation records than this draw a warning: one record then moves accuracy by 5
+# points or more, and a fraction metric's standard error (0.5 / sqrt(n), as in
+# ``selection_tolerance``) is above 0.11, so the summary's metrics and the best/ checkpoint
+# chosen on them say little.
+MIN_VAL_RECORDS = 20
+SMALL_VALIDATION = "the validation split holds"  # how that warning begins (ensemble members skip it)
+
+
+def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled: int,
+                     val_fraction: float, split: str | None) -> str | None:
+    """The warning for a validation split of fewer than ``MIN_VAL_RECORDS`` records, or
+    (classification) one without a record of some class, which leaves auroc NaN and
+    skews the others; None for a split that is neither. Says how to give it more records:
+    a ``task.val_fraction`` that reaches ``MIN_VAL_RECORDS``, or a ``task.split`` file."""
+    n = len(val_indices)
+    absent: list[str] = []
+    if spec.type in ("classification", "token_classification") and n:
+        held = y[val_indices] if not spec.token_level else np.concatenate([y[i] for i in val_indices])
+        seen = set(np.unique(held[held >= 0]).tolist())
+        absent = [str(c) for k, c in enumerate(spec.classes) if k not in seen]
+    if n >= MIN_VAL_RECORDS and not absent:
+        return None
+    what = f"{SMALL_VALIDATION} {n} record{'' if n == 1 else 's'} (of {n_labelled} labelled)"
+    if absent:
+        shown = ", ".join(map(repr, absent[:5])) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+        what += f" and no record of class {shown}"
+    why = "; ".join((["its metrics, in the summary and in the choice of the best checkpoint (best/), "
+                      "are noisy at that size"] if n < MIN_VAL_RECORDS else [])
+                    + (["auroc is undefined without every class and the other metrics miss it"]
+                       if absent else []))
+    if split:
+        how = (f"mark more records val in the split file ({split}), or leave task.split out and "
+               "set task.val_fraction")
+    else:
+        need = math.ceil(MIN_VAL_RECORDS * 100 / max(n_labelled, 1)) / 100
+        how = (f"set task.val_fraction={need:g} (now {val_fraction:g}) for about {MIN_VAL_RECORDS} "
+               f"validation records" if need <= 0.5 else
+               f"label more records, or raise task.val_fraction (now {val_fraction:g}; 0.5 gives about "
+               f"{n_labelled // 2}, and as many fewer to train on)")
+        how += ", or choose the validation records with task.split=<file> (columns id, split: train / val / test)"
+    return f"{what}: {why}; for more, {how}"
 
 
 # metrics that are fractions of validation records (higher is better): their sampling noise
