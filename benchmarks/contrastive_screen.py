@@ -58,6 +58,8 @@ SETTINGS: dict[str, tuple[list[str], str | None]] = {
     "userdefault": (["train.steps=auto", "data.max_tokens=auto"], None),
     # the masked-LM loss kept beside InfoNCE (DeCLUTR), views masked as in pretraining
     "mlm1": (["task.mlm_weight=1.0"], None),
+    # both: the stage a user gets, with the masked-LM loss kept beside InfoNCE
+    "userdefault_mlm1": (["train.steps=auto", "data.max_tokens=auto", "task.mlm_weight=1.0"], None),
     "weakviews": ([], "weak"),
     "norc": ([], "norc"),  # genomic only: views never reverse-complemented
 }

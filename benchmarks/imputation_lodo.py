@@ -98,7 +98,32 @@ def tables() -> dict[str, pd.DataFrame]:
             "star98": sm.datasets.star98.load_pandas().data,
             "grunfeld (mixed)": grun,
             "modechoice (mixed)": mode,
-            **held_out_tables()}
+            **held_out_tables(), **small_tables()}
+
+
+def small_tables() -> dict[str, pd.DataFrame]:
+    """Small real tables (8-235 rows) added on 2026-12-06 after a user's first runs on them
+    found the encoder behind the column mean or IterativeImputer (benchmarks/RESULTS.md,
+    "Small tables"): statsmodels' cpunish (17 states), china_smoking (8 cities, the city
+    names dropped), scotland (32 council areas), engel (235 households, 2 columns), copper
+    (25 years), strikes (62 quarters, 2 columns), heart (69 patients; the censoring flag is
+    a category) and scikit-learn's linnerud (20 men, 6 integer columns)."""
+    import statsmodels.api as sm
+    from sklearn.datasets import load_linnerud
+
+    ds = sm.datasets
+    heart = ds.heart.load_pandas().data
+    heart["censors"] = heart["censors"].map({0.0: "no", 1.0: "yes"})
+    cpunish = ds.cpunish.load_pandas().data
+    cpunish["SOUTH"] = cpunish["SOUTH"].map({0.0: "no", 1.0: "yes"})
+    return {"cpunish (small)": cpunish,
+            "china_smoking (small)": ds.china_smoking.load_pandas().data.reset_index(drop=True),
+            "scotland (small)": ds.scotland.load_pandas().data,
+            "engel (small)": ds.engel.load_pandas().data,
+            "copper (small)": ds.copper.load_pandas().data,
+            "strikes (small)": ds.strikes.load_pandas().data,
+            "heart (small)": heart,
+            "linnerud (small)": load_linnerud(as_frame=True).frame.astype(int)}
 
 
 def held_out_tables() -> dict[str, pd.DataFrame]:
