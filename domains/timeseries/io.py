@@ -43,6 +43,19 @@ class Series:
     channel_names: list[str] = field(default_factory=list)
 
 
+def _mostly_times(texts: pd.Series) -> bool:
+    """Whether nearly every one of the first cells of ``texts`` parses as a date / time:
+    the column a user forgot to name as the time (``encoderkit impute`` guesses it;
+    ``ingest`` does not, and its error then says which option to give)."""
+    head = texts.head(50)
+    if head.empty or pd.to_numeric(head, errors="coerce").notna().any():
+        return False
+    with warnings.catch_warnings():  # pandas warns when it has to guess each cell's format
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.9)
+
+
 def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     """Column of cell texts -> float64, each number exactly as Python's ``float(text)``;
     NaN for NA cells; error for non-numeric cells."""
@@ -55,8 +68,11 @@ def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
         raise DataError(
             f"{path}: non-numeric cell {texts.iloc[row]!r} at data row {row + 1} (line {row + 2}), "
             f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
-            f"must be numbers or empty/NaN for missing values; name non-channel columns with "
-            f"time_column= / series_column= or list the channels with channels=[...]")
+            f"must be numbers or empty/NaN for missing values; "
+            + (f"the column holds dates or times: give time_column={column} (rows are then "
+               f"ordered by it)" if _mostly_times(stripped[~na]) else
+               "name non-channel columns with time_column= / series_column= or list the "
+               "channels with channels=[...]"))
     # to_numeric says which cells are numbers, but its parser can be one rounding step off
     # for 17+ significant digits (0.3915000806360837783 -> ...837, not ...8377); numpy's
     # text -> float64 conversion rounds correctly

@@ -254,3 +254,24 @@ def test_long_decimals_read_as_python_float_by_the_series_sets_and_probe_readers
     labels = tmp_path / "y.csv"
     labels.write_text(f"id,label\na,{LONG}\nb,0.5\n")
     assert read_labels(str(labels), np.array(["a", "b"]), 2, "label")[0] == exact
+
+
+# ---------------------------------------------------------------- an unnamed time column
+
+def test_series_ingest_of_an_unnamed_date_column_says_which_option_to_give(tmp_path, capsys):
+    """``impute`` guesses a first column of dates as the time; ``ingest`` does not, and its
+    error said only "name non-channel columns with time_column= / series_column= ...". It
+    now names the option and the column; a column of words keeps the general advice."""
+    src = tmp_path / "s.csv"
+    src.write_text("date,value\n2020-01-01,1.5\n2020-01-02,2\n2020-01-03,\n2020-01-04,3\n")
+    refuses_cleanly(capsys, tmp_path, ["ingest", "domain=timeseries", f"input={src}",
+                                       f"output={tmp_path / 's.zarr'}"], 1,
+                    "column 'date'", "give time_column=date")
+    words = tmp_path / "w.csv"
+    words.write_text("kind,value\nx,1\ny,2\nz,3\n")
+    line = refuses_cleanly(capsys, tmp_path, ["ingest", "domain=timeseries", f"input={words}",
+                                              f"output={tmp_path / 'w.zarr'}"], 1, "column 'kind'")
+    assert "time_column=kind" not in line and "series_column=" in line
+    # named, the same file ingests
+    assert main(["ingest", "domain=timeseries", "time_column=date", f"input={src}",
+                 f"output={tmp_path / 's.zarr'}"]) == 0
