@@ -241,6 +241,14 @@ class Domain:
         """User-facing data (strings, frames, arrays, files) -> records as the store holds them."""
         raise NotImplementedError
 
+    def row_index(self, data: Any) -> Any:
+        """The index of in-memory user data whose records are its rows, in record order
+        (a table's DataFrame index), or None where records are not rows (series, sequences,
+        sets: the default). Python outputs per record keep it (``FineTuned.predict``), and
+        labels given as a Series / DataFrame line up on it (``evaluate``), as pandas users
+        expect: a slice ``df.iloc[100:]`` predicted and assigned back lands on its rows."""
+        return None
+
     def infill(self, data: Any, predict: PredictFn) -> Any:
         """Fill what is missing in ``data``; observed values come back unchanged.
         ``predict`` runs the model on masked examples (generic packing, batching)."""

@@ -375,6 +375,9 @@ class TabularDomain(TableInfill, Domain):
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i],
                  "id": f"row{i}"} for i in range(len(frame))]
 
+    def row_index(self, data: Any) -> Any:
+        return data.index if isinstance(data, pd.DataFrame) else None
+
     def read_records(self, path: str) -> list[dict[str, np.ndarray]]:
         """``to_records`` of the file (predict / embed / evaluate), its messages naming it."""
         return self.to_records(self.read_input(path), source=path)

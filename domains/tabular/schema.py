@@ -202,25 +202,22 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
 
 # an integer column is read as category codes only when each code is seen this many times on
 # average: a handful of distinct counts in a small table (7 values in 17 rows) are numbers
-CODE_REPEATS = 3
+CODE_REPEATS = 5
 
 
 def _codes(values: np.ndarray, threshold: int) -> bool:
     """Whether the integers ``values`` (observed cells) look like category codes rather
     than counts or measurements: at most ``threshold`` distinct values, and either two
-    (yes / no as 0 / 1), or consecutive for the most part (median step 1 between the
-    distinct values: 1..5, 0..9, a stray 99 "unknown" code allowed) and each seen
-    ``CODE_REPEATS`` times on average. A code column is filled with a value seen in it; a
-    number column with a number (rounded to an integer), which for counts such as 0, 1,
-    4, 6, 37 executions per state, or years of schooling 9, 12, 14, 16, is the better fill:
-    read as codes, a hidden 4 was filled with 37 (an unordered category says nothing of
-    which codes are near), 19x the error of the column mean."""
+    (yes / no as 0 / 1) or each seen ``CODE_REPEATS`` times on average (a category has to
+    be seen a few times to be learnt as one). A code column is filled with a value seen in
+    it; a number column with a number (rounded to an integer), which for a small table's
+    counts, such as 0, 1, 4, 6, 37 executions in 17 states, is the better fill: read as
+    codes, a hidden 4 was filled with 37 (an unordered category says nothing of which
+    codes are near), 19x the error of the column mean."""
     distinct = np.unique(values)
     if distinct.size > threshold:
         return False
-    if distinct.size <= 2:
-        return True
-    return bool(np.median(np.diff(distinct)) == 1.0 and values.size >= CODE_REPEATS * distinct.size)
+    return bool(distinct.size <= 2 or values.size >= CODE_REPEATS * distinct.size)
 
 
 # fewer observed values than this, and a column of distinct words may still be categories
@@ -230,15 +227,12 @@ IDENTIFIER_MIN = 5
 def _identifier(s: pd.Series) -> bool:
     """A text column whose every observed value occurs once (row ids, names, free text):
     as categories, each seen once, nothing can be learnt from it, and a hidden cell of it
-    can never be filled right; as an input it only lets a model memorise rows. Booleans
-    and integer codes are never identifiers."""
+    can never be filled right; as an input it only lets a model memorise rows. Only text:
+    numbers, booleans and times (a Period column holds one month a row) are not ids."""
     present = s.dropna()
-    if len(present) < IDENTIFIER_MIN or pd.api.types.is_bool_dtype(s.dtype) \
-            or pd.api.types.is_numeric_dtype(s.dtype):
-        return False
-    if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
-        return False
-    return bool(present.map(_json_value).nunique() == len(present))
+    if len(present) < IDENTIFIER_MIN or pd.api.types.infer_dtype(present, skipna=True) != "string":
+        return False  # numbers, booleans, and times such as Period values (one a row) are no ids
+    return bool(present.nunique() == len(present))
 
 
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
@@ -267,7 +261,10 @@ def _formatted_numbers(values: Any, share: float) -> bool:
     text = [v for v in values if isinstance(v, str)]
     if not text or len(text) < len(values):
         return False
-    bare = pd.Series(text).str.replace(r"[,\s%$€£_']", "", regex=True)
+    given = pd.Series(text)
+    bare = given.str.replace(r"[,\s%$€£_']", "", regex=True)
+    if bare.equals(given):  # plain digits read as text (a category column): nothing to strip
+        return False
     return bool(pd.to_numeric(bare, errors="coerce").notna().mean() >= share)
 
 
@@ -330,7 +327,10 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             counts = st.dropna().map(_json_value).value_counts(sort=True)
             if counts.empty:
                 counts = s.dropna().map(_json_value).value_counts(sort=True)
-            if _formatted_numbers(counts.index, opts["numeric_fraction"]):
+            # a column the user made categories (a pandas category, columns={c: categorical})
+            # is no number written oddly: no advice to convert it
+            chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
+            if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
                 messages.append(f"column {name!r} holds numbers written with separators, units or "
                                 f"percent signs (such as {str(counts.index[0])!r}); read as categories, "
                                 f"so fills are values seen in it: convert it to plain numbers to have "

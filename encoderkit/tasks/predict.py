@@ -112,12 +112,16 @@ class FineTuned(Pretrained):
         if max_tokens:
             self.max_tokens = int(max_tokens)
         ids, values = self.values(data, progress=progress)
-        return prediction_frame(self.spec, ids, values)
+        frame = prediction_frame(self.spec, ids, values)
+        index = self.domain.row_index(data)
+        if index is not None:  # a table's rows: the caller's index, so df["p"] = out["prediction"] lines up
+            frame.index = index.repeat([len(v) for v in values]) if self.spec.token_level else index
+        return frame
 
     def infill(self, data: Any) -> Any:
         raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
 
-    def evaluate(self, data: Any, labels: Any, *, label_names: Sequence[str] | None = None,
+    def evaluate(self, data: Any, labels: Any = None, *, label_names: Sequence[str] | None = None,
                  verbose: bool = True) -> dict[str, float]:
         """Task metrics of the predictions for ``data`` against ``labels`` (a labels file,
         aligned as in ``finetune``: by ``id`` or by order, or a data file that holds its own
@@ -133,6 +137,9 @@ class FineTuned(Pretrained):
             else:
                 raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
                                  "(None only for a table holding the run's task.label_column)")
+        index = self.domain.row_index(data)
+        if index is not None:
+            labels = _on_rows(labels, index)
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
@@ -152,6 +159,26 @@ class FineTuned(Pretrained):
         if verbose:
             print(format_table({"evaluate": metrics}))
         return metrics
+
+
+def _on_rows(labels: Any, index: Any) -> Any:
+    """``labels`` (a Series, or a DataFrame without an ``id`` column) in the order of the
+    table rows ``index`` by their own index, as pandas aligns; pairing them by position
+    instead scored shuffled labels without a word. Other labels as they are."""
+    import pandas as pd
+
+    if not isinstance(labels, (pd.Series, pd.DataFrame)) or (
+            isinstance(labels, pd.DataFrame) and "id" in map(str, labels.columns)):
+        return labels
+    if labels.index.equals(index):
+        return labels
+    if index.is_unique and labels.index.is_unique and len(labels) == len(index) \
+            and labels.index.isin(index).all():
+        return labels.loc[index]
+    absent = [v for v in index[:1000] if v not in labels.index][:3]
+    raise UsageError(f"the labels' index does not match the table's ({len(labels)} labels, {len(index)} "
+                     f"rows{'; rows without a label of their index: ' + repr(absent) if absent else ''}): "
+                     f"give labels indexed like the table, or labels.to_numpy() to pair them by position")
 
 
 def _frame(labels: Any):

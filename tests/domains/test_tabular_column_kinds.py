@@ -24,7 +24,9 @@ def kind_of(values, **options) -> str:
     (list(np.arange(60) % 5 + 1) + [99] * 6, "categorical"),          # a 99 "unknown" code
     ([37, 9, 6, 4, 1, 1, 1, 0, 0, 2, 0, 1, 0, 2, 1, 0, 1], "numeric"),  # counts, 17 rows
     (list(np.arange(14) % 7 + 1), "numeric"),                         # 7 codes seen twice each
-    (list(np.resize([9, 12, 14, 16, 17, 20], 600)), "numeric"),      # years of schooling
+    (list(np.resize([9, 12, 14, 16, 17, 20], 24)), "numeric"),       # each seen 4 times
+    (list(np.resize([9, 12, 14, 16, 17, 20], 30)), "categorical"),   # each seen 5 times
+    (list(np.resize([0, 5, 99], 48)), "categorical"),                 # spread codes, often seen
     (list(np.arange(40) % 12), "numeric"),                            # 12 distinct > threshold 10
 ])
 def test_integer_column_kind(values, kind):
@@ -61,6 +63,7 @@ def test_a_text_column_of_distinct_values_is_left_out_as_an_identifier():
     ["a", "b", "c", "d"],                               # too few values to tell
     ["a", "b", "c", "d", "e", "a"],                     # a value repeats
     [True, False, True, None, False, True],             # booleans
+    list(pd.period_range("2020-01", periods=6, freq="M")),  # a time, one a row
 ])
 def test_columns_that_are_not_identifiers_are_kept(column):
     frame = pd.DataFrame({"c": column, "x": np.arange(len(column), dtype=float)})
