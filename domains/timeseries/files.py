@@ -208,8 +208,9 @@ class SeriesFiles:
         elif isinstance(data, np.ndarray):
             atomic_write(path, lambda tmp: np.save(tmp, data, allow_pickle=False))
         elif isinstance(data, list):
-            raise DataError("series read from a .ts / UCR archive file are not written back in "
-                            "that format; fill them from Python (model.infill(list of arrays)) "
-                            "or convert the file to .npz", file=path)
+            raise DataError("series read from a .ts / UCR archive file cannot be written by infill "
+                            "(in no format: their lengths and channels vary); fill them from Python "
+                            "(model.infill(list of arrays)), or convert the file to .npz / .csv "
+                            "and infill that", file=path)
         else:
             raise TypeError(f"write_output: unsupported data of type {type(data).__name__}")

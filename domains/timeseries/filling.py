@@ -111,7 +111,7 @@ class SeriesInfill:
             return [arrs[0] for arrs, _ in parts], ("list", parts)
         raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
                         f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
-                        f"arrays or a pandas DataFrame")
+                        f"arrays, a pandas DataFrame or (to infill) a Series")
 
     def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""
@@ -152,6 +152,8 @@ class SeriesInfill:
                         vals.loc[idx[miss]] = arr[j][miss]
                         if pd.api.types.is_integer_dtype(out[col].dtype):  # counts: whole numbers, dtype kept
                             vals = vals.round().astype(out[col].dtype)
+                        elif pd.api.types.is_float_dtype(out[col].dtype) and out[col].dtype != np.float64:
+                            vals = vals.astype(out[col].dtype)  # float32 / Float64 stay as given
                         out[col] = vals
             return out
         if kind in ("1d", "2d", "3d"):
@@ -221,6 +223,8 @@ class SeriesInfill:
         missing samples) and average the fills: test-time augmentation over the one
         arbitrary choice of the tokenisation (training crops see every phase). A series
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
+        if isinstance(data, pd.Series):  # one channel: filled as a one-column table, a Series back
+            return self.infill(data.to_frame(), predict).iloc[:, 0]
         arrays, how = self._series_arrays(data)
         self._refuse_unobserved_channels(data, arrays, how)
         masked: list[MaskedExample] = []

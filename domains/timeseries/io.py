@@ -105,6 +105,46 @@ def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None 
             file=file)
 
 
+def uneven_steps(when: np.ndarray) -> str | None:
+    """How the steps between a series' sorted times ``when`` (numbers or datetime64) vary,
+    or None when they are even: one step, or a calendar frequency pandas names (months,
+    quarters, business days). A series is read as samples in time order, evenly spaced, so
+    a time with no row is no gap to fill and a 3-day step counts as one."""
+    t = np.unique(when)
+    if t.size < 3:
+        return None
+    if np.issubdtype(t.dtype, np.datetime64):
+        try:
+            if pd.infer_freq(pd.DatetimeIndex(t)) is not None:
+                return None
+        except (TypeError, ValueError):
+            pass
+        steps = pd.to_timedelta(np.diff(t)).to_numpy()
+    elif np.issubdtype(t.dtype, np.number):
+        steps = np.diff(t.astype(np.float64))
+        if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+            return None
+    else:
+        return None
+    kinds, counts = np.unique(steps, return_counts=True)
+    if kinds.size == 1:
+        return None
+    common = kinds[int(np.argmax(counts))]
+    shown = str(pd.Timedelta(common)).replace(" 00:00:00", "") if np.issubdtype(steps.dtype, np.timedelta64) \
+        else f"{float(common):g}"
+    return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
+
+
+def warn_uneven(path: str, found: Sequence[tuple[str, str]]) -> None:
+    """One warning for the series of ``path`` whose time steps vary (``uneven_steps``)."""
+    if found:
+        name, how = found[0]
+        more = f" ({len(found)} series like it)" if len(found) > 1 else ""
+        warnings.warn(f"{path}: series {name!r}: {how}{more}; a series is read as evenly spaced samples "
+                      f"in time order, so a missing time is not a gap to fill: give each missing time "
+                      f"a row with empty values, or resample to a regular grid", stacklevel=3)
+
+
 def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates / times if
     every cell is one. A cell with no time, or a column of numbers with some text or of text
@@ -215,6 +255,10 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
     out: list[Series] = []
     base = os.path.basename(path)
+    if when is not None:
+        uneven = [(f"{base}:{key}" if key else base, how) for key, g in groups
+                  if (how := uneven_steps(np.asarray(when)[g.index.to_numpy()])) is not None]
+        warn_uneven(path, uneven)
     if value_column is None:  # wide
         reserved = {time_column, series_column}
         names = list(channels) if channels is not None else [c for c in frame.columns if c not in reserved]

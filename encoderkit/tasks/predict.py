@@ -134,9 +134,13 @@ class FineTuned(Pretrained):
 
             if spec.label_column and isinstance(data, pd.DataFrame) and spec.label_column in data.columns:
                 labels = data
+            elif isinstance(data, (str, Path)) and Path(data).is_file() and (
+                    spec.label_column or self.domain.read_labels(str(data)) is not None):
+                labels = data  # a raw table with the label column, or a .ts file: as the command reads it
             else:
                 raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
-                                 "(None only for a table holding the run's task.label_column)")
+                                 "(None only for a table holding the run's task.label_column, or "
+                                 "a data file holding its labels, such as a .ts file)")
         index = self.domain.row_index(data)
         if index is not None:
             labels = _on_rows(labels, index)

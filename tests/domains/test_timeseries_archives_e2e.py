@@ -79,6 +79,8 @@ def test_ingest_finetune_predict_evaluate_on_archive_files(kind, tmp_path, capsy
         assert cli.main(["evaluate", f"checkpoint={ft}", f"input={test}", *extra]) == 0
         assert "accuracy" in capsys.readouterr().out
     metrics = load(ft).evaluate(str(test), str(test), verbose=False)
+    # from Python too the file is its own labels (was "evaluate needs labels")
+    assert load(ft).evaluate(str(test), verbose=False) == metrics
     assert metrics["records"] == len(series)
     assert metrics["accuracy"] == pytest.approx(np.mean(frame["prediction"].to_numpy() == np.asarray(truth)))
 

@@ -275,3 +275,43 @@ def test_series_ingest_of_an_unnamed_date_column_says_which_option_to_give(tmp_p
     # named, the same file ingests
     assert main(["ingest", "domain=timeseries", "time_column=date", f"input={src}",
                  f"output={tmp_path / 's.zarr'}"]) == 0
+
+
+# ---------------------------------------------------------------- a series user's audit
+
+def test_series_with_uneven_time_steps_is_warned_of(tmp_path):
+    """Times 1, 2, 4, 5 were read as four evenly spaced samples without a word: the missing
+    time 3 is no gap to fill. Even steps, and calendar months (28-31 days), are not warned of."""
+    from domains.timeseries import io as tsio
+
+    def warned(text: str, column: str) -> list[str]:
+        src = tmp_path / "s.csv"
+        src.write_text(text)
+        import warnings
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            tsio.read_csv(str(src), time_column=column)
+        return [str(w.message) for w in got]
+
+    assert any("time steps vary (1 of 3" in m and "not a gap to fill" in m
+               for m in warned("t,v\n1,1\n2,2\n4,3\n5,4\n", "t"))
+    assert any("(1 of 3 are not the most common, 1 days)" in m
+               for m in warned("date,v\n2020-01-01,1\n2020-01-02,2\n2020-01-04,3\n2020-01-05,4\n", "date"))
+    assert warned("date,v\n2020-01-31,1\n2020-02-29,2\n2020-03-31,3\n2020-04-30,4\n", "date") == []
+    assert warned("t,v\n0.1,1\n0.2,2\n0.3,3\n0.4,4\n", "t") == []
+
+
+def test_python_infill_of_a_series_keeps_its_kind_and_dtype(runs):
+    from encoderkit.infer import load
+
+    model = load(runs["timeseries"].dir)
+    when = pd.date_range("2021-01-01", periods=80, freq="D", name="date")
+    y = pd.Series(np.sin(np.arange(80) / 5.0), index=when, name="load")
+    y.iloc[[10, 11, 40]] = np.nan
+    out = model.infill(y)  # was a TypeError: unsupported data of type Series
+    assert isinstance(out, pd.Series) and out.name == "load" and out.index.equals(when)
+    assert out.notna().all() and (out[y.notna()] == y[y.notna()]).all()
+    frame = y.to_frame().astype(np.float32)
+    filled = model.infill(frame)  # a float32 column came back float64
+    assert filled["load"].dtype == np.float32
+    np.testing.assert_array_equal(filled["load"][y.notna()].to_numpy(), frame["load"][y.notna()].to_numpy())
