@@ -272,7 +272,7 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
         col = frame[c]
         empty = col.isna().to_numpy(copy=True)
         if not pd.api.types.is_numeric_dtype(col.dtype):  # text: " " is as blank as ""
-            empty |= col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+            empty |= col.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
         blank &= empty
         if not blank.any():
             break

@@ -105,23 +105,21 @@ def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None 
             file=file)
 
 
-def uneven_steps(when: np.ndarray) -> str | None:
-    """How the steps between a series' sorted times ``when`` (numbers or datetime64) vary,
-    or None when they are even: one step, or a calendar frequency pandas names (months,
-    quarters, business days). A series is read as samples in time order, evenly spaced, so
-    a time with no row is no gap to fill and a 3-day step counts as one."""
-    t = np.unique(when)
-    if t.size < 3:
+def uneven_steps(when: Any) -> str | None:
+    """How the steps between a series' times ``when`` (``sort_key``'s: numbers, or dates
+    with or without a time zone) vary, or None when they are even: one step, or a calendar
+    frequency pandas names (months, quarters, business days). A series is read as samples
+    in time order, evenly spaced, so a time with no row is no gap to fill and a 3-day step
+    counts as one."""
+    t = pd.Index(when).unique().sort_values()
+    if len(t) < 3:
         return None
-    if np.issubdtype(t.dtype, np.datetime64):
-        try:
-            if pd.infer_freq(pd.DatetimeIndex(t)) is not None:
-                return None
-        except (TypeError, ValueError):
-            pass
-        steps = pd.to_timedelta(np.diff(t)).to_numpy()
-    elif np.issubdtype(t.dtype, np.number):
-        steps = np.diff(t.astype(np.float64))
+    if isinstance(t, pd.DatetimeIndex):
+        if pd.infer_freq(t) is not None:
+            return None
+        steps = np.diff(t.as_unit("ns").asi8)
+    elif pd.api.types.is_numeric_dtype(t.dtype):
+        steps = np.diff(t.to_numpy(np.float64))
         if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
             return None
     else:
@@ -130,7 +128,7 @@ def uneven_steps(when: np.ndarray) -> str | None:
     if kinds.size == 1:
         return None
     common = kinds[int(np.argmax(counts))]
-    shown = str(pd.Timedelta(common)).replace(" 00:00:00", "") if np.issubdtype(steps.dtype, np.timedelta64) \
+    shown = str(pd.Timedelta(int(common))).replace(" 00:00:00", "") if isinstance(t, pd.DatetimeIndex) \
         else f"{float(common):g}"
     return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
 
@@ -257,7 +255,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     base = os.path.basename(path)
     if when is not None:
         uneven = [(f"{base}:{key}" if key else base, how) for key, g in groups
-                  if (how := uneven_steps(np.asarray(when)[g.index.to_numpy()])) is not None]
+                  if (how := uneven_steps(when[g.index.to_numpy()])) is not None]
         warn_uneven(path, uneven)
     if value_column is None:  # wide
         reserved = {time_column, series_column}

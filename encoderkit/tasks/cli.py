@@ -238,8 +238,9 @@ def _evaluate(argv: list[str]) -> int:
     labels = args["labels"]
     if not labels:  # a raw table holding the run's task.label_column, or a file holding its
         # own labels (a .ts series file): the input is its own labels file
-        if not (Path(args["input"]).is_file() and (getattr(model.spec, "label_column", None)
-                                                   or _holds_labels(model, args["input"]))):
+        with _reading_input(args["input"]):
+            own = model.holds_labels(args["input"])
+        if not own:
             raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
                              key="labels")
         labels = args["input"]
@@ -250,12 +251,6 @@ def _evaluate(argv: list[str]) -> int:
     with _reading_input(args["input"]):
         model.evaluate(_input(model, args["input"]), labels, label_names=names)
     return 0
-
-
-def _holds_labels(model: Any, source: str) -> bool:
-    """Whether the domain reads labels from the data file ``source`` itself."""
-    with _reading_input(source):
-        return model.domain.read_labels(source) is not None
 
 
 COMMANDS = {"finetune": _finetune, "predict": _predict, "evaluate": _evaluate}

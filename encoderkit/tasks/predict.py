@@ -121,6 +121,12 @@ class FineTuned(Pretrained):
     def infill(self, data: Any) -> Any:
         raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
 
+    def holds_labels(self, source: str | Path) -> bool:
+        """Whether the data file ``source`` is its own labels file: a raw table holding the
+        run's ``task.label_column``, or a file the domain reads labels from (a ``.ts``)."""
+        return Path(source).is_file() and bool(
+            self.spec.label_column or self.domain.read_labels(str(source)) is not None)
+
     def evaluate(self, data: Any, labels: Any = None, *, label_names: Sequence[str] | None = None,
                  verbose: bool = True) -> dict[str, float]:
         """Task metrics of the predictions for ``data`` against ``labels`` (a labels file,
@@ -134,8 +140,7 @@ class FineTuned(Pretrained):
 
             if spec.label_column and isinstance(data, pd.DataFrame) and spec.label_column in data.columns:
                 labels = data
-            elif isinstance(data, (str, Path)) and Path(data).is_file() and (
-                    spec.label_column or self.domain.read_labels(str(data)) is not None):
+            elif isinstance(data, (str, Path)) and self.holds_labels(data):
                 labels = data  # a raw table with the label column, or a .ts file: as the command reads it
             else:
                 raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
