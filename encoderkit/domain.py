@@ -273,6 +273,14 @@ class Domain:
         domain whose ids come from the file name overrides it."""
         return self.to_records(self.read_input(path))
 
+    def read_options(self) -> dict[str, Any]:
+        """The ingest options a raw file is read back with (``embed``, ``infill`` on a file),
+        by name: the run's, as its store was ingested. A user who passes one of them again
+        (``time_column=date`` to ingest, then to embed) is accepted when it is the run's value
+        and refused when it contradicts it (``infer.pretrained.split_read_options``). Default:
+        none, so every ingest option is an unknown parameter there."""
+        return {}
+
     def read_labels(self, path: str) -> Any:
         """The labels a raw file of this domain holds beside its records (a ``.ts`` series
         file's classes), as a DataFrame with an ``id`` column (the ids ``ingest`` gives the

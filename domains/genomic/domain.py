@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -401,6 +402,20 @@ class GenomicDomain(Domain):
 
     def read_input(self, path: str) -> list[SeqRecord]:
         return read_seq_records(path)
+
+    def read_records(self, path: str) -> list[Record]:
+        """The file's records as ingest writes them, less those without a base (a header
+        right before the next), which ingest skips: refused here, they stopped ``embed`` /
+        ``predict`` of the whole file. Each output row keeps its record's id, so a skipped
+        record is a missing id, named in a warning, not a shifted row."""
+        seqs = self.read_input(path)
+        empty = [text_id(x.id) for x in seqs if not x.sequence]
+        if empty:
+            more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
+            warnings.warn(f"{path}: skipped {len(empty)} empty record(s) (no bases) as ingest skips "
+                          f"them: {', '.join(map(repr, empty[:3]))}{more}; the output has no row for "
+                          f"them (join its rows by record id, not by position in the file)", stacklevel=2)
+        return self.to_records([x for x in seqs if x.sequence])
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, list) and all(isinstance(x, SeqRecord) for x in data):

@@ -198,6 +198,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         for key in ("time_column", "series_column", "value_column", "channel_column"):
             if opts[key] is None and (schema or {}).get(key):
                 opts[key] = str(schema[key])
+        # so does the missing-value marker: a raw file's -999 read back for embed / infill is
+        # missing, as ingest read it (it was read as a value)
+        if opts["missing_value"] is None and (schema or {}).get("missing_value") is not None:
+            opts["missing_value"] = schema["missing_value"]
         if opts["format"] == "auto" and (schema or {}).get("format") == "ucr":
             opts["format"] = "ucr"
         super().__init__(schema or {}, **opts)

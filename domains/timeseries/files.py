@@ -71,6 +71,9 @@ def warn_empty(path: str, records: list[Record]) -> None:
 
 
 TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
+# the ingest options a file is read back with (``channels`` is not among them: the store
+# does not record it, and a file read back keeps every number column)
+READ_OPTIONS = ("format", "time_column", "series_column", "value_column", "channel_column", "missing_value")
 
 
 def refuse_numbers_as_header(path: str, table: bool = False) -> None:
@@ -114,6 +117,11 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str]) -> None:
 
 
 class SeriesFiles:
+    def read_options(self) -> dict[str, Any]:
+        """Column roles, format and missing-value marker of the files read back: the run's,
+        which the domain takes from the store's schema (see ``TimeSeriesDomain.__init__``)."""
+        return {k: self.options[k] for k in READ_OPTIONS}
+
     def _table_roles(self) -> bool:
         """Whether a column role (``time_column=``, ``series_column=``, ...) makes text files tables."""
         return any(self.options.get(k) for k in TABLE_OPTIONS)

@@ -18,9 +18,11 @@ from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, Us
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
                        [pooling=mean|mean_std|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
-                       [device=cpu] [overwrite=false] [progress=true|false]
+                       [device=cpu] [overwrite=false] [progress=true|false] [<ingest option>=value ...]
 
 Embeddings of every record of a record store or of a raw file the run's domain reads.
+A raw file is read as the run's store was ingested: an ingest option given again
+(time_column=date) must be the one the run used.
   pooling    mean / cls: one vector per record ([N, d]); mean_std: the mean and standard
              deviation of the record's token states ([N, 2d]); none: one per token (.zarr only)
   output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
@@ -44,7 +46,9 @@ def infill_usage() -> str:
              "",
              "Fills what is missing in a raw file with the run's model and writes it back in the",
              "input's format; observed values are unchanged. output must not exist unless",
-             "overwrite=true (which replaces a single file only).",
+             "overwrite=true (which replaces a single file only). The file is read as the run's",
+             "store was ingested: an ingest option given again (time_column=date) must be the",
+             "one the run used.",
              "",
              "per domain: input formats; infill options (set at infill time)"]
     for name in available_domains():
@@ -139,13 +143,26 @@ def _input_path(text: str) -> Path:
     return path
 
 
+def _check_ingest_options(domain: Any, given: Mapping[str, Any], own: Mapping[str, Any]) -> None:
+    """The words of embed that are none of its own parameters: the run's ingest options a user
+    repeats (``split_read_options``: refused where they contradict the run); others unknown."""
+    from encoderkit.infer.pretrained import split_read_options
+
+    unknown = sorted(split_read_options(domain, given))
+    if unknown:
+        allowed = sorted(own) + sorted(domain.read_options())
+        raise UsageError(f"unknown parameter {unknown[0]!r}; allowed: {allowed}", key=unknown[0])
+
+
 def _embed(argv: list[str]) -> int:
     from encoderkit.infer import load
 
-    args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "pooling": "mean",
-                             "max_tokens": None, "max_seqlen": None, "device": "cpu",
-                             "overwrite": False, "progress": None},
-                      ("checkpoint", "input", "output"), "embed")
+    base = {"checkpoint": "", "input": "", "output": "", "pooling": "mean", "max_tokens": None,
+            "max_seqlen": None, "device": "cpu", "overwrite": False, "progress": None}
+    named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
+    # ingest options (time_column=...) are the domain's: known once the checkpoint names it
+    args = parse_args(argv, base, ("checkpoint", "input", "output"), "embed",
+                      extra=tuple(k for k in named if k not in base))
     from encoderkit.infer.embed import check_pooling
     from encoderkit.tasks.spec import pooled_width
 
@@ -161,6 +178,7 @@ def _embed(argv: list[str]) -> int:
     source = _input_path(args["input"])
     check_device(args["device"])  # device=cuda without CUDA failed inside torch
     model = load(args["checkpoint"], device=args["device"])
+    _check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)
     if source.is_dir():
         data: Any = source
     else:

@@ -34,6 +34,33 @@ def progress_bar(n: int, desc: str, progress: bool | None) -> Any:
     return tqdm(total=n, desc=desc, unit="rec", disable=not progress)
 
 
+def split_read_options(domain: Domain, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` less the ingest options a raw file is read back with (``Domain.read_options``).
+    A user repeats what they gave ``ingest`` (``time_column=date``): the run's value is
+    accepted, as files are read that way anyway; another value is refused, naming the run's,
+    since the model was trained on the store ingest read that way."""
+    recorded = domain.read_options()
+    for key in sorted(options.keys() & recorded.keys()):
+        if not _same_option(options[key], recorded[key]):
+            raise UsageError(f"{key}={_shown(options[key])} contradicts the run: its store was "
+                             f"ingested with {key}={_shown(recorded[key])}, and raw files are read "
+                             f"back that way; leave {key} out (or ingest with the new value and "
+                             f"train on that store)", key=key)
+    return {k: v for k, v in options.items() if k not in recorded}
+
+
+def _same_option(given: Any, recorded: Any) -> bool:
+    """Equal option values; a tuple is the list a saved run holds (JSON has no tuples)."""
+    def plain(v: Any) -> Any:
+        return list(v) if isinstance(v, tuple) else v
+    return plain(given) == plain(recorded)
+
+
+def _shown(value: Any) -> str:
+    """An option value as a user writes it on the command line (``null``, ``date``)."""
+    return "null" if value is None else value if isinstance(value, str) else repr(value)
+
+
 class RecordSource:
     """Uniform view of what ``embed`` accepts: a record store (object or path),
     a list of stored-format records (dicts), the path of a file the domain reads
@@ -124,13 +151,20 @@ class Pretrained:
     # ---- embeddings ----
     def embed(self, data: Any, pooling: str = "mean", *, max_tokens: int | None = None,
               max_seqlen: int | None = None, out: str | Path | None = None, overwrite: bool = False,
-              progress: bool | None = None) -> np.ndarray | list[np.ndarray] | Path:
+              progress: bool | None = None, **ingest_options: Any) -> np.ndarray | list[np.ndarray] | Path:
         """Embeddings of every record of ``data`` (a store, a store path, records, a
         file's path, or user data), in input order. Pooling ``mean``/``cls`` gives ``[N, d]``,
         ``mean_std`` ``[N, 2d]`` (mean, then standard deviation of the token states);
         ``none`` a list of ``[L_i, d]``. With ``out`` (``.zarr``/``.npy``) results
-        stream to disk and the path is returned (see ``infer.embed`` for windowing)."""
+        stream to disk and the path is returned (see ``infer.embed`` for windowing).
+        ``ingest_options``: those given to ``ingest`` (``time_column=...``) may be repeated;
+        a file is read as the run's store was ingested, so one that differs is refused."""
         check_pooling(pooling)
+        unknown = sorted(split_read_options(self.domain, ingest_options))
+        if unknown:
+            raise UsageError(f"embed() got unknown parameter(s) {unknown}; the {self.domain.name!r} "
+                             f"run's ingest options it accepts: {sorted(self.domain.read_options()) or 'none'}",
+                             key=unknown[0])
         source = RecordSource(data, self.domain)
         n = len(source)
         bar = progress_bar(n, "embed", progress)
@@ -189,7 +223,8 @@ class Pretrained:
         """Fill what is missing or masked in ``data`` with the domain's ``infill``;
         observed values come back unchanged. ``options``: the domain's infill options
         (``domain.infill_options``, e.g. ``numeric_decode``, ``window``, ``overlap``);
-        a window the run did not fix defaults to the run's training window."""
+        a window the run did not fix defaults to the run's training window. Ingest options
+        (``time_column=...``) may be repeated as the run's store was ingested with them."""
         if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
             raise UsageError("infill received an empty input (no records)")
         return self.infill_domain(options).infill(data, self.predict)
@@ -199,12 +234,18 @@ class Pretrained:
         self.infill_domain(options)
 
     def infill_domain(self, options: Mapping[str, Any]) -> Domain:
-        """The domain with ``options`` applied (validated by the domain's constructor)."""
+        """The domain with ``options`` applied (validated by the domain's constructor); the
+        run's own ingest options among them are dropped (``split_read_options``)."""
         accepted: dict[str, str] = dict(getattr(self.domain, "infill_options", {}) or {})
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise UsageError(f"unknown infill option(s) {unknown} for the {self.domain.name!r} domain; "
-                             f"allowed: {sorted(accepted) or 'none'}", key=unknown[0])
+        # an infill option keeps its meaning should a domain ever name an ingest option alike
+        rest = split_read_options(self.domain, {k: v for k, v in options.items() if k not in accepted})
+        if rest:
+            ingest = sorted(self.domain.read_options())
+            raise UsageError(f"unknown infill option(s) {sorted(rest)} for the {self.domain.name!r} domain; "
+                             f"allowed: {sorted(accepted) or 'none'}"
+                             + (f" (and the run's ingest options {ingest})" if ingest else ""),
+                             key=sorted(rest)[0])
+        options = {k: v for k, v in options.items() if k in accepted}
         changes = {accepted[k]: v for k, v in options.items()}
         window = accepted.get("window")
         if window is not None and window not in changes and self.domain.options.get(window, 0) is None:

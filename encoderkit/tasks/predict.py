@@ -147,8 +147,7 @@ class FineTuned(Pretrained):
                                  "(None only for a table holding the run's task.label_column, or "
                                  "a data file holding its labels, such as a .ts file)")
         index = self.domain.row_index(data)
-        if index is not None:
-            labels = _on_rows(labels, index)
+        labels = _on_rows(labels, index) if index is not None else _by_position(labels)
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
@@ -188,6 +187,25 @@ def _on_rows(labels: Any, index: Any) -> Any:
     raise UsageError(f"the labels' index does not match the table's ({len(labels)} labels, {len(index)} "
                      f"rows{'; rows without a label of their index: ' + repr(absent) if absent else ''}): "
                      f"give labels indexed like the table, or labels.to_numpy() to pair them by position")
+
+
+def _by_position(labels: Any) -> Any:
+    """``labels`` given beside data without a row index (records, a store, a file), which
+    pairs them with the records by position. A Series, or a DataFrame without an ``id``
+    column, indexed other than 0..n-1 (a slice, a shuffle) has an index the caller means,
+    and it lines up with nothing here: refused (it was scored by position without a word),
+    as ``_on_rows`` refuses an index that does not match a table's. Other labels as they are."""
+    import pandas as pd
+
+    if not isinstance(labels, (pd.Series, pd.DataFrame)) or (
+            isinstance(labels, pd.DataFrame) and "id" in map(str, labels.columns)):
+        return labels
+    if labels.index.equals(pd.RangeIndex(len(labels))):
+        return labels
+    raise UsageError(f"the labels' index is not 0..{len(labels) - 1} (it starts {list(labels.index[:3])!r}) "
+                     f"and the data has no row index to line it up on: pass labels.to_numpy() (or "
+                     f"labels.reset_index(drop=True)) to pair them with the records by position, or a "
+                     f"DataFrame with an 'id' column to pair them by record id")
 
 
 def _frame(labels: Any):
