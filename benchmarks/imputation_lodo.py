@@ -98,7 +98,7 @@ def tables() -> dict[str, pd.DataFrame]:
             "star98": sm.datasets.star98.load_pandas().data,
             "grunfeld (mixed)": grun,
             "modechoice (mixed)": mode,
-            **held_out_tables(), **small_tables()}
+            **held_out_tables(), **small_tables(), **fresh_small_tables()}
 
 
 def small_tables() -> dict[str, pd.DataFrame]:
@@ -124,6 +124,19 @@ def small_tables() -> dict[str, pd.DataFrame]:
             "strikes (small)": ds.strikes.load_pandas().data,
             "heart (small)": heart,
             "linnerud (small)": load_linnerud(as_frame=True).frame.astype(int)}
+
+
+def fresh_small_tables() -> dict[str, pd.DataFrame]:
+    """Seven more small statsmodels tables (16-301 rows), added on 2026-12-06 to check on
+    tables no setting was looked at with what the first small tables suggested (names end
+    "(fresh small)"): longley (16 years of US macro figures), stackloss (21 plant runs),
+    committee (20 House committees), spector (32 students), elnino (61 years x 12 months of
+    sea temperature), danish_data (55 quarters) and cancer (301 counties, 2 columns)."""
+    import statsmodels.api as sm
+
+    names = ("longley", "stackloss", "committee", "spector", "elnino", "danish_data", "cancer")
+    return {f"{n} (fresh small)": getattr(sm.datasets, n).load_pandas().data.reset_index(drop=True)
+            for n in names}
 
 
 def held_out_tables() -> dict[str, pd.DataFrame]:

@@ -599,7 +599,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             if order is not None:
                 filled, read = filled.iloc[np.argsort(order)], data.iloc[np.argsort(order)]
             if isinstance(read, pd.DataFrame):
-                filled = as_written(input, output, read, filled, ingest_options.get("delimiter"))
+                filled = as_written(input, output, read, filled, ingest_options.get("delimiter"),
+                                    getattr(reader, "read_decimal", "."))
             Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)  # as predict's writer does
             reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
 

@@ -181,13 +181,14 @@ def same_cells(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
 
 
 def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFrame,
-               delimiter: str | None) -> pd.DataFrame:
+               delimiter: str | None, decimal: str = ".") -> pd.DataFrame:
     """``filled`` with every cell the fill left alone as the text ``source`` holds, when
     both files are delimited text of one kind, compressed or not (pandas would rewrite
     ``1.50`` as ``1.5`` and ``2020-01-01T10:00+01:00`` as ``2020-01-01 09:00:00+00:00``);
     ``filled`` as it is where the text does not line up cell for cell with ``data`` (the
     file as read, in file order). ``delimiter``: the one the file was read with (None: by
-    its name). Used by ``encoderkit impute`` and ``encoderkit infill``."""
+    its name); ``decimal``: its decimal mark, which filled numbers are written with. Used by
+    ``encoderkit impute`` and ``encoderkit infill``."""
     kinds = [Path(textfiles.plain_name(p)).suffix for p in (source, output)]
     if kinds[0] != kinds[1] or kinds[0] not in textfiles.TEXT_TABLE_SUFFIXES:
         return filled
@@ -197,7 +198,7 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     def text(f: Any) -> pd.DataFrame:
         return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
     try:
-        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False)))
+        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False, decimal=decimal)))
     except (ValueError, OSError, ImportError, pd.errors.ParserError):
         return filled
     if given.shape != data.shape or new.shape != data.shape or filled.shape != data.shape \

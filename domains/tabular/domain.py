@@ -130,6 +130,9 @@ class TabularDomain(TableInfill, Domain):
         self._keep = np.asarray([c not in set(opts["drop_columns"]) for c in names], dtype=bool)
         self.layout = TableLayout(self.schema)
         self.rope_axes = 1 if opts["column_positions"] else 0
+        # the decimal mark of the last text table read_input read (decimal=auto resolves per
+        # file): write_output writes a table back with it, so a '2,25' file stays one
+        self.read_decimal = "."
 
     # ------------------------------------------------------------ ingest
     @classmethod
@@ -139,7 +142,7 @@ class TabularDomain(TableInfill, Domain):
         opts = check_ingest_options(options)
         frames = []
         for path in sources:
-            res = read_table(str(path), opts["delimiter"])
+            res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"])
             if res.ragged_rows:
                 report.skip("ragged row (wrong number of fields)", res.ragged_rows)
             report.warnings.extend(res.messages)
@@ -371,9 +374,13 @@ class TabularDomain(TableInfill, Domain):
         self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
         # ids as ingest names a file's rows (row<position>): predict on the raw table and on
-        # its store write the same ids, and a labels file joins either
+        # its store write the same ids, and a labels file joins either. A DataFrame's rows are
+        # named by its index (df.iloc[[15, 3]] -> row15, row3: the ids of those rows in the
+        # file's store), unless the index repeats a label
+        index = frame.index if isinstance(data, pd.DataFrame) and frame.index.is_unique else range(len(frame))
+        ids = [f"row{int(k)}" if isinstance(k, (int, np.integer)) else str(k) for k in index]
         return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i],
-                 "id": f"row{i}"} for i in range(len(frame))]
+                 "id": ids[i]} for i in range(len(frame))]
 
     def row_index(self, data: Any) -> Any:
         return data.index if isinstance(data, pd.DataFrame) else None
@@ -385,7 +392,10 @@ class TabularDomain(TableInfill, Domain):
     def read_input(self, path: str) -> pd.DataFrame:
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a
         # ragged row is refused rather than skipped
-        return read_table(path, (self.schema.get("ingest_options") or {}).get("delimiter"), keep_rows=True).frame
+        opts = self.schema.get("ingest_options") or {}
+        res = read_table(path, opts.get("delimiter"), keep_rows=True, decimal=opts.get("decimal", "auto"))
+        self.read_decimal = res.decimal
+        return res.frame
 
     def check_output_name(self, data: Any, path: str) -> None:
         check_output_kind(path, as_frame(data) if isinstance(data, np.ndarray) else data, parquet=True)
@@ -397,8 +407,10 @@ class TabularDomain(TableInfill, Domain):
             return
         # the delimiter the table was read with (ingest option), so a ';' file stays one;
         # else by the name, compressed too (x.tsv.gz is tab-separated)
-        sep = (self.schema.get("ingest_options") or {}).get("delimiter") or delimiter(path)
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, sep=sep, index=False,
+        opts = self.schema.get("ingest_options") or {}
+        sep = opts.get("delimiter") or delimiter(path)
+        mark = opts.get("decimal") if opts.get("decimal") in (".", ",") else getattr(self, "read_decimal", ".")
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, sep=sep, index=False, decimal=mark,
                                                     compression=write_compression(path)))
 
     # ------------------------------------------------------------ samples

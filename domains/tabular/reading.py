@@ -6,6 +6,13 @@ What every reader thus agrees on: an empty cell, pyarrow's missing-value words a
 holding only whitespace are missing; a ragged row is skipped and counted (or refused where
 the output keeps every row); text that is not UTF-8 is refused; a header cell with no name
 is refused when its column holds values (an empty one is a trailing separator, dropped).
+
+Decimal commas (``decimal=auto``, the default): a file separated by something other than a
+comma (``;``, a tab: what a spreadsheet in a German or French locale writes) whose text
+columns hold only numbers written ``2,25`` is read again with the comma as the decimal
+mark, when no column holds numbers with a decimal point; otherwise such a column was
+text, so a column of measurements became an identifier or categories and its holes were
+left or filled with values seen. ``decimal=','`` / ``'.'`` chooses for every file.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ class ReadResult:
     frame: pd.DataFrame
     ragged_rows: int = 0
     messages: list[str] = field(default_factory=list)
+    decimal: str = "."  # the decimal mark the numbers were read with (``decimal=auto`` resolved)
+
+
+DECIMALS = ("auto", ".", ",")
+# a number written with a decimal comma and no thousands mark: 2,25  -0,5  12 (RE2 syntax)
+_COMMA_NUMBER = r"^\s*[-+]?[0-9]+(,[0-9]+)?\s*$"
 
 
 # text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
@@ -36,20 +49,23 @@ TEXT_SUFFIXES = TEXT_TABLE_SUFFIXES
 _PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
 
 
-def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False) -> ReadResult:
+def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
+               decimal: str = "auto") -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
     are skipped and counted rather than shifting cells into the wrong columns, or, with
     ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
     refused: a skipped row would be missing from the filled file. Any problem with the
     file (truncated archive, bad bytes such as text that is not UTF-8, a directory) is a
-    ``DataError`` naming it."""
+    ``DataError`` naming it. ``decimal``: the decimal mark of a text table's numbers
+    (``auto``: see the module docstring; a Parquet file holds numbers, not text)."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        return _read_table(path, delimiter, keep_rows)
+        return _read_table(path, delimiter, keep_rows, decimal)
 
 
-def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> ReadResult:
+def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
+                decimal: str = "auto") -> ReadResult:
     lower = path.lower()
     if os.path.isdir(path):
         raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
@@ -66,6 +82,10 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
 
     if delimiter is None:
         delimiter = text_delimiter(path)
+    if decimal == delimiter:
+        raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told from "
+                        f"two cells: give another delimiter= or decimal=", file=path)
+    point = "." if decimal == "auto" else decimal
     method = compression(path)
     bad: list[int] = []
 
@@ -83,7 +103,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
         def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = ()) -> Any:
             # an empty text cell is missing, as it is in a numeric column; so is a cell of
             # ``blanks`` (only whitespace): pyarrow matches missing-value words exactly
-            convert = pacsv.ConvertOptions(strings_can_be_null=True)
+            convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point)
             if blanks:
                 convert.null_values = [*convert.null_values, *blanks]
 
@@ -108,8 +128,14 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
             lines, threads = table.num_columns != 1, False
             table = parse(lines, threads)
         blanks = _whitespace_cells(table)
+        marks = [b for b in blanks if b.strip()]
         if blanks:  # parsed again, so a column of numbers with such cells reads as numbers
             bad.clear()
+            table = parse(lines, threads, blanks)
+        comma = _comma_numbers(table) if decimal == "auto" and delimiter != "," else []
+        if comma:
+            bad.clear()
+            point = ","
             table = parse(lines, threads, blanks)
     except DataError:  # a .zip that is not one file: said as it is
         raise
@@ -130,7 +156,13 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False) -> Re
                         f"the filled file keeps every row, so fix or remove them", file=path)
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
-    res = ReadResult(_to_pandas(table), ragged_rows=len(bad))
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point)
+    if marks:
+        res.messages.append(f"{path}: cells {' '.join(map(repr, marks))} read as missing values")
+    if point == "," and decimal == "auto":
+        shown = ", ".join(map(repr, comma[:3])) + (f" and {len(comma) - 3} more" if len(comma) > 3 else "")
+        res.messages.append(f"{path}: numbers written with a decimal comma (column(s) {shown}) read "
+                            f"as numbers (decimal=',' says so; decimal='.' reads them as text)")
     if bad:
         res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
                             f"first at line(s) {bad[:5]}")
@@ -151,14 +183,17 @@ def _delimiter_fix(found: str) -> str:
     return f"set delimiter={found!r}"
 
 
-# a cell of only spaces, tabs or other Unicode spaces (RE2 syntax, as pyarrow.compute takes)
-_WHITESPACE = r"^[\s\p{Zs}]+$"
+# a cell of only spaces, tabs or other Unicode spaces, or a question mark among them (RE2
+# syntax, as pyarrow.compute takes)
+_WHITESPACE = r"^[\s\p{Zs}]*\??[\s\p{Zs}]*$"
 
 
 def _whitespace_cells(table: Any) -> list[str]:
-    """The distinct cells of ``table``'s text columns that hold only whitespace. Such a cell
-    is missing: a CSV written as ``a , b`` with blanks padded to the column width read it
-    as the category ``' '``, so ``impute`` found "no missing cell" to fill."""
+    """The distinct cells of ``table``'s text columns that hold only whitespace, or a ``?``.
+    Such a cell is missing: a CSV written as ``a , b`` with blanks padded to the column width
+    read it as the category ``' '``, so ``impute`` found "no missing cell" to fill; and ``?``
+    is how the UCI repository's tables (and the files made from them) mark a missing value:
+    read as text it made every number column of such a file a column of categories."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -168,6 +203,27 @@ def _whitespace_cells(table: Any) -> list[str]:
             blank = pc.match_substring_regex(col, _WHITESPACE)
             found.update(pc.unique(pc.filter(col, blank)).to_pylist())
     return sorted(found)
+
+
+def _comma_numbers(table: Any) -> list[str]:
+    """The text columns of ``table`` (read with a decimal point) whose every cell is a number
+    written with a decimal comma, at least one with a fraction; none when another column
+    holds numbers with a decimal point (a file mixing both marks is read as it is)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = []
+    for fld, col in zip(table.schema, table.columns):
+        if pa.types.is_floating(fld.type):
+            values = pc.drop_null(col)
+            if len(values) and pc.any(pc.not_equal(values, pc.floor(values))).as_py():
+                return []  # 2.25 somewhere: the point is this file's decimal mark
+        elif (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)) and col.null_count < len(col):
+            values = pc.drop_null(col)
+            if pc.all(pc.match_substring_regex(values, _COMMA_NUMBER)).as_py() and \
+                    pc.any(pc.match_substring(values, ",")).as_py():
+                found.append(str(fld.name))
+    return found
 
 
 def _check_names(table: Any, path: str) -> tuple[Any, int]:

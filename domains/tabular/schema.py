@@ -45,6 +45,8 @@ INGEST_DEFAULTS: dict[str, Any] = {
     "num_bins": 16,  # quantile bins per numeric column (PLE inputs and bin targets)
     "strict": False,  # a non-numeric string in a numeric column is an error instead of missing
     "delimiter": None,  # CSV delimiter; None: tab for .tsv/.tab, comma otherwise
+    "decimal": "auto",  # decimal mark of a text table's numbers: auto ("," in a file of them not
+                        # separated by commas, see reading.py), "." or ","
     "validation_fraction": 0.05,  # held out of the statistics, same split as RecordStore.split
     "split_seed": 0,
 }
@@ -85,6 +87,9 @@ def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
         d = opts["delimiter"]
         d = d[1:-1] if len(d) >= 2 and d[0] == d[-1] and d[0] in "'\"" else d
         opts["delimiter"] = {"\\t": "\t", "tab": "\t"}.get(d, d)
+    if opts["decimal"] not in reading.DECIMALS:
+        raise ValueError(f"The 'decimal' option must be one of {list(reading.DECIMALS)}. "
+                         f"Got {opts['decimal']!r} instead.")
     if opts["delimiter"] is not None and (not isinstance(opts["delimiter"], str) or len(opts["delimiter"]) != 1):
         raise ValueError(f"The 'delimiter' option must be one character (such as ';' or '|'; a "
                          f"tab as '\\t' or tab) or null. Got {opts['delimiter']!r} instead.")
@@ -160,6 +165,23 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
 
 
+# Words and signs that stand for "no value" in a column of numbers in files that do not leave
+# the cell empty: SAS and Stata write ".", spreadsheets "-" or "--", others "missing", "n.a.",
+# "nd" (readers already take NA, N/A, NULL, nan and "?" for missing). A text column whose
+# cells are numbers but for such marks is numbers with holes, however many holes: counted
+# against ``numeric_fraction`` the marks made a column 30% missing a column of categories.
+MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
+                           "na.", "unknown", "not available", "#value!", "#div/0!"})
+
+
+def missing_marks(s: pd.Series) -> np.ndarray:
+    """Which cells of ``s`` are one of ``MISSING_MARKS`` (any case, outer spaces ignored)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return np.zeros(len(s), dtype=bool)
+    text = s.astype("string").str.strip().str.lower()
+    return text.isin(MISSING_MARKS).fillna(False).to_numpy(dtype=bool)
+
+
 def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
                    source: str | None = None) -> tuple[np.ndarray, str | None]:
     """The cells of the numeric column ``name`` as float64 (``numeric_values``) under the one
@@ -186,13 +208,15 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     if not text.any():
         return v, None
     count, present = int(text.sum()), int(given.sum())
+    marked = int((text & missing_marks(s)).sum())  # "." / "-": holes, not stray text
     examples = list(s[text].astype(str).unique()[:3])
     first = int(np.flatnonzero(text)[0])
     said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at row {first})"
     if opts.get("strict"):
         raise DataError(f"{said} (strict=true)", file=source)
     fraction = float(opts.get("numeric_fraction", 0.9))
-    if 1.0 - count / present < fraction and (opts.get("columns") or {}).get(name) != "numeric":
+    if present > marked and 1.0 - (count - marked) / (present - marked) < fraction and \
+            (opts.get("columns") or {}).get(name) != "numeric":
         raise DataError(f"column {name!r}: {count} of its {present} non-empty cells are not numbers "
                         f"(such as {examples}, first at row {first}), but the model reads it as numbers "
                         f"(ingest does when at least {fraction:.0%} of a column's cells are): check "
@@ -250,8 +274,10 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     # would read it as 0 / 1 and fill 0.37; it is two categories
     if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
         return "categorical"
-    # text: numeric if nearly every cell parses as a number (a stray "n/a" or "?" is missing)
-    if len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
+    # text: numeric if nearly every cell parses as a number (a stray "abc" is missing), not
+    # counting the cells that mark a missing value ("." / "-", however many)
+    rest = present[~missing_marks(present)]
+    if len(rest) and pd.to_numeric(rest, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
 
@@ -292,7 +318,8 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             dropped[name] = "it is entirely missing"
             continue
         kind = opts["columns"].get(name) or _infer_kind(s, opts)
-        if kind == "categorical" and name not in opts["columns"] and _identifier(s):
+        if kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
+                not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]):
             n = int(s.notna().sum())
             messages.append(f"column {name!r} is an identifier (each of its {n} values occurs once): "
                             f"left out of the model, its cells kept as they are (the ingest option "
@@ -333,8 +360,9 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
                 messages.append(f"column {name!r} holds numbers written with separators, units or "
                                 f"percent signs (such as {str(counts.index[0])!r}); read as categories, "
-                                f"so fills are values seen in it: convert it to plain numbers to have "
-                                f"it treated as a number")
+                                f"so fills are values seen in it: convert it to plain numbers (a "
+                                f"decimal comma: the ingest option decimal=',') to have it treated "
+                                f"as a number")
             if len(counts) > opts["max_categories"]:
                 messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
                                 f"{opts['max_categories']} most frequent (others read as unknown)")

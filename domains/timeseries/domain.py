@@ -224,12 +224,14 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
                                                 "value_column", "channel_column")}
         shapes: list[tuple[int, int]] = []
+        named: set[tuple[str, ...] | None] = set()  # each file's channel names (None: unnamed)
         for path in sources:
             kind = file_kind(path, fmt, any(csv_opts.values()))  # a column role: a table
             if kind == "csv":
                 if fmt == "auto":
                     refuse_numbers_as_header(path, any(csv_opts.values()))
                 series = tsio.read_csv(path, **csv_opts)
+                named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
             elif kind in ("ts", "ucr"):
@@ -239,6 +241,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
                                  f".csv, .npy, .npz, .ts or a UCR archive .tsv (or set "
                                  f"format=csv|npy|npz|ts|ucr)")
+            if kind != "csv":
+                named.add(None)
             shapes += [cls._write_series(s, writer, report, missing_value, path) for s in series]
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
@@ -248,7 +252,12 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                   # (only when given: stores without them stay as they were, for append)
                   **{k: options[k] for k in ("value_column", "channel_column") if options[k]},
                   # format=ucr, so a .txt of the archive is read back as one (see files.py)
-                  **({"format": "ucr"} if fmt == "ucr" else {})}
+                  **({"format": "ucr"} if fmt == "ucr" else {}),
+                  # the channels of wide tables that all name the same ones: a table read back
+                  # (predict, embed, infill) gives the model these columns, by name, whatever
+                  # else it holds (an extra column was read as one more channel)
+                  **({"channel_names": list(next(iter(named)))} if len(named) == 1 and None not in named
+                     and not options["value_column"] and not options["channel_column"] else {})}
         # the patch a model built on this store gets: the run's default is patch=auto (the
         # class's own default, 16, counted a 20-sample series as 2 tokens instead of 10)
         cls._count_tokens(report, shapes, cls(schema, **{"patch": "auto", **given}).patch)

@@ -151,7 +151,9 @@ class SeriesFiles:
             raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy, .npz, "
                              f".ts or a UCR archive .tsv")
         try:  # what the model cannot read in the file: refused here, where the file is known
-            self._series_arrays(data)
+            with warnings.catch_warnings():  # said once, when the records are made from it
+                warnings.simplefilter("ignore")
+                self._series_arrays(data)
         except DataError as e:
             raise DataError(e.message, file=path) from None
         except ValueError as e:

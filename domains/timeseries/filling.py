@@ -10,6 +10,7 @@ windows and decode); split out so the domain module keeps to one job per file.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,6 +75,8 @@ class SeriesInfill:
                                  f"predict its ingested store")
             if value is not None and value in data.columns:
                 cols = [value]  # the long layout's one channel, as ingest reads it
+            else:
+                cols = self._run_channels(data, cols)
             if not cols:
                 raise ValueError("infill: the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
@@ -112,6 +115,26 @@ class SeriesInfill:
         raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
                         f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
                         f"arrays, a pandas DataFrame or (to infill) a Series")
+
+    def _run_channels(self, data: pd.DataFrame, cols: list) -> list:
+        """The number columns of ``data`` that are the run's channels, in the run's order,
+        when its store names them (``channel_names``, a wide table's ingest): a channel the
+        table lacks is refused; a number column that is none of them is left as it is, with a
+        warning. It was read as one more channel, so predictions came from another input.
+        Stores without names (arrays, older stores): every number column, as before."""
+        names = (self.schema or {}).get("channel_names")
+        if not names:
+            return cols
+        given = {str(c): c for c in data.columns}
+        absent = [n for n in names if n not in given]
+        if absent:
+            raise ValueError(f"the table has no column {absent[0]!r}, one of the channels the run was "
+                             f"trained on ({list(names)}); columns: {list(given)}")
+        extra = [str(c) for c in cols if str(c) not in set(names)]
+        if extra:
+            warnings.warn(f"column(s) {extra} are not channels the run was trained on ({list(names)}): "
+                          f"left as they are", stacklevel=4)
+        return [given[n] for n in names]
 
     def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""

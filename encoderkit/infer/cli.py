@@ -243,7 +243,8 @@ def _infill(argv: list[str]) -> int:
     warn_infinite(str(source), filled_infinite(data, filled))
     if isinstance(data, pd.DataFrame) and isinstance(filled, pd.DataFrame):
         # every cell the fill left alone as the file holds it (1.50 stays 1.50), as impute writes it
-        filled = as_written(str(source), str(output), data, filled, _read_delimiter(model.domain))
+        filled = as_written(str(source), str(output), data, filled, _read_delimiter(model.domain),
+                            getattr(model.domain, "read_decimal", "."))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         model.domain.write_output(filled, str(output))
