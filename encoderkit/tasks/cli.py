@@ -147,8 +147,18 @@ def _finetune(argv: list[str]) -> int:
             if val:  # the fine-tuned members' best checkpoints, averaged, on the shared validation split
                 tuned = len(body.get("seeds") or [n])
                 n_val = split_sizes(run_dir).get("val")
-                print(format_table({f"ensemble of {tuned} fine-tuned (val"
-                                    + (f", {_records(n_val)})" if n_val is not None else ")"): val}))
+                columns = {f"ensemble of {tuned} fine-tuned (val"
+                           + (f", {_records(n_val)})" if n_val is not None else ")"): val}
+                mixed = body.get("val_with_probe") if averaged else None
+                if mixed:  # what predict averages: the fine-tuned members and the probe at its weight
+                    columns[f"+ probe at {probe['weight']:.3f} (train-split probe)"] = mixed
+                print(format_table(columns))
+                if mixed:
+                    print(f"predict and evaluate average the fine-tuned members with the probe at "
+                          f"weight {probe['weight']:.3f}: the second column, scored with a probe "
+                          "fitted on the training split only (members/probe, which predict uses, "
+                          "was fitted on every labelled record, these validation records too; the "
+                          "weight was chosen on them)")
             if probe and not averaged:
                 print("the linear probe member (members/probe) is not averaged in: weight 0 had the "
                       "lowest validation loss")

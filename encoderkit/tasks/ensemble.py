@@ -18,7 +18,9 @@ A command killed between members resumes: a finished member's resume trains noth
 
 ``task.ensemble_probe`` (on by default): an ensemble fine-tuned from a pretrained checkpoint
 gets the frozen encoder's linear probe as one more member, weighted by the validation split
-(``encoderkit/tasks/probe_member.py``). ``ensemble.json`` then lists each member's weight.
+(``encoderkit/tasks/probe_member.py``). ``ensemble.json`` then lists each member's weight;
+``val`` scores the fine-tuned members alone, ``val_with_probe`` (when the probe is averaged
+in) the mix ``predict`` uses, with the probe fitted on the training split that chose its weight.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ MAX_MEMBERS = 64
 # task types whose runs predict (a contrastive run's output is its embedding: no average)
 ENSEMBLE_TASKS = ("classification", "regression", "multilabel", "token_classification",
                   "token_regression")
+# task types task.ensemble=auto gives AUTO_MEMBERS: one label per record, where the seed
+# spread was measured. A token task's run (many labels per record, not measured) gets one
+# member under auto, however its type was chosen (task=token_classification sets
+# ensemble: 1, but task.type=token_classification keeps the classification group's auto);
+# an explicit task.ensemble=N still trains N members, averaged per token
+AUTO_TASKS = ("classification", "regression", "multilabel")
 
 
 def check_ensemble(value: Any, task_type: str) -> str | None:
@@ -55,11 +63,12 @@ def check_ensemble(value: Any, task_type: str) -> str | None:
 
 
 def resolve_members(value: Any, task_type: str, train_records: int, steps: Any = None) -> int:
-    """The number of fine-tuned members ``task.ensemble`` asks for, given the training
-    split's size (one for a run that takes no step: every member would be the same probe)."""
+    """The number of fine-tuned members ``task.ensemble`` asks for, given the task type
+    (``auto``: several only for ``AUTO_TASKS``) and the training split's size (one for a
+    run that takes no step: every member would be the same probe)."""
     if value != "auto":
         return int(value)
-    if task_type not in ENSEMBLE_TASKS or steps == 0:
+    if task_type not in AUTO_TASKS or steps == 0:
         return 1
     return AUTO_MEMBERS if train_records <= AUTO_MAX_RECORDS else 1
 
@@ -104,29 +113,38 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     seed = int(cfg.run.seed)
     probe = wants_probe(cfg, n, run_dir)
     total = n + int(probe)
-    for i in range(1, n):
-        if main:
-            print(f"ensemble member {i + 1} of {total} (run.seed={seed + i}): "
-                  f"{run_dir / MEMBERS_DIR / str(i)}", file=sys.stderr, flush=True)
-        with warnings.catch_warnings():
-            # the members share the root run's split, whose small size it has already warned of
-            warnings.filterwarnings("ignore", message=SMALL_VALIDATION)
-            finetune(member_overrides(overrides, run_dir, seed, i))
     members = [f"{MEMBERS_DIR}/{i}" for i in range(1, n)]
     tuned = [run_dir, *(run_dir / m for m in members)]
     weights = [1.0 / n] * n
     entry = None
-    if probe:
-        entry = train_probe_member(cfg, overrides, run_dir, tuned, f"{total} of {total}")
+    with warnings.catch_warnings():
+        # the members (the probe's validation run too) share the root run's split, whose
+        # small size it has already warned of
+        warnings.filterwarnings("ignore", message=SMALL_VALIDATION)
+        for i in range(1, n):
+            if main:
+                print(f"ensemble member {i + 1} of {total} (run.seed={seed + i}): "
+                      f"{run_dir / MEMBERS_DIR / str(i)}", file=sys.stderr, flush=True)
+            finetune(member_overrides(overrides, run_dir, seed, i))
+        if probe:
+            entry = train_probe_member(cfg, overrides, run_dir, tuned, f"{total} of {total}")
+    with_probe = None
+    if entry is not None:
         w = float(entry["weight"])
+        with_probe = entry.pop("val_with_probe", None)
         if w > 0:  # a weight of 0 chosen on validation: the member is not averaged in
             members.append(entry["dir"])
             weights = [(1.0 - w) / n] * n + [w]
+        else:
+            with_probe = None  # the fine-tuned members alone: "val" describes them
     if main:
         body = {"members": members, "seeds": [seed + i for i in range(n)],
                 "weights": weights, "probe": entry, "train_records": records,
                 # the fine-tuned members' (the probe member may have fitted on the validation records)
-                "val": validation(tuned)}
+                "val": validation(tuned),
+                # what predict averages (members and the probe at its weight), scored with the
+                # probe fitted on the training split only, the one that chose the weight
+                "val_with_probe": with_probe}
         write_text_atomic(manifest, json.dumps(body, indent=1))
     return 1 + len(members)
 

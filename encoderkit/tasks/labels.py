@@ -14,10 +14,12 @@ the records of a store, encode it for a task, split it into train / validation /
   float column says ``1.0`` on every row, which stays one class); ids are strings.
   Parquet and ``.npy`` keep their types (an integer-valued float class is named ``1``).
 * Multilabel: several 0/1 (or true / false) columns, one per label, or one column of
-  ``;``-separated names.
+  ``;``-separated names where ``[]`` (``EMPTY_SET``) is a record with none of the labels;
+  an empty cell there is unlabelled, as everywhere, with a warning (``encode_multilabel``).
 * Columns: ``task.label_names`` if given, else a ``label`` column if there is one, else
   every column but ``id`` (and ``position``, and the group column): several only for
-  multi-target regression and multilabel indicator columns.
+  multi-target regression and multilabel indicator columns. Evaluating a run, a regression
+  run's targets are found by name (``target_columns``), never by position.
 * Groups (``task.group_column``): a column of the labels file naming each record's group
   (the gene a window was cut from, the patient a row belongs to); the validation split
   then keeps every group whole on one side (``split_labelled``), so validation measures
@@ -27,6 +29,7 @@ the records of a store, encode it for a task, split it into train / validation /
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -67,6 +70,9 @@ def _row_no(i: int, has_header: bool) -> int:
 
 
 AMBIGUOUS = -1  # record_index's value for an id that several records hold
+# a ``;``-separated multilabel cell for a record with none of the labels (an empty cell is
+# unlabelled); ``predict`` writes it for an empty predicted set, so its output reads back
+EMPTY_SET = "[]"
 
 
 def record_index(ids: np.ndarray) -> dict[str, int]:
@@ -342,8 +348,9 @@ def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
             if ok:
                 y[r] = [_indicator(x, labels, r) for x in v]
         return y, list(labels.names)
-    sets = [{s.strip() for s in str(v).split(";") if s.strip()} if ok else set()
-            for v, ok in zip(labels.values, labels.labelled)]
+    sets = [_label_set(v, labels, r) if ok else set()
+            for r, (v, ok) in enumerate(zip(labels.values, labels.labelled))]
+    _warn_empty_sets(labels)
     names = _sort_classes(set().union(*sets)) if sets else []
     index = {c: i for i, c in enumerate(names)}
     y = np.zeros((n, len(names)))
@@ -351,6 +358,72 @@ def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
         for c in s:
             y[r, index[c]] = 1.0
     return y, names
+
+
+def _label_set(v: Any, labels: Labels, r: int) -> set[str]:
+    """One ``;``-separated multilabel cell -> its label names; ``[]``: the empty set."""
+    parts = {s.strip() for s in str(v).split(";") if s.strip()}
+    if EMPTY_SET in parts and len(parts) > 1:
+        raise DataError(f"{labels.where(r)}: {v!r} holds {EMPTY_SET} (none of the labels) beside "
+                        f"labels", file=labels.file)
+    return set() if EMPTY_SET in parts else parts
+
+
+def _warn_empty_sets(labels: Labels) -> None:
+    """A ``;`` multilabel file's empty cells are unlabelled, as in every labels file, but a
+    tool writing a record's label set joined by ``;`` writes an empty set as an empty cell:
+    128 of 800 records then left training and validation without a word. Said aloud, with
+    the way to write an empty set."""
+    rows = labels.rows
+    empty = [r for r in np.flatnonzero(~np.asarray(labels.labelled, dtype=bool))
+             if rows is None or rows[r] is not None]  # a record without a row is not a cell
+    if empty:
+        warnings.warn(f"{labels.file}: {len(empty)} record(s) have an empty multilabel cell (first: "
+                      f"{labels.where(int(empty[0]))}): an empty cell means unlabelled (not trained on "
+                      f"or scored), not an empty label set; write {EMPTY_SET} for a record with none "
+                      f"of the labels (or leave its row out to say unlabelled)", stacklevel=4)
+
+
+def target_columns(frame, targets: Sequence[str], file: str, names: Sequence[str] | None = None,
+                   exclude: Sequence[str] = ()) -> list[str] | None:
+    """The columns of a labels ``frame`` holding a regression run's ``targets``, found by
+    name: pairing them by position scored a file with its columns reordered (or holding
+    ``Pulse`` alone) against the wrong targets, and a file with more columns than the run
+    has targets crashed. ``names`` (``evaluate(label_names=...)``): those targets alone,
+    scored on their own. Otherwise every target needs a column of its name (a ``DataError``
+    names the first without one); other columns (one the run was not trained on with
+    ``task.label_names``) are ignored with a warning. A one-target run whose file holds one
+    label column (or a ``label`` column) takes it whatever its name, as classification does:
+    ``None``, ``align`` picks it."""
+    columns = [str(c) for c in frame.columns if str(c) != "id" and str(c) not in exclude]
+    targets = [str(t) for t in targets]
+    if names:
+        names = [str(c) for c in names]
+        if len(targets) == 1:
+            if len(names) > 1:
+                raise UsageError(f"label_names={names}: this run predicts one target "
+                                 f"({targets[0]!r}); name one column", key="label_names")
+            return names
+        unknown = [c for c in names if c not in targets]
+        if unknown:
+            raise UsageError(f"label_names: {unknown[0]!r} is not a target of this run (its "
+                             f"targets: {targets})", key="label_names")
+        return names
+    if len(targets) == 1 and targets[0] not in columns and (len(columns) == 1 or "label" in columns):
+        return None
+    missing = [t for t in targets if t not in columns]
+    if missing:
+        near = [c for c in columns if c.lower() == missing[0].lower()]
+        hint = f" ({near[0]!r} differs in case)" if near else ""
+        raise DataError(f"no column {missing[0]!r} for the run's target {missing[0]!r}{hint}: targets "
+                        f"are matched to columns by name (targets {targets}, columns {columns}); name "
+                        f"a column after every target (from Python, evaluate(..., label_names=[...]) "
+                        f"scores some of them)", file=file)
+    extra = [c for c in columns if c not in targets]
+    if extra:
+        warnings.warn(f"{file}: column(s) {extra} are not targets of this run (its targets: "
+                      f"{targets}): ignored", stacklevel=3)
+    return targets
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.token_range import check_store_tokens
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
 
@@ -129,6 +130,8 @@ class TaskObjective(Objective):
             group = [str(task.group_column)] if task.group_column else []
             labels = L.align(frame, ids, self.file, spec.token_level,
                              list(task.label_names) if task.label_names else None, exclude=group)
+            if spec.token_level:  # a label past a record's last token: refused, as evaluate does
+                check_store_tokens(labels, store, trainer.domain, ids)
         else:
             raise UsageError(f"task.type={spec.type} needs labels: task.labels=<file> or "
                              "task.label_column=<column>", key="task.labels")

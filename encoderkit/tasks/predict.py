@@ -23,6 +23,7 @@ from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.token_range import check_token_range
 
 
 class FineTuned(Pretrained):
@@ -151,10 +152,15 @@ class FineTuned(Pretrained):
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
-        frame = L.read_table(labels, self.domain) if isinstance(labels, (str, Path)) else _frame(labels)
+        frame = L.read_table(labels, self.domain) if isinstance(labels, (str, Path)) else _frame(labels, spec)
+        if isinstance(labels, (str, Path)) and str(labels).lower().endswith(".npy"):
+            frame = _unnamed_columns(frame, spec, file)
         names = [str(c) for c in frame.columns]
         if not label_names and spec.label_column in names and "label" not in names:
             label_names = [spec.label_column]  # a table holding the task.label_column: that column
+        if spec.type == "regression":  # targets by name, never by position (L.target_columns)
+            label_names = L.target_columns(frame, spec.targets, file, label_names,
+                                           exclude=[spec.group_column] if spec.group_column else ())
         table = L.align(frame, np.asarray(ids, dtype=object), file, spec.token_level,
                         list(label_names) if label_names else None,
                         exclude=[spec.group_column] if spec.group_column else ())
@@ -208,12 +214,55 @@ def _by_position(labels: Any) -> Any:
                      f"DataFrame with an 'id' column to pair them by record id")
 
 
-def _frame(labels: Any):
+def _frame(labels: Any, spec: TaskSpec):
+    """In-memory labels as a labels table: a DataFrame as it is; a Series under its name
+    (a regression target is found by name); a 2-D array one column per target / label
+    (``_unnamed_columns``); anything else one ``label`` column."""
     import pandas as pd
 
     if isinstance(labels, pd.DataFrame):
         return labels
-    return pd.DataFrame({"label": np.asarray(labels)})
+    if isinstance(labels, pd.Series):
+        name = labels.name if isinstance(labels.name, str) and labels.name not in ("id", "position") else "label"
+        return pd.DataFrame({name: labels.to_numpy()})
+    a = np.asarray(labels)
+    if a.ndim == 2 and not spec.token_level:
+        if a.shape[1] == 1 and spec.type != "multilabel" and len(spec.targets) <= 1:
+            return pd.DataFrame({"label": a[:, 0]})
+        if spec.type == "classification":
+            raise UsageError(f"classification takes one label per record; the labels array has shape "
+                             f"{a.shape}")
+        block = pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
+        return _unnamed_columns(block, spec, "labels (given in memory)")
+    if a.ndim == 2:  # token labels: one row per record, one column per token (as a 2-D .npy)
+        return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
+    if a.ndim != 1:
+        raise UsageError(f"labels given as an array must be 1-D (or 2-D: one column per target or "
+                         f"label); got shape {a.shape}")
+    if spec.type == "regression" and len(spec.targets) > 1:
+        raise UsageError(f"the labels array is 1-D, but the run has {len(spec.targets)} targets "
+                         f"{spec.targets}: give a 2-D array of one column per target, in that order, or "
+                         f"a DataFrame with columns named after them")
+    return pd.DataFrame({"label": a})
+
+
+def _unnamed_columns(frame: Any, spec: TaskSpec, file: str):
+    """A 2-D block without column names (an array, a 2-D ``.npy``: ``label_0`` ..) for a
+    regression run with several targets or a multilabel run: its columns are the run's
+    targets / labels in the order the run lists them (``spec.targets`` / ``spec.classes``,
+    as ``predict`` writes its columns); another width is refused. Other runs: as it is."""
+    names = spec.targets if spec.type == "regression" else spec.classes if spec.type == "multilabel" else []
+    width = frame.shape[1]
+    unnamed = [str(c) for c in frame.columns] == [f"label_{j}" for j in range(width)]
+    if not names or not unnamed or (spec.type == "regression" and len(names) == 1 and width == 1) \
+            or list(names) == [str(c) for c in frame.columns]:
+        return frame
+    if width != len(names):
+        what = "targets" if spec.type == "regression" else "labels"
+        raise (UsageError if file.startswith("labels (") else DataError)(
+            f"{width} unnamed label columns, but the run has {len(names)} {what} {list(names)}: give "
+            f"one column per {what[:-1]}, in that order (or columns named after them)", file=file)
+    return frame.set_axis(list(names), axis=1)
 
 
 def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[str]):
@@ -236,9 +285,8 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
             if not ok:
                 continue
             out = outs[r]
-            if len(v) > len(out):
-                raise DataError(f"record {ids[r]!r} has {len(v)} token labels but {len(out)} tokens",
-                                file=table.file)
+            check_token_range(table, r, ids, len(out))  # finetune's check (tasks/token_range.py)
+            v = v[:len(out)]  # past the last token: no label (checked)
             if t == "token_classification":
                 y = np.asarray([code(x) for x in v])
                 ok_t = y >= 0
@@ -256,10 +304,21 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
     if t == "multilabel":
         y, names = L.encode_multilabel(table)
         if names != spec.classes:
+            unknown = [c for c in names if c not in spec.classes]
+            if unknown:  # a label the model has no output for: nothing to score it against
+                raise DataError(f"label {unknown[0]!r} is not a class of this model ({spec.classes})",
+                                file=table.file)
+            absent = [c for c in spec.classes if c not in names]
+            if absent and len(table.names) > 1:
+                # 0/1 columns: a class without its column is not "never present", it is not given
+                raise DataError(f"the labels have no column for class {absent[0]!r} (classes of this "
+                                f"model: {spec.classes}; columns: {list(table.names)})", file=table.file)
             pos = {c: i for i, c in enumerate(names)}
             y = np.stack([y[:, pos[c]] if c in pos else np.zeros(len(y)) for c in spec.classes], 1)
         return y[rows], out
     y = L.encode_regression(table, np.asarray(ids, dtype=object), False)
+    if len(spec.targets) > 1:  # the columns found by name (L.target_columns), a subset too
+        out = out[:, [spec.targets.index(n) for n in table.names]]
     return y[rows], out
 
 
@@ -280,7 +339,9 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
         frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
         columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif t == "multilabel":
-        frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) for row in values]
+        # an empty predicted set as L.EMPTY_SET: an empty cell reads back as unlabelled
+        frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) or L.EMPTY_SET
+                               for row in values]
         columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif len(spec.targets) == 1:
         frame["prediction"] = values[:, 0]

@@ -11,8 +11,10 @@ Its weight in the average is chosen on the validation split, among ``PROBE_WEIGH
 more than the fine-tuned members together): the fine-tuned members' ``best/val.npz``
 predictions are averaged, a probe fitted on the training split only (``members/probe_val``,
 removed once read) predicts the same records, and the weight with the lowest validation
-log-loss (classification) or standardised squared error (regression) wins. The member that
-is kept is then fitted on every labelled record (``task.val_fraction=0``): the probe picks
+log-loss (classification) or standardised squared error (regression) wins; that mix's
+metrics there are ``ensemble.json``'s ``val_with_probe`` (the finetune summary's score of the
+model ``predict`` uses, without the kept probe's sight of the validation records). The
+member that is kept is then fitted on every labelled record (``task.val_fraction=0``): the probe picks
 its penalty by cross-validation on its own records and does not need the validation split,
 and a fifth more records matters on small sets (GunPoint's probe: 0.71 on 40 records, 0.96
 on 50). With a ``task.split`` file, the member keeps that split and is its own validation
@@ -104,6 +106,7 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
               f"task.ensemble_probe): {member}", file=sys.stderr, flush=True)
     tuned_val = [val_arrays(r) for r in tuned]
     weight, losses, source = DEFAULT_WEIGHT, None, "default (no validation predictions)"
+    mixed = None
     if all(v is not None for v in tuned_val):
         split_file = bool(cfg.task.split)
         probe_val = member if split_file else run_dir / MEMBERS_DIR / PROBE_VAL
@@ -116,11 +119,25 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
         if got is not None and got[0].shape == y_true.shape and np.array_equal(
                 np.asarray(got[0], np.float64), np.asarray(y_true, np.float64), equal_nan=True):
             mean = np.mean([v[1] for v in tuned_val], axis=0)
-            weight, losses = choose_weight(best_spec(tuned[0]), y_true, mean, got[1])
+            spec = best_spec(tuned[0])
+            weight, losses = choose_weight(spec, y_true, mean, got[1])
             source = "validation"
+            mixed = mix_metrics(spec, y_true, mean, got[1], weight)
         if main and not split_file:
             shutil.rmtree(probe_val, ignore_errors=True)
     else:
         finetune(probe_overrides(overrides, run_dir, seed))
     return {"dir": f"{MEMBERS_DIR}/{PROBE_MEMBER}", "weight": weight, "chosen_by": source,
-            "val_loss": losses}
+            "val_loss": losses, "val_with_probe": mixed}
+
+
+def mix_metrics(spec: Any, y_true: np.ndarray, tuned: np.ndarray, probe: np.ndarray,
+                weight: float) -> dict[str, float]:
+    """Validation metrics of the mix ``(1 - weight) tuned + weight probe``: the model
+    ``predict`` averages, with the probe fitted on the training split (the kept member,
+    fitted on every labelled record, saw these records). The weight was chosen on the same
+    records, among ``PROBE_WEIGHTS``: a little optimistic, as a best/ checkpoint's score is."""
+    from encoderkit.tasks.metrics import task_metrics
+
+    values = (1 - weight) * tuned + weight * probe
+    return {k: float(v) for k, v in task_metrics(spec, y_true, values).items()}

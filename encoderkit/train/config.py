@@ -236,6 +236,7 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
     from omegaconf.errors import OmegaConfBaseException
 
     schema = OmegaConf.structured(schema_class)
+    _check_label_column(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
         OmegaConf.resolve(merged)
@@ -250,6 +251,20 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
         raise ConfigError(f"config key {missing[0]!r} is required (set {missing[0]}=...)")
     _check(merged)
     return merged
+
+
+def _check_label_column(cfg: DictConfig) -> None:
+    """``task.label_column=[a,b]``: the schema's merge said "Cannot convert 'ListConfig' to
+    string"; say that it takes one column, and how several targets of a table are trained."""
+    from omegaconf import ListConfig
+
+    column = OmegaConf.select(cfg, "task.label_column", default=None)
+    if isinstance(column, ListConfig):
+        names = [str(c) for c in column]
+        raise ConfigError(f"task.label_column takes one column of the table; got {names}. For several "
+                          f"regression targets, write them to a labels file (id + one column per "
+                          f"target) for task.labels=<file>, and keep them out of the inputs with "
+                          f"domain.drop_columns=[{','.join(names)}]", key="task.label_column")
 
 
 def _bad(key: str, allowed: str, got: Any) -> ConfigError:
