@@ -133,6 +133,7 @@ class TabularDomain(TableInfill, Domain):
         # the decimal mark of the last text table read_input read (decimal=auto resolves per
         # file): write_output writes a table back with it, so a '2,25' file stays one
         self.read_decimal = "."
+        self.read_newline, self.read_bom = "\n", False  # line end and byte-order mark, likewise
 
     # ------------------------------------------------------------ ingest
     @classmethod
@@ -142,7 +143,8 @@ class TabularDomain(TableInfill, Domain):
         opts = check_ingest_options(options)
         frames = []
         for path in sources:
-            res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"])
+            res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"],
+                             missing_value=opts["missing_value"])
             if res.ragged_rows:
                 report.skip("ragged row (wrong number of fields)", res.ragged_rows)
             report.warnings.extend(res.messages)
@@ -393,8 +395,10 @@ class TabularDomain(TableInfill, Domain):
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a
         # ragged row is refused rather than skipped
         opts = self.schema.get("ingest_options") or {}
-        res = read_table(path, opts.get("delimiter"), keep_rows=True, decimal=opts.get("decimal", "auto"))
+        res = read_table(path, opts.get("delimiter"), keep_rows=True, decimal=opts.get("decimal", "auto"),
+                         missing_value=opts.get("missing_value"))
         self.read_decimal = res.decimal
+        self.read_newline, self.read_bom = res.newline, res.bom
         return res.frame
 
     def check_output_name(self, data: Any, path: str) -> None:
@@ -410,8 +414,10 @@ class TabularDomain(TableInfill, Domain):
         opts = self.schema.get("ingest_options") or {}
         sep = opts.get("delimiter") or delimiter(path)
         mark = opts.get("decimal") if opts.get("decimal") in (".", ",") else getattr(self, "read_decimal", ".")
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, sep=sep, index=False, decimal=mark,
-                                                    compression=write_compression(path)))
+        atomic_write(path, lambda tmp: frame.to_csv(
+            tmp, sep=sep, index=False, decimal=mark, compression=write_compression(path),
+            lineterminator=getattr(self, "read_newline", "\n"),
+            encoding="utf-8-sig" if getattr(self, "read_bom", False) else "utf-8"))
 
     # ------------------------------------------------------------ samples
     @classmethod

@@ -35,9 +35,21 @@ class ReadResult:
     ragged_rows: int = 0
     messages: list[str] = field(default_factory=list)
     decimal: str = "."  # the decimal mark the numbers were read with (``decimal=auto`` resolved)
+    newline: str = "\n"  # the file's line end, and whether it starts with a byte-order mark:
+    bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
 
 
 DECIMALS = ("auto", ".", ",")
+
+# Words and signs that stand for "no value" in a column of numbers in files that do not leave
+# the cell empty: SAS and Stata write "." (and ".a" to ".z", extended missing codes),
+# spreadsheets "-" or "--", others "missing", "n.a.", "nd" (pyarrow already reads NA, N/A,
+# NULL, nan as missing, and this reader "?"). A text column whose cells are numbers but for
+# such marks is numbers with holes, however many holes: counted against ``numeric_fraction``
+# the marks made a column 30% missing a column of categories, whose holes nothing filled.
+MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
+                           "na.", "unknown", "not available", "#value!", "#div/0!"})
+_STATA_MISSING = r"^\.[a-z]$"  # .a to .z, after lower-casing and trimming
 # a number written with a decimal comma and no thousands mark: 2,25  -0,5  12 (RE2 syntax)
 _COMMA_NUMBER = r"^\s*[-+]?[0-9]+(,[0-9]+)?\s*$"
 
@@ -50,18 +62,27 @@ _PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
 
 
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
-               decimal: str = "auto") -> ReadResult:
+               decimal: str = "auto", missing_value: Any = None) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
     are skipped and counted rather than shifting cells into the wrong columns, or, with
     ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
     refused: a skipped row would be missing from the filled file. Any problem with the
     file (truncated archive, bad bytes such as text that is not UTF-8, a directory) is a
     ``DataError`` naming it. ``decimal``: the decimal mark of a text table's numbers
-    (``auto``: see the module docstring; a Parquet file holds numbers, not text)."""
+    (``auto``: see the module docstring; a Parquet file holds numbers, not text).
+    ``missing_value``: a number (``-999``) or text that stands for a missing cell in this
+    file (``sentinel_cells``). Cells that are ``MISSING_MARKS`` in a column of numbers are
+    missing too (``marked_numbers``)."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        return _read_table(path, delimiter, keep_rows, decimal)
+        res = _read_table(path, delimiter, keep_rows, decimal)
+        res.frame, said = marked_numbers(res.frame, res.decimal)
+        res.messages += [f"{path}: {m}" for m in said]
+        if missing_value is not None:
+            res.frame, said = sentinel_cells(res.frame, missing_value)
+            res.messages += [f"{path}: {m}" for m in said]
+        return res
 
 
 def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
@@ -82,6 +103,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
 
     if delimiter is None:
         delimiter = text_delimiter(path)
+    first, newline, bom = _first_line(path)
+    _check_first_line(first, path)
     if decimal == delimiter:
         raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told from "
                         f"two cells: give another delimiter= or decimal=", file=path)
@@ -156,7 +179,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
                         f"the filled file keeps every row, so fix or remove them", file=path)
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
-    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point)
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=newline, bom=bom)
+    _refuse_repeated_header(res.frame, path)
     if marks:
         res.messages.append(f"{path}: cells {' '.join(map(repr, marks))} read as missing values")
     if point == "," and decimal == "auto":
@@ -220,10 +244,139 @@ def _comma_numbers(table: Any) -> list[str]:
                 return []  # 2.25 somewhere: the point is this file's decimal mark
         elif (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)) and col.null_count < len(col):
             values = pc.drop_null(col)
-            if pc.all(pc.match_substring_regex(values, _COMMA_NUMBER)).as_py() and \
+            word = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+            mark = pc.or_(pc.is_in(word, value_set=pa.array(sorted(MISSING_MARKS))),
+                          pc.match_substring_regex(word, _STATA_MISSING))
+            values = pc.filter(values, pc.invert(mark))  # holes beside the numbers
+            if len(values) and pc.all(pc.match_substring_regex(values, _COMMA_NUMBER)).as_py() and \
                     pc.any(pc.match_substring(values, ",")).as_py():
                 found.append(str(fld.name))
     return found
+
+
+def is_mark(text: pd.Series) -> np.ndarray:
+    """Which cells of ``text`` (strings or missing) are one of ``MISSING_MARKS`` or a Stata
+    extended missing code (any case, outer spaces ignored)."""
+    word = text.astype("string").str.strip().str.lower()
+    hit = word.isin(MISSING_MARKS) | word.str.fullmatch(r"\.[a-z]")
+    return hit.fillna(False).to_numpy(dtype=bool)
+
+
+def _as_numbers(text: pd.Series, decimal: str) -> pd.Series:
+    """``text`` parsed as numbers (NaN where it is not one), reading ``decimal`` as the
+    decimal mark; integers stay integers (pandas' nullable ``Int64``)."""
+    given = text.astype("string").str.strip()
+    if decimal == ",":
+        given = given.where(~given.str.fullmatch(r"[-+]?[0-9]+,[0-9]+").fillna(False),
+                            given.str.replace(",", ".", regex=False))
+    return pd.to_numeric(given, errors="coerce")
+
+
+def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with each text column whose cells are numbers but for ``MISSING_MARKS``
+    (``.``, ``-``, ``missing``, Stata's ``.a``) as numbers, those cells missing; and a message
+    per column. Columns of other text are left as they are."""
+    out, said = frame, []
+    for name in frame.columns:
+        s = frame[name]
+        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or \
+                isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.infer_dtype(s, skipna=True) != "string":
+            continue
+        marks = is_mark(s)
+        given = s.notna().to_numpy()
+        if not marks.any() or not (given & ~marks).any():
+            continue
+        values = _as_numbers(s.where(~marks), decimal)
+        if values[given & ~marks].isna().any():
+            continue  # words beside the numbers: the schema's numeric_fraction decides
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isnan(numbers) | (np.mod(numbers, 1.0) == 0.0)
+        if out is frame:
+            out = frame.copy()
+        # integers with holes as nullable Int64, as the reader gives them (473, not 473.0)
+        out[name] = pd.Series(numbers, index=frame.index, dtype="Float64").astype("Int64") \
+            if whole.all() else numbers
+        shown = sorted(map(str, pd.unique(s[marks].astype(str).str.strip())))[:3]
+        said.append(f"column {str(name)!r}: {int(marks.sum())} cell(s) {', '.join(map(repr, shown))} "
+                    f"read as missing values")
+    return out, said
+
+
+def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with every cell equal to ``value`` (the ingest option ``missing_value``:
+    ``-999``, a word, or a list of them) missing, in number columns by value and in text
+    columns by its text; and a message naming the columns and counts."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    numbers, words = [], {str(v).strip() for v in values}
+    for v in values:
+        try:
+            numbers.append(float(v))
+        except (TypeError, ValueError):
+            pass
+    out, counts = frame.copy(), {}
+    for name in frame.columns:
+        s = frame[name]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            hit = np.isin(s.to_numpy(dtype=np.float64, na_value=np.nan), numbers)
+        else:
+            text = s.astype("string").str.strip()
+            hit = text.isin(words).fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            out[name] = s.mask(hit)
+            counts[str(name)] = int(hit.sum())
+    if not counts:
+        return frame, []
+    shown = ", ".join(f"{k} {n}" for k, n in list(counts.items())[:5])
+    out, _ = marked_numbers(out)  # a text column of numbers and the sentinel word: numbers now
+    return out, [f"{sum(counts.values())} cell(s) equal to missing_value={value!r} read as missing ({shown})"]
+
+
+def _first_line(path: str) -> tuple[str, str, bool]:
+    """The file's first line (without its end), its line end (``\r\n`` or ``\n``) and
+    whether it starts with a UTF-8 byte-order mark; ``("", "\n", False)`` where it cannot be
+    read here (the reader says what is wrong with it)."""
+    try:
+        fh = open_text(path, binary=True)
+        if fh is None:  # .zst / .tar: pandas-only compressions
+            return "", "\n", False
+        with fh:
+            head = fh.read(65536)
+    except (OSError, ValueError, DataError):
+        return "", "\n", False
+    line = head.split(b"\n", 1)[0]
+    bom = head.startswith(b"\xef\xbb\xbf")
+    text = line[3 if bom else 0:].decode("utf-8", errors="replace").rstrip("\r")
+    return text, "\r\n" if line.endswith(b"\r") else "\n", bom
+
+
+def _check_first_line(first: str, path: str) -> None:
+    """Refuse a first line that is not the header but something spreadsheets and reports put
+    above it, naming it: Excel's ``sep=;`` delimiter hint, a ``#`` comment. Read as the
+    header they gave "no usable column" or a wrong field count on the real header."""
+    if first.lower().startswith("sep=") and len(first.strip()) <= 5:
+        raise DataError(f"line 1 {first!r} is Excel's delimiter hint, not the header: delete that line "
+                        f"(and give delimiter={first.strip()[4:] or ','!r} if it is not a comma)", file=path)
+    if first.startswith("#"):
+        raise DataError("line 1 starts with '#': comment lines are not read, the header has to be the "
+                        "first line; delete the comment lines", file=path)
+
+
+def _refuse_repeated_header(frame: pd.DataFrame, path: str) -> None:
+    """Refuse rows that repeat the header (files joined with each one's header kept): read
+    as data they made every column text, or were filled as if they were records."""
+    if frame.shape[1] < 2 or len(frame) == 0:
+        return
+    same = np.ones(len(frame), dtype=bool)
+    for name in frame.columns:
+        s = frame[name]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+            return  # a column of numbers holds no header text
+        same &= (s.astype("string").str.strip() == str(name).strip()).fillna(False).to_numpy(dtype=bool)
+        if not same.any():
+            return
+    rows = np.flatnonzero(same)
+    raise DataError(f"data row {int(rows[0]) + 1} repeats the header ({len(rows)} row(s) like it; files "
+                    f"joined with their headers?): delete those rows", file=path)
 
 
 def _check_names(table: Any, path: str) -> tuple[Any, int]:

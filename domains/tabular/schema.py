@@ -20,6 +20,7 @@ leak into normalisation.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -45,6 +46,7 @@ INGEST_DEFAULTS: dict[str, Any] = {
     "num_bins": 16,  # quantile bins per numeric column (PLE inputs and bin targets)
     "strict": False,  # a non-numeric string in a numeric column is an error instead of missing
     "delimiter": None,  # CSV delimiter; None: tab for .tsv/.tab, comma otherwise
+    "missing_value": None,  # a number (-999) or word a file writes for a missing cell
     "decimal": "auto",  # decimal mark of a text table's numbers: auto ("," in a file of them not
                         # separated by commas, see reading.py), "." or ","
     "validation_fraction": 0.05,  # held out of the statistics, same split as RecordStore.split
@@ -87,6 +89,13 @@ def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
         d = opts["delimiter"]
         d = d[1:-1] if len(d) >= 2 and d[0] == d[-1] and d[0] in "'\"" else d
         opts["delimiter"] = {"\\t": "\t", "tab": "\t"}.get(d, d)
+    mv = opts["missing_value"]
+    for v in (list(mv) if isinstance(mv, (list, tuple)) else [mv]) if mv is not None else []:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError(f"The 'missing_value' option must be a number or a word (such as -999), "
+                             f"or a list of them ([-999, 9999]). Got {mv!r} instead.")
+    if isinstance(mv, tuple) or type(mv).__name__ == "ListConfig":
+        opts["missing_value"] = list(mv)
     if opts["decimal"] not in reading.DECIMALS:
         raise ValueError(f"The 'decimal' option must be one of {list(reading.DECIMALS)}. "
                          f"Got {opts['decimal']!r} instead.")
@@ -165,21 +174,12 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
 
 
-# Words and signs that stand for "no value" in a column of numbers in files that do not leave
-# the cell empty: SAS and Stata write ".", spreadsheets "-" or "--", others "missing", "n.a.",
-# "nd" (readers already take NA, N/A, NULL, nan and "?" for missing). A text column whose
-# cells are numbers but for such marks is numbers with holes, however many holes: counted
-# against ``numeric_fraction`` the marks made a column 30% missing a column of categories.
-MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
-                           "na.", "unknown", "not available", "#value!", "#div/0!"})
-
-
 def missing_marks(s: pd.Series) -> np.ndarray:
-    """Which cells of ``s`` are one of ``MISSING_MARKS`` (any case, outer spaces ignored)."""
+    """Which cells of ``s`` are one of ``MISSING_MARKS`` or Stata's ``.a`` .. ``.z`` (any case,
+    outer spaces ignored)."""
     if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         return np.zeros(len(s), dtype=bool)
-    text = s.astype("string").str.strip().str.lower()
-    return text.isin(MISSING_MARKS).fillna(False).to_numpy(dtype=bool)
+    return reading.is_mark(s)
 
 
 def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
@@ -252,7 +252,10 @@ def _identifier(s: pd.Series) -> bool:
     """A text column whose every observed value occurs once (row ids, names, free text):
     as categories, each seen once, nothing can be learnt from it, and a hidden cell of it
     can never be filled right; as an input it only lets a model memorise rows. Only text:
-    numbers, booleans and times (a Period column holds one month a row) are not ids."""
+    numbers, booleans and times (a Period column holds one month a row) are not ids; nor
+    are (``infer_schema`` asks) numbers or dates written as text (``1 249,80``,
+    ``31.12.2020``: ``_formatted_numbers``, ``_text_dates``), which, dropped, kept their
+    holes empty without a word."""
     present = s.dropna()
     if len(present) < IDENTIFIER_MIN or pd.api.types.infer_dtype(present, skipna=True) != "string":
         return False  # numbers, booleans, and times such as Period values (one a row) are no ids
@@ -282,16 +285,108 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     return "categorical"
 
 
+# A number written for people, once its signs and units are gone (``_number_form``): digits
+# grouped in threes by a thousands mark (a comma, a point, an apostrophe as in Swiss 1'234, an
+# underscore, or any space: Python's ``\s`` takes U+00A0 and U+202F, the no-break spaces
+# French Excel writes, which pyarrow's regex ``\s`` in pandas' ``str.replace`` does not),
+# then a decimal point or comma, then an exponent.
+_NUMBER_TEXT = re.compile(r"[-+]?(?:\d{1,3}(?P<mark>[,.'’_\s])\d{3}(?:(?P=mark)\d{3})*|\d*)"
+                          r"(?:(?P<decimal>[.,])\d+)?(?:[eE][-+]?\d+)?")
+_UNITS = re.compile(r"[%$€£¥₹]")
+# minus signs besides "-": U+2212 (the typeset minus), U+2012 figure dash, U+2013 en dash,
+# U+FE63 small and U+FF0D full-width hyphen-minus
+_MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\ufe63\uff0d", "-"))
+
+
+def _number_form(text: str) -> tuple[str, bool] | None:
+    """How the text cell ``text`` writes a number, or None if it is none: ``(marks, signs)``,
+    ``marks`` one of ``"plain"`` (``2.5``, ``-3``, ``1e5``, as readers take them),
+    ``"thousands"`` (``1,234.5``, ``1.249,80``, ``1 249,80``, ``1'234``), ``"comma?"``
+    (``12,345``: a thousands comma or a decimal one) or ``"comma"`` (a decimal comma alone:
+    ``2,25``); ``signs``: a sign or unit readers do not take (``−0.5`` with U+2212, the
+    accounting negative ``(0.34)``, ``45%``, ``$3.50``)."""
+    t = text.strip()
+    signs = False
+    if len(t) > 2 and t[0] == "(" and t[-1] == ")":  # accounting: (1,234.00) is -1234
+        t, signs = "-" + t[1:-1].strip(), True
+    bare = _UNITS.sub("", t.translate(_MINUS)).strip()
+    signs = signs or bare != t
+    bare = bare[0] + bare[1:].lstrip() if bare[:1] in "-+" else bare  # "- 5", "-$5" -> "-5"
+    m = _NUMBER_TEXT.fullmatch(bare)
+    if m is None or not any(c.isdigit() for c in bare):
+        return None
+    mark, decimal = m["mark"], m["decimal"]
+    if mark is not None and mark == decimal:  # 1,234,5: no number
+        return None
+    if mark is not None and (decimal is not None or bare.count(mark) > 1 or mark not in ",."):
+        return "thousands", signs
+    if mark == ",":
+        return "comma?", signs
+    # a lone point mark (1.234) is a decimal point
+    return ("comma" if decimal == "," else "plain"), signs
+
+
 def _formatted_numbers(values: Any, share: float) -> bool:
-    """Text such as ``12,345``, ``45%``, ``$3.50``: numbers once separators and signs go."""
+    """Text such as ``12,345``, ``1 249,80`` (no-break spaces), ``45%``, ``$3.50``, ``−0.5``
+    (U+2212), ``(1,234.00)``: numbers once separators and signs go (``_number_form``). Not a
+    column of plain numbers as text (codes such as ``01``, ``02``): nothing to strip there."""
     text = [v for v in values if isinstance(v, str)]
     if not text or len(text) < len(values):
         return False
-    given = pd.Series(text)
-    bare = given.str.replace(r"[,\s%$€£_']", "", regex=True)
-    if bare.equals(given):  # plain digits read as text (a category column): nothing to strip
+    forms = [f for f in map(_number_form, text) if f is not None]
+    return bool(len(forms) >= share * len(text) and any(f != ("plain", False) for f in forms))
+
+
+def _number_advice(values: Any) -> tuple[str, str]:
+    """For a column that ``_formatted_numbers`` takes: an example cell that is not plain, and
+    what to do so that its numbers are read, which depends on how they are written: the
+    option decimal=',' reads a decimal comma, never a thousands mark (``1.249,80`` stays
+    text)."""
+    forms = {v: f for v in values if isinstance(v, str) and (f := _number_form(v)) is not None}
+    marks = {m for m, _ in forms.values()}
+    signs = any(s for _, s in forms.values())
+    example = next((v for kind in ("thousands", "comma?", "comma", "plain")
+                    for v, (m, s) in forms.items() if m == kind and (s or m != "plain")), "")
+    steps = []
+    if "thousands" in marks:
+        steps.append("remove the thousands marks (decimal=',' does not read them)")
+    elif "comma?" in marks and "comma" not in marks:
+        steps.append("remove the thousands commas (12,345 for 12345)")
+    if signs:
+        steps.append("write signs and units plainly (-0.5 for −0.5 or (0.5), 45 for 45%, 3.50 for $3.50)")
+    if "comma" in marks or (marks & {"thousands", "comma?"} and re.search(r",\d+$", example)):
+        steps.append("for a decimal comma, use the ingest option decimal=','")
+    return example, "; ".join(steps)
+
+
+# A date written as text in a form the readers do not take for a date (they take ISO 8601:
+# 2020-12-31): 31.12.2020, 12/31/2020, 31-12-20, 2020/12/31, 31 Dec 2020, Dec 31, 2020, each
+# with an optional time of day.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_TIME_OF_DAY = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:z|[-+]\d{2}:?\d{2})?)?"
+_DATE_TEXT = re.compile(rf"(?:(?P<a>\d{{1,2}})(?P<s>[./-])(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})"
+                        rf"|\d{{4}}(?P<t>[./-])\d{{1,2}}(?P=t)\d{{1,2}}"
+                        rf"|\d{{1,2}}[ -]?{_MONTH}[ -]?,?\s*\d{{2,4}}"
+                        rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}){_TIME_OF_DAY}", re.IGNORECASE)
+
+
+def _is_date_text(text: str) -> bool:
+    m = _DATE_TEXT.fullmatch(text.strip())
+    if m is None:
         return False
-    return bool(pd.to_numeric(bare, errors="coerce").notna().mean() >= share)
+    if m["a"] is None:
+        return True
+    a, b = int(m["a"]), int(m["b"])  # day and month, in either order
+    return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+
+
+def _text_dates(values: Any, share: float) -> bool:
+    """Whether the text ``values`` are dates (at least ``share`` of them; ``_is_date_text``)
+    in a form that was not read as dates: ``31.12.2020``, ``12/31/2020``, ``31 Dec 2020``."""
+    text = [v for v in values if isinstance(v, str)]
+    if not text or len(text) < len(values):
+        return False
+    return bool(sum(map(_is_date_text, text)) >= share * len(text))
 
 
 def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
@@ -319,7 +414,8 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             continue
         kind = opts["columns"].get(name) or _infer_kind(s, opts)
         if kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
-                not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]):
+                not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]) and \
+                not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
             n = int(s.notna().sum())
             messages.append(f"column {name!r} is an identifier (each of its {n} values occurs once): "
                             f"left out of the model, its cells kept as they are (the ingest option "
@@ -358,11 +454,16 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
             # is no number written oddly: no advice to convert it
             chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
             if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
-                messages.append(f"column {name!r} holds numbers written with separators, units or "
-                                f"percent signs (such as {str(counts.index[0])!r}); read as categories, "
-                                f"so fills are values seen in it: convert it to plain numbers (a "
-                                f"decimal comma: the ingest option decimal=',') to have it treated "
-                                f"as a number")
+                example, advice = _number_advice(counts.index)
+                messages.append(f"column {name!r} holds numbers written with separators, signs, units "
+                                f"or percent signs (such as {example!r}); read as categories, so fills "
+                                f"are values seen in it: to have it treated as a number, {advice}")
+            elif not chosen and _text_dates(counts.index, opts["numeric_fraction"]):
+                messages.append(f"column {name!r} holds dates written as text (such as "
+                                f"{str(counts.index[0])!r}); read as categories, so fills are dates "
+                                f"seen in it: write them as ISO dates (2020-12-31, 2020-12-31 09:30 "
+                                f"with a time; in Python, datetime values) to have them read and "
+                                f"filled as dates")
             if len(counts) > opts["max_categories"]:
                 messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
                                 f"{opts['max_categories']} most frequent (others read as unknown)")

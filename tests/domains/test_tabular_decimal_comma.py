@@ -98,3 +98,22 @@ def test_impute_fills_a_decimal_comma_table_and_writes_it_back_with_commas(tmp_p
     hole = got[2][1]  # the empty b of the second data row
     assert "," in hole and "." not in hole
     assert 2.0 <= float(hole.replace(",", ".")) <= 11.0  # a number within the column's range
+
+
+def test_impute_writes_back_the_files_byte_order_mark_and_line_ends(tmp_path):
+    """Excel's UTF-8 export starts with a byte-order mark and ends lines with CRLF; the filled
+    file was written without the mark (Excel then reads é wrong) and with LF."""
+    src = tmp_path / "t.csv"
+    text = "\r\n".join(["a;b;c", *(";".join(r) for r in ROWS)]) + "\r\n"
+    src.write_bytes(b"\xef\xbb\xbf" + text.replace("x", "é").encode("utf-8"))
+    out = tmp_path / "filled.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["impute", f"input={src}", f"output={out}", "delimiter=;", "seed=0", *TINY]) == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == len(ROWS) + 1
+    assert raw.count(b"\n") == raw.count(b"\r\n")
+    got = [line.split(";") for line in raw[3:].decode("utf-8").splitlines()]
+    given = [line.split(";") for line in text.replace("x", "é").splitlines()]
+    for g, o in zip(given, got):
+        assert all(a == b for a, b in zip(g, o) if a)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from domains.tabular.reading import read_table
-from domains.tabular.schema import column_numbers, infer_schema
+from domains.tabular.schema import check_ingest_options, column_numbers, infer_schema
 from encoderkit.cli import main
 from encoderkit.errors import DataError
 from tests.test_impute import TINY
@@ -79,3 +79,72 @@ def test_impute_fills_the_marked_cells(tmp_path):
         assert np.isfinite(col).all()  # every "." filled with a number
         given = pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
         np.testing.assert_array_equal(col[~holes[:, j]], given[~holes[:, j]])
+
+
+# ---- the second audit of real-world files (2026-12-06): marks with decimal commas, Stata's
+# extended codes, sentinels, and lines that are not records
+
+
+def test_marks_beside_decimal_commas_read_as_holes_in_numbers(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a;b;c\n1,5;2;x\n-;3;y\n3,25;.;x\nmissing;5;y\n4,0;-;x\n")
+    res = read_table(str(path), ";")
+    assert res.decimal == ","
+    np.testing.assert_array_equal(res.frame["a"].to_numpy(float, na_value=np.nan), [1.5, np.nan, 3.25, np.nan, 4.0])
+    assert res.frame["b"].dtype == "Int64" and res.frame["b"].isna().tolist() == [False, False, True, False, True]
+    assert any("column 'a': 2 cell(s)" in m for m in res.messages)
+
+
+def test_stata_extended_missing_codes_are_holes(tmp_path):
+    frame, holes = table(".a", share=0.3)
+    frame.loc[holes[:, 1], "y"] = ".b"
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    res = read_table(str(path))
+    for j, name in enumerate("xyz"):
+        assert pd.api.types.is_float_dtype(res.frame[name].dtype)
+        np.testing.assert_array_equal(res.frame[name].isna().to_numpy(), holes[:, j])
+
+
+@pytest.mark.parametrize("given, expect", [(-999, [True, False, False, False]),
+                                           ([-999, 9999], [True, False, True, False]),
+                                           ("n.v.", [False, True, False, False])])
+def test_missing_value_option_makes_sentinels_holes(tmp_path, given, expect):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n-999,x\nn.v.,y\n9999,x\n4.5,y\n")
+    res = read_table(str(path), missing_value=given)
+    assert res.frame["a"].isna().tolist() == expect
+    assert check_ingest_options({"missing_value": given})["missing_value"] == given
+    with pytest.raises(ValueError, match="missing_value"):
+        check_ingest_options({"missing_value": {"a": 1}})
+
+
+@pytest.mark.parametrize("first, match", [("sep=;", "Excel's delimiter hint"), ("# exported 2020", "starts with '#'")])
+def test_a_first_line_that_is_not_the_header_is_named(tmp_path, first, match):
+    path = tmp_path / "t.csv"
+    path.write_text(f"{first}\na,b\n1,2\n3,4\n")
+    with pytest.raises(DataError, match=match):
+        read_table(str(path))
+
+
+def test_a_repeated_header_row_is_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,x\n2,y\na,b\n3,x\n")
+    with pytest.raises(DataError, match="data row 3 repeats the header"):
+        read_table(str(path))
+    path.write_text("a,b\n1,a\n2,b\n")  # a header word among the values is no header row
+    read_table(str(path))
+
+
+def test_impute_fills_sentinels_given_as_missing_value(tmp_path):
+    frame, holes = table("-999", share=0.15)
+    src, out = tmp_path / "t.csv", tmp_path / "filled.csv"
+    frame.to_csv(src, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["impute", f"input={src}", f"output={out}", "seed=0", "missing_value=-999", *TINY]) == 0
+    got = pd.read_csv(out)
+    assert not (got[["x", "y", "z"]] == -999).any().any()
+    for j, name in enumerate("xyz"):
+        given = pd.to_numeric(frame[name]).to_numpy(float)
+        np.testing.assert_array_equal(got[name].to_numpy(float)[~holes[:, j]], given[~holes[:, j]])
