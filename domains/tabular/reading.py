@@ -18,6 +18,7 @@ left or filled with values seen. ``decimal=','`` / ``'.'`` chooses for every fil
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -99,12 +100,13 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
     if not plain.endswith(TEXT_SUFFIXES):
         raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
                         "or .parquet", file=path)
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     if delimiter is None:
         delimiter = text_delimiter(path)
-    first, newline, bom = _first_line(path)
-    _check_first_line(first, path)
+    head = _head(path, delimiter)
+    _check_first_line(head.first, path)
     if decimal == delimiter:
         raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told from "
                         f"two cells: give another delimiter= or decimal=", file=path)
@@ -126,7 +128,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
         def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = ()) -> Any:
             # an empty text cell is missing, as it is in a numeric column; so is a cell of
             # ``blanks`` (only whitespace): pyarrow matches missing-value words exactly
-            convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point)
+            convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point,
+                                           column_types={c: pa.string() for c in head.codes})
             if blanks:
                 convert.null_values = [*convert.null_values, *blanks]
 
@@ -179,7 +182,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
                         f"the filled file keeps every row, so fix or remove them", file=path)
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
-    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=newline, bom=bom)
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=head.newline,
+                     bom=head.bom)
     _refuse_repeated_header(res.frame, path)
     if marks:
         res.messages.append(f"{path}: cells {' '.join(map(repr, marks))} read as missing values")
@@ -331,22 +335,56 @@ def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[
     return out, [f"{sum(counts.values())} cell(s) equal to missing_value={value!r} read as missing ({shown})"]
 
 
-def _first_line(path: str) -> tuple[str, str, bool]:
-    """The file's first line (without its end), its line end (``\r\n`` or ``\n``) and
-    whether it starts with a UTF-8 byte-order mark; ``("", "\n", False)`` where it cannot be
-    read here (the reader says what is wrong with it)."""
+# how much of a file's start ``_head`` reads: its first line, line end, and codes
+HEAD_BYTES = 1 << 20
+
+
+@dataclass
+class Head:
+    first: str = ""  # the first line, without its end
+    newline: str = "\n"  # the first line's end
+    bom: bool = False  # whether the file starts with a UTF-8 byte-order mark
+    codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139)
+
+
+def _head(path: str, delimiter: str) -> Head:
+    """What the start of a text table says (``Head``); empty where it cannot be read here
+    (the reader says what is wrong with the file). ``codes``: the columns whose cells in the
+    first ``HEAD_BYTES`` include digits led by a zero (zip codes 02139, FIPS 01001): read as
+    numbers they lost the zero, and a fill was written 2139."""
+    import csv
+    import io
+
     try:
         fh = open_text(path, binary=True)
         if fh is None:  # .zst / .tar: pandas-only compressions
-            return "", "\n", False
+            return Head()
         with fh:
-            head = fh.read(65536)
+            raw = fh.read(HEAD_BYTES)
     except (OSError, ValueError, DataError):
-        return "", "\n", False
-    line = head.split(b"\n", 1)[0]
-    bom = head.startswith(b"\xef\xbb\xbf")
-    text = line[3 if bom else 0:].decode("utf-8", errors="replace").rstrip("\r")
-    return text, "\r\n" if line.endswith(b"\r") else "\n", bom
+        return Head()
+    line = raw.split(b"\n", 1)[0]
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw[3 if bom else 0:].decode("utf-8", errors="replace")
+    head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom)
+    if len(raw) == HEAD_BYTES:  # a cut last line is no row
+        text = text[:text.rfind("\n") + 1]
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return head
+    if not rows:
+        return head
+    names = rows[0]
+    led = set()
+    for row in rows[1:]:
+        if len(row) == len(names):
+            led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
+    head.codes = [names[j] for j in sorted(led) if names[j].strip()]
+    return head
+
+
+_LEADING_ZERO = re.compile(r"0\d+")
 
 
 def _check_first_line(first: str, path: str) -> None:

@@ -277,6 +277,10 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     # would read it as 0 / 1 and fill 0.37; it is two categories
     if s.dtype == object and pd.api.types.infer_dtype(present, skipna=True) == "boolean":
         return "categorical"
+    # digits led by a zero (zip codes 02139, FIPS 01001) are codes, written as such
+    if pd.api.types.infer_dtype(present, skipna=True) == "string" and \
+            present.astype(str).str.strip().str.fullmatch(r"0\d+").any():
+        return "categorical"
     # text: numeric if nearly every cell parses as a number (a stray "abc" is missing), not
     # counting the cells that mark a missing value ("." / "-", however many)
     rest = present[~missing_marks(present)]

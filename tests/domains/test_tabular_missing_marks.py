@@ -148,3 +148,23 @@ def test_impute_fills_sentinels_given_as_missing_value(tmp_path):
     for j, name in enumerate("xyz"):
         given = pd.to_numeric(frame[name]).to_numpy(float)
         np.testing.assert_array_equal(got[name].to_numpy(float)[~holes[:, j]], given[~holes[:, j]])
+
+
+def test_codes_led_by_a_zero_stay_codes(tmp_path):
+    """Zip codes (02139) were read as integers: the category 2139, a fill written 2139."""
+    rng = np.random.default_rng(0)
+    zips = rng.choice(["02139", "00501", "10001", "02215"], size=40)
+    frame = pd.DataFrame({"zip": zips, "x": np.round(rng.normal(size=40), 3)})
+    holes = np.zeros(40, bool)
+    holes[[3, 11, 25]] = True
+    src, out = tmp_path / "t.csv", tmp_path / "filled.csv"
+    frame.assign(zip=frame["zip"].mask(holes)).to_csv(src, index=False)
+    res = read_table(str(src))
+    assert res.frame["zip"].dropna().tolist() == [z for z, h in zip(zips, holes) if not h]
+    schema, _ = infer_schema(res.frame, np.ones(40, bool))
+    assert {c["name"]: c["kind"] for c in schema["columns"]}["zip"] == "categorical"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["impute", f"input={src}", f"output={out}", "seed=0", *TINY]) == 0
+    got = pd.read_csv(out, dtype=str)["zip"]
+    assert set(got) <= set(zips) and got[~holes].tolist() == list(zips[~holes])
