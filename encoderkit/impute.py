@@ -329,15 +329,28 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
     # which the series domain reads (and impute then refuses to write back), not a table
     if textfiles.plain_name(path).endswith(".tsv") and textfiles.headerless(path):
         return "timeseries"
-    return "timeseries" if time_column(path) else "tabular"
+    return "timeseries" if time_column(path, ingest_options.get("delimiter")) else "tabular"
 
 
-def time_column(path: str) -> str | None:
-    """The first column of a CSV when it is named like a time or holds dates."""
+def _numbers(column: pd.Series, sep: str) -> bool:
+    """Whether a column of a file's head holds only numbers (missing cells aside), in a file
+    not separated by commas numbers written with a decimal comma (``2,25``) too."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return True
+    cells = column.dropna().astype(str)
+    if sep != ",":
+        cells = cells.str.replace(",", ".", regex=False)
+    return bool(pd.to_numeric(cells, errors="coerce").notna().all())
+
+
+def time_column(path: str, delimiter: str | None = None) -> str | None:
+    """The first column of a CSV when it is named like a time or holds dates. ``delimiter``:
+    the file's separator (the ``delimiter=`` option; None: by the file's name)."""
     if not textfiles.plain_name(path).endswith((".csv", ".txt", ".tsv", ".tab")):
         return None
+    sep = delimiter or textfiles.delimiter(path)
     try:
-        head = pd.read_csv(path, sep=textfiles.delimiter(path), nrows=50)
+        head = pd.read_csv(path, sep=sep, nrows=50)
     except Exception:  # unreadable here: the domain's reader names the problem later
         return None
     if head.shape[1] < 2:
@@ -346,7 +359,9 @@ def time_column(path: str) -> str | None:
     if str(first).strip().lower() in TIME_NAMES:
         return str(first)
     col = head[first].dropna()
-    if len(col) and col.dtype == object and pd.api.types.is_numeric_dtype(head.iloc[:, 1:].dtypes.iloc[0]):
+    # text (object before pandas 3, its own string dtype since): a column of numbers is no time
+    text = col.dtype == object or pd.api.types.is_string_dtype(col.dtype)
+    if len(col) and text and _numbers(head.iloc[:, 1], sep):
         try:
             pd.to_datetime(col, format="mixed")
             return str(first)
@@ -355,18 +370,18 @@ def time_column(path: str) -> str | None:
     return None
 
 
-def series_column(path: str, time: str | None) -> str | None:
+def series_column(path: str, time: str | None, delimiter: str | None = None) -> str | None:
     """In a series CSV, the one text column besides the time column when its values come in
     blocks, each name in one run of rows (``time, series, value``: series stacked one under
-    the other; a column of notes is not that), or None."""
+    the other; a column of notes is not that), or None. ``delimiter``: as ``time_column``."""
     if not path.lower().endswith((".csv", ".txt")):
         return None
+    sep = delimiter or textfiles.delimiter(path)
     try:
-        head = pd.read_csv(path, nrows=500)
+        head = pd.read_csv(path, sep=sep, nrows=500)
     except Exception:
         return None
-    text = [c for c in head.columns if str(c) != time and not pd.api.types.is_numeric_dtype(head[c].dtype)
-            and pd.to_numeric(head[c].dropna(), errors="coerce").isna().any()]
+    text = [c for c in head.columns if str(c) != time and not _numbers(head[c], sep)]
     if len(text) != 1 or head.shape[1] <= 1 + (time is not None) or head[text[0]].isna().any():
         return None
     names = head[text[0]]
@@ -500,12 +515,13 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         domain = infer_domain(input, ingest_options)
         say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
     time_guess = None  # the column that made a guessed domain a series
-    found = time_column(input) if domain == "timeseries" and "time_column" not in ingest_options else None
+    sep = ingest_options.get("delimiter")  # the file's head is read with it (None: by the name)
+    found = time_column(input, sep) if domain == "timeseries" and "time_column" not in ingest_options else None
     if found:  # the file's head is read once for it
         ingest_options = {**ingest_options, "time_column": found}
         time_guess = found if guessed else None
         say(f"impute: column {found!r} is the time (set time_column= to choose)")
-    key = series_column(input, ingest_options.get("time_column")) if domain == "timeseries" and not \
+    key = series_column(input, ingest_options.get("time_column"), sep) if domain == "timeseries" and not \
         {"series_column", "value_column", "channels"} & set(ingest_options) else None
     if key:  # the file's head is read once for it
         ingest_options = {**ingest_options, "series_column": key}

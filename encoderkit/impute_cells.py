@@ -204,8 +204,28 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     if given.shape != data.shape or new.shape != data.shape or filled.shape != data.shape \
             or list(given.columns) != list(new.columns):
         return filled
-    out = given.where(same_cells(data, filled), new)
+    kept = same_cells(data, filled)
+    out = given.where(kept, _spelled_as_given(given, new, kept))
     out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
+    return out
+
+
+# how a file may spell a yes / no column, beside pandas' True / False
+_BOOLEAN_SPELLINGS = (("TRUE", "FALSE"), ("true", "false"))
+
+
+def _spelled_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """``new`` (pandas' text of the filled table) with the fills of a boolean column spelled
+    as the file spells its observed cells (``TRUE`` / ``FALSE`` or lower case): pandas writes
+    ``True``, which left one column in two spellings."""
+    out = new
+    for j in range(given.shape[1]):
+        seen = set(given.iloc[:, j][kept[:, j]]) - {""}
+        for yes, no in _BOOLEAN_SPELLINGS:
+            if seen and seen <= {yes, no}:
+                if out is new:
+                    out = new.copy()
+                out.iloc[:, j] = new.iloc[:, j].replace({"True": yes, "False": no})
     return out
 
 

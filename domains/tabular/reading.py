@@ -176,6 +176,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
         if other:
             raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
                             f"{delimiter!r} but holds {other[0]!r}: {_delimiter_fix(other[0])}", file=path)
+    _refuse_title(table, len(bad), head.first, path)
     if bad and keep_rows:
         raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
                         f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
@@ -281,8 +282,8 @@ def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFram
     (``.``, ``-``, ``missing``, Stata's ``.a``) as numbers, those cells missing; and a message
     per column. Columns of other text are left as they are."""
     out, said = frame, []
-    for name in frame.columns:
-        s = frame[name]
+    for j, name in enumerate(frame.columns):
+        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or \
                 isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.infer_dtype(s, skipna=True) != "string":
             continue
@@ -298,8 +299,8 @@ def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFram
         if out is frame:
             out = frame.copy()
         # integers with holes as nullable Int64, as the reader gives them (473, not 473.0)
-        out[name] = pd.Series(numbers, index=frame.index, dtype="Float64").astype("Int64") \
-            if whole.all() else numbers
+        out.isetitem(j, pd.Series(numbers, index=frame.index, dtype="Float64").astype("Int64")
+                     if whole.all() else numbers)
         shown = sorted(map(str, pd.unique(s[marks].astype(str).str.strip())))[:3]
         said.append(f"column {str(name)!r}: {int(marks.sum())} cell(s) {', '.join(map(repr, shown))} "
                     f"read as missing values")
@@ -318,15 +319,15 @@ def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[
         except (TypeError, ValueError):
             pass
     out, counts = frame.copy(), {}
-    for name in frame.columns:
-        s = frame[name]
+    for j, name in enumerate(frame.columns):
+        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
         if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
             hit = np.isin(s.to_numpy(dtype=np.float64, na_value=np.nan), numbers)
         else:
             text = s.astype("string").str.strip()
             hit = text.isin(words).fillna(False).to_numpy(dtype=bool)
         if hit.any():
-            out[name] = s.mask(hit)
+            out.isetitem(j, s.mask(hit))
             counts[str(name)] = int(hit.sum())
     if not counts:
         return frame, []
@@ -399,14 +400,28 @@ def _check_first_line(first: str, path: str) -> None:
                         "first line; delete the comment lines", file=path)
 
 
+def _refuse_title(table: Any, ragged: int, first: str, path: str) -> None:
+    """Refuse a title line above the header (a report's export): one field over lines of
+    several (every row then "ragged": "no usable column"), or a first cell followed by blank
+    ones (``Title,,,,``: "column '' appears more than once")."""
+    names = [str(n) for n in table.column_names]
+    lone = len(names) == 1 and ragged > table.num_rows
+    blank_rest = len(names) > 2 and bool(names[0].strip()) and not any(n.strip() for n in names[1:]) \
+        and any(table.column(i).null_count < table.num_rows for i in range(1, len(names)))
+    if lone or blank_rest:
+        raise DataError(f"line 1 {first.strip()[:60]!r} looks like a title, not the header (one name "
+                        f"over lines of several values): delete it, so that the header is the first "
+                        f"line", file=path)
+
+
 def _refuse_repeated_header(frame: pd.DataFrame, path: str) -> None:
     """Refuse rows that repeat the header (files joined with each one's header kept): read
     as data they made every column text, or were filled as if they were records."""
     if frame.shape[1] < 2 or len(frame) == 0:
         return
     same = np.ones(len(frame), dtype=bool)
-    for name in frame.columns:
-        s = frame[name]
+    for j, name in enumerate(frame.columns):
+        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
         if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
             return  # a column of numbers holds no header text
         same &= (s.astype("string").str.strip() == str(name).strip()).fillna(False).to_numpy(dtype=bool)

@@ -46,7 +46,7 @@ from .views import timeseries_views
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
-                  "channel_column", "missing_value")
+                  "channel_column", "missing_value", "delimiter", "decimal")
 FORMATS = ("auto", "csv", "npy", "npz", "ts", "ucr")
 BASELINES = ("linear", "seasonal", "none")
 
@@ -130,7 +130,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             "missing_value": None,
             "time_column": None, "series_column": None,
             # ingest-only options, accepted so one config group describes the data
-            "format": "auto", "channels": None, "value_column": None, "channel_column": None}
+            "format": "auto", "channels": None, "value_column": None, "channel_column": None,
+            # a CSV's field separator (None: by the name) and decimal mark, recorded in the
+            # store's schema: files read back and written back use them too
+            "delimiter": None, "decimal": "auto"}
         unknown = sorted(set(options) - set(defaults))
         _check(not unknown, "options", f"among {sorted(defaults)}", unknown)
         opts = {**defaults, **options}
@@ -188,11 +191,27 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             _check(opts[key] is None or isinstance(opts[key], str), key, "null or a column name",
                    opts[key])
         _check(opts["format"] in FORMATS, "format", f"one of {FORMATS}", opts["format"])
+        # as ingest read the store's files: a ';' file with 2,25 is read back that way
+        if opts["delimiter"] is None and (schema or {}).get("delimiter"):
+            opts["delimiter"] = str(schema["delimiter"])
+        if opts["decimal"] == "auto" and (schema or {}).get("decimal") in tsio.DECIMALS:
+            opts["decimal"] = schema["decimal"]
+        d = opts["delimiter"]
+        if isinstance(d, str):  # a tab as typed: '\t' reaches us as two characters, or as tab
+            d = opts["delimiter"] = {"\\t": "\t", "tab": "\t"}.get(d, d)
+        _check(d is None or (isinstance(d, str) and len(d) == 1), "delimiter",
+               "null (by the file's name: a tab for .tsv / .tab, else a comma) or one character "
+               "(';', '|', '\\t' or tab for a tab)", d)
+        _check(opts["decimal"] in tsio.DECIMALS, "decimal", f"one of {tsio.DECIMALS}", opts["decimal"])
+        _check(opts["decimal"] != d, "decimal", f"another mark than the delimiter {d!r}", opts["decimal"])
         ch = opts["channels"]
         _check(ch is None or (isinstance(ch, (list, tuple)) and all(isinstance(x, str) for x in ch)),
                "channels", "null or a list of column names", ch)
         if ch is not None:
             opts["channels"] = list(ch)
+        # the decimal mark of the last CSV read_input read (decimal=auto resolves per file):
+        # write_output writes fills with it, so a '2,25' file stays one
+        self.read_decimal = "."
         # CSV column roles given at ingest also hold when a CSV comes back for infill, and
         # so does format=ucr when the archive's files come back for predict or as labels.
         for key in ("time_column", "series_column", "value_column", "channel_column"):
@@ -230,7 +249,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             if kind == "csv":
                 if fmt == "auto":
                     refuse_numbers_as_header(path, any(csv_opts.values()))
-                series = tsio.read_csv(path, **csv_opts)
+                series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"],
+                                       decimal=options["decimal"])
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
@@ -253,6 +273,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                   **{k: options[k] for k in ("value_column", "channel_column") if options[k]},
                   # format=ucr, so a .txt of the archive is read back as one (see files.py)
                   **({"format": "ucr"} if fmt == "ucr" else {}),
+                  # a CSV's separator and decimal mark, as given (only then, like the long
+                  # layout's columns), so its files are read back and written back with them
+                  **({"delimiter": options["delimiter"]} if options["delimiter"] else {}),
+                  **({"decimal": options["decimal"]} if options["decimal"] != "auto" else {}),
                   # the channels of wide tables that all name the same ones: a table read back
                   # (predict, embed, infill) gives the model these columns, by name, whatever
                   # else it holds (an extra column was read as one more channel)

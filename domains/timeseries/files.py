@@ -73,7 +73,8 @@ def warn_empty(path: str, records: list[Record]) -> None:
 TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
 # the ingest options a file is read back with (``channels`` is not among them: the store
 # does not record it, and a file read back keeps every number column)
-READ_OPTIONS = ("format", "time_column", "series_column", "value_column", "channel_column", "missing_value")
+READ_OPTIONS = ("format", "time_column", "series_column", "value_column", "channel_column", "missing_value",
+                "delimiter", "decimal")
 
 
 def refuse_numbers_as_header(path: str, table: bool = False) -> None:
@@ -103,7 +104,7 @@ def refuse_numbers_as_header(path: str, table: bool = False) -> None:
                     file=path)
 
 
-def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str]) -> None:
+def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal: str = ".") -> None:
     """A channel column with a cell that is no number reads as text, and infill, predict and
     embed use the number columns only: the channel was left out without a word (ingest
     refuses the cell). A column of numbers and text is refused naming the cell, as ingest
@@ -113,7 +114,7 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str]) -> None:
             continue
         texts = frame[c].astype("string").str.strip()
         if pd.to_numeric(texts, errors="coerce").notna().any():
-            tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c))
+            tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c), decimal)
 
 
 class SeriesFiles:
@@ -141,8 +142,10 @@ class SeriesFiles:
             if self.options["format"] == "auto":  # as ingest refuses it
                 refuse_numbers_as_header(path, self._table_roles())
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
-            data = tsio.read_frame(path, roles)
-            refuse_stray_text(data, path, roles)
+            sep = self.options["delimiter"]  # as ingest read the store's files (None: by the name)
+            self.read_decimal = tsio.file_decimal(path, sep, self.options["decimal"], roles)
+            data = tsio.read_frame(path, roles, sep, self.read_decimal)
+            refuse_stray_text(data, path, roles, self.read_decimal)
         elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
             data = tsio.load_arrays(path)
         elif kind in ARCHIVE_KINDS:
@@ -211,7 +214,12 @@ class SeriesFiles:
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, pd.DataFrame):
-            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=delimiter(path), index=False,
+            # with the separator and decimal mark the table was read with (a ';' file of
+            # 2,25 stays one); else by the name, compressed too (x.tsv.gz is tab-separated)
+            sep = self.options["delimiter"] or delimiter(path)
+            mark = self.options["decimal"] if self.options["decimal"] != "auto" else self.read_decimal
+            mark = "." if mark == sep else mark  # a comma-separated output: 2.25, never "2,25"
+            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=sep, index=False, decimal=mark,
                                                        compression=write_compression(path)))
         elif isinstance(data, Mapping):
             atomic_write(path, lambda tmp: np.savez(tmp, **{k: np.asarray(v) for k, v in data.items()}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tokenize
 import warnings
 import zipfile
@@ -56,20 +57,37 @@ def _mostly_times(texts: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.9)
 
 
-def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
+DECIMALS = ("auto", ".", ",")
+# a number written with a decimal comma and no thousands mark (2,25  -0,5  12), and one
+# written with a decimal point (2.25  .5  1.5e3), as the tabular reader's decimal=auto
+# tells them apart (domains/tabular/reading.py, _COMMA_NUMBER)
+_COMMA_NUMBER = re.compile(r"[-+]?[0-9]+(?:,[0-9]+)?")
+_POINT_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".") -> np.ndarray:
     """Column of cell texts -> float64, each number exactly as Python's ``float(text)``;
-    NaN for NA cells; error for non-numeric cells."""
+    NaN for NA cells; error for non-numeric cells. ``decimal=','``: numbers are written
+    ``2,25``, read as ``2.25``; a cell with a point is then no number (``1.234,5``: the
+    thousands mark is not read, as the tabular reader does not read it)."""
     stripped = texts.astype(str).str.strip()
     na = stripped.str.lower().isin(NA_TEXT)
-    values = pd.to_numeric(stripped.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    number = stripped if decimal == "." else stripped.where(
+        ~stripped.str.contains(".", regex=False), "x").str.replace(",", ".", regex=False)
+    values = pd.to_numeric(number.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
     bad = np.flatnonzero(np.isnan(values) & ~na.to_numpy())
     if bad.size:
         row = int(bad[0])
+        cell = stripped.iloc[row]
         raise DataError(
             f"{path}: non-numeric cell {texts.iloc[row]!r} at data row {row + 1} (line {row + 2}), "
             f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
             f"must be numbers or empty/NaN for missing values; "
-            + (f"the column holds dates or times: give time_column={column} (rows are then "
+            + ("decimal=',' reads numbers written 2,25, so a point is no decimal mark here "
+               "(remove thousands marks; decimal='.' reads 2.25)" if decimal == "," else
+               "numbers written with a decimal comma (2,25) are read with decimal=','"
+               if _COMMA_NUMBER.fullmatch(cell) else  # pandas reads 1,5 as a date too
+               f"the column holds dates or times: give time_column={column} (rows are then "
                f"ordered by it)" if _mostly_times(stripped[~na]) else
                "name non-channel columns with time_column= / series_column= or list the "
                "channels with channels=[...]"))
@@ -77,8 +95,37 @@ def numeric_column(texts: pd.Series, path: str, column: str) -> np.ndarray:
     # for 17+ significant digits (0.3915000806360837783 -> ...837, not ...8377); numpy's
     # text -> float64 conversion rounds correctly
     ok = ~np.isnan(values)
-    values[ok] = stripped.to_numpy(dtype=str)[ok].astype(np.float64)
+    values[ok] = number.to_numpy(dtype=str)[ok].astype(np.float64)
     return values
+
+
+def check_decimal(path: str, sep: str, decimal: str) -> None:
+    """A ``DataError`` when the decimal mark is the file's separator: ``2,25`` would be two cells."""
+    if decimal == sep:
+        raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told "
+                        f"from two cells: give another delimiter= or decimal=", file=path)
+
+
+def decimal_mark(frame: pd.DataFrame, columns: Sequence[str], sep: str, decimal: str = "auto") -> str:
+    """The decimal mark of the value cells ``columns`` of ``frame`` (cell texts): ``decimal``
+    when it is ``.`` or ``,``; for ``auto``, ``,`` when the file is not comma-separated, the
+    cells of some column are all numbers written with a decimal comma (at least one with a
+    fraction, ``2,25``) and no column holds numbers written with a decimal point (a file of
+    both is read as it is, and its ``2,25`` named as no number); else ``.``. What a
+    spreadsheet in a German or French locale writes: ``;``-separated, ``2,25``."""
+    if decimal != "auto":
+        return decimal
+    if sep == ",":
+        return "."
+    comma = False
+    for c in columns:
+        cells = frame[c].astype(str).str.strip()
+        cells = cells[~cells.str.lower().isin(NA_TEXT)]
+        if cells.str.fullmatch(_POINT_NUMBER).any():
+            return "."
+        if len(cells) and cells.str.fullmatch(_COMMA_NUMBER).all() and cells.str.contains(",", regex=False).any():
+            comma = True
+    return "," if comma else "."
 
 
 
@@ -143,6 +190,40 @@ def warn_uneven(path: str, found: Sequence[tuple[str, str]]) -> None:
                       f"a row with empty values, or resample to a regular grid", stacklevel=3)
 
 
+# a date with the day and month as numbers before a year: 10.05.1958, 05/10/1958, 10-05-58,
+# with any time of day after it
+_DMY = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2\d{2,4}(?:[ T].*)?")
+
+
+def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
+    """Whether the dates ``cells`` (stripped texts) put the day before the month. pandas
+    reads ``10.05.1958`` as October 5 wherever that parses and as day-first elsewhere, so a
+    column of European dates was sorted half by month and half by day (co2 rows reordered).
+    Dotted dates are day-first (every locale that writes them puts the day first); slashed
+    or dashed ones are day-first if some first field is above 12, month-first if some
+    second field is, and month-first with a warning (naming the column) if neither ever is.
+    Cells not all of that form (ISO dates, times, month names): month-first, pandas' rule."""
+    found = [_DMY.fullmatch(c) for c in dict.fromkeys(cells)]  # Python's re: pyarrow's has no \2
+    if not found or not all(found):
+        return False
+    if all(m[2] == "." for m in found):
+        return True
+    day, month = any(int(m[1]) > 12 for m in found), any(int(m[3]) > 12 for m in found)
+    if day and not month:
+        return True
+    if not day and not month and (name, cells.iloc[0], len(cells)) not in _SAID_AMBIGUOUS:
+        # once per column: impute and infill order the same table again and again
+        _SAID_AMBIGUOUS.add((name, cells.iloc[0], len(cells)))
+        where = f"{path}: " if path else ""
+        warnings.warn(f"{where}time column {name}: dates such as {cells.iloc[0]!r} could be day or "
+                      f"month first (no field above 12 says which); read month first (US): write "
+                      f"ISO dates (1959-04-01) to be sure of the order", stacklevel=3)
+    return False
+
+
+_SAID_AMBIGUOUS: set[tuple[str, str, int]] = set()
+
+
 def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates / times if
     every cell is one. A cell with no time, or a column of numbers with some text or of text
@@ -170,12 +251,13 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     if num.notna().any():  # numbers and some text: the text is the odd one out
         row = int(np.flatnonzero(num.isna().to_numpy())[0])
         raise refuse(row, f"holds {texts.iloc[row]!r} among numbers")
+    first = day_first(stripped, name, path)
     try:
-        return pd.to_datetime(stripped, errors="raise", format="mixed")
+        return pd.to_datetime(stripped, errors="raise", format="mixed", dayfirst=first)
     except (ValueError, TypeError, OverflowError):
         pass  # a cell that is no date / time, or times of more than one zone ("Mixed timezones")
     try:
-        dates = pd.to_datetime(stripped, errors="coerce", format="mixed", utc=True)
+        dates = pd.to_datetime(stripped, errors="coerce", format="mixed", dayfirst=first, utc=True)
     except (ValueError, TypeError, OverflowError):
         dates = pd.Series(pd.NaT, index=stripped.index)
     bad = np.flatnonzero(dates.isna().to_numpy())
@@ -215,19 +297,24 @@ def _has_offset(cells: pd.Series) -> np.ndarray:
 
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
              channels: Sequence[str] | None = None, value_column: str | None = None,
-             channel_column: str | None = None) -> list[Series]:
+             channel_column: str | None = None, sep: str | None = None,
+             decimal: str = "auto") -> list[Series]:
     """Parse a wide or long CSV (long when ``value_column`` is given); any problem is a
-    ``DataError`` naming the file (compressed files by extension: .gz, .bz2, .xz, .zip, .zst)."""
+    ``DataError`` naming the file (compressed files by extension: .gz, .bz2, .xz, .zip, .zst).
+    ``sep``: the field separator (None: by the name, ``textfiles.delimiter``); ``decimal``:
+    the numbers' decimal mark, ``auto`` | ``.`` | ``,`` (``decimal_mark``)."""
     with reading(path):
         return _read_csv(path, time_column=time_column, series_column=series_column, channels=channels,
-                         value_column=value_column, channel_column=channel_column)
+                         value_column=value_column, channel_column=channel_column, sep=sep,
+                         decimal=decimal)
 
 
 def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
               channels: Sequence[str] | None, value_column: str | None,
-              channel_column: str | None) -> list[Series]:
-    sep = delimiter(path)
-    check_row_widths(path, sep)  # pandas reads a short row as missing values
+              channel_column: str | None, sep: str | None = None, decimal: str = "auto") -> list[Series]:
+    given, sep = sep is not None, sep or delimiter(path)
+    check_decimal(path, sep, decimal)
+    check_row_widths(path, sep, option=True, given=given)  # pandas reads a short row as missing values
     try:
         frame = _read_table(path, sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -264,7 +351,8 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         if missing or not names:
             raise DataError(f"{path}: channels {missing or names} not found among the columns "
                              f"{list(frame.columns)}")
-        cols = {c: numeric_column(frame[c], path, c) for c in names}
+        mark = decimal_mark(frame, names, sep, decimal)
+        cols = {c: numeric_column(frame[c], path, c, mark) for c in names}
         for key, g in groups:
             rows = g.index.to_numpy()
             if when is not None:  # two rows of one series at one time: which is the sample?
@@ -278,7 +366,8 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
     # long
-    vals = numeric_column(frame[value_column], path, value_column)
+    vals = numeric_column(frame[value_column], path, value_column,
+                          decimal_mark(frame, [value_column], sep, decimal))
     chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
     names = list(dict.fromkeys(chan)) if channels is None else list(channels)
     for key, g in groups:
@@ -317,16 +406,34 @@ def _read_table(path: str, sep: str, **kw: Any) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, index_col=False, **kw)
 
 
-def read_frame(path: str, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+def file_decimal(path: str, sep: str | None = None, decimal: str = "auto",
+                 text_columns: Sequence[str] = ()) -> str:
+    """The decimal mark ``read_frame`` reads ``path`` with: ``decimal_mark`` of its cells
+    other than ``text_columns`` (the file is read as text only for ``auto`` in a file not
+    separated by commas). ``sep``: the field separator (None: by the name)."""
+    given, sep = sep is not None, sep or delimiter(path)
+    check_decimal(path, sep, decimal)
+    if decimal != "auto" or sep == ",":
+        return "." if decimal == "auto" else decimal
+    check_row_widths(path, sep, option=True, given=given)
+    cells = _read_table(path, sep, dtype=str, keep_default_na=False)
+    return decimal_mark(cells, [c for c in cells.columns if c not in text_columns], sep, decimal)
+
+
+def read_frame(path: str, text_columns: Sequence[str] = (), sep: str | None = None,
+               decimal: str = ".") -> pd.DataFrame:
     """A CSV as the DataFrame ``infill`` fills and ``write_output`` writes back: numbers
     parsed exactly (pandas' default parser can be one ulp off, and the written file would
     then change observed cells), integer columns with holes as nullable ``Int64`` (so an
     observed ``2`` is written back as ``2``, not ``2.0``). ``text_columns`` (the time and
     series columns) are read as the text the file holds, as ingest reads them: series
-    ``01`` and ``1`` stay two series, and their cells are written back as they were."""
-    sep = delimiter(path)
-    check_row_widths(path, sep)
-    frame = _read_table(path, sep, float_precision="round_trip")
+    ``01`` and ``1`` stay two series, and their cells are written back as they were.
+    ``sep``: the field separator (None: by the name); ``decimal``: the numbers' decimal
+    mark, ``.`` or ``,`` (``file_decimal`` resolves ``auto``)."""
+    given, sep = sep is not None, sep or delimiter(path)
+    check_decimal(path, sep, decimal)
+    check_row_widths(path, sep, option=True, given=given)
+    frame = _read_table(path, sep, float_precision="round_trip", decimal=decimal)
     text = [c for c in text_columns if c in frame.columns]
     if text:
         cells = _read_table(path, sep, usecols=text, dtype=str, keep_default_na=False)

@@ -74,11 +74,14 @@ def check_text(path: str | os.PathLike) -> None:
                         file=path)
 
 
-def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
+def check_row_widths(path: str | os.PathLike, delimiter: str = ",", option: bool = False,
+                     given: bool = False) -> None:
     """A ``DataError`` naming the first line with fewer fields than the header line, or more
     (other than empty ones after the last column), a header separated by another separator,
     or UTF-16 text. Blank lines are skipped, as pandas skips them; ``.zst`` / ``.tar`` files
-    are not checked (pandas reads them; this only adds a check)."""
+    are not checked (pandas reads them; this only adds a check). ``option``: the reader
+    takes a ``delimiter=`` option, which the error about the header then gives; ``given``:
+    ``delimiter`` is that option's (not the file name's)."""
     path = os.fspath(path)
     check_text(path)
     with reading(path):
@@ -86,10 +89,10 @@ def check_row_widths(path: str | os.PathLike, delimiter: str = ",") -> None:
         if fh is None:
             return
         with fh:
-            _check_rows(path, fh, delimiter)
+            _check_rows(path, fh, delimiter, option, given)
 
 
-def _check_rows(path: str, fh: Any, delimiter: str) -> None:
+def _check_rows(path: str, fh: Any, delimiter: str, option: bool = False, given: bool = False) -> None:
     reader = csv.reader(fh, delimiter=delimiter)
     try:
         header = next(reader, None)
@@ -100,12 +103,16 @@ def _check_rows(path: str, fh: Any, delimiter: str) -> None:
     width = len(header)
     text = all(ch >= " " or ch == "\t" for ch in header[0]) and "\ufffd" not in header[0]
     if width == 1 and text:  # one column: or the header is split by another separator
+        mine = _SEPARATORS.get(delimiter, repr(delimiter))  # a delimiter= option: any character
+        said = f"delimiter={delimiter!r} says" if given else "the file's name says"
         for other, word in _SEPARATORS.items():
             if other != delimiter and other in header[0]:
-                fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(
-                    other, f"save it {_SEPARATORS[delimiter]}-separated")
-                raise DataError(f"the header line is {word}-separated, but the file's name says "
-                                f"{_SEPARATORS[delimiter]}-separated: {fix}", file=path)
+                fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(other, f"save it {mine}-separated")
+                if option:  # the reader takes the separator as an option: the fix is that option
+                    fix = f"give delimiter={'tab' if other == chr(9) else repr(other)}" + (
+                        f" (or {fix})" if other in "\t," and not given else "")
+                raise DataError(f"the header line is {word}-separated, but {said} "
+                                f"{mine}-separated: {fix}", file=path)
     rows = iter(reader)
     while True:
         try:

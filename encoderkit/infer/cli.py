@@ -130,9 +130,12 @@ def _warnings_named(source: Path) -> Iterator[None]:
 
 def _read_delimiter(domain: Any) -> str | None:
     """The delimiter a domain reads text tables with when its ingest was told one (the
-    tabular ``delimiter=`` option, kept among the schema's ingest options); None: by the
-    file's name, as every other reader does."""
+    tabular ``delimiter=`` option, kept among the schema's ingest options; the series
+    domain's, among its options, taken from its schema); None: by the file's name, as every
+    other reader does."""
     options = domain.schema.get("ingest_options") if isinstance(domain.schema, Mapping) else None
+    if not isinstance(options, Mapping):
+        options = getattr(domain, "options", None)
     return options.get("delimiter") if isinstance(options, Mapping) else None
 
 

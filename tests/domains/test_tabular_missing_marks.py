@@ -168,3 +168,27 @@ def test_codes_led_by_a_zero_stay_codes(tmp_path):
         assert main(["impute", f"input={src}", f"output={out}", "seed=0", *TINY]) == 0
     got = pd.read_csv(out, dtype=str)["zip"]
     assert set(got) <= set(zips) and got[~holes].tolist() == list(zips[~holes])
+
+
+def test_boolean_fills_are_spelled_as_the_file_spells_them(tmp_path):
+    from encoderkit.impute_cells import as_written
+
+    src = tmp_path / "t.csv"
+    src.write_text("a,b,c\nTRUE,1.5,true\n,2.5,\nFALSE,3.5,false\n")
+    data = read_table(str(src)).frame
+    filled = data.copy()
+    filled.loc[1, "a"], filled.loc[1, "c"] = False, True
+    out = as_written(str(src), str(tmp_path / "o.csv"), data, filled, None)
+    assert out["a"].tolist() == ["TRUE", "FALSE", "FALSE"]
+    assert out["c"].tolist() == ["true", "true", "false"]
+    assert out["b"].tolist() == ["1.5", "2.5", "3.5"]
+
+
+@pytest.mark.parametrize("title", ["Credit card survey (subset)", "Credit card survey,,,"])
+def test_a_title_line_above_the_header_is_named(tmp_path, title):
+    path = tmp_path / "t.csv"
+    path.write_text(f"{title}\na,b,c,d\n1,2,3,4\n5,6,7,8\n")
+    with pytest.raises(DataError, match="line 1 .* looks like a title"):
+        read_table(str(path))
+    path.write_text("a,,,\n1,,,\n2,,,\n")  # separators ending each line: no title
+    assert read_table(str(path)).frame["a"].tolist() == [1, 2]
