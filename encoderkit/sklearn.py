@@ -567,7 +567,21 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         return (filled, spread) if return_std else filled
 
     def fit_transform(self, X: Any, y: Any = None, return_std: bool = False) -> Any:
-        return self.fit(X, y).transform(X, return_std=return_std)
+        # what reading X warns of (a column of text numbers, cells read as missing) was said
+        # by fit: transform of the same X says it once more only if it says something new
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            self.fit(X, y)
+        for w in said:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        seen = {(w.category, str(w.message)) for w in said}
+        with warnings.catch_warnings(record=True) as again:
+            warnings.simplefilter("always")
+            out = self.transform(X, return_std=return_std)
+        for w in again:
+            if (w.category, str(w.message)) not in seen:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         from sklearn.utils.validation import _check_feature_names_in

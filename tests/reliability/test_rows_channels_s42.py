@@ -90,3 +90,19 @@ def test_series_table_without_a_run_channel_is_refused(series_run):
     model = encoderkit.load(str(d / "run"))
     with pytest.raises((ValueError, DataError), match="no column 'v'"):
         model.embed(frame.rename(columns={"v": "w"}))
+
+
+def test_encoder_imputer_fit_transform_says_each_warning_once():
+    """Each warning about reading X (a text cell in a number column) came twice from
+    fit_transform: once at fit, once at transform of the same X."""
+    from encoderkit.sklearn import EncoderImputer
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=30).round(3).astype(object), "b": rng.normal(size=30)})
+    X.loc[4, "a"] = "oops"
+    X.loc[7, "b"] = np.nan
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        EncoderImputer(random_state=0, steps=2, progress=False).fit_transform(X)
+    said = [str(w.message) for w in got if "oops" in str(w.message)]
+    assert len(said) == 1, said
