@@ -312,12 +312,9 @@ def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[
     ``-999``, a word, or a list of them) missing, in number columns by value and in text
     columns by its text; and a message naming the columns and counts."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
-    numbers, words = [], {str(v).strip() for v in values}
-    for v in values:
-        try:
-            numbers.append(float(v))
-        except (TypeError, ValueError):
-            pass
+    words = {str(v).strip() for v in values}
+    # the ones that are numbers ("-999" too) match number columns by value; words match text
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").dropna().to_numpy(np.float64)
     out, counts = frame.copy(), {}
     for j, name in enumerate(frame.columns):
         s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
