@@ -26,7 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, compression, open_text, plain_name
+from encoderkit.data.textfiles import (COMMA_NUMBER, TEXT_TABLE_SUFFIXES, check_decimal,
+                                      compression, open_text, plain_name)
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 
@@ -40,8 +41,6 @@ class ReadResult:
     bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
 
 
-DECIMALS = ("auto", ".", ",")
-
 # Words and signs that stand for "no value" in a column of numbers in files that do not leave
 # the cell empty: SAS and Stata write "." (and ".a" to ".z", extended missing codes),
 # spreadsheets "-" or "--", others "missing", "n.a.", "nd" (pyarrow already reads NA, N/A,
@@ -50,9 +49,7 @@ DECIMALS = ("auto", ".", ",")
 # the marks made a column 30% missing a column of categories, whose holes nothing filled.
 MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
                            "na.", "unknown", "not available", "#value!", "#div/0!"})
-_STATA_MISSING = r"^\.[a-z]$"  # .a to .z, after lower-casing and trimming
-# a number written with a decimal comma and no thousands mark: 2,25  -0,5  12 (RE2 syntax)
-_COMMA_NUMBER = r"^\s*[-+]?[0-9]+(,[0-9]+)?\s*$"
+_STATA_MISSING = r"^\.[a-z]$"  # .a to .z, after lower-casing and trimming (RE2 and re alike)
 
 
 # text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
@@ -81,7 +78,7 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
         res.frame, said = marked_numbers(res.frame, res.decimal)
         res.messages += [f"{path}: {m}" for m in said]
         if missing_value is not None:
-            res.frame, said = sentinel_cells(res.frame, missing_value)
+            res.frame, said = sentinel_cells(res.frame, missing_value, res.decimal)
             res.messages += [f"{path}: {m}" for m in said]
         return res
 
@@ -107,9 +104,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
         delimiter = text_delimiter(path)
     head = _head(path, delimiter)
     _check_first_line(head.first, path)
-    if decimal == delimiter:
-        raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told from "
-                        f"two cells: give another delimiter= or decimal=", file=path)
+    check_decimal(path, delimiter, decimal)
     point = "." if decimal == "auto" else decimal
     method = compression(path)
     bad: list[int] = []
@@ -153,7 +148,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
             bad.clear()
             lines, threads = table.num_columns != 1, False
             table = parse(lines, threads)
-        blanks = _whitespace_cells(table)
+        blanks = _missing_cells(table)
         marks = [b for b in blanks if b.strip()]
         if blanks:  # parsed again, so a column of numbers with such cells reads as numbers
             bad.clear()
@@ -214,10 +209,10 @@ def _delimiter_fix(found: str) -> str:
 
 # a cell of only spaces, tabs or other Unicode spaces, or a question mark among them (RE2
 # syntax, as pyarrow.compute takes)
-_WHITESPACE = r"^[\s\p{Zs}]*\??[\s\p{Zs}]*$"
+_MISSING_CELL = r"^[\s\p{Zs}]*\??[\s\p{Zs}]*$"
 
 
-def _whitespace_cells(table: Any) -> list[str]:
+def _missing_cells(table: Any) -> list[str]:
     """The distinct cells of ``table``'s text columns that hold only whitespace, or a ``?``.
     Such a cell is missing: a CSV written as ``a , b`` with blanks padded to the column width
     read it as the category ``' '``, so ``impute`` found "no missing cell" to fill; and ``?``
@@ -229,7 +224,7 @@ def _whitespace_cells(table: Any) -> list[str]:
     found: set[str] = set()
     for fld, col in zip(table.schema, table.columns):
         if pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
-            blank = pc.match_substring_regex(col, _WHITESPACE)
+            blank = pc.match_substring_regex(col, _MISSING_CELL)
             found.update(pc.unique(pc.filter(col, blank)).to_pylist())
     return sorted(found)
 
@@ -253,7 +248,7 @@ def _comma_numbers(table: Any) -> list[str]:
             mark = pc.or_(pc.is_in(word, value_set=pa.array(sorted(MISSING_MARKS))),
                           pc.match_substring_regex(word, _STATA_MISSING))
             values = pc.filter(values, pc.invert(mark))  # holes beside the numbers
-            if len(values) and pc.all(pc.match_substring_regex(values, _COMMA_NUMBER)).as_py() and \
+            if len(values) and pc.all(pc.match_substring_regex(values, COMMA_NUMBER)).as_py() and \
                     pc.any(pc.match_substring(values, ",")).as_py():
                 found.append(str(fld.name))
     return found
@@ -263,18 +258,26 @@ def is_mark(text: pd.Series) -> np.ndarray:
     """Which cells of ``text`` (strings or missing) are one of ``MISSING_MARKS`` or a Stata
     extended missing code (any case, outer spaces ignored)."""
     word = text.astype("string").str.strip().str.lower()
-    hit = word.isin(MISSING_MARKS) | word.str.fullmatch(r"\.[a-z]")
+    hit = word.isin(MISSING_MARKS) | word.str.match(_STATA_MISSING)
     return hit.fillna(False).to_numpy(dtype=bool)
 
 
-def _as_numbers(text: pd.Series, decimal: str) -> pd.Series:
-    """``text`` parsed as numbers (NaN where it is not one), reading ``decimal`` as the
-    decimal mark; integers stay integers (pandas' nullable ``Int64``)."""
+def _to_numbers(text: pd.Series, decimal: str) -> Any:
+    """The text column ``text`` as numbers when every cell it holds is one (read with the
+    decimal mark ``decimal``; integers as pandas' nullable ``Int64``, as the reader gives them:
+    473, not 473.0), else None (words beside the numbers: the schema's ``numeric_fraction``
+    decides)."""
     given = text.astype("string").str.strip()
     if decimal == ",":
-        given = given.where(~given.str.fullmatch(r"[-+]?[0-9]+,[0-9]+").fillna(False),
+        given = given.where(~given.str.match(COMMA_NUMBER).fillna(False),
                             given.str.replace(",", ".", regex=False))
-    return pd.to_numeric(given, errors="coerce")
+    values = pd.to_numeric(given, errors="coerce")
+    if values[text.notna().to_numpy()].isna().any():
+        return None
+    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if (np.isnan(numbers) | (np.mod(numbers, 1.0) == 0.0)).all():
+        return pd.Series(numbers, index=text.index, dtype="Float64").astype("Int64")
+    return numbers
 
 
 def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, list[str]]:
@@ -288,29 +291,25 @@ def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFram
                 isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.infer_dtype(s, skipna=True) != "string":
             continue
         marks = is_mark(s)
-        given = s.notna().to_numpy()
-        if not marks.any() or not (given & ~marks).any():
+        if not marks.any() or not (s.notna().to_numpy() & ~marks).any():
             continue
-        values = _as_numbers(s.where(~marks), decimal)
-        if values[given & ~marks].isna().any():
-            continue  # words beside the numbers: the schema's numeric_fraction decides
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isnan(numbers) | (np.mod(numbers, 1.0) == 0.0)
+        numbers = _to_numbers(s.where(~marks), decimal)
+        if numbers is None:
+            continue
         if out is frame:
             out = frame.copy()
-        # integers with holes as nullable Int64, as the reader gives them (473, not 473.0)
-        out.isetitem(j, pd.Series(numbers, index=frame.index, dtype="Float64").astype("Int64")
-                     if whole.all() else numbers)
+        out.isetitem(j, numbers)
         shown = sorted(map(str, pd.unique(s[marks].astype(str).str.strip())))[:3]
         said.append(f"column {str(name)!r}: {int(marks.sum())} cell(s) {', '.join(map(repr, shown))} "
                     f"read as missing values")
     return out, said
 
 
-def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[str]]:
+def sentinel_cells(frame: pd.DataFrame, value: Any, decimal: str = ".") -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with every cell equal to ``value`` (the ingest option ``missing_value``:
     ``-999``, a word, or a list of them) missing, in number columns by value and in text
-    columns by its text; and a message naming the columns and counts."""
+    columns by its text (a text column left with numbers only is then numbers, read with
+    ``decimal``); and a message naming the columns and counts."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     words = {str(v).strip() for v in values}
     # the ones that are numbers ("-999" too) match number columns by value; words match text
@@ -324,12 +323,13 @@ def sentinel_cells(frame: pd.DataFrame, value: Any) -> tuple[pd.DataFrame, list[
             text = s.astype("string").str.strip()
             hit = text.isin(words).fillna(False).to_numpy(dtype=bool)
         if hit.any():
-            out.isetitem(j, s.mask(hit))
+            holed = s.mask(hit)
+            as_numbers = None if pd.api.types.is_numeric_dtype(s.dtype) else _to_numbers(holed, decimal)
+            out.isetitem(j, holed if as_numbers is None else as_numbers)
             counts[str(name)] = int(hit.sum())
     if not counts:
         return frame, []
     shown = ", ".join(f"{k} {n}" for k, n in list(counts.items())[:5])
-    out, _ = marked_numbers(out)  # a text column of numbers and the sentinel word: numbers now
     return out, [f"{sum(counts.values())} cell(s) equal to missing_value={value!r} read as missing ({shown})"]
 
 
@@ -367,6 +367,8 @@ def _head(path: str, delimiter: str) -> Head:
     head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom)
     if len(raw) == HEAD_BYTES:  # a cut last line is no row
         text = text[:text.rfind("\n") + 1]
+    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*0\d", text, re.MULTILINE):
+        return head  # no cell starts with a zero and a digit: nothing to parse the head for
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error:

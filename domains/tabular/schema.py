@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import DECIMALS
 from encoderkit.errors import DataError
 from encoderkit.numerics import F32_MAX, finite_mean_std
 
@@ -96,8 +97,8 @@ def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
                              f"or a list of them ([-999, 9999]). Got {mv!r} instead.")
     if isinstance(mv, tuple) or type(mv).__name__ == "ListConfig":
         opts["missing_value"] = list(mv)
-    if opts["decimal"] not in reading.DECIMALS:
-        raise ValueError(f"The 'decimal' option must be one of {list(reading.DECIMALS)}. "
+    if opts["decimal"] not in DECIMALS:
+        raise ValueError(f"The 'decimal' option must be one of {list(DECIMALS)}. "
                          f"Got {opts['decimal']!r} instead.")
     if opts["delimiter"] is not None and (not isinstance(opts["delimiter"], str) or len(opts["delimiter"]) != 1):
         raise ValueError(f"The 'delimiter' option must be one character (such as ';' or '|'; a "

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from encoderkit.data.textfiles import DECIMALS
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
                                window_bounds)
 
@@ -194,7 +195,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         # as ingest read the store's files: a ';' file with 2,25 is read back that way
         if opts["delimiter"] is None and (schema or {}).get("delimiter"):
             opts["delimiter"] = str(schema["delimiter"])
-        if opts["decimal"] == "auto" and (schema or {}).get("decimal") in tsio.DECIMALS:
+        if opts["decimal"] == "auto" and (schema or {}).get("decimal") in DECIMALS:
             opts["decimal"] = schema["decimal"]
         d = opts["delimiter"]
         if isinstance(d, str):  # a tab as typed: '\t' reaches us as two characters, or as tab
@@ -202,7 +203,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         _check(d is None or (isinstance(d, str) and len(d) == 1), "delimiter",
                "null (by the file's name: a tab for .tsv / .tab, else a comma) or one character "
                "(';', '|', '\\t' or tab for a tab)", d)
-        _check(opts["decimal"] in tsio.DECIMALS, "decimal", f"one of {tsio.DECIMALS}", opts["decimal"])
+        _check(opts["decimal"] in DECIMALS, "decimal", f"one of {DECIMALS}", opts["decimal"])
         _check(opts["decimal"] != d, "decimal", f"another mark than the delimiter {d!r}", opts["decimal"])
         ch = opts["channels"]
         _check(ch is None or (isinstance(ch, (list, tuple)) and all(isinstance(x, str) for x in ch)),

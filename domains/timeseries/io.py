@@ -27,7 +27,8 @@ from typing import IO, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns
+from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_widths, delimiter,
+                                      keep_integer_columns)
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
@@ -57,11 +58,9 @@ def _mostly_times(texts: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.9)
 
 
-DECIMALS = ("auto", ".", ",")
-# a number written with a decimal comma and no thousands mark (2,25  -0,5  12), and one
-# written with a decimal point (2.25  .5  1.5e3), as the tabular reader's decimal=auto
-# tells them apart (domains/tabular/reading.py, _COMMA_NUMBER)
-_COMMA_NUMBER = re.compile(r"[-+]?[0-9]+(?:,[0-9]+)?")
+# a number written with a decimal comma and no thousands mark (2,25  -0,5  12: the tabular
+# reader's, textfiles.COMMA_NUMBER), and one written with a decimal point (2.25  .5  1.5e3)
+_COMMA_NUMBER = re.compile(COMMA_NUMBER)
 _POINT_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -97,13 +96,6 @@ def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".")
     ok = ~np.isnan(values)
     values[ok] = number.to_numpy(dtype=str)[ok].astype(np.float64)
     return values
-
-
-def check_decimal(path: str, sep: str, decimal: str) -> None:
-    """A ``DataError`` when the decimal mark is the file's separator: ``2,25`` would be two cells."""
-    if decimal == sep:
-        raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told "
-                        f"from two cells: give another delimiter= or decimal=", file=path)
 
 
 def decimal_mark(frame: pd.DataFrame, columns: Sequence[str], sep: str, decimal: str = "auto") -> str:
@@ -411,11 +403,12 @@ def file_decimal(path: str, sep: str | None = None, decimal: str = "auto",
     """The decimal mark ``read_frame`` reads ``path`` with: ``decimal_mark`` of its cells
     other than ``text_columns`` (the file is read as text only for ``auto`` in a file not
     separated by commas). ``sep``: the field separator (None: by the name)."""
-    given, sep = sep is not None, sep or delimiter(path)
+    sep = sep or delimiter(path)
     check_decimal(path, sep, decimal)
     if decimal != "auto" or sep == ",":
         return "." if decimal == "auto" else decimal
-    check_row_widths(path, sep, option=True, given=given)
+    # rows are checked by read_frame, which reads the file next: a short row here at worst
+    # adds missing cells to the columns looked at
     cells = _read_table(path, sep, dtype=str, keep_default_na=False)
     return decimal_mark(cells, [c for c in cells.columns if c not in text_columns], sep, decimal)
 

@@ -31,6 +31,20 @@ from encoderkit.errors import DataError, UsageError, reading
 _OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression()
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
+# The ``decimal=`` option of the table and series readers: ``auto`` reads a file that is not
+# comma-separated and whose number cells are written ``2,25`` (a spreadsheet in a German or
+# French locale) with the comma as the decimal mark. COMMA_NUMBER is such a cell (no thousands
+# mark; ``12`` too), written so that Python's ``re`` (fullmatch) and pyarrow's RE2 both take it.
+DECIMALS = ("auto", ".", ",")
+COMMA_NUMBER = r"^\s*[-+]?[0-9]+(?:,[0-9]+)?\s*$"
+
+
+def check_decimal(path: str | os.PathLike, delimiter: str, decimal: str) -> None:
+    """A ``DataError`` when the decimal mark is the file's separator: ``2,25`` would be two cells."""
+    if decimal == delimiter:
+        raise DataError(f"decimal={decimal!r} is also the delimiter, so a number could not be told "
+                        f"from two cells: give another delimiter= or decimal=", file=os.fspath(path))
+
 
 def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = False) -> Any:
     """``path`` opened for reading text (UTF-8, a byte-order mark dropped; bytes with
