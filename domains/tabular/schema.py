@@ -183,6 +183,12 @@ def missing_marks(s: pd.Series) -> np.ndarray:
     return reading.is_mark(s)
 
 
+def row_name(s: pd.Series, i: int, source: str | None) -> str:
+    """Position ``i`` of ``s`` as its reader counts it: the file's 1-based data row (a
+    header line not counted), or the DataFrame's index label given from Python."""
+    return f"data row {i + 1}" if source else f"row {s.index[i]}"
+
+
 def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
                    source: str | None = None) -> tuple[np.ndarray, str | None]:
     """The cells of the numeric column ``name`` as float64 (``numeric_values``) under the one
@@ -201,8 +207,8 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     with np.errstate(invalid="ignore"):
         inf = np.isinf(v)
     if inf.any():
-        raise DataError(f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at row "
-                        f"{int(np.flatnonzero(inf)[0])}); make them empty (missing) or finite numbers",
+        raise DataError(f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at "
+                        f"{row_name(s, int(np.flatnonzero(inf)[0]), source)}); make them empty (missing) or finite numbers",
                         file=source)
     given = s.notna().to_numpy()
     text = given & np.isnan(v)
@@ -212,14 +218,14 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     marked = int((text & missing_marks(s)).sum())  # "." / "-": holes, not stray text
     examples = list(s[text].astype(str).unique()[:3])
     first = int(np.flatnonzero(text)[0])
-    said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at row {first})"
+    said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at {row_name(s, first, source)})"
     if opts.get("strict"):
         raise DataError(f"{said} (strict=true)", file=source)
     fraction = float(opts.get("numeric_fraction", 0.9))
     if present > marked and 1.0 - (count - marked) / (present - marked) < fraction and \
             (opts.get("columns") or {}).get(name) != "numeric":
         raise DataError(f"column {name!r}: {count} of its {present} non-empty cells are not numbers "
-                        f"(such as {examples}, first at row {first}), but the model reads it as numbers "
+                        f"(such as {examples}, first at {row_name(s, first, source)}), but the model reads it as numbers "
                         f"(ingest does when at least {fraction:.0%} of a column's cells are): check "
                         f"that the column holds what it held in training", file=source)
     return v, f"{where}{said} read as missing"
@@ -552,7 +558,8 @@ def _standardised(v: np.ndarray, ok: np.ndarray, col: Mapping[str, Any], source:
         i = int(np.flatnonzero(ok)[np.flatnonzero(far)[0]])
         raise DataError(f"column {col['name']!r}: {int(far.sum())} value(s) too large for float32, the "
                         f"model's number type, once standardised by the training mean "
-                        f"{col['mean']:.3g} and standard deviation {col['std']:.3g} (first at row {i}: "
+                        f"{col['mean']:.3g} and standard deviation {col['std']:.3g} (first at "
+                        f"{f'data row {i + 1}' if source else f'row {i}'}: "
                         f"{v[i]:.3g}); rescale the column as it was in training, or make them empty "
                         f"(missing)", file=source)
     return z.astype(np.float32)
