@@ -465,7 +465,7 @@ class SetsDomain(SetsUserData, Domain):
 
     def infill(self, data: Any, predict: PredictFn) -> Any:
         raws = self._raw_sets(data)
-        records = self.to_records(raws_to_python(raws))
+        records = self.to_records(raws_to_python(raws), source=data if isinstance(data, str) else "")
         masked = []
         for i, record in enumerate(records):
             if self._num_elements(record) == 0:

@@ -56,16 +56,21 @@ def _check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def _source_sets(sources: Sequence[str], opts: Mapping[str, Any]
-                 ) -> tuple[Layout, Callable[[], Iterator[RawSet]]]:
-    """The common layout of all sources and a factory iterating their sets (re-readable)."""
+def _source_sets(sources: Sequence[str], opts: Mapping[str, Any], notes: list[str] | None = None,
+                 id_named: bool = False) -> tuple[Layout, Callable[[], Iterator[RawSet]]]:
+    """The common layout of all sources and a factory iterating their sets (re-readable);
+    ``notes`` gets what ``csv_layout`` left out of the model by default, naming the file."""
     layouts: list[tuple[str, Layout]] = []
     csv_args: dict[str, tuple] = {}
     for path in sources:
         if source_kind(path) == "csv":
             frame = read_csv_frame(path, opts["id_column"], opts["set_column"])
+            found: list[str] = []
             id_col, feats, coords = csv_layout(frame, path, opts["set_column"], opts["id_column"],
-                                               opts["feature_columns"], opts["coord_columns"])
+                                               opts["feature_columns"], opts["coord_columns"],
+                                               notes=found, id_named=id_named)
+            if notes is not None:
+                notes.extend(f"{path}: {n}" for n in found)
             csv_args[path] = (id_col, feats, coords)
             layouts.append((path, Layout(id_col is not None, feats, coords)))
         else:
@@ -195,8 +200,25 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
 def ingest_files(sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                  **options: Any) -> dict[str, Any]:
     opts = _check_ingest_options(options)
-    layout, iterate = _source_sets(list(sources), opts)
-    return write_sets(layout, iterate, writer, report, opts, ", ".join(sources))
+    notes: list[str] = []
+    # an id column the user named is read as items even when it looks like row numbers
+    layout, iterate = _source_sets(list(sources), opts, notes, id_named="id_column" in options)
+    report.warnings.extend(notes)
+    schema = write_sets(layout, iterate, writer, report, opts, ", ".join(sources))
+    describe_columns(schema, report, "column" if all(source_kind(p) == "csv" for p in sources) else "field")
+    return schema
+
+
+def describe_columns(schema: Mapping[str, Any], report: IngestReport, kind: str = "column") -> None:
+    """What the model reads, in the report (its counts): a user must see which columns became
+    coordinates, features and items (a label read as a feature is target leakage; a row
+    number read as items is a vocabulary of items each seen once)."""
+    coords, feats = list(schema["coord_names"]), list(schema["feature_names"])
+    report.counts[f"coordinate {kind}s [{', '.join(coords)}]"] = len(coords)
+    report.counts[f"feature {kind}s [{', '.join(feats)}]"] = len(feats)
+    item = schema.get("id_column") if kind == "column" else "ids"
+    where = f"{kind} {item!r}" if schema["has_ids"] else f"no item {kind}"
+    report.counts[f"items ({where})"] = len(schema["vocab"])
 
 
 def ingest_objects(data: Any, writer: RecordWriter, report: IngestReport,
@@ -212,4 +234,6 @@ def ingest_objects(data: Any, writer: RecordWriter, report: IngestReport,
                 raise ValueError(f"The {key!r} ingest option must name {len(current)} fields "
                                  f"(the sets' width). Got {opts[key]} instead.")
             current[:] = opts[key]
-    return write_sets(layout, lambda: iter(sets), writer, report, opts)
+    schema = write_sets(layout, lambda: iter(sets), writer, report, opts)
+    describe_columns(schema, report, "field")
+    return schema

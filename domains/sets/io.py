@@ -8,9 +8,10 @@ store records; ``SetsDomain.to_records`` reuses the same parsing at inference.
 Formats
 -------
 CSV (long format): one row per element; a set column (``set_column``, default
-``"set"``), an optional item column (``id_column``, default ``"id"`` when present),
-coordinate columns (``coord_columns``, default whichever of ``x, y, z`` exist) and
-feature columns (``feature_columns``, default every other numeric column). Rows of
+``"set"``), an optional item column (``id_column``, default ``"id"`` when present and
+not a per-point identifier), coordinate columns (``coord_columns``, default whichever
+of ``x, y, z`` exist, in any case) and feature columns (``feature_columns``, default
+every other numeric column but a label-like one; ``columns.py``). Rows of
 one set keep their file order; sets keep the order of their first row. A row whose
 id, features and coordinates are all empty is a placeholder: a set made only of
 placeholders is an empty set (skipped at ingest, counted in the report). A row whose
@@ -38,7 +39,8 @@ from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
-DEFAULT_COORDS = ("x", "y", "z")
+from .columns import DEFAULT_COORDS, default_coords, identifier_note, label_like, label_note
+
 # The model sees coordinates as float32 rotary positions relative to each set's own
 # origin, ``(coords - min) / unit`` (``SetsDomain.featurize``); rotation and jitter
 # augmentation and the contrastive views (rotation + a shift by up to the set's extent)
@@ -163,8 +165,11 @@ def check_feature_range(peak: np.ndarray, names: Sequence[str], where: str) -> N
 
 def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,
                feature_columns: Sequence[str] | None, coord_columns: Sequence[str] | None,
+               notes: list[str] | None = None, id_named: bool = False,
                ) -> tuple[str | None, list[str], list[str]]:
-    columns = list(frame.columns)
+    """Item, feature and coordinate columns; unnamed ones by ``columns.py`` (``id_named``: the
+    user named the id column), what that leaves out said in ``notes`` (report warnings)."""
+    columns, notes = list(frame.columns), [] if notes is None else notes
     if set_column not in columns:
         raise DataError(f"{path}: the 'set_column' option names column {set_column!r}, which is "
                          f"not in the file; columns: {columns}")
@@ -173,16 +178,27 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     if id_column is not None and id_column not in columns:
         raise DataError(f"{path}: the 'id_column' option names column {id_column!r}, which is not "
                          f"in the file; columns: {columns} (id_column=null for sets without ids)")
+    left_out: list[str] = []
+    if id_column is not None and not id_named:
+        note = identifier_note(frame[id_column], id_column)
+        if note:  # row / spot numbers: not items, and not a feature either
+            notes.append(note)
+            left_out.append(id_column)
+            id_column = None
     if coord_columns is None:
-        coord_columns = [c for c in DEFAULT_COORDS if c in columns]
+        coord_columns = default_coords(columns)
     coord_columns = list(coord_columns)
-    taken = {set_column, id_column, *coord_columns}
+    taken = {set_column, id_column, *coord_columns, *left_out}
     if feature_columns is None:
         candidates = [c for c in columns if c not in taken]
         numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c])]
+        labels = [c for c in numeric if label_like(c)]
+        numeric = [c for c in numeric if c not in labels]
         for c in candidates:
-            if c not in numeric:
+            if c not in numeric and c not in labels:
                 _refuse_stray_text(frame[c], c, path, [n for n in numeric if n != c])
+        notes.extend(label_note(c, numeric) for c in labels)
+        left_out += labels
         feature_columns = numeric
     feature_columns = list(feature_columns)
     for option, names in (("coord_columns", coord_columns), ("feature_columns", feature_columns)):
@@ -193,6 +209,10 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     if len(coord_columns) not in (0, 2, 3):
         raise DataError(f"{path}: the 'coord_columns' option must name 0, 2 or 3 columns. "
                          f"Got {coord_columns} instead.")
+    if left_out and id_column is None and not feature_columns:
+        # the generic "neither item ids nor features" would hide why: say what was left out
+        raise DataError(f"{path}: no item column and no feature column is left to predict: "
+                         f"{'; '.join(notes)}")
     return id_column, feature_columns, coord_columns
 
 
@@ -281,16 +301,18 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str | None,
                feature_columns: Sequence[str], coord_columns: Sequence[str]) -> Iterator[RawSet]:
-    """Group a long-format frame into sets (first-appearance order of set ids)."""
+    """Group a long-format frame into sets (first-appearance order of set ids). ``path``
+    names the file in messages; "" for a frame read elsewhere (the caller names its file)."""
+    at, named = (f"{path}: ", f"{path}, ") if path else ("", "")
     for column in (*feature_columns, *coord_columns):
         if not pd.api.types.is_numeric_dtype(frame[column]):
             bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-            raise DataError(f"{path}: column {column!r} must be numeric; row {row + 2} holds "
+            raise DataError(f"{at}column {column!r} must be numeric; row {row + 2} holds "
                              f"{frame[column].iloc[row]!r}")
     if frame[set_column].isna().any():
         row = int(np.flatnonzero(frame[set_column].isna().to_numpy())[0])
-        raise DataError(f"{path}: row {row + 2} has no set id (column {set_column!r})")
+        raise DataError(f"{at}row {row + 2} has no set id (column {set_column!r})")
     feats = frame[list(feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if feature_columns else \
         np.zeros((len(frame), 0))
     coords = frame[list(coord_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if coord_columns else \
@@ -310,7 +332,7 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
             name=str(key),
             ids=[as_item(v) for v in ids[rows]] if ids is not None else None,
             features=feats[rows], coords=coords[rows],
-            where=f"{path}, set {str(key)!r}", rows=rows), feature_columns, coord_columns)
+            where=f"{named}set {str(key)!r}", rows=rows), feature_columns, coord_columns)
 
 
 # ---- NPZ -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ back into the user's own kind of data (``write_output``). A mixin of ``SetsDomai
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -15,21 +16,25 @@ import pandas as pd
 from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
 
-from .ingest import raw_to_record
+from .ingest import MISSING_ID, UNK, raw_to_record
 from encoderkit.outputs import atomic_write
 
 from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
                  read_npz, source_kind)
 
+# share of the given items unknown to the vocabulary above which to_records warns (once)
+UNKNOWN_SHARE = 0.5
+
 
 class SetsUserData:
     """User data <-> stored records for ``SetsDomain``."""
 
-    def _raw_sets(self, data: Any) -> list[RawSet]:
-        """Parse user data (long-format frame, list / dict of sets, .csv / .npz path)."""
+    def _raw_sets(self, data: Any, source: str = "") -> list[RawSet]:
+        """Parse user data (long-format frame, list / dict of sets, .csv / .npz path);
+        ``source``: the file a frame was read from, named once in messages."""
         layout = self.layout
         if isinstance(data, str):
-            data = self.read_input(data)
+            data, source = self.read_input(data), data
         if isinstance(data, pd.DataFrame):
             set_col = self.schema.get("set_column") or "set"
             id_col = self.schema.get("id_column") if self.has_ids else None
@@ -39,7 +44,7 @@ class SetsUserData:
             if missing:
                 raise ValueError(f"the data lacks columns {missing} that the model was trained "
                                  f"with; columns: {list(data.columns)}")
-            raws = list(frame_sets(data, "data", set_col, id_col, layout.feature_names,
+            raws = list(frame_sets(data, source, set_col, id_col, layout.feature_names,
                                    layout.coord_names))
         elif isinstance(data, (list, tuple, Mapping)):
             width = len(layout.coord_names) + len(layout.feature_names)
@@ -74,9 +79,9 @@ class SetsUserData:
             check_layout(raw, layout)
         return raws
 
-    def to_records(self, data: Any) -> list[Record]:
+    def to_records(self, data: Any, source: str = "") -> list[Record]:
         out = []
-        for i, raw in enumerate(self._raw_sets(data)):
+        for i, raw in enumerate(self._raw_sets(data, source)):
             if len(raw) == 0:
                 record = self._empty_record()
             else:
@@ -84,7 +89,30 @@ class SetsUserData:
             record["id"] = raw.name
             record["_index"] = i
             out.append(record)
+        self._warn_unknown_items(out, source)
         return out
+
+    def read_records(self, path: str) -> list[Record]:
+        """``to_records`` of the file, its messages naming it (once)."""
+        return self.to_records(self.read_input(path), source=path)
+
+    def _warn_unknown_items(self, records: list[Record], source: str = "") -> None:
+        """One warning when most given items are not in the vocabulary: they are read as
+        [UNK], so predictions rest on the other fields alone (e.g. an item column of point
+        numbers, new for every file); a few unknown items are normal and not reported."""
+        if not self.has_ids:
+            return
+        ids = [r["ids"] for r in records if "ids" in r and len(r["ids"])]
+        stored = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+        given = int((stored != MISSING_ID).sum())
+        unknown = int((stored == UNK).sum())
+        if given and unknown > UNKNOWN_SHARE * given:
+            where = f"{source}: " if source else ""
+            column = self.schema.get("id_column") or "ids"
+            warnings.warn(f"{where}{unknown} of the {given} items given ({unknown / given:.0%}) are not in "
+                          f"the model's vocabulary of {len(self.vocab)} items and are read as [UNK]; is "
+                          f"{column!r} the item column the model was trained with (not, e.g., point "
+                          f"numbers)?", UserWarning, stacklevel=3)
 
     def _empty_record(self) -> Record:
         record: Record = {}
