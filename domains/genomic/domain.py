@@ -5,19 +5,23 @@ from __future__ import annotations
 import gzip
 import os
 import warnings
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from torch import nn
 
 from encoderkit.data.masking import choose_groups, choose_random, choose_spans, corrupt_ids
+from encoderkit.errors import UsageError
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                Record, RecordWriter, slice_example, window_bounds)
 
 from .infill import infill_sequences
-from .io import SeqRecord, encode_record, iter_records, read_seq_records, text_id, write_seq_records
+from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
+                 write_seq_records)
 from .modules import GenomicEmbedder, GenomicMLMHead
-from .tokens import (BASES, CLS_ID, MASK_ID, N_CODE, PAD_ID, SEP_ID, Vocabulary, decode_bases,
+from .pieces import PieceLog, iter_pieces, split_on_n_runs
+from .tokens import (BASES, CLS_ID, MASK_ID, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
 from .views import genomic_views
 
@@ -40,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "format": "auto", "invalid": "error", "max_n_run": 50, "min_length": 1,
 }
 INGEST_OPTIONS = ("format", "invalid", "max_n_run", "min_length")
+# those a raw file is read back with; not ``format``: each file's own kind is detected (both
+# kinds give the same bases), so a FASTA read back from a run ingested from FASTQ stays FASTA
+READ_OPTIONS = ("invalid", "max_n_run", "min_length")
 
 
 def _bad(name: str, allowed: str, value: Any) -> ValueError:
@@ -107,16 +114,8 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _split_on_n_runs(codes: np.ndarray, max_run: int) -> list[tuple[int, int]]:
-    """[start, end) pieces of a record between runs of N longer than ``max_run`` (assembly gaps)."""
-    is_n = np.concatenate(([False], codes == N_CODE, [False]))
-    edges = np.flatnonzero(is_n[1:] != is_n[:-1])
-    run_starts, run_ends = edges[0::2], edges[1::2]
-    long = (run_ends - run_starts) > max_run
-    cuts = [0]
-    for s, e in zip(run_starts[long], run_ends[long]):
-        cuts += [int(s), int(e)]
-    cuts.append(len(codes))
-    return [(s, e) for s, e in zip(cuts[0::2], cuts[1::2]) if e > s]
+    """[start, end) pieces of a record between runs of N longer than ``max_run`` (``pieces.py``)."""
+    return split_on_n_runs(codes, max_run)[0]
 
 
 class GenomicDomain(Domain):
@@ -168,38 +167,24 @@ class GenomicDomain(Domain):
         Records are stored whole (windowing happens in the loader); runs of N longer
         than ``max_n_run`` are cut out and split the record into pieces."""
         opts = validate_options(options)
-        bases = soft_bases = pieces_split = mapped = 0
+        bases = soft_bases = 0
+        log = PieceLog(opts["max_n_run"])
         for path in sources:
-            for rec in iter_records(path, opts["format"]):
-                codes, soft, n_bad = encode_record(rec, path, opts["invalid"])
-                mapped += n_bad
-                if codes.size == 0:
-                    report.skip("empty record")
-                    continue
-                pieces = _split_on_n_runs(codes, opts["max_n_run"])
-                if not pieces:
-                    report.skip("only N (no piece outside runs of N longer than max_n_run)")
-                    continue
-                pieces_split += len(pieces) - 1
-                for j, (s, e) in enumerate(pieces):
-                    c, f = codes[s:e], soft[s:e]
-                    if e - s < opts["min_length"]:
-                        report.skip("piece shorter than min_length")
-                        continue
-                    if not (c < 4).any():
-                        report.skip("piece without any A/C/G/T base")
-                        continue
-                    rid = text_id(rec.id) if len(pieces) == 1 else f"{text_id(rec.id)}:{s}-{e}"
-                    writer.append({"ids": c, "soft": f}, meta={"offset": s, "piece": j}, id=rid)
-                    report.records += 1
-                    report.tokens += int(e - s)
-                    bases += int(e - s)
-                    soft_bases += int(f.sum())
-        if pieces_split:
-            report.warnings.append(f"{pieces_split} split(s) at runs of N longer than "
-                                   f"max_n_run={opts['max_n_run']}")
-        if mapped:
-            report.warnings.append(f"{mapped} non-IUPAC character(s) read as N (invalid=n)")
+            for piece in iter_pieces(path, opts, log):
+                writer.append({"ids": piece.codes, "soft": piece.soft},
+                              meta={"offset": piece.offset, "piece": piece.index}, id=piece.id)
+                n = int(piece.codes.size)
+                report.records += 1
+                report.tokens += n
+                bases += n
+                soft_bases += int(piece.soft.sum())
+        for reason, n in log.skipped.items():
+            report.skip(reason, n)
+        cut = log.cut_message()
+        if cut:
+            report.warnings.append(cut)
+        if log.mapped:
+            report.warnings.append(f"{log.mapped} non-IUPAC character(s) read as N (invalid=n)")
         return {"format": SCHEMA_FORMAT, "alphabet": BASES, "bases": bases, "soft_bases": soft_bases,
                 "ingest": {k: opts[k] for k in INGEST_OPTIONS}}
 
@@ -359,8 +344,9 @@ class GenomicDomain(Domain):
         """User data -> (sequence strings, function rebuilding the same kind from new strings)."""
         if isinstance(data, str):
             return [data], lambda s: s[0]
+        # replace(): a record read from a file keeps its layout (header line, line ending, width)
         if isinstance(data, SeqRecord):
-            return [data.sequence], lambda s: SeqRecord(data.id, s[0], data.description, data.quality)
+            return [data.sequence], lambda s: replace(data, sequence=s[0])
         if isinstance(data, Mapping):
             keys = list(data)
             if not all(isinstance(data[k], str) for k in keys):
@@ -371,7 +357,7 @@ class GenomicDomain(Domain):
                 return list(data), lambda s: type(data)(s)
             if all(isinstance(x, SeqRecord) for x in data):
                 return [x.sequence for x in data], lambda s: type(data)(
-                    SeqRecord(x.id, q, x.description, x.quality) for x, q in zip(data, s))
+                    replace(x, sequence=q) for x, q in zip(data, s))
         raise TypeError(f"genomic data must be a sequence string, a list of strings, a {{name: sequence}} "
                         f"mapping or SeqRecord(s) from read_input; got {type(data).__name__}")
 
@@ -387,6 +373,9 @@ class GenomicDomain(Domain):
         seqs, _ = self._sequences(data)
         records = []
         for i, s in enumerate(seqs):
+            protein = protein_like(np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8))
+            if protein:
+                raise ValueError(f"sequence {names[i] if names else i}: {protein}; {PROTEIN_ADVICE}")
             try:
                 codes, soft = encode_bases(s)
             except ValueError as e:
@@ -403,19 +392,36 @@ class GenomicDomain(Domain):
     def read_input(self, path: str) -> list[SeqRecord]:
         return read_seq_records(path)
 
+    def read_options(self) -> dict[str, Any]:
+        """The ingest options of the run's store (its schema's ``ingest``; for a domain made
+        without a store, its own): a raw file is read back as the store was ingested, and a
+        user may repeat them at embed (``max_n_run=100``), refused where they contradict."""
+        recorded = self.schema.get("ingest") if isinstance(self.schema, Mapping) else None
+        recorded = recorded if isinstance(recorded, Mapping) else {}
+        return {k: recorded.get(k, self.options[k]) for k in READ_OPTIONS}
+
     def read_records(self, path: str) -> list[Record]:
-        """The file's records as ingest writes them, less those without a base (a header
-        right before the next), which ingest skips: refused here, they stopped ``embed`` /
-        ``predict`` of the whole file. Each output row keeps its record's id, so a skipped
-        record is a missing id, named in a warning, not a shifted row."""
-        seqs = self.read_input(path)
-        empty = [text_id(x.id) for x in seqs if not x.sequence]
-        if empty:
-            more = f" and {len(empty) - 3} more" if len(empty) > 3 else ""
-            warnings.warn(f"{path}: skipped {len(empty)} empty record(s) (no bases) as ingest skips "
-                          f"them: {', '.join(map(repr, empty[:3]))}{more}; the output has no row for "
-                          f"them (join its rows by record id, not by position in the file)", stacklevel=2)
-        return self.to_records([x for x in seqs if x.sequence])
+        """The file's records as ingest wrote them into the run's store (``read_options``):
+        cut at runs of N longer than ``max_n_run`` into pieces named ``<id>:<start>-<end>``,
+        ``invalid`` and ``min_length`` applied, records without a base skipped (they stopped
+        ``embed`` / ``predict`` of the whole file), so ids join those of a store run and the
+        model reads the bases it was trained on. Each output row keeps its id, so a skipped
+        record is a missing id, named in a warning, not a shifted row. (``infill`` reads
+        ``read_input``: whole records, written back whole.)"""
+        opts = {**self.read_options(), "format": "auto"}
+        log = PieceLog(opts["max_n_run"])
+        records = [{"ids": p.codes, "soft": p.soft, "id": p.id} for p in iter_pieces(path, opts, log)]
+        for message in log.read_back_messages():
+            warnings.warn(f"{path}: {message}", stacklevel=2)
+        return records
+
+    def check_output_name(self, data: Any, path: str) -> None:
+        """Before the fill: an output name of the other kind (FASTQ read, ``.fa`` named) or a
+        compression the reader cannot read back is refused (``io.output_problem``)."""
+        if isinstance(data, list) and data and all(isinstance(x, SeqRecord) for x in data):
+            problem = output_problem(data, path)
+            if problem:
+                raise UsageError(problem, file=path, key="output")
 
     def write_output(self, data: Any, path: str) -> None:
         if isinstance(data, list) and all(isinstance(x, SeqRecord) for x in data):

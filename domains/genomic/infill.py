@@ -8,12 +8,14 @@ the same context, as test-time augmentation. It costs a second forward pass.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from encoderkit.domain import MaskedExample, PredictFn, window_bounds
 
+from .pieces import SHOWN, split_on_n_runs
 from .tokens import MASK_ID, reverse_complement_bases
 
 # index of each base's complement in ACGT order
@@ -87,10 +89,40 @@ def infill_sequences(domain: Any, data: Any, predict: PredictFn) -> Any:
             # the reverse strand lists the same Ns in the opposite order, as complements
             assert np.array_equal(len(seqs[i]) - 1 - rc_pos[::-1], pos)
             found[i] = (pos, (probs + rc_probs[::-1][:, _COMPLEMENT_ACGT]) / 2)
+    warn_unseen_fills(domain, seqs, records, found)
     out = [bytearray(s.encode("ascii")) for s in seqs]
     for i, (pos, probs) in found.items():
-        letters = np.frombuffer(b"ACGT", dtype=np.uint8)[probs.argmax(-1)]
+        # a record written with U (RNA) and no T gets U, so the output stays RNA
+        rna = ("U" in seqs[i] or "u" in seqs[i]) and "T" not in seqs[i] and "t" not in seqs[i]
+        letters = np.frombuffer(b"ACGU" if rna else b"ACGT", dtype=np.uint8)[probs.argmax(-1)]
         arr = np.frombuffer(out[i], dtype=np.uint8)  # writable view of the bytearray
         lower = arr[pos] == ord("n")
         arr[pos] = np.where(lower, letters + 32, letters)
     return rebuild([b.decode("ascii") for b in out])
+
+
+def warn_unseen_fills(domain: Any, seqs: Sequence[str], records: Sequence[dict],
+                      found: dict[int, Any]) -> None:
+    """Say which records are filled where the model saw no such input in training: ingest
+    skips a record without any base, and cuts runs of N longer than the store's
+    ``max_n_run`` out (assembly gaps); infill still fills them, as documented, but a
+    whole invented record or gap is not a fill of a few hidden bases."""
+    max_run = domain.read_options()["max_n_run"]
+    no_base, gaps = [], []
+    for i in found:
+        codes = np.asarray(records[i]["ids"])
+        name = repr(str(records[i].get("id", i)))
+        if not (codes < 4).any():
+            no_base.append(name)
+        elif split_on_n_runs(codes, max_run)[1]:
+            gaps.append(name)
+
+    def named(ids: list[str]) -> str:
+        return ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
+    if no_base:
+        warnings.warn(f"{len(no_base)} record(s) without any A/C/G/T base filled entirely from the model "
+                      f"(ingest skips such records, so it never saw one): {named(no_base)}", stacklevel=3)
+    if gaps:
+        warnings.warn(f"{len(gaps)} record(s) with runs of N longer than max_n_run={max_run} filled "
+                      f"(ingest cut such runs out as assembly gaps, so the model never saw one): "
+                      f"{named(gaps)}", stacklevel=3)

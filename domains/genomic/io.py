@@ -7,16 +7,30 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from encoderkit.errors import DataError, reading
+from encoderkit.errors import DataError, UsageError, reading
 from encoderkit.outputs import atomic_write
 
 from .tokens import BASES, BYTE_TO_CODE, INVALID, IS_LOWER, N_CODE
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a file wrote a record, so infill writes it back the same: the header line as
+    written (tabs, runs of spaces, a nameless ``>``), the line ending and the wrap width."""
+
+    header: str  # the header line after '>' / '@', line ending excluded
+    id: str  # id and description as read from it: the header is written as it was
+    description: str  # only while the record still has these (a renamed record is not)
+    width: int | None = None  # FASTA sequence line width; None: the sequence on one line
+    newline: str = "\n"
+    plus: str = ""  # FASTQ: what followed the '+' of the separator line
 
 
 @dataclass
@@ -27,9 +41,13 @@ class SeqRecord:
     sequence: str
     description: str = ""  # the rest of the header line after the id
     quality: str | None = None  # FASTQ only
+    layout: Layout | None = field(default=None, repr=False, compare=False)  # None: made in Python
 
     @property
     def header(self) -> str:
+        lay = self.layout
+        if lay is not None and (self.id, self.description) == (lay.id, lay.description):
+            return lay.header
         return f"{self.id} {self.description}".rstrip() if self.description else self.id
 
 
@@ -59,11 +77,14 @@ def text_id(rid: str) -> str:
 
 
 def detect_format(path: str) -> str:
-    """'fasta' or 'fastq' from the first non-blank character; a clear error otherwise."""
+    """'fasta' or 'fastq' from the first non-blank character; a clear error otherwise.
+    Leading ``;`` comment lines (old-style FASTA, which ``iter_fasta`` skips) are FASTA's."""
     with reading(path), _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             s = line.strip()
             if not s:
+                continue
+            if s[0] == ";":
                 continue
             if s[0] == ">":
                 return "fasta"
@@ -83,6 +104,8 @@ class RawRecord:
     lines: list[str]
     first_line: int  # line number of the first sequence line
     quality: str | None = None
+    header: str = ""  # the header line as written after '>' / '@' (line ending excluded)
+    plus: str = ""  # FASTQ: what followed the '+' of the separator line
 
 
 def _split_header(header: str) -> tuple[str, str]:
@@ -101,7 +124,7 @@ def iter_fasta(path: str) -> Iterator[RawRecord]:
                 if rec is not None:
                     yield rec
                 rid, desc = _split_header(line[1:].strip())
-                rec = RawRecord(rid or f"record{lineno}", desc, [], lineno + 1)
+                rec = RawRecord(rid or f"record{lineno}", desc, [], lineno + 1, header=line[1:])
             elif line.startswith(";") or not line.strip():
                 continue  # old-style FASTA comments and blank lines
             elif rec is None:
@@ -133,12 +156,17 @@ def iter_fastq(path: str) -> Iterator[RawRecord]:
                                  f"(needs header, sequence, '+', quality lines)") from None
             if not plus.startswith("+"):
                 raise DataError(f"{path}: record {rid!r}: line {plus_no} should be the '+' separator, "
-                                 f"found {plus.rstrip()[:20]!r}")
+                                 f"found {plus.rstrip()[:20]!r}; wrapped (multi-line) FASTQ is not "
+                                 f"supported: each record is four lines (header, one sequence line, "
+                                 f"'+', one quality line)")
             seq, qual = seq.strip(), qual.rstrip("\r\n")
             if len(qual) != len(seq):
+                wrapped = ("; wrapped (multi-line) FASTQ is not supported: one quality line per record"
+                           if len(qual) < len(seq) else "")
                 raise DataError(f"{path}: record {rid!r}: quality length {len(qual)} (line {qual_no}) "
-                                 f"differs from sequence length {len(seq)} (line {lineno + 1})")
-            yield RawRecord(rid or f"record{lineno}", desc, [seq], lineno + 1, qual)
+                                 f"differs from sequence length {len(seq)} (line {lineno + 1}){wrapped}")
+            yield RawRecord(rid or f"record{lineno}", desc, [seq], lineno + 1, qual, header=line[1:],
+                            plus=plus.rstrip("\r\n")[1:])
 
 
 def iter_records(path: str, fmt: str = "auto") -> Iterator[RawRecord]:
@@ -146,13 +174,55 @@ def iter_records(path: str, fmt: str = "auto") -> Iterator[RawRecord]:
     return iter_fasta(path) if fmt == "fasta" else iter_fastq(path)
 
 
+# Protein FASTA read as DNA: amino-acid letters that no nucleotide (IUPAC) code uses, the
+# nucleotides proper, and the letters counted (X left out: DNA maskers write it too).
+def _table(letters: str) -> np.ndarray:
+    t = np.zeros(256, dtype=bool)
+    t[[ord(c) for c in letters + letters.lower()]] = True
+    return t
+
+
+_AMINO_ONLY = _table("EFIJLOPQZ")
+_NUCLEOTIDE = _table("ACGTUN")
+_LETTER = _table("ABCDEFGHIJKLMNOPQRSTUVWYZ")
+
+
+def protein_like(raw: np.ndarray) -> str | None:
+    """Why a record's bytes look like a protein, or None. A nucleotide record has at least
+    half its letters A/C/G/T/U/N (a protein about a quarter) and next to no letter that only
+    amino acids use (E F I L P Q); every letter of a peptide may still be an IUPAC code
+    (M K V R D S W Y H B), so the composition, not the alphabet, tells them apart."""
+    counts = np.bincount(raw, minlength=256)
+    letters = int(counts[_LETTER].sum())
+    if not letters:
+        return None
+    nucleotides, amino = int(counts[_NUCLEOTIDE].sum()), int(counts[_AMINO_ONLY].sum())
+    if 2 * nucleotides >= letters and 10 * amino < letters:
+        return None
+    why = f"{100 * nucleotides // letters}% of its letters are A/C/G/T/U/N"
+    if amino:
+        found = sorted({chr(c).upper() for c in np.flatnonzero(counts[:128] * _AMINO_ONLY[:128])})
+        why += f", and it holds {'/'.join(found)}, letters of amino acids that no nucleotide code uses"
+    return why
+
+
+PROTEIN_ADVICE = ("this looks like a protein FASTA: the genomic domain reads DNA/RNA (nucleotides "
+                  f"{BASES[:4]}/U, N and IUPAC ambiguity codes), not amino acids")
+
+
 def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np.ndarray, np.ndarray, int]:
     """Sequence lines -> (base codes uint8, soft bool, number of characters mapped to N).
 
-    ``invalid="error"`` raises naming file, record, line and column of the first
-    character that is not an IUPAC code; ``invalid="n"`` maps such characters to N."""
+    A record that looks like a protein is refused whatever ``invalid`` says (read as N it
+    became a "DNA" record of ambiguity codes). ``invalid="error"`` raises naming file,
+    record, line and column of the first character that is not an IUPAC code;
+    ``invalid="n"`` maps such characters to N."""
     joined = "".join(rec.lines)
     raw = np.frombuffer(joined.encode("ascii", errors="replace"), dtype=np.uint8)  # one byte a character
+    protein = protein_like(raw)
+    if protein:
+        raise DataError(f"{path}: record {text_id(rec.id)!r} (line {rec.first_line - 1}): {protein}; "
+                         f"{PROTEIN_ADVICE}")
     codes = BYTE_TO_CODE[raw]
     soft = IS_LOWER[raw]
     bad = codes == INVALID
@@ -172,22 +242,87 @@ def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np
     return codes, soft, n_bad
 
 
+def _newline(path: str) -> str:
+    """The file's line ending (CRLF, an old Mac's CR, else LF), from its first 64 kB:
+    the text reader turns every one into LF, and infill writes the file's own back."""
+    with reading(path):
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        opener = next((o for prefix, o in _OPENERS if magic.startswith(prefix)), open)
+        with opener(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    return "\r\n" if b"\r\n" in head else "\r" if b"\r" in head else "\n"
+
+
 def read_seq_records(path: str) -> list[SeqRecord]:
-    """Every record of a FASTA/FASTQ file, strings kept exactly as written (one line per sequence)."""
-    return [SeqRecord(r.id, "".join(r.lines), r.description, r.quality) for r in iter_records(path)]
+    """Every record of a FASTA/FASTQ file, strings kept exactly as written (one line per
+    sequence), with the layout (header line, line ending, width) ``write_seq_records``
+    writes back."""
+    newline = _newline(path)
+    out = []
+    for r in iter_records(path):
+        # the width of the first full line; a record on one line stays on one line
+        width = len(r.lines[0]) if len(r.lines) > 1 else None
+        layout = Layout(r.header, r.id, r.description, width, newline, r.plus)
+        out.append(SeqRecord(r.id, "".join(r.lines), r.description, r.quality, layout))
+    return out
+
+
+# what a file's name says it holds, past a compression suffix
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".frn", ".fas", ".fsa", ".mfa", ".faa")
+_FASTQ_SUFFIXES = (".fq", ".fastq")
+_WRITERS = {".gz": lambda b: gzip.compress(b, mtime=0), ".bz2": bz2.compress, ".xz": lzma.compress}
+_UNREAD = (".zip", ".zst", ".lz4", ".7z")  # compressions the reader does not read back
+
+
+def _kind(records: list[SeqRecord]) -> str:
+    return "fastq" if records and all(r.quality is not None for r in records) else "fasta"
+
+
+def output_problem(records: list[SeqRecord], path: str) -> str | None:
+    """Why ``records`` cannot be written under ``path`` as its name says, or None. The name
+    decides the compression (.gz, .bz2, .xz: what the reader reads back) and, where it says
+    one, the kind: FASTQ records under a FASTA name would lose their qualities, FASTA
+    records have none for a FASTQ name; both are refused rather than written as the other."""
+    name = os.path.basename(str(path)).lower()
+    if name.endswith(".bgz"):  # plain gzip is no BGZF an index (samtools faidx, tabix) can use
+        return "BGZF (.bgz) is not written; name the output .gz and run bgzip on it for an indexed file"
+    if name.endswith(_UNREAD):
+        return (f"{os.path.splitext(name)[1]} is a compression the FASTA/FASTQ reader does not read back; "
+                f"name the output .gz, .bz2, .xz or leave it uncompressed")
+    stem = next((name[: -len(c)] for c in _WRITERS if name.endswith(c)), name)
+    kind = _kind(records)
+    if kind == "fastq" and stem.endswith(_FASTA_SUFFIXES):
+        return ("the input is FASTQ (with qualities) but the output's name says FASTA, which would drop "
+                "the qualities; name it .fq / .fastq")
+    if kind == "fasta" and stem.endswith(_FASTQ_SUFFIXES):
+        return ("the input is FASTA (no qualities) but the output's name says FASTQ; name it .fa / .fasta")
+    return None
 
 
 def write_seq_records(records: list[SeqRecord], path: str, width: int = 80) -> None:
-    """FASTQ when every record has a quality string, else FASTA (wrapped at ``width``);
-    gzip when ``path`` ends in ``.gz``. Atomic: written to a temporary file, then renamed."""
-    fastq = bool(records) and all(r.quality is not None for r in records)
+    """FASTQ when every record has a quality string, else FASTA; compressed as the name
+    says (.gz, .bz2, .xz). A record read from a file keeps its header line, line ending
+    and width (``Layout``); others are wrapped at ``width``, with LF. An output name of the
+    other kind is refused (``output_problem``). Atomic: a temporary file, then renamed."""
+    problem = output_problem(records, path)
+    if problem:
+        raise UsageError(problem, file=path, key="output")
+    fastq = _kind(records) == "fastq"
+    nl = next((r.layout.newline for r in records if r.layout is not None), "\n")
     out = []
     for r in records:
         if fastq:
-            out.append(f"@{r.header}\n{r.sequence}\n+\n{r.quality}\n")
-        else:
-            body = "\n".join(r.sequence[i:i + width] for i in range(0, len(r.sequence), width))
-            out.append(f">{r.header}\n{body}\n" if body else f">{r.header}\n")
+            # the separator's repeat of the header, while the header is the one read
+            plus = r.layout.plus if r.layout is not None and r.header == r.layout.header else ""
+            out.append(f"@{r.header}{nl}{r.sequence}{nl}+{plus}{nl}{r.quality}{nl}")
+            continue
+        w = (r.layout.width or len(r.sequence)) if r.layout is not None else width
+        w = max(w, 1)
+        body = nl.join(r.sequence[i:i + w] for i in range(0, len(r.sequence), w))
+        out.append(f">{r.header}{nl}{body}{nl}" if body else f">{r.header}{nl}")
     data = "".join(out).encode("utf-8", _ERRORS)
-    body = gzip.compress(data, mtime=0) if path.endswith(".gz") else data
+    name = str(path).lower()
+    compress = next((f for suffix, f in _WRITERS.items() if name.endswith(suffix)), None)
+    body = compress(data) if compress else data
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(body))
