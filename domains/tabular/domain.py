@@ -373,7 +373,7 @@ class TabularDomain(TableInfill, Domain):
         the messages about its cells."""
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema, source=source)
-        self._check_columns(frame, enc.present)  # predict / embed on a raw table: matched by name
+        self._check_columns(frame, enc.present, data)  # predict / embed on a raw table: matched by name
         column = np.arange(len(self.columns), dtype=np.int64)
         # ids as ingest names a file's rows (row<position>): predict on the raw table and on
         # its store write the same ids, and a labels file joins either. A DataFrame's rows are

@@ -72,7 +72,7 @@ class TableInfill:
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
-        self._check_columns(frame, enc.present)
+        self._check_columns(frame, enc.present, data)
         names = {str(k): k for k in frame.columns}
         # cells to fill: missing in the frame, in a schema column the frame has
         missing = np.zeros_like(enc.observed)
@@ -174,13 +174,24 @@ class TableInfill:
                 filled_cat[r, j] = 1 + int(np.argmax(q))
         return set(forest)
 
-    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray) -> None:
+    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray, data: Any = None) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass
-        the input through silently); warn when only some match."""
+        the input through silently); warn when only some match. ``data``: what the caller
+        gave, whose columns ``frame`` may have named (``as_frame``: an array's c0, c1, ...)."""
         inputs = np.array([c["name"] not in self.options["drop_columns"] for c in self.columns], dtype=bool)
         expected = [c["name"] for c in self.columns if c["name"] not in self.options["drop_columns"]]
         found = [str(c) for c in frame.columns]
         present = present[inputs]  # a fine-tuned model's label column is no input: never expected
+        unnamed = isinstance(data, np.ndarray) or not any(isinstance(c, str) for c in frame.columns)
+        if not present.any() and unnamed:
+            # 'found c0, c1' named columns the user never wrote: say what to pass instead
+            more = " ..." if len(found) > 3 else ""
+            what = "a numpy array has" if isinstance(data, np.ndarray) else \
+                f"the table's columns are numbers ({list(frame.columns[:3])}{more}), so it has"
+            raise DataError(f"{what} no column names that the model can match: it reads columns by "
+                            f"name, and its {len(expected)} input columns are {expected[:10]}"
+                            f"{' ...' if len(expected) > 10 else ''}; pass a DataFrame with those "
+                            f"column names (pd.DataFrame(array, columns=[...]))")
         if not present.any():
             raise DataError(f"none of the table's columns matches the model's schema (matched by name): "
                             f"expected {expected[:20]}{' ...' if len(expected) > 20 else ''}, "

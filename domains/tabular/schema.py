@@ -33,6 +33,7 @@ from encoderkit.errors import DataError
 from encoderkit.numerics import F32_MAX, finite_mean_std
 
 from domains.tabular import reading
+from domains.tabular.cells import CategoryCodes, like_observed
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -170,9 +171,12 @@ def numeric_values(s: pd.Series) -> np.ndarray:
         out = np.full(len(s), np.nan)
         out[ok] = ns[ok].astype(np.float64)
         return out
+    # to_numpy with na_value: an Arrow or nullable column's pd.NA as NaN (pd.to_numeric of an
+    # Arrow string column holds NaN for its words, NA for its holes: a notna() test of it
+    # took every word for a number)
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("float64").to_numpy()
-    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def missing_marks(s: pd.Series) -> np.ndarray:
@@ -291,7 +295,7 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     # text: numeric if nearly every cell parses as a number (a stray "abc" is missing), not
     # counting the cells that mark a missing value ("." / "-", however many)
     rest = present[~missing_marks(present)]
-    if len(rest) and pd.to_numeric(rest, errors="coerce").notna().mean() >= opts["numeric_fraction"]:
+    if len(rest) and (~np.isnan(numeric_values(rest))).mean() >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
 
@@ -511,7 +515,9 @@ class Encoded:
 def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | None = None,
                  report_text: bool = True) -> Encoded:
     """Encode by column NAME, so column order in ``frame`` never matters; a schema
-    column absent from the frame is all missing; an unseen category is code 0.
+    column absent from the frame is all missing; a category cell is matched in whatever form
+    it comes (``cells.CategoryCodes``: ``'6'`` is the category 6), and one the schema does not
+    know is code 0, with a warning per column (``report_text``).
 
     Numeric cells follow ``column_numbers`` under the schema's ingest options (a warning for
     a few cells that are not numbers, an error for a column of them; ``report_text`` False:
@@ -538,11 +544,16 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
             num[ok, j] = _standardised(v, ok, col, source)
             observed[:, j] = ok
         else:
-            lookup = {v: i + 1 for i, v in enumerate(col["categories"])}
+            codes = CategoryCodes(col["categories"])  # '6' and 6.0 are the category 6
             ok = s.notna().to_numpy()
-            vals = s.to_numpy(dtype=object)
-            cat[ok, j] = [lookup.get(_json_value(v), 0) for v in vals[ok]]
+            values = [_json_value(v) for v in s.to_numpy(dtype=object)[ok]]
+            cat[ok, j] = codes.codes(values)
             observed[:, j] = ok
+            if report_text and (cat[ok, j] == 0).any():  # read as unknown, they move predictions
+                where = f"{source}: " if source else ""
+                # stacklevel 1: one place, so that the same words from two readers of one table
+                # (EncoderImputer.transform's encoder and its classical imputers) show once
+                warnings.warn(where + codes.unknown_message(col["name"], values, cat[ok, j]), stacklevel=1)
     return Encoded(cat, num, observed, present)
 
 
@@ -580,7 +591,8 @@ def decode_numeric(z: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
 
 
 def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
-    """Write ``fill`` (python values) at ``rows`` of ``s`` keeping its dtype where possible."""
+    """Write ``fill`` (python values) at ``rows`` of ``s`` keeping its dtype where possible,
+    and in a text or object column the form of its cells (``cells.like_observed``)."""
     out = s.copy()
     if not rows.any():
         return out
@@ -611,6 +623,7 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         out.iloc[idx] = pd.to_timedelta(ns, unit="ns").astype(dtype).to_numpy()
         return out
     if isinstance(dtype, pd.CategoricalDtype):
+        fill = like_observed(fill, dtype.categories)  # the category '6' for the fill 6
         new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
         if new:
             out = out.cat.add_categories(new)
@@ -619,7 +632,8 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype) \
             or not pd.api.types.is_numeric_dtype(dtype):  # text, or categories such as Period values
         values = out.to_numpy(dtype=object).copy()
-        values[idx] = list(fill)
+        # as the column writes its cells: '6' beside '6' (not the category 6), '49' not '49.0'
+        values[idx] = like_observed(fill, values[s.notna().to_numpy()])
         if dtype == object:
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
         try:
