@@ -62,7 +62,8 @@ HOLDOUT = 0.05  # share of the observed cells select='auto' holds back (as encod
 FOREST_WEIGHT = {"blend": 0.5, "encoder": 0.0, "forest": 1.0}
 
 
-class EncoderImputer(TransformerMixin, BaseEstimator):
+# auto_wrap_output_keys=None: ``transform`` applies ``set_output`` itself (``_as_configured``)
+class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Impute missing cells with a masked encoder fitted on the observed cells.
 
     Parameters
@@ -145,6 +146,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         categorical column; ``domains/tabular/blend.py``).
     empty_features_ : list of str
         Columns with no observed value at ``fit`` (see ``keep_empty_features``).
+    frame_columns_ : list or None
+        The DataFrame's column labels at ``fit`` as given (ints, tuples, ...; None for an
+        array). ``transform`` takes a DataFrame with these columns in this order (labels
+        compared as text: ``0`` and ``'0'`` are one name), as scikit-learn takes string names.
     run_dir_ : str or None
         The directory holding this fit's runs (under ``run_dir``; None without it).
     """
@@ -230,14 +235,17 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         return None if _is_nan_marker(self.missing_values) else self.missing_values
 
     def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
-        """``X`` as a DataFrame whose columns are named as at fit (by position); whether it
-        came as a DataFrame."""
+        """``X`` as a DataFrame whose columns are named as at fit (by position, once
+        ``_check_names`` has seen they are fit's, in fit's order); whether it came as a
+        DataFrame."""
         if isinstance(X, pd.DataFrame):
             names = list(X.columns)  # as given: 1 and '1' are scikit-learn's mixed-type error below
             twice = [c for i, c in enumerate(names) if c in names[:i]]
             if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
                 raise DataError(f"column {str(twice[0])!r} appears more than once in X; columns need "
                                 f"distinct names")
+            if not reset:
+                self._check_names(X)
             # names and width only: check_array would cast a mixed-dtype frame to one dtype
             validate_data(self, X, reset=reset, skip_check_array=True)
             _check_frame(X, min_samples=2 if reset else 1)
@@ -246,17 +254,50 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         else:
             if self._placeholder() is not None and not sp.issparse(X):
                 X = _mask_array(X, self._placeholder())
-            x = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
-                              ensure_min_samples=2 if reset else 1)
+            try:
+                x = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
+                                  ensure_min_samples=2 if reset else 1)
+            except ValueError:
+                _text_in_array(X)  # scikit-learn said only "could not convert string to float"
+                raise
             frame = pd.DataFrame(x)
             is_frame = False
         if reset:
             self.columns_ = [str(c) for c in X.columns] if is_frame else [f"c{i}" for i in range(frame.shape[1])]
+            self.frame_columns_ = X.columns.tolist() if is_frame else None  # 0, not np.int64(0)
         frame.columns = self.columns_
         frame.index = pd.RangeIndex(len(frame))
         if not reset and is_frame:
             frame = self._as_at_fit(frame)
         return frame, is_frame
+
+    def _check_names(self, X: pd.DataFrame) -> None:
+        """Refuse a DataFrame at ``transform`` whose columns are not fit's, in fit's order.
+        scikit-learn checks all-string names (its error stands); names of other types (ints
+        from ``pd.DataFrame(array)``, floats, tuples of a MultiIndex) it leaves unchecked, and
+        columns reordered were read by position: proline's holes filled ~1,000 off. They are
+        refused as scikit-learn refuses string names in another order, not reordered: the
+        output in the caller's order would feed a next step that reads by position."""
+        fitted = getattr(self, "frame_columns_", None)
+        if fitted is None or (hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)):
+            return  # fitted on an array (columns by position), or scikit-learn's check
+        names = [str(c) for c in X.columns]
+        if names == self.columns_:
+            return
+        i = next((i for i, (a, b) in enumerate(zip(names, self.columns_)) if a != b), min(len(names), len(fitted)))
+        at = (f"X's column {i} is {X.columns.tolist()[i]!r}" if i < len(names) else f"X has {len(names)} columns") + \
+            (f", fit's was {fitted[i]!r}" if i < len(fitted) else f", fit had {len(fitted)}")
+        shown = fitted if len(fitted) <= 8 else [*fitted[:8], "..."]
+        if sorted(names) == sorted(self.columns_):
+            raise ValueError(f"X has the columns of fit in another order ({at}); EncoderImputer, as "
+                             f"scikit-learn estimators, takes them in fit's order {shown}: pass "
+                             f"X[imputer.frame_columns_]")
+        given, known = set(names), set(self.columns_)
+        absent = [c for c, n in zip(fitted, self.columns_) if n not in given]
+        new = [c for c, n in zip(X.columns.tolist(), names) if n not in known]
+        what = "; ".join(([f"fit's column {absent[0]!r} is not in X"] if absent else []) +
+                         ([f"column {new[0]!r} was not in X at fit"] if new else [])) or at
+        raise ValueError(f"X's columns are not those of fit ({what}); fit's columns: {shown}")
 
     def _as_at_fit(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` (at ``transform``) with each column of text or categories at fit that now
@@ -564,6 +605,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         else:
             filled = filled.to_numpy(dtype=np.float64)
             spread = None if spread is None else spread.to_numpy(dtype=np.float64)
+        filled = self._as_configured(filled, X)  # the spread as it is, as scikit-learn's wrapper did
         return (filled, spread) if return_std else filled
 
     def fit_transform(self, X: Any, y: Any = None, return_std: bool = False) -> Any:
@@ -584,10 +626,41 @@ class EncoderImputer(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The output columns' names: a DataFrame's column names at ``fit`` as text (int
+        names ``0`` -> ``'0'``, where scikit-learn's rule, for names that are not all strings,
+        says ``x0``: that named no column the user has), an array's ``x0``, ``x1``, ..."""
         from sklearn.utils.validation import _check_feature_names_in
 
         check_is_fitted(self, "n_features_in_")
+        if input_features is None and getattr(self, "frame_columns_", None) is not None:
+            return np.asarray(self.columns_, dtype=object)[self._kept()]
         return _check_feature_names_in(self, input_features)[self._kept()]
+
+    def set_output(self, *, transform: str | None = None) -> "EncoderImputer":
+        """Set the output container of ``transform`` and ``fit_transform``: ``"default"``,
+        ``"pandas"`` or ``"polars"`` (None: unchanged), as scikit-learn's ``set_output``.
+        ``transform`` applies it itself: scikit-learn's wrapper renamed a DataFrame's
+        columns to ``get_feature_names_out()``, int column labels to text; a DataFrame keeps
+        its own labels and index here."""
+        if transform is None:
+            return self
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _as_configured(self, out: Any, X: Any) -> Any:
+        """``transform``'s output ``out`` in the container ``set_output`` (or scikit-learn's
+        ``transform_output`` config) asks for. Fitted on a DataFrame, pandas output is the
+        DataFrame as it is (its columns are fit's, ``_check_names``); fitted on an array, its
+        columns are renamed ``x0``, ... as scikit-learn's wrapper does."""
+        from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
+
+        dense = _get_output_config("transform", self)["dense"]
+        if dense == "default" or (dense == "pandas" and isinstance(out, pd.DataFrame)
+                                  and getattr(self, "frame_columns_", None) is not None):
+            return out
+        return ADAPTERS_MANAGER.adapters[dense].create_container(out, X, columns=self.get_feature_names_out)
 
     def _kept(self) -> np.ndarray:
         """Which input columns ``transform`` returns (bool ``[n_features_in_]``)."""
@@ -736,6 +809,28 @@ def _same(cell: Any, value: Any) -> bool:
         return bool(cell == value)
     except (TypeError, ValueError):
         return False
+
+
+def _text_in_array(X: Any) -> None:
+    """Raise a ``ValueError`` naming the first cell of text (not a number) in the array
+    ``X``, if any: scikit-learn's "could not convert string to float" did not say that an
+    array is read as numbers, nor that text columns need a DataFrame."""
+    try:
+        arr = np.asarray(X, dtype=object)
+    except (ValueError, TypeError):  # ragged: scikit-learn's own error
+        return
+    if arr.ndim != 2:
+        return
+    for j in range(arr.shape[1]):
+        for v in arr[:, j]:
+            if isinstance(v, (str, bytes)):
+                try:
+                    float(v)
+                except ValueError:
+                    raise ValueError(f"X is an array holding text (column {j}, e.g. {v!r}), and EncoderImputer "
+                                     f"reads an array as numeric columns: give text columns in a DataFrame "
+                                     f"with column names (pd.DataFrame(X, columns=[...])), where it reads "
+                                     f"them as categories") from None
 
 
 def _restore_dtypes(filled: pd.DataFrame, dtypes: Sequence[Any]) -> pd.DataFrame:

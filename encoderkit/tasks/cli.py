@@ -169,7 +169,7 @@ def _finetune(argv: list[str]) -> int:
 def _predict(argv: list[str]) -> int:
     from encoderkit.infer import load
     from encoderkit.infer.cli import parse_args
-    from encoderkit.tasks.predict import FineTuned, output_format, write_frame
+    from encoderkit.tasks.predict import FineTuned, as_written, output_format, write_frame
 
     args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
                              "overwrite": False, "max_tokens": None, "progress": None},
@@ -200,7 +200,8 @@ def _predict(argv: list[str]) -> int:
     with _reading_input(args["input"]):
         frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
                               progress=args["progress"])
-    write_frame(frame, out, overwrite=bool(args["overwrite"]))
+    # the file's text as before typed predictions: a float label 1.0 stays "1", a bool "true"
+    write_frame(as_written(frame, model.spec), out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
 

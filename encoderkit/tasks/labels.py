@@ -13,6 +13,8 @@ the records of a store, encode it for a task, split it into train / validation /
   ``+0`` and ``-0`` are two classes and so are ``1`` and ``1.0`` (a file written from a
   float column says ``1.0`` on every row, which stays one class); ids are strings.
   Parquet and ``.npy`` keep their types (an integer-valued float class is named ``1``).
+  Classes are named by text; the run records what the labels were (``class_kind``), and
+  ``predict`` returns them so (ints for int labels and for a CSV's ``0`` / ``1``).
 * Multilabel: several 0/1 (or true / false) columns, one per label, or one column of
   ``;``-separated names where ``[]`` (``EMPTY_SET``) is a record with none of the labels;
   an empty cell there is unlabelled, as everywhere, with a warning (``encode_multilabel``).
@@ -29,6 +31,7 @@ the records of a store, encode it for a task, split it into train / validation /
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -264,6 +267,53 @@ def class_names(labels: Labels, token: bool) -> list[str]:
         items = v if token else [v]
         seen.update(_class_name(x) for x in items if not is_missing(x))
     return _sort_classes(seen)
+
+
+_INT_TEXT = re.compile(r"0|-?[1-9][0-9]*")  # as str(int) writes it: not "01", "+1", "-0", "1.0"
+
+
+def class_kind(labels: Labels, classes: list[str], token: bool) -> str:
+    """What the labels were, so ``predict`` returns its classes as the caller's labels are
+    (``(out["prediction"] == y).mean()`` was 0 for int labels against text '1'): ``bool``,
+    ``int`` or ``float`` where every label is one (a float beside ints: ``float``); text
+    labels whose classes are all written as ints (a CSV labels file of 0/1) ``int``; else
+    ``str``. A kind whose values do not name the classes back (``class_values``) is ``str``."""
+    kinds: set[str] = set()
+    for v, ok in zip(labels.values, labels.labelled):
+        if not ok:
+            continue
+        for x in (v if token else [v]):
+            if is_missing(x):
+                continue
+            kinds.add("bool" if isinstance(x, (bool, np.bool_)) else
+                      "int" if isinstance(x, (int, np.integer)) else
+                      "float" if isinstance(x, (float, np.floating)) else "str")
+    kind = kinds.pop() if len(kinds) == 1 else "float" if kinds == {"int", "float"} else "str"
+    if kind == "str" and classes and all(_INT_TEXT.fullmatch(c) for c in classes):
+        kind = "int"
+    try:
+        back = [_class_name(x) for x in class_values(classes, kind)]
+    except (TypeError, ValueError, KeyError):
+        back = None
+    return kind if back == list(classes) else "str"
+
+
+def class_values(classes: Sequence[str], kind: str) -> np.ndarray:
+    """The class names ``classes`` as values of ``kind`` (``TaskSpec.class_kind``): int64 /
+    float64 / bool, or object text. A run saved before the kind was recorded (``""``) gets
+    ints where every class is written as an int ('0', '12', '-3'; not '01' or '1.0'), text
+    otherwise: its float and bool labels are not told apart from text, so they stay text."""
+    if not kind:
+        kind = "int" if classes and all(_INT_TEXT.fullmatch(c) for c in classes) else "str"
+    if kind == "int":
+        ints = [int(c) for c in classes]
+        fits = all(-2**63 <= v < 2**63 for v in ints)  # beyond int64: Python ints
+        return np.asarray(ints, dtype=np.int64 if fits else object)
+    if kind == "float":
+        return np.asarray([float(c) for c in classes], dtype=np.float64)
+    if kind == "bool":
+        return np.asarray([{"true": True, "false": False}[c.lower()] for c in classes], dtype=bool)
+    return np.asarray(list(classes), dtype=object)
 
 
 def encode_classes(labels: Labels, classes: list[str], token: bool) -> list[np.ndarray] | np.ndarray:

@@ -293,6 +293,7 @@ class TaskObjective(Objective):
             if len(spec.classes) < 2 and t != "supervised_contrastive":
                 raise DataError(f"classification needs at least two classes; the labels hold "
                                 f"{spec.classes}", file=labels.file)
+            spec.class_kind = L.class_kind(labels, spec.classes, spec.token_level)
             y = L.encode_classes(labels, spec.classes, spec.token_level)
             if not spec.token_level:
                 strata = y

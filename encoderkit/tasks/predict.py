@@ -2,7 +2,11 @@
 
 One row per record: ``id``, ``prediction`` and, for classification / multilabel, one
 ``proba_<class>`` column per class; regression with several targets writes
-``prediction_<target>`` columns; token tasks one row per (record, ``position``).
+``prediction_<target>`` columns; token tasks one row per (record, ``position``). A class
+``prediction`` is in the labels' kind (``1`` for int labels, as ``y == out["prediction"]``
+needs; ``labels.class_values``), while ``proba_<class>`` names and the files
+``encoderkit predict`` writes keep the class names as text (``as_written``). A table whose
+index repeats a label gets ids by position, with a warning (``_repeated_index_said``).
 ``embed`` (inherited) embeds with the fine-tuned encoder. A run of several members
 (``task.ensemble``) predicts the average of its members' probabilities or values; it embeds
 with its first member.
@@ -117,6 +121,8 @@ class FineTuned(Pretrained):
         index = self.domain.row_index(data)
         if index is not None:  # a table's rows: the caller's index, so df["p"] = out["prediction"] lines up
             frame.index = index.repeat([len(v) for v in values]) if self.spec.token_level else index
+            if not index.is_unique and ids:
+                _repeated_index_said(index, ids)
         return frame
 
     def infill(self, data: Any) -> Any:
@@ -173,6 +179,20 @@ class FineTuned(Pretrained):
         if verbose:
             print(format_table({"evaluate": metrics}))
         return metrics
+
+
+def _repeated_index_said(index: Any, ids: list[str]) -> None:
+    """Warn that ``id`` names rows by position where the table's index repeats a label
+    (``pd.concat`` of two frames): a unique index names them by label (``row15``), a
+    repeated one cannot name two rows apart, and positional ids are those the table's
+    store and a labels file use. Said once per call; the returned index stays the caller's."""
+    import warnings
+
+    twice = index[index.duplicated()].tolist()[0]  # 0, not np.int64(0)
+    warnings.warn(f"the table's index repeats labels (such as {twice!r}), so the predictions' ids name "
+                  f"the rows by position ({ids[0]!r}, ...), not by index label; the returned frame keeps "
+                  f"the index as given (df.reset_index(drop=True) gives ids and index that agree)",
+                  UserWarning, stacklevel=3)
 
 
 def _on_rows(labels: Any, index: Any) -> Any:
@@ -323,7 +343,9 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
 
 
 def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
-    """The predictions table from per-record probabilities / original-unit values (``values``)."""
+    """The predictions table from per-record probabilities / original-unit values (``values``).
+    A class prediction is in the labels' kind (``labels.class_values``: ints for int labels);
+    ``as_written`` turns it back into the class names the run's files hold."""
     import pandas as pd
 
     t = spec.type
@@ -336,7 +358,9 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
         values = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
         frame = pd.DataFrame({"id": list(ids)})
     if t in ("classification", "token_classification"):
-        frame["prediction"] = np.asarray(spec.classes, dtype=object)[values.argmax(1)] if len(values) else []
+        codes = values.argmax(1) if len(values) else np.zeros(0, np.int64)
+        # the labels' own kind (1, not '1', for int labels): compared with them as they are
+        frame["prediction"] = L.class_values(spec.classes, spec.class_kind)[codes]
         columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
     elif t == "multilabel":
         # an empty predicted set as L.EMPTY_SET: an empty cell reads back as unlabelled
@@ -350,6 +374,16 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
         columns = {f"prediction_{name}": values[:, j] for j, name in enumerate(spec.targets)}
     # one block, not a column at a time: with 100+ classes pandas warned "highly fragmented"
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1) if columns else frame
+
+
+def as_written(frame: Any, spec: TaskSpec) -> Any:
+    """``frame`` with its class predictions as the class names (text), as a predictions file
+    has always written them (``true``, ``1`` for a float label 1.0), not as the typed values
+    ``prediction_frame`` returns to Python."""
+    if spec.type in ("classification", "token_classification") and "prediction" in frame.columns:
+        frame = frame.assign(prediction=np.asarray([L._class_name(v) for v in frame["prediction"]],
+                                                   dtype=object))
+    return frame
 
 
 def output_format(path: str | Path) -> tuple[str, Any]:

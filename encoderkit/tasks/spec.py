@@ -31,6 +31,9 @@ OUTPUT_FIELDS = ("type", "classes", "targets", "label_column", "group_column")
 class TaskSpec:
     type: str
     classes: list[str] = field(default_factory=list)  # class / label names (classification, multilabel)
+    # what the class labels were (``int``, ``float``, ``bool``, ``str``; labels.class_kind), so
+    # predict returns 1, not '1', for int labels; "" in runs saved before (labels.class_values)
+    class_kind: str = ""
     targets: list[str] = field(default_factory=list)  # regression target names
     mean: list[float] = field(default_factory=list)  # regression: train-split mean per target
     std: list[float] = field(default_factory=list)  # regression: train-split std per target
