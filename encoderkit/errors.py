@@ -129,3 +129,10 @@ def reading(file: Any) -> Iterator[None]:
                             "zstandard); or compress it as .gz, .bz2, .xz or .zip", file=file) from e
         raise
 
+
+
+class UnknownValueWarning(UserWarning):
+    """A value the model has no input for (a category it never saw in training), read as its
+    'unknown' input. A domain says it when predicting or embedding a user's data; the imputers
+    (``encoderkit impute``, ``EncoderImputer``) fill the very table they trained on and filter
+    it there: a category seen only in the rows held out for validation is no news to the user."""

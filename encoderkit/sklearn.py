@@ -53,7 +53,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from encoderkit.cliutil import check_device
-from encoderkit.errors import DataError, UsageError
+from encoderkit.errors import DataError, UnknownValueWarning, UsageError
 from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
@@ -319,6 +319,13 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
+        with warnings.catch_warnings():
+            # fit fills X itself (held-back cells): a category seen only in the rows ingest
+            # held out for validation is no news to the user (``UnknownValueWarning``)
+            warnings.simplefilter("ignore", UnknownValueWarning)
+            return self._fit(X)
+
+    def _fit(self, X: Any) -> "EncoderImputer":
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
 
@@ -620,8 +627,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         with warnings.catch_warnings(record=True) as again:
             warnings.simplefilter("always")
             out = self.transform(X, return_std=return_std)
-        for w in again:
-            if (w.category, str(w.message)) not in seen:
+        for w in again:  # X is the table fit trained on: its categories are no news (see fit)
+            if (w.category, str(w.message)) not in seen and not issubclass(w.category, UnknownValueWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return out
 

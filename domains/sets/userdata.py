@@ -15,6 +15,7 @@ import pandas as pd
 
 from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
+from encoderkit.errors import UnknownValueWarning
 
 from .ingest import MISSING_ID, UNK, raw_to_record
 from encoderkit.outputs import atomic_write
@@ -112,7 +113,7 @@ class SetsUserData:
             warnings.warn(f"{where}{unknown} of the {given} items given ({unknown / given:.0%}) are not in "
                           f"the model's vocabulary of {len(self.vocab)} items and are read as [UNK]; is "
                           f"{column!r} the item column the model was trained with (not, e.g., point "
-                          f"numbers)?", UserWarning, stacklevel=3)
+                          f"numbers)?", UnknownValueWarning, stacklevel=3)
 
     def _empty_record(self) -> Record:
         record: Record = {}

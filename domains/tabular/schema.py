@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.data.textfiles import DECIMALS
-from encoderkit.errors import DataError
+from encoderkit.errors import DataError, UnknownValueWarning
 from encoderkit.numerics import F32_MAX, finite_mean_std
 
 from domains.tabular import reading
@@ -553,7 +553,8 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
                 where = f"{source}: " if source else ""
                 # stacklevel 1: one place, so that the same words from two readers of one table
                 # (EncoderImputer.transform's encoder and its classical imputers) show once
-                warnings.warn(where + codes.unknown_message(col["name"], values, cat[ok, j]), stacklevel=1)
+                warnings.warn(where + codes.unknown_message(col["name"], values, cat[ok, j]), UnknownValueWarning,
+                              stacklevel=1)
     return Encoded(cat, num, observed, present)
 
 

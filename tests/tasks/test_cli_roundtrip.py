@@ -91,6 +91,7 @@ def test_finetune_predict_evaluate(name, pretrained, capsys, monkeypatch):
             raise ValueError("record 'r7': a value the model cannot read")
         with monkeypatch.context() as m:
             m.setattr(type(load(ft).domain), "read_input", refuse)
+            m.setattr(type(load(ft).domain), "read_records", refuse)  # a domain may read records itself
             for argv in (["predict", f"output={tmp / 'refused.csv'}"], ["evaluate", f"labels={labels}"]):
                 assert cli.main([argv[0], f"checkpoint={ft}", f"input={paths[0]}", argv[1]]) == 1
                 err = capsys.readouterr().err
