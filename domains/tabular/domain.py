@@ -35,7 +35,7 @@ from encoderkit.outputs import atomic_write, check_output_kind
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
-from domains.tabular.reading import read_table
+from domains.tabular.reading import INDEX_COLUMN, read_table
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.views import tabular_views
@@ -134,6 +134,7 @@ class TabularDomain(TableInfill, Domain):
         # file): write_output writes a table back with it, so a '2,25' file stays one
         self.read_decimal = "."
         self.read_newline, self.read_bom = "\n", False  # line end and byte-order mark, likewise
+        self.read_index: list = []  # a Parquet file's index names (read as columns), likewise
 
     # ------------------------------------------------------------ ingest
     @classmethod
@@ -399,6 +400,7 @@ class TabularDomain(TableInfill, Domain):
                          missing_value=opts.get("missing_value"))
         self.read_decimal = res.decimal
         self.read_newline, self.read_bom = res.newline, res.bom
+        self.read_index = res.index
         return res.frame
 
     def check_output_name(self, data: Any, path: str) -> None:
@@ -407,7 +409,12 @@ class TabularDomain(TableInfill, Domain):
     def write_output(self, data: Any, path: str) -> None:
         frame = as_frame(data)
         if path.lower().endswith((".parquet", ".pq")):
-            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+            index = getattr(self, "read_index", [])
+            names = [INDEX_COLUMN if n is None else n for n in index]
+            if index and all(n in frame.columns for n in names):  # the file's own index back
+                frame = frame.set_index(names)
+                frame.index.names = index
+            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=bool(index)))
             return
         # the delimiter the table was read with (ingest option), so a ';' file stays one;
         # else by the name, compressed too (x.tsv.gz is tab-separated)

@@ -39,6 +39,16 @@ class ReadResult:
     decimal: str = "."  # the decimal mark the numbers were read with (``decimal=auto`` resolved)
     newline: str = "\n"  # the file's line end, and whether it starts with a byte-order mark:
     bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
+    index: list[str | None] = field(default_factory=list)  # Parquet: the index's names, now columns
+
+
+# the column a Parquet file's unnamed index is read into (written back as that index)
+INDEX_COLUMN = "index"
+
+
+def _plain_index(index: pd.Index) -> bool:
+    """A 0..n-1 row number: what pandas writes for no index at all."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
 # Words and signs that stand for "no value" in a column of numbers in files that do not leave
@@ -92,7 +102,17 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
         import pyarrow.parquet as pq
 
         table, dropped = _check_names(pq.read_table(path), path)
-        return ReadResult(_to_pandas(table), messages=_dropped(path, dropped))
+        frame = _to_pandas(table)
+        index: list[str | None] = []
+        if not _plain_index(frame.index):
+            # an index pandas wrote (a DatetimeIndex: a series saved with df.to_parquet()) is
+            # data: a column the model reads, written back as the index (it was dropped, and
+            # with it the file's dates)
+            index = list(frame.index.names)
+            frame = frame.reset_index()
+            if len(index) == 1 and index[0] is None and "index" in frame.columns:
+                frame = frame.rename(columns={"index": INDEX_COLUMN})
+        return ReadResult(frame, messages=_dropped(path, dropped), index=index)
     plain = plain_name(path)
     if not plain.endswith(TEXT_SUFFIXES):
         raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "

@@ -1,0 +1,29 @@
+"""A Parquet table whose index pandas wrote (a series saved with ``df.to_parquet()``: its
+dates in a DatetimeIndex) keeps that index through ``encoderkit impute``: it was dropped,
+and with it the file's dates. The index is read as a column the model sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoderkit.cli import main
+from tests.test_impute import TINY
+
+
+@pytest.mark.parametrize("name", ["date", None])
+def test_impute_keeps_a_parquet_files_index(tmp_path, capsys, name):
+    rng = np.random.default_rng(0)
+    n = 80
+    frame = pd.DataFrame({"a": np.arange(n) + rng.normal(0, 0.2, n), "b": rng.normal(size=n)},
+                         index=pd.date_range("2001-01-01", periods=n, freq="MS", name=name))
+    holed = frame.mask(rng.random(frame.shape) < 0.1)
+    src, out = tmp_path / "t.parquet", tmp_path / "f.parquet"
+    holed.to_parquet(src)
+    assert main(["impute", f"input={src}", f"output={out}", "seed=0", *TINY]) == 0, capsys.readouterr().err
+    back = pd.read_parquet(out)
+    pd.testing.assert_index_equal(back.index, holed.index)
+    assert list(back.columns) == ["a", "b"] and back.notna().all().all()
+    kept = holed.notna()
+    assert (back[kept] == holed[kept]).sum().sum() == kept.sum().sum()
