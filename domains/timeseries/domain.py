@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from encoderkit.data.textfiles import DECIMALS
+from encoderkit.data.textfiles import DECIMALS, delimiter
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
                                window_bounds)
 
@@ -41,7 +41,9 @@ from .archives import read_archive
 from .augment import shift_grid
 from .files import SeriesFiles, file_kind, refuse_numbers_as_header
 from .filling import SeriesInfill
-from .masking import SeriesMasking
+from .layout import header_cells, warn_data_header
+from .marks import is_sentinel, valid_missing_value
+from .masking import SeriesMasking, series_stats
 from .modules import PatchEmbedder, PatchHead
 from .views import timeseries_views
 
@@ -186,8 +188,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
                "infill_max_seqlen", "null (the run's training window) or an int >= 1 (tokens)", v)
         v = opts["missing_value"]
-        _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
-               "missing_value", "null or a number", v)
+        _check(valid_missing_value(v), "missing_value",
+               "null, a number (-999), a word ('?') or a list of them", v)
+        if isinstance(v, tuple):  # the schema (JSON) keeps a list
+            opts["missing_value"] = list(v)
         for key in ("time_column", "series_column", "value_column", "channel_column"):
             _check(opts[key] is None or isinstance(opts[key], str), key, "null or a column name",
                    opts[key])
@@ -250,8 +254,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             if kind == "csv":
                 if fmt == "auto":
                     refuse_numbers_as_header(path, any(csv_opts.values()))
+                warn_data_header(path, header_cells(path, options["delimiter"] or delimiter(path)))
                 series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"],
-                                       decimal=options["decimal"])
+                                       decimal=options["decimal"], missing_value=missing_value)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
@@ -303,14 +308,13 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: float | None, path: str | None = None) -> tuple[int, int]:
+                      missing_value: Any, path: str | None = None) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
             report.warnings.append(f"{s.id}: {n_inf} infinite value(s) treated as missing")
         values[~np.isfinite(values)] = np.nan
-        if missing_value is not None:
-            values[values == missing_value] = np.nan
+        values[is_sentinel(values, missing_value)] = np.nan
         tsio.check_range(values, s.id, s.channel_names or None, path)
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
@@ -325,7 +329,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
     @classmethod
     def ingest_arrays(cls, series: Sequence[np.ndarray], output: str, ids: Sequence[str] | None = None,
-                      overwrite: bool = False, missing_value: float | None = None) -> IngestReport:
+                      overwrite: bool = False, missing_value: Any = None) -> IngestReport:
         """Python API: arrays ``[L]`` or ``[C, L]`` (any lengths/channels) -> a record store."""
         from encoderkit.data.store import StoreWriter
 
@@ -355,8 +359,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                              f"{values.size} samples but channels={c} x length={l}")
         x = values.reshape(c, l).copy()
         x[~np.isfinite(x)] = np.nan
-        if self.options["missing_value"] is not None:
-            x[x == self.options["missing_value"]] = np.nan
+        x[is_sentinel(x, self.options["missing_value"])] = np.nan
         return x
 
     def featurize(self, record: Record) -> Example:
@@ -380,11 +383,15 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             c_index = np.tile(np.arange(c), n)
             positions = np.stack([t_index, c_index], axis=1).astype(np.int32)
         observed = ~np.isnan(tok)
+        values = np.where(observed, tok, 0.0)
+        # the whole series' statistics per channel, which a window's channel falls back on
+        # where its visible samples give none (masking.window_stats); windows share them
+        s_mean, s_scale = series_stats(values, observed, c_index, c)
         return Example(
-            fields={"values": np.where(observed, tok, 0.0), "observed": observed},
+            fields={"values": values, "observed": observed},
             positions=positions, record=int(record.get("index", -1)),
             context={"channels": c, "length": l, "patch": p, "t_index": t_index,
-                     "c_index": c_index})
+                     "c_index": c_index, "series_mean": s_mean, "series_scale": s_scale})
 
     def _take(self, example: Example, idx: np.ndarray, window: int) -> Example:
         ctx = dict(example.context)
@@ -496,6 +503,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         rows = np.flatnonzero(example.predict)
         if self._falls_back(ctx):  # too short to trust the model: the baseline alone
             pred = np.zeros_like(pred)
+        if "flat" in ctx:  # a channel seen as one value (or none) here: the baseline, its level
+            pred = np.where(ctx["flat"][c[rows], None], 0.0, pred)
         pred = pred + ctx["baseline"][rows]  # the head predicts the residual over the baseline
         denorm = pred * ctx["scale"][c[rows], None] + ctx["mean"][c[rows], None]
         unseen = ~example.inputs["observed"][rows]

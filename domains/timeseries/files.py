@@ -32,6 +32,8 @@ from encoderkit.outputs import check_output_kind
 
 from . import io as tsio
 from .archives import one_number, read_archive, ucr_lines, ucr_with_words
+from .layout import blank_as_text, header_cells, read_layout, warn_data_header, write_kwargs, written_names
+from .marks import is_sentinel, marked, sentinel_words
 
 ARCHIVE_KINDS = ("ts", "ucr")
 
@@ -117,6 +119,35 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal:
             tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c), decimal)
 
 
+def marked_channels(frame: pd.DataFrame, path: str, roles: list[str], decimal: str,
+                    words: frozenset[str]) -> pd.DataFrame:
+    """``frame`` with each text column whose cells are numbers but for missing marks (``-``,
+    ``?``, ``.``: ``marks.marked``) or ``missing_value`` words as numbers, those cells
+    missing, as ingest reads them (pandas left the column text, so it was no channel).
+    Whole numbers become nullable ``Int64`` (an observed ``2`` is written back as ``2``);
+    numbers are parsed exactly (``io.numeric_column``). Other text is left as it is."""
+    out = frame
+    for j, name in enumerate(frame.columns):
+        s = frame.iloc[:, j]
+        if name in roles or pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        text = s.astype("string").str.strip().fillna("")
+        hole = marked(text, words) & (text != "").to_numpy()
+        if not hole.any():
+            continue
+        try:  # said at ingest, which reads the same cells first
+            values = tsio.numeric_column(text, path, str(name), decimal, words, warn=False)
+        except DataError:  # words beside the numbers: refuse_stray_text names the cell
+            continue
+        rest = (text != "").to_numpy() & ~hole & ~np.isnan(values)
+        whole = bool(text[rest].str.fullmatch(r"[-+]?\d+").all())
+        if out is frame:
+            out = frame.copy()
+        out.isetitem(j, pd.array(values, dtype="Float64").astype("Int64") if whole and rest.any()
+                     else values)
+    return out
+
+
 class SeriesFiles:
     def read_options(self) -> dict[str, Any]:
         """Column roles, format and missing-value marker of the files read back: the run's,
@@ -145,14 +176,22 @@ class SeriesFiles:
             sep = self.options["delimiter"]  # as ingest read the store's files (None: by the name)
             self.read_decimal = tsio.file_decimal(path, sep, self.options["decimal"], roles)
             data = tsio.read_frame(path, roles, sep, self.read_decimal)
+            data = marked_channels(data, path, roles, self.read_decimal,
+                                   sentinel_words(self.options["missing_value"]))
             refuse_stray_text(data, path, roles, self.read_decimal)
+            # blank header cells, byte-order mark, line ends: written back as they came
+            self.read_layout = read_layout(path, sep or delimiter(path), data)
+            warn_data_header(path, header_cells(path, sep or delimiter(path)))
+            data = blank_as_text(data, self.read_layout)
         elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
             data = tsio.load_arrays(path)
         elif kind in ARCHIVE_KINDS:
             data = read_archive(path, kind).series  # a list of [C, L] series
-        else:
+        else:  # a Parquet series: the reader has no Parquet path (see encoderkit.impute)
+            how = (" (write a Parquet file as a CSV, its times a column: "
+                   "df.reset_index().to_csv('x.csv', index=False))") if kind in ("parquet", "pq") else ""
             raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy, .npz, "
-                             f".ts or a UCR archive .tsv")
+                             f".ts or a UCR archive .tsv{how}")
         try:  # what the model cannot read in the file: refused here, where the file is known
             with warnings.catch_warnings():  # said once, when the records are made from it
                 warnings.simplefilter("ignore")
@@ -199,8 +238,8 @@ class SeriesFiles:
                             "labels in their own file, or the .ts file written with them", file=path)
         # a series ingest skips (no value observed) has no record: its label joins nothing
         missing = self.options.get("missing_value")
-        kept = [i for i, v in enumerate(archive.series) if v.size and np.isfinite(v).any()
-                and (missing is None or (np.isfinite(v) & (v != float(missing))).any())]
+        kept = [i for i, v in enumerate(archive.series) if v.size
+                and (np.isfinite(v) & ~is_sentinel(v, missing)).any()]
         frame = pd.DataFrame({"id": [archive.ids[i] for i in kept],
                               "label": pd.Series([archive.labels[i] for i in kept], dtype=object)})
         # the file's series are <name>[0] .. <name>[n-1]: a store holding others of that name
@@ -219,8 +258,13 @@ class SeriesFiles:
             sep = self.options["delimiter"] or delimiter(path)
             mark = self.options["decimal"] if self.options["decimal"] != "auto" else self.read_decimal
             mark = "." if mark == sep else mark  # a comma-separated output: 2.25, never "2,25"
+            # the frame of the file read_input read: its blank header cells, mark and line ends
+            layout = getattr(self, "read_layout", None)
+            names, extra = written_names(data, layout), write_kwargs(layout, data)
             atomic_write(path, lambda tmp: data.to_csv(tmp, sep=sep, index=False, decimal=mark,
-                                                       compression=write_compression(path)))
+                                                       compression=write_compression(path),
+                                                       header=names if names is not None else True,
+                                                       **extra))
         elif isinstance(data, Mapping):
             atomic_write(path, lambda tmp: np.savez(tmp, **{k: np.asarray(v) for k, v in data.items()}))
         elif isinstance(data, np.ndarray):

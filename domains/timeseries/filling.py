@@ -21,6 +21,8 @@ from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError
 
 from .io import check_range, refuse_complex, sort_key
+from .layout import is_blank_empty
+from .marks import is_sentinel
 from .seasonal import detect_period, seasonal_fill, seasonal_naive
 
 
@@ -45,16 +47,56 @@ class SeriesInfill:
 
     def time_order(self, data: pd.DataFrame) -> np.ndarray:
         """Row positions of a series DataFrame in the order ingest reads them: by the time
-        column (stable), each series' rows together. Rows in another order would be filled
-        as a scrambled series."""
+        column (stable), else by a time index (``_index_time``), each series' rows together.
+        Rows in another order would be filled as a scrambled series."""
         order = np.arange(len(data))
         time, key = self.options["time_column"], self.options["series_column"]
+        when = None
         if time is not None and time in data.columns:
             order = np.argsort(sort_key(data[time], None, time).to_numpy(), kind="stable")
+        elif (when := self._index_time(data)) is not None:
+            order = np.argsort(when, kind="stable")
         if key is not None and key in data.columns:
             codes = pd.factorize(data[key].iloc[order])[0]
             order = order[np.argsort(codes, kind="stable")]
+        if when is not None:
+            self._refuse_repeated_times(data, order, when, key)
         return order
+
+    def _index_time(self, data: pd.DataFrame) -> np.ndarray | None:
+        """The times of a DataFrame's rows when its index holds them, as sortable numbers:
+        a ``DatetimeIndex`` / ``PeriodIndex`` / ``TimedeltaIndex`` (``df.set_index(dates)``,
+        what pandas' own time series are), or an index named as the run's ``time_column``
+        (the column made the index). None for any other index: rows stay in their order.
+        An index of dates was ignored, so an unsorted frame was filled as a scrambled series."""
+        index = data.index
+        time = self.options["time_column"]
+        if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+            gaps = np.flatnonzero(np.asarray(index.isna()))
+            if gaps.size:
+                raise DataError(f"the DataFrame's index is its time, but row {int(gaps[0])} has none "
+                                f"(NaT); give every row its time")
+            return np.asarray(index.asi8)
+        if isinstance(index, pd.MultiIndex) or time is None or index.name is None or str(index.name) != time:
+            return None
+        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, time).to_numpy()
+
+    @staticmethod
+    def _refuse_repeated_times(data: pd.DataFrame, order: np.ndarray, when: np.ndarray,
+                               key: str | None) -> None:
+        """Two rows of one series at one index time: which is the sample? Refused, as a
+        file's repeated time is (``io.read_csv``)."""
+        t = when[order]
+        same = t[1:] == t[:-1]
+        if key is not None and key in data.columns:
+            k = data[key].to_numpy()[order]
+            same &= k[1:] == k[:-1]
+        again = np.flatnonzero(same)
+        if again.size:
+            a, b = int(order[again[0]]), int(order[again[0] + 1])
+            raise DataError(f"the DataFrame's index is its time, and time {str(data.index[b])!r} "
+                            f"appears twice (rows {min(a, b)} and {max(a, b)}, counted from 0); "
+                            f"give each time of a series one row")
 
     def _as_series_list(self, data: Any, label: str = "data") -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind;
@@ -65,7 +107,9 @@ class SeriesInfill:
                 raise ValueError(f"the table has no rows (columns {list(map(str, data.columns))}), "
                                  f"so no series to read")
             skip = {self.options["time_column"], self.options["series_column"]}
-            cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])]
+            # a nameless empty column (a separator ending every line: 'Unnamed: 2') is no channel
+            cols = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])
+                    and not is_blank_empty(c, data[c])]
             value, channel = self.options["value_column"], self.options["channel_column"]
             if channel is not None and channel in data.columns:
                 # rows of every channel would be read as one channel, interleaved in time
@@ -88,9 +132,15 @@ class SeriesInfill:
                 raise ValueError(f"the data has no column {key!r}, which names the series for "
                                  f"this model (series_column={key} at ingest); columns: "
                                  f"{list(map(str, data.columns))} (add it, one value per series)")
-            ordered = data.iloc[self.time_order(data)]  # written back by index label
-            groups = [ordered.index] if key is None else [g.index for _, g in ordered.groupby(key, sort=False)]
-            arrays = [data.loc[idx, cols].to_numpy(dtype=np.float64).T for idx in groups]
+            # each series' row positions in time order, written back by position: an index
+            # of dates may repeat a label across series, and its order is the caller's
+            order = self.time_order(data)
+            if key is None:
+                groups = [order]
+            else:  # as groupby(key, sort=False): series in order of appearance, no NaN key
+                codes = pd.factorize(data[key].to_numpy()[order])[0]
+                groups = [order[codes == g] for g in range(int(codes.max(initial=-1)) + 1)]
+            arrays = [data[cols].iloc[pos].to_numpy(dtype=np.float64).T for pos in groups]
             return arrays, ("frame", cols, groups)
         if isinstance(data, Mapping):
             keys = list(data)
@@ -165,14 +215,14 @@ class SeriesInfill:
         if kind == "frame":
             _, cols, groups = how
             out = data.copy()
-            for idx, arr in zip(groups, filled):
+            for pos, arr in zip(groups, filled):
                 for j, col in enumerate(cols):
-                    old = data.loc[idx, col].to_numpy(dtype=np.float64)
+                    old = data[col].iloc[pos].to_numpy(dtype=np.float64)
                     miss = ~np.isfinite(old) | self._is_missing_value(old)
                     if miss.any():
                         vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
                         vals = vals.copy()
-                        vals.loc[idx[miss]] = arr[j][miss]
+                        vals.iloc[pos[miss]] = arr[j][miss]
                         if pd.api.types.is_integer_dtype(out[col].dtype):  # counts: whole numbers, dtype kept
                             vals = vals.round().astype(out[col].dtype)
                         elif pd.api.types.is_float_dtype(out[col].dtype) and out[col].dtype != np.float64:
@@ -202,8 +252,8 @@ class SeriesInfill:
         raise AssertionError(kind)
 
     def _is_missing_value(self, x: np.ndarray) -> np.ndarray:
-        mv = self.options["missing_value"]
-        return np.zeros(np.shape(x), dtype=bool) if mv is None else (np.asarray(x) == mv)
+        """Samples equal to one of ``missing_value``'s numbers (a word marks text cells only)."""
+        return is_sentinel(x, self.options["missing_value"])
 
     def to_records(self, data: Any) -> list[Record]:
         """Records of user data; each record's ``id`` is the series' own name where the data
@@ -284,7 +334,20 @@ class SeriesInfill:
             sums[i][sl] += np.where(fill, grid, 0.0)[:, keep]
             counts[i][sl] += fill[:, keep]
         filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
+        self._constant_fills(arrays, filled)
         return self._rebuild(data, how, filled)
+
+    def _constant_fills(self, arrays: list[np.ndarray], filled: list[np.ndarray]) -> None:
+        """A channel of a series observed as one value (once, or more times alike) is filled
+        with that value, its baseline, never by the model (in place): there is no spread to
+        de-normalise a prediction with, and a single 5.5 came back filled with 11.0, two
+        0.0042 with fills from -0.017 to 0.053."""
+        for arr, out in zip(arrays, filled):
+            seen = np.isfinite(arr) & ~self._is_missing_value(arr)
+            for j in range(arr.shape[0]):
+                values = np.unique(arr[j][seen[j]])
+                if values.size == 1:
+                    out[j] = values[0]
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``seasonal``: per series and channel, the climatology + interpolated anomaly of

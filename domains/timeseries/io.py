@@ -32,6 +32,9 @@ from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_wi
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
+from .layout import drop_blank_empty
+from .marks import marked, marks_message, sentinel_words, written_numbers_advice
+
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
 
@@ -64,13 +67,21 @@ _COMMA_NUMBER = re.compile(COMMA_NUMBER)
 _POINT_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
-def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".") -> np.ndarray:
+def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".",
+                   words: frozenset[str] = frozenset(), warn: bool = True) -> np.ndarray:
     """Column of cell texts -> float64, each number exactly as Python's ``float(text)``;
     NaN for NA cells; error for non-numeric cells. ``decimal=','``: numbers are written
     ``2,25``, read as ``2.25``; a cell with a point is then no number (``1.234,5``: the
-    thousands mark is not read, as the tabular reader does not read it)."""
+    thousands mark is not read, as the tabular reader does not read it). Missing marks
+    (``-``, ``?``, ``.``: ``marks.marked``) and ``words`` (``missing_value``'s) are NaN
+    too, with a warning counting them (``warn``) as the table reader gives one."""
     stripped = texts.astype(str).str.strip()
     na = stripped.str.lower().isin(NA_TEXT)
+    mark = pd.Series(marked(stripped, words), index=stripped.index) & ~na
+    if mark.any():  # a hole the file spells otherwise; refused, the series had no way in
+        if warn:
+            warnings.warn(marks_message(path, column, stripped[mark]), stacklevel=2)
+        na = na | mark
     number = stripped if decimal == "." else stripped.where(
         ~stripped.str.contains(".", regex=False), "x").str.replace(",", ".", regex=False)
     values = pd.to_numeric(number.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
@@ -84,6 +95,7 @@ def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".")
             f"must be numbers or empty/NaN for missing values; "
             + ("decimal=',' reads numbers written 2,25, so a point is no decimal mark here "
                "(remove thousands marks; decimal='.' reads 2.25)" if decimal == "," else
+               odd if (odd := written_numbers_advice(stripped.iloc[bad])) else
                "numbers written with a decimal comma (2,25) are read with decimal=','"
                if _COMMA_NUMBER.fullmatch(cell) else  # pandas reads 1,5 as a date too
                f"the column holds dates or times: give time_column={column} (rows are then "
@@ -112,7 +124,7 @@ def decimal_mark(frame: pd.DataFrame, columns: Sequence[str], sep: str, decimal:
     comma = False
     for c in columns:
         cells = frame[c].astype(str).str.strip()
-        cells = cells[~cells.str.lower().isin(NA_TEXT)]
+        cells = cells[~cells.str.lower().isin(NA_TEXT) & ~marked(cells)]  # holes: no decimal mark
         if cells.str.fullmatch(_POINT_NUMBER).any():
             return "."
         if len(cells) and cells.str.fullmatch(_COMMA_NUMBER).all() and cells.str.contains(",", regex=False).any():
@@ -144,16 +156,50 @@ def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None 
             file=file)
 
 
+def calendar_months(t: pd.Index) -> np.ndarray | None:
+    """Month numbers (12 * year + month - 1) of sorted times that all fall on a calendar
+    month: dates at midnight all on the 1st or all on a month's last day, numbers that are
+    all yyyymm (194901: six digits, the last two a month), or decimal-year quarters as EViews
+    writes them (1959.1 .. 1959.4); None for other times. Used to count steps only (monthly
+    data stepped 28 to 31 days, 194912 -> 195001 was a step of 89): rows are ordered by the
+    times themselves either way, so a counter misread as yyyymm changes no order."""
+    if isinstance(t, pd.DatetimeIndex):
+        if not (t == t.normalize()).all():
+            return None
+        if (t.day == 1).all() or t.is_month_end.all():
+            return np.asarray(t.year * 12 + t.month - 1, dtype=np.int64)
+        return None
+    if not pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_bool_dtype(t.dtype):
+        return None
+    v = t.to_numpy(np.float64)
+    if not np.isfinite(v).all():
+        return None
+    if (v == np.round(v)).all() and ((v >= 100001) & (v <= 999912)).all():
+        year, month = np.divmod(v.astype(np.int64), 100)
+        if ((month >= 1) & (month <= 12)).all():
+            return year * 12 + month - 1
+    tenths = np.round(v * 10)
+    if np.allclose(v * 10, tenths, rtol=0.0, atol=1e-6) and ((v >= 1000) & (v < 3000)).all():
+        year, quarter = np.divmod(tenths.astype(np.int64), 10)
+        if ((quarter >= 1) & (quarter <= 4)).all():
+            return year * 12 + 3 * (quarter - 1)
+    return None
+
+
 def uneven_steps(when: Any) -> str | None:
     """How the steps between a series' times ``when`` (``sort_key``'s: numbers, or dates
-    with or without a time zone) vary, or None when they are even: one step, or a calendar
-    frequency pandas names (months, quarters, business days). A series is read as samples
+    with or without a time zone) vary, or None when they are even: one step, a calendar
+    frequency pandas names (months, quarters, business days), or one step of whole months
+    (``calendar_months``: also yyyymm numbers and with a month absent). A series is read as samples
     in time order, evenly spaced, so a time with no row is no gap to fill and a 3-day step
     counts as one."""
     t = pd.Index(when).unique().sort_values()
     if len(t) < 3:
         return None
-    if isinstance(t, pd.DatetimeIndex):
+    months = calendar_months(t)  # months of 28 to 31 days, 194912 -> 195001: one step each
+    if months is not None:
+        steps = np.diff(months)
+    elif isinstance(t, pd.DatetimeIndex):
         if pd.infer_freq(t) is not None:
             return None
         steps = np.diff(t.as_unit("ns").asi8)
@@ -167,7 +213,8 @@ def uneven_steps(when: Any) -> str | None:
     if kinds.size == 1:
         return None
     common = kinds[int(np.argmax(counts))]
-    shown = str(pd.Timedelta(int(common))).replace(" 00:00:00", "") if isinstance(t, pd.DatetimeIndex) \
+    shown = f"{int(common)} month{'s' if common != 1 else ''}" if months is not None else \
+        str(pd.Timedelta(int(common))).replace(" 00:00:00", "") if isinstance(t, pd.DatetimeIndex) \
         else f"{float(common):g}"
     return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
 
@@ -216,6 +263,65 @@ def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
 _SAID_AMBIGUOUS: set[tuple[str, str, int]] = set()
 
 
+class TimeFormError(DataError):
+    """A time column the reader cannot use as written (labels that are no time, a time
+    spread over two columns): reading the file as a table would not help, since a table's
+    rows are filled without their order, so ``impute`` gives no ``domain=tabular`` advice."""
+
+
+# Period labels pandas does not read (or reads as something else: 1949M01 as a minute):
+# quarters as Stata / Excel / statsmodels write them (1959 Q1, 1959-Q1, Q1 1959, 1959q1),
+# EViews months (1949M01, 1949m1) and ISO weeks (2020-W05). Each is read as its period's
+# first instant, for ordering only: the file's text is what is written back.
+_PERIODS = {
+    "quarter": re.compile(r"(?P<y>\d{4})\s*[-/. ]?\s*[Qq](?P<n>[1-4])|[Qq](?P<n2>[1-4])\s*[-/. ]?\s*(?P<y2>\d{4})"),
+    "month": re.compile(r"(?P<y>\d{4})[Mm](?P<n>\d{1,2})"),
+    "ISO week": re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})"),
+}
+
+
+def _period_start(kind: str, m: re.Match) -> pd.Timestamp | None:
+    """The first instant of the period ``m`` of ``kind`` matched, None when it names none
+    (month 13, week 53 of a year of 52 ISO weeks)."""
+    year, n = int(m["y"] or m.groupdict().get("y2")), int(m["n"] or m.groupdict().get("n2"))
+    if kind == "quarter":
+        return pd.Timestamp(year, 3 * n - 2, 1)
+    if kind == "month":
+        return pd.Timestamp(year, n, 1) if 1 <= n <= 12 else None
+    try:
+        return pd.Timestamp(datetime.fromisocalendar(year, n, 1))  # %G-W%V, from its Monday
+    except ValueError:
+        return None
+
+
+def period_starts(cells: pd.Series, column: str | None = None, path: str | None = None) -> pd.Series | None:
+    """The first instant of each period label of ``cells`` (stripped texts, none empty) when
+    most of them are labels of one kind of ``_PERIODS``; None when they are not (dates,
+    numbers: pandas reads those). A column of such labels with one cell of another form is
+    a ``TimeFormError`` naming that cell, not left to pandas, which named the first row."""
+    distinct = list(dict.fromkeys(cells))
+    for kind, pattern in _PERIODS.items():
+        if not any(pattern.fullmatch(c) for c in distinct[:20]):  # dates: a long column's quick no
+            continue
+        starts = {}
+        for c in distinct:
+            m = pattern.fullmatch(c)
+            starts[c] = _period_start(kind, m) if m else None
+        if not any(v is not None for v in starts.values()):
+            continue
+        bad = [c for c in distinct if starts[c] is None]
+        if not bad:
+            return pd.Series(pd.to_datetime([starts[c] for c in cells]), index=cells.index, name=cells.name)
+        if len(bad) * 2 < len(distinct):  # mostly labels of this kind: the odd cell is the fault
+            row = int(np.flatnonzero((cells == bad[0]).to_numpy())[0])
+            where = f"{path}: " if path else ""
+            raise TimeFormError(f"{where}time column {column or cells.name!r}: data row {row + 1} (line "
+                                f"{row + 2}) holds {bad[0]!r}, which is no {kind} like the other times "
+                                f"({next(c for c in distinct if starts[c] is not None)!r}); every row needs "
+                                f"a time of the same form", file=path)
+    return None
+
+
 def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates / times if
     every cell is one. A cell with no time, or a column of numbers with some text or of text
@@ -243,6 +349,9 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     if num.notna().any():  # numbers and some text: the text is the odd one out
         row = int(np.flatnonzero(num.isna().to_numpy())[0])
         raise refuse(row, f"holds {texts.iloc[row]!r} among numbers")
+    periods = period_starts(stripped, column, path)  # 1959 Q1, 1949M01, 2020-W05: pandas reads none
+    if periods is not None:
+        return periods
     first = day_first(stripped, name, path)
     try:
         return pd.to_datetime(stripped, errors="raise", format="mixed", dayfirst=first)
@@ -255,7 +364,12 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
         row = int(bad[0])
-        raise refuse(row, f"holds {texts.iloc[row]!r}, which is neither a number nor a date / time")
+        # a table would fill its rows without their order: say how to write the times
+        raise TimeFormError(f"time column {name}: data row {row + 1} (line {row + 2}) holds "
+                            f"{texts.iloc[row]!r}, which is neither a number nor a date / time; rows "
+                            f"are ordered by the time column, so write its times as dates (1959-04-01, "
+                            f"2020-01-27 13:00), periods (1959Q1, 1949-01, 2020-W05) or numbers",
+                            file=path)
     # Every cell with a UTC offset (a logger's local time over a change of daylight saving
     # time has two): each names one instant, so the rows are ordered as instants, in UTC.
     # Refusing would leave such files unreadable; pandas' own text says "Pass utc=True".
@@ -287,23 +401,88 @@ def _has_offset(cells: pd.Series) -> np.ndarray:
     return np.fromiter((seen[c] for c in cells), dtype=bool, count=len(cells))
 
 
+# Column names of a part of a time (statsmodels' year, quarter; UCI's Date;Time), compared lower-case
+TIME_PARTS = frozenset({"year", "yr", "quarter", "qtr", "month", "mon", "week", "day", "date", "time",
+                        "hour", "minute", "period"})
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def _time_part(cells: pd.Series, name: Any) -> bool:
+    """Whether a column (cell texts) is a part of a time: named like one (``TIME_PARTS``), or
+    every cell a time of day (00:00:00) or, none a number, a date."""
+    if str(name).strip().lower() in TIME_PARTS:
+        return True
+    texts = cells.astype(str).str.strip()
+    if not len(texts) or texts.str.fullmatch(_TIME_OF_DAY).all():
+        return bool(len(texts))
+    if pd.to_numeric(texts, errors="coerce").notna().any():
+        return False
+    with warnings.catch_warnings():  # pandas warns when it guesses each cell's format
+        warnings.simplefilter("ignore")
+        return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
+
+
+def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,
+                      keys: Sequence[str | None], path: str) -> None:
+    """A ``TimeFormError`` when the time is written over two columns: ``time_column``
+    repeats its times (within a series, ``keys``: series / channel columns), and with one
+    other column that is a part of a time (``_time_part``) every row has its own. Read
+    alone, statsmodels' ``year,quarter`` was refused as "time '1959' appears twice", and
+    UCI's ``Date;Time`` had its other part refused as a channel with the advice to give
+    that part as the time, which then refused the first: advice in a circle."""
+    keys = [k for k in keys if k is not None]
+    base = pd.DataFrame({"_t": when, **{f"_k{i}": frame[k].to_numpy() for i, k in enumerate(keys)}})
+    again = base.duplicated(keep=False).to_numpy()
+    if not again.any():
+        return
+    for c in frame.columns:
+        if c == time_column or c in keys or not _time_part(frame[c], c):
+            continue
+        if not base.assign(_c=frame[c].to_numpy()).duplicated().any():
+            a = int(np.flatnonzero(again)[0])  # the first repeated time and its next row
+            b = int(np.flatnonzero((base == base.iloc[a]).all(axis=1).to_numpy())[1])
+            raise TimeFormError(
+                f"{path}: time column {time_column!r} repeats its times ({frame[time_column].iloc[a]!r} "
+                f"on lines {a + 2} and {b + 2}), and only with column {c!r} does each row have its own "
+                f"time: the time seems to span two columns, {time_column!r} and {c!r} (a year and a "
+                f"quarter, or a date and a time of day): write one time column (1959Q1, 2006-12-16 "
+                f"00:00:00) and give time_column=<its name>", file=path)
+
+
+def twice_hint(first: str, second: str, when: Any) -> str:
+    """Why two rows' times ``first``, ``second`` (cell texts; ``when``: their shared sort
+    key) may be one: texts that differ but are one number (1949.1 and 1949.10, months
+    written as decimals), or a local time without an offset (the hour repeated when the
+    clocks go back at the end of summer time)."""
+    if str(first).strip() != str(second).strip() and isinstance(when, (int, float, np.number)):
+        return (f"; the times are read as numbers, so {str(first).strip()!r} = {str(second).strip()!r}: "
+                f"write months as 1949-10 or 1949M10, not as decimals")
+    stamp = pd.Timestamp(when) if isinstance(when, (np.datetime64, pd.Timestamp)) else None
+    if stamp is not None and stamp.tzinfo is None and stamp != stamp.normalize():
+        return ("; a daylight-saving change (the clocks set back repeat an hour of local time)? "
+                "give the times UTC offsets (2021-10-31 02:00+02:00) or write them in UTC")
+    return ""
+
+
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
              channels: Sequence[str] | None = None, value_column: str | None = None,
              channel_column: str | None = None, sep: str | None = None,
-             decimal: str = "auto") -> list[Series]:
+             decimal: str = "auto", missing_value: Any = None) -> list[Series]:
     """Parse a wide or long CSV (long when ``value_column`` is given); any problem is a
     ``DataError`` naming the file (compressed files by extension: .gz, .bz2, .xz, .zip, .zst).
     ``sep``: the field separator (None: by the name, ``textfiles.delimiter``); ``decimal``:
-    the numbers' decimal mark, ``auto`` | ``.`` | ``,`` (``decimal_mark``)."""
+    the numbers' decimal mark, ``auto`` | ``.`` | ``,`` (``decimal_mark``); ``missing_value``:
+    the option's words are missing cells too (its numbers are matched by value later)."""
     with reading(path):
         return _read_csv(path, time_column=time_column, series_column=series_column, channels=channels,
                          value_column=value_column, channel_column=channel_column, sep=sep,
-                         decimal=decimal)
+                         decimal=decimal, missing_value=missing_value)
 
 
 def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
               channels: Sequence[str] | None, value_column: str | None,
-              channel_column: str | None, sep: str | None = None, decimal: str = "auto") -> list[Series]:
+              channel_column: str | None, sep: str | None = None, decimal: str = "auto",
+              missing_value: Any = None) -> list[Series]:
     given, sep = sep is not None, sep or delimiter(path)
     check_decimal(path, sep, decimal)
     check_row_widths(path, sep, option=True, given=given)  # pandas reads a short row as missing values
@@ -311,6 +490,9 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         frame = _read_table(path, sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header, no rows)", file=path) from None
+    # a separator ending every line is a nameless empty column, no channel (as tables drop it)
+    frame = drop_blank_empty(frame, path, sep)
+    words = sentinel_words(missing_value)
     for option, col in (("time_column", time_column), ("series_column", series_column),
                         ("value_column", value_column), ("channel_column", channel_column)):
         if col is not None and col not in frame.columns:
@@ -320,6 +502,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     when = None
     if time_column is not None:
         when = sort_key(frame[time_column], path, time_column).to_numpy()
+        refuse_split_time(frame, when, time_column, [series_column, channel_column], path)
         order = np.argsort(when, kind="stable")
         frame, when, line_of = frame.iloc[order].reset_index(drop=True), when[order], line_of[order]
     if series_column is not None:
@@ -344,22 +527,25 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             raise DataError(f"{path}: channels {missing or names} not found among the columns "
                              f"{list(frame.columns)}")
         mark = decimal_mark(frame, names, sep, decimal)
-        cols = {c: numeric_column(frame[c], path, c, mark) for c in names}
+        cols = {c: numeric_column(frame[c], path, c, mark, words) for c in names}
         for key, g in groups:
             rows = g.index.to_numpy()
             if when is not None:  # two rows of one series at one time: which is the sample?
                 again = np.flatnonzero(when[rows][1:] == when[rows][:-1])
                 if again.size:
                     a, b = rows[again[0]], rows[again[0] + 1]
-                    raise DataError(f"{path}: series {(f'{base}:{key}' if key else base)!r}: time "
-                                    f"{frame[time_column].iloc[b]!r} appears twice (lines {line_of[a]} "
-                                    f"and {line_of[b]}); give each time of a series one row")
+                    hint = twice_hint(frame[time_column].iloc[a], frame[time_column].iloc[b], when[a])
+                    # with a hint the times are a series' written ambiguously: no table's year
+                    raise (TimeFormError if hint else DataError)(
+                        f"{path}: series {(f'{base}:{key}' if key else base)!r}: time "
+                        f"{frame[time_column].iloc[b]!r} appears twice (lines {line_of[a]} "
+                        f"and {line_of[b]}); give each time of a series one row{hint}")
             values = np.stack([cols[c][rows] for c in names])  # [C, L]
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
     # long
     vals = numeric_column(frame[value_column], path, value_column,
-                          decimal_mark(frame, [value_column], sep, decimal))
+                          decimal_mark(frame, [value_column], sep, decimal), words)
     chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
     names = list(dict.fromkeys(chan)) if channels is None else list(channels)
     for key, g in groups:

@@ -15,16 +15,13 @@ from encoderkit.domain import Example, MaskedExample, Masker
 
 from .seasonal import seasonal_baseline
 
-# A channel whose spread is below this fraction of its magnitude is constant: scale 1.
+# A channel whose spread is below this fraction of its magnitude is constant (``_flat``):
+# ``channel_stats`` gives it scale 1, the domain its magnitude (``series_stats``).
 CONSTANT_RTOL = 1e-7
 
-def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
-                  n_channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel mean and scale (population std) over the visible samples.
-
-    ``raw`` [T, p] float64, ``visible`` [T, p] bool, ``channel`` [T] int. A channel with
-    no visible sample gets (0, 1); a constant channel gets scale 1 (no division by 0).
-    """
+def _moments(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
+             n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel count, mean and population std of the visible samples (0 where none)."""
     ch = np.repeat(channel, raw.shape[1])
     vis = visible.reshape(-1)
     x = raw.reshape(-1)[vis]
@@ -34,9 +31,58 @@ def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
     mean = np.divide(total, count, out=np.zeros(n_channels), where=count > 0)
     sq = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=n_channels)
     std = np.sqrt(np.divide(sq, count, out=np.zeros(n_channels), where=count > 0))
+    return count, mean, std
+
+
+def channel_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
+                  n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel mean and scale (population std) over the visible samples.
+
+    ``raw`` [T, p] float64, ``visible`` [T, p] bool, ``channel`` [T] int. A channel with
+    no visible sample gets (0, 1); a constant channel gets scale 1 (no division by 0).
+    The domain normalises with ``window_stats``, which replaces both where they say nothing.
+    """
+    _, mean, std = _moments(raw, visible, channel, n_channels)
     scale = np.where(std > CONSTANT_RTOL * np.abs(mean), std, 1.0)
     scale = np.where(std > 0, scale, 1.0)
     return mean, scale
+
+
+def _flat(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Channels whose samples are one value (at float precision), or none."""
+    return ~(std > CONSTANT_RTOL * np.abs(mean))
+
+
+def series_stats(raw: np.ndarray, observed: np.ndarray, channel: np.ndarray,
+                 n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel mean and scale of every observed sample of a record (``featurize``):
+    what ``window_stats`` falls back on. A constant channel's scale is its magnitude
+    ``|mean|`` (1 for 0): a scale of 1 read model outputs in the data's units, so 0.5
+    was 0.5 on a rate of 0.0042 and nothing on a level of 1e6."""
+    _, mean, std = _moments(raw, observed, channel, n_channels)
+    magnitude = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
+    return mean, np.where(_flat(mean, std), magnitude, std)
+
+
+def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_channels: int,
+                 record: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel mean, scale and ``flat`` (fewer than two distinct visible values) of a
+    window, as the domain normalises it: the visible samples' mean and std; where they
+    give no scale (one value) the record's (``series_stats``: its spread, or its magnitude),
+    and where there is no visible sample the record's mean and scale too. The window's own
+    (0, 1) there taught the model to output raw values (a series with one observed 5.5
+    was filled with 11.0: 5.5 learnt as a normalised output, then added to the mean 5.5).
+    Without ``record`` (a context made before it existed): the magnitude rule alone."""
+    count, mean, std = _moments(raw, visible, channel, n_channels)
+    flat = _flat(mean, std)
+    if record is None:
+        rec_mean, rec_scale = mean, np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
+    else:
+        rec_mean, rec_scale = (np.asarray(a, dtype=np.float64) for a in record)
+    mean = np.where(count > 0, mean, rec_mean)
+    scale = np.where(flat, rec_scale, std)
+    return mean, scale, flat
 
 
 def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
@@ -70,7 +116,8 @@ class SeriesMasking:
         observed = example.fields["observed"]
         visible = observed & ~hide
         ctx = example.context
-        mean, scale = channel_stats(raw, visible, ctx["c_index"], int(ctx["channels"]))
+        record = (ctx["series_mean"], ctx["series_scale"]) if "series_mean" in ctx else None
+        mean, scale, flat = window_stats(raw, visible, ctx["c_index"], int(ctx["channels"]), record)
         c = ctx["c_index"]
         norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
@@ -94,10 +141,15 @@ class SeriesMasking:
             inputs["stats"] = np.stack([np.arcsinh(mean[c] / scale[c]), np.log(scale[c])],
                                        axis=1).astype(np.float32)
         # The head predicts the residual over the baseline (zero baseline: the value itself).
-        targets = {"values": np.where(hide, norm - base, 0.0)[predict].astype(np.float32),
-                   "target_mask": hide[predict]}
+        # A channel with no visible sample in the window is left out of the loss: its
+        # statistics are the record's, which hold the hidden samples themselves, and infill
+        # fills such a channel with the baseline, never the model (``decode``).
+        seen = np.bincount(c, weights=visible.sum(axis=1), minlength=len(mean)) > 0
+        target = hide & seen[c][:, None]
+        targets = {"values": np.where(target, norm - base, 0.0)[predict].astype(np.float32),
+                   "target_mask": target[predict]}
         context = {**ctx, "mean": mean, "scale": scale, "raw": raw, "raw_observed": observed,
-                   "baseline": base}
+                   "baseline": base, "flat": flat}
         return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
                              predict=predict, record=example.record, window=example.window,
                              start=example.start, context=context)
