@@ -116,10 +116,84 @@ def find_record(where: dict[str, int], rid: str, row: int, ids: np.ndarray, file
     return r
 
 
+_PIECE = re.compile(r"(.+):(\d+)-(\d+)")  # a genomic record cut at runs of N: <id>:<start>-<end>
+
+
 def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
+    """Why ``rid`` names no record, in the words of the domain the ids come from: a genomic
+    record cut into pieces at runs of N is named by its pieces (whose positions restart at
+    0), a series of a long file by ``<file>:<key>``."""
     shown = ", ".join(repr(str(x)) for x in ids[:3])
+    pieces = [(str(x), int(m.group(2)), int(m.group(3))) for x in ids
+              if (m := _PIECE.fullmatch(str(x))) and m.group(1) == rid.strip()]
+    if pieces:
+        pieces.sort(key=lambda p: p[1])
+        gaps = [b[1] - a[2] for a, b in zip(pieces, pieces[1:]) if b[1] > a[2]]
+        named = ", ".join(repr(p[0]) for p in pieces[:4]) + (", ..." if len(pieces) > 4 else "")
+        keep = f"max_n_run={max(gaps)} or more" if gaps else "a larger max_n_run"
+        return (f"row {row}: id {rid!r} matches no record of the store: ingest split record {rid!r} "
+                f"into pieces at runs of N ({named}), each a record whose positions restart at 0 "
+                f"(position 0 of {pieces[-1][0]!r} is base {pieces[-1][1]} of {rid!r}); ingest again "
+                f"with {keep} to keep it whole, or name the pieces with positions counted from "
+                f"each piece's start")
+    if any(_PIECE.fullmatch(str(x)) for x in ids[:1000]):  # genomic ids: no file-name part to drop
+        return f"row {row}: id {rid!r} matches no record of the store (its ids look like {shown})"
     return (f"row {row}: id {rid!r} matches no record of the store (its ids look like {shown}; the "
             f"part after the file name also works where it names one record)")
+
+
+ID_MATCH = 0.9  # share of a column's values that must name records for it to be taken as the ids
+
+
+def use_id_column(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None,
+                  exclude: Sequence[str] = ()):
+    """``frame`` with the column that holds the store's record ids named ``id``, where the
+    file has no ``id`` column: a sets file keyed by ``set`` (the store's own set column) or
+    a FASTA's ``seq_id`` was joined by row order, a shuffled file scoring 0.10 instead of
+    0.84. A column qualifies when (nearly) all its values, normalised as the id join does,
+    name a record (and, for record labels, no value repeats); the label columns, the group
+    column and ``position`` never do. Said once, naming the column; ``frame`` is not changed."""
+    columns = [str(c) for c in frame.columns]
+    if "id" in columns or not len(frame) or file.lower().endswith(".npy"):
+        return frame
+    protected = set(map(str, names or ())) | set(map(str, exclude)) | {"label"}
+    if token:
+        protected.add("position")
+    where = record_index(ids)
+    found = []
+    for c in frame.columns:
+        if str(c) in protected:
+            continue
+        cells = [v for v in frame[c].tolist() if not is_missing(v)]
+        if not cells:
+            continue
+        texts = [str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
+                 else str(v) for v in cells]
+        hits = sum((t in where or t.strip() in where) for t in texts)
+        if hits < ID_MATCH * len(frame) or (not token and len(set(texts)) < len(texts)):
+            continue
+        found.append((len(set(texts)), c))
+    best = max((n for n, _ in found), default=0)
+    column = next((c for n, c in found if n == best), None)  # the leftmost of the most distinct
+    labels_named = bool(names) or "label" in columns
+    rest = [c for c in columns if c not in protected and c != str(column)]
+    if column is None or not (labels_named or rest):
+        return frame  # no ids; or the file's only column, which is its label (joined by order)
+    warnings.warn(f"{file}: no 'id' column; column {str(column)!r} holds the store's record ids, so "
+                  f"labels are joined to records by it (name it 'id' to say so)", stacklevel=3)
+    return frame.rename(columns={column: "id"})
+
+
+def _order_join_said(frame, cols: list, file: str, token: bool, exclude: Sequence[str]) -> None:
+    """Warn that a file with columns beside its labels, none of them the record ids, is joined
+    by row order: those columns were dropped without a word, and a shuffled file trained
+    on scrambled labels."""
+    skip = {str(c) for c in cols} | set(map(str, exclude)) | ({"position"} if token else set())
+    ignored = [str(c) for c in frame.columns if str(c) not in skip]
+    if ignored:
+        warnings.warn(f"{file}: no id column (and column(s) {ignored} do not hold the store's "
+                      f"record ids): labels are joined to records by row order, column(s) "
+                      f"{ignored} ignored; add an 'id' column to join by id", stacklevel=3)
 
 
 def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None,
@@ -128,6 +202,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     columns that are never labels (the group column; naming one as a label is an error)."""
     n = len(ids)
     header = not file.lower().endswith(".npy")
+    frame = use_id_column(frame, ids, file, token, names, exclude)
     # a group decides the split, not the target: named as a label, or the `label` column
     # itself (without that column another one would silently become the target)
     columns = [str(c) for c in frame.columns]
@@ -169,6 +244,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
         if len(frame) != n:
             raise DataError(f"has {len(frame)} label rows and no id column, but the store has {n} "
                             f"records (without ids, one row per record in store order)", file=file)
+        _order_join_said(frame, cols, file, token, exclude)
         block = frame[cols].to_numpy(dtype=object)
         values = [tuple(row) if len(cols) > 1 else row[0] for row in block]
         rows = [_row_no(i, header) for i in range(n)]

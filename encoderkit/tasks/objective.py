@@ -31,7 +31,7 @@ from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
-from encoderkit.tasks.token_range import check_store_tokens
+from encoderkit.tasks.token_range import check_store_tokens, check_token_layout
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
 
@@ -75,6 +75,7 @@ class Prepare:
         m.record, m.window, m.start = window.record, window.window, window.start
         r = window.record
         if spec.token_level:
+            check_token_layout(d, window)  # labels are sliced by token position: file positions only
             y = self.y[r]
             s, n = window.start, len(window)
             seg = y[s:s + n]
@@ -128,10 +129,13 @@ class TaskObjective(Objective):
         elif task.labels:
             frame = L.read_table(task.labels, trainer.domain)
             group = [str(task.group_column)] if task.group_column else []
+            # a column of record ids not named `id` joins by id here and in read_groups below
+            frame = L.use_id_column(frame, ids, self.file, spec.token_level,
+                                    list(task.label_names) if task.label_names else None, group)
             labels = L.align(frame, ids, self.file, spec.token_level,
                              list(task.label_names) if task.label_names else None, exclude=group)
             if spec.token_level:  # a label past a record's last token: refused, as evaluate does
-                check_store_tokens(labels, store, trainer.domain, ids)
+                check_store_tokens(labels, store, trainer.domain, ids, max_seqlen=int(d.max_seqlen))
         else:
             raise UsageError(f"task.type={spec.type} needs labels: task.labels=<file> or "
                              "task.label_column=<column>", key="task.labels")

@@ -68,6 +68,7 @@ class FineTuned(Pretrained):
         from encoderkit.data.collate import collate
         from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs, show_windows
         from encoderkit.tasks.outputs import collect
+        from encoderkit.tasks.token_range import check_token_layout
 
         source = RecordSource(data, self.domain)
         ids: list[str] = []
@@ -77,8 +78,14 @@ class FineTuned(Pretrained):
                 ids.append(rid)
                 yield index, rid, rec
 
+        # rows of a token task are numbered by token: its windows must be file positions
+        token_level = bool(getattr(getattr(self.model, "spec", None), "token_level", False))
+
         def windows():
             for job in record_jobs(self.domain, records(), self.max_seqlen):
+                if token_level:
+                    for w in job.windows:
+                        check_token_layout(self.domain, w)
                 yield from ((job, i, w) for i, w in enumerate(job.windows))
 
         n = len(source)
@@ -153,6 +160,7 @@ class FineTuned(Pretrained):
                 raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
                                  "(None only for a table holding the run's task.label_column, or "
                                  "a data file holding its labels, such as a .ts file)")
+        own = labels is data  # the data table is its own labels file (its label column)
         index = self.domain.row_index(data)
         labels = _on_rows(labels, index) if index is not None else _by_position(labels)
         ids, values = self.values(data)
@@ -164,6 +172,14 @@ class FineTuned(Pretrained):
         names = [str(c) for c in frame.columns]
         if not label_names and spec.label_column in names and "label" not in names:
             label_names = [spec.label_column]  # a table holding the task.label_column: that column
+        if own and spec.label_column and list(label_names or []) == [spec.label_column]:
+            # a data table holding its label column: its features are not labels files' columns
+            keep = {"id", str(spec.label_column), str(spec.group_column)}
+            frame = frame[[c for c in frame.columns if str(c) in keep]]
+        # a column of record ids not named `id` (a sets file's `set`): the ids, not a target
+        frame = L.use_id_column(frame, np.asarray(ids, dtype=object), file, spec.token_level,
+                                list(label_names) if label_names else None,
+                                [spec.group_column] if spec.group_column else ())
         if spec.type == "regression":  # targets by name, never by position (L.target_columns)
             label_names = L.target_columns(frame, spec.targets, file, label_names,
                                            exclude=[spec.group_column] if spec.group_column else ())

@@ -52,15 +52,22 @@ def check_token_range(labels: Any, r: int, ids: Any, tokens: int) -> None:
                     f"samples); give at most one label per token", file=labels.file)
 
 
-def check_store_tokens(labels: Any, store: Any, domain: Any, ids: np.ndarray) -> None:
+def check_store_tokens(labels: Any, store: Any, domain: Any, ids: np.ndarray,
+                       max_seqlen: int | None = None) -> None:
     """``check_token_range`` for every labelled record of ``store`` (store order), its
     token count from the domain's ``featurize``. Reads and featurizes each labelled record
-    once, as a labels file of one row per token already lists each of its tokens."""
+    once, as a labels file of one row per token already lists each of its tokens; with
+    ``max_seqlen``, also refuses windows whose tokens are not file positions
+    (``check_token_layout``) before training starts."""
     todo = np.flatnonzero(np.asarray(labels.labelled))
     for lo in range(0, len(todo), COUNT_CHUNK):
         chunk = todo[lo:lo + COUNT_CHUNK]
         for r, record in zip(chunk, store.read_many(chunk)):
-            check_token_range(labels, int(r), ids, len(domain.featurize(record)))
+            example = domain.featurize(record)
+            if max_seqlen is not None:
+                for window in domain.windows(example, int(max_seqlen)):
+                    check_token_layout(domain, window)
+            check_token_range(labels, int(r), ids, len(example))
 
 
 def _row_of(file: str, ids: np.ndarray, r: int, position: int) -> int | None:
@@ -88,3 +95,39 @@ def _row_of(file: str, ids: np.ndarray, r: int, position: int) -> int | None:
     except (OSError, ValueError, KeyError, DataError):  # the row is a courtesy: the error names the rest
         return None
     return int(at[0]) + (2 if header else 1) if at.size else None
+
+
+def token_layout_problem(domain: Any, window: Any) -> str | None:
+    """Why a featurized window's tokens are not its record's positions in file order, or
+    None. Token labels are sliced, and token predictions numbered, by token position; a
+    sets domain that orders points along a curve, prepends a [CLS] token, or cuts a set
+    into scattered chunks put every per-point label on another point (accuracy at the base
+    rate, an extra row per set, rows lost) without a word. Until labels and rows follow
+    the window's element index, such token tasks are refused, naming the setting."""
+    opts = getattr(domain, "options", None) or {}
+    ctx = getattr(window, "context", None) or {}
+    if opts.get("order") not in (None, "input"):
+        return (f"token tasks need domain.order=input: with order={opts['order']} the tokens are the "
+                f"elements in curve order, not file order, so per-element labels and predictions "
+                f"would land on other elements")
+    if ctx.get("cls") or opts.get("pooling_token"):
+        return ("token tasks need domain.pooling_token=false: the [CLS] token before the elements "
+                "would shift every per-element label and prediction by one")
+    if ctx.get("token_index") is not None:
+        return ("token tasks need every record to fit data.max_seqlen: a record with more "
+                "elements is cut into chunks of scattered elements, whose labels and predictions "
+                "would not line up; raise data.max_seqlen past the longest record")
+    elements = ctx.get("elements")
+    if elements is not None and not np.array_equal(np.asarray(elements), np.arange(len(elements))):
+        return ("token tasks need tokens in the record's own order: this domain's tokens are its "
+                "elements reordered, so per-element labels and predictions would land on other elements")
+    return None
+
+
+def check_token_layout(domain: Any, window: Any) -> None:
+    """A ``UsageError`` naming the setting when ``token_layout_problem`` finds one."""
+    from encoderkit.errors import UsageError
+
+    problem = token_layout_problem(domain, window)
+    if problem:
+        raise UsageError(problem)
