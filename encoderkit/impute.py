@@ -389,15 +389,15 @@ def row_number_column(head: pd.DataFrame) -> str | None:
 
 def _text_times(col: pd.Series) -> np.ndarray | None:
     """The order keys of text cells that are each a date / time or a period label pandas does
-    not read (``1959 Q1``, ``Q1 1959``, ``1949M01``, ``2020-W05``: ``io.period_starts``), as
+    not read (``1959 Q1``, ``Q1 1959``, ``1949M01``, ``2020-W05``: ``times.period_starts``), as
     UTC nanoseconds; None when a cell is none. For the guess: the reader parses the file."""
-    from domains.timeseries import io as tsio
+    from domains.timeseries.times import period_starts
 
     if not len(col) or not _is_text(col):
         return None
     texts = col.astype(str).str.strip()
     try:
-        starts = tsio.period_starts(texts)
+        starts = period_starts(texts)
     except DataError:  # period labels but for an odd cell: a time column, which the reader refuses
         return np.zeros(len(texts), dtype=np.int64)
     if starts is not None:
@@ -439,9 +439,9 @@ def _blocks(values: pd.Series) -> bool:
 def _on_a_grid(keys: np.ndarray, dates: bool, groups: np.ndarray) -> bool:
     """Whether the times ``keys`` step strictly forward within each group (series) of at
     least 3 rows on average, and at least half of the steps are the most common one (whole
-    months counted as months, ``io.calendar_months``). A series is sampled on a grid and
+    months counted as months, ``times.calendar_months``). A series is sampled on a grid and
     written in time order; a table's dates (visits, orders) fall anywhere, in any order."""
-    from domains.timeseries.io import calendar_months
+    from domains.timeseries.times import calendar_months
 
     steps: list[tuple[bool, float]] = []
     _, starts = np.unique(groups, return_index=True)
@@ -467,7 +467,7 @@ def _id_in_blocks(head: pd.DataFrame, columns: Sequence[Any], keys: np.ndarray, 
     ``keys`` on a grid within each block, but repeated across the file: whole-number series
     ids (``id, time, value``). None when there is none, or more than one. A column named like
     a part of a time (``year`` before ``month``) is no id: the time spans both columns."""
-    from domains.timeseries.io import TIME_PARTS
+    from domains.timeseries.times import TIME_PARTS
 
     found = [c for c in columns if pd.api.types.is_integer_dtype(head[c].dtype) and _blocks(head[c])
              and str(c).strip().lower() not in TIME_PARTS | TIME_NAMES
@@ -799,7 +799,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             data = data.iloc[order] if order is not None else data
         except EncoderkitError as e:
             if time_guess is not None and isinstance(e, DataError):
-                from domains.timeseries.io import TimeFormError
+                from domains.timeseries.times import TimeFormError
 
                 # a table whose first column is called "year" reads as a series by default; not
                 # where the times are unreadable or span two columns: a table's fills would

@@ -20,7 +20,8 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError
 
-from .io import check_range, refuse_complex, sort_key
+from .io import check_range, refuse_complex
+from .times import sort_key
 from .layout import is_blank_empty
 from .marks import is_sentinel
 from .seasonal import detect_period, seasonal_fill, seasonal_naive

@@ -1,5 +1,5 @@
 """Cells of a series file that stand for "no value" beyond an empty cell and the NA words
-(``io.NA_TEXT``), and the ``missing_value=`` option that names more of them.
+(``times.NA_TEXT``), and the ``missing_value=`` option that names more of them.
 
 The marks are the table reader's (``domains.tabular.reading.MISSING_MARKS``: ``.`` as SAS
 and Stata write, ``-``, ``--``, ``missing``, Stata's ``.a`` .. ``.z``) and ``?`` (the UCI

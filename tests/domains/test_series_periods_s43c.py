@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domains.timeseries.io import TimeFormError, read_csv, sort_key, uneven_steps
+from domains.timeseries.io import read_csv
+from domains.timeseries.times import TimeFormError, sort_key, uneven_steps
 
 
 def macro() -> pd.DataFrame:

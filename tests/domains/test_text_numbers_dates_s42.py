@@ -15,7 +15,8 @@ import pytest
 
 from domains.tabular.reading import read_table
 from domains.tabular.schema import infer_schema
-from domains.timeseries.io import read_csv, sort_key
+from domains.timeseries.io import read_csv
+from domains.timeseries.times import sort_key
 
 N = 12
 NUMBERS = [1249.80 + 1000.0 * i + 0.01 * i for i in range(N)]  # every one >= 1000, all distinct

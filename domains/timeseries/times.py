@@ -1,0 +1,327 @@
+"""Times of a series file: parsing the forms exports write (period labels such as
+``1959 Q1``, ``1949M01``, ``2020-W05``; day-first dates), ordering rows by them, and the
+words for what goes wrong (uneven steps, a time over two columns, a repeated time).
+Split from ``io.py``, which reads the files."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.errors import DataError
+
+# Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
+NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
+
+
+def calendar_months(t: pd.Index) -> np.ndarray | None:
+    """Month numbers (12 * year + month - 1) of sorted times that all fall on a calendar
+    month: dates at midnight all on the 1st or all on a month's last day, numbers that are
+    all yyyymm (194901: six digits, the last two a month), or decimal-year quarters as EViews
+    writes them (1959.1 .. 1959.4); None for other times. Used to count steps only (monthly
+    data stepped 28 to 31 days, 194912 -> 195001 was a step of 89): rows are ordered by the
+    times themselves either way, so a counter misread as yyyymm changes no order."""
+    if isinstance(t, pd.DatetimeIndex):
+        if not (t == t.normalize()).all():
+            return None
+        if (t.day == 1).all() or t.is_month_end.all():
+            return np.asarray(t.year * 12 + t.month - 1, dtype=np.int64)
+        return None
+    if not pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_bool_dtype(t.dtype):
+        return None
+    v = t.to_numpy(np.float64)
+    if not np.isfinite(v).all():
+        return None
+    if (v == np.round(v)).all() and ((v >= 100001) & (v <= 999912)).all():
+        year, month = np.divmod(v.astype(np.int64), 100)
+        if ((month >= 1) & (month <= 12)).all():
+            return year * 12 + month - 1
+    tenths = np.round(v * 10)
+    if np.allclose(v * 10, tenths, rtol=0.0, atol=1e-6) and ((v >= 1000) & (v < 3000)).all():
+        year, quarter = np.divmod(tenths.astype(np.int64), 10)
+        if ((quarter >= 1) & (quarter <= 4)).all():
+            return year * 12 + 3 * (quarter - 1)
+    return None
+
+
+def uneven_steps(when: Any) -> str | None:
+    """How the steps between a series' times ``when`` (``sort_key``'s: numbers, or dates
+    with or without a time zone) vary, or None when they are even: one step, a calendar
+    frequency pandas names (months, quarters, business days), or one step of whole months
+    (``calendar_months``: also yyyymm numbers and with a month absent). A series is read as samples
+    in time order, evenly spaced, so a time with no row is no gap to fill and a 3-day step
+    counts as one."""
+    t = pd.Index(when).unique().sort_values()
+    if len(t) < 3:
+        return None
+    months = calendar_months(t)  # months of 28 to 31 days, 194912 -> 195001: one step each
+    if months is not None:
+        steps = np.diff(months)
+    elif isinstance(t, pd.DatetimeIndex):
+        if pd.infer_freq(t) is not None:
+            return None
+        steps = np.diff(t.as_unit("ns").asi8)
+    elif pd.api.types.is_numeric_dtype(t.dtype):
+        steps = np.diff(t.to_numpy(np.float64))
+        if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+            return None
+    else:
+        return None
+    kinds, counts = np.unique(steps, return_counts=True)
+    if kinds.size == 1:
+        return None
+    common = kinds[int(np.argmax(counts))]
+    shown = f"{int(common)} month{'s' if common != 1 else ''}" if months is not None else \
+        str(pd.Timedelta(int(common))).replace(" 00:00:00", "") if isinstance(t, pd.DatetimeIndex) \
+        else f"{float(common):g}"
+    return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
+
+
+def warn_uneven(path: str, found: Sequence[tuple[str, str]]) -> None:
+    """One warning for the series of ``path`` whose time steps vary (``uneven_steps``)."""
+    if found:
+        name, how = found[0]
+        more = f" ({len(found)} series like it)" if len(found) > 1 else ""
+        warnings.warn(f"{path}: series {name!r}: {how}{more}; a series is read as evenly spaced samples "
+                      f"in time order, so a missing time is not a gap to fill: give each missing time "
+                      f"a row with empty values, or resample to a regular grid", stacklevel=3)
+
+
+# a date with the day and month as numbers before a year: 10.05.1958, 05/10/1958, 10-05-58,
+# with any time of day after it
+_DMY = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2\d{2,4}(?:[ T].*)?")
+
+
+def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
+    """Whether the dates ``cells`` (stripped texts) put the day before the month. pandas
+    reads ``10.05.1958`` as October 5 wherever that parses and as day-first elsewhere, so a
+    column of European dates was sorted half by month and half by day (co2 rows reordered).
+    Dotted dates are day-first (every locale that writes them puts the day first); slashed
+    or dashed ones are day-first if some first field is above 12, month-first if some
+    second field is, and month-first with a warning (naming the column) if neither ever is.
+    Cells not all of that form (ISO dates, times, month names): month-first, pandas' rule."""
+    found = [_DMY.fullmatch(c) for c in dict.fromkeys(cells)]  # Python's re: pyarrow's has no \2
+    if not found or not all(found):
+        return False
+    if all(m[2] == "." for m in found):
+        return True
+    day, month = any(int(m[1]) > 12 for m in found), any(int(m[3]) > 12 for m in found)
+    if day and not month:
+        return True
+    if not day and not month and (name, cells.iloc[0], len(cells)) not in _SAID_AMBIGUOUS:
+        # once per column: impute and infill order the same table again and again
+        _SAID_AMBIGUOUS.add((name, cells.iloc[0], len(cells)))
+        where = f"{path}: " if path else ""
+        warnings.warn(f"{where}time column {name}: dates such as {cells.iloc[0]!r} could be day or "
+                      f"month first (no field above 12 says which); read month first (US): write "
+                      f"ISO dates (1959-04-01) to be sure of the order", stacklevel=3)
+    return False
+
+
+_SAID_AMBIGUOUS: set[tuple[str, str, int]] = set()
+
+
+class TimeFormError(DataError):
+    """A time column the reader cannot use as written (labels that are no time, a time
+    spread over two columns): reading the file as a table would not help, since a table's
+    rows are filled without their order, so ``impute`` gives no ``domain=tabular`` advice."""
+
+
+# Period labels pandas does not read (or reads as something else: 1949M01 as a minute):
+# quarters as Stata / Excel / statsmodels write them (1959 Q1, 1959-Q1, Q1 1959, 1959q1),
+# EViews months (1949M01, 1949m1) and ISO weeks (2020-W05). Each is read as its period's
+# first instant, for ordering only: the file's text is what is written back.
+_PERIODS = {
+    "quarter": re.compile(r"(?P<y>\d{4})\s*[-/. ]?\s*[Qq](?P<n>[1-4])|[Qq](?P<n2>[1-4])\s*[-/. ]?\s*(?P<y2>\d{4})"),
+    "month": re.compile(r"(?P<y>\d{4})[Mm](?P<n>\d{1,2})"),
+    "ISO week": re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})"),
+}
+
+
+def _period_start(kind: str, m: re.Match) -> pd.Timestamp | None:
+    """The first instant of the period ``m`` of ``kind`` matched, None when it names none
+    (month 13, week 53 of a year of 52 ISO weeks)."""
+    year, n = int(m["y"] or m.groupdict().get("y2")), int(m["n"] or m.groupdict().get("n2"))
+    if kind == "quarter":
+        return pd.Timestamp(year, 3 * n - 2, 1)
+    if kind == "month":
+        return pd.Timestamp(year, n, 1) if 1 <= n <= 12 else None
+    try:
+        return pd.Timestamp(datetime.fromisocalendar(year, n, 1))  # %G-W%V, from its Monday
+    except ValueError:
+        return None
+
+
+def period_starts(cells: pd.Series, column: str | None = None, path: str | None = None) -> pd.Series | None:
+    """The first instant of each period label of ``cells`` (stripped texts, none empty) when
+    most of them are labels of one kind of ``_PERIODS``; None when they are not (dates,
+    numbers: pandas reads those). A column of such labels with one cell of another form is
+    a ``TimeFormError`` naming that cell, not left to pandas, which named the first row."""
+    distinct = list(dict.fromkeys(cells))
+    for kind, pattern in _PERIODS.items():
+        if not any(pattern.fullmatch(c) for c in distinct[:20]):  # dates: a long column's quick no
+            continue
+        starts = {}
+        for c in distinct:
+            m = pattern.fullmatch(c)
+            starts[c] = _period_start(kind, m) if m else None
+        if not any(v is not None for v in starts.values()):
+            continue
+        bad = [c for c in distinct if starts[c] is None]
+        if not bad:
+            return pd.Series(pd.to_datetime([starts[c] for c in cells]), index=cells.index, name=cells.name)
+        if len(bad) * 2 < len(distinct):  # mostly labels of this kind: the odd cell is the fault
+            row = int(np.flatnonzero((cells == bad[0]).to_numpy())[0])
+            where = f"{path}: " if path else ""
+            raise TimeFormError(f"{where}time column {column or cells.name!r}: data row {row + 1} (line "
+                                f"{row + 2}) holds {bad[0]!r}, which is no {kind} like the other times "
+                                f"({next(c for c in distinct if starts[c] is not None)!r}); every row needs "
+                                f"a time of the same form", file=path)
+    return None
+
+
+def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
+    """Order of a time column: numeric if every cell is a number, else dates / times if
+    every cell is one. A cell with no time, or a column of numbers with some text or of text
+    that is not dates, is a ``DataError`` naming the cell: sorting such a column as text
+    put ``10`` before ``2`` and scrambled the series without a word."""
+    name = repr(column if column is not None else texts.name)
+
+    def refuse(row: int, why: str) -> DataError:
+        return DataError(f"time column {name}: data row {row + 1} "
+                         f"(line {row + 2}) {why}; rows are ordered by the time column, so every "
+                         f"row needs a number or a date / time there", file=path)
+
+    if pd.api.types.is_numeric_dtype(texts.dtype) or pd.api.types.is_datetime64_any_dtype(texts.dtype):
+        gaps = np.flatnonzero(pd.isna(texts).to_numpy())
+        if gaps.size:
+            raise refuse(int(gaps[0]), "has no time")
+        return texts
+    stripped = texts.astype(str).str.strip()
+    empty = np.flatnonzero((stripped.str.lower().isin(NA_TEXT) | texts.isna()).to_numpy())
+    if empty.size:
+        raise refuse(int(empty[0]), "has no time")
+    num = pd.to_numeric(stripped, errors="coerce")
+    if not num.isna().any():
+        return num
+    if num.notna().any():  # numbers and some text: the text is the odd one out
+        row = int(np.flatnonzero(num.isna().to_numpy())[0])
+        raise refuse(row, f"holds {texts.iloc[row]!r} among numbers")
+    periods = period_starts(stripped, column, path)  # 1959 Q1, 1949M01, 2020-W05: pandas reads none
+    if periods is not None:
+        return periods
+    first = day_first(stripped, name, path)
+    try:
+        return pd.to_datetime(stripped, errors="raise", format="mixed", dayfirst=first)
+    except (ValueError, TypeError, OverflowError):
+        pass  # a cell that is no date / time, or times of more than one zone ("Mixed timezones")
+    try:
+        dates = pd.to_datetime(stripped, errors="coerce", format="mixed", dayfirst=first, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        dates = pd.Series(pd.NaT, index=stripped.index)
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        # a table would fill its rows without their order: say how to write the times
+        raise TimeFormError(f"time column {name}: data row {row + 1} (line {row + 2}) holds "
+                            f"{texts.iloc[row]!r}, which is neither a number nor a date / time; rows "
+                            f"are ordered by the time column, so write its times as dates (1959-04-01, "
+                            f"2020-01-27 13:00), periods (1959Q1, 1949-01, 2020-W05) or numbers",
+                            file=path)
+    # Every cell with a UTC offset (a logger's local time over a change of daylight saving
+    # time has two): each names one instant, so the rows are ordered as instants, in UTC.
+    # Refusing would leave such files unreadable; pandas' own text says "Pass utc=True".
+    # A time without an offset beside ones with it names no instant (local time? UTC?):
+    # ordering it would be a guess, so the first row whose zone differs is named.
+    zoned = _has_offset(stripped)
+    if zoned.all() or not zoned.any():
+        return dates
+    row = int(np.flatnonzero(zoned != zoned[0])[0])
+    has = "has a UTC offset" if zoned[row] else "has no UTC offset"
+    raise DataError(f"time column {name}: data row {row + 1} (line {row + 2}) holds "
+                    f"{texts.iloc[row]!r}, which {has}, but data row 1 (line 2) holds "
+                    f"{texts.iloc[0]!r}, which {'has none' if zoned[row] else 'has one'}; a time "
+                    f"without an offset names no instant beside times with one, so the order of "
+                    f"the rows is unknown: give every time an offset (+02:00, Z), or none", file=path)
+
+
+def _has_offset(cells: pd.Series) -> np.ndarray:
+    """Whether each date / time cell carries a UTC offset or zone (each distinct cell
+    parsed once: ``datetime.fromisoformat`` is fast and reads ISO 8601, what most files
+    hold; other spellings are parsed by pandas, as ``sort_key`` parses them)."""
+    def one(cell: str) -> bool:
+        try:
+            return datetime.fromisoformat(cell).tzinfo is not None
+        except ValueError:
+            return pd.to_datetime(cell, format="mixed").tzinfo is not None
+
+    seen = {c: one(c) for c in dict.fromkeys(cells)}
+    return np.fromiter((seen[c] for c in cells), dtype=bool, count=len(cells))
+
+
+# Column names of a part of a time (statsmodels' year, quarter; UCI's Date;Time), compared lower-case
+TIME_PARTS = frozenset({"year", "yr", "quarter", "qtr", "month", "mon", "week", "day", "date", "time",
+                        "hour", "minute", "period"})
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def _time_part(cells: pd.Series, name: Any) -> bool:
+    """Whether a column (cell texts) is a part of a time: named like one (``TIME_PARTS``), or
+    every cell a time of day (00:00:00) or, none a number, a date."""
+    if str(name).strip().lower() in TIME_PARTS:
+        return True
+    texts = cells.astype(str).str.strip()
+    if not len(texts) or texts.str.fullmatch(_TIME_OF_DAY).all():
+        return bool(len(texts))
+    if pd.to_numeric(texts, errors="coerce").notna().any():
+        return False
+    with warnings.catch_warnings():  # pandas warns when it guesses each cell's format
+        warnings.simplefilter("ignore")
+        return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
+
+
+def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,
+                      keys: Sequence[str | None], path: str) -> None:
+    """A ``TimeFormError`` when the time is written over two columns: ``time_column``
+    repeats its times (within a series, ``keys``: series / channel columns), and with one
+    other column that is a part of a time (``_time_part``) every row has its own. Read
+    alone, statsmodels' ``year,quarter`` was refused as "time '1959' appears twice", and
+    UCI's ``Date;Time`` had its other part refused as a channel with the advice to give
+    that part as the time, which then refused the first: advice in a circle."""
+    keys = [k for k in keys if k is not None]
+    base = pd.DataFrame({"_t": when, **{f"_k{i}": frame[k].to_numpy() for i, k in enumerate(keys)}})
+    again = base.duplicated(keep=False).to_numpy()
+    if not again.any():
+        return
+    for c in frame.columns:
+        if c == time_column or c in keys or not _time_part(frame[c], c):
+            continue
+        if not base.assign(_c=frame[c].to_numpy()).duplicated().any():
+            a = int(np.flatnonzero(again)[0])  # the first repeated time and its next row
+            b = int(np.flatnonzero((base == base.iloc[a]).all(axis=1).to_numpy())[1])
+            raise TimeFormError(
+                f"{path}: time column {time_column!r} repeats its times ({frame[time_column].iloc[a]!r} "
+                f"on lines {a + 2} and {b + 2}), and only with column {c!r} does each row have its own "
+                f"time: the time seems to span two columns, {time_column!r} and {c!r} (a year and a "
+                f"quarter, or a date and a time of day): write one time column (1959Q1, 2006-12-16 "
+                f"00:00:00) and give time_column=<its name>", file=path)
+
+
+def twice_hint(first: str, second: str, when: Any) -> str:
+    """Why two rows' times ``first``, ``second`` (cell texts; ``when``: their shared sort
+    key) may be one: texts that differ but are one number (1949.1 and 1949.10, months
+    written as decimals), or a local time without an offset (the hour repeated when the
+    clocks go back at the end of summer time)."""
+    if str(first).strip() != str(second).strip() and isinstance(when, (int, float, np.number)):
+        return (f"; the times are read as numbers, so {str(first).strip()!r} = {str(second).strip()!r}: "
+                f"write months as 1949-10 or 1949M10, not as decimals")
+    stamp = pd.Timestamp(when) if isinstance(when, (np.datetime64, pd.Timestamp)) else None
+    if stamp is not None and stamp.tzinfo is None and stamp != stamp.normalize():
+        return ("; a daylight-saving change (the clocks set back repeat an hour of local time)? "
+                "give the times UTC offsets (2021-10-31 02:00+02:00) or write them in UTC")
+    return ""
