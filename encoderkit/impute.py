@@ -408,6 +408,8 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
             stamps = pd.to_datetime(texts, format="mixed", utc=True)
         except (ValueError, TypeError, OverflowError):
             return None
+    if (stamps.dt.year == 1).all():  # no year in any cell: ids such as m0, m12, t1 read as times of day
+        return None
     return stamps.dt.tz_localize(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
 
 

@@ -213,3 +213,15 @@ def test_a_parquet_file_read_back_as_series_says_to_write_a_csv(tmp_path):
     pd.DataFrame({"v": np.arange(10.0)}).to_parquet(src)
     with pytest.raises(ValueError, match=r"write a Parquet file as a CSV.*to_csv"):
         TimeSeriesDomain({}).read_input(str(src))
+
+
+def test_ids_that_pandas_reads_as_times_of_day_leave_a_table_a_table(tmp_path):
+    """``m0``, ``m12``, ``t3`` (month or trial ids) parse as times of a day without a year: a
+    first column of them made any table a series (the audit's one leftover of the guess)."""
+    rng = np.random.default_rng(0)
+    for prefix in ("m", "t"):
+        frame = pd.DataFrame({"id": [f"{prefix}{i}" for i in range(40)], "x": rng.normal(size=40),
+                              "y": rng.normal(size=40)})
+        path = tmp_path / f"{prefix}.csv"
+        frame.to_csv(path, index=False)
+        assert infer_domain(str(path), {}) == "tabular", prefix
