@@ -403,6 +403,12 @@ class TabularDomain(TableInfill, Domain):
         self.read_index = res.index
         return res.frame
 
+    def read_options(self) -> dict[str, Any]:
+        """The store's ingest options a raw table is read back with (``read_input``): a user
+        may repeat them at embed / predict / evaluate; one that contradicts the run is refused."""
+        opts = self.schema.get("ingest_options") or {}
+        return {k: opts.get(k) for k in ("delimiter", "decimal", "missing_value")}
+
     def check_output_name(self, data: Any, path: str) -> None:
         check_output_kind(path, as_frame(data) if isinstance(data, np.ndarray) else data, parquet=True)
 

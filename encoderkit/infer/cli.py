@@ -146,7 +146,7 @@ def _input_path(text: str) -> Path:
     return path
 
 
-def _check_ingest_options(domain: Any, given: Mapping[str, Any], own: Mapping[str, Any]) -> None:
+def check_ingest_options(domain: Any, given: Mapping[str, Any], own: Mapping[str, Any]) -> None:
     """The words of embed that are none of its own parameters: the run's ingest options a user
     repeats (``split_read_options``: refused where they contradict the run); others unknown."""
     from encoderkit.infer.pretrained import split_read_options
@@ -181,7 +181,7 @@ def _embed(argv: list[str]) -> int:
     source = _input_path(args["input"])
     check_device(args["device"])  # device=cuda without CUDA failed inside torch
     model = load(args["checkpoint"], device=args["device"])
-    _check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)
+    check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)
     if source.is_dir():
         data: Any = source
     else:

@@ -3,10 +3,14 @@
     encoderkit finetune checkpoint=<pretrained run|checkpoint|none> data.store=<store>
                         task.type=<type> task.labels=<file> run.dir=<dir> train.steps=N [overrides]
     encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
-                       [overwrite=false] [device=cpu] [max_tokens=16384]
+                       [overwrite=false] [device=cpu] [max_tokens=16384] [<ingest option>=value ...]
     encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
-                        [device=cpu]   (task.label_column runs, and inputs that hold their own
-                        labels such as a .ts series file: labels default to the raw input)
+                        [device=cpu] [<ingest option>=value ...]   (task.label_column runs, and
+                        inputs that hold their own labels such as a .ts series file: labels
+                        default to the raw input)
+
+A raw file is read as the run's store was ingested; its ingest options (time_column=date,
+max_n_run=100) may be repeated, and one that contradicts the run is refused.
 
 finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
 see configs/finetune.yaml and configs/task/); it ends with a table of the validation
@@ -166,14 +170,22 @@ def _finetune(argv: list[str]) -> int:
     return 0
 
 
+def _extra(argv: list[str], base: dict[str, Any]) -> tuple[str, ...]:
+    """The words that are none of the command's own parameters: the run's ingest options a
+    user repeats for a raw file (``max_n_run=100``, ``time_column=date``), known to be the
+    domain's once the checkpoint names it, as ``embed`` takes them."""
+    named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
+    return tuple(k for k in named if k not in base)
+
+
 def _predict(argv: list[str]) -> int:
     from encoderkit.infer import load
-    from encoderkit.infer.cli import parse_args
+    from encoderkit.infer.cli import check_ingest_options, parse_args
     from encoderkit.tasks.predict import FineTuned, as_written, output_format, write_frame
 
-    args = parse_args(argv, {"checkpoint": "", "input": "", "output": "", "device": "cpu",
-                             "overwrite": False, "max_tokens": None, "progress": None},
-                      ("checkpoint", "input", "output"), "predict")
+    base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False,
+            "max_tokens": None, "progress": None}
+    args = parse_args(argv, base, ("checkpoint", "input", "output"), "predict", extra=_extra(argv, base))
     from encoderkit.data.textfiles import check_codec
     from encoderkit.outputs import check_output
 
@@ -194,6 +206,7 @@ def _predict(argv: list[str]) -> int:
     check_codec(str(out))
     check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
+    check_ingest_options(model.domain, {k: args[k] for k in _extra(argv, base)}, base)
     if not isinstance(model, FineTuned):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
                          "(encoderkit finetune writes one)", key="checkpoint")
@@ -238,12 +251,13 @@ def _input(model: Any, source: str) -> Any:
 
 def _evaluate(argv: list[str]) -> int:
     from encoderkit.infer import load
-    from encoderkit.infer.cli import parse_args
+    from encoderkit.infer.cli import check_ingest_options, parse_args
 
-    args = parse_args(argv, {"checkpoint": "", "input": "", "labels": "", "device": "cpu"},
-                      ("checkpoint", "input"), "evaluate")
+    base = {"checkpoint": "", "input": "", "labels": "", "device": "cpu"}
+    args = parse_args(argv, base, ("checkpoint", "input"), "evaluate", extra=_extra(argv, base))
     check_device(args["device"])
     model = load(args["checkpoint"], device=args["device"])
+    check_ingest_options(model.domain, {k: args[k] for k in _extra(argv, base)}, base)
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
     labels = args["labels"]
