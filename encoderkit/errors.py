@@ -22,12 +22,14 @@ file.
 
 from __future__ import annotations
 
+import functools
 import lzma
 import tokenize
+import warnings
 import zipfile
 import zlib
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 class EncoderkitError(Exception):
@@ -136,3 +138,14 @@ class UnknownValueWarning(UserWarning):
     'unknown' input. A domain says it when predicting or embedding a user's data; the imputers
     (``encoderkit impute``, ``EncoderImputer``) fill the very table they trained on and filter
     it there: a category seen only in the rows held out for validation is no news to the user."""
+
+
+def without_unknown_values(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with ``UnknownValueWarning`` ignored: for the imputers, which fill the very table
+    they trained on."""
+    @functools.wraps(fn)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownValueWarning)
+            return fn(*args, **kwargs)
+    return quiet

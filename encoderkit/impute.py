@@ -34,8 +34,8 @@ import pandas as pd
 
 from encoderkit.cliutil import check_device
 from encoderkit.data import textfiles
-from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UnknownValueWarning,
-                               UsageError)
+from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UsageError,
+                               without_unknown_values)
 from encoderkit.impute_cells import (Choice, Score, as_written, baseline_fill, channels, draw_holdout,
                                      is_missing, score_holdout, select_fills, set_cells, warn_infinite,
                                      with_hidden)
@@ -670,20 +670,9 @@ def _copy_atomic(src: str, dst: str) -> None:
     atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
-def _known_categories(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` without ``UnknownValueWarning``: impute fills the very file it trained on, so a
-    category seen only in the rows ingest held out for validation is no news to the user."""
-    import functools
-
-    @functools.wraps(fn)
-    def quiet(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnknownValueWarning)
-            return fn(*args, **kwargs)
-    return quiet
-
-
-@_known_categories
+# impute fills the very file it trained on: a category seen only in the rows ingest held
+# out for validation is no news to the user
+@without_unknown_values
 def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,
            n_models: int = 1, select: str = "auto", overrides: Sequence[str] = (),
            run_dir: str | None = None, overwrite: bool = False, progress: bool = True, device: str = "cpu",

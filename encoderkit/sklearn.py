@@ -53,7 +53,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from encoderkit.cliutil import check_device
-from encoderkit.errors import DataError, UnknownValueWarning, UsageError
+from encoderkit.errors import DataError, UnknownValueWarning, UsageError, without_unknown_values
 from encoderkit.selection import SELECT
 
 DOMAIN = "tabular"
@@ -317,15 +317,11 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 frame[c] = frame[c].astype(object)
         return frame
 
+    # fit fills X itself (held-back cells): a category seen only in the rows ingest held out
+    # for validation is no news to the user
+    @without_unknown_values
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored)."""
-        with warnings.catch_warnings():
-            # fit fills X itself (held-back cells): a category seen only in the rows ingest
-            # held out for validation is no news to the user (``UnknownValueWarning``)
-            warnings.simplefilter("ignore", UnknownValueWarning)
-            return self._fit(X)
-
-    def _fit(self, X: Any) -> "EncoderImputer":
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
 

@@ -20,7 +20,7 @@ from .infill import infill_sequences
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
 from .modules import GenomicEmbedder, GenomicMLMHead
-from .pieces import PieceLog, iter_pieces, split_on_n_runs
+from .pieces import PieceLog, iter_pieces
 from .tokens import (BASES, CLS_ID, MASK_ID, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
 from .views import genomic_views
@@ -111,11 +111,6 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     elif masker not in names:
         raise _bad("masker", f"one of {list(names)} or a mapping of them to non-negative weights", masker)
     return opts
-
-
-def _split_on_n_runs(codes: np.ndarray, max_run: int) -> list[tuple[int, int]]:
-    """[start, end) pieces of a record between runs of N longer than ``max_run`` (``pieces.py``)."""
-    return split_on_n_runs(codes, max_run)[0]
 
 
 class GenomicDomain(Domain):

@@ -89,7 +89,7 @@ def infill_sequences(domain: Any, data: Any, predict: PredictFn) -> Any:
             # the reverse strand lists the same Ns in the opposite order, as complements
             assert np.array_equal(len(seqs[i]) - 1 - rc_pos[::-1], pos)
             found[i] = (pos, (probs + rc_probs[::-1][:, _COMPLEMENT_ACGT]) / 2)
-    warn_unseen_fills(domain, seqs, records, found)
+    warn_unseen_fills(domain, records, found)
     out = [bytearray(s.encode("ascii")) for s in seqs]
     for i, (pos, probs) in found.items():
         # a record written with U (RNA) and no T gets U, so the output stays RNA
@@ -101,7 +101,7 @@ def infill_sequences(domain: Any, data: Any, predict: PredictFn) -> Any:
     return rebuild([b.decode("ascii") for b in out])
 
 
-def warn_unseen_fills(domain: Any, seqs: Sequence[str], records: Sequence[dict],
+def warn_unseen_fills(domain: Any, records: Sequence[dict],
                       found: dict[int, Any]) -> None:
     """Say which records are filled where the model saw no such input in training: ingest
     skips a record without any base, and cuts runs of N longer than the store's

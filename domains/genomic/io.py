@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from encoderkit.data.textfiles import compression, plain_name
 from encoderkit.errors import DataError, UsageError, reading
 from encoderkit.outputs import atomic_write
 
@@ -271,7 +272,8 @@ def read_seq_records(path: str) -> list[SeqRecord]:
 # what a file's name says it holds, past a compression suffix
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".frn", ".fas", ".fsa", ".mfa", ".faa")
 _FASTQ_SUFFIXES = (".fq", ".fastq")
-_WRITERS = {".gz": lambda b: gzip.compress(b, mtime=0), ".bz2": bz2.compress, ".xz": lzma.compress}
+# by pandas' name of the compression a file name asks for (``textfiles.compression``)
+_WRITERS = {"gzip": lambda b: gzip.compress(b, mtime=0), "bz2": bz2.compress, "xz": lzma.compress}
 _UNREAD = (".zip", ".zst", ".lz4", ".7z")  # compressions the reader does not read back
 
 
@@ -290,7 +292,7 @@ def output_problem(records: list[SeqRecord], path: str) -> str | None:
     if name.endswith(_UNREAD):
         return (f"{os.path.splitext(name)[1]} is a compression the FASTA/FASTQ reader does not read back; "
                 f"name the output .gz, .bz2, .xz or leave it uncompressed")
-    stem = next((name[: -len(c)] for c in _WRITERS if name.endswith(c)), name)
+    stem = plain_name(name)
     kind = _kind(records)
     if kind == "fastq" and stem.endswith(_FASTA_SUFFIXES):
         return ("the input is FASTQ (with qualities) but the output's name says FASTA, which would drop "
@@ -322,7 +324,6 @@ def write_seq_records(records: list[SeqRecord], path: str, width: int = 80) -> N
         body = nl.join(r.sequence[i:i + w] for i in range(0, len(r.sequence), w))
         out.append(f">{r.header}{nl}{body}{nl}" if body else f">{r.header}{nl}")
     data = "".join(out).encode("utf-8", _ERRORS)
-    name = str(path).lower()
-    compress = next((f for suffix, f in _WRITERS.items() if name.endswith(suffix)), None)
+    compress = _WRITERS.get(compression(str(path)))
     body = compress(data) if compress else data
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(body))

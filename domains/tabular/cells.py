@@ -137,8 +137,9 @@ def like_observed(fill: Sequence[Any], observed: Any) -> list[Any]:
         return fill
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind == "string":
-        numbers = values[pd.to_numeric(values, errors="coerce").notna().to_numpy()]
-        decimal = bool(len(numbers)) and not numbers.str.fullmatch(_WHOLE.pattern).all()
+        # the numbers among the texts by the one rule of this module (not 'inf', not '1_000')
+        numbers = [str(v).strip() for v in values if _number(str(v)) is not None]
+        decimal = any(not _WHOLE.fullmatch(t) for t in numbers)
         return [_text(v, decimal) for v in fill]
     if kind in ("integer", "floating", "mixed-integer-float"):
         floats = kind != "integer"

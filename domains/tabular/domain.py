@@ -35,7 +35,7 @@ from encoderkit.outputs import atomic_write, check_output_kind
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
-from domains.tabular.reading import INDEX_COLUMN, read_table
+from domains.tabular.reading import read_table
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.views import tabular_views
@@ -134,7 +134,7 @@ class TabularDomain(TableInfill, Domain):
         # file): write_output writes a table back with it, so a '2,25' file stays one
         self.read_decimal = "."
         self.read_newline, self.read_bom = "\n", False  # line end and byte-order mark, likewise
-        self.read_index: list = []  # a Parquet file's index names (read as columns), likewise
+        self.read_index: list = []  # a Parquet file's index levels (read as columns), likewise
 
     # ------------------------------------------------------------ ingest
     @classmethod
@@ -416,11 +416,11 @@ class TabularDomain(TableInfill, Domain):
         frame = as_frame(data)
         if path.lower().endswith((".parquet", ".pq")):
             index = getattr(self, "read_index", [])
-            names = [INDEX_COLUMN if n is None else n for n in index]
-            if index and all(n in frame.columns for n in names):  # the file's own index back
-                frame = frame.set_index(names)
-                frame.index.names = index
-            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=bool(index)))
+            back = bool(index) and all(c in frame.columns for c, _ in index)
+            if back:  # the file's own index, as it came
+                frame = frame.set_index([c for c, _ in index])
+                frame.index.names = [n for _, n in index]
+            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=back))
             return
         # the delimiter the table was read with (ingest option), so a ';' file stays one;
         # else by the name, compressed too (x.tsv.gz is tab-separated)

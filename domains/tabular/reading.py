@@ -39,11 +39,8 @@ class ReadResult:
     decimal: str = "."  # the decimal mark the numbers were read with (``decimal=auto`` resolved)
     newline: str = "\n"  # the file's line end, and whether it starts with a byte-order mark:
     bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
-    index: list[str | None] = field(default_factory=list)  # Parquet: the index's names, now columns
-
-
-# the column a Parquet file's unnamed index is read into (written back as that index)
-INDEX_COLUMN = "index"
+    # Parquet: the index levels read as columns, as (column, the level's own name)
+    index: list[tuple[Any, Any]] = field(default_factory=list)
 
 
 def _plain_index(index: pd.Index) -> bool:
@@ -103,15 +100,14 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
 
         table, dropped = _check_names(pq.read_table(path), path)
         frame = _to_pandas(table)
-        index: list[str | None] = []
+        index: list[tuple[Any, Any]] = []
         if not _plain_index(frame.index):
             # an index pandas wrote (a DatetimeIndex: a series saved with df.to_parquet()) is
-            # data: a column the model reads, written back as the index (it was dropped, and
-            # with it the file's dates)
-            index = list(frame.index.names)
+            # data: columns the model reads, written back as the index (it was dropped, and
+            # with it the file's dates); reset_index names unnamed levels index / level_<i>
+            names = list(frame.index.names)
             frame = frame.reset_index()
-            if len(index) == 1 and index[0] is None and "index" in frame.columns:
-                frame = frame.rename(columns={"index": INDEX_COLUMN})
+            index = list(zip(frame.columns[:len(names)], names))
         return ReadResult(frame, messages=_dropped(path, dropped), index=index)
     plain = plain_name(path)
     if not plain.endswith(TEXT_SUFFIXES):

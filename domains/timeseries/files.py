@@ -32,7 +32,7 @@ from encoderkit.outputs import check_output_kind
 
 from . import io as tsio
 from .archives import one_number, read_archive, ucr_lines, ucr_with_words
-from .layout import blank_as_text, header_cells, read_layout, warn_data_header, write_kwargs, written_names
+from .layout import blank_as_text, read_layout, warn_data_header, write_kwargs, written_names
 from .marks import is_sentinel, marked, sentinel_words
 
 ARCHIVE_KINDS = ("ts", "ucr")
@@ -181,7 +181,7 @@ class SeriesFiles:
             refuse_stray_text(data, path, roles, self.read_decimal)
             # blank header cells, byte-order mark, line ends: written back as they came
             self.read_layout = read_layout(path, sep or delimiter(path), data)
-            warn_data_header(path, header_cells(path, sep or delimiter(path)))
+            warn_data_header(path, self.read_layout.cells)  # the header read_layout read
             data = blank_as_text(data, self.read_layout)
         elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
             data = tsio.load_arrays(path)

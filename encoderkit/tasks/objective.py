@@ -31,7 +31,7 @@ from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
-from encoderkit.tasks.token_range import check_store_tokens, check_token_layout
+from encoderkit.tasks.token_range import check_store_tokens
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
 
@@ -75,7 +75,6 @@ class Prepare:
         m.record, m.window, m.start = window.record, window.window, window.start
         r = window.record
         if spec.token_level:
-            check_token_layout(d, window)  # labels are sliced by token position: file positions only
             y = self.y[r]
             s, n = window.start, len(window)
             seg = y[s:s + n]

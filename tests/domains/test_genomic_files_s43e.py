@@ -89,7 +89,8 @@ def test_a_raw_fasta_gives_the_pieces_and_ids_of_its_store(tmp_path):
     fa = _mixed(tmp_path / "mixed.fa")
     ingest("genomic", [str(fa)], str(tmp_path / "s.zarr"), progress=False, verbose=False)
     stored = _store_records(tmp_path / "s.zarr")
-    assert [i for i, _ in stored] == ["chrMix:0-1500", "chrMix:1600-3000", "short"]
+    assert stored == [("chrMix:0-1500", GENOME[:1500]), ("chrMix:1600-3000", GENOME[1500:2900]),
+                      ("short", GENOME[3000:3300])]  # the bases themselves, not only the ids
     domain = GenomicDomain(RecordStore(str(tmp_path / "s.zarr")).schema)
     with pytest.warns(UserWarning, match=r"'chrMix' -> 'chrMix:0-1500', 'chrMix:1600-3000'"):
         raw = domain.read_records(str(fa))
@@ -106,7 +107,7 @@ def test_a_raw_file_reads_with_the_stores_invalid_and_min_length(tmp_path):
     ingest("genomic", [str(fa)], str(tmp_path / "s.zarr"), progress=False, verbose=False,
            invalid="n", min_length=20)
     stored = _store_records(tmp_path / "s.zarr")
-    assert [i for i, _ in stored] == ["a"]
+    assert stored == [("a", GENOME[:100] + "NNN" + GENOME[100:200])]  # invalid=n: each '-' an N
     domain = GenomicDomain(RecordStore(str(tmp_path / "s.zarr")).schema)
     assert domain.read_options() == {"invalid": "n", "max_n_run": 50, "min_length": 20}
     with pytest.warns(UserWarning) as said:

@@ -27,3 +27,19 @@ def test_impute_keeps_a_parquet_files_index(tmp_path, capsys, name):
     assert list(back.columns) == ["a", "b"] and back.notna().all().all()
     kept = holed.notna()
     assert (back[kept] == holed[kept]).sum().sum() == kept.sum().sum()
+
+
+def test_impute_keeps_an_unnamed_multi_level_index(tmp_path, capsys):
+    """Unnamed levels come back from reset_index as level_0, level_1: written back as the
+    index all the same (an index of two levels was written as a RangeIndex)."""
+    rng = np.random.default_rng(1)
+    n = 60
+    index = pd.MultiIndex.from_arrays([np.repeat(["a", "b", "c"], n // 3), np.tile(np.arange(n // 3), 3)])
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)}, index=index)
+    holed = frame.mask(rng.random(frame.shape) < 0.1)
+    src, out = tmp_path / "m.parquet", tmp_path / "o.parquet"
+    holed.to_parquet(src)
+    assert main(["impute", f"input={src}", f"output={out}", "seed=0", *TINY]) == 0, capsys.readouterr().err
+    back = pd.read_parquet(out)
+    pd.testing.assert_index_equal(back.index, holed.index)
+    assert list(back.columns) == ["x", "y"] and back.notna().all().all()
