@@ -391,7 +391,7 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
     """The order keys of text cells that are each a date / time or a period label pandas does
     not read (``1959 Q1``, ``Q1 1959``, ``1949M01``, ``2020-W05``: ``times.period_starts``), as
     UTC nanoseconds; None when a cell is none. For the guess: the reader parses the file."""
-    from domains.timeseries.times import period_starts
+    from domains.timeseries.times import day_first, period_starts
 
     if not len(col) or not _is_text(col):
         return None
@@ -405,7 +405,9 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
     with warnings.catch_warnings():  # pandas warns when it guesses each cell's format
         warnings.simplefilter("ignore")
         try:  # utc: times with UTC offsets that differ (over a daylight-saving change) too
-            stamps = pd.to_datetime(texts, format="mixed", utc=True)
+            # day first as the reader reads them (dotted dates, a first field above 12)
+            first = day_first(texts, str(col.name), None)
+            stamps = pd.to_datetime(texts, format="mixed", utc=True, dayfirst=first)
         except (ValueError, TypeError, OverflowError):
             return None
     if (stamps.dt.year == 1).all():  # no year in any cell: ids such as m0, m12, t1 read as times of day

@@ -58,6 +58,9 @@ def series_files(tmp_path) -> dict[str, tuple[str, str, str | None]]:
         "nixtla": (long_frame("unique_id", "ds", "y"), "ds", "unique_id"),
         "numid": (long_frame("id", "time", "value", numeric_ids=True), "time", "id"),
         "value_first": (pd.DataFrame({"co2": x.to_numpy(), "date": x.index.strftime("%Y-%m-%d")}), "date", None),
+        # European dates after the values: read day first, as the reader reads them (s44)
+        "value_first_dotted": (pd.DataFrame({"co2": x.to_numpy(), "date": x.index.strftime("%d.%m.%Y")}),
+                               "date", None),
     }
     out = {}
     for name, (frame, time, key) in frames.items():
