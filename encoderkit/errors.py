@@ -133,6 +133,12 @@ def reading(file: Any) -> Iterator[None]:
 
 
 
+class UnusedColumnWarning(UserWarning):
+    """Columns of a user's table that the run has no input for (not among the channels or
+    features it was trained on), left as they are. ``impute`` filters it for the columns it
+    keeps out of the model itself (a file's row numbers)."""
+
+
 class UnknownValueWarning(UserWarning):
     """A value the model has no input for (a category it never saw in training), read as its
     'unknown' input. A domain says it when predicting or embedding a user's data; the imputers

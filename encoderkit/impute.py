@@ -35,7 +35,7 @@ import pandas as pd
 from encoderkit.cliutil import check_device
 from encoderkit.data import textfiles
 from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UsageError,
-                               without_unknown_values)
+                               UnusedColumnWarning, without_unknown_values)
 from encoderkit.impute_cells import (Choice, Score, as_written, baseline_fill, channels, draw_holdout,
                                      is_missing, score_holdout, select_fills, set_cells, warn_infinite,
                                      with_hidden)
@@ -773,9 +773,9 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     suffix = Path(plain).suffix + input[len(plain):].lower()
     quiet = contextlib.ExitStack()  # closed with the work directory
     try:
-        if numbered:  # the series reader names it "not a channel the run was trained on" at every fill
+        if numbered:  # the series reader names the row numbers "not a channel" at every fill
             quiet.enter_context(warnings.catch_warnings())
-            warnings.filterwarnings("ignore", message=r"column\(s\) .* are not channels the run was trained on")
+            warnings.simplefilter("ignore", UnusedColumnWarning)
         # 1. read the file as the domain reads it (the schema of a first ingest tells how)
         try:
             ingest(domain, [input], str(work / "input.zarr"), overwrite=True, progress=False,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.domain import MaskedExample, PredictFn, Record
-from encoderkit.errors import DataError
+from encoderkit.errors import DataError, UnusedColumnWarning
 
 from .io import check_range, refuse_complex
 from .times import sort_key
@@ -184,7 +184,7 @@ class SeriesInfill:
         extra = [str(c) for c in cols if str(c) not in set(names)]
         if extra:
             warnings.warn(f"column(s) {extra} are not channels the run was trained on ({list(names)}): "
-                          f"left as they are", stacklevel=4)
+                          f"left as they are", UnusedColumnWarning, stacklevel=4)
         return [given[n] for n in names]
 
     def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
