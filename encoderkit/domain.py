@@ -145,6 +145,11 @@ class Domain:
     #: options added after runs were saved without them: option -> the value that rebuilds
     #: such a run as it was trained (its weights have no module for the new default)
     saved_run_defaults: ClassVar[dict[str, Any]] = {}
+    #: the record store a loaded run was trained on (its ``data.store``), set by
+    #: ``Pretrained.infill``: a domain whose fill learns from data beside the model (a table's
+    #: classical imputers) learns from these records, so that a record's fill never depends on
+    #: the records filled with it. None: no run (``impute`` fills the table it trained on)
+    training_store: str | None = None
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

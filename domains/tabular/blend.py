@@ -164,6 +164,65 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
     return out
 
 
+class FittedImputers:
+    """The classical imputers of a blend fitted on one table and applied to others row by
+    row: ``encoderkit infill`` (and ``encoderkit.load(run).infill``) with a trained run fits
+    them on the run's training rows, as the encoder learnt from those rows. Why: fitted on
+    the rows being filled (``classical_estimate``), a row's fill depended on the rows beside
+    it (wine: 308 of 330 fills moved when the file's rows were reversed) and a row filled
+    alone came out two thirds its column's mean (nothing to regress on). ``impute`` fills the
+    table it trained on and keeps ``classical_estimate`` (the same rows either way).
+    ``estimate`` is ``classical_estimate``'s for rows the imputers were not fitted on;
+    ``forests`` MissForest's categorical step fitted on the same rows."""
+
+    def __init__(self, kinds: list[str], is_numeric: np.ndarray, n_categories: np.ndarray,
+                 seed: int = 0) -> None:
+        self.kinds = [k for k in kinds if k in ESTIMATORS]
+        self.is_numeric = np.asarray(is_numeric, dtype=bool)
+        self.n_categories = np.asarray(n_categories, dtype=np.int64)
+        self.seed = seed
+
+    def _design(self, kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        x = _regression_matrix(num, cat, observed, self.is_numeric)
+        if kind == "iterative":  # indicators of the categories the fit saw, in both tables
+            x = linear_design(x, cat, observed & (cat > 0), self.is_numeric, self.codes_)
+        return x
+
+    def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> "FittedImputers":
+        self.codes_ = cat.max(axis=0, initial=0)
+        self.models_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, Any]] = {}
+        for kind in self.kinds:
+            x = self._design(kind, num, cat, observed)
+            keep = ~np.isnan(x).all(axis=0)
+            if not keep.any():
+                continue
+            mu = np.nanmean(x[:, keep], axis=0)
+            sd = np.nanstd(x[:, keep], axis=0)
+            sd[~(sd > 0)] = 1.0
+            exact = np.arange(x.shape[1]) >= len(self.is_numeric)  # indicators
+            exact[:len(self.is_numeric)] = ~self.is_numeric  # codes
+            z = (x[:, keep] - mu) / sd
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
+                imputer = classical_imputer(kind, len(x), self.seed, fill_bounds(z, exact[keep])).fit(z)
+            self.models_[kind] = (keep, mu, sd, imputer)
+        self.forests = CategoryForests(self.is_numeric, self.n_categories, self.seed) \
+            .fit(num, cat, observed) if "forest" in self.kinds else None
+        return self
+
+    def estimate(self, kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """``[N, C]`` estimates of every cell of the rows given, each row on its own (the
+        fitted imputers' ``transform``; zeros for a column the fit never saw observed)."""
+        x = self._design(kind, num, cat, observed)
+        out = np.zeros_like(x)
+        if kind in self.models_:
+            keep, mu, sd, imputer = self.models_[kind]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[:, keep] = imputer.transform((x[:, keep] - mu) / sd) * sd + mu
+        return out[:, :len(self.is_numeric)]
+
+
 def linear_design(x: np.ndarray, cat: np.ndarray, known: np.ndarray, is_numeric: np.ndarray,
                   n_categories: np.ndarray) -> np.ndarray:
     """The linear chain's inputs: ``x`` (numeric values, categorical codes) followed by one

@@ -17,8 +17,29 @@ import pandas as pd
 from encoderkit.domain import PredictFn
 from encoderkit.errors import DataError
 
-from domains.tabular.blend import CategoryForests, category_proba, classical_estimate, forest_fits
+from domains.tabular.blend import (CategoryForests, FittedImputers, category_proba, classical_estimate,
+                                   forest_fits)
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
+
+
+# the training rows the classical imputers of a run's infill are fitted on: an even spread
+# of at most this many (the forest's trees see at most FOREST_MAX_ROWS of them anyway)
+REFERENCE_MAX_ROWS = 20_000
+_FITTED: dict[tuple[str, str, tuple[str, ...]], FittedImputers] = {}
+_SAID_NO_STORE: set[tuple[str, str]] = set()
+
+
+def _store_matrices(store: Any, n_columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``num``, ``cat``, ``observed`` ``[N, C]`` of an even spread of the store's rows."""
+    n = len(store)
+    idx = np.unique(np.linspace(0, n - 1, min(n, REFERENCE_MAX_ROWS)).round().astype(np.int64))
+    num = np.zeros((len(idx), n_columns), dtype=np.float64)
+    cat = np.zeros((len(idx), n_columns), dtype=np.int64)
+    observed = np.zeros((len(idx), n_columns), dtype=bool)
+    for i, rec in enumerate(store.read_many(idx)):
+        j = np.asarray(rec["column"], dtype=np.int64)
+        num[i, j], cat[i, j], observed[i, j] = rec["num"], rec["cat"], rec["observed"]
+    return num, cat, observed
 
 
 class TableInfill:
@@ -55,6 +76,39 @@ class TableInfill:
             out["encoder"] = self._fill(data, predict, "none")
         return out
 
+    def _training_imputers(self, kinds: list[str]) -> FittedImputers | None:
+        """The classical imputers ``kinds`` fitted on the run's training rows
+        (``FittedImputers``; cached by the store's identity), or None without a training store
+        (``impute``, a Python domain: the rows being filled are the table) or with one that is
+        unreadable or holds another table (then said, and the rows being filled are used)."""
+        path = self.training_store
+        if not kinds or path is None:
+            return None
+        from encoderkit.data.store import RecordStore
+        from encoderkit.errors import EncoderkitError
+
+        try:
+            store = RecordStore(path)
+            names = [c.get("name") for c in store.schema.get("columns", [])]
+            key = (str(path), store.identity, tuple(kinds))
+        except (EncoderkitError, OSError, ValueError, KeyError) as e:
+            store, names, key, why = None, [], None, f"cannot be read ({' '.join(str(e).split())})"
+        else:
+            why = "holds another table" if names != [c["name"] for c in self.columns] else None
+        if why is not None:
+            if (str(path), why) not in _SAID_NO_STORE:
+                _SAID_NO_STORE.add((str(path), why))
+                warnings.warn(f"the run's training store {path} {why}: infill_blend's classical imputers "
+                              f"are fitted on the rows being filled instead, so a row's fill depends on "
+                              f"the rows filled with it", stacklevel=4)
+            return None
+        if key not in _FITTED:
+            num, cat, observed = _store_matrices(store, len(self.columns))
+            _FITTED.clear()  # one run's at a time: a forest per column is no small object
+            _FITTED[key] = FittedImputers(kinds, self.layout.is_numeric,
+                                          np.asarray(self.layout.cat_sizes) - 1).fit(num, cat, observed)
+        return _FITTED[key]
+
     def _estimators(self, blend: str) -> list[str]:
         """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest
         only where the table is narrow enough, ``blend.forest_fits``)."""
@@ -86,6 +140,9 @@ class TableInfill:
         filled_cat = enc.cat.copy()
         filled_num = enc.num.astype(np.float64)
         kinds = self._estimators(blend)
+        fitted = self._training_imputers(kinds)
+        if fitted is not None and forests is None:
+            forests = fitted.forests
         vote = forests is not None or "forest" in kinds
         encoder_proba: dict[tuple[int, int], np.ndarray] = {}
         if predict is not None:
@@ -107,7 +164,8 @@ class TableInfill:
                     encoder_proba.update(((int(r), j), q) for j, q in self._category_proba(p, m).items())
         if kinds:  # numeric cells: the mean of the encoder (when there is one) and the imputers
             cells = missing & self.layout.is_numeric[None, :]
-            parts = [classical_estimate(k, enc.num, enc.cat, enc.observed, self.layout.is_numeric)[cells]
+            parts = [(fitted.estimate(k, enc.num, enc.cat, enc.observed) if fitted is not None else
+                      classical_estimate(k, enc.num, enc.cat, enc.observed, self.layout.is_numeric))[cells]
                      for k in kinds]
             if predict is not None:
                 parts.append(filled_num[cells])

@@ -48,7 +48,9 @@ def infill_usage() -> str:
              "input's format; observed values are unchanged. output must not exist unless",
              "overwrite=true (which replaces a single file only). The file is read as the run's",
              "store was ingested: an ingest option given again (time_column=date) must be the",
-             "one the run used.",
+             "one the run used. Fills that learn from data beside the model (a table's blend",
+             "with scikit-learn imputers, domain.infill_blend) learn it from the run's training",
+             "store (data.store of its config): each record is filled as it would be alone.",
              "",
              "per domain: input formats; infill options (set at infill time)"]
     for name in available_domains():

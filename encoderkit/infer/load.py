@@ -101,17 +101,30 @@ def load_weights(model: nn.Module, file: Path) -> None:
         raise DataError(f"does not match the model its state.json describes: {e}", file=file) from None
 
 
-def run_max_seqlen(checkpoint: Path) -> int:
-    """``data.max_seqlen`` of the run's resolved ``config.yaml`` (the window the model trained on)."""
+def _run_setting(checkpoint: Path, key: str) -> Any:
+    """``key`` of the run's resolved ``config.yaml``, or None."""
     for cfg in (checkpoint.parent.parent / "config.yaml", checkpoint.parent / "config.yaml",
                 checkpoint / "config.yaml"):
         if cfg.is_file():
             from omegaconf import OmegaConf
 
-            value = OmegaConf.select(OmegaConf.load(cfg), "data.max_seqlen", default=None)
+            value = OmegaConf.select(OmegaConf.load(cfg), key, default=None)
             if value:
-                return int(value)
-    return DEFAULT_MAX_SEQLEN
+                return value
+    return None
+
+
+def run_max_seqlen(checkpoint: Path) -> int:
+    """``data.max_seqlen`` of the run's resolved ``config.yaml`` (the window the model trained on)."""
+    value = _run_setting(checkpoint, "data.max_seqlen")
+    return int(value) if value else DEFAULT_MAX_SEQLEN
+
+
+def run_store(checkpoint: Path) -> str | None:
+    """``data.store`` of the run's resolved ``config.yaml``: the records it trained on (a
+    relative path is the training command's, read from where this one runs)."""
+    value = _run_setting(checkpoint, "data.store")
+    return str(value) if value else None
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
@@ -136,4 +149,5 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     model = MaskedEncoderModel(domain, config)
     load_weights(model, checkpoint / ckpt.MODEL_FILE)
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,
-                      step=int(state.get("step", 0)), max_seqlen=run_max_seqlen(checkpoint)).to(device)
+                      step=int(state.get("step", 0)), max_seqlen=run_max_seqlen(checkpoint),
+                      store=run_store(checkpoint)).to(device)

@@ -126,8 +126,9 @@ class Pretrained:
 
     def __init__(self, model: MaskedEncoderModel, domain: Domain, config: EncoderConfig, *,
                  path: Path | None = None, step: int = 0, max_seqlen: int = 1024,
-                 max_tokens: int = 16384) -> None:
+                 max_tokens: int = 16384, store: str | None = None) -> None:
         self.model = model.eval()
+        self.store = store  # the records the run trained on (``Domain.training_store``)
         self.domain = domain
         self.config = config
         self.path = path
@@ -227,7 +228,9 @@ class Pretrained:
         (``time_column=...``) may be repeated as the run's store was ingested with them."""
         if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
             raise UsageError("infill received an empty input (no records)")
-        return self.infill_domain(options).infill(data, self.predict)
+        domain = self.infill_domain(options)
+        domain.training_store = self.store
+        return domain.infill(data, self.predict)
 
     def check_infill_options(self, options: Mapping[str, Any]) -> None:
         """Refuse unknown or invalid infill options (a ``UsageError`` naming the allowed ones)."""
