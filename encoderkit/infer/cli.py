@@ -24,7 +24,11 @@ Embeddings of every record of a record store or of a raw file the run's domain r
 A raw file is read as the run's store was ingested: an ingest option given again
 (time_column=date) must be the one the run used.
   pooling    mean / cls: one vector per record ([N, d]); mean_std: the mean and standard
-             deviation of the record's token states ([N, 2d]); none: one per token (.zarr only)
+             deviation of the record's token states ([N, 2d]); none: one per token (.zarr only).
+             A record longer than max_seqlen is cut into windows (the last one ends at the
+             record's end, so it may overlap the one before): mean / mean_std pool every
+             window's tokens (an overlapped token once per window), cls weighs the windows'
+             first states by length, none averages a token over the windows holding it
   output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
   overwrite  replace an output encoderkit wrote before (never anything else)
 """
