@@ -48,8 +48,8 @@ Fits an encoder on the observed values of a table or series file and writes the 
 every missing cell filled (observed cells unchanged), then prints a summary: cells filled
 per column / channel, the error on held-back observed cells next to a simple baseline, time.
 
-  input      a table (.csv, .tsv, .parquet) or a series file (.npy, .npz, or a .csv / .tsv
-             with a time column)
+  input      a table (.csv, .tsv, .parquet) or a series file (.npy, .npz, or a .csv / .tsv /
+             .parquet with a time column or, Parquet, a DatetimeIndex)
   output     the filled file, same format as the input (refused if it exists, unless overwrite=true)
   domain     tabular | timeseries; default from the file: .npy/.npz and CSV / TSV files whose first
              column is named time, date, timestamp, ... (or holds dates or periods: 1959Q1, 1959 Q1,
@@ -333,8 +333,6 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
     low = path.lower()
     if low.endswith(SERIES_SUFFIXES) or textfiles.plain_name(low).endswith(".ts"):  # x.ts.gz too
         return "timeseries"
-    if low.endswith(TABLE_SUFFIXES):
-        return "tabular"
     if "time_column" in ingest_options or "series_column" in ingest_options:
         return "timeseries"
     # a .tsv whose first line is numbers has no header: a UCR archive file (class, values),
@@ -359,6 +357,11 @@ def _read_head(path: str, delimiter: str | None) -> tuple[pd.DataFrame, str] | N
     """The first ``HEAD_ROWS`` rows of a text table (pandas' own column types) and its
     separator (``delimiter``, else by the name); None for other files and for a file pandas
     cannot read (the domain's reader names the problem later)."""
+    if path.lower().endswith(TABLE_SUFFIXES):  # Parquet: its index as columns, dates as text
+        from domains.timeseries.parquet import head
+
+        frame = head(path, HEAD_ROWS)
+        return None if frame is None else (frame, ",")
     if not textfiles.plain_name(path).endswith((".csv", ".txt", ".tsv", ".tab")):
         return None
     sep = delimiter or textfiles.delimiter(path)
@@ -574,7 +577,7 @@ def series_column(path: str, time: str | None, delimiter: str | None = None) -> 
     whole-number column in blocks within which the times, repeated across the file, step
     forward (``id, time, value``: numbered series; a step counter does not make the times
     repeat). ``delimiter``: as ``time_column``."""
-    if not path.lower().endswith((".csv", ".txt")):
+    if not path.lower().endswith((".csv", ".txt") + TABLE_SUFFIXES):
         return None
     read = _read_head(path, delimiter)
     if read is None:
@@ -730,12 +733,6 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                           f"one series id, its times in order on a regular grid): its rows are imputed "
                           f"as a table's, without their order; domain=timeseries "
                           f"time_column={_word(dated)} reads it as a series", stacklevel=2)
-    if domain == "timeseries" and textfiles.plain_name(input).lower().endswith(TABLE_SUFFIXES):
-        # the series reader takes text tables and arrays; ingest said "unknown file type"
-        raise UsageError(f"domain=timeseries reads no Parquet file ({input}); the series reader takes "
-                         f".csv / .tsv, .npy, .npz and .ts files: write it as a CSV with its times as a "
-                         f"column (df.reset_index().to_csv('x.csv', index=False) for a DatetimeIndex) "
-                         f"and impute that", key="domain")
     time_guess = None  # the column that made a guessed domain a series
     sep = ingest_options.get("delimiter")  # the file's head is read with it (None: by the name)
     found = time_column(input, sep) if domain == "timeseries" and "time_column" not in ingest_options else None

@@ -64,12 +64,12 @@ def test_an_output_named_as_another_kind_of_file_is_refused_before_training(tmp_
         err = capsys.readouterr().err
         assert f"input is {kind}" in err and "Traceback" not in err and "fitting" not in err
         assert not (tmp_path / name).exists()
-    # a series table is text only (its writer has no Parquet); a table takes Parquet
+    # a series table is written as text or Parquet (since s44), never as an array
     series = tmp_path / "series.csv"
     pd.DataFrame({"time": np.arange(200), "v": x}).to_csv(series, index=False)
-    assert main(["impute", f"input={series}", f"output={tmp_path / 'o.parquet'}", "domain=timeseries",
+    assert main(["impute", f"input={series}", f"output={tmp_path / 'o.npy'}", "domain=timeseries",
                  *TINY]) == 2
-    assert "written as .csv" in capsys.readouterr().err
+    assert "input is a table" in capsys.readouterr().err
 
 
 def test_nothing_missing_copies_with_the_usual_mode_and_rewrites_another_kind(tmp_path, capsys):

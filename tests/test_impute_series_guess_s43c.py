@@ -3,7 +3,7 @@ finding 1): ISO week / quarter / EViews month labels, the series id before the t
 (``series,time,value``; Nixtla's ``unique_id,ds,y``), ``df.reset_index().to_csv()`` row
 numbers before the time. Those were imputed as tables (about the column mean in every hole,
 exit 0); tables with a date column stay tables, and are said to be. Also the advice of the
-refusals (finding 1 end, 8) and Parquet with ``domain=timeseries`` (finding 6). Real data:
+refusals (finding 1 end, 8) and Parquet with ``domain=timeseries`` (finding 6; read since s44). Real data:
 statsmodels co2 and macrodata; tiny models, a few steps."""
 
 from __future__ import annotations
@@ -195,27 +195,32 @@ def test_year_and_quarter_columns_are_refused_as_one_time_in_two_columns(tmp_pat
     assert "span two columns, 'year' and 'quarter'" in err and "domain=tabular" not in err, err
 
 
-def test_a_parquet_series_is_refused_saying_to_write_a_csv(tmp_path, capsys):
+def test_a_parquet_series_is_imputed_with_its_index_kept(tmp_path, capsys):
+    """Refused once ("reads no Parquet file", finding 6); read since s44 (see
+    tests/domains/test_timeseries_parquet_s44.py)."""
     m = macro()
     frame = pd.DataFrame({"realgdp": m["realgdp"].to_numpy()},
                          index=pd.PeriodIndex(quarter_labels("{y}Q{q}"), freq="Q").to_timestamp())
     frame.index.name = "date"
-    src = tmp_path / "q.parquet"
+    frame.iloc[[10, 40, 41]] = np.nan
+    src, out = tmp_path / "q.parquet", tmp_path / "o.parquet"
     frame.to_parquet(src)
-    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.parquet'}", "domain=timeseries", *TINY]) == 2
-    err = capsys.readouterr().err
-    assert "reads no Parquet file" in err and "to_csv" in err, err
+    assert main(["impute", f"input={src}", f"output={out}", "domain=timeseries", *TINY]) == 0, \
+        capsys.readouterr().err
+    back = pd.read_parquet(out)
+    pd.testing.assert_index_equal(back.index, frame.index)
+    assert back["realgdp"].notna().all() and (back["realgdp"][frame["realgdp"].notna()]
+                                              == frame["realgdp"].dropna()).all()
 
 
-def test_a_parquet_file_read_back_as_series_says_to_write_a_csv(tmp_path):
-    """``infill`` / ``predict`` on a raw Parquet file: "unknown time-series file type" said
-    nothing of how to go on."""
+def test_a_parquet_file_read_back_as_series_is_a_frame_indexed_by_its_times(tmp_path):
+    """``infill`` / ``predict`` on a raw Parquet file: "unknown time-series file type" once."""
     from domains.timeseries import TimeSeriesDomain
 
     src = tmp_path / "s.parquet"
-    pd.DataFrame({"v": np.arange(10.0)}).to_parquet(src)
-    with pytest.raises(ValueError, match=r"write a Parquet file as a CSV.*to_csv"):
-        TimeSeriesDomain({}).read_input(str(src))
+    pd.DataFrame({"v": np.arange(10.0)}, index=pd.date_range("2020", periods=10, freq="D")).to_parquet(src)
+    data = TimeSeriesDomain({}).read_input(str(src))
+    assert isinstance(data.index, pd.DatetimeIndex) and list(data.columns) == ["v"]
 
 
 def test_ids_that_pandas_reads_as_times_of_day_leave_a_table_a_table(tmp_path):

@@ -22,21 +22,30 @@ from domains.tabular.blend import (CategoryForests, FittedImputers, category_pro
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
-# the training rows the classical imputers of a run's infill are fitted on: an even spread
-# of at most this many (the forest's trees see at most FOREST_MAX_ROWS of them anyway)
-REFERENCE_MAX_ROWS = 20_000
+# the training rows the classical imputers of a run's infill are fitted on: at most this
+# many, in REFERENCE_BLOCKS runs of consecutive rows spread over the store (one read each;
+# a store sorted by some column is still sampled across it). The forest's trees see at most
+# FOREST_MAX_ROWS rows anyway; 2,000 keeps a CLI infill's fit to seconds (20,000 rows: 40 s).
+REFERENCE_MAX_ROWS = 2_000
+REFERENCE_BLOCKS = 20
 _FITTED: dict[tuple[str, str, tuple[str, ...]], FittedImputers] = {}
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
 
 def _store_matrices(store: Any, n_columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``num``, ``cat``, ``observed`` ``[N, C]`` of an even spread of the store's rows."""
+    """``num``, ``cat``, ``observed`` ``[N, C]`` of the store's rows (``REFERENCE_MAX_ROWS``
+    of them at most, in ``REFERENCE_BLOCKS`` blocks spread over the store)."""
     n = len(store)
-    idx = np.unique(np.linspace(0, n - 1, min(n, REFERENCE_MAX_ROWS)).round().astype(np.int64))
-    num = np.zeros((len(idx), n_columns), dtype=np.float64)
-    cat = np.zeros((len(idx), n_columns), dtype=np.int64)
-    observed = np.zeros((len(idx), n_columns), dtype=bool)
-    for i, rec in enumerate(store.read_many(idx)):
+    if n <= REFERENCE_MAX_ROWS:
+        records = store.read_range(0, n, ids=False)
+    else:
+        size = REFERENCE_MAX_ROWS // REFERENCE_BLOCKS
+        starts = np.linspace(0, n - size, REFERENCE_BLOCKS).round().astype(np.int64)
+        records = [r for s in starts for r in store.read_range(int(s), int(s) + size, ids=False)]
+    num = np.zeros((len(records), n_columns), dtype=np.float64)
+    cat = np.zeros((len(records), n_columns), dtype=np.int64)
+    observed = np.zeros((len(records), n_columns), dtype=bool)
+    for i, rec in enumerate(records):
         j = np.asarray(rec["column"], dtype=np.int64)
         num[i, j], cat[i, j], observed[i, j] = rec["num"], rec["cat"], rec["observed"]
     return num, cat, observed

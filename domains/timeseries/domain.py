@@ -45,12 +45,13 @@ from .layout import header_cells, warn_data_header
 from .marks import is_sentinel, valid_missing_value
 from .masking import SeriesMasking, series_stats
 from .modules import PatchEmbedder, PatchHead
+from .parquet import read_series as read_parquet
 from .views import timeseries_views
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
                   "channel_column", "missing_value", "delimiter", "decimal")
-FORMATS = ("auto", "csv", "npy", "npz", "ts", "ucr")
+FORMATS = ("auto", "csv", "parquet", "npy", "npz", "ts", "ucr")
 BASELINES = ("linear", "seasonal", "none")
 
 
@@ -100,7 +101,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
     name = "timeseries"
     infill_options = {"window": "infill_max_seqlen", "overlap": "infill_overlap",
                       "shifts": "infill_shifts"}
-    input_formats = ("wide .csv / .tsv (also compressed), .npy ([L], [C, L], [N, C, L]) or .npz; "
+    input_formats = ("wide .csv / .tsv (also compressed), .parquet, .npy ([L], [C, L], [N, C, L]) or .npz; "
                      "NaN / empty cells are filled "
                      "(.ts and UCR archive .tsv are read, not written)")
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
@@ -237,7 +238,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
     @classmethod
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                **options: Any) -> dict[str, Any]:
-        """CSV (wide or long), ``.npy``, ``.npz``, ``.ts`` or UCR archive files -> one
+        """CSV or Parquet (wide or long), ``.npy``, ``.npz``, ``.ts`` or UCR archive files -> one
         record per series (which reader: ``files.file_kind``). An archive file's labels
         are not stored: ``task.labels=<the same file>`` reads them when fine-tuning."""
         # Validate through the constructor: the domain config group may be passed whole.
@@ -258,6 +259,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                 series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"],
                                        decimal=options["decimal"], missing_value=missing_value)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
+            elif kind == "parquet":  # read as a CSV of the same data (parquet.py)
+                series = read_parquet(path, **csv_opts, missing_value=missing_value)
+                named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
             elif kind in ("ts", "ucr"):
@@ -265,9 +269,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                 series = [tsio.Series(rid, v) for rid, v in zip(archive.ids, archive.series)]
             else:
                 raise ValueError(f"{path}: unknown time-series file type {kind!r}; expected "
-                                 f".csv, .npy, .npz, .ts or a UCR archive .tsv (or set "
-                                 f"format=csv|npy|npz|ts|ucr)")
-            if kind != "csv":
+                                 f".csv, .parquet, .npy, .npz, .ts or a UCR archive .tsv (or set "
+                                 f"format=csv|parquet|npy|npz|ts|ucr)")
+            if kind not in ("csv", "parquet"):
                 named.add(None)
             shapes += [cls._write_series(s, writer, report, missing_value, path) for s in series]
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "

@@ -31,6 +31,7 @@ from encoderkit.outputs import atomic_write
 from encoderkit.outputs import check_output_kind
 
 from . import io as tsio
+from . import parquet
 from .archives import one_number, read_archive, ucr_lines, ucr_with_words
 from .layout import blank_as_text, read_layout, warn_data_header, write_kwargs, written_names
 from .marks import is_sentinel, marked, sentinel_words
@@ -49,6 +50,8 @@ def file_kind(path: str, fmt: str = "auto", table: bool = False) -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext in ("npy", "npz", "ts"):
         return ext
+    if ext in ("parquet", "pq"):  # parquet.py reads it
+        return "parquet"
     if plain_name(path).endswith(".ts"):  # a compressed .ts (x.ts.gz): its text, decompressed
         return "ts"
     # text tables, compressed too (pandas reads x.csv.gz; a tab-separated one by its name)
@@ -106,7 +109,8 @@ def refuse_numbers_as_header(path: str, table: bool = False) -> None:
                     file=path)
 
 
-def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal: str = ".") -> None:
+def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal: str = ".",
+                      place: Any = None) -> None:
     """A channel column with a cell that is no number reads as text, and infill, predict and
     embed use the number columns only: the channel was left out without a word (ingest
     refuses the cell). A column of numbers and text is refused naming the cell, as ingest
@@ -116,7 +120,7 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal:
             continue
         texts = frame[c].astype("string").str.strip()
         if pd.to_numeric(texts, errors="coerce").notna().any():
-            tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c), decimal)
+            tsio.numeric_column(frame[c].astype("string").fillna(""), path, str(c), decimal, place=place)
 
 
 def marked_channels(frame: pd.DataFrame, path: str, roles: list[str], decimal: str,
@@ -163,7 +167,7 @@ class SeriesFiles:
         other text files (``.txt``, ``.csv``) as UCR files too, unless their first line is a
         header (a labels table ``id,label``, a wide table): those keep their own reader."""
         kind = file_kind(path, table=self._table_roles())
-        if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts") and ucr_lines(path):
+        if self.options["format"] == "ucr" and kind not in ("npy", "npz", "ts", "parquet") and ucr_lines(path):
             return "ucr"
         return kind
 
@@ -183,15 +187,20 @@ class SeriesFiles:
             self.read_layout = read_layout(path, sep or delimiter(path), data)
             warn_data_header(path, self.read_layout.cells)  # the header read_layout read
             data = blank_as_text(data, self.read_layout)
+            self.read_parquet = None
+        elif kind == "parquet":  # typed columns: text ones checked as a CSV's (marks, stray words)
+            data, self.read_parquet = parquet.read_input(path, self.options)
+            self.read_decimal, self.read_layout = ".", None
+            roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
+            data = marked_channels(data, path, roles, ".", sentinel_words(self.options["missing_value"]))
+            refuse_stray_text(data, path, roles, place=lambda row: f"row {row + 1}")
         elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
             data = tsio.load_arrays(path)
         elif kind in ARCHIVE_KINDS:
             data = read_archive(path, kind).series  # a list of [C, L] series
-        else:  # a Parquet series: the reader has no Parquet path (see encoderkit.impute)
-            how = (" (write a Parquet file as a CSV, its times a column: "
-                   "df.reset_index().to_csv('x.csv', index=False))") if kind in ("parquet", "pq") else ""
-            raise ValueError(f"{path}: unknown time-series file type; expected .csv, .npy, .npz, "
-                             f".ts or a UCR archive .tsv{how}")
+        else:
+            raise ValueError(f"{path}: unknown time-series file type; expected .csv, .parquet, .npy, "
+                             f".npz, .ts or a UCR archive .tsv")
         try:  # what the model cannot read in the file: refused here, where the file is known
             with warnings.catch_warnings():  # said once, when the records are made from it
                 warnings.simplefilter("ignore")
@@ -249,10 +258,15 @@ class SeriesFiles:
 
     def check_output_name(self, data: Any, path: str) -> None:
         if isinstance(data, (pd.DataFrame, Mapping, np.ndarray)):  # archive series: write_output says
-            check_output_kind(path, data, parquet=False)
+            check_output_kind(path, data, parquet=True)
 
     def write_output(self, data: Any, path: str) -> None:
-        if isinstance(data, pd.DataFrame):
+        if isinstance(data, pd.DataFrame) and plain_name(path).lower().endswith(parquet.SUFFIXES):
+            # with the index, columns and types of the Parquet file read (parquet.py)
+            parquet.write_frame(data, path, getattr(self, "read_parquet", None))
+        elif isinstance(data, pd.DataFrame):
+            if parquet.data_index(data):  # a Parquet file's times (its index) as a column
+                data = data.reset_index()
             # with the separator and decimal mark the table was read with (a ';' file of
             # 2,25 stays one); else by the name, compressed too (x.tsv.gz is tab-separated)
             sep = self.options["delimiter"] or delimiter(path)

@@ -10,6 +10,7 @@ windows and decode); split out so the domain module keeps to one job per file.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -68,7 +69,8 @@ class SeriesInfill:
         """The times of a DataFrame's rows when its index holds them, as sortable numbers:
         a ``DatetimeIndex`` / ``PeriodIndex`` / ``TimedeltaIndex`` (``df.set_index(dates)``,
         what pandas' own time series are), or an index named as the run's ``time_column``
-        (the column made the index). None for any other index: rows stay in their order.
+        (the column made the index), or by ``attrs['time_column']`` (a Parquet file's named
+        index, ``parquet.read_input``). None for any other index: rows stay in their order.
         An index of dates was ignored, so an unsorted frame was filled as a scrambled series."""
         index = data.index
         time = self.options["time_column"]
@@ -78,9 +80,10 @@ class SeriesInfill:
                 raise DataError(f"the DataFrame's index is its time, but row {int(gaps[0])} has none "
                                 f"(NaT); give every row its time")
             return np.asarray(index.asi8)
-        if isinstance(index, pd.MultiIndex) or time is None or index.name is None or str(index.name) != time:
+        named = {time, data.attrs.get("time_column")} - {None}
+        if isinstance(index, pd.MultiIndex) or index.name is None or str(index.name) not in named:
             return None
-        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, time).to_numpy()
+        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, str(index.name)).to_numpy()
 
     @staticmethod
     def _refuse_repeated_times(data: pd.DataFrame, order: np.ndarray, when: np.ndarray,
@@ -299,6 +302,8 @@ class SeriesInfill:
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
         if isinstance(data, pd.Series):  # one channel: filled as a one-column table, a Series back
             return self.infill(data.to_frame(), predict).iloc[:, 0]
+        if isinstance(data, (str, os.PathLike)) and os.path.isfile(data):  # a file: read as infill reads it
+            data = self.read_input(str(data))
         arrays, how = self._series_arrays(data)
         self._refuse_unobserved_channels(data, arrays, how)
         masked: list[MaskedExample] = []

@@ -21,7 +21,7 @@ import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,13 +66,15 @@ _POINT_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)
 
 
 def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".",
-                   words: frozenset[str] = frozenset(), warn: bool = True) -> np.ndarray:
+                   words: frozenset[str] = frozenset(), warn: bool = True,
+                   place: Callable[[int], str] | None = None) -> np.ndarray:
     """Column of cell texts -> float64, each number exactly as Python's ``float(text)``;
     NaN for NA cells; error for non-numeric cells. ``decimal=','``: numbers are written
     ``2,25``, read as ``2.25``; a cell with a point is then no number (``1.234,5``: the
     thousands mark is not read, as the tabular reader does not read it). Missing marks
     (``-``, ``?``, ``.``: ``marks.marked``) and ``words`` (``missing_value``'s) are NaN
-    too, with a warning counting them (``warn``) as the table reader gives one."""
+    too, with a warning counting them (``warn``) as the table reader gives one.
+    ``place``: where the cell at a position is in the file (default: a CSV's data row and line)."""
     stripped = texts.astype(str).str.strip()
     na = stripped.str.lower().isin(NA_TEXT)
     mark = pd.Series(marked(stripped, words), index=stripped.index) & ~na
@@ -88,7 +90,8 @@ def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".",
         row = int(bad[0])
         cell = stripped.iloc[row]
         raise DataError(
-            f"{path}: non-numeric cell {texts.iloc[row]!r} at data row {row + 1} (line {row + 2}), "
+            f"{path}: non-numeric cell {texts.iloc[row]!r} at "
+            f"{place(row) if place else f'data row {row + 1} (line {row + 2})'}, "
             f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
             f"must be numbers or empty/NaN for missing values; "
             + ("decimal=',' reads numbers written 2,25, so a point is no decimal mark here "
@@ -106,6 +109,16 @@ def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".",
     ok = ~np.isnan(values)
     values[ok] = number.to_numpy(dtype=str)[ok].astype(np.float64)
     return values
+
+
+def column_values(cells: pd.Series, path: str, column: str, decimal: str = ".",
+                  words: frozenset[str] = frozenset(), place: Callable[[int], str] | None = None) -> np.ndarray:
+    """A channel column -> float64: a column of numbers or booleans (a Parquet file's typed
+    column; NaN / None missing) as it is, else ``numeric_column`` of its cell texts."""
+    if pd.api.types.is_bool_dtype(cells.dtype) or pd.api.types.is_numeric_dtype(cells.dtype):
+        refuse_complex(np.asarray(cells), f"{path}: column {column!r}")
+        return cells.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return numeric_column(cells, path, column, decimal, words, place=place)
 
 
 def decimal_mark(frame: pd.DataFrame, columns: Sequence[str], sep: str, decimal: str = "auto") -> str:
@@ -182,13 +195,31 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         raise DataError("the file is empty (no header, no rows)", file=path) from None
     # a separator ending every line is a nameless empty column, no channel (as tables drop it)
     frame = drop_blank_empty(frame, path, sep)
-    words = sentinel_words(missing_value)
+    return frame_series(frame, path, time_column=time_column, series_column=series_column,
+                        channels=channels, value_column=value_column, channel_column=channel_column,
+                        sep=sep, decimal=decimal, words=sentinel_words(missing_value))
+
+
+def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, series_column: str | None,
+                 channels: Sequence[str] | None, value_column: str | None, channel_column: str | None,
+                 sep: str = ",", decimal: str = ".", words: frozenset[str] = frozenset(),
+                 unit: str = "line") -> list[Series]:
+    """The series of a file read as ``frame``: a CSV's cell texts, or a Parquet file's typed
+    columns (``parquet.py``: numbers as they are, the series column as text). The checks are
+    the same for both: the columns named exist, the rows are ordered by time, a time repeated
+    within a series or a channel cell that is no number is refused naming the file and the
+    place (``unit``: ``line`` of a CSV, counting the header; ``row`` of a Parquet file)."""
+    first = 2 if unit == "line" else 1
     for option, col in (("time_column", time_column), ("series_column", series_column),
                         ("value_column", value_column), ("channel_column", channel_column)):
         if col is not None and col not in frame.columns:
             raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
-    line_of = np.arange(len(frame)) + 2  # the file line of each (sorted) row
+    line_of = np.arange(len(frame)) + first  # the file line (or row) of each (sorted) row
+
+    def place(row: int) -> str:
+        n = int(line_of[row])
+        return f"data row {n - 1} (line {n})" if unit == "line" else f"row {n}"
     when = None
     if time_column is not None:
         when = sort_key(frame[time_column], path, time_column).to_numpy()
@@ -199,7 +230,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
         empty = np.flatnonzero((frame[series_column].str.strip() == "").to_numpy())
         if empty.size:
             row = int(empty[0])
-            raise DataError(f"{path}: series column {series_column!r}: line {line_of[row]} names no "
+            raise DataError(f"{path}: series column {series_column!r}: {unit} {line_of[row]} names no "
                             f"series (empty cell); every row needs its series id")
     groups = [("", frame)] if series_column is None else [
         (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
@@ -217,7 +248,7 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
             raise DataError(f"{path}: channels {missing or names} not found among the columns "
                              f"{list(frame.columns)}")
         mark = decimal_mark(frame, names, sep, decimal)
-        cols = {c: numeric_column(frame[c], path, c, mark, words) for c in names}
+        cols = {c: column_values(frame[c], path, c, mark, words, place) for c in names}
         for key, g in groups:
             rows = g.index.to_numpy()
             if when is not None:  # two rows of one series at one time: which is the sample?
@@ -228,14 +259,14 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
                     # with a hint the times are a series' written ambiguously: no table's year
                     raise (TimeFormError if hint else DataError)(
                         f"{path}: series {(f'{base}:{key}' if key else base)!r}: time "
-                        f"{frame[time_column].iloc[b]!r} appears twice (lines {line_of[a]} "
+                        f"{str(frame[time_column].iloc[b])!r} appears twice ({unit}s {line_of[a]} "
                         f"and {line_of[b]}); give each time of a series one row{hint}")
             values = np.stack([cols[c][rows] for c in names])  # [C, L]
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
     # long
-    vals = numeric_column(frame[value_column], path, value_column,
-                          decimal_mark(frame, [value_column], sep, decimal), words)
+    vals = column_values(frame[value_column], path, value_column,
+                         decimal_mark(frame, [value_column], sep, decimal), words, place)
     chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
     names = list(dict.fromkeys(chan)) if channels is None else list(channels)
     for key, g in groups:
