@@ -217,7 +217,7 @@ class SeriesFiles:
         that ingest's ids hold. A CSV keeps ``to_records``' names (its ``series_column``
         values, which join a store's ``x.csv:<value>`` ids by the part after the file name)."""
         data = self.read_input(path)
-        records = self.to_records(data)
+        records = self.to_records(data, warn=False)
         if isinstance(data, pd.DataFrame):
             warn_empty(path, records)
             return records

@@ -21,6 +21,7 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError, UnusedColumnWarning
 
+from .files import warn_empty
 from .io import check_range, refuse_complex
 from .times import sort_key
 from .layout import is_blank_empty
@@ -259,15 +260,20 @@ class SeriesInfill:
         """Samples equal to one of ``missing_value``'s numbers (a word marks text cells only)."""
         return is_sentinel(x, self.options["missing_value"])
 
-    def to_records(self, data: Any) -> list[Record]:
+    def to_records(self, data: Any, warn: bool = True) -> list[Record]:
         """Records of user data; each record's ``id`` is the series' own name where the data
         has one (the ``series_column`` value of a long table, the key of a dict of single
         series), else ``series<i>``: ``predict`` writes it, so a user joins predictions
-        back to their series, as a labels file joins the store's records by the same key."""
+        back to their series, as a labels file joins the store's records by the same key.
+        Series without an observed value are warned of (``warn``; ``read_records`` warns
+        itself, naming the file), as a file's are: their outputs read no data."""
         arrays, how = self._series_arrays(data)
         names = self._series_names(data, how, len(arrays))
-        return [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
-                 "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
+        records = [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
+                    "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
+        if warn:
+            warn_empty("the input", records)
+        return records
 
     def _series_names(self, data: Any, how: Any, n: int) -> list[str]:
         names = [f"series{i}" for i in range(n)]

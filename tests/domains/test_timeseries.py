@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -551,3 +553,15 @@ def test_records_of_user_data_are_named_by_their_series_key():
     np.testing.assert_array_equal(recs["a"], [3.0, 4.0])
     assert [r["id"] for r in d.to_records({"x": np.zeros(8), "y": np.ones(8)})] == ["x", "y"]
     assert [r["id"] for r in d.to_records(np.zeros((2, 1, 8)))] == ["series0", "series1"]
+
+
+def test_series_without_an_observed_value_are_warned_of_from_python_as_from_a_file():
+    """(audit s44) ``embed([np.full(20, nan), ...])`` gave the model's answer to no data
+    without a word, while the same series read from a file was warned of."""
+    dom = TimeSeriesDomain({})
+    with pytest.warns(UserWarning, match=r"1 series with no observed value \(series0\)"):
+        recs = dom.to_records([np.full(20, np.nan), np.sin(np.arange(40.0))])
+    assert len(recs) == 2  # one output row per series given, as for a file
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dom.to_records([np.sin(np.arange(40.0))])
