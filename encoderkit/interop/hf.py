@@ -205,7 +205,8 @@ def to_hf_state_dict(model: nn.Module) -> tuple[dict[str, Tensor], bool]:
 
 
 def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` that
+    """Write ``config.json`` + ``model.safetensors`` (and ``TOKENIZER_FILE``: how to build
+    ``input_ids``, ``tokenizer_description``) that
     ``transformers.AutoModelForMaskedLM.from_pretrained(out_dir)`` loads as ``ModernBertForMaskedLM``
     (a fine-tuned run: ``ModernBertForSequenceClassification`` / ``ForTokenClassification``, see
     ``task_hf``). ``source``: a run / checkpoint directory or a loaded ``Pretrained``."""
@@ -236,12 +237,15 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         vocab = model.embedder.tok_embeddings.num_embeddings
         config = hf_config(model.config, vocab, special_token_ids(domain), tied=tied)
     config["encoderkit"] = {"domain": domain.name, "step": getattr(source, "step", None)}
+    tokenizer = tokenizer_description(domain, getattr(source, "max_seqlen", None),
+                                      getattr(source, "path", None))
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (tmp / TOKENIZER_FILE).write_text(json.dumps(tokenizer, indent=1) + "\n")
         if out_dir.exists():
             # moved aside, not deleted, until the new export is in place
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
@@ -257,6 +261,76 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+#: written beside config.json: how to turn a record into the model's ``input_ids``
+TOKENIZER_FILE = "encoderkit_tokenizer.json"
+_CHARACTERS = "".join(chr(c) for c in range(33, 127))  # printable ASCII, one at a time
+
+
+def _token_ids(domain: Any, text: str) -> list[int] | None:
+    """The token ids encoderkit gives the record ``text`` (``to_records`` + ``featurize``), or
+    None where the domain does not read it."""
+    try:
+        records = domain.to_records([text])
+        if len(records) != 1:
+            return None
+        return [int(i) for i in domain.featurize(records[0]).fields["ids"]]
+    except Exception:  # noqa: BLE001 - a character the domain refuses is simply not in the table
+        return None
+
+
+def tokenizer_description(domain: Any, max_seqlen: int | None, run: Any = None) -> dict[str, Any]:
+    """What ``TOKENIZER_FILE`` holds: how a transformers user builds ``input_ids`` for the
+    export. ``vocab`` (token strings in id order, where the domain names them); no special
+    token is added around a record (encoderkit adds none: no [CLS] / [SEP]); and, where the
+    domain tokenizes one character at a time (checked: a string of every character it
+    reads gives the concatenation of their single ids), ``char_to_id``, so that
+    ``[char_to_id[c] for c in text]`` is the whole tokenizer. Otherwise (k-mer tokens) the
+    ids come from encoderkit itself (``python``)."""
+    out: dict[str, Any] = {"domain": domain.name,
+                           "options": {k: v for k, v in dict(getattr(domain, "options", {}) or {}).items()
+                                       if isinstance(v, (str, int, float, bool)) or v is None}}
+    vocab = getattr(getattr(domain, "vocab", None), "token_strings", None)
+    if callable(vocab):
+        try:
+            out["vocab"] = [str(t) for t in vocab()]
+        except Exception:  # noqa: BLE001 - a description without the table
+            pass
+    out["special_tokens_added"] = []
+    table = {}
+    for c in _CHARACTERS:  # the characters the domain reads on their own
+        ids = _token_ids(domain, c)
+        if ids is not None and len(ids) == 1:
+            table[c] = ids[0]
+    base = "".join(table) * 2
+    before = _token_ids(domain, base) if table else None
+    for c in _CHARACTERS:  # and those it reads among them (a DNA reader refuses "R" alone)
+        ids = _token_ids(domain, base + c) if before is not None and c not in table else None
+        if ids is not None and len(ids) == len(before) + 1 and ids[:-1] == before:
+            table[c] = ids[-1]
+    text = "".join(base + c for c in table)
+    whole = _token_ids(domain, text) if table else None
+    python = ("import encoderkit; m = encoderkit.load(<run>); "
+              "input_ids = m.domain.featurize(m.domain.to_records([text])[0]).fields['ids']")
+    if whole is not None and whole == [table[c] for c in text]:
+        out["char_to_id"] = table
+        out["how"] = ("input_ids = [char_to_id[c] for c in text]: one token per character, nothing "
+                      "added around the record; a character not in char_to_id is not read by this "
+                      "model")
+    else:
+        out["how"] = ("the domain's tokens are not one per character (for DNA: k-mer tokens, each "
+                      "run of ACGT cut into non-overlapping k-mers from its start, other bases one "
+                      "token each, ids as in vocab); build input_ids with encoderkit")
+    out["python"] = python
+    if max_seqlen:
+        out["max_length"] = int(max_seqlen)
+        out["long_records"] = (f"encoderkit cuts a record longer than {int(max_seqlen)} tokens into "
+                               "windows and pools them; transformers runs the whole input at once, "
+                               "so only records up to that length give encoderkit's outputs")
+    if run is not None:
+        out["run"] = str(run)
+    return out
 
 
 # ---------------------------------------------------------------------------

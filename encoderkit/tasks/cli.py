@@ -7,7 +7,7 @@
     encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
                         [device=cpu] [<ingest option>=value ...]   (task.label_column runs, and
                         inputs that hold their own labels such as a .ts series file: labels
-                        default to the raw input)
+                        default to the raw input; on a task.label_column run's store, to its column)
 
 A raw file is read as the run's store was ingested; its ingest options (time_column=date,
 max_n_run=100) may be repeated, and one that contradicts the run is refused.
@@ -261,20 +261,26 @@ def _evaluate(argv: list[str]) -> int:
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")
     labels = args["labels"]
-    if not labels:  # a raw table holding the run's task.label_column, or a file holding its
-        # own labels (a .ts series file): the input is its own labels file
+    if not labels:  # a raw table holding the run's task.label_column, a file holding its own
+        # labels (a .ts series file), or the store of a task.label_column run (its column)
+        if not Path(args["input"]).exists():
+            raise InputNotFoundError(f"input {args['input']!r} does not exist", file=args["input"])
         with _reading_input(args["input"]):
             own = model.holds_labels(args["input"])
         if not own:
-            raise UsageError("missing required parameter labels=... (see encoderkit evaluate --help)",
-                             key="labels")
-        labels = args["input"]
-    # the input as its own labels: the run's label column by name (without it every other
-    # column was read as one label tuple, "('0.0', '7', ...) is not a class")
-    column = getattr(model.spec, "label_column", None)
-    names = [column] if column and labels == args["input"] else None
+            column = getattr(model.spec, "label_column", None)
+            hint = (f" or the raw table holding the run's task.label_column {column!r} as input="
+                    if column else "")
+            raise UsageError(f"missing required parameter labels=<labels file>{hint} (see encoderkit "
+                             "evaluate --help)", key="labels")
+        # the input as its own labels, read by evaluate from the input itself: its label
+        # column by name (so its feature columns are not taken for labels), and no
+        # "joined by row order, columns ignored" warning about the table's own features
+        with _reading_input(args["input"]):
+            model.evaluate(args["input"])
+        return 0
     with _reading_input(args["input"]):
-        model.evaluate(_input(model, args["input"]), labels, label_names=names)
+        model.evaluate(_input(model, args["input"]), labels)
     return 0
 
 

@@ -186,6 +186,16 @@ def missing_words(frame, columns: list, file: str) -> Any:
     return out
 
 
+def counts_header(file: str, frame: Any = None) -> bool:
+    """Whether rows of the labels ``file`` are numbered as its lines with the header as row 1
+    (a CSV / TSV, compressed too: row 2 is the first record, as a spreadsheet shows it), or
+    from 1 at the first data row (Parquet, ``.npy``, labels given in memory, a series file
+    read by its domain: a file without a header line, whose first row is row 1)."""
+    if frame is not None and getattr(frame, "attrs", {}).get("series_file"):
+        return False
+    return Path(plain_name(str(file))).suffix in (".csv", ".tsv")
+
+
 def id_texts(column, file: str, header: bool) -> np.ndarray:
     """The ``id`` column as the store's id strings: text as written; a whole number stored as
     a float (a Parquet / .npy id column with a gap becomes float) as the integer it is. An

@@ -40,8 +40,8 @@ import numpy as np
 
 from encoderkit.errors import DataError, UsageError
 # the file reading lives in label_files; its names stay importable from here
-from encoderkit.tasks.label_files import (LABEL_SUFFIXES, check_series_file, id_texts,  # noqa: F401
-                                          is_missing, missing_words, read_table)
+from encoderkit.tasks.label_files import (LABEL_SUFFIXES, check_series_file, counts_header,  # noqa: F401
+                                          id_texts, is_missing, missing_words, read_table)
 
 
 def record_ids(store: Any) -> np.ndarray:
@@ -69,7 +69,9 @@ class Labels:
 
 
 def _row_no(i: int, has_header: bool) -> int:
-    return i + (2 if has_header else 1)  # 1-based line number in a CSV with a header
+    """Row ``i`` (0-based) as errors name it: its line in a CSV / TSV, whose header is row 1;
+    else counted from 1 (``counts_header``)."""
+    return i + (2 if has_header else 1)
 
 
 AMBIGUOUS = -1  # record_index's value for an id that several records hold
@@ -201,7 +203,7 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     """Rows of ``frame`` -> per-record values, by ``id`` column or by order; ``exclude``:
     columns that are never labels (the group column; naming one as a label is an error)."""
     n = len(ids)
-    header = not file.lower().endswith(".npy")
+    header = counts_header(file, frame)
     frame = use_id_column(frame, ids, file, token, names, exclude)
     # a group decides the split, not the target: named as a label, or the `label` column
     # itself (without that column another one would silently become the target)
@@ -313,10 +315,13 @@ def _class_name(v: Any) -> str:
     return str(v).strip()
 
 
-def class_code(index: Mapping[str, int], x: Any) -> int | None:
+def class_code(index: Mapping[str, int], x: Any, kind: str = "") -> int | None:
     """The code of label ``x`` in a model's class ``index`` (name -> code; ``None``: not a
     class). A bool class matches across file types: Parquet / .npy bools are named ``true``
-    / ``false``, while pandas writes them to a CSV as ``True`` / ``False``."""
+    / ``false``, while pandas writes them to a CSV as ``True`` / ``False``. Where the model's
+    classes are numbers (``kind`` ``int`` / ``float``: ``TaskSpec.class_kind``), a label
+    matches the class of equal value, whatever the file: a float column written to a CSV
+    by pandas says ``1.0`` for the class ``1``."""
     name = _class_name(x)
     if name in index:
         return index[name]
@@ -324,7 +329,68 @@ def class_code(index: Mapping[str, int], x: Any) -> int | None:
         same = [i for c, i in index.items() if c.lower() == name.lower()]
         if len(same) == 1:
             return same[0]
+    if kind in ("int", "float"):
+        value = _numeric(x)
+        if value is not None:
+            return _by_value(index, kind).get(value)
     return None
+
+
+# a number as a CSV cell writes it: 1, -2, 1.0, .5, 1e3 (not "1_000", "inf", "0x1")
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _numeric(x: Any) -> int | float | None:
+    """Label ``x`` as a number (an int where written as one), or None (text, a bool, NaN)."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(float(x)) else float(x)
+    if isinstance(x, str) and _NUMBER_TEXT.fullmatch(x.strip()):
+        text = x.strip()
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    return None
+
+
+_VALUE_INDEX: dict[tuple[tuple[tuple[str, int], ...], str], dict[Any, int]] = {}
+
+
+def _by_value(index: Mapping[str, int], kind: str) -> dict[Any, int]:
+    """``index`` keyed by the classes' values (``1`` for ``'1'``; ``1 == 1.0`` in a dict),
+    cached per class list."""
+    key = (tuple(index.items()), kind)
+    found = _VALUE_INDEX.get(key)
+    if found is None:
+        found = {}
+        for c, i in index.items():
+            try:
+                found.setdefault(int(c) if kind == "int" else float(c), i)
+            except ValueError:
+                continue
+        if len(_VALUE_INDEX) > 64:
+            _VALUE_INDEX.clear()
+        _VALUE_INDEX[key] = found
+    return found
+
+
+def class_mismatch(x: Any, classes: Sequence[str], kind: str) -> str:
+    """Why label ``x`` matches no class of a model whose classes are ``classes`` of ``kind``,
+    and how to write the labels so that they do."""
+    shown = list(classes[:20]) + (["..."] if len(classes) > 20 else [])
+    base = f"label {x!r} is not a class of this model ({shown}"
+    if kind in ("int", "float"):
+        return (base + f"; its classes are numbers ({kind}), so a label matches the class of equal "
+                "value, as 1, 1.0 or 1e0 all match '1')")
+    if classes and all(_NUMBER_TEXT.fullmatch(str(c)) for c in classes) and _numeric(x) is not None:
+        return (base + "; its classes are text, read from a CSV / TSV labels file as written, so "
+                f"a label matches only when written the same way: write {x!r} as the class is "
+                f"written, one of {shown})")
+    return base + ")"
 
 
 def _sort_classes(names: set[str]) -> list[str]:
@@ -343,6 +409,25 @@ def class_names(labels: Labels, token: bool) -> list[str]:
         items = v if token else [v]
         seen.update(_class_name(x) for x in items if not is_missing(x))
     return _sort_classes(seen)
+
+
+CASE_VARIANTS = "labels that differ only in letter case"  # how that warning begins
+
+
+def case_variants_said(classes: Sequence[str], file: str) -> None:
+    """Warn where class names differ only in letter case (``Setosa`` / ``setosa``): each is
+    its own class (a label is matched as written, its surrounding whitespace stripped, its
+    case kept), which splits one class in two when a file mixes spellings."""
+    groups: dict[str, list[str]] = {}
+    for c in classes:
+        groups.setdefault(str(c).casefold(), []).append(str(c))
+    twins = [g for g in groups.values() if len(g) > 1]
+    if twins:
+        shown = "; ".join(" / ".join(map(repr, g)) for g in twins[:5]) + (
+            f" and {len(twins) - 5} more" if len(twins) > 5 else "")
+        warnings.warn(f"{CASE_VARIANTS}: {shown} (in {file}) are separate classes (labels keep their "
+                      f"case; only surrounding whitespace is stripped); write them alike if they are "
+                      f"one class", stacklevel=3)
 
 
 _INT_TEXT = re.compile(r"0|-?[1-9][0-9]*")  # as str(int) writes it: not "01", "+1", "-0", "1.0"
@@ -565,11 +650,12 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     where = record_index(ids)
     out = np.full(len(ids), "", dtype=object)
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
-    for i, (rid, s) in enumerate(zip(id_texts(frame["id"], path, True), frame["split"].astype(str))):
-        r = find_record(where, rid, i + 2, ids, path)
+    header = counts_header(path, frame)
+    for i, (rid, s) in enumerate(zip(id_texts(frame["id"], path, header), frame["split"].astype(str))):
+        r = find_record(where, rid, _row_no(i, header), ids, path)
         s = aliases.get(s.strip().lower(), s.strip().lower())
         if s not in ("train", "val", "test"):
-            raise DataError(f"row {i + 2}: split {s!r} must be train, val or test", file=path)
+            raise DataError(f"row {_row_no(i, header)}: split {s!r} must be train, val or test", file=path)
         out[r] = s
     return out
 
@@ -583,7 +669,7 @@ def read_groups(frame, ids: np.ndarray, labelled: np.ndarray, file: str, column:
     if column not in [str(c) for c in frame.columns]:
         raise UsageError(f"task.group_column={column!r} is not a column of the labels file; columns: "
                          f"{[str(c) for c in frame.columns]}", file=file, key="task.group_column")
-    header = not file.lower().endswith(".npy")
+    header = counts_header(file, frame)
     cells = frame[column].to_numpy(dtype=object)
     groups = np.full(len(ids), "", dtype=object)
     rows = np.zeros(len(ids), dtype=np.int64)

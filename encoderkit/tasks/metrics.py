@@ -1,10 +1,13 @@
 """Task metrics from scikit-learn: accuracy, macro-F1, AUROC (binary / one-vs-rest), MCC
-for classification; RMSE, MAE, R^2 (original units, averaged over targets) for regression."""
+for classification; RMSE, MAE, R^2 (original units) for regression. With several targets
+``rmse`` / ``mae`` / ``r2`` are the unweighted means over targets (RMSEs of targets in
+different units mixed into one number: read the per-target ``rmse/<target>`` keys beside
+them; ``best/`` is chosen on a scale-free figure, ``objective.selection_value``)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -81,28 +84,39 @@ def multilabel_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     return out
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Per target over its observed values, then the mean over targets."""
+def regression_metrics(y: np.ndarray, pred: np.ndarray,
+                       names: Sequence[str] | None = None) -> dict[str, float]:
+    """Per target over its observed values, then the mean over targets; with several
+    targets and their ``names``, also each target's own ``rmse/<name>``, ``mae/<name>``,
+    ``r2/<name>`` (a mean of RMSEs in different units hides which target is predicted)."""
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
     y = y.reshape(len(y), -1)
     pred = pred.reshape(len(pred), -1)
-    rmse, mae, r2 = [], [], []
+    nan = float("nan")
+    per: list[tuple[float, float, float]] = []
     for j in range(y.shape[1]):
         ok = ~np.isnan(y[:, j])
         if not ok.any():
+            per.append((nan, nan, nan))
             continue
-        rmse.append(math.sqrt(mean_squared_error(y[ok, j], pred[ok, j])))
-        mae.append(mean_absolute_error(y[ok, j], pred[ok, j]))
-        r2.append(r2_score(y[ok, j], pred[ok, j]) if ok.sum() > 1 else float("nan"))
-    nan = float("nan")
-    return {"rmse": float(np.mean(rmse)) if rmse else nan, "mae": float(np.mean(mae)) if mae else nan,
-            "r2": float(np.mean(r2)) if r2 else nan}
+        per.append((math.sqrt(mean_squared_error(y[ok, j], pred[ok, j])),
+                    float(mean_absolute_error(y[ok, j], pred[ok, j])),
+                    float(r2_score(y[ok, j], pred[ok, j])) if ok.sum() > 1 else nan))
+    seen = [p for j, p in enumerate(per) if (~np.isnan(y[:, j])).any()]
+    out = {m: float(np.mean([p[k] for p in seen])) if seen else nan
+           for k, m in enumerate(("rmse", "mae", "r2"))}
+    if names is not None and len(names) == y.shape[1] and y.shape[1] > 1:
+        for name, p in zip(names, per):
+            out.update({f"{m}/{name}": float(v) for m, v in zip(("rmse", "mae", "r2"), p)})
+    return out
 
 
-def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray,
+                 names: Sequence[str] | None = None) -> dict[str, float]:
     """``y``: class indices / 0-1 indicators / original-unit targets of labelled units;
-    ``outputs``: probabilities (classification) or predictions in original units."""
+    ``outputs``: probabilities (classification) or predictions in original units;
+    ``names``: the regression targets of ``y``'s columns (default: the run's targets)."""
     if len(y) == 0:
         return {}
     if spec.type in ("classification", "token_classification"):
@@ -110,7 +124,7 @@ def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray) -> dict[str
     if spec.type == "multilabel":
         return multilabel_metrics(y, outputs)
     if spec.type in ("regression", "token_regression"):
-        return regression_metrics(y, outputs)
+        return regression_metrics(y, outputs, spec.targets if names is None else names)
     return {}
 
 

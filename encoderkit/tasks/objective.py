@@ -18,7 +18,7 @@ import json
 import math
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -159,10 +159,18 @@ class TaskObjective(Objective):
                             f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",
                             file=self.file or d.store)
         self.val_enabled = len(self.val_indices) >= info.world_size
+        untrained: list[int] = []
+        if info.is_main and spec.type in ("classification", "token_classification"):
+            # a class without a training record: an output that never learns, said first
+            parts = {"training": self.train_indices, "validation": self.val_indices,
+                     "test": self.test_indices}
+            untrained, note = untrained_classes(spec, y, parts, labelled, task.split)
+            if note:
+                warnings.warn(note, stacklevel=2)
         if info.is_main and self.val_enabled and cfg.train.eval_every:
             # said before training: at that size the summary's metrics and best/ rest on a few records
             note = small_validation(spec, y, self.val_indices, int(labelled.sum()),
-                                    float(task.val_fraction), task.split)
+                                    float(task.val_fraction), task.split, untrained)
             if note:
                 warnings.warn(note, stacklevel=2)
 
@@ -293,6 +301,7 @@ class TaskObjective(Objective):
                              key="task.label_names")
         if t in ("classification", "token_classification", "supervised_contrastive"):
             spec.classes = L.class_names(labels, spec.token_level)
+            L.case_variants_said(spec.classes, labels.file)
             if len(spec.classes) < 2 and t != "supervised_contrastive":
                 raise DataError(f"classification needs at least two classes; the labels hold "
                                 f"{spec.classes}", file=labels.file)
@@ -303,6 +312,7 @@ class TaskObjective(Objective):
             self.y_model = y
         elif t == "multilabel":
             y, spec.classes = L.encode_multilabel(labels)
+            L.case_variants_said(spec.classes, labels.file)
             self.y_model = y
         elif t in ("regression", "token_regression"):
             y = L.encode_regression(labels, self.ids, spec.token_level)
@@ -322,6 +332,7 @@ class TaskObjective(Objective):
         from encoderkit.numerics import finite_mean_std
 
         mean, std = finite_mean_std(block, axis=0)  # targets beyond ~1e154 reached the loss as inf
+        constant_targets_said(spec, np.asarray(block, dtype=np.float64).reshape(len(block), -1), self.file)
         std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         spec.mean, spec.std = [float(x) for x in np.atleast_1d(mean)], [float(x) for x in np.atleast_1d(std)]
@@ -377,10 +388,10 @@ class TaskObjective(Objective):
         if trainer.resumed_from is not None:
             # best value and patience counter from the metrics logged so far (step 0's
             # evaluation of a probe-initialised head included)
-            key = f"val_{self.metric}"
             for h in trainer.history:
-                if key in h:
-                    self._update(float(h[key]), _loss(h))
+                value = self.selection_value(h)
+                if value is not None:
+                    self._update(value, _loss(h))
             if self.patience_spent():
                 self.stop = True
             return
@@ -445,16 +456,39 @@ class TaskObjective(Objective):
         p = int(self.trainer.cfg.task.patience)
         return p > 0 and self.bad_evals >= p
 
-    def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
+    def _scaled_selection(self) -> bool:
+        spec = self.spec
+        return (self.metric in ("rmse", "mae") and spec.type == "regression" and len(spec.targets) > 1
+                and len(spec.std) == len(spec.targets))
+
+    def selection_value(self, val: dict[str, Any]) -> float | None:
+        """The figure ``best/`` and ``task.patience`` compare: ``val_<metric>``, except for a
+        regression of several targets scored by ``rmse`` / ``mae``: their mean over targets
+        mixes units (a count in the thousands beside a fraction: the count alone decided),
+        so there each target's value is divided by its training standard deviation first
+        (a scale-free mean). The default metric, ``r2``, is scale-free as it is."""
         key = f"val_{self.metric}"
-        if key not in val:
+        spec = self.spec
+        if self._scaled_selection():
+            per = [val.get(f"{key}/{t}") for t in spec.targets]
+            if any(v is None for v in per):
+                return None
+            scaled = [float(v) / s for v, s in zip(per, spec.std) if v == v]
+            return float(np.mean(scaled)) if scaled else float("nan")
+        return float(val[key]) if key in val else None
+
+    def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
+        value = self.selection_value(val)
+        if value is None:
             return
-        if self._update(float(val[key]), _loss(val)):
+        if self._update(value, _loss(val)):
             self._save_best(trainer)
         if self.patience_spent():
             self.stop = True
             if trainer.info.is_main:
-                print(f"early stopping at step {trainer.step}: val_{self.metric} did not improve "
+                what = f"val_{self.metric}" + (" (per target / its training std, mean over targets)"
+                                               if self._scaled_selection() else "")
+                print(f"early stopping at step {trainer.step}: {what} did not improve "
                       f"for {self.bad_evals} evaluations (best {self.peak:.4f})", file=sys.stderr)
 
     def _save_best(self, trainer: Trainer) -> None:
@@ -468,7 +502,10 @@ class TaskObjective(Objective):
             state = {"step": trainer.step, "tokens": trainer.tokens, "config": trainer.config_dict,
                      "model_config": trainer.encoder_config.to_dict(),
                      "domain": trainer.domain.describe(), "task": self.spec.to_dict(),
-                     "best": {"metric": f"val_{self.metric}", "value": self.best}}
+                     "best": {"metric": f"val_{self.metric}", "value": self.best,
+                              **({"scaled": f"the mean over targets of val_{self.metric}/<target> "
+                                            "divided by the target's training std"}
+                                 if self._scaled_selection() else {})}}
             write_weights_checkpoint(trainer.run_dir / "best",
                                      {k: v.contiguous() for k, v in tensors.items()}, state,
                                      arrays=self._val_arrays())
@@ -594,6 +631,23 @@ class TaskObjective(Objective):
         return out
 
 
+CONSTANT_TARGET = "regression target"  # how that warning begins (ensemble members skip it)
+
+
+def constant_targets_said(spec: TaskSpec, block: np.ndarray, file: str) -> None:
+    """Warn, naming it, of a target with one distinct value among its training labels: it has
+    nothing to learn, its R^2 is undefined (scikit-learn reports 0 or 1) and the best a model
+    can predict is that value (its standard deviation 0 is stored as 1)."""
+    names = spec.targets if len(spec.targets) == block.shape[1] else [str(j) for j in range(block.shape[1])]
+    for j, name in enumerate(names):
+        values = np.unique(block[~np.isnan(block[:, j]), j])
+        if len(values) == 1:
+            warnings.warn(f"{CONSTANT_TARGET} {name!r} has one value ({values[0]:g}) among all its "
+                          f"training labels ({file}): there is nothing to learn, its R^2 is undefined "
+                          f"(reported as 0 or 1) and predictions are that value at best; check the "
+                          f"labels column", stacklevel=3)
+
+
 # Fewer validation records than this draw a warning: one record then moves accuracy by 5
 # points or more, and a fraction metric's standard error (0.5 / sqrt(n), as in
 # ``selection_tolerance``) is above 0.11, so the summary's metrics and the best/ checkpoint
@@ -602,18 +656,67 @@ MIN_VAL_RECORDS = 20
 SMALL_VALIDATION = "the validation split holds"  # how that warning begins (ensemble members skip it)
 
 
+UNTRAINED_CLASS = "no training record of class"  # how that warning begins (ensemble members skip it)
+
+
+def _class_counts(spec: TaskSpec, y: Any, indices: np.ndarray) -> np.ndarray:
+    """Labelled units (records, or tokens of a token task) of each class among ``indices``."""
+    if not len(indices):
+        return np.zeros(len(spec.classes), np.int64)
+    held = y[indices] if not spec.token_level else np.concatenate([y[i] for i in indices])
+    held = np.asarray(held, dtype=np.int64)
+    return np.bincount(held[held >= 0], minlength=len(spec.classes))
+
+
+def untrained_classes(spec: TaskSpec, y: Any, parts: dict[str, np.ndarray], labelled: np.ndarray,
+                      split: str | None) -> tuple[list[int], str | None]:
+    """Classes with no record in the training split (``parts["training"]``), and the warning
+    naming each with the parts that lack it and where its records are: such a class gets an
+    output (``proba_<class>``) that never sees an example, so the model cannot predict it and
+    the metrics of the parts that hold it drop without a word (the classes come from every
+    labelled record: the validation and test splits' and, with ``task.split``, those of
+    records in no split)."""
+    counts = {name: _class_counts(spec, y, idx) for name, idx in parts.items()}
+    placed = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
+    rest = np.setdiff1d(np.flatnonzero(labelled), placed)
+    if rest.size:
+        counts["no split"] = _class_counts(spec, y, rest)
+    missing = [k for k in range(len(spec.classes)) if counts["training"][k] == 0]
+    if not missing:
+        return [], None
+    unit = "token" if spec.token_level else "record"
+    said = []
+    for k in missing[:5]:
+        lacks = [name for name, idx in parts.items()
+                 if (name == "training" or len(idx)) and counts[name][k] == 0]
+        held = [f"{int(c[k])} in {'no split' if name == 'no split' else 'the ' + name + ' split'}"
+                + (" (labelled, but marked neither train, val nor test in the split file)"
+                   if name == "no split" else "") for name, c in counts.items() if c[k]]
+        said.append(f"{spec.classes[k]!r} (not in the {' and '.join(lacks)} split"
+                    f"{'s' if len(lacks) > 1 else ''}; its labelled {unit}s: {', '.join(held)})")
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    how = (f"mark some of its records train in the split file ({split})" if split else
+           "label more records of it, or leave its records out of the labels")
+    return missing, (f"{UNTRAINED_CLASS}{'es' if len(missing) > 1 else ''} {'; '.join(said)}{more}: "
+                     f"the model has an output for it that never sees an example, so it never "
+                     f"predicts it and the metrics of the splits that hold it count every such "
+                     f"{unit} wrong; {how}")
+
+
 def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled: int,
-                     val_fraction: float, split: str | None) -> str | None:
+                     val_fraction: float, split: str | None,
+                     untrained: Sequence[int] = ()) -> str | None:
     """The warning for a validation split of fewer than ``MIN_VAL_RECORDS`` records, or
     (classification) one without a record of some class, which leaves auroc NaN and
     skews the others; None for a split that is neither. Says how to give it more records:
-    a ``task.val_fraction`` that reaches ``MIN_VAL_RECORDS``, or a ``task.split`` file."""
+    a ``task.val_fraction`` that reaches ``MIN_VAL_RECORDS``, or a ``task.split`` file.
+    ``untrained``: classes the training split lacks too, named by ``untrained_classes``'
+    warning (training first), not blamed on the validation split alone here."""
     n = len(val_indices)
     absent: list[str] = []
     if spec.type in ("classification", "token_classification") and n:
-        held = y[val_indices] if not spec.token_level else np.concatenate([y[i] for i in val_indices])
-        seen = set(np.unique(held[held >= 0]).tolist())
-        absent = [str(c) for k, c in enumerate(spec.classes) if k not in seen]
+        seen = set(np.flatnonzero(_class_counts(spec, y, val_indices)).tolist())
+        absent = [str(c) for k, c in enumerate(spec.classes) if k not in seen and k not in set(untrained)]
     if n >= MIN_VAL_RECORDS and not absent:
         return None
     what = f"{SMALL_VALIDATION} {n} record{'' if n == 1 else 's'} (of {n_labelled} labelled)"

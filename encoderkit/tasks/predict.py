@@ -136,10 +136,45 @@ class FineTuned(Pretrained):
         raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
 
     def holds_labels(self, source: str | Path) -> bool:
-        """Whether the data file ``source`` is its own labels file: a raw table holding the
-        run's ``task.label_column``, or a file the domain reads labels from (a ``.ts``)."""
+        """Whether the data ``source`` is its own labels file: a raw table holding the run's
+        ``task.label_column``, or a file the domain reads labels from (a ``.ts``); or, for
+        a ``task.label_column`` run, a record store (its column, as ``finetune`` read it:
+        ``_store_column``)."""
+        if self.spec.label_column and os.path.isdir(source):
+            return True
         return Path(source).is_file() and bool(
             self.spec.label_column or self.domain.read_labels(str(source)) is not None)
+
+    def _store_column(self, data: Any) -> tuple[Any, str] | None:
+        """The run's ``task.label_column`` read from the store ``data`` (a path or an open
+        store), as ``finetune`` read it: (one row per record in store order, a name for
+        messages); None where ``data`` is no store. A store without the column is a
+        ``UsageError`` that says what to pass instead."""
+        import pandas as pd
+
+        column = self.spec.label_column
+        if isinstance(data, (str, Path)) and os.path.isdir(data):
+            from encoderkit.data.store import RecordStore
+
+            store, name = RecordStore(str(data)), str(data)
+        elif hasattr(data, "schema") and hasattr(data, "read_range"):
+            store, name = data, str(getattr(data, "path", "the store"))
+        else:
+            return None
+        values: list[Any] = []
+        try:
+            # the store's own layout (its columns), not the run's: another store's column
+            # numbers are its own
+            domain = type(self.domain)(store.schema)
+            for lo in range(0, len(store), 1024):
+                values += list(domain.label_values(store.read_range(lo, min(lo + 1024, len(store))), column))
+        except (KeyError, ValueError, TypeError, DataError, NotImplementedError) as e:
+            why = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise UsageError(f"evaluate: no labels given, and the store {name} gives none for the run's "
+                             f"task.label_column={column!r} ({why}): pass labels=<a file with a "
+                             f"{column!r} column (and an 'id' column naming the records)>, or the raw "
+                             f"table that holds the column as input=", key="labels") from None
+        return pd.DataFrame({column: pd.Series(values, dtype=object)}), f"{name} (column {column!r})"
 
     def evaluate(self, data: Any, labels: Any = None, *, label_names: Sequence[str] | None = None,
                  verbose: bool = True) -> dict[str, float]:
@@ -149,29 +184,39 @@ class FineTuned(Pretrained):
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
+        named = None  # how messages name labels taken from a store's column
         if labels is None:  # a table holding the run's label column is its own labels
             import pandas as pd
 
-            if spec.label_column and isinstance(data, pd.DataFrame) and spec.label_column in data.columns:
+            stored = self._store_column(data) if spec.label_column else None
+            if stored is not None:  # a store of a task.label_column run: its column, as finetune read it
+                labels, named = stored
+            elif spec.label_column and isinstance(data, pd.DataFrame) and spec.label_column in data.columns:
                 labels = data
             elif isinstance(data, (str, Path)) and self.holds_labels(data):
                 labels = data  # a raw table with the label column, or a .ts file: as the command reads it
             else:
                 raise UsageError("evaluate needs labels: a labels file, an array or a DataFrame "
-                                 "(None only for a table holding the run's task.label_column, or "
-                                 "a data file holding its labels, such as a .ts file)")
-        own = labels is data  # the data table is its own labels file (its label column)
+                                 "(None only for a table or store holding the run's task.label_column, "
+                                 "or a data file holding its labels, such as a .ts file)")
+        # the data is its own labels (its label column): the same object, the same file, or
+        # the column read from the store
+        own = labels is data or named is not None or (
+            isinstance(labels, (str, Path)) and isinstance(data, (str, Path)) and _same_path(labels, data))
         index = self.domain.row_index(data)
         labels = _on_rows(labels, index) if index is not None else _by_position(labels)
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
-        file = str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)"
+        file = named or (str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)")
         frame = L.read_table(labels, self.domain) if isinstance(labels, (str, Path)) else _frame(labels, spec)
         if isinstance(labels, (str, Path)) and str(labels).lower().endswith(".npy"):
             frame = _unnamed_columns(frame, spec, file)
         names = [str(c) for c in frame.columns]
-        if not label_names and spec.label_column in names and "label" not in names:
-            label_names = [spec.label_column]  # a table holding the task.label_column: that column
+        if not label_names and spec.label_column and (own or (spec.label_column in names
+                                                             and "label" not in names)):
+            # a table holding the task.label_column: that column (the data itself without it:
+            # refused naming the column, not its other columns read as one label tuple)
+            label_names = [spec.label_column]
         if own and spec.label_column and list(label_names or []) == [spec.label_column]:
             # a data table holding its label column: its features are not labels files' columns
             keep = {"id", str(spec.label_column), str(spec.group_column)}
@@ -190,11 +235,21 @@ class FineTuned(Pretrained):
             raise DataError("labels file has no labelled record (no rows, or every label missing)",
                             file=file)
         y_true, y_values = _truth(spec, table, values, ids)
-        metrics = task_metrics(spec, y_true, y_values)
+        # per target by name (a subset too, label_names=): rmse/<target>, ... beside the means
+        metrics = task_metrics(spec, y_true, y_values,
+                               names=table.names if spec.type == "regression" else None)
         metrics["records"] = float(table.labelled.sum())
         if verbose:
             print(format_table({"evaluate": metrics}))
         return metrics
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (a labels file that is the data file itself)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def _repeated_index_said(index: Any, ids: list[str]) -> None:
@@ -311,9 +366,9 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
         def code(x: Any) -> int:
             if L.is_missing(x):
                 return -1
-            i = L.class_code(index, x)
+            i = L.class_code(index, x, spec.class_kind)  # by value where the classes are numbers
             if i is None:
-                raise DataError(f"label {x!r} is not a class of this model ({spec.classes})", file=table.file)
+                raise DataError(L.class_mismatch(x, spec.classes, spec.class_kind), file=table.file)
             return i
     if spec.token_level:
         ys, os_ = [], []

@@ -80,13 +80,13 @@ def _row_of(file: str, ids: np.ndarray, r: int, position: int) -> int | None:
     try:
         import pandas as pd
 
-        from encoderkit.tasks.label_files import id_texts, read_table
+        from encoderkit.tasks.label_files import counts_header, id_texts, read_table
         from encoderkit.tasks.labels import record_index
 
         frame = read_table(file)
         if "id" not in frame.columns or "position" not in frame.columns:
             return None
-        header = not str(file).lower().endswith(".npy")
+        header = counts_header(str(file), frame)
         where = record_index(ids)
         rec = np.asarray([where.get(x, where.get(x.strip(), -1))
                           for x in id_texts(frame["id"], file, header)])

@@ -122,7 +122,7 @@ def test_export_loads_in_transformers_with_same_logits(tmp_path, shape):
     model = MaskedEncoderModel(domain, config)
     _randomise(model, seed=d)
     out = export_hf(Pretrained(model, domain, config), tmp_path / "hf")
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "encoderkit_tokenizer.json", "model.safetensors"]
 
     hf_model = transformers.AutoModelForMaskedLM.from_pretrained(out, attn_implementation=attn,
                                                                  dtype=torch.float32)

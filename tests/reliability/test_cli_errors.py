@@ -411,7 +411,7 @@ def test_export_hf_overwrite_replaces_its_own_export(runs, tmp_path):
     g = runs["genomic"]
     assert main(["export-hf", str(g.dir), str(tmp_path / "hf")]) == 0
     assert main(["export-hf", str(g.dir), str(tmp_path / "hf"), "overwrite=true"]) == 0
-    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == ["config.json", "encoderkit_tokenizer.json", "model.safetensors"]
 
 
 def _hf_dir(runs, tmp_path: Path) -> Path:
