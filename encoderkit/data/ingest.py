@@ -82,7 +82,10 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
 
     ``workers``: parse the files in that many processes (same store as one process, records
     in file order; see ``ingest_scale``). ``append``: add the files' records to the existing
-    store at ``output`` (schema must stay compatible; rewritten and renamed atomically).
+    store at ``output`` (rewritten and renamed atomically): the domain's optional classmethod
+    ``ingest_append(store, sources, writer, report, **options)`` encodes them with the store's
+    schema and returns the schema to keep; without it the files are ingested as usual and the
+    two schemas must merge (``merge_schemas``).
     The progress bar counts the domain's ``ingest_unit`` (bases, rows, samples; default tokens):
     tokens, or records when the domain sets ``ingest_counts = "records"``.
     """
@@ -134,7 +137,15 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
         with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
             proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
             old_tokens = copy_records(old, writer.append) if old is not None else 0
-            if workers > 1 and len(sources) > 1:
+            # a domain whose schema depends on all its input at once (a table's categories and
+            # statistics) encodes appended files with the store's schema: ingest_append(store, ...)
+            into = getattr(cls, "ingest_append", None) if old is not None else None
+            if into is not None:
+                if workers > 1:
+                    report.warnings.append(f"workers={workers} unused: the {domain} domain encodes "
+                                           f"appended files with the store's schema, one after another")
+                schema = into(old, sources, proxy, report, **options)
+            elif workers > 1 and len(sources) > 1:
                 schema = ingest_parallel(domain, sources, proxy.append, report, workers, options)
             else:
                 schema = cls.ingest(sources, proxy, report, **options)
@@ -146,7 +157,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
             _warn_duplicate_ids(writer.ids, report)
             # the final counts on the bar (the per-record postfix is refreshed only every 256)
             bar.set_postfix(records=proxy.records, tokens=report.tokens or proxy.tokens)
-            if old is not None:
+            if old is not None and into is None:
                 schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files")
             writer.finalize(schema, provenance)
     finally:
