@@ -13,6 +13,42 @@ the encoder's hidden states back into domain values. The flow through it:
 
 Nothing in ``encoderkit`` imports a domain by name: domains are found through the
 ``encoderkit.domains`` entry points (see ``registry.py``).
+
+The contract, for a plug-in author:
+
+* Required to pretrain: ``name``, ``rope_axes`` (the width D of the ``[L, D]`` positions
+  ``featurize`` returns; checked, a mismatch is refused), the classmethod ``ingest``,
+  ``featurize``, ``maskers``, ``embedder`` and ``head``. Everything else is optional and
+  needed only by the command that uses it: ``read_input`` (files for ``embed`` / ``infill``
+  / ``predict``), ``to_records`` (Python lists / frames), ``infill`` (+ ``write_output``
+  for ``encoderkit infill``), ``views`` (contrastive fine-tuning), ``label_values``
+  (``task.label_column``), ``sample_sources`` / ``sample_infill_input`` (the registry-driven
+  tests). ``decode`` is never called by the core: it is the domain's own helper for ``infill``.
+  A missing optional method is refused in one line (``NotSupportedError``).
+* Options: ``domain=<name>`` on the command line selects ``configs/domain/<name>.yaml``
+  where one exists, else the registered domain with no options (its constructor's
+  defaults); ``domain.<option>=value`` sets one. The constructor validates them.
+* ``cls_position`` (optional): the window index of a [CLS]-like element, for cls pooling.
+* ``config`` in ``embedder(config)`` / ``head(config, embedder)`` is the run's
+  ``encoderkit.core.EncoderConfig`` (``hidden_size``, ``initializer_range``, ...).
+* A record (what ``ingest`` writes, the store returns and ``to_records`` makes) is a dict
+  of per-token numpy fields (each ``[L, ...]``, same ``L``), per-record meta values and an
+  ``"id"`` string; ``to_records`` / ``read_records`` of a file must give its records the
+  ids ``ingest`` gave them, so that outputs join a store by id.
+* Masking helpers: ``encoderkit.data.masking`` (``choose_random``, ``corrupt_ids``).
+* Infill: ``infill(data, predict)`` gets no windowing from the core; ``predict`` runs the
+  examples it is given whole, so a domain cuts long records itself. The run's training
+  window reaches it only through an infill option named ``window`` (in
+  ``infill_options``) whose domain option defaults to ``None`` (``Pretrained.infill_domain``).
+* Errors: an ``encoderkit.errors.EncoderkitError`` (``UsageError`` for a bad parameter,
+  ``DataError`` for a bad file / record) is printed by the CLI as one line; a
+  ``ValueError`` / ``TypeError`` from the constructor becomes a one-line config error
+  naming the domain. Anything else is reported as a bug with its traceback.
+* Hooks the core looks up by name (``getattr``), all optional: ``embedding_twin()``
+  (a record's twin whose embedding is averaged in, e.g. a reverse complement),
+  ``hf_export_problems()``, ``vocab.token_strings``, ``<special>_token_id`` attributes
+  (``export-hf``), ``read_decimal``; and the ``Example.context`` key ``token_index``
+  (the record token positions of a window whose tokens are scattered).
 """
 
 from __future__ import annotations
@@ -25,8 +61,43 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-# A stored record: per-token fields (each [L, ...], same L) plus per-record metadata.
+from encoderkit.errors import EncoderkitError, UsageError
+
+# A stored record: per-token fields (each [L, ...], same L), per-record metadata, "id".
 Record = dict[str, Any]
+
+
+class NotSupportedError(UsageError, NotImplementedError):
+    """A command needs an optional method this domain does not implement (``read_input``,
+    ``infill``, ...): one line naming the domain and the method. Still a
+    ``NotImplementedError``, so ``except NotImplementedError`` keeps working."""
+
+
+class ContractError(EncoderkitError, ValueError):
+    """A domain returned something the contract does not allow (positions whose width is
+    not ``rope_axes``): one line naming the domain class and what to change."""
+
+
+def _who(domain: Any) -> str:
+    cls = domain if isinstance(domain, type) else type(domain)
+    return f"domain {cls.name!r} ({cls.__module__}.{cls.__qualname__})"
+
+
+def check_positions(domain: Domain, positions: np.ndarray) -> None:
+    """Refuse positions that are not ``[L, domain.rope_axes]``: a width the encoder does not
+    rotate by would be dropped silently (a domain that leaves ``rope_axes`` at 0 trains an
+    order-blind model). Called where the core first sees a domain's examples."""
+    shape = getattr(positions, "shape", None)
+    axes = domain.rope_axes
+    if shape is not None and len(shape) == 2 and shape[1] == axes:
+        return
+    if shape is None or len(shape) != 2:
+        raise ContractError(f"{_who(domain)} returned positions of shape {tuple(shape or ())}; positions "
+                            f"must be 2-D [L, rope_axes] = [L, {axes}] (a 1-D index i is i[:, None] "
+                            f"with rope_axes = 1)")
+    raise ContractError(f"{_who(domain)} returned positions of width {shape[1]} ([L, {shape[1]}]) but its "
+                        f"rope_axes is {axes}; set the class attribute rope_axes = {shape[1]} (the number "
+                        f"of rotary position axes) or return [L, {axes}] positions")
 
 
 @dataclass
@@ -123,10 +194,13 @@ class Domain:
     """
 
     name: ClassVar[str] = ""
-    #: fields of a record stored per token (used by the store to check records)
+    #: the number D of rotary position axes: ``featurize`` returns positions ``[L, D]``
+    #: with D == rope_axes (checked; a mismatch is refused). 0 (the default): no positions,
+    #: ``[L, 0]``, every layer global, a permutation-equivariant model (sets); a sequence
+    #: domain sets 1 and returns its token index as ``[L, 1]``
     rope_axes: int = 0
     #: index within every window of a [CLS]-like pooling element, or None when the
-    #: domain has none (``task.pooling=cls`` needs one)
+    #: domain has none (``task.pooling=cls``, ``embed pooling=cls`` and export-hf cls pooling need one)
     cls_position: int | None = None
     #: options a user may set at infill time (``Pretrained.infill(data, **options)``, the
     #: infill CLI): user-facing name -> the domain option it sets; the constructor validates
@@ -155,6 +229,9 @@ class Domain:
         self.schema = dict(schema)
         self.options = dict(options)
 
+    def _missing(self, method: str) -> str:
+        return f"{_who(self)} does not implement {method}, which every domain must implement"
+
     # ---- ingest (class-level: no schema exists yet) ----
     @classmethod
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
@@ -164,7 +241,8 @@ class Domain:
 
     # ---- per record ----
     def featurize(self, record: Record) -> Example:
-        raise NotImplementedError
+        """One stored record -> per-token fields and positions ``[L, rope_axes]`` (required)."""
+        raise NotImplementedError(self._missing("featurize(record) -> Example"))
 
     def windows(self, example: Example, max_seqlen: int) -> list[Example]:
         """Cut an example longer than ``max_seqlen`` into windows that cover it.
@@ -204,7 +282,9 @@ class Domain:
 
     @property
     def maskers(self) -> dict[str, Masker]:
-        raise NotImplementedError
+        """Named maskers ``(example, rng) -> MaskedExample`` (required to pretrain); the
+        ``masker`` option picks one (``mask``), checked before training (``check_masker``)."""
+        raise NotImplementedError(self._missing("the property maskers -> {name: masker}"))
 
     def mask(self, example: Example, rng: np.random.Generator) -> MaskedExample:
         """Apply the configured masker (``options['masker']``, a name, or a
@@ -221,6 +301,24 @@ class Domain:
                              f"choose from {sorted(self.maskers)}") from None
         return masker(example, rng)
 
+    def check_masker(self) -> None:
+        """Refuse (``ValueError``) a ``masker`` option that names no masker of this domain, or a
+        mixture with bad weights: called before training starts, so a typo leaves no run."""
+        choice = self.options.get("masker", "random")
+        names = list(choice) if isinstance(choice, Mapping) else [choice]
+        unknown = [n for n in names if n not in self.maskers]
+        if unknown or not names:
+            raise ValueError(f"unknown masker {unknown[0] if unknown else choice!r} (option masker); "
+                             f"domain {self.name!r} has maskers {sorted(self.maskers)}")
+        if isinstance(choice, Mapping):
+            try:
+                w = np.asarray([float(choice[k]) for k in names], dtype=np.float64)
+            except (TypeError, ValueError):
+                w = np.asarray([np.nan])
+            if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+                raise ValueError(f"masker mixture {dict(choice)!r}: weights must be numbers >= 0 "
+                                 f"with a positive sum")
+
     def unmasked(self, example: Example) -> MaskedExample:
         """The example as model input with nothing to predict (embedding)."""
         return MaskedExample(inputs=example.fields, positions=example.positions, targets={},
@@ -229,22 +327,27 @@ class Domain:
 
     # ---- modules ----
     def embedder(self, config: Any) -> nn.Module:
-        """Module mapping ``inputs: dict[str, Tensor [T, ...]]`` to hidden ``[T, d]``."""
-        raise NotImplementedError
+        """Module mapping ``inputs: dict[str, Tensor [T, ...]]`` to hidden ``[T, d]`` (required).
+        ``config``: the run's ``encoderkit.core.EncoderConfig`` (``hidden_size``, ...)."""
+        raise NotImplementedError(self._missing("embedder(config) -> nn.Module"))
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
         """Module with ``forward(hidden [P, d], targets: dict | None, weights [P] | None) -> HeadOutput``.
-        ``embedder`` is given so a head can tie its decoder to the input embedding."""
-        raise NotImplementedError
+        ``embedder`` is given so a head can tie its decoder to the input embedding (required;
+        ``config`` as for ``embedder``)."""
+        raise NotImplementedError(self._missing("head(config, embedder) -> nn.Module"))
 
     # ---- back to domain values ----
     def decode(self, predictions: Mapping[str, np.ndarray], example: MaskedExample) -> Record:
-        """Head predictions at ``example.predict`` tokens -> the record with those parts filled."""
-        raise NotImplementedError
+        """Head predictions at ``example.predict`` tokens -> the record with those parts filled.
+        Optional: the core never calls it; it is the domain's own helper for ``infill``."""
+        raise NotSupportedError(f"{_who(self)} implements no decode(predictions, example)")
 
     def to_records(self, data: Any) -> list[Record]:
-        """User-facing data (strings, frames, arrays, files) -> records as the store holds them."""
-        raise NotImplementedError
+        """User-facing data (strings, frames, arrays, files) -> records as the store holds them,
+        each with its ``"id"``. Optional: without it, Python callers pass stores or records."""
+        raise NotSupportedError(f"{_who(self)} implements no to_records(data), so it cannot turn "
+                                f"{type(data).__name__} into records")
 
     def row_index(self, data: Any) -> Any:
         """The index of in-memory user data whose records are its rows, in record order
@@ -256,8 +359,10 @@ class Domain:
 
     def infill(self, data: Any, predict: PredictFn) -> Any:
         """Fill what is missing in ``data``; observed values come back unchanged.
-        ``predict`` runs the model on masked examples (generic packing, batching)."""
-        raise NotImplementedError
+        ``predict`` runs the model on masked examples (generic packing, batching), each whole:
+        a domain cuts records longer than its window itself (see the module docstring).
+        Optional: a domain without it cannot infill."""
+        raise NotSupportedError(f"{_who(self)} implements no infill(data, predict), so it cannot fill data")
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """Other fills of ``data`` to compare with ``infill(data, predict)`` on held-back
@@ -268,8 +373,11 @@ class Domain:
         return {}
 
     def read_input(self, path: str) -> Any:
-        """A user file (FASTA, CSV, ...) -> the data ``infill``/``to_records`` accept (CLI)."""
-        raise NotImplementedError(f"domain {self.name!r} cannot read input files")
+        """A user file (FASTA, CSV, ...) -> the data ``infill``/``to_records`` accept (CLI).
+        Optional: without it, ``embed`` / ``predict`` take record stores, and ``infill`` no file."""
+        raise NotSupportedError(f"{_who(self)} cannot read input files (it implements no "
+                                f"read_input(path)); give a record store made by `encoderkit ingest` "
+                                f"where a command takes one")
 
     def read_records(self, path: str) -> list[Record]:
         """A user file -> records whose ids are the ones ``ingest`` gives that file's records,
@@ -301,8 +409,9 @@ class Domain:
 
     def write_output(self, data: Any, path: str) -> None:
         """Write infilled data back in the input's format (CLI ``encoderkit infill``),
-        atomically (temporary name, then rename)."""
-        raise NotImplementedError(f"domain {self.name!r} cannot write output files")
+        atomically (temporary name, then rename). Optional."""
+        raise NotSupportedError(f"{_who(self)} cannot write output files (it implements no "
+                                f"write_output(data, path))")
 
     # ---- small real samples, so one registry-driven test covers every domain ----
     @classmethod
@@ -318,6 +427,28 @@ class Domain:
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable description saved in the run dir to rebuild the domain."""
         return {"name": self.name, "schema": self.schema, "options": self.options}
+
+    def token_positions(self, window: Example) -> np.ndarray:
+        """Token tasks (``task.type=token_*``): the record position each token of ``window``
+        (an example from ``windows``) labels and predicts, ``[L]`` int64, -1 for a token that
+        stands for none (a [CLS]: no label, no prediction row). A record's positions are its
+        featurized tokens without the [CLS], in order. Default: the token at ``cls_position``
+        is -1, the others are ``start, start + 1, ...`` (so with a [CLS], ``start`` is the
+        position of the window's first token after it); a window whose ``context`` holds
+        ``token_index`` (its tokens' indices among the record's featurized tokens, [CLS]
+        included) maps through it. A domain whose tokens are not record positions in some
+        setting raises a ``UsageError`` naming the setting (sets in curve order)."""
+        n, cls = len(window), self.cls_position
+        has_cls = cls is not None and 0 <= cls < n
+        index = (window.context or {}).get("token_index")
+        if index is not None:  # [CLS] included: positions after the record's [CLS] move down one
+            t = np.asarray(index, dtype=np.int64)
+            out = t if cls is None else np.where(t == cls, -1, t - (t > cls))
+        else:
+            out = np.arange(n - has_cls, dtype=np.int64) + int(window.start)
+        if has_cls:
+            out = np.insert(out, cls, -1) if index is None else np.where(np.arange(n) == cls, -1, out)
+        return out
 
 
 def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:

@@ -46,7 +46,7 @@ from encoderkit.data.chunked import DEFAULT_BUFFER_MB, ChunkPlan
 from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
-from encoderkit.domain import Domain, Example, MaskedExample
+from encoderkit.domain import Domain, Example, MaskedExample, check_positions
 from encoderkit.errors import DataError
 
 STATE_VERSION = 1
@@ -128,6 +128,7 @@ class _Producer:
 
     def windows(self, rec_index: int, record: dict[str, Any]) -> list[Example]:
         example = self.domain.featurize(record)
+        check_positions(self.domain, example.positions)  # [L, rope_axes], or refused
         example.record, example.window, example.start = rec_index, 0, 0
         windows = self.domain.windows(example, self.max_seqlen)
         for win in windows:

@@ -28,7 +28,8 @@ A raw file is read as the run's store was ingested: an ingest option given again
              A record longer than max_seqlen is cut into windows (the last one ends at the
              record's end, so it may overlap the one before): mean / mean_std pool every
              window's tokens (an overlapped token once per window), cls weighs the windows'
-             first states by length, none averages a token over the windows holding it
+             [CLS] states (the domain's cls_position; refused for a domain without one) by
+             length, none averages a token over the windows holding it
   output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
   overwrite  replace an output encoderkit wrote before (never anything else)
 """
@@ -187,6 +188,7 @@ def _embed(argv: list[str]) -> int:
     source = _input_path(args["input"])
     check_device(args["device"])  # device=cuda without CUDA failed inside torch
     model = load(args["checkpoint"], device=args["device"])
+    check_pooling(args["pooling"], model.domain)  # cls without a [CLS]: before reading the input
     check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)
     if source.is_dir():
         data: Any = source

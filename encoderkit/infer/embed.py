@@ -21,8 +21,9 @@ Pooling a record that was windowed (documented behaviour):
   of every window were one set: Chan et al.'s pairwise update). The spread is
   what the mean throws away; a linear probe reads more from the pair
   (benchmarks/RESULTS.md, "Pooling: the spread of the token states beside their mean").
-* ``cls``: the hidden state of each window's first token, windows weighted by
-  their token count (one window: the first token's state).
+* ``cls``: the hidden state of each window's [CLS]-like element (token
+  ``Domain.cls_position`` of the window), windows weighted by their token count (one
+  window: that token's state). Refused for a domain whose ``cls_position`` is None.
 * ``none``: one vector per record token; where windows overlap, the states of
   the windows covering a token are averaged.
 
@@ -47,16 +48,23 @@ from torch import Tensor
 
 from encoderkit.batch import PackedBatch
 from encoderkit.data.collate import collate
-from encoderkit.domain import Domain, MaskedExample
+from encoderkit.domain import Domain, MaskedExample, check_positions
+from encoderkit.errors import UsageError
 from encoderkit.modeling import MaskedEncoderModel
 
 POOLINGS = ("mean", "mean_std", "cls", "none")
 
 
-def check_pooling(pooling: str) -> None:
+def check_pooling(pooling: str, domain: Domain | None = None) -> None:
+    """Refuse an unknown pooling, and ``cls`` for a ``domain`` with no [CLS]-like element
+    (``Domain.cls_position`` None), as ``task.pooling=cls`` is refused."""
     if pooling not in POOLINGS:
         raise ValueError(f"The 'pooling' parameter of embed must be one of {list(POOLINGS)}. "
                          f"Got {pooling!r} instead.")
+    if pooling == "cls" and domain is not None and domain.cls_position is None:
+        raise UsageError(f"pooling='cls' needs a [CLS]-like element in every window, and domain "
+                         f"{domain.name!r} has none (its cls_position is None); use pooling='mean' "
+                         f"or 'mean_std'", key="pooling")
 
 
 def autocast_for(device: torch.device):
@@ -112,6 +120,7 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
                     "the domain reads it, e.g. a DataFrame or a file)") if isinstance(e, KeyError) else ""
             raise ValueError(f"record {index} (id {rid!r}) cannot be featurized by domain "
                              f"{domain.name!r}: {type(e).__name__}: {e}{hint}") from e
+        check_positions(domain, example.positions)  # [L, rope_axes], or refused
         example.record = index
         if len(example) == 0:
             raise ValueError(f"record {index} (id {rid!r}) has no tokens; it cannot be embedded")
@@ -140,7 +149,7 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
     and a record of several windows shows its windows done meanwhile; ``twin``: the stream
     of the records' twins, whose windows show but whose records are not counted again.
     """
-    check_pooling(pooling)
+    check_pooling(pooling, domain)
     max_tokens = max(int(max_tokens), int(max_seqlen))
     device = next(model.parameters()).device
     was_training = model.training
@@ -167,8 +176,13 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                     m2 = torch.zeros(len(group), d, device=device).index_add_(0, seq, centred * centred)
                     per_seq = torch.cat([per_seq, m2], dim=-1)
             elif pooling == "cls":
+                at = int(domain.cls_position)
+                short = next((w for _, w in group if len(w) <= at), None)
+                if short is not None:
+                    raise ValueError(f"domain {domain.name!r} made a window of {len(short)} tokens of record "
+                                     f"{short.record}, with no [CLS] at its cls_position {at}")
                 lengths = batch.seq_lengths().to(hidden.dtype)[:, None]
-                per_seq = hidden[batch.cu_seqlens[:-1].long()] * lengths  # first token, weighted
+                per_seq = hidden[batch.cu_seqlens[:-1].long() + at] * lengths  # each window's [CLS], weighted
             per_np = (per_seq if pooling != "none" else hidden).cpu().numpy()
             for b, (job, w) in enumerate(group):
                 if job.index not in open_jobs:

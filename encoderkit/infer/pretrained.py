@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import UsageError
-from encoderkit.domain import Domain, MaskedExample
+from encoderkit.domain import Domain, MaskedExample, check_positions
 from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.tasks.spec import pooled_width
@@ -159,8 +159,9 @@ class Pretrained:
         ``none`` a list of ``[L_i, d]``. With ``out`` (``.zarr``/``.npy``) results
         stream to disk and the path is returned (see ``infer.embed`` for windowing).
         ``ingest_options``: those given to ``ingest`` (``time_column=...``) may be repeated;
-        a file is read as the run's store was ingested, so one that differs is refused."""
-        check_pooling(pooling)
+        a file is read as the run's store was ingested, so one that differs is refused.
+        ``cls`` needs a domain with a [CLS]-like element (``Domain.cls_position``)."""
+        check_pooling(pooling, self.domain)
         unknown = sorted(split_read_options(self.domain, ingest_options))
         if unknown:
             raise UsageError(f"embed() got unknown parameter(s) {unknown}; the {self.domain.name!r} "
@@ -218,6 +219,8 @@ class Pretrained:
                              f"(got {type(examples).__name__}); to fill data use .infill(data), and "
                              f"for task predictions fine-tune first (encoderkit finetune) and load "
                              f"that run")
+        for e in examples:  # a domain's infill makes its own examples
+            check_positions(self.domain, e.positions)
         return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
 
     def infill(self, data: Any, **options: Any) -> Any:

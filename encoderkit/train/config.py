@@ -185,6 +185,7 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from encoderkit.overrides import readable
 
     overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
+    overrides = [_domain_choice(o) for o in overrides]
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]
     # a key given twice: the last value wins, as Hydra does for a plain key (the retries
@@ -218,6 +219,25 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     return cfg
 
 
+def _domain_choice(override: str) -> str:
+    """``domain=<name>``: the yaml ``configs/domain/<name>.yaml`` where one exists, else a
+    registered domain with its own defaults (``domain.name=<name>``), so a plug-in needs no
+    file in encoderkit's tree; a name that is neither is one line listing the choices."""
+    key, sep, value = override.partition("=")
+    if key.lstrip("+") != "domain" or not sep or value in ("", "null") or "," in value:
+        return override
+    if (config_dir() / "domain" / f"{value}.yaml").is_file():
+        return override
+    from encoderkit.registry import GROUP, available_domains
+
+    if value in available_domains():
+        return f"domain.name={value}"
+    yamls = sorted(p.stem for p in (config_dir() / "domain").glob("*.yaml"))
+    raise ConfigError(f"unknown domain {value!r}; available: {sorted(set(yamls) | set(available_domains()))} "
+                      f"(a configs/domain/<name>.yaml, or a domain registered under the entry-point "
+                      f"group {GROUP!r})", key="domain")
+
+
 def _unknown_key(key: str, config_name: str = "config") -> str:
     section = key.split(".", 1)[0]
     schema = OmegaConf.structured(FinetuneConfig if config_name == "finetune" else PretrainConfig)
@@ -245,8 +265,8 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
         raise ConfigError(f"config key {key!r}: {str(e).splitlines()[0]}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if "domain.name" in missing:
-        raise ConfigError("no domain given: add domain=<name> (a configs/domain yaml), "
-                          "domain.name=<registered domain>, or an experiment=<preset>")
+        raise ConfigError("no domain given: add domain=<name> (a configs/domain yaml or a "
+                          "registered domain), or an experiment=<preset>")
     if missing:
         raise ConfigError(f"config key {missing[0]!r} is required (set {missing[0]}=...)")
     _check(merged)
@@ -570,8 +590,9 @@ def help_text() -> str:
     for group in ("model", "domain", "optim", "schedule", "data", "experiment"):
         options = sorted(p.stem for p in (root / group).glob("*.yaml"))
         lines.append(f"  {group}: {', '.join(options) if options else '(none)'}")
-    lines += ["  (domain.name=<registered domain> selects a domain with no yaml; "
-              "domain.<option>=value sets its options)", "", "keys and defaults:"]
+    lines += ["  (domain=<name> of a registered domain with no yaml, e.g. a plug-in, is "
+              "domain.name=<name>: the domain's own defaults; domain.<option>=value sets its options)",
+              "", "keys and defaults:"]
     defaults = OmegaConf.structured(PretrainConfig)
     for section in ("run", "train", "data", "optim", "schedule"):
         for k, v in OmegaConf.to_container(defaults[section]).items():

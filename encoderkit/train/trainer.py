@@ -118,6 +118,8 @@ class Trainer:
                               f"but domain.name={name!r}")
         try:
             self.domain = get_domain(name)(self.store.schema, **options)
+            if "task" not in cfg:  # pretraining masks: a masker typo fails before the run starts
+                self.domain.check_masker()
         except KeyError as e:
             raise ConfigError(str(e.args[0] if e.args else e)) from None
         except (TypeError, ValueError) as e:  # a bad domain option: the domain names it

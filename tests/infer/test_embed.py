@@ -47,6 +47,7 @@ class _Head(nn.Module):
 class InferTokens(Domain):
     name = "infer-test-tokens"
     rope_axes = 1
+    cls_position = 0  # the first token pools (embed pooling="cls" needs a cls_position)
 
     def featurize(self, record):
         ids = np.asarray(record["ids"], dtype=np.int64)
