@@ -22,7 +22,6 @@ import contextlib
 import os
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -760,7 +759,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                          key="domain")
     cls = get_domain(domain)
     _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
-    work = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="encoderkit-impute-"))
+    from encoderkit.outputs import make_work_dir  # the next impute removes one a SIGKILL left
+    work = Path(run_dir) if run_dir else make_work_dir("encoderkit-impute-")
     try:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -9,7 +9,9 @@ holds anything else is refused, so a mistyped ``output=`` never wipes a user's f
 Writers still write under a temporary name and rename when complete; a writer killed
 outright (SIGKILL, the out-of-memory killer, a power cut) cannot remove its temporary, so
 the next writer of the same output removes those of processes no longer alive
-(``remove_dead_temporaries``).
+(``remove_dead_temporaries``), and puts back an old output such a writer had moved aside
+(``restore_dead_replaced``). Work folders in the temporary directory are made by
+``make_work_dir``, which removes those dead processes of this host left.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Callable, Mapping
 from encoderkit.errors import DataError, OutputExistsError
 
 STORE_ATTR = "encoderkit"
-HF_EXPORT_FILES = frozenset({"config.json", "model.safetensors"})
+HF_EXPORT_FILES = frozenset({"config.json", "model.safetensors", "encoderkit_tokenizer.json"})
 EMBEDDING_ATTRS = frozenset({"pooling", "records", "dim"})
 
 
@@ -58,7 +60,7 @@ def is_embedding_zarr(path: Path) -> bool:
 
 
 def is_hf_export(path: Path) -> bool:
-    """A directory export-hf wrote: its two files, the config carrying our block."""
+    """A directory export-hf wrote: its files (``HF_EXPORT_FILES``), the config carrying our block."""
     names = {p.name for p in path.iterdir()}
     if not names <= HF_EXPORT_FILES or "config.json" not in names:
         return False
@@ -190,6 +192,137 @@ def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
         else:  # best effort, as rmtree above: a leftover we cannot remove does not stop the write
             with contextlib.suppress(OSError):
                 p.unlink()
+
+
+def restore_dead_replaced(target: str | os.PathLike, old_prefix: str | None = None,
+                          complete: Callable[[Path], bool] | None = None) -> None:
+    """Finish what a writer killed between its two renames (``target -> <old_prefix><pid>``,
+    then its temporary -> ``target``) left, when process ``pid`` is gone: with ``target``
+    missing, the old copy is renamed back (a killed write leaves the old output, as a kill at
+    any other moment does); with ``target`` present (the kill came after the second rename), the
+    old copy is removed. ``complete`` says whether an old copy is whole (only such a copy is
+    restored). A warning says what was done. ``old_prefix`` defaults to ``<name>.old-``."""
+    import warnings
+
+    target = Path(target)
+    prefix = old_prefix if old_prefix is not None else f"{target.name}.old-"
+    try:
+        entries = [p for p in target.parent.iterdir() if p.name.startswith(prefix)] \
+            if target.parent.is_dir() else []
+        entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)  # the newest is restored
+    except OSError:
+        return
+    for p in entries:
+        rest = p.name[len(prefix):] if p.name.startswith(prefix) else ""
+        if not rest.isdigit() or int(rest) == os.getpid() or _alive(int(rest)):
+            continue
+        if not (target.exists() or target.is_symlink()) and (complete is None or complete(p)):
+            try:
+                os.rename(p, target)
+            except OSError:  # another process restored one first (else: a read-only folder)
+                if not target.exists():
+                    continue  # the only copy: never removed
+            else:
+                warnings.warn(f"{target}: a writer (process {rest}) was killed while replacing it and "
+                              f"left no output there; restored the previous one from {p.name}", stacklevel=2)
+                continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        if not p.exists():
+            warnings.warn(f"{target}: removed {p.name}, the previous output a writer (process {rest}) "
+                          f"killed while replacing it left behind", stacklevel=2)
+
+
+# Work folders of a command in the temporary directory (impute's, parallel ingest's spools): a
+# marker file inside names the owner, so a later run removes those a killed process left.
+WORK_MARKER = ".encoderkit-work.json"
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux), None where unknown: a
+    recycled pid then has another start time than the marker recorded."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _owner_alive(marker: Mapping[str, Any]) -> bool:
+    pid, started = marker.get("pid"), marker.get("started")
+    if not isinstance(pid, int) or not _alive(pid):
+        return False
+    now = _start_time(pid)
+    return started is None or now is None or now == started
+
+
+def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> None:
+    """Remove the work folders ``<dir>/<prefix>*`` (default: the temporary directory) that
+    ``make_work_dir`` made for a process of this host that is gone (a SIGKILL, the
+    out-of-memory killer). Only folders holding its marker are touched: another host's, a
+    live process's and anything else in the folder are left alone."""
+    import tempfile
+
+    folder = Path(dir if dir is not None else tempfile.gettempdir())
+    try:
+        entries = [p for p in folder.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    host, uid = _host(), os.geteuid() if hasattr(os, "geteuid") else None
+    for p in entries:
+        marker = p / WORK_MARKER
+        try:
+            if p.is_symlink() or not p.is_dir() or marker.is_symlink() or not marker.is_file():
+                continue
+            if uid is not None and p.stat().st_uid != uid:
+                continue
+            owner = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(owner, dict) or owner.get("host") != host or owner.get("prefix") != prefix:
+            continue
+        if owner.get("pid") == os.getpid() and owner.get("started") == _start_time(os.getpid()):
+            continue  # this process's own (another work folder of the same command)
+        if not _owner_alive(owner):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def make_work_dir(prefix: str, dir: str | os.PathLike | None = None) -> Path:
+    """A new work folder ``<dir>/<prefix><pid>-XXXXXXXX`` (``dir``: the temporary directory by
+    default) with a marker naming this process and host; first removes the ones of the same
+    ``prefix`` that dead processes of this host left (``remove_dead_work_dirs``). The caller
+    removes its own when done."""
+    import tempfile
+
+    remove_dead_work_dirs(prefix, dir)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
+    owner = {"pid": os.getpid(), "host": _host(), "started": _start_time(os.getpid()), "prefix": prefix}
+    try:
+        (path / WORK_MARKER).write_text(json.dumps(owner))
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def work_dir(prefix: str, dir: str | os.PathLike | None = None):
+    """``make_work_dir`` as a context manager: the folder is removed on leaving."""
+    path = make_work_dir(prefix, dir)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def check_output_kind(output: str, data: Any, parquet: bool) -> None:

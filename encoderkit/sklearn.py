@@ -347,7 +347,8 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             Path(self.run_dir).mkdir(parents=True, exist_ok=True)  # finished run's checkpoints
             work = Path(tempfile.mkdtemp(prefix="fit-", dir=self.run_dir))
         else:
-            work = Path(tempfile.mkdtemp(prefix="encoderkit-imputer-"))
+            from encoderkit.outputs import make_work_dir  # the next fit removes a killed fit's
+            work = make_work_dir("encoderkit-imputer-")
         self.run_dir_ = str(work) if self.run_dir else None
         try:
             store = str(work / "fit.zarr")

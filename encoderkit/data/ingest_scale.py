@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 from collections import deque
 from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +30,7 @@ import numpy as np
 from encoderkit.data.store import RecordStore, StoreWriter
 from encoderkit.domain import IngestReport
 from encoderkit.errors import DataError
+from encoderkit.outputs import work_dir
 from encoderkit.registry import get_domain
 
 COPY_BLOCK = 1024  # records read from a spool / old store at a time
@@ -94,7 +94,9 @@ def merge_schemas(cls: type, schemas: Sequence[Mapping[str, Any]], what: str) ->
             raise DataError(f"domain {getattr(cls, 'name', cls.__name__)!r}: the schemas of {what} differ "
                             f"({first[:200]} vs {_canonical(s)[:200]}) and the domain defines no "
                             f"merge_schemas(): its schema depends on all the input at once, so ingest "
-                            f"it in one go (workers=1, no append)")
+                            f"it in one go (workers=1" + (", or in parts: the first, then the others with "
+                                                         "append=true, encoded with the first's schema)"
+                                                         if hasattr(cls, "ingest_append") else ", no append)"))
     return schemas[0]
 
 
@@ -155,7 +157,8 @@ def ingest_parallel(domain: str, sources: Sequence[str], append: Callable[..., i
     # fork keeps domains registered at run time (plugins, tests) visible in the workers
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     schemas = []
-    with tempfile.TemporaryDirectory(prefix="encoderkit-ingest-") as tmp, \
+    # spools in a work folder the next parallel ingest removes if this process is killed
+    with work_dir("encoderkit-ingest-") as tmp, \
             _stopping(ProcessPoolExecutor(max_workers=workers, mp_context=context)) as pool:
         pending: deque[tuple[str, str, Future]] = deque()
         todo = iter(enumerate(sources))

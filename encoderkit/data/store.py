@@ -97,6 +97,46 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_ctime_ns
 
 
+def recover_stranded(target: Path) -> None:
+    """Undo what a writer killed between ``finalize``'s two renames (``target ->
+    <name>.old-<pid>``, ``<name>.tmp-<pid> -> target``) left: with no store at ``target``, the
+    old store goes back there; once the new one is in place, the old one is removed. A
+    warning says which (see ``outputs.restore_dead_replaced``)."""
+    from encoderkit.outputs import _zarr_attrs, restore_dead_replaced
+
+    def complete(p: Path) -> bool:
+        return p.is_dir() and ATTR in (_zarr_attrs(p) or {})
+
+    restore_dead_replaced(target.absolute(), complete=complete)
+
+
+def settle_zarr_writes(timeout: float = 120.0) -> None:
+    """Wait until zarr's event loop has no task left: the writes of a batch that kept running
+    after one of them failed. Their errors are collected (not printed); a task still running
+    after ``timeout`` seconds is left."""
+    import asyncio
+
+    from zarr.core import sync as zsync
+
+    loop = zsync.loop[0]
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def settle() -> None:
+        me = asyncio.current_task()
+        while pending := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+            await asyncio.wait(pending)  # a task's writes may start more tasks: look again
+            for t in pending:
+                if not t.cancelled():
+                    t.exception()  # retrieved: asyncio logs no "exception was never retrieved"
+
+    future = asyncio.run_coroutine_threadsafe(settle(), loop)
+    try:
+        future.result(timeout)
+    except Exception:
+        future.cancel()
+
+
 class StoreWriter:
     """Append records, then ``finalize(schema, provenance)``.
 
@@ -127,6 +167,10 @@ class StoreWriter:
             from encoderkit.outputs import check_output, is_store, remove_dead_temporaries
 
             target = Path(path)
+            # what killed writers left (even where this write is refused): a store moved aside
+            # between the two renames of finalize goes back, their temporaries go
+            recover_stranded(target)
+            remove_dead_temporaries(target.absolute().parent, f"{target.name}.tmp-")
             # overwrite replaces a store only, never a folder of the user's files
             check_output(target, self.overwrite, what="a record store", recognise=is_store)
             # folders this writer creates, deepest first: an aborted write removes them again
@@ -134,7 +178,6 @@ class StoreWriter:
             self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
             # what is at the target now: another writer that replaces it meanwhile is noticed
             self._found = _stamp(target)
-            remove_dead_temporaries(target.absolute().parent, f"{target.name}.tmp-")
             try:
                 if self._tmp.exists():
                     shutil.rmtree(self._tmp)
@@ -180,6 +223,10 @@ class StoreWriter:
         if self._closed:
             return
         self._closed = True
+        # zarr writes a chunk batch as concurrent tasks and returns at the first failure (a
+        # full disk) while the others still run: they would recreate the temporary after it
+        # is removed, and print "Task was destroyed but it is pending!" at exit
+        settle_zarr_writes()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             for folder in self._made:
@@ -472,6 +519,8 @@ class RecordStore:
                  expect_domain: str | None = None) -> None:
         self.path = path
         self.where = where = _describe(path)
+        if _is_local(path) and not Path(path).exists():
+            recover_stranded(Path(path))  # an overwrite killed between its renames left it aside
         if _is_local(path) and not Path(path).exists():
             raise StoreError(f"{where}: no such record store (path does not exist)")
         try:
