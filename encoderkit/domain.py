@@ -50,7 +50,9 @@ The contract, for a plug-in author:
   (``export-hf``), ``read_decimal``, the classmethods ``merge_schemas(schemas)`` (one schema
   for files ingested in parts: ``workers>1``, ``append=true``) and ``ingest_append(store,
   sources, writer, report, **options)`` (``append=true`` encodes new files with the store's
-  schema, which stays: a table's); and the ``Example.context`` key ``token_index``
+  schema, which stays: a table's); the method ``token_positions(window)`` (token tasks: the
+  record position each token labels, -1 for a [CLS]; its default follows ``start`` and
+  ``cls_position``); and the ``Example.context`` key ``token_index``
   (the record token positions of a window whose tokens are scattered).
 """
 
@@ -111,7 +113,9 @@ class Example:
     positions: np.ndarray  # [L, D] int32/float32 (D = 0 allowed: shape [L, 0])
     record: int = -1  # index of the source record
     window: int = 0  # window number within the record
-    start: int = 0  # first token of this window within the record's token sequence
+    # first token of this window within the record's token sequence; with a [CLS] in every
+    # window (``cls_position``), the record position of the window's first token after it
+    start: int = 0
     context: dict[str, Any] = field(default_factory=dict)  # per-example values decode needs
 
     def __len__(self) -> int:

@@ -46,6 +46,7 @@ from torch import nn
 from encoderkit.data.masking import choose_random
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                Record, RecordWriter)
+from encoderkit.errors import UsageError
 
 from . import digits
 from .curves import CURVES, curve_order
@@ -305,6 +306,29 @@ class SetsDomain(SetsUserData, Domain):
             chunk.context["token_index"] = np.concatenate([[0], index]) if len(chunk) > len(g) else index
             out.append(chunk)
         return out
+
+    def token_positions(self, window: Example) -> np.ndarray:
+        """Token tasks: a token is the element at its file position only with ``order=input``,
+        no pooling token and whole sets; otherwise per-element labels and prediction rows
+        would land on other elements, so the setting is refused by name."""
+        ctx = window.context or {}
+        if self.options.get("order") not in (None, "input"):
+            raise UsageError(f"token tasks need domain.order=input: with order={self.options['order']} "
+                             f"the tokens are the elements in curve order, not file order, so "
+                             f"per-element labels and predictions would land on other elements")
+        if ctx.get("cls") or self.options.get("pooling_token"):
+            raise UsageError("token tasks need domain.pooling_token=false: the [CLS] token before the "
+                             "elements would shift every per-element label and prediction by one")
+        if ctx.get("token_index") is not None:
+            raise UsageError("token tasks need every record to fit data.max_seqlen: a record with more "
+                             "elements is cut into chunks of scattered elements, whose labels and "
+                             "predictions would not line up; raise data.max_seqlen past the longest record")
+        elements = ctx.get("elements")
+        if elements is not None and not np.array_equal(np.asarray(elements), np.arange(len(elements))):
+            raise UsageError("token tasks need tokens in the record's own order: this domain's tokens "
+                             "are its elements reordered, so per-element labels and predictions would "
+                             "land on other elements")
+        return super().token_positions(window)
 
     def augment(self, example: Example, rng: np.random.Generator) -> Example:
         jitter, rotate = float(self.options["jitter"]), self.options["random_rotation"]

@@ -1,10 +1,10 @@
 """``TaskObjective``: fine-tuning a task head (and the encoder) in the shared training loop.
 
 Training examples: every window of a labelled training record is one sequence that
-carries its record's label (sequence tasks) or its slice of the record's token labels
-(token tasks, sliced at ``Example.start``). Windows are not subsampled: a long record
-contributes all of its windows each epoch, each pooled on its own. Validation and
-``predict`` pool over all windows of a record (see ``tasks/outputs.py``).
+carries its record's label (sequence tasks) or its tokens' labels (token tasks: at the
+record positions ``Domain.token_positions`` gives them; a [CLS] has none). Windows are not
+subsampled: a long record contributes all of its windows each epoch, each pooled on its
+own. Validation and ``predict`` pool over all windows of a record (see ``tasks/outputs.py``).
 
 Augmentation (``task.augment``): ``auto`` (default) applies ``Domain.safe_augment``, what
 never changes a record's label (time series: a random phase of the patch grid); ``true``
@@ -31,7 +31,7 @@ from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
-from encoderkit.tasks.token_range import check_store_tokens
+from encoderkit.tasks.token_range import check_store_tokens, token_positions
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
 
@@ -76,16 +76,17 @@ class Prepare:
         r = window.record
         if spec.token_level:
             y = self.y[r]
-            s, n = window.start, len(window)
-            seg = y[s:s + n]
-            if len(seg) < n:  # tokens past the last label row are unlabelled
-                fill = -1 if spec.type == "token_classification" else np.nan
-                pad = np.full((n - len(seg),) + y.shape[1:], fill, dtype=y.dtype)
-                seg = np.concatenate([seg, pad])
+            # each token's record position, as the domain maps it (-1: a [CLS], unlabelled);
+            # tokens past the last label row are unlabelled
+            pos = token_positions(d, window)
+            have = (pos >= 0) & (pos < len(y))
+            fill = -1 if spec.type == "token_classification" else np.nan
+            seg = np.full((len(pos),) + y.shape[1:], fill, dtype=y.dtype)
+            seg[have] = y[pos[have]]
             if spec.type == "token_classification":
-                m.labels = {"y": seg.astype(np.int64), "mask": seg >= 0}
+                m.labels = {"y": seg.astype(np.int64), "mask": seg >= 0, "position": pos}
             else:
-                m.labels = {"y": seg.astype(np.float32), "mask": ~np.isnan(seg).all(-1)}
+                m.labels = {"y": seg.astype(np.float32), "mask": ~np.isnan(seg).all(-1), "position": pos}
         else:
             y = self.y[r]
             if spec.type in ("classification", "supervised_contrastive"):

@@ -3,7 +3,8 @@
 Sequence tasks: the pooled state of a record is the mean of its windows' pooled states,
 each window weighted by its token count (one window: exactly its pooled state); the head
 runs on that record-level vector, so a long record gets one prediction from all of its
-windows. Token tasks: each token's logits, averaged where windows overlap.
+windows. Token tasks: one row per record position (``Domain.token_positions``; a [CLS]
+gets none), its tokens' logits averaged where windows overlap.
 Contrastive tasks: the record's pooled embedding.
 """
 
@@ -23,7 +24,9 @@ from encoderkit.tasks.model import TaskModel
 def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.device,
             autocast: Any = None, forward: Any = None) -> tuple[list[int], list[np.ndarray]]:
     """(record indices ascending, per record output): ``[K]`` head outputs (``[d]`` pooled
-    for contrastive tasks) or ``[L, K]`` token outputs (NaN rows: tokens no window covered).
+    for contrastive tasks) or ``[L, K]`` token outputs, one row per record position (NaN
+    rows: positions no window covered, which ``predict`` refuses beforehand in
+    ``token_range.window_positions``).
 
     ``forward``: a wrapped model (FSDP2) to run instead of ``model``; the head then runs
     per window and window outputs are averaged (the head cannot run outside the wrapper).
@@ -50,12 +53,18 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
             cu = b.cu_seqlens.tolist()
             records = b.record.tolist()
             starts = b.start.tolist()
+            # token tasks: each token's record position (-1: a [CLS], no row), as Prepare / predict
+            # set it from Domain.token_positions; without it, a window's tokens from its start
+            where = b.labels.get("position") if spec.token_level else None
+            where = where.cpu().numpy() if where is not None else None
             for i, r in enumerate(records):
                 n = cu[i + 1] - cu[i]
                 if spec.token_level:
                     s, e = tokens.setdefault(r, ([], []))
-                    s.append(np.asarray([starts[i]]))
-                    e.append(per_np[cu[i]:cu[i + 1]])
+                    p = where[cu[i]:cu[i + 1]] if where is not None else starts[i] + np.arange(n)
+                    keep = p >= 0
+                    s.append(p[keep])
+                    e.append(per_np[cu[i]:cu[i + 1]][keep])
                 else:
                     sums[r] = sums.get(r, 0.0) + per_np[i].astype(np.float64) * n
                     weights[r] = weights.get(r, 0.0) + n
@@ -65,13 +74,13 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
         order = sorted(tokens)
         out = []
         for r in order:
-            starts_r, blocks = tokens[r]
-            length = max(int(s[0]) + len(x) for s, x in zip(starts_r, blocks))
+            where_r, blocks = tokens[r]
+            length = max((int(p.max()) + 1 for p in where_r if p.size), default=0)
             acc = np.zeros((length, blocks[0].shape[1]))
             cnt = np.zeros(length)
-            for s, x in zip(starts_r, blocks):
-                acc[int(s[0]):int(s[0]) + len(x)] += x
-                cnt[int(s[0]):int(s[0]) + len(x)] += 1
+            for p, x in zip(where_r, blocks):
+                np.add.at(acc, p, x)
+                np.add.at(cnt, p, 1)
             with np.errstate(invalid="ignore"):
                 out.append(acc / cnt[:, None])
         return order, out

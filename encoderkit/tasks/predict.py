@@ -68,7 +68,7 @@ class FineTuned(Pretrained):
         from encoderkit.data.collate import collate
         from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs, show_windows
         from encoderkit.tasks.outputs import collect
-        from encoderkit.tasks.token_range import check_token_layout
+        from encoderkit.tasks.token_range import window_positions
 
         source = RecordSource(data, self.domain)
         ids: list[str] = []
@@ -78,14 +78,16 @@ class FineTuned(Pretrained):
                 ids.append(rid)
                 yield index, rid, rec
 
-        # rows of a token task are numbered by token: its windows must be file positions
+        # rows of a token task are record positions (Domain.token_positions; a [CLS] has none):
+        # checked to cover each position of the record once and none past its end
         token_level = bool(getattr(getattr(self.model, "spec", None), "token_level", False))
 
         def windows():
             for job in record_jobs(self.domain, records(), self.max_seqlen):
-                if token_level:
-                    for w in job.windows:
-                        check_token_layout(self.domain, w)
+                if token_level:  # (the record's size: its highest position, within its tokens)
+                    for w, p in zip(job.windows, window_positions(self.domain, job.windows, None, job.id,
+                                                                   limit=job.length)):
+                        w.labels = {**w.labels, "position": p}
                 yield from ((job, i, w) for i, w in enumerate(job.windows))
 
         n = len(source)

@@ -1,22 +1,27 @@
-"""Token labels past a record's last token: the one check of ``finetune`` and ``evaluate``.
+"""Token positions: how per-token labels and prediction rows line up with a record.
 
 A token label's ``position`` counts the model's tokens of a record (what the domain's
-``featurize`` makes of it, the rows ``predict`` writes), not the values the record stores:
-a series cut into patches has one token per patch, so a label per sample runs past the end.
-Training used to drop such labels without a word (a window's slice of the labels simply
-ended) while ``evaluate`` refused the same file; both now refuse it here, with one message
-naming the file, the record, the first position past the end (and its row, where the file
-has one row per token) and the record's token count.
+``featurize`` makes of it, the rows ``predict`` writes) without a [CLS] element, not the
+values the record stores: a series cut into patches has one token per patch, so a label
+per sample runs past the end. Which record position each token of a window stands for is
+the domain's to say (``Domain.token_positions``: by default ``start`` onwards, the token at
+``cls_position`` standing for none); the core slices labels and numbers rows through it
+(``token_positions``), checks that a record's windows cover each of its positions and none
+past its end (``window_positions``), and refuses labels past a record's last position
+(``check_token_range``) in ``finetune`` and ``evaluate`` alike, naming the file, the
+record, the first position past the end (and its row, where the file has one row per
+token) and the record's token count.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from encoderkit.errors import DataError
+from encoderkit.domain import ContractError
+from encoderkit.errors import DataError, EncoderkitError
 from encoderkit.tasks.label_files import is_missing
 
 # records featurized at a time to count their tokens (bounds the memory of long records)
@@ -55,19 +60,20 @@ def check_token_range(labels: Any, r: int, ids: Any, tokens: int) -> None:
 def check_store_tokens(labels: Any, store: Any, domain: Any, ids: np.ndarray,
                        max_seqlen: int | None = None) -> None:
     """``check_token_range`` for every labelled record of ``store`` (store order), its
-    token count from the domain's ``featurize``. Reads and featurizes each labelled record
-    once, as a labels file of one row per token already lists each of its tokens; with
-    ``max_seqlen``, also refuses windows whose tokens are not file positions
-    (``check_token_layout``) before training starts."""
+    token positions from the domain's ``featurize`` (``record_size``: no [CLS]). Reads and
+    featurizes each labelled record once, as a labels file of one row per token already
+    lists each of its tokens; with ``max_seqlen``, also refuses, before training starts,
+    windows whose tokens the domain cannot map to record positions or that leave a position
+    out or run past the end (``window_positions``)."""
     todo = np.flatnonzero(np.asarray(labels.labelled))
     for lo in range(0, len(todo), COUNT_CHUNK):
         chunk = todo[lo:lo + COUNT_CHUNK]
         for r, record in zip(chunk, store.read_many(chunk)):
             example = domain.featurize(record)
+            size = record_size(domain, example)
             if max_seqlen is not None:
-                for window in domain.windows(example, int(max_seqlen)):
-                    check_token_layout(domain, window)
-            check_token_range(labels, int(r), ids, len(example))
+                window_positions(domain, domain.windows(example, int(max_seqlen)), size, str(ids[r]))
+            check_token_range(labels, int(r), ids, size)
 
 
 def _row_of(file: str, ids: np.ndarray, r: int, position: int) -> int | None:
@@ -97,37 +103,70 @@ def _row_of(file: str, ids: np.ndarray, r: int, position: int) -> int | None:
     return int(at[0]) + (2 if header else 1) if at.size else None
 
 
+def token_positions(domain: Any, window: Any) -> np.ndarray:
+    """The record position of each token of ``window`` (``[L]`` int64, -1: a token with no
+    position, a [CLS]), as the domain says (``Domain.token_positions``: its ``cls_position``
+    and ``start`` by default; a domain refuses a layout it cannot map). Checked: one integer
+    per token, none below -1."""
+    hook = getattr(domain, "token_positions", None)
+    if not callable(hook):  # an object that is no Domain subclass: the default rule
+        from types import SimpleNamespace
+
+        from encoderkit.domain import Domain
+
+        shim = SimpleNamespace(cls_position=getattr(domain, "cls_position", None))
+        hook = lambda w: Domain.token_positions(shim, w)  # noqa: E731
+    pos = np.asarray(hook(window))
+    if pos.shape != (len(window),) or not (pos.dtype.kind in "iu" and (pos.size == 0 or pos.min() >= -1)):
+        raise ContractError(f"domain {getattr(domain, 'name', '?')!r}: token_positions(window) returned "
+                            f"{pos.dtype} {tuple(pos.shape)}; it must be [L] = [{len(window)}] integers, "
+                            f"the record position of each token or -1 for a token with none ([CLS])")
+    return pos.astype(np.int64, copy=False)
+
+
+def record_size(domain: Any, example: Any) -> int:
+    """How many token positions a record has (what labels and prediction rows count): the
+    tokens of its whole featurized ``example`` that stand for a position (no [CLS])."""
+    return int((token_positions(domain, example) >= 0).sum())
+
+
+def window_positions(domain: Any, windows: Sequence[Any], size: int | None = None,
+                     record: Any = None, limit: int | None = None) -> list[np.ndarray]:
+    """``token_positions`` of each window of one record, checked together: no position at or
+    past ``size`` (the record's positions, ``record_size``; None: one past the highest, at
+    most ``limit``) and every position below it in some window, so each gets exactly one
+    prediction row (overlaps averaged) and no row is empty. A ``ContractError`` naming the
+    domain, the record and the positions otherwise."""
+    per = [token_positions(domain, w) for w in windows]
+    seen = np.concatenate(per) if per else np.zeros(0, np.int64)
+    seen = seen[seen >= 0]
+    top = int(seen.max()) + 1 if seen.size else 0
+    who = f"domain {getattr(domain, 'name', '?')!r}" + (f", record {record!r}" if record is not None else "")
+    bound = size if size is not None else limit
+    if bound is not None and top > bound:
+        raise ContractError(f"{who}: a window has a token at record position {top - 1}, but the record "
+                            f"has {bound} position{'' if bound == 1 else 's'} (its featurized tokens "
+                            f"without the [CLS]); with a [CLS], a window's start is the position of its "
+                            f"first token after the [CLS] (Domain.token_positions)")
+    n = size if size is not None else top
+    covered = np.zeros(n, dtype=bool)
+    covered[seen] = True
+    if not covered.all():
+        gaps = np.flatnonzero(~covered)
+        raise ContractError(f"{who}: record position{'s' if len(gaps) > 1 else ''} "
+                            f"{', '.join(map(str, gaps[:3]))}{' ...' if len(gaps) > 3 else ''} of {n} "
+                            f"{'are' if len(gaps) > 1 else 'is'} in no window, so it would get no "
+                            f"prediction; the windows must cover every position (Domain.token_positions; "
+                            f"with a [CLS], a window's start is the position of its first token after it)")
+    return per
+
+
 def token_layout_problem(domain: Any, window: Any) -> str | None:
-    """Why a featurized window's tokens are not its record's positions in file order, or
-    None. Token labels are sliced, and token predictions numbered, by token position; a
-    sets domain that orders points along a curve, prepends a [CLS] token, or cuts a set
-    into scattered chunks put every per-point label on another point (accuracy at the base
-    rate, an extra row per set, rows lost) without a word. Until labels and rows follow
-    the window's element index, such token tasks are refused, naming the setting."""
-    opts = getattr(domain, "options", None) or {}
-    ctx = getattr(window, "context", None) or {}
-    if opts.get("order") not in (None, "input"):
-        return (f"token tasks need domain.order=input: with order={opts['order']} the tokens are the "
-                f"elements in curve order, not file order, so per-element labels and predictions "
-                f"would land on other elements")
-    if ctx.get("cls") or opts.get("pooling_token"):
-        return ("token tasks need domain.pooling_token=false: the [CLS] token before the elements "
-                "would shift every per-element label and prediction by one")
-    if ctx.get("token_index") is not None:
-        return ("token tasks need every record to fit data.max_seqlen: a record with more "
-                "elements is cut into chunks of scattered elements, whose labels and predictions "
-                "would not line up; raise data.max_seqlen past the longest record")
-    elements = ctx.get("elements")
-    if elements is not None and not np.array_equal(np.asarray(elements), np.arange(len(elements))):
-        return ("token tasks need tokens in the record's own order: this domain's tokens are its "
-                "elements reordered, so per-element labels and predictions would land on other elements")
+    """Why a featurized window's tokens cannot be mapped to its record's positions (the
+    domain refuses a setting in ``token_positions``, e.g. sets in curve order), or None."""
+    try:
+        token_positions(domain, window)
+    except EncoderkitError as e:
+        return str(e)
     return None
 
-
-def check_token_layout(domain: Any, window: Any) -> None:
-    """A ``UsageError`` naming the setting when ``token_layout_problem`` finds one."""
-    from encoderkit.errors import UsageError
-
-    problem = token_layout_problem(domain, window)
-    if problem:
-        raise UsageError(problem)
