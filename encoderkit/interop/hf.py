@@ -37,7 +37,8 @@ from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import DataError, OutputExistsError
-from encoderkit.outputs import check_output, is_hf_export, write_error
+from encoderkit.outputs import (check_output, is_hf_export, remove_dead_temporaries, restore_dead_replaced,
+                                write_error)
 
 #: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
 _LAYER_PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.Wo")
@@ -216,6 +217,10 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         source = load(source)
     model, domain = source.model, source.domain
     out_dir = Path(out_dir)
+    # what an export killed (SIGKILL) on the way left: its temporary, and an old export it
+    # had moved aside (put back when nothing is at out_dir, else removed)
+    remove_dead_temporaries(out_dir.parent, f".{out_dir.name}.tmp-")
+    restore_dead_replaced(out_dir, f".{out_dir.name}.old-", complete=is_hf_export)
     if out_dir.exists() and out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise OutputExistsError("exists and is not empty; pass overwrite=true to replace it", file=out_dir)
     # overwrite replaces an earlier export only, never a folder of the user's files

@@ -216,3 +216,26 @@ def test_refuses_domains_and_configs_modernbert_cannot_hold(tmp_path):
     with pytest.raises(HFInteropError, match="rope_mode='mixed'"):
         export_hf(Pretrained(model, TokenDomain(), mixed), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_an_export_killed_between_its_renames_is_put_back_and_its_temporary_removed(tmp_path):
+    """(s44) ``overwrite=true`` moves the old export aside, then renames the new one in: a kill
+    between the two left no export and the old one stranded as ``.hf.old-<pid>`` for good."""
+    import os
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()  # a pid that has exited: what a killed exporter leaves
+    config = EncoderConfig(hidden_size=32, num_heads=2, num_layers=2, intermediate_size=48)
+    domain = TokenDomain({"vocab_size": 20})
+    model = MaskedEncoderModel(domain, config)
+    out = export_hf(Pretrained(model, domain, config), tmp_path / "hf")
+    before = (out / "model.safetensors").read_bytes()
+    os.rename(out, tmp_path / f".hf.old-{p.pid}")
+    (tmp_path / f".hf.tmp-{p.pid}").mkdir()
+    with pytest.warns(UserWarning, match="restored the previous one"):
+        with pytest.raises(Exception, match="exists"):  # back in place: overwrite is needed again
+            export_hf(Pretrained(model, domain, config), tmp_path / "hf")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["hf"]
+    assert (out / "model.safetensors").read_bytes() == before
