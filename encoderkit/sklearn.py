@@ -462,7 +462,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             return [], None
         from sklearn.pipeline import make_pipeline
 
-        from domains.tabular.blend import classical_imputer, fill_bounds, forest_fits
+        from domains.tabular.blend import REPLAY_ROUNDS, classical_imputer, fill_bounds, forest_fits
 
         cols = _numeric_columns(frame)
         if len(cols) < 2:
@@ -480,7 +480,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             scaler = FiniteStandardScaler().fit(x)
             # past the numeric blend columns: categories' codes and indicators
             bounds = fill_bounds(scaler.transform(x), np.arange(x.shape[1]) >= len(cols))
-            models[kind] = make_pipeline(scaler, classical_imputer(kind, len(x), 0, bounds))
+            imputer = classical_imputer(kind, len(x), 0, bounds)
+            if kind == "iterative":  # transform replays the rounds on new rows (blend.REPLAY_ROUNDS)
+                imputer.set_params(max_iter=REPLAY_ROUNDS)
+            models[kind] = make_pipeline(scaler, imputer)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)

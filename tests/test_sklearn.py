@@ -181,8 +181,9 @@ def test_bad_parameters_name_themselves():
 
 
 def _iterative_reference(fit_on: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """scikit-learn's IterativeImputer (BayesianRidge, 10 rounds) on standardised columns,
-    fitted on ``fit_on``, filling ``fill``: the reference the tabular blend must match."""
+    """scikit-learn's IterativeImputer (BayesianRidge, 3 rounds: it fills rows it was not
+    fitted on, ``blend.REPLAY_ROUNDS``) on standardised columns, fitted on ``fit_on``,
+    filling ``fill``: the reference the tabular blend must match."""
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
     from sklearn.preprocessing import StandardScaler
@@ -190,7 +191,7 @@ def _iterative_reference(fit_on: np.ndarray, fill: np.ndarray) -> np.ndarray:
     scaler = StandardScaler().fit(fit_on)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        it = IterativeImputer(max_iter=10, random_state=0).fit(scaler.transform(fit_on))
+        it = IterativeImputer(max_iter=3, random_state=0).fit(scaler.transform(fit_on))
         return scaler.inverse_transform(it.transform(scaler.transform(fill)))
 
 
