@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -162,6 +163,19 @@ def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
     return DataError(f"cannot write the output: {reason}", file=path)
 
 
+# An entry a writer renamed within this many seconds may be a live writer's on another host or
+# in another pid namespace (a shared file system), whose pid means nothing here: its two renames
+# come back to back, so an older entry is one no writer is still between.
+RECENT_SECONDS = 60.0
+
+
+def _recent(p: Path) -> bool:
+    try:
+        return time.time() - p.lstat().st_ctime < RECENT_SECONDS
+    except OSError:
+        return True
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -214,9 +228,18 @@ def restore_dead_replaced(target: str | os.PathLike, old_prefix: str | None = No
         return
     for p in entries:
         rest = p.name[len(prefix):] if p.name.startswith(prefix) else ""
-        if not rest.isdigit() or int(rest) == os.getpid() or _alive(int(rest)):
+        if not rest.isdigit() or _recent(p):
             continue
-        if not (target.exists() or target.is_symlink()) and (complete is None or complete(p)):
+        # a process's own pid too once the entry is old: a writer renames its old output back to
+        # back, and in a container every run may be pid 1
+        if int(rest) != os.getpid() and _alive(int(rest)):
+            continue
+        if not (target.exists() or target.is_symlink()):
+            if complete is not None and not complete(p):  # unreadable now, or partial: said, kept
+                warnings.warn(f"{target}: no output there, and {p.name}, the previous one a writer "
+                              f"(process {rest}) moved aside, does not read as complete: left as it is",
+                              stacklevel=2)
+                continue
             try:
                 os.rename(p, target)
             except OSError:  # another process restored one first (else: a read-only folder)

@@ -116,9 +116,12 @@ def settle_zarr_writes(timeout: float = 120.0) -> None:
     after ``timeout`` seconds is left."""
     import asyncio
 
-    from zarr.core import sync as zsync
+    try:  # zarr's own event loop: no public handle, so a zarr without it is simply not waited on
+        from zarr.core import sync as zsync
 
-    loop = zsync.loop[0]
+        loop = zsync.loop[0]
+    except (ImportError, AttributeError, IndexError, TypeError):
+        return
     if loop is None or loop.is_closed() or not loop.is_running():
         return
 

@@ -218,13 +218,16 @@ def test_refuses_domains_and_configs_modernbert_cannot_hold(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_an_export_killed_between_its_renames_is_put_back_and_its_temporary_removed(tmp_path):
+def test_an_export_killed_between_its_renames_is_put_back_and_its_temporary_removed(tmp_path, monkeypatch):
     """(s44) ``overwrite=true`` moves the old export aside, then renames the new one in: a kill
     between the two left no export and the old one stranded as ``.hf.old-<pid>`` for good."""
     import os
     import subprocess
     import sys
 
+    import encoderkit.outputs as outputs
+
+    monkeypatch.setattr(outputs, "RECENT_SECONDS", 0.0)  # the kill here is a second old
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()  # a pid that has exited: what a killed exporter leaves
     config = EncoderConfig(hidden_size=32, num_heads=2, num_layers=2, intermediate_size=48)

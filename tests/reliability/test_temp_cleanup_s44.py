@@ -206,6 +206,29 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, fixed):
 
 # ---- finding 7: an overwrite killed between its two renames ----
 
+
+@pytest.fixture(autouse=True)
+def entries_aged(monkeypatch):
+    """The kills here are a second old: recovery takes entries of any age (it leaves those
+    renamed within ``RECENT_SECONDS``, which may be a writer's on another host)."""
+    import encoderkit.outputs as outputs
+
+    monkeypatch.setattr(outputs, "RECENT_SECONDS", 0.0)
+
+
+def test_a_recently_moved_store_of_a_pid_unknown_here_is_left_alone(tmp_path, monkeypatch):
+    """(review s44) A writer on another host or in another pid namespace has a pid that is
+    dead here: between its two renames (milliseconds) a reader must not put the old store back."""
+    import encoderkit.outputs as outputs
+
+    monkeypatch.setattr(outputs, "RECENT_SECONDS", 60.0)
+    target = tmp_path / "ren.zarr"
+    write_store(target, "old")
+    os.rename(target, tmp_path / f"ren.zarr.old-{dead_pid()}")
+    with pytest.raises(Exception, match="no such record store"):
+        RecordStore(str(target))
+    assert any(".old-" in p.name for p in tmp_path.iterdir())
+
 CRASH_BETWEEN_RENAMES = """
     import os, sys
     import numpy as np
