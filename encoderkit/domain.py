@@ -310,7 +310,10 @@ class Domain:
 
     def check_masker(self) -> None:
         """Refuse (``ValueError``) a ``masker`` option that names no masker of this domain, or a
-        mixture with bad weights: called before training starts, so a typo leaves no run."""
+        mixture with bad weights: called before training starts, so a typo leaves no run. A
+        domain with its own ``mask`` and no ``masker`` option chooses its maskers itself."""
+        if "masker" not in self.options and type(self).mask is not Domain.mask:
+            return
         choice = self.options.get("masker", "random")
         names = list(choice) if isinstance(choice, Mapping) else [choice]
         unknown = [n for n in names if n not in self.maskers]

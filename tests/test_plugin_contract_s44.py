@@ -217,6 +217,10 @@ def test_domain_equals_plugin_works_without_a_yaml(plug_run):
     assert cfg.domain.name == Plug.name and cfg.domain.rate == 0.2
     # a built-in with a yaml still gets its yaml's defaults
     assert compose(["domain=genomic", "data.store=x"]).domain.tokens == "nucleotide"
+    # the last domain= wins, whichever is the plug-in (review s44: both survived, mixed)
+    mixed = compose(["domain=genomic", f"domain={Plug.name}", f"data.store={store}"])
+    assert mixed.domain.name == Plug.name and "tokens" not in mixed.domain
+    assert compose([f"domain={Plug.name}", "domain=genomic", "data.store=x"]).domain.name == "genomic"
 
 
 def test_unknown_domain_is_one_line_listing_the_available_ones(plug, tmp_path, capsys):

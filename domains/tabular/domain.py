@@ -567,8 +567,9 @@ def _append_frame(frame: pd.DataFrame, schema: Mapping[str, Any], opts: Mapping[
     if absent:
         messages.append(f"{source}: {len(absent)} of the store's {len(cols)} columns are absent and stored "
                         f"as missing in its rows: {absent[:10]}{' ...' if len(absent) > 10 else ''}")
-    # a row with no cell at all carries nothing to learn from (ingest's rule)
-    keep = [c for c in frame.columns if str(c) not in excluded]
+    # a row with no cell at all carries nothing to learn from (ingest's rule; the ignored
+    # columns are no cells of it)
+    keep = [c for c in frame.columns if str(c) in known and str(c) not in excluded]
     empty = frame[keep].isna().all(axis=1).to_numpy() if keep else np.ones(len(frame), bool)
     if empty.any():
         report.skip("row entirely missing", int(empty.sum()))

@@ -185,6 +185,10 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from encoderkit.overrides import readable
 
     overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
+    # the last domain= wins, as for any key, before a plug-in's choice becomes domain.name=
+    # (two spellings of one key would both survive the de-duplication below)
+    chosen = [i for i, o in enumerate(overrides) if o.lstrip("+").split("=", 1)[0] == "domain"]
+    overrides = [o for i, o in enumerate(overrides) if i not in chosen[:-1]]
     overrides = [_domain_choice(o) for o in overrides]
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]

@@ -150,3 +150,20 @@ def test_pretrain_runs_on_the_appended_store(parts):
                     "train.steps=3", "train.progress=false", "train.eval_every=0",
                     "data.max_tokens=512", "data.max_seqlen=64", *TINY_MODEL])
     assert (run / "metrics.jsonl").exists()
+
+
+def test_a_row_observed_only_in_an_ignored_column_is_skipped(tmp_path):
+    """(review s44) A row whose only value is in a column the schema does not have held
+    nothing the model reads: stored with every cell unobserved, it is skipped as an empty row."""
+    first = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.1, 0.7, 0.2]})
+    first.to_csv(tmp_path / "p1.csv", index=False)
+    pd.DataFrame({"a": [5.0, np.nan], "b": [0.3, np.nan], "extra": ["x", "y"]}).to_csv(
+        tmp_path / "p2.csv", index=False)
+    store = str(tmp_path / "t.zarr")
+    ingest("tabular", str(tmp_path / "p1.csv"), store, progress=False, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = ingest("tabular", str(tmp_path / "p2.csv"), store, append=True, progress=False,
+                        verbose=False)
+    assert len(RecordStore(store)) == 5 and report.skipped["row entirely missing"] == 1
+    assert all(r["observed"].any() for r in records(store))
