@@ -217,8 +217,10 @@ class FittedImputers:
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 imputer.fit(z)
             self.models_[kind] = (keep, mu, sd, imputer)
-        self.forests = CategoryForests(self.is_numeric, self.n_categories, self.seed) \
-            .fit(num, cat, observed) if "forest" in self.kinds else None
+        # the categorical step's forests, each fitted when a fill first needs its column (one
+        # forest per categorical column of a wide table is most of the fit otherwise)
+        self.forests = _ForestsOnDemand(CategoryForests(self.is_numeric, self.n_categories, self.seed),
+                                        num, cat, observed) if "forest" in self.kinds else None
         return self
 
     def estimate(self, kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -232,6 +234,25 @@ class FittedImputers:
                 warnings.simplefilter("ignore")
                 out[:, keep] = imputer.transform((x[:, keep] - mu) / sd) * sd + mu
         return out[:, :len(self.is_numeric)]
+
+
+class _ForestsOnDemand:
+    """``CategoryForests`` fitted on one table, column by column as ``predict_proba`` needs them."""
+
+    def __init__(self, forests: "CategoryForests", num: np.ndarray, cat: np.ndarray,
+                 observed: np.ndarray) -> None:
+        self.forests, self.table, self.fitted = forests, (num, cat, observed), set()
+        forests.forests_ = {}
+
+    def predict_proba(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
+                      cells: np.ndarray) -> dict[int, np.ndarray]:
+        f = self.forests
+        need = [int(j) for j in np.flatnonzero(cells.any(axis=0) & ~f.is_numeric) if int(j) not in self.fitted]
+        if need:
+            more = CategoryForests(f.is_numeric, f.n_categories, f.seed).fit(*self.table, columns=np.asarray(need))
+            f.forests_.update(more.forests_)
+            self.fitted.update(need)
+        return f.predict_proba(num, cat, observed, cells)
 
 
 def linear_design(x: np.ndarray, cat: np.ndarray, known: np.ndarray, is_numeric: np.ndarray,

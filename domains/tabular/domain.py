@@ -80,7 +80,7 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
 
 class TabularDomain(TableInfill, Domain):
     name = "tabular"
-    infill_options = {"numeric_decode": "numeric_decode"}
+    infill_options = {"numeric_decode": "numeric_decode", "infill_blend": "infill_blend"}
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
     ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
     # LP-FT by default (task.lp_fraction=auto): on a few hundred labelled rows, fine-tuning the

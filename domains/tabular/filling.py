@@ -25,8 +25,9 @@ from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_
 # the training rows the classical imputers of a run's infill are fitted on: at most this
 # many, in REFERENCE_BLOCKS runs of consecutive rows spread over the store (one read each;
 # a store sorted by some column is still sampled across it). The forest's trees see at most
-# FOREST_MAX_ROWS rows anyway; 2,000 keeps a CLI infill's fit to seconds (20,000 rows: 40 s).
-REFERENCE_MAX_ROWS = 2_000
+# FOREST_MAX_ROWS rows anyway, and the fit is paid by every infill command (nothing fitted is
+# saved: it would be a pickle): 1,000 rows, 4 s for 14 columns, ~25 s for 60 (2,000: 55 s).
+REFERENCE_MAX_ROWS = 1_000
 REFERENCE_BLOCKS = 20
 _FITTED: dict[tuple[str, str, tuple[str, ...]], FittedImputers] = {}
 _SAID_NO_STORE: set[tuple[str, str]] = set()
@@ -88,22 +89,37 @@ class TableInfill:
     def _training_imputers(self, kinds: list[str]) -> FittedImputers | None:
         """The classical imputers ``kinds`` fitted on the run's training rows
         (``FittedImputers``; cached by the store's identity), or None without a training store
-        (``impute``, a Python domain: the rows being filled are the table) or with one that is
-        unreadable or holds another table (then said, and the rows being filled are used)."""
+        (``impute``, a Python domain: the rows being filled are the table) or with one that
+        cannot be read or holds another table than the run's (its columns' statistics are not
+        the run's schema: a store re-ingested, or another one at a relative path read from
+        elsewhere); then said, and the rows being filled are used."""
         path = self.training_store
         if not kinds or path is None:
             return None
+        import json
+
         from encoderkit.data.store import RecordStore
         from encoderkit.errors import EncoderkitError
 
+        def columns(schema: Mapping[str, Any]) -> str:
+            return json.dumps(schema.get("columns", []), sort_keys=True, default=str)
+        why, fitted = None, None
         try:
             store = RecordStore(path)
-            names = [c.get("name") for c in store.schema.get("columns", [])]
-            key = (str(path), store.identity, tuple(kinds))
+            if columns(store.schema) != columns(self.schema):
+                why = "holds another table than the run was trained on (its columns or their statistics differ)"
+            else:
+                key = (str(path), store.identity, tuple(kinds))
+                fitted = _FITTED.get(key)
+                if fitted is None:
+                    num, cat, observed = _store_matrices(store, len(self.columns))
+                    fitted = FittedImputers(kinds, self.layout.is_numeric,
+                                            np.asarray(self.layout.cat_sizes) - 1).fit(num, cat, observed)
+                    _FITTED[key] = fitted
+                    while len(_FITTED) > 3:  # a forest per column is no small object
+                        del _FITTED[next(iter(_FITTED))]
         except (EncoderkitError, OSError, ValueError, KeyError) as e:
-            store, names, key, why = None, [], None, f"cannot be read ({' '.join(str(e).split())})"
-        else:
-            why = "holds another table" if names != [c["name"] for c in self.columns] else None
+            why = f"cannot be read ({' '.join(str(e).split())})"
         if why is not None:
             if (str(path), why) not in _SAID_NO_STORE:
                 _SAID_NO_STORE.add((str(path), why))
@@ -111,12 +127,7 @@ class TableInfill:
                               f"are fitted on the rows being filled instead, so a row's fill depends on "
                               f"the rows filled with it", stacklevel=4)
             return None
-        if key not in _FITTED:
-            num, cat, observed = _store_matrices(store, len(self.columns))
-            _FITTED.clear()  # one run's at a time: a forest per column is no small object
-            _FITTED[key] = FittedImputers(kinds, self.layout.is_numeric,
-                                          np.asarray(self.layout.cat_sizes) - 1).fit(num, cat, observed)
-        return _FITTED[key]
+        return fitted
 
     def _estimators(self, blend: str) -> list[str]:
         """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest

@@ -228,7 +228,19 @@ class SeriesInfill:
                         vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
                         vals = vals.copy()
                         vals.iloc[pos[miss]] = arr[j][miss]
-                        if pd.api.types.is_integer_dtype(out[col].dtype):  # counts: whole numbers, dtype kept
+                        given = out[col]
+                        if pd.api.types.is_bool_dtype(given.dtype) or (
+                                given.dtype == object and given.notna().any()
+                                and given.dropna().map(type).eq(bool).all()):
+                            # a yes / no channel (a Parquet bool): a fill is the nearer of 0 and 1
+                            # (a fill of 0.37 was cast to True on writing)
+                            yes = pd.Series(pd.array(np.where(vals.isna(), None, vals >= 0.5), dtype="boolean"),
+                                            index=vals.index)
+                            if given.dtype == object:
+                                vals = yes.astype(object).where(yes.notna(), None)
+                            else:
+                                vals = yes.astype(bool) if given.dtype == bool and yes.notna().all() else yes
+                        elif pd.api.types.is_integer_dtype(given.dtype):  # counts: whole numbers, dtype kept
                             vals = vals.round().astype(out[col].dtype)
                         elif pd.api.types.is_float_dtype(out[col].dtype) and out[col].dtype != np.float64:
                             vals = vals.astype(out[col].dtype)  # float32 / Float64 stay as given

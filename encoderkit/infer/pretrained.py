@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -232,6 +234,8 @@ class Pretrained:
         if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
             raise UsageError("infill received an empty input (no records)")
         domain = self.infill_domain(options)
+        if domain is self.domain:  # the run's own domain stays as loaded (impute, ensembles)
+            domain = copy.copy(domain)
         domain.training_store = self.store
         return domain.infill(data, self.predict)
 

@@ -238,3 +238,24 @@ def test_parquet_gets_the_csv_checks_missing_value_uneven_steps_and_float32_rang
         ingest("timeseries", [str(tmp_path / "big.parquet")], str(tmp_path / "b.zarr"), progress=False,
                verbose=False)
     assert "big.parquet" in str(e.value)
+
+
+def test_a_yes_no_channel_is_filled_with_yes_or_no(tmp_path):
+    """(review s44) A Parquet bool channel's fills were written through a float cast: every
+    fill (0.37 here) came back True. A fill is the nearer of 0 and 1."""
+    from domains.timeseries import TimeSeriesDomain
+
+    n = 50
+    frame = pd.DataFrame({"flag": pd.array([True, False, None] * 10 + [True] * 20, dtype="boolean"),
+                          "x": np.sin(np.arange(n) / 5.0)}, index=pd.date_range("2020", periods=n, freq="D"))
+    frame.to_parquet(tmp_path / "b.parquet")
+    dom = TimeSeriesDomain({})
+    data = dom.read_input(str(tmp_path / "b.parquet"))
+    arrays, how = dom._series_arrays(data)
+    for fill, want in ((0.37, False), (0.81, True)):
+        filled = dom._rebuild(data, how, [np.full_like(a, fill) for a in arrays])
+        dom.write_output(filled, str(tmp_path / f"o{fill}.parquet"))
+        back = pd.read_parquet(tmp_path / f"o{fill}.parquet")
+        assert back["flag"].dtype == "boolean" and not back["flag"].isna().any()
+        assert (back["flag"].iloc[2::3][:10] == want).all()  # the holes
+        assert back["flag"].iloc[:2].tolist() == [True, False]  # observed cells as given

@@ -16,7 +16,7 @@ from .conftest import run_cli
 
 def test_unknown_infill_option_lists_the_allowed_ones(runs):
     model = load(runs["tabular"].dir)
-    with pytest.raises(UsageError, match=r"unknown infill option\(s\) \['window'\].*allowed: \['numeric_decode'\]"):
+    with pytest.raises(UsageError, match=r"unknown infill option\(s\) \['window'\].*allowed: \['infill_blend', 'numeric_decode'\]"):
         model.infill(pd.read_csv(runs["tabular"].raw[0]).iloc[:3], window=8)
 
 
@@ -56,7 +56,7 @@ def test_infill_options_on_the_cli(runs, tmp_path, capsys):
                  "numeric_decode=regression"]) == 0
     assert not pd.read_csv(tmp_path / "o.csv").iloc[:, 1].isna().any()
     run_cli(capsys, ["infill", f"checkpoint={t.dir}", f"input={src}", f"output={tmp_path / 'p.csv'}",
-                     "overlap=3"], 2, "overlap", "allowed: ['numeric_decode']")
+                     "overlap=3"], 2, "overlap", "allowed: ['infill_blend', 'numeric_decode']")
 
 
 def test_timeseries_window_defaults_to_the_run_window_and_can_be_set(runs):
