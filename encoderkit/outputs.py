@@ -27,7 +27,8 @@ from typing import Any, Callable, Mapping
 from encoderkit.errors import DataError, OutputExistsError
 
 STORE_ATTR = "encoderkit"
-HF_EXPORT_FILES = frozenset({"config.json", "model.safetensors", "encoderkit_tokenizer.json"})
+HF_TOKENIZER_FILE = "encoderkit_tokenizer.json"  # export-hf: how to build input_ids (interop/hf.py)
+HF_EXPORT_FILES = frozenset({"config.json", "model.safetensors", HF_TOKENIZER_FILE})
 EMBEDDING_ATTRS = frozenset({"pooling", "records", "dim"})
 
 

@@ -48,7 +48,7 @@ from torch import Tensor
 
 from encoderkit.batch import PackedBatch
 from encoderkit.data.collate import collate
-from encoderkit.domain import Domain, MaskedExample, check_positions
+from encoderkit.domain import Domain, Example, MaskedExample, check_positions
 from encoderkit.errors import UsageError
 from encoderkit.modeling import MaskedEncoderModel
 
@@ -110,7 +110,11 @@ class _Job:
     windows: list[MaskedExample]
 
 
-def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_seqlen: int) -> Iterator[_Job]:
+def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_seqlen: int,
+                annotate: Callable[[Example, Example, MaskedExample], None] | None = None) -> Iterator[_Job]:
+    """Each record's windows as model inputs. ``annotate(example, window, masked)``: called
+    for every window with the featurized record and the raw window (a token task labels
+    ``masked`` with its record positions, read from the raw window as training reads them)."""
     for index, rid, record in records:
         try:
             example = domain.featurize(record)
@@ -124,7 +128,12 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
         example.record = index
         if len(example) == 0:
             raise ValueError(f"record {index} (id {rid!r}) has no tokens; it cannot be embedded")
-        windows = [domain.unmasked(w) for w in domain.windows(example, max_seqlen)]
+        windows = []
+        for raw in domain.windows(example, max_seqlen):
+            w = domain.unmasked(raw)
+            if annotate is not None:
+                annotate(example, raw, w)
+            windows.append(w)
         for w in windows:
             w.record = index
         yield _Job(index=index, id=rid, length=len(example), windows=windows)

@@ -37,8 +37,8 @@ from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import DataError, OutputExistsError
-from encoderkit.outputs import (check_output, is_hf_export, remove_dead_temporaries, restore_dead_replaced,
-                                write_error)
+from encoderkit.outputs import (HF_TOKENIZER_FILE, check_output, is_hf_export, remove_dead_temporaries,
+                                restore_dead_replaced, write_error)
 
 #: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
 _LAYER_PARTS = ("attn_norm", "attn.Wqkv", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.Wo")
@@ -269,7 +269,7 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
 
 
 #: written beside config.json: how to turn a record into the model's ``input_ids``
-TOKENIZER_FILE = "encoderkit_tokenizer.json"
+TOKENIZER_FILE = HF_TOKENIZER_FILE
 _CHARACTERS = "".join(chr(c) for c in range(33, 127))  # printable ASCII, one at a time
 
 

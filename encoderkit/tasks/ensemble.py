@@ -100,7 +100,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     from encoderkit.outputs import write_text_atomic
     from encoderkit.tasks import finetune
     from encoderkit.tasks.labels import CASE_VARIANTS
-    from encoderkit.tasks.objective import CONSTANT_TARGET, SMALL_VALIDATION, UNTRAINED_CLASS
+    from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, SMALL_VALIDATION, UNTRAINED_CLASS
     from encoderkit.tasks.probe_member import train_probe_member, wants_probe
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
@@ -121,7 +121,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     with warnings.catch_warnings():
         # the members (the probe's validation run too) share the root run's labels and split,
         # whose small size (and untrained classes, ...) it has already warned of
-        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET):
+        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID):
             warnings.filterwarnings("ignore", message=said)
         for i in range(1, n):
             if main:

@@ -34,7 +34,8 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,6 +51,16 @@ def record_ids(store: Any) -> np.ndarray:
     if ids is None:
         return np.asarray([str(i) for i in range(len(store))], dtype=object)
     return np.asarray([str(x) for x in np.asarray(ids[:]).tolist()], dtype=object)
+
+
+def column_values(domain: Any, store: Any, column: str, chunk: int = 1024) -> list[Any]:
+    """A ``task.label_column`` run's labels: ``column`` of every record of ``store``, in store
+    order, as the domain reads it (``Domain.label_values``, ``chunk`` records at a time); its
+    errors (``KeyError``, ``NotImplementedError``, ``DataError``, ...) are the caller's to word."""
+    values: list[Any] = []
+    for lo in range(0, len(store), chunk):
+        values += list(domain.label_values(store.read_range(lo, min(lo + chunk, len(store))), column))
+    return values
 
 
 @dataclass
@@ -321,60 +332,72 @@ def class_code(index: Mapping[str, int], x: Any, kind: str = "") -> int | None:
     / ``false``, while pandas writes them to a CSV as ``True`` / ``False``. Where the model's
     classes are numbers (``kind`` ``int`` / ``float``: ``TaskSpec.class_kind``), a label
     matches the class of equal value, whatever the file: a float column written to a CSV
-    by pandas says ``1.0`` for the class ``1``."""
-    name = _class_name(x)
-    if name in index:
-        return index[name]
-    if name.lower() in ("true", "false"):
-        same = [i for c, i in index.items() if c.lower() == name.lower()]
+    by pandas says ``1.0`` for the class ``1``. Many labels: ``class_coder`` (the value map
+    built once)."""
+    return class_coder(index, kind)(x)
+
+
+def class_coder(index: Mapping[str, int], kind: str = "") -> Callable[[Any], int | None]:
+    """``class_code`` for one class ``index``, its value map built once. Int classes match
+    exactly (``decimal.Decimal`` of the label's text, no float on the way): only an exactly
+    whole value, and never a float label of magnitude >= 2**53 (a float there may already
+    be a neighbouring integer rounded: 2**53 + 1 reads as 2**53)."""
+    lowered: dict[str, list[int]] = {}
+    for c, i in index.items():
+        if c.lower() in ("true", "false"):
+            lowered.setdefault(c.lower(), []).append(i)
+    by_value = _by_value(index, kind) if kind in ("int", "float") else {}
+
+    def code(x: Any) -> int | None:
+        name = _class_name(x)
+        if name in index:
+            return index[name]
+        same = lowered.get(name.lower(), ())
         if len(same) == 1:
             return same[0]
-    if kind in ("int", "float"):
-        value = _numeric(x)
-        if value is not None:
-            return _by_value(index, kind).get(value)
-    return None
+        if by_value:
+            value = _numeric(x, kind)
+            if value is not None:
+                return by_value.get(value)
+        return None
+    return code
 
 
 # a number as a CSV cell writes it: 1, -2, 1.0, .5, 1e3 (not "1_000", "inf", "0x1")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_EXACT_FLOAT = 2 ** 53  # floats of this magnitude or more are not all integers' neighbours apart
 
 
-def _numeric(x: Any) -> int | float | None:
-    """Label ``x`` as a number (an int where written as one), or None (text, a bool, NaN)."""
+def _numeric(x: Any, kind: str = "float") -> Decimal | float | None:
+    """Label ``x`` as a number to look up in ``_by_value(index, kind)``, or None (text, a
+    bool, NaN; for ``kind`` ``int``, a float of magnitude >= 2**53). Int classes: an exact
+    ``Decimal`` (of the text as written, or of an int / float label); float classes: a float."""
     if isinstance(x, (bool, np.bool_)):
         return None
     if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return None if math.isnan(float(x)) else float(x)
-    if isinstance(x, str) and _NUMBER_TEXT.fullmatch(x.strip()):
-        text = x.strip()
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
-    return None
-
-
-_VALUE_INDEX: dict[tuple[tuple[tuple[str, int], ...], str], dict[Any, int]] = {}
+        value: Any = int(x)
+    elif isinstance(x, (float, np.floating)):
+        value = float(x)
+        if math.isnan(value) or (kind == "int" and abs(value) >= _EXACT_FLOAT):
+            return None
+    elif isinstance(x, str) and _NUMBER_TEXT.fullmatch(x.strip()):
+        value = x.strip()
+    else:
+        return None
+    if kind != "int":
+        return float(value)
+    return Decimal(value)
 
 
 def _by_value(index: Mapping[str, int], kind: str) -> dict[Any, int]:
-    """``index`` keyed by the classes' values (``1`` for ``'1'``; ``1 == 1.0`` in a dict),
-    cached per class list."""
-    key = (tuple(index.items()), kind)
-    found = _VALUE_INDEX.get(key)
-    if found is None:
-        found = {}
-        for c, i in index.items():
-            try:
-                found.setdefault(int(c) if kind == "int" else float(c), i)
-            except ValueError:
-                continue
-        if len(_VALUE_INDEX) > 64:
-            _VALUE_INDEX.clear()
-        _VALUE_INDEX[key] = found
+    """``index`` keyed by the classes' values: an exact ``Decimal`` for int classes (equal
+    values hash alike: ``Decimal('1') == Decimal('1.0')``), a float for float classes."""
+    found: dict[Any, int] = {}
+    for c, i in index.items():
+        try:
+            found.setdefault(Decimal(int(c)) if kind == "int" else float(c), i)
+        except ValueError:
+            continue
     return found
 
 

@@ -45,6 +45,9 @@ VAL_FILE = "val.npz"  # in best/: validation labels and the model's predictions 
 # filled a 1,024-token batch alone, the loss was log(1) = 0 and the run trained nothing
 # (the E. coli stage of benchmarks/RESULTS.md "Contrastive stage: a screen of settings").
 MIN_CONTRASTIVE_PAIRS = 8
+# how best/ and task.patience compare evaluations (checkpoint state "selection"):
+PLAIN_SELECTION = "mean"  # val_<metric> as logged
+SCALED_SELECTION = "mean_over_target_std"  # each target's val_<metric>/<target> over its training std, averaged
 
 
 class Prepare:
@@ -99,6 +102,7 @@ class Prepare:
 
 class TaskObjective(Objective):
     name = "finetune"
+    selection: str | None = None  # PLAIN_ / SCALED_SELECTION, decided once (``_selection``)
 
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
@@ -276,10 +280,8 @@ class TaskObjective(Objective):
         from encoderkit.registry import get_domain
 
         domain, store = trainer.domain, trainer.store
-        values: list[Any] = []
         try:
-            for lo in range(0, len(store), 1024):
-                values += list(domain.label_values(store.read_range(lo, min(lo + 1024, len(store))), column))
+            values = L.column_values(domain, store, column)
         except NotImplementedError as e:
             raise UsageError(str(e), key="task.label_column") from None
         except DataError as e:
@@ -333,7 +335,8 @@ class TaskObjective(Objective):
         from encoderkit.numerics import finite_mean_std
 
         mean, std = finite_mean_std(block, axis=0)  # targets beyond ~1e154 reached the loss as inf
-        constant_targets_said(spec, np.asarray(block, dtype=np.float64).reshape(len(block), -1), self.file)
+        if self.trainer.info.is_main:  # every rank holds the same labels: said once
+            constant_targets_said(spec, np.asarray(block, dtype=np.float64).reshape(len(block), -1), self.file)
         std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         spec.mean, spec.std = [float(x) for x in np.atleast_1d(mean)], [float(x) for x in np.atleast_1d(std)]
@@ -383,10 +386,15 @@ class TaskObjective(Objective):
                                                      key=lambda kv: (-kv[0][0], -kv[0][1], kv[0][2]))]
 
     def checkpoint_state(self) -> dict[str, Any]:
-        return {"task": self.spec.to_dict()}
+        return {"task": self.spec.to_dict(), "selection": self._selection()}
 
     def on_start(self, trainer: Trainer) -> None:
         if trainer.resumed_from is not None:
+            from encoderkit.train.checkpoint import read_state
+
+            # compare as the run compared before: a checkpoint from before per-target
+            # metrics (no "selection") chose on the plain val_<metric>, its history has no other
+            self.selection = str(read_state(trainer.resumed_from).get("selection", PLAIN_SELECTION))
             # best value and patience counter from the metrics logged so far (step 0's
             # evaluation of a probe-initialised head included)
             for h in trainer.history:
@@ -457,10 +465,19 @@ class TaskObjective(Objective):
         p = int(self.trainer.cfg.task.patience)
         return p > 0 and self.bad_evals >= p
 
+    def _selection(self) -> str:
+        """How ``selection_value`` compares, decided once per run and kept in its checkpoints
+        (a resume compares like with like): ``SCALED_SELECTION`` for a regression of several
+        targets scored by ``rmse`` / ``mae``, else ``PLAIN_SELECTION``."""
+        if self.selection is None:
+            spec = self.spec
+            scaled = (self.metric in ("rmse", "mae") and spec.type == "regression" and len(spec.targets) > 1
+                      and len(spec.std) == len(spec.targets))
+            self.selection = SCALED_SELECTION if scaled else PLAIN_SELECTION
+        return self.selection
+
     def _scaled_selection(self) -> bool:
-        spec = self.spec
-        return (self.metric in ("rmse", "mae") and spec.type == "regression" and len(spec.targets) > 1
-                and len(spec.std) == len(spec.targets))
+        return self._selection() == SCALED_SELECTION
 
     def selection_value(self, val: dict[str, Any]) -> float | None:
         """The figure ``best/`` and ``task.patience`` compare: ``val_<metric>``, except for a
@@ -632,7 +649,10 @@ class TaskObjective(Objective):
         return out
 
 
-CONSTANT_TARGET = "regression target"  # how that warning begins (ensemble members skip it)
+CONSTANT_TARGET = "regression target"  # how that warning begins
+# the warning itself, as a warnings filter matches it (ensemble members skip it; another
+# warning beginning "regression target" is still shown)
+CONSTANT_TARGET_SAID = r"(?s)regression target .* has one value \(.*\) among all its training labels"
 
 
 def constant_targets_said(spec: TaskSpec, block: np.ndarray, file: str) -> None:

@@ -68,7 +68,7 @@ class FineTuned(Pretrained):
         from encoderkit.data.collate import collate
         from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs, show_windows
         from encoderkit.tasks.outputs import collect
-        from encoderkit.tasks.token_range import window_positions
+        from encoderkit.tasks.token_range import check_window_positions, positioned
 
         source = RecordSource(data, self.domain)
         ids: list[str] = []
@@ -78,16 +78,17 @@ class FineTuned(Pretrained):
                 ids.append(rid)
                 yield index, rid, rec
 
-        # rows of a token task are record positions (Domain.token_positions; a [CLS] has none):
-        # checked to cover each position of the record once and none past its end
+        # rows of a token task are record positions (Domain.token_positions of the raw windows,
+        # as in training; a [CLS] has none): checked to cover each of the record's positions
+        # (record_size) once and none past its end
         token_level = bool(getattr(getattr(self.model, "spec", None), "token_level", False))
+        annotate, sizes = positioned(self.domain) if token_level else (None, {})
 
         def windows():
-            for job in record_jobs(self.domain, records(), self.max_seqlen):
-                if token_level:  # (the record's size: its highest position, within its tokens)
-                    for w, p in zip(job.windows, window_positions(self.domain, job.windows, None, job.id,
-                                                                   limit=job.length)):
-                        w.labels = {**w.labels, "position": p}
+            for job in record_jobs(self.domain, records(), self.max_seqlen, annotate):
+                if token_level:
+                    check_window_positions(self.domain, [w.labels["position"] for w in job.windows],
+                                           sizes.pop(job.index), job.id)
                 yield from ((job, i, w) for i, w in enumerate(job.windows))
 
         n = len(source)
@@ -163,13 +164,10 @@ class FineTuned(Pretrained):
             store, name = data, str(getattr(data, "path", "the store"))
         else:
             return None
-        values: list[Any] = []
         try:
             # the store's own layout (its columns), not the run's: another store's column
             # numbers are its own
-            domain = type(self.domain)(store.schema)
-            for lo in range(0, len(store), 1024):
-                values += list(domain.label_values(store.read_range(lo, min(lo + 1024, len(store))), column))
+            values = L.column_values(type(self.domain)(store.schema), store, column)
         except (KeyError, ValueError, TypeError, DataError, NotImplementedError) as e:
             why = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             raise UsageError(f"evaluate: no labels given, and the store {name} gives none for the run's "
@@ -363,12 +361,12 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
     outputs ``outs`` at those units)."""
     t = spec.type
     if t in ("classification", "token_classification"):
-        index = {c: i for i, c in enumerate(spec.classes)}
+        coder = L.class_coder({c: i for i, c in enumerate(spec.classes)}, spec.class_kind)
 
         def code(x: Any) -> int:
             if L.is_missing(x):
                 return -1
-            i = L.class_code(index, x, spec.class_kind)  # by value where the classes are numbers
+            i = coder(x)  # by value where the classes are numbers
             if i is None:
                 raise DataError(L.class_mismatch(x, spec.classes, spec.class_kind), file=table.file)
             return i

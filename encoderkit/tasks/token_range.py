@@ -16,7 +16,7 @@ token) and the record's token count.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -131,21 +131,28 @@ def record_size(domain: Any, example: Any) -> int:
 
 
 def window_positions(domain: Any, windows: Sequence[Any], size: int | None = None,
-                     record: Any = None, limit: int | None = None) -> list[np.ndarray]:
-    """``token_positions`` of each window of one record, checked together: no position at or
-    past ``size`` (the record's positions, ``record_size``; None: one past the highest, at
-    most ``limit``) and every position below it in some window, so each gets exactly one
-    prediction row (overlaps averaged) and no row is empty. A ``ContractError`` naming the
-    domain, the record and the positions otherwise."""
+                     record: Any = None) -> list[np.ndarray]:
+    """``token_positions`` of each window of one record (Examples from ``Domain.windows``),
+    checked together (``check_window_positions``)."""
     per = [token_positions(domain, w) for w in windows]
-    seen = np.concatenate(per) if per else np.zeros(0, np.int64)
+    check_window_positions(domain, per, size, record)
+    return per
+
+
+def check_window_positions(domain: Any, per: Sequence[np.ndarray], size: int | None = None,
+                           record: Any = None) -> None:
+    """The record positions ``per`` of each window of one record (``token_positions``): no
+    position at or past ``size`` (the record's positions, ``record_size``; None: one past the
+    highest) and every position below it in some window, so each gets exactly one prediction
+    row (overlaps averaged) and no row is empty. A ``ContractError`` naming the domain, the
+    record and the positions otherwise."""
+    seen = np.concatenate(per) if len(per) else np.zeros(0, np.int64)
     seen = seen[seen >= 0]
     top = int(seen.max()) + 1 if seen.size else 0
     who = f"domain {getattr(domain, 'name', '?')!r}" + (f", record {record!r}" if record is not None else "")
-    bound = size if size is not None else limit
-    if bound is not None and top > bound:
+    if size is not None and top > size:
         raise ContractError(f"{who}: a window has a token at record position {top - 1}, but the record "
-                            f"has {bound} position{'' if bound == 1 else 's'} (its featurized tokens "
+                            f"has {size} position{'' if size == 1 else 's'} (its featurized tokens "
                             f"without the [CLS]); with a [CLS], a window's start is the position of its "
                             f"first token after the [CLS] (Domain.token_positions)")
     n = size if size is not None else top
@@ -158,7 +165,21 @@ def window_positions(domain: Any, windows: Sequence[Any], size: int | None = Non
                             f"{'are' if len(gaps) > 1 else 'is'} in no window, so it would get no "
                             f"prediction; the windows must cover every position (Domain.token_positions; "
                             f"with a [CLS], a window's start is the position of its first token after it)")
-    return per
+
+
+def positioned(domain: Any) -> tuple[Callable[[Any, Any, Any], None], dict[int, int]]:
+    """For ``predict`` of a token task: (an ``annotate`` for ``infer.embed.record_jobs``, a dict
+    it fills with each record's position count, ``record_size``, by record index). Each window
+    given to the model carries its tokens' record positions in ``labels["position"]``, taken as
+    training takes them: ``Domain.token_positions`` of the raw window (an ``Example``, whose
+    ``fields`` a plug-in may read), not of the model input ``unmasked`` made of it."""
+    sizes: dict[int, int] = {}
+
+    def annotate(example: Any, window: Any, masked: Any) -> None:
+        if example.record not in sizes:
+            sizes[example.record] = record_size(domain, example)
+        masked.labels = {**masked.labels, "position": token_positions(domain, window)}
+    return annotate, sizes
 
 
 def token_layout_problem(domain: Any, window: Any) -> str | None:

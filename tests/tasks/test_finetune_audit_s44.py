@@ -3,7 +3,9 @@ means over targets (and a scale-free best/ choice), classes without a training r
 evaluate on a ``task.label_column`` run's raw table (no "columns ignored" warning) and
 store (its column), numeric classes matched by value (a CSV's ``1.0`` is the class ``1``),
 case variants of a class, a constant regression target, labels-file rows named as the file
-shows them, and export-hf's ``encoderkit_tokenizer.json`` recipe. References:
+shows them, and export-hf's ``encoderkit_tokenizer.json`` recipe; from the review of those
+fixes: int classes matched exactly past 2**53, best/ selection kept over a resume, the
+constant-target warning said once and filtered by its own words. References:
 scikit-learn's metrics on the run's own ``predict`` output, hand-built files."""
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def test_rmse_selection_of_several_targets_is_scale_free(two_targets):
     # a checkpoint far better on frac and slightly worse on count wins (the raw mean says otherwise)
     other = {"val_rmse": 155.0, "val_rmse/count": 310.0, "val_rmse/frac": 0.01}
     assert other["val_rmse"] > val["val_rmse"] and obj.selection_value(other) < obj.selection_value(val)
-    obj.metric = "r2"  # the default: a mean of scale-free R^2, as logged
+    obj.metric, obj.selection = "r2", None  # the default (another run): a mean of scale-free R^2, as logged
     assert obj.selection_value({"val_r2": 0.4, "val_r2/count": 0.1}) == 0.4
 
 
@@ -374,3 +376,114 @@ def test_export_hf_tokenizer_file_gives_encoderkits_logits(tmp_path):
         np.testing.assert_allclose(theirs, logits, atol=1e-4, rtol=0)
     # overwrite=true recognises the export with its tokenizer file
     export_hf(model, out, overwrite=True)
+
+
+# ---------------------------------------------------------------------------
+# review of s44: exact numeric classes, selection kept over a resume, warnings once
+
+
+def test_int_classes_match_exactly_beyond_float_precision():
+    """Above 2**53 a float cannot tell neighbouring integers apart: a label's text is compared
+    exactly (Decimal), a float label there is no match by value, and an int class matches only
+    a whole value."""
+    big = 2 ** 53
+    index = {str(big): 0, str(big + 1): 1}
+    assert L.class_code(index, f"{big + 1}.0", "int") == 1 and L.class_code(index, f"{big}.00", "int") == 0
+    assert L.class_code(index, f"{big + 1}0e-1", "int") == 1 and L.class_code(index, big + 1, "int") == 1
+    assert L.class_code(index, float(big + 2), "int") is None  # a float there: no value match
+    assert L.class_code(index, f"{big}.5", "int") is None and L.class_code(index, f"{big + 1}.000001", "int") is None
+    assert L.class_code({"1": 0, "2": 1}, 1.0000000000000002, "int") is None  # not whole
+    coder = L.class_coder(index, "int")  # the value map built once for many labels
+    assert [coder(x) for x in (f"{big}.0", f"{big + 1}.0", "1")] == [0, 1, None]
+
+
+class _FakeTrainer:
+    def __init__(self, resumed_from, history):
+        from types import SimpleNamespace
+
+        self.resumed_from, self.history = resumed_from, history
+        self.cfg = SimpleNamespace(task=SimpleNamespace(patience=0))
+        self.info = SimpleNamespace(is_main=True)
+
+
+def _two_target_objective(trainer):
+    from encoderkit.tasks.objective import TaskObjective
+    from encoderkit.tasks.spec import TaskSpec
+
+    obj = object.__new__(TaskObjective)
+    obj.trainer, obj.metric, obj.tolerance = trainer, "rmse", 0.0
+    obj.spec = TaskSpec(type="regression", targets=["count", "frac"], mean=[2000.0, 0.5], std=[400.0, 0.2])
+    obj.best = obj.best_loss = obj.peak = obj.peak_loss = None
+    obj.bad_evals, obj.stop = 0, False
+    obj.saved = []
+    obj._save_best = lambda trainer: obj.saved.append(trainer)
+    return obj
+
+
+def test_resume_of_a_run_without_per_target_metrics_keeps_comparing_the_mean(tmp_path):
+    """A multi-target rmse run checkpointed before per-target metrics were logged (no
+    "selection" in its state): after the resume, best/ and patience compare the plain
+    val_rmse as before, so the first evaluation after it, worse than the best, is not saved."""
+    from encoderkit.tasks.objective import PLAIN_SELECTION, SCALED_SELECTION
+    from encoderkit.train.checkpoint import FORMAT_VERSION, STATE_FILE
+
+    ckpt = tmp_path / "step_4"
+    ckpt.mkdir()
+    (ckpt / STATE_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, "step": 4, "tokens": 40}))
+    old = [{"step": 2, "val_rmse": 10.0, "val_loss": 1.0}, {"step": 4, "val_rmse": 12.0, "val_loss": 1.2}]
+    obj = _two_target_objective(_FakeTrainer(ckpt, old))
+    obj.on_start(obj.trainer)
+    assert obj.selection == PLAIN_SELECTION and obj.peak == 10.0 and obj.bad_evals == 1
+    # far better per target over its std, worse as the mean: the mean decides, as before
+    obj.after_validation(obj.trainer, {"val_rmse": 11.0, "val_rmse/count": 21.0, "val_rmse/frac": 0.001,
+                                       "val_loss": 0.9})
+    assert obj.saved == [] and obj.bad_evals == 2 and obj.checkpoint_state()["selection"] == PLAIN_SELECTION
+    # a fresh run decides the scaled mean and records it; its resume keeps it
+    fresh = _two_target_objective(_FakeTrainer(None, []))
+    assert fresh.checkpoint_state()["selection"] == SCALED_SELECTION
+    (ckpt / STATE_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, "step": 4, "tokens": 40,
+                                               **fresh.checkpoint_state()}))
+    new = [{"step": 2, "val_rmse": 10.0, "val_rmse/count": 20.0, "val_rmse/frac": 0.1}]
+    obj = _two_target_objective(_FakeTrainer(ckpt, new))
+    obj.on_start(obj.trainer)
+    assert obj.selection == SCALED_SELECTION and obj.peak == pytest.approx((20.0 / 400.0 + 0.1 / 0.2) / 2)
+
+
+def test_constant_target_warned_on_the_main_rank_only_and_filtered_by_its_own_words():
+    from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, TaskObjective
+    from encoderkit.tasks.spec import TaskSpec
+
+    def standardise(is_main, ignore=None):
+        obj = object.__new__(TaskObjective)
+        obj.trainer = _FakeTrainer(None, [])
+        obj.trainer.info.is_main = is_main
+        obj.y, obj.train_indices, obj.file = np.c_[np.full(6, 5.0), np.arange(6.0)], np.arange(6), "y.csv"
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            if ignore:  # as the ensemble's members filter it
+                warnings.filterwarnings("ignore", message=ignore)
+            obj._standardise(TaskSpec(type="regression", targets=["flat", "ramp"]))
+            warnings.warn("regression target column 'x' has no value in any labelled row")
+        return _messages(record)
+
+    assert "regression target 'flat' has one value (5)" in standardise(True)
+    assert "has one value" not in standardise(False)  # another rank: said once, by the main rank
+    # the ensemble's filter skips that warning and no other beginning "regression target"
+    said = standardise(True, ignore=CONSTANT_TARGET_SAID)
+    assert "has one value" not in said and "no value in any labelled row" in said
+
+
+def test_one_store_column_reader_and_one_tokenizer_file_name(wine_like):
+    """finetune and evaluate read a label_column store through one helper (any chunk size
+    gives the raw table's column, store order); the tokenizer file is named once."""
+    from encoderkit import outputs
+    from encoderkit.data.store import RecordStore
+    from encoderkit.interop import hf
+    from encoderkit.registry import get_domain
+
+    run, store, raw, frame, tmp = wine_like
+    opened = RecordStore(str(store))
+    domain = get_domain("tabular")(opened.schema)
+    for chunk in (7, 1024):
+        assert [str(v) for v in L.column_values(domain, opened, "target", chunk)] == frame["target"].tolist()
+    assert hf.TOKENIZER_FILE is outputs.HF_TOKENIZER_FILE and hf.TOKENIZER_FILE in outputs.HF_EXPORT_FILES

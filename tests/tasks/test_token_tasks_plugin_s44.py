@@ -7,7 +7,9 @@ Properties checked:
 * a [CLS] element (``cls_position``) in every window gets no label and no prediction row;
   the other tokens' labels are the record's labels at their positions (an independent
   reference: the record's ids at those positions);
-* ``predict`` writes exactly one row per record position, none past the end, no NaN;
+* ``predict`` writes exactly one row per record position, none past the end, no NaN; it maps
+  positions on the windows ``windows()`` made (a plug-in may read their ``fields``) and
+  checks them against the record's position count, as training does;
 * windows that leave a position out or run past the record's end (a ``start`` counting the
   [CLS]) are refused before training, naming the domain and the convention;
 * ``encoderkit_tokenizer.json`` names the [CLS] a domain adds and gives a recipe that
@@ -210,3 +212,44 @@ def test_tokenizer_note_names_the_cls_and_its_recipe_reproduces_featurize():
 
     tok = tokenizer_description(Plain({}), 64)
     assert tok["special_tokens_added"] == [] and "nothing added" in tok["how"]
+
+
+# ---- review of s44: predict maps positions as training does ------------------------------
+
+class FieldsCls(ClsDomain):
+    """``token_positions`` reads the window's ``fields`` (an ``Example``'s, as documented): the
+    [CLS] is the token with its id, the residues count on from ``start``."""
+
+    name = "s44tok-fields"
+
+    def token_positions(self, window):
+        ids = np.asarray(window.fields["ids"])
+        return np.where(ids == CLS_ID, -1, np.cumsum(ids != CLS_ID) - 1 + int(window.start)).astype(np.int64)
+
+
+def test_predict_maps_positions_on_the_raw_windows_and_checks_the_records_size(plug, tmp_path, monkeypatch):
+    """predict hands ``token_positions`` the windows ``windows()`` made (Examples with
+    ``fields``), as training does, and checks them against the record's own position count:
+    windows that leave out a record's last residue are refused there too, not written as a
+    record one row short."""
+    from encoderkit.domain import slice_example
+    from encoderkit.infer import load
+
+    plug(FieldsCls)
+    store, labels = _store(tmp_path, FieldsCls.name, n=8)
+    run = _finetune(FieldsCls.name, store, labels, tmp_path / "run", "data.max_seqlen=12",
+                    "task.val_fraction=0")
+    model = load(run)
+    out = model.predict(RecordStore(store))
+    truth = pd.read_csv(labels)
+    for rid, rows in out.groupby("id"):  # the reference: the labels file's residues of the record
+        np.testing.assert_array_equal(rows["position"].to_numpy(), np.arange((truth["id"] == rid).sum()))
+
+    def short_of_the_tail(self, example, max_seqlen):  # the last residue in no window
+        return [slice_example(example, 0, len(example) - 1, 0)]
+
+    monkeypatch.setattr(FieldsCls, "windows", short_of_the_tail)
+    model = load(run)
+    n = int((truth["id"] == "r0").sum())  # r0's residues: its last one is in no window
+    with pytest.raises(ContractError, match=rf"'s44tok-fields', record 'r0': record position {n - 1} of {n} is in no"):
+        model.predict(RecordStore(store))
