@@ -282,6 +282,18 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+def _pid_namespace() -> str | None:
+    """This process's pid namespace and boot (Linux), None where unknown: containers of one pod
+    share a host name and may share /tmp, but not their pids, so a pid is judged only by a
+    process of the same namespace and boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+        return f"{os.stat('/proc/self/ns/pid').st_ino}:{boot}"
+    except OSError:
+        return None
+
+
 def _owner_alive(marker: Mapping[str, Any]) -> bool:
     pid, started = marker.get("pid"), marker.get("started")
     if not isinstance(pid, int) or not _alive(pid):
@@ -302,7 +314,7 @@ def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> 
         entries = [p for p in folder.iterdir() if p.name.startswith(prefix)]
     except OSError:
         return
-    host, uid = _host(), os.geteuid() if hasattr(os, "geteuid") else None
+    host, uid, pidns = _host(), os.geteuid() if hasattr(os, "geteuid") else None, _pid_namespace()
     for p in entries:
         marker = p / WORK_MARKER
         try:
@@ -313,7 +325,8 @@ def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> 
             owner = json.loads(marker.read_text())
         except (OSError, ValueError):
             continue
-        if not isinstance(owner, dict) or owner.get("host") != host or owner.get("prefix") != prefix:
+        if not isinstance(owner, dict) or owner.get("host") != host or owner.get("prefix") != prefix \
+                or owner.get("pidns") != pidns:  # another container's pids mean nothing here
             continue
         if owner.get("pid") == os.getpid() and owner.get("started") == _start_time(os.getpid()):
             continue  # this process's own (another work folder of the same command)
@@ -330,7 +343,8 @@ def make_work_dir(prefix: str, dir: str | os.PathLike | None = None) -> Path:
 
     remove_dead_work_dirs(prefix, dir)
     path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
-    owner = {"pid": os.getpid(), "host": _host(), "started": _start_time(os.getpid()), "prefix": prefix}
+    owner = {"pid": os.getpid(), "host": _host(), "started": _start_time(os.getpid()), "prefix": prefix,
+             "pidns": _pid_namespace()}
     try:
         (path / WORK_MARKER).write_text(json.dumps(owner))
     except OSError:

@@ -46,7 +46,10 @@ def fake_work_dir(root: Path, prefix: str, **owner) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
     (path / "train.zarr").mkdir()
     (path / "train.zarr" / "chunk").write_bytes(b"x" * 1000)
-    marker = {"host": __import__("socket").gethostname(), "prefix": prefix, "started": None, **owner}
+    from encoderkit.outputs import _pid_namespace
+
+    marker = {"host": __import__("socket").gethostname(), "prefix": prefix, "started": None,
+              "pidns": _pid_namespace(), **owner}
     (path / WORK_MARKER).write_text(json.dumps(marker))
     return path
 
@@ -82,12 +85,14 @@ def test_only_folders_of_dead_owners_on_this_host_that_carry_the_marker_are_remo
         live = fake_work_dir(tmp_path, prefix, pid=sleeper.pid, started=_start_time(sleeper.pid))
         other_host = fake_work_dir(tmp_path, prefix, pid=dead_pid(), host="elsewhere-" + os.urandom(4).hex())
         other_prefix = fake_work_dir(tmp_path, "encoderkit-impute-", pid=dead_pid())
+        # (review s44) another container of the pod: same host name and /tmp, its own pids
+        other_pids = fake_work_dir(tmp_path, prefix, pid=dead_pid(), pidns="4026531836:another-boot")
         unmarked = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_path))  # not made by make_work_dir
         (unmarked / "data").write_text("a user's")
         mine = make_work_dir(prefix, dir=tmp_path)
         remove_dead_work_dirs(prefix, dir=tmp_path)
         assert not dead.exists() and not reused.exists()
-        for kept in (live, other_host, other_prefix, unmarked, mine):
+        for kept in (live, other_host, other_prefix, other_pids, unmarked, mine):
             assert kept.exists(), kept
     finally:
         sleeper.kill()
