@@ -119,6 +119,7 @@ def test_pretrain_refuses_positions_wider_than_rope_axes_naming_class_width_and_
     line = _one_line_error(capsys, "pretrain")
     assert rc == 1
     assert "NoAxes" in line and "width 1" in line and "rope_axes is 0" in line
+    assert not (tmp_path / "run").exists()  # refused before the run starts (review s44)
 
 
 def test_embed_refuses_1d_and_extra_axis_positions():

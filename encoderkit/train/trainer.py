@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit.domain import check_positions
 from encoderkit.errors import DataError
 from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
@@ -124,6 +125,8 @@ class Trainer:
             raise ConfigError(str(e.args[0] if e.args else e)) from None
         except (TypeError, ValueError) as e:  # a bad domain option: the domain names it
             raise ConfigError(f"domain {name!r}: {' '.join(str(e).split())}") from None
+        if len(self.store):  # positions of the domain's width: refused before the run starts
+            check_positions(self.domain, self.domain.featurize(self.store[0]).positions)
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
