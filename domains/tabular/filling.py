@@ -22,25 +22,29 @@ from domains.tabular.blend import (CategoryForests, FittedImputers, category_pro
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
-# the training rows the classical imputers of a run's infill are fitted on: at most this
-# many, in REFERENCE_BLOCKS runs of consecutive rows spread over the store (one read each;
-# a store sorted by some column is still sampled across it). The forest's trees see at most
-# FOREST_MAX_ROWS rows anyway, and the fit is paid by every infill command (nothing fitted is
-# saved: it would be a pickle): 1,000 rows, 4 s for 14 columns, ~25 s for 60 (2,000: 55 s).
-REFERENCE_MAX_ROWS = 1_000
+# the training rows the classical imputers of a run's infill are fitted on: REFERENCE_CELLS
+# cells' worth (1,000 to 4,000 rows, fewer for wider tables), in REFERENCE_BLOCKS runs of
+# consecutive rows spread over the store (one read each; a store sorted by some column is
+# still sampled across it). The fit is paid by every infill command (nothing fitted is saved:
+# it would be a pickle), and the numeric chains' cost grows with rows x columns: 3.5 s for 9
+# columns x 4,000 rows, 33 s for 60 x 1,000. fair (9 columns) with 1,000 rows filled its held-out
+# rows at NRMSE 0.942, with 4,000 at 0.918 (benchmarks/RESULTS.md, "eleventh sweep").
+REFERENCE_CELLS = 40_000
+REFERENCE_MIN_ROWS, REFERENCE_MAX_ROWS = 1_000, 4_000
 REFERENCE_BLOCKS = 20
 _FITTED: dict[tuple[str, str, tuple[str, ...]], FittedImputers] = {}
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
 
 def _store_matrices(store: Any, n_columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``num``, ``cat``, ``observed`` ``[N, C]`` of the store's rows (``REFERENCE_MAX_ROWS``
-    of them at most, in ``REFERENCE_BLOCKS`` blocks spread over the store)."""
+    """``num``, ``cat``, ``observed`` ``[N, C]`` of the store's rows (``REFERENCE_CELLS`` //
+    C of them at most, within 1,000 .. 4,000, in ``REFERENCE_BLOCKS`` blocks spread over it)."""
     n = len(store)
-    if n <= REFERENCE_MAX_ROWS:
+    cap = max(REFERENCE_MIN_ROWS, min(REFERENCE_MAX_ROWS, REFERENCE_CELLS // max(n_columns, 1)))
+    if n <= cap:
         records = store.read_range(0, n, ids=False)
     else:
-        size = REFERENCE_MAX_ROWS // REFERENCE_BLOCKS
+        size = cap // REFERENCE_BLOCKS
         starts = np.linspace(0, n - size, REFERENCE_BLOCKS).round().astype(np.int64)
         records = [r for s in starts for r in store.read_range(int(s), int(s) + size, ids=False)]
     num = np.zeros((len(records), n_columns), dtype=np.float64)

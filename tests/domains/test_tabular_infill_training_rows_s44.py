@@ -130,3 +130,32 @@ def test_the_blend_is_an_infill_option(run):
     model.domain.options["infill_blend"] = "none"  # the encoder alone, without the option
     pd.testing.assert_frame_equal(alone, model.domain.infill(data, model.predict))
     assert not alone.equals(load(run[0]).infill(data))  # the default blends
+
+
+def test_the_training_rows_are_blocks_spread_over_the_store_within_a_cells_budget():
+    """(review s44) Up to 40,000 cells' worth of rows (1,000 .. 4,000), read as 20 runs of
+    consecutive rows from the store's start to its end; every row of a small store."""
+    from domains.tabular.filling import _store_matrices
+
+    class Store:
+        def __init__(self, n: int, c: int) -> None:
+            self.n, self.c, self.calls = n, c, []
+
+        def __len__(self) -> int:
+            return self.n
+
+        def read_range(self, start: int, stop: int, ids: bool = True) -> list[dict]:
+            self.calls.append((start, stop))
+            return [{"column": np.arange(self.c), "num": np.full(self.c, float(i)),
+                     "cat": np.zeros(self.c, dtype=np.int64), "observed": np.ones(self.c, dtype=bool)}
+                    for i in range(start, stop)]
+
+    narrow = Store(10_000, 9)  # 40,000 // 9 = 4,444 -> 4,000 rows: 20 blocks of 200
+    num, _, _ = _store_matrices(narrow, 9)
+    assert len(narrow.calls) == 20 and all(b - a == 200 for a, b in narrow.calls)
+    assert narrow.calls[0] == (0, 200) and narrow.calls[-1] == (9_800, 10_000)
+    assert num.shape == (4_000, 9) and num[0, 0] == 0 and num[-1, 0] == 9_999
+    wide = Store(10_000, 100)  # 400 rows' worth -> the floor, 1,000 rows: 20 blocks of 50
+    assert _store_matrices(wide, 100)[0].shape == (1_000, 100)
+    small = Store(700, 9)
+    assert _store_matrices(small, 9)[0].shape == (700, 9) and small.calls == [(0, 700)]
