@@ -15,6 +15,8 @@ types (the output is cast to the input's schema).
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -184,8 +186,9 @@ def write_frame(data: pd.DataFrame, path: str, layout: ParquetLayout | None) -> 
     if layout is not None and table.schema.names == layout.schema.names:
         try:  # the file's own types and pandas metadata (string, not large_string; its index)
             table = table.cast(layout.schema)
-        except (pa.ArrowException, ValueError):
-            pass
+        except (pa.ArrowException, ValueError) as e:  # e.g. a fill an int column cannot hold
+            warnings.warn(f"{path}: written with the filled table's own column types, not the input "
+                          f"file's ({' '.join(str(e).split())[:200]})", stacklevel=3)
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 

@@ -21,6 +21,7 @@ Only ``safetensors`` and JSON are read or written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 import os
@@ -307,11 +308,9 @@ def _sample_text(domain: Any, table: Mapping[str, int]) -> str:
     try:
         sample = domain.sample_infill_input()
         sample = sample if isinstance(sample, str) else sample[0]
-        if isinstance(sample, str) and sample:
-            return sample[:16]
-    except Exception:  # noqa: BLE001 - a domain without a text sample
-        pass
-    return "".join(table)[:16]
+    except (NotImplementedError, TypeError, KeyError, IndexError):  # no text sample: the characters
+        sample = None
+    return sample[:16] if isinstance(sample, str) and sample else "".join(table)[:16]
 
 
 def tokenizer_description(domain: Any, max_seqlen: int | None, run: Any = None) -> dict[str, Any]:
@@ -328,10 +327,8 @@ def tokenizer_description(domain: Any, max_seqlen: int | None, run: Any = None) 
                                        if isinstance(v, (str, int, float, bool)) or v is None}}
     vocab = getattr(getattr(domain, "vocab", None), "token_strings", None)
     if callable(vocab):
-        try:
+        with contextlib.suppress(NotImplementedError, TypeError, ValueError):  # described without it
             out["vocab"] = [str(t) for t in vocab()]
-        except Exception:  # noqa: BLE001 - a description without the table
-            pass
     singles = {c: _token_ids(domain, c) for c in _CHARACTERS}  # one-character records
     added = _added_token(domain, singles, out.get("vocab"))
     out["special_tokens_added"] = ([{"token": added[2], "id": added[1], "index": added[0]}]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from encoderkit.domain import ContractError
-from encoderkit.errors import DataError, EncoderkitError
+from encoderkit.errors import DataError
 from encoderkit.tasks.label_files import is_missing
 
 # records featurized at a time to count their tokens (bounds the memory of long records)
@@ -180,14 +180,3 @@ def positioned(domain: Any) -> tuple[Callable[[Any, Any, Any], None], dict[int, 
             sizes[example.record] = record_size(domain, example)
         masked.labels = {**masked.labels, "position": token_positions(domain, window)}
     return annotate, sizes
-
-
-def token_layout_problem(domain: Any, window: Any) -> str | None:
-    """Why a featurized window's tokens cannot be mapped to its record's positions (the
-    domain refuses a setting in ``token_positions``, e.g. sets in curve order), or None."""
-    try:
-        token_positions(domain, window)
-    except EncoderkitError as e:
-        return str(e)
-    return None
-
