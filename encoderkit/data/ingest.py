@@ -82,7 +82,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
 
     ``workers``: parse the files in that many processes (same store as one process, records
     in file order; see ``ingest_scale``). ``append``: add the files' records to the existing
-    store at ``output`` (rewritten and renamed atomically): the domain's optional classmethod
+    store at ``output`` (a new store renamed into place atomically, the old one's whole chunks
+    hard-linked into it, not copied: ``StoreWriter.start_from``): the domain's optional classmethod
     ``ingest_append(store, sources, writer, report, **options)`` encodes them with the store's
     schema and returns the schema to keep; without it the files are ingested as usual and the
     two schemas must merge (``merge_schemas``).
@@ -136,7 +137,9 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     try:
         with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
             proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
-            old_tokens = copy_records(old, writer.append) if old is not None else 0
+            old_tokens = 0
+            if old is not None:  # the old records: linked where the file system allows, else copied
+                old_tokens = old.num_tokens if writer.start_from(old) else copy_records(old, writer.append)
             # a domain whose schema depends on all its input at once (a table's categories and
             # statistics) encodes appended files with the store's schema: ingest_append(store, ...)
             into = getattr(cls, "ingest_append", None) if old is not None else None
@@ -169,7 +172,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     if verbose:
         verb = "appended to" if old is not None else "->"
         print(f"ingest {domain}: {len(sources)} file(s) {verb} {output}"
-              + (f" ({len(old)} records, {old_tokens} tokens already there)" if old is not None else ""))
+              + (f" ({len(old)} records, {old_tokens} tokens already there"
+               + (f"; copied: {writer.copy_reason})" if writer.copy_reason else ")") if old is not None else ""))
         print(report.summary())
         print(f"time: {elapsed:.1f} s")
     return report

@@ -8,10 +8,13 @@ bounded: records stream through spools on disk, and at most ``2 * N`` spools exi
 once. The per-file schemas are combined by the domain's ``merge_schemas(schemas)``
 classmethod when it has one (e.g. summing base counts) and must otherwise be equal.
 
-Append: the existing store's records are copied into a new store followed by the new
-files' records, and the new store replaces the old one by rename (atomic; the cost is
-rewriting the store once). Only local stores can be appended to (object stores have no
-rename).
+Append: a new store holds the existing store's records followed by the new files' records,
+and replaces the old one by rename (atomic). The old records are not copied: the writer
+starts from the old store (``StoreWriter.start_from``: its whole token chunks hard-linked,
+offsets / meta / ids rewritten), so an append costs about its own size; where hard links
+are impossible (another file system) or the old store's layout is not the writer's, the
+records are copied (``copy_records``). Only local stores can be appended to (object stores
+have no rename).
 """
 
 from __future__ import annotations

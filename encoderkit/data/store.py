@@ -11,8 +11,10 @@ Layout of one store (a zarr group)::
 The ``encoderkit`` attribute block is written last, by ``finalize``: a group
 without it is an unfinished ingest and is refused. Local stores are also written
 under ``<path>.tmp-<pid>`` and renamed into place, so an interrupted ingest leaves
-nothing at ``path``. Any location zarr opens works (local directory, fsspec URL
-such as ``s3://bucket/x.zarr``, a ``zarr.storage.MemoryStore``).
+nothing at ``path``. An append (``StoreWriter.start_from``) hard-links the old
+store's whole token chunks into that temporary instead of copying its records.
+Any location zarr opens works (local directory, fsspec URL such as
+``s3://bucket/x.zarr``, a ``zarr.storage.MemoryStore``).
 
 Reading: zarr costs a fraction of a millisecond per call, so small stores are
 best loaded into numpy once (``in_memory=True``, or ``"auto"``: below
@@ -22,7 +24,7 @@ best loaded into numpy once (``in_memory=True``, or ``"auto"``: below
 from __future__ import annotations
 
 import contextlib
-
+import errno
 import json
 import os
 import shutil
@@ -54,6 +56,10 @@ _FLUSH_CHUNKS = 8
 READ_RETRIES = 4
 READ_BACKOFF_S = 0.2  # first wait; doubles after each failed attempt
 _sleep = time.sleep  # the retry wait (tests replace it)
+# os.link failing with one of these means "no hard links here" (another file system, a file
+# system without them, a protected link): an append then copies the records instead
+_NO_LINK = frozenset(getattr(errno, n) for n in ("EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP",
+                                                  "ENOSYS", "EACCES") if hasattr(errno, n))
 
 StorePath = str | os.PathLike | zarr.abc.store.Store
 
@@ -147,6 +153,7 @@ class StoreWriter:
     was written, and leaving the block without ``finalize`` is an error.
     Token fields are buffered and written whole chunks at a time; meta, ids and
     offsets are kept in memory (a few bytes per record) and written at the end.
+    ``start_from(store)`` first takes a local store's records without copying them (append).
     """
 
     def __init__(self, path: StorePath, domain: str, overwrite: bool = False,
@@ -165,6 +172,11 @@ class StoreWriter:
         self._chunks: dict[str, int] = {}
         self._meta: dict[str, list[Any]] | None = None
         self._ids: list[str] | None = None
+        # the records of the store this writer started from (start_from), held as arrays
+        self._base_offsets: np.ndarray | None = None
+        self._base_meta: dict[str, np.ndarray] = {}
+        self._base_ids: np.ndarray | None = None
+        self.copy_reason: str | None = None  # why start_from could not link (then records are copied)
 
         if _is_local(path):
             from encoderkit.outputs import check_output, is_store, remove_dead_temporaries
@@ -244,19 +256,22 @@ class StoreWriter:
 
     # ---- appending ----
     def __len__(self) -> int:
-        return len(self._lengths)
+        base = 0 if self._base_offsets is None else self._base_offsets.shape[0] - 1
+        return base + len(self._lengths)
 
     @property
     def ids(self) -> list[str] | None:
         """The record ids appended so far (None when records carry no id)."""
-        return self._ids
+        if self._ids is None or self._base_ids is None:
+            return self._ids
+        return self._base_ids.tolist() + self._ids
 
     def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
                id: str | None = None) -> int:
         """Add one record; return its index."""
         if self._closed or self._finalized:
             raise StoreError(f"{self.where}: append after finalize/abort")
-        index = len(self._lengths)
+        index = len(self)
         arrays = {k: np.asarray(v) for k, v in fields.items()}
         if not arrays:
             raise StoreError(f"{self.where}: record {index} has no fields")
@@ -308,6 +323,76 @@ class StoreWriter:
         if self._ids is not None:
             self._ids.append(str(id))
         return index
+
+    def start_from(self, base: RecordStore) -> bool:
+        """Begin with the records of the local store ``base`` (an append), before any ``append``.
+
+        Returns True when done without copying: each token field's chunk files that lie wholly
+        below ``base``'s token count are hard-linked into this writer's temporary (nothing ever
+        writes them again: later writes start at that chunk boundary, and zarr deletes chunks
+        only when an array shrinks), the tokens of its last partial chunk go into the buffer,
+        and offsets, meta and ids are held as arrays and rewritten at ``finalize``. So the cost
+        is the chunk count plus one chunk per field, not the store's size, and ``base`` is never
+        written. Returns False, with ``copy_reason`` saying why and the writer still empty,
+        where that cannot be done (a URL, a layout this writer would not produce, a file system
+        without hard links): the caller then appends ``base``'s records itself.
+        """
+        if self._closed or self._finalized or len(self) or self._field_spec is not None:
+            raise StoreError(f"{self.where}: start_from must come before any record is appended")
+        self.copy_reason = self._link_refusal(base) or self._link_fields(base)
+        if self.copy_reason is not None:  # back to an empty writer
+            for name in self._field_spec or {}:
+                shutil.rmtree(self._tmp / "fields" / name, ignore_errors=True)
+            self._field_spec, self._buffers, self._buffered, self._chunks = None, {}, {}, {}
+            return False
+        tokens = base.num_tokens
+        for name, (dtype, _) in (self._field_spec or {}).items():  # the old partial last chunk
+            start = (tokens // self._chunks[name]) * self._chunks[name]  # continues in the buffer
+            if start < tokens:
+                tail = base._read(base._group[f"fields/{name}"], f"fields/{name}", slice(start, tokens))
+                self._buffers[name] = [np.asarray(tail, dtype=dtype)]
+                self._buffered[name] = tokens - start
+        self._base_offsets = np.asarray(base.offsets, dtype=np.int64)
+        self._base_meta = {k: np.asarray(base._read(base._group[f"meta/{k}"], f"meta/{k}", slice(None)))
+                           for k in base.meta_names}
+        self._meta = {k: [] for k in base.meta_names}
+        if base.info.get("has_ids"):
+            self._base_ids = np.asarray(base._read(base._group["ids"], "ids", slice(None))).astype(str)
+            self._ids = []
+        return True
+
+    def _link_refusal(self, base: RecordStore) -> str | None:
+        """Why ``base`` cannot be linked into this writer (None when it can be tried)."""
+        if self._tmp is None or not isinstance(base.path, (str, os.PathLike)) or not _is_local(base.path):
+            return "not a local store"
+        if len(base) == 0 or not base.field_names:
+            return "the store holds no records"
+        if Path(base.path).absolute() == Path(self.path).absolute() \
+                and getattr(base, "opened_stamp", self._found) != self._found:
+            raise StoreError("was written by another process while this ingest ran; this one "
+                             "wrote nothing (run it again once the other has finished)", file=self.where)
+        return None
+
+    def _link_fields(self, base: RecordStore) -> str | None:
+        """Create the token fields as ``base`` has them, cut at the last whole chunk, and
+        hard-link those chunks' files; None when done, else why it cannot be done here."""
+        tokens = base.num_tokens
+        spec = {k: (np.dtype(base.info["fields"][k]["dtype"]), tuple(base.info["fields"][k]["shape"]))
+                for k in base.field_names}
+        try:
+            self._start_fields({k: np.empty((0, *shape), dtype) for k, (dtype, shape) in spec.items()})
+            for name, (_, shape) in spec.items():
+                old, new = base._group[f"fields/{name}"], self._group["fields"][name]
+                below = tokens // self._chunks[name]  # chunks wholly below the old token count
+                new.resize((below * self._chunks[name], *shape))  # metadata only: it grows
+                if _layout(old) != _layout(new):
+                    return f"field {name!r} is stored in another layout than this writer's"
+                _link_chunks(Path(base.path) / old.path, self._tmp / new.path, new.metadata, below)
+        except OSError as e:
+            if e.errno not in _NO_LINK:
+                raise self._write_error(e) from None
+            return f"no hard links from {base.where} to {self._tmp} ({e.strerror or e})"
+        return None
 
     def _start_fields(self, arrays: dict[str, np.ndarray]) -> None:
         self._field_spec = {}
@@ -369,16 +454,20 @@ class StoreWriter:
         g = self._group
         for name in self._buffers:
             self._flush(name, final=True)
-        n = len(self._lengths)
+        n = len(self)
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(self._lengths, out=offsets[1:])
+        b = 0 if self._base_offsets is None else self._base_offsets.shape[0] - 1
+        if b:
+            offsets[:b + 1] = self._base_offsets
+        np.cumsum(self._lengths, out=offsets[b + 1:])
+        offsets[b + 1:] += offsets[b]
         # fill_value -1: a lost offsets chunk reads as -1 and fails the monotonicity check
         g.create_array("offsets", shape=offsets.shape, dtype=np.int64,
                        chunks=(min(_RECORD_CHUNK, n + 1),), fill_value=-1)[:] = offsets
         meta_spec = {}
         for k, values in (self._meta or {}).items():
             try:
-                arr = np.asarray(values)
+                arr = _meta_array(self._base_meta.get(k), values)
             except ValueError as e:
                 raise StoreError(f"{self.where}: meta {k!r} differs in shape between records ({e})") from None
             if arr.dtype.kind in "US":
@@ -396,8 +485,10 @@ class StoreWriter:
             meta_spec[k] = {"dtype": str(arr.dtype) if arr.dtype.kind != "U" else "str",
                             "shape": list(arr.shape[1:])}
         if self._ids is not None:
-            g.create_array("ids", shape=(n,), dtype=str, chunks=(max(1, min(_RECORD_CHUNK, n)),))[...] = \
-                np.asarray(self._ids, dtype=str)
+            ids = np.asarray(self._ids, dtype=str)
+            if self._base_ids is not None:
+                ids = np.concatenate([self._base_ids, ids])
+            g.create_array("ids", shape=(n,), dtype=str, chunks=(max(1, min(_RECORD_CHUNK, n)),))[...] = ids
         from encoderkit import __version__ as ek_version  # noqa: PLC0415 (avoid import cycle at load)
         g.attrs[ATTR] = {
             "format_version": FORMAT_VERSION,
@@ -427,6 +518,47 @@ class StoreWriter:
             os.replace(self._tmp, target)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _meta_array(base: np.ndarray | None, values: list[Any]) -> np.ndarray:
+    """One meta array from the started-from store's values and the appended ones: what
+    ``np.asarray`` of all of them gives (the copying append's array), without a Python
+    object per old record where the kinds agree (then concatenation promotes alike)."""
+    if base is None:
+        return np.asarray(values)
+    if not values:
+        return base
+    new = np.asarray(values)
+    if (base.dtype.kind in "biuf" and new.dtype.kind in "biuf") or base.dtype.kind == new.dtype.kind == "U":
+        return np.concatenate([base, new])
+    return np.asarray(list(base) + list(values))
+
+
+def _layout(arr: Any) -> str:
+    """An array's zarr metadata without its length: two arrays with the same layout store a
+    chunk index in the same file, encoded the same way (codecs, fill value, key encoding)."""
+    meta = arr.metadata.to_dict()
+    meta.pop("shape", None)
+    return json.dumps(meta, sort_keys=True, default=str)
+
+
+def _link_chunks(src: Path, dst: Path, meta: Any, count: int) -> None:
+    """Hard-link chunk files 0..count-1 (along the token axis) of an array folder into another.
+    An absent chunk file is a chunk of fill values (zarr does not write those): none is linked."""
+    trailing = (0,) * (len(meta.shape) - 1)
+    made: set[Path] = set()
+    for k in range(count):
+        key = meta.encode_chunk_key((k, *trailing))
+        target = dst / key
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        try:
+            os.link(src / key, target)
+        except FileNotFoundError:
+            if not src.is_dir():  # the folder itself is gone: not a chunk of fill values
+                raise
+            continue
 
 
 class _ChunkFailure(Exception):
@@ -526,6 +658,8 @@ class RecordStore:
             recover_stranded(Path(path))  # an overwrite killed between its renames left it aside
         if _is_local(path) and not Path(path).exists():
             raise StoreError(f"{where}: no such record store (path does not exist)")
+        # what was at the path when it was opened: an append can tell it was replaced since
+        self.opened_stamp = _stamp(Path(path)) if isinstance(path, (str, os.PathLike)) and _is_local(path) else None
         try:
             group = zarr.open_group(path if not isinstance(path, os.PathLike) else os.fspath(path), mode="r",
                                     **_read_options(path))

@@ -294,6 +294,8 @@ def test_concurrent_appends_do_not_lose_records(tmp_path, monkeypatch, capsys):
         return tokens
 
     monkeypatch.setattr(ingest_scale, "copy_records", copy_records)
+    # the copying path (the linking one: tests/data/test_append_inplace_s45.py)
+    monkeypatch.setattr("encoderkit.data.store.StoreWriter.start_from", lambda self, base: False)
     run_cli(capsys, ["ingest", "domain=genomic", f"input={fasta('c.fa', 4)}", f"output={store}",
                      "append=true"], 1, str(store), "written by another process")
     assert len(RecordStore(str(store))) == 3 + 2  # the other append's records are kept
