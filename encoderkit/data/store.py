@@ -24,7 +24,6 @@ best loaded into numpy once (``in_memory=True``, or ``"auto"``: below
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import numpy as np
 import zarr
 
 from encoderkit.data.split import split_indices
+from encoderkit.data.store_link import NO_LINK, layout, link_chunks, meta_array
 from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
@@ -56,10 +56,6 @@ _FLUSH_CHUNKS = 8
 READ_RETRIES = 4
 READ_BACKOFF_S = 0.2  # first wait; doubles after each failed attempt
 _sleep = time.sleep  # the retry wait (tests replace it)
-# os.link failing with one of these means "no hard links here" (another file system, a file
-# system without them, a protected link): an append then copies the records instead
-_NO_LINK = frozenset(getattr(errno, n) for n in ("EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP",
-                                                  "ENOSYS", "EACCES") if hasattr(errno, n))
 
 StorePath = str | os.PathLike | zarr.abc.store.Store
 
@@ -385,11 +381,11 @@ class StoreWriter:
                 old, new = base._group[f"fields/{name}"], self._group["fields"][name]
                 below = tokens // self._chunks[name]  # chunks wholly below the old token count
                 new.resize((below * self._chunks[name], *shape))  # metadata only: it grows
-                if _layout(old) != _layout(new):
+                if layout(old) != layout(new):
                     return f"field {name!r} is stored in another layout than this writer's"
-                _link_chunks(Path(base.path) / old.path, self._tmp / new.path, new.metadata, below)
+                link_chunks(Path(base.path) / old.path, self._tmp / new.path, new.metadata, below)
         except OSError as e:
-            if e.errno not in _NO_LINK:
+            if e.errno not in NO_LINK:
                 raise self._write_error(e) from None
             return f"no hard links from {base.where} to {self._tmp} ({e.strerror or e})"
         return None
@@ -467,7 +463,7 @@ class StoreWriter:
         meta_spec = {}
         for k, values in (self._meta or {}).items():
             try:
-                arr = _meta_array(self._base_meta.get(k), values)
+                arr = meta_array(self._base_meta.get(k), values)
             except ValueError as e:
                 raise StoreError(f"{self.where}: meta {k!r} differs in shape between records ({e})") from None
             if arr.dtype.kind in "US":
@@ -518,47 +514,6 @@ class StoreWriter:
             os.replace(self._tmp, target)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-
-
-def _meta_array(base: np.ndarray | None, values: list[Any]) -> np.ndarray:
-    """One meta array from the started-from store's values and the appended ones: what
-    ``np.asarray`` of all of them gives (the copying append's array), without a Python
-    object per old record where the kinds agree (then concatenation promotes alike)."""
-    if base is None:
-        return np.asarray(values)
-    if not values:
-        return base
-    new = np.asarray(values)
-    if (base.dtype.kind in "biuf" and new.dtype.kind in "biuf") or base.dtype.kind == new.dtype.kind == "U":
-        return np.concatenate([base, new])
-    return np.asarray(list(base) + list(values))
-
-
-def _layout(arr: Any) -> str:
-    """An array's zarr metadata without its length: two arrays with the same layout store a
-    chunk index in the same file, encoded the same way (codecs, fill value, key encoding)."""
-    meta = arr.metadata.to_dict()
-    meta.pop("shape", None)
-    return json.dumps(meta, sort_keys=True, default=str)
-
-
-def _link_chunks(src: Path, dst: Path, meta: Any, count: int) -> None:
-    """Hard-link chunk files 0..count-1 (along the token axis) of an array folder into another.
-    An absent chunk file is a chunk of fill values (zarr does not write those): none is linked."""
-    trailing = (0,) * (len(meta.shape) - 1)
-    made: set[Path] = set()
-    for k in range(count):
-        key = meta.encode_chunk_key((k, *trailing))
-        target = dst / key
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        try:
-            os.link(src / key, target)
-        except FileNotFoundError:
-            if not src.is_dir():  # the folder itself is gone: not a chunk of fill values
-                raise
-            continue
 
 
 class _ChunkFailure(Exception):

@@ -330,7 +330,7 @@ def test_a_store_of_another_layout_is_copied(tmp_path, monkeypatch):
     (np.array([[1.0, 2.0]], dtype=np.float32), [np.array([3, 4], dtype=np.int16)]),
 ])
 def test_meta_of_old_and_new_records_is_what_the_copying_path_builds(base, values):
-    from encoderkit.data.store import _meta_array
+    from encoderkit.data.store_link import meta_array as _meta_array
 
     want = np.asarray(list(base) + list(values))  # the copying path: one list of every record's value
     got = _meta_array(base, values)
