@@ -5,8 +5,11 @@ whole held-out file and row by row.
 
 Protocol: each table's rows are split 70 / 30 (seed 44); 15% of the cells of both parts are
 hidden; a run is pretrained on the 70% (every default but ``train.steps``); the hidden cells
-of the 30% are scored (NRMSE: RMSE over the table's standard deviation per column, pooled
-over the hidden cells). The column means of the training part are the floor.
+of the 30% are scored. NRMSE (``nrmse``): the root mean square, pooled over the hidden cells
+of every column, of each cell's error divided by its column's standard deviation in the true
+values of the rows scored (pandas, ddof=1), that is of the whole 30% part, or of its first
+``--rows`` rows for the row-by-row figures; not the whole table's. The column means of the
+training part are the floor.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/tabular_infill_heldout.py --out /tmp/heldout \
         --only wine breast_cancer diabetes --steps 300 --rows 40

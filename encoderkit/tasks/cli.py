@@ -108,6 +108,24 @@ def split_sizes(run_dir: Path) -> dict[str, int]:
         return {}
 
 
+def kept_probe(run_dir: Path) -> str:
+    """What the kept probe member (``members/probe``) was fitted on, from its own split:
+    without a ``task.split`` file, on every labelled record (``task.val_fraction=0``, so it
+    has no validation part); with one, on that file's training part only, the same probe
+    that scored the validation records (``probe_member.probe_overrides``)."""
+    from encoderkit.tasks.ensemble import MEMBERS_DIR
+    from encoderkit.tasks.probe_member import PROBE_MEMBER
+
+    sizes = split_sizes(run_dir / MEMBERS_DIR / PROBE_MEMBER)
+    if not sizes:  # a run directory older than split.json: nothing to read it from
+        return "members/probe, which predict uses, may have seen these validation records"
+    if sizes.get("val"):
+        return (f"members/probe, which predict uses, is that probe: with task.split it keeps the "
+                f"split file's parts and was fitted on its training part only, {_records(sizes['train'])}")
+    return (f"members/probe, which predict uses, was fitted on every labelled record, "
+            f"{_records(sizes.get('train', 0))}, these validation records too")
+
+
 def _records(n: int) -> str:
     return f"{n} record{'' if n == 1 else 's'}"
 
@@ -160,9 +178,8 @@ def _finetune(argv: list[str]) -> int:
                 if mixed:
                     print(f"predict and evaluate average the fine-tuned members with the probe at "
                           f"weight {probe['weight']:.3f}: the second column, scored with a probe "
-                          "fitted on the training split only (members/probe, which predict uses, "
-                          "was fitted on every labelled record, these validation records too; the "
-                          "weight was chosen on them)")
+                          f"fitted on the training split only ({kept_probe(run_dir)}; the weight "
+                          "was chosen on these validation records)")
             if probe and not averaged:
                 print("the linear probe member (members/probe) is not averaged in: weight 0 had the "
                       "lowest validation loss")

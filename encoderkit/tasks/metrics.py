@@ -1,8 +1,13 @@
 """Task metrics from scikit-learn: accuracy, macro-F1, AUROC (binary / one-vs-rest), MCC
-for classification; RMSE, MAE, R^2 (original units) for regression. With several targets
-``rmse`` / ``mae`` / ``r2`` are the unweighted means over targets (RMSEs of targets in
-different units mixed into one number: read the per-target ``rmse/<target>`` keys beside
-them; ``best/`` is chosen on a scale-free figure, ``objective.selection_value``)."""
+for classification; RMSE, MAE, R^2 (original units) for regression. Macro-F1 is the mean F1
+over the classes in the truth or in the predictions (scikit-learn's ``average="macro"``: a
+class the model predicts but the labels lack counts, with F1 0); AUROC is the mean of the
+one-vs-rest AUROCs of the classes with a labelled record (a class without one has no
+positive to rank: ``absent_classes`` names it), NaN with fewer than two such classes.
+With several targets ``rmse`` / ``mae`` / ``r2`` are the unweighted means over targets
+(RMSEs of targets in different units mixed into one number: read the per-target
+``rmse/<target>`` keys beside them; ``best/`` is chosen on a scale-free figure,
+``objective.selection_value``)."""
 
 from __future__ import annotations
 
@@ -47,27 +52,57 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def absent_classes(y: np.ndarray, n_classes: int) -> list[int]:
+    """The class indices below ``n_classes`` without a labelled unit in ``y``: left out of
+    ``classification_metrics``' AUROC."""
+    return sorted(set(range(n_classes)) - set(np.unique(y).tolist()))
+
+
+def auroc_note(y: np.ndarray, classes: Sequence[str], unit: str = "record") -> str | None:
+    """One line saying which classes ``classification_metrics``' AUROC of the labels ``y``
+    (class indices into ``classes``, one per labelled ``unit``: record or token) leaves out,
+    or why it is NaN; None when every class has a labelled unit. Without it a bare "auroc
+    nan" reads as a failure, and a figure over fewer classes as the full one-vs-rest score."""
+    absent = absent_classes(y, len(classes))
+    if not absent or len(y) == 0:
+        return None
+    present = sorted(set(range(len(classes))) - set(absent))
+    if len(present) < 2:
+        only = f"class {classes[present[0]]!r}" if present else "no class"
+        return f"auroc: undefined, every labelled {unit} is of {only} (it needs two classes to rank)"
+    names = ", ".join(repr(str(classes[k])) for k in absent[:5]) + (
+        f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    many = len(absent) > 1
+    return (f"auroc: one-vs-rest over the {len(present)} classes with a labelled {unit}; class"
+            f"{'es' if many else ''} {names} ha{'ve' if many else 's'} none and "
+            f"{'are' if many else 'is'} left out")
+
+
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
     n_classes = proba.shape[1]
     pred = proba.argmax(1)
-    labels = np.arange(n_classes)
+    # the classes in the truth or the predictions, as scikit-learn's default: over the truth's
+    # classes alone, predicting a class the labels lack cost nothing on that class
+    seen = np.union1d(y, pred)
     # one class in both the truth and the predictions (a validation split without the rare
     # class): MCC is undefined, as AUROC below, rather than scikit-learn's 0 and its warning
     # about the confusion matrix's shape
-    single = np.unique(np.concatenate([y, pred])).size < 2
+    single = seen.size < 2
     out = {"accuracy": float(accuracy_score(y, pred)),
-           "macro_f1": float(f1_score(y, pred, labels=np.unique(y), average="macro", zero_division=0)),
+           "macro_f1": float(f1_score(y, pred, labels=seen, average="macro", zero_division=0)),
            "mcc": float(matthews_corrcoef(y, pred)) if len(y) > 1 and not single else float("nan")}
     present = np.unique(y)
     try:
-        if n_classes == 2 and len(present) == 2:
-            out["auroc"] = float(roc_auc_score(y, proba[:, 1]))
-        elif n_classes > 2 and len(present) == n_classes:
-            out["auroc"] = float(roc_auc_score(y, proba, multi_class="ovr", labels=labels))
-        else:  # a class missing from y: AUROC is undefined
+        if len(present) < 2:  # no negative (or no positive) to rank: undefined
             out["auroc"] = float("nan")
+        elif n_classes == 2:
+            out["auroc"] = float(roc_auc_score(y, proba[:, 1]))
+        else:
+            # one-vs-rest per class with a record, averaged: scikit-learn's macro "ovr" when every
+            # class has one (it refuses a class without: that class has no positive to rank)
+            out["auroc"] = float(np.mean([roc_auc_score(y == k, proba[:, k]) for k in present]))
     except ValueError:
         out["auroc"] = float("nan")
     return out

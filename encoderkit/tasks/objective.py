@@ -728,8 +728,8 @@ def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled
                      val_fraction: float, split: str | None,
                      untrained: Sequence[int] = ()) -> str | None:
     """The warning for a validation split of fewer than ``MIN_VAL_RECORDS`` records, or
-    (classification) one without a record of some class, which leaves auroc NaN and
-    skews the others; None for a split that is neither. Says how to give it more records:
+    (classification) one without a record of some class, which auroc leaves out and
+    which skews the others; None for a split that is neither. Says how to give it more records:
     a ``task.val_fraction`` that reaches ``MIN_VAL_RECORDS``, or a ``task.split`` file.
     ``untrained``: classes the training split lacks too, named by ``untrained_classes``'
     warning (training first), not blamed on the validation split alone here."""
@@ -746,7 +746,8 @@ def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled
         what += f" and no record of class {shown}"
     why = "; ".join((["its metrics, in the summary and in the choice of the best checkpoint (best/), "
                       "are noisy at that size"] if n < MIN_VAL_RECORDS else [])
-                    + (["auroc is undefined without every class and the other metrics miss it"]
+                    + (["auroc leaves the class out (one-vs-rest over the classes present, undefined with one) "
+                        "and the other metrics miss it"]
                        if absent else []))
     if split:
         how = (f"mark more records val in the split file ({split}), or leave task.split out and "

@@ -24,7 +24,7 @@ from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, OutputExistsError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
-from encoderkit.tasks.metrics import format_table, task_metrics
+from encoderkit.tasks.metrics import auroc_note, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.spec import TaskSpec
 from encoderkit.tasks.token_range import check_token_range
@@ -241,6 +241,11 @@ class FineTuned(Pretrained):
         metrics["records"] = float(table.labelled.sum())
         if verbose:
             print(format_table({"evaluate": metrics}))
+            if spec.type in ("classification", "token_classification"):
+                # a class without a labelled unit: said under the table, not a bare "auroc nan"
+                note = auroc_note(y_true, spec.classes, "token" if spec.token_level else "record")
+                if note:
+                    print(note)
         return metrics
 
 

@@ -134,8 +134,9 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
 def mix_metrics(spec: Any, y_true: np.ndarray, tuned: np.ndarray, probe: np.ndarray,
                 weight: float) -> dict[str, float]:
     """Validation metrics of the mix ``(1 - weight) tuned + weight probe``: the model
-    ``predict`` averages, with the probe fitted on the training split (the kept member,
-    fitted on every labelled record, saw these records). The weight was chosen on the same
+    ``predict`` averages, with the probe fitted on the training split (with ``task.val_fraction``
+    the kept member, fitted on every labelled record, saw these records; with a ``task.split``
+    file it is this probe). The weight was chosen on the same
     records, among ``PROBE_WEIGHTS``: a little optimistic, as a best/ checkpoint's score is."""
     from encoderkit.tasks.metrics import task_metrics
 
