@@ -172,6 +172,9 @@ class IngestReport:
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     warnings: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)  # other totals a domain reports (e.g. samples)
+    # what the store is made of, one line each (a sets store's columns): descriptions, not totals,
+    # so the parts of a parallel ingest say each once where their counts add up
+    notes: list[str] = field(default_factory=list)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -179,6 +182,7 @@ class IngestReport:
     def summary(self) -> str:
         lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
         lines += [f"{name}: {n}" for name, n in sorted(self.counts.items())]
+        lines += self.notes
         total = sum(self.skipped.values())
         lines.append(f"records skipped: {total}")
         lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
@@ -231,6 +235,10 @@ class Domain:
     #: classical imputers) learns from these records, so that a record's fill never depends on
     #: the records filled with it. None: no run (``impute`` fills the table it trained on)
     training_store: str | None = None
+    #: what the run's checkpoint recorded of that store (``identity``, ``records``), so that a
+    #: store appended to since is read up to the run's records only
+    #: (``encoderkit.data.ingest.run_records``); None: unknown, every record
+    training_inputs: Mapping[str, Any] | None = None
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)

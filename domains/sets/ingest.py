@@ -210,15 +210,16 @@ def ingest_files(sources: Sequence[str], writer: RecordWriter, report: IngestRep
 
 
 def describe_columns(schema: Mapping[str, Any], report: IngestReport, kind: str = "column") -> None:
-    """What the model reads, in the report (its counts): a user must see which columns became
-    coordinates, features and items (a label read as a feature is target leakage; a row
-    number read as items is a vocabulary of items each seen once)."""
+    """What the model reads, in the report (its notes: descriptions, not totals that the parts
+    of a parallel ingest add up): a user must see which columns became coordinates, features
+    and items (a label read as a feature is target leakage; a row number read as items is a
+    vocabulary of items each seen once)."""
     coords, feats = list(schema["coord_names"]), list(schema["feature_names"])
-    report.counts[f"coordinate {kind}s [{', '.join(coords)}]"] = len(coords)
-    report.counts[f"feature {kind}s [{', '.join(feats)}]"] = len(feats)
     item = schema.get("id_column") if kind == "column" else "ids"
     where = f"{kind} {item!r}" if schema["has_ids"] else f"no item {kind}"
-    report.counts[f"items ({where})"] = len(schema["vocab"])
+    report.notes += [f"coordinate {kind}s [{', '.join(coords)}]: {len(coords)}",
+                     f"feature {kind}s [{', '.join(feats)}]: {len(feats)}",
+                     f"items ({where}): {len(schema['vocab'])}"]
 
 
 def ingest_objects(data: Any, writer: RecordWriter, report: IngestReport,

@@ -190,6 +190,16 @@ class SetsUserData:
         return out
 
     # ---- files -----------------------------------------------------------------------
+    def read_options(self) -> dict[str, Any]:
+        """The ingest options a raw file is read back with (``read_input``, ``_raw_sets``): the
+        store's set and item columns and the columns its coordinates and features came from.
+        A user may give them again at embed / infill / predict (``set_column=set``); a value
+        other than the run's is refused (``infer.pretrained.split_read_options``)."""
+        return {"set_column": self.schema.get("set_column") or "set",
+                "id_column": self.schema.get("id_column") if self.has_ids else None,
+                "coord_columns": list(self.schema.get("coord_names") or []),
+                "feature_columns": list(self.schema.get("feature_names") or [])}
+
     def read_input(self, path: str) -> Any:
         kind = source_kind(path)
         if kind == "csv":

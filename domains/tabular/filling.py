@@ -32,14 +32,15 @@ from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_
 REFERENCE_CELLS = 40_000
 REFERENCE_MIN_ROWS, REFERENCE_MAX_ROWS = 1_000, 4_000
 REFERENCE_BLOCKS = 20
-_FITTED: dict[tuple[str, str, tuple[str, ...]], FittedImputers] = {}
+_FITTED: dict[tuple[str, str, int, tuple[str, ...]], FittedImputers] = {}  # (store, identity, rows, kinds)
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
 
-def _store_matrices(store: Any, n_columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``num``, ``cat``, ``observed`` ``[N, C]`` of the store's rows (``REFERENCE_CELLS`` //
-    C of them at most, within 1,000 .. 4,000, in ``REFERENCE_BLOCKS`` blocks spread over it)."""
-    n = len(store)
+def _store_matrices(store: Any, n_columns: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``num``, ``cat``, ``observed`` ``[N, C]`` of the store's first ``n`` rows (default all;
+    ``REFERENCE_CELLS`` // C of them at most, within 1,000 .. 4,000, in ``REFERENCE_BLOCKS``
+    blocks spread over them)."""
+    n = len(store) if n is None else int(n)
     cap = max(REFERENCE_MIN_ROWS, min(REFERENCE_MAX_ROWS, REFERENCE_CELLS // max(n_columns, 1)))
     if n <= cap:
         records = store.read_range(0, n, ids=False)
@@ -96,12 +97,15 @@ class TableInfill:
         (``impute``, a Python domain: the rows being filled are the table) or with one that
         cannot be read or holds another table than the run's (its columns' statistics are not
         the run's schema: a store re-ingested, or another one at a relative path read from
-        elsewhere); then said, and the rows being filled are used."""
+        elsewhere) or other records (re-ingested from other files); then said, and the rows
+        being filled are used. A store appended to since the run trained (``append=true``) is
+        read up to the run's records (its first ones, ``run_records``): the run fills as before."""
         path = self.training_store
         if not kinds or path is None:
             return None
         import json
 
+        from encoderkit.data.ingest import run_records
         from encoderkit.data.store import RecordStore
         from encoderkit.errors import EncoderkitError
 
@@ -112,11 +116,15 @@ class TableInfill:
             store = RecordStore(path)
             if columns(store.schema) != columns(self.schema):
                 why = "holds another table than the run was trained on (its columns or their statistics differ)"
+            elif (n := run_records(store, self.training_inputs)) is None:
+                then = (self.training_inputs or {}).get("records")
+                why = (f"holds other rows than the run was trained on ({then} then, {len(store)} now; "
+                       f"re-ingested or replaced since, not appended to)")
             else:
-                key = (str(path), store.identity, tuple(kinds))
+                key = (str(path), store.identity, n, tuple(kinds))
                 fitted = _FITTED.get(key)
                 if fitted is None:
-                    num, cat, observed = _store_matrices(store, len(self.columns))
+                    num, cat, observed = _store_matrices(store, len(self.columns), n)
                     fitted = FittedImputers(kinds, self.layout.is_numeric,
                                             np.asarray(self.layout.cat_sizes) - 1).fit(num, cat, observed)
                     _FITTED[key] = fitted

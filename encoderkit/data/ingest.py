@@ -167,16 +167,54 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
         bar.close()
     # the writer saw every record: its counts are the truth
     report.records = new_records
-    report.tokens = report.tokens or proxy.tokens  # a domain's own count wins (tokens != samples)
+    # a domain's own count wins (a series' tokens are patches, its stored tokens samples); the
+    # records already in an appended store are then counted in the stored unit, which the
+    # domain names (ingest_unit: samples), not as tokens of the other kind
+    own_count = bool(report.tokens) and report.tokens != proxy.tokens
+    report.tokens = report.tokens or proxy.tokens
+    stored_unit = unit if own_count and getattr(cls, "ingest_counts", "tokens") != "records" else "tokens"
     elapsed = time.perf_counter() - t0
     if verbose:
         verb = "appended to" if old is not None else "->"
         print(f"ingest {domain}: {len(sources)} file(s) {verb} {output}"
-              + (f" ({len(old)} records, {old_tokens} tokens already there"
+              + (f" ({len(old)} records, {old_tokens} {stored_unit} already there"
                + (f"; copied: {writer.copy_reason})" if writer.copy_reason else ")") if old is not None else ""))
         print(report.summary())
         print(f"time: {elapsed:.1f} s")
     return report
+
+
+def run_records(store: Any, inputs: Mapping[str, Any] | None) -> int | None:
+    """How many of ``store``'s first records are the records a run trained on (``inputs``: what
+    its checkpoint recorded, ``identity`` and ``records``): all of them when the store is the
+    run's (the same identity), the run's count when the store is the run's appended to since
+    (``append=true`` keeps the old records first, and the identity of that first part, its files
+    and offsets, is still the run's), None when it holds other records (re-ingested from other
+    files, replaced). Without a recorded identity (checkpoints from before stores had one):
+    every record, as then."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from encoderkit.data.store import RecordStore  # noqa: PLC0415
+
+    if not inputs or not inputs.get("identity"):
+        return len(store)
+    if store.identity == inputs["identity"]:
+        return len(store)
+    n = inputs.get("records")
+    appends = list(store.provenance.get("appends") or [])
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < len(store) or not appends:
+        return None
+    files = list(store.provenance.get("files") or [])
+    offsets = store.offsets[: n + 1]
+    info = {**store.info, "num_records": n, "num_tokens": int(offsets[-1])}
+    dropped = 0
+    for appended in reversed(appends):  # the store before its last append, then the one before...
+        dropped += len(appended.get("files") or []) if isinstance(appended, Mapping) else 0
+        before = SimpleNamespace(provenance={**store.provenance, "files": files[:len(files) - dropped]},
+                                 info=info, offsets=offsets)
+        if RecordStore.identity.fget(before) == inputs["identity"]:  # the store's own digest
+            return n
+    return None
 
 
 def _warn_duplicate_ids(ids: Sequence[str] | None, report: IngestReport) -> None:

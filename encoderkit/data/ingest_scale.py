@@ -129,7 +129,10 @@ def _parse_to_spool(domain: str, source: str, spool: str, options: dict[str, Any
         else:
             writer.abort()
     return {"schema": json.loads(json.dumps(dict(schema), default=str)), "records": records,
-            "skipped": dict(report.skipped), "warnings": list(report.warnings)}
+            "skipped": dict(report.skipped), "warnings": list(report.warnings),
+            # the domain's own token count (a series' patches) and totals (samples), so the summary
+            # of a parallel ingest counts as one process does
+            "tokens": report.tokens, "counts": dict(report.counts), "notes": list(report.notes)}
 
 
 @contextmanager
@@ -182,6 +185,9 @@ def ingest_parallel(domain: str, sources: Sequence[str], append: Callable[..., i
             for reason, n in result["skipped"].items():
                 report.skip(reason, n)
             report.warnings.extend(result["warnings"])
+            report.tokens += result["tokens"]
+            report.counts.update(result["counts"])
+            report.notes.extend(n for n in result["notes"] if n not in report.notes)
             if result["records"]:
                 copy_records(RecordStore(spool), append)
             shutil.rmtree(spool, ignore_errors=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from safetensors import SafetensorError
@@ -120,11 +120,19 @@ def run_max_seqlen(checkpoint: Path) -> int:
     return int(value) if value else DEFAULT_MAX_SEQLEN
 
 
-def run_store(checkpoint: Path) -> str | None:
-    """``data.store`` of the run's resolved ``config.yaml``: the records it trained on (a
-    relative path is the training command's, read from where this one runs)."""
+def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str | None:
+    """The store the run trained on: the absolute location pretrain recorded in the checkpoint
+    (``inputs``, its ``state.json`` entry) while it is there, else ``data.store`` of the run's
+    ``config.yaml`` as given (a relative path read from where this command runs: a run directory
+    and its store moved together to another machine). Which records of it are the run's is
+    checked where they are read (``encoderkit.data.ingest.run_records``)."""
+    recorded = (inputs or {}).get("store") if isinstance(inputs, Mapping) else None
+    if isinstance(recorded, str) and recorded and ("://" in recorded or Path(recorded).exists()):
+        return recorded
     value = _run_setting(checkpoint, "data.store")
-    return str(value) if value else None
+    if value:
+        return str(value)
+    return recorded if isinstance(recorded, str) and recorded else None
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
@@ -148,6 +156,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
                         file=checkpoint / ckpt.STATE_FILE) from None
     model = MaskedEncoderModel(domain, config)
     load_weights(model, checkpoint / ckpt.MODEL_FILE)
+    inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,
                       step=int(state.get("step", 0)), max_seqlen=run_max_seqlen(checkpoint),
-                      store=run_store(checkpoint)).to(device)
+                      store=run_store(checkpoint, inputs), store_inputs=inputs).to(device)

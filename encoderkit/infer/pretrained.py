@@ -128,9 +128,12 @@ class Pretrained:
 
     def __init__(self, model: MaskedEncoderModel, domain: Domain, config: EncoderConfig, *,
                  path: Path | None = None, step: int = 0, max_seqlen: int = 1024,
-                 max_tokens: int = 16384, store: str | None = None) -> None:
+                 max_tokens: int = 16384, store: str | None = None,
+                 store_inputs: Mapping[str, Any] | None = None) -> None:
         self.model = model.eval()
         self.store = store  # the records the run trained on (``Domain.training_store``)
+        # what the checkpoint recorded of them: identity, record count (``Domain.training_inputs``)
+        self.store_inputs = store_inputs
         self.domain = domain
         self.config = config
         self.path = path
@@ -237,6 +240,7 @@ class Pretrained:
         if domain is self.domain:  # the run's own domain stays as loaded (impute, ensembles)
             domain = copy.copy(domain)
         domain.training_store = self.store
+        domain.training_inputs = getattr(self, "store_inputs", None)  # (an object built without it)
         return domain.infill(data, self.predict)
 
     def check_infill_options(self, options: Mapping[str, Any]) -> None:

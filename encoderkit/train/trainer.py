@@ -144,14 +144,9 @@ class Trainer:
         # train.steps=auto -> an int from the training split's size, before anything reads it
         t.steps = self.config_dict["train"]["steps"] = resolve_steps(
             cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step)
-        s = cfg.schedule
-        total = s.total or (t.steps if s.unit == "steps" else t.steps * self.tokens_per_step)
-        total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
-        warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
-        decay = s.decay if s.decay is not None else s.decay_fraction * total
-        self.schedule = WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
-                            final_ratio=s.final_ratio, unit=s.unit)
+        self.schedule = self._plan_schedule(int(t.steps))
         self.group_schedules = self._group_schedules()
+        s = cfg.schedule
         self.batch_warmup = BatchWarmup(target=self.tokens_per_step, start=s.batch_warmup_start,
                                         tokens=s.batch_warmup_tokens, multiple=d.max_tokens * world)
         self.step = 0
@@ -161,6 +156,50 @@ class Trainer:
         self._pending_optim: tuple | None = None
         self._inputs: dict[str, Any] | None = None
         self._input_state()  # the inputs as read now (a resume compares its checkpoint's with these)
+
+    def _plan_schedule(self, steps: int) -> WSD:
+        """The learning-rate schedule of a run of ``steps`` steps (``schedule.*`` of the config)."""
+        s = self.cfg.schedule
+        total = s.total or (steps if s.unit == "steps" else steps * self.tokens_per_step)
+        total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
+        warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
+        decay = s.decay if s.decay is not None else s.decay_fraction * total
+        return WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
+                   final_ratio=s.final_ratio, unit=s.unit)
+
+    def _check_steps(self, path: Path, state: dict[str, Any]) -> None:
+        """``train.steps`` may change on resume (``RESUMABLE_KEYS``), but never to below the
+        checkpoint's step: that run is already further (``encoderkit.load`` loads it), so it is
+        refused before anything (config.yaml, metrics) is rewritten. A change is said in one
+        line, with what it does to the learning-rate schedule (planned from ``train.steps``:
+        warmup and decay re-laid for the new length, so a finished run extended restarts from
+        the decayed rate at the peak of the stable phase)."""
+        step, now = int(state["step"]), int(self.cfg.train.steps)
+        saved = ((state.get("config") or {}).get("train") or {}).get("steps")
+        if now < step:
+            raise ConfigError(f"train.steps={now} is below the step of checkpoint {path} ({step}): "
+                              f"the run is already past it, and nothing was changed; resume with "
+                              f"train.steps >= {step} (it trained with {saved}), or start a shorter "
+                              f"run in another run.dir")
+        if not isinstance(saved, int) or isinstance(saved, bool) or saved == now or not self.info.is_main:
+            return
+        old = self._plan_schedule(saved)
+        lr = float(self.cfg.optim.lr)
+        tokens = int(state.get("tokens", 0))
+
+        def at(schedule: WSD, steps_done: int, tokens_done: float) -> float:
+            return lr * schedule(steps_done if schedule.unit == "steps" else tokens_done)
+        head = f"train.steps {saved} -> {now}: the run continues from step {step}"
+        if now == step:
+            print(f"{head}, its last step (nothing left to train)", flush=True)
+        elif old == self.schedule:
+            print(f"{head} to step {now}; the learning-rate schedule is unchanged "
+                  f"(schedule.total={self.schedule.total:g} {self.schedule.unit})", flush=True)
+        else:
+            nxt = at(self.schedule, step + 1, tokens + self.batch_warmup(tokens))
+            print(f"{head}; the learning-rate schedule is re-planned for {now} steps (lr at step "
+                  f"{step + 1}: {nxt:.3g}; at step {step}: {at(old, step, tokens):.3g} as planned for "
+                  f"{saved})", flush=True)
 
     def _group_schedules(self) -> dict[float, WSD | Delayed]:
         """The schedule of each ``start_fraction`` a parameter group carries (an objective's
@@ -230,9 +269,11 @@ class Trainer:
         try:
             self.loader.load_state_dict(state["loader"][self.info.rank])
         except ValueError as e:  # another split of the records (checkpoints without a store identity)
-            raise DataError(f"cannot resume from checkpoint {path}: {' '.join(str(e).split())} (was "
-                            f"data.store re-ingested or appended to, or a labels or split file changed, "
-                            f"since?)", file=self.cfg.data.store) from None
+            reading = self._reading_changed(state)
+            raise DataError(f"cannot resume from checkpoint {path}: {' '.join(str(e).split())} "
+                            + (reading or "(was data.store re-ingested or appended to, or a labels or "
+                               "split file changed, since?)"), file=self.cfg.data.store) from None
+        self._check_steps(path, state)  # the last check: its line is said of a resume that goes on
         ckpt.set_rng_state(state["rng"][self.info.rank], file=path / ckpt.STATE_FILE)
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
@@ -241,6 +282,33 @@ class Trainer:
             write_text_atomic(self.run_dir / "metrics.jsonl",
                                "".join(json.dumps(h) + "\n" for h in self.history))
         self.resumed_from = path
+
+    def _reading(self) -> dict[str, Any]:
+        """How the loader reads the store (saved with a checkpoint): ``chunks`` (chunk-aware, from
+        disk) or ``records``, and the in-memory threshold that chose it under ``data.read=auto``."""
+        from encoderkit.data import loader
+
+        return {"read": getattr(self.loader, "read", None),
+                "in_memory_mb": loader.AUTO_IN_MEMORY_BYTES / 2**20,
+                "store_mb": round(float(getattr(self.store, "nbytes", 0)) / 2**20, 1)}
+
+    def _reading_changed(self, state: dict[str, Any]) -> str | None:
+        """Why a loader state does not fit when the cause is the reading mode, not the data: the
+        checkpoint's loader read the store in memory and this one chunk-aware (or the reverse)
+        with the same config, because ENCODERKIT_IN_MEMORY_MB moved the store across the
+        in-memory threshold; None when the mode is the same (or the checkpoint did not say)."""
+        saved, now = state.get("reading"), self._reading()
+        if not isinstance(saved, dict) or saved.get("read") in (None, now["read"]) or now["read"] is None:
+            return None
+        how = {"chunks": "chunk-aware from disk", "records": "record by record, in memory"}
+        then = saved.get("in_memory_mb")
+        then = f"{then:g} MB" if isinstance(then, (int, float)) else "unknown"
+        return (f"(the loader read the store {how.get(saved['read'], saved['read'])} then and "
+                f"{how.get(now['read'], now['read'])} now, which shuffles differently: with "
+                f"data.read=auto a store under ENCODERKIT_IN_MEMORY_MB is read in memory, and this "
+                f"store holds {now['store_mb']:g} MB against a threshold of {then} then and "
+                f"{now['in_memory_mb']:g} MB now. Set ENCODERKIT_IN_MEMORY_MB as when the checkpoint "
+                f"was written to resume, or start a new run.dir)")
 
     def _input_state(self) -> dict[str, Any]:
         """What the run trains on, for a resume to check: the store's identity and the sha256
@@ -257,8 +325,12 @@ class Trainer:
             name = OmegaConf.select(self.cfg, key, default=None)
             if name and "://" not in str(name) and Path(str(name)).is_file():
                 files[key] = ckpt.file_digest(Path(str(name)))["sha256"]
+        store = str(self.cfg.data.store)
+        # where the store is, whatever directory the command ran from: a loaded run finds its
+        # training records there (``infer.load.run_store``) though config.yaml keeps the path as given
+        where = store if "://" in store else os.path.abspath(store)
         return {"identity": self.store.identity, "records": len(self.store),
-                "tokens": int(self.store.num_tokens), "files": files}
+                "tokens": int(self.store.num_tokens), "files": files, "store": where}
 
     def _check_inputs(self, path: Path, saved: dict[str, Any] | None) -> None:
         """A resume trains on the records (and labels) its checkpoint trained on: a store
@@ -516,7 +588,7 @@ class Trainer:
                                                        else self.tokens),
                              "tokens_per_step": self.batch_warmup(self.tokens)},
                 "loader": loader_states, "rng": rng_states, "world_size": info.world_size,
-                "inputs": self._input_state(),
+                "inputs": self._input_state(), "reading": self._reading(),
                 **self.objective.checkpoint_state(),
             }
             ckpt.save_checkpoint(self.ckpt_dir, self.step, tensors, optim_t, groups, state,
