@@ -50,7 +50,10 @@ The contract, for a plug-in author:
   (``export-hf``), ``read_decimal``, the classmethods ``merge_schemas(schemas)`` (one schema
   for files ingested in parts: ``workers>1``, ``append=true``) and ``ingest_append(store,
   sources, writer, report, **options)`` (``append=true`` encodes new files with the store's
-  schema, which stays: a table's); the method ``token_positions(window)`` (token tasks: the
+  schema, which stays: a table's); ``infill_file(path, output, predict, max_tokens)`` (the
+  ``encoderkit infill`` command streams the file through the fill itself, instead of
+  ``write_output(infill(read_input(path)), output)`` in memory: a genome); the method
+  ``token_positions(window)`` (token tasks: the
   record position each token labels, -1 for a [CLS]; its default follows ``start`` and
   ``cls_position``); and the ``Example.context`` key ``token_index``
   (the record token positions of a window whose tokens are scattered).

@@ -17,6 +17,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
                                Record, RecordWriter, slice_example, window_bounds)
 
 from .infill import infill_sequences
+from .infill_stream import infill_file
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
 from .modules import GenomicEmbedder, GenomicMLMHead
@@ -386,6 +387,12 @@ class GenomicDomain(Domain):
 
     def read_input(self, path: str) -> list[SeqRecord]:
         return read_seq_records(path)
+
+    def infill_file(self, path: str, output: str, predict: PredictFn, max_tokens: int = 16384) -> None:
+        """``write_output(infill(read_input(path)), output)`` streamed, byte for byte the same
+        at near-flat memory (``infill_stream``): the ``encoderkit infill`` of a genome.
+        ``max_tokens``: the token budget ``predict`` packs windows with."""
+        infill_file(self, path, output, predict, max_tokens)
 
     def read_options(self) -> dict[str, Any]:
         """The ingest options of the run's store (its schema's ``ingest``; for a domain made

@@ -107,22 +107,45 @@ def warn_unseen_fills(domain: Any, records: Sequence[dict],
     skips a record without any base, and cuts runs of N longer than the store's
     ``max_n_run`` out (assembly gaps); infill still fills them, as documented, but a
     whole invented record or gap is not a fill of a few hidden bases."""
-    max_run = domain.read_options()["max_n_run"]
-    no_base, gaps = [], []
+    unseen = UnseenFills(domain.read_options()["max_n_run"])
     for i in found:
         codes = np.asarray(records[i]["ids"])
-        name = repr(str(records[i].get("id", i)))
-        if not (codes < 4).any():
-            no_base.append(name)
-        elif split_on_n_runs(codes, max_run)[1]:
-            gaps.append(name)
+        unseen.add(str(records[i].get("id", i)), bool((codes < 4).any()),
+                   split_on_n_runs(codes, unseen.max_run)[1])
+    unseen.warn(stacklevel=4)
 
-    def named(ids: list[str]) -> str:
-        return ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
-    if no_base:
-        warnings.warn(f"{len(no_base)} record(s) without any A/C/G/T base filled entirely from the model "
-                      f"(ingest skips such records, so it never saw one): {named(no_base)}", stacklevel=3)
-    if gaps:
-        warnings.warn(f"{len(gaps)} record(s) with runs of N longer than max_n_run={max_run} filled "
-                      f"(ingest cut such runs out as assembly gaps, so the model never saw one): "
-                      f"{named(gaps)}", stacklevel=3)
+
+class UnseenFills:
+    """The records ``warn_unseen_fills`` names, gathered one filled record at a time (the
+    streamed file infill keeps the first few names and counts the rest)."""
+
+    def __init__(self, max_run: int) -> None:
+        self.max_run = max_run
+        self.no_base: list[str] = []
+        self.gaps: list[str] = []
+        self.counts = [0, 0]  # records without a base, records with a run cut out
+
+    def add(self, name: str, has_base: bool, longest_cut: int) -> None:
+        """A record with N: ``has_base``: any A/C/G/T; ``longest_cut``: its longest run of
+        N longer than ``max_run`` (0: none)."""
+        if not has_base:
+            self.counts[0] += 1
+            if len(self.no_base) < SHOWN:
+                self.no_base.append(repr(name))
+        elif longest_cut:
+            self.counts[1] += 1
+            if len(self.gaps) < SHOWN:
+                self.gaps.append(repr(name))
+
+    def warn(self, stacklevel: int = 2) -> None:
+        def named(ids: list[str], n: int) -> str:
+            return ", ".join(ids) + (f" and {n - SHOWN} more" if n > SHOWN else "")
+        no_base, gaps = self.counts
+        if no_base:
+            warnings.warn(f"{no_base} record(s) without any A/C/G/T base filled entirely from the model "
+                          f"(ingest skips such records, so it never saw one): {named(self.no_base, no_base)}",
+                          stacklevel=stacklevel)
+        if gaps:
+            warnings.warn(f"{gaps} record(s) with runs of N longer than max_n_run={self.max_run} filled "
+                          f"(ingest cut such runs out as assembly gaps, so the model never saw one): "
+                          f"{named(self.gaps, gaps)}", stacklevel=stacklevel)

@@ -18,7 +18,8 @@ from encoderkit.data.textfiles import compression, plain_name
 from encoderkit.errors import DataError, UsageError, reading
 from encoderkit.outputs import atomic_write
 
-from .tokens import BASES, BYTE_TO_CODE, INVALID, IS_LOWER, N_CODE
+from .scan import RecordScan
+from .tokens import BASES
 
 
 @dataclass(frozen=True)
@@ -116,24 +117,47 @@ def _split_header(header: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-def iter_fasta(path: str) -> Iterator[RawRecord]:
+# sequence characters a block of ``iter_record_blocks`` holds (a chromosome is read in blocks)
+BLOCK_CHARS = 1 << 18
+
+
+def iter_fasta_blocks(path: str, block_chars: int | None = None) -> Iterator[tuple[RawRecord, list[str], bool]]:
+    """The records of a FASTA file as (record, sequence lines, last) blocks of about
+    ``block_chars`` characters each (``BLOCK_CHARS``); every record gives one block or
+    more, its last one with ``last`` true, and its own ``lines`` stay empty."""
+    block_chars = block_chars or BLOCK_CHARS
     rec: RawRecord | None = None
+    lines: list[str] = []
+    held = 0
     with reading(path), _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if line.startswith(">"):
                 if rec is not None:
-                    yield rec
+                    yield rec, lines, True
                 rid, desc = _split_header(line[1:].strip())
                 rec = RawRecord(rid or f"record{lineno}", desc, [], lineno + 1, header=line[1:])
-            elif line.startswith(";") or not line.strip():
-                continue  # old-style FASTA comments and blank lines
-            elif rec is None:
-                raise DataError(f"{path}: line {lineno}: sequence data before the first '>' header")
-            else:
-                rec.lines.append(line.strip())
+                lines, held = [], 0
+            elif not line.startswith(";"):  # old-style FASTA comments are skipped
+                seq = line.strip()
+                if not seq:
+                    continue  # blank lines too
+                if rec is None:
+                    raise DataError(f"{path}: line {lineno}: sequence data before the first '>' header")
+                lines.append(seq)
+                held += len(seq)
+                if held >= block_chars:
+                    yield rec, lines, False
+                    lines, held = [], 0
     if rec is not None:
-        yield rec
+        yield rec, lines, True
+
+
+def iter_fasta(path: str) -> Iterator[RawRecord]:
+    for rec, lines, last in iter_fasta_blocks(path):
+        rec.lines += lines
+        if last:
+            yield rec
 
 
 def iter_fastq(path: str) -> Iterator[RawRecord]:
@@ -175,6 +199,15 @@ def iter_records(path: str, fmt: str = "auto") -> Iterator[RawRecord]:
     return iter_fasta(path) if fmt == "fasta" else iter_fastq(path)
 
 
+def iter_record_blocks(path: str, fmt: str = "auto",
+                       block_chars: int | None = None) -> Iterator[tuple[RawRecord, list[str], bool]]:
+    """``iter_fasta_blocks`` for either kind; a FASTQ record (one sequence line) is one block."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "fasta":
+        return iter_fasta_blocks(path, block_chars)
+    return ((rec, rec.lines, True) for rec in iter_fastq(path))
+
+
 # Protein FASTA read as DNA: amino-acid letters that no nucleotide (IUPAC) code uses, the
 # nucleotides proper, and the letters counted (X left out: DNA maskers write it too).
 def _table(letters: str) -> np.ndarray:
@@ -193,7 +226,11 @@ def protein_like(raw: np.ndarray) -> str | None:
     half its letters A/C/G/T/U/N (a protein about a quarter) and next to no letter that only
     amino acids use (E F I L P Q); every letter of a peptide may still be an IUPAC code
     (M K V R D S W Y H B), so the composition, not the alphabet, tells them apart."""
-    counts = np.bincount(raw, minlength=256)
+    return protein_like_counts(np.bincount(raw, minlength=256))
+
+
+def protein_like_counts(counts: np.ndarray) -> str | None:
+    """``protein_like`` of bytes given as their counts (``[256]``, a record read in blocks)."""
     letters = int(counts[_LETTER].sum())
     if not letters:
         return None
@@ -218,32 +255,27 @@ def encode_record(rec: RawRecord, path: str, invalid: str = "error") -> tuple[np
     became a "DNA" record of ambiguity codes). ``invalid="error"`` raises naming file,
     record, line and column of the first character that is not an IUPAC code;
     ``invalid="n"`` maps such characters to N."""
-    joined = "".join(rec.lines)
-    raw = np.frombuffer(joined.encode("ascii", errors="replace"), dtype=np.uint8)  # one byte a character
-    protein = protein_like(raw)
+    scan = RecordScan(invalid, keep=True)
+    scan.add(rec.lines)
+    return scanned_record(scan, rec, path)
+
+
+def scanned_record(scan: RecordScan, rec: RawRecord, path: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """``encode_record`` of a record read in blocks into ``scan`` (made with ``keep``)."""
+    protein = protein_like_counts(scan.counts)
     if protein:
         raise DataError(f"{path}: record {text_id(rec.id)!r} (line {rec.first_line - 1}): {protein}; "
                          f"{PROTEIN_ADVICE}")
-    codes = BYTE_TO_CODE[raw]
-    soft = IS_LOWER[raw]
-    bad = codes == INVALID
-    n_bad = int(bad.sum())
-    if n_bad:
-        if invalid == "error":
-            i = int(np.flatnonzero(bad)[0])
-            lengths = np.cumsum([len(s) for s in rec.lines])
-            li = int(np.searchsorted(lengths, i, side="right"))
-            col = i - (int(lengths[li - 1]) if li else 0) + 1
-            raise DataError(
-                f"{path}: record {text_id(rec.id)!r}, line {rec.first_line + li}, column {col}: character "
-                f"{text_id(joined[i])!r} is not an IUPAC nucleotide code (allowed: {BASES} and U, either case). "
-                f"Set the ingest option invalid=n to read such characters as N.")
-        codes = np.where(bad, N_CODE, codes).astype(np.uint8)
-        soft = soft & ~bad
-    return codes, soft, n_bad
+    if scan.first_bad is not None and scan.invalid == "error":
+        _, li, col, char = scan.first_bad
+        raise DataError(
+            f"{path}: record {text_id(rec.id)!r}, line {rec.first_line + li}, column {col}: character "
+            f"{text_id(char)!r} is not an IUPAC nucleotide code (allowed: {BASES} and U, either case). "
+            f"Set the ingest option invalid=n to read such characters as N.")
+    return scan.codes(), scan.soft(), scan.n_bad
 
 
-def _newline(path: str) -> str:
+def file_newline(path: str) -> str:
     """The file's line ending (CRLF, an old Mac's CR, else LF), from its first 64 kB:
     the text reader turns every one into LF, and infill writes the file's own back."""
     with reading(path):
@@ -259,7 +291,7 @@ def read_seq_records(path: str) -> list[SeqRecord]:
     """Every record of a FASTA/FASTQ file, strings kept exactly as written (one line per
     sequence), with the layout (header line, line ending, width) ``write_seq_records``
     writes back."""
-    newline = _newline(path)
+    newline = file_newline(path)
     out = []
     for r in iter_records(path):
         # the width of the first full line; a record on one line stays on one line
@@ -282,10 +314,16 @@ def _kind(records: list[SeqRecord]) -> str:
 
 
 def output_problem(records: list[SeqRecord], path: str) -> str | None:
-    """Why ``records`` cannot be written under ``path`` as its name says, or None. The name
-    decides the compression (.gz, .bz2, .xz: what the reader reads back) and, where it says
-    one, the kind: FASTQ records under a FASTA name would lose their qualities, FASTA
-    records have none for a FASTQ name; both are refused rather than written as the other."""
+    """``output_kind_problem`` of records: FASTQ when every one has a quality string."""
+    return output_kind_problem(_kind(records), path)
+
+
+def output_kind_problem(kind: str, path: str) -> str | None:
+    """Why records of ``kind`` ("fasta" / "fastq") cannot be written under ``path`` as its
+    name says, or None. The name decides the compression (.gz, .bz2, .xz: what the reader
+    reads back) and, where it says one, the kind: FASTQ records under a FASTA name would
+    lose their qualities, FASTA records have none for a FASTQ name; both are refused rather
+    than written as the other."""
     name = os.path.basename(str(path)).lower()
     if name.endswith(".bgz"):  # plain gzip is no BGZF an index (samtools faidx, tabix) can use
         return "BGZF (.bgz) is not written; name the output .gz and run bgzip on it for an indexed file"
@@ -293,7 +331,6 @@ def output_problem(records: list[SeqRecord], path: str) -> str | None:
         return (f"{os.path.splitext(name)[1]} is a compression the FASTA/FASTQ reader does not read back; "
                 f"name the output .gz, .bz2, .xz or leave it uncompressed")
     stem = plain_name(name)
-    kind = _kind(records)
     if kind == "fastq" and stem.endswith(_FASTA_SUFFIXES):
         return ("the input is FASTQ (with qualities) but the output's name says FASTA, which would drop "
                 "the qualities; name it .fq / .fastq")

@@ -11,7 +11,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .io import encode_record, iter_records, text_id
+from .io import iter_record_blocks, scanned_record, text_id
+from .scan import RecordScan
 from .tokens import N_CODE
 
 SHOWN = 3  # record ids named in a warning; the rest are counted
@@ -23,12 +24,17 @@ def split_on_n_runs(codes: np.ndarray, max_run: int) -> tuple[list[tuple[int, in
     gaps), and the length of the longest run cut out (0: none)."""
     is_n = np.concatenate(([False], codes == N_CODE, [False]))
     edges = np.flatnonzero(is_n[1:] != is_n[:-1])
-    run_starts, run_ends = edges[0::2], edges[1::2]
+    return split_at_runs(edges[0::2], edges[1::2], len(codes), max_run)
+
+
+def split_at_runs(run_starts: np.ndarray, run_ends: np.ndarray, length: int,
+                  max_run: int) -> tuple[list[tuple[int, int]], int]:
+    """``split_on_n_runs`` of a record ``length`` long whose runs of N are given."""
     long = (run_ends - run_starts) > max_run
     cuts = [0]
     for s, e in zip(run_starts[long], run_ends[long]):
         cuts += [int(s), int(e)]
-    cuts.append(len(codes))
+    cuts.append(length)
     longest = int((run_ends - run_starts)[long].max()) if long.any() else 0
     return [(s, e) for s, e in zip(cuts[0::2], cuts[1::2]) if e > s], longest
 
@@ -114,15 +120,24 @@ def iter_pieces(path: str, opts: Mapping[str, Any], log: PieceLog) -> Iterator[P
     ``invalid``, ``max_n_run``, ``min_length``): runs of N longer than ``max_n_run`` are cut
     out, splitting the record into pieces named ``<id>:<start>-<end>`` (a record left in
     one piece keeps its id); a piece shorter than ``min_length`` or without any A/C/G/T
-    base is skipped, as is a record without bases."""
-    for rec in iter_records(path, opts["format"]):
-        codes, soft, n_bad = encode_record(rec, path, opts["invalid"])
+    base is skipped, as is a record without bases. A record is read in blocks (its codes
+    and soft flags kept, two bytes a base), so a chromosome is never held as text."""
+    scan: RecordScan | None = None
+    for rec, lines, last in iter_record_blocks(path, opts["format"]):
+        if scan is None:
+            scan = RecordScan(opts["invalid"], keep=True)
+        scan.add(lines)
+        if not last:
+            continue
+        codes, soft, n_bad = scanned_record(scan, rec, path)
+        runs = scan.n_runs.close(scan.length)
+        scan = None
         log.mapped += n_bad
         rid = text_id(rec.id)
         if codes.size == 0:
             log.skip(EMPTY, rid)
             continue
-        pieces, longest = split_on_n_runs(codes, opts["max_n_run"])
+        pieces, longest = split_at_runs(*runs, int(codes.size), opts["max_n_run"])
         if not pieces:
             log.skip("only N (no piece outside runs of N longer than max_n_run)", rid)
             continue
@@ -133,10 +148,15 @@ def iter_pieces(path: str, opts: Mapping[str, Any], log: PieceLog) -> Iterator[P
             if e - s < opts["min_length"]:
                 log.skip("piece shorter than min_length", pid)
                 continue
-            if not (c < 4).any():
+            if not _has_base(c):
                 log.skip("piece without any A/C/G/T base", pid)
                 continue
             kept.append((pid, s, e))
             yield Piece(pid, c, f, s, j)
         if longest and kept:
             log.cut_record(rid, kept, int(codes.size), longest)
+
+
+def _has_base(codes: np.ndarray, block: int = 1 << 16) -> bool:
+    """Any A/C/G/T, looked for a block at a time (no temporary as long as a chromosome)."""
+    return any((codes[i:i + block] < 4).any() for i in range(0, codes.shape[0], block))

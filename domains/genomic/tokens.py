@@ -55,10 +55,15 @@ def encode_bases(seq: str | bytes) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(codes == INVALID)
     if bad.size:
         i = int(bad[0])
-        char = seq[i] if isinstance(seq, str) else chr(raw[i])
-        raise ValueError(f"character {char!r} at position {i} is not an IUPAC nucleotide code "
-                         f"(allowed: {BASES}, U, lowercase for soft-masked)")
+        raise ValueError(invalid_character(seq[i] if isinstance(seq, str) else chr(raw[i]), i))
     return codes, IS_LOWER[raw]
+
+
+def invalid_character(char: str, position: int) -> str:
+    """What ``encode_bases`` says of the first character that is not an IUPAC code (the
+    streamed file infill says the same of a record it reads in blocks)."""
+    return (f"character {char!r} at position {position} is not an IUPAC nucleotide code "
+            f"(allowed: {BASES}, U, lowercase for soft-masked)")
 
 
 def decode_bases(codes: np.ndarray, soft: np.ndarray | None = None) -> str:
