@@ -49,6 +49,10 @@ class InferTokens(Domain):
     rope_axes = 1
     cls_position = 0  # the first token pools (embed pooling="cls" needs a cls_position)
 
+    def token_positions(self, window):
+        # that first token is a record token too (no [CLS] is added), so every token is one
+        return np.arange(len(window), dtype=np.int64) + int(window.start)
+
     def featurize(self, record):
         ids = np.asarray(record["ids"], dtype=np.int64)
         return Example(fields={"ids": ids}, positions=np.arange(len(ids), dtype=np.int32)[:, None])
