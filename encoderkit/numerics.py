@@ -10,6 +10,8 @@ data, so they share this one guard.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 # Stores keep float32 samples and the models compute in float32: a value beyond F32_MAX
@@ -17,26 +19,42 @@ import numpy as np
 # F32_TINY (the smallest normal) as zeros, both without a word; the readers refuse them.
 F32_MAX = float(np.finfo(np.float32).max)
 F32_TINY = float(np.finfo(np.float32).tiny)
+# a column whose largest magnitude is below this (with margin: a deviation is at least
+# half an ulp of it, and squares below 2**-1022 are subnormal) gets its statistics
+# computed on scaled values
+TINY_SCALE = 2.0 ** -400
 
 
 def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of ``v`` along ``axis``, NaN ignored; where numpy's
-    overflow, the statistics of ``v`` divided by its largest magnitude, scaled back (the
-    same numbers, computed where nothing overflows). Data without NaN or overflow gets
-    ``np.mean`` / ``np.std`` exactly. Floats for ``axis=None``."""
+    """Mean and standard deviation of ``v`` along ``axis``, NaN ignored; where numpy's are
+    not exact (squares that overflow beyond ~1e154, or underflow below ~1e-154 so that a
+    column of p-values near 1e-300 got std 0), the statistics of ``v`` scaled by a power
+    of two near its largest magnitude, scaled back exactly (the same numbers, computed
+    where nothing over- or underflows). Data without NaN and with magnitudes in between
+    gets ``np.mean`` / ``np.std`` exactly. Floats for ``axis=None``."""
     v = np.asarray(v, dtype=np.float64)
     gaps = bool(np.isnan(v).any())
     mean_of, std_of = (np.nanmean, np.nanstd) if gaps else (np.mean, np.std)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN statistics
         mean, std = mean_of(v, axis=axis), std_of(v, axis=axis)
-        over = ~(np.isfinite(mean) & np.isfinite(std))
-        if np.any(over):
-            scale = np.nanmax(np.abs(v), axis=axis, keepdims=True)
-            scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        if v.size == 0:
+            return (float(mean), float(std)) if axis is None else (mean, std)
+        top = np.nanmax(np.abs(v), axis=axis, keepdims=True)
+        flat_top = np.squeeze(top, axis=axis) if axis is not None else top.reshape(())
+        # below TINY_SCALE the smallest deviations square into the subnormals (or to 0):
+        # the sum of squares loses its digits, so the plain statistics are not exact there
+        redo = ~(np.isfinite(mean) & np.isfinite(std)) | ((flat_top > 0) & (flat_top < TINY_SCALE))
+        if np.any(redo):
+            # the power of two at or below the largest magnitude (2**1024 is inf): dividing
+            # by it and multiplying back are exact
+            ok = np.isfinite(top) & (top > 0)
+            scale = np.where(ok, np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1] - 1), 1.0)
             u = v / scale
             flat = np.squeeze(scale, axis=axis) if axis is not None else float(scale.reshape(()))
-            mean = np.where(over, mean_of(u, axis=axis) * flat, mean)
-            std = np.where(over, std_of(u, axis=axis) * flat, std)
+            mean = np.where(redo, mean_of(u, axis=axis) * flat, mean)
+            std = np.where(redo, std_of(u, axis=axis) * flat, std)
     if axis is None:
         return float(mean), float(std)
     return mean, std

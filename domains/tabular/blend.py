@@ -61,6 +61,13 @@ CLASSIFIER_MAX_CATEGORIES = 64
 # added for columns of at most ONEHOT_MAX_CATEGORIES categories, ONEHOT_MAX_COLUMNS in all.
 ONEHOT_MAX_CATEGORIES = 16
 ONEHOT_MAX_COLUMNS = 100
+# The linear chain fits one BayesianRidge per column and round on all other columns: time
+# grows with columns^3 and, as each fit kept its k x k posterior covariance, memory too (3000
+# columns x 200 rows passed 11 GB; 1000 columns 3 GB). Above ITERATIVE_MAX_PREDICTORS + 1
+# columns (the regression inputs, indicators included) each regression takes the
+# ITERATIVE_MAX_PREDICTORS columns scikit-learn draws by correlation (``n_nearest_features``);
+# narrower tables, every benchmarked one among them, are fitted as before.
+ITERATIVE_MAX_PREDICTORS = 100
 
 # estimates of the last tables seen: one `encoderkit impute` fills the same table as the
 # blend and as each candidate alone, and the fits are deterministic
@@ -71,6 +78,33 @@ _CACHE_SIZE = 4
 def forest_fits(n_columns: int) -> bool:
     """Whether the forest runs on a table with ``n_columns`` columns."""
     return n_columns <= FOREST_MAX_COLUMNS
+
+
+def _lean_ridge():
+    """A BayesianRidge that drops its ``sigma_`` (k x k) once fitted: IterativeImputer keeps
+    every round's regressions, and only ``predict(return_std=True)`` (``sample_posterior``,
+    never used here) reads it. Its fills are BayesianRidge's, bit for bit."""
+    return __getattr__("LeanBayesianRidge")()
+
+
+def __getattr__(name: str) -> Any:
+    """``LeanBayesianRidge``, defined on first use: scikit-learn is imported only when a
+    blend runs, and a pickled ``EncoderImputer`` finds the class here by name."""
+    if name in globals():
+        return globals()[name]
+    if name != "LeanBayesianRidge":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sklearn.linear_model import BayesianRidge
+
+    class LeanBayesianRidge(BayesianRidge):
+        def fit(self, X, y, sample_weight=None):
+            super().fit(X, y, sample_weight=sample_weight)
+            self.__dict__.pop("sigma_", None)
+            return self
+
+    LeanBayesianRidge.__module__, LeanBayesianRidge.__qualname__ = __name__, name
+    globals()[name] = LeanBayesianRidge
+    return LeanBayesianRidge
 
 
 def _digest(kind: str, seed: int, *arrays: np.ndarray) -> str:
@@ -92,7 +126,10 @@ def classical_imputer(kind: str, n_rows: int, seed: int,
 
     lo, hi = bounds if bounds is not None else (-np.inf, np.inf)
     if kind == "iterative":
-        return IterativeImputer(max_iter=10, random_state=seed, min_value=lo, max_value=hi)
+        wide = np.size(lo) - 1 > ITERATIVE_MAX_PREDICTORS  # the bounds give the column count
+        return IterativeImputer(estimator=_lean_ridge(), max_iter=10, random_state=seed,
+                                n_nearest_features=ITERATIVE_MAX_PREDICTORS if wide else None,
+                                min_value=lo, max_value=hi)
     from sklearn.ensemble import ExtraTreesRegressor
 
     big = n_rows > FOREST_MAX_ROWS

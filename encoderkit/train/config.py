@@ -245,10 +245,17 @@ def _domain_choice(override: str) -> str:
 def _unknown_key(key: str, config_name: str = "config") -> str:
     section = key.split(".", 1)[0]
     schema = OmegaConf.structured(FinetuneConfig if config_name == "finetune" else PretrainConfig)
+    # a key of another section (``progress=false``, which ingest / embed / impute take at the
+    # top level, is ``train.progress`` here): name where it is
+    leaf = key.rsplit(".", 1)[-1]
+    tree = OmegaConf.to_container(schema, throw_on_missing=False)  # finetune's checkpoint is ???
+    homes = [f"{name}.{leaf}" for name, sub in tree.items()
+             if isinstance(sub, dict) and leaf in sub and f"{name}.{leaf}" != key]
+    hint = f" (did you mean {' or '.join(homes)}?)" if homes else ""
     if section in schema and "." in key:
         allowed = sorted(OmegaConf.to_container(schema[section]))
-        return f"unknown config key {key!r}; {section} keys: {allowed}"
-    return f"unknown config key {key!r}; top-level keys: {sorted(schema)}"
+        return f"unknown config key {key!r}{hint}; {section} keys: {allowed}"
+    return f"unknown config key {key!r}{hint}; top-level keys: {sorted(schema)}"
 
 
 def overrides_keys(overrides: list[str]) -> set[str]:
@@ -322,6 +329,40 @@ def _check_optimizer(c: DictConfig) -> None:
     if s.warmup is None and s.decay is None and s.warmup_fraction + s.decay_fraction > 1:
         raise ConfigError(f"schedule.warmup_fraction + schedule.decay_fraction must be <= 1. Got "
                           f"{s.warmup_fraction} + {s.decay_fraction}.")
+    _check_schedule_lengths(c)
+
+
+def _check_schedule_lengths(c: DictConfig) -> None:
+    """Warmup, decay and batch warmup against the run's length where the config fixes it
+    (train.steps an int; train.steps=auto is checked once resolved, by the schedule): each
+    was a traceback from encoderkit/train/schedule.py, and a negative batch warmup ran
+    without a word."""
+    s = c.schedule
+    for key in ("warmup", "decay"):
+        if s[key] is not None and not (_number(s[key]) and s[key] >= 0):
+            raise _bad(f"schedule.{key}", "a float in the range [0, inf) or null (the fraction)", s[key])
+    if s.total is not None and not (_number(s.total) and s.total > 0):
+        raise _bad("schedule.total", "a float in the range (0, inf) or null (train.steps)", s.total)
+    for key in ("batch_warmup_tokens", "batch_warmup_start"):
+        if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 0:
+            raise _bad(f"schedule.{key}", "an int in the range [0, inf) (0: off)", s[key])
+    steps, tps = c.train.steps, c.train.tokens_per_step
+    if s.batch_warmup_tokens > 0 and s.batch_warmup_start < 1:
+        raise _bad("schedule.batch_warmup_start", "an int >= 1 with schedule.batch_warmup_tokens > 0",
+                   s.batch_warmup_start)
+    if s.batch_warmup_tokens > 0 and isinstance(tps, int) and tps > 0 and s.batch_warmup_start > tps:
+        raise _bad("schedule.batch_warmup_start", f"<= train.tokens_per_step={tps}", s.batch_warmup_start)
+    total = s.total
+    if total is None and s.unit == "steps" and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
+        total = steps
+    if total is not None:
+        warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
+        decay = s.decay if s.decay is not None else s.decay_fraction * total
+        if warmup + decay > total:
+            raise ConfigError(f"schedule.warmup + schedule.decay must be <= the schedule's length "
+                              f"({total:g} {s.unit}: schedule.total, or train.steps). Got {warmup:g} + "
+                              f"{decay:g}; lower them, or give schedule.warmup_fraction / "
+                              f"schedule.decay_fraction.")
 
 
 def _check(c: DictConfig) -> None:

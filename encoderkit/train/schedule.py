@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# bad settings are UsageErrors (one line naming the key, exit 2), not tracebacks: a warmup
+# longer than a run of train.steps=auto steps is an easy mistake
+from encoderkit.errors import UsageError
+
 DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
 UNITS = ("steps", "tokens")
 
@@ -33,18 +37,21 @@ class WSD:
 
     def __post_init__(self) -> None:
         if self.shape not in DECAY_SHAPES:
-            raise ValueError(f"The 'schedule.decay_shape' parameter must be one of {DECAY_SHAPES}. "
+            raise UsageError(f"The 'schedule.decay_shape' parameter must be one of {DECAY_SHAPES}. "
                              f"Got {self.shape!r} instead.")
         if self.unit not in UNITS:
-            raise ValueError(f"The 'schedule.unit' parameter must be one of {UNITS}. "
+            raise UsageError(f"The 'schedule.unit' parameter must be one of {UNITS}. "
                              f"Got {self.unit!r} instead.")
         if not self.total > 0:
-            raise ValueError(f"The schedule length must be > 0. Got {self.total} instead.")
+            raise UsageError(f"The schedule length (schedule.total, or train.steps) must be > 0. "
+                             f"Got {self.total} instead.")
         if self.warmup < 0 or self.decay < 0 or self.warmup + self.decay > self.total:
-            raise ValueError(f"The schedule needs 0 <= warmup + decay <= total; got warmup="
-                             f"{self.warmup}, decay={self.decay}, total={self.total}.")
+            raise UsageError(f"The schedule needs 0 <= warmup + decay <= total; got schedule.warmup="
+                             f"{self.warmup:g} and schedule.decay={self.decay:g} for a run of "
+                             f"{self.total:g} {self.unit} (train.steps, or schedule.total): lower "
+                             f"them, or give schedule.warmup_fraction / schedule.decay_fraction.")
         if not 0.0 <= self.final_ratio <= 1.0:
-            raise ValueError(f"The 'schedule.final_ratio' parameter must be in [0, 1]. "
+            raise UsageError(f"The 'schedule.final_ratio' parameter must be in [0, 1]. "
                              f"Got {self.final_ratio} instead.")
 
     def __call__(self, t: float) -> float:
@@ -99,9 +106,13 @@ class BatchWarmup:
     multiple: int = 1
 
     def __post_init__(self) -> None:
+        if self.tokens < 0:
+            raise UsageError(f"The 'schedule.batch_warmup_tokens' parameter must be an int in the "
+                             f"range [0, inf) (0: off). Got {self.tokens} instead.")
         if self.tokens > 0 and not 0 < self.start <= self.target:
-            raise ValueError(f"The 'schedule.batch_warmup_start' parameter must be in "
-                             f"(0, {self.target}]. Got {self.start} instead.")
+            raise UsageError(f"The 'schedule.batch_warmup_start' parameter must be in "
+                             f"(0, {self.target}] (the tokens per step: train.tokens_per_step, or "
+                             f"data.max_tokens x processes). Got {self.start} instead.")
 
     def __call__(self, tokens_seen: int) -> int:
         if self.tokens <= 0 or tokens_seen >= self.tokens:
