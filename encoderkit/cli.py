@@ -66,7 +66,7 @@ if hasattr(os, "register_at_fork"):
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: encoderkit <command> [key=value ...]", "", "commands:"]
+    lines = ["usage: encoderkit <command> [key=value ...]", "       encoderkit --version", "", "commands:"]
     lines += [f"  {name:<{width}}  {doc}" for name, (_, doc) in COMMANDS.items()]
     lines += ["", "`encoderkit <command> --help` describes a command."]
     return "\n".join(lines)
@@ -75,8 +75,16 @@ def usage() -> str:
 def main(argv: list[str] | None = None) -> int:
     entry = argv is None  # the console script / `python -m encoderkit`, not a Python caller
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in {"-h", "--help", "help"}:
+    if not argv:  # `$CMD` empty in a script: a usage error, not a success
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] in {"-h", "--help", "help"}:
         print(usage())
+        return 0
+    if argv[0] in {"-V", "--version", "version"}:
+        from encoderkit import __version__
+
+        print(f"encoderkit {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
@@ -90,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     on_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     if on_term == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
+    from encoderkit.outputs import forget_checks
+    from encoderkit.overrides import expand_home
+
+    forget_checks()  # outputs an earlier command of this process checked are not this one's
+    rest = expand_home(rest)  # output=~/x from /bin/sh or cron: the home folder, not ./~
     try:
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.

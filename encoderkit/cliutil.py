@@ -9,7 +9,7 @@ need nothing more than to raise.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from encoderkit.errors import UsageError
 
@@ -44,3 +44,61 @@ def check_device(device: object, owner: str = "") -> None:
     if kind == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"The 'device' parameter{of} is {device!r}, but no MPS device is available "
                          f"to torch here; use device=cpu.", key="device")
+
+
+# a progress bar written to a log (stderr not a terminal: a scheduler's file, a pipe) is
+# redrawn at most this often: every redraw is a new line there (~190 bytes a training step)
+LOG_REFRESH_SECONDS = 30.0
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """``tqdm(**kwargs)`` (on stderr unless ``file=`` says otherwise), every command's one place
+    to make a bar. On a terminal it is tqdm's own; when the stream is not a terminal (a log)
+    it redraws at most every ``LOG_REFRESH_SECONDS`` (``set_postfix`` / ``set_description``
+    included, which otherwise redraw on every call) and once more when closed. A notebook's
+    bar (``tqdm.auto``) is left as it is."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("file", sys.stderr)
+    if _is_terminal(kwargs["file"]) or "notebook" in tqdm.__module__:
+        return tqdm(**kwargs)
+    kwargs.setdefault("mininterval", LOG_REFRESH_SECONDS)
+    kwargs.setdefault("maxinterval", max(LOG_REFRESH_SECONDS, float(kwargs["mininterval"])))
+    return _LogBar(**kwargs)
+
+
+def _log_bar_class() -> type:
+    from tqdm import tqdm
+
+    class LogBar(tqdm):
+        """A bar whose postfix and description wait for the next timed redraw."""
+
+        def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+            super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+        def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+            super().set_postfix_str(s, refresh=False)
+
+        def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+            super().set_description(desc, refresh=False)
+
+    return LogBar
+
+
+def _LogBar(**kwargs: Any) -> Any:  # noqa: N802 - made on first use: tqdm is imported lazily
+    global _LOG_BAR
+    if _LOG_BAR is None:
+        _LOG_BAR = _log_bar_class()
+    return _LOG_BAR(**kwargs)
+
+
+_LOG_BAR: type | None = None

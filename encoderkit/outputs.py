@@ -12,6 +12,12 @@ the next writer of the same output removes those of processes no longer alive
 (``remove_dead_temporaries``), and puts back an old output such a writer had moved aside
 (``restore_dead_replaced``). Work folders in the temporary directory are made by
 ``make_work_dir``, which removes those dead processes of this host left.
+
+Two commands writing one output at once: ``check_output`` records what it found at the
+output (absent, or its stat identity), and the final rename (``atomic_write``, ``publish``)
+refuses when something else appeared there, or replaced it, since then; the check and the
+rename run under a lock on the output's folder (``publish_lock``), so two encoderkit writers
+cannot both pass the check before either renames.
 """
 
 from __future__ import annotations
@@ -88,13 +94,94 @@ def check_parent(path: str | os.PathLike) -> None:
         raise DataError(f"cannot write here: directory {probe} is not writable", file=target)
 
 
+Stamp = tuple[int, int, int] | None
+
+# what check_output found at each output of this command (absolute path -> stamp): the final
+# rename refuses when the output changed since (cli.main clears it per command)
+_CHECKED: dict[str, Stamp] = {}
+
+
+def stamp(path: str | os.PathLike) -> Stamp:
+    """(device, inode, ctime) of ``path`` itself (a symlink is not followed), None when absent:
+    a file or folder another process renamed there, or wrote to, has another stamp."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
+def _key(path: str | os.PathLike) -> str:
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def checked_stamp(path: str | os.PathLike) -> Stamp:
+    """What this command found at ``path`` when ``check_output`` checked it; the stamp now
+    where it was not checked."""
+    key = _key(path)
+    return _CHECKED[key] if key in _CHECKED else stamp(key)
+
+
+def forget_checks() -> None:
+    """Start a new command: what earlier commands of this process checked no longer counts."""
+    _CHECKED.clear()
+
+
+def refuse_if_changed(path: str | os.PathLike, found: Stamp) -> None:
+    """``OutputExistsError`` naming ``path`` when it is not what this command found there."""
+    if stamp(path) == found:
+        return
+    how = "created it" if found is None else "replaced it"
+    raise OutputExistsError(f"another process {how} while this command ran (two commands writing one "
+                            f"output at once); this one left it as the other wrote it: run it again "
+                            f"once the other has finished, or choose another output", file=path)
+
+
+@contextlib.contextmanager
+def publish_lock(folder: str | os.PathLike):
+    """Hold an exclusive ``flock`` on ``folder`` (a few milliseconds, around a check and its
+    renames), so two encoderkit writers of one folder cannot both pass ``refuse_if_changed``
+    before either renames. Where the folder cannot be locked (no flock, another OS) it
+    goes on unlocked: the stamp check still catches all but a near-simultaneous finish."""
+    fd = None
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError):
+        if fd is not None:
+            os.close(fd)
+        fd = None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the lock
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike, found: Stamp = ...) -> None:  # type: ignore[assignment]
+    """Rename ``tmp`` onto ``path`` unless ``path`` changed since this command checked it
+    (``found``; by default what ``check_output`` recorded), under ``publish_lock``."""
+    key = _key(path)
+    if found is ...:
+        found = checked_stamp(key)
+    with publish_lock(os.path.dirname(key)):
+        refuse_if_changed(key, found)
+        os.replace(tmp, key)
+        if key in _CHECKED:  # a later write of this command replaces its own output
+            _CHECKED[key] = stamp(key)
+
+
 def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
                  recognise: Callable[[Path], bool] | None = None, file_ok: bool = False) -> None:
     """Refuse an output that exists without ``overwrite``, or that holds something
     encoderkit did not write (``recognise`` says what a directory must be; ``file_ok``:
-    a regular file may be replaced). An empty directory may always be replaced."""
+    a regular file may be replaced). An empty directory may always be replaced. What is
+    there is recorded: the final rename refuses if another process changes it meanwhile."""
     target = Path(path).expanduser()
     check_parent(target)
+    _CHECKED[_key(target)] = stamp(target)
     if not (target.exists() or target.is_symlink()):
         return
     if not overwrite:
@@ -130,19 +217,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` with a temporary file name beside ``path``, then rename it onto
     ``path``: a reader sees the old file or the new one, never half of one, and a failed or
-    interrupted write leaves nothing behind. The temporary name ends as ``path`` does, so
+    interrupted write leaves nothing behind; if another process wrote ``path`` meanwhile
+    (since ``check_output``), the rename is refused (``publish``). The temporary name ends as ``path`` does, so
     writers that go by the name (``np.savez`` appends ``.npz`` otherwise; pandas infers the
     compression) write the same kind of file; it gets the mode ``open`` would give it."""
     import tempfile
 
     path = os.fspath(path)
+    found = checked_stamp(path)  # checked at the command's start, else now
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path),
                                dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
     try:
         write(tmp)
         as_created(tmp)
-        os.replace(tmp, path)
+        publish(tmp, path, found)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

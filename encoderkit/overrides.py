@@ -11,6 +11,8 @@ and one that quoting cannot save is left for the grammar's own error.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Sequence
 
 
@@ -66,3 +68,24 @@ def sweep_as_list(override) -> list | None:
 
     value = override.value()
     return list(value.list) if isinstance(value, ChoiceSweep) and value.simple_form else None
+
+
+# a ``~`` or ``~user`` path at the start of a value or of a list item (``input=[~/a.csv,~/b.csv]``)
+_HOME = re.compile(r"(^|[\[,]\s*)(~[^,\[\]\s/'\"]*(?=/|$|[,\]\s]))")
+
+
+def expand_home(words: Sequence[str]) -> list[str]:
+    """``words`` with a leading ``~`` of each path value expanded as a shell would
+    (``output=~/x.zarr`` -> ``output=/home/me/x.zarr``). /bin/sh, cron and subprocess argument
+    lists pass ``~`` on literally, and a path parameter then made a ``./~`` folder or was
+    refused as missing; every command reads its words through ``encoderkit.cli.main``, so
+    this one place covers every path parameter. A quoted value, a key (Hydra's ``~key``
+    deletes it) and a ``~`` elsewhere in a value are left as typed."""
+    out = []
+    for word in map(str, words):
+        key, eq, value = word.partition("=")
+        if eq and "~" in value and not any(q in value for q in "'\""):
+            value = _HOME.sub(lambda m: m.group(1) + os.path.expanduser(m.group(2)), value)
+            word = f"{key}={value}"
+        out.append(word)
+    return out

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from tqdm.auto import tqdm
+from encoderkit.cliutil import progress_bar
 
 from encoderkit.data.store import StorePath, StoreWriter
 from encoderkit.domain import IngestReport
@@ -133,7 +133,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
                       "appends": list(old.provenance.get("appends", [])) + [appended]}
     report = IngestReport()
     unit = str(getattr(cls, "ingest_unit", "tokens"))
-    bar = tqdm(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress, file=sys.stderr)
+    bar = progress_bar(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress,
+                       file=sys.stderr)
     try:
         with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
             proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
@@ -281,7 +282,9 @@ def run(command: str, argv: list[str]) -> int:
                          key="overwrite")
     try:
         ingest(domain, inputs, output, overwrite=overwrite, **opts)
-    except EncoderkitError:
+    except (EncoderkitError, BrokenPipeError):
+        # BrokenPipeError: the summary's reader went away (`... | head -1`), an OSError but no
+        # read error: encoderkit.cli.main stops quietly with 141
         raise
     except TypeError as e:  # an option the domain's ingest does not take
         if "argument" not in str(e):

@@ -363,6 +363,10 @@ class EmbeddingWriter:
                 check_output(t, overwrite, what="an embedding array", file_ok=True)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n, self.dim, self.pooling, self.chunk_rows = n, dim, pooling, chunk_rows
+        if self.url is None:  # what was there when checked: close refuses if another writer changed it
+            from encoderkit.outputs import checked_stamp
+
+            self._found = {t: checked_stamp(t) for t in (self.path, self.ids_path)}
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp-{os.getpid()}")
         if self.url is None:  # what a killed earlier embed of this output left behind
@@ -419,6 +423,8 @@ class EmbeddingWriter:
         self.buffer, self.buffered = [], 0
 
     def close(self) -> Path:
+        from encoderkit.outputs import publish_lock, refuse_if_changed
+
         self._flush()
         if len(self.ids) != self.n:
             raise RuntimeError(f"embedding writer expected {self.n} records, got {len(self.ids)}")
@@ -431,20 +437,30 @@ class EmbeddingWriter:
             if self.url is not None:  # the attributes, written last, mark the output complete
                 self.group.attrs.update({"pooling": self.pooling, "records": self.n, "dim": self.dim})
                 return self.url  # type: ignore[return-value]
-            if self.path.exists():  # moved aside, removed once the new one is in place
-                old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
-                os.replace(self.path, old)
-                os.replace(self.tmp, self.path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(self.tmp, self.path)
+            with publish_lock(self.path.absolute().parent):
+                refuse_if_changed(self.path, self._found[self.path])
+                if self.path.exists():  # moved aside, removed once the new one is in place
+                    old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                    os.replace(self.path, old)
+                    os.replace(self.tmp, self.path)
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    os.replace(self.tmp, self.path)
         else:
             self.array.flush()
             del self.array
             with open(self.tmp_ids, "wb") as f:
                 np.save(f, ids)
-            os.replace(self.tmp, self.path)
-            os.replace(self.tmp_ids, self.ids_path)
+            # vectors and ids are one output: both are checked before either is renamed, under
+            # the folder's lock (another embed cannot interleave its renames), and the old ids go
+            # first, so a kill between the renames leaves vectors with no ids beside them (seen
+            # as such), never one run's vectors with another run's ids
+            with publish_lock(self.path.absolute().parent):
+                for t in (self.path, self.ids_path):
+                    refuse_if_changed(t, self._found[t])
+                self.ids_path.unlink(missing_ok=True)
+                os.replace(self.tmp, self.path)
+                os.replace(self.tmp_ids, self.ids_path)
         return self.path
 
     def abort(self) -> None:

@@ -11,8 +11,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from encoderkit.cliutil import progress_bar as log_aware_bar
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import UsageError
 from encoderkit.domain import Domain, MaskedExample, check_positions
@@ -31,9 +31,9 @@ def progress_bar(n: int, desc: str, progress: bool | None) -> Any:
     None shows it for ``PROGRESS_MIN_RECORDS`` records or more at once, and for fewer
     once the command has run ``PROGRESS_DELAY_S`` (a few long records)."""
     if progress is None:
-        return tqdm(total=n, desc=desc, unit="rec",
-                    delay=0.0 if n >= PROGRESS_MIN_RECORDS else PROGRESS_DELAY_S)
-    return tqdm(total=n, desc=desc, unit="rec", disable=not progress)
+        return log_aware_bar(total=n, desc=desc, unit="rec",
+                             delay=0.0 if n >= PROGRESS_MIN_RECORDS else PROGRESS_DELAY_S)
+    return log_aware_bar(total=n, desc=desc, unit="rec", disable=not progress)
 
 
 def split_read_options(domain: Domain, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,21 @@ from typing import Any
 from encoderkit.cliutil import dispatch
 from encoderkit.errors import DataError, EncoderkitError, OutputExistsError, UsageError
 
-USAGE = __doc__
+USAGE = {
+    "export-hf": """usage: encoderkit export-hf <run or checkpoint> <out_dir> [overwrite=true]
+       (or checkpoint=<run or checkpoint> output=<out_dir>)
+
+Writes a Hugging Face ModernBERT directory (config.json, model.safetensors and the
+tokenizer description) that transformers loads with from_pretrained.
+  overwrite  replace an earlier export, never a folder of other files""",
+    "import-hf": """usage: encoderkit import-hf <hf_dir> output=<run_dir> domain=<name> [store=<store>]
+                         [domain.<option>=...] [model.<EncoderConfig field>=...] [overwrite=true]
+
+Starts a run from a Hugging Face ModernBERT directory: writes <run_dir>/checkpoints/0/
+(model.safetensors + state.json), loadable with encoderkit.load. To continue pretraining
+from it, give the directory to `encoderkit pretrain run.init_from=<hf_dir>`.
+  overwrite  replace an earlier import, never a folder of other files""",
+}
 
 
 def _split(argv: list[str], positional: tuple[str, ...]) -> dict[str, str]:

@@ -31,10 +31,32 @@ from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, Us
 
 USAGE = __doc__
 
+# `predict --help` / `evaluate --help`: what a user types, not the module's notes
+COMMAND_HELP = {
+    "predict": """usage: encoderkit predict checkpoint=<fine-tuned run> input=<store or raw file> output=<preds.csv|.parquet>
+                         [overwrite=false] [device=cpu] [max_tokens=16384] [progress=true|false]
+                         [<ingest option>=value ...]
+
+Predictions of a fine-tuned run for every record of a record store or a raw file, one row
+per record (CSV or Parquet, by the output's suffix).
+  input      a record store, or a raw file read as the run's store was ingested: an ingest
+             option given again (time_column=date, max_n_run=100) must be the one the run used
+  output     .csv / .tsv / .parquet
+  overwrite  replace a predictions file written before
+  device     cpu, cuda, cuda:0, mps""",
+    "evaluate": """usage: encoderkit evaluate checkpoint=<fine-tuned run> input=<store or raw file> [labels=<labels file>]
+                          [device=cpu] [<ingest option>=value ...]
+
+The task metrics of a fine-tuned run on input's records against their labels.
+  labels     a labels file as for finetune's task.labels; may be left out for a run with
+             task.label_column, and for inputs that hold their own labels (a .ts series file)
+  input      a record store, or a raw file read as the run's store was ingested""",
+}
+
 
 def _help(command: str) -> str:
     if command != "finetune":
-        return USAGE
+        return COMMAND_HELP.get(command, USAGE)
     from omegaconf import OmegaConf
 
     from encoderkit.train.config import TaskConfig, config_dir, help_text

@@ -423,9 +423,9 @@ class Trainer:
         self.objective.on_start(self)
         bar = None
         if info.is_main and t.progress:
-            from tqdm.auto import tqdm
+            from encoderkit.cliutil import progress_bar
 
-            bar = tqdm(total=t.steps, initial=self.step, desc=self.objective.name, dynamic_ncols=True,
+            bar = progress_bar(total=t.steps, initial=self.step, desc=self.objective.name, dynamic_ncols=True,
                        file=sys.stderr)
         last_saved = self.step if self.resumed_from is not None else -1
         window = {"time": time.perf_counter(), "tokens": self.tokens}
