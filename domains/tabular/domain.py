@@ -39,6 +39,7 @@ from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
 from domains.tabular.reading import read_table
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
+from domains.tabular.streaming import ingest_streamed, streams
 from domains.tabular.views import tabular_views
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
@@ -141,13 +142,16 @@ class TabularDomain(TableInfill, Domain):
     @classmethod
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                **options: Any) -> dict[str, Any]:
-        """CSV / TSV / Parquet files -> one record per row (files concatenated by column name)."""
+        """CSV / TSV / Parquet files -> one record per row (files concatenated by column name);
+        one large file column by column, in bounded memory, into the same store (``streaming.py``)."""
         opts = check_ingest_options(options)
-        frames = [frame for _, frame in read_files(sources, opts, report)]
-        if not frames:
-            raise ValueError("tabular ingest got no input files")
-        frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
         try:
+            if streams(sources):
+                return ingest_streamed(str(sources[0]), writer, report, options)
+            frames = [frame for _, frame in read_files(sources, opts, report)]
+            if not frames:
+                raise ValueError("tabular ingest got no input files")
+            frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
             return cls.ingest_frame(frame, writer, report, ids=None, **options)
         except DataError as e:  # e.g. no usable column: name the file(s) it came from
             if e.file is None:

@@ -20,16 +20,20 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import (COMMA_NUMBER, TEXT_TABLE_SUFFIXES, check_decimal,
-                                      compression, open_text, plain_name)
+from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, check_decimal, compression, open_text, plain_name
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
+
+# the cell rules live in holes.py; importable from here as before
+from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
+                                   marked_numbers, missing_cells, sentinel_cells)
 
 @dataclass
 class ReadResult:
@@ -46,17 +50,6 @@ class ReadResult:
 def _plain_index(index: pd.Index) -> bool:
     """A 0..n-1 row number: what pandas writes for no index at all."""
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
-
-
-# Words and signs that stand for "no value" in a column of numbers in files that do not leave
-# the cell empty: SAS and Stata write "." (and ".a" to ".z", extended missing codes),
-# spreadsheets "-" or "--", others "missing", "n.a.", "nd" (pyarrow already reads NA, N/A,
-# NULL, nan as missing, and this reader "?"). A text column whose cells are numbers but for
-# such marks is numbers with holes, however many holes: counted against ``numeric_fraction``
-# the marks made a column 30% missing a column of categories, whose holes nothing filled.
-MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
-                           "na.", "unknown", "not available", "#value!", "#div/0!"})
-_STATA_MISSING = r"^\.[a-z]$"  # .a to .z, after lower-casing and trimming (RE2 and re alike)
 
 
 # text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
@@ -109,105 +102,177 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
             frame = frame.reset_index()
             index = list(zip(frame.columns[:len(names)], names))
         return ReadResult(frame, messages=_dropped(path, dropped), index=index)
-    plain = plain_name(path)
-    if not plain.endswith(TEXT_SUFFIXES):
-        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
-                        "or .parquet", file=path)
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if delimiter is None:
-        delimiter = text_delimiter(path)
-    head = _head(path, delimiter)
-    _check_first_line(head.first, path)
-    check_decimal(path, delimiter, decimal)
-    point = "." if decimal == "auto" else decimal
-    method = compression(path)
-    bad: list[int] = []
-
-    def on_invalid(row: Any) -> str:
-        bad.append(int(row.number) if row.number is not None else -1)
-        return "skip"
-
-    # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
-    # fails there and is only "ignored" with a traceback on stderr: collect it instead
-    undecodable: list[BaseException] = []
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda u: undecodable.append(u.exc_value) if isinstance(
-        u.exc_value, UnicodeError) else hook(u)
-    try:
+    plan = text_plan(path, delimiter, decimal)
+    point = plan.point
+    rows = RowErrors()
+    with rows.collected(), parsing(path):
         def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = ()) -> Any:
-            # an empty text cell is missing, as it is in a numeric column; so is a cell of
-            # ``blanks`` (only whitespace): pyarrow matches missing-value words exactly
-            convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point,
-                                           column_types={c: pa.string() for c in head.codes})
-            if blanks:
-                convert.null_values = [*convert.null_values, *blanks]
-
             def read(source: Any) -> Any:
                 return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
-                                      parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=ignore_empty_lines),
-                    convert_options=convert)
+                                      parse_options=parse_options(plan, rows, ignore_empty_lines),
+                                      convert_options=convert_options(plan, point, blanks))
 
-            if method in _PYARROW_DECOMPRESSES:
+            if plan.method in _PYARROW_DECOMPRESSES:
                 return read(path)
             with open_text(path, binary=True) as fh:
                 return read(fh)
         lines, threads = True, True
         table = parse(lines, threads)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
-            bad.clear()
+            rows.bad.clear()
             lines = False
             table = parse(lines, threads)
-        if bad and -1 in bad:  # pyarrow numbers the rows only when it reads on one thread
-            bad.clear()
+        if rows.bad and -1 in rows.bad:  # pyarrow numbers the rows only when it reads on one thread
+            rows.bad.clear()
             lines, threads = table.num_columns != 1, False
             table = parse(lines, threads)
-        blanks = _missing_cells(table)
-        marks = [b for b in blanks if b.strip()]
+        blanks = missing_cells(table)
         if blanks:  # parsed again, so a column of numbers with such cells reads as numbers
-            bad.clear()
+            rows.bad.clear()
             table = parse(lines, threads, blanks)
-        comma = _comma_numbers(table) if decimal == "auto" and delimiter != "," else []
+        comma = _comma_numbers(table) if decimal == "auto" and plan.delimiter != "," else []
         if comma:
-            bad.clear()
+            rows.bad.clear()
             point = ","
             table = parse(lines, threads, blanks)
-    except DataError:  # a .zip that is not one file: said as it is
-        raise
-    except Exception as exc:  # pyarrow's messages name the problem but not always the file
-        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
-    finally:
-        sys.unraisablehook = hook
-    if undecodable:
-        raise DataError(f"not UTF-8 text ({undecodable[0]})", file=path)
-    if table.num_columns == 1:  # "a;b;c" read with commas: one column, and "1,5;2" rows ragged
-        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in table.column_names[0]]
-        if other:
-            raise DataError(f"the header {table.column_names[0]!r} is one column when split at "
-                            f"{delimiter!r} but holds {other[0]!r}: {_delimiter_fix(other[0])}", file=path)
-    _refuse_title(table, len(bad), head.first, path)
+    rows.check(path)
+    bad = rows.bad
+    names = [str(n) for n in table.column_names]
+    wrong_delimiter(names, plan.delimiter, path)
+    refuse_title(names, [c.null_count for c in table.columns], table.num_rows, len(bad), plan.head.first, path)
     if bad and keep_rows:
         raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
                         f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
                         f"the filled file keeps every row, so fix or remove them", file=path)
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
-    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=head.newline,
-                     bom=head.bom)
+    res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=plan.head.newline,
+                     bom=plan.head.bom)
     _refuse_repeated_header(res.frame, path)
+    res.messages += read_messages(path, decimal, point, blanks, comma, bad, dropped)
+    return res
+
+
+@dataclass
+class TextPlan:
+    """How a text table is parsed, settled before its first parse (``text_plan``)."""
+    delimiter: str
+    head: Head
+    point: str  # the decimal mark of the first parse ("." for decimal=auto)
+    method: str | None  # the compression
+
+
+def text_plan(path: str, delimiter: str | None, decimal: str) -> TextPlan:
+    """The checks a text table passes before it is parsed (its name, its first line, the
+    decimal option), and how it is parsed."""
+    if not plain_name(path).endswith(TEXT_SUFFIXES):
+        raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
+                        "or .parquet", file=path)
+    if delimiter is None:
+        delimiter = text_delimiter(path)
+    head = _head(path, delimiter)
+    _check_first_line(head.first, path)
+    check_decimal(path, delimiter, decimal)
+    return TextPlan(delimiter, head, "." if decimal == "auto" else decimal, compression(path))
+
+
+class RowErrors:
+    """The rows pyarrow could not read: ragged ones (``bad``: their line numbers, -1 where it
+    reads on several threads), skipped; and rows that are not UTF-8, refused (``check``)."""
+
+    def __init__(self) -> None:
+        self.bad: list[int] = []
+        self.undecodable: list[BaseException] = []
+
+    def on_invalid(self, row: Any) -> str:
+        self.bad.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    @contextmanager
+    def collected(self) -> Iterator[None]:
+        # pyarrow decodes a ragged row before calling the handler; a row that is not UTF-8
+        # fails there and is only "ignored" with a traceback on stderr: collect it instead
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda u: self.undecodable.append(u.exc_value) if isinstance(
+            u.exc_value, UnicodeError) else hook(u)
+        try:
+            yield
+        finally:
+            sys.unraisablehook = hook
+
+    def check(self, path: str) -> None:
+        if self.undecodable:
+            raise DataError(f"not UTF-8 text ({self.undecodable[0]})", file=path)
+
+
+@contextmanager
+def parsing(path: str) -> Iterator[None]:
+    try:
+        yield
+    except DataError:  # a .zip that is not one file: said as it is
+        raise
+    except Exception as exc:  # pyarrow's messages name the problem but not always the file
+        raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
+
+
+def parse_options(plan: TextPlan, rows: RowErrors, ignore_empty_lines: bool) -> Any:
+    """pyarrow's parse options for ``plan``. A quoted cell may hold a line end: pyarrow's
+    default reader split such a row in two (two ragged rows, or a conversion error) only
+    where one of its 1 MiB blocks happened to end inside the cell, so how a row was read
+    depended on where it sat in the file."""
+    import pyarrow.csv as pacsv
+
+    return pacsv.ParseOptions(delimiter=plan.delimiter, invalid_row_handler=rows.on_invalid,
+                              ignore_empty_lines=ignore_empty_lines, newlines_in_values=True)
+
+
+def convert_options(plan: TextPlan, point: str, blanks: Sequence[str] = ()) -> Any:
+    """pyarrow's conversion options: numbers with the decimal mark ``point``; an empty text
+    cell is missing, as it is in a numeric column; so is a cell of ``blanks`` (only
+    whitespace, or ``?``: pyarrow matches missing-value words exactly); columns of codes
+    with a leading zero stay text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point,
+                                   column_types={c: pa.string() for c in plan.head.codes})
+    if blanks:
+        convert.null_values = [*convert.null_values, *blanks]
+    return convert
+
+
+def read_messages(path: str, decimal: str, point: str, blanks: Sequence[str], comma: Sequence[str],
+                  bad: Sequence[int], dropped: int) -> list[str]:
+    """What reading a text table says: cells read as missing, a decimal comma, ragged rows
+    skipped, empty unnamed columns dropped."""
+    said = []
+    marks = [b for b in blanks if b.strip()]
     if marks:
-        res.messages.append(f"{path}: cells {' '.join(map(repr, marks))} read as missing values")
+        said.append(f"{path}: cells {' '.join(map(repr, marks))} read as missing values")
     if point == "," and decimal == "auto":
         shown = ", ".join(map(repr, comma[:3])) + (f" and {len(comma) - 3} more" if len(comma) > 3 else "")
-        res.messages.append(f"{path}: numbers written with a decimal comma (column(s) {shown}) read "
-                            f"as numbers (decimal=',' says so; decimal='.' reads them as text)")
+        said.append(f"{path}: numbers written with a decimal comma (column(s) {shown}) read "
+                    f"as numbers (decimal=',' says so; decimal='.' reads them as text)")
     if bad:
-        res.messages.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
-                            f"first at line(s) {bad[:5]}")
-    res.messages.extend(_dropped(path, dropped))
-    return res
+        said.append(f"{path}: skipped {len(bad)} ragged row(s) (wrong number of fields), "
+                    f"first at line(s) {list(bad[:5])}")
+    return said + _dropped(path, dropped)
+
+
+def _comma_numbers(table: Any) -> list[str]:
+    """The text columns of ``table`` (read with a decimal point) whose every cell is a number
+    written with a decimal comma, at least one with a fraction; none when another column
+    holds numbers with a decimal point (a file mixing both marks is read as it is)."""
+    found = []
+    for fld, col in zip(table.schema, table.columns):
+        said = comma_column(fld, col)
+        if said == "point":
+            return []  # 2.25 somewhere: the point is this file's decimal mark
+        if said == "comma":
+            found.append(str(fld.name))
+    return found
 
 
 def _dropped(path: str, count: int) -> list[str]:
@@ -221,132 +286,6 @@ def _delimiter_fix(found: str) -> str:
     if found == "\t":
         return "set delimiter='\\t' (or name the file .tsv)"
     return f"set delimiter={found!r}"
-
-
-# a cell of only spaces, tabs or other Unicode spaces, or a question mark among them (RE2
-# syntax, as pyarrow.compute takes)
-_MISSING_CELL = r"^[\s\p{Zs}]*\??[\s\p{Zs}]*$"
-
-
-def _missing_cells(table: Any) -> list[str]:
-    """The distinct cells of ``table``'s text columns that hold only whitespace, or a ``?``.
-    Such a cell is missing: a CSV written as ``a , b`` with blanks padded to the column width
-    read it as the category ``' '``, so ``impute`` found "no missing cell" to fill; and ``?``
-    is how the UCI repository's tables (and the files made from them) mark a missing value:
-    read as text it made every number column of such a file a column of categories."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found: set[str] = set()
-    for fld, col in zip(table.schema, table.columns):
-        if pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
-            blank = pc.match_substring_regex(col, _MISSING_CELL)
-            found.update(pc.unique(pc.filter(col, blank)).to_pylist())
-    return sorted(found)
-
-
-def _comma_numbers(table: Any) -> list[str]:
-    """The text columns of ``table`` (read with a decimal point) whose every cell is a number
-    written with a decimal comma, at least one with a fraction; none when another column
-    holds numbers with a decimal point (a file mixing both marks is read as it is)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = []
-    for fld, col in zip(table.schema, table.columns):
-        if pa.types.is_floating(fld.type):
-            values = pc.drop_null(col)
-            if len(values) and pc.any(pc.not_equal(values, pc.floor(values))).as_py():
-                return []  # 2.25 somewhere: the point is this file's decimal mark
-        elif (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)) and col.null_count < len(col):
-            values = pc.drop_null(col)
-            word = pc.utf8_lower(pc.utf8_trim_whitespace(values))
-            mark = pc.or_(pc.is_in(word, value_set=pa.array(sorted(MISSING_MARKS))),
-                          pc.match_substring_regex(word, _STATA_MISSING))
-            values = pc.filter(values, pc.invert(mark))  # holes beside the numbers
-            if len(values) and pc.all(pc.match_substring_regex(values, COMMA_NUMBER)).as_py() and \
-                    pc.any(pc.match_substring(values, ",")).as_py():
-                found.append(str(fld.name))
-    return found
-
-
-def is_mark(text: pd.Series) -> np.ndarray:
-    """Which cells of ``text`` (strings or missing) are one of ``MISSING_MARKS`` or a Stata
-    extended missing code (any case, outer spaces ignored)."""
-    word = text.astype("string").str.strip().str.lower()
-    hit = word.isin(MISSING_MARKS) | word.str.match(_STATA_MISSING)
-    return hit.fillna(False).to_numpy(dtype=bool)
-
-
-def _to_numbers(text: pd.Series, decimal: str) -> Any:
-    """The text column ``text`` as numbers when every cell it holds is one (read with the
-    decimal mark ``decimal``; integers as pandas' nullable ``Int64``, as the reader gives them:
-    473, not 473.0), else None (words beside the numbers: the schema's ``numeric_fraction``
-    decides)."""
-    given = text.astype("string").str.strip()
-    if decimal == ",":
-        given = given.where(~given.str.match(COMMA_NUMBER).fillna(False),
-                            given.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(given, errors="coerce")
-    if values[text.notna().to_numpy()].isna().any():
-        return None
-    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    if (np.isnan(numbers) | (np.mod(numbers, 1.0) == 0.0)).all():
-        return pd.Series(numbers, index=text.index, dtype="Float64").astype("Int64")
-    return numbers
-
-
-def marked_numbers(frame: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, list[str]]:
-    """``frame`` with each text column whose cells are numbers but for ``MISSING_MARKS``
-    (``.``, ``-``, ``missing``, Stata's ``.a``) as numbers, those cells missing; and a message
-    per column. Columns of other text are left as they are."""
-    out, said = frame, []
-    for j, name in enumerate(frame.columns):
-        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
-        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or \
-                isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.infer_dtype(s, skipna=True) != "string":
-            continue
-        marks = is_mark(s)
-        if not marks.any() or not (s.notna().to_numpy() & ~marks).any():
-            continue
-        numbers = _to_numbers(s.where(~marks), decimal)
-        if numbers is None:
-            continue
-        if out is frame:
-            out = frame.copy()
-        out.isetitem(j, numbers)
-        shown = sorted(map(str, pd.unique(s[marks].astype(str).str.strip())))[:3]
-        said.append(f"column {str(name)!r}: {int(marks.sum())} cell(s) {', '.join(map(repr, shown))} "
-                    f"read as missing values")
-    return out, said
-
-
-def sentinel_cells(frame: pd.DataFrame, value: Any, decimal: str = ".") -> tuple[pd.DataFrame, list[str]]:
-    """``frame`` with every cell equal to ``value`` (the ingest option ``missing_value``:
-    ``-999``, a word, or a list of them) missing, in number columns by value and in text
-    columns by its text (a text column left with numbers only is then numbers, read with
-    ``decimal``); and a message naming the columns and counts."""
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
-    words = {str(v).strip() for v in values}
-    # the ones that are numbers ("-999" too) match number columns by value; words match text
-    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").dropna().to_numpy(np.float64)
-    out, counts = frame.copy(), {}
-    for j, name in enumerate(frame.columns):
-        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
-        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-            hit = np.isin(s.to_numpy(dtype=np.float64, na_value=np.nan), numbers)
-        else:
-            text = s.astype("string").str.strip()
-            hit = text.isin(words).fillna(False).to_numpy(dtype=bool)
-        if hit.any():
-            holed = s.mask(hit)
-            as_numbers = None if pd.api.types.is_numeric_dtype(s.dtype) else _to_numbers(holed, decimal)
-            out.isetitem(j, holed if as_numbers is None else as_numbers)
-            counts[str(name)] = int(hit.sum())
-    if not counts:
-        return frame, []
-    shown = ", ".join(f"{k} {n}" for k, n in list(counts.items())[:5])
-    return out, [f"{sum(counts.values())} cell(s) equal to missing_value={value!r} read as missing ({shown})"]
 
 
 # how much of a file's start ``_head`` reads: its first line, line end, and codes
@@ -415,14 +354,24 @@ def _check_first_line(first: str, path: str) -> None:
                         "first line; delete the comment lines", file=path)
 
 
-def _refuse_title(table: Any, ragged: int, first: str, path: str) -> None:
+def wrong_delimiter(names: Sequence[str], delimiter: str, path: str) -> None:
+    """Refuse "a;b;c" read with commas: one column, and "1,5;2" rows ragged."""
+    if len(names) == 1:
+        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in names[0]]
+        if other:
+            raise DataError(f"the header {names[0]!r} is one column when split at "
+                            f"{delimiter!r} but holds {other[0]!r}: {_delimiter_fix(other[0])}", file=path)
+
+
+def refuse_title(names: Sequence[str], nulls: Sequence[int], num_rows: int, ragged: int, first: str,
+                 path: str) -> None:
     """Refuse a title line above the header (a report's export): one field over lines of
     several (every row then "ragged": "no usable column"), or a first cell followed by blank
-    ones (``Title,,,,``: "column '' appears more than once")."""
-    names = [str(n) for n in table.column_names]
-    lone = len(names) == 1 and ragged > table.num_rows
+    ones (``Title,,,,``: "column '' appears more than once"). ``nulls``: each column's
+    missing cells."""
+    lone = len(names) == 1 and ragged > num_rows
     blank_rest = len(names) > 2 and bool(names[0].strip()) and not any(n.strip() for n in names[1:]) \
-        and any(table.column(i).null_count < table.num_rows for i in range(1, len(names)))
+        and any(nulls[i] < num_rows for i in range(1, len(names)))
     if lone or blank_rest:
         raise DataError(f"line 1 {first.strip()[:60]!r} looks like a title, not the header (one name "
                         f"over lines of several values): delete it, so that the header is the first "
@@ -436,15 +385,29 @@ def _refuse_repeated_header(frame: pd.DataFrame, path: str) -> None:
         return
     same = np.ones(len(frame), dtype=bool)
     for j, name in enumerate(frame.columns):
-        s = frame.iloc[:, j]  # by position: two columns may share a name (refused later, named)
-        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-            return  # a column of numbers holds no header text
-        same &= (s.astype("string").str.strip() == str(name).strip()).fillna(False).to_numpy(dtype=bool)
+        hit = header_cells(frame.iloc[:, j], name)  # by position: two columns may share a name
+        if hit is None:
+            return
+        same &= hit
         if not same.any():
             return
+    refuse_header_rows(same, path)
+
+
+def header_cells(s: pd.Series, name: Any) -> np.ndarray | None:
+    """Which cells of the column ``s`` repeat its header cell ``name``; None for a column of
+    numbers (it holds no header text)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return None
+    return (s.astype("string").str.strip() == str(name).strip()).fillna(False).to_numpy(dtype=bool)
+
+
+def refuse_header_rows(same: np.ndarray, path: str) -> None:
+    """Refuse the rows ``same`` (each of whose cells repeats its header cell), if any."""
     rows = np.flatnonzero(same)
-    raise DataError(f"data row {int(rows[0]) + 1} repeats the header ({len(rows)} row(s) like it; files "
-                    f"joined with their headers?): delete those rows", file=path)
+    if rows.size:
+        raise DataError(f"data row {int(rows[0]) + 1} repeats the header ({len(rows)} row(s) like it; files "
+                        f"joined with their headers?): delete those rows", file=path)
 
 
 def _check_names(table: Any, path: str) -> tuple[Any, int]:
@@ -454,29 +417,41 @@ def _check_names(table: Any, path: str) -> tuple[Any, int]:
     (``df.to_csv(path)``: header ``,a,b``) is such a column, and refusing it refused one of the
     commonest files there are; ``impute`` writes the name back as the file has it."""
     names = [str(n) for n in table.column_names]
-    blank = [i for i, n in enumerate(names) if not n.strip()]
-    empty = [i for i in blank if table.column(i).null_count == len(table)]
+    empty = unnamed_empty(names, [c.null_count for c in table.columns], len(table))
     if empty:  # by position: two blank names are one name to pyarrow's drop_columns
         table = table.select([i for i in range(len(names)) if i not in empty])
     return table, len(empty)
 
 
+def unnamed_empty(names: Sequence[str], nulls: Sequence[int], num_rows: int) -> list[int]:
+    """The columns (positions) with a blank header cell and no value (``_check_names``)."""
+    return [i for i, n in enumerate(names) if not n.strip() and nulls[i] == num_rows]
+
+
 def _check_utf8(table: Any, path: str) -> None:
     """Refuse a text table with a column pyarrow could only read as bytes: its cells are not
     UTF-8 (Latin-1, cp1252), and would be written back as ``b'caf\\xe9'``."""
+    for fld, col in zip(table.schema, table.columns):
+        said = utf8_problem(fld, col)
+        if said:
+            raise DataError(said, file=path)
+
+
+def utf8_problem(fld: Any, col: Any) -> str | None:
+    """What ``_check_utf8`` says of one column, None if it is not bytes."""
     import pyarrow as pa
 
-    for i, fld in enumerate(table.schema):
-        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
-            continue
-        row = 0
-        for row, cell in enumerate(table.column(i).to_pylist()):
-            try:
-                cell is None or cell.decode("utf-8")
-            except UnicodeDecodeError:
-                break
-        raise DataError(f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, "
-                        f"{table.column(i).to_pylist()[row]!r}); save the file as UTF-8", file=path)
+    if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
+        return None
+    row = 0
+    cells = col.to_pylist()
+    for row, cell in enumerate(cells):
+        try:
+            cell is None or cell.decode("utf-8")
+        except UnicodeDecodeError:
+            break
+    return (f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, {cells[row]!r}); "
+            f"save the file as UTF-8")
 
 
 def _to_pandas(table: Any) -> pd.DataFrame:

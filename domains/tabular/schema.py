@@ -20,7 +20,6 @@ leak into normalisation.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -34,6 +33,8 @@ from encoderkit.numerics import F32_MAX, finite_mean_std
 
 from domains.tabular import reading
 from domains.tabular.cells import CategoryCodes, like_observed
+# text forms of numbers and dates live in textforms.py; importable from here as before
+from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
 
 KINDS = ("numeric", "categorical", "exclude")
 SCHEMA_VERSION = 1
@@ -295,113 +296,29 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     # text: numeric if nearly every cell parses as a number (a stray "abc" is missing), not
     # counting the cells that mark a missing value ("." / "-", however many)
     rest = present[~missing_marks(present)]
-    if len(rest) and (~np.isnan(numeric_values(rest))).mean() >= opts["numeric_fraction"]:
+    if len(rest) and _number_share(rest) >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
 
 
-# A number written for people, once its signs and units are gone (``_number_form``): digits
-# grouped in threes by a thousands mark (a comma, a point, an apostrophe as in Swiss 1'234, an
-# underscore, or any space: Python's ``\s`` takes U+00A0 and U+202F, the no-break spaces
-# French Excel writes, which pyarrow's regex ``\s`` in pandas' ``str.replace`` does not),
-# then a decimal point or comma, then an exponent.
-_NUMBER_TEXT = re.compile(r"[-+]?(?:\d{1,3}(?P<mark>[,.'’_\s])\d{3}(?:(?P=mark)\d{3})*|\d*)"
-                          r"(?:(?P<decimal>[.,])\d+)?(?:[eE][-+]?\d+)?")
-_UNITS = re.compile(r"[%$€£¥₹]")
-# minus signs besides "-": U+2212 (the typeset minus), U+2012 figure dash, U+2013 en dash,
-# U+FE63 small and U+FF0D full-width hyphen-minus
-_MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\ufe63\uff0d", "-"))
+def _number_share(text: pd.Series) -> float:
+    """The share of the cells of ``text`` (no missing cell) that ``numeric_values`` reads as
+    numbers. Each distinct text of pandas' ``str`` dtype is read once: reading every cell
+    made a Python object of each (about 100 bytes a cell: 0.2 GB for a column of 1.75M rows
+    of eight words), for the same share (whether a text is a number depends on it alone)."""
+    if text.dtype != "str":
+        return float((~np.isnan(numeric_values(text))).mean())
+    codes, distinct = pd.factorize(text)
+    return float((~np.isnan(numeric_values(pd.Series(distinct))))[codes].mean())
 
 
-def _number_form(text: str) -> tuple[str, bool] | None:
-    """How the text cell ``text`` writes a number, or None if it is none: ``(marks, signs)``,
-    ``marks`` one of ``"plain"`` (``2.5``, ``-3``, ``1e5``, as readers take them),
-    ``"thousands"`` (``1,234.5``, ``1.249,80``, ``1 249,80``, ``1'234``), ``"comma?"``
-    (``12,345``: a thousands comma or a decimal one) or ``"comma"`` (a decimal comma alone:
-    ``2,25``); ``signs``: a sign or unit readers do not take (``−0.5`` with U+2212, the
-    accounting negative ``(0.34)``, ``45%``, ``$3.50``)."""
-    t = text.strip()
-    signs = False
-    if len(t) > 2 and t[0] == "(" and t[-1] == ")":  # accounting: (1,234.00) is -1234
-        t, signs = "-" + t[1:-1].strip(), True
-    bare = _UNITS.sub("", t.translate(_MINUS)).strip()
-    signs = signs or bare != t
-    bare = bare[0] + bare[1:].lstrip() if bare[:1] in "-+" else bare  # "- 5", "-$5" -> "-5"
-    m = _NUMBER_TEXT.fullmatch(bare)
-    if m is None or not any(c.isdigit() for c in bare):
-        return None
-    mark, decimal = m["mark"], m["decimal"]
-    if mark is not None and mark == decimal:  # 1,234,5: no number
-        return None
-    if mark is not None and (decimal is not None or bare.count(mark) > 1 or mark not in ",."):
-        return "thousands", signs
-    if mark == ",":
-        return "comma?", signs
-    # a lone point mark (1.234) is a decimal point
-    return ("comma" if decimal == "," else "plain"), signs
-
-
-def _formatted_numbers(values: Any, share: float) -> bool:
-    """Text such as ``12,345``, ``1 249,80`` (no-break spaces), ``45%``, ``$3.50``, ``−0.5``
-    (U+2212), ``(1,234.00)``: numbers once separators and signs go (``_number_form``). Not a
-    column of plain numbers as text (codes such as ``01``, ``02``): nothing to strip there."""
-    text = [v for v in values if isinstance(v, str)]
-    if not text or len(text) < len(values):
-        return False
-    forms = [f for f in map(_number_form, text) if f is not None]
-    return bool(len(forms) >= share * len(text) and any(f != ("plain", False) for f in forms))
-
-
-def _number_advice(values: Any) -> tuple[str, str]:
-    """For a column that ``_formatted_numbers`` takes: an example cell that is not plain, and
-    what to do so that its numbers are read, which depends on how they are written: the
-    option decimal=',' reads a decimal comma, never a thousands mark (``1.249,80`` stays
-    text)."""
-    forms = {v: f for v in values if isinstance(v, str) and (f := _number_form(v)) is not None}
-    marks = {m for m, _ in forms.values()}
-    signs = any(s for _, s in forms.values())
-    example = next((v for kind in ("thousands", "comma?", "comma", "plain")
-                    for v, (m, s) in forms.items() if m == kind and (s or m != "plain")), "")
-    steps = []
-    if "thousands" in marks:
-        steps.append("remove the thousands marks (decimal=',' does not read them)")
-    elif "comma?" in marks and "comma" not in marks:
-        steps.append("remove the thousands commas (12,345 for 12345)")
-    if signs:
-        steps.append("write signs and units plainly (-0.5 for −0.5 or (0.5), 45 for 45%, 3.50 for $3.50)")
-    if "comma" in marks or (marks & {"thousands", "comma?"} and re.search(r",\d+$", example)):
-        steps.append("for a decimal comma, use the ingest option decimal=','")
-    return example, "; ".join(steps)
-
-
-# A date written as text in a form the readers do not take for a date (they take ISO 8601:
-# 2020-12-31): 31.12.2020, 12/31/2020, 31-12-20, 2020/12/31, 31 Dec 2020, Dec 31, 2020, each
-# with an optional time of day.
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_TIME_OF_DAY = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:z|[-+]\d{2}:?\d{2})?)?"
-_DATE_TEXT = re.compile(rf"(?:(?P<a>\d{{1,2}})(?P<s>[./-])(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})"
-                        rf"|\d{{4}}(?P<t>[./-])\d{{1,2}}(?P=t)\d{{1,2}}"
-                        rf"|\d{{1,2}}[ -]?{_MONTH}[ -]?,?\s*\d{{2,4}}"
-                        rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}){_TIME_OF_DAY}", re.IGNORECASE)
-
-
-def _is_date_text(text: str) -> bool:
-    m = _DATE_TEXT.fullmatch(text.strip())
-    if m is None:
-        return False
-    if m["a"] is None:
-        return True
-    a, b = int(m["a"]), int(m["b"])  # day and month, in either order
-    return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
-
-
-def _text_dates(values: Any, share: float) -> bool:
-    """Whether the text ``values`` are dates (at least ``share`` of them; ``_is_date_text``)
-    in a form that was not read as dates: ``31.12.2020``, ``12/31/2020``, ``31 Dec 2020``."""
-    text = [v for v in values if isinstance(v, str)]
-    if not text or len(text) < len(values):
-        return False
-    return bool(sum(map(_is_date_text, text)) >= share * len(text))
+def _category_counts(s: pd.Series) -> pd.Series:
+    """How often each value (``_json_value``) of ``s`` occurs, most frequent first. A column of
+    pandas' ``str`` dtype is counted as it is: ``_json_value`` keeps text as it is, and mapping
+    it made a Python object of every cell, for the same counts in the same order."""
+    present = s.dropna()
+    return present.value_counts(sort=True) if s.dtype == "str" else \
+        present.map(_json_value).value_counts(sort=True)
 
 
 def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
@@ -411,93 +328,115 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
     columns, unparsable cells, capped vocabularies) for the ingest report.
     """
     opts = check_ingest_options(options)
-    messages: list[str] = []
-    excluded = set(opts["exclude"]) | {c for c, k in opts["columns"].items() if k == "exclude"}
-    unknown = sorted((set(opts["columns"]) | set(opts["exclude"])) - set(map(str, frame.columns)))
-    if unknown:
-        messages.append(f"options name column(s) {unknown} that the input does not have")
+    messages = unknown_columns(opts, frame.columns)
+    excluded = excluded_columns(opts)
     columns: list[dict[str, Any]] = []
     dropped: dict[str, str] = {}  # name -> why (said again by task.label_column)
     for col in frame.columns:
-        name = str(col)
-        if name in excluded:
+        if str(col) in excluded:
             continue
-        s = frame[col]
-        if s.notna().sum() == 0:
-            messages.append(f"column {name!r} is entirely missing; dropped")
-            dropped[name] = "it is entirely missing"
-            continue
-        kind = opts["columns"].get(name) or _infer_kind(s, opts)
-        if kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
-                not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]) and \
-                not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
-            n = int(s.notna().sum())
-            messages.append(f"column {name!r} is an identifier (each of its {n} values occurs once): "
-                            f"left out of the model, its cells kept as they are (the ingest option "
-                            f"'columns={{{name}: categorical}}' keeps it in)")
-            dropped[name] = "it is an identifier (each of its values occurs once)"
-            continue
-        entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
-        if kind == "numeric":
-            v, msg = column_numbers(s, name, opts)
-            if msg:
-                messages.append(msg)
-            vt = v[train & ~np.isnan(v)]
-            if vt.size == 0:
-                vt = v[~np.isnan(v)]  # every observed value fell in the validation split
-            if vt.size == 0:
-                messages.append(f"column {name!r} has no numeric value; dropped")
-                dropped[name] = "it has no numeric value"
-                continue
-            mean, std = finite_mean_std(vt)  # an inf std made every fill NaN
-            std = std if std > 0 else 1.0
-            z = (vt - mean) / std
-            quantiles = np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1))
-            edges = np.unique(quantiles)
-            if edges.size == 1:  # constant column: one zero-width bin
-                edges = np.array([edges[0], edges[0]])
-            # quantiles keep their ties (edges do not): the marginal SCARF-style views draw from
-            entry.update(mean=mean, std=std, edges=[float(e) for e in edges],
-                         quantiles=[float(q) for q in quantiles],
-                         integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s))
+        entry, said, why = column_entry(frame[col], str(col), train, opts)
+        messages += said
+        if entry is None:
+            dropped[str(col)] = why
         else:
-            st = s[train] if train.any() else s
-            counts = st.dropna().map(_json_value).value_counts(sort=True)
-            if counts.empty:
-                counts = s.dropna().map(_json_value).value_counts(sort=True)
-            # a column the user made categories (a pandas category, columns={c: categorical})
-            # is no number written oddly: no advice to convert it
-            chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
-            if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
-                example, advice = _number_advice(counts.index)
-                messages.append(f"column {name!r} holds numbers written with separators, signs, units "
-                                f"or percent signs (such as {example!r}); read as categories, so fills "
-                                f"are values seen in it: to have it treated as a number, {advice}")
-            elif not chosen and _text_dates(counts.index, opts["numeric_fraction"]):
-                messages.append(f"column {name!r} holds dates written as text (such as "
-                                f"{str(counts.index[0])!r}); read as categories, so fills are dates "
-                                f"seen in it: write them as ISO dates (2020-12-31, 2020-12-31 09:30 "
-                                f"with a time; in Python, datetime values) to have them read and "
-                                f"filled as dates")
-            if len(counts) > opts["max_categories"]:
-                messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
-                                f"{opts['max_categories']} most frequent (others read as unknown)")
-                counts = counts.iloc[: opts["max_categories"]]
-            cats = list(counts.index)
-            try:  # stable, human-friendly order when the values are comparable
-                cats = sorted(cats)
-            except TypeError:
-                pass
-            count_of, total = dict(counts.items()), float(counts.sum())
-            entry.update(categories=cats, frequencies=[float(count_of[c]) / total for c in cats])
-        columns.append(entry)
+            columns.append(entry)
+    return finish_schema(columns, dropped, opts, frame.columns, len(frame)), messages
+
+
+def excluded_columns(opts: Mapping[str, Any]) -> set[str]:
+    """The columns the ingest options ``exclude`` (or give the kind ``exclude``)."""
+    return set(opts["exclude"]) | {c for c, k in opts["columns"].items() if k == "exclude"}
+
+
+def unknown_columns(opts: Mapping[str, Any], names: Sequence[Any]) -> list[str]:
+    """A message for the columns the options name that the table does not have."""
+    unknown = sorted((set(opts["columns"]) | set(opts["exclude"])) - set(map(str, names)))
+    return [f"options name column(s) {unknown} that the input does not have"] if unknown else []
+
+
+def finish_schema(columns: list[dict[str, Any]], dropped: dict[str, str], opts: Mapping[str, Any],
+                  names: Sequence[Any], rows: int) -> dict[str, Any]:
+    """The schema of the kept ``columns``; a ``DataError`` when none is kept. ``names``: the
+    table's columns, ``rows`` its row count (for the message)."""
+    excluded = excluded_columns(opts)
     if not columns:
         raise DataError(f"no usable column: every column is excluded or entirely missing "
-                        f"(columns: {list(map(str, frame.columns))[:20]}, excluded: {sorted(excluded)}, "
-                        f"{len(frame)} row(s) with any value)")
-    schema = {"version": SCHEMA_VERSION, "columns": columns, "num_bins": opts["num_bins"],
-              "excluded": sorted(excluded), "dropped": dropped}
-    return schema, messages
+                        f"(columns: {list(map(str, names))[:20]}, excluded: {sorted(excluded)}, "
+                        f"{rows} row(s) with any value)")
+    return {"version": SCHEMA_VERSION, "columns": columns, "num_bins": opts["num_bins"],
+            "excluded": sorted(excluded), "dropped": dropped}
+
+
+def column_entry(s: pd.Series, name: str, train: np.ndarray,
+                 opts: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[str], str]:
+    """One column's schema entry (its kind and statistics on the ``train`` rows), the
+    messages to give, and why it is dropped when the entry is None. ``opts``: checked
+    ingest options. Column by column, so a large table is read one column at a time."""
+    messages: list[str] = []
+    if s.notna().sum() == 0:
+        return None, [f"column {name!r} is entirely missing; dropped"], "it is entirely missing"
+    kind = opts["columns"].get(name) or _infer_kind(s, opts)
+    if kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
+            not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]) and \
+            not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
+        n = int(s.notna().sum())
+        return None, [f"column {name!r} is an identifier (each of its {n} values occurs once): "
+                      f"left out of the model, its cells kept as they are (the ingest option "
+                      f"'columns={{{name}: categorical}}' keeps it in)"], \
+            "it is an identifier (each of its values occurs once)"
+    entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
+    if kind == "numeric":
+        v, msg = column_numbers(s, name, opts)
+        if msg:
+            messages.append(msg)
+        vt = v[train & ~np.isnan(v)]
+        if vt.size == 0:
+            vt = v[~np.isnan(v)]  # every observed value fell in the validation split
+        if vt.size == 0:
+            return None, messages + [f"column {name!r} has no numeric value; dropped"], "it has no numeric value"
+        mean, std = finite_mean_std(vt)  # an inf std made every fill NaN
+        std = std if std > 0 else 1.0
+        z = (vt - mean) / std
+        quantiles = np.quantile(z, np.linspace(0.0, 1.0, opts["num_bins"] + 1))
+        edges = np.unique(quantiles)
+        if edges.size == 1:  # constant column: one zero-width bin
+            edges = np.array([edges[0], edges[0]])
+        # quantiles keep their ties (edges do not): the marginal SCARF-style views draw from
+        entry.update(mean=mean, std=std, edges=[float(e) for e in edges],
+                     quantiles=[float(q) for q in quantiles],
+                     integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s))
+        return entry, messages, ""
+    st = s[train] if train.any() else s
+    counts = _category_counts(st)
+    if counts.empty:
+        counts = _category_counts(s)
+    # a column the user made categories (a pandas category, columns={c: categorical})
+    # is no number written oddly: no advice to convert it
+    chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
+    if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
+        example, advice = _number_advice(counts.index)
+        messages.append(f"column {name!r} holds numbers written with separators, signs, units "
+                        f"or percent signs (such as {example!r}); read as categories, so fills "
+                        f"are values seen in it: to have it treated as a number, {advice}")
+    elif not chosen and _text_dates(counts.index, opts["numeric_fraction"]):
+        messages.append(f"column {name!r} holds dates written as text (such as "
+                        f"{str(counts.index[0])!r}); read as categories, so fills are dates "
+                        f"seen in it: write them as ISO dates (2020-12-31, 2020-12-31 09:30 "
+                        f"with a time; in Python, datetime values) to have them read and "
+                        f"filled as dates")
+    if len(counts) > opts["max_categories"]:
+        messages.append(f"column {name!r}: {len(counts)} categories, keeping the "
+                        f"{opts['max_categories']} most frequent (others read as unknown)")
+        counts = counts.iloc[: opts["max_categories"]]
+    cats = list(counts.index)
+    try:  # stable, human-friendly order when the values are comparable
+        cats = sorted(cats)
+    except TypeError:
+        pass
+    count_of, total = dict(counts.items()), float(counts.sum())
+    entry.update(categories=cats, frequencies=[float(count_of[c]) / total for c in cats])
+    return entry, messages, ""
 
 
 # ---------------------------------------------------------------- encoding

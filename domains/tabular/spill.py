@@ -1,0 +1,162 @@
+"""A large text table's cells spilled to disk, so that its columns can be read back one at a
+time, each parsed as the whole-file reader (``reading.read_table``) parses it.
+
+Why not parse blocks of rows as they come: pyarrow gives a column the first type that holds
+every one of its cells in the whole file (a column of integers with one ``2.5`` in its last
+row is a column of floats; with one ``abc``, of text), and the reader's later rules (cells
+read as missing, a decimal comma) depend on those types. So the file is read once in blocks
+of rows with every cell kept as the bytes it holds (``spill_text``: a Parquet file on disk,
+a row group per 32 MiB of cells), and a column is then parsed alone by pyarrow's own
+CSV reader from its cells, each quoted (``RawTable.typed``): the same conversions and the
+same type inference, from one column's bytes instead of the table's.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from encoderkit.data.textfiles import open_text
+
+from domains.tabular.reading import _PYARROW_DECOMPRESSES, RowErrors, TextPlan, parse_options, parsing
+
+# pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
+# both alike; tests lower it to read small tables in many blocks
+BLOCK_BYTES = 1 << 20
+# raw cells gathered before they are written as one row group of the spill file (fewer, larger
+# row groups make a column quicker to read back)
+BATCH_BYTES = 32 << 20
+
+
+def _ipc_options() -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.IpcWriteOptions(compression=None)  # lz4 saved a tenth of a column's size, in time
+
+
+class RawTable:
+    """The cells of a text table as spilled (``spill_text``): ``names`` (the header, as
+    pyarrow reads it), ``num_rows`` (rows read; ragged ones skipped), ``rows`` (the ragged
+    and undecodable rows met)."""
+
+    def __init__(self, file: str, names: Sequence[str], num_rows: int, rows: RowErrors) -> None:
+        self.file, self.names, self.num_rows, self.rows = file, list(names), int(num_rows), rows
+
+    def raw(self, j: int) -> list[Any]:
+        """Column ``j``'s cells as binary arrays, read from disk alone."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.file).read(columns=[f"c{j}"]).column(0).chunks
+
+    def typed(self, j: int, convert: Any) -> Any:
+        """Column ``j`` parsed with pyarrow's conversion options ``convert`` (a ChunkedArray),
+        as the whole-file reader's table holds it."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        name = self.names[j]
+        data, lines = quoted_lines(self.raw(j))
+        if not data:  # no row: pyarrow reads an empty file as no table at all
+            col = pa.chunked_array([], type=convert.column_types.get(name, pa.null()))
+        else:
+            # every cell quoted: a quoted cell converts as the same cell unquoted (the reader's
+            # quoted_strings_can_be_null is pyarrow's default, True), and holds any delimiter,
+            # quote or line end (pyarrow reads faster knowing that none holds a line end)
+            col = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=[name]),
+                                 parse_options=pacsv.ParseOptions(newlines_in_values=lines),
+                                 convert_options=convert).column(0)
+        # kept: the column is read again, as the last parse made it (``kept``)
+        with pa.OSFile(self.kept_file(j), "wb") as sink, \
+                pa.ipc.new_file(sink, pa.schema([pa.field(name, col.type)]), options=_ipc_options()) as out:
+            for chunk in col.chunks:
+                out.write_batch(pa.record_batch([chunk], names=[name]))
+        return col
+
+    def kept(self, j: int) -> Any:
+        """Column ``j`` as the last ``typed`` of it parsed it (a one-column table)."""
+        import pyarrow as pa
+
+        with pa.OSFile(self.kept_file(j), "rb") as src:
+            return pa.ipc.open_file(src).read_all()
+
+    def kept_file(self, j: int) -> str:
+        return os.path.join(os.path.dirname(self.file), f"column-{j}.arrow")
+
+
+def quoted_lines(chunks: Sequence[Any]) -> tuple[bytes, bool]:
+    """Binary cells -> one line each, ``"cell"`` with its quotes doubled: a one-column CSV;
+    and whether a cell holds a line end."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # pyarrow's CSV writer quotes and escapes (the cells viewed as text, not checked: bytes
+    # that are not UTF-8 are written as they are, for the reader to say so)
+    table = pa.table({"c": pa.chunked_array([c.view(pa.string()) for c in chunks], type=pa.string())})
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    data = sink.getvalue()
+    return data, data.count(b"\n") != table.num_rows or b"\r" in data
+
+
+@contextmanager
+def _source(path: str, plan: TextPlan) -> Iterator[Any]:
+    """What pyarrow reads the file from: its name (it decompresses .gz / .bz2 / .zst by the
+    name), or the decompressed bytes of a .xz or a .zip."""
+    if plan.method in _PYARROW_DECOMPRESSES:
+        yield path
+        return
+    with open_text(path, binary=True) as fh:
+        yield fh
+
+
+def _header(path: str, plan: TextPlan, read: Any, ignore_empty_lines: bool) -> list[str]:
+    """The column names, as pyarrow reads the header."""
+    import pyarrow.csv as pacsv
+
+    with _source(path, plan) as src:
+        reader = pacsv.open_csv(src, read_options=read,
+                                parse_options=parse_options(plan, RowErrors(), ignore_empty_lines))
+        return reader.schema.names
+
+
+def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
+    """Read the text table ``path`` in blocks of rows, parsed as the whole-file reader parses
+    it (delimiter, quoting, ragged rows skipped and numbered, empty lines) but every cell kept
+    as its bytes, into a Parquet file in ``folder``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    rows = RowErrors()
+    file = os.path.join(folder, "cells.parquet")
+    read = pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES)  # one thread: rows numbered
+    with rows.collected(), parsing(path):
+        names = _header(path, plan, read, True)
+        # one column: an empty line is its missing cell, not nothing (as the whole-file reader;
+        # an empty first line is then the header)
+        lines = len(names) != 1
+        if not lines:
+            names = _header(path, plan, read, False)
+        convert = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
+                                       null_values=[], quoted_strings_can_be_null=False)
+        schema = pa.schema([pa.field(f"c{j}", pa.binary()) for j in range(len(names))])  # names may repeat
+        count = 0
+        # Parquet, not Arrow's IPC format: its reader reads a batch's every column to return one
+        with _source(path, plan) as src, pq.ParquetWriter(file, schema, compression="lz4", use_dictionary=False,
+                                                          write_statistics=False) as out:
+            reader = pacsv.open_csv(src, read_options=read, parse_options=parse_options(plan, rows, lines),
+                                    convert_options=convert)
+            pending: list[Any] = []
+            size = 0
+            for batch in reader:
+                pending.append(batch)
+                size += batch.nbytes
+                count += batch.num_rows
+                if size >= BATCH_BYTES:  # a row group
+                    out.write_table(pa.Table.from_batches(pending).rename_columns(schema.names))
+                    pending, size = [], 0
+            if pending:
+                out.write_table(pa.Table.from_batches(pending).rename_columns(schema.names))
+    return RawTable(file, names, count, rows)

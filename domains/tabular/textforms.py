@@ -1,0 +1,113 @@
+"""Numbers and dates written as text for people, in forms the readers do not take for
+numbers or dates (``1 249,80``, ``45%``, ``(0.34)``, ``31.12.2020``): a column of them is read
+as categories, and ingest says how to write them so that they are read as numbers or dates.
+Used by the table schema (``schema.infer_schema``) and the time-series reader."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+# A number written for people, once its signs and units are gone (``_number_form``): digits
+# grouped in threes by a thousands mark (a comma, a point, an apostrophe as in Swiss 1'234, an
+# underscore, or any space: Python's ``\s`` takes U+00A0 and U+202F, the no-break spaces
+# French Excel writes, which pyarrow's regex ``\s`` in pandas' ``str.replace`` does not),
+# then a decimal point or comma, then an exponent.
+_NUMBER_TEXT = re.compile(r"[-+]?(?:\d{1,3}(?P<mark>[,.'’_\s])\d{3}(?:(?P=mark)\d{3})*|\d*)"
+                          r"(?:(?P<decimal>[.,])\d+)?(?:[eE][-+]?\d+)?")
+_UNITS = re.compile(r"[%$€£¥₹]")
+# minus signs besides "-": U+2212 (the typeset minus), U+2012 figure dash, U+2013 en dash,
+# U+FE63 small and U+FF0D full-width hyphen-minus
+_MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\ufe63\uff0d", "-"))
+
+
+def _number_form(text: str) -> tuple[str, bool] | None:
+    """How the text cell ``text`` writes a number, or None if it is none: ``(marks, signs)``,
+    ``marks`` one of ``"plain"`` (``2.5``, ``-3``, ``1e5``, as readers take them),
+    ``"thousands"`` (``1,234.5``, ``1.249,80``, ``1 249,80``, ``1'234``), ``"comma?"``
+    (``12,345``: a thousands comma or a decimal one) or ``"comma"`` (a decimal comma alone:
+    ``2,25``); ``signs``: a sign or unit readers do not take (``−0.5`` with U+2212, the
+    accounting negative ``(0.34)``, ``45%``, ``$3.50``)."""
+    t = text.strip()
+    signs = False
+    if len(t) > 2 and t[0] == "(" and t[-1] == ")":  # accounting: (1,234.00) is -1234
+        t, signs = "-" + t[1:-1].strip(), True
+    bare = _UNITS.sub("", t.translate(_MINUS)).strip()
+    signs = signs or bare != t
+    bare = bare[0] + bare[1:].lstrip() if bare[:1] in "-+" else bare  # "- 5", "-$5" -> "-5"
+    m = _NUMBER_TEXT.fullmatch(bare)
+    if m is None or not any(c.isdigit() for c in bare):
+        return None
+    mark, decimal = m["mark"], m["decimal"]
+    if mark is not None and mark == decimal:  # 1,234,5: no number
+        return None
+    if mark is not None and (decimal is not None or bare.count(mark) > 1 or mark not in ",."):
+        return "thousands", signs
+    if mark == ",":
+        return "comma?", signs
+    # a lone point mark (1.234) is a decimal point
+    return ("comma" if decimal == "," else "plain"), signs
+
+
+def _formatted_numbers(values: Any, share: float) -> bool:
+    """Text such as ``12,345``, ``1 249,80`` (no-break spaces), ``45%``, ``$3.50``, ``−0.5``
+    (U+2212), ``(1,234.00)``: numbers once separators and signs go (``_number_form``). Not a
+    column of plain numbers as text (codes such as ``01``, ``02``): nothing to strip there."""
+    text = [v for v in values if isinstance(v, str)]
+    if not text or len(text) < len(values):
+        return False
+    forms = [f for f in map(_number_form, text) if f is not None]
+    return bool(len(forms) >= share * len(text) and any(f != ("plain", False) for f in forms))
+
+
+def _number_advice(values: Any) -> tuple[str, str]:
+    """For a column that ``_formatted_numbers`` takes: an example cell that is not plain, and
+    what to do so that its numbers are read, which depends on how they are written: the
+    option decimal=',' reads a decimal comma, never a thousands mark (``1.249,80`` stays
+    text)."""
+    forms = {v: f for v in values if isinstance(v, str) and (f := _number_form(v)) is not None}
+    marks = {m for m, _ in forms.values()}
+    signs = any(s for _, s in forms.values())
+    example = next((v for kind in ("thousands", "comma?", "comma", "plain")
+                    for v, (m, s) in forms.items() if m == kind and (s or m != "plain")), "")
+    steps = []
+    if "thousands" in marks:
+        steps.append("remove the thousands marks (decimal=',' does not read them)")
+    elif "comma?" in marks and "comma" not in marks:
+        steps.append("remove the thousands commas (12,345 for 12345)")
+    if signs:
+        steps.append("write signs and units plainly (-0.5 for −0.5 or (0.5), 45 for 45%, 3.50 for $3.50)")
+    if "comma" in marks or (marks & {"thousands", "comma?"} and re.search(r",\d+$", example)):
+        steps.append("for a decimal comma, use the ingest option decimal=','")
+    return example, "; ".join(steps)
+
+
+# A date written as text in a form the readers do not take for a date (they take ISO 8601:
+# 2020-12-31): 31.12.2020, 12/31/2020, 31-12-20, 2020/12/31, 31 Dec 2020, Dec 31, 2020, each
+# with an optional time of day.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_TIME_OF_DAY = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:z|[-+]\d{2}:?\d{2})?)?"
+_DATE_TEXT = re.compile(rf"(?:(?P<a>\d{{1,2}})(?P<s>[./-])(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})"
+                        rf"|\d{{4}}(?P<t>[./-])\d{{1,2}}(?P=t)\d{{1,2}}"
+                        rf"|\d{{1,2}}[ -]?{_MONTH}[ -]?,?\s*\d{{2,4}}"
+                        rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}){_TIME_OF_DAY}", re.IGNORECASE)
+
+
+def _is_date_text(text: str) -> bool:
+    m = _DATE_TEXT.fullmatch(text.strip())
+    if m is None:
+        return False
+    if m["a"] is None:
+        return True
+    a, b = int(m["a"]), int(m["b"])  # day and month, in either order
+    return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+
+
+def _text_dates(values: Any, share: float) -> bool:
+    """Whether the text ``values`` are dates (at least ``share`` of them; ``_is_date_text``)
+    in a form that was not read as dates: ``31.12.2020``, ``12/31/2020``, ``31 Dec 2020``."""
+    text = [v for v in values if isinstance(v, str)]
+    if not text or len(text) < len(values):
+        return False
+    return bool(sum(map(_is_date_text, text)) >= share * len(text))
