@@ -137,6 +137,9 @@ def refuse_if_changed(path: str | os.PathLike, found: Stamp) -> None:
                             f"once the other has finished, or choose another output", file=path)
 
 
+LOCK_WAIT_S = 30.0  # the longest publish_lock waits for another writer of the folder
+
+
 @contextlib.contextmanager
 def publish_lock(folder: str | os.PathLike):
     """Hold an exclusive ``flock`` on ``folder`` (a few milliseconds, around a check and its
@@ -148,7 +151,17 @@ def publish_lock(folder: str | os.PathLike):
         import fcntl
 
         fd = os.open(folder, os.O_RDONLY)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # bounded: a stopped (Ctrl-Z) holder or a lock daemon that does not answer must not
+        # hang every writer of the folder; after LOCK_WAIT_S it goes on as unlocked
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
     except (ImportError, OSError):
         if fd is not None:
             os.close(fd)
@@ -169,8 +182,9 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, found: Stamp = ...)
     with publish_lock(os.path.dirname(key)):
         refuse_if_changed(key, found)
         os.replace(tmp, key)
-        if key in _CHECKED:  # a later write of this command replaces its own output
-            _CHECKED[key] = stamp(key)
+        # used: a later write of this path (this command's own, or a later call from Python
+        # that did not check it) compares with what is there then
+        _CHECKED.pop(key, None)
 
 
 def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,

@@ -70,8 +70,9 @@ def sweep_as_list(override) -> list | None:
     return list(value.list) if isinstance(value, ChoiceSweep) and value.simple_form else None
 
 
-# a ``~`` or ``~user`` path at the start of a value or of a list item (``input=[~/a.csv,~/b.csv]``)
-_HOME = re.compile(r"(^|[\[,]\s*)(~[^,\[\]\s/'\"]*(?=/|$|[,\]\s]))")
+# a ``~/`` or ``~user/`` path at the start of a value or of a list item (``input=[~/a.csv,~/b.csv]``);
+# a bare ``~`` is a value, not a home (``delimiter=~``, ``missing_value=~``)
+_HOME = re.compile(r"(^|[\[,]\s*)(~[^,\[\]\s/'\"]*(?=/))")
 
 
 def expand_home(words: Sequence[str]) -> list[str]:

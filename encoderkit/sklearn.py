@@ -402,7 +402,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             if used not in errors or c not in numeric:
                 continue
             values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
-            sd = finite_mean_std(values[np.isfinite(values)])[1]
+            sd = finite_mean_std(values[np.isfinite(values)])[1] or 1.0  # cell_errors' unit
             if np.isfinite(sd) and np.isfinite(errors[used]):
                 out[c] = float(errors[used]) * float(sd)
         return out

@@ -232,3 +232,28 @@ def test_progress_bar_on_a_terminal_is_tqdm_as_before():
             return True
 
     assert _bar_bytes(Terminal()).count("\r") > 50  # tqdm's own refresh, every postfix change
+
+
+def test_a_bare_tilde_is_a_value_not_a_home():
+    """A review found ``delimiter=~`` / ``missing_value=~`` turned into the home folder."""
+    from encoderkit.overrides import expand_home
+
+    home = os.path.expanduser("~")
+    assert expand_home(["delimiter=~", "missing_value=~", "na=[~,NA]", "~key", "r=^~abc"]) == \
+        ["delimiter=~", "missing_value=~", "na=[~,NA]", "~key", "r=^~abc"]
+    assert expand_home(["input=~/a.csv", "x=[~/a,~/b]"]) == [f"input={home}/a.csv", f"x=[{home}/a,{home}/b]"]
+
+
+def test_a_used_check_is_forgotten_after_the_write(tmp_path):
+    """A review found a stale record refusing a later Python write of a path another tool
+    had replaced meanwhile (no command was running at the same time)."""
+    from pathlib import Path
+
+    forget_checks()
+    out = tmp_path / "o.txt"
+    check_output(out, False, what="a file", file_ok=True)
+    atomic_write(out, lambda tmp: Path(tmp).write_bytes(b"first"))
+    out.unlink()
+    out.write_bytes(b"another tool's")
+    atomic_write(out, lambda tmp: Path(tmp).write_bytes(b"second"))  # no check_output before it
+    assert out.read_bytes() == b"second"
