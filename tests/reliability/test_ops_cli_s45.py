@@ -148,12 +148,13 @@ def test_ingest_into_a_closed_pipe_exits_141_quietly(tmp_path, monkeypatch, caps
 
 
 def test_expand_home_in_values_only():
+    """A bare ``~`` stays as typed (``delimiter=~``): only ``~/`` and ``~user/`` are a home."""
     from encoderkit.overrides import expand_home
 
     home = os.path.expanduser("~")
     assert expand_home(["output=~/x.zarr", "run.dir=~", "input=[~/a.csv,~/b.csv]", "input=~/a,~/b",
                         "~train.x=1", "name=a~b", "q='~/kept'", "input"]) == \
-        [f"output={home}/x.zarr", f"run.dir={home}", f"input=[{home}/a.csv,{home}/b.csv]",
+        [f"output={home}/x.zarr", "run.dir=~", f"input=[{home}/a.csv,{home}/b.csv]",
          f"input={home}/a,{home}/b", "~train.x=1", "name=a~b", "q='~/kept'", "input"]
 
 
