@@ -19,6 +19,7 @@ The domain is reached through the registry by name; this module reads only user 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -60,8 +61,9 @@ per column / channel, the error on held-back observed cells next to a simple bas
   n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
   select     auto (default): per column / channel, compare on the held-back cells the model
              with classical candidates (series: linear interpolation, seasonal naive, seasonal
-             climatology + anomaly; tables: IterativeImputer, the encoder alone, the model being
-             their mean)
+             climatology + anomaly; tables: IterativeImputer (numeric columns), the forest
+             imputer (MissForest-style, numeric and categorical columns; tables of at most 100
+             columns), the encoder alone, the model being their mean)
              and keep the model unless a candidate wins clearly: lower total error and more
              held-back runs / cells won than lost by a Wilcoxon signed-rank test (p < 0.05,
              encoderkit/selection.py); model: always the model's fill
@@ -134,6 +136,36 @@ def series_epochs(n_records: int | None) -> int:
     """``train.auto_epochs`` of a series imputation model for a file of ``n_records`` series
     (None: not known yet, as when only the overrides are checked)."""
     return COLLECTION_EPOCHS if n_records is not None and n_records >= COLLECTION_SERIES else SERIES_EPOCHS
+
+
+# written into a kept run_dir: a later impute may replace that folder (overwrite=true), and
+# no other (the user's own files: the holed copy is written there under the input's kind)
+RUN_DIR_MARKER = "encoderkit-impute.json"
+
+
+def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> None:
+    """Refuse a ``run_dir`` that holds anything but an earlier impute's run (its marker file),
+    and that one without ``overwrite=true`` (then emptied): impute writes ``holed.<kind>``,
+    ``input.zarr``, ``train.zarr`` and ``model<k>`` there, which would replace a user's files
+    of those names, the input among them."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise UsageError(f"The 'run_dir' parameter names a file, not a folder: {run_dir}", key="run_dir")
+    if not any(run_dir.iterdir()):
+        return
+    if not (run_dir / RUN_DIR_MARKER).is_file():
+        raise UsageError(f"The 'run_dir' {run_dir} is a folder of other files: impute writes its "
+                         f"work there (holed copy, stores, models), which would replace files of the "
+                         f"same names; name a new or empty folder", key="run_dir")
+    if not overwrite:
+        raise UsageError(f"The 'run_dir' {run_dir} holds an earlier impute's run; pass overwrite=true "
+                         f"to replace it, or name a new folder", key="run_dir")
+    inside = [f for f in files if "://" not in str(f) and run_dir.resolve() in Path(f).resolve().parents]
+    if inside:
+        raise UsageError(f"The 'run_dir' {run_dir} holds {inside[0]}, which this impute reads or "
+                         f"writes: replacing the folder would remove it; name another folder", key="run_dir")
+    shutil.rmtree(run_dir)
 
 
 def pretrain_overrides(domain: str, store: str, run_dir: str, seed: int, progress: bool,
@@ -224,6 +256,25 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
     for name, fill in models[0].infill_domain({}).infill_candidates(data, averaged_predict(models)).items():
         out.setdefault(name, fill)
     return out
+
+
+def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],
+              columns: Sequence[str] | None, categorical: Sequence[str], series: bool,
+              select: bool) -> tuple[list[Score], dict[str, Choice]]:
+    """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
+    back) next to the baseline, and with ``select``, the fill used per column / channel
+    (``select_fills`` among ``candidate_fills``). A function of its own so that the fills
+    it makes (a copy of the data each) are freed before the file itself is filled."""
+    guess, _ = ensemble_infill(models, holed)
+    base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
+            for ch in channels(holed, columns, categorical)}
+    scores = score_holdout(truth, list(channels(guess, columns, categorical)), base, hide)
+    if not select:
+        return scores, {}
+    del base
+    cands = candidate_fills(models, holed, guess, series, columns, categorical)
+    return scores, select_fills(truth, {k: list(channels(v, columns, categorical)) for k, v in cands.items()},
+                                hide, series)
 
 
 def assemble(fills: Mapping[str, Any], used: Mapping[str, str], data: Any,
@@ -760,9 +811,13 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     cls = get_domain(domain)
     _check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
     from encoderkit.outputs import make_work_dir  # the next impute removes one a SIGKILL left
+    if run_dir:
+        check_run_dir(Path(run_dir), overwrite, [input, output])
     work = Path(run_dir) if run_dir else make_work_dir("encoderkit-impute-")
     try:
         work.mkdir(parents=True, exist_ok=True)
+        if run_dir:
+            (work / RUN_DIR_MARKER).write_text(json.dumps({"command": "impute", "input": str(input)}) + "\n")
     except OSError as e:
         raise DataError(f"cannot create the run_dir: {e.strerror or e}", file=run_dir, key="run_dir") from None
     # the holed copy keeps the input's kind and compression (x.csv.zip -> holed.csv.zip)
@@ -786,6 +841,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             # interpolation baseline and the fill see the series; written back in file order
             order = reader.time_order(data) if isinstance(data, pd.DataFrame) and hasattr(reader, "time_order") \
                 else None
+            if order is not None and (order == np.arange(len(order))).all():
+                order = None  # in time order already: no copy of the table to make and undo
             data = data.iloc[order] if order is not None else data
         except EncoderkitError as e:
             if time_guess is not None and isinstance(e, DataError):
@@ -886,14 +943,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         report.steps = int(models[0].step)
         series = domain == "timeseries"
         if report.holdout_cells:
-            guess, _ = ensemble_infill(models, holed)
-            base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
-                    for ch in channels(holed, columns, cats)}
-            report.scores = score_holdout(truth, list(channels(guess, columns, cats)), base, hide)
-            if select == "auto":
-                cands = candidate_fills(models, holed, guess, series, columns, cats)
-                report.choices = select_fills(
-                    truth, {k: list(channels(v, columns, cats)) for k, v in cands.items()}, hide, series)
+            report.scores, report.choices = held_back(models, holed, truth, hide, columns, cats, series,
+                                                      select == "auto")
+        # the held-back copy, its cells and channels freed before the file is filled: the fill
+        # and the text written after it make copies of the table of their own
+        del holed, truth, hide
         filled, _ = ensemble_infill(models, data)
         used = {k: c.used for k, c in report.choices.items()}
         if any(u != "model" for u in used.values()):

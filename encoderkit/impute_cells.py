@@ -172,6 +172,10 @@ def same_cells(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
         numeric = [pd.api.types.is_numeric_dtype(s.dtype) for s in (x, y)]
         if all(numeric):
             eq = x.to_numpy(np.float64, na_value=np.nan) == y.to_numpy(np.float64, na_value=np.nan)
+        elif isinstance(x.dtype, pd.StringDtype) and x.dtype == y.dtype:
+            # text both: compared as the arrays they are (a Python string per cell of each
+            # column took several times the file's size); a missing cell equals nothing
+            eq = (x.reset_index(drop=True) == y.reset_index(drop=True)).to_numpy(dtype=bool, na_value=False)
         else:  # text, dates, categories: Python equality, only where both hold a value
             xs, ys = x.to_numpy(dtype=object), y.to_numpy(dtype=object)
             eq = np.array([not (p or q) and bool(u == v)
@@ -195,20 +199,39 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     sep = delimiter or textfiles.delimiter(source)
     blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
 
-    def text(f: Any) -> pd.DataFrame:
-        return pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank)
+    def text(f: Any) -> pd.DataFrame:  # in blocks of rows: at once, a Python string per cell
+        with pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank,
+                         chunksize=TEXT_BLOCK) as reader:
+            parts = list(reader)
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     try:
-        given, new = text(source), text(io.StringIO(filled.to_csv(sep=sep, index=False, decimal=decimal)))
+        given = text(source)
+        # pandas' text of the filled table, as UTF-8 bytes: a str read back through StringIO
+        # took 4 bytes a character, besides the str itself
+        written = io.BytesIO()
+        filled.to_csv(written, sep=sep, index=False, decimal=decimal, encoding="utf-8")
+        written.seek(0)
+        new = text(written)
+        del written
     except (ValueError, OSError, ImportError, pd.errors.ParserError):
         return filled
     if given.shape != data.shape or new.shape != data.shape or filled.shape != data.shape \
             or list(given.columns) != list(new.columns):
         return filled
     kept = same_cells(data, filled)
-    out = given.where(kept, _dates_as_given(given, _spelled_as_given(given, new, kept), kept, data, filled))
+    fills = _dates_as_given(given, _spelled_as_given(given, new, kept), kept, data, filled)
+    out = given  # the file's text with pandas' text of each fill put in, column by column
+    for j in range(out.shape[1]):  # (given.where(kept, fills) made a Python string of every cell)
+        at = np.flatnonzero(~kept[:, j])
+        if at.size:
+            out.iloc[at, j] = fills.iloc[at, j].to_numpy()
     out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
     return out
 
+
+# rows of a file's text read at a time by ``as_written`` (pandas' parser holds a Python string
+# per cell of what it reads at once: several times the file's size for a whole file)
+TEXT_BLOCK = 1 << 16
 
 # how a file may spell a yes / no column, beside pandas' True / False
 _BOOLEAN_SPELLINGS = (("TRUE", "FALSE"), ("true", "false"))
@@ -220,12 +243,14 @@ def _spelled_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) 
     ``True``, which left one column in two spellings."""
     out = new
     for j in range(given.shape[1]):
-        seen = set(given.iloc[:, j][kept[:, j]]) - {""}
+        seen = given.iloc[:, j][kept[:, j]]
+        seen = seen[(seen != "").to_numpy(dtype=bool, na_value=True)]  # the observed texts but empty cells
         for yes, no in _BOOLEAN_SPELLINGS:
-            if seen and seen <= {yes, no}:
+            if len(seen) and seen.isin([yes, no]).all():  # every one yes or no, in this spelling
                 if out is new:
                     out = new.copy()
-                out.iloc[:, j] = new.iloc[:, j].replace({"True": yes, "False": no})
+                fill = np.flatnonzero(~kept[:, j])  # only the fills: the rest is the file's own text
+                out.iloc[fill, j] = new.iloc[fill, j].replace({"True": yes, "False": no}).to_numpy()
     return out
 
 

@@ -144,8 +144,12 @@ class SeriesInfill:
                 groups = [order]
             else:  # as groupby(key, sort=False): series in order of appearance, no NaN key
                 codes = pd.factorize(data[key].to_numpy()[order])[0]
-                groups = [order[codes == g] for g in range(int(codes.max(initial=-1)) + 1)]
-            arrays = [data[cols].iloc[pos].to_numpy(dtype=np.float64).T for pos in groups]
+                # each series' rows together by one sort, not a pass over the rows per series
+                counts = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
+                rows = order[np.argsort(codes, kind="stable")[len(codes) - int(counts.sum()):]]
+                groups = np.split(rows, np.cumsum(counts)[:-1]) if len(counts) else []
+            values = data[cols].to_numpy(dtype=np.float64)  # once: a copy of the columns per series was quadratic
+            arrays = [np.ascontiguousarray(values[pos].T) for pos in groups]
             return arrays, ("frame", cols, groups)
         if isinstance(data, Mapping):
             keys = list(data)
@@ -220,31 +224,33 @@ class SeriesInfill:
         if kind == "frame":
             _, cols, groups = how
             out = data.copy()
-            for pos, arr in zip(groups, filled):
-                for j, col in enumerate(cols):
-                    old = data[col].iloc[pos].to_numpy(dtype=np.float64)
-                    miss = ~np.isfinite(old) | self._is_missing_value(old)
-                    if miss.any():
-                        vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
-                        vals = vals.copy()
-                        vals.iloc[pos[miss]] = arr[j][miss]
-                        given = out[col]
-                        if pd.api.types.is_bool_dtype(given.dtype) or (
-                                given.dtype == object and given.notna().any()
-                                and given.dropna().map(type).eq(bool).all()):
-                            # a yes / no channel (a Parquet bool): a fill is the nearer of 0 and 1
-                            # (a fill of 0.37 was cast to True on writing)
-                            yes = pd.Series(pd.array(np.where(vals.isna(), None, vals >= 0.5), dtype="boolean"),
-                                            index=vals.index)
-                            if given.dtype == object:
-                                vals = yes.astype(object).where(yes.notna(), None)
-                            else:
-                                vals = yes.astype(bool) if given.dtype == bool and yes.notna().all() else yes
-                        elif pd.api.types.is_integer_dtype(given.dtype):  # counts: whole numbers, dtype kept
-                            vals = vals.round().astype(out[col].dtype)
-                        elif pd.api.types.is_float_dtype(out[col].dtype) and out[col].dtype != np.float64:
-                            vals = vals.astype(out[col].dtype)  # float32 / Float64 stay as given
-                        out[col] = vals
+            for j, col in enumerate(cols):  # every series' fills of a column at once (a copy of
+                old = data[col].to_numpy(dtype=np.float64)  # the column per series was quadratic)
+                gone = ~np.isfinite(old) | self._is_missing_value(old)
+                at = [pos[gone[pos]] for pos in groups]
+                if not sum(map(len, at)):
+                    continue
+                vals = out[col].astype(np.float64) if out[col].dtype != np.float64 else out[col]
+                vals = vals.copy()
+                vals.iloc[np.concatenate(at)] = np.concatenate(
+                    [arr[j][gone[pos]] for pos, arr in zip(groups, filled)])
+                given = out[col]
+                if pd.api.types.is_bool_dtype(given.dtype) or (
+                        given.dtype == object and given.notna().any()
+                        and given.dropna().map(type).eq(bool).all()):
+                    # a yes / no channel (a Parquet bool): a fill is the nearer of 0 and 1
+                    # (a fill of 0.37 was cast to True on writing)
+                    yes = pd.Series(pd.array(np.where(vals.isna(), None, vals >= 0.5), dtype="boolean"),
+                                    index=vals.index)
+                    if given.dtype == object:
+                        vals = yes.astype(object).where(yes.notna(), None)
+                    else:
+                        vals = yes.astype(bool) if given.dtype == bool and yes.notna().all() else yes
+                elif pd.api.types.is_integer_dtype(given.dtype):  # counts: whole numbers, dtype kept
+                    vals = vals.round().astype(out[col].dtype)
+                elif pd.api.types.is_float_dtype(out[col].dtype) and out[col].dtype != np.float64:
+                    vals = vals.astype(out[col].dtype)  # float32 / Float64 stay as given
+                out[col] = vals
             return out
         if kind in ("1d", "2d", "3d"):
             orig = how[1]
@@ -291,8 +297,8 @@ class SeriesInfill:
         names = [f"series{i}" for i in range(n)]
         key = self.options["series_column"]
         if how[0] == "frame" and key is not None and key in data.columns:
-            ordered = data.iloc[self.time_order(data)]
-            keys = [str(k) for k, _ in ordered.groupby(key, sort=False)]
+            # as groupby(key, sort=False) names them, without a copy of the table and a frame per series
+            keys = [str(k) for k in pd.factorize(data[key].iloc[self.time_order(data)])[1]]
             if len(keys) == n:
                 names = keys
         elif how[0] == "dict" and all(len(arrs) == 1 for arrs, _ in how[2]):

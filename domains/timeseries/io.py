@@ -31,9 +31,9 @@ from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_wi
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 
-from .layout import drop_blank_empty
+from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
-from .times import NA_TEXT, TimeFormError, refuse_split_time, sort_key, twice_hint, uneven_steps, warn_uneven
+from .times import NA_TEXT, TimeFormError, refuse_split_time, sort_key, twice_hint, uneven_series, warn_uneven
 
 
 
@@ -74,41 +74,63 @@ def numeric_column(texts: pd.Series, path: str, column: str, decimal: str = ".",
     thousands mark is not read, as the tabular reader does not read it). Missing marks
     (``-``, ``?``, ``.``: ``marks.marked``) and ``words`` (``missing_value``'s) are NaN
     too, with a warning counting them (``warn``) as the table reader gives one.
-    ``place``: where the cell at a position is in the file (default: a CSV's data row and line)."""
+    ``place``: where the cell at a position is in the file (default: a CSV's data row and line).
+    Read ``BLOCK`` rows at a time: each step makes a copy of the texts (stripped, lower-case,
+    a Python string per cell), which for a whole column of a large file was several times
+    its size at once."""
+    values = np.empty(len(texts))
+    hole = np.empty(len(texts), dtype=bool)
+    marks = []
+    for a in range(0, len(texts), BLOCK):
+        values[a:a + BLOCK], hole[a:a + BLOCK], spelt = _numbers(texts.iloc[a:a + BLOCK], decimal, words)
+        marks.append(spelt)
+    if sum(map(len, marks)) and warn:  # a hole the file spells otherwise; refused, the series had no way in
+        warnings.warn(marks_message(path, column, pd.concat(marks)), stacklevel=2)
+    bad = np.flatnonzero(np.isnan(values) & ~hole)
+    if bad.size:
+        _refuse_cells(texts, bad, hole, path, column, decimal, place)
+    return values
+
+
+def _numbers(texts: pd.Series, decimal: str, words: frozenset[str]) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Of cell texts (a block of ``numeric_column``'s): their numbers (NaN where none), which
+    are holes (NA words, missing marks), and the texts of the marked ones (for the warning)."""
     stripped = texts.astype(str).str.strip()
-    na = stripped.str.lower().isin(NA_TEXT)
-    mark = pd.Series(marked(stripped, words), index=stripped.index) & ~na
-    if mark.any():  # a hole the file spells otherwise; refused, the series had no way in
-        if warn:
-            warnings.warn(marks_message(path, column, stripped[mark]), stacklevel=2)
-        na = na | mark
+    na = stripped.str.lower().isin(NA_TEXT).to_numpy()
+    mark = marked(stripped, words) & ~na
+    na = na | mark
     number = stripped if decimal == "." else stripped.where(
         ~stripped.str.contains(".", regex=False), "x").str.replace(",", ".", regex=False)
     values = pd.to_numeric(number.where(~na, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
-    bad = np.flatnonzero(np.isnan(values) & ~na.to_numpy())
-    if bad.size:
-        row = int(bad[0])
-        cell = stripped.iloc[row]
-        raise DataError(
-            f"{path}: non-numeric cell {texts.iloc[row]!r} at "
-            f"{place(row) if place else f'data row {row + 1} (line {row + 2})'}, "
-            f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
-            f"must be numbers or empty/NaN for missing values; "
-            + ("decimal=',' reads numbers written 2,25, so a point is no decimal mark here "
-               "(remove thousands marks; decimal='.' reads 2.25)" if decimal == "," else
-               odd if (odd := written_numbers_advice(stripped.iloc[bad])) else
-               "numbers written with a decimal comma (2,25) are read with decimal=','"
-               if _COMMA_NUMBER.fullmatch(cell) else  # pandas reads 1,5 as a date too
-               f"the column holds dates or times: give time_column={column} (rows are then "
-               f"ordered by it)" if _mostly_times(stripped[~na]) else
-               "name non-channel columns with time_column= / series_column= or list the "
-               "channels with channels=[...]"))
     # to_numeric says which cells are numbers, but its parser can be one rounding step off
     # for 17+ significant digits (0.3915000806360837783 -> ...837, not ...8377); numpy's
     # text -> float64 conversion rounds correctly
     ok = ~np.isnan(values)
     values[ok] = number.to_numpy(dtype=str)[ok].astype(np.float64)
-    return values
+    return values, na, stripped[mark]
+
+
+def _refuse_cells(texts: pd.Series, bad: np.ndarray, hole: np.ndarray, path: str, column: str,
+                  decimal: str, place: Callable[[int], str] | None) -> None:
+    """The ``DataError`` of a channel column with cells that are no numbers (rows ``bad``;
+    ``hole``: the missing cells), naming the first and saying what the cells may be."""
+    stripped = texts.astype(str).str.strip()
+    row = int(bad[0])
+    cell = stripped.iloc[row]
+    raise DataError(
+        f"{path}: non-numeric cell {texts.iloc[row]!r} at "
+        f"{place(row) if place else f'data row {row + 1} (line {row + 2})'}, "
+        f"column {column!r}; {bad.size} such cell(s) in that column. Time-series channels "
+        f"must be numbers or empty/NaN for missing values; "
+        + ("decimal=',' reads numbers written 2,25, so a point is no decimal mark here "
+           "(remove thousands marks; decimal='.' reads 2.25)" if decimal == "," else
+           odd if (odd := written_numbers_advice(stripped.iloc[bad])) else
+           "numbers written with a decimal comma (2,25) are read with decimal=','"
+           if _COMMA_NUMBER.fullmatch(cell) else  # pandas reads 1,5 as a date too
+           f"the column holds dates or times: give time_column={column} (rows are then "
+           f"ordered by it)" if _mostly_times(stripped[~hole]) else
+           "name non-channel columns with time_column= / series_column= or list the "
+           "channels with channels=[...]"))
 
 
 def column_values(cells: pd.Series, path: str, column: str, decimal: str = ".",
@@ -189,15 +211,12 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
     given, sep = sep is not None, sep or delimiter(path)
     check_decimal(path, sep, decimal)
     check_row_widths(path, sep, option=True, given=given)  # pandas reads a short row as missing values
-    try:
-        frame = _read_table(path, sep, dtype=str, keep_default_na=False)
+    try:  # no name holds the frame here: frame_series frees it once sorted or read
+        return frame_series(text_cells(path, sep), path, time_column=time_column, series_column=series_column,
+                            channels=channels, value_column=value_column, channel_column=channel_column,
+                            sep=sep, decimal=decimal, words=sentinel_words(missing_value))
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header, no rows)", file=path) from None
-    # a separator ending every line is a nameless empty column, no channel (as tables drop it)
-    frame = drop_blank_empty(frame, path, sep)
-    return frame_series(frame, path, time_column=time_column, series_column=series_column,
-                        channels=channels, value_column=value_column, channel_column=channel_column,
-                        sep=sep, decimal=decimal, words=sentinel_words(missing_value))
 
 
 def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, series_column: str | None,
@@ -216,6 +235,7 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
             raise DataError(f"{path}: the {option} {col!r} is not a column; columns are "
                              f"{list(frame.columns)}")
     line_of = np.arange(len(frame)) + first  # the file line (or row) of each (sorted) row
+    frame = frame.copy(deep=False)  # ours to sort in place (in_order); the caller's stays as it is
 
     def place(row: int) -> str:
         n = int(line_of[row])
@@ -223,23 +243,25 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
     when = None
     if time_column is not None:
         when = sort_key(frame[time_column], path, time_column).to_numpy()
+        release_arrow()
         refuse_split_time(frame, when, time_column, [series_column, channel_column], path)
         order = np.argsort(when, kind="stable")
-        frame, when, line_of = frame.iloc[order].reset_index(drop=True), when[order], line_of[order]
+        if (order != line_of - first).any():  # rows out of time order: sorted
+            frame, when, line_of = in_order(frame, order), when[order], line_of[order]
+        release_arrow()
     if series_column is not None:
         empty = np.flatnonzero((frame[series_column].str.strip() == "").to_numpy())
         if empty.size:
             row = int(empty[0])
             raise DataError(f"{path}: series column {series_column!r}: {unit} {line_of[row]} names no "
                             f"series (empty cell); every row needs its series id")
-    groups = [("", frame)] if series_column is None else [
-        (str(k), g) for k, g in frame.groupby(series_column, sort=False)]
+        release_arrow()
+    groups = series_rows(frame, series_column)
     out: list[Series] = []
     base = os.path.basename(path)
     if when is not None:
-        uneven = [(f"{base}:{key}" if key else base, how) for key, g in groups
-                  if (how := uneven_steps(when[g.index.to_numpy()])) is not None]
-        warn_uneven(path, uneven)
+        warn_uneven(path, uneven_series(when, ((f"{base}:{key}" if key else base, rows)
+                                               for key, rows in groups)))
     if value_column is None:  # wide
         reserved = {time_column, series_column}
         names = list(channels) if channels is not None else [c for c in frame.columns if c not in reserved]
@@ -249,8 +271,8 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
                              f"{list(frame.columns)}")
         mark = decimal_mark(frame, names, sep, decimal)
         cols = {c: column_values(frame[c], path, c, mark, words, place) for c in names}
-        for key, g in groups:
-            rows = g.index.to_numpy()
+        release_arrow()
+        for key, rows in groups:
             if when is not None:  # two rows of one series at one time: which is the sample?
                 again = np.flatnonzero(when[rows][1:] == when[rows][:-1])
                 if again.size:
@@ -264,34 +286,27 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
             values = np.stack([cols[c][rows] for c in names])  # [C, L]
             out.append(Series(f"{base}:{key}" if key else base, values, list(map(str, names))))
         return out
-    # long
-    vals = column_values(frame[value_column], path, value_column,
-                         decimal_mark(frame, [value_column], sep, decimal), words, place)
-    chan = frame[channel_column].astype(str) if channel_column else pd.Series(["value"] * len(frame))
-    names = list(dict.fromkeys(chan)) if channels is None else list(channels)
-    for key, g in groups:
-        rows = g.index.to_numpy()
-        c_idx = pd.Index(names).get_indexer(chan.iloc[rows])
-        keep = c_idx >= 0
-        rows, c_idx = rows[keep], c_idx[keep]
-        if time_column is not None:
-            times = frame[time_column].iloc[rows].to_numpy()
-            # Index times in the order of the (already sorted) frame, not as sorted text.
-            first = {t: i for i, t in enumerate(dict.fromkeys(times))}
-            t_idx = np.asarray([first[t] for t in times])
-            length = len(first)
-        else:
-            t_idx = np.zeros(len(rows), dtype=np.int64)
-            for c in range(len(names)):  # file order within each channel
-                sel = c_idx == c
-                t_idx[sel] = np.arange(sel.sum())
-            length = int(t_idx.max()) + 1 if len(rows) else 0
+    # long: the text frame reduced to numbers (codes of the time and channel texts, the values)
+    # and freed column by column, the series then laid out from those numbers
+    chan_code, seen = pd.factorize(frame[channel_column].astype(str)) if channel_column else (None, [])
+    times = pd.factorize(frame[time_column])[0] if time_column is not None else None
+    n_rows, mark = len(frame), decimal_mark(frame, [value_column], sep, decimal)
+    texts, frame = frame[value_column], None  # type: ignore[assignment]
+    release_arrow()
+    vals = column_values(texts, path, value_column, mark, words, place)
+    texts = None
+    release_arrow()
+    if channel_column:
+        names = list(seen) if channels is None else list(channels)
+    else:  # one channel, "value"; none in a file without rows
+        names = (["value"] if n_rows else []) if channels is None else list(channels)
+    if not groups:
+        return out
+    c_idx = pd.Index(names).get_indexer(seen)[chan_code] if chan_code is not None else \
+        np.broadcast_to(pd.Index(names).get_indexer(["value"]), (n_rows,))
+    for key, rows, c, t, length in long_cells(groups, c_idx, times, when, len(names), path, value_column):
         values = np.full((len(names), length), np.nan)
-        flat = c_idx * max(length, 1) + t_idx
-        if np.unique(flat).size != flat.size:
-            raise DataError(f"{path}: series {key!r} has more than one value for the same "
-                             f"(time, channel) in long layout (value_column={value_column!r})")
-        values[c_idx, t_idx] = vals[rows]
+        values[c, t] = vals[rows]
         out.append(Series(f"{base}:{key}" if key else base, values, names))
     return out
 

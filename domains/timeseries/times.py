@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import warnings
 from datetime import datetime
-from typing import Any, Sequence
+from itertools import islice
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,24 @@ def uneven_steps(when: Any) -> str | None:
     return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
 
 
+def uneven_series(when: np.ndarray, series: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
+    """``(name, uneven_steps)`` of each series whose steps vary; ``series``: each one's name
+    and rows of ``when``. A file of many series mostly repeats one grid of times, so each
+    grid is judged once (keyed by its bytes; object arrays, times with a zone, each time):
+    judging every series anew took seconds per 10,000 series."""
+    seen: dict[bytes, str | None] = {}
+    found = []
+    for name, rows in series:
+        t = when[rows]
+        key = None if t.dtype.hasobject else t.tobytes()
+        how = seen[key] if key in seen else uneven_steps(t)
+        if key is not None:
+            seen[key] = how
+        if how is not None:
+            found.append((name, how))
+    return found
+
+
 def warn_uneven(path: str, found: Sequence[tuple[str, str]]) -> None:
     """One warning for the series of ``path`` whose time steps vary (``uneven_steps``)."""
     if found:
@@ -105,8 +124,13 @@ def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
     or dashed ones are day-first if some first field is above 12, month-first if some
     second field is, and month-first with a warning (naming the column) if neither ever is.
     Cells not all of that form (ISO dates, times, month names): month-first, pandas' rule."""
-    found = [_DMY.fullmatch(c) for c in dict.fromkeys(cells)]  # Python's re: pyarrow's has no \2
-    if not found or not all(found):
+    found = []
+    for cell in distinct(cells):  # the first cell of another form (an ISO date) ends it
+        match = _DMY.fullmatch(cell)  # Python's re: pyarrow's has no \2
+        if match is None:
+            return False
+        found.append(match)
+    if not found:
         return False
     if all(m[2] == "." for m in found):
         return True
@@ -124,6 +148,17 @@ def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
 
 
 _SAID_AMBIGUOUS: set[tuple[str, str, int]] = set()
+
+
+def distinct(cells: pd.Series) -> Iterator[Any]:
+    """The distinct cells of ``cells`` in order of first appearance, one at a time: a reader
+    that stops at the first (a date where period labels were looked for) holds none of the
+    others (a list of them all was a Python string per distinct cell of a long column)."""
+    seen: set[Any] = set()
+    for cell in cells:
+        if cell not in seen:
+            seen.add(cell)
+            yield cell
 
 
 class TimeFormError(DataError):
@@ -162,27 +197,40 @@ def period_starts(cells: pd.Series, column: str | None = None, path: str | None 
     most of them are labels of one kind of ``_PERIODS``; None when they are not (dates,
     numbers: pandas reads those). A column of such labels with one cell of another form is
     a ``TimeFormError`` naming that cell, not left to pandas, which named the first row."""
-    distinct = list(dict.fromkeys(cells))
     for kind, pattern in _PERIODS.items():
-        if not any(pattern.fullmatch(c) for c in distinct[:20]):  # dates: a long column's quick no
+        if not any(pattern.fullmatch(c) for c in islice(distinct(cells), 20)):  # dates: a long column's quick no
             continue
+        distinct_cells = list(distinct(cells))
         starts = {}
-        for c in distinct:
+        for c in distinct_cells:
             m = pattern.fullmatch(c)
             starts[c] = _period_start(kind, m) if m else None
         if not any(v is not None for v in starts.values()):
             continue
-        bad = [c for c in distinct if starts[c] is None]
+        bad = [c for c in distinct_cells if starts[c] is None]
         if not bad:
             return pd.Series(pd.to_datetime([starts[c] for c in cells]), index=cells.index, name=cells.name)
-        if len(bad) * 2 < len(distinct):  # mostly labels of this kind: the odd cell is the fault
+        if len(bad) * 2 < len(distinct_cells):  # mostly labels of this kind: the odd cell is the fault
             row = int(np.flatnonzero((cells == bad[0]).to_numpy())[0])
             where = f"{path}: " if path else ""
             raise TimeFormError(f"{where}time column {column or cells.name!r}: data row {row + 1} (line "
                                 f"{row + 2}) holds {bad[0]!r}, which is no {kind} like the other times "
-                                f"({next(c for c in distinct if starts[c] is not None)!r}); every row needs "
-                                f"a time of the same form", file=path)
+                                f"({next(c for c in distinct_cells if starts[c] is not None)!r}); every row "
+                                f"needs a time of the same form", file=path)
     return None
+
+
+def _numbers(texts: pd.Series, block: int = 1 << 16) -> pd.Series:
+    """``pd.to_numeric(texts, errors="coerce")`` in blocks of rows: its parser makes a Python
+    string of every cell, several times the column's size at once. Each cell is read alone,
+    so the blocks give the same numbers; the type (int64, float64) is decided over the
+    whole column, so blocks that differ in it are read again as one."""
+    if len(texts) <= block:
+        return pd.to_numeric(texts, errors="coerce")
+    parts = [pd.to_numeric(texts.iloc[a:a + block], errors="coerce") for a in range(0, len(texts), block)]
+    if len({part.dtype for part in parts}) > 1:
+        return pd.to_numeric(texts, errors="coerce")
+    return pd.concat(parts)
 
 
 def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
@@ -206,7 +254,7 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     empty = np.flatnonzero((stripped.str.lower().isin(NA_TEXT) | texts.isna()).to_numpy())
     if empty.size:
         raise refuse(int(empty[0]), "has no time")
-    num = pd.to_numeric(stripped, errors="coerce")
+    num = _numbers(stripped)
     if not num.isna().any():
         return num
     if num.notna().any():  # numbers and some text: the text is the odd one out
@@ -294,6 +342,8 @@ def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,
     UCI's ``Date;Time`` had its other part refused as a channel with the advice to give
     that part as the time, which then refused the first: advice in a circle."""
     keys = [k for k in keys if k is not None]
+    if not _repeats(when, [frame[k] for k in keys]):  # the usual answer, without a frame of objects
+        return
     base = pd.DataFrame({"_t": when, **{f"_k{i}": frame[k].to_numpy() for i, k in enumerate(keys)}})
     again = base.duplicated(keep=False).to_numpy()
     if not again.any():
@@ -310,6 +360,23 @@ def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,
                 f"time: the time seems to span two columns, {time_column!r} and {c!r} (a year and a "
                 f"quarter, or a date and a time of day): write one time column (1959Q1, 2006-12-16 "
                 f"00:00:00) and give time_column=<its name>", file=path)
+
+
+def _repeats(when: np.ndarray, keys: Sequence[pd.Series]) -> bool:
+    """Whether two rows share a time and every one of ``keys`` (columns; a missing key is
+    one more value), as ``DataFrame.duplicated`` finds them, by sorting the rows by time and
+    key codes: the frame of objects ``duplicated`` needs held a Python string per row of each
+    key column, and its hash tables more: several times the file's size over a long file."""
+    if len(when) < 2:
+        return False
+    columns = [when if not when.dtype.hasobject else pd.factorize(when)[0],
+               *(pd.factorize(key)[0] for key in keys)]
+    order = np.lexsort(columns[::-1])  # by time, then by each key
+    same = np.ones(len(when) - 1, dtype=bool)
+    for column in columns:
+        ranked = column[order]
+        same &= ranked[1:] == ranked[:-1]
+    return bool(same.any())
 
 
 def twice_hint(first: str, second: str, when: Any) -> str:
