@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from domains.genomic import GenomicDomain, bundled_sequence
 from domains.genomic import infill_stream, scan
@@ -30,15 +29,10 @@ from domains.genomic.tokens import BASES, Vocabulary, reverse_complement_bases
 from domains.genomic.windows import TokenMap, Windows, count_jobs, fill_jobs
 from domains.genomic.scan import RecordScan
 from encoderkit.cli import main
-from encoderkit.core import EncoderConfig
-from encoderkit.data.ingest import ingest
-from encoderkit.data.store import RecordStore
 from encoderkit.domain import IngestReport, window_bounds
 from encoderkit.errors import DataError
 from encoderkit.infer import load
 from encoderkit.infer.embed import pack_in_order
-from encoderkit.modeling import MaskedEncoderModel
-from encoderkit.train import checkpoint as ckpt
 
 GENOME = bundled_sequence(60_000)
 
@@ -254,18 +248,9 @@ def test_streamed_infill_holds_neither_the_record_nor_its_tokens(tmp_path, monke
 # ---------------------------------------------------------------- the CLI streams
 def _run(root: Path, fasta: Path) -> Path:
     """An untrained tiny run (the file's way through the fill, not the weights, is tested)."""
-    store = root / "store.zarr"
-    ingest("genomic", [str(fasta)], str(store), progress=False, verbose=False)
-    domain = GenomicDomain(RecordStore(str(store)).schema)
-    torch.manual_seed(0)
-    config = EncoderConfig(hidden_size=32, num_heads=2, num_layers=2, intermediate_size=48,
-                           local_window=8, rope_axes=1)
-    model = MaskedEncoderModel(domain, config)
-    run = root / "run"
-    state = {"step": 1, "model_config": config.to_dict(), "domain": domain.describe()}
-    ckpt.save_checkpoint(run / "checkpoints", 1, ckpt.model_state(model), {}, [], state, keep=0)
-    (run / "config.yaml").write_text("data:\n  max_seqlen: 64\n")
-    return run
+    from tests.domains.test_genomic_files_s43e import _run as tiny_run
+
+    return tiny_run(root, fasta)[0]
 
 
 def test_infill_cli_streams_the_file_and_writes_what_the_python_fill_writes(tmp_path, monkeypatch):
