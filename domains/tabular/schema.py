@@ -20,6 +20,7 @@ leak into normalisation.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -430,10 +431,8 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
                         f"{opts['max_categories']} most frequent (others read as unknown)")
         counts = counts.iloc[: opts["max_categories"]]
     cats = list(counts.index)
-    try:  # stable, human-friendly order when the values are comparable
+    with contextlib.suppress(TypeError):  # stable, human-friendly order when the values compare
         cats = sorted(cats)
-    except TypeError:
-        pass
     count_of, total = dict(counts.items()), float(counts.sum())
     entry.update(categories=cats, frequencies=[float(count_of[c]) / total for c in cats])
     return entry, messages, ""

@@ -179,7 +179,7 @@ class ParquetColumns:
         return _to_pandas(self._table(self.names[j]))
 
     def release(self, j: int) -> None:
-        pass
+        """Nothing to remove: a Parquet column is read from the input itself, no kept file."""
 
 
 def _column(table: Any, j: int, opts: Mapping[str, Any],

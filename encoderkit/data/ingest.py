@@ -193,9 +193,7 @@ def run_records(store: Any, inputs: Mapping[str, Any] | None) -> int | None:
     and offsets, is still the run's), None when it holds other records (re-ingested from other
     files, replaced). Without a recorded identity (checkpoints from before stores had one):
     every record, as then."""
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    from encoderkit.data.store import RecordStore  # noqa: PLC0415
+    from encoderkit.data.store import records_identity  # noqa: PLC0415
 
     if not inputs or not inputs.get("identity"):
         return len(store)
@@ -211,9 +209,8 @@ def run_records(store: Any, inputs: Mapping[str, Any] | None) -> int | None:
     dropped = 0
     for appended in reversed(appends):  # the store before its last append, then the one before...
         dropped += len(appended.get("files") or []) if isinstance(appended, Mapping) else 0
-        before = SimpleNamespace(provenance={**store.provenance, "files": files[:len(files) - dropped]},
-                                 info=info, offsets=offsets)
-        if RecordStore.identity.fget(before) == inputs["identity"]:  # the store's own digest
+        before = {**store.provenance, "files": files[:len(files) - dropped]}
+        if records_identity(before, info, offsets) == inputs["identity"]:
             return n
     return None
 

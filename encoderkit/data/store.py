@@ -516,6 +516,22 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+def records_identity(provenance: Mapping[str, Any], info: Mapping[str, Any], offsets: np.ndarray) -> str:
+    """``RecordStore.identity`` of a store with this provenance, attribute block and offsets:
+    domain, schema, fields, counts, the sha256 of the source files and every record's length,
+    not when or where it was written. ``ingest.run_records`` computes it for the store as it
+    was before its appends."""
+    import hashlib
+
+    files = [f.get("sha256") or f.get("path") for f in provenance.get("files", []) if isinstance(f, Mapping)]
+    described = {k: info.get(k) for k in ("domain", "schema", "fields", "meta", "num_records",
+                                           "num_tokens", "has_ids")}
+    described.update(files=files, options=provenance.get("options"))
+    h = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(offsets, dtype=np.int64).tobytes())
+    return h.hexdigest()[:32]
+
+
 class _ChunkFailure(Exception):
     """A chunk read that still failed after its retries (the message names the chunk)."""
 
@@ -661,19 +677,9 @@ class RecordStore:
     @property
     def identity(self) -> str:
         """A digest of the records the store holds, so that a resumed run can tell that it
-        still trains on them: domain, schema, fields, counts, the sha256 of the source files
-        and every record's length. Not when or where it was written (a store moved, or
-        re-ingested from the same files, keeps its identity; one appended to does not)."""
-        import hashlib
-
-        prov = self.provenance
-        files = [f.get("sha256") or f.get("path") for f in prov.get("files", []) if isinstance(f, Mapping)]
-        described = {k: self.info.get(k) for k in ("domain", "schema", "fields", "meta", "num_records",
-                                                   "num_tokens", "has_ids")}
-        described.update(files=files, options=prov.get("options"))
-        h = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
-        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
-        return h.hexdigest()[:32]
+        still trains on them (``records_identity``). A store moved, or re-ingested from the
+        same files, keeps its identity; one appended to does not."""
+        return records_identity(self.provenance, self.info, self.offsets)
 
     def _load_arrays(self) -> None:
         self._fields = {k: self._read(a, f"fields/{k}", slice(None)) for k, a in self._fields.items()}
