@@ -36,7 +36,8 @@ from domains.tabular.appending import append_files, read_files, write_rows
 from domains.tabular.blend import BLENDS
 from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
-from domains.tabular.reading import read_table
+from domains.tabular.reading import _plain_index, read_table
+from domains.tabular.records import TableRecords
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams
@@ -151,21 +152,23 @@ class TabularDomain(TableInfill, Domain):
             frames = [frame for _, frame in read_files(sources, opts, report)]
             if not frames:
                 raise ValueError("tabular ingest got no input files")
-            frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
-            return cls.ingest_frame(frame, writer, report, ids=None, **options)
+            if len(frames) > 1:  # the files' own frames go once joined: one copy of the table, not two
+                frames[:] = [pd.concat(frames, ignore_index=True, sort=False)]
+            return cls.ingest_frame(frames, writer, report, ids=None, **options)
         except DataError as e:  # e.g. no usable column: name the file(s) it came from
             if e.file is None:
                 e.file = ", ".join(map(str, sources))
             raise
 
     @classmethod
-    def ingest_frame(cls, frame: pd.DataFrame | np.ndarray, writer: RecordWriter, report: IngestReport,
-                     ids: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
-        """A DataFrame (or 2-D array, columns named ``c0, c1, ...``) -> records; returns the schema."""
+    def ingest_frame(cls, frame: pd.DataFrame | np.ndarray | list[pd.DataFrame], writer: RecordWriter,
+                     report: IngestReport, ids: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+        """A DataFrame (or 2-D array, columns named ``c0, c1, ...``) -> records; returns the schema.
+        A list holding one frame is emptied here (``ingest``: its table is not held twice)."""
         from encoderkit.data.split import validation_mask
 
         opts = check_ingest_options(options)
-        frame = as_frame(frame)
+        frame = as_frame(frame.pop() if isinstance(frame, list) else frame)
         names = [str(c) for c in frame.columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:  # pandas would return a frame per name and fail far from the cause
@@ -178,7 +181,8 @@ class TabularDomain(TableInfill, Domain):
         if empty.any():
             report.skip("row entirely missing", int(empty.sum()))
         rows = np.flatnonzero(~empty)
-        frame = frame.iloc[rows].reset_index(drop=True)
+        if rows.size < len(frame) or not _plain_index(frame.index):  # no copy of a table kept whole
+            frame = frame.iloc[rows].reset_index(drop=True)
         train = ~validation_mask(len(frame), opts["validation_fraction"], opts["split_seed"])
         schema, messages = infer_schema(frame, train, **options)
         for msg in messages:
@@ -378,26 +382,24 @@ class TabularDomain(TableInfill, Domain):
             observed[p] = True
         return {"column": example.inputs["column"], "cat": cat, "num": num, "observed": observed}
 
-    def to_records(self, data: Any, source: str | None = None) -> list[dict[str, np.ndarray]]:
+    def to_records(self, data: Any, source: str | None = None) -> TableRecords:
         """``data``'s rows as records; ``source``: the file they were read from, named in
         the messages about its cells."""
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema, source=source)
         self._check_columns(frame, enc.present, data)  # predict / embed on a raw table: matched by name
-        column = np.arange(len(self.columns), dtype=np.int64)
         # ids as ingest names a file's rows (row<position>): predict on the raw table and on
         # its store write the same ids, and a labels file joins either. A DataFrame's rows are
         # named by its index (df.iloc[[15, 3]] -> row15, row3: the ids of those rows in the
         # file's store), unless the index repeats a label
         index = frame.index if isinstance(data, pd.DataFrame) and frame.index.is_unique else range(len(frame))
         ids = [f"row{int(k)}" if isinstance(k, (int, np.integer)) else str(k) for k in index]
-        return [{"column": column, "cat": enc.cat[i], "num": enc.num[i], "observed": enc.observed[i],
-                 "id": ids[i]} for i in range(len(frame))]
+        return TableRecords(enc, ids)  # each row's record made when read (records.py)
 
     def row_index(self, data: Any) -> Any:
         return data.index if isinstance(data, pd.DataFrame) else None
 
-    def read_records(self, path: str) -> list[dict[str, np.ndarray]]:
+    def read_records(self, path: str) -> TableRecords:
         """``to_records`` of the file (predict / embed / evaluate), its messages naming it."""
         return self.to_records(self.read_input(path), source=path)
 

@@ -13,6 +13,8 @@ import pandas as pd
 
 from encoderkit.data.textfiles import COMMA_NUMBER
 
+from domains.tabular.bigints import beyond_int64
+
 # Words and signs that stand for "no value" in a column of numbers in files that do not leave
 # the cell empty: SAS and Stata write "." (and ".a" to ".z", extended missing codes),
 # spreadsheets "-" or "--", others "missing", "n.a.", "nd" (pyarrow already reads NA, N/A,
@@ -91,6 +93,8 @@ def _to_numbers(text: pd.Series, decimal: str) -> Any:
         return None
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     if (np.isnan(numbers) | (np.mod(numbers, 1.0) == 0.0)).all():
+        if (np.abs(numbers) >= 2.0 ** 63).any() and beyond_int64(text):
+            return text  # integers beyond int64: kept as their text, exactly (bigints.py)
         return pd.Series(numbers, index=text.index, dtype="Float64").astype("Int64")
     return numbers
 

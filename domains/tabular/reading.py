@@ -32,6 +32,7 @@ from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 
 # the cell rules live in holes.py; importable from here as before
+from domains.tabular.bigints import integer_text, overflow_candidates
 from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
                                    marked_numbers, missing_cells, sentinel_cells)
 
@@ -108,11 +109,12 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
     point = plan.point
     rows = RowErrors()
     with rows.collected(), parsing(path):
-        def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = ()) -> Any:
+        def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = (),
+                  text: Sequence[str] = ()) -> Any:
             def read(source: Any) -> Any:
                 return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
                                       parse_options=parse_options(plan, rows, ignore_empty_lines),
-                                      convert_options=convert_options(plan, point, blanks))
+                                      convert_options=convert_options(plan, point, blanks, text))
 
             if plan.method in _PYARROW_DECOMPRESSES:
                 return read(path)
@@ -137,6 +139,16 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
             rows.bad.clear()
             point = ","
             table = parse(lines, threads, blanks)
+        big = overflow_candidates(table)
+        if big:  # integers beyond int64 read as float64: their text instead (bigints.py)
+            rows.bad.clear()
+            names = [table.column_names[j] for j in big]
+            wide = parse(lines, threads, blanks, names)
+            text = [n for j, n in zip(big, names) if integer_text(wide.column(j))]
+            if text != names:  # floats written 1e20 among them stay numbers
+                rows.bad.clear()
+                wide = parse(lines, threads, blanks, text)
+            table = wide
     rows.check(path)
     bad = rows.bad
     names = [str(n) for n in table.column_names]
@@ -228,16 +240,16 @@ def parse_options(plan: TextPlan, rows: RowErrors, ignore_empty_lines: bool) -> 
                               ignore_empty_lines=ignore_empty_lines, newlines_in_values=True)
 
 
-def convert_options(plan: TextPlan, point: str, blanks: Sequence[str] = ()) -> Any:
+def convert_options(plan: TextPlan, point: str, blanks: Sequence[str] = (), text: Sequence[str] = ()) -> Any:
     """pyarrow's conversion options: numbers with the decimal mark ``point``; an empty text
     cell is missing, as it is in a numeric column; so is a cell of ``blanks`` (only
     whitespace, or ``?``: pyarrow matches missing-value words exactly); columns of codes
-    with a leading zero stay text."""
+    with a leading zero stay text, and so do the columns ``text`` (integers beyond int64)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     convert = pacsv.ConvertOptions(strings_can_be_null=True, decimal_point=point,
-                                   column_types={c: pa.string() for c in plan.head.codes})
+                                   column_types={c: pa.string() for c in [*plan.head.codes, *text]})
     if blanks:
         convert.null_values = [*convert.null_values, *blanks]
     return convert

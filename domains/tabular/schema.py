@@ -33,6 +33,7 @@ from encoderkit.errors import DataError, UnknownValueWarning
 from encoderkit.numerics import F32_MAX, finite_mean_std
 
 from domains.tabular import reading
+from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values
 from domains.tabular.cells import CategoryCodes, like_observed
 # text forms of numbers and dates live in textforms.py; importable from here as before
 from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
@@ -278,6 +279,8 @@ def _identifier(s: pd.Series) -> bool:
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
+    if beyond_int64(s):  # ids and codes of 20 digits: no float holds them (bigints.py)
+        return "categorical"
     if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -378,7 +381,9 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
     if s.notna().sum() == 0:
         return None, [f"column {name!r} is entirely missing; dropped"], "it is entirely missing"
     kind = opts["columns"].get(name) or _infer_kind(s, opts)
-    if kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
+    big = kind == "categorical" and name not in opts["columns"] and beyond_int64(s)
+    if big and int(s.notna().sum()) >= IDENTIFIER_MIN and identifier_values(s) or \
+            kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
             not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]) and \
             not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
         n = int(s.notna().sum())
@@ -415,7 +420,9 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
     # a column the user made categories (a pandas category, columns={c: categorical})
     # is no number written oddly: no advice to convert it
     chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
-    if not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
+    if big:
+        messages.append(big_integer_message(name, s))
+    elif not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
         example, advice = _number_advice(counts.index)
         messages.append(f"column {name!r} holds numbers written with separators, signs, units "
                         f"or percent signs (such as {example!r}); read as categories, so fills "
@@ -582,8 +589,9 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
     np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
     fill = np.asarray(fill, dtype=np.float64)
     if np.issubdtype(np_dtype, np.integer):
-        info = np.iinfo(np_dtype)
-        fill = np.clip(np.round(fill), info.min, info.max)
+        info = np.iinfo(np_dtype)  # float(2**63 - 1) is 2**63, which wrapped round to -2**63
+        top = float(info.max) if float(info.max) <= info.max else np.nextafter(float(info.max), 0.0)
+        fill = np.clip(np.round(fill), float(info.min), top)
     fill = fill.astype(np_dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below

@@ -40,6 +40,7 @@ from encoderkit.errors import DataError, reading
 from encoderkit.outputs import work_dir
 
 from domains.tabular.appending import write_rows
+from domains.tabular.bigints import beyond_float, integer_text
 from domains.tabular.holes import (comma_column, marked_numbers, missing_cells, sentinel_counts,
                                    sentinel_message)
 from domains.tabular.reading import (_dropped, _to_pandas, convert_options, header_cells, parsing,
@@ -116,7 +117,7 @@ class TextColumns:
                 fld = table.schema.field(0)
                 facts.append({"nulls": col.null_count, "blanks": missing_cells(table),
                               "comma": comma_column(fld, col) if comma_wanted else None,
-                              "utf8": utf8_problem(fld, col)})
+                              "utf8": utf8_problem(fld, col), "big": beyond_float(fld, col)})
             return facts
 
         point, blanks, comma = plan.point, [], []
@@ -131,6 +132,9 @@ class TextColumns:
             if comma:
                 point = ","
                 facts = sweep(point, blanks)
+            for j, f in enumerate(facts):  # integers beyond int64 read as their text (bigints.py)
+                if f["big"] and not integer_text(raw.typed(j, convert_options(plan, point, blanks, [raw.names[j]]))):
+                    raw.typed(j, convert_options(plan, point, blanks))  # floats written 1e20: as they were
         raw.rows.check(path)
         bad, names, nulls = raw.rows.bad, raw.names, [f["nulls"] for f in facts]
         wrong_delimiter(names, plan.delimiter, path)
