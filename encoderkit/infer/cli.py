@@ -6,15 +6,14 @@ Each command has its own usage text (``--help``). Errors are raised as
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from encoderkit.cliutil import check_device, dispatch
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
+from encoderkit.infer.infill_files import named as _named
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
                        [pooling=mean|mean_std|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
@@ -112,40 +111,6 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     return {**allowed, **args}
 
 
-def _named(error: EncoderkitError, source: Path) -> EncoderkitError:
-    """A data error raised without a file came from the input: name it."""
-    if error.file is None and isinstance(error, DataError):
-        error.file = str(source)
-    return error
-
-
-@contextmanager
-def _warnings_named(source: Path) -> Iterator[None]:
-    """Warnings raised inside, re-issued naming ``source`` where they do not: the domain's
-    infill reads data, not files, so its word on a cell ("3 cells that are not numbers")
-    did not say which file."""
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-    finally:  # also when the fill fails: what was said before the error still counts
-        for w in caught:
-            text = str(w.message)
-            warnings.warn(text if str(source) in text else f"{source}: {text}", w.category, stacklevel=3)
-
-
-def _read_delimiter(domain: Any) -> str | None:
-    """The delimiter a domain reads text tables with when its ingest was told one (the
-    tabular ``delimiter=`` option, kept among the schema's ingest options; the series
-    domain's, among its options, taken from its schema); None: by the file's name, as every
-    other reader does."""
-    options = domain.schema.get("ingest_options") if isinstance(domain.schema, Mapping) else None
-    if not isinstance(options, Mapping):
-        options = getattr(domain, "options", None)
-    return options.get("delimiter") if isinstance(options, Mapping) else None
-
-
 def _input_path(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
@@ -213,68 +178,20 @@ def _embed(argv: list[str]) -> int:
 
 
 def _infill(argv: list[str]) -> int:
-    import pandas as pd
-
-    from encoderkit.data.textfiles import check_codec
-    from encoderkit.impute_cells import as_written, filled_infinite, warn_infinite
     from encoderkit.infer import load
-    from encoderkit.outputs import check_output, write_error
+    from encoderkit.infer.infill_files import check_infill_paths, infill_to_file
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False}
     named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
     # infill options are the domain's: known only once the checkpoint names the domain
     args = parse_args(argv, base, ("checkpoint", "input", "output"), "infill",
                       extra=tuple(k for k in named if k not in base))
-    source = _input_path(args["input"])
+    # the same checks and fill as Pretrained.infill(path, output=...): the same bytes
+    source, output = check_infill_paths(args["input"], args["output"], args["overwrite"])
     check_device(args["device"])  # device=cuda without CUDA failed inside torch
-    if source.is_dir():
-        raise DataError("is a directory; infill reads one file", file=args["input"], key="input")
-    output = Path(args["output"]).expanduser()
-    if output.absolute() == source.absolute():
-        raise UsageError("output is the input file; write the infilled data elsewhere",
-                         file=args["output"], key="output")
-    check_output(output, args["overwrite"], what="a single file", file_ok=True)
-    check_codec(str(output))
     options = {k: args[k] for k in named if k not in base}
     model = load(args["checkpoint"], device=args["device"])
-    model.check_infill_options(options)  # before reading: a typo fails fast
-    if hasattr(model.domain, "infill_file"):  # a domain that streams the file through its fill
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with _warnings_named(source):
-                model.infill_domain(options).infill_file(str(source), str(output), model.predict,
-                                                         model.max_tokens)
-        except EncoderkitError as e:
-            raise _named(e, source)
-        except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
-            raise data_error(e, source) from e
-        except OSError as e:
-            raise write_error(e, output) from e
-        print(f"wrote infilled {model.domain.name} data to {output}")
-        return 0
-    with reading(source):
-        data = model.domain.read_input(str(source))
-    if hasattr(data, "__len__") and len(data) == 0:
-        raise DataError("holds no records to fill", file=source)
-    model.domain.check_output_name(data, str(output))  # before the fill: a name it would not write as
-    try:
-        with _warnings_named(source):
-            filled = model.infill(data, **options)
-    except EncoderkitError as e:
-        raise _named(e, source)
-    except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
-        raise data_error(e, source) from e
-    # what ingest and impute say of the infinite values a series fill reads as missing
-    warn_infinite(str(source), filled_infinite(data, filled))
-    if isinstance(data, pd.DataFrame) and isinstance(filled, pd.DataFrame):
-        # every cell the fill left alone as the file holds it (1.50 stays 1.50), as impute writes it
-        filled = as_written(str(source), str(output), data, filled, _read_delimiter(model.domain),
-                            getattr(model.domain, "read_decimal", "."))
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        model.domain.write_output(filled, str(output))
-    except OSError as e:
-        raise write_error(e, output) from e
+    infill_to_file(model, source, output, options)
     print(f"wrote infilled {model.domain.name} data to {output}")
     return 0
 

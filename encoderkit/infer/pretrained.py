@@ -228,12 +228,23 @@ class Pretrained:
             check_positions(self.domain, e.positions)
         return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
 
-    def infill(self, data: Any, **options: Any) -> Any:
+    def infill(self, data: Any, output: str | os.PathLike | None = None, *, overwrite: bool = False,
+               **options: Any) -> Any:
         """Fill what is missing or masked in ``data`` with the domain's ``infill``;
         observed values come back unchanged. ``options``: the domain's infill options
         (``domain.infill_options``, e.g. ``numeric_decode``, ``window``, ``overlap``);
         a window the run did not fix defaults to the run's training window. Ingest options
-        (``time_column=...``) may be repeated as the run's store was ingested with them."""
+        (``time_column=...``) may be repeated as the run's store was ingested with them.
+
+        With ``output``, ``data`` is the path of a raw file: it is filled into ``output``
+        as ``encoderkit infill input=<data> output=<output>`` writes it (the same bytes; a
+        genome streamed through the domain's ``infill_file``, never held in memory), and
+        the output's path is returned. ``overwrite``: replace an existing output file."""
+        if output is not None:
+            return self._infill_file(data, output, overwrite, options)
+        if overwrite:
+            raise UsageError("overwrite=True applies to an output file: give output=<path> too",
+                             key="overwrite")
         if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
             raise UsageError("infill received an empty input (no records)")
         domain = self.infill_domain(options)
@@ -242,6 +253,18 @@ class Pretrained:
         domain.training_store = self.store
         domain.training_inputs = getattr(self, "store_inputs", None)  # (an object built without it)
         return domain.infill(data, self.predict)
+
+    def _infill_file(self, data: Any, output: str | os.PathLike, overwrite: bool,
+                     options: Mapping[str, Any]) -> Path:
+        """``infill(data, output=...)``: the file ``data`` filled into ``output`` (``infill_files``)."""
+        from encoderkit.infer.infill_files import check_infill_paths, infill_to_file
+
+        if not isinstance(data, (str, os.PathLike)):
+            raise UsageError(f"infill(data, output=...) fills a file into a file: data must be the input "
+                             f"file's path (got {type(data).__name__}); for data in memory, write "
+                             f"model.infill(data) with model.domain.write_output(filled, path)", key="output")
+        source, target = check_infill_paths(data, output, overwrite)
+        return infill_to_file(self, source, target, options)
 
     def check_infill_options(self, options: Mapping[str, Any]) -> None:
         """Refuse unknown or invalid infill options (a ``UsageError`` naming the allowed ones)."""

@@ -102,6 +102,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     from encoderkit.tasks.labels import CASE_VARIANTS
     from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, SMALL_VALIDATION, UNTRAINED_CLASS
     from encoderkit.tasks.probe_member import train_probe_member, wants_probe
+    from encoderkit.tasks.split_checks import TEST_AUROC
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
     records = train_records(run_dir)
@@ -120,8 +121,9 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     entry = None
     with warnings.catch_warnings():
         # the members (the probe's validation run too) share the root run's labels and split,
-        # whose small size (and untrained classes, ...) it has already warned of
-        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID):
+        # whose small size (and untrained classes, a test_auroc over fewer classes, ...) it has
+        # already warned of
+        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID, TEST_AUROC):
             warnings.filterwarnings("ignore", message=said)
         for i in range(1, n):
             if main:

@@ -4,6 +4,10 @@ over the classes in the truth or in the predictions (scikit-learn's ``average="m
 class the model predicts but the labels lack counts, with F1 0); AUROC is the mean of the
 one-vs-rest AUROCs of the classes with a labelled record (a class without one has no
 positive to rank: ``absent_classes`` names it), NaN with fewer than two such classes.
+Multilabel: macro-F1 over the labels set in the truth or in the predictions, as for classes
+(a label neither holds counted F1 0: a perfect prediction scored 0.5 with half the labels
+absent); AUROC the mean of the per-label AUROCs of the labels with both values among the
+rows (``one_valued_labels`` names the others, ``multilabel_auroc_note`` says so).
 With several targets ``rmse`` / ``mae`` / ``r2`` are the unweighted means over targets
 (RMSEs of targets in different units mixed into one number: read the per-target
 ``rmse/<target>`` keys beside them; ``best/`` is chosen on a scale-free figure,
@@ -78,6 +82,46 @@ def auroc_note(y: np.ndarray, classes: Sequence[str], unit: str = "record") -> s
             f"{'are' if many else 'is'} left out")
 
 
+def one_valued_labels(y: np.ndarray) -> list[int]:
+    """The label columns of the 0/1 indicators ``y`` (``[N, L]``) with one value in every
+    row (all 0 or all 1): nothing to rank, so ``multilabel_metrics``' AUROC leaves them out."""
+    y = np.asarray(y).reshape(len(y), -1)
+    return [j for j in range(y.shape[1]) if len(np.unique(y[:, j])) < 2]
+
+
+def multilabel_auroc_note(y: np.ndarray, labels: Sequence[str], unit: str = "record") -> str | None:
+    """One line saying how many and which labels ``multilabel_metrics``' AUROC of the
+    indicators ``y`` (one row per labelled ``unit``) leaves out, each with the one value it
+    has there, or that it is NaN; None when every label has both values. Without it the
+    mean over 3 labels read as the score over the 5 the run has."""
+    y = np.asarray(y).reshape(len(y), -1)
+    left = one_valued_labels(y)
+    if not left or len(y) == 0:
+        return None
+    n = y.shape[1]
+    names = [str(labels[j]) if j < len(labels) else str(j) for j in left]
+    shown = ", ".join(f"{name!r} (all {int(y[0, j])})" for name, j in zip(names[:5], left[:5])) + (
+        f" and {len(left) - 5} more" if len(left) > 5 else "")
+    if len(left) == n:
+        return (f"auroc: undefined, each of the {n} labels has one value in every labelled {unit} "
+                f"(it needs both 0 and 1 to rank): {shown}")
+    many = len(left) > 1
+    return (f"auroc: the mean over {n - len(left)} of the {n} labels, those with both values among "
+            f"the {len(y)} labelled {unit}s; {len(left)} label{'s' if many else ''} ha"
+            f"{'ve' if many else 's'} one value and {'are' if many else 'is'} left out: {shown}")
+
+
+def auroc_note_of(spec: TaskSpec, y: np.ndarray) -> str | None:
+    """``auroc_note`` or ``multilabel_auroc_note`` for a task's labels ``y`` (as
+    ``task_metrics`` takes them); None for a task without an AUROC."""
+    unit = "token" if spec.token_level else "record"
+    if spec.type in ("classification", "token_classification"):
+        return auroc_note(y, spec.classes, unit)
+    if spec.type == "multilabel":
+        return multilabel_auroc_note(y, spec.classes, unit)
+    return None
+
+
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
@@ -112,9 +156,14 @@ def multilabel_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     pred = (proba >= 0.5).astype(int)
+    # the labels set in the truth or the predictions, as classification_metrics' classes: a
+    # label neither holds has no F1 (scikit-learn's zero_division made it 0, in the mean)
+    seen = np.flatnonzero((np.asarray(y) > 0).any(0) | (pred > 0).any(0))
     out = {"accuracy": float(accuracy_score(y, pred)),  # exact match of the whole label set
-           "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0))}
-    ok = [j for j in range(y.shape[1]) if len(np.unique(y[:, j])) == 2]
+           "macro_f1": float(f1_score(y, pred, labels=seen, average="macro", zero_division=0))
+           if seen.size else float("nan")}
+    left = set(one_valued_labels(y))
+    ok = [j for j in range(y.shape[1]) if j not in left]
     out["auroc"] = float(np.mean([roc_auc_score(y[:, j], proba[:, j]) for j in ok])) if ok else float("nan")
     return out
 

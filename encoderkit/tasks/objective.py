@@ -15,10 +15,9 @@ token tasks never augment, since it would misalign their labels.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +30,10 @@ from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import better, primary_metric, sigmoid, softmax, task_metrics
 from encoderkit.tasks.spec import TaskSpec
+# the split checks were written here first: their names stay importable from this module
+from encoderkit.tasks.split_checks import (MIN_VAL_RECORDS, SMALL_VALIDATION, UNTRAINED_CLASS,  # noqa: F401
+                                           labelled_units, selection_tolerance, small_validation,
+                                           test_auroc_note, untrained_classes)
 from encoderkit.tasks.token_range import check_store_tokens, token_positions
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import Objective, min_over_ranks, write_weights_checkpoint
@@ -231,7 +234,8 @@ class TaskObjective(Objective):
         self.peak_loss: float | None = None
         self.bad_evals = 0
         self.metric = primary_metric(spec)
-        self.tolerance = selection_tolerance(self.metric, len(self.val_indices))
+        # the tie band of best/ from the units val_<metric> is over: records, or labelled tokens
+        self.tolerance = selection_tolerance(self.metric, labelled_units(spec, self.y, self.val_indices))
         if info.is_main:
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
             split = {k: [str(ids[i]) for i in v] for k, v in
@@ -559,6 +563,11 @@ class TaskObjective(Objective):
         if metrics:
             trainer._log({"step": trainer.step, "tokens": trainer.tokens,
                           **{f"test_{k}": v for k, v in metrics.items()}})
+        if metrics and trainer.info.is_main and not self.spec.contrastive:
+            # small_validation said it of the validation split before training
+            note = test_auroc_note(self.spec, self.y, self.test_indices)
+            if note:
+                warnings.warn(note, stacklevel=2)
 
     # ------------------------------------------------------------------ validation
     def eval_loader(self, indices: np.ndarray, trainer: Trainer):
@@ -583,12 +592,17 @@ class TaskObjective(Objective):
 
         batches = list(self.eval_loader(indices, trainer))
         fsdp = trainer._fsdp
-        # FSDP2 gathers parameters in forward: every rank runs the same number of forwards
-        n = min_over_ranks(len(batches), trainer) if fsdp else len(batches)
+        own = len(batches)
+        if fsdp:
+            # FSDP2 gathers parameters in forward: every rank runs the same number of forwards.
+            # A rank with fewer batches repeats its last one and drops what it gives (cutting
+            # every rank to the fewest batches left the others' last records unscored: 62 of 64)
+            most = -min_over_ranks(-own, trainer)
+            batches = batches + batches[-1:] * (most - own)
         if self.spec.type == "contrastive":
-            return self._contrastive_val(batches[:n] if fsdp else batches, trainer)
-        records, outputs = collect(self.model, batches[:n] if fsdp else batches, trainer.device,
-                                   trainer._autocast, forward=trainer.wrapped if fsdp else None)
+            return self._contrastive_val(batches, trainer, keep=own)
+        records, outputs = collect(self.model, batches, trainer.device, trainer._autocast,
+                                   forward=trainer.wrapped if fsdp else None, keep=own)
         gathered = trainer._gather((records, outputs))
         records = [r for g in gathered for r in g[0]]
         outputs = [o for g in gathered for o in g[1]]
@@ -596,7 +610,9 @@ class TaskObjective(Objective):
             self._val_outputs = (records, outputs)
         return self.score(records, outputs)
 
-    def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer) -> dict[str, float]:
+    def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer,
+                         keep: int | None = None) -> dict[str, float]:
+        """Validation loss and retrieval of a contrastive run; ``keep`` as in ``collect``."""
         from encoderkit.tasks.heads import info_nce, view_groups
 
         model = self.model
@@ -604,7 +620,7 @@ class TaskObjective(Objective):
         model.eval()
         loss_sum, count, hits = 0.0, 0, 0
         try:
-            for b in batches:
+            for j, b in enumerate(batches):
                 b = b.to(trainer.device)
                 with trainer._autocast():
                     z = model.pool(model.encode(b), b).float()
@@ -612,11 +628,14 @@ class TaskObjective(Objective):
                 k = len(z) // 2
                 rec = view_groups(b)
                 rec = torch.arange(k, device=z.device) if rec is None else rec
-                loss_sum += float(info_nce(p[0::2], p[1::2], model.scale(), rec)) * k
+                loss = float(info_nce(p[0::2], p[1::2], model.scale(), rec)) * k
                 # retrieval between the two views' embeddings (what a user gets), not
                 # projections; finding another copy of the same window is a hit
                 a, c = z[0::2], z[1::2]
                 sim = torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T
+                if keep is not None and j >= keep:  # run for the other ranks' sake (FSDP2): not counted
+                    continue
+                loss_sum += loss
                 hits += int((rec[sim.argmax(1)] == rec).sum())
                 count += k
         finally:
@@ -669,104 +688,6 @@ def constant_targets_said(spec: TaskSpec, block: np.ndarray, file: str) -> None:
                           f"labels column", stacklevel=3)
 
 
-# Fewer validation records than this draw a warning: one record then moves accuracy by 5
-# points or more, and a fraction metric's standard error (0.5 / sqrt(n), as in
-# ``selection_tolerance``) is above 0.11, so the summary's metrics and the best/ checkpoint
-# chosen on them say little.
-MIN_VAL_RECORDS = 20
-SMALL_VALIDATION = "the validation split holds"  # how that warning begins (ensemble members skip it)
-
-
-UNTRAINED_CLASS = "no training record of class"  # how that warning begins (ensemble members skip it)
-
-
-def _class_counts(spec: TaskSpec, y: Any, indices: np.ndarray) -> np.ndarray:
-    """Labelled units (records, or tokens of a token task) of each class among ``indices``."""
-    if not len(indices):
-        return np.zeros(len(spec.classes), np.int64)
-    held = y[indices] if not spec.token_level else np.concatenate([y[i] for i in indices])
-    held = np.asarray(held, dtype=np.int64)
-    return np.bincount(held[held >= 0], minlength=len(spec.classes))
-
-
-def untrained_classes(spec: TaskSpec, y: Any, parts: dict[str, np.ndarray], labelled: np.ndarray,
-                      split: str | None) -> tuple[list[int], str | None]:
-    """Classes with no record in the training split (``parts["training"]``), and the warning
-    naming each with the parts that lack it and where its records are: such a class gets an
-    output (``proba_<class>``) that never sees an example, so the model cannot predict it and
-    the metrics of the parts that hold it drop without a word (the classes come from every
-    labelled record: the validation and test splits' and, with ``task.split``, those of
-    records in no split)."""
-    counts = {name: _class_counts(spec, y, idx) for name, idx in parts.items()}
-    placed = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
-    rest = np.setdiff1d(np.flatnonzero(labelled), placed)
-    if rest.size:
-        counts["no split"] = _class_counts(spec, y, rest)
-    missing = [k for k in range(len(spec.classes)) if counts["training"][k] == 0]
-    if not missing:
-        return [], None
-    unit = "token" if spec.token_level else "record"
-    said = []
-    for k in missing[:5]:
-        lacks = [name for name, idx in parts.items()
-                 if (name == "training" or len(idx)) and counts[name][k] == 0]
-        held = [f"{int(c[k])} in {'no split' if name == 'no split' else 'the ' + name + ' split'}"
-                + (" (labelled, but marked neither train, val nor test in the split file)"
-                   if name == "no split" else "") for name, c in counts.items() if c[k]]
-        said.append(f"{spec.classes[k]!r} (not in the {' and '.join(lacks)} split"
-                    f"{'s' if len(lacks) > 1 else ''}; its labelled {unit}s: {', '.join(held)})")
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    how = (f"mark some of its records train in the split file ({split})" if split else
-           "label more records of it, or leave its records out of the labels")
-    return missing, (f"{UNTRAINED_CLASS}{'es' if len(missing) > 1 else ''} {'; '.join(said)}{more}: "
-                     f"the model has an output for it that never sees an example, so it never "
-                     f"predicts it and the metrics of the splits that hold it count every such "
-                     f"{unit} wrong; {how}")
-
-
-def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled: int,
-                     val_fraction: float, split: str | None,
-                     untrained: Sequence[int] = ()) -> str | None:
-    """The warning for a validation split of fewer than ``MIN_VAL_RECORDS`` records, or
-    (classification) one without a record of some class, which auroc leaves out and
-    which skews the others; None for a split that is neither. Says how to give it more records:
-    a ``task.val_fraction`` that reaches ``MIN_VAL_RECORDS``, or a ``task.split`` file.
-    ``untrained``: classes the training split lacks too, named by ``untrained_classes``'
-    warning (training first), not blamed on the validation split alone here."""
-    n = len(val_indices)
-    absent: list[str] = []
-    if spec.type in ("classification", "token_classification") and n:
-        seen = set(np.flatnonzero(_class_counts(spec, y, val_indices)).tolist())
-        absent = [str(c) for k, c in enumerate(spec.classes) if k not in seen and k not in set(untrained)]
-    if n >= MIN_VAL_RECORDS and not absent:
-        return None
-    what = f"{SMALL_VALIDATION} {n} record{'' if n == 1 else 's'} (of {n_labelled} labelled)"
-    if absent:
-        shown = ", ".join(map(repr, absent[:5])) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
-        what += f" and no record of class {shown}"
-    why = "; ".join((["its metrics, in the summary and in the choice of the best checkpoint (best/), "
-                      "are noisy at that size"] if n < MIN_VAL_RECORDS else [])
-                    + (["auroc leaves the class out (one-vs-rest over the classes present, undefined with one) "
-                        "and the other metrics miss it"]
-                       if absent else []))
-    if split:
-        how = (f"mark more records val in the split file ({split}), or leave task.split out and "
-               "set task.val_fraction")
-    else:
-        need = math.ceil(MIN_VAL_RECORDS * 100 / max(n_labelled, 1)) / 100
-        how = (f"set task.val_fraction={need:g} (now {val_fraction:g}) for about {MIN_VAL_RECORDS} "
-               f"validation records" if need <= 0.5 else
-               f"label more records, or raise task.val_fraction (now {val_fraction:g}; 0.5 gives about "
-               f"{n_labelled // 2}, and as many fewer to train on)")
-        how += ", or choose the validation records with task.split=<file> (columns id, split: train / val / test)"
-    return f"{what}: {why}; for more, {how}"
-
-
-# metrics that are fractions of validation records (higher is better): their sampling noise
-# is known, at most 0.5 / sqrt(n) (a binomial proportion's standard error at p = 0.5)
-FRACTION_METRICS = ("accuracy", "macro_f1")
-
-
 def lp_fraction_for(domain: Domain, task_type: str, checkpoint: Any, frozen: bool) -> float:
     """What ``task.lp_fraction=auto`` means: the domain's ``finetune_lp_fraction`` when a
     pretrained checkpoint is fine-tuned on one label per record; 0 for a model from scratch
@@ -775,15 +696,6 @@ def lp_fraction_for(domain: Domain, task_type: str, checkpoint: Any, frozen: boo
     if frozen or checkpoint in (None, "none") or task_type not in ("classification", "regression", "multilabel"):
         return 0.0
     return float(domain.finetune_lp_fraction)
-
-
-def selection_tolerance(metric: str, n_val: int) -> float:
-    """How far below the best so far a later evaluation may be and still become best/: one
-    standard error of a fraction metric on ``n_val`` records (0.19 for 7 records, 0.05 for
-    100, 0.016 for 1,000); 0 for other metrics (their scale is the task's)."""
-    if metric not in FRACTION_METRICS or n_val < 1:
-        return 0.0
-    return 0.5 / math.sqrt(n_val)
 
 
 def _loss(val: dict[str, Any]) -> float | None:

@@ -22,7 +22,8 @@ from encoderkit.tasks.model import TaskModel
 
 @torch.no_grad()
 def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.device,
-            autocast: Any = None, forward: Any = None) -> tuple[list[int], list[np.ndarray]]:
+            autocast: Any = None, forward: Any = None,
+            keep: int | None = None) -> tuple[list[int], list[np.ndarray]]:
     """(record indices ascending, per record output): ``[K]`` head outputs (``[d]`` pooled
     for contrastive tasks) or ``[L, K]`` token outputs, one row per record position (NaN
     rows: positions no window covered, which ``predict`` refuses beforehand in
@@ -30,6 +31,8 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
 
     ``forward``: a wrapped model (FSDP2) to run instead of ``model``; the head then runs
     per window and window outputs are averaged (the head cannot run outside the wrapper).
+    ``keep``: the batches from that index on are run but their outputs dropped (FSDP2: a
+    rank with fewer batches runs as many forwards as the others, on a repeated batch).
     """
     spec = model.spec
     was_training = model.training
@@ -39,7 +42,7 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
     weights: dict[int, float] = {}
     tokens: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     try:
-        for b in batches:
+        for k, b in enumerate(batches):
             b = b.to(device)
             with ctx():
                 if forward is not None:
@@ -49,6 +52,8 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
                 else:
                     hidden = model.encode(b)
                     per = model.output(hidden).float() if spec.token_level else model.pool(hidden, b).float()
+            if keep is not None and k >= keep:  # a forward for the other ranks' sake: not counted
+                continue
             per_np = per.cpu().numpy()
             cu = b.cu_seqlens.tolist()
             records = b.record.tolist()

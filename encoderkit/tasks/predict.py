@@ -24,7 +24,7 @@ from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, OutputExistsError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
-from encoderkit.tasks.metrics import auroc_note, format_table, task_metrics
+from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.spec import TaskSpec
 from encoderkit.tasks.token_range import check_token_range
@@ -135,7 +135,7 @@ class FineTuned(Pretrained):
                 _repeated_index_said(index, ids)
         return frame
 
-    def infill(self, data: Any) -> Any:
+    def infill(self, data: Any, *args: Any, **options: Any) -> Any:
         raise UsageError("a fine-tuned model has no masked-token head: infill needs the pretrained run")
 
     def holds_labels(self, source: str | Path) -> bool:
@@ -241,11 +241,11 @@ class FineTuned(Pretrained):
         metrics["records"] = float(table.labelled.sum())
         if verbose:
             print(format_table({"evaluate": metrics}))
-            if spec.type in ("classification", "token_classification"):
-                # a class without a labelled unit: said under the table, not a bare "auroc nan"
-                note = auroc_note(y_true, spec.classes, "token" if spec.token_level else "record")
-                if note:
-                    print(note)
+            # a class without a labelled unit, a label of one value: said under the table, not
+            # a bare "auroc nan" or a mean over fewer classes / labels than the run has
+            note = auroc_note_of(spec, y_true)
+            if note:
+                print(note)
         return metrics
 
 
