@@ -78,13 +78,9 @@ def summary(run_dir: Path) -> str:
     """The final table: metrics of the step-0 validation (a probe-initialised head), the last
     and the best validation, and of the test split."""
     from encoderkit.tasks.metrics import format_table
+    from encoderkit.train.metrics_log import read_metrics
 
-    history = []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").is_file() else []:
-        try:
-            history.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    history = read_metrics(run_dir / "metrics.jsonl")
     vals = [h for h in history if any(k.startswith("val_") for k in h)]
     rows: dict[str, dict[str, Any]] = {}
     if vals and vals[0].get("step") == 0:  # the model fine-tuning started from (head_init=probe)

@@ -16,7 +16,6 @@ computes the same gradient as 1 rank with the same global batch.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -36,6 +35,7 @@ from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
 from encoderkit.train.budget import resolve_steps
 from encoderkit.train.config import ConfigError, encoder_config
+from encoderkit.train.metrics_log import metrics_line, read_metrics
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
 from encoderkit.train.precision import cpu_has_native_bf16
@@ -276,11 +276,11 @@ class Trainer:
         self._check_steps(path, state)  # the last check: its line is said of a resume that goes on
         ckpt.set_rng_state(state["rng"][self.info.rank], file=path / ckpt.STATE_FILE)
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
-        self.history = [h for h in _read_jsonl(self.run_dir / "metrics.jsonl")
+        self.history = [h for h in read_metrics(self.run_dir / "metrics.jsonl")
                         if h.get("step", 0) <= self.step]
         if self.info.is_main:  # drop lines logged after the checkpoint: they are recomputed
             write_text_atomic(self.run_dir / "metrics.jsonl",
-                               "".join(json.dumps(h) + "\n" for h in self.history))
+                               "".join(metrics_line(h) for h in self.history))
         self.resumed_from = path
 
     def _reading(self) -> dict[str, Any]:
@@ -555,7 +555,7 @@ class Trainer:
         self.history.append(record)
         if self.info.is_main:
             with _writing(self.run_dir / "metrics.jsonl"), open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(metrics_line(record))
 
     def _save(self) -> None:
         info = self.info
@@ -633,14 +633,3 @@ class Trainer:
             plt.close(fig)
             tmp.unlink(missing_ok=True)
 
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a crash
-            continue
-    return out
