@@ -61,12 +61,13 @@ def _same_ingest_options(options: Mapping[str, Any], schema: Mapping[str, Any], 
     return stored
 
 
-def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestReport) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Each file read as a table (``read_table`` with the ingest options), its ragged rows and
-    messages put in the report; one at a time."""
+def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestReport,
+               limit: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each file read as a table (``read_table`` with the ingest options and ``limit``), its
+    ragged rows and messages put in the report; one at a time."""
     for path in sources:
         res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"],
-                         missing_value=opts["missing_value"])
+                         missing_value=opts["missing_value"], limit=limit)
         if res.ragged_rows:
             report.skip("ragged row (wrong number of fields)", res.ragged_rows)
         report.warnings.extend(res.messages)

@@ -34,13 +34,14 @@ from encoderkit.outputs import atomic_write, check_output_kind
 
 from domains.tabular.appending import append_files, read_files, write_rows
 from domains.tabular.blend import BLENDS
+from domains.tabular.compressed import TextBeyond
 from domains.tabular.filling import TableInfill
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
 from domains.tabular.reading import _plain_index, read_table
 from domains.tabular.records import TableRecords
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
-from domains.tabular.streaming import ingest_streamed, streams
+from domains.tabular.streaming import ingest_streamed, streams, whole_limit
 from domains.tabular.views import tabular_views
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
@@ -149,7 +150,10 @@ class TabularDomain(TableInfill, Domain):
         try:
             if streams(sources):
                 return ingest_streamed(str(sources[0]), writer, report, options)
-            frames = [frame for _, frame in read_files(sources, opts, report)]
+            try:
+                frames = [frame for _, frame in read_files(sources, opts, report, whole_limit(sources))]
+            except TextBeyond:  # more text than its compression claimed: column by column after all
+                return ingest_streamed(str(sources[0]), writer, report, options)
             if not frames:
                 raise ValueError("tabular ingest got no input files")
             if len(frames) > 1:  # the files' own frames go once joined: one copy of the table, not two

@@ -33,6 +33,7 @@ from encoderkit.errors import DataError, InputNotFoundError, reading
 
 # the cell rules live in holes.py; importable from here as before
 from domains.tabular.bigints import integer_text, overflow_candidates
+from domains.tabular.compressed import TextBeyond, open_stream, text_source
 from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
                                    marked_numbers, missing_cells, sentinel_cells)
 
@@ -55,13 +56,12 @@ def _plain_index(index: pd.Index) -> bool:
 
 # text tables, plain or compressed by any suffix of ``textfiles.COMPRESSION`` (what
 # ``encoderkit impute`` writes): pyarrow reads .gz / .bz2 / .zst by the name, and is handed
-# the decompressed bytes of a .xz or a .zip
+# the decompressed bytes of a .xz or a .zip (``compressed.text_source``)
 TEXT_SUFFIXES = TEXT_TABLE_SUFFIXES
-_PYARROW_DECOMPRESSES = (None, "gzip", "bz2", "zstd")
 
 
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
-               decimal: str = "auto", missing_value: Any = None) -> ReadResult:
+               decimal: str = "auto", missing_value: Any = None, limit: int | None = None) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
     are skipped and counted rather than shifting cells into the wrong columns, or, with
     ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
@@ -71,11 +71,13 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
     (``auto``: see the module docstring; a Parquet file holds numbers, not text).
     ``missing_value``: a number (``-999``) or text that stands for a missing cell in this
     file (``sentinel_cells``). Cells that are ``MISSING_MARKS`` in a column of numbers are
-    missing too (``marked_numbers``)."""
+    missing too (``marked_numbers``). ``limit``: the bytes of text a compressed text table
+    is held to; past them ``compressed.TextBeyond`` is raised (the table is read another
+    way), not a ``DataError``."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        res = _read_table(path, delimiter, keep_rows, decimal)
+        res = _read_table(path, delimiter, keep_rows, decimal, limit)
         res.frame, said = marked_numbers(res.frame, res.decimal)
         res.messages += [f"{path}: {m}" for m in said]
         if missing_value is not None:
@@ -85,7 +87,7 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
 
 
 def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
-                decimal: str = "auto") -> ReadResult:
+                decimal: str = "auto", limit: int | None = None) -> ReadResult:
     lower = path.lower()
     if os.path.isdir(path):
         raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
@@ -116,10 +118,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
                                       parse_options=parse_options(plan, rows, ignore_empty_lines),
                                       convert_options=convert_options(plan, point, blanks, text))
 
-            if plan.method in _PYARROW_DECOMPRESSES:
-                return read(path)
-            with open_text(path, binary=True) as fh:
-                return read(fh)
+            with text_source(path, plan.method, limit) as src:
+                return read(src)
         lines, threads = True, True
         table = parse(lines, threads)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
@@ -223,7 +223,7 @@ class RowErrors:
 def parsing(path: str) -> Iterator[None]:
     try:
         yield
-    except DataError:  # a .zip that is not one file: said as it is
+    except (DataError, TextBeyond):  # a .zip that is not one file: said as it is; more text than held to
         raise
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
@@ -321,7 +321,8 @@ def _head(path: str, delimiter: str) -> Head:
     import io
 
     try:
-        fh = open_text(path, binary=True)
+        method = compression(path)  # a .zip's member read as it is decompressed, not whole
+        fh = open_stream(path, method) if method == "zip" else open_text(path, binary=True)
         if fh is None:  # .zst / .tar: pandas-only compressions
             return Head()
         with fh:

@@ -18,9 +18,8 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from encoderkit.data.textfiles import open_text
-
-from domains.tabular.reading import _PYARROW_DECOMPRESSES, RowErrors, TextPlan, parse_options, parsing
+from domains.tabular.compressed import text_source
+from domains.tabular.reading import RowErrors, TextPlan, parse_options, parsing
 
 # pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
 # both alike; tests lower it to read small tables in many blocks
@@ -103,12 +102,10 @@ def quoted_lines(chunks: Sequence[Any]) -> tuple[bytes, bool]:
 @contextmanager
 def _source(path: str, plan: TextPlan) -> Iterator[Any]:
     """What pyarrow reads the file from: its name (it decompresses .gz / .bz2 / .zst by the
-    name), or the decompressed bytes of a .xz or a .zip."""
-    if plan.method in _PYARROW_DECOMPRESSES:
-        yield path
-        return
-    with open_text(path, binary=True) as fh:
-        yield fh
+    name), or the decompressed bytes of a .xz or a .zip, as they are decompressed (a .zip's
+    member was read whole into memory: the table this path exists for)."""
+    with text_source(path, plan.method) as src:
+        yield src
 
 
 def _header(path: str, plan: TextPlan, read: Any, ignore_empty_lines: bool) -> list[str]:

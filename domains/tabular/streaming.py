@@ -41,6 +41,7 @@ from encoderkit.outputs import work_dir
 
 from domains.tabular.appending import write_rows
 from domains.tabular.bigints import beyond_float, integer_text
+from domains.tabular.compressed import text_size
 from domains.tabular.holes import (comma_column, marked_numbers, missing_cells, sentinel_counts,
                                    sentinel_message)
 from domains.tabular.reading import (_dropped, _to_pandas, convert_options, header_cells, parsing,
@@ -56,27 +57,54 @@ from domains.tabular.spill import spill_text
 # writer's bookkeeping of each row), in the same CPU time. Below 64 MiB the whole-file path
 # takes under about 0.8 GB and sets nothing aside on disk.
 STREAM_BYTES = 64 << 20
-# how many bytes of text a byte of a compressed file (.gz, .zst, ...) or of Parquet stands for
+# how many bytes of text a byte of Parquet stands for (at least: see ``parquet_text``)
 COMPRESSED_RATIO = 4
+# bytes of text a Parquet cell stands for at least ("1.5," in a CSV), so that a small file of
+# many repeated cells (run-length and dictionary encoded) counts as the table it is
+CELL_BYTES = 4
 # rows written to the store a block at a time, from the encoded columns on disk
 WRITE_ROWS = 1 << 16
 
 
 def streams(sources: Sequence[str]) -> bool:
     """Whether ``ingest`` of ``sources`` goes column by column: one local text or Parquet file
-    of at least ``STREAM_BYTES`` of text (estimated), Parquet only when it stores no index
-    (an index is read as columns, ahead of the others: left to the whole-file reader)."""
+    of at least ``STREAM_BYTES`` of text, Parquet only when it stores no index (an index is
+    read as columns, ahead of the others: left to the whole-file reader). A compressed text
+    file's text is sized by ``compressed.text_size`` (its format's claim, or measured), not
+    by the file's size; where a claim was short, the whole-file read is stopped at
+    ``STREAM_BYTES`` (``TextBeyond``) and the table taken column by column after all."""
     if len(sources) != 1:
         return False
     path = str(sources[0])
     if "://" in path or not os.path.isfile(path):
         return False
-    size = os.path.getsize(path)
     if path.lower().endswith((".parquet", ".pq")):
-        return size * COMPRESSED_RATIO >= STREAM_BYTES and _plain_parquet(path)
+        return parquet_text(path) >= STREAM_BYTES and _plain_parquet(path)
     if not plain_name(path).endswith(TEXT_TABLE_SUFFIXES):
         return False
-    return size * (1 if compression(path) is None else COMPRESSED_RATIO) >= STREAM_BYTES
+    return text_size(path, compression(path), STREAM_BYTES) >= STREAM_BYTES
+
+
+def whole_limit(sources: Sequence[str]) -> int | None:
+    """The text the whole-file reader is held to when ``streams`` said no: ``STREAM_BYTES``
+    for the one file it could have streamed (a compressed one may hold more than its format
+    claimed: ``compressed.TextBeyond``), none for several files (always read whole)."""
+    return STREAM_BYTES if len(sources) == 1 and "://" not in str(sources[0]) else None
+
+
+def parquet_text(path: str) -> int:
+    """The text a Parquet file stands for, at least: ``COMPRESSED_RATIO`` times its size, its
+    cells at ``CELL_BYTES`` each, and its columns' bytes before compression (its footer's
+    claims, cheap to read: a file whose claims are false is refused by the reader)."""
+    size = os.path.getsize(path) * COMPRESSED_RATIO
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return max(size, int(meta.num_rows) * int(meta.num_columns) * CELL_BYTES, int(raw))
+    except Exception:  # noqa: BLE001 - the whole-file reader names the problem
+        return size
 
 
 def _plain_parquet(path: str) -> bool:
