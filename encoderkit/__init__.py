@@ -1,9 +1,47 @@
-"""encoderkit: ModernBERT-style bidirectional encoders for non-text data."""
+"""encoderkit: ModernBERT-style bidirectional encoders for non-text data.
 
-from encoderkit.batch import PackedBatch
-from encoderkit.domain import Domain, Example, HeadOutput, MaskedExample
+The public names are imported on first use (PEP 562 ``__getattr__``): ``PackedBatch`` and
+the domain types need torch, and importing the package must not (``encoderkit --help`` and
+``--version`` went through torch's ~0.75 s import, 4 s on a loaded machine).
+``from encoderkit import PackedBatch, Domain, load`` works as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_LAZY: dict[str, str] = {
+    "PackedBatch": "encoderkit.batch",
+    "Domain": "encoderkit.domain",
+    "Example": "encoderkit.domain",
+    "HeadOutput": "encoderkit.domain",
+    "MaskedExample": "encoderkit.domain",
+}
+# submodules the package imported eagerly before: `import encoderkit; encoderkit.batch.X` keeps working
+_SUBMODULES = frozenset({"batch", "domain"})
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from encoderkit.batch import PackedBatch
+    from encoderkit.domain import Domain, Example, HeadOutput, MaskedExample
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # imported once: later lookups do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load(path, device="cpu"):

@@ -8,7 +8,10 @@ own command.
 ``main`` is the one place that reports errors: a user error (``EncoderkitError``,
 see ``encoderkit.errors``) is one line ``encoderkit <command>: error: <message>`` on
 stderr and exit code 1 (data) or 2 (usage); anything else is a bug in encoderkit and
-gets its traceback plus a line asking to report it. Commands just raise.
+gets its traceback plus a line asking to report it. Commands just raise. An error
+about a key the user misspelled, in whatever words the command or its domain refused it,
+becomes a usage error naming the key, the closest valid one and ``<command> --help``
+(``encoderkit.cliutil.explain_key_error``).
 
 SIGTERM (``kill``, a scheduler's time limit, a container stop) ends a command as Ctrl-C
 does: it raises ``Terminated`` (a ``KeyboardInterrupt``) where the command is, so every
@@ -26,6 +29,7 @@ import threading
 import traceback
 import warnings
 
+from encoderkit.cliutil import explain_key_error
 from encoderkit.errors import EncoderkitError
 
 BUG_LINE = "this is a bug in encoderkit; please report it with the command above"
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(code)
         return code
     except EncoderkitError as e:
-        return report(command, e)
+        return report(command, explain_key_error(command, rest, e, lambda: _usage_of(command)))
     except BrokenPipeError:
         # the reader went away (`encoderkit ingest --help | head -1`): stop quietly, as
         # command-line tools killed by SIGPIPE do, and keep the exit from writing again
@@ -135,6 +139,17 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = previous
         if on_term == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _usage_of(command: str) -> str:
+    """What ``encoderkit <command> --help`` prints (the options a typo is matched against)."""
+    import contextlib
+    import io
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        importlib.import_module(COMMANDS[command][0]).run(command, ["--help"])
+    return text.getvalue()
 
 
 def report(command: str, error: EncoderkitError) -> int:

@@ -9,9 +9,11 @@ need nothing more than to raise.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import difflib
+import re
+from typing import Any, Callable, Mapping, Sequence
 
-from encoderkit.errors import UsageError
+from encoderkit.errors import EncoderkitError, UsageError
 
 
 def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str | Mapping[str, str],
@@ -24,6 +26,100 @@ def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str | Ma
         print(usage[command] if isinstance(usage, Mapping) else usage)
         return 0
     return commands[command](argv)
+
+
+# A message that refuses keys: "unknown parameter 'x'", "unknown config key 'x'", "unknown
+# tabular ingest option(s) ['x']", or a list of the given keys ("... must be among [...]. Got
+# ['x'] instead.", the timeseries domain's wording)
+_UNKNOWN = re.compile(r"\bunknown\b|\bGot \[[^\]]*\] instead", re.IGNORECASE)
+_LIST = re.compile(r"\[([^\[\]]*)\]")
+_QUOTED = re.compile(r"'([^'\s]+)'")
+# a key in a usage text: `key=`, or the first word of an indented option list ("  holdout   share")
+_HELP_KEY = re.compile(r"(?<![\w.\-/])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)=|^ {2}([a-z][a-z0-9_.]*) {2,}\S", re.M)
+# the keys a "missing" message asks for: `output=...`, `labels=<labels file>`
+_MISSING_KEY = re.compile(r"(?<![\w.])([a-z][a-z0-9_.]*)=(?:\.\.\.|<)")
+# a group with open keys in a usage text: `domain.<option>=`, `model.<EncoderConfig field>=`
+_HELP_GROUP = re.compile(r"(?<![\w.\-/])([a-z][a-z0-9_]*)\.(?:<|[a-z])")
+
+
+def _typed_keys(argv: Sequence[str]) -> list[str]:
+    """The keys of the ``key=value`` words, as typed but for Hydra's ``+`` / ``~`` prefixes."""
+    keys = []
+    for word in map(str, argv):
+        if "=" in word or re.fullmatch(r"~[A-Za-z_][\w.]*", word):  # not a bare path (export-hf's run)
+            key = word.split("=", 1)[0].lstrip("+~")
+            if key and not key.startswith("hydra.") and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _closest(key: str, candidates: Sequence[str]) -> str | None:
+    """The candidate nearest ``key`` by difflib's ratio (at least 0.6), None if none is near."""
+    found = difflib.get_close_matches(key, [c for c in candidates if c != key], n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def explain_key_error(command: str, argv: Sequence[str], error: EncoderkitError,
+                      usage: Callable[[], str]) -> EncoderkitError:
+    """``error`` as a usage error naming the misspelled key, its nearest valid spelling and
+    where the options are listed, when it is about a key the user typed wrong; else ``error``.
+
+    Every command refuses an unknown key in its own words (some listing the allowed keys,
+    some not; a domain's refusal came back as "cannot read <file>" with exit 1, a typo
+    beside a required key as "missing output=..."). This is the one place that turns each
+    into: the key typed, ``did you mean`` the closest key (difflib) among those the message
+    allows and those ``usage()`` (the command's ``--help`` text) documents, and a pointer to
+    ``encoderkit <command> --help``. An error that names no typed key is left as it is."""
+    typed = _typed_keys(argv)
+    message = str(error)
+    unknown = bool(_UNKNOWN.search(message))
+    missing = isinstance(error, UsageError) and "missing" in message
+    if not typed or not (unknown or missing):
+        return error
+    try:
+        text = usage()
+    except Exception:  # a command whose help cannot be built here: suggest from the message only
+        text = ""
+    documented = {a or b for a, b in _HELP_KEY.findall(text)}
+    groups = set(_HELP_GROUP.findall(text)) | {k.split(".", 1)[0] for k in documented if "." in k}
+    leaves = {k.rsplit(".", 1)[-1] for k in typed if "." in k}
+    # a list in the message whose items are all typed keys names the refused ones; any other
+    # list names allowed keys
+    allowed: set[str] = set()
+    for items in _LIST.findall(message):
+        names = _QUOTED.findall(items)
+        if any(n not in typed and n not in leaves for n in names):
+            allowed.update(names)
+    known = allowed | documented
+    quoted = set(_QUOTED.findall(message))
+    typo = next((k for k in typed if k not in known and (k in quoted or (
+        "." in k and k.rsplit(".", 1)[-1] in quoted))), None) if unknown else None
+    if typo is not None:
+        said = message
+        group = typo.split(".", 1)[0] if "." in typo else None
+        # a message listing a group's own keys names them without the group ("train keys: [steps]")
+        pool = known | ({f"{group}.{n}" for n in allowed if "." not in n} if group in groups | allowed else set())
+        fix = _closest(typo, sorted(pool))
+        if fix is None and group is not None:  # the group misspelled: trian.steps
+            near = _closest(group, sorted(groups | allowed))
+            fix = f"{near}.{typo.split('.', 1)[1]}" if near else None
+    elif missing:
+        # "missing output=..." while the user typed outptu=: the typo is the news
+        wanted = ({error.key} if error.key else set()) | set(_MISSING_KEY.findall(message))
+        typo, fix = next(((k, m) for k in typed if k not in wanted and k not in known
+                          for m in [_closest(k, sorted(wanted))] if m is not None), (None, None))
+        if typo is None:
+            return error
+        said = f"unknown parameter {typo!r}; {message}"
+    else:
+        return error
+    if fix is not None and "did you mean" not in said:  # right after the key's first mention (or its list)
+        at = re.search(rf"'{re.escape(typo)}'|\[[^\]]*'{re.escape(typo.rsplit('.', 1)[-1])}'[^\]]*\]", said)
+        end = at.end() if at else len(said)
+        said = f"{said[:end]} (did you mean '{fix}'?){said[end:]}"
+    if f"{command} --help" not in said:
+        said = f"{said.rstrip('. ')}; the options of {command}: encoderkit {command} --help"
+    return UsageError(said, key=typo)
 
 
 def check_device(device: object, owner: str = "") -> None:
