@@ -15,7 +15,6 @@ import hashlib
 import os
 import sys
 import time
-from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from encoderkit.cliutil import progress_bar
@@ -158,7 +157,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
             new_records = len(writer) - (len(old) if old is not None else 0)
             if new_records == 0:
                 raise no_records_error(sources, report)
-            _warn_duplicate_ids(writer.ids, report)
+            _warn_duplicate_ids(writer.duplicate_ids(), report)
             # the final counts on the bar (the per-record postfix is refreshed only every 256)
             bar.set_postfix(records=proxy.records, tokens=report.tokens or proxy.tokens)
             if old is not None and into is None:
@@ -215,10 +214,10 @@ def run_records(store: Any, inputs: Mapping[str, Any] | None) -> int | None:
     return None
 
 
-def _warn_duplicate_ids(ids: Sequence[str] | None, report: IngestReport) -> None:
-    """Records sharing an id (two FASTA files with a ``chr1`` each) are stored, but a labels
-    or split file cannot name them by id: say so at ingest, not only at fine-tuning."""
-    dup = [rid for rid, n in Counter(ids or ()).items() if n > 1]
+def _warn_duplicate_ids(dup: Sequence[str], report: IngestReport) -> None:
+    """Records sharing an id (two FASTA files with a ``chr1`` each; ``dup``: those ids, from
+    ``StoreWriter.duplicate_ids``) are stored, but a labels or split file cannot name them by
+    id: say so at ingest, not only at fine-tuning."""
     if dup:
         report.warnings.append(f"{len(dup)} record id(s) are held by more than one record (e.g. "
                                f"{dup[0]!r}); labels and split files cannot name those records by id")

@@ -10,8 +10,10 @@ classmethod when it has one (e.g. summing base counts) and must otherwise be equ
 
 Append: a new store holds the existing store's records followed by the new files' records,
 and replaces the old one by rename (atomic). The old records are not copied: the writer
-starts from the old store (``StoreWriter.start_from``: its whole token chunks hard-linked,
-offsets / meta / ids rewritten), so an append costs about its own size; where hard links
+starts from the old store (``StoreWriter.start_from``: its whole token chunks hard-linked, and
+its meta and ids chunks where stored alike; offsets rewritten; every linked chunk file's
+header checked first, so a damaged store is refused rather than carried on), so an append
+costs about its own size; where hard links
 are impossible (another file system) or the old store's layout is not the writer's, the
 records are copied (``copy_records``). Only local stores can be appended to (object stores
 have no rename).

@@ -12,7 +12,8 @@ The ``encoderkit`` attribute block is written last, by ``finalize``: a group
 without it is an unfinished ingest and is refused. Local stores are also written
 under ``<path>.tmp-<pid>`` and renamed into place, so an interrupted ingest leaves
 nothing at ``path``. An append (``StoreWriter.start_from``) hard-links the old
-store's whole token chunks into that temporary instead of copying its records.
+store's whole chunks (tokens; meta and ids where stored alike) into that temporary instead
+of copying its records, once their files pass a check (``store_check``).
 Any location zarr opens works (local directory, fsspec URL such as
 ``s3://bucket/x.zarr``, a ``zarr.storage.MemoryStore``).
 
@@ -35,7 +36,11 @@ import numpy as np
 import zarr
 
 from encoderkit.data.split import split_indices
-from encoderkit.data.store_link import NO_LINK, layout, link_chunks, meta_array
+from encoderkit.data.store_columns import (BaseArray, Blocks, IdColumn, RaggedMeta, UnsupportedMeta,
+                                           record_chunks, write_meta)
+from encoderkit.data.store_check import damaged_chunk
+from encoderkit.data.store_chunks import ChunkFailure, LocalChunks, chunk_text, failing_chunk
+from encoderkit.data.store_link import NO_LINK, layout, link_chunks
 from encoderkit.errors import DataError
 
 FORMAT_VERSION = 1
@@ -47,10 +52,12 @@ AUTO_IN_MEMORY_BYTES = int(float(os.environ.get("ENCODERKIT_IN_MEMORY_MB", 2048)
 # decompresses them whole, so smaller chunks read faster (measured: 1 MiB ~6x slower per record
 # than 16 KiB) while larger ones mean fewer files; see benchmarks/data_throughput.py.
 _TOKEN_CHUNK_BYTES = 1 << 18
-_RECORD_CHUNK = 1 << 16  # records per chunk of offsets / meta / ids
 # token chunks buffered per field before a write: each zarr append also rewrites the array's
 # metadata (one more request on object storage), so write several chunks per append
 _FLUSH_CHUNKS = 8
+# a record's arrays cost ~100 bytes each beyond their data: a buffer of records of a few tokens
+# (table rows) joins every this many into one array, so it costs its data, not its records
+_JOIN_PIECES = 1024
 # Reads from remote stores (URLs) are retried: object stores fail transiently (throttling,
 # dropped connections). A local read error is a corrupt file and is not retried.
 READ_RETRIES = 4
@@ -147,8 +154,9 @@ class StoreWriter:
 
     Use as a context manager: an exception inside the ``with`` block removes what
     was written, and leaving the block without ``finalize`` is an error.
-    Token fields are buffered and written whole chunks at a time; meta, ids and
-    offsets are kept in memory (a few bytes per record) and written at the end.
+    Token fields are buffered and written whole chunks at a time, ids too (a chunk of ids
+    at a time); record lengths and meta values are held as numpy blocks (8 bytes a number,
+    ``store_columns``) and written at the end.
     ``start_from(store)`` first takes a local store's records without copying them (append).
     """
 
@@ -161,17 +169,18 @@ class StoreWriter:
         self._chunk_bytes = int(chunk_bytes)
         self._finalized = False
         self._closed = False
-        self._lengths: list[int] = []
+        self._lengths = Blocks(np.int64)
         self._field_spec: dict[str, tuple[np.dtype, tuple[int, ...]]] | None = None
         self._buffers: dict[str, list[np.ndarray]] = {}
         self._buffered: dict[str, int] = {}
+        self._loose: dict[str, int] = {}  # arrays at the end of a buffer not yet joined
         self._chunks: dict[str, int] = {}
-        self._meta: dict[str, list[Any]] | None = None
-        self._ids: list[str] | None = None
-        # the records of the store this writer started from (start_from), held as arrays
+        self._meta: dict[str, Blocks] | None = None
+        self._ids: IdColumn | None = None
+        # the store this writer started from (start_from) and its offsets: its meta is written
+        # (linked where it can be) at finalize
+        self._base: RecordStore | None = None
         self._base_offsets: np.ndarray | None = None
-        self._base_meta: dict[str, np.ndarray] = {}
-        self._base_ids: np.ndarray | None = None
         self.copy_reason: str | None = None  # why start_from could not link (then records are copied)
 
         if _is_local(path):
@@ -257,10 +266,13 @@ class StoreWriter:
 
     @property
     def ids(self) -> list[str] | None:
-        """The record ids appended so far (None when records carry no id)."""
-        if self._ids is None or self._base_ids is None:
-            return self._ids
-        return self._base_ids.tolist() + self._ids
+        """The record ids appended so far (None when records carry no id): a list of them all,
+        read back from the store; ``duplicate_ids`` finds repeated ones without it."""
+        return None if self._ids is None else self._ids.all()
+
+    def duplicate_ids(self) -> list[str]:
+        """The ids held by more than one record so far, in the order of their first record."""
+        return [] if self._ids is None else self._ids.duplicates()
 
     def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
                id: str | None = None) -> int:
@@ -302,13 +314,18 @@ class StoreWriter:
             raise StoreError(f"{self.where}: record {index} has meta keys {sorted(meta)}, "
                              f"record 0 had {sorted(self._meta)}")
         if index == 0:
-            self._ids = [] if id is not None else None
+            self._ids = IdColumn(self._group) if id is not None else None
         if (id is None) != (self._ids is None):
             raise StoreError(f"{self.where}: record {index} {'has no' if id is None else 'has an'} id, "
                              f"unlike record 0: give ids for all records or none")
         for name, a in arrays.items():
-            self._buffers[name].append(a)
+            buffer = self._buffers[name]
+            buffer.append(a)
             self._buffered[name] += a.shape[0]
+            self._loose[name] += 1
+            if self._loose[name] >= _JOIN_PIECES:
+                buffer[-_JOIN_PIECES:] = [np.concatenate(buffer[-_JOIN_PIECES:])]
+                self._loose[name] = 0
             if self._buffered[name] >= self._chunks[name] * _FLUSH_CHUNKS:
                 try:
                     self._flush(name, final=False)
@@ -317,7 +334,10 @@ class StoreWriter:
         self._lengths.append(int(length))
         self._append_meta(index, meta)
         if self._ids is not None:
-            self._ids.append(str(id))
+            try:
+                self._ids.append(str(id))
+            except OSError as e:
+                raise self._write_error(e) from None
         return index
 
     def start_from(self, base: RecordStore) -> bool:
@@ -326,20 +346,26 @@ class StoreWriter:
         Returns True when done without copying: each token field's chunk files that lie wholly
         below ``base``'s token count are hard-linked into this writer's temporary (nothing ever
         writes them again: later writes start at that chunk boundary, and zarr deletes chunks
-        only when an array shrinks), the tokens of its last partial chunk go into the buffer,
-        and offsets, meta and ids are held as arrays and rewritten at ``finalize``. So the cost
-        is the chunk count plus one chunk per field, not the store's size, and ``base`` is never
-        written. Returns False, with ``copy_reason`` saying why and the writer still empty,
-        where that cannot be done (a URL, a layout this writer would not produce, a file system
-        without hard links): the caller then appends ``base``'s records itself.
+        only when an array shrinks), the tokens of its last partial chunk go into the buffer;
+        the whole chunks of its ids, and of each meta array whose dtype the appended values
+        keep, are linked likewise (ids now, meta at ``finalize``), and offsets are rewritten.
+        So the cost is the chunk count plus one chunk per array, not the store's size, and
+        ``base`` is never written. A chunk file to be linked that is damaged (empty, truncated,
+        not a chunk of its array: ``store_check``) refuses the append with a ``StoreError``
+        naming the store, array and chunk. Returns False, with ``copy_reason`` saying why and
+        the writer still empty, where that cannot be done (a URL, a layout this writer would not
+        produce, a file system without hard links): the caller then appends ``base``'s records.
         """
         if self._closed or self._finalized or len(self) or self._field_spec is not None:
             raise StoreError(f"{self.where}: start_from must come before any record is appended")
-        self.copy_reason = self._link_refusal(base) or self._link_fields(base)
+        self.copy_reason = self._link_refusal(base)
+        if self.copy_reason is None:
+            self._check_linkable(base)
+            self.copy_reason = self._link_fields(base)
         if self.copy_reason is not None:  # back to an empty writer
             for name in self._field_spec or {}:
                 shutil.rmtree(self._tmp / "fields" / name, ignore_errors=True)
-            self._field_spec, self._buffers, self._buffered, self._chunks = None, {}, {}, {}
+            self._field_spec, self._buffers, self._buffered, self._chunks, self._loose = None, {}, {}, {}, {}
             return False
         tokens = base.num_tokens
         for name, (dtype, _) in (self._field_spec or {}).items():  # the old partial last chunk
@@ -348,13 +374,14 @@ class StoreWriter:
                 tail = base._read(base._group[f"fields/{name}"], f"fields/{name}", slice(start, tokens))
                 self._buffers[name] = [np.asarray(tail, dtype=dtype)]
                 self._buffered[name] = tokens - start
-        self._base_offsets = np.asarray(base.offsets, dtype=np.int64)
-        self._base_meta = {k: np.asarray(base._read(base._group[f"meta/{k}"], f"meta/{k}", slice(None)))
-                           for k in base.meta_names}
-        self._meta = {k: [] for k in base.meta_names}
+        self._base, self._base_offsets = base, np.asarray(base.offsets, dtype=np.int64)
+        self._meta = {k: Blocks() for k in base.meta_names}
         if base.info.get("has_ids"):
-            self._base_ids = np.asarray(base._read(base._group["ids"], "ids", slice(None))).astype(str)
-            self._ids = []
+            self._ids = IdColumn(self._group)
+            try:
+                self._ids.start_from(_base_array(base, "ids"), self._tmp / "ids")
+            except OSError as e:
+                raise self._write_error(e) from None
         return True
 
     def _link_refusal(self, base: RecordStore) -> str | None:
@@ -368,6 +395,22 @@ class StoreWriter:
             raise StoreError("was written by another process while this ingest ran; this one "
                              "wrote nothing (run it again once the other has finished)", file=self.where)
         return None
+
+    def _check_linkable(self, base: RecordStore) -> None:
+        """Refuse ``base`` when a chunk file an append would link is damaged (``store_check``):
+        its whole chunks of tokens, meta and ids. Nothing is written before this."""
+        n = len(base)
+        arrays = ([(f"fields/{k}", base.num_tokens) for k in base.field_names]
+                  + [(f"meta/{k}", n) for k in base.meta_names] + ([("ids", n)] if base.info.get("has_ids") else []))
+        for name, rows in arrays:
+            arr = base._group[name]
+            found = damaged_chunk(Path(base.path) / arr.path, arr.metadata, rows // int(arr.chunks[0]))
+            if found is not None:
+                k, key, problem = found
+                raise StoreError(f"{base.where}: cannot append to this store: array {name!r} chunk {k} "
+                                 f"(file {name}/{key}) is damaged: {problem}. Nothing was written and "
+                                 f"the store is as it was; restore it from a copy or ingest it again",
+                                 file=base.where, key=name)
 
     def _link_fields(self, base: RecordStore) -> str | None:
         """Create the token fields as ``base`` has them, cut at the last whole chunk, and
@@ -403,6 +446,7 @@ class StoreWriter:
             self._chunks[name] = max(1024, self._chunk_bytes // max(per_token, 1))
             self._buffers[name] = []
             self._buffered[name] = 0
+            self._loose[name] = 0
             self._group["fields"].create_array(
                 name, shape=(0, *a.shape[1:]), dtype=a.dtype,
                 chunks=(self._chunks[name], *a.shape[1:]))
@@ -419,10 +463,11 @@ class StoreWriter:
         rest = data[n:]
         self._buffers[name] = [rest] if rest.shape[0] else []
         self._buffered[name] = rest.shape[0]
+        self._loose[name] = 0
 
     def _append_meta(self, index: int, meta: dict[str, Any]) -> None:
         if self._meta is None:
-            self._meta = {k: [] for k in meta}
+            self._meta = {k: Blocks() for k in meta}
         if set(meta) != set(self._meta):
             raise StoreError(f"{self.where}: record {index} has meta keys {sorted(meta)}, "
                              f"record 0 had {sorted(self._meta)}")
@@ -455,36 +500,24 @@ class StoreWriter:
         b = 0 if self._base_offsets is None else self._base_offsets.shape[0] - 1
         if b:
             offsets[:b + 1] = self._base_offsets
-        np.cumsum(self._lengths, out=offsets[b + 1:])
+        np.cumsum(self._lengths.array(), out=offsets[b + 1:])
         offsets[b + 1:] += offsets[b]
         # fill_value -1: a lost offsets chunk reads as -1 and fails the monotonicity check
         g.create_array("offsets", shape=offsets.shape, dtype=np.int64,
-                       chunks=(min(_RECORD_CHUNK, n + 1),), fill_value=-1)[:] = offsets
+                       chunks=(record_chunks(n + 1),), fill_value=-1)[:] = offsets
         meta_spec = {}
         for k, values in (self._meta or {}).items():
+            base = _base_array(self._base, f"meta/{k}") if self._base is not None else None
+            folder = self._tmp / "meta" / k if self._tmp is not None else None
             try:
-                arr = meta_array(self._base_meta.get(k), values)
-            except ValueError as e:
+                meta_spec[k] = write_meta(g["meta"], k, n, values, base, folder)
+            except RaggedMeta as e:
                 raise StoreError(f"{self.where}: meta {k!r} differs in shape between records ({e})") from None
-            if arr.dtype.kind in "US":
-                arr = arr.astype(str)
-                created = g["meta"].create_array(k, shape=arr.shape, dtype=str,
-                                                 chunks=(max(1, min(_RECORD_CHUNK, n)),))
-            elif arr.dtype.kind in "biuf":
-                created = g["meta"].create_array(k, shape=arr.shape, dtype=arr.dtype,
-                                                 chunks=(max(1, min(_RECORD_CHUNK, n)), *arr.shape[1:]))
-            else:
-                raise StoreError(f"{self.where}: meta {k!r} has values of dtype {arr.dtype}; "
-                                 f"meta must be numbers, bools, strings or small numeric arrays")
-            if n:
-                created[...] = arr
-            meta_spec[k] = {"dtype": str(arr.dtype) if arr.dtype.kind != "U" else "str",
-                            "shape": list(arr.shape[1:])}
+            except UnsupportedMeta as e:
+                raise StoreError(f"{self.where}: meta {k!r} has values of dtype {e}; "
+                                 f"meta must be numbers, bools, strings or small numeric arrays") from None
         if self._ids is not None:
-            ids = np.asarray(self._ids, dtype=str)
-            if self._base_ids is not None:
-                ids = np.concatenate([self._base_ids, ids])
-            g.create_array("ids", shape=(n,), dtype=str, chunks=(max(1, min(_RECORD_CHUNK, n)),))[...] = ids
+            self._ids.finish()
         from encoderkit import __version__ as ek_version  # noqa: PLC0415 (avoid import cycle at load)
         g.attrs[ATTR] = {
             "format_version": FORMAT_VERSION,
@@ -516,6 +549,12 @@ class StoreWriter:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+def _base_array(base: RecordStore, name: str) -> BaseArray:
+    """Array ``name`` (``meta/<key>``, ``ids``) of the store an append starts from."""
+    arr = base._group[name]
+    return BaseArray(arr, len(base), lambda sel: base._read(arr, name, sel), Path(base.path) / arr.path)
+
+
 def records_identity(provenance: Mapping[str, Any], info: Mapping[str, Any], offsets: np.ndarray) -> str:
     """``RecordStore.identity`` of a store with this provenance, attribute block and offsets:
     domain, schema, fields, counts, the sha256 of the source files and every record's length,
@@ -530,87 +569,6 @@ def records_identity(provenance: Mapping[str, Any], info: Mapping[str, Any], off
     h = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
     h.update(np.ascontiguousarray(offsets, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]
-
-
-class _ChunkFailure(Exception):
-    """A chunk read that still failed after its retries (the message names the chunk)."""
-
-
-class _LocalChunks:
-    """Whole-chunk reads of a local zstd (or uncompressed) zarr array in the calling thread.
-
-    zarr's own read passes every call through its event-loop thread (~3 ms per chunk on a
-    busy core, 2-3x the zstd decode itself); the chunk-aware loader reads whole runs of
-    chunks, so for plain local arrays it reads the chunk files directly. Anything else (other
-    codecs, sharding, URLs, a missing chunk file) returns None and the caller uses zarr.
-    """
-
-    def __init__(self, root: Path, arr: Any) -> None:
-        import numcodecs  # noqa: PLC0415 (zarr's dependency)
-        from zarr.codecs import BytesCodec, ZstdCodec  # noqa: PLC0415
-
-        meta = arr.metadata
-        codecs = tuple(meta.codecs)
-        endian = str(getattr(codecs[0].endian, "value", codecs[0].endian)) if codecs else ""
-        ok = (codecs and isinstance(codecs[0], BytesCodec) and endian in ("None", "little")
-              and all(isinstance(c, ZstdCodec) for c in codecs[1:]) and len(codecs) <= 2
-              and arr.dtype.kind in "biuf" and np.dtype(arr.dtype).byteorder in "=<|")
-        self.ok = bool(ok) and np.little_endian
-        self.dir = root / arr.path
-        self.chunk = tuple(int(c) for c in arr.chunks)
-        self.dtype = np.dtype(arr.dtype)
-        self.key = meta.chunk_key_encoding.encode_chunk_key
-        self.zstd = numcodecs.Zstd() if len(codecs) == 2 else None
-
-    def read(self, start: int, stop: int) -> np.ndarray | None:
-        if not self.ok:
-            return None
-        c = self.chunk[0]
-        parts = []
-        for k in range(start // c, (stop - 1) // c + 1):
-            path = self.dir / self.key((k,) + (0,) * (len(self.chunk) - 1))
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                return None  # an unwritten chunk: zarr knows its fill value
-            try:
-                data = self.zstd.decode(raw) if self.zstd is not None else raw
-                block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunk)
-            except Exception as e:
-                raise _ChunkFailure(f"chunk {k} ({type(e).__name__}: {e})") from None
-            parts.append(block[max(start - k * c, 0):min(stop - k * c, c)])
-        return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
-
-
-def _failing_chunk(arr: Any, sel: Any) -> str:
-    """For an error message: the first chunk of ``sel`` that cannot be read (one try each),
-    else the chunk range of ``sel``."""
-    chunks = getattr(arr, "chunks", None)
-    if chunks and isinstance(sel, slice) and len(chunks) >= 1:
-        c = int(chunks[0])
-        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
-        if (stop - 1) // c > start // c:
-            for k in range(start // c, (stop - 1) // c + 1):
-                try:
-                    arr[k * c:min((k + 1) * c, arr.shape[0])]
-                except Exception:
-                    return f"chunk {k}"
-    return _chunk_text(arr, sel)
-
-
-def _chunk_text(arr: Any, sel: Any) -> str:
-    """'chunk 3' / 'chunks 3-4' / 'chunk of record 7' for an error message."""
-    chunks = getattr(arr, "chunks", None)
-    if not chunks:
-        return ""
-    c = int(chunks[0])
-    if isinstance(sel, slice):
-        start, stop = sel.start or 0, sel.stop if sel.stop is not None else arr.shape[0]
-        first, last = start // c, max(start, stop - 1) // c
-        return f"chunk {first}" if first == last else f"chunks {first}-{last}"
-    if isinstance(sel, (int, np.integer)):
-        return f"chunk {int(sel) // c}"
-    return ""
 
 
 class RecordStore:
@@ -661,10 +619,11 @@ class RecordStore:
             raise StoreError(f"{where}: store is missing array {e} (truncated or corrupt store)") from None
         self.remote = not _is_local(path) and not isinstance(path, zarr.abc.store.Store)
         self.offsets = self._read(offsets_arr, "offsets", slice(None)).astype(np.int64, copy=False)
+        self._offsets_chunk = int(offsets_arr.chunks[0])
         self._validate(info)
         # tokens per chunk of each token field: the chunk-aware loader aligns its reads to these
         self.token_chunks: dict[str, int] = {k: int(a.chunks[0]) for k, a in self._fields.items()}
-        self._direct: dict[str, _LocalChunks] | None = None
+        self._direct: dict[str, LocalChunks] | None = None
         if in_memory == "auto":
             in_memory = self.nbytes < AUTO_IN_MEMORY_BYTES
         elif not isinstance(in_memory, bool):
@@ -728,7 +687,7 @@ class RecordStore:
                     _sleep(READ_BACKOFF_S * 2 ** attempt)
                     continue
                 tried = f" after {attempts} attempts" if attempts > 1 else ""
-                raise StoreError(f"{self.where}: cannot read array {name!r} {_failing_chunk(arr, sel)}{tried} "
+                raise StoreError(f"{self.where}: cannot read array {name!r} {failing_chunk(arr, sel)}{tried} "
                                  f"(corrupt or unreachable store? {type(e).__name__}: {e})",
                                  file=self.where, key=name) from None
         out = np.asarray(out)
@@ -743,7 +702,10 @@ class RecordStore:
             raise StoreError(f"{where}: offsets has shape {off.shape}, expected [{n + 1}] for {n} records "
                              f"(truncated store)")
         if off[0] != 0 or (off.shape[0] > 1 and (np.diff(off) < 0).any()):
-            raise StoreError(f"{where}: offsets are not a non-decreasing sequence from 0 (corrupt store)")
+            # a lost offsets chunk reads as its fill value -1: say which chunk
+            at = 0 if off[0] != 0 else int(np.flatnonzero(np.diff(off) < 0)[0]) + 1
+            raise StoreError(f"{where}: offsets are not a non-decreasing sequence from 0 (at entry {at}: offsets "
+                             f"chunk {at // self._offsets_chunk} is missing or corrupt; corrupt store)")
         for k, a in self._fields.items():
             spec = info["fields"][k]
             if a.shape[0] != off[-1]:
@@ -834,17 +796,17 @@ class RecordStore:
                 for k, arr in self._fields.items():
                     # an array layout this fast path does not know: zarr reads it
                     with contextlib.suppress(Exception):
-                        self._direct[k] = _LocalChunks(Path(self.path), arr)
+                        self._direct[k] = LocalChunks(Path(self.path), arr)
         direct = self._direct.get(name)
         if direct is not None and b > a:
             try:
                 out = direct.read(a, b)
-            except _ChunkFailure as e:
+            except ChunkFailure as e:
                 raise StoreError(f"{self.where}: cannot read array 'fields/{name}' {e} (corrupt store?)",
                                  file=self.where, key=f"fields/{name}") from None
             except OSError as e:
                 raise StoreError(f"{self.where}: cannot read array 'fields/{name}' "
-                                 f"{_chunk_text(self._fields[name], slice(a, b))} ({e})",
+                                 f"{chunk_text(self._fields[name], slice(a, b))} ({e})",
                                  file=self.where, key=f"fields/{name}") from None
             if out is not None:
                 return out

@@ -1,6 +1,6 @@
 """The pieces of an append that links instead of copies (``StoreWriter.start_from``): which
 ``os.link`` errors mean "no hard links here", whether two zarr arrays store a chunk index in the
-same file, the linking itself, and the meta arrays of old plus appended records."""
+same file, the linking itself, and the dtype of a meta array of old plus appended records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import errno
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -18,18 +18,37 @@ NO_LINK = frozenset(getattr(errno, n) for n in ("EXDEV", "EPERM", "EMLINK", "ENO
                                                  "ENOSYS", "EACCES") if hasattr(errno, n))
 
 
+def meta_dtype(dtypes: Sequence[np.dtype]) -> np.dtype:
+    """The dtype ``np.asarray`` gives the values of arrays of ``dtypes`` put in one list:
+    numbers promote (``np.result_type``: bool with int is int, int with float is float;
+    promotion is associative, so block by block gives the dtype of the whole), strings stay
+    strings and numbers beside strings become strings. Anything else is object (refused)."""
+    kinds = {d.kind for d in dtypes}
+    if not kinds or not kinds <= set("biufUS"):
+        return np.dtype(object)
+    if kinds <= set("biuf"):
+        return np.result_type(*dtypes)
+    return np.dtype(str)
+
+
+def as_meta(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` in the meta dtype ``dtype``: numbers cast; strings, and numbers beside
+    strings (rendered as ``np.asarray`` renders them), as numpy str."""
+    return values.astype(str) if dtype.kind == "U" else values.astype(dtype, copy=False)
+
+
 def meta_array(base: np.ndarray | None, values: list[Any]) -> np.ndarray:
     """One meta array from the started-from store's values and the appended ones: what
-    ``np.asarray`` of all of them gives (the copying append's array), without a Python
-    object per old record where the kinds agree (then concatenation promotes alike)."""
-    if base is None:
-        return np.asarray(values)
-    if not values:
-        return base
-    new = np.asarray(values)
-    if (base.dtype.kind in "biuf" and new.dtype.kind in "biuf") or base.dtype.kind == new.dtype.kind == "U":
-        return np.concatenate([base, new])
-    return np.asarray(list(base) + list(values))
+    ``np.asarray`` of all of them gives (the copying append's array; strings as numpy str).
+    The rule for whole arrays; the writer applies it a chunk at a time (``store_columns``)."""
+    parts = [p for p in (base, np.asarray(values) if values or base is None else None) if p is not None]
+    if len({p.shape[1:] for p in parts}) > 1:
+        raise ValueError(f"values of shapes {sorted({p.shape[1:] for p in parts})} do not form one array")
+    dtype = meta_dtype([p.dtype for p in parts])
+    if dtype.kind == "O":
+        return np.concatenate([p.astype(object) for p in parts])
+    out = [as_meta(p, dtype) for p in parts]
+    return np.concatenate(out) if len(out) > 1 else out[0]
 
 
 def layout(arr: Any) -> str:
