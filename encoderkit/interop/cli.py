@@ -99,7 +99,7 @@ def _export(argv: list[str]) -> int:
 
 def _import(argv: list[str]) -> int:
     from encoderkit.interop.hf import config_from_hf, init_from_hf, read_hf_config
-    from encoderkit.modeling import MaskedEncoderModel
+    from encoderkit.interop.hf_files import checked_header
     from encoderkit.registry import get_domain
     from encoderkit.train import checkpoint as ckpt
 
@@ -141,6 +141,7 @@ def _import(argv: list[str]) -> int:
         raise UsageError(f"domain {plain['domain']!r}: {' '.join(str(e).split())}") from None
     config_file = Path(plain["hf_dir"]) / "config.json"
     hf = read_hf_config(plain["hf_dir"])
+    shapes = checked_header(plain["hf_dir"], hf)  # before config.json's sizes build anything
     try:
         config = config_from_hf(hf, **model_opts)
     except EncoderkitError:
@@ -148,7 +149,7 @@ def _import(argv: list[str]) -> int:
     except (ValueError, TypeError, KeyError, IndexError) as e:
         raise DataError(f"cannot build a model from it: {type(e).__name__}: {' '.join(str(e).split())}",
                         file=config_file) from None
-    model = MaskedEncoderModel(domain, config)
+    model = _build_checked(domain, config, plain["hf_dir"], shapes)
     try:
         message = init_from_hf(model, plain["hf_dir"])
     except EncoderkitError:
@@ -163,6 +164,32 @@ def _import(argv: list[str]) -> int:
     print(message)
     print(f"wrote {path} (load it with encoderkit.load({str(run_dir)!r}))")
     return 0
+
+
+def _build_checked(domain: Any, config: Any, hf_dir: str, shapes: dict[str, tuple[int, ...]]) -> Any:
+    """The model of ``config``, built only once it agrees with the weights' headers
+    (``shapes``) and fits this machine (``hf_files``: a small upload claiming a huge model)."""
+    from encoderkit.interop.hf import check_exportable
+    from encoderkit.interop.hf_files import check_shapes, check_sizes
+    from encoderkit.modeling import MaskedEncoderModel
+    from encoderkit.train.model_size import allocation, meta_parameters, size_problem
+
+    config_file = Path(hf_dir) / "config.json"
+    # model.<field>= overrides included: no meta build of a layer count the weights lack
+    check_sizes({k: getattr(config, k) for k in ("hidden_size", "num_layers", "intermediate_size")},
+                shapes, f"{config_file} with the model.<field> overrides",
+                "a model.<field> override must keep the sizes of the weights")
+    try:
+        meta, parameters = meta_parameters(lambda: MaskedEncoderModel(domain, config))
+    except ValueError as e:  # the domain and the config disagree (rope axes)
+        raise DataError(f"cannot build a model from it: {' '.join(str(e).split())}", file=config_file) from None
+    check_exportable(meta)
+    check_shapes(meta, hf_dir, shapes)
+    problem = size_problem(parameters)
+    if problem:
+        raise DataError(problem, file=config_file)
+    with allocation(parameters, lambda message: DataError(message, file=config_file)):
+        return MaskedEncoderModel(domain, config)
 
 
 COMMANDS = {"export-hf": _export, "import-hf": _import}

@@ -523,21 +523,12 @@ def config_from_hf(hf: Mapping[str, Any], **overrides: Any) -> EncoderConfig:
 
 
 def read_hf_weights(hf_dir: str | Path) -> dict[str, Tensor]:
-    """All tensors of ``model.safetensors`` (or its shards), HF names with the
-    ``model.`` prefix (added when the directory holds a bare ``ModernBertModel``)."""
-    hf_dir = Path(hf_dir)
-    single, index = hf_dir / "model.safetensors", hf_dir / "model.safetensors.index.json"
-    if single.is_file():
-        files = [single]
-    elif index.is_file():
-        files = sorted({hf_dir / f for f in json.loads(index.read_text())["weight_map"].values()})
-    else:
-        found = sorted(p.name for p in hf_dir.iterdir())
-        hint = " (pickle weights are never loaded; re-save with safe_serialization=True)" \
-            if any(n.endswith((".bin", ".pt", ".pth")) for n in found) else ""
-        raise HFInteropError(f"{str(hf_dir)!r} has no model.safetensors; found {found}{hint}")
+    """All tensors of ``model.safetensors`` (or its shards, ``hf_files.shard_files``), HF
+    names with the ``model.`` prefix (added when the directory holds a bare ``ModernBertModel``)."""
+    from encoderkit.interop.hf_files import shard_files
+
     tensors: dict[str, Tensor] = {}
-    for f in files:
+    for f in shard_files(hf_dir):
         with safe_open(str(f), framework="pt") as handle:
             for k in handle.keys():
                 tensors[k] = handle.get_tensor(k)
@@ -555,7 +546,10 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
     returned message says what was kept. A directory without the MLM head (a bare
     ``ModernBertModel``) leaves the head as initialised.
     """
+    from encoderkit.interop.hf_files import check_shapes, checked_header
+
     hf = read_hf_config(hf_dir)
+    shapes = checked_header(hf_dir, hf)  # shards inside hf_dir; config.json's sizes are the weights'
     config: EncoderConfig = model.config
     mine = dict(hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads,
                 intermediate_size=config.intermediate_size, local_window=config.local_window,
@@ -573,6 +567,7 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
                              + f"); build the model from the HF config (pretrain overrides: {fix}; "
                              f"in Python: encoderkit.interop.hf.config_from_hf(config.json))")
     check_exportable(model)  # same structural requirements in both directions
+    check_shapes(model, hf_dir, shapes)  # headers only, no tensor read
     tensors = read_hf_weights(hf_dir)
     own = dict(model.named_parameters(remove_duplicate=False))
     notes: list[str] = []

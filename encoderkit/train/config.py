@@ -19,6 +19,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from encoderkit.errors import UsageError
+from encoderkit.train.config_guard import check_composed, check_overrides, check_saved_values
 
 PRECISIONS = ("auto", "bf16", "fp32")
 STRATEGIES = ("ddp", "fsdp")
@@ -185,6 +186,7 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from encoderkit.overrides import readable
 
     overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
+    check_overrides(overrides)  # no resolver in a value, group options by plain name only
     # the last domain= wins, as for any key, before a plug-in's choice becomes domain.name=
     # (two spellings of one key would both survive the de-duplication below)
     chosen = [i for i, o in enumerate(overrides) if o.lstrip("+").split("=", 1)[0] == "domain"]
@@ -267,6 +269,8 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
     from omegaconf.errors import OmegaConfBaseException
 
     schema = OmegaConf.structured(schema_class)
+    # resolvers run only where the packaged configs wrote them (config_guard explains)
+    check_composed(OmegaConf.to_container(cfg, resolve=False))
     _check_label_column(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
@@ -385,7 +389,7 @@ def _check(c: DictConfig) -> None:
     _check_optimizer(c)
     steps = c.train.steps
     # fine-tuning may take no step: train.steps=0 keeps the pretrained encoder and fits the
-    # linear probe head only (checked with the task in _check_task)
+    # linear probe head only (checked with the task in task_checks.check_task)
     least = 0 if "task" in c else 1
     if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < least):
         raise _bad("train.steps", f"an int in the range [{least}, inf) or 'auto'"
@@ -459,6 +463,10 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
             raise DataError(f"checkpoint={source}: {e}", key="checkpoint") from None
         if "task" in state:
             pass  # a fine-tuned run as the start: its encoder is used, the head is new
+        from encoderkit.train.checkpoint import STATE_FILE
+
+        for entry in ("model_config", "domain"):  # they join the config, which is resolved
+            check_saved_values(state.get(entry), path / STATE_FILE, entry)
         saved_domain = state["domain"]
         from encoderkit.registry import saved_options
 
@@ -496,7 +504,9 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
     from encoderkit.tasks.head_init import resolve_head
 
     resolve_head(merged.task, merged.checkpoint, merged.train.strategy, _domain_class(merged))
-    _check_task(merged)
+    from encoderkit.train.task_checks import check_task
+
+    check_task(merged)
     return merged
 
 
@@ -512,101 +522,6 @@ def _domain_class(cfg: DictConfig) -> Any:
         return None
 
 
-def _check_task(c: DictConfig) -> None:
-    from encoderkit.tasks.ensemble import check_ensemble
-    from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
-    from encoderkit.tasks.metrics import METRICS
-    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, SEQUENCE_TASKS, TASK_TYPES
-
-    t = c.task
-    if t.type not in TASK_TYPES:
-        raise _bad("task.type", f"one of {list(TASK_TYPES)}", t.type)
-    if t.head_init not in HEAD_INITS:
-        raise _bad("task.head_init", f"one of {['auto', *HEAD_INITS]}", t.head_init)
-    if t.pooling not in POOLINGS:
-        raise _bad("task.pooling", f"one of {list(POOLINGS)}", t.pooling)
-    if t.pooling == "mean_std" and t.type not in SEQUENCE_TASKS:
-        # a contrastive embedding is compared (and probed) as the pooled vector itself, and a
-        # token task reads each token's own state: neither has a head to take the spread
-        raise ConfigError(f"task.pooling=mean_std feeds the mean and spread of the token states "
-                          f"to a task head; task.type={t.type} is not one of {list(SEQUENCE_TASKS)}")
-    if t.head not in HEADS:
-        raise _bad("task.head", f"one of {list(HEADS)}", t.head)
-    if t.projection not in PROJECTIONS:
-        raise _bad("task.projection", f"one of {list(PROJECTIONS)}", t.projection)
-    if not 0.0 <= t.val_fraction < 1.0:
-        raise _bad("task.val_fraction", "a float in the range [0, 1)", t.val_fraction)
-    if isinstance(t.dropout, (bool, str)) or not 0.0 <= t.dropout < 1.0:
-        raise _bad("task.dropout", "a float in the range [0, 1)", t.dropout)
-    for key in ("head_lr", "layer_decay", "temperature"):
-        value = OmegaConf.select(c, f"task.{key}")
-        if isinstance(value, (bool, str)) or not value > 0:
-            raise _bad(f"task.{key}", "auto or a float > 0" if key == "head_lr" else "a float > 0", value)
-    lp = t.lp_fraction
-    if lp != "auto" and (isinstance(lp, (bool, str)) or not 0.0 <= lp < 1.0):
-        raise _bad("task.lp_fraction", "'auto' or a float in the range [0, 1) (the encoder must train "
-                   "for some of the steps; task.freeze_encoder=true never trains it)", t.lp_fraction)
-    if lp != "auto" and lp > 0 and t.freeze_encoder:
-        raise ConfigError(f"task.lp_fraction={t.lp_fraction} starts training the encoder after "
-                          "that fraction of the steps, task.freeze_encoder=true never does: "
-                          "give one of them")
-    if t.head_init == "probe" and t.type not in PROBE_TASKS:
-        raise ConfigError(f"task.head_init=probe fits a linear probe for one label per record; "
-                          f"task.type={t.type} is not one of {list(PROBE_TASKS)}")
-    if c.train.steps == 0 and (t.head_init != "probe" or t.head != "linear"):
-        raise ConfigError("train.steps=0 trains nothing: it keeps the pretrained encoder and fits "
-                          "a linear probe as the head, which needs task.head=linear and "
-                          "task.head_init=probe (a pretrained checkpoint, task.type "
-                          f"{' or '.join(PROBE_TASKS)}); got task.head={t.head}, "
-                          f"task.head_init={t.head_init}")
-    if isinstance(t.mlm_weight, bool) or not float(t.mlm_weight) >= 0.0:
-        raise _bad("task.mlm_weight", "a float >= 0", t.mlm_weight)
-    if float(t.mlm_weight) > 0 and t.type != "contrastive":
-        raise ConfigError(f"task.mlm_weight keeps the masked-LM loss during a contrastive stage; "
-                          f"task.type={t.type} is not contrastive")
-    if t.augment not in (True, False, "auto"):
-        raise _bad("task.augment", "auto (the domain's label-safe augmentation), true (its full "
-                   "training augmentation) or false", t.augment)
-    expected = check_ensemble(t.ensemble, t.type)
-    if c.train.steps == 0 and t.ensemble not in ("auto", 1):
-        expected = "auto or 1 with train.steps=0 (every member would fit the same probe)"
-    if expected:
-        raise _bad("task.ensemble", expected, t.ensemble)
-    if t.patience < 0:
-        raise _bad("task.patience", "an int >= 0 (0 = no early stopping)", t.patience)
-    reported = METRICS[t.type]
-    if t.metric != "auto" and t.metric not in reported:
-        # a name validation does not report never picks a best/ checkpoint nor stops early
-        raise _bad("task.metric", f"auto or one of {list(reported)} (what validation reports for "
-                   f"task.type={t.type})", t.metric)
-    if not 0 <= t.seed < 2 ** 32:  # scikit-learn's splitters take no other seed
-        raise _bad("task.seed", "an int in the range [0, 2**32)", t.seed)
-    if t.labels and t.label_column:
-        raise ConfigError("give either task.labels=<file> or task.label_column=<column>, not both")
-    if t.labels and not Path(t.labels).is_file():
-        from encoderkit.errors import InputNotFoundError
-
-        raise InputNotFoundError(f"task.labels file {t.labels!r} does not exist", file=t.labels,
-                                 key="task.labels")
-    if t.split and not Path(t.split).is_file():
-        from encoderkit.errors import InputNotFoundError
-
-        raise InputNotFoundError(f"task.split file {t.split!r} does not exist", file=t.split,
-                                 key="task.split")
-    if t.group_column is not None:
-        where = ("task.label_column takes labels from the table, which has no groups to read"
-                 if t.label_column else "task.split fixes the split itself" if t.split
-                 else "task.type=contrastive reads no labels file" if t.type == "contrastive"
-                 else "there is no labels file" if not t.labels else "")
-        if where:
-            raise ConfigError(f"task.group_column={t.group_column!r} names a column of the labels "
-                              f"file (task.labels=<file>) that groups records for the validation "
-                              f"split; here {where}")
-    if t.type in ("token_classification", "token_regression") and t.label_column:
-        raise ConfigError(f"task.label_column gives one label per record; task.type={t.type} "
-                          "needs per-token labels in task.labels=<file>")
-
-
 def encoder_config(model_cfg: dict[str, Any], rope_axes: int):
     """``EncoderConfig.preset(preset, **overrides)``; rope_axes defaults to the domain's."""
     from encoderkit.core import EncoderConfig
@@ -620,9 +535,21 @@ def encoder_config(model_cfg: dict[str, Any], rope_axes: int):
                           f"fields: {sorted(known)}")
     opts.setdefault("rope_axes", rope_axes)
     try:
-        return EncoderConfig.preset(preset, **opts)
+        config = EncoderConfig.preset(preset, **opts)
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"model: {e}") from None
+    from encoderkit.train.model_size import encoder_parameters, size_problem
+
+    try:
+        problem = size_problem(encoder_parameters(config))  # before any allocation
+    except ValueError as e:  # what the layers refuse (xformers with local layers)
+        raise ConfigError(f"model: {e}") from None
+    if problem:
+        raise ConfigError(f"model={preset} hidden_size={config.hidden_size} num_layers="
+                          f"{config.num_layers} intermediate_size={config.intermediate_size}: {problem}; "
+                          f"choose a smaller model (model=tiny|small|base|large, or lower "
+                          f"model.hidden_size / model.num_layers)", key="model")
+    return config
 
 
 def help_text() -> str:
