@@ -67,9 +67,9 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
                 if spec.token_level:
                     s, e = tokens.setdefault(r, ([], []))
                     p = where[cu[i]:cu[i + 1]] if where is not None else starts[i] + np.arange(n)
-                    keep = p >= 0
-                    s.append(p[keep])
-                    e.append(per_np[cu[i]:cu[i + 1]][keep])
+                    placed = p >= 0
+                    s.append(p[placed])
+                    e.append(per_np[cu[i]:cu[i + 1]][placed])
                 else:
                     sums[r] = sums.get(r, 0.0) + per_np[i].astype(np.float64) * n
                     weights[r] = weights.get(r, 0.0) + n
