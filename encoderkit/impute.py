@@ -477,7 +477,10 @@ def _head_times(col: pd.Series, named: bool) -> tuple[np.ndarray, bool] | None:
         return None
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
         return (col.to_numpy(np.float64), False) if named else None
-    if pd.to_numeric(col.astype(str).str.strip(), errors="coerce").notna().any():
+    texts = col.astype(str).str.strip()
+    # numbers, with a decimal point or comma (40,85 in a ';' file: pandas reads it as a date)
+    if pd.to_numeric(texts, errors="coerce").notna().any() or \
+            texts.str.fullmatch(textfiles.COMMA_NUMBER).fillna(False).any():
         return None
     keys = _text_times(col)
     return None if keys is None else (keys, True)

@@ -258,13 +258,20 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
     are two sets, as they are two names). ``keep_integers`` (the frame ``infill`` fills and
     writes back): an integer column with holes as nullable ``Int64``, so an observed ``2``
     is written back as ``2``, not ``2.0``."""
-    dtype = {c: str for c in (id_column, set_column) if c} or None
+    # ids as written: a converter sees the cell before pandas' missing-value words, so a set
+    # named NA or null is that set (as series ids are kept), not "no set id"; an empty cell
+    # is still none
+    ids = [c for c in dict.fromkeys((id_column, set_column)) if c]
     sep = delimiter(path)  # .tsv (source_kind accepts it) is tab-separated
     try:
         with reading(path):
             check_row_widths(path, sep)  # pandas reads a short row as missing values
             # round_trip: the C parser's default can be one rounding step off for 17+ digits
-            frame = pd.read_csv(path, sep=sep, dtype=dtype, index_col=False, float_precision="round_trip")
+            frame = pd.read_csv(path, sep=sep, converters={c: str for c in ids} or None, index_col=False,
+                                float_precision="round_trip")
+            for c in ids:
+                if c in frame.columns:
+                    frame[c] = frame[c].astype(object).mask(frame[c].astype(str) == "")
             if keep_integers:
                 frame = keep_integer_columns(frame, path, sep)
     except DataError as err:

@@ -62,12 +62,16 @@ def _same_ingest_options(options: Mapping[str, Any], schema: Mapping[str, Any], 
 
 
 def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestReport,
-               limit: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+               limit: int | None = None, kept: list[str] | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
     """Each file read as a table (``read_table`` with the ingest options and ``limit``), its
-    ragged rows and messages put in the report; one at a time."""
+    ragged rows and messages put in the report; one at a time. ``kept``: extended with the
+    missing-value words (``NA``) the files' text columns keep as values (``words.py``)."""
     for path in sources:
         res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"],
-                         missing_value=opts["missing_value"], limit=limit)
+                         missing_value=opts["missing_value"], limit=limit,
+                         keep_words=opts.get("keep_words") or ())
+        if kept is not None:
+            kept.extend(res.kept_words)
         if res.ragged_rows:
             report.skip("ragged row (wrong number of fields)", res.ragged_rows)
         report.warnings.extend(res.messages)

@@ -141,6 +141,13 @@ def like_observed(fill: Sequence[Any], observed: Any) -> list[Any]:
         numbers = [str(v).strip() for v in values if _number(str(v)) is not None]
         decimal = any(not _WHOLE.fullmatch(t) for t in numbers)
         return [_text(v, decimal) for v in fill]
+    if kind == "decimal":  # a Parquet decimal128 column: Decimals with its digits after the point
+        import decimal
+
+        places = min(v.as_tuple().exponent for v in values if isinstance(v, decimal.Decimal))
+        step = decimal.Decimal(1).scaleb(int(places)) if isinstance(places, int) else None
+        return [decimal.Decimal(repr(float(v))).quantize(step) if step is not None and
+                isinstance(v, (int, float, np.number)) and np.isfinite(v) else v for v in fill]
     if kind in ("integer", "floating", "mixed-integer-float"):
         floats = kind != "integer"
         out = []

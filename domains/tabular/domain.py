@@ -36,6 +36,7 @@ from domains.tabular.appending import append_files, read_files, write_rows
 from domains.tabular.blend import BLENDS
 from domains.tabular.compressed import TextBeyond
 from domains.tabular.filling import TableInfill
+from domains.tabular.parquet_out import write_parquet
 from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
 from domains.tabular.reading import _plain_index, read_table
 from domains.tabular.records import TableRecords
@@ -139,6 +140,7 @@ class TabularDomain(TableInfill, Domain):
         self.read_decimal = "."
         self.read_newline, self.read_bom = "\n", False  # line end and byte-order mark, likewise
         self.read_index: list = []  # a Parquet file's index levels (read as columns), likewise
+        self.read_schema: Any = None  # a Parquet file's Arrow schema, likewise
 
     # ------------------------------------------------------------ ingest
     @classmethod
@@ -150,14 +152,17 @@ class TabularDomain(TableInfill, Domain):
         try:
             if streams(sources):
                 return ingest_streamed(str(sources[0]), writer, report, options)
+            kept: list[str] = []  # missing-value words the files' text columns keep (words.py)
             try:
-                frames = [frame for _, frame in read_files(sources, opts, report, whole_limit(sources))]
+                frames = [frame for _, frame in read_files(sources, opts, report, whole_limit(sources), kept)]
             except TextBeyond:  # more text than its compression claimed: column by column after all
                 return ingest_streamed(str(sources[0]), writer, report, options)
             if not frames:
                 raise ValueError("tabular ingest got no input files")
             if len(frames) > 1:  # the files' own frames go once joined: one copy of the table, not two
                 frames[:] = [pd.concat(frames, ignore_index=True, sort=False)]
+            if set(kept) - set(opts["keep_words"]):  # recorded: new files are read the same way
+                options = {**options, "keep_words": sorted(set(kept) | set(opts["keep_words"]))}
             return cls.ingest_frame(frames, writer, report, ids=None, **options)
         except DataError as e:  # e.g. no usable column: name the file(s) it came from
             if e.file is None:
@@ -412,17 +417,20 @@ class TabularDomain(TableInfill, Domain):
         # ragged row is refused rather than skipped
         opts = self.schema.get("ingest_options") or {}
         res = read_table(path, opts.get("delimiter"), keep_rows=True, decimal=opts.get("decimal", "auto"),
-                         missing_value=opts.get("missing_value"))
+                         missing_value=opts.get("missing_value"), keep_words=opts.get("keep_words") or ())
+        for msg in res.words_said:  # NA in a text column read as missing: its cells are filled
+            warnings.warn(msg, stacklevel=2)
         self.read_decimal = res.decimal
         self.read_newline, self.read_bom = res.newline, res.bom
         self.read_index = res.index
+        self.read_schema = res.arrow_schema
         return res.frame
 
     def read_options(self) -> dict[str, Any]:
         """The store's ingest options a raw table is read back with (``read_input``): a user
         may repeat them at embed / predict / evaluate; one that contradicts the run is refused."""
         opts = self.schema.get("ingest_options") or {}
-        return {k: opts.get(k) for k in ("delimiter", "decimal", "missing_value")}
+        return {k: opts.get(k) for k in ("delimiter", "decimal", "missing_value", "keep_words")}
 
     def check_output_name(self, data: Any, path: str) -> None:
         check_output_kind(path, as_frame(data) if isinstance(data, np.ndarray) else data, parquet=True)
@@ -435,7 +443,9 @@ class TabularDomain(TableInfill, Domain):
             if back:  # the file's own index, as it came
                 frame = frame.set_index([c for c, _ in index])
                 frame.index.names = [n for _, n in index]
-            atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=back))
+            # the input's own types and metadata where the fills fit them (parquet_out.py)
+            schema = getattr(self, "read_schema", None)
+            atomic_write(path, lambda tmp: write_parquet(frame, tmp, back, schema))
             return
         # the delimiter the table was read with (ingest option), so a ';' file stays one;
         # else by the name, compressed too (x.tsv.gz is tab-separated)

@@ -19,6 +19,7 @@ from encoderkit.errors import DataError
 
 from domains.tabular.blend import (CategoryForests, FittedImputers, category_proba, classical_estimate,
                                    forest_fits)
+from domains.tabular.datetext import date_fills, text_dates
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
@@ -210,12 +211,14 @@ class TableInfill:
             if predict is None and col["kind"] != "numeric" and j not in voted:
                 continue
             sel = missing[:, j]
+            key = names[col["name"]]
             if col["kind"] == "numeric":
                 values = decode_numeric(filled_num[sel, j], col)
+                if col.get("datetime") and text_dates(frame[key]) is not None:  # dates as text: as written
+                    values = date_fills(values, frame[key].dropna().to_numpy(dtype=object))
             else:
                 cats = col["categories"]
                 values = [cats[int(k) - 1] for k in filled_cat[sel, j]]
-            key = names[col["name"]]
             out[key] = fill_column(frame[key], values, sel)
         return out.to_numpy(dtype=data.dtype) if is_array else out
 

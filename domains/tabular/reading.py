@@ -34,6 +34,8 @@ from encoderkit.errors import DataError, InputNotFoundError, reading
 # the cell rules live in holes.py; importable from here as before
 from domains.tabular.bigints import integer_text, overflow_candidates
 from domains.tabular.compressed import TextBeyond, open_stream, text_source
+from domains.tabular.numcodes import collapsing
+from domains.tabular.words import Decision, column_words, decide, is_text, restored
 from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
                                    marked_numbers, missing_cells, sentinel_cells)
 
@@ -47,6 +49,10 @@ class ReadResult:
     bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
     # Parquet: the index levels read as columns, as (column, the level's own name)
     index: list[tuple[Any, Any]] = field(default_factory=list)
+    # missing-value words (NA) a text column kept as values (words.py), for the schema to record
+    kept_words: list[str] = field(default_factory=list)
+    words_said: list[str] = field(default_factory=list)  # what reading them said (also in messages)
+    arrow_schema: Any = None  # a Parquet file's own schema: a filled file is written with it
 
 
 def _plain_index(index: pd.Index) -> bool:
@@ -61,7 +67,8 @@ TEXT_SUFFIXES = TEXT_TABLE_SUFFIXES
 
 
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
-               decimal: str = "auto", missing_value: Any = None, limit: int | None = None) -> ReadResult:
+               decimal: str = "auto", missing_value: Any = None, limit: int | None = None,
+               keep_words: Sequence[str] = ()) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
     are skipped and counted rather than shifting cells into the wrong columns, or, with
     ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
@@ -73,11 +80,12 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
     file (``sentinel_cells``). Cells that are ``MISSING_MARKS`` in a column of numbers are
     missing too (``marked_numbers``). ``limit``: the bytes of text a compressed text table
     is held to; past them ``compressed.TextBeyond`` is raised (the table is read another
-    way), not a ``DataError``."""
+    way), not a ``DataError``. ``keep_words``: words pyarrow reads as missing (``NA``) that a
+    text column keeps as values (``words.py``, which also says which others it keeps)."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        res = _read_table(path, delimiter, keep_rows, decimal, limit)
+        res = _read_table(path, delimiter, keep_rows, decimal, limit, keep_words, missing_value)
         res.frame, said = marked_numbers(res.frame, res.decimal)
         res.messages += [f"{path}: {m}" for m in said]
         if missing_value is not None:
@@ -86,8 +94,9 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
         return res
 
 
-def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
-                decimal: str = "auto", limit: int | None = None) -> ReadResult:
+def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decimal: str = "auto",
+                limit: int | None = None, keep_words: Sequence[str] = (),
+                missing_value: Any = None) -> ReadResult:
     lower = path.lower()
     if os.path.isdir(path):
         raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
@@ -104,7 +113,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
             names = list(frame.index.names)
             frame = frame.reset_index()
             index = list(zip(frame.columns[:len(names)], names))
-        return ReadResult(frame, messages=_dropped(path, dropped), index=index)
+        return ReadResult(frame, messages=_dropped(path, dropped), index=index, arrow_schema=table.schema)
     import pyarrow.csv as pacsv
 
     plan = text_plan(path, delimiter, decimal)
@@ -120,6 +129,13 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
 
             with text_source(path, plan.method, limit) as src:
                 return read(src)
+
+        def cells(names: Sequence[str]) -> Any:
+            """The columns ``names`` as written (text, no cell missing)."""
+            with text_source(path, plan.method, limit) as src:
+                return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=threads),
+                                      parse_options=parse_options(plan, RowErrors(), lines),
+                                      convert_options=written_options(names))
         lines, threads = True, True
         table = parse(lines, threads)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
@@ -149,6 +165,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
                 rows.bad.clear()
                 wide = parse(lines, threads, blanks, text)
             table = wide
+        table, said = settle_words(table, cells, keep_words, missing_value)
     rows.check(path)
     bad = rows.bad
     names = [str(n) for n in table.column_names]
@@ -161,10 +178,41 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False,
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=plan.head.newline,
-                     bom=plan.head.bom)
+                     bom=plan.head.bom, kept_words=said.words)
     _refuse_repeated_header(res.frame, path)
     res.messages += read_messages(path, decimal, point, blanks, comma, bad, dropped)
+    res.words_said = [f"{path}: {m}" for m in said.messages]
+    res.messages += res.words_said
     return res
+
+
+def written_options(names: Sequence[str]) -> Any:
+    """pyarrow's conversion options that read the columns ``names`` as their cells are
+    written: text, none missing (``words.column_words``)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, include_columns=list(names),
+                                strings_can_be_null=False)
+
+
+def settle_words(table: Any, cells: Any, keep_words: Sequence[str], missing_value: Any) -> tuple[Any, Decision]:
+    """``table`` with the missing-value words its text columns keep as values (``words.py``)
+    back as text, and the decision. ``cells(names)``: those columns as written. Nothing is read
+    again unless a text column has a missing cell."""
+    names = [str(n) for n in table.column_names]
+    if not any(is_text(f.type) and c.null_count for f, c in zip(table.schema, table.columns)):
+        return table, Decision()
+    holed = [j for j, (f, c) in enumerate(zip(table.schema, table.columns)) if c.null_count
+             and names.count(names[j]) == 1 and "binary" not in str(f.type)]  # bytes: refused, named
+    written = cells([names[j] for j in holed])
+    if written.num_rows != table.num_rows:  # read otherwise: leave the table as it is
+        return table, Decision()
+    found = {j: column_words(names[j], table.column(j), written.column(names[j])) for j in holed}
+    said = decide(found, keep_words, missing_value)
+    for j, words in said.kept.items():
+        table = table.set_column(j, table.schema.field(j), restored(table.column(j), written.column(names[j]), words))
+    return table, said
 
 
 @dataclass
@@ -335,7 +383,8 @@ def _head(path: str, delimiter: str) -> Head:
     head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom)
     if len(raw) == HEAD_BYTES:  # a cut last line is no row
         text = text[:text.rfind("\n") + 1]
-    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*0\d", text, re.MULTILINE):
+    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*0\d", text, re.MULTILINE) and \
+            not re.search(r"\d\.\d*0\b", text):  # nor a decimal ending in 0 (3.10: numcodes.py)
         return head  # no cell starts with a zero and a digit: nothing to parse the head for
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -345,9 +394,12 @@ def _head(path: str, delimiter: str) -> Head:
         return head
     names = rows[0]
     led = set()
-    for row in rows[1:]:
-        if len(row) == len(names):
-            led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
+    whole = [row for row in rows[1:] if len(row) == len(names)]
+    for row in whole:
+        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
+    for j in range(len(names)):  # 3.1 beside 3.10: codes, not one number (numcodes.py)
+        if j not in led and collapsing(row[j] for row in whole) is not None:
+            led.add(j)
     head.codes = [names[j] for j in sorted(led) if names[j].strip()]
     return head
 
@@ -473,10 +525,16 @@ def _to_pandas(table: Any) -> pd.DataFrame:
     import pyarrow as pa
 
     frame = table.to_pandas()
-    for i, fld in enumerate(table.schema):
-        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[i] == np.float64:
+    # the fields that are the frame's columns, in its order (a Parquet file's index levels are not)
+    index = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    fields = [i for i, fld in enumerate(table.schema) if fld.name not in index]
+    if len(fields) != frame.shape[1]:
+        return frame
+    for j, i in enumerate(fields):
+        fld = table.schema.field(i)
+        if pa.types.is_integer(fld.type) and table.column(i).null_count and frame.dtypes.iloc[j] == np.float64:
             dtype = pd.api.types.pandas_dtype(str(fld.type).replace("int", "Int").replace("uInt", "UInt"))
-            frame.isetitem(i, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
+            frame.isetitem(j, table.column(i).to_pandas(types_mapper={fld.type: dtype}.get))
     return frame
 
 

@@ -35,6 +35,10 @@ from encoderkit.numerics import F32_MAX, finite_mean_std
 from domains.tabular import reading
 from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values
 from domains.tabular.cells import CategoryCodes, like_observed
+from domains.tabular.datetext import text_dates
+from domains.tabular.numcodes import MAX_CODES as CODES_MAX
+from domains.tabular.numcodes import codes_message, collapsing_counts
+from domains.tabular.words import check_keep_words
 # text forms of numbers and dates live in textforms.py; importable from here as before
 from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
 
@@ -52,6 +56,7 @@ INGEST_DEFAULTS: dict[str, Any] = {
     "strict": False,  # a non-numeric string in a numeric column is an error instead of missing
     "delimiter": None,  # CSV delimiter; None: tab for .tsv/.tab, comma otherwise
     "missing_value": None,  # a number (-999) or word a file writes for a missing cell
+    "keep_words": [],  # words read as missing (NA, N/A, null) that text columns keep as values (words.py)
     "decimal": "auto",  # decimal mark of a text table's numbers: auto ("," in a file of them not
                         # separated by commas, see reading.py), "." or ","
     "validation_fraction": 0.05,  # held out of the statistics, same split as RecordStore.split
@@ -101,6 +106,7 @@ def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
                              f"or a list of them ([-999, 9999]). Got {mv!r} instead.")
     if isinstance(mv, tuple) or type(mv).__name__ == "ListConfig":
         opts["missing_value"] = list(mv)
+    opts["keep_words"] = check_keep_words(opts["keep_words"], opts["missing_value"])
     if opts["decimal"] not in DECIMALS:
         raise ValueError(f"The 'decimal' option must be one of {list(DECIMALS)}. "
                          f"Got {opts['decimal']!r} instead.")
@@ -297,12 +303,21 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if pd.api.types.infer_dtype(present, skipna=True) == "string" and \
             present.astype(str).str.strip().str.fullmatch(r"0\d+").any():
         return "categorical"
+    if _collapsing(present) is not None:  # 3.1 beside 3.10: codes (numcodes.py)
+        return "categorical"
     # text: numeric if nearly every cell parses as a number (a stray "abc" is missing), not
     # counting the cells that mark a missing value ("." / "-", however many)
     rest = present[~missing_marks(present)]
     if len(rest) and _number_share(rest) >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
+
+
+def _collapsing(text: pd.Series) -> tuple[str, str] | None:
+    """``numcodes.collapsing`` of a text column (no missing cell), counted by pandas."""
+    if text.nunique() > CODES_MAX:
+        return None
+    return collapsing_counts(text.astype(str).value_counts().to_dict())
 
 
 def _number_share(text: pd.Series) -> float:
@@ -422,6 +437,8 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
     chosen = isinstance(s.dtype, pd.CategoricalDtype) or name in opts["columns"]
     if big:
         messages.append(big_integer_message(name, s))
+    elif not chosen and (pair := collapsing_counts(counts.to_dict())) is not None:
+        messages.append(codes_message(name, pair))
     elif not chosen and _formatted_numbers(counts.index, opts["numeric_fraction"]):
         example, advice = _number_advice(counts.index)
         messages.append(f"column {name!r} holds numbers written with separators, signs, units "
@@ -482,7 +499,8 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
         present[j] = True
         s = frame[names[col["name"]]]
         if col["kind"] == "numeric":
-            v, msg = column_numbers(s, col["name"], opts, source)
+            dates = text_dates(s) if col.get("datetime") else None  # ISO dates as text (datetext.py)
+            v, msg = column_numbers(s if dates is None else dates, col["name"], opts, source)
             if msg and report_text:
                 warnings.warn(msg, stacklevel=2)
             ok = ~np.isnan(v)

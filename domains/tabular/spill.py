@@ -66,12 +66,18 @@ class RawTable:
             col = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=[name]),
                                  parse_options=pacsv.ParseOptions(newlines_in_values=lines),
                                  convert_options=convert).column(0)
-        # kept: the column is read again, as the last parse made it (``kept``)
+        self.keep(j, col)  # the column is read again, as the last parse made it (``kept``)
+        return col
+
+    def keep(self, j: int, col: Any) -> None:
+        """Column ``j`` is ``col`` (a ChunkedArray) when read again (``kept``)."""
+        import pyarrow as pa
+
+        name = self.names[j]
         with pa.OSFile(self.kept_file(j), "wb") as sink, \
                 pa.ipc.new_file(sink, pa.schema([pa.field(name, col.type)]), options=_ipc_options()) as out:
             for chunk in col.chunks:
                 out.write_batch(pa.record_batch([chunk], names=[name]))
-        return col
 
     def kept(self, j: int) -> Any:
         """Column ``j`` as the last ``typed`` of it parsed it (a one-column table)."""

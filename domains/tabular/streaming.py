@@ -50,6 +50,7 @@ from domains.tabular.reading import (_dropped, _to_pandas, convert_options, head
 from domains.tabular.schema import (Encoded, check_ingest_options, column_entry, encode_frame,
                                     excluded_columns, finish_schema, unknown_columns)
 from domains.tabular.spill import spill_text
+from domains.tabular.words import Decision, column_words, decide, is_text, restored
 
 # A file at least this large (its text, estimated) is ingested column by column. Measured on
 # CSVs of 32 columns of 30 / 100 / 300 MB: read whole 0.51 / 0.89 / 2.0 GB at peak (7 bytes a
@@ -145,7 +146,8 @@ class TextColumns:
                 fld = table.schema.field(0)
                 facts.append({"nulls": col.null_count, "blanks": missing_cells(table),
                               "comma": comma_column(fld, col) if comma_wanted else None,
-                              "utf8": utf8_problem(fld, col), "big": beyond_float(fld, col)})
+                              "utf8": utf8_problem(fld, col), "big": beyond_float(fld, col),
+                              "text": is_text(fld.type)})
             return facts
 
         point, blanks, comma = plan.point, [], []
@@ -175,7 +177,31 @@ class TextColumns:
         self.names = [names[j] for j in self.keep]
         self.num_rows, self.ragged, self.point, self.blanks = raw.num_rows, len(bad), point, blanks
         self.messages = read_messages(path, decimal, point, blanks, comma, bad, len(drop))
+        said = self._words(opts, [j for j, f in enumerate(facts) if f["nulls"] and f["text"]],
+                           [j for j, f in enumerate(facts) if f["nulls"] and f["utf8"] is None])
+        self.kept_words = said.words
+        self.messages += [f"{path}: {m}" for m in said.messages]
         os.remove(raw.file)  # the columns are kept as the last parse made them (``read``)
+
+    def _words(self, opts: Mapping[str, Any], text: Sequence[int], holed: Sequence[int]) -> Decision:
+        """Which missing-value words (``NA``) the text columns keep as values (``words.py``),
+        as ``reading.settle_words`` decides for the whole file; those columns are kept with
+        them. ``text``: the text columns with a missing cell; ``holed``: every column with one.
+        A column at a time."""
+        import pyarrow as pa
+
+        text = [j for j in text if j in self.keep]
+        if not text:
+            return Decision()
+
+        def written(j: int) -> Any:  # column j as its cells are written
+            return pa.chunked_array([c.view(pa.string()) for c in self.raw.raw(j)], type=pa.string())
+        found = {j: column_words(self.raw.names[j], self.raw.kept(j).column(0), written(j))
+                 for j in holed if j in self.keep}
+        said = decide(found, opts["keep_words"], opts["missing_value"])
+        for j, words in said.kept.items():
+            self.raw.keep(j, restored(self.raw.kept(j).column(0), written(j), words))
+        return said
 
     def read(self, j: int) -> pd.DataFrame:
         """Column ``j`` (of ``names``) as a one-column frame, as the reader's frame holds it
@@ -201,6 +227,7 @@ class ParquetColumns:
         drop = unnamed_empty(names, nulls, self.num_rows)
         self.names = [n for j, n in enumerate(names) if j not in drop]
         self.messages = _dropped(path, len(drop))
+        self.kept_words: list[str] = []  # Parquet holds its missing cells as such: no word to settle
 
     def _table(self, name: str) -> Any:
         import pyarrow.parquet as pq
@@ -281,7 +308,8 @@ def ingest_streamed(path: str, writer: RecordWriter, report: IngestReport,
             warnings.warn(msg, stacklevel=3)
         report.warnings.extend(messages)
         _write(cells, len(schema["columns"]), rows, writer, report)
-    schema["ingest_options"] = {k: v for k, v in opts.items()}
+    # the missing-value words kept as values (words.py): new files are read the same way
+    schema["ingest_options"] = {**opts, "keep_words": sorted(set(opts["keep_words"]) | set(table.kept_words))}
     return schema
 
 

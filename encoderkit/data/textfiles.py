@@ -59,13 +59,15 @@ def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = Fa
         import io
         import zipfile
 
+        # the member as a stream, decompressed as it is read: the readers that look at a file's
+        # first lines (or count its fields) held a whole point cloud or series in memory. The
+        # archive is closed at once; its file stays open until the member is closed
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if not n.endswith("/")]
             if len(names) != 1:
                 raise DataError(f"a compressed table is one file in the .zip; this one holds "
                                 f"{len(names)}" + (f" ({', '.join(names[:4])})" if names else ""), file=path)
-            data = archive.read(names[0])
-        raw = io.BytesIO(data)
+            raw = archive.open(names[0])
         return raw if binary else io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
     opener = _OPENERS.get(method, open)
     if binary:

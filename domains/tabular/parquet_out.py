@@ -1,0 +1,50 @@
+"""A filled table written back as Parquet with the input file's own Arrow schema.
+
+Why: pandas' round trip changes a Parquet file's types where the filled values would fit the
+originals: ``decimal128(10, 2)`` came back ``double``, ``string`` ``large_string``, a
+dictionary's int32 indices int8, and the file's own schema metadata (``b'source'``) was
+replaced by pandas'. Each column is cast back to the input's type where that cast is exact
+(pyarrow's safe cast: no value lost), else kept as pandas wrote it; the input's metadata is
+kept, with pandas' own entry describing the frame as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def as_input_schema(table: Any, schema: Any) -> Any:
+    """``table`` (``pa.Table.from_pandas`` of the filled frame) with the column types and
+    schema metadata of ``schema`` (the input file's), where they fit."""
+    import pyarrow as pa
+
+    if schema is None:
+        return table
+    names = list(schema.names)
+    fields, columns = [], []
+    for fld, col in zip(table.schema, table.columns):
+        if names.count(fld.name) == 1:
+            want = schema.field(fld.name)
+            try:
+                col = col.cast(want.type, safe=True)
+                fld = pa.field(fld.name, want.type, nullable=want.nullable or col.null_count > 0,
+                               metadata=want.metadata)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass  # a fill the input's type cannot hold: as pandas wrote it
+        fields.append(fld)
+        columns.append(col)
+    # the input's metadata; pandas' own entry as the filled frame is (its dtypes: a column
+    # with holes held back is Int64, which the input's entry would not say)
+    meta = {**(schema.metadata or {}), **{k: v for k, v in (table.schema.metadata or {}).items() if k == b"pandas"}}
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=meta))
+
+
+def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> None:
+    """``frame`` to the Parquet file ``path`` (``index``: its index too), typed as ``schema``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=index)
+    pq.write_table(as_input_schema(table, schema), path)

@@ -1,0 +1,144 @@
+"""The words pyarrow reads as a missing cell (``NA``, ``N/A``, ``null``, ``NULL``, ``nan``,
+``#N/A``, ...) in the text columns of a table file: missing, or a value.
+
+Why: in a column of numbers such a word is a hole (R and pandas exports write ``NA``), but in
+a column of text it may be a value: ``NA`` is North America, Namibia's ISO code, "not
+applicable". Read as missing, a category ``NA`` was overwritten by ``impute`` ("region 19
+filled"), replaced by ``infill`` and dropped as a class by ``task.label_column``, without a
+word. The rule, column by column for the text columns only (a number column's words stay
+missing):
+
+- a word given in the ingest option ``keep_words`` is a value; one given in ``missing_value``
+  is missing;
+- otherwise ``NA``, ``N/A`` and ``n/a`` (``VALUE_WORDS``, words that are codes or answers) are
+  values when the file shows how it writes a missing cell and that is not the word: some
+  cell of the file is empty (or ``?`` / blank) and no column of numbers holds any such word
+  (pandas' ``to_csv`` writes holes empty; R writes ``NA`` in its number columns too, so its
+  ``NA`` stays missing). ``null`` / ``NULL`` / ``nan`` / ``NaN`` and the ``#N/A`` family stay
+  missing: they are what a hole becomes when serialised (SQL, JSON, ``astype(str)``, Excel
+  errors), rarely a value;
+- every other such word is missing.
+
+Each column is said: "19 cell(s) 'NA' read as missing ... keep_words=[NA] keeps them as a
+value", or "kept as a value ... missing_value=NA reads them as missing". The words kept are
+recorded in the schema's ingest options (``keep_words``), so a run reads new files the same
+way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+# pyarrow's default missing-value words (``ConvertOptions().null_values`` less the empty cell)
+NULL_WORDS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+              "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
+# the words kept as a value on the file's evidence alone (module docstring)
+VALUE_WORDS = frozenset({"NA", "N/A", "n/a"})
+
+
+@dataclass
+class ColumnWords:
+    """What one column's missing cells were, as written: ``words`` (word -> cells), and
+    ``empty`` (cells empty, blank or ``?``); ``text`` whether the column was read as text."""
+    name: str
+    text: bool
+    words: dict[str, int] = field(default_factory=dict)
+    empty: int = 0
+
+
+def is_text(typ: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+def column_words(name: str, typed: Any, raw: Any) -> ColumnWords:
+    """``ColumnWords`` of a column read as ``typed`` (a ChunkedArray) whose cells as written
+    are the strings ``raw`` (no missing cell: pyarrow with ``strings_can_be_null=False``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = ColumnWords(name, is_text(typed.type))
+    if not typed.null_count:
+        return found
+    cells = pc.filter(raw, pc.is_null(typed))
+    hit = pc.is_in(cells, value_set=pa.array(NULL_WORDS))
+    words = pc.filter(cells, hit)
+    found.words = {str(d["values"]): int(d["counts"]) for d in pc.value_counts(words).to_pylist()}
+    found.empty = len(cells) - len(words)
+    return found
+
+
+def listed(value: Any) -> list[str]:
+    """An option's words as a list of text (``missing_value`` may be one value or a list)."""
+    if value is None:
+        return []
+    values = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig" else [value]
+    return [str(v).strip() for v in values]
+
+
+@dataclass
+class Decision:
+    """Which words each text column keeps as values (by position), what to say, and every
+    word kept anywhere (recorded as ``keep_words``)."""
+    kept: dict[int, list[str]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+
+def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: Any) -> Decision:
+    """The rule of the module docstring over the columns surveyed (``column_words``)."""
+    keep, missing = set(listed(keep_words)), set(listed(missing_value))
+    evidence = any(c.empty for c in columns.values()) and \
+        not any(c.words for c in columns.values() if not c.text)
+    out = Decision()
+    for j, col in columns.items():
+        if not col.text:
+            continue
+        for word, count in sorted(col.words.items()):
+            if word in keep:
+                out.kept.setdefault(j, []).append(word)
+            elif word in missing:  # given as missing_value: nothing to say
+                continue
+            elif word in VALUE_WORDS and evidence and word not in missing:
+                out.kept.setdefault(j, []).append(word)
+                out.messages.append(
+                    f"column {col.name!r}: {count} cell(s) {word!r} kept as a value (the file leaves "
+                    f"its missing cells empty, and no column of numbers holds such a word); "
+                    f"missing_value={word} reads them as missing")
+            else:
+                out.messages.append(
+                    f"column {col.name!r}: {count} cell(s) {word!r} read as missing (a word that "
+                    f"stands for a missing cell); keep_words=[{word}] keeps them as a value")
+    out.words = sorted({w for ws in out.kept.values() for w in ws})
+    return out
+
+
+def restored(typed: Any, raw: Any, words: Sequence[str]) -> Any:
+    """The column ``typed`` with its missing cells that were one of ``words`` (as written in
+    ``raw``) back as that text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    back = pc.and_(pc.is_null(typed), pc.is_in(raw, value_set=pa.array(list(words))))
+    return pc.if_else(back, raw.cast(typed.type), typed)
+
+
+def check_keep_words(value: Any, missing_value: Any) -> list[str]:
+    """The ingest option ``keep_words`` as a list of words: each one of ``NULL_WORDS`` (any
+    other word is read as written already), none also given as ``missing_value``."""
+    words = listed(value)
+    if value is not None and not isinstance(value, (list, tuple, str)) and \
+            type(value).__name__ != "ListConfig":
+        raise ValueError(f"The 'keep_words' option must be a list of words (such as [NA]). "
+                         f"Got {value!r} instead.")
+    odd = [w for w in words if w not in NULL_WORDS]
+    if odd:
+        raise ValueError(f"The 'keep_words' option names {odd}, which are read as values already; "
+                         f"it takes words read as a missing cell: {list(NULL_WORDS)}")
+    both = sorted(set(words) & set(listed(missing_value)))
+    if both:
+        raise ValueError(f"The options 'keep_words' and 'missing_value' both name {both}: a word is "
+                         f"either a value or a missing cell")
+    return sorted(set(words))
