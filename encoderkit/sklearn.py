@@ -502,7 +502,7 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.blend_columns_ = cols
         self.blend_categories_ = [c["name"] for c in domain.columns
                                   if c["kind"] != "numeric" and observed.get(c["name"], False)]
-        kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols)) else [])
+        kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols), say=True) else [])
         design = self._design(frame)
         models = {}
         for kind in kinds:

@@ -75,9 +75,23 @@ _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 4
 
 
-def forest_fits(n_columns: int) -> bool:
-    """Whether the forest runs on a table with ``n_columns`` columns."""
-    return n_columns <= FOREST_MAX_COLUMNS
+_SAID_TOO_WIDE: set[int] = set()
+
+
+def forest_fits(n_columns: int, say: bool = False) -> bool:
+    """Whether the forest runs on a table with ``n_columns`` columns. ``say``: a blend that
+    asked for the forest and does not get it says so (once per width and process): a table
+    of 101 columns is filled by another method than one of 100, numeric cells without the
+    forest and categorical cells without the classifiers' vote, and a user must not learn
+    that only from the per-column table."""
+    fits = n_columns <= FOREST_MAX_COLUMNS
+    if not fits and say and n_columns not in _SAID_TOO_WIDE:
+        _SAID_TOO_WIDE.add(n_columns)
+        warnings.warn(f"the table has {n_columns} columns, more than {FOREST_MAX_COLUMNS}: the random-forest "
+                      f"imputer is left out of the blend (its cost grows with columns squared), so numeric "
+                      f"cells are the encoder's and the iterative imputer's fill and categorical cells the "
+                      f"encoder's alone (no classifier vote)", stacklevel=3)
+    return fits
 
 
 def _lean_ridge():

@@ -146,7 +146,7 @@ class TableInfill:
         """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest
         only where the table is narrow enough, ``blend.forest_fits``)."""
         kinds = [k for k in blend.split("+") if k != "none"]
-        return [k for k in kinds if k != "forest" or forest_fits(len(self.columns))]
+        return [k for k in kinds if k != "forest" or forest_fits(len(self.columns), say=True)]
 
     def _fill(self, data: Any, predict: PredictFn | None, blend: str,
               forests: CategoryForests | None = None,
