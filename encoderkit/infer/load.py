@@ -2,8 +2,10 @@
 
 Loading is safe: ``state.json`` through ``json`` and weights through
 ``safetensors``; nothing goes through pickle. A missing file, a checkpoint of a
-newer format version, or weights that do not fit the model built from the
-checkpoint's own config give an error naming the file and the problem.
+newer format version, or weights that do not fit the model the checkpoint's own
+config describes give an error naming the file and the problem, the last before the
+model is built (``weights_fit``). A run folder may be an upload: the files read of it
+stay inside it and its ``config.yaml`` is read, never evaluated (``run_files``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from torch import nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import DataError, InputNotFoundError
+from encoderkit.infer import run_files
 from encoderkit.infer.pretrained import Pretrained
+from encoderkit.infer.weights_fit import build_checked
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.registry import build_domain
 from encoderkit.train import checkpoint as ckpt
@@ -35,7 +39,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if not path.exists():
         raise InputNotFoundError("checkpoint path does not exist", file=path, key="checkpoint")
     if (path / ckpt.STATE_FILE).is_file():
+        run_files.check_checkpoint_files(path, path)
         return _verified(path)
+    # a run directory: its checkpoints lie inside it (before their files are read to verify them)
+    run_files.check_run_checkpoints(path)
     if (path / "best" / ckpt.STATE_FILE).is_file():  # a fine-tuned run: its best checkpoint
         return _verified(path / "best")
     if not (path / "checkpoints").is_dir():
@@ -101,23 +108,11 @@ def load_weights(model: nn.Module, file: Path) -> None:
         raise DataError(f"does not match the model its state.json describes: {e}", file=file) from None
 
 
-def _run_setting(checkpoint: Path, key: str) -> Any:
-    """``key`` of the run's resolved ``config.yaml``, or None."""
-    for cfg in (checkpoint.parent.parent / "config.yaml", checkpoint.parent / "config.yaml",
-                checkpoint / "config.yaml"):
-        if cfg.is_file():
-            from omegaconf import OmegaConf
-
-            value = OmegaConf.select(OmegaConf.load(cfg), key, default=None)
-            if value:
-                return value
-    return None
-
-
 def run_max_seqlen(checkpoint: Path) -> int:
-    """``data.max_seqlen`` of the run's resolved ``config.yaml`` (the window the model trained on)."""
-    value = _run_setting(checkpoint, "data.max_seqlen")
-    return int(value) if value else DEFAULT_MAX_SEQLEN
+    """``data.max_seqlen`` of the run's ``config.yaml`` (the window the model trained on);
+    ``run_files`` says which config files a checkpoint reads."""
+    value, file = run_files.run_setting(checkpoint, "data.max_seqlen")
+    return DEFAULT_MAX_SEQLEN if file is None else run_files.positive_int(value, file, "data.max_seqlen")
 
 
 def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str | None:
@@ -129,7 +124,7 @@ def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str 
     recorded = (inputs or {}).get("store") if isinstance(inputs, Mapping) else None
     if isinstance(recorded, str) and recorded and ("://" in recorded or Path(recorded).exists()):
         return recorded
-    value = _run_setting(checkpoint, "data.store")
+    value, _ = run_files.run_setting(checkpoint, "data.store")
     if value:
         return str(value)
     return recorded if isinstance(recorded, str) and recorded else None
@@ -154,7 +149,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     except (KeyError, ValueError, TypeError) as e:
         raise DataError(f"cannot rebuild its domain and model: {' '.join(str(e).split())}",
                         file=checkpoint / ckpt.STATE_FILE) from None
-    model = MaskedEncoderModel(domain, config)
+    model = build_checked(lambda: MaskedEncoderModel(domain, config), config.num_layers, checkpoint)
     load_weights(model, checkpoint / ckpt.MODEL_FILE)
     inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,

@@ -99,6 +99,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     Returns the number of members."""
     from encoderkit.outputs import write_text_atomic
     from encoderkit.tasks import finetune
+    from encoderkit.tasks.head_size import MANY_CLASSES
     from encoderkit.tasks.labels import CASE_VARIANTS
     from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, SMALL_VALIDATION, UNTRAINED_CLASS
     from encoderkit.tasks.probe_member import train_probe_member, wants_probe
@@ -123,7 +124,8 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
         # the members (the probe's validation run too) share the root run's labels and split,
         # whose small size (and untrained classes, a test_auroc over fewer classes, ...) it has
         # already warned of
-        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID, TEST_AUROC):
+        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID, TEST_AUROC,
+                     MANY_CLASSES):
             warnings.filterwarnings("ignore", message=said)
         for i in range(1, n):
             if main:
@@ -192,18 +194,61 @@ def validation(runs: list[Path]) -> dict[str, float] | None:
     return {k: float(v) for k, v in task_metrics(best_spec(runs[0]), y_true, values).items()}
 
 
-def member_dirs(run_dir: Path) -> list[Path]:
-    """The other members of an ensemble run (empty for a single-model run)."""
+def _manifest(run_dir: Path) -> dict[str, Any] | None:
+    """``ensemble.json`` of a run as a JSON object, None where the run has none."""
     from encoderkit.errors import DataError
 
     manifest = Path(run_dir) / MANIFEST
     if not manifest.is_file():
-        return []
+        return None
     try:
         body = json.loads(manifest.read_text())
-        dirs = [Path(run_dir) / str(m) for m in body["members"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DataError(f"unreadable ensemble manifest: {e}", file=manifest) from None
+    except (ValueError, OSError) as e:  # JSONDecodeError, UnicodeDecodeError
+        raise DataError(f"unreadable ensemble manifest: {' '.join(str(e).split())}", file=manifest) from None
+    if not isinstance(body, dict) or not isinstance(body.get("members"), list):
+        raise DataError("unreadable ensemble manifest: not a JSON object with a 'members' list",
+                        file=manifest)
+    return body
+
+
+def member_problem(entry: Any, run_dir: Path) -> str | None:
+    """Why ``entry`` of ``ensemble.json``'s ``members`` may not name a member, or None.
+
+    A member is a folder below the run folder, named by a relative path of plain parts
+    (``members/1``, ``members/probe``: what ``train_members`` writes). The manifest may be
+    someone else's upload: ``/abs/other/run`` or ``../../other`` made predict average (at
+    weight 1, the run's own at 0) another tenant's model without a word, and ``.`` the run
+    itself, loaded again and again. A link that leads out of the run folder is refused too."""
+    from encoderkit.infer.run_files import within
+
+    if not isinstance(entry, str) or not entry or "\x00" in entry:
+        return "is not a folder name"
+    parts = entry.replace("\\", "/").split("/")
+    if entry.startswith(("/", "\\")):
+        return "is an absolute path"
+    if any(p in ("", ".", "..") for p in parts):
+        return "is not a plain relative path (an empty, '.' or '..' part)"
+    if not within(Path(run_dir) / entry, run_dir):
+        return "leads outside the run folder through a symbolic link"
+    return None
+
+
+def member_dirs(run_dir: Path) -> list[Path]:
+    """The other members of an ensemble run (empty for a single-model run): folders below
+    the run folder, each named as ``member_problem`` allows (a ``DataError`` naming the
+    entry otherwise)."""
+    from encoderkit.errors import DataError
+
+    body = _manifest(run_dir)
+    if body is None:
+        return []
+    manifest = Path(run_dir) / MANIFEST
+    for entry in body["members"]:
+        problem = member_problem(entry, Path(run_dir))
+        if problem:
+            raise DataError(f"ensemble member {entry!r} {problem}: a member must be a folder inside the "
+                            f"run folder, named relative to it (such as 'members/1')", file=manifest)
+    dirs = [Path(run_dir) / m for m in body["members"]]
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
         raise DataError(f"ensemble member {missing[0]} is missing (rerun the same "
@@ -216,13 +261,13 @@ def member_weights(run_dir: Path) -> list[float]:
     ``weights``); empty for equal weights (manifests written before weights existed)."""
     from encoderkit.errors import DataError
 
-    manifest = Path(run_dir) / MANIFEST
-    if not manifest.is_file():
+    body = _manifest(run_dir)
+    if body is None:
         return []
-    body = json.loads(manifest.read_text())
     weights = body.get("weights") or []
-    if weights and (len(weights) != 1 + len(body.get("members", []))
-                    or not all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
+    if weights and (not isinstance(weights, list) or len(weights) != 1 + len(body["members"])
+                    or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                               for w in weights)):
         raise DataError(f"ensemble weights {weights} do not fit its {1 + len(body['members'])} "
-                        "members", file=manifest)
+                        "members", file=Path(run_dir) / MANIFEST)
     return [float(w) for w in weights]

@@ -575,8 +575,11 @@ def _indicator(x: Any, labels: Labels, r: int) -> float:
 def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
     """``[N, C]`` 0/1 indicators and the label names (several 0/1 columns, or one column
     of ``;``-separated label names)."""
+    from encoderkit.tasks.head_size import check_label_block
+
     n = len(labels.values)
     if len(labels.names) > 1:
+        check_label_block(n, len(labels.names), labels.file)
         y = np.zeros((n, len(labels.names)))
         for r, (v, ok) in enumerate(zip(labels.values, labels.labelled)):
             if ok:
@@ -587,6 +590,7 @@ def encode_multilabel(labels: Labels) -> tuple[np.ndarray, list[str]]:
     _warn_empty_sets(labels)
     names = _sort_classes(set().union(*sets)) if sets else []
     index = {c: i for i, c in enumerate(names)}
+    check_label_block(n, len(names), labels.file)
     y = np.zeros((n, len(names)))
     for r, s in enumerate(sets):
         for c in s:

@@ -109,6 +109,7 @@ class TaskObjective(Objective):
 
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
+        from encoderkit.tasks.head_size import build_task_model
         from encoderkit.tasks.model import TaskModel
 
         cfg, info, store = trainer.cfg, trainer.info, trainer.store
@@ -193,9 +194,14 @@ class TaskObjective(Objective):
         self.class_weights = weights
 
         self._resolve_lp_fraction(trainer, domain, spec)
-        self.model = TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
-                               temperature=float(task.temperature),
-                               learn_temperature=bool(task.learn_temperature)).to(trainer.device)
+        # its size known first: a head over far more classes than records is said, one that
+        # cannot fit in memory refused before anything is allocated (head_size.py)
+        self.model = build_task_model(
+            lambda: TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
+                              temperature=float(task.temperature),
+                              learn_temperature=bool(task.learn_temperature)),
+            spec, y, labelled, self.file or f"task.label_column={task.label_column}",
+            info.is_main).to(trainer.device)
         source = cfg.checkpoint
         if source not in (None, "none"):
             from encoderkit.infer.load import resolve_checkpoint

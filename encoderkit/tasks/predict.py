@@ -514,16 +514,19 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
     member in the average (empty: equal)."""
     from encoderkit.core import EncoderConfig
     from encoderkit.infer.load import load, load_weights, run_max_seqlen
+    from encoderkit.infer.weights_fit import build_checked
     from encoderkit.registry import build_domain
     from encoderkit.tasks.model import TaskModel
 
-    spec = TaskSpec.from_dict(state["task"])
     try:
+        spec = TaskSpec.from_dict(state["task"])
         domain = build_domain(state["domain"])
-    except KeyError as e:
-        raise DataError(f"cannot rebuild its domain: {e}", file=checkpoint / "state.json") from None
-    config = EncoderConfig.from_dict(state["model_config"])
-    model = TaskModel(domain, config, spec)
+        config = EncoderConfig.from_dict(state["model_config"])
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise DataError(f"cannot rebuild its task, domain and model: {' '.join(str(e).split())}",
+                        file=checkpoint / "state.json") from None
+    # the head's size too (its classes) is checked against the weights before anything is built
+    model = build_checked(lambda: TaskModel(domain, config, spec), config.num_layers, checkpoint)
     load_weights(model, checkpoint / "model.safetensors")
     max_seqlen = run_max_seqlen(checkpoint)
     out = FineTuned(model=model, domain=domain, config=config, path=checkpoint,

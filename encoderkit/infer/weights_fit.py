@@ -1,0 +1,93 @@
+"""The model a checkpoint's ``state.json`` describes, checked against its weights file
+before it is built.
+
+``state.json``'s ``model_config`` sets the model's size, and loading built that model before
+the weights were looked at: a 2.7 MB upload whose state.json claimed ``hidden_size=16384``
+and 96 layers allocated gigabytes, then ended in a traceback. Here the tensor names and
+shapes of ``model.safetensors`` come from its header (no tensor is read), the model is built
+on the ``meta`` device (shapes only, nothing allocated), and the two must agree, tensor by
+tensor, before the real build: the model built is then no larger than the weights on disk.
+A checkpoint that agrees but does not fit in this machine's memory is refused too, and an
+allocation that fails anyway is one line (``train/model_size.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from encoderkit.errors import DataError
+from encoderkit.train import checkpoint as ckpt
+
+
+def weight_shapes(file: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a checkpoint's safetensors header (no tensor data read).
+
+    ``hf_files.header_shapes`` reads the header; it adds ``model.`` to the names of a file
+    without one (a bare Hugging Face ``ModernBertModel``). encoderkit's own names never
+    start with ``model.`` (``embedder.``, ``encoder.``, ``head.``, ``classifier.`` ...), so
+    taking the prefix off again gives the file's names exactly."""
+    from encoderkit.interop.hf_files import header_shapes
+
+    if not file.is_file():
+        from encoderkit.errors import InputNotFoundError
+
+        raise InputNotFoundError("checkpoint weights are missing", file=file)
+    return {k.removeprefix("model."): v for k, v in header_shapes([file]).items()}
+
+
+def _expected(model: nn.Module) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
+    """Shapes of the model's state (persistent buffers too), and for each tensor the other
+    names it is tied to (a checkpoint stores a shared tensor once, under any of them)."""
+    state = model.state_dict(keep_vars=True)
+    names_of: dict[int, list[str]] = {}
+    for name, t in state.items():
+        names_of.setdefault(id(t), []).append(name)
+    shapes = {name: tuple(t.shape) for name, t in state.items()}
+    return shapes, {name: names_of[id(t)] for name, t in state.items()}
+
+
+def mismatch(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """How the (meta) ``model`` and the weights' header ``shapes`` disagree, or None: a
+    tensor of another shape, a tensor the model lacks, or a tensor of the model (and of
+    none it is tied to) the file lacks."""
+    want, tied = _expected(model)
+    for name, shape in shapes.items():
+        if name not in want:
+            return f"the weights hold tensor {name} {shape}, which that model does not have"
+        if shape != want[name]:
+            return f"it describes tensor {name} as {want[name]}, the weights hold {shape}"
+    absent = [n for n in want if not any(t in shapes for t in tied[n])]
+    if absent:
+        return (f"it describes {len(absent)} tensor(s) the weights lack (e.g. {absent[0]} "
+                f"{want[absent[0]]})")
+    return None
+
+
+def build_checked(build: Callable[[], nn.Module], num_layers: int, checkpoint: Path) -> nn.Module:
+    """``build()`` once ``model.safetensors`` of ``checkpoint`` was found to hold exactly the
+    tensors the model ``build`` makes (``num_layers``: the config's, checked first, as each
+    layer has at least one tensor and building a claimed million layers on ``meta`` alone
+    takes gigabytes of Python objects). A ``DataError`` naming the weights file otherwise."""
+    from encoderkit.train.model_size import allocation, meta_parameters, size_problem
+
+    state_file = checkpoint / ckpt.STATE_FILE
+    shapes = weight_shapes(checkpoint / ckpt.MODEL_FILE)
+
+    def refuse(problem: str) -> DataError:  # worded as load_weights' error of a mismatch found later
+        return DataError(f"does not match the model its {ckpt.STATE_FILE} describes: {problem} (damaged "
+                         f"or edited; the model is not built)", file=checkpoint / ckpt.MODEL_FILE)
+
+    if num_layers > len(shapes):
+        raise refuse(f"it describes {num_layers} layers, the weights hold {len(shapes)} tensors in all")
+    model, parameters = meta_parameters(build)
+    problem = mismatch(model, shapes)
+    if problem:
+        raise refuse(problem)
+    problem = size_problem(parameters)
+    if problem:
+        raise DataError(f"cannot load: {problem}", file=state_file)
+    with allocation(parameters, lambda message: DataError(message, file=state_file)):
+        return build()
