@@ -301,7 +301,10 @@ class Domain:
     @property
     def maskers(self) -> dict[str, Masker]:
         """Named maskers ``(example, rng) -> MaskedExample`` (required to pretrain); the
-        ``masker`` option picks one (``mask``), checked before training (``check_masker``)."""
+        ``masker`` option picks one (``mask``), checked before training (``check_masker``).
+        A masker keeps its example's token count: the loader packs examples by the length of
+        their (augmented) example and masks them only when their batch is collated, so a
+        masked example of another length is refused (``ContractError``)."""
         raise NotImplementedError(self._missing("the property maskers -> {name: masker}"))
 
     def mask(self, example: Example, rng: np.random.Generator) -> MaskedExample:

@@ -16,6 +16,14 @@ Exact resume therefore needs only the next chunk number and the identities
 ``(epoch, record, window)`` of the examples still waiting in the packer;
 ``load_state_dict`` recomputes those few examples and continues.
 
+Masking waits for the batch (``num_workers=0``, pretraining): the packer needs only each
+example's length, and it holds ``buffer_size`` micro-batches of examples before the first
+leaves (3-token table rows under 8192 tokens: ~44k rows ahead of step 1), so a training
+example is masked when its micro-batch is collated, from the same generator
+(``_Deferred``): the batches are those of masking at once, and examples the run never
+takes are never masked. A masker keeps the tokens of the example it masks (it corrupts
+inputs and picks targets); one that changes their number is refused.
+
 Larger-than-memory stores (zarr-backed, see ``chunked.py``): with ``read="chunks"``
 (the default for a zarr-backed, shuffled loader over most of the store) the order is
 chunk-aware: read units of whole token chunks are shuffled, then records within a
@@ -46,7 +54,7 @@ from encoderkit.data.chunked import DEFAULT_BUFFER_MB, ChunkPlan
 from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
-from encoderkit.domain import Domain, Example, MaskedExample, check_positions
+from encoderkit.domain import ContractError, Domain, Example, MaskedExample, check_positions
 from encoderkit.errors import DataError
 
 STATE_VERSION = 1
@@ -74,16 +82,53 @@ def example_rng(seed: int, epoch: int, record: int, window: int) -> np.random.Ge
     return np.random.default_rng([int(seed), int(epoch), int(record), int(window)])
 
 
+class _Deferred:
+    """A training example whose masking waits for its micro-batch (see the module doc).
+
+    ``example`` is the window after ``augment`` and ``rng`` the generator augment drew
+    from; a domain that keeps ``Domain.augment`` (no augmentation: it draws nothing) leaves
+    ``rng`` None, made with the example's seed when it is masked, as masking at once does."""
+
+    __slots__ = ("domain", "example", "rng", "seed", "key", "window", "start")
+
+    def __init__(self, domain: Domain, example: Example, rng: np.random.Generator | None, seed: int,
+                 key: Key, window: Example) -> None:
+        self.domain, self.example, self.rng, self.seed, self.key = domain, example, rng, seed, key
+        self.window, self.start = window.window, window.start
+
+    def __len__(self) -> int:
+        return len(self.example)
+
+    def masked(self) -> MaskedExample:
+        epoch, record, w = self.key
+        rng = self.rng if self.rng is not None else example_rng(self.seed, epoch, record, w)
+        masked = self.domain.mask(self.example, rng)
+        if len(masked) != len(self.example):  # the packer counted the example's own tokens
+            raise ContractError(f"domain {self.domain.name!r}: its masker turned the {len(self.example)} "
+                                f"tokens of record {record} (window {w}) into {len(masked)}; a masker keeps "
+                                f"the example's tokens (it corrupts inputs and picks the targets)")
+        masked.record, masked.window, masked.start = record, self.window, self.start
+        return masked
+
+
+def _masked(item: Item | _Deferred) -> Item:
+    return item.masked() if isinstance(item, _Deferred) else item
+
+
 class _Producer:
     """Turns record indices into masked examples; runs in the workers (and at resume)."""
 
     def __init__(self, store: RecordStore, domain: Domain, indices: np.ndarray, *, max_seqlen: int,
                  seed: int, rank: int, world_size: int, train: bool, shuffle: bool,
-                 chunk_records: int, prepare: Prepare | None = None) -> None:
+                 chunk_records: int, prepare: Prepare | None = None, defer: bool = False) -> None:
         self.store, self.domain, self.indices = store, domain, indices
         self.max_seqlen, self.seed, self.rank, self.world_size = max_seqlen, seed, rank, world_size
         self.train, self.shuffle, self.chunk_records = train, shuffle, chunk_records
         self.prepare = prepare
+        # mask when the micro-batch is collated (main process only: workers mask in parallel)
+        self.defer = defer and train and prepare is None
+        # Domain.augment returns the example and draws nothing: its generator can wait too
+        self._augments = type(domain).augment is not Domain.augment or "augment" in getattr(domain, "__dict__", {})
         self.shard_size = len(range(rank, len(indices), world_size))
         self.chunks_per_epoch = math.ceil(self.shard_size / chunk_records)
         self._order_epoch, self._order = -1, np.empty(0, np.int64)
@@ -137,9 +182,15 @@ class _Producer:
                                  f"{rec_index}, longer than max_seqlen={self.max_seqlen}")
         return windows
 
-    def finish(self, window: Example, epoch: int, rec_index: int, w: int) -> Item:
+    def finish(self, window: Example, epoch: int, rec_index: int, w: int) -> Item | _Deferred:
         if self.prepare is not None:  # a fine-tuning objective's own example (labels, views)
             return self.prepare(window, example_rng(self.seed, epoch, rec_index, w), self.train)
+        if self.defer:  # augment now (it may change the length the packer needs), mask later
+            if not self._augments:
+                return _Deferred(self.domain, window, None, self.seed, (epoch, rec_index, w), window)
+            rng = example_rng(self.seed, epoch, rec_index, w)
+            return _Deferred(self.domain, self.domain.augment(window, rng), rng, self.seed,
+                             (epoch, rec_index, w), window)
         if self.train:
             rng = example_rng(self.seed, epoch, rec_index, w)
             masked = self.domain.mask(self.domain.augment(window, rng), rng)
@@ -237,7 +288,7 @@ class PackedLoader:
         self._producer = _Producer(store, domain, idx, max_seqlen=self.max_seqlen, seed=self.seed,
                                    rank=self.rank, world_size=self.world_size, train=self.train,
                                    shuffle=self.shuffle, chunk_records=self.chunk_records,
-                                   prepare=prepare)
+                                   prepare=prepare, defer=self.num_workers == 0)
         self._plan: ChunkPlan | None = self._choose_read(read, buffer_mb)
         self._producer.plan = self._plan
         self.read, self.buffer_mb = ("chunks" if self._plan is not None else "records"), float(buffer_mb)
@@ -437,8 +488,8 @@ class PackedLoader:
                         f"holds anything to train on: every one featurises to zero tokens for the "
                         f"{self.domain.name or 'given'} domain")
 
-    def _collate(self, items: list[tuple[Key, MaskedExample]]) -> PackedBatch:
-        batch = collate(item_examples([e for _, e in items]))
+    def _collate(self, items: list[tuple[Key, Item | _Deferred]]) -> PackedBatch:
+        batch = collate(item_examples([_masked(e) for _, e in items]))
         n = batch.num_tokens
         self._stats["batches"] += 1
         self._stats["sequences"] += len(items)

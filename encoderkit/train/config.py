@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from encoderkit.errors import UsageError
 from encoderkit.train.config_guard import check_composed, check_overrides, check_saved_values
+from encoderkit.train.searchpath import group_option_in, group_options_in, search_folders
 
 PRECISIONS = ("auto", "bf16", "fp32")
 STRATEGIES = ("ddp", "fsdp")
@@ -191,7 +192,8 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     # (two spellings of one key would both survive the de-duplication below)
     chosen = [i for i, o in enumerate(overrides) if o.lstrip("+").split("=", 1)[0] == "domain"]
     overrides = [o for i, o in enumerate(overrides) if i not in chosen[:-1]]
-    overrides = [_domain_choice(o) for o in overrides]
+    folders = search_folders(overrides)  # a user's <folder>/domain/<name>.yaml is a choice too
+    overrides = [_domain_choice(o, folders) for o in overrides]
     # `domain.name=x` without a domain group: select no yaml, set the name.
     overrides = [("+" + o) if o.startswith("domain.") else o for o in overrides]
     # a key given twice: the last value wins, as Hydra does for a plain key (the retries
@@ -225,23 +227,24 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     return cfg
 
 
-def _domain_choice(override: str) -> str:
-    """``domain=<name>``: the yaml ``configs/domain/<name>.yaml`` where one exists, else a
-    registered domain with its own defaults (``domain.name=<name>``), so a plug-in needs no
-    file in encoderkit's tree; a name that is neither is one line listing the choices."""
+def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
+    """``domain=<name>``: the yaml ``configs/domain/<name>.yaml`` (or ``<folder>/domain/<name>.yaml``
+    of a ``hydra.searchpath`` folder) where one exists, else a registered domain with its own
+    defaults (``domain.name=<name>``), so a plug-in needs no file in encoderkit's tree; a name
+    that is none of these is one line listing the choices."""
     key, sep, value = override.partition("=")
     if key.lstrip("+") != "domain" or not sep or value in ("", "null") or "," in value:
         return override
-    if (config_dir() / "domain" / f"{value}.yaml").is_file():
+    if (config_dir() / "domain" / f"{value}.yaml").is_file() or group_option_in(folders, "domain", value):
         return override
     from encoderkit.registry import GROUP, available_domains
 
     if value in available_domains():
         return f"domain.name={value}"
-    yamls = sorted(p.stem for p in (config_dir() / "domain").glob("*.yaml"))
-    raise ConfigError(f"unknown domain {value!r}; available: {sorted(set(yamls) | set(available_domains()))} "
-                      f"(a configs/domain/<name>.yaml, or a domain registered under the entry-point "
-                      f"group {GROUP!r})", key="domain")
+    yamls = {p.stem for p in (config_dir() / "domain").glob("*.yaml")} | set(group_options_in(folders, "domain"))
+    raise ConfigError(f"unknown domain {value!r}; available: {sorted(yamls | set(available_domains()))} "
+                      f"(a configs/domain/<name>.yaml or <hydra.searchpath folder>/domain/<name>.yaml, "
+                      f"or a domain registered under the entry-point group {GROUP!r})", key="domain")
 
 
 def _unknown_key(key: str, config_name: str = "config") -> str:

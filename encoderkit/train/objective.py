@@ -81,9 +81,13 @@ class MaskedLMObjective(Objective):
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
         from encoderkit.modeling import MaskedEncoderModel
+        from encoderkit.train.model_size import allocation, encoder_parameters
 
         cfg, info = trainer.cfg, trainer.info
-        self.model = MaskedEncoderModel(trainer.domain, trainer.encoder_config).to(trainer.device)
+        # a model past this machine's memory was refused with the config (validate); one whose
+        # allocation fails anyway (the device's memory, other processes) is one line, no traceback
+        with allocation(encoder_parameters(trainer.encoder_config), ConfigError):
+            self.model = MaskedEncoderModel(trainer.domain, trainer.encoder_config).to(trainer.device)
         d = cfg.data
         store = trainer.store
         self.train_indices = store.split("train", fraction=d.val_fraction, seed=d.seed)
