@@ -389,8 +389,13 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
             length = gap_length(ch.values)
             flat = observed.reshape(-1, observed.shape[-1])
             mask = np.zeros_like(flat)
-            for i, t in np.argwhere(rng.random(flat.shape) < fraction / length):
-                mask[i, t:t + length] = True
+            # each drawn start holds back ``length`` samples from it, cut at the row's end
+            # (all runs at once: a loop over them was a Python step per run)
+            starts = np.argwhere(rng.random(flat.shape) < fraction / length)
+            rows = np.repeat(starts[:, 0], length)
+            times = (starts[:, 1:] + np.arange(length)).reshape(-1)
+            inside = times < flat.shape[1]
+            mask[rows[inside], times[inside]] = True
             mask = (mask & flat).reshape(observed.shape)
         else:
             mask = observed & (rng.random(ch.values.shape) < fraction)
@@ -411,18 +416,32 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
         x = np.asarray(v, dtype=np.float64)
         flat = x.reshape(-1, x.shape[-1])
         vis = visible.reshape(flat.shape)
-        out = np.full(flat.shape, np.nan)
-        t = np.arange(flat.shape[1])
-        for i in range(flat.shape[0]):
-            if vis[i].any():
-                out[i] = np.interp(t, t[vis[i]], flat[i][vis[i]])
-        return out.reshape(x.shape)
+        return _interp_rows(flat, vis).reshape(x.shape)
     if ch.categorical:
         mode = pd.Series(v[visible]).mode(dropna=True)
         return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
     if ch.temporal:
         v = time_numbers(v)
     return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
+
+
+def _interp_rows(x: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Per row of ``x`` [K, n], ``np.interp`` of its ``visible`` samples at every time
+    (constant past the first / last; NaN for a row with none), all rows in one call, the
+    same numbers as a call per row: the rows laid end to end (times ``row * n + t``, whole
+    numbers, so each fill's differences are the row's own) and each row's times clipped to
+    its first and last visible sample, where ``np.interp`` returns the sample itself."""
+    k, n = x.shape
+    out = np.full((k, n), np.nan)
+    some = visible.any(axis=1)
+    if not n or not some.any():
+        return out
+    pos = np.arange(k * n, dtype=np.float64).reshape(k, n)
+    first = np.argmax(visible, axis=1) + np.arange(k) * n
+    last = n - 1 - np.argmax(visible[:, ::-1], axis=1) + np.arange(k) * n
+    q = np.clip(pos, first[:, None].astype(np.float64), last[:, None].astype(np.float64))
+    out[some] = np.interp(q[some], pos[visible], x[visible])
+    return out
 
 
 # ---------------------------------------------------------------- scoring

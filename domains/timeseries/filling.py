@@ -26,7 +26,9 @@ from .io import check_range, refuse_complex
 from .times import sort_key
 from .layout import is_blank_empty
 from .marks import is_sentinel
-from .seasonal import detect_period, seasonal_fill, seasonal_naive
+from .masking import visible_lines
+from .periods import seasonal_periods
+from .seasonal import linear_fill, period_key, seasonal_fill, seasonal_naive
 
 
 class SeriesInfill:
@@ -198,10 +200,13 @@ class SeriesInfill:
     def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
         """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""
         arrays, how = self._as_series_list(data)
-        names = self._series_names(data, how, len(arrays))
         channels = list(map(str, how[1])) if how[0] == "frame" else None
-        for a, name in zip(arrays, names):
-            check_range(np.where(self._is_missing_value(a), np.nan, a), name, channels)
+        for i, a in enumerate(arrays):
+            values = np.where(self._is_missing_value(a), np.nan, a)
+            try:
+                check_range(values, "", channels)
+            except DataError:  # named only then: the names sort a long table once more
+                check_range(values, self._series_names(data, how, len(arrays))[i], channels)
         return arrays, how
 
     def _refuse_unobserved_channels(self, data: Any, arrays: list[np.ndarray], how: Any) -> None:
@@ -333,12 +338,15 @@ class SeriesInfill:
         masked: list[MaskedExample] = []
         owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)
+        known = self._known_periods(arrays, data_patches)
         for i, arr in enumerate(arrays):
             for shift in self.infill_shifts():
                 padded = np.concatenate([np.full((arr.shape[0], shift), np.nan), arr], axis=1)
                 rec = {"values": padded.reshape(-1), "channels": arr.shape[0], "length": padded.shape[1]}
                 ex = self.featurize(rec)
                 ex.context["data_patches"] = data_patches  # read by _falls_back, windows keep it
+                if known:
+                    ex.context["periods"] = known  # read by _masked's seasonal baseline
                 back = self._falls_back({**ex.context, "length": arr.shape[1]})
                 if back and shift:
                     continue  # the baseline does not depend on the grid
@@ -367,6 +375,26 @@ class SeriesInfill:
         self._constant_fills(arrays, filled)
         return self._rebuild(data, how, filled)
 
+    def _known_periods(self, arrays: list[np.ndarray], data_patches: int) -> dict[bytes, int | None]:
+        """The periods of the seasonal baseline of every series that one window holds, found
+        together (``periods.seasonal_periods``) and keyed by the line searched
+        (``seasonal.period_key``): each grid pass of each series looked for its own, the
+        same line's period once per pass. A line ``_masked`` makes otherwise (a window of a
+        longer series) is not among them and is searched there, as before."""
+        if self.options["baseline"] != "seasonal":
+            return {}
+        limit = int(self.options["infill_max_seqlen"] or 512)
+        whole = []
+        for a in arrays:
+            tokens = math.ceil((a.shape[1] + self.patch - 1) / self.patch)  # a channel's, at the widest shift
+            tokens *= 1 if self.channel_independent else a.shape[0]
+            back = self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": data_patches})
+            if back or tokens <= limit:
+                whole.append(np.where(np.isfinite(a) & ~self._is_missing_value(a), a, np.nan))
+        lines = visible_lines(whole)
+        _, periods = seasonal_periods(lines)
+        return {period_key(line): p for line, p in zip(lines, periods)}
+
     def _constant_fills(self, arrays: list[np.ndarray], filled: list[np.ndarray]) -> None:
         """A channel of a series observed as one value (once, or more times alike) is filled
         with that value, its baseline, never by the model (in place): there is no spread to
@@ -388,10 +416,17 @@ class SeriesInfill:
         fill of every series (see ``encoderkit.selection``)."""
         arrays, how = self._series_arrays(data)
         visible = [[np.where(self._is_missing_value(ch), np.nan, ch) for ch in arr] for arr in arrays]
-        out = {"seasonal": self._rebuild(data, how, [np.stack([seasonal_fill(ch)[0] for ch in arr])
-                                                     for arr in visible]),
-               "naive": self._rebuild(data, how, [np.stack([seasonal_naive(ch, detect_period(ch))
-                                                            for ch in arr]) for arr in visible])}
+        # every channel's period searched at once; ``seasonal_fill(ch)`` is the fill with the
+        # confirmed period, linear interpolation without one
+        detected, confirmed = seasonal_periods([ch for arr in visible for ch in arr])
+        found = iter(zip(detected, confirmed))
+        seasonal, naive = [], []
+        for arr in visible:
+            rows = [(seasonal_fill(ch, c)[0] if c else linear_fill(ch), seasonal_naive(ch, d))
+                    for ch, (d, c) in zip(arr, found)]
+            seasonal.append(np.stack([r[0] for r in rows]))
+            naive.append(np.stack([r[1] for r in rows]))
+        out = {"seasonal": self._rebuild(data, how, seasonal), "naive": self._rebuild(data, how, naive)}
         total = self._data_patches(arrays)
         if any(self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": total})
                for a in arrays):

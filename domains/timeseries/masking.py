@@ -8,6 +8,8 @@ module keeps to one job per file.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from encoderkit.data.masking import choose_random, choose_spans
@@ -103,6 +105,39 @@ def linear_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
     return out
 
 
+def visible_lines(series: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per series ``[C, L]`` (NaN where unobserved) and channel with an observed sample, the
+    line ``seasonal_baseline`` looks for a period in when one window holds the whole series,
+    as ``_masked`` normalises it (every observed sample visible): the channel's samples from
+    its first observed one to its last, less the mean, over the scale (``window_stats``),
+    NaN where unobserved. The same numbers, all series at once: ``_moments`` sums each
+    channel's samples in time order with ``np.bincount``, which sums each bin in the order
+    it meets them, here too."""
+    if not len(series):
+        return []
+    flat = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in series])
+    sizes = np.concatenate([np.full(a.shape[0], a.shape[1]) for a in series]).astype(np.int64)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    vis = ~np.isnan(flat)
+    x, g = flat[vis], group[vis]
+    k = len(sizes)
+    count = np.bincount(g, minlength=k).astype(np.float64)
+    total = np.bincount(g, weights=x, minlength=k)
+    mean = np.divide(total, count, out=np.zeros(k), where=count > 0)
+    sq = np.bincount(g, weights=(x - mean[g]) ** 2, minlength=k)
+    std = np.sqrt(np.divide(sq, count, out=np.zeros(k), where=count > 0))
+    magnitude = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
+    scale = np.where(_flat(mean, std), magnitude, std)
+    norm = np.full(flat.shape, np.nan)
+    norm[vis] = (x - mean[g]) / scale[g]
+    out = []
+    for j, line in enumerate(np.split(norm, np.cumsum(sizes)[:-1])):
+        seen = np.flatnonzero(np.isfinite(line))
+        if count[j] > 0 and seen.size:
+            out.append(line[seen[0]:seen[-1] + 1])
+    return out
+
+
 class SeriesMasking:
     """Maskers of ``TimeSeriesDomain``: random, span, tail and gap patches."""
 
@@ -123,7 +158,9 @@ class SeriesMasking:
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
         if self.options["baseline"] != "none":
             fill = seasonal_baseline if self.options["baseline"] == "seasonal" else linear_baseline
-            base = fill(norm, visible, ctx["t_index"], c)  # [T, p]
+            # periods the whole call found at once (``SeriesInfill.infill``), by the line's bytes
+            known = {"known": ctx["periods"]} if fill is seasonal_baseline and "periods" in ctx else {}
+            base = fill(norm, visible, ctx["t_index"], c, **known)  # [T, p]
             inputs["baseline"] = base.astype(np.float32)
         else:
             base = np.zeros_like(norm)

@@ -19,6 +19,9 @@ it wins a blocked cross-validation on the visible samples (``period_helps``).
 
 from __future__ import annotations
 
+import hashlib
+from typing import Mapping
+
 import numpy as np
 
 MIN_ACF = 0.3
@@ -123,8 +126,25 @@ def period_helps(x: np.ndarray, period: int, folds: int = CV_FOLDS) -> bool:
     return blocks >= CV_MIN_BLOCKS and err_seasonal < err_linear
 
 
-def seasonal_period(x: np.ndarray) -> int | None:
-    """The period the fills use: ``detect_period`` confirmed by ``period_helps``."""
+def period_key(x: np.ndarray) -> bytes:
+    """A key of a series' exact float64 samples (a 128-bit BLAKE2 digest of their bytes and
+    count), under which ``seasonal_period`` finds a period already known for them."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    return hashlib.blake2b(x.tobytes(), digest_size=16, salt=len(x).to_bytes(8, "little")).digest()
+
+
+def seasonal_period(x: np.ndarray, known: Mapping[bytes, int | None] | None = None) -> int | None:
+    """The period the fills use: ``detect_period`` confirmed by ``period_helps``. ``known``:
+    periods already found (``periods.seasonal_periods``) by ``period_key``; a series found
+    there is not searched again. Keyed by the samples themselves, so a known period is the
+    one the search would find: imputing meets one series' visible samples, normalised to the
+    same numbers, in each of ``infill_shifts`` grid passes and again in the candidates' fill,
+    and the search with its cross-validation was most of an impute's time on a file of
+    many short series."""
+    if known:
+        key = period_key(x)
+        if key in known:
+            return known[key]
     period = detect_period(x)
     return period if period and period_helps(x, period) else None
 
@@ -197,9 +217,10 @@ def seasonal_naive(x: np.ndarray, period: int | None) -> np.ndarray:
 
 
 def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray,
-                      channel: np.ndarray) -> np.ndarray:
+                      channel: np.ndarray, known: Mapping[bytes, int | None] | None = None) -> np.ndarray:
     """Token layout twin of ``masking.linear_baseline``: per channel, the seasonal fill of
-    the visible samples (linear where no period is detected). ``norm`` [T, p]."""
+    the visible samples (linear where no period is detected). ``norm`` [T, p]. ``known``:
+    periods found already (``seasonal_period``)."""
     p = norm.shape[1]
     out = np.zeros_like(norm)
     t0 = int(t_index.min()) if len(t_index) else 0
@@ -215,7 +236,7 @@ def seasonal_baseline(norm: np.ndarray, visible: np.ndarray, t_index: np.ndarray
         # the period from the visible span only: the padding past a series' end (NaN) would
         # enter the autocorrelation as a flat linear extension and can move the peak
         seen = np.flatnonzero(np.isfinite(line))
-        period = seasonal_period(line[seen[0]:seen[-1] + 1])
+        period = seasonal_period(line[seen[0]:seen[-1] + 1], known)
         filled, _ = seasonal_fill(line, period) if period else (linear_fill(line), None)
         out[rows] = filled[cols]
     return out
