@@ -471,6 +471,9 @@ def read_hf_config(hf_dir: str | Path) -> dict[str, Any]:
     file = hf_dir / "config.json"
     if not file.is_file():
         raise HFInteropError(f"{str(hf_dir)!r} is not a Hugging Face model directory (no config.json)")
+    from encoderkit.interop.hf_files import check_inside
+
+    check_inside(file, hf_dir)
     try:
         config = json.loads(file.read_text())
     except (ValueError, OSError) as e:  # JSONDecodeError / UnicodeDecodeError are ValueErrors

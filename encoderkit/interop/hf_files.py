@@ -7,11 +7,17 @@ plain file name inside the directory (what transformers writes). Its ``config.js
 the model's size; a tiny upload claiming ``hidden_size=16384`` and 96 layers allocated
 gigabytes before the weights were looked at, so the shapes the config implies are checked
 against the safetensors headers (``safe_open`` reads the header only, no tensor) first.
+
+A plain name can still be a symbolic link out of the directory (``model.safetensors ->
+/srv/tenant-b/...``): a file is read only where its link stays inside the directory, or
+where the directory is a Hugging Face cache snapshot (``.../snapshots/<revision>``) and the
+link leads to that repository's ``blobs/``, which is how the hub cache stores every file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,7 +38,9 @@ def shard_files(hf_dir: str | Path) -> list[Path]:
     hf_dir = Path(hf_dir)
     single, index = hf_dir / SINGLE, hf_dir / INDEX
     if single.is_file():
+        check_inside(single, hf_dir)
         return [single]
+    check_inside(index, hf_dir)
     if not index.is_file():
         found = sorted(p.name for p in hf_dir.iterdir())
         hint = " (pickle weights are never loaded; re-save with safe_serialization=True)" \
@@ -56,8 +64,31 @@ def shard_files(hf_dir: str | Path) -> list[Path]:
             if not path.is_file():
                 raise HFInteropError(f"weight_map entry {tensor!r} names shard {name!r}, which is not a "
                                      f"file in {hf_dir}", file=index)
+            check_inside(path, hf_dir)
             files[name] = path
     return [files[n] for n in sorted(files)]
+
+
+def _real_inside(real: str, folder: str) -> bool:
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_inside(path: Path, hf_dir: Path) -> None:
+    """Refuse ``path`` (a file of the upload ``hf_dir``) when a symbolic link takes it out of
+    the directory, unless to the hub cache's ``blobs/`` of a snapshot (module docstring)."""
+    from encoderkit.interop.hf import HFInteropError
+
+    if not os.path.lexists(path):
+        return
+    real, root = os.path.realpath(path), os.path.realpath(hf_dir)
+    if _real_inside(real, root):
+        return
+    snapshots = os.path.dirname(root)
+    if os.path.basename(snapshots) == "snapshots" \
+            and _real_inside(real, os.path.join(os.path.dirname(snapshots), "blobs")):
+        return
+    raise HFInteropError(f"is a symbolic link leading outside {str(hf_dir)!r} (to {real!r}); a model "
+                         f"directory is imported only from files inside it (copy the files in)", file=path)
 
 
 def _plain_file_name(name: Any) -> bool:
