@@ -225,9 +225,10 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
     else:
         import pandas as pd
 
-        # round_trip: a regression label as float(text) (the default parser can be one step off)
+        # round_trip: a regression label as float(text) (the default parser can be one step off);
+        # ids as written, as finetune's labels reader takes them: "007" is not 7, "NA" no NaN
         frame = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",",
-                            float_precision="round_trip")
+                            float_precision="round_trip", converters={"id": str})
         others = [c for c in frame.columns if c != "id"]
         if column is None:
             column = "label" if "label" in frame.columns else (others[0] if len(others) == 1 else None)
@@ -235,12 +236,13 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
             raise UsageError(f"choose the label column with label_column=...; it has "
                              f"columns {list(frame.columns)}", file=path, key="label_column")
         if "id" in frame.columns and ids is not None:
-            table = dict(zip(frame["id"].astype(str), frame[column]))
-            missing = [i for i in ids if i not in table]
+            # matched as finetune matches them: the cell's text, spaces around it aside ("007, A")
+            table = dict(zip(frame["id"].astype(str).str.strip(), frame[column]))
+            missing = [str(i) for i in ids if str(i).strip() not in table]
             if missing:
                 raise DataError(f"{len(missing)} embedding ids have no label "
                                 f"(first: {missing[:3]})", file=path)
-            return np.asarray([table[i] for i in ids])
+            return np.asarray([table[str(i).strip()] for i in ids])
         y = frame[column].to_numpy()
     if len(y) != n:
         raise DataError(f"has {len(y)} labels but the embeddings have {n} rows", file=path)

@@ -183,8 +183,10 @@ def _read_embeddings(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | 
         return X, ids
     import pandas as pd
 
-    # round_trip: each value as float(text); the default parser can be one rounding step off
-    frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", float_precision="round_trip")
+    # round_trip: each value as float(text); the default parser can be one rounding step off.
+    # Ids as written ("007", "NA"), as the labels file's are read (infer.cli._read_labels)
+    frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", float_precision="round_trip",
+                        converters={"id": str})
     ids = None
     if "id" in frame.columns:
         ids = frame.pop("id").astype(str).to_numpy()

@@ -49,12 +49,16 @@ def _expected(model: nn.Module) -> tuple[dict[str, tuple[int, ...]], dict[str, l
     return shapes, {name: names_of[id(t)] for name, t in state.items()}
 
 
-def mismatch(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> str | None:
+def mismatch(model: nn.Module, shapes: dict[str, tuple[int, ...]], parts: tuple[str, ...] = ()) -> str | None:
     """How the (meta) ``model`` and the weights' header ``shapes`` disagree, or None: a
     tensor of another shape, a tensor the model lacks, or a tensor of the model (and of
-    none it is tied to) the file lacks."""
+    none it is tied to) the file lacks. ``parts``: only the tensors whose names begin with
+    one of them count, on both sides (the encoder a fine-tuning run takes from a pretrained
+    checkpoint, whose pretraining head it does not have)."""
     want, tied = _expected(model)
-    for name, shape in shapes.items():
+    if parts:
+        want = {n: s for n, s in want.items() if n.startswith(parts)}
+    for name, shape in ((n, s) for n, s in shapes.items() if not parts or n.startswith(parts)):
         if name not in want:
             return f"the weights hold tensor {name} {shape}, which that model does not have"
         if shape != want[name]:
@@ -66,26 +70,44 @@ def mismatch(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> str | None
     return None
 
 
+def _refuse(checkpoint: Path, problem: str) -> DataError:
+    # worded as load_weights' error of a mismatch found later
+    return DataError(f"does not match the model its {ckpt.STATE_FILE} describes: {problem} (damaged "
+                     f"or edited; the model is not built)", file=checkpoint / ckpt.MODEL_FILE)
+
+
+def layers_checked(checkpoint: Path, num_layers: int) -> dict[str, tuple[int, ...]]:
+    """The header shapes of ``checkpoint``'s weights, once ``num_layers`` (the config's) is
+    found to be no more than the tensors they hold: each layer has at least one, and building
+    a claimed million layers on ``meta`` alone takes gigabytes of Python objects. Checked
+    before any build, meta too; a ``DataError`` naming the weights file otherwise."""
+    shapes = weight_shapes(checkpoint / ckpt.MODEL_FILE)
+    if num_layers > len(shapes):
+        raise _refuse(checkpoint, f"it describes {num_layers} layers, the weights hold {len(shapes)} "
+                                  "tensors in all")
+    return shapes
+
+
+def check_fit(model: nn.Module, shapes: dict[str, tuple[int, ...]], checkpoint: Path,
+              parts: tuple[str, ...] = ()) -> None:
+    """A ``DataError`` naming ``checkpoint``'s weights file where the (meta) ``model`` and
+    the weights' header ``shapes`` (``layers_checked``) disagree, over ``parts`` only when
+    given (``mismatch``)."""
+    problem = mismatch(model, shapes, parts)
+    if problem:
+        raise _refuse(checkpoint, problem)
+
+
 def build_checked(build: Callable[[], nn.Module], num_layers: int, checkpoint: Path) -> nn.Module:
     """``build()`` once ``model.safetensors`` of ``checkpoint`` was found to hold exactly the
-    tensors the model ``build`` makes (``num_layers``: the config's, checked first, as each
-    layer has at least one tensor and building a claimed million layers on ``meta`` alone
-    takes gigabytes of Python objects). A ``DataError`` naming the weights file otherwise."""
+    tensors the model ``build`` makes (``num_layers``: the config's, checked first:
+    ``layers_checked``). A ``DataError`` naming the weights file otherwise."""
     from encoderkit.train.model_size import allocation, meta_parameters, size_problem
 
     state_file = checkpoint / ckpt.STATE_FILE
-    shapes = weight_shapes(checkpoint / ckpt.MODEL_FILE)
-
-    def refuse(problem: str) -> DataError:  # worded as load_weights' error of a mismatch found later
-        return DataError(f"does not match the model its {ckpt.STATE_FILE} describes: {problem} (damaged "
-                         f"or edited; the model is not built)", file=checkpoint / ckpt.MODEL_FILE)
-
-    if num_layers > len(shapes):
-        raise refuse(f"it describes {num_layers} layers, the weights hold {len(shapes)} tensors in all")
+    shapes = layers_checked(checkpoint, num_layers)
     model, parameters = meta_parameters(build)
-    problem = mismatch(model, shapes)
-    if problem:
-        raise refuse(problem)
+    check_fit(model, shapes, checkpoint)
     problem = size_problem(parameters)
     if problem:
         raise DataError(f"cannot load: {problem}", file=state_file)

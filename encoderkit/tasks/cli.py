@@ -150,7 +150,6 @@ def _records(n: int) -> str:
 
 def _finetune(argv: list[str]) -> int:
     from encoderkit.tasks import finetune
-    from encoderkit.train.config import ConfigError
     from encoderkit.train.trainer import NonFiniteLossError
 
     bad = [a for a in argv if a.startswith("-")]
@@ -159,9 +158,6 @@ def _finetune(argv: list[str]) -> int:
         return 2
     try:
         run_dir = finetune(argv)
-    except ConfigError as e:
-        print(f"encoderkit finetune: error: {e}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as e:
         print(f"encoderkit finetune: stopped: {e}", file=sys.stderr)
         return 1
@@ -225,7 +221,7 @@ def _predict(argv: list[str]) -> int:
     from encoderkit.outputs import check_output
 
     out = Path(args["output"])
-    output_format(out)  # a UsageError for a name that is no predictions file
+    kind, _ = output_format(out)  # a UsageError for a name that is no predictions file
     if not isinstance(args["overwrite"], bool):
         raise UsageError(f"The 'overwrite' parameter must be true or false. Got {args['overwrite']!r}.",
                          key="overwrite")
@@ -248,8 +244,9 @@ def _predict(argv: list[str]) -> int:
     with _reading_input(args["input"]):
         frame = model.predict(_input(model, args["input"]), max_tokens=args["max_tokens"],
                               progress=args["progress"])
-    # the file's text as before typed predictions: a float label 1.0 stays "1", a bool "true"
-    write_frame(as_written(frame, model.spec), out, overwrite=bool(args["overwrite"]))
+    # a CSV's text as before typed predictions (a float label 1.0 stays "1", a bool "true");
+    # Parquet keeps the labels' type
+    write_frame(as_written(frame, model.spec, kind), out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
     return 0
 
@@ -331,9 +328,8 @@ def run(command: str, argv: list[str]) -> int:
         return 0
     try:
         return COMMANDS[command](argv)
-    except EncoderkitError as e:  # until cli.main catches them itself
-        print(f"encoderkit {command}: error: {e}", file=sys.stderr)
-        return e.exit_code
+    except EncoderkitError:  # cli.main reports it (a misspelled key with the closest one);
+        raise  # before the clause below: a UsageError is a ValueError too
     except (ValueError, FileNotFoundError, FileExistsError, KeyError, TypeError) as e:
         print(f"encoderkit {command}: error: {e}", file=sys.stderr)
         return 1

@@ -112,6 +112,12 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     if n <= 1:
         if main:
             manifest.unlink(missing_ok=True)  # a rerun with one member: no stale ensemble
+            # the training split's size chose one model (a smaller one gets members): said where
+            # the members would be announced
+            if cfg.task.ensemble == "auto" and records > AUTO_MAX_RECORDS and \
+                    resolve_members("auto", cfg.task.type, 0, cfg.train.steps) > 1:
+                print(f"{records:,} training records, more than {AUTO_MAX_RECORDS:,}: one model "
+                      "(task.ensemble=auto)", file=sys.stderr, flush=True)
         return 1
     seed = int(cfg.run.seed)
     probe = wants_probe(cfg, n, run_dir)

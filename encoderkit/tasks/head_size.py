@@ -79,14 +79,18 @@ def check_label_block(records: int, labels: int, file: str) -> None:
 
 
 def build_task_model(build: Callable[[], nn.Module], spec: TaskSpec, y: Any, labelled: np.ndarray,
-                     file: str, say: bool) -> nn.Module:
+                     file: str, say: bool, check: Callable[[nn.Module], None] | None = None) -> nn.Module:
     """``build()`` (a ``TaskModel``) once its size is known from a ``meta`` build: the spread
     of the classes over the labelled records said when ``say`` (the main rank), and a
     ``DataError`` naming the labels file, before any allocation, where the model with its
-    head would not fit in memory."""
+    head would not fit in memory. ``check`` is given the ``meta`` model first (the
+    pretrained checkpoint's weights compared with the encoder its state.json describes:
+    a false claim is refused before it is built, or taken for a head too large)."""
     from encoderkit.train.model_size import allocation, meta_parameters, size_problem, size_text
 
     model, parameters = meta_parameters(build)
+    if check is not None:
+        check(model)
     head = sum(p.numel() for name, p in model.named_parameters() if not name.startswith(ENCODER_PREFIXES))
     del model
     if say:

@@ -142,6 +142,23 @@ class TaskModel(nn.Module):
         return values * np.asarray(self.spec.std) + np.asarray(self.spec.mean)
 
 
+def pretrained_fit(source: Any, num_layers: int) -> tuple[Any, Any]:
+    """The checkpoint a fine-tuning run starts from (``checkpoint=``; None for ``none``) and
+    the check of a ``meta`` ``TaskModel`` against its weights' header (``weights_fit``): the
+    model comes from the checkpoint's state.json, and a false size claim in it built (and
+    allocated) that model before the weights said otherwise. ``num_layers`` is checked first,
+    then the core's tensors (``encoder.``), whose shapes state.json alone sets: the embedder's
+    also follow the store's schema, which ``load_encoder_weights`` compares in its own words."""
+    if source in (None, "none"):
+        return None, None
+    from encoderkit.infer.load import resolve_checkpoint
+    from encoderkit.infer.weights_fit import check_fit, layers_checked
+
+    path = resolve_checkpoint(source)
+    shapes = layers_checked(path, num_layers)
+    return path, lambda meta: check_fit(meta, shapes, path, ("encoder.",))
+
+
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
     """Copy a pretrained embedder + encoder into ``model`` (strict on those parts), and the
     pretraining head when a contrastive stage keeps the masked-LM loss (``mlm_weight``)."""

@@ -110,7 +110,7 @@ class TaskObjective(Objective):
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
         from encoderkit.tasks.head_size import build_task_model
-        from encoderkit.tasks.model import TaskModel
+        from encoderkit.tasks.model import TaskModel, pretrained_fit
 
         cfg, info, store = trainer.cfg, trainer.info, trainer.store
         task, d = cfg.task, cfg.data
@@ -194,21 +194,20 @@ class TaskObjective(Objective):
         self.class_weights = weights
 
         self._resolve_lp_fraction(trainer, domain, spec)
-        # its size known first: a head over far more classes than records is said, one that
-        # cannot fit in memory refused before anything is allocated (head_size.py)
+        # the pretrained weights' header against the model its state.json describes, before
+        # any build; then its size known: a head over far more classes than records is said, one
+        # that cannot fit in memory refused before anything is allocated (head_size.py)
+        path, check = pretrained_fit(cfg.checkpoint, trainer.encoder_config.num_layers)
         self.model = build_task_model(
             lambda: TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
                               temperature=float(task.temperature),
                               learn_temperature=bool(task.learn_temperature)),
             spec, y, labelled, self.file or f"task.label_column={task.label_column}",
-            info.is_main).to(trainer.device)
-        source = cfg.checkpoint
-        if source not in (None, "none"):
-            from encoderkit.infer.load import resolve_checkpoint
+            info.is_main, check).to(trainer.device)
+        if path is not None:
             from encoderkit.tasks.model import load_encoder_weights
             from encoderkit.train import checkpoint as ckpt
 
-            path = resolve_checkpoint(source)
             tensors, _, _, _ = ckpt.load_checkpoint(path)
             load_encoder_weights(self.model, tensors, str(path))
         if task.freeze_encoder:

@@ -4,9 +4,10 @@ One row per record: ``id``, ``prediction`` and, for classification / multilabel,
 ``proba_<class>`` column per class; regression with several targets writes
 ``prediction_<target>`` columns; token tasks one row per (record, ``position``). A class
 ``prediction`` is in the labels' kind (``1`` for int labels, as ``y == out["prediction"]``
-needs; ``labels.class_values``), while ``proba_<class>`` names and the files
-``encoderkit predict`` writes keep the class names as text (``as_written``). A table whose
-index repeats a label gets ids by position, with a warning (``_repeated_index_said``).
+needs; ``labels.class_values``), while ``proba_<class>`` names and the CSV / TSV files
+``encoderkit predict`` writes keep the class names as text, its Parquet files the labels'
+kind (``as_written``). A table whose index repeats a label gets ids by position, with a
+warning (``_repeated_index_said``).
 ``embed`` (inherited) embeds with the fine-tuned encoder. A run of several members
 (``task.ensemble``) predicts the average of its members' probabilities or values; it embeds
 with its first member.
@@ -452,11 +453,17 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1) if columns else frame
 
 
-def as_written(frame: Any, spec: TaskSpec) -> Any:
-    """``frame`` with its class predictions as the class names (text), as a predictions file
-    has always written them (``true``, ``1`` for a float label 1.0), not as the typed values
-    ``prediction_frame`` returns to Python."""
+def as_written(frame: Any, spec: TaskSpec, kind: str = "csv") -> Any:
+    """``frame`` as a predictions file of ``kind`` (``output_format``) holds it. In a CSV /
+    TSV the class predictions are the class names (text), as a predictions file has always
+    written them (``true``, ``1`` for a float label 1.0), not the typed values
+    ``prediction_frame`` returns to Python. A Parquet file has types: the predictions keep
+    the labels' own (int64, bool, float, text), so ``label == prediction`` holds there as in
+    Python (as text, int 0/1 labels matched no prediction); only a kind Parquet has no type
+    for (ints beyond int64, held as Python ints) is written as its names."""
     if spec.type in ("classification", "token_classification") and "prediction" in frame.columns:
+        if kind == "parquet" and frame["prediction"].dtype != object:
+            return frame
         frame = frame.assign(prediction=np.asarray([L._class_name(v) for v in frame["prediction"]],
                                                    dtype=object))
     return frame

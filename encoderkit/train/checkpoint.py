@@ -209,8 +209,9 @@ def complete_checkpoints(ckpt_dir: Path) -> list[Path]:
     """Complete checkpoints, oldest first (only renamed, step-named directories count)."""
     if not ckpt_dir.is_dir():
         return []
+    # a link is no checkpoint of this run's: resuming from it, pruning would delete its target
     found = [p for p in ckpt_dir.iterdir()
-             if p.is_dir() and p.name.isdigit() and (p / STATE_FILE).is_file()]
+             if p.is_dir() and p.name.isdigit() and (p / STATE_FILE).is_file() and not p.is_symlink()]
     return sorted(found, key=lambda p: int(p.name))
 
 
@@ -291,6 +292,19 @@ RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "loss.png", "checkpoint
                          "split.json", "members", "ensemble.json"})
 
 
+def check_no_links(run_dir: Path) -> None:
+    """A ``DataError`` naming the link where ``checkpoints/``, ``best/`` or ``members/`` of
+    ``run_dir``, or an entry of ``checkpoints/``, is a symlink: a resumed run wrote into the
+    linked run's folder and pruned that run's checkpoints (``train.keep``)."""
+    ckpts = run_dir / "checkpoints"
+    inside = sorted(ckpts.iterdir()) if ckpts.is_dir() and not ckpts.is_symlink() else []
+    for p in [run_dir / "checkpoints", run_dir / "best", run_dir / "members", *inside]:
+        if p.is_symlink():
+            raise DataError("is a link: a run's checkpoints are written and pruned in place; a link "
+                            "would write into and delete from the folder it points to; copy the files in",
+                            file=p)
+
+
 def check_run_dir(run_dir: Path) -> None:
     """Refuse a ``run.dir`` that exists and is not a run's: pretraining into a user's folder
     replaced its ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word, and into a
@@ -305,6 +319,7 @@ def check_run_dir(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return  # a new folder, or a file (refused where the folder is made)
+    check_no_links(run_dir)
     config = run_dir / "config.yaml"
     if config.exists():
         try:
@@ -386,11 +401,15 @@ def unlock_run_dir(key: str | None) -> None:
 
 
 def remove_stale(ckpt_dir: Path) -> None:
-    """Remove temporary directories left by a crash during a checkpoint write."""
+    """Remove temporary directories left by a crash during a checkpoint write (a link only
+    as a link: what it points to is not this run's)."""
     if ckpt_dir.is_dir():
         for p in ckpt_dir.iterdir():
             if p.name.startswith(".tmp-"):
-                shutil.rmtree(p, ignore_errors=True)
+                if p.is_symlink():
+                    p.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(p, ignore_errors=True)
 
 
 def save_checkpoint(ckpt_dir: Path, step: int, model_tensors: Mapping[str, Tensor],
@@ -445,7 +464,7 @@ def _save_checkpoint(ckpt_dir: Path, tmp: Path, step: int, model_tensors: Mappin
         tmp.rename(final)
     _fsync_dir(ckpt_dir)
     if keep > 0:
-        for p in complete_checkpoints(ckpt_dir)[:-keep]:
+        for p in complete_checkpoints(ckpt_dir)[:-keep]:  # links are not among them: never pruned
             # rename first so a crash mid-delete never leaves a step dir without files
             doomed = ckpt_dir / f".tmp-del-{p.name}-{os.getpid()}"
             p.rename(doomed)
