@@ -236,6 +236,9 @@ def member_problem(entry: Any, run_dir: Path) -> str | None:
         return "is not a plain relative path (an empty, '.' or '..' part)"
     if not within(Path(run_dir) / entry, run_dir):
         return "leads outside the run folder through a symbolic link"
+    if os.path.realpath(Path(run_dir) / entry) == os.path.realpath(run_dir):
+        # a link to the run itself (members/m -> ..): the same recursion as '.'
+        return "is the run folder itself (through a symbolic link)"
     return None
 
 
