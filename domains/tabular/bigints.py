@@ -6,12 +6,24 @@ column as float64 (about 16 significant digits): 300 distinct 23-digit ids becam
 categories, five 20-digit codes one (``18446744073709551616``, none of them), and a fill
 came back ``1.8446744073709552e+19``. The readers (``reading.read_table`` and the streamed
 ingest) read such a column as its text instead, so every cell is kept exactly as written;
-the schema (``schema._infer_kind``) then treats it as what such numbers nearly always are,
-identifiers or codes: an identifier (each value once: left out of the model, its cells kept
-as they are) or categories (a fill is a value seen in the column, exactly as written), not
-a quantity. The ingest option ``columns={<name>: numeric}`` still models it as a number; its
-fills are then integers exact to the 16 or so digits a float64 holds. A Parquet ``uint64``
-column beyond int64, or Python ints beyond it in a DataFrame, are treated the same way.
+the schema (``schema._infer_kind``) then tells what such numbers are by their lengths:
+
+- identifiers or codes (account numbers, codes near 2**64) are written with one number of
+  digits, nearly all of them (``SAME_LENGTH``), and hashes and random ids, spread over two
+  lengths (a 64-bit hash has 20 digits or 19 about as often), are drawn evenly from 0 up to
+  the largest (``_even``): an identifier (each value once: left out of the model, its cells
+  kept as they are) or categories (a fill is a value seen in the column, exactly as
+  written);
+- magnitudes (amounts in wei, counts) spread over several orders, so over several lengths:
+  read as categories, 353 amounts were cut to 256 categories and every fill was a value
+  seen (error rate 1.0, where a number fills with nrmse 0.73), and a column of distinct
+  amounts was an identifier left out of the model. They are numbers: the observed cells are
+  kept exactly as written, the fills are integers exact to the 16 or so digits a float64
+  holds (unless few values repeat as codes do: categories, as in a column of integers).
+
+The ingest option ``columns={<name>: numeric}`` (or ``categorical``) chooses either way. A
+Parquet ``uint64`` column beyond int64, or Python ints beyond it in a DataFrame, are treated
+the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +36,11 @@ import pandas as pd
 # a cell that writes an integer: digits with an optional sign, outer spaces aside (RE2 and re)
 _INTEGER = r"^\s*[-+]?\d+\s*$"
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# ids and codes: at least this share of the values are written with one number of digits
+SAME_LENGTH = 0.9
+# hashes: at least so many values, within the Kolmogorov-Smirnov distance KS_EVEN / sqrt(n)
+# (1% level) of an even draw from 0 to their largest
+EVEN_MIN, KS_EVEN = 20, 1.63
 
 
 def overflow_candidates(table: Any) -> list[int]:
@@ -95,3 +112,40 @@ def identifier_values(s: pd.Series) -> bool:
     """Whether the ``beyond_int64`` column ``s`` holds each of its values once (an id)."""
     present = s.dropna()
     return bool(len(present)) and bool(present.astype(str).str.strip().nunique() == len(present))
+
+
+def magnitudes(s: pd.Series) -> bool:
+    """Whether the ``beyond_int64`` column ``s`` holds quantities rather than ids or codes:
+    fewer than ``SAME_LENGTH`` of its values share one number of digits, and they are not
+    drawn evenly as a hash's are (module docstring). Lengths as written, sign and outer
+    spaces aside (``007`` is a code of three digits)."""
+    present = s.dropna()
+    if not len(present):
+        return False
+    text = present.astype(str).str.strip()
+    lengths = text.str.lstrip("+-").str.len()
+    if lengths.value_counts(normalize=True).iloc[0] >= SAME_LENGTH:
+        return False
+    return not _even(text.astype(np.float64).to_numpy())
+
+
+def _even(values: np.ndarray) -> bool:
+    """Whether ``values`` look drawn evenly from 0 up to their largest, as hashes and random
+    ids are (amounts pile up in their lower orders): at least ``EVEN_MIN`` of them, none
+    negative, within the Kolmogorov-Smirnov distance ``KS_EVEN / sqrt(n)`` of that draw."""
+    n = values.size
+    if n < EVEN_MIN or values.min() < 0 or values.max() <= 0:
+        return False
+    u = np.sort(values / values.max())
+    step = np.arange(1, n + 1) / n
+    distance = max(float(np.max(step - u)), float(np.max(u - (step - 1.0 / n))))
+    return distance < KS_EVEN / np.sqrt(n)
+
+
+def magnitude_message(name: str, s: pd.Series) -> str:
+    """What ingest says of a column ``beyond_int64`` read as numbers (``magnitudes``)."""
+    lengths = s.dropna().astype(str).str.strip().str.lstrip("+-").str.len()
+    return (f"column {name!r} holds integers beyond the 64-bit range, of {lengths.min()} to "
+            f"{lengths.max()} digits: amounts, modelled as numbers (its cells kept as written, fills "
+            f"exact to about 16 digits); the ingest option 'columns={{{name}: categorical}}' reads "
+            f"it as categories")

@@ -1,8 +1,9 @@
 """Codes written as decimal numbers: ``3.1``, ``3.10``, ``3.9`` (versions, chapter and
 section numbers, ICD-style codes). Read as numbers, ``3.1`` and ``3.10`` were one value and
 a hole was filled with ``3.847``, a version nobody released. A column whose cells are
-decimal numbers, two of them different spellings of one number (``3.1`` / ``3.10``), each
-value repeated as category codes are, is read as text and its categories: as the
+decimal numbers, two of them spellings of one number apart only by trailing zeros of the
+fraction (``3.1`` / ``3.10``, ``2.5`` / ``2.50``; same sign, same whole part), each value
+repeated as category codes are, is read as text and its categories: as the
 leading-zero codes (``02139``) already are. ``columns={name: numeric}`` reads it as numbers."""
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ _DECIMAL_DIGITS = frozenset("0123456789")
 CODE_REPEATS, MAX_CODES = 5, 64
 
 
-def _decimal(text: str) -> bool:
-    """``3.10``, ``-0.5``: digits, a point, digits."""
-    body = text[1:] if text[:1] in "+-" else text
+def _decimal(text: str) -> tuple[str, str, str] | None:
+    """``3.10``, ``-0.5`` (digits, a point, digits) as its sign, whole part and fraction as
+    written (``("-", "0", "5")``); None for any other text."""
+    sign, body = (text[:1], text[1:]) if text[:1] in "+-" else ("", text)
     whole, point, frac = body.partition(".")
-    return bool(point and whole and frac) and set(whole) <= _DECIMAL_DIGITS and set(frac) <= _DECIMAL_DIGITS
+    if point and whole and frac and set(whole) <= _DECIMAL_DIGITS and set(frac) <= _DECIMAL_DIGITS:
+        return sign, whole, frac
+    return None
 
 
 def collapsing(cells: Iterable[str]) -> tuple[str, str] | None:
@@ -38,11 +42,16 @@ def collapsing_counts(given: Mapping[str, int]) -> tuple[str, str] | None:
     total = sum(counts.values())
     if not counts or len(counts) > MAX_CODES or total < CODE_REPEATS * len(counts):
         return None
-    if not all(_decimal(c) for c in counts):
+    parts = {text: _decimal(text) for text in counts}
+    if any(p is None for p in parts.values()):
         return None
-    seen: dict[float, str] = {}
+    # the same sign and whole part, fractions apart only by trailing zeros (3.1 / 3.10): how
+    # versions and section numbers differ. -0.0 / 0.0 (pandas writes a rounded negative so)
+    # and 1 / 1.0 are one number written by a program, no codes
+    seen: dict[tuple[str, str, str], str] = {}
     for text in sorted(counts):
-        first = seen.setdefault(float(text), text)
+        sign, whole, frac = parts[text]
+        first = seen.setdefault((sign, whole, frac.rstrip("0")), text)
         if first != text:
             return first, text
     return None

@@ -52,6 +52,7 @@ class ReadResult:
     # missing-value words (NA) a text column kept as values (words.py), for the schema to record
     kept_words: list[str] = field(default_factory=list)
     words_said: list[str] = field(default_factory=list)  # what reading them said (also in messages)
+    kept_said: list[str] = field(default_factory=list)  # of it, the words kept on the file's evidence
     arrow_schema: Any = None  # a Parquet file's own schema: a filled file is written with it
 
 
@@ -182,6 +183,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     _refuse_repeated_header(res.frame, path)
     res.messages += read_messages(path, decimal, point, blanks, comma, bad, dropped)
     res.words_said = [f"{path}: {m}" for m in said.messages]
+    res.kept_said = [f"{path}: {m}" for m in said.kept_said]
     res.messages += res.words_said
     return res
 

@@ -33,7 +33,8 @@ from encoderkit.errors import DataError, UnknownValueWarning
 from encoderkit.numerics import F32_MAX, finite_mean_std
 
 from domains.tabular import reading
-from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values
+from domains.tabular.bigints import (beyond_int64, big_integer_message, identifier_values, magnitude_message,
+                                     magnitudes)
 from domains.tabular.cells import CategoryCodes, like_observed
 from domains.tabular.datetext import text_dates
 from domains.tabular.numcodes import MAX_CODES as CODES_MAX
@@ -285,8 +286,9 @@ def _identifier(s: pd.Series) -> bool:
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
-    if beyond_int64(s):  # ids and codes of 20 digits: no float holds them (bigints.py)
-        return "categorical"
+    if beyond_int64(s):  # ids and codes of 20 digits: no float holds them; amounts are numbers (bigints.py)
+        return "numeric" if magnitudes(s) and not _codes(numeric_values(s), opts["categorical_threshold"]) \
+            else "categorical"
     if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -411,6 +413,8 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
         v, msg = column_numbers(s, name, opts)
         if msg:
             messages.append(msg)
+        if name not in opts["columns"] and beyond_int64(s):  # amounts beyond int64 (bigints.py)
+            messages.append(magnitude_message(name, s))
         vt = v[train & ~np.isnan(v)]
         if vt.size == 0:
             vt = v[~np.isnan(v)]  # every observed value fell in the validation split

@@ -181,6 +181,7 @@ class TextColumns:
                            [j for j, f in enumerate(facts) if f["nulls"] and f["utf8"] is None])
         self.kept_words = said.words
         self.messages += [f"{path}: {m}" for m in said.messages]
+        self.kept_said = [f"{path}: {m}" for m in said.kept_said]  # warned (words.Decision)
         os.remove(raw.file)  # the columns are kept as the last parse made them (``read``)
 
     def _words(self, opts: Mapping[str, Any], text: Sequence[int], holed: Sequence[int]) -> Decision:
@@ -228,6 +229,7 @@ class ParquetColumns:
         self.names = [n for j, n in enumerate(names) if j not in drop]
         self.messages = _dropped(path, len(drop))
         self.kept_words: list[str] = []  # Parquet holds its missing cells as such: no word to settle
+        self.kept_said: list[str] = []
 
     def _table(self, name: str) -> Any:
         import pyarrow.parquet as pq
@@ -293,6 +295,8 @@ def ingest_streamed(path: str, writer: RecordWriter, report: IngestReport,
         if table.ragged:
             report.skip("ragged row (wrong number of fields)", table.ragged)
         report.warnings.extend(messages)
+        for msg in table.kept_said:  # as the schema's messages below (words.Decision)
+            warnings.warn(msg, stacklevel=3)
         twice = sorted({n for n in table.names if table.names.count(n) > 1})
         if twice:  # as ingest_frame
             raise DataError(f"column {twice[0]!r} appears more than once in the header; columns "

@@ -11,10 +11,13 @@ missing):
 - a word given in the ingest option ``keep_words`` is a value; one given in ``missing_value``
   is missing;
 - otherwise ``NA``, ``N/A`` and ``n/a`` (``VALUE_WORDS``, words that are codes or answers) are
-  values when the file shows how it writes a missing cell and that is not the word: some
-  cell of the file is empty (or ``?`` / blank) and no column of numbers holds any such word
-  (pandas' ``to_csv`` writes holes empty; R writes ``NA`` in its number columns too, so its
-  ``NA`` stays missing). ``null`` / ``NULL`` / ``nan`` / ``NaN`` and the ``#N/A`` family stay
+  values when the file's columns of numbers show how it writes a missing cell and that is
+  not the word: some cell of a column of numbers (any column not read as text) is empty
+  (or ``?`` / blank) and no such column holds any such word (pandas' ``to_csv`` writes a
+  missing number empty; R's ``write.csv`` writes ``NA`` there, so its ``NA`` stays missing).
+  An empty cell of a text column is no evidence: R writes an empty string so, beside ``NA``
+  for a missing one. A file whose number columns have no hole shows nothing: its words stay
+  missing. ``null`` / ``NULL`` / ``nan`` / ``NaN`` and the ``#N/A`` family stay
   missing: they are what a hole becomes when serialised (SQL, JSON, ``astype(str)``, Excel
   errors), rarely a value;
 - every other such word is missing.
@@ -81,17 +84,20 @@ def listed(value: Any) -> list[str]:
 @dataclass
 class Decision:
     """Which words each text column keeps as values (by position), what to say, and every
-    word kept anywhere (recorded as ``keep_words``)."""
+    word kept anywhere (recorded as ``keep_words``). ``kept_said``: the messages (also in
+    ``messages``) of the words kept on the file's evidence; a later read of the file sees
+    them recorded and says nothing, so ingest warns them (``impute`` prints only warnings)."""
     kept: dict[int, list[str]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    kept_said: list[str] = field(default_factory=list)
 
 
 def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: Any) -> Decision:
     """The rule of the module docstring over the columns surveyed (``column_words``)."""
     keep, missing = set(listed(keep_words)), set(listed(missing_value))
-    evidence = any(c.empty for c in columns.values()) and \
-        not any(c.words for c in columns.values() if not c.text)
+    numbers = [c for c in columns.values() if not c.text]
+    evidence = any(c.empty for c in numbers) and not any(c.words for c in numbers)
     out = Decision()
     for j, col in columns.items():
         if not col.text:
@@ -103,10 +109,11 @@ def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: A
                 continue
             elif word in VALUE_WORDS and evidence and word not in missing:
                 out.kept.setdefault(j, []).append(word)
-                out.messages.append(
-                    f"column {col.name!r}: {count} cell(s) {word!r} kept as a value (the file leaves "
-                    f"its missing cells empty, and no column of numbers holds such a word); "
+                out.kept_said.append(
+                    f"column {col.name!r}: {count} cell(s) {word!r} kept as a value (the file's "
+                    f"columns of numbers leave their missing cells empty and hold no such word); "
                     f"missing_value={word} reads them as missing")
+                out.messages.append(out.kept_said[-1])
             else:
                 out.messages.append(
                     f"column {col.name!r}: {count} cell(s) {word!r} read as missing (a word that "
