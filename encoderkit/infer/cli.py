@@ -227,8 +227,11 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
 
         # round_trip: a regression label as float(text) (the default parser can be one step off);
         # ids as written, as finetune's labels reader takes them: "007" is not 7, "NA" no NaN
+        # labels as finetune reads them: only an empty cell is missing ("NA" is a class, as it
+        # is in a finetune labels file, not a NaN that np.asarray turned into a class 'nan')
         frame = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",",
-                            float_precision="round_trip", converters={"id": str})
+                            float_precision="round_trip", converters={"id": str},
+                            keep_default_na=False, na_values=[""])
         others = [c for c in frame.columns if c != "id"]
         if column is None:
             column = "label" if "label" in frame.columns else (others[0] if len(others) == 1 else None)
@@ -242,8 +245,15 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
             if missing:
                 raise DataError(f"{len(missing)} embedding ids have no label "
                                 f"(first: {missing[:3]})", file=path)
-            return np.asarray([table[str(i).strip()] for i in ids])
-        y = frame[column].to_numpy()
+            y = pd.Series([table[str(i).strip()] for i in ids])
+        else:
+            y = frame[column]
+        empty = np.flatnonzero(y.isna().to_numpy())
+        if empty.size:
+            raise DataError(f"{empty.size} of the {len(y)} labels are empty (first for embedding row "
+                            f"{int(empty[0])}); probe needs a label for every embedding: leave those "
+                            f"records out of the embeddings, or label them", file=path)
+        y = np.asarray(y.tolist()) if y.dtype == object else y.to_numpy()
     if len(y) != n:
         raise DataError(f"has {len(y)} labels but the embeddings have {n} rows", file=path)
     return y
