@@ -62,7 +62,8 @@ def test_a_relative_search_path_is_read_from_the_working_directory(conf, monkeyp
 
 
 def test_an_unknown_domain_lists_the_search_path_options(conf):
-    with pytest.raises(ConfigError, match=r"unknown domain 'mytabb'; available: \['genomic', 'mytab', "):
+    # (the list also holds whatever test domains this process registered: only membership counts)
+    with pytest.raises(ConfigError, match=r"unknown domain 'mytabb'; available: \[[^]]*'mytab'"):
         compose(["domain=mytabb", "data.store=s.zarr", f"hydra.searchpath=[{conf}]"])
     with pytest.raises(ConfigError, match="unknown domain 'mytab'"):  # without the search path
         compose(["domain=mytab", "data.store=s.zarr"])
