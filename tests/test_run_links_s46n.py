@@ -30,16 +30,17 @@ def _names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.mark.parametrize("where", ["checkpoints", "checkpoints/2", "best", "members"])
+@pytest.mark.parametrize("where", ["checkpoints", "checkpoints/2", "best", "members", "members/1"])
 def test_a_linked_part_of_a_run_is_refused_and_the_linked_run_is_untouched(victim, tmp_path, where):
     store, run = victim
     before = {p.relative_to(run): p.stat().st_mtime_ns for p in run.rglob("*")}
     up = tmp_path / "up"
     up.mkdir()
     shutil.copy(run / "config.yaml", up / "config.yaml")
-    if where == "checkpoints/2":
-        (up / "checkpoints").mkdir()
-    target = run / "checkpoints" / "2" if where == "checkpoints/2" else run / "checkpoints"
+    if where in ("checkpoints/2", "members/1"):  # (members/1: a member linked to another run resumed it)
+        (up / where.split("/")[0]).mkdir()
+    target = run / "checkpoints" / "2" if where == "checkpoints/2" else run if where == "members/1" \
+        else run / "checkpoints"
     (up / where).symlink_to(target, target_is_directory=True)
     with pytest.raises(DataError, match="is a link: a run's checkpoints are written and pruned in place") as e:
         pretrain(td.tiny_overrides(store, str(up), steps=4, **{"train.keep": 1}))

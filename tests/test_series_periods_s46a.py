@@ -179,3 +179,17 @@ def test_a_value_beyond_float32_still_names_its_series_in_a_long_table():
     d = TimeSeriesDomain({}, patch=2, time_column="time", series_column="id")
     with pytest.raises(DataError, match=r"series 'b', channel 'value': values up to 2e\+39"):
         d.infill(frame, None)
+
+
+def test_a_flat_series_far_from_zero_warns_nothing():
+    """A reviewer's meter (a straight line around 5e9) printed 'overflow encountered in divide'
+    twice through impute: the ratio of its size to a zero spread."""
+    import warnings
+
+    from domains.timeseries import periods
+
+    x = 5e9 + np.arange(64, dtype=np.float64)
+    x[10:14] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        periods.seasonal_periods([x])

@@ -20,6 +20,12 @@ the schema (``schema._infer_kind``) then tells what such numbers are by their le
   amounts was an identifier left out of the model. They are numbers: the observed cells are
   kept exactly as written, the fills are integers exact to the 16 or so digits a float64
   holds (unless few values repeat as codes do: categories, as in a column of integers).
+  The evidence must be strong, as a number fill of an id column invents ids that do not
+  exist (a reviewer's 8 user hashes x 4 rows were filled with 7.45e18): the values spread
+  over several lengths AND either most of them end in ``ROUND_ZEROS`` zeros (amounts in a
+  small unit, as wei are) or at least ``MAG_MIN`` distinct values spread over
+  ``MAG_ORDERS`` orders between their 10th and 90th percentiles (hashes and random ids
+  spread over one). Anything less stays an identifier / categories.
 
 The ingest option ``columns={<name>: numeric}`` (or ``categorical``) chooses either way. A
 Parquet ``uint64`` column beyond int64, or Python ints beyond it in a DataFrame, are treated
@@ -41,6 +47,10 @@ SAME_LENGTH = 0.9
 # hashes: at least so many values, within the Kolmogorov-Smirnov distance KS_EVEN / sqrt(n)
 # (1% level) of an even draw from 0 to their largest
 EVEN_MIN, KS_EVEN = 20, 1.63
+# amounts: most values end in this many zeros (a small unit: wei), or at least MAG_MIN
+# distinct values spread over MAG_ORDERS orders (10th to 90th percentile of |value|)
+ROUND_ZEROS, ROUND_SHARE = 3, 0.5
+MAG_MIN, MAG_ORDERS = 20, 1.5
 
 
 def overflow_candidates(table: Any) -> list[int]:
@@ -126,7 +136,15 @@ def magnitudes(s: pd.Series) -> bool:
     lengths = text.str.lstrip("+-").str.len()
     if lengths.value_counts(normalize=True).iloc[0] >= SAME_LENGTH:
         return False
-    return not _even(text.astype(np.float64).to_numpy())
+    values = text.astype(np.float64).to_numpy()
+    if _even(values):
+        return False
+    if float(text.str.endswith("0" * ROUND_ZEROS).mean()) >= ROUND_SHARE:
+        return True
+    if text.nunique() < MAG_MIN:
+        return False
+    low, high = np.percentile(np.abs(values), [10, 90])
+    return bool(low > 0 and np.log10(high / low) >= MAG_ORDERS)
 
 
 def _even(values: np.ndarray) -> bool:

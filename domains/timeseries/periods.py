@@ -94,7 +94,8 @@ def _detect(x: np.ndarray) -> list[int | None]:
     size = np.where(ok, np.abs(x), 0.0).max(axis=1)
     floor = 1e-12 * np.maximum(1.0, size)
     # rounding of the trend is of the size of the series, not of what is left after it
-    tol = _TOL * n * np.maximum(1.0, np.abs(y).max(axis=1) / np.maximum(sd, 1e-300))
+    with np.errstate(over="ignore"):  # a flat series far from 0 (a meter at 5e9): an infinite ratio, no warning
+        tol = _TOL * n * np.maximum(1.0, np.abs(y).max(axis=1) / np.maximum(sd, 1e-300))
     # near the flatness floor the two trends may fall either side of it; far below it
     # (a constant or a straight line: rounding only) both do not
     unsure = (sd <= 1e3 * floor) & (sd >= 1e-3 * floor)

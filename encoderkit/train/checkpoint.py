@@ -294,11 +294,13 @@ RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "loss.png", "checkpoint
 
 def check_no_links(run_dir: Path) -> None:
     """A ``DataError`` naming the link where ``checkpoints/``, ``best/`` or ``members/`` of
-    ``run_dir``, or an entry of ``checkpoints/``, is a symlink: a resumed run wrote into the
-    linked run's folder and pruned that run's checkpoints (``train.keep``)."""
-    ckpts = run_dir / "checkpoints"
-    inside = sorted(ckpts.iterdir()) if ckpts.is_dir() and not ckpts.is_symlink() else []
-    for p in [run_dir / "checkpoints", run_dir / "best", run_dir / "members", *inside]:
+    ``run_dir``, or an entry of ``checkpoints/`` or ``members/``, is a symlink: a resumed run
+    wrote into the linked run's folder and pruned that run's checkpoints (``train.keep``); a
+    member linked to another run resumed that run."""
+    def entries(folder: Path) -> list[Path]:
+        return sorted(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+    for p in [run_dir / "checkpoints", run_dir / "best", run_dir / "members",
+              *entries(run_dir / "checkpoints"), *entries(run_dir / "members")]:
         if p.is_symlink():
             raise DataError("is a link: a run's checkpoints are written and pruned in place; a link "
                             "would write into and delete from the folder it points to; copy the files in",
