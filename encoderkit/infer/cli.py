@@ -216,6 +216,10 @@ def read_labels(path: str, ids: np.ndarray | None, n: int, column: str | None) -
     return y
 
 
+# in a column of numeric labels, these words are holes (as in a table's number column)
+HOLE_WORDS = frozenset({"NA", "N/A", "n/a", "nan", "NaN", "null", "NULL", "#N/A"})
+
+
 def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None) -> np.ndarray:
     path = str(file)
     if file.suffix.lower() == ".npy":
@@ -248,12 +252,17 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
             y = pd.Series([table[str(i).strip()] for i in ids])
         else:
             y = frame[column]
+        if not pd.api.types.is_numeric_dtype(y):  # numbers with 'NA' holes (R): the words are holes there
+            numbers = pd.to_numeric(y, errors="coerce")
+            words = y.notna() & numbers.isna()
+            if words.any() and numbers.notna().any() and y[words].astype(str).str.strip().isin(HOLE_WORDS).all():
+                y = numbers
         empty = np.flatnonzero(y.isna().to_numpy())
         if empty.size:
             raise DataError(f"{empty.size} of the {len(y)} labels are empty (first for embedding row "
                             f"{int(empty[0])}); probe needs a label for every embedding: leave those "
                             f"records out of the embeddings, or label them", file=path)
-        y = np.asarray(y.tolist()) if y.dtype == object else y.to_numpy()
+        y = y.to_numpy() if pd.api.types.is_numeric_dtype(y) else np.asarray(y.tolist())
     if len(y) != n:
         raise DataError(f"has {len(y)} labels but the embeddings have {n} rows", file=path)
     return y

@@ -54,3 +54,16 @@ def test_numeric_labels_still_regress(tmp_path, capsys):
     pd.DataFrame({"id": [f"r{i}" for i in range(N)], "label": y}).to_csv(tmp_path / "lab.csv", index=False)
     assert main(["probe", f"embeddings={tmp_path / 'e.npy'}", f"labels={tmp_path / 'lab.csv'}",
                  "task=regression", "folds=2"]) == 0, capsys.readouterr().err
+
+
+def test_na_in_a_column_of_numeric_labels_is_a_missing_label(tmp_path, capsys):
+    """(a reviewer: 'could not convert string to float: NA' where the message said which row)"""
+    rng = np.random.default_rng(3)
+    _files(tmp_path, ["x"] * N)
+    y = [f"{v:.3f}" for v in rng.normal(size=N)]
+    y[7] = "NA"
+    pd.DataFrame({"id": [f"r{i}" for i in range(N)], "label": y}).to_csv(tmp_path / "lab.csv", index=False)
+    assert main(["probe", f"embeddings={tmp_path / 'e.npy'}", f"labels={tmp_path / 'lab.csv'}",
+                 "task=regression", "folds=2"]) == 1
+    err = capsys.readouterr().err
+    assert "1 of the 40 labels are empty" in err and "row 7" in err
