@@ -242,14 +242,16 @@ def averaged_predict(models: Sequence[Any]) -> Callable:
 
 
 def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: bool,
-                    columns: Sequence[str] | None, categorical: Sequence[str]) -> dict[str, Any]:
+                    columns: Sequence[str] | None, categorical: Sequence[str],
+                    series_column: Any = None) -> dict[str, Any]:
     """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
-    ensemble's fill), for series ``linear`` (``baseline_fill``), and the domain's own
-    ``infill_candidates`` (classical imputers, variants of the model's fill)."""
+    ensemble's fill), for series ``linear`` (``baseline_fill``, within each series of a
+    long table: ``series_column``), and the domain's own ``infill_candidates`` (classical
+    imputers, variants of the model's fill)."""
     out = {"model": model_fill}
     if series:
         cells = {}
-        for ch in channels(data, columns, categorical):
+        for ch in channels(data, columns, categorical, series_column):
             miss = is_missing(ch.values)
             cells[ch.name] = (miss, baseline_fill(ch, ~miss, True))
         out["linear"] = set_cells(data, cells, columns)
@@ -260,19 +262,20 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
 
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],
               columns: Sequence[str] | None, categorical: Sequence[str], series: bool,
-              select: bool) -> tuple[list[Score], dict[str, Choice]]:
+              select: bool, series_column: Any = None) -> tuple[list[Score], dict[str, Choice]]:
     """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
     back) next to the baseline, and with ``select``, the fill used per column / channel
     (``select_fills`` among ``candidate_fills``). A function of its own so that the fills
-    it makes (a copy of the data each) are freed before the file itself is filled."""
+    it makes (a copy of the data each) are freed before the file itself is filled.
+    ``series_column``: a long table's series ids, for the baseline (``channels``)."""
     guess, _ = ensemble_infill(models, holed)
     base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
-            for ch in channels(holed, columns, categorical)}
+            for ch in channels(holed, columns, categorical, series_column)}
     scores = score_holdout(truth, list(channels(guess, columns, categorical)), base, hide)
     if not select:
         return scores, {}
     del base
-    cands = candidate_fills(models, holed, guess, series, columns, categorical)
+    cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column)
     return scores, select_fills(truth, {k: list(channels(v, columns, categorical)) for k, v in cands.items()},
                                 hide, series)
 
@@ -881,7 +884,11 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             data = _marks_as_missing(data, schema, say)
         columns = _value_columns(data, schema, ingest_options)
         cats = _categorical(schema)
-        truth = list(channels(data, columns, cats))
+        # a long table (series stacked in blocks of rows, in time order): baseline, held-back
+        # runs and error scales kept within each series (``Channel.starts``)
+        series = domain == "timeseries"
+        ids = reader.options.get("series_column") if series and isinstance(data, pd.DataFrame) else None
+        truth = list(channels(data, columns, cats, ids))
         missing = {ch.name: int(is_missing(ch.values).sum()) for ch in truth}
         warn_infinite(input, {ch.name: int(np.isinf(ch.values).sum())
                               for ch in truth if ch.values.dtype != object and not ch.temporal},
@@ -927,7 +934,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             return report
 
         # 2. hold back some observed cells, ingest the rest
-        hide = draw_holdout(truth, holdout, seed, runs=domain == "timeseries") if holdout > 0 else {}
+        hide = draw_holdout(truth, holdout, seed, runs=series) if holdout > 0 else {}
         report.holdout_cells = int(sum(m.sum() for m in hide.values()))
         holed = with_hidden(data, hide, columns) if report.holdout_cells else data
         holed_file = work / f"holed{suffix}"
@@ -944,17 +951,16 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         models = fit_models(domain, store, work, seed=seed, n_models=n_models, overrides=overrides,
                             progress=progress, device=device)
         report.steps = int(models[0].step)
-        series = domain == "timeseries"
         if report.holdout_cells:
             report.scores, report.choices = held_back(models, holed, truth, hide, columns, cats, series,
-                                                      select == "auto")
+                                                      select == "auto", ids)
         # the held-back copy, its cells and channels freed before the file is filled: the fill
         # and the text written after it make copies of the table of their own
         del holed, truth, hide
         filled, _ = ensemble_infill(models, data)
         used = {k: c.used for k, c in report.choices.items()}
         if any(u != "model" for u in used.values()):
-            filled = assemble(candidate_fills(models, data, filled, series, columns, cats), used,
+            filled = assemble(candidate_fills(models, data, filled, series, columns, cats, ids), used,
                               data, columns, cats)
         after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
         report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}

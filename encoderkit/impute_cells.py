@@ -25,6 +25,7 @@ import pandas as pd
 from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.numerics import finite_mean_std
+from encoderkit.selection import run_groups, series_firsts
 
 # ---------------------------------------------------------------- the cells of user data
 
@@ -37,7 +38,10 @@ class Channel:
     ``temporal``: a column of dates, datetimes or timedeltas, a number to the model; its
     ``values`` stay the column's own (datetime64, timedelta64, or objects such as
     ``datetime.date``) so a fill is written back as such, and it is scored as numbers
-    (``time_numbers``)."""
+    (``time_numbers``). ``starts``: for a column of a long table (several series stacked,
+    each in one block of rows), True at each row where a series begins, so interpolation,
+    held-back runs and error scales stay within a series (``series_starts``); None: each
+    row of ``values`` along its last axis is one series."""
 
     name: str
     values: np.ndarray
@@ -45,6 +49,7 @@ class Channel:
     where: tuple = ()
     pool: str = ""
     temporal: bool = False
+    starts: np.ndarray | None = None
 
     @property
     def group(self) -> str:
@@ -52,11 +57,15 @@ class Channel:
 
 
 def channels(data: Any, columns: Sequence[str] | None = None,
-             categorical: Sequence[str] = ()) -> Iterator[Channel]:
+             categorical: Sequence[str] = (), series_column: Any = None) -> Iterator[Channel]:
     """The fillable 1-D channels of ``data``: the ``columns`` of a DataFrame (rows = time
     for a series), or every channel of an array ``[L]``, ``[C, L]``, ``[N, C, L]`` (time
-    last; ``[N, C, L]`` gives channel c of every series together), or of a dict of arrays."""
+    last; ``[N, C, L]`` gives channel c of every series together), or of a dict of arrays.
+    ``series_column``: the column of a DataFrame naming the series of a long table, its
+    rows in blocks of one series each (``Channel.starts``)."""
     if isinstance(data, pd.DataFrame):
+        starts = series_starts(data[series_column]) if series_column is not None \
+            and series_column in data.columns else None
         for c in (columns if columns is not None else data.columns):
             s = data[c]
             temporal = _is_temporal(s)
@@ -68,7 +77,7 @@ def channels(data: Any, columns: Sequence[str] | None = None,
                 vals = s.to_numpy()
             else:
                 vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            yield Channel(str(c), vals, cat, ("frame", c), temporal=temporal and not cat)
+            yield Channel(str(c), vals, cat, ("frame", c), temporal=temporal and not cat, starts=starts)
     elif isinstance(data, Mapping):
         for key in data:
             for ch in channels(np.asarray(data[key])):
@@ -82,6 +91,16 @@ def channels(data: Any, columns: Sequence[str] | None = None,
                 yield Channel(f"channel {c}", x[..., c, :], False, ("array", (Ellipsis, c, slice(None))))
         else:
             raise DataError(f"series array of shape {x.shape}; expected [L], [C, L] or [N, C, L]")
+
+
+def series_starts(ids: pd.Series) -> np.ndarray | None:
+    """True at each row where the series ``ids`` names changes (and at row 0): the blocks of
+    a long table in time order (``SeriesInfill.time_order``), rows without an id one block
+    per run of them. None for one series: a channel alone, as a wide file's."""
+    codes = pd.factorize(ids)[0]  # a missing id: -1
+    out = np.ones(len(codes), dtype=bool)
+    out[1:] = codes[1:] != codes[:-1]
+    return out if int(out.sum()) > 1 else None
 
 
 def _is_temporal(s: pd.Series) -> bool:
@@ -366,12 +385,12 @@ def warn_infinite(source: str, counts: Mapping[str, int], stacklevel: int = 2) -
                       f"filled ({', '.join(shown)})", stacklevel=stacklevel + 1)
 
 
-def gap_length(values: np.ndarray) -> int:
-    """Mean length of the runs of missing samples along the last axis (1 if none)."""
-    miss = is_missing(values).reshape(-1, np.shape(values)[-1]).astype(np.int8)
-    edges = np.diff(np.pad(miss, ((0, 0), (1, 1))), axis=1)
-    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # row-major: pairs line up
-    return max(1, int(round(runs.mean()))) if runs.size else 1
+def gap_length(values: np.ndarray, starts: np.ndarray | None = None) -> int:
+    """Mean length of the runs of missing samples along the last axis (1 if none); a run
+    ends where a series does (``starts``, see ``Channel``): a gap at the end of one series
+    and one at the start of the next are two gaps."""
+    runs = run_groups(is_missing(values), True, starts)
+    return max(1, int(round(runs.size / (int(runs[-1]) + 1)))) if runs.size else 1
 
 
 def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
@@ -379,24 +398,34 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
     """About ``fraction`` of each channel's observed cells, held back. Tables: each cell
     independently. Series (``runs``): runs as long as the channel's own gaps on average, so
     the validation error is measured on holes like the ones being filled (single samples
-    would flatter interpolation). A channel always keeps at least half of its observed
-    cells, and at least 2, or nothing is held back from it."""
+    would flatter interpolation), each cut where its series ends. A channel always keeps
+    at least half of its observed cells, and at least 2, or nothing is held back from it;
+    so does each series of a long table's column (``Channel.starts``), as each series of
+    a dict of series does: the fill of a series held back whole stopped on "no observed
+    value". (The rows of an ``[N, C, L]`` array share their channel's rule.)"""
     rng = np.random.default_rng(seed)
     out = {}
     for ch in chans:
         observed = ~is_missing(ch.values)
         if runs:
-            length = gap_length(ch.values)
-            flat = observed.reshape(-1, observed.shape[-1])
-            mask = np.zeros_like(flat)
-            # each drawn start holds back ``length`` samples from it, cut at the row's end
+            length = gap_length(ch.values, ch.starts)
+            obs = observed.reshape(-1)
+            first = series_firsts(observed.shape, ch.starts)
+            series = np.cumsum(first) - 1
+            ends = np.append(np.flatnonzero(first)[1:], obs.size)  # where each series stops
+            # each drawn start holds back ``length`` samples from it, cut at its series' end
             # (all runs at once: a loop over them was a Python step per run)
-            starts = np.argwhere(rng.random(flat.shape) < fraction / length)
-            rows = np.repeat(starts[:, 0], length)
-            times = (starts[:, 1:] + np.arange(length)).reshape(-1)
-            inside = times < flat.shape[1]
-            mask[rows[inside], times[inside]] = True
-            mask = (mask & flat).reshape(observed.shape)
+            starts = np.flatnonzero(rng.random(observed.shape) < fraction / length)
+            times = (starts[:, None] + np.arange(length)).reshape(-1)
+            inside = times < np.repeat(ends[series[starts]], length)
+            mask = np.zeros(obs.size, dtype=bool)
+            mask[times[inside]] = True
+            mask &= obs
+            if ch.starts is not None:  # each series keeps its share (see above)
+                n_obs = np.bincount(series, weights=obs)
+                held = np.bincount(series, weights=mask, minlength=len(n_obs))
+                mask[(n_obs - held < np.maximum(2, n_obs // 2))[series]] = False
+            mask = mask.reshape(observed.shape)
         else:
             mask = observed & (rng.random(ch.values.shape) < fraction)
         n_obs = int(observed.sum())
@@ -408,15 +437,14 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
 
 def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     """The simple baseline at every cell: linear interpolation along time of the visible
-    samples (series; constant past the ends), or the column mean / most frequent value.
-    A date / time column's mean is a number of nanoseconds (``time_numbers``): a value to
-    score, not one to write into the column."""
+    samples of each series (series; constant past its ends), or the column mean / most
+    frequent value. A date / time column's mean is a number of nanoseconds
+    (``time_numbers``): a value to score, not one to write into the column."""
     v = ch.values
     if series:
         x = np.asarray(v, dtype=np.float64)
-        flat = x.reshape(-1, x.shape[-1])
-        vis = visible.reshape(flat.shape)
-        return _interp_rows(flat, vis).reshape(x.shape)
+        return _interp_series(x.reshape(-1), np.asarray(visible).reshape(-1),
+                              series_firsts(x.shape, ch.starts)).reshape(x.shape)
     if ch.categorical:
         mode = pd.Series(v[visible]).mode(dropna=True)
         return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
@@ -425,22 +453,28 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
 
 
-def _interp_rows(x: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """Per row of ``x`` [K, n], ``np.interp`` of its ``visible`` samples at every time
-    (constant past the first / last; NaN for a row with none), all rows in one call, the
-    same numbers as a call per row: the rows laid end to end (times ``row * n + t``, whole
-    numbers, so each fill's differences are the row's own) and each row's times clipped to
-    its first and last visible sample, where ``np.interp`` returns the sample itself."""
-    k, n = x.shape
-    out = np.full((k, n), np.nan)
-    some = visible.any(axis=1)
-    if not n or not some.any():
+def _interp_series(x: np.ndarray, visible: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per series of ``x`` (flat; ``first``: True where a series begins), ``np.interp`` of
+    its ``visible`` samples at every time (constant past its first / last; NaN for a series
+    with none), all series in one call, the same numbers as a call per series: the series
+    laid end to end (times are positions, whole numbers, so each fill's differences are the
+    series' own) and each series' times clipped to its first and last visible sample, where
+    ``np.interp`` returns the sample itself, so no fill reaches into the next series."""
+    n = x.size
+    out = np.full(n, np.nan)
+    if not n or not visible.any():
         return out
-    pos = np.arange(k * n, dtype=np.float64).reshape(k, n)
-    first = np.argmax(visible, axis=1) + np.arange(k) * n
-    last = n - 1 - np.argmax(visible[:, ::-1], axis=1) + np.arange(k) * n
-    q = np.clip(pos, first[:, None].astype(np.float64), last[:, None].astype(np.float64))
-    out[some] = np.interp(q[some], pos[visible], x[visible])
+    series = np.cumsum(first) - 1
+    seen = np.flatnonzero(visible)
+    own, at = np.unique(series[seen], return_index=True)  # positions in order: a series' first
+    lo = np.full(int(series[-1]) + 1, np.nan)
+    hi = lo.copy()
+    lo[own] = seen[at]
+    hi[own] = seen[np.append(at[1:], seen.size) - 1]
+    some = ~np.isnan(lo)[series]
+    pos = np.arange(n, dtype=np.float64)
+    q = np.clip(pos[some], lo[series[some]], hi[series[some]])
+    out[some] = np.interp(q, pos[visible], x[visible])
     return out
 
 
@@ -476,6 +510,9 @@ def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
         p = time_numbers(p)
     if ch.categorical:
         err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
+    elif ch.starts is not None:  # a long table's column: each series in its own unit
+        sd = series_sd(values, ch.starts)[np.asarray(mask).reshape(-1)]
+        err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
     else:
         obs = values[~is_missing(values)].astype(np.float64)
         sd = finite_mean_std(obs)[1] or 1.0  # an inf sd scored every fill 0
@@ -483,6 +520,29 @@ def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
         err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
     err[is_missing(p)] = np.nan
     return err
+
+
+def series_sd(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per cell of a long table's column (``Channel.starts``), the standard deviation of
+    its series' observed values (1 where it is 0 or there are none), as a dict of series
+    scales each series apart: the column's own spread held the series' levels (series at
+    0, 100 and -50, each of spread 0.7, scored every error about 90 times too small). All
+    series at once; each scaled by a power of two near its largest magnitude, so nothing
+    over- or underflows (as ``finite_mean_std``)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    obs = ~is_missing(v)
+    first = series_firsts(v.shape, starts)
+    bounds = np.flatnonzero(first)
+    series = np.cumsum(first) - 1
+    seen = np.where(obs, v, 0.0)
+    top = np.maximum.reduceat(np.abs(seen), bounds)
+    ok = top > 0
+    scale = np.where(ok, np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1] - 1), 1.0)
+    u = seen / scale[series]
+    n = np.maximum(np.add.reduceat(obs.astype(np.float64), bounds), 1.0)
+    mean = np.add.reduceat(u, bounds) / n
+    sd = np.sqrt(np.add.reduceat(np.where(obs, (u - mean[series]) ** 2, 0.0), bounds) / n) * scale
+    return np.where(sd > 0, sd, 1.0)[series]
 
 
 def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapping[str, np.ndarray],
@@ -535,7 +595,7 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
     on all their held-back cells and share the choice: one model fills them all, and a
     short series alone holds too few cells to tell candidates apart. A candidate that
     leaves a scored cell missing is not one for that pool."""
-    from encoderkit.selection import choose, run_groups
+    from encoderkit.selection import choose
 
     by = {k: {c.name: c for c in v} for k, v in fills.items()}
     pools: dict[str, list[Channel]] = {}
@@ -553,7 +613,7 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
                 continue
             own = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
             ok = ~np.isnan(own["model"])
-            own_groups = np.unique(run_groups(mask, runs)[ok], return_inverse=True)[1].reshape(-1)
+            own_groups = np.unique(run_groups(mask, runs, ch.starts)[ok], return_inverse=True)[1].reshape(-1)
             groups.append(own_groups + n_groups)
             n_groups += int(own_groups.max()) + 1 if len(own_groups) else 0
             for k in by:

@@ -42,16 +42,30 @@ MIN_GAIN = 0.05
 SELECT = ("auto", "model")
 
 
-def run_groups(mask: np.ndarray, runs: bool) -> np.ndarray:
+def series_firsts(shape: tuple, starts: np.ndarray | None = None) -> np.ndarray:
+    """Flat bool over the cells of an array of ``shape`` (row-major): True where a series
+    begins, as ``starts`` says (a long table's column, ``impute_cells.Channel.starts``),
+    else at the start of each row along the last axis."""
+    if starts is not None:
+        return np.asarray(starts, dtype=bool).reshape(-1)
+    size = int(np.prod(shape))
+    out = np.zeros(size, dtype=bool)
+    if size:
+        out[::shape[-1]] = True
+    return out
+
+
+def run_groups(mask: np.ndarray, runs: bool, starts: np.ndarray | None = None) -> np.ndarray:
     """Group id of each held-back cell (the cells of ``mask`` in row-major order): its run
-    of consecutive held-back samples along the last axis (``runs``), else its own."""
+    of consecutive held-back samples along the last axis (``runs``), else its own. A run
+    ends where its series does (``series_firsts``)."""
     mask = np.asarray(mask, dtype=bool)
     n = int(mask.sum())
     if not runs or mask.ndim == 0:
         return np.arange(n)
-    flat = mask.reshape(-1, mask.shape[-1])
-    starts = flat & ~np.pad(flat, ((0, 0), (1, 0)))[:, :-1]
-    return np.cumsum(starts.ravel()[flat.ravel()]) - 1
+    flat = mask.reshape(-1)
+    begins = flat & (series_firsts(mask.shape, starts) | ~np.concatenate(([False], flat[:-1])))
+    return np.cumsum(begins[flat]) - 1
 
 
 def choose(errors: Mapping[str, np.ndarray], groups: np.ndarray, default: str = "model") -> str:
