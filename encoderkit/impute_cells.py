@@ -402,7 +402,7 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
     at least half of its observed cells, and at least 2, or nothing is held back from it;
     so does each series of a long table's column (``Channel.starts``), as each series of
     a dict of series does: the fill of a series held back whole stopped on "no observed
-    value". (The rows of an ``[N, C, L]`` array share their channel's rule.)"""
+    value"; so does each row of an ``[N, C, L]`` array."""
     rng = np.random.default_rng(seed)
     out = {}
     for ch in chans:
@@ -421,10 +421,10 @@ def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
             mask = np.zeros(obs.size, dtype=bool)
             mask[times[inside]] = True
             mask &= obs
-            if ch.starts is not None:  # each series keeps its share (see above)
-                n_obs = np.bincount(series, weights=obs)
-                held = np.bincount(series, weights=mask, minlength=len(n_obs))
-                mask[(n_obs - held < np.maximum(2, n_obs // 2))[series]] = False
+            # each series (a long table's, an array's row) keeps its share (see above)
+            n_obs = np.bincount(series, weights=obs)
+            held = np.bincount(series, weights=mask, minlength=len(n_obs))
+            mask[(n_obs - held < np.maximum(2, n_obs // 2))[series]] = False
             mask = mask.reshape(observed.shape)
         else:
             mask = observed & (rng.random(ch.values.shape) < fraction)

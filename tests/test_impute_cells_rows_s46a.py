@@ -22,7 +22,12 @@ def holdout_by_loop(chans, fraction, seed):
         mask = np.zeros_like(flat)
         for i, t in np.argwhere(rng.random(flat.shape) < fraction / length):
             mask[i, t:t + length] = True
-        mask = (mask & flat).reshape(observed.shape)
+        mask = mask & flat
+        for i in range(flat.shape[0]):  # each row (a series) keeps at least half its samples, and 2
+            n_row = int(flat[i].sum())
+            if n_row - int(mask[i].sum()) < max(2, n_row // 2):
+                mask[i] = False
+        mask = mask.reshape(observed.shape)
         n_obs = int(observed.sum())
         if n_obs - int(mask.sum()) < max(2, n_obs // 2):
             mask[:] = False
@@ -76,3 +81,15 @@ def test_series_baseline_is_each_rows_interpolation_bit_for_bit(shape):
         visible = ~np.isnan(x)
         got = baseline_fill(Channel("c", x), visible, True)
         np.testing.assert_array_equal(got, baseline_by_loop(x, visible))
+
+
+def test_no_row_of_an_array_is_held_back_whole():
+    """A row with 3 samples was held back whole (its fill stopped on "series 'series1',
+    channel 0: no observed value", `impute` of an [N, C, L] array, seed 26)."""
+    x = np.random.default_rng(0).standard_normal((6, 1, 12))
+    x[1, 0, 3:] = np.nan  # three observed samples
+    x[4, 0, ::2] = np.nan
+    for seed in range(300):
+        mask = draw_holdout([Channel("a", x)], 0.3, seed, runs=True)["a"]
+        left = (~np.isnan(x) & ~mask).sum(axis=-1)
+        assert (left >= np.minimum(2, (~np.isnan(x)).sum(axis=-1))).all(), seed
