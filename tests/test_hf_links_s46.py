@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
 import torch
 
 from encoderkit.infer import load

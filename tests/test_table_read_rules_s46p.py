@@ -28,7 +28,6 @@ from domains.tabular.domain import TabularDomain
 from domains.tabular.numcodes import collapsing
 from domains.tabular.reading import read_table
 from encoderkit.data.ingest import ingest
-from encoderkit.data.store import RecordStore
 
 
 def _kinds(frame: pd.DataFrame) -> dict[str, str]:
