@@ -238,7 +238,8 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
             or list(given.columns) != list(new.columns):
         return filled
     kept = same_cells(data, filled)
-    fills = _dates_as_given(given, _spelled_as_given(given, new, kept), kept, data, filled)
+    fills = _dates_as_given(given, _integers_as_given(given, _spelled_as_given(given, new, kept), kept),
+                            kept, data, filled)
     out = given  # the file's text with pandas' text of each fill put in, column by column
     for j in range(out.shape[1]):  # (given.where(kept, fills) made a Python string of every cell)
         at = np.flatnonzero(~kept[:, j])
@@ -270,6 +271,33 @@ def _spelled_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) 
                     out = new.copy()
                 fill = np.flatnonzero(~kept[:, j])  # only the fills: the rest is the file's own text
                 out.iloc[fill, j] = new.iloc[fill, j].replace({"True": yes, "False": no}).to_numpy()
+    return out
+
+
+_INTEGER_TEXT = r"^\s*[-+]?\d+\s*$"
+
+
+def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """``new`` with the fills of a column whose observed cells are all written as integers
+    spelled as integers: a column of integers beyond the 64-bit range is read as text and
+    modelled as numbers, and pandas wrote its float fills as ``7.938927285908685e+20`` beside
+    observed ``36233319495134572544`` (a reader then takes the column as floats, observed
+    cells included). A fill that is no finite number keeps pandas' text."""
+    out = new
+    for j in range(given.shape[1]):
+        seen = given.iloc[:, j][kept[:, j]]
+        seen = seen[(seen != "").to_numpy(dtype=bool, na_value=True)]
+        if not len(seen) or not seen.str.match(_INTEGER_TEXT).all():
+            continue
+        fill = np.flatnonzero(~kept[:, j])
+        texts = new.iloc[fill, j]
+        numbers = pd.to_numeric(texts, errors="coerce")
+        wrong = (~texts.str.match(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=True)
+                 & np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)))
+        if wrong.any():
+            if out is new:
+                out = new.copy()
+            out.iloc[fill[wrong], j] = [str(int(round(v))) for v in numbers.to_numpy(dtype=np.float64)[wrong]]
     return out
 
 
