@@ -238,7 +238,7 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
             or list(given.columns) != list(new.columns):
         return filled
     kept = same_cells(data, filled)
-    fills = _dates_as_given(given, _integers_as_given(given, _spelled_as_given(given, new, kept), kept),
+    fills = _dates_as_given(given, _integers_as_given(given, _spelled_as_given(given, new, kept), kept, data),
                             kept, data, filled)
     out = given  # the file's text with pandas' text of each fill put in, column by column
     for j in range(out.shape[1]):  # (given.where(kept, fills) made a Python string of every cell)
@@ -275,19 +275,25 @@ def _spelled_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) 
 
 
 _INTEGER_TEXT = r"^\s*[-+]?\d+\s*$"
+EXACT_DIGITS = 15  # every integer of at most 15 digits is a float64 exactly
 
 
-def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
-    """``new`` with the fills of a column whose observed cells are all written as integers
-    spelled as integers: a column of integers beyond the 64-bit range is read as text and
-    modelled as numbers, and pandas wrote its float fills as ``7.938927285908685e+20`` beside
-    observed ``36233319495134572544`` (a reader then takes the column as floats, observed
-    cells included). A fill that is no finite number keeps pandas' text."""
+def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray,
+                       data: pd.DataFrame) -> pd.DataFrame:
+    """``new`` with the number fills of a column of integers too long for a float (some
+    observed cell has more than ``EXACT_DIGITS`` digits, all are written as integers) spelled
+    as integers: a column of integers beyond the 64-bit range is modelled as numbers, and
+    pandas wrote its float fills as ``7.938927285908685e+20`` beside observed
+    ``36233319495134572544`` (a reader then takes the column as floats, observed cells
+    included). Columns of shorter integers keep pandas' text (their fills are the domain's: a
+    series of counts is filled between them), and so does a fill that is no finite number.
+    ``data`` (the file as read) is not needed beyond its shape."""
     out = new
-    for j in range(given.shape[1]):
+    for j in range(min(given.shape[1], data.shape[1])):
         seen = given.iloc[:, j][kept[:, j]]
         seen = seen[(seen != "").to_numpy(dtype=bool, na_value=True)]
-        if not len(seen) or not seen.str.match(_INTEGER_TEXT).all():
+        if not len(seen) or not seen.str.match(_INTEGER_TEXT).all() \
+                or not (seen.str.strip().str.lstrip("+-").str.len() > EXACT_DIGITS).any():
             continue
         fill = np.flatnonzero(~kept[:, j])
         texts = new.iloc[fill, j]

@@ -18,9 +18,14 @@ def test_the_pass_rewrites_only_float_text_fills_of_integer_columns():
     new = pd.DataFrame({"a": ["36233319495134572544", "7.938927285908685e+20", "12"],
                         "b": ["1.5", "2.25", "2.5"]})
     kept = np.array([[True, True], [False, False], [True, True]])
-    out = _integers_as_given(given, new, kept)
+    data = pd.DataFrame({"a": ["36233319495134572544", None, "12"], "b": [1.5, np.nan, 2.5]})
+    out = _integers_as_given(given, new, kept, data)
     assert out["a"].tolist() == ["36233319495134572544", str(int(7.938927285908685e+20)), "12"]
     assert out["b"].tolist() == ["1.5", "2.25", "2.5"]  # a column of decimals keeps pandas' text
+    # a column of short integers (a series of counts) keeps its fills as the domain made them
+    counts = pd.DataFrame({"a": [3.0, np.nan, 12.0]})
+    assert _integers_as_given(given[["a"]].replace({"36233319495134572544": "3"}),
+                              pd.DataFrame({"a": ["3", "7.5", "12"]}), kept[:, :1], counts)["a"].tolist() == ["3", "7.5", "12"]
 
 
 def test_impute_writes_wei_fills_as_integers(tmp_path, capsys):
