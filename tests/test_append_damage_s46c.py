@@ -7,7 +7,6 @@ values, which zarr does not store) is not damage and still appends."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from data.synthetic_domain import SyntheticDomain
+from data.test_append_inplace_s45 import fingerprint, lines
 from encoderkit import registry
 from encoderkit.data.ingest import ingest
 from encoderkit.data.store import RecordStore, StoreWriter
@@ -28,14 +28,6 @@ def synthetic_registered():
         yield
 
 
-def lines(path: Path, lengths: list[int], seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    with open(path, "w") as f:
-        for j, n in enumerate(lengths):
-            f.write(f"{path.stem}r{j} " + " ".join(map(str, rng.integers(4, 32, size=n))) + "\n")
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     """A synthetic store of 131,172 tokens: 'ids' (int16, 131,072 a chunk) has one whole chunk,
@@ -43,16 +35,6 @@ def pristine(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pristine")
     out = folder / "s.zarr"
     ingest("synthetic", lines(folder / "a.txt", [65_536, 65_536, 100], 0), str(out), progress=False, verbose=False)
-    return out
-
-
-def fingerprint(root: Path) -> dict[str, tuple[str, int, int]]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            st = path.stat()
-            out[path.relative_to(root).as_posix()] = (hashlib.sha256(path.read_bytes()).hexdigest(),
-                                                      st.st_size, st.st_mtime_ns)
     return out
 
 

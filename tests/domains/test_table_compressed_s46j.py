@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import json
 import lzma
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import zarr
 
 from domains.tabular import compressed, spill, streaming
 from domains.tabular.reading import read_table
+from domains.test_table_stream_s45 import _arrays, _attrs
 from encoderkit.data.ingest import ingest
 
 # rows that repeat: text that compresses a hundredfold, with a category column, a missing
@@ -57,24 +57,6 @@ def _write(tmp_path: Path, suffix: str, data: bytes) -> Path:
     path = tmp_path / f"t.csv{suffix}"
     WRITERS[suffix](data, path)
     return path
-
-
-def _arrays(group: zarr.Group, prefix: str = "") -> dict[str, np.ndarray]:
-    out = {}
-    for key, member in group.members():
-        if isinstance(member, zarr.Group):
-            out.update(_arrays(member, f"{prefix}{key}/"))
-        else:
-            out[prefix + key] = member[...]
-    return out
-
-
-def _attrs(path: Path) -> str:
-    attrs = dict(zarr.open_group(str(path), mode="r").attrs)
-    for block in attrs.values():
-        if isinstance(block, dict) and isinstance(block.get("provenance"), dict):
-            block["provenance"].pop("created_unix", None)
-    return json.dumps(attrs, sort_keys=True, default=str)
 
 
 def _ingest(monkeypatch, path: Path, out: Path, threshold: int):

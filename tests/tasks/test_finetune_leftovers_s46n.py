@@ -20,6 +20,7 @@ from encoderkit.cli import main
 from encoderkit.errors import DataError
 from encoderkit.tasks import finetune
 from encoderkit.train import pretrain
+from test_run_uploads_s46k import builds  # noqa: F401  (the fixture: devices each Encoder was built on)
 
 
 def _err(capsys, argv: list[str], code: int = 2) -> str:
@@ -126,11 +127,7 @@ def test_auto_says_when_the_size_chose_one_model(labelled_store, tmp_path, monke
 @pytest.mark.parametrize("claim", [{"hidden_size": 64, "num_heads": 2, "intermediate_size": 128},
                                    {"num_layers": 3}, {"num_layers": 500}])
 def test_a_lying_pretrained_checkpoint_is_refused_before_the_model_is_built(labelled_store, tmp_path,
-                                                                               monkeypatch, claim):
-    import torch
-
-    from encoderkit.core import model as core_model
-
+                                                                               builds, claim):
     store, _, _, labels = labelled_store
     run = Path(pretrain(td.tiny_overrides(store, str(tmp_path / "pre"), steps=1)))
     ck = tmp_path / "ck"
@@ -139,18 +136,11 @@ def test_a_lying_pretrained_checkpoint_is_refused_before_the_model_is_built(labe
     state = json.loads((ck / "state.json").read_text())
     state["model_config"].update(claim)
     (ck / "state.json").write_text(json.dumps(state))
-    seen: list[str] = []
-    original = core_model.Encoder.__init__
-
-    def spy(self, *args, **kwargs):
-        seen.append(torch.empty(0).device.type)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(core_model.Encoder, "__init__", spy)
+    builds.clear()  # (the pretraining above built its model on the CPU)
     with pytest.raises(DataError, match=r"model\.safetensors: does not match the model its state\.json "
                                         r"describes: it describes"):
         finetune(ft_overrides(store, str(tmp_path / "ft"), str(labels), steps=1, checkpoint=str(ck)))
-    assert "cpu" not in seen  # before: the TaskModel was built (allocated), then the weights refused
+    assert "cpu" not in builds  # before: the TaskModel was built (allocated), then the weights refused
 
 
 def test_a_true_pretrained_checkpoint_still_fine_tunes(labelled_store, tmp_path):
