@@ -8,10 +8,12 @@ domains only through here. Tests and notebooks may add a domain in-process with
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from encoderkit.domain import Domain
 from encoderkit.errors import UsageError
+
+if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `available_domains` (ingest --help)
+    from encoderkit.domain import Domain
 
 GROUP = "encoderkit.domains"
 _local: dict[str, type[Domain]] = {}
@@ -36,6 +38,8 @@ def available_domains() -> list[str]:
 def get_domain(name: str) -> type[Domain]:
     if name in _local:
         return _local[name]
+    from encoderkit.domain import Domain
+
     for ep in entry_points(group=GROUP):
         if ep.name == name:
             cls = ep.load()

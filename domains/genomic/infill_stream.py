@@ -211,12 +211,15 @@ class _Stream:
     def run(self, path: str, body: BinaryIO) -> None:
         out = SeqWriter(body, self.newline)
         scan, count = None, 0
-        for raw, lines, last in iter_record_blocks(path, self.fmt):
+        for raw, lines, last, joined in iter_record_blocks(path, self.fmt):
             if scan is None:
                 scan = RecordScan("error", breaks=self.domain.vocab.tokens == "kmer")
-                out.start(raw.header, self.fmt == "fastq", len(lines[0]) if lines else 0)
+                out.start(raw.header, self.fmt == "fastq")
                 start = body.tell()
-            out.sequence(scan.add(lines))
+            data = scan.add(lines, joined)
+            if scan.lines > 1:  # the first line has ended: the record is written at its width
+                out.wrap(scan.first_width)
+            out.sequence(data)
             if not last:
                 continue
             out.end(raw.plus, raw.quality)

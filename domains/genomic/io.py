@@ -9,8 +9,9 @@ import gzip
 import lzma
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple, TextIO
 
 import numpy as np
 
@@ -81,11 +82,14 @@ def text_id(rid: str) -> str:
 def detect_format(path: str) -> str:
     """'fasta' or 'fastq' from the first non-blank character; a clear error otherwise.
     Leading ``;`` comment lines (old-style FASTA, which ``iter_fasta`` skips) are FASTA's."""
+    trim, looked = _Trim(), False  # looked: the line's first character was looked at
     with reading(path), _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            s = line.strip()
-            if not s:
+        for lineno, text, starts, ends in _line_pieces(fh, 1 << 16):  # a long line not read whole
+            looked = looked and not starts
+            s = trim.piece(text, starts, ends)
+            if looked or not s:
                 continue
+            looked = True
             if s[0] == ";":
                 continue
             if s[0] == ">":
@@ -117,46 +121,140 @@ def _split_header(header: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-# sequence characters a block of ``iter_record_blocks`` holds (a chromosome is read in blocks)
+# sequence characters a block of ``iter_record_blocks`` holds (a chromosome is read in blocks,
+# and a line longer than this, a chromosome written on one line, in pieces of this many)
 BLOCK_CHARS = 1 << 18
 
 
-def iter_fasta_blocks(path: str, block_chars: int | None = None) -> Iterator[tuple[RawRecord, list[str], bool]]:
-    """The records of a FASTA file as (record, sequence lines, last) blocks of about
-    ``block_chars`` characters each (``BLOCK_CHARS``); every record gives one block or
-    more, its last one with ``last`` true, and its own ``lines`` stay empty."""
-    block_chars = block_chars or BLOCK_CHARS
+class Block(NamedTuple):
+    """Part of one record's sequence. ``lines`` are its sequence lines, whitespace at their
+    ends dropped; the first may go on a line the record's previous block began (``joined``)
+    and the last may go on in the next block, so a line as long as a chromosome is read a
+    block at a time. The record's last block has ``last`` true (its ``lines`` may be empty)."""
+
+    record: RawRecord
+    lines: list[str]
+    last: bool
+    joined: bool = False  # lines[0] goes on the line the record's previous block ended with
+
+
+def _line_pieces(fh: TextIO, limit: int) -> Iterator[tuple[int, str, bool, bool]]:
+    """(line number, text, starts its line, ends its line) of a text file read at most
+    ``limit`` characters at a time: a longer line comes in several pieces. Line endings are
+    dropped; a last line with none ends with the file (a piece that neither starts nor ends
+    a line may be the file's last: the caller closes what is open at the end)."""
+    lineno, starts = 0, True
+    for piece in iter(partial(fh.readline, limit), ""):
+        if starts:
+            lineno += 1
+        if piece[-1] == "\n":
+            yield lineno, piece[:-1], starts, True
+            starts = True
+        else:
+            yield lineno, piece, starts, False
+            starts = False
+
+
+class _Trim:
+    """``line.strip()`` of a line given in pieces: whitespace at the line's start is dropped
+    and whitespace at a piece's end is held back until more of the line shows it was inside."""
+
+    def __init__(self) -> None:
+        self.lead, self.tail = True, ""
+
+    def piece(self, text: str, starts: bool, ends: bool) -> str:
+        if starts and ends:  # a whole line (every line shorter than a block)
+            return text.strip()
+        if starts:
+            self.lead, self.tail = True, ""
+        if self.lead:
+            text = text.lstrip()
+            self.lead = not text
+        core = text.rstrip()
+        if core:
+            core, self.tail = self.tail + core, text[len(core):]
+        else:
+            self.tail += text
+        if ends:
+            self.tail = ""
+        return core
+
+
+def iter_fasta_blocks(path: str, block_chars: int | None = None) -> Iterator[Block]:
+    """The records of a FASTA file in blocks (``Block``) of about ``block_chars`` characters
+    each (``BLOCK_CHARS``); every record gives one block or more, its last one with ``last``
+    true, and its own ``lines`` stay empty. No line is held whole: a line longer than a
+    block is read in pieces, so memory does not grow with the line's length."""
+    block_chars = max(block_chars or BLOCK_CHARS, 1)
     rec: RawRecord | None = None
     lines: list[str] = []
+    joined = False
     held = 0
+    kind = ""  # the first character of the line being read: ">" a header, ";" a comment, else sequence
+    header: list[str] = []  # the pieces of the header line being read
+    going = False  # the sequence line being read has characters already (in ``lines`` or before)
+    trim = _Trim()
     with reading(path), _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if line.startswith(">"):
-                if rec is not None:
-                    yield rec, lines, True
-                rid, desc = _split_header(line[1:].strip())
-                rec = RawRecord(rid or f"record{lineno}", desc, [], lineno + 1, header=line[1:])
-                lines, held = [], 0
-            elif not line.startswith(";"):  # old-style FASTA comments are skipped
-                seq = line.strip()
-                if not seq:
-                    continue  # blank lines too
-                if rec is None:
-                    raise DataError(f"{path}: line {lineno}: sequence data before the first '>' header")
+        for lineno, text, starts, ends in _line_pieces(fh, block_chars):
+            if starts:
+                kind, going = text[:1], False
+            if kind == ">":
+                header.append(text)
+                if ends:
+                    if rec is not None:
+                        yield Block(rec, lines, True, joined)
+                    rec = _header_record("".join(header), lineno)
+                    header, lines, held, joined = [], [], 0, False
+                continue
+            if kind == ";":  # old-style FASTA comments are skipped
+                continue
+            seq = trim.piece(text, starts, ends)
+            if not seq:
+                continue  # blank lines too
+            if rec is None:
+                raise DataError(f"{path}: line {lineno}: sequence data before the first '>' header")
+            if not going:
                 lines.append(seq)
-                held += len(seq)
-                if held >= block_chars:
-                    yield rec, lines, False
-                    lines, held = [], 0
+            elif lines:
+                lines[-1] += seq  # the line goes on within this block (pieces trimmed short)
+            else:
+                lines, joined = [seq], True  # the line goes on from the previous block
+            going = True
+            held += len(seq)
+            if held >= block_chars:
+                yield Block(rec, lines, False, joined)
+                lines, held, joined = [], 0, False
+    if header:  # a header that the file ends on, with no line ending
+        if rec is not None:
+            yield Block(rec, lines, True, joined)
+        rec, lines, joined = _header_record("".join(header), lineno), [], False
     if rec is not None:
-        yield rec, lines, True
+        yield Block(rec, lines, True, joined)
+
+
+def _header_record(line: str, lineno: int) -> RawRecord:
+    """The record a header line (``>`` included) at line ``lineno`` begins."""
+    rid, desc = _split_header(line[1:].strip())
+    return RawRecord(rid or f"record{lineno}", desc, [], lineno + 1, header=line[1:])
 
 
 def iter_fasta(path: str) -> Iterator[RawRecord]:
-    for rec, lines, last in iter_fasta_blocks(path):
-        rec.lines += lines
+    """Whole records, each line whole (``read_seq_records`` keeps the first one's width)."""
+    parts: list[str] = []  # pieces of the line the last block ended with
+    for rec, lines, last, joined in iter_fasta_blocks(path):
+        if lines:
+            if parts and not joined:
+                rec.lines.append("".join(parts))
+                parts = []
+            parts.append(lines[0])
+            if len(lines) > 1:
+                rec.lines.append("".join(parts))
+                rec.lines += lines[1:-1]
+                parts = [lines[-1]]
         if last:
+            if parts:
+                rec.lines.append("".join(parts))
+            parts = []
             yield rec
 
 
@@ -199,13 +297,12 @@ def iter_records(path: str, fmt: str = "auto") -> Iterator[RawRecord]:
     return iter_fasta(path) if fmt == "fasta" else iter_fastq(path)
 
 
-def iter_record_blocks(path: str, fmt: str = "auto",
-                       block_chars: int | None = None) -> Iterator[tuple[RawRecord, list[str], bool]]:
+def iter_record_blocks(path: str, fmt: str = "auto", block_chars: int | None = None) -> Iterator[Block]:
     """``iter_fasta_blocks`` for either kind; a FASTQ record (one sequence line) is one block."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "fasta":
         return iter_fasta_blocks(path, block_chars)
-    return ((rec, rec.lines, True) for rec in iter_fastq(path))
+    return (Block(rec, rec.lines, True) for rec in iter_fastq(path))
 
 
 # Protein FASTA read as DNA: amino-acid letters that no nucleotide (IUPAC) code uses, the

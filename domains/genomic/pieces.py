@@ -121,12 +121,13 @@ def iter_pieces(path: str, opts: Mapping[str, Any], log: PieceLog) -> Iterator[P
     out, splitting the record into pieces named ``<id>:<start>-<end>`` (a record left in
     one piece keeps its id); a piece shorter than ``min_length`` or without any A/C/G/T
     base is skipped, as is a record without bases. A record is read in blocks (its codes
-    and soft flags kept, two bytes a base), so a chromosome is never held as text."""
+    and soft flags kept, two bytes a base), so a chromosome is never held as text, even
+    one written on a single line."""
     scan: RecordScan | None = None
-    for rec, lines, last in iter_record_blocks(path, opts["format"]):
+    for rec, lines, last, joined in iter_record_blocks(path, opts["format"]):
         if scan is None:
             scan = RecordScan(opts["invalid"], keep=True)
-        scan.add(lines)
+        scan.add(lines, joined)
         if not last:
             continue
         codes, soft, n_bad = scanned_record(scan, rec, path)

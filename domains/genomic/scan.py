@@ -68,8 +68,9 @@ class RecordScan:
     def __init__(self, invalid: str = "error", keep: bool = False, breaks: bool = False) -> None:
         self.invalid = invalid
         self.length = 0  # characters so far
-        self.lines = 0  # sequence lines so far
-        self.first_width = 0  # characters of the first sequence line
+        self.lines = 0  # sequence lines begun so far
+        self.first_width = 0  # characters of the first sequence line (so far, while it goes on)
+        self._open = 0  # characters of the last line begun (it may go on in the next block)
         self.counts = np.zeros(256, dtype=np.int64)  # of each byte (non-ASCII characters as '?')
         self.first_bad: tuple[int, int, int, str] | None = None
         self.n_bad = 0
@@ -78,22 +79,27 @@ class RecordScan:
         self._codes = bytearray() if keep else None
         self._soft = bytearray() if keep else None
 
-    def add(self, lines: list[str]) -> bytes:
-        """The block's lines; returns their characters (ASCII, one byte each)."""
+    def add(self, lines: list[str], joined: bool = False) -> bytes:
+        """The block's lines (``joined``: the first goes on the last line of the block before,
+        as a line longer than a block is read); returns their characters (ASCII, a byte each)."""
         if not lines:
             return b""
-        if self.lines == 0:
-            self.first_width = len(lines[0])
+        first = self.lines - 1 if joined and self.lines else self.lines  # the line lines[0] is on
         text = "".join(lines)
         data = text.encode("ascii", "replace")  # one byte a character, as encode_bases reads it
         view = memoryview(data)
-        for at in range(0, len(data), SLICE):  # a line as long as a chromosome, a slice at a time
-            self._add(np.frombuffer(view[at:at + SLICE], dtype=np.uint8), lines, text, at)
-        self.lines += len(lines)
+        for at in range(0, len(data), SLICE):  # a block a slice at a time
+            self._add(np.frombuffer(view[at:at + SLICE], dtype=np.uint8), lines, text, at, first,
+                      self._open if first < self.lines else 0)
+        if first == 0:
+            self.first_width += len(lines[0])
+        self._open = len(lines[-1]) + (self._open if len(lines) == 1 and first < self.lines else 0)
+        self.lines = first + len(lines)
         return data
 
-    def _add(self, raw: np.ndarray, lines: list[str], text: str, at: int) -> None:
-        """Characters ``at`` onwards of the block ``text`` (its ``lines`` joined)."""
+    def _add(self, raw: np.ndarray, lines: list[str], text: str, at: int, first: int, before: int) -> None:
+        """Characters ``at`` onwards of the block ``text`` (its ``lines`` joined; the first is
+        line ``first`` of the record, ``before`` characters of it in earlier blocks)."""
         self.counts += np.bincount(raw, minlength=256)
         codes = BYTE_TO_CODE[raw]
         bad = codes == INVALID
@@ -103,8 +109,8 @@ class RecordScan:
                 i = at + int(np.flatnonzero(bad)[0])  # in the block
                 ends = np.cumsum([len(s) for s in lines])
                 li = int(np.searchsorted(ends, i, side="right"))
-                self.first_bad = (self.length + i - at, self.lines + li,
-                                  i - (int(ends[li - 1]) if li else 0) + 1, text[i])
+                col = i - (int(ends[li - 1]) if li else -before) + 1
+                self.first_bad = (self.length + i - at, first + li, col, text[i])
             self.n_bad += int(bad.sum())
             if self.invalid == "n":
                 codes[bad] = N_CODE

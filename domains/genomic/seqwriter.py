@@ -22,19 +22,30 @@ class SeqWriter:
     def __init__(self, fh: BinaryIO, newline: str) -> None:
         self._write = fh.write
         self._nl = newline.encode("ascii")
-        self._width = 0  # FASTA line width of the record being written; 0: one line (FASTQ)
+        self._fastq = False
+        self._width = 0  # FASTA line width of the record being written; 0: one line (so far)
         self._col = 0  # characters on the current line
 
-    def start(self, header: str, fastq: bool, width: int) -> None:
+    def start(self, header: str, fastq: bool, width: int = 0) -> None:
         """A record's header line; its sequence follows in ``sequence`` calls, wrapped at
-        ``width`` (FASTA; ``write_seq_records`` keeps the width of the record's first line)."""
+        ``width`` (FASTA; ``write_seq_records`` keeps the width of the record's first line).
+        A width of 0 writes the sequence on one line until ``wrap`` gives one (the first
+        line of a record read in blocks may end blocks later)."""
         self._write(("@" if fastq else ">").encode() + header.encode("utf-8", _ERRORS) + self._nl)
-        self._width, self._col = (0 if fastq else max(width, 1)), 0
+        self._fastq, self._width, self._col = fastq, 0, 0
+        self.wrap(width)
+
+    def wrap(self, width: int) -> None:
+        """The FASTA record's width, where not given yet: what was written so far, no more
+        than ``width`` characters, is the first line, and the rest is wrapped at ``width``."""
+        if width and not self._width and not self._fastq:
+            self._width = max(width, 1)
 
     def sequence(self, chunk: bytes | bytearray) -> None:
         w, n = self._width, len(chunk)
         if not w or not n:
             self._write(chunk)
+            self._col += n
             return
         view, parts, i = memoryview(chunk), [], 0
         if self._col:  # finish the line the last chunk left open

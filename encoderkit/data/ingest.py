@@ -15,14 +15,16 @@ import hashlib
 import os
 import sys
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from encoderkit.cliutil import progress_bar
 
 from encoderkit.data.store import StorePath, StoreWriter
-from encoderkit.domain import IngestReport
 from encoderkit.errors import READ_ERRORS, DataError, EncoderkitError, InputNotFoundError, UsageError, data_error
 from encoderkit.registry import get_domain
+
+if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `encoderkit ingest --help`
+    from encoderkit.domain import IngestReport
 
 USAGE = """usage: encoderkit ingest domain=<name> input=<path|glob|[list]> output=<store> [overwrite=true] [option=value ...]
 
@@ -130,6 +132,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
                     "encoderkit_version": __version__}
         provenance = {**old.provenance, "files": list(old.provenance.get("files", [])) + provenance["files"],
                       "appends": list(old.provenance.get("appends", [])) + [appended]}
+    from encoderkit.domain import IngestReport
+
     report = IngestReport()
     unit = str(getattr(cls, "ingest_unit", "tokens"))
     bar = progress_bar(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress,

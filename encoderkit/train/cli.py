@@ -56,11 +56,11 @@ def _multirun(argv: list[str]) -> int:
 
 
 def run(command: str, argv: list[str]) -> int:
-    from encoderkit.train.trainer import NonFiniteLossError
-
     if any(a in ("-h", "--help") for a in argv):
         print(help_text())
         return 0
+    from encoderkit.train.trainer import NonFiniteLossError  # torch: not for --help
+
     multirun = any(a in ("-m", "--multirun") for a in argv)
     argv = [a for a in argv if a not in ("-m", "--multirun")]
     bad = [a for a in argv if a.startswith("-")]
