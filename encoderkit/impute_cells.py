@@ -160,9 +160,14 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
             out[ch.where[1]] = s.mask(mask, values)
         return out
     if isinstance(data, Mapping):
-        return {k: set_cells(np.asarray(v), {n.split(":", 1)[1]: c for n, c in cells.items()
-                                             if n.split(":", 1)[0] == str(k)}, None)
-                for k, v in data.items()}
+        # the cells of each key sorted out once: a pass over every cell per key was quadratic
+        # (minutes for a file of 20,000 series); ``channels`` names them "<key>:channel <c>",
+        # so the key is all before the last colon (a key may hold one)
+        mine: dict[str, dict[str, tuple[np.ndarray, Any]]] = {}
+        for n, c in cells.items():
+            key, _, name = n.rpartition(":")
+            mine.setdefault(key, {})[name] = c
+        return {k: set_cells(np.asarray(v), mine.get(str(k), {}), None) for k, v in data.items()}
     x = np.array(data, dtype=np.float64 if not np.issubdtype(np.asarray(data).dtype, np.floating)
                  else np.asarray(data).dtype, copy=True)
     for ch in channels(data):
@@ -487,6 +492,21 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
 
 
+def series_baselines(chans: Sequence[Channel], visible: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``baseline_fill(ch, vis, series=True)`` of each channel of ``chans`` (numbers), all in
+    one interpolation: a dict of many series has a channel per series, and a call per
+    channel was most of the linear candidate's time. The same numbers (``_interp_series``
+    lays series end to end already; channels are more series after them)."""
+    xs = [np.asarray(ch.values, dtype=np.float64) for ch in chans]
+    if not xs:
+        return []
+    flat = _interp_series(np.concatenate([x.reshape(-1) for x in xs]),
+                          np.concatenate([np.asarray(v).reshape(-1) for v in visible]),
+                          np.concatenate([series_firsts(x.shape, ch.starts) for x, ch in zip(xs, chans)]))
+    ends = np.cumsum([x.size for x in xs])[:-1]
+    return [part.reshape(x.shape) for part, x in zip(np.split(flat, ends), xs)]
+
+
 def _interp_series(x: np.ndarray, visible: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Per series of ``x`` (flat; ``first``: True where a series begins), ``np.interp`` of
     its ``visible`` samples at every time (constant past its first / last; NaN for a series
@@ -538,22 +558,34 @@ def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per held-back cell of ``ch`` (``mask``, row-major order): the squared error in units
     of the channel's observed standard deviation (numbers; dates and times as nanoseconds)
     or 0 / 1 (categories); NaN where ``pred`` has no value."""
+    return cell_errors_of(ch, {"": pred}, mask)[""]
+
+
+def cell_errors_of(ch: Channel, preds: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """``cell_errors`` of each of ``preds`` (fills of ``ch`` by name), the channel's held-back
+    values and scale found once: scoring every candidate of a file of many series found
+    them once per candidate, most of the scoring's time."""
     values = time_numbers(ch.values) if ch.temporal else ch.values
-    true, p = values[mask], np.asarray(pred)[mask]
-    if ch.temporal:
-        p = time_numbers(p)
+    true = values[mask]
     if ch.categorical:
-        err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
+        sd: Any = None
     elif ch.starts is not None:  # a long table's column: each series in its own unit
         sd = series_sd(values, ch.starts)[np.asarray(mask).reshape(-1)]
-        err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
     else:
         obs = values[~is_missing(values)].astype(np.float64)
         sd = finite_mean_std(obs)[1] or 1.0  # an inf sd scored every fill 0
-        # divided before the difference: values near the float limit differ by more than it
-        err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
-    err[is_missing(p)] = np.nan
-    return err
+    out = {}
+    for name, pred in preds.items():
+        p = np.asarray(pred)[mask]
+        if ch.temporal:
+            p = time_numbers(p)
+        if ch.categorical:
+            err = np.array([0.0 if _equal(a, b) else 1.0 for a, b in zip(p, true)])
+        else:  # divided before the difference: values near the float limit differ by more than it
+            err = (p.astype(np.float64) / sd - true.astype(np.float64) / sd) ** 2
+        err[is_missing(p)] = np.nan
+        out[name] = err
+    return out
 
 
 def series_sd(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -587,11 +619,11 @@ def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapp
         mask = hide.get(ch.name)
         if mask is None or not mask.any() or ch.name not in filled:
             continue
-        e_m = cell_errors(ch, filled[ch.name].values, mask)
-        ok = ~np.isnan(e_m)
+        both = cell_errors_of(ch, {"model": filled[ch.name].values, "base": base[ch.name]}, mask)
+        ok = ~np.isnan(both["model"])
         if not ok.any():
             continue
-        e_m, e_b = e_m[ok], cell_errors(ch, base[ch.name], mask)[ok]
+        e_m, e_b = both["model"][ok], both["base"][ok]
         if ch.categorical:
             hit_m += float(np.sum(1 - e_m))
             hit_b += float(np.sum(1 - np.nan_to_num(e_b, nan=1.0)))  # no mode: a miss
@@ -645,7 +677,7 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
             mask = hide.get(ch.name)
             if mask is None or not mask.any() or ch.name not in by["model"]:
                 continue
-            own = {k: cell_errors(ch, f[ch.name].values, mask) for k, f in by.items() if ch.name in f}
+            own = cell_errors_of(ch, {k: f[ch.name].values for k, f in by.items() if ch.name in f}, mask)
             ok = ~np.isnan(own["model"])
             own_groups = np.unique(run_groups(mask, runs, ch.starts)[ok], return_inverse=True)[1].reshape(-1)
             groups.append(own_groups + n_groups)

@@ -33,11 +33,15 @@ and ``pickle.dumps`` do): ``__getstate__`` stores each fitted model as safetenso
 plus its JSON description (domain, config), and ``__setstate__`` rebuilds the models
 from them; no torch object goes through pickle. Unpickling any pickle runs code from
 its producer, as for every scikit-learn estimator: load only pickles you trust.
+
+The estimator's parts are modules of their own: ``sklearn_inputs`` (``X`` checked, its
+placeholders made missing, read as a DataFrame named as at fit), ``sklearn_blend`` (the
+classical imputers beside the encoder), ``sklearn_select`` (``select='auto'``); this module
+holds the estimator's parameters, ``fit``, ``transform`` and pickling.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 import shutil
 import tempfile
@@ -49,23 +53,29 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from encoderkit.cliutil import check_device
-from encoderkit.errors import DataError, UnknownValueWarning, UsageError, without_unknown_values
+from encoderkit.errors import UnknownValueWarning, UsageError, without_unknown_values
 from encoderkit.selection import SELECT
+from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
+from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes
+from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen
+
+# The names the tests import from here, wherever they are defined now (FOREST_WEIGHT: the
+# one dict the selection reads, which a test changes in place).
+__all__ = ["EncoderImputer", "FiniteStandardScaler", "FOREST_WEIGHT", "_keep_categories_seen"]
 
 DOMAIN = "tabular"
 HOLDOUT = 0.05  # share of the observed cells select='auto' holds back (as encoderkit impute)
-# the forest's share in the categorical vote for each select='auto' choice
-FOREST_WEIGHT = {"blend": 0.5, "encoder": 0.0, "forest": 1.0}
 
 
 # auto_wrap_output_keys=None: ``transform`` applies ``set_output`` itself (``_as_configured``)
-class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+# The mixins hold the reading of X, the classical imputers and the selection (modules above).
+class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, BaseEstimator,
+                     auto_wrap_output_keys=None):
     """Impute missing cells with a masked encoder fitted on the observed cells.
 
     Parameters
@@ -90,6 +100,10 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Tabular ingest options (``categorical_threshold``, ``columns``, ``num_bins``, ...).
         Numpy columns are always numeric.
     device : str, default="cpu"
+        Where the fitted models fill (``transform``, and the held-back cells at ``fit``): a
+        torch device (``cpu``, ``cuda``, ``cuda:0``, ``mps``). Training runs on the
+        pretraining key ``run.device`` (default ``auto``: a CUDA GPU when there is one, else
+        the CPU); ``overrides=("run.device=cpu",)`` keeps it on the CPU.
     run_dir : str or None, default=None
         Keep the training runs under this directory, each fit in a new subdirectory
         ``fit-*`` (``run_dir_``) (default: a temporary one, removed).
@@ -237,94 +251,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                              f"a str, np.nan, None or pd.NA. Got {mv!r} instead.", key="missing_values")
         check_device(self.device, "EncoderImputer")
 
-    def _placeholder(self) -> Any:
-        """``missing_values`` where it marks cells beyond the usual missing ones (NaN,
-        None, NA, NaT), else None."""
-        return None if _is_nan_marker(self.missing_values) else self.missing_values
-
-    def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
-        """``X`` as a DataFrame whose columns are named as at fit (by position, once
-        ``_check_names`` has seen they are fit's, in fit's order); whether it came as a
-        DataFrame."""
-        if isinstance(X, pd.DataFrame):
-            names = list(X.columns)  # as given: 1 and '1' are scikit-learn's mixed-type error below
-            twice = [c for i, c in enumerate(names) if c in names[:i]]
-            if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
-                raise DataError(f"column {str(twice[0])!r} appears more than once in X; columns need "
-                                f"distinct names")
-            if not reset:
-                self._check_names(X)
-            # names and width only: check_array would cast a mixed-dtype frame to one dtype
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            _check_frame(X, min_samples=2 if reset else 1)
-            frame = X.copy() if self._placeholder() is None else _mask_frame(X, self._placeholder())
-            is_frame = True
-        else:
-            if self._placeholder() is not None and not sp.issparse(X):
-                X = _mask_array(X, self._placeholder())
-            try:
-                x = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
-                                  ensure_min_samples=2 if reset else 1)
-            except ValueError:
-                _text_in_array(X)  # scikit-learn said only "could not convert string to float"
-                raise
-            frame = pd.DataFrame(x)
-            is_frame = False
-        if reset:
-            self.columns_ = [str(c) for c in X.columns] if is_frame else [f"c{i}" for i in range(frame.shape[1])]
-            self.frame_columns_ = X.columns.tolist() if is_frame else None  # 0, not np.int64(0)
-        frame.columns = self.columns_
-        frame.index = pd.RangeIndex(len(frame))
-        if not reset and is_frame:
-            frame = self._as_at_fit(frame)
-        return frame, is_frame
-
-    def _check_names(self, X: pd.DataFrame) -> None:
-        """Refuse a DataFrame at ``transform`` whose columns are not fit's, in fit's order.
-        scikit-learn checks all-string names (its error stands); names of other types (ints
-        from ``pd.DataFrame(array)``, floats, tuples of a MultiIndex) it leaves unchecked, and
-        columns reordered were read by position: proline's holes filled ~1,000 off. They are
-        refused as scikit-learn refuses string names in another order, not reordered: the
-        output in the caller's order would feed a next step that reads by position."""
-        fitted = getattr(self, "frame_columns_", None)
-        if fitted is None or (hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)):
-            return  # fitted on an array (columns by position), or scikit-learn's check
-        names = [str(c) for c in X.columns]
-        if names == self.columns_:
-            return
-        i = next((i for i, (a, b) in enumerate(zip(names, self.columns_)) if a != b), min(len(names), len(fitted)))
-        at = (f"X's column {i} is {X.columns.tolist()[i]!r}" if i < len(names) else f"X has {len(names)} columns") + \
-            (f", fit's was {fitted[i]!r}" if i < len(fitted) else f", fit had {len(fitted)}")
-        shown = fitted if len(fitted) <= 8 else [*fitted[:8], "..."]
-        if sorted(names) == sorted(self.columns_):
-            raise ValueError(f"X has the columns of fit in another order ({at}); EncoderImputer, as "
-                             f"scikit-learn estimators, takes them in fit's order {shown}: pass "
-                             f"X[imputer.frame_columns_]")
-        given, known = set(names), set(self.columns_)
-        absent = [c for c, n in zip(fitted, self.columns_) if n not in given]
-        new = [c for c, n in zip(X.columns.tolist(), names) if n not in known]
-        what = "; ".join(([f"fit's column {absent[0]!r} is not in X"] if absent else []) +
-                         ([f"column {new[0]!r} was not in X at fit"] if new else [])) or at
-        raise ValueError(f"X's columns are not those of fit ({what}); fit's columns: {shown}")
-
-    def _as_at_fit(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` (at ``transform``) with each column of text or categories at fit that now
-        holds numbers (or booleans) as object: its values as given, read as (unseen)
-        categories, its holes filled with categories seen at fit (a numeric column cannot
-        hold them)."""
-        for col in self.models_[0].domain.schema["columns"]:
-            c = col["name"]
-            if col["kind"] == "numeric" or c not in frame.columns or \
-                    not pd.api.types.is_numeric_dtype(frame[c].dtype):
-                continue
-            try:
-                was_number = pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(col["dtype"]))
-            except TypeError:
-                continue
-            if not was_number:
-                frame[c] = frame[c].astype(object)
-        return frame
-
     # fit fills X itself (held-back cells): a category seen only in the rows ingest held out
     # for validation is no news to the user
     @without_unknown_values
@@ -385,230 +311,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.category_forests_ = self._fit_categories(frame)
         self.fill_error_ = self._fill_errors(frame)
         return self
-
-    def _fill_errors(self, frame: pd.DataFrame) -> dict[str, float]:
-        """Numeric column -> the held-back RMSE of the fill ``transform`` uses there, in the
-        column's units (``selection_errors_``' NRMSE times the observed cells' standard
-        deviation, the unit the selection scores in); columns without held-back cells are
-        absent. ``return_std`` adds it to the models' spread: the spread alone measures how
-        much the seeds disagree, not how far a fill is from the truth (on a survey of
-        diabetes cells, 3 models: the error was within 2 spreads for 37% of the cells)."""
-        from encoderkit.numerics import finite_mean_std
-
-        out = {}
-        numeric = set(_numeric_columns(frame))  # categorical columns' errors are error rates
-        for c, errors in self.selection_errors_.items():
-            used = self.selection_.get(c)
-            if used not in errors or c not in numeric:
-                continue
-            values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
-            sd = finite_mean_std(values[np.isfinite(values)])[1] or 1.0  # cell_errors' unit
-            if np.isfinite(sd) and np.isfinite(errors[used]):
-                out[c] = float(errors[used]) * float(sd)
-        return out
-
-    def _fit_categories(self, frame: pd.DataFrame) -> Any:
-        """The random forests whose class probabilities ``transform`` averages with the
-        encoder's on categorical cells (``blend`` with ``forest``; None without a
-        categorical column, or on a table too wide for the forest)."""
-        from domains.tabular.blend import CategoryForests, forest_fits
-        from domains.tabular.schema import encode_frame
-
-        domain = self.models_[0].domain
-        lay = domain.layout
-        if "forest" not in self.blend or lay.is_numeric.all() or not forest_fits(len(domain.columns)):
-            return None
-        enc = encode_frame(frame, domain.schema)
-        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
-
-    def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
-                default: str) -> pd.DataFrame:
-        """``selection_`` of the numeric columns from the held-back cells ``hide`` of
-        ``frame`` (hidden in ``fit_frame``); returns the encoder's own fill of ``fit_frame``."""
-        from encoderkit.impute import ensemble_infill
-        from encoderkit.impute_cells import channels, select_fills
-
-        cols = self.blend_columns_
-        encoder, _ = ensemble_infill(self.models_, fit_frame)
-        est = self._estimates(fit_frame)  # once for every variant
-        variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols}, est)[0]
-                    for name in ("blend", "encoder", *self.blend_model_)}
-        fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
-        choices = select_fills(list(channels(frame, cols)),
-                               {k: list(channels(v, cols)) for k, v in fills.items()}, hide, runs=False)
-        name = lambda k: default if k == "model" else k  # noqa: E731
-        self.selection_ = {c: name(ch.used) for c, ch in choices.items()}
-        self.selection_errors_ = {c: {name(k): e for k, e in ch.errors.items()} for c, ch in choices.items()}
-        return encoder
-
-    def _select_categories(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
-                           encoder: pd.DataFrame | None) -> None:
-        """``selection_`` of the categorical columns that get a forest, from their held-back
-        cells: the soft vote (``blend``), the encoder alone or the forest alone, by the rule
-        of ``encoderkit impute select=auto`` (error rates; ``encoderkit/selection.py``).
-        The forests are fitted on ``fit_frame`` here, on every observed cell afterwards."""
-        from encoderkit.impute import ensemble_infill
-        from encoderkit.impute_cells import channels, select_fills
-
-        forests = self._fit_categories(fit_frame)
-        if forests is None or not forests.forests_:
-            return
-        domain = self.models_[0].domain
-        cols = [domain.columns[j]["name"] for j in forests.forests_]
-        if not any(hide.get(c, np.zeros(1)).any() for c in cols):
-            return
-        if encoder is None:
-            encoder, _ = ensemble_infill(self.models_, fit_frame)
-
-        def voted(weight: float) -> pd.DataFrame:
-            share = {j: weight for j in forests.forests_}
-            return ensemble_infill(self.models_, fit_frame, infill=lambda data, predict:
-                                   domain.infill_voting(data, predict, forests, share))[0]
-
-        fills = {"model": voted(FOREST_WEIGHT["blend"]), "encoder": encoder,
-                 "forest": voted(FOREST_WEIGHT["forest"])}
-        choices = select_fills(list(channels(frame, cols, categorical=cols)),
-                               {k: list(channels(v, cols, categorical=cols)) for k, v in fills.items()},
-                               hide, runs=False)
-        name = lambda k: "blend" if k == "model" else k  # noqa: E731
-        for c, ch in choices.items():
-            self.selection_[c] = name(ch.used)
-            self.selection_errors_[c] = {name(k): e for k, e in ch.errors.items()}
-
-    def _forest_weight(self) -> dict[int, float]:
-        """The forest's share of each categorical column's vote (``infill_voting``), by
-        schema column index, from ``selection_`` (the vote where it names none)."""
-        names = {c["name"]: j for j, c in enumerate(self.models_[0].domain.columns) if c["kind"] != "numeric"}
-        return {names[c]: FOREST_WEIGHT[used] for c, used in self.selection_.items()
-                if c in names and used in FOREST_WEIGHT}
-
-    def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], dict[str, Any] | None]:
-        """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
-        an observed value (None without two such columns: nothing to regress on), for a
-        ``blend`` other than ``none`` or ``select='auto'`` (IterativeImputer always; the
-        forest where ``blend`` has it and the table is narrow enough). Categorical columns
-        are predictors, as in ``encoderkit impute`` (``_design``)."""
-        if self.blend == "none" and self.select != "auto":
-            return [], None
-        from sklearn.pipeline import make_pipeline
-
-        from domains.tabular.blend import REPLAY_ROUNDS, classical_imputer, fill_bounds, forest_fits
-
-        cols = _numeric_columns(frame)
-        if len(cols) < 2:
-            return [], None
-        domain = self.models_[0].domain
-        observed = {str(c): frame[c].notna().any() for c in frame.columns}
-        self.blend_columns_ = cols
-        self.blend_categories_ = [c["name"] for c in domain.columns
-                                  if c["kind"] != "numeric" and observed.get(c["name"], False)]
-        kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols), say=True) else [])
-        design = self._design(frame)
-        models = {}
-        for kind in kinds:
-            x = design[kind]
-            scaler = FiniteStandardScaler().fit(x)
-            # past the numeric blend columns: categories' codes and indicators
-            bounds = fill_bounds(scaler.transform(x), np.arange(x.shape[1]) >= len(cols))
-            imputer = classical_imputer(kind, len(x), 0, bounds)
-            if kind == "iterative":  # transform replays the rounds on new rows (blend.REPLAY_ROUNDS)
-                imputer.set_params(max_iter=REPLAY_ROUNDS)
-            models[kind] = make_pipeline(scaler, imputer)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
-                models[kind].fit(x)
-        return cols, models
-
-    def _design(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each classical imputer's inputs (by kind): the ``blend_columns_``, then the codes
-        of the categorical columns that are not among them (text, booleans) and, for the
-        linear chain, every categorical column's indicators
-        (``domains.tabular.blend.linear_design``, the same inputs as ``encoderkit impute``'s);
-        codes are the schema's (fixed at fit). Categorical columns: ``blend_categories_``,
-        those with an observed cell at fit."""
-        from domains.tabular.blend import linear_design
-        from domains.tabular.schema import encode_frame
-
-        x = _numbers(frame, self.blend_columns_)
-        domain = self.models_[0].domain
-        names = getattr(self, "blend_categories_", [])
-        categorical = [j for j, c in enumerate(domain.columns) if c["name"] in names]
-        if not categorical:
-            return {"iterative": x, "forest": x}
-        enc = encode_frame(frame[[domain.columns[j]["name"] for j in categorical]], domain.schema)
-        cat = enc.cat[:, categorical]
-        known = enc.observed[:, categorical] & (cat > 0)
-        new = [i for i, j in enumerate(categorical) if domain.columns[j]["name"] not in self.blend_columns_]
-        x = np.column_stack([x, np.where(known[:, new], cat[:, new], np.nan)])
-        indicators = linear_design(np.empty((len(x), 0)), cat, known, np.zeros(len(categorical), dtype=bool),
-                                   np.asarray(domain.layout.cat_sizes)[categorical] - 1)
-        return {"iterative": np.column_stack([x, indicators]), "forest": x}
-
-    def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
-        n = len(self.blend_columns_)
-        design = self._design(frame)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(design[k])))[:, :n]
-                    for k, m in self.blend_model_.items()}
-
-    def _weights(self, name: str) -> np.ndarray:
-        """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``
-        setting's mean, of the imputers fitted)."""
-        from domains.tabular.blend import SOURCES
-
-        if name == "blend":
-            used = ["encoder"] + ([] if self.blend == "none" else
-                                  [k for k in self.blend_model_ if k in self.blend.split("+")])
-            return np.array([1.0 / len(used) if s in used else 0.0 for s in SOURCES])
-        return np.array([1.0 if s == name else 0.0 for s in SOURCES])
-
-    def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
-                     selection: dict[str, str] | None = None,
-                     est: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
-        """``filled`` (the encoder's) with each numeric column's missing cells from the fill
-        ``selection`` (default ``selection_``) names there: the encoder's, a classical
-        imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
-        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed."""
-        from domains.tabular.blend import SOURCES
-
-        if getattr(self, "blend_model_", None) is None:
-            return filled, None
-        cols = self.blend_columns_
-        selection = self.selection_ if selection is None else selection
-        from domains.tabular.schema import fill_column
-
-        mine = _numbers(filled, cols)
-        est = self._estimates(frame) if est is None else est
-        # columns the schema reads as categories (few distinct whole numbers: codes) keep the
-        # encoder's fill, a category seen at fit; an average of codes is none
-        schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}
-        numeric = np.array([schema.get(c, {}).get("kind") == "numeric" for c in cols])
-        # missing in the caller's frame (a text mark such as 'oops' in a numeric column is
-        # observed: it stays, though the models read it as missing)
-        missing = frame[cols].isna().to_numpy() & ~np.isnan(mine) & numeric[None, :]
-        weights = np.stack([self._weights(selection[c]) for c in cols])  # [C, sources]
-        mix = weights[None, :, 0] * mine
-        for s, kind in enumerate(SOURCES[1:], start=1):
-            if kind in est:
-                mix = mix + weights[None, :, s] * est[kind]
-        mine[missing] = mix[missing]
-        w = np.where(missing, 1.0 - weights[None, :, 0], 0.0)
-        # a column of whole numbers (integer dtype, or float with NaN holes) gets whole numbers
-        # (as the encoder's own fill is rounded: domains/tabular/schema.py, decode_numeric)
-        whole = np.array([bool(schema.get(c, {}).get("integer")) or pd.api.types.is_integer_dtype(filled[c])
-                          for c in cols])
-        mine[:, whole] = np.round(mine[:, whole])
-        out = filled.copy()
-        for j, c in enumerate(cols):
-            if missing[:, j].any():  # every cell the encoder filled, written in the caller's dtype
-                fill = mine[missing[:, j], j]  # (text, category, Int64, float32, ...)
-                cats = getattr(frame[c].dtype, "categories", None)
-                if whole[j] and cats is not None and pd.api.types.is_integer_dtype(cats.dtype):
-                    fill = fill.astype(cats.dtype)  # integer categories stay integers
-                out[c] = fill_column(frame[c], fill, missing[:, j])
-        return out, w
 
     def transform(self, X: Any, return_std: bool = False) -> Any:
         """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
@@ -731,27 +433,6 @@ class EncoderImputer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             self.__dict__.update(state)
 
 
-class FiniteStandardScaler(TransformerMixin, BaseEstimator):
-    """``StandardScaler`` for the classical imputers' inputs, whose statistics stay finite
-    for any finite column (``encoderkit.numerics.finite_mean_std``): scikit-learn's
-    variance of values beyond ~1e154 overflows to NaN, the scaled column becomes all NaN,
-    IterativeImputer drops it and the inverse transform fails on the narrower array.
-    NaN cells are ignored at fit and kept; a constant column is scaled by 1."""
-
-    def fit(self, X: np.ndarray, y: Any = None) -> "FiniteStandardScaler":
-        from encoderkit.numerics import finite_mean_std
-
-        mean, std = finite_mean_std(X, axis=0)
-        self.mean_ = np.where(np.isfinite(mean), mean, 0.0)  # a column with no value
-        self.scale_ = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
-
-    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_
-
 
 def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> None:
     """``frame`` -> a tabular record store, dtypes as they are (a file in between would
@@ -765,164 +446,6 @@ def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> N
         schema = get_domain(DOMAIN).ingest_frame(frame, writer, report, **options)
         writer.finalize(schema, {"files": [], "options": options, "command": "EncoderImputer.fit",
                                  "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}"})
-
-
-def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``hide`` without the held-back cells of a non-numeric column whose value would then
-    be seen nowhere else in the column: the encoder trains once, on what is not held back,
-    and a category it never saw is one it can never fill, nor read at ``transform``."""
-    numeric = set(_numeric_columns(frame))
-    out = dict(hide)
-    for c, mask in hide.items():
-        if c in numeric or not mask.any():
-            continue
-        values = frame[c].to_numpy(dtype=object)
-        seen = set(map(str, values[frame[c].notna().to_numpy() & ~mask]))
-        rare = np.array([str(v) not in seen for v in values])
-        out[c] = mask & ~rare
-    return out
-
-
-def _is_nan_marker(value: Any) -> bool:
-    """Whether ``missing_values`` names the cells that are missing anyway (NaN, None, NA)."""
-    return (value is None or value is pd.NA
-            or (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-                and math.isnan(value)))
-
-
-def _only_numbers_refused(value: Any, dtype: Any) -> None:
-    """A string placeholder cannot mark a cell of numbers: scikit-learn's imputers refuse it."""
-    if isinstance(value, str):
-        raise ValueError(f"missing_values={value!r} is a string, but X holds only numbers "
-                         f"({dtype}); a string marks cells of text columns: give a number "
-                         f"(e.g. missing_values=-1) or np.nan")
-
-
-def _equal_cells(column: pd.Series, value: Any) -> np.ndarray:
-    """Cells of ``column`` equal to ``value`` (bool ``[N]``); never a missing cell."""
-    try:
-        hit = column == value
-    except TypeError:  # a dtype that cannot be compared with it holds no such cell
-        return np.zeros(len(column), dtype=bool)
-    return hit.fillna(False).to_numpy(dtype=bool) if isinstance(hit, pd.Series) else np.asarray(hit, bool)
-
-
-def _mask_frame(X: pd.DataFrame, value: Any) -> pd.DataFrame:
-    """A copy of ``X`` with every cell equal to ``value`` missing: NaN in a float or object
-    column, NA in an integer or boolean column (its nullable kind, so observed cells stay
-    integers), a category ``value`` removed from a categorical column."""
-    if all(pd.api.types.is_numeric_dtype(d) for d in X.dtypes):
-        _only_numbers_refused(value, "every column numeric")
-    out = X.copy()
-    for j in range(out.shape[1]):
-        s = out.iloc[:, j]
-        hit = _equal_cells(s, value)
-        if not hit.any():
-            continue
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.cat.remove_categories([c for c in s.cat.categories if c == value])
-            s = s.mask(hit)  # a number equal to a category of another type (1.0 and 1)
-        elif pd.api.types.is_bool_dtype(s.dtype):
-            s = s.astype("boolean").mask(hit)
-        elif pd.api.types.is_integer_dtype(s.dtype) and isinstance(s.dtype, np.dtype):
-            s = s.astype(f"{'U' if s.dtype.kind == 'u' else ''}Int{8 * s.dtype.itemsize}").mask(hit)
-        else:
-            s = s.mask(hit)
-        out.isetitem(j, s)
-    return out
-
-
-def _mask_array(X: Any, value: Any) -> np.ndarray:
-    """``X`` as an array with every cell equal to ``value`` NaN (float, or object for text)."""
-    arr = np.asarray(X)
-    if arr.dtype.kind == "c":
-        return arr  # refused by validate_data, as without a placeholder
-    if arr.dtype.kind in "biuf":
-        _only_numbers_refused(value, f"dtype {arr.dtype}")
-        hit = arr == value
-        arr = arr.astype(np.float64)
-    else:
-        hit = np.frompyfunc(lambda v: _same(v, value), 1, 1)(arr).astype(bool)
-        arr = arr.astype(object)
-    arr[hit] = np.nan
-    return arr
-
-
-def _same(cell: Any, value: Any) -> bool:
-    """``cell == value`` as scikit-learn compares an object array's cells (False where the
-    comparison is not a plain truth value: a missing cell, an array)."""
-    try:
-        return bool(cell == value)
-    except (TypeError, ValueError):
-        return False
-
-
-def _text_in_array(X: Any) -> None:
-    """Raise a ``ValueError`` naming the first cell of text (not a number) in the array
-    ``X``, if any: scikit-learn's "could not convert string to float" did not say that an
-    array is read as numbers, nor that text columns need a DataFrame."""
-    try:
-        arr = np.asarray(X, dtype=object)
-    except (ValueError, TypeError):  # ragged: scikit-learn's own error
-        return
-    if arr.ndim != 2:
-        return
-    for j in range(arr.shape[1]):
-        for v in arr[:, j]:
-            if isinstance(v, (str, bytes)):
-                try:
-                    float(v)
-                except ValueError:
-                    raise ValueError(f"X is an array holding text (column {j}, e.g. {v!r}), and EncoderImputer "
-                                     f"reads an array as numeric columns: give text columns in a DataFrame "
-                                     f"with column names (pd.DataFrame(X, columns=[...])), where it reads "
-                                     f"them as categories") from None
-
-
-def _restore_dtypes(filled: pd.DataFrame, dtypes: Sequence[Any]) -> pd.DataFrame:
-    """Integer and boolean columns that ``_mask_frame`` made nullable back in the caller's
-    ``dtypes`` (one per column of ``filled``), where no cell is left missing."""
-    for j, want in enumerate(dtypes):
-        col = filled.iloc[:, j]
-        if isinstance(want, np.dtype) and want.kind in "biu" and col.dtype != want and col.notna().all():
-            filled.isetitem(j, col.astype(want))
-    return filled
-
-
-def _check_frame(X: pd.DataFrame, min_samples: int) -> None:
-    """Refuse, as scikit-learn's ``check_array`` refuses an array, a DataFrame without rows
-    or columns, or with a sparse or complex column (named)."""
-    if len(X) < min_samples:
-        raise ValueError(f"Found array with {len(X)} sample(s) (shape={X.shape}) while a "
-                         f"minimum of {min_samples} is required by EncoderImputer.")
-    if X.shape[1] < 1:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
-                         f"is required by EncoderImputer.")
-    for c, dtype in X.dtypes.items():
-        if isinstance(dtype, pd.SparseDtype):
-            raise TypeError(f"column {str(c)!r} has a sparse dtype ({dtype}); EncoderImputer needs "
-                            f"dense data, as for a scipy sparse matrix: pass X.sparse.to_dense()")
-        if pd.api.types.is_complex_dtype(dtype):
-            raise ValueError(f"column {str(c)!r} holds complex numbers ({dtype}); EncoderImputer, "
-                             f"as scikit-learn's imputers, does not support complex data")
-
-
-def _numbers(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    """``frame[cols]`` as float64 ``[N, C]`` whatever their dtypes (nullable, text of numbers,
-    category, object); a cell that is not a number is NaN (missing to the models)."""
-    from domains.tabular.schema import numeric_values
-
-    out = np.empty((len(frame), len(cols)))
-    for j, c in enumerate(cols):
-        s = frame[c]
-        out[:, j] = numeric_values(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s)
-    return out
-
-
-def _numeric_columns(frame: pd.DataFrame) -> list[str]:
-    """Numeric (not bool) columns with an observed value: those IterativeImputer works on."""
-    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].notna().any()]
 
 
 def _to_bytes(model: Any) -> dict[str, Any]:

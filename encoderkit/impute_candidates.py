@@ -1,0 +1,62 @@
+"""The fills that ``select=auto`` compares, per column / channel, in ``encoderkit impute``:
+the candidates by name (``candidate_fills``: the model's, linear interpolation for series,
+the domain's classical imputers) and the file filled from the ones chosen (``assemble``).
+Split out of ``encoderkit/impute.py`` (the command), so each module keeps one job; the
+scores and the choice itself are ``impute_cells.select_fills`` (``encoderkit/selection.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Collection, Mapping, Sequence
+
+from encoderkit.impute_cells import channels, is_missing, series_baselines, set_cells
+from encoderkit.impute_models import averaged_predict
+
+
+def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: bool,
+                    columns: Sequence[str] | None, categorical: Sequence[str],
+                    series_column: Any = None, wanted: Collection[str] | None = None) -> dict[str, Any]:
+    """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
+    ensemble's fill), for series ``linear`` (``baseline_fill`` of each channel, within each
+    series of a long table: ``series_column``), and the domain's own ``infill_candidates``
+    (classical imputers, variants of the model's fill). ``wanted``: the names to make (the
+    ones chosen, when the file is filled; None: all): the others were made again and
+    thrown away, a model pass among them (a series domain's ``encoder``). A domain whose
+    ``infill_candidates`` takes no ``only`` makes all of its own."""
+    out = {"model": model_fill}
+    if series and (wanted is None or "linear" in wanted):  # every channel interpolated in one call
+        chans = list(channels(data, columns, categorical, series_column))
+        misses = [is_missing(ch.values) for ch in chans]
+        lines = series_baselines(chans, [~m for m in misses])
+        out["linear"] = set_cells(data, {ch.name: (m, f) for ch, m, f in zip(chans, misses, lines)}, columns)
+    domain = models[0].infill_domain({})
+    own = None if wanted is None else set(wanted) - {"model", "linear"}
+    if own is None:
+        made = domain.infill_candidates(data, averaged_predict(models))
+    elif not own:
+        made = {}
+    elif "only" in inspect.signature(domain.infill_candidates).parameters:
+        made = domain.infill_candidates(data, averaged_predict(models), only=own)
+    else:
+        made = domain.infill_candidates(data, averaged_predict(models))
+    for name, fill in made.items():
+        out.setdefault(name, fill)
+    return out
+
+
+
+def assemble(fills: Mapping[str, Any], used: Mapping[str, str], data: Any,
+             columns: Sequence[str] | None, categorical: Sequence[str]) -> Any:
+    """``fills['model']`` with the missing cells of each channel whose ``used`` candidate is
+    another one taken from that candidate's fill (observed cells are never touched)."""
+    cells = {}
+    for name, fill in fills.items():
+        if name == "model" or name not in used.values():
+            continue
+        mine = {ch.name: ch for ch in channels(fill, columns, categorical)}
+        for ch in channels(data, columns, categorical):
+            if used.get(ch.name) == name:
+                cells[ch.name] = (is_missing(ch.values), mine[ch.name].values)
+    return set_cells(fills["model"], cells, columns) if cells else fills["model"]
+

@@ -1,0 +1,69 @@
+"""What ``encoderkit impute`` did, and the summary it prints (``ImputeReport``): cells filled
+per column / channel (one line per pool of series), the error on held-back cells next to
+the baseline, the fill used per column / channel, the time. Split out of
+``encoderkit/impute.py`` (the command), so each module keeps one job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from encoderkit.impute_cells import Choice, Score
+
+
+@dataclass
+class ImputeReport:
+    domain: str
+    output: str
+    filled: dict[str, int] = field(default_factory=dict)  # cells filled per column / channel
+    scores: list[Score] = field(default_factory=list)
+    holdout_cells: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    nothing_missing: bool = False
+    choices: dict[str, Choice] = field(default_factory=dict)  # select=auto: fill used per channel
+    pools: dict[str, str] = field(default_factory=dict)  # channel -> its pool (channel c of many series)
+
+    def by_pool(self) -> tuple[dict[str, int], dict[str, Choice]]:
+        """Cells filled and choices per pool: one line for channel c of a collection of
+        series (they share their choice), one per column / channel otherwise."""
+        sizes: dict[str, int] = {}
+        for k in self.filled:
+            sizes[self.pools.get(k, k)] = sizes.get(self.pools.get(k, k), 0) + 1
+        label = {k: (f"{self.pools[k]} ({sizes[self.pools[k]]} series)"
+                     if k in self.pools and sizes[self.pools[k]] > 1 else k) for k in self.filled}
+        filled: dict[str, int] = {}
+        chosen: dict[str, Choice] = {}
+        for k, v in self.filled.items():
+            filled[label[k]] = filled.get(label[k], 0) + v
+            if v and k in self.choices:
+                chosen.setdefault(label[k], self.choices[k])
+        return filled, chosen
+
+    def summary(self) -> str:
+        if self.nothing_missing:
+            return (f"impute {self.domain}: no missing cell in the input; nothing to fill, "
+                    f"{self.output} is a copy of the input ({self.seconds:.1f} s)")
+        baseline = "linear interpolation" if self.domain == "timeseries" else "column mean / mode"
+        lines = [f"impute {self.domain}: filled {sum(self.filled.values())} cell(s) -> {self.output}"]
+        filled, chosen = self.by_pool()
+        width = max((len(k) for k in filled), default=0)
+        lines += [f"  {k:<{width}}  {v}" for k, v in filled.items() if v]
+        if self.scores:
+            lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) "
+                         f"(model vs {baseline}; nrmse: lower is better, accuracy: higher):")
+            lines += [f"  {s.metric:<8} {s.model:.4f} vs {s.baseline:.4f} ({s.cells} cells)"
+                      for s in self.scores]
+        else:
+            lines.append("validation: no held-back cell (holdout=0 or too few observed cells)")
+        if chosen:
+            lines.append("fill used per column / channel (select=auto: another fill replaces the model "
+                         "only where it wins clearly on the held-back cells; error: nrmse, categories: "
+                         "error rate):")
+            width = max(len(k) for k in chosen)
+            for k, c in chosen.items():
+                errs = "  ".join(f"{n} {e:.4f}" for n, e in c.errors.items())
+                lines.append(f"  {k:<{width}}  {c.used:<9} " + (f"{errs}  ({c.cells} held back)" if c.cells
+                                                              else "(no held-back cell)"))
+        lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
+        return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""``EncoderImputer``'s classical imputers beside the encoder (``blend``): scikit-learn's
+``IterativeImputer`` (BayesianRidge) and the MissForest-style forest imputer fitted on the
+numeric columns, categorical columns as predictors (``BlendMixin._fit_blend``,
+``_design``), their fills (``_estimates``) and the per-column mix with the encoder's fill
+that ``selection_`` names (``_weights``, ``_apply_blend``); the scaler that keeps their
+inputs finite (``FiniteStandardScaler``). Split out of ``encoderkit/sklearn.py`` (the
+estimator), so each module keeps one job.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class BlendMixin:
+    """``EncoderImputer``'s classical imputers (needs its ``blend``, ``select``,
+    ``models_`` and ``selection_``; sets ``blend_columns_`` and ``blend_categories_``)."""
+
+    def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], dict[str, Any] | None]:
+        """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
+        an observed value (None without two such columns: nothing to regress on), for a
+        ``blend`` other than ``none`` or ``select='auto'`` (IterativeImputer always; the
+        forest where ``blend`` has it and the table is narrow enough). Categorical columns
+        are predictors, as in ``encoderkit impute`` (``_design``)."""
+        if self.blend == "none" and self.select != "auto":
+            return [], None
+        from sklearn.pipeline import make_pipeline
+
+        from domains.tabular.blend import REPLAY_ROUNDS, classical_imputer, fill_bounds, forest_fits
+
+        cols = _numeric_columns(frame)
+        if len(cols) < 2:
+            return [], None
+        domain = self.models_[0].domain
+        observed = {str(c): frame[c].notna().any() for c in frame.columns}
+        self.blend_columns_ = cols
+        self.blend_categories_ = [c["name"] for c in domain.columns
+                                  if c["kind"] != "numeric" and observed.get(c["name"], False)]
+        kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols), say=True) else [])
+        design = self._design(frame)
+        models = {}
+        for kind in kinds:
+            x = design[kind]
+            scaler = FiniteStandardScaler().fit(x)
+            # past the numeric blend columns: categories' codes and indicators
+            bounds = fill_bounds(scaler.transform(x), np.arange(x.shape[1]) >= len(cols))
+            imputer = classical_imputer(kind, len(x), 0, bounds)
+            if kind == "iterative":  # transform replays the rounds on new rows (blend.REPLAY_ROUNDS)
+                imputer.set_params(max_iter=REPLAY_ROUNDS)
+            models[kind] = make_pipeline(scaler, imputer)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
+                models[kind].fit(x)
+        return cols, models
+
+    def _design(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each classical imputer's inputs (by kind): the ``blend_columns_``, then the codes
+        of the categorical columns that are not among them (text, booleans) and, for the
+        linear chain, every categorical column's indicators
+        (``domains.tabular.blend.linear_design``, the same inputs as ``encoderkit impute``'s);
+        codes are the schema's (fixed at fit). Categorical columns: ``blend_categories_``,
+        those with an observed cell at fit."""
+        from domains.tabular.blend import linear_design
+        from domains.tabular.schema import encode_frame
+
+        x = _numbers(frame, self.blend_columns_)
+        domain = self.models_[0].domain
+        names = getattr(self, "blend_categories_", [])
+        categorical = [j for j, c in enumerate(domain.columns) if c["name"] in names]
+        if not categorical:
+            return {"iterative": x, "forest": x}
+        enc = encode_frame(frame[[domain.columns[j]["name"] for j in categorical]], domain.schema)
+        cat = enc.cat[:, categorical]
+        known = enc.observed[:, categorical] & (cat > 0)
+        new = [i for i, j in enumerate(categorical) if domain.columns[j]["name"] not in self.blend_columns_]
+        x = np.column_stack([x, np.where(known[:, new], cat[:, new], np.nan)])
+        indicators = linear_design(np.empty((len(x), 0)), cat, known, np.zeros(len(categorical), dtype=bool),
+                                   np.asarray(domain.layout.cat_sizes)[categorical] - 1)
+        return {"iterative": np.column_stack([x, indicators]), "forest": x}
+
+    def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
+        n = len(self.blend_columns_)
+        design = self._design(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(design[k])))[:, :n]
+                    for k, m in self.blend_model_.items()}
+
+    def _weights(self, name: str) -> np.ndarray:
+        """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``
+        setting's mean, of the imputers fitted)."""
+        from domains.tabular.blend import SOURCES
+
+        if name == "blend":
+            used = ["encoder"] + ([] if self.blend == "none" else
+                                  [k for k in self.blend_model_ if k in self.blend.split("+")])
+            return np.array([1.0 / len(used) if s in used else 0.0 for s in SOURCES])
+        return np.array([1.0 if s == name else 0.0 for s in SOURCES])
+
+    def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
+                     selection: dict[str, str] | None = None,
+                     est: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """``filled`` (the encoder's) with each numeric column's missing cells from the fill
+        ``selection`` (default ``selection_``) names there: the encoder's, a classical
+        imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
+        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed."""
+        from domains.tabular.blend import SOURCES
+
+        if getattr(self, "blend_model_", None) is None:
+            return filled, None
+        cols = self.blend_columns_
+        selection = self.selection_ if selection is None else selection
+        from domains.tabular.schema import fill_column
+
+        mine = _numbers(filled, cols)
+        est = self._estimates(frame) if est is None else est
+        # columns the schema reads as categories (few distinct whole numbers: codes) keep the
+        # encoder's fill, a category seen at fit; an average of codes is none
+        schema = {c["name"]: c for c in self.models_[0].domain.schema["columns"]}
+        numeric = np.array([schema.get(c, {}).get("kind") == "numeric" for c in cols])
+        # missing in the caller's frame (a text mark such as 'oops' in a numeric column is
+        # observed: it stays, though the models read it as missing)
+        missing = frame[cols].isna().to_numpy() & ~np.isnan(mine) & numeric[None, :]
+        weights = np.stack([self._weights(selection[c]) for c in cols])  # [C, sources]
+        mix = weights[None, :, 0] * mine
+        for s, kind in enumerate(SOURCES[1:], start=1):
+            if kind in est:
+                mix = mix + weights[None, :, s] * est[kind]
+        mine[missing] = mix[missing]
+        w = np.where(missing, 1.0 - weights[None, :, 0], 0.0)
+        # a column of whole numbers (integer dtype, or float with NaN holes) gets whole numbers
+        # (as the encoder's own fill is rounded: domains/tabular/schema.py, decode_numeric)
+        whole = np.array([bool(schema.get(c, {}).get("integer")) or pd.api.types.is_integer_dtype(filled[c])
+                          for c in cols])
+        mine[:, whole] = np.round(mine[:, whole])
+        out = filled.copy()
+        for j, c in enumerate(cols):
+            if missing[:, j].any():  # every cell the encoder filled, written in the caller's dtype
+                fill = mine[missing[:, j], j]  # (text, category, Int64, float32, ...)
+                cats = getattr(frame[c].dtype, "categories", None)
+                if whole[j] and cats is not None and pd.api.types.is_integer_dtype(cats.dtype):
+                    fill = fill.astype(cats.dtype)  # integer categories stay integers
+                out[c] = fill_column(frame[c], fill, missing[:, j])
+        return out, w
+
+
+class FiniteStandardScaler(TransformerMixin, BaseEstimator):
+    """``StandardScaler`` for the classical imputers' inputs, whose statistics stay finite
+    for any finite column (``encoderkit.numerics.finite_mean_std``): scikit-learn's
+    variance of values beyond ~1e154 overflows to NaN, the scaled column becomes all NaN,
+    IterativeImputer drops it and the inverse transform fails on the narrower array.
+    NaN cells are ignored at fit and kept; a constant column is scaled by 1."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "FiniteStandardScaler":
+        from encoderkit.numerics import finite_mean_std
+
+        mean, std = finite_mean_std(X, axis=0)
+        self.mean_ = np.where(np.isfinite(mean), mean, 0.0)  # a column with no value
+        self.scale_ = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_
+
+
+def _numbers(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """``frame[cols]`` as float64 ``[N, C]`` whatever their dtypes (nullable, text of numbers,
+    category, object); a cell that is not a number is NaN (missing to the models)."""
+    from domains.tabular.schema import numeric_values
+
+    out = np.empty((len(frame), len(cols)))
+    for j, c in enumerate(cols):
+        s = frame[c]
+        out[:, j] = numeric_values(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s)
+    return out
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """Numeric (not bool) columns with an observed value: those IterativeImputer works on."""
+    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].notna().any()]

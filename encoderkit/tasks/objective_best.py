@@ -1,0 +1,142 @@
+"""``TaskObjective``'s choice of ``best/`` and its early stopping (``BestSelection``): each
+validation's figure (``selection_value``: ``val_<metric>``, or for several regression
+targets scored by rmse / mae their scale-free mean), whether it becomes best/ (``_update``:
+better, a tie broken by the loss, or within the tolerance of the best), the checkpoint
+written (``_save_best``, with the validation outputs: ``_val_arrays``) and
+``task.patience``. Split out of ``encoderkit/tasks/objective.py`` (the objective), so each
+module keeps one job.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from encoderkit.tasks.metrics import better
+from encoderkit.tasks.objective_eval import label_rows, to_prediction
+from encoderkit.train import distributed as D
+from encoderkit.train.objective import write_weights_checkpoint
+
+if TYPE_CHECKING:
+    from encoderkit.train.trainer import Trainer
+
+VAL_FILE = "val.npz"  # in best/: validation labels and the model's predictions there
+# how best/ and task.patience compare evaluations (checkpoint state "selection"):
+PLAIN_SELECTION = "mean"  # val_<metric> as logged
+SCALED_SELECTION = "mean_over_target_std"  # each target's val_<metric>/<target> over its training std, averaged
+
+
+class BestSelection:
+    """``TaskObjective``'s best/ and patience (needs ``metric``, ``tolerance``, ``spec``,
+    ``trainer``; keeps ``best``, ``best_loss``, ``peak``, ``peak_loss``, ``bad_evals``)."""
+
+    selection: str | None = None  # PLAIN_ / SCALED_SELECTION, decided once (``_selection``)
+
+    def _update(self, value: float, loss: float | None = None) -> bool:
+        """Whether this evaluation becomes best/: a better primary metric than every earlier
+        one, an equal one with a lower validation loss (a small validation set ties on
+        accuracy / F1 for many evaluations, and the first of them is often a half-trained
+        model), or one within ``self.tolerance`` of the best so far: a difference smaller
+        than the metric's sampling noise on the validation split is no evidence, and the
+        later checkpoint has trained longer and through the schedule's decay (measured:
+        benchmarks/RESULTS.md, "fine-tuning batch"). Patience counts evaluations that
+        improve on the best so far, tolerance aside."""
+        tie = (self.peak is not None and value == self.peak and loss is not None
+               and self.peak_loss is not None and loss < self.peak_loss)
+        improved = better(self.metric, value, self.peak) or tie
+        if improved:
+            self.peak, self.peak_loss, self.bad_evals = value, loss, 0
+        else:
+            self.bad_evals += 1
+        if improved or (self.peak is not None and self.tolerance > 0
+                        and value >= self.peak - self.tolerance):
+            self.best, self.best_loss = value, loss
+            return True
+        return False
+
+    def patience_spent(self) -> bool:
+        p = int(self.trainer.cfg.task.patience)
+        return p > 0 and self.bad_evals >= p
+
+    def _selection(self) -> str:
+        """How ``selection_value`` compares, decided once per run and kept in its checkpoints
+        (a resume compares like with like): ``SCALED_SELECTION`` for a regression of several
+        targets scored by ``rmse`` / ``mae``, else ``PLAIN_SELECTION``."""
+        if self.selection is None:
+            spec = self.spec
+            scaled = (self.metric in ("rmse", "mae") and spec.type == "regression" and len(spec.targets) > 1
+                      and len(spec.std) == len(spec.targets))
+            self.selection = SCALED_SELECTION if scaled else PLAIN_SELECTION
+        return self.selection
+
+    def _scaled_selection(self) -> bool:
+        return self._selection() == SCALED_SELECTION
+
+    def selection_value(self, val: dict[str, Any]) -> float | None:
+        """The figure ``best/`` and ``task.patience`` compare: ``val_<metric>``, except for a
+        regression of several targets scored by ``rmse`` / ``mae``: their mean over targets
+        mixes units (a count in the thousands beside a fraction: the count alone decided),
+        so there each target's value is divided by its training standard deviation first
+        (a scale-free mean). The default metric, ``r2``, is scale-free as it is."""
+        key = f"val_{self.metric}"
+        spec = self.spec
+        if self._scaled_selection():
+            per = [val.get(f"{key}/{t}") for t in spec.targets]
+            if any(v is None for v in per):
+                return None
+            scaled = [float(v) / s for v, s in zip(per, spec.std) if v == v]
+            return float(np.mean(scaled)) if scaled else float("nan")
+        return float(val[key]) if key in val else None
+
+    def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
+        value = self.selection_value(val)
+        if value is None:
+            return
+        if self._update(value, _loss(val)):
+            self._save_best(trainer)
+        if self.patience_spent():
+            self.stop = True
+            if trainer.info.is_main:
+                what = f"val_{self.metric}" + (" (per target / its training std, mean over targets)"
+                                               if self._scaled_selection() else "")
+                print(f"early stopping at step {trainer.step}: {what} did not improve "
+                      f"for {self.bad_evals} evaluations (best {self.peak:.4f})", file=sys.stderr)
+
+    def _save_best(self, trainer: Trainer) -> None:
+        from encoderkit.train import checkpoint as ckpt
+
+        fsdp = trainer._fsdp
+        tensors = D.full_state_dict(trainer.wrapped, trainer.cfg.train.strategy, trainer.info) if fsdp else None
+        if trainer.info.is_main:
+            if tensors is None:
+                tensors = ckpt.model_state(D.unwrap(trainer.wrapped))
+            state = {"step": trainer.step, "tokens": trainer.tokens, "config": trainer.config_dict,
+                     "model_config": trainer.encoder_config.to_dict(),
+                     "domain": trainer.domain.describe(), "task": self.spec.to_dict(),
+                     "best": {"metric": f"val_{self.metric}", "value": self.best,
+                              **({"scaled": f"the mean over targets of val_{self.metric}/<target> "
+                                            "divided by the target's training std"}
+                                 if self._scaled_selection() else {})}}
+            write_weights_checkpoint(trainer.run_dir / "best",
+                                     {k: v.contiguous() for k, v in tensors.items()}, state,
+                                     arrays=self._val_arrays())
+        D.barrier(trainer.info)
+
+    def _val_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{VAL_FILE: {y_true, values}}``: the validation labels and this model's
+        probabilities / original-unit values of the evaluation that made best/ (an ensemble
+        averages its members' to score itself on the same split)."""
+        got = self._val_outputs
+        if not got or not got[0] or self.spec.contrastive:
+            return {}
+        y_true, y_out, _ = label_rows(self.spec, self.y, self.y_model, *got)
+        if not len(y_true):
+            return {}
+        return {VAL_FILE: {"y_true": np.asarray(y_true), "values": to_prediction(self.spec, y_out)}}
+
+
+def _loss(val: dict[str, Any]) -> float | None:
+    v = val.get("val_loss")
+    return None if v is None or v != v else float(v)
