@@ -13,10 +13,15 @@ about a key the user misspelled, in whatever words the command or its domain ref
 becomes a usage error naming the key, the closest valid one and ``<command> --help``
 (``encoderkit.cliutil.explain_key_error``).
 
-SIGTERM (``kill``, a scheduler's time limit, a container stop) ends a command as Ctrl-C
-does: it raises ``Terminated`` (a ``KeyboardInterrupt``) where the command is, so every
-writer's clean-up runs (temporaries removed, nothing half-written left behind) before the
-exit code 143; the default action would end the process with no clean-up at all.
+SIGTERM (``kill``, a scheduler's time limit, a container stop) and SIGHUP (the terminal or
+ssh session closed) end a command as Ctrl-C does: they raise ``Terminated`` (a
+``KeyboardInterrupt``) where the command is, so every writer's clean-up runs (temporaries
+removed, nothing half-written left behind) before the exit code 128 + the signal's number
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); the default action would end the process with no
+clean-up at all. Once the first of them is being handled the later ones are ignored: Ctrl-C
+pressed two or three times cut the clean-up short (a work folder left in $TMPDIR, a
+traceback from the second interrupt). A signal the caller ignores (``nohup``) or handles
+itself is left so.
 """
 
 from __future__ import annotations
@@ -50,18 +55,69 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the command is so that its clean-up runs."""
+    """SIGTERM or SIGHUP (``signum``), raised where the command is so that its clean-up runs."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = int(signum)
+
+
+# the signals that stop a command with its clean-up, what is said of each, and the handler each
+# has by default (the only one replaced: a caller's own handler, or SIG_IGN under nohup, stays)
+_STOPS = {signal.SIGINT: ("interrupted", signal.default_int_handler),
+          signal.SIGTERM: ("terminated", signal.SIG_DFL)}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    _STOPS[signal.SIGHUP] = ("hung up (SIGHUP: the terminal or ssh session closed)", signal.SIG_DFL)
+_stopping = False  # set by the first stop signal; cleared when main gives the handlers back
+_ignored: set[int] = set()  # the stop signals _terminate set to SIG_IGN (a child forked since resets them)
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated()
+    """The first stop signal raises where the command is; the ones after it (Ctrl-C pressed
+    again, a second SIGTERM) are ignored while its clean-up runs."""
+    global _stopping
+    if _stopping:  # delivered before the signals below were ignored
+        return
+    _stopping = True
+    for s in _STOPS:
+        if signal.getsignal(s) is _terminate:
+            signal.signal(s, signal.SIG_IGN)
+            _ignored.add(s)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt()
+    raise Terminated(signum)
+
+
+def _take_signals() -> dict[int, object]:
+    """Install ``_terminate`` for each stop signal that has its default handler (main thread
+    only); returns those replaced, with the handler each had."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    taken = {}
+    for s, (_, default) in _STOPS.items():
+        if signal.getsignal(s) == default:
+            taken[s] = signal.signal(s, _terminate)
+    return taken
+
+
+def _give_back(taken: dict[int, object], entry: bool) -> None:
+    """The handlers ``_take_signals`` replaced, restored; except after a stop of the console
+    command, whose process is about to exit: a Ctrl-C pressed once more must not raise there."""
+    global _stopping
+    if entry and _stopping:
+        return
+    for s, previous in taken.items():
+        signal.signal(s, previous)
+    _stopping = False
+    _ignored.clear()
 
 
 def _child_default() -> None:
     # a forked worker (data loader, ingest pool) is stopped by its parent with SIGTERM: it
-    # keeps the default action rather than raising in the middle of its loop
-    if signal.getsignal(signal.SIGTERM) is _terminate:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # keeps the default actions rather than raising in the middle of its loop
+    for s, (_, default) in _STOPS.items():
+        if signal.getsignal(s) is _terminate or s in _ignored:
+            signal.signal(s, default)
 
 
 if hasattr(os, "register_at_fork"):
@@ -99,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, category, *_a, **_k: \
         f"encoderkit {command}: warning: {' '.join(str(message).split())}\n"
     # only the main thread may set a handler; one the caller installed is left alone
-    on_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-    if on_term == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
+    taken = _take_signals()
     from encoderkit.outputs import forget_checks
     from encoderkit.overrides import expand_home
 
@@ -128,17 +182,20 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KeyboardInterrupt as e:
-        term = isinstance(e, Terminated)
-        print(f"encoderkit {command}: {'terminated' if term else 'interrupted'}", file=sys.stderr)
-        return 143 if term else 130
+        signum = e.signum if isinstance(e, Terminated) else int(signal.SIGINT)
+        try:  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
+            print(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}",
+                  file=sys.stderr)
+        except (OSError, ValueError):
+            pass
+        return 128 + signum
     except Exception:
         traceback.print_exc()
         print(f"encoderkit {command}: {BUG_LINE}", file=sys.stderr)
         return 1
     finally:
         warnings.formatwarning = previous
-        if on_term == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _give_back(taken, entry)
 
 
 def _usage_of(command: str) -> str:

@@ -148,10 +148,13 @@ class UnknownValueWarning(UserWarning):
 
 def without_unknown_values(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` with ``UnknownValueWarning`` ignored: for the imputers, which fill the very table
-    they trained on."""
+    they trained on. The filter is set under the session lock (``session_state``): two calls
+    in two threads would otherwise leave it in the caller's filters for good."""
+    from encoderkit.session_state import warnings_kept
+
     @functools.wraps(fn)
     def quiet(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
+        with warnings_kept():
             warnings.simplefilter("ignore", UnknownValueWarning)
             return fn(*args, **kwargs)
     return quiet

@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.cliutil import check_device
 from encoderkit.data import textfiles
 from encoderkit.errors import (DataError, InputNotFoundError, UsageError, UnusedColumnWarning,
@@ -222,7 +223,7 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     except OSError as e:  # a full TMPDIR, a file-size limit: one line, as for the output
         raise scratch_error(e, holed_file) from None
     store = str(work / "train.zarr")
-    with warnings.catch_warnings():  # the holed copy's ingest warnings repeat the first read's
+    with warnings_kept():  # the holed copy's ingest warnings repeat the first read's
         warnings.simplefilter("ignore")
         ingest(inp.domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False,
                **inp.ingest_options)
@@ -287,7 +288,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     quiet = contextlib.ExitStack()  # closed with the work directory
     try:
         if numbered:  # the series reader names the row numbers "not a channel" at every fill
-            quiet.enter_context(warnings.catch_warnings())
+            quiet.enter_context(warnings_kept())
             warnings.simplefilter("ignore", UnusedColumnWarning)
         # 1. read the file as the domain reads it (the schema of a first ingest tells how)
         inp = read_input(cls, domain, input, output, work, ingest_options, time_guess, say)

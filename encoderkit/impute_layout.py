@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.impute_cli import word
@@ -113,7 +114,7 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
         return np.zeros(len(texts), dtype=np.int64)
     if starts is not None:
         return starts.to_numpy().astype("datetime64[ns]").astype(np.int64)
-    with warnings.catch_warnings():  # pandas warns when it guesses each cell's format
+    with warnings_kept():  # pandas warns when it guesses each cell's format
         warnings.simplefilter("ignore")
         try:  # utc: times with UTC offsets that differ (over a daylight-saving change) too
             # day first as the reader reads them (dotted dates, a first field above 12)

@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from encoderkit.session_state import warnings_kept
+
 # Stores keep float32 samples and the models compute in float32: a value beyond F32_MAX
 # was stored as inf (read back as missing) and a column whose nonzero values are all below
 # F32_TINY (the smallest normal) as zeros, both without a word; the readers refuse them.
@@ -36,7 +38,7 @@ def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray,
     gaps = bool(np.isnan(v).any())
     mean_of, std_of = (np.nanmean, np.nanstd) if gaps else (np.mean, np.std)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
-            warnings.catch_warnings():
+            warnings_kept():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN statistics
         mean, std = mean_of(v, axis=axis), std_of(v, axis=axis)
         if v.size == 0:

@@ -225,7 +225,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     except OSError as e:
         raise DataError(f"cannot write: {e.strerror or e}", file=path) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        # a read-only file system refuses the unlink too (EROFS): the DataError above, not
+        # that, is what the user reads
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -247,7 +250,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         as_created(tmp)
         publish(tmp, path, found)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # as write_text_atomic: the error being raised counts
             os.unlink(tmp)
         raise
 

@@ -60,6 +60,7 @@ from sklearn.utils.validation import check_is_fitted
 from encoderkit.cliutil import check_device
 from encoderkit.errors import UnknownValueWarning, UsageError, without_unknown_values
 from encoderkit.selection import SELECT
+from encoderkit.session_state import held, model_build, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
 from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes
 from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen
@@ -119,7 +120,8 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         encoder and BayesianRidge; ``none``: the encoder alone. With ``iterative+forest`` a
         categorical cell is the most probable category of the mean of the encoder's and a
         random forest classifier's probabilities (one forest of 100 trees per categorical
-        column, fitted at ``fit``; the other blends keep the encoder's category). The
+        column of at most 64 known categories, fitted at ``fit``; a column with more keeps
+        the encoder's category, said once; the other blends keep the encoder's category). The
         models are fitted once,
         so ``transform`` imputes each row from what ``fit`` learned, independently of the
         other rows.
@@ -251,11 +253,26 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
                              f"a str, np.nan, None or pd.NA. Got {mv!r} instead.", key="missing_values")
         check_device(self.device, "EncoderImputer")
 
+    def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
+        """Train on the observed cells of ``X`` (``y`` is ignored). A fit that fails or is
+        interrupted (a bad override, Ctrl-C) leaves the estimator as the previous fit left it
+        (or unfitted). The fitted attributes are set one after the other: a refit that stopped
+        half-way left the new ``n_features_in_`` beside the old ``models_``, and ``transform``
+        failed deep inside."""
+        previous = _fitted_attributes(self)
+        try:
+            with held():  # fits and transforms in several threads take turns (session_state)
+                return self._fit(X)
+        except BaseException:
+            for name in _fitted_attributes(self):
+                delattr(self, name)
+            self.__dict__.update(previous)
+            raise
+
     # fit fills X itself (held-back cells): a category seen only in the rows ingest held out
     # for validation is no news to the user
     @without_unknown_values
-    def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
-        """Train on the observed cells of ``X`` (``y`` is ignored)."""
+    def _fit(self, X: Any) -> "EncoderImputer":
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
 
@@ -320,9 +337,13 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         measures how far the fill may be from the truth, not only how much the seeds
         disagree; for categorical cells the share of models that disagree with the fill;
         0 at observed cells."""
+        check_is_fitted(self, "models_")
+        with held():  # fits and transforms in several threads take turns (session_state)
+            return self._transform(X, return_std)
+
+    def _transform(self, X: Any, return_std: bool) -> Any:
         from encoderkit.impute import ensemble_infill
 
-        check_is_fitted(self, "models_")
         frame, is_frame = self._frame(X, reset=False)
         forests = getattr(self, "category_forests_", None)
         share = self._forest_weight()
@@ -359,18 +380,22 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
     def fit_transform(self, X: Any, y: Any = None, return_std: bool = False) -> Any:
         # what reading X warns of (a column of text numbers, cells read as missing) was said
         # by fit: transform of the same X says it once more only if it says something new
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            self.fit(X, y)
-        for w in said:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        seen = {(w.category, str(w.message)) for w in said}
-        with warnings.catch_warnings(record=True) as again:
-            warnings.simplefilter("always")
-            out = self.transform(X, return_std=return_std)
-        for w in again:  # X is the table fit trained on: its categories are no news (see fit)
-            if (w.category, str(w.message)) not in seen and not issubclass(w.category, UnknownValueWarning):
+        # one section under the session lock (session_state): another thread's fit neither
+        # comes in between nor adds to what is recorded, and the caller's filters are as
+        # they were after
+        with held():
+            with warnings_kept(record=True) as said:
+                warnings.simplefilter("always")
+                self.fit(X, y)
+            for w in said:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            seen = {(w.category, str(w.message)) for w in said}
+            with warnings_kept(record=True) as again:
+                warnings.simplefilter("always")
+                out = self.transform(X, return_std=return_std)
+            for w in again:  # X is the table fit trained on: its categories are no news (see fit)
+                if (w.category, str(w.message)) not in seen and not issubclass(w.category, UnknownValueWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -434,6 +459,11 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
 
 
 
+def _fitted_attributes(estimator: Any) -> dict[str, Any]:
+    """What ``fit`` sets: scikit-learn's fitted attributes, named with a trailing ``_``."""
+    return {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
+
+
 def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> None:
     """``frame`` -> a tabular record store, dtypes as they are (a file in between would
     refuse an object column of mixed types, or read it back with other types)."""
@@ -469,7 +499,8 @@ def _from_bytes(blob: dict[str, Any]) -> Any:
 
     domain = build_domain(blob["domain"])
     config = EncoderConfig.from_dict(blob["model_config"])
-    model = MaskedEncoderModel(domain, config)
+    with model_build():  # float32 whatever the default dtype; the caller's generators untouched
+        model = MaskedEncoderModel(domain, config)
     load_model_state(model, load(blob["weights"]))
     return Pretrained(model=model, domain=domain, config=config, step=int(blob["step"]),
                       max_seqlen=int(blob["max_seqlen"]))

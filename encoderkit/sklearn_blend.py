@@ -16,6 +16,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+# filters set under the session lock: with catch_warnings alone, two threads' sections left
+# them in the caller's filters for good
+from encoderkit.session_state import warnings_kept
+
 
 class BlendMixin:
     """``EncoderImputer``'s classical imputers (needs its ``blend``, ``select``,
@@ -53,7 +57,7 @@ class BlendMixin:
             if kind == "iterative":  # transform replays the rounds on new rows (blend.REPLAY_ROUNDS)
                 imputer.set_params(max_iter=REPLAY_ROUNDS)
             models[kind] = make_pipeline(scaler, imputer)
-            with warnings.catch_warnings():
+            with warnings_kept():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 models[kind].fit(x)
         return cols, models
@@ -87,7 +91,7 @@ class BlendMixin:
         """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
         n = len(self.blend_columns_)
         design = self._design(frame)
-        with warnings.catch_warnings():
+        with warnings_kept():
             warnings.simplefilter("ignore")
             return {k: m[0].inverse_transform(m[1].transform(m[0].transform(design[k])))[:, :n]
                     for k, m in self.blend_model_.items()}

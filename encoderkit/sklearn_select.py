@@ -58,7 +58,8 @@ class SelectionMixin:
         if "forest" not in self.blend or lay.is_numeric.all() or not forest_fits(len(domain.columns)):
             return None
         enc = encode_frame(frame, domain.schema)
-        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1).fit(enc.num, enc.cat, enc.observed)
+        return CategoryForests(lay.is_numeric, np.asarray(lay.cat_sizes) - 1,
+                               names=[c["name"] for c in domain.columns]).fit(enc.num, enc.cat, enc.observed)
 
     def _select(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
                 default: str) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Sets on real data: scikit-learn's bundled digits as 2-D point sets.
 
-    .venv/bin/python examples/sets_digits.py [--out runs/sets-digits] [--steps 400]
+    .venv/bin/python examples/sets_digits.py [--out runs/sets-digits] [--steps 600]
 
 Each 8x8 digit image becomes a set: every pixel with intensity > 0 is an element,
 its (column, row) are the coordinates (rotary positions) and its intensity is the

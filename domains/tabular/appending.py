@@ -12,6 +12,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.domain import IngestReport, RecordWriter
 from encoderkit.errors import DataError, UnknownValueWarning, UsageError
 
@@ -65,11 +66,18 @@ def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestRe
                limit: int | None = None, kept: list[str] | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
     """Each file read as a table (``read_table`` with the ingest options and ``limit``), its
     ragged rows and messages put in the report; one at a time. ``kept``: extended with the
-    missing-value words (``NA``) the files' text columns keep as values (``words.py``)."""
+    missing-value words (``NA``) the files' text columns keep as values (``words.py``). A
+    file whose header names a column twice is refused, naming it (several files' frames
+    could not be joined: a pandas traceback)."""
     for path in sources:
         res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"],
                          missing_value=opts["missing_value"], limit=limit,
                          keep_words=opts.get("keep_words") or ())
+        names = [str(c) for c in res.frame.columns]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise DataError(f"column {twice[0]!r} appears more than once in the header; columns "
+                            f"need distinct names", file=str(path))
         if kept is not None:
             kept.extend(res.kept_words)
         if res.ragged_rows:
@@ -114,7 +122,7 @@ def _append_frame(frame: pd.DataFrame, schema: Mapping[str, Any], opts: Mapping[
         report.skip("row entirely missing", int(empty.sum()))
     rows = np.flatnonzero(~empty)
     part = frame.iloc[rows].reset_index(drop=True)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings_kept(record=True) as caught:
         warnings.simplefilter("always")
         enc = encode_frame(part, schema, source=source)
     messages += [str(w.message) for w in caught if not issubclass(w.category, UnknownValueWarning)]

@@ -34,9 +34,13 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+
+# the filters these sections set hold the session lock: two fits in two threads (a thread
+# pool) left them in the caller's filters for good with catch_warnings alone
+from encoderkit.session_state import warnings_kept
 
 BLENDS = ("none", "iterative", "iterative+forest")
 ESTIMATORS = ("iterative", "forest")
@@ -76,6 +80,7 @@ _CACHE_SIZE = 4
 
 
 _SAID_TOO_WIDE: set[int] = set()
+_SAID_MANY_CATEGORIES: set[tuple[str, int]] = set()
 
 
 def forest_fits(n_columns: int, say: bool = False) -> bool:
@@ -92,6 +97,19 @@ def forest_fits(n_columns: int, say: bool = False) -> bool:
                       f"cells are the encoder's and the iterative imputer's fill and categorical cells the "
                       f"encoder's alone (no classifier vote)", stacklevel=3)
     return fits
+
+
+def _say_many_categories(column: str, n_categories: int) -> None:
+    """A categorical column of more than ``CLASSIFIER_MAX_CATEGORIES`` known categories gets
+    no classifier (``_fit_classifier``): its fills are the encoder's, not the soft vote the
+    docs describe for categorical cells. Said once per column and process, as ``forest_fits``."""
+    if n_categories <= CLASSIFIER_MAX_CATEGORIES or (column, n_categories) in _SAID_MANY_CATEGORIES:
+        return
+    _SAID_MANY_CATEGORIES.add((column, n_categories))
+    warnings.warn(f"categorical column {column}: {n_categories} known categories, more than "
+                  f"{CLASSIFIER_MAX_CATEGORIES}: no random-forest classifier vote (its trees would hold a "
+                  f"probability per category in every node), so its cells are the encoder's fill alone",
+                  stacklevel=4)
 
 
 def _lean_ridge():
@@ -170,7 +188,7 @@ def fill_bounds(z: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, np.ndarra
     the relation) get fills that grow round after round: a 50,000-row table reached 1e102
     in the first round, then NaN, and the command crashed after training. Bounding only the
     category's columns keeps every numeric fill of the bundled tables as it was (measured)."""
-    with warnings.catch_warnings():
+    with warnings_kept():
         warnings.simplefilter("ignore")  # a column with no observed value: no bound
         lo, hi = np.nanmin(z, axis=0), np.nanmax(z, axis=0)
     width = np.where(exact, 0.0, GUARD_WIDTHS) * (hi - lo)
@@ -201,7 +219,7 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
         mu = np.nanmean(x[:, keep], axis=0)
         sd = np.nanstd(x[:, keep], axis=0)
         sd[~(sd > 0)] = 1.0
-        with warnings.catch_warnings():
+        with warnings_kept():
             warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
             z = (x[:, keep] - mu) / sd
             exact = np.arange(x.shape[1]) >= len(is_numeric)  # indicators
@@ -219,7 +237,8 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
 # regressions on rows they were not fitted on, and on collinear columns the replay drifts
 # round after round (breast_cancer's held-out rows, BayesianRidge alone: NRMSE 0.396 / 0.358 /
 # 0.380 / 0.555 / 0.727 after 1 / 2 / 3 / 5 / 10 rounds); on seven other tables 3 rounds is
-# within 0.012 of 10 (benchmarks/RESULTS.md, "Tabular infill of a trained run").
+# within 0.012 of 10 (benchmarks/RESULTS.md, "Unusual inputs, eleventh sweep", its first
+# "Silent wrong results fixed" item).
 REPLAY_ROUNDS = 3
 
 
@@ -235,8 +254,9 @@ class FittedImputers:
     ``forests`` MissForest's categorical step fitted on the same rows."""
 
     def __init__(self, kinds: list[str], is_numeric: np.ndarray, n_categories: np.ndarray,
-                 seed: int = 0) -> None:
+                 seed: int = 0, names: Sequence[str] | None = None) -> None:
         self.kinds = [k for k in kinds if k in ESTIMATORS]
+        self.names = names  # column names, for what the categorical step says
         self.is_numeric = np.asarray(is_numeric, dtype=bool)
         self.n_categories = np.asarray(n_categories, dtype=np.int64)
         self.seed = seed
@@ -264,13 +284,13 @@ class FittedImputers:
             imputer = classical_imputer(kind, len(x), self.seed, fill_bounds(z, exact[keep]))
             if kind == "iterative":
                 imputer.set_params(max_iter=REPLAY_ROUNDS)
-            with warnings.catch_warnings():
+            with warnings_kept():
                 warnings.simplefilter("ignore")  # convergence notices: a fixed number of rounds
                 imputer.fit(z)
             self.models_[kind] = (keep, mu, sd, imputer)
         # the categorical step's forests, each fitted when a fill first needs its column (one
         # forest per categorical column of a wide table is most of the fit otherwise)
-        self.forests = _ForestsOnDemand(CategoryForests(self.is_numeric, self.n_categories, self.seed),
+        self.forests = _ForestsOnDemand(CategoryForests(self.is_numeric, self.n_categories, self.seed, self.names),
                                         num, cat, observed) if "forest" in self.kinds else None
         return self
 
@@ -281,7 +301,7 @@ class FittedImputers:
         out = np.zeros_like(x)
         if kind in self.models_:
             keep, mu, sd, imputer = self.models_[kind]
-            with warnings.catch_warnings():
+            with warnings_kept():
                 warnings.simplefilter("ignore")
                 out[:, keep] = imputer.transform((x[:, keep] - mu) / sd) * sd + mu
         return out[:, :len(self.is_numeric)]
@@ -300,7 +320,7 @@ class _ForestsOnDemand:
         f = self.forests
         need = [int(j) for j in np.flatnonzero(cells.any(axis=0) & ~f.is_numeric) if int(j) not in self.fitted]
         if need:
-            more = CategoryForests(f.is_numeric, f.n_categories, f.seed).fit(*self.table, columns=np.asarray(need))
+            more = CategoryForests(f.is_numeric, f.n_categories, f.seed, f.names).fit(*self.table, columns=np.asarray(need))
             f.forests_.update(more.forests_)
             self.fitted.update(need)
         return f.predict_proba(num, cat, observed, cells)
@@ -346,7 +366,7 @@ def _fit_classifier(features: np.ndarray, y: np.ndarray, n_categories: int, seed
     forest = RandomForestClassifier(n_estimators=CLASSIFIER_TREES, max_features="sqrt",
                                     bootstrap=True, max_samples=FOREST_MAX_ROWS if big else None,
                                     n_jobs=1, random_state=seed)
-    with warnings.catch_warnings():
+    with warnings_kept():
         # a column of many categories (ids): each tree would say its y "could represent a
         # regression problem" (~200 notices a fit); these are classifiers by design
         warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
@@ -363,7 +383,8 @@ def _proba(forest, features: np.ndarray, n_categories: int) -> np.ndarray:
 
 
 def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_numeric: np.ndarray,
-                   n_categories: np.ndarray, cells: np.ndarray, seed: int = 0) -> dict[int, np.ndarray]:
+                   n_categories: np.ndarray, cells: np.ndarray, seed: int = 0,
+                   names: Sequence[str] | None = None) -> dict[int, np.ndarray]:
     """MissForest's categorical step, transductive (fitted on the table it fills): for each
     categorical column ``j`` with a cell in ``cells`` (``[N, C]`` bool), the probabilities
     ``[cells[:, j].sum(), n_categories[j]]`` of its known categories at those cells' rows
@@ -373,7 +394,7 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
         _CACHE.move_to_end(key)
         return {j: p.copy() for j, p in _CACHE[key].items()}
     columns = np.flatnonzero(cells.any(axis=0) & ~is_numeric)
-    out = CategoryForests(is_numeric, n_categories, seed).fit(num, cat, observed, columns) \
+    out = CategoryForests(is_numeric, n_categories, seed, names).fit(num, cat, observed, columns) \
         .predict_proba(num, cat, observed, cells)
     _CACHE[key] = {j: p.copy() for j, p in out.items()}
     while len(_CACHE) > _CACHE_SIZE:
@@ -390,10 +411,12 @@ class CategoryForests:
     vote does not depend on any other imputer's fill. A column with nothing to learn
     (``_fit_classifier``) gets no forest: the caller keeps its own fill."""
 
-    def __init__(self, is_numeric: np.ndarray, n_categories: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, is_numeric: np.ndarray, n_categories: np.ndarray, seed: int = 0,
+                 names: Sequence[str] | None = None) -> None:
         self.is_numeric = np.asarray(is_numeric, dtype=bool)
         self.n_categories = np.asarray(n_categories, dtype=np.int64)
         self.seed = seed
+        self.names = names  # the columns' names, for what ``fit`` says (else their positions)
 
     def fit(self, num: np.ndarray, cat: np.ndarray, observed: np.ndarray,
             columns: np.ndarray | None = None) -> "CategoryForests":
@@ -403,6 +426,8 @@ class CategoryForests:
         self.forests_: dict[int, Any] = {}
         for j in (np.flatnonzero(~self.is_numeric) if columns is None else columns):
             rows = known[:, j]
+            _say_many_categories(repr(self.names[j]) if self.names is not None else f"at position {int(j)}",
+                                 int(self.n_categories[j]))
             forest = _fit_classifier(np.delete(x, j, axis=1)[rows], cat[rows, j].astype(np.int64),
                                      int(self.n_categories[j]), self.seed)
             if forest is not None:

@@ -153,6 +153,8 @@ def like_observed(fill: Sequence[Any], observed: Any) -> list[Any]:
         out = []
         for v in fill:
             x = _number(v) if isinstance(v, str) else None
+            if x is None and not floats and isinstance(v, (float, np.floating)) and float(v).is_integer():
+                x = int(v)  # an object column of ints: the fill 2, not 2.0 (a float beside its ints)
             out.append(v if x is None else float(x) if floats else x)
         return out
     return fill

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.session_state import warnings_kept
+
 # the ISO forms a fill is written in, by how the column's cells are written
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MINUTES = re.compile(r"\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}")
@@ -37,7 +39,7 @@ def text_dates(s: pd.Series) -> pd.Series | None:
     if not is_text(s) or not s.notna().any():
         return None
     given = s.astype("string").str.strip()
-    with warnings.catch_warnings():
+    with warnings_kept():
         warnings.simplefilter("ignore")
         try:
             parsed = pd.to_datetime(given, errors="coerce", format="ISO8601", utc=True)

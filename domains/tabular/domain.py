@@ -34,6 +34,7 @@ from encoderkit.outputs import atomic_write, check_output_kind
 
 from domains.tabular.appending import append_files, read_files, write_rows
 from domains.tabular.blend import BLENDS
+from domains.tabular.columnrecords import reading_options, records_by_column
 from domains.tabular.compressed import TextBeyond
 from domains.tabular.filling import TableInfill
 from domains.tabular.parquet_out import write_parquet
@@ -85,7 +86,7 @@ def _check_float(options: Mapping[str, Any], key: str, low: float, high: float |
 class TabularDomain(TableInfill, Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode", "infill_blend": "infill_blend"}
-    input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .zst) or .parquet; empty cells are filled"
+    input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .xz, .zip, .zst) or .parquet; empty cells are filled"
     ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
     # LP-FT by default (task.lp_fraction=auto): on a few hundred labelled rows, fine-tuning the
     # whole encoder from a random head lost to its frozen features on every table measured;
@@ -147,16 +148,17 @@ class TabularDomain(TableInfill, Domain):
     def ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                **options: Any) -> dict[str, Any]:
         """CSV / TSV / Parquet files -> one record per row (files concatenated by column name);
-        one large file column by column, in bounded memory, into the same store (``streaming.py``)."""
+        large files (one, or several as one table) column by column, in bounded memory, into
+        the same store (``streaming.py``)."""
         opts = check_ingest_options(options)
         try:
             if streams(sources):
-                return ingest_streamed(str(sources[0]), writer, report, options)
+                return ingest_streamed(sources, writer, report, options)
             kept: list[str] = []  # missing-value words the files' text columns keep (words.py)
             try:
                 frames = [frame for _, frame in read_files(sources, opts, report, whole_limit(sources), kept)]
             except TextBeyond:  # more text than its compression claimed: column by column after all
-                return ingest_streamed(str(sources[0]), writer, report, options)
+                return ingest_streamed(sources, writer, report, options)
             if not frames:
                 raise ValueError("tabular ingest got no input files")
             if len(frames) > 1:  # the files' own frames go once joined: one copy of the table, not two
@@ -409,15 +411,27 @@ class TabularDomain(TableInfill, Domain):
         return data.index if isinstance(data, pd.DataFrame) else None
 
     def read_records(self, path: str) -> TableRecords:
-        """``to_records`` of the file (predict / embed / evaluate), its messages naming it."""
-        return self.to_records(self.read_input(path), source=path)
+        """``to_records`` of the file (predict / embed / evaluate), its messages naming it. A
+        file that ``ingest`` would take a column at a time (``streaming.streams``: 64 MiB of
+        text or more; a compressed one whose text proves longer than its format said) is read
+        so too, into the same records (``columnrecords.py``): read whole it took about 7 bytes
+        of memory a byte of text."""
+        if streams([path]):
+            return records_by_column(self, path)
+        try:
+            data = self.read_input(path, limit=whole_limit([path]))
+        except TextBeyond:
+            return records_by_column(self, path)
+        return self.to_records(data, source=path)
 
-    def read_input(self, path: str) -> pd.DataFrame:
+    def read_input(self, path: str, limit: int | None = None) -> pd.DataFrame:
+        """The table file ``path`` as a DataFrame, read as the run's store was ingested.
+        ``limit``: the bytes of text a compressed file is held to (``reading.read_table``)."""
         # keep_rows: the output (a filled table, predictions) has a row per input row, so a
         # ragged row is refused rather than skipped
-        opts = self.schema.get("ingest_options") or {}
-        res = read_table(path, opts.get("delimiter"), keep_rows=True, decimal=opts.get("decimal", "auto"),
-                         missing_value=opts.get("missing_value"), keep_words=opts.get("keep_words") or ())
+        opts = reading_options(self.schema)
+        res = read_table(path, opts["delimiter"], keep_rows=True, decimal=opts["decimal"],
+                         missing_value=opts["missing_value"], keep_words=opts["keep_words"], limit=limit)
         for msg in res.words_said:  # NA in a text column read as missing: its cells are filled
             warnings.warn(msg, stacklevel=2)
         self.read_decimal = res.decimal

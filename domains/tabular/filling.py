@@ -33,6 +33,14 @@ from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_
 REFERENCE_CELLS = 40_000
 REFERENCE_MIN_ROWS, REFERENCE_MAX_ROWS = 1_000, 4_000
 REFERENCE_BLOCKS = 20
+# The table rows whose blended numeric cells and category votes are made at a time from
+# imputers fitted on the run's training rows (``FittedImputers``: each row on its own), in
+# blocks at fixed places of the table (rows 0 .., FILL_ROWS .., ...), however it is read: the
+# linear chain holds about 1 KB a row in flight (2 GB for a table of 2M rows, all at once).
+# BLAS sums a row's products in an order that depends on how many rows it is given (the last
+# bits of a fill: 1e-16 relative), so a table of at most FILL_ROWS rows is filled exactly as one
+# pass over all its rows filled it.
+FILL_ROWS = 1 << 16
 _FITTED: dict[tuple[str, str, int, tuple[str, ...]], FittedImputers] = {}  # (store, identity, rows, kinds)
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
@@ -78,6 +86,12 @@ class TableInfill:
         share of the vote (0: the encoder alone, 1: the forest alone; default 0.5, the
         ``select=auto`` choices of ``EncoderImputer``)."""
         return self._fill(data, predict, self.options["infill_blend"], forests, forest_weight)
+
+    def infill_batched(self, data: Any, predict: PredictFn, max_tokens: int) -> Any:
+        """``infill`` that calls ``predict`` a batch at a time (``max_tokens``: the token budget
+        it packs examples with): the same fills, bit for bit, without every row's example and
+        prediction held at once (``encoderkit infill`` of a file, ``infill_files``)."""
+        return self._fill(data, predict, self.options["infill_blend"], max_tokens=max_tokens)
 
     def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
         """``iterative``: IterativeImputer alone (numeric columns; categorical cells stay
@@ -126,8 +140,8 @@ class TableInfill:
                 fitted = _FITTED.get(key)
                 if fitted is None:
                     num, cat, observed = _store_matrices(store, len(self.columns), n)
-                    fitted = FittedImputers(kinds, self.layout.is_numeric,
-                                            np.asarray(self.layout.cat_sizes) - 1).fit(num, cat, observed)
+                    fitted = FittedImputers(kinds, self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
+                                            names=[c["name"] for c in self.columns]).fit(num, cat, observed)
                     _FITTED[key] = fitted
                     while len(_FITTED) > 3:  # a forest per column is no small object
                         del _FITTED[next(iter(_FITTED))]
@@ -150,12 +164,12 @@ class TableInfill:
 
     def _fill(self, data: Any, predict: PredictFn | None, blend: str,
               forests: CategoryForests | None = None,
-              forest_weight: Mapping[int, float] | None = None) -> Any:
+              forest_weight: Mapping[int, float] | None = None, max_tokens: int | None = None) -> Any:
         """``infill`` with the given blend; ``predict`` None: no model, numeric cells
         from the classical imputer(s) of ``blend`` alone (``iterative`` or ``forest``),
         categorical cells from the forest's classifiers (left missing without one).
         ``forests``: fitted classifiers to vote with instead of fitting them on ``data``;
-        ``forest_weight``: see ``infill_voting``."""
+        ``forest_weight``: see ``infill_voting``; ``max_tokens``: see ``_encoder_fills``."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema)
@@ -170,8 +184,9 @@ class TableInfill:
         out = frame.copy()
         if rows.size == 0:
             return out.to_numpy() if is_array else out
-        filled_cat = enc.cat.copy()
-        filled_num = enc.num.astype(np.float64)
+        # the fills of the rows with a hole, [R, C]: row k is the table's row rows[k]
+        filled_cat = enc.cat[rows]
+        filled_num = enc.num[rows].astype(np.float64)
         kinds = self._estimators(blend)
         fitted = self._training_imputers(kinds)
         if fitted is not None and forests is None:
@@ -179,31 +194,11 @@ class TableInfill:
         vote = forests is not None or "forest" in kinds
         encoder_proba: dict[tuple[int, int], np.ndarray] = {}
         if predict is not None:
-            column = np.arange(len(self.columns), dtype=np.int64)
-            examples = []
-            for r in rows:
-                ex = self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
-                                     "observed": enc.observed[r]})
-                m = self.unmasked(ex)
-                m.predict = missing[r].copy()
-                m.record = int(r)
-                examples.append(m)
-            preds = predict(examples)
-            for r, m, p in zip(rows, examples, preds):
-                rec = self.decode(p, m)
-                filled_cat[r] = rec["cat"]
-                filled_num[r] = rec["num"]
-                if vote:
-                    encoder_proba.update(((int(r), j), q) for j, q in self._category_proba(p, m).items())
+            self._encoder_fills(enc, missing, rows, predict, max_tokens, filled_cat, filled_num,
+                                encoder_proba if vote else None)
         if kinds:  # numeric cells: the mean of the encoder (when there is one) and the imputers
-            cells = missing & self.layout.is_numeric[None, :]
-            parts = [(fitted.estimate(k, enc.num, enc.cat, enc.observed) if fitted is not None else
-                      classical_estimate(k, enc.num, enc.cat, enc.observed, self.layout.is_numeric))[cells]
-                     for k in kinds]
-            if predict is not None:
-                parts.append(filled_num[cells])
-            filled_num[cells] = np.mean(parts, axis=0)
-        voted = self._vote_categories(enc, missing, filled_cat, encoder_proba, forests, forest_weight) \
+            self._blend_numeric(kinds, fitted, enc, missing, rows, filled_num, predict is not None)
+        voted = self._vote_categories(enc, missing, rows, filled_cat, encoder_proba, forests, forest_weight) \
             if vote else set()
         for j, col in enumerate(self.columns):
             if not enc.present[j] or not missing[:, j].any():
@@ -211,16 +206,77 @@ class TableInfill:
             if predict is None and col["kind"] != "numeric" and j not in voted:
                 continue
             sel = missing[:, j]
+            at = missing[rows, j]  # the same cells, among the rows with a hole
             key = names[col["name"]]
             if col["kind"] == "numeric":
-                values = decode_numeric(filled_num[sel, j], col)
+                values = decode_numeric(filled_num[at, j], col)
                 if col.get("datetime") and text_dates(frame[key]) is not None:  # dates as text: as written
                     values = date_fills(values, frame[key].dropna().to_numpy(dtype=object))
             else:
                 cats = col["categories"]
-                values = [cats[int(k) - 1] for k in filled_cat[sel, j]]
+                values = [cats[int(k) - 1] for k in filled_cat[at, j]]
             out[key] = fill_column(frame[key], values, sel)
         return out.to_numpy(dtype=data.dtype) if is_array else out
+
+    def _encoder_fills(self, enc: Any, missing: np.ndarray, rows: np.ndarray, predict: PredictFn,
+                       max_tokens: int | None, filled_cat: np.ndarray, filled_num: np.ndarray,
+                       proba: dict[tuple[int, int], np.ndarray] | None) -> None:
+        """The encoder's fills of the table's rows ``rows`` (those with a hole), in place in
+        ``filled_cat`` / ``filled_num`` (their row k is the table's row ``rows[k]``), and with
+        ``proba`` its probabilities of each categorical cell's categories, by (table row, column).
+        ``max_tokens``: the token budget ``predict`` packs examples with; given, ``predict`` is
+        called once per batch it would pack of all the rows' examples (every row is as many
+        tokens: the batches are runs of equal size), so the fills are the same, bit for bit
+        (a batch's composition moves the last bits), while only one batch of examples and
+        predictions is held at a time; None: one call with every example."""
+        column = np.arange(len(self.columns), dtype=np.int64)
+
+        def examples(ks: range) -> list[tuple[int, Any]]:
+            out = []
+            for k in ks:
+                r = rows[k]
+                m = self.unmasked(self.featurize({"column": column, "cat": enc.cat[r], "num": enc.num[r],
+                                                  "observed": enc.observed[r]}))
+                m.predict = missing[r].copy()
+                m.record = int(r)
+                out.append((k, m))
+            return out
+        width = int(self._keep.sum())  # a row's tokens: the schema's columns but drop_columns
+        per = len(rows) if max_tokens is None or width == 0 else max(1, max(int(max_tokens), width) // width)
+        for a in range(0, len(rows), per):
+            batch = examples(range(a, min(len(rows), a + per)))
+            for (k, m), p in zip(batch, predict([m for _, m in batch])):
+                rec = self.decode(p, m)
+                filled_cat[k] = rec["cat"]
+                filled_num[k] = rec["num"]
+                if proba is not None:
+                    proba.update(((int(rows[k]), j), q) for j, q in self._category_proba(p, m).items())
+
+    def _blend_numeric(self, kinds: list[str], fitted: FittedImputers | None, enc: Any, missing: np.ndarray,
+                       rows: np.ndarray, filled_num: np.ndarray, with_encoder: bool) -> None:
+        """The numeric cells of the rows ``rows`` (``filled_num``'s, in place) as the mean of
+        the classical imputers ``kinds`` and, ``with_encoder``, the encoder's fill there. Imputers
+        fitted on the run's training rows (``fitted``) estimate ``FILL_ROWS`` table rows at a
+        time (see there); without them they are fitted on the whole table, as it is."""
+        is_numeric = self.layout.is_numeric
+        n = len(enc.num)
+        step = FILL_ROWS if fitted is not None else max(n, 1)
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            lo, hi = (int(i) for i in np.searchsorted(rows, [a, b]))
+            held = rows[lo:hi]
+            cells = missing[held] & is_numeric[None, :]
+            if fitted is not None and not cells.any():
+                continue
+            block = slice(a, b)
+            parts = [(fitted.estimate(k, enc.num[block], enc.cat[block], enc.observed[block])
+                      if fitted is not None else
+                      classical_estimate(k, enc.num, enc.cat, enc.observed, is_numeric))[held - a][cells]
+                     for k in kinds]
+            mine = filled_num[lo:hi]  # a view: written in place
+            if with_encoder:
+                parts.append(mine[cells])
+            mine[cells] = np.mean(parts, axis=0)
 
     def _category_proba(self, predictions: dict[str, np.ndarray], example: Any) -> dict[int, np.ndarray]:
         """The encoder's probabilities over the known categories of each predicted
@@ -237,35 +293,43 @@ class TableInfill:
             out[int(j)] = e / e.sum()
         return out
 
-    def _vote_categories(self, enc: Any, missing: np.ndarray, filled_cat: np.ndarray,
+    def _vote_categories(self, enc: Any, missing: np.ndarray, rows: np.ndarray, filled_cat: np.ndarray,
                          encoder_proba: dict[tuple[int, int], np.ndarray],
                          forests: CategoryForests | None = None,
                          forest_weight: Mapping[int, float] | None = None) -> set[int]:
-        """Missing categorical cells (in place in ``filled_cat``) from the forest's class
-        probabilities (``forests``', else fitted on this table), averaged with the encoder's
-        where it predicted the cell (a soft vote, the forest weighing ``forest_weight[j]``,
-        default one half); returns the columns filled (a column the forest cannot learn,
-        or whose forest weighs 0, keeps the encoder's fill)."""
+        """Missing categorical cells (in place in ``filled_cat``, whose row k is the table's row
+        ``rows[k]``) from the forest's class probabilities (``forests``', else fitted on this
+        table), averaged with the encoder's where it predicted the cell (a soft vote, the forest
+        weighing ``forest_weight[j]``, default one half); returns the columns filled (a column
+        the forest cannot learn, or whose forest weighs 0, keeps the encoder's fill). Fitted
+        ``forests`` vote on ``FILL_ROWS`` table rows at a time (each row on its own)."""
         lay = self.layout
         weight = {} if forest_weight is None else {int(j): float(w) for j, w in forest_weight.items()}
-        cells = missing & ~lay.is_numeric[None, :]
-        for j, w in weight.items():
-            if w <= 0.0:
-                cells[:, j] = False
-        if not cells.any():
-            return set()
-        if forests is not None:
-            forest = forests.predict_proba(enc.num, enc.cat, enc.observed, cells)
-        else:
-            forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
-                                    np.asarray(lay.cat_sizes) - 1, cells)
-        for j, proba in forest.items():
-            w = weight.get(j, 0.5)
-            for r, q in zip(np.flatnonzero(cells[:, j]), proba):
-                if (int(r), j) in encoder_proba:
-                    q = w * q + (1.0 - w) * encoder_proba[(int(r), j)]
-                filled_cat[r, j] = 1 + int(np.argmax(q))
-        return set(forest)
+        off = [j for j, w in weight.items() if w <= 0.0]
+        n = len(enc.cat)
+        step = FILL_ROWS if forests is not None else max(n, 1)
+        voted: set[int] = set()
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            cells = missing[a:b] & ~lay.is_numeric[None, :]
+            cells[:, off] = False
+            if not cells.any():
+                continue
+            if forests is not None:
+                forest = forests.predict_proba(enc.num[a:b], enc.cat[a:b], enc.observed[a:b], cells)
+            else:
+                forest = category_proba(enc.num, enc.cat, enc.observed, lay.is_numeric,
+                                        np.asarray(lay.cat_sizes) - 1, cells,
+                                        names=[c["name"] for c in self.columns])
+            for j, proba in forest.items():
+                w = weight.get(j, 0.5)
+                at = np.flatnonzero(cells[:, j]) + a
+                for r, k, q in zip(at, np.searchsorted(rows, at), proba):
+                    if (int(r), j) in encoder_proba:
+                        q = w * q + (1.0 - w) * encoder_proba[(int(r), j)]
+                    filled_cat[k, j] = 1 + int(np.argmax(q))
+            voted |= set(forest)
+        return voted
 
     def _check_columns(self, frame: pd.DataFrame, present: np.ndarray, data: Any = None) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass

@@ -173,9 +173,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     wrong_delimiter(names, plan.delimiter, path)
     refuse_title(names, [c.null_count for c in table.columns], table.num_rows, len(bad), plan.head.first, path)
     if bad and keep_rows:
-        raise DataError(f"line {bad[0]}: wrong number of fields (the header has {table.num_columns}); "
-                        f"{len(bad)} row(s) like it (lines {bad[:5]}{' ...' if len(bad) > 5 else ''}): "
-                        f"the filled file keeps every row, so fix or remove them", file=path)
+        refuse_ragged(bad, table.num_columns, path)
     _check_utf8(table, path)
     table, dropped = _check_names(table, path)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=plan.head.newline,
@@ -186,6 +184,14 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     res.kept_said = [f"{path}: {m}" for m in said.kept_said]
     res.messages += res.words_said
     return res
+
+
+def refuse_ragged(bad: Sequence[int], columns: int, path: str) -> None:
+    """Refuse the ragged rows ``bad`` (their line numbers) of a table whose every row is kept
+    (``keep_rows``); ``columns``: the header's."""
+    raise DataError(f"line {bad[0]}: wrong number of fields (the header has {columns}); "
+                    f"{len(bad)} row(s) like it (lines {list(bad[:5])}{' ...' if len(bad) > 5 else ''}): "
+                    f"the filled file keeps every row, so fix or remove them", file=path)
 
 
 def written_options(names: Sequence[str]) -> Any:

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.data.textfiles import DECIMALS
 from encoderkit.errors import DataError, UnknownValueWarning
 from encoderkit.numerics import F32_MAX, finite_mean_std
@@ -497,6 +498,11 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
     observed = np.zeros((n, c), dtype=bool)
     present = np.zeros(c, dtype=bool)
     names = {str(k): k for k in frame.columns}
+    twice = [str(k) for k in frame.columns[frame.columns.map(str).duplicated()]]
+    twice = [k for k in twice if k in {str(col["name"]) for col in cols}]
+    if twice:  # frame[name] would be a frame of both (an AttributeError far from the cause)
+        raise DataError(f"column {twice[0]!r} appears more than once in the header; columns "
+                        f"need distinct names", file=source)
     for j, col in enumerate(cols):
         if col["name"] not in names:
             continue
@@ -615,7 +621,7 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         top = float(info.max) if float(info.max) <= info.max else np.nextafter(float(info.max), 0.0)
         fill = np.clip(np.round(fill), float(info.min), top)
     fill = fill.astype(np_dtype)
-    with warnings.catch_warnings():
+    with warnings_kept():
         warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below
         out.iloc[idx] = fill
     if out.dtype != dtype:

@@ -17,10 +17,10 @@ as they come. Here the table is taken one column at a time instead:
 
 Memory thus follows the largest column (its cells as pandas holds them), not the table;
 the statistics are those of ``infer_schema`` on the same values, so exact (no streamed
-approximation). The disk holds about twice the file meanwhile, in the temporary directory
-(``TMPDIR``). Used for a single text or Parquet file of at least ``STREAM_BYTES``
-(``streams``); other inputs (several files, smaller ones, Parquet with a stored index)
-are read whole.
+approximation). The disk holds about twice the files meanwhile, in the temporary directory
+(``TMPDIR``). Used for text or Parquet files holding at least ``STREAM_BYTES`` of text together
+(``streams``; several files are one table, ``JoinedColumns``); other inputs (smaller ones,
+Parquet with a stored index, files on object storage) are read whole.
 """
 
 from __future__ import annotations
@@ -68,22 +68,27 @@ WRITE_ROWS = 1 << 16
 
 
 def streams(sources: Sequence[str]) -> bool:
-    """Whether ``ingest`` of ``sources`` goes column by column: one local text or Parquet file
-    of at least ``STREAM_BYTES`` of text, Parquet only when it stores no index (an index is
-    read as columns, ahead of the others: left to the whole-file reader). A compressed text
-    file's text is sized by ``compressed.text_size`` (its format's claim, or measured), not
-    by the file's size; where a claim was short, the whole-file read is stopped at
-    ``STREAM_BYTES`` (``TextBeyond``) and the table taken column by column after all."""
-    if len(sources) != 1:
-        return False
-    path = str(sources[0])
+    """Whether ``ingest`` of ``sources`` goes column by column: local text or Parquet files
+    holding at least ``STREAM_BYTES`` of text together (several files: ``JoinedColumns``),
+    Parquet only when it stores no index (an index is read as columns, ahead of the others:
+    left to the whole-file reader). A compressed text file's text is sized by
+    ``compressed.text_size`` (its format's claim, or measured), not by the file's size; where
+    a claim was short, the whole-file read of one file is stopped at ``STREAM_BYTES``
+    (``TextBeyond``) and the table taken column by column after all."""
+    sizes = [_text_of(str(path)) for path in sources]
+    return bool(sizes) and None not in sizes and sum(sizes) >= STREAM_BYTES  # type: ignore[arg-type]
+
+
+def _text_of(path: str) -> int | None:
+    """The text ``streams`` counts for the file ``path``; None for one it leaves to the
+    whole-file reader."""
     if "://" in path or not os.path.isfile(path):
-        return False
+        return None
     if path.lower().endswith((".parquet", ".pq")):
-        return parquet_text(path) >= STREAM_BYTES and _plain_parquet(path)
+        return parquet_text(path) if _plain_parquet(path) else None
     if not plain_name(path).endswith(TEXT_TABLE_SUFFIXES):
-        return False
-    return text_size(path, compression(path), STREAM_BYTES) >= STREAM_BYTES
+        return None
+    return text_size(path, compression(path), STREAM_BYTES)
 
 
 def whole_limit(sources: Sequence[str]) -> int | None:
@@ -176,11 +181,13 @@ class TextColumns:
         self.keep = [j for j in range(len(names)) if j not in drop]
         self.names = [names[j] for j in self.keep]
         self.num_rows, self.ragged, self.point, self.blanks = raw.num_rows, len(bad), point, blanks
+        self.bad = list(bad)  # the ragged rows' line numbers
         self.messages = read_messages(path, decimal, point, blanks, comma, bad, len(drop))
         said = self._words(opts, [j for j, f in enumerate(facts) if f["nulls"] and f["text"]],
                            [j for j, f in enumerate(facts) if f["nulls"] and f["utf8"] is None])
         self.kept_words = said.words
-        self.messages += [f"{path}: {m}" for m in said.messages]
+        self.words_said = [f"{path}: {m}" for m in said.messages]  # as ``ReadResult.words_said``
+        self.messages += self.words_said
         self.kept_said = [f"{path}: {m}" for m in said.kept_said]  # warned (words.Decision)
         os.remove(raw.file)  # the columns are kept as the last parse made them (``read``)
 
@@ -209,6 +216,10 @@ class TextColumns:
         before its cell rules (``marked_numbers``, ``sentinel_counts``)."""
         return _to_pandas(self.raw.kept(self.keep[j]))
 
+    def ruled(self, j: int, opts: Mapping[str, Any]) -> pd.DataFrame:
+        """Column ``j`` as ``read_table``'s frame holds it, its cell rules applied."""
+        return _column(self, j, opts)[0]
+
     def release(self, j: int) -> None:
         """Column ``j`` is not read again: its file goes."""
         os.remove(self.raw.kept_file(self.keep[j]))
@@ -230,6 +241,8 @@ class ParquetColumns:
         self.messages = _dropped(path, len(drop))
         self.kept_words: list[str] = []  # Parquet holds its missing cells as such: no word to settle
         self.kept_said: list[str] = []
+        self.words_said: list[str] = []
+        self.bad: list[int] = []
 
     def _table(self, name: str) -> Any:
         import pyarrow.parquet as pq
@@ -239,8 +252,63 @@ class ParquetColumns:
     def read(self, j: int) -> pd.DataFrame:
         return _to_pandas(self._table(self.names[j]))
 
+    def ruled(self, j: int, opts: Mapping[str, Any]) -> pd.DataFrame:
+        return _column(self, j, opts)[0]
+
     def release(self, j: int) -> None:
         """Nothing to remove: a Parquet column is read from the input itself, no kept file."""
+
+
+class JoinedColumns:
+    """Several table files as the one table ``ingest`` of ``input=a.csv,b.csv`` makes of them
+    (``pd.concat`` of each file read on its own): the columns of every file in the order they
+    first appear, missing in the rows of a file without them. Each file is read as one large
+    file is, and its cells' rules applied to its own columns, as the reader applies them per
+    file; a column is joined when it is read (``pd.concat`` joins a frame column by column:
+    the same cells and type as joining the files' frames, checked in the tests)."""
+
+    def __init__(self, paths: Sequence[str], opts: Mapping[str, Any], folder: str) -> None:
+        self.parts: list[tuple[str, Any]] = []
+        for i, path in enumerate(paths):
+            with reading(path):
+                part = _columns(path, opts, os.path.join(folder, str(i)))
+            twice = sorted({n for n in part.names if part.names.count(n) > 1})
+            if twice:  # the files' frames could not be joined
+                raise DataError(f"column {twice[0]!r} appears more than once in the header; columns "
+                                f"need distinct names", file=path)
+            self.parts.append((path, part))
+        self.names: list[str] = []
+        for _, part in self.parts:
+            self.names += [n for n in part.names if n not in self.names]
+        self.num_rows = sum(part.num_rows for _, part in self.parts)
+        self.ragged = sum(part.ragged for _, part in self.parts)
+        self.kept_words = [w for _, part in self.parts for w in part.kept_words]
+        self.kept_said = [m for _, part in self.parts for m in part.kept_said]
+
+    def survey(self, opts: Mapping[str, Any]) -> tuple[np.ndarray, list[str]]:
+        """``_survey`` of each file in turn (its rows, its messages)."""
+        said = []
+        for path, part in self.parts:
+            with reading(path):
+                said.append(_survey(part, opts, path))
+        return np.concatenate([observed for observed, _ in said]), [m for _, messages in said for m in messages]
+
+    def ruled(self, j: int, opts: Mapping[str, Any]) -> pd.DataFrame:
+        name = self.names[j]
+        frames = [part.ruled(part.names.index(name), opts) if name in part.names
+                  else pd.DataFrame(index=pd.RangeIndex(part.num_rows)) for _, part in self.parts]
+        return pd.concat(frames, ignore_index=True, sort=False)[[name]]
+
+    def release(self, j: int) -> None:
+        for _, part in self.parts:
+            if self.names[j] in part.names:
+                part.release(part.names.index(self.names[j]))
+
+
+def _columns(path: str, opts: Mapping[str, Any], folder: str) -> Any:
+    """The one table file ``path`` read a column at a time (its cells set aside in ``folder``)."""
+    os.makedirs(folder, exist_ok=True)
+    return (ParquetColumns if path.lower().endswith((".parquet", ".pq")) else TextColumns)(path, opts, folder)
 
 
 def _column(table: Any, j: int, opts: Mapping[str, Any],
@@ -281,17 +349,23 @@ def _survey(table: Any, opts: Mapping[str, Any], path: str) -> tuple[np.ndarray,
     return observed, table.messages + said
 
 
-def ingest_streamed(path: str, writer: RecordWriter, report: IngestReport,
+def ingest_streamed(sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                     options: Mapping[str, Any]) -> dict[str, Any]:
-    """``TabularDomain.ingest`` of the one file ``path``, column by column (module docstring)."""
+    """``TabularDomain.ingest`` of the files ``sources`` (one table), column by column (module
+    docstring)."""
     from encoderkit.data.split import validation_mask
 
     opts = check_ingest_options(options)
+    paths = [str(p) for p in sources]
+    path = ", ".join(paths)
     with work_dir("encoderkit-table-") as folder:
-        with reading(path), _room(str(folder), path):
-            table: Any = (ParquetColumns if path.lower().endswith((".parquet", ".pq")) else TextColumns)(
-                path, opts, str(folder))
-            observed, messages = _survey(table, opts, path)
+        with reading(paths[0] if len(paths) == 1 else None), _room(str(folder), path):
+            if len(paths) == 1:
+                table: Any = _columns(paths[0], opts, str(folder))
+                observed, messages = _survey(table, opts, paths[0])
+            else:
+                table = JoinedColumns(paths, opts, str(folder))
+                observed, messages = table.survey(opts)
         if table.ragged:
             report.skip("ragged row (wrong number of fields)", table.ragged)
         report.warnings.extend(messages)
@@ -347,7 +421,7 @@ def _schema_and_cells(table: Any, opts: Mapping[str, Any], rows: np.ndarray, tra
         for j, name in enumerate(table.names):
             if name in excluded:
                 continue
-            frame = _column(table, j, opts)[0]
+            frame = table.ruled(j, opts)
             table.release(j)
             if rows.size < table.num_rows:
                 frame = frame.iloc[rows].reset_index(drop=True)

@@ -9,17 +9,19 @@ from encoderkit.outputs import atomic_write
 
 def plot_infill(data: np.ndarray, filled: np.ndarray, path: str, truth: np.ndarray | None = None,
                 title: str | None = None) -> None:
-    """``data`` / ``filled`` / ``truth``: ``[L]`` or ``[C, L]``; one panel per channel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """``data`` / ``filled`` / ``truth``: ``[L]`` or ``[C, L]``; one panel per channel.
+    A Figure of its own on the Agg canvas, no pyplot: the session's matplotlib backend (a
+    notebook's inline one) and its open figures are left as they are."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     data = np.atleast_2d(np.asarray(data, dtype=np.float64))
     filled = np.atleast_2d(np.asarray(filled, dtype=np.float64))
     truth = None if truth is None else np.atleast_2d(np.asarray(truth, dtype=np.float64))
     c, l = data.shape
-    fig, axes = plt.subplots(c, 1, figsize=(10, 2.6 * c), squeeze=False, sharex=True)
+    fig = Figure(figsize=(10, 2.6 * c))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(c, 1, squeeze=False, sharex=True)
     t = np.arange(l)
     for k, ax in enumerate(axes[:, 0]):
         gap = ~np.isfinite(data[k])
@@ -38,4 +40,3 @@ def plot_infill(data: np.ndarray, filled: np.ndarray, path: str, truth: np.ndarr
     axes[-1, 0].set_xlabel("time step")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)

@@ -26,14 +26,20 @@ from encoderkit.registry import get_domain
 if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `encoderkit ingest --help`
     from encoderkit.domain import IngestReport
 
-USAGE = """usage: encoderkit ingest domain=<name> input=<path|glob|[list]> output=<store> [overwrite=true] [option=value ...]
+USAGE = """usage: encoderkit ingest domain=<name> input=<path|glob|[list]> output=<store> [overwrite=true]
+                        [workers=N] [append=true] [progress=false] [option=value ...]
 
 Reads raw files with the domain's parser and writes a zarr record store.
   domain     registered domain name ({domains})
   input      a path, a glob ('data/*.csv') or a list ([a.csv,b.csv])
   output     store location: a directory, or any URL zarr opens (s3://..., memory://...)
   overwrite  replace an existing store (default false)
-Other key=value pairs are passed to the domain's ingest (Hydra override syntax: lists, numbers, bools).
+  workers    parse the files in that many processes (default 1; the same store as one process)
+  append     add the files' records to the existing local store at output (default false; a new
+             store renamed over it, its chunks hard-linked; not with overwrite=true)
+  progress   the progress bar on stderr (default true)
+Other key=value pairs are the domain's ingest options (Hydra override syntax: lists, numbers,
+bools); each domain's are listed in the comments of configs/domain/<name>.yaml.
 """
 
 

@@ -217,11 +217,14 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
             cu = batch.cu_seqlens.tolist()
             if pooling in ("mean", "mean_std"):
                 seq = batch.sequence_ids()
-                per_seq = torch.zeros(len(group), d, device=device).index_add_(0, seq, hidden)  # sums
+                # the encoder's dtype (float32), not torch's default one (float64 in a session that set it)
+                per_seq = torch.zeros(len(group), d, device=device, dtype=hidden.dtype)
+                per_seq.index_add_(0, seq, hidden)  # sums
                 if pooling == "mean_std":  # + each window's sum of squares about its own mean
                     lengths = batch.seq_lengths().to(hidden.dtype)[:, None]
                     centred = hidden - (per_seq / lengths).index_select(0, seq)
-                    m2 = torch.zeros(len(group), d, device=device).index_add_(0, seq, centred * centred)
+                    m2 = torch.zeros(len(group), d, device=device, dtype=hidden.dtype)
+                    m2.index_add_(0, seq, centred * centred)
                     per_seq = torch.cat([per_seq, m2], dim=-1)
             elif pooling == "cls":
                 at = int(domain.cls_position)
@@ -267,6 +270,11 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                 show_windows(progress, [(job, done[0]) for job, _, _, done in open_jobs.values()], twin)
     finally:
         model.train(was_training)
+    # every record is read: a store they came from (``RecordSource.store``) must still be the
+    # one opened before the caller writes what was computed (``RecordStore.check_unchanged``)
+    check = getattr(getattr(records, "store", None), "check_unchanged", None)
+    if check is not None:
+        check()
 
 
 def _add_rows(acc: np.ndarray, count: np.ndarray, positions: np.ndarray, states: np.ndarray) -> None:
@@ -471,8 +479,9 @@ class EmbeddingWriter:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             self.array = None
-            self.tmp.unlink(missing_ok=True)
-            self.tmp_ids.unlink(missing_ok=True)
+            for tmp in (self.tmp, self.tmp_ids):
+                with contextlib.suppress(OSError):  # a read-only folder: the first error is the one to show
+                    tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------

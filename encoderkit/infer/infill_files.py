@@ -8,6 +8,7 @@ left alone kept as the file holds it (a table's ``as_written``)."""
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ def warnings_named(source: Path) -> Iterator[None]:
     did not say which file."""
     caught: list[warnings.WarningMessage] = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings_kept(record=True) as caught:
             warnings.simplefilter("always")
             yield
     finally:  # also when the fill fails: what was said before the error still counts
@@ -122,7 +124,7 @@ def _fill_in_memory(model: Pretrained, source: Path, output: Path, options: Mapp
     model.domain.check_output_name(data, str(output))  # before the fill: a name it would not write as
     try:
         with warnings_named(source):
-            filled = model.infill(data, **options)
+            filled = _filled(model, data, options)
     except EncoderkitError as e:
         raise named(e, source)
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
@@ -138,3 +140,21 @@ def _fill_in_memory(model: Pretrained, source: Path, output: Path, options: Mapp
         model.domain.write_output(filled, str(output))
     except OSError as e:
         raise write_error(e, output) from e
+
+
+def _filled(model: Pretrained, data: Any, options: Mapping[str, Any]) -> Any:
+    """``model.infill(data, **options)``; a domain whose fill can call the model a batch at a
+    time (``infill_batched``: a table) is given the model's token budget, so a large file's
+    rows are not all held as examples and predictions at once (the same batches, the same
+    fills). The domain is readied as ``Pretrained.infill`` readies it (the run's training
+    store, for the imputers fitted on it)."""
+    from encoderkit.infer.pretrained import Pretrained
+
+    domain = model.infill_domain(options)
+    if not hasattr(domain, "infill_batched") or type(model).infill is not Pretrained.infill:
+        return model.infill(data, **options)  # a fine-tuned run says it has no infill head
+    if domain is model.domain:  # the run's own domain stays as loaded
+        domain = copy.copy(domain)
+    domain.training_store = model.store
+    domain.training_inputs = getattr(model, "store_inputs", None)
+    return domain.infill_batched(data, model.predict, model.max_tokens)

@@ -26,6 +26,7 @@ from encoderkit.infer.pretrained import Pretrained
 from encoderkit.infer.weights_fit import build_checked
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.registry import build_domain
+from encoderkit.session_state import model_build
 from encoderkit.train import checkpoint as ckpt
 
 DEFAULT_MAX_SEQLEN = 1024
@@ -132,7 +133,16 @@ def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     """Load a run directory (newest checkpoint; a fine-tuned run's ``best/``) or a
-    checkpoint directory. A fine-tuned checkpoint loads as ``FineTuned`` (predict, evaluate)."""
+    checkpoint directory. A fine-tuned checkpoint loads as ``FineTuned`` (predict, evaluate).
+
+    The model is built (a random initialisation, which the weights then replace) leaving the
+    caller's random generators as they were, and float32 whatever torch's default dtype
+    (``session_state.model_build``)."""
+    with model_build():
+        return _load(path, device)
+
+
+def _load(path: str | Path, device: str | torch.device) -> Pretrained:
     checkpoint = resolve_checkpoint(path)
     state = read_state(checkpoint)
     if "task" in state:

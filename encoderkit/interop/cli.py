@@ -36,6 +36,8 @@ tokenizer description) that transformers loads with from_pretrained.
 Starts a run from a Hugging Face ModernBERT directory: writes <run_dir>/checkpoints/0/
 (model.safetensors + state.json), loadable with encoderkit.load. To continue pretraining
 from it, give the directory to `encoderkit pretrain run.init_from=<hf_dir>`.
+  store      a record store of the domain whose schema (vocabulary, columns, normalisation)
+             the model is built with; default: the domain's defaults
   overwrite  replace an earlier import, never a folder of other files""",
 }
 

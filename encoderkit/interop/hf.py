@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.errors import DataError, OutputExistsError
-from encoderkit.outputs import (HF_TOKENIZER_FILE, check_output, is_hf_export, remove_dead_temporaries,
+from encoderkit.outputs import (HF_TOKENIZER_FILE, as_created, check_output, is_hf_export, remove_dead_temporaries,
                                 restore_dead_replaced, write_error)
 
 #: names with ``{i}`` for the layer index; ours on the left, Hugging Face's on the right
@@ -232,12 +232,12 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     if problems:
         raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
     if getattr(model, "spec", None) is not None:  # a fine-tuned TaskModel
+        tensors, config = task_hf(model, domain)  # refuses first: no warning before a refusal
         members = getattr(source, "members", ())
         if members:  # transformers runs one model: the export is the first member
             warnings.warn(f"{source.path} is an ensemble of {1 + len(members)} fine-tuned members "
                           "(task.ensemble); the export holds the first member only, whose "
                           "predictions differ from the ensemble's", stacklevel=2)
-        tensors, config = task_hf(model, domain)
     else:
         tensors, tied = to_hf_state_dict(model)
         vocab = model.embedder.tok_embeddings.num_embeddings
@@ -250,6 +250,7 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     try:
         tmp.mkdir(parents=True)
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        as_created(tmp / "model.safetensors")  # safetensors writes 0600: readable as config.json is
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         (tmp / TOKENIZER_FILE).write_text(json.dumps(tokenizer, indent=1) + "\n")
         if out_dir.exists():
@@ -507,14 +508,21 @@ def _hf_thetas(hf: Mapping[str, Any]) -> tuple[float, float]:
     return float(g), float(loc)
 
 
+def _global_layers(every: int, num_layers: int) -> list[int]:  # every every-th layer, from 0
+    return [i for i in range(num_layers) if i % every == 0]
+
+
 def config_from_hf(hf: Mapping[str, Any], **overrides: Any) -> EncoderConfig:
     """The ``EncoderConfig`` of a ModernBERT ``config.json`` (1-D rotary)."""
     types = _hf_layer_types(hf)
     globals_ = [i for i, t in enumerate(types) if t == "full_attention"]
     every = globals_[1] - globals_[0] if len(globals_) > 1 else max(len(types), 1)
-    if globals_[:1] != [0] or [i for i in range(len(types)) if i % every == 0] != globals_:
+    if globals_[:1] != [0] or _global_layers(every, len(types)) != globals_:
         raise HFInteropError(f"layer pattern {types} is not 'every n-th layer global, starting at 0'; "
                              f"encoderkit cannot represent it")
+    said = hf.get("global_attn_every_n_layers")  # one global layer fits any n >= the depth:
+    if type(said) is int and said >= 1 and _global_layers(said, len(types)) == globals_:
+        every = said  # config.json's n (a 2-layer export of n=3 says 3), the exported model's
     g, loc = _hf_thetas(hf)
     fields = dict(hidden_size=int(hf["hidden_size"]), num_layers=int(hf["num_hidden_layers"]),
                   num_heads=int(hf["num_attention_heads"]), intermediate_size=int(hf["intermediate_size"]),
@@ -556,11 +564,14 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
     config: EncoderConfig = model.config
     mine = dict(hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads,
                 intermediate_size=config.intermediate_size, local_window=config.local_window,
-                global_every=config.global_every, rope_theta_global=_scalar_theta(config.rope_theta_global),
+                rope_theta_global=_scalar_theta(config.rope_theta_global),
                 rope_theta_local=_scalar_theta(config.rope_theta_local))
     theirs_cfg = config_from_hf(hf)
     theirs = {k: getattr(theirs_cfg, k) for k in mine}
     diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+    n, depth = theirs_cfg.global_every, theirs_cfg.num_layers  # the global layers, not n: 2 layers
+    if _global_layers(config.global_every, depth) != _global_layers(n, depth):  # of n=2 and n=3 agree
+        theirs["global_every"], diff["global_every"] = n, (n, config.global_every)
     if config.rope_axes != 1 or config.rope_mode != "axial":
         diff["rope"] = ("1-D axial", f"rope_axes={config.rope_axes}, mode={config.rope_mode}")
     if diff:

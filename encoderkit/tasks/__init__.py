@@ -18,13 +18,16 @@ def finetune(overrides: list[str] | None = None) -> Path:
 
     from encoderkit.tasks.ensemble import train_members
     from encoderkit.train import distributed as D
+    from encoderkit.train.checkpoint import keep_run_dir_locks
     from encoderkit.train.config import compose_finetune
     from encoderkit.train.trainer import Trainer
 
     cfg = compose_finetune(overrides)
     run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
     fresh = run_dir is not None and not run_dir.exists()
-    with D.held():  # an ensemble's members train in this process group too (under torchrun)
+    # an ensemble's members train in this process group too (under torchrun), and run.dir
+    # stays locked from member 0 to the ensemble's end (the Python API as the command)
+    with D.held(), keep_run_dir_locks():
         try:
             done = Trainer(cfg).fit()
         except Exception:

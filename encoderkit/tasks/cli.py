@@ -54,24 +54,33 @@ The task metrics of a fine-tuned run on input's records against their labels.
 }
 
 
+FINETUNE_USAGE = """usage: encoderkit finetune checkpoint=<pretrained run|checkpoint|none> data.store=<store>
+                           [task.type=classification] [task.labels=<labels file>] [run.dir=<dir>] [key=value ...]
+
+Fine-tunes a task head, and the encoder, of a pretrained run on labelled records (Hydra
+overrides of the pretrain config tree plus `checkpoint` and `task.*`); ends with a table of
+the validation metrics (last and best evaluation; the test split when task.split has one).
+  checkpoint   a pretrained (or fine-tuned) run or checkpoint directory, whose architecture and
+               domain options are used; none: the same architecture from scratch, from
+               model=... and domain=... (the control)
+  task.labels  a labels file (an id column and the label); a table store's own column is
+               task.label_column=<column> instead; contrastive takes no labels
+  train.steps  auto (the default: from the size of the labelled set) or a number of steps
+Values auto are resolved when the run starts and written to its config.yaml; their rules are
+in the comments of configs/finetune.yaml and configs/task/<type>.yaml."""
+
+
 def _help(command: str) -> str:
     if command != "finetune":
         return COMMAND_HELP.get(command, USAGE)
-    from omegaconf import OmegaConf
+    from encoderkit.train.config import config_dir
+    from encoderkit.train.help import config_sections
 
-    from encoderkit.train.config import TaskConfig, config_dir, help_text
-
-    lines = [USAGE, "task types: " + ", ".join(sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))),
-             "", "task keys and defaults (task=classification; each configs/task/<type>.yaml sets its own):"]
-    defaults = {**OmegaConf.to_container(OmegaConf.structured(TaskConfig)),
-                **OmegaConf.to_container(OmegaConf.load(config_dir() / "task" / "classification.yaml"))}
-    lines += [f"  task.{k}={v}" for k, v in defaults.items()]
-    lines += ["", "configs/finetune.yaml (overrides the pretrain defaults below):"]
-    lines += ["  " + x for x in (config_dir() / "finetune.yaml").read_text().splitlines()
-              if x.strip() and not x.lstrip().startswith("#")]
-    pre = help_text().replace("encoderkit pretrain [-m]", "encoderkit finetune").splitlines()
-    lines += [""] + [x for x in pre[3:] if not x.startswith("-m /")]  # no sweeps here
-    return "\n".join(lines)
+    types = ", ".join(sorted(p.stem for p in (config_dir() / "task").glob("*.yaml")))
+    return "\n".join([FINETUNE_USAGE, "", f"task types: {types}",
+                      "(task=<type> selects configs/task/<type>.yaml, its own task.* defaults; the task "
+                      "keys below are task=classification's, which task.type=<type> keeps)",
+                      "", *config_sections("finetune")])
 
 
 def summary(run_dir: Path) -> str:
@@ -157,7 +166,7 @@ def _finetune(argv: list[str]) -> int:
         print(f"encoderkit finetune: error: unknown option {bad[0]!r} (options: --help)", file=sys.stderr)
         return 2
     try:
-        run_dir = finetune(argv)
+        run_dir = finetune(argv)  # holds run.dir from member 0 to the ensemble's end
     except NonFiniteLossError as e:
         print(f"encoderkit finetune: stopped: {e}", file=sys.stderr)
         return 1

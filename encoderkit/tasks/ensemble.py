@@ -32,6 +32,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from encoderkit.session_state import warnings_kept
+
 MANIFEST = "ensemble.json"
 MEMBERS_DIR = "members"
 # task.ensemble=auto: this many members when the training split holds at most
@@ -126,7 +128,7 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     tuned = [run_dir, *(run_dir / m for m in members)]
     weights = [1.0 / n] * n
     entry = None
-    with warnings.catch_warnings():
+    with warnings_kept():
         # the members (the probe's validation run too) share the root run's labels and split,
         # whose small size (and untrained classes, a test_auroc over fewer classes, ...) it has
         # already warned of
@@ -250,6 +252,7 @@ def member_dirs(run_dir: Path) -> list[Path]:
 
     body = _manifest(run_dir)
     if body is None:
+        refuse_incomplete(Path(run_dir))
         return []
     manifest = Path(run_dir) / MANIFEST
     for entry in body["members"]:
@@ -263,6 +266,45 @@ def member_dirs(run_dir: Path) -> list[Path]:
         raise DataError(f"ensemble member {missing[0]} is missing (rerun the same "
                         "`encoderkit finetune` command to train it)", file=manifest)
     return dirs
+
+
+def planned_members(run_dir: Path) -> int:
+    """The fine-tuned members the ``config.yaml`` of the run folder ``run_dir`` asks for
+    (``task.ensemble``; ``auto`` resolved as ``train_members`` resolves it, from the run's
+    split); 1 where it asks for one or says nothing (a checkpoint folder, an older run)."""
+    from encoderkit.infer.run_files import BEST, CHECKPOINTS, CONFIG_FILE, run_setting
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file() or not any((run_dir / d).is_dir() for d in (CHECKPOINTS, BEST)):
+        return 1  # not a run folder: a checkpoint loads as one model
+    value, _ = run_setting(run_dir / BEST, "task.ensemble")  # the run folder's config.yaml
+    if value == "auto":
+        try:
+            records = train_records(run_dir)
+        except (OSError, ValueError, TypeError, AttributeError):
+            return 1  # no readable split: the run never trained a member to average
+        task_type, _ = run_setting(run_dir / BEST, "task.type")
+        steps, _ = run_setting(run_dir / BEST, "train.steps")
+        return resolve_members("auto", str(task_type), records, steps)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+def refuse_incomplete(run_dir: Path) -> None:
+    """A run folder whose config asks for an ensemble but holds no ``ensemble.json`` (written once
+    every member is done): a finetune stopped partway (a scheduler's time limit) is refused
+    naming how far it got, not loaded as its first member alone without a word."""
+    from encoderkit.errors import DataError
+    from encoderkit.infer.run_files import BEST, CHECKPOINTS
+
+    n = planned_members(run_dir)
+    if n <= 1:
+        return
+    tuned = [Path(run_dir), *(Path(run_dir) / MEMBERS_DIR / str(i) for i in range(1, n))]
+    done = sum(1 for d in tuned if (d / BEST).is_dir() or any((d / CHECKPOINTS).glob("[0-9]*")))
+    what = (f"{done} of {n} members have a checkpoint" if done < n
+            else f"all {n} members have a checkpoint, the last (or the linear probe member) unfinished")
+    raise DataError(f"ensemble incomplete: {what} (task.ensemble of its config.yaml; {MANIFEST} is written "
+                    "once every member is done); rerun the same finetune to finish it", file=run_dir)
 
 
 def member_weights(run_dir: Path) -> list[float]:

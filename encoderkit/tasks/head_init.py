@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from encoderkit.session_state import warnings_kept
+
 HEAD_INITS = ("random", "probe")
 PROBE_TASKS = ("classification", "regression")
 AUTO = "auto"
@@ -140,7 +142,7 @@ def _fit_raw(spec_type: str, X: np.ndarray, y: np.ndarray, n_out: int, seed: int
         return weight, bias
     folds = int(min(CV_FOLDS, counts.min()))
     weights = None if class_weights is None else {int(c): float(class_weights[c]) for c in present}
-    with warnings.catch_warnings():
+    with warnings_kept():
         # convergence, and scikit-learn's notices of changing defaults: the fit is what it is
         warnings.simplefilter("ignore")
         if folds >= 2:

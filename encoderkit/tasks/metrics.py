@@ -214,7 +214,10 @@ def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray,
 
 def _number(v: float) -> str:
     """4 decimals, or 4 significant digits where decimals hide the value (a regression's
-    rmse of targets ~1e-12 printed 0.0000) or bury it (1e12: 862855349362.7355)."""
+    rmse of targets ~1e-12 printed 0.0000) or bury it (1e12: 862855349362.7355). A count
+    (an int) is printed as one."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return str(int(v))
     return f"{v:.4f}" if v == 0 or not np.isfinite(v) or 1e-3 <= abs(v) < 1e6 else f"{v:.4g}"
 
 

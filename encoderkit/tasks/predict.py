@@ -15,6 +15,7 @@ with its first member.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +30,14 @@ from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.spec import TaskSpec
 from encoderkit.tasks.token_range import check_token_range
+
+
+# Records a fine-tuned model's head runs on at once (``FineTuned.outputs``): until then each
+# record's pooled state is held (a float64 vector a record, with its bookkeeping ~1.5 KB at
+# hidden size 32: predict of a 2M-row table took 3.8 GB, 3 GB of it these). The head's products
+# are summed in an order that depends on how many records it is given (the last bits of a
+# probability), so a table of at most HEAD_RECORDS rows is predicted exactly as in one pass.
+HEAD_RECORDS = 1 << 16
 
 
 class FineTuned(Pretrained):
@@ -50,6 +59,7 @@ class FineTuned(Pretrained):
     def values(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
         """(record ids, per-record probabilities / original-unit values): this model's, or
         the mean over the ensemble's members."""
+        data = _opened(data)
         if self.members and not isinstance(data, Path) and not hasattr(data, "__len__"):
             data = list(data)  # an iterator is read once per member
         n = 1 + len(self.members)
@@ -60,6 +70,9 @@ class FineTuned(Pretrained):
             member.max_tokens = self.max_tokens
             for j, o in enumerate(member.outputs(data, progress=False)[1]):
                 values[j] = values[j] + w * to_prediction(member.spec, o)
+        check = getattr(data, "check_unchanged", None)
+        if check is not None:  # a store replaced since it was opened: no output from a mix of two
+            check()
         return ids, values
 
     # ---- raw outputs ----
@@ -94,19 +107,33 @@ class FineTuned(Pretrained):
 
         n = len(source)
         bar = progress_bar(n, "predict", progress)
+        groups = pack_in_order(windows(), lambda jw: len(jw[2]), max(self.max_tokens, self.max_seqlen))
+        ended = []
 
         def batches():
-            # records finish in order; one of many windows counted once, at its last window
-            # (it was counted once per batch it reached: a 1e6-sample series showed 30/1)
-            for group in pack_in_order(windows(), lambda jw: len(jw[2]), max(self.max_tokens, self.max_seqlen)):
+            """The next batches, up to one that ends the ``HEAD_RECORDS``-th record (``collect``
+            holds each record's pooled state until the head runs on them at its end)."""
+            done = 0
+            for group in groups:
                 yield collate([w for _, _, w in group])
+                # records finish in order; one of many windows counted once, at its last window
+                # (it was counted once per batch it reached: a 1e6-sample series showed 30/1)
                 job, i, _ = group[-1]
                 show_windows(bar, [(job, i + 1)] if i < len(job.windows) - 1 else [])
-                bar.update(sum(i == len(job.windows) - 1 for job, i, _ in group))
+                finished = sum(i == len(job.windows) - 1 for job, i, _ in group)
+                bar.update(finished)
+                done += finished
+                if done >= HEAD_RECORDS and i == len(job.windows) - 1:
+                    return
+            ended.append(True)
 
+        order: list[int] = []
+        outs: list[np.ndarray] = []
         try:
-            order, outs = collect(self.model, batches(), self.device,
-                                  autocast=lambda: autocast_for(self.device))
+            while not ended:
+                part = collect(self.model, batches(), self.device, autocast=lambda: autocast_for(self.device))
+                order += part[0]
+                outs += part[1]
         finally:
             bar.close()
         if order != list(range(len(ids))):
@@ -185,6 +212,7 @@ class FineTuned(Pretrained):
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
+        data = _opened(data)  # its label column and its predictions are read from one store
         named = None  # how messages name labels taken from a store's column
         if labels is None:  # a table holding the run's label column is its own labels
             import pandas as pd
@@ -239,7 +267,7 @@ class FineTuned(Pretrained):
         # per target by name (a subset too, label_names=): rmse/<target>, ... beside the means
         metrics = task_metrics(spec, y_true, y_values,
                                names=table.names if spec.type == "regression" else None)
-        metrics["records"] = float(table.labelled.sum())
+        metrics["records"] = int(table.labelled.sum())
         if verbose:
             print(format_table({"evaluate": metrics}))
             # a class without a labelled unit, a label of one value: said under the table, not
@@ -248,6 +276,17 @@ class FineTuned(Pretrained):
             if note:
                 print(note)
         return metrics
+
+
+def _opened(data: Any) -> Any:
+    """``data``, a store folder opened (as ``RecordSource`` opens it) once for the whole command:
+    an ensemble's members, and evaluate's label column, then read the one store, whose
+    ``check_unchanged`` covers every read of it."""
+    if isinstance(data, (str, Path)) and os.path.isdir(data):
+        from encoderkit.data.store import RecordStore
+
+        return RecordStore(str(data))
+    return data
 
 
 def _same_path(a: str | Path, b: str | Path) -> bool:
@@ -510,7 +549,8 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
 
         raise write_error(e, path) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder: the error above is what counts
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -14,6 +14,7 @@ warning naming what is wrong, and raises one ``DataError`` if none does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import random
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from encoderkit.errors import DataError
+from encoderkit.outputs import as_created
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
@@ -320,6 +322,7 @@ def check_run_dir(run_dir: Path) -> None:
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
+        _check_creatable(run_dir)
         return  # a new folder, or a file (refused where the folder is made)
     check_no_links(run_dir)
     config = run_dir / "config.yaml"
@@ -342,6 +345,19 @@ def check_run_dir(run_dir: Path) -> None:
                       f"name a new or empty folder")
 
 
+def _check_creatable(run_dir: Path) -> None:
+    """A new ``run.dir`` whose nearest existing folder cannot be written to (a read-only
+    file system, a shared model mount, no permission) is a ``DataError`` (exit 1), as a
+    file that cannot be written is, not a mistyped parameter (exit 2)."""
+    folder = run_dir.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"the run folder cannot be created: {folder} is not writable (a read-only file "
+                        "system, or no permission); choose a run.dir where this user can write",
+                        file=run_dir, key="run.dir")
+
+
 def remove_run_leftovers(run_dir: Path) -> None:
     """Remove temporaries of metrics.jsonl / config.yaml / loss.png left by a crash."""
     if Path(run_dir).is_dir():
@@ -358,6 +374,7 @@ def discard_metrics(run_dir: Path) -> None:
 
 
 _HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders]
+_KEPT: list[set[str]] = []  # the open keep_run_dir_locks scopes: the run directories each holds
 
 
 def lock_run_dir(run_dir: Path) -> str | None:
@@ -374,22 +391,42 @@ def lock_run_dir(run_dir: Path) -> str | None:
     key = os.path.realpath(run_dir)
     if key in _HELD:
         _HELD[key][1] += 1
-        return key
-    try:
-        fd = os.open(key, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise DataError("is in use by another run (a pretrain or finetune of this directory is still "
-                        "running); wait for it to finish, or choose another run.dir", file=run_dir) from None
-    except OSError:  # a file system without flock (some network file systems): no lock
-        os.close(fd)
-        return None
-    _HELD[key] = [fd, 1]
+    else:
+        try:
+            fd = os.open(key, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataError("is in use by another run (a pretrain or finetune of this directory is still "
+                            "running); wait for it to finish, or choose another run.dir", file=run_dir) from None
+        except OSError:  # a file system without flock (some network file systems): no lock
+            os.close(fd)
+            return None
+        _HELD[key] = [fd, 1]
+    if _KEPT and not any(key in kept for kept in _KEPT):  # one more hold, given back at the scope's end
+        _HELD[key][1] += 1
+        _KEPT[-1].add(key)
     return key
+
+
+@contextlib.contextmanager
+def keep_run_dir_locks() -> Iterator[None]:
+    """Run-directory locks taken inside are held to its end, not given back when each run
+    finishes: a finetune of several members (``task.ensemble``, its probe member) holds its
+    ``run.dir`` from the first member to ``ensemble.json``, so a second identical command is
+    refused at once, not after member 0 (it then trained member 0 again while the first
+    command trained member 1, and both wrote the run's files)."""
+    kept: set[str] = set()
+    _KEPT.append(kept)
+    try:
+        yield
+    finally:
+        _KEPT.remove(kept)
+        for key in kept:
+            unlock_run_dir(key)
 
 
 def unlock_run_dir(key: str | None) -> None:
@@ -448,6 +485,8 @@ def _save_checkpoint(ckpt_dir: Path, tmp: Path, step: int, model_tensors: Mappin
     save_file(dict(model_tensors), str(tmp / MODEL_FILE), metadata={"format": "pt"})
     save_file(dict(optim_tensors) or {"_empty": torch.zeros(0)}, str(tmp / OPTIMIZER_FILE),
               metadata={"format": "pt", "param_groups": json.dumps(optim_groups)})
+    for name in (MODEL_FILE, OPTIMIZER_FILE):  # safetensors writes 0600: readable as state.json is
+        as_created(tmp / name)
     full_state = {"format_version": FORMAT_VERSION, **state}
     (tmp / STATE_FILE).write_text(json.dumps(full_state, indent=1, default=_json_default))
     # sizes and checksums, so a file damaged after the save is recognised at resume

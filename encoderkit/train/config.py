@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -180,8 +181,6 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
 
 def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
 
     from encoderkit.overrides import readable
@@ -200,8 +199,7 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     # below turned `model.num_heads=2 model.num_heads=2` into an unbound config)
     last = {o.split("=", 1)[0].lstrip("+"): i for i, o in enumerate(overrides) if "=" in o}
     overrides = [o for i, o in enumerate(overrides) if "=" not in o or last[o.split("=", 1)[0].lstrip("+")] == i]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(config_dir()), version_base=None):
+    with _hydra_of_our_own():
         for _ in range(len(overrides) + 1):
             try:
                 cfg = hydra_compose(config_name, overrides=overrides)
@@ -226,6 +224,28 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
             raise ConfigError(f"cannot compose the configuration: {' '.join(msg.split())}")
     return cfg
 
+
+
+@contextmanager
+def _hydra_of_our_own() -> Iterator[None]:
+    """Hydra initialised on the packaged configs for one composition, and the user's own
+    Hydra session (``initialize_config_dir`` in a notebook) given back afterwards, also when
+    composing fails: ``GlobalHydra`` is one per process. Under the session lock, so two
+    threads' compositions do not clear each other's."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    from encoderkit.session_state import held
+
+    with held():
+        users = get_gh_backup()  # a copy of the user's GlobalHydra, or None
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(str(config_dir()), version_base=None):
+                yield
+        finally:
+            restore_gh_from_backup(users)  # None: no GlobalHydra, as before the first use
 
 def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
     """``domain=<name>``: the yaml ``configs/domain/<name>.yaml`` (or ``<folder>/domain/<name>.yaml``
@@ -556,21 +576,7 @@ def encoder_config(model_cfg: dict[str, Any], rope_axes: int):
 
 
 def help_text() -> str:
-    """`encoderkit pretrain --help`: the groups with their options, and the other keys."""
-    root = config_dir()
-    lines = ["usage: encoderkit pretrain [-m] key=value ...", "",
-             "Hydra overrides; e.g. encoderkit pretrain domain=genomic data.store=dna.zarr "
-             "model=small train.steps=5000", "-m / --multirun sweeps comma lists "
-             "(domain.mask_rate=0.15,0.3), one run directory each.", "", "config groups:"]
-    for group in ("model", "domain", "optim", "schedule", "data", "experiment"):
-        options = sorted(p.stem for p in (root / group).glob("*.yaml"))
-        lines.append(f"  {group}: {', '.join(options) if options else '(none)'}")
-    lines += ["  (domain=<name> of a registered domain with no yaml, e.g. a plug-in, is "
-              "domain.name=<name>: the domain's own defaults; domain.<option>=value sets its options)",
-              "", "keys and defaults:"]
-    defaults = OmegaConf.structured(PretrainConfig)
-    for section in ("run", "train", "data", "optim", "schedule"):
-        for k, v in OmegaConf.to_container(defaults[section]).items():
-            lines.append(f"  {section}.{k}={v}")
-    lines.append("  model.<EncoderConfig field>=value (hidden_size, num_layers, backend, ...)")
-    return "\n".join(lines)
+    """`encoderkit pretrain --help` (``encoderkit.train.help``: the defaults a run gets)."""
+    from encoderkit.train.help import pretrain_help
+
+    return pretrain_help()

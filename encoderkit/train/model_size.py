@@ -20,6 +20,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from encoderkit.session_state import warnings_kept
+
 # every model is built in float32 (bf16 is autocast, not storage)
 BYTES_PER_PARAMETER = 4
 _CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
@@ -45,7 +47,7 @@ def encoder_parameters(config) -> int:
     from encoderkit.core import Encoder
 
     def count(layers: int) -> int:
-        with warnings.catch_warnings():  # the config's own warnings were said when it was made
+        with warnings_kept():  # the config's own warnings were said when it was made
             warnings.simplefilter("ignore")
             return meta_parameters(lambda: Encoder(dataclasses.replace(config, num_layers=layers)))[1]
 

@@ -21,13 +21,14 @@ import os
 import sys
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit import session_state
 from encoderkit.domain import check_positions
 from encoderkit.errors import DataError
 from encoderkit.outputs import write_text_atomic
@@ -389,26 +390,26 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:
-        # deterministic kernels on CPU (exact resume); restored for the caller afterwards
-        was_deterministic = torch.are_deterministic_algorithms_enabled()
-        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-        self._lock: str | None = None
-        try:
+        """Train; the caller's session is given back as it was (``session_state.training``:
+        its random generators, which the run seeds and a resume sets, the deterministic
+        kernels a CPU run turns on, the default dtype); fits in two threads take turns."""
+        with session_state.training():
+            self._lock: str | None = None
             try:
-                self._build()
-                self.resumed_from: Path | None = None
-                self._resume()
-            except BaseException:
-                self._remove_created()
-                raise
-            if self.info.is_main:
-                write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
-            self._train()
-        finally:
-            ckpt.unlock_run_dir(self._lock)
-            self._lock = None
-            D.teardown()
-            torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
+                try:
+                    self._build()
+                    self.resumed_from: Path | None = None
+                    self._resume()
+                except BaseException:
+                    self._remove_created()
+                    raise
+                if self.info.is_main:
+                    write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+                self._train()
+            finally:
+                ckpt.unlock_run_dir(self._lock)
+                self._lock = None
+                D.teardown()
         return self.run_dir
 
     def _train(self) -> None:
@@ -606,14 +607,16 @@ class Trainer:
         return out
 
     def _plot(self) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # a Figure of its own on the Agg canvas: no pyplot, so the session's backend (a
+        # notebook's inline one) and its open figures are left as they are
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         train = [(h["tokens"], h["loss"]) for h in self.history if "loss" in h]
         val = [(h["tokens"], h["val_loss"]) for h in self.history if "val_loss" in h]
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         if train:
             ax.plot(*zip(*train), label="train")
         if val:
@@ -630,6 +633,6 @@ class Trainer:
                 fig.savefig(tmp, dpi=100)
                 os.replace(tmp, self.run_dir / "loss.png")
         finally:
-            plt.close(fig)
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):  # a read-only run folder: the write's own error is the one to show
+                tmp.unlink(missing_ok=True)
 

@@ -268,7 +268,7 @@ def test_the_threshold_picks_large_single_files(monkeypatch, tmp_path):
     small.write_text("a\n1\n")
     monkeypatch.setattr(streaming, "STREAM_BYTES", 4)
     assert streaming.streams([str(small)])
-    assert not streaming.streams([str(small), str(small)])  # several files: read whole, joined
+    assert streaming.streams([str(small), str(small)])  # several files: counted together
     monkeypatch.setattr(streaming, "STREAM_BYTES", 1 << 20)
     assert not streaming.streams([str(small)])
 

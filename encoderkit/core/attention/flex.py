@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from encoderkit.session_state import warnings_kept
 from encoderkit.core.attention.base import AttentionBackend, no_dropout
 
 
@@ -96,7 +97,7 @@ class FlexBackend(AttentionBackend):
         else:
             # Eager on CPU by design (a check, not a training path): silence the
             # "called without torch.compile" advice.
-            with warnings.catch_warnings():
+            with warnings_kept():
                 warnings.filterwarnings("ignore", message=".*without torch.compile.*")
                 o = _flex()[1](*args, block_mask=plan.block_mask(window))
         return o[0].transpose(0, 1)
