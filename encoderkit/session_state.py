@@ -30,7 +30,7 @@ import os
 import random
 import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Iterator
 
 _lock = threading.RLock()
@@ -97,8 +97,11 @@ def generators_kept(cuda: bool = False) -> Iterator[None]:
         state = _generators(cuda)
         try:
             yield
-        finally:
-            _set_generators(state)
+        except BaseException:
+            with suppress(Exception):  # a CUDA error that ended the section: not hidden by a second one
+                _set_generators(state)
+            raise
+        _set_generators(state)
 
 
 @contextmanager
@@ -136,15 +139,16 @@ def deterministic_kept() -> Iterator[None]:
 
 
 @contextmanager
-def training() -> Iterator[None]:
+def training(cuda: bool = False) -> Iterator[None]:
     """What a training run (``Trainer.fit``) runs under: the lock; the generators (CUDA's
-    too), the deterministic-algorithms flag and the default dtype given back afterwards;
+    too for a run on CUDA, ``cuda``, or where CUDA is already up: a CPU run on a machine
+    with a GPU must not start CUDA), the deterministic-algorithms flag and the default dtype given back afterwards;
     float32 as default dtype, and gradients on, inside (a fit called under
     ``torch.no_grad()``, ``torch.inference_mode()`` or ``torch.set_grad_enabled(False)``
     trains all the same; grad mode is per thread, so another thread's is not touched)."""
     import torch
 
-    with held(), generators_kept(cuda=True), deterministic_kept(), float32_default(), \
+    with held(), generators_kept(cuda=cuda), deterministic_kept(), float32_default(), \
             torch.inference_mode(False), torch.enable_grad():
         yield
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,13 @@ from .layout import is_blank_empty
 from .marks import is_sentinel
 from .masking import visible_lines
 from .periods import seasonal_periods
-from .seasonal import linear_fill, period_key, seasonal_fill, seasonal_naive
+from .rowfills import naive_fills, seasonal_fills
+from .seasonal import period_key
+from .whole import WholeSeries
+
+
+# the fills ``infill_candidates`` makes, by name
+CANDIDATES = ("seasonal", "naive", "encoder")
 
 
 class SeriesInfill:
@@ -339,8 +345,17 @@ class SeriesInfill:
         owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)
         known = self._known_periods(arrays, data_patches)
+        shifts = self.infill_shifts()
+        # the series one window holds whole, made into examples together (``whole.py``)
+        whole = WholeSeries(self, arrays, shifts, data_patches, known,
+                            int(self.options["infill_max_seqlen"] or 512))
         for i, arr in enumerate(arrays):
-            for shift in self.infill_shifts():
+            if whole.holds(i):
+                for shift, m in whole.examples(i):
+                    masked.append(m)
+                    owner.append((i, shift))
+                continue
+            for shift in shifts:
                 padded = np.concatenate([np.full((arr.shape[0], shift), np.nan), arr], axis=1)
                 rec = {"values": padded.reshape(-1), "channels": arr.shape[0], "length": padded.shape[1]}
                 ex = self.featurize(rec)
@@ -360,9 +375,12 @@ class SeriesInfill:
                         masked.append(m)
                         owner.append((i, shift))
         preds = predict(masked) if masked else []
-        sums = [np.zeros(a.shape) for a in arrays]
-        counts = [np.zeros(a.shape) for a in arrays]
+        sums = {i: np.zeros(a.shape) for i, a in enumerate(arrays) if not whole.holds(i)}
+        counts = {i: np.zeros(s.shape) for i, s in sums.items()}
         for m, (i, shift), pr in zip(masked, owner, preds):
+            if whole.holds(i):
+                whole.answer(i, shift, pr)
+                continue
             rec = self.decode(pr, m)
             grid = rec["values"].reshape(rec["channels"], rec["length"])
             fill = rec["filled"].reshape(grid.shape)
@@ -371,7 +389,10 @@ class SeriesInfill:
             sl = (rec["channel_ids"][:, None], time[keep][None, :])
             sums[i][sl] += np.where(fill, grid, 0.0)[:, keep]
             counts[i][sl] += fill[:, keep]
-        filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
+        filled = whole.filled()
+        filled.update({i: np.divide(s, counts[i], out=np.zeros_like(s), where=counts[i] > 0)
+                       for i, s in sums.items()})
+        filled = [filled[i] for i in range(len(arrays))]
         self._constant_fills(arrays, filled)
         return self._rebuild(data, how, filled)
 
@@ -407,29 +428,34 @@ class SeriesInfill:
                 if values.size == 1:
                     out[j] = values[0]
 
-    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
+    def infill_candidates(self, data: Any, predict: PredictFn,
+                          only: Collection[str] | None = None) -> dict[str, Any]:
         """``seasonal``: per series and channel, the climatology + interpolated anomaly of
         the visible samples where a period is detected in them and passes the
         cross-validation, else their linear interpolation (no model); ``naive``: the
         seasonal naive fill (the visible value one detected period away, else linear);
         ``encoder``, where the fallbacks send some series to the baseline: the model's own
-        fill of every series (see ``encoderkit.selection``)."""
+        fill of every series (see ``encoderkit.selection``). ``only``: the names wanted (the
+        fills ``impute`` took from them once chosen; None: every one)."""
+        want = set(CANDIDATES if only is None else only)
         arrays, how = self._series_arrays(data)
-        visible = [[np.where(self._is_missing_value(ch), np.nan, ch) for ch in arr] for arr in arrays]
-        # every channel's period searched at once; ``seasonal_fill(ch)`` is the fill with the
-        # confirmed period, linear interpolation without one
-        detected, confirmed = seasonal_periods([ch for arr in visible for ch in arr])
-        found = iter(zip(detected, confirmed))
-        seasonal, naive = [], []
-        for arr in visible:
-            rows = [(seasonal_fill(ch, c)[0] if c else linear_fill(ch), seasonal_naive(ch, d))
-                    for ch, (d, c) in zip(arr, found)]
-            seasonal.append(np.stack([r[0] for r in rows]))
-            naive.append(np.stack([r[1] for r in rows]))
-        out = {"seasonal": self._rebuild(data, how, seasonal), "naive": self._rebuild(data, how, naive)}
+        out = {}
+        if want & {"seasonal", "naive"}:
+            visible = [[np.where(self._is_missing_value(ch), np.nan, ch) for ch in arr] for arr in arrays]
+            # every channel's period searched at once; ``seasonal_fill(ch)`` is the fill with the
+            # confirmed period, linear interpolation without one
+            lines = [ch for arr in visible for ch in arr]
+            detected, confirmed = seasonal_periods(lines)
+            # every channel of one length filled together, the numbers of seasonal_fill(ch, c) /
+            # linear_fill(ch) and seasonal_naive(ch, d) (``rowfills``)
+            for name, fills in (("seasonal", lambda: seasonal_fills(lines, confirmed)),
+                                ("naive", lambda: naive_fills(lines, detected))):
+                if name in want:
+                    each = iter(fills())
+                    out[name] = self._rebuild(data, how, [np.stack([next(each) for _ in arr]) for arr in visible])
         total = self._data_patches(arrays)
-        if any(self._falls_back({"length": a.shape[1], "patch": self.patch, "data_patches": total})
-               for a in arrays):
+        if "encoder" in want and any(self._falls_back({"length": a.shape[1], "patch": self.patch,
+                                                       "data_patches": total}) for a in arrays):
             alone = type(self)(self.schema, **{**self.options, "short_fallback": 0, "data_fallback": 0})
             out["encoder"] = alone.infill(data, predict)
         return out

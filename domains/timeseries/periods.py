@@ -22,8 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .seasonal import (CV_FOLDS, CV_MIN_BLOCKS, MIN_ACF, MIN_CYCLES, detect_period, nan_run_lengths,
-                       period_helps)
+from .seasonal import CV_FOLDS, CV_MIN_BLOCKS, MIN_ACF, MIN_CYCLES, detect_period, period_helps
 
 # A batched comparison is trusted when its two sides differ by more than this relative
 # margin (scaled by the series' conditioning, see ``_detect``); float64 rounding moves them
@@ -67,6 +66,8 @@ def linear_fill_rows(x: np.ndarray) -> np.ndarray:
     base = np.arange(k) * n
     lo, hi = (base + first).astype(np.float64), (base + last).astype(np.float64)
     miss = ~ok & some[:, None]
+    if not miss.any():  # rows complete or empty: np.interp refuses no knots
+        return out
     q = np.clip(pos, lo[:, None], hi[:, None])[miss]
     out[miss] = np.interp(q, pos[ok], x[ok])
     return out
@@ -158,56 +159,87 @@ def _climatology_fill_rows(y: np.ndarray, period: np.ndarray) -> np.ndarray:
 
 def _helps(xs: Sequence[np.ndarray], periods: Sequence[int]) -> list[bool]:
     """``period_helps(x, period)`` of each series: every fold of every series of one length
-    filled together (the folds as ``period_helps`` draws them)."""
+    filled together (the folds as ``period_helps`` draws them, drawn for all series at once:
+    a few numpy calls per fold and series were most of the search on many short series)."""
     out = [False] * len(xs)
     by_length: dict[int, list[int]] = {}
     for i, x in enumerate(xs):
         by_length.setdefault(len(x), []).append(i)
     for n, rows in by_length.items():
-        held_rows, owner, blocks = [], [], {}
-        for i in rows:
-            x, period = xs[i], periods[i]
-            runs = nan_run_lengths(x)
-            block = max(1, int(np.median(runs))) if len(runs) else 1
-            stride = CV_FOLDS * block
-            if stride % period == 0:
-                stride += 1
-            ok = np.isfinite(x)
-            blocks[i] = 0
-            for f in range(CV_FOLDS):
-                starts = np.arange(block + (f * stride) // CV_FOLDS, n - 2 * block, stride)
-                blocks[i] += len(starts)
-                held = np.zeros(n, dtype=bool)
-                held[(starts[:, None] + np.arange(block)[None, :]).ravel()] = True
-                held &= ok
-                if held.any():
-                    held_rows.append(held)
-                    owner.append(i)
-        if not held_rows:
+        x = np.stack([xs[i] for i in rows])
+        ok = np.isfinite(x)
+        period = np.array([periods[i] for i in rows], dtype=np.int64)
+        block = _median_gaps(~ok)
+        stride = CV_FOLDS * block
+        stride += stride % period == 0  # else every block would hide the same phases
+        held, blocks = _folds(n, block, stride, ok)  # [R, folds, n], [R]
+        some = held.any(axis=2)  # the folds that hold back a visible sample
+        r, f = np.nonzero(some)  # series-major, fold-minor, as period_helps meets them
+        if not r.size:
             continue
-        held = np.stack(held_rows)
-        own = np.array(owner)
-        x = np.stack([xs[i] for i in owner])
-        y = np.where(held, np.nan, x)
-        period = np.array([periods[i] for i in owner])
-        err_s = np.where(held, (_climatology_fill_rows(y, period) - x) ** 2, 0.0).sum(axis=1)
-        err_l = np.where(held, (linear_fill_rows(y) - x) ** 2, 0.0).sum(axis=1)
-        total_s, total_l = {}, {}
-        for j, i in enumerate(owner):
-            total_s[i] = total_s.get(i, 0.0) + float(err_s[j])
-            total_l[i] = total_l.get(i, 0.0) + float(err_l[j])
-        for i in rows:
-            if blocks[i] < CV_MIN_BLOCKS or i not in total_s:
+        held_rows = held[r, f]
+        y = np.where(held_rows, np.nan, x[r])
+        err_s = np.where(held_rows, (_climatology_fill_rows(y, period[r]) - x[r]) ** 2, 0.0).sum(axis=1)
+        err_l = np.where(held_rows, (linear_fill_rows(y) - x[r]) ** 2, 0.0).sum(axis=1)
+        # each series' error sums over its folds in fold order, as the one-series loop adds them
+        total_s, total_l = np.zeros(len(rows)), np.zeros(len(rows))
+        for fold in range(CV_FOLDS):
+            at = f == fold
+            total_s[r[at]] += err_s[at]
+            total_l[r[at]] += err_l[at]
+        cells = held.sum(axis=(1, 2))
+        big = np.where(ok, np.abs(x), 0.0).max(axis=1, initial=0.0) + 1.0
+        for j, i in enumerate(rows):
+            if blocks[j] < CV_MIN_BLOCKS or not some[j].any():
                 continue
-            s, l = total_s[i], total_l[i]
-            x_i = xs[i]
-            big = float(np.abs(x_i[np.isfinite(x_i)]).max(initial=0.0)) + 1.0
-            cells = int(held[own == i].sum())
+            s, l = float(total_s[j]), float(total_l[j])
+            c, b = int(cells[j]), float(big[j])
             # the fills' rounding (a trend times the length) moves each error sum by at most
             # about this much; within it, the one-series function decides
-            drift = 2 * np.sqrt(cells * (s + l)) * _TOL * big * n + cells * (_TOL * big * n) ** 2
+            drift = 2 * np.sqrt(c * (s + l)) * _TOL * b * n + c * (_TOL * b * n) ** 2
             if abs(s - l) <= drift:
-                out[i] = period_helps(x_i, periods[i])
+                out[i] = period_helps(xs[i], periods[i])
             else:
                 out[i] = s < l
     return out
+
+
+def _median_gaps(missing: np.ndarray) -> np.ndarray:
+    """Per row of ``missing`` [R, n]: ``max(1, int(np.median(nan_run_lengths(row))))``, 1
+    where the row has no gap (``period_helps``' block length). Whole numbers throughout:
+    the median of an even count is the floor of its two middle runs' mean, as ``int`` takes it."""
+    k, n = missing.shape
+    edges = np.diff(np.pad(missing, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    row, begin = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)
+    runs = end - begin
+    order = np.lexsort((runs, row))
+    runs, row = runs[order], row[order]
+    count = np.bincount(row, minlength=k)
+    first = np.cumsum(count) - count
+    out = np.ones(k, dtype=np.int64)
+    has = count > 0
+    lo = runs[(first + (count - 1) // 2)[has]]
+    hi = runs[(first + count // 2)[has]]
+    out[has] = np.maximum(1, (lo + hi) // 2)
+    return out
+
+
+def _folds(n: int, block: np.ndarray, stride: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``period_helps``' held-back samples of each row and fold ([R, folds, n] bool, its
+    visible samples only) and each row's count of blocks over the folds: fold f's blocks of
+    ``block`` samples start at ``block + (f * stride) // folds``, every ``stride``, before
+    ``n - 2 * block``."""
+    k = len(block)
+    held = np.zeros((k, CV_FOLDS, n), dtype=bool)
+    blocks = np.zeros(k, dtype=np.int64)
+    stop = n - 2 * block
+    at = np.arange(n)[None, :]
+    for f in range(CV_FOLDS):
+        first = block + (f * stride) // CV_FOLDS
+        count = np.maximum(0, -(-(stop - first) // stride))  # len(np.arange(first, stop, stride))
+        blocks += count
+        d = at - first[:, None]  # [R, n] samples after the fold's first start
+        held[:, f] = (d >= 0) & (d % stride[:, None] < block[:, None]) & (d // stride[:, None] < count[:, None])
+    held &= ok[:, None, :]
+    return held, blocks

@@ -101,12 +101,20 @@ def _json_safe(value: Any, what: str, where: str) -> Any:
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
-    """(inode, ctime) of a local path, None when absent: a store replaced by rename changes it."""
+    """(inode of the folder, inode of its root ``zarr.json``) of a local store, None when
+    absent. Every writer replaces a store by renaming a new folder over it, made while the
+    old one still exists, so the folder's inode changes; the root file's inode guards against
+    a filesystem that reuses the folder's number. Not the ctime: a ``chmod``, ``touch`` or a
+    file a desktop drops into the folder changes it and refused reads of an unchanged store."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_ino, st.st_ctime_ns
+    try:
+        root = os.stat(path / "zarr.json").st_ino
+    except OSError:
+        root = -1
+    return st.st_ino, root
 
 
 def recover_stranded(target: Path) -> None:

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -374,7 +375,15 @@ def discard_metrics(run_dir: Path) -> None:
 
 
 _HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders]
-_KEPT: list[set[str]] = []  # the open keep_run_dir_locks scopes: the run directories each holds
+# the open keep_run_dir_locks scopes of each thread: the run directories each holds (per
+# thread: another thread's run between an ensemble's members is not kept to that ensemble's end)
+_SCOPES = threading.local()
+
+
+def _kept() -> list[set[str]]:
+    if not hasattr(_SCOPES, "kept"):
+        _SCOPES.kept = []
+    return _SCOPES.kept
 
 
 def lock_run_dir(run_dir: Path) -> str | None:
@@ -406,9 +415,10 @@ def lock_run_dir(run_dir: Path) -> str | None:
             os.close(fd)
             return None
         _HELD[key] = [fd, 1]
-    if _KEPT and not any(key in kept for kept in _KEPT):  # one more hold, given back at the scope's end
+    scopes = _kept()
+    if scopes and not any(key in kept for kept in scopes):  # one more hold, given back at the scope's end
         _HELD[key][1] += 1
-        _KEPT[-1].add(key)
+        scopes[-1].add(key)
     return key
 
 
@@ -420,11 +430,11 @@ def keep_run_dir_locks() -> Iterator[None]:
     refused at once, not after member 0 (it then trained member 0 again while the first
     command trained member 1, and both wrote the run's files)."""
     kept: set[str] = set()
-    _KEPT.append(kept)
+    _kept().append(kept)
     try:
         yield
     finally:
-        _KEPT.remove(kept)
+        _kept().remove(kept)
         for key in kept:
             unlock_run_dir(key)
 

@@ -393,7 +393,8 @@ class Trainer:
         """Train; the caller's session is given back as it was (``session_state.training``:
         its random generators, which the run seeds and a resume sets, the deterministic
         kernels a CPU run turns on, the default dtype); fits in two threads take turns."""
-        with session_state.training():
+        on_cuda = getattr(getattr(self, "device", None), "type", None) == "cuda"  # stand-ins in tests have none
+        with session_state.training(cuda=on_cuda):
             self._lock: str | None = None
             try:
                 try:
