@@ -81,7 +81,7 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
         raise UsageError(f"The 'run_dir' parameter names a file, not a folder: {run_dir}", key="run_dir")
     if not any(run_dir.iterdir()):
         return
-    if not (run_dir / RUN_DIR_MARKER).is_file():
+    if not (run_dir / RUN_DIR_MARKER).is_file() and not _marker_less_run(run_dir):
         raise UsageError(f"The 'run_dir' {run_dir} is a folder of other files: impute writes its "
                          f"work there (holed copy, stores, models), which would replace files of the "
                          f"same names; name a new or empty folder", key="run_dir")
@@ -93,6 +93,18 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
         raise UsageError(f"The 'run_dir' {run_dir} holds {inside[0]}, which this impute reads or "
                          f"writes: replacing the folder would remove it; name another folder", key="run_dir")
     shutil.rmtree(run_dir)
+
+
+def _marker_less_run(run_dir: Path) -> bool:
+    """A run of an impute from before ``RUN_DIR_MARKER`` was written: only what it writes, a
+    ``holed.<kind>`` file, the folders ``input.zarr`` (and ``train.zarr``) and ``model<k>``,
+    and at least a holed copy and an input store, so a user's folder is never taken for one."""
+    names = {p.name: p for p in run_dir.iterdir()}
+    holed = [n for n, p in names.items() if n.startswith("holed.") and p.is_file()]
+    stores = [n for n in ("input.zarr", "train.zarr") if n in names and names[n].is_dir()]
+    models = [n for n, p in names.items() if n.startswith("model") and n[5:].isdigit() and p.is_dir()]
+    only_its_own = len(names) == len(holed) + len(stores) + len(models)
+    return only_its_own and len(holed) == 1 and "input.zarr" in stores
 
 
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],

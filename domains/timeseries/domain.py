@@ -39,11 +39,11 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Rec
 from . import io as tsio
 from .archives import read_archive
 from .augment import shift_grid
-from .files import SeriesFiles, file_kind, refuse_numbers_as_header
+from .files import READ_OPTIONS, SeriesFiles, file_kind, refuse_numbers_as_header
 from .filling import SeriesInfill
 from .layout import header_cells, warn_data_header
 from .marks import is_sentinel, valid_missing_value
-from .masking import SeriesMasking, series_stats
+from .masking import FLAT_SCALES, SeriesMasking, series_stats
 from .modules import PatchEmbedder, PatchHead
 from .parquet import read_series as read_parquet
 from .views import timeseries_views
@@ -106,7 +106,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                      "(.ts and UCR archive .tsv are read, not written)")
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained
-    saved_run_defaults = {"channel_embedding": False, "window_stats": False}
+    # (flat_scale: runs before it gave a window's flat channel scale 1, as they still do)
+    saved_run_defaults = {"channel_embedding": False, "window_stats": False, "flat_scale": "one"}
     # Fine-tuning from the probe head: mean and spread of the token states, no head dropout.
     # A pretrained series encoder's mean-pooled states barely differ between records, so the
     # probe needs large weights and dropout on them blows the first steps' loss up 10-40x;
@@ -124,11 +125,26 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         return merge_counts(schemas, sum_keys=("n_series", "sum_length"),
                             max_keys=("max_channels", "max_length"))
 
+    @classmethod
+    def schema_with_provenance(cls, schema: Mapping[str, Any],
+                               provenance: Mapping[str, Any]) -> dict[str, Any]:
+        """A run's ``schema`` completed with the read options (``READ_OPTIONS``) that its
+        store's ingest was given (``provenance["options"]``) and the schema does not hold:
+        a store ingested before 8439892 kept ``value_column`` / ``channel_column`` there only,
+        and a raw long file read back without them was read as a wide table (an extra number
+        column became a channel, labels flipped). ``infer.load`` calls it with the run's store."""
+        given = provenance.get("options") if isinstance(provenance, Mapping) else None
+        given = given if isinstance(given, Mapping) else {}
+        added = {k: given[k] for k in READ_OPTIONS
+                 if k not in schema and given.get(k) is not None and given.get(k) != "auto"}
+        return {**schema, **added}
+
     def __init__(self, schema: Mapping[str, Any] | None = None, **options: Any) -> None:
         defaults: dict[str, Any] = {
             "patch": 16, "masker": "random", "mask_rate": 0.3, "mean_span": 3.0,
             "partial_mask": 0.25, "baseline": "linear", "loss_delta": None, "short_fallback": 0,
             "data_fallback": 0, "channel_embedding": True, "window_stats": True,
+            "flat_scale": "record",
             "channel_independent": False, "window_overlap": 0, "grid_shift": False,
             "max_gap": 3.0, "infill_max_seqlen": None, "infill_overlap": 8, "infill_shifts": 1,
             "missing_value": None,
@@ -176,6 +192,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             if opts[key] == AUTO:  # resolved once, like patch
                 opts[key] = between_series_inputs(schema or {})
             _check(isinstance(opts[key], bool), key, "true, false or auto", opts[key])
+        _check(opts["flat_scale"] in FLAT_SCALES, "flat_scale", f"one of {FLAT_SCALES}",
+               opts["flat_scale"])
         for key in ("channel_independent", "grid_shift"):
             _check(isinstance(opts[key], bool), key, "true or false", opts[key])
         for key in ("window_overlap", "infill_overlap"):

@@ -66,8 +66,14 @@ def series_stats(raw: np.ndarray, observed: np.ndarray, channel: np.ndarray,
     return mean, np.where(_flat(mean, std), magnitude, std)
 
 
+# ``flat_scale`` of the domain: where a window's visible samples give no scale, the record's
+# (``record``, today's) or scale 1 around the window's own mean, 0 where it has no visible
+# sample (``one``: how runs written before the option existed were trained and are read)
+FLAT_SCALES = ("record", "one")
+
+
 def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_channels: int,
-                 record: tuple[np.ndarray, np.ndarray] | None = None
+                 record: tuple[np.ndarray, np.ndarray] | None = None, flat_scale: str = "record"
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel mean, scale and ``flat`` (fewer than two distinct visible values) of a
     window, as the domain normalises it: the visible samples' mean and std; where they
@@ -75,9 +81,12 @@ def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_ch
     and where there is no visible sample the record's mean and scale too. The window's own
     (0, 1) there taught the model to output raw values (a series with one observed 5.5
     was filled with 11.0: 5.5 learnt as a normalised output, then added to the mean 5.5).
-    Without ``record`` (a context made before it existed): the magnitude rule alone."""
+    Without ``record`` (a context made before it existed): the magnitude rule alone.
+    ``flat_scale="one"``: ``channel_stats`` (what a run made before ``flat_scale`` learnt)."""
     count, mean, std = _moments(raw, visible, channel, n_channels)
     flat = _flat(mean, std)
+    if flat_scale == "one":
+        return mean, np.where(flat, 1.0, std), flat
     if record is None:
         rec_mean, rec_scale = mean, np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
     else:
@@ -152,7 +161,8 @@ class SeriesMasking:
         visible = observed & ~hide
         ctx = example.context
         record = (ctx["series_mean"], ctx["series_scale"]) if "series_mean" in ctx else None
-        mean, scale, flat = window_stats(raw, visible, ctx["c_index"], int(ctx["channels"]), record)
+        mean, scale, flat = window_stats(raw, visible, ctx["c_index"], int(ctx["channels"]), record,
+                                         self.options["flat_scale"])
         c = ctx["c_index"]
         norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}

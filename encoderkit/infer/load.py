@@ -20,12 +20,14 @@ from safetensors.torch import load_file
 from torch import nn
 
 from encoderkit.core import EncoderConfig
+from encoderkit.data.store import RecordStore, StoreError
+from encoderkit.domain import Domain
 from encoderkit.errors import DataError, InputNotFoundError
 from encoderkit.infer import run_files
 from encoderkit.infer.pretrained import Pretrained
 from encoderkit.infer.weights_fit import build_checked
 from encoderkit.modeling import MaskedEncoderModel
-from encoderkit.registry import build_domain
+from encoderkit.registry import build_domain, get_domain
 from encoderkit.session_state import model_build
 from encoderkit.train import checkpoint as ckpt
 
@@ -131,6 +133,23 @@ def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str 
     return recorded if isinstance(recorded, str) and recorded else None
 
 
+def run_domain(description: Mapping[str, Any], store: str | None) -> Domain:
+    """The run's domain (``build_domain`` of its saved description), its schema completed from
+    the run's store where the domain says how (``schema_with_provenance``: a series store
+    ingested before the schema kept a long layout's columns holds them in its provenance
+    only). A store that is gone or unreadable, or remote (not opened at load), leaves the
+    saved schema as it is."""
+    description = dict(description)
+    complete = getattr(get_domain(str(description.get("name"))), "schema_with_provenance", None)
+    if complete is not None and store and "://" not in store:
+        try:
+            provenance = RecordStore(store, in_memory=False).provenance
+        except (StoreError, OSError, ValueError):  # moved, offline, damaged: the saved schema
+            provenance = {}
+        description["schema"] = complete(dict(description.get("schema") or {}), provenance)
+    return build_domain(description)
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     """Load a run directory (newest checkpoint; a fine-tuned run's ``best/``) or a
     checkpoint directory. A fine-tuned checkpoint loads as ``FineTuned`` (predict, evaluate).
@@ -153,15 +172,16 @@ def _load(path: str | Path, device: str | torch.device) -> Pretrained:
         members = member_dirs(Path(path)) if Path(path).is_dir() else []
         weights = member_weights(Path(path)) if members else []
         return load_finetuned(checkpoint, state, device, members, weights)
+    inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
+    store = run_store(checkpoint, inputs)
     try:
-        domain = build_domain(state["domain"])
+        domain = run_domain(state["domain"], store)
         config = EncoderConfig.from_dict(state["model_config"])
     except (KeyError, ValueError, TypeError) as e:
         raise DataError(f"cannot rebuild its domain and model: {' '.join(str(e).split())}",
                         file=checkpoint / ckpt.STATE_FILE) from None
     model = build_checked(lambda: MaskedEncoderModel(domain, config), config.num_layers, checkpoint)
     load_weights(model, checkpoint / ckpt.MODEL_FILE)
-    inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,
                       step=int(state.get("step", 0)), max_seqlen=run_max_seqlen(checkpoint),
-                      store=run_store(checkpoint, inputs), store_inputs=inputs).to(device)
+                      store=store, store_inputs=inputs).to(device)

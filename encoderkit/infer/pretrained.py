@@ -43,11 +43,19 @@ def split_read_options(domain: Domain, options: Mapping[str, Any]) -> dict[str, 
     since the model was trained on the store ingest read that way."""
     recorded = domain.read_options()
     for key in sorted(options.keys() & recorded.keys()):
-        if not _same_option(options[key], recorded[key]):
-            raise UsageError(f"{key}={_shown(options[key])} contradicts the run: its store was "
-                             f"ingested with {key}={_shown(recorded[key])}, and raw files are read "
-                             f"back that way; leave {key} out (or ingest with the new value and "
-                             f"train on that store)", key=key)
+        if _same_option(options[key], recorded[key]):
+            continue
+        schema = domain.schema if isinstance(domain.schema, Mapping) else {}
+        if recorded[key] is None and key not in schema:  # unrecorded: the store may predate it
+            raise UsageError(f"{key}={_shown(options[key])} contradicts the run: it reads raw files "
+                             f"without {key}, as neither its store's schema nor its store's record "
+                             f"of the ingest (where the run's data.store is found) gives one; leave "
+                             f"{key} out, or ingest with {key}={_shown(options[key])} and train on "
+                             f"that store", key=key)
+        raise UsageError(f"{key}={_shown(options[key])} contradicts the run: its store was "
+                         f"ingested with {key}={_shown(recorded[key])}, and raw files are read "
+                         f"back that way; leave {key} out (or ingest with the new value and "
+                         f"train on that store)", key=key)
     return {k: v for k, v in options.items() if k not in recorded}
 
 

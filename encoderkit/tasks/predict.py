@@ -560,14 +560,15 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
     the run directories of an ensemble's other members; ``weights``: of this model and each
     member in the average (empty: equal)."""
     from encoderkit.core import EncoderConfig
-    from encoderkit.infer.load import load, load_weights, run_max_seqlen
+    from encoderkit.infer.load import load, load_weights, run_domain, run_max_seqlen, run_store
     from encoderkit.infer.weights_fit import build_checked
-    from encoderkit.registry import build_domain
     from encoderkit.tasks.model import TaskModel
 
     try:
         spec = TaskSpec.from_dict(state["task"])
-        domain = build_domain(state["domain"])
+        # a run whose schema lacks read options its store's provenance records (an older
+        # long-format series store) reads raw files as its store was read
+        domain = run_domain(state["domain"], run_store(checkpoint))
         config = EncoderConfig.from_dict(state["model_config"])
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise DataError(f"cannot rebuild its task, domain and model: {' '.join(str(e).split())}",

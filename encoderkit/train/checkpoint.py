@@ -23,7 +23,7 @@ import shutil
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -180,15 +180,46 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Human-readable differences of the training-defining keys."""
+# what a ``config_diff`` line says of a key the checkpoint's encoderkit did not have yet
+OLDER_RUN = "written before the key existed"
+
+
+def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
+                read_options: Iterable[str] = ()) -> list[str]:
+    """Human-readable differences of the training-defining keys. The checkpoint's config is
+    read as loading its run reads it: a domain option its encoderkit did not have yet is the
+    value that reproduces that version (``Domain.saved_run_defaults``: a difference says to
+    pass it), and one that only steers how raw files are read (``read_options``, the names
+    of ``Domain.read_options``: not training) is no difference when the checkpoint lacks it
+    (otherwise every key added since read ``<absent>`` and no older run could resume)."""
     a = {k: v for k, v in flatten(saved).items() if k not in RESUMABLE_KEYS}
     b = {k: v for k, v in flatten(current).items() if k not in RESUMABLE_KEYS}
+    filled: set[str] = set()
+    try:
+        from encoderkit.registry import get_domain
+
+        older = get_domain(str(a.get("domain.name"))).saved_run_defaults if "domain.name" in a else {}
+    except (LookupError, ImportError, TypeError):  # a domain no longer installed: as saved
+        older = {}
+    for key, value in older.items():
+        if f"domain.{key}" in b and f"domain.{key}" not in a:
+            a[f"domain.{key}"] = value
+            filled.add(f"domain.{key}")
+    for key in read_options:
+        if f"domain.{key}" not in a:
+            b.pop(f"domain.{key}", None)
     lines = []
     for k in sorted(set(a) | set(b)):
         if a.get(k, "<absent>") != b.get(k, "<absent>"):
-            lines.append(f"{k}: checkpoint {a.get(k, '<absent>')!r}, now {b.get(k, '<absent>')!r}")
+            was = (f"{a[k]!r} ({OLDER_RUN}: {k}={_typed(a[k])} resumes it)" if k in filled
+                   else repr(a.get(k, "<absent>")))
+            lines.append(f"{k}: checkpoint {was}, now {b.get(k, '<absent>')!r}")
     return lines
+
+
+def _typed(value: Any) -> str:
+    """A config value as typed on the command line (``false``, ``one``, ``null``)."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 # ---------------------------------------------------------------- directory handling

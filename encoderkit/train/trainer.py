@@ -254,10 +254,14 @@ class Trainer:
                 ckpt.discard_metrics(self.run_dir)
             self._load_initial_weights(path, model_t, state)
             return
-        diff = ckpt.config_diff(state["config"], self.config_dict)
+        diff = ckpt.config_diff(state["config"], self.config_dict, self.domain.read_options())
         if diff:
-            raise ConfigError(f"checkpoint {path} was trained with a different config: "
-                              + "; ".join(diff) + " (use another run.dir, or run.resume=never)")
+            older = any(ckpt.OLDER_RUN in d or "checkpoint '<absent>'" in d for d in diff)
+            raise ConfigError(
+                f"checkpoint {path} was trained with a different config: " + "; ".join(diff)
+                + (". It was written by an older encoderkit: resume it with the values named, "
+                   "or start from its weights in another run.dir (encoderkit finetune "
+                   f"checkpoint={self.run_dir})" if older else " (use another run.dir)"))
         if len(state["loader"]) != self.info.world_size:
             raise ConfigError(f"checkpoint {path} was written by {len(state['loader'])} ranks; "
                               f"resuming needs the same number (got {self.info.world_size})")
