@@ -44,12 +44,19 @@ def saved(domain: TimeSeriesDomain, drop: str) -> dict:
     return {**description, "options": {k: v for k, v in description["options"].items() if k != drop}}
 
 
-def test_a_run_saved_before_flat_scale_scales_a_flat_channel_by_one():
+def test_a_run_saved_before_flat_scale_scales_a_flat_channel_by_one(monkeypatch):
+    """Runs written before df0e720 scaled a flat window by 1; runs of the commits between it and
+    the option's recording used the record's scale: a key-less run is read as the first, and
+    the first flat window says which option reads it as the second."""
+    from domains.timeseries import masking
+
     new = TimeSeriesDomain({"max_channels": 2, "format_version": 1}, patch=4, window_stats=True)
     assert new.describe()["options"]["flat_scale"] == "record"  # recorded in new runs
     old = build_domain(saved(new, "flat_scale"))
-    assert old.options["flat_scale"] == "one"
-    mean, scale, stats = window_stats_of(old, SERIES)
+    assert old.options["flat_scale"] == "unrecorded"
+    monkeypatch.setattr(masking, "_SAID_UNRECORDED", [])
+    with pytest.warns(UserWarning, match="domain.flat_scale=record"):
+        mean, scale, stats = window_stats_of(old, SERIES)
     # by hand: flat channel mean 5, scale 1 (as before the magnitude rule); the other 2 and 1
     np.testing.assert_allclose(mean, [5.0, 2.0])
     np.testing.assert_allclose(scale, [1.0, 1.0])

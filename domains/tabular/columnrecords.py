@@ -23,7 +23,7 @@ import pandas as pd
 from encoderkit.errors import DataError, reading
 from encoderkit.outputs import work_dir
 
-from domains.tabular.reading import header_cells, refuse_header_rows, refuse_ragged
+from domains.tabular.reading import refuse_ragged, refuse_repeated_header
 from domains.tabular.records import TableRecords
 from domains.tabular.schema import Encoded, encode_frame
 from domains.tabular.streaming import ParquetColumns, TextColumns, _column, _room
@@ -68,17 +68,7 @@ def _refuse_header_rows(table: Any, path: str) -> None:
     """Rows that repeat the header are refused, as the whole-file reader refuses them in a text
     table (on the columns as read, before their cell rules); most tables are settled by their
     first column or two."""
-    if len(table.names) < 2 or not table.num_rows:
-        return
-    same = np.ones(table.num_rows, dtype=bool)
-    for j, name in enumerate(table.names):
-        hit = header_cells(table.read(j).iloc[:, 0], name)
-        if hit is None:
-            return
-        same &= hit
-        if not same.any():
-            return
-    refuse_header_rows(same, path)
+    refuse_repeated_header(table.names, lambda j: table.read(j).iloc[:, 0], table.num_rows, path)
 
 
 def _encoded(schema: Any, table: Any, opts: dict[str, Any], path: str) -> Encoded:

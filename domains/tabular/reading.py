@@ -22,7 +22,7 @@ import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -454,11 +454,20 @@ def refuse_title(names: Sequence[str], nulls: Sequence[int], num_rows: int, ragg
 def _refuse_repeated_header(frame: pd.DataFrame, path: str) -> None:
     """Refuse rows that repeat the header (files joined with each one's header kept): read
     as data they made every column text, or were filled as if they were records."""
-    if frame.shape[1] < 2 or len(frame) == 0:
+    # by position: two columns may share a name
+    refuse_repeated_header(list(frame.columns), lambda j: frame.iloc[:, j], len(frame), path)
+
+
+def refuse_repeated_header(names: Sequence[Any], column: Callable[[int], pd.Series], n_rows: int,
+                           path: str) -> None:
+    """``_refuse_repeated_header`` of a table given as its ``names`` and a reader of its
+    ``j``-th column (a streamed table reads one at a time): most tables are settled by their
+    first column or two."""
+    if len(names) < 2 or n_rows == 0:
         return
-    same = np.ones(len(frame), dtype=bool)
-    for j, name in enumerate(frame.columns):
-        hit = header_cells(frame.iloc[:, j], name)  # by position: two columns may share a name
+    same = np.ones(n_rows, dtype=bool)
+    for j, name in enumerate(names):
+        hit = header_cells(column(j), name)
         if hit is None:
             return
         same &= hit

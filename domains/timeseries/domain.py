@@ -106,8 +106,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                      "(.ts and UCR archive .tsv are read, not written)")
     ingest_unit = "samples"  # the ingest progress bar counts tokens = channel samples
     # runs saved before these options existed are rebuilt as they were trained
-    # (flat_scale: runs before it gave a window's flat channel scale 1, as they still do)
-    saved_run_defaults = {"channel_embedding": False, "window_stats": False, "flat_scale": "one"}
+    # (flat_scale: a run saved before it was recorded may have been trained with either rule:
+    # masking.FLAT_SCALES says how such a run is read)
+    saved_run_defaults = {"channel_embedding": False, "window_stats": False, "flat_scale": "unrecorded"}
     # Fine-tuning from the probe head: mean and spread of the token states, no head dropout.
     # A pretrained series encoder's mean-pooled states barely differ between records, so the
     # probe needs large weights and dropout on them blows the first steps' loss up 10-40x;

@@ -8,6 +8,7 @@ module keeps to one job per file.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -68,8 +69,26 @@ def series_stats(raw: np.ndarray, observed: np.ndarray, channel: np.ndarray,
 
 # ``flat_scale`` of the domain: where a window's visible samples give no scale, the record's
 # (``record``, today's) or scale 1 around the window's own mean, 0 where it has no visible
-# sample (``one``: how runs written before the option existed were trained and are read)
-FLAT_SCALES = ("record", "one")
+# sample (``one``: how runs written before 2026-12-06 08:55 UTC, df0e720, were trained).
+# ``unrecorded``: a run saved before the option was (16146f2) says nothing of which it was
+# trained with (runs of the 98 commits between the two used ``record``); it is read as ``one``,
+# most runs' rule, and the first window where the two differ says so (``say_unrecorded``)
+FLAT_SCALES = ("record", "one", "unrecorded")
+_SAID_UNRECORDED: list[bool] = []
+
+
+def flat_rule(flat_scale: str, flat: np.ndarray) -> str:
+    """``record`` or ``one``: the rule of ``flat_scale`` for windows whose ``flat`` channels
+    are these; an ``unrecorded`` run with a flat channel is told once per process."""
+    if flat_scale != "unrecorded":
+        return flat_scale
+    if not _SAID_UNRECORDED and np.any(flat):
+        _SAID_UNRECORDED.append(True)
+        warnings.warn("this series run was saved before domain.flat_scale was recorded, and a window of one "
+                      "value (or none) is scaled by the rule it was trained with: read as flat_scale=one "
+                      "(runs written before 2026-12-06 08:55 UTC); a run trained later used "
+                      "domain.flat_scale=record: pass that when loading or fine-tuning it", stacklevel=3)
+    return "one"
 
 
 def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_channels: int,
@@ -85,7 +104,7 @@ def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_ch
     ``flat_scale="one"``: ``channel_stats`` (what a run made before ``flat_scale`` learnt)."""
     count, mean, std = _moments(raw, visible, channel, n_channels)
     flat = _flat(mean, std)
-    if flat_scale == "one":
+    if flat_rule(flat_scale, flat) == "one":
         return mean, np.where(flat, 1.0, std), flat
     if record is None:
         rec_mean, rec_scale = mean, np.where(np.abs(mean) > 0, np.abs(mean), 1.0)

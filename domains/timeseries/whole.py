@@ -26,7 +26,7 @@ import numpy as np
 
 from encoderkit.domain import MaskedExample
 
-from .masking import _flat
+from .masking import _flat, flat_rule
 from .rowfills import seasonal_fill_rows
 from .seasonal import seasonal_period
 
@@ -74,7 +74,7 @@ class _Layout:
         magnitude = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
         flat = _flat(mean, std)
         self.series_mean, self.series_scale = mean.reshape(k, c), np.where(flat, magnitude, std).reshape(k, c)
-        if domain.options.get("flat_scale", "record") == "one":  # window_stats of an older run
+        if flat_rule(domain.options.get("flat_scale", "record"), flat) == "one":  # window_stats of an older run
             self.mean, self.scale = mean.reshape(k, c), np.where(flat, 1.0, std).reshape(k, c)
         else:
             self.mean = np.where(count > 0, mean, self.series_mean.reshape(-1)).reshape(k, c)

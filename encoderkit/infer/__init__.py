@@ -8,10 +8,11 @@ package) must not. ``from encoderkit.infer import load, Pretrained`` works as be
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from encoderkit.lazy_exports import lazy_exports
 
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {"load": "encoderkit.infer.load", "Pretrained": "encoderkit.infer.pretrained"}
@@ -38,19 +39,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # imported once: later lookups do not come back here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)
 
 
 __all__ = ["load", "Pretrained"]

@@ -11,9 +11,10 @@ they need torch, and ``encoderkit pretrain --help`` / ``finetune --help`` (which
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from encoderkit.lazy_exports import lazy_exports
 
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
@@ -30,19 +31,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from encoderkit.train.schedule import WSD, BatchWarmup
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # imported once: later lookups do not come back here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)
 
 
 def pretrain(overrides: list[str] | None = None) -> Path:
