@@ -26,6 +26,7 @@ itself is left so.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -183,11 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Terminated) else int(signal.SIGINT)
-        try:  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
+        with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
             print(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}",
                   file=sys.stderr)
-        except (OSError, ValueError):
-            pass
         return 128 + signum
     except Exception:
         traceback.print_exc()

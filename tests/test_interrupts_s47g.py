@@ -191,7 +191,7 @@ def test_finetune_holds_its_run_dir_until_the_ensemble_ends(tmp_path, monkeypatc
 
     class MemberZero:  # locks, trains, gives the lock back, as each member's Trainer does
         def __init__(self, cfg):
-            pass
+            self.cfg = cfg
 
         def fit(self):
             run.mkdir()
