@@ -1,0 +1,182 @@
+"""A run's directory: whether a ``run.dir`` may be run in (``check_run_dir``: a run's own
+folder or a new one, never a user's; ``check_no_links``), the leftovers a crash leaves in it
+(``remove_run_leftovers``, ``discard_metrics``), and the lock that keeps two runs out of one
+directory (``lock_run_dir`` / ``unlock_run_dir``, held across an ensemble's members by
+``keep_run_dir_locks``).
+
+Split out of ``checkpoint.py`` (what is saved and loaded); its names stay importable from
+there. Needs no torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from encoderkit.errors import DataError
+
+# run-directory files written through a temporary name; a crash can leave the temporary
+RUN_TEMP_PREFIXES = (".metrics.jsonl.tmp-", ".config.yaml.tmp-", ".loss.png.tmp-")
+
+
+# What a run directory holds (pretraining, fine-tuning, an ensemble); anything else is the
+# user's, and a run there would overwrite or mix with it.
+RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "loss.png", "checkpoints", "best",
+                         "split.json", "members", "ensemble.json"})
+
+
+def check_no_links(run_dir: Path) -> None:
+    """A ``DataError`` naming the link where ``checkpoints/``, ``best/`` or ``members/`` of
+    ``run_dir``, or an entry of ``checkpoints/`` or ``members/``, is a symlink: a resumed run
+    wrote into the linked run's folder and pruned that run's checkpoints (``train.keep``); a
+    member linked to another run resumed that run."""
+    def entries(folder: Path) -> list[Path]:
+        return sorted(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+    for p in [run_dir / "checkpoints", run_dir / "best", run_dir / "members",
+              *entries(run_dir / "checkpoints"), *entries(run_dir / "members")]:
+        if p.is_symlink():
+            raise DataError("is a link: a run's checkpoints are written and pruned in place; a link "
+                            "would write into and delete from the folder it points to; copy the files in",
+                            file=p)
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a ``run.dir`` that exists and is not a run's: pretraining into a user's folder
+    replaced its ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word, and into a
+    record store's folder mixed a run with the store. A run's folder has a ``config.yaml`` a
+    run wrote (other files beside it, such as predictions written there, are the user's and
+    stay); without one, it holds nothing but what runs write (checkpoints copied in, the
+    metrics of an attempt killed early)."""
+    import yaml
+
+    from encoderkit.train.config import ConfigError
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        _check_creatable(run_dir)
+        return  # a new folder, or a file (refused where the folder is made)
+    check_no_links(run_dir)
+    config = run_dir / "config.yaml"
+    if config.exists():
+        try:
+            loaded = yaml.safe_load(config.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            loaded = None
+        if isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded):
+            return
+        what = "a config.yaml that no run wrote"
+    else:
+        foreign = sorted(p.name for p in run_dir.iterdir()
+                         if p.name not in RUN_ENTRIES and not p.name.startswith(RUN_TEMP_PREFIXES))
+        if not foreign:
+            return
+        what = repr(foreign[0]) + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+    raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
+                      f"(it holds {what}): a run there would overwrite or mix with those files; "
+                      f"name a new or empty folder")
+
+
+def _check_creatable(run_dir: Path) -> None:
+    """A new ``run.dir`` whose nearest existing folder cannot be written to (a read-only
+    file system, a shared model mount, no permission) is a ``DataError`` (exit 1), as a
+    file that cannot be written is, not a mistyped parameter (exit 2)."""
+    folder = run_dir.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"the run folder cannot be created: {folder} is not writable (a read-only file "
+                        "system, or no permission); choose a run.dir where this user can write",
+                        file=run_dir, key="run.dir")
+
+
+def remove_run_leftovers(run_dir: Path) -> None:
+    """Remove temporaries of metrics.jsonl / config.yaml / loss.png left by a crash."""
+    if Path(run_dir).is_dir():
+        for p in Path(run_dir).iterdir():
+            if p.name.startswith(RUN_TEMP_PREFIXES) and p.is_file():
+                p.unlink(missing_ok=True)
+
+
+def discard_metrics(run_dir: Path) -> None:
+    """A run starting without a checkpoint: metrics logged by an earlier attempt that
+    never checkpointed describe nothing the run keeps, so they are dropped."""
+    for name in ("metrics.jsonl", "loss.png"):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+_HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders]
+# the open keep_run_dir_locks scopes of each thread: the run directories each holds (per
+# thread: another thread's run between an ensemble's members is not kept to that ensemble's end)
+_SCOPES = threading.local()
+
+
+def _kept() -> list[set[str]]:
+    if not hasattr(_SCOPES, "kept"):
+        _SCOPES.kept = []
+    return _SCOPES.kept
+
+
+def lock_run_dir(run_dir: Path) -> str | None:
+    """Hold an exclusive lock on ``run_dir`` (``flock`` on the directory itself: no file is
+    added, and the kernel releases it when the process ends, however it ends). Two runs in
+    one directory would overwrite each other's checkpoints and interleave their metrics, and
+    the second's start-up removes the first's checkpoint being written. A ``DataError`` when
+    another process holds it; this process may take it again (``unlock_run_dir`` as often).
+    Returns the key to unlock with; None (no lock) where the file system has no ``flock``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    key = os.path.realpath(run_dir)
+    if key in _HELD:
+        _HELD[key][1] += 1
+    else:
+        try:
+            fd = os.open(key, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataError("is in use by another run (a pretrain or finetune of this directory is still "
+                            "running); wait for it to finish, or choose another run.dir", file=run_dir) from None
+        except OSError:  # a file system without flock (some network file systems): no lock
+            os.close(fd)
+            return None
+        _HELD[key] = [fd, 1]
+    scopes = _kept()
+    if scopes and not any(key in kept for kept in scopes):  # one more hold, given back at the scope's end
+        _HELD[key][1] += 1
+        scopes[-1].add(key)
+    return key
+
+
+@contextlib.contextmanager
+def keep_run_dir_locks() -> Iterator[None]:
+    """Run-directory locks taken inside are held to its end, not given back when each run
+    finishes: a finetune of several members (``task.ensemble``, its probe member) holds its
+    ``run.dir`` from the first member to ``ensemble.json``, so a second identical command is
+    refused at once, not after member 0 (it then trained member 0 again while the first
+    command trained member 1, and both wrote the run's files)."""
+    kept: set[str] = set()
+    _kept().append(kept)
+    try:
+        yield
+    finally:
+        _kept().remove(kept)
+        for key in kept:
+            unlock_run_dir(key)
+
+
+def unlock_run_dir(key: str | None) -> None:
+    held = _HELD.get(key) if key is not None else None
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _HELD[key]
+        os.close(held[0])  # closing the descriptor releases the flock
