@@ -44,7 +44,7 @@ from encoderkit.errors import (DataError, InputNotFoundError, UsageError, Unused
                                without_unknown_values)
 from encoderkit.impute_candidates import assemble, candidate_fills
 from encoderkit.impute_cells import (Channel, Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
-                                     score_holdout, select_fills, warn_infinite, with_hidden)
+                                     score_holdout, select_fills, series_baselines, warn_infinite, with_hidden)
 from encoderkit.impute_cli import USAGE, parse, run
 from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain, infer_domain, series_column,
                                       time_column)
@@ -116,8 +116,12 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     it makes (a copy of the data each) are freed before the file itself is filled.
     ``series_column``: a long table's series ids, for the baseline (``channels``)."""
     guess, _ = ensemble_infill(models, holed)
-    base = {ch.name: baseline_fill(ch, ~is_missing(ch.values), series)
-            for ch in channels(holed, columns, categorical, series_column)}
+    chans = list(channels(holed, columns, categorical, series_column))
+    visible = [~is_missing(ch.values) for ch in chans]
+    # a series file's channels interpolated in one call (a call each was ~8 s at 20k series)
+    lines = series_baselines(chans, visible) if series else \
+        [baseline_fill(ch, vis, False) for ch, vis in zip(chans, visible)]
+    base = {ch.name: line for ch, line in zip(chans, lines)}
     scores = score_holdout(truth, list(channels(guess, columns, categorical)), base, hide)
     if not select:
         return scores, {}
