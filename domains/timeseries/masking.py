@@ -27,13 +27,18 @@ def _moments(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray,
     """Per channel count, mean and population std of the visible samples (0 where none)."""
     ch = np.repeat(channel, raw.shape[1])
     vis = visible.reshape(-1)
-    x = raw.reshape(-1)[vis]
-    c = ch[vis]
-    count = np.bincount(c, minlength=n_channels).astype(np.float64)
-    total = np.bincount(c, weights=x, minlength=n_channels)
-    mean = np.divide(total, count, out=np.zeros(n_channels), where=count > 0)
-    sq = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=n_channels)
-    std = np.sqrt(np.divide(sq, count, out=np.zeros(n_channels), where=count > 0))
+    return grouped_moments(raw.reshape(-1)[vis], ch[vis], n_channels)
+
+
+def grouped_moments(x: np.ndarray, group: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and population std of the values ``x`` in each of ``bins`` groups
+    (``group`` the bin of each value; 0 where a bin has none): a window's channels, or
+    every (series, channel) of a batch (``whole.py``), summed in the same order."""
+    count = np.bincount(group, minlength=bins).astype(np.float64)
+    total = np.bincount(group, weights=x, minlength=bins)
+    mean = np.divide(total, count, out=np.zeros(bins), where=count > 0)
+    sq = np.bincount(group, weights=(x - mean[group]) ** 2, minlength=bins)
+    std = np.sqrt(np.divide(sq, count, out=np.zeros(bins), where=count > 0))
     return count, mean, std
 
 

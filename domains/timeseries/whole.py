@@ -26,7 +26,7 @@ import numpy as np
 
 from encoderkit.domain import MaskedExample
 
-from .masking import _flat, flat_rule
+from .masking import _flat, flat_rule, grouped_moments
 from .rowfills import seasonal_fill_rows
 from .seasonal import seasonal_period
 
@@ -63,13 +63,8 @@ class _Layout:
         bins = k * c
         group = np.repeat((np.arange(k)[:, None] * c + self.c_index[None, :]).reshape(-1), p)
         vis = self.observed.reshape(-1)
-        x, g = self.values.reshape(-1)[vis], group[vis]
-        count = np.bincount(g, minlength=bins).astype(np.float64)
-        total = np.bincount(g, weights=x, minlength=bins)
-        mean = np.divide(total, count, out=np.zeros(bins), where=count > 0)
-        sq = np.bincount(g, weights=(x - mean[g]) ** 2, minlength=bins)
-        std = np.sqrt(np.divide(sq, count, out=np.zeros(bins), where=count > 0))
-        del x, g, group
+        count, mean, std = grouped_moments(self.values.reshape(-1)[vis], group[vis], bins)
+        del group
         # series_stats (featurize), then window_stats with them (every observed sample visible)
         magnitude = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
         flat = _flat(mean, std)
