@@ -21,7 +21,9 @@ The contract, for a plug-in author:
   ``featurize``, ``maskers``, ``embedder`` and ``head``. Everything else is optional and
   needed only by the command that uses it: ``read_input`` (files for ``embed`` / ``infill``
   / ``predict``), ``to_records`` (Python lists / frames), ``infill`` (+ ``write_output``
-  for ``encoderkit infill``), ``views`` (contrastive fine-tuning), ``label_values``
+  for ``encoderkit infill``; ``infill_batched``, default ``infill``, the same fill a batch
+  at a time for a large file; ``infill_candidates(data, predict, only=None)``, default none,
+  the other fills ``impute select=auto`` compares), ``views`` (contrastive fine-tuning), ``label_values``
   (``task.label_column``), ``sample_sources`` / ``sample_infill_input`` (the registry-driven
   tests). ``decode`` is never called by the core: it is the domain's own helper for ``infill``.
   A missing optional method is refused in one line (``NotSupportedError``).
@@ -61,15 +63,17 @@ The contract, for a plug-in author:
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping, Protocol, Sequence
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from encoderkit.errors import EncoderkitError, UsageError
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made (to_tensor): the contract loads without it
+    from torch import Tensor, nn
 
 # A stored record: per-token fields (each [L, ...], same L), per-record metadata, "id".
 Record = dict[str, Any]
@@ -243,6 +247,14 @@ class Domain:
     #: (``encoderkit.data.ingest.run_records``); None: unknown, every record
     training_inputs: Mapping[str, Any] | None = None
 
+    #: whether this class's ``infill_candidates`` takes ``only=`` (set per subclass, from the
+    #: method it resolves to: an override from before ``only`` existed does not)
+    _candidates_take_only: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._candidates_take_only = _takes_only(cls.infill_candidates)
+
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         self.schema = dict(schema)
         self.options = dict(options)
@@ -388,12 +400,24 @@ class Domain:
         Optional: a domain without it cannot infill."""
         raise NotSupportedError(f"{_who(self)} implements no infill(data, predict), so it cannot fill data")
 
-    def infill_candidates(self, data: Any, predict: PredictFn) -> dict[str, Any]:
+    def infill_batched(self, data: Any, predict: PredictFn, max_tokens: int) -> Any:
+        """``infill(data, predict)`` calling ``predict`` a batch of about ``max_tokens``
+        tokens at a time, so that a large file's examples and predictions are not all held at
+        once (``encoderkit infill`` of a file, ``infill_files``); the same fills as ``infill``.
+        Default: ``infill`` on the whole data (a domain whose fill needs no batching)."""
+        return self.infill(data, predict)
+
+    def infill_candidates(self, data: Any, predict: PredictFn,
+                          only: Collection[str] | None = None) -> dict[str, Any]:
         """Other fills of ``data`` to compare with ``infill(data, predict)`` on held-back
         observed cells (``encoderkit impute select=auto`` keeps, per column / channel, the
         one that wins clearly): classical imputers, variants of the model's own fill. By
         name, each in ``infill``'s output form, observed values unchanged; a candidate may
-        leave the cells of a column / channel it does not apply to missing. Default: none."""
+        leave the cells of a column / channel it does not apply to missing. ``only``: the
+        names wanted (the ones chosen, when ``impute`` fills the file; None: every one), so
+        that the others, a model pass among them, are not made again. An override written
+        without ``only`` still works: it is given none and makes all its fills
+        (``candidates_of``). Default: none."""
         return {}
 
     def read_input(self, path: str) -> Any:
@@ -475,6 +499,30 @@ class Domain:
         return out
 
 
+def _takes_only(method: Callable[..., Any]) -> bool:
+    """Whether ``method`` accepts the keyword ``only`` by name (a ``**kwargs`` catch-all is
+    not taken for it: such a method may hand its keywords to code that has no ``only``)."""
+    try:
+        param = inspect.signature(method).parameters.get("only")
+    except (TypeError, ValueError):  # no signature to read (a builtin): call it the old way
+        return False
+    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+
+
+def candidates_of(domain: Domain, data: Any, predict: PredictFn,
+                  only: Collection[str] | None = None) -> dict[str, Any]:
+    """``domain.infill_candidates(data, predict, only=only)``, for every domain: nothing is
+    made when ``only`` is empty, and an override without ``only`` (a plug-in written before
+    it) is called without it and makes all of its fills, which the caller picks from."""
+    if only is None:
+        return domain.infill_candidates(data, predict)
+    if not only:
+        return {}
+    if type(domain)._candidates_take_only:
+        return domain.infill_candidates(data, predict, only=only)
+    return domain.infill_candidates(data, predict)
+
+
 def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
     """[start, end) windows of ``size`` covering ``range(n)`` with at least ``overlap``
     tokens shared between neighbours; the last window ends at ``n``."""
@@ -498,4 +546,6 @@ def slice_example(example: Example, start: int, end: int, window: int) -> Exampl
 
 
 def to_tensor(x: np.ndarray) -> Tensor:
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(x))

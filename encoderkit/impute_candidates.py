@@ -7,9 +7,9 @@ scores and the choice itself are ``impute_cells.select_fills`` (``encoderkit/sel
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Collection, Mapping, Sequence
 
+from encoderkit.domain import candidates_of
 from encoderkit.impute_cells import channels, is_missing, series_baselines, set_cells
 from encoderkit.impute_models import averaged_predict
 
@@ -23,7 +23,7 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
     (classical imputers, variants of the model's fill). ``wanted``: the names to make (the
     ones chosen, when the file is filled; None: all): the others were made again and
     thrown away, a model pass among them (a series domain's ``encoder``). A domain whose
-    ``infill_candidates`` takes no ``only`` makes all of its own."""
+    ``infill_candidates`` takes no ``only`` makes all of its own (``candidates_of``)."""
     out = {"model": model_fill}
     if series and (wanted is None or "linear" in wanted):  # every channel interpolated in one call
         chans = list(channels(data, columns, categorical, series_column))
@@ -32,14 +32,7 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
         out["linear"] = set_cells(data, {ch.name: (m, f) for ch, m, f in zip(chans, misses, lines)}, columns)
     domain = models[0].infill_domain({})
     own = None if wanted is None else set(wanted) - {"model", "linear"}
-    if own is None:
-        made = domain.infill_candidates(data, averaged_predict(models))
-    elif not own:
-        made = {}
-    elif "only" in inspect.signature(domain.infill_candidates).parameters:
-        made = domain.infill_candidates(data, averaged_predict(models), only=own)
-    else:
-        made = domain.infill_candidates(data, averaged_predict(models))
+    made = candidates_of(domain, data, averaged_predict(models), only=own)
     for name, fill in made.items():
         out.setdefault(name, fill)
     return out

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from encoderkit.errors import UsageError
 
-if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `available_domains` (ingest --help)
+if TYPE_CHECKING:  # `available_domains` (ingest --help) imports no domain code
     from encoderkit.domain import Domain
 
 GROUP = "encoderkit.domains"
@@ -24,7 +24,14 @@ class UnknownDomainError(UsageError, KeyError):
 
 
 def register_domain(cls: type[Domain]) -> type[Domain]:
-    """Register a domain class in this process (usable as a decorator)."""
+    """Register a domain class in this process (usable as a decorator). It must subclass
+    ``Domain``, as an entry point's must (``get_domain``): the core calls the base class's
+    methods (``mask``, ``windows``, ``describe``, ...) and its defaults of the optional ones."""
+    from encoderkit.domain import Domain
+
+    if not (isinstance(cls, type) and issubclass(cls, Domain)):
+        raise TypeError(f"register_domain({getattr(cls, '__qualname__', cls)!r}): a domain must be a "
+                        f"subclass of encoderkit.domain.Domain")
     if not cls.name:
         raise ValueError(f"{cls.__qualname__} must set a non-empty class attribute `name`")
     _local[cls.name] = cls

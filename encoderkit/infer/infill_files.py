@@ -143,15 +143,16 @@ def _fill_in_memory(model: Pretrained, source: Path, output: Path, options: Mapp
 
 
 def _filled(model: Pretrained, data: Any, options: Mapping[str, Any]) -> Any:
-    """``model.infill(data, **options)``; a domain whose fill can call the model a batch at a
-    time (``infill_batched``: a table) is given the model's token budget, so a large file's
-    rows are not all held as examples and predictions at once (the same batches, the same
-    fills). The domain is readied as ``Pretrained.infill`` readies it (the run's training
-    store, for the imputers fitted on it)."""
+    """``model.infill(data, **options)`` through the domain's ``infill_batched``, given the
+    model's token budget: a domain whose fill calls the model a batch at a time (a table)
+    does not hold a large file's rows as examples and predictions all at once (the same
+    batches, the same fills); any other fills as ``infill`` (the base class's default). The
+    domain is readied as ``Pretrained.infill`` readies it (the run's training store, for the
+    imputers fitted on it; ``data`` is not empty: ``_fill_in_memory`` refused that)."""
     from encoderkit.infer.pretrained import Pretrained
 
     domain = model.infill_domain(options)
-    if not hasattr(domain, "infill_batched") or type(model).infill is not Pretrained.infill:
+    if type(model).infill is not Pretrained.infill:
         return model.infill(data, **options)  # a fine-tuned run says it has no infill head
     if domain is model.domain:  # the run's own domain stays as loaded
         domain = copy.copy(domain)
