@@ -160,7 +160,7 @@ FULL_DISK = """
     import asyncio, errno, sys, time
     import numpy as np
     import zarr.storage
-    import encoderkit.data.store as st
+    import encoderkit.data.store_writer as st  # where StoreWriter.abort looks settle_zarr_writes up
     from encoderkit.errors import EncoderkitError
 
     if sys.argv[2] == "unfixed":
@@ -237,7 +237,7 @@ def test_a_recently_moved_store_of_a_pid_unknown_here_is_left_alone(tmp_path, mo
 CRASH_BETWEEN_RENAMES = """
     import os, sys
     import numpy as np
-    import encoderkit.data.store as st
+    import encoderkit.data.store_writer as st  # the writer: its os.replace and shutil.rmtree
 
     real = os.replace
     def replace(a, b):  # SIGKILL / a power cut right after the first rename

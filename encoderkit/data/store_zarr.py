@@ -1,0 +1,51 @@
+"""zarr beyond its public API, as the record store needs it: the fsspec options a store at a
+URL is read with (``_read_options``), and waiting for the chunk writes zarr still runs after one
+of them failed (``settle_zarr_writes``).
+
+Split out of ``store.py``; its names stay importable from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from encoderkit.data.store_format import StorePath
+
+
+def _read_options(path: StorePath) -> dict[str, Any]:
+    """fsspec options for reading a store at a URL. s3fs downloads an object with concurrent
+    ranged GETs when it is large, and to know the size sends a HEAD first, for every object:
+    a zarr chunk is small, so read it with one GET (this halves the requests)."""
+    if isinstance(path, str) and path.split("://", 1)[0] in ("s3", "s3a"):
+        return {"storage_options": {"max_concurrency": 1}}
+    return {}
+
+
+def settle_zarr_writes(timeout: float = 120.0) -> None:
+    """Wait until zarr's event loop has no task left: the writes of a batch that kept running
+    after one of them failed. Their errors are collected (not printed); a task still running
+    after ``timeout`` seconds is left."""
+    import asyncio
+
+    try:  # zarr's own event loop: no public handle, so a zarr without it is simply not waited on
+        from zarr.core import sync as zsync
+
+        loop = zsync.loop[0]
+    except (ImportError, AttributeError, IndexError, TypeError):
+        return
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def settle() -> None:
+        me = asyncio.current_task()
+        while pending := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+            await asyncio.wait(pending)  # a task's writes may start more tasks: look again
+            for t in pending:
+                if not t.cancelled():
+                    t.exception()  # retrieved: asyncio logs no "exception was never retrieved"
+
+    future = asyncio.run_coroutine_threadsafe(settle(), loop)
+    try:
+        future.result(timeout)
+    except Exception:
+        future.cancel()
