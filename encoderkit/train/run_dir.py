@@ -1,6 +1,7 @@
 """A run's directory: whether a ``run.dir`` may be run in (``check_run_dir``: a run's own
 folder or a new one, never a user's; ``check_no_links``), the leftovers a crash leaves in it
-(``remove_run_leftovers``, ``discard_metrics``), and the lock that keeps two runs out of one
+(``remove_run_leftovers``, ``discard_metrics``), the one-line error of a ``run.dir`` that
+cannot be made (``run_dir_error``), and the lock that keeps two runs out of one
 directory (``lock_run_dir`` / ``unlock_run_dir``, held across an ensemble's members by
 ``keep_run_dir_locks``).
 
@@ -11,16 +12,26 @@ there. Needs no torch.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from pathlib import Path
 from typing import Iterator
 
-from encoderkit.errors import DataError
+from encoderkit.errors import DataError, EncoderkitError
+from encoderkit.outputs import write_error
 
 # run-directory files written through a temporary name; a crash can leave the temporary
 RUN_TEMP_PREFIXES = (".metrics.jsonl.tmp-", ".config.yaml.tmp-", ".loss.png.tmp-")
 
+
+# why a run.dir cannot be made that lies in the path the user named (exit 2, as a mistyped
+# parameter): a file where a folder must be, a name too long, a loop of links. Anything else
+# (a full disk, EIO, a read-only file system, no permission) is the disk's: exit 1, as any
+# write that fails (``outputs.write_error``).
+_NAMED_WRONG = frozenset({errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
+# the longest name (bytes) common file systems take for one folder (NAME_MAX of ext4, xfs, apfs)
+_NAME_MAX = 255
 
 # What a run directory holds (pretraining, fine-tuning, an ensemble); anything else is the
 # user's, and a run there would overwrite or mix with it.
@@ -55,9 +66,12 @@ def check_run_dir(run_dir: Path) -> None:
     from encoderkit.train.config import ConfigError
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        _check_creatable(run_dir)
-        return  # a new folder, or a file (refused where the folder is made)
+    try:  # a name longer than the file system takes fails the first stat: one line, not a traceback
+        if not run_dir.is_dir():
+            _check_creatable(run_dir)
+            return  # a new folder, or a file (refused where the folder is made)
+    except OSError as e:
+        raise run_dir_error(run_dir, e) from None
     check_no_links(run_dir)
     config = run_dir / "config.yaml"
     if config.exists():
@@ -77,6 +91,37 @@ def check_run_dir(run_dir: Path) -> None:
     raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
                       f"(it holds {what}): a run there would overwrite or mix with those files; "
                       f"name a new or empty folder")
+
+
+def run_dir_error(run_dir: Path, exc: OSError, key: str = "run.dir") -> EncoderkitError:
+    """``exc``, raised while checking or making ``run_dir`` (the ``key`` parameter), as the
+    one-line error to report: a ``ConfigError`` (exit 2) naming the part of the path at fault
+    where the user named a path that cannot be a folder (``_NAMED_WRONG``), else the disk's
+    ``DataError`` (exit 1) naming the folder and the system's reason."""
+    from encoderkit.train.config import ConfigError
+
+    if exc.errno not in _NAMED_WRONG:
+        return write_error(exc, run_dir)
+    return ConfigError(f"The {key!r} parameter {str(run_dir)!r} cannot be created: "
+                       f"{_named_wrong(Path(run_dir), exc)}; choose another {key}", key=key)
+
+
+def _named_wrong(run_dir: Path, exc: OSError) -> str:
+    """What in ``run_dir`` keeps it from being a folder, for an ``exc`` of ``_NAMED_WRONG``."""
+    if exc.errno == errno.ENAMETOOLONG:
+        longest = max(run_dir.absolute().parts, key=lambda part: len(os.fsencode(part)))
+        size = len(os.fsencode(longest))
+        if size > _NAME_MAX:
+            return (f"the name {longest[:24]!r}... is {size} bytes long, more than the file "
+                    f"system takes ({exc.strerror})")
+        return f"the path is longer than the file system takes ({exc.strerror})"
+    for p in (run_dir, *run_dir.parents):  # as the user wrote it: the part at fault
+        with contextlib.suppress(OSError):
+            if p.is_symlink() and not p.exists():
+                return f"{str(p)!r} is a link that leads to no folder (a missing target, or a loop)"
+            if p.exists() and not p.is_dir():
+                return f"{str(p)!r} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 def _check_creatable(run_dir: Path) -> None:

@@ -9,26 +9,18 @@ attributes they read (``cfg``, ``info``, ``run_dir``, ``wrapped``, ...).
 
 from __future__ import annotations
 
-import errno
 import os
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from encoderkit.errors import DataError, EncoderkitError
-from encoderkit.outputs import write_error
+from encoderkit.errors import DataError
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
-from encoderkit.train.config import ConfigError
 from encoderkit.train.metrics_log import metrics_line
-
-# why a run.dir cannot be made that lies in the path the user named (exit 2, as a mistyped
-# parameter): a file where a folder must be, a name too long, a loop of links. Anything else
-# (a full disk, EIO, a read-only file system, no permission) is the disk's: exit 1, as any
-# write that fails (``outputs.write_error``).
-_NAMED_WRONG = frozenset({errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
-# the longest name (bytes) common file systems take for one folder (NAME_MAX of ext4, xfs, apfs)
-_NAME_MAX = 255
+# the one-line error of a run.dir that cannot be made lives beside check_run_dir, which raises it
+# too; importable from here as before
+from encoderkit.train.run_dir import run_dir_error
 
 
 @contextmanager
@@ -51,35 +43,9 @@ def create_run_dir(run_dir: Path) -> Path | None:
         ckpt.check_run_dir(run_dir)
         missing = [p for p in (run_dir, *run_dir.absolute().parents) if not p.exists()]
         run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a name too long fails check_run_dir's first stat already
+    except OSError as e:  # check_run_dir words its own (a name too long fails its first stat)
         raise run_dir_error(run_dir, e) from None
     return missing[-1] if missing else None
-
-
-def run_dir_error(run_dir: Path, exc: OSError) -> EncoderkitError:
-    """``exc``, raised while making ``run_dir``, as the one-line error to report."""
-    if exc.errno not in _NAMED_WRONG:
-        return write_error(exc, run_dir)
-    return ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} cannot be created: "
-                       f"{_named_wrong(Path(run_dir), exc)}; choose another run.dir")
-
-
-def _named_wrong(run_dir: Path, exc: OSError) -> str:
-    """What in ``run_dir`` keeps it from being a folder, for an ``exc`` of ``_NAMED_WRONG``."""
-    if exc.errno == errno.ENAMETOOLONG:
-        longest = max(run_dir.absolute().parts, key=lambda part: len(os.fsencode(part)))
-        size = len(os.fsencode(longest))
-        if size > _NAME_MAX:
-            return (f"the name {longest[:24]!r}... is {size} bytes long, more than the file "
-                    f"system takes ({exc.strerror})")
-        return f"the path is longer than the file system takes ({exc.strerror})"
-    for p in (run_dir, *run_dir.parents):  # as the user wrote it: the part at fault
-        with suppress(OSError):
-            if p.is_symlink() and not p.exists():
-                return f"{str(p)!r} is a link that leads to no folder (a missing target, or a loop)"
-            if p.exists() and not p.is_dir():
-                return f"{str(p)!r} is a file, not a folder"
-    return exc.strerror or str(exc)
 
 
 class TrainerOutputs:

@@ -97,6 +97,13 @@ class TrainerResume:
                 ckpt.discard_metrics(self.run_dir)
             self._load_initial_weights(path, model_t, state)
             return
+        # the rank count first: settings resolved per rank (data.max_tokens=auto is split
+        # among the ranks) differ too when it does, and "a different config" would blame
+        # values the user never typed
+        ranks = len(state["loader"])
+        if ranks != self.info.world_size:
+            raise ConfigError(f"checkpoint {path} was written by {ranks} rank{'s' if ranks != 1 else ''}; "
+                              f"resuming needs the same number (got {self.info.world_size})")
         diff = ckpt.config_diff(state["config"], self.config_dict, self.domain.read_options())
         if diff:
             older = any(ckpt.OLDER_RUN in d or "checkpoint '<absent>'" in d for d in diff)
@@ -105,9 +112,6 @@ class TrainerResume:
                 + (". It was written by an older encoderkit: resume it with the values named, "
                    "or start from its weights in another run.dir (encoderkit finetune "
                    f"checkpoint={self.run_dir})" if older else " (use another run.dir)"))
-        if len(state["loader"]) != self.info.world_size:
-            raise ConfigError(f"checkpoint {path} was written by {len(state['loader'])} ranks; "
-                              f"resuming needs the same number (got {self.info.world_size})")
         self._check_inputs(path, state.get("inputs"))
         ckpt.load_model_state(self.model, model_t)
         if self._fsdp:  # sharded optimizer state is loaded after fully_shard (see _train)
