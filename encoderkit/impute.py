@@ -75,7 +75,13 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
     and that one without ``overwrite=true`` (then emptied): impute writes ``holed.<kind>``,
     ``input.zarr``, ``train.zarr`` and ``model<k>`` there, which would replace a user's files
     of those names, the input among them."""
-    if not run_dir.exists():
+    try:  # a name the file system cannot take fails this first stat: one line, exit 2
+        exists = run_dir.exists()
+    except OSError as e:
+        from encoderkit.train.run_dir import run_dir_error
+
+        raise run_dir_error(run_dir, e, key="run_dir") from None
+    if not exists:
         return
     if not run_dir.is_dir():
         raise UsageError(f"The 'run_dir' parameter names a file, not a folder: {run_dir}", key="run_dir")
