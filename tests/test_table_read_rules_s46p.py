@@ -3,10 +3,10 @@
 - ``numcodes.py``: decimals are codes only when two spellings differ by trailing zeros of
   the fraction (``3.1`` / ``3.10``); ``-0.0`` beside ``0.0`` (pandas writes a rounded
   negative so) and ``1`` beside ``1.0`` are one number;
-- ``words.py``: ``NA`` in a text column is a value only when a column of numbers writes its
-  holes empty; R's ``write.csv`` (numbers complete, ``NA`` for a missing text, ``""`` for an
-  empty one) shows nothing, so its ``NA`` stays missing; a word kept is warned at ingest
-  (``impute`` prints warnings only);
+- ``words.py``: ``NA`` in a text column is a value only when the file writes its holes empty
+  (a column of numbers, or a text column written bare: ``quoting.py``); R's ``write.csv``
+  (numbers complete, ``NA`` for a missing text, ``""`` for an empty one) shows nothing, so its
+  ``NA`` stays missing; a word kept is warned at ingest (``impute`` prints warnings only);
 - ``bigints.py``: integers beyond int64 spread over several lengths (amounts in wei) are
   numbers, filled as such with the observed cells kept as written; ids, codes and hashes
   stay out of the model or categories.
@@ -131,12 +131,19 @@ def test_na_kept_where_a_number_column_writes_holes_empty_and_warned_at_ingest(t
          f"leave their missing cells empty and hold no such word); missing_value=NA reads them as missing"]
 
 
-def test_empty_text_cells_alone_are_no_evidence(tmp_path):
-    path = tmp_path / "t.csv"  # the hole is in a text column: R writes "" so beside NA
+def test_empty_text_cells_are_evidence_only_where_written_bare(tmp_path):
+    path = tmp_path / "t.csv"  # a hole of a text column written empty, text bare: pandas' to_csv
     rows = ["region,note,x"] + [f"{r},{'' if i % 5 == 0 else 'ok'},{i}"
                                 for i, r in enumerate(["NA", "EU", "APAC"] * 10)]
     path.write_text("\n".join(rows) + "\n")
     res = read_table(str(path))
+    assert (res.frame["region"] == "NA").sum() == 10 and res.kept_words == ["NA"]
+    quoted = tmp_path / "q.csv"  # R writes an empty string "" and every text quoted, NA bare
+    cell = {"NA": "NA", "EU": '"EU"', "APAC": '"APAC"', "": '""', "ok": '"ok"'}
+    rows = ['"region","note","x"'] + [f"{cell[r]},{cell['' if i % 5 == 0 else 'ok']},{i}"
+                                      for i, r in enumerate(["NA", "EU", "APAC"] * 10)]
+    quoted.write_text("\n".join(rows) + "\n")
+    res = read_table(str(quoted))
     assert res.frame["region"].isna().sum() == 10 and res.kept_words == []
 
 

@@ -25,7 +25,7 @@ from encoderkit.outputs import work_dir
 
 from domains.tabular.reading import refuse_ragged, refuse_repeated_header
 from domains.tabular.records import TableRecords
-from domains.tabular.schema import Encoded, encode_frame
+from domains.tabular.encoding import Encoded, encode_frame
 from domains.tabular.streaming import ParquetColumns, TextColumns, _column, _room
 
 

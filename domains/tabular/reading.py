@@ -35,6 +35,7 @@ from encoderkit.errors import DataError, InputNotFoundError, reading
 from domains.tabular.bigints import integer_text, overflow_candidates
 from domains.tabular.compressed import TextBeyond, open_stream, text_source
 from domains.tabular.numcodes import collapsing
+from domains.tabular.quoting import Quoting, sample_quoting
 from domains.tabular.words import Decision, column_words, decide, is_text, restored
 from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
                                    marked_numbers, missing_cells, sentinel_cells)
@@ -166,7 +167,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
                 rows.bad.clear()
                 wide = parse(lines, threads, blanks, text)
             table = wide
-        table, said = settle_words(table, cells, keep_words, missing_value)
+        table, said = settle_words(table, cells, keep_words, missing_value, plan_quoting(plan, table.num_columns))
     rows.check(path)
     bad = rows.bad
     names = [str(n) for n in table.column_names]
@@ -204,10 +205,12 @@ def written_options(names: Sequence[str]) -> Any:
                                 strings_can_be_null=False)
 
 
-def settle_words(table: Any, cells: Any, keep_words: Sequence[str], missing_value: Any) -> tuple[Any, Decision]:
+def settle_words(table: Any, cells: Any, keep_words: Sequence[str], missing_value: Any,
+                 quoting: Callable[[], Quoting | None] | None = None) -> tuple[Any, Decision]:
     """``table`` with the missing-value words its text columns keep as values (``words.py``)
-    back as text, and the decision. ``cells(names)``: those columns as written. Nothing is read
-    again unless a text column has a missing cell."""
+    back as text, and the decision. ``cells(names)``: those columns as written; ``quoting``:
+    how the file quotes them (``plan_quoting``). Nothing is read again unless a text column
+    has a missing cell."""
     names = [str(n) for n in table.column_names]
     if not any(is_text(f.type) and c.null_count for f, c in zip(table.schema, table.columns)):
         return table, Decision()
@@ -217,10 +220,17 @@ def settle_words(table: Any, cells: Any, keep_words: Sequence[str], missing_valu
     if written.num_rows != table.num_rows:  # read otherwise: leave the table as it is
         return table, Decision()
     found = {j: column_words(names[j], table.column(j), written.column(names[j])) for j in holed}
-    said = decide(found, keep_words, missing_value)
+    said = decide(found, keep_words, missing_value, quoting)
     for j, words in said.kept.items():
         table = table.set_column(j, table.schema.field(j), restored(table.column(j), written.column(names[j]), words))
     return table, said
+
+
+def plan_quoting(plan: TextPlan, columns: int) -> Callable[[], Quoting | None]:
+    """How the text table of ``plan`` (``columns`` columns, the header's) quotes its cells,
+    from the sample its head kept (``quoting.sample_quoting``): read when first asked."""
+    return lambda: sample_quoting(plan.head.sample, plan.delimiter, columns, plan.head.whole) \
+        if plan.head.sample else None
 
 
 @dataclass
@@ -366,6 +376,10 @@ class Head:
     newline: str = "\n"  # the first line's end
     bom: bool = False  # whether the file starts with a UTF-8 byte-order mark
     codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139)
+    # the first HEAD_BYTES as written (no byte-order mark), whether that is the whole file:
+    # how its cells are quoted tells pandas' output from R's (quoting.py, words.py)
+    sample: bytes = field(default=b"", repr=False)
+    whole: bool = False
 
 
 def _head(path: str, delimiter: str) -> Head:
@@ -388,7 +402,8 @@ def _head(path: str, delimiter: str) -> Head:
     line = raw.split(b"\n", 1)[0]
     bom = raw.startswith(b"\xef\xbb\xbf")
     text = raw[3 if bom else 0:].decode("utf-8", errors="replace")
-    head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom)
+    head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom,
+                sample=raw[3 if bom else 0:], whole=len(raw) < HEAD_BYTES)
     if len(raw) == HEAD_BYTES:  # a cut last line is no row
         text = text[:text.rfind("\n") + 1]
     if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*0\d", text, re.MULTILINE) and \

@@ -45,7 +45,7 @@ from domains.tabular.compressed import text_size
 from domains.tabular.holes import (comma_column, marked_numbers, missing_cells, sentinel_counts,
                                    sentinel_message)
 from domains.tabular.reading import (_dropped, _to_pandas, convert_options, header_cells, parsing,
-                                     read_messages, refuse_header_rows, refuse_title, text_plan,
+                                     plan_quoting, read_messages, refuse_header_rows, refuse_title, text_plan,
                                      unnamed_empty, utf8_problem, wrong_delimiter)
 from domains.tabular.schema import (Encoded, check_ingest_options, column_entry, encode_frame,
                                     excluded_columns, finish_schema, unknown_columns)
@@ -206,7 +206,7 @@ class TextColumns:
             return pa.chunked_array([c.view(pa.string()) for c in self.raw.raw(j)], type=pa.string())
         found = {j: column_words(self.raw.names[j], self.raw.kept(j).column(0), written(j))
                  for j in holed if j in self.keep}
-        said = decide(found, opts["keep_words"], opts["missing_value"])
+        said = decide(found, opts["keep_words"], opts["missing_value"], plan_quoting(self.plan, len(self.raw.names)))
         for j, words in said.kept.items():
             self.raw.keep(j, restored(self.raw.kept(j).column(0), written(j), words))
         return said

@@ -11,15 +11,18 @@ missing):
 - a word given in the ingest option ``keep_words`` is a value; one given in ``missing_value``
   is missing;
 - otherwise ``NA``, ``N/A`` and ``n/a`` (``VALUE_WORDS``, words that are codes or answers) are
-  values when the file's columns of numbers show how it writes a missing cell and that is
-  not the word: some cell of a column of numbers (any column not read as text) is empty
-  (or ``?`` / blank) and no such column holds any such word (pandas' ``to_csv`` writes a
-  missing number empty; R's ``write.csv`` writes ``NA`` there, so its ``NA`` stays missing).
-  An empty cell of a text column is no evidence: R writes an empty string so, beside ``NA``
-  for a missing one. A file whose number columns have no hole shows nothing: its words stay
-  missing. ``null`` / ``NULL`` / ``nan`` / ``NaN`` and the ``#N/A`` family stay
-  missing: they are what a hole becomes when serialised (SQL, JSON, ``astype(str)``, Excel
-  errors), rarely a value;
+  values when the file shows how it writes a missing cell and that is not the word, and no
+  column of numbers (any column not read as text) holds any such word (R's ``write.csv``
+  writes ``NA`` there, so its ``NA`` stays missing). It shows it by some cell of a column of
+  numbers that is empty (or ``?`` / blank: pandas' ``to_csv`` writes a missing number so),
+  or, where they show nothing, by its quoting (``quoting.py``): a hole of a
+  text column written empty, in a file that writes most text bare (pandas quotes a cell
+  only when it must). R writes an empty string ``""`` and every text quoted, readr writes
+  ``""`` and a missing cell ``NA``: neither shows a bare empty text cell, so their ``NA``
+  stays missing; so does that of a file that shows nothing (no hole but the words; only
+  the file's first ``reading.HEAD_BYTES`` are looked at for quoting). ``null`` / ``NULL`` /
+  ``nan`` / ``NaN`` and the ``#N/A`` family stay missing: they are what a hole becomes when
+  serialised (SQL, JSON, ``astype(str)``, Excel errors), rarely a value;
 - every other such word is missing.
 
 Each column is said: "19 cell(s) 'NA' read as missing ... keep_words=[NA] keeps them as a
@@ -31,7 +34,10 @@ way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from domains.tabular.quoting import Quoting
 
 # pyarrow's default missing-value words (``ConvertOptions().null_values`` less the empty cell)
 NULL_WORDS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -93,11 +99,22 @@ class Decision:
     kept_said: list[str] = field(default_factory=list)
 
 
-def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: Any) -> Decision:
-    """The rule of the module docstring over the columns surveyed (``column_words``)."""
+def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: Any,
+           quoting: Callable[[], Quoting | None] | None = None) -> Decision:
+    """The rule of the module docstring over the columns surveyed (``column_words``, keyed by
+    their position in the header). ``quoting``: how the file quotes its cells
+    (``quoting.sample_quoting``), asked only when the columns of numbers show nothing."""
     keep, missing = set(listed(keep_words)), set(listed(missing_value))
     numbers = [c for c in columns.values() if not c.text]
     evidence = any(c.empty for c in numbers) and not any(c.words for c in numbers)
+    why = "the file's columns of numbers leave their missing cells empty and hold no such word"
+    text = [j for j, c in columns.items() if c.text]
+    asked = any(w in VALUE_WORDS and w not in keep | missing for j in text for w in columns[j].words)
+    if not evidence and asked and quoting is not None and not any(c.words for c in numbers):
+        written = quoting()
+        evidence = written is not None and written.holes_empty(text)
+        why = ("the file writes text unquoted and leaves missing cells empty, as pandas' to_csv does, "
+               "and its columns of numbers hold no such word")
     out = Decision()
     for j, col in columns.items():
         if not col.text:
@@ -110,8 +127,7 @@ def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: A
             elif word in VALUE_WORDS and evidence and word not in missing:
                 out.kept.setdefault(j, []).append(word)
                 out.kept_said.append(
-                    f"column {col.name!r}: {count} cell(s) {word!r} kept as a value (the file's "
-                    f"columns of numbers leave their missing cells empty and hold no such word); "
+                    f"column {col.name!r}: {count} cell(s) {word!r} kept as a value ({why}); "
                     f"missing_value={word} reads them as missing")
                 out.messages.append(out.kept_said[-1])
             else:

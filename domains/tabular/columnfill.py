@@ -1,0 +1,89 @@
+"""Fills written into a table column (``fill_column``), in the column's own dtype and, for
+text, in the form of its cells; a datetime fill rounded to the column's own time unit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from encoderkit.session_state import warnings_kept
+
+from domains.tabular.cells import like_observed
+from domains.tabular.values import _datetime_ns, _is_date_objects, _is_datetime, _is_timedelta
+
+def _round_to_unit(ns: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """``ns`` rounded to the coarsest unit of ``_UNITS_NS`` every ``observed`` value is a multiple of."""
+    unit = next((u for u in _UNITS_NS if not np.any(observed % u)), 1)
+    return np.round(ns / unit).astype(np.int64) * unit
+
+
+# time units a datetime fill is rounded to: the coarsest that every observed value is a
+# multiple of (a column of dates gets dates, not 19:23:28.649388)
+_UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
+
+
+def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """Write ``fill`` (python values) at ``rows`` of ``s`` keeping its dtype where possible,
+    and in a text or object column the form of its cells (``cells.like_observed``)."""
+    out = s.copy()
+    if not rows.any():
+        return out
+    dtype = s.dtype
+    idx = np.flatnonzero(rows)
+    if _is_datetime(s):
+        tz = getattr(dtype, "tz", None)
+        # rounded on the wall clock (a column of local midnights gets local midnights)
+        observed, ok = _datetime_ns(s.dt.tz_localize(None) if tz is not None else s)
+        ns = np.asarray(fill, dtype=np.float64).astype(np.int64)
+        offset = np.zeros_like(ns)
+        if tz is not None:  # wall clock - UTC, per value
+            wall = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
+            offset = wall.as_unit("ns").asi8 - ns
+        ns = _round_to_unit(ns + offset, observed[ok]) - offset
+        if _is_date_objects(s):
+            values = out.to_numpy(dtype=object).copy()
+            values[idx] = list(pd.to_datetime(ns, unit="ns").date)
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        vals = pd.Series(pd.to_datetime(ns, unit="ns", utc=tz is not None))
+        if tz is not None:
+            vals = vals.dt.tz_convert(tz)
+        out.iloc[idx] = vals.astype(dtype).to_numpy()
+        return out
+    if _is_timedelta(s):
+        observed, ok = _datetime_ns(s)
+        ns = _round_to_unit(np.asarray(fill, dtype=np.float64), observed[ok])
+        out.iloc[idx] = pd.to_timedelta(ns, unit="ns").astype(dtype).to_numpy()
+        return out
+    if isinstance(dtype, pd.CategoricalDtype):
+        fill = like_observed(fill, dtype.categories)  # the category '6' for the fill 6
+        new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
+        if new:
+            out = out.cat.add_categories(new)
+        out.iloc[idx] = list(fill)
+        return out
+    if pd.api.types.is_bool_dtype(dtype) or dtype == object or pd.api.types.is_string_dtype(dtype) \
+            or not pd.api.types.is_numeric_dtype(dtype):  # text, or categories such as Period values
+        values = out.to_numpy(dtype=object).copy()
+        # as the column writes its cells: '6' beside '6' (not the category 6), '49' not '49.0'
+        values[idx] = like_observed(fill, values[s.notna().to_numpy()])
+        if dtype == object:
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        try:
+            return pd.Series(values, index=s.index, name=s.name).astype(dtype)
+        except (TypeError, ValueError):  # a category as text that the dtype cannot parse back
+            return pd.Series(values, index=s.index, name=s.name, dtype=object)
+    np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
+    fill = np.asarray(fill, dtype=np.float64)
+    if np.issubdtype(np_dtype, np.integer):
+        info = np.iinfo(np_dtype)  # float(2**63 - 1) is 2**63, which wrapped round to -2**63
+        top = float(info.max) if float(info.max) <= info.max else np.nextafter(float(info.max), 0.0)
+        fill = np.clip(np.round(fill), float(info.min), top)
+    fill = fill.astype(np_dtype)
+    with warnings_kept():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below
+        out.iloc[idx] = fill
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return out
