@@ -26,6 +26,7 @@ import pandas as pd
 from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.lazy_exports import lazy_exports
+from encoderkit.numerics import finite_mean_std
 from encoderkit.selection import run_groups, series_firsts
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
@@ -498,7 +499,9 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     """The simple baseline at every cell: linear interpolation along time of the visible
     samples of each series (series; constant past its ends), or the column mean / most
     frequent value. A date / time column's mean is a number of nanoseconds
-    (``time_numbers``): a value to score, not one to write into the column."""
+    (``time_numbers``): a value to score, not one to write into the column. The mean is
+    ``finite_mean_std``'s: numpy's of a column near float64's maximum overflowed to inf
+    (the baseline scored nan)."""
     v = ch.values
     if series:
         x = np.asarray(v, dtype=np.float64)
@@ -509,7 +512,7 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
         return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
     if ch.temporal:
         v = time_numbers(v)
-    return np.full(v.shape, float(np.mean(v[visible])) if visible.any() else np.nan)
+    return np.full(v.shape, finite_mean_std(v[visible])[0] if visible.any() else np.nan)
 
 
 def series_baselines(chans: Sequence[Channel], visible: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -11,9 +11,11 @@ subdirectory per fit).
 ``transform`` fills the missing cells of any rows with the fitted models, no refit:
 observed cells come back bit-identical. A DataFrame keeps its columns and dtypes
 (categorical columns are imputed as categories); a numpy array is read as numeric columns
-and comes back as float64. A column with no observed cell at fit has nothing to learn
-from: as in scikit-learn's imputers (``keep_empty_features=False``), ``transform`` leaves
-it out of its output (``get_feature_names_out`` says which remain);
+and comes back in its own float dtype (float16, float32 or float64, as scikit-learn's
+imputers return it; float64 for integers and other dtypes). A column with no observed
+cell at fit has nothing to learn from: as in scikit-learn's imputers
+(``keep_empty_features=False``), ``transform`` leaves it out of its output
+(``get_feature_names_out`` says which remain);
 ``keep_empty_features=True`` keeps it in place, its cells still missing.
 
 Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed cells,
@@ -62,7 +64,7 @@ from encoderkit.errors import UnknownValueWarning, UsageError, without_unknown_v
 from encoderkit.selection import SELECT
 from encoderkit.session_state import held, model_build, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
-from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes
+from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes, as_input_floats
 from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen
 
 # The names the tests import from here, wherever they are defined now (FOREST_WEIGHT: the
@@ -372,8 +374,9 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
             if spread is not None:
                 spread.columns, spread.index = X.columns[keep], X.index
         else:
-            filled = filled.to_numpy(dtype=np.float64)
-            spread = None if spread is None else spread.to_numpy(dtype=np.float64)
+            # X's own float dtype, as scikit-learn's imputers (float32 in, float32 out)
+            filled = as_input_floats(filled.to_numpy(dtype=np.float64), X)
+            spread = None if spread is None else as_input_floats(spread.to_numpy(dtype=np.float64), X)
         filled = self._as_configured(filled, X)  # the spread as it is, as scikit-learn's wrapper did
         return (filled, spread) if return_std else filled
 

@@ -20,6 +20,23 @@ from sklearn.utils.validation import validate_data
 from encoderkit.errors import DataError
 
 
+# the float dtypes an array keeps through scikit-learn's imputers (check_array's FLOAT_DTYPES)
+KEPT_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_input_floats(values: np.ndarray, X: Any) -> np.ndarray:
+    """``transform``'s float64 ``values`` in the dtype SimpleImputer, IterativeImputer and
+    KNNImputer return for the array ``X``: its own for float16 / float32 / float64, float64
+    for anything else (integers, objects, lists). Observed cells come from ``X`` and are
+    exact in its dtype; a fill beyond a narrow dtype's range is held at its largest finite
+    value rather than turned into inf (float16 stops at 65504)."""
+    dtype = np.dtype(getattr(X, "dtype", np.float64))
+    if dtype not in KEPT_FLOATS or dtype == np.float64:
+        return values
+    top = float(np.finfo(dtype).max)
+    return np.clip(values, -top, top).astype(dtype)
+
+
 class InputMixin:
     """``EncoderImputer``'s reading of ``X`` (needs its ``missing_values`` and, after fit,
     ``columns_``, ``frame_columns_`` and ``models_``)."""

@@ -1,11 +1,19 @@
 """Sets -> record store: vocabulary, normalisation statistics, schema.
 
 A stored record is one set: ``ids`` int32 ``[n]`` (token ids, -1 = missing id),
-``features`` float32 ``[n, F]`` raw values (NaN = missing) and ``coords`` float64
-``[n, D]`` raw coordinates (float64 so large coordinates such as map positions keep
-their precision; ``featurize`` subtracts the set's origin before casting). Each field
-exists only when the schema says so. Normalisation (mean / std of observed values)
-uses the train side of the split only.
+``features`` float64 ``[n, F]`` raw values (NaN = missing) and ``coords`` float64
+``[n, D]`` raw coordinates. Both are float64 so values needing more digits than float32
+holds keep them (map positions; a feature of 1234567890123.456 + k, which float32 stored
+as one number for every k, so infill filled that number everywhere): ``featurize``
+normalises features with the schema's mean / std and subtracts the set's origin from
+coordinates in float64, and only then casts to the model's float32. Stores written
+before held float32 features; they are read the same way (the schema's statistics are
+stored with them). Each field exists only when the schema says so.
+
+Normalisation (mean / std of observed values) uses the train side of the split only,
+from sums of each value minus its column's first observed value (``feature_moments``):
+the ingest is streamed and the split known only at the end, and plain sums of squares
+cancelled for a feature far from zero (a spread of 3 at 1.2e12 came out as noise).
 """
 
 from __future__ import annotations
@@ -115,10 +123,32 @@ def raw_to_record(raw: RawSet, layout: Layout, index: Mapping[str, int]) -> dict
     if layout.has_ids:
         fields["ids"] = encode_ids(raw.ids, index)
     if layout.feature_names:
-        fields["features"] = raw.features.astype(np.float32)
+        fields["features"] = raw.features.astype(np.float64)
     if layout.coord_names:
         fields["coords"] = raw.coords.astype(np.float64)
     return fields
+
+
+def feature_moments(shift: np.ndarray, count: np.ndarray, total: np.ndarray, total_sq: np.ndarray,
+                    peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature column, the mean and the scale that ``featurize`` divides by, from the
+    ``count`` of observed values and the sums of their deviations from ``shift`` (the
+    column's first observed value; NaN for a column never observed) and of their squares.
+
+    Shifted sums keep the variance's digits for a feature far from zero (E[x^2] - mean^2
+    cancelled: 1234567890123.456 + k got std 0 or noise). A feature is constant only when
+    its spread is exactly 0 (shifted sums of a constant are exactly 0); the old test, a
+    spread below 1e-8 in absolute terms, left a feature of values ~1e-30 unscaled, so fills
+    came out ~0.1. A constant (or never observed) feature gets its magnitude as scale
+    (``peak``, its largest observed magnitude; 1 for zeros): a fill the model moves off the
+    constant moves in the feature's own units, not by whole units of 1."""
+    seen = count > 0
+    d = np.divide(total, count, out=np.zeros_like(total), where=seen)
+    mean = np.where(seen, np.where(np.isnan(shift), 0.0, shift) + d, 0.0)
+    var = np.divide(total_sq, count, out=np.zeros_like(total), where=seen) - d * d
+    std = np.sqrt(np.maximum(var, 0.0))
+    std = np.where(std > 0, std, np.where(peak > 0, peak, 1.0))
+    return mean, std
 
 
 def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: RecordWriter,
@@ -133,6 +163,7 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
     width = len(layout.feature_names)
     # per-record sums for the train-side statistics (the split is known only at the end)
     sums, sumsq, counts = [], [], []
+    shift = np.full(width, np.nan)  # each feature's first observed value (feature_moments)
     sizes = []
     peak = np.zeros(width)  # largest magnitude per feature column
     extent = 0.0  # widest spread of one coordinate within one set (the domain's ``unit`` check)
@@ -146,10 +177,14 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         if layout.has_ids:
             unknown += int((record["ids"] == UNK).sum())
         writer.append(record, id=raw.name)
-        feats = raw.features
+        feats = np.asarray(raw.features, dtype=np.float64)
         observed = ~np.isnan(feats)
-        sums.append(np.where(observed, feats, 0.0).sum(axis=0))
-        sumsq.append(np.where(observed, feats * feats, 0.0).sum(axis=0))
+        fresh = np.flatnonzero(np.isnan(shift) & observed.any(axis=0))
+        if fresh.size:  # a column observed for the first time: its shift (earlier sums are 0)
+            shift[fresh] = feats[observed[:, fresh].argmax(axis=0), fresh]
+        dev = np.where(observed, feats - shift, 0.0)
+        sums.append(dev.sum(axis=0))
+        sumsq.append((dev * dev).sum(axis=0))
         counts.append(observed.sum(axis=0))
         if width:
             peak = np.maximum(peak, np.where(observed, np.abs(feats), 0.0).max(axis=0))
@@ -167,14 +202,11 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
     train = ~validation_mask(len(sizes), opts["validation_fraction"], opts["split_seed"])
     if not train.any():
         train[:] = True
-    count = np.asarray(counts, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
-    total = np.asarray(sums, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
-    total_sq = np.asarray(sumsq, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
-    mean = np.divide(total, count, out=np.zeros(width), where=count > 0)
-    var = np.divide(total_sq, count, out=np.zeros(width), where=count > 0) - mean ** 2
-    std = np.sqrt(np.maximum(var, 0.0))
-    # a constant (or never observed) feature would divide by zero; leave it unscaled
-    std = np.where(std > 1e-8 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    def train_sum(parts: list) -> np.ndarray:
+        return np.asarray(parts, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
+
+    count = train_sum(counts)
+    mean, std = feature_moments(shift, count, train_sum(sums), train_sum(sumsq), peak)
     size = np.asarray(sizes)
     return {
         "format_version": FORMAT_VERSION,

@@ -109,8 +109,8 @@ def _check_values(raw: RawSet, feature_names: Sequence[str] | None = None,
     if big.any():
         row, col = (int(i) for i in np.argwhere(big)[0])
         raise DataError(f"{raw.where}: {_element(raw, row)} has feature {features[col]!r} = "
-                         f"{raw.features[row, col]:.3g}, beyond what float32 (the store's and the "
-                         f"model's number type) holds, {F32_MAX:.3g}; rescale that feature")
+                         f"{raw.features[row, col]:.3g}, beyond what float32 (the model's number "
+                         f"type) holds, {F32_MAX:.3g}; rescale that feature")
     if raw.coords.size and not np.isfinite(raw.coords).all():
         row, col = (int(i) for i in np.argwhere(~np.isfinite(raw.coords))[0])
         raise DataError(f"{raw.where}: {_element(raw, row)} has a missing or infinite coordinate "
@@ -152,12 +152,13 @@ def check_unit(extent: float | None, unit: float) -> None:
 
 def check_feature_range(peak: np.ndarray, names: Sequence[str], where: str) -> None:
     """A feature column whose nonzero values are all below float32's smallest normal number
-    would be stored as zeros (a constant): refuse it, naming the column."""
+    is refused, naming the column: features keep float32's range (stores before session 48
+    held them as float32, such a column as zeros; they are float64 now, see ``ingest``)."""
     for j, m in enumerate(np.asarray(peak, dtype=np.float64)):
         if 0.0 < m < F32_TINY:
             raise DataError(f"{where}: feature {names[j]!r} is at most {m:.3g} in magnitude, below "
-                             f"what float32 (the store's and the model's number type) holds, "
-                             f"{F32_TINY:.3g}: it would be stored as 0; rescale that feature "
+                             f"what float32 (the model's number type) holds, "
+                             f"{F32_TINY:.3g}; rescale that feature "
                              f"(multiply it by a power of ten)")
 
 

@@ -120,7 +120,7 @@ class SetsUserData:
         if self.has_ids:
             record["ids"] = np.zeros(0, dtype=np.int32)
         if self.num_features:
-            record["features"] = np.zeros((0, self.num_features), dtype=np.float32)
+            record["features"] = np.zeros((0, self.num_features), dtype=np.float64)
         if self.coord_dims:
             record["coords"] = np.zeros((0, self.coord_dims), dtype=np.float64)
         return record

@@ -1,5 +1,6 @@
-"""Task metrics from scikit-learn: accuracy, macro-F1, AUROC (binary / one-vs-rest), MCC
-for classification; RMSE, MAE, R^2 (original units) for regression. Macro-F1 is the mean F1
+"""Task metrics: from scikit-learn accuracy, macro-F1, AUROC (binary / one-vs-rest), MCC
+for classification; RMSE, MAE, R^2 (original units) for regression, scikit-learn's
+definitions computed on scaled values so that no label scale over- or underflows. Macro-F1 is the mean F1
 over the classes in the truth or in the predictions (scikit-learn's ``average="macro"``: a
 class the model predicts but the labels lack counts, with F1 0); AUROC is the mean of the
 one-vs-rest AUROCs of the classes with a labelled record (a class without one has no
@@ -168,13 +169,62 @@ def multilabel_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _sum_of_squares(x: np.ndarray) -> tuple[float, float]:
+    """``(m, q)`` with ``sum(x**2) == m**2 * q``: ``m`` the largest magnitude, ``q`` the sum of
+    squares of ``x / m`` (between 1 and ``len(x)``), so nothing over- or underflows; (0, 0)
+    for zeros, (inf, nan) where ``x`` holds an infinity."""
+    m = float(np.max(np.abs(x))) if x.size else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return m, 0.0 if m == 0.0 else float("nan")
+    u = x / m
+    return m, float(np.dot(u, u))
+
+
+def scaled_regression(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    """RMSE, MAE (original units) and R^2 of one target's ``pred`` against ``y`` (1-D, no
+    NaN in ``y``), as scikit-learn's ``mean_squared_error`` / ``mean_absolute_error`` /
+    ``r2_score`` define them (R^2 of a constant ``y``: 1 for a perfect prediction, else 0),
+    computed on values divided by a scale and scaled back: squares in raw units underflowed
+    for labels ~1e-300 (rmse 0, r2 1.0: a "perfect" model picked ``best/``) and overflowed
+    for labels ~1e200 (rmse and r2 NaN). RMSE and MAE divide by the largest magnitude of
+    labels and predictions (differences then stay within 2), R^2 by the labels' own (it is
+    scale-free; predictions beyond float64 there give -inf). A NaN or infinite prediction
+    gives NaN figures."""
+    nan = float("nan")
+    y, pred = np.asarray(y, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    if not np.isfinite(pred).all():
+        return nan, nan, nan
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        s = float(max(np.max(np.abs(y)), np.max(np.abs(pred))))
+        if s == 0.0:  # every label and prediction 0
+            return 0.0, 0.0, 1.0 if len(y) > 1 else nan
+        err = y / s - pred / s  # within [-2, 2]
+        m_err, q_err = _sum_of_squares(err)
+        rmse = s * m_err * math.sqrt(q_err / len(y))
+        mae = s * float(np.mean(np.abs(err)))
+        if len(y) < 2:
+            return rmse, mae, nan
+        top = float(np.max(np.abs(y)))
+        t = y / top if top > 0 else y
+        m_tot, q_tot = _sum_of_squares(t - np.mean(t))
+        m_res, q_res = _sum_of_squares((t - pred / top) if top > 0 else err)
+        if m_tot == 0.0:  # a constant truth: scikit-learn's force_finite
+            return rmse, mae, 1.0 if m_res == 0.0 else 0.0
+        if not math.isfinite(m_res):  # predictions beyond float64 on the labels' scale
+            return rmse, mae, float("-inf")
+        # SS_res / SS_tot = (m_res / m_tot)^2 * q_res / q_tot
+        ratio = m_res / m_tot  # a product, not ** (a float power that overflows raises)
+        r2 = 1.0 - ratio * ratio * (q_res / q_tot)
+    return rmse, mae, r2
+
+
 def regression_metrics(y: np.ndarray, pred: np.ndarray,
                        names: Sequence[str] | None = None) -> dict[str, float]:
     """Per target over its observed values, then the mean over targets; with several
     targets and their ``names``, also each target's own ``rmse/<name>``, ``mae/<name>``,
-    ``r2/<name>`` (a mean of RMSEs in different units hides which target is predicted)."""
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-
+    ``r2/<name>`` (a mean of RMSEs in different units hides which target is predicted).
+    Scikit-learn's definitions, computed without over- or underflow at any label scale
+    (``scaled_regression``)."""
     y = y.reshape(len(y), -1)
     pred = pred.reshape(len(pred), -1)
     nan = float("nan")
@@ -184,9 +234,7 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray,
         if not ok.any():
             per.append((nan, nan, nan))
             continue
-        per.append((math.sqrt(mean_squared_error(y[ok, j], pred[ok, j])),
-                    float(mean_absolute_error(y[ok, j], pred[ok, j])),
-                    float(r2_score(y[ok, j], pred[ok, j])) if ok.sum() > 1 else nan))
+        per.append(scaled_regression(y[ok, j], pred[ok, j]))
     seen = [p for j, p in enumerate(per) if (~np.isnan(y[:, j])).any()]
     out = {m: float(np.mean([p[k] for p in seen])) if seen else nan
            for k, m in enumerate(("rmse", "mae", "r2"))}
