@@ -305,6 +305,13 @@ class TabularDomain(TableInfill, Domain):
             out[i] = col["categories"][code - 1]
         return out
 
+    def input_columns(self) -> list[str]:
+        """The columns the model reads: the table's, less ``drop_columns``. Those of a
+        pretrained checkpoint are the columns its masked-LM training saw, each cell filled
+        from the row's others; ``finetune`` warns when its ``task.label_column`` is one of them
+        (``encoderkit/tasks/finetune_label_seen.py``)."""
+        return [str(c["name"]) for c, keep in zip(self.columns, self._keep) if keep]
+
     def eligible(self, example: Example) -> np.ndarray:
         """Cells that may be training targets: observed, and not the unknown category."""
         f = example.fields

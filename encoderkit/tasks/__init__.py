@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 
 from encoderkit.tasks.spec import TASK_TYPES, TaskSpec
+
+# set while an ensemble's other members train (``finetune`` calls itself for each): what the
+# command says of its config once, such as label_column_seen, is not said again per member
+_MEMBERS: ContextVar[bool] = ContextVar("encoderkit_finetune_members", default=False)
 
 
 def finetune(overrides: list[str] | None = None) -> Path:
@@ -17,6 +22,7 @@ def finetune(overrides: list[str] | None = None) -> Path:
     import shutil
 
     from encoderkit.tasks.ensemble import train_members
+    from encoderkit.tasks.finetune_label_seen import warn_label_column_seen
     from encoderkit.train import distributed as D
     from encoderkit.train.checkpoint import keep_run_dir_locks
     from encoderkit.train.config import compose_finetune
@@ -25,6 +31,8 @@ def finetune(overrides: list[str] | None = None) -> Path:
     cfg = compose_finetune(overrides)
     run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
     fresh = run_dir is not None and not run_dir.exists()
+    if not _MEMBERS.get():  # a label column the checkpoint's pretraining saw (and could memorise)
+        warn_label_column_seen(cfg)
     # an ensemble's members train in this process group too (under torchrun), and run.dir
     # stays locked from member 0 to the ensemble's end (the Python API as the command)
     with D.held(), keep_run_dir_locks():
@@ -37,7 +45,11 @@ def finetune(overrides: list[str] | None = None) -> Path:
             if fresh and run_dir.is_dir() and not any((run_dir / "checkpoints").glob("*")):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        train_members(cfg, list(overrides or []), done)
+        members = _MEMBERS.set(True)
+        try:
+            train_members(cfg, list(overrides or []), done)
+        finally:
+            _MEMBERS.reset(members)
     return done
 
 

@@ -50,7 +50,10 @@ per record (CSV or Parquet, by the output's suffix).
 The task metrics of a fine-tuned run on input's records against their labels.
   labels     a labels file as for finetune's task.labels; may be left out for a run with
              task.label_column, and for inputs that hold their own labels (a .ts series file)
-  input      a record store, or a raw file read as the run's store was ingested""",
+  input      a record store, or a raw file read as the run's store was ingested
+When input holds the run's own records (its store, or the file that store was ingested from),
+a second table scores each part of the run's split (train, val, test, records outside it),
+and a warning says how many scored records the run trained on and which part is held out.""",
 }
 
 
@@ -320,8 +323,13 @@ def _evaluate(argv: list[str]) -> int:
         with _reading_input(args["input"]):
             model.evaluate(args["input"])
         return 0
+    path = Path(args["input"])
+    if not path.exists():
+        raise InputNotFoundError(f"input {args['input']!r} does not exist", file=args["input"])
     with _reading_input(args["input"]):
-        model.evaluate(_input(model, args["input"]), labels)
+        # a raw file by its path, which evaluate reads (once): the file the run's store was
+        # ingested from is told apart by its content, and scored per part of the run's split
+        model.evaluate(path if path.is_dir() else args["input"], labels)
     return 0
 
 

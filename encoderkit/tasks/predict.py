@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +27,7 @@ from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, OutputExistsError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
+from encoderkit.tasks.evaluate_split import Evaluation, own_records, split_metrics
 from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.spec import TaskSpec
@@ -205,10 +207,14 @@ class FineTuned(Pretrained):
         return pd.DataFrame({column: pd.Series(values, dtype=object)}), f"{name} (column {column!r})"
 
     def evaluate(self, data: Any, labels: Any = None, *, label_names: Sequence[str] | None = None,
-                 verbose: bool = True) -> dict[str, float]:
+                 verbose: bool = True) -> Evaluation:
         """Task metrics of the predictions for ``data`` against ``labels`` (a labels file,
         aligned as in ``finetune``: by ``id`` or by order, or a data file that holds its own
-        labels, such as ``data`` itself when it is a ``.ts``); printed when ``verbose``."""
+        labels, such as ``data`` itself when it is a ``.ts``); printed when ``verbose``.
+        A dict over every labelled record; where ``data`` holds the run's own records (its
+        store, or the file the store was ingested from) also per part of the run's split, with
+        a warning when records it trained on were scored (``evaluate_split.Evaluation``:
+        ``parts``, ``held_out``, ``trained_on``)."""
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
@@ -234,6 +240,10 @@ class FineTuned(Pretrained):
             isinstance(labels, (str, Path)) and isinstance(data, (str, Path)) and _same_path(labels, data))
         index = self.domain.row_index(data)
         labels = _on_rows(labels, index) if index is not None else _by_position(labels)
+        known = own_records(self, data)  # the run's own records: scored per part of its split too
+        shown = str(getattr(data, "path", data)) if known is not None else ""
+        if self.members and isinstance(data, (str, Path)) and os.path.isfile(data):
+            data = self.domain.read_records(str(data))  # a raw file read once, not once per member
         ids, values = self.values(data)
         # an error names the labels file, or says the labels were given in memory
         file = named or (str(labels) if isinstance(labels, (str, Path)) else "labels (given in memory)")
@@ -263,11 +273,7 @@ class FineTuned(Pretrained):
         if not np.asarray(table.labelled).any():  # metrics of nothing would be NaN or silently 0
             raise DataError("labels file has no labelled record (no rows, or every label missing)",
                             file=file)
-        y_true, y_values = _truth(spec, table, values, ids)
-        # per target by name (a subset too, label_names=): rmse/<target>, ... beside the means
-        metrics = task_metrics(spec, y_true, y_values,
-                               names=table.names if spec.type == "regression" else None)
-        metrics["records"] = int(table.labelled.sum())
+        metrics, y_true = _scored(spec, table, values, ids)
         if verbose:
             print(format_table({"evaluate": metrics}))
             # a class without a labelled unit, a label of one value: said under the table, not
@@ -275,7 +281,23 @@ class FineTuned(Pretrained):
             note = auroc_note_of(spec, y_true)
             if note:
                 print(note)
-        return metrics
+        result = Evaluation(metrics)
+        if known is not None:
+            split_metrics(result, known, ids, table.labelled,
+                          lambda mask: _scored(spec, replace(table, labelled=mask), values, ids)[0],
+                          shown, verbose)
+        return result
+
+
+def _scored(spec: TaskSpec, table: L.Labels, values: list[np.ndarray],
+            ids: list[str]) -> tuple[dict[str, float], np.ndarray]:
+    """(task metrics of the labelled records of ``table``, with their count, ``records``; the
+    true labels scored)."""
+    y_true, y_values = _truth(spec, table, values, ids)
+    # per target by name (a subset too, label_names=): rmse/<target>, ... beside the means
+    metrics = task_metrics(spec, y_true, y_values, names=table.names if spec.type == "regression" else None)
+    metrics["records"] = int(np.asarray(table.labelled).sum())
+    return metrics, y_true
 
 
 def _opened(data: Any) -> Any:
