@@ -30,7 +30,12 @@ def finetune(overrides: list[str] | None = None) -> Path:
 
     cfg = compose_finetune(overrides)
     run_dir = Path(str(cfg.run.dir)).expanduser() if cfg.run.get("dir") else None
-    fresh = run_dir is not None and not run_dir.exists()
+    try:  # a name the file system cannot take fails this first stat: the trainer's one line
+        fresh = run_dir is not None and not run_dir.exists()
+    except OSError as e:
+        from encoderkit.train.run_dir import run_dir_error
+
+        raise run_dir_error(run_dir, e) from None
     if not _MEMBERS.get():  # a label column the checkpoint's pretraining saw (and could memorise)
         warn_label_column_seen(cfg)
     # an ensemble's members train in this process group too (under torchrun), and run.dir
