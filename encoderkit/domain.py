@@ -310,6 +310,12 @@ class Domain:
         raise NotImplementedError(f"domain {self.name!r} has no label columns; give the labels "
                                   "in a file with task.labels=<file>")
 
+    def input_columns(self) -> list[str] | None:
+        """The named columns the model reads (tabular: the table's less ``drop_columns``), None
+        for a domain without named columns. ``finetune`` warns when ``task.label_column`` is one
+        of the columns its checkpoint was pretrained on (``tasks/finetune_label_seen.py``)."""
+        return None
+
     @property
     def maskers(self) -> dict[str, Masker]:
         """Named maskers ``(example, rng) -> MaskedExample`` (required to pretrain); the

@@ -11,7 +11,7 @@ encoder meant to have never seen the labels must be pretrained without the colum
 (``domain.drop_columns=[<column>]``).
 
 Domain-free: the checkpoint's domain says which columns it read (``input_columns()``, the
-tabular domain's; a domain without it has no label columns to check).
+``Domain`` contract: None for a domain without named columns).
 """
 
 from __future__ import annotations
@@ -62,5 +62,5 @@ def _trained_columns(checkpoint: Path) -> list[str] | None:
         domain = build_domain(description)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EncoderkitError):
         return None
-    named = getattr(domain, "input_columns", None)
-    return list(named()) if callable(named) else None
+    named = domain.input_columns()
+    return None if named is None else list(named)
