@@ -1,6 +1,7 @@
 """Guessing a file's layout for ``encoderkit impute``: whether it is a table or a series
-(``infer_domain``), and in a series' text table which column is the time (``time_column``),
-which names the series (``series_column``), which numbers the rows
+(``infer_domain``; a time column that steps irregularly, ``irregular_times``, is a table's),
+and in a series' text table which column is the time (``time_column``), which names the
+series (``series_column``: in blocks or written time by time), which numbers the rows
 (``row_numbers_left_out``); in a table, which column holds dates (``dated_column``); the
 guesses ``impute`` makes and says aloud (``guess_domain``, ``guess_columns``).
 
@@ -48,7 +49,46 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
     # which the series domain reads (and impute then refuses to write back), not a table
     if textfiles.plain_name(path).endswith(".tsv") and textfiles.headerless(path):
         return "timeseries"
-    return "timeseries" if time_column(path, ingest_options.get("delimiter")) else "tabular"
+    sep = ingest_options.get("delimiter")
+    found = time_column(path, sep)
+    return "timeseries" if found and irregular_times(path, found, sep) is None else "tabular"
+
+
+# Steps within this share of the median step count as the grid's (months of 28 to 31 days,
+# business days' weekends of 3 days count as apart: a weekday step is most of them).
+GRID_SLACK = 0.1
+
+
+def irregular_times(path: str, column: str, delimiter: str | None = None) -> tuple[int, int, str] | None:
+    """``(steps off the grid, steps, the median step in words)`` when the distinct times of
+    ``column`` in the file's head step irregularly, fewer than half of the steps within
+    ``GRID_SLACK`` of the median step: events (transactions, visits), not samples on a grid.
+    None when they keep a grid, or when the head cannot tell (a missing time, fewer than 10
+    steps). An event log whose first column is ``timestamp`` was imputed as a series (held-out
+    RMSE 86.5 against 60.6 as a table): the model reads rows as evenly spaced samples."""
+    read = _read_head(path, delimiter)
+    if read is None or column not in read[0].columns:
+        return None
+    times = _head_times(read[0][column], True)
+    if times is None:
+        return None
+    keys, dates = times
+    steps = np.diff(np.unique(keys)).astype(np.float64)
+    if steps.size < 10:
+        return None
+    median = float(np.median(steps))
+    off = int((np.abs(steps - median) > GRID_SLACK * median).sum())
+    if off * 2 <= steps.size:
+        return None
+    return off, int(steps.size), _about(median) if dates else f"{median:g}"
+
+
+def _about(ns: float) -> str:
+    """A step of ``ns`` nanoseconds, roughly, in its largest unit (``3.2 hours``)."""
+    for unit, size in (("days", 86_400e9), ("hours", 3_600e9), ("minutes", 60e9), ("seconds", 1e9)):
+        if ns >= size:
+            return f"{ns / size:.2g} {unit}"
+    return f"{ns:.3g} ns"
 
 
 def _numbers(column: pd.Series, sep: str) -> bool:
@@ -181,6 +221,20 @@ def _on_a_grid(keys: np.ndarray, dates: bool, groups: np.ndarray) -> bool:
     return bool(counts.max() * 2 >= len(steps))
 
 
+def _interleaved(ids: pd.Series, keys: np.ndarray, dates: bool) -> bool:
+    """Whether a text column of a head holds series ids written time by time (``df.sort_values
+    ('ds')``, a panel by date: ``2021-01-01,north``, ``2021-01-01,south``, ...), not in blocks:
+    at least two ids, each time at most once per id and some time under several ids, and the
+    times ``keys`` on a grid within each id (``_on_a_grid``). Such a file was imputed as a table
+    (a series at level ~10 filled with 26-49)."""
+    if ids.isna().any():
+        return False
+    codes = pd.factorize(ids)[0]
+    pairs = pd.DataFrame({"t": keys, "id": codes})
+    return bool(codes.max(initial=0) >= 1 and not pairs.duplicated().any()
+                and pairs["t"].duplicated().any() and _on_a_grid(keys, dates, codes))
+
+
 def _id_in_blocks(head: pd.DataFrame, columns: Sequence[Any], keys: np.ndarray, dates: bool) -> Any:
     """The one column of ``columns`` whose values come in blocks (``_blocks``), with the times
     ``keys`` on a grid within each block, but repeated across the file: whole-number series
@@ -208,8 +262,9 @@ def _series_shape(head: pd.DataFrame, time: Any, times: tuple[np.ndarray, bool],
     if len(text) > 1 or len(others) - len(text) < 1:
         return False
     if text:
-        return _blocks(head[text[0]]) and len(others) >= 2 and _on_a_grid(
-            keys, dates, pd.factorize(head[text[0]])[0])
+        ids = head[text[0]]  # in blocks, or written time by time (a panel sorted by date)
+        in_blocks = _blocks(ids) and _on_a_grid(keys, dates, pd.factorize(ids)[0])
+        return len(others) >= 2 and (in_blocks or _interleaved(ids, keys, dates))
     if _on_a_grid(keys, dates, np.zeros(len(keys), dtype=np.int64)):
         return True
     key = _id_in_blocks(head, others, keys, dates)
@@ -303,8 +358,21 @@ def series_column(path: str, time: str | None, delimiter: str | None = None) -> 
         return None if key is None else str(key)
     if len(text) != 1 or head.shape[1] <= 1 + (time is not None):
         return None
-    return str(text[0]) if _blocks(head[text[0]]) else None
+    if _blocks(head[text[0]]):
+        return str(text[0])
+    times = _head_times(head[time], True) if time is not None and time in head.columns else None
+    return str(text[0]) if times is not None and _interleaved(head[text[0]], *times) else None
 
+
+def _lone_text(path: str, time: str, delimiter: str | None) -> str | None:
+    """The one text column of a file's head besides ``time``: read as a series, it can only be
+    the series id (the reader refuses text in a channel), so the advice names it."""
+    read = _read_head(path, delimiter)
+    if read is None:
+        return None
+    head, sep = read
+    text = [str(c) for c in head.columns if str(c) != time and not _numbers(head[c], sep)]
+    return text[0] if len(text) == 1 else None
 
 
 # ---------------------------------------------------------------- the guesses impute makes
@@ -314,14 +382,21 @@ def guess_domain(input: str, ingest_options: Mapping[str, Any], say: Callable[[s
     a column of dates is warned of (its rows are imputed without their order)."""
     domain = infer_domain(input, ingest_options)
     say(f"impute: {input} read as {domain} (set domain=tabular|timeseries to choose)")
-    dated = dated_column(input, ingest_options.get("delimiter")) if domain == "tabular" else None
+    sep = ingest_options.get("delimiter")
+    time = time_column(input, sep) if domain == "tabular" else None
+    events = irregular_times(input, time, sep) if time is not None else None
+    dated = time if events is not None else dated_column(input, sep) if domain == "tabular" else None
     if dated is not None:  # said even with progress=false: the fills ignore the row order
+        why = (f"its times step irregularly ({events[0]} of {events[1]} steps are more than "
+               f"{GRID_SLACK:.0%} off the median, {events[2]}): events, not samples on a grid, so the "
+               f"file is read as a table") if events is not None else \
+            ("the file is read as a table (a series file has, besides its time, number columns "
+             "and at most one series id, its times in order on a regular grid)")
+        key = series_column(input, dated, sep) or _lone_text(input, dated, sep)
         # stacklevel 3: the warning names the caller of ``impute`` (beneath its decorator)
-        warnings.warn(f"{input}: column {dated!r} holds dates / times, but the file is read as a "
-                      f"table (a series file has, besides its time, number columns and at most "
-                      f"one series id, its times in order on a regular grid): its rows are imputed "
-                      f"as a table's, without their order; domain=timeseries "
-                      f"time_column={word(dated)} reads it as a series", stacklevel=3)
+        warnings.warn(f"{input}: column {dated!r} holds dates / times, but {why}: its rows are imputed "
+                      f"as a table's, without their order; domain=timeseries time_column={word(dated)}"
+                      f"{f' series_column={word(key)}' if key else ''} reads it as a series", stacklevel=3)
     return domain
 
 

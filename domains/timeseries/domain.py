@@ -46,6 +46,7 @@ from .marks import is_sentinel, valid_missing_value
 from .masking import FLAT_SCALES, SeriesMasking, series_stats
 from .modules import PatchEmbedder, PatchHead
 from .parquet import read_series as read_parquet
+from .precision import Float32Check
 from .views import timeseries_views
 
 MASKERS = ("random", "span", "tail", "gap")
@@ -292,7 +293,9 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                                  f"format=csv|parquet|npy|npz|ts|ucr)")
             if kind not in ("csv", "parquet"):
                 named.add(None)
-            shapes += [cls._write_series(s, writer, report, missing_value, path) for s in series]
+            fine = Float32Check()  # a channel float32 flattens: one warning per file
+            shapes += [cls._write_series(s, writer, report, missing_value, path, fine) for s in series]
+            fine.warn(path)
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
                   "missing_value": missing_value, "time_column": options["time_column"],
@@ -330,8 +333,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         report.tokens += sum(c * -(-l // int(patch)) for c, l in shapes)
 
     @staticmethod
-    def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport,
-                      missing_value: Any, path: str | None = None) -> tuple[int, int]:
+    def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport, missing_value: Any,
+                      path: str | None = None, fine: Float32Check | None = None) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -339,6 +342,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         values[~np.isfinite(values)] = np.nan
         values[is_sentinel(values, missing_value)] = np.nan
         tsio.check_range(values, s.id, s.channel_names or None, path)
+        if fine is not None:  # its changes finer than float32 holds (precision.py)
+            fine.add(s.id, values, s.channel_names or None)
         c, l = values.shape
         if l == 0 or np.isnan(values).all():
             report.skip("empty series (no time steps)" if l == 0 else "all values missing")
@@ -358,11 +363,13 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
         report = IngestReport()
         shapes: list[tuple[int, int]] = []
+        fine = Float32Check()
         with StoreWriter(output, domain=cls.name, overwrite=overwrite) as writer:
             for i, arr in enumerate(series):
                 label = ids[i] if ids is not None else f"series{i}"
                 (s,) = tsio._array_series(np.asarray(arr), label)
-                shapes.append(cls._write_series(s, writer, report, missing_value))
+                shapes.append(cls._write_series(s, writer, report, missing_value, fine=fine))
+            fine.warn()
             schema = {"format_version": 1, **cls._length_counts(shapes), "missing_value": missing_value}
             cls._count_tokens(report, shapes, auto_patch(schema))
             writer.finalize(schema, {"source": "python arrays", "n": len(series)})

@@ -204,7 +204,7 @@ class SeriesFiles:
         try:  # what the model cannot read in the file: refused here, where the file is known
             with warnings.catch_warnings():  # said once, when the records are made from it
                 warnings.simplefilter("ignore")
-                self._series_arrays(data)
+                self._series_arrays(data, steps=False)
         except DataError as e:
             raise DataError(e.message, file=path) from None
         except ValueError as e:
@@ -217,7 +217,7 @@ class SeriesFiles:
         that ingest's ids hold. A CSV keeps ``to_records``' names (its ``series_column``
         values, which join a store's ``x.csv:<value>`` ids by the part after the file name)."""
         data = self.read_input(path)
-        records = self.to_records(data, warn=False)
+        records = self.to_records(data, warn=False, where=path)
         if isinstance(data, pd.DataFrame):
             warn_empty(path, records)
             return records

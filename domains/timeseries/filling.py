@@ -23,11 +23,13 @@ from encoderkit.errors import DataError, UnusedColumnWarning
 
 from .files import warn_empty
 from .io import check_range, refuse_complex
+from .steps import uneven_series, warn_uneven_once
 from .times import sort_key
 from .layout import is_blank_empty
 from .marks import is_sentinel
 from .masking import visible_lines
 from .periods import seasonal_periods
+from .precision import Float32Check
 from .rowfills import naive_fills, seasonal_fills
 from .seasonal import period_key
 from .whole import WholeSeries
@@ -60,19 +62,38 @@ class SeriesInfill:
         """Row positions of a series DataFrame in the order ingest reads them: by the time
         column (stable), else by a time index (``_index_time``), each series' rows together.
         Rows in another order would be filled as a scrambled series."""
+        return self._time_order(data)[0]
+
+    def _time_order(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """``time_order`` and the rows' times it sorted by (None: the rows' own order)."""
         order = np.arange(len(data))
         time, key = self.options["time_column"], self.options["series_column"]
-        when = None
+        when = indexed = None
         if time is not None and time in data.columns:
-            order = np.argsort(sort_key(data[time], None, time).to_numpy(), kind="stable")
-        elif (when := self._index_time(data)) is not None:
+            when = sort_key(data[time], None, time).to_numpy()
             order = np.argsort(when, kind="stable")
+        elif (indexed := self._index_time(data)) is not None:
+            order = np.argsort(indexed, kind="stable")
+            index = data.index  # its times as times, for the words on their steps
+            when = index.to_timestamp().to_numpy() if isinstance(index, pd.PeriodIndex) else \
+                index.to_numpy() if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) else indexed
         if key is not None and key in data.columns:
             codes = pd.factorize(data[key].iloc[order])[0]
             order = order[np.argsort(codes, kind="stable")]
-        if when is not None:
-            self._refuse_repeated_times(data, order, when, key)
-        return order
+        if indexed is not None:
+            self._refuse_repeated_times(data, order, indexed, key)
+        return order, when
+
+    def _warn_uneven(self, when: np.ndarray | None, groups: list[np.ndarray], names: list[str] | None,
+                     where: str | None) -> None:
+        """The uneven-steps warning ingest gives a file (``steps.warn_uneven``), for a frame
+        given to infill, embed or predict (or a file read back for them), once per process
+        for the same words (``steps.warn_uneven_once``): an hourly table with 17 hours absent
+        was filled across each absent hour as one step without a word."""
+        if when is None:
+            return
+        found = uneven_series(when, zip(names or [None] * len(groups), groups))
+        warn_uneven_once(found, where or "the input")
 
     def _index_time(self, data: pd.DataFrame) -> np.ndarray | None:
         """The times of a DataFrame's rows when its index holds them, as sortable numbers:
@@ -111,10 +132,12 @@ class SeriesInfill:
                             f"appears twice (rows {min(a, b)} and {max(a, b)}, counted from 0); "
                             f"give each time of a series one row")
 
-    def _as_series_list(self, data: Any, label: str = "data") -> tuple[list[np.ndarray], Any]:
+    def _as_series_list(self, data: Any, label: str = "data", where: str | None = None,
+                        steps: bool = True) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind;
         ``label`` names the part in errors. Complex numbers are refused (``refuse_complex``):
-        the float cast below would keep their real part only."""
+        the float cast below would keep their real part only. A frame's series whose time
+        steps vary are warned of (``steps``; ``where``: the file it was read from)."""
         if isinstance(data, pd.DataFrame):
             if len(data) == 0:  # a header line only: its columns read as text, "no numeric channel"
                 raise ValueError(f"the table has no rows (columns {list(map(str, data.columns))}), "
@@ -135,7 +158,7 @@ class SeriesInfill:
             else:
                 cols = self._run_channels(data, cols)
             if not cols:
-                raise ValueError("infill: the DataFrame has no numeric channel columns "
+                raise ValueError("the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
             for c in cols:  # pandas counts complex as numeric
                 refuse_complex(data[c].to_numpy(), f"column {c!r}")
@@ -147,15 +170,19 @@ class SeriesInfill:
                                  f"{list(map(str, data.columns))} (add it, one value per series)")
             # each series' row positions in time order, written back by position: an index
             # of dates may repeat a label across series, and its order is the caller's
-            order = self.time_order(data)
+            order, when = self._time_order(data)
+            names = None
             if key is None:
                 groups = [order]
             else:  # as groupby(key, sort=False): series in order of appearance, no NaN key
-                codes = pd.factorize(data[key].to_numpy()[order])[0]
+                codes, names = pd.factorize(data[key].to_numpy()[order])
+                names = [str(n) for n in names]
                 # each series' rows together by one sort, not a pass over the rows per series
                 counts = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
                 rows = order[np.argsort(codes, kind="stable")[len(codes) - int(counts.sum()):]]
                 groups = np.split(rows, np.cumsum(counts)[:-1]) if len(counts) else []
+            if steps:
+                self._warn_uneven(when, groups, names, where)
             values = data[cols].to_numpy(dtype=np.float64)  # once: a copy of the columns per series was quadratic
             arrays = [np.ascontiguousarray(values[pos].T) for pos in groups]
             return arrays, ("frame", cols, groups)
@@ -172,16 +199,16 @@ class SeriesInfill:
                 return [data.astype(np.float64)], ("2d", data)
             if data.ndim == 3:
                 return [a.astype(np.float64) for a in data], ("3d", data)
-            raise ValueError(f"infill: array of shape {data.shape}; expected [L], [C, L] or [N, C, L]")
+            raise ValueError(f"{label}: array of shape {data.shape}; expected [L], [C, L] or [N, C, L]")
         if isinstance(data, (list, tuple)):
             parts = [self._as_series_list(np.asarray(a), f"list item {i}") for i, a in enumerate(data)]
             for i, (arrs, _) in enumerate(parts):
                 if len(arrs) != 1:
-                    raise ValueError(f"infill: list item {i} is not one series [L] or [C, L]")
+                    raise ValueError(f"list item {i} is not one series [L] or [C, L]")
             return [arrs[0] for arrs, _ in parts], ("list", parts)
-        raise TypeError(f"infill: unsupported data of type {type(data).__name__}; expected a "
-                        f"numpy array [L], [C, L] or [N, C, L], a list of arrays, a dict of "
-                        f"arrays, a pandas DataFrame or (to infill) a Series")
+        raise TypeError(f"unsupported data of type {type(data).__name__}; expected a numpy array "
+                        f"[L], [C, L] or [N, C, L], a list of arrays, a dict of arrays, a pandas "
+                        f"DataFrame or a Series (one channel)")
 
     def _run_channels(self, data: pd.DataFrame, cols: list) -> list:
         """The number columns of ``data`` that are the run's channels, in the run's order,
@@ -203,9 +230,9 @@ class SeriesInfill:
                           f"left as they are", UnusedColumnWarning, stacklevel=4)
         return [given[n] for n in names]
 
-    def _series_arrays(self, data: Any) -> tuple[list[np.ndarray], Any]:
+    def _series_arrays(self, data: Any, where: str | None = None, steps: bool = True) -> tuple[list[np.ndarray], Any]:
         """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""
-        arrays, how = self._as_series_list(data)
+        arrays, how = self._as_series_list(data, where=where, steps=steps)
         channels = list(map(str, how[1])) if how[0] == "frame" else None
         for i, a in enumerate(arrays):
             values = np.where(self._is_missing_value(a), np.nan, a)
@@ -289,15 +316,24 @@ class SeriesInfill:
         """Samples equal to one of ``missing_value``'s numbers (a word marks text cells only)."""
         return is_sentinel(x, self.options["missing_value"])
 
-    def to_records(self, data: Any, warn: bool = True) -> list[Record]:
+    def to_records(self, data: Any, warn: bool = True, where: str | None = None) -> list[Record]:
         """Records of user data; each record's ``id`` is the series' own name where the data
         has one (the ``series_column`` value of a long table, the key of a dict of single
         series), else ``series<i>``: ``predict`` writes it, so a user joins predictions
         back to their series, as a labels file joins the store's records by the same key.
         Series without an observed value are warned of (``warn``; ``read_records`` warns
-        itself, naming the file), as a file's are: their outputs read no data."""
-        arrays, how = self._series_arrays(data)
+        itself, naming the file), as a file's are: their outputs read no data. So are a
+        frame's series whose time steps vary (``where``: the file read, else "the input").
+        A pandas Series is one channel, as ``infill`` reads it."""
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        arrays, how = self._series_arrays(data, where=where)
         names = self._series_names(data, how, len(arrays))
+        fine = Float32Check()  # a channel whose changes the float32 records lose, as ingest says
+        channels = list(map(str, how[1])) if how[0] == "frame" else None
+        for a, name in zip(arrays, names):
+            fine.add(name, np.where(self._is_missing_value(a), np.nan, a), channels)
+        fine.warn(where or "the input", stacklevel=4)
         records = [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
                     "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
         if warn:
@@ -337,9 +373,10 @@ class SeriesInfill:
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
         if isinstance(data, pd.Series):  # one channel: filled as a one-column table, a Series back
             return self.infill(data.to_frame(), predict).iloc[:, 0]
+        where = None
         if isinstance(data, (str, os.PathLike)) and os.path.isfile(data):  # a file: read as infill reads it
-            data = self.read_input(str(data))
-        arrays, how = self._series_arrays(data)
+            where, data = str(data), self.read_input(str(data))
+        arrays, how = self._series_arrays(data, where=where)
         self._refuse_unobserved_channels(data, arrays, how)
         masked: list[MaskedExample] = []
         owner: list[tuple[int, int]] = []  # (series, shift)

@@ -1,6 +1,7 @@
 """Times of a series file: parsing the forms exports write (period labels such as
 ``1959 Q1``, ``1949M01``, ``2020-W05``; day-first dates), ordering rows by them, and the
-words for what goes wrong (uneven steps, a time over two columns, a repeated time).
+words for what goes wrong (a time over two columns, a repeated time; uneven steps are
+``steps.py``'s).
 Split from ``io.py``, which reads the files."""
 
 from __future__ import annotations
@@ -9,106 +10,18 @@ import re
 import warnings
 from datetime import datetime
 from itertools import islice
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from encoderkit.errors import DataError
 
+# how a series' steps vary: split out to steps.py; still read from here by impute_layout and tests
+from .steps import calendar_months, uneven_series, uneven_steps, warn_uneven  # noqa: F401
+
 # Cell texts read as "missing" in CSV files (pandas' usual NA spellings, minus ones that are real words).
 NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n/a"})
-
-
-def calendar_months(t: pd.Index) -> np.ndarray | None:
-    """Month numbers (12 * year + month - 1) of sorted times that all fall on a calendar
-    month: dates at midnight all on the 1st or all on a month's last day, numbers that are
-    all yyyymm (194901: six digits, the last two a month), or decimal-year quarters as EViews
-    writes them (1959.1 .. 1959.4); None for other times. Used to count steps only (monthly
-    data stepped 28 to 31 days, 194912 -> 195001 was a step of 89): rows are ordered by the
-    times themselves either way, so a counter misread as yyyymm changes no order."""
-    if isinstance(t, pd.DatetimeIndex):
-        if not (t == t.normalize()).all():
-            return None
-        if (t.day == 1).all() or t.is_month_end.all():
-            return np.asarray(t.year * 12 + t.month - 1, dtype=np.int64)
-        return None
-    if not pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_bool_dtype(t.dtype):
-        return None
-    v = t.to_numpy(np.float64)
-    if not np.isfinite(v).all():
-        return None
-    if (v == np.round(v)).all() and ((v >= 100001) & (v <= 999912)).all():
-        year, month = np.divmod(v.astype(np.int64), 100)
-        if ((month >= 1) & (month <= 12)).all():
-            return year * 12 + month - 1
-    tenths = np.round(v * 10)
-    if np.allclose(v * 10, tenths, rtol=0.0, atol=1e-6) and ((v >= 1000) & (v < 3000)).all():
-        year, quarter = np.divmod(tenths.astype(np.int64), 10)
-        if ((quarter >= 1) & (quarter <= 4)).all():
-            return year * 12 + 3 * (quarter - 1)
-    return None
-
-
-def uneven_steps(when: Any) -> str | None:
-    """How the steps between a series' times ``when`` (``sort_key``'s: numbers, or dates
-    with or without a time zone) vary, or None when they are even: one step, a calendar
-    frequency pandas names (months, quarters, business days), or one step of whole months
-    (``calendar_months``: also yyyymm numbers and with a month absent). A series is read as samples
-    in time order, evenly spaced, so a time with no row is no gap to fill and a 3-day step
-    counts as one."""
-    t = pd.Index(when).unique().sort_values()
-    if len(t) < 3:
-        return None
-    months = calendar_months(t)  # months of 28 to 31 days, 194912 -> 195001: one step each
-    if months is not None:
-        steps = np.diff(months)
-    elif isinstance(t, pd.DatetimeIndex):
-        if pd.infer_freq(t) is not None:
-            return None
-        steps = np.diff(t.as_unit("ns").asi8)
-    elif pd.api.types.is_numeric_dtype(t.dtype):
-        steps = np.diff(t.to_numpy(np.float64))
-        if np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
-            return None
-    else:
-        return None
-    kinds, counts = np.unique(steps, return_counts=True)
-    if kinds.size == 1:
-        return None
-    common = kinds[int(np.argmax(counts))]
-    shown = f"{int(common)} month{'s' if common != 1 else ''}" if months is not None else \
-        str(pd.Timedelta(int(common))).replace(" 00:00:00", "") if isinstance(t, pd.DatetimeIndex) \
-        else f"{float(common):g}"
-    return f"its time steps vary ({int(steps.size - counts.max())} of {steps.size} are not the most common, {shown})"
-
-
-def uneven_series(when: np.ndarray, series: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
-    """``(name, uneven_steps)`` of each series whose steps vary; ``series``: each one's name
-    and rows of ``when``. A file of many series mostly repeats one grid of times, so each
-    grid is judged once (keyed by its bytes; object arrays, times with a zone, each time):
-    judging every series anew took seconds per 10,000 series."""
-    seen: dict[bytes, str | None] = {}
-    found = []
-    for name, rows in series:
-        t = when[rows]
-        key = None if t.dtype.hasobject else t.tobytes()
-        how = seen[key] if key in seen else uneven_steps(t)
-        if key is not None:
-            seen[key] = how
-        if how is not None:
-            found.append((name, how))
-    return found
-
-
-def warn_uneven(path: str, found: Sequence[tuple[str, str]]) -> None:
-    """One warning for the series of ``path`` whose time steps vary (``uneven_steps``)."""
-    if found:
-        name, how = found[0]
-        more = f" ({len(found)} series like it)" if len(found) > 1 else ""
-        warnings.warn(f"{path}: series {name!r}: {how}{more}; a series is read as evenly spaced samples "
-                      f"in time order, so a missing time is not a gap to fill: give each missing time "
-                      f"a row with empty values, or resample to a regular grid", stacklevel=3)
 
 
 # a date with the day and month as numbers before a year: 10.05.1958, 05/10/1958, 10-05-58,

@@ -140,4 +140,4 @@ def test_calendar_months_are_even_steps():
     # not months: numbers and days as before
     assert uneven_steps(np.array([1.0, 2, 3, 5])) == "its time steps vary (1 of 3 are not the most common, 1)"
     days = pd.date_range("2020-01-01", periods=10, freq="D").delete([4])
-    assert uneven_steps(days) == "its time steps vary (1 of 8 are not the most common, 1 days)"
+    assert uneven_steps(days) == "its time steps vary (1 of 8 are not the most common, 1 day)"

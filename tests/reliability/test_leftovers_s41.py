@@ -295,10 +295,10 @@ def test_series_with_uneven_time_steps_is_warned_of(tmp_path):
 
     assert any("time steps vary (1 of 3" in m and "not a gap to fill" in m
                for m in warned("t,v\n1,1\n2,2\n4,3\n5,4\n", "t"))
-    assert any("(1 of 3 are not the most common, 1 days)" in m
+    assert any("(1 of 3 are not the most common, 1 day)" in m
                for m in warned("date,v\n2020-01-01,1\n2020-01-02,2\n2020-01-04,3\n2020-01-05,4\n", "date"))
     # times with a UTC offset (read as instants) too
-    assert any("(1 of 3 are not the most common, 1 days)" in m for m in warned(
+    assert any("(1 of 3 are not the most common, 1 day)" in m for m in warned(
         "date,v\n2020-01-01T00:00+01:00,1\n2020-01-02T00:00+01:00,2\n2020-01-04T00:00+01:00,3\n"
         "2020-01-05T00:00+01:00,4\n", "date"))
     assert warned("date,v\n2020-01-31,1\n2020-02-29,2\n2020-03-31,3\n2020-04-30,4\n", "date") == []
