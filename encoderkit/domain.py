@@ -551,6 +551,16 @@ def slice_example(example: Example, start: int, end: int, window: int) -> Exampl
         context=example.context)
 
 
+def __getattr__(name: str) -> Any:
+    """``torch``, ``nn`` and ``Tensor`` stay importable from this module (plug-ins written when
+    it imported torch at the top), loaded on first use so the contract itself loads without it."""
+    if name in ("torch", "nn", "Tensor"):
+        import torch
+
+        return {"torch": torch, "nn": torch.nn, "Tensor": torch.Tensor}[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def to_tensor(x: np.ndarray) -> Tensor:
     import torch
 

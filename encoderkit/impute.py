@@ -212,7 +212,11 @@ def _work_dir(run_dir: str | None, overwrite: bool, input: str, output: str) -> 
         work.mkdir(parents=True, exist_ok=True)
         if run_dir:
             (work / RUN_DIR_MARKER).write_text(json.dumps({"command": "impute", "input": str(input)}) + "\n")
-    except OSError as e:
+    except OSError as e:  # a file or a dangling link in the path: named, exit 2, as the trainer's
+        from encoderkit.train.run_dir import run_dir_error
+
+        if run_dir:
+            raise run_dir_error(Path(run_dir), e, key="run_dir") from None
         raise DataError(f"cannot create the run_dir: {e.strerror or e}", file=run_dir, key="run_dir") from None
     return work
 

@@ -37,3 +37,31 @@ def test_impute_names_a_run_dir_too_long(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match=r"'run_dir' parameter .* is 300 bytes long"):
         check_run_dir(tmp_path / LONG, overwrite=False)
+
+
+def test_impute_names_a_file_or_a_dangling_link_in_its_run_dir(tmp_path: Path) -> None:
+    """impute's run_dir is refused as the trainer's run.dir is: the part at fault named, exit 2
+    (was "cannot create the run_dir: Not a directory / File exists", exit 1)."""
+    from encoderkit.impute import _work_dir
+
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for run_dir, named in [("afile/sub", "'afile' is a file, not a folder"),
+                           ("dangling", "'dangling' is a link that leads to no folder"),
+                           ("dangling/sub", "'dangling' is a link that leads to no folder")]:
+        with pytest.raises(UsageError, match=named) as caught:
+            _work_dir(str(tmp_path / run_dir), False, "in.csv", "out.csv")
+        assert caught.value.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dangling"]
+
+
+def test_domain_still_exports_torch_names_lazily() -> None:
+    """Plug-ins that imported ``Tensor`` / ``nn`` / ``torch`` from encoderkit.domain (when it
+    imported torch at the top) still can."""
+    import torch
+
+    import encoderkit.domain as d
+
+    assert d.Tensor is torch.Tensor and d.nn is torch.nn and d.torch is torch
+    with pytest.raises(AttributeError):
+        d.not_a_name  # noqa: B018
