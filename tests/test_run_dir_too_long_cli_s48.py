@@ -46,9 +46,9 @@ def test_impute_names_a_file_or_a_dangling_link_in_its_run_dir(tmp_path: Path) -
 
     (tmp_path / "afile").write_text("")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    for run_dir, named in [("afile/sub", "'afile' is a file, not a folder"),
-                           ("dangling", "'dangling' is a link that leads to no folder"),
-                           ("dangling/sub", "'dangling' is a link that leads to no folder")]:
+    for run_dir, named in [("afile/sub", "afile' is a file, not a folder"),
+                           ("dangling", "dangling' is a link that leads to no folder"),
+                           ("dangling/sub", "dangling' is a link that leads to no folder")]:
         with pytest.raises(UsageError, match=named) as caught:
             _work_dir(str(tmp_path / run_dir), False, "in.csv", "out.csv")
         assert caught.value.exit_code == 2
