@@ -170,8 +170,8 @@ def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callab
     out = data
     for col in schema.get("columns", []):
         c = names.get(str(col.get("name"))) if isinstance(col, Mapping) else None
-        if c is None or col.get("kind") != "numeric":
-            continue
+        if c is None or col.get("kind") != "numeric" or col.get("datetime"):
+            continue  # dates given as text (2015-01, 2005Q1) are read as dates (datetext.py)
         s = data[c]
         if pd.api.types.is_numeric_dtype(s.dtype) or _is_datetime(s) or _is_timedelta(s):
             continue

@@ -34,11 +34,22 @@ class Score:
 
 
 def _equal(a: Any, b: Any) -> bool:
-    """Category equality across dtypes (a code 3 read back as 3.0 is still 3)."""
+    """Category equality across dtypes (a code 3 read back as 3.0 is still 3). Whole numbers
+    compare as the exact integers they are: as floats, a fill 1456789012345678848 (a
+    19-digit code rounded through float64) was the held-back 1456789012345678901, a hit."""
     num = (int, float, np.integer, np.floating)
-    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool) and not isinstance(b, bool):
-        return float(a) == float(b)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, (bool, np.bool_)) \
+            and not isinstance(b, (bool, np.bool_)):
+        return _exact(a) == _exact(b)
     return str(a) == str(b)
+
+
+def _exact(v: Any) -> int | float:
+    """A number as a Python int when it is whole (a float's own exact value), else a float."""
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    f = float(v)
+    return int(f) if f.is_integer() else f
 
 
 def cell_errors(ch: Channel, pred: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ text, in the form of its cells; a datetime fill rounded to the column's own time
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,16 @@ def _round_to_unit(ns: np.ndarray, observed: np.ndarray) -> np.ndarray:
 # time units a datetime fill is rounded to: the coarsest that every observed value is a
 # multiple of (a column of dates gets dates, not 19:23:28.649388)
 _UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
+
+
+def _is_number(v: Any) -> bool:
+    """A real number (not a bool, not text): what a column of numbers can hold."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_integer(v: Any) -> bool:
+    """An integer value (a category code kept as JSON), not a float that happens to be whole."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
@@ -75,6 +86,21 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         except (TypeError, ValueError):  # a category as text that the dtype cannot parse back
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
     np_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Int64 / Float32 -> int64 / float32
+    fill = list(fill)
+    if not all(_is_number(v) for v in fill):
+        # categories that are text in a column pandas holds as numbers (an all-missing text
+        # column is float64 NaN): as an object column, the cells as they are
+        values = out.to_numpy(dtype=object).copy()
+        values[idx] = fill
+        return pd.Series(values, index=s.index, name=s.name, dtype=object)
+    if np.issubdtype(np_dtype, np.integer) and all(_is_integer(v) for v in fill) and \
+            all(np.iinfo(np_dtype).min <= int(v) <= np.iinfo(np_dtype).max for v in fill):
+        # category codes, as exact integers: through float64, the 19-digit code
+        # 1456789012345678901 was written 1456789012345678848, a code that does not exist
+        with warnings_kept():
+            warnings.simplefilter("ignore", FutureWarning)
+            out.iloc[idx] = np.array([int(v) for v in fill], dtype=np_dtype)
+        return out if out.dtype == dtype else out.astype(dtype)
     fill = np.asarray(fill, dtype=np.float64)
     if np.issubdtype(np_dtype, np.integer):
         info = np.iinfo(np_dtype)  # float(2**63 - 1) is 2**63, which wrapped round to -2**63

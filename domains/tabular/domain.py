@@ -165,7 +165,8 @@ class TabularDomain(TableInfill, Domain):
                 frames[:] = [pd.concat(frames, ignore_index=True, sort=False)]
             if set(kept) - set(opts["keep_words"]):  # recorded: new files are read the same way
                 options = {**options, "keep_words": sorted(set(kept) | set(opts["keep_words"]))}
-            return cls.ingest_frame(frames, writer, report, ids=None, **options)
+            return cls.ingest_frame(frames, writer, report, ids=None,
+                                    source=str(sources[0]) if len(sources) == 1 else None, **options)
         except DataError as e:  # e.g. no usable column: name the file(s) it came from
             if e.file is None:
                 e.file = ", ".join(map(str, sources))
@@ -173,9 +174,11 @@ class TabularDomain(TableInfill, Domain):
 
     @classmethod
     def ingest_frame(cls, frame: pd.DataFrame | np.ndarray | list[pd.DataFrame], writer: RecordWriter,
-                     report: IngestReport, ids: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
+                     report: IngestReport, ids: Sequence[str] | None = None, source: str | None = None,
+                     **options: Any) -> dict[str, Any]:
         """A DataFrame (or 2-D array, columns named ``c0, c1, ...``) -> records; returns the schema.
-        A list holding one frame is emptied here (``ingest``: its table is not held twice)."""
+        A list holding one frame is emptied here (``ingest``: its table is not held twice).
+        ``source``: the one file the frame was read from, whose cells messages name by data row."""
         from encoderkit.data.split import validation_mask
 
         opts = check_ingest_options(options)
@@ -195,7 +198,7 @@ class TabularDomain(TableInfill, Domain):
         if rows.size < len(frame) or not _plain_index(frame.index):  # no copy of a table kept whole
             frame = frame.iloc[rows].reset_index(drop=True)
         train = ~validation_mask(len(frame), opts["validation_fraction"], opts["split_seed"])
-        schema, messages = infer_schema(frame, train, **options)
+        schema, messages = infer_schema(frame, train, source=source, rows=rows if source else None, **options)
         for msg in messages:
             warnings.warn(msg, stacklevel=2)
         report.warnings.extend(messages)

@@ -14,7 +14,7 @@ from encoderkit.errors import DataError, UnknownValueWarning
 from encoderkit.numerics import F32_MAX
 
 from domains.tabular.cells import CategoryCodes
-from domains.tabular.datetext import text_dates
+from domains.tabular.datetext import text_dates, zone_message
 from domains.tabular.options import INGEST_DEFAULTS
 from domains.tabular.values import _json_value, column_numbers
 
@@ -59,6 +59,9 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
         s = frame[names[col["name"]]]
         if col["kind"] == "numeric":
             dates = text_dates(s) if col.get("datetime") else None  # ISO dates as text (datetext.py)
+            zone = zone_message(col, s) if col.get("datetime") and report_text else None
+            if zone:  # times with a UTC offset given to a model trained without, or the reverse
+                warnings.warn(f"{source}: {zone}" if source else zone, stacklevel=2)
             v, msg = column_numbers(s if dates is None else dates, col["name"], opts, source)
             if msg and report_text:
                 warnings.warn(msg, stacklevel=2)

@@ -61,6 +61,11 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
             not _codes(numeric_values(s), opts["categorical_threshold"]) else "categorical"
     if pd.api.types.is_bool_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        # counted as the integers they are: as float64, the 19-digit codes 1456789012345678901
+        # and ...917 were one value (float64 holds about 16 digits), so distinct codes were
+        # counted as fewer, and int64 values near its limits as 2 (codes, filled -2**63)
+        return "categorical" if _codes(s.dropna().to_numpy(), opts["categorical_threshold"]) else "numeric"
     if pd.api.types.is_numeric_dtype(s.dtype):
         v = s.dropna().to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):  # inf: not integral; refused below, column named

@@ -375,7 +375,7 @@ class Head:
     first: str = ""  # the first line, without its end
     newline: str = "\n"  # the first line's end
     bom: bool = False  # whether the file starts with a UTF-8 byte-order mark
-    codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139)
+    codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139), hex (0x1F)
     # the first HEAD_BYTES as written (no byte-order mark), whether that is the whole file:
     # how its cells are quoted tells pandas' output from R's (quoting.py, words.py)
     sample: bytes = field(default=b"", repr=False)
@@ -386,7 +386,9 @@ def _head(path: str, delimiter: str) -> Head:
     """What the start of a text table says (``Head``); empty where it cannot be read here
     (the reader says what is wrong with the file). ``codes``: the columns whose cells in the
     first ``HEAD_BYTES`` include digits led by a zero (zip codes 02139, FIPS 01001): read as
-    numbers they lost the zero, and a fill was written 2139."""
+    numbers they lost the zero, and a fill was written 2139; or hexadecimal codes (``0x1F``),
+    which pyarrow reads as the integer 31: observed cells went back as written, fills in
+    decimal (``22``, read back as the code 0x22)."""
     import csv
     import io
 
@@ -406,7 +408,7 @@ def _head(path: str, delimiter: str) -> Head:
                 sample=raw[3 if bom else 0:], whole=len(raw) < HEAD_BYTES)
     if len(raw) == HEAD_BYTES:  # a cut last line is no row
         text = text[:text.rfind("\n") + 1]
-    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*0\d", text, re.MULTILINE) and \
+    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*[-+]?0[\dxX]", text, re.MULTILINE) and \
             not re.search(r"\d\.\d*0\b", text):  # nor a decimal ending in 0 (3.10: numcodes.py)
         return head  # no cell starts with a zero and a digit: nothing to parse the head for
     try:
@@ -419,7 +421,8 @@ def _head(path: str, delimiter: str) -> Head:
     led = set()
     whole = [row for row in rows[1:] if len(row) == len(names)]
     for row in whole:
-        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
+        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip())
+                   or _HEX.fullmatch(cell.strip()))
     for j in range(len(names)):  # 3.1 beside 3.10: codes, not one number (numcodes.py)
         if j not in led and collapsing(row[j] for row in whole) is not None:
             led.add(j)
@@ -428,6 +431,7 @@ def _head(path: str, delimiter: str) -> Head:
 
 
 _LEADING_ZERO = re.compile(r"0\d+")
+_HEX = re.compile(r"[-+]?0[xX][0-9a-fA-F]+")  # what pyarrow reads as an integer (0x1F: 31)
 
 
 def _check_first_line(first: str, path: str) -> None:

@@ -8,7 +8,8 @@ The schema is plain JSON (it lives in the store's attributes and in a run's
                   normalised values, strictly increasing, >= 2 entries), "integer"
                   (all training values integral: infill rounds), "datetime",
                   "quantiles" (the ``num_bins + 1`` quantiles with ties kept, so the
-                  column's marginal can be sampled),
+                  column's marginal can be sampled), "zoned" (dates given as text only,
+                  ``datetext.py``: whether their times carry a UTC offset),
      categorical: "categories" (JSON values; code 0 is the unknown category, the
                   value ``categories[i]`` has code ``i + 1``), "frequencies" (share of
                   the training cells holding ``categories[i]``)}
@@ -36,6 +37,7 @@ from encoderkit.numerics import finite_mean_std
 
 from domains.tabular import reading
 from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values, magnitude_message
+from domains.tabular.datetext import date_text, zoned
 from domains.tabular.numcodes import codes_message, collapsing_counts
 # text forms of numbers and dates live in textforms.py; importable from here as before
 from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
@@ -68,11 +70,15 @@ def _category_counts(s: pd.Series) -> pd.Series:
         present.map(_json_value).value_counts(sort=True)
 
 
-def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tuple[dict[str, Any], list[str]]:
+def infer_schema(frame: pd.DataFrame, train: np.ndarray, *, source: str | None = None,
+                 rows: np.ndarray | None = None, **options: Any) -> tuple[dict[str, Any], list[str]]:
     """Decide each column's kind and compute its statistics on the ``train`` rows.
 
     Returns ``(schema, messages)``; messages are human-readable warnings (dropped
-    columns, unparsable cells, capped vocabularies) for the ingest report.
+    columns, unparsable cells, capped vocabularies) for the ingest report. ``source``: the
+    file ``frame`` was read from, ``rows``: the file's 0-based data row of each of its rows
+    (rows with no cell left out before), so that a message names a cell by its data row
+    (``values.row_name``); without ``source``, by the frame's index label.
     """
     opts = check_ingest_options(options)
     messages = unknown_columns(opts, frame.columns)
@@ -82,7 +88,7 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, **options: Any) -> tupl
     for col in frame.columns:
         if str(col) in excluded:
             continue
-        entry, said, why = column_entry(frame[col], str(col), train, opts)
+        entry, said, why = column_entry(frame[col], str(col), train, opts, source=source, rows=rows)
         messages += said
         if entry is None:
             dropped[str(col)] = why
@@ -115,15 +121,20 @@ def finish_schema(columns: list[dict[str, Any]], dropped: dict[str, str], opts: 
             "excluded": sorted(excluded), "dropped": dropped}
 
 
-def column_entry(s: pd.Series, name: str, train: np.ndarray,
-                 opts: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[str], str]:
+def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, Any],
+                 source: str | None = None,
+                 rows: np.ndarray | None = None) -> tuple[dict[str, Any] | None, list[str], str]:
     """One column's schema entry (its kind and statistics on the ``train`` rows), the
     messages to give, and why it is dropped when the entry is None. ``opts``: checked
-    ingest options. Column by column, so a large table is read one column at a time."""
+    ingest options; ``source``, ``rows``: see ``infer_schema``. Column by column, so a large
+    table is read one column at a time. Text of ISO dates or period labels (``2021-01-31``,
+    ``2015-01``, ``2005Q1``) is read as the dates it writes (``datetext.py``), as the file
+    readers read ISO dates, unless the options make the column categories."""
     messages: list[str] = []
     if s.notna().sum() == 0:
         return None, [f"column {name!r} is entirely missing; dropped"], "it is entirely missing"
-    kind = opts["columns"].get(name) or _infer_kind(s, opts)
+    dates = date_text(s) if opts["columns"].get(name) in (None, "numeric") else None
+    kind = opts["columns"].get(name) or ("numeric" if dates is not None else _infer_kind(s, opts))
     big = kind == "categorical" and name not in opts["columns"] and beyond_int64(s)
     if big and int(s.notna().sum()) >= IDENTIFIER_MIN and identifier_values(s) or \
             kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
@@ -136,7 +147,7 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
             "it is an identifier (each of its values occurs once)"
     entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
     if kind == "numeric":
-        v, msg = column_numbers(s, name, opts)
+        v, msg = column_numbers(s if dates is None else dates, name, opts, source, rows)
         if msg:
             messages.append(msg)
         if name not in opts["columns"] and beyond_int64(s):  # amounts beyond int64 (bigints.py)
@@ -156,7 +167,9 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray,
         # quantiles keep their ties (edges do not): the marginal SCARF-style views draw from
         entry.update(mean=mean, std=std, edges=[float(e) for e in edges],
                      quantiles=[float(q) for q in quantiles],
-                     integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s))
+                     integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s) or dates is not None)
+        if dates is not None:  # whether its times carry a UTC offset (a dtype of text cannot say)
+            entry["zoned"] = zoned(s)
         return entry, messages, ""
     st = s[train] if train.any() else s
     counts = _category_counts(st)

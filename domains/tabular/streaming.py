@@ -381,7 +381,8 @@ def ingest_streamed(sources: Sequence[str], writer: RecordWriter, report: Ingest
         train = ~validation_mask(rows.size, opts["validation_fraction"], opts["split_seed"])
         cells = os.path.join(str(folder), "encoded.bin")
         with _room(str(folder), path):
-            schema, messages = _schema_and_cells(table, opts, rows, train, cells)
+            schema, messages = _schema_and_cells(table, opts, rows, train, cells,
+                                                 paths[0] if len(paths) == 1 else None)
         for msg in messages:
             warnings.warn(msg, stacklevel=3)
         report.warnings.extend(messages)
@@ -406,7 +407,7 @@ def _room(folder: str, path: str) -> Iterator[None]:
 
 
 def _schema_and_cells(table: Any, opts: Mapping[str, Any], rows: np.ndarray, train: np.ndarray,
-                      cells: str) -> tuple[dict[str, Any], list[str]]:
+                      cells: str, source: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """``infer_schema`` and ``encode_frame`` of the table's non-empty ``rows``, a column at a
     time: the schema, its messages, and each kept column's encoded cells appended to the file
     ``cells`` (category codes int32, values float32, observed bytes, ``len(rows)`` each). An
@@ -425,7 +426,8 @@ def _schema_and_cells(table: Any, opts: Mapping[str, Any], rows: np.ndarray, tra
             table.release(j)
             if rows.size < table.num_rows:
                 frame = frame.iloc[rows].reset_index(drop=True)
-            entry, said, why = column_entry(frame.iloc[:, 0], name, train, opts)
+            entry, said, why = column_entry(frame.iloc[:, 0], name, train, opts, source=source,
+                                            rows=rows if source else None)
             messages += said
             if entry is None:
                 dropped[name] = why

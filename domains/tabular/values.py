@@ -74,14 +74,18 @@ def missing_marks(s: pd.Series) -> np.ndarray:
     return reading.is_mark(s)
 
 
-def row_name(s: pd.Series, i: int, source: str | None) -> str:
+def row_name(s: pd.Series, i: int, source: str | None, rows: np.ndarray | None = None) -> str:
     """Position ``i`` of ``s`` as its reader counts it: the file's 1-based data row (a
-    header line not counted), or the DataFrame's index label given from Python."""
-    return f"data row {i + 1}" if source else f"row {s.index[i]}"
+    header line not counted; ``rows``: the file's 0-based data row of each position of
+    ``s``, where rows were left out before, such as rows with no cell), or the DataFrame's
+    index label given from Python."""
+    if source:
+        return f"data row {(int(rows[i]) if rows is not None else i) + 1}"
+    return f"row {s.index[i]}"
 
 
 def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
-                   source: str | None = None) -> tuple[np.ndarray, str | None]:
+                   source: str | None = None, rows: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
     """The cells of the numeric column ``name`` as float64 (``numeric_values``) under the one
     policy every reader applies (ingest, impute, predict / embed / infill on a raw table), and
     the warning to give, if any. ``opts``: the ingest options the schema was made with.
@@ -92,15 +96,18 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     column is mostly such cells (fewer than ``numeric_fraction`` of its cells are numbers, so
     ingest would not have read it as numbers) unless ``columns`` forced it numeric. At
     predict time such a column was read as all missing, its predictions those of an empty
-    column, without a word."""
+    column, without a word. ``source``, ``rows``: the file, and its data rows (``row_name``)."""
     v = numeric_values(s)
     where = f"{source}: " if source else ""
     with np.errstate(invalid="ignore"):
         inf = np.isinf(v)
     if inf.any():
+        # a file's 1e400 is read as inf (beyond float64's largest, about 1.8e308): said so, as
+        # "infinite value" alone sent the user looking for an inf that the file does not hold
         raise DataError(f"column {name!r} holds {int(inf.sum())} infinite value(s) (first at "
-                        f"{row_name(s, int(np.flatnonzero(inf)[0]), source)}); make them empty (missing) or finite numbers",
-                        file=source)
+                        f"{row_name(s, int(np.flatnonzero(inf)[0]), source, rows)}); a number beyond "
+                        f"float64's range (about ±1.8e308, such as 1e400) is read as infinite: make "
+                        f"them empty (missing) or finite numbers within that range", file=source)
     given = s.notna().to_numpy()
     text = given & np.isnan(v)
     if not text.any():
@@ -109,14 +116,15 @@ def column_numbers(s: pd.Series, name: str, opts: Mapping[str, Any],
     marked = int((text & missing_marks(s)).sum())  # "." / "-": holes, not stray text
     examples = list(s[text].astype(str).unique()[:3])
     first = int(np.flatnonzero(text)[0])
-    said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at {row_name(s, first, source)})"
+    at = row_name(s, first, source, rows)
+    said = f"column {name!r}: {count} non-numeric cell(s) such as {examples} (first at {at})"
     if opts.get("strict"):
         raise DataError(f"{said} (strict=true)", file=source)
     fraction = float(opts.get("numeric_fraction", 0.9))
     if present > marked and 1.0 - (count - marked) / (present - marked) < fraction and \
             (opts.get("columns") or {}).get(name) != "numeric":
         raise DataError(f"column {name!r}: {count} of its {present} non-empty cells are not numbers "
-                        f"(such as {examples}, first at {row_name(s, first, source)}), but the model reads it as numbers "
+                        f"(such as {examples}, first at {at}), but the model reads it as numbers "
                         f"(ingest does when at least {fraction:.0%} of a column's cells are): check "
                         f"that the column holds what it held in training", file=source)
     return v, f"{where}{said} read as missing"
