@@ -4,7 +4,7 @@
   the fraction (``3.1`` / ``3.10``); ``-0.0`` beside ``0.0`` (pandas writes a rounded
   negative so) and ``1`` beside ``1.0`` are one number;
 - ``words.py``: ``NA`` in a text column is a value only when the file writes its holes empty
-  (a column of numbers, or a text column written bare: ``quoting.py``); R's ``write.csv``
+  (a column of numbers, or that text column itself, written bare: ``quoting.py``); R's ``write.csv``
   (numbers complete, ``NA`` for a missing text, ``""`` for an empty one) shows nothing, so its
   ``NA`` stays missing; a word kept is warned at ingest (``impute`` prints warnings only);
 - ``bigints.py``: integers beyond int64 spread over several lengths (amounts in wei) are
@@ -131,13 +131,19 @@ def test_na_kept_where_a_number_column_writes_holes_empty_and_warned_at_ingest(t
          f"leave their missing cells empty and hold no such word); missing_value=NA reads them as missing"]
 
 
-def test_empty_text_cells_are_evidence_only_where_written_bare(tmp_path):
-    path = tmp_path / "t.csv"  # a hole of a text column written empty, text bare: pandas' to_csv
-    rows = ["region,note,x"] + [f"{r},{'' if i % 5 == 0 else 'ok'},{i}"
+def test_empty_text_cells_are_evidence_only_for_their_own_column_written_bare(tmp_path):
+    path = tmp_path / "t.csv"  # the empty cells are another column's: R's write.table(quote=FALSE) so
+    rows = ["region,note,x"] + [f"{r},{'' if i % 5 == 0 else 'ok'},{i}"  # writes "" beside NA
                                 for i, r in enumerate(["NA", "EU", "APAC"] * 10)]
     path.write_text("\n".join(rows) + "\n")
     res = read_table(str(path))
-    assert (res.frame["region"] == "NA").sum() == 10 and res.kept_words == ["NA"]
+    assert res.frame["region"].isna().sum() == 10 and res.kept_words == []
+    own = tmp_path / "o.csv"  # region's own holes written empty, its text bare: pandas' to_csv
+    rows = ["region,x"] + [f"{'' if i % 7 == 0 else r},{i}" for i, r in enumerate(["NA", "EU", "APAC"] * 10)]
+    own.write_text("\n".join(rows) + "\n")
+    res = read_table(str(own))
+    assert (res.frame["region"] == "NA").sum() == 8 and res.frame["region"].isna().sum() == 5
+    assert res.kept_words == ["NA"]
     quoted = tmp_path / "q.csv"  # R writes an empty string "" and every text quoted, NA bare
     cell = {"NA": "NA", "EU": '"EU"', "APAC": '"APAC"', "": '""', "ok": '"ok"'}
     rows = ['"region","note","x"'] + [f"{cell[r]},{cell['' if i % 5 == 0 else 'ok']},{i}"

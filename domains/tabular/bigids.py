@@ -14,11 +14,14 @@ that reading is the likelier one (log-likelihood ratio above 0) over its distinc
 Only where the evidence of an amount is absent: a written sign (a debit), a value of zero,
 or values rounded to a unit (most end in ``bigints.ROUND_ZEROS`` zeros: wei) make amounts,
 and so do fewer than ``bigints.EVEN_MIN`` distinct values (too few to tell). Measured on
-200 random columns of each size: account numbers of 20-24 digits (random digits) were
-modelled as numbers always before, now 7% of the time at 20 values and never at 50 or more;
-unrounded lognormal amounts (sigma 2 to 2.5) spread over enough orders to be numbers lose
-that reading 4-9% of the time at 20-30 values, under 2% at 50, never at 100 or more (they
-are then categories or an identifier, said; ``columns={<name>: numeric}`` chooses numbers).
+1000 random columns of each size (a share near 8% is known to about +-1.7 points): account
+numbers of 20-24 digits (random digits) were modelled as numbers always before, now 7.9% of
+the time at 20 values, 4.1% at 30, 1.2% at 50, never at 100; unrounded lognormal amounts
+(sigma 2 to 3 in natural log) spread over enough orders to be numbers (``bigints.magnitudes``)
+lose that reading 6-8% of the time at 20 values (8.1% at sigma 3, over 4000 columns), 3-5%
+at 30, 1-1.5% at 50, at most 0.2% at 100. They are then an identifier or categories, and
+said so with the option that models them as numbers (``identifier_override``;
+``bigints.big_integer_message``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from domains.tabular.bigints import EVEN_MIN, ROUND_SHARE, ROUND_ZEROS
+from domains.tabular.bigints import EVEN_MIN, ROUND_SHARE, ROUND_ZEROS, magnitudes
 
 
 def spread_ids(s: pd.Series) -> bool:
@@ -42,3 +45,18 @@ def spread_ids(s: pd.Series) -> bool:
         return False
     fraction = np.log10(values) % 1.0  # float64 holds the leading digits of any length
     return float(np.sum(fraction * np.log(10.0) + np.log(np.log(10.0) / 9.0))) > 0.0
+
+
+def identifier_override(name: str, s: pd.Series | None = None) -> str:
+    """What ingest says (in parentheses) of the option that keeps the column ``name``, left
+    out as an identifier, in the model. A column ``s`` of integers beyond int64 that spread
+    over orders of magnitude as amounts do and is an identifier by its leading digits alone
+    (``spread_ids``) may be amounts misread (module docstring): the option named first is the
+    one that models them as numbers; as categories, a fill would be an amount seen elsewhere."""
+    keep = f"the ingest option 'columns={{{name}: categorical}}' keeps it in"
+    if s is None or not (magnitudes(s) and spread_ids(s)):
+        return keep
+    return (f"read as ids because their leading digits are spread evenly, as account numbers' are, not "
+            f"as amounts' (more 1s than 9s); if they are amounts, the ingest option "
+            f"'columns={{{name}: numeric}}' models them as numbers; 'columns={{{name}: categorical}}' "
+            f"keeps them in as categories")

@@ -394,8 +394,9 @@ def _head(path: str, delimiter: str) -> Head:
 
     try:
         method = compression(path)  # a .zip's member read as it is decompressed, not whole
-        fh = open_stream(path, method) if method == "zip" else open_text(path, binary=True)
-        if fh is None:  # .zst / .tar: pandas-only compressions
+        # .zst by pyarrow's decoder, as its CSV reader reads it (pandas would need zstandard)
+        fh = open_stream(path, method) if method in ("zip", "zstd") else open_text(path, binary=True)
+        if fh is None:  # .tar: a pandas-only compression
             return Head()
         with fh:
             raw = fh.read(HEAD_BYTES)

@@ -36,6 +36,7 @@ from encoderkit.errors import DataError
 from encoderkit.numerics import finite_mean_std
 
 from domains.tabular import reading
+from domains.tabular.bigids import identifier_override
 from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values, magnitude_message
 from domains.tabular.datetext import date_text, zoned
 from domains.tabular.numcodes import codes_message, collapsing_counts
@@ -142,8 +143,8 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
             not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
         n = int(s.notna().sum())
         return None, [f"column {name!r} is an identifier (each of its {n} values occurs once): "
-                      f"left out of the model, its cells kept as they are (the ingest option "
-                      f"'columns={{{name}: categorical}}' keeps it in)"], \
+                      f"left out of the model, its cells kept as they are "
+                      f"({identifier_override(name, s if big else None)})"], \
             "it is an identifier (each of its values occurs once)"
     entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
     if kind == "numeric":

@@ -15,12 +15,15 @@ missing):
   column of numbers (any column not read as text) holds any such word (R's ``write.csv``
   writes ``NA`` there, so its ``NA`` stays missing). It shows it by some cell of a column of
   numbers that is empty (or ``?`` / blank: pandas' ``to_csv`` writes a missing number so),
-  or, where they show nothing, by its quoting (``quoting.py``): a hole of a
-  text column written empty, in a file that writes most text bare (pandas quotes a cell
-  only when it must). R writes an empty string ``""`` and every text quoted, readr writes
-  ``""`` and a missing cell ``NA``: neither shows a bare empty text cell, so their ``NA``
-  stays missing; so does that of a file that shows nothing (no hole but the words; only
-  the file's first ``reading.HEAD_BYTES`` are looked at for quoting). ``null`` / ``NULL`` /
+  or, where they show nothing, by the quoting of the column that holds the word
+  (``quoting.py``): some of its own holes written empty and most of its text bare (pandas
+  quotes a cell only when it must). An empty cell of another text column is no evidence:
+  R's ``write.table(quote=FALSE)`` and a sheet typed by hand leave an empty string (or a
+  cell not filled in) empty there and write ``NA`` for a missing cell here. R writes an
+  empty string ``""`` and every text quoted, readr writes ``""`` and a missing cell ``NA``:
+  neither shows a bare empty text cell, so their ``NA`` stays missing; so does that of a
+  file that shows nothing (no hole but the words; only the file's first
+  ``reading.HEAD_BYTES`` are looked at for quoting). ``null`` / ``NULL`` /
   ``nan`` / ``NaN`` and the ``#N/A`` family stay missing: they are what a hole becomes when
   serialised (SQL, JSON, ``astype(str)``, Excel errors), rarely a value;
 - every other such word is missing.
@@ -103,18 +106,22 @@ def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: A
            quoting: Callable[[], Quoting | None] | None = None) -> Decision:
     """The rule of the module docstring over the columns surveyed (``column_words``, keyed by
     their position in the header). ``quoting``: how the file quotes its cells
-    (``quoting.sample_quoting``), asked only when the columns of numbers show nothing."""
+    (``quoting.sample_quoting``), asked only when the columns of numbers show nothing, and
+    read for each column that holds such a word alone."""
     keep, missing = set(listed(keep_words)), set(listed(missing_value))
     numbers = [c for c in columns.values() if not c.text]
-    evidence = any(c.empty for c in numbers) and not any(c.words for c in numbers)
+    clean = not any(c.words for c in numbers)
+    # the columns whose words are values: every text column where the numbers show it
+    evidence = {j for j, c in columns.items() if c.text} if clean and any(c.empty for c in numbers) else set()
     why = "the file's columns of numbers leave their missing cells empty and hold no such word"
-    text = [j for j, c in columns.items() if c.text]
-    asked = any(w in VALUE_WORDS and w not in keep | missing for j in text for w in columns[j].words)
-    if not evidence and asked and quoting is not None and not any(c.words for c in numbers):
+    asked = [j for j, c in columns.items() if c.text and any(w in VALUE_WORDS and w not in keep | missing
+                                                             for w in c.words)]
+    if not evidence and asked and quoting is not None and clean:
         written = quoting()
-        evidence = written is not None and written.holes_empty(text)
-        why = ("the file writes text unquoted and leaves missing cells empty, as pandas' to_csv does, "
-               "and its columns of numbers hold no such word")
+        # each column by its own cells: an empty cell elsewhere may be an empty string
+        evidence = {j for j in asked if written is not None and written.holes_empty(j)}
+        why = ("the column leaves its own missing cells empty and writes its text unquoted, as pandas' "
+               "to_csv does, and the file's columns of numbers hold no such word")
     out = Decision()
     for j, col in columns.items():
         if not col.text:
@@ -124,7 +131,7 @@ def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: A
                 out.kept.setdefault(j, []).append(word)
             elif word in missing:  # given as missing_value: nothing to say
                 continue
-            elif word in VALUE_WORDS and evidence and word not in missing:
+            elif word in VALUE_WORDS and j in evidence:
                 out.kept.setdefault(j, []).append(word)
                 out.kept_said.append(
                     f"column {col.name!r}: {count} cell(s) {word!r} kept as a value ({why}); "

@@ -55,9 +55,9 @@ def test_pandas_file_with_complete_numbers_keeps_na_as_a_category(tmp_path):
     assert int((got == "NA").sum()) == int((frame["region"] == "NA").sum()) == 17
     assert res.kept_words == ["NA"]
     said = [m for m in res.messages if "'region'" in m]
-    assert said == [f"{path}: column 'region': 17 cell(s) 'NA' kept as a value (the file writes text unquoted "
-                    f"and leaves missing cells empty, as pandas' to_csv does, and its columns of numbers hold "
-                    f"no such word); missing_value=NA reads them as missing"]
+    assert said == [f"{path}: column 'region': 17 cell(s) 'NA' kept as a value (the column leaves its own "
+                    f"missing cells empty and writes its text unquoted, as pandas' to_csv does, and the file's "
+                    f"columns of numbers hold no such word); missing_value=NA reads them as missing"]
     assert int(frame["region"].isna().sum()) == 5
     assert read_table(str(path), missing_value="NA").frame["region"].isna().sum() == 17 + 5
 
