@@ -162,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
 
     forget_checks()  # outputs an earlier command of this process checked are not this one's
     rest = expand_home(rest)  # output=~/x from /bin/sh or cron: the home folder, not ./~
+    quiet = contextlib.ExitStack()
+    if _other_rank():  # rank 0 says the warnings; the caller's filters come back on the way out
+        quiet.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
     try:
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
@@ -188,13 +192,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}",
                   file=sys.stderr)
         return 128 + signum
-    except Exception:
+    except Exception as e:
+        stopped = _peer_stopped(e)
+        if stopped:  # not this process's fault: the one that stopped said why
+            print(f"encoderkit {command}: error: {stopped}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print(f"encoderkit {command}: {BUG_LINE}", file=sys.stderr)
         return 1
     finally:
+        quiet.close()
         warnings.formatwarning = previous
         _give_back(taken, entry)
+
+
+def _other_rank() -> bool:
+    """Whether this process is a rank other than 0 of a multi-process (torchrun) run. Every
+    rank runs the same command on the same data and configuration, so rank 0 says each
+    warning for all of them (a warning said once per rank read as N problems). Errors are
+    printed by every rank: each may differ. A malformed RANK / WORLD_SIZE is left for
+    ``encoderkit.train.distributed.environment`` to name."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
+    except ValueError:
+        return False
+
+
+def _peer_stopped(error: BaseException) -> str | None:
+    """The one-line message for an error that says another process of this distributed run
+    is gone (it stopped on its own error, or was terminated), or None. Only once this process
+    joined a process group: without one no peer exists. ``encoderkit.train.distributed``
+    is looked up, not imported: a command that never imported it has no process group."""
+    dist = sys.modules.get("encoderkit.train.distributed")
+    return None if dist is None else dist.peer_failure(error)
 
 
 def _usage_of(command: str) -> str:

@@ -54,6 +54,9 @@ class GenomicMLMHead(nn.Module):
         target = targets["ids"].long()
         if target.numel() == 0:
             out.loss = logits.sum() * 0.0  # keeps the graph: a batch without targets adds nothing
+            # the keys of every other batch (the trainer sums each over the ranks), adding 0
+            out.losses = {"mlm": out.loss.detach()}
+            out.metrics = {"accuracy": out.loss.detach().float()}
             return out
         ce = F.cross_entropy(logits.float(), target, reduction="none")  # [P]
         if weights is None:

@@ -115,6 +115,11 @@ class TabularEmbedder(nn.Module):
         return self.column(column) + value
 
 
+# the losses and metrics a cell kind adds to the head's output
+KIND_KEYS = {"cat": (("cat_ce",), ("cat_accuracy",)),
+             "num": (("bin_ce", "num_mse"), ("bin_accuracy", "num_rmse"))}
+
+
 class TabularHead(nn.Module):
     """Hidden at predicted cells -> categorical logits (tied to the category
     embedding), quantile-bin logits and a regression value; balanced loss.
@@ -147,6 +152,9 @@ class TabularHead(nn.Module):
         self.register_buffer("bin_valid", torch.from_numpy(layout.bin_valid), persistent=False)
         self.register_buffer("edges", torch.from_numpy(layout.edges), persistent=False)
         self.cat_weight, self.num_weight, self.reg_weight = cat_weight, num_weight, reg_weight
+        # which cell kinds the table has: the keys of losses / metrics (the same on every batch)
+        self.kinds = tuple(k for k, has in (("cat", (~layout.is_numeric).any()),
+                                            ("num", layout.is_numeric.any())) if has)
 
     def forward(self, hidden: Tensor, targets: Mapping[str, Tensor] | None = None,
                 weights: Tensor | None = None) -> HeadOutput:
@@ -161,7 +169,12 @@ class TabularHead(nn.Module):
         w = torch.ones_like(preds["value"]) if weights is None else weights.float()
         is_num = self.is_numeric[column]
         neg = torch.finfo(h.dtype).min
-        zero = h.sum() * 0.0  # keeps the graph when a batch lacks one cell type
+        # Every output enters the loss, weighted 0 where the batch has no such cell: a batch
+        # without categorical (or numeric) targets still gives cat_bias (bins, value) a
+        # gradient, of zero. DDP requires one for every parameter on every rank at every step
+        # (an all-number table stopped at step 2 on "did not receive grad"). The value and the
+        # other gradients are unchanged: x + 0.0 == x.
+        anchor = sum(p.float().sum() for p in preds.values()) * 0.0
         losses, metrics = {}, {}
         parts, total_w = [], 0.0
 
@@ -189,6 +202,15 @@ class TabularHead(nn.Module):
             metrics["num_rmse"] = err.detach().square().mean().sqrt()
             parts.append(self.num_weight * (losses["bin_ce"] + self.reg_weight * losses["num_mse"]))
             total_w += self.num_weight
-        loss = (sum(parts) / total_w) if parts else zero
+        loss = (anchor + sum(parts) / total_w) if parts else anchor
+        # The same keys on every batch of a table, 0 where the batch has no such cell: the
+        # trainer sums each key over the ranks, and a rank without one desynchronised that
+        # collective (gloo "collective mismatch", or a hang). The step's weighted sum of a key
+        # gets from a 0 what it got from an absent key: nothing.
+        none = anchor.detach()
+        for kind in self.kinds:
+            loss_keys, metric_keys = KIND_KEYS[kind]
+            losses.update({k: losses.get(k, none) for k in loss_keys})
+            metrics.update({k: metrics.get(k, none) for k in metric_keys})
         return HeadOutput(preds, loss=loss, losses={k: v.detach() for k, v in losses.items()},
                           metrics=metrics)

@@ -178,6 +178,8 @@ def supervised_contrastive(z: Tensor, y: Tensor, logit_scale: Tensor) -> Tensor:
     count = pos.sum(1)
     has = count > 0
     if not bool(has.any()):
-        return _zero(z)
+        # logit_scale keeps a (zero) gradient too: DDP needs one for every parameter on
+        # every rank, and a rank's micro-batch may hold no two records of one label
+        return _zero(z) * logit_scale
     per_anchor = -(log_prob.masked_fill(~pos, 0.0)).sum(1)[has] / count[has]
     return per_anchor.mean()

@@ -124,8 +124,10 @@ class TaskModel(nn.Module):
         y, m = labels["y"], labels["mask"]
         if spec.type in ("classification", "token_classification"):
             out.loss = H.classification_loss(logits, y, m, self.class_weights)
-            if bool(m.any()):
-                out.metrics = {"accuracy": (logits[m].argmax(-1) == y[m]).float().mean()}
+            # reported on a batch without labelled units too (0, weighed by its 0 units): the
+            # trainer sums each key over the ranks, and a key one rank lacks breaks that collective
+            hit = (logits[m].argmax(-1) == y[m]).float()
+            out.metrics = {"accuracy": hit.mean() if bool(m.any()) else hit.sum()}
         elif spec.type == "multilabel":
             out.loss = H.multilabel_loss(logits, y, m)
         else:

@@ -12,6 +12,7 @@ GPU). Tested with 2 nodes x 2 gloo ranks on one machine (tests/train/test_multin
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -67,20 +68,100 @@ def resolve_device(name: str, local_rank: int = 0, local_world_size: int = 1) ->
     return device
 
 
+LAUNCH_HINT = ("start several processes with torchrun (torchrun --nproc-per-node=N -m encoderkit "
+               "...), which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or unset RANK and "
+               "WORLD_SIZE for one process")
+
+
+def _env_int(name: str, default: int, low: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise UsageError(f"the environment variable {name}={raw!r} must be an integer >= {low}; "
+                         f"{LAUNCH_HINT}", key=name)
+    return value
+
+
+def environment() -> DistInfo:
+    """The processes torchrun's variables describe, checked: a hand-made launcher or a
+    scheduler that sets RANK / WORLD_SIZE but not the rest got a torch traceback (no
+    MASTER_ADDR) or a data error about a rank (RANK=1 alone) instead of one line naming the
+    variable."""
+    world = _env_int("WORLD_SIZE", 1, 1)
+    rank = _env_int("RANK", 0, 0)
+    local = _env_int("LOCAL_RANK", 0, 0)
+    local_world = _env_int("LOCAL_WORLD_SIZE", 1, 1)
+    if rank >= world:
+        said = (f"is not below WORLD_SIZE={world}" if os.environ.get("WORLD_SIZE", "").strip()
+                else "is set but WORLD_SIZE is not (one process, whose RANK is 0)")
+        raise UsageError(f"the environment variable RANK={rank} {said}; {LAUNCH_HINT}", key="RANK")
+    if world > 1:
+        unset = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k, "").strip()]
+        if unset:
+            raise UsageError(f"WORLD_SIZE={world} asks for {world} processes but the environment "
+                             f"variable{'s' if len(unset) > 1 else ''} {' and '.join(unset)} "
+                             f"{'are' if len(unset) > 1 else 'is'} not set; {LAUNCH_HINT}",
+                             key=unset[0])
+        _env_int("MASTER_PORT", 0, 1)
+    return DistInfo(rank=rank, local_rank=local, world_size=world, local_world_size=local_world)
+
+
+_JOINED = False  # this process took part in a process group (teardown does not clear it)
+
+# what gloo's socket errors say when the process at the other end is gone ("[pair.cc:553]
+# Connection closed by peer [127.0.0.1]:7570", "Read error [...]: Connection reset by peer")
+_PEER_GONE = re.compile(r"connection (closed|reset) by peer|broken pipe|socket timeout", re.IGNORECASE)
+
+
 def setup(device_name: str) -> tuple[DistInfo, torch.device]:
     """Initialise the process group if torchrun launched us; return (info, device)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    info = DistInfo(rank=rank, local_rank=local, world_size=world, local_world_size=local_world)
+    info = environment()
+    local, local_world = info.local_rank, info.local_world_size
     device = resolve_device(device_name, local, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if info.enabled and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+        try:
+            dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+        except dist.DistError as e:  # the rendezvous: no process answered at MASTER_ADDR:MASTER_PORT
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise UsageError(f"RANK={info.rank} of WORLD_SIZE={info.world_size} could not join the "
+                             f"other processes at MASTER_ADDR={os.environ.get('MASTER_ADDR')} "
+                             f"MASTER_PORT={os.environ.get('MASTER_PORT')} ({first[:200]}); "
+                             f"{LAUNCH_HINT}", key="MASTER_ADDR") from None
+    global _JOINED
+    _JOINED = _JOINED or info.enabled
     return info, device
+
+
+def peer_failure(error: BaseException) -> str | None:
+    """The one-line message for ``error`` if it says another process of this distributed run
+    is gone, else None. torchrun's other ranks end in a torch traceback (gloo's "Connection
+    closed by peer", a ``DistBackendError`` / ``DistNetworkError``) when one rank stops on a
+    user error or is terminated; blamed on encoderkit, that hid the one message that said what
+    was wrong. Only once this process joined a process group, and only these errors: another
+    error of a distributed run is still reported as encoderkit's."""
+    if not _JOINED:
+        return None
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:  # the error and what it was raised from
+        seen.add(id(e))
+        first = (str(e).strip().splitlines() or [""])[0]
+        match = _PEER_GONE.search(first)
+        if isinstance(e, (dist.DistBackendError, dist.DistNetworkError)) or (
+                isinstance(e, RuntimeError) and match):
+            why = match.group(0) if match else type(e).__name__
+            return (f"another rank of this distributed run stopped or stopped answering ({why}): "
+                    f"read that rank's own message for the cause; this rank cannot go on without it")
+        e = e.__cause__ or e.__context__
+    return None
 
 
 _HELD = 0  # > 0: runs in this process share one process group (held())
@@ -110,6 +191,22 @@ def all_reduce_sum(x: Tensor, info: DistInfo) -> Tensor:
     if info.enabled:
         dist.all_reduce(x, op=dist.ReduceOp.SUM)
     return x
+
+
+def all_gather_rows(x: Tensor, info: DistInfo) -> Tensor:
+    """Every rank's ``x`` ``[n_rank, ...]`` concatenated in rank order; ranks may hold
+    different numbers of rows (padded to the most for the collective, then cut back)."""
+    if not info.enabled:
+        return x
+    n = torch.tensor([x.shape[0]], dtype=torch.int64, device=x.device)
+    counts = [torch.zeros_like(n) for _ in range(info.world_size)]
+    dist.all_gather(counts, n)
+    sizes = [int(c) for c in counts]
+    padded = x.new_zeros((max(sizes), *x.shape[1:]))
+    padded[: x.shape[0]] = x
+    parts = [torch.empty_like(padded) for _ in range(info.world_size)]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([part[:size] for part, size in zip(parts, sizes)])
 
 
 def barrier(info: DistInfo) -> None:
