@@ -12,14 +12,10 @@ import pytest
 
 from encoderkit.cli import COMMANDS
 
-# Commands whose help path still imports torch: infill (its help lists each registered
-# domain's input formats, read from the domain classes; encoderkit.domain loads without torch
-# since s48c, but each built-in domain's module imports its torch modules at module level:
-# `from torch import nn` and `.modules` in domains/{genomic,sets,timeseries}/domain.py, and
-# TableLayout, which domains/tabular/domain.py builds, lives in the torch-based modules.py).
-STILL_TORCH = {
-    "infill": "infill --help loads the built-in domain classes, whose modules import torch (domains/*/domain.py)",
-}
+# Commands whose help path still imports torch: none since s48 (the built-in domains import
+# their torch modules where a model is built: `embedder()` / `head()`; TableLayout is numpy-only
+# in domains/tabular/layout.py). Kept as the place to name one, with why, if it comes back.
+STILL_TORCH: dict[str, str] = {}
 
 
 def _fresh(code: str) -> list:

@@ -6,10 +6,9 @@ import gzip
 import os
 import warnings
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-from torch import nn
 
 from encoderkit.data.masking import choose_groups, choose_random, choose_spans, corrupt_ids
 from encoderkit.errors import UsageError
@@ -20,11 +19,13 @@ from .infill import infill_sequences
 from .infill_stream import infill_file
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
-from .modules import GenomicEmbedder, GenomicMLMHead
 from .pieces import PieceLog, iter_pieces
 from .tokens import (BASES, CLS_ID, MASK_ID, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
 from .views import genomic_views
+
+if TYPE_CHECKING:
+    from torch import nn
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 ECOLI = os.path.join(DATA_DIR, "ecoli_k12_2Mb.fasta.gz")
@@ -300,10 +301,14 @@ class GenomicDomain(Domain):
 
     # ------------------------------------------------------------------ modules
     def embedder(self, config: Any) -> nn.Module:
+        from .modules import GenomicEmbedder
+
         return GenomicEmbedder(self.vocab.padded_size, config.hidden_size,
                                getattr(config, "initializer_range", 0.02))
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        from .modules import GenomicEmbedder, GenomicMLMHead
+
         return GenomicMLMHead(config.hidden_size, self.vocab.padded_size, getattr(config, "norm_eps", 1e-5),
                               embedder if isinstance(embedder, GenomicEmbedder) else None,
                               getattr(config, "initializer_range", 0.02))

@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-from torch import nn
 
 from encoderkit.data.masking import choose_random
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
@@ -50,12 +49,14 @@ from encoderkit.errors import UsageError
 
 from . import digits
 from .curves import CURVES, curve_order
-from .ingest import (CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL,
+from .ingest import (CLS, ELEM, FORMAT_VERSION, IGNORE, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files)
 from .io import Layout, as_item, check_unit, raws_to_python
-from .modules import IGNORE, SetEmbedder, SetHead
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
+
+if TYPE_CHECKING:
+    from torch import nn
 
 DEFAULTS: dict[str, Any] = {
     "masker": "random",
@@ -423,11 +424,15 @@ class SetsDomain(SetsUserData, Domain):
                 f"{config.global_every}: sliding-window layers act on the data's element order, "
                 "so outputs depend on it. Set model.global_every=1 (every layer global) or "
                 "domain.order=hilbert|zorder for spatial windows.", UserWarning, stacklevel=2)
+        from .modules import SetEmbedder
+
         return SetEmbedder(self.vocab_size, self.num_features, config.hidden_size,
                            config.initializer_range, offset_dims=self.rope_axes,
                            offset_bands=self.offset_bands)
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        from .modules import SetEmbedder, SetHead
+
         tied = None
         if self.options["tie_embeddings"] and isinstance(embedder, SetEmbedder):
             tied = embedder.tok_embeddings

@@ -35,6 +35,7 @@ SPECIALS = ("[UNK]", "[MASK]", "[CLS]", "[ELEM]")
 UNK, MASK, CLS, ELEM = range(4)
 NUM_SPECIAL = len(SPECIALS)
 MISSING_ID = -1  # stored id of an element whose item is missing (infill predicts it)
+IGNORE = -100  # id target of a predicted element whose item is not a target
 
 INGEST_OPTIONS = ("set_column", "id_column", "feature_columns", "coord_columns", "min_count",
                   "arrays_are", "feature_names", "coord_names", "validation_fraction",

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from encoderkit.core.init import trunc_normal_
 from encoderkit.domain import HeadOutput
 
-IGNORE = -100  # id target of a predicted element whose item is not a target
+from .ingest import IGNORE
 
 
 class SetEmbedder(nn.Module):

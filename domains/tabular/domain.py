@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,13 +38,16 @@ from domains.tabular.columnrecords import reading_options, records_by_column
 from domains.tabular.compressed import TextBeyond
 from domains.tabular.filling import TableInfill
 from domains.tabular.parquet_out import write_parquet
-from domains.tabular.modules import TableLayout, TabularEmbedder, TabularHead
+from domains.tabular.layout import TableLayout
 from domains.tabular.reading import _plain_index, read_table
 from domains.tabular.records import TableRecords
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
 from domains.tabular.views import tabular_views
+
+if TYPE_CHECKING:  # the modules import torch: loaded by embedder / head only
+    from domains.tabular.modules import TabularEmbedder, TabularHead
 
 # Runtime options (the Hydra `domain` group minus `name`): name -> default.
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -362,9 +365,13 @@ class TabularDomain(TableInfill, Domain):
 
     # ------------------------------------------------------------ modules
     def embedder(self, config: Any) -> TabularEmbedder:
+        from domains.tabular.modules import TabularEmbedder
+
         return TabularEmbedder(self.layout, config.hidden_size, getattr(config, "initializer_range", 0.02))
 
     def head(self, config: Any, embedder: Any = None) -> TabularHead:
+        from domains.tabular.modules import TabularHead
+
         if embedder is None:
             embedder = self.embedder(config)
         return TabularHead(self.layout, config.hidden_size, embedder,

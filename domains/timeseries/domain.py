@@ -26,11 +26,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from torch import nn
 
 from encoderkit.data.textfiles import DECIMALS, delimiter
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Record, RecordWriter,
@@ -44,10 +43,12 @@ from .filling import SeriesInfill
 from .layout import header_cells, warn_data_header
 from .marks import is_sentinel, valid_missing_value
 from .masking import FLAT_SCALES, SeriesMasking, series_stats
-from .modules import PatchEmbedder, PatchHead
 from .parquet import read_series as read_parquet
 from .precision import Float32Check
 from .views import timeseries_views
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MASKERS = ("random", "span", "tail", "gap")
 INGEST_OPTIONS = ("format", "time_column", "series_column", "channels", "value_column",
@@ -494,6 +495,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
     # ------------------------------------------------------------------ modules
     def embedder(self, config: Any) -> nn.Module:
+        from .modules import PatchEmbedder
+
         fields = ("values", "observed") + (("baseline",) if self.options["baseline"] != "none" else ())
         return PatchEmbedder(self.patch, int(config.hidden_size),
                              float(getattr(config, "initializer_range", 0.02)), fields=fields,
@@ -511,6 +514,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         return n
 
     def head(self, config: Any, embedder: nn.Module | None = None) -> nn.Module:
+        from .modules import PatchHead
+
         return PatchHead(self.patch, int(config.hidden_size),
                          float(getattr(config, "initializer_range", 0.02)),
                          loss_delta=self.options["loss_delta"])
