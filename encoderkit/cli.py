@@ -34,6 +34,7 @@ import sys
 import threading
 import traceback
 import warnings
+from typing import Sequence
 
 from encoderkit.cliutil import explain_key_error
 from encoderkit.errors import EncoderkitError
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
     try:
+        _check_one_process(command, rest)
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
         code = int(module.run(command, rest) or 0)
@@ -204,6 +206,28 @@ def main(argv: list[str] | None = None) -> int:
         quiet.close()
         warnings.formatwarning = previous
         _give_back(taken, entry)
+
+
+SEVERAL_PROCESSES = ("pretrain", "finetune")  # the commands that train as one torchrun job
+
+
+def _check_one_process(command: str, rest: Sequence[str]) -> None:
+    """Refuse a command other than pretrain / finetune started as several processes
+    (torchrun): every rank would run it whole and write the same output file, store or
+    run_dir at once (one rank's file won, the other failed or clashed)."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return  # named by encoderkit.train.distributed.environment where it matters
+    if world <= 1 or command in SEVERAL_PROCESSES or any(a in ("-h", "--help") for a in rest):
+        return
+    from encoderkit.errors import UsageError
+
+    train = ("; to train on several GPUs: ingest, `torchrun ... -m encoderkit pretrain`, then "
+             "`encoderkit infill` in one process") if command == "impute" else ""
+    raise UsageError(f"runs in one process, not under torchrun (WORLD_SIZE={world}): each of the "
+                     f"{world} processes would write the same output; run `encoderkit {command}` once"
+                     f"{train} (pretrain and finetune are the commands that run as several processes)")
 
 
 def _other_rank() -> bool:
