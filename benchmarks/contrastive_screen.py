@@ -13,6 +13,14 @@ steps unless the setting says otherwise), embeds, and probes (the harness's
 ``probe_predict``: standardised mean-pooled embeddings, LogisticRegressionCV on the
 training rows, accuracy on the fixed test rows, whose labels nothing else sees).
 
+Setting ``defaults`` is the stage as a user types it, ``encoderkit finetune checkpoint=<MLM run>
+task=contrastive data.store=...``: no ``train.steps`` / ``data.max_tokens`` from the screen, so
+``auto`` resolves both (8,192 tokens a step for a contrastive task; 20 epochs, at least 1,000
+steps); what it resolved, the step ``best/`` holds, the validation InfoNCE per evaluation and
+the wall time go to ``<out>/budget.json`` (``--report`` prints them), and with
+``--probe-checkpoints`` every kept ``checkpoints/<step>`` is probed too (the probe along
+the run: does a longer stage lose what a shorter one had?).
+
 Paired by construction: every setting starts from the same MLM weights and is scored
 on the same split, so ``contrastive - MLM`` differences are comparable across
 settings; seeds vary the contrastive stage only. Scores are cached in
@@ -32,6 +40,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,9 +69,16 @@ SETTINGS: dict[str, tuple[list[str], str | None]] = {
     "mlm1": (["task.mlm_weight=1.0"], None),
     # both: the stage a user gets, with the masked-LM loss kept beside InfoNCE
     "userdefault_mlm1": (["train.steps=auto", "data.max_tokens=auto", "task.mlm_weight=1.0"], None),
+    # `encoderkit finetune checkpoint=<mlm run> task=contrastive data.store=...` as typed: no
+    # train.steps or data.max_tokens from the screen (DEFAULT_BUDGET); every kept checkpoint
+    # (train.keep=0, which changes no step) can be probed with --probe-checkpoints
+    "defaults": (["train.keep=0"], None),
     "weakviews": ([], "weak"),
     "norc": ([], "norc"),  # genomic only: views never reverse-complemented
 }
+# settings that take the stage's budget from `encoderkit finetune`'s defaults (train.steps=auto,
+# data.max_tokens=auto), not the screen's CONTRASTIVE_STEPS x common.BATCH
+DEFAULT_BUDGET = {"defaults"}
 REUSE = {
     "ItalyPowerDemand": "/tmp/ftb/final/ItalyPowerDemand",
     "ArrowHead": "/tmp/ftb/final/ArrowHead",
@@ -129,23 +145,54 @@ def contrastive(task: common.Task, work: Path, setting: str, seed: int) -> Path:
     if (run / "done.json").exists():
         return run
     run.mkdir(parents=True, exist_ok=True)
+    steps_batch = ([] if setting in DEFAULT_BUDGET
+                   else [f"train.steps={common.CONTRASTIVE_STEPS}", *common.BATCH])
     args = ["finetune", f"checkpoint={work / f'{task.name}-mlm'}", f"data.store={task.pretrain_store}",
-            "task=contrastive", f"run.dir={run}", f"train.steps={common.CONTRASTIVE_STEPS}",
+            "task=contrastive", f"run.dir={run}", *steps_batch,
             "train.progress=false", f"run.seed={seed}", *data_seed(seed),
-            *common.BATCH, *task.overrides, *overrides]
+            *task.overrides, *overrides]
     log = work / f"{run.name}.log"
     import os
     import subprocess
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    t0 = time.time()
     with open(log, "w") as fh:
         proc = subprocess.run([sys.executable, "-m", "benchmarks.contrastive_screen", "--child",
                                patch or "-", *args], stdout=fh, stderr=subprocess.STDOUT, env=env,
                               cwd=str(Path(__file__).resolve().parent.parent))
     if proc.returncode:
         raise RuntimeError(f"contrastive run failed; log {log}:\n{log.read_text()[-3000:]}")
-    (run / "done.json").write_text("{}")
+    (run / "done.json").write_text(json.dumps({"wall_s": round(time.time() - t0, 1)}))
     return run
+
+
+def budget(run: Path) -> dict:
+    """What the stage resolved and did: steps, batch (tokens, window), training / validation
+    records, the step best/ holds (the lowest validation InfoNCE, what ``embed`` of the run
+    uses), the validation InfoNCE per evaluation, tokens and pairs of views a step (the metrics'
+    ``predicted``, logged every ``train.log_every`` steps), wall time (``done.json``)."""
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    split = json.loads((run / "split.json").read_text())
+    best = run / "best" / "state.json"
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    last = max((r for r in rows if "tokens" in r), key=lambda r: r["step"], default=None)
+    pairs = [r["predicted"] for r in rows if "predicted" in r]  # a contrastive step's pairs of views
+    return {"steps": cfg["train"]["steps"], "max_tokens": cfg["data"]["max_tokens"],
+            "max_seqlen": cfg["data"]["max_seqlen"], "train_records": len(split["train"]),
+            "val_records": len(split["val"]),
+            "best_step": json.loads(best.read_text())["step"] if best.is_file() else None,
+            "val_loss": val, "tokens_per_step": round(last["tokens"] / last["step"]) if last else None,
+            "pairs_per_step": round(float(np.mean(pairs)), 1) if pairs else None,
+            "wall_s": json.loads((run / "done.json").read_text()).get("wall_s")}
+
+
+def checkpoints(run: Path) -> list[Path]:
+    """The run's kept numbered checkpoints, oldest first."""
+    return sorted((p for p in (run / "checkpoints").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
 
 
 def prepare(name: str, out: Path, reuse: str) -> tuple[common.Task, Path]:
@@ -186,6 +233,38 @@ def report(scores: dict, tasks: list[str], settings: list[str], seeds: list[int]
     return "\n".join(lines)
 
 
+def save(file: Path, key: str, value: Any) -> Any:
+    """``value`` under ``key`` in the JSON file, merged with what is there now (screens of other
+    tasks may share ``--out`` and write between our reads); returns ``value``."""
+    import os
+
+    got = json.loads(file.read_text()) if file.exists() else {}
+    got[key] = value
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(got, indent=1))
+    tmp.replace(file)
+    return value
+
+
+def budget_report(scores: dict, budgets: dict, tasks: list[str], settings: list[str], seeds: list[int]) -> str:
+    """Markdown: per run the resolved budget, best/'s step, wall time, and its probe."""
+    lines = ["| task | setting | seed | steps | tokens / step (max_tokens) | pairs / step | window |"
+             " train records | pairs per record | best/ step | wall s | probe (MLM) |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+    for t in tasks:
+        for s in settings:
+            for x in seeds:
+                b = budgets.get(f"{t}|{s}|{x}")
+                if b is None:
+                    continue
+                pairs = b.get("pairs_per_step")
+                per = f"{b['steps'] * pairs / b['train_records']:.0f}" if pairs else ""
+                lines.append(f"| {t} | {s} | {x} | {b['steps']} | {b['tokens_per_step']} ({b['max_tokens']}) | "
+                             f"{pairs} | {b['max_seqlen']} | {b['train_records']} | {per} | {b['best_step']} | {b['wall_s']} | "
+                             f"{scores.get(f'{t}|{s}|{x}', float('nan')):.3f} ({scores.get(f'{t}|mlm', float('nan')):.3f}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
@@ -200,13 +279,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--settings", nargs="+", default=["base"], choices=list(SETTINGS))
     ap.add_argument("--report", action="store_true", help="print the table of what is cached and exit")
+    ap.add_argument("--probe-checkpoints", action="store_true",
+                    help="also probe every kept checkpoints/<step> of each run (keys <task>|<setting>|<seed>|<step>)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "screen.json"
     scores = json.loads(cache.read_text()) if cache.exists() else {}
+    budgets = json.loads((out / "budget.json").read_text()) if (out / "budget.json").exists() else {}
     if args.report:
         print(report(scores, args.tasks, args.settings, args.seeds))
+        if budgets:
+            print()
+            print(budget_report(scores, budgets, args.tasks, args.settings, args.seeds))
         return
     common.one_thread()
     for name in args.tasks:
@@ -220,18 +305,24 @@ def main() -> None:
             return common.accuracy(pred, y[test])
 
         if f"{name}|mlm" not in scores:
-            scores[f"{name}|mlm"] = probe(work / f"{name}-mlm")
-            cache.write_text(json.dumps(scores, indent=1))
+            scores[f"{name}|mlm"] = save(cache, f"{name}|mlm", probe(work / f"{name}-mlm"))
         for setting in args.settings:
             for seed in args.seeds:
                 key = f"{name}|{setting}|{seed}"
-                if key in scores:
-                    continue
-                t0 = time.time()
-                scores[key] = probe(contrastive(task, work, setting, seed))
-                cache.write_text(json.dumps(scores, indent=1))
-                print(f"{key}: {scores[key]:.3f} (MLM {scores[f'{name}|mlm']:.3f}; "
-                      f"{time.time() - t0:.0f} s)", flush=True)
+                if key not in scores:
+                    t0 = time.time()
+                    scores[key] = save(cache, key, probe(contrastive(task, work, setting, seed)))
+                    print(f"{key}: {scores[key]:.3f} (MLM {scores[f'{name}|mlm']:.3f}; "
+                          f"{time.time() - t0:.0f} s)", flush=True)
+                run = work / f"{name}-c-{setting}-s{seed}"
+                if key not in budgets and (run / "done.json").exists():
+                    budgets[key] = save(out / "budget.json", key, budget(run))
+                if args.probe_checkpoints and (run / "checkpoints").is_dir():
+                    for c in checkpoints(run):
+                        k = f"{key}|{c.name}"
+                        if k not in scores:
+                            scores[k] = save(cache, k, probe(c))
+                            print(f"{k}: {scores[k]:.3f}", flush=True)
     print(report(scores, args.tasks, args.settings, args.seeds))
 
 
