@@ -33,7 +33,19 @@ def reading_options(schema: Any) -> dict[str, Any]:
     """The options ``TabularDomain.read_input`` reads a file with: the store's ingest options."""
     stored = schema.get("ingest_options") or {}
     return {"delimiter": stored.get("delimiter"), "decimal": stored.get("decimal", "auto"),
-            "missing_value": stored.get("missing_value"), "keep_words": stored.get("keep_words") or ()}
+            "missing_value": stored.get("missing_value"), "keep_words": stored.get("keep_words") or (),
+            "numbers": held_numbers(schema)}
+
+
+def held_numbers(schema: Any) -> list[str]:
+    """The columns the run's ``schema`` holds as numbers or integer categories: their hex
+    cells (``0x10``) are read as the integers a run trained on them saw (``reading.text_plan``)."""
+    def numeric(c: dict[str, Any]) -> bool:
+        if c.get("kind") == "numeric":
+            return not c.get("datetime")
+        cats = c.get("categories") or []
+        return bool(cats) and all(isinstance(v, int) and not isinstance(v, bool) for v in cats)
+    return [str(c["name"]) for c in schema.get("columns") or [] if numeric(c)]
 
 
 def records_by_column(domain: Any, path: str) -> TableRecords:

@@ -64,8 +64,21 @@ def _held(s: pd.Series) -> np.ndarray:
 
 
 def _period_kind(texts: Sequence[str]) -> str | None:
-    """The kind of ``_PERIODS`` every text of ``texts`` (stripped, none empty) is a label of."""
-    return next((k for k, p in _PERIODS.items() if texts and all(p.fullmatch(t) for t in texts)), None)
+    """The kind of ``_PERIODS`` every text of ``texts`` (stripped, none empty) is a label of.
+    Season / fiscal-year labels (``2009-10``, ``2010-11``: each second part the next year's
+    last two digits) are no months: read as months, their holes were filled with labels no
+    season writes (``2005-08``); such a column stays categories."""
+    kind = next((k for k, p in _PERIODS.items() if texts and all(p.fullmatch(t) for t in texts)), None)
+    return None if kind == "month" and _seasons(texts) else kind
+
+
+_SEASON = re.compile(r"(?P<y>\d{4})[-/](?P<n>\d{2})")
+
+
+def _seasons(texts: Sequence[str]) -> bool:
+    """Whether every text is a season label ``YYYY-YY`` whose second year follows the first."""
+    hits = [_SEASON.fullmatch(t) for t in texts]
+    return all(m is not None and int(m["n"]) == (int(m["y"]) + 1) % 100 for m in hits)
 
 
 def _year_number(m: re.Match) -> tuple[int, int]:
@@ -139,6 +152,23 @@ def date_text(s: pd.Series) -> pd.Series | None:
         if zone.any() and not zone.all():
             return None
     return dates
+
+
+def mixed_offsets(s: pd.Series) -> tuple[str, str] | None:
+    """A cell with a UTC offset and one without, where the text column ``s`` holds ISO times
+    of both (``date_text`` leaves such a column as it was read: categories); else None. They
+    are ISO already: the advice is to give every time its offset (or none), not to write
+    them as ISO dates."""
+    if not is_text(s):
+        return None
+    head = s.dropna().iloc[:_HEAD]
+    head = head[~_marks(head)].astype(str).str.strip()
+    first = list(islice(pd.unique(head.to_numpy(dtype=object)), _LOOK))
+    if not first or not all(_ISO.fullmatch(t) for t in first) or text_dates(s) is None:
+        return None
+    texts = s[_held(s)].astype(str).str.strip()
+    zone = texts.str.contains(_ZONE, regex=True).to_numpy()
+    return (str(texts[zone].iloc[0]), str(texts[~zone].iloc[0])) if zone.any() and not zone.all() else None
 
 
 def zoned(s: pd.Series) -> bool:
@@ -244,12 +274,15 @@ def _observed_zones(texts: Sequence[str], hits: Sequence[re.Match]) -> tuple[np.
 def _period_writer(kind: str, texts: Sequence[str]) -> Callable[[pd.Timestamp], str]:
     """A function writing an instant as the label of the ``kind`` period nearest to it, in
     the form of the observed labels ``texts`` (the first one's, its number zero-padded where
-    any observed label pads it: ``2015-01``, ``2005Q1``, ``Q1 2005``, ``2020-W05``)."""
+    the observed labels write it with two digits: ``2015-01``, ``2005Q1``, ``Q1 2005``, ``2020-W05``)."""
     pattern = _PERIODS[kind]
     first = pattern.fullmatch(texts[0])
     y, n = ("y", "n") if first["y"] is not None else ("y2", "n2")
     numbers = [m["n"] or m["n2"] for m in map(pattern.fullmatch, texts) if m is not None]
-    pad = any(len(g) == 2 and g.startswith("0") for g in numbers)
+    # a two-digit field seen (``09``, or ``10`` with no ``1``..``9`` beside it) is padded
+    # (``2019-10`` .. ``2020-10`` gets ``2020-01``, not ``2020-1``); ``2019-9`` is not
+    pad = any(len(g) == 2 and g.startswith("0") for g in numbers) or \
+        (any(len(g) == 2 for g in numbers) and not any(len(g) == 1 for g in numbers))
     spans = sorted([(first.span(y), "y"), (first.span(n), "n")])
     text = texts[0]
 

@@ -448,7 +448,8 @@ class TabularDomain(TableInfill, Domain):
         # ragged row is refused rather than skipped
         opts = reading_options(self.schema)
         res = read_table(path, opts["delimiter"], keep_rows=True, decimal=opts["decimal"],
-                         missing_value=opts["missing_value"], keep_words=opts["keep_words"], limit=limit)
+                         missing_value=opts["missing_value"], keep_words=opts["keep_words"], limit=limit,
+                         numbers=opts["numbers"])
         for msg in res.words_said:  # NA in a text column read as missing: its cells are filled
             warnings.warn(msg, stacklevel=2)
         self.read_decimal = res.decimal

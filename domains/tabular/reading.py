@@ -70,7 +70,7 @@ TEXT_SUFFIXES = TEXT_TABLE_SUFFIXES
 
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
                decimal: str = "auto", missing_value: Any = None, limit: int | None = None,
-               keep_words: Sequence[str] = ()) -> ReadResult:
+               keep_words: Sequence[str] = (), numbers: Sequence[str] = ()) -> ReadResult:
     """CSV / TSV / Parquet -> DataFrame. Ragged CSV rows (wrong number of fields)
     are skipped and counted rather than shifting cells into the wrong columns, or, with
     ``keep_rows`` (a reader whose output has one row per input row: infill, impute),
@@ -83,11 +83,12 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
     missing too (``marked_numbers``). ``limit``: the bytes of text a compressed text table
     is held to; past them ``compressed.TextBeyond`` is raised (the table is read another
     way), not a ``DataError``. ``keep_words``: words pyarrow reads as missing (``NA``) that a
-    text column keeps as values (``words.py``, which also says which others it keeps)."""
+    text column keeps as values (``words.py``, which also says which others it keeps).
+    ``numbers``: the columns an existing run's schema holds as numbers (``text_plan``)."""
     if not os.path.exists(path):
         raise InputNotFoundError("tabular input does not exist", file=path)
     with reading(path):
-        res = _read_table(path, delimiter, keep_rows, decimal, limit, keep_words, missing_value)
+        res = _read_table(path, delimiter, keep_rows, decimal, limit, keep_words, missing_value, numbers)
         res.frame, said = marked_numbers(res.frame, res.decimal)
         res.messages += [f"{path}: {m}" for m in said]
         if missing_value is not None:
@@ -98,7 +99,7 @@ def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
 
 def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decimal: str = "auto",
                 limit: int | None = None, keep_words: Sequence[str] = (),
-                missing_value: Any = None) -> ReadResult:
+                missing_value: Any = None, numbers: Sequence[str] = ()) -> ReadResult:
     lower = path.lower()
     if os.path.isdir(path):
         raise DataError("is a directory; expected a .csv / .tsv / .parquet file", file=path)
@@ -118,7 +119,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
         return ReadResult(frame, messages=_dropped(path, dropped), index=index, arrow_schema=table.schema)
     import pyarrow.csv as pacsv
 
-    plan = text_plan(path, delimiter, decimal)
+    plan = text_plan(path, delimiter, decimal, numbers)
     point = plan.point
     rows = RowErrors()
     with rows.collected(), parsing(path):
@@ -242,15 +243,21 @@ class TextPlan:
     method: str | None  # the compression
 
 
-def text_plan(path: str, delimiter: str | None, decimal: str) -> TextPlan:
+def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[str] = ()) -> TextPlan:
     """The checks a text table passes before it is parsed (its name, its first line, the
-    decimal option), and how it is parsed."""
+    decimal option), and how it is parsed. ``numbers``: columns a run's schema holds as
+    numbers (or integer categories): their hex cells are read as integers (``0x10``: 16), as
+    the run was trained on them (hex read as text came later; a run trained before saw every
+    cell as an unknown category), not as text."""
     if not plain_name(path).endswith(TEXT_SUFFIXES):
         raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
                         "or .parquet", file=path)
     if delimiter is None:
         delimiter = text_delimiter(path)
     head = _head(path, delimiter)
+    if numbers:
+        keep = set(head.hex) & {str(n) for n in numbers}
+        head.codes = [c for c in head.codes if c not in keep]
     _check_first_line(head.first, path)
     check_decimal(path, delimiter, decimal)
     return TextPlan(delimiter, head, "." if decimal == "auto" else decimal, compression(path))
@@ -376,6 +383,7 @@ class Head:
     newline: str = "\n"  # the first line's end
     bom: bool = False  # whether the file starts with a UTF-8 byte-order mark
     codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139), hex (0x1F)
+    hex: list[str] = field(default_factory=list)  # those of ``codes`` held to be codes by their hex cells alone
     # the first HEAD_BYTES as written (no byte-order mark), whether that is the whole file:
     # how its cells are quoted tells pandas' output from R's (quoting.py, words.py)
     sample: bytes = field(default=b"", repr=False)
@@ -419,15 +427,16 @@ def _head(path: str, delimiter: str) -> Head:
     if not rows:
         return head
     names = rows[0]
-    led = set()
+    led, hexed = set(), set()
     whole = [row for row in rows[1:] if len(row) == len(names)]
     for row in whole:
-        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip())
-                   or _HEX.fullmatch(cell.strip()))
+        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
+        hexed.update(j for j, cell in enumerate(row) if _HEX.fullmatch(cell.strip()))
     for j in range(len(names)):  # 3.1 beside 3.10: codes, not one number (numcodes.py)
         if j not in led and collapsing(row[j] for row in whole) is not None:
             led.add(j)
-    head.codes = [names[j] for j in sorted(led) if names[j].strip()]
+    head.codes = [names[j] for j in sorted(led | hexed) if names[j].strip()]
+    head.hex = [names[j] for j in sorted(hexed - led) if names[j].strip()]
     return head
 
 

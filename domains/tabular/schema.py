@@ -38,7 +38,7 @@ from encoderkit.numerics import finite_mean_std
 from domains.tabular import reading
 from domains.tabular.bigids import identifier_override
 from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values, magnitude_message
-from domains.tabular.datetext import date_text, zoned
+from domains.tabular.datetext import date_text, mixed_offsets, zoned
 from domains.tabular.numcodes import codes_message, collapsing_counts
 # text forms of numbers and dates live in textforms.py; importable from here as before
 from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
@@ -188,6 +188,11 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
         messages.append(f"column {name!r} holds numbers written with separators, signs, units "
                         f"or percent signs (such as {example!r}); read as categories, so fills "
                         f"are values seen in it: to have it treated as a number, {advice}")
+    elif not chosen and (pair := mixed_offsets(s)) is not None:
+        messages.append(f"column {name!r} holds ISO times, some with a UTC offset and some "
+                        f"without (such as {pair[0]!r} and {pair[1]!r}): read as categories, so "
+                        f"fills are times seen in it; give every time with its offset (or none) "
+                        f"to have them read and filled as dates")
     elif not chosen and _text_dates(counts.index, opts["numeric_fraction"]):
         messages.append(f"column {name!r} holds dates written as text (such as "
                         f"{str(counts.index[0])!r}); read as categories, so fills are dates "

@@ -138,7 +138,7 @@ class TextColumns:
         import pyarrow as pa
 
         decimal = opts["decimal"]
-        self.plan = plan = text_plan(path, opts["delimiter"], decimal)
+        self.plan = plan = text_plan(path, opts["delimiter"], decimal, opts.get("numbers") or ())
         self.raw = raw = spill_text(path, plan, folder)
         comma_wanted = decimal == "auto" and plan.delimiter != ","
 
