@@ -57,12 +57,20 @@ def infer_domain(path: str, ingest_options: Mapping[str, Any]) -> str:
 # Steps within this share of the median step count as the grid's (months of 28 to 31 days,
 # business days' weekends of 3 days count as apart: a weekday step is most of them).
 GRID_SLACK = 0.1
+# An event log's steps spread like an exponential's: about half of them under half or over
+# twice the median step (0.44-0.59 over five seeds of 39 steps). A sampler's timestamp jitter
+# stays in a band around it (a 50 Hz logger at +-4 ms: none), though most of its steps miss
+# the 10% band; business days: 0.20. Both conditions make an event log.
+WIDE_SHARE = 0.25
 
 
-def irregular_times(path: str, column: str, delimiter: str | None = None) -> tuple[int, int, str] | None:
-    """``(steps off the grid, steps, the median step in words)`` when the distinct times of
-    ``column`` in the file's head step irregularly, fewer than half of the steps within
-    ``GRID_SLACK`` of the median step: events (transactions, visits), not samples on a grid.
+def irregular_times(path: str, column: str, delimiter: str | None = None) -> tuple[int, int, str, bool] | None:
+    """``(steps off the grid, steps, the median step in words, whether the times are dates)``
+    when the distinct times of ``column`` in the file's head step irregularly, fewer than half
+    of the steps within ``GRID_SLACK`` of the median step and at least ``WIDE_SHARE`` under
+    half or over twice it: events (transactions, visits), not samples on a grid (a sampler's
+    jitter keeps its steps near the median: a series, held-out NRMSE 0.112 against 1.00 read
+    as a table).
     None when they keep a grid, or when the head cannot tell (a missing time, fewer than 10
     steps). An event log whose first column is ``timestamp`` was imputed as a series (held-out
     RMSE 86.5 against 60.6 as a table): the model reads rows as evenly spaced samples."""
@@ -78,9 +86,10 @@ def irregular_times(path: str, column: str, delimiter: str | None = None) -> tup
         return None
     median = float(np.median(steps))
     off = int((np.abs(steps - median) > GRID_SLACK * median).sum())
-    if off * 2 <= steps.size:
+    wide = int(((steps < median / 2) | (steps > 2 * median)).sum())
+    if off * 2 <= steps.size or wide < WIDE_SHARE * steps.size:
         return None
-    return off, int(steps.size), _about(median) if dates else f"{median:g}"
+    return off, int(steps.size), _about(median) if dates else f"{median:g}", bool(dates)
 
 
 def _about(ns: float) -> str:
@@ -326,6 +335,15 @@ def row_numbers_left_out(path: str, delimiter: str | None, options: Mapping[str,
     return skip, [str(c) for c in head.columns if str(c) != skip and str(c) not in roles]
 
 
+def _in_order(path: str, column: str, delimiter: str | None) -> bool:
+    """Whether the head's times of ``column`` run forwards, so that reading the file as a series
+    could help: at most a third of the steps go back (a stacked panel restarts once per series:
+    5 visits a patient, 20%; shuffled dates go back about half the time)."""
+    read = _read_head(path, delimiter)
+    times = None if read is None or column not in read[0].columns else _head_times(read[0][column], True)
+    return times is None or float(np.mean(np.diff(times[0]) < 0)) <= 1 / 3
+
+
 def dated_column(path: str, delimiter: str | None = None) -> str | None:
     """The first column of a text table whose cells are all dates / times or period labels
     (``_head_times``), or None: a table that has one is imputed without its row order, which
@@ -394,9 +412,12 @@ def guess_domain(input: str, ingest_options: Mapping[str, Any], say: Callable[[s
              "and at most one series id, its times in order on a regular grid)")
         key = series_column(input, dated, sep) or _lone_text(input, dated, sep)
         # stacklevel 3: the warning names the caller of ``impute`` (beneath its decorator)
-        warnings.warn(f"{input}: column {dated!r} holds dates / times, but {why}: its rows are imputed "
-                      f"as a table's, without their order; domain=timeseries time_column={word(dated)}"
-                      f"{f' series_column={word(key)}' if key else ''} reads it as a series", stacklevel=3)
+        held = "numbers read as times" if events is not None and not events[3] else "dates / times"
+        advice = (f"; domain=timeseries time_column={word(dated)}"
+                  f"{f' series_column={word(key)}' if key else ''} reads it as a series") \
+            if _in_order(input, dated, sep) else ""  # shuffled dates (release weeks): no series in it
+        warnings.warn(f"{input}: column {dated!r} holds {held}, but {why}: its rows are imputed "
+                      f"as a table's, without their order{advice}", stacklevel=3)
     return domain
 
 

@@ -6,7 +6,8 @@ fill, and a 3-day step counts as one. So uneven steps are warned of, and the war
 must not call a regular calendar uneven nor advise what would damage it: months of 28 to
 31 days, business days (a weekend is one step; a holiday is no missing day), yyyymmdd
 numbers (20210131 -> 20210201 is one day), local times over the spring change of
-daylight-saving time (no 02:00 row can exist), nanosecond counters (float64 rounds them).
+daylight-saving time (no 02:00 row can exist), nanosecond counters (float64 rounds them),
+days written with UTC offsets over a clock change (23 hours apart as instants).
 Split from ``times.py``, which reads and orders the times.
 """
 
@@ -152,6 +153,40 @@ def _spring_forward(t: pd.DatetimeIndex, steps: np.ndarray, common: int) -> str 
             f"set forward for summer time")
 
 
+_DAY = 24 * _HOUR
+
+
+def _wall_clock(t: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
+    """Times with a zone (a file's cells with UTC offsets are read as instants, in UTC) as
+    the local wall-clock times they were written in, when that is what makes them regular:
+    their steps are whole days but for a few of a day +- 1 hour (or +- 30 minutes), which take
+    turns, one offset and back (``2021-03-28 00:00+01:00`` then ``2021-03-29 00:00+02:00``:
+    23 hours in UTC, one day on the wall clock). The offsets themselves are gone by here, so
+    the clock change is read off the steps; the times are shifted to keep the first one's
+    offset (steps are all that is judged). None when that does not apply."""
+    if t.tz is None or len(t) < 3:
+        return None
+    ns = t.as_unit("ns").asi8
+    steps = np.diff(ns)
+    off = (steps + _DAY // 2) % _DAY - _DAY // 2  # how far each step is from whole days
+    if not off.any() or not np.isin(np.abs(off), (0, _HOUR // 2, _HOUR)).all() or (steps < _HOUR).any():
+        return None
+    shift = np.concatenate([[0], np.cumsum(off)])  # the offset's change since the first time
+    if len(set(shift.tolist())) > 2:  # a third offset: no clock changing back and forth
+        return None
+    first = int(pd.Timedelta(t[0].utcoffset() or 0).value)  # the first time's offset: kept
+    return pd.DatetimeIndex(ns - shift + first)
+
+
+def _jitter(steps: np.ndarray) -> bool:
+    """Whether steps that mostly differ stay in a band about their median, fewer than a
+    quarter under half or over twice it: a sampler's timestamp jitter (a 50 Hz logger at
+    +- 4 ms: none), not an event log's gaps (exponential: about 54%). The rule impute's
+    layout guess uses (``encoderkit.impute_layout.WIDE_SHARE``), so its advice agrees."""
+    median = float(np.median(steps))
+    return median > 0 and int(((steps < median / 2) | (steps > 2 * median)).sum()) < 0.25 * steps.size
+
+
 def uneven_steps(when: Any) -> Uneven | None:
     """How the steps between a series' times ``when`` (``sort_key``'s: numbers, or dates
     with or without a time zone) vary, or None when they are even: one step, a calendar
@@ -172,6 +207,9 @@ def uneven_steps(when: Any) -> Uneven | None:
     if months is not None:
         steps, tolerance = np.diff(months), 0.0
     elif isinstance(t, pd.DatetimeIndex):
+        wall = _wall_clock(t)
+        if wall is not None:  # a daily series over a change of daylight-saving time, with offsets
+            t, note = wall, note + "; the times are judged on the wall clock, without their UTC offsets"
         if pd.infer_freq(t) is not None:
             return None
         business = _business_days(t)
@@ -204,6 +242,10 @@ def uneven_steps(when: Any) -> Uneven | None:
     else:
         shown = f"{float(common):g}"
     text = f"its time steps vary ({int(steps.size - counts[most])} of {steps.size} are not the most common, {shown}{note})"
+    if steps.size >= 10 and counts[most] * 2 < steps.size and _jitter(steps):
+        return Uneven(text + "; they stay near the median step, as a sampler's timestamp jitter does",
+                      "a series is read as evenly spaced samples in time order, as a steady sampler's are; "
+                      "if its rate changed, resample to a regular grid")
     if steps.size >= 10 and counts[most] * 2 < steps.size:  # most steps differ: an event log, not samples missing a few
         return Uneven(text, REGULAR_GRID + "; if the rows are events at irregular times rather than "
                       "samples, read the file as a table (domain=tabular), whose rows need no order")

@@ -69,6 +69,10 @@ class RunRecords:
     extra: tuple[str, ...]  # members that trained on records outside member 0's train part
     count: int  # the input's first records that are the run's (the rest appended since)
     what: str  # how the input holds them, for the warning ({run}: the run folder)
+    # a raw source file: the ids of its records that are the run's (the store's ids, the file's
+    # row ids: ``row4`` then ``row7`` where ingest skipped empty rows), matched by id, not by
+    # position; None for a store, whose first ``count`` records are the run's
+    own: frozenset[str] | None = None
 
 
 def own_records(model: Any, data: Any) -> RunRecords | None:
@@ -85,7 +89,7 @@ def own_records(model: Any, data: Any) -> RunRecords | None:
     held = _held_records(data, inputs, model.path)
     if held is None:
         return None
-    count, what = held
+    count, what, own = held
     trained = set(split["train"])
     extra = []
     members = list(getattr(model, "members", ()))
@@ -99,7 +103,7 @@ def own_records(model: Any, data: Any) -> RunRecords | None:
         if part["train"] - trained:
             extra.append(os.path.relpath(folder, run))
         trained |= part["train"]
-    return RunRecords(run, split, frozenset(trained), tuple(extra), count, what)
+    return RunRecords(run, split, frozenset(trained), tuple(extra), count, what, own)
 
 
 def _split(run: Path) -> dict[str, frozenset[str]] | None:
@@ -130,9 +134,11 @@ def _recorded_inputs(run: Path) -> Mapping[str, Any] | None:
     return None
 
 
-def _held_records(data: Any, inputs: Mapping[str, Any], checkpoint: Path) -> tuple[int, str] | None:
-    """(how many of ``data``'s first records are the run's, how) or None: a store of the run's
-    identity (or the run's store appended to since), or the raw file its store was ingested from."""
+def _held_records(data: Any, inputs: Mapping[str, Any],
+                  checkpoint: Path) -> tuple[int, str, frozenset[str] | None] | None:
+    """(how many of ``data``'s first records are the run's, how, the ids of the run's records
+    for a raw file) or None: a store of the run's identity (or the run's store appended to
+    since), or the raw file its store was ingested from."""
     from encoderkit.data.ingest import run_records as first_records
 
     if hasattr(data, "identity") and hasattr(data, "offsets"):  # an open record store
@@ -141,15 +147,18 @@ def _held_records(data: Any, inputs: Mapping[str, Any], checkpoint: Path) -> tup
             return None
         later = len(data) - n
         return n, ("the store run {run} was fine-tuned on" if not later else
-                   f"the store run {{run}} was fine-tuned on, {later} records appended since")
+                   f"the store run {{run}} was fine-tuned on, {later} records appended since"), None
     if isinstance(data, (str, Path)) and os.path.isfile(data):
         return _source_file(Path(data), inputs, checkpoint)
     return None
 
 
-def _source_file(path: Path, inputs: Mapping[str, Any], checkpoint: Path) -> tuple[int, str] | None:
+def _source_file(path: Path, inputs: Mapping[str, Any],
+                 checkpoint: Path) -> tuple[int, str, frozenset[str] | None] | None:
     """A raw file whose sha256 is that of the one file the run's store (still holding the
-    run's records) was ingested from: its records are the run's, read as ingest read them."""
+    run's records) was ingested from: its records are the run's, read as ingest read them,
+    known by the store's ids (the file's row ids). Not by position: ingest skips rows a raw
+    read keeps (empty rows), so the store's 198th record is the file's 200th row."""
     from encoderkit.data.store import RecordStore, StoreError
     from encoderkit.infer.load import run_store
     from encoderkit.train.checkpoint import file_digest
@@ -166,9 +175,14 @@ def _source_file(path: Path, inputs: Mapping[str, Any], checkpoint: Path) -> tup
             return None  # a file of another size is another file: no hashing
         if file_digest(path)["sha256"] != files[0].get("sha256"):
             return None
+        # the whole store is read once, as evaluate reads the whole file (RecordStore has no
+        # ids-only read but through read_range)
+        names = [str(r["id"]) for r in store.read_range(0, len(store))]
+        # a store without ids names its records by position (0, 1, ...): matched by position
+        own = None if names == [str(i) for i in range(len(names))] else frozenset(names)
     except (StoreError, OSError, ValueError, KeyError):
         return None
-    return len(store), "the file that run {run}'s store was ingested from"
+    return len(store), "the file that run {run}'s store was ingested from", own
 
 
 def record_parts(known: RunRecords, ids: list[str]) -> np.ndarray:
@@ -177,8 +191,17 @@ def record_parts(known: RunRecords, ids: list[str]) -> np.ndarray:
     where: dict[str, str] = {}
     for part in ("test", "val", "train"):  # an id in two parts (records sharing it): train wins
         where.update(dict.fromkeys(known.split[part], part))
-    return np.asarray([where.get(str(i), "unseen") if r < known.count else "unseen"
-                       for r, i in enumerate(ids)], dtype=object)
+    runs = _runs(known, ids)
+    return np.asarray([where.get(str(i), "unseen") if own else "unseen"
+                       for own, i in zip(runs, ids)], dtype=object)
+
+
+def _runs(known: RunRecords, ids: list[str]) -> np.ndarray:
+    """Per record of the input, whether it is one of the run's: a raw source file's by id (the
+    store's ids), a store's by position (its first ``count``; later ones appended since)."""
+    if known.own is not None:
+        return np.asarray([str(i) in known.own for i in ids], dtype=bool)
+    return np.arange(len(ids)) < known.count
 
 
 def split_metrics(result: Evaluation, known: RunRecords, ids: list[str], labelled: np.ndarray,
@@ -189,7 +212,7 @@ def split_metrics(result: Evaluation, known: RunRecords, ids: list[str], labelle
     from encoderkit.tasks.metrics import format_table
 
     parts = record_parts(known, ids)
-    trained = np.asarray([r < known.count and str(i) in known.trained for r, i in enumerate(ids)], dtype=bool)
+    trained = _runs(known, ids) & np.asarray([str(i) in known.trained for i in ids], dtype=bool)
     labelled = np.asarray(labelled, dtype=bool)
     result.trained_on = [str(ids[r]) for r in np.flatnonzero(labelled & trained)]
     columns: dict[str, dict[str, float]] = {}

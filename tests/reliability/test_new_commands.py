@@ -506,7 +506,7 @@ def _impute_more(tmp: Path) -> list[tuple[list[str], int, str]]:
         ([f"input={tmp / 'none.npz'}", f"output={tmp / 'o.npz'}"], 1, "none.npz"),
         ([f"input={ok}", out, "exclude=[nosuch]"], 2, "nosuch"),
         ([f"input={ok}", out, "n_models=abc"], 2, "n_models"),
-        ([f"input={ok}", out, f"run_dir={tmp / 'afile' / 'run'}"], 1, "afile"),
+        ([f"input={ok}", out, f"run_dir={tmp / 'afile' / 'run'}"], 2, "is a file, not a folder"),  # named as run.dir is (s48)
         ([f"input={ok}", f"output={tmp / 'o.xyz'}"], 2, "o.xyz"),
         ([f"input={ts}", out, "domain=timeseries"], 1, "ts.csv"),
         ([f"input={crlf}", out], 1, "'b'"),
