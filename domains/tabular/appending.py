@@ -23,13 +23,16 @@ from domains.tabular.schema import check_ingest_options, encode_frame
 def append_files(store: Any, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
                  options: Mapping[str, Any]) -> dict[str, Any]:
     """``TabularDomain.ingest_append`` (its docstring says what happens to each case)."""
+    from domains.tabular.columnrecords import held_numbers  # columnrecords imports this module
+
     schema = json.loads(json.dumps(store.schema))  # kept as the store holds it
     opts = _same_ingest_options(options, schema, str(getattr(store, "where", store)))
     first = 0
     if len(store):
         last = store[len(store) - 1]
         first = int(last["row"]) + 1 if "row" in last else len(store)
-    for path, frame in read_files(sources, opts, report):  # one file in memory at a time
+    # one file in memory at a time; columns the store holds as numbers read hex cells as ints
+    for path, frame in read_files(sources, opts, report, numbers=held_numbers(schema)):
         first += _append_frame(frame, schema, opts, writer, report, first, path)
     return schema
 
@@ -63,7 +66,8 @@ def _same_ingest_options(options: Mapping[str, Any], schema: Mapping[str, Any], 
 
 
 def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestReport,
-               limit: int | None = None, kept: list[str] | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+               limit: int | None = None, kept: list[str] | None = None,
+               numbers: Sequence[str] = ()) -> Iterator[tuple[str, pd.DataFrame]]:
     """Each file read as a table (``read_table`` with the ingest options and ``limit``), its
     ragged rows and messages put in the report; one at a time. ``kept``: extended with the
     missing-value words (``NA``) the files' text columns keep as values (``words.py``). A
@@ -72,7 +76,7 @@ def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestRe
     for path in sources:
         res = read_table(str(path), opts["delimiter"], decimal=opts["decimal"],
                          missing_value=opts["missing_value"], limit=limit,
-                         keep_words=opts.get("keep_words") or ())
+                         keep_words=opts.get("keep_words") or (), numbers=numbers)
         names = [str(c) for c in res.frame.columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:

@@ -86,3 +86,24 @@ def test_mixed_offsets_message_says_so():
     schema, messages = infer_schema(frame, np.ones(40, dtype=bool))
     said = [m for m in messages if "'ts'" in m]
     assert said and "UTC offset" in said[0] and "ISO dates" not in said[0]
+
+
+def test_hex_appended_to_a_store_that_holds_the_column_as_numbers(tmp_path, capsys):
+    """Rows appended to a store built when hex cells were read as integers (its schema holds
+    the column's integer categories) are read as those integers, not as unknown text."""
+    from encoderkit.cli import main
+    from encoderkit.data.store import RecordStore
+
+    path, values = _hex_file(tmp_path)
+    first = tmp_path / "ints.csv"
+    pd.DataFrame({"flags": values, "x": np.linspace(0.0, 1.0, len(values))}).to_csv(first, index=False)
+    store = tmp_path / "s.zarr"
+    assert main(["ingest", "domain=tabular", f"input={first}", f"output={store}"]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "domain=tabular", f"input={path}", f"output={store}", "append=true"]) == 0
+    assert "no category" not in capsys.readouterr().err
+    opened = RecordStore(str(store))
+    col = next(c for c in opened.schema["columns"] if c["name"] == "flags")
+    codes = [int(opened[i]["cat"][0]) for i in range(len(values), 2 * len(values))]  # 0: unknown
+    stored = [col["categories"][c - 1] if c else None for c in codes]
+    assert stored == [int(v) for v in values]
