@@ -15,7 +15,6 @@ with its first member.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -24,12 +23,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from encoderkit.domain import MaskedExample
-from encoderkit.errors import DataError, OutputExistsError, UsageError
+from encoderkit.errors import DataError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.evaluate_split import Evaluation, own_records, split_metrics
 from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
+from encoderkit.tasks.prediction_output import as_written, output_format, prediction_frame, write_frame  # noqa: F401
 from encoderkit.tasks.spec import TaskSpec
 from encoderkit.tasks.token_range import check_token_range
 
@@ -478,102 +478,6 @@ def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[st
     if len(spec.targets) > 1:  # the columns found by name (L.target_columns), a subset too
         out = out[:, [spec.targets.index(n) for n in table.names]]
     return y[rows], out
-
-
-def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
-    """The predictions table from per-record probabilities / original-unit values (``values``).
-    A class prediction is in the labels' kind (``labels.class_values``: ints for int labels);
-    ``as_written`` turns it back into the class names the run's files hold."""
-    import pandas as pd
-
-    t = spec.type
-    if spec.token_level:
-        rid = np.concatenate([[i] * len(o) for i, o in zip(ids, outs)]) if outs else np.zeros(0)
-        pos = np.concatenate([np.arange(len(o)) for o in outs]) if outs else np.zeros(0, int)
-        values = np.concatenate(outs) if outs else np.zeros((0, spec.num_outputs))
-        frame = pd.DataFrame({"id": rid, "position": pos})
-    else:
-        values = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
-        frame = pd.DataFrame({"id": list(ids)})
-    if t in ("classification", "token_classification"):
-        codes = values.argmax(1) if len(values) else np.zeros(0, np.int64)
-        # the labels' own kind (1, not '1', for int labels): compared with them as they are
-        frame["prediction"] = L.class_values(spec.classes, spec.class_kind)[codes]
-        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
-    elif t == "multilabel":
-        # an empty predicted set as L.EMPTY_SET: an empty cell reads back as unlabelled
-        frame["prediction"] = [";".join(c for c, p in zip(spec.classes, row) if p >= 0.5) or L.EMPTY_SET
-                               for row in values]
-        columns = {f"proba_{c}": values[:, j] for j, c in enumerate(spec.classes)}
-    elif len(spec.targets) == 1:
-        frame["prediction"] = values[:, 0]
-        columns = {}
-    else:
-        columns = {f"prediction_{name}": values[:, j] for j, name in enumerate(spec.targets)}
-    # one block, not a column at a time: with 100+ classes pandas warned "highly fragmented"
-    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1) if columns else frame
-
-
-def as_written(frame: Any, spec: TaskSpec, kind: str = "csv") -> Any:
-    """``frame`` as a predictions file of ``kind`` (``output_format``) holds it. In a CSV /
-    TSV the class predictions are the class names (text), as a predictions file has always
-    written them (``true``, ``1`` for a float label 1.0), not the typed values
-    ``prediction_frame`` returns to Python. A Parquet file has types: the predictions keep
-    the labels' own (int64, bool, float, text), so ``label == prediction`` holds there as in
-    Python (as text, int 0/1 labels matched no prediction); only a kind Parquet has no type
-    for (ints beyond int64, held as Python ints) is written as its names."""
-    if spec.type in ("classification", "token_classification") and "prediction" in frame.columns:
-        if kind == "parquet" and frame["prediction"].dtype != object:
-            return frame
-        frame = frame.assign(prediction=np.asarray([L._class_name(v) for v in frame["prediction"]],
-                                                   dtype=object))
-    return frame
-
-
-def output_format(path: str | Path) -> tuple[str, Any]:
-    """``csv`` / ``tsv`` / ``parquet`` of a predictions file by its name, and the compression
-    of a text one (``x.csv.gz``: pandas' ``to_csv`` argument, None: plain); a ``UsageError``
-    for another name."""
-    from encoderkit.data.textfiles import plain_name, write_compression
-
-    name = Path(path).name
-    plain, method = plain_name(name), write_compression(name)
-    if plain.endswith((".parquet", ".pq")) and method is None:
-        return "parquet", None
-    if not plain.endswith((".csv", ".tsv", ".tab")):
-        raise UsageError(f"output {str(path)!r} must end in .csv, .tsv or .parquet (a .csv / .tsv "
-                         f"may be compressed: .gz, .bz2, .xz, .zip)", key="output")
-    return ("csv" if plain.endswith(".csv") else "tsv"), method
-
-
-def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
-    """CSV / TSV (compressed by name too) / Parquet by suffix, atomically; an existing file
-    needs ``overwrite``."""
-    path = Path(path)
-    kind, method = output_format(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"output {str(path)!r} exists; pass overwrite=true to replace it",
-                                file=path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    from encoderkit.outputs import remove_dead_temporaries
-
-    remove_dead_temporaries(path.parent, f".{path.name}.tmp-")  # a killed earlier predict's
-    try:
-        # as the other writers do: a missing folder is made (check_parent vetted the ancestor)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False, compression=method)
-        os.replace(tmp, path)
-    except OSError as e:
-        from encoderkit.outputs import write_error
-
-        raise write_error(e, path) from None
-    finally:
-        with contextlib.suppress(OSError):  # a read-only folder: the error above is what counts
-            tmp.unlink(missing_ok=True)
-    return path
 
 
 def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
