@@ -105,7 +105,7 @@ class TaskModel(nn.Module):
                 mlm = self.masked_lm(hidden, batch)
                 losses = {"info_nce": loss.detach(), "mlm": mlm.detach()}
                 loss = loss + spec.mlm_weight * mlm
-            return HeadOutput(predictions={"pooled": z}, loss=loss, losses=losses,
+            return HeadOutput(predictions={"pooled": z, "projected": p}, loss=loss, losses=losses,
                               metrics={"temperature": 1.0 / self.scale().detach()})
         if spec.type == "supervised_contrastive":
             z = self.pool(hidden, batch)

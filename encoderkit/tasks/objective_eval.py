@@ -113,8 +113,13 @@ class TaskEvaluation:
             for j, b in enumerate(batches):
                 b = b.to(trainer.device)
                 with trainer._autocast():
-                    z = model.pool(model.encode(b), b).float()
-                p = model.project(z).float()
+                    if trainer._fsdp:  # FSDP2 gathers the sharded weights in the wrapped forward only
+                        preds = trainer.wrapped(b, with_targets=False).predictions
+                        z, p = preds["pooled"].float(), preds["projected"].float()
+                    else:
+                        z = model.pool(model.encode(b), b).float()
+                if not trainer._fsdp:
+                    p = model.project(z).float()
                 if keep is not None and j >= keep:  # run for the other ranks' sake (FSDP2): not counted
                     continue
                 k = len(z) // 2

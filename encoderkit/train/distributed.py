@@ -231,15 +231,55 @@ def wrap(model: nn.Module, info: DistInfo, device: torch.device, strategy: str) 
     if strategy == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
+        # FSDP2 shards along dim 0 and refuses 0-dim parameters (a contrastive task's learned
+        # temperature): those stay whole on every rank, their gradients averaged by
+        # ``average_whole_grads`` as FSDP2 averages the others
+        whole = {p for p in model.parameters() if p.ndim == 0} or None
         layers = getattr(getattr(model, "encoder", None), "layers", None)
         for layer in layers or []:
-            fully_shard(layer)
-        fully_shard(model)
+            fully_shard(layer, ignored_params=whole)
+        fully_shard(model, ignored_params=whole)
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
     return DDP(model, device_ids=ids)
+
+
+def is_sharded(t: Tensor) -> bool:
+    """A DTensor (a parameter, gradient or moment FSDP2 shards)."""
+    return hasattr(t, "full_tensor")
+
+
+def average_whole_grads(model: nn.Module, info: DistInfo) -> None:
+    """Under FSDP2: the mean over ranks of the gradients of the parameters it leaves whole
+    (``wrap``), one all-reduce for all of them; FSDP2 averages the sharded ones itself."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None and not is_sharded(p)]
+    if not info.enabled or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= info.world_size
+    for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+        g.copy_(part.view_as(g))
+
+
+def clip_grad_norm(model: nn.Module, max_norm: float) -> Tensor:
+    """``clip_grad_norm_`` over every gradient, also when FSDP2 shards some parameters and
+    leaves others whole (torch's own stacks the per-tensor norms, and refuses a mix of
+    DTensors and tensors): the total norm of both parts, one clip factor for all."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    sharded = [g for g in grads if is_sharded(g)]
+    if not sharded or len(sharded) == len(grads):
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        return norm.full_tensor() if is_sharded(norm) else norm
+    whole = [g for g in grads if not is_sharded(g)]
+    parts = torch.nn.utils.get_total_norm(sharded).full_tensor(), torch.nn.utils.get_total_norm(whole)
+    norm = torch.linalg.vector_norm(torch.stack([parts[0].to(parts[1].device), parts[1]]))
+    factor = float((max_norm / (norm + 1e-6)).clamp(max=1.0))
+    if factor < 1.0:
+        torch._foreach_mul_([g.to_local() if is_sharded(g) else g for g in grads], factor)
+    return norm
 
 
 def unwrap(model: nn.Module) -> nn.Module:

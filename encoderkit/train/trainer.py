@@ -267,9 +267,10 @@ class Trainer(TrainerResume, TrainerOutputs):
                 state["step"] = tensors[f"state.{name}.step"].clone()
                 for key in ("exp_avg", "exp_avg_sq"):
                     full = tensors[f"state.{name}.{key}"].to(p.device, p.dtype)
-                    # every rank holds the full tensor: each keeps its own shard of it
-                    state[key] = distribute_tensor(full, p.device_mesh, p.placements,
-                                                   src_data_rank=None)
+                    # every rank holds the full tensor: each keeps its own shard of it (a
+                    # parameter FSDP2 leaves whole keeps all of it)
+                    state[key] = (distribute_tensor(full, p.device_mesh, p.placements, src_data_rank=None)
+                                  if D.is_sharded(p) else full)
             self._pending_optim = None
 
     def _autocast(self):
@@ -326,10 +327,10 @@ class Trainer(TrainerResume, TrainerOutputs):
                 f"loss is {loss} at step {self.step + 1}; training stopped before the update. "
                 f"Last good checkpoint: {last if last else 'none written yet'} "
                 "(resume from it with a lower optim.lr or check the data)")
+        if self._fsdp:
+            D.average_whole_grads(self.wrapped, info)
         max_norm = self.cfg.train.grad_clip if self.cfg.train.grad_clip > 0 else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), max_norm)
-        if hasattr(norm, "full_tensor"):  # DTensor under FSDP2
-            norm = norm.full_tensor()
+        norm = D.clip_grad_norm(self.wrapped, max_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         out_stats: dict[str, Any] = {"loss": loss, "lr": lr, "grad_norm": float(norm),

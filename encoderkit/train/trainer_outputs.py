@@ -85,7 +85,8 @@ class TrainerOutputs:
                     continue
                 optim_t[f"state.{name}.step"] = state["step"].detach().cpu().clone()
                 for key in ("exp_avg", "exp_avg_sq"):
-                    optim_t[f"state.{name}.{key}"] = state[key].full_tensor().cpu().contiguous()
+                    full = state[key].full_tensor() if D.is_sharded(state[key]) else state[key].detach()
+                    optim_t[f"state.{name}.{key}"] = full.cpu().contiguous()
             groups = [{k: v for k, v in g.items() if k != "params"}
                       for g in self.optimizer.param_groups]
         else:

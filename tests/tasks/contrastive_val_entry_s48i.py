@@ -55,7 +55,8 @@ def batches(records, per_batch: int) -> list:
 
 
 def figures(batch_list, info: D.DistInfo) -> dict:
-    trainer = SimpleNamespace(device=torch.device("cpu"), _autocast=contextlib.nullcontext, info=info)
+    trainer = SimpleNamespace(device=torch.device("cpu"), _autocast=contextlib.nullcontext, info=info,
+                              _fsdp=False)
     return TaskEvaluation._contrastive_val(SimpleNamespace(model=model()), batch_list, trainer)
 
 
