@@ -285,6 +285,17 @@ class RecordStore:
             return str(self._ids[i])
         return str(self._read(self._ids, "ids", i))
 
+    def record_ids(self, start: int = 0, stop: int | None = None) -> list[str]:
+        """The ids of records ``start..stop-1`` (their positions as text in a store without
+        ids), read from the ids array alone: no tokens are read."""
+        stop = len(self) if stop is None else stop
+        if stop <= start:
+            return []
+        if self._ids is None:
+            return [str(i) for i in range(start, stop)]
+        ids = self._ids[start:stop] if self.in_memory else self._read(self._ids, "ids", slice(start, stop))
+        return [str(i) for i in ids]
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         i = self._index(i)
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])

@@ -175,9 +175,7 @@ def _source_file(path: Path, inputs: Mapping[str, Any],
             return None  # a file of another size is another file: no hashing
         if file_digest(path)["sha256"] != files[0].get("sha256"):
             return None
-        # the whole store is read once, as evaluate reads the whole file (RecordStore has no
-        # ids-only read but through read_range)
-        names = [str(r["id"]) for r in store.read_range(0, len(store))]
+        names = store.record_ids()
         # a store without ids names its records by position (0, 1, ...): matched by position
         own = None if names == [str(i) for i in range(len(names))] else frozenset(names)
     except (StoreError, OSError, ValueError, KeyError):
