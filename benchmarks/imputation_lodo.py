@@ -18,9 +18,12 @@ the holed data and fills it; only the hidden cells are scored.
   random offsets (never the first/last sample, never touching), about 15% of each
   channel (at least one gap per channel). MSE on the hidden samples, in units of the
   channel's sd over the dataset (so datasets and channels are comparable). Baselines: linear interpolation, seasonal
-  naive (value one period earlier, else later, else linear) and seasonal climatology +
-  linearly interpolated anomaly; the period is detected from the visible samples
-  (``domains.timeseries.seasonal.detect_period``); no period -> both are linear.
+  naive (value one period earlier, else later, else linear), seasonal climatology +
+  linearly interpolated anomaly, and Kalman smoothing of a structural model fitted per
+  channel (local level / local linear trend / + seasonal, chosen by AIC:
+  ``benchmarks/kalman_fill.py``, R imputeTS' ``na_kalman``); the period is detected from the
+  visible samples (``domains.timeseries.seasonal.detect_period``); no period -> the two
+  seasonal fills are linear, the Kalman fill tries no seasonal component.
 
 Candidates ("defaults") are a small fixed set, several scored from one trained model
 (decode-time choices cost nothing). ``ek_select`` is ``encoderkit impute``'s
@@ -66,7 +69,7 @@ HIDE = 0.2
 SELECT_HOLDOUT = 0.05
 SERIES_INPUTS = "auto"  # --series-inputs
 SHIFTS: tuple[int, ...] = (1,)  # --shifts: the infill_shifts the series default is scored with
-ARMS: tuple[str, ...] = ("bench",)  # --arms: bench (this protocol's models) and / or onecall
+ARMS: tuple[str, ...] = ("bench",)  # --arms: bench (this protocol's models), onecall, estimator, classical
 ONECALL_OVERRIDES: tuple[str, ...] = ()  # --onecall-overrides: pretrain overrides of the onecall arm
 ONECALL_TAG = "ek_onecall"  # --onecall-tag: the method name of the onecall arm's rows
 ONECALL_MODELS = 1  # --onecall-models: n_models of the onecall arm (multiple imputation)
@@ -491,6 +494,20 @@ def classical_series(y: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def kalman_series(holed: list[np.ndarray], name: str) -> tuple[list[np.ndarray], float]:
+    """The Kalman baseline of every series of a dataset, and its wall time (s); prints the
+    channels' outcomes (specification chosen, or linear interpolation and why)."""
+    from benchmarks.kalman_fill import KalmanStats, kalman_fill
+
+    t0 = time.perf_counter()
+    stats = KalmanStats()
+    fills = [kalman_fill(h, stats) for h in holed]
+    secs = time.perf_counter() - t0
+    print(f"[series] {name} kalman: {secs:.1f} s, {stats.channels} channels, {stats.fallbacks} "
+          f"to linear ({stats.line()})", flush=True)
+    return fills, secs
+
+
 def checked_seasonal(y: np.ndarray) -> np.ndarray:
     """Per channel, ``seasonal_fill`` with the period only where it passes the
     cross-validation (what the time-series domain's `seasonal` candidate uses)."""
@@ -667,6 +684,7 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
     if "bench" not in ARMS:  # the classical baselines and the onecall arm only
         preds = {k: [c[k] for c in cl] for cl in [[classical_series(h) for h in holed]] for k in cl[0]}
         secs: dict[str, float] = {}
+        preds["kalman"], secs["kalman"] = kalman_series(holed, name)
         return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp)
     # select: a share of the HOLED series' observed samples held back from training (runs
     # as long as the gaps), as `encoderkit impute` does; the hidden truth is never used
@@ -710,6 +728,7 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
     cl = [classical_series(h) for h in holed]
     for k in cl[0]:
         preds[k] = [c[k] for c in cl]
+    preds["kalman"], secs["kalman"] = kalman_series(holed, name)
     # the domain's own `seasonal` candidate: the period only where it wins the
     # cross-validation on the visible samples (seasonal_period), linear elsewhere
     checked = [checked_seasonal(h) for h in holed]
@@ -740,9 +759,11 @@ def _series_rows(name: str, seed: int, patch: int, truths, labels, holed, sd, pr
         secs["onecall"] = time.perf_counter() - t0
     rows = []
     for m, fills in preds.items():
+        # models: their training time (bench: by baseline); of the classical fills only kalman is timed
+        key = "onecall" if m == ONECALL_TAG else m.split("_")[1] if m.startswith("ek_") else m
+        timed = m.startswith("ek_") or m == "kalman"
         row = dict(kind="series", dataset=name, seed=seed, method=m, patch=patch,
-                   seconds=secs.get("onecall" if m == ONECALL_TAG else m.split("_")[1] if m.startswith("ek_")
-                                    else "", float("nan")))
+                   seconds=secs.get(key, float("nan")) if timed else float("nan"))
         row.update(score_series(truths, labels, holed, fills, sd))
         rows.append(row)
     print(f"[series] {name} seed {seed} patch {patch} " + ", ".join(
@@ -753,7 +774,13 @@ def _series_rows(name: str, seed: int, patch: int, truths, labels, holed, sd, pr
 # ====================================================================== LODO
 
 TABLE_BASELINES = ("mean/mode", "knn", "iterative_br", "missforest")
-SERIES_BASELINES = ("linear", "seasonal_naive", "climatology+anomaly")
+SERIES_BASELINES = ("linear", "seasonal_naive", "climatology+anomaly", "kalman")
+
+
+def _baselines(m: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
+    """The baselines a dataset's rows hold (results written before ``kalman`` existed lack it;
+    they are compared with the three they have)."""
+    return [b for b in names if b in m.index]
 
 
 def relative(df: pd.DataFrame, series_metric: str = "mse") -> pd.DataFrame:
@@ -775,7 +802,7 @@ def relative(df: pd.DataFrame, series_metric: str = "mse") -> pd.DataFrame:
         else:
             if series_metric not in m or m[series_metric].isna().all():
                 continue  # rows of a run before the metric existed
-            base = m.loc[list(SERIES_BASELINES)]
+            base = m.loc[_baselines(m, SERIES_BASELINES)]
             rel = m[series_metric] / base[series_metric].min()
         for meth, v in rel.items():
             rows.append(dict(kind=kind, dataset=ds, method=meth, rel=float(v)))
@@ -832,7 +859,7 @@ def report(df: pd.DataFrame) -> str:
                 "| dataset | patch | period (ch 0) | " + " | ".join(meths) + " |",
                 "|---|---:|---:|" + "---:|" * len(meths)]
         for ds in dict.fromkeys(s.dataset):
-            base = min(m.loc[(ds, k), "mse"] for k in SERIES_BASELINES)
+            base = min(m.loc[(ds, k), "mse"] for k in _baselines(m.loc[ds], SERIES_BASELINES))
             cells = [("**" + _f(m.loc[(ds, k), "mse"], 4) + "**") if m.loc[(ds, k), "mse"] <= 0.7 * base
                      else _f(m.loc[(ds, k), "mse"], 4) for k in meths]
             per = periods.get(ds, float("nan"))
@@ -845,6 +872,8 @@ def report(df: pd.DataFrame) -> str:
         if r.empty:
             continue
         cands = [c for c in dict.fromkeys(r.method) if c.startswith("ek_")]
+        if not cands:  # a run of the classical baselines alone (--arms classical): nothing to choose
+            continue
         piv = r.pivot(index="dataset", columns="method", values="rel")
         lo = lodo(rel, kind, cands)
         out += [f"### {lab}: error relative to the best classical method (< 1 = better than all), "
@@ -862,7 +891,9 @@ def report(df: pd.DataFrame) -> str:
     scaled = relative(df, "mse_scaled")
     scaled = scaled[scaled.kind == "series"]
     if not scaled.empty:
-        cands = [c for c in dict.fromkeys(scaled.method) if c.startswith("ek_")]
+        # the models' rows, or (a classical-only run) the baselines' own
+        cands = ([c for c in dict.fromkeys(scaled.method) if c.startswith("ek_")]
+                 or [c for c in SERIES_BASELINES if c in set(scaled.method)])
         piv = scaled.pivot(index="dataset", columns="method", values="rel")
         out += ["### Series, scale-free: MSE in units of each series' own sd, relative to the best "
                 "classical method (differs from the table above only on collections of series on "
@@ -888,10 +919,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="the series model's channel_embedding / window_stats: the domain's auto "
                          "rule on the dataset's series count (default, as `encoderkit impute`), "
                          "or both on / off")
-    ap.add_argument("--arms", nargs="+", default=["bench"], choices=("bench", "onecall", "estimator"),
+    ap.add_argument("--arms", nargs="+", default=["bench"],
+                    choices=("bench", "onecall", "estimator", "classical"),
                     help="series: bench = this protocol's models (ek_*); onecall = `encoderkit "
                          "impute` itself with every default on the holed data (ek_onecall); "
-                         "estimator (tables) = EncoderImputer().fit_transform (ek_estimator)")
+                         "estimator (tables) = EncoderImputer().fit_transform (ek_estimator); "
+                         "classical = no model arm: the classical baselines only (they run with "
+                         "every arm)")
     ap.add_argument("--onecall-overrides", nargs="*", default=[],
                     help="pretrain overrides of the onecall arm (Hydra syntax)")
     ap.add_argument("--onecall-tag", default="ek_onecall", help="method name of the onecall rows")
@@ -951,7 +985,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cands = [m for m in r.method.unique() if m.startswith("ek_")]
         print(r.pivot(index="dataset", columns="method", values="rel").round(3).to_string())
-        print(lodo(rel, kind, cands).to_string())
+        if cands:  # none with --arms classical
+            print(lodo(rel, kind, cands).to_string())
     return 0
 
 
