@@ -52,6 +52,7 @@ from .curves import CURVES, curve_order
 from .ingest import (CLS, ELEM, FORMAT_VERSION, IGNORE, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files)
 from .io import Layout, as_item, check_unit, raws_to_python
+from .schema_match import pretrained_schema_differences as _schema_differences
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
 
@@ -81,6 +82,16 @@ DEFAULTS: dict[str, Any] = {
 ORDERS = ("input", *CURVES)
 CHUNKINGS = ("auto", "spatial", "random")
 POOLINGS = ("mean", "cls")
+
+
+def _real(v: Any) -> bool:
+    """A number option's value: an int or a float, never a boolean (``true`` is 1 to Python)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _whole(v: Any) -> bool:
+    """An integer option's value: an int, never a boolean or a float (``2.0``)."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _bad(name: str, allowed: str, got: Any) -> ValueError:
@@ -128,9 +139,9 @@ class SetsDomain(SetsUserData, Domain):
             raise _bad("masker", f"one of {sorted(names)} or a {{name: weight}} mixture of them "
                        "(the 'feature' masker needs feature columns)", masker)
         for key in ("mask_rate", "feature_mask_rate"):
-            if not isinstance(o[key], (int, float)) or not 0.0 < o[key] <= 1.0:
+            if not _real(o[key]) or not 0.0 < o[key] <= 1.0:
                 raise _bad(key, "a float in (0, 1]", o[key])
-        if not isinstance(o["unit"], (int, float)) or not o["unit"] > 0:
+        if not _real(o["unit"]) or not o["unit"] > 0:
             raise _bad("unit", "a positive float (coordinate distance of one rotary step)",
                        o["unit"])
         if o["use_coordinates"] and self.coord_dims:  # positions are used: they must fit float32
@@ -140,32 +151,31 @@ class SetsDomain(SetsUserData, Domain):
         if o["order"] != "input" and not (o["use_coordinates"] and self.coord_dims):
             raise _bad("order", "'input' for sets without (used) coordinates", o["order"])
         max_bits = 63 // max(self.coord_dims, 1)
-        if not isinstance(o["curve_bits"], int) or not 1 <= o["curve_bits"] <= max_bits:
+        if not _whole(o["curve_bits"]) or not 1 <= o["curve_bits"] <= max_bits:
             raise _bad("curve_bits", f"an int in [1, {max_bits}]", o["curve_bits"])
         if o["chunking"] not in CHUNKINGS:
             raise _bad("chunking", f"one of {CHUNKINGS}", o["chunking"])
         if o["chunking"] == "spatial" and not (o["use_coordinates"] and self.coord_dims):
             raise _bad("chunking", "'auto' or 'random' for sets without (used) coordinates",
                        o["chunking"])
-        if not isinstance(o["chunk_seed"], int):
+        if not _whole(o["chunk_seed"]):
             raise _bad("chunk_seed", "an int", o["chunk_seed"])
         if o["pooling"] is not None and o["pooling"] not in POOLINGS:
             raise _bad("pooling", f"one of {POOLINGS} (or null)", o["pooling"])
         if o["pooling"] == "cls" and not o["pooling_token"]:
             raise _bad("pooling", "'mean' unless pooling_token is true", o["pooling"])
-        if not isinstance(o["jitter"], (int, float)) or o["jitter"] < 0:
+        if not _real(o["jitter"]) or o["jitter"] < 0:
             raise _bad("jitter", "a float >= 0 (coordinate units)", o["jitter"])
         for key in ("use_coordinates", "pooling_token", "random_rotation", "tie_embeddings"):
             if not isinstance(o[key], bool):
                 raise _bad(key, "true or false", o[key])
         for key in ("id_loss_weight", "feature_loss_weight"):
-            if not isinstance(o[key], (int, float)) or o[key] < 0:
+            if not _real(o[key]) or o[key] < 0:
                 raise _bad(key, "a float >= 0", o[key])
-        if not isinstance(o["offset_bands"], int) or isinstance(o["offset_bands"], bool) \
-                or not 0 <= o["offset_bands"] <= 16:
+        if not _whole(o["offset_bands"]) or not 0 <= o["offset_bands"] <= 16:
             raise _bad("offset_bands", "an int in [0, 16] (0: coordinates only in the rotary "
                        "positions)", o["offset_bands"])
-        if not isinstance(o["infill_max_seqlen"], int) or o["infill_max_seqlen"] < 2:
+        if not _whole(o["infill_max_seqlen"]) or o["infill_max_seqlen"] < 2:
             raise _bad("infill_max_seqlen", "an int >= 2", o["infill_max_seqlen"])
         if not self.has_ids and not self.num_features:
             raise ValueError("the sets schema has neither item ids nor features: masked "
@@ -417,6 +427,8 @@ class SetsDomain(SetsUserData, Domain):
         return self._masked(example, predict, inputs, targets)
 
     # ---- modules ---------------------------------------------------------------------
+    pretrained_schema_differences = _schema_differences  # fine-tuning: items, features, coordinates
+
     def embedder(self, config: Any) -> nn.Module:
         if self.rope_axes and self.options["order"] == "input" and config.global_every != 1:
             warnings.warn(

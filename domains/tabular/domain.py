@@ -41,6 +41,7 @@ from domains.tabular.parquet_out import write_parquet
 from domains.tabular.layout import TableLayout
 from domains.tabular.reading import _plain_index, read_table
 from domains.tabular.records import TableRecords
+from domains.tabular.schema_match import pretrained_schema_differences as _schema_differences
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
@@ -114,6 +115,10 @@ class TabularDomain(TableInfill, Domain):
         opts["column_max_fraction"] = _check_float(opts, "column_max_fraction", 0.0, 1.0)
         for key in ("cat_weight", "num_weight", "reg_weight"):
             opts[key] = _check_float(opts, key, 0.0, None)
+        v = opts["window_overlap"]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"The 'window_overlap' option of the tabular domain must be an int >= 0 "
+                             f"(tokens). Got {v!r} instead.")
         if opts["numeric_decode"] not in NUMERIC_DECODE:
             raise ValueError(f"The 'numeric_decode' option of the tabular domain must be one of "
                              f"{list(NUMERIC_DECODE)}. Got {opts['numeric_decode']!r} instead.")
@@ -364,6 +369,8 @@ class TabularDomain(TableInfill, Domain):
         return {"random": self._mask_random, "column": self._mask_column}
 
     # ------------------------------------------------------------ modules
+    pretrained_schema_differences = _schema_differences  # fine-tuning: columns, categories by name
+
     def embedder(self, config: Any) -> TabularEmbedder:
         from domains.tabular.modules import TabularEmbedder
 

@@ -45,6 +45,7 @@ from .marks import is_sentinel, valid_missing_value
 from .masking import FLAT_SCALES, SeriesMasking, series_stats
 from .parquet import read_series as read_parquet
 from .precision import Float32Check
+from .schema_match import pretrained_schema_differences as _schema_differences
 from .views import timeseries_views
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ def between_series_inputs(schema: Mapping[str, Any]) -> bool:
     before the count existed: on (the classification default they were added for)."""
     n = schema.get("n_series")
     return True if n is None else int(n) >= MIN_SERIES_FOR_SERIES_INPUTS
+
+
+def _number(v: Any) -> bool:
+    """An int or a float, never a boolean (``true`` is 1 to Python)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
@@ -175,14 +181,14 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             _check(m in MASKERS, "masker", f"one of {MASKERS} or a {{name: weight}} mixture", m)
         for key in ("mask_rate",):
             v = opts[key]
-            _check(isinstance(v, (int, float)) and 0 < float(v) <= 1, key, "a float in (0, 1]", v)
+            _check(_number(v) and 0 < float(v) <= 1, key, "a float in (0, 1]", v)
         v = opts["partial_mask"]
-        _check(isinstance(v, (int, float)) and 0 <= float(v) <= 1, "partial_mask",
+        _check(_number(v) and 0 <= float(v) <= 1, "partial_mask",
                "a float in [0, 1]", v)
         v = opts["max_gap"]
-        _check(isinstance(v, (int, float)) and float(v) > 0, "max_gap", "a float > 0 (patches)", v)
+        _check(_number(v) and float(v) > 0, "max_gap", "a float > 0 (patches)", v)
         v = opts["mean_span"]
-        _check(isinstance(v, (int, float)) and float(v) >= 1, "mean_span", "a float >= 1", v)
+        _check(_number(v) and float(v) >= 1, "mean_span", "a float >= 1", v)
         _check(opts["baseline"] in BASELINES, "baseline", f"one of {BASELINES}", opts["baseline"])
         v = opts["loss_delta"]
         _check(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) > 0),
@@ -494,6 +500,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         return m
 
     # ------------------------------------------------------------------ modules
+    pretrained_schema_differences = _schema_differences  # fine-tuning: the channels, by name
+
     def embedder(self, config: Any) -> nn.Module:
         from .modules import PatchEmbedder
 

@@ -20,8 +20,8 @@ EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<s
                        [device=cpu] [overwrite=false] [progress=true|false] [<ingest option>=value ...]
 
 Embeddings of every record of a record store or of a raw file the run's domain reads.
-A raw file is read as the run's store was ingested: an ingest option given again
-(time_column=date) must be the one the run used.
+A raw file is read as the run's store was ingested: an ingest option given again (a
+series' time_column, say) must be the one the run used.
   pooling    mean / cls: one vector per record ([N, d]); mean_std: the mean and standard
              deviation of the record's token states ([N, 2d]); none: one per token (.zarr only).
              A record longer than max_seqlen is cut into windows (the last one ends at the
@@ -51,8 +51,8 @@ def infill_usage() -> str:
              "Fills what is missing in a raw file with the run's model and writes it back in the",
              "input's format; observed values are unchanged. output must not exist unless",
              "overwrite=true (which replaces a single file only). The file is read as the run's",
-             "store was ingested: an ingest option given again (time_column=date) must be the",
-             "one the run used. Fills that learn from data beside the model (a table's blend",
+             "store was ingested: an ingest option given again (a series' time_column, say) must",
+             "be the one the run used. Fills that learn from data beside the model (a table's blend",
              "with scikit-learn imputers, domain.infill_blend) learn it from the run's training",
              "store (data.store of its config): each record is filled as it would be alone.",
              "",
@@ -72,34 +72,40 @@ def infill_usage() -> str:
 
 
 def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,
-               positional: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``key=value`` words -> dict (values parsed as YAML scalars, like Hydra overrides).
-    Bare words fill ``positional`` names in order; keys in ``extra`` are accepted
-    without a default (returned only when given)."""
-    import yaml
+               positional: tuple[str, ...] = (), extra: tuple[str, ...] = (),
+               text: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``key=value`` words -> dict, each value read by Hydra's override grammar as ``ingest``,
+    ``pretrain`` and ``impute`` read theirs (``encoderkit.overrides.readable`` first: a path
+    such as ``report (1).csv`` reads as typed). Quoted values are unquoted (``input='a b.csv'``),
+    ``{sex: numeric}`` / ``{sex:numeric}`` are dicts, ``yes`` / ``no`` are words, not booleans.
 
+    Keys whose default is a string, and those in ``text`` (paths, ids, names), keep the text
+    typed where the grammar reads a number, boolean or sweep: a file ``1e3``, ``true`` or
+    ``a,b.csv`` is that file (``null`` is None for a key whose default is None). A sweep
+    (``a,b``) for any other key is refused, as ``ingest`` refuses it. Bare words fill
+    ``positional`` names in order; keys in ``extra`` are accepted without a default (returned
+    only when given)."""
     args: dict[str, Any] = {}
     free = list(positional)
+    words: list[str] = []
     for word in argv:
-        if "=" not in word:
-            if not free:
-                raise UsageError(f"unexpected argument {word!r}; arguments are key=value "
-                                 f"with keys {sorted(allowed) + sorted(extra)}")
+        if "=" in word:
+            words.append(word)
+        elif free:
             args[free.pop(0)] = word
-            continue
-        key, value = word.split("=", 1)
-        key = key.lstrip("+")
-        if key not in allowed and key not in extra:
-            raise UsageError(f"unknown parameter {key!r}; allowed: {sorted(allowed) + sorted(extra)}",
-                             key=key)
+        else:
+            raise UsageError(f"unexpected argument {word!r}; arguments are key=value "
+                             f"with keys {sorted(allowed) + sorted(extra)}")
+    keep = {k for k, v in allowed.items() if isinstance(v, str)} | set(text)
+    for word, o in zip(words, _overrides(words, command)):
+        key = o.key_or_group
+        if o.is_delete() or o.package is not None or (key not in allowed and key not in extra):
+            typed = word.split("=", 1)[0]
+            raise UsageError(f"unknown parameter {typed!r}; allowed: {sorted(allowed) + sorted(extra)}",
+                             key=typed)
         if key in args:
             raise UsageError(f"parameter {key!r} given twice", key=key)
-        try:
-            parsed = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            parsed = value  # not a YAML scalar: keep the text (a path with odd characters)
-        # Paths and ids stay strings even when they look like numbers.
-        args[key] = value if isinstance(allowed.get(key), str) and not isinstance(parsed, bool) else parsed
+        args[key] = _value(o, word.split("=", 1)[1], key in keep, allowed.get(key, ""), command)
     for key in required:
         if key not in args or args[key] in ("", None):
             raise UsageError(f"missing required parameter {key}=... (see encoderkit {command} --help)",
@@ -109,6 +115,32 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
             raise UsageError(f"The {key!r} parameter of {command} must be true or false. "
                              f"Got {args[key]!r} instead.", key=key)
     return {**allowed, **args}
+
+
+def _overrides(words: list[str], command: str) -> list[Any]:
+    """``words`` parsed by Hydra's ``OverridesParser``, one override each, in order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from encoderkit.overrides import readable
+
+    try:
+        return OverridesParser.create().parse_overrides(readable(words))
+    except Exception as e:  # the grammar's errors name the offending word
+        raise UsageError(f"cannot parse arguments: {' '.join(str(e).split())}") from None
+
+
+def _value(override: Any, typed: str, keep_text: bool, default: Any, command: str) -> Any:
+    """One override's value: Hydra's, or for a text key (``keep_text``) the text typed where
+    Hydra read something other than a string (``1e3``, ``true``, ``a,b``)."""
+    from encoderkit.overrides import refuse_sweeps
+
+    value = override.value()
+    if not keep_text:
+        refuse_sweeps([override], command)
+        return value
+    if isinstance(value, str) or (value is None and default is None):
+        return value
+    return typed.strip()
 
 
 def _input_path(text: str) -> Path:
@@ -273,7 +305,7 @@ def _probe(argv: list[str]) -> int:
 
     args = parse_args(argv, {"embeddings": "", "labels": "", "task": "classification", "label_column": None,
                              "folds": 5, "seed": 0, "baseline": None},
-                      ("embeddings", "labels"), "probe")
+                      ("embeddings", "labels"), "probe", text=("label_column", "baseline"))
     if args["task"] not in TASKS:
         raise UsageError(f"The 'task' parameter of probe must be one of {list(TASKS)}. "
                          f"Got {args['task']!r} instead.", key="task")
