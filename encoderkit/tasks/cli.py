@@ -1,6 +1,6 @@
 """``encoderkit finetune | predict | evaluate``.
 
-    encoderkit finetune checkpoint=<pretrained run|checkpoint|none> data.store=<store>
+    encoderkit finetune [-m] checkpoint=<pretrained run|checkpoint|none> data.store=<store>
                         task.type=<type> task.labels=<file> run.dir=<dir> train.steps=N [overrides]
     encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
                        [overwrite=false] [device=cpu] [max_tokens=16384] [<ingest option>=value ...]
@@ -14,7 +14,8 @@ max_n_run=100) may be repeated, and one that contradicts the run is refused.
 
 finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
 see configs/finetune.yaml and configs/task/); it ends with a table of the validation
-metrics (last and best evaluation; the test split when task.split has one).
+metrics (last and best evaluation; the test split when task.split has one). With -m it runs
+one job per combination of the sweep's values (``encoderkit.train.cli.multirun``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ the validation metrics (last and best evaluation; the test split when task.split
                task.label_column=<column> instead; contrastive takes no labels
   train.steps  auto (the default: from the size of the labelled set) or a number of steps
 Values auto are resolved when the run starts and written to its config.yaml; their rules are
-in the comments of configs/finetune.yaml and configs/task/<type>.yaml."""
+in the comments of configs/finetune.yaml and configs/task/<type>.yaml.
+encoderkit finetune -m ... sweeps comma lists (optim.lr=1e-4,3e-4) and Hydra's other sweep
+forms, one run directory each (<run.dir>/<job number>), as pretrain -m does."""
 
 
 def _help(command: str) -> str:
@@ -161,13 +164,26 @@ def _records(n: int) -> str:
 
 
 def _finetune(argv: list[str]) -> int:
+    """One fine-tuning run, or with ``-m`` / ``--multirun`` one per job of a sweep, as
+    ``pretrain -m`` runs them (``encoderkit.train.cli.multirun``)."""
+    many = any(a in ("-m", "--multirun") for a in argv)
+    argv = [a for a in argv if a not in ("-m", "--multirun")]
+    bad = [a for a in argv if a.startswith("-")]
+    if bad:
+        print(f"encoderkit finetune: error: unknown option {bad[0]!r} (options: --help, -m)", file=sys.stderr)
+        return 2
+    if many:
+        from encoderkit.train.cli import multirun
+        from encoderkit.train.config import compose_finetune
+
+        return multirun(argv, compose_finetune, _finetune_one, config_name="finetune")
+    return _finetune_one(argv)
+
+
+def _finetune_one(argv: list[str]) -> int:
     from encoderkit.tasks import finetune
     from encoderkit.train.trainer import NonFiniteLossError
 
-    bad = [a for a in argv if a.startswith("-")]
-    if bad:
-        print(f"encoderkit finetune: error: unknown option {bad[0]!r} (options: --help)", file=sys.stderr)
-        return 2
     try:
         run_dir = finetune(argv)  # holds run.dir from member 0 to the ensemble's end
     except NonFiniteLossError as e:

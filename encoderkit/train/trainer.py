@@ -195,9 +195,10 @@ class Trainer(TrainerResume, TrainerOutputs):
                 except BaseException:
                     self._remove_created()
                     raise
-                if self.info.is_main:
-                    write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
-                self._train()
+                if self.finished_at is None:  # a finished run's folder is left as it is (_check_steps)
+                    if self.info.is_main:
+                        write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+                    self._train()
             finally:
                 ckpt.unlock_run_dir(self._lock)
                 self._lock = None

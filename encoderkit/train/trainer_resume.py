@@ -10,6 +10,7 @@ attributes they read (``cfg``, ``info``, ``model``, ``loader``, ...).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,13 @@ class TrainerResume:
         refused before anything (config.yaml, metrics) is rewritten. A change is said in one
         line, with what it does to the learning-rate schedule (planned from ``train.steps``:
         warmup and decay re-laid for the new length, so a finished run extended restarts from
-        the decayed rate at the peak of the stable phase)."""
+        the decayed rate at the peak of the stable phase).
+
+        A run already at the ``train.steps`` it was started with is finished: ``finished_at``
+        is set to its step, and ``fit`` leaves the run folder as it is (rerunning the command,
+        or its saved config.yaml, trained 0 steps and rewrote config.yaml, metrics.jsonl and
+        loss.png, saying nothing). Said on stderr, as a notice: stdout keeps what the command
+        gives (the run directory, finetune's metrics table)."""
         step, now = int(state["step"]), int(self.cfg.train.steps)
         saved = ((state.get("config") or {}).get("train") or {}).get("steps")
         if now < step:
@@ -44,7 +51,16 @@ class TrainerResume:
                               f"the run is already past it, and nothing was changed; resume with "
                               f"train.steps >= {step} (it trained with {saved}), or start a shorter "
                               f"run in another run.dir")
-        if not isinstance(saved, int) or isinstance(saved, bool) or saved == now or not self.info.is_main:
+        known = isinstance(saved, int) and not isinstance(saved, bool)
+        if now == step and (saved == now or not known):
+            self.finished_at = step
+            if self.info.is_main:
+                print(f"run {self.run_dir} already finished at step {step} (train.steps={now}, "
+                      f"checkpoint {path}); nothing was trained or rewritten. To train it longer, "
+                      f"rerun with a larger train.steps (e.g. train.steps={2 * max(step, 1)}); to start "
+                      f"over, use another run.dir", file=sys.stderr, flush=True)
+            return
+        if not known or saved == now or not self.info.is_main:
             return
         old = self._plan_schedule(saved)
         lr = float(self.cfg.optim.lr)
@@ -66,6 +82,7 @@ class TrainerResume:
 
     def _resume(self) -> None:
         cfg = self.cfg
+        self.finished_at: int | None = None  # the step of a finished run (``_check_steps``)
         path: Path | None
         if cfg.run.resume == "never":
             path = None
@@ -126,6 +143,9 @@ class TrainerResume:
                             + (reading or "(was data.store re-ingested or appended to, or a labels or "
                                "split file changed, since?)"), file=self.cfg.data.store) from None
         self._check_steps(path, state)  # the last check: its line is said of a resume that goes on
+        if self.finished_at is not None:  # nothing to train: metrics.jsonl is left as it is
+            self.resumed_from = path
+            return
         ckpt.set_rng_state(state["rng"][self.info.rank], file=path / ckpt.STATE_FILE)
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.history = [h for h in read_metrics(self.run_dir / "metrics.jsonl")
