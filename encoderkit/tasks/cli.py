@@ -9,8 +9,8 @@
                         inputs that hold their own labels such as a .ts series file: labels
                         default to the raw input; on a task.label_column run's store, to its column)
 
-A raw file is read as the run's store was ingested; its ingest options (time_column=date,
-max_n_run=100) may be repeated, and one that contradicts the run is refused.
+A raw file is read as the run's store was ingested; its ingest options (a series' time_column,
+a genome's max_n_run) may be repeated, and one that contradicts the run is refused.
 
 finetune takes Hydra overrides (the pretrain config tree plus `checkpoint` and `task.*`,
 see configs/finetune.yaml and configs/task/); it ends with a table of the validation
@@ -41,7 +41,7 @@ COMMAND_HELP = {
 Predictions of a fine-tuned run for every record of a record store or a raw file, one row
 per record (CSV or Parquet, by the output's suffix).
   input      a record store, or a raw file read as the run's store was ingested: an ingest
-             option given again (time_column=date, max_n_run=100) must be the one the run used
+             option given again (a series' time_column, say) must be the one the run used
   output     .csv / .tsv / .parquet
   overwrite  replace a predictions file written before
   device     cpu, cuda, cuda:0, mps""",
