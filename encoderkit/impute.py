@@ -7,8 +7,9 @@ pretrain (``experiment=impute``: a small model, ``train.steps=auto``); fill the 
 cells and score them next to a simple baseline (column mean / mode for tables, linear
 interpolation in time for series); with ``select=auto`` (default), also score classical
 candidate fills on them and keep, per column / channel, the model unless a candidate wins
-clearly (``encoderkit/selection.py``); fill the file's missing cells (held-back cells
-visible again); write the output atomically; print a summary.
+clearly (``encoderkit/selection.py``), and score the fill so assembled, the one written;
+fill the file's missing cells (held-back cells visible again); write the output
+atomically; print a summary.
 
 ``n_models > 1`` trains that many models with different seeds and averages their
 predictions (multiple imputation); ``ensemble_infill`` also returns the per-cell spread.
@@ -52,6 +53,7 @@ from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain,
 from encoderkit.impute_models import check_overrides, ensemble_infill, fit_models, pretrain_overrides
 from encoderkit.impute_read import ReadInput, read_input, refuse_empty
 from encoderkit.impute_report import ImputeReport
+from encoderkit.impute_scores import score_written
 from encoderkit.outputs import atomic_write, check_output, write_error
 from encoderkit.selection import SELECT
 
@@ -118,8 +120,10 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
               select: bool, series_column: Any = None) -> tuple[list[Score], dict[str, Choice]]:
     """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
     back) next to the baseline, and with ``select``, the fill used per column / channel
-    (``select_fills`` among ``candidate_fills``). A function of its own so that the fills
-    it makes (a copy of the data each) are freed before the file itself is filled.
+    (``select_fills`` among ``candidate_fills``) and the score of the fill so assembled, the
+    one written (``Score.written``: where a candidate replaced the model, the model's own
+    figure is not the output's). A function of its own so that the fills it makes (a copy
+    of the data each) are freed before the file itself is filled.
     ``series_column``: a long table's series ids, for the baseline (``channels``)."""
     guess, _ = ensemble_infill(models, holed)
     chans = list(channels(holed, columns, categorical, series_column))
@@ -128,13 +132,18 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     lines = series_baselines(chans, visible) if series else \
         [baseline_fill(ch, vis, False) for ch, vis in zip(chans, visible)]
     base = {ch.name: line for ch, line in zip(chans, lines)}
-    scores = score_holdout(truth, list(channels(guess, columns, categorical)), base, hide)
+    mine = list(channels(guess, columns, categorical))
+    scores = score_holdout(truth, mine, base, hide)
     if not select:
         return scores, {}
     del base
     cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column)
-    return scores, select_fills(truth, {k: list(channels(v, columns, categorical)) for k, v in cands.items()},
-                                hide, series)
+    fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
+    choices = select_fills(truth, fills, hide, series)
+    by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
+    written = [by.get(choices[ch.name].used if ch.name in choices else "model", {}).get(ch.name, ch)
+               for ch in mine]
+    return score_written(scores, truth, mine, written, hide), choices
 
 
 def _copy_atomic(src: str, dst: str) -> None:

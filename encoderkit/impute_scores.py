@@ -1,8 +1,8 @@
 """The held-back cells' verdict, for ``encoderkit impute`` and ``EncoderImputer``: each
 fill's error on the cells held back (``cell_errors``, ``cell_errors_of``; a long table's
 series each in its own unit, ``series_sd``), the model against the simple baseline
-(``score_holdout``: ``Score``), and the fill used per column / channel (``select_fills``:
-``Choice``).
+(``score_holdout``: ``Score``), the fill written beside them (``score_written``), and the
+fill used per column / channel (``select_fills``: ``Choice``).
 
 Split out of ``impute_cells.py`` (the cells of user data, the held-back cells drawn, the
 baselines, the fills written back), whose ``Channel`` it scores; its names stay
@@ -11,7 +11,7 @@ importable from there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -25,12 +25,16 @@ from encoderkit.selection import run_groups, series_firsts
 class Score:
     """Error on the held-back cells of one kind: ``metric`` is ``nrmse`` (root mean square
     error over the column's / channel's observed standard deviation, pooled over cells) or
-    ``accuracy``; ``model`` and ``baseline`` the two values; ``cells`` how many were scored."""
+    ``accuracy``; ``model`` and ``baseline`` the two values; ``cells`` how many were scored;
+    ``written`` (``select=auto``; None otherwise) the value of the fill written, each
+    column's / channel's chosen candidate, on the same cells: the model's own figure is not
+    the output's where another fill replaced it."""
 
     metric: str
     model: float
     baseline: float
     cells: int
+    written: float | None = None
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -111,31 +115,57 @@ def series_sd(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def score_holdout(truth: Sequence[Channel], model: Sequence[Channel], base: Mapping[str, np.ndarray],
                   hide: Mapping[str, np.ndarray]) -> list[Score]:
-    sq_m, sq_b, n_num, hit_m, hit_b, n_cat = 0.0, 0.0, 0, 0.0, 0.0, 0
-    filled = {c.name: c for c in model}
+    """The model's fill ``model`` and the baseline's ``base`` on the held-back cells
+    ``hide`` of ``truth``, pooled per metric over the cells the model filled."""
+    pooled, n = _pooled(truth, {"model": {c.name: c.values for c in model}, "base": base}, hide)
+    return [Score(m, pooled["model"][m], pooled["base"][m], n[m]) for m in n]
+
+
+def score_written(scores: Sequence[Score], truth: Sequence[Channel], model: Sequence[Channel],
+                  written: Sequence[Channel], hide: Mapping[str, np.ndarray]) -> list[Score]:
+    """``scores`` (``score_holdout``) with the figure of ``written`` (the fill written:
+    each channel's chosen candidate) on the same held-back cells."""
+    pooled, _ = _pooled(truth, {"model": {c.name: c.values for c in model},
+                                "written": {c.name: c.values for c in written}}, hide)
+    return [replace(s, written=pooled["written"].get(s.metric)) for s in scores]
+
+
+def _pooled(truth: Sequence[Channel], fills: Mapping[str, Mapping[str, np.ndarray]],
+            hide: Mapping[str, np.ndarray]) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Per fill of ``fills`` (name -> channel name -> values; ``model`` among them), its
+    ``nrmse`` and ``accuracy`` pooled over the held-back cells that ``model`` filled; and how
+    many cells each metric counts. A categorical cell another fill leaves empty is a miss."""
+    sq = {k: 0.0 for k in fills}
+    hit = {k: 0.0 for k in fills}
+    n_num, n_cat = 0, 0
     for ch in truth:
         mask = hide.get(ch.name)
-        if mask is None or not mask.any() or ch.name not in filled:
+        if mask is None or not mask.any() or ch.name not in fills["model"]:
             continue
-        both = cell_errors_of(ch, {"model": filled[ch.name].values, "base": base[ch.name]}, mask)
-        ok = ~np.isnan(both["model"])
+        errs = cell_errors_of(ch, {k: f[ch.name] for k, f in fills.items()}, mask)
+        ok = ~np.isnan(errs["model"])
         if not ok.any():
             continue
-        e_m, e_b = both["model"][ok], both["base"][ok]
+        for k, e in errs.items():
+            if ch.categorical:
+                hit[k] += float(np.sum(1 - np.nan_to_num(e[ok], nan=1.0)))  # no fill: a miss
+            else:
+                sq[k] += float(np.sum(e[ok]))
         if ch.categorical:
-            hit_m += float(np.sum(1 - e_m))
-            hit_b += float(np.sum(1 - np.nan_to_num(e_b, nan=1.0)))  # no mode: a miss
-            n_cat += len(e_m)
+            n_cat += int(ok.sum())
         else:
-            sq_m += float(np.sum(e_m))
-            sq_b += float(np.sum(e_b))
-            n_num += len(e_m)
-    out = []
+            n_num += int(ok.sum())
+    out: dict[str, dict[str, float]] = {k: {} for k in fills}
+    counts = {}
     if n_num:
-        out.append(Score("nrmse", (sq_m / n_num) ** 0.5, (sq_b / n_num) ** 0.5, n_num))
+        counts["nrmse"] = n_num
+        for k in fills:
+            out[k]["nrmse"] = (sq[k] / n_num) ** 0.5
     if n_cat:
-        out.append(Score("accuracy", hit_m / n_cat, hit_b / n_cat, n_cat))
-    return out
+        counts["accuracy"] = n_cat
+        for k in fills:
+            out[k]["accuracy"] = hit[k] / n_cat
+    return out, counts
 
 
 @dataclass

@@ -26,9 +26,10 @@ the choice, ``transform`` applies it.
 
 An ensemble: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head outputs
 are averaged before decoding; ``transform(X, return_std=True)`` also returns a per-cell
-standard deviation: the models' spread combined with the column's held-back error (0 at
-observed cells; without held-back cells, ``select='model'``, the spread alone, which
-measures how much the seeds disagree, far less than the error).
+standard deviation: the models' spread combined with the column's held-back error, each
+column as the domain fills it (numbers, codes, categories: ``transform``; 0 at observed
+cells; without held-back cells, ``select='model'``, the spread alone, which measures how
+much the seeds disagree, far less than the error; with one model as well, NaN, said).
 
 Pickling (scikit-learn's ``clone`` does not pickle; ``joblib`` with several processes
 and ``pickle.dumps`` do): ``__getstate__`` stores each fitted model as safetensors bytes
@@ -65,7 +66,7 @@ from encoderkit.selection import SELECT
 from encoderkit.session_state import held, model_build, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
 from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes, as_input_floats
-from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen
+from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen, ensemble_spread
 
 # The names the tests import from here, wherever they are defined now (FOREST_WEIGHT: the
 # one dict the selection reads, which a test changes in place).
@@ -158,15 +159,20 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
     ----------
     selection_ : dict
         Column name -> the fill ``transform`` uses there: numeric columns ``encoder``,
-        ``iterative``, ``forest`` or ``blend``; categorical columns with a forest
-        ``encoder``, ``forest`` or ``blend`` (the soft vote).
+        ``iterative``, ``forest`` or ``blend``; categorical columns (as the domain reads
+        them: a column of codes 1.0 / 2.0 too) with a forest ``encoder``, ``forest`` or
+        ``blend`` (the soft vote), other categorical columns with held-back cells ``encoder``.
     fill_error_ : dict
-        Numeric column name -> the held-back RMSE of its fill in the column's units
-        (``select='auto'``; absent for a column without held-back cells): part of
+        Column name -> the held-back RMSE of its fill in the column's units, for the columns
+        whose values are numbers (``select='auto'``; absent for a column without held-back
+        cells): numeric columns, and categorical columns of number codes, whose RMSE is that
+        of the class values filled (a miss in a 1 / 2 column is 1 away), not the error rate;
+        a column of text categories has its error rate in ``selection_errors_``. Part of
         ``transform(X, return_std=True)``.
     selection_errors_ : dict
-        Column name -> {candidate: NRMSE (numeric) or error rate (categorical) on the
-        held-back cells} (``select='auto'``; empty for a column with no held-back cell).
+        Column name -> {candidate: NRMSE (numeric) or error rate (categorical, codes
+        included) on the held-back cells} (``select='auto'``; empty for a column with no
+        held-back cell).
     category_forests_ : CategoryForests or None
         The categorical columns' random forests (``blend='iterative+forest'`` and a
         categorical column; ``domains/tabular/blend.py``).
@@ -325,20 +331,25 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
             encoder = self._select(frame, fit_frame, hide, default)
             self.blend_columns_, self.blend_model_ = self._fit_blend(frame)  # every observed cell
             self.selection_ = {c: self.selection_.get(c, default) for c in self.blend_columns_}
-        if hidden:
-            self._select_categories(frame, fit_frame, hide, encoder)
+        coded = self._select_categories(frame, fit_frame, hide, encoder) if hidden else {}
         self.category_forests_ = self._fit_categories(frame)
-        self.fill_error_ = self._fill_errors(frame)
+        self.fill_error_ = self._fill_errors(frame, coded)
         return self
 
     def transform(self, X: Any, return_std: bool = False) -> Any:
         """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
-        return ``(filled, spread)``: at a filled numeric cell, the square root of the models'
-        variance there (their standard deviation) plus the column's held-back squared error
-        (``fill_error_``, where the fit held cells back: ``select='auto'``), so that it
-        measures how far the fill may be from the truth, not only how much the seeds
-        disagree; for categorical cells the share of models that disagree with the fill;
-        0 at observed cells."""
+        return ``(filled, spread)``, each column taken as the domain fills it (its schema
+        kind, not its dtype): 0 at observed cells; at a filled numeric cell, the square root
+        of the models' variance there (their standard deviation) plus the column's held-back
+        squared error (``fill_error_``, where the fit held cells back: ``select='auto'``), so
+        that it measures how far the fill may be from the truth, not only how much the seeds
+        disagree; at a categorical cell of numbers (codes), the same sum in the column's
+        units, the models' part being the root mean square distance of their own classes
+        from the fill; at a cell of text categories, ``1 - (1 - d) * (1 - r)``: ``d`` the
+        share of models that disagree with the fill, ``r`` the column's held-back error rate
+        (``selection_errors_``), the chance that the fill is wrong. One model has no spread:
+        the held-back error alone; a cell without one either (``select='model'``, or no cell
+        of the column held back) is NaN, said in a warning: a 0 would claim the fill exact."""
         check_is_fitted(self, "models_")
         with held():  # fits and transforms in several threads take turns (session_state)
             return self._transform(X, return_std)
@@ -351,7 +362,11 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         share = self._forest_weight()
         infill = None if forests is None else \
             (lambda data, predict: self.models_[0].domain.infill_voting(data, predict, forests, share))
-        filled, spread = ensemble_infill(self.models_, frame, return_std=return_std, infill=infill)
+        if return_std:  # the spread by the kind the domain fills each column as (not its dtype)
+            categorical = {c["name"] for c in self.models_[0].domain.columns if c["kind"] != "numeric"}
+            filled, spread = ensemble_spread(self.models_, frame, infill, categorical)
+        else:
+            filled, spread = ensemble_infill(self.models_, frame, infill=infill)
         filled, w = self._apply_blend(frame, filled)
         if spread is not None and w is not None:
             # a fill with weight w on the classical imputers moves by (1 - w) of what the encoder
@@ -359,10 +374,7 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
             for j, c in enumerate(self.blend_columns_):
                 spread[c] = spread[c].to_numpy() * (1 - w[:, j])
         if spread is not None:  # the fill's own error, measured on the held-back cells
-            for c, err in getattr(self, "fill_error_", {}).items():
-                if c in spread.columns:
-                    filled_here = frame[c].isna().to_numpy() & filled[c].notna().to_numpy()
-                    spread.loc[filled_here, c] = np.sqrt(spread[c].to_numpy()[filled_here] ** 2 + err ** 2)
+            spread = self._with_errors(frame, filled, spread)
         keep = self._kept()
         if not keep.all():  # columns with nothing observed at fit: out, as scikit-learn's imputers do
             filled = filled.loc[:, keep]

@@ -4,13 +4,18 @@ choose among the encoder, each classical imputer and their mean (``SelectionMixi
 the categorical columns with a forest among the soft vote, the encoder and the forest
 (``_select_categories``, the forests of ``_fit_categories``), by the rule of
 ``encoderkit/selection.py``; the chosen fill's held-back error (``_fill_errors``) and the
-forest's share of each vote (``_forest_weight``). Split out of ``encoderkit/sklearn.py``
-(the estimator), so each module keeps one job.
+forest's share of each vote (``_forest_weight``); and what ``transform(X, return_std=True)``
+returns per cell: the models' spread (``ensemble_spread``) with that error (``_with_errors``).
+A column is judged as the domain fills it (its schema kind), whatever its dtype: a code
+column of numbers 1.0 / 2.0 that the tabular domain reads as categories is filled, chosen
+and scored as categories, its figures written in its own units. Split out of
+``encoderkit/sklearn.py`` (the estimator), so each module keeps one job.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,25 +30,32 @@ class SelectionMixin:
     """``EncoderImputer``'s ``select='auto'`` (needs its ``models_``, ``blend``, the classical
     imputers of ``BlendMixin``; sets ``selection_`` and ``selection_errors_``)."""
 
-    def _fill_errors(self, frame: pd.DataFrame) -> dict[str, float]:
-        """Numeric column -> the held-back RMSE of the fill ``transform`` uses there, in the
-        column's units (``selection_errors_``' NRMSE times the observed cells' standard
-        deviation, the unit the selection scores in); columns without held-back cells are
-        absent. ``return_std`` adds it to the models' spread: the spread alone measures how
-        much the seeds disagree, not how far a fill is from the truth (on a survey of
-        diabetes cells, 3 models: the error was within 2 spreads for 37% of the cells)."""
+    def _fill_errors(self, frame: pd.DataFrame, coded: dict[str, float]) -> dict[str, float]:
+        """Column whose values are numbers -> the held-back RMSE of the fill ``transform``
+        uses there, in the column's units: for a numeric column ``selection_errors_``' NRMSE
+        times the observed cells' standard deviation (the unit the selection scores in); for
+        a categorical column of numbers (codes) ``coded``, the RMSE of the class values filled
+        (``_select_categories``; its error rate times the column's sd had no unit: the 0.5
+        error rate of a 1.0 / 2.0 column gave 0.25 where a wrong fill is 1 away). A column of
+        text categories is absent (its error rate is ``selection_errors_``'), as is a column
+        without held-back cells. ``return_std`` adds it to the models' spread: the spread
+        alone measures how much the seeds disagree, not how far a fill is from the truth (on
+        a survey of diabetes cells, 3 models: the error was within 2 spreads for 37% of the
+        cells)."""
         from encoderkit.numerics import finite_mean_std
 
+        kinds = _kinds(self)
         out = {}
-        numeric = set(_numeric_columns(frame))  # categorical columns' errors are error rates
+        numeric = set(_numeric_columns(frame))
         for c, errors in self.selection_errors_.items():
             used = self.selection_.get(c)
-            if used not in errors or c not in numeric:
+            if used not in errors or c not in numeric or kinds.get(c) != "numeric":
                 continue
             values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
             sd = finite_mean_std(values[np.isfinite(values)])[1] or 1.0  # cell_errors' unit
             if np.isfinite(sd) and np.isfinite(errors[used]):
                 out[c] = float(errors[used]) * float(sd)
+        out.update(coded)
         return out
 
     def _fit_categories(self, frame: pd.DataFrame) -> Any:
@@ -74,6 +86,10 @@ class SelectionMixin:
         variants = {name: self._apply_blend(fit_frame, encoder, {c: name for c in cols}, est)[0]
                     for name in ("blend", "encoder", *self.blend_model_)}
         fills = {"model": variants[default], **{k: v for k, v in variants.items() if k != default}}
+        # a column of numbers the domain fills as categories (codes) keeps the encoder's
+        # category in every variant (``_apply_blend``): it is chosen as a category
+        kinds = _kinds(self)
+        cols = [c for c in cols if kinds.get(c) == "numeric"]
         choices = select_fills(list(channels(frame, cols)),
                                {k: list(channels(v, cols)) for k, v in fills.items()}, hide, runs=False)
         name = lambda k: default if k == "model" else k  # noqa: E731
@@ -82,38 +98,59 @@ class SelectionMixin:
         return encoder
 
     def _select_categories(self, frame: pd.DataFrame, fit_frame: pd.DataFrame, hide: dict,
-                           encoder: pd.DataFrame | None) -> None:
-        """``selection_`` of the categorical columns that get a forest, from their held-back
-        cells: the soft vote (``blend``), the encoder alone or the forest alone, by the rule
-        of ``encoderkit impute select=auto`` (error rates; ``encoderkit/selection.py``).
-        The forests are fitted on ``fit_frame`` here, on every observed cell afterwards."""
+                           encoder: pd.DataFrame | None) -> dict[str, float]:
+        """``selection_`` of the categorical columns (as the domain reads them) with held-back
+        cells: where a forest votes, the soft vote (``blend``), the encoder alone or the
+        forest alone, by the rule of ``encoderkit impute select=auto`` (error rates;
+        ``encoderkit/selection.py``); elsewhere the encoder's category, the fill ``transform``
+        uses there, with its error rate. The forests are fitted on ``fit_frame`` here, on
+        every observed cell afterwards. Returns, for the categorical columns of numbers
+        (codes), the held-back RMSE in the column's units of the class values filled
+        (``_fill_errors``)."""
         from encoderkit.impute import ensemble_infill
         from encoderkit.impute_cells import channels, select_fills
 
-        forests = self._fit_categories(fit_frame)
-        if forests is None or not forests.forests_:
-            return
         domain = self.models_[0].domain
-        cols = [domain.columns[j]["name"] for j in forests.forests_]
-        if not any(hide.get(c, np.zeros(1)).any() for c in cols):
-            return
+        held = [c["name"] for c in domain.columns
+                if c["kind"] != "numeric" and hide.get(c["name"], np.zeros(1)).any()]
+        if not held:
+            return {}
         if encoder is None:
             encoder, _ = ensemble_infill(self.models_, fit_frame)
+        forests = self._fit_categories(fit_frame)
+        voting = [] if forests is None else [domain.columns[j]["name"] for j in forests.forests_]
+        voting = [c for c in voting if c in held]
+        fills: dict[str, pd.DataFrame] = {"encoder": encoder}
+        if voting:
+            def voted(weight: float) -> pd.DataFrame:
+                share = {j: weight for j in forests.forests_}
+                return ensemble_infill(self.models_, fit_frame, infill=lambda data, predict:
+                                       domain.infill_voting(data, predict, forests, share))[0]
 
-        def voted(weight: float) -> pd.DataFrame:
-            share = {j: weight for j in forests.forests_}
-            return ensemble_infill(self.models_, fit_frame, infill=lambda data, predict:
-                                   domain.infill_voting(data, predict, forests, share))[0]
-
-        fills = {"model": voted(FOREST_WEIGHT["blend"]), "encoder": encoder,
-                 "forest": voted(FOREST_WEIGHT["forest"])}
-        choices = select_fills(list(channels(frame, cols, categorical=cols)),
-                               {k: list(channels(v, cols, categorical=cols)) for k, v in fills.items()},
-                               hide, runs=False)
-        name = lambda k: "blend" if k == "model" else k  # noqa: E731
-        for c, ch in choices.items():
-            self.selection_[c] = name(ch.used)
-            self.selection_errors_[c] = {name(k): e for k, e in ch.errors.items()}
+            fills.update({"blend": voted(FOREST_WEIGHT["blend"]), "forest": voted(FOREST_WEIGHT["forest"])})
+        for cols, names in ((voting, ("blend", "encoder", "forest")),
+                            ([c for c in held if c not in voting], ("encoder",))):
+            if not cols:
+                continue
+            # "model" is the candidate select_fills keeps unless another wins clearly
+            first = names[0]
+            cands = {("model" if k == first else k): fills[k] for k in names}
+            choices = select_fills(list(channels(frame, cols, categorical=cols)),
+                                   {k: list(channels(v, cols, categorical=cols)) for k, v in cands.items()},
+                                   hide, runs=False)
+            name = lambda k: first if k == "model" else k  # noqa: E731
+            for c, ch in choices.items():
+                self.selection_[c] = name(ch.used)
+                self.selection_errors_[c] = {name(k): e for k, e in ch.errors.items()}
+        coded = set(_numeric_columns(frame))
+        out = {}
+        for c in held:
+            used = self.selection_.get(c)
+            if c in coded and used in self.selection_errors_.get(c, {}):
+                err = _units_rmse(frame[c], fills[used][c], hide[c])
+                if np.isfinite(err):
+                    out[c] = err
+        return out
 
     def _forest_weight(self) -> dict[int, float]:
         """The forest's share of each categorical column's vote (``infill_voting``), by
@@ -121,6 +158,42 @@ class SelectionMixin:
         names = {c["name"]: j for j, c in enumerate(self.models_[0].domain.columns) if c["kind"] != "numeric"}
         return {names[c]: FOREST_WEIGHT[used] for c, used in self.selection_.items()
                 if c in names and used in FOREST_WEIGHT}
+
+    def _with_errors(self, frame: pd.DataFrame, filled: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
+        """``spread`` (``ensemble_spread``) with each column's held-back error: the figure
+        ``transform(X, return_std=True)`` returns per cell. At a filled cell of a column of
+        numbers (numeric, or categories coded as numbers): ``sqrt(spread**2 + fill_error_**2)``,
+        in the column's units; of a column of text categories: ``1 - (1 - d) * (1 - r)``, the
+        chance that the fill is wrong were the two independent (``d`` the share of models
+        whose own category differs, ``r`` the column's held-back error rate,
+        ``selection_errors_``): a probability, as the share alone was, and never 0 where the
+        fill is known to miss. With one model there is no spread (NaN): the error alone;
+        without an error either, NaN (a 0 claimed the fill exact), said once per call."""
+        units = getattr(self, "fill_error_", {})
+        rates = {c: e[self.selection_[c]] for c, e in getattr(self, "selection_errors_", {}).items()
+                 if c not in units and self.selection_.get(c) in e and _kinds(self).get(c, "numeric") != "numeric"}
+        out = spread.copy()
+        unknown = []
+        for c in out.columns:
+            here = frame[c].isna().to_numpy() & filled[c].notna().to_numpy()
+            if not here.any():
+                continue
+            col = out[c].to_numpy(dtype=np.float64).copy()
+            d = col[here]
+            if c in units:
+                col[here] = np.sqrt(np.nan_to_num(d) ** 2 + units[c] ** 2)
+            elif c in rates and not _is_number(filled[c]):
+                col[here] = 1.0 - (1.0 - np.nan_to_num(d)) * (1.0 - rates[c])
+            if np.isnan(col[here]).any():
+                unknown.append(str(c))
+            out[c] = col
+        if unknown:
+            warnings.warn(f"EncoderImputer: return_std has no figure for the filled cells of column(s) "
+                          f"{', '.join(unknown)}: one model (n_models=1) has no spread, and no held-back "
+                          f"error was measured there (select='model', or no cell of the column held "
+                          f"back at fit); their std is NaN, not 0 (a 0 would claim the fill exact). "
+                          f"Fit with n_models >= 2 or select='auto' for a figure.", UserWarning, stacklevel=4)
+        return out
 
 
 def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -137,3 +210,63 @@ def _keep_categories_seen(frame: pd.DataFrame, hide: dict[str, np.ndarray]) -> d
         rare = np.array([str(v) not in seen for v in values])
         out[c] = mask & ~rare
     return out
+
+
+def ensemble_spread(models: Sequence[Any], frame: pd.DataFrame, infill: Callable | None,
+                    categorical: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ensemble's fill of ``frame`` (``ensemble_infill``) and, per cell, how much its
+    models disagree there: 0 at observed cells; at a filled cell of a numeric column, the
+    standard deviation of the models' own fills; of a column of ``categorical`` names (as
+    the domain fills it) whose values are numbers (codes), the root mean square distance of
+    the models' own classes from the fill, in the column's units (the share of models that
+    disagree, each weighted by how far its class is: for two classes ``gap * sqrt(share)``;
+    the standard deviation of the classes, 0.47 for 1, 1, 2, measured around their mean, a
+    value none of them filled); of any other column, the share of models whose own fill
+    differs. NaN at every filled cell with one model: there is no spread to measure.
+    ``infill``: as ``ensemble_infill``'s (the forests' vote)."""
+    from encoderkit.impute import ensemble_infill
+
+    filled, _ = ensemble_infill(models, frame, infill=infill)
+    own = [ensemble_infill([m], frame, infill=infill)[0] for m in models] if len(models) > 1 else []
+    out = pd.DataFrame(0.0, index=frame.index, columns=frame.columns)
+    for c in frame.columns:
+        here = frame[c].isna().to_numpy() & filled[c].notna().to_numpy()
+        if not here.any():
+            continue
+        if not own:
+            value = np.full(int(here.sum()), np.nan)
+        elif _is_number(filled[c]):
+            values = np.stack([_floats(o[c])[here] for o in own])  # [models, cells]
+            value = np.sqrt(np.mean((values - _floats(filled[c])[here]) ** 2, axis=0)) \
+                if c in categorical else values.std(axis=0)
+        else:
+            ref = filled[c].to_numpy(dtype=object)[here]
+            value = np.mean([o[c].to_numpy(dtype=object)[here] != ref for o in own], axis=0)
+        col = out[c].to_numpy().copy()
+        col[here] = value
+        out[c] = col
+    return filled, out
+
+
+def _kinds(estimator: Any) -> dict[str, str]:
+    """Column name -> the kind the fitted domain fills it as (``numeric``, ``categorical``, ...)."""
+    return {c["name"]: c["kind"] for c in estimator.models_[0].domain.columns}
+
+
+def _is_number(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _units_rmse(truth: pd.Series, fill: pd.Series, mask: np.ndarray) -> float:
+    """The RMSE of ``fill`` against ``truth`` at ``mask``, in their units (NaN without a
+    cell of both); scaled by the largest difference, so no square over- or underflows."""
+    d = _floats(fill)[mask] - _floats(truth)[mask]
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return float("nan")
+    top = float(np.max(np.abs(d)))
+    return 0.0 if top == 0 else top * float(np.sqrt(np.mean((d / top) ** 2)))

@@ -11,7 +11,8 @@ absent); AUROC the mean of the per-label AUROCs of the labels with both values a
 rows (``one_valued_labels`` names the others, ``multilabel_auroc_note`` says so).
 With several targets ``rmse`` / ``mae`` / ``r2`` are the unweighted means over targets
 (RMSEs of targets in different units mixed into one number: read the per-target
-``rmse/<target>`` keys beside them; ``best/`` is chosen on a scale-free figure,
+``rmse/<target>`` keys beside them; ``format_table`` labels the headline rows so, the keys
+stay ``rmse`` / ``mae`` / ``r2``; ``best/`` is chosen on a scale-free figure,
 ``objective.selection_value``)."""
 
 from __future__ import annotations
@@ -270,12 +271,16 @@ def _number(v: float) -> str:
 
 
 def format_table(rows: dict[str, dict[str, Any]]) -> str:
-    """``{column: {metric: value}}`` -> a plain text table, one metric per line."""
+    """``{column: {metric: value}}`` -> a plain text table, one metric per line. Beside
+    per-target rows (``rmse/<target>``), the headline ``rmse`` / ``mae`` / ``r2`` is labelled
+    as the mean over the targets it is: a mean of RMSEs in different units (``rmse 48.04``
+    = the mean of 57.43 and 38.65) read as one error in one unit."""
     metrics: list[str] = []
     for r in rows.values():
         metrics += [m for m in r if m not in metrics]
     cols = list(rows)
-    width = max([len(m) for m in metrics] + [6])
+    label = {m: _headline_label(m, metrics) for m in metrics}
+    width = max([len(v) for v in label.values()] + [6])
     cw = max([len(c) for c in cols] + [10])
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{c:>{cw}}" for c in cols)]
     for m in metrics:
@@ -283,5 +288,16 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
         for c in cols:
             v = rows[c].get(m)
             cells.append(f"{_number(v):>{cw}}" if isinstance(v, (int, float)) else f"{'-':>{cw}}")
-        lines.append(f"{m:<{width}}  " + "  ".join(cells))
+        lines.append(f"{label[m]:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
+
+
+def _headline_label(metric: str, metrics: Sequence[str]) -> str:
+    """``metric``'s row label: a regression headline beside its per-target rows says it is
+    their mean (in mixed units for rmse and mae; r2 is scale-free)."""
+    if metric not in ("rmse", "mae", "r2"):
+        return metric
+    n = sum(m.startswith(f"{metric}/") for m in metrics)
+    if n < 2:
+        return metric
+    return f"{metric} (mean of {n} targets" + (")" if metric == "r2" else ", mixed units)")
