@@ -7,13 +7,19 @@ few symbols, so a path such as ``input=données.csv``, ``input=report (1).csv`` 
 the grammar refuses, when quoting makes it read back as exactly the text typed; a word
 the grammar reads is left as it is (lists, sweeps, numbers and ``null`` keep their meaning),
 and one that quoting cannot save is left for the grammar's own error.
+
+``parse_args`` reads the ``key=value`` words of the commands that compose no Hydra config
+(embed, infill, probe, predict, evaluate, export-hf, import-hf) with the same grammar, so a
+value means in them what it means to ``ingest`` and ``pretrain``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Sequence
+from typing import Any, Sequence
+
+from encoderkit.errors import UsageError
 
 
 def readable(words: Sequence[str]) -> list[str]:
@@ -47,13 +53,78 @@ def _readable(parser, word: str) -> str:
     return word
 
 
+def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,
+               positional: tuple[str, ...] = (), extra: tuple[str, ...] = (),
+               text: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``key=value`` words -> dict, each value read by Hydra's override grammar as ``ingest``,
+    ``pretrain`` and ``impute`` read theirs (``readable`` first: a path such as
+    ``report (1).csv`` reads as typed). Quoted values are unquoted (``input='a b.csv'``),
+    ``{sex: numeric}`` / ``{sex:numeric}`` are dicts, ``yes`` / ``no`` are words, not booleans.
+
+    Keys whose default is a string, and those in ``text`` (paths, ids, names), keep the text
+    typed where the grammar reads a number, boolean or sweep: a file ``1e3``, ``true`` or
+    ``a,b.csv`` is that file (``null`` is None for a key whose default is None). A sweep
+    (``a,b``) for any other key is refused, as ``ingest`` refuses it. Bare words are taken as
+    typed (the shell has unquoted them) and fill the ``positional`` names not given as
+    ``key=value``, in order (``export-hf output=<dir> <run>``); keys in ``extra`` are accepted
+    without a default (returned only when given)."""
+    words = [word for word in argv if "=" in word]
+    bare = [word for word in argv if "=" not in word]
+    args: dict[str, Any] = {}
+    keep = {k for k, v in allowed.items() if isinstance(v, str)} | set(text)
+    for word, o in zip(words, _overrides(words, command)):
+        key = o.key_or_group
+        if o.is_delete() or o.package is not None or (key not in allowed and key not in extra):
+            typed = word.split("=", 1)[0]
+            raise UsageError(f"unknown parameter {typed!r}; allowed: {sorted(allowed) + sorted(extra)}",
+                             key=typed)
+        if key in args:
+            raise UsageError(f"parameter {key!r} given twice", key=key)
+        args[key] = _value(o, word.split("=", 1)[1], key in keep, allowed.get(key, ""), command)
+    free = [name for name in positional if name not in args]
+    for word in bare:
+        if not free:
+            raise UsageError(f"unexpected argument {word!r}; arguments are key=value "
+                             f"with keys {sorted(allowed) + sorted(extra)}")
+        args[free.pop(0)] = word
+    for key in required:
+        if key not in args or args[key] in ("", None):
+            raise UsageError(f"missing required parameter {key}=... (see encoderkit {command} --help)",
+                             key=key)
+    for key, default in allowed.items():
+        if isinstance(default, bool) and not isinstance(args.get(key, default), bool):
+            raise UsageError(f"The {key!r} parameter of {command} must be true or false. "
+                             f"Got {args[key]!r} instead.", key=key)
+    return {**allowed, **args}
+
+
+def _overrides(words: list[str], command: str) -> list[Any]:
+    """``words`` parsed by Hydra's ``OverridesParser``, one override each, in order."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_overrides(readable(words))
+    except Exception as e:  # the grammar's errors name the offending word
+        raise UsageError(f"cannot parse arguments: {' '.join(str(e).split())}") from None
+
+
+def _value(override: Any, typed: str, keep_text: bool, default: Any, command: str) -> Any:
+    """One override's value: Hydra's, or for a text key (``keep_text``) the text typed where
+    Hydra read something other than a string (``1e3``, ``true``, ``a,b``)."""
+    value = override.value()
+    if not keep_text:
+        refuse_sweeps([override], command)
+        return value
+    if isinstance(value, str) or (value is None and default is None):
+        return value
+    return typed.strip()
+
+
 def refuse_sweeps(parsed: Sequence, command: str, lists: Sequence[str] = ()) -> None:
     """A ``UsageError`` for a sweep value (``feature_columns=g,h``, ``choice(...)``,
     ``range(...)``) in a command that runs once: Hydra reads ``a,b`` as two runs, not a list,
     and the option then met a sweep object (a traceback). Only ``pretrain`` sweeps. Keys in
     ``lists`` may take the plain ``a,b`` form (``sweep_as_list`` reads it as a list)."""
-    from encoderkit.errors import UsageError
-
     for o in parsed:
         if o.is_sweep_override() and not (o.key_or_group in lists and sweep_as_list(o) is not None):
             key = o.key_or_group

@@ -14,6 +14,7 @@ import numpy as np
 from encoderkit.cliutil import check_device, dispatch
 from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
 from encoderkit.infer.infill_files import named as _named
+from encoderkit.overrides import parse_args  # predict, evaluate and tests import it from here
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
                        [pooling=mean|mean_std|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
@@ -69,78 +70,6 @@ def infill_usage() -> str:
         if opts:
             lines.append(f"      options: {', '.join(f'{k} (domain.{v})' for k, v in opts.items())}")
     return "\n".join(lines)
-
-
-def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,
-               positional: tuple[str, ...] = (), extra: tuple[str, ...] = (),
-               text: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``key=value`` words -> dict, each value read by Hydra's override grammar as ``ingest``,
-    ``pretrain`` and ``impute`` read theirs (``encoderkit.overrides.readable`` first: a path
-    such as ``report (1).csv`` reads as typed). Quoted values are unquoted (``input='a b.csv'``),
-    ``{sex: numeric}`` / ``{sex:numeric}`` are dicts, ``yes`` / ``no`` are words, not booleans.
-
-    Keys whose default is a string, and those in ``text`` (paths, ids, names), keep the text
-    typed where the grammar reads a number, boolean or sweep: a file ``1e3``, ``true`` or
-    ``a,b.csv`` is that file (``null`` is None for a key whose default is None). A sweep
-    (``a,b``) for any other key is refused, as ``ingest`` refuses it. Bare words fill
-    ``positional`` names in order; keys in ``extra`` are accepted without a default (returned
-    only when given)."""
-    args: dict[str, Any] = {}
-    free = list(positional)
-    words: list[str] = []
-    for word in argv:
-        if "=" in word:
-            words.append(word)
-        elif free:
-            args[free.pop(0)] = word
-        else:
-            raise UsageError(f"unexpected argument {word!r}; arguments are key=value "
-                             f"with keys {sorted(allowed) + sorted(extra)}")
-    keep = {k for k, v in allowed.items() if isinstance(v, str)} | set(text)
-    for word, o in zip(words, _overrides(words, command)):
-        key = o.key_or_group
-        if o.is_delete() or o.package is not None or (key not in allowed and key not in extra):
-            typed = word.split("=", 1)[0]
-            raise UsageError(f"unknown parameter {typed!r}; allowed: {sorted(allowed) + sorted(extra)}",
-                             key=typed)
-        if key in args:
-            raise UsageError(f"parameter {key!r} given twice", key=key)
-        args[key] = _value(o, word.split("=", 1)[1], key in keep, allowed.get(key, ""), command)
-    for key in required:
-        if key not in args or args[key] in ("", None):
-            raise UsageError(f"missing required parameter {key}=... (see encoderkit {command} --help)",
-                             key=key)
-    for key, default in allowed.items():
-        if isinstance(default, bool) and not isinstance(args.get(key, default), bool):
-            raise UsageError(f"The {key!r} parameter of {command} must be true or false. "
-                             f"Got {args[key]!r} instead.", key=key)
-    return {**allowed, **args}
-
-
-def _overrides(words: list[str], command: str) -> list[Any]:
-    """``words`` parsed by Hydra's ``OverridesParser``, one override each, in order."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from encoderkit.overrides import readable
-
-    try:
-        return OverridesParser.create().parse_overrides(readable(words))
-    except Exception as e:  # the grammar's errors name the offending word
-        raise UsageError(f"cannot parse arguments: {' '.join(str(e).split())}") from None
-
-
-def _value(override: Any, typed: str, keep_text: bool, default: Any, command: str) -> Any:
-    """One override's value: Hydra's, or for a text key (``keep_text``) the text typed where
-    Hydra read something other than a string (``1e3``, ``true``, ``a,b``)."""
-    from encoderkit.overrides import refuse_sweeps
-
-    value = override.value()
-    if not keep_text:
-        refuse_sweeps([override], command)
-        return value
-    if isinstance(value, str) or (value is None and default is None):
-        return value
-    return typed.strip()
 
 
 def _input_path(text: str) -> Path:

@@ -42,49 +42,44 @@ from it, give the directory to `encoderkit pretrain run.init_from=<hf_dir>`.
 }
 
 
-def _split(argv: list[str], positional: tuple[str, ...]) -> dict[str, str]:
-    """``key=value`` words plus bare words filling ``positional`` names in order."""
-    named: dict[str, str] = {}
-    free = list(positional)
-    for word in argv:
-        if "=" in word:
-            k, v = word.split("=", 1)
-            named[k.lstrip("+")] = v
-        elif free:
-            named[free.pop(0)] = word
-        else:
-            raise UsageError(f"unexpected argument {word!r}; see --help")
-    return named
+# each command's own keys and defaults: a key whose default is a string (a path, the domain's
+# name) keeps the text typed, as store does (IMPORT_TEXT), whose default None lets store=null
+# mean no store
+EXPORT_KEYS: dict[str, Any] = {"checkpoint": "", "output": "", "overwrite": False}
+IMPORT_KEYS: dict[str, Any] = {"hf_dir": "", "output": "", "domain": "", "store": None, "overwrite": False}
+# import-hf's open groups: domain.<option>=... and model.<EncoderConfig field>=...
+IMPORT_GROUPS = ("domain.", "model.")
+IMPORT_TEXT = ("store",)
 
 
-def _bool(args: dict[str, str], key: str) -> bool:
-    value = _value(args.get(key, "false"))
-    if not isinstance(value, bool):
-        raise UsageError(f"The {key!r} parameter must be true or false. Got {args[key]!r} instead.", key=key)
-    return value
+def _words(argv: list[str], command: str, keys: dict[str, Any], required: tuple[str, ...],
+           positional: tuple[str, ...], groups: tuple[str, ...] = (),
+           text: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``argv`` read as every other command reads its words (``encoderkit.overrides.parse_args``:
+    Hydra's grammar, quoted paths unquoted, ``yes`` / ``no`` no booleans), bare words filling
+    ``positional``; ``text`` keys keep the text typed, as a key whose default is a string does.
+    A key that is none of ``keys`` nor in one of ``groups`` is refused first, in the list form
+    the typo suggester (``cliutil.explain_key_error``) points at."""
+    from encoderkit.overrides import parse_args
+
+    typed = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
+    unknown = sorted({k for k in typed if k not in keys and not k.startswith(groups)})
+    if unknown:
+        raise UsageError(f"unknown parameter(s) {unknown}; see encoderkit {command} --help", key=unknown[0])
+    opened = tuple(dict.fromkeys(k for k in typed if k.startswith(groups)))
+    return parse_args(argv, keys, required, command, positional=positional, extra=opened, text=text)
 
 
-def _value(text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        return text
+def _group(args: dict[str, Any], group: str) -> dict[str, Any]:
+    """The ``<group>.<name>=value`` words of ``args`` as ``{name: value}``."""
+    return {k.split(".", 1)[1]: v for k, v in args.items() if k.startswith(group + ".")}
 
 
 def _export(argv: list[str]) -> int:
     from encoderkit.interop.hf import export_hf
 
-    args = _split(argv, ("checkpoint", "output"))
-    unknown = set(args) - {"checkpoint", "output", "overwrite"}
-    if unknown:
-        raise UsageError(f"unknown parameter(s) {sorted(unknown)}; see encoderkit export-hf --help",
-                         key=sorted(unknown)[0])
-    for key in ("checkpoint", "output"):
-        if key not in args:
-            raise UsageError(f"missing {key} (usage: encoderkit export-hf <run> <out_dir>)", key=key)
-    overwrite = _bool(args, "overwrite")
+    args = _words(argv, "export-hf", EXPORT_KEYS, ("checkpoint", "output"), ("checkpoint", "output"))
+    overwrite = args["overwrite"]
     from encoderkit.outputs import check_output, is_hf_export
 
     # before loading the model: a refused output costs nothing
@@ -105,18 +100,11 @@ def _import(argv: list[str]) -> int:
     from encoderkit.registry import get_domain
     from encoderkit.train import checkpoint as ckpt
 
-    args = _split(argv, ("hf_dir",))
-    domain_opts = {k.split(".", 1)[1]: _value(v) for k, v in args.items() if k.startswith("domain.")}
-    model_opts = {k.split(".", 1)[1]: _value(v) for k, v in args.items() if k.startswith("model.")}
-    plain = {k: v for k, v in args.items() if "." not in k}
-    unknown = set(plain) - {"hf_dir", "output", "domain", "store", "overwrite"}
-    if unknown:
-        raise UsageError(f"unknown parameter(s) {sorted(unknown)}; see encoderkit import-hf --help",
-                         key=sorted(unknown)[0])
-    for key in ("hf_dir", "output", "domain"):
-        if key not in plain:
-            raise UsageError(f"missing required parameter {key}=...; see encoderkit import-hf --help", key=key)
-    overwrite = _bool(plain, "overwrite")
+    args = _words(argv, "import-hf", IMPORT_KEYS, ("hf_dir", "output", "domain"), ("hf_dir",),
+                  IMPORT_GROUPS, IMPORT_TEXT)
+    domain_opts, model_opts = _group(args, "domain"), _group(args, "model")
+    plain = {k: args[k] for k in IMPORT_KEYS}
+    overwrite = plain["overwrite"]
     run_dir = Path(plain["output"])
     ckpt_dir = run_dir / "checkpoints"
     from encoderkit.outputs import check_parent
