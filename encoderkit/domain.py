@@ -482,6 +482,15 @@ class Domain:
         """JSON-serialisable description saved in the run dir to rebuild the domain."""
         return {"name": self.name, "schema": self.schema, "options": self.options}
 
+    def pretrained_schema_differences(self, pretrained: Mapping[str, Any]) -> list[str]:
+        """Fine-tuning from a checkpoint on this domain's store: each way the store's schema (and
+        the run's options) would apply a pretrained weight indexed by schema position (a column's,
+        category's, channel's or token's row) to another one, or leave it none, as a phrase naming
+        it (``order_differences``), the most telling first; [] when every such weight keeps its
+        meaning. What leaves every weight's meaning (statistics, record counts) is no difference.
+        ``pretrained``: the checkpoint's ``describe()``. The default checks nothing."""
+        return []
+
     def token_positions(self, window: Example) -> np.ndarray:
         """Token tasks (``task.type=token_*``): the record position each token of ``window``
         (an example from ``windows``) labels and predicts, ``[L]`` int64, -1 for a token that
@@ -527,6 +536,27 @@ def candidates_of(domain: Domain, data: Any, predict: PredictFn,
     if type(domain)._candidates_take_only:
         return domain.infill_candidates(data, predict, only=only)
     return domain.infill_candidates(data, predict)
+
+
+def order_differences(what: str, pretrained: Sequence[Any], now: Sequence[Any], of: str = "",
+                      where: str = "the store") -> list[str]:
+    """How the names ``now`` (indexed as ``where`` indexes them) differ from ``pretrained``
+    (the checkpoint's), for ``Domain.pretrained_schema_differences``: names missing, then new
+    ones, then those at another place (``what``: "column", "category", ...; ``of``: " of 'x'")."""
+    at = {v: i for i, v in enumerate(now)}
+    was = {v: i for i, v in enumerate(pretrained)}
+    return ([f"{what} {v!r}{of} ({_nth(i)} in pretraining) is not in {where}"
+             for v, i in was.items() if v not in at]
+            + [f"{what} {v!r}{of} is new ({_nth(j)} in {where})" for v, j in at.items() if v not in was]
+            + [f"{what} {v!r}{of} is {_nth(at[v])} in {where}, {_nth(i)} in pretraining"
+               for v, i in was.items() if v in at and at[v] != i])
+
+
+def _nth(i: int) -> str:
+    """0-based index -> "1st", "2nd", "3rd", "11th", ..."""
+    n = i + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:

@@ -20,6 +20,7 @@ from .infill_stream import infill_file
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
 from .pieces import PieceLog, iter_pieces
+from .schema_match import pretrained_schema_differences as _schema_differences
 from .tokens import (BASES, CLS_ID, MASK_ID, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
 from .views import genomic_views
@@ -300,6 +301,8 @@ class GenomicDomain(Domain):
             start=example.start, context=example.context)
 
     # ------------------------------------------------------------------ modules
+    pretrained_schema_differences = _schema_differences  # fine-tuning: the tokens, by id
+
     def embedder(self, config: Any) -> nn.Module:
         from .modules import GenomicEmbedder
 

@@ -161,6 +161,38 @@ def pretrained_fit(source: Any, num_layers: int) -> tuple[Any, Any]:
     return path, lambda meta: check_fit(meta, shapes, path, ("encoder.",))
 
 
+# differences named in the one-line refusal; the rest are counted
+SHOWN_DIFFERENCES = 3
+
+
+def check_pretrained_schema(domain: Domain, checkpoint: Any, store: Any) -> None:
+    """Refuse, before any weight is loaded, a fine-tuning store whose schema would give the
+    checkpoint's weights other meanings: a table ingested with its columns in another order
+    (or one category replaced by another, the same count) has the shapes of the pretraining
+    table, and each embedding row would be applied to another column or category with no
+    error (``load_encoder_weights`` compares shapes only). The domain says what differs
+    (``Domain.pretrained_schema_differences``); a checkpoint that stored no schema (older
+    runs) or one of another domain is not compared."""
+    from encoderkit.errors import DataError
+    from encoderkit.registry import saved_options
+    from encoderkit.train.checkpoint import read_state
+
+    saved = read_state(checkpoint).get("domain")
+    if not isinstance(saved, dict) or saved.get("name") != domain.name or not saved.get("schema"):
+        return
+    found = domain.pretrained_schema_differences({**saved, "options": saved_options(saved)})
+    if not found:
+        return
+    more = len(found) - SHOWN_DIFFERENCES
+    shown = "; ".join(found[:SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")
+    raise DataError(f"store {store}: its schema differs from the one the checkpoint was pretrained "
+                    f"on ({checkpoint}) in what the weights are indexed by, so they would be applied "
+                    f"to other columns, categories, channels or tokens: {shown}. Fine-tune on data "
+                    f"ingested with the same columns (channels, items) in the same order and the same "
+                    f"options as the pretraining data, with the checkpoint's domain options, or "
+                    f"pretrain on this store", file=store)
+
+
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
     """Copy a pretrained embedder + encoder into ``model`` (strict on those parts), and the
     pretraining head when a contrastive stage keeps the masked-LM loss (``mlm_weight``)."""
