@@ -53,6 +53,52 @@ def _typed_keys(argv: Sequence[str]) -> list[str]:
     return keys
 
 
+# The commands that compose a Hydra config (configs/): they take hydra.searchpath=[...] and
+# nothing else of Hydra's own settings, which belong to Hydra's app runner (@hydra.main);
+# encoderkit composes with Hydra's compose API, which reads none of them
+HYDRA_COMMANDS = ("pretrain", "finetune", "impute")
+_HYDRA_INSTEAD = {
+    "hydra.run.dir": "the run directory is run.dir=<dir>",
+    "hydra.run": "the run directory is run.dir=<dir>",
+    "hydra.sweep.dir": "a sweep's directory is run.dir=<dir> with -m (job i in <dir>/<i>)",
+    "hydra.sweep.subdir": "a sweep's jobs are <run.dir>/<i> (encoderkit pretrain -m run.dir=<dir>)",
+    "hydra.sweep": "a sweep's directory is run.dir=<dir> with -m (job i in <dir>/<i>)",
+    "hydra.mode": "a sweep is encoderkit pretrain -m key=a,b (one job per value)",
+    "hydra.job.chdir": "encoderkit never changes the working directory: relative paths are read "
+                       "from where the command runs",
+    "hydra/sweeper": "encoderkit pretrain -m runs a sweep's jobs one after another",
+    "hydra/launcher": "encoderkit pretrain -m runs a sweep's jobs one after another",
+    "hydra/job_logging": "encoderkit writes no Hydra log: metrics go to <run dir>/metrics.jsonl",
+    "hydra/hydra_logging": "encoderkit writes no Hydra log: metrics go to <run dir>/metrics.jsonl",
+}
+
+
+def hydra_word_problem(words: Sequence[str], command: str | None) -> tuple[str, str] | None:
+    """``(key, one-line refusal)`` for the first Hydra setting (``hydra.*``, ``hydra/<group>``)
+    among ``words`` that ``encoderkit <command>`` does not read, else None (``command`` None:
+    a Hydra composition of the Python API). Hydra's compose API took ``hydra.run.dir=x``,
+    ``hydra.job.chdir=true``, ``hydra/job_logging=disabled`` and dropped them without a word;
+    only ``hydra.searchpath`` of a Hydra command means anything."""
+    for word in map(str, words):
+        key = word.split("=", 1)[0].lstrip("+~")
+        if not (key == "hydra" or key.startswith(("hydra.", "hydra/"))):
+            continue
+        if command is not None and command not in HYDRA_COMMANDS:
+            return key, (f"{key}: encoderkit {command} reads no Hydra setting; only pretrain, finetune "
+                         f"and impute compose a Hydra config (and take hydra.searchpath=[...] there)")
+        if key == "hydra.searchpath":
+            continue
+        instead = next((v for k, v in _HYDRA_INSTEAD.items() if key == k or key.startswith(k + ".")),
+                       "the run directory is run.dir=<dir>, a sweep encoderkit pretrain -m key=a,b")
+        if command == "impute" and key.startswith(("hydra.run", "hydra.sweep")):
+            instead = "impute keeps its models under run_dir=<dir>"
+        elif command == "finetune":  # it sweeps with -m too
+            instead = instead.replace("encoderkit pretrain -m", "encoderkit finetune -m")
+        return key, (f"{key} is a setting of Hydra's app runner, which encoderkit{' ' + command if command else ''} "
+                     f"does not use (of Hydra's settings it reads hydra.searchpath=[...] only): {instead}")
+    return None
+
+
 def _closest(key: str, candidates: Sequence[str]) -> str | None:
     """The candidate nearest ``key`` by difflib's ratio (at least 0.6), None if none is near."""
     found = difflib.get_close_matches(key, [c for c in candidates if c != key], n=1, cutoff=0.6)
@@ -69,7 +115,11 @@ def explain_key_error(command: str, argv: Sequence[str], error: EncoderkitError,
     beside a required key as "missing output=..."). This is the one place that turns each
     into: the key typed, ``did you mean`` the closest key (difflib) among those the message
     allows and those ``usage()`` (the command's ``--help`` text) documents, and a pointer to
-    ``encoderkit <command> --help``. An error that names no typed key is left as it is."""
+    ``encoderkit <command> --help``. An error that names no typed key is left as it is; one
+    that names a Hydra setting the command does not read (``hydra.run.dir=x``) says so."""
+    hydra = hydra_word_problem(argv, command)
+    if hydra is not None and (error.key == hydra[0] or f"'{hydra[0]}'" in str(error)):
+        return UsageError(hydra[1], key=hydra[0])  # refused as itself, not as an unknown parameter
     typed = _typed_keys(argv)
     message = str(error)
     unknown = bool(_UNKNOWN.search(message))

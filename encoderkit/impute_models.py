@@ -59,9 +59,37 @@ def pretrain_overrides(domain: str, store: str, run_dir: str, seed: int, progres
     """The pretrain words of one imputation model; user ``overrides`` come last and win.
     ``n_records``: the store's record count (series of a file), for the series budget."""
     budget = [f"train.auto_epochs={series_epochs(n_records)}"] if domain == "timeseries" else []
-    return ["experiment=impute", f"domain={domain}", f"data.store={store}", f"run.dir={run_dir}",
-            f"run.seed={seed}", f"data.seed={seed}", f"train.progress={str(progress).lower()}",
-            *DOMAIN_OVERRIDES.get(domain, ()), *budget, *overrides]
+    experiments, overrides = user_experiments(overrides)
+    return [f"experiment=[{','.join(['impute', *experiments])}]", f"domain={domain}", f"data.store={store}",
+            f"run.dir={run_dir}", f"run.seed={seed}", f"data.seed={seed}",
+            f"train.progress={str(progress).lower()}", *DOMAIN_OVERRIDES.get(domain, ()), *budget, *overrides]
+
+
+def user_experiments(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The user's ``experiment=<name>`` (or ``=[a,b]``; the last word wins, as for any key)
+    and the other words. The names are composed after ``impute`` (Hydra merges a group's
+    list of options in order): the user's experiment sets its keys over the imputer's
+    defaults and keeps the rest, where one ``experiment=`` word replaced them all. A value
+    that names no option (a sweep, ``null``) stays a word, for the config's own error."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    names: list[str] = []
+    rest: list[str] = []
+    parser = OverridesParser.create()
+    for word in map(str, overrides):
+        if word.lstrip("+").split("=", 1)[0] != "experiment":
+            rest.append(word)
+            continue
+        try:
+            value = parser.parse_overrides([word.lstrip("+")])[0].value()
+        except Exception:  # the grammar's errors, whatever their type: Hydra reports them
+            value = None
+        items = value if isinstance(value, list) else [value]
+        if all(isinstance(v, str) and v for v in items):
+            names = [v for v in items if v != "impute"]
+        else:
+            rest.append(word)
+    return names, rest
 
 
 def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, n_models: int = 1,

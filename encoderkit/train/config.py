@@ -17,10 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encoderkit.errors import UsageError
-from encoderkit.train.config_guard import check_composed, check_overrides, check_saved_values
+from encoderkit.train.compose_errors import MISSING_KEY, OPEN_GROUPS, compose_problem, null_group
+from encoderkit.train.config_guard import check_composed, check_overrides
 from encoderkit.train.searchpath import group_option_in, group_options_in, search_folders
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -162,9 +163,8 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"encoderkit config tree not found (looked in {path} and {repo})")
 
 
-# groups whose keys are not fixed by the schema: model.<EncoderConfig field>, domain.<option>
-OPEN_GROUPS = ("model.", "domain.")
-_MISSING_KEY = re.compile(r"Could not override '([^']+)'")
+# finetune's experiment entry (configs/finetune.yaml): after its own values and the task file
+FT_EXPERIMENT = "experiment@_global_"
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
@@ -180,12 +180,20 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
 
 
 def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
-    from hydra import compose as hydra_compose
-    from hydra.errors import HydraException
+    return _compose_words(_prepared(overrides, config_name), config_name)[0]
 
+
+def _prepared(overrides: list[str] | None, config_name: str) -> list[str]:
+    """The command's words as Hydra composes them: quoted where its grammar needs it, checked
+    (Hydra's own settings, resolvers, group options), one word per key, ``domain=`` read as a
+    yaml or a registered domain, and finetune's ``experiment=`` pointed at its last entry."""
+    from encoderkit.cliutil import hydra_word_problem
     from encoderkit.overrides import readable
 
     overrides = readable(list(overrides or []))  # a path such as données/x.csv, quoted
+    hydra = hydra_word_problem(overrides, None)  # hydra.run.dir=x: the compose API dropped it
+    if hydra is not None:
+        raise ConfigError(hydra[1], key=hydra[0])
     check_overrides(overrides)  # no resolver in a value, group options by plain name only
     # the last domain= wins, as for any key, before a plug-in's choice becomes domain.name=
     # (two spellings of one key would both survive the de-duplication below)
@@ -199,14 +207,31 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     # below turned `model.num_heads=2 model.num_heads=2` into an unbound config)
     last = {o.split("=", 1)[0].lstrip("+"): i for i, o in enumerate(overrides) if "=" in o}
     overrides = [o for i, o in enumerate(overrides) if "=" not in o or last[o.split("=", 1)[0].lstrip("+")] == i]
+    if config_name == "finetune":  # its experiment entry comes last (configs/finetune.yaml)
+        overrides = [("~" if o.startswith("~") else "") + FT_EXPERIMENT + o.lstrip("+~")[len("experiment"):]
+                     if o.lstrip("+~").split("=", 1)[0] == "experiment" and "={" not in o else o
+                     for o in overrides]  # a dict is no option: compose_problem says so
+    return overrides
+
+
+def _compose_words(overrides: list[str], config_name: str, choices: bool = False
+                   ) -> tuple[DictConfig, dict[str, Any]]:
+    """Hydra's composition of prepared words (retrying an open group's new key with ``+``),
+    and with ``choices`` the option chosen in each group (``hydra.runtime.choices``)."""
+    from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
+
+    def compose_now(words: list[str]) -> DictConfig:
+        return hydra_compose(config_name, overrides=words, return_hydra_config=choices)
+
     with _hydra_of_our_own():
         for _ in range(len(overrides) + 1):
             try:
-                cfg = hydra_compose(config_name, overrides=overrides)
+                cfg = compose_now(overrides)
                 break
             except HydraException as e:
-                msg = str(e)
-                m = _MISSING_KEY.search(msg)
+                msg = str(e).replace(FT_EXPERIMENT, "experiment")
+                m = MISSING_KEY.search(msg)
                 if m and m.group(1).startswith(OPEN_GROUPS) and m.group(1) in overrides_keys(overrides):
                     overrides = [("+" + o) if o.split("=", 1)[0] == m.group(1) else o
                                  for o in overrides]
@@ -217,13 +242,17 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
                     overrides = [o[1:] if o.startswith("+") and o[1:].split("=", 1)[0] == m2.group(1)
                                  else o for o in overrides]
                     continue
-                if m and not m.group(1).startswith(OPEN_GROUPS):
-                    raise ConfigError(_unknown_key(m.group(1), config_name)) from None
-                raise ConfigError(" ".join(msg.split())) from None
+                raise ConfigError(compose_problem(msg, overrides, config_name, compose_now)) from None
+            except ValueError as e:  # Hydra's defaults list: `model=null` (a group's option is a name)
+                raise ConfigError(null_group(overrides, config_name) or " ".join(str(e).split())) from None
         else:  # every retry spent: say what Hydra said last rather than fail unbound
             raise ConfigError(f"cannot compose the configuration: {' '.join(msg.split())}")
-    return cfg
-
+    if not choices:
+        return cfg, {}
+    picked = OmegaConf.to_container(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, picked
 
 
 @contextmanager
@@ -253,7 +282,7 @@ def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
     defaults (``domain.name=<name>``), so a plug-in needs no file in encoderkit's tree; a name
     that is none of these is one line listing the choices."""
     key, sep, value = override.partition("=")
-    if key.lstrip("+") != "domain" or not sep or value in ("", "null") or "," in value:
+    if key.lstrip("+") != "domain" or not sep or value in ("", "null") or "," in value or value.startswith("{"):
         return override
     if (config_dir() / "domain" / f"{value}.yaml").is_file() or group_option_in(folders, "domain", value):
         return override
@@ -267,22 +296,6 @@ def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
                       f"or a domain registered under the entry-point group {GROUP!r})", key="domain")
 
 
-def _unknown_key(key: str, config_name: str = "config") -> str:
-    section = key.split(".", 1)[0]
-    schema = OmegaConf.structured(FinetuneConfig if config_name == "finetune" else PretrainConfig)
-    # a key of another section (``progress=false``, which ingest / embed / impute take at the
-    # top level, is ``train.progress`` here): name where it is
-    leaf = key.rsplit(".", 1)[-1]
-    tree = OmegaConf.to_container(schema, throw_on_missing=False)  # finetune's checkpoint is ???
-    homes = [f"{name}.{leaf}" for name, sub in tree.items()
-             if isinstance(sub, dict) and leaf in sub and f"{name}.{leaf}" != key]
-    hint = f" (did you mean {' or '.join(homes)}?)" if homes else ""
-    if section in schema and "." in key:
-        allowed = sorted(OmegaConf.to_container(schema[section]))
-        return f"unknown config key {key!r}{hint}; {section} keys: {allowed}"
-    return f"unknown config key {key!r}{hint}; top-level keys: {sorted(schema)}"
-
-
 def overrides_keys(overrides: list[str]) -> set[str]:
     return {o.split("=", 1)[0].lstrip("+~") for o in overrides}
 
@@ -293,13 +306,20 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
 
     schema = OmegaConf.structured(schema_class)
     # resolvers run only where the packaged configs wrote them (config_guard explains)
-    check_composed(OmegaConf.to_container(cfg, resolve=False))
+    given = OmegaConf.to_container(cfg, resolve=False)
+    check_composed(given)
     _check_label_column(cfg)
     try:
         merged = OmegaConf.merge(schema, cfg)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None)
+        section = next((k for k, v in given.items() if not key and OmegaConf.is_dict(schema.get(k))
+                        and not isinstance(v, dict)), None)
+        if section:  # `train=x`: the merge's "config key ''" named nothing
+            raise ConfigError(f"{section}={given[section]!r}: {section} is a section of keys; set them one "
+                              f"by one: {section}.<key>=<value> ({section} keys: {sorted(schema[section])})",
+                              key=section) from None
         raise ConfigError(f"config key {key!r}: {str(e).splitlines()[0]}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if "domain.name" in missing:
@@ -458,93 +478,6 @@ def _check(c: DictConfig) -> None:
                    c.run.resume)
 
 
-def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
-    """``configs/finetune.yaml`` with overrides. With ``checkpoint=<pretrained run or
-    checkpoint>`` the architecture (``model``) and the domain options come from that
-    checkpoint (``domain.<option>=`` overrides still apply); with ``checkpoint=none`` from
-    ``model=...`` / ``domain=...``. The domain name defaults to the store's."""
-    from encoderkit.errors import DataError, InputNotFoundError
-
-    overrides = list(overrides or [])
-    cfg = _compose_raw(overrides, "finetune")
-    source = OmegaConf.select(cfg, "checkpoint", default="???")
-    if source in (None, "???") or OmegaConf.is_missing(cfg, "checkpoint"):
-        raise ConfigError("checkpoint=<pretrained run or checkpoint dir> is required "
-                          "(checkpoint=none trains the same architecture from scratch)")
-    user_domain = {o.split("=", 1)[0].lstrip("+").split(".", 1)[1]
-                   for o in overrides if o.lstrip("+").startswith("domain.")}
-    OmegaConf.set_struct(cfg, False)
-    if str(source).lower() not in ("none", "null"):
-        from encoderkit.infer.load import read_state, resolve_checkpoint
-
-        try:
-            path = resolve_checkpoint(source)
-            state = read_state(path)
-        except FileNotFoundError as e:
-            raise InputNotFoundError(f"checkpoint={source}: {e}", key="checkpoint") from None
-        except ValueError as e:
-            raise DataError(f"checkpoint={source}: {e}", key="checkpoint") from None
-        if "task" in state:
-            pass  # a fine-tuned run as the start: its encoder is used, the head is new
-        from encoderkit.train.checkpoint import STATE_FILE
-
-        for entry in ("model_config", "domain"):  # they join the config, which is resolved
-            check_saved_values(state.get(entry), path / STATE_FILE, entry)
-        saved_domain = state["domain"]
-        from encoderkit.registry import saved_options
-
-        domain = {k: v for k, v in saved_options(saved_domain).items()
-                  if k not in user_domain and k != "drop_columns"}
-        domain = {**domain, **{k: v for k, v in OmegaConf.to_container(cfg.domain).items()
-                               if k in user_domain}} if "domain" in cfg and cfg.domain is not None else domain
-        domain["name"] = saved_domain["name"]
-        cfg.domain = domain
-        ignored = sorted({o.split("=", 1)[0].lstrip("+") for o in overrides
-                          if o.lstrip("+").startswith("model")})
-        if ignored:
-            import warnings
-
-            warnings.warn(f"{', '.join(ignored)} ignored: the architecture comes from checkpoint "
-                          f"{path} (checkpoint=none trains the model=... architecture)", stacklevel=2)
-        cfg.model = {"preset": "tiny", **state["model_config"]}
-        cfg.checkpoint = str(path)
-    else:
-        cfg.checkpoint = "none"
-    domain = cfg.get("domain")
-    if domain is None or OmegaConf.select(cfg, "domain.name", default=None) in (None, "???"):
-        store = OmegaConf.select(cfg, "data.store", default=None)
-        name = None
-        if store not in (None, "???"):
-            try:
-                from encoderkit.data.store import RecordStore
-
-                name = RecordStore(store).domain
-            except Exception:  # the trainer names an unreadable store
-                name = None
-        if name is not None:
-            cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
-    merged = validate(cfg, FinetuneConfig)
-    from encoderkit.tasks.head_init import resolve_head
-
-    resolve_head(merged.task, merged.checkpoint, merged.train.strategy, _domain_class(merged))
-    from encoderkit.train.task_checks import check_task
-
-    check_task(merged)
-    return merged
-
-
-def _domain_class(cfg: DictConfig) -> Any:
-    """The registered class of the run's domain, or None (an unknown name is refused later,
-    where the store or the checkpoint is read)."""
-    from encoderkit.registry import UnknownDomainError, get_domain
-
-    name = OmegaConf.select(cfg, "domain.name", default=None)
-    try:
-        return get_domain(name) if name not in (None, "???") else None
-    except (UnknownDomainError, TypeError):
-        return None
-
-
 def encoder_config(model_cfg: dict[str, Any], rope_axes: int):
     """``EncoderConfig.preset(preset, **overrides)``; rope_axes defaults to the domain's."""
     from encoderkit.core import EncoderConfig
@@ -580,3 +513,11 @@ def help_text() -> str:
     from encoderkit.train.help import pretrain_help
 
     return pretrain_help()
+
+
+def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
+    """``configs/finetune.yaml`` with overrides: ``encoderkit.train.finetune_config`` (its own
+    module, which imports this one), under the name callers know."""
+    from encoderkit.train.finetune_config import compose_finetune as compose_ft
+
+    return compose_ft(overrides)
