@@ -354,7 +354,9 @@ class Domain:
                              f"domain {self.name!r} has maskers {sorted(self.maskers)}")
         if isinstance(choice, Mapping):
             try:
-                w = np.asarray([float(choice[k]) for k in names], dtype=np.float64)
+                # a boolean is no weight (``{random: true}`` read as 1.0 before)
+                w = np.asarray([np.nan if isinstance(choice[k], bool) else float(choice[k]) for k in names],
+                               dtype=np.float64)
             except (TypeError, ValueError):
                 w = np.asarray([np.nan])
             if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):

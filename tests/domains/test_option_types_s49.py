@@ -37,3 +37,23 @@ def test_table_window_overlap_is_a_whole_number_of_tokens(table_schema, bad):
     assert cls(schema, window_overlap=4).options["window_overlap"] == 4
     with pytest.raises(ValueError, match=r"'window_overlap' option of the tabular domain must be an int >= 0"):
         cls(schema, window_overlap=bad)
+
+
+@pytest.mark.parametrize("name", ["timeseries", "tabular"])
+def test_a_masker_mixture_refuses_boolean_weights(name, table_schema):
+    cls = get_domain(name)
+    schema = None if name == "timeseries" else table_schema
+    cls(schema, masker={"random": 1.0}).check_masker()  # a number is a weight
+    with pytest.raises(ValueError, match=r"weights must be numbers >= 0|weights >= 0|must be a float"):
+        cls(schema, masker={"random": True}).check_masker()
+
+
+def test_the_base_masker_check_refuses_boolean_weights():
+    """A plug-in domain without its own option checks (the test token domain)."""
+    import testdomain as td
+
+    cls = get_domain(td.NAME)
+    schema = {"vocab": td.VOCAB}
+    cls(schema, masker={"random": 2.0}).check_masker()
+    with pytest.raises(ValueError, match="weights must be numbers >= 0"):
+        cls(schema, masker={"random": True}).check_masker()
