@@ -15,16 +15,14 @@ import pandas as pd
 
 from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
-from encoderkit.errors import UnknownValueWarning
-
-from .ingest import MISSING_ID, UNK, raw_to_record
+from encoderkit.errors import UnknownValueWarning, UnusedColumnWarning
 from encoderkit.outputs import atomic_write
+
+from .drift import match_coord_case, unknown_items_message, unused_columns_message
+from .ingest import raw_to_record
 
 from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
                  read_npz, source_kind)
-
-# share of the given items unknown to the vocabulary above which to_records warns (once)
-UNKNOWN_SHARE = 0.5
 
 
 class SetsUserData:
@@ -39,12 +37,19 @@ class SetsUserData:
         if isinstance(data, pd.DataFrame):
             set_col = self.schema.get("set_column") or "set"
             id_col = self.schema.get("id_column") if self.has_ids else None
+            others = [set_col, *([id_col] if id_col else []), *layout.feature_names]
+            data = match_coord_case(data, layout.coord_names, others)  # X for x, as ingest reads it
             needed = [set_col, *([id_col] if id_col else []), *layout.coord_names,
                       *layout.feature_names]
             missing = [c for c in needed if c not in data.columns]
             if missing:
                 raise ValueError(f"the data lacks columns {missing} that the model was trained "
                                  f"with; columns: {list(data.columns)}")
+            unused = unused_columns_message(data, needed, layout.coord_names, layout.feature_names,
+                                            self.has_ids)
+            if unused:
+                warnings.warn(f"{source}: {unused}" if source else unused, UnusedColumnWarning,
+                              stacklevel=3)
             raws = list(frame_sets(data, source, set_col, id_col, layout.feature_names,
                                    layout.coord_names))
         elif isinstance(data, (list, tuple, Mapping)):
@@ -82,7 +87,8 @@ class SetsUserData:
 
     def to_records(self, data: Any, source: str = "") -> list[Record]:
         out = []
-        for i, raw in enumerate(self._raw_sets(data, source)):
+        raws = self._raw_sets(data, source)
+        for i, raw in enumerate(raws):
             if len(raw) == 0:
                 record = self._empty_record()
             else:
@@ -90,30 +96,25 @@ class SetsUserData:
             record["id"] = raw.name
             record["_index"] = i
             out.append(record)
-        self._warn_unknown_items(out, source)
+        self._warn_unknown_items(raws, source)
         return out
 
     def read_records(self, path: str) -> list[Record]:
         """``to_records`` of the file, its messages naming it (once)."""
         return self.to_records(self.read_input(path), source=path)
 
-    def _warn_unknown_items(self, records: list[Record], source: str = "") -> None:
-        """One warning when most given items are not in the vocabulary: they are read as
-        [UNK], so predictions rest on the other fields alone (e.g. an item column of point
-        numbers, new for every file); a few unknown items are normal and not reported."""
+    def _warn_unknown_items(self, raws: list[RawSet], source: str = "") -> None:
+        """One warning when some given items are not in the vocabulary (``drift``): they are
+        read as [UNK], so their elements move the predictions as one input for any item."""
         if not self.has_ids:
             return
-        ids = [r["ids"] for r in records if "ids" in r and len(r["ids"])]
-        stored = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
-        given = int((stored != MISSING_ID).sum())
-        unknown = int((stored == UNK).sum())
-        if given and unknown > UNKNOWN_SHARE * given:
+        given = [i for raw in raws if raw.ids is not None for i in raw.ids if i is not None]
+        unknown = [i for i in given if i not in self.index]
+        column = self.schema.get("id_column") or "ids"
+        said = unknown_items_message(column, unknown, self.vocab, len(given))
+        if said:
             where = f"{source}: " if source else ""
-            column = self.schema.get("id_column") or "ids"
-            warnings.warn(f"{where}{unknown} of the {given} items given ({unknown / given:.0%}) are not in "
-                          f"the model's vocabulary of {len(self.vocab)} items and are read as [UNK]; is "
-                          f"{column!r} the item column the model was trained with (not, e.g., point "
-                          f"numbers)?", UnknownValueWarning, stacklevel=3)
+            warnings.warn(where + said, UnknownValueWarning, stacklevel=3)
 
     def _empty_record(self) -> Record:
         record: Record = {}

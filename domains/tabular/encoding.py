@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from encoderkit.numerics import F32_MAX
 from domains.tabular.cells import CategoryCodes
 from domains.tabular.datetext import text_dates, zone_message
 from domains.tabular.options import INGEST_DEFAULTS
+from domains.tabular.units import units_message
 from domains.tabular.values import _json_value, column_numbers
 
 @dataclass
@@ -29,7 +30,7 @@ class Encoded:
 
 
 def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | None = None,
-                 report_text: bool = True) -> Encoded:
+                 report_text: bool = True, quiet: Collection[str] = ()) -> Encoded:
     """Encode by column NAME, so column order in ``frame`` never matters; a schema
     column absent from the frame is all missing; a category cell is matched in whatever form
     it comes (``cells.CategoryCodes``: ``'6'`` is the category 6), and one the schema does not
@@ -38,7 +39,11 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
     Numeric cells follow ``column_numbers`` under the schema's ingest options (a warning for
     a few cells that are not numbers, an error for a column of them; ``report_text`` False:
     the caller said it already, as ingest's ``infer_schema`` does); a value that float32
-    cannot hold once standardised is an error. ``source``: the file, for the messages."""
+    cannot hold once standardised is an error. A numeric column that seems to come in other
+    units than in training is warned of (``units.py``). ``source``: the file, for the
+    messages; ``quiet``: columns that are no input of the model reading the frame (a
+    fine-tuned run's label column, ``drop_columns``), whose unknown categories and units
+    are not said: they move nothing."""
     opts = {**INGEST_DEFAULTS, **(schema.get("ingest_options") or {})}
     cols = schema["columns"]
     n, c = len(frame), len(cols)
@@ -66,6 +71,9 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
             if msg and report_text:
                 warnings.warn(msg, stacklevel=2)
             ok = ~np.isnan(v)
+            units = units_message(col, v[ok]) if report_text and col["name"] not in quiet else None
+            if units:
+                warnings.warn(f"{source}: {units}" if source else units, stacklevel=1)  # once, as below
             num[ok, j] = _standardised(v, ok, col, source)
             observed[:, j] = ok
         else:
@@ -74,7 +82,7 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
             values = [_json_value(v) for v in s.to_numpy(dtype=object)[ok]]
             cat[ok, j] = codes.codes(values)
             observed[:, j] = ok
-            if report_text and (cat[ok, j] == 0).any():  # read as unknown, they move predictions
+            if report_text and col["name"] not in quiet and (cat[ok, j] == 0).any():  # they move predictions
                 where = f"{source}: " if source else ""
                 # stacklevel 1: one place, so that the same words from two readers of one table
                 # (EncoderImputer.transform's encoder and its classical imputers) show once

@@ -23,6 +23,16 @@ from domains.tabular.datetext import date_fills, text_dates
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 
 
+def empty_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """Those of the table's columns ``names`` whose every cell is missing: the model reads such
+    a column as it reads an absent one. Said for a table of two rows or more: the one empty
+    cell of a single row is a missing value, not a column that lost its values."""
+    if len(frame) < 2:
+        return []
+    by_name = {str(k): k for k in frame.columns}
+    return [n for n in names if n in by_name and frame[by_name[n]].isna().all()]
+
+
 # the training rows the classical imputers of a run's infill are fitted on: REFERENCE_CELLS
 # cells' worth (1,000 to 4,000 rows, fewer for wider tables), in REFERENCE_BLOCKS runs of
 # consecutive rows spread over the store (one read each; a store sorted by some column is
@@ -172,7 +182,7 @@ class TableInfill:
         ``forest_weight``: see ``infill_voting``; ``max_tokens``: see ``_encoder_fills``."""
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
-        enc = encode_frame(frame, self.schema)
+        enc = encode_frame(frame, self.schema, quiet=self.options["drop_columns"])
         self._check_columns(frame, enc.present, data)
         names = {str(k): k for k in frame.columns}
         # cells to fill: missing in the frame, in a schema column the frame has
@@ -358,5 +368,10 @@ class TableInfill:
             warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
                           f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
                           stacklevel=3)
+        empty = empty_columns(frame, [n for n, p in zip(expected, present) if p])
+        if empty:  # a column of no value is read as if it were absent: said in the same words
+            warnings.warn(f"{len(empty)} of the model's {len(expected)} columns hold no value in any of "
+                          f"the table's {len(frame)} rows and are read as missing, as if absent from "
+                          f"the table: {empty[:10]}{' ...' if len(empty) > 10 else ''}", stacklevel=3)
 
     # ------------------------------------------------------------ files

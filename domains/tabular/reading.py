@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, check_decimal, compression, open_text, plain_name
+from encoderkit.data.textfiles import (TEXT_TABLE_SUFFIXES, check_decimal, check_text, compression, open_text,
+                                       plain_name)
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 
@@ -252,6 +253,7 @@ def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[
     if not plain_name(path).endswith(TEXT_SUFFIXES):
         raise DataError("unsupported file type; use .csv, .tsv/.tab (optionally .gz/.bz2/.xz/.zip/.zst) "
                         "or .parquet", file=path)
+    check_text(path)  # UTF-16 text: "save it as UTF-8", as the other domains' readers say
     if delimiter is None:
         delimiter = text_delimiter(path)
     head = _head(path, delimiter)

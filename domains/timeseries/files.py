@@ -75,6 +75,31 @@ def warn_empty(path: str, records: list[Record]) -> None:
                       f"a reading of data (ingest skips such series)", stacklevel=2)
 
 
+def warn_empty_channels(path: str, records: list[Record], names: list[str] | None,
+                        missing: Any = None) -> None:
+    """Warn about channels without one observed value in any series of the file (a column of
+    the table left empty): the model reads them as missing, as a table's model reads a column
+    absent from its table, so the predictions rest on the other channels alone. ``names``:
+    the run's channel names (else channels are named by number); ``missing``: the
+    ``missing_value`` option, whose numbers are missing samples too. A file of one time step
+    is left unsaid: its one empty sample is a missing value, not a channel that lost its values."""
+    counts = {int(r["channels"]) for r in records}
+    if len(counts) != 1 or sum(int(r["length"]) for r in records) < 2:
+        return
+    width = counts.pop()
+    seen = np.zeros(width, dtype=bool)
+    for r in records:
+        v = np.asarray(r["values"], dtype=np.float64).reshape(width, -1)
+        seen |= (np.isfinite(v) & ~is_sentinel(v, missing)).any(axis=1)
+    if seen.all():
+        return
+    label = list(names) if names and len(names) == width else [f"channel {c}" for c in range(width)]
+    empty = [label[c] for c in np.flatnonzero(~seen)]
+    warnings.warn(f"{path}: {len(empty)} of the run's {width} channels hold no value in any series "
+                  f"of the file and are read as missing, so the predictions / embeddings rest on the "
+                  f"other channels: {empty[:10]}{' ...' if len(empty) > 10 else ''}", stacklevel=3)
+
+
 TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
 # the ingest options a file is read back with (``channels`` is not among them: the store
 # does not record it, and a file read back keeps every number column)
@@ -218,6 +243,8 @@ class SeriesFiles:
         values, which join a store's ``x.csv:<value>`` ids by the part after the file name)."""
         data = self.read_input(path)
         records = self.to_records(data, warn=False, where=path)
+        warn_empty_channels(path, records, (self.schema or {}).get("channel_names"),
+                            self.options.get("missing_value"))
         if isinstance(data, pd.DataFrame):
             warn_empty(path, records)
             return records

@@ -180,6 +180,14 @@ def _order_join_said(frame, cols: list, file: str, token: bool, exclude: Sequenc
                       f"{ignored} ignored; add an 'id' column to join by id", stacklevel=3)
 
 
+def missing_label_column(column: str, columns: Sequence[str]) -> str:
+    """The message for a label ``column`` that the table of ``columns`` lacks: its columns, and
+    the one that differs from it by case or outer spaces only (``Affair`` for ``affair``)."""
+    near = [c for c in columns if str(c).strip().lower() == str(column).strip().lower()]
+    hint = f" ({near[0]!r} differs only in case or spaces: rename it {column!r})" if near else ""
+    return f"label column {column!r} does not exist; columns: {list(map(str, columns))}{hint}"
+
+
 def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] | None = None,
           exclude: Sequence[str] = ()) -> Labels:
     """Rows of ``frame`` -> per-record values, by ``id`` column or by order; ``exclude``:
@@ -200,8 +208,8 @@ def align(frame, ids: np.ndarray, file: str, token: bool, names: Sequence[str] |
     if names:
         absent = [c for c in names if c not in frame.columns]
         if absent:
-            raise UsageError(f"label column {absent[0]!r} does not exist; columns: "
-                             f"{[str(c) for c in frame.columns]}", file=file, key="task.label_names")
+            raise UsageError(missing_label_column(absent[0], [str(c) for c in frame.columns]), file=file,
+                             key="task.label_names")
         cols = list(names)
     elif "label" in [str(c) for c in cols]:  # a `label` column wins over other columns
         cols = [c for c in cols if str(c) == "label"]

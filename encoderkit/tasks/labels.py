@@ -38,7 +38,7 @@ from __future__ import annotations
 
 # the file reading lives in label_files; its names stay importable from here
 from encoderkit.tasks.label_align import (AMBIGUOUS, ID_MATCH, Labels, align, column_values, find_record,
-                                          record_ids, record_index, use_id_column)
+                                          missing_label_column, record_ids, record_index, use_id_column)
 from encoderkit.tasks.label_encode import (CASE_VARIANTS, EMPTY_SET, _class_name, _number, case_variants_said,
                                            class_code, class_coder, class_kind, class_mismatch, class_names,
                                            class_values, encode_classes, encode_multilabel, encode_regression,
@@ -52,8 +52,8 @@ __all__ = [
     "LABEL_SUFFIXES", "check_series_file", "counts_header", "id_texts", "is_missing", "missing_words",
     "read_table",
     # label_align
-    "AMBIGUOUS", "ID_MATCH", "Labels", "align", "column_values", "find_record", "record_ids",
-    "record_index", "use_id_column",
+    "AMBIGUOUS", "ID_MATCH", "Labels", "align", "column_values", "find_record", "missing_label_column",
+    "record_ids", "record_index", "use_id_column",
     # label_encode (``_class_name`` and ``_number``: the tests check them directly)
     "CASE_VARIANTS", "EMPTY_SET", "_class_name", "_number", "case_variants_said", "class_code",
     "class_coder", "class_kind", "class_mismatch", "class_names", "class_values", "encode_classes",

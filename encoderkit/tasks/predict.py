@@ -257,6 +257,9 @@ class FineTuned(Pretrained):
             # refused naming the column, not its other columns read as one label tuple)
             label_names = [spec.label_column]
         if own and spec.label_column and list(label_names or []) == [spec.label_column]:
+            if str(spec.label_column) not in names:  # said with the table's columns, not the kept ones
+                raise UsageError(L.missing_label_column(str(spec.label_column), names), file=file,
+                                 key="labels")
             # a data table holding its label column: its features are not labels files' columns
             keep = {"id", str(spec.label_column), str(spec.group_column)}
             frame = frame[[c for c in frame.columns if str(c) in keep]]
