@@ -70,7 +70,7 @@ def records_by_column(domain: Any, path: str) -> TableRecords:
                                 f"need distinct names", file=path)
             for msg in table.words_said:  # as read_input says them, once the file is read
                 warnings.warn(msg, stacklevel=3)
-            enc = _encoded(domain.schema, table, opts, path)
+            enc = _encoded(domain.schema, table, opts, path, quiet=domain.options["drop_columns"])
     frame = pd.DataFrame(columns=names)  # the table's columns, for the messages that name them
     domain._check_columns(frame, enc.present, frame)
     return TableRecords(enc, [f"row{k}" for k in range(table.num_rows)])
@@ -83,7 +83,7 @@ def _refuse_header_rows(table: Any, path: str) -> None:
     refuse_repeated_header(table.names, lambda j: table.read(j).iloc[:, 0], table.num_rows, path)
 
 
-def _encoded(schema: Any, table: Any, opts: dict[str, Any], path: str) -> Encoded:
+def _encoded(schema: Any, table: Any, opts: dict[str, Any], path: str, quiet: Any = ()) -> Encoded:
     """``encode_frame`` of the table read whole, a schema column at a time (in the schema's
     order, as it warns): each column with its cell rules (``streaming._column``) encoded alone."""
     columns = schema["columns"]
@@ -97,7 +97,7 @@ def _encoded(schema: Any, table: Any, opts: dict[str, Any], path: str) -> Encode
             continue
         frame = _column(table, k, opts)[0]
         table.release(k)
-        part = encode_frame(frame, {**schema, "columns": [col]}, source=path)
+        part = encode_frame(frame, {**schema, "columns": [col]}, source=path, quiet=quiet)
         enc.cat[:, j], enc.num[:, j], enc.observed[:, j] = part.cat[:, 0], part.num[:, 0], part.observed[:, 0]
         enc.present[j] = True
     return enc

@@ -421,7 +421,8 @@ class TabularDomain(TableInfill, Domain):
         """``data``'s rows as records; ``source``: the file they were read from, named in
         the messages about its cells."""
         frame = as_frame(data)
-        enc = encode_frame(frame, self.schema, source=source)
+        # a column the run drops (a fine-tuned run's label) is read, never an input: no word on it
+        enc = encode_frame(frame, self.schema, source=source, quiet=self.options["drop_columns"])
         self._check_columns(frame, enc.present, data)  # predict / embed on a raw table: matched by name
         # ids as ingest names a file's rows (row<position>): predict on the raw table and on
         # its store write the same ids, and a labels file joins either. A DataFrame's rows are

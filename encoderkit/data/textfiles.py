@@ -76,7 +76,7 @@ def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = Fa
 
 
 def check_text(path: str | os.PathLike) -> None:
-    """A ``DataError`` for UTF-16 text (Excel's "Unicode text"), which UTF-8 readers turn into
+    """A ``DataError`` for UTF-16 / UTF-32 text (Excel's "Unicode text"), which UTF-8 readers turn into
     one garbled column; other encodings fail where they are decoded."""
     path = os.fspath(path)
     with reading(path):
@@ -84,8 +84,12 @@ def check_text(path: str | os.PathLike) -> None:
         if fh is None:
             return
         with fh:
-            head = fh.read(2)
-    if head in (b"\xff\xfe", b"\xfe\xff"):
+            head = fh.read(4)
+    # UTF-32's little-endian mark starts with UTF-16's: tested first
+    if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise DataError("is UTF-32 text (it starts with a UTF-32 byte-order mark); save it as UTF-8",
+                        file=path)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise DataError("is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8",
                         file=path)
 
