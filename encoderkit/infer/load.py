@@ -6,13 +6,21 @@ newer format version, or weights that do not fit the model the checkpoint's own
 config describes give an error naming the file and the problem, the last before the
 model is built (``weights_fit``). A run folder may be an upload: the files read of it
 stay inside it and its ``config.yaml`` is read, never evaluated (``run_files``).
+
+A run may be read while it trains: ``train.keep`` removes the checkpoint chosen, best/ is
+replaced. A checkpoint that is removed or replaced between being chosen and being read is
+chosen again, ``READ_TRIES`` times, then one line says the run is being written
+(``checkpoint.CheckpointRemoved``); best/ caught in the instant of its replacement is waited
+for, never passed over for checkpoints/<newest>.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 from safetensors import SafetensorError
@@ -34,11 +42,26 @@ from encoderkit.train import checkpoint as ckpt
 DEFAULT_MAX_SEQLEN = 1024
 
 
+READ_TRIES = 3  # choices of a checkpoint removed or replaced as it is read, before saying so
+SWAP_WAIT_S = 2.0  # the longest wait for a checkpoint in the instant of its replacement (two renames)
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint directory (holds ``state.json``) or a run directory (newest
     numbered step under ``checkpoints/`` that verifies; damaged newer ones are skipped
-    with a warning) -> the checkpoint directory."""
-    path = Path(path)
+    with a warning) -> the checkpoint directory. One removed or replaced while it is
+    verified (a run being written) is chosen again."""
+    for _ in range(READ_TRIES):
+        try:
+            return _resolve(Path(path))
+        except ckpt.CheckpointRemoved:
+            continue
+    raise ckpt.CheckpointRemoved(path, READ_TRIES)
+
+
+def _resolve(path: Path) -> Path:
+    if not path.exists():  # a checkpoint named directly (<run>/best) in the instant of its replacement?
+        _settled(path)
     if not path.exists():
         raise InputNotFoundError("checkpoint path does not exist", file=path, key="checkpoint")
     if (path / ckpt.STATE_FILE).is_file():
@@ -46,8 +69,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
         return _verified(path)
     # a run directory: its checkpoints lie inside it (before their files are read to verify them)
     run_files.check_run_checkpoints(path)
-    if (path / "best" / ckpt.STATE_FILE).is_file():  # a fine-tuned run: its best checkpoint
-        return _verified(path / "best")
+    best = path / run_files.BEST
+    _settled(best)
+    if (best / ckpt.STATE_FILE).is_file():  # a fine-tuned run: its best checkpoint
+        return _verified(best)
     if not (path / "checkpoints").is_dir():
         raise InputNotFoundError(
             f"is neither a checkpoint directory (no {ckpt.STATE_FILE}) nor a run "
@@ -60,16 +85,46 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return latest
 
 
+def _settled(checkpoint: Path) -> None:
+    """Return once ``checkpoint`` is not in the instant of its replacement (best/ between the
+    two renames of ``write_weights_checkpoint``: absent, its old copy set aside), waiting up to
+    ``SWAP_WAIT_S``: read then, a run's best/ looked absent and checkpoints/<newest> was loaded
+    in its place. ``CheckpointRemoved`` when the replacement does not end in that time."""
+    deadline = time.monotonic() + SWAP_WAIT_S
+    while not (checkpoint / ckpt.STATE_FILE).is_file() and ckpt.being_replaced(checkpoint):
+        if time.monotonic() > deadline:
+            raise ckpt.CheckpointRemoved(checkpoint)
+        time.sleep(0.01)
+
+
 def _verified(checkpoint: Path) -> Path:
     """A checkpoint named directly (or a run's ``best/``) is verified as the newest of a run
     directory is (``ckpt.verify_checkpoint``: the manifest's sizes and sha256; without a
     manifest, the state and both safetensors headers). A newer format version and missing
-    weights keep their own errors (``read_state``, ``load_weights``)."""
-    _check_version(checkpoint / ckpt.STATE_FILE)
-    if not (checkpoint / ckpt.MODEL_FILE).is_file():
-        raise InputNotFoundError("checkpoint weights are missing", file=checkpoint / ckpt.MODEL_FILE)
-    ckpt.verify_checkpoint(checkpoint)
+    weights keep their own errors (``read_state``, ``load_weights``); a checkpoint removed or
+    replaced meanwhile is ``CheckpointRemoved``."""
+    with _unchanged(checkpoint, ckpt.checkpoint_identity(checkpoint)):
+        _check_version(checkpoint / ckpt.STATE_FILE)
+        if not (checkpoint / ckpt.MODEL_FILE).is_file():
+            raise InputNotFoundError("checkpoint weights are missing", file=checkpoint / ckpt.MODEL_FILE)
+        ckpt.verify_checkpoint(checkpoint)
     return checkpoint
+
+
+@contextmanager
+def _unchanged(checkpoint: Path, seen: Any) -> Iterator[None]:
+    """Around reading ``checkpoint`` (``seen``: its ``checkpoint_identity`` when it was chosen):
+    what fails, or even succeeds, while the folder was removed or another took its name (a
+    run writing it: ``train.keep``, best/ replaced) is ``CheckpointRemoved``, for the reader to
+    choose again; its state and weights could be of two checkpoints. Otherwise errors pass."""
+    try:
+        yield
+    except Exception:
+        if seen is None or ckpt.checkpoint_identity(checkpoint) != seen:
+            raise ckpt.CheckpointRemoved(checkpoint) from None
+        raise
+    if seen is None or ckpt.checkpoint_identity(checkpoint) != seen:
+        raise ckpt.CheckpointRemoved(checkpoint)
 
 
 def _check_version(file: Path) -> None:
@@ -99,12 +154,21 @@ def read_state(checkpoint: Path) -> dict[str, Any]:
 
 def load_weights(model: nn.Module, file: Path) -> None:
     """Strictly load a safetensors state dict (tied weights may be stored once)."""
+    apply_weights(model, read_weights(file), file)
+
+
+def read_weights(file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint's ``model.safetensors``."""
     try:
-        tensors = load_file(str(file))
+        return load_file(str(file))
     except FileNotFoundError:
         raise InputNotFoundError("checkpoint weights are missing", file=file) from None
     except (SafetensorError, OSError, ValueError) as e:
         raise DataError(f"not a readable safetensors file: {' '.join(str(e).split())}", file=file) from None
+
+
+def apply_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], file: Path) -> None:
+    """``tensors`` (read from ``file``) into ``model``, strictly (tied weights may be stored once)."""
     try:
         ckpt.load_model_state(model, tensors)
     except (ValueError, RuntimeError) as e:
@@ -162,16 +226,32 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
 
 
 def _load(path: str | Path, device: str | torch.device) -> Pretrained:
-    checkpoint = resolve_checkpoint(path)
-    state = read_state(checkpoint)
-    if "task" in state:
-        from encoderkit.tasks.ensemble import member_dirs, member_weights
-        from encoderkit.tasks.predict import load_finetuned
+    """Choose the checkpoint and read it, again when it was removed or replaced meanwhile
+    (a run being written: ``_unchanged``), ``READ_TRIES`` times in all."""
+    # the first random initialisation on the meta device (build_checked's) imports torch's
+    # reference ops: seconds, spent here rather than between the choice and the read, where a
+    # run writing a checkpoint each second replaced the one chosen (measured 3.3 s of 3.5)
+    torch.empty(1, device="meta").normal_()
+    for _ in range(READ_TRIES):
+        checkpoint = resolve_checkpoint(path)
+        try:
+            return _load_checkpoint(path, checkpoint, ckpt.checkpoint_identity(checkpoint), device)
+        except ckpt.CheckpointRemoved:
+            continue
+    raise ckpt.CheckpointRemoved(path, READ_TRIES)
 
-        # a run directory of several members predicts as their ensemble; a checkpoint is one model
-        members = member_dirs(Path(path)) if Path(path).is_dir() else []
-        weights = member_weights(Path(path)) if members else []
-        return load_finetuned(checkpoint, state, device, members, weights)
+
+def _load_checkpoint(path: str | Path, checkpoint: Path, seen: Any, device: str | torch.device) -> Pretrained:
+    with _unchanged(checkpoint, seen):
+        state = read_state(checkpoint)
+        if "task" in state:
+            from encoderkit.tasks.ensemble import member_dirs, member_weights
+            from encoderkit.tasks.predict import load_finetuned
+
+            # a run directory of several members predicts as their ensemble; a checkpoint is one model
+            members = member_dirs(Path(path)) if Path(path).is_dir() else []
+            weights = member_weights(Path(path)) if members else []
+            return load_finetuned(checkpoint, state, device, members, weights)
     inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
     store = run_store(checkpoint, inputs)
     try:
@@ -180,8 +260,11 @@ def _load(path: str | Path, device: str | torch.device) -> Pretrained:
     except (KeyError, ValueError, TypeError) as e:
         raise DataError(f"cannot rebuild its domain and model: {' '.join(str(e).split())}",
                         file=checkpoint / ckpt.STATE_FILE) from None
-    model = build_checked(lambda: MaskedEncoderModel(domain, config), config.num_layers, checkpoint)
-    load_weights(model, checkpoint / ckpt.MODEL_FILE)
+    file = checkpoint / ckpt.MODEL_FILE
+    with _unchanged(checkpoint, seen):  # the header checked, then the weights read: of one checkpoint
+        model = build_checked(lambda: MaskedEncoderModel(domain, config), config.num_layers, checkpoint)
+        tensors = read_weights(file)
+    apply_weights(model, tensors, file)
     return Pretrained(model=model, domain=domain, config=config, path=checkpoint,
                       step=int(state.get("step", 0)), max_seqlen=run_max_seqlen(checkpoint),
                       store=store, store_inputs=inputs).to(device)

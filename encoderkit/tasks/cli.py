@@ -105,11 +105,19 @@ def summary(run_dir: Path) -> str:
         rows[f"last (step {last['step']})"] = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
     best_state = run_dir / "best" / "state.json"
     if best_state.is_file():
+        from encoderkit.tasks.objective_best import best_evaluation
+
         best = json.loads(best_state.read_text())
         step = best.get("step")
-        match = [h for h in vals if h.get("step") == step]
-        if match and (step != 0 or len(vals) > 1):
-            rows[f"best (step {step})"] = {k[4:]: v for k, v in match[-1].items() if k.startswith("val_")}
+        # the row of the model best/ holds: its step AND the figure it was chosen by (a step
+        # alone matched a resumed run's own evaluation of that step to another model's best/)
+        match = best_evaluation(best, vals)
+        if match is not None and (step != 0 or len(vals) > 1):
+            rows[f"best (step {step})"] = {k[4:]: v for k, v in match.items() if k.startswith("val_")}
+        elif match is None and not (best.get("best") or {}).get("scaled"):
+            chosen = best.get("best") or {}  # no logged row: what best/ itself records
+            if str(chosen.get("metric", "")).startswith("val_") and isinstance(chosen.get("value"), (int, float)):
+                rows[f"best (step {step})"] = {chosen["metric"][4:]: chosen["value"]}
     test = [h for h in history if any(k.startswith("test_") for k in h)]
     if test:
         rows["test"] = {k[5:]: v for k, v in test[-1].items() if k.startswith("test_")}

@@ -32,7 +32,7 @@ from encoderkit.errors import DataError, UsageError
 from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import primary_metric
-from encoderkit.tasks.objective_best import PLAIN_SELECTION, SCALED_SELECTION, VAL_FILE, BestSelection, _loss
+from encoderkit.tasks.objective_best import PLAIN_SELECTION, SCALED_SELECTION, VAL_FILE, BestSelection
 from encoderkit.tasks.objective_eval import TaskEvaluation, eval_loss, label_rows, to_prediction
 from encoderkit.tasks.objective_labels import (CONSTANT_TARGET, CONSTANT_TARGET_SAID, TaskLabels,
                                                constant_targets_said)
@@ -219,7 +219,12 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             from encoderkit.tasks.model import load_encoder_weights
             from encoderkit.train import checkpoint as ckpt
 
-            tensors, _, _, _ = ckpt.load_checkpoint(path)
+            try:
+                tensors, _, _, _ = ckpt.load_checkpoint(path)
+            except DataError:
+                if ckpt.checkpoint_identity(path) is None:  # a pretraining run being written pruned it
+                    raise ckpt.CheckpointRemoved(path) from None
+                raise
             load_encoder_weights(self.model, tensors, str(path))
         if task.freeze_encoder:
             for name, p in self.model.named_parameters():
@@ -347,12 +352,9 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             # compare as the run compared before: a checkpoint from before per-target
             # metrics (no "selection") chose on the plain val_<metric>, its history has no other
             self.selection = str(read_state(trainer.resumed_from).get("selection", PLAIN_SELECTION))
-            # best value and patience counter from the metrics logged so far (step 0's
-            # evaluation of a probe-initialised head included)
-            for h in trainer.history:
-                value = self.selection_value(h)
-                if value is not None:
-                    self._update(value, _loss(h))
+            # best value and patience counter from the metrics kept; best/ only if it is one
+            # of those evaluations (objective_best.resume_best)
+            self.resume_best(trainer)
             if self.patience_spent():
                 self.stop = True
             return

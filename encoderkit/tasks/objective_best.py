@@ -5,12 +5,23 @@ better, a tie broken by the loss, or within the tolerance of the best), the chec
 written (``_save_best``, with the validation outputs: ``_val_arrays``) and
 ``task.patience``. Split out of ``encoderkit/tasks/objective.py`` (the objective), so each
 module keeps one job.
+
+After a resume (``resume_best``) the peak and patience are replayed from the metrics kept
+(those up to the checkpoint's step), and best/ stays only if it is one of those evaluations:
+a best/ written after the checkpoint (a kill between it and the next checkpoint, then a
+resume with a shorter ``train.steps``) is of a model the resume threw away, and was loaded,
+predicted with and reported as the run's best.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -80,15 +91,49 @@ class BestSelection:
         mixes units (a count in the thousands beside a fraction: the count alone decided),
         so there each target's value is divided by its training standard deviation first
         (a scale-free mean). The default metric, ``r2``, is scale-free as it is."""
-        key = f"val_{self.metric}"
-        spec = self.spec
-        if self._scaled_selection():
-            per = [val.get(f"{key}/{t}") for t in spec.targets]
-            if any(v is None for v in per):
-                return None
-            scaled = [float(v) / s for v, s in zip(per, spec.std) if v == v]
-            return float(np.mean(scaled)) if scaled else float("nan")
-        return float(val[key]) if key in val else None
+        scaled = self._scaled_selection()
+        return selection_of(val, f"val_{self.metric}", self.spec.targets if scaled else None, self.spec.std)
+
+    def resume_best(self, trainer: Trainer) -> None:
+        """After a resume: the peak and the patience counter replayed from the evaluations kept
+        (``trainer.history``: the metrics up to the checkpoint's step, step 0's evaluation of a
+        probe-initialised head included), then best/ checked against them (``_drop_stale_best``)."""
+        chosen = None  # the last kept evaluation that made best/
+        for h in trainer.history:
+            value = self.selection_value(h)
+            if value is not None and self._update(value, _loss(h)):
+                chosen = (h.get("step"), value)
+        # (stand-ins of the trainer in tests have no run folder: nothing to check there)
+        if trainer.info.is_main and getattr(trainer, "run_dir", None) is not None:
+            self._drop_stale_best(trainer, chosen)
+
+    def _drop_stale_best(self, trainer: Trainer, chosen: tuple[Any, float] | None) -> None:
+        """Remove best/ unless it is one of the evaluations kept (``stale_best``), and say in
+        one line when the run has no best/ for the best evaluation it keeps."""
+        folder = trainer.run_dir / "best"
+        held: tuple[int, float] | None = None
+        try:
+            state = json.loads((folder / "state.json").read_text())
+            held = (int(state["step"]), float(state["best"]["value"]))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError):  # damaged: load refuses it in its own words
+            return
+        name = f"val_{self.metric}"
+        said = ""
+        if held is not None:
+            why = stale_best(held, trainer.history, trainer.step, self.selection_value)
+            if why is None:
+                return
+            remove_folder(folder)
+            said = f"best/ held the model of step {held[0]} ({name} {held[1]:.4g}), {why}: removed; "
+        if chosen is None:
+            if said:
+                warnings.warn(said + "the next validation writes best/", stacklevel=3)
+            return
+        warnings.warn(said + f"the best evaluation this run keeps (step {chosen[0]}, {name} {chosen[1]:.4g}) "
+                      "has no saved weights, so until a validation reaches it there is no best/ "
+                      "(load and predict read checkpoints/<newest>)", stacklevel=3)
 
     def after_validation(self, trainer: Trainer, val: dict[str, float]) -> None:
         value = self.selection_value(val)
@@ -135,6 +180,66 @@ class BestSelection:
         if not len(y_true):
             return {}
         return {VAL_FILE: {"y_true": np.asarray(y_true), "values": to_prediction(self.spec, y_out)}}
+
+
+def selection_of(row: Mapping[str, Any], key: str, targets: list[str] | None, std: list[float]) -> float | None:
+    """The figure best/ compares in one logged validation ``row``: ``row[key]``
+    (``val_<metric>``), or with ``targets`` (a selection scaled per target) the mean over
+    them of ``row[key/<target>]`` divided by the target's training ``std``."""
+    if targets:
+        per = [row.get(f"{key}/{t}") for t in targets]
+        if any(v is None for v in per):
+            return None
+        scaled = [float(v) / s for v, s in zip(per, std) if v == v]
+        return float(np.mean(scaled)) if scaled else float("nan")
+    return float(row[key]) if key in row else None
+
+
+def best_evaluation(state: Mapping[str, Any], vals: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The logged validation (of ``vals``) that ``best/`` holds: the one at its state.json's
+    step whose figure is the one it was chosen by; None where none is (a best/ of another
+    model: a resume before this check kept one from discarded steps, whose step the resumed
+    run logged again with other numbers)."""
+    best = state.get("best") if isinstance(state.get("best"), Mapping) else {}
+    task = state.get("task") if isinstance(state.get("task"), Mapping) else {}
+    key, value = best.get("metric"), best.get("value")
+    if not isinstance(key, str) or not isinstance(value, (int, float)):
+        return None
+    targets = task.get("targets") if best.get("scaled") else None
+    for h in reversed(vals):
+        if h.get("step") == state.get("step") and same_value(selection_of(h, key, targets, task.get("std") or []),
+                                                             float(value)):
+            return h
+    return None
+
+
+def same_value(a: float | None, b: float | None) -> bool:
+    """Equal figures (two NaNs too): metrics.jsonl and state.json keep every digit."""
+    return a is not None and b is not None and (a == b or (a != a and b != b))
+
+
+def stale_best(held: tuple[int, float], history: list[dict[str, Any]], step: int,
+               value_of: Callable[[dict[str, Any]], float | None]) -> str | None:
+    """Why best/ (``held``: its step and figure) is not one of the evaluations a run resumed
+    at checkpoint ``step`` keeps (``history``; ``value_of``: a row's figure), or None when it
+    is. A best/ at a step without a kept evaluation but not after the checkpoint (metrics of
+    that step gone) is kept: nothing says it is another model."""
+    at, value = held
+    if at > step:
+        return f"an evaluation after checkpoint {step}, which this resume discards"
+    rows = [h for h in history if h.get("step") == at]
+    if rows and not any(same_value(value_of(h), value) for h in rows):
+        return f"not the evaluation of step {at} this run keeps"
+    return None
+
+
+def remove_folder(folder: Path) -> None:
+    """``folder`` removed atomically: renamed out of the way (a reader finds it whole or
+    absent), then deleted."""
+    doomed = folder.parent / f".tmp-del-{folder.name}-{os.getpid()}"
+    shutil.rmtree(doomed, ignore_errors=True)
+    folder.rename(doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _loss(val: dict[str, Any]) -> float | None:

@@ -30,6 +30,8 @@ from torch import Tensor
 
 from encoderkit.errors import DataError
 from encoderkit.outputs import as_created
+# what a reader of a run being written needs (a checkpoint removed or replaced while it is read)
+from encoderkit.train.checkpoint_live import CheckpointRemoved, aside, being_replaced, checkpoint_identity
 # the run-directory checks, clean-up and lock live in run_dir; their names stay importable from here
 from encoderkit.train.run_dir import (_HELD, _SCOPES, RUN_ENTRIES, RUN_TEMP_PREFIXES, _check_creatable, _kept,
                                       check_no_links, check_run_dir, discard_metrics, keep_run_dir_locks,
@@ -42,6 +44,8 @@ __all__ = [
     "complete_checkpoints", "latest_checkpoint", "file_digest", "verify_checkpoint",
     "newest_valid_checkpoint", "remove_stale", "save_checkpoint", "read_state", "check_resume_state",
     "load_checkpoint",
+    # checkpoint_live (a run read while it trains)
+    "CheckpointRemoved", "checkpoint_identity", "aside", "being_replaced",
     # run_dir (its private names too: one lock table, whichever module a caller reaches it by)
     "RUN_ENTRIES", "RUN_TEMP_PREFIXES", "check_no_links", "check_run_dir", "discard_metrics",
     "keep_run_dir_locks", "lock_run_dir", "remove_run_leftovers", "unlock_run_dir", "_HELD", "_SCOPES",
@@ -273,16 +277,32 @@ def file_digest(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
-    return {"size": path.stat().st_size, "sha256": h.hexdigest()}
+        # the size of the file hashed, from its open handle: a checkpoint removed meanwhile
+        # (train.keep while the run trains) has no path left to stat
+        size = os.fstat(f.fileno()).st_size
+    return {"size": size, "sha256": h.hexdigest()}
 
 
 def verify_checkpoint(path: Path) -> None:
     """Raise a ``DataError`` naming the file unless the checkpoint at ``path`` is intact:
     its manifest's sizes and sha256 match (checkpoints written before manifests: the
-    state parses and both safetensors headers open)."""
+    state parses and both safetensors headers open). One removed or replaced while it is
+    read raises ``CheckpointRemoved``, never "missing" or "damaged"."""
+    path = Path(path)
+    seen = checkpoint_identity(path)
+    try:
+        _verify_files(path)
+    except (DataError, OSError) as e:
+        if seen is not None and checkpoint_identity(path) != seen:
+            raise CheckpointRemoved(path) from None
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"cannot be read ({e.strerror or e})", file=e.filename or path) from None
+
+
+def _verify_files(path: Path) -> None:
     from safetensors import safe_open
 
-    path = Path(path)
     manifest = path / MANIFEST_FILE
     if manifest.is_file():
         try:
@@ -311,26 +331,35 @@ def verify_checkpoint(path: Path) -> None:
             raise DataError(f"not a readable safetensors file ({' '.join(str(e).split())})", file=file) from None
 
 
-def newest_valid_checkpoint(ckpt_dir: Path, *, verify: bool = True) -> Path | None:
+def newest_valid_checkpoint(ckpt_dir: Path, *, verify: bool = True, tries: int = 3) -> Path | None:
     """The newest checkpoint that verifies; each damaged newer one is skipped with a
-    warning. None when there is no checkpoint; a ``DataError`` when none verifies."""
-    found = complete_checkpoints(Path(ckpt_dir))
-    problems = []
-    for path in reversed(found):
-        try:
-            if verify:
-                verify_checkpoint(path)
-            else:
-                read_state(path)
-        except DataError as e:
-            problems.append(f"{path.name}: {e}")
-            warnings.warn(f"skipping damaged checkpoint {path}: {e}", stacklevel=2)
-            continue
-        return path
-    if problems:
-        raise DataError(f"none of the {len(found)} checkpoint(s) loads ({'; '.join(problems[:3])})",
-                        file=ckpt_dir)
-    return None
+    warning. None when there is no checkpoint; a ``DataError`` when none verifies. One that
+    disappears while it is verified was removed by the run writing it (``train.keep``), not
+    damaged: the folder is listed again, ``tries`` times in all, then ``CheckpointRemoved``."""
+    for _ in range(tries):
+        found = complete_checkpoints(Path(ckpt_dir))
+        problems = []
+        for path in reversed(found):
+            try:
+                if verify:
+                    verify_checkpoint(path)
+                else:
+                    read_state(path)
+            except CheckpointRemoved:
+                break
+            except DataError as e:
+                if not path.is_dir():  # gone since it was listed: newer ones took its place
+                    break
+                problems.append(f"{path.name}: {e}")
+                warnings.warn(f"skipping damaged checkpoint {path}: {e}", stacklevel=2)
+                continue
+            return path
+        else:
+            if problems:
+                raise DataError(f"none of the {len(found)} checkpoint(s) loads ({'; '.join(problems[:3])})",
+                                file=ckpt_dir)
+            return None
+    raise CheckpointRemoved(ckpt_dir, tries)
 
 
 def remove_stale(ckpt_dir: Path) -> None:
@@ -391,7 +420,7 @@ def _save_checkpoint(ckpt_dir: Path, tmp: Path, step: int, model_tensors: Mappin
         _fsync_file(tmp / name)
     _fsync_dir(tmp)
     if final.exists():  # re-saving a step (e.g. after a resume): replace the old copy
-        old = ckpt_dir / f".tmp-old-{step}-{os.getpid()}"
+        old = aside(final)
         final.rename(old)
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)

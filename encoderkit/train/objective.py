@@ -191,7 +191,10 @@ def write_weights_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
     path = ckpt.save_checkpoint(staging, int(state.get("step", 0)), tensors, {}, [], state, keep=0)
     for name, values in (arrays or {}).items():
         np.savez(path / name, **values)
-    old = parent / f".tmp-old-{directory.name}-{os.getpid()}"
+    # the old copy waits aside for the instant between the two renames: a reader that finds
+    # best/ missing then sees it and waits (``checkpoint.being_replaced``) instead of reading
+    # checkpoints/<newest> in its place
+    old = ckpt.aside(directory)
     if directory.exists():
         directory.rename(old)
     path.rename(directory)
