@@ -42,8 +42,9 @@ def _readable(parser, word: str) -> str:
         return word
     key, value = word.split("=", 1)
     # a list, a dict or a quoted value is written in the grammar on purpose; an interpolation
-    # would be resolved, not kept as text
-    if not value or value[0] in "[{'\"" or "${" in value:
+    # would be resolved, not kept as text. A value that opens a bracket but goes on past its
+    # end (``{a}.csv``, ``[1] notes.txt``: the shell took its quotes) is no list or dict: text
+    if not value or value[0] in "'\"" or "${" in value or (value[0] in "[{" and not _past_brackets(value)):
         return word
     for quote in ("'", '"'):
         candidate = f"{key}={quote}{value.replace(quote, chr(92) + quote)}{quote}"
@@ -53,9 +54,17 @@ def _readable(parser, word: str) -> str:
     return word
 
 
+def _past_brackets(value: str) -> bool:
+    """Whether ``value`` (opening with ``[`` or ``{``) closes that bracket and goes on after it:
+    a name such as ``{a}.csv``. One that never closes it (``{a: 1``) is a list or dict typed
+    wrong, left for the grammar's own error."""
+    close = value.find("]" if value[0] == "[" else "}")
+    return 0 < close < len(value.rstrip()) - 1
+
+
 def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,
                positional: tuple[str, ...] = (), extra: tuple[str, ...] = (),
-               text: tuple[str, ...] = ()) -> dict[str, Any]:
+               text: tuple[str, ...] = (), flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """``key=value`` words -> dict, each value read by Hydra's override grammar as ``ingest``,
     ``pretrain`` and ``impute`` read theirs (``readable`` first: a path such as
     ``report (1).csv`` reads as typed). Quoted values are unquoted (``input='a b.csv'``),
@@ -67,7 +76,11 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     (``a,b``) for any other key is refused, as ``ingest`` refuses it. Bare words are taken as
     typed (the shell has unquoted them) and fill the ``positional`` names not given as
     ``key=value``, in order (``export-hf output=<dir> <run>``); keys in ``extra`` are accepted
-    without a default (returned only when given)."""
+    without a default (returned only when given).
+
+    A key whose default is a bool, and those in ``flags`` (booleans whose default None means
+    "decide for me", ``progress``), take only ``true`` / ``false`` (and ``null`` for a flag):
+    ``progress=no`` read as the text ``'no'``, and a bar shown where it was asked hidden."""
     words = [word for word in argv if "=" in word]
     bare = [word for word in argv if "=" not in word]
     args: dict[str, Any] = {}
@@ -92,7 +105,9 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
             raise UsageError(f"missing required parameter {key}=... (see encoderkit {command} --help)",
                              key=key)
     for key, default in allowed.items():
-        if isinstance(default, bool) and not isinstance(args.get(key, default), bool):
+        value = args.get(key, default)
+        boolean = isinstance(value, bool) or (key in flags and value is None)
+        if (isinstance(default, bool) or key in flags) and not boolean:
             raise UsageError(f"The {key!r} parameter of {command} must be true or false. "
                              f"Got {args[key]!r} instead.", key=key)
     return {**allowed, **args}

@@ -98,7 +98,7 @@ def _embed(argv: list[str]) -> int:
     named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
     # ingest options (time_column=...) are the domain's: known once the checkpoint names it
     args = parse_args(argv, base, ("checkpoint", "input", "output"), "embed",
-                      extra=tuple(k for k in named if k not in base))
+                      extra=tuple(k for k in named if k not in base), flags=("progress",))
     from encoderkit.infer.embed import check_pooling
     from encoderkit.tasks.spec import pooled_width
 

@@ -29,7 +29,11 @@ PROGRESS_DELAY_S = 5.0
 def progress_bar(n: int, desc: str, progress: bool | None) -> Any:
     """A bar of records done out of ``n``: ``progress`` True / False shows / hides it;
     None shows it for ``PROGRESS_MIN_RECORDS`` records or more at once, and for fewer
-    once the command has run ``PROGRESS_DELAY_S`` (a few long records)."""
+    once the command has run ``PROGRESS_DELAY_S`` (a few long records). Anything else is
+    refused: ``progress="no"`` is truthy, and showed the bar it was meant to hide."""
+    if progress is not None and not isinstance(progress, bool):
+        raise UsageError(f"The 'progress' parameter of {desc} must be true or false (or None: "
+                         f"shown for long inputs). Got {progress!r} instead.", key="progress")
     if progress is None:
         return log_aware_bar(total=n, desc=desc, unit="rec",
                              delay=0.0 if n >= PROGRESS_MIN_RECORDS else PROGRESS_DELAY_S)

@@ -252,7 +252,8 @@ def _predict(argv: list[str]) -> int:
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False,
             "max_tokens": None, "progress": None}
-    args = parse_args(argv, base, ("checkpoint", "input", "output"), "predict", extra=_extra(argv, base))
+    args = parse_args(argv, base, ("checkpoint", "input", "output"), "predict", extra=_extra(argv, base),
+                      flags=("progress",))
     from encoderkit.data.textfiles import check_codec
     from encoderkit.outputs import check_output
 

@@ -104,8 +104,9 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     from encoderkit.tasks.head_size import MANY_CLASSES
     from encoderkit.tasks.labels import CASE_VARIANTS
     from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, SMALL_VALIDATION, UNTRAINED_CLASS
-    from encoderkit.tasks.probe_member import train_probe_member, wants_probe
+    from encoderkit.tasks.probe_member import PROBE_MEMBER, probe_overrides, train_probe_member, wants_probe
     from encoderkit.tasks.split_checks import TEST_AUROC
+    from encoderkit.train.trainer_resume import QUIET_FINISHED, found_finished
 
     main = os.environ.get("RANK", "0") == "0"  # under torchrun every rank trains every member
     records = train_records(run_dir)
@@ -128,20 +129,43 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
     tuned = [run_dir, *(run_dir / m for m in members)]
     weights = [1.0 / n] * n
     entry = None
-    with warnings_kept():
-        # the members (the probe's validation run too) share the root run's labels and split,
-        # whose small size (and untrained classes, a test_auroc over fewer classes, ...) it has
-        # already warned of
-        for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID, TEST_AUROC,
-                     MANY_CLASSES):
-            warnings.filterwarnings("ignore", message=said)
-        for i in range(1, n):
-            if main:
-                print(f"ensemble member {i + 1} of {total} (run.seed={seed + i}): "
-                      f"{run_dir / MEMBERS_DIR / str(i)}", file=sys.stderr, flush=True)
-            finetune(member_overrides(overrides, run_dir, seed, i))
-        if probe:
-            entry = train_probe_member(cfg, overrides, run_dir, tuned, f"{total} of {total}")
+    # the root run found finished and an ensemble.json of these members: most likely a rerun of
+    # a finished ensemble, whose members are checked quietly (one line for all of them, at the end)
+    kept = _kept_manifest(manifest, [seed + i for i in range(n)], probe)
+    rerun = kept is not None and found_finished(run_dir) is not None
+    probe_dir = run_dir / MEMBERS_DIR / PROBE_MEMBER
+    quiet = QUIET_FINISHED.set(rerun)
+    try:
+        with warnings_kept():
+            # the members (the probe's validation run too) share the root run's labels and split,
+            # whose small size (and untrained classes, a test_auroc over fewer classes, ...) it
+            # has already warned of
+            for said in (SMALL_VALIDATION, UNTRAINED_CLASS, CASE_VARIANTS, CONSTANT_TARGET_SAID,
+                         TEST_AUROC, MANY_CLASSES):
+                warnings.filterwarnings("ignore", message=said)
+            for i in range(1, n):
+                header = f"ensemble member {i + 1} of {total} (run.seed={seed + i}): {tuned[i]}"
+                if main and not rerun:
+                    print(header, file=sys.stderr, flush=True)
+                finetune(member_overrides(overrides, run_dir, seed, i))
+                if main and rerun and found_finished(tuned[i]) is None:  # it trained after all
+                    print(f"{header}: was not finished, trained", file=sys.stderr, flush=True)
+            finished = rerun and all(found_finished(d) is not None for d in tuned)
+            if probe and finished:  # the kept probe member: its weight stands if it is finished
+                finetune(probe_overrides(overrides, run_dir, seed))
+                finished = found_finished(probe_dir) is not None
+            if probe and not finished:
+                entry = train_probe_member(cfg, overrides, run_dir, tuned, f"{total} of {total}")
+    finally:
+        QUIET_FINISHED.reset(quiet)
+    if finished and kept is not None:
+        if main:
+            others = [*members, *([f"{MEMBERS_DIR}/{PROBE_MEMBER}"] if probe else [])]
+            steps = (f"; train.steps is the fine-tuned members' ({MEMBERS_DIR}/{PROBE_MEMBER}, the linear "
+                     f"probe, is fitted without steps)" if probe else "")
+            print(f"ensemble {run_dir}: its other members ({', '.join(others)}) are finished too; "
+                  f"nothing was trained, {MANIFEST} kept{steps}", file=sys.stderr, flush=True)
+        return 1 + len(kept["members"])
     with_probe = None
     if entry is not None:
         w = float(entry["weight"])
@@ -159,8 +183,23 @@ def train_members(cfg: Any, overrides: list[str], run_dir: Path) -> int:
                 # what predict averages (members and the probe at its weight), scored with the
                 # probe fitted on the training split only, the one that chose the weight
                 "val_with_probe": with_probe}
-        write_text_atomic(manifest, json.dumps(body, indent=1))
+        text = json.dumps(body, indent=1)
+        if not (manifest.is_file() and manifest.read_text() == text):  # the same ensemble: left as it is
+            write_text_atomic(manifest, text)
     return 1 + len(members)
+
+
+def _kept_manifest(manifest: Path, seeds: list[int], probe: bool) -> dict[str, Any] | None:
+    """``ensemble.json`` as an earlier run of the same ensemble wrote it (its members' seeds,
+    a probe entry if and only if this run wants the probe member), else None."""
+    try:
+        body = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("seeds") != seeds or bool(body.get("probe")) != probe \
+            or not isinstance(body.get("members"), list):
+        return None
+    return body
 
 
 def val_arrays(run: Path) -> tuple[Any, Any] | None:

@@ -263,7 +263,10 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             trainer.run_dir.mkdir(parents=True, exist_ok=True)
             split = {k: [str(ids[i]) for i in v] for k, v in
                      (("train", self.train_indices), ("val", self.val_indices), ("test", self.test_indices))}
-            write_text_atomic(trainer.run_dir / SPLIT_FILE, json.dumps(split))
+            text, where = json.dumps(split), trainer.run_dir / SPLIT_FILE
+            # written only when it changes: a finished run rerun leaves its folder as it is
+            if not (where.is_file() and where.read_text() == text):
+                write_text_atomic(where, text)
 
     @staticmethod
     def _resolve_lp_fraction(trainer: Trainer, domain: Domain, spec: TaskSpec) -> None:
@@ -343,7 +346,9 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
                                                      key=lambda kv: (-kv[0][0], -kv[0][1], kv[0][2]))]
 
     def checkpoint_state(self) -> dict[str, Any]:
-        return {"task": self.spec.to_dict(), "selection": self._selection()}
+        # a run stopped by patience is finished: a rerun is told so (trainer_resume._check_steps)
+        return {"task": self.spec.to_dict(), "selection": self._selection(),
+                **({"stopped": "patience"} if self.stop else {})}
 
     def on_start(self, trainer: Trainer) -> None:
         if trainer.resumed_from is not None:

@@ -166,8 +166,6 @@ def _check_dirs(cfgs: list[Any], labels: list[str], swept: set[str], base: str) 
     """The sweep folder (the one parent of every job's resolved run.dir); each job's folder
     that already holds checkpoints must be that job's run (its swept values), as its resume
     would check only once the jobs before it have trained."""
-    from omegaconf import OmegaConf
-
     from encoderkit.train import checkpoint as ckpt
 
     n = len(cfgs)
@@ -187,14 +185,7 @@ def _check_dirs(cfgs: list[Any], labels: list[str], swept: set[str], base: str) 
             raise ConfigError(f"-m job {i} of {n} ({labels[i]}): run.resume=never but {run_dir} already "
                               f"holds checkpoints; choose another run.dir for the sweep (nothing was run)",
                               key="run.dir")
-        try:
-            saved = ckpt.flatten((ckpt.read_state(last).get("config") or {}))
-        except EncoderkitError:  # damaged: the resume skips it for an older one, with a warning
-            continue
-        now = ckpt.flatten(OmegaConf.to_container(cfg, resolve=True))
-        diff = [f"{k}: checkpoint {saved[k]!r}, this job {now[k]!r}" for k in sorted(set(saved) & set(now))
-                if (k in swept or k.split(".", 1)[0] in swept) and k not in ckpt.RESUMABLE_KEYS
-                and now[k] != "auto" and saved[k] != now[k]]
+        diff = _swept_differences(cfg, last, swept)
         if diff:
             raise ConfigError(f"-m job {i} of {n} ({labels[i]}): {run_dir} holds checkpoint {last} of "
                               f"another run ({'; '.join(diff)}), which this job would resume; use another "
@@ -202,9 +193,40 @@ def _check_dirs(cfgs: list[Any], labels: list[str], swept: set[str], base: str) 
     return parents[0]
 
 
+# run.* keys about the folder rather than the job: never compared with a job's checkpoint
+_FOLDER_KEYS = ("run.dir", "run.resume")
+
+
+def _swept_differences(cfg: Any, last: Path, swept: set[str]) -> list[str]:
+    """``key: checkpoint X, this job Y`` for each swept key whose value in ``cfg`` differs from
+    the one checkpoint ``last`` was trained with. Keys a resume may change (``RESUMABLE_KEYS``:
+    train.steps, data.store, ...) count too: a sweep gives each job folder its own values, so a
+    job resuming another job's run under other swept values (``train.steps=3,2`` after
+    ``train.steps=2,3``) would extend, shorten or retrain it under a record that misnames it.
+    ``data.store`` is compared as the folder it names (absolute), not as typed."""
+    from omegaconf import OmegaConf
+
+    from encoderkit.train import checkpoint as ckpt
+
+    try:
+        state = ckpt.read_state(last)
+    except EncoderkitError:  # damaged: the resume skips it for an older one, with a warning
+        return []
+    saved = ckpt.flatten(state.get("config") or {})
+    now = ckpt.flatten(OmegaConf.to_container(cfg, resolve=True))
+    store = (state.get("inputs") or {}).get("store")
+    if isinstance(store, str) and "data.store" in saved:
+        saved["data.store"] = store  # absolute, as the run found it (``TrainerResume._read_inputs``)
+    if isinstance(now.get("data.store"), str) and "://" not in now["data.store"]:
+        now["data.store"] = os.path.abspath(os.path.expanduser(now["data.store"]))
+    return [f"{k}: checkpoint {saved[k]!r}, this job {now[k]!r}" for k in sorted(set(saved) & set(now))
+            if (k in swept or k.split(".", 1)[0] in swept) and k not in _FOLDER_KEYS
+            and now[k] != "auto" and saved[k] != now[k]]
+
+
 class _Record:
-    """``multirun.yaml`` written atomically, and taken back (with the folders made for it)
-    when the sweep is refused before its first job trained."""
+    """``multirun.yaml`` written atomically, and taken back (the previous record restored, or
+    the file and the folders made for it removed, if empty) when a job of the sweep is refused."""
 
     def __init__(self, sweep_dir: Path, text: str) -> None:
         from encoderkit.outputs import write_text_atomic
@@ -273,9 +295,12 @@ def multirun(argv: list[str], compose: Callable[[list[str]], Any], run_job: Call
         try:
             failed += int(run_job(job) != 0)
         except ConfigError as e:  # a check the composition could not make (the store, the model's size)
-            if i == 0 and record is not None:  # refused before anything trained: no record of it
+            # multirun.yaml as it was before the sweep (absent if it was): a stopped sweep's record
+            # would list values its job folders do not hold
+            if record is not None:
                 record.take_back()
-            raise _of_job(e, i, n, labels[i], "the sweep stopped" if i else "nothing was run") from None
+            raise _of_job(e, i, n, labels[i], f"the sweep stopped after job {i - 1}, and {MULTIRUN_FILE} "
+                          f"is as it was" if i else "nothing was run") from None
         except Exception as e:  # one failed job does not stop the sweep
             what = str(e) if isinstance(e, EncoderkitError) else f"{type(e).__name__}: {e}"
             print(f"[multirun] job {i} failed: {what}", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,18 @@ from encoderkit.train.schedule import WSD
 
 # config keys naming files a run trains on besides its store: a resume checks they are unchanged
 INPUT_FILES = ("task.labels", "task.split")
+
+# the runs whose last fit in this process found them finished (``_check_steps``): absolute run
+# directory -> step. An ensemble (``tasks/ensemble.py``) asks it whether its members trained
+# nothing, so that its ensemble.json stands as it is and one line says so for all of them.
+_FINISHED: dict[str, int] = {}
+# set while an ensemble's other members run: their "already finished" lines are its one line
+QUIET_FINISHED: ContextVar[bool] = ContextVar("encoderkit_quiet_finished", default=False)
+
+
+def found_finished(run_dir: str | os.PathLike) -> int | None:
+    """The step of ``run_dir`` if the last fit of it in this process found it finished."""
+    return _FINISHED.get(os.path.abspath(run_dir))
 
 
 class TrainerResume:
@@ -52,9 +65,13 @@ class TrainerResume:
                               f"train.steps >= {step} (it trained with {saved}), or start a shorter "
                               f"run in another run.dir")
         known = isinstance(saved, int) and not isinstance(saved, bool)
+        if state.get("stopped") == "patience":  # early stopping: finished below train.steps
+            self._finished_early(path, state, step)
+            return
         if now == step and (saved == now or not known):
             self.finished_at = step
-            if self.info.is_main:
+            _FINISHED[os.path.abspath(self.run_dir)] = step
+            if self.info.is_main and not QUIET_FINISHED.get():
                 print(f"run {self.run_dir} already finished at step {step} (train.steps={now}, "
                       f"checkpoint {path}); nothing was trained or rewritten. To train it longer, "
                       f"rerun with a larger train.steps (e.g. train.steps={2 * max(step, 1)}); to start "
@@ -80,9 +97,26 @@ class TrainerResume:
                   f"{step + 1}: {nxt:.3g}; at step {step}: {at(old, step, tokens):.3g} as planned for "
                   f"{saved})", flush=True)
 
+    def _finished_early(self, path: Path, state: dict[str, Any], step: int) -> None:
+        """A run its objective stopped early (``state["stopped"]``, written with the checkpoint
+        of the step it stopped at) is finished as one at its ``train.steps`` is: its resume
+        would replay the patience, stop before a step, and still rewrite config.yaml (a new
+        run.name), metrics.jsonl and loss.png without a word. ``task.patience`` is part of
+        what the checkpoint was trained with, so no change of this command goes on from it."""
+        self.finished_at = step
+        _FINISHED[os.path.abspath(self.run_dir)] = step
+        if self.info.is_main and not QUIET_FINISHED.get():
+            patience = ((state.get("config") or {}).get("task") or {}).get("patience")
+            print(f"run {self.run_dir} already finished: it stopped early at step {step} (patience: "
+                  f"task.patience={patience} evaluations without improvement; checkpoint {path}); "
+                  f"nothing was trained or rewritten. A resume cannot change task.patience: to train "
+                  f"longer, start over in another run.dir with a larger task.patience (0: no early "
+                  f"stopping)", file=sys.stderr, flush=True)
+
     def _resume(self) -> None:
         cfg = self.cfg
         self.finished_at: int | None = None  # the step of a finished run (``_check_steps``)
+        _FINISHED.pop(os.path.abspath(self.run_dir), None)
         path: Path | None
         if cfg.run.resume == "never":
             path = None
