@@ -18,7 +18,8 @@ from encoderkit.domain import Record
 from encoderkit.errors import UnknownValueWarning, UnusedColumnWarning
 from encoderkit.outputs import atomic_write
 
-from .drift import match_coord_case, unknown_items_message, unused_columns_message
+from .drift import (ingest_choices, match_coord_case, rarer_than_min_count, unknown_items_message,
+                    unused_columns_message)
 from .ingest import raw_to_record
 
 from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
@@ -27,6 +28,21 @@ from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
 
 class SetsUserData:
     """User data <-> stored records for ``SetsDomain``."""
+
+    @classmethod
+    def schema_with_provenance(cls, schema: Mapping[str, Any],
+                               provenance: Mapping[str, Any]) -> dict[str, Any]:
+        """A run's ``schema`` with what its store's ingest was told (``provenance["options"]``)
+        of the columns and items it left out (``drift.ingest_choices``), so that the run's own
+        training file draws no drift warning for them. ``infer.load`` calls it with the run's
+        store; a run whose store is gone keeps its schema, and the warnings as without it."""
+        if "ingest_choices" in schema:
+            return dict(schema)
+        given = provenance.get("options") if isinstance(provenance, Mapping) else None
+        return {**schema, "ingest_choices": ingest_choices(given)}
+
+    def _ingest_choices(self) -> dict[str, Any]:
+        return ingest_choices(None) | dict(self.schema.get("ingest_choices") or {})
 
     def _raw_sets(self, data: Any, source: str = "") -> list[RawSet]:
         """Parse user data (long-format frame, list / dict of sets, .csv / .npz path);
@@ -46,7 +62,7 @@ class SetsUserData:
                 raise ValueError(f"the data lacks columns {missing} that the model was trained "
                                  f"with; columns: {list(data.columns)}")
             unused = unused_columns_message(data, needed, layout.coord_names, layout.feature_names,
-                                            self.has_ids)
+                                            self.has_ids, self._ingest_choices()["named"])
             if unused:
                 warnings.warn(f"{source}: {unused}" if source else unused, UnusedColumnWarning,
                               stacklevel=3)
@@ -105,13 +121,18 @@ class SetsUserData:
 
     def _warn_unknown_items(self, raws: list[RawSet], source: str = "") -> None:
         """One warning when some given items are not in the vocabulary (``drift``): they are
-        read as [UNK], so their elements move the predictions as one input for any item."""
+        read as [UNK], so their elements move the predictions as one input for any item. Items
+        as rare as those ingest's ``min_count`` read as [UNK] are no drift: counted apart."""
         if not self.has_ids:
             return
         given = [i for raw in raws if raw.ids is not None for i in raw.ids if i is not None]
         unknown = [i for i in given if i not in self.index]
+        count = int(self._ingest_choices()["min_count"])
+        trained = round(float(self.schema.get("num_sets") or 0) * float(self.schema.get("mean_set_size") or 0))
+        rare = rarer_than_min_count(unknown, sum(len(raw) for raw in raws), trained, count)
+        new = [i for i in unknown if i not in rare]
         column = self.schema.get("id_column") or "ids"
-        said = unknown_items_message(column, unknown, self.vocab, len(given))
+        said = unknown_items_message(column, new, self.vocab, len(given), len(unknown) - len(new), count)
         if said:
             where = f"{source}: " if source else ""
             warnings.warn(where + said, UnknownValueWarning, stacklevel=3)

@@ -16,7 +16,6 @@ from encoderkit.numerics import F32_MAX
 from domains.tabular.cells import CategoryCodes
 from domains.tabular.datetext import text_dates, zone_message
 from domains.tabular.options import INGEST_DEFAULTS
-from domains.tabular.units import units_message
 from domains.tabular.values import _json_value, column_numbers
 
 @dataclass
@@ -39,11 +38,9 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
     Numeric cells follow ``column_numbers`` under the schema's ingest options (a warning for
     a few cells that are not numbers, an error for a column of them; ``report_text`` False:
     the caller said it already, as ingest's ``infer_schema`` does); a value that float32
-    cannot hold once standardised is an error. A numeric column that seems to come in other
-    units than in training is warned of (``units.py``). ``source``: the file, for the
-    messages; ``quiet``: columns that are no input of the model reading the frame (a
-    fine-tuned run's label column, ``drop_columns``), whose unknown categories and units
-    are not said: they move nothing."""
+    cannot hold once standardised is an error. ``source``: the file, for the messages;
+    ``quiet``: columns that are no input of the model reading the frame (a fine-tuned run's
+    label column, ``drop_columns``), whose unknown categories are not said: they move nothing."""
     opts = {**INGEST_DEFAULTS, **(schema.get("ingest_options") or {})}
     cols = schema["columns"]
     n, c = len(frame), len(cols)
@@ -71,9 +68,6 @@ def encode_frame(frame: pd.DataFrame, schema: Mapping[str, Any], source: str | N
             if msg and report_text:
                 warnings.warn(msg, stacklevel=2)
             ok = ~np.isnan(v)
-            units = units_message(col, v[ok]) if report_text and col["name"] not in quiet else None
-            if units:
-                warnings.warn(f"{source}: {units}" if source else units, stacklevel=1)  # once, as below
             num[ok, j] = _standardised(v, ok, col, source)
             observed[:, j] = ok
         else:

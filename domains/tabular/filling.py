@@ -183,7 +183,7 @@ class TableInfill:
         is_array = isinstance(data, np.ndarray)
         frame = as_frame(data)
         enc = encode_frame(frame, self.schema, quiet=self.options["drop_columns"])
-        self._check_columns(frame, enc.present, data)
+        self._check_columns(frame, enc.present, data, say_empty=False)  # a blank column: the request
         names = {str(k): k for k in frame.columns}
         # cells to fill: missing in the frame, in a schema column the frame has
         missing = np.zeros_like(enc.observed)
@@ -341,10 +341,14 @@ class TableInfill:
             voted |= set(forest)
         return voted
 
-    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray, data: Any = None) -> None:
+    def _check_columns(self, frame: pd.DataFrame, present: np.ndarray, data: Any = None,
+                       say_empty: bool = True) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass
         the input through silently); warn when only some match. ``data``: what the caller
-        gave, whose columns ``frame`` may have named (``as_frame``: an array's c0, c1, ...)."""
+        gave, whose columns ``frame`` may have named (``as_frame``: an array's c0, c1, ...).
+        ``say_empty``: also warn of columns with no value in any row (predict / embed / evaluate,
+        which read them as absent); False on infill / impute, where a column left blank is
+        the request to fill it."""
         inputs = np.array([c["name"] not in self.options["drop_columns"] for c in self.columns], dtype=bool)
         expected = [c["name"] for c in self.columns if c["name"] not in self.options["drop_columns"]]
         found = [str(c) for c in frame.columns]
@@ -368,7 +372,7 @@ class TableInfill:
             warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
                           f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
                           stacklevel=3)
-        empty = empty_columns(frame, [n for n, p in zip(expected, present) if p])
+        empty = empty_columns(frame, [n for n, p in zip(expected, present) if p]) if say_empty else []
         if empty:  # a column of no value is read as if it were absent: said in the same words
             warnings.warn(f"{len(empty)} of the model's {len(expected)} columns hold no value in any of "
                           f"the table's {len(frame)} rows and are read as missing, as if absent from "

@@ -79,8 +79,13 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         """Schemas of files ingested apart (parallel ingest, append): the largest shapes."""
         from encoderkit.data.ingest_scale import merge_counts
 
-        return merge_counts(schemas, sum_keys=("n_series", "sum_length"),
-                            max_keys=("max_channels", "max_length"))
+        counts = [s.get("channel_observed") for s in schemas]
+        merged = merge_counts([{k: v for k, v in s.items() if k != "channel_observed"} for s in schemas],
+                              sum_keys=("n_series", "sum_length"), max_keys=("max_channels", "max_length"))
+        # observed samples per channel add up where every part kept them for as many channels
+        if all(isinstance(c, list) for c in counts) and len({len(c) for c in counts}) == 1:
+            merged["channel_observed"] = [int(sum(k)) for k in zip(*counts)]
+        return merged
 
     @classmethod
     def schema_with_provenance(cls, schema: Mapping[str, Any],
@@ -122,6 +127,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         csv_opts = {k: options.get(k) for k in ("time_column", "series_column", "channels",
                                                 "value_column", "channel_column")}
         shapes: list[tuple[int, int]] = []
+        observed: list[np.ndarray] = []  # per kept series, its observed samples per channel
         named: set[tuple[str, ...] | None] = set()  # each file's channel names (None: unnamed)
         for path in sources:
             kind = file_kind(path, fmt, any(csv_opts.values()))  # a column role: a table
@@ -147,7 +153,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             if kind not in ("csv", "parquet"):
                 named.add(None)
             fine = Float32Check()  # a channel float32 flattens: one warning per file
-            shapes += [cls._write_series(s, writer, report, missing_value, path, fine) for s in series]
+            shapes += [cls._write_series(s, writer, report, missing_value, path, fine, observed) for s in series]
             fine.warn(path)
         schema = {"format_version": 1, "storage": "values: float32 [C*L] channel-major, NaN = "
                   "unobserved; meta channels=C, length=L", **cls._length_counts(shapes),
@@ -166,7 +172,11 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                   # (predict, embed, infill) gives the model these columns, by name, whatever
                   # else it holds (an extra column was read as one more channel)
                   **({"channel_names": list(next(iter(named)))} if len(named) == 1 and None not in named
-                     and not options["value_column"] and not options["channel_column"] else {})}
+                     and not options["value_column"] and not options["channel_column"] else {}),
+                  # observed samples per channel (series of one width only): a channel that held
+                  # none is not warned of when a file read back holds none either (files.py)
+                  **({"channel_observed": np.sum(observed, axis=0).astype(int).tolist()}
+                     if observed and len({o.size for o in observed}) == 1 else {})}
         # the patch a model built on this store gets: the run's default is patch=auto (the
         # class's own default, 16, counted a 20-sample series as 2 tokens instead of 10)
         cls._count_tokens(report, shapes, cls(schema, **{"patch": "auto", **given}).patch)
@@ -187,7 +197,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
     @staticmethod
     def _write_series(s: tsio.Series, writer: RecordWriter, report: IngestReport, missing_value: Any,
-                      path: str | None = None, fine: Float32Check | None = None) -> tuple[int, int]:
+                      path: str | None = None, fine: Float32Check | None = None,
+                      observed: list[np.ndarray] | None = None) -> tuple[int, int]:
         values = np.array(s.values, dtype=np.float64)
         n_inf = int(np.isinf(values).sum())
         if n_inf:
@@ -202,6 +213,8 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
             report.skip("empty series (no time steps)" if l == 0 else "all values missing")
             report.warnings.append(f"skipped {s.id}: {'no time steps' if l == 0 else 'every value missing'}")
             return 0, 0
+        if observed is not None:
+            observed.append((~np.isnan(values)).sum(axis=1))
         writer.append({"values": values.astype(np.float32).reshape(-1)},
                       meta={"channels": c, "length": l}, id=s.id)
         report.records += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,13 +76,16 @@ def warn_empty(path: str, records: list[Record]) -> None:
 
 
 def warn_empty_channels(path: str, records: list[Record], names: list[str] | None,
-                        missing: Any = None) -> None:
+                        missing: Any = None, trained: Sequence[int] | None = None) -> None:
     """Warn about channels without one observed value in any series of the file (a column of
     the table left empty): the model reads them as missing, as a table's model reads a column
     absent from its table, so the predictions rest on the other channels alone. ``names``:
     the run's channel names (else channels are named by number); ``missing``: the
     ``missing_value`` option, whose numbers are missing samples too. A file of one time step
-    is left unsaid: its one empty sample is a missing value, not a channel that lost its values."""
+    is left unsaid: its one empty sample is a missing value, not a channel that lost its values.
+    ``trained``: the observed samples per channel in the run's training records (the schema's
+    ``channel_observed``, where ingest recorded it): a channel that held none there is left
+    unsaid, as the model never read a value of it (the training file itself draws no word)."""
     counts = {int(r["channels"]) for r in records}
     if len(counts) != 1 or sum(int(r["length"]) for r in records) < 2:
         return
@@ -91,6 +94,8 @@ def warn_empty_channels(path: str, records: list[Record], names: list[str] | Non
     for r in records:
         v = np.asarray(r["values"], dtype=np.float64).reshape(width, -1)
         seen |= (np.isfinite(v) & ~is_sentinel(v, missing)).any(axis=1)
+    if isinstance(trained, (list, tuple)) and len(trained) == width:
+        seen |= np.asarray(trained, dtype=np.float64) == 0  # empty in training too: no change
     if seen.all():
         return
     label = list(names) if names and len(names) == width else [f"channel {c}" for c in range(width)]
@@ -243,8 +248,9 @@ class SeriesFiles:
         values, which join a store's ``x.csv:<value>`` ids by the part after the file name)."""
         data = self.read_input(path)
         records = self.to_records(data, warn=False, where=path)
-        warn_empty_channels(path, records, (self.schema or {}).get("channel_names"),
-                            self.options.get("missing_value"))
+        schema = self.schema or {}
+        warn_empty_channels(path, records, schema.get("channel_names"), self.options.get("missing_value"),
+                            schema.get("channel_observed"))
         if isinstance(data, pd.DataFrame):
             warn_empty(path, records)
             return records

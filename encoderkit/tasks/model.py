@@ -177,7 +177,8 @@ def check_pretrained_schema(domain: Domain, checkpoint: Any, store: Any) -> None
     from encoderkit.registry import saved_options
     from encoderkit.train.checkpoint import read_state
 
-    saved = read_state(checkpoint).get("domain")
+    state = read_state(checkpoint)
+    saved = state.get("domain")
     if not isinstance(saved, dict) or saved.get("name") != domain.name or not saved.get("schema"):
         return
     found = domain.pretrained_schema_differences({**saved, "options": saved_options(saved)})
@@ -185,12 +186,18 @@ def check_pretrained_schema(domain: Domain, checkpoint: Any, store: Any) -> None
         return
     more = len(found) - SHOWN_DIFFERENCES
     shown = "; ".join(found[:SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")
+    inputs = state.get("inputs")
+    own = inputs.get("store") if isinstance(inputs, dict) else None
+    # a subset re-ingested is no fix where the schema follows the data (a sets vocabulary is
+    # ordered by frequency): the pretraining store itself always matches, its other records unlabelled
     raise DataError(f"store {store}: its schema differs from the one the checkpoint was pretrained "
                     f"on ({checkpoint}) in what the weights are indexed by, so they would be applied "
-                    f"to other columns, categories, channels or tokens: {shown}. Fine-tune on data "
-                    f"ingested with the same columns (channels, items) in the same order and the same "
-                    f"options as the pretraining data, with the checkpoint's domain options, or "
-                    f"pretrain on this store", file=store)
+                    f"to other columns, categories, channels or tokens: {shown}. Fine-tune on the "
+                    f"pretraining store itself ({f'data.store={own}' if own else 'its data.store'}) "
+                    f"with a labels file whose id column names the records to learn from (records "
+                    f"without a row are unlabelled: skipped), or on data ingested with the same columns "
+                    f"(channels, items) in the same order and the same options as the pretraining "
+                    f"data, with the checkpoint's domain options, or pretrain on this store", file=store)
 
 
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:
