@@ -172,3 +172,20 @@ def test_the_schema_refusal_names_the_pretraining_store(tmp_path, monkeypatch):
     said_ = str(e.value)
     assert f"pretraining store itself (data.store={pretrained})" in said_
     assert "without a row are unlabelled" in said_ and "\n" not in said_
+
+
+def test_a_frame_given_to_the_python_api_is_told_of_an_empty_channel(tmp_path):
+    """``model.predict(frame)`` / ``embed(frame)`` read a frame through ``to_records``: the file
+    readers' empty-channel warning holds there too (s49j, applied by the lead)."""
+    rng = np.random.default_rng(4)
+    frame = pd.concat([pd.DataFrame({"t": range(20), "sid": k, "a": rng.normal(size=20),
+                                     "b": rng.normal(size=20)}) for k in range(3)], ignore_index=True)
+    path = tmp_path / "s.csv"
+    frame.to_csv(path, index=False)
+    ingest("timeseries", [str(path)], str(tmp_path / "s.zarr"), progress=False, verbose=False,
+           time_column="t", series_column="sid")
+    domain = TimeSeriesDomain(RecordStore(str(tmp_path / "s.zarr")).schema, time_column="t", series_column="sid")
+    _, told = said(domain.to_records, frame)
+    assert not [m for m in told if "hold no value" in m]
+    _, told = said(domain.to_records, frame.assign(b=np.nan))
+    assert [m for m in told if "hold no value" in m and "['b']" in m]

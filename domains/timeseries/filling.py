@@ -21,7 +21,7 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError, UnusedColumnWarning
 
-from .files import warn_empty
+from .files import warn_empty, warn_empty_channels
 from .io import check_range, refuse_complex
 from .steps import uneven_series, warn_uneven_once
 from .times import sort_key
@@ -338,6 +338,9 @@ class SeriesInfill:
                     "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
         if warn:
             warn_empty("the input", records)
+            schema = self.schema or {}
+            warn_empty_channels("the input", records, schema.get("channel_names"),
+                                self.options.get("missing_value"), schema.get("channel_observed"))
         return records
 
     def _series_names(self, data: Any, how: Any, n: int) -> list[str]:
