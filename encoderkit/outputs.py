@@ -283,7 +283,10 @@ def _recent(p: Path) -> bool:
         return True
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (on this machine): a signal-0 probe."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process there: assume it runs
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -306,7 +309,7 @@ def remove_dead_temporaries(folder: str | os.PathLike, prefix: str) -> None:
         return
     for p in entries:
         rest = p.name[len(prefix):] if p.name.startswith(prefix) else ""
-        if not rest.isdigit() or int(rest) == os.getpid() or _alive(int(rest)):
+        if not rest.isdigit() or int(rest) == os.getpid() or process_alive(int(rest)):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
@@ -339,7 +342,7 @@ def restore_dead_replaced(target: str | os.PathLike, old_prefix: str | None = No
             continue
         # a process's own pid too once the entry is old: a writer renames its old output back to
         # back, and in a container every run may be pid 1
-        if int(rest) != os.getpid() and _alive(int(rest)):
+        if int(rest) != os.getpid() and process_alive(int(rest)):
             continue
         if not (target.exists() or target.is_symlink()):
             if complete is not None and not complete(p):  # unreadable now, or partial: said, kept
@@ -402,7 +405,7 @@ def _pid_namespace() -> str | None:
 
 def _owner_alive(marker: Mapping[str, Any]) -> bool:
     pid, started = marker.get("pid"), marker.get("started")
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid):
         return False
     now = _start_time(pid)
     return started is None or now is None or now == started

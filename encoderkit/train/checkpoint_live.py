@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from encoderkit.errors import DataError
+from encoderkit.outputs import process_alive
 
 STATE_FILE = "state.json"  # checkpoint.STATE_FILE (that module imports this one)
 
@@ -56,16 +57,4 @@ def being_replaced(directory: Path) -> bool:
         names = [p.name for p in directory.parent.iterdir() if p.name.startswith(prefix)]
     except OSError:  # no folder to hold it
         return False
-    return any(name[len(prefix):].isdigit() and _running(int(name[len(prefix):])) for name in names)
-
-
-def _running(pid: int) -> bool:
-    if os.name != "posix":  # os.kill(pid, 0) would end the process there: assume it runs
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
+    return any(name[len(prefix):].isdigit() and process_alive(int(name[len(prefix):])) for name in names)
