@@ -111,12 +111,12 @@ class BestSelection:
         """Remove best/ unless it is one of the evaluations kept (``stale_best``), and say in
         one line when the run has no best/ for the best evaluation it keeps."""
         folder = trainer.run_dir / "best"
-        held: tuple[int, float] | None = None
+        held: tuple[int, float] | None
         try:
             state = json.loads((folder / "state.json").read_text())
             held = (int(state["step"]), float(state["best"]["value"]))
-        except FileNotFoundError:
-            pass
+        except FileNotFoundError:  # no best/: nothing held, the kept best may still be said
+            held = None
         except (OSError, ValueError, KeyError, TypeError):  # damaged: load refuses it in its own words
             return
         name = f"val_{self.metric}"
