@@ -72,7 +72,7 @@ def records_by_column(domain: Any, path: str) -> TableRecords:
                 warnings.warn(msg, stacklevel=3)
             enc = _encoded(domain.schema, table, opts, path, quiet=domain.options["drop_columns"])
     frame = pd.DataFrame(columns=names)  # the table's columns, for the messages that name them
-    domain._check_columns(frame, enc.present, frame)
+    domain._check_columns(frame, enc.present, frame, observed=enc.observed)
     return TableRecords(enc, [f"row{k}" for k in range(table.num_rows)])
 
 

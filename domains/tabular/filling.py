@@ -342,13 +342,14 @@ class TableInfill:
         return voted
 
     def _check_columns(self, frame: pd.DataFrame, present: np.ndarray, data: Any = None,
-                       say_empty: bool = True) -> None:
+                       say_empty: bool = True, observed: np.ndarray | None = None) -> None:
         """Refuse a table none of whose columns the model knows (filling nothing would pass
         the input through silently); warn when only some match. ``data``: what the caller
         gave, whose columns ``frame`` may have named (``as_frame``: an array's c0, c1, ...).
         ``say_empty``: also warn of columns with no value in any row (predict / embed / evaluate,
         which read them as absent); False on infill / impute, where a column left blank is
-        the request to fill it."""
+        the request to fill it. ``observed``: the encoded cells' observed mask (rows x schema
+        columns) when ``frame`` holds the column names only (a table read a column at a time)."""
         inputs = np.array([c["name"] not in self.options["drop_columns"] for c in self.columns], dtype=bool)
         expected = [c["name"] for c in self.columns if c["name"] not in self.options["drop_columns"]]
         found = [str(c) for c in frame.columns]
@@ -372,10 +373,17 @@ class TableInfill:
             warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
                           f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
                           stacklevel=3)
-        empty = empty_columns(frame, [n for n, p in zip(expected, present) if p]) if say_empty else []
+        rows = len(frame) if observed is None else observed.shape[0]
+        if not say_empty:
+            empty = []
+        elif observed is None:
+            empty = empty_columns(frame, [n for n, p in zip(expected, present) if p])
+        else:  # as empty_columns says it: for a table of two rows or more
+            seen = observed[:, inputs].any(axis=0)
+            empty = [n for n, p, o in zip(expected, present, seen) if p and not o] if rows >= 2 else []
         if empty:  # a column of no value is read as if it were absent: said in the same words
             warnings.warn(f"{len(empty)} of the model's {len(expected)} columns hold no value in any of "
-                          f"the table's {len(frame)} rows and are read as missing, as if absent from "
+                          f"the table's {rows} rows and are read as missing, as if absent from "
                           f"the table: {empty[:10]}{' ...' if len(empty) > 10 else ''}", stacklevel=3)
 
     # ------------------------------------------------------------ files
