@@ -103,8 +103,7 @@ class BestSelection:
             value = self.selection_value(h)
             if value is not None and self._update(value, _loss(h)):
                 chosen = (h.get("step"), value)
-        # (stand-ins of the trainer in tests have no run folder: nothing to check there)
-        if trainer.info.is_main and getattr(trainer, "run_dir", None) is not None:
+        if trainer.info.is_main:
             self._drop_stale_best(trainer, chosen)
 
     def _drop_stale_best(self, trainer: Trainer, chosen: tuple[Any, float] | None) -> None:

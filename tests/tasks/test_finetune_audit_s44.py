@@ -398,10 +398,11 @@ def test_int_classes_match_exactly_beyond_float_precision():
 
 
 class _FakeTrainer:
-    def __init__(self, resumed_from, history):
+    def __init__(self, resumed_from, history, run_dir):
         from types import SimpleNamespace
 
-        self.resumed_from, self.history = resumed_from, history
+        self.resumed_from, self.history, self.run_dir = resumed_from, history, run_dir
+        self.step = max((h["step"] for h in history), default=0)
         self.cfg = SimpleNamespace(task=SimpleNamespace(patience=0))
         self.info = SimpleNamespace(is_main=True)
 
@@ -431,21 +432,23 @@ def test_resume_of_a_run_without_per_target_metrics_keeps_comparing_the_mean(tmp
     ckpt.mkdir()
     (ckpt / STATE_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, "step": 4, "tokens": 40}))
     old = [{"step": 2, "val_rmse": 10.0, "val_loss": 1.0}, {"step": 4, "val_rmse": 12.0, "val_loss": 1.2}]
-    obj = _two_target_objective(_FakeTrainer(ckpt, old))
-    obj.on_start(obj.trainer)
+    obj = _two_target_objective(_FakeTrainer(ckpt, old, tmp_path / "run"))
+    with pytest.warns(UserWarning, match=r"step 2, val_rmse 10\) has no saved weights"):
+        obj.on_start(obj.trainer)  # the stand-in run folder holds no best/
     assert obj.selection == PLAIN_SELECTION and obj.peak == 10.0 and obj.bad_evals == 1
     # far better per target over its std, worse as the mean: the mean decides, as before
     obj.after_validation(obj.trainer, {"val_rmse": 11.0, "val_rmse/count": 21.0, "val_rmse/frac": 0.001,
                                        "val_loss": 0.9})
     assert obj.saved == [] and obj.bad_evals == 2 and obj.checkpoint_state()["selection"] == PLAIN_SELECTION
     # a fresh run decides the scaled mean and records it; its resume keeps it
-    fresh = _two_target_objective(_FakeTrainer(None, []))
+    fresh = _two_target_objective(_FakeTrainer(None, [], tmp_path / "fresh"))
     assert fresh.checkpoint_state()["selection"] == SCALED_SELECTION
     (ckpt / STATE_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, "step": 4, "tokens": 40,
                                                **fresh.checkpoint_state()}))
     new = [{"step": 2, "val_rmse": 10.0, "val_rmse/count": 20.0, "val_rmse/frac": 0.1}]
-    obj = _two_target_objective(_FakeTrainer(ckpt, new))
-    obj.on_start(obj.trainer)
+    obj = _two_target_objective(_FakeTrainer(ckpt, new, tmp_path / "run"))
+    with pytest.warns(UserWarning, match="has no saved weights"):
+        obj.on_start(obj.trainer)
     assert obj.selection == SCALED_SELECTION and obj.peak == pytest.approx((20.0 / 400.0 + 0.1 / 0.2) / 2)
 
 
@@ -455,7 +458,7 @@ def test_constant_target_warned_on_the_main_rank_only_and_filtered_by_its_own_wo
 
     def standardise(is_main, ignore=None):
         obj = object.__new__(TaskObjective)
-        obj.trainer = _FakeTrainer(None, [])
+        obj.trainer = _FakeTrainer(None, [], tmp_path / "fresh")
         obj.trainer.info.is_main = is_main
         obj.y, obj.train_indices, obj.file = np.c_[np.full(6, 5.0), np.arange(6.0)], np.arange(6), "y.csv"
         with warnings.catch_warnings(record=True) as record:
