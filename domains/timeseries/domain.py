@@ -38,6 +38,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Rec
 from . import io as tsio
 from .archives import read_archive
 from .augment import shift_grid
+from .channel_order import ChannelOrder, refuse_channel_orders
 from .files import READ_OPTIONS, SeriesFiles, file_kind, refuse_numbers_as_header
 from .filling import SeriesInfill
 from .layout import header_cells, warn_data_header
@@ -79,6 +80,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         """Schemas of files ingested apart (parallel ingest, append): the largest shapes."""
         from encoderkit.data.ingest_scale import merge_counts
 
+        refuse_channel_orders(schemas)
         counts = [s.get("channel_observed") for s in schemas]
         merged = merge_counts([{k: v for k, v in s.items() if k != "channel_observed"} for s in schemas],
                               sum_keys=("n_series", "sum_length"), max_keys=("max_channels", "max_length"))
@@ -118,7 +120,26 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                **options: Any) -> dict[str, Any]:
         """CSV or Parquet (wide or long), ``.npy``, ``.npz``, ``.ts`` or UCR archive files -> one
         record per series (which reader: ``files.file_kind``). An archive file's labels
-        are not stored: ``task.labels=<the same file>`` reads them when fine-tuning."""
+        are not stored: ``task.labels=<the same file>`` reads them when fine-tuning. Named
+        channels are matched by name across the files (``channel_order.py``)."""
+        return cls._ingest(sources, writer, report, ChannelOrder(), **options)
+
+    @classmethod
+    def ingest_append(cls, store: Any, sources: Sequence[str], writer: RecordWriter,
+                      report: IngestReport, **options: Any) -> dict[str, Any]:
+        """``ingest ... append=true``: the files' series laid out in the store's channel order
+        when it names its channels (a file that writes them in another order was appended
+        with its channels swapped), then the schemas merged as for files ingested apart."""
+        from encoderkit.data.ingest_scale import merge_schemas
+
+        names = store.schema.get("channel_names")
+        order = ChannelOrder(names, f"the store {store.path}") if names else ChannelOrder()
+        schema = cls._ingest(sources, writer, report, order, **options)
+        return merge_schemas(cls, [store.schema, schema], f"{store.path} and the appended files")
+
+    @classmethod
+    def _ingest(cls, sources: Sequence[str], writer: RecordWriter, report: IngestReport,
+                order: ChannelOrder, **options: Any) -> dict[str, Any]:
         # Validate through the constructor: the domain config group may be passed whole.
         given = {k: v for k, v in options.items() if k != "name"}
         options = cls({}, **given).options
@@ -137,9 +158,11 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                 warn_data_header(path, header_cells(path, options["delimiter"] or delimiter(path)))
                 series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"],
                                        decimal=options["decimal"], missing_value=missing_value)
+                report.warnings.extend(w for w in [order.match(series, path)] if w)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind == "parquet":  # read as a CSV of the same data (parquet.py)
                 series = read_parquet(path, **csv_opts, missing_value=missing_value)
+                report.warnings.extend(w for w in [order.match(series, path)] if w)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):
                 series = tsio.read_numpy(path)
@@ -171,8 +194,10 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
                   # the channels of wide tables that all name the same ones: a table read back
                   # (predict, embed, infill) gives the model these columns, by name, whatever
                   # else it holds (an extra column was read as one more channel)
+                  # (and of a long table's channel column: matched by name at ingest, so
+                  # fine-tuning from a run can tell its channels are the store's)
                   **({"channel_names": list(next(iter(named)))} if len(named) == 1 and None not in named
-                     and not options["value_column"] and not options["channel_column"] else {}),
+                     and (not options["value_column"] or options["channel_column"]) else {}),
                   # observed samples per channel (series of one width only): a channel that held
                   # none is not warned of when a file read back holds none either (files.py)
                   **({"channel_observed": np.sum(observed, axis=0).astype(int).tolist()}

@@ -11,8 +11,8 @@ counts (series, lengths) and the reading options (separator, missing mark) only 
 data. Not compared: a channel-independent model (every channel its own sequence, with the
 same weights), one channel on either side (a univariate encoder has no channel rows, and a
 univariate store reads none: a multichannel encoder's are refused by their shapes), and
-stores whose channels are unnamed (``.npy`` / ``.ts`` / UCR files, a long table's
-``channel_column``: no names recorded).
+stores whose channels are unnamed (``.npy`` / ``.ts`` / UCR files, and a long table's
+``channel_column`` in stores ingested before session 50: no names recorded).
 """
 
 from __future__ import annotations
