@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -59,9 +58,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from domains.timeseries.seasonal import detect_period, linear_fill, seasonal_fill, seasonal_naive
-from encoderkit.impute import assemble
-from encoderkit.impute_cells import channels, draw_holdout, select_fills, with_hidden
+if not __package__:  # run as a file (python benchmarks/imputation_lodo.py): its parts are benchmarks.*
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# the datasets, the table and series pieces of the protocol and the report live in
+# imputation_lodo_*.py; their names stay importable from here
+from benchmarks.imputation_lodo_data import (_single, fresh_small_tables, held_out_tables, series_sets,  # noqa: E402
+                                             small_tables, tables)
+from benchmarks.imputation_lodo_report import (SERIES_BASELINES, TABLE_BASELINES, _baselines, _f,  # noqa: E402
+                                               _zero_residual, exact_fallbacks, lodo, relative, report)
+from benchmarks.imputation_lodo_series import (auto_patch, checked_seasonal, classical_series, crops,  # noqa: E402
+                                               holed_series, kalman_series, make_gaps, pad, score_series,
+                                               select_series)
+from benchmarks.imputation_lodo_tables import _key, blend, codes, refine, score_table, sklearn_impute  # noqa: E402
+from encoderkit.impute import assemble  # noqa: E402
+from encoderkit.impute_cells import channels, draw_holdout, select_fills, with_hidden  # noqa: E402
 
 HIDE = 0.2
 # share of the holed data's observed cells held back to choose a fill per column /
@@ -77,212 +88,6 @@ ESTIMATOR_TAG = "ek_estimator"  # the estimator arm's rows (EncoderImputer, ever
 
 
 # ====================================================================== tables
-
-def tables() -> dict[str, pd.DataFrame]:
-    """name -> full table. Ids are dropped; text / category columns stay text."""
-    import statsmodels.api as sm
-    from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
-
-    from domains.tabular import sample_frame
-
-    iris = load_iris(as_frame=True)
-    iris_f = iris.data.copy()
-    iris_f["species"] = pd.Categorical(np.asarray(iris.target_names)[iris.target])
-    fair = sm.datasets.fair.load_pandas().data.sample(n=800, random_state=0).reset_index(drop=True)
-    grun = sm.datasets.grunfeld.load_pandas().data
-    grun["firm"] = grun["firm"].astype(str)
-    mode = sm.datasets.modechoice.load_pandas().data.drop(columns=["individual"])
-    return {"wine": load_wine(as_frame=True).data,
-            "breast_cancer": load_breast_cancer(as_frame=True).data,
-            "diabetes": load_diabetes(as_frame=True).data,
-            "iris (mixed)": iris_f,
-            "anes96 (mixed)": sample_frame(),
-            "fair (mixed)": fair,
-            "star98": sm.datasets.star98.load_pandas().data,
-            "grunfeld (mixed)": grun,
-            "modechoice (mixed)": mode,
-            **held_out_tables(), **small_tables(), **fresh_small_tables()}
-
-
-def small_tables() -> dict[str, pd.DataFrame]:
-    """Small real tables (8-235 rows) added on 2026-12-06 after a user's first runs on them
-    found the encoder behind the column mean or IterativeImputer (benchmarks/RESULTS.md,
-    "Small tables"): statsmodels' cpunish (17 states), china_smoking (8 cities, the city
-    names dropped), scotland (32 council areas), engel (235 households, 2 columns), copper
-    (25 years), strikes (62 quarters, 2 columns), heart (69 patients; the censoring flag is
-    a category) and scikit-learn's linnerud (20 men, 6 integer columns)."""
-    import statsmodels.api as sm
-    from sklearn.datasets import load_linnerud
-
-    ds = sm.datasets
-    heart = ds.heart.load_pandas().data
-    heart["censors"] = heart["censors"].map({0.0: "no", 1.0: "yes"})
-    cpunish = ds.cpunish.load_pandas().data
-    cpunish["SOUTH"] = cpunish["SOUTH"].map({0.0: "no", 1.0: "yes"})
-    return {"cpunish (small)": cpunish,
-            "china_smoking (small)": ds.china_smoking.load_pandas().data.reset_index(drop=True),
-            "scotland (small)": ds.scotland.load_pandas().data,
-            "engel (small)": ds.engel.load_pandas().data,
-            "copper (small)": ds.copper.load_pandas().data,
-            "strikes (small)": ds.strikes.load_pandas().data,
-            "heart (small)": heart,
-            "linnerud (small)": load_linnerud(as_frame=True).frame.astype(int)}
-
-
-def fresh_small_tables() -> dict[str, pd.DataFrame]:
-    """Seven more small statsmodels tables (16-301 rows), added on 2026-12-06 to check on
-    tables no setting was looked at with what the first small tables suggested (names end
-    "(fresh small)"): longley (16 years of US macro figures), stackloss (21 plant runs),
-    committee (20 House committees), spector (32 students), elnino (61 years x 12 months of
-    sea temperature), danish_data (55 quarters) and cancer (301 counties, 2 columns)."""
-    import statsmodels.api as sm
-
-    names = ("longley", "stackloss", "committee", "spector", "elnino", "danish_data", "cancer")
-    return {f"{n} (fresh small)": getattr(sm.datasets, n).load_pandas().data.reset_index(drop=True)
-            for n in names}
-
-
-def held_out_tables() -> dict[str, pd.DataFrame]:
-    """Tables added on 2026-12-05 after every default was chosen, scored as held out (no
-    default was chosen with them in the set): a health-insurance survey sample (randhie, 800
-    of 20,190 rows, integer codes and floats), US quarterly macro series read as a table
-    (macrodata, year and quarter included), US state crime rates (statecrime, 51 rows),
-    World Bank fertility rates 1960-2011 by country (fertility: 219 rows, its own missing
-    cells left missing, the names and the two mostly empty last years dropped), credit-card
-    spending (ccard, 72 rows)."""
-    import statsmodels.api as sm
-
-    ds = sm.datasets
-    randhie = ds.randhie.load_pandas().data.sample(n=800, random_state=0).reset_index(drop=True)
-    fertility = ds.fertility.load_pandas().data.select_dtypes("number")
-    fertility = fertility.loc[:, fertility.notna().mean() >= 0.5]  # 2012-2013: mostly not yet reported
-    return {"randhie (held out)": randhie,
-            "macrodata table (held out)": ds.macrodata.load_pandas().data,
-            "statecrime (held out)": ds.statecrime.load_pandas().data.reset_index(drop=True),
-            "fertility (held out)": fertility,
-            "ccard (held out)": ds.ccard.load_pandas().data}
-
-
-def codes(frame: pd.DataFrame, categorical: list[str]) -> tuple[np.ndarray, dict[str, list]]:
-    """Float matrix for scikit-learn: categorical columns as integer codes (NaN kept)."""
-    x = np.empty(frame.shape)
-    levels = {}
-    for j, c in enumerate(frame.columns):
-        if c in categorical:
-            lv = sorted(frame[c].dropna().unique().tolist(), key=str)
-            levels[c] = lv
-            m = {v: i for i, v in enumerate(lv)}
-            x[:, j] = [m[v] if v in m else np.nan for v in frame[c]]
-        else:
-            x[:, j] = pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-    return x, levels
-
-
-def sklearn_impute(holed: pd.DataFrame, categorical: list[str], method: str, seed: int) -> pd.DataFrame:
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-    from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
-
-    x, levels = codes(holed, categorical)
-    cat = np.array([c in categorical for c in holed.columns])
-    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    sd[~(sd > 0)] = 1.0
-    z = (x - mu) / sd
-    if method == "mean/mode":
-        out = z.copy()
-        if (~cat).any():
-            out[:, ~cat] = SimpleImputer(strategy="mean").fit_transform(z[:, ~cat])
-        if cat.any():
-            out[:, cat] = SimpleImputer(strategy="most_frequent").fit_transform(z[:, cat])
-    elif method == "knn":
-        out = KNNImputer(n_neighbors=5).fit_transform(z)
-    elif method == "iterative_br":
-        out = IterativeImputer(max_iter=10, random_state=seed).fit_transform(z)
-    elif method == "missforest":
-        rf = RandomForestRegressor(n_estimators=50, min_samples_leaf=1, max_features=0.5,
-                                   n_jobs=1, random_state=seed)
-        out = IterativeImputer(estimator=rf, max_iter=5, random_state=seed).fit_transform(z)
-    else:
-        raise ValueError(method)
-    out = out * sd + mu
-    res = holed.copy()
-    for j, c in enumerate(holed.columns):
-        miss = holed[c].isna().to_numpy()
-        if not miss.any():
-            continue
-        col = out[:, j]
-        if cat[j]:  # nearest observed category
-            k = np.clip(np.rint(col), 0, len(levels[c]) - 1).astype(int)
-            vals = pd.Series([levels[c][i] for i in k], index=holed.index)
-        else:
-            vals = pd.Series(col, index=holed.index)
-        s = res[c].astype(object) if cat[j] else res[c].astype(np.float64)
-        s[miss] = vals[miss]
-        res[c] = s
-    return res
-
-
-def _key(v) -> str:
-    """Cell value for comparison: 3, 3.0 and "3" are the same category."""
-    try:
-        return repr(float(v))
-    except (TypeError, ValueError):
-        return str(v)
-
-
-def score_table(truth: pd.DataFrame, pred: pd.DataFrame, holes: np.ndarray,
-                categorical: list[str]) -> tuple[float, float]:
-    sq, hit, n_num, n_cat = 0.0, 0, 0, 0
-    for j, c in enumerate(truth.columns):
-        h = holes[:, j]
-        if not h.any():
-            continue
-        if c in categorical:
-            t = truth[c].to_numpy()[h]
-            p = pred[c].to_numpy()[h]
-            hit += int(sum(_key(a) == _key(b) for a, b in zip(t, p)))
-            n_cat += int(h.sum())
-        else:
-            tv = truth[c].to_numpy(np.float64)
-            sd = float(np.nanstd(tv)) or 1.0  # a table may have missing cells of its own
-            p = pred[c].to_numpy(np.float64)[h]
-            sq += float((((p - tv[h]) / sd) ** 2).sum())
-            n_num += int(h.sum())
-    return (math.sqrt(sq / n_num) if n_num else float("nan"), hit / n_cat if n_cat else float("nan"))
-
-
-def refine(domain, holed: pd.DataFrame, first: pd.DataFrame, predict, rounds: int,
-           rng: np.random.Generator) -> pd.DataFrame:
-    """Iterative refinement: re-predict each missing cell with the current fill of the
-    row's OTHER missing cells visible (each round: two disjoint halves of the missing
-    cells, each re-hidden and predicted given the rest)."""
-    miss = holed.isna().to_numpy()
-    cur = first.copy()
-    for _ in range(rounds):
-        half = rng.random(miss.shape) < 0.5
-        nxt = cur.copy()
-        for part in (half, ~half):
-            sel = miss & part
-            if not sel.any():
-                continue
-            pred = domain.infill(cur.mask(sel), predict)
-            for j, c in enumerate(holed.columns):
-                if sel[:, j].any():
-                    s = nxt[c].copy()
-                    s[sel[:, j]] = pred[c][sel[:, j]]
-                    nxt[c] = s
-        cur = nxt
-    return cur
-
-
-def blend(holed: pd.DataFrame, a: pd.DataFrame, *others: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """Mean of the imputations on numeric cells; ``a``'s categories."""
-    out = a.copy()
-    for c in holed.columns:
-        if c not in categorical and holed[c].isna().any():
-            out[c] = sum(f[c].astype(np.float64) for f in (a, *others)) / (1 + len(others))
-    return out
-
 
 def onecall_table(holed: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The fill of ``encoderkit impute`` itself, as a user runs it on a CSV: every default
@@ -396,124 +201,6 @@ def run_table(name: str, full: pd.DataFrame, seed: int, steps: int) -> list[dict
 
 # ====================================================================== series
 
-def auto_patch(length: int) -> int:
-    """Patch length from the typical series length: about 16+ patches per series."""
-    return 2 if length < 64 else 4 if length < 512 else 8
-
-
-def _single(x: np.ndarray) -> dict:
-    x = np.asarray(x, np.float64)
-    return {"eval": [x[None, :] if x.ndim == 1 else x], "extra": []}
-
-
-def series_sets() -> dict[str, dict]:
-    """name -> {"eval": [C, L] arrays holed and scored, "extra": unholed arrays that
-    only train the model (the TRAIN split of a UCR set)}."""
-    import statsmodels.api as sm
-    from aeon import datasets as ad
-
-    warnings.simplefilter("ignore", FutureWarning)  # aeon's deprecation notices
-    out = {"airline": _single(np.asarray(ad.load_airline(), np.float64)),
-           "co2": _single(sm.datasets.co2.load_pandas().data["co2"].to_numpy(np.float64)),
-           "sunspots": _single(sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"]),
-           "nile": _single(sm.datasets.nile.load_pandas().data["volume"]),
-           "macrodata (4ch)": _single(sm.datasets.macrodata.load_pandas().data[
-               ["realgdp", "realcons", "realinv", "unemp"]].to_numpy(np.float64).T),
-           "lynx": _single(np.asarray(ad.load_lynx(), np.float64)),
-           "shampoo": _single(np.asarray(ad.load_shampoo_sales(), np.float64)),
-           "uschange (5ch)": _single(np.asarray(ad.load_uschange(), np.float64))}
-
-    def ucr(loader, n_eval: int, n_extra: int) -> dict:
-        te, _ = loader(split="test")
-        tr, _ = loader(split="train")
-        te = [np.asarray(a, np.float64) for a in te][:n_eval]
-        tr = [np.asarray(a, np.float64) for a in tr][:n_extra]
-        return {"eval": te, "extra": tr}
-
-    out["japanese_vowels (12ch, short)"] = ucr(ad.load_japanese_vowels, 100, 100)
-    out["italy_power"] = ucr(ad.load_italy_power_demand, 200, 67)
-    out["acsf1"] = ucr(ad.load_acsf1, 20, 20)
-    out["arrowhead"] = ucr(ad.load_arrow_head, 60, 36)
-    out["basic_motions (6ch)"] = ucr(ad.load_basic_motions, 20, 20)
-    out["osuleaf"] = ucr(ad.load_osuleaf, 40, 40)
-    # three long recordings aeon bundles for anomaly detection / segmentation, added after
-    # the defaults were chosen (held out: no default was chosen with them in the set)
-    data = Path(ad.__file__).parent / "data"
-    daphnet = pd.read_csv(data / "Daphnet_S06R02E0" / "S06R02E0.csv")
-    out["daphnet (9ch, held out)"] = _single(
-        daphnet.drop(columns=["timestamp", "is_anomaly"]).to_numpy(np.float64).T)
-    out["bleeding (held out)"] = _single(pd.read_csv(
-        data / "KDD-TSAD_135" / "135_UCR_Anomaly_InternalBleeding16_TEST.csv")["value"])
-    out["electric_devices (held out)"] = _single(pd.read_csv(
-        data / "segmentation" / "ElectricDevices.csv", header=None)[1])
-    # added on 2026-12-05, after every default above was chosen: held out as well
-    out["gunpoint (held out)"] = ucr(ad.load_gunpoint, 60, 50)
-    out["covid3month (held out)"] = ucr(ad.load_covid_3month, 61, 140)
-    m1 = ad.load_from_tsf_file(str(data / "m1_yearly_dataset" / "m1_yearly_dataset.tsf"))
-    m1 = (m1[0] if isinstance(m1, tuple) else m1)["series_value"]
-    years = [np.asarray(v, np.float64)[None, :] for v in m1]
-    out["m1_yearly (181 short, held out)"] = {"eval": years[:100], "extra": years[100:]}
-    elnino = sm.datasets.elnino.load_pandas().data.drop(columns=["YEAR"]).to_numpy(np.float64)
-    out["elnino (held out)"] = _single(elnino.ravel())
-    out["pbs (held out)"] = _single(np.asarray(ad.load_PBS_dataset(), np.float64))
-    out["solar (held out)"] = _single(np.asarray(ad.load_solar(), np.float64))
-    return out
-
-
-def make_gaps(x: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
-    """int [C, L]: 0 = not hidden, k = hidden in a gap of k patch lengths (k in 1..3)."""
-    c, n = x.shape
-    lab = np.zeros((c, n), dtype=np.int64)
-    for ch in range(c):
-        obs = np.isfinite(x[ch])
-        want = max(1, int(0.15 * obs.sum() / (2 * patch)))
-        placed = tries = 0
-        while placed < want and tries < 200 * want:
-            tries += 1
-            k = int(rng.integers(1, 4))
-            length = k * patch
-            if n - length < 2:
-                continue
-            s = int(rng.integers(1, n - length))
-            lo, hi = s - 1, s + length + 1
-            if (~obs[lo:hi]).any() or lab[ch, lo:hi].any():
-                continue
-            lab[ch, s:s + length] = k
-            placed += 1
-    return lab
-
-
-def classical_series(y: np.ndarray) -> dict[str, np.ndarray]:
-    """Per channel: linear, seasonal naive, climatology + anomaly (detected period)."""
-    out = {k: np.empty_like(y) for k in ("linear", "seasonal_naive", "climatology+anomaly")}
-    for ch in range(y.shape[0]):
-        p = detect_period(y[ch])
-        out["linear"][ch] = linear_fill(y[ch])
-        out["seasonal_naive"][ch] = seasonal_naive(y[ch], p)
-        out["climatology+anomaly"][ch] = seasonal_fill(y[ch], p)[0]
-    return out
-
-
-def kalman_series(holed: list[np.ndarray], name: str) -> tuple[list[np.ndarray], float]:
-    """The Kalman baseline of every series of a dataset, and its wall time (s); prints the
-    channels' outcomes (specification chosen, or linear interpolation and why)."""
-    from benchmarks.kalman_fill import KalmanStats, kalman_fill
-
-    t0 = time.perf_counter()
-    stats = KalmanStats()
-    fills = [kalman_fill(h, stats) for h in holed]
-    secs = time.perf_counter() - t0
-    print(f"[series] {name} kalman: {secs:.1f} s, {stats.channels} channels, {stats.fallbacks} "
-          f"to linear ({stats.line()})", flush=True)
-    return fills, secs
-
-
-def checked_seasonal(y: np.ndarray) -> np.ndarray:
-    """Per channel, ``seasonal_fill`` with the period only where it passes the
-    cross-validation (what the time-series domain's `seasonal` candidate uses)."""
-    return np.stack([seasonal_fill(ch)[0] for ch in y])
-
-
 def series_inputs(n_series: int) -> bool:
     """channel_embedding / window_stats of a dataset's model: ``--series-inputs`` on / off,
     or (auto) the domain's rule applied to the dataset's own series: the training store
@@ -544,116 +231,6 @@ def train_series(records: list[np.ndarray], patch: int, baseline: str, steps: in
         "model.intermediate_size=128", "model.local_window=64", "optim.lr=3e-3",
         *(f"domain.{k}={str(series_inputs(n_series)).lower()}" for k in ("channel_embedding", "window_stats"))])
     return str(run)
-
-
-def crops(x: np.ndarray, length: int, stride: int) -> list[np.ndarray]:
-    n = x.shape[1]
-    if n <= length:
-        return [x]
-    return [x[:, i:i + length] for i in range(0, n - length + 1, stride)] + [x[:, n - length:]]
-
-
-def holed_series(data: dict, seed: int):
-    """The protocol's gaps for one dataset and seed: patch, truths, gap labels, holed
-    series, per channel sd [C, 1] (deterministic in the seed)."""
-    rng = np.random.default_rng(seed)
-    lengths = [a.shape[-1] for a in data["eval"]]
-    patch = auto_patch(int(np.median(lengths)))
-    truths = [a if a.ndim == 2 else a[None, :] for a in data["eval"]]
-    labels = [make_gaps(x, patch, rng) for x in truths]
-    holed = [np.where(lab > 0, np.nan, x) for x, lab in zip(truths, labels)]
-    # per channel sd over the dataset: multichannel errors in comparable units
-    sd = np.nanstd(np.concatenate(truths, axis=1), axis=1)[:, None]  # [C, 1]
-    sd[~(sd > 0)] = 1.0
-    return patch, truths, labels, holed, sd
-
-
-def score_series(truths, labels, holed, fills, sd) -> dict:
-    """``mse``: squared error in units of each channel's sd over the whole dataset (one
-    scale for every series). ``mse_scaled``: in units of each series' own channel sd, so a
-    collection of series on different scales (M1, Covid3Month: sds over four orders of
-    magnitude, one series holds 90-99% of ``mse``) counts every series alike, as
-    ``encoderkit impute``'s held-back scores do (``cell_errors``) and as scaled errors
-    (MASE) do in forecasting. The two agree on a single series and on z-normalised sets."""
-    errs = {k: [] for k in (1, 2, 3)}
-    scaled = []
-    for x, lab, h, f in zip(truths, labels, holed, fills):
-        ok = np.isfinite(h)
-        assert np.array_equal(f[ok], h[ok])  # observed samples untouched
-        for k in errs:
-            errs[k].append((((f - x) / sd)[lab == k]) ** 2)
-        own = np.nanstd(x, axis=1, keepdims=True)
-        own[~(own > 0)] = 1.0
-        scaled.append((((f - x) / own)[lab > 0]) ** 2)
-    allerr = np.concatenate([np.concatenate(v) for v in errs.values()])
-    out = {"mse": float(allerr.mean()), "hidden": int(allerr.size),
-           "mse_scaled": float(np.concatenate(scaled).mean())}
-    for k, v in errs.items():
-        e = np.concatenate(v)
-        out[f"mse_gap{k}"] = float(e.mean()) if e.size else float("nan")
-    return out
-
-
-def _zero_residual(masked):
-    return [{"values": np.zeros((int(m.predict.sum()), m.inputs["values"].shape[1]))} for m in masked]
-
-
-def exact_fallbacks(df: pd.DataFrame, sets: dict) -> pd.DataFrame:
-    """Recompute the ``ek_<baseline>_fb<K>`` rows with the current domain code.
-
-    A series shorter than K patches is filled by the baseline alone, which does not
-    depend on the trained model, so these rows need no training: a dataset whose series
-    are all shorter than K gets the domain's baseline fill (zero residual), one whose
-    series are all longer gets the ``ek_<baseline>`` row. (Also fills in K values a run
-    did not compute.)"""
-    from domains.timeseries import TimeSeriesDomain
-
-    s = df[df.kind == "series"]
-    if s.empty:
-        return df
-    rows = [r for r in df.to_dict("records") if not (r["kind"] == "series" and "_fb" in r["method"])]
-    for (ds, seed), g in s.groupby(["dataset", "seed"], sort=False):
-        patch, truths, labels, holed, sd = holed_series(sets[ds], int(seed))
-        n = np.array([math.ceil(x.shape[1] / patch) for x in truths])
-        for baseline in ("linear", "seasonal"):
-            if not (g.method == f"ek_{baseline}").any():  # a run without the bench arm (onecall only)
-                continue
-            base = g[g.method == f"ek_{baseline}"].iloc[0].to_dict()
-            for k in (16, 32):
-                row = dict(base, method=f"ek_{baseline}_fb{k}")
-                if (n < k).all():
-                    dom = TimeSeriesDomain({}, patch=patch, baseline=baseline, short_fallback=k,
-                                           infill_max_seqlen=128)
-                    fills = [np.asarray(f).reshape(h.shape)
-                             for f, h in zip(dom.infill([h.copy() for h in holed], _zero_residual), holed)]
-                    row.update(score_series(truths, labels, holed, fills, sd))
-                elif not (n >= k).all():
-                    raise ValueError(f"{ds}: series on both sides of {k} patches")
-                rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def pad(arrays: list[np.ndarray], fill=np.nan) -> np.ndarray:
-    """[C, L_i] arrays -> [N, C, max L] (padding ``fill``)."""
-    n = max(a.shape[1] for a in arrays)
-    return np.stack([np.pad(a, ((0, 0), (0, n - a.shape[1])), constant_values=fill) for a in arrays])
-
-
-def select_series(holed: list[np.ndarray], hide: list[dict], cands: dict[str, list[np.ndarray]],
-                  finals: dict[str, list[np.ndarray]]) -> tuple[list[np.ndarray], dict]:
-    """Per channel (over all the dataset's series), the candidate ``encoderkit impute``'s
-    select=auto would use, chosen on the held-back samples ``hide`` (per series, channel
-    name -> mask) from the candidates' fills ``cands`` of the series with them hidden; the
-    fills ``finals`` of ``holed`` assembled accordingly."""
-    n_ch = holed[0].shape[0]
-    masks = pad([np.stack([h.get(f"channel {c}", np.zeros(x.shape[1], bool)) for c in range(n_ch)])
-                 for h, x in zip(hide, holed)], False)
-    truth = list(channels(pad(holed)))
-    choices = select_fills(truth, {k: list(channels(pad(v))) for k, v in cands.items()},
-                           {f"channel {c}": masks[:, c] for c in range(n_ch)}, runs=True)
-    used = {k: c.used for k, c in choices.items()}
-    out = [assemble({k: v[i] for k, v in finals.items()}, used, x, None, []) for i, x in enumerate(holed)]
-    return out, choices
 
 
 def onecall_series(holed: list[np.ndarray], seed: int, workdir: str) -> list[np.ndarray]:
@@ -771,138 +348,7 @@ def _series_rows(name: str, seed: int, patch: int, truths, labels, holed, sd, pr
     return rows
 
 
-# ====================================================================== LODO
-
-TABLE_BASELINES = ("mean/mode", "knn", "iterative_br", "missforest")
-SERIES_BASELINES = ("linear", "seasonal_naive", "climatology+anomaly", "kalman")
-
-
-def _baselines(m: pd.DataFrame, names: tuple[str, ...]) -> list[str]:
-    """The baselines a dataset's rows hold (results written before ``kalman`` existed lack it;
-    they are compared with the three they have)."""
-    return [b for b in names if b in m.index]
-
-
-def relative(df: pd.DataFrame, series_metric: str = "mse") -> pd.DataFrame:
-    """Per dataset and method: error relative to the best classical method (mean over
-    seeds first); < 1 beats every baseline. Tables: mean of NRMSE ratio and
-    (1 - accuracy) ratio where both exist. Series: ``series_metric`` (``mse`` or
-    ``mse_scaled``, see ``score_series``)."""
-    rows = []
-    for (kind, ds), g in df.groupby(["kind", "dataset"], sort=False):
-        m = g.groupby("method").mean(numeric_only=True)
-        if kind == "table":
-            base = m.loc[list(TABLE_BASELINES)]
-            parts = []
-            if m["nrmse"].notna().any():
-                parts.append(m["nrmse"] / base["nrmse"].min())
-            if m["accuracy"].notna().any():
-                parts.append((1 - m["accuracy"]) / max(1e-9, (1 - base["accuracy"]).min()))
-            rel = sum(parts) / len(parts)
-        else:
-            if series_metric not in m or m[series_metric].isna().all():
-                continue  # rows of a run before the metric existed
-            base = m.loc[_baselines(m, SERIES_BASELINES)]
-            rel = m[series_metric] / base[series_metric].min()
-        for meth, v in rel.items():
-            rows.append(dict(kind=kind, dataset=ds, method=meth, rel=float(v)))
-    return pd.DataFrame(rows)
-
-
-def lodo(rel: pd.DataFrame, kind: str, candidates: list[str]) -> pd.DataFrame:
-    r = rel[(rel.kind == kind) & rel.method.isin(candidates)]
-    piv = r.pivot(index="dataset", columns="method", values="rel")
-    out = []
-    for ds in piv.index:
-        others = piv.drop(index=ds)
-        chosen = others.mean().idxmin() if len(others) else candidates[0]
-        out.append(dict(dataset=ds, chosen=chosen, rel=float(piv.loc[ds, chosen])))
-    return pd.DataFrame(out)
-
-
-def _f(v: float, digits: int = 3) -> str:
-    return "—" if v != v else f"{v:.{digits}f}"
-
-
-def report(df: pd.DataFrame) -> str:
-    """Markdown: per-dataset tables, relative errors, LODO choices and scores."""
-    out: list[str] = []
-    t = df[df.kind == "table"]
-    if not t.empty:
-        meths = list(dict.fromkeys(t.method))
-        m = t.groupby(["dataset", "method"], sort=False).mean(numeric_only=True)
-        out += ["### Tables: hidden cells (20% MCAR), seed mean", "",
-                "| dataset | metric | " + " | ".join(meths) + " |", "|---|---|" + "---:|" * len(meths)]
-        for ds in dict.fromkeys(t.dataset):
-            for key, lab in (("nrmse", "NRMSE ↓"), ("accuracy", "accuracy ↑")):
-                vals = [m.loc[(ds, k), key] for k in meths]
-                if all(v != v for v in vals):
-                    continue
-                base = [m.loc[(ds, k), key] for k in TABLE_BASELINES]
-                best = np.nanmin(base) if key == "nrmse" else np.nanmax(base)
-                cells = [("**" + _f(v) + "**") if (v == v and ((key == "nrmse" and v <= best + 1e-12)
-                         or (key == "accuracy" and v >= best - 1e-12))) else _f(v) for v in vals]
-                out.append(f"| {ds} | {lab} | " + " | ".join(cells) + " |")
-        out += ["", "Bold: at least as good as the best scikit-learn imputer on that row.", ""]
-    s = df[df.kind == "series"]
-    if not s.empty:
-        meths = list(dict.fromkeys(s.method))
-        m = s.groupby(["dataset", "method"], sort=False).mean(numeric_only=True)
-        sets = series_sets()  # the period each dataset's first series shows (unholed)
-        df = exact_fallbacks(df, sets)
-        s = df[df.kind == "series"]
-        meths = sorted(dict.fromkeys(s.method), key=lambda k: (not k.startswith("ek_"), k))
-        m = s.groupby(["dataset", "method"], sort=False).mean(numeric_only=True)
-        periods = {k: float(detect_period(np.atleast_2d(v["eval"][0])[0]) or float("nan"))
-                   for k, v in sets.items()}
-        out += ["### Series: gaps of 1-3 patches, MSE in units of each channel's sd, seed mean", "",
-                "| dataset | patch | period (ch 0) | " + " | ".join(meths) + " |",
-                "|---|---:|---:|" + "---:|" * len(meths)]
-        for ds in dict.fromkeys(s.dataset):
-            base = min(m.loc[(ds, k), "mse"] for k in _baselines(m.loc[ds], SERIES_BASELINES))
-            cells = [("**" + _f(m.loc[(ds, k), "mse"], 4) + "**") if m.loc[(ds, k), "mse"] <= 0.7 * base
-                     else _f(m.loc[(ds, k), "mse"], 4) for k in meths]
-            per = periods.get(ds, float("nan"))
-            out.append(f"| {ds} | {int(m.loc[(ds, meths[0]), 'patch'])} | {_f(per, 0)} | "
-                       + " | ".join(cells) + " |")
-        out += ["", "Bold: at least 30% below the best classical baseline (the target).", ""]
-    rel = relative(df)
-    for kind, lab in (("table", "Tables"), ("series", "Series")):
-        r = rel[rel.kind == kind]
-        if r.empty:
-            continue
-        cands = [c for c in dict.fromkeys(r.method) if c.startswith("ek_")]
-        if not cands:  # a run of the classical baselines alone (--arms classical): nothing to choose
-            continue
-        piv = r.pivot(index="dataset", columns="method", values="rel")
-        lo = lodo(rel, kind, cands)
-        out += [f"### {lab}: error relative to the best classical method (< 1 = better than all), "
-                "and the leave-one-dataset-out choice", "",
-                "| dataset | " + " | ".join(cands) + " | LODO choice | LODO relative error |",
-                "|---|" + "---:|" * (len(cands) + 2)]
-        for _, row in lo.iterrows():
-            out.append(f"| {row.dataset} | " + " | ".join(_f(piv.loc[row.dataset, c]) for c in cands)
-                       + f" | {row.chosen} | **{_f(row.rel)}** |")
-        means = piv[cands].mean()
-        out.append("| **mean** | " + " | ".join(_f(v) for v in means) + f" | | **{_f(lo.rel.mean())}** |")
-        wins = int((lo.rel <= 1.0 + 1e-12).sum())
-        out += ["", f"LODO: the held-out dataset's error is at or below the best classical method's "
-                f"on {wins} of {len(lo)} datasets.", ""]
-    scaled = relative(df, "mse_scaled")
-    scaled = scaled[scaled.kind == "series"]
-    if not scaled.empty:
-        # the models' rows, or (a classical-only run) the baselines' own
-        cands = ([c for c in dict.fromkeys(scaled.method) if c.startswith("ek_")]
-                 or [c for c in SERIES_BASELINES if c in set(scaled.method)])
-        piv = scaled.pivot(index="dataset", columns="method", values="rel")
-        out += ["### Series, scale-free: MSE in units of each series' own sd, relative to the best "
-                "classical method (differs from the table above only on collections of series on "
-                "different scales)", "", "| dataset | " + " | ".join(cands) + " |",
-                "|---|" + "---:|" * len(cands)]
-        out += [f"| {ds} | " + " | ".join(_f(piv.loc[ds, c]) for c in cands) + " |" for ds in piv.index]
-        out.append("")
-    return "\n".join(out)
-
+# ====================================================================== main
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -988,7 +434,6 @@ def main(argv: list[str] | None = None) -> int:
         if cands:  # none with --arms classical
             print(lodo(rel, kind, cands).to_string())
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

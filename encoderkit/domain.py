@@ -63,20 +63,20 @@ The contract, for a plug-in author:
 
 from __future__ import annotations
 
-import inspect
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Collection, Mapping, Sequence
 
 import numpy as np
 
+# the helpers for infill_candidates' ``only`` and for schema differences live in their own modules
+from encoderkit.domain_candidates import _takes_only, candidates_of
+from encoderkit.domain_schema import _nth, order_differences
+# the values that flow through a domain live in domain_types; plug-ins import them from here
+from encoderkit.domain_types import (Example, HeadOutput, IngestReport, MaskedExample, Masker, PredictFn, Record,
+                                     RecordWriter, slice_example, window_bounds)
 from encoderkit.errors import EncoderkitError, UsageError
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made (to_tensor): the contract loads without it
     from torch import Tensor, nn
-
-# A stored record: per-token fields (each [L, ...], same L), per-record metadata, "id".
-Record = dict[str, Any]
 
 
 class NotSupportedError(UsageError, NotImplementedError):
@@ -110,95 +110,6 @@ def check_positions(domain: Domain, positions: np.ndarray) -> None:
     raise ContractError(f"{_who(domain)} returned positions of width {shape[1]} ([L, {shape[1]}]) but its "
                         f"rope_axes is {axes}; set the class attribute rope_axes = {shape[1]} (the number "
                         f"of rotary position axes) or return [L, {axes}] positions")
-
-
-@dataclass
-class Example:
-    """One sequence of tokens from one record, numpy, before masking."""
-
-    fields: dict[str, np.ndarray]  # per-token fields, each [L, ...]; the embedder's inputs
-    positions: np.ndarray  # [L, D] int32/float32 (D = 0 allowed: shape [L, 0])
-    record: int = -1  # index of the source record
-    window: int = 0  # window number within the record
-    # first token of this window within the record's token sequence; with a [CLS] in every
-    # window (``cls_position``), the record position of the window's first token after it
-    start: int = 0
-    context: dict[str, Any] = field(default_factory=dict)  # per-example values decode needs
-
-    def __len__(self) -> int:
-        return int(self.positions.shape[0])
-
-
-@dataclass
-class MaskedExample:
-    """An example after masking: what the packer concatenates into a PackedBatch."""
-
-    inputs: dict[str, np.ndarray]  # [L, ...] corrupted input fields
-    positions: np.ndarray  # [L, D]
-    targets: dict[str, np.ndarray]  # each [P, ...], P = predict.sum(), in token order
-    predict: np.ndarray  # [L] bool
-    weights: np.ndarray | None = None  # [L] float32 per-token loss weight
-    record: int = -1
-    window: int = 0
-    start: int = 0
-    context: dict[str, Any] = field(default_factory=dict)
-    # fine-tuning labels (``encoderkit.tasks``): per sequence [1, ...] or per token [L, ...]
-    labels: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.positions.shape[0])
-
-
-# (example, rng) -> MaskedExample
-Masker = Callable[[Example, np.random.Generator], MaskedExample]
-
-
-@dataclass
-class HeadOutput:
-    """What a domain head returns for the hidden states at predicted tokens."""
-
-    predictions: dict[str, Tensor]  # each [P, ...]: raw outputs (logits, values)
-    loss: Tensor | None = None  # scalar, the weighted total; None without targets
-    losses: dict[str, Tensor] = field(default_factory=dict)  # per-part scalar losses (detached ok)
-    metrics: dict[str, Tensor] = field(default_factory=dict)  # e.g. masked accuracy (scalars)
-
-
-class RecordWriter(Protocol):
-    """What a domain's ``ingest`` writes into (implemented by ``encoderkit.data.store``)."""
-
-    def append(self, fields: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None,
-               id: str | None = None) -> int: ...
-
-
-@dataclass
-class IngestReport:
-    """Counts a domain fills while ingesting; the framework prints it."""
-
-    records: int = 0
-    tokens: int = 0
-    skipped: Counter = field(default_factory=Counter)  # reason -> count
-    warnings: list[str] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)  # other totals a domain reports (e.g. samples)
-    # what the store is made of, one line each (a sets store's columns): descriptions, not totals,
-    # so the parts of a parallel ingest say each once where their counts add up
-    notes: list[str] = field(default_factory=list)
-
-    def skip(self, reason: str, n: int = 1) -> None:
-        self.skipped[reason] += n
-
-    def summary(self) -> str:
-        lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
-        lines += [f"{name}: {n}" for name, n in sorted(self.counts.items())]
-        lines += self.notes
-        total = sum(self.skipped.values())
-        lines.append(f"records skipped: {total}")
-        lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-
-# list of masked examples -> per example, head predictions at its predict tokens (numpy, [P_i, ...])
-PredictFn = Callable[[Sequence[MaskedExample]], list[dict[str, np.ndarray]]]
 
 
 class Domain:
@@ -514,73 +425,6 @@ class Domain:
         if has_cls:
             out = np.insert(out, cls, -1) if index is None else np.where(np.arange(n) == cls, -1, out)
         return out
-
-
-def _takes_only(method: Callable[..., Any]) -> bool:
-    """Whether ``method`` accepts the keyword ``only`` by name (a ``**kwargs`` catch-all is
-    not taken for it: such a method may hand its keywords to code that has no ``only``)."""
-    try:
-        param = inspect.signature(method).parameters.get("only")
-    except (TypeError, ValueError):  # no signature to read (a builtin): call it the old way
-        return False
-    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-
-
-def candidates_of(domain: Domain, data: Any, predict: PredictFn,
-                  only: Collection[str] | None = None) -> dict[str, Any]:
-    """``domain.infill_candidates(data, predict, only=only)``, for every domain: nothing is
-    made when ``only`` is empty, and an override without ``only`` (a plug-in written before
-    it) is called without it and makes all of its fills, which the caller picks from."""
-    if only is None:
-        return domain.infill_candidates(data, predict)
-    if not only:
-        return {}
-    if type(domain)._candidates_take_only:
-        return domain.infill_candidates(data, predict, only=only)
-    return domain.infill_candidates(data, predict)
-
-
-def order_differences(what: str, pretrained: Sequence[Any], now: Sequence[Any], of: str = "",
-                      where: str = "the store") -> list[str]:
-    """How the names ``now`` (indexed as ``where`` indexes them) differ from ``pretrained``
-    (the checkpoint's), for ``Domain.pretrained_schema_differences``: names missing, then new
-    ones, then those at another place (``what``: "column", "category", ...; ``of``: " of 'x'")."""
-    at = {v: i for i, v in enumerate(now)}
-    was = {v: i for i, v in enumerate(pretrained)}
-    return ([f"{what} {v!r}{of} ({_nth(i)} in pretraining) is not in {where}"
-             for v, i in was.items() if v not in at]
-            + [f"{what} {v!r}{of} is new ({_nth(j)} in {where})" for v, j in at.items() if v not in was]
-            + [f"{what} {v!r}{of} is {_nth(at[v])} in {where}, {_nth(i)} in pretraining"
-               for v, i in was.items() if v in at and at[v] != i])
-
-
-def _nth(i: int) -> str:
-    """0-based index -> "1st", "2nd", "3rd", "11th", ..."""
-    n = i + 1
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
-    """[start, end) windows of ``size`` covering ``range(n)`` with at least ``overlap``
-    tokens shared between neighbours; the last window ends at ``n``."""
-    if size <= 0:
-        raise ValueError(f"window size must be positive, got {size}")
-    if not 0 <= overlap < size:
-        raise ValueError(f"window overlap must be in [0, {size}), got {overlap}")
-    if n <= size:
-        return [(0, n)]
-    step = size - overlap
-    starts = list(range(0, n - size, step)) + [n - size]
-    return [(s, s + size) for s in starts]
-
-
-def slice_example(example: Example, start: int, end: int, window: int) -> Example:
-    return Example(
-        fields={k: v[start:end] for k, v in example.fields.items()},
-        positions=example.positions[start:end],
-        record=example.record, window=window, start=example.start + start,
-        context=example.context)
 
 
 def __getattr__(name: str) -> Any:

@@ -13,15 +13,13 @@ warning naming what is wrong, and raises one ``DataError`` if none does.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
-import random
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -30,8 +28,14 @@ from torch import Tensor
 
 from encoderkit.errors import DataError
 from encoderkit.outputs import as_created
+# what goes into a checkpoint (tensors, generator states) and the config comparison of a resume
+# live in their own modules; their names stay importable from here
+from encoderkit.train.checkpoint_config import OLDER_RUN, RESUMABLE_KEYS, _typed, config_diff, config_hash, flatten
 # what a reader of a run being written needs (a checkpoint removed or replaced while it is read)
 from encoderkit.train.checkpoint_live import CheckpointRemoved, aside, being_replaced, checkpoint_identity
+from encoderkit.train.checkpoint_rng import _RNG_ERRORS, _b64, _parse_rng, _unb64, rng_state, set_rng_state
+from encoderkit.train.checkpoint_tensors import (load_model_state, load_optimizer_tensors, model_state,
+                                                 optimizer_tensors, untied_state)
 # the run-directory checks, clean-up and lock live in run_dir; their names stay importable from here
 from encoderkit.train.run_dir import (_HELD, _SCOPES, RUN_ENTRIES, RUN_TEMP_PREFIXES, _check_creatable, _kept,
                                       check_no_links, check_run_dir, discard_metrics, keep_run_dir_locks,
@@ -57,186 +61,6 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
 MANIFEST_FILE = "manifest.json"
-
-# Config keys that may change between a checkpoint and its resume (how long, how often,
-# where, with how many workers) without changing what is trained.
-RESUMABLE_KEYS = ("run.resume", "run.dir", "run.name", "run.device", "run.compile", "train.steps",
-                  "train.log_every", "train.eval_every", "train.eval_tokens",
-                  "train.checkpoint_every", "train.keep", "train.progress", "data.num_workers",
-                  "data.store", "run.init_from",
-                  # how many members a fine-tuned run has beside this one: rerunning a finished
-                  # run with more members adds them
-                  "task.ensemble")
-
-
-# ---------------------------------------------------------------- model / optimizer tensors
-def untied_state(model: torch.nn.Module) -> dict[str, Tensor]:
-    """``model.state_dict()`` with each shared tensor (tied embeddings) under its first name
-    only: what a checkpoint stores; ``load_state_dict(strict=False)`` restores the twin."""
-    out: dict[str, Tensor] = {}
-    seen: set[int] = set()
-    for name, t in model.state_dict().items():
-        key = t.data_ptr() if t.numel() else id(t)
-        if key in seen and t.numel():
-            continue
-        seen.add(key)
-        out[name] = t
-    return out
-
-
-def model_state(model: torch.nn.Module) -> dict[str, Tensor]:
-    """State dict with shared tensors (tied embeddings) stored once, contiguous, on CPU."""
-    return {name: t.detach().to("cpu").contiguous().clone() for name, t in untied_state(model).items()}
-
-
-def load_model_state(model: torch.nn.Module, state: Mapping[str, Tensor]) -> None:
-    missing, unexpected = model.load_state_dict(dict(state), strict=False)
-    # Missing keys are allowed only when they are tied to a loaded tensor.
-    ptrs = {t.data_ptr() for n, t in model.state_dict().items() if n in state}
-    really_missing = [k for k in missing if model.state_dict()[k].data_ptr() not in ptrs]
-    if really_missing or unexpected:
-        raise ValueError(f"checkpoint does not match the model: missing {really_missing}, "
-                         f"unexpected {list(unexpected)}")
-
-
-def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list]:
-    """Flatten ``optimizer.state_dict()`` into named tensors plus JSON param groups."""
-    sd = optimizer.state_dict()
-    tensors = {}
-    for idx, state in sd["state"].items():
-        for k, v in state.items():
-            t = v if isinstance(v, Tensor) else torch.tensor(v)
-            tensors[f"state.{idx}.{k}"] = t.detach().to("cpu").contiguous().clone()
-    return tensors, sd["param_groups"]
-
-
-def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: Mapping[str, Tensor],
-                           groups: list) -> None:
-    state: dict[int, dict[str, Tensor]] = {}
-    for name, t in tensors.items():
-        _, idx, k = name.split(".", 2)
-        state.setdefault(int(idx), {})[k] = t
-    for g in groups:  # JSON turns tuples into lists
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
-# ---------------------------------------------------------------- RNG states as JSON
-def _b64(t: Tensor) -> str:
-    return base64.b64encode(t.numpy().tobytes()).decode("ascii")
-
-
-def _unb64(s: str) -> Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8).clone()
-
-
-def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {
-        "torch": _b64(torch.get_rng_state()),
-        "cuda": [_b64(s) for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
-                  float(np_state[4])],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-
-
-# what a damaged rng entry raises while it is decoded or tried (binascii.Error is a ValueError)
-_RNG_ERRORS = (KeyError, IndexError, TypeError, ValueError, RuntimeError, OverflowError, AttributeError)
-
-
-def _parse_rng(state: Mapping[str, Any]) -> tuple[Tensor, list[Tensor], tuple, tuple]:
-    """(torch, cuda, numpy, python) generator states, each tried on a throwaway generator of
-    its kind (the CUDA ones excepted): raises one of ``_RNG_ERRORS`` for a damaged entry."""
-    torch_state = _unb64(state["torch"])
-    cuda = [_unb64(s) for s in state.get("cuda") or []]
-    n = state["numpy"]
-    np_state = (n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4])
-    p = state["python"]
-    py_state = (p[0], tuple(p[1]), p[2])
-    torch.Generator().set_state(torch_state)
-    np.random.RandomState().set_state(np_state)
-    random.Random().setstate(py_state)
-    return torch_state, cuda, np_state, py_state
-
-
-def set_rng_state(state: Mapping[str, Any], file: Path | str | None = None) -> None:
-    """Restore the generators saved by ``rng_state``; a damaged state (``file``: where it was
-    read) is a ``DataError``, raised before any generator is changed."""
-    try:
-        if not isinstance(state, Mapping):
-            raise TypeError(f"a JSON {type(state).__name__}, not an object")
-        torch_state, cuda, np_state, py_state = _parse_rng(state)
-    except _RNG_ERRORS as e:
-        raise DataError(f"its random-generator state (rng) cannot be restored ({type(e).__name__}: "
-                        f"{' '.join(str(e).split())})", file=file) from None
-    torch.set_rng_state(torch_state)
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
-    np.random.set_state(np_state)
-    random.setstate(py_state)
-
-
-# ---------------------------------------------------------------- config comparison
-def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def config_hash(cfg: Mapping[str, Any]) -> str:
-    """sha256 of the config keys that define what is trained (not how long or where)."""
-    flat = {k: v for k, v in flatten(cfg).items() if k not in RESUMABLE_KEYS}
-    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()
-
-
-# what a ``config_diff`` line says of a key the checkpoint's encoderkit did not have yet
-OLDER_RUN = "written before the key existed"
-
-
-def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
-                read_options: Iterable[str] = ()) -> list[str]:
-    """Human-readable differences of the training-defining keys. The checkpoint's config is
-    read as loading its run reads it: a domain option its encoderkit did not have yet is the
-    value that reproduces that version (``Domain.saved_run_defaults``: a difference says to
-    pass it), and one that only steers how raw files are read (``read_options``, the names
-    of ``Domain.read_options``: not training) is no difference when the checkpoint lacks it
-    (otherwise every key added since read ``<absent>`` and no older run could resume)."""
-    a = {k: v for k, v in flatten(saved).items() if k not in RESUMABLE_KEYS}
-    b = {k: v for k, v in flatten(current).items() if k not in RESUMABLE_KEYS}
-    filled: set[str] = set()
-    try:
-        from encoderkit.registry import get_domain
-
-        older = get_domain(str(a.get("domain.name"))).saved_run_defaults if "domain.name" in a else {}
-    except (LookupError, ImportError, TypeError):  # a domain no longer installed: as saved
-        older = {}
-    for key, value in older.items():
-        if f"domain.{key}" in b and f"domain.{key}" not in a:
-            a[f"domain.{key}"] = value
-            filled.add(f"domain.{key}")
-    for key in read_options:
-        if f"domain.{key}" not in a:
-            b.pop(f"domain.{key}", None)
-    lines = []
-    for k in sorted(set(a) | set(b)):
-        if a.get(k, "<absent>") != b.get(k, "<absent>"):
-            was = (f"{a[k]!r} ({OLDER_RUN}: {k}={_typed(a[k])} resumes it)" if k in filled
-                   else repr(a.get(k, "<absent>")))
-            lines.append(f"{k}: checkpoint {was}, now {b.get(k, '<absent>')!r}")
-    return lines
-
-
-def _typed(value: Any) -> str:
-    """A config value as typed on the command line (``false``, ``one``, ``null``)."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 # ---------------------------------------------------------------- directory handling
