@@ -46,45 +46,14 @@ from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_i
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
 from domains.tabular.views import tabular_views
+# moved out, importable from here as before: the runtime options, the label values, the
+# DataFrame entry points
+from domains.tabular.runtime_options import MASKERS, NUMERIC_DECODE, OPTION_DEFAULTS, _check_float  # noqa: F401
+from domains.tabular.labels import _stored_numbers, label_values_of  # noqa: F401
+from domains.tabular.frames import ingest_frame, sample_frame  # noqa: F401
 
 if TYPE_CHECKING:  # the modules import torch: loaded by embedder / head only
     from domains.tabular.modules import TabularEmbedder, TabularHead
-
-# Runtime options (the Hydra `domain` group minus `name`): name -> default.
-OPTION_DEFAULTS: dict[str, Any] = {
-    "masker": "random",  # random | column | {name: weight}
-    "mask_rate": 0.3,  # `random`: share of observed cells hidden
-    "column_max_fraction": 0.5,  # `column`: hide 1 .. this share of the observed columns
-    "column_positions": False,  # true: 1-D rotary position = column index (rope_axes 1)
-    "cat_weight": 1.0,  # loss weight of categorical cells
-    "num_weight": 1.0,  # loss weight of numeric cells (bin CE + reg_weight * MSE)
-    "reg_weight": 1.0,  # weight of the regression MSE within the numeric loss
-    "window_overlap": 0,  # only for rows with more columns than max_seqlen
-    # numeric infill: `clip` = regression value clipped to the most probable quantile bin
-    # (a value typical of the likeliest bin); `regression` = the regression value (the
-    # conditional-mean estimate, lowest squared error) clipped to the training range.
-    "numeric_decode": "clip",
-    # columns left out of the inputs (`encoderkit finetune task.label_column=<column>` adds
-    # the label column here, so a fine-tuned model never sees its target)
-    "drop_columns": [],
-    # infill: `iterative+forest` = numeric cells are the mean of the encoder's value,
-    # scikit-learn's IterativeImputer (BayesianRidge) and a MissForest-style IterativeImputer
-    # (extra trees), both fitted on the same table; `iterative` = the encoder and
-    # BayesianRidge; `none` = the encoder alone (see domains/tabular/blend.py).
-    "infill_blend": "none",
-}
-NUMERIC_DECODE = ("clip", "regression")
-MASKERS = ("random", "column")
-
-
-def _check_float(options: Mapping[str, Any], key: str, low: float, high: float | None) -> float:
-    v = options[key]
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= low and (high is None or v <= high)
-    if not ok:
-        rng = f"[{low}, {high}]" if high is not None else f"[{low}, inf)"
-        raise ValueError(f"The {key!r} option of the tabular domain must be a float in {rng}. "
-                         f"Got {v!r} instead.")
-    return float(v)
 
 
 class TabularDomain(TableInfill, Domain):
@@ -280,41 +249,7 @@ class TabularDomain(TableInfill, Domain):
         class is named as the table writes it and ``evaluate`` on the table matches it.
         A category the store does not keep (past ``max_categories``) is refused: reading
         it as missing silently dropped those rows and classes from training."""
-        names = [str(c["name"]) for c in self.columns]
-        why = (self.schema.get("dropped") or {}).get(column)
-        if column not in names and why:  # "not in the table" read as a typo
-            raise DataError(f"task.label_column={column!r}: ingest dropped that column because {why}, "
-                            f"so it holds no label")
-        if column not in names:
-            raise KeyError(f"column {column!r} is not in the table; columns: {names}")
-        inputs = [n for n in names if n != column and n not in set(map(str, self.options["drop_columns"]))]
-        if not inputs:  # every record would featurise to no token: training could never start
-            raise DataError(f"task.label_column={column!r} is the only input column of the table: "
-                            f"nothing is left to predict it from (columns: {names})")
-        j = names.index(column)
-        col = self.columns[j]
-        out = np.full(len(records), np.nan, dtype=object)
-        at = [np.flatnonzero(np.asarray(rec["column"]) == j) for rec in records]
-        have = np.array([a.size > 0 and bool(np.asarray(rec["observed"])[a[0]])
-                         for a, rec in zip(at, records)], dtype=bool)
-        rows = np.flatnonzero(have)
-        if self.layout.is_numeric[j]:
-            z = np.array([np.asarray(records[i]["num"])[at[i][0]] for i in rows], dtype=np.float32)
-            for i, v in zip(rows, _stored_numbers(z, col)):
-                out[i] = v
-            return out
-        codes = np.array([int(np.asarray(records[i]["cat"])[at[i][0]]) for i in rows], dtype=np.int64)
-        if (codes == 0).any():
-            first = records[rows[np.flatnonzero(codes == 0)[0]]]
-            raise DataError(f"task.label_column={column!r}: record {first.get('id', '?')!r} holds a value "
-                            f"of the column that the store does not keep (it keeps "
-                            f"{len(col['categories'])} categories: the most frequent in the training "
-                            f"rows, at most ingest's max_categories, default 256); re-ingest with "
-                            f"max_categories=<the column's number of values> or give the labels "
-                            f"in a file with task.labels=<file>")
-        for i, code in zip(rows, codes):
-            out[i] = col["categories"][code - 1]
-        return out
+        return label_values_of(self, records, column)
 
     def input_columns(self) -> list[str]:
         """The columns the model reads: the table's, less ``drop_columns``. Those of a
@@ -515,59 +450,3 @@ class TabularDomain(TableInfill, Domain):
         present = [c for c in frame.columns if c in {col["name"] for col in self.columns}]
         frame = frame[present] if present else frame
         return frame.mask(holes[:, : frame.shape[1]])
-
-
-def sample_frame() -> pd.DataFrame:
-    """anes96 from statsmodels, with the survey answers (integer codes) as ints."""
-    from statsmodels.datasets import anes96
-
-    frame = anes96.load_pandas().data.copy()
-    for c in ("TVnews", "selfLR", "ClinLR", "DoleLR", "PID", "educ", "income", "vote", "age"):
-        frame[c] = frame[c].astype("int64")
-    return frame
-
-
-def ingest_frame(frame: pd.DataFrame | np.ndarray, output: str, overwrite: bool = False,
-                 verbose: bool = True, **options: Any) -> IngestReport:
-    """A DataFrame (or 2-D array) -> a tabular record store at ``output`` (the Python API
-    twin of ``encoderkit ingest domain=tabular``); same ingest options, same report."""
-    import time
-
-    from encoderkit import __version__
-    from encoderkit.data.store import StoreWriter
-
-    report = IngestReport()
-    frame = as_frame(frame)
-    with StoreWriter(output, TabularDomain.name, overwrite=overwrite) as writer:
-        schema = TabularDomain.ingest_frame(frame, writer, report, **options)
-        if report.records == 0:
-            raise ValueError(f"tabular ingest of a frame of {len(frame)} rows wrote no records "
-                             f"(skipped: {dict(report.skipped) or 'none'})")
-        writer.finalize(schema, {"files": [], "options": options, "command": "ingest_frame",
-                                 "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}",
-                                 "encoderkit_version": __version__, "created_unix": time.time()})
-    if verbose:
-        print(f"ingest tabular: DataFrame {frame.shape[0]} x {frame.shape[1]} -> {output}")
-        print(report.summary())
-    return report
-
-
-def _stored_numbers(z: np.ndarray, col: Mapping[str, Any]) -> list[Any]:
-    """Numbers of a column from their stored float32 standardised values ``z``: each the
-    shortest decimal within the float32 rounding of its ``z`` (an int in an integer column)."""
-    x = z.astype(np.float64) * col["std"] + col["mean"]
-    # half a float32 ulp of z (the cast at ingest), and float64 round-off of the arithmetic
-    bound = ((np.abs(z.astype(np.float64)) * 2.0 ** -24 + 2.0 ** -149) * col["std"]
-             + (np.abs(x) + abs(col["mean"])) * 2.0 ** -50)
-    out = x.copy()
-    todo = np.ones(len(x), dtype=bool)
-    for k in range(18):
-        r = np.round(x, k)
-        ok = todo & (np.abs(r - x) <= bound)
-        out[ok] = r[ok]
-        todo &= ~ok
-        if not todo.any():
-            break
-    if col.get("integer") and not col.get("datetime"):
-        return [int(v) if v.is_integer() else v for v in map(float, out)]
-    return [float(v) for v in out]

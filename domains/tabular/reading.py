@@ -18,7 +18,6 @@ left or filled with values seen. ``decimal=','`` / ``'.'`` chooses for every fil
 from __future__ import annotations
 
 import os
-import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,19 +26,25 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import (TEXT_TABLE_SUFFIXES, check_decimal, check_text, compression, open_text,
-                                       plain_name)
+from encoderkit.data.textfiles import (TEXT_TABLE_SUFFIXES, check_decimal, check_text, compression,  # noqa: F401
+                                       open_text, plain_name)
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError, InputNotFoundError, reading
 
-# the cell rules live in holes.py; importable from here as before
+# the cell rules live in holes.py, the file's start in head.py, the refusals in read_checks.py;
+# all importable from here as before
 from domains.tabular.bigints import integer_text, overflow_candidates
-from domains.tabular.compressed import TextBeyond, open_stream, text_source
-from domains.tabular.numcodes import collapsing
+from domains.tabular.compressed import TextBeyond, open_stream, text_source  # noqa: F401
+from domains.tabular.numcodes import collapsing  # noqa: F401
 from domains.tabular.quoting import Quoting, sample_quoting
 from domains.tabular.words import Decision, column_words, decide, is_text, restored
 from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, is_mark,  # noqa: F401
                                    marked_numbers, missing_cells, sentinel_cells)
+from domains.tabular.head import _HEX, _LEADING_ZERO, HEAD_BYTES, Head, _head  # noqa: F401
+from domains.tabular.read_checks import (_check_first_line, _check_names, _check_utf8,  # noqa: F401
+                                         _delimiter_fix, _refuse_repeated_header, header_cells,
+                                         refuse_header_rows, refuse_ragged, refuse_repeated_header,
+                                         refuse_title, unnamed_empty, utf8_problem, wrong_delimiter)
 
 @dataclass
 class ReadResult:
@@ -187,14 +192,6 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     res.kept_said = [f"{path}: {m}" for m in said.kept_said]
     res.messages += res.words_said
     return res
-
-
-def refuse_ragged(bad: Sequence[int], columns: int, path: str) -> None:
-    """Refuse the ragged rows ``bad`` (their line numbers) of a table whose every row is kept
-    (``keep_rows``); ``columns``: the header's."""
-    raise DataError(f"line {bad[0]}: wrong number of fields (the header has {columns}); "
-                    f"{len(bad)} row(s) like it (lines {list(bad[:5])}{' ...' if len(bad) > 5 else ''}): "
-                    f"the filled file keeps every row, so fix or remove them", file=path)
 
 
 def written_options(names: Sequence[str]) -> Any:
@@ -365,206 +362,6 @@ def _comma_numbers(table: Any) -> list[str]:
 def _dropped(path: str, count: int) -> list[str]:
     return [f"{path}: dropped {count} empty column(s) with no name in the header (a separator at "
             f"the end of each line)"] if count else []
-
-
-def _delimiter_fix(found: str) -> str:
-    """How to read a file separated by ``found``, in words a user can type: a tab is shown as
-    ``'\\t'`` (the option takes ``\\t`` or ``tab``), never as the invisible character."""
-    if found == "\t":
-        return "set delimiter='\\t' (or name the file .tsv)"
-    return f"set delimiter={found!r}"
-
-
-# how much of a file's start ``_head`` reads: its first line, line end, and codes
-HEAD_BYTES = 1 << 20
-
-
-@dataclass
-class Head:
-    first: str = ""  # the first line, without its end
-    newline: str = "\n"  # the first line's end
-    bom: bool = False  # whether the file starts with a UTF-8 byte-order mark
-    codes: list[str] = field(default_factory=list)  # columns with digits led by a zero (02139), hex (0x1F)
-    hex: list[str] = field(default_factory=list)  # those of ``codes`` held to be codes by their hex cells alone
-    # the first HEAD_BYTES as written (no byte-order mark), whether that is the whole file:
-    # how its cells are quoted tells pandas' output from R's (quoting.py, words.py)
-    sample: bytes = field(default=b"", repr=False)
-    whole: bool = False
-
-
-def _head(path: str, delimiter: str) -> Head:
-    """What the start of a text table says (``Head``); empty where it cannot be read here
-    (the reader says what is wrong with the file). ``codes``: the columns whose cells in the
-    first ``HEAD_BYTES`` include digits led by a zero (zip codes 02139, FIPS 01001): read as
-    numbers they lost the zero, and a fill was written 2139; or hexadecimal codes (``0x1F``),
-    which pyarrow reads as the integer 31: observed cells went back as written, fills in
-    decimal (``22``, read back as the code 0x22)."""
-    import csv
-    import io
-
-    try:
-        method = compression(path)  # a .zip's member read as it is decompressed, not whole
-        # .zst by pyarrow's decoder, as its CSV reader reads it (pandas would need zstandard)
-        fh = open_stream(path, method) if method in ("zip", "zstd") else open_text(path, binary=True)
-        if fh is None:  # .tar: a pandas-only compression
-            return Head()
-        with fh:
-            raw = fh.read(HEAD_BYTES)
-    except (OSError, ValueError, DataError):
-        return Head()
-    line = raw.split(b"\n", 1)[0]
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    text = raw[3 if bom else 0:].decode("utf-8", errors="replace")
-    head = Head(text.split("\n", 1)[0].rstrip("\r"), "\r\n" if line.endswith(b"\r") else "\n", bom,
-                sample=raw[3 if bom else 0:], whole=len(raw) < HEAD_BYTES)
-    if len(raw) == HEAD_BYTES:  # a cut last line is no row
-        text = text[:text.rfind("\n") + 1]
-    if not re.search(rf"(?:^|[{re.escape(delimiter)}\"])\s*[-+]?0[\dxX]", text, re.MULTILINE) and \
-            not re.search(r"\d\.\d*0\b", text):  # nor a decimal ending in 0 (3.10: numcodes.py)
-        return head  # no cell starts with a zero and a digit: nothing to parse the head for
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error:
-        return head
-    if not rows:
-        return head
-    names = rows[0]
-    led, hexed = set(), set()
-    whole = [row for row in rows[1:] if len(row) == len(names)]
-    for row in whole:
-        led.update(j for j, cell in enumerate(row) if _LEADING_ZERO.fullmatch(cell.strip()))
-        hexed.update(j for j, cell in enumerate(row) if _HEX.fullmatch(cell.strip()))
-    for j in range(len(names)):  # 3.1 beside 3.10: codes, not one number (numcodes.py)
-        if j not in led and collapsing(row[j] for row in whole) is not None:
-            led.add(j)
-    head.codes = [names[j] for j in sorted(led | hexed) if names[j].strip()]
-    head.hex = [names[j] for j in sorted(hexed - led) if names[j].strip()]
-    return head
-
-
-_LEADING_ZERO = re.compile(r"0\d+")
-_HEX = re.compile(r"[-+]?0[xX][0-9a-fA-F]+")  # what pyarrow reads as an integer (0x1F: 31)
-
-
-def _check_first_line(first: str, path: str) -> None:
-    """Refuse a first line that is not the header but something spreadsheets and reports put
-    above it, naming it: Excel's ``sep=;`` delimiter hint, a ``#`` comment. Read as the
-    header they gave "no usable column" or a wrong field count on the real header."""
-    if first.lower().startswith("sep=") and len(first.strip()) <= 5:
-        raise DataError(f"line 1 {first!r} is Excel's delimiter hint, not the header: delete that line "
-                        f"(and give delimiter={first.strip()[4:] or ','!r} if it is not a comma)", file=path)
-    if first.startswith("#"):
-        raise DataError("line 1 starts with '#': comment lines are not read, the header has to be the "
-                        "first line; delete the comment lines", file=path)
-
-
-def wrong_delimiter(names: Sequence[str], delimiter: str, path: str) -> None:
-    """Refuse "a;b;c" read with commas: one column, and "1,5;2" rows ragged."""
-    if len(names) == 1:
-        other = [d for d in (";", "\t", "|", ",") if d != delimiter and d in names[0]]
-        if other:
-            raise DataError(f"the header {names[0]!r} is one column when split at "
-                            f"{delimiter!r} but holds {other[0]!r}: {_delimiter_fix(other[0])}", file=path)
-
-
-def refuse_title(names: Sequence[str], nulls: Sequence[int], num_rows: int, ragged: int, first: str,
-                 path: str) -> None:
-    """Refuse a title line above the header (a report's export): one field over lines of
-    several (every row then "ragged": "no usable column"), or a first cell followed by blank
-    ones (``Title,,,,``: "column '' appears more than once"). ``nulls``: each column's
-    missing cells."""
-    lone = len(names) == 1 and ragged > num_rows
-    blank_rest = len(names) > 2 and bool(names[0].strip()) and not any(n.strip() for n in names[1:]) \
-        and any(nulls[i] < num_rows for i in range(1, len(names)))
-    if lone or blank_rest:
-        raise DataError(f"line 1 {first.strip()[:60]!r} looks like a title, not the header (one name "
-                        f"over lines of several values): delete it, so that the header is the first "
-                        f"line", file=path)
-
-
-def _refuse_repeated_header(frame: pd.DataFrame, path: str) -> None:
-    """Refuse rows that repeat the header (files joined with each one's header kept): read
-    as data they made every column text, or were filled as if they were records."""
-    # by position: two columns may share a name
-    refuse_repeated_header(list(frame.columns), lambda j: frame.iloc[:, j], len(frame), path)
-
-
-def refuse_repeated_header(names: Sequence[Any], column: Callable[[int], pd.Series], n_rows: int,
-                           path: str) -> None:
-    """``_refuse_repeated_header`` of a table given as its ``names`` and a reader of its
-    ``j``-th column (a streamed table reads one at a time): most tables are settled by their
-    first column or two."""
-    if len(names) < 2 or n_rows == 0:
-        return
-    same = np.ones(n_rows, dtype=bool)
-    for j, name in enumerate(names):
-        hit = header_cells(column(j), name)
-        if hit is None:
-            return
-        same &= hit
-        if not same.any():
-            return
-    refuse_header_rows(same, path)
-
-
-def header_cells(s: pd.Series, name: Any) -> np.ndarray | None:
-    """Which cells of the column ``s`` repeat its header cell ``name``; None for a column of
-    numbers (it holds no header text)."""
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-        return None
-    return (s.astype("string").str.strip() == str(name).strip()).fillna(False).to_numpy(dtype=bool)
-
-
-def refuse_header_rows(same: np.ndarray, path: str) -> None:
-    """Refuse the rows ``same`` (each of whose cells repeats its header cell), if any."""
-    rows = np.flatnonzero(same)
-    if rows.size:
-        raise DataError(f"data row {int(rows[0]) + 1} repeats the header ({len(rows)} row(s) like it; files "
-                        f"joined with their headers?): delete those rows", file=path)
-
-
-def _check_names(table: Any, path: str) -> tuple[Any, int]:
-    """``table`` without the columns whose header cell is blank and which hold no value (a
-    separator at the end of every line, ``a,b,``); returns it and how many it dropped. A blank
-    name over values is kept, as written: the row index pandas writes by default
-    (``df.to_csv(path)``: header ``,a,b``) is such a column, and refusing it refused one of the
-    commonest files there are; ``impute`` writes the name back as the file has it."""
-    names = [str(n) for n in table.column_names]
-    empty = unnamed_empty(names, [c.null_count for c in table.columns], len(table))
-    if empty:  # by position: two blank names are one name to pyarrow's drop_columns
-        table = table.select([i for i in range(len(names)) if i not in empty])
-    return table, len(empty)
-
-
-def unnamed_empty(names: Sequence[str], nulls: Sequence[int], num_rows: int) -> list[int]:
-    """The columns (positions) with a blank header cell and no value (``_check_names``)."""
-    return [i for i, n in enumerate(names) if not n.strip() and nulls[i] == num_rows]
-
-
-def _check_utf8(table: Any, path: str) -> None:
-    """Refuse a text table with a column pyarrow could only read as bytes: its cells are not
-    UTF-8 (Latin-1, cp1252), and would be written back as ``b'caf\\xe9'``."""
-    for fld, col in zip(table.schema, table.columns):
-        said = utf8_problem(fld, col)
-        if said:
-            raise DataError(said, file=path)
-
-
-def utf8_problem(fld: Any, col: Any) -> str | None:
-    """What ``_check_utf8`` says of one column, None if it is not bytes."""
-    import pyarrow as pa
-
-    if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type)):
-        return None
-    row = 0
-    cells = col.to_pylist()
-    for row, cell in enumerate(cells):
-        try:
-            cell is None or cell.decode("utf-8")
-        except UnicodeDecodeError:
-            break
-    return (f"column {fld.name!r}: not UTF-8 text (first at data row {row + 1}, {cells[row]!r}); "
-            f"save the file as UTF-8")
 
 
 def _to_pandas(table: Any) -> pd.DataFrame:
