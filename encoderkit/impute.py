@@ -33,6 +33,7 @@ import shutil
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -52,6 +53,8 @@ from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain,
 # ensemble_infill is looked up here by the steps below (held_back, the fill): a test patches it here
 from encoderkit.impute_models import check_overrides, ensemble_infill, fit_models, pretrain_overrides
 from encoderkit.impute_read import ReadInput, read_input, refuse_empty
+from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
+                                       with_ends, written_channels)
 from encoderkit.impute_report import ImputeReport
 from encoderkit.impute_scores import score_written
 from encoderkit.outputs import atomic_write, check_output, write_error
@@ -126,6 +129,9 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     of the data each) are freed before the file itself is filled.
     ``series_column``: a long table's series ids, for the baseline (``channels``)."""
     guess, _ = ensemble_infill(models, holed)
+    # scored per region (a series' end gaps apart: ``impute_regions``), only channels with
+    # something to fill
+    regions = scored_cells(truth, hide, series)
     chans = list(channels(holed, columns, categorical, series_column))
     visible = [~is_missing(ch.values) for ch in chans]
     # a series file's channels interpolated in one call (a call each was ~8 s at 20k series)
@@ -133,17 +139,23 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
         [baseline_fill(ch, vis, False) for ch, vis in zip(chans, visible)]
     base = {ch.name: line for ch, line in zip(chans, lines)}
     mine = list(channels(guess, columns, categorical))
-    scores = score_holdout(truth, mine, base, hide)
+    scores = [replace(s, region=r) for r, cells in regions.items()
+              for s in score_holdout(truth, mine, base, cells)]
     if not select:
         return scores, {}
     del base
     cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column)
     fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
-    choices = select_fills(truth, fills, hide, series)
+    # a series' end gaps chosen for on the held-back samples next to its ends, its interior
+    # gaps on the others: an end gap was filled by whatever interpolated best inside
+    inner, past = split_hide(truth, hide) if series else (hide, {})
+    choices = select_fills(truth, fills, inner, series)
+    if past:
+        ends = select_fills([ch for ch in truth if ch.name in past], fills, past, series)
+        choices = with_ends(choices, ends)
     by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
-    written = [by.get(choices[ch.name].used if ch.name in choices else "model", {}).get(ch.name, ch)
-               for ch in mine]
-    return score_written(scores, truth, mine, written, hide), choices
+    written = written_channels(mine, by, choices, past)
+    return [score_written([s], truth, mine, written, regions[s.region])[0] for s in scores], choices
 
 
 def _copy_atomic(src: str, dst: str) -> None:
@@ -249,8 +261,11 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     from encoderkit.data.ingest import ingest
 
     # 2. hold back some observed cells, ingest the rest
-    hide = draw_holdout(truth, holdout, seed, runs=inp.series) if holdout > 0 else {}
+    hide = draw_holdout(truth, holdout, seed, runs=inp.series, ends=inp.series) if holdout > 0 else {}
     report.holdout_cells = int(sum(m.sum() for m in hide.values()))
+    report.unscored = unscored(truth, hide)
+    if not report.holdout_cells:
+        report.no_holdout = holdout_shortfall(truth, holdout, inp.series)
     holed = with_hidden(inp.data, hide, inp.columns) if report.holdout_cells else inp.data
     holed_file = work / f"holed{suffix}"
     try:
@@ -282,9 +297,14 @@ def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: 
     filled, _ = ensemble_infill(models, inp.data)
     columns, cats = inp.columns, inp.categorical
     used = {k: c.used for k, c in report.choices.items()}
-    if any(u != "model" for u in used.values()):
-        filled = assemble(candidate_fills(models, inp.data, filled, inp.series, columns, cats, inp.series_column,
-                                          wanted=set(used.values())), used, inp.data, columns, cats)
+    at_ends = {k: c.ends.used for k, c in report.choices.items() if c.ends is not None}
+    if any(u != "model" for u in (*used.values(), *at_ends.values())):
+        cands = candidate_fills(models, inp.data, filled, inp.series, columns, cats, inp.series_column,
+                                wanted=set(used.values()) | set(at_ends.values()))
+        filled = assemble(cands, used, inp.data, columns, cats)
+        if at_ends:  # a series' leading / trailing gaps: their own choice (``impute_regions``)
+            filled = fill_ends(cands, at_ends, filled, inp.data, columns, cats, inp.series_column)
+        del cands
     after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
     report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
     left = {k: n for k, n in after.items() if n and k in missing}

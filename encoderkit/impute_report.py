@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from encoderkit.impute_cells import Choice, Score
+from encoderkit.impute_regions import REGIONS
+from encoderkit.selection import MIN_GROUPS
 
 
 @dataclass
@@ -24,6 +26,8 @@ class ImputeReport:
     nothing_missing: bool = False
     choices: dict[str, Choice] = field(default_factory=dict)  # select=auto: fill used per channel
     pools: dict[str, str] = field(default_factory=dict)  # channel -> its pool (channel c of many series)
+    unscored: dict[str, int] = field(default_factory=dict)  # cells held back of channels with nothing to fill
+    no_holdout: str = ""  # why no cell was held back (``impute_regions.holdout_shortfall``)
 
     def by_pool(self) -> tuple[dict[str, int], dict[str, Choice]]:
         """Cells filled and choices per pool: one line for channel c of a collection of
@@ -57,27 +61,53 @@ class ImputeReport:
             lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) (the fill "
                          f"written, per column / channel as below, vs {baseline}; nrmse: lower is "
                          f"better, accuracy: higher; chosen on these same cells, so a little optimistic):")
-            lines += [f"  {s.metric:<8} {_figure(s.written)} vs {s.baseline:.4f} ({s.cells} cells; "
-                      f"the model alone {s.model:.4f})" for s in self.scores]
+            lines += [f"  {s.metric:<8} {_figure(s.written)} vs {s.baseline:.4f} ({s.cells} cells"
+                      f"{_where(s)}; the model alone {s.model:.4f})" for s in self.scores]
         elif self.scores:
             lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) "
                          f"(model vs {baseline}; nrmse: lower is better, accuracy: higher):")
-            lines += [f"  {s.metric:<8} {s.model:.4f} vs {s.baseline:.4f} ({s.cells} cells)"
+            lines += [f"  {s.metric:<8} {s.model:.4f} vs {s.baseline:.4f} ({s.cells} cells{_where(s)})"
                       for s in self.scores]
+        elif self.unscored:
+            lines.append(f"validation: none; the {self.holdout_cells} held-back cell(s) are all of "
+                         f"column(s) / channel(s) with nothing to fill")
         else:
-            lines.append("validation: no held-back cell (holdout=0 or too few observed cells)")
+            lines.append(f"validation: no held-back cell ({self.no_holdout or 'holdout=0 or too few observed cells'})")
+        if self.scores and self.unscored:
+            names = ", ".join(list(self.unscored)[:5]) + (", ..." if len(self.unscored) > 5 else "")
+            lines.append(f"  (not scored: {sum(self.unscored.values())} cell(s) held back of {names}, "
+                         f"with nothing to fill)")
         if chosen:
             lines.append("fill used per column / channel (select=auto: another fill replaces the model "
                          "only where it wins clearly on the held-back cells; error: nrmse, categories: "
                          "error rate):")
             width = max(len(k) for k in chosen)
             for k, c in chosen.items():
-                errs = "  ".join(f"{n} {e:.4f}" for n, e in c.errors.items())
-                lines.append(f"  {k:<{width}}  {c.used:<9} " + (f"{errs}  ({c.cells} held back)" if c.cells
-                                                              else "(no held-back cell)"))
+                if c.ends and not c.cells:  # end gaps only (none inside, or none held back there)
+                    lines.append(f"  {k:<{width}}  " + _choice(c.ends, "end gaps:      ", runs=True))
+                    continue
+                lines.append(f"  {k:<{width}}  " + _choice(c, "interior gaps: " if c.ends else ""))
+                if c.ends:
+                    lines.append(f"  {'':<{width}}  " + _choice(c.ends, "end gaps:      ", runs=True))
         lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
         return "\n".join(lines)
 
 
 def _figure(v: float | None) -> str:
     return "-" if v is None else f"{v:.4f}"
+
+
+def _where(s: Score) -> str:
+    return f" {REGIONS[s.region]}" if s.region else ""
+
+
+def _choice(c: Choice, label: str, runs: bool = False) -> str:
+    """One line of the fills used: the candidate, each one's held-back error, how many cells;
+    too few runs to switch said so (a series' end is one run: one series' end gap keeps the
+    model)."""
+    if not c.cells:
+        return f"{label}{c.used:<9} (no held-back cell)"
+    errs = "  ".join(f"{n} {e:.4f}" for n, e in c.errors.items())
+    few = f"; {c.groups} run(s), fewer than {MIN_GROUPS}: the model is kept" \
+        if runs and 0 < c.groups < MIN_GROUPS else ""
+    return f"{label}{c.used:<9} {errs}  ({c.cells} held back{few})"

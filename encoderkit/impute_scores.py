@@ -28,13 +28,15 @@ class Score:
     ``accuracy``; ``model`` and ``baseline`` the two values; ``cells`` how many were scored;
     ``written`` (``select=auto``; None otherwise) the value of the fill written, each
     column's / channel's chosen candidate, on the same cells: the model's own figure is not
-    the output's where another fill replaced it."""
+    the output's where another fill replaced it. ``region``: which held-back cells of series
+    with a leading / trailing gap these are ("" all)."""
 
     metric: str
     model: float
     baseline: float
     cells: int
     written: float | None = None
+    region: str = ""  # series with end gaps: "inner" or "ends" (``impute_regions.REGIONS``)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -172,12 +174,17 @@ def _pooled(truth: Sequence[Channel], fills: Mapping[str, Mapping[str, np.ndarra
 class Choice:
     """The fill used for one column / channel (``select=auto``): ``used`` names the
     candidate; ``errors`` the held-back error of each candidate that filled every scored
-    cell (``metric``: nrmse, or error rate for categories); ``cells`` how many were scored."""
+    cell (``metric``: nrmse, or error rate for categories); ``cells`` how many were scored,
+    in ``groups`` runs (series) or cells (tables). ``ends``: a series channel with a leading
+    / trailing gap, the choice for those gaps (``impute_regions``), made on the held-back
+    samples next to the ends; this one is then the interior gaps'."""
 
     used: str = "model"
     metric: str = "nrmse"
     errors: dict[str, float] = field(default_factory=dict)
     cells: int = 0
+    groups: int = 0
+    ends: Choice | None = None
 
 
 def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]],
@@ -219,7 +226,7 @@ def select_fills(truth: Sequence[Channel], fills: Mapping[str, Sequence[Channel]
         else:
             summary = {k: float(np.mean(e)) if metric == "error rate" else float(np.sqrt(np.mean(e)))
                        for k, e in pooled.items()}
-            choice = Choice(choose(pooled, np.concatenate(groups)), metric, summary, len(pooled["model"]))
+            choice = Choice(choose(pooled, np.concatenate(groups)), metric, summary, len(pooled["model"]), n_groups)
         for ch in members:
             out[ch.name] = choice
     return out

@@ -186,15 +186,19 @@ def test_long_csv_of_straight_lines_filled_by_each_series_own_interpolation(tmp_
     long = run_impute(tmp_path / "long.csv", tmp_path / "long_out.csv", "holdout=0.1", "domain.patch=8")
     ref = run_impute(tmp_path / "apart.npz", tmp_path / "apart_out.npz", "holdout=0.1", "domain.patch=8")
     assert long.choices["value"].used == "linear" == next(iter(ref.choices.values())).used
+    # the end gaps are chosen on held-back runs at the ends (session 50): the same choice both ways
+    assert long.choices["value"].ends.used == next(iter(ref.choices.values())).ends.used
     back = pd.read_csv(tmp_path / "long_out.csv", float_precision="round_trip")
     assert back[["series_id", "time"]].equals(frame[["series_id", "time"]])
-    with np.load(tmp_path / "apart_out.npz") as z:
-        for i, (k, v) in enumerate(apart.items()):
-            got = back["value"].to_numpy()[i * n:(i + 1) * n]
-            ok = np.isfinite(v)
-            np.testing.assert_array_equal(got[ok], v[ok])
-            np.testing.assert_allclose(got[~ok], np.interp(t[~ok], t[ok], v[ok]), rtol=1e-12)
-            np.testing.assert_allclose(got, z[k], rtol=1e-12)
+    for i, (k, v) in enumerate(apart.items()):
+        got = back["value"].to_numpy()[i * n:(i + 1) * n]
+        ok = np.isfinite(v)
+        inner = ~ok & (t >= 4) & (t < n - 4)
+        np.testing.assert_array_equal(got[ok], v[ok])
+        np.testing.assert_allclose(got[inner], np.interp(t[inner], t[ok], v[ok]), rtol=1e-12)
+        # the end gaps stay by their own line (the ramp towards the next series was 5.6 off)
+        ends = ~ok & ~inner
+        assert np.abs(got[ends] - (LEVELS[k] + 0.3 * t[ends])).max() < 3.0
 
 
 def test_long_csv_short_series_never_held_back_whole(tmp_path):
