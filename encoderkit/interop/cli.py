@@ -128,6 +128,12 @@ def _import(argv: list[str]) -> int:
     except EncoderkitError:
         raise
     except (ValueError, TypeError, KeyError) as e:  # a bad domain option: the domain names it
+        if not plain.get("store") and not _builds_without_schema(plain["domain"]):
+            # what the domain says of an empty schema ("format_version None ... re-ingest")
+            # speaks of a store the user never gave: ask for one
+            raise UsageError(f"domain {plain['domain']!r} is built from a record store's schema (its "
+                             f"vocabulary, columns or normalisation): pass store=<a {plain['domain']} store>",
+                             key="store") from None
         raise UsageError(f"domain {plain['domain']!r}: {' '.join(str(e).split())}") from None
     config_file = Path(plain["hf_dir"]) / "config.json"
     hf = read_hf_config(plain["hf_dir"])
@@ -141,7 +147,7 @@ def _import(argv: list[str]) -> int:
                         file=config_file) from None
     model = _build_checked(domain, config, plain["hf_dir"], shapes)
     try:
-        message = init_from_hf(model, plain["hf_dir"])
+        message = init_from_hf(model, plain["hf_dir"], chosen=model_opts)
     except EncoderkitError:
         raise
     except Exception as e:  # safetensors' own error type for a damaged weights file
@@ -156,15 +162,29 @@ def _import(argv: list[str]) -> int:
     return 0
 
 
+def _builds_without_schema(name: str) -> bool:
+    """Whether domain ``name`` builds from an empty schema and its default options."""
+    from encoderkit.registry import get_domain
+
+    try:
+        get_domain(name)({})
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
 def _build_checked(domain: Any, config: Any, hf_dir: str, shapes: dict[str, tuple[int, ...]]) -> Any:
     """The model of ``config``, built only once it agrees with the weights' headers
     (``shapes``) and fits this machine (``hf_files``: a small upload claiming a huge model)."""
     from encoderkit.interop.hf import check_exportable
+    from encoderkit.interop.hf_domain import check_importable_domain
     from encoderkit.interop.hf_files import check_shapes, check_sizes
     from encoderkit.modeling import MaskedEncoderModel
     from encoderkit.train.model_size import allocation, meta_parameters, size_problem
 
     config_file = Path(hf_dir) / "config.json"
+    # first: a domain whose model can never be a ModernBERT (before advice on its rope axes)
+    check_importable_domain(domain, config)
     # model.<field>= overrides included: no meta build of a layer count the weights lack
     check_sizes({k: getattr(config, k) for k in ("hidden_size", "num_layers", "intermediate_size")},
                 shapes, f"{config_file} with the model.<field> overrides",

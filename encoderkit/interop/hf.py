@@ -20,8 +20,10 @@ Only ``safetensors`` and JSON are read or written.
 
 This module writes an export (``export_hf``); the rest is split by job, each name still
 importable from here: ``hf_names.py`` (the name table above, ``check_exportable``),
-``hf_config.py`` (``config.json`` out and in), ``hf_tokenizer.py`` (``TOKENIZER_FILE``),
-``hf_task.py`` (fine-tuned classifiers) and ``hf_import.py`` (``init_from_hf``).
+``hf_config.py`` (``config.json`` out and in; ``hf_rope.py`` its rotary, default only),
+``hf_tokenizer.py`` (``TOKENIZER_FILE``), ``hf_task.py`` (fine-tuned classifiers) and
+``hf_import.py`` (``init_from_hf``; ``hf_heads.py`` what it refuses or says of the heads:
+an untied decoder, a classifier's head; ``hf_domain.py`` a domain that cannot be a ModernBERT).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from encoderkit.interop.hf_config import (SPECIAL_TOKENS, _global_layers, _hf_la
                                           special_token_ids)
 from encoderkit.interop.hf_tokenizer import (_CHARACTERS, _added_token, _sample_text, _token_ids,  # noqa: F401
                                              tokenizer_description)
-from encoderkit.interop.hf_task import TASK_ARCHITECTURES, _task_hf_name, check_task_exportable, task_hf  # noqa: F401
+from encoderkit.interop.hf_task import (TASK_ARCHITECTURES, TASK_WARNINGS, _task_hf_name,  # noqa: F401
+                                        check_task_exportable, task_hf)
 from encoderkit.interop.hf_import import init_from_hf, read_hf_weights  # noqa: F401
 
 #: written beside config.json: how to turn a record into the model's ``input_ids``
@@ -103,6 +106,8 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         raise HFInteropError("cannot export to Hugging Face ModernBERT: " + "; ".join(problems))
     if getattr(model, "spec", None) is not None:  # a fine-tuned TaskModel
         tensors, config = task_hf(model, domain)  # refuses first: no warning before a refusal
+        if model.spec.type in TASK_WARNINGS:  # what transformers will not do with it
+            warnings.warn(TASK_WARNINGS[model.spec.type], stacklevel=2)
         members = getattr(source, "members", ())
         if members:  # transformers runs one model: the export is the first member
             warnings.warn(f"{source.path} is an ensemble of {1 + len(members)} fine-tuned members "

@@ -11,8 +11,11 @@ from typing import Any, Mapping
 
 from encoderkit.core import EncoderConfig
 from encoderkit.interop.hf_names import HFInteropError
+from encoderkit.interop.hf_rope import check_default_rope, rope_parameters
 
 SPECIAL_TOKENS = ("pad", "bos", "eos", "cls", "sep", "mask")
+#: the dropout fields ModernBERT's config.json and ``EncoderConfig`` share, carried both ways
+DROPOUTS = ("attention_dropout", "mlp_dropout", "embedding_dropout")
 
 
 def _scalar_theta(t: float | tuple[float, ...]) -> float:
@@ -108,6 +111,7 @@ def read_hf_config(hf_dir: str | Path) -> dict[str, Any]:
     act = (config.get("hidden_activation", "gelu"), config.get("classifier_activation", "gelu"))
     if act != ("gelu", "gelu"):
         raise HFInteropError(f"{file} uses activations {act}; encoderkit implements GELU only")
+    check_default_rope(config, file)
     return config
 
 
@@ -119,10 +123,9 @@ def _hf_layer_types(hf: Mapping[str, Any]) -> list[str]:
 
 
 def _hf_thetas(hf: Mapping[str, Any]) -> tuple[float, float]:
-    rp = hf.get("rope_parameters") or {}
-    g = (rp.get("full_attention") or {}).get("rope_theta", hf.get("global_rope_theta", 160000.0))
-    loc = (rp.get("sliding_attention") or {}).get("rope_theta", hf.get("local_rope_theta", 10000.0))
-    return float(g), float(loc)
+    """(global, local) rotary theta, as transformers resolves them (``hf_rope.rope_parameters``)."""
+    rope = rope_parameters(hf)
+    return float(rope["full_attention"]["rope_theta"]), float(rope["sliding_attention"]["rope_theta"])
 
 
 def _global_layers(every: int, num_layers: int) -> list[int]:  # every every-th layer, from 0
@@ -146,5 +149,7 @@ def config_from_hf(hf: Mapping[str, Any], **overrides: Any) -> EncoderConfig:
                   rope_axes=1, rope_theta_global=g, rope_theta_local=loc,
                   local_window=int(hf.get("local_attention", 128)), global_every=every,
                   norm_eps=float(hf.get("norm_eps", 1e-5)),
-                  initializer_range=float(hf.get("initializer_range", 0.02)))
+                  initializer_range=float(hf.get("initializer_range", 0.02)),
+                  # the dropouts ModernBERT trained with; EncoderConfig has the same three
+                  **{k: float(hf.get(k) or 0.0) for k in DROPOUTS})
     return EncoderConfig.from_dict({**fields, **overrides})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Collection
 
 import torch
 from safetensors import safe_open
@@ -11,7 +12,9 @@ from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
 from encoderkit.interop.hf_config import _global_layers, _scalar_theta, config_from_hf, read_hf_config
+from encoderkit.interop.hf_heads import check_tying, classifier_head_note
 from encoderkit.interop.hf_names import HFInteropError, check_exportable, hf_to_ours_name, ours_to_hf_name
+
 
 def read_hf_weights(hf_dir: str | Path) -> dict[str, Tensor]:
     """All tensors of ``model.safetensors`` (or its shards, ``hf_files.shard_files``), HF
@@ -28,14 +31,26 @@ def read_hf_weights(hf_dir: str | Path) -> dict[str, Tensor]:
     return tensors
 
 
-def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
+#: config fields that retune the imported weights rather than shape them: compared like the
+#: sizes (a pretrain run's default norm_eps must not silently replace the directory's), but
+#: one the caller set on purpose (``chosen``: import-hf's ``model.<field>=`` words) is kept
+RETUNABLE = ("norm_eps",)
+
+
+def init_from_hf(model: nn.Module, hf_dir: str | Path, chosen: Collection[str] = ()) -> str:
     """Copy a local ModernBERT checkpoint into ``model`` (a ``MaskedEncoderModel``) in place.
 
     The architecture must match (``config_from_hf`` gives the matching config). A
     vocabulary of another size keeps the overlapping rows of the embedding (and the
     decoder bias) and leaves the model's own initialisation in the rest; the
     returned message says what was kept. A directory without the MLM head (a bare
-    ``ModernBertModel``) leaves the head as initialised.
+    ``ModernBertModel``) leaves the head as initialised; a classifier's directory loads its
+    pooling head into the masked-token head, and the message says so. An untied decoder
+    (``tie_word_embeddings=false``) is refused where the model's head ties its decoder
+    (``hf_heads.check_tying``); a rotary other than the default one is refused by
+    ``read_hf_config``. ``chosen``: the ``EncoderConfig`` fields the user set for this import;
+    of them, a ``RETUNABLE`` one that differs from the directory's is kept and said in the
+    message, not refused.
     """
     from encoderkit.interop.hf_files import check_shapes, checked_header
 
@@ -45,10 +60,14 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
     mine = dict(hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads,
                 intermediate_size=config.intermediate_size, local_window=config.local_window,
                 rope_theta_global=_scalar_theta(config.rope_theta_global),
-                rope_theta_local=_scalar_theta(config.rope_theta_local))
+                rope_theta_local=_scalar_theta(config.rope_theta_local),
+                # the norms' epsilon is part of what the weights were trained for (0.5 vs 1e-5
+                # moves the hidden states), not a training choice as dropout is
+                norm_eps=config.norm_eps)
     theirs_cfg = config_from_hf(hf)
     theirs = {k: getattr(theirs_cfg, k) for k in mine}
     diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+    kept = {k: diff.pop(k) for k in RETUNABLE if k in diff and k in chosen}
     n, depth = theirs_cfg.global_every, theirs_cfg.num_layers  # the global layers, not n: 2 layers
     if _global_layers(config.global_every, depth) != _global_layers(n, depth):  # of n=2 and n=3 agree
         theirs["global_every"], diff["global_every"] = n, (n, config.global_every)
@@ -64,7 +83,8 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
     check_shapes(model, hf_dir, shapes)  # headers only, no tensor read
     tensors = read_hf_weights(hf_dir)
     own = dict(model.named_parameters(remove_duplicate=False))
-    notes: list[str] = []
+    check_tying(hf, tensors, own, hf_dir)  # before any copy: a refusal leaves the model as it was
+    notes: list[str] = [f"{k}={b!r} as set (model.{k}=), not the directory's {a!r}" for k, (a, b) in kept.items()]
     loaded, skipped = 0, []
     vocab_keys = {"embedder.tok_embeddings.weight", "head.decoder.bias", "head.decoder.weight"}
     with torch.no_grad():
@@ -99,4 +119,5 @@ def init_from_hf(model: nn.Module, hf_dir: str | Path) -> str:
         notes.append(f"not in the Hugging Face directory, left as initialised: {missing}")
     if skipped:
         notes.append(f"ignored Hugging Face tensors with no encoderkit counterpart: {skipped[:8]}")
+    notes += classifier_head_note(hf, tensors)
     return "; ".join([f"loaded {loaded} tensors from {hf_dir}"] + notes)

@@ -61,21 +61,28 @@ def encoder_problems(model: nn.Module) -> list[str]:
     for name in ("rope_theta_global", "rope_theta_local"):
         if isinstance(getattr(config, name), tuple) and len(set(getattr(config, name))) > 1:
             problems.append(f"{name}={getattr(config, name)}")
-    embedder_params = sorted(n for n, _ in model.embedder.named_parameters())
-    if embedder_params != ["tok_embeddings.weight"] or not isinstance(
-            getattr(model.embedder, "tok_embeddings", None), nn.Embedding):
-        problems.append(f"the domain embedder must be one nn.Embedding `tok_embeddings` (a token-id "
-                        f"domain); it has parameters {embedder_params}")
-    return problems
+    return problems + embedder_problems(model.embedder)
+
+
+def embedder_problems(embedder: nn.Module) -> list[str]:
+    """What keeps a domain's embedder from being ModernBERT's token embedding."""
+    params = sorted(n for n, _ in embedder.named_parameters())
+    if params != ["tok_embeddings.weight"] or not isinstance(getattr(embedder, "tok_embeddings", None),
+                                                             nn.Embedding):
+        return [f"the domain embedder must be one nn.Embedding `tok_embeddings` (a token-id "
+                f"domain); it has parameters {params}"]
+    return []
+
+
+def head_problems(head: nn.Module) -> list[str]:
+    """What keeps a domain's head from being ModernBERT's masked-token head."""
+    return [f"the domain head has no `{part}` module" for part in ("dense", "norm", "decoder")
+            if not isinstance(getattr(head, part, None), (nn.Linear, nn.LayerNorm))]
 
 
 def check_exportable(model: nn.Module) -> None:
     """Refuse, naming the reason, a model that ModernBERT cannot represent."""
-    problems = encoder_problems(model)
-    head = model.head
-    for part in ("dense", "norm", "decoder"):
-        if not isinstance(getattr(head, part, None), (nn.Linear, nn.LayerNorm)):
-            problems.append(f"the domain head has no `{part}` module")
+    problems = encoder_problems(model) + head_problems(model.head)
     unmapped = sorted(n for n, _ in model.named_parameters() if ours_to_hf_name(n) is None)
     if unmapped:
         problems.append(f"parameters with no ModernBERT counterpart: {unmapped[:8]}")

@@ -20,6 +20,19 @@ TASK_ARCHITECTURES = {
     "token_regression": ("ModernBertForTokenClassification", "regression"),
 }
 
+#: what transformers does not do with an exported task, said when it is exported (``export_hf``).
+#: A token_regression export keeps its logits (they match encoderkit's), so it is written, not
+#: refused: a transformers user reading predictions gets them right; only the loss is missing.
+TASK_WARNINGS = {
+    "token_regression": (
+        "a token_regression run exports as ModernBertForTokenClassification (problem_type=regression), "
+        "but transformers has no per-token regression loss: that class ignores problem_type and always "
+        "uses cross-entropy, so model(labels=...) and transformers.Trainer fail on float labels (and read "
+        "integer labels as classes). Its logits are the per-token predictions in standardised units "
+        "(target_mean / target_std in config.json map them back); to fine-tune it in transformers, "
+        "compute the MSE on the logits yourself"),
+}
+
 
 def check_task_exportable(model: nn.Module) -> None:
     """Refuse, naming the reasons, a fine-tuned model transformers cannot represent."""
