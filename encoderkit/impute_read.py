@@ -70,8 +70,9 @@ def read_input(cls: type, domain: str, input: str, output: str, work: Path, inge
         ingest(domain, [input], str(work / "input.zarr"), overwrite=True, progress=False,
                verbose=False, **ingest_options)
         schema = RecordStore(str(work / "input.zarr")).schema
+        # the channels listed: the reader leaves the other columns out, words too, as ingest did
         reader = cls(schema, **{k: v for k, v in ingest_options.items()
-                                if k in ("time_column", "series_column", "missing_value")
+                                if k in ("time_column", "series_column", "missing_value", "channels")
                                 and domain == "timeseries"})
         data = reader.read_input(input)
         # a series table in time order (as ingest reads it), so the held-back runs, the

@@ -106,10 +106,12 @@ def warn_empty_channels(path: str, records: list[Record], names: list[str] | Non
 
 
 TABLE_OPTIONS = ("time_column", "series_column", "channels", "value_column", "channel_column")
-# the ingest options a file is read back with (``channels`` is not among them: the store
-# does not record it, and a file read back keeps every number column)
+# the ingest options a file is read back with, which ``TimeSeriesDomain.schema_with_provenance``
+# copies into a run's schema from its store's record of the ingest. ``channels`` among them:
+# the columns ingest read, every other one left out, words too (``frames.unread_columns``);
+# a store records it in its provenance only. It is no option to give again (``read_options``)
 READ_OPTIONS = ("format", "time_column", "series_column", "value_column", "channel_column", "missing_value",
-                "delimiter", "decimal")
+                "delimiter", "decimal", "channels")
 
 
 def refuse_numbers_as_header(path: str, table: bool = False) -> None:
@@ -144,7 +146,8 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal:
     """A channel column with a cell that is no number reads as text, and infill, predict and
     embed use the number columns only: the channel was left out without a word (ingest
     refuses the cell). A column of numbers and text is refused naming the cell, as ingest
-    does; a column without any number (a note, an id) stays left out."""
+    does; one without any number (a note, an id) is refused for a run when the frame's
+    series are read (``frames.SeriesFrames._refuse_unread_text``), with advice on its roles."""
     for c in frame.columns:
         if c in roles or pd.api.types.is_numeric_dtype(frame[c]):
             continue
@@ -185,8 +188,9 @@ def marked_channels(frame: pd.DataFrame, path: str, roles: list[str], decimal: s
 class SeriesFiles:
     def read_options(self) -> dict[str, Any]:
         """Column roles, format and missing-value marker of the files read back: the run's,
-        which the domain takes from the store's schema (see ``TimeSeriesDomain.__init__``)."""
-        return {k: self.options[k] for k in READ_OPTIONS}
+        which the domain takes from the store's schema (see ``TimeSeriesDomain.__init__``).
+        Not ``channels``: embed / infill take no ``channels=`` (the run's channels are its own)."""
+        return {k: self.options[k] for k in READ_OPTIONS if k != "channels"}
 
     def _table_roles(self) -> bool:
         """Whether a column role (``time_column=``, ``series_column=``, ...) makes text files tables."""
@@ -210,9 +214,12 @@ class SeriesFiles:
             sep = self.options["delimiter"]  # as ingest read the store's files (None: by the name)
             self.read_decimal = tsio.file_decimal(path, sep, self.options["decimal"], roles)
             data = tsio.read_frame(path, roles, sep, self.read_decimal)
-            data = marked_channels(data, path, roles, self.read_decimal,
+            # columns ingest leaves out (outside the channels listed, beside a long table's
+            # value) are no channels here either: left as they are, words too
+            unread = roles + self.unread_columns(data)
+            data = marked_channels(data, path, unread, self.read_decimal,
                                    sentinel_words(self.options["missing_value"]))
-            refuse_stray_text(data, path, roles, self.read_decimal)
+            refuse_stray_text(data, path, unread, self.read_decimal)
             # blank header cells, byte-order mark, line ends: written back as they came
             self.read_layout = read_layout(path, sep or delimiter(path), data)
             warn_data_header(path, self.read_layout.cells)  # the header read_layout read
@@ -222,8 +229,9 @@ class SeriesFiles:
             data, self.read_parquet = parquet.read_input(path, self.options)
             self.read_decimal, self.read_layout = ".", None
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
-            data = marked_channels(data, path, roles, ".", sentinel_words(self.options["missing_value"]))
-            refuse_stray_text(data, path, roles, place=lambda row: f"row {row + 1}")
+            unread = roles + self.unread_columns(data)
+            data = marked_channels(data, path, unread, ".", sentinel_words(self.options["missing_value"]))
+            refuse_stray_text(data, path, unread, place=lambda row: f"row {row + 1}")
         elif kind in ("npy", "npz"):  # checked as ingest checks them (a member that is no array, ...)
             data = tsio.load_arrays(path)
         elif kind in ARCHIVE_KINDS:
@@ -234,7 +242,7 @@ class SeriesFiles:
         try:  # what the model cannot read in the file: refused here, where the file is known
             with warnings.catch_warnings():  # said once, when the records are made from it
                 warnings.simplefilter("ignore")
-                self._series_arrays(data, steps=False)
+                self._series_arrays(data, where=path, steps=False)
         except DataError as e:
             raise DataError(e.message, file=path) from None
         except ValueError as e:

@@ -22,9 +22,8 @@ from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError, UnusedColumnWarning
 
 from .files import warn_empty, warn_empty_channels
+from .frames import SeriesFrames, long_table_advice
 from .io import check_range, refuse_complex
-from .steps import uneven_series, warn_uneven_once
-from .times import sort_key
 from .layout import is_blank_empty
 from .marks import is_sentinel
 from .masking import visible_lines
@@ -39,7 +38,7 @@ from .whole import WholeSeries
 CANDIDATES = ("seasonal", "naive", "encoder")
 
 
-class SeriesInfill:
+class SeriesInfill(SeriesFrames):
     def _falls_back(self, ctx: Mapping[str, Any]) -> bool:
         """Infill returns the baseline (linear / seasonal fill) instead of the model where
         the model measured worse than interpolation (benchmarks/RESULTS.md): a series with
@@ -58,80 +57,6 @@ class SeriesInfill:
         """Patches per channel over every series given together (``data_fallback``)."""
         return sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
 
-    def time_order(self, data: pd.DataFrame) -> np.ndarray:
-        """Row positions of a series DataFrame in the order ingest reads them: by the time
-        column (stable), else by a time index (``_index_time``), each series' rows together.
-        Rows in another order would be filled as a scrambled series."""
-        return self._time_order(data)[0]
-
-    def _time_order(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """``time_order`` and the rows' times it sorted by (None: the rows' own order)."""
-        order = np.arange(len(data))
-        time, key = self.options["time_column"], self.options["series_column"]
-        when = indexed = None
-        if time is not None and time in data.columns:
-            when = sort_key(data[time], None, time).to_numpy()
-            order = np.argsort(when, kind="stable")
-        elif (indexed := self._index_time(data)) is not None:
-            order = np.argsort(indexed, kind="stable")
-            index = data.index  # its times as times, for the words on their steps
-            when = index.to_timestamp().to_numpy() if isinstance(index, pd.PeriodIndex) else \
-                index.to_numpy() if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) else indexed
-        if key is not None and key in data.columns:
-            codes = pd.factorize(data[key].iloc[order])[0]
-            order = order[np.argsort(codes, kind="stable")]
-        if indexed is not None:
-            self._refuse_repeated_times(data, order, indexed, key)
-        return order, when
-
-    def _warn_uneven(self, when: np.ndarray | None, groups: list[np.ndarray], names: list[str] | None,
-                     where: str | None) -> None:
-        """The uneven-steps warning ingest gives a file (``steps.warn_uneven``), for a frame
-        given to infill, embed or predict (or a file read back for them), once per process
-        for the same words (``steps.warn_uneven_once``): an hourly table with 17 hours absent
-        was filled across each absent hour as one step without a word."""
-        if when is None:
-            return
-        found = uneven_series(when, zip(names or [None] * len(groups), groups))
-        warn_uneven_once(found, where or "the input")
-
-    def _index_time(self, data: pd.DataFrame) -> np.ndarray | None:
-        """The times of a DataFrame's rows when its index holds them, as sortable numbers:
-        a ``DatetimeIndex`` / ``PeriodIndex`` / ``TimedeltaIndex`` (``df.set_index(dates)``,
-        what pandas' own time series are), or an index named as the run's ``time_column``
-        (the column made the index), or by ``attrs['time_column']`` (a Parquet file's named
-        index, ``parquet.read_input``). None for any other index: rows stay in their order.
-        An index of dates was ignored, so an unsorted frame was filled as a scrambled series."""
-        index = data.index
-        time = self.options["time_column"]
-        if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
-            gaps = np.flatnonzero(np.asarray(index.isna()))
-            if gaps.size:
-                raise DataError(f"the DataFrame's index is its time, but row {int(gaps[0])} has none "
-                                f"(NaT); give every row its time")
-            return np.asarray(index.asi8)
-        named = {time, data.attrs.get("time_column")} - {None}
-        if isinstance(index, pd.MultiIndex) or index.name is None or str(index.name) not in named:
-            return None
-        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, str(index.name)).to_numpy()
-
-    @staticmethod
-    def _refuse_repeated_times(data: pd.DataFrame, order: np.ndarray, when: np.ndarray,
-                               key: str | None) -> None:
-        """Two rows of one series at one index time: which is the sample? Refused, as a
-        file's repeated time is (``io.read_csv``)."""
-        t = when[order]
-        same = t[1:] == t[:-1]
-        if key is not None and key in data.columns:
-            k = data[key].to_numpy()[order]
-            same &= k[1:] == k[:-1]
-        again = np.flatnonzero(same)
-        if again.size:
-            a, b = int(order[again[0]]), int(order[again[0] + 1])
-            raise DataError(f"the DataFrame's index is its time, and time {str(data.index[b])!r} "
-                            f"appears twice (rows {min(a, b)} and {max(a, b)}, counted from 0); "
-                            f"give each time of a series one row")
-
     def _as_series_list(self, data: Any, label: str = "data", where: str | None = None,
                         steps: bool = True) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind;
@@ -149,10 +74,9 @@ class SeriesInfill:
             value, channel = self.options["value_column"], self.options["channel_column"]
             if channel is not None and channel in data.columns:
                 # rows of every channel would be read as one channel, interleaved in time
-                raise ValueError(f"a long table with a channel column ({channel!r}, one row per "
-                                 f"channel and time) is read by ingest only; write it wide (one "
-                                 f"column per channel) to infill, embed or predict it, or embed / "
-                                 f"predict its ingested store")
+                raise ValueError(long_table_advice(self.options))
+            # a column of words the run has no role for (an id): refused, as ingest refuses it
+            self._refuse_unread_text(data, where)
             if value is not None and value in data.columns:
                 cols = [value]  # the long layout's one channel, as ingest reads it
             else:
@@ -170,7 +94,7 @@ class SeriesInfill:
                                  f"{list(map(str, data.columns))} (add it, one value per series)")
             # each series' row positions in time order, written back by position: an index
             # of dates may repeat a label across series, and its order is the caller's
-            order, when = self._time_order(data)
+            order, when = self._time_order(data, where)
             names = None
             if key is None:
                 groups = [order]
