@@ -32,7 +32,8 @@ from encoderkit.errors import DataError, UsageError
 from encoderkit.outputs import write_text_atomic
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.metrics import primary_metric
-from encoderkit.tasks.objective_best import PLAIN_SELECTION, SCALED_SELECTION, VAL_FILE, BestSelection
+from encoderkit.tasks.objective_best import (PLAIN_SELECTION, SCALED_SELECTION, START_CANDIDATE_METRICS, VAL_FILE,
+                                             BestSelection)
 from encoderkit.tasks.objective_eval import TaskEvaluation, eval_loss, label_rows, to_prediction
 from encoderkit.tasks.objective_labels import (CONSTANT_TARGET, CONSTANT_TARGET_SAID, TaskLabels,
                                                constant_targets_said)
@@ -369,6 +370,12 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             shutil.rmtree(trainer.run_dir / "best", ignore_errors=True)
         if trainer.cfg.task.head_init == "probe":
             self._init_head_from_probe(trainer)
+        elif self.metric in START_CANDIDATE_METRICS:
+            self.evaluate_start(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.say_best_of_start(trainer)
+        TaskEvaluation.on_end(self, trainer)
 
     def _init_head_from_probe(self, trainer: Trainer) -> None:
         from encoderkit.tasks.head_init import init_head_from_probe
@@ -388,15 +395,10 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             return
         if trainer.info.is_main:
             trainer._log({"step": trainer.step, "tokens": trainer.tokens, **logged})
-        if trainer.cfg.train.eval_every:
-            # the probe-initialised model is a candidate for best/ like any evaluation:
-            # fine-tuning has to match it on validation to replace it, since fine-tuning
-            # can spend what pretraining gave (benchmarks/RESULTS.md, "Five times the
-            # pretraining"); logged at step 0, so a resumed run replays it
-            val = self.validate(trainer)
-            if val:
-                trainer._log({"step": trainer.step, "tokens": trainer.tokens, **val})
-                self.after_validation(trainer, val)
+        # the probe-initialised model is a candidate for best/ like any evaluation, since
+        # fine-tuning can spend what pretraining gave (benchmarks/RESULTS.md, "Five times the
+        # pretraining")
+        self.evaluate_start(trainer)
 
 
 def lp_fraction_for(domain: Domain, task_type: str, checkpoint: Any, frozen: bool) -> float:

@@ -37,6 +37,10 @@ VAL_FILE = "val.npz"  # in best/: validation labels and the model's predictions 
 # how best/ and task.patience compare evaluations (checkpoint state "selection"):
 PLAIN_SELECTION = "mean"  # val_<metric> as logged
 SCALED_SELECTION = "mean_over_target_std"  # each target's val_<metric>/<target> over its training std, averaged
+# metrics by which the model fine-tuning starts from is a best/ candidate (validated at step 0):
+# RankMe guards against a contrastive stage that collapses what pretraining gave (GunPoint's
+# rank halved at the first checkpoint and never came back), and only the start can undo that
+START_CANDIDATE_METRICS = ("rankme",)
 
 
 class BestSelection:
@@ -66,6 +70,37 @@ class BestSelection:
             self.best, self.best_loss = value, loss
             return True
         return False
+
+    def evaluate_start(self, trainer: Trainer) -> None:
+        """The model fine-tuning starts from validated at step 0 (with ``train.eval_every``)
+        and made a best/ candidate like any evaluation: fine-tuning has to match it on
+        validation to replace it. Logged at step 0, so a resumed run replays it
+        (``resume_best``). A probe-initialised head (``task.head_init=probe``) and, with
+        ``task.metric`` in ``START_CANDIDATE_METRICS``, the pretrained encoder (a
+        contrastive run's untrained projection head beside it: ``embed`` does not use it)."""
+        if not trainer.cfg.train.eval_every:
+            return
+        val = self.validate(trainer)
+        if val:
+            trainer._log({"step": trainer.step, "tokens": trainer.tokens, **val})
+            self.after_validation(trainer, val)
+
+    def say_best_of_start(self, trainer: Trainer) -> None:
+        """At the end of a run whose start was a candidate for ``task.metric`` (not the
+        probe head's, which the summary's "start" row shows): metrics.jsonl gets the step
+        best/ holds (``best_step``), and stderr a line when that is the start, so a run that
+        kept its pretrained encoder says so instead of reading as a stage that trained."""
+        if self.metric not in START_CANDIDATE_METRICS or not trainer.info.is_main:
+            return
+        try:
+            state = json.loads((trainer.run_dir / "best" / "state.json").read_text())
+            step, value = int(state["step"]), float(state["best"]["value"])
+        except (OSError, ValueError, KeyError, TypeError):  # no best/ (no validation): nothing to say
+            return
+        trainer._log({"step": trainer.step, "tokens": trainer.tokens, "best_step": step})
+        if step == 0 and trainer.step > 0:
+            print(f"best/ holds the start (step 0): no later evaluation's val_{self.metric} reached "
+                  f"its {value:.4g}; best/ is the model fine-tuning started from", file=sys.stderr)
 
     def patience_spent(self) -> bool:
         p = int(self.trainer.cfg.task.patience)

@@ -1,6 +1,6 @@
 """``TaskObjective``'s evaluation (``TaskEvaluation``): the validation and test splits run
-through the model (``eval_loader``, ``evaluate_indices``; a contrastive run's loss and
-retrieval: ``_contrastive_val``) and scored (``score``: loss and task metrics of the
+through the model (``eval_loader``, ``evaluate_indices``; a contrastive run's loss,
+retrieval and RankMe: ``_contrastive_val``) and scored (``score``: loss and task metrics of the
 labelled units, ``label_rows``, ``eval_loss``; outputs as predictions: ``to_prediction``);
 the test split's metrics at the end (``on_end``). Split out of
 ``encoderkit/tasks/objective.py`` (the objective), so each module keeps one job.
@@ -83,7 +83,7 @@ class TaskEvaluation:
             most = -min_over_ranks(-own, trainer)
             batches = batches + batches[-1:] * (most - own)
         if self.spec.type == "contrastive":
-            return self._contrastive_val(batches, trainer, keep=own)
+            return self._contrastive_val(batches, trainer, keep=own, indices=indices)
         records, outputs = collect(self.model, batches, trainer.device, trainer._autocast,
                                    forward=trainer.wrapped if fsdp else None, keep=own)
         gathered = trainer._gather((records, outputs))
@@ -95,8 +95,11 @@ class TaskEvaluation:
 
     @torch.no_grad()  # also for the test split (on_end), which runs outside validate's no_grad
     def _contrastive_val(self, batches: list[PackedBatch], trainer: Trainer,
-                         keep: int | None = None) -> dict[str, float]:
-        """Validation loss and retrieval of a contrastive run; ``keep`` as in ``collect``.
+                         keep: int | None = None, indices: np.ndarray | None = None) -> dict[str, float]:
+        """Validation loss and retrieval of a contrastive run; ``keep`` as in ``collect``;
+        with ``indices`` (the split's records) also their ``rankme``: the records embedded
+        again without views, as ``embed`` gives them (one more pass over the split,
+        ``tasks/rankme.py``), what ``task.metric=rankme`` picks best/ by.
 
         The figures are those of the whole split: every rank's view embeddings are gathered
         and each pair's negatives are all the split's other records. Counted per micro-batch
@@ -141,7 +144,12 @@ class TaskEvaluation:
         if len(pa) == 0:
             return {}
         loss, top1 = contrastive_figures(pa, pb, za, zb, scale, groups)
-        return {"loss": loss, "retrieval_top1": top1}
+        out = {"loss": loss, "retrieval_top1": top1}
+        if indices is not None:
+            from encoderkit.tasks.rankme import record_rankme
+
+            out["rankme"] = record_rankme(model, trainer, indices, self.max_seqlen)
+        return out
 
     def score(self, records: list[int], outputs: list[np.ndarray]) -> dict[str, float]:
         """Loss (standardised units for regression) and task metrics of per-record outputs."""
@@ -159,7 +167,10 @@ class TaskEvaluation:
                 param = next(self.model.parameters())
                 z = self.model.project(z.to(param.device)).float().cpu()
                 loss = supervised_contrastive(z, torch.as_tensor(y_true), self.model.scale().cpu())
-            return {"loss": float(loss)}
+            from encoderkit.tasks.rankme import rankme
+
+            # the records' pooled embeddings, as embed gives them (validation runs them unviewed)
+            return {"loss": float(loss), "rankme": rankme(np.asarray(y_out, dtype=np.float64))}
         out = {"loss": eval_loss(spec, y_out, y_model, self.class_weights)}
         out.update(task_metrics(spec, y_true, to_prediction(spec, y_out)))
         return out
