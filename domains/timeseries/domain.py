@@ -43,7 +43,7 @@ from .files import READ_OPTIONS, SeriesFiles, file_kind, refuse_numbers_as_heade
 from .filling import SeriesInfill
 from .layout import header_cells, warn_data_header
 from .marks import is_sentinel
-from .masking import SeriesMasking, series_stats
+from .masking import RecordTokens, SeriesMasking, series_stats
 from .options import auto_patch, between_series_inputs, checked_options  # noqa: F401 (re-exported)
 from .parquet import read_series as read_parquet
 from .precision import Float32Check
@@ -306,13 +306,16 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         observed = ~np.isnan(tok)
         values = np.where(observed, tok, 0.0)
         # the whole series' statistics per channel, which a window's channel falls back on
-        # where its visible samples give none (masking.window_stats); windows share them
+        # where its visible samples give none (masking.window_stats); windows share them. A
+        # training window counts them again without what it hides, from the record's tokens
+        # (``series_tokens``: these arrays, no copy)
         s_mean, s_scale = series_stats(values, observed, c_index, c)
         return Example(
             fields={"values": values, "observed": observed},
             positions=positions, record=int(record.get("index", -1)),
             context={"channels": c, "length": l, "patch": p, "t_index": t_index,
-                     "c_index": c_index, "series_mean": s_mean, "series_scale": s_scale})
+                     "c_index": c_index, "series_mean": s_mean, "series_scale": s_scale,
+                     "series_tokens": RecordTokens(values, observed, t_index, c_index)})
 
     def _take(self, example: Example, idx: np.ndarray, window: int) -> Example:
         ctx = dict(example.context)

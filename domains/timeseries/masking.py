@@ -8,8 +8,9 @@ module keeps to one job per file.
 
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Sequence
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
@@ -68,8 +69,112 @@ def series_stats(raw: np.ndarray, observed: np.ndarray, channel: np.ndarray,
     ``|mean|`` (1 for 0): a scale of 1 read model outputs in the data's units, so 0.5
     was 0.5 on a rate of 0.0042 and nothing on a level of 1e6."""
     _, mean, std = _moments(raw, observed, channel, n_channels)
+    return mean, _record_scale(mean, std)
+
+
+def _record_scale(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``series_stats``'s scale: the spread, or for a constant channel its magnitude (1 for 0)."""
     magnitude = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
-    return mean, np.where(_flat(mean, std), magnitude, std)
+    return np.where(_flat(mean, std), magnitude, std)
+
+
+class RecordTokens:
+    """A record's tokens as ``featurize`` cut them (the arrays of its ``Example``, shared by
+    its windows without a copy): what a training window's fallback statistics are counted
+    from (``visible_record_stats``), so that they leave out the samples it hides."""
+
+    def __init__(self, values: np.ndarray, observed: np.ndarray, t_index: np.ndarray,
+                 c_index: np.ndarray) -> None:
+        self.values = values  # [T, p] float64, 0 where unobserved
+        self.observed = observed  # [T, p] bool
+        self.t_index = t_index  # [T] patch index in the record
+        self.c_index = c_index  # [T] channel
+        self._blocks: tuple[int, tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
+
+    def blocks(self) -> tuple[int, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """``(size, tokens, chunks)``: count, sum and squared deviations from their own mean
+        of the observed samples of each token (``tokens``, [C, n] by channel and patch) and of
+        each run of ``size`` ~ sqrt(n) patches of a channel (``chunks``, [C, ceil(n / size)]).
+        Counted on the first window that needs them (the windows share this object), so a
+        window reads O(sqrt(n)) numbers per channel, not the record's samples."""
+        if self._blocks is None:
+            c, n = int(self.c_index.max()) + 1, int(self.t_index.max()) + 1
+            count = self.observed.sum(axis=1).astype(np.float64)
+            total = np.where(self.observed, self.values, 0.0).sum(axis=1)
+            mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+            m2 = np.where(self.observed, (self.values - mean[:, None]) ** 2, 0.0).sum(axis=1)
+            size = max(1, math.isqrt(n))
+            runs = -(-n // size)
+            tokens, chunks = [], []
+            for a in (count, total, m2):
+                grid = np.zeros((c, runs * size))
+                grid[self.c_index, self.t_index] = a
+                tokens.append(grid[:, :n])
+                chunks.append(grid.reshape(c, runs, size))
+            n_c, s_c = chunks[0].sum(axis=2), chunks[1].sum(axis=2)
+            m_c = np.divide(s_c, n_c, out=np.zeros_like(s_c), where=n_c > 0)
+            dev = chunks[2] + _between(chunks[0], chunks[1], m_c[..., None])
+            self._blocks = (size, tuple(tokens), (n_c, s_c, dev.sum(axis=2)))
+        return self._blocks
+
+
+def _between(count: np.ndarray, total: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Each block's count times its mean's squared distance from ``mean``: the between-blocks
+    part of the squared deviations (``count`` 0: 0)."""
+    own = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    return count * (own - mean) ** 2
+
+
+def visible_record_stats(tokens: RecordTokens | None, raw: np.ndarray, visible: np.ndarray,
+                         t_index: np.ndarray, channel: np.ndarray, n_channels: int,
+                         need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``series_stats`` of the record's samples a masked window leaves visible, for the
+    channels ``need`` (others: (0, 1), for the caller to ignore): the record's observed
+    samples outside the window's patches, then the window's visible ones (``raw`` /
+    ``visible`` [T, p], ``t_index`` / ``channel`` [T]). Outside means before the window's
+    first patch or past the patch after its last: a grid-shifted window (``augment.py``)
+    holds samples of that next patch, and a jittered view (``views.py``) is not the
+    record's values, so the window's samples are only ever counted as the window has them.
+    No hidden sample enters, not even to be subtracted again (that would leave rounding
+    of its value behind). ``tokens`` None (a context without them): the window's alone.
+
+    Counted as blocks (``RecordTokens.blocks``: runs of patches and patches outside, then
+    each visible sample of the window): the mean of the blocks' sums, then each block's
+    squared deviations plus its count times its mean's squared distance from the mean
+    (the parts of the variance, all >= 0: no cancellation)."""
+    p = raw.shape[1]
+    count, total, m2, group = [], [], [], []
+    ks = np.flatnonzero(need)
+    if tokens is not None and len(t_index):
+        size, tok, run = tokens.blocks()
+        n = tok[0].shape[1]
+        lo, hi = int(t_index.min()), min(int(t_index.max()) + 2, n)  # outside: t < lo, t >= hi
+        a, b = lo // size, -(-hi // size)  # runs wholly before / from b on wholly after
+        for arrays, sl in ((tok, slice(a * size, lo)), (tok, slice(hi, b * size)),
+                           (run, slice(0, a)), (run, slice(b, None))):
+            cut = [arr[ks, sl] for arr in arrays]  # [K, m] each
+            for out, arr in zip((count, total, m2), cut):
+                out.append(arr.reshape(-1))
+            group.append(np.repeat(ks, cut[0].shape[1]))
+    rows = np.flatnonzero(need[channel])
+    vis = visible[rows]
+    x = raw[rows][vis]  # the window's visible samples, one block each
+    count.append(np.ones_like(x))
+    total.append(x)
+    m2.append(np.zeros_like(x))
+    group.append(np.repeat(channel[rows], p)[vis.reshape(-1)])
+    n_b, s_b, m2_b, g = (np.concatenate(v) for v in (count, total, m2, group))
+    k = np.bincount(g, weights=n_b, minlength=n_channels)
+    mean = np.divide(np.bincount(g, weights=s_b, minlength=n_channels), k, out=np.zeros(n_channels),
+                     where=k > 0)
+    dev = np.bincount(g, weights=m2_b + _between(n_b, s_b, mean[g]), minlength=n_channels)
+    std = np.sqrt(np.divide(dev, k, out=np.zeros(n_channels), where=k > 0))
+    return mean, _record_scale(mean, std)
+
+
+# what a window falls back on where its visible samples give no scale: the record's (mean,
+# scale) per channel, or a function of the channels that need them (``flat``) giving them
+RecordStats = Union[tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]
 
 
 # ``flat_scale`` of the domain: where a window's visible samples give no scale, the record's
@@ -97,7 +202,7 @@ def flat_rule(flat_scale: str, flat: np.ndarray) -> str:
 
 
 def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_channels: int,
-                 record: tuple[np.ndarray, np.ndarray] | None = None, flat_scale: str = "record"
+                 record: RecordStats | None = None, flat_scale: str = "record"
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel mean, scale and ``flat`` (fewer than two distinct visible values) of a
     window, as the domain normalises it: the visible samples' mean and std; where they
@@ -106,6 +211,8 @@ def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_ch
     (0, 1) there taught the model to output raw values (a series with one observed 5.5
     was filled with 11.0: 5.5 learnt as a normalised output, then added to the mean 5.5).
     Without ``record`` (a context made before it existed): the magnitude rule alone.
+    ``record`` a function: called with ``flat`` only where the rule needs it (``_masked``:
+    the record's statistics without the samples hidden for training, counted then).
     ``flat_scale="one"``: ``channel_stats`` (what a run made before ``flat_scale`` learnt)."""
     count, mean, std = _moments(raw, visible, channel, n_channels)
     flat = _flat(mean, std)
@@ -114,7 +221,8 @@ def window_stats(raw: np.ndarray, visible: np.ndarray, channel: np.ndarray, n_ch
     if record is None:
         rec_mean, rec_scale = mean, np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
     else:
-        rec_mean, rec_scale = (np.asarray(a, dtype=np.float64) for a in record)
+        stats = record(flat) if callable(record) else record
+        rec_mean, rec_scale = (np.asarray(a, dtype=np.float64) for a in stats)
     mean = np.where(count > 0, mean, rec_mean)
     scale = np.where(flat, rec_scale, std)
     return mean, scale, flat
@@ -171,6 +279,28 @@ def visible_lines(series: Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+def _unhidden_record(ctx: dict, raw: np.ndarray, hide: np.ndarray, visible: np.ndarray) -> RecordStats:
+    """The record statistics ``_masked`` falls back on, without the samples it hides: a
+    channel with a hidden sample here gets ``visible_record_stats`` where its window needs
+    them (they enter the inputs as ``stats`` and scale the visible values), every other
+    channel the record's as ``featurize`` counted them (nothing of it is hidden here:
+    infill, embedding and validation hide nothing and keep those numbers to the bit)."""
+    series = (ctx["series_mean"], ctx["series_scale"])
+    c, n = ctx["c_index"], int(ctx["channels"])
+    if not hide.any():
+        return series
+    hidden = np.bincount(c, weights=hide.sum(axis=1), minlength=n) > 0  # [C]
+
+    def record(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        need = flat & hidden
+        if not need.any():
+            return series
+        mean, scale = visible_record_stats(ctx.get("series_tokens"), raw, visible, ctx["t_index"], c, n,
+                                           need)
+        return np.where(need, mean, series[0]), np.where(need, scale, series[1])
+    return record
+
+
 class SeriesMasking:
     """Maskers of ``TimeSeriesDomain``: random, span, tail and gap patches."""
 
@@ -184,10 +314,10 @@ class SeriesMasking:
         observed = example.fields["observed"]
         visible = observed & ~hide
         ctx = example.context
-        record = (ctx["series_mean"], ctx["series_scale"]) if "series_mean" in ctx else None
-        mean, scale, flat = window_stats(raw, visible, ctx["c_index"], int(ctx["channels"]), record,
-                                         self.options["flat_scale"])
         c = ctx["c_index"]
+        record = _unhidden_record(ctx, raw, hide, visible) if "series_mean" in ctx else None
+        mean, scale, flat = window_stats(raw, visible, c, int(ctx["channels"]), record,
+                                         self.options["flat_scale"])
         norm = (raw - mean[c, None]) / scale[c, None]  # [T, p]
         inputs = {"values": np.where(visible, norm, 0.0).astype(np.float32), "observed": visible}
         if self.options["baseline"] != "none":
@@ -212,8 +342,8 @@ class SeriesMasking:
             inputs["stats"] = np.stack([np.arcsinh(mean[c] / scale[c]), np.log(scale[c])],
                                        axis=1).astype(np.float32)
         # The head predicts the residual over the baseline (zero baseline: the value itself).
-        # A channel with no visible sample in the window is left out of the loss: its
-        # statistics are the record's, which hold the hidden samples themselves, and infill
+        # A channel with no visible sample in the window is left out of the loss: nothing of
+        # it here to predict from (its statistics are the record's other samples), and infill
         # fills such a channel with the baseline, never the model (``decode``).
         seen = np.bincount(c, weights=visible.sum(axis=1), minlength=len(mean)) > 0
         target = hide & seen[c][:, None]
