@@ -36,7 +36,8 @@ import traceback
 import warnings
 from typing import Sequence
 
-from encoderkit.cliutil import explain_key_error
+from encoderkit.cli_streams import Streams, guarded_streams, point_at_null
+from encoderkit.cliutil import clear_bars, explain_key_error, say
 from encoderkit.errors import EncoderkitError
 
 BUG_LINE = "this is a bug in encoderkit; please report it with the command above"
@@ -130,16 +131,48 @@ def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: encoderkit <command> [key=value ...]", "       encoderkit --version", "", "commands:"]
     lines += [f"  {name:<{width}}  {doc}" for name, (_, doc) in COMMANDS.items()]
-    lines += ["", "`encoderkit <command> --help` describes a command."]
+    lines += ["", "`encoderkit <command> --help` (or `encoderkit help <command>`) describes a command."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     entry = argv is None  # the console script / `python -m encoderkit`, not a Python caller
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    # every word it prints goes through the guarded streams (encoderkit.cli_streams): a reader
+    # gone away ends it quietly with 141, any other failed write is said once it has run
+    with guarded_streams(entry) as streams:
+        try:
+            code = _main(argv, entry, streams)
+            streams.flush()  # a block-buffered stdout's failure shows here, not at exit
+        except BrokenPipeError:
+            # the reader went away (`encoderkit --help | head -1`): stop quietly, as
+            # command-line tools killed by SIGPIPE do, and keep the exit from writing again
+            if entry:
+                point_at_null(1)
+            return 141
+        return _streams_said(streams, code, command)
+
+
+def _streams_said(streams: Streams, code: int, command: str | None) -> int:
+    """``code``, or 1 after saying which stream could not be written when the command
+    succeeded otherwise (``encoderkit.cli_streams``); a failed command's own error is the news."""
+    problem = streams.problem(ran=command is not None)
+    if problem is None or code != 0:
+        return code
+    with contextlib.suppress(OSError):
+        say(f"encoderkit{' ' + command if command else ''}: error: {problem}")
+        streams.flush()
+    return 1
+
+
+def _main(argv: list[str], entry: bool, streams: Streams) -> int:
+    """``main`` within its guarded ``streams``: the command's exit code."""
     if not argv:  # `$CMD` empty in a script: a usage error, not a success
         print(usage(), file=sys.stderr)
         return 2
+    if argv[:1] == ["help"] and len(argv) > 1:  # `encoderkit help ingest`: ingest's own help
+        argv = [argv[1], "--help"]
     if argv[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0
@@ -149,13 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"encoderkit {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
+    if rest == ["help"]:  # `encoderkit pretrain help`: each command read the word its own way
+        rest = ["--help"]
     if command not in COMMANDS:
         print(f"encoderkit: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    # warnings are for people here: one line each, no source line
+    # warnings are for people here: one line each, no source line, never glued after a bar
     previous = warnings.formatwarning
-    warnings.formatwarning = lambda message, category, *_a, **_k: \
-        f"encoderkit {command}: warning: {' '.join(str(message).split())}\n"
+
+    def one_line(message, category, *_a, **_k) -> str:
+        clear_bars()
+        return f"encoderkit {command}: warning: {' '.join(str(message).split())}\n"
+
+    warnings.formatwarning = one_line
     # only the main thread may set a handler; one the caller installed is left alone
     taken = _take_signals()
     from encoderkit.outputs import forget_checks
@@ -176,29 +215,25 @@ def main(argv: list[str] | None = None) -> int:
             # A finished torchrun rank skips interpreter teardown: Gloo's worker threads can
             # still hold tensors then and abort the process (SIGABRT) after the run has
             # completed and saved, a known torch shutdown race.
-            sys.stdout.flush()
-            sys.stderr.flush()
+            streams.flush()
+            code = _streams_said(streams, code, command)
             os._exit(code)
         return code
     except EncoderkitError as e:
         return report(command, explain_key_error(command, rest, e, lambda: _usage_of(command)))
     except BrokenPipeError:
-        # the reader went away (`encoderkit ingest --help | head -1`): stop quietly, as
-        # command-line tools killed by SIGPIPE do, and keep the exit from writing again
-        if entry:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        raise  # main ends it quietly
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Terminated) else int(signal.SIGINT)
         with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
-            print(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}",
-                  file=sys.stderr)
+            say(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}")
         return 128 + signum
     except Exception as e:
         stopped = _peer_stopped(e)
         if stopped:  # not this process's fault: the one that stopped said why
-            print(f"encoderkit {command}: error: {stopped}", file=sys.stderr)
+            say(f"encoderkit {command}: error: {stopped}")
             return 1
+        clear_bars()
         traceback.print_exc()
         print(f"encoderkit {command}: {BUG_LINE}", file=sys.stderr)
         return 1
@@ -265,7 +300,7 @@ def _usage_of(command: str) -> str:
 def report(command: str, error: EncoderkitError) -> int:
     """Print a user error as one line; its exit code (2 usage, 1 data)."""
     line = " ".join(str(error).split())
-    print(f"encoderkit {command}: error: {line}", file=sys.stderr)
+    say(f"encoderkit {command}: error: {line}")
     return error.exit_code
 
 

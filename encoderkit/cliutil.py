@@ -208,18 +208,98 @@ def progress_bar(**kwargs: Any) -> Any:
     """``tqdm(**kwargs)`` (on stderr unless ``file=`` says otherwise), every command's one place
     to make a bar. On a terminal it is tqdm's own; when the stream is not a terminal (a log)
     it redraws at most every ``LOG_REFRESH_SECONDS`` (``set_postfix`` / ``set_description``
-    included, which otherwise redraw on every call) and once more when closed. A notebook's
-    bar (``tqdm.auto``) is left as it is."""
+    included, which otherwise redraw on every call) and once more when closed, each redraw a
+    line of its own (``_LineLog``). Without a stream (stderr closed: ``2>&-``, ``pythonw``)
+    there is no bar. A notebook's bar (``tqdm.auto``) is left as it is."""
     import sys
 
     from tqdm.auto import tqdm
 
     kwargs.setdefault("file", sys.stderr)
+    if kwargs["file"] is None:  # tqdm would write to None (sys.stderr then) and fail
+        kwargs["disable"] = True
+        return tqdm(**{**kwargs, "file": _Dropped()})
     if _is_terminal(kwargs["file"]) or "notebook" in tqdm.__module__:
         return tqdm(**kwargs)
     kwargs.setdefault("mininterval", LOG_REFRESH_SECONDS)
     kwargs.setdefault("maxinterval", max(LOG_REFRESH_SECONDS, float(kwargs["mininterval"])))
+    kwargs["file"] = _LineLog(kwargs["file"])
     return _LogBar(**kwargs)
+
+
+class _Dropped:
+    """A stream that takes every write and keeps nothing (a disabled bar's, where none exists)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+# what tqdm writes around a redraw that a log line does not need: the return to the line's
+# start, the cursor moves of a bar at another position
+_REDRAW_NOISE = ("\r", "\x1b[A")
+
+
+class _LineLog:
+    r"""The stream under a bar drawn into a log. tqdm redraws a bar in place (``'\r' + bar``,
+    padded with spaces to the last one's width) and ends its line when it closes; in a log a
+    ``'\r'`` starts no new line, so the redraws made one endless line, and a warning or an
+    error printed meanwhile was glued onto it. Here every redraw is a line of its own, and
+    what only cleared or ended a line on a terminal (a padded ``'\r'``, the closing ``'\n'``)
+    writes nothing: the line already ended."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        line = str(text)
+        for noise in _REDRAW_NOISE:
+            line = line.replace(noise, "")
+        line = line.rstrip(" \n")
+        # the empty write too: tqdm writes '' to find out whether the stream is closed
+        self._stream.write(f"{line}\n" if line else "")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno ...: the stream's
+        return getattr(self._stream, name)
+
+
+def clear_bars(stream: Any = None) -> None:
+    """Clear the line of every bar drawn on the terminal ``stream`` (default: stderr) before a
+    message is written there, as ``tqdm.write`` does: the message starts its own line instead
+    of being glued after the bar, and the bar is drawn again below it at its next update. A
+    bar in a log (``_LineLog``) ends each line itself; without tqdm loaded there is no bar."""
+    import sys
+
+    module = sys.modules.get("tqdm")
+    stream = sys.stderr if stream is None else stream
+    if module is None or stream is None or not _is_terminal(stream):
+        return
+    for bar in list(getattr(module.tqdm, "_instances", ())):
+        fp = getattr(bar, "fp", None)
+        if getattr(bar, "disable", True) or getattr(fp, "_wrapped", fp) is not stream:
+            continue
+        try:
+            bar.clear()
+        except (OSError, ValueError):  # a terminal gone meanwhile: the message's write says so
+            continue
+
+
+def say(line: str, stream: Any = None) -> None:
+    """``print(line)`` to ``stream`` (default: stderr) on a line of its own, a bar drawn there
+    cleared first (``clear_bars``): what commands say to a person while a bar may be drawn."""
+    import sys
+
+    stream = sys.stderr if stream is None else stream
+    if stream is None:  # no stderr (closed, pythonw): print(file=None) would write to stdout
+        return
+    clear_bars(stream)
+    print(line, file=stream)
 
 
 def _log_bar_class() -> type:

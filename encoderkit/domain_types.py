@@ -93,14 +93,17 @@ class IngestReport:
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
 
-    def summary(self) -> str:
+    def summary(self, with_warnings: bool = True) -> str:
+        """The report as ``key: value`` lines; ``with_warnings=False`` leaves out the
+        ``warning: ...`` lines (``encoderkit ingest`` says those on stderr, where warnings go:
+        stdout's lines are for a script to read)."""
         lines = [f"records written: {self.records}", f"tokens: {self.tokens}"]
         lines += [f"{name}: {n}" for name, n in sorted(self.counts.items())]
         lines += self.notes
         total = sum(self.skipped.values())
         lines.append(f"records skipped: {total}")
         lines += [f"  {reason}: {n}" for reason, n in sorted(self.skipped.items())]
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"warning: {w}" for w in self.warnings] if with_warnings else []
         return "\n".join(lines)
 
 

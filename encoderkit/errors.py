@@ -116,9 +116,24 @@ def data_error(exc: BaseException, file: Any) -> EncoderkitError:
     return DataError(f"cannot read: {text}" if not isinstance(exc, ValueError) else text, file=file)
 
 
+def refuse_stream(file: Any, key: str | None = None) -> None:
+    """A ``DataError`` naming ``file`` when it is a pipe, a terminal, a device or a socket
+    rather than a file (``encoderkit.file_kinds``): every reader of an input by path reads it
+    more than once, so a pipe gave a wrong message ("the file is empty") or a FIFO a hang."""
+    from encoderkit.file_kinds import stream_input_problem  # stdlib only; kept out of the import
+
+    problem = stream_input_problem(file)
+    if problem is not None:
+        raise DataError(problem, file=file, key=key)
+
+
 @contextmanager
-def reading(file: Any) -> Iterator[None]:
-    """Turn any error raised while reading ``file`` into a ``DataError`` naming it."""
+def reading(file: Any, *, once: bool = False) -> Iterator[None]:
+    """Turn any error raised while reading ``file`` into a ``DataError`` naming it. A ``file``
+    that is a pipe (``input=/dev/stdin``, ``<(zcat x.gz)``) or a device is refused first
+    (``refuse_stream``), unless the caller reads it ``once`` from start to end."""
+    if not once:
+        refuse_stream(file)
     try:
         yield
     except READ_ERRORS as e:

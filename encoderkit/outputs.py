@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from encoderkit.errors import DataError, OutputExistsError
+from encoderkit.file_kinds import output_kind_problem
 
 STORE_ATTR = "encoderkit"
 HF_TOKENIZER_FILE = "encoderkit_tokenizer.json"  # export-hf: how to build input_ids (interop/hf.py)
@@ -181,26 +182,38 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, found: Stamp = ...)
         found = checked_stamp(key)
     with publish_lock(os.path.dirname(key)):
         refuse_if_changed(key, found)
+        refuse_unreplaceable(key)  # a caller that never ran check_output: the rename would replace it
         os.replace(tmp, key)
         # used: a later write of this path (this command's own, or a later call from Python
         # that did not check it) compares with what is there then
         _CHECKED.pop(key, None)
 
 
+def refuse_unreplaceable(path: str | os.PathLike) -> None:
+    """``OutputExistsError`` naming ``path`` when it is a symbolic link, a device, a FIFO or a
+    socket: the final rename would replace it, whatever ``overwrite`` says
+    (``encoderkit.file_kinds.output_kind_problem`` says why a link is not written through)."""
+    problem = output_kind_problem(path)
+    if problem is not None:
+        raise OutputExistsError(problem, file=path)
+
+
 def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
                  recognise: Callable[[Path], bool] | None = None, file_ok: bool = False) -> None:
     """Refuse an output that exists without ``overwrite``, or that holds something
     encoderkit did not write (``recognise`` says what a directory must be; ``file_ok``:
-    a regular file may be replaced). An empty directory may always be replaced. What is
-    there is recorded: the final rename refuses if another process changes it meanwhile."""
+    a regular file may be replaced). An empty directory may always be replaced; a symbolic
+    link, a device, a FIFO or a socket never is (``refuse_unreplaceable``), overwrite or not.
+    What is there is recorded: the final rename refuses if another process changes it meanwhile."""
     target = Path(path).expanduser()
     check_parent(target)
     _CHECKED[_key(target)] = stamp(target)
+    refuse_unreplaceable(target)  # before the overwrite check: overwrite=true would not help
     if not (target.exists() or target.is_symlink()):
         return
     if not overwrite:
         raise OutputExistsError("already exists; pass overwrite=true to replace it", file=target)
-    if target.is_dir() and not target.is_symlink():
+    if target.is_dir():  # a link, to a folder or not, was refused above
         if not any(target.iterdir()) or (recognise is not None and recognise(target)):
             return
         raise OutputExistsError(f"is a directory that is not {what} (it holds other files); "

@@ -10,17 +10,20 @@ writer, finalises the store atomically and prints the report.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+import warnings
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from encoderkit.cliutil import progress_bar
+from encoderkit.cliutil import progress_bar, say
 
 from encoderkit.data.store import StorePath, StoreWriter
-from encoderkit.errors import READ_ERRORS, DataError, EncoderkitError, InputNotFoundError, UsageError, data_error
+from encoderkit.errors import (READ_ERRORS, DataError, EncoderkitError, InputNotFoundError, UsageError, data_error,
+                               refuse_stream)
 from encoderkit.registry import get_domain
 
 if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `encoderkit ingest --help`
@@ -64,6 +67,8 @@ def expand_inputs(inputs: str | Sequence[str]) -> list[str]:
             if os.path.isdir(path):
                 raise DataError(f"is a directory; ingest expects files (a glob such as "
                                 f"'{os.path.join(item, '*')}' reads the files in it)", file=item, key="input")
+            # hashed for the provenance, then parsed: a pipe would reach the parser empty
+            refuse_stream(item, key="input")
             out.append(path)
     if not out:
         raise UsageError("The 'input' parameter of ingest needs at least one path or glob. Got none.",
@@ -145,7 +150,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     bar = progress_bar(desc=f"ingest {domain}", unit=f" {unit}", unit_scale=True, disable=not progress,
                        file=sys.stderr)
     try:
-        with StoreWriter(output, domain, overwrite=overwrite or append) as writer:
+        with _warnings_shown() as shown, StoreWriter(output, domain, overwrite=overwrite or append) as writer:
             proxy = ProgressWriter(writer, bar, per_record=getattr(cls, "ingest_counts", "tokens") == "records")
             old_tokens = 0
             if old is not None:  # the old records: linked where the file system allows, else copied
@@ -185,13 +190,43 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
     stored_unit = unit if own_count and getattr(cls, "ingest_counts", "tokens") != "records" else "tokens"
     elapsed = time.perf_counter() - t0
     if verbose:
+        # the report's warnings on stderr, where warnings go (a domain warned of some as it read:
+        # not twice), not among stdout's `key: value` lines a script reads. Printed as warnings
+        # look (`encoderkit ingest: warning: ...` in the CLI), not raised through warnings.warn:
+        # a caller's filters ("error") did not turn the report's lines into exceptions before
+        caller = sys._getframe(1)
+        for text in dict.fromkeys(report.warnings):
+            if text not in shown:
+                say(warnings.formatwarning(text, UserWarning, caller.f_code.co_filename, caller.f_lineno,
+                                           line="").rstrip("\n"))
         verb = "appended to" if old is not None else "->"
         print(f"ingest {domain}: {len(sources)} file(s) {verb} {output}"
               + (f" ({len(old)} records, {old_tokens} {stored_unit} already there"
                + (f"; copied: {writer.copy_reason})" if writer.copy_reason else ")") if old is not None else ""))
-        print(report.summary())
+        print(report.summary(with_warnings=False))
         print(f"time: {elapsed:.1f} s")
     return report
+
+
+@contextlib.contextmanager
+def _warnings_shown() -> Iterator[set[str]]:
+    """The texts of the warnings shown while the block runs (a domain that warns of what it
+    also puts in the report's warnings: ``ingest`` then does not say it again). Delegates to
+    the ``warnings.showwarning`` in place, so a caller's recording (pytest, ``catch_warnings``)
+    still gets them."""
+    shown: set[str] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        shown.add(str(message))
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield shown
+    finally:
+        if warnings.showwarning is show:  # a section that set its own meanwhile keeps it
+            warnings.showwarning = previous
 
 
 def run_records(store: Any, inputs: Mapping[str, Any] | None) -> int | None:

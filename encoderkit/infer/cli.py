@@ -12,7 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from encoderkit.cliutil import check_device, dispatch
-from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
+from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading,
+                               refuse_stream)
 from encoderkit.infer.infill_files import named as _named
 from encoderkit.overrides import parse_args  # predict, evaluate and tests import it from here
 
@@ -38,7 +39,8 @@ PROBE_USAGE = """usage: encoderkit probe embeddings=<.zarr|.npy|.csv> labels=<.c
                        [label_column=label] [folds=5] [seed=0] [baseline=<features file>]
 
 Linear probe of embeddings with nested cross-validation (scikit-learn). Labels are matched
-to embeddings by an 'id' column when both have ids, else by row order.
+to embeddings by an 'id' column when both have ids, by row order when neither has; labels with
+an 'id' column for embeddings without ids (a .npy copied without its .ids.npy) are refused.
 """
 
 
@@ -76,6 +78,7 @@ def _input_path(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
         raise InputNotFoundError("input does not exist", file=text, key="input")
+    refuse_stream(text, key="input")  # before the checkpoint loads: read more than once
     return path
 
 
@@ -158,11 +161,13 @@ def _infill(argv: list[str]) -> int:
 
 
 def read_labels(path: str, ids: np.ndarray | None, n: int, column: str | None) -> np.ndarray:
-    """Labels aligned with the embeddings' rows: by ``id`` when both sides have ids, else by order."""
+    """Labels aligned with the embeddings' rows: by ``id`` when both sides have ids, by order
+    when the labels have none (labels with ids for embeddings without: refused)."""
     file = Path(path)
     if not file.exists():
         raise InputNotFoundError("labels file does not exist", file=path, key="labels")
-    with reading(file):
+    # a CSV is one pandas read (labels=<(cut -d, -f1,3 x.csv) works); np.load seeks back
+    with reading(file, once=file.suffix.lower() != ".npy"):
         y = _read_labels(file, ids, n, column)
     y = np.asarray(y)
     if y.dtype == object or y.dtype.kind == "f":
@@ -211,6 +216,15 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
                 raise DataError(f"{len(missing)} embedding ids have no label "
                                 f"(first: {missing[:3]})", file=path)
             y = pd.Series([table[str(i).strip()] for i in ids])
+        elif "id" in frame.columns:
+            # the labels name their records, the embeddings do not say which record each row is
+            # (a .npy copied without its .ids.npy): matched by order, a labels file sorted or
+            # filtered otherwise paired labels with other records (r2 0.97 -> -0.03, exit 0)
+            raise DataError(f"names its records by id (an 'id' column), but the embeddings carry no "
+                            f"ids to match them with (a .npy's ids are in <stem>.ids.npy beside it; "
+                            f"copy that file along), so the {len(frame)} labels would be paired with "
+                            f"the embeddings' rows by order; to match them by order, drop the 'id' "
+                            f"column", file=path, key="labels")
         else:
             y = frame[column]
         if not pd.api.types.is_numeric_dtype(y):  # numbers with 'NA' holes (R): the words are holes there

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from encoderkit.session_state import warnings_kept
-from encoderkit.errors import DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading
+from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UsageError, data_error, reading,
+                               refuse_stream)
 
 if TYPE_CHECKING:
     from encoderkit.infer.pretrained import Pretrained
@@ -76,6 +77,7 @@ def check_infill_paths(source: str | os.PathLike, output: str | os.PathLike,
         raise InputNotFoundError("input does not exist", file=_shown(str(text)), key="input")
     if path.is_dir():
         raise DataError("is a directory; infill reads one file", file=text, key="input")
+    refuse_stream(text, key="input")  # a pipe (<(zcat x.gz)) is read more than once
     target = Path(output).expanduser()
     if target.absolute() == path.absolute():
         raise UsageError("output is the input file; write the infilled data elsewhere",

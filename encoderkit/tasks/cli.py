@@ -195,7 +195,9 @@ def _finetune_one(argv: list[str]) -> int:
     try:
         run_dir = finetune(argv)  # holds run.dir from member 0 to the ensemble's end
     except NonFiniteLossError as e:
-        print(f"encoderkit finetune: stopped: {e}", file=sys.stderr)
+        from encoderkit.cliutil import say
+
+        say(f"encoderkit finetune: stopped: {e}")  # on a line of its own, a bar cleared first
         return 1
     if os.environ.get("RANK", "0") == "0":
         from encoderkit.tasks.ensemble import member_dirs

@@ -339,5 +339,7 @@ def run(command: str, argv: list[str]) -> int:
             return multirun(argv, compose, _pretrain_job)
         return _pretrain_job(argv)
     except NonFiniteLossError as e:
-        print(f"encoderkit pretrain: stopped: {e}", file=sys.stderr)
+        from encoderkit.cliutil import say
+
+        say(f"encoderkit pretrain: stopped: {e}")  # on a line of its own, a bar cleared first
         return 1

@@ -1,0 +1,156 @@
+"""stdout and stderr while a command runs: what a failure to write them means.
+
+stdout carries a command's summary (the ``key: value`` lines of ingest, "wrote ... to ..."),
+stderr its progress bar, warnings and errors. Neither carries a command's data (outputs are
+files), so a failed write of either loses messages, not results. It was reported wrongly:
+ingest's ``except READ_ERRORS`` turned the ``OSError`` of ``>/dev/full`` into
+"<input>: cannot read: No space left on device", infill's became "a bug in encoderkit", each
+after the output was written; ``2>/dev/full`` failed an ingest at its first bar and left no
+store. Now (``guarded_streams``):
+
+- a write that fails because its reader went away (EPIPE: ``| head -1``) raises
+  ``BrokenPipeError`` as before, which ``encoderkit.cli.main`` ends quietly with 141, as a
+  process killed by SIGPIPE;
+- any other failed write (ENOSPC of a full disk, EIO of a terminal gone) is remembered, the
+  stream's later writes are dropped, the command runs to its end, and ``main`` says which
+  stream could not be written and exits 1 (as GNU tools do on a write error, stderr's
+  included), the command's outputs complete;
+- a closed stream (``2>&-``, ``>&-``: Python's ``sys.stderr`` is None) drops what is written to
+  it: ``print(file=sys.stderr)`` wrote to stdout then, and a progress bar failed. In the
+  console command the closed descriptor is opened on ``/dev/null`` too, so that no file the
+  command opens gets descriptor 2 and receives what a library writes to "stderr".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, Iterator
+
+
+class GuardedStream:
+    """``stream`` for the length of a command, remembering the first write that failed for a
+    reason other than a reader gone away (``failure``) and dropping what follows it. Every
+    other attribute (``isatty``, ``fileno``, ``encoding``, ``buffer``) is the stream's."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self.name = name
+        self.failure: OSError | None = None
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        if self.failure is not None:
+            return None
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:  # ENOSPC, EIO, EDQUOT ...: said once the command has run to its end
+            self.failure = e
+            return None
+
+    def write(self, text: str) -> int:
+        self._guard(self._stream.write, text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    @property
+    def wrapped(self) -> Any:
+        return self._stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _descriptor_closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def _null_out() -> Any:
+    return open(os.devnull, "w", encoding="utf-8")
+
+
+class Streams:
+    """The two guarded streams of one command, and what ``main`` says of them at its end."""
+
+    def __init__(self, out: GuardedStream, err: GuardedStream) -> None:
+        self.out, self.err = out, err
+
+    def flush(self) -> None:
+        """Write what is still buffered (a pipe's or a file's stdout is block-buffered): a
+        failure shows here, within the command, not at the interpreter's exit (exit 120).
+        A reader gone away raises ``BrokenPipeError``."""
+        self.out.flush()
+        self.err.flush()
+
+    def problem(self, ran: bool = True) -> str | None:
+        """One line saying which stream could not be written, or None; ``ran``: a command ran
+        (not ``--help`` / ``--version``), whose outputs the line says are complete."""
+        failed = [s for s in (self.out, self.err) if s.failure is not None]
+        if not failed:
+            return None
+        first = failed[0].failure
+        reason = (first.strerror or str(first)) if first is not None else "write failed"
+        names = " and ".join(s.name for s in failed)
+        done = "; the command ran to its end and its outputs are complete" if ran else ""
+        return f"cannot write to {names} ({reason}): what was printed there is lost{done}"
+
+
+@contextlib.contextmanager
+def guarded_streams(entry: bool) -> Iterator[Streams]:
+    """``sys.stdout`` / ``sys.stderr`` as ``GuardedStream`` while the block runs, a closed one
+    as a stream that drops everything; the previous ones are back on leaving. ``entry``: the
+    console command (not a Python caller), whose process also gets ``/dev/null`` on a closed
+    descriptor 1 or 2, and whose failed stream is pointed at ``/dev/null`` on leaving so that
+    the interpreter's last flush does not fail again (exit 120, "Exception ignored")."""
+    saved = sys.stdout, sys.stderr
+    opened = []
+    if entry:
+        for fd in (1, 2):
+            if _descriptor_closed(fd):  # the next file opened would get it
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+    streams = []
+    for stream, name in ((sys.stdout, "standard output"), (sys.stderr, "standard error")):
+        if stream is None:
+            stream = _null_out()
+            opened.append(stream)
+        streams.append(GuardedStream(stream, name))
+    out, err = streams
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield Streams(out, err)
+    finally:
+        # a command that replaced them meanwhile (and did not give them back) keeps its own
+        if sys.stdout is out:
+            sys.stdout = saved[0]
+        if sys.stderr is err:
+            sys.stderr = saved[1]
+        for stream in opened:
+            stream.close()
+        if entry:
+            for guarded, fd in ((out, 1), (err, 2)):
+                if guarded.failure is not None:
+                    point_at_null(fd)
+
+
+def point_at_null(fd: int) -> None:
+    """Descriptor ``fd`` on ``/dev/null`` (what is still buffered for it is then discarded at
+    exit rather than failing again)."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
