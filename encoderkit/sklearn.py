@@ -16,7 +16,9 @@ imputers return it; float64 for integers and other dtypes). A column with no obs
 cell at fit has nothing to learn from: as in scikit-learn's imputers
 (``keep_empty_features=False``), ``transform`` leaves it out of its output
 (``get_feature_names_out`` says which remain);
-``keep_empty_features=True`` keeps it in place, its cells still missing.
+``keep_empty_features=True`` keeps it in place, its cells still missing. An ``X`` with no
+observed cell at all (a ``ColumnTransformer``'s empty columns) trains no model: ``transform``
+then returns no column, or ``X``'s columns as given (``keep_empty_features=True``).
 
 Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed cells,
 trains on the rest, and keeps per column the ``blend`` setting's fill unless the encoder
@@ -28,8 +30,9 @@ An ensemble: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head o
 are averaged before decoding; ``transform(X, return_std=True)`` also returns a per-cell
 standard deviation: the models' spread combined with the column's held-back error, each
 column as the domain fills it (numbers, codes, categories: ``transform``; 0 at observed
-cells; without held-back cells, ``select='model'``, the spread alone, which measures how
-much the seeds disagree, far less than the error; with one model as well, NaN, said).
+cells, NaN at cells left missing; without held-back cells, ``select='model'``, the spread
+alone, which measures how much the seeds disagree, far less than the error; with one model
+as well, NaN, said).
 
 Pickling (scikit-learn's ``clone`` does not pickle; ``joblib`` with several processes
 and ``pickle.dumps`` do): ``__getstate__`` stores each fitted model as safetensors bytes
@@ -46,6 +49,7 @@ holds the estimator's parameters, ``fit``, ``transform`` and pickling.
 from __future__ import annotations
 
 import numbers
+import re
 import shutil
 import tempfile
 import warnings
@@ -66,7 +70,9 @@ from encoderkit.selection import SELECT
 from encoderkit.session_state import held, model_build, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
 from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes, as_input_floats
-from encoderkit.sklearn_select import FOREST_WEIGHT, SelectionMixin, _keep_categories_seen, ensemble_spread
+from encoderkit.sklearn_select import (FOREST_WEIGHT, SelectionMixin, _keep_categories_seen, ensemble_spread,
+                                       unfilled_spread)
+from encoderkit.sklearn_warnings import caller_level, empty_features_message, unknown_value_messages
 
 # The names the tests import from here, wherever they are defined now (FOREST_WEIGHT: the
 # one dict the selection reads, which a test changes in place).
@@ -127,7 +133,7 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         the encoder's category, said once; the other blends keep the encoder's category). The
         models are fitted once,
         so ``transform`` imputes each row from what ``fit`` learned, independently of the
-        other rows.
+        other rows (an all-missing row too: alone, it gets the fill it gets in any batch).
     select : {"auto", "model"}, default="auto"
         ``auto``: ``fit`` holds back 5% of the observed cells, trains the encoder on the
         rest, and chooses per numeric column among the encoder alone, each classical
@@ -143,7 +149,9 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
 
     keep_empty_features : bool, default=False
         A column with no observed value at ``fit`` is left out of ``transform``'s output
-        (False, scikit-learn's default), or kept in place with its cells missing (True).
+        (False, scikit-learn's default), or kept in place with its cells missing (True; where
+        scikit-learn's imputers write 0 or their initial fill, the cells stay missing, their
+        ``return_std`` NaN). ``fit`` says which, by the names ``get_feature_names_out`` gives.
     missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
         The placeholder for missing cells, as in scikit-learn's imputers: every cell equal
         to it is missing, at ``fit`` and at ``transform``, and is filled (never written
@@ -183,7 +191,8 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         array). ``transform`` takes a DataFrame with these columns in this order (labels
         compared as text: ``0`` and ``'0'`` are one name), as scikit-learn takes string names.
     run_dir_ : str or None
-        The directory holding this fit's runs (under ``run_dir``; None without it).
+        The directory holding this fit's runs (under ``run_dir``; None without it, or when
+        ``X`` had no observed cell and no model was trained).
     """
 
     def __init__(self, *, model: str = "impute", steps: int | str = "auto", n_models: int = 1,
@@ -281,6 +290,7 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
     # for validation is no news to the user
     @without_unknown_values
     def _fit(self, X: Any) -> "EncoderImputer":
+        from domains.tabular.schema import entirely_missing_message
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
 
@@ -300,6 +310,14 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         hide = _keep_categories_seen(frame, draw_holdout(list(channels(frame, held)), HOLDOUT, seed)) \
             if self.select == "auto" and held else {}
         self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]
+        if self.empty_features_:  # in the user's names and words (ingest's: "'c3' ... dropped")
+            names = self._user_names()
+            warnings.warn(empty_features_message([names[c] for c in self.empty_features_],
+                                                 bool(self.keep_empty_features),
+                                                 len(self.empty_features_) == frame.shape[1]),
+                          UserWarning, stacklevel=caller_level())
+        if len(self.empty_features_) == frame.shape[1]:
+            return self._fit_nothing()
         hidden = any(m.any() for m in hide.values())
         fit_frame = with_hidden(frame, hide, held) if hidden else frame
         if self.run_dir:  # each fit its own subdirectory: a refit (cross_val_score, ...) never meets a
@@ -311,7 +329,10 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         self.run_dir_ = str(work) if self.run_dir else None
         try:
             store = str(work / "fit.zarr")
-            _ingest_frame(fit_frame, store, options)
+            with warnings_kept():  # said above, in the user's words
+                for c in self.empty_features_:
+                    warnings.filterwarnings("ignore", message=re.escape(entirely_missing_message(c)) + r"\Z")
+                _ingest_frame(fit_frame, store, options)
             # the domain's own (transductive) blend is off: the estimator blends with a
             # second model fitted here, so transform never refits on the rows it fills
             words = [f"model={self.model}", f"train.steps={self.steps}", "domain.infill_blend=none",
@@ -336,10 +357,23 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         self.fill_error_ = self._fill_errors(frame, coded)
         return self
 
+    def _fit_nothing(self) -> "EncoderImputer":
+        """``fit`` on an ``X`` with no observed cell (a ``ColumnTransformer``'s columns all
+        missing): nothing to learn, no model trained. As scikit-learn's imputers do,
+        ``transform`` then returns no column (``keep_empty_features=False``, its warning
+        said) or ``X``'s columns as given, their missing cells missing (True)."""
+        self.run_dir_ = None
+        self.models_: list[Any] = []
+        self.blend_columns_, self.blend_model_ = [], None
+        self.selection_, self.selection_errors_, self.fill_error_ = {}, {}, {}
+        self.category_forests_ = None
+        return self
+
     def transform(self, X: Any, return_std: bool = False) -> Any:
         """Fill the missing cells of ``X`` with the fitted model(s); with ``return_std``,
         return ``(filled, spread)``, each column taken as the domain fills it (its schema
-        kind, not its dtype): 0 at observed cells; at a filled numeric cell, the square root
+        kind, not its dtype): 0 at observed cells; NaN at cells left missing (a column kept by
+        ``keep_empty_features``); at a filled numeric cell, the square root
         of the models' variance there (their standard deviation) plus the column's held-back
         squared error (``fill_error_``, where the fit held cells back: ``select='auto'``), so
         that it measures how far the fill may be from the truth, not only how much the seeds
@@ -355,9 +389,42 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
             return self._transform(X, return_std)
 
     def _transform(self, X: Any, return_std: bool) -> Any:
+        frame, is_frame = self._frame(X, reset=False)
+        if self.models_:
+            # values with no category: said once per column here, in transform's words (the
+            # encoder, each model of return_std and the classical imputers read them alike)
+            domain = self.models_[0].domain
+            news = unknown_value_messages(frame, domain.columns, self._user_names(),
+                                          domain.options.get("drop_columns", ()))
+            with warnings_kept():
+                warnings.simplefilter("ignore", UnknownValueWarning)
+                filled, spread = self._fill(frame, return_std)
+            for message in news:
+                warnings.warn(message, UnknownValueWarning, stacklevel=caller_level())
+        else:  # nothing observed at fit (_fit_nothing): every cell as given
+            filled, spread = frame.copy(), (unfilled_spread(frame) if return_std else None)
+        keep = self._kept()
+        if not keep.all():  # columns with nothing observed at fit: out, as scikit-learn's imputers do
+            filled = filled.loc[:, keep]
+            spread = None if spread is None else spread.loc[:, keep]
+        if is_frame:  # the caller's column names and index back
+            filled.columns, filled.index = X.columns[keep], X.index
+            if self._placeholder() is not None:
+                filled = _restore_dtypes(filled, list(X.dtypes[keep]))
+            if spread is not None:
+                spread.columns, spread.index = X.columns[keep], X.index
+        else:
+            # X's own float dtype, as scikit-learn's imputers (float32 in, float32 out)
+            filled = as_input_floats(filled.to_numpy(dtype=np.float64), X)
+            spread = None if spread is None else as_input_floats(spread.to_numpy(dtype=np.float64), X)
+        filled = self._as_configured(filled, X)  # the spread as it is, as scikit-learn's wrapper did
+        return (filled, spread) if return_std else filled
+
+    def _fill(self, frame: pd.DataFrame, return_std: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """``frame`` (``X`` read as at fit) filled, and with ``return_std`` its figure per cell
+        (``ensemble_spread``, moved as the blend moves the fill, with the held-back error)."""
         from encoderkit.impute import ensemble_infill
 
-        frame, is_frame = self._frame(X, reset=False)
         forests = getattr(self, "category_forests_", None)
         share = self._forest_weight()
         infill = None if forests is None else \
@@ -375,22 +442,7 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
                 spread[c] = spread[c].to_numpy() * (1 - w[:, j])
         if spread is not None:  # the fill's own error, measured on the held-back cells
             spread = self._with_errors(frame, filled, spread)
-        keep = self._kept()
-        if not keep.all():  # columns with nothing observed at fit: out, as scikit-learn's imputers do
-            filled = filled.loc[:, keep]
-            spread = None if spread is None else spread.loc[:, keep]
-        if is_frame:  # the caller's column names and index back
-            filled.columns, filled.index = X.columns[keep], X.index
-            if self._placeholder() is not None:
-                filled = _restore_dtypes(filled, list(X.dtypes[keep]))
-            if spread is not None:
-                spread.columns, spread.index = X.columns[keep], X.index
-        else:
-            # X's own float dtype, as scikit-learn's imputers (float32 in, float32 out)
-            filled = as_input_floats(filled.to_numpy(dtype=np.float64), X)
-            spread = None if spread is None else as_input_floats(spread.to_numpy(dtype=np.float64), X)
-        filled = self._as_configured(filled, X)  # the spread as it is, as scikit-learn's wrapper did
-        return (filled, spread) if return_std else filled
+        return filled, spread
 
     def fit_transform(self, X: Any, y: Any = None, return_std: bool = False) -> Any:
         # what reading X warns of (a column of text numbers, cells read as missing) was said

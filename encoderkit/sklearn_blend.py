@@ -88,12 +88,13 @@ class BlendMixin:
         return {"iterative": np.column_stack([x, indicators]), "forest": x}
 
     def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``."""
+        """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``,
+        each row's independent of the other rows (``_row_by_row``)."""
         n = len(self.blend_columns_)
         design = self._design(frame)
         with warnings_kept():
             warnings.simplefilter("ignore")
-            return {k: m[0].inverse_transform(m[1].transform(m[0].transform(design[k])))[:, :n]
+            return {k: m[0].inverse_transform(_row_by_row(m[1], m[0].transform(design[k])))[:, :n]
                     for k, m in self.blend_model_.items()}
 
     def _weights(self, name: str) -> np.ndarray:
@@ -174,6 +175,20 @@ class FiniteStandardScaler(TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_
+
+
+def _row_by_row(imputer: Any, z: np.ndarray) -> np.ndarray:
+    """``imputer.transform(z)`` (a fitted ``IterativeImputer``, on standardised ``z``) where
+    each row's fill depends on that row alone, as ``EncoderImputer`` promises. scikit-learn's
+    ``transform`` fills each row from its own cells, except when no cell of the whole batch
+    is observed: then it returns its initial fill (the column means) without running the
+    chain, so an all-missing row got other values alone (or with other all-missing rows)
+    than beside any row with a value. One row observed everywhere (0: each standardised
+    column's mean) is appended and its output dropped: never missing, it enters none of the
+    chain's regressions, so the other rows' fills are those scikit-learn gives without it,
+    and an all-missing batch runs the chain as any other (a batch's cost plus one row)."""
+    anchor = np.zeros((1, z.shape[1]), dtype=np.float64)
+    return imputer.transform(np.vstack([z, anchor]))[:-1]
 
 
 def _numbers(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:

@@ -79,9 +79,16 @@ class InputMixin:
             self.frame_columns_ = X.columns.tolist() if is_frame else None  # 0, not np.int64(0)
         frame.columns = self.columns_
         frame.index = pd.RangeIndex(len(frame))
-        if not reset and is_frame:
+        if not reset and is_frame and self.models_:  # no model: nothing was observed at fit
             frame = self._as_at_fit(frame)
         return frame, is_frame
+
+    def _user_names(self) -> dict[str, str]:
+        """Internal column name -> the name ``get_feature_names_out`` gives it (an array's
+        ``x3``, not ``c3``): the one messages use."""
+        from encoderkit.sklearn_warnings import user_names
+
+        return user_names(self.columns_, getattr(self, "frame_columns_", None))
 
     def _check_names(self, X: pd.DataFrame) -> None:
         """Refuse a DataFrame at ``transform`` whose columns are not fit's, in fit's order.

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.sklearn_blend import _numeric_columns
+from encoderkit.sklearn_warnings import caller_level
 
 # the forest's share in the categorical vote for each select='auto' choice
 FOREST_WEIGHT = {"blend": 0.5, "encoder": 0.0, "forest": 1.0}
@@ -185,14 +186,15 @@ class SelectionMixin:
             elif c in rates and not _is_number(filled[c]):
                 col[here] = 1.0 - (1.0 - np.nan_to_num(d)) * (1.0 - rates[c])
             if np.isnan(col[here]).any():
-                unknown.append(str(c))
+                unknown.append(self._user_names().get(c, str(c)))  # an array's x3, not c3
             out[c] = col
         if unknown:
             warnings.warn(f"EncoderImputer: return_std has no figure for the filled cells of column(s) "
                           f"{', '.join(unknown)}: one model (n_models=1) has no spread, and no held-back "
                           f"error was measured there (select='model', or no cell of the column held "
                           f"back at fit); their std is NaN, not 0 (a 0 would claim the fill exact). "
-                          f"Fit with n_models >= 2 or select='auto' for a figure.", UserWarning, stacklevel=4)
+                          f"Fit with n_models >= 2 or select='auto' for a figure.", UserWarning,
+                          stacklevel=caller_level())
         return out
 
 
@@ -222,13 +224,15 @@ def ensemble_spread(models: Sequence[Any], frame: pd.DataFrame, infill: Callable
     disagree, each weighted by how far its class is: for two classes ``gap * sqrt(share)``;
     the standard deviation of the classes, 0.47 for 1, 1, 2, measured around their mean, a
     value none of them filled); of any other column, the share of models whose own fill
-    differs. NaN at every filled cell with one model: there is no spread to measure.
+    differs. NaN at every filled cell with one model: there is no spread to measure; NaN at a
+    cell left missing (a column with no observed value at fit, kept by
+    ``keep_empty_features``): a 0 there claimed an exact fill where there is none.
     ``infill``: as ``ensemble_infill``'s (the forests' vote)."""
     from encoderkit.impute import ensemble_infill
 
     filled, _ = ensemble_infill(models, frame, infill=infill)
     own = [ensemble_infill([m], frame, infill=infill)[0] for m in models] if len(models) > 1 else []
-    out = pd.DataFrame(0.0, index=frame.index, columns=frame.columns)
+    out = unfilled_spread(frame)
     for c in frame.columns:
         here = frame[c].isna().to_numpy() & filled[c].notna().to_numpy()
         if not here.any():
@@ -246,6 +250,13 @@ def ensemble_spread(models: Sequence[Any], frame: pd.DataFrame, infill: Callable
         col[here] = value
         out[c] = col
     return filled, out
+
+
+def unfilled_spread(frame: pd.DataFrame) -> pd.DataFrame:
+    """``return_std``'s figure before any fill: 0 at the observed cells of ``frame`` (exact),
+    NaN at its missing ones (no fill, so no figure)."""
+    return pd.DataFrame(np.where(frame.isna().to_numpy(), np.nan, 0.0), index=frame.index,
+                        columns=frame.columns)
 
 
 def _kinds(estimator: Any) -> dict[str, str]:

@@ -122,6 +122,12 @@ def finish_schema(columns: list[dict[str, Any]], dropped: dict[str, str], opts: 
             "excluded": sorted(excluded), "dropped": dropped}
 
 
+def entirely_missing_message(name: str) -> str:
+    """What ingest says of a column with no value (``EncoderImputer`` says it in its own words:
+    ``keep_empty_features`` may keep the column, and an array's columns have other names)."""
+    return f"column {name!r} is entirely missing; dropped"
+
+
 def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, Any],
                  source: str | None = None,
                  rows: np.ndarray | None = None) -> tuple[dict[str, Any] | None, list[str], str]:
@@ -133,7 +139,7 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
     readers read ISO dates, unless the options make the column categories."""
     messages: list[str] = []
     if s.notna().sum() == 0:
-        return None, [f"column {name!r} is entirely missing; dropped"], "it is entirely missing"
+        return None, [entirely_missing_message(name)], "it is entirely missing"
     dates = date_text(s) if opts["columns"].get(name) in (None, "numeric") else None
     kind = opts["columns"].get(name) or ("numeric" if dates is not None else _infer_kind(s, opts))
     big = kind == "categorical" and name not in opts["columns"] and beyond_int64(s)

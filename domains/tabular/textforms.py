@@ -35,7 +35,9 @@ def _number_form(text: str) -> tuple[str, bool] | None:
         t, signs = "-" + t[1:-1].strip(), True
     bare = _UNITS.sub("", t.translate(_MINUS)).strip()
     signs = signs or bare != t
-    bare = bare[0] + bare[1:].lstrip() if bare[:1] in "-+" else bare  # "- 5", "-$5" -> "-5"
+    # startswith, not ``bare[:1] in "-+"``: "" is in every string, and a cell of only blanks or
+    # a unit ("", "%", "$") left bare empty, so bare[0] raised IndexError
+    bare = bare[0] + bare[1:].lstrip() if bare.startswith(("-", "+")) else bare  # "- 5", "-$5" -> "-5"
     m = _NUMBER_TEXT.fullmatch(bare)
     if m is None or not any(c.isdigit() for c in bare):
         return None
