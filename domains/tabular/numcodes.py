@@ -19,7 +19,7 @@ CODE_REPEATS, MAX_CODES = 5, 64
 def _decimal(text: str) -> tuple[str, str, str] | None:
     """``3.10``, ``-0.5`` (digits, a point, digits) as its sign, whole part and fraction as
     written (``("-", "0", "5")``); None for any other text."""
-    sign, body = (text[:1], text[1:]) if text[:1] in "+-" else ("", text)
+    sign, body = (text[:1], text[1:]) if text.startswith(("+", "-")) else ("", text)
     whole, point, frac = body.partition(".")
     if point and whole and frac and set(whole) <= _DECIMAL_DIGITS and set(frac) <= _DECIMAL_DIGITS:
         return sign, whole, frac
