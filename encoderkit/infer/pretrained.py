@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -75,6 +75,23 @@ def _shown(value: Any) -> str:
     return "null" if value is None else value if isinstance(value, str) else repr(value)
 
 
+def holds_no_records(data: Any) -> bool:
+    """Whether user data in memory holds no record: a list, tuple, dict, lazy sequence, numpy
+    array (no rows, series or items along its first axis) or DataFrame (no rows) of length 0.
+    Said before a domain reads it: an empty array reached ``np.stack`` in the series domain's
+    infill (``need at least one array to stack``), and an empty dict or table came back empty
+    from infill where embed and predict refuse it. A string is a record (a genomic ``""``)
+    and a pandas Series one row or channel: left to the domain."""
+    if isinstance(data, (str, bytes, os.PathLike)):
+        return False
+    pd = sys.modules.get("pandas")  # a DataFrame exists only where pandas was imported
+    if isinstance(data, (Sequence, Mapping)) or (pd is not None and isinstance(data, pd.DataFrame)):
+        return len(data) == 0
+    if isinstance(data, np.ndarray):
+        return data.ndim > 0 and data.shape[0] == 0
+    return False
+
+
 def _lazy(data: Any) -> bool:
     """A sequence a domain made whose items are built when read (``lazy_records``, such as
     a table's ``TableRecords``): kept as it is, not copied into a list of dicts (a raw table
@@ -106,7 +123,7 @@ class RecordSource:
                 raise ValueError(f"store {getattr(data, 'path', '')!s} holds {data.domain!r} records but this "
                                  f"model was trained on the {domain.name!r} domain")
             self.store = data
-        elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
+        elif holds_no_records(data):  # before the domain reads it, whatever its kind
             raise ValueError("empty input: it holds no records")
         elif _lazy(data):  # a domain's records, each made anew when read: no copy to take
             self.records = data
@@ -268,7 +285,7 @@ class Pretrained:
         if overwrite:
             raise UsageError("overwrite=True applies to an output file: give output=<path> too",
                              key="overwrite")
-        if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and len(data) == 0:
+        if holds_no_records(data):  # a list, an array, a table, a dict: one message
             raise UsageError("infill received an empty input (no records)")
         domain = self.infill_domain(options)
         if domain is self.domain:  # the run's own domain stays as loaded (impute, ensembles)

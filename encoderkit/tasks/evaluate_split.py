@@ -17,6 +17,12 @@ record's length; ``ingest.run_records`` also accepts the run's store appended to
 first records are the run's), or a raw file whose sha256 is that of the one file the run's
 store was ingested from. A run that recorded no store identity (checkpoints older than it)
 gets no per-split figures.
+
+The run's split and store identity are read once, when the model is loaded (``read_run_split``,
+kept on the model as ``run_split``), never again at evaluate: a service holds a model for hours
+while its run folder may be replaced on disk (another training finishing under that name), and
+reading them at each call scored the model in memory against the other run's split: its
+"held-out" figures then included records these weights trained on, without a word.
 """
 
 from __future__ import annotations
@@ -75,34 +81,61 @@ class RunRecords:
     own: frozenset[str] | None = None
 
 
+@dataclass(frozen=True)
+class RunSplit:
+    """What a fine-tuned run's folder said of its records when the model was loaded."""
+
+    run: Path  # the run folder
+    split: dict[str, frozenset[str]]  # train / val / test ids (split.json)
+    inputs: Mapping[str, Any] | None  # the newest checkpoint's record of its store (identity, ...)
+
+
+def read_run_split(checkpoint: Path | None) -> RunSplit | None:
+    """The split and store record of the run ``checkpoint`` belongs to, read now; None for a
+    checkpoint outside a run folder or a run without ``split.json``."""
+    from encoderkit.infer.run_files import run_folder
+
+    run = run_folder(checkpoint) if checkpoint else None
+    split = _split(run) if run is not None else None
+    if split is None:
+        return None
+    return RunSplit(run, split, _recorded_inputs(run))
+
+
+def run_split_of(model: Any) -> RunSplit | None:
+    """``model``'s ``run_split``: set when it was loaded (``load_finetuned``), else read the
+    first time it is asked for and kept with the model from then on."""
+    if "run_split" not in vars(model):
+        model.run_split = read_run_split(getattr(model, "path", None))
+    return model.run_split
+
+
 def own_records(model: Any, data: Any) -> RunRecords | None:
     """The run's split and training records when ``data`` (an open store, or a raw file's path)
     holds the records ``model``'s run was fine-tuned on; None otherwise, or when it cannot be
-    told (a checkpoint outside a run folder, a run without ``split.json`` or store identity)."""
-    from encoderkit.infer.run_files import run_folder
-
-    run = run_folder(model.path) if getattr(model, "path", None) else None
-    split = _split(run) if run is not None else None
-    inputs = _recorded_inputs(run) if split is not None else None
+    told (a checkpoint outside a run folder, a run without ``split.json`` or store identity).
+    The split and identity are those read when ``model`` was loaded (``run_split_of``)."""
+    known = run_split_of(model)
+    inputs = known.inputs if known is not None else None
     if not inputs or not inputs.get("identity"):
         return None
     held = _held_records(data, inputs, model.path)
     if held is None:
         return None
     count, what, own = held
+    run, split = known.run, known.split
     trained = set(split["train"])
     extra = []
     members = list(getattr(model, "members", ()))
     weights = list(getattr(model, "weights", ()))
     weights = weights[1:] if len(weights) == 1 + len(members) else [1.0] * len(members)
     for member, weight in zip(members, weights):
-        folder = run_folder(member.path) if weight > 0 and getattr(member, "path", None) else None
-        part = _split(folder) if folder is not None else None
+        part = run_split_of(member) if weight > 0 else None
         if part is None:
             continue
-        if part["train"] - trained:
-            extra.append(os.path.relpath(folder, run))
-        trained |= part["train"]
+        if part.split["train"] - trained:
+            extra.append(os.path.relpath(part.run, run))
+        trained |= part.split["train"]
     return RunRecords(run, split, frozenset(trained), tuple(extra), count, what, own)
 
 

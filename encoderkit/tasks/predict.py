@@ -26,7 +26,8 @@ from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
-from encoderkit.tasks.evaluate_split import Evaluation, own_records, split_metrics
+from encoderkit.tasks.evaluate_split import (Evaluation, RunSplit, own_records, read_run_split,
+                                              split_metrics)
 from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.prediction_output import as_written, output_format, prediction_frame, write_frame  # noqa: F401
@@ -49,6 +50,10 @@ class FineTuned(Pretrained):
     members: Sequence["FineTuned"] = ()
     # weights of this model and each member in the average (ensemble.json; empty: equal)
     weights: Sequence[float] = ()
+    # the run's split and store record as its folder held them when loaded (set by
+    # ``load_finetuned``; ``evaluate_split.run_split_of``): evaluate's per-part figures stay
+    # those of the weights in memory when the run folder is replaced on disk
+    run_split: RunSplit | None
 
     @property
     def spec(self) -> TaskSpec:
@@ -58,19 +63,23 @@ class FineTuned(Pretrained):
         extra = f"members={1 + len(self.members)}, " if self.members else ""
         return super().__repr__().replace("Pretrained(", f"FineTuned(task={self.spec.type!r}, {extra}", 1)
 
-    def values(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
+    def values(self, data: Any, *, progress: bool | None = None,
+               max_tokens: int | None = None) -> tuple[list[str], list[np.ndarray]]:
         """(record ids, per-record probabilities / original-unit values): this model's, or
-        the mean over the ensemble's members."""
+        the mean over the ensemble's members. ``max_tokens``: this call's token budget per
+        batch, for every member (None: this model's ``max_tokens``)."""
         data = _opened(data)
+        # per call, never stored: a service's one request asking for a small budget changed
+        # every later call's, and that of calls running in other threads meanwhile
+        budget = int(max_tokens) if max_tokens else self.max_tokens
         if self.members and not isinstance(data, Path) and not hasattr(data, "__len__"):
             data = list(data)  # an iterator is read once per member
         n = 1 + len(self.members)
         weights = list(self.weights) if len(self.weights) == n else [1.0 / n] * n
-        ids, outs = self.outputs(data, progress=progress)
+        ids, outs = self.outputs(data, progress=progress, max_tokens=budget)
         values = [weights[0] * to_prediction(self.spec, o) for o in outs]
         for member, w in zip(self.members, weights[1:]):
-            member.max_tokens = self.max_tokens
-            for j, o in enumerate(member.outputs(data, progress=False)[1]):
+            for j, o in enumerate(member.outputs(data, progress=False, max_tokens=budget)[1]):
                 values[j] = values[j] + w * to_prediction(member.spec, o)
         check = getattr(data, "check_unchanged", None)
         if check is not None:  # a store replaced since it was opened: no output from a mix of two
@@ -78,8 +87,10 @@ class FineTuned(Pretrained):
         return ids, values
 
     # ---- raw outputs ----
-    def outputs(self, data: Any, *, progress: bool | None = None) -> tuple[list[str], list[np.ndarray]]:
-        """(record ids, per-record raw head outputs) in input order."""
+    def outputs(self, data: Any, *, progress: bool | None = None,
+                max_tokens: int | None = None) -> tuple[list[str], list[np.ndarray]]:
+        """(record ids, per-record raw head outputs) in input order; ``max_tokens``: this
+        call's token budget per batch (None: this model's ``max_tokens``)."""
 
         from encoderkit.data.collate import collate
         from encoderkit.infer.embed import autocast_for, pack_in_order, record_jobs, show_windows
@@ -109,7 +120,8 @@ class FineTuned(Pretrained):
 
         n = len(source)
         bar = progress_bar(n, "predict", progress)
-        groups = pack_in_order(windows(), lambda jw: len(jw[2]), max(self.max_tokens, self.max_seqlen))
+        budget = max(max_tokens or self.max_tokens, self.max_seqlen)
+        groups = pack_in_order(windows(), lambda jw: len(jw[2]), budget)
         ended = []
 
         def batches():
@@ -154,9 +166,7 @@ class FineTuned(Pretrained):
         if self.spec.contrastive:
             raise UsageError(f"a {self.spec.type} run predicts no labels; use embed (its "
                              "embeddings are the output)")
-        if max_tokens:
-            self.max_tokens = int(max_tokens)
-        ids, values = self.values(data, progress=progress)
+        ids, values = self.values(data, progress=progress, max_tokens=max_tokens)
         frame = prediction_frame(self.spec, ids, values)
         index = self.domain.row_index(data)
         if index is not None:  # a table's rows: the caller's index, so df["p"] = out["prediction"] lines up
@@ -510,6 +520,7 @@ def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",
                     step=int(state.get("step", 0)), max_seqlen=max_seqlen).to(device)
     out.members = []
     out.weights = list(weights)
+    out.run_split = read_run_split(checkpoint)  # once: later evaluate calls never reread the folder
     for run in members:
         member = load(run, device=device)
         if not isinstance(member, FineTuned) or member.spec.outputs() != spec.outputs():

@@ -16,16 +16,16 @@ packed axis into *units*, each one SDPA call per layer:
 The packed tensors are cut with ``split`` and the outputs joined with one
 ``cat``: no index gather/scatter per piece, whose backward would zero-fill and
 accumulate a full gradient per piece; a group is padded and unpadded with one
-gather each way (``_Unit.gather``). Masks are additive float tensors,
-built once per (lengths, window, dtype, device) and kept in a small LRU cache:
-shared by every layer and by later batches.
+gather each way (``_Unit.gather``). Masks are additive float tensors, built once
+per (lengths, window, dtype, device): kept by the plan, so every layer of the batch
+(and a checkpointed layer's recompute) shares them, and in a small LRU cache shared
+by later batches (``mask_cache.MaskCache``), bounded by bytes.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,13 +33,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from encoderkit.core.attention.base import AttentionBackend
+from encoderkit.core.attention.mask_cache import MaskCache
 
 SHORT = 64  # sequences below this are padded together in groups; longer ones are slices
 MIN_BLOCK = 32  # smaller blocks make matmuls too small to pay for the blocking
 BLOCKED_FROM = 4  # run a local layer blocked when L >= BLOCKED_FROM * block
-# Masks depend only on (lengths, window, dtype, device): reused across layers and batches.
-_MASKS: OrderedDict[tuple, Tensor | None] = OrderedDict()
-_MASK_CACHE = 256
+# Masks depend only on (lengths, window, dtype, device): reused by later batches. A
+# group's key holds its members' lengths, which ragged inputs (a service embedding sets of
+# every size) practically never repeat: capped by count alone the cache held ~330 MB of such
+# masks at a ~0% hit rate, so it is capped by bytes too (mask_cache.py).
+_MASKS = MaskCache(max_entries=256, max_bytes=32 << 20)
 
 
 def _join(group_max: int, length: int) -> bool:
@@ -91,20 +94,24 @@ class SdpaPlan:
     segments: list[int]  # token counts cutting the packed axis, in packed order
     units: list[_Unit]
     device: torch.device
+    # this batch's masks, by (unit, window, dtype, blocked): every layer shares them whatever
+    # the shared cache keeps (a batch whose masks outgrow it would rebuild them per layer)
+    masks: dict[tuple, Tensor | None] = field(default_factory=dict, repr=False)
 
     def mask(self, u: int, window: int | None, dtype: torch.dtype, blocked: int | None) -> Tensor | None:
+        own = (u, window, dtype, blocked)
+        if own in self.masks:
+            return self.masks[own]
         unit = self.units[u]
         shape = tuple(unit.lens.tolist()) if unit.grouped else (unit.L, unit.n)
         key = (shape, unit.grouped, window, dtype, self.device, blocked)
-        if key in _MASKS:
-            _MASKS.move_to_end(key)
-            return _MASKS[key]
-        allowed = self._allowed(unit, window, blocked)
-        mask = None if allowed is None else torch.zeros(
-            allowed.shape, dtype=dtype, device=self.device).masked_fill_(~allowed, float("-inf"))
-        _MASKS[key] = mask
-        if len(_MASKS) > _MASK_CACHE:
-            _MASKS.popitem(last=False)
+        found, mask = _MASKS.get(key)
+        if not found:
+            allowed = self._allowed(unit, window, blocked)
+            mask = None if allowed is None else torch.zeros(
+                allowed.shape, dtype=dtype, device=self.device).masked_fill_(~allowed, float("-inf"))
+            _MASKS.put(key, mask)
+        self.masks[own] = mask
         return mask
 
     def _allowed(self, unit: _Unit, window: int | None, blocked: int | None) -> Tensor | None:
