@@ -121,3 +121,42 @@ def test_files_parsed_apart_in_other_orders_are_refused_in_those_words(tmp_path)
         ingest("timeseries", [str(p1), str(p2)], str(tmp_path / "s.zarr"), progress=False, verbose=False,
                time_column="t", series_column="id", workers=2)
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_files_of_each_channel_set_are_matched_to_the_first_file_with_that_set(tmp_path):
+    """Reviewer r1: with a file of other channels first, 'a,b' and 'b,a' were both stored by
+    position (only the first file set an order)."""
+    p0, p1, p2 = tmp_path / "x.csv", tmp_path / "ab.csv", tmp_path / "ba.csv"
+    wide(p0, ["x"], "q")
+    wide(p1, ["a", "b"], "s")
+    wide(p2, ["b", "a"], "r")
+    ingest("timeseries", [str(p0), str(p1), str(p2)], str(tmp_path / "s.zarr"), progress=False,
+           verbose=False, time_column="t", series_column="id")
+    names, got = stored(tmp_path / "s.zarr")
+    assert names is None  # a collection of two channel sets
+    want = {**by_name([p0], ["x"]), **by_name([p1, p2], ["a", "b"])}
+    same(got, want)
+
+
+@pytest.mark.parametrize("how", ["append", "workers"])
+def test_parts_with_other_channel_sets_merge_as_a_serial_ingest_records_them(tmp_path, how):
+    """Reviewer r1: once long tables recorded their channel names, a long part with one more
+    channel could no longer be appended (nor ingested with workers=2): the schemas' names
+    differed. Names are kept only where every part has the same; the records as serial."""
+    parts = []
+    for k, order in enumerate((["a", "b"], ["a", "b", "c"])):
+        p = tmp_path / f"part{k}.csv"
+        long(p, order, f"p{k}")
+        parts.append(p)
+    opts = {"time_column": "t", "series_column": "id", "value_column": "v", "channel_column": "ch"}
+    serial = str(tmp_path / "serial.zarr")
+    ingest("timeseries", [str(p) for p in parts], serial, progress=False, verbose=False, **opts)
+    store = str(tmp_path / "s.zarr")
+    if how == "append":
+        ingest("timeseries", [str(parts[0])], store, progress=False, verbose=False, **opts)
+        ingest("timeseries", [str(parts[1])], store, progress=False, verbose=False, append=True, **opts)
+    else:
+        ingest("timeseries", [str(p) for p in parts], store, progress=False, verbose=False, workers=2, **opts)
+    (names, got), (serial_names, want) = stored(store), stored(serial)
+    assert names == serial_names is None
+    same(got, want)

@@ -38,7 +38,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Rec
 from . import io as tsio
 from .archives import read_archive
 from .augment import shift_grid
-from .channel_order import ChannelOrder, refuse_channel_orders
+from .channel_order import ChannelOrder, merged_channel_names, refuse_channel_orders
 from .files import READ_OPTIONS, SeriesFiles, file_kind, refuse_numbers_as_header
 from .filling import SeriesInfill
 from .layout import header_cells, warn_data_header
@@ -82,8 +82,12 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
 
         refuse_channel_orders(schemas)
         counts = [s.get("channel_observed") for s in schemas]
-        merged = merge_counts([{k: v for k, v in s.items() if k != "channel_observed"} for s in schemas],
+        names = merged_channel_names(schemas)
+        merged = merge_counts([{k: v for k, v in s.items() if k not in ("channel_observed", "channel_names")}
+                               for s in schemas],
                               sum_keys=("n_series", "sum_length"), max_keys=("max_channels", "max_length"))
+        if names:
+            merged["channel_names"] = names
         # observed samples per channel add up where every part kept them for as many channels
         if all(isinstance(c, list) for c in counts) and len({len(c) for c in counts}) == 1:
             merged["channel_observed"] = [int(sum(k)) for k in zip(*counts)]
