@@ -263,8 +263,12 @@ def run_series(name: str, data: dict, seed: int, steps: int, tmp: str) -> list[d
         secs: dict[str, float] = {}
         preds["kalman"], secs["kalman"] = kalman_series(holed, name)
         return _series_rows(name, seed, patch, truths, labels, holed, sd, preds, secs, tmp)
-    # select: a share of the HOLED series' observed samples held back from training (runs
-    # as long as the gaps), as `encoderkit impute` does; the hidden truth is never used
+    # select: a share of the HOLED series' observed samples held back from training, in runs
+    # as long as each channel's gaps (draw_holdout(runs=True)); the hidden truth is never used.
+    # `encoderkit impute` also passes ends=True, which changes the draw only for a channel
+    # with a leading or trailing gap; make_gaps places every gap inside the series (observed
+    # samples on both sides), so the draw here is impute's wherever a dataset's own series
+    # do not start or end missing
     hide = [draw_holdout(list(channels(h)), SELECT_HOLDOUT, seed * 100003 + i, runs=True)
             if SELECT_HOLDOUT else {} for i, h in enumerate(holed)]
     train = [with_hidden(h, m, None) for h, m in zip(holed, hide)]

@@ -146,7 +146,8 @@ def refuse_stray_text(frame: pd.DataFrame, path: str, roles: list[str], decimal:
     """A channel column with a cell that is no number reads as text, and infill, predict and
     embed use the number columns only: the channel was left out without a word (ingest
     refuses the cell). A column of numbers and text is refused naming the cell, as ingest
-    does; one without any number (a note, an id) is refused for a run when the frame's
+    does; one without any number is refused for a run where it could hold series ids (every
+    cell given, two values at least), else left as it is with a warning, when the frame's
     series are read (``frames.SeriesFrames._refuse_unread_text``), with advice on its roles."""
     for c in frame.columns:
         if c in roles or pd.api.types.is_numeric_dtype(frame[c]):

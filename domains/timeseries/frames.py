@@ -1,6 +1,7 @@
 """A series DataFrame read for a run as ingest reads a file (``io.frame_series``): its rows in
 time order (a time column, else a time index), a time repeated within a series refused, and a
-text column the run has no role for refused.
+text column the run has no role for refused where it could hold series ids (else left as it is,
+with a warning).
 
 Ingest refuses a column of words beside the channels ("non-numeric cell ... name non-channel
 columns with time_column= / series_column=") unless the channels are listed (``channels=``) or
@@ -12,6 +13,9 @@ ramped towards the next one's level, exit 0. A time given twice within a series 
 overlapping exports joined) was filled from a blend of the row and its duplicate, where ingest
 and impute refuse the file. Both are refused here in ingest's words, naming the file (or the
 DataFrame's rows), the column and the cells or times; the advice says what the run can read.
+A column of words that tells no series apart (a note on a few rows, one site's name on every
+row) is no such danger: refusing it stopped files that filled right, so it is left out with
+the warning an extra number column gets, and written back as it came.
 
 A mixin of ``TimeSeriesDomain`` (the base of ``SeriesInfill``: it reads ``self.options`` and
 ``self.schema``); split out of ``filling.py`` so that module keeps to filling.
@@ -20,6 +24,7 @@ A mixin of ``TimeSeriesDomain`` (the base of ``SeriesInfill``: it reads ``self.o
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.data.textfiles import plain_name
-from encoderkit.errors import DataError
+from encoderkit.errors import DataError, UnusedColumnWarning
 
 from .io import _mostly_times as mostly_times
-from .layout import is_blank_empty
+from .layout import _nameless as nameless, is_blank_empty
 from .marks import marked, sentinel_words
 from .parquet import SUFFIXES as PARQUET_SUFFIXES
 from .steps import uneven_series, warn_uneven_once
@@ -56,14 +61,22 @@ def _rows_place(where: str | None, a: int, b: int) -> str:
     return f"lines {a + 2} and {b + 2}"
 
 
+def holes(cells: pd.Series, marks: frozenset[str]) -> np.ndarray:
+    """The cells of a column that are missing as ``not_numbers`` counts them (NA, an empty or
+    NA text, a missing mark, one of ``marks``)."""
+    objects = cells.astype(object)
+    text = objects.astype("string").str.strip()
+    return objects.isna().to_numpy() | text.str.lower().isin(NA_TEXT).to_numpy(dtype=bool) \
+        | marked(text.fillna(""), marks)
+
+
 def not_numbers(column: pd.Series, words: frozenset[str] = frozenset()) -> np.ndarray:
     """Positions of the cells of a column that are neither missing (NA, an empty or NA text,
     a missing mark such as ``?``, one of ``words``) nor a number (or a yes / no value): the
     cells ingest refuses as "non-numeric" in a channel."""
     cells = column.astype(object)
     text = cells.astype("string").str.strip()
-    hole = cells.isna().to_numpy() | text.str.lower().isin(NA_TEXT).to_numpy(dtype=bool) \
-        | marked(text.fillna(""), words)
+    hole = holes(column, words)
     number = pd.to_numeric(text, errors="coerce").notna().to_numpy(dtype=bool)
     if column.dtype == object:  # True / False objects (a Parquet bool column with nulls)
         number = number | cells.map(type).isin([bool, np.bool_]).to_numpy(dtype=bool)
@@ -182,30 +195,65 @@ class SeriesFrames:
 
     def _refuse_unread_text(self, data: pd.DataFrame, where: str | None = None) -> None:
         """A column of ``data`` with cells that are words, which the run reads neither as a
-        channel nor as its times or series ids: refused, as ingest refuses it. Left out, an
-        ``id`` column merged the series it names into one (see the module docstring).
-        A domain built without a run's schema reads what it is given, as before."""
+        channel nor as its times or series ids: refused, as ingest refuses it, where it could
+        hold series ids (``_could_name_series``) or is a channel with a word among its numbers;
+        left out, an ``id`` column merged the series it names into one (see the module
+        docstring). Any other such column (a note on a few rows, one site's name on every row)
+        cannot tell series apart: it is left as it is, with the warning an extra number column
+        gets (``UnusedColumnWarning``). A domain built without a run's schema
+        reads what it is given, as before."""
         if not self.schema:
             return
         skip = set(self.unread_columns(data))
         skip |= {self.options[k] for k in ("time_column", "series_column")} - {None}
         words = sentinel_words(self.options["missing_value"])
+        left = []
         for j, col in enumerate(data.columns):
             cells = data.iloc[:, j]
             if col in skip or pd.api.types.is_numeric_dtype(cells.dtype) or \
                     pd.api.types.is_bool_dtype(cells.dtype) or is_blank_empty(col, cells):
                 continue
             bad = not_numbers(cells, words)
-            if bad.size:
-                row = int(bad[0])
-                raise DataError(f"non-numeric cell {str(cells.iloc[row])!r} at {row_place(where)(row)}, "
-                                f"column {str(col)!r}; {bad.size} such cell(s) in that column. "
-                                f"Time-series channels must be numbers or empty/NaN for missing values, "
-                                f"and {self._text_advice(str(col), cells.iloc[bad], where)}", file=where)
+            if not bad.size:
+                continue
+            if not self._could_name_series(cells, bad, words):
+                left.append(col)
+                continue
+            row = int(bad[0])
+            raise DataError(f"non-numeric cell {str(cells.iloc[row])!r} at {row_place(where)(row)}, "
+                            f"column {str(col)!r}; {bad.size} such cell(s) in that column. "
+                            f"Time-series channels must be numbers or empty/NaN for missing values, "
+                            f"and {self._text_advice(str(col), cells.iloc[bad], data, where)}", file=where)
+        if left:
+            names = (self.schema or {}).get("channel_names")
+            reads = f"the channels the run was trained on ({list(names)})" if names else \
+                "number columns, which the run reads as channels"
+            warnings.warn(f"column(s) {list(map(str, left))} hold words, not {reads}: left as they are",
+                          UnusedColumnWarning, stacklevel=4)
 
-    def _text_advice(self, col: str, texts: pd.Series, where: str | None) -> str:
+    def _could_name_series(self, cells: pd.Series, words_at: np.ndarray, marks: frozenset[str]) -> bool:
+        """Whether a column of words (``words_at``: its cells that are words) is one to refuse:
+        a channel the run reads (by name) or one with numbers beside its words, as ingest and a
+        file read back refuse its word cells; or a column that could hold series ids, every
+        cell given and two values at least, so that left out, the rows of several series would
+        be read as one (what ingest's refusal keeps from happening). A column with an empty
+        cell (a note on a few rows) or one value (a constant ``site``) tells no series apart."""
+        names = (self.schema or {}).get("channel_names") or []
+        if str(cells.name) in set(map(str, names)):
+            return True
+        hole = holes(cells, marks)
+        if int((~hole).sum()) > words_at.size:
+            return True  # numbers beside the words: a channel with a word cell
+        if hole.any():
+            return False
+        return cells.astype("string").str.strip().nunique() >= 2
+
+    def _text_advice(self, col: str, texts: pd.Series, data: pd.DataFrame, where: str | None) -> str:
         """What a user can do with a column of words the run cannot read (``_refuse_unread_text``):
-        its roles are fixed at ingest, so the advice names what it reads and the ways out."""
+        its roles are fixed at ingest, so the advice names what it reads and the ways out. Where
+        the table lacks the run's time or series column (``data``: the frame read), the column
+        is likely it under another name (a ``DatetimeIndex`` written by ``df.to_csv()`` has a
+        blank header; ids in ``station`` for a run of ``id``): the advice is to name it so."""
         time, key = self.options["time_column"], self.options["series_column"]
         names = (self.schema or {}).get("channel_names")
         parts = [f"its times from {time!r} (time_column)"] * bool(time) + \
@@ -213,6 +261,14 @@ class SeriesFrames:
             [f"the channels {list(names)}" if names else "its number columns as channels"]
         reads = ", ".join(parts[:-1]) + " and " * (len(parts) > 1) + parts[-1]
         head = f"the run reads {reads}, no other column: "
+        given = set(map(str, data.columns))
+
+        def name_it(role: str) -> str:  # in the words of the file's header or of pandas
+            if where is None:
+                return f"rename it (df.rename(columns={{{col!r}: {role!r}}}))"
+            return f"give its blank header cell the name {role!r}" if nameless(col) else \
+                f"name the column {role!r} in the header line"
+
         dated = pd.api.types.is_datetime64_any_dtype(texts.dtype) or mostly_times(texts.astype(str).str.strip())
         if dated and time is None:
             index = "" if where is not None else \
@@ -220,6 +276,11 @@ class SeriesFrames:
             return (head + f"the column holds dates or times, and the run's store was ingested without "
                     f"time_column: drop the column with the rows in time order{index}; a run ingested "
                     f"with time_column={col} reads it as its times")
+        timed = time in given or str(data.index.name) == time or \
+            isinstance(data.index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex))
+        if dated and not timed:
+            return (head + f"the table has no column {time!r}, and this one holds dates or times: "
+                    f"{name_it(time)}, so that the run reads the rows in time order by it")
         if dated:
             return head + f"the column holds dates or times beside the run's own {time!r}: drop it"
         if key is None:
@@ -227,6 +288,10 @@ class SeriesFrames:
                     f"the rows of every series would be read as one series: give each series apart "
                     f"(one file or DataFrame per value of {col!r}), or drop the column if it names no "
                     f"series; a run ingested with series_column={col} reads the table as it is")
+        if key not in given:
+            return (head + f"the table has no column {key!r}, which names the run's series: if {col!r} "
+                    f"names them, {name_it(key)}; else add a column {key!r} (one value per series) and "
+                    f"drop {col!r}")
         return head + f"drop the column (the run's series ids are in {key!r})"
 
 

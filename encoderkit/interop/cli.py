@@ -128,9 +128,11 @@ def _import(argv: list[str]) -> int:
     except EncoderkitError:
         raise
     except (ValueError, TypeError, KeyError) as e:  # a bad domain option: the domain names it
-        if not plain.get("store") and not _builds_without_schema(plain["domain"]):
+        if not plain.get("store") and _schema_refusal(plain["domain"]) == str(e):
             # what the domain says of an empty schema ("format_version None ... re-ingest")
-            # speaks of a store the user never gave: ask for one
+            # speaks of a store the user never gave: ask for one. Only that: a refusal of the
+            # options themselves (domain.bogus=1, which the domain names before it reads a
+            # schema) is said as the domain says it, not hidden behind "pass store="
             raise UsageError(f"domain {plain['domain']!r} is built from a record store's schema (its "
                              f"vocabulary, columns or normalisation): pass store=<a {plain['domain']} store>",
                              key="store") from None
@@ -162,15 +164,17 @@ def _import(argv: list[str]) -> int:
     return 0
 
 
-def _builds_without_schema(name: str) -> bool:
-    """Whether domain ``name`` builds from an empty schema and its default options."""
+def _schema_refusal(name: str) -> str | None:
+    """What domain ``name`` says when built from an empty schema with its default options
+    (None: it builds). A build with the user's options failing in the same words failed
+    on the schema; in other words, on the options."""
     from encoderkit.registry import get_domain
 
     try:
         get_domain(name)({})
-    except (ValueError, TypeError, KeyError):
-        return False
-    return True
+    except (ValueError, TypeError, KeyError) as e:
+        return str(e)
+    return None
 
 
 def _build_checked(domain: Any, config: Any, hf_dir: str, shapes: dict[str, tuple[int, ...]]) -> Any:
