@@ -452,7 +452,7 @@ def test_resume_of_a_run_without_per_target_metrics_keeps_comparing_the_mean(tmp
     assert obj.selection == SCALED_SELECTION and obj.peak == pytest.approx((20.0 / 400.0 + 0.1 / 0.2) / 2)
 
 
-def test_constant_target_warned_on_the_main_rank_only_and_filtered_by_its_own_words():
+def test_constant_target_warned_on_the_main_rank_only_and_filtered_by_its_own_words(tmp_path):
     from encoderkit.tasks.objective import CONSTANT_TARGET_SAID, TaskObjective
     from encoderkit.tasks.spec import TaskSpec
 
