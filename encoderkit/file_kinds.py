@@ -66,10 +66,10 @@ def output_kind_problem(path: Any) -> str | None:
         # the link's own name in the message: the error's file prefix is left out when the
         # message holds it, as it does when the target's name ends with the link's
         return (f"{text} is a symbolic link to {dest} ({there}); an output is renamed into place, which would "
-                f"replace the link and leave {dest} as it was, so overwrite=true never replaces a link: "
+                f"replace the link and leave {dest} as it was, so no output (overwrite=true or append=true) replaces a link: "
                 f"give the link's target as the output (output={real}), or remove the link first")
     kind = special_kind(text, follow=False)
     if kind is None:
         return None
     return (f"is {kind}, not a file: an output is renamed into place, which would replace it with a "
-            f"regular file, so overwrite=true never replaces one: choose a file name")
+            f"regular file, so no output (overwrite=true or append=true) replaces one: choose a file name")

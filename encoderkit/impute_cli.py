@@ -38,7 +38,10 @@ per column / channel, the error on held-back observed cells next to a simple bas
              and keep the model unless a candidate wins clearly: lower total error and more
              held-back runs / cells won than lost by a Wilcoxon signed-rank test (p < 0.05,
              encoderkit/selection.py); model: always the model's fill
-  run_dir    keep the trained run(s) there (default: a temporary directory, removed)
+  run_dir    keep the trained run(s) there (default: a temporary directory, removed); the folder
+             then also keeps holed.<kind>, a full copy of the input (every column, identifiers
+             included, the held-back cells blanked), and the stores of its values: keep it
+             where the input may be kept
   overwrite  replace an existing output (default false)
   progress   progress bars and stage lines (default true)
   device     where the trained models fill the file and the held-back cells (default cpu; cuda,

@@ -11,7 +11,8 @@ outright (SIGKILL, the out-of-memory killer, a power cut) cannot remove its temp
 the next writer of the same output removes those of processes no longer alive
 (``remove_dead_temporaries``), and puts back an old output such a writer had moved aside
 (``restore_dead_replaced``). Work folders in the temporary directory are made by
-``make_work_dir``, which removes those dead processes of this host left.
+``make_work_dir``, which removes those dead processes of this host left (of every
+encoderkit command, whichever makes the next one).
 
 Two commands writing one output at once: ``check_output`` records what it found at the
 output (absent, or its stat identity), and the final rename (``atomic_write``, ``publish``)
@@ -272,9 +273,26 @@ def as_created(tmp: str | os.PathLike) -> None:
     """Give a ``tempfile.mkstemp`` file (mode 0600) the mode a file created by ``open``
     gets (0666 less the umask) before it is renamed to a user's output: otherwise a filled
     file is readable by its owner only."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
+    os.chmod(tmp, 0o666 & ~current_umask())
+
+
+_UMASK: list[int] = []  # the umask read the old way, once (systems without /proc)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it: ``os.umask(0); os.umask(mask)`` left it
+    0 for a moment, and a file another thread created then got mode 0666 whatever the user's
+    umask (077 included). Linux says it in ``/proc/self/status``; elsewhere it is read the old
+    way once, at the first call, and kept (a program that changes its umask later is rare)."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"Umask:"):
+                return int(line.split()[1], 8)
+    if not _UMASK:
+        mask = os.umask(0o077)  # the briefest window, and the strictest mask within it
+        os.umask(mask)
+        _UMASK.append(mask)
+    return _UMASK[0]
 
 
 def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
@@ -385,6 +403,10 @@ def restore_dead_replaced(target: str | os.PathLike, old_prefix: str | None = No
 # Work folders of a command in the temporary directory (impute's, parallel ingest's spools): a
 # marker file inside names the owner, so a later run removes those a killed process left.
 WORK_MARKER = ".encoderkit-work.json"
+# what every encoderkit work folder's name starts with: making any one removes the dead ones of
+# them all, so a killed large-table read's copy of every cell waits for the next encoderkit
+# command, not for the next large-table read
+WORK_PREFIX = "encoderkit-"
 
 
 def _host() -> str:
@@ -424,10 +446,11 @@ def _owner_alive(marker: Mapping[str, Any]) -> bool:
     return started is None or now is None or now == started
 
 
-def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> None:
-    """Remove the work folders ``<dir>/<prefix>*`` (default: the temporary directory) that
-    ``make_work_dir`` made for a process of this host that is gone (a SIGKILL, the
-    out-of-memory killer). Only folders holding its marker are touched: another host's, a
+def remove_dead_work_dirs(prefix: str = WORK_PREFIX, dir: str | os.PathLike | None = None) -> None:
+    """Remove the work folders ``<dir>/<prefix>*`` (default: the temporary directory; every
+    encoderkit prefix by default) that ``make_work_dir`` made for a process of this host that
+    is gone (a SIGKILL, the out-of-memory killer). Only folders holding its marker, made with
+    a prefix that starts with ``prefix`` and names the folder, are touched: another host's, a
     live process's and anything else in the folder are left alone."""
     import tempfile
 
@@ -447,9 +470,10 @@ def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> 
             owner = json.loads(marker.read_text())
         except (OSError, ValueError):
             continue
-        if not isinstance(owner, dict) or owner.get("host") != host or owner.get("prefix") != prefix \
-                or owner.get("pidns") != pidns:  # another container's pids mean nothing here
-            continue
+        made = owner.get("prefix") if isinstance(owner, dict) else None  # the prefix it was made with
+        if not isinstance(made, str) or not made.startswith(prefix) or not p.name.startswith(made) \
+                or owner.get("host") != host or owner.get("pidns") != pidns:  # another container's pids
+            continue  # mean nothing here
         if owner.get("pid") == os.getpid() and owner.get("started") == _start_time(os.getpid()):
             continue  # this process's own (another work folder of the same command)
         if not _owner_alive(owner):
@@ -458,12 +482,13 @@ def remove_dead_work_dirs(prefix: str, dir: str | os.PathLike | None = None) -> 
 
 def make_work_dir(prefix: str, dir: str | os.PathLike | None = None) -> Path:
     """A new work folder ``<dir>/<prefix><pid>-XXXXXXXX`` (``dir``: the temporary directory by
-    default) with a marker naming this process and host; first removes the ones of the same
-    ``prefix`` that dead processes of this host left (``remove_dead_work_dirs``). The caller
+    default) with a marker naming this process and host; first removes the ones that dead
+    processes of this host left there, of every encoderkit prefix (``WORK_PREFIX``; of
+    ``prefix`` alone for a prefix of another name) (``remove_dead_work_dirs``). The caller
     removes its own when done."""
     import tempfile
 
-    remove_dead_work_dirs(prefix, dir)
+    remove_dead_work_dirs(WORK_PREFIX if prefix.startswith(WORK_PREFIX) else prefix, dir)
     path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
     owner = {"pid": os.getpid(), "host": _host(), "started": _start_time(os.getpid()), "prefix": prefix,
              "pidns": _pid_namespace()}

@@ -290,6 +290,7 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
     # for validation is no news to the user
     @without_unknown_values
     def _fit(self, X: Any) -> "EncoderImputer":
+        from domains.tabular.identifiers import near_unique
         from domains.tabular.schema import entirely_missing_message
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
@@ -307,6 +308,9 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         held = (numeric if len(numeric) >= 2 else []) + \
             ([c for c in frame.columns if c not in numeric and frame[c].notna().any()]
              if "forest" in self.blend else [])
+        # an identifier column (ingest's rule) is left out of the model: none of its cells held
+        # back, so its message counts the column's cells as given
+        held = [c for c in held if c in numeric or c in options.get("columns", {}) or near_unique(frame[c]) is None]
         hide = _keep_categories_seen(frame, draw_holdout(list(channels(frame, held)), HOLDOUT, seed)) \
             if self.select == "auto" and held else {}
         self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]

@@ -38,20 +38,6 @@ def _codes(values: np.ndarray, threshold: int) -> bool:
 IDENTIFIER_MIN = 5
 
 
-def _identifier(s: pd.Series) -> bool:
-    """A text column whose every observed value occurs once (row ids, names, free text):
-    as categories, each seen once, nothing can be learnt from it, and a hidden cell of it
-    can never be filled right; as an input it only lets a model memorise rows. Only text:
-    numbers, booleans and times (a Period column holds one month a row) are not ids; nor
-    are (``infer_schema`` asks) numbers or dates written as text (``1 249,80``,
-    ``31.12.2020``: ``_formatted_numbers``, ``_text_dates``), which, dropped, kept their
-    holes empty without a word."""
-    present = s.dropna()
-    if len(present) < IDENTIFIER_MIN or pd.api.types.infer_dtype(present, skipna=True) != "string":
-        return False  # numbers, booleans, and times such as Period values (one a row) are no ids
-    return bool(present.nunique() == len(present))
-
-
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"

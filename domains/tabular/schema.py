@@ -47,7 +47,8 @@ from domains.tabular.options import KINDS, INGEST_DEFAULTS, check_ingest_options
 from domains.tabular.values import (_datetime_ns, _is_date_objects, _is_datetime, _is_timedelta,  # noqa: F401
                                     _json_value, column_numbers, missing_marks, numeric_values, row_name)
 from domains.tabular.kinds import (CODE_REPEATS, CODES_MAX, IDENTIFIER_MIN, _codes, _collapsing,  # noqa: F401
-                                   _identifier, _infer_kind, _number_share)
+                                   _infer_kind, _number_share)
+from domains.tabular.identifiers import identifier_message, identifier_reason, near_unique
 from domains.tabular.encoding import Encoded, _standardised, as_frame, bin_index, decode_numeric, encode_frame  # noqa: F401
 from domains.tabular.columnfill import _UNITS_NS, _round_to_unit, fill_column  # noqa: F401
 
@@ -143,15 +144,15 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
     dates = date_text(s) if opts["columns"].get(name) in (None, "numeric") else None
     kind = opts["columns"].get(name) or ("numeric" if dates is not None else _infer_kind(s, opts))
     big = kind == "categorical" and name not in opts["columns"] and beyond_int64(s)
-    if big and int(s.notna().sum()) >= IDENTIFIER_MIN and identifier_values(s) or \
-            kind == "categorical" and name not in opts["columns"] and _identifier(s) and \
-            not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"]) and \
-            not _text_dates(s.dropna().unique(), opts["numeric_fraction"]):
-        n = int(s.notna().sum())
-        return None, [f"column {name!r} is an identifier (each of its {n} values occurs once): "
-                      f"left out of the model, its cells kept as they are "
-                      f"({identifier_override(name, s if big else None)})"], \
-            "it is an identifier (each of its values occurs once)"
+    n = int(s.notna().sum())
+    # one rule for text ids (identifiers.py): nearly each value once, so one repeated address
+    # no longer kept a column of e-mails as categories
+    ids = (n, n) if big and n >= IDENTIFIER_MIN and identifier_values(s) else \
+        near_unique(s) if kind == "categorical" and name not in opts["columns"] and not big else None
+    if ids is not None and (big or not _formatted_numbers(s.dropna().unique(), opts["numeric_fraction"])
+                            and not _text_dates(s.dropna().unique(), opts["numeric_fraction"])):
+        return None, [identifier_message(name, *ids, identifier_override(name, s if big else None))], \
+            identifier_reason(*ids)
     entry: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(s.dtype)}
     if kind == "numeric":
         v, msg = column_numbers(s if dates is None else dates, name, opts, source, rows)

@@ -5,6 +5,7 @@ domain itself (``tokenizer_description``)."""
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from encoderkit.interop.hf_config import special_token_ids
@@ -122,5 +123,18 @@ def tokenizer_description(domain: Any, max_seqlen: int | None, run: Any = None) 
                                "windows and pools them; transformers runs the whole input at once, "
                                "so only records up to that length give encoderkit's outputs")
     if run is not None:
-        out["run"] = str(run)
+        out["run"] = run_name(run)
     return out
+
+
+def run_name(checkpoint: Any) -> str:
+    """The checkpoint an export came from, named from its run folder down (``run/best``,
+    ``run/checkpoints/000100``; a checkpoint folder elsewhere by its own name): the file is
+    meant to be published, and an absolute path told where the user keeps their runs and
+    what their account is called. Nothing reads it back."""
+    path = Path(checkpoint)
+    if path.parent.name == "checkpoints":  # <run>/checkpoints/<step>
+        return PurePosixPath(path.parent.parent.name, path.parent.name, path.name).as_posix()
+    if path.name == "best":  # <run>/best, a fine-tuned run's (infer/run_files.py BEST)
+        return PurePosixPath(path.parent.name, path.name).as_posix()
+    return path.name

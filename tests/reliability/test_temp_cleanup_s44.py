@@ -91,8 +91,10 @@ def test_only_folders_of_dead_owners_on_this_host_that_carry_the_marker_are_remo
         (unmarked / "data").write_text("a user's")
         mine = make_work_dir(prefix, dir=tmp_path)
         remove_dead_work_dirs(prefix, dir=tmp_path)
-        assert not dead.exists() and not reused.exists()
-        for kept in (live, other_host, other_prefix, other_pids, unmarked, mine):
+        # (session 50) a dead writer's folder of another encoderkit prefix goes too: each
+        # command's work folder was left until the next command of its own kind
+        assert not dead.exists() and not reused.exists() and not other_prefix.exists()
+        for kept in (live, other_host, other_pids, unmarked, mine):
             assert kept.exists(), kept
     finally:
         sleeper.kill()
