@@ -38,6 +38,7 @@ from encoderkit.tasks.objective_eval import TaskEvaluation, eval_loss, label_row
 from encoderkit.tasks.objective_labels import (CONSTANT_TARGET, CONSTANT_TARGET_SAID, TaskLabels,
                                                constant_targets_said)
 from encoderkit.tasks.spec import TaskSpec
+RANKME_MIN_RECORDS = 8  # below it the figure moves in a range too narrow to choose by (N - 1 at most)
 # the split checks were written here first: their names stay importable from this module
 from encoderkit.tasks.split_checks import (MIN_VAL_RECORDS, SMALL_VALIDATION, UNTRAINED_CLASS, labelled_units,
                                            selection_tolerance, small_validation, untrained_classes)
@@ -178,6 +179,13 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
                             f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",
                             file=self.file or d.store)
         self.val_enabled = len(self.val_indices) >= info.world_size
+        if primary_metric(spec) == "rankme" and self.val_enabled and len(self.val_indices) < RANKME_MIN_RECORDS:
+            # z-scored over N records the matrix has rank N - 1 at most: 1 for 2 records, at
+            # every step, and best/ would be left to the loss's tie-break
+            raise UsageError(f"task.metric=rankme needs at least {RANKME_MIN_RECORDS} validation records "
+                             f"(RankMe of N records is at most N - 1, the same at every step); the "
+                             f"validation split holds {len(self.val_indices)}: raise task.val_fraction or "
+                             f"keep task.metric=auto", key="task.metric")
         untrained: list[int] = []
         if info.is_main and spec.type in ("classification", "token_classification"):
             # a class without a training record: an output that never learns, said first
@@ -370,7 +378,8 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             shutil.rmtree(trainer.run_dir / "best", ignore_errors=True)
         if trainer.cfg.task.head_init == "probe":
             self._init_head_from_probe(trainer)
-        elif self.metric in START_CANDIDATE_METRICS:
+        elif self.metric in START_CANDIDATE_METRICS and trainer.cfg.checkpoint not in (None, "none"):
+            # the start is a candidate when it is a pretrained encoder: from scratch it is a random one
             self.evaluate_start(trainer)
 
     def on_end(self, trainer: Trainer) -> None:

@@ -217,7 +217,7 @@ def test_supervised_contrastive_reports_the_rankme_of_its_records(labelled_store
         "task.type": "supervised_contrastive", "task.metric": "rankme", "task.val_fraction": 0.25,
         "train.eval_every": 3}))
     val = [r for r in _rows(run) if "val_rankme" in r]
-    assert [r["step"] for r in val] == [0, 3]
+    assert [r["step"] for r in val] == [3]  # from scratch (checkpoint=none) the start is no candidate
     X = np.asarray(encoderkit.load(run / "best").embed(_val_records(store, run), pooling="mean"), dtype=np.float64)
     best_row = next(r for r in val if r["step"] == json.loads((run / "best/state.json").read_text())["step"])
     assert best_row["val_rankme"] == pytest.approx(reference_rankme(X), rel=1e-4)
@@ -271,3 +271,17 @@ def test_sigkill_during_a_rankme_run_resumes_to_identical_weights(pretrained, tm
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r for r in _rows(run) if r.get("step") == 0 and "val_rankme" in r] == \
         [r for r in _rows(ref) if r.get("step") == 0 and "val_rankme" in r]
+
+
+def test_rankme_refuses_a_validation_split_too_small_to_vary(labelled_store, tmp_path):
+    """Reviewer r2: on 2 validation records the z-scored matrix has rank 1 at every step, and
+    best/ was left to the loss's tie-break (the start). Refused in one line instead."""
+    from encoderkit.errors import UsageError
+    from encoderkit.tasks.objective import RANKME_MIN_RECORDS
+
+    store, ids, _, labels = labelled_store
+    split = tmp_path / "split.csv"
+    split.write_text("id,split\n" + "".join(f"{r},{'val' if k < 2 else 'train'}\n" for k, r in enumerate(ids)))
+    with pytest.raises(UsageError, match=rf"at least {RANKME_MIN_RECORDS} validation records.*holds 2"):
+        finetune(ft_overrides(store, str(tmp_path / "small"), str(labels), steps=2, **{
+            "task.type": "supervised_contrastive", "task.metric": "rankme", "task.split": str(split)}))
