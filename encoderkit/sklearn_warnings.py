@@ -44,8 +44,8 @@ def empty_features_message(names: Sequence[str], kept: bool, every: bool) -> str
     shown = list(names) if len(names) <= 8 else [*names[:8], "..."]
     what = ("kept in transform's output with their cells missing (keep_empty_features=True)" if kept else
             "left out of transform's output, as scikit-learn's imputers skip such features "
-            f"(get_feature_names_out names the columns kept; keep_empty_features=True keeps them, "
-            f"missing)")
+            "(get_feature_names_out names the columns kept; keep_empty_features=True keeps them, "
+            "missing)")
     alone = "; no column has an observed value, so no model was trained" if every else ""
     return f"EncoderImputer: {len(names)} column(s) entirely missing at fit {shown}: {what}{alone}"
 
