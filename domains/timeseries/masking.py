@@ -315,6 +315,8 @@ class SeriesMasking:
         visible = observed & ~hide
         ctx = example.context
         c = ctx["c_index"]
+        if "jitter" in ctx:  # a contrastive view's noise, sized by what stays visible (views.py)
+            raw = ctx["jitter"].add(raw, observed, hide, c)
         record = _unhidden_record(ctx, raw, hide, visible) if "series_mean" in ctx else None
         mean, scale, flat = window_stats(raw, visible, c, int(ctx["channels"]), record,
                                          self.options["flat_scale"])
