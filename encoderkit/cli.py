@@ -8,10 +8,11 @@ own command.
 ``main`` is the one place that reports errors: a user error (``EncoderkitError``,
 see ``encoderkit.errors``) is one line ``encoderkit <command>: error: <message>`` on
 stderr and exit code 1 (data) or 2 (usage); anything else is a bug in encoderkit and
-gets its traceback plus a line asking to report it. Commands just raise. An error
-about a key the user misspelled, in whatever words the command or its domain refused it,
-becomes a usage error naming the key, the closest valid one and ``<command> --help``
-(``encoderkit.cliutil.explain_key_error``).
+gets its traceback plus a line asking to report it, except running out of memory (a
+``MemoryError``, torch's out-of-memory errors): one line saying so and what to make
+smaller, exit 1. Commands just raise. An error about a key the user misspelled, in
+whatever words the command or its domain refused it, becomes a usage error naming the
+key, the closest valid one and ``<command> --help`` (``encoderkit.cliutil.explain_key_error``).
 
 SIGTERM (``kill``, a scheduler's time limit, a container stop) and SIGHUP (the terminal or
 ssh session closed) end a command as Ctrl-C does: they raise ``Terminated`` (a
@@ -229,6 +230,8 @@ def _main(argv: list[str], entry: bool, streams: Streams) -> int:
             say(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}")
         return 128 + signum
     except Exception as e:
+        if _out_of_memory_error(e):  # the machine's limit, not a bug: say it with what to lower
+            return _out_of_memory(command, e)
         stopped = _peer_stopped(e)
         if stopped:  # not this process's fault: the one that stopped said why
             say(f"encoderkit {command}: error: {stopped}")
@@ -295,6 +298,34 @@ def _usage_of(command: str) -> str:
     with contextlib.redirect_stdout(text):
         importlib.import_module(COMMANDS[command][0]).run(command, ["--help"])
     return text.getvalue()
+
+
+def _out_of_memory_error(error: Exception) -> bool:
+    """An allocation refused: Python's / numpy's ``MemoryError``, torch's ``OutOfMemoryError``
+    (CUDA), or torch's CPU allocator's RuntimeError. torch is only looked at when the command
+    imported it (``--help`` and the data commands never load it)."""
+    if isinstance(error, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if isinstance(oom, type) and isinstance(error, oom):
+        return True
+    return isinstance(error, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(error)
+
+
+def _out_of_memory(command: str, error: Exception) -> int:
+    """An allocation the machine refused (numpy's "Unable to allocate 1.5 GiB for an array
+    ...", a bare MemoryError under ``ulimit -v``, torch's "CUDA out of memory. Tried to
+    allocate ...") as one line with what to make smaller; exit 1. The traceback is dropped
+    with the error, which frees what it held."""
+    said = " ".join(str(error).split())[:300]  # torch's CUDA message runs on for a paragraph
+    if command in {"pretrain", "finetune"}:  # Hydra runs: the data.* keys
+        smaller = "a smaller data.max_tokens=N (the batch) or data.max_seqlen=N (the window)"
+    else:
+        smaller = "a smaller max_tokens=N (the batch) or max_seqlen=N (the window) where the command takes them"
+    say(f"encoderkit {command}: error: out of memory{': ' + said if said else ''}; "
+        f"try {smaller}, or split long records into shorter ones")
+    return 1
 
 
 def report(command: str, error: EncoderkitError) -> int:

@@ -37,6 +37,7 @@ the resolved value when it is larger (no training sequence is that long). With
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,13 +70,32 @@ def auto_steps(tokens: int, tokens_per_step: int, epochs: float, min_steps: int,
     return int(min(max(steps, min_steps), max_steps))
 
 
-def resolve_steps(cfg: Any, store: Any, domain: Any, indices: np.ndarray, tokens_per_step: int) -> int:
-    """``cfg.train.steps`` as an int: unchanged when given, else by the rule above."""
+def auto_steps_line(steps: int, tokens: int, tokens_per_step: int, epochs: float,
+                    min_steps: int, max_steps: int) -> str:
+    """The one line that says what ``train.steps=auto`` resolved to, by which numbers of the
+    rule, and the keys that change it: said before step 1, as a budget of hours (20,000
+    steps on a laptop) should not be a surprise found in the progress bar."""
+    raw = math.ceil(epochs * tokens / max(1, tokens_per_step))
+    bound = (f", capped at train.auto_max_steps={max_steps}" if raw > max_steps
+             else f", raised to train.auto_min_steps={min_steps}" if raw < min_steps else "")
+    return (f"train.steps=auto resolved to {steps} steps: ceil({epochs:g} epochs (train.auto_epochs) x {tokens} "
+            f"training tokens / {tokens_per_step} tokens a step) = {raw}{bound}; "
+            f"set train.steps=N or train.auto_max_steps=N to change it")
+
+
+def resolve_steps(cfg: Any, store: Any, domain: Any, indices: np.ndarray, tokens_per_step: int,
+                  announce: bool = False) -> int:
+    """``cfg.train.steps`` as an int: unchanged when given, else by the rule above.
+    ``announce`` (the main rank): say the resolved budget on stderr (``auto_steps_line``)."""
     t = cfg.train
     if t.steps != AUTO:
         return int(t.steps)
-    return auto_steps(train_tokens(store, domain, indices), tokens_per_step, float(t.auto_epochs),
-                      int(t.auto_min_steps), int(t.auto_max_steps))
+    tokens = train_tokens(store, domain, indices)
+    epochs, lo, hi = float(t.auto_epochs), int(t.auto_min_steps), int(t.auto_max_steps)
+    steps = auto_steps(tokens, tokens_per_step, epochs, lo, hi)
+    if announce:
+        print(auto_steps_line(steps, tokens, tokens_per_step, epochs, lo, hi), file=sys.stderr, flush=True)
+    return steps
 
 
 @dataclass(frozen=True)

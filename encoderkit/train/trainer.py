@@ -128,7 +128,8 @@ class Trainer(TrainerResume, TrainerOutputs):
         self.tokens_per_step = t.tokens_per_step or d.max_tokens * world
         # train.steps=auto -> an int from the training split's size, before anything reads it
         t.steps = self.config_dict["train"]["steps"] = resolve_steps(
-            cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step)
+            cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step,
+            announce=self.info.is_main and bool(t.progress))  # said with the bar and stage lines
         self.schedule = self._plan_schedule(int(t.steps))
         self.group_schedules = self._group_schedules()
         s = cfg.schedule
