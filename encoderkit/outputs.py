@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from encoderkit.errors import DataError, OutputExistsError
+from encoderkit.errors import DataError, OutputExistsError, UsageError
 from encoderkit.file_kinds import output_kind_problem
 
 STORE_ATTR = "encoderkit"
@@ -206,6 +206,9 @@ def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
     a regular file may be replaced). An empty directory may always be replaced; a symbolic
     link, a device, a FIFO or a socket never is (``refuse_unreplaceable``), overwrite or not.
     What is there is recorded: the final rename refuses if another process changes it meanwhile."""
+    if os.fspath(path) == "-":  # the shell's word for standard output: it made a file named '-'
+        raise UsageError("output=- (standard output) is not written to: an output is written under a "
+                         "temporary name and renamed into place, so it needs a file name", key="output")
     target = Path(path).expanduser()
     check_parent(target)
     _CHECKED[_key(target)] = stamp(target)
