@@ -240,8 +240,10 @@ def test_infill_embed_and_readers_refuse_a_fifo_before_any_work(tmp_path):
             check()
     with pytest.raises(DataError, match="is a pipe"), reading(str(fifo)):
         raise AssertionError("the body must not run: opening the FIFO would wait for a writer")
-    with reading(str(fifo), once=True):  # a caller that reads once from start to end
-        pass
+    entered = []
+    with reading(str(fifo), once=True):  # a caller that reads once from start to end: not refused
+        entered.append(True)
+    assert entered
 
 
 # ---- 6. --help into a closed pipe --------------------------------------------------------------
