@@ -26,7 +26,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from typing import Any, Iterator
+
+# guards are installed and taken down under this lock: two commands run from threads of one
+# process (a service calling ``encoderkit.cli.main``) must not interleave a swap of the streams
+_SWAP = threading.Lock()
 
 
 class GuardedStream:
@@ -113,9 +118,43 @@ def guarded_streams(entry: bool) -> Iterator[Streams]:
     as a stream that drops everything; the previous ones are back on leaving. ``entry``: the
     console command (not a Python caller), whose process also gets ``/dev/null`` on a closed
     descriptor 1 or 2, and whose failed stream is pointed at ``/dev/null`` on leaving so that
-    the interpreter's last flush does not fail again (exit 120, "Exception ignored")."""
-    saved = sys.stdout, sys.stderr
-    opened = []
+    the interpreter's last flush does not fail again (exit 120, "Exception ignored"). A
+    Python caller's command that starts while another runs (threads) shares that one's guards."""
+    with _SWAP:
+        current = sys.stdout, sys.stderr
+        if not entry and all(isinstance(s, GuardedStream) for s in current):
+            # a command already runs in this process (another thread): share its guards rather
+            # than stack new ones, which were taken down in the wrong order (the first command
+            # to end put back the streams as it found them, the second then put back the first's
+            # guards, left installed for good)
+            shared = Streams(*current)
+        else:
+            shared = None
+            saved, (out, err) = current, _install(entry)
+            opened = [g.wrapped for g in (out, err) if g.wrapped not in saved]
+    if shared is not None:
+        yield shared
+        return
+    try:
+        yield Streams(out, err)
+    finally:
+        with _SWAP:
+            # a command that replaced them meanwhile (and did not give them back) keeps its own
+            if sys.stdout is out:
+                sys.stdout = saved[0]
+            if sys.stderr is err:
+                sys.stderr = saved[1]
+        for stream in opened:
+            stream.close()
+        if entry:
+            for guarded, fd in ((out, 1), (err, 2)):
+                if guarded.failure is not None:
+                    point_at_null(fd)
+
+
+def _install(entry: bool) -> tuple[GuardedStream, GuardedStream]:
+    """Guards on ``sys.stdout`` / ``sys.stderr`` (a closed one: on a stream to ``/dev/null``),
+    installed; ``entry``: a closed descriptor 1 or 2 is opened on ``/dev/null`` first."""
     if entry:
         for fd in (1, 2):
             if _descriptor_closed(fd):  # the next file opened would get it
@@ -123,28 +162,11 @@ def guarded_streams(entry: bool) -> Iterator[Streams]:
                 if null != fd:
                     os.dup2(null, fd)
                     os.close(null)
-    streams = []
+    guards = []
     for stream, name in ((sys.stdout, "standard output"), (sys.stderr, "standard error")):
-        if stream is None:
-            stream = _null_out()
-            opened.append(stream)
-        streams.append(GuardedStream(stream, name))
-    out, err = streams
-    sys.stdout, sys.stderr = out, err
-    try:
-        yield Streams(out, err)
-    finally:
-        # a command that replaced them meanwhile (and did not give them back) keeps its own
-        if sys.stdout is out:
-            sys.stdout = saved[0]
-        if sys.stderr is err:
-            sys.stderr = saved[1]
-        for stream in opened:
-            stream.close()
-        if entry:
-            for guarded, fd in ((out, 1), (err, 2)):
-                if guarded.failure is not None:
-                    point_at_null(fd)
+        guards.append(GuardedStream(_null_out() if stream is None else stream, name))
+    sys.stdout, sys.stderr = guards
+    return guards[0], guards[1]
 
 
 def point_at_null(fd: int) -> None:
