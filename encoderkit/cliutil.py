@@ -9,9 +9,11 @@ need nothing more than to raise.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
-from typing import Any, Callable, Mapping, Sequence
+import time
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from encoderkit.errors import EncoderkitError, UsageError
 
@@ -300,6 +302,19 @@ def say(line: str, stream: Any = None) -> None:
         return
     clear_bars(stream)
     print(line, file=stream)
+
+
+@contextlib.contextmanager
+def phase(tell: Callable[[str], None], start: str, done: str) -> Iterator[None]:
+    """Say ``start`` as a long step of a command begins and ``done (<seconds> s)`` once it has
+    ended, through ``tell`` (``say``, a caller's log, or nothing when progress is off): a
+    person at the terminal or reading a log sees which step runs, and then what it took,
+    where minutes passed without a line. A step that raises says nothing more: its error is
+    the next line."""
+    t0 = time.perf_counter()
+    tell(start)
+    yield
+    tell(f"{done} ({time.perf_counter() - t0:.1f} s)")
 
 
 def _log_bar_class() -> type:

@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from dataclasses import replace
@@ -40,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from encoderkit.session_state import warnings_kept
-from encoderkit.cliutil import check_device
+from encoderkit.cliutil import check_device, say as say_line
 from encoderkit.data import textfiles
 from encoderkit.errors import (DataError, InputNotFoundError, UsageError, UnusedColumnWarning,
                                without_unknown_values)
@@ -52,6 +51,7 @@ from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain,
                                       time_column)
 # ensemble_infill is looked up here by the steps below (held_back, the fill): a test patches it here
 from encoderkit.impute_models import check_overrides, ensemble_infill, fit_models, pretrain_overrides
+from encoderkit.impute_progress import QUIET, Shown, model_fill_words
 from encoderkit.impute_read import ReadInput, read_input, refuse_empty
 from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
                                        with_ends, written_channels)
@@ -120,41 +120,50 @@ def _marker_less_run(run_dir: Path) -> bool:
 
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],
               columns: Sequence[str] | None, categorical: Sequence[str], series: bool,
-              select: bool, series_column: Any = None) -> tuple[list[Score], dict[str, Choice]]:
+              select: bool, series_column: Any = None, show: Shown = QUIET) -> tuple[list[Score], dict[str, Choice]]:
     """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
     back) next to the baseline, and with ``select``, the fill used per column / channel
     (``select_fills`` among ``candidate_fills``) and the score of the fill so assembled, the
     one written (``Score.written``: where a candidate replaced the model, the model's own
     figure is not the output's). A function of its own so that the fills it makes (a copy
     of the data each) are freed before the file itself is filled.
-    ``series_column``: a long table's series ids, for the baseline (``channels``)."""
-    guess, _ = ensemble_infill(models, holed)
-    # scored per region (a series' end gaps apart: ``impute_regions``), only channels with
-    # something to fill
-    regions = scored_cells(truth, hide, series)
-    chans = list(channels(holed, columns, categorical, series_column))
-    visible = [~is_missing(ch.values) for ch in chans]
-    # a series file's channels interpolated in one call (a call each was ~8 s at 20k series)
-    lines = series_baselines(chans, visible) if series else \
-        [baseline_fill(ch, vis, False) for ch, vis in zip(chans, visible)]
-    base = {ch.name: line for ch, line in zip(chans, lines)}
-    mine = list(channels(guess, columns, categorical))
-    scores = [replace(s, region=r) for r, cells in regions.items()
-              for s in score_holdout(truth, mine, base, cells)]
+    ``series_column``: a long table's series ids, for the baseline (``channels``). ``show``:
+    the steps' lines and the encoder's bar (``impute_progress``)."""
+    n = int(sum(m.sum() for m in hide.values()))
+    with show.phase(f"filling the {n} held-back cell(s) with the model ({model_fill_words(models)}) "
+                    f"and the baseline, to score them",
+                    "held-back cells filled and scored"):
+        guess, _ = ensemble_infill(models, holed, watch=show.watch(models))
+        # scored per region (a series' end gaps apart: ``impute_regions``), only channels with
+        # something to fill
+        regions = scored_cells(truth, hide, series)
+        chans = list(channels(holed, columns, categorical, series_column))
+        visible = [~is_missing(ch.values) for ch in chans]
+        # a series file's channels interpolated in one call (a call each was ~8 s at 20k series)
+        lines = series_baselines(chans, visible) if series else \
+            [baseline_fill(ch, vis, False) for ch, vis in zip(chans, visible)]
+        base = {ch.name: line for ch, line in zip(chans, lines)}
+        mine = list(channels(guess, columns, categorical))
+        scores = [replace(s, region=r) for r, cells in regions.items()
+                  for s in score_holdout(truth, mine, base, cells)]
     if not select:
         return scores, {}
     del base
-    cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column)
-    fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
-    # a series' end gaps chosen for on the held-back samples next to its ends, its interior
-    # gaps on the others: an end gap was filled by whatever interpolated best inside
-    inner, past = split_hide(truth, hide) if series else (hide, {})
-    choices = select_fills(truth, fills, inner, series)
-    if past:
-        ends = select_fills([ch for ch in truth if ch.name in past], fills, past, series)
-        choices = with_ends(choices, ends)
-    by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
-    written = written_channels(mine, by, choices, past)
+    with show.phase("select=auto: the candidate fills of the held-back cells (classical imputers, "
+                    "interpolation, the encoder alone), compared per column / channel",
+                    "select=auto: fill chosen per column / channel"):
+        cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column,
+                                watch=show.watch(models))
+        fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
+        # a series' end gaps chosen for on the held-back samples next to its ends, its interior
+        # gaps on the others: an end gap was filled by whatever interpolated best inside
+        inner, past = split_hide(truth, hide) if series else (hide, {})
+        choices = select_fills(truth, fills, inner, series)
+        if past:
+            ends = select_fills([ch for ch in truth if ch.name in past], fills, past, series)
+            choices = with_ends(choices, ends)
+        by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
+        written = written_channels(mine, by, choices, past)
     return [score_written([s], truth, mine, written, regions[s.region])[0] for s in scores], choices
 
 
@@ -252,7 +261,7 @@ def scratch_error(exc: OSError, path: Path) -> DataError:
 
 def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeReport, work: Path, suffix: str, *,
                    holdout: float, seed: int, n_models: int, select: str, overrides: Sequence[str],
-                   progress: bool, device: str, say: Callable[[str], None]) -> list:
+                   progress: bool, device: str, say: Callable[[str], None], show: Shown = QUIET) -> list:
     """Hold back some observed cells of ``truth`` (the channels of ``inp.data``), ingest the
     rest, fit the models, and score their fill of the held-back cells (``held_back``) into
     ``report``; return the models. A function of its own so that the held-back copy, its
@@ -286,25 +295,28 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     report.steps = int(models[0].step)
     if report.holdout_cells:
         report.scores, report.choices = held_back(models, holed, truth, hide, inp.columns, inp.categorical,
-                                                  inp.series, select == "auto", inp.series_column)
+                                                  inp.series, select == "auto", inp.series_column, show=show)
     return models
 
 
-def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: Mapping[str, int]) -> Any:
+def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: Mapping[str, int],
+          show: Shown = QUIET) -> Any:
     """``inp.data`` filled by the models, with each column / channel whose chosen fill
     (``report.choices``) is another candidate's taken from it; the cells filled per column /
     channel into ``report``. A fill that leaves a missing cell is refused."""
-    filled, _ = ensemble_infill(models, inp.data)
     columns, cats = inp.columns, inp.categorical
-    used = {k: c.used for k, c in report.choices.items()}
-    at_ends = {k: c.ends.used for k, c in report.choices.items() if c.ends is not None}
-    if any(u != "model" for u in (*used.values(), *at_ends.values())):
-        cands = candidate_fills(models, inp.data, filled, inp.series, columns, cats, inp.series_column,
-                                wanted=set(used.values()) | set(at_ends.values()))
-        filled = assemble(cands, used, inp.data, columns, cats)
-        if at_ends:  # a series' leading / trailing gaps: their own choice (``impute_regions``)
-            filled = fill_ends(cands, at_ends, filled, inp.data, columns, cats, inp.series_column)
-        del cands
+    with show.phase(f"filling the {sum(missing.values())} missing cell(s) of {inp.path} with the model "
+                    f"({model_fill_words(models)})", "file filled"):
+        filled, _ = ensemble_infill(models, inp.data, watch=show.watch(models))
+        used = {k: c.used for k, c in report.choices.items()}
+        at_ends = {k: c.ends.used for k, c in report.choices.items() if c.ends is not None}
+        if any(u != "model" for u in (*used.values(), *at_ends.values())):
+            cands = candidate_fills(models, inp.data, filled, inp.series, columns, cats, inp.series_column,
+                                    wanted=set(used.values()) | set(at_ends.values()), watch=show.watch(models))
+            filled = assemble(cands, used, inp.data, columns, cats)
+            if at_ends:  # a series' leading / trailing gaps: their own choice (``impute_regions``)
+                filled = fill_ends(cands, at_ends, filled, inp.data, columns, cats, inp.series_column)
+            del cands
     after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
     report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
     left = {k: n for k, n in after.items() if n and k in missing}
@@ -327,7 +339,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
            log: Callable[[str], None] | None = None, **ingest_options: Any) -> ImputeReport:
     """Fill every missing cell of the file ``input`` and write ``output`` (see the module doc)."""
     t0 = time.perf_counter()
-    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True) if progress else None)
+    say = log or (lambda msg: say_line(msg) if progress else None)
     input, output = str(input), str(output)
     _check_parameters(input, output, holdout, n_models, seed, select, overwrite, device)
     guessed = domain is None
@@ -367,15 +379,19 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             report.seconds = time.perf_counter() - t0
             return report
 
+        # after training, each step said as it starts and ends, the encoder's passes with a bar
+        show = Shown(say, bars=progress, unit="row" if domain == "tabular" else "window")
         # 2.-3. hold back, fit and score
         models = _fit_and_score(inp, truth, report, work, suffix, holdout=holdout, seed=seed, n_models=n_models,
-                                select=select, overrides=overrides, progress=progress, device=device, say=say)
+                                select=select, overrides=overrides, progress=progress, device=device, say=say,
+                                show=show)
         del truth  # freed before the file is filled, as the held-back copy (``_fit_and_score``)
-        filled = _fill(models, inp, report, missing)
-        try:
-            inp.write(filled, output)
-        except OSError as e:
-            raise write_error(e, output) from None
+        filled = _fill(models, inp, report, missing, show)
+        with show.phase(f"writing {output}", f"wrote {output}"):
+            try:
+                inp.write(filled, output)
+            except OSError as e:
+                raise write_error(e, output) from None
     finally:
         quiet.close()
         if not run_dir:

@@ -111,17 +111,21 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
 
 
 def ensemble_infill(models: Sequence[Any], data: Any, return_std: bool = False,
-                    infill: Callable[[Any, Callable], Any] | None = None) -> tuple[Any, Any]:
+                    infill: Callable[[Any, Callable], Any] | None = None,
+                    watch: Callable[[Callable], Callable] | None = None) -> tuple[Any, Any]:
     """Fill ``data`` with the average of the models' predictions (domain-free: every head
     output is averaged over the models before the domain decodes it). With ``return_std``,
     also the per-cell spread: the standard deviation over the models' own fills for
     numeric cells, the share of models whose own fill differs from the returned one for
     other cells, 0 where nothing was filled. Returns ``(filled, spread or None)``.
-    ``infill(data, predict)``: the fill to run (default: the domain's ``infill``)."""
+    ``infill(data, predict)``: the fill to run (default: the domain's ``infill``); ``watch``:
+    a wrapper of the averaged ``predict`` it is given (impute's bar, ``impute_progress``;
+    not with ``return_std``)."""
     domain = models[0].infill_domain({})  # the run's infill window where the domain has one
     fill = infill or domain.infill
     if not return_std:
-        return fill(data, averaged_predict(models)), None
+        predict = averaged_predict(models)
+        return fill(data, watch(predict) if watch else predict), None
     calls: list[list[list[dict[str, np.ndarray]]]] = [[] for _ in models]
     own = []
     for k, m in enumerate(models):

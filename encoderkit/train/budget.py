@@ -154,3 +154,37 @@ def resolve_max_tokens(cfg: Any, store: Any, domain: Any, indices: np.ndarray,
     size = split_size(store, domain, indices, int(d.max_seqlen))
     max_tokens = auto_max_tokens(size, world_size)
     return max_tokens, min(int(d.max_seqlen), max_tokens)
+
+
+def auto_max_tokens_line(size: SplitSize, max_tokens: int, world_size: int, max_seqlen: int,
+                         asked_seqlen: int) -> str:
+    """The one line that says what ``data.max_tokens=auto`` resolved to, by which numbers of
+    the rule, and the key that changes it, as ``auto_steps_line`` says ``train.steps=auto``:
+    with a numeric ``train.steps`` the batch was said nowhere (the steps line names it only
+    as tokens a step). ``asked_seqlen``: ``data.max_seqlen`` before it was lowered."""
+    lowered = f"; data.max_seqlen lowered from {asked_seqlen} to {max_seqlen}" if max_seqlen < asked_seqlen else ""
+    if size.sequences == 0:
+        return (f"data.max_tokens=auto resolved to {max_tokens} tokens a micro-batch (no training sequence "
+                f"counted){lowered}; set data.max_tokens=N to change it")
+    sequences = min(AUTO_BATCH_SEQUENCES, math.ceil(size.sequences / AUTO_MIN_BATCHES))
+    per_rank = math.ceil(sequences * size.tokens / size.sequences / max(1, world_size))
+    ranks = f" / {world_size} ranks" if world_size > 1 else ""
+    floor = f", raised to the longest sequence ({size.longest} tokens)" if max_tokens > per_rank else ""
+    return (f"data.max_tokens=auto resolved to {max_tokens} tokens a micro-batch: ceil({sequences} sequences "
+            f"(min({AUTO_BATCH_SEQUENCES}, ceil({size.sequences} training sequences / {AUTO_MIN_BATCHES}))) x "
+            f"{size.tokens / size.sequences:.1f} tokens a sequence on average{ranks}) = {per_rank}{floor}"
+            f"{lowered}; set data.max_tokens=N to change it")
+
+
+def max_tokens_line(cfg: Any, store: Any, domain: Any, indices: np.ndarray, world_size: int,
+                    asked_seqlen: int) -> str:
+    """``auto_max_tokens_line`` of the batch ``resolve_max_tokens`` resolved into ``cfg.data``
+    (the objective resolves it; the trainer says it): the split's numbers are taken again by
+    ``split_size``, which reads the same records, so they are the ones the value came from.
+    A contrastive task takes the pretraining batch (in-batch negatives), not the rule's."""
+    d = cfg.data
+    if "task" in cfg and cfg.task.get("type") == "contrastive":
+        return (f"data.max_tokens=auto resolved to {int(d.max_tokens)} tokens a micro-batch: a contrastive "
+                f"task takes the pretraining batch (its in-batch negatives); set data.max_tokens=N to change it")
+    size = split_size(store, domain, indices, int(asked_seqlen))
+    return auto_max_tokens_line(size, int(d.max_tokens), world_size, int(d.max_seqlen), int(asked_seqlen))
