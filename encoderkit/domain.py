@@ -30,6 +30,10 @@ The contract, for a plug-in author:
 * Options: ``domain=<name>`` on the command line selects ``configs/domain/<name>.yaml``
   where one exists, else the registered domain with no options (its constructor's
   defaults); ``domain.<option>=value`` sets one. The constructor validates them.
+* Long records: ``featurize_windows(record, max_seqlen, index)`` (default: ``featurize`` then
+  ``windows``) may cut a record into windows before tokenising it and return them lazily
+  (``LazyWindows``), and ``count_tokens(record)`` may count tokens without featurizing, so a
+  record's memory is a window's, not the record's (genomic: chromosomes).
 * ``cls_position`` (optional): the window index of a [CLS]-like element, for cls pooling.
 * ``config`` in ``embedder(config)`` / ``head(config, embedder)`` is the run's
   ``encoderkit.core.EncoderConfig`` (``hidden_size``, ``initializer_range``, ...).
@@ -71,8 +75,9 @@ import numpy as np
 from encoderkit.domain_candidates import _takes_only, candidates_of
 from encoderkit.domain_schema import _nth, order_differences
 # the values that flow through a domain live in domain_types; plug-ins import them from here
-from encoderkit.domain_types import (Example, HeadOutput, IngestReport, MaskedExample, Masker, PredictFn, Record,
-                                     RecordWriter, slice_example, window_bounds)
+from encoderkit.domain_types import (Example, HeadOutput, IngestReport, LazyWindows, MaskedExample, Masker,
+                                     PredictFn, Record, RecordWriter, slice_example, window_bounds,
+                                     window_lengths, window_starts)
 from encoderkit.errors import EncoderkitError, UsageError
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made (to_tensor): the contract loads without it
@@ -198,6 +203,26 @@ class Domain:
         overlap = int(self.options.get("window_overlap", 0))
         return [slice_example(example, s, e, w) for w, (s, e) in
                 enumerate(window_bounds(n, max_seqlen, overlap))]
+
+    def featurize_windows(self, record: Record, max_seqlen: int, index: int = -1) -> Sequence[Example]:
+        """The windows of one stored record, numbered ``index`` (each window's ``record``):
+        ``windows(featurize(record), max_seqlen)``, positions checked (``check_positions``).
+        The loader, ``embed`` and the training checks ask for windows through this hook.
+
+        A domain may override it to cut windows before it tokenises, so that a record longer
+        than memory allows is never featurized whole (genomic: a chromosome). It returns the
+        same windows (fields, positions, ``window``, ``start``) and may return them as a
+        ``LazyWindows``, each made when indexed; the record's fields may then be read a slice
+        at a time (``record["ids"][a:b]``)."""
+        example = self.featurize(record)
+        check_positions(self, example.positions)  # [L, rope_axes], or refused
+        example.record, example.window, example.start = index, 0, 0
+        return self.windows(example, max_seqlen)
+
+    def count_tokens(self, record: Record) -> int:
+        """``len(featurize(record))``, which a domain may count without featurizing the record
+        (genomic: from its runs of non-ACGT bases); ``train.steps=auto`` sums it."""
+        return len(self.featurize(record))
 
     def augment(self, example: Example, rng: np.random.Generator) -> Example:
         return example

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, overload
 
 import numpy as np
 
@@ -123,6 +123,57 @@ def window_bounds(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
     step = size - overlap
     starts = list(range(0, n - size, step)) + [n - size]
     return [(s, s + size) for s in starts]
+
+
+def window_starts(n: int, size: int, overlap: int) -> np.ndarray:
+    """The starts of ``window_bounds(n, size, overlap)`` as an int64 array (a chromosome cut
+    into 10^5 windows: no list of tuples)."""
+    window_bounds(min(n, size), size, overlap)  # its checks of size and overlap (one window)
+    if n <= size:
+        return np.zeros(1, dtype=np.int64)
+    return np.append(np.arange(0, n - size, size - overlap, dtype=np.int64), np.int64(n - size))
+
+
+class LazyWindows(Sequence[Example]):
+    """A record's windows made one at a time, when indexed or iterated: what
+    ``Domain.featurize_windows`` may return for a long record, so that the loader, ``embed``
+    and the budgets hold one window at a time, never the record's tokens whole.
+
+    ``bounds``: ``[W, 2]`` int64, each window's ``[start, end)`` tokens within the record;
+    ``make(w)``: window ``w`` (its ``window`` = w and ``start`` = ``bounds[w, 0]``)."""
+
+    def __init__(self, bounds: np.ndarray, make: Callable[[int], Example]) -> None:
+        self.bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+        self._make = make
+
+    def __len__(self) -> int:
+        return int(self.bounds.shape[0])
+
+    @overload
+    def __getitem__(self, w: int) -> Example: ...
+
+    @overload
+    def __getitem__(self, w: slice) -> list[Example]: ...
+
+    def __getitem__(self, w: int | slice) -> Example | list[Example]:
+        if isinstance(w, slice):
+            return [self[i] for i in range(*w.indices(len(self)))]
+        i = int(w) + (len(self) if int(w) < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(f"window {w} out of range for a record of {len(self)} windows")
+        return self._make(i)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens of each window, without making any."""
+        return self.bounds[:, 1] - self.bounds[:, 0]
+
+
+def window_lengths(windows: Sequence[Example]) -> np.ndarray:
+    """Tokens of each of a record's windows: read off a ``LazyWindows`` without making them."""
+    if isinstance(windows, LazyWindows):
+        return windows.lengths
+    return np.array([len(w) for w in windows], dtype=np.int64)
 
 
 def slice_example(example: Example, start: int, end: int, window: int) -> Example:

@@ -20,6 +20,7 @@ from .infill_stream import infill_file
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
 from .pieces import PieceLog, iter_pieces
+from .record_windows import count_tokens, featurize_windows
 from .schema_match import pretrained_schema_differences as _schema_differences
 from .tokens import (BASES, CLS_ID, MASK_ID, PAD_ID, SEP_ID, Vocabulary, decode_bases,
                      encode_bases, reverse_complement_bases)
@@ -233,6 +234,19 @@ class GenomicDomain(Domain):
             ex.positions = ex.positions - ex.positions[:1]
             out.append(ex)
         return out
+
+    def featurize_windows(self, record: Record, max_seqlen: int, index: int = -1) -> Sequence[Example]:
+        """``windows(featurize(record), max_seqlen)``, each window tokenised from its own bases
+        (``record_windows``): a chromosome is never tokenised whole. A subclass that changes
+        ``featurize`` or ``windows`` gets the default (featurize, then cut)."""
+        if type(self).featurize is not GenomicDomain.featurize or type(self).windows is not GenomicDomain.windows:
+            return super().featurize_windows(record, max_seqlen, index)
+        return featurize_windows(self, record, max_seqlen, index)
+
+    def count_tokens(self, record: Record) -> int:
+        if type(self).featurize is not GenomicDomain.featurize:
+            return super().count_tokens(record)
+        return count_tokens(self, record)
 
     def reverse_complement(self, example: Example) -> Example:
         """The example on the other strand: tokens, soft flags (and hence targets) flipped together."""

@@ -12,9 +12,17 @@ position), whatever the number of workers:
   window])``, so its mask does not depend on which worker made it;
 * the main process packs examples with ``BestFitPacker`` (also deterministic).
 
-Exact resume therefore needs only the next chunk number and the identities
-``(epoch, record, window)`` of the examples still waiting in the packer;
-``load_state_dict`` recomputes those few examples and continues.
+Exact resume therefore needs only the position (the next chunk, its records taken, and of
+the next record its windows taken) and the identities ``(epoch, record, window)`` of the
+examples still waiting in the packer; ``load_state_dict`` recomputes those few examples and
+continues.
+
+Long records (a chromosome of 10^5 windows): examples enter the packer one at a time and
+each micro-batch leaves as soon as it is full, so the packer holds ``buffer_size``
+micro-batches, never a record's windows, and the state lists as few keys. Without workers
+a record's windows are made one at a time too (``Domain.featurize_windows`` may cut them
+before featurizing: genomic), so memory follows a window, not the record; a worker still
+sends a record's examples at once.
 
 Masking waits for the batch (``num_workers=0``, pretraining): the packer needs only each
 example's length, and it holds ``buffer_size`` micro-batches of examples before the first
@@ -41,9 +49,8 @@ order, ``domain.unmasked``; or ``iter_examples`` for unpacked examples).
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import deque
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Generator, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -53,164 +60,32 @@ from encoderkit.batch import PackedBatch
 from encoderkit.data.chunked import DEFAULT_BUFFER_MB, ChunkPlan
 from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
+# the producer's names stay importable from here
+from encoderkit.data.producer import (Item, Key, Prepare, _Deferred, _masked, _Producer, example_rng,  # noqa: F401
+                                      item_examples, item_length, read_records)
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
-from encoderkit.domain import ContractError, Domain, Example, MaskedExample, check_positions
+from encoderkit.domain import Domain, MaskedExample
 from encoderkit.errors import DataError
 
 STATE_VERSION = 1
-Key = tuple[int, int, int]  # (epoch, record, window number within the record)
-# A loader item: one example, or a few that must share a micro-batch (contrastive views).
-Item = Union[MaskedExample, list[MaskedExample]]
-# (window, its generator, train) -> item; replaces augment + mask (fine-tuning objectives)
-Prepare = Callable[[Example, np.random.Generator, bool], Item]
-
-
-def item_length(item: Item) -> int:
-    return sum(len(e) for e in item) if isinstance(item, list) else len(item)
-
-
-def item_examples(items: Sequence[Item]) -> list[MaskedExample]:
-    return [e for it in items for e in (it if isinstance(it, list) else [it])]
 
 
 def _identity(x: Any) -> Any:
     return x
 
 
-def example_rng(seed: int, epoch: int, record: int, window: int) -> np.random.Generator:
-    """The generator for one example's augmentation and masking."""
-    return np.random.default_rng([int(seed), int(epoch), int(record), int(window)])
-
-
-class _Deferred:
-    """A training example whose masking waits for its micro-batch (see the module doc).
-
-    ``example`` is the window after ``augment`` and ``rng`` the generator augment drew
-    from; a domain that keeps ``Domain.augment`` (no augmentation: it draws nothing) leaves
-    ``rng`` None, made with the example's seed when it is masked, as masking at once does."""
-
-    __slots__ = ("domain", "example", "rng", "seed", "key", "window", "start")
-
-    def __init__(self, domain: Domain, example: Example, rng: np.random.Generator | None, seed: int,
-                 key: Key, window: Example) -> None:
-        self.domain, self.example, self.rng, self.seed, self.key = domain, example, rng, seed, key
-        self.window, self.start = window.window, window.start
-
-    def __len__(self) -> int:
-        return len(self.example)
-
-    def masked(self) -> MaskedExample:
-        epoch, record, w = self.key
-        rng = self.rng if self.rng is not None else example_rng(self.seed, epoch, record, w)
-        masked = self.domain.mask(self.example, rng)
-        if len(masked) != len(self.example):  # the packer counted the example's own tokens
-            raise ContractError(f"domain {self.domain.name!r}: its masker turned the {len(self.example)} "
-                                f"tokens of record {record} (window {w}) into {len(masked)}; a masker keeps "
-                                f"the example's tokens (it corrupts inputs and picks the targets)")
-        masked.record, masked.window, masked.start = record, self.window, self.start
-        return masked
-
-
-def _masked(item: Item | _Deferred) -> Item:
-    return item.masked() if isinstance(item, _Deferred) else item
-
-
-class _Producer:
-    """Turns record indices into masked examples; runs in the workers (and at resume)."""
-
-    def __init__(self, store: RecordStore, domain: Domain, indices: np.ndarray, *, max_seqlen: int,
-                 seed: int, rank: int, world_size: int, train: bool, shuffle: bool,
-                 chunk_records: int, prepare: Prepare | None = None, defer: bool = False) -> None:
-        self.store, self.domain, self.indices = store, domain, indices
-        self.max_seqlen, self.seed, self.rank, self.world_size = max_seqlen, seed, rank, world_size
-        self.train, self.shuffle, self.chunk_records = train, shuffle, chunk_records
-        self.prepare = prepare
-        # mask when the micro-batch is collated (main process only: workers mask in parallel)
-        self.defer = defer and train and prepare is None
-        # Domain.augment returns the example and draws nothing: its generator can wait too
-        self._augments = type(domain).augment is not Domain.augment or "augment" in getattr(domain, "__dict__", {})
-        self.shard_size = len(range(rank, len(indices), world_size))
-        self.chunks_per_epoch = math.ceil(self.shard_size / chunk_records)
-        self._order_epoch, self._order = -1, np.empty(0, np.int64)
-        self.plan: ChunkPlan | None = None  # set by PackedLoader in chunk-aware mode
-
-    def shard(self, epoch: int) -> np.ndarray:
-        if epoch != self._order_epoch:
-            if self.shuffle:
-                perm = np.random.default_rng([self.seed, epoch, 0x5EED]).permutation(len(self.indices))
-                order = self.indices[perm]
-            else:
-                order = self.indices
-            self._order, self._order_epoch = order[self.rank::self.world_size], epoch
-        return self._order
-
-    def chunk(self, g: int) -> list[tuple[Key, MaskedExample]]:
-        epoch, j = divmod(g, self.chunks_per_epoch)
-        records = self.shard(epoch)[j * self.chunk_records:(j + 1) * self.chunk_records]
-        out: list[tuple[Key, MaskedExample]] = []
-        for rec_index, record in zip(records.tolist(), self.store.read_many(records)):
-            out += self.record_examples(epoch, rec_index, record)
-        return out
-
-    def record_examples(self, epoch: int, rec_index: int, record: dict[str, Any]) -> list[tuple[Key, MaskedExample]]:
-        return [((epoch, rec_index, w), self.finish(window, epoch, rec_index, w))
-                for w, window in enumerate(self.windows(rec_index, record)) if len(window)]
-
-    def unit(self, position: int, featurize: bool) -> tuple[int, dict[int, Any]]:
-        """Read unit at this rank's global unit ``position`` (chunk-aware mode): its epoch and
-        ``{record: examples}`` (``featurize``, in workers) or ``{record: raw record}``."""
-        plan = self.plan
-        assert plan is not None
-        epoch, u = plan.unit_at(position)
-        a, b = int(plan.starts[u]), int(plan.stops[u])
-        keep = plan.unit_records(u) - a
-        # one slice per array: each chunk decompressed once; ids are not needed for training
-        records = self.store.read_range(a, b, ids=False)
-        out = {}
-        for j in keep.tolist():
-            out[a + j] = self.record_examples(epoch, a + j, records[j]) if featurize else records[j]
-        return epoch, out
-
-    def windows(self, rec_index: int, record: dict[str, Any]) -> list[Example]:
-        example = self.domain.featurize(record)
-        check_positions(self.domain, example.positions)  # [L, rope_axes], or refused
-        example.record, example.window, example.start = rec_index, 0, 0
-        windows = self.domain.windows(example, self.max_seqlen)
-        for win in windows:
-            if len(win) > self.max_seqlen:
-                raise ValueError(f"domain {self.domain.name!r} made a window of {len(win)} tokens from record "
-                                 f"{rec_index}, longer than max_seqlen={self.max_seqlen}")
-        return windows
-
-    def finish(self, window: Example, epoch: int, rec_index: int, w: int) -> Item | _Deferred:
-        if self.prepare is not None:  # a fine-tuning objective's own example (labels, views)
-            return self.prepare(window, example_rng(self.seed, epoch, rec_index, w), self.train)
-        if self.defer:  # augment now (it may change the length the packer needs), mask later
-            if not self._augments:
-                return _Deferred(self.domain, window, None, self.seed, (epoch, rec_index, w), window)
-            rng = example_rng(self.seed, epoch, rec_index, w)
-            return _Deferred(self.domain, self.domain.augment(window, rng), rng, self.seed,
-                             (epoch, rec_index, w), window)
-        if self.train:
-            rng = example_rng(self.seed, epoch, rec_index, w)
-            masked = self.domain.mask(self.domain.augment(window, rng), rng)
-        else:
-            masked = self.domain.unmasked(window)
-        masked.record, masked.window, masked.start = rec_index, window.window, window.start
-        return masked
-
-    def rebuild(self, keys: Sequence[Key]) -> dict[Key, MaskedExample]:
-        """Recompute the examples named by ``keys`` (resume)."""
-        by_record: dict[tuple[int, int], list[int]] = {}
-        for e, r, w in keys:
-            by_record.setdefault((e, r), []).append(w)
-        out: dict[Key, MaskedExample] = {}
-        pairs = list(by_record)
-        for (e, r), record in zip(pairs, self.store.read_many([r for _, r in pairs])):
-            windows = self.windows(r, record)
-            for w in by_record[(e, r)]:
-                out[(e, r, w)] = self.finish(windows[w], e, r, w)
-        return out
+def _chunk_positions(records: np.ndarray, examples: Sequence[tuple[Key, Any]]) -> list[tuple[int, int]]:
+    """``(k, w)`` of each of a chunk's examples (in order): its record is ``records[k]`` (a
+    record may be there twice: its windows start over), ``w`` its window."""
+    out, k, last = [], -1, (-1, -1)
+    for (_, r, w), _ in examples:
+        if r != last[0] or w <= last[1]:  # the next record of the chunk that gave an example
+            k += 1
+            while int(records[k]) != r:
+                k += 1
+        last = (r, w)
+        out.append((k, w))
+    return out
 
 
 class _ChunkStream(IterableDataset):
@@ -321,8 +196,9 @@ class PackedLoader:
 
     # ---- state ----
     def _reset(self) -> None:
-        self._next_chunk = 0
-        self._skip = 0  # chunk-aware mode: records of window ``_next_chunk`` already taken
+        # the position: chunk (chunk-aware mode: window of read units) ``_next_chunk``, whose first
+        # ``_skip`` records are taken, and of its next record the first ``_window`` windows
+        self._next_chunk, self._skip, self._window = 0, 0, 0
         self._saved_open: list[list[Key]] = []
         self._saved_pending: list[list[Key]] = []
         self._live: tuple[BestFitPacker, deque] | None = None
@@ -353,7 +229,9 @@ class PackedLoader:
         return self._next_chunk // self.chunks_per_epoch
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable position: the next chunk, and the examples waiting in the packer."""
+        """JSON-serialisable position: the next chunk, record and window, and the examples
+        waiting in the packer (at most ``buffer_size`` micro-batches of them plus the one or
+        two that just left it: a long record's windows are taken one at a time)."""
         if self._live is not None:
             packer, pending = self._live
             open_bins = [[list(k) for k, _ in b] for b in packer.bins]
@@ -362,9 +240,12 @@ class PackedLoader:
             open_bins = [[list(k) for k in b] for b in self._saved_open]
             pending_bins = [[list(k) for k in b] for b in self._saved_pending]
         return {"version": STATE_VERSION, "fingerprint": self._fingerprint, "next_chunk": self._next_chunk,
-                "skip": self._skip, "open": open_bins, "pending": pending_bins, "stats": dict(self._stats)}
+                "skip": self._skip, "window": self._window, "open": open_bins, "pending": pending_bins,
+                "stats": dict(self._stats)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume at a saved position; a state written before ``window`` existed (every
+        record's windows taken at once) reads as window 0."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"loader state version {state.get('version')!r} is not supported "
                              f"(this encoderkit writes {STATE_VERSION})")
@@ -373,9 +254,12 @@ class PackedLoader:
                              "(indices, max_tokens, max_seqlen, seed, rank, world_size, train, shuffle, "
                              "buffer_size, chunk_records, read, buffer_mb or domain); resuming it would not "
                              "reproduce the run")
+        window = state.get("window", 0)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise ValueError(f"loader state entry 'window' is {window!r}, not a whole number >= 0")
         self._reset()
         self._next_chunk = int(state["next_chunk"])
-        self._skip = int(state.get("skip", 0))
+        self._skip, self._window = int(state.get("skip", 0)), window
         self._saved_open = [[tuple(int(x) for x in k) for k in b] for b in state["open"]]
         self._saved_pending = [[tuple(int(x) for x in k) for k in b] for b in state["pending"]]
         self._stats.update({k: int(v) for k, v in state.get("stats", {}).items()})
@@ -390,8 +274,6 @@ class PackedLoader:
     # ---- iteration ----
     def _chunks(self, start: int, end: int | None) -> Iterator[tuple[int, list[tuple[Key, MaskedExample]]]]:
         dataset = _ChunkStream(self._producer, start, end)
-        if self.num_workers == 0:
-            return iter(dataset)
         return iter(DataLoader(dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
                                prefetch_factor=self.prefetch_factor, persistent_workers=False))
 
@@ -412,42 +294,97 @@ class PackedLoader:
         try:
             if self._plan is not None:
                 yield from self._iter_units(packer, pending, end)
-                return
-            chunks = self._chunks(self._next_chunk, end)
-            barren = 0  # chunks in a row that gave no example
-            while True:
-                while pending:
-                    yield self._collate(pending.popleft())
-                item = next(chunks, None)
-                if item is None:
-                    pending.extend(packer.flush())
-                    if not pending:
-                        break
-                    continue
-                g, examples = item
-                if g != self._next_chunk:  # the order guarantee everything rests on
-                    raise RuntimeError(f"loader received chunk {g}, expected {self._next_chunk}")
-                self._next_chunk += 1
-                self._stats["records"] += len({k[1] for k, _ in examples})
-                barren = 0 if examples else barren + 1
-                if barren >= self.chunks_per_epoch:
-                    self._no_tokens()
-                for key, example in examples:
-                    pending.extend(packer.add((key, example), item_length(example)))
+            elif self.num_workers == 0:
+                yield from self._iter_records(packer, pending, end)
+            else:
+                yield from self._iter_chunks(packer, pending, end)
+            pending.extend(packer.flush())  # a finite loader's end
+            while pending:
+                yield self._collate(pending.popleft())
         finally:
             # keep the position if the consumer stops early (state_dict after a break)
             self._saved_open = [[k for k, _ in b] for b in packer.bins]
             self._saved_pending = [[k for k, _ in b] for b in pending]
             self._live = None
 
+    def _take(self, packer: BestFitPacker, pending: deque, key: Key, item: Item | _Deferred,
+              at: tuple[int, int, int]) -> Iterator[PackedBatch]:
+        """One example into the packer, the position moved past it (``at``), and each batch
+        that leaves yielded at once: a record of 10^5 windows never waits whole in ``pending``."""
+        self._next_chunk, self._skip, self._window = at
+        pending.extend(packer.add((key, item), item_length(item)))
+        while pending:
+            yield self._collate(pending.popleft())
+
+    def _record(self, packer: BestFitPacker, pending: deque, epoch: int, r: int, record: dict[str, Any],
+                chunk: int, k: int, last: bool, first: int) -> Generator[PackedBatch, None, bool]:
+        """Record ``r`` (number ``k`` of chunk / window ``chunk``; ``last``: its last record)
+        featurized here, its windows from ``first`` on made and packed one at a time, so that
+        memory holds a window of a chromosome, not the chromosome. Returns whether it gave one."""
+        producer = self._producer
+        windows = producer.windows(r, record)
+        n, gave = len(windows), False
+        for w in range(first, n):
+            window = producer.window(windows, w, r)
+            at = (chunk, k, w + 1) if w + 1 < n else (chunk + 1, 0, 0) if last else (chunk, k + 1, 0)
+            if not len(window):
+                self._next_chunk, self._skip, self._window = at
+                continue
+            gave = True
+            yield from self._take(packer, pending, (epoch, r, w), producer.finish(window, epoch, r, w), at)
+        return gave
+
+    def _iter_records(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
+        """Record mode, examples made in this process, record by record."""
+        g, skip, first = self._next_chunk, self._skip, self._window
+        barren = 0  # chunks in a row that gave no example
+        while end is None or g < end:
+            epoch, records = self._producer.chunk_records_of(g)
+            gave, seen = skip > 0 or first > 0, set()
+            todo = records[skip:].tolist()
+            for k, (r, record) in enumerate(zip(todo, read_records(self.store, records[skip:])), start=skip):
+                start = first if k == skip else 0
+                if (yield from self._record(packer, pending, epoch, r, record, g, k, k + 1 == len(records), start)):
+                    gave = True
+                    if start == 0 and r not in seen:  # records that gave an example (a resumed one: counted)
+                        self._stats["records"] += 1
+                        seen.add(r)
+            g, skip, first = g + 1, 0, 0
+            self._next_chunk, self._skip, self._window = g, 0, 0
+            barren = 0 if gave else barren + 1
+            if barren >= self.chunks_per_epoch:
+                self._no_tokens()
+
+    def _iter_chunks(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
+        """Record mode, examples made by DataLoader workers a chunk at a time; they are packed
+        one at a time all the same (a resume of a run without workers may start inside a chunk)."""
+        skip, first = self._skip, self._window
+        chunks = self._chunks(self._next_chunk, end)
+        barren = 0  # chunks in a row that gave no example
+        for g, examples in chunks:
+            if g != self._next_chunk:  # the order guarantee everything rests on
+                raise RuntimeError(f"loader received chunk {g}, expected {self._next_chunk}")
+            _, records = self._producer.chunk_records_of(g)
+            taken = [(kw, key, ex) for kw, (key, ex) in zip(_chunk_positions(records, examples), examples)
+                     if kw >= (skip, first)]  # all but those a resume inside this chunk has taken
+            # records that gave an example (one a resume starts inside was counted before)
+            self._stats["records"] += len({key[1] for (k, _), key, _ in taken if k != skip or first == 0})
+            barren = 0 if examples else barren + 1
+            if barren >= self.chunks_per_epoch:
+                self._no_tokens()
+            for (k, w), key, example in taken:
+                yield from self._take(packer, pending, key, example, (g, k, w + 1))
+            self._next_chunk, self._skip, self._window = g + 1, 0, 0
+            skip = first = 0
+
     def _iter_units(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
         """Chunk-aware mode: windows of read units, records of a window in shuffled order."""
         plan = self._plan
         assert plan is not None
-        window, skip = self._next_chunk, self._skip
-        first = plan.window_span(window)[0]
+        window, skip, first = self._next_chunk, self._skip, self._window
+        start = plan.window_span(window)[0]
         stop = None if end is None else (end // plan.windows_per_epoch) * plan.units_per_rank
-        dataset = _ChunkStream(self._producer, first, stop, units=True)
+        dataset = _ChunkStream(self._producer, start, stop, units=True)
         units = iter(dataset) if self.num_workers == 0 else iter(DataLoader(
             dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
             prefetch_factor=self.prefetch_factor, persistent_workers=False))
@@ -463,23 +400,24 @@ class PackedLoader:
                 buffer.update(payload)
             records = plan.window_records(window).tolist()
             for k in range(skip, len(records)):
-                r = records[k]
+                r, begin = records[k], first if k == skip else 0
                 item = buffer.pop(r)
-                examples = self._producer.record_examples(epoch, r, item) if lazy else item
-                self._next_chunk, self._skip = (window + 1, 0) if k + 1 == len(records) else (window, k + 1)
-                self._stats["records"] += 1
-                barren = 0 if examples else barren + 1
+                last = k + 1 == len(records)
+                if begin == 0:
+                    self._stats["records"] += 1
+                if lazy:
+                    gave = yield from self._record(packer, pending, epoch, r, item, window, k, last, begin)
+                else:
+                    taken = [(key, ex) for key, ex in item if key[2] >= begin]
+                    gave = bool(taken)
+                    for key, example in taken:
+                        yield from self._take(packer, pending, key, example, (window, k, key[2] + 1))
+                self._next_chunk, self._skip, self._window = (window + 1, 0, 0) if last else (window, k + 1, 0)
+                barren = 0 if gave or begin > 0 else barren + 1
                 if barren >= self._rank_records:
                     self._no_tokens()
-                for key, example in examples:
-                    pending.extend(packer.add((key, example), len(example)))
-                while pending:
-                    yield self._collate(pending.popleft())
-            window, skip = window + 1, 0
-            self._next_chunk, self._skip = window, 0
-        pending.extend(packer.flush())
-        while pending:
-            yield self._collate(pending.popleft())
+            window, skip, first = window + 1, 0, 0
+            self._next_chunk, self._skip, self._window = window, 0, 0
 
     def _no_tokens(self) -> None:
         """A whole epoch gave no example: every record featurises to zero tokens (a table
@@ -511,9 +449,9 @@ def iter_examples(store: RecordStore | StorePath, domain: Domain, *, indices: Se
     idx = np.arange(len(store), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
     producer = _Producer(store, domain, idx, max_seqlen=int(max_seqlen), seed=seed, rank=0, world_size=1,
                          train=train, shuffle=False, chunk_records=64)
-    for start in range(0, idx.size, 64):
-        records = idx[start:start + 64]
-        for rec_index, record in zip(records.tolist(), store.read_many(records)):
-            for w, window in enumerate(producer.windows(rec_index, record)):
-                if len(window):
-                    yield producer.finish(window, epoch, rec_index, w)
+    for rec_index, record in zip(idx.tolist(), read_records(store, idx)):
+        windows = producer.windows(rec_index, record)
+        for w in range(len(windows)):  # made one at a time (a chromosome's are never all held)
+            window = producer.window(windows, w, rec_index)
+            if len(window):
+                yield producer.finish(window, epoch, rec_index, w)

@@ -59,7 +59,8 @@ from torch import Tensor
 
 from encoderkit.batch import PackedBatch
 from encoderkit.data.collate import collate
-from encoderkit.domain import Domain, Example, MaskedExample, check_positions
+from encoderkit.domain import (ContractError, Domain, Example, LazyWindows, MaskedExample, check_positions,
+                               window_lengths)
 from encoderkit.errors import UsageError
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.tasks.token_range import check_window_positions, token_positions
@@ -119,7 +120,7 @@ class _Job:
     index: int  # position of the record in the input (output row)
     id: str
     length: int  # tokens of the whole record ([CLS] included); with ``positions``: its positions
-    windows: list[MaskedExample]
+    windows: Sequence[MaskedExample]  # made when indexed for a long record (``_Unmasked``)
     # per window, the record position of each token (-1: a [CLS]); only for pooling="none"
     positions: list[np.ndarray] | None = None
 
@@ -147,14 +148,10 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
     ``positions``: fill ``_Job.positions`` (``row_positions`` of each raw window, checked to
     cover the record's positions and none past them) and count ``length`` in positions."""
     for index, rid, record in records:
-        try:
-            example = domain.featurize(record)
-        except (KeyError, ValueError, TypeError, IndexError) as e:
-            # a dict of the user's own fields (a row as {column: value}) is no stored record
-            hint = (" (records are the store's, as RecordStore returns them; give user data as "
-                    "the domain reads it, e.g. a DataFrame or a file)") if isinstance(e, KeyError) else ""
-            raise ValueError(f"record {index} (id {rid!r}) cannot be featurized by domain "
-                             f"{domain.name!r}: {type(e).__name__}: {e}{hint}") from e
+        if annotate is None and not positions:  # pooled: each window made when its batch is packed
+            yield _lazy_job(domain, index, rid, record, max_seqlen)
+            continue
+        example = _featurized(domain, index, rid, lambda: domain.featurize(record))
         check_positions(domain, example.positions)  # [L, rope_axes], or refused
         example.record = index
         if len(example) == 0:
@@ -175,6 +172,58 @@ def record_jobs(domain: Domain, records: Iterable[tuple[int, str, dict]], max_se
         size = int((row_positions(domain, example) >= 0).sum())
         check_window_positions(domain, per, size, record=rid)
         yield _Job(index=index, id=rid, length=size, windows=windows, positions=per)
+
+
+def _featurized(domain: Domain, index: int, rid: str, make: Callable[[], Any]) -> Any:
+    """``make()`` (featurize a record, or make its windows), a record it cannot read named."""
+    try:
+        return make()
+    except ContractError:  # the domain's positions: its own one-line message
+        raise
+    except (KeyError, ValueError, TypeError, IndexError) as e:
+        # a dict of the user's own fields (a row as {column: value}) is no stored record
+        hint = (" (records are the store's, as RecordStore returns them; give user data as "
+                "the domain reads it, e.g. a DataFrame or a file)") if isinstance(e, KeyError) else ""
+        raise ValueError(f"record {index} (id {rid!r}) cannot be featurized by domain "
+                         f"{domain.name!r}: {type(e).__name__}: {e}{hint}") from e
+
+
+class _Unmasked(Sequence[MaskedExample]):
+    """A record's windows as model inputs, each made when indexed (``Domain.featurize_windows``
+    of a chromosome gives them lazily): an embedding holds the windows of a batch, not a record's."""
+
+    def __init__(self, domain: Domain, windows: Sequence[Example], index: int, rid: str) -> None:
+        self.domain, self.windows, self.index, self.rid = domain, windows, index, rid
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __iter__(self) -> Iterator[MaskedExample]:
+        return (self[k] for k in range(len(self)))
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"window {k} out of range for a record of {len(self)} windows")
+        raw = _featurized(self.domain, self.index, self.rid, lambda: self.windows[k])
+        if isinstance(self.windows, LazyWindows):  # the default hook checked the record's positions
+            check_positions(self.domain, raw.positions)
+        w = self.domain.unmasked(raw)
+        w.record = self.index
+        return w
+
+
+def _lazy_job(domain: Domain, index: int, rid: str, record: dict, max_seqlen: int) -> _Job:
+    """A record's job whose windows are made as they are packed (pooled embeddings)."""
+    windows = _featurized(domain, index, rid, lambda: domain.featurize_windows(record, max_seqlen, index))
+    lengths = window_lengths(windows)
+    if not int(lengths.sum()):
+        raise ValueError(f"record {index} (id {rid!r}) has no tokens; it cannot be embedded")
+    if not isinstance(windows, LazyWindows):  # made at once, as before: unmasked at once
+        return _Job(index=index, id=rid, length=int(lengths.sum()),
+                    windows=[_Unmasked(domain, windows, index, rid)[k] for k in range(len(windows))])
+    return _Job(index=index, id=rid, length=int(lengths.sum()), windows=_Unmasked(domain, windows, index, rid))
 
 
 # ---------------------------------------------------------------------------

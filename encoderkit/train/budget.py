@@ -43,6 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from encoderkit.data.producer import read_records
+from encoderkit.domain import window_lengths
+
 AUTO = "auto"
 SAMPLE = 256  # records featurized to estimate model tokens per stored token
 LONGEST = 8  # the longest stored records, featurized too: the longest sequence is among them
@@ -60,7 +63,7 @@ def train_tokens(store: Any, domain: Any, indices: np.ndarray) -> int:
     sample_stored = int(store.lengths[pick].sum())
     if sample_stored == 0:
         return 0
-    sample_model = sum(len(domain.featurize(rec)) for rec in store.read_many(pick))
+    sample_model = sum(domain.count_tokens(rec) for rec in read_records(store, pick))  # none tokenised whole
     return int(round(int(stored.sum()) * sample_model / sample_stored))
 
 
@@ -122,13 +125,14 @@ def split_size(store: Any, domain: Any, indices: np.ndarray, max_seqlen: int) ->
     pick = indices[np.unique(np.linspace(0, indices.size - 1, min(SAMPLE, indices.size)).astype(np.int64))]
     longest_stored = indices[np.argsort(-stored, kind="stable")[:LONGEST]]
     seqs = toks = longest = 0
-    for rec in store.read_many(pick):
-        windows = domain.windows(domain.featurize(rec), int(max_seqlen))
-        seqs += len(windows)
-        toks += sum(len(w) for w in windows)
-        longest = max([longest, *(len(w) for w in windows)])
-    for rec in store.read_many(np.setdiff1d(longest_stored, pick)):
-        longest = max([longest, *(len(w) for w in domain.windows(domain.featurize(rec), int(max_seqlen)))])
+    # window lengths without the windows where the domain cuts them lazily (a chromosome)
+    for rec in read_records(store, pick):  # a few at a time: a genome is not read at once
+        lengths = window_lengths(domain.featurize_windows(rec, int(max_seqlen)))
+        seqs += len(lengths)
+        toks += int(lengths.sum())
+        longest = max([longest, *lengths.tolist()])
+    for rec in read_records(store, np.setdiff1d(longest_stored, pick)):
+        longest = max([longest, *window_lengths(domain.featurize_windows(rec, int(max_seqlen))).tolist()])
     # sequences scale with the record count, tokens with the stored length (as train_tokens)
     stored_scale = int(stored.sum()) / max(1, int(store.lengths[pick].sum()))
     return SplitSize(records=int(indices.size), sequences=int(round(seqs * indices.size / pick.size)),

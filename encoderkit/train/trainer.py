@@ -113,7 +113,10 @@ class Trainer(TrainerResume, TrainerOutputs):
         except (TypeError, ValueError) as e:  # a bad domain option: the domain names it
             raise ConfigError(f"domain {name!r}: {' '.join(str(e).split())}") from None
         if len(self.store):  # positions of the domain's width: refused before the run starts
-            check_positions(self.domain, self.domain.featurize(self.store[0]).positions)
+            # the first window only (featurize_windows checks them): a chromosome is not tokenised whole
+            first = self.domain.featurize_windows(self.store[0], int(cfg.data.max_seqlen), 0)
+            if len(first):
+                check_positions(self.domain, first[0].positions)
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
