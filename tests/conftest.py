@@ -7,6 +7,18 @@ import os
 import sys
 from pathlib import Path
 
+# One BLAS / OpenMP thread per process, as torch's one intra-op thread below: numpy's and
+# scipy's OpenBLAS start a thread per core, and two xdist workers spinning two threads each
+# on CI's 2 cores made scikit-learn's fits (impute's classical imputers, the linear probes)
+# several times slower (a LogisticRegressionCV probe test under load: 20 s, 1.9 s with one
+# thread). The variables reach libraries loaded from now on and the subprocesses tests
+# start; numpy is already loaded (by a pytest plugin), so its BLAS is limited in place.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+
 TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))

@@ -17,6 +17,7 @@ from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Mas
 
 from .infill import infill_sequences
 from .infill_stream import infill_file
+from .option_scope import OPTION_SCOPE
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
                  write_seq_records)
 from .pieces import PieceLog, iter_pieces
@@ -130,6 +131,7 @@ class GenomicDomain(Domain):
     input_formats = "FASTA or FASTQ (.fa/.fasta/.fq/.fastq; plain, gzip, bzip2 or xz); N/n bases are filled"
     rope_axes = 1
     ingest_unit = "bases"  # the ingest progress bar counts tokens = bases
+    option_scope = OPTION_SCOPE  # where its options take effect (option_scope.py)
 
     @classmethod
     def merge_schemas(cls, schemas: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from .curves import CURVES, curve_order
 from .ingest import (CLS, ELEM, FORMAT_VERSION, IGNORE, MASK, MISSING_ID, NUM_SPECIAL,
                      encode_ids, ingest_files)
 from .io import Layout, as_item, check_unit, raws_to_python
+from .option_scope import OPTION_SCOPE
 from .schema_match import pretrained_schema_differences as _schema_differences
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
@@ -104,6 +105,7 @@ class SetsDomain(SetsUserData, Domain):
     infill_options = {"window": "infill_max_seqlen"}
     input_formats = "long-format .csv (.csv.gz) or ragged .npz; empty cells / NaN features are filled"
     saved_run_defaults = {"offset_bands": 0}  # runs saved before the offset embedding existed
+    option_scope = OPTION_SCOPE  # where its options take effect (option_scope.py)
 
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))
@@ -192,6 +194,11 @@ class SetsDomain(SetsUserData, Domain):
         return NUM_SPECIAL + len(self.vocab)
 
     # ---- per record ------------------------------------------------------------------
+    def statistics_split(self) -> dict[str, Any] | None:
+        """The split of the feature means / stds (ingest ``validation_fraction`` / ``split_seed``,
+        their train side fed them); None for a store ingested before it was recorded."""
+        return self.schema.get("statistics_split")
+
     def _num_elements(self, record: Record) -> int:
         for key in ("ids", "features", "coords"):
             if key in record:

@@ -201,8 +201,10 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         report.warnings.append(f"{unknown} elements have items seen fewer than min_count="
                                f"{opts['min_count']} times; they are stored as [UNK]")
     train = ~validation_mask(len(sizes), opts["validation_fraction"], opts["split_seed"])
+    held = float(opts["validation_fraction"])
     if not train.any():
         train[:] = True
+        held = 0.0  # every set fed the statistics (SetsDomain.statistics_split)
     def train_sum(parts: list) -> np.ndarray:
         return np.asarray(parts, dtype=np.float64).reshape(len(sizes), width)[train].sum(axis=0)
 
@@ -227,6 +229,9 @@ def write_sets(layout: Layout, iterate: Callable[[], Iterator[RawSet]], writer: 
         "num_sets": int(size.size),
         "max_set_size": int(size.max()),
         "mean_set_size": float(size.mean()),
+        # the feature means / stds above are of this split's train side (SetsDomain.statistics_split)
+        "statistics_split": {"validation_fraction": held, "split_seed": int(opts["split_seed"]),
+                             "rows": int(size.size)},
     }
 
 

@@ -46,6 +46,7 @@ from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_i
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
 from domains.tabular.views import tabular_views
+from domains.tabular.option_scope import OPTION_SCOPE
 # moved out, importable from here as before: the runtime options, the label values, the
 # DataFrame entry points
 from domains.tabular.runtime_options import MASKERS, NUMERIC_DECODE, OPTION_DEFAULTS, _check_float  # noqa: F401
@@ -61,6 +62,7 @@ class TabularDomain(TableInfill, Domain):
     infill_options = {"numeric_decode": "numeric_decode", "infill_blend": "infill_blend"}
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .xz, .zip, .zst) or .parquet; empty cells are filled"
     ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
+    option_scope = OPTION_SCOPE  # where its options take effect (option_scope.py)
     # LP-FT by default (task.lp_fraction=auto): on a few hundred labelled rows, fine-tuning the
     # whole encoder from a random head lost to its frozen features on every table measured;
     # the head alone for 30% of the steps gained on breast_cancer, anes96, diabetes and wine
@@ -182,6 +184,7 @@ class TabularDomain(TableInfill, Domain):
         enc = encode_frame(frame, schema, report_text=False)  # infer_schema said it
         write_rows(writer, report, enc, rows, [str(ids[r]) for r in rows] if ids is not None else None)
         schema["ingest_options"] = {k: v for k, v in opts.items()}
+        schema["statistics_rows"] = int(len(frame))  # appended rows feed none (statistics_split)
         return schema
 
     @classmethod
@@ -400,6 +403,18 @@ class TabularDomain(TableInfill, Domain):
         self.read_index = res.index
         self.read_schema = res.arrow_schema
         return res.frame
+
+    def statistics_split(self) -> dict[str, Any] | None:
+        """The split the store's column statistics (means / stds, quantile edges, categories)
+        were computed on at ingest: the train side of (``validation_fraction``, ``split_seed``)
+        among its first ``rows`` records (None: all; appended rows fed none); None when the
+        store does not say. Pretraining compares its own split with it
+        (``encoderkit.data.split.statistics_split_note``)."""
+        opts = self.schema.get("ingest_options") or {}
+        if "validation_fraction" not in opts:
+            return None
+        return {"validation_fraction": float(opts["validation_fraction"]),
+                "split_seed": int(opts.get("split_seed", 0)), "rows": self.schema.get("statistics_rows")}
 
     def read_options(self) -> dict[str, Any]:
         """The store's ingest options a raw table is read back with (``read_input``): a user

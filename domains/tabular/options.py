@@ -27,7 +27,9 @@ INGEST_DEFAULTS: dict[str, Any] = {
     "keep_words": [],  # words read as missing (NA, N/A, null) that text columns keep as values (words.py)
     "decimal": "auto",  # decimal mark of a text table's numbers: auto ("," in a file of them not
                         # separated by commas, see reading.py), "." or ","
-    "validation_fraction": 0.05,  # held out of the statistics, same split as RecordStore.split
+    # rows held out of the statistics: RecordStore.split's rule, the same rows as pretraining's
+    # validation when data.val_fraction / data.seed are these (a pretraining run says otherwise)
+    "validation_fraction": 0.05,
     "split_seed": 0,
 }
 

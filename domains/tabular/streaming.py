@@ -389,6 +389,7 @@ def ingest_streamed(sources: Sequence[str], writer: RecordWriter, report: Ingest
         _write(cells, len(schema["columns"]), rows, writer, report)
     # the missing-value words kept as values (words.py): new files are read the same way
     schema["ingest_options"] = {**opts, "keep_words": sorted(set(opts["keep_words"]) | set(table.kept_words))}
+    schema["statistics_rows"] = int(rows.size)  # as ingest_frame: appended rows feed none
     return schema
 
 

@@ -45,6 +45,7 @@ from .layout import header_cells, warn_data_header
 from .marks import is_sentinel
 from .masking import RecordTokens, SeriesMasking, series_stats
 from .options import auto_patch, between_series_inputs, checked_options  # noqa: F401 (re-exported)
+from .option_scope import OPTION_SCOPE
 from .parquet import read_series as read_parquet
 from .precision import Float32Check
 from .schema_match import pretrained_schema_differences as _schema_differences
@@ -66,6 +67,7 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
     # (flat_scale: a run saved before it was recorded may have been trained with either rule:
     # masking.FLAT_SCALES says how such a run is read)
     saved_run_defaults = {"channel_embedding": False, "window_stats": False, "flat_scale": "unrecorded"}
+    option_scope = OPTION_SCOPE  # where its options take effect (option_scope.py)
     # Fine-tuning from the probe head: mean and spread of the token states, no head dropout.
     # A pretrained series encoder's mean-pooled states barely differ between records, so the
     # probe needs large weights and dropout on them blows the first steps' loss up 10-40x;

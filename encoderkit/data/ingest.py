@@ -24,6 +24,7 @@ from encoderkit.cliutil import progress_bar, say
 from encoderkit.data.store import StorePath, StoreWriter
 from encoderkit.errors import (READ_ERRORS, DataError, EncoderkitError, InputNotFoundError, UsageError, data_error,
                                refuse_stream)
+from encoderkit.option_effects import check_ingest
 from encoderkit.registry import get_domain
 
 if TYPE_CHECKING:  # encoderkit.domain imports torch: not for `encoderkit ingest --help`
@@ -117,6 +118,7 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
         raise UsageError("append=true and overwrite=true contradict each other: choose one", key="append")
     cls = get_domain(domain)
     sources = expand_inputs(inputs)
+    check_ingest(cls, sources, options)  # an option no input's kind reads: refused, not recorded
     t0 = time.perf_counter()
     old: RecordStore | None = None
     if append:

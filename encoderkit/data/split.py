@@ -8,6 +8,8 @@ at training time (``RecordStore.split``).
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 
 SPLITS = ("train", "validation")
@@ -52,3 +54,37 @@ def split_indices(n: int, name: str, fraction: float = 0.05, seed: int = 0) -> n
         raise ValueError(f"The 'name' parameter of split must be one of {SPLITS}. Got {name!r} instead.")
     val = validation_mask(n, fraction, seed)
     return np.flatnonzero(val if name == "validation" else ~val).astype(np.int64)
+
+
+def statistics_overlap(n: int, fraction: float, seed: int, stats: Mapping[str, Any]) -> tuple[int, int]:
+    """(validation records of ``(fraction, seed)``, how many of them fed the statistics).
+
+    ``stats`` is the split a domain computed its ingest statistics on (``Domain.statistics_split``:
+    ``validation_fraction``, ``split_seed`` and ``rows``, the records it saw, None for all):
+    its train side among the first ``rows`` records fed them. The split is by record index
+    (``record_uniform``), so the two are compared without reading a record."""
+    val = np.flatnonzero(validation_mask(n, fraction, seed))
+    rows = n if stats.get("rows") is None else int(stats["rows"])
+    seen = val[val < rows]  # a record's side depends on its index alone: only these are hashed again
+    fed = record_uniform(seen, int(stats["split_seed"])) >= float(stats["validation_fraction"])
+    return int(val.size), int(fed.sum())
+
+
+def statistics_split_note(n: int, fraction: float, seed: int, stats: Mapping[str, Any] | None,
+                          store: str) -> str | None:
+    """One line when pretraining's validation records (``data.val_fraction``, ``data.seed``)
+    fed the column statistics of ``store`` (its ingest ``validation_fraction``, ``split_seed``),
+    else None. A warning, not an error: ``data.seed`` also seeds the shuffle and the masks, and
+    the statistics (means, stds, quantile edges) hold no target; what it costs is validation
+    that is not on rows unseen in every respect, which a user asking for another split expects."""
+    if not stats:
+        return None
+    held, fed = statistics_overlap(n, fraction, seed, stats)
+    if not fed:
+        return None
+    sf, ss = float(stats["validation_fraction"]), int(stats["split_seed"])
+    return (f"data.val_fraction={fraction:g} data.seed={seed} validate on {held} records of {store}, "
+            f"{fed} of which fed its column statistics at ingest (validation_fraction={sf:g} "
+            f"split_seed={ss}: the rows held out of them): give data.val_fraction<={sf:g} "
+            f"data.seed={ss} for validation on rows the statistics never saw, or re-ingest with "
+            f"validation_fraction={fraction:g} split_seed={seed}")

@@ -13,7 +13,7 @@ Regression heads predict standardised targets (train-split mean / std in the
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -198,6 +198,37 @@ def check_pretrained_schema(domain: Domain, checkpoint: Any, store: Any) -> None
                     f"without a row are unlabelled: skipped), or on data ingested with the same columns "
                     f"(channels, items) in the same order and the same options as the pretraining "
                     f"data, with the checkpoint's domain options, or pretrain on this store", file=store)
+
+
+def check_position_axes(domain: Domain, config: EncoderConfig, checkpoint: Any,
+                        options: Mapping[str, Any]) -> None:
+    """Refuse, as the usage error it is, a fine-tuning domain option that changes the rotary
+    position axes the checkpoint's encoder was pretrained with (``domain.column_positions=true``
+    on a table pretrained without): ``TaskModel`` said "model.rope_axes=0 but domain 'tabular'
+    uses 1 position axes" (exit 1), naming an option the user never gave. ``options``: the run's
+    domain options, compared with the checkpoint's to name the one that differs."""
+    if config.rope_axes == domain.rope_axes:
+        return
+    from encoderkit.errors import UsageError
+    from encoderkit.registry import saved_options
+    from encoderkit.train.checkpoint import read_state
+
+    saved = read_state(checkpoint).get("domain")
+    before = saved_options(saved) if isinstance(saved, dict) and saved.get("name") == domain.name else {}
+    differ = [f"domain.{k}={_word(options[k])} (the checkpoint's: {_word(before[k])})"
+              for k in sorted(options)
+              if k not in ("name", "drop_columns") and k in before and options[k] != before[k]]
+    given = ", ".join(differ) or "the domain options"
+    it = "it" if len(differ) == 1 else "them"
+    raise UsageError(f"{given}: with {it} domain {domain.name!r} uses {domain.rope_axes} position axes, but "
+                     f"checkpoint {checkpoint} was pretrained with {config.rope_axes} (model.rope_axes="
+                     f"{config.rope_axes}); fine-tuning keeps the pretrained positions: leave {it} out, or "
+                     f"pretrain with {it}", key="domain")
+
+
+def _word(value: Any) -> str:
+    """A value as typed on the command line (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def load_encoder_weights(model: TaskModel, tensors: dict[str, Tensor], source: str) -> None:

@@ -121,7 +121,8 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
         from encoderkit.tasks.head_size import build_task_model
-        from encoderkit.tasks.model import TaskModel, check_pretrained_schema, pretrained_fit
+        from encoderkit.tasks.model import (TaskModel, check_pretrained_schema, check_position_axes,
+                                            pretrained_fit)
 
         cfg, info, store = trainer.cfg, trainer.info, trainer.store
         task, d = cfg.task, cfg.data
@@ -216,7 +217,10 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
         # any build; then its size known: a head over far more classes than records is said, one
         # that cannot fit in memory refused before anything is allocated (head_size.py)
         path, check = pretrained_fit(cfg.checkpoint, trainer.encoder_config.num_layers)
-        if path is not None:  # a store ingested otherwise: the same shapes, weights on other columns
+        if path is not None:
+            # a domain option that moves the positions (column_positions), named before any build;
+            # a store ingested otherwise: the same shapes, weights on other columns
+            check_position_axes(domain, trainer.encoder_config, path, trainer.config_dict["domain"])
             check_pretrained_schema(domain, path, d.store)
         self.model = build_task_model(
             lambda: TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,

@@ -410,6 +410,13 @@ def _check_schedule_lengths(c: DictConfig) -> None:
                               f"({total:g} {s.unit}: schedule.total, or train.steps). Got {warmup:g} + "
                               f"{decay:g}; lower them, or give schedule.warmup_fraction / "
                               f"schedule.decay_fraction.")
+    from encoderkit.train.schedule import total_problem
+
+    # a schedule shorter than the run trained its last steps at lr 0 without a word (after the
+    # schedule's own lengths; train.steps=auto: checked again once resolved, schedule.plan_wsd)
+    problem = total_problem(s.total, steps, s.unit, float(s.final_ratio), c.train.auto_min_steps)
+    if problem:
+        raise ConfigError(problem, key="schedule.total")
 
 
 def _check(c: DictConfig) -> None:

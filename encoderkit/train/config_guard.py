@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from encoderkit.errors import DataError
+from encoderkit.train.option_sources import check_composed_options, note_words
 
 # a group option: a file stem in one folder (Hydra adds .yaml); no separator, no parent
 _PLAIN_OPTION = re.compile(r"[^/\\\x00]+")
@@ -121,6 +122,7 @@ def check_overrides(overrides: Sequence[str]) -> None:
                 raise _config_error(f"{where}={text!r} {problem}; {LITERAL_HINT}", key=key)
         if "." not in key and key not in SCALAR_TOP_KEYS:
             _check_group_option(key, value)
+    note_words(overrides)  # whose values they are, for check_composed's option_effects rule
 
 
 def _check_group_option(group: str, value: Any) -> None:
@@ -172,6 +174,8 @@ def check_composed(container: Any) -> None:
         problem = interpolation_problem(text)
         if problem:
             raise _config_error(f"config key {where!r}: {text!r} {problem}; {LITERAL_HINT}", key=where)
+    # a value set by the user that cannot take effect in this run: said, not ignored
+    check_composed_options(container)
 
 
 def check_saved_values(values: Any, file: Path | str, entry: str) -> None:

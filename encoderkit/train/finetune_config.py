@@ -93,6 +93,7 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
         if name is not None:
             cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
     merged = validate(cfg, FinetuneConfig)
+    _check_data_split(words, merged)
     from encoderkit.tasks.head_init import resolve_head
 
     resolve_head(merged.task, merged.checkpoint, merged.train.strategy, _domain_class(merged))
@@ -100,6 +101,23 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
 
     check_task(merged)
     return merged
+
+
+def _check_data_split(words: list[str], cfg: DictConfig) -> None:
+    """``data.val_fraction`` is pretraining's validation split: fine-tuning holds out
+    ``task.val_fraction`` of the labelled records (or a ``task.split`` file) and reads it
+    nowhere, so a value typed here (other than the default) was listed by ``--help``, accepted,
+    and did nothing."""
+    from encoderkit.train.config import DataConfig
+
+    given = cfg.data.val_fraction
+    if "data.val_fraction" not in {word_key(w) for w in words} or given == DataConfig.val_fraction:
+        return
+    held = (f"the task.split file {cfg.task.split}" if cfg.task.split
+            else f"task.val_fraction={cfg.task.val_fraction:g} of the labelled records")
+    raise ConfigError(f"data.val_fraction={given:g} is pretraining's validation split; encoderkit "
+                      f"finetune validates on {held}: set task.val_fraction={given:g} instead",
+                      key="data.val_fraction")
 
 
 def _set_by_files(words: list[str], cfg: DictConfig, choices: dict[str, Any]) -> tuple[set[str], list[str]]:

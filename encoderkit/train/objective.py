@@ -80,6 +80,7 @@ class MaskedLMObjective(Objective):
 
     def __init__(self, trainer: Trainer) -> None:
         from encoderkit.data.loader import PackedLoader
+        from encoderkit.data.split import statistics_split_note
         from encoderkit.modeling import MaskedEncoderModel
         from encoderkit.train.model_size import allocation, encoder_parameters
 
@@ -92,6 +93,10 @@ class MaskedLMObjective(Objective):
         store = trainer.store
         self.train_indices = store.split("train", fraction=d.val_fraction, seed=d.seed)
         self.val_indices = store.split("validation", fraction=d.val_fraction, seed=d.seed)
+        stats = getattr(trainer.domain, "statistics_split", None)  # the ingest statistics' split
+        note = statistics_split_note(len(store), d.val_fraction, d.seed, stats and stats(), d.store)
+        if note and info.is_main:
+            warnings.warn(note, stacklevel=3)
         # every rank needs at least one validation record (the loader shards by rank)
         self.val_enabled = len(self.val_indices) >= info.world_size
         if not self.val_enabled and cfg.train.eval_every and info.is_main:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 # bad settings are UsageErrors (one line naming the key, exit 2), not tracebacks: a warmup
 # longer than a run of train.steps=auto steps is an easy mistake
@@ -26,6 +27,11 @@ class WSD:
     ``[0, warmup)``: linear from 0 to 1;
     ``[warmup, total - decay)``: 1; ``[total - decay, total]``: decay from 1 to
     ``final_ratio`` with the chosen shape. Beyond ``total`` it stays at ``final_ratio``.
+
+    In ``steps``, a decay shorter than one step is no decay: the only point of it the trainer
+    evaluates is the run's last step, at ``total``, so "decaying" there meant that step trained
+    at ``final_ratio`` (0 by default) and a 1-step run (``decay_fraction`` x 1 = 0.2 steps) took
+    no step at all.
     """
 
     total: float
@@ -57,12 +63,12 @@ class WSD:
     def __call__(self, t: float) -> float:
         if t < self.warmup:
             return max(t, 0.0) / self.warmup
-        start = self.total - self.decay
-        if self.decay == 0:
+        if self.decay == 0 or (self.unit == "steps" and self.decay < 1):
             return 1.0
-        if t < start:
+        left = self.total - t  # what remains of the decay, so its start is x = 0 exactly
+        if left >= self.decay:
             return 1.0
-        x = min(1.0, (t - start) / self.decay)  # decay progress in [0, 1]
+        x = min(1.0, 1.0 - left / self.decay)  # decay progress in [0, 1]
         if self.shape == "linear":
             f = 1.0 - x
         elif self.shape == "cosine":
@@ -119,3 +125,44 @@ class BatchWarmup:
             return self.target
         size = self.start + (self.target - self.start) * tokens_seen / self.tokens
         return max(self.multiple, int(size // self.multiple) * self.multiple)
+
+
+def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float,
+                  auto_min_steps: int | None = None, resolved: bool = False) -> str | None:
+    """Why ``schedule.total`` cannot serve a run of ``steps`` optimizer steps, or None.
+
+    Only in ``steps``, where the run's length is known: past ``total`` every step trains at
+    ``final_ratio`` x the peak (0 by default: the steps after it did nothing, exit 0).
+    ``steps="auto"`` is known once resolved (``resolved``: ``steps`` is that, said so); before
+    that, ``auto_min_steps`` is its least."""
+    if total is None or unit != "steps":
+        return None
+    if steps == "auto" and auto_min_steps is not None:
+        steps, asked = auto_min_steps, f"train.steps=auto (at least train.auto_min_steps={auto_min_steps})"
+    elif isinstance(steps, int) and not isinstance(steps, bool):
+        asked = f"the run's {steps} steps (train.steps, auto resolved)" if resolved else f"train.steps={steps}"
+    else:  # auto not yet resolved, or not a number (the config names that)
+        return None
+    if total >= steps:
+        return None
+    return (f"schedule.total={total:g} is shorter than {asked}: the steps after step "
+            f"{math.floor(total)} would train at schedule.final_ratio={final_ratio:g} x optim.lr"
+            f"{' (nothing)' if final_ratio == 0 else ''}; leave schedule.total null (the run's "
+            f"length) or set it >= {steps}")
+
+
+def plan_wsd(schedule: Any, steps: int, tokens_per_step: int, check: bool = True) -> WSD:
+    """The learning-rate schedule of a run of ``steps`` steps from the ``schedule.*`` config
+    (``Trainer._plan_schedule``), with ``steps`` as resolved (``train.steps=auto`` included):
+    with ``check``, a ``schedule.total`` shorter than the run is a ``UsageError``
+    (``total_problem``); without, the plan of a run saved before (what a resume compares)."""
+    s = schedule
+    problem = total_problem(s.total, int(steps), s.unit, float(s.final_ratio), resolved=True) if check else None
+    if problem:
+        raise UsageError(problem, key="schedule.total")
+    total = s.total or (steps if s.unit == "steps" else steps * tokens_per_step)
+    total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
+    warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
+    decay = s.decay if s.decay is not None else s.decay_fraction * total
+    return WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
+               final_ratio=s.final_ratio, unit=s.unit)

@@ -8,14 +8,69 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from encoderkit.train.config import ConfigError, _bad
+from encoderkit.tasks.spec import CONTRASTIVE_TASKS, SEQUENCE_TASKS, TASK_TYPES, TOKEN_TASKS
+from encoderkit.train.config import ConfigError, TaskConfig, _bad
+
+# task options only some task types read: (the types that read it, what it does there). Given to
+# another type with a value other than its default, it was accepted and did nothing (contrastive
+# with task.head=linear task.dropout=0.5 trained the same model as without them)
+_HEADED = SEQUENCE_TASKS + TOKEN_TASKS
+_LABELLED = tuple(t for t in TASK_TYPES if t != "contrastive")
+_READ_BY: dict[str, tuple[tuple[str, ...], str]] = {
+    "head": (_HEADED, "sets the layers between the encoder and the prediction"),
+    "dropout": (_HEADED, "sets the dropout before the prediction layer"),
+    "class_weights": (("classification", "token_classification"), "weighs the classes in the loss"),
+    "pooling": (SEQUENCE_TASKS + CONTRASTIVE_TASKS, "pools a record's token states into one vector"),
+    "projection": (CONTRASTIVE_TASKS, "sets the head between the pooled embedding and the contrastive loss"),
+    "temperature": (CONTRASTIVE_TASKS, "sets the contrastive loss's softmax temperature"),
+    "learn_temperature": (CONTRASTIVE_TASKS, "learns the contrastive loss's temperature"),
+    "labels": (_LABELLED, "names the labels file (contrastive trains on two views of each record)"),
+    "label_column": (_LABELLED, "takes the label from the table (contrastive trains without labels)"),
+}
+
+
+def _not_read(t: DictConfig) -> None:
+    """A task option the task type does not read, set to other than its default: a usage error
+    naming the option and the type; its default is no error, since every task file carries
+    the keys."""
+    defaults = TaskConfig()
+    for key, (types, what) in _READ_BY.items():
+        value, default = t[key], getattr(defaults, key)
+        if t.type in types or value == default or (key == "dropout" and value == "auto"):
+            continue
+        shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        raise ConfigError(f"task.{key}={shown} does not apply to task.type={t.type}: it {what}, for "
+                          f"task.type {' / '.join(types)}; leave it out (default: "
+                          f"{'null' if default is None else default})",
+                          key=f"task.{key}")
+    if t.label_names is not None and not t.labels:
+        where = ("task.label_column takes the label from the table" if t.label_column
+                 else "there is no labels file")
+        raise ConfigError(f"task.label_names={list(t.label_names)} chooses columns of the labels file "
+                          f"(task.labels=<file>); here {where}: leave it out", key="task.label_names")
+
+
+def _no_validation(c: DictConfig) -> None:
+    """``task.patience`` / ``task.metric`` act on validation, which ``train.eval_every=0`` never
+    runs: said once, since the run is otherwise sound (it keeps its last step)."""
+    t = c.task
+    given = [f"task.{k}={t[k]}" for k, off in (("patience", 0), ("metric", "auto")) if t[k] != off]
+    from encoderkit.tasks import _MEMBERS  # an ensemble's other members: said with the first
+
+    if given and c.train.eval_every == 0 and not _MEMBERS.get():
+        import warnings
+
+        verb = "acts" if len(given) == 1 else "act"
+        warnings.warn(f"{' and '.join(given)} {verb} on validation, and train.eval_every=0 runs none: "
+                      f"no best/ checkpoint is chosen and the run does not stop early (set "
+                      f"train.eval_every=<steps>)", stacklevel=4)
 
 
 def check_task(c: DictConfig) -> None:
     from encoderkit.tasks.ensemble import check_ensemble
     from encoderkit.tasks.head_init import HEAD_INITS, PROBE_TASKS
     from encoderkit.tasks.metrics import METRICS
-    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS, SEQUENCE_TASKS, TASK_TYPES
+    from encoderkit.tasks.spec import HEADS, POOLINGS, PROJECTIONS
 
     t = c.task
     if t.type not in TASK_TYPES:
@@ -101,6 +156,8 @@ def check_task(c: DictConfig) -> None:
             raise ConfigError(f"task.group_column={t.group_column!r} names a column of the labels "
                               f"file (task.labels=<file>) that groups records for the validation "
                               f"split; here {where}")
+    _not_read(t)
+    _no_validation(c)
     if t.type in ("token_classification", "token_regression") and t.label_column:
         raise ConfigError(f"task.label_column gives one label per record; task.type={t.type} "
                           "needs per-token labels in task.labels=<file>")

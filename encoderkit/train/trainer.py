@@ -40,7 +40,7 @@ from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
 from encoderkit.train.precision import cpu_has_native_bf16
-from encoderkit.train.schedule import WSD, BatchWarmup, Delayed
+from encoderkit.train.schedule import WSD, BatchWarmup, Delayed, plan_wsd
 from encoderkit.train.trainer_outputs import TrainerOutputs, create_run_dir
 from encoderkit.train.trainer_resume import INPUT_FILES, TrainerResume
 
@@ -138,7 +138,7 @@ class Trainer(TrainerResume, TrainerOutputs):
         t.steps = self.config_dict["train"]["steps"] = resolve_steps(
             cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step,
             announce=self.info.is_main and bool(t.progress))  # said with the bar and stage lines
-        self.schedule = self._plan_schedule(int(t.steps))
+        self.schedule = plan_wsd(cfg.schedule, int(t.steps), self.tokens_per_step)  # total >= resolved steps
         self.group_schedules = self._group_schedules()
         s = cfg.schedule
         self.batch_warmup = BatchWarmup(target=self.tokens_per_step, start=s.batch_warmup_start,
@@ -153,13 +153,7 @@ class Trainer(TrainerResume, TrainerOutputs):
 
     def _plan_schedule(self, steps: int) -> WSD:
         """The learning-rate schedule of a run of ``steps`` steps (``schedule.*`` of the config)."""
-        s = self.cfg.schedule
-        total = s.total or (steps if s.unit == "steps" else steps * self.tokens_per_step)
-        total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
-        warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
-        decay = s.decay if s.decay is not None else s.decay_fraction * total
-        return WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
-                   final_ratio=s.final_ratio, unit=s.unit)
+        return plan_wsd(self.cfg.schedule, steps, self.tokens_per_step, check=False)  # resume: as saved
 
     def _group_schedules(self) -> dict[float, WSD | Delayed]:
         """The schedule of each ``start_fraction`` a parameter group carries (an objective's

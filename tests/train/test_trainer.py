@@ -90,7 +90,7 @@ def test_exact_resume_is_bitwise(store, tmp_path):
         [r["loss"] for r in read_metrics(b) if "loss" in r]
     # a changed training config refuses to resume and says what differs
     with pytest.raises(ConfigError, match="optim.lr: checkpoint 0.01, now 0.001"):
-        pretrain(td.tiny_overrides(store, str(b), steps=6, **{**common, "optim.lr": 1e-3}))
+        pretrain(td.tiny_overrides(store, str(b), steps=6, **{**common, "schedule.total": 6, "optim.lr": 1e-3}))
 
 
 def reference_training(store: str, steps: int, micro: list, lr: float, rate: float = 0.3):
@@ -238,7 +238,7 @@ def test_training_starts_from_a_weights_only_checkpoint(store, tmp_path):
                          {"step": 0, "tokens": 0, "model_config": state["model_config"],
                           "domain": state["domain"]}, keep=0)
     pretrain(td.tiny_overrides(store, str(run), steps=1, **{"train.eval_every": 0,
-                                                               "optim.lr": 1e-12}))
+                                                               "optim.lr": 1e-12, "optim.weight_decay": 0.0}))
     after = _final_weights(run, 1)
     # with a vanishing learning rate the weights stay those of the initial checkpoint
     for k, v in weights.items():
