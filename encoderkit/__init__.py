@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from encoderkit.lazy_exports import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it ([tool.setuptools.dynamic])
 
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {

@@ -49,12 +49,51 @@ def get_domain(name: str) -> type[Domain]:
 
     for ep in entry_points(group=GROUP):
         if ep.name == name:
-            cls = ep.load()
+            try:
+                cls = ep.load()
+            except (ImportError, AttributeError) as e:
+                if shadowed := shadowing_domains(ep.value):
+                    raise UsageError(shadowed) from e
+                raise
             if not (isinstance(cls, type) and issubclass(cls, Domain)):
+                if shadowed := shadowing_domains(ep.value):  # the user's domains/tabular.py, say
+                    raise UsageError(shadowed)
                 raise TypeError(f"entry point {GROUP}:{name} -> {ep.value} is not a Domain subclass")
             return cls
     raise UnknownDomainError(f"unknown domain {name!r}; registered domains: {available_domains()} "
                    f"(a domain registers under the entry-point group {GROUP!r})")
+
+
+def shadowing_domains(module: str = "domains") -> str | None:
+    """What to tell a user whose own top-level ``domains`` package (or ``domains.py``) hides
+    encoderkit's built-in one (``module`` is under ``domains``), or None. The current folder
+    and PYTHONPATH come before the installed packages on ``sys.path``, so a project's own
+    ``domains/__init__.py`` is found first, and importing ``domains.tabular`` then failed
+    with "No module named 'domains.tabular'", reported as a bug in encoderkit. Asked only
+    once loading a built-in domain failed: an editable install's finder still maps
+    ``domains.tabular`` to the source tree, which works. The built-in package sits beside
+    ``encoderkit`` (a wheel's site-packages, or the source tree of an editable install)."""
+    if module.split(":")[0].split(".")[0] != "domains":
+        return None
+    import importlib.util
+    from pathlib import Path
+
+    import encoderkit
+
+    builtin = Path(encoderkit.__file__).resolve().parent.parent / "domains"
+    try:
+        spec = importlib.util.find_spec("domains")
+    except (ImportError, ValueError):  # a broken `domains` in sys.modules: the import says why
+        return None
+    if spec is None or not (builtin / "__init__.py").is_file():
+        return None  # none found at all, or an install laid out otherwise: nothing to compare
+    places = [Path(p).resolve() for p in spec.submodule_search_locations or []]
+    if builtin in places:
+        return None
+    found = places[0] if places else spec.origin
+    return (f"another package named `domains` ({found}) hides encoderkit's built-in domains "
+            f"({builtin}): it comes first on sys.path (the current folder or PYTHONPATH); rename "
+            "that package, or run from another folder")
 
 
 def saved_options(description: Mapping[str, Any]) -> dict[str, Any]:

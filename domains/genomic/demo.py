@@ -32,6 +32,8 @@ import numpy as np
 
 from domains.genomic.domain import bundled_sequence, reverse_complement
 from domains.genomic.io import SeqRecord, write_seq_records
+from encoderkit.errors import UsageError
+from encoderkit.outputs import is_store
 
 TRAIN_BASES = 1_900_000
 WINDOW = 256  # training windows (data.max_seqlen) and held-out windows alike
@@ -105,9 +107,41 @@ def hide(window: str, phase: int) -> tuple[str, np.ndarray]:
     return chars.decode(), pos
 
 
+DEMO_MARK = ".encoderkit-genomic-demo"  # written first into --out: the folder is the demo's to replace
+DEMO_ENTRIES = frozenset({DEMO_MARK, "data", "store.zarr", "run", "embeddings.npy", "summary.json"})
+
+
+def claim_out(out: Path) -> None:
+    """Make ``out`` the demo's empty folder, marked as its own. An earlier demo output (the
+    mark, or before the mark existed its record store, and nothing but the demo's entries) is
+    emptied; anything else is refused with a ``UsageError`` naming it, so ``--out .`` or a
+    mistyped ``--out`` never deletes a user's files."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        kind = "a symbolic link" if out.is_symlink() else "a file"
+        raise UsageError(f"--out {out}: is {kind}, not a folder the demo wrote; give another --out")
+    if out.is_dir():
+        names = sorted(p.name for p in out.iterdir())
+        foreign = [n for n in names if n not in DEMO_ENTRIES]
+        ours = (out / DEMO_MARK).is_file() or is_store(out / "store.zarr")
+        if names and (foreign or not ours):
+            shown = foreign or names  # a user's own data/ and run/ without the demo's mark or store
+            held = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+            raise UsageError(f"--out {out}: the folder holds files the demo did not write ({held}); "
+                             "give another --out (a new or empty folder), or remove it yourself")
+        for name in names:
+            entry = out / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARK).write_text("written by `python -m domains.genomic.demo`; the demo replaces this folder\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="runs/genomic-demo", help="output directory (replaced)")
+    ap.add_argument("--out", default="runs/genomic-demo",
+                    help="output folder (a re-run replaces one the demo wrote; any other is refused)")
     # The budget (~630 CPU-s, ~5 min on 2 idle cores) buys 1,600 fp32 steps of `tiny`, or under bf16 autocast
     # (CPUs with native bf16) 1,400 steps of the 6-layer `tiny6`, which learns more per token
     # (benchmarks/RESULTS.md "Genomic demo"); 3200 x 2,048 tokens took 8 minutes for no gain.
@@ -150,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)  # the demo's own directory: a re-run starts from scratch
+    try:
+        claim_out(out)  # a re-run starts from scratch, but only ever in the demo's own folder
+    except UsageError as e:
+        print(f"domains.genomic.demo: error: {e}", file=sys.stderr)
+        return e.exit_code
     (out / "data").mkdir(parents=True)
 
     print("== 1. data: bundled E. coli K-12 (NC_007779.1) excerpt, 2,000,000 bases")

@@ -42,7 +42,7 @@ from encoderkit.data.store_chunks import ChunkFailure, LocalChunks, chunk_text, 
 from encoderkit.data.store_format import ATTR, FORMAT_VERSION, StoreError, StorePath, _describe, _is_local
 from encoderkit.data.store_identity import _stamp, records_identity, recover_stranded
 from encoderkit.data.store_writer import WRITTEN_MEANWHILE, StoreWriter
-from encoderkit.data.store_zarr import _read_options, settle_zarr_writes
+from encoderkit.data.store_zarr import _read_options, settle_zarr_writes, url_package_problem
 
 __all__ = [
     "FORMAT_VERSION", "ATTR", "AUTO_IN_MEMORY_BYTES", "READ_RETRIES", "READ_BACKOFF_S", "StorePath",
@@ -81,6 +81,8 @@ class RecordStore:
         # tell it was replaced since; kept absolute, so a later change of directory is no change
         self._stamp_path = Path(path).absolute() if isinstance(path, (str, os.PathLike)) and _is_local(path) else None
         self.opened_stamp = _stamp(self._stamp_path) if self._stamp_path is not None else None
+        if missing := url_package_problem(path):  # s3:// without s3fs is no "not a record store"
+            raise StoreError(f"{where}: {missing}")
         try:
             # a local store opened by its absolute path: zarr resolves a relative one against the
             # current directory at each read, so a later os.chdir read zeros from elsewhere

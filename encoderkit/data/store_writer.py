@@ -24,7 +24,7 @@ from encoderkit.data.store_check import damaged_chunk
 from encoderkit.data.store_format import ATTR, FORMAT_VERSION, StoreError, StorePath, _describe, _is_local
 from encoderkit.data.store_identity import _stamp, recover_stranded
 from encoderkit.data.store_link import NO_LINK, layout, link_chunks
-from encoderkit.data.store_zarr import settle_zarr_writes
+from encoderkit.data.store_zarr import settle_zarr_writes, url_package_problem
 
 if TYPE_CHECKING:
     from encoderkit.data.store import RecordStore
@@ -114,6 +114,8 @@ class StoreWriter:
             # No rename exists for URLs / in-memory stores: the attribute block written
             # last by finalize is what marks the store complete.
             self._tmp = None
+            if missing := url_package_problem(path):  # before zarr reaches the URL: one line, not a traceback
+                raise StoreError(f"{self.where}: {missing}")
             if not self.overwrite:
                 try:
                     existing = zarr.open_group(path, mode="r")

@@ -116,6 +116,10 @@ def _embed(argv: list[str]) -> int:
                              f"Got {v!r} instead.", key=key)
     source = _input_path(args["input"])
     check_device(args["device"])  # device=cuda without CUDA failed inside torch
+    from encoderkit.data.store_zarr import url_package_problem
+
+    if missing := url_package_problem(args["output"]):  # output=s3://... without s3fs: before the run loads
+        raise UsageError(f"output {args['output']}: {missing}", key="output")
     model = load(args["checkpoint"], device=args["device"])
     check_pooling(args["pooling"], model.domain)  # cls without a [CLS]: before reading the input
     check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)

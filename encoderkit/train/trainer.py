@@ -31,6 +31,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from encoderkit import session_state
+from encoderkit.core.attention import check_backend
 from encoderkit.domain import check_positions
 from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
@@ -118,6 +119,9 @@ class Trainer(TrainerResume, TrainerOutputs):
             if len(first):
                 check_positions(self.domain, first[0].positions)
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
+        # an attention backend this machine lacks: a usage error before the run starts (a failed
+        # _build removes the run folder), not a traceback from the first forward pass
+        check_backend(self.encoder_config.backend, self.device)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
         # the objective builds the model, the data splits and the training loader

@@ -20,6 +20,7 @@ from encoderkit.core.attention.flex import FlexBackend
 from encoderkit.core.attention.sdpa import SdpaBackend
 from encoderkit.core.attention.varlen import VarlenBackend
 from encoderkit.core.attention.xformers import XformersBackend
+from encoderkit.errors import UsageError
 
 log = logging.getLogger("encoderkit.core")
 
@@ -48,13 +49,25 @@ def _get(name: str, device_type: str, index: int | None) -> AttentionBackend:
         pick = next(n for n in prefs if BACKENDS[n].is_available(device))
         log.info("attention backend auto -> %r on %s", pick, device)
         return BACKENDS[pick]()
-    if name not in BACKENDS:
-        raise ValueError(f"The 'backend' parameter must be one of {('auto', *BACKENDS)}. "
-                         f"Got {name!r} instead.")
-    if not BACKENDS[name].is_available(device):
-        raise ValueError(f"attention backend {name!r} is not available on {device} here; "
-                         f"available: {available_backends(device)} (or 'auto')")
+    check_backend(name, device)
     return BACKENDS[name]()
+
+
+def check_backend(name: str, device: torch.device | str = "cpu") -> None:
+    """A ``UsageError`` (exit 2, one line) when backend ``name`` is unknown or cannot run on
+    ``device`` here (xformers / flash-attn not installed, a CUDA-only kernel on a CPU), naming
+    the backends that can. A trainer calls it before its run starts; a plain ValueError met
+    at the first forward was reported as a bug in encoderkit."""
+    device = torch.device(device)
+    if name == "auto":
+        return
+    if name not in BACKENDS:
+        raise UsageError(f"The 'backend' parameter must be one of {('auto', *BACKENDS)}. "
+                         f"Got {name!r} instead.", key="backend")
+    if not BACKENDS[name].is_available(device):
+        raise UsageError(f"attention backend {name!r} is not available on {device} here (its package is "
+                         f"not installed, or it needs another device); available: "
+                         f"{available_backends(device)} (or 'auto')", key="backend")
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, cu_seqlens: Tensor, max_seqlen: int,
@@ -67,4 +80,4 @@ def attend(q: Tensor, k: Tensor, v: Tensor, cu_seqlens: Tensor, max_seqlen: int,
     return b.attend(q, k, v, b.plan(cu_seqlens, max_seqlen), window, dropout_p)
 
 
-__all__ = ["AttentionBackend", "BACKENDS", "attend", "available_backends", "get_backend"]
+__all__ = ["AttentionBackend", "BACKENDS", "attend", "available_backends", "check_backend", "get_backend"]
