@@ -18,7 +18,8 @@ The domain is reached through the registry by name; this module reads only user 
 
 This module runs the steps in order (``impute``); its parts are modules of their own:
 ``impute_cli`` (usage and arguments), ``impute_layout`` (the file's layout guessed from its
-head), ``impute_models`` (pretrain words, fitting, the averaged fill), ``impute_candidates``
+head), ``impute_models`` (pretrain words, fitting, the averaged fill), ``impute_words`` (the
+user's pretraining words against impute's own parameters), ``impute_candidates``
 (the fills ``select=auto`` compares), ``impute_cells`` (cells, held-back draws, scores,
 choices), ``impute_report`` (the summary). Their names used by ``encoderkit.cli``, the tests
 and ``EncoderImputer`` stay importable from here.
@@ -50,13 +51,15 @@ from encoderkit.impute_cli import USAGE, parse, run
 from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain, infer_domain, series_column,
                                       time_column)
 # ensemble_infill is looked up here by the steps below (held_back, the fill): a test patches it here
-from encoderkit.impute_models import check_overrides, ensemble_infill, fit_models, pretrain_overrides
+from encoderkit.impute_models import (DOMAIN_OVERRIDES, RememberedPredict, check_overrides, ensemble_infill,
+                                      fit_models, pretrain_overrides)
 from encoderkit.impute_progress import QUIET, Shown, model_fill_words
 from encoderkit.impute_read import ReadInput, read_input, refuse_empty
 from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
                                        with_ends, written_channels)
 from encoderkit.impute_report import ImputeReport
 from encoderkit.impute_scores import score_written
+from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
 from encoderkit.selection import SELECT
 
@@ -133,7 +136,9 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     with show.phase(f"filling the {n} held-back cell(s) with the model ({model_fill_words(models)}) "
                     f"and the baseline, to score them",
                     "held-back cells filled and scored"):
-        guess, _ = ensemble_infill(models, holed, watch=show.watch(models))
+        # the models' pass, answered again for the candidates' own encoder pass (select)
+        predict = RememberedPredict(models) if select else None
+        guess, _ = ensemble_infill(models, holed, watch=show.watch(models), predict=predict)
         # scored per region (a series' end gaps apart: ``impute_regions``), only channels with
         # something to fill
         regions = scored_cells(truth, hide, series)
@@ -153,7 +158,8 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
                     "interpolation, the encoder alone), compared per column / channel",
                     "select=auto: fill chosen per column / channel"):
         cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column,
-                                watch=show.watch(models))
+                                watch=show.watch(models), predict=predict)
+        del predict  # its outputs, a pass's worth
         fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
         # a series' end gaps chosen for on the held-back samples next to its ends, its interior
         # gaps on the others: an end gap was filled by whatever interpolated best inside
@@ -209,6 +215,16 @@ def _check_parameters(input: str, output: str, holdout: float, n_models: int, se
                          f"tables ({', '.join(TEXT_SUFFIXES)}) are written compressed: drop the "
                          f"compression suffix", key="output")
     check_device(device)
+
+
+def _params(input: str, seed: Any, progress: Any, run_dir: str | None) -> list[Param]:
+    """impute's parameters that pretraining words could set too (``impute_words``)."""
+    return [Param("seed", seed, 0, SEED_KEYS, why="the models' seeds (model k's: the first's + k)"),
+            Param("progress", progress, True, ("train.progress",), why="the training progress bar"),
+            Param("run_dir", run_dir, None, ("run.dir",), owned=True,
+                  why="each model's run folder, model<k> under the 'run_dir' parameter's folder"),
+            Param("input", input, None, ("data.store",), owned=True,
+                  why="the training store, made from the 'input' file's observed cells")]
 
 
 def _domain_class(domain: str) -> type:
@@ -307,12 +323,17 @@ def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: 
     columns, cats = inp.columns, inp.categorical
     with show.phase(f"filling the {sum(missing.values())} missing cell(s) of {inp.path} with the model "
                     f"({model_fill_words(models)})", "file filled"):
-        filled, _ = ensemble_infill(models, inp.data, watch=show.watch(models))
         used = {k: c.used for k, c in report.choices.items()}
         at_ends = {k: c.ends.used for k, c in report.choices.items() if c.ends is not None}
-        if any(u != "model" for u in (*used.values(), *at_ends.values())):
+        others = any(u != "model" for u in (*used.values(), *at_ends.values()))
+        # the models' pass, answered again for the candidates' own encoder pass (others chosen)
+        predict = RememberedPredict(models) if others else None
+        filled, _ = ensemble_infill(models, inp.data, watch=show.watch(models), predict=predict)
+        if others:
             cands = candidate_fills(models, inp.data, filled, inp.series, columns, cats, inp.series_column,
-                                    wanted=set(used.values()) | set(at_ends.values()), watch=show.watch(models))
+                                    wanted=set(used.values()) | set(at_ends.values()), watch=show.watch(models),
+                                    predict=predict)
+            del predict
             filled = assemble(cands, used, inp.data, columns, cats)
             if at_ends:  # a series' leading / trailing gaps: their own choice (``impute_regions``)
                 filled = fill_ends(cands, at_ends, filled, inp.data, columns, cats, inp.series_column)
@@ -341,13 +362,21 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     t0 = time.perf_counter()
     say = log or (lambda msg: say_line(msg) if progress else None)
     input, output = str(input), str(output)
+    # the pretraining words checked before the input is looked at (a missing input was said
+    # instead of a typo): composed once, as a table's where the domain is not known yet (its
+    # keys are the same for either domain; its options, domain.*, are the domain's to check),
+    # and words that contradict impute's own parameters refused
+    checked = domain if domain in DOMAIN_OVERRIDES else "tabular"
+    check_overrides(checked, 0, overrides)
+    refuse_contradictions(overrides, _params(input, seed, progress, run_dir), "impute")
     _check_parameters(input, output, holdout, n_models, seed, select, overwrite, device)
     guessed = domain is None
     if guessed:
         domain = guess_domain(input, ingest_options, say)
     ingest_options, time_guess, numbered = guess_columns(input, domain, ingest_options, guessed, say)
     cls = _domain_class(domain)
-    check_overrides(domain, seed, overrides)  # a typo fails now, not after ingest
+    if domain != checked:  # a series file: its own words composed (a typo fails now, not after ingest)
+        check_overrides(domain, seed, overrides)
     work = _work_dir(run_dir, overwrite, input, output)
     # the holed copy keeps the input's kind and compression (x.csv.zip -> holed.csv.zip)
     plain = textfiles.plain_name(input)

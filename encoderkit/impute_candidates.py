@@ -17,7 +17,8 @@ from encoderkit.impute_models import averaged_predict
 def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: bool,
                     columns: Sequence[str] | None, categorical: Sequence[str],
                     series_column: Any = None, wanted: Collection[str] | None = None,
-                    watch: Callable[[Callable], Callable] | None = None) -> dict[str, Any]:
+                    watch: Callable[[Callable], Callable] | None = None,
+                    predict: Callable | None = None) -> dict[str, Any]:
     """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
     ensemble's fill), for series ``linear`` (``baseline_fill`` of each channel, within each
     series of a long table: ``series_column``), and the domain's own ``infill_candidates``
@@ -25,7 +26,9 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
     ones chosen, when the file is filled; None: all): the others were made again and
     thrown away, a model pass among them (a series domain's ``encoder``). A domain whose
     ``infill_candidates`` takes no ``only`` makes all of its own (``candidates_of``).
-    ``watch``: a wrapper of the ``predict`` the domain is given (impute's bar)."""
+    ``watch``: a wrapper of the ``predict`` the domain is given (impute's bar); ``predict``: the
+    models' averaged ``predict`` to give it (impute's ``RememberedPredict``, which answers the
+    pass that made ``model_fill`` again without the models; default: a new one)."""
     out = {"model": model_fill}
     if series and (wanted is None or "linear" in wanted):  # every channel interpolated in one call
         chans = list(channels(data, columns, categorical, series_column))
@@ -34,7 +37,7 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
         out["linear"] = set_cells(data, {ch.name: (m, f) for ch, m, f in zip(chans, misses, lines)}, columns)
     domain = models[0].infill_domain({})
     own = None if wanted is None else set(wanted) - {"model", "linear"}
-    predict = averaged_predict(models)
+    predict = predict or averaged_predict(models)
     made = candidates_of(domain, data, watch(predict) if watch else predict, only=own)
     for name, fill in made.items():
         out.setdefault(name, fill)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from encoderkit.errors import UsageError
-from encoderkit.impute_models import DOMAIN_OVERRIDES, check_overrides
 
 USAGE = """usage: encoderkit impute input=<file> output=<file> [domain=tabular|timeseries] [key=value ...]
 
@@ -28,7 +27,8 @@ per column / channel, the error on held-back observed cells next to a simple bas
   holdout    share of the observed cells held back to measure the error (default 0.05; 0 = off);
              for series, in runs as long as the file's own gaps on average
   seed       seeds the hold-back draw, the model initialisation and the masking (default 0)
-  n_models   models trained with seeds seed, seed+1, ... and averaged (default 1)
+  n_models   models trained with seeds seed, seed+1, ... and averaged (default 1); run.seed= /
+             data.seed= set the first model's instead (seed at 0), model k's that + k
   select     auto (default): per column / channel, compare on the held-back cells the model
              with classical candidates (series: linear interpolation, seasonal naive, seasonal
              climatology + anomaly; tables: IterativeImputer (numeric columns), the forest
@@ -99,12 +99,8 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
     for key in ("input", "output", "run_dir", "domain", "device", "select"):
         if own[key] is not None:
             own[key] = str(own[key])
-    if passed:
-        # a typo in a pretraining key (train.stpes=5) is refused before the input is looked at:
-        # a missing input was reported instead. The keys are the same for either domain (its
-        # options, domain.*, are checked by the domain), so one not yet guessed from the file
-        # is composed as a table's here; impute composes again with the domain it reads.
-        check_overrides(own["domain"] if own["domain"] in DOMAIN_OVERRIDES else "tabular", 0, passed)
+    # a typo in a pretraining key (train.stpes=5) is refused by ``impute`` itself, before it
+    # looks at the input: composed once there, not here and again there
     return own, passed, ingest_options
 
 

@@ -42,19 +42,17 @@ its producer, as for every scikit-learn estimator: load only pickles you trust.
 
 The estimator's parts are modules of their own: ``sklearn_inputs`` (``X`` checked, its
 placeholders made missing, read as a DataFrame named as at fit), ``sklearn_blend`` (the
-classical imputers beside the encoder), ``sklearn_select`` (``select='auto'``); this module
-holds the estimator's parameters, ``fit``, ``transform`` and pickling.
+classical imputers beside the encoder), ``sklearn_select`` (``select='auto'``),
+``sklearn_params`` (the parameters checked, overrides that contradict them refused); this
+module holds the estimator's parameters, ``fit``, ``transform`` and pickling.
 """
 
 from __future__ import annotations
 
-import numbers
 import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
-from os import PathLike
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -64,12 +62,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from encoderkit.cliutil import check_device, phase, say
-from encoderkit.errors import UnknownValueWarning, UsageError, without_unknown_values
-from encoderkit.selection import SELECT
+from encoderkit.cliutil import phase, say
+from encoderkit.errors import UnknownValueWarning, without_unknown_values
 from encoderkit.session_state import held, model_build, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
-from encoderkit.sklearn_inputs import InputMixin, _is_nan_marker, _restore_dtypes, as_input_floats
+from encoderkit.sklearn_inputs import InputMixin, _restore_dtypes, as_input_floats
+from encoderkit.sklearn_params import ParamsMixin
 from encoderkit.sklearn_select import (FOREST_WEIGHT, SelectionMixin, _keep_categories_seen, ensemble_spread,
                                        unfilled_spread)
 from encoderkit.sklearn_warnings import caller_level, empty_features_message, unknown_value_messages
@@ -83,8 +81,9 @@ HOLDOUT = 0.05  # share of the observed cells select='auto' holds back (as encod
 
 
 # auto_wrap_output_keys=None: ``transform`` applies ``set_output`` itself (``_as_configured``)
-# The mixins hold the reading of X, the classical imputers and the selection (modules above).
-class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, BaseEstimator,
+# The mixins hold the parameter checks, the reading of X, the classical imputers and the
+# selection (modules above).
+class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, TransformerMixin, BaseEstimator,
                      auto_wrap_output_keys=None):
     """Impute missing cells with a masked encoder fitted on the observed cells.
 
@@ -105,7 +104,12 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         deterministic.
     overrides : sequence of str, default=()
         Further pretraining overrides in Hydra syntax, e.g. ``("optim.lr=1e-3",
-        "domain.numeric_decode=regression", "model.num_layers=2")``.
+        "domain.numeric_decode=regression", "model.num_layers=2")``. One that sets what a
+        parameter not at its default sets (``model=``, ``train.steps=``, ``run.seed=`` /
+        ``data.seed=`` for ``random_state``, ``train.progress=``) to another value is refused at
+        ``fit``, and so is any for ``domain.infill_blend`` (but ``none``: see ``blend``),
+        ``run.dir`` or ``data.store``. With ``random_state=None``, ``run.seed=`` / ``data.seed=``
+        seed the first model and model k gets that + k.
     ingest_options : dict or None, default=None
         Tabular ingest options (``categorical_threshold``, ``columns``, ``num_bins``, ...).
         Numpy columns are always numeric.
@@ -223,54 +227,6 @@ class EncoderImputer(InputMixin, BlendMixin, SelectionMixin, TransformerMixin, B
         tags.input_tags.allow_nan = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-    def _check_params(self) -> None:
-        if self.steps != "auto" and (isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer))
-                                     or self.steps < 1):
-            raise UsageError(f"The 'steps' parameter of EncoderImputer must be an int in the range "
-                             f"[1, inf) or 'auto'. Got {self.steps!r} instead.", key="steps")
-        if isinstance(self.n_models, bool) or not isinstance(self.n_models, (int, np.integer)) \
-                or self.n_models < 1:
-            raise UsageError(f"The 'n_models' parameter of EncoderImputer must be an int in the range "
-                             f"[1, inf). Got {self.n_models!r} instead.", key="n_models")
-        from domains.tabular.blend import BLENDS
-
-        if self.blend not in BLENDS:
-            raise UsageError(f"The 'blend' parameter of EncoderImputer must be one of {list(BLENDS)}. "
-                             f"Got {self.blend!r} instead.", key="blend")
-        if self.select not in SELECT:
-            raise UsageError(f"The 'select' parameter of EncoderImputer must be one of {list(SELECT)}. "
-                             f"Got {self.select!r} instead.", key="select")
-        if not isinstance(self.keep_empty_features, (bool, np.bool_)):
-            raise UsageError(f"The 'keep_empty_features' parameter of EncoderImputer must be True or "
-                             f"False. Got {self.keep_empty_features!r} instead.", key="keep_empty_features")
-        if not isinstance(self.model, str):
-            raise UsageError(f"The 'model' parameter of EncoderImputer must be a model preset name "
-                             f"(impute, tiny, small, ...). Got {self.model!r} instead.", key="model")
-        if isinstance(self.overrides, str) or not all(isinstance(o, str) and "=" in o
-                                                      for o in self.overrides):
-            raise UsageError(f"The 'overrides' parameter of EncoderImputer must be a sequence of "
-                             f"'key=value' strings. Got {self.overrides!r} instead.", key="overrides")
-        rs = self.random_state
-        if not (rs is None or isinstance(rs, np.random.RandomState)
-                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)):
-            raise UsageError(f"The 'random_state' parameter of EncoderImputer must be an int in the range "
-                             f"[0, inf), a numpy RandomState instance or None. Got {rs!r} instead.",
-                             key="random_state")
-        if not (self.ingest_options is None or isinstance(self.ingest_options, Mapping)):
-            raise UsageError(f"The 'ingest_options' parameter of EncoderImputer must be a dict of tabular "
-                             f"ingest options or None. Got {self.ingest_options!r} instead.",
-                             key="ingest_options")
-        if not (self.run_dir is None or isinstance(self.run_dir, (str, PathLike))) or \
-                (self.run_dir and Path(self.run_dir).exists() and not Path(self.run_dir).is_dir()):
-            raise UsageError(f"The 'run_dir' parameter of EncoderImputer must be a directory path or None. "
-                             f"Got {self.run_dir!r} instead.", key="run_dir")
-        mv = self.missing_values
-        if not (_is_nan_marker(mv) or (isinstance(mv, (numbers.Real, str))
-                                       and not isinstance(mv, (bool, np.bool_)))):
-            raise UsageError(f"The 'missing_values' parameter of EncoderImputer must be an int, a float, "
-                             f"a str, np.nan, None or pd.NA. Got {mv!r} instead.", key="missing_values")
-        check_device(self.device, "EncoderImputer")
 
     def fit(self, X: Any, y: Any = None) -> "EncoderImputer":
         """Train on the observed cells of ``X`` (``y`` is ignored). A fit that fails or is
