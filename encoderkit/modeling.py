@@ -7,7 +7,14 @@ cost on 15% of its tokens.
 
 from __future__ import annotations
 
+import math
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+import torch.utils._pytree as pytree
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from encoderkit.batch import PackedBatch
 from encoderkit.core import Encoder, EncoderConfig
@@ -53,3 +60,83 @@ def gather_predicted(hidden: Tensor, batch: PackedBatch) -> tuple[Tensor, Tensor
                 batch.weights.index_select(0, idx) if batch.weights is not None else None)
     # boolean indexing counts the predicted tokens on the device (a sync on CUDA)
     return hidden[batch.predict], batch.weights[batch.predict] if batch.weights is not None else None
+
+
+# Value-only in-place ops a module's initialisation runs: the random fills, and what older
+# torch's ``nn.init.trunc_normal_`` runs after its ``uniform_`` (torch 2.13's returns early on
+# meta). On a meta tensor they change nothing (no data: same shape, dtype, device), yet several
+# are Python reference kernels whose first call imports ``torch._dynamo``.
+_META_NO_OPS = frozenset(getattr(Tensor, name) for name in (
+    "normal_", "uniform_", "random_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
+    "log_normal_", "erfinv_", "mul_", "add_", "clamp_"))
+# Factories of tensors whose values, not only their shape, feed what an ``__init__`` computes
+# (rotary frequencies: ``theta ** (arange / dim)``, ``cat``; Fourier bands: ``2.0 ** arange``;
+# buffers of zeros): made on CPU, where the arithmetic after them runs native kernels, when
+# small. Made on meta, that arithmetic ran Python reference kernels, the first of which
+# imported ``torch._dynamo``. ``empty`` (a parameter's storage, filled by its init) stays meta.
+_VALUE_FACTORIES = frozenset((torch.arange, torch.linspace, torch.logspace, torch.tensor, torch.as_tensor,
+                              torch.zeros, torch.ones, torch.full, torch.eye))
+_SMALL = 1 << 16  # elements a value factory may make on CPU in a meta build (256 KB in float32)
+
+
+def _length(func: Any, args: tuple, kwargs: dict) -> float:
+    """How many elements ``func(*args, **kwargs)`` (a value factory) makes; inf where unclear."""
+    try:
+        if func is torch.arange:
+            bounds = [float(a) for a in args[:3]]
+            bounds += [float(kwargs[k]) for k in ("start", "end", "step")[len(bounds):] if k in kwargs]
+            start, end, step = (0.0, bounds[0], 1.0) if len(bounds) == 1 else (*bounds[:2], (bounds[2:] or [1.0])[0])
+            return max(math.ceil((end - start) / step), 0)
+        if func in (torch.linspace, torch.logspace):
+            return float(args[2] if len(args) > 2 else kwargs["steps"])
+        if func is torch.eye:
+            n = int(args[0] if args else kwargs["n"])
+            return n * int(args[1] if len(args) > 1 else kwargs.get("m", n))
+        if func in (torch.tensor, torch.as_tensor):
+            return 0  # the data is in memory already
+        # zeros / ones / full: a size as ints or as one sequence
+        size = kwargs["size"] if "size" in kwargs else args[0] if not isinstance(args[0], int) else args
+        return math.prod(int(d) for d in size)
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+        return math.inf
+
+
+def _meta(x: Any) -> bool:
+    return str(x) == "meta" or getattr(x, "type", None) == "meta"
+
+
+class _MetaBuild(TorchFunctionMode):
+    """A build on the meta device without torch's Python meta kernels where the result is the
+    same: initialisation on meta tensors returns the tensor as it is; a small value factory
+    (``_VALUE_FACTORIES``) gives a CPU tensor; an op where such a CPU tensor meets a meta one
+    runs on meta, as the plain meta build runs it. Nothing else changes (real tensors: as ever)."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _META_NO_OPS or getattr(func, "__module__", None) == "torch.nn.init":
+            target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+            if isinstance(target, Tensor) and target.is_meta:
+                return target
+        if func in _VALUE_FACTORIES and _meta(kwargs.get("device")) and _length(func, args, kwargs) <= _SMALL:
+            kwargs = {**kwargs, "device": "cpu"}
+        try:
+            return func(*args, **kwargs)
+        except RuntimeError:
+            tensors = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, Tensor)]
+            if not (any(t.is_meta for t in tensors) and any(not t.is_meta for t in tensors)):
+                raise
+        args, kwargs = pytree.tree_map_only(Tensor, lambda t: t.to("meta"), (args, kwargs))
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def meta_build_cheap() -> Iterator[None]:
+    """Builds on the ``meta`` device (the checks before a checkpoint's model is built:
+    ``infer.weights_fit``) without torch's Python meta kernels, whose first call imports
+    ``torch._dynamo``: ~1.2 s CPU of every ``encoderkit.load`` (embed, infill, predict,
+    evaluate). The meta model has the same parameters and buffers (names, shapes, dtypes; a
+    small computed buffer may sit on CPU, as one made ``from_numpy`` always did; a meta model's
+    values are never read); a build on a real device is untouched, bit for bit. This thread
+    only (torch's function modes are per thread)."""
+    with _MetaBuild():
+        yield

@@ -45,6 +45,7 @@ from domains.tabular.schema_match import pretrained_schema_differences as _schem
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
+from domains.tabular.encoding import BinEdges
 from domains.tabular.views import tabular_views
 from domains.tabular.option_scope import OPTION_SCOPE
 # moved out, importable from here as before: the runtime options, the label values, the
@@ -112,6 +113,8 @@ class TabularDomain(TableInfill, Domain):
         opts["drop_columns"] = [str(c) for c in drop]
         super().__init__(schema, **opts)
         self.columns = list(self.schema["columns"])
+        # each numeric column's edges as bin_index searches them, once (hide runs per example)
+        self._bins = [BinEdges(c["edges"]) if c["kind"] == "numeric" else None for c in self.columns]
         self._keep = np.asarray([c not in set(opts["drop_columns"]) for c in names], dtype=bool)
         self.layout = TableLayout(self.schema)
         self.rope_axes = 1 if opts["column_positions"] else 0
@@ -277,10 +280,10 @@ class TabularDomain(TableInfill, Domain):
         col = f["column"][predict]
         num = f["num"][predict].astype(np.float32)
         bins = np.zeros(len(col), dtype=np.int64)
-        for j in np.unique(col):
+        for j in set(col.tolist()):  # (np.unique: a sort, for the 1-3 columns a row has masked)
             if self.layout.is_numeric[j]:
                 sel = col == j
-                bins[sel] = bin_index(num[sel], self.columns[j]["edges"])
+                bins[sel] = bin_index(num[sel], self._bins[j])
         targets = {"column": col.astype(np.int64), "cat": f["cat"][predict].astype(np.int64),
                    "num": num, "bin": bins}
         return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,

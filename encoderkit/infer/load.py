@@ -34,7 +34,7 @@ from encoderkit.errors import DataError, InputNotFoundError
 from encoderkit.infer import run_files
 from encoderkit.infer.pretrained import Pretrained
 from encoderkit.infer.weights_fit import build_checked
-from encoderkit.modeling import MaskedEncoderModel
+from encoderkit.modeling import MaskedEncoderModel, meta_build_cheap
 from encoderkit.registry import build_domain, get_domain
 from encoderkit.session_state import model_build
 from encoderkit.train import checkpoint as ckpt
@@ -220,18 +220,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
 
     The model is built (a random initialisation, which the weights then replace) leaving the
     caller's random generators as they were, and float32 whatever torch's default dtype
-    (``session_state.model_build``)."""
-    with model_build():
+    (``session_state.model_build``); its build on the meta device, which checks it against
+    the weights first, skips torch's Python meta kernels (``meta_build_cheap``: the first of
+    them imported torch._dynamo, 1.2 s CPU of every load)."""
+    with model_build(), meta_build_cheap():
         return _load(path, device)
 
 
 def _load(path: str | Path, device: str | torch.device) -> Pretrained:
     """Choose the checkpoint and read it, again when it was removed or replaced meanwhile
-    (a run being written: ``_unchanged``), ``READ_TRIES`` times in all."""
-    # the first random initialisation on the meta device (build_checked's) imports torch's
-    # reference ops: seconds, spent here rather than between the choice and the read, where a
-    # run writing a checkpoint each second replaced the one chosen (measured 3.3 s of 3.5)
-    torch.empty(1, device="meta").normal_()
+    (a run being written: ``_unchanged``), ``READ_TRIES`` times in all. What runs between the
+    choice and the read is kept short: a run writing a checkpoint each second replaced the one
+    chosen while the meta build imported torch._dynamo (3.3 s of 3.5), which
+    ``meta_build_cheap`` (``load``) spares; the domain's import and the builds remain."""
     for _ in range(READ_TRIES):
         checkpoint = resolve_checkpoint(path)
         try:
