@@ -7,10 +7,12 @@ the checkpoint's position axes."""
 from __future__ import annotations
 
 import json
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+
 import pytest
 
 from encoderkit import cli
@@ -63,11 +65,13 @@ def test_a_one_step_run_takes_its_step_at_the_peak_rate():
 
 
 # ---------------------------------------------------------------- finetune's options
-def test_data_val_fraction_on_finetune_is_refused_naming_task_val_fraction():
-    with pytest.raises(ConfigError, match=r"data.val_fraction=0.5 .*task.val_fraction=0.1 .*"
-                                          r"set task.val_fraction=0.5 instead"):
+def test_data_val_fraction_on_finetune_is_warned_naming_task_val_fraction():
+    with pytest.warns(UserWarning, match=r"data.val_fraction=0.5 has no effect.*task.val_fraction=0.1 .*"
+                                         r"set task.val_fraction=0.5"):
         compose_finetune([*FT, "data.val_fraction=0.5"])
-    assert compose_finetune([*FT, "data.val_fraction=0.05"]).data.val_fraction == 0.05  # the default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compose_finetune([*FT, "data.val_fraction=0.05"]).data.val_fraction == 0.05  # the default
 
 
 @pytest.mark.parametrize("words,key", [

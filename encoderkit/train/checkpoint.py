@@ -354,7 +354,7 @@ def check_resume_state(state: Mapping[str, Any], path: Path) -> None:
                       f"loader state version {STATE_VERSION}")
         if not isinstance(loader["fingerprint"], str):
             raise bad(f"{name}.fingerprint", f"is {_short(loader['fingerprint'])}, not a string")
-        for key in ("next_chunk", "skip"):
+        for key in ("next_chunk", "skip", "window"):  # window: a long record's windows taken
             if key in loader and not _is_count(loader[key]):
                 raise bad(f"{name}.{key}", f"is {_short(loader[key])}, not a whole number >= 0")
         for key in ("open", "pending"):

@@ -107,7 +107,8 @@ def _check_data_split(words: list[str], cfg: DictConfig) -> None:
     """``data.val_fraction`` is pretraining's validation split: fine-tuning holds out
     ``task.val_fraction`` of the labelled records (or a ``task.split`` file) and reads it
     nowhere, so a value typed here (other than the default) was listed by ``--help``, accepted,
-    and did nothing."""
+    and did nothing. Said as a warning, not refused: scripts keep one list of ``data.*`` words
+    for pretrain and finetune (as ``encoderkit.option_effects`` warns of ``model.*`` words)."""
     from encoderkit.train.config import DataConfig
 
     given = cfg.data.val_fraction
@@ -115,9 +116,11 @@ def _check_data_split(words: list[str], cfg: DictConfig) -> None:
         return
     held = (f"the task.split file {cfg.task.split}" if cfg.task.split
             else f"task.val_fraction={cfg.task.val_fraction:g} of the labelled records")
-    raise ConfigError(f"data.val_fraction={given:g} is pretraining's validation split; encoderkit "
-                      f"finetune validates on {held}: set task.val_fraction={given:g} instead",
-                      key="data.val_fraction")
+    import warnings
+
+    warnings.warn(f"data.val_fraction={given:g} has no effect here: it is pretraining's validation split; "
+                  f"encoderkit finetune validates on {held} (set task.val_fraction={given:g} to hold out "
+                  f"that share)", UserWarning, stacklevel=3)
 
 
 def _set_by_files(words: list[str], cfg: DictConfig, choices: dict[str, Any]) -> tuple[set[str], list[str]]:
