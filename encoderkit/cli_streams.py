@@ -54,6 +54,10 @@ class GuardedStream:
         except OSError as e:  # ENOSPC, EIO, EDQUOT ...: said once the command has run to its end
             self.failure = e
             return None
+        except ValueError:
+            if getattr(self._stream, "closed", False):  # closed under it (another thread's /dev/null)
+                return None
+            raise
 
     def write(self, text: str) -> int:
         self._guard(self._stream.write, text)
@@ -120,36 +124,55 @@ def guarded_streams(entry: bool) -> Iterator[Streams]:
     descriptor 1 or 2, and whose failed stream is pointed at ``/dev/null`` on leaving so that
     the interpreter's last flush does not fail again (exit 120, "Exception ignored"). A
     Python caller's command that starts while another runs (threads) shares that one's guards."""
+    global _ACTIVE
     with _SWAP:
-        current = sys.stdout, sys.stderr
-        if not entry and all(isinstance(s, GuardedStream) for s in current):
+        active = _ACTIVE
+        if not entry and active is not None and sys.stdout is active.out and sys.stderr is active.err:
             # a command already runs in this process (another thread): share its guards rather
             # than stack new ones, which were taken down in the wrong order (the first command
             # to end put back the streams as it found them, the second then put back the first's
-            # guards, left installed for good)
-            shared = Streams(*current)
+            # guards, left installed for good); the last command to end takes them down
+            active.users += 1
         else:
-            shared = None
-            saved, (out, err) = current, _install(entry)
-            opened = [g.wrapped for g in (out, err) if g.wrapped not in saved]
-    if shared is not None:
-        yield shared
-        return
+            saved = sys.stdout, sys.stderr
+            out, err = _install(entry)
+            # the /dev/null streams opened for a closed one (not a guard reused as it is)
+            opened = [g.wrapped for g in (out, err) if g not in saved and g.wrapped not in saved]
+            active = _Installed(saved, out, err, opened, _ACTIVE)
+            _ACTIVE = active
     try:
-        yield Streams(out, err)
+        yield Streams(active.out, active.err)
     finally:
         with _SWAP:
-            # a command that replaced them meanwhile (and did not give them back) keeps its own
-            if sys.stdout is out:
-                sys.stdout = saved[0]
-            if sys.stderr is err:
-                sys.stderr = saved[1]
-        for stream in opened:
-            stream.close()
-        if entry:
-            for guarded, fd in ((out, 1), (err, 2)):
-                if guarded.failure is not None:
-                    point_at_null(fd)
+            active.users -= 1
+            last = active.users == 0
+            if last:
+                # a command that replaced them meanwhile (and did not give them back) keeps its own
+                if sys.stdout is active.out:
+                    sys.stdout = active.saved[0]
+                if sys.stderr is active.err:
+                    sys.stderr = active.saved[1]
+                if _ACTIVE is active:
+                    _ACTIVE = active.outer
+        if last:
+            for stream in active.opened:
+                stream.close()
+            if entry:
+                for guarded, fd in ((active.out, 1), (active.err, 2)):
+                    if guarded.failure is not None:
+                        point_at_null(fd)
+
+
+class _Installed:
+    """The guards one command installed, the streams it found, and how many commands use them."""
+
+    def __init__(self, saved: tuple[Any, Any], out: GuardedStream, err: GuardedStream, opened: list[Any],
+                 outer: "_Installed | None") -> None:
+        self.saved, self.out, self.err, self.opened, self.outer = saved, out, err, opened, outer
+        self.users = 1
+
+
+_ACTIVE: _Installed | None = None
 
 
 def _install(entry: bool) -> tuple[GuardedStream, GuardedStream]:
@@ -164,7 +187,10 @@ def _install(entry: bool) -> tuple[GuardedStream, GuardedStream]:
                     os.close(null)
     guards = []
     for stream, name in ((sys.stdout, "standard output"), (sys.stderr, "standard error")):
-        guards.append(GuardedStream(_null_out() if stream is None else stream, name))
+        if isinstance(stream, GuardedStream):  # guarded by a command still running: not wrapped twice
+            guards.append(stream)
+        else:
+            guards.append(GuardedStream(_null_out() if stream is None else stream, name))
     sys.stdout, sys.stderr = guards
     return guards[0], guards[1]
 

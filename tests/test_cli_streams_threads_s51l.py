@@ -48,3 +48,38 @@ def test_commands_in_threads_print_and_leave_nothing_installed(capsys):
     assert (sys.stdout, sys.stderr) == before
     out = capsys.readouterr().out
     assert out.count("encoderkit") >= 2
+
+
+def test_a_command_outliving_the_one_whose_guards_it_shares(monkeypatch):
+    """Streams None (pythonw, a daemon): the first command opened /dev/null streams for its
+    guards and closed them on ending while the second still wrote through them (ValueError:
+    I/O operation on closed file; review r1). The last command to end takes them down."""
+    import time
+
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    real_main = cli._main
+
+    def held(argv, entry, streams):
+        code = real_main(argv, entry, streams)
+        time.sleep(0.3 if threading.current_thread().name == "first" else 0.9)
+        return code
+
+    monkeypatch.setattr(cli, "_main", held)
+    results: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            results[name] = cli.main(["--version"])
+        except BaseException as e:  # what escaped main is the finding
+            results[name] = repr(e)
+
+    first = threading.Thread(target=run, args=("first",), name="first")
+    second = threading.Thread(target=run, args=("second",), name="second")
+    first.start()
+    time.sleep(0.1)
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert results == {"first": 0, "second": 0}
+    assert sys.stdout is None and sys.stderr is None

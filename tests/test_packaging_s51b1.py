@@ -298,3 +298,20 @@ def test_the_sdist_holds_the_tests_makefile_examples_and_configs(tmp_path):
     assert tests <= names, sorted(tests - names)[:5]  # before: 90 of 260 test files, no conftest.py
     assert {"Makefile", "LICENSE", "tests/conftest.py", "configs/config.yaml", "examples/genomic_quickstart.py",
             "benchmarks/RESULTS.md", "scripts/gpu_check.sh"} <= names
+
+
+def test_demo_refuses_a_user_project_that_only_looks_like_an_old_output(tmp_path):
+    """A user's data/, run/ and a record store named store.zarr, without the demo's mark: the
+    fallback for outputs older than the mark took any store as the demo's (review r2)."""
+    from domains.genomic.demo import claim_out
+    from encoderkit.data.ingest import ingest
+
+    mine = _demo_folder(tmp_path / "mine", mark=False)
+    (mine / "data" / "precious.csv").write_text("a,b\n1,2\n")
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">r\nACGTACGTAC\n")
+    ingest("genomic", [str(fasta)], str(mine / "store.zarr"))
+    before = sorted(str(p.relative_to(tmp_path)) for p in mine.rglob("*"))
+    with pytest.raises(UsageError, match="--out"):
+        claim_out(mine)
+    assert sorted(str(p.relative_to(tmp_path)) for p in mine.rglob("*")) == before

@@ -111,6 +111,15 @@ DEMO_MARK = ".encoderkit-genomic-demo"  # written first into --out: the folder i
 DEMO_ENTRIES = frozenset({DEMO_MARK, "data", "store.zarr", "run", "embeddings.npy", "summary.json"})
 
 
+def _old_demo_output(out: Path) -> bool:
+    """A demo output written before the mark existed: its store, its summary, and a data
+    folder of the demo's two FASTA files only (a user's own store.zarr / data/ / run/ is not)."""
+    data = out / "data"
+    return (is_store(out / "store.zarr") and (out / "summary.json").is_file() and data.is_dir()
+            and {p.name for p in data.iterdir()} <= {"train.fasta.gz", "heldout.fasta.gz"}
+            and (data / "train.fasta.gz").is_file())
+
+
 def claim_out(out: Path) -> None:
     """Make ``out`` the demo's empty folder, marked as its own. An earlier demo output (the
     mark, or before the mark existed its record store, and nothing but the demo's entries) is
@@ -122,7 +131,7 @@ def claim_out(out: Path) -> None:
     if out.is_dir():
         names = sorted(p.name for p in out.iterdir())
         foreign = [n for n in names if n not in DEMO_ENTRIES]
-        ours = (out / DEMO_MARK).is_file() or is_store(out / "store.zarr")
+        ours = (out / DEMO_MARK).is_file() or _old_demo_output(out)
         if names and (foreign or not ours):
             shown = foreign or names  # a user's own data/ and run/ without the demo's mark or store
             held = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")

@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # the modules import torch: loaded by embedder / head only
 class TabularDomain(TableInfill, Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode", "infill_blend": "infill_blend"}
+    saved_run_defaults = {"drop_columns": []}  # runs saved before tabular.yaml listed it
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .xz, .zip, .zst) or .parquet; empty cells are filled"
     ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows
     option_scope = OPTION_SCOPE  # where its options take effect (option_scope.py)

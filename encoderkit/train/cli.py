@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from encoderkit.errors import EncoderkitError
 from encoderkit.train.config import ConfigError, help_text
+from encoderkit.train.option_sources import sweep_jobs
 
 SWEEP_FORMS = ("a comma list (optim.lr=1e-4,3e-4), choice(a,b,...), range(start,stop[,step]), "
                "sort(...) or shuffle(...) of these, and glob(pattern) over a config group (model=glob(t*))")
@@ -140,7 +141,8 @@ def _compose_all(jobs: list[list[str]], labels: list[str],
     cfgs, errors = [], []
     for job in jobs:
         try:
-            cfgs.append(compose(job))
+            with sweep_jobs():  # a shared word that fits only some jobs: warned of in the others
+                cfgs.append(compose(job))
             errors.append(None)
         except EncoderkitError as e:
             cfgs.append(None)
@@ -293,7 +295,8 @@ def multirun(argv: list[str], compose: Callable[[list[str]], Any], run_job: Call
         if main:
             print(f"[multirun] job {i} of {n}: {' '.join(job)}", file=sys.stderr, flush=True)
         try:
-            failed += int(run_job(job) != 0)
+            with sweep_jobs():  # composed again by the job: the shared words said as in _compose_all
+                failed += int(run_job(job) != 0)
         except ConfigError as e:  # a check the composition could not make (the store, the model's size)
             # multirun.yaml as it was before the sweep (absent if it was): a stopped sweep's record
             # would list values its job folders do not hold

@@ -11,11 +11,39 @@ direct ``validate`` call) is checked against none.
 
 from __future__ import annotations
 
+import contextlib
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 _WORDS: ContextVar[tuple[str, ...] | None] = ContextVar("encoderkit_option_words", default=None)
+# the jobs of a `-m` sweep being composed: a word typed once for all of them is said of the
+# jobs it does not fit, as a config file shared between stores is (warned), not refused for all
+_SWEEP: ContextVar[bool] = ContextVar("encoderkit_option_sweep", default=False)
 GROUPS = ("domain", "model")  # the open groups whose keys a domain or the encoder reads
+
+
+@contextlib.contextmanager
+def sweep_jobs() -> Iterator[None]:
+    """Compose the jobs of one ``-m`` sweep within this block (``train.cli._compose_all``)."""
+    token = _SWEEP.set(True)
+    try:
+        yield
+    finally:
+        _SWEEP.reset(token)
+
+
+def _resuming(container: Mapping[str, Any]) -> bool:
+    """``run.dir`` already holds checkpoints: a run made before a rule existed is resumed
+    with its own words (refusing them left it neither resumable as typed nor without them)."""
+    folder = (container.get("run") or {}).get("dir") if isinstance(container.get("run"), Mapping) else None
+    if not isinstance(folder, str) or "${" in folder:
+        return False
+    checkpoints = Path(folder) / "checkpoints"
+    try:
+        return checkpoints.is_dir() and any(checkpoints.iterdir())
+    except OSError:
+        return False
 
 
 def note_words(words: Sequence[str]) -> None:
@@ -41,6 +69,10 @@ def check_composed_options(container: Mapping[str, Any]) -> None:
     files = {k: f for k, f in _file_keys(words).items() if k not in typed and _differs(k, container, words)}
     if not typed and not files:
         return
+    if typed and (_SWEEP.get() or _resuming(container)):  # said, not refused (see both above)
+        why = "a word of the whole -m sweep" if _SWEEP.get() else "the words of the run resumed"
+        files.update({k: why for k in typed})
+        typed = []
     from encoderkit.errors import UsageError
     from encoderkit.option_effects import check_run
     from encoderkit.train.config import ConfigError

@@ -135,7 +135,9 @@ def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float
     ``final_ratio`` x the peak (0 by default: the steps after it did nothing, exit 0).
     ``steps="auto"`` is known once resolved (``resolved``: ``steps`` is that, said so); before
     that, ``auto_min_steps`` is its least."""
-    if total is None or unit != "steps":
+    if total is None or unit != "steps" or final_ratio > 0:
+        # final_ratio > 0: the steps past total train at that share of the peak, the documented
+        # low-learning-rate tail (and what resuming a run of a fixed total for more steps gives)
         return None
     if steps == "auto" and auto_min_steps is not None:
         steps, asked = auto_min_steps, f"train.steps=auto (at least train.auto_min_steps={auto_min_steps})"
