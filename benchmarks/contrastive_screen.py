@@ -73,12 +73,18 @@ SETTINGS: dict[str, tuple[list[str], str | None]] = {
     # train.steps or data.max_tokens from the screen (DEFAULT_BUDGET); every kept checkpoint
     # (train.keep=0, which changes no step) can be probed with --probe-checkpoints
     "defaults": (["train.keep=0"], None),
+    # the same stage with best/ chosen by task.metric=rankme (opt-in; the start, step 0, a
+    # candidate); train.checkpoint_every=50 is finetune.yaml's train.eval_every, so every
+    # evaluation's model is kept: the checkpoint at the step of the lowest val InfoNCE is
+    # what `defaults` keeps as best/ (task.metric and checkpointing change no training step;
+    # checked in benchmarks/RESULTS.md, "Issue 13: `task.metric=rankme` as the contrastive default?")
+    "defaults_rankme": (["train.keep=0", "train.checkpoint_every=50", "task.metric=rankme"], None),
     "weakviews": ([], "weak"),
     "norc": ([], "norc"),  # genomic only: views never reverse-complemented
 }
 # settings that take the stage's budget from `encoderkit finetune`'s defaults (train.steps=auto,
 # data.max_tokens=auto), not the screen's CONTRASTIVE_STEPS x common.BATCH
-DEFAULT_BUDGET = {"defaults"}
+DEFAULT_BUDGET = {"defaults", "defaults_rankme"}
 REUSE = {
     "ItalyPowerDemand": "/tmp/ftb/final/ItalyPowerDemand",
     "ArrowHead": "/tmp/ftb/final/ArrowHead",
