@@ -8,6 +8,7 @@ keeps one job; domain-free: the domain is reached through the registry and the r
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -111,7 +112,10 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
     for k in range(n_models):
         run_dir = Path(work_dir) / f"model{k}"
         words = pretrain_overrides(domain, store, str(run_dir), seed, progress, overrides, n_records, member=k)
-        run = pretrain(words)
+        with warnings.catch_warnings():
+            if k:  # the same words for every model: an option that cannot take effect said once
+                warnings.filterwarnings("ignore", message=r".* has no effect in this run", category=UserWarning)
+            run = pretrain(words)
         models.append(load(run, device=device))
     return models
 

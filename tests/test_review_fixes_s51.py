@@ -77,3 +77,18 @@ def test_impute_of_a_series_file_takes_a_series_maskers_rate(tmp_path):
                          "select=model"])
     assert code == 0
     assert pd.read_csv(tmp_path / "o.csv")["y"].notna().all()
+
+
+def test_impute_says_an_option_without_effect_once_not_per_model(tmp_path):
+    """The same words train every model of ``n_models``: the warning was printed per model (r2)."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)})
+    frame.loc[[3, 7], "a"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = cli.main(["impute", f"input={tmp_path / 't.csv'}", f"output={tmp_path / 'o.csv'}", "n_models=2",
+                         "train.steps=1", "model.local_window=16", "progress=false", "select=model"])
+    assert code == 0
+    said = [w for w in caught if "model.local_window=16 has no effect" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in caught]
