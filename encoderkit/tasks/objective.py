@@ -20,6 +20,7 @@ the set-up (labels, splits, model, loader) and the training loop's hooks.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -302,11 +303,16 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
         d = trainer.cfg.data
         if d.max_tokens != AUTO:
             return
+        announce = trainer.info.is_main and bool(trainer.cfg.train.progress)  # as train.steps=auto is
         if self.spec.type == "contrastive":
             max_tokens, max_seqlen = DataConfig.max_tokens, min(int(d.max_seqlen), DataConfig.max_tokens)
+            if announce:
+                print(f"data.max_tokens=auto resolved to {max_tokens} tokens a micro-batch: a contrastive "
+                      f"task takes the pretraining batch (its in-batch negatives); set data.max_tokens=N "
+                      f"to change it", file=sys.stderr, flush=True)
         else:
-            max_tokens, max_seqlen = resolve_max_tokens(trainer.cfg, trainer.store, domain,
-                                                        self.train_indices, trainer.info.world_size)
+            max_tokens, max_seqlen = resolve_max_tokens(trainer.cfg, trainer.store, domain, self.train_indices,
+                                                        trainer.info.world_size, announce=announce)
         d.max_tokens = trainer.config_dict["data"]["max_tokens"] = max_tokens
         d.max_seqlen = trainer.config_dict["data"]["max_seqlen"] = max_seqlen
 

@@ -149,15 +149,20 @@ def auto_max_tokens(size: SplitSize, world_size: int = 1) -> int:
 
 
 def resolve_max_tokens(cfg: Any, store: Any, domain: Any, indices: np.ndarray,
-                       world_size: int = 1) -> tuple[int, int]:
+                       world_size: int = 1, announce: bool = False) -> tuple[int, int]:
     """``(data.max_tokens, data.max_seqlen)`` as ints: unchanged when max_tokens is given,
-    else by the rule above (max_seqlen lowered to max_tokens when it is larger)."""
+    else by the rule above (max_seqlen lowered to max_tokens when it is larger).
+    ``announce`` (the main rank): say the resolved batch on stderr (``auto_max_tokens_line``)."""
     d = cfg.data
     if d.max_tokens != AUTO:
         return int(d.max_tokens), int(d.max_seqlen)
     size = split_size(store, domain, indices, int(d.max_seqlen))
     max_tokens = auto_max_tokens(size, world_size)
-    return max_tokens, min(int(d.max_seqlen), max_tokens)
+    max_seqlen = min(int(d.max_seqlen), max_tokens)
+    if announce:
+        print(auto_max_tokens_line(size, max_tokens, world_size, max_seqlen, int(d.max_seqlen)),
+              file=sys.stderr, flush=True)
+    return max_tokens, max_seqlen
 
 
 def auto_max_tokens_line(size: SplitSize, max_tokens: int, world_size: int, max_seqlen: int,
@@ -179,16 +184,3 @@ def auto_max_tokens_line(size: SplitSize, max_tokens: int, world_size: int, max_
             f"{size.tokens / size.sequences:.1f} tokens a sequence on average{ranks}) = {per_rank}{floor}"
             f"{lowered}; set data.max_tokens=N to change it")
 
-
-def max_tokens_line(cfg: Any, store: Any, domain: Any, indices: np.ndarray, world_size: int,
-                    asked_seqlen: int) -> str:
-    """``auto_max_tokens_line`` of the batch ``resolve_max_tokens`` resolved into ``cfg.data``
-    (the objective resolves it; the trainer says it): the split's numbers are taken again by
-    ``split_size``, which reads the same records, so they are the ones the value came from.
-    A contrastive task takes the pretraining batch (in-batch negatives), not the rule's."""
-    d = cfg.data
-    if "task" in cfg and cfg.task.get("type") == "contrastive":
-        return (f"data.max_tokens=auto resolved to {int(d.max_tokens)} tokens a micro-batch: a contrastive "
-                f"task takes the pretraining batch (its in-batch negatives); set data.max_tokens=N to change it")
-    size = split_size(store, domain, indices, int(asked_seqlen))
-    return auto_max_tokens_line(size, int(d.max_tokens), world_size, int(d.max_seqlen), int(asked_seqlen))

@@ -36,7 +36,7 @@ from encoderkit.domain import check_positions
 from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
-from encoderkit.train.budget import AUTO, max_tokens_line, resolve_steps
+from encoderkit.train.budget import resolve_steps
 from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
@@ -59,8 +59,6 @@ class Trainer(TrainerResume, TrainerOutputs):
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
         self.config_dict: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore
-        # as asked, before the objective resolves data.max_tokens=auto (said in _build)
-        self._asked_batch = (cfg.data.max_tokens, cfg.data.max_seqlen)
 
     # ------------------------------------------------------------------ set-up
     def _build(self) -> None:
@@ -135,9 +133,6 @@ class Trainer(TrainerResume, TrainerOutputs):
         t = cfg.train
         world = self.info.world_size
         self.tokens_per_step = t.tokens_per_step or d.max_tokens * world
-        if self._asked_batch[0] == AUTO and self.info.is_main and t.progress:  # said as train.steps=auto is
-            print(max_tokens_line(cfg, self.store, self.domain, self.objective.train_indices, world,
-                                  self._asked_batch[1]), file=sys.stderr, flush=True)
         # train.steps=auto -> an int from the training split's size, before anything reads it
         t.steps = self.config_dict["train"]["steps"] = resolve_steps(
             cfg, self.store, self.domain, self.objective.train_indices, self.tokens_per_step,
