@@ -257,7 +257,8 @@ class SetsUserData:
             "feature_names": np.asarray(self.layout.feature_names, dtype=str),
             "coord_names": np.asarray(self.layout.coord_names, dtype=str)}
         if self.has_ids:
-            arrays["ids"] = np.asarray([i if i is not None else "" for r in raws for i in r.ids],
+            # an empty set carries no ids (``_raw_sets`` gives missing ids to sets with elements)
+            arrays["ids"] = np.asarray([i if i is not None else "" for r in raws for i in (r.ids or ())],
                                        dtype=str)
         if self.num_features:
             arrays["features"] = np.concatenate([r.features for r in raws]) if raws else \
