@@ -18,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from encoderkit.batch import PackedBatch
 from encoderkit.core import Encoder, EncoderConfig
+from encoderkit.core.init import trunc_normal_ as core_trunc_normal_
 from encoderkit.domain import Domain, HeadOutput
 
 
@@ -77,6 +78,12 @@ _META_NO_OPS = frozenset(getattr(Tensor, name) for name in (
 _VALUE_FACTORIES = frozenset((torch.arange, torch.linspace, torch.logspace, torch.tensor, torch.as_tensor,
                               torch.zeros, torch.ones, torch.full, torch.eye))
 _SMALL = 1 << 16  # elements a value factory may make on CPU in a meta build (256 KB in float32)
+# Initialisation functions that are torch functions (a mode sees the call, then its body runs
+# without the mode): ``core.init``'s truncated normal, and those of ``nn.init`` that dispatch
+# (``nn.Linear``'s kaiming_uniform_ and uniform_; the others too, for a torch where they do).
+_RANDOM_INITS = frozenset([core_trunc_normal_, *(getattr(nn.init, name) for name in (
+    "uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+    "xavier_normal_", "orthogonal_", "sparse_") if hasattr(nn.init, name))])
 
 
 def _length(func: Any, args: tuple, kwargs: dict) -> float:
@@ -113,7 +120,7 @@ class _MetaBuild(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in _META_NO_OPS or getattr(func, "__module__", None) == "torch.nn.init":
+        if func in _META_NO_OPS or func in _RANDOM_INITS or getattr(func, "__module__", None) == "torch.nn.init":
             target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
             if isinstance(target, Tensor) and target.is_meta:
                 return target
@@ -139,4 +146,47 @@ def meta_build_cheap() -> Iterator[None]:
     values are never read); a build on a real device is untouched, bit for bit. This thread
     only (torch's function modes are per thread)."""
     with _MetaBuild():
+        yield
+
+
+# The random fills a module's initialisation ends in, as tensor methods: ``nn.Embedding``'s
+# ``normal_``, torch 2.13's ``nn.init.trunc_normal_`` (a ``normal_``, then full-size redraws
+# while any value lies outside its bounds; the domains call it), xavier's and kaiming_normal_'s.
+_RANDOM_FILLS = frozenset(getattr(Tensor, name) for name in (
+    "normal_", "uniform_", "random_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
+    "log_normal_"))
+
+
+class _RandomInitSkipped(TorchFunctionMode):
+    """A build whose parameters' random draws are skipped. A whole initialisation function on
+    an ``nn.Parameter`` (``_RANDOM_INITS``) returns it unfilled; a random fill
+    on one (``_RANDOM_FILLS``, reached from a function that is no torch function) zeroes it,
+    where the code after it may read it (``trunc_normal_`` redraws while a value lies outside
+    its bounds: reused memory may hold such values). Everything else runs as in a plain build:
+    buffers (the non-persistent ones no checkpoint holds: rotary frequencies, a table's
+    layout) and constant fills (a LayerNorm's ``ones_``), bit for bit."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _RANDOM_INITS or func in _RANDOM_FILLS:
+            target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+            if isinstance(target, nn.Parameter):
+                if func in _RANDOM_INITS:
+                    return target
+                with torch.no_grad():
+                    return target.zero_()
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def random_init_skipped() -> Iterator[None]:
+    """Around the build of a model whose every parameter is then loaded from a checkpoint
+    (``infer.weights_fit.build_checked``, whose check found the weights hold them all): the
+    random initialisation, which the weights replace, is not drawn (a ``base`` model's took
+    11 s of a 13 s load on one CPU thread). The parameters' values are undefined until the
+    weights are loaded; buffers and constants are the plain build's, and the caller's random
+    generators are not drawn from. Not for a model of which a part keeps its initialisation
+    (a fine-tuning run's new head: its draws follow the encoder's, drawn before it). This
+    thread only (torch's function modes are per thread)."""
+    with _RandomInitSkipped():
         yield

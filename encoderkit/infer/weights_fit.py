@@ -101,7 +101,13 @@ def check_fit(model: nn.Module, shapes: dict[str, tuple[int, ...]], checkpoint: 
 def build_checked(build: Callable[[], nn.Module], num_layers: int, checkpoint: Path) -> nn.Module:
     """``build()`` once ``model.safetensors`` of ``checkpoint`` was found to hold exactly the
     tensors the model ``build`` makes (``num_layers``: the config's, checked first:
-    ``layers_checked``). A ``DataError`` naming the weights file otherwise."""
+    ``layers_checked``). A ``DataError`` naming the weights file otherwise.
+
+    The caller loads the weights into the model: every parameter comes from them (the check
+    found each, or a tensor it is tied to), so the build draws no random initialisation
+    (``modeling.random_init_skipped``; its parameters' values are undefined until loaded).
+    Buffers are computed as ever."""
+    from encoderkit.modeling import random_init_skipped
     from encoderkit.train.model_size import allocation, meta_parameters, size_problem
 
     state_file = checkpoint / ckpt.STATE_FILE
@@ -111,5 +117,5 @@ def build_checked(build: Callable[[], nn.Module], num_layers: int, checkpoint: P
     problem = size_problem(parameters)
     if problem:
         raise DataError(f"cannot load: {problem}", file=state_file)
-    with allocation(parameters, lambda message: DataError(message, file=state_file)):
+    with allocation(parameters, lambda message: DataError(message, file=state_file)), random_init_skipped():
         return build()
