@@ -245,6 +245,12 @@ class GenomicDomain(Domain):
             return super().featurize_windows(record, max_seqlen, index)
         return featurize_windows(self, record, max_seqlen, index)
 
+    @property
+    def reads_field_slices(self) -> bool:
+        """``featurize_windows`` and ``count_tokens`` read a long record's bases a window (or a
+        scanned block) at a time, so a zarr-backed store gives them as views (``store_views``)."""
+        return type(self).featurize is GenomicDomain.featurize and type(self).windows is GenomicDomain.windows
+
     def count_tokens(self, record: Record) -> int:
         if type(self).featurize is not GenomicDomain.featurize:
             return super().count_tokens(record)

@@ -7,7 +7,8 @@ position), whatever the number of workers:
   ``order[r::world_size]`` (ranks are disjoint and together cover the epoch);
 * a rank's records are cut into chunks of ``chunk_records``; chunk ``g``
   (numbered across epochs) is featurised and masked by worker ``g % num_workers``
-  and the main process consumes chunks strictly in order;
+  (counted from the first chunk iterated) and the main process consumes chunks strictly
+  in order;
 * every example draws its randomness from ``default_rng([seed, epoch, record,
   window])``, so its mask does not depend on which worker made it;
 * the main process packs examples with ``BestFitPacker`` (also deterministic).
@@ -19,10 +20,14 @@ continues.
 
 Long records (a chromosome of 10^5 windows): examples enter the packer one at a time and
 each micro-batch leaves as soon as it is full, so the packer holds ``buffer_size``
-micro-batches, never a record's windows, and the state lists as few keys. Without workers
-a record's windows are made one at a time too (``Domain.featurize_windows`` may cut them
-before featurizing: genomic), so memory follows a window, not the record; a worker still
-sends a record's examples at once.
+micro-batches, never a record's windows, and the state lists as few keys. A record's
+windows are made one at a time too (``Domain.featurize_windows`` may cut them before
+featurizing: genomic), so memory follows a window, not the record: a worker sends its
+examples a micro-batch of tokens at a time (``WorkerShare``) through a DataLoader of its
+own, read only when the main process needs that worker's next record, so it waits, a few
+pieces ahead, while another worker's chromosome is packed. A zarr-backed store gives a
+domain that slices records (``reads_field_slices``: genomic) its long records as views
+(``store_views.FieldView``), so their raw tokens are read a window at a time as well.
 
 Masking waits for the batch (``num_workers=0``, pretraining): the packer needs only each
 example's length, and it holds ``buffer_size`` micro-batches of examples before the first
@@ -36,8 +41,9 @@ Larger-than-memory stores (zarr-backed, see ``chunked.py``): with ``read="chunks
 (the default for a zarr-backed, shuffled loader over most of the store) the order is
 chunk-aware: read units of whole token chunks are shuffled, then records within a
 window of units that fits ``buffer_mb``; a unit is read with one slice per array.
-Then the unit of worker work is one read unit, a chunk number above means a window
-of units, and the state also holds how many records of that window were taken.
+Then a worker reads the read units at positions ``p`` with ``p % num_workers`` its own
+and sends their records' examples in the window's order; a chunk number above means a
+window of units, and the state also holds how many records of that window were taken.
 
 Modes: training (``train=True``: shuffled, augment + mask, ``epochs=None`` loops
 forever); validation (``train=True`` with a fixed seed and ``epochs=1``: the same
@@ -54,15 +60,15 @@ from typing import Any, Generator, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader
 
 from encoderkit.batch import PackedBatch
 from encoderkit.data.chunked import DEFAULT_BUFFER_MB, ChunkPlan
 from encoderkit.data.collate import collate
 from encoderkit.data.packing import BestFitPacker
 # the producer's names stay importable from here
-from encoderkit.data.producer import (Item, Key, Prepare, _Deferred, _masked, _Producer, example_rng,  # noqa: F401
-                                      item_examples, item_length, read_records)
+from encoderkit.data.producer import (Inbox, Item, Key, Prepare, WorkerShare, _Deferred, _masked,  # noqa: F401
+                                      _Producer, example_rng, item_examples, item_length, read_records)
 from encoderkit.data.store import AUTO_IN_MEMORY_BYTES, RecordStore, StorePath
 from encoderkit.domain import Domain, MaskedExample
 from encoderkit.errors import DataError
@@ -72,37 +78,6 @@ STATE_VERSION = 1
 
 def _identity(x: Any) -> Any:
     return x
-
-
-def _chunk_positions(records: np.ndarray, examples: Sequence[tuple[Key, Any]]) -> list[tuple[int, int]]:
-    """``(k, w)`` of each of a chunk's examples (in order): its record is ``records[k]`` (a
-    record may be there twice: its windows start over), ``w`` its window."""
-    out, k, last = [], -1, (-1, -1)
-    for (_, r, w), _ in examples:
-        if r != last[0] or w <= last[1]:  # the next record of the chunk that gave an example
-            k += 1
-            while int(records[k]) != r:
-                k += 1
-        last = (r, w)
-        out.append((k, w))
-    return out
-
-
-class _ChunkStream(IterableDataset):
-    """Yields ``(g, work item g)`` for g = start, start + W, ... in worker ``W``'s share: a chunk of
-    records (record mode) or a read unit (chunk-aware mode, featurised in workers)."""
-
-    def __init__(self, producer: _Producer, start: int, end: int | None, units: bool = False) -> None:
-        self.producer, self.start, self.end, self.units = producer, start, end, units
-
-    def __iter__(self) -> Iterator[tuple[int, Any]]:
-        info = get_worker_info()
-        step, g = (info.num_workers, self.start + info.id) if info is not None else (1, self.start)
-        if info is not None:  # a forked worker: a URL store needs its own connections
-            self.producer.store = self.producer.store.reopen()
-        while self.end is None or g < self.end:
-            yield g, (self.producer.unit(g, featurize=info is not None) if self.units else self.producer.chunk(g))
-            g += step
 
 
 class PackedLoader:
@@ -117,7 +92,7 @@ class PackedLoader:
     record) or "auto": chunks for a zarr-backed store when shuffling over at least half of it.
     ``buffer_mb``: decompressed tokens held for the chunk-aware shuffle (more: records of more
     read units mixed, neighbours from one unit with probability ~1/units; also the memory held:
-    raw records with ``num_workers=0``, their featurised examples with workers).
+    the window's raw records, read by the main process or, with workers, each worker its units).
     """
 
     def __init__(self, store: RecordStore | StorePath, domain: Domain, *,
@@ -272,10 +247,14 @@ class PackedLoader:
         return s
 
     # ---- iteration ----
-    def _chunks(self, start: int, end: int | None) -> Iterator[tuple[int, list[tuple[Key, MaskedExample]]]]:
-        dataset = _ChunkStream(self._producer, start, end)
-        return iter(DataLoader(dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
-                               prefetch_factor=self.prefetch_factor, persistent_workers=False))
+    def _inboxes(self, end: int | None) -> list[Inbox]:
+        """One DataLoader of one worker per ``num_workers``, each making its ``WorkerShare`` from
+        the present position: the main process reads a worker only when it needs its next slot."""
+        at = (self._next_chunk, end, self._skip, self._window)
+        return [Inbox(iter(DataLoader(WorkerShare(self._producer, i, self.num_workers, *at, self.max_tokens),
+                                      batch_size=None, num_workers=1, collate_fn=_identity,
+                                      prefetch_factor=self.prefetch_factor, persistent_workers=False)))
+                for i in range(self.num_workers)]
 
     def __iter__(self) -> Iterator[PackedBatch]:
         end = None if self.epochs is None else self.epochs * self.chunks_per_epoch
@@ -342,7 +321,8 @@ class PackedLoader:
             epoch, records = self._producer.chunk_records_of(g)
             gave, seen = skip > 0 or first > 0, set()
             todo = records[skip:].tolist()
-            for k, (r, record) in enumerate(zip(todo, read_records(self.store, records[skip:])), start=skip):
+            read = read_records(self.store, records[skip:], self._producer.views)
+            for k, (r, record) in enumerate(zip(todo, read), start=skip):
                 start = first if k == skip else 0
                 if (yield from self._record(packer, pending, epoch, r, record, g, k, k + 1 == len(records), start)):
                     gave = True
@@ -356,48 +336,48 @@ class PackedLoader:
                 self._no_tokens()
 
     def _iter_chunks(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
-        """Record mode, examples made by DataLoader workers a chunk at a time; they are packed
-        one at a time all the same (a resume of a run without workers may start inside a chunk)."""
-        skip, first = self._skip, self._window
-        chunks = self._chunks(self._next_chunk, end)
-        barren = 0  # chunks in a row that gave no example
-        for g, examples in chunks:
-            if g != self._next_chunk:  # the order guarantee everything rests on
-                raise RuntimeError(f"loader received chunk {g}, expected {self._next_chunk}")
+        """Record mode, examples made by DataLoader workers: chunk ``g`` by worker ``g % W``
+        (counted from the first chunk), its records' examples sent as they are made and packed
+        one at a time, so a worker holds a few windows of a chromosome, never all of them. A
+        resume inside a chunk makes only what it has not taken (``chunk_entries``)."""
+        start, skip, first, workers = self._next_chunk, self._skip, self._window, self.num_workers
+        inboxes = self._inboxes(end)
+        g, barren = start, 0  # chunks in a row that gave no example
+        while end is None or g < end:
             _, records = self._producer.chunk_records_of(g)
-            taken = [(kw, key, ex) for kw, (key, ex) in zip(_chunk_positions(records, examples), examples)
-                     if kw >= (skip, first)]  # all but those a resume inside this chunk has taken
-            # records that gave an example (one a resume starts inside was counted before)
-            self._stats["records"] += len({key[1] for (k, _), key, _ in taken if k != skip or first == 0})
-            barren = 0 if examples else barren + 1
+            inbox, gave, seen = inboxes[(g - start) % workers], skip > 0 or first > 0, set()
+            for k in range(skip, len(records)):
+                for key, example in inbox.slot((g, k)):
+                    gave = True
+                    if (k != skip or first == 0) and key[1] not in seen:  # a resumed record was counted
+                        self._stats["records"] += 1
+                        seen.add(key[1])
+                    yield from self._take(packer, pending, key, example, (g, k, key[2] + 1))
+            g, skip, first = g + 1, 0, 0
+            self._next_chunk, self._skip, self._window = g, 0, 0
+            barren = 0 if gave else barren + 1
             if barren >= self.chunks_per_epoch:
                 self._no_tokens()
-            for (k, w), key, example in taken:
-                yield from self._take(packer, pending, key, example, (g, k, w + 1))
-            self._next_chunk, self._skip, self._window = g + 1, 0, 0
-            skip = first = 0
 
     def _iter_units(self, packer: BestFitPacker, pending: deque, end: int | None) -> Iterator[PackedBatch]:
-        """Chunk-aware mode: windows of read units, records of a window in shuffled order."""
-        plan = self._plan
+        """Chunk-aware mode: windows of read units, records of a window in shuffled order.
+        Without workers the window's units are read here (raw records, featurised as they are
+        taken); with workers, read unit position ``p`` belongs to worker ``p % W``, which reads
+        its units of a window and sends their records' examples in the window's order."""
+        plan, producer, workers = self._plan, self._producer, self.num_workers
         assert plan is not None
         window, skip, first = self._next_chunk, self._skip, self._window
-        start = plan.window_span(window)[0]
-        stop = None if end is None else (end // plan.windows_per_epoch) * plan.units_per_rank
-        dataset = _ChunkStream(self._producer, start, stop, units=True)
-        units = iter(dataset) if self.num_workers == 0 else iter(DataLoader(
-            dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_identity,
-            prefetch_factor=self.prefetch_factor, persistent_workers=False))
-        lazy = self.num_workers == 0  # raw records in the buffer, featurised as they are taken
+        inboxes = self._inboxes(end) if workers else []
         barren = 0  # records in a row that gave no example
         while end is None or window < end:
             a, b = plan.window_span(window)
-            buffer: dict[int, Any] = {}
-            for expected in range(a, b):
-                p, (epoch, payload) = next(units)
-                if p != expected:  # the order guarantee everything rests on
-                    raise RuntimeError(f"loader received read unit {p}, expected {expected}")
-                buffer.update(payload)
+            epoch = window // plan.windows_per_epoch
+            buffer: dict[int, Any] = {}  # without workers: the window's raw records
+            for p in range(a, b):
+                if workers:  # the worker that reads each record's unit
+                    buffer.update(dict.fromkeys(plan.unit_records(plan.unit_at(p)[1]).tolist(), p % workers))
+                else:
+                    buffer.update(producer.unit(p)[1])
             records = plan.window_records(window).tolist()
             for k in range(skip, len(records)):
                 r, begin = records[k], first if k == skip else 0
@@ -405,12 +385,12 @@ class PackedLoader:
                 last = k + 1 == len(records)
                 if begin == 0:
                     self._stats["records"] += 1
-                if lazy:
+                if not workers:
                     gave = yield from self._record(packer, pending, epoch, r, item, window, k, last, begin)
                 else:
-                    taken = [(key, ex) for key, ex in item if key[2] >= begin]
-                    gave = bool(taken)
-                    for key, example in taken:
+                    gave = False
+                    for key, example in inboxes[item].slot((window, k)):
+                        gave = True
                         yield from self._take(packer, pending, key, example, (window, k, key[2] + 1))
                 self._next_chunk, self._skip, self._window = (window + 1, 0, 0) if last else (window, k + 1, 0)
                 barren = 0 if gave or begin > 0 else barren + 1
@@ -449,7 +429,7 @@ def iter_examples(store: RecordStore | StorePath, domain: Domain, *, indices: Se
     idx = np.arange(len(store), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
     producer = _Producer(store, domain, idx, max_seqlen=int(max_seqlen), seed=seed, rank=0, world_size=1,
                          train=train, shuffle=False, chunk_records=64)
-    for rec_index, record in zip(idx.tolist(), read_records(store, idx)):
+    for rec_index, record in zip(idx.tolist(), read_records(store, idx, producer.views)):
         windows = producer.windows(rec_index, record)
         for w in range(len(windows)):  # made one at a time (a chromosome's are never all held)
             window = producer.window(windows, w, rec_index)

@@ -3,18 +3,27 @@ rebuilds). The loader (``loader.py``) orders records, packs the examples and kee
 
 A record's windows come from ``Domain.featurize_windows``; a domain may return them lazily
 (``LazyWindows``, genomic chromosomes), so a window is made only when the loader takes it:
-``windows`` then ``window(windows, w, record)``, never a list of a chromosome's examples.
+``windows`` then ``window(windows, w, record)``, never a list of a chromosome's examples. A
+domain that reads a record's fields in slices (``reads_field_slices``) gets a zarr-backed
+store's long records as ``FieldView`` s (``views``), so neither is the record read whole.
+
+A worker sends ``Entry`` s: the examples of one record slot (``(chunk, k)``: record ``k`` of
+a chunk of records, or of a window of read units), then ``(slot, None, None)`` to close it
+(``slot_entries``), a few at a time (``loader._WorkerShare``).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any, Callable, Iterator, Sequence, Union
 
 import numpy as np
+from torch.utils.data import IterableDataset, get_worker_info
 
 from encoderkit.data.chunked import ChunkPlan
 from encoderkit.data.store import RecordStore
+from encoderkit.data.store_views import VIEW_TOKENS, reads_field_slices
 from encoderkit.domain import ContractError, Domain, Example, LazyWindows, MaskedExample, check_positions
 
 Key = tuple[int, int, int]  # (epoch, record, window number within the record)
@@ -23,6 +32,9 @@ Item = Union[MaskedExample, list[MaskedExample]]
 # (window, its generator, train) -> item; replaces augment + mask (fine-tuning objectives)
 Prepare = Callable[[Example, np.random.Generator, bool], Item]
 READ_TOKENS = 1 << 22  # stored tokens of consecutive records read at once (a longer record: alone)
+Slot = tuple[int, int]  # (chunk of records or window of read units, record number within it)
+# what a worker sends: an example of a slot, or (slot, None, None) once the slot has no more
+Entry = tuple[Slot, Union[Key, None], Any]
 
 
 def item_length(item: Item) -> int:
@@ -38,9 +50,10 @@ def example_rng(seed: int, epoch: int, record: int, window: int) -> np.random.Ge
     return np.random.default_rng([int(seed), int(epoch), int(record), int(window)])
 
 
-def read_records(store: RecordStore, records: np.ndarray) -> Iterator[dict[str, Any]]:
+def read_records(store: RecordStore, records: np.ndarray, views_above: int | None = None) -> Iterator[dict[str, Any]]:
     """The records ``records`` in order, runs of consecutive ones read together up to
-    ``READ_TOKENS`` stored tokens: a chunk of chromosomes is never read at once."""
+    ``READ_TOKENS`` stored tokens: a chunk of chromosomes is never read at once.
+    ``views_above``: a record of more tokens comes as ``FieldView`` s (``RecordStore.read_range``)."""
     records = np.asarray(records, dtype=np.int64)
     if records.size == 0:
         return
@@ -51,7 +64,7 @@ def read_records(store: RecordStore, records: np.ndarray) -> Iterator[dict[str, 
         while j < records.size and total + int(lengths[j]) <= READ_TOKENS:
             total += int(lengths[j])
             j += 1
-        yield from store.read_many(records[i:j])
+        yield from store.read_many(records[i:j], views_above=views_above)
         i = j
 
 
@@ -106,6 +119,8 @@ class _Producer:
         self.chunks_per_epoch = math.ceil(self.shard_size / chunk_records)
         self._order_epoch, self._order = -1, np.empty(0, np.int64)
         self.plan: ChunkPlan | None = None  # set by PackedLoader in chunk-aware mode
+        # long records of a zarr-backed store as views, for a domain that slices them
+        self.views = VIEW_TOKENS if reads_field_slices(domain) else None
 
     def shard(self, epoch: int) -> np.ndarray:
         if epoch != self._order_epoch:
@@ -122,37 +137,54 @@ class _Producer:
         epoch, j = divmod(g, self.chunks_per_epoch)
         return epoch, self.shard(epoch)[j * self.chunk_records:(j + 1) * self.chunk_records]
 
-    def chunk(self, g: int) -> list[tuple[Key, MaskedExample]]:
-        epoch, records = self.chunk_records_of(g)
-        out: list[tuple[Key, MaskedExample]] = []
-        for rec_index, record in zip(records.tolist(), self.store.read_many(records)):
-            out += self.record_examples(epoch, rec_index, record)
-        return out
-
-    def record_examples(self, epoch: int, rec_index: int, record: dict[str, Any]) -> list[tuple[Key, MaskedExample]]:
-        """Every example of a record at once (workers send them to the main process)."""
-        windows = self.windows(rec_index, record)
-        out = []
-        for w in range(len(windows)):
-            window = self.window(windows, w, rec_index)
-            if len(window):
-                out.append(((epoch, rec_index, w), self.finish(window, epoch, rec_index, w)))
-        return out
-
-    def unit(self, position: int, featurize: bool) -> tuple[int, dict[int, Any]]:
+    def unit(self, position: int) -> tuple[int, dict[int, dict[str, Any]]]:
         """Read unit at this rank's global unit ``position`` (chunk-aware mode): its epoch and
-        ``{record: examples}`` (``featurize``, in workers) or ``{record: raw record}``."""
+        ``{record: raw record}`` (a long one as views, for a domain that slices them)."""
         plan = self.plan
         assert plan is not None
         epoch, u = plan.unit_at(position)
         a, b = int(plan.starts[u]), int(plan.stops[u])
         keep = plan.unit_records(u) - a
         # one slice per array: each chunk decompressed once; ids are not needed for training
-        records = self.store.read_range(a, b, ids=False)
-        out = {}
-        for j in keep.tolist():
-            out[a + j] = self.record_examples(epoch, a + j, records[j]) if featurize else records[j]
-        return epoch, out
+        records = self.store.read_range(a, b, ids=False, views_above=self.views)
+        return epoch, {a + j: records[j] for j in keep.tolist()}
+
+    def chunk_entries(self, g: int, skip: int = 0, first: int = 0) -> Iterator[Entry]:
+        """The entries of chunk ``g``'s records from number ``skip`` on (of record ``skip``,
+        its windows from ``first`` on: a resume inside the chunk), made as they are sent."""
+        epoch, records = self.chunk_records_of(g)
+        todo = records[skip:]
+        for k, (r, record) in enumerate(zip(todo.tolist(), read_records(self.store, todo, self.views)), start=skip):
+            yield from self.slot_entries((g, k), epoch, r, record, first if k == skip else 0)
+
+    def window_entries(self, window: int, worker: int, workers: int, skip: int = 0,
+                       first: int = 0) -> Iterator[Entry]:
+        """Chunk-aware mode: the entries of the records of window ``window`` (records ``skip``
+        on, as ``chunk_entries``) that lie in the read units at positions ``p`` with
+        ``p % workers == worker``, in the window's visiting order. Those units are read first
+        (raw records; a long one as views)."""
+        plan = self.plan
+        assert plan is not None
+        a, b = plan.window_span(window)
+        held: dict[int, dict[str, Any]] = {}
+        for p in range(a, b):
+            if p % workers == worker:
+                held.update(self.unit(p)[1])
+        epoch = window // plan.windows_per_epoch
+        records = plan.window_records(window).tolist()
+        for k in range(skip, len(records)):
+            if records[k] in held:
+                yield from self.slot_entries((window, k), epoch, records[k], held.pop(records[k]),
+                                             first if k == skip else 0)
+
+    def slot_entries(self, slot: Slot, epoch: int, r: int, record: dict[str, Any], first: int) -> Iterator[Entry]:
+        """Record ``r``'s examples from window ``first`` on, made one at a time, then the slot's close."""
+        windows = self.windows(r, record)
+        for w in range(first, len(windows)):
+            window = self.window(windows, w, r)
+            if len(window):
+                yield slot, (epoch, r, w), self.finish(window, epoch, r, w)
+        yield slot, None, None
 
     def windows(self, rec_index: int, record: dict[str, Any]) -> Sequence[Example]:
         """The record's windows (``Domain.featurize_windows``): a list is checked at once, a
@@ -200,8 +232,76 @@ class _Producer:
             by_record.setdefault((e, r), []).append(w)
         out: dict[Key, MaskedExample] = {}
         pairs = list(by_record)
-        for (e, r), record in zip(pairs, read_records(self.store, np.array([r for _, r in pairs], np.int64))):
+        for (e, r), record in zip(pairs, read_records(self.store, np.array([r for _, r in pairs], np.int64),
+                                                      self.views)):
             windows = self.windows(r, record)
             for w in by_record[(e, r)]:
                 out[(e, r, w)] = self.finish(self.window(windows, w, r), e, r, w)
         return out
+
+
+PIECE_ENTRIES = 1024  # entries a worker sends at most at once (short records: a chunk's, as before)
+
+
+class WorkerShare(IterableDataset):
+    """What DataLoader worker ``worker`` of ``workers`` makes, from the loader's position
+    (``start``: chunk, or window in chunk-aware mode; of it, records ``skip`` on and of record
+    ``skip`` windows ``first`` on) to ``end``: record mode, chunks ``start + worker``, ``+
+    workers``, ... (``chunk_entries``); chunk-aware, every window's records in the units it
+    owns (``window_entries``). Sent in pieces of at most ``piece_tokens`` tokens (at least one
+    example) or ``PIECE_ENTRIES`` entries. Each worker has a DataLoader of its own, read only
+    when the main process needs its next slot, so a worker waits (``prefetch_factor`` pieces
+    made) while another's chromosome is packed, and nothing piles up in between."""
+
+    def __init__(self, producer: _Producer, worker: int, workers: int, start: int, end: int | None,
+                 skip: int, first: int, piece_tokens: int) -> None:
+        self.producer, self.worker, self.workers, self.start, self.end = producer, worker, workers, start, end
+        self.skip, self.first, self.piece_tokens = skip, first, int(piece_tokens)
+
+    def entries(self) -> Iterator[Entry]:
+        producer, worker, workers = self.producer, self.worker, self.workers
+        chunks = producer.plan is None
+        u = self.start + worker if chunks else self.start
+        while self.end is None or u < self.end:
+            resume = (self.skip, self.first) if u == self.start else (0, 0)
+            if chunks:
+                yield from producer.chunk_entries(u, *resume)
+            else:
+                yield from producer.window_entries(u, worker, workers, *resume)
+            u += workers if chunks else 1
+
+    def __iter__(self) -> Iterator[list[Entry]]:
+        if get_worker_info() is not None:  # a forked worker: a URL store needs its own connections
+            self.producer.store = self.producer.store.reopen()
+        piece: list[Entry] = []
+        tokens = 0
+        for entry in self.entries():
+            piece.append(entry)
+            tokens += item_length(entry[2]) if entry[1] is not None else 0
+            if tokens >= self.piece_tokens or len(piece) >= PIECE_ENTRIES:
+                yield piece
+                piece, tokens = [], 0
+        if piece:
+            yield piece
+
+
+class Inbox:
+    """The main process's end of one worker's pieces: ``slot(s)`` yields slot ``s``'s
+    ``(key, item)`` s, in order; what a piece holds of later slots waits here for them."""
+
+    def __init__(self, pieces: Iterator[list[Entry]]) -> None:
+        self.pieces, self.entries = pieces, deque()
+
+    def slot(self, slot: Slot) -> Iterator[tuple[Key, Any]]:
+        while True:
+            while not self.entries:
+                piece = next(self.pieces, None)
+                if piece is None:
+                    raise RuntimeError(f"a loader worker stopped before record slot {slot}")
+                self.entries.extend(piece)
+            got, key, item = self.entries.popleft()
+            if got != slot:  # the order guarantee everything rests on
+                raise RuntimeError(f"loader received an example of record slot {got}, expected {slot}")
+            if key is None:
+                return
+            yield key, item

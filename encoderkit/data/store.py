@@ -41,6 +41,7 @@ from encoderkit.data.split import split_indices
 from encoderkit.data.store_chunks import ChunkFailure, LocalChunks, chunk_text, failing_chunk
 from encoderkit.data.store_format import ATTR, FORMAT_VERSION, StoreError, StorePath, _describe, _is_local
 from encoderkit.data.store_identity import _stamp, records_identity, recover_stranded
+from encoderkit.data.store_views import FieldView
 from encoderkit.data.store_writer import WRITTEN_MEANWHILE, StoreWriter
 from encoderkit.data.store_zarr import _read_options, settle_zarr_writes, url_package_problem
 
@@ -338,19 +339,32 @@ class RecordStore:
                 return out
         return self._read(self._fields[name], f"fields/{name}", slice(a, b))
 
-    def read_range(self, start: int, stop: int, ids: bool = True) -> list[dict[str, Any]]:
+    def read_range(self, start: int, stop: int, ids: bool = True,
+                   views_above: int | None = None) -> list[dict[str, Any]]:
         """Records ``start..stop-1`` with one read per array (fast for zarr-backed stores).
-        ``ids=False`` leaves out ``"id"`` (decoding a string chunk costs as much as the tokens)."""
+        ``ids=False`` leaves out ``"id"`` (decoding a string chunk costs as much as the tokens).
+        ``views_above``: a record of more tokens comes with ``FieldView`` s for its token fields,
+        read where they are sliced (``store_views``; a zarr-backed store only: a loaded one's
+        slices are views already); the records between are read as before."""
         if self.in_memory:
             return [self[i] for i in range(start, stop)]
         if stop <= start:
             return []
+        if views_above is not None:
+            long = start + np.flatnonzero(np.diff(self.offsets[start:stop + 1]) > views_above)
+            if long.size:
+                out: list[dict[str, Any]] = []
+                for a, r in zip([start, *(long + 1).tolist()], [*long.tolist(), None]):
+                    out += self.read_range(a, stop if r is None else r, ids)
+                    if r is not None:
+                        out.append(self._view_record(r, ids))
+                return out
         a, b = int(self.offsets[start]), int(self.offsets[stop])
         fields = {k: self._read_tokens(k, a, b) for k in self._fields}
         meta = {k: self._read(v, f"meta/{k}", slice(start, stop)) for k, v in self._meta.items()}
         want_ids = ids
         ids = self._read(self._ids, "ids", slice(start, stop)) if self._ids is not None and want_ids else None
-        out = []
+        out: list[dict[str, Any]] = []
         for j, i in enumerate(range(start, stop)):
             s, e = int(self.offsets[i]) - a, int(self.offsets[i + 1]) - a
             rec: dict[str, Any] = {k: v[s:e] for k, v in fields.items()}
@@ -361,8 +375,9 @@ class RecordStore:
             out.append(rec)
         return out
 
-    def read_many(self, indices: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
-        """Records at ``indices`` (in that order); runs of consecutive indices are read at once."""
+    def read_many(self, indices: Sequence[int] | np.ndarray, views_above: int | None = None) -> list[dict[str, Any]]:
+        """Records at ``indices`` (in that order); runs of consecutive indices are read at once.
+        ``views_above``: as ``read_range``'s (a longer record's token fields as views)."""
         idx = [self._index(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         if self.in_memory:
             return [self[i] for i in idx]
@@ -372,9 +387,27 @@ class RecordStore:
             k = j + 1
             while k < len(idx) and idx[k] == idx[k - 1] + 1:
                 k += 1
-            out.extend(self.read_range(idx[j], idx[k - 1] + 1) if k - j > 1 else [self[idx[j]]])
+            if k - j > 1 or views_above is not None:
+                out.extend(self.read_range(idx[j], idx[k - 1] + 1, views_above=views_above))
+            else:
+                out.append(self[idx[j]])
             j = k
         return out
+
+    def _view_record(self, i: int, ids: bool = True) -> dict[str, Any]:
+        """Record ``i`` with a ``FieldView`` per token field (read when sliced), its meta
+        values and (``ids``) its id."""
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+
+        def reader(name: str) -> Any:
+            return lambda s, e: self._read_tokens(name, a + s, a + e)
+        rec: dict[str, Any] = {k: FieldView(b - a, tuple(v.shape[1:]), v.dtype, reader(k), origin=a,
+                                            align=self.token_chunks[k]) for k, v in self._fields.items()}
+        for k, v in self._meta.items():
+            rec[k] = self._read(v, f"meta/{k}", i)
+        if ids:
+            rec["id"] = self._record_id(i)
+        return rec
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         block = 1024

@@ -62,6 +62,7 @@ from encoderkit.data.collate import collate
 from encoderkit.domain import (ContractError, Domain, Example, LazyWindows, MaskedExample, check_positions,
                                window_lengths)
 from encoderkit.errors import UsageError
+from encoderkit.infer.embed_progress import record_done, show_windows, window_done  # predict's show_windows too
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.tasks.token_range import check_window_positions, token_positions
 
@@ -243,8 +244,9 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
     ``embedding`` is ``[d]`` for ``mean``/``cls``, ``[2d]`` for ``mean_std`` and ``[L, d]``
     for ``none``.
     ``progress``: a tqdm-like object with ``update(n)``, or None: a record counts once done,
-    and a record of several windows shows its windows done meanwhile; ``twin``: the stream
-    of the records' twins, whose windows show but whose records are not counted again.
+    and a record of several windows shows its windows done meanwhile; one with ``weights``
+    counts tokens, each window its share (``embed_progress``); ``twin``: the stream of the
+    records' twins, whose windows show but whose records are not counted again.
     """
     check_pooling(pooling, domain)
     max_tokens = max(int(max_tokens), int(max_seqlen))
@@ -308,16 +310,14 @@ def embed_stream(model: MaskedEncoderModel, domain: Domain, records: Iterable[tu
                     acc += per_np[b]
                     cnt += n
                 done[0] += 1
+                window_done(progress, job, done[0])
                 if done[0] == len(job.windows):
                     del open_jobs[job.index]
                     if pooling == "mean_std":
                         out = np.concatenate([acc[:d], np.sqrt(np.maximum(acc[d:], 0.0) / cnt)])
                     else:
                         out = acc / (cnt[:, None] if pooling == "none" else cnt)
-                    if progress is not None and len(job.windows) > 1:
-                        progress.set_postfix_str("", refresh=False)
-                    if progress is not None and not twin:
-                        progress.update(1)
+                    record_done(progress, job, twin)
                     yield job.index, job.id, out.astype(np.float32)
             if progress is not None:
                 show_windows(progress, [(job, done[0]) for job, _, _, done in open_jobs.values()], twin)
@@ -351,19 +351,6 @@ def _add_rows(acc: np.ndarray, count: np.ndarray, positions: np.ndarray, states:
     else:  # a position twice in one window (a plug-in's choice): each occurrence counts
         np.add.at(acc, positions, states)
         np.add.at(count, positions, 1.0)
-
-
-def show_windows(progress: Any, open_jobs: Sequence[tuple[_Job, int]], twin: bool = False) -> None:
-    """The windows done of a record still open (of many windows: a genome, a long series),
-    so a bar of records does not sit at 0/1 for minutes; ``update(0)`` lets tqdm redraw at
-    its own pace."""
-    job, done = max(open_jobs, key=lambda jd: len(jd[0].windows), default=(None, 0))
-    if job is not None and len(job.windows) > 1:
-        progress.set_postfix_str(f"{job.id}{' (twin)' if twin else ''}: {done}/{len(job.windows)} windows",
-                                 refresh=False)
-        progress.update(0)
-    elif job is None and getattr(progress, "postfix", None):
-        progress.set_postfix_str("", refresh=False)
 
 
 def _merge_moments(acc: np.ndarray, count: np.ndarray, window: np.ndarray, n: int) -> None:

@@ -14,6 +14,7 @@ import torch
 
 from encoderkit.cliutil import progress_bar as log_aware_bar
 from encoderkit.core import EncoderConfig
+from encoderkit.data.store_views import VIEW_TOKENS, reads_field_slices
 from encoderkit.errors import UsageError
 from encoderkit.domain import Domain, MaskedExample, check_positions
 from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
@@ -26,18 +27,26 @@ PROGRESS_MIN_RECORDS = 1000
 PROGRESS_DELAY_S = 5.0
 
 
-def progress_bar(n: int, desc: str, progress: bool | None) -> Any:
+def progress_bar(n: int, desc: str, progress: bool | None, weights: np.ndarray | None = None,
+                 passes: int = 1) -> Any:
     """A bar of records done out of ``n``: ``progress`` True / False shows / hides it;
     None shows it for ``PROGRESS_MIN_RECORDS`` records or more at once, and for fewer
     once the command has run ``PROGRESS_DELAY_S`` (a few long records). Anything else is
-    refused: ``progress="no"`` is truthy, and showed the bar it was meant to hide."""
+    refused: ``progress="no"`` is truthy, and showed the bar it was meant to hide.
+    ``weights``: the records' stored tokens; the bar then counts those (``unit="tok"``),
+    moved window by window (``embed_progress``), not records, ``passes`` times over (a
+    record's twin embedded too: 2)."""
     if progress is not None and not isinstance(progress, bool):
         raise UsageError(f"The 'progress' parameter of {desc} must be true or false (or None: "
                          f"shown for long inputs). Got {progress!r} instead.", key="progress")
+    unit = {"total": n, "unit": "rec"} if weights is None else \
+        {"total": passes * int(np.sum(weights)), "unit": "tok", "unit_scale": True}
     if progress is None:
-        return log_aware_bar(total=n, desc=desc, unit="rec",
-                             delay=0.0 if n >= PROGRESS_MIN_RECORDS else PROGRESS_DELAY_S)
-    return log_aware_bar(total=n, desc=desc, unit="rec", disable=not progress)
+        bar = log_aware_bar(desc=desc, delay=0.0 if n >= PROGRESS_MIN_RECORDS else PROGRESS_DELAY_S, **unit)
+    else:
+        bar = log_aware_bar(desc=desc, disable=not progress, **unit)
+    bar.weights = weights
+    return bar
 
 
 def split_read_options(domain: Domain, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,6 +116,8 @@ class RecordSource:
 
     def __init__(self, data: Any, domain: Domain) -> None:
         self.store = None
+        # a store's long records as views, for a domain that slices them (a chromosome is not read whole)
+        self.views = VIEW_TOKENS if reads_field_slices(domain) else None
         # a list of copies, or a domain's lazy sequence (``lazy_records``) kept as it is
         self.records: Sequence[Mapping] | None = None
         if isinstance(data, (str, Path)) and str(data).endswith(".zarr") and not Path(data).exists():
@@ -143,14 +154,35 @@ class RecordSource:
     def __len__(self) -> int:
         return len(self.store) if self.store is not None else len(self.records)
 
+    def windowed_lengths(self, max_seqlen: int) -> np.ndarray | None:
+        """Each record's stored tokens (``[N]`` int64: a store's lengths, a record's longest
+        per-token array), where some record is longer than ``max_seqlen`` (its windows are
+        minutes of work: a chromosome); else None, as for a domain's lazy records (each
+        made anew when read). ``embed``'s bar counts these tokens (``progress_bar``)."""
+        if self.store is not None:
+            lengths = getattr(self.store, "lengths", None)
+            lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        elif _lazy(self.records):
+            return None
+        else:
+            lengths = np.array([max([len(v) for v in rec.values() if isinstance(v, np.ndarray) and v.ndim],
+                                    default=1) for rec in self.records], dtype=np.int64)
+        return lengths if lengths is not None and lengths.size and lengths.max() > max_seqlen else None
+
     def __iter__(self) -> Iterator[tuple[int, str, dict]]:
         if self.store is not None:
+            from encoderkit.data.store import RecordStore  # (zarr: imported with the store already)
+
             chunk = 256  # read a few hundred records at a time; never the whole store
             n = len(self.store)
             for lo in range(0, n, chunk):
                 hi = min(lo + chunk, n)
-                part = self.store.read_range(lo, hi) if hasattr(self.store, "read_range") \
-                    else self.store.read_many(np.arange(lo, hi))
+                if isinstance(self.store, RecordStore):
+                    part = self.store.read_range(lo, hi, views_above=self.views)
+                elif hasattr(self.store, "read_range"):
+                    part = self.store.read_range(lo, hi)
+                else:
+                    part = self.store.read_many(np.arange(lo, hi))
                 for i, rec in zip(range(lo, hi), part):
                     yield i, str(rec.get("id", i)), rec
         else:
@@ -214,11 +246,13 @@ class Pretrained:
                              key=unknown[0])
         source = RecordSource(data, self.domain)
         n = len(source)
-        bar = progress_bar(n, "embed", progress)
+        twin = self._embedding_twin(pooling)
+        # records longer than a window: a bar of their tokens, moved window by window (twins: twice)
+        weights = source.windowed_lengths(max_seqlen or self.max_seqlen)
+        bar = progress_bar(n, "embed", progress, weights, passes=2 if twin is not None else 1)
         stream = embed_stream(self.model, self.domain, source, pooling=pooling,
                               max_tokens=max_tokens or self.max_tokens,
                               max_seqlen=max_seqlen or self.max_seqlen, progress=bar)
-        twin = self._embedding_twin(pooling)
         if twin is not None:  # e.g. genomic rc_embed: average with the reverse complement's embedding
             twins = embed_stream(self.model, self.domain, ((i, rid, twin(rec)) for i, rid, rec in source),
                                  pooling=pooling, max_tokens=max_tokens or self.max_tokens,
