@@ -33,8 +33,10 @@ def test_schedule_total_shorter_than_the_steps_is_refused_naming_both():
         compose([*PRE, "train.steps=auto", "schedule.total=20"])
     assert compose([*PRE, "train.steps=20", "schedule.total=20"]).schedule.total == 20
     assert compose([*PRE, "train.steps=20", "schedule.total=30"]).schedule.total == 30
-    # in tokens the run's length is not known before it runs: not refused here
-    compose([*PRE, "train.steps=20", "schedule.unit=tokens", "schedule.total=10"])
+    # in tokens the run's length is its budget, train.steps x tokens per step (session 52:
+    # refused as in steps; tests/test_defaults_paths_s52f.py)
+    with pytest.raises(ConfigError, match=r"schedule.total=10 tokens is shorter than the 163840 tokens"):
+        compose([*PRE, "train.steps=20", "schedule.unit=tokens", "schedule.total=10"])
 
 
 def test_plan_wsd_is_the_trainers_schedule_and_refuses_a_resolved_auto_run_longer_than_total():
@@ -60,8 +62,10 @@ def test_a_one_step_run_takes_its_step_at_the_peak_rate():
     # a decay of whole steps ends at final_ratio as before, exactly
     s = WSD(total=10, warmup=1, decay=2, shape="linear", final_ratio=0.1)
     assert s(8) == 1.0 and s(9) == pytest.approx(0.55) and s(10) == 0.1
-    # in tokens a decay shorter than 1 is still a decay
-    assert WSD(total=1, decay=0.5, unit="tokens")(1) == 0.0
+    # in tokens a decay shorter than one step's tokens is no decay either (session 52), a
+    # longer one is a decay
+    assert WSD(total=1024, decay=500, unit="tokens", per_step=512)(1024) == 1.0
+    assert WSD(total=1024, decay=600, unit="tokens", per_step=512)(1024) == 0.0
 
 
 # ---------------------------------------------------------------- finetune's options

@@ -2,14 +2,15 @@
 defaults and allowed values, checked by ``TabularDomain.__init__``; importable from
 ``domain`` as before. The ingest options are ``options.py``'s.
 
-Two sources of defaults, on purpose. A run composed with ``domain=tabular`` (pretrain,
-finetune, impute, EncoderImputer) gets ``configs/domain/tabular.yaml``'s values, the
-documented ones. The values here are what a domain built without them gets: a saved run
-that predates an option (it loads as it was trained and used: ``infill_blend`` none,
-``numeric_decode`` clip, both the yaml's before benchmarks moved it), ``TabularDomain(schema)``
-in Python, and the two commands that take no yaml (``pretrain domain.name=tabular``,
-``finetune checkpoint=none`` with the domain read from the store). Three differ: ``masker``,
-``numeric_decode``, ``infill_blend``. Both lists hold the same option names (a test checks).
+Two sources of defaults, on purpose. A run composed by a command (pretrain, finetune, impute,
+EncoderImputer) gets ``configs/domain/tabular.yaml``'s values, the documented ones: with
+``domain=tabular``, and also with ``domain.name=tabular`` or ``finetune checkpoint=none`` with
+the domain read from the store, which compose as ``domain=tabular`` (``encoderkit.train.config.
+_documented_domain``, ``finetune_config.compose_finetune``). The values here are what a domain
+built without them gets: a saved run that predates an option (it loads as it was trained and
+used: ``infill_blend`` none, ``numeric_decode`` clip, both the yaml's before benchmarks moved
+it) and ``TabularDomain(schema)`` in Python. Three differ: ``masker``, ``numeric_decode``,
+``infill_blend``. Both lists hold the same option names (a test checks).
 """
 
 from __future__ import annotations

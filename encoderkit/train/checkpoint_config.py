@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 # where, with how many workers) without changing what is trained.
 RESUMABLE_KEYS = ("run.resume", "run.dir", "run.name", "run.device", "run.compile", "train.steps",
                   "train.log_every", "train.eval_every", "train.eval_tokens",
-                  "train.checkpoint_every", "train.keep", "train.progress", "data.num_workers",
+                  "train.checkpoint_every", "train.keep", "train.progress", "train.plot", "data.num_workers",
                   "data.store", "run.init_from",
                   # how many members a fine-tuned run has beside this one: rerunning a finished
                   # run with more members adds them

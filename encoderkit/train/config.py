@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encoderkit.errors import UsageError
-from encoderkit.train.compose_errors import MISSING_KEY, OPEN_GROUPS, compose_problem, null_group
+from encoderkit.train.compose_errors import MISSING_KEY, OPEN_GROUPS, compose_problem, null_group, word_key
 from encoderkit.train.config_guard import check_composed, check_overrides
 from encoderkit.train.searchpath import group_option_in, group_options_in, search_folders
 
@@ -61,6 +61,7 @@ class TrainConfig:
     grad_clip: float = 0.0
     strategy: str = "ddp"
     progress: bool = True
+    plot: bool = True  # loss.png in the run folder (false: a run nobody looks at, impute's)
 
 
 @dataclass
@@ -180,13 +181,20 @@ def compose(overrides: list[str] | None = None, config_name: str = "config") -> 
 
 
 def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
-    return _compose_words(_prepared(overrides, config_name), config_name)[0]
+    plain = _prepared(overrides, config_name, documented=False)
+    words = _documented_domain(plain)
+    cfg = _compose_words(words, config_name)[0]
+    if words != plain and resumes_bare_domain(cfg):  # resumed as it was composed
+        cfg = _compose_words(plain, config_name)[0]
+    return cfg
 
 
-def _prepared(overrides: list[str] | None, config_name: str) -> list[str]:
+def _prepared(overrides: list[str] | None, config_name: str, documented: bool = True) -> list[str]:
     """The command's words as Hydra composes them: quoted where its grammar needs it, checked
     (Hydra's own settings, resolvers, group options), one word per key, ``domain=`` read as a
-    yaml or a registered domain, and finetune's ``experiment=`` pointed at its last entry."""
+    yaml or a registered domain, ``domain.name=`` as the domain's yaml where it has one (with
+    ``documented``: ``_documented_domain``), and finetune's ``experiment=`` pointed at its
+    last entry."""
     from encoderkit.cliutil import hydra_word_problem
     from encoderkit.overrides import readable
 
@@ -207,6 +215,7 @@ def _prepared(overrides: list[str] | None, config_name: str) -> list[str]:
     # below turned `model.num_heads=2 model.num_heads=2` into an unbound config)
     last = {o.split("=", 1)[0].lstrip("+"): i for i, o in enumerate(overrides) if "=" in o}
     overrides = [o for i, o in enumerate(overrides) if "=" not in o or last[o.split("=", 1)[0].lstrip("+")] == i]
+    overrides = _documented_domain(overrides) if documented else overrides
     if config_name == "finetune":  # its experiment entry comes last (configs/finetune.yaml)
         overrides = [("~" if o.startswith("~") else "") + FT_EXPERIMENT + o.lstrip("+~")[len("experiment"):]
                      if o.lstrip("+~").split("=", 1)[0] == "experiment" and "={" not in o else o
@@ -275,6 +284,51 @@ def _hydra_of_our_own() -> Iterator[None]:
                 yield
         finally:
             restore_gh_from_backup(users)  # None: no GlobalHydra, as before the first use
+
+
+def domain_yaml(name: Any, folders: Sequence[Any] = ()) -> bool:
+    """Whether ``domain=<name>`` selects a yaml: ``configs/domain/<name>.yaml`` or a
+    ``hydra.searchpath`` folder's ``domain/<name>.yaml`` (a plain name only: no sweep, no path)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        return False
+    return (config_dir() / "domain" / f"{name}.yaml").is_file() or group_option_in(folders, "domain", name)
+
+
+def _documented_domain(overrides: list[str]) -> list[str]:
+    """Prepared words whose ``domain.name=<name>`` (no ``domain=`` word) names a domain with a
+    yaml (``domain_yaml``): that word as ``domain=<name>``, so the run gets the documented
+    defaults of the file, as ``domain=<name>`` does. It selected no yaml: the domain's Python
+    defaults (tabular's masker random, numeric_decode clip, infill_blend none where the yaml
+    says {random: 0.7, column: 0.3}, regression, iterative+forest; sets' model.global_every 3
+    where it says 1). ``domain.<option>=`` words still win over the file; a plug-in without a
+    yaml keeps its own defaults; a run composed before is resumed as it was
+    (``resumes_bare_domain``)."""
+    if any(word_key(o) == "domain" for o in overrides):  # a domain= / ~domain word chose already
+        return overrides
+    folders = search_folders(overrides)
+    out = []
+    for o in overrides:
+        name = o.split("=", 1)[1] if word_key(o) == "domain.name" and "=" in o else None
+        # the name stays as typed (a user's file may name another): a plain override of the file's
+        out += [f"domain={name}", f"domain.name={name}"] if domain_yaml(name, folders) else [o]
+    return out
+
+
+def resumes_bare_domain(cfg: DictConfig) -> bool:
+    """Whether ``cfg`` resumes (``run.resume=auto``) a run folder whose checkpoints were trained
+    with no domain yaml (its config.yaml's ``domain`` is the name alone: the Python defaults,
+    what ``domain.name=<name>`` composed before ``_documented_domain``): it resumes as it was
+    composed, rather than being refused as another config."""
+    try:
+        run = cfg.run
+        folder = Path(run.dir) if run.dir else Path("runs") / str(run.name)
+        if run.resume != "auto" or not any((folder / "checkpoints").iterdir()):
+            return False
+        saved = OmegaConf.load(folder / "config.yaml").get("domain")
+    except Exception:  # no folder or checkpoint, an unreadable config.yaml: not such a resume
+        return False
+    return OmegaConf.is_dict(saved) and set(saved) == {"name"}
+
 
 def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
     """``domain=<name>``: the yaml ``configs/domain/<name>.yaml`` (or ``<folder>/domain/<name>.yaml``
@@ -399,22 +453,29 @@ def _check_schedule_lengths(c: DictConfig) -> None:
                    s.batch_warmup_start)
     if s.batch_warmup_tokens > 0 and isinstance(tps, int) and tps > 0 and s.batch_warmup_start > tps:
         raise _bad("schedule.batch_warmup_start", f"<= train.tokens_per_step={tps}", s.batch_warmup_start)
-    total = s.total
-    if total is None and s.unit == "steps" and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
-        total = steps
+    total, length = s.total, "train.steps"
+    if total is None and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0:
+        if s.unit == "steps":
+            total = steps
+        elif isinstance(tps, int) and tps > 0:  # else the processes' count sets it: the run checks
+            total, length = steps * tps, "train.steps x train.tokens_per_step"
     if total is not None:
         warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
         decay = s.decay if s.decay is not None else s.decay_fraction * total
         if warmup + decay > total:
             raise ConfigError(f"schedule.warmup + schedule.decay must be <= the schedule's length "
-                              f"({total:g} {s.unit}: schedule.total, or train.steps). Got {warmup:g} + "
+                              f"({total:g} {s.unit}: schedule.total, or {length}). Got {warmup:g} + "
                               f"{decay:g}; lower them, or give schedule.warmup_fraction / "
                               f"schedule.decay_fraction.")
     from encoderkit.train.schedule import total_problem
 
     # a schedule shorter than the run trained its last steps at lr 0 without a word (after the
-    # schedule's own lengths; train.steps=auto: checked again once resolved, schedule.plan_wsd)
-    problem = total_problem(s.total, steps, s.unit, float(s.final_ratio), c.train.auto_min_steps)
+    # schedule's own lengths; train.steps=auto: checked again once resolved, schedule.plan_wsd).
+    # In tokens a step is train.tokens_per_step, or data.max_tokens per process (at least that)
+    least = tps if isinstance(tps, int) and tps > 0 else c.data.max_tokens
+    least = least if isinstance(least, int) and not isinstance(least, bool) and least > 0 else None
+    problem = total_problem(s.total, steps, s.unit, float(s.final_ratio), c.train.auto_min_steps,
+                            tokens_per_step=least)
     if problem:
         raise ConfigError(problem, key="schedule.total")
 

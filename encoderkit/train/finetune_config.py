@@ -10,9 +10,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from encoderkit.train.compose_errors import word_key
-from encoderkit.train.config import (FT_EXPERIMENT, ConfigError, FinetuneConfig, _compose_words, _prepared,
-                                     config_dir, validate)
+from encoderkit.train.config import (FT_EXPERIMENT, ConfigError, FinetuneConfig, _compose_words,
+                                     _documented_domain, _prepared, config_dir, domain_yaml,
+                                     resumes_bare_domain, validate)
 from encoderkit.train.config_guard import check_saved_values
+from encoderkit.train.searchpath import search_folders
 
 
 def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
@@ -20,14 +22,19 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
     checkpoint>`` the architecture (``model``) and the domain options come from that
     checkpoint (``domain.<option>=`` overrides still apply, and so do the options a user's
     domain file or an experiment sets: ``_set_by_files``); with ``checkpoint=none`` from
-    ``model=...`` / ``domain=...``. The domain name defaults to the store's."""
+    ``model=...`` / ``domain=...``. The domain name defaults to the store's, composed as
+    ``domain=<name>`` where that domain has a yaml (its documented defaults)."""
     from encoderkit.errors import DataError, InputNotFoundError
 
     overrides = list(overrides or [])
-    words = _prepared(overrides, "finetune")
+    plain = _prepared(overrides, "finetune", documented=False)
+    words = _documented_domain(plain)
     # which files were chosen matters only where a word chooses one (Hydra's choices cost a little)
     chooses = any(word_key(w) in ("domain", "experiment") and "=" in w for w in words)
     cfg, choices = _compose_words(words, "finetune", choices=chooses)
+    if words != plain and resumes_bare_domain(cfg):  # resumed as it was composed
+        words = plain
+        cfg, choices = _compose_words(words, "finetune", choices=chooses)
     source = OmegaConf.select(cfg, "checkpoint", default="???")
     if source in (None, "???") or OmegaConf.is_missing(cfg, "checkpoint"):
         raise ConfigError("checkpoint=<pretrained run or checkpoint dir> is required "
@@ -90,7 +97,13 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
                 name = RecordStore(store).domain
             except Exception:  # the trainer names an unreadable store
                 name = None
-        if name is not None:
+        if name is not None and domain_yaml(name, search_folders(words)) and not resumes_bare_domain(cfg):
+            # composed as `domain=<name>` composes: the documented defaults of its yaml (the
+            # words' domain.<option>= still win), not the domain's Python ones
+            cfg, _ = _compose_words([*words, f"domain={name}"], "finetune")
+            OmegaConf.set_struct(cfg, False)
+            cfg.checkpoint = "none"
+        elif name is not None:  # a plug-in without a yaml: its own defaults
             cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
     merged = validate(cfg, FinetuneConfig)
     _check_data_split(words, merged)

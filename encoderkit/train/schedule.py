@@ -28,10 +28,11 @@ class WSD:
     ``[warmup, total - decay)``: 1; ``[total - decay, total]``: decay from 1 to
     ``final_ratio`` with the chosen shape. Beyond ``total`` it stays at ``final_ratio``.
 
-    In ``steps``, a decay shorter than one step is no decay: the only point of it the trainer
-    evaluates is the run's last step, at ``total``, so "decaying" there meant that step trained
-    at ``final_ratio`` (0 by default) and a 1-step run (``decay_fraction`` x 1 = 0.2 steps) took
-    no step at all.
+    A decay shorter than one step (``per_step``: 1 in ``steps``, the run's tokens per step in
+    ``tokens``) is no decay: the only point of it the trainer evaluates is the run's last step,
+    at or near ``total``, so "decaying" there meant that step trained at ``final_ratio`` (0 by
+    default) and a 1-step run (``decay_fraction`` x 1 step) took no step at all (in tokens at
+    6e-4 x the peak: a full batch ends at ``total``).
     """
 
     total: float
@@ -40,6 +41,7 @@ class WSD:
     shape: str = "1-sqrt"
     final_ratio: float = 0.0
     unit: str = "steps"
+    per_step: float = 1.0  # progress of one optimizer step: 1 (steps), tokens per step (tokens)
 
     def __post_init__(self) -> None:
         if self.shape not in DECAY_SHAPES:
@@ -63,7 +65,7 @@ class WSD:
     def __call__(self, t: float) -> float:
         if t < self.warmup:
             return max(t, 0.0) / self.warmup
-        if self.decay == 0 or (self.unit == "steps" and self.decay < 1):
+        if self.decay == 0 or self.decay < self.per_step:
             return 1.0
         left = self.total - t  # what remains of the decay, so its start is x = 0 exactly
         if left >= self.decay:
@@ -128,14 +130,16 @@ class BatchWarmup:
 
 
 def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float,
-                  auto_min_steps: int | None = None, resolved: bool = False) -> str | None:
+                  auto_min_steps: int | None = None, resolved: bool = False,
+                  tokens_per_step: int | None = None) -> str | None:
     """Why ``schedule.total`` cannot serve a run of ``steps`` optimizer steps, or None.
 
-    Only in ``steps``, where the run's length is known: past ``total`` every step trains at
-    ``final_ratio`` x the peak (0 by default: the steps after it did nothing, exit 0).
-    ``steps="auto"`` is known once resolved (``resolved``: ``steps`` is that, said so); before
-    that, ``auto_min_steps`` is its least."""
-    if total is None or unit != "steps" or final_ratio > 0:
+    Past ``total`` every step trains at ``final_ratio`` x the peak (0 by default: the steps
+    after it did nothing, exit 0). In ``tokens`` the run's length is its token budget, ``steps``
+    x ``tokens_per_step`` (what a null ``schedule.total`` plans; None: not known yet, nothing
+    said). ``steps="auto"`` is known once resolved (``resolved``: ``steps`` is that, said so);
+    before that, ``auto_min_steps`` is its least."""
+    if total is None or final_ratio > 0 or (unit == "tokens" and not tokens_per_step):
         # final_ratio > 0: the steps past total train at that share of the peak, the documented
         # low-learning-rate tail (and what resuming a run of a fixed total for more steps gives)
         return None
@@ -145,11 +149,18 @@ def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float
         asked = f"the run's {steps} steps (train.steps, auto resolved)" if resolved else f"train.steps={steps}"
     else:  # auto not yet resolved, or not a number (the config names that)
         return None
+    tail = f"schedule.final_ratio={final_ratio:g} x optim.lr{' (nothing)' if final_ratio == 0 else ''}"
+    if unit == "tokens":
+        length = steps * int(tokens_per_step)
+        if total >= length:
+            return None
+        return (f"schedule.total={total:g} tokens is shorter than the {length} tokens of {asked} x "
+                f"{tokens_per_step} tokens per step: the steps past token {total:g} would train at "
+                f"{tail}; leave schedule.total null (the run's tokens) or set it >= {length}")
     if total >= steps:
         return None
     return (f"schedule.total={total:g} is shorter than {asked}: the steps after step "
-            f"{math.floor(total)} would train at schedule.final_ratio={final_ratio:g} x optim.lr"
-            f"{' (nothing)' if final_ratio == 0 else ''}; leave schedule.total null (the run's "
+            f"{math.floor(total)} would train at {tail}; leave schedule.total null (the run's "
             f"length) or set it >= {steps}")
 
 
@@ -159,12 +170,13 @@ def plan_wsd(schedule: Any, steps: int, tokens_per_step: int, check: bool = True
     with ``check``, a ``schedule.total`` shorter than the run is a ``UsageError``
     (``total_problem``); without, the plan of a run saved before (what a resume compares)."""
     s = schedule
-    problem = total_problem(s.total, int(steps), s.unit, float(s.final_ratio), resolved=True) if check else None
+    problem = (total_problem(s.total, int(steps), s.unit, float(s.final_ratio), resolved=True,
+                             tokens_per_step=tokens_per_step) if check else None)
     if problem:
         raise UsageError(problem, key="schedule.total")
     total = s.total or (steps if s.unit == "steps" else steps * tokens_per_step)
     total = total or 1  # train.steps=0 (a fine-tuning run that only fits its probe head)
     warmup = s.warmup if s.warmup is not None else s.warmup_fraction * total
     decay = s.decay if s.decay is not None else s.decay_fraction * total
-    return WSD(total=total, warmup=warmup, decay=decay, shape=s.shape,
-               final_ratio=s.final_ratio, unit=s.unit)
+    return WSD(total=total, warmup=warmup, decay=decay, shape=s.shape, final_ratio=s.final_ratio,
+               unit=s.unit, per_step=1 if s.unit == "steps" else tokens_per_step)

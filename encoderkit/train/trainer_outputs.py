@@ -1,7 +1,7 @@
 """A run's folder and what the run writes into it: the folder itself (``create_run_dir``; a
 failed start removes what it made, ``_remove_created``), ``metrics.jsonl`` (``_log``),
 checkpoints (``_save``, with the loader and random states gathered from every rank) and
-``loss.png`` (``_plot``).
+``loss.png`` (``_plot``; ``train.plot=false``: none).
 
 ``TrainerOutputs`` holds these methods of ``Trainer`` (``trainer.py``), which provides the
 attributes they read (``cfg``, ``info``, ``run_dir``, ``wrapped``, ...).
@@ -123,6 +123,8 @@ class TrainerOutputs:
         return out
 
     def _plot(self) -> None:
+        if not self.cfg.train.plot:  # a run nobody looks at (impute's): no matplotlib, no file
+            return
         # a Figure of its own on the Agg canvas: no pyplot, so the session's backend (a
         # notebook's inline one) and its open figures are left as they are
         from matplotlib.backends.backend_agg import FigureCanvasAgg
