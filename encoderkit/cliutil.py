@@ -212,21 +212,49 @@ def progress_bar(**kwargs: Any) -> Any:
     it redraws at most every ``LOG_REFRESH_SECONDS`` (``set_postfix`` / ``set_description``
     included, which otherwise redraw on every call) and once more when closed, each redraw a
     line of its own (``_LineLog``). Without a stream (stderr closed: ``2>&-``, ``pythonw``)
-    there is no bar. A notebook's bar (``tqdm.auto``) is left as it is."""
+    there is no bar. A notebook's bar (``tqdm.auto``) is left as it is. Every bar is of an
+    ``_own_bars`` class: the host's process is left as it was (no multiprocessing lock, no
+    monitor thread)."""
     import sys
 
     from tqdm.auto import tqdm
 
     kwargs.setdefault("file", sys.stderr)
+    # without the monitor thread, which lowered a bar's ``miniters`` again after a slow update
+    # (a bar that had run fast waited that many updates to redraw), every update may redraw
+    kwargs.setdefault("miniters", 1)
     if kwargs["file"] is None:  # tqdm would write to None (sys.stderr then) and fail
         kwargs["disable"] = True
-        return tqdm(**{**kwargs, "file": _Dropped()})
+        return _own_bars(tqdm)(**{**kwargs, "file": _Dropped()})
     if _is_terminal(kwargs["file"]) or "notebook" in tqdm.__module__:
-        return tqdm(**kwargs)
+        return _own_bars(tqdm)(**kwargs)
     kwargs.setdefault("mininterval", LOG_REFRESH_SECONDS)
     kwargs.setdefault("maxinterval", max(LOG_REFRESH_SECONDS, float(kwargs["mininterval"])))
     kwargs["file"] = _LineLog(kwargs["file"])
     return _LogBar(**kwargs)
+
+
+_OWN_BARS: dict[type, type] = {}
+
+
+def _own_bars(base: type) -> type:
+    """``base`` (a tqdm class) whose bars leave the process as they found it. tqdm's first bar
+    makes its default write lock, a ``multiprocessing.RLock``, which fixes the process's start
+    method (a host's later ``multiprocessing.set_start_method("spawn")`` failed: "context has
+    already been set"), and starts a ``tqdm_monitor`` thread that outlives the call. These
+    bars lock their writes with tqdm's thread lock only (the one its default lock takes too,
+    so bars in threads still take turns; a bar under torchrun is rank 0's alone, and worker
+    processes draw none) and run no monitor. A subclass: the host's own tqdm bars are
+    untouched, and share ``_instances`` (positions, ``clear_bars``) with these."""
+    own = _OWN_BARS.get(base)
+    if own is None:
+        import threading
+
+        from tqdm.std import TqdmDefaultWriteLock
+
+        lock = getattr(TqdmDefaultWriteLock, "th_lock", None) or threading.RLock()
+        own = _OWN_BARS[base] = type(base.__name__, (base,), {"monitor_interval": 0, "_lock": lock})
+    return own
 
 
 class _Dropped:
@@ -320,7 +348,7 @@ def phase(tell: Callable[[str], None], start: str, done: str) -> Iterator[None]:
 def _log_bar_class() -> type:
     from tqdm import tqdm
 
-    class LogBar(tqdm):
+    class LogBar(_own_bars(tqdm)):
         """A bar whose postfix and description wait for the next timed redraw."""
 
         def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:

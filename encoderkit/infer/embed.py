@@ -39,7 +39,7 @@ embedding probed here is the pooling a head trained on; a sets store with
 ``pooling_token=true`` keeps its ``mean`` unchanged.
 
 The model runs in eval mode under ``torch.no_grad``; on CUDA under bf16 autocast
-(outputs are returned as float32).
+(outputs are returned as float32), elsewhere in fp32 whatever autocast the caller runs under.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ import contextlib
 
 import os
 import shutil
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -57,6 +56,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from encoderkit import session_state
 from encoderkit.batch import PackedBatch
 from encoderkit.data.collate import collate
 from encoderkit.domain import (ContractError, Domain, Example, LazyWindows, MaskedExample, check_positions,
@@ -82,10 +82,9 @@ def check_pooling(pooling: str, domain: Domain | None = None) -> None:
 
 
 def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA; plain fp32 elsewhere (CPU bf16 is slow and inexact)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+    """bf16 autocast on CUDA; plain fp32 elsewhere (CPU bf16 is slow and inexact), a host's
+    own ``torch.autocast`` around the call turned off (``session_state.forward_precision``)."""
+    return session_state.forward_precision(device.type, bf16=device.type == "cuda")
 
 
 def pack_in_order(items: Iterable[Any], length: Callable[[Any], int], max_tokens: int) -> Iterator[list[Any]]:

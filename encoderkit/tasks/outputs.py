@@ -10,12 +10,12 @@ Contrastive tasks: the record's pooled embedding.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+from encoderkit import session_state
 from encoderkit.batch import PackedBatch
 from encoderkit.tasks.model import TaskModel
 
@@ -37,7 +37,8 @@ def collect(model: TaskModel, batches: Iterable[PackedBatch], device: torch.devi
     spec = model.spec
     was_training = model.training
     model.eval()
-    ctx = autocast if autocast is not None else nullcontext
+    # no autocast given: fp32, whatever autocast the caller runs under
+    ctx = autocast if autocast is not None else (lambda: session_state.forward_precision(device.type))
     sums: dict[int, np.ndarray] = {}
     weights: dict[int, float] = {}
     tokens: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}

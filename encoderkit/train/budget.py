@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from encoderkit.data.producer import read_records
+from encoderkit.data.store_views import VIEW_TOKENS, reads_field_slices
 from encoderkit.domain import window_lengths
 
 AUTO = "auto"
@@ -63,7 +64,8 @@ def train_tokens(store: Any, domain: Any, indices: np.ndarray) -> int:
     sample_stored = int(store.lengths[pick].sum())
     if sample_stored == 0:
         return 0
-    sample_model = sum(domain.count_tokens(rec) for rec in read_records(store, pick))  # none tokenised whole
+    views = VIEW_TOKENS if reads_field_slices(domain) else None  # a chromosome: read by the slice
+    sample_model = sum(domain.count_tokens(rec) for rec in read_records(store, pick, views))  # none tokenised whole
     return int(round(int(stored.sum()) * sample_model / sample_stored))
 
 
@@ -125,13 +127,14 @@ def split_size(store: Any, domain: Any, indices: np.ndarray, max_seqlen: int) ->
     pick = indices[np.unique(np.linspace(0, indices.size - 1, min(SAMPLE, indices.size)).astype(np.int64))]
     longest_stored = indices[np.argsort(-stored, kind="stable")[:LONGEST]]
     seqs = toks = longest = 0
+    views = VIEW_TOKENS if reads_field_slices(domain) else None  # a chromosome: read by the slice
     # window lengths without the windows where the domain cuts them lazily (a chromosome)
-    for rec in read_records(store, pick):  # a few at a time: a genome is not read at once
+    for rec in read_records(store, pick, views):  # a few at a time: a genome is not read at once
         lengths = window_lengths(domain.featurize_windows(rec, int(max_seqlen)))
         seqs += len(lengths)
         toks += int(lengths.sum())
         longest = max([longest, *lengths.tolist()])
-    for rec in read_records(store, np.setdiff1d(longest_stored, pick)):
+    for rec in read_records(store, np.setdiff1d(longest_stored, pick), views):
         longest = max([longest, *window_lengths(domain.featurize_windows(rec, int(max_seqlen))).tolist()])
     # sequences scale with the record count, tokens with the stored length (as train_tokens)
     stored_scale = int(stored.sum()) / max(1, int(store.lengths[pick].sum()))

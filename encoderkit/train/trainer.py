@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from encoderkit import session_state
 from encoderkit.core.attention import check_backend
+from encoderkit.data.store_views import VIEW_TOKENS, reads_field_slices
 from encoderkit.domain import check_positions
 from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
@@ -46,6 +47,13 @@ from encoderkit.train.trainer_outputs import TrainerOutputs, create_run_dir
 from encoderkit.train.trainer_resume import INPUT_FILES, TrainerResume
 
 __all__ = ["Trainer", "NonFiniteLossError", "INPUT_FILES"]
+
+
+def first_record(store: Any, domain: Any) -> dict[str, Any]:
+    """Record 0 of ``store``, whose first window's positions ``_build`` checks: a long record's
+    token fields as views where ``domain`` reads them by the slice (a chromosome was read
+    whole, 2 bytes a base, to cut one window)."""
+    return store.read_many([0], views_above=VIEW_TOKENS if reads_field_slices(domain) else None)[0]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -113,7 +121,7 @@ class Trainer(TrainerResume, TrainerOutputs):
             raise ConfigError(f"domain {name!r}: {' '.join(str(e).split())}") from None
         if len(self.store):  # positions of the domain's width: refused before the run starts
             # the first window only (featurize_windows checks them): a chromosome is not tokenised whole
-            first = self.domain.featurize_windows(self.store[0], int(cfg.data.max_seqlen), 0)
+            first = self.domain.featurize_windows(first_record(self.store, self.domain), int(cfg.data.max_seqlen), 0)
             if len(first):
                 check_positions(self.domain, first[0].positions)
         self.encoder_config = encoder_config(self.config_dict["model"], self.domain.rope_axes)
@@ -277,9 +285,10 @@ class Trainer(TrainerResume, TrainerOutputs):
             self._pending_optim = None
 
     def _autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+        """The autocast of every forward the run makes (training, validation, the probe head's
+        features, RankMe): bf16 on the run's device for ``run.precision=bf16``, else none,
+        whatever autocast the caller of ``fit`` runs under (``session_state.forward_precision``)."""
+        return session_state.forward_precision(self.device.type, bf16=self.precision == "bf16")
 
     def _train_step(self, batches) -> dict[str, Any]:
         info, world = self.info, self.info.world_size

@@ -32,6 +32,23 @@ def _writing(path: Path):
         raise DataError(f"cannot write: {e.strerror or e}", file=path) from None
 
 
+def displayable_name(name: str) -> str:
+    """A file name as text every writer takes: a name read under a locale that could not decode
+    it (``LC_ALL=C``: ``lauf_ü`` is ``'lauf_\\udcc3\\udcbc'``, its bytes kept as surrogate
+    escapes) is its bytes read as UTF-8, any byte that is not replaced; another name as it is.
+    matplotlib refused the escapes in ``loss.png``'s title, after the checkpoints were written."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = os.fsencode(name)  # the bytes the escapes stand for
+    except UnicodeEncodeError:  # not a name this file system's encoding made
+        return name.encode("utf-8", "replace").decode("utf-8")
+    return raw.decode("utf-8", "replace")
+
+
 def create_run_dir(run_dir: Path) -> Path | None:
     """Check ``run_dir`` (``checkpoint.check_run_dir``) and make it with its missing parents;
     return the topmost folder made (None when it existed), which a failed start removes again
@@ -141,7 +158,7 @@ class TrainerOutputs:
             ax.plot(*zip(*val), marker="o", label="validation")
         ax.set_xlabel("tokens")
         ax.set_ylabel("loss")
-        ax.set_title(f"{self.domain.name}: {self.run_dir.name}")
+        ax.set_title(f"{self.domain.name}: {displayable_name(self.run_dir.name)}")
         if train or val:
             ax.legend()
         fig.tight_layout()
