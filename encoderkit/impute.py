@@ -42,12 +42,13 @@ import numpy as np
 from encoderkit.session_state import warnings_kept
 from encoderkit.cliutil import check_device, say as say_line
 from encoderkit.data import textfiles
-from encoderkit.errors import (DataError, InputNotFoundError, UsageError, UnusedColumnWarning,
+from encoderkit.errors import (DataError, EncoderkitError, InputNotFoundError, UsageError, UnusedColumnWarning,
                                without_unknown_values)
 from encoderkit.impute_candidates import assemble, candidate_fills
 from encoderkit.impute_cells import (Channel, Choice, Score, baseline_fill, channels, draw_holdout, is_missing,
                                      score_holdout, select_fills, series_baselines, warn_infinite, with_hidden)
 from encoderkit.impute_cli import USAGE, parse, run
+from encoderkit.impute_holed import holed_error, holed_options, readable_holdout
 from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain, infer_domain, series_column,
                                       time_column)
 # ensemble_infill is looked up here by the steps below (held_back, the fill): a test patches it here
@@ -57,7 +58,7 @@ from encoderkit.impute_progress import QUIET, Shown, model_fill_words
 from encoderkit.impute_read import ReadInput, read_input, refuse_empty
 from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
                                        with_ends, written_channels)
-from encoderkit.impute_report import ImputeReport
+from encoderkit.impute_report import ImputeReport, unfilled_columns
 from encoderkit.impute_scores import score_written
 from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
@@ -285,23 +286,30 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     written after it make copies of the table of their own)."""
     from encoderkit.data.ingest import ingest
 
-    # 2. hold back some observed cells, ingest the rest
+    # 2. hold back some observed cells (none the model trained without could not read back),
+    # ingest the rest as the input was read (``impute_holed``)
     hide = draw_holdout(truth, holdout, seed, runs=inp.series, ends=inp.series) if holdout > 0 else {}
+    if hide and not inp.series:
+        hide = readable_holdout(truth, hide)
     report.holdout_cells = int(sum(m.sum() for m in hide.values()))
     report.unscored = unscored(truth, hide)
     if not report.holdout_cells:
         report.no_holdout = holdout_shortfall(truth, holdout, inp.series)
     holed = with_hidden(inp.data, hide, inp.columns) if report.holdout_cells else inp.data
     holed_file = work / f"holed{suffix}"
-    try:
-        inp.reader.write_output(holed, str(holed_file))
+    try:  # in the file's row order (a series is held in time order): its rows are the file's
+        inp.reader.write_output(holed if inp.order is None else holed.iloc[np.argsort(inp.order)], str(holed_file))
     except OSError as e:  # a full TMPDIR, a file-size limit: one line, as for the output
         raise scratch_error(e, holed_file) from None
     store = str(work / "train.zarr")
+    options = holed_options(inp.schema, inp.ingest_options, inp.domain, str(holed_file),
+                            getattr(inp.reader, "read_decimal", "."))
     with warnings_kept():  # the holed copy's ingest warnings repeat the first read's
         warnings.simplefilter("ignore")
-        ingest(inp.domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False,
-               **inp.ingest_options)
+        try:
+            ingest(inp.domain, [str(holed_file)], store, overwrite=True, progress=False, verbose=False, **options)
+        except EncoderkitError as e:  # said of the user's file, not of impute's temporary copy
+            raise holed_error(e, inp.path, str(holed_file), report.holdout_cells) from None
 
     # 3. fit (progress bar from the trainer), score the held-back cells
     say(f"impute: fitting {n_models} model(s) on the observed cells "
@@ -415,6 +423,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
             except OSError as e:
                 raise write_error(e, output) from None
             report.nothing_missing = True
+            report.unfilled = unfilled_columns(inp.data, inp.columns, inp.schema)
             report.seconds = time.perf_counter() - t0
             return report
 

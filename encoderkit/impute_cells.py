@@ -2,7 +2,8 @@
 table's columns or a series' channels as flat arrays (``channels``), the held-back cells
 that score a fill (``draw_holdout``, ``with_hidden``), writing fills back into the user's
 own kind of data (``set_cells``) and as the input's own text (``as_written``, shared
-with ``encoderkit infill``), the word on infinite values read as missing
+with ``encoderkit infill``; its date-time fills in the file's form are
+``impute_date_text.py``'s), the word on infinite values read as missing
 (``warn_infinite``), and the simple baselines. The scores and per-column choices made on
 the held-back cells (``score_holdout``, ``select_fills``) are ``impute_scores.py``'s,
 importable from here too.
@@ -15,6 +16,7 @@ the input file's text); no domain code.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import pandas as pd
 
 from encoderkit.data import textfiles
 from encoderkit.errors import DataError
+from encoderkit.impute_date_text import dates_as_given
 from encoderkit.lazy_exports import lazy_exports
 from encoderkit.numerics import finite_mean_std
 from encoderkit.selection import run_groups, series_firsts
@@ -171,6 +174,8 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
             if mask is None or not mask.any():
                 continue
             s = out[ch.where[1]]
+            if s.dtype == bool:  # a hole in a numpy bool column: pandas' nullable boolean, as a
+                s = s.astype("boolean")  # Parquet bool with nulls reads (objects with NaN wrote as text)
             if isinstance(s.dtype, pd.CategoricalDtype) and np.ndim(values):
                 new = [v for v in pd.unique(np.asarray(values, dtype=object)[mask])
                        if not pd.isna(v) and v not in s.cat.categories]
@@ -237,7 +242,9 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     ``filled`` as it is where the text does not line up cell for cell with ``data`` (the
     file as read, in file order). ``delimiter``: the one the file was read with (None: by
     its name); ``decimal``: its decimal mark, which filled numbers are written with. Used by
-    ``encoderkit impute`` and ``encoderkit infill``."""
+    ``encoderkit impute`` and ``encoderkit infill``. The empty columns with a blank header
+    cell that the table reader drops (a separator ending every line, ``a,b,``) are written
+    back where they were, as the series writer keeps them (``_blank_empty``)."""
     kinds = [Path(textfiles.plain_name(p)).suffix for p in (source, output)]
     if kinds[0] != kinds[1] or kinds[0] not in textfiles.TEXT_TABLE_SUFFIXES:
         return filled
@@ -260,19 +267,53 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
         del written
     except (ValueError, OSError, ImportError, pd.errors.ParserError):
         return filled
+    # the reader's dropped columns set aside: without them the text lines up with ``data``
+    given, blanks = _blank_empty(given, data)
     if given.shape != data.shape or new.shape != data.shape or filled.shape != data.shape \
             or list(given.columns) != list(new.columns):
         return filled
     kept = same_cells(data, filled)
-    fills = _dates_as_given(given, _integers_as_given(given, _spelled_as_given(given, new, kept), kept, data),
-                            kept, data, filled)
+    fills = dates_as_given(given, _integers_as_given(given, _spelled_as_given(given, new, kept), kept, data),
+                           kept, data, filled)
     out = given  # the file's text with pandas' text of each fill put in, column by column
     for j in range(out.shape[1]):  # (given.where(kept, fills) made a Python string of every cell)
         at = np.flatnonzero(~kept[:, j])
         if at.size:
             out.iloc[at, j] = fills.iloc[at, j].to_numpy()
     out.columns = filled.columns  # pandas names a blank header cell "Unnamed: 1"; the file does not
+    for at, (name, cells) in blanks.items():  # in file order, so each goes back where it was
+        out.insert(at, name, cells.to_numpy(), allow_duplicates=True)
     return out
+
+
+# how pandas names a blank header cell (``Unnamed: 3``; ``.1`` where that name was taken)
+_UNNAMED = re.compile(r"Unnamed: \d+(\.\d+)?")
+
+
+def _blank_empty(given: pd.DataFrame, data: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[str, pd.Series]]]:
+    """``given`` (a file's text) without the columns the table reader dropped from ``data``:
+    a blank header cell over cells that are all missing (empty, only spaces, or a
+    missing-value word: ``read_checks.unnamed_empty``), and those columns by position, each
+    with its header cell as written and its cells. Taken out only when they are exactly
+    what ``given`` has beyond ``data``; else ``given`` as it is (and none)."""
+    extra = given.shape[1] - data.shape[1]
+    if extra <= 0:
+        return given, {}
+    import pyarrow.csv as pacsv
+
+    missing = set(pacsv.ConvertOptions().null_values)  # the words pyarrow reads as missing
+    names = set(map(str, data.columns))
+    blanks = {}
+    for j, name in enumerate(map(str, given.columns)):
+        nameless = bool(_UNNAMED.fullmatch(name)) or not name.strip()
+        if not nameless or name in names:
+            continue
+        cells = given.iloc[:, j]
+        if (cells.str.strip().eq("") | cells.isin(missing)).all():
+            blanks[j] = ("" if _UNNAMED.fullmatch(name) else name, cells)
+    if len(blanks) != extra:
+        return given, {}
+    return given.iloc[:, [j for j in range(given.shape[1]) if j not in blanks]], blanks
 
 
 # rows of a file's text read at a time by ``as_written`` (pandas' parser holds a Python string
@@ -331,86 +372,6 @@ def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray,
                 out = new.copy()
             out.iloc[fill[wrong], j] = [str(int(round(v))) for v in numbers.to_numpy(dtype=np.float64)[wrong]]
     return out
-
-
-def _dates_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray, data: pd.DataFrame,
-                    filled: pd.DataFrame) -> pd.DataFrame:
-    """``new`` with the fills of a column of date-times written in the file's own form:
-    pandas wrote ``2021-03-09 21:00:00+00:00`` (UTC, a space, seconds) into a column of
-    ``2021-03-01T08:00+01:00``. The form is the one a sample of the column's observed text
-    reads back exactly, to the values the reader parsed; a fill is rounded to the form's
-    finest field and given the UTC offset of the observed time nearest to it (a column
-    across a daylight-saving change keeps each season's offset). A column no form
-    reproduces keeps pandas' text."""
-    out = new
-    for j in range(given.shape[1]):
-        col = filled.iloc[:, j]
-        todo = ~kept[:, j] & col.notna().to_numpy()
-        if not todo.any() or not pd.api.types.is_datetime64_any_dtype(col.dtype):
-            continue
-        form = _date_form(given.iloc[:, j], data.iloc[:, j], kept[:, j])
-        if form is None:
-            continue
-        if out is new:
-            out = new.copy()
-        out.iloc[np.flatnonzero(todo), j] = form(col[todo])
-    return out
-
-
-def _date_form(text: pd.Series, read: pd.Series, kept: np.ndarray):
-    """A function writing date-times as ``text`` writes them (see ``_dates_as_given``), or
-    None. Checked on up to 50 observed cells: each must parse to its ``read`` value and
-    format back to its own text."""
-    import datetime as dt
-
-    from pandas.tseries.api import guess_datetime_format
-
-    at = np.flatnonzero(kept & read.notna().to_numpy() & (text.to_numpy() != ""))
-    if not at.size:
-        return None
-    sample = at[np.linspace(0, at.size - 1, min(50, at.size)).astype(int)]
-    first = str(text.iloc[sample[0]])
-    zone = read.dt.tz is not None
-    colon = len(first) > 6 and first[-3] == ":" and first[-6] in "+-"
-    zulu = first.endswith("Z")
-
-    def write(t: dt.datetime, form: str) -> str:
-        s = t.strftime(form)
-        if zone and "%z" in form:
-            if zulu and t.utcoffset() == dt.timedelta(0):
-                return s[:-5] + "Z"
-            if colon:
-                return s[:-2] + ":" + s[-2:]
-        return s
-
-    for day_first in (False, True):
-        form = guess_datetime_format(first, dayfirst=day_first)
-        if form is None or ("%z" in form) != zone:
-            continue
-        try:
-            parsed = [dt.datetime.strptime(str(text.iloc[i]), form) for i in sample]
-        except ValueError:
-            continue
-        if all(pd.Timestamp(p) == read.iloc[i] and write(p, form) == text.iloc[i] for p, i in zip(parsed, sample)):
-            break
-    else:
-        return None
-    unit = "us" if "%f" in form else "s" if "%S" in form else "min" if "%M" in form else \
-        "h" if "%H" in form else "D"
-    if zone:  # offsets from up to 2,000 observed cells spread over the column
-        spread = at[np.linspace(0, at.size - 1, min(2000, at.size)).astype(int)]
-        seen = [dt.datetime.strptime(str(text.iloc[i]), form) for i in spread]
-        offsets = {pd.Timestamp(p).value: p.utcoffset() for p in seen}
-        obs = np.sort(np.array(list(offsets)))
-
-        def local(t: pd.Timestamp) -> dt.datetime:
-            k = int(np.clip(np.searchsorted(obs, t.value), 1, obs.size - 1)) if obs.size > 1 else 0
-            near = obs[k] if obs.size == 1 or abs(obs[k] - t.value) < abs(obs[k - 1] - t.value) else obs[k - 1]
-            return t.tz_convert(dt.timezone(offsets[near])).round(unit).to_pydatetime()
-    else:
-        def local(t: pd.Timestamp) -> dt.datetime:
-            return t.round(unit).to_pydatetime()
-    return lambda values: [write(local(t), form) for t in values]
 
 
 def filled_infinite(data: Any, filled: Any) -> dict[str, int]:
@@ -519,9 +480,10 @@ def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
     (the baseline scored nan)."""
     v = ch.values
     if series:
-        x = np.asarray(v, dtype=np.float64)
-        return _interp_series(x.reshape(-1), np.asarray(visible).reshape(-1),
+        x = _series_numbers(ch)
+        line = _interp_series(x.reshape(-1), np.asarray(visible).reshape(-1),
                               series_firsts(x.shape, ch.starts)).reshape(x.shape)
+        return _yes_no(line) if ch.categorical else line
     if ch.categorical:
         mode = pd.Series(v[visible]).mode(dropna=True)
         return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
@@ -535,14 +497,35 @@ def series_baselines(chans: Sequence[Channel], visible: Sequence[np.ndarray]) ->
     one interpolation: a dict of many series has a channel per series, and a call per
     channel was most of the linear candidate's time. The same numbers (``_interp_series``
     lays series end to end already; channels are more series after them)."""
-    xs = [np.asarray(ch.values, dtype=np.float64) for ch in chans]
+    xs = [_series_numbers(ch) for ch in chans]
     if not xs:
         return []
     flat = _interp_series(np.concatenate([x.reshape(-1) for x in xs]),
                           np.concatenate([np.asarray(v).reshape(-1) for v in visible]),
                           np.concatenate([series_firsts(x.shape, ch.starts) for x, ch in zip(xs, chans)]))
     ends = np.cumsum([x.size for x in xs])[:-1]
-    return [part.reshape(x.shape) for part, x in zip(np.split(flat, ends), xs)]
+    return [_yes_no(part.reshape(x.shape)) if ch.categorical else part.reshape(x.shape)
+            for part, x, ch in zip(np.split(flat, ends), xs, chans)]
+
+
+def _series_numbers(ch: Channel) -> np.ndarray:
+    """A series channel's values as float64, NaN where missing. A yes / no channel (a
+    Parquet bool: pandas' ``boolean`` with ``<NA>``, or True / False / None objects; a
+    category to ``channels``) as 1 / 0, as the series domain reads it: float64 of ``<NA>``
+    was a TypeError."""
+    v = ch.values
+    if v.dtype != object:
+        return np.asarray(v, dtype=np.float64)
+    return pd.array(v.reshape(-1), dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan).reshape(v.shape)
+
+
+def _yes_no(line: np.ndarray) -> np.ndarray:
+    """An interpolated yes / no channel as True / False objects, the nearer of 1 and 0 (the
+    series domain's own fill of such a channel), None where there is no value."""
+    out = np.full(line.shape, None, dtype=object)
+    ok = ~np.isnan(line)
+    out[ok] = (line[ok] >= 0.5).tolist()
+    return out
 
 
 def _interp_series(x: np.ndarray, visible: np.ndarray, first: np.ndarray) -> np.ndarray:

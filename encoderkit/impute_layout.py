@@ -152,6 +152,7 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
     """The order keys of text cells that are each a date / time or a period label pandas does
     not read (``1959 Q1``, ``Q1 1959``, ``1949M01``, ``2020-W05``: ``times.period_starts``), as
     UTC nanoseconds; None when a cell is none. For the guess: the reader parses the file."""
+    from domains.tabular.datetext import cjk_days
     from domains.timeseries.times import day_first, period_starts
 
     if not len(col) or not _is_text(col):
@@ -163,6 +164,9 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
         return np.zeros(len(texts), dtype=np.int64)
     if starts is not None:
         return starts.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    days = cjk_days(texts)  # 2024年1月2日: pandas reads none
+    if days is not None:
+        return days.to_numpy().astype("datetime64[ns]").astype(np.int64)
     with warnings_kept():  # pandas warns when it guesses each cell's format
         warnings.simplefilter("ignore")
         try:  # utc: times with UTC offsets that differ (over a daylight-saving change) too

@@ -156,7 +156,9 @@ def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping
         return [names[str(n)] for n in given if str(n) in names]
     roles = {schema.get("time_column"), schema.get("series_column"),
              ingest_options.get("time_column"), ingest_options.get("series_column")}
-    return [c for c in data.columns if c not in roles and pd.api.types.is_numeric_dtype(data[c].dtype)]
+    # a yes / no column is a channel too, as True / False objects (a Parquet bool with nulls)
+    return [c for c in data.columns if c not in roles and (pd.api.types.is_numeric_dtype(data[c].dtype) or (
+        data[c].dtype == object and pd.api.types.infer_dtype(data[c], skipna=True) == "boolean"))]
 
 
 def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callable[[str], None]) -> pd.DataFrame:
@@ -165,7 +167,7 @@ def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callab
     The model already reads those marks as missing cells (``schema.numeric_values``); left
     as text they were neither filled nor scored as numbers (a held-back cell compared as
     text: every fill a miss). They are filled, and the summary says how many there were."""
-    from domains.tabular.schema import _is_datetime, _is_timedelta
+    from domains.tabular.schema import _is_datetime, _is_timedelta, numeric_values
 
     names = {str(c): c for c in data.columns}
     out = data
@@ -176,7 +178,8 @@ def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callab
         s = data[c]
         if pd.api.types.is_numeric_dtype(s.dtype) or _is_datetime(s) or _is_timedelta(s):
             continue
-        parsed = pd.to_numeric(s, errors="coerce").astype("float64")
+        # as the model reads them (full-width digits ２２９．６ too: values.numeric_values)
+        parsed = pd.Series(numeric_values(s), index=s.index, dtype="float64")
         marks = s.notna() & parsed.isna()
         if out is data:
             out = data.copy()

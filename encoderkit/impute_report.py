@@ -8,6 +8,9 @@ next to the baseline, the fill used per column / channel, the time. Split out of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
 
 from encoderkit.impute_cells import Choice, Score
 from encoderkit.impute_regions import REGIONS
@@ -28,6 +31,9 @@ class ImputeReport:
     pools: dict[str, str] = field(default_factory=dict)  # channel -> its pool (channel c of many series)
     unscored: dict[str, int] = field(default_factory=dict)  # cells held back of channels with nothing to fill
     no_holdout: str = ""  # why no cell was held back (``impute_regions.holdout_shortfall``)
+    # empty cells of columns the model leaves out (identifiers, excluded), and why: no "no
+    # missing cell in the input" where an identifier column's holes are left as they are
+    unfilled: dict[str, str] = field(default_factory=dict)
 
     def by_pool(self) -> tuple[dict[str, int], dict[str, Choice]]:
         """Cells filled and choices per pool: one line for channel c of a collection of
@@ -46,6 +52,11 @@ class ImputeReport:
         return filled, chosen
 
     def summary(self) -> str:
+        if self.nothing_missing and self.unfilled:
+            left = "; ".join(f"{k!r}: {v}" for k, v in list(self.unfilled.items())[:5])
+            return (f"impute {self.domain}: nothing to fill: no missing cell in the columns the "
+                    f"model fills; left unfilled, the empty cells of column(s) it leaves out "
+                    f"({left}); {self.output} is a copy of the input ({self.seconds:.1f} s)")
         if self.nothing_missing:
             return (f"impute {self.domain}: no missing cell in the input; nothing to fill, "
                     f"{self.output} is a copy of the input ({self.seconds:.1f} s)")
@@ -91,6 +102,22 @@ class ImputeReport:
                     lines.append(f"  {'':<{width}}  " + _choice(c.ends, "end gaps:      ", runs=True))
         lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
         return "\n".join(lines)
+
+
+def unfilled_columns(data: Any, kept: Any, schema: Mapping[str, Any]) -> dict[str, str]:
+    """The table ``data``'s columns other than ``kept`` (those the model fills) that have
+    empty cells, each with how many and why the schema left it out (``dropped``: an
+    identifier; ``excluded``); none for an array or a series' channels."""
+    if not isinstance(data, pd.DataFrame) or kept is None:
+        return {}
+    why = {**{str(c): "excluded" for c in schema.get("excluded", [])}, **dict(schema.get("dropped", {}))}
+    held = {str(c) for c in kept}
+    out = {}
+    for c in data.columns:
+        holes = int(data[c].isna().sum())
+        if str(c) not in held and str(c) in why and holes:
+            out[str(c)] = f"{holes} empty cell(s), {why[str(c)]}"
+    return out
 
 
 def _figure(v: float | None) -> str:

@@ -15,6 +15,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from encoderkit.overrides import option_word
+
 DEFAULT_COORDS = ("x", "y", "z")
 
 # Numeric columns named like the answer (compared in lower case, outer spaces stripped):
@@ -63,12 +65,12 @@ def identifier_note(column: pd.Series, name: str) -> str | None:
     share = "all" if distinct == n else f"{distinct} of"
     return (f"column {name!r} is an identifier, not an item ({share} its {n} values are distinct: "
             f"each item is seen about once, so the model can learn nothing about it): left out of "
-            f"the model; id_column={name} keeps it as the item column")
+            f"the model; {option_word('id_column', str(name))} keeps it as the item column")
 
 
 def label_note(name: str, features: Sequence[str]) -> str:
     """The warning for a label-like numeric column left out of the default features."""
-    keep = ",".join(map(str, [*features, name]))
+    keep = option_word("feature_columns", [str(c) for c in [*features, name]])
     return (f"column {name!r} is named like a label / target: left out of the features, so "
             f"that the model does not read the answer it is to predict; "
-            f"feature_columns=[{keep}] keeps it in")
+            f"{keep} keeps it in")

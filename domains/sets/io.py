@@ -84,6 +84,15 @@ def as_item(value: Any) -> str | None:
     return text if text != "" else None
 
 
+def frame_row(frame: pd.DataFrame | pd.Series, row: int, path: str) -> str:
+    """Position ``row`` of a long-format frame as the other readers name a row: the file's
+    1-based data row and its line (the header is line 1; counted as if the file has no empty
+    line, which pandas skips), or the DataFrame's index label where the frame came from Python."""
+    if path:
+        return f"data row {row + 1} (line {row + 2})"
+    return f"row {frame.index[row]}"
+
+
 def _element(raw: RawSet, row: int) -> str:
     line = f" (line {int(raw.rows[row]) + 2})" if raw.rows is not None and row < len(raw.rows) else ""
     return f"element {row}{line}"
@@ -237,7 +246,7 @@ def _refuse_stray_text(column: pd.Series, name: str, path: str, others: Sequence
     # the list form reads the same as a CLI override and as a Python option
     leave_out = (f"leave the column out of the features with feature_columns=[{','.join(map(str, others))}]"
                  if others else "name the feature columns to use with the feature_columns option")
-    raise DataError(f"{path}: column {name!r} holds numbers, but line {row + 2} holds "
+    raise DataError(f"{path}: column {name!r} holds numbers, but {frame_row(column, row, path)} holds "
                      f"{column.iloc[row]!r}, which is not a number; write a missing value as an "
                      f"empty cell, or {leave_out}")
 
@@ -316,11 +325,11 @@ def frame_sets(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
         if not pd.api.types.is_numeric_dtype(frame[column]):
             bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
             row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
-            raise DataError(f"{at}column {column!r} must be numeric; row {row + 2} holds "
+            raise DataError(f"{at}column {column!r} must be numeric; {frame_row(frame, row, path)} holds "
                              f"{frame[column].iloc[row]!r}")
     if frame[set_column].isna().any():
         row = int(np.flatnonzero(frame[set_column].isna().to_numpy())[0])
-        raise DataError(f"{at}row {row + 2} has no set id (column {set_column!r})")
+        raise DataError(f"{at}{frame_row(frame, row, path)} has no set id (column {set_column!r})")
     feats = frame[list(feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if feature_columns else \
         np.zeros((len(frame), 0))
     coords = frame[list(coord_columns)].to_numpy(dtype=np.float64, na_value=np.nan) if coord_columns else \

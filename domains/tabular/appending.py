@@ -87,7 +87,7 @@ def read_files(sources: Sequence[str], opts: Mapping[str, Any], report: IngestRe
         if res.ragged_rows:
             report.skip("ragged row (wrong number of fields)", res.ragged_rows)
         report.warnings.extend(res.messages)
-        for msg in res.kept_said:  # as the schema's messages: impute, reading again, says nothing
+        for msg in res.kept_said + res.points:  # as the schema's messages: impute, reading again, says nothing
             warnings.warn(msg, stacklevel=2)
         yield str(path), res.frame
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from encoderkit.overrides import option_word
 from domains.tabular.bigints import EVEN_MIN, ROUND_SHARE, ROUND_ZEROS, magnitudes
 
 
@@ -53,10 +54,11 @@ def identifier_override(name: str, s: pd.Series | None = None) -> str:
     over orders of magnitude as amounts do and is an identifier by its leading digits alone
     (``spread_ids``) may be amounts misread (module docstring): the option named first is the
     one that models them as numbers; as categories, a fill would be an amount seen elsewhere."""
-    keep = f"the ingest option 'columns={{{name}: categorical}}' keeps it in"
+    keep = f"the ingest option {option_word('columns', {name: 'categorical'})} keeps it in"
     if s is None or not (magnitudes(s) and spread_ids(s)):
         return keep
     return (f"read as ids because their leading digits are spread evenly, as account numbers' are, not "
             f"as amounts' (more 1s than 9s); if they are amounts, the ingest option "
-            f"'columns={{{name}: numeric}}' models them as numbers; 'columns={{{name}: categorical}}' "
+            f"{option_word('columns', {name: 'numeric'})} models them as numbers; "
+            f"{option_word('columns', {name: 'categorical'})} "
             f"keeps them in as categories")

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from encoderkit.overrides import option_word
+
 # a cell that writes an integer: digits with an optional sign, outer spaces aside (RE2 and re)
 _INTEGER = r"^\s*[-+]?\d+\s*$"
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -115,7 +117,8 @@ def big_integer_message(name: str, s: pd.Series) -> str:
     return (f"column {name!r} holds integers beyond the 64-bit range (such as {example}): too long "
             f"to be modelled as numbers exactly, so it is read as categories, every cell kept as "
             f"written and each fill a value seen in it; the ingest option "
-            f"'columns={{{name}: numeric}}' models it as numbers (fills then exact to about 16 digits)")
+            f"{option_word('columns', {name: 'numeric'})} models it as numbers (fills then exact to about "
+            f"16 digits)")
 
 
 def identifier_values(s: pd.Series) -> bool:
@@ -165,5 +168,5 @@ def magnitude_message(name: str, s: pd.Series) -> str:
     lengths = s.dropna().astype(str).str.strip().str.lstrip("+-").str.len()
     return (f"column {name!r} holds integers beyond the 64-bit range, of {lengths.min()} to "
             f"{lengths.max()} digits: amounts, modelled as numbers (its cells kept as written, fills "
-            f"exact to about 16 digits); the ingest option 'columns={{{name}: categorical}}' reads "
+            f"exact to about 16 digits); the ingest option {option_word('columns', {name: 'categorical'})} reads "
             f"it as categories")

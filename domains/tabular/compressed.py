@@ -53,7 +53,8 @@ def open_stream(path: str, method: str | None) -> BinaryIO:
     if method in PYARROW_DECOMPRESSES:
         import pyarrow as pa
 
-        return pa.input_stream(path, compression=method)
+        # by the name's bytes: pyarrow opens a name's UTF-8 bytes (reading.arrow_file)
+        return pa.input_stream(pa.OSFile(os.fsencode(path)), compression=method)
     if method == "xz":
         import lzma
 

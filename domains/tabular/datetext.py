@@ -9,7 +9,9 @@ Period labels (``2015-01``, ``2005Q1``, ``2020-W05``), one a row, were identifie
 of the model, their holes never filled. Such a column is read as the dates it writes (a
 period as its first instant; ``date_text`` tells one at schema time), and its holes are
 filled with dates written as its cells are (``2021-02-14``, ``2021-03-27T21:00:00+01:00``,
-``2005Q3``), not nanoseconds since 1970.
+``2005Q3``), not nanoseconds since 1970. So is a column of dates written as Japanese, Chinese
+or Korean write them (``2024年1月2日``, ``2024년 1월 2일``), which no reader took for dates: a
+column of them was an identifier, left out of the model.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _PERIODS = {
     "month": re.compile(r"(?P<y>\d{4})(?:-|[Mm])(?P<n>\d{1,2})"),
     "week": re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})"),
 }
+# a date as Japanese and Chinese (2024年1月2日) or Korean (2024년 1월 2일) write it: no reader
+# takes it for a date (pandas' parser refuses it), and a column of them was an identifier
+_CJK = re.compile(r"(?P<y>\d{4})\s*(?:年|년)\s*(?P<m>\d{1,2})\s*(?:月|월)\s*(?P<d>\d{1,2})\s*(?:日|일)")
 # a time's UTC offset at the end of its text (``Z``, ``+01:00``, ``+0100``)
 _ZONE = r"\d(?:[Zz]|\s*[-+]\d{2}:?\d{2})$"
 # how many distinct cells ``date_text`` looks at, among a column's first ``_HEAD`` cells,
@@ -101,9 +106,34 @@ def _period_start(kind: str, text: str) -> pd.Timestamp | None:
         return None
 
 
+def _cjk_day(text: str) -> pd.Timestamp | None:
+    """The day ``2024年1月2日`` (``_CJK``) writes; None when it is none (month 13, 30 February)."""
+    m = _CJK.fullmatch(text)
+    if m is None:
+        return None
+    try:
+        return pd.Timestamp(int(m["y"]), int(m["m"]), int(m["d"]))
+    except (ValueError, OverflowError):
+        return None
+
+
+def cjk_days(texts: pd.Series) -> pd.Series | None:
+    """The days of ``texts`` (stripped, none empty) when every one is a date written
+    ``2024年1月2日`` (``_CJK``), as naive datetimes (as a series' time column is read); else
+    None: the series reader's and ``impute``'s guess of a time column ask it, pandas reads none."""
+    codes, distinct = pd.factorize(texts)
+    if not distinct.size or not all(_CJK.fullmatch(str(t)) for t in islice(distinct, _LOOK)):
+        return None
+    days = [_cjk_day(str(t)) for t in distinct]
+    if any(d is None for d in days):
+        return None
+    return pd.Series(pd.DatetimeIndex(days)[codes], index=texts.index, name=texts.name)
+
+
 def text_dates(s: pd.Series) -> pd.Series | None:
-    """The text column ``s`` as UTC datetimes when every cell it holds is an ISO date / time
-    or every one a period label of one kind (its first instant), else None (the caller says
+    """The text column ``s`` as UTC datetimes when every cell it holds is an ISO date / time,
+    every one a period label of one kind (its first instant) or every one a date written
+    ``2024年1月2日`` (``_CJK``), else None (the caller says
     which cells are not numbers, as before). Cells such as ``.`` or ``-`` that stand for a
     missing one are missing."""
     if not is_text(s) or not s.notna().any():
@@ -118,6 +148,13 @@ def text_dates(s: pd.Series) -> pd.Series | None:
             return None
         out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
         out[held] = pd.DatetimeIndex(starts).tz_localize("UTC").as_unit("ns")[codes]
+        return out
+    if distinct.size and all(_CJK.fullmatch(t) for t in islice(distinct, _LOOK)):
+        days = [_cjk_day(t) for t in distinct]
+        if any(d is None for d in days):
+            return None
+        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+        out[held] = pd.DatetimeIndex(days).tz_localize("UTC").as_unit("ns")[codes]
         return out
     with warnings_kept():
         warnings.simplefilter("ignore")
@@ -144,7 +181,8 @@ def date_text(s: pd.Series) -> pd.Series | None:
     head = s.dropna().iloc[:_HEAD]  # the look first: a long column of words is never copied whole
     head = head[~_marks(head)].astype(str).str.strip()
     first = list(islice(pd.unique(head.to_numpy(dtype=object)), _LOOK))
-    if not first or (not all(_ISO.fullmatch(t) for t in first) and _period_kind(first) is None):
+    if not first or (not all(_ISO.fullmatch(t) for t in first) and _period_kind(first) is None
+                     and not all(_CJK.fullmatch(t) for t in first)):
         return None
     dates = text_dates(s)
     if dates is not None and _period_kind(first) is None:
@@ -211,6 +249,8 @@ def date_fills(ns: Sequence[float], observed: Sequence[Any]) -> list[str]:
     if kind is not None:
         write = _period_writer(kind, texts)
         return [write(t) for t in stamps]
+    if texts and all(_CJK.fullmatch(t) for t in texts):
+        return _cjk_writer(texts)(stamps.round("D"))
     hits = [_ISO.fullmatch(t) for t in texts]
     if not texts or not all(hits):
         return [t.isoformat() for t in stamps]
@@ -234,6 +274,29 @@ def date_fills(ns: Sequence[float], observed: Sequence[Any]) -> list[str]:
         local = pd.Timestamp(int(round((int(v) + minutes * 60 * 10**9) / unit)) * unit, unit="ns")
         out.append(_clock_text(local, sep, seconds, frac - 1 if frac else 0) + _zone_text(minutes, style))
     return out
+
+
+def _cjk_writer(texts: Sequence[str]) -> Callable[[pd.DatetimeIndex], list[str]]:
+    """Days written as the observed ``texts`` (``_CJK``) write theirs: the first one's
+    characters and spaces, its digits ASCII, month and day zero-padded where an observed one
+    is (``2024年01月02日``)."""
+    hits = [_CJK.fullmatch(t) for t in texts]
+    pad = any(len(g) == 2 and g.startswith("0") for m in hits for g in (m["m"], m["d"]))
+    first = hits[0]
+    text, spans = first.string, sorted((first.span(k), k) for k in ("y", "m", "d"))
+
+    def write(days: pd.DatetimeIndex) -> list[str]:
+        out = []
+        for t in days:
+            fields = {"y": str(t.year), "m": f"{t.month:02d}" if pad else str(t.month),
+                      "d": f"{t.day:02d}" if pad else str(t.day)}
+            parts, last = [], 0
+            for (a, b), k in spans:
+                parts += [text[last:a], fields[k]]
+                last = b
+            out.append("".join(parts) + text[last:])
+        return out
+    return write
 
 
 def _clock_text(t: pd.Timestamp, sep: str, seconds: bool, digits: int) -> str:

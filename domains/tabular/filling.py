@@ -21,6 +21,7 @@ from domains.tabular.blend import (CategoryForests, FittedImputers, category_pro
                                    forest_fits)
 from domains.tabular.datetext import date_fills, text_dates
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
+from domains.tabular.schema_match import unicode_twins_said
 
 
 def empty_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
@@ -371,8 +372,8 @@ class TableInfill:
         absent = [n for n, p in zip(expected, present) if not p]
         if absent:
             warnings.warn(f"{len(absent)} of the model's {len(expected)} columns are absent from the "
-                          f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}",
-                          stacklevel=3)
+                          f"table and read as missing: {absent[:10]}{' ...' if len(absent) > 10 else ''}"
+                          f"{unicode_twins_said(absent, found)}", stacklevel=3)
         rows = len(frame) if observed is None else observed.shape[0]
         if not say_empty:
             empty = []

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Mapping
 
+from encoderkit.overrides import option_word
+
 _DECIMAL_DIGITS = frozenset("0123456789")
 # a column of codes is seen this many times a value on average, with at most so many values
 CODE_REPEATS, MAX_CODES = 5, 64
@@ -59,4 +61,5 @@ def collapsing_counts(given: Mapping[str, int]) -> tuple[str, str] | None:
 
 def codes_message(name: str, pair: tuple[str, str]) -> str:
     return (f"column {name!r}: {pair[0]!r} and {pair[1]!r} are one number but two values: read as "
-            f"codes (categories, filled with values seen); columns={{{name}: numeric}} reads it as numbers")
+            f"codes (categories, filled with values seen); {option_word('columns', {name: 'numeric'})} "
+            f"reads it as numbers")

@@ -1,14 +1,15 @@
 """The checks a table read passes before it becomes a DataFrame, each refusing a file with a
 ``DataError`` that names it and says what to do: a first line that is no header (Excel's
-``sep=`` hint, a comment, a title), the wrong delimiter, ragged rows where every row is kept,
-rows repeating the header, cells that are not UTF-8; and blank-named empty columns dropped.
+``sep=`` hint, a comment, a title, a header that is not UTF-8), the wrong delimiter, ragged
+rows where every row is kept or where no row is left, rows repeating the header, cells that are not UTF-8; and
+blank-named empty columns dropped.
 Shared by the whole-file reader (``reading.py``) and the column-by-column one
 (``streaming.py``); the names are importable from ``reading`` as before.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,27 @@ def refuse_ragged(bad: Sequence[int], columns: int, path: str) -> None:
     raise DataError(f"line {bad[0]}: wrong number of fields (the header has {columns}); "
                     f"{len(bad)} row(s) like it (lines {list(bad[:5])}{' ...' if len(bad) > 5 else ''}): "
                     f"the filled file keeps every row, so fix or remove them", file=path)
+
+
+def refuse_all_ragged(names: Sequence[str], bad: Sequence[int], widths: Mapping[int, int],
+                      nulls: Sequence[int], num_rows: int, first: str, path: str) -> None:
+    """Refuse a table none of whose data rows has both the header's number of fields and a
+    value: each was skipped as ragged (or read empty), and the table became "no usable
+    column ... 0 row(s) with any value", the reason lost. ``names``: the header's fields;
+    ``bad``: the ragged rows' line numbers, ``widths`` their field counts by line; ``nulls``:
+    each column's missing cells among the ``num_rows`` rows read; ``first``: the header line."""
+    if not bad or any(n < num_rows for n in nulls):
+        return
+    width = widths.get(bad[0])
+    found = f"line {bad[0]} has {width}" if width is not None else f"line {bad[0]} has another number"
+    fix = "make the header and the rows agree (or give the delimiter that separates them)"
+    if names and not str(names[-1]).strip() and width == len(names) - 1:
+        fix = "the header ends with a separator its rows do not have: delete it"
+    elif width is not None and width > len(names):
+        fix = "the rows have more fields than the header names: name every column in the header"
+    rest = f" and a value (the {num_rows} row(s) with them are empty)" if num_rows else ""
+    raise DataError(f"no data row has the header's {len(names)} fields{rest} (line 1 {first.strip()[:60]!r}): "
+                    f"{len(bad)} row(s) were skipped as ragged ({found}); {fix}", file=path)
 
 
 def _delimiter_fix(found: str) -> str:
@@ -42,6 +64,26 @@ def _check_first_line(first: str, path: str) -> None:
     if first.startswith("#"):
         raise DataError("line 1 starts with '#': comment lines are not read, the header has to be the "
                         "first line; delete the comment lines", file=path)
+
+
+def check_header_text(sample: bytes, delimiter: str, path: str) -> None:
+    """Refuse a header line (the start of ``sample``, the file's first bytes after any
+    byte-order mark) that is not UTF-8, as a cell that is not UTF-8 is refused
+    (``utf8_problem``): pyarrow said "'utf-8' codec can't decode byte 0x80 in position 7", or,
+    the rows then read as ragged, "Expected 1 columns, got 3", naming neither the encoding
+    nor the fix. A spreadsheet that saves cp1252 / Latin-1 text often separates with ``;``:
+    where the header holds one and not ``delimiter``, that fix is given too."""
+    line = sample.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        shown = line if len(line) <= 80 else line[:77] + b"..."
+        fix = "save the file as UTF-8"
+        found = [d for d in (";", "\t", "|", ",") if d != delimiter and d.encode() in line]
+        if found and delimiter.encode() not in line:
+            fix += f" and {_delimiter_fix(found[0])}"
+        raise DataError(f"line 1 (the header): not UTF-8 text (byte {line[e.start]:#04x} at position "
+                        f"{e.start}, {shown!r}; cp1252 or Latin-1?): {fix}", file=path) from None
 
 
 def wrong_delimiter(names: Sequence[str], delimiter: str, path: str) -> None:

@@ -34,7 +34,8 @@ from encoderkit.errors import DataError, InputNotFoundError, reading
 # the cell rules live in holes.py, the file's start in head.py, the refusals in read_checks.py;
 # all importable from here as before
 from domains.tabular.bigints import integer_text, overflow_candidates
-from domains.tabular.compressed import TextBeyond, open_stream, text_source  # noqa: F401
+from domains.tabular.compressed import (PYARROW_DECOMPRESSES, Bounded, TextBeyond, open_stream,  # noqa: F401
+                                        text_source)
 from domains.tabular.numcodes import collapsing  # noqa: F401
 from domains.tabular.quoting import Quoting, sample_quoting
 from domains.tabular.words import Decision, column_words, decide, is_text, restored
@@ -42,9 +43,10 @@ from domains.tabular.holes import (MISSING_MARKS, _STATA_MISSING, comma_column, 
                                    marked_numbers, missing_cells, sentinel_cells)
 from domains.tabular.head import _HEX, _LEADING_ZERO, HEAD_BYTES, Head, _head  # noqa: F401
 from domains.tabular.read_checks import (_check_first_line, _check_names, _check_utf8,  # noqa: F401
-                                         _delimiter_fix, _refuse_repeated_header, header_cells,
-                                         refuse_header_rows, refuse_ragged, refuse_repeated_header,
-                                         refuse_title, unnamed_empty, utf8_problem, wrong_delimiter)
+                                         _delimiter_fix, _refuse_repeated_header, check_header_text,
+                                         header_cells, refuse_all_ragged, refuse_header_rows, refuse_ragged,
+                                         refuse_repeated_header, refuse_title, unnamed_empty, utf8_problem,
+                                         wrong_delimiter)
 
 @dataclass
 class ReadResult:
@@ -61,6 +63,7 @@ class ReadResult:
     words_said: list[str] = field(default_factory=list)  # what reading them said (also in messages)
     kept_said: list[str] = field(default_factory=list)  # of it, the words kept on the file's evidence
     arrow_schema: Any = None  # a Parquet file's own schema: a filled file is written with it
+    points: list[str] = field(default_factory=list)  # thousands points read as decimals (also in messages)
 
 
 def _plain_index(index: pd.Index) -> bool:
@@ -112,7 +115,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     if lower.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        table, dropped = _check_names(pq.read_table(path), path)
+        with arrow_file(path) as source:
+            table, dropped = _check_names(pq.read_table(source), path)
         frame = _to_pandas(table)
         index: list[tuple[Any, Any]] = []
         if not _plain_index(frame.index):
@@ -128,7 +132,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     plan = text_plan(path, delimiter, decimal, numbers)
     point = plan.point
     rows = RowErrors()
-    with rows.collected(), parsing(path):
+    with rows.collected(), parsing(path, rows, plan):
         def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = (),
                   text: Sequence[str] = ()) -> Any:
             def read(source: Any) -> Any:
@@ -136,12 +140,12 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
                                       parse_options=parse_options(plan, rows, ignore_empty_lines),
                                       convert_options=convert_options(plan, point, blanks, text))
 
-            with text_source(path, plan.method, limit) as src:
+            with arrow_text(path, plan.method, limit) as src:
                 return read(src)
 
         def cells(names: Sequence[str]) -> Any:
             """The columns ``names`` as written (text, no cell missing)."""
-            with text_source(path, plan.method, limit) as src:
+            with arrow_text(path, plan.method, limit) as src:
                 return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=threads),
                                       parse_options=parse_options(plan, RowErrors(), lines),
                                       convert_options=written_options(names))
@@ -175,11 +179,16 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
                 wide = parse(lines, threads, blanks, text)
             table = wide
         table, said = settle_words(table, cells, keep_words, missing_value, plan_quoting(plan, table.num_columns))
-    rows.check(path)
+        # 27.004 beside 809 in a ';' / tab file, where decimal commas are the custom: thousands
+        # marks read as decimal points (textforms.thousands_points); said, not read otherwise
+        dots = _thousands_points(table, cells) if plan.delimiter in (";", "\t") and point == "." else []
+    rows.check(path, plan)
     bad = rows.bad
     names = [str(n) for n in table.column_names]
     wrong_delimiter(names, plan.delimiter, path)
     refuse_title(names, [c.null_count for c in table.columns], table.num_rows, len(bad), plan.head.first, path)
+    refuse_all_ragged(names, bad, rows.widths, [c.null_count for c in table.columns], table.num_rows,
+                      plan.head.first, path)
     if bad and keep_rows:
         refuse_ragged(bad, table.num_columns, path)
     _check_utf8(table, path)
@@ -188,10 +197,60 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
                      bom=plan.head.bom, kept_words=said.words)
     _refuse_repeated_header(res.frame, path)
     res.messages += read_messages(path, decimal, point, blanks, comma, bad, dropped)
+    res.points = [f"{path}: {m}" for m in dots]
+    res.messages += res.points
     res.words_said = [f"{path}: {m}" for m in said.messages]
     res.kept_said = [f"{path}: {m}" for m in said.kept_said]
     res.messages += res.words_said
     return res
+
+
+def _thousands_points(table: Any, cells: Callable[[Sequence[str]], Any]) -> list[str]:
+    """What to say of the float columns of ``table`` whose cells, as written (``cells``),
+    are whole numbers with points as thousands marks (``textforms.thousands_points``); the
+    file's text is read again only for columns whose numbers can be such (``point_candidates``)."""
+    import pyarrow as pa
+
+    from domains.tabular.textforms import point_candidates, thousands_message, thousands_points
+
+    names = [f.name for f in table.schema if pa.types.is_floating(f.type) and
+             point_candidates(table.column(f.name).to_numpy(zero_copy_only=False).astype(np.float64))]
+    if not names:
+        return []
+    text = cells(names)
+    return [thousands_message(str(n), pair) for n in names
+            if (pair := thousands_points(text.column(n).to_pylist())) is not None]
+
+
+@contextmanager
+def arrow_file(path: str) -> Iterator[Any]:
+    """The file ``path`` opened for pyarrow by the bytes the system names it with. Given a
+    name, pyarrow opens its UTF-8 bytes: under a locale that is not UTF-8 (ISO-8859-1:
+    ``tabelle_ü.csv`` is ``tabelle_\\xfc.csv`` on disk), or for a name whose bytes are not
+    UTF-8, that is another file or none ("Failed to open local file"). pyarrow reads a
+    name through the same kind of file, so nothing else changes."""
+    import pyarrow as pa
+
+    with pa.OSFile(os.fsencode(path)) as f:
+        yield f
+
+
+@contextmanager
+def arrow_text(path: str, method: str | None, limit: int | None = None) -> Iterator[Any]:
+    """``compressed.text_source`` (what pyarrow's CSV reader reads the text table ``path``,
+    compressed by ``method``, from), the file opened by ``arrow_file`` rather than by its
+    name: decompressed by pyarrow's decoders as it would by the name, held to ``limit``
+    where a compressed file's text is. xz and zip are opened by Python (``open_stream``)."""
+    if method not in PYARROW_DECOMPRESSES:
+        with text_source(path, method, limit) as src:
+            yield src
+        return
+    import pyarrow as pa
+
+    with arrow_file(path) as raw:
+        stream = pa.input_stream(raw, compression=method)  # the file itself for a plain one
+        with (stream if method is None or limit is None else Bounded(stream, path, limit)) as src:
+            yield src
 
 
 def written_options(names: Sequence[str]) -> Any:
@@ -258,6 +317,7 @@ def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[
         keep = set(head.hex) & {str(n) for n in numbers}
         head.codes = [c for c in head.codes if c not in keep]
     _check_first_line(head.first, path)
+    check_header_text(head.sample, delimiter, path)
     check_decimal(path, delimiter, decimal)
     return TextPlan(delimiter, head, "." if decimal == "auto" else decimal, compression(path))
 
@@ -268,10 +328,12 @@ class RowErrors:
 
     def __init__(self) -> None:
         self.bad: list[int] = []
+        self.widths: dict[int, int] = {}  # each ragged row's number of fields, by its line number
         self.undecodable: list[BaseException] = []
 
     def on_invalid(self, row: Any) -> str:
         self.bad.append(int(row.number) if row.number is not None else -1)
+        self.widths[self.bad[-1]] = int(row.actual_columns)
         return "skip"
 
     @contextmanager
@@ -286,18 +348,36 @@ class RowErrors:
         finally:
             sys.unraisablehook = hook
 
-    def check(self, path: str) -> None:
+    def check(self, path: str, plan: TextPlan | None = None) -> None:
         if self.undecodable:
-            raise DataError(f"not UTF-8 text ({self.undecodable[0]})", file=path)
+            raise self.refusal(path, plan)
+
+    def refusal(self, path: str, plan: TextPlan | None = None) -> DataError:
+        """The error for the first row that is not UTF-8, in the words a cell that is not UTF-8
+        gets (``utf8_problem``): its bytes and the fix, with ``plan``'s delimiter fix where the
+        header holds another separator and not its own (a ``;`` file read with commas)."""
+        exc = self.undecodable[0]
+        cells = getattr(exc, "object", None)
+        shown = f", {bytes(cells[:80])!r}" if isinstance(cells, (bytes, bytearray)) else ""
+        fix = "save the file as UTF-8"
+        if plan is not None and plan.delimiter not in plan.head.first:
+            found = [d for d in (";", "\t", "|", ",") if d != plan.delimiter and d in plan.head.first]
+            fix += f" and {_delimiter_fix(found[0])}" if found else ""
+        return DataError(f"a row is not UTF-8 text ({exc}{shown}; cp1252 or Latin-1?): {fix}", file=path)
 
 
 @contextmanager
-def parsing(path: str) -> Iterator[None]:
+def parsing(path: str, rows: RowErrors | None = None, plan: TextPlan | None = None) -> Iterator[None]:
+    """Errors of parsing the text table ``path`` as ``DataError``s naming it; where ``rows``
+    met a row that is not UTF-8, that is the error (pyarrow, unable to read it, says
+    "Expected 1 columns, got 3")."""
     try:
         yield
     except (DataError, TextBeyond):  # a .zip that is not one file: said as it is; more text than held to
         raise
     except Exception as exc:  # pyarrow's messages name the problem but not always the file
+        if rows is not None and rows.undecodable:
+            raise rows.refusal(path, plan) from exc
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
 
 

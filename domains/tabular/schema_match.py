@@ -14,7 +14,8 @@ columns are not read by any weight: none of them is a difference.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import unicodedata
+from typing import Any, Mapping, Sequence
 
 from encoderkit.domain import order_differences
 
@@ -45,3 +46,24 @@ def pretrained_schema_differences(domain: Any, pretrained: Mapping[str, Any]) ->
         found.append(f"numeric columns are cut into num_bins={bins} quantile bins in the store, "
                      f"{bins_then} in pretraining")
     return found
+
+
+def unicode_twins_said(absent: Sequence[str], given: Sequence[str]) -> str:
+    """What to add to the warning that names the model's columns ``absent`` from a table whose
+    columns are ``given``: those given under the same name in another Unicode form (a header
+    written decomposed, ``o`` + a combining diaeresis, as macOS and some editors write it, or
+    in full-width letters; equal in NFKC). They are not matched for the user: a name is
+    matched as written, and two forms may be two columns; the message says which and how to
+    rename them. "" where there is none."""
+    forms = {unicodedata.normalize("NFKC", str(g)): str(g) for g in given}
+    twins = [(a, forms[key]) for a in absent if (key := unicodedata.normalize("NFKC", str(a))) in forms]
+    if not twins:
+        return ""
+    shown = ", ".join(f"{a!r} as {ascii(g)} (the model's: {ascii(a)})" for a, g in twins[:5]) + (
+        f" and {len(twins) - 5} more" if len(twins) > 5 else "")
+    return (f"; {len(twins)} of them {'is' if len(twins) == 1 else 'are'} in the table under the same name "
+            f"in another Unicode form "
+            f"(composed / decomposed accents or full-width letters), not matched since names are "
+            f"matched as written: {shown}; rename those columns to the model's spelling (for "
+            f"decomposed accents: df.columns = [unicodedata.normalize('NFC', c) for c in df.columns], "
+            f"or save the file's header in NFC)")

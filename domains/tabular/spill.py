@@ -18,8 +18,7 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from domains.tabular.compressed import text_source
-from domains.tabular.reading import RowErrors, TextPlan, parse_options, parsing
+from domains.tabular.reading import RowErrors, TextPlan, arrow_text, parse_options, parsing
 
 # pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
 # both alike; tests lower it to read small tables in many blocks
@@ -110,7 +109,7 @@ def _source(path: str, plan: TextPlan) -> Iterator[Any]:
     """What pyarrow reads the file from: its name (it decompresses .gz / .bz2 / .zst by the
     name), or the decompressed bytes of a .xz or a .zip, as they are decompressed (a .zip's
     member was read whole into memory: the table this path exists for)."""
-    with text_source(path, plan.method) as src:
+    with arrow_text(path, plan.method) as src:
         yield src
 
 
@@ -135,7 +134,7 @@ def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
     rows = RowErrors()
     file = os.path.join(folder, "cells.parquet")
     read = pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES)  # one thread: rows numbered
-    with rows.collected(), parsing(path):
+    with rows.collected(), parsing(path, rows, plan):
         names = _header(path, plan, read, True)
         # one column: an empty line is its missing cell, not nothing (as the whole-file reader;
         # an empty first line is then the header)

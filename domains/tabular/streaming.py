@@ -44,8 +44,9 @@ from domains.tabular.bigints import beyond_float, integer_text
 from domains.tabular.compressed import text_size
 from domains.tabular.holes import (comma_column, marked_numbers, missing_cells, sentinel_counts,
                                    sentinel_message)
-from domains.tabular.reading import (_dropped, _to_pandas, convert_options, header_cells, parsing,
-                                     plan_quoting, read_messages, refuse_header_rows, refuse_title, text_plan,
+from domains.tabular.reading import (_dropped, _to_pandas, arrow_file, convert_options, header_cells, parsing,
+                                     plan_quoting, read_messages, refuse_all_ragged, refuse_header_rows,
+                                     refuse_title, text_plan,
                                      unnamed_empty, utf8_problem, wrong_delimiter)
 from domains.tabular.schema import (Encoded, check_ingest_options, column_entry, encode_frame,
                                     excluded_columns, finish_schema, unknown_columns)
@@ -106,7 +107,8 @@ def parquet_text(path: str) -> int:
     try:
         import pyarrow.parquet as pq
 
-        meta = pq.ParquetFile(path).metadata
+        with arrow_file(path) as f:
+            meta = pq.ParquetFile(f).metadata
         raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         return max(size, int(meta.num_rows) * int(meta.num_columns) * CELL_BYTES, int(raw))
     except Exception:  # noqa: BLE001 - the whole-file reader names the problem
@@ -119,7 +121,8 @@ def _plain_parquet(path: str) -> bool:
     try:
         import pyarrow.parquet as pq
 
-        schema = pq.read_schema(path)
+        with arrow_file(path) as f:
+            schema = pq.read_schema(f)
     except Exception:  # noqa: BLE001 - the whole-file reader names the problem
         return False
     names = schema.names
@@ -174,6 +177,7 @@ class TextColumns:
         bad, names, nulls = raw.rows.bad, raw.names, [f["nulls"] for f in facts]
         wrong_delimiter(names, plan.delimiter, path)
         refuse_title(names, nulls, raw.num_rows, len(bad), plan.head.first, path)
+        refuse_all_ragged(names, bad, raw.rows.widths, nulls, raw.num_rows, plan.head.first, path)
         for f in facts:
             if f["utf8"]:
                 raise DataError(f["utf8"], file=path)
@@ -232,8 +236,9 @@ class ParquetColumns:
         import pyarrow.parquet as pq
 
         self.path = path
-        meta = pq.ParquetFile(path).metadata
-        names = pq.read_schema(path).names
+        with arrow_file(path) as f:
+            meta = pq.ParquetFile(f).metadata
+            names = pq.read_schema(f).names
         self.num_rows, self.ragged, self.point = int(meta.num_rows), 0, "."
         nulls = [self._table(n).column(0).null_count if not n.strip() else 0 for n in names]
         drop = unnamed_empty(names, nulls, self.num_rows)
@@ -247,7 +252,8 @@ class ParquetColumns:
     def _table(self, name: str) -> Any:
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.path, columns=[name])
+        with arrow_file(self.path) as f:
+            return pq.read_table(f, columns=[name])
 
     def read(self, j: int) -> pd.DataFrame:
         return _to_pandas(self._table(self.names[j]))

@@ -6,7 +6,10 @@ Used by the table schema (``schema.infer_schema``) and the time-series reader.""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
 
 
 # A number written for people, once its signs and units are gone (``_number_form``): digits
@@ -20,6 +23,23 @@ _UNITS = re.compile(r"[%$€£¥₹]")
 # minus signs besides "-": U+2212 (the typeset minus), U+2012 figure dash, U+2013 en dash,
 # U+FE63 small and U+FF0D full-width hyphen-minus
 _MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\ufe63\uff0d", "-"))
+# full-width forms (U+FF01..U+FF5E: ０..９, ．, ，, ％, －), what a Japanese, Chinese or Korean
+# input method types, as their ASCII characters, and the ideographic space as a space. Only
+# these: NFKC would also read ² as 2 and ½ as 1⁄2
+_WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+
+
+def ascii_width(text: str) -> str:
+    """``text`` with its full-width characters (``２２９．６``, ``１５％``) as ASCII ones."""
+    return text.translate(_WIDE)
+
+
+def wide_text(s: pd.Series) -> bool:
+    """Whether the text column ``s`` has a cell with a full-width character (``ascii_width``)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or \
+            isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.infer_dtype(s, skipna=True) != "string":
+        return False
+    return bool(s.str.contains("[\uff01-\uff5e\u3000]", regex=True).fillna(False).any())
 
 
 def _number_form(text: str) -> tuple[str, bool] | None:
@@ -27,9 +47,19 @@ def _number_form(text: str) -> tuple[str, bool] | None:
     ``marks`` one of ``"plain"`` (``2.5``, ``-3``, ``1e5``, as readers take them),
     ``"thousands"`` (``1,234.5``, ``1.249,80``, ``1 249,80``, ``1'234``), ``"comma?"``
     (``12,345``: a thousands comma or a decimal one) or ``"comma"`` (a decimal comma alone:
-    ``2,25``); ``signs``: a sign or unit readers do not take (``−0.5`` with U+2212, the
-    accounting negative ``(0.34)``, ``45%``, ``$3.50``)."""
+    ``2,25``); ``signs``: a sign, unit or character readers do not take (``−0.5`` with
+    U+2212, the accounting negative ``(0.34)``, ``45%``, ``$3.50``, full-width digits
+    ``１５``)."""
+    form = _wide_form(text)
+    return None if form is None else (form[0], form[1] or form[2])
+
+
+def _wide_form(text: str) -> tuple[str, bool, bool] | None:
+    """``_number_form`` of ``text``, its signs apart from whether it is written with
+    full-width characters (``２２９．６``): ``(marks, signs, wide)``."""
     t = text.strip()
+    wide = ascii_width(t)
+    t, wide = wide.strip(), wide != t
     signs = False
     if len(t) > 2 and t[0] == "(" and t[-1] == ")":  # accounting: (1,234.00) is -1234
         t, signs = "-" + t[1:-1].strip(), True
@@ -45,11 +75,12 @@ def _number_form(text: str) -> tuple[str, bool] | None:
     if mark is not None and mark == decimal:  # 1,234,5: no number
         return None
     if mark is not None and (decimal is not None or bare.count(mark) > 1 or mark not in ",."):
-        return "thousands", signs
+        return "thousands", signs, wide
     if mark == ",":
-        return "comma?", signs
-    # a lone point mark (1.234) is a decimal point
-    return ("comma" if decimal == "," else "plain"), signs
+        return "comma?", signs, wide
+    # a lone point mark (1.234) is a decimal point (``thousands_points`` says where a column
+    # shows it to be a thousands mark)
+    return ("comma" if decimal == "," else "plain"), signs, wide
 
 
 def _formatted_numbers(values: Any, share: float) -> bool:
@@ -68,12 +99,15 @@ def _number_advice(values: Any) -> tuple[str, str]:
     what to do so that its numbers are read, which depends on how they are written: the
     option decimal=',' reads a decimal comma, never a thousands mark (``1.249,80`` stays
     text)."""
-    forms = {v: f for v in values if isinstance(v, str) and (f := _number_form(v)) is not None}
-    marks = {m for m, _ in forms.values()}
-    signs = any(s for _, s in forms.values())
+    forms = {v: f for v in values if isinstance(v, str) and (f := _wide_form(v)) is not None}
+    marks = {m for m, _, _ in forms.values()}
+    signs = any(s for _, s, _ in forms.values())
+    wide = next((v for v, (_, _, w) in forms.items() if w), None)
     example = next((v for kind in ("thousands", "comma?", "comma", "plain")
-                    for v, (m, s) in forms.items() if m == kind and (s or m != "plain")), "")
+                    for v, (m, s, w) in forms.items() if m == kind and (s or w or m != "plain")), "")
     steps = []
+    if wide is not None:
+        steps.append(f"write the digits and marks as ASCII ones ({ascii_width(wide).strip()} for {wide.strip()})")
     if "thousands" in marks:
         steps.append("remove the thousands marks (decimal=',' does not read them)")
     elif "comma?" in marks and "comma" not in marks:
@@ -85,15 +119,74 @@ def _number_advice(values: Any) -> tuple[str, str]:
     return example, "; ".join(steps)
 
 
+# Whole numbers with points as thousands marks, as a German, Danish or Italian spreadsheet
+# writes them (27.004, 1.234.567), beside whole numbers below 1000 that need no mark (809)
+_POINT_GROUPED = re.compile(r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+")
+_BELOW_1000 = re.compile(r"[-+]?\d{1,3}")
+# this many distinct grouped cells at least: decimals written with three digits each, as
+# their shortest text, drop a trailing zero one time in ten (5.15 for 5.150), and whole
+# numbers are rare among them, so a column of decimals passes with only a few cells
+MIN_GROUPED = 3
+
+
+def thousands_points(texts: Iterable[Any]) -> tuple[str, str] | None:
+    """A cell written with points and one without (``("27.004", "809")``) when the cells
+    ``texts`` (a column's, as written; empty ones are skipped) are whole numbers with points
+    as thousands marks: each either digits grouped in threes by points (``27.004``, led by
+    no zero) or a whole number below 1000 (``809``), at least ``MIN_GROUPED`` distinct ones
+    of the first kind and one of the second. Read with a decimal point, ``27.004`` and
+    ``5.152`` are 27 and 5 beside 809, and the column's order is scrambled. Decimals do not
+    look so: they would need every fraction of exactly three digits (no ``2.5``, ``0.125``)
+    and whole numbers beside them, all below 1000. Else None."""
+    grouped: dict[str, None] = {}
+    whole = None
+    for v in texts:
+        c = str(v).strip() if v is not None else ""
+        if not c:
+            continue
+        if _POINT_GROUPED.fullmatch(c):
+            grouped.setdefault(c)
+        elif _BELOW_1000.fullmatch(c):
+            whole = whole or c
+        else:
+            return None
+    return (next(iter(grouped)), whole) if whole is not None and len(grouped) >= MIN_GROUPED else None
+
+
+def point_candidates(values: np.ndarray) -> bool:
+    """Whether the float64 ``values`` (a column read with a decimal point) can be such a
+    column (``thousands_points``), so its text is worth a look: each one whole below 1000,
+    or at least 1 with at most three decimals, and at least one of each kind."""
+    v = np.abs(values[~np.isnan(values)])
+    if v.size == 0 or np.any(v >= 1000):
+        return False
+    whole = v == np.floor(v)
+    with np.errstate(invalid="ignore", over="ignore"):
+        three = np.abs(v * 1000 - np.round(v * 1000)) < 1e-6 * np.maximum(v, 1)
+    return bool(whole.any() and (~whole).any() and np.all(whole | ((v >= 1) & three)))
+
+
+def thousands_message(name: str, pair: tuple[str, str]) -> str:
+    """What a reader says of the column ``name`` that ``thousands_points`` takes (``pair``)."""
+    grouped, whole = pair
+    return (f"column {name!r} holds numbers such as {grouped!r} beside {whole!r}, read as "
+            f"{float(grouped):g} beside {int(whole)}; if {grouped!r} is "
+            f"{int(grouped.replace('.', ''))} (a point as the thousands mark, as German "
+            f"spreadsheets write whole numbers), remove the thousands marks (decimal=',' does not "
+            f"read them): read as decimals, the column's order is scrambled and its fills wrong")
+
+
 # A date written as text in a form the readers do not take for a date (they take ISO 8601:
 # 2020-12-31): 31.12.2020, 12/31/2020, 31-12-20, 2020/12/31, 31 Dec 2020, Dec 31, 2020, each
-# with an optional time of day.
+# with an optional time of day; 2020年12月31日 (Japanese, Chinese), 2020년 12월 31일 (Korean).
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _TIME_OF_DAY = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:z|[-+]\d{2}:?\d{2})?)?"
 _DATE_TEXT = re.compile(rf"(?:(?P<a>\d{{1,2}})(?P<s>[./-])(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})"
                         rf"|\d{{4}}(?P<t>[./-])\d{{1,2}}(?P=t)\d{{1,2}}"
                         rf"|\d{{1,2}}[ -]?{_MONTH}[ -]?,?\s*\d{{2,4}}"
-                        rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}){_TIME_OF_DAY}", re.IGNORECASE)
+                        rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}"
+                        rf"|\d{{4}}\s*[年년]\s*\d{{1,2}}\s*[月월]\s*\d{{1,2}}\s*[日일]){_TIME_OF_DAY}",
+                        re.IGNORECASE)
 
 
 def _is_date_text(text: str) -> bool:

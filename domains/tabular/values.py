@@ -12,6 +12,7 @@ import pandas as pd
 from encoderkit.errors import DataError
 
 from domains.tabular import reading
+from domains.tabular.textforms import ascii_width, wide_text
 
 def _json_value(v: Any) -> Any:
     """numpy / pandas scalar -> a JSON-native value (categories must survive json)."""
@@ -63,6 +64,8 @@ def numeric_values(s: pd.Series) -> np.ndarray:
     # took every word for a number)
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if wide_text(s):  # ２２９．６ as 229.6: pandas reads no full-width digit (textforms.ascii_width)
+        s = s.map(ascii_width, na_action="ignore")
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from encoderkit.overrides import option_word
+
 if TYPE_CHECKING:
     from domains.tabular.quoting import Quoting
 
@@ -135,12 +137,12 @@ def decide(columns: Mapping[int, ColumnWords], keep_words: Any, missing_value: A
                 out.kept.setdefault(j, []).append(word)
                 out.kept_said.append(
                     f"column {col.name!r}: {count} cell(s) {word!r} kept as a value ({why}); "
-                    f"missing_value={word} reads them as missing")
+                    f"{option_word('missing_value', word)} reads them as missing")
                 out.messages.append(out.kept_said[-1])
             else:
                 out.messages.append(
                     f"column {col.name!r}: {count} cell(s) {word!r} read as missing (a word that "
-                    f"stands for a missing cell); keep_words=[{word}] keeps them as a value")
+                    f"stands for a missing cell); {option_word('keep_words', [word])} keeps them as a value")
     out.words = sorted({w for ws in out.kept.values() for w in ws})
     return out
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from encoderkit.data.textfiles import plain_name
 from encoderkit.errors import DataError, UnusedColumnWarning
+from encoderkit.overrides import option_word
 
 from .io import _mostly_times as mostly_times
 from .layout import _nameless as nameless, is_blank_empty
@@ -275,7 +276,7 @@ class SeriesFrames:
                 f", or make its times the index (df.index = pd.to_datetime(df[{col!r}])), which orders the rows"
             return (head + f"the column holds dates or times, and the run's store was ingested without "
                     f"time_column: drop the column with the rows in time order{index}; a run ingested "
-                    f"with time_column={col} reads it as its times")
+                    f"with {option_word('time_column', str(col))} reads it as its times")
         timed = time in given or str(data.index.name) == time or \
             isinstance(data.index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex))
         if dated and not timed:

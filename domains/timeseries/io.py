@@ -30,6 +30,7 @@ from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_wi
                                       keep_integer_columns)
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
+from encoderkit.overrides import option_word
 
 from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
@@ -127,7 +128,7 @@ def _refuse_cells(texts: pd.Series, bad: np.ndarray, hole: np.ndarray, path: str
            odd if (odd := written_numbers_advice(stripped.iloc[bad])) else
            "numbers written with a decimal comma (2,25) are read with decimal=','"
            if _COMMA_NUMBER.fullmatch(cell) else  # pandas reads 1,5 as a date too
-           f"the column holds dates or times: give time_column={column} (rows are then "
+           f"the column holds dates or times: give {option_word('time_column', str(column))} (rows are then "
            f"ordered by it)" if _mostly_times(stripped[~hole]) else
            "name non-channel columns with time_column= / series_column= or list the "
            "channels with channels=[...]"))

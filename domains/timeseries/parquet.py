@@ -110,6 +110,16 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("string").fillna("").astype(object)
 
 
+def yes_no_objects(cells: pd.Series) -> bool:
+    """A column of True / False objects and missing cells: how pandas reads a Parquet bool
+    column with nulls (unless the file's pandas metadata says ``boolean``). A channel, as a
+    bool column without nulls and a ``boolean`` one are."""
+    if cells.dtype != object:
+        return False
+    given = cells.dropna()
+    return bool(len(given)) and bool(given.map(type).isin([bool, np.bool_]).all())
+
+
 def read_series(path: str, *, time_column: str | None = None, series_column: str | None = None,
                 channels: list[str] | None = None, value_column: str | None = None,
                 channel_column: str | None = None, missing_value: Any = None) -> list[tsio.Series]:
@@ -122,6 +132,8 @@ def read_series(path: str, *, time_column: str | None = None, series_column: str
     # another index level (row labels, an id not named series_column) is no channel
     frame = frame.drop(columns=[c for c, _ in levels if c != time and c not in roles])
     for c in frame.columns:  # channels typed as they are; other text read as a CSV's cells
+        if c not in (series_column, channel_column) and yes_no_objects(frame[c]):
+            frame[c] = frame[c].astype("boolean")  # its True / False cells were "non-numeric" text
         if c in (series_column, channel_column) or c != time and not (
                 pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)):
             frame[c] = _text(frame[c])

@@ -176,6 +176,11 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     periods = period_starts(stripped, column, path)  # 1959 Q1, 1949M01, 2020-W05: pandas reads none
     if periods is not None:
         return periods
+    from domains.tabular.datetext import cjk_days
+
+    days = cjk_days(stripped)  # 2024年1月2日: pandas reads none (tabular.datetext)
+    if days is not None:
+        return days
     first = day_first(stripped, name, path)
     try:
         return pd.to_datetime(stripped, errors="raise", format="mixed", dayfirst=first)

@@ -283,11 +283,9 @@ def no_records_error(sources: Sequence[str], report: IngestReport) -> DataError:
 
 def _parse_overrides(argv: Sequence[str]) -> dict[str, Any]:
     """key=value words in Hydra's override grammar (lists, numbers, bools, quoted strings)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from encoderkit.overrides import parse, refuse_sweeps, sweep_as_list
 
-    from encoderkit.overrides import readable, refuse_sweeps, sweep_as_list
-
-    parsed = OverridesParser.create().parse_overrides(readable(argv))  # données.csv: quoted
+    parsed = parse(argv)  # données.csv quoted; columns={Größe: numeric}: keys Hydra cannot spell
     refuse_sweeps(parsed, "ingest", lists=("input",))  # input=a.csv,b.csv: several files
     out: dict[str, Any] = {}
     for o in parsed:

@@ -38,6 +38,7 @@ import numpy as np
 import zarr
 
 from encoderkit.data.split import split_indices
+from encoderkit.data.store_check import attribute_problem
 from encoderkit.data.store_chunks import ChunkFailure, LocalChunks, chunk_text, failing_chunk
 from encoderkit.data.store_format import ATTR, FORMAT_VERSION, StoreError, StorePath, _describe, _is_local
 from encoderkit.data.store_identity import _stamp, records_identity, recover_stranded
@@ -100,6 +101,9 @@ class RecordStore:
             raise StoreError(f"{where}: store format version {version!r} is not supported; this encoderkit "
                              f"reads versions 1..{FORMAT_VERSION} (written by encoderkit "
                              f"{info.get('encoderkit_version', '?')}; upgrade encoderkit or re-ingest)")
+        if problem := attribute_problem(info):  # each key read below has the type it is read as
+            raise StoreError(f"{where}: the store's {ATTR!r} attribute block has {problem} "
+                             f"(truncated or corrupt store)")
         self.info = dict(info)
         self.domain: str = str(info.get("domain"))
         if expect_domain is not None and self.domain != expect_domain:

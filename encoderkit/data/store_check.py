@@ -1,4 +1,6 @@
-"""Cheap checks of the chunk files an append hard-links from the store it appends to.
+"""Cheap checks of a store's parts before they are used: the types of its ``encoderkit``
+attribute block (``attribute_problem``, on every open), and the chunk files an append
+hard-links from the store it appends to (the rest of this docstring).
 
 An append (``StoreWriter.start_from``) takes the old store's whole chunks by hard link, without
 reading them, so a damaged chunk file would pass silently into the new store and fail (or not)
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -106,4 +108,52 @@ def damaged_chunk(folder: Path, meta: Any, count: int) -> tuple[int, str, str] |
             continue
         if problem is not None:
             return k, key, problem
+    return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _spec_problem(kind: str, name: str, spec: Any) -> str | None:
+    """Why ``spec``, the attribute block's entry of the ``kind`` (field / meta) array ``name``,
+    is not ``{"dtype": text, "shape": [counts]}``."""
+    if not isinstance(spec, Mapping):
+        return f"{kind} {name!r} = {spec!r}, expected {{'dtype': ..., 'shape': [...]}}"
+    dtype, shape = spec.get("dtype"), spec.get("shape")
+    if not isinstance(dtype, str):
+        return f"{kind} {name!r} has dtype {dtype!r}, expected a dtype name"
+    if not isinstance(shape, list) or not all(_count(d) for d in shape):
+        return f"{kind} {name!r} has shape {shape!r}, expected a list of sizes"
+    return None
+
+
+def attribute_problem(info: Mapping[str, Any]) -> str | None:
+    """Why the attribute block ``info`` (its format version already checked) cannot be the one
+    ``StoreWriter.finalize`` writes, whose every key this checks by type: a block edited by
+    hand, or damaged, had a reader fail with a ``TypeError`` far from the cause (``None + 1``
+    for a missing ``num_records``). None when it can be."""
+    for key in ("num_records", "num_tokens"):
+        if key not in info:
+            return f"no {key!r}"
+        if not _count(info[key]):
+            return f"{key} = {info[key]!r}, expected a count of 0 or more"
+    domain = info.get("domain")
+    if not isinstance(domain, str) or not domain:
+        return f"domain = {domain!r}, expected a domain name"
+    for key in ("schema", "provenance"):  # absent or null: read as empty
+        if info.get(key) is not None and not isinstance(info[key], Mapping):
+            return f"{key} is a {type(info[key]).__name__}, expected a mapping"
+    if info.get("has_ids") is not None and not isinstance(info["has_ids"], bool):
+        return f"has_ids = {info['has_ids']!r}, expected true or false"
+    for key, kind in (("fields", "field"), ("meta", "meta")):
+        arrays = info.get(key)
+        if key not in info:
+            return f"no {key!r}"
+        if not isinstance(arrays, Mapping):
+            return f"{key} = {arrays!r}, expected a mapping of array names to their dtype and shape"
+        for name, spec in arrays.items():
+            said = _spec_problem(kind, name, spec)
+            if said:
+                return said
     return None

@@ -59,7 +59,11 @@ def _check(X: np.ndarray, y: np.ndarray, task: str, folds: int, name: str) -> tu
     if not isinstance(folds, int) or folds < 2:
         raise ValueError(f"The 'folds' parameter of probe must be an int >= 2. Got {folds!r} instead.")
     if task == "classification":
-        _, counts = np.unique(y, return_counts=True)
+        from encoderkit.tasks.label_encode import case_variants_said
+
+        classes, counts = np.unique(y, return_counts=True)
+        if name != "baseline":  # once: not again for the CLI's baseline probe of the same labels
+            case_variants_said([str(c) for c in classes], "the labels")  # 'Café' twice: two classes
         if len(counts) < 2:
             raise ValueError("classification probe needs at least 2 classes; the labels hold one")
         if counts.min() < folds:

@@ -24,6 +24,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from encoderkit.overrides import option_word
+
 
 def label_column_seen(cfg: Any) -> str | None:
     """The warning for a fine-tuning config whose ``task.label_column`` is among the input
@@ -39,7 +41,8 @@ def label_column_seen(cfg: Any) -> str | None:
             f"inputs: masked-LM pretraining fills each cell from the row's others, so it can memorise "
             f"every stored row's {column!r} (validation and test rows too), and its infill / impute of "
             f"{column!r} is recall, not prediction; fine-tuning drops the column from the inputs, but for "
-            f"an encoder that never saw the labels pretrain with domain.drop_columns=[{column}]")
+            f"an encoder that never saw the labels pretrain with "
+            f"{option_word('domain.drop_columns', [str(column)])}")
 
 
 def warn_label_column_seen(cfg: Any) -> None:

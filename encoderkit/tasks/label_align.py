@@ -9,6 +9,7 @@ each module keeps one job; the files are read by ``label_files.py``.
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -120,10 +121,26 @@ def _no_record(row: int, rid: str, ids: np.ndarray) -> str:
                 f"(position 0 of {pieces[-1][0]!r} is base {pieces[-1][1]} of {rid!r}); ingest again "
                 f"with {keep} to keep it whole, or name the pieces with positions counted from "
                 f"each piece's start")
+    twin = _unicode_twin(rid.strip(), ids)
+    if twin is not None:
+        return (f"row {row}: id {rid!r} matches no record of the store as written, but record "
+                f"{twin!r} once both are Unicode-normalised: the same letters in another form "
+                f"({ascii(rid.strip())} in the labels, {ascii(twin)} in the store: composed / "
+                f"decomposed accents or full-width letters); ids are matched as written, so write "
+                f"the labels' ids as the store's (unicodedata.normalize('NFC', id) on both sides, "
+                f"or save the file in the store's form)")
     if any(_PIECE.fullmatch(str(x)) for x in ids[:1000]):  # genomic ids: no file-name part to drop
         return f"row {row}: id {rid!r} matches no record of the store (its ids look like {shown})"
     return (f"row {row}: id {rid!r} matches no record of the store (its ids look like {shown}; the "
             f"part after the file name also works where it names one record)")
+
+
+def _unicode_twin(rid: str, ids: np.ndarray) -> str | None:
+    """The store id equal to ``rid`` in NFKC but written otherwise, or None. Said, never
+    matched: a record's id is matched as written, and two forms may name two records."""
+    key = unicodedata.normalize("NFKC", rid)
+    return next((str(x) for x in ids if str(x) != rid and unicodedata.normalize("NFKC", str(x)) == key),
+                None)
 
 
 ID_MATCH = 0.9  # share of a column's values that must name records for it to be taken as the ids

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 import warnings
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
@@ -147,19 +148,36 @@ CASE_VARIANTS = "labels that differ only in letter case"  # how that warning beg
 
 
 def case_variants_said(classes: Sequence[str], file: str) -> None:
-    """Warn where class names differ only in letter case (``Setosa`` / ``setosa``): each is
-    its own class (a label is matched as written, its surrounding whitespace stripped, its
-    case kept), which splits one class in two when a file mixes spellings."""
+    """Warn where class names differ only in letter case (``Setosa`` / ``setosa``) or in
+    Unicode form (a composed ``é`` / ``e`` + combining accent, as macOS file names and some
+    editors write it; a full-width ``Ａ`` / ``A``; compared in NFKC): each is its own class (a
+    label is matched as written, its surrounding whitespace stripped, its case kept), which
+    splits one class in two when a file mixes spellings."""
     groups: dict[str, list[str]] = {}
     for c in classes:
-        groups.setdefault(str(c).casefold(), []).append(str(c))
+        groups.setdefault(unicodedata.normalize("NFKC", str(c)).casefold(), []).append(str(c))
     twins = [g for g in groups.values() if len(g) > 1]
-    if twins:
-        shown = "; ".join(" / ".join(map(repr, g)) for g in twins[:5]) + (
-            f" and {len(twins) - 5} more" if len(twins) > 5 else "")
+    if not twins:
+        return
+    forms = [g for g in twins if len({x.casefold() for x in g}) > 1]  # not letter case alone
+    shown = "; ".join(" / ".join(map(_variant, g)) if g in forms else " / ".join(map(repr, g))
+                      for g in twins[:5]) + (f" and {len(twins) - 5} more" if len(twins) > 5 else "")
+    if not forms:
         warnings.warn(f"{CASE_VARIANTS}: {shown} (in {file}) are separate classes (labels keep their "
                       f"case; only surrounding whitespace is stripped); write them alike if they are "
                       f"one class", stacklevel=3)
+        return
+    warnings.warn(f"{CASE_VARIANTS} or Unicode form: {shown} (in {file}) are separate classes (labels "
+                  f"are matched as written: the same letters in another Unicode form, a composed é "
+                  f"or e + a combining accent, a full-width letter, are another class); write them "
+                  f"alike if they are one class (unicodedata.normalize('NFC', label) on each, or "
+                  f"'NFKC' for full-width letters)", stacklevel=3)
+
+
+def _variant(label: str) -> str:
+    """``label`` as a warning shows it beside a Unicode twin: its repr, with the code points
+    spelled out where it holds a character outside ASCII (``'Café' ('Caf\\xe9')``)."""
+    return repr(label) if label.isascii() else f"{label!r} ({ascii(label)})"
 
 
 _INT_TEXT = re.compile(r"0|-?[1-9][0-9]*")  # as str(int) writes it: not "01", "+1", "-0", "1.0"
@@ -232,6 +250,21 @@ def encode_classes(labels: Labels, classes: list[str], token: bool) -> list[np.n
     return y
 
 
+# a number written with a decimal comma, thousands marked with dots or not: 0,5  -1.234,5
+_COMMA_DECIMAL = re.compile(r"[-+]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),[0-9]+")
+
+
+def _comma_said(x: Any) -> str:
+    """What a regression label that is no number adds where it reads as one with a decimal
+    comma (a German or French spreadsheet's ``0,5``): the labels' numbers take a point."""
+    text = str(x).strip()
+    if not _COMMA_DECIMAL.fullmatch(text):
+        return ""
+    point = text.replace(".", "").replace(",", ".")
+    return (f" (it reads as {float(point)!r} with a decimal comma; numbers in a labels file are "
+            f"written with a decimal point: {point})")
+
+
 def _number(x: Any, file: str, where: str) -> float:
     if is_missing(x):
         return float("nan")
@@ -240,7 +273,7 @@ def _number(x: Any, file: str, where: str) -> float:
     try:
         value = float(x)
     except (TypeError, ValueError):
-        raise DataError(f"{where}: regression label {x!r} is not a number", file=file) from None
+        raise DataError(f"{where}: regression label {x!r} is not a number{_comma_said(x)}", file=file) from None
     if math.isinf(value):  # NaN means unlabelled; an infinite target has no loss to learn from
         raise DataError(f"{where}: regression label {x!r} is infinite; leave it empty to mark "
                         f"the record unlabelled", file=file)

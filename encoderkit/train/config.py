@@ -20,6 +20,7 @@ from typing import Any, Iterator, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encoderkit.errors import UsageError
+from encoderkit.overrides import option_word
 from encoderkit.train.compose_errors import MISSING_KEY, OPEN_GROUPS, compose_problem, null_group, word_key
 from encoderkit.train.config_guard import check_composed, check_overrides
 from encoderkit.train.searchpath import group_option_in, group_options_in, search_folders
@@ -396,7 +397,7 @@ def _check_label_column(cfg: DictConfig) -> None:
         raise ConfigError(f"task.label_column takes one column of the table; got {names}. For several "
                           f"regression targets, write them to a labels file (id + one column per "
                           f"target) for task.labels=<file>, and keep them out of the inputs with "
-                          f"domain.drop_columns=[{','.join(names)}]", key="task.label_column")
+                          f"{option_word('domain.drop_columns', names)}", key="task.label_column")
 
 
 def _bad(key: str, allowed: str, got: Any) -> ConfigError:
