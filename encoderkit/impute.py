@@ -351,8 +351,11 @@ def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: 
     left = {k: n for k, n in after.items() if n and k in missing}
     if left:  # a fill that came back NaN would be written as a hole with exit 0: refuse it
         name, n = next(iter(left.items()))
+        from encoderkit.overrides import option_word
+
         what = "column" if inp.domain == "tabular" else "channel"
-        hint = f"exclude the column (exclude=[{name}])" if inp.domain == "tabular" else "fill it another way"
+        hint = f"exclude the column ({option_word('exclude', [name])})" if inp.domain == "tabular" else \
+            "fill it another way"
         raise DataError(f"{what} {name!r}: {n} missing cell(s) got no finite fill "
                         f"({sum(left.values())} in {len(left)} {what}(s)); no output written: "
                         f"please report it, and {hint} meanwhile", file=inp.path)

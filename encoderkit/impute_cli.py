@@ -59,8 +59,6 @@ GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     """Words -> (own parameters, pretrain overrides, ingest options)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     own: dict[str, Any] = dict(OWN)
     passed: list[str] = []
     rest: list[str] = []
@@ -74,9 +72,9 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
             continue
         (passed if "." in key or key in GROUPS else rest).append(word)
     try:
-        from encoderkit.overrides import readable
+        from encoderkit.overrides import parse
 
-        parsed = OverridesParser.create().parse_overrides(readable(rest))  # données.csv: quoted
+        parsed = parse(rest)  # données.csv quoted; columns={Größe: numeric}: keys Hydra cannot spell
     except Exception as e:  # hydra's grammar errors name the offending word
         raise UsageError(f"impute: cannot parse arguments: {' '.join(str(e).split())}") from None
     from encoderkit.overrides import refuse_sweeps

@@ -240,11 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     starts = np.arange(TRAIN_BASES, len(genome) - WINDOW + 1, WINDOW)[: args.max_windows]
     windows = [genome[s:s + WINDOW] for s in starts]
     masked, hidden = zip(*(hide(w, i % HIDE_EVERY) for i, w in enumerate(windows)))
-    from tqdm.auto import tqdm
+    from encoderkit.cliutil import progress_bar  # a log-aware bar that leaves the process as it was
 
     filled = []
-    for i in tqdm(range(0, len(masked), 32), desc="infill", unit="batch"):
-        filled += model.infill(list(masked[i:i + 32]))
+    with progress_bar(total=len(masked), desc="infill", unit="window") as bar:
+        for i in range(0, len(masked), 32):
+            filled += model.infill(list(masked[i:i + 32]))
+            bar.update(len(masked[i:i + 32]))
     truth = np.concatenate([to_codes(w)[h] for w, h in zip(windows, hidden)])
     model_pred = np.concatenate([to_codes(f)[h] for f, h in zip(filled, hidden)])
     model_acc = float((model_pred == truth).mean())

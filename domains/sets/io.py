@@ -38,6 +38,7 @@ import pandas as pd
 from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns, repeated_header_name
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
+from encoderkit.overrides import option_word
 
 from .columns import DEFAULT_COORDS, default_coords, identifier_note, label_like, label_note
 
@@ -244,7 +245,7 @@ def _refuse_stray_text(column: pd.Series, name: str, path: str, others: Sequence
     row = int(np.flatnonzero((column.notna() & pd.to_numeric(column, errors="coerce").isna())
                              .to_numpy())[0])
     # the list form reads the same as a CLI override and as a Python option
-    leave_out = (f"leave the column out of the features with feature_columns=[{','.join(map(str, others))}]"
+    leave_out = (f"leave the column out of the features with {option_word('feature_columns', list(map(str, others)))}"
                  if others else "name the feature columns to use with the feature_columns option")
     raise DataError(f"{path}: column {name!r} holds numbers, but {frame_row(column, row, path)} holds "
                      f"{column.iloc[row]!r}, which is not a number; write a missing value as an "

@@ -193,7 +193,8 @@ class _Unmasked(Sequence[MaskedExample]):
     of a chromosome gives them lazily): an embedding holds the windows of a batch, not a record's."""
 
     def __init__(self, domain: Domain, windows: Sequence[Example], index: int, rid: str) -> None:
-        self.domain, self.windows, self.index, self.rid = domain, windows, index, rid
+        # record_index, not index: that name is Sequence.index(value), which it would hide
+        self.domain, self.windows, self.record_index, self.rid = domain, windows, index, rid
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -206,11 +207,11 @@ class _Unmasked(Sequence[MaskedExample]):
             return [self[i] for i in range(*k.indices(len(self)))]
         if not -len(self) <= k < len(self):
             raise IndexError(f"window {k} out of range for a record of {len(self)} windows")
-        raw = _featurized(self.domain, self.index, self.rid, lambda: self.windows[k])
+        raw = _featurized(self.domain, self.record_index, self.rid, lambda: self.windows[k])
         if isinstance(self.windows, LazyWindows):  # the default hook checked the record's positions
             check_positions(self.domain, raw.positions)
         w = self.domain.unmasked(raw)
-        w.record = self.index
+        w.record = self.record_index
         return w
 
 
