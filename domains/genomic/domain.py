@@ -248,8 +248,12 @@ class GenomicDomain(Domain):
     @property
     def reads_field_slices(self) -> bool:
         """``featurize_windows`` and ``count_tokens`` read a long record's bases a window (or a
-        scanned block) at a time, so a zarr-backed store gives them as views (``store_views``)."""
-        return type(self).featurize is GenomicDomain.featurize and type(self).windows is GenomicDomain.windows
+        scanned block) at a time, so a zarr-backed store gives them as views (``store_views``);
+        not for a subclass that overrides any of them (its own code may treat the record's
+        fields as arrays)."""
+        cls = type(self)
+        return all(getattr(cls, name) is getattr(GenomicDomain, name)
+                   for name in ("featurize", "windows", "featurize_windows", "count_tokens"))
 
     def count_tokens(self, record: Record) -> int:
         if type(self).featurize is not GenomicDomain.featurize:

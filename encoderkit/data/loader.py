@@ -251,9 +251,14 @@ class PackedLoader:
         """One DataLoader of one worker per ``num_workers``, each making its ``WorkerShare`` from
         the present position: the main process reads a worker only when it needs its next slot."""
         at = (self._next_chunk, end, self._skip, self._window)
+        # a generator of the loader's own: a DataLoader draws its workers' base seed from the
+        # global torch generator otherwise, one draw per worker per pass, which moved the
+        # training's dropout stream with num_workers and made a resume differ (the workers
+        # draw nothing from torch: every example's randomness is ``example_rng``'s)
         return [Inbox(iter(DataLoader(WorkerShare(self._producer, i, self.num_workers, *at, self.max_tokens),
                                       batch_size=None, num_workers=1, collate_fn=_identity,
-                                      prefetch_factor=self.prefetch_factor, persistent_workers=False)))
+                                      prefetch_factor=self.prefetch_factor, persistent_workers=False,
+                                      generator=torch.Generator().manual_seed(i))))
                 for i in range(self.num_workers)]
 
     def __iter__(self) -> Iterator[PackedBatch]:
