@@ -19,7 +19,7 @@ from .infill import infill_sequences
 from .infill_stream import infill_file
 from .option_scope import OPTION_SCOPE
 from .io import (PROTEIN_ADVICE, SeqRecord, output_problem, protein_like, read_seq_records, text_id,
-                 write_seq_records)
+                 warn_repeated_ids, write_seq_records)
 from .pieces import PieceLog, iter_pieces
 from .record_windows import count_tokens, featurize_windows
 from .schema_match import pretrained_schema_differences as _schema_differences
@@ -449,6 +449,7 @@ class GenomicDomain(Domain):
         records = [{"ids": p.codes, "soft": p.soft, "id": p.id} for p in iter_pieces(path, opts, log)]
         for message in log.read_back_messages():
             warnings.warn(f"{path}: {message}", stacklevel=2)
+        warn_repeated_ids(path, [r["id"] for r in records])  # as ingest says it
         return records
 
     def check_output_name(self, data: Any, path: str) -> None:

@@ -8,10 +8,12 @@ import bz2
 import gzip
 import lzma
 import os
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Iterator, NamedTuple, TextIO
+from typing import Iterable, Iterator, NamedTuple, TextIO
 
 import numpy as np
 
@@ -396,6 +398,26 @@ def read_seq_records(path: str) -> list[SeqRecord]:
         layout = Layout(r.header, r.id, r.description, width, newline, r.plus)
         out.append(SeqRecord(r.id, "".join(r.lines), r.description, r.quality, layout))
     return out
+
+
+def repeated_ids(ids: Iterable[str]) -> list[str]:
+    """The ids held by more than one record, in the order of their first record (what
+    ingest's ``StoreWriter.duplicate_ids`` finds among the records it writes)."""
+    return [rid for rid, n in Counter(ids).items() if n > 1]  # Counter keeps first-seen order
+
+
+def warn_repeated_ids(path: str, ids: Iterable[str], stacklevel: int = 3) -> None:
+    """Records of a raw file read for ``predict`` / ``embed`` that share an id (two ``>x``
+    headers), said as ingest says it (``encoderkit.data.ingest._warn_duplicate_ids``): their
+    output rows carry the same id, told apart by nothing but their order, which a join by id
+    (or a sort) loses. ``infill`` needs no word: it writes each record back in its place,
+    under its own header."""
+    dup = repeated_ids(ids)
+    if dup:
+        warnings.warn(f"{path}: {len(dup)} record id(s) are held by more than one record (e.g. "
+                      f"{dup[0]!r}); their output rows share that id, told apart only by their "
+                      f"order (the file's), and labels and split files cannot name those records "
+                      f"by id", stacklevel=stacklevel)
 
 
 # what a file's name says it holds, past a compression suffix

@@ -30,6 +30,7 @@ from .masking import visible_lines
 from .periods import seasonal_periods
 from .precision import Float32Check
 from .rowfills import naive_fills, seasonal_fills
+from .schema_match import narrower_series
 from .seasonal import period_key
 from .whole import WholeSeries
 
@@ -166,6 +167,12 @@ class SeriesInfill(SeriesFrames):
                 check_range(values, self._series_names(data, how, len(arrays))[i], channels)
         return arrays, how
 
+    def _warn_narrower(self, arrays: list[np.ndarray], where: str | None) -> None:
+        """Series with fewer channels than every series of the run's store (``narrower_series``)."""
+        note = narrower_series(self.schema, [a.shape[0] for a in arrays], where)
+        if note:
+            warnings.warn(note, stacklevel=3)
+
     def _refuse_unobserved_channels(self, data: Any, arrays: list[np.ndarray], how: Any) -> None:
         """A channel of a series with no observed sample has nothing to give its fills a level
         or a scale: they came back as the normalised prediction itself (about 0, in no unit),
@@ -260,6 +267,8 @@ class SeriesInfill(SeriesFrames):
         fine.warn(where or "the input", stacklevel=4)
         records = [{"values": a.astype(np.float32).reshape(-1), "channels": a.shape[0],
                     "length": a.shape[1], "id": name} for a, name in zip(arrays, names)]
+        # said here, warn or not: read_records (files.py) names the file as ``where``
+        self._warn_narrower(arrays, where)
         if warn:
             warn_empty("the input", records)
             schema = self.schema or {}
@@ -305,6 +314,7 @@ class SeriesInfill(SeriesFrames):
             where, data = str(data), self.read_input(str(data))
         arrays, how = self._series_arrays(data, where=where)
         self._refuse_unobserved_channels(data, arrays, how)
+        self._warn_narrower(arrays, where)
         masked: list[MaskedExample] = []
         owner: list[tuple[int, int]] = []  # (series, shift)
         data_patches = self._data_patches(arrays)

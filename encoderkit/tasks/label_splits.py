@@ -7,6 +7,7 @@ module keeps one job.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,13 @@ from encoderkit.tasks.label_files import check_series_file, counts_header, id_te
 
 
 def read_split(path: str, ids: np.ndarray) -> np.ndarray:
-    """A file with ``id, split`` (train / val / test) -> per record split name ('' = none)."""
+    """A file with ``id, split`` (train / val / test) -> per record split name ('' = none).
+
+    An empty split cell (a CSV's ``row1,``, a Parquet None / NaN) puts its record in no
+    split, as a record without a row is (neither trained, validated nor tested on), and as
+    an empty label leaves a record unlabelled; the rows are counted in a warning. The cells
+    are read one by one: ``astype(str)`` kept a missing one as NaN under pandas 3's string
+    dtype, which ``strip`` then failed on (a traceback)."""
     frame = read_table(path)
     for c in ("id", "split"):
         if c not in frame.columns:
@@ -26,12 +33,24 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     out = np.full(len(ids), "", dtype=object)
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
     header = counts_header(path, frame)
-    for i, (rid, s) in enumerate(zip(id_texts(frame["id"], path, header), frame["split"].astype(str))):
+    blank: list[int] = []
+    for i, (rid, cell) in enumerate(zip(id_texts(frame["id"], path, header), frame["split"].tolist())):
         r = find_record(where, rid, _row_no(i, header), ids, path)
-        s = aliases.get(s.strip().lower(), s.strip().lower())
+        if is_missing(cell):
+            blank.append(_row_no(i, header))
+            out[r] = ""
+            continue
+        s = str(cell).strip().lower()
+        s = aliases.get(s, s)
         if s not in ("train", "val", "test"):
             raise DataError(f"row {_row_no(i, header)}: split {s!r} must be train, val or test", file=path)
         out[r] = s
+    if blank:
+        rows = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        rows = f"row{'s' if len(blank) > 1 else ''} {rows}"
+        warnings.warn(f"{path}: {len(blank)} row(s) with an empty split cell ({rows}): their "
+                      f"records are in no split (neither trained, validated nor tested on), as a "
+                      f"record without a row; write train, val or test there to use them", stacklevel=2)
     return out
 
 
@@ -107,8 +126,6 @@ def _split_groups(idx: np.ndarray, fraction: float, seed: int, strata: np.ndarra
 
     n_groups = len(np.unique(groups))
     if n_groups < 2:
-        import warnings
-
         warnings.warn(f"task.group_column: all {len(idx)} labelled records are in one group "
                       f"({groups[0]!r}); whole groups cannot be split, so there is no validation")
         return idx, np.zeros(0, np.int64)
