@@ -115,20 +115,25 @@ def test_a_run_composed_with_no_yaml_before_resumes_as_it_was(store, tmp_path):
 
 
 # ---------------------------------------------------------------- 2. schedule.unit=tokens
-def test_a_token_schedule_shorter_than_the_runs_tokens_is_refused_as_in_steps():
+def test_a_token_schedule_is_refused_only_below_one_token_a_step():
+    """In tokens the schedule counts real tokens, at most data.max_tokens a step (review r1 of
+    session 52: ``train.steps x data.max_tokens`` is no lower bound); what the config knows for
+    certain is one token a step. The trainer says the rest (tests/test_resume_compose_s52f2.py)."""
     base = ["domain=tabular", "data.store=s.zarr", "schedule.unit=tokens", "data.max_tokens=64",
             "data.max_seqlen=8"]
-    # 20 steps x 64 tokens = 1280 tokens; steps past token 1000 would train at lr 0
-    with pytest.raises(ConfigError, match=r"schedule.total=1000 tokens is shorter than the 1280 tokens"):
-        compose([*base, "train.steps=20", "schedule.total=1000"])
-    with pytest.raises(ConfigError, match=r"shorter than the 12800 tokens of train.steps=auto"):
-        compose([*base, "train.steps=auto", "train.auto_min_steps=200", "schedule.total=1000"])
-    assert compose([*base, "train.steps=20", "schedule.total=1280"]).schedule.total == 1280
+    # 20 steps hold at most 1280 tokens, at least 20: 1000 may be the run's real count
+    assert compose([*base, "train.steps=20", "schedule.total=1000"]).schedule.total == 1000
+    with pytest.raises(ConfigError, match=r"schedule.total=19 tokens is fewer than the 20 tokens train.steps=20"):
+        compose([*base, "train.steps=20", "schedule.total=19"])
+    assert compose([*base, "train.steps=20", "schedule.total=20"]).schedule.total == 20
+    with pytest.raises(ConfigError, match=r"fewer than the 200 tokens train.steps=auto"):
+        compose([*base, "train.steps=auto", "train.auto_min_steps=200", "schedule.total=199"])
     # a final_ratio > 0 is the documented low-rate tail, as in steps
-    compose([*base, "train.steps=20", "schedule.total=1000", "schedule.final_ratio=0.1"])
-    # once resolved (auto, or a torchrun's tokens per step): the trainer's plan refuses it too
-    cfg = compose([*base, "train.steps=auto", "schedule.total=20000"])
-    with pytest.raises(UsageError, match=r"shorter than the 25600 tokens of the run's 400 steps"):
+    compose([*base, "train.steps=20", "schedule.total=10", "schedule.final_ratio=0.1"])
+    # once resolved (auto, or a torchrun's tokens per step): the trainer's plan, the same rule
+    cfg = compose([*base, "train.steps=auto", "schedule.total=300"])
+    assert plan_wsd(cfg.schedule, 300, 64).total == 300
+    with pytest.raises(UsageError, match=r"fewer than the 400 tokens the run's 400 steps"):
         plan_wsd(cfg.schedule, 400, 64)
     # warmup + decay over the run's tokens, where train.tokens_per_step fixes them: 1100 + 256 > 1280
     with pytest.raises(ConfigError, match=r"1280 tokens: schedule.total, or train.steps x train.tokens_per_step"):

@@ -33,9 +33,9 @@ def test_schedule_total_shorter_than_the_steps_is_refused_naming_both():
         compose([*PRE, "train.steps=auto", "schedule.total=20"])
     assert compose([*PRE, "train.steps=20", "schedule.total=20"]).schedule.total == 20
     assert compose([*PRE, "train.steps=20", "schedule.total=30"]).schedule.total == 30
-    # in tokens the run's length is its budget, train.steps x tokens per step (session 52:
-    # refused as in steps; tests/test_defaults_paths_s52f.py)
-    with pytest.raises(ConfigError, match=r"schedule.total=10 tokens is shorter than the 163840 tokens"):
+    # in tokens a step holds at most data.max_tokens real tokens, so only a total below one token
+    # a step is certain to end the run early (session 52: tests/test_resume_compose_s52f2.py)
+    with pytest.raises(ConfigError, match=r"schedule.total=10 tokens is fewer than the 20 tokens train.steps=20"):
         compose([*PRE, "train.steps=20", "schedule.unit=tokens", "schedule.total=10"])
 
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encoderkit.errors import UsageError
 from encoderkit.overrides import option_word
+from encoderkit.train.compose_compat import plain_if_resumed
 from encoderkit.train.compose_errors import MISSING_KEY, OPEN_GROUPS, compose_problem, null_group, word_key
 from encoderkit.train.config_guard import check_composed, check_overrides
 from encoderkit.train.searchpath import group_option_in, group_options_in, search_folders
@@ -185,9 +186,9 @@ def _compose_raw(overrides: list[str] | None, config_name: str) -> DictConfig:
     plain = _prepared(overrides, config_name, documented=False)
     words = _documented_domain(plain)
     cfg = _compose_words(words, config_name)[0]
-    if words != plain and resumes_bare_domain(cfg):  # resumed as it was composed
-        cfg = _compose_words(plain, config_name)[0]
-    return cfg
+    # a run composed from the plain words before (no yaml) resumes as it was composed
+    bare = plain_if_resumed(cfg, words, plain, lambda w: _compose_words(w, config_name))
+    return bare[0] if bare else cfg
 
 
 def _prepared(overrides: list[str] | None, config_name: str, documented: bool = True) -> list[str]:
@@ -303,7 +304,7 @@ def _documented_domain(overrides: list[str]) -> list[str]:
     says {random: 0.7, column: 0.3}, regression, iterative+forest; sets' model.global_every 3
     where it says 1). ``domain.<option>=`` words still win over the file; a plug-in without a
     yaml keeps its own defaults; a run composed before is resumed as it was
-    (``resumes_bare_domain``)."""
+    (``compose_compat.plain_if_resumed``)."""
     if any(word_key(o) == "domain" for o in overrides):  # a domain= / ~domain word chose already
         return overrides
     folders = search_folders(overrides)
@@ -313,22 +314,6 @@ def _documented_domain(overrides: list[str]) -> list[str]:
         # the name stays as typed (a user's file may name another): a plain override of the file's
         out += [f"domain={name}", f"domain.name={name}"] if domain_yaml(name, folders) else [o]
     return out
-
-
-def resumes_bare_domain(cfg: DictConfig) -> bool:
-    """Whether ``cfg`` resumes (``run.resume=auto``) a run folder whose checkpoints were trained
-    with no domain yaml (its config.yaml's ``domain`` is the name alone: the Python defaults,
-    what ``domain.name=<name>`` composed before ``_documented_domain``): it resumes as it was
-    composed, rather than being refused as another config."""
-    try:
-        run = cfg.run
-        folder = Path(run.dir) if run.dir else Path("runs") / str(run.name)
-        if run.resume != "auto" or not any((folder / "checkpoints").iterdir()):
-            return False
-        saved = OmegaConf.load(folder / "config.yaml").get("domain")
-    except Exception:  # no folder or checkpoint, an unreadable config.yaml: not such a resume
-        return False
-    return OmegaConf.is_dict(saved) and set(saved) == {"name"}
 
 
 def _domain_choice(override: str, folders: Sequence[Any] = ()) -> str:
@@ -472,11 +457,8 @@ def _check_schedule_lengths(c: DictConfig) -> None:
 
     # a schedule shorter than the run trained its last steps at lr 0 without a word (after the
     # schedule's own lengths; train.steps=auto: checked again once resolved, schedule.plan_wsd).
-    # In tokens a step is train.tokens_per_step, or data.max_tokens per process (at least that)
-    least = tps if isinstance(tps, int) and tps > 0 else c.data.max_tokens
-    least = least if isinstance(least, int) and not isinstance(least, bool) and least > 0 else None
-    problem = total_problem(s.total, steps, s.unit, float(s.final_ratio), c.train.auto_min_steps,
-                            tokens_per_step=least)
+    # In tokens only a total below one token a step is certain; the trainer says the rest
+    problem = total_problem(s.total, steps, s.unit, float(s.final_ratio), c.train.auto_min_steps)
     if problem:
         raise ConfigError(problem, key="schedule.total")
 

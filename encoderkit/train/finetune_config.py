@@ -9,10 +9,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from encoderkit.train.compose_compat import composed_plain, plain_if_resumed, resumed_domain
 from encoderkit.train.compose_errors import word_key
 from encoderkit.train.config import (FT_EXPERIMENT, ConfigError, FinetuneConfig, _compose_words,
-                                     _documented_domain, _prepared, config_dir, domain_yaml,
-                                     resumes_bare_domain, validate)
+                                     _documented_domain, _prepared, config_dir, domain_yaml, validate)
 from encoderkit.train.config_guard import check_saved_values
 from encoderkit.train.searchpath import search_folders
 
@@ -32,9 +32,10 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
     # which files were chosen matters only where a word chooses one (Hydra's choices cost a little)
     chooses = any(word_key(w) in ("domain", "experiment") and "=" in w for w in words)
     cfg, choices = _compose_words(words, "finetune", choices=chooses)
-    if words != plain and resumes_bare_domain(cfg):  # resumed as it was composed
-        words = plain
-        cfg, choices = _compose_words(words, "finetune", choices=chooses)
+    # a run composed from the plain words before (no yaml) resumes as it was composed
+    bare = plain_if_resumed(cfg, words, plain, lambda w: _compose_words(w, "finetune", choices=chooses))
+    if bare:
+        words, (cfg, choices) = plain, bare
     source = OmegaConf.select(cfg, "checkpoint", default="???")
     if source in (None, "???") or OmegaConf.is_missing(cfg, "checkpoint"):
         raise ConfigError("checkpoint=<pretrained run or checkpoint dir> is required "
@@ -97,14 +98,17 @@ def compose_finetune(overrides: list[str] | None = None) -> DictConfig:
                 name = RecordStore(store).domain
             except Exception:  # the trainer names an unreadable store
                 name = None
-        if name is not None and domain_yaml(name, search_folders(words)) and not resumes_bare_domain(cfg):
+        plain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
+        if (name is not None and domain_yaml(name, search_folders(words))
+                and not composed_plain(resumed_domain(cfg), plain)):
             # composed as `domain=<name>` composes: the documented defaults of its yaml (the
-            # words' domain.<option>= still win), not the domain's Python ones
+            # words' domain.<option>= still win), not the domain's Python ones; a run composed
+            # without it before (compose_compat) resumes as it was
             cfg, _ = _compose_words([*words, f"domain={name}"], "finetune")
             OmegaConf.set_struct(cfg, False)
             cfg.checkpoint = "none"
         elif name is not None:  # a plug-in without a yaml: its own defaults
-            cfg.domain = {**(OmegaConf.to_container(domain) if domain is not None else {}), "name": name}
+            cfg.domain = plain
     merged = validate(cfg, FinetuneConfig)
     _check_data_split(words, merged)
     from encoderkit.tasks.head_init import resolve_head

@@ -32,7 +32,7 @@ class WSD:
     ``tokens``) is no decay: the only point of it the trainer evaluates is the run's last step,
     at or near ``total``, so "decaying" there meant that step trained at ``final_ratio`` (0 by
     default) and a 1-step run (``decay_fraction`` x 1 step) took no step at all (in tokens at
-    6e-4 x the peak: a full batch ends at ``total``).
+    6e-4 x the peak: a full batch ends at ``total``). Past ``total`` it is ``final_ratio`` too.
     """
 
     total: float
@@ -66,7 +66,9 @@ class WSD:
         if t < self.warmup:
             return max(t, 0.0) / self.warmup
         if self.decay == 0 or self.decay < self.per_step:
-            return 1.0
+            # beyond total, final_ratio as documented (in tokens a step can pass total: it held
+            # more real tokens than planned); 1.0 there trained past the end at the peak
+            return 1.0 if t <= self.total else self.final_ratio
         left = self.total - t  # what remains of the decay, so its start is x = 0 exactly
         if left >= self.decay:
             return 1.0
@@ -130,16 +132,18 @@ class BatchWarmup:
 
 
 def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float,
-                  auto_min_steps: int | None = None, resolved: bool = False,
-                  tokens_per_step: int | None = None) -> str | None:
+                  auto_min_steps: int | None = None, resolved: bool = False) -> str | None:
     """Why ``schedule.total`` cannot serve a run of ``steps`` optimizer steps, or None.
 
     Past ``total`` every step trains at ``final_ratio`` x the peak (0 by default: the steps
-    after it did nothing, exit 0). In ``tokens`` the run's length is its token budget, ``steps``
-    x ``tokens_per_step`` (what a null ``schedule.total`` plans; None: not known yet, nothing
-    said). ``steps="auto"`` is known once resolved (``resolved``: ``steps`` is that, said so);
-    before that, ``auto_min_steps`` is its least."""
-    if total is None or final_ratio > 0 or (unit == "tokens" and not tokens_per_step):
+    after it did nothing, exit 0). In ``tokens`` the schedule counts the real tokens trained
+    (``Trainer._train_step``), which no config fixes: a step holds at most its batches'
+    ``data.max_tokens``, fewer where they are not full. Only what is certain is refused, a total
+    below one token a step (a total meant in steps); the trainer says when the real count
+    reaches ``total`` with steps left (``overrun_line``). ``steps="auto"`` is known once
+    resolved (``resolved``: ``steps`` is that, said so); before that, ``auto_min_steps`` is
+    its least."""
+    if total is None or final_ratio > 0:
         # final_ratio > 0: the steps past total train at that share of the peak, the documented
         # low-learning-rate tail (and what resuming a run of a fixed total for more steps gives)
         return None
@@ -149,19 +153,33 @@ def total_problem(total: float | None, steps: Any, unit: str, final_ratio: float
         asked = f"the run's {steps} steps (train.steps, auto resolved)" if resolved else f"train.steps={steps}"
     else:  # auto not yet resolved, or not a number (the config names that)
         return None
-    tail = f"schedule.final_ratio={final_ratio:g} x optim.lr{' (nothing)' if final_ratio == 0 else ''}"
-    if unit == "tokens":
-        length = steps * int(tokens_per_step)
-        if total >= length:
-            return None
-        return (f"schedule.total={total:g} tokens is shorter than the {length} tokens of {asked} x "
-                f"{tokens_per_step} tokens per step: the steps past token {total:g} would train at "
-                f"{tail}; leave schedule.total null (the run's tokens) or set it >= {length}")
     if total >= steps:
         return None
+    tail = f"schedule.final_ratio={final_ratio:g} x optim.lr{' (nothing)' if final_ratio == 0 else ''}"
+    if unit == "tokens":
+        return (f"schedule.total={total:g} tokens is fewer than the {steps} tokens {asked} trains "
+                f"at the least (one real token a step): the steps past token {total:g} would train at {tail}; "
+                f"schedule.unit=tokens counts real tokens (a total in steps: schedule.unit=steps), "
+                f"or leave schedule.total null (the run's tokens)")
     return (f"schedule.total={total:g} is shorter than {asked}: the steps after step "
             f"{math.floor(total)} would train at {tail}; leave schedule.total null (the run's "
             f"length) or set it >= {steps}")
+
+
+def overrun_line(schedule: WSD, tokens: int, step: int, steps: int) -> str | None:
+    """The warning of a run whose schedule in ``tokens`` reached its end at ``step`` (``tokens``
+    real tokens trained) with steps of its ``steps`` left: they train at ``final_ratio`` x
+    the peak, 0 by default, which a config cannot foresee (``total_problem``). None otherwise,
+    and for a ``final_ratio`` > 0 (the documented low-rate tail)."""
+    if schedule.unit != "tokens" or schedule.final_ratio > 0 or tokens < schedule.total or step >= steps:
+        return None
+    per_step = tokens / max(step, 1)
+    return (f"the learning-rate schedule's {schedule.total:g} tokens (schedule.total, or train.steps x "
+            f"the tokens per step where null) were reached at step {step} of train.steps={steps} "
+            f"({tokens} real tokens, {per_step:.0f} a step): the {steps - step} steps left train at "
+            f"schedule.final_ratio=0 x optim.lr (nothing). A step holds at most data.max_tokens per "
+            f"micro-batch and rank; for a schedule that ends with the run, set schedule.total to its "
+            f"real tokens (about {math.ceil(per_step * steps)}), or use schedule.unit=steps")
 
 
 def plan_wsd(schedule: Any, steps: int, tokens_per_step: int, check: bool = True) -> WSD:
@@ -170,8 +188,7 @@ def plan_wsd(schedule: Any, steps: int, tokens_per_step: int, check: bool = True
     with ``check``, a ``schedule.total`` shorter than the run is a ``UsageError``
     (``total_problem``); without, the plan of a run saved before (what a resume compares)."""
     s = schedule
-    problem = (total_problem(s.total, int(steps), s.unit, float(s.final_ratio), resolved=True,
-                             tokens_per_step=tokens_per_step) if check else None)
+    problem = total_problem(s.total, int(steps), s.unit, float(s.final_ratio), resolved=True) if check else None
     if problem:
         raise UsageError(problem, key="schedule.total")
     total = s.total or (steps if s.unit == "steps" else steps * tokens_per_step)

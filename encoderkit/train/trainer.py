@@ -42,7 +42,7 @@ from encoderkit.train.config import ConfigError, encoder_config
 from encoderkit.train.objective import make_objective
 from encoderkit.train.optim import StableAdamW
 from encoderkit.train.precision import cpu_has_native_bf16
-from encoderkit.train.schedule import WSD, BatchWarmup, Delayed, plan_wsd
+from encoderkit.train.schedule import WSD, BatchWarmup, Delayed, overrun_line, plan_wsd
 from encoderkit.train.trainer_outputs import TrainerOutputs, create_run_dir
 from encoderkit.train.trainer_resume import INPUT_FILES, TrainerResume
 
@@ -233,10 +233,15 @@ class Trainer(TrainerResume, TrainerOutputs):
                        file=sys.stderr)
         last_saved = self.step if self.resumed_from is not None else -1
         window = {"time": time.perf_counter(), "tokens": self.tokens}
+        overrun = None  # the schedule's tokens reached with steps left: said once (lr 0 from there)
         while self.step < t.steps and not self.objective.stop:
             stats = self._train_step(batches)
             self.step += 1
             self.tokens += int(stats["step_tokens"])
+            if info.is_main and overrun is None:
+                overrun = overrun_line(self.schedule, self.tokens, self.step, int(t.steps))
+                if overrun:
+                    warnings.warn(overrun, stacklevel=2)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{stats['lr']:.2e}")
