@@ -136,3 +136,18 @@ def test_a_series_time_column_of_japanese_dates_orders_its_rows_as_the_iso_one()
     assert np.array_equal(np.argsort(sort_key(jp).to_numpy(), kind="stable"),
                           np.argsort(sort_key(iso).to_numpy(), kind="stable"))
     assert list(sort_key(jp)) == list(days)  # before: a TimeFormError, neither number nor date
+
+
+def test_full_width_codes_are_judged_as_their_ascii_twins_review_r2():
+    """Integer codes and zero-led codes written in full width stay categories (review r2:
+    read as numbers, their holes were filled with made-up values such as 308.0)."""
+    from domains.tabular.kinds import _infer_kind
+
+    opts = {"categorical_threshold": 10, "numeric_fraction": 0.95}
+    wide = str.maketrans("0123456789.", "０１２３４５６７８９．")
+    regions = pd.Series([c.translate(wide) for c in ["101", "202", "303", "404"] * 30], dtype=object)
+    zips = pd.Series([c.translate(wide) for c in ["0123", "0078", "0012"] * 10] + [None], dtype=object)
+    counts = pd.Series([str(i).translate(wide) for i in range(60)], dtype=object)
+    assert _infer_kind(regions, opts) == _infer_kind(pd.Series([101, 202, 303, 404] * 30), opts) == "categorical"
+    assert _infer_kind(zips, opts) == "categorical"
+    assert _infer_kind(counts, opts) == _infer_kind(pd.Series(range(60)), opts) == "numeric"

@@ -12,6 +12,7 @@ from domains.tabular.bigids import spread_ids
 from domains.tabular.bigints import beyond_int64, magnitudes
 from domains.tabular.numcodes import MAX_CODES as CODES_MAX
 from domains.tabular.numcodes import collapsing_counts
+from domains.tabular.textforms import ascii_width, wide_text
 from domains.tabular.values import _is_datetime, _is_timedelta, missing_marks, numeric_values
 
 # an integer column is read as category codes only when each code is seen this many times on
@@ -41,6 +42,8 @@ IDENTIFIER_MIN = 5
 def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if _is_datetime(s) or _is_timedelta(s):
         return "numeric"
+    if wide_text(s):  # ２２９．６, ０１２３: judged as their ASCII twins are (review r2)
+        return _infer_kind(_ascii_twin(s), opts)
     if beyond_int64(s):  # ids and codes of 20 digits: no float holds them; amounts are numbers (bigints.py)
         # ids of several lengths spread as amounts do, but with their digits drawn evenly (bigids.py)
         return "numeric" if magnitudes(s) and not spread_ids(s) and \
@@ -74,6 +77,18 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     if len(rest) and _number_share(rest) >= opts["numeric_fraction"]:
         return "numeric"
     return "categorical"
+
+
+def _ascii_twin(s: pd.Series) -> pd.Series:
+    """The full-width text column ``s`` as an ASCII file's reader gives it: integers (nullable)
+    when every cell is one and none is led by a zero (``０１２３`` is a code, kept as text, so the
+    code rules below see it), else its cells in ASCII. Without it the integer codes ``１０１``,
+    ``２０２`` and the zip codes ``００７８`` were numbers, filled with made-up values."""
+    text = s.map(ascii_width, na_action="ignore")
+    present = text.dropna().astype(str).str.strip()
+    if present.str.fullmatch(r"[+-]?\d+").all() and not present.str.fullmatch(r"[+-]?0\d+").any():
+        return pd.to_numeric(text, errors="coerce").astype("Int64")
+    return text
 
 
 def _collapsing(text: pd.Series) -> tuple[str, str] | None:

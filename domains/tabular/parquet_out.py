@@ -46,5 +46,8 @@ def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> N
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from domains.tabular.reading import arrow_file
+
     table = pa.Table.from_pandas(frame, preserve_index=index)
-    pq.write_table(as_input_schema(table, schema), path)
+    with arrow_file(path, "wb") as sink:  # by the name's bytes, as the input was read
+        pq.write_table(as_input_schema(table, schema), sink)

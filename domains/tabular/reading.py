@@ -127,56 +127,40 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
             frame = frame.reset_index()
             index = list(zip(frame.columns[:len(names)], names))
         return ReadResult(frame, messages=_dropped(path, dropped), index=index, arrow_schema=table.schema)
-    import pyarrow.csv as pacsv
-
     plan = text_plan(path, delimiter, decimal, numbers)
     point = plan.point
     rows = RowErrors()
     with rows.collected(), parsing(path, rows, plan):
-        def parse(ignore_empty_lines: bool, use_threads: bool = True, blanks: Sequence[str] = (),
-                  text: Sequence[str] = ()) -> Any:
-            def read(source: Any) -> Any:
-                return pacsv.read_csv(source, read_options=pacsv.ReadOptions(use_threads=use_threads),
-                                      parse_options=parse_options(plan, rows, ignore_empty_lines),
-                                      convert_options=convert_options(plan, point, blanks, text))
-
-            with arrow_text(path, plan.method, limit) as src:
-                return read(src)
+        def parse(ignore_empty_lines: bool, blanks: Sequence[str] = (), text: Sequence[str] = ()) -> Any:
+            return read_text(path, plan, limit, rows, ignore_empty_lines, convert_options(plan, point, blanks, text))
 
         def cells(names: Sequence[str]) -> Any:
             """The columns ``names`` as written (text, no cell missing)."""
-            with arrow_text(path, plan.method, limit) as src:
-                return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=threads),
-                                      parse_options=parse_options(plan, RowErrors(), lines),
-                                      convert_options=written_options(names))
-        lines, threads = True, True
-        table = parse(lines, threads)
+            return read_text(path, plan, limit, RowErrors(rows.threads), lines, written_options(names))
+        lines = True
+        table = parse(lines)
         if table.num_columns == 1:  # one column: an empty line is its missing cell, not nothing
             rows.bad.clear()
             lines = False
-            table = parse(lines, threads)
-        if rows.bad and -1 in rows.bad:  # pyarrow numbers the rows only when it reads on one thread
-            rows.bad.clear()
-            lines, threads = table.num_columns != 1, False
-            table = parse(lines, threads)
+            table = parse(lines)
         blanks = missing_cells(table)
         if blanks:  # parsed again, so a column of numbers with such cells reads as numbers
             rows.bad.clear()
-            table = parse(lines, threads, blanks)
+            table = parse(lines, blanks)
         comma = _comma_numbers(table) if decimal == "auto" and plan.delimiter != "," else []
         if comma:
             rows.bad.clear()
             point = ","
-            table = parse(lines, threads, blanks)
+            table = parse(lines, blanks)
         big = overflow_candidates(table)
         if big:  # integers beyond int64 read as float64: their text instead (bigints.py)
             rows.bad.clear()
             names = [table.column_names[j] for j in big]
-            wide = parse(lines, threads, blanks, names)
+            wide = parse(lines, blanks, names)
             text = [n for j, n in zip(big, names) if integer_text(wide.column(j))]
             if text != names:  # floats written 1e20 among them stay numbers
                 rows.bad.clear()
-                wide = parse(lines, threads, blanks, text)
+                wide = parse(lines, blanks, text)
             table = wide
         table, said = settle_words(table, cells, keep_words, missing_value, plan_quoting(plan, table.num_columns))
         # 27.004 beside 809 in a ';' / tab file, where decimal commas are the custom: thousands
@@ -223,15 +207,16 @@ def _thousands_points(table: Any, cells: Callable[[Sequence[str]], Any]) -> list
 
 
 @contextmanager
-def arrow_file(path: str) -> Iterator[Any]:
-    """The file ``path`` opened for pyarrow by the bytes the system names it with. Given a
-    name, pyarrow opens its UTF-8 bytes: under a locale that is not UTF-8 (ISO-8859-1:
-    ``tabelle_ü.csv`` is ``tabelle_\\xfc.csv`` on disk), or for a name whose bytes are not
-    UTF-8, that is another file or none ("Failed to open local file"). pyarrow reads a
-    name through the same kind of file, so nothing else changes."""
+def arrow_file(path: str, mode: str = "rb") -> Iterator[Any]:
+    """The file ``path`` opened for pyarrow (``mode`` "rb", or "wb" to write it) by the bytes
+    the system names it with. Given a name, pyarrow opens its UTF-8 bytes: under a locale
+    that is not UTF-8 (ISO-8859-1: ``tabelle_ü.csv`` is ``tabelle_\\xfc.csv`` on disk), or for
+    a name whose bytes are not UTF-8, that is another file or none ("Failed to open local
+    file"); a writer wrote another file. pyarrow reads and writes a name through the same
+    kind of file, so nothing else changes."""
     import pyarrow as pa
 
-    with pa.OSFile(os.fsencode(path)) as f:
+    with pa.OSFile(os.fsencode(path), mode) as f:
         yield f
 
 
@@ -251,6 +236,40 @@ def arrow_text(path: str, method: str | None, limit: int | None = None) -> Itera
         stream = pa.input_stream(raw, compression=method)  # the file itself for a plain one
         with (stream if method is None or limit is None else Bounded(stream, path, limit)) as src:
             yield src
+
+
+def read_text(path: str, plan: TextPlan, limit: int | None, rows: RowErrors, ignore_empty_lines: bool,
+              convert: Any) -> Any:
+    """The text table ``path`` read whole by pyarrow's CSV reader as ``plan`` says, with the
+    conversion options ``convert``: on several threads while that can be done with nothing of
+    Python's, else on one thread, with ``rows`` told of the rows it skips.
+
+    Why: pyarrow's threaded reader is released by the last of its worker threads to finish,
+    after ``read_csv`` has returned or raised, and with it what Python lent it (the row
+    handler, a stream of Python's: the .xz, the .zip, a ``Bounded`` one), which needs the
+    interpreter's lock. When that came as the interpreter exited (an empty table for
+    predict / infill: its one-line error, then exit) the worker was ended inside a C++
+    destructor: "terminate called without an active exception", SIGABRT, exit 134 instead of
+    1. A read on one thread has let go of everything when it returns. So the threaded read
+    gets the file by pyarrow's own stream and no handler: a row it cannot read as it is (a
+    ragged one, which the handler skips) fails it, and the table is read on one thread, as
+    it then was anyway to number the rows skipped (``rows.threads`` says so for the next)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if rows.threads:
+        with arrow_text(path, plan.method, limit) as src:
+            if isinstance(src, pa.NativeFile):
+                try:
+                    return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=True),
+                                          parse_options=parse_options(plan, None, ignore_empty_lines),
+                                          convert_options=convert)
+                except pa.ArrowInvalid:  # a row the handler skips, or the problem said by the read below
+                    pass
+        rows.threads = False
+    with arrow_text(path, plan.method, limit) as src:
+        return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=False),
+                              parse_options=parse_options(plan, rows, ignore_empty_lines), convert_options=convert)
 
 
 def written_options(names: Sequence[str]) -> Any:
@@ -323,10 +342,12 @@ def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[
 
 
 class RowErrors:
-    """The rows pyarrow could not read: ragged ones (``bad``: their line numbers, -1 where it
-    reads on several threads), skipped; and rows that are not UTF-8, refused (``check``)."""
+    """The rows pyarrow could not read: ragged ones (``bad``: their line numbers), skipped; and
+    rows that are not UTF-8, refused (``check``). ``threads``: whether the table may still be
+    read on several threads (``read_text``: not once such a row was met)."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: bool = True) -> None:
+        self.threads = threads
         self.bad: list[int] = []
         self.widths: dict[int, int] = {}  # each ragged row's number of fields, by its line number
         self.undecodable: list[BaseException] = []
@@ -381,14 +402,15 @@ def parsing(path: str, rows: RowErrors | None = None, plan: TextPlan | None = No
         raise DataError(f"cannot parse as delimited text: {' '.join(str(exc).split())}", file=path) from exc
 
 
-def parse_options(plan: TextPlan, rows: RowErrors, ignore_empty_lines: bool) -> Any:
-    """pyarrow's parse options for ``plan``. A quoted cell may hold a line end: pyarrow's
+def parse_options(plan: TextPlan, rows: RowErrors | None, ignore_empty_lines: bool) -> Any:
+    """pyarrow's parse options for ``plan``, ragged rows skipped and told to ``rows`` (none: a
+    ragged row fails the read). A quoted cell may hold a line end: pyarrow's
     default reader split such a row in two (two ragged rows, or a conversion error) only
     where one of its 1 MiB blocks happened to end inside the cell, so how a row was read
     depended on where it sat in the file."""
     import pyarrow.csv as pacsv
 
-    return pacsv.ParseOptions(delimiter=plan.delimiter, invalid_row_handler=rows.on_invalid,
+    return pacsv.ParseOptions(delimiter=plan.delimiter, invalid_row_handler=None if rows is None else rows.on_invalid,
                               ignore_empty_lines=ignore_empty_lines, newlines_in_values=True)
 
 

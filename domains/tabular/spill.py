@@ -13,7 +13,6 @@ same type inference, from one column's bytes instead of the table's.
 
 from __future__ import annotations
 
-import io
 import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -56,13 +55,16 @@ class RawTable:
 
         name = self.names[j]
         data, lines = quoted_lines(self.raw(j))
-        if not data:  # no row: pyarrow reads an empty file as no table at all
+        if data.size == 0:  # no row: pyarrow reads an empty file as no table at all
             col = pa.chunked_array([], type=convert.column_types.get(name, pa.null()))
         else:
             # every cell quoted: a quoted cell converts as the same cell unquoted (the reader's
             # quoted_strings_can_be_null is pyarrow's default, True), and holds any delimiter,
             # quote or line end (pyarrow reads faster knowing that none holds a line end)
-            col = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=[name]),
+            # pyarrow's own buffer: a threaded read lent a Python object (a BytesIO) lets go of
+            # it on a worker thread after returning, which aborts an exiting interpreter
+            # (``reading.read_text``)
+            col = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=[name]),
                                  parse_options=pacsv.ParseOptions(newlines_in_values=lines),
                                  convert_options=convert).column(0)
         self.keep(j, col)  # the column is read again, as the last parse made it (``kept``)
@@ -89,19 +91,21 @@ class RawTable:
         return os.path.join(os.path.dirname(self.file), f"column-{j}.arrow")
 
 
-def quoted_lines(chunks: Sequence[Any]) -> tuple[bytes, bool]:
-    """Binary cells -> one line each, ``"cell"`` with its quotes doubled: a one-column CSV;
-    and whether a cell holds a line end."""
+def quoted_lines(chunks: Sequence[Any]) -> tuple[Any, bool]:
+    """Binary cells -> one line each, ``"cell"`` with its quotes doubled: a one-column CSV (a
+    buffer of pyarrow's); and whether a cell holds a line end."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     # pyarrow's CSV writer quotes and escapes (the cells viewed as text, not checked: bytes
     # that are not UTF-8 are written as they are, for the reader to say so)
     table = pa.table({"c": pa.chunked_array([c.view(pa.string()) for c in chunks], type=pa.string())})
-    sink = io.BytesIO()
+    sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-    data = sink.getvalue()
-    return data, data.count(b"\n") != table.num_rows or b"\r" in data
+    cells = pa.chunked_array(chunks, type=pa.binary())
+    ends = any(pc.any(pc.match_substring(cells, end)).as_py() for end in ("\n", "\r")) if len(cells) else False
+    return sink.getvalue(), ends
 
 
 @contextmanager

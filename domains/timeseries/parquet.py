@@ -49,15 +49,19 @@ def read_frame(path: str, rows: int | None = None) -> tuple[pd.DataFrame, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from domains.tabular.reading import arrow_file
+
     with reading(path):
         try:
-            if rows is None:
-                table = pq.read_table(path)
-            else:  # a head: the first batch, with the schema that holds pandas' metadata
-                whole = pq.ParquetFile(path)
-                first = next(whole.iter_batches(batch_size=rows), None)
-                table = whole.schema_arrow.empty_table() if first is None else \
-                    pa.Table.from_batches([first], schema=whole.schema_arrow)
+            # by the name's bytes (a name under a locale that is not UTF-8: arrow_file)
+            with arrow_file(path) as f:
+                if rows is None:
+                    table = pq.read_table(f)
+                else:  # a head: the first batch, with the schema that holds pandas' metadata
+                    whole = pq.ParquetFile(f)
+                    first = next(whole.iter_batches(batch_size=rows), None)
+                    table = whole.schema_arrow.empty_table() if first is None else \
+                        pa.Table.from_batches([first], schema=whole.schema_arrow)
         except (pa.ArrowException, OSError) as e:
             raise DataError(f"cannot read it as Parquet ({' '.join(str(e).split())})", file=path) from None
         frame = table.to_pandas()
@@ -186,6 +190,8 @@ def write_frame(data: pd.DataFrame, path: str, layout: ParquetLayout | None) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from domains.tabular.reading import arrow_file
+
     frame = data
     if layout is not None and layout.moved and all(c in frame.columns for c, _ in layout.moved):
         frame = frame.set_index([c for c, _ in layout.moved], append=not layout.plain)
@@ -201,7 +207,11 @@ def write_frame(data: pd.DataFrame, path: str, layout: ParquetLayout | None) -> 
         except (pa.ArrowException, ValueError) as e:  # e.g. a fill an int column cannot hold
             warnings.warn(f"{path}: written with the filled table's own column types, not the input "
                           f"file's ({' '.join(str(e).split())[:200]})", stacklevel=3)
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    def write(tmp: str) -> None:
+        with arrow_file(tmp, "wb") as sink:  # by the name's bytes, as it was read
+            pq.write_table(table, sink)
+
+    atomic_write(path, write)
 
 
 def head(path: str, rows: int) -> pd.DataFrame | None:
