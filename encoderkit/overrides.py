@@ -104,12 +104,17 @@ def _readable(parser, word: str, stand_ins: dict[str, str] | None = None) -> str
 def _past_brackets(value: str) -> bool:
     """Whether ``value`` (opening with ``[`` or ``{``) closes that bracket and goes on after it:
     a name such as ``{a}.csv``. One that never closes it (``{a: 1``) is a list or dict typed
-    wrong, left for the grammar's own error. Brackets nest (``{a: {b: 1}}`` closes at its end)."""
-    depth = 0
+    wrong, left for the grammar's own error. Brackets nest (``{a: {b: 1}}`` closes at its end);
+    a closing bracket of the other kind (``[a}b]``) closes nothing: a typo, not a name."""
+    expected: list[str] = []
     for i, c in enumerate(value):
-        depth += (c in "[{") - (c in "]}")
-        if depth == 0:
-            return i < len(value.rstrip()) - 1
+        if c in "[{":
+            expected.append("]" if c == "[" else "}")
+        elif c in "]}":
+            if c != expected.pop():
+                return False
+            if not expected:
+                return i < len(value.rstrip()) - 1
     return False
 
 
@@ -308,7 +313,10 @@ def _name_word(name: str) -> str:
         if parsed is None or parsed.value() == name:
             return name
     quote = '"' if '"' not in name else "'"
-    return quote + name.replace(quote, "\\" + quote) + quote
+    # a backslash before the closing quote would escape it (C:\tmp\): doubled there
+    body = name.replace(quote, "\\" + quote)
+    trail = len(body) - len(body.rstrip("\\"))
+    return quote + body + "\\" * trail + quote
 
 
 def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ...], command: str,

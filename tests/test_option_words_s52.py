@@ -32,3 +32,19 @@ def test_the_sets_feature_columns_advice_parses_back_to_the_names(tmp_path):
     word = next(w for w in shlex.split(str(e.value).split("features with ", 1)[1]) if w.startswith("feature_columns="))
     _, _, ingest = parse(["input=x", "output=y", word])
     assert ingest["feature_columns"] == ["Größe (cm)"]
+
+
+def test_a_list_with_a_stray_closing_brace_stays_a_list_review_r2():
+    from encoderkit.overrides import parse as parse_words
+
+    assert parse_words(["exclude=[a}b]"])[0].value() == ["a}b"]  # was the text '[a}b]'
+    assert parse_words(["k={a}.csv"])[0].value() == "{a}.csv"  # a name after its bracket: as before
+
+
+@pytest.mark.parametrize("name", ["C:\\tmp\\", "\\", "a\\", 'q"x\\', "plain", "Größe (cm)"])
+def test_advice_for_a_name_ending_in_a_backslash_parses_back(name):
+    from encoderkit.overrides import option_word
+    from encoderkit.overrides import parse as parse_words
+
+    word = option_word("exclude", [name])
+    assert parse_words(shlex.split(word))[0].value() == [name]
