@@ -19,7 +19,8 @@ per column / channel, the error on held-back observed cells next to a simple bas
   input      a table (.csv, .tsv, .tab, .txt, also compressed: .gz, .bz2, .xz, .zip, .zst; or
              .parquet) or a series file (.npy, .npz, or such a table with a time column or,
              Parquet, a DatetimeIndex)
-  output     the filled file, same format as the input (refused if it exists, unless overwrite=true)
+  output     the filled file, a table as text or Parquet by its suffix (.csv, .tsv, compressed, .parquet),
+             a series array as .npy / .npz (refused if it exists, unless overwrite=true)
   domain     tabular | timeseries; default from the file: .npy/.npz and CSV / TSV files whose first
              column is named time, date, timestamp, ... (or holds dates or periods: 1959Q1, 1959 Q1,
              1949M01, 2020-W05) are series, so are files of numbers and at most one series id with

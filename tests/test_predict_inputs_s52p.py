@@ -154,3 +154,22 @@ def test_repeated_ids_are_warned_as_ingest_warns_them(tmp_path):
     assert told[0].startswith("d.fa: 1 record id(s) are held by more than one record (e.g. 'x')")
     _, told = said(warn_repeated_ids, "d.fa", ["x", "y"])
     assert not told
+
+
+def test_labelled_records_without_a_row_in_the_split_file_are_said(tmp_path):
+    """README: a record without a row in task.split's file is in no split, with a warning
+    (audit y: only empty cells were said; four labelled records left out without a word)."""
+    import warnings
+
+    from encoderkit.tasks.label_splits import read_split
+
+    ids = np.array([f"w{i}" for i in range(6)], dtype=object)
+    path = tmp_path / "split.csv"
+    path.write_text("id,split\nw0,train\nw1,train\nw2,val\nw3,test\n")
+    labelled = np.array([True, True, True, True, True, False])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        which = read_split(str(path), ids, labelled)
+    assert which.tolist() == ["train", "train", "val", "test", "", ""]
+    said = [str(w.message) for w in caught]
+    assert len(said) == 1 and "1 labelled record(s) have no row ('w4')" in said[0]  # w5: unlabelled

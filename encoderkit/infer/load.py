@@ -24,7 +24,6 @@ from typing import Any, Iterator, Mapping
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from encoderkit.core import EncoderConfig
@@ -38,6 +37,7 @@ from encoderkit.modeling import MaskedEncoderModel, meta_build_cheap
 from encoderkit.registry import build_domain, get_domain
 from encoderkit.session_state import model_build
 from encoderkit.train import checkpoint as ckpt
+from encoderkit.train.checkpoint_safetensors import load_tensors
 
 DEFAULT_MAX_SEQLEN = 1024
 
@@ -158,9 +158,9 @@ def load_weights(model: nn.Module, file: Path) -> None:
 
 
 def read_weights(file: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint's ``model.safetensors``."""
+    """The tensors of a checkpoint's ``model.safetensors`` (by the name's bytes: ``load_tensors``)."""
     try:
-        return load_file(str(file))
+        return load_tensors(file)
     except FileNotFoundError:
         raise InputNotFoundError("checkpoint weights are missing", file=file) from None
     except (SafetensorError, OSError, ValueError) as e:

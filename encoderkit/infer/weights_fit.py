@@ -28,14 +28,25 @@ def weight_shapes(file: Path) -> dict[str, tuple[int, ...]]:
     ``hf_files.header_shapes`` reads the header; it adds ``model.`` to the names of a file
     without one (a bare Hugging Face ``ModernBertModel``). encoderkit's own names never
     start with ``model.`` (``embedder.``, ``encoder.``, ``head.``, ``classifier.`` ...), so
-    taking the prefix off again gives the file's names exactly."""
+    taking the prefix off again gives the file's names exactly. A name safetensors cannot open
+    (its bytes are not UTF-8: a run folder named under a locale that is not UTF-8) has its
+    header read by ``checkpoint_safetensors.read_header``."""
     from encoderkit.interop.hf_files import header_shapes
+    from encoderkit.train.checkpoint_safetensors import read_header, utf8_name
 
     if not file.is_file():
         from encoderkit.errors import InputNotFoundError
 
         raise InputNotFoundError("checkpoint weights are missing", file=file)
-    return {k.removeprefix("model."): v for k, v in header_shapes([file]).items()}
+    if utf8_name(file):
+        shapes = header_shapes([file])
+    else:
+        try:
+            shapes = read_header(file).shapes
+        except Exception as e:  # worded as header_shapes' (safetensors' own error type, an OSError)
+            raise DataError(f"not a readable safetensors file: {type(e).__name__}: "
+                            f"{' '.join(str(e).split())}", file=file) from None
+    return {k.removeprefix("model."): v for k, v in shapes.items()}
 
 
 def _expected(model: nn.Module) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:

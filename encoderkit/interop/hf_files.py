@@ -99,14 +99,12 @@ def _plain_file_name(name: Any) -> bool:
 def header_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
     """Tensor name -> shape of every tensor in ``files``, from the safetensors headers
     (no tensor data read). HF names with the ``model.`` prefix, as ``read_hf_weights``."""
-    from safetensors import safe_open
+    from encoderkit.train.checkpoint_safetensors import read_header  # any file name
 
     shapes: dict[str, tuple[int, ...]] = {}
     for f in files:
         try:
-            with safe_open(str(f), framework="pt") as handle:
-                for k in handle.keys():
-                    shapes[k] = tuple(handle.get_slice(k).get_shape())
+            shapes.update(read_header(f).shapes)
         except Exception as e:  # safetensors' own SafetensorError for a damaged header
             raise DataError(f"not a readable safetensors file: {type(e).__name__}: "
                             f"{' '.join(str(e).split())}", file=f) from None

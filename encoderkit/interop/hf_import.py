@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Collection
 
 import torch
-from safetensors import safe_open
 from torch import Tensor, nn
 
 from encoderkit.core import EncoderConfig
@@ -22,10 +21,10 @@ def read_hf_weights(hf_dir: str | Path) -> dict[str, Tensor]:
     from encoderkit.interop.hf_files import shard_files
 
     tensors: dict[str, Tensor] = {}
+    from encoderkit.train.checkpoint_safetensors import load_tensors  # any file name
+
     for f in shard_files(hf_dir):
-        with safe_open(str(f), framework="pt") as handle:
-            for k in handle.keys():
-                tensors[k] = handle.get_tensor(k)
+        tensors.update(load_tensors(f))
     if not any(k.startswith("model.") for k in tensors):
         tensors = {(k if k.startswith(("head.", "decoder.")) else f"model.{k}"): v for k, v in tensors.items()}
     return tensors

@@ -17,14 +17,16 @@ from encoderkit.tasks.label_align import _row_no, find_record, record_index
 from encoderkit.tasks.label_files import check_series_file, counts_header, id_texts, is_missing, read_table
 
 
-def read_split(path: str, ids: np.ndarray) -> np.ndarray:
+def read_split(path: str, ids: np.ndarray, labelled: np.ndarray | None = None) -> np.ndarray:
     """A file with ``id, split`` (train / val / test) -> per record split name ('' = none).
 
     An empty split cell (a CSV's ``row1,``, a Parquet None / NaN) puts its record in no
     split, as a record without a row is (neither trained, validated nor tested on), and as
     an empty label leaves a record unlabelled; the rows are counted in a warning. The cells
     are read one by one: ``astype(str)`` kept a missing one as NaN under pandas 3's string
-    dtype, which ``strip`` then failed on (a traceback)."""
+    dtype, which ``strip`` then failed on (a traceback). ``labelled``: the records with a
+    label; those without a row in the file are counted in a warning too (they were left out
+    without a word)."""
     frame = read_table(path)
     for c in ("id", "split"):
         if c not in frame.columns:
@@ -34,8 +36,10 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
     aliases = {"validation": "val", "valid": "val", "dev": "val"}
     header = counts_header(path, frame)
     blank: list[int] = []
+    seen = np.zeros(len(ids), dtype=bool)
     for i, (rid, cell) in enumerate(zip(id_texts(frame["id"], path, header), frame["split"].tolist())):
         r = find_record(where, rid, _row_no(i, header), ids, path)
+        seen[r] = True
         if is_missing(cell):
             blank.append(_row_no(i, header))
             out[r] = ""
@@ -51,6 +55,11 @@ def read_split(path: str, ids: np.ndarray) -> np.ndarray:
         warnings.warn(f"{path}: {len(blank)} row(s) with an empty split cell ({rows}): their "
                       f"records are in no split (neither trained, validated nor tested on), as a "
                       f"record without a row; write train, val or test there to use them", stacklevel=2)
+    if labelled is not None and (missing := np.flatnonzero(np.asarray(labelled, dtype=bool) & ~seen)).size:
+        shown = ", ".join(repr(str(ids[r])) for r in missing[:5]) + (" ..." if missing.size > 5 else "")
+        warnings.warn(f"{path}: {missing.size} labelled record(s) have no row ({shown}): they are in no "
+                      f"split (neither trained, validated nor tested on); add a row with train, val or "
+                      f"test to use them", stacklevel=2)
     return out
 
 

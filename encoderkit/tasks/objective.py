@@ -167,7 +167,7 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
         labelled = labels.labelled.copy()
         self.test_indices = np.zeros(0, np.int64)
         if task.split:
-            which = L.read_split(task.split, ids)
+            which = L.read_split(task.split, ids, labelled)
             self.train_indices = np.flatnonzero(labelled & (which == "train"))
             self.val_indices = np.flatnonzero(labelled & (which == "val"))
             self.test_indices = np.flatnonzero(labelled & (which == "test"))

@@ -38,11 +38,10 @@ class TaskEvaluation:
         if not trainer._fsdp:
             D.barrier(trainer.info)
             if best.is_file():
-                from safetensors.torch import load_file
-
                 from encoderkit.train import checkpoint as ckpt
+                from encoderkit.train.checkpoint_safetensors import load_tensors  # any file name
 
-                ckpt.load_model_state(self.model, load_file(str(best)))
+                ckpt.load_model_state(self.model, load_tensors(best))
         metrics = self.evaluate_indices(self.test_indices, trainer)
         if metrics:
             trainer._log({"step": trainer.step, "tokens": trainer.tokens,

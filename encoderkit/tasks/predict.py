@@ -270,8 +270,13 @@ class FineTuned(Pretrained):
             if str(spec.label_column) not in names:  # said with the table's columns, not the kept ones
                 raise UsageError(L.missing_label_column(str(spec.label_column), names), file=file,
                                  key="labels")
-            # a data table holding its label column: its features are not labels files' columns
-            keep = {"id", str(spec.label_column), str(spec.group_column)}
+            # a data table holding its label column: its features are not labels files' columns;
+            # its `id` column only where the records' ids are its values (an `id` column ingest read
+            # as an identifier left the ids row<i>: its rows are the records, in order)
+            keep = {str(spec.label_column), str(spec.group_column)}
+            if "id" in names and (len(frame) != len(ids) or
+                                  [str(v) for v in frame["id"]] == [str(v) for v in ids]):
+                keep.add("id")
             frame = frame[[c for c in frame.columns if str(c) in keep]]
         # a column of record ids not named `id` (a sets file's `set`): the ids, not a target
         frame = L.use_id_column(frame, np.asarray(ids, dtype=object), file, spec.token_level,

@@ -99,7 +99,12 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
         # as the other writers do: a missing folder is made (check_parent vetted the ancestor)
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "parquet":
-            frame.to_parquet(tmp, index=False)
+            import pyarrow as pa
+
+            # opened by the name's bytes: given a name, pyarrow writes to its UTF-8 spelling, which a
+            # name under a locale not UTF-8 (or whose bytes are not UTF-8) is not: a UnicodeEncodeError
+            with pa.OSFile(os.fsencode(tmp), "wb") as sink:
+                frame.to_parquet(sink, index=False)
         else:
             frame.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False, compression=method)
         os.replace(tmp, path)

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from encoderkit.errors import DataError
@@ -34,6 +34,8 @@ from encoderkit.train.checkpoint_config import OLDER_RUN, RESUMABLE_KEYS, _typed
 # what a reader of a run being written needs (a checkpoint removed or replaced while it is read)
 from encoderkit.train.checkpoint_live import CheckpointRemoved, aside, being_replaced, checkpoint_identity
 from encoderkit.train.checkpoint_rng import _RNG_ERRORS, _b64, _parse_rng, _unb64, rng_state, set_rng_state
+# safetensors files read by their name's bytes (a run folder named under a locale not UTF-8)
+from encoderkit.train.checkpoint_safetensors import load_tensors, read_header
 from encoderkit.train.checkpoint_tensors import (load_model_state, load_optimizer_tensors, model_state,
                                                  optimizer_tensors, untied_state)
 # the run-directory checks, clean-up and lock live in run_dir; their names stay importable from here
@@ -128,8 +130,6 @@ def verify_checkpoint(path: Path, *, for_inference: bool = False) -> None:
 
 
 def _verify_files(path: Path, skip_digest: tuple[str, ...] = ()) -> None:
-    from safetensors import safe_open
-
     manifest = path / MANIFEST_FILE
     if manifest.is_file():
         try:
@@ -152,8 +152,7 @@ def _verify_files(path: Path, skip_digest: tuple[str, ...] = ()) -> None:
         if not file.is_file():
             raise DataError("missing from the checkpoint", file=file)
         try:
-            with safe_open(str(file), framework="pt") as f:
-                f.keys()
+            read_header(file)
         except Exception as e:  # safetensors raises its own error type for a bad header
             raise DataError(f"not a readable safetensors file ({' '.join(str(e).split())})", file=file) from None
 
@@ -380,19 +379,16 @@ def check_resume_state(state: Mapping[str, Any], path: Path) -> None:
 def load_checkpoint(path: Path, *, resume: bool = False) -> tuple[dict[str, Tensor], dict[str, Tensor], list, dict]:
     """(model tensors, optimizer tensors, optimizer param groups, state.json). ``resume``:
     the entries a resume restores are checked too (``check_resume_state``)."""
-    from safetensors import safe_open
-
     path = Path(path)
     state = read_state(path)
     if resume:
         check_resume_state(state, path)
     file = path / MODEL_FILE
     try:
-        model = load_file(str(file))
+        model = load_tensors(file)
         file = path / OPTIMIZER_FILE
-        with safe_open(str(file), framework="pt") as f:
-            groups = json.loads((f.metadata() or {})["param_groups"])
-        optim = {k: v for k, v in load_file(str(file)).items() if k != "_empty"}
+        groups = json.loads(read_header(file).metadata["param_groups"])
+        optim = {k: v for k, v in load_tensors(file).items() if k != "_empty"}
     except FileNotFoundError:
         raise DataError("missing from the checkpoint", file=file) from None
     except Exception as e:  # SafetensorError, a bad header, a missing param_groups entry
