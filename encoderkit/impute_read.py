@@ -1,15 +1,18 @@
 """The input of ``encoderkit impute`` as the domain reads it (``read_input``): a first
 ingest gives the schema, the domain's reader reads the file (a series table put in time
 order), and the file is refused where impute could not fill it or write it back; a table's
-number columns written with marks such as ``?`` read as numbers (``_marks_as_missing``);
-the columns the model fills (``_value_columns``). ``ReadInput.write`` writes a fill back in
-the file's own row order and text. Split out of ``encoderkit/impute.py`` (the command), so
+number columns written with marks such as ``?`` read as numbers (``_marks_as_missing``), a
+column of ``Decimal`` objects (a Parquet / Spark / DuckDB decimal) as float64 and written back
+as Decimals (``_decimals_as_numbers``, ``_as_decimals``); the columns the model fills
+(``_value_columns``). ``ReadInput.write`` writes a fill back in the file's own row order and
+text. Split out of ``encoderkit/impute.py`` (the command), so
 each module keeps one job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import decimal
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -28,7 +31,8 @@ class ReadInput:
     the domain's ``reader``, the ``data`` (a series table in time order: ``order`` takes the
     file's rows there, None when they are in order already) and the cells the model fills:
     the DataFrame ``columns`` (None: an array's every cell), the ``categorical`` ones, and a
-    long table's ``series_column``. ``ingest_options``: as the domain was given them."""
+    long table's ``series_column``. ``ingest_options``: as the domain was given them.
+    ``decimals``: the columns of ``data`` read from Decimal objects, as they were read."""
     path: str
     domain: str
     schema: Mapping[str, Any]
@@ -39,6 +43,7 @@ class ReadInput:
     categorical: list[str]
     series_column: Any
     ingest_options: Mapping[str, Any]
+    decimals: Mapping[Any, np.ndarray] = field(default_factory=dict)
 
     @property
     def series(self) -> bool:
@@ -47,6 +52,8 @@ class ReadInput:
     def write(self, filled: Any, output: str) -> None:
         """``filled`` to ``output``, in the file's own row order and text (text tables)."""
         read = self.data
+        if self.decimals:  # observed cells as the file holds them, fills in the column's places
+            filled = _as_decimals(filled, self.decimals)
         if self.order is not None:
             filled, read = filled.iloc[np.argsort(self.order)], self.data.iloc[np.argsort(self.order)]
         if isinstance(read, pd.DataFrame):
@@ -112,6 +119,10 @@ def read_input(cls: type, domain: str, input: str, output: str, work: Path, inge
         if absent:
             raise UsageError(f"exclude names column {absent[0]!r} that {input} does not have "
                              f"(columns: {list(map(str, data.columns))[:20]})", key="exclude")
+    decimals: dict[Any, np.ndarray] = {}
+    if isinstance(data, pd.DataFrame):
+        roles = set() if domain == "tabular" else _roles(schema, ingest_options)
+        data, decimals = _decimals_as_numbers(data, roles)
     if domain == "tabular" and isinstance(data, pd.DataFrame):
         data = _marks_as_missing(data, schema, say)
     # a long table (series stacked in blocks of rows, in time order): baseline, held-back
@@ -119,7 +130,7 @@ def read_input(cls: type, domain: str, input: str, output: str, work: Path, inge
     ids = reader.options.get("series_column") if domain == "timeseries" and isinstance(data, pd.DataFrame) \
         else None
     return ReadInput(input, domain, schema, reader, data, order, _value_columns(data, schema, ingest_options),
-                     _categorical(schema), ids, ingest_options)
+                     _categorical(schema), ids, ingest_options, decimals)
 
 
 def refuse_empty(inp: ReadInput, truth: Sequence[Channel]) -> None:
@@ -154,11 +165,70 @@ def _value_columns(data: Any, schema: Mapping[str, Any], ingest_options: Mapping
     if given:  # the channels read: another number column is left as it is, neither held back nor scored
         names = {str(c): c for c in data.columns}
         return [names[str(n)] for n in given if str(n) in names]
-    roles = {schema.get("time_column"), schema.get("series_column"),
-             ingest_options.get("time_column"), ingest_options.get("series_column")}
-    # a yes / no column is a channel too, as True / False objects (a Parquet bool with nulls)
+    roles = _roles(schema, ingest_options)
+    # a decimal channel is float64 by now (``_decimals_as_numbers``); a yes / no column is a
+    # channel too, as True / False objects (a Parquet bool with nulls)
     return [c for c in data.columns if c not in roles and (pd.api.types.is_numeric_dtype(data[c].dtype) or (
         data[c].dtype == object and pd.api.types.infer_dtype(data[c], skipna=True) == "boolean"))]
+
+
+def _roles(schema: Mapping[str, Any], ingest_options: Mapping[str, Any]) -> set:
+    """A series table's time and series columns (as the schema and the options name them)."""
+    return {schema.get("time_column"), schema.get("series_column"),
+            ingest_options.get("time_column"), ingest_options.get("series_column")}
+
+
+def _decimals_as_numbers(data: pd.DataFrame, skip: set) -> tuple[pd.DataFrame, dict[Any, np.ndarray]]:
+    """``data`` with each column of ``Decimal`` objects (how pyarrow hands over a Parquet
+    decimal128 / decimal256 column) but those in ``skip`` as float64, and those columns as
+    read (object arrays). As numbers they are filled, held back and scored as the number
+    columns are (as objects a series left them out: "no missing cell", holes kept); the
+    cells read are written back as they were (``_as_decimals``): float64 holds about 16
+    digits, so 1.234567890123456789 was written 1.234567890123456690."""
+    out, kept = data, {}
+    for c in data.columns:
+        s = data[c]
+        if c in skip or s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) != "decimal":
+            continue
+        if out is data:
+            out = data.copy()
+        kept[c] = s.to_numpy(dtype=object, copy=True)
+        # Decimal('NaN') is missing to pandas (isna): NaN here too
+        out[c] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return out, kept
+
+
+def _as_decimals(filled: pd.DataFrame, read: Mapping[Any, np.ndarray]) -> pd.DataFrame:
+    """``filled`` with each column of ``read`` (``_decimals_as_numbers``) back as Decimals:
+    the cells read as they were, a fill rounded to the places of the column's observed cells
+    (a Parquet decimal's scale: 7.3 in a decimal(10, 2) column is 7.30); a cell left
+    missing stays missing (None)."""
+    out = filled.copy()
+    for c, given in read.items():
+        values = given.copy()
+        holes = pd.isna(values)
+        places = [v.as_tuple().exponent for v in values[~holes]]
+        step = decimal.Decimal(1).scaleb(min(places)) if places and all(isinstance(p, int) for p in places) \
+            else None
+        fills = out[c].to_numpy(dtype=object)
+        values[holes] = [_decimal(v, step) for v in fills[holes]]
+        out[c] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+def _decimal(value: Any, step: decimal.Decimal | None) -> decimal.Decimal | None:
+    """The number ``value`` as the shortest Decimal that reads back as it (``repr``), to
+    ``step``'s places; None where it is missing or not finite."""
+    if isinstance(value, decimal.Decimal):
+        return value if value.is_finite() else None
+    if pd.isna(value) or not np.isfinite(float(value)):
+        return None
+    out = decimal.Decimal(repr(float(value)))
+    if step is None:
+        return out
+    # a context of 80 digits: the default 28 could not quantize a decimal(38, 18) cell
+    with decimal.localcontext(decimal.Context(prec=80)):
+        return out.quantize(step)
 
 
 def _marks_as_missing(data: pd.DataFrame, schema: Mapping[str, Any], say: Callable[[str], None]) -> pd.DataFrame:

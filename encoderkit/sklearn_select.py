@@ -43,6 +43,7 @@ class SelectionMixin:
         alone measures how much the seeds disagree, not how far a fill is from the truth (on
         a survey of diabetes cells, 3 models: the error was within 2 spreads for 37% of the
         cells)."""
+        from domains.tabular.values import numeric_values
         from encoderkit.numerics import finite_mean_std
 
         kinds = _kinds(self)
@@ -52,7 +53,7 @@ class SelectionMixin:
             used = self.selection_.get(c)
             if used not in errors or c not in numeric or kinds.get(c) != "numeric":
                 continue
-            values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+            values = numeric_values(frame[c])  # an Arrow decimal with nulls: pd.to_numeric lost rows
             sd = finite_mean_std(values[np.isfinite(values)])[1] or 1.0  # cell_errors' unit
             if np.isfinite(sd) and np.isfinite(errors[used]):
                 out[c] = float(errors[used]) * float(sd)
@@ -269,7 +270,9 @@ def _is_number(s: pd.Series) -> bool:
 
 
 def _floats(s: pd.Series) -> np.ndarray:
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    from domains.tabular.values import numeric_values
+
+    return numeric_values(s)  # an Arrow decimal / halffloat too (pd.to_numeric failed on both)
 
 
 def _units_rmse(truth: pd.Series, fill: pd.Series, mask: np.ndarray) -> float:

@@ -157,4 +157,42 @@ def like_observed(fill: Sequence[Any], observed: Any) -> list[Any]:
                 x = int(v)  # an object column of ints: the fill 2, not 2.0 (a float beside its ints)
             out.append(v if x is None else float(x) if floats else x)
         return out
+    if kind in _NAMED_KINDS:
+        return _as_named(fill, values)
     return fill
+
+
+# observed values whose categories are their text (``schema._json_value``: ``str(value)``)
+_NAMED_KINDS = ("bytes", "time", "timedelta")
+
+
+def _as_named(fill: Sequence[Any], values: pd.Series) -> list[Any]:
+    """Each category fill of ``fill`` as the observed value of ``values`` it names. Why: the
+    schema keeps a bytes, time of day or duration category as its text (``"b'\\x01'"``,
+    ``'09:30:00'``, ``'0 days 00:00:54'``); written as it was, a binary column got the repr
+    text as its bytes and a time or duration column mixed text with its values (a traceback
+    at the Parquet write). A text no observed cell writes (a model filling another table) is
+    read back as the observed cells' type reads it (``_parse_named``)."""
+    named = {str(v): v for v in values}
+    kind = type(values.iloc[0])
+    return [named[v] if isinstance(v, str) and v in named else
+            _parse_named(v, kind) if isinstance(v, str) else v for v in fill]
+
+
+def _parse_named(text: str, kind: type) -> Any:
+    """The value of type ``kind`` whose ``str`` is ``text``; ``text`` itself where it writes
+    none (a category of another type: as it is)."""
+    import ast
+    import datetime
+
+    try:
+        if issubclass(kind, bytes):
+            value = ast.literal_eval(text)  # a bytes literal only (checked below), no code run
+            return kind(value) if isinstance(value, bytes) else text
+        if issubclass(kind, datetime.time):
+            return datetime.time.fromisoformat(text)
+        if issubclass(kind, (pd.Timedelta, datetime.timedelta, np.timedelta64)):
+            return pd.Timedelta(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    return text

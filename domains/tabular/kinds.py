@@ -79,6 +79,42 @@ def _infer_kind(s: pd.Series, opts: Mapping[str, Any]) -> str:
     return "categorical"
 
 
+# Python values pandas gives for the cells of a nested Arrow column (list: ndarray or list,
+# struct: dict, map: a list of (key, value) tuples)
+_NESTED_CELLS = (np.ndarray, list, dict, set)
+
+
+def nested_type(s: pd.Series) -> str | None:
+    """The type of the column ``s`` when its cells are nested values (a Parquet list, struct
+    or map column; an Arrow-backed one), else None. Such a cell is no number and no category
+    (no value count: an array is unhashable, so ingest met a TypeError naming no column):
+    the column is left out of the model, kept as read (``nested_message``)."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return str(dtype.pyarrow_dtype) if pa.types.is_nested(dtype.pyarrow_dtype) else None
+    if dtype != object:
+        return None
+    present = s.dropna()
+    if pd.api.types.infer_dtype(present, skipna=True) != "mixed":  # text, numbers, dates: C-speed
+        return None
+    kinds = sorted({_NESTED_NAMES.get(type(v).__name__, "list") if not isinstance(v, list) or
+                    not v or not all(isinstance(x, tuple) for x in v) else "map"
+                    for v in present if isinstance(v, _NESTED_CELLS)})
+    return f"nested values ({' / '.join(kinds)})" if kinds else None
+
+
+# a nested cell's Python type -> the Arrow type it came from (a map's cell: a list of tuples)
+_NESTED_NAMES = {"dict": "struct", "set": "set"}
+
+
+def nested_message(name: str, type_: str) -> str:
+    """What ingest says of the column ``name`` whose cells are nested (``nested_type``)."""
+    return (f"column {name!r} holds {type_}: neither numbers nor categories, so it is left out "
+            f"of the model, its cells kept as they are")
+
+
 def _ascii_twin(s: pd.Series) -> pd.Series:
     """The full-width text column ``s`` as an ASCII file's reader gives it: integers (nullable)
     when every cell is one and none is led by a zero (``０１２３`` is a code, kept as text, so the

@@ -48,6 +48,45 @@ def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> N
 
     from domains.tabular.reading import arrow_file
 
-    table = pa.Table.from_pandas(frame, preserve_index=index)
+    table = _arrow_table(frame, index, schema)
     with arrow_file(path, "wb") as sink:  # by the name's bytes, as the input was read
         pq.write_table(as_input_schema(table, schema), sink)
+
+
+def _arrow_table(frame: pd.DataFrame, index: bool, schema: Any) -> Any:
+    """``pa.Table.from_pandas`` of ``frame``, a column pandas' inference cannot convert taken
+    as the input's own type. Why: a nested column (map, list of structs) comes to pandas as
+    Python lists of tuples or dicts, which inference reads as something else (a map's
+    ``[('k', 0.5)]`` as text: an ArrowTypeError), so a file with such a column kept as read
+    (left out of the inputs, or excluded) could not be written back. A column no type takes
+    is a one-line ``DataError`` naming it and its type."""
+    import pyarrow as pa
+
+    from encoderkit.errors import DataError
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        if schema is None:
+            raise
+    names = list(schema.names)
+    typed: dict[int, Any] = {}
+    for j, name in enumerate(frame.columns):
+        try:
+            pa.Array.from_pandas(frame.iloc[:, j])
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            pass
+        want = schema.field(str(name)).type if names.count(str(name)) == 1 else None
+        try:
+            if want is None:
+                raise pa.ArrowTypeError("not a column of the input")
+            typed[j] = pa.Array.from_pandas(frame.iloc[:, j], type=want)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise DataError(f"column {str(name)!r} ({want or frame.dtypes.iloc[j]}) cannot be written "
+                            f"to Parquet: {' '.join(str(e).split())}") from None
+    rest = [j for j in range(frame.shape[1]) if j not in typed]
+    table = pa.Table.from_pandas(frame.iloc[:, rest], preserve_index=index)
+    for j in sorted(typed):  # back at its place (the index levels, if any, come after the columns)
+        table = table.add_column(j, pa.field(str(frame.columns[j]), typed[j].type), typed[j])
+    return table

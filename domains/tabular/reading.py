@@ -115,6 +115,8 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     if lower.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
+        with arrow_file(path) as source:  # the names first: pyarrow's reader refuses a repeat in its words
+            refuse_repeated_names(pq.read_schema(source).names, path)
         with arrow_file(path) as source:
             table, dropped = _check_names(pq.read_table(source), path)
         frame = _to_pandas(table)
@@ -459,6 +461,28 @@ def _comma_numbers(table: Any) -> list[str]:
         if said == "comma":
             found.append(str(fld.name))
     return found
+
+
+def repeated_name(names: Sequence[Any]) -> tuple[str, list[int]] | None:
+    """The first name two or more of ``names`` (a Parquet file's top-level columns) share and
+    their 1-based positions, else None."""
+    for name in dict.fromkeys(names):
+        where = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(where) > 1:
+            return str(name), where
+    return None
+
+
+def refuse_repeated_names(names: Sequence[Any], path: str) -> None:
+    """A ``DataError`` for a Parquet file that gives one name to two columns, as a text
+    table's repeated header name is refused (``repeated_header_name``): pyarrow cannot tell
+    them apart (its "Multiple matches for FieldRef"), and a column given by the name would
+    be one of the two without a word."""
+    repeated = repeated_name(list(names))
+    if repeated:
+        name, where = repeated
+        raise DataError(f"the file names column {name!r} {len(where)} times (columns "
+                        f"{', '.join(map(str, where))}); give every column its own name", file=path)
 
 
 def _dropped(path: str, count: int) -> list[str]:

@@ -47,7 +47,7 @@ from domains.tabular.options import KINDS, INGEST_DEFAULTS, check_ingest_options
 from domains.tabular.values import (_datetime_ns, _is_date_objects, _is_datetime, _is_timedelta,  # noqa: F401
                                     _json_value, column_numbers, missing_marks, numeric_values, row_name)
 from domains.tabular.kinds import (CODE_REPEATS, CODES_MAX, IDENTIFIER_MIN, _codes, _collapsing,  # noqa: F401
-                                   _infer_kind, _number_share)
+                                   _infer_kind, _number_share, nested_message, nested_type)
 from domains.tabular.identifiers import identifier_message, identifier_reason, near_unique
 from domains.tabular.encoding import Encoded, _standardised, as_frame, bin_index, decode_numeric, encode_frame  # noqa: F401
 from domains.tabular.columnfill import _UNITS_NS, _round_to_unit, fill_column  # noqa: F401
@@ -141,6 +141,8 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
     messages: list[str] = []
     if s.notna().sum() == 0:
         return None, [entirely_missing_message(name)], "it is entirely missing"
+    if (nested := nested_type(s)) is not None:  # a list / struct / map column: no value counts
+        return None, [nested_message(name, nested)], f"it holds {nested}"
     dates = date_text(s) if opts["columns"].get(name) in (None, "numeric") else None
     kind = opts["columns"].get(name) or ("numeric" if dates is not None else _infer_kind(s, opts))
     big = kind == "categorical" and name not in opts["columns"] and beyond_int64(s)

@@ -61,8 +61,10 @@ def numeric_values(s: pd.Series) -> np.ndarray:
         return out
     # to_numpy with na_value: an Arrow or nullable column's pd.NA as NaN (pd.to_numeric of an
     # Arrow string column holds NaN for its words, NA for its holes: a notna() test of it
-    # took every word for a number)
-    if pd.api.types.is_bool_dtype(s.dtype):
+    # took every word for a number). A column of numbers goes this way too: pd.to_numeric
+    # of an Arrow decimal with nulls gave fewer values than rows, of an Arrow halffloat a
+    # TypeError (pandas has no nullable float16)
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
     if wide_text(s):  # ２２９．６ as 229.6: pandas reads no full-width digit (textforms.ascii_width)
         s = s.map(ascii_width, na_action="ignore")

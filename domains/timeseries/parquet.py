@@ -49,12 +49,15 @@ def read_frame(path: str, rows: int | None = None) -> tuple[pd.DataFrame, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from domains.tabular.reading import arrow_file
+    from domains.tabular.reading import arrow_file, refuse_repeated_names
 
     with reading(path):
         try:
             # by the name's bytes (a name under a locale that is not UTF-8: arrow_file)
             with arrow_file(path) as f:
+                # one name for two columns: said as a table's is, not in pyarrow's words
+                refuse_repeated_names(pq.read_schema(f).names, path)
+                f.seek(0)
                 if rows is None:
                     table = pq.read_table(f)
                 else:  # a head: the first batch, with the schema that holds pandas' metadata
@@ -220,9 +223,13 @@ def head(path: str, rows: int) -> pd.DataFrame | None:
     datetimes, categories and Arrow strings as text cells (the guess reads dates from text;
     a missing cell of pandas' ``string`` is ``NA``, which compares as neither equal nor not);
     None when the file cannot be read (its reader names the problem)."""
+    from domains.tabular.reading import repeated_name
+
     try:
         frame, _ = read_frame(path, rows)
     except Exception:
+        return None
+    if repeated_name(list(frame.columns)) is not None:  # a column by name would be two: the reader refuses it
         return None
     frame, _ = as_columns(frame)
     for c in frame.columns:
