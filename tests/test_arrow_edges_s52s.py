@@ -33,30 +33,9 @@ RUNS = 4
 @pytest.fixture(scope="module")
 def tabular_run(tmp_path_factory) -> Path:
     """An untrained tiny tabular run (error paths need no trained weights)."""
-    import torch
+    from tests.reliability.conftest import make_run
 
-    from encoderkit.core import EncoderConfig
-    from encoderkit.data.ingest import ingest
-    from encoderkit.data.store import RecordStore
-    from encoderkit.modeling import MaskedEncoderModel
-    from encoderkit.registry import get_domain
-    from encoderkit.train import checkpoint as ckpt
-
-    root = tmp_path_factory.mktemp("arrow-edges")
-    (root / "raw").mkdir()
-    paths, options = get_domain("tabular").sample_sources(str(root / "raw"))
-    store = root / "store.zarr"
-    ingest("tabular", paths, str(store), progress=False, verbose=False, **options)
-    domain = get_domain("tabular")(RecordStore(str(store)).schema)
-    torch.manual_seed(0)
-    config = EncoderConfig(hidden_size=32, num_heads=2, num_layers=2, intermediate_size=48,
-                           local_window=8, rope_axes=domain.rope_axes)
-    model = MaskedEncoderModel(domain, config)
-    run = root / "run"
-    state = {"step": 1, "model_config": config.to_dict(), "domain": domain.describe()}
-    ckpt.save_checkpoint(run / "checkpoints", 1, ckpt.model_state(model), {}, [], state, keep=0)
-    (run / "config.yaml").write_text("data:\n  max_seqlen: 64\n")
-    return run
+    return make_run("tabular", tmp_path_factory.mktemp("arrow-edges")).dir
 
 
 def test_infill_of_an_empty_csv_exits_1_with_its_one_line_error_every_time(tabular_run, tmp_path):

@@ -198,6 +198,7 @@ class Bar:
 
     def __init__(self, **kwargs) -> None:
         self.total, self.unit, self.n, self.updates, self.postfix = kwargs["total"], kwargs["unit"], 0, [], ""
+        self.closed = False
 
     def update(self, k: int) -> None:
         self.n += k
@@ -207,7 +208,7 @@ class Bar:
         self.postfix = s
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 @pytest.mark.parametrize("options", [dict(), dict(tokens="kmer", k=6, rc_embed=True)])
@@ -226,7 +227,7 @@ def test_embed_of_a_viewed_store_is_the_same_and_its_bar_counts_tokens(long_stor
         assert max(reads) <= 2 * CHUNK
     bar = bars[0]
     stored = int(long_store.lengths.sum()) * (2 if options.get("rc_embed") else 1)
-    assert bar.unit == "tok" and bar.total == bar.n == stored
+    assert bar.unit == "tok" and bar.total == bar.n == stored and all(b.closed for b in bars)
     # the 30,000-base record moved it window by window (a bar of records: one update, at its end)
     inside = [n for n in bar.updates if 300 < n < 300 + 30_000]
     assert len(set(inside)) > 100

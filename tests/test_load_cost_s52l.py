@@ -43,21 +43,11 @@ from encoderkit.tasks.model import TaskModel
 from encoderkit.tasks.spec import TaskSpec
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import pretrain
-from tests.domains.sample_store import ingest_sample
 
-BUILT_IN = ["genomic", "sets", "tabular", "timeseries"]
+from tests.test_call_costs_s51a2 import BUILT_IN, stores  # noqa: F401 (a fixture: each built-in's sample store)
+
 # the sets domain's note on window order (coordinates in input order) is no concern here
 pytestmark = pytest.mark.filterwarnings("ignore:sets with coordinates")
-
-
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("samples")
-    out = {}
-    for name in BUILT_IN:
-        (root / name).mkdir()
-        out[name] = ingest_sample(name, root / name)
-    return out
 
 
 def _builders(domain, mode: str) -> dict[str, object]:

@@ -15,8 +15,6 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -25,23 +23,13 @@ from encoderkit import cli
 from encoderkit.train.checkpoint import MANIFEST_FILE, STATE_FILE, file_digest
 from encoderkit.train.config import compose, compose_finetune
 from encoderkit.train.metrics_log import read_metrics
+from tests.test_defaults_paths_s52f import store  # noqa: F401 (a fixture: a 60-row tabular store)
 
 SMALL = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
          "data.max_tokens=64", "data.max_seqlen=8", "train.progress=false", "train.eval_every=0",
          "train.plot=false"]
 # the tabular domain's Python defaults where its yaml says otherwise (what domain.name= composed)
 PYTHON = [f"domain.{k}={OPTION_DEFAULTS[k]}" for k in ("masker", "numeric_decode", "infill_blend")]
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("s52f2")
-    rng = np.random.default_rng(0)
-    pd.DataFrame({"a": rng.normal(size=60).round(3), "b": rng.integers(0, 4, 60),
-                  "c": rng.normal(size=60).round(3)}).to_csv(root / "t.csv", index=False)
-    assert cli.main(["ingest", "domain=tabular", f"input={root / 't.csv'}", f"output={root / 's.zarr'}",
-                     "progress=false"]) == 0
-    return root / "s.zarr"
 
 
 def _as_earlier(run: Path, domain: dict) -> None:

@@ -43,7 +43,6 @@ def as_input_schema(table: Any, schema: Any) -> Any:
 
 def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> None:
     """``frame`` to the Parquet file ``path`` (``index``: its index too), typed as ``schema``."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from domains.tabular.reading import arrow_file
@@ -51,6 +50,17 @@ def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> N
     table = _arrow_table(frame, index, schema)
     with arrow_file(path, "wb") as sink:  # by the name's bytes, as the input was read
         pq.write_table(as_input_schema(table, schema), sink)
+
+
+def _arrow_problem(column: pd.Series, type: Any = None) -> str | None:
+    """Why pyarrow cannot take ``column`` (as ``type``; None: as it infers), or None."""
+    import pyarrow as pa
+
+    try:
+        pa.Array.from_pandas(column, type=type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        return " ".join(str(e).split())
+    return None
 
 
 def _arrow_table(frame: pd.DataFrame, index: bool, schema: Any) -> Any:
@@ -72,19 +82,15 @@ def _arrow_table(frame: pd.DataFrame, index: bool, schema: Any) -> Any:
     names = list(schema.names)
     typed: dict[int, Any] = {}
     for j, name in enumerate(frame.columns):
-        try:
-            pa.Array.from_pandas(frame.iloc[:, j])
+        column = frame.iloc[:, j]
+        if _arrow_problem(column) is None:
             continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            pass
         want = schema.field(str(name)).type if names.count(str(name)) == 1 else None
-        try:
-            if want is None:
-                raise pa.ArrowTypeError("not a column of the input")
-            typed[j] = pa.Array.from_pandas(frame.iloc[:, j], type=want)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        problem = "not a column of the input" if want is None else _arrow_problem(column, want)
+        if problem is not None:
             raise DataError(f"column {str(name)!r} ({want or frame.dtypes.iloc[j]}) cannot be written "
-                            f"to Parquet: {' '.join(str(e).split())}") from None
+                            f"to Parquet: {problem}")
+        typed[j] = pa.Array.from_pandas(column, type=want)
     rest = [j for j in range(frame.shape[1]) if j not in typed]
     table = pa.Table.from_pandas(frame.iloc[:, rest], preserve_index=index)
     for j in sorted(typed):  # back at its place (the index levels, if any, come after the columns)

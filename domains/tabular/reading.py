@@ -256,22 +256,35 @@ def read_text(path: str, plan: TextPlan, limit: int | None, rows: RowErrors, ign
     gets the file by pyarrow's own stream and no handler: a row it cannot read as it is (a
     ragged one, which the handler skips) fails it, and the table is read on one thread, as
     it then was anyway to number the rows skipped (``rows.threads`` says so for the next)."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     if rows.threads:
-        with arrow_text(path, plan.method, limit) as src:
-            if isinstance(src, pa.NativeFile):
-                try:
-                    return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=True),
-                                          parse_options=parse_options(plan, None, ignore_empty_lines),
-                                          convert_options=convert)
-                except pa.ArrowInvalid:  # a row the handler skips, or the problem said by the read below
-                    pass
+        table = _threaded_read(path, plan, limit, ignore_empty_lines, convert)
+        if table is not None:
+            return table
         rows.threads = False
     with arrow_text(path, plan.method, limit) as src:
         return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=False),
                               parse_options=parse_options(plan, rows, ignore_empty_lines), convert_options=convert)
+
+
+def _threaded_read(path: str, plan: TextPlan, limit: int | None, ignore_empty_lines: bool,
+                   convert: Any) -> Any:
+    """``read_text``'s read on several threads, or None where it cannot be one: the file comes
+    as a stream of Python's, or holds a row pyarrow cannot read as it is (a ragged one, which
+    only the handler skips; or a problem the one-thread read then says)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with arrow_text(path, plan.method, limit) as src:
+        if not isinstance(src, pa.NativeFile):
+            return None
+        try:
+            return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=True),
+                                  parse_options=parse_options(plan, None, ignore_empty_lines),
+                                  convert_options=convert)
+        except pa.ArrowInvalid:
+            return None
 
 
 def written_options(names: Sequence[str]) -> Any:

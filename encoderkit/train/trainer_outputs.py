@@ -37,11 +37,8 @@ def displayable_name(name: str) -> str:
     it (``LC_ALL=C``: ``lauf_ü`` is ``'lauf_\\udcc3\\udcbc'``, its bytes kept as surrogate
     escapes) is its bytes read as UTF-8, any byte that is not replaced; another name as it is.
     matplotlib refused the escapes in ``loss.png``'s title, after the checkpoints were written."""
-    try:
-        name.encode("utf-8")
+    if not any("\ud800" <= ch <= "\udfff" for ch in name):  # every other character encodes
         return name
-    except UnicodeEncodeError:
-        pass
     try:
         raw = os.fsencode(name)  # the bytes the escapes stand for
     except UnicodeEncodeError:  # not a name this file system's encoding made
