@@ -185,8 +185,33 @@ def random_init_skipped() -> Iterator[None]:
     random initialisation, which the weights replace, is not drawn (a ``base`` model's took
     11 s of a 13 s load on one CPU thread). The parameters' values are undefined until the
     weights are loaded; buffers and constants are the plain build's, and the caller's random
-    generators are not drawn from. Not for a model of which a part keeps its initialisation
-    (a fine-tuning run's new head: its draws follow the encoder's, drawn before it). This
-    thread only (torch's function modes are per thread)."""
+    generators are not drawn from. For a model of which a part keeps its initialisation (a
+    fine-tuning run's new head), around the loaded part only (``loaded_part``), the new part
+    drawn from a generator of its own (``drawn_from``). This thread only (torch's function
+    modes are per thread)."""
     with _RandomInitSkipped():
+        yield
+
+
+@contextmanager
+def loaded_part() -> Iterator[None]:
+    """Around the build of the part of a model that a checkpoint then replaces in full (a
+    fine-tuning run's pretrained embedder and encoder): its random initialisation is skipped
+    (``random_init_skipped``), and the caller's CPU generator is left as it was, whatever the
+    part draws outside that (a ``torch.randn`` wrapped in a Parameter): the run's random
+    stream after the build (dropout, augmentation) is the same as if the part had been drawn
+    and then replaced."""
+    with torch.random.fork_rng(devices=[]), _RandomInitSkipped():
+        yield
+
+
+@contextmanager
+def drawn_from(seed: int) -> Iterator[None]:
+    """Random draws inside from a CPU generator of their own, seeded with ``seed``; the
+    caller's CPU generator is left as it was. A fine-tuning run's new head: its values follow
+    ``seed`` alone, not what was drawn before it (the encoder's initialisation, skipped where
+    a checkpoint replaces it). Not ``torch.manual_seed``: that reseeds the CUDA generators too,
+    which ``fork_rng(devices=[])`` does not give back."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
         yield

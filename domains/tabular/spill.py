@@ -17,6 +17,7 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from domains.tabular.compressed import PYARROW_DECOMPRESSES
 from domains.tabular.reading import RowErrors, TextPlan, arrow_text, parse_options, parsing
 
 # pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
@@ -108,22 +109,66 @@ def quoted_lines(chunks: Sequence[Any]) -> tuple[Any, bool]:
     return sink.getvalue(), ends
 
 
+# the compression of ``_native_copy``'s copy: fast, and its reader is pyarrow's own
+COPY_CODEC = "zstd"
+
+
+def _native_copy(path: str, plan: TextPlan, folder: str) -> str | None:
+    """For a table that Python decompresses (.xz, .zip: ``compressed.open_stream``), its text
+    copied by this thread, recompressed by pyarrow (``COPY_CODEC``), into ``folder``; None for
+    one pyarrow reads itself.
+
+    Why: pyarrow's streaming CSV reader reads ahead on its I/O threads, on one thread as on
+    several, so a stream of Python's was read there, taking the interpreter's lock. A read
+    that failed (a row longer than a block, a row that is not UTF-8) left those threads
+    reading; one that asked for the lock as the interpreter exited ended inside a C++
+    destructor: "terminate called without an active exception", SIGABRT, exit 134 instead of
+    the error's 1 (8 of 8 runs of such a read and exit; ``reading.read_text`` for the
+    whole-file reader). The copy is pyarrow's to read: nothing of Python's is on its threads."""
+    import shutil
+
+    import pyarrow as pa
+
+    if plan.method in PYARROW_DECOMPRESSES:
+        return None
+    copy = os.path.join(folder, f"text.{COPY_CODEC}")
+    with arrow_text(path, plan.method) as src, pa.OSFile(os.fsencode(copy), "wb") as raw, \
+            pa.CompressedOutputStream(raw, COPY_CODEC) as out:
+        shutil.copyfileobj(src, out, BLOCK_BYTES)
+    return copy
+
+
 @contextmanager
-def _source(path: str, plan: TextPlan) -> Iterator[Any]:
-    """What pyarrow reads the file from: its name (it decompresses .gz / .bz2 / .zst by the
-    name), or the decompressed bytes of a .xz or a .zip, as they are decompressed (a .zip's
-    member was read whole into memory: the table this path exists for)."""
-    with arrow_text(path, plan.method) as src:
+def _source(path: str, plan: TextPlan, copy: str | None) -> Iterator[Any]:
+    """What pyarrow reads the file from, a stream of its own: the file opened by its name's
+    bytes (decompressed by pyarrow for .gz / .bz2 / .zst), or ``copy`` (``_native_copy``)."""
+    import pyarrow as pa
+
+    if copy is None:
+        with arrow_text(path, plan.method) as src:
+            yield src
+        return
+    with pa.OSFile(os.fsencode(copy), "rb") as raw, pa.CompressedInputStream(raw, COPY_CODEC) as src:
         yield src
 
 
-def _header(path: str, plan: TextPlan, read: Any, ignore_empty_lines: bool) -> list[str]:
-    """The column names, as pyarrow reads the header."""
+@contextmanager
+def _streamed(src: Any, read: Any, parse: Any, convert: Any = None) -> Iterator[Any]:
+    """pyarrow's streaming CSV reader over ``src``, closed on leaving, an error included, so
+    that it lets go of the row handler Python lent it while this thread can."""
     import pyarrow.csv as pacsv
 
-    with _source(path, plan) as src:
-        reader = pacsv.open_csv(src, read_options=read,
-                                parse_options=parse_options(plan, RowErrors(), ignore_empty_lines))
+    reader = pacsv.open_csv(src, read_options=read, parse_options=parse, convert_options=convert)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _header(path: str, plan: TextPlan, read: Any, ignore_empty_lines: bool, copy: str | None) -> list[str]:
+    """The column names, as pyarrow reads the header."""
+    with _source(path, plan, copy) as src, \
+            _streamed(src, read, parse_options(plan, RowErrors(), ignore_empty_lines)) as reader:
         return reader.schema.names
 
 
@@ -139,21 +184,21 @@ def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
     file = os.path.join(folder, "cells.parquet")
     read = pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES)  # one thread: rows numbered
     with rows.collected(), parsing(path, rows, plan):
-        names = _header(path, plan, read, True)
+        copy = _native_copy(path, plan, folder)
+        names = _header(path, plan, read, True, copy)
         # one column: an empty line is its missing cell, not nothing (as the whole-file reader;
         # an empty first line is then the header)
         lines = len(names) != 1
         if not lines:
-            names = _header(path, plan, read, False)
+            names = _header(path, plan, read, False, copy)
         convert = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
                                        null_values=[], quoted_strings_can_be_null=False)
         schema = pa.schema([pa.field(f"c{j}", pa.binary()) for j in range(len(names))])  # names may repeat
         count = 0
         # Parquet, not Arrow's IPC format: its reader reads a batch's every column to return one
-        with _source(path, plan) as src, pq.ParquetWriter(file, schema, compression="lz4", use_dictionary=False,
-                                                          write_statistics=False) as out:
-            reader = pacsv.open_csv(src, read_options=read, parse_options=parse_options(plan, rows, lines),
-                                    convert_options=convert)
+        with _source(path, plan, copy) as src, \
+                _streamed(src, read, parse_options(plan, rows, lines), convert) as reader, \
+                pq.ParquetWriter(file, schema, compression="lz4", use_dictionary=False, write_statistics=False) as out:
             pending: list[Any] = []
             size = 0
             for batch in reader:
@@ -165,4 +210,6 @@ def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
                     pending, size = [], 0
             if pending:
                 out.write_table(pa.Table.from_batches(pending).rename_columns(schema.names))
+        if copy is not None:  # read: its disk is the cells' now
+            os.remove(copy)
     return RawTable(file, names, count, rows)

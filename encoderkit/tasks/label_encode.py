@@ -33,7 +33,18 @@ def _class_name(v: Any) -> str:
         return str(int(v))
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
+    if isinstance(v, Decimal) and v.is_finite():
+        return _decimal_name(v)
     return str(v).strip()
+
+
+def _decimal_name(v: Decimal) -> str:
+    """A decimal label (a Parquet ``decimal128`` column's value) by its value, not by its
+    column's scale: ``1.50`` of a decimal(10,2) and ``1.500`` of a decimal(10,3) are the class
+    ``1.5`` (a float label's name), ``3.00`` is ``3``; in positional notation (``100``, not
+    ``1E+2``)."""
+    text = format(v.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
 
 
 def class_code(index: Mapping[str, int], x: Any, kind: str = "") -> int | None:
@@ -62,6 +73,8 @@ def class_coder(index: Mapping[str, int], kind: str = "") -> Callable[[Any], int
         name = _class_name(x)
         if name in index:
             return index[name]
+        if isinstance(x, Decimal) and str(x) in index:  # a run before decimals were numbers: "1.50"
+            return index[str(x)]
         same = lowered.get(name.lower(), ())
         if len(same) == 1:
             return same[0]
@@ -90,6 +103,10 @@ def _numeric(x: Any, kind: str = "float") -> Decimal | float | None:
         value = float(x)
         if math.isnan(value) or (kind == "int" and abs(value) >= _EXACT_FLOAT):
             return None
+    elif isinstance(x, Decimal):  # a Parquet decimal column's value: exact
+        if not x.is_finite():
+            return None
+        value = x
     elif isinstance(x, str) and _NUMBER_TEXT.fullmatch(x.strip()):
         value = x.strip()
     else:
@@ -196,9 +213,11 @@ def class_kind(labels: Labels, classes: list[str], token: bool) -> str:
         for x in (v if token else [v]):
             if is_missing(x):
                 continue
+            # a decimal (a Parquet decimal128 column) is a number: a float class, named by
+            # its value (``_decimal_name``); one a float cannot name back stays text (below)
             kinds.add("bool" if isinstance(x, (bool, np.bool_)) else
                       "int" if isinstance(x, (int, np.integer)) else
-                      "float" if isinstance(x, (float, np.floating)) else "str")
+                      "float" if isinstance(x, (float, np.floating, Decimal)) else "str")
     kind = kinds.pop() if len(kinds) == 1 else "float" if kinds == {"int", "float"} else "str"
     if kind == "str" and classes and all(_INT_TEXT.fullmatch(c) for c in classes):
         kind = "int"

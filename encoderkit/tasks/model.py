@@ -13,6 +13,7 @@ Regression heads predict standardised targets (train-split mean / std in the
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,23 +23,47 @@ from torch import Tensor, nn
 from encoderkit.batch import PackedBatch
 from encoderkit.core import Encoder, EncoderConfig
 from encoderkit.domain import Domain, HeadOutput
-from encoderkit.modeling import gather_predicted
+from encoderkit.modeling import drawn_from, gather_predicted, loaded_part
 from encoderkit.tasks import heads as H
 from encoderkit.tasks.spec import TaskSpec
 
 
+# the words a fine-tuning head's seed is derived from, with run.seed (``head_seed``)
+HEAD_STREAM = "encoderkit.tasks.head"
+
+
+def head_seed(run_seed: int) -> int:
+    """The seed of a fine-tuning run's new head (``TaskModel``'s ``seed``): from ``run.seed``
+    (an ensemble member's is ``run.seed + i``, so each member draws its own head), through
+    numpy's ``SeedSequence`` so that the head's stream is not the one ``torch.manual_seed(run.seed)``
+    gives the encoder of a run from scratch."""
+    words = np.frombuffer(HEAD_STREAM.encode(), dtype=np.uint8).tolist()
+    low, high = np.random.SeedSequence([int(run_seed) & (2**64 - 1), *words]).generate_state(2)
+    return int(low) | int(high) << 32
+
+
 class TaskModel(nn.Module):
+    """``pretrained``: the embedder and encoder (and a contrastive stage's pretraining head)
+    are then loaded from a checkpoint in full (``load_encoder_weights``), so their random
+    initialisation is not drawn (``modeling.loaded_part``: a ``base`` model's took 11 s on one
+    CPU thread) and their values are undefined until loaded. The new head (classifier, its
+    dense layer, a contrastive projection) is drawn from a generator of its own seeded with
+    ``seed`` (``head_seed`` of run.seed): the same head whether the encoder was drawn or
+    loaded, and the caller's generator is not drawn from for it."""
+
     def __init__(self, domain: Domain, config: EncoderConfig, spec: TaskSpec, *,
                  class_weights: np.ndarray | None = None, temperature: float = 0.05,
-                 learn_temperature: bool = True) -> None:
+                 learn_temperature: bool = True, seed: int = 0, pretrained: bool = False) -> None:
         super().__init__()
         if config.rope_axes != domain.rope_axes:
             raise ValueError(f"model.rope_axes={config.rope_axes} but domain {domain.name!r} "
                              f"uses {domain.rope_axes} position axes")
         self.config, self.spec = config, spec
         self.cls_position = domain.cls_position
-        self.embedder = domain.embedder(config)
-        self.encoder = Encoder(config)
+        # from scratch (no checkpoint): drawn from the run's generator, as a pretraining run's
+        with loaded_part() if pretrained else nullcontext():
+            self.embedder = domain.embedder(config)
+            self.encoder = Encoder(config)
         std = config.initializer_range
         if spec.contrastive:
             value = torch.tensor(math.log(1.0 / temperature))
@@ -46,19 +71,22 @@ class TaskModel(nn.Module):
                 self.logit_scale = nn.Parameter(value)
             else:
                 self.register_buffer("logit_scale", value)
-            self.projection = H.projection_head(spec.projection, config.hidden_size, config.norm_eps, std)
+            with drawn_from(seed):
+                self.projection = H.projection_head(spec.projection, config.hidden_size, config.norm_eps, std)
             if spec.mlm_weight > 0:  # the pretraining head, loaded with the encoder
-                self.head = domain.head(config, self.embedder)
+                with loaded_part() if pretrained else nullcontext():
+                    self.head = domain.head(config, self.embedder)
         else:
             # a token head reads one token's state; a sequence head the pooled state
             width = config.hidden_size if spec.token_level else spec.pooled_size(config.hidden_size)
-            self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std, inputs=width)
-                         if spec.head == "mlp" else nn.Identity())
-            self.drop = nn.Dropout(spec.dropout)
-            self.classifier = nn.Linear(config.hidden_size if spec.head == "mlp" else width,
-                                        spec.num_outputs)
-            H.trunc_normal_(self.classifier.weight, std)
-            nn.init.zeros_(self.classifier.bias)
+            with drawn_from(seed):
+                self.head = (H.PredictionHead(config.hidden_size, config.norm_eps, std, inputs=width)
+                             if spec.head == "mlp" else nn.Identity())
+                self.drop = nn.Dropout(spec.dropout)
+                self.classifier = nn.Linear(config.hidden_size if spec.head == "mlp" else width,
+                                            spec.num_outputs)
+                H.trunc_normal_(self.classifier.weight, std)
+                nn.init.zeros_(self.classifier.bias)
         # not saved: recomputed from the labels (resume) and unused at inference
         self.class_weights = None if class_weights is None else torch.as_tensor(class_weights,
                                                                                 dtype=torch.float32)

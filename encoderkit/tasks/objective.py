@@ -123,7 +123,7 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
         from encoderkit.data.loader import PackedLoader
         from encoderkit.tasks.head_size import build_task_model
         from encoderkit.tasks.model import (TaskModel, check_pretrained_schema, check_position_axes,
-                                            pretrained_fit)
+                                            head_seed, pretrained_fit)
 
         cfg, info, store = trainer.cfg, trainer.info, trainer.store
         task, d = cfg.task, cfg.data
@@ -177,8 +177,9 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             self.train_indices, self.val_indices = L.split_labelled(
                 labelled, float(task.val_fraction), int(task.seed), strata, groups)
         if len(self.train_indices) < info.world_size:
-            raise DataError(f"{len(self.train_indices)} labelled training record(s) for "
-                            f"{info.world_size} rank(s) (of {int(labelled.sum())} labelled)",
+            which_records = "" if spec.contrastive else "labelled "  # no labels there
+            raise DataError(f"{len(self.train_indices)} {which_records}training record(s) for "
+                            f"{info.world_size} rank(s) (of {int(labelled.sum())} {which_records or 'records'})",
                             file=self.file or d.store)
         self.val_enabled = len(self.val_indices) >= info.world_size
         if primary_metric(spec) == "rankme" and self.val_enabled and len(self.val_indices) < RANKME_MIN_RECORDS:
@@ -226,7 +227,8 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
         self.model = build_task_model(
             lambda: TaskModel(domain, trainer.encoder_config, spec, class_weights=weights,
                               temperature=float(task.temperature),
-                              learn_temperature=bool(task.learn_temperature)),
+                              learn_temperature=bool(task.learn_temperature),
+                              seed=head_seed(int(cfg.run.seed)), pretrained=path is not None),
             spec, y, labelled, self.file or f"task.label_column={task.label_column}",
             info.is_main, check).to(trainer.device)
         if path is not None:

@@ -5,9 +5,11 @@ be UTF-8: a run folder named under a locale that is not UTF-8 (ISO-8859-1: ``lau
 ``lauf_\\xfc`` on disk, which Python holds as the surrogate escape ``lauf_\\udcfc``) or any
 name whose bytes are not UTF-8 was "Path ... is not valid UTF-8": a pretrain into it wrote
 its checkpoint (``save_file`` takes the name's bytes) and then could neither resume nor load
-it. Such a name is read here by Python, which opens it by its bytes: the tensors through
-``safetensors.torch.load`` of the file's bytes, a header from the file's first bytes. Every
-other name keeps safetensors' own memory-mapped reads, which hold no second copy of the file.
+it. Such a name is opened here by Python, by its bytes: the tensors through safetensors' own
+memory-mapped read of the open descriptor's ASCII name (``/proc/self/fd/<n>``; reading the
+file's bytes into ``safetensors.torch.load`` held the file twice: a 200 MB checkpoint took
+~400 MB more), a header from the file's first bytes. Every other name is read by safetensors
+from its name.
 """
 
 from __future__ import annotations
@@ -49,16 +51,33 @@ def load_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    from safetensors.torch import load
+    from safetensors.torch import load, load_file
 
-    with open(path, "rb") as f:
-        data = f.read()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # opened by its bytes
+    try:
+        name = descriptor_name(fd)
+        if name is not None:  # safetensors' own memory-mapped read, through an ASCII name of the fd
+            return load_file(name)
+        with os.fdopen(os.dup(fd), "rb") as f:  # no such name (not Linux / macOS / BSD)
+            data = f.read()
+    finally:
+        os.close(fd)
     views = load(data)  # each tensor over a bytes object of its own: data is no longer needed
     del data
     # each cloned into memory of its own, as load_file's are: a view's bytes object is immutable
-    # (an optimizer's state loaded from it is updated in place); one tensor at a time, so the
-    # file is held twice at most, while it is deserialised
+    # (an optimizer's state loaded from it is updated in place); one tensor at a time
     return {name: views.pop(name).clone() for name in list(views)}
+
+
+def descriptor_name(fd: int) -> str | None:
+    """A name that opens the file the open descriptor ``fd`` holds (``/proc/self/fd/<fd>`` on
+    Linux, ``/dev/fd/<fd>`` on macOS and the BSDs): ASCII, so safetensors opens it, and it is the
+    file already opened, whatever its own name's bytes. None where the system has neither."""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        name = f"{folder}/{fd}"
+        if os.path.exists(name):
+            return name
+    return None
 
 
 def read_header(path: str | os.PathLike) -> Header:
@@ -129,4 +148,4 @@ def _error(problem: str) -> Exception:
     return SafetensorError(f"Error while deserializing header: {problem}")
 
 
-__all__ = ["DTYPE_BITS", "Header", "MAX_HEADER", "load_tensors", "read_header", "utf8_name"]
+__all__ = ["DTYPE_BITS", "Header", "MAX_HEADER", "descriptor_name", "load_tensors", "read_header", "utf8_name"]
