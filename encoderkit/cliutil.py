@@ -42,6 +42,12 @@ _HELP_KEY = re.compile(r"(?<![\w.\-/])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)=|^
 _MISSING_KEY = re.compile(r"(?<![\w.])([a-z][a-z0-9_.]*)=(?:\.\.\.|<)")
 # a group with open keys in a usage text: `domain.<option>=`, `model.<EncoderConfig field>=`
 _HELP_GROUP = re.compile(r"(?<![\w.\-/])([a-z][a-z0-9_]*)\.(?:<|[a-z])")
+# the same, only where a key of the group is given (`group.<...>=`, `group.key=`): a group
+# named in prose alone ("window (domain.infill_window)") takes no key in that command
+_HELP_GROUP_KEY = re.compile(r"(?<![\w.\-/])([a-z][a-z0-9_]*)\.(?:<[^>]*>|[a-z][a-z0-9_.]*)=")
+# a usage text's "name (group.option)": the command's key and the option it sets
+# (infill's "window (domain.infill_window)"), so the option's name points at the key
+_HELP_ALIAS = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*) \(([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\)")
 
 
 def _typed_keys(argv: Sequence[str]) -> list[str]:
@@ -134,6 +140,10 @@ def explain_key_error(command: str, argv: Sequence[str], error: EncoderkitError,
         text = ""
     documented = {a or b for a, b in _HELP_KEY.findall(text)}
     groups = set(_HELP_GROUP.findall(text)) | {k.split(".", 1)[0] for k in documented if "." in k}
+    # the groups whose keys the command takes: infill's help names domain.infill_window, which
+    # infill refuses (it takes window=), so "domain.window" was suggested and refused in turn
+    keyed = set(_HELP_GROUP_KEY.findall(text)) | {k.split(".", 1)[0] for k in documented if "." in k} \
+        | {g for g in groups if g in documented}
     leaves = {k.rsplit(".", 1)[-1] for k in typed if "." in k}
     # a list in the message whose items are all typed keys names the refused ones; any other
     # list names allowed keys
@@ -150,10 +160,16 @@ def explain_key_error(command: str, argv: Sequence[str], error: EncoderkitError,
         said = message
         group = typo.split(".", 1)[0] if "." in typo else None
         # a message listing a group's own keys names them without the group ("train keys: [steps]")
-        pool = known | ({f"{group}.{n}" for n in allowed if "." not in n} if group in groups | allowed else set())
-        fix = _closest(typo, sorted(pool))
+        pool = known | ({f"{group}.{n}" for n in allowed if "." not in n}
+                        if group in (groups & keyed) | allowed else set())
+        aliases = {option: key for key, option in _HELP_ALIAS.findall(text) if key in known}
+        leaf = typo.rsplit(".", 1)[-1]
+        fix = aliases.get(typo) or _closest(typo, sorted(pool))
+        if fix is None and group is not None and group not in keyed | allowed:
+            # a group the command takes no key of (domain.window in infill): the key itself
+            fix = leaf if leaf in known else _closest(leaf, sorted(k for k in known if "." not in k))
         if fix is None and group is not None:  # the group misspelled: trian.steps
-            near = _closest(group, sorted(groups | allowed))
+            near = _closest(group, sorted((groups & keyed) | allowed))
             fix = f"{near}.{typo.split('.', 1)[1]}" if near else None
     elif missing:
         # "missing output=..." while the user typed outptu=: the typo is the news

@@ -53,7 +53,8 @@ The contract, for a plug-in author:
 * Hooks the core looks up by name (``getattr``), all optional: ``embedding_twin()``
   (a record's twin whose embedding is averaged in, e.g. a reverse complement),
   ``hf_export_problems()``, ``vocab.token_strings``, ``<special>_token_id`` attributes
-  (``export-hf``), ``read_decimal``, the classmethods ``merge_schemas(schemas)`` (one schema
+  (``export-hf``), ``read_decimal``, the classmethods ``schema_differences(a, b)`` (how two parts'
+  schemas differ, in words, where they do not merge), ``merge_schemas(schemas)`` (one schema
   for files ingested in parts: ``workers>1``, ``append=true``) and ``ingest_append(store,
   sources, writer, report, **options)`` (``append=true`` encodes new files with the store's
   schema, which stays: a table's); ``infill_file(path, output, predict, max_tokens)`` (the

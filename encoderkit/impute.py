@@ -55,7 +55,7 @@ from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain,
 from encoderkit.impute_models import (DOMAIN_OVERRIDES, RememberedPredict, check_overrides, ensemble_infill,
                                       fit_models, pretrain_overrides)
 from encoderkit.impute_progress import QUIET, Shown, model_fill_words
-from encoderkit.impute_read import ReadInput, read_input, refuse_empty
+from encoderkit.impute_read import ReadInput, keep_empty, read_input, refuse_empty
 from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
                                        with_ends, written_channels)
 from encoderkit.impute_report import ImputeReport, unfilled_columns
@@ -414,6 +414,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         warn_infinite(input, {ch.name: int(np.isinf(ch.values).sum())
                               for ch in truth if ch.values.dtype != object and not ch.temporal},
                       stacklevel=2)  # a date has no infinity (np.isinf refuses date objects)
+        keep_empty(inp)  # a table's empty column: kept as it is, said once
         refuse_empty(inp, truth)
         report = ImputeReport(domain=domain, output=output, pools={ch.name: ch.group for ch in truth})
 

@@ -349,7 +349,7 @@ def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray,
                        data: pd.DataFrame) -> pd.DataFrame:
     """``new`` with the number fills of a column of integers too long for a float (some
     observed cell has more than ``EXACT_DIGITS`` digits, all are written as integers) spelled
-    as integers: a column of integers beyond the 64-bit range is modelled as numbers, and
+    as integers: a column of integers beyond int64's range is modelled as numbers, and
     pandas wrote its float fills as ``7.938927285908685e+20`` beside observed
     ``36233319495134572544`` (a reader then takes the column as floats, observed cells
     included). Columns of shorter integers keep pandas' text (their fills are the domain's: a

@@ -12,6 +12,8 @@ each module keeps one job.
 from __future__ import annotations
 
 import decimal
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -23,6 +25,7 @@ from encoderkit.errors import DataError, EncoderkitError, UsageError
 from encoderkit.impute_cells import Channel, as_written, is_missing
 from encoderkit.impute_cli import word
 from encoderkit.impute_layout import first_column
+from encoderkit.session_state import warnings_kept
 
 
 @dataclass
@@ -74,8 +77,14 @@ def read_input(cls: type, domain: str, input: str, output: str, work: Path, inge
 
     sep = ingest_options.get("delimiter")  # the file's head is read with it (None: by the name)
     try:
-        ingest(domain, [input], str(work / "input.zarr"), overwrite=True, progress=False,
-               verbose=False, **ingest_options)
+        with warnings_kept():  # impute says it of its own (``keep_empty``): kept, not "dropped"
+            if domain == "tabular":
+                from domains.tabular.schema import entirely_missing_message
+
+                said = re.escape(entirely_missing_message("NAME")).replace("NAME", ".*")
+                warnings.filterwarnings("ignore", message=said + r"\Z")
+            ingest(domain, [input], str(work / "input.zarr"), overwrite=True, progress=False,
+                   verbose=False, **ingest_options)
         schema = RecordStore(str(work / "input.zarr")).schema
         # the channels listed: the reader leaves the other columns out, words too, as ingest did
         reader = cls(schema, **{k: v for k, v in ingest_options.items()
@@ -133,16 +142,39 @@ def read_input(cls: type, domain: str, input: str, output: str, work: Path, inge
                      _categorical(schema), ids, ingest_options, decimals)
 
 
+def keep_empty(inp: ReadInput) -> list[str]:
+    """A table's columns without one observed value (the excluded aside), said once: kept in
+    the output as they are, all missing, as nothing is there to fill them from (the schema
+    leaves them out, so the model and the classical imputers never see them). Before, ingest
+    warned "dropped" and impute then refused the column; scikit-learn's ``SimpleImputer``
+    skips such a feature with a warning, and ``EncoderImputer(keep_empty_features=True)``
+    keeps it missing, as here (a file keeps its columns). A table with no other column is
+    refused by ingest ("no usable column")."""
+    data = inp.data
+    if inp.domain != "tabular" or not isinstance(data, pd.DataFrame):
+        return []
+    excl = inp.ingest_options.get("exclude") or []
+    skipped = {str(c) for c in ([excl] if isinstance(excl, str) else excl)}
+    empty = [str(c) for c in data.columns if str(c) not in skipped and data[c].isna().all()]
+    if empty:
+        shown = ", ".join(map(repr, empty[:8])) + (f" and {len(empty) - 8} more" if len(empty) > 8 else "")
+        warnings.warn(f"{inp.path}: column{'s' if len(empty) > 1 else ''} {shown} "
+                      f"{'are' if len(empty) > 1 else 'is'} entirely missing: nothing to fill "
+                      f"{'them' if len(empty) > 1 else 'it'} from, so kept in the output as "
+                      f"{'they are' if len(empty) > 1 else 'it is'} (all missing)", UserWarning, stacklevel=3)
+    return empty
+
+
 def refuse_empty(inp: ReadInput, truth: Sequence[Channel]) -> None:
-    """Refuse a column / channel without one observed value: it has nothing to learn from,
-    and the file written would still hold its gaps. ``truth``: the channels of ``inp.data``."""
+    """Refuse a series' channel without one observed value: it has nothing to learn from,
+    and the file written would still hold its gaps. ``truth``: the channels of ``inp.data``.
+    A table's empty columns are kept as they are instead (``keep_empty``)."""
     data, domain = inp.data, inp.domain
     excl = inp.ingest_options.get("exclude") or []
     skipped = {str(c) for c in ([excl] if isinstance(excl, str) else excl)}
-    # a table: every column but the excluded (ingest drops an empty one, which the output
-    # would keep with its holes); a series table: the channels read
-    looked = [] if not isinstance(data, pd.DataFrame) else \
-        data.columns if domain == "tabular" or inp.columns is None else inp.columns
+    # a series table: the channels read (a table's empty columns: ``keep_empty``)
+    looked = [] if not isinstance(data, pd.DataFrame) or domain == "tabular" else \
+        data.columns if inp.columns is None else inp.columns
     empty = [str(c) for c in looked if str(c) not in skipped and data[c].isna().all()]
     empty += [str(ch.name) for ch in truth if len(ch.values) and is_missing(ch.values).all()
               and str(ch.name) not in empty]

@@ -447,15 +447,17 @@ def test_a_file_of_many_series_trains_longer_than_a_few(tmp_path):
 def test_an_empty_column_or_channel_is_refused_with_a_way_out_that_works(tmp_path, capsys):
     """The hints named `exclude=[]` for a column without a name (a trailing comma on every
     line), which excludes nothing, and `exclude=[channel 1]` for a series, whose reader has
-    no exclude: both refused again (session-40 audit). Each hint now works as written."""
+    no exclude: both refused again (session-40 audit). Each hint now works as written.
+    A table's empty column is no longer refused (session 53): kept as it is, said once."""
     rows = "".join(f"{i},{i % 3 if i % 4 else ''},\n" for i in range(40))
     table = tmp_path / "blank.csv"
     table.write_text("a,b,my col\n" + rows)
     out = tmp_path / "o.csv"
-    assert main(["impute", f"input={table}", f"output={out}", *TINY]) == 1
-    err = capsys.readouterr().err
-    assert "column 'my col' has no observed value" in err and "exclude=['my col']" in err
-    assert main(["impute", f"input={table}", f"output={out}", "exclude=['my col']", *TINY]) == 0
+    with pytest.warns(UserWarning, match="kept in the output as it is") as said:
+        assert main(["impute", f"input={table}", f"output={out}", *TINY]) == 0
+    assert sum("'my col'" in str(w.message) for w in said) == 1  # not "dropped" then kept
+    assert pd.read_csv(out)["my col"].isna().all()
+    assert main(["impute", f"input={table}", f"output={out}", "overwrite=true", "exclude=['my col']", *TINY]) == 0
     series = tmp_path / "series.csv"
     x = np.sin(np.arange(60) / 4.0)
     x[10:13] = np.nan

@@ -1,4 +1,4 @@
-"""Columns of integers beyond the 64-bit range (``18446744073709551615``,
+"""Columns of integers beyond int64's range (``18446744073709551615``,
 ``12345678901234567890123``): account numbers, hashes and other ids written as digits.
 
 pyarrow reads a column of integers as int64 and, when one of them does not fit, the whole
@@ -44,6 +44,8 @@ from encoderkit.overrides import option_word
 # a cell that writes an integer: digits with an optional sign, outer spaces aside (RE2 and re)
 _INTEGER = r"^\s*[-+]?\d+\s*$"
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+# the range as a warning names it: 2**63 fits 64 bits (as uint64), not int64
+INT64_RANGE = f"{INT64_MIN} to {INT64_MAX}"
 # ids and codes: at least this share of the values are written with one number of digits
 SAME_LENGTH = 0.9
 # hashes: at least so many values, within the Kolmogorov-Smirnov distance KS_EVEN / sqrt(n)
@@ -114,8 +116,8 @@ def beyond_int64(s: pd.Series) -> bool:
 def big_integer_message(name: str, s: pd.Series) -> str:
     """What ingest says of a column ``beyond_int64`` read as categories."""
     example = next((str(v).strip() for v in s.dropna() if not INT64_MIN <= int(str(v).strip()) <= INT64_MAX), "")
-    return (f"column {name!r} holds integers beyond the 64-bit range (such as {example}): too long "
-            f"to be modelled as numbers exactly, so it is read as categories, every cell kept as "
+    return (f"column {name!r} holds integers beyond int64's range ({INT64_RANGE}; such as "
+            f"{example}): too long to be modelled as numbers exactly, so it is read as categories, every cell kept as "
             f"written and each fill a value seen in it; the ingest option "
             f"{option_word('columns', {name: 'numeric'})} models it as numbers (fills then exact to about "
             f"16 digits)")
@@ -166,7 +168,7 @@ def _even(values: np.ndarray) -> bool:
 def magnitude_message(name: str, s: pd.Series) -> str:
     """What ingest says of a column ``beyond_int64`` read as numbers (``magnitudes``)."""
     lengths = s.dropna().astype(str).str.strip().str.lstrip("+-").str.len()
-    return (f"column {name!r} holds integers beyond the 64-bit range, of {lengths.min()} to "
+    return (f"column {name!r} holds integers beyond int64's range ({INT64_RANGE}), of {lengths.min()} to "
             f"{lengths.max()} digits: amounts, modelled as numbers (its cells kept as written, fills "
             f"exact to about 16 digits); the ingest option {option_word('columns', {name: 'categorical'})} reads "
             f"it as categories")

@@ -42,6 +42,7 @@ from domains.tabular.layout import TableLayout
 from domains.tabular.reading import _plain_index, read_table
 from domains.tabular.records import TableRecords
 from domains.tabular.schema_match import pretrained_schema_differences as _schema_differences
+from domains.tabular.schema_match import schema_differences
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
@@ -209,6 +210,12 @@ class TabularDomain(TableInfill, Domain):
           last row, in file order, so that no appended id repeats one of the store's.
         """
         return append_files(store, sources, writer, report, options)
+
+    @classmethod
+    def schema_differences(cls, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+        """How two files' schemas differ, in words (``ingest workers=N``: each file is read
+        apart, and a table's schema is all its rows' statistics)."""
+        return schema_differences(a, b)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, ingest_options: Mapping[str, Any] | None = None,

@@ -505,9 +505,13 @@ def _dropped(path: str, count: int) -> list[str]:
 
 def _to_pandas(table: Any) -> pd.DataFrame:
     """An Arrow table -> DataFrame, integer columns with missing cells as pandas' nullable
-    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``."""
+    integers (``Int64``): Arrow's default float64 would write ``473`` back as ``473.0``.
+    Dictionary columns are read as their values (``arrow_frames``: text as categories)."""
     import pyarrow as pa
 
+    from encoderkit.data.arrow_frames import decode_dictionaries
+
+    table = decode_dictionaries(table)
     frame = table.to_pandas()
     # the fields that are the frame's columns, in its order (a Parquet file's index levels are not)
     index = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}

@@ -1,5 +1,6 @@
 """Fine-tuning a pretrained table encoder on a store: whether the store's schema gives each
-pretrained weight the meaning it had (``Domain.pretrained_schema_differences``).
+pretrained weight the meaning it had (``Domain.pretrained_schema_differences``); and how the
+schemas of two files ingested apart differ (``schema_differences``, for ``ingest workers=N``).
 
 What the embedder indexes by schema position (``layout.py``, ``modules.py``): a column's
 identity, missing and numeric (PLE) rows by its place among the columns; a category's row
@@ -67,3 +68,47 @@ def unicode_twins_said(absent: Sequence[str], given: Sequence[str]) -> str:
             f"matched as written: {shown}; rename those columns to the model's spelling (for "
             f"decomposed accents: df.columns = [unicodedata.normalize('NFC', c) for c in df.columns], "
             f"or save the file's header in NFC)")
+
+
+# a numeric column's statistics, each file's own: they differ between any two files
+_STATISTICS = ("mean", "std", "edges", "quantiles", "integer")
+
+
+def schema_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """``TabularDomain.schema_differences``: how the schema ``b`` of the second file differs
+    from ``a``, the first's, column by column in words (missing or moved columns, kind, dtype,
+    categories, a numeric column's statistics), then the ingest options; [] when equal."""
+    cols_a = {str(c["name"]): c for c in a.get("columns") or []}
+    cols_b = {str(c["name"]): c for c in b.get("columns") or []}
+    at_b = {n: i for i, n in enumerate(cols_b)}
+    found = [f"column {n!r} is only in the first" for n in cols_a if n not in cols_b]
+    found += [f"column {n!r} is only in the second" for n in cols_b if n not in cols_a]
+    found += [f"column {n!r} is column {i + 1} in the first, {at_b[n] + 1} in the second"
+              for i, n in enumerate(cols_a) if n in at_b and at_b[n] != i]
+    stats: list[str] = []
+    for name, ca in cols_a.items():
+        cb = cols_b.get(name)
+        if cb is None:
+            continue
+        if ca.get("kind") != cb.get("kind"):
+            found.append(f"column {name!r} is {ca.get('kind')} ({ca.get('dtype')}) in the first, "
+                         f"{cb.get('kind')} ({cb.get('dtype')}) in the second")
+            continue
+        if ca.get("dtype") != cb.get("dtype"):
+            found.append(f"column {name!r} is {ca.get('dtype')} in the first, {cb.get('dtype')} in the second")
+        if ca.get("kind") == "categorical" and ca.get("categories") != cb.get("categories"):
+            only_a = [c for c in ca.get("categories") or [] if c not in (cb.get("categories") or [])]
+            only_b = [c for c in cb.get("categories") or [] if c not in (ca.get("categories") or [])]
+            said = [f"{len(x)} only in the {w} (such as {x[0]!r})" for x, w in ((only_a, "first"),
+                                                                            (only_b, "second")) if x]
+            found.append(f"column {name!r} has other categories ({', '.join(said) or 'other frequencies'})")
+        elif ca.get("kind") == "numeric" and any(ca.get(k) != cb.get(k) for k in _STATISTICS):
+            stats.append(name)
+    if stats:
+        shown = ", ".join(map(repr, stats[:5])) + (f" and {len(stats) - 5} more" if len(stats) > 5 else "")
+        found.append(f"numeric column{'s' if len(stats) > 1 else ''} {shown} ha{'ve' if len(stats) > 1 else 's'} "
+                     f"other statistics (mean, std, quantile edges: each file's own)")
+    for key in sorted(set(a) | set(b)):
+        if key != "columns" and a.get(key) != b.get(key):
+            found.append(f"{key}: {a.get(key)!r} in the first, {b.get(key)!r} in the second")
+    return found

@@ -137,9 +137,17 @@ def thousands_points(texts: Iterable[Any]) -> tuple[str, str] | None:
     of the first kind and one of the second. Read with a decimal point, ``27.004`` and
     ``5.152`` are 27 and 5 beside 809, and the column's order is scrambled. Decimals do not
     look so: they would need every fraction of exactly three digits (no ``2.5``, ``0.125``)
-    and whole numbers beside them, all below 1000. Else None."""
+    and whole numbers beside them, all below 1000. Else None.
+
+    Measurements written with three decimals beside whole ones (``1.125``, ``3``,
+    ``4.500``) pass that test too, so the column must also show what decimals cannot: a
+    cell of two groups or more (``1.204.331``), or, read as decimals, every whole number
+    above every pointed one (``809`` and ``912`` beside ``27.004`` and ``40.724``: two
+    separate heaps, where a measurement's whole values lie among its decimals, as ``3``
+    between ``1.125`` and ``4.500``). Grouped counts spread over wide ranges (``5``
+    beside ``27.004``) are then not said: a warning only, and a wrong one costs trust."""
     grouped: dict[str, None] = {}
-    whole = None
+    wholes: list[str] = []
     for v in texts:
         c = str(v).strip() if v is not None else ""
         if not c:
@@ -147,10 +155,15 @@ def thousands_points(texts: Iterable[Any]) -> tuple[str, str] | None:
         if _POINT_GROUPED.fullmatch(c):
             grouped.setdefault(c)
         elif _BELOW_1000.fullmatch(c):
-            whole = whole or c
+            wholes.append(c)
         else:
             return None
-    return (next(iter(grouped)), whole) if whole is not None and len(grouped) >= MIN_GROUPED else None
+    if not wholes or len(grouped) < MIN_GROUPED:
+        return None
+    several = any(c.count(".") > 1 for c in grouped)
+    if not several and min(abs(int(w)) for w in wholes) <= max(abs(float(c)) for c in grouped):
+        return None  # a whole number among the pointed ones: decimals as likely as thousands
+    return next(iter(grouped)), wholes[0]
 
 
 def point_candidates(values: np.ndarray) -> bool:

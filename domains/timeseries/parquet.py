@@ -50,6 +50,7 @@ def read_frame(path: str, rows: int | None = None) -> tuple[pd.DataFrame, Any]:
     import pyarrow.parquet as pq
 
     from domains.tabular.reading import arrow_file, refuse_repeated_names
+    from encoderkit.data.arrow_frames import decode_dictionaries
 
     with reading(path):
         try:
@@ -67,6 +68,7 @@ def read_frame(path: str, rows: int | None = None) -> tuple[pd.DataFrame, Any]:
                         pa.Table.from_batches([first], schema=whole.schema_arrow)
         except (pa.ArrowException, OSError) as e:
             raise DataError(f"cannot read it as Parquet ({' '.join(str(e).split())})", file=path) from None
+        table = decode_dictionaries(table)  # a pandas category / dictionary column: its values
         frame = table.to_pandas()
         for i, fld in enumerate(table.schema):  # by position: an index column is not in the frame
             name = fld.name

@@ -178,7 +178,8 @@ def ingest(domain: str, inputs: str | Sequence[str], output: StorePath, overwrit
             # the final counts on the bar (the per-record postfix is refreshed only every 256)
             bar.set_postfix(records=proxy.records, tokens=report.tokens or proxy.tokens)
             if old is not None and into is None:
-                schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files")
+                schema = merge_schemas(cls, [old.schema, schema], f"{output!s} and the appended files",
+                                       [str(output), "the appended files"])
             writer.finalize(schema, provenance)
     finally:
         bar.close()

@@ -78,8 +78,10 @@ def merge_counts(schemas: Sequence[Mapping[str, Any]], sum_keys: Sequence[str] =
         rest = {k: v for k, v in s.items() if k not in sum_keys and k not in max_keys}
         mine = {k: v for k, v in out.items() if k not in sum_keys and k not in max_keys}
         if _canonical(rest) != _canonical(mine):
-            raise DataError(f"schemas of the parts differ beyond their counts ({_canonical(mine)[:200]} vs "
-                            f"{_canonical(rest)[:200]}): were they ingested with different options?")
+            found = _json_differences(mine, rest)  # where, not the two schemas' JSON cut short
+            raise DataError(f"schemas of the parts differ beyond their counts ({'; '.join(found[:5])}"
+                            f"{f' and {len(found) - 5} more' if len(found) > 5 else ''}): were they "
+                            f"ingested with different options?")
         for k in sum_keys:
             out[k] = out.get(k, 0) + s.get(k, 0)
         for k in max_keys:
@@ -87,17 +89,47 @@ def merge_counts(schemas: Sequence[Mapping[str, Any]], sum_keys: Sequence[str] =
     return out
 
 
-def merge_schemas(cls: type, schemas: Sequence[Mapping[str, Any]], what: str) -> dict[str, Any]:
-    """One schema for records parsed in parts: the domain's ``merge_schemas`` or equality."""
+def _json_differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ, as ``path: a vs b`` (values cut short): a schema's
+    difference said in a line, for a domain without ``schema_differences``."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        found = [f"{path}{k}: only in the first" for k in a if k not in b]
+        found += [f"{path}{k}: only in the second" for k in b if k not in a]
+        for k in a:
+            if k in b:
+                found += _json_differences(a[k], b[k], f"{path}{k}.")
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _json_differences(x, y, f"{path[:-1]}[{i}].")]
+    if _canonical(a) == _canonical(b):
+        return []
+    return [f"{path[:-1] or 'schema'}: {_canonical(a)[:60]} vs {_canonical(b)[:60]}"]
+
+
+def schema_differences(cls: type, a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """How schema ``b`` differs from ``a``, in one line: the domain's ``schema_differences``
+    (by column, field, ...) or where their JSON differs; at most 5 named."""
+    hook: Callable | None = getattr(cls, "schema_differences", None)
+    found = list(hook(a, b)) if hook is not None else _json_differences(a, b)
+    return "; ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+
+
+def merge_schemas(cls: type, schemas: Sequence[Mapping[str, Any]], what: str,
+                  names: Sequence[str] | None = None) -> dict[str, Any]:
+    """One schema for records parsed in parts: the domain's ``merge_schemas`` or equality.
+    ``names``: what each schema came from (its file), for the message when they differ."""
     schemas = [json.loads(json.dumps(dict(s), default=str)) for s in schemas]
     hook: Callable | None = getattr(cls, "merge_schemas", None)
     if hook is not None:
         return dict(hook(schemas))
     first = _canonical(schemas[0])
-    for s in schemas[1:]:
+    for i, s in enumerate(schemas[1:], start=1):
         if _canonical(s) != first:
+            # the two parts by name and how, not the schemas' JSON (kilobytes cut mid-field)
+            pair = (f"{names[0]} and {names[i]}" if names and len(names) == len(schemas)
+                    else f"part 1 and part {i + 1} of {what}")
             raise DataError(f"domain {getattr(cls, 'name', cls.__name__)!r}: the schemas of {what} differ "
-                            f"({first[:200]} vs {_canonical(s)[:200]}) and the domain defines no "
+                            f"({pair}: {schema_differences(cls, schemas[0], s)}) and the domain defines no "
                             f"merge_schemas(): its schema depends on all the input at once, so ingest "
                             f"it in one go (workers=1" + (", or in parts: the first, then the others with "
                                                          "append=true, encoded with the first's schema)"
@@ -194,4 +226,4 @@ def ingest_parallel(domain: str, sources: Sequence[str], append: Callable[..., i
                 copy_records(RecordStore(spool), append)
             shutil.rmtree(spool, ignore_errors=True)
             submit()
-    return merge_schemas(cls, schemas, f"the {len(sources)} input files")
+    return merge_schemas(cls, schemas, f"the {len(sources)} input files", list(sources))

@@ -90,7 +90,9 @@ def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled
         flat = [f"{spec.classes[j]!r} (all {int(held[0, j])})" for j in one_valued_labels(held)]
     if n >= MIN_VAL_RECORDS and not absent and not flat:
         return None
-    what = f"{SMALL_VALIDATION} {n} record{'' if n == 1 else 's'} (of {n_labelled} labelled)"
+    # a contrastive task has no labels: every record of the store takes part
+    pool = "records" if spec.contrastive else "labelled"
+    what = f"{SMALL_VALIDATION} {n} record{'' if n == 1 else 's'} (of {n_labelled} {pool})"
     if absent:
         shown = ", ".join(map(repr, absent[:5])) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
         what += f" and no record of class {shown}"
@@ -114,7 +116,8 @@ def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled
         need = math.ceil(MIN_VAL_RECORDS * 100 / max(n_labelled, 1)) / 100
         how = (f"set task.val_fraction={need:g} (now {val_fraction:g}) for about {MIN_VAL_RECORDS} "
                f"validation records" if need <= 0.5 else
-               f"label more records, or raise task.val_fraction (now {val_fraction:g}; 0.5 gives about "
+               f"{'add records to the store' if spec.contrastive else 'label more records'}, "
+               f"or raise task.val_fraction (now {val_fraction:g}; 0.5 gives about "
                f"{n_labelled // 2}, and as many fewer to train on)")
         how += ", or choose the validation records with task.split=<file> (columns id, split: train / val / test)"
     return f"{what}: {why}; for more, {how}"
