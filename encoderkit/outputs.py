@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 
 from encoderkit.errors import DataError, OutputExistsError, UsageError
 from encoderkit.file_kinds import output_kind_problem
+from encoderkit.output_names import NAME_MAX, PID_WIDTH, short_name, sibling, sibling_prefix
 
 STORE_ATTR = "encoderkit"
 HF_TOKENIZER_FILE = "encoderkit_tokenizer.json"  # export-hf: how to build input_ids (interop/hf.py)
@@ -235,7 +236,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     or the new one, never half of it. A failed write (a full disk, a quota) is one line
     naming ``path``, its temporary removed."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = sibling(path, "tmp")
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
@@ -259,7 +260,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
     path = os.fspath(path)
     found = checked_stamp(path)  # checked at the command's start, else now
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path),
+    room = NAME_MAX - len(".tmp-") - PID_WIDTH  # mkstemp's 8 letters in between
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=short_name(os.path.basename(path), room),
                                dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
     try:
@@ -359,11 +361,12 @@ def restore_dead_replaced(target: str | os.PathLike, old_prefix: str | None = No
     missing, the old copy is renamed back (a killed write leaves the old output, as a kill at
     any other moment does); with ``target`` present (the kill came after the second rename), the
     old copy is removed. ``complete`` says whether an old copy is whole (only such a copy is
-    restored). A warning says what was done. ``old_prefix`` defaults to ``<name>.old-``."""
+    restored). A warning says what was done. ``old_prefix`` defaults to ``<name>.old-``
+    (``sibling_prefix``)."""
     import warnings
 
     target = Path(target)
-    prefix = old_prefix if old_prefix is not None else f"{target.name}.old-"
+    prefix = old_prefix if old_prefix is not None else sibling_prefix(target.name, "old", "")
     try:
         entries = [p for p in target.parent.iterdir() if p.name.startswith(prefix)] \
             if target.parent.is_dir() else []

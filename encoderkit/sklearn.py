@@ -288,7 +288,8 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Transf
         else:
             from encoderkit.outputs import make_work_dir  # the next fit removes a killed fit's
             work = make_work_dir("encoderkit-imputer-")
-        self.run_dir_ = str(work) if self.run_dir else None
+        # absolute: a later chdir (a notebook, a pipeline step) must not move where it points
+        self.run_dir_ = str(work.absolute()) if self.run_dir else None
         try:
             store = str(work / "fit.zarr")
             with warnings_kept():  # said above, in the user's words

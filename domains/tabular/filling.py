@@ -8,6 +8,7 @@ featurize / decode); split out so the domain module keeps to one job per file.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Mapping
 
@@ -161,9 +162,13 @@ class TableInfill:
         if why is not None:
             if (str(path), why) not in _SAID_NO_STORE:
                 _SAID_NO_STORE.add((str(path), why))
-                warnings.warn(f"the run's training store {path} {why}: infill_blend's classical imputers "
+                # where relative (an object given a relative training_store): from where this runs
+                shown = path if "://" in str(path) or os.path.isabs(str(path)) else \
+                    f"{path} (relative to {os.getcwd()})"
+                warnings.warn(f"the run's training store {shown} {why}: infill_blend's classical imputers "
                               f"are fitted on the rows being filled instead, so a row's fill depends on "
-                              f"the rows filled with it", stacklevel=4)
+                              f"the rows filled with it; pass store=<the store the run trained on> to "
+                              f"infill to name it", stacklevel=4)
             return None
         return fitted
 

@@ -87,18 +87,18 @@ class StoreWriter:
         self.copy_reason: str | None = None  # why start_from could not link (then records are copied)
 
         if _is_local(path):
-            from encoderkit.outputs import check_output, is_store, remove_dead_temporaries
+            from encoderkit.outputs import check_output, is_store, remove_dead_temporaries, sibling, sibling_prefix
 
             target = Path(path)
             # what killed writers left (even where this write is refused): a store moved aside
             # between the two renames of finalize goes back, their temporaries go
             recover_stranded(target)
-            remove_dead_temporaries(target.absolute().parent, f"{target.name}.tmp-")
+            remove_dead_temporaries(target.absolute().parent, sibling_prefix(target.name, "tmp", ""))
             # overwrite replaces a store only, never a folder of the user's files
             check_output(target, self.overwrite, what="a record store", recognise=is_store)
             # folders this writer creates, deepest first: an aborted write removes them again
             self._made = [p for p in target.absolute().parents if not p.exists()]
-            self._tmp: Path | None = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+            self._tmp: Path | None = sibling(target, "tmp", "")  # shortened where the name is long
             # what is at the target now: another writer that replaces it meanwhile is noticed
             self._found = _stamp(target)
             try:
@@ -448,7 +448,9 @@ class StoreWriter:
             old = None
             if target.exists():
                 # rename cannot replace a non-empty directory: move the old store aside first
-                old = target.with_name(f"{target.name}.old-{os.getpid()}")
+                from encoderkit.outputs import sibling
+
+                old = sibling(target, "old", "")
                 os.replace(target, old)
             os.replace(self._tmp, target)
             if old is not None:

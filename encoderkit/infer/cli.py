@@ -19,7 +19,7 @@ from encoderkit.overrides import parse_args  # predict, evaluate and tests impor
 
 EMBED_USAGE = """usage: encoderkit embed checkpoint=<run or checkpoint> input=<store dir or raw file> output=<path.zarr|.npy>
                        [pooling=mean|mean_std|cls|none] [max_tokens=16384] [max_seqlen=<run's window>]
-                       [device=cpu] [overwrite=false] [progress=true|false] [<ingest option>=value ...]
+                       [device=cpu|auto] [overwrite=false] [progress=true|false] [<ingest option>=value ...]
 
 Embeddings of every record of a record store or of a raw file the run's domain reads.
 A raw file is read as the run's store was ingested: an ingest option given again (a
@@ -33,6 +33,7 @@ series' time_column, say) must be the one the run used.
              length, none averages a token over the windows holding it
   output     .npy ([N, d], ids in <stem>.ids.npy) or .zarr (embeddings, ids[, offsets])
   overwrite  replace an output encoderkit wrote before (never anything else)
+  device     cpu, cuda, cuda:0, mps, or auto (a CUDA GPU when there is one, else the CPU)
 """
 
 PROBE_USAGE = """usage: encoderkit probe embeddings=<.zarr|.npy|.csv> labels=<.csv|.npy> [task=classification|regression]
@@ -49,7 +50,8 @@ def infill_usage() -> str:
     from encoderkit.registry import available_domains, get_domain
 
     lines = ["usage: encoderkit infill checkpoint=<run or checkpoint> input=<raw file> output=<file>",
-             "                        [overwrite=false] [device=cpu] [<infill option>=value ...]",
+             "                        [overwrite=false] [device=cpu|auto] [store=<training store>]",
+             "                        [<infill option>=value ...]",
              "",
              "Fills what is missing in a raw file with the run's model and writes it back in the",
              "input's format; observed values are unchanged. output must not exist unless",
@@ -58,6 +60,10 @@ def infill_usage() -> str:
              "be the one the run used. Fills that learn from data beside the model (a table's blend",
              "with scikit-learn imputers, domain.infill_blend) learn it from the run's training",
              "store (data.store of its config): each record is filled as it would be alone.",
+             "  store    the run's training store, where loading does not find it (the store the",
+             "           checkpoint recorded, or data.store read from the folder training ran in,",
+             "           the run folder or the folders above it); a relative path is read from",
+             "           the directory this command runs in",
              "",
              "per domain: input formats; infill options (set at infill time)"]
     for name in available_domains():
@@ -72,6 +78,11 @@ def infill_usage() -> str:
         if opts:
             lines.append(f"      options: {', '.join(f'{k} (domain.{v})' for k, v in opts.items())}")
     return "\n".join(lines)
+
+
+def on_device(asked: Any, device: Any) -> str:
+    """What a summary line adds where ``device=auto`` chose the device: which it chose."""
+    return f" (device=auto: {device})" if str(asked).strip().lower() == "auto" else ""
 
 
 def _input_path(text: str) -> Path:
@@ -95,6 +106,7 @@ def check_ingest_options(domain: Any, given: Mapping[str, Any], own: Mapping[str
 
 def _embed(argv: list[str]) -> int:
     from encoderkit.infer import load
+    from encoderkit.infer.load import pick_device
 
     base = {"checkpoint": "", "input": "", "output": "", "pooling": "mean", "max_tokens": None,
             "max_seqlen": None, "device": "cpu", "overwrite": False, "progress": None}
@@ -115,12 +127,13 @@ def _embed(argv: list[str]) -> int:
             raise UsageError(f"The {key!r} parameter must be an int >= 1 (or left out: the run's own). "
                              f"Got {v!r} instead.", key=key)
     source = _input_path(args["input"])
-    check_device(args["device"])  # device=cuda without CUDA failed inside torch
+    device = pick_device(args["device"])
+    check_device(device)  # device=cuda without CUDA failed inside torch
     from encoderkit.data.store_zarr import url_package_problem
 
     if missing := url_package_problem(args["output"]):  # output=s3://... without s3fs: before the run loads
         raise UsageError(f"output {args['output']}: {missing}", key="output")
-    model = load(args["checkpoint"], device=args["device"])
+    model = load(args["checkpoint"], device=device)
     check_pooling(args["pooling"], model.domain)  # cls without a [CLS]: before reading the input
     check_ingest_options(model.domain, {k: args[k] for k in named if k not in base}, base)
     if source.is_dir():
@@ -141,13 +154,14 @@ def _embed(argv: list[str]) -> int:
     except (ValueError, KeyError) as e:  # the domain's word on records it cannot use
         raise data_error(e, source) from e
     dim = pooled_width(args["pooling"], model.config.hidden_size)
-    print(f"wrote embeddings ({args['pooling']} pooling, dim {dim}) to {path}")
+    print(f"wrote embeddings ({args['pooling']} pooling, dim {dim}) to {path}{on_device(args['device'], device)}")
     return 0
 
 
 def _infill(argv: list[str]) -> int:
     from encoderkit.infer import load
     from encoderkit.infer.infill_files import check_infill_paths, infill_to_file
+    from encoderkit.infer.load import pick_device
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False}
     named = [w.split("=", 1)[0].lstrip("+") for w in argv if "=" in w]
@@ -156,11 +170,12 @@ def _infill(argv: list[str]) -> int:
                       extra=tuple(k for k in named if k not in base))
     # the same checks and fill as Pretrained.infill(path, output=...): the same bytes
     source, output = check_infill_paths(args["input"], args["output"], args["overwrite"])
-    check_device(args["device"])  # device=cuda without CUDA failed inside torch
+    device = pick_device(args["device"])
+    check_device(device)  # device=cuda without CUDA failed inside torch
     options = {k: args[k] for k in named if k not in base}
-    model = load(args["checkpoint"], device=args["device"])
+    model = load(args["checkpoint"], device=device)
     infill_to_file(model, source, output, options)
-    print(f"wrote infilled {model.domain.name} data to {output}")
+    print(f"wrote infilled {model.domain.name} data to {output}{on_device(args['device'], device)}")
     return 0
 
 

@@ -421,13 +421,13 @@ class EmbeddingWriter:
             from encoderkit.outputs import checked_stamp
 
             self._found = {t: checked_stamp(t) for t in (self.path, self.ids_path)}
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        self.tmp_ids = self.ids_path.with_name(f".{self.ids_path.name}.tmp-{os.getpid()}")
-        if self.url is None:  # what a killed earlier embed of this output left behind
-            from encoderkit.outputs import remove_dead_temporaries
+        from encoderkit.outputs import remove_dead_temporaries, sibling, sibling_prefix
 
-            remove_dead_temporaries(self.path.parent, f".{self.path.name}.tmp-")
-            remove_dead_temporaries(self.path.parent, f".{self.ids_path.name}.tmp-")
+        self.tmp = sibling(self.path, "tmp")  # a name too long for its temporary's is shortened
+        self.tmp_ids = sibling(self.ids_path, "tmp")
+        if self.url is None:  # what a killed earlier embed of this output left behind
+            remove_dead_temporaries(self.path.parent, sibling_prefix(self.path.name, "tmp"))
+            remove_dead_temporaries(self.path.parent, sibling_prefix(self.ids_path.name, "tmp"))
         self.ids: list[str] = []
         self.buffer: list[np.ndarray] = []
         self.buffered = 0
@@ -477,7 +477,7 @@ class EmbeddingWriter:
         self.buffer, self.buffered = [], 0
 
     def close(self) -> Path:
-        from encoderkit.outputs import publish_lock, refuse_if_changed
+        from encoderkit.outputs import publish_lock, refuse_if_changed, sibling
 
         self._flush()
         if len(self.ids) != self.n:
@@ -494,7 +494,7 @@ class EmbeddingWriter:
             with publish_lock(self.path.absolute().parent):
                 refuse_if_changed(self.path, self._found[self.path])
                 if self.path.exists():  # moved aside, removed once the new one is in place
-                    old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                    old = sibling(self.path, "old")
                     os.replace(self.path, old)
                     os.replace(self.tmp, self.path)
                     shutil.rmtree(old, ignore_errors=True)

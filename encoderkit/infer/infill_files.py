@@ -158,6 +158,6 @@ def _filled(model: Pretrained, data: Any, options: Mapping[str, Any]) -> Any:
         return model.infill(data, **options)  # a fine-tuned run says it has no infill head
     if domain is model.domain:  # the run's own domain stays as loaded
         domain = copy.copy(domain)
-    domain.training_store = model.store
+    domain.training_store = model.training_store(options)
     domain.training_inputs = getattr(model, "store_inputs", None)
     return domain.infill_batched(data, model.predict, model.max_tokens)

@@ -17,6 +17,7 @@ for, never passed over for checkpoints/<newest>.
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,18 +184,79 @@ def run_max_seqlen(checkpoint: Path) -> int:
 
 
 def run_store(checkpoint: Path, inputs: Mapping[str, Any] | None = None) -> str | None:
-    """The store the run trained on: the absolute location pretrain recorded in the checkpoint
-    (``inputs``, its ``state.json`` entry) while it is there, else ``data.store`` of the run's
-    ``config.yaml`` as given (a relative path read from where this command runs: a run directory
-    and its store moved together to another machine). Which records of it are the run's is
-    checked where they are read (``encoderkit.data.ingest.run_records``)."""
-    recorded = (inputs or {}).get("store") if isinstance(inputs, Mapping) else None
-    if isinstance(recorded, str) and recorded and ("://" in recorded or Path(recorded).exists()):
-        return recorded
+    """The store the run trained on: the first of ``store_candidates`` whose records are the
+    run's (the identity pretrain recorded in the checkpoint, ``inputs``, its ``state.json``
+    entry; ``ingest.run_records``: the same store, or it appended to since). A stale store left
+    at the recorded absolute path (an old copy) lost to the copy moved with the run. Without a
+    recorded identity (older checkpoints): the first candidate that exists, data.store read from
+    where this command runs before the others, as then. None of them matching or existing: the first candidate, for the reader to say why
+    it cannot use it (``domains/tabular/filling.py``), or None without any."""
+    identity = inputs.get("identity") if isinstance(inputs, Mapping) else None
+    # without an identity to tell them apart, data.store from where this runs first, as before
+    candidates = store_candidates(checkpoint, inputs, here_first=not identity)
+    for where in candidates:
+        if "://" in where:  # remote: not opened at load, taken as named
+            return where
+        if not Path(where).exists():
+            continue
+        if not identity or _holds_run_records(where, inputs):
+            return where
+    return candidates[0] if candidates else None
+
+
+def store_candidates(checkpoint: Path, inputs: Mapping[str, Any] | None = None,
+                     here_first: bool = False) -> list[str]:
+    """Where the run's store may be, in order, absolute and without repeats: the absolute path
+    pretrain recorded (``inputs["store"]``); ``data.store`` of the run's config (its
+    ``config.yaml``, else the checkpoint's own recorded config) when absolute, else read from
+    the directory training ran in (the run folder less its ``run.dir``: the run and its store
+    moved together), from the run folder and the folders above it (a run and its stores moved
+    side by side), and from where this command runs (``here_first``: right after the recorded
+    path)."""
+    recorded = inputs.get("store") if isinstance(inputs, Mapping) else None
+    out: list[str] = [recorded] if isinstance(recorded, str) and recorded else []
     value, _ = run_files.run_setting(checkpoint, "data.store")
-    if value:
-        return str(value)
-    return recorded if isinstance(recorded, str) and recorded else None
+    if value not in (None, ""):
+        text = str(value)
+        if "://" in text or Path(text).expanduser().is_absolute():
+            out.append(text)
+        else:
+            near = [str(base / text) for base in _store_bases(checkpoint)]
+            out += [text, *near] if here_first else [*near, text]  # text: from where this runs
+    seen: set[str] = set()
+    unique = []
+    for where in out:
+        key = where if "://" in where else os.path.abspath(os.path.expanduser(where))
+        if key not in seen:
+            seen.add(key)
+            unique.append(key)
+    return unique
+
+
+def _store_bases(checkpoint: Path) -> list[Path]:
+    """The folders a run's relative ``data.store`` may be read from (``store_candidates``)."""
+    folder = run_files.run_folder(checkpoint) or Path(os.path.abspath(checkpoint))
+    bases = []
+    run_dir, _ = run_files.run_setting(checkpoint, "run.dir")
+    parts = Path(str(run_dir)).parts if run_dir not in (None, "") else ()
+    if parts and not Path(str(run_dir)).is_absolute() and folder.parts[-len(parts):] == parts:
+        bases.append(Path(*folder.parts[:-len(parts)]) if len(folder.parts) > len(parts) else Path("/"))
+    bases.append(folder)
+    bases += list(folder.parents)[:STORE_PARENTS]
+    return bases
+
+
+STORE_PARENTS = 2  # the folders above a run folder where its relative data.store is looked for
+
+
+def _holds_run_records(where: str, inputs: Mapping[str, Any] | None) -> bool:
+    """Whether the store at ``where`` holds the run's records (``ingest.run_records``)."""
+    from encoderkit.data.ingest import run_records
+
+    try:
+        return run_records(RecordStore(where, in_memory=False), inputs) is not None
+    except (StoreError, OSError, ValueError, KeyError):
+        return False
 
 
 def run_domain(description: Mapping[str, Any], store: str | None) -> Domain:
@@ -214,9 +276,18 @@ def run_domain(description: Mapping[str, Any], store: str | None) -> Domain:
     return build_domain(description)
 
 
+def pick_device(device: str | torch.device) -> str | torch.device:
+    """``auto``: a CUDA GPU when torch has one, else the CPU (as training's ``run.device=auto``);
+    any other device as given (``cliutil.check_device`` checks it)."""
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     """Load a run directory (newest checkpoint; a fine-tuned run's ``best/``) or a
     checkpoint directory. A fine-tuned checkpoint loads as ``FineTuned`` (predict, evaluate).
+    ``device``: a torch device, or ``auto`` (``pick_device``).
 
     The model is built without its random initialisation, which the weights replace
     (``weights_fit.build_checked``: 11 s of a ``base`` model's 13 s load on one CPU thread),
@@ -225,7 +296,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Pretrained:
     against the weights first, skips torch's Python meta kernels (``meta_build_cheap``: the
     first of them imported torch._dynamo, 1.2 s CPU of every load)."""
     with model_build(), meta_build_cheap():
-        return _load(path, device)
+        return _load(path, pick_device(device))
 
 
 def _load(path: str | Path, device: str | torch.device) -> Pretrained:
@@ -247,10 +318,12 @@ def _load_checkpoint(path: str | Path, checkpoint: Path, seen: Any, device: str 
     with _unchanged(checkpoint, seen):
         state = read_state(checkpoint)
         if "task" in state:
-            from encoderkit.tasks.ensemble import member_dirs, member_weights
+            from encoderkit.tasks.ensemble import member_dirs, member_weights, warn_one_member
             from encoderkit.tasks.predict import load_finetuned
 
-            # a run directory of several members predicts as their ensemble; a checkpoint is one model
+            # a run directory of several members predicts as their ensemble; a checkpoint is one
+            # model (said where it is an ensemble's first member: ``warn_one_member``)
+            warn_one_member(Path(path), checkpoint)
             members = member_dirs(Path(path)) if Path(path).is_dir() else []
             weights = member_weights(Path(path)) if members else []
             return load_finetuned(checkpoint, state, device, members, weights)

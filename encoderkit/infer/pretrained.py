@@ -24,6 +24,8 @@ from encoderkit.tasks.spec import pooled_width
 #: inputs of at least this many records get a progress bar by default; smaller ones once
 #: they have run this many seconds (one 14 Mb genome embedded for minutes without a word)
 PROGRESS_MIN_RECORDS = 1000
+# the infill option naming the run's training store (``Pretrained.training_store``)
+STORE_OPTION = "store"
 PROGRESS_DELAY_S = 5.0
 
 
@@ -324,9 +326,23 @@ class Pretrained:
         domain = self.infill_domain(options)
         if domain is self.domain:  # the run's own domain stays as loaded (impute, ensembles)
             domain = copy.copy(domain)
-        domain.training_store = self.store
+        domain.training_store = self.training_store(options)
         domain.training_inputs = getattr(self, "store_inputs", None)  # (an object built without it)
         return domain.infill(data, self.predict)
+
+    def training_store(self, options: Mapping[str, Any]) -> str | None:
+        """The run's training store for a fill's imputers: ``store=<path>`` among the infill
+        options (a run loaded where its relative data.store does not lead to it), else the one
+        loading found (``load.run_store``). Whether it holds the run's records is checked where
+        it is read (``Domain.training_inputs``)."""
+        given = options.get(STORE_OPTION)
+        if given in (None, ""):
+            return getattr(self, "store", None)
+        text = str(given)
+        if "://" not in text and not Path(text).expanduser().exists():
+            raise UsageError(f"store={text!r} does not exist (the run's training store, read from "
+                             f"{os.getcwd()!r})", key=STORE_OPTION)
+        return text if "://" in text else os.path.abspath(os.path.expanduser(text))
 
     def _infill_file(self, data: Any, output: str | os.PathLike, overwrite: bool,
                      options: Mapping[str, Any]) -> Path:
@@ -348,6 +364,7 @@ class Pretrained:
         """The domain with ``options`` applied (validated by the domain's constructor); the
         run's own ingest options among them are dropped (``split_read_options``)."""
         accepted: dict[str, str] = dict(getattr(self.domain, "infill_options", {}) or {})
+        options = {k: v for k, v in options.items() if k != STORE_OPTION}  # infill's own (training_store)
         # an infill option keeps its meaning should a domain ever name an ingest option alike
         rest = split_read_options(self.domain, {k: v for k, v in options.items() if k not in accepted})
         if rest:

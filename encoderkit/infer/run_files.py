@@ -46,9 +46,28 @@ def check_within(path: str | Path, folder: str | Path, what: str) -> None:
     """A ``DataError`` naming ``path`` when it leads outside ``folder`` (a symbolic link);
     a path that does not exist is left to the reader's own error."""
     if os.path.lexists(path) and not within(path, folder):
-        raise DataError(f"{what} is a symbolic link leading outside {str(folder)!r}; a run folder is "
+        link = _link_out(path, folder)
+        # the link may be a folder above it (a linked checkpoints/): name that one, not `path`
+        where = f"{what} is a symbolic link" if link is None or os.path.abspath(link) == os.path.abspath(path) \
+            else f"{what} lies under {str(link)!r}, a symbolic link"
+        raise DataError(f"{where} leading outside {str(folder)!r}; a run folder is "
                         f"loaded only from files inside it (copy the files in instead of linking them)",
                         file=path)
+
+
+def _link_out(path: str | Path, folder: str | Path) -> Path | None:
+    """The first symbolic link on the way from ``folder`` down to ``path`` (as written) that
+    leads outside ``folder``; None where ``path`` is not written below ``folder``."""
+    try:
+        rest = Path(os.path.abspath(path)).relative_to(os.path.abspath(folder))
+    except ValueError:
+        return None
+    step = Path(os.path.abspath(folder))
+    for part in rest.parts:
+        step = step / part
+        if step.is_symlink() and not within(step, folder):
+            return step
+    return None
 
 
 def check_checkpoint_files(checkpoint: Path, folder: Path) -> None:
@@ -124,7 +143,8 @@ def _select(tree: Any, key: str) -> Any:
 
 def run_setting(checkpoint: Path, key: str) -> tuple[Any, Path | None]:
     """``key`` (dotted, such as ``data.max_seqlen``) of the run's ``config.yaml`` as written
-    and the file it came from, or ``(None, None)`` where no config file sets it. A value holding an OmegaConf interpolation is a
+    and the file it came from, else of the config the checkpoint's ``state.json`` records, or
+    ``(None, None)`` where none sets it. A value holding an OmegaConf interpolation is a
     ``DataError`` naming the file and key: a run's config.yaml is written resolved, so such
     text was put there by hand, and it is never evaluated."""
     from encoderkit.train.config_guard import check_saved_values
@@ -134,7 +154,27 @@ def run_setting(checkpoint: Path, key: str) -> tuple[Any, Path | None]:
         if value not in (None, ""):
             check_saved_values(value, file, key)
             return value, file
+    # a checkpoint copied without its run's config.yaml (``best/`` alone): the config the
+    # checkpoint itself records (its state.json's ``config``, written resolved at save time),
+    # never the defaults (data.max_seqlen=1024 embedded a run trained on 192 otherwise)
+    file = Path(checkpoint) / ckpt.STATE_FILE
+    value = _select(_saved_config(file), key)
+    if value not in (None, ""):
+        check_saved_values(value, file, key)
+        return value, file
     return None, None
+
+
+def _saved_config(file: Path) -> Any:
+    """The ``config`` entry of a checkpoint's state.json, or None where it has none or cannot be
+    read (the loader's own read of that file says why)."""
+    import json
+
+    try:
+        state = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return state.get("config") if isinstance(state, dict) else None
 
 
 def positive_int(value: Any, file: str | Path, key: str) -> int:

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from encoderkit.errors import OutputExistsError
 from encoderkit.outputs import (HF_TOKENIZER_FILE, as_created, check_output, is_hf_export, remove_dead_temporaries,
+                                sibling, sibling_prefix,
                                 restore_dead_replaced, write_error)
 
 # the parts of the interop that live in their own modules; importable from here as before
@@ -93,8 +94,8 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     out_dir = Path(out_dir)
     # what an export killed (SIGKILL) on the way left: its temporary, and an old export it
     # had moved aside (put back when nothing is at out_dir, else removed)
-    remove_dead_temporaries(out_dir.parent, f".{out_dir.name}.tmp-")
-    restore_dead_replaced(out_dir, f".{out_dir.name}.old-", complete=is_hf_export)
+    remove_dead_temporaries(out_dir.parent, sibling_prefix(out_dir.name, "tmp"))
+    restore_dead_replaced(out_dir, sibling_prefix(out_dir.name, "old"), complete=is_hf_export)
     if out_dir.exists() and out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise OutputExistsError("exists and is not empty; pass overwrite=true to replace it", file=out_dir)
     # overwrite replaces an earlier export only, never a folder of the user's files
@@ -120,7 +121,7 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
     config["encoderkit"] = {"domain": domain.name, "step": getattr(source, "step", None)}
     tokenizer = tokenizer_description(domain, getattr(source, "max_seqlen", None),
                                       getattr(source, "path", None))
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    tmp = sibling(out_dir, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
@@ -130,7 +131,7 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
         (tmp / TOKENIZER_FILE).write_text(json.dumps(tokenizer, indent=1) + "\n")
         if out_dir.exists():
             # moved aside, not deleted, until the new export is in place
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            old = sibling(out_dir, "old")
             os.replace(out_dir, old)
             os.replace(tmp, out_dir)
             shutil.rmtree(old, ignore_errors=True)

@@ -3,7 +3,7 @@
     encoderkit finetune [-m] checkpoint=<pretrained run|checkpoint|none> data.store=<store>
                         task.type=<type> task.labels=<file> run.dir=<dir> train.steps=N [overrides]
     encoderkit predict checkpoint=<finetuned run> input=<store or raw file> output=<preds.csv|.parquet>
-                       [overwrite=false] [device=cpu] [max_tokens=16384] [<ingest option>=value ...]
+                       [overwrite=false] [device=cpu|auto] [max_tokens=16384] [<ingest option>=value ...]
     encoderkit evaluate checkpoint=<finetuned run> input=<store or raw file> labels=<labels file>
                         [device=cpu] [<ingest option>=value ...]   (task.label_column runs, and
                         inputs that hold their own labels such as a .ts series file: labels
@@ -44,7 +44,7 @@ per record (CSV or Parquet, by the output's suffix).
              option given again (a series' time_column, say) must be the one the run used
   output     .csv / .tsv / .parquet
   overwrite  replace a predictions file written before
-  device     cpu, cuda, cuda:0, mps""",
+  device     cpu, cuda, cuda:0, mps, or auto (a CUDA GPU when there is one, else the CPU)""",
     "evaluate": """usage: encoderkit evaluate checkpoint=<fine-tuned run> input=<store or raw file> [labels=<labels file>]
                           [device=cpu] [<ingest option>=value ...]
 
@@ -249,7 +249,8 @@ def _extra(argv: list[str], base: dict[str, Any]) -> tuple[str, ...]:
 
 def _predict(argv: list[str]) -> int:
     from encoderkit.infer import load
-    from encoderkit.infer.cli import check_ingest_options, parse_args
+    from encoderkit.infer.cli import check_ingest_options, on_device, parse_args
+    from encoderkit.infer.load import pick_device
     from encoderkit.tasks.predict import FineTuned, as_written, output_format, write_frame
 
     base = {"checkpoint": "", "input": "", "output": "", "device": "cpu", "overwrite": False,
@@ -274,8 +275,9 @@ def _predict(argv: list[str]) -> int:
     # file is refused (overwrite only replaces a predictions file)
     check_output(out, bool(args["overwrite"]), what="a predictions file", file_ok=True)
     check_codec(str(out))
-    check_device(args["device"])
-    model = load(args["checkpoint"], device=args["device"])
+    device = pick_device(args["device"])
+    check_device(device)
+    model = load(args["checkpoint"], device=device)
     check_ingest_options(model.domain, {k: args[k] for k in _extra(argv, base)}, base)
     if not isinstance(model, FineTuned):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run "
@@ -286,7 +288,7 @@ def _predict(argv: list[str]) -> int:
     # a CSV's text as before typed predictions (a float label 1.0 stays "1", a bool "true");
     # Parquet keeps the labels' type
     write_frame(as_written(frame, model.spec, kind), out, overwrite=bool(args["overwrite"]))
-    print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}")
+    print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}{on_device(args['device'], device)}")
     return 0
 
 
@@ -322,12 +324,16 @@ def _input(model: Any, source: str) -> Any:
 
 def _evaluate(argv: list[str]) -> int:
     from encoderkit.infer import load
-    from encoderkit.infer.cli import check_ingest_options, parse_args
+    from encoderkit.infer.cli import check_ingest_options, on_device, parse_args
+    from encoderkit.infer.load import pick_device
 
     base = {"checkpoint": "", "input": "", "labels": "", "device": "cpu"}
     args = parse_args(argv, base, ("checkpoint", "input"), "evaluate", extra=_extra(argv, base))
-    check_device(args["device"])
-    model = load(args["checkpoint"], device=args["device"])
+    device = pick_device(args["device"])
+    check_device(device)
+    model = load(args["checkpoint"], device=device)
+    if on_device(args["device"], device):  # stdout is the metrics table: said on stderr
+        print(f"encoderkit evaluate: device=auto chose {device}", file=sys.stderr)
     check_ingest_options(model.domain, {k: args[k] for k in _extra(argv, base)}, base)
     if not hasattr(model, "evaluate"):
         raise UsageError(f"checkpoint {args['checkpoint']} is not a fine-tuned run", key="checkpoint")

@@ -303,8 +303,30 @@ def member_dirs(run_dir: Path) -> list[Path]:
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
         raise DataError(f"ensemble member {missing[0]} is missing (rerun the same "
-                        "`encoderkit finetune` command to train it)", file=manifest)
+                        f"`encoderkit finetune` command to train it, or copy the run's {MEMBERS_DIR}/ "
+                        f"folder along with it)", file=manifest)
     return dirs
+
+
+def warn_one_member(path: Path, checkpoint: Path) -> None:
+    """A checkpoint of an ensemble's first member named directly (``<run>/best``,
+    ``<run>/checkpoints/<n>``) loads as that one model, as any checkpoint does (naming a
+    checkpoint names one model: its members' own best/ load alike); one line says the run
+    averages more and how to load them, rather than predicting with a part of the run silently."""
+    from encoderkit.errors import EncoderkitError
+    from encoderkit.infer.run_files import run_folder
+
+    if not (Path(path) / "state.json").is_file():
+        return  # a run folder: loaded as its ensemble
+    run = run_folder(checkpoint)
+    try:
+        body = _manifest(run) if run is not None else None
+    except EncoderkitError:  # an unreadable manifest is said where the run folder is loaded
+        return
+    if body and body["members"]:
+        warnings.warn(f"{path} is one model of the ensemble that run {run} averages "
+                      f"({1 + len(body['members'])} members, {MANIFEST}): it predicts alone; pass the "
+                      f"run folder (checkpoint={run}) for the ensemble", stacklevel=3)
 
 
 def planned_members(run_dir: Path) -> int:

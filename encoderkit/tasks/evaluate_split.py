@@ -91,15 +91,70 @@ class RunSplit:
 
 
 def read_run_split(checkpoint: Path | None) -> RunSplit | None:
-    """The split and store record of the run ``checkpoint`` belongs to, read now; None for a
-    checkpoint outside a run folder or a run without ``split.json``."""
+    """The split and store record of the run ``checkpoint`` belongs to, read now: the run
+    folder's ``split.json`` and newest checkpoint's record, else those the checkpoint holds
+    itself (``checkpoint_split``: a ``best/`` copied out of its run folder); None where neither
+    has them (a checkpoint written before best/ kept them, copied alone)."""
     from encoderkit.infer.run_files import run_folder
 
     run = run_folder(checkpoint) if checkpoint else None
     split = _split(run) if run is not None else None
+    own_split, own_inputs = _checkpoint_records(Path(checkpoint)) if checkpoint else (None, None)
     if split is None:
-        return None
-    return RunSplit(run, split, _recorded_inputs(run))
+        if own_split is None:
+            return None
+        return RunSplit(Path(os.path.abspath(checkpoint)), own_split, own_inputs)
+    return RunSplit(run, split, _recorded_inputs(run) or own_inputs)
+
+
+# the key of a checkpoint's state.json saying which split file it holds and its sha256
+SPLIT_STATE = "split"
+
+
+def checkpoint_split(run_dir: Path, state: dict[str, Any], inputs: Mapping[str, Any]) -> dict[str, bytes]:
+    """The run's split as a file of a checkpoint (``write_weights_checkpoint``'s ``files``), its
+    sha256 and the store's record (``inputs``: identity, records) put into ``state``: best/
+    copied without its run folder still tells the records it trained on. Nothing where the run
+    has no split file (yet)."""
+    import hashlib
+
+    from encoderkit.tasks.objective import SPLIT_FILE
+
+    state["inputs"] = dict(inputs)
+    try:
+        body = (Path(run_dir) / SPLIT_FILE).read_bytes()
+    except OSError:
+        return {}
+    state[SPLIT_STATE] = {"file": SPLIT_FILE, "sha256": hashlib.sha256(body).hexdigest()}
+    return {SPLIT_FILE: body}
+
+
+def _checkpoint_records(checkpoint: Path) -> tuple[dict[str, frozenset[str]] | None, Mapping[str, Any] | None]:
+    """(the split, the store's record) a checkpoint holds itself (``checkpoint_split``); the
+    split only when its file is the one state.json names by sha256 (not one edited or swapped)."""
+    import hashlib
+
+    from encoderkit.infer.run_files import within
+    from encoderkit.tasks.objective import SPLIT_FILE
+
+    try:
+        state = json.loads((checkpoint / "state.json").read_text())
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(state, dict):
+        return None, None
+    inputs = state.get("inputs") if isinstance(state.get("inputs"), Mapping) else None
+    said = state.get(SPLIT_STATE)
+    file = checkpoint / SPLIT_FILE
+    if not isinstance(said, Mapping) or not file.is_file() or not within(file, checkpoint):
+        return None, inputs
+    try:
+        body = file.read_bytes()
+    except OSError:
+        return None, inputs
+    if hashlib.sha256(body).hexdigest() != said.get("sha256"):
+        return None, inputs
+    return _split_of(body), inputs
 
 
 def run_split_of(model: Any) -> RunSplit | None:
@@ -118,6 +173,7 @@ def own_records(model: Any, data: Any) -> RunRecords | None:
     known = run_split_of(model)
     inputs = known.inputs if known is not None else None
     if not inputs or not inputs.get("identity"):
+        _say_unchecked(model, known)
         return None
     held = _held_records(data, inputs, model.path)
     if held is None:
@@ -139,13 +195,36 @@ def own_records(model: Any, data: Any) -> RunRecords | None:
     return RunRecords(run, split, frozenset(trained), tuple(extra), count, what, own)
 
 
+def _say_unchecked(model: Any, known: RunSplit | None) -> None:
+    """Once per model loaded from a checkpoint: it keeps no record of its run's split or store
+    (a checkpoint written before best/ kept them, copied out of its run folder; a run from
+    before stores had an identity), so whether the records scored trained it cannot be told."""
+    path = getattr(model, "path", None)
+    if path is None or vars(model).get("_said_unchecked"):
+        return
+    model._said_unchecked = True
+    what = "its run's split.json" if known is None else "its store's identity"
+    warnings.warn(f"checkpoint {path} keeps no record of {what} (written by an older encoderkit, or "
+                  f"copied out of its run folder): whether the records scored here trained the model "
+                  f"cannot be checked, so the figures may be optimistic; evaluate the run folder, or "
+                  f"records the run never saw", UserWarning, stacklevel=3)
+
+
 def _split(run: Path) -> dict[str, frozenset[str]] | None:
     from encoderkit.tasks.objective import SPLIT_FILE
 
     try:
-        body = json.loads((run / SPLIT_FILE).read_text())
+        return _split_of((run / SPLIT_FILE).read_bytes())
+    except OSError:
+        return None
+
+
+def _split_of(text: bytes) -> dict[str, frozenset[str]] | None:
+    """A split file's parts (train / val / test ids), None where it is not one."""
+    try:
+        body = json.loads(text)
         return {p: frozenset(str(i) for i in (body.get(p) or [])) for p in ("train", "val", "test")}
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError):
         return None
 
 

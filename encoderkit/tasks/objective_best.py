@@ -29,6 +29,7 @@ from encoderkit.tasks.metrics import better
 from encoderkit.tasks.objective_eval import label_rows, to_prediction
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import write_weights_checkpoint
+from encoderkit.tasks.evaluate_split import checkpoint_split
 
 if TYPE_CHECKING:
     from encoderkit.train.trainer import Trainer
@@ -198,9 +199,12 @@ class BestSelection:
                               **({"scaled": f"the mean over targets of val_{self.metric}/<target> "
                                             "divided by the target's training std"}
                                  if self._scaled_selection() else {})}}
+            # what evaluate needs to tell the run's own records from best/ alone (copied out of
+            # its run folder): the store's identity and the split (``evaluate_split.read_run_split``)
+            files = checkpoint_split(trainer.run_dir, state, trainer._input_state())
             write_weights_checkpoint(trainer.run_dir / "best",
                                      {k: v.contiguous() for k, v in tensors.items()}, state,
-                                     arrays=self._val_arrays())
+                                     arrays=self._val_arrays(), files=files)
         D.barrier(trainer.info)
 
     def _val_arrays(self) -> dict[str, dict[str, np.ndarray]]:
@@ -224,7 +228,8 @@ def selection_of(row: Mapping[str, Any], key: str, targets: list[str] | None, st
         per = [row.get(f"{key}/{t}") for t in targets]
         if any(v is None for v in per):
             return None
-        scaled = [float(v) / s for v, s in zip(per, std) if v == v]
+        # a constant target's std is 0 (objective_labels.standard_units): its value as it is
+        scaled = [float(v) / (s if s > 0 else 1.0) for v, s in zip(per, std) if v == v]
         return float(np.mean(scaled)) if scaled else float("nan")
     return float(row[key]) if key in row else None
 

@@ -91,10 +91,10 @@ def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         raise OutputExistsError(f"output {str(path)!r} exists; pass overwrite=true to replace it",
                                 file=path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    from encoderkit.outputs import remove_dead_temporaries
+    from encoderkit.outputs import remove_dead_temporaries, sibling, sibling_prefix
 
-    remove_dead_temporaries(path.parent, f".{path.name}.tmp-")  # a killed earlier predict's
+    tmp = sibling(path, "tmp")  # a name too long for its temporary's is shortened
+    remove_dead_temporaries(path.parent, sibling_prefix(path.name, "tmp"))  # a killed earlier predict's
     try:
         # as the other writers do: a missing folder is made (check_parent vetted the ancestor)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,15 +41,34 @@ OLDER_RUN = "written before the key existed"
 
 
 def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
-                read_options: Iterable[str] = ()) -> list[str]:
+                read_options: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[str]:
     """Human-readable differences of the training-defining keys. The checkpoint's config is
     read as loading its run reads it: a domain option its encoderkit did not have yet is the
     value that reproduces that version (``Domain.saved_run_defaults``: a difference says to
     pass it), and one that only steers how raw files are read (``read_options``, the names
     of ``Domain.read_options``: not training) is no difference when the checkpoint lacks it
-    (otherwise every key added since read ``<absent>`` and no older run could resume)."""
-    a = {k: v for k, v in flatten(saved).items() if k not in RESUMABLE_KEYS}
-    b = {k: v for k, v in flatten(current).items() if k not in RESUMABLE_KEYS}
+    (otherwise every key added since read ``<absent>`` and no older run could resume).
+    ``ignore``: keys the caller compares by content instead (a labels file moved, its sha256
+    the same: ``trainer_resume``)."""
+    return [line for _, line in _differences(saved, current, read_options, ignore)]
+
+
+def repeat_words(saved: Mapping[str, Any], current: Mapping[str, Any],
+                 read_options: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[str]:
+    """``key=value`` words that give the keys of ``config_diff`` the checkpoint's values (to
+    resume it: ``run.precision=bf16`` left out of the resuming command); a key the checkpoint
+    lacks has none."""
+    flat = flatten(saved)
+    return [f"{k}={_typed(flat[k])}" for k, _ in _differences(saved, current, read_options, ignore)
+            if k in flat]
+
+
+def _differences(saved: Mapping[str, Any], current: Mapping[str, Any], read_options: Iterable[str],
+                 ignore: Iterable[str]) -> list[tuple[str, str]]:
+    """(key, line) of each training-defining key whose values differ (``config_diff``)."""
+    skip = set(RESUMABLE_KEYS) | set(ignore)
+    a = {k: v for k, v in flatten(saved).items() if k not in skip}
+    b = {k: v for k, v in flatten(current).items() if k not in skip}
     filled: set[str] = set()
     try:
         from encoderkit.registry import get_domain
@@ -69,7 +88,7 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
         if a.get(k, "<absent>") != b.get(k, "<absent>"):
             was = (f"{a[k]!r} ({OLDER_RUN}: {k}={_typed(a[k])} resumes it)" if k in filled
                    else repr(a.get(k, "<absent>")))
-            lines.append(f"{k}: checkpoint {was}, now {b.get(k, '<absent>')!r}")
+            lines.append((k, f"{k}: checkpoint {was}, now {b.get(k, '<absent>')!r}"))
     return lines
 
 

@@ -179,10 +179,12 @@ def make_objective(trainer: Trainer) -> Objective:
 
 
 def write_weights_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
-                             state: dict[str, Any], arrays: dict[str, dict[str, Any]] | None = None) -> Path:
+                             state: dict[str, Any], arrays: dict[str, dict[str, Any]] | None = None,
+                             files: dict[str, bytes] | None = None) -> Path:
     """A weights-only checkpoint (``load`` reads it) written atomically to ``directory``
     (replacing it): used for the ``best/`` copy of a fine-tuning run. ``arrays``: ``.npz``
-    files (name -> numeric arrays) written into it before it takes its name."""
+    files (name -> numeric arrays), ``files``: other files (name -> bytes; the run's split),
+    written into it before it takes its name."""
     import os
     import shutil
 
@@ -196,6 +198,8 @@ def write_weights_checkpoint(directory: Path, tensors: dict[str, torch.Tensor],
     path = ckpt.save_checkpoint(staging, int(state.get("step", 0)), tensors, {}, [], state, keep=0)
     for name, values in (arrays or {}).items():
         np.savez(path / name, **values)
+    for name, body in (files or {}).items():
+        (path / name).write_bytes(body)
     # the old copy waits aside for the instant between the two renames: a reader that finds
     # best/ missing then sees it and waits (``checkpoint.being_replaced``) instead of reading
     # checkpoints/<newest> in its place

@@ -1,7 +1,11 @@
 """Resuming a run: the checkpoint ``run.resume`` names (or the newest that verifies) is
 loaded into the trainer after checks that it continues the same run: the same config, the same
 number of ranks, the same records and label files (``INPUT_FILES``), a ``train.steps`` not below
-its step. Also starting from a weights-only checkpoint, and ``run.init_from``.
+its step. Files the config names are compared by content where a resume checks it (a labels
+file moved, the same sha256; the pretrained checkpoint fine-tuning started from, by its weights'
+sha256: a resume continues from the run's own weights), and a refused resume names the values
+to repeat (``run.precision=bf16``) besides another run.dir. Also starting from a weights-only
+checkpoint, and ``run.init_from``.
 
 ``TrainerResume`` holds these methods of ``Trainer`` (``trainer.py``), which provides the
 attributes they read (``cfg``, ``info``, ``model``, ``loader``, ...).
@@ -21,12 +25,43 @@ from encoderkit.errors import DataError
 from encoderkit.outputs import write_text_atomic
 from encoderkit.train import checkpoint as ckpt
 from encoderkit.train import distributed as D
+from encoderkit.train.checkpoint_config import flatten, repeat_words
 from encoderkit.train.config import ConfigError
 from encoderkit.train.metrics_log import metrics_line, read_metrics
 from encoderkit.train.schedule import WSD
 
 # config keys naming files a run trains on besides its store: a resume checks they are unchanged
 INPUT_FILES = ("task.labels", "task.split")
+
+# the config key naming the pretrained checkpoint a fine-tuning run starts from
+START_KEY = "checkpoint"
+
+
+def _starts(value: Any) -> bool:
+    """Whether ``value`` of ``checkpoint`` names weights to start from (not none / null)."""
+    return isinstance(value, str) and value.strip().lower() not in ("", "none", "null")
+
+
+def start_digest(name: str) -> str | None:
+    """The sha256 of the weights of the checkpoint ``name`` names (a checkpoint directory, or a
+    run directory's best/ or newest checkpoint), from its manifest: never hashed here (a large
+    model's weights); None where it is not there or has no manifest."""
+    import json
+
+    path = Path(name).expanduser()
+    if not (path / ckpt.STATE_FILE).is_file():
+        best = path / "best"
+        path = best if (best / ckpt.STATE_FILE).is_file() else \
+            (ckpt.latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None)
+    if path is None:
+        return None
+    try:
+        files = json.loads((path / ckpt.MANIFEST_FILE).read_text()).get("files") or {}
+        digest = (files.get(ckpt.MODEL_FILE) or {}).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return digest if isinstance(digest, str) else None
+
 
 # the runs whose last fit in this process found them finished (``_check_steps``): absolute run
 # directory -> step. An ensemble (``tasks/ensemble.py``) asks it whether its members trained
@@ -155,14 +190,18 @@ class TrainerResume:
         if ranks != self.info.world_size:
             raise ConfigError(f"checkpoint {path} was written by {ranks} rank{'s' if ranks != 1 else ''}; "
                               f"resuming needs the same number (got {self.info.world_size})")
-        diff = ckpt.config_diff(state["config"], self.config_dict, self.domain.read_options())
+        same = self._same_content(path, state)  # files moved, their content the same
+        diff = ckpt.config_diff(state["config"], self.config_dict, self.domain.read_options(), same)
         if diff:
             older = any(ckpt.OLDER_RUN in d or "checkpoint '<absent>'" in d for d in diff)
+            words = repeat_words(state["config"], self.config_dict, self.domain.read_options(), same)
             raise ConfigError(
                 f"checkpoint {path} was trained with a different config: " + "; ".join(diff)
                 + (". It was written by an older encoderkit: resume it with the values named, "
                    "or start from its weights in another run.dir (encoderkit finetune "
-                   f"checkpoint={self.run_dir})" if older else " (use another run.dir)"))
+                   f"checkpoint={self.run_dir})" if older else
+                   f" (to resume it, pass {' '.join(words)}; or use another run.dir)" if words
+                   else " (use another run.dir)"))
         self._check_inputs(path, state.get("inputs"))
         ckpt.load_model_state(self.model, model_t)
         if self._fsdp:  # sharded optimizer state is loaded after fully_shard (see _train)
@@ -188,6 +227,29 @@ class TrainerResume:
             write_text_atomic(self.run_dir / "metrics.jsonl",
                                "".join(metrics_line(h) for h in self.history))
         self.resumed_from = path
+
+    def _same_content(self, path: Path, state: dict[str, Any]) -> list[str]:
+        """The config keys naming files whose path may differ from the checkpoint's on resume:
+        a labels or split file whose sha256 the checkpoint recorded (``_check_inputs`` compares
+        that), and the pretrained checkpoint fine-tuning started from (a resume continues from
+        the run's own weights). A starting checkpoint of other weights than the run started from
+        (by the digest recorded, or the old path's where it still exists) is a ``ConfigError``."""
+        saved = state.get("inputs") if isinstance(state.get("inputs"), dict) else {}
+        then, now = flatten(state.get("config") or {}), flatten(self.config_dict)
+        same = [key for key in INPUT_FILES
+                if then.get(key) and now.get(key) and key in (saved.get("files") or {})]
+        start_then, start_now = then.get(START_KEY), now.get(START_KEY)
+        if _starts(start_then) and _starts(start_now) and start_then != start_now:
+            recorded = saved.get("start") or start_digest(str(start_then))
+            current = start_digest(str(start_now))
+            if recorded and current and recorded != current:
+                raise ConfigError(
+                    f"checkpoint {path} was fine-tuned from other weights than checkpoint={start_now} "
+                    f"holds (started from {start_then!r}; its model.safetensors differs): a resume "
+                    f"continues from the run's own weights, so pass checkpoint={start_then} (or the "
+                    f"same weights moved), or fine-tune from {start_now} in another run.dir")
+            same.append(START_KEY)
+        return same
 
     def _reading(self) -> dict[str, Any]:
         """How the loader reads the store (saved with a checkpoint): ``chunks`` (chunk-aware, from
@@ -235,8 +297,12 @@ class TrainerResume:
         # where the store is, whatever directory the command ran from: a loaded run finds its
         # training records there (``infer.load.run_store``) though config.yaml keeps the path as given
         where = store if "://" in store else os.path.abspath(store)
-        return {"identity": self.store.identity, "records": len(self.store),
-                "tokens": int(self.store.num_tokens), "files": files, "store": where}
+        out = {"identity": self.store.identity, "records": len(self.store),
+               "tokens": int(self.store.num_tokens), "files": files, "store": where}
+        start = OmegaConf.select(self.cfg, START_KEY, default=None)
+        if _starts(start) and (digest := start_digest(str(start))):
+            out["start"] = digest  # the weights fine-tuning started from, for a resume to compare
+        return out
 
     def _check_inputs(self, path: Path, saved: dict[str, Any] | None) -> None:
         """A resume trains on the records (and labels) its checkpoint trained on: a store

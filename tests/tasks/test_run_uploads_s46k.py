@@ -88,9 +88,8 @@ def test_a_checkpoint_given_alone_reads_no_config_above_it_but_a_runs_layout_doe
     (upload / "uploads").mkdir(parents=True)
     (upload / "config.yaml").write_text("data:\n  max_seqlen: 7\n")
     shutil.copytree(_step_dir(runs["mine"]), upload / "uploads" / "ck")
-    from encoderkit.infer.load import DEFAULT_MAX_SEQLEN
-
-    assert encoderkit.load(upload / "uploads" / "ck").max_seqlen == DEFAULT_MAX_SEQLEN
+    # not the 7 above it: the window its own state.json records (session 53: not the default)
+    assert encoderkit.load(upload / "uploads" / "ck").max_seqlen == written
 
 
 def test_a_config_yaml_linked_out_of_the_run_is_refused(runs, tmp_path):
