@@ -244,8 +244,11 @@ def save(file: Path, key: str, value: Any) -> Any:
     tasks may share ``--out`` and write between our reads); returns ``value``."""
     import os
 
+    from benchmarks.environment import environment
+
     got = json.loads(file.read_text()) if file.exists() else {}
     got[key] = value
+    got["_environment"] = environment()  # the kernel of the latest write (benchmarks/environment.py)
     tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(got, indent=1))
     tmp.replace(file)

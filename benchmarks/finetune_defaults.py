@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+if not __package__:  # run as a file (python benchmarks/finetune_defaults.py): benchmarks.* importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:
@@ -87,7 +91,9 @@ def main() -> None:
     results["hist_gradient_boosting"] = {"accuracy": accuracy_score(y[test], p >= 0.5),
                                          "macro_f1": f1_score(y[test], p >= 0.5, average="macro"),
                                          "auroc": roc_auc_score(y[test], p)}
-    print(json.dumps(results, indent=1))
+    from benchmarks.environment import environment  # the kernel the scikit-learn baseline ran on
+
+    print(json.dumps({**results, "_environment": environment()}, indent=1))
 
 
 if __name__ == "__main__":

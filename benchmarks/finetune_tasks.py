@@ -29,6 +29,8 @@ sys.path.insert(0, str(EXAMPLES))
 
 import finetune_common as common  # noqa: E402
 
+from benchmarks.environment import describe, environment  # noqa: E402
+
 TASKS = ("ItalyPowerDemand", "ArrowHead", "GunPoint", "OSULeaf", "BasicMotions", "JapaneseVowels", "wine", "breast_cancer", "diabetes",
          "anes96", "star98", "ecoli-coding-frame", "digits", "Covid3Month", "CardanoSentiment",
          "ACSF1", "PickupGestureWiimoteZ")
@@ -119,11 +121,13 @@ def main() -> None:
               flush=True)
         results[name] = common.compare(task, work, tuple(args.seeds), tuple(args.methods),
                                        log=lambda s: print(s, flush=True))
-        (out / "results.json").write_text(json.dumps(results, indent=1))
+        # the kernel the probes and anchors ran on (benchmarks/environment.py)
+        record = {**results, "_environment": environment()}
+        (out / "results.json").write_text(json.dumps(record, indent=1))
     command = "nice -n 10 python -m benchmarks.finetune_tasks " + " ".join(sys.argv[1:])
     lines = [f"`{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"{platform.machine()} CPU, python {platform.python_version()}, 1 torch thread, "
-             f"wall {time.time() - t0:.0f} s)", "",
+             f"wall {time.time() - t0:.0f} s; {describe()})", "",
              f"Test accuracy (R^2 for diabetes and star98; mean +- std over seeds {args.seeds} where a method depends on the seed; "
              f"one number where it does not). Encoder: {' '.join(common.MODEL) or 'default (tiny)'}, "
              f"{' '.join(common.BATCH) or 'default data.max_tokens'}; "

@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     res["phases"] = evaluate(run)
     res["model_all"] = float(np.mean([p["model"] for p in res["phases"].values()]))
     res["baseline_all"] = float(np.mean([p["baseline"] for p in res["phases"].values()]))
+    from benchmarks.environment import environment  # threads and kernels of this measurement
+
+    res["environment"] = environment()
     (work / f"{args.name}.json").write_text(json.dumps(res))
     print(f"{args.name}: {res['tokens']:,} tokens, train CPU {res.get('train_cpu_s', float('nan')):.0f} s | "
           f"phase 0: model {res['phases'][0]['model']:.4f} baseline {res['phases'][0]['baseline']:.4f} | "

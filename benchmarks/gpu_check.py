@@ -332,9 +332,12 @@ def worker_maxbatch(args: argparse.Namespace) -> list[dict]:
 
 
 def _dump(path: str, rows: list[dict]) -> None:
+    from benchmarks.environment import environment
+
     tmp = f"{path}.tmp"
+    env = environment()  # a worker's rows are all its own: each records the threads it ran with
     with open(tmp, "w") as f:
-        json.dump(rows, f)
+        json.dump([{"environment": env, **r} for r in rows], f)
     os.replace(tmp, path)
 
 

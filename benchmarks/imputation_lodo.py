@@ -63,6 +63,7 @@ if not __package__:  # run as a file (python benchmarks/imputation_lodo.py): its
 
 # the datasets, the table and series pieces of the protocol and the report live in
 # imputation_lodo_*.py; their names stay importable from here
+from benchmarks.environment import stamped  # noqa: E402  (each row records its BLAS kernel)
 from benchmarks.imputation_lodo_data import (_single, fresh_small_tables, held_out_tables, series_sets,  # noqa: E402
                                              small_tables, tables)
 from benchmarks.imputation_lodo_report import (SERIES_BASELINES, TABLE_BASELINES, _baselines, _f,  # noqa: E402
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 if ("table", name, seed) not in done:
-                    rows += run_table(name, full, seed, args.steps_table)
+                    rows += stamped(run_table(name, full, seed, args.steps_table))
                     save()
     if args.part in ("series", "both"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -425,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for seed in range(args.first_seed, args.first_seed + args.seeds):
                     if ("series", name, seed) not in done:
-                        rows += run_series(name, data, seed, args.steps_series, tmp)
+                        rows += stamped(run_series(name, data, seed, args.steps_series, tmp))
                         save()
     df = pd.DataFrame(rows)
     rel = relative(df)

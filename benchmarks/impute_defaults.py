@@ -16,11 +16,16 @@ Usage: python benchmarks/impute_defaults.py [--seeds 1] [--only wine diabetes] [
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
+
+if not __package__:  # run as a file: benchmarks.environment importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def tables() -> dict[str, pd.DataFrame]:
@@ -120,6 +125,9 @@ def main() -> None:
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     print(df.groupby(["table", "imputer"])[["nrmse", "accuracy", "seconds"]].mean().round(3).to_string())
+    from benchmarks.environment import describe  # the kernel the scikit-learn imputers ran on
+
+    print(f"BLAS / OpenMP: {describe()}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+if not __package__:  # run as a file: benchmarks.environment importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from domains.tabular import TabularDomain, sample_frame
 from encoderkit.core import EncoderConfig
 from encoderkit.data.collate import collate
@@ -257,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             f.write("Training + infill time per dataset and seed (s, shared 2-core CPU): "
                     + ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
                     + f"; whole benchmark {total:.0f} s.\n")
+            from benchmarks.environment import describe  # the kernel the scikit-learn imputers ran on
+
+            f.write(f"BLAS / OpenMP: {describe()}.\n")
     return 0
 
 

@@ -105,7 +105,9 @@ def main() -> None:
             continue
         results[name] = run_table(name, frame, out, args.steps, args.rows)
         print(name, json.dumps({k: round(v, 4) for k, v in results[name].items()}), flush=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    from benchmarks.environment import environment  # the BLAS kernel the baselines ran on
+
+    (out / "results.json").write_text(json.dumps({**results, "_environment": environment()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ import time
 
 import numpy as np
 
+if not __package__:  # run as a file: benchmarks.environment importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from domains.timeseries.seasonal import linear_fill  # shared with benchmarks/imputation_lodo.py
 
 GAPS = ("single", "span1", "span2", "span3")
@@ -229,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"blue dashed truth)")
         print(f"plot: {args.plot}")
     if args.append:
+        from benchmarks.environment import describe  # the kernel the Kalman baselines ran on
+
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         tm = ", ".join(f"{k}: train {a:.0f} s, impute {b:.0f} s" for k, (a, b) in timings.items())
         section = (
@@ -241,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(hidden 64, 3 layers, {args.steps} steps). Patch: co2 8, sunspots 4, italy 4; "
             f"spanK = gaps of K patch lengths. Seasonal-naive only where a fixed period exists "
             f"(co2: 52 weeks).\n\n{text}\n\n"
-            f"- time ({tm}); load average at start {load_avg:.1f} on 2 shared cores.\n")
+            f"- time ({tm}); load average at start {load_avg:.1f} on 2 shared cores.\n"
+            f"- BLAS / OpenMP: {describe()}.\n")
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
         with open(path, "a") as fh:
             fh.write(section)

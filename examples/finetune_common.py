@@ -43,9 +43,10 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -125,11 +126,34 @@ def fixed_test_split(labels: np.ndarray, fraction: float = 0.3, stratify: bool =
 
 
 def one_thread() -> None:
-    """Every run on one core: the machine is shared."""
+    """Every run on one core: the machine is shared. Classical anchors run inside
+    ``kept_threads`` so that none of them can raise the count for what follows."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # numba reads this at import: aeon's ROCKET puts numba's count back to it after each
+    # transform (on numba's OpenMP layer that is omp_set_num_threads, which torch reads)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     torch.set_num_threads(1)
+    threadpool_limits(limits=1)  # BLAS / OpenMP libraries loaded before OMP_NUM_THREADS was set
+
+
+@contextmanager
+def kept_threads() -> Iterator[None]:
+    """Run a classical anchor with the thread counts of now, and put them back after it:
+    torch's, and every BLAS / OpenMP pool's (threadpoolctl). aeon's ROCKET sets numba's
+    thread count, which on numba's OpenMP layer is the process-wide OpenMP count torch reads:
+    the pretraining after it ran on 2 threads, crawling on a shared machine."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------- pretraining, embedding, probe
@@ -320,7 +344,9 @@ def compare(task: Task, workdir: Path, seeds: tuple[int, ...] = (0, 1, 2),
         for seed in (seeds if name in task.seeded_anchors else seeds[:1]):
             if not cached(name, seed):
                 t0 = time.time()
-                record(name, seed, anchor(train, test, seed), t0)
+                with kept_threads():
+                    pred = anchor(train, test, seed)
+                record(name, seed, pred, t0)
     mlm = None
     if any(m in methods for m in ("finetuned", "finetuned_members", "probe_mlm", "probe_mlm_std", "probe_contrastive")):
         t0 = time.time()

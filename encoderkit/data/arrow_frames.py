@@ -14,7 +14,11 @@ understood", a traceback). Here:
   column is read as the numbers it holds (a numeric ``category`` would be read as
   categories, with no order between 1.5 and 7.0);
 - a dtype in pandas' metadata that pandas cannot rebuild is left to Arrow's type (the
-  column's other metadata, such as the index, still applies).
+  column's other metadata, such as the index, still applies);
+- a float NaN in a floating-point column is a missing cell (``nan_as_null``), as it is in a
+  file read to numpy float64: a column pandas wrote with the pyarrow backend
+  (``double[pyarrow]``) kept NaN as a value there, and ingest refused it as "not numbers
+  (such as [nan])" where the same values written by pyarrow alone were read as missing.
 """
 
 from __future__ import annotations
@@ -31,12 +35,35 @@ def _text(kind: Any) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
+def nan_as_null(table: Any) -> Any:
+    """``table`` with the NaN cells of each floating-point column as nulls (the column's type
+    kept); ``table`` itself where there is none. A NaN is what numpy, pandas' default backend
+    and scikit-learn's imputers call a missing value; pandas' pyarrow backend (and polars)
+    keep it as a value, which no model can read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, fields, changed = [], [], False
+    for fld, col in zip(table.schema, table.columns):
+        if pa.types.is_floating(fld.type) and len(col) and pc.any(pc.is_nan(col)).as_py():
+            col = pc.if_else(pc.is_nan(col), pa.scalar(None, fld.type), col)
+            fld = fld.with_nullable(True)
+            changed = True
+        columns.append(col)
+        fields.append(fld)
+    if not changed:
+        return table
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
 def decode_dictionaries(table: Any) -> Any:
     """``table`` with each dictionary column of non-text values decoded to its value type
-    (text dictionaries kept: categories), and pandas' metadata freed of dtypes pandas cannot
-    parse; ``table`` itself where there is nothing to change."""
+    (text dictionaries kept: categories), its floats' NaN cells as nulls (``nan_as_null``),
+    and pandas' metadata freed of dtypes pandas cannot parse; ``table`` itself where there
+    is nothing to change. Every reader of Parquet / Arrow tables goes through it."""
     import pyarrow as pa
 
+    table = nan_as_null(table)
     columns, fields, changed = [], [], False
     for i, fld in enumerate(table.schema):
         col = table.column(i)
