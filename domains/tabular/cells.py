@@ -146,8 +146,11 @@ def like_observed(fill: Sequence[Any], observed: Any) -> list[Any]:
 
         places = min(v.as_tuple().exponent for v in values if isinstance(v, decimal.Decimal))
         step = decimal.Decimal(1).scaleb(int(places)) if isinstance(places, int) else None
-        return [decimal.Decimal(repr(float(v))).quantize(step) if step is not None and
-                isinstance(v, (int, float, np.number)) and np.isfinite(v) else v for v in fill]
+        # quantize under the global context rounds to its precision (28 digits by default, a
+        # host program's own otherwise): a decimal(38,18) fill of 13 whole digits needs 31
+        with decimal.localcontext(decimal.Context(prec=80)):
+            return [decimal.Decimal(repr(float(v))).quantize(step) if step is not None and
+                    isinstance(v, (int, float, np.number)) and np.isfinite(v) else v for v in fill]
     if kind in ("integer", "floating", "mixed-integer-float"):
         floats = kind != "integer"
         out = []

@@ -72,12 +72,21 @@ def unicode_twins_said(absent: Sequence[str], given: Sequence[str]) -> str:
 
 # a numeric column's statistics, each file's own: they differ between any two files
 _STATISTICS = ("mean", "std", "edges", "quantiles", "integer")
+# the keys of a column's entry that ``schema_differences`` words of its own
+_TOLD = {"name", "kind", "dtype", "categories", "frequencies"}
+
+
+def _short(value: Any) -> str:
+    """A schema value as a message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def schema_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """``TabularDomain.schema_differences``: how the schema ``b`` of the second file differs
     from ``a``, the first's, column by column in words (missing or moved columns, kind, dtype,
-    categories, a numeric column's statistics), then the ingest options; [] when equal."""
+    categories and their frequencies, a numeric column's statistics, any other key of a
+    column's entry), then the ingest options; [] when equal."""
     cols_a = {str(c["name"]): c for c in a.get("columns") or []}
     cols_b = {str(c["name"]): c for c in b.get("columns") or []}
     at_b = {n: i for i, n in enumerate(cols_b)}
@@ -101,14 +110,23 @@ def schema_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
             only_b = [c for c in cb.get("categories") or [] if c not in (ca.get("categories") or [])]
             said = [f"{len(x)} only in the {w} (such as {x[0]!r})" for x, w in ((only_a, "first"),
                                                                             (only_b, "second")) if x]
-            found.append(f"column {name!r} has other categories ({', '.join(said) or 'other frequencies'})")
+            found.append(f"column {name!r} has other categories ({', '.join(said)})" if said else
+                         f"column {name!r} has the same categories in another order")
+        elif ca.get("kind") == "categorical" and ca.get("frequencies") != cb.get("frequencies"):
+            found.append(f"column {name!r} has other category frequencies")
         elif ca.get("kind") == "numeric" and any(ca.get(k) != cb.get(k) for k in _STATISTICS):
             stats.append(name)
+        # every other key of a column's entry (a numeric column's datetime / zoned, keys to
+        # come): a difference the words above do not name still gets a line, never none
+        told = _TOLD | (set(_STATISTICS) if ca.get("kind") == "numeric" else set())
+        found += [f"column {name!r} has {key} {_short(ca.get(key))} in the first, {_short(cb.get(key))} "
+                  f"in the second" for key in sorted(set(ca) | set(cb), key=str)
+                  if key not in told and ca.get(key) != cb.get(key)]
     if stats:
         shown = ", ".join(map(repr, stats[:5])) + (f" and {len(stats) - 5} more" if len(stats) > 5 else "")
         found.append(f"numeric column{'s' if len(stats) > 1 else ''} {shown} ha{'ve' if len(stats) > 1 else 's'} "
                      f"other statistics (mean, std, quantile edges: each file's own)")
     for key in sorted(set(a) | set(b)):
         if key != "columns" and a.get(key) != b.get(key):
-            found.append(f"{key}: {a.get(key)!r} in the first, {b.get(key)!r} in the second")
+            found.append(f"{key}: {_short(a.get(key))} in the first, {_short(b.get(key))} in the second")
     return found

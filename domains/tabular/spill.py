@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from domains.tabular.compressed import PYARROW_DECOMPRESSES
-from domains.tabular.reading import RowErrors, TextPlan, arrow_text, parse_options, parsing
+from domains.tabular.reading import RowErrors, TextPlan, arrow_file, arrow_text, parse_options, parsing
 
 # pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
 # both alike; tests lower it to read small tables in many blocks
@@ -46,7 +46,10 @@ class RawTable:
         """Column ``j``'s cells as binary arrays, read from disk alone."""
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(self.file).read(columns=[f"c{j}"]).column(0).chunks
+        # every file here by its name's bytes (``arrow_file``): the folder is under TMPDIR,
+        # whose name need not be UTF-8
+        with arrow_file(self.file) as f:
+            return pq.ParquetFile(f).read(columns=[f"c{j}"]).column(0).chunks
 
     def typed(self, j: int, convert: Any) -> Any:
         """Column ``j`` parsed with pyarrow's conversion options ``convert`` (a ChunkedArray),
@@ -76,7 +79,7 @@ class RawTable:
         import pyarrow as pa
 
         name = self.names[j]
-        with pa.OSFile(self.kept_file(j), "wb") as sink, \
+        with arrow_file(self.kept_file(j), "wb") as sink, \
                 pa.ipc.new_file(sink, pa.schema([pa.field(name, col.type)]), options=_ipc_options()) as out:
             for chunk in col.chunks:
                 out.write_batch(pa.record_batch([chunk], names=[name]))
@@ -85,7 +88,7 @@ class RawTable:
         """Column ``j`` as the last ``typed`` of it parsed it (a one-column table)."""
         import pyarrow as pa
 
-        with pa.OSFile(self.kept_file(j), "rb") as src:
+        with arrow_file(self.kept_file(j)) as src:
             return pa.ipc.open_file(src).read_all()
 
     def kept_file(self, j: int) -> str:
@@ -198,7 +201,8 @@ def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
         # Parquet, not Arrow's IPC format: its reader reads a batch's every column to return one
         with _source(path, plan, copy) as src, \
                 _streamed(src, read, parse_options(plan, rows, lines), convert) as reader, \
-                pq.ParquetWriter(file, schema, compression="lz4", use_dictionary=False, write_statistics=False) as out:
+                arrow_file(file, "wb") as sink, \
+                pq.ParquetWriter(sink, schema, compression="lz4", use_dictionary=False, write_statistics=False) as out:
             pending: list[Any] = []
             size = 0
             for batch in reader:

@@ -129,23 +129,34 @@ _BELOW_1000 = re.compile(r"[-+]?\d{1,3}")
 MIN_GROUPED = 3
 
 
-def thousands_points(texts: Iterable[Any]) -> tuple[str, str] | None:
-    """A cell written with points and one without (``("27.004", "809")``) when the cells
-    ``texts`` (a column's, as written; empty ones are skipped) are whole numbers with points
-    as thousands marks: each either digits grouped in threes by points (``27.004``, led by
-    no zero) or a whole number below 1000 (``809``), at least ``MIN_GROUPED`` distinct ones
-    of the first kind and one of the second. Read with a decimal point, ``27.004`` and
-    ``5.152`` are 27 and 5 beside 809, and the column's order is scrambled. Decimals do not
-    look so: they would need every fraction of exactly three digits (no ``2.5``, ``0.125``)
-    and whole numbers beside them, all below 1000. Else None.
+class PointedCells(tuple):
+    """``(grouped, whole)``: a cell written with points and one without, as
+    ``thousands_points`` finds them; ``several``: a cell of two point groups or more
+    (``1.204.331``, which no decimal is) where the column holds one, else None."""
 
-    Measurements written with three decimals beside whole ones (``1.125``, ``3``,
-    ``4.500``) pass that test too, so the column must also show what decimals cannot: a
-    cell of two groups or more (``1.204.331``), or, read as decimals, every whole number
-    above every pointed one (``809`` and ``912`` beside ``27.004`` and ``40.724``: two
-    separate heaps, where a measurement's whole values lie among its decimals, as ``3``
-    between ``1.125`` and ``4.500``). Grouped counts spread over wide ranges (``5``
-    beside ``27.004``) are then not said: a warning only, and a wrong one costs trust."""
+    several: str | None
+
+    def __new__(cls, grouped: str, whole: str, several: str | None = None) -> "PointedCells":
+        pair = super().__new__(cls, (grouped, whole))
+        pair.several = several
+        return pair
+
+
+def thousands_points(texts: Iterable[Any]) -> PointedCells | None:
+    """A cell written with points and one without (``("27.004", "809")``) when the cells
+    ``texts`` (a column's, as written; empty ones are skipped) can be whole numbers with
+    points as thousands marks: each either digits grouped in threes by points (``27.004``,
+    led by no zero) or a whole number below 1000 (``809``), at least ``MIN_GROUPED`` distinct
+    ones of the first kind and one of the second. Read with a decimal point, ``27.004`` and
+    ``5.152`` are 27 and 5 beside 809, and the column's order is scrambled. Else None.
+
+    None only where thousands are impossible, as a missed warning is a silent wrong
+    result: a pointed cell led by ``0`` or by 4+ digits (``0.125``, ``1234.567``), a point
+    group not of exactly 3 digits (``2.5``), a whole number of 4+ digits without a point
+    (``1250``: a writer of thousands points writes ``1.250``), or a negative zero (``-0``:
+    a rounded measurement, never a count). Measurements of three decimals beside whole
+    ones (``1.125``, ``3``, ``4.500``) can be counts too: said as a possibility
+    (``thousands_message``), unless a cell of several groups (``1.204.331``) settles it."""
     grouped: dict[str, None] = {}
     wholes: list[str] = []
     for v in texts:
@@ -155,15 +166,14 @@ def thousands_points(texts: Iterable[Any]) -> tuple[str, str] | None:
         if _POINT_GROUPED.fullmatch(c):
             grouped.setdefault(c)
         elif _BELOW_1000.fullmatch(c):
+            if c.startswith("-") and int(c) == 0:
+                return None
             wholes.append(c)
         else:
             return None
     if not wholes or len(grouped) < MIN_GROUPED:
         return None
-    several = any(c.count(".") > 1 for c in grouped)
-    if not several and min(abs(int(w)) for w in wholes) <= max(abs(float(c)) for c in grouped):
-        return None  # a whole number among the pointed ones: decimals as likely as thousands
-    return next(iter(grouped)), wholes[0]
+    return PointedCells(next(iter(grouped)), wholes[0], next((c for c in grouped if c.count(".") > 1), None))
 
 
 def point_candidates(values: np.ndarray) -> bool:
@@ -180,13 +190,25 @@ def point_candidates(values: np.ndarray) -> bool:
 
 
 def thousands_message(name: str, pair: tuple[str, str]) -> str:
-    """What a reader says of the column ``name`` that ``thousands_points`` takes (``pair``)."""
+    """What a reader says of the column ``name`` that ``thousands_points`` takes (``pair``):
+    that its points are thousands marks where a cell of several groups settles it
+    (``PointedCells.several``), else that they could be (decimals of three digits beside
+    whole numbers are read as written, and may be right)."""
     grouped, whole = pair
+    count = int(grouped.replace(".", ""))
+    several = getattr(pair, "several", None)
+    if several:
+        return (f"column {name!r} holds whole numbers with points as thousands marks, as German "
+                f"spreadsheets write them ({several!r} has several groups, which no decimal has), "
+                f"read as decimals: {grouped!r} as {float(grouped):g} beside {int(whole)}, not "
+                f"{count}; remove the thousands marks (decimal=',' does not read them): read as "
+                f"decimals, the column's order is scrambled and its fills wrong")
     return (f"column {name!r} holds numbers such as {grouped!r} beside {whole!r}, read as "
-            f"{float(grouped):g} beside {int(whole)}; if {grouped!r} is "
-            f"{int(grouped.replace('.', ''))} (a point as the thousands mark, as German "
-            f"spreadsheets write whole numbers), remove the thousands marks (decimal=',' does not "
-            f"read them): read as decimals, the column's order is scrambled and its fills wrong")
+            f"decimals ({float(grouped):g} beside {int(whole)}), but its points could be thousands "
+            f"marks ({grouped} = {count}, as German spreadsheets write whole numbers): if so, "
+            f"remove the thousands marks (decimal=',' does not read them), since read as decimals "
+            f"the column's order is scrambled and its fills wrong; if they are decimals, nothing "
+            f"to do")
 
 
 # A date written as text in a form the readers do not take for a date (they take ISO 8601:

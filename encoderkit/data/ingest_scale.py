@@ -108,9 +108,12 @@ def _json_differences(a: Any, b: Any, path: str = "") -> list[str]:
 
 def schema_differences(cls: type, a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     """How schema ``b`` differs from ``a``, in one line: the domain's ``schema_differences``
-    (by column, field, ...) or where their JSON differs; at most 5 named."""
+    (by column, field, ...) or where their JSON differs; at most 5 named. Where the domain's
+    words find nothing (a key they do not compare), where the JSON differs: the message
+    never names two files with an empty explanation."""
     hook: Callable | None = getattr(cls, "schema_differences", None)
-    found = list(hook(a, b)) if hook is not None else _json_differences(a, b)
+    found = list(hook(a, b)) if hook is not None else []
+    found = found or _json_differences(a, b)
     return "; ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
 
 

@@ -42,9 +42,16 @@ def _decimal_name(v: Decimal) -> str:
     """A decimal label (a Parquet ``decimal128`` column's value) by its value, not by its
     column's scale: ``1.50`` of a decimal(10,2) and ``1.500`` of a decimal(10,3) are the class
     ``1.5`` (a float label's name), ``3.00`` is ``3``; in positional notation (``100``, not
-    ``1E+2``)."""
-    text = format(v.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    ``1E+2``). Exactly, whatever the decimal context: ``Decimal.normalize`` rounds to the
+    context's precision (28 digits, or fewer where a host program lowers it), which merged
+    distinct decimal(38,0) labels into one class named by a value not in the data."""
+    sign, digits, exponent = v.as_tuple()
+    while len(digits) > 1 and digits[-1] == 0:  # trailing zeros carry the scale, not the value
+        digits, exponent = digits[:-1], int(exponent) + 1
+    if digits == (0,) or not digits:
+        return "0"  # also -0 and 0E-5
+    # building a Decimal from a tuple and formatting it without a precision are exact
+    return format(Decimal((sign, digits, exponent)), "f")
 
 
 def class_code(index: Mapping[str, int], x: Any, kind: str = "") -> int | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import lzma
 import math
+import os
 import re
 import warnings
 import zipfile
@@ -75,13 +76,17 @@ def read_table(path: str | Path, domain: Any = None):
                 return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
             raise DataError(f"a labels .npy must be 1-D or 2-D; got shape {a.shape}", file=file)
         if suffix in (".parquet", ".pq"):
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
             from encoderkit.data.arrow_frames import arrow_to_pandas
 
             # a pandas category / dictionary column read as its values (pd.read_parquet
-            # failed on pandas' own "dictionary<...>[pyarrow]" dtype: arrow_frames)
-            frame = _index_as_columns(arrow_to_pandas(pq.read_table(file)))
+            # failed on pandas' own "dictionary<...>[pyarrow]" dtype: arrow_frames); the file
+            # opened by its name's bytes, as the other readers do: given the name, pyarrow
+            # opens its UTF-8 bytes, refusing a name that is not UTF-8 ('labels_\xfc')
+            with pa.OSFile(os.fsencode(file), "rb") as source:
+                frame = _index_as_columns(arrow_to_pandas(pq.read_table(source)))
         else:
             # every cell as text, literally: a class label is the text the file holds ("+0"
             # and "-0" are two classes, "007" is not 7), ids stay the strings the store
