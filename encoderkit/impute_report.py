@@ -71,12 +71,16 @@ class ImputeReport:
             # the forest written there scored 0.65)
             lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) (the fill "
                          f"written, per column / channel as below, vs {baseline}; nrmse: lower is "
-                         f"better, accuracy: higher; chosen on these same cells, so a little optimistic):")
+                         f"better, accuracy: higher; chosen on these same cells, so a little optimistic; drawn at "
+                         f"random among the observed cells, so holes that depend on the values, e.g. the highest "
+                         f"missing, fill worse):")
             lines += [f"  {s.metric:<8} {_figure(s.written)} vs {s.baseline:.4f} ({s.cells} cells"
                       f"{_where(s)}; the model alone {s.model:.4f})" for s in self.scores]
         elif self.scores:
             lines.append(f"validation on {self.holdout_cells} held-back observed cell(s) "
-                         f"(model vs {baseline}; nrmse: lower is better, accuracy: higher):")
+                         f"(model vs {baseline}; nrmse: lower is better, accuracy: higher; drawn at random among "
+                         f"the observed cells, so holes that depend on the values, e.g. the highest missing, "
+                         f"fill worse):")
             lines += [f"  {s.metric:<8} {s.model:.4f} vs {s.baseline:.4f} ({s.cells} cells{_where(s)})"
                       for s in self.scores]
         elif self.unscored:

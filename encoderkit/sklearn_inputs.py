@@ -1,4 +1,6 @@
-"""What ``EncoderImputer`` takes as ``X``: a DataFrame or an array checked as scikit-learn
+"""What ``EncoderImputer`` takes as ``X``: a DataFrame (pandas, or any table with column
+names, read as pandas: ``encoderkit/frames.py``) or an array (a torch tensor, a list of rows,
+a masked array with its masked cells missing: ``_as_array``) checked as scikit-learn
 checks its inputs (``_check_frame``, ``_text_in_array``), its cells equal to
 ``missing_values`` made missing (``_mask_frame``, ``_mask_array``; ``_restore_dtypes``
 undoes the nullable dtypes after the fill), and, as the estimator's ``InputMixin``, ``X``
@@ -18,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 from encoderkit.errors import DataError
+from encoderkit.frames import as_pandas_frame, masked_as_missing, type_name
 
 
 # the float dtypes an array keeps through scikit-learn's imputers (check_array's FLOAT_DTYPES)
@@ -46,11 +49,17 @@ class InputMixin:
         None, NA, NaT), else None."""
         return None if _is_nan_marker(self.missing_values) else self.missing_values
 
-    def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, bool]:
+    def _frame(self, X: Any, reset: bool) -> tuple[pd.DataFrame, Any]:
         """``X`` as a DataFrame whose columns are named as at fit (by position, once
-        ``_check_names`` has seen they are fit's, in fit's order); whether it came as a
-        DataFrame."""
-        if isinstance(X, pd.DataFrame):
+        ``_check_names`` has seen they are fit's, in fit's order), and ``X`` as read: a
+        pandas DataFrame for every table with column names (polars, pyarrow, ...:
+        ``as_pandas_frame``; its names checked as pandas' are), else a numpy array (or
+        scipy sparse matrix). An estimator fitted on an array reads a DataFrame at
+        ``transform`` as an array too, as scikit-learn's imputers do (and returns one)."""
+        table = as_pandas_frame(X)
+        X = table if table is not None else _as_array(X)
+        source = X  # before placeholders are made NaN: transform returns X's own float dtype
+        if table is not None and (reset or getattr(self, "frame_columns_", None) is not None):
             names = list(X.columns)  # as given: 1 and '1' are scikit-learn's mixed-type error below
             twice = [c for i, c in enumerate(names) if c in names[:i]]
             if twice:  # a cell would have two columns to go to (scikit-learn's check fails deep inside)
@@ -63,7 +72,7 @@ class InputMixin:
             _check_frame(X, min_samples=2 if reset else 1)
             frame = X.copy() if self._placeholder() is None else _mask_frame(X, self._placeholder())
             is_frame = True
-        else:
+        else:  # an array, or a DataFrame given to an estimator fitted on an array
             if self._placeholder() is not None and not sp.issparse(X):
                 X = _mask_array(X, self._placeholder())
             try:
@@ -81,7 +90,7 @@ class InputMixin:
         frame.index = pd.RangeIndex(len(frame))
         if not reset and is_frame and self.models_:  # no model: nothing was observed at fit
             frame = self._as_at_fit(frame)
-        return frame, is_frame
+        return frame, source
 
     def _user_names(self) -> dict[str, str]:
         """Internal column name -> the name ``get_feature_names_out`` gives it (an array's
@@ -184,6 +193,24 @@ def _mask_frame(X: pd.DataFrame, value: Any) -> pd.DataFrame:
             s = s.mask(hit)
         out.isetitem(j, s)
     return out
+
+
+def _as_array(X: Any) -> Any:
+    """``X`` (not a table) as a numpy array, before anything is fitted: a torch tensor, a
+    list of lists, ... (fit read a tensor, then ``transform`` failed on its dtype after the
+    whole fit); a masked array's masked cells missing (NaN in a float copy: what a mask
+    means to an imputer; scikit-learn's imputers ignore the mask and read the values under
+    it). A scipy sparse matrix as it is (refused as scikit-learn refuses it)."""
+    if sp.issparse(X) or isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray):
+        return X
+    if isinstance(X, np.ma.MaskedArray):
+        return masked_as_missing(X)
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError, RuntimeError) as e:  # a CUDA tensor, one needing grad, ragged lists
+        kind = ValueError if isinstance(e, ValueError) else TypeError
+        raise kind(f"X of type {type_name(X)} cannot be read as an array ({e}); EncoderImputer takes "
+                   f"a numpy array, a list of rows or a DataFrame (pandas, polars, pyarrow)") from None
 
 
 def _mask_array(X: Any, value: Any) -> np.ndarray:

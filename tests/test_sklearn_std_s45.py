@@ -36,8 +36,9 @@ def test_one_model_gives_the_held_back_error_at_filled_cells_and_zero_elsewhere(
     _, std = imp.transform(frame, return_std=True)
     for c in ("a", "b"):
         miss = frame[c].isna().to_numpy()
-        # one model: no spread between models, so the std is the column's held-back error
-        np.testing.assert_allclose(std[c].to_numpy()[miss], imp.fill_error_[c], rtol=1e-12)
+        # one model: no spread between models, so the std is the column's held-back error,
+        # calibrated (sklearn_calibrate: its 1.96 std a 95% conformal bound)
+        np.testing.assert_allclose(std[c].to_numpy()[miss], imp.fill_std_[c], rtol=1e-12)
         assert (std[c].to_numpy()[~miss] == 0).all()
 
 
@@ -45,7 +46,7 @@ def test_several_models_add_their_spread_to_the_error():
     frame = _holed(5)
     imp = imputer(n_models=2).fit(frame)
     _, std = imp.transform(frame, return_std=True)
-    keep, imp.fill_error_ = imp.fill_error_, {}  # the models' spread alone, as before
+    keep, imp.fill_error_, imp.fill_std_ = imp.fill_std_, {}, {}  # the models' spread alone, as before
     _, spread = imp.transform(frame, return_std=True)
     for c in ("a", "b"):
         miss = frame[c].isna().to_numpy()

@@ -37,6 +37,7 @@ import pandas as pd
 
 from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns, repeated_header_name
 from encoderkit.errors import DataError, reading
+from encoderkit.frames import type_name
 from encoderkit.numerics import F32_MAX, F32_TINY
 from encoderkit.overrides import option_word
 
@@ -423,7 +424,7 @@ def python_sets(data: Any, arrays_are: str = "coords") -> list[RawSet]:
         items = [(str(i), v) for i, v in enumerate(data)]
     else:
         raise TypeError("sets must be a list of sets (dicts with 'ids'/'features'/'coords', or "
-                        f"[n, k] arrays) or a name -> set dict. Got {type(data).__name__} instead.")
+                        f"[n, k] arrays) or a name -> set dict. Got {type_name(data)} instead.")
     out = []
     for name, item in items:
         where = f"set {name!r}"

@@ -16,6 +16,7 @@ import pandas as pd
 from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
 from encoderkit.errors import UnknownValueWarning, UnusedColumnWarning
+from encoderkit.frames import as_user_data, type_name
 from encoderkit.outputs import atomic_write
 
 from .drift import (ingest_choices, match_coord_case, rarer_than_min_count, unknown_items_message,
@@ -46,10 +47,12 @@ class SetsUserData:
 
     def _raw_sets(self, data: Any, source: str = "") -> list[RawSet]:
         """Parse user data (long-format frame, list / dict of sets, .csv / .npz path);
-        ``source``: the file a frame was read from, named once in messages."""
+        ``source``: the file a frame was read from, named once in messages. A polars / pyarrow
+        table is read as pandas, a masked array's masked entries as missing (``as_user_data``)."""
         layout = self.layout
         if isinstance(data, str):
             data, source = self.read_input(data), data
+        data = as_user_data(data)
         if isinstance(data, pd.DataFrame):
             set_col = self.schema.get("set_column") or "set"
             id_col = self.schema.get("id_column") if self.has_ids else None
@@ -92,9 +95,9 @@ class SetsUserData:
                 converted = dict(zip([k for k, _ in items], converted))
             raws = python_sets(converted)
         else:
-            raise TypeError("sets data must be a long-format pandas DataFrame, a list of sets "
-                            "(dicts or arrays), a name -> set dict, or a .csv/.npz path. Got "
-                            f"{type(data).__name__} instead.")
+            raise TypeError("sets data must be a long-format DataFrame (pandas, polars, pyarrow), a list "
+                            "of sets (dicts or arrays), a name -> set dict, or a .csv/.npz path. Got "
+                            f"{type_name(data)} instead.")
         for raw in raws:
             if len(raw) and layout.has_ids and raw.ids is None:
                 raw.ids = [None] * len(raw)  # ids absent from a set: all missing, infill them
@@ -151,6 +154,7 @@ class SetsUserData:
         """Filled records -> the user's kind of data; only missing entries are written."""
         if isinstance(data, str):
             data = self.read_input(data)
+        data = as_user_data(data)  # as _raw_sets read it: a polars table filled as pandas
         if isinstance(data, pd.DataFrame):
             out = data.copy()
             id_col = self.schema.get("id_column") if self.has_ids else None
@@ -171,6 +175,8 @@ class SetsUserData:
                         vals = rec["features"][miss, j].astype(np.float64)
                         if pd.api.types.is_integer_dtype(out[name].dtype):  # counts: whole numbers, dtype kept
                             vals = np.round(vals).astype(np.int64)
+                        elif pd.api.types.is_float_dtype(out[name].dtype):  # float32 / Float64 kept:
+                            vals = as_float_column(vals, out[name].dtype)  # pandas refuses float64 in float32
                         out.iloc[raw.rows[miss], col] = vals
             return out
         seq = list(data.values()) if isinstance(data, Mapping) and not \
@@ -186,12 +192,14 @@ class SetsUserData:
     def _fill_item(self, item: Any, raw: RawSet, rec: Record) -> Any:
         if not len(raw):
             return copy.deepcopy(item)
+        # the entries missing as _raw_sets read them (NaN, None, a masked entry), not as the
+        # item's dtype shows them: an object array's None was left unfilled
+        missing = np.isnan(raw.features)
         if not isinstance(item, Mapping):
-            arr = np.array(item, copy=True)
+            arr = _with_room(np.array(item, copy=True), missing.any())
             d = self.coord_dims
-            miss = np.isnan(arr[:, d:]) if arr.dtype.kind == "f" else np.zeros(0, bool)
-            if miss.any():
-                r, c = np.nonzero(miss)
+            if missing.any():
+                r, c = np.nonzero(missing)
                 arr[r, d + c] = rec["features"][r, c]
             return arr
         out = dict(item)
@@ -203,10 +211,10 @@ class SetsUserData:
                     ids[k] = self.item(int(rec["ids"][k]))
             out["ids"] = ids if not isinstance(given, np.ndarray) else np.asarray(ids, dtype=object)
         if self.num_features and item.get("features") is not None:
-            feats = np.array(item["features"], copy=True)
-            if feats.dtype.kind == "f":
+            feats = _with_room(np.array(item["features"], copy=True), missing.any())
+            if missing.any():
                 flat = feats.reshape(len(raw), -1)
-                r, c = np.nonzero(np.isnan(flat))
+                r, c = np.nonzero(missing)
                 flat[r, c] = rec["features"][r, c]
             out["features"] = feats
         return out
@@ -267,3 +275,18 @@ class SetsUserData:
             arrays["coords"] = np.concatenate([r.coords for r in raws]) if raws else \
                 np.zeros((0, self.coord_dims))
         atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def _with_room(arr: np.ndarray, filling: bool) -> np.ndarray:
+    """``arr`` able to hold fills: float64 where it is not floats (an object array of numbers
+    and None, a list read as objects) and something is to be filled; else ``arr`` as given."""
+    return arr.astype(np.float64) if filling and arr.dtype.kind not in "fc" else arr
+
+
+def as_float_column(values: np.ndarray, dtype: Any) -> Any:
+    """float64 fills in a float column's ``dtype`` (float32, float16, Float64, ...), held at its
+    largest finite value rather than made inf (float16 stops at 65504)."""
+    dtype = pd.api.types.pandas_dtype(dtype)
+    numpy = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype.numpy_dtype)
+    top = float(np.finfo(numpy).max)
+    return pd.array(np.clip(values, -top, top).astype(numpy), dtype=dtype)

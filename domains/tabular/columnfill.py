@@ -3,8 +3,9 @@ text, in the form of its cells; a datetime fill rounded to the column's own time
 
 from __future__ import annotations
 
+import re
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,52 @@ def _is_number(v: Any) -> bool:
 def _is_integer(v: Any) -> bool:
     """An integer value (a category code kept as JSON), not a float that happens to be whole."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+# kinds of observed cells a category keeps as they are (text, numbers, booleans)
+_PLAIN_KINDS = ("string", "integer", "floating", "mixed-integer-float", "boolean", "empty")
+
+
+def own_values(fill: Sequence[Any], observed: Any) -> list[Any]:
+    """Each fill that is the text of an observed value which is not text, a number or a
+    boolean (an Interval, a tuple, a Period: the schema keeps such a category as
+    ``str(value)``, ``values._json_value``) as that value itself: a fill is one of the
+    column's own values, of its type (an interval column came back as object, its fills
+    the text '(28.0, 29.0]' beside Interval cells). A text no observed cell writes stays."""
+    fill = list(fill)
+    if not any(isinstance(v, str) for v in fill):
+        return fill
+    cells = _distinct(np.asarray(observed, dtype=object))
+    named: dict[str, Any] = {}
+    if pd.api.types.infer_dtype(cells, skipna=True) not in _PLAIN_KINDS:  # else none kept as its text
+        for v in cells:
+            if not isinstance(v, (str, bytes, bool, np.bool_, int, float, np.number)) and v is not None:
+                named.setdefault(str(v), v)
+    interval = getattr(observed, "dtype", None)  # an IntervalIndex of categories, an interval column
+    parse = (lambda text: _interval(text, interval)) if isinstance(interval, pd.IntervalDtype) else (lambda t: t)
+    return [named[v] if isinstance(v, str) and v in named else parse(v) if isinstance(v, str) else v
+            for v in fill]
+
+
+def _interval(text: str, dtype: pd.IntervalDtype) -> Any:
+    """The Interval of ``dtype`` whose text is ``text`` (a category no cell of the filled rows
+    holds: a model filling another table), or ``text`` where it writes none."""
+    m = re.fullmatch(r"[(\[](.+), (.+)[)\]]", text)
+    if m is None:
+        return text
+    try:
+        left, right = pd.Series([m[1], m[2]]).astype(dtype.subtype)
+    except (TypeError, ValueError):
+        return text
+    return pd.Interval(left, right, closed=dtype.closed)
+
+
+def _distinct(cells: np.ndarray) -> Any:
+    """``cells`` without repeats; all of them where some cannot be hashed (lists)."""
+    try:
+        return pd.unique(cells)
+    except TypeError:
+        return cells
 
 
 def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
@@ -69,6 +116,7 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
         return out
     if isinstance(dtype, pd.CategoricalDtype):
         fill = like_observed(fill, dtype.categories)  # the category '6' for the fill 6
+        fill = own_values(fill, dtype.categories)  # pd.cut's Interval categories, not their text
         new = [v for v in dict.fromkeys(fill) if v not in dtype.categories]
         if new:
             out = out.cat.add_categories(new)
@@ -78,7 +126,10 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
             or not pd.api.types.is_numeric_dtype(dtype):  # text, or categories such as Period values
         values = out.to_numpy(dtype=object).copy()
         # as the column writes its cells: '6' beside '6' (not the category 6), '49' not '49.0'
-        values[idx] = like_observed(fill, values[s.notna().to_numpy()])
+        seen = values[s.notna().to_numpy()]
+        values[idx] = like_observed(fill, seen)
+        if not isinstance(dtype, pd.StringDtype):  # a text dtype holds text only
+            values[idx] = own_values(values[idx], s.array[s.notna().to_numpy()])
         if dtype == object:
             return pd.Series(values, index=s.index, name=s.name, dtype=object)
         try:

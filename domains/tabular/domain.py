@@ -46,7 +46,7 @@ from domains.tabular.schema_match import schema_differences
 from domains.tabular.schema import (SCHEMA_VERSION, as_frame, bin_index, check_ingest_options,
                                     encode_frame, infer_schema)
 from domains.tabular.streaming import ingest_streamed, streams, whole_limit
-from domains.tabular.encoding import BinEdges
+from domains.tabular.encoding import BinEdges, not_a_table
 from domains.tabular.views import tabular_views
 from domains.tabular.option_scope import OPTION_SCOPE
 # moved out, importable from here as before: the runtime options, the label values, the
@@ -235,6 +235,8 @@ class TabularDomain(TableInfill, Domain):
 
     # ------------------------------------------------------------ per record
     def featurize(self, record: Mapping[str, Any]) -> Example:
+        if "column" not in record:  # a row as {column: value} (df.to_dict("records")): infill's refusal
+            raise TypeError(not_a_table([record]))
         column = np.asarray(record["column"], dtype=np.int64)
         fields = {"column": column,
                   "cat": np.asarray(record["cat"], dtype=np.int64),

@@ -194,10 +194,30 @@ def decode_numeric(z: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
 
 
 def as_frame(data: Any) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
+    """``data`` as the DataFrame infill, embed and predict read: a table with column names
+    of any library (polars, pyarrow: ``encoderkit.frames.as_pandas_frame``, read as in
+    pandas), or a 2-D numpy array (columns ``c0, c1, ...``; a masked array's masked cells
+    missing)."""
+    from encoderkit.frames import as_pandas_frame, masked_as_missing
+
+    frame = as_pandas_frame(data)
+    if frame is not None:
+        return frame
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
             raise ValueError(f"tabular data as a numpy array must be 2-D [rows, columns]; got shape {data.shape}")
+        if isinstance(data, np.ma.MaskedArray):
+            data = masked_as_missing(data)
         return pd.DataFrame(data, columns=[f"c{i}" for i in range(data.shape[1])])
-    raise TypeError(f"tabular data must be a pandas DataFrame or a 2-D numpy array; got {type(data).__name__}")
+    raise TypeError(not_a_table(data))
+
+
+def not_a_table(data: Any) -> str:
+    """Why ``data`` is no table the tabular domain reads (``as_frame``; ``featurize`` of a row
+    given as ``{column: value}``, which embed took for a stored record: a KeyError)."""
+    from encoderkit.frames import type_name
+
+    rows = " (rows as dicts: pass pd.DataFrame(rows))" if isinstance(data, (list, tuple)) and data \
+        and all(isinstance(r, Mapping) for r in data) else ""
+    return (f"tabular data must be a DataFrame (pandas, polars, pyarrow) or a 2-D numpy array; "
+            f"got {type_name(data)}{rows}")

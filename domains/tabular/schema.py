@@ -68,8 +68,11 @@ def _category_counts(s: pd.Series) -> pd.Series:
     pandas' ``str`` dtype is counted as it is: ``_json_value`` keeps text as it is, and mapping
     it made a Python object of every cell, for the same counts in the same order."""
     present = s.dropna()
-    return present.value_counts(sort=True) if s.dtype == "str" else \
+    counts = present.value_counts(sort=True) if s.dtype == "str" else \
         present.map(_json_value).value_counts(sort=True)
+    # a pandas Categorical counts its unused categories too (0): no value of the column, they
+    # entered the vocabulary and moved other columns' fills (remove_unused_categories' rule)
+    return counts[counts > 0] if isinstance(present.dtype, pd.CategoricalDtype) else counts
 
 
 def infer_schema(frame: pd.DataFrame, train: np.ndarray, *, source: str | None = None,
@@ -202,6 +205,11 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
                         f"without (such as {pair[0]!r} and {pair[1]!r}): read as categories, so "
                         f"fills are times seen in it; give every time with its offset (or none) "
                         f"to have them read and filled as dates")
+    elif not chosen and isinstance(s.dtype, pd.PeriodDtype):  # no text: its values are Periods
+        messages.append(f"column {name!r} holds periods ({s.dtype}); read as categories, so fills "
+                        f"are periods seen in it: to have them read and filled as dates, give "
+                        f"the column as timestamps (.dt.to_timestamp(); .dt.to_period("
+                        f"{s.dtype.freq.freqstr!r}) turns the filled column back)")
     elif not chosen and _text_dates(counts.index, opts["numeric_fraction"]):
         messages.append(f"column {name!r} holds dates written as text (such as "
                         f"{str(counts.index[0])!r}); read as categories, so fills are dates "

@@ -20,6 +20,7 @@ import pandas as pd
 
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError, UnusedColumnWarning
+from encoderkit.frames import as_user_data, type_name
 
 from .files import warn_empty, warn_empty_channels
 from .frames import SeriesFrames, long_table_advice
@@ -131,9 +132,9 @@ class SeriesInfill(SeriesFrames):
                 if len(arrs) != 1:
                     raise ValueError(f"list item {i} is not one series [L] or [C, L]")
             return [arrs[0] for arrs, _ in parts], ("list", parts)
-        raise TypeError(f"unsupported data of type {type(data).__name__}; expected a numpy array "
-                        f"[L], [C, L] or [N, C, L], a list of arrays, a dict of arrays, a pandas "
-                        f"DataFrame or a Series (one channel)")
+        raise TypeError(f"unsupported data of type {type_name(data)}; expected a numpy array "
+                        f"[L], [C, L] or [N, C, L], a list of arrays, a dict of arrays, a DataFrame "
+                        f"(pandas, polars, pyarrow) or a pandas Series (one channel)")
 
     def _run_channels(self, data: pd.DataFrame, cols: list) -> list:
         """The number columns of ``data`` that are the run's channels, in the run's order,
@@ -255,7 +256,9 @@ class SeriesInfill(SeriesFrames):
         Series without an observed value are warned of (``warn``; ``read_records`` warns
         itself, naming the file), as a file's are: their outputs read no data. So are a
         frame's series whose time steps vary (``where``: the file read, else "the input").
-        A pandas Series is one channel, as ``infill`` reads it."""
+        A pandas Series is one channel, as ``infill`` reads it. A polars / pyarrow table is read
+        as pandas, a masked array's masked samples as missing (``encoderkit.frames``)."""
+        data = as_user_data(data)
         if isinstance(data, pd.Series):
             data = data.to_frame()
         arrays, how = self._series_arrays(data, where=where)
@@ -306,7 +309,10 @@ class SeriesInfill(SeriesFrames):
         passes move the grid by a fraction of a patch each (the series behind a few
         missing samples) and average the fills: test-time augmentation over the one
         arbitrary choice of the tokenisation (training crops see every phase). A series
-        filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass."""
+        filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass.
+        A polars / pyarrow table is read (and comes back) as pandas; a masked array's masked
+        samples are missing, filled (``encoderkit.frames.as_user_data``)."""
+        data = as_user_data(data)
         if isinstance(data, pd.Series):  # one channel: filled as a one-column table, a Series back
             return self.infill(data.to_frame(), predict).iloc[:, 0]
         where = None
@@ -412,6 +418,7 @@ class SeriesInfill(SeriesFrames):
         fill of every series (see ``encoderkit.selection``). ``only``: the names wanted (the
         fills ``impute`` took from them once chosen; None: every one)."""
         want = set(CANDIDATES if only is None else only)
+        data = as_user_data(data)
         arrays, how = self._series_arrays(data)
         out = {}
         if want & {"seasonal", "naive"}:

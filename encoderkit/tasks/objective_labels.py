@@ -76,23 +76,55 @@ class TaskLabels:
         return y, strata
 
     def _standardise(self, spec: TaskSpec) -> None:
-        """Regression targets standardised with train-split statistics (loss in standard units)."""
+        """Regression targets standardised with train-split statistics (loss in standard units);
+        a constant target (``standard_units``) keeps std 0, so it is predicted exactly."""
         if spec.token_level:
             block = np.concatenate([self.y[i] for i in self.train_indices])
         else:
             block = self.y[self.train_indices]
-        from encoderkit.numerics import finite_mean_std
-
-        mean, std = finite_mean_std(block, axis=0)  # targets beyond ~1e154 reached the loss as inf
+        mean, std, divisor = standard_units(block)
         if self.trainer.info.is_main:  # every rank holds the same labels: said once
-            constant_targets_said(spec, np.asarray(block, dtype=np.float64).reshape(len(block), -1), self.file)
-        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        mean = np.where(np.isfinite(mean), mean, 0.0)
+            constant_targets_said(spec, np.asarray(block, dtype=np.float64).reshape(len(block), -1),
+                                  np.atleast_1d(std) == 0, np.atleast_1d(mean), self.file)
         spec.mean, spec.std = [float(x) for x in np.atleast_1d(mean)], [float(x) for x in np.atleast_1d(std)]
         if spec.token_level:
-            self.y_model = [(v - mean) / std for v in self.y]
+            self.y_model = [(v - mean) / divisor for v in self.y]
         else:
-            self.y_model = (self.y - mean) / std
+            self.y_model = (self.y - mean) / divisor
+
+
+# a target whose training std is at most this share of its mean's magnitude is constant:
+# float rounding of the mean of one repeated value leaves a std of a few ulps (2**-30
+# repeated: ~1e-24, 1e-16 of the value), far below it, while any spread a float32 model
+# could learn (1.2e-7 relative) is far above it
+CONSTANT_RTOL = 1e-12
+
+
+def standard_units(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target (axis 0 of ``block``, NaN ignored): the ``mean`` and ``std`` that
+    ``to_prediction`` maps the head's outputs back with (``output * std + mean``), and the
+    ``divisor`` the training targets are standardised by. A constant target (std <=
+    ``CONSTANT_RTOL`` * |mean|; 0 for a constant 0) gets std 0 and, as its mean, its value
+    itself (the mean of a repeated 0.1 is 0.10000000000000002): it is predicted exactly,
+    whatever the head outputs (std 1 in its place predicted 2**-30 in [-0.13, 0.07]); its
+    divisor is 1 (no division by 0). A target with no finite value: mean 0, std 1."""
+    from encoderkit.numerics import finite_mean_std
+
+    values = np.asarray(block, dtype=np.float64)
+    mean, std = finite_mean_std(values, axis=0)  # targets beyond ~1e154 reached the loss as inf
+    mean, std = np.atleast_1d(mean), np.atleast_1d(std)
+    known = np.isfinite(mean) & np.isfinite(std)
+    flat = known & (std <= CONSTANT_RTOL * np.abs(np.where(known, mean, 0.0)))
+    if flat.any():
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not flat
+            lowest = np.atleast_1d(np.nanmin(values.reshape(len(values), -1), axis=0))
+        mean = np.where(flat, lowest.reshape(mean.shape), mean)
+    std = np.where(flat, 0.0, np.where(known, std, 1.0))
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    divisor = np.where(std > 0, std, 1.0)
+    shape = values.shape[1:]  # one figure per target, as the mean along axis 0
+    return mean.reshape(shape), std.reshape(shape), divisor.reshape(shape)
 
 
 CONSTANT_TARGET = "regression target"  # how that warning begins
@@ -101,15 +133,16 @@ CONSTANT_TARGET = "regression target"  # how that warning begins
 CONSTANT_TARGET_SAID = r"(?s)regression target .* has one value \(.*\) among all its training labels"
 
 
-def constant_targets_said(spec: TaskSpec, block: np.ndarray, file: str) -> None:
-    """Warn, naming it, of a target with one distinct value among its training labels: it has
-    nothing to learn, its R^2 is undefined (scikit-learn reports 0 or 1) and the best a model
-    can predict is that value (its standard deviation 0 is stored as 1)."""
+def constant_targets_said(spec: TaskSpec, block: np.ndarray, flat: np.ndarray, value: np.ndarray,
+                          file: str) -> None:
+    """Warn, naming it, of a target with one value among its training labels (``flat``, the
+    rule of ``standard_units``; ``value`` that value): it has nothing to learn, its R^2 is
+    undefined (scikit-learn reports 0 or 1), and it is predicted as that value exactly."""
     names = spec.targets if len(spec.targets) == block.shape[1] else [str(j) for j in range(block.shape[1])]
     for j, name in enumerate(names):
-        values = np.unique(block[~np.isnan(block[:, j]), j])
-        if len(values) == 1:
-            warnings.warn(f"{CONSTANT_TARGET} {name!r} has one value ({values[0]:g}) among all its "
+        if j < len(flat) and flat[j]:
+            warnings.warn(f"{CONSTANT_TARGET} {name!r} has one value ({value[j]:g}) among all its "
                           f"training labels ({file}): there is nothing to learn, its R^2 is undefined "
-                          f"(reported as 0 or 1) and predictions are that value at best; check the "
-                          f"labels column", stacklevel=3)
+                          f"(reported as 0 or 1) and it is predicted as that value exactly (its std is "
+                          f"stored as 0; a std within {CONSTANT_RTOL:g} of its magnitude, float rounding, "
+                          f"counts as one value); check the labels column", stacklevel=3)

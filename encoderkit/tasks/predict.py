@@ -84,7 +84,7 @@ class FineTuned(Pretrained):
         check = getattr(data, "check_unchanged", None)
         if check is not None:  # a store replaced since it was opened: no output from a mix of two
             check()
-        return ids, values
+        return ids, _constants_exact(self, values)
 
     # ---- raw outputs ----
     def outputs(self, data: Any, *, progress: bool | None = None,
@@ -228,7 +228,9 @@ class FineTuned(Pretrained):
         spec = self.spec
         if spec.contrastive:
             raise UsageError(f"a {spec.type} run has no task metrics; probe its embeddings instead")
-        data = _opened(data)  # its label column and its predictions are read from one store
+        # a polars / pyarrow table read as pandas once: its label column found as a pandas one's
+        data = _opened(_pandas_or_same(data))  # its label column and its predictions are read from one store
+        labels = _pandas_or_same(labels)
         named = None  # how messages name labels taken from a store's column
         if labels is None:  # a table holding the run's label column is its own labels
             import pandas as pd
@@ -316,6 +318,31 @@ def _scored(spec: TaskSpec, table: L.Labels, values: list[np.ndarray],
     metrics = task_metrics(spec, y_true, y_values, names=table.names if spec.type == "regression" else None)
     metrics["records"] = int(np.asarray(table.labelled).sum())
     return metrics, y_true
+
+
+def _constants_exact(model: Any, values: list[np.ndarray]) -> list[np.ndarray]:
+    """``values`` (an ensemble's weighted sum, per record) with each regression target that
+    every member holds constant (std 0, ``objective_labels.standard_units``: each predicts
+    its value exactly) set to that value: the weighted sum of 5 copies of 0.1 is 1 ulp off."""
+    specs = [model.spec] + [m.spec for m in model.members]
+    if not model.members or model.spec.type not in ("regression", "token_regression") or not model.spec.std:
+        return values
+    mean = np.asarray(model.spec.mean, dtype=np.float64)
+    flat = [j for j in range(len(mean)) if all(len(s.std) == len(mean) and s.std[j] == 0 and s.mean[j] == mean[j]
+                                               for s in specs)]
+    if flat:
+        for v in values:
+            v[..., flat] = mean[flat]
+    return values
+
+
+def _pandas_or_same(data: Any) -> Any:
+    """``data`` as a pandas DataFrame where it is another library's table (polars, pyarrow:
+    ``encoderkit.frames``); else ``data`` itself (a path, a store, an array, pandas)."""
+    from encoderkit.frames import as_pandas_frame
+
+    frame = as_pandas_frame(data)
+    return data if frame is None else frame
 
 
 def _opened(data: Any) -> Any:

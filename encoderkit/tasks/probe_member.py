@@ -79,6 +79,7 @@ def validation_loss(spec: Any, y_true: np.ndarray, values: np.ndarray) -> float:
         return float(-np.mean(np.log(np.clip(p, 1e-12, None))))
     err = (values.reshape(len(y_true), -1) - np.asarray(y_true, np.float64).reshape(len(y_true), -1))
     std = np.asarray(spec.std, dtype=np.float64) if spec.std else np.ones(err.shape[1])
+    std = np.where(std > 0, std, 1.0)  # a constant target's std is 0 (standard_units): its error as it is
     return float(np.nanmean((err / std) ** 2))
 
 
