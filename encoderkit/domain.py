@@ -159,6 +159,9 @@ class Domain:
     #: classical imputers) learns from these records, so that a record's fill never depends on
     #: the records filled with it. None: no run (``impute`` fills the table it trained on)
     training_store: str | None = None
+    #: whether the domain's fill reads ``training_store`` (a table's blend): infill's
+    #: ``store=`` is refused for any other (it was checked, or ignored, and never used)
+    reads_training_store: ClassVar[bool] = False
     #: what the run's checkpoint recorded of that store (``identity``, ``records``), so that a
     #: store appended to since is read up to the run's records only
     #: (``encoderkit.data.ingest.run_records``); None: unknown, every record

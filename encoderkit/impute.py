@@ -215,7 +215,9 @@ def _check_parameters(input: str, output: str, holdout: float, n_models: int, se
         raise UsageError(f"The 'output' parameter {output!r} names a compressed {fmt} file; only text "
                          f"tables ({', '.join(TEXT_SUFFIXES)}) are written compressed: drop the "
                          f"compression suffix", key="output")
-    check_device(device)
+    from encoderkit.infer.load import pick_device
+
+    check_device(pick_device(device))  # auto: as every other command (a GPU if torch has one)
 
 
 def _params(input: str, seed: Any, progress: Any, run_dir: str | None) -> list[Param]:

@@ -45,8 +45,9 @@ per column / channel, the error on held-back observed cells next to a simple bas
              where the input may be kept
   overwrite  replace an existing output (default false)
   progress   progress bars and stage lines (default true)
-  device     where the trained models fill the file and the held-back cells (default cpu; cuda,
-             cuda:0, mps); training runs on run.device (default auto: a CUDA GPU if there is one)
+  device     where the trained models fill the file and the held-back cells (default cpu; auto:
+             a CUDA GPU if there is one, else the CPU; cuda, cuda:0, mps); training runs on
+             run.device (default auto)
 Pretraining overrides pass through (Hydra syntax): model=small, train.steps=2000,
 optim.lr=1e-3, domain.patch=8, ... (defaults: configs/experiment/impute.yaml).
 Other key=value pairs are ingest options of the domain (time_column=date, exclude=[id], ...).

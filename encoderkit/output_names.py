@@ -22,13 +22,29 @@ def short_name(name: str, room: int) -> str:
     raw = os.fsencode(name)
     if len(raw) <= room:
         return name
-    suffix = "".join(s for s in Path(name).suffixes[-2:] if len(s) <= 8)
+    suffix = _kind_suffix(name)
     mark = "~" + hashlib.sha256(raw).hexdigest()[:12]
-    head = name[: len(name) - len(suffix)] if suffix else name
+    head = name[: len(name) - len(suffix)]  # exactly the text the suffix takes off the end
     limit = max(0, room - len(os.fsencode(mark + suffix)))
     while len(os.fsencode(head)) > limit:  # by characters: a multi-byte one is never split
         head = head[:-1]
     return head + mark + suffix
+
+
+SUFFIX_MAX = 8  # characters of one suffix kept (``.parquet``); a longer one is no file kind
+SUFFIXES_KEPT = 2  # ``.csv.gz``
+
+
+def _kind_suffix(name: str) -> str:
+    """The real trailing suffixes of ``name`` that say its kind: ``Path.suffixes`` from the end,
+    at most ``SUFFIXES_KEPT``, each of at most ``SUFFIX_MAX`` characters, stopping at the first
+    longer one (``.csv.backup2026x`` is no ``.csv``: none is kept)."""
+    kept: list[str] = []
+    for part in reversed(Path(name).suffixes[-SUFFIXES_KEPT:]):
+        if len(part) > SUFFIX_MAX:
+            break
+        kept.insert(0, part)
+    return "".join(kept)
 
 
 def sibling_prefix(name: str, tag: str, dot: str = ".") -> str:

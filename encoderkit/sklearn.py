@@ -122,8 +122,8 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Transf
         Numpy columns are always numeric.
     device : str, default="cpu"
         Where the fitted models fill (``transform``, and the held-back cells at ``fit``): a
-        torch device (``cpu``, ``cuda``, ``cuda:0``, ``mps``). Training runs on the
-        pretraining key ``run.device`` (default ``auto``: a CUDA GPU when there is one, else
+        torch device (``cpu``, ``cuda``, ``cuda:0``, ``mps``) or ``auto`` (a CUDA GPU when
+        there is one). Training runs on the pretraining key ``run.device`` (default ``auto``: a CUDA GPU when there is one, else
         the CPU); ``overrides=("run.device=cpu",)`` keeps it on the CPU.
     run_dir : str or None, default=None
         Keep the training runs under this directory, each fit in a new subdirectory

@@ -70,7 +70,9 @@ class ParamsMixin:
                                        and not isinstance(mv, (bool, np.bool_)))):
             raise UsageError(f"The 'missing_values' parameter of EncoderImputer must be an int, a float, "
                              f"a str, np.nan, None or pd.NA. Got {mv!r} instead.", key="missing_values")
-        check_device(self.device, "EncoderImputer")
+        from encoderkit.infer.load import pick_device
+
+        check_device(pick_device(self.device), "EncoderImputer")  # auto: as the commands
         self._check_overrides()
 
     def _check_overrides(self) -> None:

@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the modules import torch: loaded by embedder / head only
 class TabularDomain(TableInfill, Domain):
     name = "tabular"
     infill_options = {"numeric_decode": "numeric_decode", "infill_blend": "infill_blend"}
+    reads_training_store = True  # the blend's imputers fit on the run's records (filling.py)
     saved_run_defaults = {"drop_columns": []}  # runs saved before tabular.yaml listed it
     input_formats = ".csv / .tsv / .tab / .txt (also .gz, .bz2, .xz, .zip, .zst) or .parquet; empty cells are filled"
     ingest_unit, ingest_counts = "rows", "records"  # the ingest progress bar counts rows

@@ -60,10 +60,11 @@ def infill_usage() -> str:
              "be the one the run used. Fills that learn from data beside the model (a table's blend",
              "with scikit-learn imputers, domain.infill_blend) learn it from the run's training",
              "store (data.store of its config): each record is filled as it would be alone.",
-             "  store    the run's training store, where loading does not find it (the store the",
-             "           checkpoint recorded, or data.store read from the folder training ran in,",
-             "           the run folder or the folders above it); a relative path is read from",
-             "           the directory this command runs in",
+             "  store    table runs only (other domains refuse it): the run's training store,",
+             "           where loading does not find it (the store the checkpoint recorded, or",
+             "           data.store read from the folder training ran in, the run folder or the",
+             "           folders above it); a relative path is read from the directory this",
+             "           command runs in",
              "",
              "per domain: input formats; infill options (set at infill time)"]
     for name in available_domains():

@@ -364,6 +364,10 @@ class Pretrained:
         """The domain with ``options`` applied (validated by the domain's constructor); the
         run's own ingest options among them are dropped (``split_read_options``)."""
         accepted: dict[str, str] = dict(getattr(self.domain, "infill_options", {}) or {})
+        if options.get(STORE_OPTION) not in (None, "") and not getattr(self.domain, "reads_training_store", False):
+            raise UsageError(f"store= is used by table runs only (the scikit-learn blend); the "
+                             f"{self.domain.name!r} domain's fill reads no training store: drop it",
+                             key=STORE_OPTION)
         options = {k: v for k, v in options.items() if k != STORE_OPTION}  # infill's own (training_store)
         # an infill option keeps its meaning should a domain ever name an ingest option alike
         rest = split_read_options(self.domain, {k: v for k, v in options.items() if k not in accepted})

@@ -15,6 +15,10 @@ followed: a ``checkpoints`` link to another tenant's run loaded that tenant's mo
 this run's name, a ``config.yaml`` link read a file of the host. Links inside the folder
 (a run's ``latest -> checkpoints/5``) stay allowed.
 
+A key the checkpoint's ``state.json`` records (its ``config``, written resolved at save time)
+is taken from there, whatever a ``config.yaml`` beside it says; ``config.yaml`` fills only the
+keys it does not record, and only one of the same run (``run_setting``).
+
 ``config.yaml`` is read as plain YAML: nothing in it is evaluated (an
 ``${oc.env:SECRET}`` there put the host's secret into an error line), and a value that is an
 interpolation is refused naming the file and key (``config_guard.check_saved_values``).
@@ -142,27 +146,79 @@ def _select(tree: Any, key: str) -> Any:
 
 
 def run_setting(checkpoint: Path, key: str) -> tuple[Any, Path | None]:
-    """``key`` (dotted, such as ``data.max_seqlen``) of the run's ``config.yaml`` as written
-    and the file it came from, else of the config the checkpoint's ``state.json`` records, or
-    ``(None, None)`` where none sets it. A value holding an OmegaConf interpolation is a
-    ``DataError`` naming the file and key: a run's config.yaml is written resolved, so such
-    text was put there by hand, and it is never evaluated."""
+    """``key`` (dotted, such as ``data.max_seqlen``) and the file it came from: the config the
+    checkpoint's ``state.json`` records (written resolved at save time: the checkpoint's own
+    truth) for every key it records; else the run's ``config.yaml`` (``config_files``), read
+    only where it belongs to this checkpoint's run (``_config_of_run``: a ``best/`` placed in
+    a folder holding some other config.yaml took its max_seqlen 512 over the 48 it trained
+    on); ``(None, None)`` where none sets it. A value holding an OmegaConf interpolation is a
+    ``DataError`` naming the file and key: such text was put there by hand, and it is never
+    evaluated."""
     from encoderkit.train.config_guard import check_saved_values
 
-    for file in config_files(checkpoint):
+    files = config_files(checkpoint)  # a config.yaml linked out of its folder is refused even unread
+    state_file = Path(checkpoint) / ckpt.STATE_FILE
+    saved = _saved_config(state_file)
+    if _records(saved, key):  # recorded, even as null: config.yaml has no say over it
+        value = _select(saved, key)
+        if value in (None, ""):
+            return None, None
+        check_saved_values(value, state_file, key)
+        return value, state_file
+    # older checkpoints (no recorded config) or a key the state does not record: config.yaml
+    for file in files:
+        # with a recorded config, an unreadable config.yaml cannot be shown to be this run's
+        tree = _read_yaml(file) if not isinstance(saved, dict) else _try_yaml(file)
+        if not _config_of_run(tree, saved):
+            continue
+        value = _select(tree, key)
+        if value not in (None, ""):
+            check_saved_values(value, file, key)
+            return value, file
+    return None, None
+
+
+def run_folder_setting(run_dir: Path, key: str) -> tuple[Any, Path | None]:
+    """``key`` of what the run folder's ``config.yaml`` asks for now (the last command's
+    resumable keys: a finished run rerun with more ``task.ensemble`` members), else as
+    ``run_setting`` of its ``best/``; not a checkpoint's truth, which ``run_setting`` gives."""
+    from encoderkit.train.config_guard import check_saved_values
+
+    file = Path(run_dir) / CONFIG_FILE
+    check_within(file, run_dir, CONFIG_FILE)
+    if file.is_file():
         value = _select(_read_yaml(file), key)
         if value not in (None, ""):
             check_saved_values(value, file, key)
             return value, file
-    # a checkpoint copied without its run's config.yaml (``best/`` alone): the config the
-    # checkpoint itself records (its state.json's ``config``, written resolved at save time),
-    # never the defaults (data.max_seqlen=1024 embedded a run trained on 192 otherwise)
-    file = Path(checkpoint) / ckpt.STATE_FILE
-    value = _select(_saved_config(file), key)
-    if value not in (None, ""):
-        check_saved_values(value, file, key)
-        return value, file
-    return None, None
+    return run_setting(Path(run_dir) / BEST, key)
+
+
+def _records(tree: Any, key: str) -> bool:
+    """Whether the dotted ``key`` is present in ``tree`` (its value may be null)."""
+    for part in key.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def _try_yaml(file: Path) -> Any:
+    """``file`` parsed, or None where it cannot be read (``_read_yaml`` says why elsewhere)."""
+    try:
+        return _read_yaml(file)
+    except DataError:
+        return None
+
+
+def _config_of_run(tree: Any, saved: Any) -> bool:
+    """Whether a config.yaml (parsed) describes the run whose checkpoint recorded ``saved``:
+    both name the same ``run.dir`` (written by the same run; the path as recorded, so a moved
+    run still matches). Without a recorded config (older checkpoints) nothing can tell them
+    apart, so the run layout alone decides (``config_files``)."""
+    if not isinstance(saved, dict):
+        return True
+    return isinstance(tree, dict) and _select(tree, "run.dir") == _select(saved, "run.dir")
 
 
 def _saved_config(file: Path) -> Any:

@@ -333,19 +333,19 @@ def planned_members(run_dir: Path) -> int:
     """The fine-tuned members the ``config.yaml`` of the run folder ``run_dir`` asks for
     (``task.ensemble``; ``auto`` resolved as ``train_members`` resolves it, from the run's
     split); 1 where it asks for one or says nothing (a checkpoint folder, an older run)."""
-    from encoderkit.infer.run_files import BEST, CHECKPOINTS, CONFIG_FILE, run_setting
+    from encoderkit.infer.run_files import BEST, CHECKPOINTS, CONFIG_FILE, run_folder_setting
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file() or not any((run_dir / d).is_dir() for d in (CHECKPOINTS, BEST)):
         return 1  # not a run folder: a checkpoint loads as one model
-    value, _ = run_setting(run_dir / BEST, "task.ensemble")  # the run folder's config.yaml
+    value, _ = run_folder_setting(run_dir, "task.ensemble")  # what the run folder asks for now
     if value == "auto":
         try:
             records = train_records(run_dir)
         except (OSError, ValueError, TypeError, AttributeError):
             return 1  # no readable split: the run never trained a member to average
-        task_type, _ = run_setting(run_dir / BEST, "task.type")
-        steps, _ = run_setting(run_dir / BEST, "train.steps")
+        task_type, _ = run_folder_setting(run_dir, "task.type")
+        steps, _ = run_folder_setting(run_dir, "train.steps")
         return resolve_members("auto", str(task_type), records, steps)
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Iterable, Mapping
 
 # Config keys that may change between a checkpoint and its resume (how long, how often,
@@ -59,7 +60,7 @@ def repeat_words(saved: Mapping[str, Any], current: Mapping[str, Any],
     resume it: ``run.precision=bf16`` left out of the resuming command); a key the checkpoint
     lacks has none."""
     flat = flatten(saved)
-    return [f"{k}={_typed(flat[k])}" for k, _ in _differences(saved, current, read_options, ignore)
+    return [_word(k, flat[k]) for k, _ in _differences(saved, current, read_options, ignore)
             if k in flat]
 
 
@@ -86,12 +87,44 @@ def _differences(saved: Mapping[str, Any], current: Mapping[str, Any], read_opti
     lines = []
     for k in sorted(set(a) | set(b)):
         if a.get(k, "<absent>") != b.get(k, "<absent>"):
-            was = (f"{a[k]!r} ({OLDER_RUN}: {k}={_typed(a[k])} resumes it)" if k in filled
+            was = (f"{a[k]!r} ({OLDER_RUN}: {_word(k, a[k])} resumes it)" if k in filled
                    else repr(a.get(k, "<absent>")))
             lines.append((k, f"{k}: checkpoint {was}, now {b.get(k, '<absent>')!r}"))
     return lines
 
 
+def _word(key: str, value: Any) -> str:
+    """``key=value`` as one shell word that Hydra reads back as ``value``: quoted for the shell
+    only where needed (``'task.labels=/x/my labels.csv'``)."""
+    import shlex
+
+    return shlex.quote(f"{key}={_typed(value)}")
+
+
+# text Hydra reads as this very string unquoted (inner spaces kept; anything else is quoted)
+_PLAIN = re.compile(r"[A-Za-z0-9_./:+\-@~%]+( +[A-Za-z0-9_./:+\-@~%]+)*")
+_NOT_STRING = re.compile(r"(?i)(true|false|null|[+-]?(\d[\d_]*\.?\d*|\.\d+)(e[+-]?\d+)?|[+-]?(inf|nan))")
+
+
 def _typed(value: Any) -> str:
-    """A config value as typed on the command line (``false``, ``one``, ``null``)."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    """A config value as Hydra reads it on the command line (``false``, ``null``, ``[1,2]``,
+    ``'my labels.csv'``); bool is checked before int (a bool is an int)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_typed(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_typed(str(k))}:{_typed(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if _PLAIN.fullmatch(text) and not _NOT_STRING.fullmatch(text):
+        return text
+    # Hydra's quoted string ("..." unless the text holds one): a backslash escapes only the
+    # quote or the backslashes before one (or before the closing quote)
+    quote = "'" if '"' in text else '"'
+    text = re.sub(rf"(\\*){quote}", lambda m: m.group(1) * 2 + "\\" + quote, text)
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
+    return f"{quote}{text}{quote}"

@@ -2,8 +2,8 @@
 loaded into the trainer after checks that it continues the same run: the same config, the same
 number of ranks, the same records and label files (``INPUT_FILES``), a ``train.steps`` not below
 its step. Files the config names are compared by content where a resume checks it (a labels
-file moved, the same sha256; the pretrained checkpoint fine-tuning started from, by its weights'
-sha256: a resume continues from the run's own weights), and a refused resume names the values
+file moved, the same sha256; the pretrained checkpoint fine-tuning started from is never
+compared: a resume continues from the run's own weights), and a refused resume names the values
 to repeat (``run.precision=bf16``) besides another run.dir. Also starting from a weights-only
 checkpoint, and ``run.init_from``.
 
@@ -35,32 +35,6 @@ INPUT_FILES = ("task.labels", "task.split")
 
 # the config key naming the pretrained checkpoint a fine-tuning run starts from
 START_KEY = "checkpoint"
-
-
-def _starts(value: Any) -> bool:
-    """Whether ``value`` of ``checkpoint`` names weights to start from (not none / null)."""
-    return isinstance(value, str) and value.strip().lower() not in ("", "none", "null")
-
-
-def start_digest(name: str) -> str | None:
-    """The sha256 of the weights of the checkpoint ``name`` names (a checkpoint directory, or a
-    run directory's best/ or newest checkpoint), from its manifest: never hashed here (a large
-    model's weights); None where it is not there or has no manifest."""
-    import json
-
-    path = Path(name).expanduser()
-    if not (path / ckpt.STATE_FILE).is_file():
-        best = path / "best"
-        path = best if (best / ckpt.STATE_FILE).is_file() else \
-            (ckpt.latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None)
-    if path is None:
-        return None
-    try:
-        files = json.loads((path / ckpt.MANIFEST_FILE).read_text()).get("files") or {}
-        digest = (files.get(ckpt.MODEL_FILE) or {}).get("sha256")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return digest if isinstance(digest, str) else None
 
 
 # the runs whose last fit in this process found them finished (``_check_steps``): absolute run
@@ -229,27 +203,17 @@ class TrainerResume:
         self.resumed_from = path
 
     def _same_content(self, path: Path, state: dict[str, Any]) -> list[str]:
-        """The config keys naming files whose path may differ from the checkpoint's on resume:
-        a labels or split file whose sha256 the checkpoint recorded (``_check_inputs`` compares
-        that), and the pretrained checkpoint fine-tuning started from (a resume continues from
-        the run's own weights). A starting checkpoint of other weights than the run started from
-        (by the digest recorded, or the old path's where it still exists) is a ``ConfigError``."""
+        """The config keys that may differ from the checkpoint's on resume as long as the content
+        they name is the same: a labels or split file whose sha256 the checkpoint recorded
+        (``_check_inputs`` compares that). And always the pretrained checkpoint fine-tuning
+        started from: a resume continues from the run's own weights, so the start checkpoint is
+        not read and never refuses it (by path it refused a moved copy of the same weights and
+        let other weights at the same path through)."""
         saved = state.get("inputs") if isinstance(state.get("inputs"), dict) else {}
         then, now = flatten(state.get("config") or {}), flatten(self.config_dict)
         same = [key for key in INPUT_FILES
                 if then.get(key) and now.get(key) and key in (saved.get("files") or {})]
-        start_then, start_now = then.get(START_KEY), now.get(START_KEY)
-        if _starts(start_then) and _starts(start_now) and start_then != start_now:
-            recorded = saved.get("start") or start_digest(str(start_then))
-            current = start_digest(str(start_now))
-            if recorded and current and recorded != current:
-                raise ConfigError(
-                    f"checkpoint {path} was fine-tuned from other weights than checkpoint={start_now} "
-                    f"holds (started from {start_then!r}; its model.safetensors differs): a resume "
-                    f"continues from the run's own weights, so pass checkpoint={start_then} (or the "
-                    f"same weights moved), or fine-tune from {start_now} in another run.dir")
-            same.append(START_KEY)
-        return same
+        return same + [START_KEY]
 
     def _reading(self) -> dict[str, Any]:
         """How the loader reads the store (saved with a checkpoint): ``chunks`` (chunk-aware, from
@@ -299,9 +263,6 @@ class TrainerResume:
         where = store if "://" in store else os.path.abspath(store)
         out = {"identity": self.store.identity, "records": len(self.store),
                "tokens": int(self.store.num_tokens), "files": files, "store": where}
-        start = OmegaConf.select(self.cfg, START_KEY, default=None)
-        if _starts(start) and (digest := start_digest(str(start))):
-            out["start"] = digest  # the weights fine-tuning started from, for a resume to compare
         return out
 
     def _check_inputs(self, path: Path, saved: dict[str, Any] | None) -> None:

@@ -146,7 +146,13 @@ def test_a_run_directory_whose_recorded_store_is_gone_reads_the_configs_path(tmp
     ckpt = tmp_path / "run" / "checkpoints" / "3"
     ckpt.mkdir(parents=True)
     (tmp_path / "run" / "config.yaml").write_text("data:\n  store: stores/t.zarr\n")
-    assert run_store(ckpt, {"store": str(tmp_path / "elsewhere.zarr")}) == "stores/t.zarr"
+    # nothing exists: the recorded location, for the reader's warning to name (session 53:
+    # the candidates are tried in order, recorded first; before, the config's path was named)
+    gone = run_store(ckpt, {"store": str(tmp_path / "elsewhere.zarr")})
+    assert gone == str(tmp_path / "elsewhere.zarr")
+    (tmp_path / "run" / "stores" / "t.zarr").mkdir(parents=True)  # the config's path, beside the run
+    assert run_store(ckpt, {"store": str(tmp_path / "elsewhere.zarr")}) == str(tmp_path / "run" / "stores" / "t.zarr")
     (tmp_path / "elsewhere.zarr").mkdir()
     assert run_store(ckpt, {"store": str(tmp_path / "elsewhere.zarr")}) == str(tmp_path / "elsewhere.zarr")
-    assert run_store(ckpt, None) == "stores/t.zarr"  # checkpoints from before the location was recorded
+    # checkpoints from before the location was recorded: the config's path
+    assert run_store(ckpt, None) == str(tmp_path / "run" / "stores" / "t.zarr")

@@ -60,9 +60,9 @@ def test_a_checkpoint_copied_alone_keeps_the_window_it_trained_on(moved, tmp_pat
     assert load(alone).max_seqlen == 48  # state.json's config; 1024 (the default) before
     value, file = run_files.run_setting(alone, "data.max_seqlen")
     assert (value, file) == (48, alone / ckpt.STATE_FILE)
-    # the run folder's config.yaml still comes first
-    assert run_files.run_setting(moved["run"] / "checkpoints" / "1", "data.max_seqlen")[1] == \
-        moved["run"] / "config.yaml"
+    # in the run folder too, the checkpoint's recorded config is its truth (s53w)
+    checkpoint = moved["run"] / "checkpoints" / "1"
+    assert run_files.run_setting(checkpoint, "data.max_seqlen") == (48, checkpoint / ckpt.STATE_FILE)
 
 
 def test_the_store_moved_with_the_run_wins_over_a_stale_one_at_the_recorded_path(moved):

@@ -21,6 +21,8 @@ import encoderkit
 import testdomain as td
 from conftest import ft_overrides
 from encoderkit.errors import DataError
+from encoderkit.infer import run_files
+from encoderkit.infer.load import run_max_seqlen
 from encoderkit.tasks import finetune
 from encoderkit.tasks.head_size import MANY_CLASSES
 from encoderkit.train import pretrain
@@ -63,18 +65,34 @@ def test_an_interpolation_in_config_yaml_is_refused_without_evaluating_it(runs, 
     monkeypatch.setenv("EK_S46K_SECRET", SECRET)
     run = _copy(runs["mine"], tmp_path / "evil")
     _set_config(run, "data.max_seqlen", "${oc.env:EK_S46K_SECRET}")
+    # the checkpoint's state.json records the window: it is the checkpoint's truth and
+    # config.yaml is not read for it (s53w); nothing is evaluated either way
     for path in (run, _step_dir(run)):  # the run, and its checkpoint named directly
-        with pytest.raises(DataError) as e:
-            encoderkit.load(path)
-        assert SECRET not in str(e.value) and "config.yaml" in str(e.value)
-        assert "data.max_seqlen" in str(e.value) and "\n" not in str(e.value)
+        assert encoderkit.load(path).max_seqlen == 64
+    # a key its state does not record (an older checkpoint): read from config.yaml, refused
+    older = _older_checkpoint(tmp_path / "older", "data:\n  max_seqlen: ${oc.env:EK_S46K_SECRET}\n")
+    with pytest.raises(DataError) as e:
+        run_files.run_setting(older, "data.max_seqlen")
+    assert SECRET not in str(e.value) and "config.yaml" in str(e.value)
+    assert "data.max_seqlen" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_a_max_seqlen_that_is_no_integer_is_one_line_naming_file_and_key(runs, tmp_path):
     run = _copy(runs["mine"], tmp_path / "odd")
     _set_config(run, "data.max_seqlen", "sixty-four")
+    assert encoderkit.load(run).max_seqlen == 64  # the state's recorded window wins (s53w)
+    older = _older_checkpoint(tmp_path / "older", "data:\n  max_seqlen: sixty-four\n")
     with pytest.raises(DataError, match=r"config\.yaml: data\.max_seqlen is 'sixty-four', not a positive integer"):
-        encoderkit.load(run)
+        run_max_seqlen(older)
+
+
+def _older_checkpoint(run: Path, config: str) -> Path:
+    """A run folder whose checkpoint's state.json records no config (written before it did)."""
+    step = run / "checkpoints" / "1"
+    step.mkdir(parents=True)
+    (step / "state.json").write_text('{"step": 1}')
+    (run / "config.yaml").write_text(config)
+    return step
 
 
 def test_a_checkpoint_given_alone_reads_no_config_above_it_but_a_runs_layout_does(runs, tmp_path):
