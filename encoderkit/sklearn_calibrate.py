@@ -60,7 +60,9 @@ def calibrated_std(errors: Mapping[str, np.ndarray], sds: Mapping[str, float],
     """Column -> the std whose ``± Z95 std`` interval holds ``level`` of the fill's errors
     (module docstring), in the column's units. ``errors``: column -> the fill's errors on its
     held-back cells (fill - truth, its units); ``sds``: column -> the standard deviation of
-    its observed values. A column without held-back cells or with sd 0 is absent."""
+    its observed values. A column without held-back cells or with sd 0 is absent, and so is
+    every column where all held-back errors are 0 (review r3: that gave std 0, and one error
+    among zeros an infinite std)."""
     units = {c: np.asarray(e, dtype=np.float64) / float(sds[c]) for c, e in errors.items()
              if c in sds and np.isfinite(sds[c]) and sds[c] > 0}
     units = {c: u[np.isfinite(u)] for c, u in units.items()}
@@ -69,12 +71,16 @@ def calibrated_std(errors: Mapping[str, np.ndarray], sds: Mapping[str, float],
         return {}
     squares = {c: float(np.sum(u ** 2)) for c, u in units.items()}
     total, count = sum(squares.values()), sum(len(u) for u in units.values())
+    if total <= 0:  # every held-back fill exact: no evidence of the error's size, no figure
+        return {}   # (a std of 0 would claim every fill exact; the models' spread stands alone)
     ratios = []
     for c, u in units.items():
         for e in u:  # leave-one-out: the cell's own error in neither its column's nor the pool's
             pooled = math.sqrt((total - e * e) / (count - 1)) if count > 1 else math.sqrt(total / count)
             scale = _shrunk(squares[c] - e * e, len(u) - 1, pooled, prior)
-            ratios.append(abs(e) / scale if scale > 0 else (0.0 if e == 0 else math.inf))
+            if scale <= 0:  # the only error of the table: in-sample (an infinite ratio made std inf)
+                scale = _shrunk(squares[c], len(u), math.sqrt(total / count), prior)
+            ratios.append(abs(e) / scale)
     factor = conformal_quantile(np.array(ratios), level)
     pooled = math.sqrt(total / count)
     return {c: factor * _shrunk(squares[c], len(u), pooled, prior) * float(sds[c]) / Z95

@@ -47,13 +47,18 @@ def test_constant_target_is_predicted_exactly_whatever_the_head_outputs(value):
 
 
 def test_rounding_spread_counts_as_constant_and_a_real_spread_does_not():
-    # 2**-30 plus a rounding-size wobble (std ~1e-25, as a mean's last bit leaves): constant
-    tiny = 2.0 ** -30
-    y = np.c_[np.array([tiny, np.nextafter(tiny, 1.0)] * 4), np.arange(8.0)]
+    # one repeated value whose float mean and std come out with a rounding wobble (0.1 seven
+    # times: mean 0.10000000000000002, std > 0): constant, predicted as the value itself
+    y = np.c_[np.full(7, 0.1), np.arange(7.0)]
+    assert np.std(y[:, 0]) > 0 and np.mean(y[:, 0]) != 0.1
     _, spec, said = _objective(y)
-    assert spec.std[0] == 0.0 and np.all(to_prediction(spec, np.ones((2, 2)))[:, 0] == spec.mean[0])
-    assert spec.mean[0] in (tiny, np.nextafter(tiny, 1.0))
+    assert spec.std[0] == 0.0 and np.all(to_prediction(spec, np.ones((2, 2)))[:, 0] == 0.1)
     assert any("has one value" in m for m in said)
+    # two values one ulp apart are two values (review r3: a relative threshold took real
+    # spreads on large offsets for constants): standardised like any target
+    tiny = 2.0 ** -30
+    _, spec, said = _objective(np.c_[np.array([tiny, np.nextafter(tiny, 1.0)] * 4), np.arange(8.0)])
+    assert spec.std[0] > 0 and not any("has one value" in m for m in said)
     # a relative spread of 1e-9 (values 1e9 + 0/1) is a target: std kept
     _, spec, said = _objective(np.c_[1e9 + np.arange(8.0) % 2, np.arange(8.0)])
     assert spec.std[0] == pytest.approx(0.5) and not any("has one value" in m for m in said)
@@ -104,3 +109,14 @@ def test_an_ensembles_weighted_average_keeps_a_constant_target_exact(value):
     assert ids == ["a", "b", "c"] and all(v[0] == value for v in values)
     want = sum(0.2 * (p.outputs(None)[1][1][1] * 2.0 + 3.0) for p in [first, *members])
     assert values[1][1] == pytest.approx(want, rel=1e-12)  # the other target: the weighted mean
+
+
+def test_a_real_spread_on_a_large_offset_is_not_a_constant():
+    """Review r3: a share of the magnitude as the threshold (1e-12) took 1e15 + 100 N(0, 1) and
+    nanosecond timestamps for constants and predicted their minimum; only one repeated value is."""
+    from encoderkit.tasks.objective_labels import standard_units
+
+    x = np.random.default_rng(0).normal(size=200)
+    for y in (1e15 + 100 * x, 1.7e18 + 1e5 * x, 1e9 + 1e-4 * x):
+        mean, std, divisor = standard_units(y.reshape(-1, 1))
+        assert std[0] == pytest.approx(np.std(y), rel=1e-6) and std[0] > 0 and divisor[0] == std[0]

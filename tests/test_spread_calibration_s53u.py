@@ -105,3 +105,15 @@ def test_a_fits_held_back_errors_are_the_cells_its_fill_error_was_measured_on():
         assert np.sqrt(np.mean(e ** 2)) == pytest.approx(imp.fill_error_[c], rel=1e-9)
     sds = {c: float(np.std(frame[c].dropna().to_numpy(dtype=np.float64))) for c in imp.held_errors_}
     assert imp.fill_std_ == pytest.approx(calibrated_std(imp.held_errors_, sds), rel=1e-12)
+
+
+def test_degenerate_held_back_errors_give_finite_figures_or_none():
+    """Review r3: one error among zeros made the leave-one-out scale 0 and the std infinite;
+    all errors 0 gave std 0, a claim that every fill is exact."""
+    from encoderkit.sklearn_calibrate import calibrated_std
+
+    for errors in ({"a": np.array([0.5, 0.0])}, {"a": np.array([0.0, 0, 0, 0, 3.0])},
+                   {"a": np.array([0.0, 0.0]), "b": np.array([0.0, 2.0])}):
+        std = calibrated_std(errors, {c: 1.0 for c in errors})
+        assert std and all(np.isfinite(v) and v > 0 for v in std.values()), std
+    assert calibrated_std({"a": np.zeros(3), "b": np.zeros(2)}, {"a": 1.0, "b": 2.0}) == {}

@@ -93,18 +93,15 @@ class TaskLabels:
             self.y_model = (self.y - mean) / divisor
 
 
-# a target whose training std is at most this share of its mean's magnitude is constant:
-# float rounding of the mean of one repeated value leaves a std of a few ulps (2**-30
-# repeated: ~1e-24, 1e-16 of the value), far below it, while any spread a float32 model
-# could learn (1.2e-7 relative) is far above it
-CONSTANT_RTOL = 1e-12
 
 
 def standard_units(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per target (axis 0 of ``block``, NaN ignored): the ``mean`` and ``std`` that
     ``to_prediction`` maps the head's outputs back with (``output * std + mean``), and the
-    ``divisor`` the training targets are standardised by. A constant target (std <=
-    ``CONSTANT_RTOL`` * |mean|; 0 for a constant 0) gets std 0 and, as its mean, its value
+    ``divisor`` the training targets are standardised by. A constant target (every finite value
+    the same number: its computed std is float rounding, ~1e-16 of the value, and any share of
+    the magnitude as a threshold took real targets for constants, 1e15 + 100 N(0,1) among them:
+    labels are standardised in float64) gets std 0 and, as its mean, its value
     itself (the mean of a repeated 0.1 is 0.10000000000000002): it is predicted exactly,
     whatever the head outputs (std 1 in its place predicted 2**-30 in [-0.13, 0.07]); its
     divisor is 1 (no division by 0). A target with no finite value: mean 0, std 1."""
@@ -114,12 +111,14 @@ def standard_units(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     mean, std = finite_mean_std(values, axis=0)  # targets beyond ~1e154 reached the loss as inf
     mean, std = np.atleast_1d(mean), np.atleast_1d(std)
     known = np.isfinite(mean) & np.isfinite(std)
-    flat = known & (std <= CONSTANT_RTOL * np.abs(np.where(known, mean, 0.0)))
-    if flat.any():
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not flat
-            lowest = np.atleast_1d(np.nanmin(values.reshape(len(values), -1), axis=0))
-        mean = np.where(flat, lowest.reshape(mean.shape), mean)
+    rows = values.reshape(len(values), -1)
+    finite = np.where(np.isfinite(rows), rows, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not flat
+        lowest = np.atleast_1d(np.nanmin(finite, axis=0)).reshape(mean.shape)
+        highest = np.atleast_1d(np.nanmax(finite, axis=0)).reshape(mean.shape)
+    flat = known & (lowest == highest)
+    mean = np.where(flat, lowest, mean)
     std = np.where(flat, 0.0, np.where(known, std, 1.0))
     mean = np.where(np.isfinite(mean), mean, 0.0)
     divisor = np.where(std > 0, std, 1.0)
@@ -144,5 +143,4 @@ def constant_targets_said(spec: TaskSpec, block: np.ndarray, flat: np.ndarray, v
             warnings.warn(f"{CONSTANT_TARGET} {name!r} has one value ({value[j]:g}) among all its "
                           f"training labels ({file}): there is nothing to learn, its R^2 is undefined "
                           f"(reported as 0 or 1) and it is predicted as that value exactly (its std is "
-                          f"stored as 0; a std within {CONSTANT_RTOL:g} of its magnitude, float rounding, "
-                          f"counts as one value); check the labels column", stacklevel=3)
+                          f"stored as 0); check the labels column", stacklevel=3)
