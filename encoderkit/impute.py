@@ -124,7 +124,8 @@ def _marker_less_run(run_dir: Path) -> bool:
 
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],
               columns: Sequence[str] | None, categorical: Sequence[str], series: bool,
-              select: bool, series_column: Any = None, show: Shown = QUIET) -> tuple[list[Score], dict[str, Choice]]:
+              select: bool, series_column: Any = None, show: Shown = QUIET, data: Any = None,
+              store: str | None = None) -> tuple[list[Score], dict[str, Choice]]:
     """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
     back) next to the baseline, and with ``select``, the fill used per column / channel
     (``select_fills`` among ``candidate_fills``) and the score of the fill so assembled, the
@@ -132,14 +133,24 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     figure is not the output's). A function of its own so that the fills it makes (a copy
     of the data each) are freed before the file itself is filled.
     ``series_column``: a long table's series ids, for the baseline (``channels``). ``show``:
-    the steps' lines and the encoder's bar (``impute_progress``)."""
+    the steps' lines and the encoder's bar (``impute_progress``). ``data``: the file as read
+    (held-back cells visible) and ``store`` the models' training store: given for a table,
+    each held-back cell is filled from its row as given by imputers fitted on the held-back
+    copy (``impute_heldback``), as the file's holes will be; else every fill is of ``holed``."""
+    from encoderkit.impute_heldback import held_back_table, layered
+
+    by_rows = data is not None and layered(data, hide, series, store)
     n = int(sum(m.sum() for m in hide.values()))
     with show.phase(f"filling the {n} held-back cell(s) with the model ({model_fill_words(models)}) "
                     f"and the baseline, to score them",
                     "held-back cells filled and scored"):
         # the models' pass, answered again for the candidates' own encoder pass (select)
-        predict = RememberedPredict(models) if select else None
-        guess, _ = ensemble_infill(models, holed, watch=show.watch(models), predict=predict)
+        predict = RememberedPredict(models) if select and not by_rows else None
+        # by_rows: every candidate made now, each held-back cell from its row as given (``impute_heldback``)
+        made = held_back_table(models, data, hide, columns, categorical, store, select, show.watch(models)) \
+            if by_rows else {}
+        guess = made["model"] if by_rows else \
+            ensemble_infill(models, holed, watch=show.watch(models), predict=predict)[0]
         # scored per region (a series' end gaps apart: ``impute_regions``), only channels with
         # something to fill
         regions = scored_cells(truth, hide, series)
@@ -158,8 +169,9 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     with show.phase("select=auto: the candidate fills of the held-back cells (classical imputers, "
                     "interpolation, the encoder alone), compared per column / channel",
                     "select=auto: fill chosen per column / channel"):
-        cands = candidate_fills(models, holed, guess, series, columns, categorical, series_column,
-                                watch=show.watch(models), predict=predict)
+        cands = made or candidate_fills(models, holed, guess, series, columns, categorical, series_column,
+                                        watch=show.watch(models), predict=predict)
+        del made
         del predict  # its outputs, a pass's worth
         fills = {k: list(channels(v, columns, categorical)) for k, v in cands.items()}
         # a series' end gaps chosen for on the held-back samples next to its ends, its interior
@@ -321,7 +333,8 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     report.steps = int(models[0].step)
     if report.holdout_cells:
         report.scores, report.choices = held_back(models, holed, truth, hide, inp.columns, inp.categorical,
-                                                  inp.series, select == "auto", inp.series_column, show=show)
+                                                  inp.series, select == "auto", inp.series_column, show=show,
+                                                  data=inp.data, store=store)
     return models
 
 

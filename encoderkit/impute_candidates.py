@@ -18,7 +18,7 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
                     columns: Sequence[str] | None, categorical: Sequence[str],
                     series_column: Any = None, wanted: Collection[str] | None = None,
                     watch: Callable[[Callable], Callable] | None = None,
-                    predict: Callable | None = None) -> dict[str, Any]:
+                    predict: Callable | None = None, domain: Any = None) -> dict[str, Any]:
     """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
     ensemble's fill), for series ``linear`` (``baseline_fill`` of each channel, within each
     series of a long table: ``series_column``), and the domain's own ``infill_candidates``
@@ -28,14 +28,16 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
     ``infill_candidates`` takes no ``only`` makes all of its own (``candidates_of``).
     ``watch``: a wrapper of the ``predict`` the domain is given (impute's bar); ``predict``: the
     models' averaged ``predict`` to give it (impute's ``RememberedPredict``, which answers the
-    pass that made ``model_fill`` again without the models; default: a new one)."""
+    pass that made ``model_fill`` again without the models; default: a new one); ``domain``: the
+    domain whose candidates these are (default: the models' own; ``impute_heldback``'s, its
+    imputers fitted on the held-back copy)."""
     out = {"model": model_fill}
     if series and (wanted is None or "linear" in wanted):  # every channel interpolated in one call
         chans = list(channels(data, columns, categorical, series_column))
         misses = [is_missing(ch.values) for ch in chans]
         lines = series_baselines(chans, [~m for m in misses])
         out["linear"] = set_cells(data, {ch.name: (m, f) for ch, m, f in zip(chans, misses, lines)}, columns)
-    domain = models[0].infill_domain({})
+    domain = domain if domain is not None else models[0].infill_domain({})
     own = None if wanted is None else set(wanted) - {"model", "linear"}
     predict = predict or averaged_predict(models)
     made = candidates_of(domain, data, watch(predict) if watch else predict, only=own)

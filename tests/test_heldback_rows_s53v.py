@@ -82,3 +82,17 @@ def test_summary_says_the_held_back_cells_are_drawn_at_random():
                             holdout_cells=9).summary()
         line = next(x for x in text.splitlines() if x.startswith("validation on 9"))
         assert "drawn at random among the observed cells" in line and "depend on the values" in line
+
+
+def test_layers_are_capped_and_rows_within_the_cap_keep_one_cell_a_layer():
+    """Review r3: a wide table made ~21 layers (rows filled ~9x the table); at most
+    MAX_LAYERS now, a row's k-th held-back cell in layer 1 + (k - 1) % MAX_LAYERS."""
+    from encoderkit.heldback_rows import MAX_LAYERS
+
+    hide = {f"c{j}": np.array([j < 2, j < MAX_LAYERS, j < MAX_LAYERS + 2, True]) for j in range(10)}
+    names, rank = layers(hide)
+    assert rank.max() == MAX_LAYERS
+    assert list(rank[0][:2]) == [1, 2] and list(rank[1][:MAX_LAYERS]) == list(range(1, MAX_LAYERS + 1))
+    # the row of 6 cells: the 5th and 6th join layers 1 and 2; the row of 10 cycles through them
+    assert list(rank[2][:MAX_LAYERS + 2]) == [1, 2, 3, 4, 1, 2]
+    assert list(rank[3]) == [1 + k % MAX_LAYERS for k in range(10)]
