@@ -264,4 +264,9 @@ def test_a_regression_ensemble_averages_the_probe_member_in_original_units(label
     outs = [p.predict(store)["prediction"].to_numpy() for p in parts]
     got = encoderkit.load(run).predict(store)["prediction"].to_numpy()
     np.testing.assert_allclose(got, sum(w * o for w, o in zip(manifest["weights"], outs)), rtol=1e-6)
-    assert np.abs(got).min() > 50  # original units
+    # original units: each member's standardisation is the targets' (100-108), and the probe
+    # member, fitted in closed form, predicts near them (two steps of a fine-tuned member may
+    # swing far: session 53's head seed made them do so here; RESULTS.md, "Fine-tuning from the
+    # probe head: a blow-up in the first steps")
+    assert all(100 <= spec["mean"][0] <= 108 and 0 < spec["std"][0] < 8 for spec in specs)
+    assert np.all((outs[-1] > 90) & (outs[-1] < 120))

@@ -128,5 +128,5 @@ def test_evaluate_without_labels_uses_the_tables_label_column_or_says_what_it_ne
     assert metrics["records"] == 40
     with pytest.raises(UsageError, match="evaluate needs labels"):
         model.evaluate(frame.drop(columns=["vote"]), None, verbose=False)
-    with pytest.raises(ValueError, match="records are the store's"):
+    with pytest.raises(ValueError, match="rows as dicts: pass pd.DataFrame"):  # session 53's words
         model.embed([{"age": 30.0, "vote": 1}])
