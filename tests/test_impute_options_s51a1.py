@@ -196,7 +196,10 @@ def test_impute_runs_the_encoder_once_per_step_with_the_same_output(tmp_path, cs
     # encoder fill made again)
     assert len(once) == 2, once
     passes.clear()
+    import encoderkit.impute_heldback as heldback
+
     monkeypatch.setattr(imp, "RememberedPredict", averaged_predict)  # each pass made again
+    monkeypatch.setattr(heldback, "RememberedPredict", averaged_predict)  # the held-back step's (s53)
     assert main([*argv, f"output={tmp_path / 'twice.csv'}"]) == 0, capsys.readouterr().err
     # each pass made again: on the same rows, and the same output file
     assert sorted(passes) == sorted(once * 2)
