@@ -38,6 +38,7 @@ def tabular_run(tmp_path_factory) -> Path:
     return make_run("tabular", tmp_path_factory.mktemp("arrow-edges")).dir
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_infill_of_an_empty_csv_exits_1_with_its_one_line_error_every_time(tabular_run, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

@@ -104,6 +104,7 @@ def test_repeated_parquet_names_are_one_line_naming_them(tmp_path) -> None:
     assert head(path, 10) is None  # the domain guess leaves the refusal to the reader
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_fills_binary_and_time_columns_with_their_own_values(tmp_path, capsys) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=N)

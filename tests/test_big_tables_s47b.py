@@ -59,6 +59,7 @@ def whole_file(model, source: str, output: str) -> bytes:
         return fh.read()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_file_is_filled_a_batch_at_a_time_into_the_bytes_of_the_whole_file_path(run, tmp_path, monkeypatch):
     from domains.tabular import blend, filling
     from encoderkit.infer.load import load

@@ -87,6 +87,7 @@ def test_a_two_step_domain_name_run_trains_and_saves_the_yaml_defaults(store, tm
     assert (options["masker"], options["numeric_decode"]) == ({"random": 0.7, "column": 0.3}, "regression")
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_run_composed_with_no_yaml_before_resumes_as_it_was(store, tmp_path):
     """A ``domain.name=tabular`` run of an earlier version (its config's domain is the name
     alone) resumed by the same words: as it was composed, not refused as another config."""

@@ -135,6 +135,7 @@ def _tuned(start, name: str, seed: int, monkeypatch) -> tuple[dict, list]:
     return weights, states
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_fine_tune_from_a_checkpoint_draws_no_encoder_initialisation_and_repeats(start, monkeypatch):
     first, states = _tuned(start, "a", 3, monkeypatch)
     assert len(states) == 1

@@ -211,6 +211,7 @@ class Bar:
         self.closed = True
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.parametrize("options", [dict(), dict(tokens="kmer", k=6, rc_embed=True)])
 def test_embed_of_a_viewed_store_is_the_same_and_its_bar_counts_tokens(long_store, options, monkeypatch, reads):
     model, config = tiny_model(GenomicDomain(**options))

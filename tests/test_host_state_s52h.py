@@ -149,6 +149,7 @@ def test_bars_leave_the_start_method_unset_and_no_thread_behind():
 # ------------------------------------------------------------------ 3. torch's compiler cache
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_fit_leaves_the_inductor_cache_key_and_tmpdir_as_they_were(store, tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()

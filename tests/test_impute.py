@@ -88,6 +88,7 @@ def test_series_csv_with_dates_is_a_series(tmp_path, capsys, suffix):
     assert truth.min() - 5 < filled[~obs].min() and filled[~obs].max() < truth.max() + 5
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_table_guessed_as_a_series_says_how_to_read_it_as_a_table(tmp_path, capsys):
     """A table whose first column is called "year" is read as a series by default; when the
     series reader then refuses it (a row without a year), the one-line error says why the
@@ -222,6 +223,7 @@ def run_impute(src, out, *words):
     return impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_select_picks_linear_on_a_straight_line_and_fills_by_np_interp(tmp_path):
     """On a straight line linear interpolation is exact on every held-back run, so it wins
     clearly over a 3-step model; the written gaps are then exactly np.interp of the
@@ -247,6 +249,7 @@ def test_select_picks_linear_on_a_straight_line_and_fills_by_np_interp(tmp_path)
     assert np.array_equal(model[obs], x[obs]) and not np.allclose(model[~obs], back[~obs])
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_select_on_a_table_is_at_least_as_good_as_the_model(tmp_path):
     """A column that is an exact linear function of another: IterativeImputer recovers it,
     the selected fill is at least as good as the model's on the hidden truth; columns left
@@ -347,6 +350,7 @@ def test_select_pools_channel_c_of_a_dict_of_series_as_an_n_c_l_array_does():
     assert alone["s0:channel 0"].used == "model"
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_series_imputation_trains_on_every_grid_phase_and_averages_shifted_passes(tmp_path):
     """`encoderkit impute` on series: the kept run's domain has the seasonal baseline,
     grid_shift and 4 infill passes (the measured imputation settings; `encoderkit pretrain`
@@ -423,6 +427,7 @@ def test_a_ts_series_file_is_refused_before_training_and_says_what_to_give(tmp_p
     assert not out.exists() and not (tmp_path / "run" / "model0").exists()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_file_of_many_series_trains_longer_than_a_few(tmp_path):
     """The series budget by the file: 4 or more series train 2,700 epochs, fewer 900
     (steps = ceil(epochs x 25 patches a series x series / 2,048 tokens a step) with the
@@ -444,6 +449,7 @@ def test_a_file_of_many_series_trains_longer_than_a_few(tmp_path):
     assert steps(4, "train.auto_epochs=100") == math.ceil(100 * 4 * 25 / 2048) == 5
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_empty_column_or_channel_is_refused_with_a_way_out_that_works(tmp_path, capsys):
     """The hints named `exclude=[]` for a column without a name (a trailing comma on every
     line), which excludes nothing, and `exclude=[channel 1]` for a series, whose reader has

@@ -5,6 +5,7 @@ as integers, as its observed cells are: `impute` wrote `2.30201803617812e+18` be
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from encoderkit.cli import main
@@ -28,6 +29,7 @@ def test_the_pass_rewrites_only_float_text_fills_of_integer_columns():
                               pd.DataFrame({"a": ["3", "7.5", "12"]}), kept[:, :1], counts)["a"].tolist() == ["3", "7.5", "12"]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_writes_wei_fills_as_integers(tmp_path, capsys):
     rng = np.random.default_rng(0)
     n = 200

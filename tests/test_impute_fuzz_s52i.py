@@ -98,6 +98,7 @@ def test_a_parquet_bool_column_with_nulls_is_a_channel(tmp_path):
     np.testing.assert_array_equal(series.values, [[1.0, np.nan, 0.0, 1.0]])
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_boolean_series_with_missing_values_is_filled_as_booleans(tmp_path):
     n = 24
     v = pd.array([bool(np.sin(i / 3) > 0) for i in range(n)], dtype="boolean")

@@ -9,6 +9,7 @@ on the held-back copy; each held-back cell is now filled from its row as given
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 
@@ -23,6 +24,7 @@ def _collinear(n: int = 300, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_iterative_candidate_scored_on_rows_as_given_and_the_holes_filled_as_before(tmp_path, monkeypatch):
     frame = _collinear()
     src = tmp_path / "t.csv"

@@ -7,6 +7,7 @@ splits into one channel per series."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from encoderkit.impute_cells import (Channel, baseline_fill, channels, draw_holdout, gap_length,
@@ -163,6 +164,7 @@ def run_impute(src, out, *words):
     return impute(own.pop("input"), own.pop("output"), overrides=passed, **own, **ingest_options)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_long_csv_of_straight_lines_filled_by_each_series_own_interpolation(tmp_path):
     """Three straight lines at levels 0, 100 and -50 in one long CSV, each with gaps at its
     start, its end and inside: linear interpolation is exact on the held-back runs, so

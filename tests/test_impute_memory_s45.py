@@ -13,6 +13,7 @@ import tracemalloc
 import weakref
 
 import numpy as np
+import pytest
 import pandas as pd
 
 import encoderkit.impute as imp
@@ -59,6 +60,7 @@ def test_same_cells_of_text_columns_without_a_string_per_cell():
     assert peak < 8e6, peak
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_as_written_reads_the_texts_in_blocks(tmp_path, monkeypatch):
     """The cells a fill left are the file's own text (1.50 stays 1.50, TRUE stays TRUE and a
     filled yes / no is spelled as the file spells it), the fills pandas' text; the file's

@@ -172,6 +172,7 @@ def test_remembered_predict_answers_the_same_examples_once_again():
     assert memo([example(0.0, 0), example(1.0, 1)])[0]["y"][0] == 3.0 and memo.calls == 3  # answered once only
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_runs_the_encoder_once_per_step_with_the_same_output(tmp_path, csv, monkeypatch, capsys):
     import encoderkit.impute as imp
     from encoderkit.impute_models import averaged_predict

@@ -24,6 +24,7 @@ def _holed(tmp_path, name: str = "t.csv"):
     return frame, src
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_table_to_a_zip_in_a_new_folder(tmp_path, capsys):
     frame, src = _holed(tmp_path)
     out = tmp_path / "new" / "deeper" / "filled.csv.zip"
@@ -48,6 +49,7 @@ def test_a_compressed_binary_output_is_refused_before_any_work(tmp_path, capsys)
         assert not (tmp_path / name).exists()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_output_named_as_another_kind_of_file_is_refused_before_training(tmp_path, capsys):
     """The writers follow the data, not the name: a table went out as CSV text under a .npy
     name and a series array as .npy bytes under a .csv name, both with exit 0."""
@@ -100,6 +102,7 @@ def test_a_ucr_tsv_is_a_series_file_refused_before_training(tmp_path, capsys):
     assert "cannot write back" in err and "Traceback" not in err and not out.exists()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_compressed_outputs_hold_the_files_name_and_separator(tmp_path, capsys):
     """A .zip holds one member named as the output without .zip (not the writer's temporary
     name, nor 'zip'), for tables and series alike; a .tsv.gz table is tab-separated."""
@@ -123,6 +126,7 @@ def test_compressed_outputs_hold_the_files_name_and_separator(tmp_path, capsys):
     assert header.split("\t") == list(frame.columns)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.parametrize("compressed", [".zip", ".xz", ".bz2"])
 def test_a_compressed_table_impute_wrote_is_read_back_as_input(tmp_path, capsys, compressed):
     """Every compression impute writes is one it reads: a table (pyarrow reads .gz / .bz2 /

@@ -35,6 +35,7 @@ def test_a_folder_of_user_files_is_refused_and_left_as_it_was(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["holed.csv", "notes.txt"]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_earlier_run_is_replaced_only_with_overwrite(tmp_path, capsys):
     src = tmp_path / "t.csv"
     _table(src)

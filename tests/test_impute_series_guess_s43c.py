@@ -112,6 +112,7 @@ def test_tables_with_a_date_column_stay_tables(tmp_path):
         assert infer_domain(path, {}) == "tabular", name
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_iso_week_labels_fill_as_the_iso_dated_series(tmp_path, capsys):
     """co2 with ISO week labels (``1958-W13``): a series, its fills those of the same file with
     ISO dates (every hole was 340.19, the column mean, as a table); the labels written back as
@@ -132,6 +133,7 @@ def test_iso_week_labels_fill_as_the_iso_dated_series(tmp_path, capsys):
     np.testing.assert_array_equal(out["week"], out["date"])
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_long_layout_with_the_id_first_fills_as_with_its_options(tmp_path, capsys):
     """Nixtla's ``unique_id,ds,y``: read as three series (the same output as with
     ``series_column= time_column=`` given), not as a table."""

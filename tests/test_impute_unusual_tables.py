@@ -221,6 +221,7 @@ def zoo(n: int = 80) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_cli_unusual_columns_filled_with_their_own_values(tmp_path, capsys):
     frame = zoo()
     src, out = tmp_path / "zoo.csv", tmp_path / "filled.csv"
@@ -234,6 +235,7 @@ def test_cli_unusual_columns_filled_with_their_own_values(tmp_path, capsys):
     assert back["count"].str.fullmatch(r"\d+").all()  # whole numbers, not 473.0
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_imputer_pandas_dtypes_kept_and_filled_with_their_own_values():
     from encoderkit.sklearn import EncoderImputer
 
@@ -260,6 +262,7 @@ def test_imputer_pandas_dtypes_kept_and_filled_with_their_own_values():
     assert list(out["cat"].cat.categories) == ["x", "y", "z", "unused"]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_numbers_as_text_with_marks_scored_as_numbers(tmp_path):
     """A column of numbers written as text with a few '?' marks: the schema reads it as
     numbers and the marks as missing. The marks were kept as text and the held-back cells

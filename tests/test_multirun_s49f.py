@@ -101,6 +101,7 @@ def test_glob_sweeps_over_the_files_of_a_config_group():
         [f"model={n}", f"optim.lr={lr}"] for n in names for lr in (1, 2)]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_finetune_sweeps_with_m(store, tmp_path, capsys):
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"id": [f"r{i}" for i in range(48)], "label": [i % 2 for i in range(48)]}).to_csv(labels, index=False)

@@ -177,6 +177,7 @@ def store(tmp_path_factory) -> str:
     return td.write_store(tmp_path_factory.mktemp("store") / "store.zarr", n=64)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_exact_resume_is_bitwise_with_dropout(store, tmp_path):
     """As tests/train/test_trainer.py's test_exact_resume_is_bitwise, with dropout drawing from
     the torch RNG: a resume that does not restore the RNG state draws other masks."""

@@ -76,6 +76,7 @@ def _fwd_bwd(enc, x, pos, cu):
     return y.detach(), x.grad, grads
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_compiled_sdpa_encoder_matches_eager():
     _compare_compiled_sdpa([LENGTHS])
 

@@ -40,6 +40,7 @@ def _impute(tmp_path: Path, capsys, progress: bool) -> tuple[str, str, str]:
     return cap.out, cap.err, out.read_text()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_says_each_step_in_order_and_nothing_without_progress(tmp_path, capsys):
     out_on, err_on, file_on = _impute(tmp_path, capsys, True)
     out_off, err_off, file_off = _impute(tmp_path, capsys, False)

@@ -60,6 +60,7 @@ def earlier(store, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_earlier_run_with_a_domain_option_composes_as_it_was(earlier, store):
     words = ["domain.name=tabular", "domain.mask_rate=0.2", f"data.store={store}", *SMALL]
     resumed = compose([*words, f"run.dir={earlier}", "train.steps=3"])
@@ -96,6 +97,7 @@ def test_an_earlier_run_resumes_by_auto_and_by_its_checkpoint(store, tmp_path):
         {k: OPTION_DEFAULTS[k] for k in ("masker", "numeric_decode", "infill_blend")}
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_earlier_finetune_from_scratch_resumes_as_it_was_composed(store, tmp_path):
     run = tmp_path / "ft"
     task = ["task=regression", "task.label_column=c", "task.ensemble=1", f"data.store={store}", f"run.dir={run}"]

@@ -65,6 +65,7 @@ def test_a_refused_resume_names_the_value_to_repeat(made, tmp_path):
     assert "(to resume it, pass task.dropout=0.1; or use another run.dir)" in message
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_resume_never_refuses_for_its_start_checkpoint(tmp_path):
     from encoderkit.train import checkpoint as ckpt
     from encoderkit.train import pretrain

@@ -41,6 +41,7 @@ def _kept(folder: Path) -> dict[str, tuple[str, int]]:
     return _files(folder)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_swept_train_steps_is_checked_against_each_job_folder_before_any_trains(stores, tmp_path, capsys):
     folder = tmp_path / "sw"
     base = [o for o in _args(stores[0]) if not o.startswith("train.steps=")]
@@ -54,6 +55,7 @@ def test_a_swept_train_steps_is_checked_against_each_job_folder_before_any_train
     assert _files(folder) == before  # nothing trained, multirun.yaml as it was
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_swept_data_store_is_checked_against_each_job_folder(stores, tmp_path, capsys):
     folder = tmp_path / "st"
     a, b = stores
@@ -155,6 +157,7 @@ def test_an_early_stopped_finetune_rerun_is_finished_and_left_as_it_is(stores, t
     assert _kept(run) == before  # config.yaml (run.name), metrics.jsonl, loss.png: as they were
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_finished_ensemble_rerun_keeps_its_manifest_and_says_so_once(stores, tmp_path, capsys):
     run = tmp_path / "ens"
     args = ["finetune", *_args(stores[0], steps=2), "checkpoint=none", f"task.labels={_labels(tmp_path)}",

@@ -50,6 +50,7 @@ def test_a_refused_word_is_warned_of_when_the_run_is_resumed(table):
         compose(words)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_sweep_word_that_fits_one_job_warns_in_the_other(table):
     with pytest.warns(UserWarning, match=r"domain.mask_rate=0.4 has no effect.*-m sweep"):
         code = cli.main(["pretrain", "-m", "domain=tabular", f"data.store={table / 's.zarr'}", "model=tiny",

@@ -147,6 +147,7 @@ def test_transform_new_rows_without_refit():
         imp.transform(new[:, :3])
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_ensemble_is_the_mean_of_its_members_and_std_their_spread():
     """n_models=2 with random_state=0 trains the models that single imputers with
     random_state 0 and 1 train; with the regression decode, the ensemble's fill is their
@@ -301,6 +302,7 @@ def _sign_frame(n: int, seed: int) -> pd.DataFrame:
     return f
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_select_auto_chooses_per_categorical_column_and_transform_applies_it(monkeypatch):
     """select='auto' holds back categorical cells too and scores the soft vote, the encoder
     alone and the forest alone there (error rates, as encoderkit impute does). With the

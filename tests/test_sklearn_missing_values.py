@@ -66,6 +66,7 @@ def _frame(mark) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_string_placeholder_in_object_and_categorical_columns():
     marked, plain = _frame("?"), _frame(None)
     assert "?" in marked["c"].cat.categories

@@ -15,6 +15,7 @@ from encoderkit.data.store import RecordStore, StoreWriter
 CHUNK = 1 << 16  # records per chunk of offsets / meta / ids (the format's)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_the_writer_holds_a_few_bytes_a_record(tmp_path):
     """Memory the writer keeps (traced by tracemalloc, numpy's buffers included) while a third
     chunk of records comes: its length, meta number and id hash (8 bytes each) and the record's

@@ -36,6 +36,7 @@ def test_fit_transform_of_its_own_table_is_quiet_and_new_data_is_not():
         est.transform(new)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_of_a_file_says_nothing_of_its_own_categories(tmp_path, capsys):
     src, out = tmp_path / "t.csv", tmp_path / "o.csv"
     rare_table().to_csv(src, index=False)

@@ -140,6 +140,7 @@ def lines(path: Path, lengths: list[int], seed: int) -> str:
 
 
 # ----------------------------------------------------------------------------- the same store as copying
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_tabular_appends_equal_the_copying_path(tmp_path, monkeypatch):
     # 6 tokens a row, 65,536 a chunk: 12,000 rows end in a partial chunk, 50 rows are less
     # than one chunk, the 'observed' field (262,144 a chunk) stays in one partial chunk

@@ -106,6 +106,7 @@ def test_ingest_pretrain_embed_round_trip(s3, tmp_path, monkeypatch):
         model.embed(disk, out="s3://ektest/emb.zarr", progress=False)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_read_error_mid_epoch_is_retried_then_reported(s3, tmp_path, monkeypatch):
     records = random_records(150, np.random.default_rng(3), low=1, high=200)
     url = "s3://ektest/err.zarr"

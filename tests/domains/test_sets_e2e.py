@@ -27,6 +27,7 @@ def store(tmp_path_factory):
     return str(d / "store")
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_pretrain_embed_infill_end_to_end(store, tmp_path):
     from encoderkit.infer.load import load
     from encoderkit.train import pretrain

@@ -88,6 +88,7 @@ def test_a_relative_store_is_found_from_any_directory(trained, tmp_path, monkeyp
     pd.testing.assert_frame_equal(_fill(run, data), here)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_appending_to_the_training_store_leaves_the_runs_fills_as_they_were(tmp_path):
     from encoderkit.train import pretrain
 

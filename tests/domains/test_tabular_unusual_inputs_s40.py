@@ -218,6 +218,7 @@ def test_a_column_with_no_name_is_read_under_its_blank_name(tmp_path, header, po
     assert list(read_table(str(trailing)).frame.columns) == ["a", "b"]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_writes_a_blank_header_name_back_as_written(tmp_path, capsys):
     """The output's header said `a,Unnamed: 1,c` (pandas' name) for the file's `a,,c`; and a
     CSV written with pandas' row index (`,a,b`) imputes."""

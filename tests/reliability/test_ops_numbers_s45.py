@@ -44,6 +44,7 @@ def test_gaps_and_constant_tiny_columns():
     assert finite_mean_std(np.full(4, 1e-300)) == (1e-300, 0.0)  # constant: std 0, as numpy's
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_column_of_p_values_near_1e300_is_filled_as_the_same_column_at_scale_1(tmp_path):
     """End to end: the tiny column's fills, scaled back, equal the fills of the same column
     at scale 1 (same seed, same z-scores); before, every fill was one constant."""

@@ -194,6 +194,7 @@ FULL_DISK = """
 """
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.parametrize("fixed", [True, False], ids=["fixed", "unfixed-reproduces"])
 def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, fixed):
     target = tmp_path / "big.zarr"

@@ -367,6 +367,7 @@ def test_finetune_label_column_codes_predict_raw_and_evaluate_without_labels(tmp
     assert "label column 'code' does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_series_rows_out_of_time_order_filled_as_the_sorted_file(tmp_path):
     """A series CSV whose rows are not in time order: ingest sorts them, the fill did not
     (the model filled a scrambled series: NRMSE 0.8 instead of 0.004 on a sine). Now the

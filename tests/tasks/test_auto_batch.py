@@ -61,6 +61,7 @@ def test_auto_batch_and_steps_follow_the_training_split(few_labels, tmp_path):
     assert all(m["step_tokens"] <= max_tokens and m["micro_batches"] == 1 for m in logged)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_auto_batch_resumes_bitwise(few_labels, tmp_path):
     store, labels = few_labels
     common = {"data.max_tokens": "auto", "schedule.total": 6, "train.checkpoint_every": 3,

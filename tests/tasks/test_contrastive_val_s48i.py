@@ -76,6 +76,7 @@ def test_figures_do_not_depend_on_how_the_split_is_batched():
     assert whole["loss"] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_two_gloo_ranks_give_the_one_process_figures(tmp_path):
     out = tmp_path / "figures.json"
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -114,6 +114,7 @@ def test_auto_rule():
     assert E.resolve_members(3, "classification", 10 ** 6) == 3
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.ensemble
 def test_auto_trains_five_members_on_a_small_set(labelled_store, tmp_path):
     """The documented default: 5 members when the training split is at most 1,000 records."""
@@ -126,6 +127,7 @@ def test_auto_trains_five_members_on_a_small_set(labelled_store, tmp_path):
     assert json.loads((run / E.MANIFEST).read_text())["members"] == [f"members/{i}" for i in range(1, 5)]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_bad_values_are_refused(labelled_store, tmp_path):
     store, _, _, labels = labelled_store
     for value in (0, "many", 1.5, E.MAX_MEMBERS + 1):

@@ -124,6 +124,7 @@ def test_bad_values_are_config_errors(labelled_store, tmp_path):
                                       **{"task.head_init": "probe", "task": "contrastive"}))
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_auto_head_follows_the_start(labelled_store, tmp_path):
     """``auto``: a pretrained checkpoint fine-tuned on one label per record starts from the
     probe at head_lr 1; from scratch, for a task without a linear probe, or with a sharded
@@ -153,6 +154,7 @@ def test_auto_head_follows_the_start(labelled_store, tmp_path):
             task(checkpoint=pre, **{"task.head_lr": "fast"})
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_auto_pooling_and_dropout_are_the_domains_choice_for_the_probe_head(labelled_store, tmp_path,
                                                                            monkeypatch):
     """``task.pooling`` / ``task.dropout`` = ``auto``: mean and 0.1 (transformers' head), or
@@ -227,6 +229,7 @@ def test_the_probe_start_is_evaluated_at_step_0_and_kept_unless_beaten(labelled_
     torch.testing.assert_close(best["classifier.weight"], last["classifier.weight"], atol=1e-20, rtol=1e-6)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_resume_replays_the_step_0_evaluation(labelled_store, tmp_path):
     import torch
     from safetensors.torch import load_file

@@ -69,6 +69,7 @@ def test_lp_zero_is_the_run_without_the_option(labelled_store, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_resume_across_the_switch_is_bitwise(labelled_store, tmp_path):
     store, _, _, labels = labelled_store
     # the switch is at step 3 of 6: killed at step 2 (resumes through it) and at step 4 (after it)

@@ -164,6 +164,7 @@ def _summary(run: Path, monkeypatch, capsys) -> str:
     return " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_the_summary_says_what_the_kept_probe_saw(labelled_store, pretrained, tmp_path, monkeypatch, capsys):
     """val_fraction: the kept probe was fitted on every labelled record, validation too.
     task.split: on the split file's training part only (it said "every labelled record,

@@ -152,6 +152,7 @@ def test_labelled_units_are_records_or_labelled_tokens():
     assert labelled_units(TaskSpec(type="classification"), np.array([0, 1, 1]), idx) == 2
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_token_tasks_tie_band_is_sized_by_its_validation_tokens(labelled_store, tmp_path, monkeypatch):
     """Every position of a record labelled but every fifth: the tolerance is one standard error
     over the labelled tokens of the validation records (split.json), ~0.02, not over the 40

@@ -112,6 +112,7 @@ def test_zero_steps_predicts_the_standardised_probe_of_the_pretrained_encoder(la
     assert os.stat(checkpoints[0] / "model.safetensors").st_mtime_ns == stamp
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_zero_steps_is_refused_where_there_is_no_probe(labelled_store, pretrained, tmp_path):
     store, ids, y, labels = labelled_store
     with pytest.raises(ConfigError, match="task.head=linear"):  # the mlp's hidden layer would stay random
@@ -158,6 +159,7 @@ def test_the_weight_is_the_mix_with_the_lowest_validation_loss():
     np.testing.assert_allclose([losses[f"{v:.4f}"] for v in PM.PROBE_WEIGHTS], list(ref.values()), rtol=1e-9)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_ensemble_from_a_checkpoint_gets_the_probe_member(labelled_store, pretrained, tmp_path):
     store, ids, y, labels = labelled_store
     overrides = ft_overrides(store, str(tmp_path / "ens"), str(labels), steps=3, **{
@@ -199,6 +201,7 @@ def test_an_ensemble_from_a_checkpoint_gets_the_probe_member(labelled_store, pre
     assert manifest["weights"] == pytest.approx([(1 - w) / 2] * 2 + ([w] if averaged else []))
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_predict_averages_with_the_manifest_weights(labelled_store, pretrained, tmp_path):
     store, ids, y, labels = labelled_store
     run = finetune(ft_overrides(store, str(tmp_path / "w"), str(labels), steps=2, **{
@@ -222,6 +225,7 @@ def test_predict_averages_with_the_manifest_weights(labelled_store, pretrained, 
         encoderkit.load(run)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_the_probe_member_can_be_turned_off_and_is_not_added_from_scratch(labelled_store, pretrained, tmp_path):
     store, ids, y, labels = labelled_store
     off = finetune(ft_overrides(store, str(tmp_path / "off"), str(labels), steps=3, **{
@@ -244,6 +248,7 @@ def test_the_command_summary_of_a_zero_step_run(labelled_store, pretrained, tmp_
     assert f"a linear probe fitted on {len(ids)} labelled records, no training step" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_regression_ensemble_averages_the_probe_member_in_original_units(labelled_store, pretrained, tmp_path):
     """The probe member standardises its targets over every labelled record, the fine-tuned
     members over their training split: each reports original units, and those are averaged."""

@@ -189,6 +189,7 @@ def test_rankme_is_a_metric_of_contrastive_tasks_only(pretrained, tmp_path):
             "checkpoint": str(pre), **VIEWS, "task.type": "classification", "task.metric": "rankme"}))
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_resumed_rankme_run_replays_its_start(pretrained, tmp_path):
     """Stopped at step 3 and resumed to 6: the metrics (the step-0 evaluation once), best/
     and the last weights of the run that went through, bitwise."""

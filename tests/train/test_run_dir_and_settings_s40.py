@@ -23,6 +23,7 @@ def _args(store, run_dir, *extra):
             "train.progress=false", "train.log_every=1", *TINY_MODEL, *extra]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_folder_that_is_not_a_run_is_refused_and_left_as_it_was(store, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()

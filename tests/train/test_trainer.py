@@ -72,6 +72,7 @@ def _final_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
     return load_file(str(run / "checkpoints" / str(step) / "model.safetensors"))
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_exact_resume_is_bitwise(store, tmp_path):
     common = {"schedule.total": 4, "train.checkpoint_every": 2, "train.eval_every": 2}
     a = pretrain(td.tiny_overrides(store, str(tmp_path / "a"), steps=4, **common))
