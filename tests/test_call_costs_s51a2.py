@@ -175,6 +175,7 @@ print(json.dumps({"before": before, "after": "torch._dynamo" in sys.modules}))
 """
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_load_and_every_domains_meta_build_import_no_torch_dynamo(run, stores):
     out = subprocess.run([sys.executable, "-c", _FRESH, str(REPO), str(REPO / "tests"), str(run),
                           json.dumps(stores)], capture_output=True, text=True, timeout=300)

@@ -80,6 +80,7 @@ def test_public_names_are_what_their_modules_define():
     "from encoderkit.infer.load import resolve_checkpoint",  # the submodule loaded first
     "import encoderkit.infer.cli",  # the package alone, as `encoderkit embed` imports it
 ])
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_infer_load_stays_the_function_whatever_was_imported_first(first):
     """The submodule ``encoderkit.infer.load`` and the function share a name; loading the
     submodule binds it to the package's attribute, which must stay the function."""

@@ -61,6 +61,7 @@ def test_table_csv_filled_observed_cells_unchanged(tmp_path, capsys):
     assert "overwrite=true" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.parametrize("suffix", ["csv", "tsv"])
 def test_series_csv_with_dates_is_a_series(tmp_path, capsys, suffix):
     """A CSV (or a tab-separated .tsv) whose first column holds dates is a series, filled

@@ -109,6 +109,7 @@ def co2_csv(path, n: int = 240) -> None:
     pd.DataFrame({"date": dates, "co2": x, "co2b": x * 2}).to_csv(path, index=False)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_held_back_copy_freed_before_the_file_is_filled(tmp_path, monkeypatch, capsys):
     """The fill of the file runs with the held-back copy (and the candidate fills made from
     it) gone; a series file already in time order is filled as read, not copied to be

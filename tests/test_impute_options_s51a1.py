@@ -64,6 +64,7 @@ def test_pretrain_words_give_model_k_the_users_seed_plus_k():
         assert (cfg.run.seed, cfg.data.seed) == (7 + member, 7 + member)  # no seed word: seed + k, as before
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_ensemble_with_a_run_seed_trains_different_models(tmp_path, csv, capsys):
     # before: model0 and model1 byte-identical (both run.seed=5 data.seed=5)
     run_dir = tmp_path / "runs"

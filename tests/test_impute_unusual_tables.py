@@ -77,6 +77,7 @@ def test_non_utf8_cells_refused_naming_the_column_not_written_as_bytes(tmp_path,
             str(src), "'name'", "UTF-8", "row 1")
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 @pytest.mark.parametrize("word, sep", [("delimiter=;", ";"), ("delimiter=\\t", "\t"), ("delimiter=tab", "\t")])
 def test_delimiter_as_typed_in_a_shell(tmp_path, capsys, word, sep):
     """``delimiter=;`` (what a shell passes for ``delimiter=';'``, the fix the error message
@@ -101,6 +102,7 @@ def test_bad_delimiter_word_is_a_usage_error(tmp_path, capsys):
 
 # ---------------------------------------------------------------- valid but unusual tables
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_huge_magnitudes_are_filled_not_left_empty(tmp_path, capsys):
     """A column of values around 1e200: its standard deviation overflowed to inf, every
     fill became NaN, and the command wrote the file with its holes still there and exit 0

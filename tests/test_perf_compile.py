@@ -112,6 +112,7 @@ def _compare_compiled_sdpa(batches) -> list[int]:
     return graphs
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_flex_whole_layer_graph_matches_eager_forward():
     """The captured whole-layer graph (dynamo + AOT, no inductor) computes what eager flex does.
 

@@ -81,6 +81,7 @@ def test_an_option_changed_on_resume_is_the_one_difference_named(earlier, store,
     assert "cat_weight" not in err and "numeric_decode" not in err  # not every key of the yaml
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_an_earlier_run_resumes_by_auto_and_by_its_checkpoint(store, tmp_path):
     run = tmp_path / "run"
     assert cli.main(["pretrain", "domain.name=tabular", "domain.mask_rate=0.2", *PYTHON, f"data.store={store}",

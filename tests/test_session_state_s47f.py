@@ -282,6 +282,7 @@ def fitted(holes):
     return imputer, imputer.fit_transform(holes)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_imputer_fits_in_threads_leave_the_warnings_filters(holes, fitted, monkeypatch):
     """fit_transform records the warnings of fit in a ``catch_warnings`` around the whole fit:
     A's and B's, entered A, B and left A, B, left B's filters (A's 'always') in the session."""

@@ -102,6 +102,7 @@ def mixed_frame() -> pd.DataFrame:
     return frame.mask(holes)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_dataframe_dtypes_kept_observed_cells_bit_identical(mixed_frame):
     frame = mixed_frame
     filled = imputer().fit_transform(frame)

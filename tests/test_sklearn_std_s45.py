@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.test_sklearn_inputs import imputer, table
 
@@ -42,6 +43,7 @@ def test_one_model_gives_the_held_back_error_at_filled_cells_and_zero_elsewhere(
         assert (std[c].to_numpy()[~miss] == 0).all()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_several_models_add_their_spread_to_the_error():
     frame = _holed(5)
     imp = imputer(n_models=2).fit(frame)

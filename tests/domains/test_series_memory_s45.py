@@ -98,6 +98,7 @@ def test_long_layout_without_times_keeps_file_order_per_channel(tmp_path):
         np.testing.assert_array_equal(got[f"long.csv:{sid}"].values, want)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_long_file_is_read_without_a_frame_per_series(tmp_path, monkeypatch):
     """The numpy and Python memory a long file of 4,000 series takes to read, against its
     size: 21x before (a DataFrame per series, the key columns as Python strings, hash

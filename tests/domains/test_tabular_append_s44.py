@@ -95,6 +95,7 @@ def test_unknown_category_is_warned_and_stored_as_unknown(parts):
     assert "'worst area'" in text and "missing" in text  # the schema column the part lacks
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_ids_continue_the_numbering_and_stay_unique(parts, tmp_path):
     after = records(parts["store"])
     ids = [r["id"] for r in after]

@@ -82,6 +82,7 @@ def test_decimal_comma_text_is_not_called_an_identifier():
     assert not any("identifier" in m for m in messages)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_fills_a_decimal_comma_table_and_writes_it_back_with_commas(tmp_path):
     src = write(tmp_path / "t.csv")
     out = tmp_path / "filled.csv"

@@ -59,6 +59,7 @@ def test_a_row_is_filled_alike_alone_in_any_order_and_among_others(run):
     assert model.domain.training_store is None  # the loaded run's domain is left as it was
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_fitted_imputers_reproduce_the_transductive_estimate_on_their_own_rows(run, monkeypatch):
     """Fitted on a table and applied to the same rows, the imputers give what the
     transductive ``classical_estimate`` with as many rounds gives (scikit-learn's fit /

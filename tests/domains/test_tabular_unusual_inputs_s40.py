@@ -185,6 +185,7 @@ def test_whitespace_only_cells_are_missing_in_every_reader(tmp_path):
     assert read_table(str(one), keep_rows=True).frame["a"].isna().tolist() == [False, True, False]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_fills_whitespace_only_cells(tmp_path, capsys):
     """Cells of spaces, numeric and categorical: impute said "no missing cell" or read
     ``' '`` as a category and a number column as text; they are holes, and filled."""

@@ -169,6 +169,7 @@ def test_infill_and_embed_a_parquet_series_keep_its_index_dtypes_and_cells(tmp_p
     assert list(pd.read_csv(csv).columns) == ["date", "realgdp", "unemp", "pop", "infl"]
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_impute_parquet_series_with_and_without_domain(tmp_path, capsys):
     src, out = tmp_path / "co2.parquet", tmp_path / "co2_filled.parquet"
     co2().to_parquet(src)

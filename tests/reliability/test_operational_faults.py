@@ -54,6 +54,7 @@ def _dead_pid() -> int:
 
 
 # ----------------------------------------------------------------------------- SIGTERM
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_sigterm_while_writing_cleans_up_as_ctrl_c_does(tab, tmp_path):
     """`kill`, a scheduler's time limit or a container stop sends SIGTERM: the command stops
     as on Ctrl-C (its writers' clean-up runs), says so and exits 143, leaving no temporary.
@@ -343,6 +344,7 @@ def test_paths_hydras_grammar_cannot_read(tab, tmp_path, capsys):
     assert (run / "checkpoints" / "1").is_dir()
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_finetune_resume_refuses_an_edited_labels_file(tmp_path, capsys):
     """Before: labels edited between a fine-tuning run and its resume (same ids, other
     values) trained on silently. Now the resume names the file; restored, it resumes."""

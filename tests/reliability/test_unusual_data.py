@@ -304,6 +304,7 @@ def test_metrics_one_class_in_validation_is_undefined_without_warning():
     assert got["macro_f1"] == f1_score(y, proba.argmax(1), average="macro")
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_semicolon_table_refused_with_the_fix_then_kept_semicolon(tmp_path, capsys):
     """A ';'-separated file read with ',' was one column with its data rows skipped as
     ragged, and came back as "no missing cell": now a one-line error naming the delimiter.

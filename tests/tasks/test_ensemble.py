@@ -74,6 +74,7 @@ def test_embed_uses_the_first_member(three_members, labelled_store):
     np.testing.assert_array_equal(encoderkit.load(run).embed(store), encoderkit.load(run / "best").embed(store))
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_a_rerun_trains_only_the_missing_member(three_members, labelled_store, tmp_path):
     import shutil
 
@@ -154,6 +155,7 @@ def test_the_command_says_it_trained_an_ensemble_and_predict_writes_its_average(
     np.testing.assert_allclose(got["proba_1"].to_numpy(), ref["proba_1"].to_numpy(), atol=1e-6)
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_members_can_be_added_to_a_finished_run(labelled_store, tmp_path):
     store, _, _, labels = labelled_store
     single = ft_overrides(store, str(tmp_path / "grow"), str(labels), steps=2, **{"train.eval_every": 0})

@@ -236,6 +236,7 @@ def test_the_probe_member_can_be_turned_off_and_is_not_added_from_scratch(labell
     assert json.loads((scratch / E.MANIFEST).read_text())["probe"] is None
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_the_command_summary_of_a_zero_step_run(labelled_store, pretrained, tmp_path, capsys):
     from encoderkit import cli
 

@@ -70,6 +70,7 @@ def test_a_checkpoint_of_two_ranks_resumed_by_one_process_names_the_rank_count(i
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["2"]  # nothing trained on
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_the_same_rank_count_still_resumes(inputs, tmp_path):
     """The check moved, not widened: a 1-process checkpoint resumes in 1 process."""
     store, labels = inputs

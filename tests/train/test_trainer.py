@@ -196,6 +196,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(store, tmp_path):
     assert max(r["step"] for r in read_metrics(run)) == 4
 
 
+@pytest.mark.slow  # over 3 s on 2 cores: `make test-slow` (CI) runs it
 def test_multirun_gives_each_job_its_own_directory(store, tmp_path):
     from encoderkit.cli import main
 
