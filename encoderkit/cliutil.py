@@ -30,9 +30,9 @@ def dispatch(commands: Mapping[str, Callable[[list[str]], int]], usage: str | Ma
     return commands[command](argv)
 
 
-# A message that refuses keys: "unknown parameter 'x'", "unknown config key 'x'", "unknown
-# tabular ingest option(s) ['x']", or a list of the given keys ("... must be among [...]. Got
-# ['x'] instead.", the timeseries domain's wording)
+# A message that refuses keys: "unknown parameter 'x'", "unknown config key 'x'", a domain's
+# "unknown ingest option(s) of the tabular domain: ['x']; allowed: [...]" (errors.unknown_options),
+# or a list of the given keys ("... must be among [...]. Got ['x'] instead.")
 _UNKNOWN = re.compile(r"\bunknown\b|\bGot \[[^\]]*\] instead", re.IGNORECASE)
 _LIST = re.compile(r"\[([^\[\]]*)\]")
 _QUOTED = re.compile(r"'([^'\s]+)'")

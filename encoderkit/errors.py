@@ -29,7 +29,7 @@ import warnings
 import zipfile
 import zlib
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 class EncoderkitError(Exception):
@@ -53,6 +53,23 @@ class EncoderkitError(Exception):
             where.append(f"record {self.record}")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def bad_value(name: str, allowed: str, got: Any, *, what: str = "parameter", owner: str = "") -> str:
+    """The one wording of a value refused (scikit-learn's): "The 'n' parameter of X must be
+    an int >= 1. Got 0 instead." ``what``: parameter / option; ``owner``: whose (the genomic
+    domain, EncoderConfig; empty: none said). The caller picks the exception."""
+    of = f" of {owner}" if owner else ""
+    return f"The {name!r} {what}{of} must be {allowed}. Got {got!r} instead."
+
+
+def unknown_options(unknown: Iterable[str], allowed: Iterable[str], owner: str, kind: str = "") -> str:
+    """The one wording of options nobody takes, the same for every domain: "unknown ingest
+    option(s) of the tabular domain: ['x']; allowed: [...]" (``kind``: ingest, infill, or
+    empty for the domain's own). Both lists sorted; the CLI's "did you mean" reads them
+    (``cliutil``)."""
+    kind = f"{kind} " if kind else ""
+    return f"unknown {kind}option(s) of {owner}: {sorted(unknown)}; allowed: {sorted(allowed)}"
 
 
 class UsageError(EncoderkitError, ValueError):

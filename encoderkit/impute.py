@@ -18,10 +18,15 @@ The domain is reached through the registry by name; this module reads only user 
 
 This module runs the steps in order (``impute``); its parts are modules of their own:
 ``impute_cli`` (usage and arguments), ``impute_layout`` (the file's layout guessed from its
-head), ``impute_models`` (pretrain words, fitting, the averaged fill), ``impute_words`` (the
-user's pretraining words against impute's own parameters), ``impute_candidates``
-(the fills ``select=auto`` compares), ``impute_cells`` (cells, held-back draws, scores,
-choices), ``impute_report`` (the summary). Their names used by ``encoderkit.cli``, the tests
+head), ``impute_read`` (the input as the domain reads it), ``impute_holed`` (the held-back
+copy trained on), ``impute_models`` (pretrain words, fitting, the averaged fill),
+``impute_words`` (the user's pretraining words against impute's own parameters),
+``impute_heldback`` (the held-back cells of a table filled as the file's holes will be),
+``impute_candidates`` (the fills ``select=auto`` compares), ``impute_regions`` (a series'
+interior and leading / trailing gaps), ``impute_cells`` (cells, held-back draws, choices),
+``impute_date_text`` (date-time fills in the file's own form), ``impute_scores`` (the
+held-back cells' errors and verdict), ``impute_progress`` (what is shown of the long steps),
+``impute_report`` (the summary). Their names used by ``encoderkit.cli``, the tests
 and ``EncoderImputer`` stay importable from here.
 """
 
@@ -63,6 +68,7 @@ from encoderkit.impute_scores import score_written
 from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
 from encoderkit.selection import SELECT
+from encoderkit.train.run_dir import RunFolder
 
 # The names other modules and the tests import from here (``encoderkit.cli`` runs ``run``),
 # wherever they are defined now.
@@ -83,23 +89,12 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
     """Refuse a ``run_dir`` that holds anything but an earlier impute's run (its marker file),
     and that one without ``overwrite=true`` (then emptied): impute writes ``holed.<kind>``,
     ``input.zarr``, ``train.zarr`` and ``model<k>`` there, which would replace a user's files
-    of those names, the input among them."""
-    try:  # a name the file system cannot take fails this first stat: one line, exit 2
-        exists = run_dir.exists()
-    except OSError as e:
-        from encoderkit.train.run_dir import run_dir_error
+    of those names, the input among them. The checks a trainer's ``run.dir`` gets (a file in
+    its place, a folder that cannot be made, links) are the shared ``train.run_dir`` ones."""
+    from encoderkit.train.run_dir import check_run_dir as check_folder, empty_run_dir
 
-        raise run_dir_error(run_dir, e, key="run_dir") from None
-    if not exists:
+    if not check_folder(run_dir, IMPUTE_RUN):
         return
-    if not run_dir.is_dir():
-        raise UsageError(f"The 'run_dir' parameter names a file, not a folder: {run_dir}", key="run_dir")
-    if not any(run_dir.iterdir()):
-        return
-    if not (run_dir / RUN_DIR_MARKER).is_file() and not _marker_less_run(run_dir):
-        raise UsageError(f"The 'run_dir' {run_dir} is a folder of other files: impute writes its "
-                         f"work there (holed copy, stores, models), which would replace files of the "
-                         f"same names; name a new or empty folder", key="run_dir")
     if not overwrite:
         raise UsageError(f"The 'run_dir' {run_dir} holds an earlier impute's run; pass overwrite=true "
                          f"to replace it, or name a new folder", key="run_dir")
@@ -107,19 +102,30 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
     if inside:
         raise UsageError(f"The 'run_dir' {run_dir} holds {inside[0]}, which this impute reads or "
                          f"writes: replacing the folder would remove it; name another folder", key="run_dir")
-    shutil.rmtree(run_dir)
+    empty_run_dir(run_dir)
 
 
-def _marker_less_run(run_dir: Path) -> bool:
-    """A run of an impute from before ``RUN_DIR_MARKER`` was written: only what it writes, a
+def _not_an_imputes(run_dir: Path) -> str | None:
+    """What in ``run_dir`` no impute wrote (None: it is an impute's run). Without
+    ``RUN_DIR_MARKER`` (an impute from before it was written): only what an impute writes, a
     ``holed.<kind>`` file, the folders ``input.zarr`` (and ``train.zarr``) and ``model<k>``,
     and at least a holed copy and an input store, so a user's folder is never taken for one."""
+    from encoderkit.train.run_dir import named_entries
+
+    if (run_dir / RUN_DIR_MARKER).is_file():
+        return None
     names = {p.name: p for p in run_dir.iterdir()}
     holed = [n for n, p in names.items() if n.startswith("holed.") and p.is_file()]
     stores = [n for n in ("input.zarr", "train.zarr") if n in names and names[n].is_dir()]
     models = [n for n, p in names.items() if n.startswith("model") and n[5:].isdigit() and p.is_dir()]
-    only_its_own = len(names) == len(holed) + len(stores) + len(models)
-    return only_its_own and len(holed) == 1 and "input.zarr" in stores
+    if len(holed) == 1 and "input.zarr" in stores and len(names) == len(holed) + len(stores) + len(models):
+        return None
+    own = {*holed, *stores, *models}
+    return named_entries([n for n in names if n not in own] or list(names))
+
+
+# the shared run-folder check (``train.run_dir.check_run_dir``) in impute's flavour
+IMPUTE_RUN = RunFolder("run_dir", "an impute's run", "impute's work (holed copy, stores, models)", _not_an_imputes)
 
 
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],

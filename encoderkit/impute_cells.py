@@ -16,7 +16,6 @@ the input file's text); no domain code.
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,10 +285,6 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     return out
 
 
-# how pandas names a blank header cell (``Unnamed: 3``; ``.1`` where that name was taken)
-_UNNAMED = re.compile(r"Unnamed: \d+(\.\d+)?")
-
-
 def _blank_empty(given: pd.DataFrame, data: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[str, pd.Series]]]:
     """``given`` (a file's text) without the columns the table reader dropped from ``data``:
     a blank header cell over cells that are all missing (empty, only spaces, or a
@@ -305,12 +300,12 @@ def _blank_empty(given: pd.DataFrame, data: pd.DataFrame) -> tuple[pd.DataFrame,
     names = set(map(str, data.columns))
     blanks = {}
     for j, name in enumerate(map(str, given.columns)):
-        nameless = bool(_UNNAMED.fullmatch(name)) or not name.strip()
+        nameless = bool(textfiles.UNNAMED.fullmatch(name)) or not name.strip()
         if not nameless or name in names:
             continue
         cells = given.iloc[:, j]
         if (cells.str.strip().eq("") | cells.isin(missing)).all():
-            blanks[j] = ("" if _UNNAMED.fullmatch(name) else name, cells)
+            blanks[j] = ("" if textfiles.UNNAMED.fullmatch(name) else name, cells)
     if len(blanks) != extra:
         return given, {}
     return given.iloc[:, [j for j in range(given.shape[1]) if j not in blanks]], blanks

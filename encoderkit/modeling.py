@@ -151,7 +151,7 @@ def meta_build_cheap() -> Iterator[None]:
 
 # The random fills a module's initialisation ends in, as tensor methods: ``nn.Embedding``'s
 # ``normal_``, torch 2.13's ``nn.init.trunc_normal_`` (a ``normal_``, then full-size redraws
-# while any value lies outside its bounds; the domains call it), xavier's and kaiming_normal_'s.
+# while any value lies outside its bounds; ``core.init.trunc_normal_`` calls it), xavier's and kaiming_normal_'s.
 _RANDOM_FILLS = frozenset(getattr(Tensor, name) for name in (
     "normal_", "uniform_", "random_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
     "log_normal_"))

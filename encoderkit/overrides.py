@@ -342,7 +342,7 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     bare = [word for word in argv if "=" not in word]
     args: dict[str, Any] = {}
     keep = {k for k, v in allowed.items() if isinstance(v, str)} | set(text)
-    for word, o in zip(words, _overrides(words, command)):
+    for word, o in zip(words, _overrides(words)):
         key = o.key_or_group
         if o.is_delete() or o.package is not None or (key not in allowed and key not in extra):
             typed = word.split("=", 1)[0]
@@ -370,7 +370,7 @@ def parse_args(argv: list[str], allowed: dict[str, Any], required: tuple[str, ..
     return {**allowed, **args}
 
 
-def _overrides(words: list[str], command: str) -> list[Any]:
+def _overrides(words: list[str]) -> list[Any]:
     """``words`` parsed by Hydra's ``OverridesParser`` (``parse``), one override each, in order."""
     try:
         return parse(words)

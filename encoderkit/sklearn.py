@@ -48,8 +48,10 @@ its producer, as for every scikit-learn estimator: load only pickles you trust.
 The estimator's parts are modules of their own: ``sklearn_inputs`` (``X`` checked, its
 placeholders made missing, read as a DataFrame named as at fit), ``sklearn_blend`` (the
 classical imputers beside the encoder), ``sklearn_select`` (``select='auto'``),
-``sklearn_params`` (the parameters checked, overrides that contradict them refused); this
-module holds the estimator's parameters, ``fit``, ``transform`` and pickling.
+``sklearn_params`` (the parameters checked, overrides that contradict them refused),
+``sklearn_output`` (``transform``'s output: columns kept, names, dtypes, ``set_output``'s
+container, ``get_feature_names_out``), ``sklearn_pickle`` (pickling); this module holds the
+estimator's parameters, ``fit`` and ``transform``.
 """
 
 from __future__ import annotations
@@ -69,10 +71,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from encoderkit.cliutil import phase, say
 from encoderkit.errors import UnknownValueWarning, without_unknown_values
-from encoderkit.session_state import held, model_build, warnings_kept
+from encoderkit.session_state import held, warnings_kept
 from encoderkit.sklearn_blend import BlendMixin, FiniteStandardScaler, _numeric_columns
-from encoderkit.sklearn_inputs import InputMixin, _restore_dtypes, as_input_floats
+from encoderkit.sklearn_inputs import InputMixin
+from encoderkit.sklearn_output import OutputMixin
 from encoderkit.sklearn_params import ParamsMixin
+from encoderkit.sklearn_pickle import PickleMixin
 from encoderkit.sklearn_select import (FOREST_WEIGHT, SelectionMixin, _keep_categories_seen, ensemble_spread,
                                        unfilled_spread)
 from encoderkit.sklearn_warnings import caller_level, empty_features_message, unknown_value_messages
@@ -86,10 +90,10 @@ HOLDOUT = 0.05  # share of the observed cells select='auto' holds back (as encod
 
 
 # auto_wrap_output_keys=None: ``transform`` applies ``set_output`` itself (``_as_configured``)
-# The mixins hold the parameter checks, the reading of X, the classical imputers and the
-# selection (modules above).
-class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, TransformerMixin, BaseEstimator,
-                     auto_wrap_output_keys=None):
+# The mixins hold the parameter checks, the reading of X, the classical imputers, the
+# selection, the output's shape and container, and pickling (modules above).
+class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, OutputMixin, PickleMixin,
+                     TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Impute missing cells with a masked encoder fitted on the observed cells.
 
     Parameters
@@ -391,7 +395,6 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Transf
 
     def _transform(self, X: Any, return_std: bool) -> Any:
         frame, X = self._frame(X, reset=False)  # X as read: a pandas DataFrame, or an array
-        is_frame = isinstance(X, pd.DataFrame) and self.frame_columns_ is not None
         if self.models_:
             # values with no category: said once per column here, in transform's words (the
             # encoder, each model of return_std and the classical imputers read them alike)
@@ -405,21 +408,7 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Transf
                 warnings.warn(message, UnknownValueWarning, stacklevel=caller_level())
         else:  # nothing observed at fit (_fit_nothing): every cell as given
             filled, spread = frame.copy(), (unfilled_spread(frame) if return_std else None)
-        keep = self._kept()
-        if not keep.all():  # columns with nothing observed at fit: out, as scikit-learn's imputers do
-            filled = filled.loc[:, keep]
-            spread = None if spread is None else spread.loc[:, keep]
-        if is_frame:  # the caller's column names and index back
-            filled.columns, filled.index = X.columns[keep], X.index
-            if self._placeholder() is not None:
-                filled = _restore_dtypes(filled, list(X.dtypes[keep]))
-            if spread is not None:
-                spread.columns, spread.index = X.columns[keep], X.index
-        else:
-            # X's own float dtype, as scikit-learn's imputers (float32 in, float32 out)
-            filled = as_input_floats(filled.to_numpy(dtype=np.float64), X)
-            spread = None if spread is None else as_input_floats(spread.to_numpy(dtype=np.float64), X)
-        filled = self._as_configured(filled, X)  # the spread as it is, as scikit-learn's wrapper did
+        filled, spread = self._as_output(filled, spread, X)
         return (filled, spread) if return_std else filled
 
     def _fill(self, frame: pd.DataFrame, return_std: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -467,66 +456,6 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Transf
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return out
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The output columns' names: a DataFrame's column names at ``fit`` as text (int
-        names ``0`` -> ``'0'``, where scikit-learn's rule, for names that are not all strings,
-        says ``x0``: that named no column the user has), an array's ``x0``, ``x1``, ..."""
-        from sklearn.utils.validation import _check_feature_names_in
-
-        check_is_fitted(self, "n_features_in_")
-        if input_features is None and getattr(self, "frame_columns_", None) is not None:
-            return np.asarray(self.columns_, dtype=object)[self._kept()]
-        return _check_feature_names_in(self, input_features)[self._kept()]
-
-    def set_output(self, *, transform: str | None = None) -> "EncoderImputer":
-        """Set the output container of ``transform`` and ``fit_transform``: ``"default"``,
-        ``"pandas"`` or ``"polars"`` (None: unchanged), as scikit-learn's ``set_output``.
-        ``transform`` applies it itself: scikit-learn's wrapper renamed a DataFrame's
-        columns to ``get_feature_names_out()``, int column labels to text; a DataFrame keeps
-        its own labels and index here."""
-        if transform is None:
-            return self
-        if not hasattr(self, "_sklearn_output_config"):
-            self._sklearn_output_config = {}
-        self._sklearn_output_config["transform"] = transform
-        return self
-
-    def _as_configured(self, out: Any, X: Any) -> Any:
-        """``transform``'s output ``out`` in the container ``set_output`` (or scikit-learn's
-        ``transform_output`` config) asks for. Fitted on a DataFrame, pandas output is the
-        DataFrame as it is (its columns are fit's, ``_check_names``); fitted on an array, its
-        columns are renamed ``x0``, ... as scikit-learn's wrapper does."""
-        from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
-
-        dense = _get_output_config("transform", self)["dense"]
-        if dense == "default" or (dense == "pandas" and isinstance(out, pd.DataFrame)
-                                  and getattr(self, "frame_columns_", None) is not None):
-            return out
-        return ADAPTERS_MANAGER.adapters[dense].create_container(out, X, columns=self.get_feature_names_out)
-
-    def _kept(self) -> np.ndarray:
-        """Which input columns ``transform`` returns (bool ``[n_features_in_]``)."""
-        empty = set(getattr(self, "empty_features_", ()))
-        return np.array([self.keep_empty_features or c not in empty for c in self.columns_], dtype=bool)
-
-    # ------------------------------------------------------------ pickling without torch pickles
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
-        state = dict(state)
-        if "models_" in state:
-            state["models_"] = [_to_bytes(m) for m in state["models_"]]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if "models_" in state:
-            state["models_"] = [_from_bytes(b) for b in state["models_"]]
-        if hasattr(super(), "__setstate__"):
-            super().__setstate__(state)
-        else:
-            self.__dict__.update(state)
-
-
 
 def _fitted_attributes(estimator: Any) -> dict[str, Any]:
     """What ``fit`` sets: scikit-learn's fitted attributes, named with a trailing ``_``."""
@@ -545,31 +474,3 @@ def _ingest_frame(frame: pd.DataFrame, store: str, options: dict[str, Any]) -> N
         schema = get_domain(DOMAIN).ingest_frame(frame, writer, report, **options)
         writer.finalize(schema, {"files": [], "options": options, "command": "EncoderImputer.fit",
                                  "source": f"DataFrame {frame.shape[0]}x{frame.shape[1]}"})
-
-
-def _to_bytes(model: Any) -> dict[str, Any]:
-    """A loaded model -> safetensors bytes + JSON-able description."""
-    from safetensors.torch import save
-
-    from encoderkit.train.checkpoint import model_state
-
-    return {"weights": save(model_state(model.model)), "domain": model.domain.describe(),
-            "model_config": model.config.to_dict(), "max_seqlen": model.max_seqlen, "step": model.step}
-
-
-def _from_bytes(blob: dict[str, Any]) -> Any:
-    from safetensors.torch import load
-
-    from encoderkit.core import EncoderConfig
-    from encoderkit.infer.pretrained import Pretrained
-    from encoderkit.modeling import MaskedEncoderModel
-    from encoderkit.registry import build_domain
-    from encoderkit.train.checkpoint import load_model_state
-
-    domain = build_domain(blob["domain"])
-    config = EncoderConfig.from_dict(blob["model_config"])
-    with model_build():  # float32 whatever the default dtype; the caller's generators untouched
-        model = MaskedEncoderModel(domain, config)
-    load_model_state(model, load(blob["weights"]))
-    return Pretrained(model=model, domain=domain, config=config, step=int(blob["step"]),
-                      max_seqlen=int(blob["max_seqlen"]))

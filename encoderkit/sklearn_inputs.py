@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 from encoderkit.errors import DataError
-from encoderkit.frames import as_pandas_frame, masked_as_missing, type_name
+from encoderkit.frames import as_pandas_frame, masked_as_missing, rows_as_frame, tensor_as_array, type_name
 
 
 # the float dtypes an array keeps through scikit-learn's imputers (check_array's FLOAT_DTYPES)
@@ -55,8 +55,11 @@ class InputMixin:
         pandas DataFrame for every table with column names (polars, pyarrow, ...:
         ``as_pandas_frame``; its names checked as pandas' are), else a numpy array (or
         scipy sparse matrix). An estimator fitted on an array reads a DataFrame at
-        ``transform`` as an array too, as scikit-learn's imputers do (and returns one)."""
+        ``transform`` as an array too, as scikit-learn's imputers do (and returns one). A list
+        of row dicts is the table ``pd.DataFrame(rows)`` makes (``rows_as_frame``)."""
         table = as_pandas_frame(X)
+        if table is None:  # rows as dicts: the table pandas reads (keys as its columns)
+            table = rows_as_frame(X)
         X = table if table is not None else _as_array(X)
         source = X  # before placeholders are made NaN: transform returns X's own float dtype
         if table is not None and (reset or getattr(self, "frame_columns_", None) is not None):
@@ -200,7 +203,9 @@ def _as_array(X: Any) -> Any:
     list of lists, ... (fit read a tensor, then ``transform`` failed on its dtype after the
     whole fit); a masked array's masked cells missing (NaN in a float copy: what a mask
     means to an imputer; scikit-learn's imputers ignore the mask and read the values under
-    it). A scipy sparse matrix as it is (refused as scikit-learn refuses it)."""
+    it). A scipy sparse matrix as it is (refused as scikit-learn refuses it). A torch tensor
+    as the array it holds, wherever it lies and whether or not it needs grad (``tensor_as_array``)."""
+    X = tensor_as_array(X)
     if sp.issparse(X) or isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray):
         return X
     if isinstance(X, np.ma.MaskedArray):

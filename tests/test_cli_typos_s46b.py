@@ -60,14 +60,15 @@ def test_a_key_the_domain_refuses_is_a_usage_error_with_the_closest_key(tmp_path
     # before: exit 1 "cannot read t.csv as tabular: unknown tabular ingest option(s) ['sede']"
     line = _err(capsys, ["impute", f"input={table}", f"output={tmp_path / 'y.csv'}", "sede=1", "progress=false"])
     assert "['sede'] (did you mean 'seed'?)" in line and "encoderkit impute --help" in line
-    # the timeseries domain's wording ("must be among [...]. Got ['tiem_column'] instead.")
+    # the timeseries domain's (once "must be among [...]. Got ['tiem_column'] instead.", now the
+    # shared ``errors.unknown_options`` wording of every domain)
     series = tmp_path / "s.csv"
     pd.DataFrame({"date": pd.date_range("2000-01-01", periods=40, freq="D"),
                   "y": np.sin(np.arange(40.0))}).to_csv(series, index=False)
     line = _err(capsys, ["ingest", "domain=timeseries", f"input={series}", f"output={tmp_path / 's.zarr'}",
                          "tiem_column=date"])
-    assert "Got ['tiem_column'] (did you mean 'time_column'?) instead; the options of ingest: encoderkit ingest " \
-           "--help" in line
+    assert "unknown option(s) of the timeseries domain: ['tiem_column'] (did you mean 'time_column'?); allowed" in line
+    assert line.endswith("; the options of ingest: encoderkit ingest --help")
     assert not (tmp_path / "s.zarr").exists()
 
 

@@ -100,7 +100,7 @@ def test_an_option_the_domain_refuses_is_refused_from_a_file_as_typed(run, tmp_p
         line = capsys.readouterr().err.strip().splitlines()[-1]
         # the domain's own refusal (the typed word also gets a "did you mean" of the command line)
         said.append(line.split(" (did you mean")[0].split("; allowed")[0])
-    assert "unknown tabular domain option(s) ['not_an_option']" in said[0] and said[1] == said[0]
+    assert "unknown option(s) of the tabular domain: ['not_an_option']" in said[0] and said[1] == said[0]
     assert not any(tmp_path.iterdir())  # refused before a run directory
 
 

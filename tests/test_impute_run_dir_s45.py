@@ -30,7 +30,7 @@ def test_a_folder_of_user_files_is_refused_and_left_as_it_was(tmp_path, capsys):
     code = main(["impute", f"input={src}", f"output={tmp_path / 'filled.csv'}", f"run_dir={tmp_path}", *TINY])
     assert code == 2
     err = capsys.readouterr().err
-    assert "run_dir" in err and "other files" in err and "Traceback" not in err
+    assert "run_dir" in err and "not an impute's run" in err and "Traceback" not in err
     assert hashlib.sha256(src.read_bytes()).hexdigest() == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["holed.csv", "notes.txt"]
 
@@ -62,7 +62,7 @@ def test_an_earlier_run_holding_the_input_is_not_removed(tmp_path):
     with pytest.raises(UsageError, match="t.csv"):
         check_run_dir(run, True, [str(src), str(tmp_path / "out.csv")])
     assert src.exists()
-    with pytest.raises(UsageError, match="names a file"):
+    with pytest.raises(UsageError, match="is a file, not a folder"):
         check_run_dir(src, True)
 
 

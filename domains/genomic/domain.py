@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from encoderkit.data.masking import choose_groups, choose_random, choose_spans, corrupt_ids
-from encoderkit.errors import UsageError
+from encoderkit.errors import UsageError, bad_value, unknown_options
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                Record, RecordWriter, slice_example, window_bounds)
 
@@ -55,15 +55,14 @@ READ_OPTIONS = ("invalid", "max_n_run", "min_length")
 
 
 def _bad(name: str, allowed: str, value: Any) -> ValueError:
-    return ValueError(f"The {name!r} option of the genomic domain must be {allowed}. Got {value!r} instead.")
+    return ValueError(bad_value(name, allowed, value, what="option", owner="the genomic domain"))
 
 
 def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Fill defaults and check every option; errors name the option, allowed values and value."""
     unknown = sorted(set(options) - set(DEFAULTS) - {"name"})
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for the genomic domain; known options: "
-                         f"{sorted(DEFAULTS)}")
+        raise ValueError(unknown_options(unknown, DEFAULTS, "the genomic domain"))
     opts = {**DEFAULTS, **{k: v for k, v in options.items() if k != "name"}}
     for name, allowed in _CHOICES.items():
         if opts[name] not in allowed:

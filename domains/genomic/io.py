@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, TextIO
+from typing import Any, Iterable, Iterator, NamedTuple, TextIO
 
 import numpy as np
 
-from encoderkit.data.textfiles import compression, plain_name
+from encoderkit.data.textfiles import MAGIC_BYTES, compression, plain_name, sniff_compression
 from encoderkit.errors import DataError, UsageError, reading
 from encoderkit.outputs import atomic_write
 
@@ -56,8 +56,15 @@ class SeqRecord:
         return f"{self.id} {self.description}".rstrip() if self.description else self.id
 
 
-# compressions recognised by their first bytes (the file name is not trusted)
-_OPENERS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+# compressions recognised by their first bytes (``textfiles.sniff_compression``, the one
+# reading of them; the file name is not trusted here, as FASTA/FASTQ tools read by content)
+_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+
+
+def _opener(path: str) -> Any:
+    """The function that opens ``path`` decompressed, by its first bytes (plain ``open``: none)."""
+    with open(path, "rb") as fh:
+        return _OPENERS.get(sniff_compression(fh.read(MAGIC_BYTES)), open)
 
 
 # Headers are text as written: UTF-8 (a leading byte-order mark dropped, as Windows editors
@@ -67,12 +74,7 @@ _ENCODING, _ERRORS = "utf-8-sig", "surrogateescape"
 
 
 def _open_text(path: str):
-    with open(path, "rb") as fh:
-        magic = fh.read(6)
-    for prefix, opener in _OPENERS:
-        if magic.startswith(prefix):
-            return opener(path, "rt", encoding=_ENCODING, errors=_ERRORS, newline=None)
-    return open(path, "rt", encoding=_ENCODING, errors=_ERRORS, newline=None)
+    return _opener(path)(path, "rt", encoding=_ENCODING, errors=_ERRORS, newline=None)
 
 
 def text_id(rid: str) -> str:
@@ -378,10 +380,7 @@ def file_newline(path: str) -> str:
     """The file's line ending (CRLF, an old Mac's CR, else LF), from its first 64 kB:
     the text reader turns every one into LF, and infill writes the file's own back."""
     with reading(path):
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        opener = next((o for prefix, o in _OPENERS if magic.startswith(prefix)), open)
-        with opener(path, "rb") as fh:
+        with _opener(path)(path, "rb") as fh:
             head = fh.read(1 << 16)
     return "\r\n" if b"\r\n" in head else "\r" if b"\r" in head else "\n"
 

@@ -108,10 +108,6 @@ class Vocabulary:
         return -(-self.size // 64) * 64
 
     @property
-    def n_id(self) -> int:
-        return FIRST_BASE + N_CODE
-
-    @property
     def acgt_range(self) -> tuple[int, int]:
         return FIRST_BASE, FIRST_BASE + 4
 

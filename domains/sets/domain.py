@@ -45,7 +45,7 @@ import numpy as np
 from encoderkit.data.masking import choose_random
 from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
                                Record, RecordWriter)
-from encoderkit.errors import UsageError
+from encoderkit.errors import UsageError, bad_value, unknown_options
 
 from . import digits
 from .curves import CURVES, curve_order
@@ -96,8 +96,7 @@ def _whole(v: Any) -> bool:
 
 
 def _bad(name: str, allowed: str, got: Any) -> ValueError:
-    return ValueError(f"The {name!r} option of the sets domain must be {allowed}. "
-                      f"Got {got!r} instead.")
+    return ValueError(bad_value(name, allowed, got, what="option", owner="the sets domain"))
 
 
 class SetsDomain(SetsUserData, Domain):
@@ -110,8 +109,7 @@ class SetsDomain(SetsUserData, Domain):
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
-            raise ValueError(f"unknown options {unknown} for the sets domain; allowed: "
-                             f"{sorted(DEFAULTS)}")
+            raise ValueError(unknown_options(unknown, DEFAULTS, "the sets domain"))
         opts = {**DEFAULTS, **options}
         version = schema.get("format_version")
         if version != FORMAT_VERSION:

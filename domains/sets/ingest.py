@@ -25,6 +25,7 @@ import numpy as np
 
 from encoderkit.data.split import validation_mask
 from encoderkit.domain import IngestReport, RecordWriter
+from encoderkit.errors import unknown_options
 
 from .io import (Layout, RawSet, check_feature_range, check_layout, csv_layout, frame_sets, python_layout,
                  python_sets, read_csv_frame, read_npz, source_kind)
@@ -45,8 +46,7 @@ INGEST_OPTIONS = ("set_column", "id_column", "feature_columns", "coord_columns",
 def _check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(INGEST_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown ingest options {unknown} for the sets domain; "
-                         f"allowed: {list(INGEST_OPTIONS)}")
+        raise ValueError(unknown_options(unknown, INGEST_OPTIONS, "the sets domain", "ingest"))
     opts = {"set_column": "set", "id_column": "id", "feature_columns": None,
             "coord_columns": None, "min_count": 1, "arrays_are": "coords",
             "feature_names": None, "coord_names": None,

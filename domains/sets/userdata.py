@@ -16,7 +16,7 @@ import pandas as pd
 from encoderkit.data.textfiles import delimiter
 from encoderkit.domain import Record
 from encoderkit.errors import UnknownValueWarning, UnusedColumnWarning
-from encoderkit.frames import as_user_data, type_name
+from encoderkit.frames import as_user_data, holds_rows, type_name
 from encoderkit.outputs import atomic_write
 
 from .drift import (ingest_choices, match_coord_case, rarer_than_min_count, unknown_items_message,
@@ -25,6 +25,19 @@ from .ingest import raw_to_record
 
 from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
                  read_npz, source_kind)
+
+
+# what a set given as a dict holds besides its 'name' (``io.python_sets``)
+SET_KEYS = frozenset({"ids", "features", "coords"})
+
+
+def user_data(data: Any) -> Any:
+    """``data`` as ``_raw_sets`` reads it (``as_user_data``): a list of row dicts (one value a
+    key, ``df.to_dict("records")``) is the long table ``pd.DataFrame(rows)`` makes of it where
+    no dict holds a key of a set dict (``SET_KEYS``): a set's fields are arrays, so such a
+    list holds no set. A list of dicts holding those keys stays sets, as before."""
+    rows = holds_rows(data) and not any(SET_KEYS & set(r) for r in data)
+    return as_user_data(data, rows=rows)
 
 
 class SetsUserData:
@@ -48,11 +61,12 @@ class SetsUserData:
     def _raw_sets(self, data: Any, source: str = "") -> list[RawSet]:
         """Parse user data (long-format frame, list / dict of sets, .csv / .npz path);
         ``source``: the file a frame was read from, named once in messages. A polars / pyarrow
-        table is read as pandas, a masked array's masked entries as missing (``as_user_data``)."""
+        table is read as pandas, a masked array's masked entries as missing, row dicts as a long
+        table (``user_data``)."""
         layout = self.layout
         if isinstance(data, str):
             data, source = self.read_input(data), data
-        data = as_user_data(data)
+        data = user_data(data)
         if isinstance(data, pd.DataFrame):
             set_col = self.schema.get("set_column") or "set"
             id_col = self.schema.get("id_column") if self.has_ids else None
@@ -154,7 +168,7 @@ class SetsUserData:
         """Filled records -> the user's kind of data; only missing entries are written."""
         if isinstance(data, str):
             data = self.read_input(data)
-        data = as_user_data(data)  # as _raw_sets read it: a polars table filled as pandas
+        data = user_data(data)  # as _raw_sets read it: a polars table, row dicts filled as pandas
         if isinstance(data, pd.DataFrame):
             out = data.copy()
             id_col = self.schema.get("id_column") if self.has_ids else None

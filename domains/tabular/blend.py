@@ -294,6 +294,18 @@ class FittedImputers:
                                         num, cat, observed) if "forest" in self.kinds else None
         return self
 
+    @classmethod
+    def joined(cls, parts: Sequence["FittedImputers"]) -> "FittedImputers":
+        """The imputers of ``parts`` (each fitted on the same table, with the same columns and
+        seed) as one: a blend's kinds fitted one at a time, so that a fill asking for one of
+        them alone reuses its fit (``filling._FITTED``)."""
+        first = parts[0]
+        out = cls([k for p in parts for k in p.kinds], first.is_numeric, first.n_categories, first.seed, first.names)
+        out.codes_ = first.codes_
+        out.models_ = {k: m for p in parts for k, m in p.models_.items()}
+        out.forests = next((p.forests for p in parts if p.forests is not None), None)
+        return out
+
     def estimate(self, kind: str, num: np.ndarray, cat: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """``[N, C]`` estimates of every cell of the rows given, each row on its own (the
         fitted imputers' ``transform``; zeros for a column the fit never saw observed)."""

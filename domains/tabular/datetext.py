@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Sequence
 
@@ -28,6 +27,7 @@ import pandas as pd
 from encoderkit.session_state import warnings_kept
 
 from domains.tabular.columnfill import _UNITS_NS
+from domains.tabular.periods import TABLE_PERIODS, period_start
 
 # an ISO date as text: a date, a time of day to the minute, second or a fraction (a space or
 # T between), and a zone (Z, +01:00, +0100)
@@ -35,11 +35,7 @@ _ISO = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:(?P<sep>[ T])(?P<clock>\d{2}:\
                   r"(?P<frac>\.\d{1,9})?)?\s*(?P<zone>Z|z|[-+]\d{2}:?\d{2})?")
 # period labels (what the series reader takes too): quarters as Stata / Excel / statsmodels write
 # them (2005Q1, 2005-Q1, 2005 Q1, Q1 2005), months (2015-01; EViews 1949M01) and ISO weeks (2020-W05)
-_PERIODS = {
-    "quarter": re.compile(r"(?P<y>\d{4})\s*[-/. ]?\s*[Qq](?P<n>[1-4])|[Qq](?P<n2>[1-4])\s*[-/. ]?\s*(?P<y2>\d{4})"),
-    "month": re.compile(r"(?P<y>\d{4})(?:-|[Mm])(?P<n>\d{1,2})"),
-    "week": re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})"),
-}
+_PERIODS = TABLE_PERIODS
 # a date as Japanese and Chinese (2024年1月2日) or Korean (2024년 1월 2일) write it: no reader
 # takes it for a date (pandas' parser refuses it), and a column of them was an identifier
 _CJK = re.compile(r"(?P<y>\d{4})\s*(?:年|년)\s*(?P<m>\d{1,2})\s*(?:月|월)\s*(?P<d>\d{1,2})\s*(?:日|일)")
@@ -86,24 +82,10 @@ def _seasons(texts: Sequence[str]) -> bool:
     return all(m is not None and int(m["n"]) == (int(m["y"]) + 1) % 100 for m in hits)
 
 
-def _year_number(m: re.Match) -> tuple[int, int]:
-    return int(m["y"] or m.groupdict().get("y2")), int(m["n"] or m.groupdict().get("n2"))
-
-
 def _period_start(kind: str, text: str) -> pd.Timestamp | None:
-    """The first instant of the period label ``text`` of ``kind``; None when it names none
-    (month 13, week 53 of a year of 52 ISO weeks, a year no int64 of nanoseconds reaches)."""
-    year, n = _year_number(_PERIODS[kind].fullmatch(text))
-    if not 1678 <= year <= 2261:  # beyond nanoseconds since 1970 (and codes such as 4711-02)
-        return None
-    if kind == "quarter":
-        return pd.Timestamp(year, 3 * n - 2, 1)
-    if kind == "month":
-        return pd.Timestamp(year, n, 1) if 1 <= n <= 12 else None
-    try:
-        return pd.Timestamp(datetime.fromisocalendar(year, n, 1))  # from its Monday
-    except ValueError:
-        return None
+    """The first instant of the period label ``text`` of ``kind`` (``periods.period_start``);
+    None when it names none, or a year no int64 of nanoseconds reaches."""
+    return period_start(kind, _PERIODS[kind].fullmatch(text), ns=True)
 
 
 def _cjk_day(text: str) -> pd.Timestamp | None:

@@ -29,7 +29,7 @@ import pandas as pd
 from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Masker, RecordWriter
 from encoderkit.data.masking import choose_random
 from encoderkit.data.textfiles import delimiter, write_compression
-from encoderkit.errors import DataError
+from encoderkit.errors import DataError, unknown_options
 from encoderkit.outputs import atomic_write, check_output_kind
 
 from domains.tabular.appending import append_files, read_files, write_rows
@@ -76,7 +76,7 @@ class TabularDomain(TableInfill, Domain):
     def __init__(self, schema: Mapping[str, Any], **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))
         if unknown:
-            raise ValueError(f"unknown tabular domain option(s) {unknown}; allowed: {sorted(OPTION_DEFAULTS)}")
+            raise ValueError(unknown_options(unknown, OPTION_DEFAULTS, "the tabular domain"))
         opts = {**OPTION_DEFAULTS, **options}
         m = opts["masker"]
         names = list(m) if isinstance(m, Mapping) else [m]
@@ -167,7 +167,9 @@ class TabularDomain(TableInfill, Domain):
         from encoderkit.data.split import validation_mask
 
         opts = check_ingest_options(options)
-        frame = as_frame(frame.pop() if isinstance(frame, list) else frame)
+        # (a list of row dicts is a table: as_frame reads it, rather than its last row popped)
+        frame = as_frame(frame.pop() if isinstance(frame, list) and len(frame) == 1
+                         and not isinstance(frame[0], Mapping) else frame)
         names = [str(c) for c in frame.columns]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:  # pandas would return a frame per name and fail far from the cause
@@ -236,7 +238,7 @@ class TabularDomain(TableInfill, Domain):
 
     # ------------------------------------------------------------ per record
     def featurize(self, record: Mapping[str, Any]) -> Example:
-        if "column" not in record:  # a row as {column: value} (df.to_dict("records")): infill's refusal
+        if "column" not in record:  # a row as {column: value} among stored records (rows alone: a table)
             raise TypeError(not_a_table([record]))
         column = np.asarray(record["column"], dtype=np.int64)
         fields = {"column": column,

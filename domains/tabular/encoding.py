@@ -196,11 +196,15 @@ def decode_numeric(z: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
 def as_frame(data: Any) -> pd.DataFrame:
     """``data`` as the DataFrame infill, embed and predict read: a table with column names
     of any library (polars, pyarrow: ``encoderkit.frames.as_pandas_frame``, read as in
-    pandas), or a 2-D numpy array (columns ``c0, c1, ...``; a masked array's masked cells
-    missing)."""
-    from encoderkit.frames import as_pandas_frame, masked_as_missing
+    pandas), a list of row dicts (``{column: value}``, as ``pd.DataFrame(rows)`` reads it: a
+    key a row lacks is a missing cell), or a 2-D numpy array or torch tensor (columns
+    ``c0, c1, ...``; a masked array's masked cells missing)."""
+    from encoderkit.frames import as_pandas_frame, masked_as_missing, rows_as_frame, tensor_as_array
 
+    data = tensor_as_array(data)
     frame = as_pandas_frame(data)
+    if frame is None:
+        frame = rows_as_frame(data)
     if frame is not None:
         return frame
     if isinstance(data, np.ndarray):
@@ -213,11 +217,19 @@ def as_frame(data: Any) -> pd.DataFrame:
 
 
 def not_a_table(data: Any) -> str:
-    """Why ``data`` is no table the tabular domain reads (``as_frame``; ``featurize`` of a row
-    given as ``{column: value}``, which embed took for a stored record: a KeyError)."""
+    """Why ``data`` is no table the tabular domain reads (``as_frame``; ``featurize`` of a
+    row dict given as a stored record). A list of dicts is named by the first cell that holds
+    more than one value (rows as dicts need one value a cell)."""
     from encoderkit.frames import type_name
 
-    rows = " (rows as dicts: pass pd.DataFrame(rows))" if isinstance(data, (list, tuple)) and data \
-        and all(isinstance(r, Mapping) for r in data) else ""
-    return (f"tabular data must be a DataFrame (pandas, polars, pyarrow) or a 2-D numpy array; "
-            f"got {type_name(data)}{rows}")
+    rows = ""
+    if isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+        cell = next(((i, k, v) for i, r in enumerate(data) for k, v in r.items()
+                     if not pd.api.types.is_scalar(v)), None)
+        # rows all: a row met where a stored record was expected (``featurize``)
+        rows = " (a row dict where a stored record was expected: pass rows as a list or a DataFrame)" \
+            if cell is None else (
+            f" of row dicts whose row {cell[0]}, key {str(cell[1])!r} holds a {type_name(cell[2])}, "
+            f"not one value (rows as dicts need one value a cell)")
+    return (f"tabular data must be a DataFrame (pandas, polars, pyarrow), a list of row dicts "
+            f"or a 2-D numpy array; got {type_name(data)}{rows}")

@@ -53,7 +53,12 @@ REFERENCE_BLOCKS = 20
 # bits of a fill: 1e-16 relative), so a table of at most FILL_ROWS rows is filled exactly as one
 # pass over all its rows filled it.
 FILL_ROWS = 1 << 16
-_FITTED: dict[tuple[str, str, int, tuple[str, ...]], FittedImputers] = {}  # (store, identity, rows, kinds)
+# One entry per classical imputer (kind), not per blend: a run's fills ask for
+# ``iterative+forest`` (the blend), then ``iterative`` and ``forest`` alone (``select=auto``'s
+# candidates), and a cache keyed by the kinds asked for fitted each imputer twice
+# (breast_cancer: a forest fit of ~6 s and its ~125 MB twice). FITTED_ENTRIES: two stores' worth.
+_FITTED: dict[tuple[str, str, int, str], FittedImputers] = {}  # (store, identity, rows, kind)
+FITTED_ENTRIES = 4
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
 
@@ -148,15 +153,7 @@ class TableInfill:
                 why = (f"holds other rows than the run was trained on ({then} then, {len(store)} now; "
                        f"re-ingested or replaced since, not appended to)")
             else:
-                key = (str(path), store.identity, n, tuple(kinds))
-                fitted = _FITTED.get(key)
-                if fitted is None:
-                    num, cat, observed = _store_matrices(store, len(self.columns), n)
-                    fitted = FittedImputers(kinds, self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
-                                            names=[c["name"] for c in self.columns]).fit(num, cat, observed)
-                    _FITTED[key] = fitted
-                    while len(_FITTED) > 3:  # a forest per column is no small object
-                        del _FITTED[next(iter(_FITTED))]
+                fitted = self._fitted_kinds(store, str(path), n, kinds)
         except (EncoderkitError, OSError, ValueError, KeyError) as e:
             why = f"cannot be read ({' '.join(str(e).split())})"
         if why is not None:
@@ -171,6 +168,31 @@ class TableInfill:
                               f"infill to name it", stacklevel=4)
             return None
         return fitted
+
+    def _fitted_kinds(self, store: Any, path: str, n: int, kinds: list[str]) -> FittedImputers:
+        """``kinds`` fitted on the first ``n`` records of ``store`` (at ``path``), each kind
+        once per store (``_FITTED``): the ones not cached are fitted on one read of the store."""
+        keys = {k: (path, store.identity, n, k) for k in kinds}
+        missing = [k for k in kinds if keys[k] not in _FITTED]
+        if missing:
+            num, cat, observed = _store_matrices(store, len(self.columns), n)
+            for k in missing:
+                _FITTED[keys[k]] = FittedImputers([k], self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
+                                                  names=[c["name"] for c in self.columns]).fit(num, cat, observed)
+        for k in kinds:  # the ones used now, last out
+            _FITTED[keys[k]] = _FITTED.pop(keys[k])
+        parts = [_FITTED[keys[k]] for k in kinds]
+        while len(_FITTED) > FITTED_ENTRIES:  # a forest per column is no small object
+            del _FITTED[next(iter(_FITTED))]
+        return parts[0] if len(parts) == 1 else FittedImputers.joined(parts)
+
+    def release_training_imputers(self) -> None:
+        """Forget the imputers fitted on this domain's training store (``_FITTED``): ``encoderkit
+        impute`` calls it once the held-back cells are filled, so that the file's own fill,
+        which fits them on the file, never holds a second forest beside the first (breast_cancer:
+        ~125 MB each); its store is a temporary one, so its fits would only wait to be evicted."""
+        for key in [k for k in _FITTED if k[0] == str(self.training_store)]:
+            del _FITTED[key]
 
     def _estimators(self, blend: str) -> list[str]:
         """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest

@@ -27,14 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from encoderkit.core.init import trunc_normal_  # ModernBERT init: truncated normal, cut at 2 std
 from encoderkit.domain import HeadOutput
 
 from domains.tabular.layout import TableLayout
-
-
-def trunc_normal_(t: Tensor, std: float = 0.02) -> Tensor:
-    # ModernBERT init: truncated normal with cutoff at 2 std.
-    return nn.init.trunc_normal_(t, mean=0.0, std=std, a=-2 * std, b=2 * std)
 
 
 class TabularEmbedder(nn.Module):

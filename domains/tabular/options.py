@@ -8,6 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from encoderkit.data.textfiles import DECIMALS
+from encoderkit.errors import unknown_options
 
 from domains.tabular.words import check_keep_words
 
@@ -37,7 +38,7 @@ INGEST_DEFAULTS: dict[str, Any] = {
 def check_ingest_options(options: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(INGEST_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown tabular ingest option(s) {unknown}; allowed: {sorted(INGEST_DEFAULTS)}")
+        raise ValueError(unknown_options(unknown, INGEST_DEFAULTS, "the tabular domain", "ingest"))
     opts = {**INGEST_DEFAULTS, **options}
     cols = opts["columns"] or {}
     if not isinstance(cols, Mapping):

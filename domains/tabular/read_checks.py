@@ -151,7 +151,7 @@ def refuse_header_rows(same: np.ndarray, path: str) -> None:
                         f"joined with their headers?): delete those rows", file=path)
 
 
-def _check_names(table: Any, path: str) -> tuple[Any, int]:
+def _check_names(table: Any) -> tuple[Any, int]:
     """``table`` without the columns whose header cell is blank and which hold no value (a
     separator at the end of every line, ``a,b,``); returns it and how many it dropped. A blank
     name over values is kept, as written: the row index pandas writes by default

@@ -5,7 +5,8 @@ table, so every command reads a file the same way.
 What every reader thus agrees on: an empty cell, pyarrow's missing-value words and a cell
 holding only whitespace are missing; a ragged row is skipped and counted (or refused where
 the output keeps every row); text that is not UTF-8 is refused; a header cell with no name
-is refused when its column holds values (an empty one is a trailing separator, dropped).
+is kept, as written, when its column holds values (the row index ``df.to_csv`` writes), and
+its column dropped when it holds none (a trailing separator: ``read_checks._check_names``).
 
 Decimal commas (``decimal=auto``, the default): a file separated by something other than a
 comma (``;``, a tab: what a spreadsheet in a German or French locale writes) whose text
@@ -118,7 +119,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
         with arrow_file(path) as source:  # the names first: pyarrow's reader refuses a repeat in its words
             refuse_repeated_names(pq.read_schema(source).names, path)
         with arrow_file(path) as source:
-            table, dropped = _check_names(pq.read_table(source), path)
+            table, dropped = _check_names(pq.read_table(source))
         frame = _to_pandas(table)
         index: list[tuple[Any, Any]] = []
         if not _plain_index(frame.index):
@@ -178,7 +179,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     if bad and keep_rows:
         refuse_ragged(bad, table.num_columns, path)
     _check_utf8(table, path)
-    table, dropped = _check_names(table, path)
+    table, dropped = _check_names(table)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=plan.head.newline,
                      bom=plan.head.bom, kept_words=said.words)
     _refuse_repeated_header(res.frame, path)

@@ -257,8 +257,9 @@ class SeriesInfill(SeriesFrames):
         itself, naming the file), as a file's are: their outputs read no data. So are a
         frame's series whose time steps vary (``where``: the file read, else "the input").
         A pandas Series is one channel, as ``infill`` reads it. A polars / pyarrow table is read
-        as pandas, a masked array's masked samples as missing (``encoderkit.frames``)."""
-        data = as_user_data(data)
+        as pandas, a masked array's masked samples as missing, a torch tensor as numpy and a
+        list of row dicts (a time step each, a key a channel) as a table (``encoderkit.frames``)."""
+        data = as_user_data(data, rows=True)
         if isinstance(data, pd.Series):
             data = data.to_frame()
         arrays, how = self._series_arrays(data, where=where)
@@ -312,7 +313,7 @@ class SeriesInfill(SeriesFrames):
         filled by the baseline alone (``short_fallback`` / ``data_fallback``) gets one pass.
         A polars / pyarrow table is read (and comes back) as pandas; a masked array's masked
         samples are missing, filled (``encoderkit.frames.as_user_data``)."""
-        data = as_user_data(data)
+        data = as_user_data(data, rows=True)
         if isinstance(data, pd.Series):  # one channel: filled as a one-column table, a Series back
             return self.infill(data.to_frame(), predict).iloc[:, 0]
         where = None
@@ -418,7 +419,7 @@ class SeriesInfill(SeriesFrames):
         fill of every series (see ``encoderkit.selection``). ``only``: the names wanted (the
         fills ``impute`` took from them once chosen; None: every one)."""
         want = set(CANDIDATES if only is None else only)
-        data = as_user_data(data)
+        data = as_user_data(data, rows=True)
         arrays, how = self._series_arrays(data)
         out = {}
         if want & {"seasonal", "naive"}:

@@ -12,7 +12,6 @@ long layout goes), the text cells read and sorted with as little memory held as 
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -20,12 +19,10 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import open_text
+from encoderkit.data.textfiles import UNNAMED, open_text
 from encoderkit.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
-# how pandas names a blank header cell
-_UNNAMED = re.compile(r"Unnamed: (\d+)")
 # rows of a file read, or of a column parsed, at a time (text_cells, io.numeric_column)
 BLOCK = 1 << 16
 
@@ -106,7 +103,7 @@ def text_cells(path: str, sep: str) -> pd.DataFrame:
 
 def _nameless(name: Any) -> bool:
     """A column name pandas gives a blank header cell (``Unnamed: 2``), or only spaces."""
-    return bool(_UNNAMED.fullmatch(str(name))) or not str(name).strip()
+    return bool(UNNAMED.fullmatch(str(name))) or not str(name).strip()
 
 
 def is_blank_empty(name: Any, column: pd.Series) -> bool:

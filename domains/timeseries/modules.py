@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from encoderkit.core.init import trunc_normal_
 from encoderkit.domain import HeadOutput
 
 
 def _init_linear(layer: nn.Linear, std: float) -> None:
-    # ModernBERT init: truncated normal, cut at 2 std.
-    nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+    trunc_normal_(layer.weight, std)  # ModernBERT init: truncated normal, cut at 2 std
     if layer.bias is not None:
         nn.init.zeros_(layer.bias)
 
@@ -35,7 +35,7 @@ class PatchEmbedder(nn.Module):
         self.channels = channels
         if channels:
             self.channel_embeddings = nn.Embedding(channels, hidden_size)
-            nn.init.trunc_normal_(self.channel_embeddings.weight, std=std, a=-2 * std, b=2 * std)
+            trunc_normal_(self.channel_embeddings.weight, std)
         self.window_stats = window_stats
         if window_stats:
             self.stats_center = RunningCenter(max(channels, 1), 1)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from encoderkit.data.textfiles import DECIMALS
+from encoderkit.errors import bad_value, unknown_options
 
 from .marks import valid_missing_value
 from .masking import FLAT_SCALES
@@ -62,8 +63,7 @@ def _number(v: Any) -> bool:
 
 def _check(cond: bool, option: str, allowed: str, got: Any) -> None:
     if not cond:
-        raise ValueError(f"The {option!r} option of the timeseries domain must be {allowed}. "
-                         f"Got {got!r} instead.")
+        raise ValueError(bad_value(option, allowed, got, what="option", owner="the timeseries domain"))
 
 
 def checked_options(schema: Mapping[str, Any] | None, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,7 +85,8 @@ def checked_options(schema: Mapping[str, Any] | None, options: Mapping[str, Any]
         # store's schema: files read back and written back use them too
         "delimiter": None, "decimal": "auto"}
     unknown = sorted(set(options) - set(defaults))
-    _check(not unknown, "options", f"among {sorted(defaults)}", unknown)
+    if unknown:
+        raise ValueError(unknown_options(unknown, defaults, "the timeseries domain"))
     opts = {**defaults, **options}
     p = opts["patch"]
     if p == AUTO:  # resolved once, here: the int is what describe() saves with a run

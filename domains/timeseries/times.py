@@ -17,6 +17,8 @@ import pandas as pd
 
 from encoderkit.errors import DataError
 
+from domains.tabular.periods import PERIODS, period_start
+
 # how a series' steps vary: split out to steps.py; still read from here by impute_layout and tests
 from .steps import calendar_months, uneven_series, uneven_steps, warn_uneven  # noqa: F401
 
@@ -80,29 +82,11 @@ class TimeFormError(DataError):
     rows are filled without their order, so ``impute`` gives no ``domain=tabular`` advice."""
 
 
-# Period labels pandas does not read (or reads as something else: 1949M01 as a minute):
-# quarters as Stata / Excel / statsmodels write them (1959 Q1, 1959-Q1, Q1 1959, 1959q1),
-# EViews months (1949M01, 1949m1) and ISO weeks (2020-W05). Each is read as its period's
-# first instant, for ordering only: the file's text is what is written back.
-_PERIODS = {
-    "quarter": re.compile(r"(?P<y>\d{4})\s*[-/. ]?\s*[Qq](?P<n>[1-4])|[Qq](?P<n2>[1-4])\s*[-/. ]?\s*(?P<y2>\d{4})"),
-    "month": re.compile(r"(?P<y>\d{4})[Mm](?P<n>\d{1,2})"),
-    "ISO week": re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})"),
-}
-
-
-def _period_start(kind: str, m: re.Match) -> pd.Timestamp | None:
-    """The first instant of the period ``m`` of ``kind`` matched, None when it names none
-    (month 13, week 53 of a year of 52 ISO weeks)."""
-    year, n = int(m["y"] or m.groupdict().get("y2")), int(m["n"] or m.groupdict().get("n2"))
-    if kind == "quarter":
-        return pd.Timestamp(year, 3 * n - 2, 1)
-    if kind == "month":
-        return pd.Timestamp(year, n, 1) if 1 <= n <= 12 else None
-    try:
-        return pd.Timestamp(datetime.fromisocalendar(year, n, 1))  # %G-W%V, from its Monday
-    except ValueError:
-        return None
+# Period labels pandas does not read (or reads as something else: 1949M01 as a minute),
+# ``tabular.periods``: each is read as its period's first instant, for ordering only: the
+# file's text is what is written back. (``2024-03`` is pandas' date here, beside ``2024-03-15``.)
+_PERIODS = PERIODS
+_WORDS = {"week": "ISO week"}  # a kind in a refusal
 
 
 def period_starts(cells: pd.Series, column: str | None = None, path: str | None = None) -> pd.Series | None:
@@ -117,7 +101,7 @@ def period_starts(cells: pd.Series, column: str | None = None, path: str | None 
         starts = {}
         for c in distinct_cells:
             m = pattern.fullmatch(c)
-            starts[c] = _period_start(kind, m) if m else None
+            starts[c] = period_start(kind, m) if m else None
         if not any(v is not None for v in starts.values()):
             continue
         bad = [c for c in distinct_cells if starts[c] is None]
@@ -127,9 +111,9 @@ def period_starts(cells: pd.Series, column: str | None = None, path: str | None 
             row = int(np.flatnonzero((cells == bad[0]).to_numpy())[0])
             where = f"{path}: " if path else ""
             raise TimeFormError(f"{where}time column {column or cells.name!r}: data row {row + 1} (line "
-                                f"{row + 2}) holds {bad[0]!r}, which is no {kind} like the other times "
-                                f"({next(c for c in distinct_cells if starts[c] is not None)!r}); every row "
-                                f"needs a time of the same form", file=path)
+                                f"{row + 2}) holds {bad[0]!r}, which is no {_WORDS.get(kind, kind)} like the "
+                                f"other times ({next(c for c in distinct_cells if starts[c] is not None)!r}); "
+                                f"every row needs a time of the same form", file=path)
     return None
 
 

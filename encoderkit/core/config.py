@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Sequence
 
+from encoderkit.errors import bad_value
+
 BACKENDS = ("auto", "sdpa", "flex", "varlen", "flash", "xformers")
 ROPE_MODES = ("axial", "mixed")
 
@@ -29,7 +31,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _bad(name: str, allowed: str, got: Any) -> ValueError:
-    return ValueError(f"The {name!r} parameter of EncoderConfig must be {allowed}. Got {got!r} instead.")
+    return ValueError(bad_value(name, allowed, got, owner="EncoderConfig"))
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The pieces of an append that links instead of copies (``StoreWriter.start_from``): which
 ``os.link`` errors mean "no hard links here", whether two zarr arrays store a chunk index in the
-same file, the linking itself, and the dtype of a meta array of old plus appended records."""
+same file, the linking itself, and the dtype of a meta array of old plus appended records
+(applied a chunk at a time by ``store_columns.write_meta``)."""
 
 from __future__ import annotations
 
@@ -35,20 +36,6 @@ def as_meta(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``values`` in the meta dtype ``dtype``: numbers cast; strings, and numbers beside
     strings (rendered as ``np.asarray`` renders them), as numpy str."""
     return values.astype(str) if dtype.kind == "U" else values.astype(dtype, copy=False)
-
-
-def meta_array(base: np.ndarray | None, values: list[Any]) -> np.ndarray:
-    """One meta array from the started-from store's values and the appended ones: what
-    ``np.asarray`` of all of them gives (the copying append's array; strings as numpy str).
-    The rule for whole arrays; the writer applies it a chunk at a time (``store_columns``)."""
-    parts = [p for p in (base, np.asarray(values) if values or base is None else None) if p is not None]
-    if len({p.shape[1:] for p in parts}) > 1:
-        raise ValueError(f"values of shapes {sorted({p.shape[1:] for p in parts})} do not form one array")
-    dtype = meta_dtype([p.dtype for p in parts])
-    if dtype.kind == "O":
-        return np.concatenate([p.astype(object) for p in parts])
-    out = [as_meta(p, dtype) for p in parts]
-    return np.concatenate(out) if len(out) > 1 else out[0]
 
 
 def layout(arr: Any) -> str:

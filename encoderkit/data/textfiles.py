@@ -12,6 +12,11 @@ observed ``2`` would be written back as ``2.0``: ``keep_integer_columns``.
 
 ``open_text`` opens a text file as pandas would by its name (``.gz``, ``.bz2``, ``.xz``, a
 ``.zip`` of one file), without a UTF-8 byte-order mark, for the readers that look at lines.
+A table's compression is its name's (pandas and pyarrow decompress by name), so a file whose
+first bytes say otherwise (gzip data named ``.csv``, read as "not UTF-8 text") is refused
+with the name to give it (``check_compression``, from ``open_text`` and ``check_text``);
+``sniff_compression`` is the one reading of those bytes (the genomic reader's, which goes
+by content).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import csv
 import gzip
 import lzma
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,11 @@ import pandas as pd
 from encoderkit.errors import DataError, UsageError, reading
 
 _OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression()
+# the first bytes of each compression (pandas' names); bzip2's with its block magic, so a
+# text starting "BZh" is not taken for one
+_MAGIC = ((b"\x1f\x8b", "gzip"), (re.compile(rb"BZh[1-9]1AY&SY"), "bz2"), (b"\xfd7zXZ\x00", "xz"),
+          (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x28\xb5\x2f\xfd", "zstd"))
+MAGIC_BYTES = 10  # enough of a file's start for every ``_MAGIC``
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 # The ``decimal=`` option of the table and series readers: ``auto`` reads a file that is not
@@ -36,6 +47,10 @@ _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 # French locale) with the comma as the decimal mark. COMMA_NUMBER is such a cell (no thousands
 # mark; ``12`` too), written so that Python's ``re`` (fullmatch) and pyarrow's RE2 both take it.
 DECIMALS = ("auto", ".", ",")
+# how pandas names a blank header cell: ``Unnamed: 3``, ``Unnamed: 3.1`` where that name was
+# taken, ``Unnamed: 3_level_0`` in a header of several rows (the one definition: the series
+# layout, the labels reader and impute's copy of a file's text each asked it)
+UNNAMED = re.compile(r"Unnamed: \d+(?:\.\d+)?(?:_level_\d+)?")
 COMMA_NUMBER = r"^\s*[-+]?[0-9]+(?:,[0-9]+)?\s*$"
 
 
@@ -46,12 +61,49 @@ def check_decimal(path: str | os.PathLike, delimiter: str, decimal: str) -> None
                         f"from two cells: give another delimiter= or decimal=", file=os.fspath(path))
 
 
+def sniff_compression(head: bytes) -> str | None:
+    """The compression (pandas' name) whose magic ``head``, a file's first ``MAGIC_BYTES``
+    bytes, starts with; None: none (plain text, or another format)."""
+    for magic, method in _MAGIC:
+        if magic.match(head) if isinstance(magic, re.Pattern) else head.startswith(magic):
+            return method
+    return None
+
+
+def check_compression(path: str | os.PathLike) -> None:
+    """A ``DataError`` where a local file's first bytes and its name disagree about its
+    compression: the name is what pandas, pyarrow and the writers go by, so gzip data named
+    ``g.csv`` read as text that is not UTF-8, and text named ``g.csv.gz`` as a broken gzip
+    stream. The message gives the name to use. A file that cannot be opened is left to
+    the reader to report."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            found = sniff_compression(fh.read(MAGIC_BYTES))
+    except OSError:
+        return None
+    named = compression(path)
+    if found == named:
+        return None
+    # said by suffix, not by name: the file itself is named first (``EncoderkitError``)
+    ext = os.path.splitext(path[: -len(_compression_suffix(path) or "")] if named else path)[1]
+    now = ext + (_compression_suffix(path) or "") if named else ext
+    if found is None:
+        raise DataError(f"is named {now} but holds no {named} data: name it {ext or 'without ' + now}",
+                        file=path)
+    new = ext + next(k for k, v in COMPRESSION.items() if v == found)
+    raise DataError(f"holds {found} data but is named {now or 'without a suffix'}: name it {new} "
+                    f"(a table's compression is read from its name)", file=path)
+
+
 def open_text(path: str | os.PathLike, errors: str = "strict", binary: bool = False) -> Any:
     """``path`` opened for reading text (UTF-8, a byte-order mark dropped; bytes with
     ``binary``), decompressed by its name as pandas decompresses it (``.gz``, ``.bz2``,
     ``.xz``, ``.zip`` holding one file); None for a compression only pandas reads here
-    (``.zst``, ``.tar``)."""
+    (``.zst``, ``.tar``). Data compressed otherwise than its name says is refused
+    (``check_compression``)."""
     path = os.fspath(path)
+    check_compression(path)
     method = compression(path)
     if method == "zstd" or path.lower().endswith(".tar"):
         return None
@@ -80,7 +132,7 @@ def check_text(path: str | os.PathLike) -> None:
     one garbled column; other encodings fail where they are decoded."""
     path = os.fspath(path)
     with reading(path):
-        fh = open_text(path, binary=True)
+        fh = open_text(path, binary=True)  # refuses data compressed otherwise than its name says
         if fh is None:
             return
         with fh:
@@ -112,6 +164,44 @@ def check_row_widths(path: str | os.PathLike, delimiter: str = ",", option: bool
             _check_rows(path, fh, delimiter, option, given)
 
 
+def check_header(path: str | os.PathLike, delimiter: str = ",") -> None:
+    """A ``DataError`` where the header line is separated by another separator than
+    ``delimiter`` (the file name's): one column of joined text (``_check_header``). The
+    labels reader's check; the table, series and set readers get it with ``check_row_widths``."""
+    path = os.fspath(path)
+    with reading(path):
+        fh = open_text(path, errors="replace")
+        if fh is None:
+            return
+        with fh:
+            try:
+                header = next(csv.reader(fh, delimiter=delimiter), None)
+            except csv.Error:
+                return
+    _check_header(path, header, delimiter)
+
+
+def _check_header(path: str, header: list[str] | None, delimiter: str, option: bool = False,
+                  given: bool = False) -> None:
+    """``header`` (the first row, as ``csv`` splits it by ``delimiter``) is one column whose
+    text holds another separator (outside quotes): refused, naming it and the fix."""
+    if header is None or len(header) != 1:
+        return
+    text = all(ch >= " " or ch == "\t" for ch in header[0]) and "\ufffd" not in header[0]
+    if not text:
+        return
+    mine = _SEPARATORS.get(delimiter, repr(delimiter))  # a delimiter= option: any character
+    said = f"delimiter={delimiter!r} says" if given else "the file's name says"
+    for other, word in _SEPARATORS.items():
+        if other != delimiter and other in header[0]:
+            fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(other, f"save it {mine}-separated")
+            if option:  # the reader takes the separator as an option: the fix is that option
+                fix = f"give delimiter={'tab' if other == chr(9) else repr(other)}" + (
+                    f" (or {fix})" if other in "\t," and not given else "")
+            raise DataError(f"the header line is {word}-separated, but {said} "
+                            f"{mine}-separated: {fix}", file=path)
+
+
 def _check_rows(path: str, fh: Any, delimiter: str, option: bool = False, given: bool = False) -> None:
     reader = csv.reader(fh, delimiter=delimiter)
     try:
@@ -121,18 +211,7 @@ def _check_rows(path: str, fh: Any, delimiter: str, option: bool = False, given:
     if header is None:
         return
     width = len(header)
-    text = all(ch >= " " or ch == "\t" for ch in header[0]) and "\ufffd" not in header[0]
-    if width == 1 and text:  # one column: or the header is split by another separator
-        mine = _SEPARATORS.get(delimiter, repr(delimiter))  # a delimiter= option: any character
-        said = f"delimiter={delimiter!r} says" if given else "the file's name says"
-        for other, word in _SEPARATORS.items():
-            if other != delimiter and other in header[0]:
-                fix = {"\t": "name it .tsv", ",": "name it .csv"}.get(other, f"save it {mine}-separated")
-                if option:  # the reader takes the separator as an option: the fix is that option
-                    fix = f"give delimiter={'tab' if other == chr(9) else repr(other)}" + (
-                        f" (or {fix})" if other in "\t," and not given else "")
-                raise DataError(f"the header line is {word}-separated, but {said} "
-                                f"{mine}-separated: {fix}", file=path)
+    _check_header(path, header, delimiter, option, given)
     rows = iter(reader)
     while True:
         try:

@@ -219,7 +219,14 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
         # ids as written, as finetune's labels reader takes them: "007" is not 7, "NA" no NaN
         # labels as finetune reads them: only an empty cell is missing ("NA" is a class, as it
         # is in a finetune labels file, not a NaN that np.asarray turned into a class 'nan')
-        frame = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",",
+        from encoderkit.data import textfiles
+
+        sep = "\t" if file.suffix.lower() == ".tsv" else ","
+        # the checks finetune's labels reader makes: a name that belies the bytes, a header
+        # joined by another separator
+        textfiles.check_compression(file)
+        textfiles.check_header(file, sep)
+        frame = pd.read_csv(file, sep=sep,
                             float_precision="round_trip", converters={"id": str},
                             keep_default_na=False, na_values=[""])
         others = [c for c in frame.columns if c != "id"]

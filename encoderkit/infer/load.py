@@ -16,7 +16,6 @@ for, never passed over for checkpoints/<newest>.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -105,7 +104,7 @@ def _verified(checkpoint: Path) -> Path:
     weights keep their own errors (``read_state``, ``load_weights``); a checkpoint removed or
     replaced meanwhile is ``CheckpointRemoved``."""
     with _unchanged(checkpoint, ckpt.checkpoint_identity(checkpoint)):
-        _check_version(checkpoint / ckpt.STATE_FILE)
+        ckpt.read_state(checkpoint)  # a newer format version: its upgrade hint, before the manifest's
         if not (checkpoint / ckpt.MODEL_FILE).is_file():
             raise InputNotFoundError("checkpoint weights are missing", file=checkpoint / ckpt.MODEL_FILE)
         ckpt.verify_checkpoint(checkpoint, for_inference=True)
@@ -128,24 +127,10 @@ def _unchanged(checkpoint: Path, seen: Any) -> Iterator[None]:
         raise ckpt.CheckpointRemoved(checkpoint)
 
 
-def _check_version(file: Path) -> None:
-    """Refuse a ``state.json`` of a newer format version with a hint to upgrade."""
-    try:
-        version = json.loads(file.read_text()).get("format_version")
-    except FileNotFoundError:
-        raise InputNotFoundError(f"checkpoint has no {ckpt.STATE_FILE}", file=file.parent) from None
-    except (ValueError, AttributeError, OSError) as e:
-        raise DataError(f"not valid JSON: {' '.join(str(e).split())}", file=file) from None
-    if isinstance(version, int) and version > ckpt.FORMAT_VERSION:
-        raise DataError(f"has format_version {version}, newer than this encoderkit reads "
-                        f"({ckpt.FORMAT_VERSION}); upgrade encoderkit to load it", file=file)
-
-
 def read_state(checkpoint: Path) -> dict[str, Any]:
     """``state.json`` of a checkpoint (through the train package's reader), checked
     for the entries inference needs; newer format versions are refused."""
     file = checkpoint / ckpt.STATE_FILE
-    _check_version(file)
     state = ckpt.read_state(checkpoint)
     for key in ("model_config", "domain"):
         if key not in state:

@@ -15,8 +15,9 @@ import torch
 from encoderkit.cliutil import progress_bar as log_aware_bar
 from encoderkit.core import EncoderConfig
 from encoderkit.data.store_views import VIEW_TOKENS, reads_field_slices
-from encoderkit.errors import UsageError
+from encoderkit.errors import DataError, UsageError
 from encoderkit.domain import Domain, MaskedExample, check_positions
+from encoderkit.frames import holds_a_row, lazy_frame_problem, tensor_as_array
 from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.tasks.spec import pooled_width
@@ -95,6 +96,8 @@ def holds_no_records(data: Any) -> bool:
     and a pandas Series one row or channel: left to the domain."""
     if isinstance(data, (str, bytes, os.PathLike)):
         return False
+    if isinstance(data, torch.Tensor):  # as the numpy array it is read as (``tensor_as_array``)
+        return data.ndim > 0 and data.shape[0] == 0
     pd = sys.modules.get("pandas")  # a DataFrame exists only where pandas was imported
     if isinstance(data, (Sequence, Mapping)) or (pd is not None and isinstance(data, pd.DataFrame)):
         return len(data) == 0
@@ -114,10 +117,17 @@ class RecordSource:
     """Uniform view of what ``embed`` accepts: a record store (object or path),
     a list of stored-format records (dicts), the path of a file the domain reads
     (``read_records``: ids as ingest gives them), or user-facing data the domain's
-    ``to_records`` understands (strings, frames, arrays)."""
+    ``to_records`` understands (strings, frames, arrays). A torch tensor is read as the
+    numpy array it holds (``frames.tensor_as_array``), and a list holding a row dict (one value
+    a key: ``frames.holds_a_row``; stored records hold per-token arrays) is user data, for the
+    domain to read (a table's rows) or refuse, never taken for stored records."""
 
     def __init__(self, data: Any, domain: Domain) -> None:
         self.store = None
+        lazy = lazy_frame_problem(data)  # before ``hasattr(data, "schema")`` resolves its query's schema
+        if lazy is not None:
+            raise DataError(lazy)
+        data = tensor_as_array(data)
         # a store's long records as views, for a domain that slices them (a chromosome is not read whole)
         self.views = VIEW_TOKENS if reads_field_slices(domain) else None
         # a list of copies, or a domain's lazy sequence (``lazy_records``) kept as it is
@@ -141,7 +151,7 @@ class RecordSource:
         elif _lazy(data):  # a domain's records, each made anew when read: no copy to take
             self.records = data
         elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)) \
-                and all(isinstance(r, Mapping) for r in data):
+                and all(isinstance(r, Mapping) for r in data) and not holds_a_row(data):
             self.records = [dict(r) for r in data]
         else:
             try:
@@ -323,6 +333,7 @@ class Pretrained:
                              key="overwrite")
         if holds_no_records(data):  # a list, an array, a table, a dict: one message
             raise UsageError("infill received an empty input (no records)")
+        data = tensor_as_array(data)  # every domain reads a tensor as the numpy array it holds
         domain = self.infill_domain(options)
         if domain is self.domain:  # the run's own domain stays as loaded (impute, ensembles)
             domain = copy.copy(domain)

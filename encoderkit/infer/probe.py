@@ -189,6 +189,9 @@ def _read_embeddings(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | 
 
     # round_trip: each value as float(text); the default parser can be one rounding step off.
     # Ids as written ("007", "NA"), as the labels file's are read (infer.cli._read_labels)
+    from encoderkit.data import textfiles
+
+    textfiles.check_compression(path)
     frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", float_precision="round_trip",
                         converters={"id": str})
     ids = None

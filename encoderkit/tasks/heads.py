@@ -45,22 +45,6 @@ def projection_head(kind: str, hidden: int, norm_eps: float, std: float) -> nn.M
     return out if kind == "linear" else nn.Sequential(PredictionHead(hidden, norm_eps, std), out)
 
 
-class OutputHead(nn.Module):
-    """``[N, d] -> [N, outputs]``: (``mlp``: PredictionHead) -> dropout -> linear."""
-
-    def __init__(self, hidden: int, outputs: int, kind: str, dropout: float, norm_eps: float,
-                 std: float) -> None:
-        super().__init__()
-        self.head = PredictionHead(hidden, norm_eps, std) if kind == "mlp" else nn.Identity()
-        self.drop = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden, outputs)
-        trunc_normal_(self.classifier.weight, std)
-        nn.init.zeros_(self.classifier.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.drop(self.head(x)))
-
-
 # under the square root of the spread: a finite gradient for a sequence of one token
 SPREAD_EPS = 1e-6
 

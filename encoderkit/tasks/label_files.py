@@ -24,18 +24,16 @@ What a labels file written by another tool looks like, and how it is read:
 
 from __future__ import annotations
 
-import lzma
 import math
 import os
 import re
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from encoderkit.data.textfiles import compression, open_text, plain_name, repeated_header_name
+from encoderkit.data.textfiles import UNNAMED, check_header, compression, plain_name, repeated_header_name
 from encoderkit.errors import DataError, InputNotFoundError, UsageError
 
 LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
@@ -44,8 +42,6 @@ LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
 NA_WORDS = frozenset({"NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None",
                       "<NA>", "#N/A", "#NA", "#N/A N/A", "N/A N/A", "1.#IND", "-1.#IND",
                       "1.#QNAN", "-1.#QNAN", "NaT"})
-_UNNAMED = re.compile(r"^Unnamed: \d+(_level_\d+)?$")
-_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
 def read_table(path: str | Path, domain: Any = None):
@@ -66,7 +62,8 @@ def read_table(path: str | Path, domain: Any = None):
     if suffix not in LABEL_SUFFIXES or (packed and suffix not in (".csv", ".tsv")):
         raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)} "
                          f"(.csv / .tsv also compressed: .gz, .bz2, .xz, .zip, .zst)", file=file)
-    _check_separator(file, suffix)
+    if suffix in (".csv", ".tsv"):  # a header of another separator reads as one column of joined
+        check_header(file, "\t" if suffix == ".tsv" else ",")  # text: one class per record
     try:
         if suffix == ".npy":
             a = np.load(file, allow_pickle=False)
@@ -133,7 +130,7 @@ def _row_numbers(frame, column: Any) -> bool:
     """Whether ``column`` has an empty header and holds nothing but row numbers (0..n-1 as
     pandas writes its index, 1..n as R writes row names) or nothing at all. Unnamed columns
     holding anything else (ids written as an index) are kept, so they are not lost."""
-    if not (isinstance(column, str) and _UNNAMED.match(column)):
+    if not (isinstance(column, str) and UNNAMED.fullmatch(column)):
         return False
     cells = frame[column]
     if cells.isna().all():
@@ -144,31 +141,6 @@ def _row_numbers(frame, column: Any) -> bool:
         return False
     n = len(values)
     return bool(np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)))
-
-
-def _check_separator(file: Path, suffix: str) -> None:
-    """A header separated by something other than the suffix's separator reads as one column
-    of joined text, which would train one class per record: refuse it, naming the separator
-    the header uses."""
-    if suffix not in (".csv", ".tsv"):
-        return
-    sep = "\t" if suffix == ".tsv" else ","
-    try:
-        f = open_text(file, errors="replace")
-        if f is None:  # .zst: pandas alone reads it
-            return
-        with f:
-            header = f.readline(65536)
-    except (OSError, EOFError, DataError, zipfile.BadZipFile, lzma.LZMAError):
-        return  # the reader names the problem
-    if sep in header:
-        return
-    for other, word in _SEPARATORS.items():
-        if other != sep and other in header:
-            fix = {"\t": "rename it to .tsv", ",": "rename it to .csv"}.get(
-                other, "save it with commas (.csv) or tabs (.tsv)")
-            raise DataError(f"the header line is {word}-separated but the file is named {suffix}: "
-                            f"{fix}", file=file)
 
 
 def missing_words(frame, columns: list, file: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 
 # the validation metric that picks the best checkpoint when task.metric=auto, and its direction
 PRIMARY = {"classification": "macro_f1", "token_classification": "macro_f1",
@@ -121,7 +121,7 @@ def auroc_note_of(spec: TaskSpec, y: np.ndarray) -> str | None:
     """``auroc_note`` or ``multilabel_auroc_note`` for a task's labels ``y`` (as
     ``task_metrics`` takes them); None for a task without an AUROC."""
     unit = "token" if spec.token_level else "record"
-    if spec.type in ("classification", "token_classification"):
+    if spec.type in CLASS_TASKS:
         return auroc_note(y, spec.classes, unit)
     if spec.type == "multilabel":
         return multilabel_auroc_note(y, spec.classes, unit)
@@ -256,7 +256,7 @@ def task_metrics(spec: TaskSpec, y: np.ndarray, outputs: np.ndarray,
     ``names``: the regression targets of ``y``'s columns (default: the run's targets)."""
     if len(y) == 0:
         return {}
-    if spec.type in ("classification", "token_classification"):
+    if spec.type in CLASS_TASKS:
         return classification_metrics(y, outputs)
     if spec.type == "multilabel":
         return multilabel_metrics(y, outputs)

@@ -7,7 +7,7 @@ transformers' ``ModernBertForSequenceClassification`` (``head`` is empty for
 stored as its log) and a ``projection`` (``task.projection``) instead.
 
 Regression heads predict standardised targets (train-split mean / std in the
-``TaskSpec``); ``denormalise`` maps them back to original units.
+``TaskSpec``); ``objective_eval.to_prediction`` maps them back to original units.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from encoderkit.core import Encoder, EncoderConfig
 from encoderkit.domain import Domain, HeadOutput
 from encoderkit.modeling import drawn_from, gather_predicted, loaded_part
 from encoderkit.tasks import heads as H
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 
 
 # the words a fine-tuning head's seed is derived from, with run.seed (``head_seed``)
@@ -150,7 +150,7 @@ class TaskModel(nn.Module):
         if not labels:
             return out
         y, m = labels["y"], labels["mask"]
-        if spec.type in ("classification", "token_classification"):
+        if spec.type in CLASS_TASKS:
             out.loss = H.classification_loss(logits, y, m, self.class_weights)
             # reported on a batch without labelled units too (0, weighed by its 0 units): the
             # trainer sums each key over the ranks, and a key one rank lacks breaks that collective
@@ -166,10 +166,6 @@ class TaskModel(nn.Module):
         """The pretraining loss on the batch's masked tokens (``MaskedEncoderModel.forward``)."""
         predicted, weights = gather_predicted(hidden, batch)
         return self.head(predicted, batch.targets, weights).loss
-
-    def denormalise(self, values: np.ndarray) -> np.ndarray:
-        """Standardised regression outputs -> original units."""
-        return values * np.asarray(self.spec.std) + np.asarray(self.spec.mean)
 
 
 def pretrained_fit(source: Any, num_layers: int) -> tuple[Any, Any]:

@@ -38,7 +38,7 @@ from encoderkit.tasks.objective_best import (PLAIN_SELECTION, SCALED_SELECTION, 
 from encoderkit.tasks.objective_eval import TaskEvaluation, eval_loss, label_rows, to_prediction
 from encoderkit.tasks.objective_labels import (CONSTANT_TARGET, CONSTANT_TARGET_SAID, TaskLabels,
                                                constant_targets_said)
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 RANKME_MIN_RECORDS = 8  # below it the figure moves in a range too narrow to choose by (N - 1 at most)
 # the split checks were written here first: their names stay importable from this module
 from encoderkit.tasks.split_checks import (MIN_VAL_RECORDS, SMALL_VALIDATION, UNTRAINED_CLASS, labelled_units,
@@ -190,7 +190,7 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
                              f"validation split holds {len(self.val_indices)}: raise task.val_fraction or "
                              f"keep task.metric=auto", key="task.metric")
         untrained: list[int] = []
-        if info.is_main and spec.type in ("classification", "token_classification"):
+        if info.is_main and spec.type in CLASS_TASKS:
             # a class without a training record: an output that never learns, said first
             parts = {"training": self.train_indices, "validation": self.val_indices,
                      "test": self.test_indices}
@@ -206,7 +206,7 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
 
         # ---- what depends on the training split: class weights, target statistics ----
         weights = None
-        if spec.type in ("classification", "token_classification"):
+        if spec.type in CLASS_TASKS:
             ytr = (y[self.train_indices] if not spec.token_level
                    else np.concatenate([y[i] for i in self.train_indices]))
             weights = L.class_weights(task.class_weights, ytr[ytr >= 0], len(spec.classes))
@@ -268,9 +268,8 @@ class TaskObjective(TaskLabels, BestSelection, TaskEvaluation, Objective):
             raise UsageError(f"data: {' '.join(str(e).split())}") from None
         self.best: float | None = None
         self._val_outputs: tuple[list[int], list[np.ndarray]] | None = None  # of the last validation
-        self.best_loss: float | None = None  # validation loss of the best evaluation (tie-break)
         self.peak: float | None = None  # best metric so far (early stopping counts from it)
-        self.peak_loss: float | None = None
+        self.peak_loss: float | None = None  # validation loss at the peak (a tie's tie-break)
         self.bad_evals = 0
         self.metric = primary_metric(spec)
         # the tie band of best/ from the units val_<metric> is over: records, or labelled tokens

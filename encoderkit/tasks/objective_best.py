@@ -46,7 +46,7 @@ START_CANDIDATE_METRICS = ("rankme",)
 
 class BestSelection:
     """``TaskObjective``'s best/ and patience (needs ``metric``, ``tolerance``, ``spec``,
-    ``trainer``; keeps ``best``, ``best_loss``, ``peak``, ``peak_loss``, ``bad_evals``)."""
+    ``trainer``; keeps ``best``, ``peak``, ``peak_loss``, ``bad_evals``)."""
 
     selection: str | None = None  # PLAIN_ / SCALED_SELECTION, decided once (``_selection``)
 
@@ -68,7 +68,7 @@ class BestSelection:
             self.bad_evals += 1
         if improved or (self.peak is not None and self.tolerance > 0
                         and value >= self.peak - self.tolerance):
-            self.best, self.best_loss = value, loss
+            self.best = value
             return True
         return False
 

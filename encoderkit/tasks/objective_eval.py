@@ -16,7 +16,7 @@ import torch
 
 from encoderkit.batch import PackedBatch
 from encoderkit.tasks.metrics import sigmoid, softmax, task_metrics
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 from encoderkit.tasks.split_checks import test_auroc_note
 from encoderkit.train import distributed as D
 from encoderkit.train.objective import min_over_ranks
@@ -245,7 +245,7 @@ def eval_loss(spec: TaskSpec, out: np.ndarray, y_model: np.ndarray, class_weight
         return float("nan")
     lg = torch.as_tensor(np.asarray(out, dtype=np.float32))
     mask = torch.ones(len(lg), dtype=torch.bool)
-    if spec.type in ("classification", "token_classification"):
+    if spec.type in CLASS_TASKS:
         w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         return float(H.classification_loss(lg, torch.as_tensor(y_model).long(), mask, w))
     if spec.type == "multilabel":
@@ -256,7 +256,7 @@ def eval_loss(spec: TaskSpec, out: np.ndarray, y_model: np.ndarray, class_weight
 def to_prediction(spec: TaskSpec, out: np.ndarray) -> np.ndarray:
     """Raw head outputs -> probabilities (classification) or original-unit values (regression)."""
     out = np.asarray(out, dtype=np.float64)
-    if spec.type in ("classification", "token_classification"):
+    if spec.type in CLASS_TASKS:
         return softmax(out)
     if spec.type == "multilabel":
         return sigmoid(out)

@@ -15,7 +15,7 @@ import numpy as np
 
 from encoderkit.errors import DataError, UsageError
 from encoderkit.tasks import labels as L
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASSIFICATION_TASKS, TaskSpec
 
 if TYPE_CHECKING:
     from encoderkit.train.trainer import Trainer
@@ -47,11 +47,11 @@ class TaskLabels:
     def _encode(self, spec: TaskSpec, labels: L.Labels) -> tuple[Any, np.ndarray | None]:
         t = spec.type
         strata = None
-        if t in ("classification", "token_classification", "supervised_contrastive") and len(labels.names) > 1:
+        if t in CLASSIFICATION_TASKS and len(labels.names) > 1:
             raise UsageError(f"{t} takes one label column; {labels.file} has {labels.names} (name a "
                              f"`label` column, or choose one with task.label_names=[<column>])",
                              key="task.label_names")
-        if t in ("classification", "token_classification", "supervised_contrastive"):
+        if t in CLASSIFICATION_TASKS:
             spec.classes = L.class_names(labels, spec.token_level)
             L.case_variants_said(spec.classes, labels.file)
             if len(spec.classes) < 2 and t != "supervised_contrastive":

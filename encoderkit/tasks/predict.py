@@ -10,7 +10,8 @@ kind (``as_written``). A table whose index repeats a label gets ids by position,
 warning (``_repeated_index_said``).
 ``embed`` (inherited) embeds with the fine-tuned encoder. A run of several members
 (``task.ensemble``) predicts the average of its members' probabilities or values; it embeds
-with its first member.
+with its first member. How evaluate lines labels up with the records is
+``evaluate_labels``'s, how it scores them ``evaluate_score``'s.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from encoderkit.domain import MaskedExample
 from encoderkit.errors import DataError, UsageError
 from encoderkit.infer.pretrained import Pretrained, RecordSource, progress_bar
 from encoderkit.tasks import labels as L
+from encoderkit.tasks.evaluate_labels import _by_position, _frame, _on_rows, _same_path, _unnamed_columns
+from encoderkit.tasks.evaluate_score import _scored
 from encoderkit.tasks.evaluate_split import (Evaluation, RunSplit, own_records, read_run_split,
                                               split_metrics)
-from encoderkit.tasks.metrics import auroc_note_of, format_table, task_metrics
+from encoderkit.tasks.metrics import auroc_note_of, format_table
 from encoderkit.tasks.objective import to_prediction
 from encoderkit.tasks.prediction_output import as_written, output_format, prediction_frame, write_frame  # noqa: F401
 from encoderkit.tasks.spec import TaskSpec
-from encoderkit.tasks.token_range import check_token_range
 
 
 # Records a fine-tuned model's head runs on at once (``FineTuned.outputs``): until then each
@@ -309,17 +311,6 @@ class FineTuned(Pretrained):
         return result
 
 
-def _scored(spec: TaskSpec, table: L.Labels, values: list[np.ndarray],
-            ids: list[str]) -> tuple[dict[str, float], np.ndarray]:
-    """(task metrics of the labelled records of ``table``, with their count, ``records``; the
-    true labels scored)."""
-    y_true, y_values = _truth(spec, table, values, ids)
-    # per target by name (a subset too, label_names=): rmse/<target>, ... beside the means
-    metrics = task_metrics(spec, y_true, y_values, names=table.names if spec.type == "regression" else None)
-    metrics["records"] = int(np.asarray(table.labelled).sum())
-    return metrics, y_true
-
-
 def _constants_exact(model: Any, values: list[np.ndarray]) -> list[np.ndarray]:
     """``values`` (an ensemble's weighted sum, per record) with each regression target that
     every member holds constant (std 0, ``objective_labels.standard_units``: each predicts
@@ -339,9 +330,14 @@ def _constants_exact(model: Any, values: list[np.ndarray]) -> list[np.ndarray]:
 def _pandas_or_same(data: Any) -> Any:
     """``data`` as a pandas DataFrame where it is another library's table (polars, pyarrow:
     ``encoderkit.frames``); else ``data`` itself (a path, a store, an array, pandas)."""
-    from encoderkit.frames import as_pandas_frame
+    from encoderkit.frames import as_pandas_frame, rows_as_frame, tensor_as_array
 
+    # labels or data as a torch tensor (one that needs grad too), a list of row dicts: as
+    # the loaded run's other entries read them
+    data = tensor_as_array(data)
     frame = as_pandas_frame(data)
+    if frame is None:
+        frame = rows_as_frame(data)
     return data if frame is None else frame
 
 
@@ -356,14 +352,6 @@ def _opened(data: Any) -> Any:
     return data
 
 
-def _same_path(a: str | Path, b: str | Path) -> bool:
-    """Whether ``a`` and ``b`` name one file (a labels file that is the data file itself)."""
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return False
-
-
 def _repeated_index_said(index: Any, ids: list[str]) -> None:
     """Warn that ``id`` names rows by position where the table's index repeats a label
     (``pd.concat`` of two frames): a unique index names them by label (``row15``), a
@@ -376,153 +364,6 @@ def _repeated_index_said(index: Any, ids: list[str]) -> None:
                   f"the rows by position ({ids[0]!r}, ...), not by index label; the returned frame keeps "
                   f"the index as given (df.reset_index(drop=True) gives ids and index that agree)",
                   UserWarning, stacklevel=3)
-
-
-def _on_rows(labels: Any, index: Any) -> Any:
-    """``labels`` (a Series, or a DataFrame without an ``id`` column) in the order of the
-    table rows ``index`` by their own index, as pandas aligns; pairing them by position
-    instead scored shuffled labels without a word. Other labels as they are."""
-    import pandas as pd
-
-    if not isinstance(labels, (pd.Series, pd.DataFrame)) or (
-            isinstance(labels, pd.DataFrame) and "id" in map(str, labels.columns)):
-        return labels
-    if labels.index.equals(index):
-        return labels
-    if index.is_unique and labels.index.is_unique and len(labels) == len(index) \
-            and labels.index.isin(index).all():
-        return labels.loc[index]
-    absent = [v for v in index[:1000] if v not in labels.index][:3]
-    raise UsageError(f"the labels' index does not match the table's ({len(labels)} labels, {len(index)} "
-                     f"rows{'; rows without a label of their index: ' + repr(absent) if absent else ''}): "
-                     f"give labels indexed like the table, or labels.to_numpy() to pair them by position")
-
-
-def _by_position(labels: Any) -> Any:
-    """``labels`` given beside data without a row index (records, a store, a file), which
-    pairs them with the records by position. A Series, or a DataFrame without an ``id``
-    column, indexed other than 0..n-1 (a slice, a shuffle) has an index the caller means,
-    and it lines up with nothing here: refused (it was scored by position without a word),
-    as ``_on_rows`` refuses an index that does not match a table's. Other labels as they are."""
-    import pandas as pd
-
-    if not isinstance(labels, (pd.Series, pd.DataFrame)) or (
-            isinstance(labels, pd.DataFrame) and "id" in map(str, labels.columns)):
-        return labels
-    if labels.index.equals(pd.RangeIndex(len(labels))):
-        return labels
-    raise UsageError(f"the labels' index is not 0..{len(labels) - 1} (it starts {list(labels.index[:3])!r}) "
-                     f"and the data has no row index to line it up on: pass labels.to_numpy() (or "
-                     f"labels.reset_index(drop=True)) to pair them with the records by position, or a "
-                     f"DataFrame with an 'id' column to pair them by record id")
-
-
-def _frame(labels: Any, spec: TaskSpec):
-    """In-memory labels as a labels table: a DataFrame as it is; a Series under its name
-    (a regression target is found by name); a 2-D array one column per target / label
-    (``_unnamed_columns``); anything else one ``label`` column."""
-    import pandas as pd
-
-    if isinstance(labels, pd.DataFrame):
-        return labels
-    if isinstance(labels, pd.Series):
-        name = labels.name if isinstance(labels.name, str) and labels.name not in ("id", "position") else "label"
-        return pd.DataFrame({name: labels.to_numpy()})
-    a = np.asarray(labels)
-    if a.ndim == 2 and not spec.token_level:
-        if a.shape[1] == 1 and spec.type != "multilabel" and len(spec.targets) <= 1:
-            return pd.DataFrame({"label": a[:, 0]})
-        if spec.type == "classification":
-            raise UsageError(f"classification takes one label per record; the labels array has shape "
-                             f"{a.shape}")
-        block = pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
-        return _unnamed_columns(block, spec, "labels (given in memory)")
-    if a.ndim == 2:  # token labels: one row per record, one column per token (as a 2-D .npy)
-        return pd.DataFrame(a, columns=[f"label_{j}" for j in range(a.shape[1])])
-    if a.ndim != 1:
-        raise UsageError(f"labels given as an array must be 1-D (or 2-D: one column per target or "
-                         f"label); got shape {a.shape}")
-    if spec.type == "regression" and len(spec.targets) > 1:
-        raise UsageError(f"the labels array is 1-D, but the run has {len(spec.targets)} targets "
-                         f"{spec.targets}: give a 2-D array of one column per target, in that order, or "
-                         f"a DataFrame with columns named after them")
-    return pd.DataFrame({"label": a})
-
-
-def _unnamed_columns(frame: Any, spec: TaskSpec, file: str):
-    """A 2-D block without column names (an array, a 2-D ``.npy``: ``label_0`` ..) for a
-    regression run with several targets or a multilabel run: its columns are the run's
-    targets / labels in the order the run lists them (``spec.targets`` / ``spec.classes``,
-    as ``predict`` writes its columns); another width is refused. Other runs: as it is."""
-    names = spec.targets if spec.type == "regression" else spec.classes if spec.type == "multilabel" else []
-    width = frame.shape[1]
-    unnamed = [str(c) for c in frame.columns] == [f"label_{j}" for j in range(width)]
-    if not names or not unnamed or (spec.type == "regression" and len(names) == 1 and width == 1) \
-            or list(names) == [str(c) for c in frame.columns]:
-        return frame
-    if width != len(names):
-        what = "targets" if spec.type == "regression" else "labels"
-        raise (UsageError if file.startswith("labels (") else DataError)(
-            f"{width} unnamed label columns, but the run has {len(names)} {what} {list(names)}: give "
-            f"one column per {what[:-1]}, in that order (or columns named after them)", file=file)
-    return frame.set_axis(list(names), axis=1)
-
-
-def _truth(spec: TaskSpec, table: L.Labels, outs: list[np.ndarray], ids: list[str]):
-    """Labelled units: (true labels in the model's encoding / original units, the model's
-    outputs ``outs`` at those units)."""
-    t = spec.type
-    if t in ("classification", "token_classification"):
-        coder = L.class_coder({c: i for i, c in enumerate(spec.classes)}, spec.class_kind)
-
-        def code(x: Any) -> int:
-            if L.is_missing(x):
-                return -1
-            i = coder(x)  # by value where the classes are numbers
-            if i is None:
-                raise DataError(L.class_mismatch(x, spec.classes, spec.class_kind), file=table.file)
-            return i
-    if spec.token_level:
-        ys, os_ = [], []
-        for r, (v, ok) in enumerate(zip(table.values, table.labelled)):
-            if not ok:
-                continue
-            out = outs[r]
-            check_token_range(table, r, ids, len(out))  # finetune's check (tasks/token_range.py)
-            v = v[:len(out)]  # past the last token: no label (checked)
-            if t == "token_classification":
-                y = np.asarray([code(x) for x in v])
-                ok_t = y >= 0
-            else:
-                y = np.asarray([L._number(x, table.file, f"record {ids[r]!r}") for x in v])[:, None]
-                ok_t = ~np.isnan(y[:, 0])
-            ys.append(y[ok_t]), os_.append(out[:len(v)][ok_t])
-        if not ys:
-            return np.zeros(0), np.zeros((0, spec.num_outputs))
-        return np.concatenate(ys), np.concatenate(os_)
-    rows = np.flatnonzero(table.labelled)
-    out = np.stack([outs[r] for r in rows]) if rows.size else np.zeros((0, spec.num_outputs))
-    if t == "classification":
-        return np.asarray([code(table.values[r]) for r in rows], dtype=np.int64), out
-    if t == "multilabel":
-        y, names = L.encode_multilabel(table)
-        if names != spec.classes:
-            unknown = [c for c in names if c not in spec.classes]
-            if unknown:  # a label the model has no output for: nothing to score it against
-                raise DataError(f"label {unknown[0]!r} is not a class of this model ({spec.classes})",
-                                file=table.file)
-            absent = [c for c in spec.classes if c not in names]
-            if absent and len(table.names) > 1:
-                # 0/1 columns: a class without its column is not "never present", it is not given
-                raise DataError(f"the labels have no column for class {absent[0]!r} (classes of this "
-                                f"model: {spec.classes}; columns: {list(table.names)})", file=table.file)
-            pos = {c: i for i, c in enumerate(names)}
-            y = np.stack([y[:, pos[c]] if c in pos else np.zeros(len(y)) for c in spec.classes], 1)
-        return y[rows], out
-    y = L.encode_regression(table, np.asarray(ids, dtype=object), False)
-    if len(spec.targets) > 1:  # the columns found by name (L.target_columns), a subset too
-        out = out[:, [spec.targets.index(n) for n in table.names]]
-    return y[rows], out
 
 
 def load_finetuned(checkpoint: Path, state: dict[str, Any], device: Any = "cpu",

@@ -14,7 +14,7 @@ import numpy as np
 
 from encoderkit.errors import OutputExistsError, UsageError
 from encoderkit.tasks import labels as L
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 
 
 def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
@@ -32,7 +32,7 @@ def prediction_frame(spec: TaskSpec, ids: list[str], outs: list[np.ndarray]):
     else:
         values = np.stack(outs) if outs else np.zeros((0, spec.num_outputs))
         frame = pd.DataFrame({"id": list(ids)})
-    if t in ("classification", "token_classification"):
+    if t in CLASS_TASKS:
         codes = values.argmax(1) if len(values) else np.zeros(0, np.int64)
         # the labels' own kind (1, not '1', for int labels): compared with them as they are
         frame["prediction"] = L.class_values(spec.classes, spec.class_kind)[codes]
@@ -59,7 +59,7 @@ def as_written(frame: Any, spec: TaskSpec, kind: str = "csv") -> Any:
     the labels' own (int64, bool, float, text), so ``label == prediction`` holds there as in
     Python (as text, int 0/1 labels matched no prediction); only a kind Parquet has no type
     for (ints beyond int64, held as Python ints) is written as its names."""
-    if spec.type in ("classification", "token_classification") and "prediction" in frame.columns:
+    if spec.type in CLASS_TASKS and "prediction" in frame.columns:
         if kind == "parquet" and frame["prediction"].dtype != object:
             return frame
         frame = frame.assign(prediction=np.asarray([L._class_name(v) for v in frame["prediction"]],

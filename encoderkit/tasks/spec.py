@@ -10,7 +10,10 @@ SEQUENCE_TASKS = ("classification", "multilabel", "regression")
 TOKEN_TASKS = ("token_classification", "token_regression")
 CONTRASTIVE_TASKS = ("contrastive", "supervised_contrastive")
 TASK_TYPES = SEQUENCE_TASKS + TOKEN_TASKS + CONTRASTIVE_TASKS
+# the tasks whose labels are classes (their names saved in ``classes``)
 CLASSIFICATION_TASKS = ("classification", "token_classification", "supervised_contrastive")
+# those that predict one class per sequence / token (softmax logits, accuracy, class columns)
+CLASS_TASKS = ("classification", "token_classification")
 REGRESSION_TASKS = ("regression", "token_regression")
 POOLINGS = ("mean", "cls", "mean_std")
 

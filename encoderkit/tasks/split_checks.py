@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from encoderkit.tasks.metrics import auroc_note_of, one_valued_labels
-from encoderkit.tasks.spec import TaskSpec
+from encoderkit.tasks.spec import CLASS_TASKS, TaskSpec
 
 # Fewer validation records than this draw a warning: one record then moves accuracy by 5
 # points or more, and a fraction metric's standard error (0.5 / sqrt(n), as in
@@ -81,7 +81,7 @@ def small_validation(spec: TaskSpec, y: Any, val_indices: np.ndarray, n_labelled
     warning (training first), not blamed on the validation split alone here."""
     n = len(val_indices)
     absent: list[str] = []
-    if spec.type in ("classification", "token_classification") and n:
+    if spec.type in CLASS_TASKS and n:
         seen = set(np.flatnonzero(_class_counts(spec, y, val_indices)).tolist())
         absent = [str(c) for k, c in enumerate(spec.classes) if k not in seen and k not in set(untrained)]
     flat: list[str] = []  # multilabel: labels of one value in the split, with that value

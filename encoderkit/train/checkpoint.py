@@ -32,7 +32,8 @@ from encoderkit.outputs import as_created
 # live in their own modules; their names stay importable from here
 from encoderkit.train.checkpoint_config import OLDER_RUN, RESUMABLE_KEYS, _typed, config_diff, config_hash, flatten
 # what a reader of a run being written needs (a checkpoint removed or replaced while it is read)
-from encoderkit.train.checkpoint_live import CheckpointRemoved, aside, being_replaced, checkpoint_identity
+from encoderkit.train.checkpoint_live import (STATE_FILE, CheckpointRemoved, aside, being_replaced,
+                                             checkpoint_identity)
 from encoderkit.train.checkpoint_rng import _RNG_ERRORS, _b64, _parse_rng, _unb64, rng_state, set_rng_state
 # safetensors files read by their name's bytes (a run folder named under a locale not UTF-8)
 from encoderkit.train.checkpoint_safetensors import load_tensors, read_header
@@ -61,7 +62,6 @@ __all__ = [
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
-STATE_FILE = "state.json"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -276,6 +276,10 @@ def _json_default(x: Any) -> Any:
 
 
 def read_state(path: Path) -> dict[str, Any]:
+    """``state.json`` of the checkpoint folder ``path``, as a dict: the one reader of it (the
+    trainer's resume, ``load``, fine-tuning). A ``DataError`` naming the file where it is
+    missing, not a JSON object, of another format version (a newer one: upgrade) or has a
+    counter that is not a count."""
     file = Path(path) / STATE_FILE
     try:
         state = json.loads(file.read_text())
@@ -286,6 +290,9 @@ def read_state(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise DataError(f"holds a JSON {type(state).__name__}, not an object", file=file)
     version = state.get("format_version")
+    if _is_count(version) and version > FORMAT_VERSION:  # written by a newer encoderkit
+        raise DataError(f"has format_version {version}, newer than this encoderkit reads "
+                        f"({FORMAT_VERSION}); upgrade encoderkit to load it", file=file)
     if version != FORMAT_VERSION:
         raise DataError(f"checkpoint {path} has format_version {version!r}; this encoderkit "
                         f"reads format_version {FORMAT_VERSION}", file=file)

@@ -16,7 +16,9 @@ from pathlib import Path
 from encoderkit.errors import DataError
 from encoderkit.outputs import process_alive
 
-STATE_FILE = "state.json"  # checkpoint.STATE_FILE (that module imports this one)
+# a checkpoint's state file: the one definition (``checkpoint`` and ``compose_compat``, which
+# must not load torch, take it from here)
+STATE_FILE = "state.json"
 
 
 class CheckpointRemoved(DataError):

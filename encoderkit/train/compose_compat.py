@@ -18,8 +18,7 @@ from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-# encoderkit.train.checkpoint.STATE_FILE (not imported: that module loads torch, composing does not)
-STATE_FILE = "state.json"
+from encoderkit.train.checkpoint_live import STATE_FILE  # torch-free: composing loads no torch
 
 
 def resumed_checkpoint(run: Any) -> Path | None:

@@ -1,8 +1,9 @@
 """A run's directory: whether a ``run.dir`` may be run in (``check_run_dir``: a run's own
-folder or a new one, never a user's; ``check_no_links``), the leftovers a crash leaves in it
-(``remove_run_leftovers``, ``discard_metrics``), the one-line error of a ``run.dir`` that
-cannot be made (``run_dir_error``), and the lock that keeps two runs out of one
-directory (``lock_run_dir`` / ``unlock_run_dir``, held across an ensemble's members by
+folder or a new one, never a user's; ``check_no_links``; another command's run folder, such
+as impute's ``run_dir``, is checked in its own flavour, a ``RunFolder``; ``empty_run_dir``),
+the leftovers a crash leaves in it (``remove_run_leftovers``, ``discard_metrics``), the
+one-line error of a ``run.dir`` that cannot be made (``run_dir_error``), and the lock that
+keeps two runs out of one directory (``lock_run_dir`` / ``unlock_run_dir``, held across an ensemble's members by
 ``keep_run_dir_locks``).
 
 Split out of ``checkpoint.py`` (what is saved and loaded); its names stay importable from
@@ -15,8 +16,9 @@ import contextlib
 import errno
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from encoderkit.errors import DataError, EncoderkitError
 from encoderkit.outputs import write_error
@@ -54,43 +56,85 @@ def check_no_links(run_dir: Path) -> None:
                             file=p)
 
 
-def check_run_dir(run_dir: Path) -> None:
-    """Refuse a ``run.dir`` that exists and is not a run's: pretraining into a user's folder
-    replaced its ``config.yaml`` / ``metrics.jsonl`` / ``loss.png`` without a word, and into a
-    record store's folder mixed a run with the store. A run's folder has a ``config.yaml`` a
-    run wrote (other files beside it, such as predictions written there, are the user's and
-    stay); without one, it holds nothing but what runs write (checkpoints copied in, the
-    metrics of an attempt killed early)."""
+@dataclass(frozen=True)
+class RunFolder:
+    """Which command's folder a run directory is, for ``check_run_dir``: the parameter naming
+    it, whose folder it is and what the command writes there (for the refusal), and
+    ``foreign``: what an existing folder holds that the command did not write (None: nothing,
+    the folder is new, empty, or the command's own)."""
+
+    key: str
+    whose: str
+    writes: str
+    foreign: Callable[[Path], str | None]
+
+
+def _not_a_trainers(run_dir: Path) -> str | None:
+    """A trainer's folder has a ``config.yaml`` a run wrote (other files beside it, such as
+    predictions written there, are the user's and stay); without one, it holds nothing but
+    what runs write (checkpoints copied in, the metrics of an attempt killed early)."""
     import yaml
 
-    from encoderkit.train.config import ConfigError
-
-    run_dir = Path(run_dir)
-    try:  # a name longer than the file system takes fails the first stat: one line, not a traceback
-        if not run_dir.is_dir():
-            _check_creatable(run_dir)
-            return  # a new folder, or a file (refused where the folder is made)
-    except OSError as e:
-        raise run_dir_error(run_dir, e) from None
-    check_no_links(run_dir)
     config = run_dir / "config.yaml"
     if config.exists():
         try:
             loaded = yaml.safe_load(config.read_text())
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             loaded = None
-        if isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded):
-            return
-        what = "a config.yaml that no run wrote"
-    else:
-        foreign = sorted(p.name for p in run_dir.iterdir()
-                         if p.name not in RUN_ENTRIES and not p.name.startswith(RUN_TEMP_PREFIXES))
-        if not foreign:
-            return
-        what = repr(foreign[0]) + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
-    raise ConfigError(f"The 'run.dir' parameter {str(run_dir)!r} is a folder that is not a run's "
-                      f"(it holds {what}): a run there would overwrite or mix with those files; "
-                      f"name a new or empty folder")
+        return None if isinstance(loaded, dict) and {"train", "model", "data"} <= set(loaded) else \
+            "a config.yaml that no run wrote"
+    return named_entries([p.name for p in run_dir.iterdir()
+                          if p.name not in RUN_ENTRIES and not p.name.startswith(RUN_TEMP_PREFIXES)])
+
+
+def named_entries(names: list[str]) -> str | None:
+    """``names`` (of a folder's entries) in a refusal: the first and how many more; None: none."""
+    names = sorted(names)
+    return (repr(names[0]) + (f" and {len(names) - 1} more" if len(names) > 1 else "")) if names else None
+
+
+TRAINER = RunFolder("run.dir", "a run's", "a run", _not_a_trainers)
+
+
+def check_run_dir(run_dir: Path, kind: RunFolder = TRAINER) -> bool:
+    """Refuse a run directory (``kind.key``) that exists and is not ``kind``'s: pretraining
+    into a user's folder replaced its ``config.yaml`` / ``metrics.jsonl`` / ``loss.png``
+    without a word, and into a record store's folder mixed a run with the store; impute
+    replaced a user's ``holed.csv``. Also refused: a file in its place, a new folder where it
+    cannot be made, a linked ``checkpoints/`` / ``best/`` / ``members/`` (``check_no_links``).
+    The folder itself may be a link: the run writes in the folder it points to. True where
+    the folder exists and holds anything (an earlier run of ``kind``)."""
+    from encoderkit.train.config import ConfigError
+
+    run_dir = Path(run_dir)
+    try:  # a name longer than the file system takes fails the first stat: one line, not a traceback
+        if not run_dir.is_dir():
+            if run_dir.exists() or run_dir.is_symlink():  # a file, or a link to nothing
+                raise run_dir_error(run_dir, OSError(errno.EEXIST, os.strerror(errno.EEXIST)), key=kind.key)
+            _check_creatable(run_dir, kind.key)
+            return False
+        held = any(run_dir.iterdir())
+    except OSError as e:
+        raise run_dir_error(run_dir, e, key=kind.key) from None
+    check_no_links(run_dir)
+    what = kind.foreign(run_dir) if held else None
+    if what is not None:
+        raise ConfigError(f"The {kind.key!r} parameter {str(run_dir)!r} is a folder that is not {kind.whose} "
+                          f"(it holds {what}): {kind.writes} there would overwrite or mix with those files; "
+                          f"name a new or empty folder", key=kind.key)
+    return held
+
+
+def empty_run_dir(run_dir: Path) -> None:
+    """Remove what ``run_dir`` holds, never following a link: a linked entry is unlinked, and
+    a ``run_dir`` that is itself a link keeps its link and its target folder (emptied)."""
+    import shutil
+
+    for p in Path(run_dir).iterdir():
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
 
 
 def run_dir_error(run_dir: Path, exc: OSError, key: str = "run.dir") -> EncoderkitError:
@@ -124,7 +168,7 @@ def _named_wrong(run_dir: Path, exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _check_creatable(run_dir: Path) -> None:
+def _check_creatable(run_dir: Path, key: str = "run.dir") -> None:
     """A new ``run.dir`` whose nearest existing folder cannot be written to (a read-only
     file system, a shared model mount, no permission) is a ``DataError`` (exit 1), as a
     file that cannot be written is, not a mistyped parameter (exit 2)."""
@@ -133,8 +177,8 @@ def _check_creatable(run_dir: Path) -> None:
         folder = folder.parent
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
         raise DataError(f"the run folder cannot be created: {folder} is not writable (a read-only file "
-                        "system, or no permission); choose a run.dir where this user can write",
-                        file=run_dir, key="run.dir")
+                        f"system, or no permission); choose a {key} where this user can write",
+                        file=run_dir, key=key)
 
 
 def remove_run_leftovers(run_dir: Path) -> None:

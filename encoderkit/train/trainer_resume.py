@@ -164,7 +164,7 @@ class TrainerResume:
         if ranks != self.info.world_size:
             raise ConfigError(f"checkpoint {path} was written by {ranks} rank{'s' if ranks != 1 else ''}; "
                               f"resuming needs the same number (got {self.info.world_size})")
-        same = self._same_content(path, state)  # files moved, their content the same
+        same = self._same_content(state)  # files moved, their content the same
         diff = ckpt.config_diff(state["config"], self.config_dict, self.domain.read_options(), same)
         if diff:
             older = any(ckpt.OLDER_RUN in d or "checkpoint '<absent>'" in d for d in diff)
@@ -202,7 +202,7 @@ class TrainerResume:
                                "".join(metrics_line(h) for h in self.history))
         self.resumed_from = path
 
-    def _same_content(self, path: Path, state: dict[str, Any]) -> list[str]:
+    def _same_content(self, state: dict[str, Any]) -> list[str]:
         """The config keys that may differ from the checkpoint's on resume as long as the content
         they name is the same: a labels or split file whose sha256 the checkpoint recorded
         (``_check_inputs`` compares that). And always the pretrained checkpoint fine-tuning

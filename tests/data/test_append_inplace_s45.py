@@ -331,9 +331,25 @@ def test_a_store_of_another_layout_is_copied(tmp_path, monkeypatch):
     (np.array([[1.0, 2.0]], dtype=np.float32), [np.array([3, 4], dtype=np.int16)]),
 ])
 def test_meta_of_old_and_new_records_is_what_the_copying_path_builds(base, values):
-    from encoderkit.data.store_link import meta_array as _meta_array
+    # the production path of an append (store_columns.write_meta / _rows over the old store's
+    # array and the new records' blocks), against np.asarray of one list of every value
+    import zarr
+
+    from encoderkit.data.store_columns import BaseArray, Blocks, write_meta
 
     want = np.asarray(list(base) + list(values))  # the copying path: one list of every record's value
-    got = _meta_array(base, values)
-    assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
+    group = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
+    old = group.create_array("old", shape=base.shape, dtype=str if base.dtype.kind == "U" else base.dtype)
+    old[:] = base
+    new = Blocks()
+    for v in values:
+        new.append(v)
+    def read(sel):  # as RecordStore._read gives an append the old rows: zarr strings as numpy str
+        out = np.asarray(old[sel])
+        return out.astype(object).astype(str) if out.dtype.kind == "T" else out
+
+    spec = write_meta(group, "m", len(want), new, BaseArray(old, len(base), read, None), None)
+    got = group["m"][:]
+    assert spec == {"dtype": "str" if want.dtype.kind == "U" else str(want.dtype), "shape": list(want.shape[1:])}
+    assert got.shape == want.shape and (want.dtype.kind == "U" or got.dtype == want.dtype)
+    np.testing.assert_array_equal(got.astype(want.dtype), want)

@@ -245,7 +245,7 @@ def test_option_validation_names_option_allowed_values_and_value():
         GenomicDomain({}, mask_rate=1.5)
     with pytest.raises(ValueError, match=r"'masker' option"):
         GenomicDomain({}, masker="column")
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['kmer_size'\]"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) of the genomic domain: \['kmer_size'\]"):
         GenomicDomain({}, kmer_size=3)
     d = GenomicDomain({}, tokens="kmer", k=4)
     assert GenomicDomain(**{k: v for k, v in d.describe().items() if k == "schema"},

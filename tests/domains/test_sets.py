@@ -179,7 +179,7 @@ def test_options_are_validated_with_teaching_errors():
         SetsDomain(schema, order="spiral")
     with pytest.raises(ValueError, match=r"'unit'.*-1"):
         SetsDomain(schema, unit=-1)
-    with pytest.raises(ValueError, match="unknown options"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) of the sets domain: \["):
         SetsDomain(schema, mask_ratio=0.3)
     with pytest.raises(ValueError, match=r"'pooling'.*pooling_token"):
         SetsDomain(schema, pooling="cls")

@@ -46,7 +46,7 @@ def test_options_are_validated_with_the_option_name_allowed_values_and_value():
         TimeSeriesDomain({}, masker="nope")
     with pytest.raises(ValueError, match=r"'mask_rate'"):
         TimeSeriesDomain({}, mask_rate=1.5)
-    with pytest.raises(ValueError, match=r"'options'.*Got \['bogus'\]"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) of the timeseries domain: \['bogus'\]"):
         TimeSeriesDomain({}, bogus=1)
     d = TimeSeriesDomain({}, masker={"random": 1, "tail": 1}, channel_independent=True)
     assert d.rope_axes == 1 and TimeSeriesDomain({}).rope_axes == 2

@@ -13,7 +13,7 @@ from encoderkit.tasks.objective import TaskObjective, selection_tolerance
 
 def _fresh(metric: str, tolerance: float = 0.0) -> TaskObjective:
     obj = object.__new__(TaskObjective)  # only the selection state, no trainer
-    obj.metric, obj.best, obj.best_loss, obj.bad_evals = metric, None, None, 0
+    obj.metric, obj.best, obj.bad_evals = metric, None, 0
     obj.peak, obj.peak_loss, obj.tolerance = None, None, tolerance
     return obj
 
@@ -23,7 +23,7 @@ def test_tie_on_metric_is_broken_by_validation_loss():
     evals = [(0.92, 0.40), (0.92, 0.30), (0.92, 0.35), (0.90, 0.10), (0.95, 0.90)]
     picked = [obj._update(f1, loss) for f1, loss in evals]
     assert picked == [True, True, False, False, True]
-    assert (obj.best, obj.best_loss, obj.bad_evals) == (0.95, 0.90, 0)
+    assert (obj.best, obj.peak_loss, obj.bad_evals) == (0.95, 0.90, 0)
 
 
 def test_lower_is_better_metric_and_missing_loss():

@@ -414,7 +414,7 @@ def _two_target_objective(trainer):
     obj = object.__new__(TaskObjective)
     obj.trainer, obj.metric, obj.tolerance = trainer, "rmse", 0.0
     obj.spec = TaskSpec(type="regression", targets=["count", "frac"], mean=[2000.0, 0.5], std=[400.0, 0.2])
-    obj.best = obj.best_loss = obj.peak = obj.peak_loss = None
+    obj.best = obj.peak = obj.peak_loss = None
     obj.bad_evals, obj.stop = 0, False
     obj.saved = []
     obj._save_best = lambda trainer: obj.saved.append(trainer)

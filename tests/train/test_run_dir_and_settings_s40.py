@@ -5,6 +5,8 @@ and schedule's numbers are checked before any work (they failed as tracebacks)."
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from encoderkit.cli import main
@@ -129,5 +131,16 @@ def test_evaluate_without_labels_uses_the_tables_label_column_or_says_what_it_ne
     assert metrics["records"] == 40
     with pytest.raises(UsageError, match="evaluate needs labels"):
         model.evaluate(frame.drop(columns=["vote"]), None, verbose=False)
-    with pytest.raises(ValueError, match="rows as dicts: pass pd.DataFrame"):  # session 53's words
-        model.embed([{"age": 30.0, "vote": 1}])
+    rows = [{"age": 30.0, "vote": 1}]  # session 54: the table pandas reads (refused in session 53)
+    np.testing.assert_array_equal(model.embed(rows), model.embed(pd.DataFrame(rows)))
+    pd.testing.assert_frame_equal(model.predict(frame.to_dict("records")), model.predict(frame))
+    # evaluate reads rows (the label column among them) and labels as rows or a tensor alike
+    assert model.evaluate(frame.to_dict("records"), None, verbose=False) == metrics
+    import torch
+
+    labels = frame[["vote"]]
+    assert model.evaluate(frame.drop(columns=["vote"]), labels.to_dict("records"), verbose=False) == \
+        model.evaluate(frame.drop(columns=["vote"]), labels, verbose=False)
+    codes = frame["vote"].astype("float64").to_numpy()
+    assert model.evaluate(frame, torch.tensor(codes, requires_grad=True), verbose=False) == \
+        model.evaluate(frame, codes, verbose=False)

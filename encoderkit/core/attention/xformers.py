@@ -2,7 +2,8 @@
 
 xformers has block-diagonal masks that are causal-local but none that is a
 symmetric local window, so this backend serves global layers only; a config
-with local layers is refused when the Encoder is built (see ``check_config``).
+with local layers is refused when the Encoder is built (``core.model.Encoder``
+raises ``window_error``).
 """
 
 from __future__ import annotations
