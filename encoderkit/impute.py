@@ -67,6 +67,7 @@ from encoderkit.impute_report import ImputeReport, unfilled_columns
 from encoderkit.impute_scores import score_written
 from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
+from encoderkit.plausible_fills import plausible_channels, plausible_fills
 from encoderkit.selection import SELECT
 from encoderkit.train.run_dir import RunFolder
 
@@ -188,7 +189,8 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
             ends = select_fills([ch for ch in truth if ch.name in past], fills, past, series)
             choices = with_ends(choices, ends)
         by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
-        written = written_channels(mine, by, choices, past)
+        # scored as written: fills the held-back copy's values bound (plausible_fills, as ``_fill``)
+        written = plausible_channels(chans, written_channels(mine, by, choices, past))
     return [score_written([s], truth, mine, written, regions[s.region])[0] for s in scores], choices
 
 
@@ -367,6 +369,8 @@ def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: 
             if at_ends:  # a series' leading / trailing gaps: their own choice (``impute_regions``)
                 filled = fill_ends(cands, at_ends, filled, inp.data, columns, cats, inp.series_column)
             del cands
+        # every fill final (the models', a candidate's): the file's own values bound it (plausible_fills)
+        filled = plausible_fills(inp.data, filled, columns, cats, inp.series_column)
     after = {ch.name: int(is_missing(ch.values).sum()) for ch in channels(filled, columns, cats)}
     report.filled = {k: missing[k] - after.get(k, missing[k]) for k in missing}
     left = {k: n for k, n in after.items() if n and k in missing}

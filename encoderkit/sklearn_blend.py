@@ -114,13 +114,18 @@ class BlendMixin:
         """``filled`` (the encoder's) with each numeric column's missing cells from the fill
         ``selection`` (default ``selection_``) names there: the encoder's, a classical
         imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
-        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed."""
+        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed. The fills
+        mixed are then made plausible (``domains.tabular.plausible``: a column never below 0 at
+        fit nor in ``frame`` is filled >= 0, one within [0, 1] within it, float32 noise off an
+        observed value is that value); the weights, and so ``return_std``'s spread, are those of
+        the fill before: a clipped fill keeps its std."""
         from domains.tabular.blend import SOURCES
 
         if getattr(self, "blend_model_", None) is None:
             return filled, None
         cols = self.blend_columns_
         selection = self.selection_ if selection is None else selection
+        from domains.tabular.plausible import plausible_numbers
         from domains.tabular.schema import fill_column
 
         mine = _numbers(filled, cols)
@@ -144,6 +149,11 @@ class BlendMixin:
         whole = np.array([bool(schema.get(c, {}).get("integer")) or pd.api.types.is_integer_dtype(filled[c])
                           for c in cols])
         mine[:, whole] = np.round(mine[:, whole])
+        # the blend's fills final: a count's never below 0, no float32 noise (domains/tabular/plausible.py)
+        given = _numbers(frame, cols)
+        for j, c in enumerate(cols):
+            if missing[:, j].any() and not schema.get(c, {}).get("datetime"):
+                mine[missing[:, j], j] = plausible_numbers(mine[missing[:, j], j], given[:, j], schema.get(c))
         out = filled.copy()
         for j, c in enumerate(cols):
             if missing[:, j].any():  # every cell the encoder filled, written in the caller's dtype

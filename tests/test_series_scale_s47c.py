@@ -20,6 +20,7 @@ from domains.timeseries.rowfills import naive_fills, seasonal_fill_rows, seasona
 from domains.timeseries.seasonal import (linear_fill, nan_run_lengths, period_helps, seasonal_fill,
                                         seasonal_naive)
 from encoderkit.impute_cells import set_cells
+from encoderkit.plausible_fills import plausible_series
 
 SCHEMA = {"n_series": 60, "sum_length": 3000, "max_channels": 3, "max_length": 90}
 
@@ -106,6 +107,8 @@ def one_series_infill(d: TimeSeriesDomain, data: dict) -> tuple[list, dict]:
         counts[i][at] += fill[:, keep]
     filled = [np.divide(s, n, out=np.zeros_like(s), where=n > 0) for s, n in zip(sums, counts)]
     d._constant_fills(arrays, filled)
+    # fills a channel could hold, as infill's last step (encoderkit/plausible_fills.py)
+    filled = plausible_series(arrays, filled, [np.isfinite(a) & ~d._is_missing_value(a) for a in arrays])
     return masked, d._rebuild(data, how, filled)
 
 

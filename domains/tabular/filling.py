@@ -21,6 +21,7 @@ from encoderkit.errors import DataError
 from domains.tabular.blend import (CategoryForests, FittedImputers, category_proba, classical_estimate,
                                    forest_fits)
 from domains.tabular.datetext import date_fills, text_dates
+from domains.tabular.plausible import plausible_column
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 from domains.tabular.schema_match import unicode_twins_said
 
@@ -247,7 +248,8 @@ class TableInfill:
             at = missing[rows, j]  # the same cells, among the rows with a hole
             key = names[col["name"]]
             if col["kind"] == "numeric":
-                values = decode_numeric(filled_num[at, j], col)
+                # a count's chain fill below 0, float32 noise off an observed value (plausible.py)
+                values = plausible_column(decode_numeric(filled_num[at, j], col), frame[key], col)
                 if col.get("datetime") and text_dates(frame[key]) is not None:  # dates as text: as written
                     values = date_fills(values, frame[key].dropna().to_numpy(dtype=object))
             else:
