@@ -159,14 +159,18 @@ def holds_a_row(x: Any) -> bool:
 
 def _is_row(r: Any) -> bool:
     """A dict of one value a key (a cell each: a number, a text, None, a date)."""
-    return isinstance(r, Mapping) and all(pd.api.types.is_scalar(v) for v in r.values())
+    # a 0-d numpy array (np.array(3.0), what indexing some arrays gives) is one cell too
+    return isinstance(r, Mapping) and all(pd.api.types.is_scalar(v) or (isinstance(v, np.ndarray) and v.ndim == 0)
+                                          for v in r.values())
 
 
 def rows_as_frame(x: Any) -> pd.DataFrame | None:
     """A list of row dicts (``holds_rows``) as the table ``pandas.DataFrame(rows)`` makes of
     it (keys as columns in order of first appearance, a key a row lacks a missing cell); None
     for anything else."""
-    return pd.DataFrame(list(x)) if holds_rows(x) else None
+    if not holds_rows(x):
+        return None
+    return pd.DataFrame([{k: v.item() if isinstance(v, np.ndarray) else v for k, v in r.items()} for r in x])
 
 
 def _arrow_table(x: Any) -> Any:

@@ -28,12 +28,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.numerics import finite_mean_std
+
 # float32's machine epsilon: the relative resolution of a fill computed in float32
 F32_EPS = float(np.finfo(np.float32).eps)
 # a fill this many column standard deviations from an observed value is that value, however
 # near the column's centre it lies (float32 noise of a normalised value is below it: 6e-8 sd
 # at the centre; the brief's figure)
 SNAP_SD = 1e-6
+# Observed values a bound needs where the rows being filled are all the evidence (no training
+# range): a series seen twice at 0.0 and 0.8 says little about [0, 1] (all of 10 draws >= 0
+# from a column that is negative a quarter of the time: 6%)
+MIN_EVIDENCE = 10
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,18 @@ def column_range(observed: np.ndarray, known: tuple[float, float] | None = None)
     snap targets too. None: nothing observed and nothing known, so nothing to decide from."""
     v = np.asarray(observed, dtype=np.float64).reshape(-1)
     v = v[np.isfinite(v)]
+    enough = known is not None or v.size >= MIN_EVIDENCE
     if known is not None:
         v = np.concatenate([v, [x for x in known if np.isfinite(x)]])
     if v.size == 0:
         return None
     values = np.unique(v)
     lo, hi = float(values[0]), float(values[-1])
-    lower = 0.0 if lo >= 0.0 else None
+    lower = 0.0 if lo >= 0.0 and enough else None
     upper = 1.0 if lower is not None and hi <= 1.0 else None
-    return ColumnRange(values, lower, upper, float(v.mean()), float(v.std()))
+    # without overflow (values near 1e200: numpy's std is inf, which would snap every fill)
+    mean, sd = finite_mean_std(v)
+    return ColumnRange(values, lower, upper, float(mean), float(sd))
 
 
 def snap_tolerance(r: ColumnRange, target: np.ndarray) -> np.ndarray:

@@ -21,16 +21,23 @@ TINY = ["model.hidden_size=16", "model.num_layers=1", "model.num_heads=2",
 # ------------------------------------------------------------------ the rule, hand-computed
 
 def test_counts_clip_at_zero_fractions_at_zero_and_one_a_negative_column_is_left_alone():
-    data = pd.DataFrame({"count": [5.0, 7.0, 9.0, np.nan], "share": [0.2, 0.9, np.nan, np.nan],
-                         "delta": [-1.0, 5.0, 7.0, np.nan], "word": ["a", "b", None, None]})
-    filled = pd.DataFrame({"count": [5.0, 7.0, 9.0, -84.0], "share": [0.2, 0.9, 1.3, -0.1],
-                           "delta": [-1.0, 5.0, 7.0, -84.0], "word": ["a", "b", "a", "b"]})
+    seen = pd.DataFrame({"count": [5.0, 7.0, 9.0], "share": [0.2, 0.9, 0.5], "delta": [-1.0, 5.0, 7.0],
+                         "word": ["a", "b", "a"]})
+    holes = pd.DataFrame({"count": [np.nan, np.nan], "share": [np.nan, np.nan], "delta": [np.nan, np.nan],
+                          "word": [None, None]})
+    data = pd.concat([seen] * 4 + [holes], ignore_index=True)  # 12 observed values a column
+    filled = data.copy()
+    filled.loc[12:, "count"], filled.loc[12:, "share"] = [-84.0, 3.0], [1.3, -0.1]
+    filled.loc[12:, "delta"], filled.loc[12:, "word"] = [-84.0, 1.0], ["a", "b"]
     out = plausible_fills(data, filled)
-    assert out["count"].tolist() == [5.0, 7.0, 9.0, 0.0]  # 0, not the observed minimum 5
-    assert out["share"].tolist() == [0.2, 0.9, 1.0, 0.0]
-    assert out["delta"].tolist() == [-1.0, 5.0, 7.0, -84.0]  # one negative value seen: no bound
-    assert out["word"].tolist() == ["a", "b", "a", "b"]
+    assert out["count"].tolist()[12:] == [0.0, 3.0]  # 0, not the observed minimum 5
+    assert out["share"].tolist()[12:] == [1.0, 0.0]
+    assert out["delta"].tolist()[12:] == [-84.0, 1.0]  # one negative value seen: no bound
+    assert out["word"].tolist() == filled["word"].tolist()
     assert out["count"].dtype == np.float64
+    # fewer than MIN_EVIDENCE observed values (and no training range): too little to bound by
+    few = plausible_fills(data.iloc[[0, 1, 12]].reset_index(drop=True), filled.iloc[[0, 1, 12]].reset_index(drop=True))
+    assert few["count"].tolist() == [5.0, 7.0, -84.0]
 
 
 def test_float32_noise_off_an_observed_value_is_that_value_and_a_real_fill_is_not():
@@ -47,24 +54,28 @@ def test_float32_noise_off_an_observed_value_is_that_value_and_a_real_fill_is_no
 
 
 def test_series_array_channels_bounded_per_channel_pooled_over_series():
-    data = np.array([[[1.0, np.nan, 3.0], [-1.0, np.nan, 2.0]], [[4.0, np.nan, 0.5], [2.0, 2.0, np.nan]]])
-    filled = np.array([[[1.0, -2.0, 3.0], [-1.0, -2.0, 2.0]], [[4.0, 1.00000001, 0.5], [2.0, 2.0, -3.0]]])
+    t = np.arange(7, dtype=np.float64)
+    data = np.stack([np.stack([1.0 + t, t - 1.0]), np.stack([4.0 + t, 2.0 + t])])  # [series, channel, time]
+    data[:, :, 3] = np.nan
+    filled = data.copy()
+    filled[:, 0, 3], filled[:, 1, 3] = [-2.0, 1.00000001], [-2.0, -3.0]
     out = plausible_fills(data, filled)
-    # channel 0: never negative in either series -> clipped, snapped to the observed 1.0;
-    # channel 1: -1 observed in series 0 -> left alone in both
-    assert out[:, 0, 1].tolist() == [0.0, 1.0] and out[:, 1].tolist() == filled[:, 1].tolist()
+    # channel 0: never negative in either series (12 values) -> clipped, snapped to the observed
+    # 1.0; channel 1: -1 observed in series 0 -> left alone in both
+    assert out[:, 0, 3].tolist() == [0.0, 1.0] and out[:, 1].tolist() == filled[:, 1].tolist()
 
 
 def test_held_back_channels_scored_as_written():
     """impute's held-back fills (``Channel``s) under the rule, the held-back copy deciding."""
     from encoderkit.impute_cells import Channel
 
-    given = [Channel("n", np.array([2.0, np.nan, 4.0, np.nan])), Channel("d", np.array([-2.0, np.nan, 4.0, 1.0]))]
-    made = [Channel("n", np.array([2.0, -3.0, 4.0, 4.0 + 1e-12])), Channel("d", np.array([-2.0, -3.0, 4.0, 1.0]))]
+    base = np.arange(2.0, 12.0)  # 10 observed values: enough to bound by
+    given = [Channel("n", np.r_[base, np.nan, np.nan]), Channel("d", np.r_[-2.0, base[1:], np.nan, 1.0])]
+    made = [Channel("n", np.r_[base, -3.0, 4.0 + 1e-12]), Channel("d", np.r_[-2.0, base[1:], -3.0, 1.0])]
     from encoderkit.plausible_fills import plausible_channels
 
     out = plausible_channels(given, made)
-    assert out[0].values.tolist() == [2.0, 0.0, 4.0, 4.0] and out[1] is made[1]
+    assert out[0].values.tolist()[-2:] == [0.0, 4.0] and out[1] is made[1]
 
 
 # ------------------------------------------------------------------ a table domain's fill
@@ -134,15 +145,26 @@ def test_table_infill_of_new_rows_snaps_float32_noise_to_the_training_minimum_an
         assert domain.infill(new, _at_edge(domain, edge)).loc[0, "a"] == want
 
 
-def test_a_training_minimum_of_zero_recovered_from_the_schema_is_zero():
-    """0 standardised by mean 7.105, std 0.3 comes back as -8.9e-16 in float64: still a column
-    never below 0 (EncoderImputer's star98 PERASIAN kept a fill of -0.56 so)."""
+def test_a_negative_value_in_a_validation_row_keeps_the_column_unbounded():
+    """The schema's quantile edges are of the training split only: a column whose one negative
+    value fell in a validation row was clipped at 0 by a trained run (review, session 54). The
+    bounds are the schema's ``low`` / ``high``, over every row."""
+    from domains.tabular.domain import TabularDomain
     from domains.tabular.plausible import plausible_numbers, training_range
+    from encoderkit.data.split import validation_mask
 
-    col = {"kind": "numeric", "mean": 7.105, "std": 0.3, "edges": [(0.0 - 7.105) / 0.3, (9.5 - 7.105) / 0.3]}
-    assert col["edges"][0] * col["std"] + col["mean"] < 0  # the round trip's error
-    assert training_range(col) == (0.0, 9.5)
-    assert plausible_numbers(np.array([-0.56]), np.array([np.nan]), col).tolist() == [0.0]
+    rows = 120
+    val = np.flatnonzero(validation_mask(rows, 0.05, 0))
+    y = np.linspace(1.0, 10.0, rows)
+    frame = pd.DataFrame({"x": 2.0 * y, "y": y})
+    frame.loc[val[0], "x"] = -4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        domain = TabularDomain.from_frame(frame, {"validation_fraction": 0.05, "split_seed": 0})
+    col = next(c for c in domain.columns if c["name"] == "x")
+    assert col["edges"][0] * col["std"] + col["mean"] > 0  # the training split alone never went below 0
+    assert training_range(col) == (-4.0, 20.0)
+    assert plausible_numbers(np.array([-2.0]), np.array([3.0, np.nan]), col).tolist() == [-2.0]
 
 
 def test_table_infill_of_new_rows_bound_only_where_the_training_rows_keep_to_it_too():

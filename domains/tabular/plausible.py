@@ -11,25 +11,15 @@ import pandas as pd
 from encoderkit.plausible_fills import column_range, plausible_values
 
 
-def _exact(z: float, col: Mapping[str, Any]) -> float:
-    """The value whose normalised form is ``z`` (an edge of the column ``col``), back as the
-    decimal it was written as: ``z * std + mean`` in float64 is off by a few units in the last
-    place of its terms (0 came back as -1.7e-17, which would read as a negative value seen in
-    training); within that of 0 it is 0, else 15 significant digits drop the error."""
-    x = z * col["std"] + col["mean"]
-    if abs(x) <= 8 * np.finfo(np.float64).eps * (abs(z * col["std"]) + abs(col["mean"])):
-        return 0.0
-    return float(f"{x:.15g}")
-
-
 def training_range(col: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The smallest and largest value of a numeric column in the run's training rows: the
-    first and last of its schema ``edges`` (unique quantiles 0 .. 1 of the normalised values,
-    ``schema.py``); None for a column without them (a categorical one)."""
-    edges = col.get("edges")
-    if col.get("kind") != "numeric" or not edges:
+    """The smallest and largest value of a numeric column in the data the run was fitted on,
+    every row of it (``low`` / ``high`` of its schema entry, ``schema.py``); None for a column
+    without them: a categorical one, or a schema written before they were recorded. Not the
+    schema's quantile ``edges``: those are of the training split only, so a negative value
+    in a validation row would go unseen and a column that holds negatives be clipped at 0."""
+    if col.get("kind") != "numeric" or "low" not in col or "high" not in col:
         return None
-    return _exact(edges[0], col), _exact(edges[-1], col)
+    return float(col["low"]), float(col["high"])
 
 
 def plausible_column(values: Any, column: pd.Series, col: Mapping[str, Any]) -> Any:

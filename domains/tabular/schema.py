@@ -183,6 +183,9 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
                      integer=bool(np.all(np.mod(vt, 1.0) == 0.0)), datetime=_is_datetime(s) or dates is not None)
         if dates is not None:  # whether its times carry a UTC offset (a dtype of text cannot say)
             entry["zoned"] = zoned(s)
+        seen = v[np.isfinite(v)]
+        if seen.size:  # over every row, validation ones too: the bounds of plausible fills (plausible.py)
+            entry.update(low=float(seen.min()), high=float(seen.max()))
         return entry, messages, ""
     st = s[train] if train.any() else s
     counts = _category_counts(st)

@@ -37,7 +37,7 @@ from encoderkit.errors import DataError, UsageError, reading
 _OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}  # by compression()
 # the first bytes of each compression (pandas' names); bzip2's with its block magic, so a
 # text starting "BZh" is not taken for one
-_MAGIC = ((b"\x1f\x8b", "gzip"), (re.compile(rb"BZh[1-9]1AY&SY"), "bz2"), (b"\xfd7zXZ\x00", "xz"),
+_MAGIC = ((b"\x1f\x8b", "gzip"), (re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), "bz2"), (b"\xfd7zXZ\x00", "xz"),
           (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x28\xb5\x2f\xfd", "zstd"))
 MAGIC_BYTES = 10  # enough of a file's start for every ``_MAGIC``
 _SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
@@ -92,7 +92,10 @@ def check_compression(path: str | os.PathLike) -> None:
         raise DataError(f"is named {now} but holds no {named} data: name it {ext or 'without ' + now}",
                         file=path)
     new = ext + next(k for k, v in COMPRESSION.items() if v == found)
-    raise DataError(f"holds {found} data but is named {now or 'without a suffix'}: name it {new} "
+    # a spreadsheet (.xlsx, .ods) or a .npz is zip data too, and no zipped text file
+    what = " (if it is one zipped text file; a spreadsheet such as .xlsx is zip data too: save it as CSV)" \
+        if found == "zip" else ""
+    raise DataError(f"holds {found} data but is named {now or 'without a suffix'}: name it {new}{what} "
                     f"(a table's compression is read from its name)", file=path)
 
 
