@@ -43,3 +43,14 @@ def test_rows_with_0d_array_cells_are_rows() -> None:
     assert holds_rows(rows)
     frame = rows_as_frame(rows)
     pd.testing.assert_frame_equal(frame, pd.DataFrame({"a": [3.0, 4.0], "b": ["x", "y"]}))
+
+
+def test_a_columns_range_is_worded_as_one_of_its_statistics() -> None:
+    """The schema's new ``low`` / ``high`` differ between files as the mean does: two parts'
+    schemas say "other statistics" once, not a line per key."""
+    from domains.tabular.schema_match import schema_differences
+
+    col = {"name": "x", "kind": "numeric", "dtype": "float64", "mean": 1.0, "std": 1.0, "edges": [0.0],
+           "quantiles": [0.0], "integer": False, "low": 0.0, "high": 2.0}
+    found = schema_differences({"columns": [col]}, {"columns": [{**col, "low": -1.0, "high": 3.0}]})
+    assert found == ["numeric column 'x' has other statistics (mean, std, quantile edges: each file's own)"]

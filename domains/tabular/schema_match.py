@@ -71,7 +71,7 @@ def unicode_twins_said(absent: Sequence[str], given: Sequence[str]) -> str:
 
 
 # a numeric column's statistics, each file's own: they differ between any two files
-_STATISTICS = ("mean", "std", "edges", "quantiles", "integer")
+_STATISTICS = ("mean", "std", "edges", "quantiles", "integer", "low", "high")
 # the keys of a column's entry that ``schema_differences`` words of its own
 _TOLD = {"name", "kind", "dtype", "categories", "frequencies"}
 
