@@ -17,6 +17,7 @@ import pandas as pd
 
 from encoderkit.domain import PredictFn
 from encoderkit.errors import DataError
+from encoderkit import session_state
 
 from domains.tabular.blend import (CategoryForests, FittedImputers, category_proba, classical_estimate,
                                    forest_fits)
@@ -60,6 +61,14 @@ FILL_ROWS = 1 << 16
 # (breast_cancer: a forest fit of ~6 s and its ~125 MB twice). FITTED_ENTRIES: two stores' worth.
 _FITTED: dict[tuple[str, str, int, str], FittedImputers] = {}  # (store, identity, rows, kind)
 FITTED_ENTRIES = 4
+# Threads of one process (a service holding several runs, notebook threads) share _FITTED: one
+# call's eviction deleted another's entry between its insert and its read, and that KeyError was
+# read as "the training store cannot be read", so the fill fell back to imputers fitted on the
+# rows being filled (every filled cell changed; a warning said the store was unreadable).
+# So the cache is used under the session's one lock (``session_state.held``, re-entrant): a lock
+# of its own would deadlock against it, as the fits take it (``warnings_kept``) while a fit under
+# ``held`` (EncoderImputer) may wait here. Fits of a missing kind are made under it too: two
+# threads would fit the same forest twice.
 _SAID_NO_STORE: set[tuple[str, str]] = set()
 
 
@@ -174,26 +183,29 @@ class TableInfill:
         """``kinds`` fitted on the first ``n`` records of ``store`` (at ``path``), each kind
         once per store (``_FITTED``): the ones not cached are fitted on one read of the store."""
         keys = {k: (path, store.identity, n, k) for k in kinds}
-        missing = [k for k in kinds if keys[k] not in _FITTED]
-        if missing:
-            num, cat, observed = _store_matrices(store, len(self.columns), n)
-            for k in missing:
-                _FITTED[keys[k]] = FittedImputers([k], self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
-                                                  names=[c["name"] for c in self.columns]).fit(num, cat, observed)
-        for k in kinds:  # the ones used now, last out
-            _FITTED[keys[k]] = _FITTED.pop(keys[k])
-        parts = [_FITTED[keys[k]] for k in kinds]
-        while len(_FITTED) > FITTED_ENTRIES:  # a forest per column is no small object
-            del _FITTED[next(iter(_FITTED))]
-        return parts[0] if len(parts) == 1 else FittedImputers.joined(parts)
+        with session_state.held():
+            missing = [k for k in kinds if keys[k] not in _FITTED]
+            if missing:
+                num, cat, observed = _store_matrices(store, len(self.columns), n)
+                names = [c["name"] for c in self.columns]
+                for k in missing:
+                    _FITTED[keys[k]] = FittedImputers([k], self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
+                                                      names=names).fit(num, cat, observed)
+            for k in kinds:  # the ones used now, last out
+                _FITTED[keys[k]] = _FITTED.pop(keys[k])
+            parts = [_FITTED[keys[k]] for k in kinds]
+            while len(_FITTED) > FITTED_ENTRIES:  # a forest per column is no small object
+                del _FITTED[next(iter(_FITTED))]
+            return parts[0] if len(parts) == 1 else FittedImputers.joined(parts)
 
     def release_training_imputers(self) -> None:
         """Forget the imputers fitted on this domain's training store (``_FITTED``): ``encoderkit
         impute`` calls it once the held-back cells are filled, so that the file's own fill,
         which fits them on the file, never holds a second forest beside the first (breast_cancer:
         ~125 MB each); its store is a temporary one, so its fits would only wait to be evicted."""
-        for key in [k for k in _FITTED if k[0] == str(self.training_store)]:
-            del _FITTED[key]
+        with session_state.held():
+            for key in [k for k in _FITTED if k[0] == str(self.training_store)]:
+                del _FITTED[key]
 
     def _estimators(self, blend: str) -> list[str]:
         """The classical imputers of ``blend`` (``iterative+forest`` -> both; the forest
