@@ -88,3 +88,46 @@ def test_an_eviction_by_another_thread_does_not_change_a_fill(domains, monkeypat
     assert not errors
     assert got["said"] == []  # no "cannot be read" fallback
     pd.testing.assert_frame_equal(got["a"], want)
+
+
+def test_the_estimate_cache_survives_another_threads_eviction(monkeypatch):
+    """``blend._CACHE`` (the estimates of the last tables filled): a hit looked the key up,
+    then moved it to the end; another thread's eviction in between was a KeyError."""
+    from collections import OrderedDict
+
+    from domains.tabular import blend
+
+    looked, evicted = threading.Event(), threading.Event()
+
+    class Pausing(OrderedDict):
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            if threading.current_thread().name == "reader":
+                looked.set()
+                evicted.wait(timeout=1.0)  # guarded: the evicting thread waits for this one
+            return found
+
+    monkeypatch.setattr(blend, "_CACHE", Pausing())
+    monkeypatch.setattr(blend, "_CACHE_SIZE", 1)
+    blend._remember("table-a", np.arange(3.0))
+    got, errors = {}, []
+
+    def read():
+        try:
+            got["a"] = blend._recalled("table-a")
+        except Exception as e:  # reported by the assertion below
+            errors.append(e)
+
+    def evict():
+        looked.wait(timeout=10)
+        blend._remember("table-b", np.ones(3))  # size 1: table-a goes
+        evicted.set()
+
+    threads = [threading.Thread(target=read, name="reader"), threading.Thread(target=evict)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    np.testing.assert_array_equal(got["a"], np.arange(3.0))
+    assert list(blend._CACHE) == ["table-b"]

@@ -40,7 +40,7 @@ import numpy as np
 
 # the filters these sections set hold the session lock: two fits in two threads (a thread
 # pool) left them in the caller's filters for good with catch_warnings alone
-from encoderkit.session_state import warnings_kept
+from encoderkit.session_state import held, warnings_kept
 
 BLENDS = ("none", "iterative", "iterative+forest")
 ESTIMATORS = ("iterative", "forest")
@@ -77,6 +77,28 @@ ITERATIVE_MAX_PREDICTORS = 100
 # blend and as each candidate alone, and the fits are deterministic
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 4
+
+
+def _copied(value: Any) -> Any:
+    return {j: p.copy() for j, p in value.items()} if isinstance(value, dict) else value.copy()
+
+
+# Read and written under the session's lock (``session_state.held``): threads of one process
+# share the cache, and one's eviction between another's ``in`` and its read was a KeyError.
+def _recalled(key: str) -> Any:
+    """A copy of the cached estimate ``key`` (now the newest), or None."""
+    with held():
+        if key not in _CACHE:
+            return None
+        _CACHE.move_to_end(key)
+        return _copied(_CACHE[key])
+
+
+def _remember(key: str, value: Any) -> None:
+    with held():
+        _CACHE[key] = _copied(value)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 _SAID_TOO_WIDE: set[int] = set()
@@ -208,9 +230,8 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
         raise ValueError(f"unknown classical imputer {kind!r}; one of {list(ESTIMATORS)}")
     x = _regression_matrix(num, cat, observed, is_numeric)
     key = _digest(kind, seed, x)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key].copy()
+    if (known := _recalled(key)) is not None:
+        return known
     if kind == "iterative":
         x = linear_design(x, cat, observed & (cat > 0), is_numeric, cat.max(axis=0, initial=0))
     keep = ~np.isnan(x).all(axis=0)  # a column with no observed cell: nothing to learn
@@ -227,9 +248,7 @@ def classical_estimate(kind: str, num: np.ndarray, cat: np.ndarray, observed: np
             z = classical_imputer(kind, len(x), seed, fill_bounds(z, exact[keep])).fit_transform(z)
         out[:, keep] = z * sd + mu
     out = out[:, :len(is_numeric)]
-    _CACHE[key] = out.copy()
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    _remember(key, out)
     return out
 
 
@@ -402,15 +421,12 @@ def category_proba(num: np.ndarray, cat: np.ndarray, observed: np.ndarray, is_nu
     ``[cells[:, j].sum(), n_categories[j]]`` of its known categories at those cells' rows
     (``CategoryForests`` fitted on this table's columns with such a cell); cached."""
     key = _digest("category", seed, _regression_matrix(num, cat, observed, is_numeric), np.asarray(cells))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return {j: p.copy() for j, p in _CACHE[key].items()}
+    if (known := _recalled(key)) is not None:
+        return known
     columns = np.flatnonzero(cells.any(axis=0) & ~is_numeric)
     out = CategoryForests(is_numeric, n_categories, seed, names).fit(num, cat, observed, columns) \
         .predict_proba(num, cat, observed, cells)
-    _CACHE[key] = {j: p.copy() for j, p in out.items()}
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    _remember(key, out)
     return out
 
 
