@@ -1,12 +1,13 @@
 """User data as channels of cells, for ``encoderkit impute`` and ``EncoderImputer``: a
-table's columns or a series' channels as flat arrays (``channels``), the held-back cells
-that score a fill (``draw_holdout``, ``with_hidden``), writing fills back into the user's
-own kind of data (``set_cells``) and as the input's own text (``as_written``, shared
-with ``encoderkit infill``; its date-time fills in the file's form are
-``impute_date_text.py``'s), the word on infinite values read as missing
-(``warn_infinite``), and the simple baselines. The scores and per-column choices made on
-the held-back cells (``score_holdout``, ``select_fills``) are ``impute_scores.py``'s,
-importable from here too.
+table's columns or a series' channels as flat arrays (``channels``), writing fills back into
+the user's own kind of data (``set_cells``, ``with_hidden``) and as the input's own text
+(``as_written``, shared with ``encoderkit infill``; its date-time fills in the file's form are
+``impute_date_text.py``'s), and the word on infinite values read as missing
+(``warn_infinite``). Importable from here too, each from the module that does that job: the
+held-back cells that score a fill (``draw_holdout``, ``gap_length``: ``impute_holdout.py``),
+the simple baselines (``baseline_fill``, ``series_baselines``: ``impute_baselines.py``), and
+the scores and per-column choices made on the held-back cells (``score_holdout``,
+``select_fills``: ``impute_scores.py``).
 
 Split out of ``encoderkit/impute.py`` (the command: reading, training, the summary), so
 each module keeps one job. Reads DataFrames and numpy arrays (and, for ``as_written``,
@@ -28,23 +29,26 @@ from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.impute_date_text import dates_as_given
 from encoderkit.lazy_exports import lazy_exports
-from encoderkit.numerics import finite_mean_std
-from encoderkit.selection import run_groups, series_firsts
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
+    from encoderkit.impute_baselines import baseline_fill, series_baselines
+    from encoderkit.impute_holdout import draw_holdout, gap_length
     from encoderkit.impute_scores import (Choice, Score, cell_errors, cell_errors_of, score_holdout, select_fills,
                                           series_sd)
 
-# the scores and choices live in impute_scores, which reads the cells through this module:
-# their names stay importable from here, imported on first use (PEP 562), as importing
-# impute_scores here at once would make each module's import wait on the other's
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(
-    ("Score", "Choice", "cell_errors", "cell_errors_of", "series_sd", "score_holdout", "select_fills", "_equal"),
-    "encoderkit.impute_scores"))
+# the held-back draw, the baselines, the scores and choices live in their own modules, which
+# read the cells through this one: their names stay importable from here, imported on first
+# use (PEP 562), as importing them here at once would make each module's import wait on the other's
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(("Score", "Choice", "cell_errors", "cell_errors_of", "series_sd", "score_holdout",
+                     "select_fills", "_equal"), "encoderkit.impute_scores"),
+    **dict.fromkeys(("gap_length", "draw_holdout"), "encoderkit.impute_holdout"),
+    **dict.fromkeys(("baseline_fill", "series_baselines"), "encoderkit.impute_baselines")})
 
 __all__ = [
     "Channel", "channels", "series_starts", "time_numbers", "is_missing", "set_cells", "with_hidden",
     "same_cells", "as_written", "TEXT_BLOCK", "EXACT_DIGITS", "filled_infinite", "warn_infinite",
+    # impute_holdout, impute_baselines
     "gap_length", "draw_holdout", "baseline_fill", "series_baselines",
     # impute_scores
     "Score", "Choice", "cell_errors", "cell_errors_of", "series_sd", "score_holdout", "select_fills",
@@ -399,150 +403,3 @@ def warn_infinite(source: str, counts: Mapping[str, int], stacklevel: int = 2) -
         shown = [f"{k} {n}" for k, n in counts.items() if n][:5]
         warnings.warn(f"{source}: {sum(counts.values())} infinite value(s) read as missing and "
                       f"filled ({', '.join(shown)})", stacklevel=stacklevel + 1)
-
-
-def gap_length(values: np.ndarray, starts: np.ndarray | None = None) -> int:
-    """Mean length of the runs of missing samples along the last axis (1 if none); a run
-    ends where a series does (``starts``, see ``Channel``): a gap at the end of one series
-    and one at the start of the next are two gaps."""
-    runs = run_groups(is_missing(values), True, starts)
-    return max(1, int(round(runs.size / (int(runs[-1]) + 1)))) if runs.size else 1
-
-
-def draw_holdout(chans: Sequence[Channel], fraction: float, seed: int,
-                 runs: bool = False, ends: bool = False) -> dict[str, np.ndarray]:
-    """About ``fraction`` of each channel's observed cells, held back. Tables: each cell
-    independently. Series (``runs``): runs as long as the channel's own gaps on average, so
-    the validation error is measured on holes like the ones being filled (single samples
-    would flatter interpolation), each cut where its series ends. A channel always keeps
-    at least half of its observed cells, and at least 2, or nothing is held back from it;
-    so does each series of a long table's column (``Channel.starts``), as each series of
-    a dict of series does: the fill of a series held back whole stopped on "no observed
-    value"; so does each row of an ``[N, C, L]`` array. ``ends`` (series): a channel with a
-    leading / trailing gap also has the observed samples next to each such gap held back,
-    as many as the gap is long or as its series allows, and its runs elsewhere are as long
-    as its interior gaps, none if it has none (``impute_regions.end_runs``): held back
-    among the observed cells alone, nearly every run was interior, and a forecast was
-    judged by interpolation. A channel without such a gap is drawn as without ``ends``."""
-    from encoderkit import impute_regions as regions  # it reads this module's cells
-
-    rng = np.random.default_rng(seed)
-    out = {}
-    for ch in chans:
-        observed = ~is_missing(ch.values)
-        if runs:
-            length = gap_length(ch.values, ch.starts)
-            obs = observed.reshape(-1)
-            first = series_firsts(observed.shape, ch.starts)
-            series = np.cumsum(first) - 1
-            stops = np.append(np.flatnonzero(first)[1:], obs.size)  # where each series stops
-            edge = regions.end_gaps(ch.values, ch.starts) if ends else None
-            if edge is not None and edge.any():
-                length = regions.interior_length(ch.values, ch.starts, edge)
-            # each drawn start holds back ``length`` samples from it, cut at its series' end
-            # (all runs at once: a loop over them was a Python step per run); the draw is
-            # made for every channel, so a later channel's cells are the same either way
-            draw = rng.random(observed.shape)
-            starts = np.flatnonzero(draw < fraction / length) if length else np.zeros(0, dtype=np.int64)
-            length = max(length, 1)
-            times = (starts[:, None] + np.arange(length)).reshape(-1)
-            inside = times < np.repeat(stops[series[starts]], length)
-            mask = np.zeros(obs.size, dtype=bool)
-            mask[times[inside]] = True
-            mask &= obs
-            # each series (a long table's, an array's row) keeps its share (see above)
-            n_obs = np.bincount(series, weights=obs)
-            held = np.bincount(series, weights=mask, minlength=len(n_obs))
-            mask[(n_obs - held < np.maximum(2, n_obs // 2))[series]] = False
-            if edge is not None and edge.any():
-                mask = regions.end_runs(obs, first, edge.reshape(-1), mask)
-            mask = mask.reshape(observed.shape)
-        else:
-            mask = observed & (rng.random(ch.values.shape) < fraction)
-        n_obs = int(observed.sum())
-        if n_obs - int(mask.sum()) < max(2, n_obs // 2):
-            mask[:] = False
-        out[ch.name] = mask
-    return out
-
-
-def baseline_fill(ch: Channel, visible: np.ndarray, series: bool) -> np.ndarray:
-    """The simple baseline at every cell: linear interpolation along time of the visible
-    samples of each series (series; constant past its ends), or the column mean / most
-    frequent value. A date / time column's mean is a number of nanoseconds
-    (``time_numbers``): a value to score, not one to write into the column. The mean is
-    ``finite_mean_std``'s: numpy's of a column near float64's maximum overflowed to inf
-    (the baseline scored nan)."""
-    v = ch.values
-    if series:
-        x = _series_numbers(ch)
-        line = _interp_series(x.reshape(-1), np.asarray(visible).reshape(-1),
-                              series_firsts(x.shape, ch.starts)).reshape(x.shape)
-        return _yes_no(line) if ch.categorical else line
-    if ch.categorical:
-        mode = pd.Series(v[visible]).mode(dropna=True)
-        return np.full(v.shape, mode.iloc[0] if len(mode) else None, dtype=object)
-    if ch.temporal:
-        v = time_numbers(v)
-    return np.full(v.shape, finite_mean_std(v[visible])[0] if visible.any() else np.nan)
-
-
-def series_baselines(chans: Sequence[Channel], visible: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """``baseline_fill(ch, vis, series=True)`` of each channel of ``chans`` (numbers), all in
-    one interpolation: a dict of many series has a channel per series, and a call per
-    channel was most of the linear candidate's time. The same numbers (``_interp_series``
-    lays series end to end already; channels are more series after them)."""
-    xs = [_series_numbers(ch) for ch in chans]
-    if not xs:
-        return []
-    flat = _interp_series(np.concatenate([x.reshape(-1) for x in xs]),
-                          np.concatenate([np.asarray(v).reshape(-1) for v in visible]),
-                          np.concatenate([series_firsts(x.shape, ch.starts) for x, ch in zip(xs, chans)]))
-    ends = np.cumsum([x.size for x in xs])[:-1]
-    return [_yes_no(part.reshape(x.shape)) if ch.categorical else part.reshape(x.shape)
-            for part, x, ch in zip(np.split(flat, ends), xs, chans)]
-
-
-def _series_numbers(ch: Channel) -> np.ndarray:
-    """A series channel's values as float64, NaN where missing. A yes / no channel (a
-    Parquet bool: pandas' ``boolean`` with ``<NA>``, or True / False / None objects; a
-    category to ``channels``) as 1 / 0, as the series domain reads it: float64 of ``<NA>``
-    was a TypeError."""
-    v = ch.values
-    if v.dtype != object:
-        return np.asarray(v, dtype=np.float64)
-    return pd.array(v.reshape(-1), dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan).reshape(v.shape)
-
-
-def _yes_no(line: np.ndarray) -> np.ndarray:
-    """An interpolated yes / no channel as True / False objects, the nearer of 1 and 0 (the
-    series domain's own fill of such a channel), None where there is no value."""
-    out = np.full(line.shape, None, dtype=object)
-    ok = ~np.isnan(line)
-    out[ok] = (line[ok] >= 0.5).tolist()
-    return out
-
-
-def _interp_series(x: np.ndarray, visible: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Per series of ``x`` (flat; ``first``: True where a series begins), ``np.interp`` of
-    its ``visible`` samples at every time (constant past its first / last; NaN for a series
-    with none), all series in one call, the same numbers as a call per series: the series
-    laid end to end (times are positions, whole numbers, so each fill's differences are the
-    series' own) and each series' times clipped to its first and last visible sample, where
-    ``np.interp`` returns the sample itself, so no fill reaches into the next series."""
-    n = x.size
-    out = np.full(n, np.nan)
-    if not n or not visible.any():
-        return out
-    series = np.cumsum(first) - 1
-    seen = np.flatnonzero(visible)
-    own, at = np.unique(series[seen], return_index=True)  # positions in order: a series' first
-    lo = np.full(int(series[-1]) + 1, np.nan)
-    hi = lo.copy()
-    lo[own] = seen[at]
-    hi[own] = seen[np.append(at[1:], seen.size) - 1]
-    some = ~np.isnan(lo)[series]
-    pos = np.arange(n, dtype=np.float64)
-    q = np.clip(pos[some], lo[series[some]], hi[series[some]])
-    out[some] = np.interp(q, pos[visible], x[visible])
-    return out

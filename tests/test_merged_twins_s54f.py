@@ -1,4 +1,4 @@
-"""Logic written twice, merged (session 54): period labels (``tabular.periods``: the table
+"""Logic written twice, merged (session 54): period labels (``encoderkit.period_labels``: the table
 reader's and the series reader's ``_period_start`` had diverged), pandas' name of a blank
 header cell (``textfiles.UNNAMED``: three patterns, each missing a form another had), the
 ModernBERT truncated-normal init (``core.init.trunc_normal_``: the tabular and timeseries
@@ -31,7 +31,7 @@ def test_table_and_series_readers_read_a_period_label_as_the_same_instant(label,
 def test_one_period_reading_with_the_differences_each_reader_needs():
     import domains.tabular.datetext as datetext
     import domains.timeseries.times as times
-    from domains.tabular import periods
+    from encoderkit import period_labels as periods
 
     # one implementation (two before: tabular's with a year guard, timeseries' without)
     assert times.period_start is periods.period_start and datetext.period_start is periods.period_start

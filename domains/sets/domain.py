@@ -32,6 +32,9 @@ Pooling. Mean pooling over elements is the default. ``pooling_token=true`` prepe
 learned [CLS] element (never masked, no item, no features) at the centroid of the
 set's positions, so it too is translation-equivariant; ``pooling`` records which
 pooling downstream code should use.
+
+The class keeps the tokens, windows and decoding; its options and their checks are
+``options.py``'s, its training masks ``masking.py``'s and its user data ``userdata.py``'s.
 """
 
 from __future__ import annotations
@@ -42,17 +45,17 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from encoderkit.data.masking import choose_random
-from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, Masker, PredictFn,
-                               Record, RecordWriter)
-from encoderkit.errors import UsageError, bad_value, unknown_options
+from encoderkit.domain import (Domain, Example, IngestReport, MaskedExample, PredictFn, Record,
+                               RecordWriter)
+from encoderkit.errors import UsageError, unknown_options
 
 from . import digits
-from .curves import CURVES, curve_order
-from .ingest import (CLS, ELEM, FORMAT_VERSION, IGNORE, MASK, MISSING_ID, NUM_SPECIAL,
-                     encode_ids, ingest_files)
-from .io import Layout, as_item, check_unit, raws_to_python
+from .curves import curve_order
+from .ingest import CLS, ELEM, FORMAT_VERSION, MASK, MISSING_ID, NUM_SPECIAL, encode_ids, ingest_files
+from .io import Layout, as_item, raws_to_python
+from .masking import SetsMasking
 from .option_scope import OPTION_SCOPE
+from .options import CHUNKINGS, DEFAULTS, ORDERS, POOLINGS, check_options  # noqa: F401 (re-exported)
 from .schema_match import pretrained_schema_differences as _schema_differences
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
@@ -60,46 +63,8 @@ from .views import relative_positions, sets_views
 if TYPE_CHECKING:
     from torch import nn
 
-DEFAULTS: dict[str, Any] = {
-    "masker": "random",
-    "mask_rate": 0.3,
-    "feature_mask_rate": 0.15,
-    "use_coordinates": True,
-    "unit": 1.0,
-    "order": "input",
-    "curve_bits": 10,
-    "chunking": "auto",
-    "chunk_seed": 0,
-    "pooling_token": False,
-    "pooling": None,  # None -> "cls" with a pooling token, else "mean"
-    "jitter": 0.0,
-    "random_rotation": False,
-    "tie_embeddings": True,
-    "id_loss_weight": 1.0,
-    "feature_loss_weight": 1.0,
-    "infill_max_seqlen": 1024,
-    "offset_bands": 6,
-}
-ORDERS = ("input", *CURVES)
-CHUNKINGS = ("auto", "spatial", "random")
-POOLINGS = ("mean", "cls")
 
-
-def _real(v: Any) -> bool:
-    """A number option's value: an int or a float, never a boolean (``true`` is 1 to Python)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _whole(v: Any) -> bool:
-    """An integer option's value: an int, never a boolean or a float (``2.0``)."""
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _bad(name: str, allowed: str, got: Any) -> ValueError:
-    return ValueError(bad_value(name, allowed, got, what="option", owner="the sets domain"))
-
-
-class SetsDomain(SetsUserData, Domain):
+class SetsDomain(SetsUserData, SetsMasking, Domain):
     name = "sets"
     infill_options = {"window": "infill_max_seqlen"}
     input_formats = "long-format .csv (.csv.gz) or ragged .npz; empty cells / NaN features are filled"
@@ -123,63 +88,14 @@ class SetsDomain(SetsUserData, Domain):
         self.mean = np.asarray(schema["feature_mean"], dtype=np.float64)
         self.std = np.asarray(schema["feature_std"], dtype=np.float64)
         self.coord_dims = len(schema["coord_names"])
-        self._validate(opts)
+        check_options(opts, set(self.maskers), self.coord_dims, self.schema.get("coord_extent"), self.has_ids,
+                      self.num_features)
         self.use_coordinates = bool(opts["use_coordinates"]) and self.coord_dims > 0
         self.rope_axes = self.coord_dims if self.use_coordinates else 0
         if self.options["pooling"] is None:
             self.options["pooling"] = "cls" if opts["pooling_token"] else "mean"
         # the pooling element leads every chunk (task.pooling=cls in encoderkit finetune)
         self.cls_position = 0 if opts["pooling_token"] else None
-
-    def _validate(self, o: Mapping[str, Any]) -> None:
-        masker = o["masker"]
-        names = set(self.maskers)
-        choice = set(masker) if isinstance(masker, Mapping) else {masker}
-        if not choice or not choice <= names:
-            raise _bad("masker", f"one of {sorted(names)} or a {{name: weight}} mixture of them "
-                       "(the 'feature' masker needs feature columns)", masker)
-        for key in ("mask_rate", "feature_mask_rate"):
-            if not _real(o[key]) or not 0.0 < o[key] <= 1.0:
-                raise _bad(key, "a float in (0, 1]", o[key])
-        if not _real(o["unit"]) or not o["unit"] > 0:
-            raise _bad("unit", "a positive float (coordinate distance of one rotary step)",
-                       o["unit"])
-        if o["use_coordinates"] and self.coord_dims:  # positions are used: they must fit float32
-            check_unit(self.schema.get("coord_extent"), o["unit"])
-        if o["order"] not in ORDERS:
-            raise _bad("order", f"one of {ORDERS}", o["order"])
-        if o["order"] != "input" and not (o["use_coordinates"] and self.coord_dims):
-            raise _bad("order", "'input' for sets without (used) coordinates", o["order"])
-        max_bits = 63 // max(self.coord_dims, 1)
-        if not _whole(o["curve_bits"]) or not 1 <= o["curve_bits"] <= max_bits:
-            raise _bad("curve_bits", f"an int in [1, {max_bits}]", o["curve_bits"])
-        if o["chunking"] not in CHUNKINGS:
-            raise _bad("chunking", f"one of {CHUNKINGS}", o["chunking"])
-        if o["chunking"] == "spatial" and not (o["use_coordinates"] and self.coord_dims):
-            raise _bad("chunking", "'auto' or 'random' for sets without (used) coordinates",
-                       o["chunking"])
-        if not _whole(o["chunk_seed"]):
-            raise _bad("chunk_seed", "an int", o["chunk_seed"])
-        if o["pooling"] is not None and o["pooling"] not in POOLINGS:
-            raise _bad("pooling", f"one of {POOLINGS} (or null)", o["pooling"])
-        if o["pooling"] == "cls" and not o["pooling_token"]:
-            raise _bad("pooling", "'mean' unless pooling_token is true", o["pooling"])
-        if not _real(o["jitter"]) or o["jitter"] < 0:
-            raise _bad("jitter", "a float >= 0 (coordinate units)", o["jitter"])
-        for key in ("use_coordinates", "pooling_token", "random_rotation", "tie_embeddings"):
-            if not isinstance(o[key], bool):
-                raise _bad(key, "true or false", o[key])
-        for key in ("id_loss_weight", "feature_loss_weight"):
-            if not _real(o[key]) or o[key] < 0:
-                raise _bad(key, "a float >= 0", o[key])
-        if not _whole(o["offset_bands"]) or not 0 <= o["offset_bands"] <= 16:
-            raise _bad("offset_bands", "an int in [0, 16] (0: coordinates only in the rotary "
-                       "positions)", o["offset_bands"])
-        if not _whole(o["infill_max_seqlen"]) or o["infill_max_seqlen"] < 2:
-            raise _bad("infill_max_seqlen", "an int >= 2", o["infill_max_seqlen"])
-        if not self.has_ids and not self.num_features:
-            raise ValueError("the sets schema has neither item ids nor features: masked "
-                             "elements would have nothing to predict")
 
     # ---- ingest ----------------------------------------------------------------------
     @classmethod
@@ -372,64 +288,6 @@ class SetsDomain(SetsUserData, Domain):
     def views(self, example: Example, rng: np.random.Generator) -> tuple[Example, Example]:
         """Random element subsets + a rigid motion of the coordinates (see ``views.py``)."""
         return sets_views(self, example, rng)
-
-    # ---- masking ---------------------------------------------------------------------
-    @property
-    def maskers(self) -> dict[str, Masker]:
-        out: dict[str, Masker] = {"random": self.mask_elements}
-        if self.num_features:
-            out["feature"] = self.mask_features
-        return out
-
-    def _id_targets(self, ids: np.ndarray) -> np.ndarray:
-        # specials (missing -> [MASK], [UNK], [CLS], [ELEM]) are never id targets
-        return np.where(ids >= NUM_SPECIAL, ids, IGNORE).astype(np.int64)
-
-    def _masked(self, example: Example, predict: np.ndarray, inputs: dict[str, np.ndarray],
-                targets: dict[str, np.ndarray]) -> MaskedExample:
-        return MaskedExample(inputs=inputs, positions=example.positions, targets=targets,
-                             predict=predict, record=example.record, window=example.window,
-                             start=example.start, context=example.context)
-
-    def mask_elements(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        """Hide whole elements (rate ``mask_rate``): id -> [MASK], features -> unobserved.
-        Coordinates stay: the position is known, the content is predicted."""
-        f = example.fields
-        ids = f["ids"]
-        id_target = self._id_targets(ids)
-        has_target = id_target != IGNORE
-        if self.num_features:
-            has_target = has_target | f["observed"].any(axis=1)
-        predict = choose_random(has_target, float(self.options["mask_rate"]), rng)
-        inputs = {"ids": np.where(predict, MASK, ids)}
-        if "rel_pos" in f:  # where an element is is known; what it is, is predicted
-            inputs["rel_pos"] = f["rel_pos"]
-        targets: dict[str, np.ndarray] = {}
-        if self.has_ids:
-            targets["ids"] = id_target[predict]
-        if self.num_features:
-            inputs["features"] = np.where(predict[:, None], 0.0, f["features"]).astype(np.float32)
-            inputs["observed"] = f["observed"] & ~predict[:, None]
-            targets["features"] = f["features"][predict]
-            targets["feature_mask"] = f["observed"][predict]
-        return self._masked(example, predict, inputs, targets)
-
-    def mask_features(self, example: Example, rng: np.random.Generator) -> MaskedExample:
-        """Hide single observed features (rate ``feature_mask_rate``); ids stay visible."""
-        f = example.fields
-        observed = f["observed"]
-        hidden = choose_random(observed.reshape(-1), float(self.options["feature_mask_rate"]),
-                               rng).reshape(observed.shape)
-        predict = hidden.any(axis=1)
-        inputs = {"ids": f["ids"],
-                  "features": np.where(hidden, 0.0, f["features"]).astype(np.float32),
-                  "observed": observed & ~hidden}
-        if "rel_pos" in f:
-            inputs["rel_pos"] = f["rel_pos"]
-        targets = {"features": f["features"][predict], "feature_mask": hidden[predict]}
-        if self.has_ids:
-            targets["ids"] = np.full(int(predict.sum()), IGNORE, dtype=np.int64)
-        return self._masked(example, predict, inputs, targets)
 
     # ---- modules ---------------------------------------------------------------------
     pretrained_schema_differences = _schema_differences  # fine-tuning: items, features, coordinates

@@ -24,17 +24,20 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.period_labels import PERIODS, period_start
 from encoderkit.session_state import warnings_kept
 
 from domains.tabular.columnfill import _UNITS_NS
-from domains.tabular.periods import TABLE_PERIODS, period_start
 
 # an ISO date as text: a date, a time of day to the minute, second or a fraction (a space or
 # T between), and a zone (Z, +01:00, +0100)
 _ISO = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:(?P<sep>[ T])(?P<clock>\d{2}:\d{2})(?P<sec>:\d{2})?"
                   r"(?P<frac>\.\d{1,9})?)?\s*(?P<zone>Z|z|[-+]\d{2}:?\d{2})?")
-# period labels (what the series reader takes too): quarters as Stata / Excel / statsmodels write
-# them (2005Q1, 2005-Q1, 2005 Q1, Q1 2005), months (2015-01; EViews 1949M01) and ISO weeks (2020-W05)
+# period labels (what the series reader takes too, ``encoderkit.period_labels``): quarters as
+# Stata / Excel / statsmodels write them (2005Q1, 2005-Q1, 2005 Q1, Q1 2005), months (2015-01;
+# EViews 1949M01) and ISO weeks (2020-W05). ``2024-03`` is a month here, in a table's text
+# column of such labels only (a series' reader takes it for pandas' date, beside 2024-03-15)
+TABLE_PERIODS = {**PERIODS, "month": re.compile(r"(?P<y>\d{4})(?:-|[Mm])(?P<n>\d{1,2})")}
 _PERIODS = TABLE_PERIODS
 # a date as Japanese and Chinese (2024年1月2日) or Korean (2024년 1월 2일) write it: no reader
 # takes it for a date (pandas' parser refuses it), and a column of them was an identifier

@@ -11,19 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.missing_marks import MISSING_MARKS, _STATA_MISSING, is_mark
 from encoderkit.data.textfiles import COMMA_NUMBER
 
 from domains.tabular.bigints import beyond_int64
-
-# Words and signs that stand for "no value" in a column of numbers in files that do not leave
-# the cell empty: SAS and Stata write "." (and ".a" to ".z", extended missing codes),
-# spreadsheets "-" or "--", others "missing", "n.a.", "nd" (pyarrow already reads NA, N/A,
-# NULL, nan as missing, and this reader "?"). A text column whose cells are numbers but for
-# such marks is numbers with holes, however many holes: counted against ``numeric_fraction``
-# the marks made a column 30% missing a column of categories, whose holes nothing filled.
-MISSING_MARKS = frozenset({".", "-", "--", "---", "*", "missing", "none", "n.a.", "n.a", "nd", "n.d.",
-                           "na.", "unknown", "not available", "#value!", "#div/0!"})
-_STATA_MISSING = r"^\.[a-z]$"  # .a to .z, after lower-casing and trimming (RE2 and re alike)
 
 # a cell of only spaces, tabs or other Unicode spaces, or a question mark among them (RE2
 # syntax, as pyarrow.compute takes)
@@ -69,14 +60,6 @@ def comma_column(fld: Any, col: Any) -> str | None:
                 pc.any(pc.match_substring(values, ",")).as_py():
             return "comma"
     return None
-
-
-def is_mark(text: pd.Series) -> np.ndarray:
-    """Which cells of ``text`` (strings or missing) are one of ``MISSING_MARKS`` or a Stata
-    extended missing code (any case, outer spaces ignored)."""
-    word = text.astype("string").str.strip().str.lower()
-    hit = word.isin(MISSING_MARKS) | word.str.match(_STATA_MISSING)
-    return hit.fillna(False).to_numpy(dtype=bool)
 
 
 def _to_numbers(text: pd.Series, decimal: str) -> Any:

@@ -1,7 +1,7 @@
 """Cells of a series file that stand for "no value" beyond an empty cell and the NA words
 (``times.NA_TEXT``), and the ``missing_value=`` option that names more of them.
 
-The marks are the table reader's (``domains.tabular.reading.MISSING_MARKS``: ``.`` as SAS
+The marks are the table reader's (``encoderkit.data.missing_marks.MISSING_MARKS``: ``.`` as SAS
 and Stata write, ``-``, ``--``, ``missing``, Stata's ``.a`` .. ``.z``) and ``?`` (the UCI
 repository's), so one file reads alike as a table and as a series: a ``-`` in a channel
 refused the series although the table reader took it for a hole.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from domains.tabular.reading import is_mark
+from encoderkit.data.missing_marks import is_mark
 
 # what the table reader reads as missing through pyarrow rather than MISSING_MARKS
 EXTRA_MARKS = frozenset({"?"})

@@ -49,7 +49,7 @@ def read_frame(path: str, rows: int | None = None) -> tuple[pd.DataFrame, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from domains.tabular.reading import arrow_file, refuse_repeated_names
+    from encoderkit.data.arrow_files import arrow_file, refuse_repeated_names
     from encoderkit.data.arrow_frames import decode_dictionaries
 
     with reading(path):
@@ -195,7 +195,7 @@ def write_frame(data: pd.DataFrame, path: str, layout: ParquetLayout | None) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from domains.tabular.reading import arrow_file
+    from encoderkit.data.arrow_files import arrow_file
 
     frame = data
     if layout is not None and layout.moved and all(c in frame.columns for c, _ in layout.moved):
@@ -225,7 +225,7 @@ def head(path: str, rows: int) -> pd.DataFrame | None:
     datetimes, categories and Arrow strings as text cells (the guess reads dates from text;
     a missing cell of pandas' ``string`` is ``NA``, which compares as neither equal nor not);
     None when the file cannot be read (its reader names the problem)."""
-    from domains.tabular.reading import repeated_name
+    from encoderkit.data.arrow_files import repeated_name
 
     try:
         frame, _ = read_frame(path, rows)

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.errors import DataError
-
-from domains.tabular.periods import PERIODS, period_start
+from encoderkit.period_labels import PERIODS, period_start
 
 # how a series' steps vary: split out to steps.py; still read from here by impute_layout and tests
 from .steps import calendar_months, uneven_series, uneven_steps, warn_uneven  # noqa: F401
@@ -83,7 +82,7 @@ class TimeFormError(DataError):
 
 
 # Period labels pandas does not read (or reads as something else: 1949M01 as a minute),
-# ``tabular.periods``: each is read as its period's first instant, for ordering only: the
+# ``encoderkit.period_labels``: each is read as its period's first instant, for ordering only: the
 # file's text is what is written back. (``2024-03`` is pandas' date here, beside ``2024-03-15``.)
 _PERIODS = PERIODS
 _WORDS = {"week": "ISO week"}  # a kind in a refusal

@@ -1,9 +1,13 @@
 """Period labels pandas does not read as dates, and the first instant each names: quarters as
 Stata / Excel / statsmodels write them (``1959 Q1``, ``1959-Q1``, ``Q1 1959``, ``1959q1``),
 EViews months (``1949M01``, ``1949m1``) and ISO weeks (``2020-W05``, ``%G-W%V``). The one
-reading of them, for a table's text column (``datetext``: also ``2024-03``, a month label
-there) and a series' time column (``timeseries.times``: its ``2024-03`` is pandas' date, beside
-``2024-03-15`` in the same column)."""
+reading of them, for a table's text column (``domains/tabular/datetext.py``, which also takes
+``2024-03`` for a month label there) and a series' time column (``domains/timeseries/times.py``:
+its ``2024-03`` is pandas' date, beside ``2024-03-15`` in the same column).
+
+In ``encoderkit/``, not in a domain: both domains read these labels, and a domain does not
+import another's modules. Reads text with ``re`` and makes pandas Timestamps; no domain code.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,6 @@ _WEEK = re.compile(r"(?P<y>\d{4})-?[Ww](?P<n>\d{1,2})")
 # kind -> pattern (``fullmatch``): the labels pandas reads as none, or as something else
 # (``1949M01`` as a minute)
 PERIODS = {"quarter": _QUARTER, "month": re.compile(r"(?P<y>\d{4})[Mm](?P<n>\d{1,2})"), "week": _WEEK}
-# the same with ``2024-03`` a month: a table's text column of such labels only
-TABLE_PERIODS = {**PERIODS, "month": re.compile(r"(?P<y>\d{4})(?:-|[Mm])(?P<n>\d{1,2})")}
 
 # the years a datetime64[ns] holds (nanoseconds since 1970 in an int64)
 NS_YEARS = (1678, 2261)
