@@ -132,7 +132,7 @@ IMPUTE_RUN = RunFolder("run_dir", "an impute's run", "impute's work (holed copy,
 def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Mapping[str, np.ndarray],
               columns: Sequence[str] | None, categorical: Sequence[str], series: bool,
               select: bool, series_column: Any = None, show: Shown = QUIET, data: Any = None,
-              store: str | None = None) -> tuple[list[Score], dict[str, Choice]]:
+              store: str | None = None, plotted: dict | None = None) -> tuple[list[Score], dict[str, Choice]]:
     """The scores of the models' fill of ``holed`` (``truth`` with the cells ``hide`` held
     back) next to the baseline, and with ``select``, the fill used per column / channel
     (``select_fills`` among ``candidate_fills``) and the score of the fill so assembled, the
@@ -143,8 +143,11 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
     the steps' lines and the encoder's bar (``impute_progress``). ``data``: the file as read
     (held-back cells visible) and ``store`` the models' training store: given for a table,
     each held-back cell is filled from its row as given by imputers fitted on the held-back
-    copy (``impute_heldback``), as the file's holes will be; else every fill is of ``holed``."""
+    copy (``impute_heldback``), as the file's holes will be; else every fill is of ``holed``.
+    ``plotted`` (``plot=``): given a dict, the scored cells are put there per column / channel
+    with the fill written on them (``impute_plot.HeldBack``), for the picture."""
     from encoderkit.impute_heldback import held_back_table, layered
+    from encoderkit.impute_plot import held_back_cells
 
     by_rows = data is not None and layered(data, hide, series, store)
     n = int(sum(m.sum() for m in hide.values()))
@@ -171,6 +174,8 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
         scores = [replace(s, region=r) for r, cells in regions.items()
                   for s in score_holdout(truth, mine, base, cells)]
     if not select:
+        if plotted is not None:
+            plotted.update(held_back_cells(truth, mine, mine, regions, {}))
         return scores, {}
     del base
     with show.phase("select=auto: the candidate fills of the held-back cells (classical imputers, "
@@ -191,6 +196,8 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
         by = {k: {ch.name: ch for ch in v} for k, v in fills.items()}
         # scored as written: fills the held-back copy's values bound (plausible_fills, as ``_fill``)
         written = plausible_channels(chans, written_channels(mine, by, choices, past))
+    if plotted is not None:
+        plotted.update(held_back_cells(truth, mine, written, regions, choices))
     return [score_written([s], truth, mine, written, regions[s.region])[0] for s in scores], choices
 
 
@@ -202,7 +209,7 @@ def _copy_atomic(src: str, dst: str) -> None:
 # ---------------------------------------------------------------- the command, step by step
 
 def _check_parameters(input: str, output: str, holdout: float, n_models: int, seed: int, select: str,
-                      overwrite: bool, device: str) -> None:
+                      overwrite: bool, device: str, plot: str | None = None) -> None:
     """Refuse a parameter out of range, and an output impute cannot write, before any work."""
     if not os.path.exists(input):
         raise InputNotFoundError(f"input file {input!r} does not exist", file=input, key="input")
@@ -235,6 +242,10 @@ def _check_parameters(input: str, output: str, holdout: float, n_models: int, se
         raise UsageError(f"The 'output' parameter {output!r} names a compressed {fmt} file; only text "
                          f"tables ({', '.join(TEXT_SUFFIXES)}) are written compressed: drop the "
                          f"compression suffix", key="output")
+    if plot is not None:  # a .png impute may write, by the output's rules (``impute_plot``)
+        from encoderkit.impute_plot import check_plot
+
+        check_plot(plot, overwrite, input, output)
     from encoderkit.infer.load import pick_device
 
     check_device(pick_device(device))  # auto: as every other command (a GPU if torch has one)
@@ -300,10 +311,12 @@ def scratch_error(exc: OSError, path: Path) -> DataError:
 
 def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeReport, work: Path, suffix: str, *,
                    holdout: float, seed: int, n_models: int, select: str, overrides: Sequence[str],
-                   progress: bool, device: str, say: Callable[[str], None], show: Shown = QUIET) -> list:
+                   progress: bool, device: str, say: Callable[[str], None], show: Shown = QUIET,
+                   keep_cells: bool = False) -> list:
     """Hold back some observed cells of ``truth`` (the channels of ``inp.data``), ingest the
     rest, fit the models, and score their fill of the held-back cells (``held_back``) into
-    ``report``; return the models. A function of its own so that the held-back copy, its
+    ``report`` (``keep_cells``: and the scored cells, ``report.heldback``, for ``plot=``); return
+    the models. A function of its own so that the held-back copy, its
     cells and the fills scored are freed before the file is filled (the fill and the text
     written after it make copies of the table of their own)."""
     from encoderkit.data.ingest import ingest
@@ -342,7 +355,8 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
     if report.holdout_cells:
         report.scores, report.choices = held_back(models, holed, truth, hide, inp.columns, inp.categorical,
                                                   inp.series, select == "auto", inp.series_column, show=show,
-                                                  data=inp.data, store=store)
+                                                  data=inp.data, store=store,
+                                                  plotted=report.heldback if keep_cells else None)
     return models
 
 
@@ -400,11 +414,14 @@ def _domain_word(word: str) -> bool:
 def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,
            n_models: int = 1, select: str = "auto", overrides: Sequence[str] = (),
            run_dir: str | None = None, overwrite: bool = False, progress: bool = True, device: str = "cpu",
-           log: Callable[[str], None] | None = None, **ingest_options: Any) -> ImputeReport:
-    """Fill every missing cell of the file ``input`` and write ``output`` (see the module doc)."""
+           plot: str | None = None, log: Callable[[str], None] | None = None,
+           **ingest_options: Any) -> ImputeReport:
+    """Fill every missing cell of the file ``input`` and write ``output`` (see the module doc).
+    ``plot``: a .png path; the picture of the fill (``impute_plot``) is written there too."""
     t0 = time.perf_counter()
     say = log or (lambda msg: say_line(msg) if progress else None)
     input, output = str(input), str(output)
+    plot = None if plot is None else os.fspath(plot) if isinstance(plot, os.PathLike) else plot
     # the pretraining words checked before the input is looked at (a missing input was said
     # instead of a typo): composed once, as a table's where the domain is not known yet (its
     # keys are the same for either domain; its options, domain.*, are the domain's to check),
@@ -415,7 +432,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     early = list(overrides) if domain is not None else [w for w in overrides if not _domain_word(w)]
     check_overrides(checked, 0, early)
     refuse_contradictions(overrides, _params(input, seed, progress, run_dir), "impute")
-    _check_parameters(input, output, holdout, n_models, seed, select, overwrite, device)
+    _check_parameters(input, output, holdout, n_models, seed, select, overwrite, device, plot)
     guessed = domain is None
     if guessed:
         domain = guess_domain(input, ingest_options, say)
@@ -453,6 +470,8 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                 raise write_error(e, output) from None
             report.nothing_missing = True
             report.unfilled = unfilled_columns(inp.data, inp.columns, inp.schema)
+            if plot is not None:
+                report.plot_note = f"none written to {plot}: no cell was filled"
             report.seconds = time.perf_counter() - t0
             return report
 
@@ -461,7 +480,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
         # 2.-3. hold back, fit and score
         models = _fit_and_score(inp, truth, report, work, suffix, holdout=holdout, seed=seed, n_models=n_models,
                                 select=select, overrides=overrides, progress=progress, device=device, say=say,
-                                show=show)
+                                show=show, keep_cells=plot is not None)
         del truth  # freed before the file is filled, as the held-back copy (``_fit_and_score``)
         filled = _fill(models, inp, report, missing, show)
         with show.phase(f"writing {output}", f"wrote {output}"):
@@ -469,6 +488,14 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                 inp.write(filled, output)
             except OSError as e:
                 raise write_error(e, output) from None
+        if plot is not None:  # once the output is written: drawing (and matplotlib's import) delays no fill
+            from encoderkit.impute_figure import draw
+
+            with show.phase(f"drawing {plot}", f"wrote {plot}"):
+                t_plot = time.perf_counter()
+                report.plot_note = draw(plot, inp, filled, report.heldback)
+                report.plot = plot
+                report.plot_note += f"; drawn in {time.perf_counter() - t_plot:.1f} s"
     finally:
         quiet.close()
         if not run_dir:

@@ -43,7 +43,11 @@ per column / channel, the error on held-back observed cells next to a simple bas
              then also keeps holed.<kind>, a full copy of the input (every column, identifiers
              included, the held-back cells blanked), and the stores of its values: keep it
              where the input may be kept
-  overwrite  replace an existing output (default false)
+  overwrite  replace an existing output (default false; the plot's file too)
+  plot       also draw the fill into this .png (default none): per series (at most 8) the observed
+             line, the fills and the held-back cells' truth and fill; per numeric table column (at
+             most 12, the worst first) the held-back truth against the fill, and the categorical
+             columns' held-back accuracy (holdout=0: observed vs filled values per column)
   progress   progress bars and stage lines (default true)
   device     where the trained models fill the file and the held-back cells (default cpu; auto:
              a CUDA GPU if there is one, else the CPU; cuda, cuda:0, mps); training runs on
@@ -55,7 +59,8 @@ Other key=value pairs are ingest options of the domain (time_column=date, exclud
 
 # The command's own parameters; words with a dot, and these config groups, go to pretrain.
 OWN = {"input": None, "output": None, "domain": None, "holdout": 0.05, "seed": 0, "n_models": 1,
-       "select": "auto", "run_dir": None, "overwrite": False, "progress": True, "device": "cpu"}
+       "select": "auto", "run_dir": None, "overwrite": False, "progress": True, "device": "cpu",
+       "plot": None}
 GROUPS = ("model", "optim", "schedule", "data", "experiment", "train", "run")
 
 
@@ -96,7 +101,7 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], list[str], dict[str, Any
         if not isinstance(own[key], bool):
             raise UsageError(f"The {key!r} parameter must be true or false. Got {own[key]!r} instead.",
                              key=key)
-    for key in ("input", "output", "run_dir", "domain", "device", "select"):
+    for key in ("input", "output", "run_dir", "domain", "device", "select", "plot"):
         if own[key] is not None:
             own[key] = str(own[key])
     # a typo in a pretraining key (train.stpes=5) is refused by ``impute`` itself, before it

@@ -34,6 +34,17 @@ class ImputeReport:
     # empty cells of columns the model leaves out (identifiers, excluded), and why: no "no
     # missing cell in the input" where an identifier column's holes are left as they are
     unfilled: dict[str, str] = field(default_factory=dict)
+    # plot=: the held-back cells as scored (``impute_plot.HeldBack`` per column / channel),
+    # the picture's path once written, and what it shows or why none was written
+    heldback: dict[str, Any] = field(default_factory=dict, repr=False)
+    plot: str = ""
+    plot_note: str = ""
+
+    def plot_line(self) -> str:
+        """The summary's line about ``plot=`` (empty when none was asked for)."""
+        if not self.plot_note:
+            return ""
+        return f"\nplot: {self.plot} ({self.plot_note})" if self.plot else f"\nplot: {self.plot_note}"
 
     def by_pool(self) -> tuple[dict[str, int], dict[str, Choice]]:
         """Cells filled and choices per pool: one line for channel c of a collection of
@@ -56,10 +67,10 @@ class ImputeReport:
             left = "; ".join(f"{k!r}: {v}" for k, v in list(self.unfilled.items())[:5])
             return (f"impute {self.domain}: nothing to fill: no missing cell in the columns the "
                     f"model fills; left unfilled, the empty cells of column(s) it leaves out "
-                    f"({left}); {self.output} is a copy of the input ({self.seconds:.1f} s)")
+                    f"({left}); {self.output} is a copy of the input ({self.seconds:.1f} s)") + self.plot_line()
         if self.nothing_missing:
             return (f"impute {self.domain}: no missing cell in the input; nothing to fill, "
-                    f"{self.output} is a copy of the input ({self.seconds:.1f} s)")
+                    f"{self.output} is a copy of the input ({self.seconds:.1f} s)") + self.plot_line()
         baseline = "linear interpolation" if self.domain == "timeseries" else "column mean / mode"
         lines = [f"impute {self.domain}: filled {sum(self.filled.values())} cell(s) -> {self.output}"]
         filled, chosen = self.by_pool()
@@ -105,7 +116,7 @@ class ImputeReport:
                 if c.ends:
                     lines.append(f"  {'':<{width}}  " + _choice(c.ends, "end gaps:      ", runs=True))
         lines.append(f"time: {self.seconds:.1f} s ({self.steps} training steps per model)")
-        return "\n".join(lines)
+        return "\n".join(lines) + self.plot_line()
 
 
 def unfilled_columns(data: Any, kept: Any, schema: Mapping[str, Any]) -> dict[str, str]:
