@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.impute_words import member_seeds
+from encoderkit.session_state import warnings_kept
 
 # Per-domain imputation settings that configs/experiment/impute.yaml cannot hold (it is
 # shared by every domain, and a domain refuses options it does not know). Tables: fills are
@@ -113,7 +114,7 @@ def fit_models(domain: str, store: str, work_dir: str | Path, *, seed: int = 0, 
     for k in range(n_models):
         run_dir = Path(work_dir) / f"model{k}"
         words = pretrain_overrides(domain, store, str(run_dir), seed, progress, overrides, n_records, member=k)
-        with warnings.catch_warnings():
+        with warnings_kept():
             if k:  # the same words for every model: an option that cannot take effect said once
                 warnings.filterwarnings("ignore", message=r".* has no effect in this run", category=UserWarning)
             run = pretrain(words)

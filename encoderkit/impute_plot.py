@@ -34,6 +34,7 @@ import pandas as pd
 from encoderkit.errors import UsageError
 from encoderkit.impute_cells import Channel, channels, is_missing, time_numbers
 from encoderkit.impute_scores import Choice, cell_errors_of
+from encoderkit.session_state import warnings_kept
 
 MAX_SERIES = 8  # series / channels drawn; more are said in the title
 MAX_TABLE = 12  # numeric columns drawn (worst held-back nrmse first)
@@ -221,7 +222,7 @@ def _times(data: Any, time_column: Any) -> tuple[np.ndarray | None, str]:
     t = data[time_column]
     if pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_datetime64_any_dtype(t.dtype):
         return t.to_numpy(), str(time_column)
-    with warnings.catch_warnings():  # a period such as 1959Q1 parses; one that does not: numbered
+    with warnings_kept():  # a period such as 1959Q1 parses; one that does not: numbered
         warnings.simplefilter("ignore")
         parsed = pd.to_datetime(t.astype(str), errors="coerce")
     if parsed.isna().any():

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from encoderkit.errors import UsageError
+from encoderkit.session_state import warnings_kept
 
 
 class Run:
@@ -82,7 +83,7 @@ class Run:
             from encoderkit.data.store import RecordStore
 
             schema = RecordStore(str(store)).schema
-            with warnings.catch_warnings():  # the trainer says them when it builds the domain
+            with warnings_kept():  # the trainer says them when it builds the domain
                 warnings.simplefilter("ignore")
                 return int(self.domain_cls(schema, **options).rope_axes)
         except Exception:  # a missing store, a bad option: the trainer names them, not this check

@@ -29,6 +29,7 @@ from encoderkit.domain import Record
 from encoderkit.errors import DataError
 from encoderkit.outputs import atomic_write
 from encoderkit.outputs import check_output_kind
+from encoderkit.session_state import warnings_kept
 
 from . import io as tsio
 from . import parquet
@@ -213,19 +214,22 @@ class SeriesFiles:
                 refuse_numbers_as_header(path, self._table_roles())
             roles = [self.options[k] for k in ("time_column", "series_column") if self.options[k]]
             sep = self.options["delimiter"]  # as ingest read the store's files (None: by the name)
-            self.read_decimal = tsio.file_decimal(path, sep, self.options["decimal"], roles)
-            data = tsio.read_frame(path, roles, sep, self.read_decimal)
+            # the file's decimal mark and layout in locals, kept on the domain (for
+            # write_output) once read: a loaded run's domain is shared by a service's threads,
+            # and another thread's read between setting and reading them parsed this file's
+            # '0,5' with its '.' (refused)
+            decimal = tsio.file_decimal(path, sep, self.options["decimal"], roles)
+            data = tsio.read_frame(path, roles, sep, decimal)
             # columns ingest leaves out (outside the channels listed, beside a long table's
             # value) are no channels here either: left as they are, words too
             unread = roles + self.unread_columns(data)
-            data = marked_channels(data, path, unread, self.read_decimal,
-                                   sentinel_words(self.options["missing_value"]))
-            refuse_stray_text(data, path, unread, self.read_decimal)
+            data = marked_channels(data, path, unread, decimal, sentinel_words(self.options["missing_value"]))
+            refuse_stray_text(data, path, unread, decimal)
             # blank header cells, byte-order mark, line ends: written back as they came
-            self.read_layout = read_layout(path, sep or delimiter(path), data)
-            warn_data_header(path, self.read_layout.cells)  # the header read_layout read
-            data = blank_as_text(data, self.read_layout)
-            self.read_parquet = None
+            layout = read_layout(path, sep or delimiter(path), data)
+            warn_data_header(path, layout.cells)  # the header read_layout read
+            data = blank_as_text(data, layout)
+            self.read_decimal, self.read_layout, self.read_parquet = decimal, layout, None
         elif kind == "parquet":  # typed columns: text ones checked as a CSV's (marks, stray words)
             data, self.read_parquet = parquet.read_input(path, self.options)
             self.read_decimal, self.read_layout = ".", None
@@ -241,7 +245,7 @@ class SeriesFiles:
             raise ValueError(f"{path}: unknown time-series file type; expected .csv, .parquet, .npy, "
                              f".npz, .ts or a UCR archive .tsv")
         try:  # what the model cannot read in the file: refused here, where the file is known
-            with warnings.catch_warnings():  # said once, when the records are made from it
+            with warnings_kept():  # said once, when the records are made from it
                 warnings.simplefilter("ignore")
                 self._series_arrays(data, where=path, steps=False)
         except DataError as e:

@@ -31,6 +31,7 @@ from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_wi
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 from encoderkit.overrides import option_word
+from encoderkit.session_state import warnings_kept
 
 from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
@@ -54,7 +55,7 @@ def _mostly_times(texts: pd.Series) -> bool:
     head = texts.head(50)
     if head.empty or pd.to_numeric(head, errors="coerce").notna().any():
         return False
-    with warnings.catch_warnings():  # pandas warns when it has to guess each cell's format
+    with warnings_kept():  # pandas warns when it has to guess each cell's format
         warnings.simplefilter("ignore")
         parsed = pd.to_datetime(head, errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.9)
@@ -316,7 +317,7 @@ def _read_table(path: str, sep: str, **kw: Any) -> pd.DataFrame:
     """pandas' reader, never taking the first column for the index: empty fields after the
     last column (a separator ending every row; longer rows are refused by
     ``check_row_widths``) are dropped, which pandas warns about."""
-    with warnings.catch_warnings():
+    with warnings_kept():
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
         return pd.read_csv(path, sep=sep, index_col=False, **kw)
 

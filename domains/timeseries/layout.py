@@ -21,6 +21,7 @@ import pandas as pd
 
 from encoderkit.data.textfiles import UNNAMED, open_text
 from encoderkit.errors import DataError
+from encoderkit.session_state import warnings_kept
 
 BOM = b"\xef\xbb\xbf"
 # rows of a file read, or of a column parsed, at a time (text_cells, io.numeric_column)
@@ -90,7 +91,7 @@ def text_cells(path: str, sep: str) -> pd.DataFrame:
     """The cells of a CSV as text, read in blocks of rows (at once, pandas' parser held a
     Python string of every cell, several times the file's size), without the nameless empty
     column of a separator ending every line (no channel, as tables drop it)."""
-    with warnings.catch_warnings():
+    with warnings_kept():
         warnings.simplefilter("ignore", pd.errors.ParserWarning)
         with pd.read_csv(path, sep=sep, index_col=False, dtype=str, keep_default_na=False,
                          chunksize=BLOCK) as reader:
@@ -126,7 +127,7 @@ def _is_time(cell: str) -> bool:
     parses it (``1958-03-29``, ``2021-10-31 02:00``; a bare number is no date here)."""
     if not any(ch.isdigit() for ch in cell) or _is_number(cell):
         return False
-    with warnings.catch_warnings():  # pandas warns when it guesses a format
+    with warnings_kept():  # pandas warns when it guesses a format
         warnings.simplefilter("ignore")
         return not pd.isna(pd.to_datetime(cell, errors="coerce", format="mixed"))
 

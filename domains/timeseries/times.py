@@ -17,6 +17,7 @@ import pandas as pd
 
 from encoderkit.errors import DataError
 from encoderkit.period_labels import PERIODS, period_start
+from encoderkit.session_state import warnings_kept
 
 # how a series' steps vary: split out to steps.py; still read from here by impute_layout and tests
 from .steps import calendar_months, uneven_series, uneven_steps, warn_uneven  # noqa: F401
@@ -229,7 +230,7 @@ def _time_part(cells: pd.Series, name: Any) -> bool:
         return bool(len(texts))
     if pd.to_numeric(texts, errors="coerce").notna().any():
         return False
-    with warnings.catch_warnings():  # pandas warns when it guesses each cell's format
+    with warnings_kept():  # pandas warns when it guesses each cell's format
         warnings.simplefilter("ignore")
         return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
 

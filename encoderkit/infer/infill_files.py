@@ -119,11 +119,17 @@ def _fill_in_memory(model: Pretrained, source: Path, output: Path, options: Mapp
     from encoderkit.impute_cells import as_written, filled_infinite, warn_infinite
     from encoderkit.outputs import write_error
 
+    # read and written with this call's own copy of the domain: ``read_input`` keeps what it
+    # read of the file on the domain (its line end, byte-order mark, decimal mark, a Parquet
+    # file's index and schema) for ``write_output``, and the loaded run's domain is shared by
+    # the threads of a service: another thread's read during this fill wrote this output with
+    # that file's line ends and no byte-order mark
+    reader = copy.copy(model.domain)
     with reading(source):
-        data = model.domain.read_input(str(source))
+        data = reader.read_input(str(source))
     if hasattr(data, "__len__") and len(data) == 0:
         raise DataError("holds no records to fill", file=source)
-    model.domain.check_output_name(data, str(output))  # before the fill: a name it would not write as
+    reader.check_output_name(data, str(output))  # before the fill: a name it would not write as
     try:
         with warnings_named(source):
             filled = _filled(model, data, options)
@@ -135,11 +141,11 @@ def _fill_in_memory(model: Pretrained, source: Path, output: Path, options: Mapp
     warn_infinite(str(source), filled_infinite(data, filled))
     if isinstance(data, pd.DataFrame) and isinstance(filled, pd.DataFrame):
         # every cell the fill left alone as the file holds it (1.50 stays 1.50), as impute writes it
-        filled = as_written(str(source), str(output), data, filled, read_delimiter(model.domain),
-                            getattr(model.domain, "read_decimal", "."))
+        filled = as_written(str(source), str(output), data, filled, read_delimiter(reader),
+                            getattr(reader, "read_decimal", "."))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        model.domain.write_output(filled, str(output))
+        reader.write_output(filled, str(output))
     except OSError as e:
         raise write_error(e, output) from e
 

@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from encoderkit.errors import UsageError
+from encoderkit.session_state import warnings_kept
 from encoderkit.interop.hf_names import embedder_problems, head_problems, ours_to_hf_name
 
 
@@ -35,7 +36,7 @@ def domain_problems(domain: Any, config: Any) -> list[str]:
         return parts
 
     try:
-        with warnings.catch_warnings():  # the real build says them; none before a refusal
+        with warnings_kept():  # the real build says them; none before a refusal
             warnings.simplefilter("ignore")
             parts, _ = meta_parameters(build)
     except (ValueError, TypeError, KeyError, AttributeError):

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from encoderkit.session_state import warnings_kept
+
 # the parts, in the order the table shows them; "unseen": records outside the run's split
 PARTS = ("train", "val", "test", "unseen")
 # the held-out part, the first of these with no record a member trained on
@@ -326,7 +328,10 @@ def split_metrics(result: Evaluation, known: RunRecords, ids: list[str], labelle
     labelled = np.asarray(labelled, dtype=bool)
     result.trained_on = [str(ids[r]) for r in np.flatnonzero(labelled & trained)]
     columns: dict[str, dict[str, float]] = {}
-    with warnings.catch_warnings():  # the all-records scoring has said what there is to say
+    # the filters under the session lock (``warnings_kept``): a bare catch_warnings in one thread
+    # and another thread's section that outlived it left ('ignore', Warning) in the process's
+    # filters for good, every later warning silenced
+    with warnings_kept():  # the all-records scoring has said what there is to say
         warnings.simplefilter("ignore")
         for part in PARTS:
             mask = labelled & (parts == part)

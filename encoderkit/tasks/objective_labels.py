@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from encoderkit.errors import DataError, UsageError
+from encoderkit.session_state import warnings_kept
 from encoderkit.tasks import labels as L
 from encoderkit.tasks.spec import CLASSIFICATION_TASKS, TaskSpec
 
@@ -113,7 +114,7 @@ def standard_units(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     known = np.isfinite(mean) & np.isfinite(std)
     rows = values.reshape(len(values), -1)
     finite = np.where(np.isfinite(rows), rows, np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+    with np.errstate(invalid="ignore"), warnings_kept():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not flat
         lowest = np.atleast_1d(np.nanmin(finite, axis=0)).reshape(mean.shape)
         highest = np.atleast_1d(np.nanmax(finite, axis=0)).reshape(mean.shape)

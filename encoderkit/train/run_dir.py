@@ -196,7 +196,13 @@ def discard_metrics(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-_HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders]
+_HELD: dict[str, list[int]] = {}  # run directories this process has locked: [fd, holders, thread]
+# flock is per process: another thread of it (a service's thread pool) was let into a run
+# directory a thread held, as a further holder. A finetune entered the run.dir of another
+# thread's ensemble between its members, resumed its root run to other steps and left an
+# ensemble.json over a mix of the two runs; another process is refused. So a directory is the
+# thread's that locked it (``thread``), and only that thread changes its entry: no lock needed
+# (the session lock would make a finetune that ends wait for another thread's whole training).
 # the open keep_run_dir_locks scopes of each thread: the run directories each holds (per
 # thread: another thread's run between an ensemble's members is not kept to that ensemble's end)
 _SCOPES = threading.local()
@@ -213,15 +219,19 @@ def lock_run_dir(run_dir: Path) -> str | None:
     added, and the kernel releases it when the process ends, however it ends). Two runs in
     one directory would overwrite each other's checkpoints and interleave their metrics, and
     the second's start-up removes the first's checkpoint being written. A ``DataError`` when
-    another process holds it; this process may take it again (``unlock_run_dir`` as often).
+    another process, or another thread of this one, holds it; the thread that holds it may
+    take it again (an ensemble's members; ``unlock_run_dir`` as often).
     Returns the key to unlock with; None (no lock) where the file system has no ``flock``."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return None
     key = os.path.realpath(run_dir)
-    if key in _HELD:
-        _HELD[key][1] += 1
+    hold = _HELD.get(key)  # one read: the holding thread may drop it meanwhile
+    if hold is not None:
+        if hold[2] != threading.get_ident():
+            raise _in_use(run_dir)
+        hold[1] += 1
     else:
         try:
             fd = os.open(key, os.O_RDONLY)
@@ -231,17 +241,21 @@ def lock_run_dir(run_dir: Path) -> str | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise DataError("is in use by another run (a pretrain or finetune of this directory is still "
-                            "running); wait for it to finish, or choose another run.dir", file=run_dir) from None
+            raise _in_use(run_dir) from None
         except OSError:  # a file system without flock (some network file systems): no lock
             os.close(fd)
             return None
-        _HELD[key] = [fd, 1]
+        _HELD[key] = [fd, 1, threading.get_ident()]
     scopes = _kept()
     if scopes and not any(key in kept for kept in scopes):  # one more hold, given back at the scope's end
         _HELD[key][1] += 1
         scopes[-1].add(key)
     return key
+
+
+def _in_use(run_dir: Path) -> DataError:
+    return DataError("is in use by another run (a pretrain or finetune of this directory is still "
+                     "running); wait for it to finish, or choose another run.dir", file=run_dir)
 
 
 @contextlib.contextmanager
@@ -262,10 +276,10 @@ def keep_run_dir_locks() -> Iterator[None]:
 
 
 def unlock_run_dir(key: str | None) -> None:
-    held = _HELD.get(key) if key is not None else None
-    if held is None:
+    hold = _HELD.get(key) if key is not None else None
+    if hold is None or hold[2] != threading.get_ident():  # (another thread's: not this one's to give back)
         return
-    held[1] -= 1
-    if held[1] <= 0:
+    hold[1] -= 1
+    if hold[1] <= 0:
         del _HELD[key]
-        os.close(held[0])  # closing the descriptor releases the flock
+        os.close(hold[0])  # closing the descriptor releases the flock
