@@ -1,6 +1,7 @@
 """The fills that ``select=auto`` compares, per column / channel, in ``encoderkit impute``:
 the candidates by name (``candidate_fills``: the model's, linear interpolation for series,
-the domain's classical imputers) and the file filled from the ones chosen (``assemble``).
+the column mean for tables, the domain's classical imputers) and the file filled from the
+ones chosen (``assemble``).
 Split out of ``encoderkit/impute.py`` (the command), so each module keeps one job; the
 scores and the choice itself are ``impute_cells.select_fills`` (``encoderkit/selection.py``).
 """
@@ -8,6 +9,9 @@ scores and the choice itself are ``impute_cells.select_fills`` (``encoderkit/sel
 from __future__ import annotations
 
 from typing import Any, Callable, Collection, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
 
 from encoderkit.domain import candidates_of
 from encoderkit.impute_cells import channels, is_missing, series_baselines, set_cells
@@ -21,7 +25,8 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
                     predict: Callable | None = None, domain: Any = None) -> dict[str, Any]:
     """The fills of ``data`` that ``select=auto`` compares, by name: ``model`` (the
     ensemble's fill), for series ``linear`` (``baseline_fill`` of each channel, within each
-    series of a long table: ``series_column``), and the domain's own ``infill_candidates``
+    series of a long table: ``series_column``), for a table (a DataFrame) ``mean``
+    (``column_means``), and the domain's own ``infill_candidates``
     (classical imputers, variants of the model's fill). ``wanted``: the names to make (the
     ones chosen, when the file is filled; None: all): the others were made again and
     thrown away, a model pass among them (a series domain's ``encoder``). A domain whose
@@ -32,19 +37,35 @@ def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: b
     domain whose candidates these are (default: the models' own; ``impute_heldback``'s, its
     imputers fitted on the held-back copy)."""
     out = {"model": model_fill}
+    if not series and isinstance(data, pd.DataFrame) and (wanted is None or "mean" in wanted):
+        out["mean"] = column_means(data, columns, categorical)
     if series and (wanted is None or "linear" in wanted):  # every channel interpolated in one call
         chans = list(channels(data, columns, categorical, series_column))
         misses = [is_missing(ch.values) for ch in chans]
         lines = series_baselines(chans, [~m for m in misses])
         out["linear"] = set_cells(data, {ch.name: (m, f) for ch, m, f in zip(chans, misses, lines)}, columns)
     domain = domain if domain is not None else models[0].infill_domain({})
-    own = None if wanted is None else set(wanted) - {"model", "linear"}
+    own = None if wanted is None else set(wanted) - {"model", "linear", "mean"}
     predict = predict or averaged_predict(models)
     made = candidates_of(domain, data, watch(predict) if watch else predict, only=own)
     for name, fill in made.items():
         out.setdefault(name, fill)
     return out
 
+
+def column_means(data: Any, columns: Sequence[str] | None, categorical: Sequence[str]) -> Any:
+    """``data`` with each numeric column's missing cells at the mean of its observed ones
+    (categorical and date columns, and columns with nothing observed, left missing): the
+    conditional mean where the other columns say nothing of a column, the candidate a
+    column no imputer predicts (fair's ``affairs``, star98's ``PCTCHRT``) is best filled by."""
+    cells = {}
+    for ch in channels(data, columns, categorical):
+        if ch.categorical or ch.temporal:
+            continue
+        miss = is_missing(ch.values)
+        if miss.any() and not miss.all():
+            cells[ch.name] = (miss, float(np.mean(ch.values[~miss])))
+    return set_cells(data, cells, columns)
 
 
 def assemble(fills: Mapping[str, Any], used: Mapping[str, str], data: Any,
