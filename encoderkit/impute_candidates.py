@@ -64,7 +64,8 @@ def column_means(data: Any, columns: Sequence[str] | None, categorical: Sequence
             continue
         miss = is_missing(ch.values)
         if miss.any() and not miss.all():
-            cells[ch.name] = (miss, float(np.mean(ch.values[~miss])))
+            # an array, not a scalar: set_cells rounds an integer column's fills (Int64 refused 14.5)
+            cells[ch.name] = (miss, np.full(miss.shape, float(np.mean(ch.values[~miss]))))
     return set_cells(data, cells, columns)
 
 

@@ -81,3 +81,14 @@ def test_select_takes_the_mean_on_a_column_the_others_do_not_predict():
     choices = select_fills(truth, {k: list(channels(v, ["x", "y"])) for k, v in fills.items()}, hide, False)
     assert choices["y"].used == "mean"
     assert choices["y"].errors["mean"] < choices["y"].errors["model"]
+
+
+def test_mean_candidate_of_an_integer_column_is_a_whole_number_of_its_dtype():
+    """A nullable integer column (``Int64``, as a CSV of counts with holes reads) refused the
+    float mean ("Invalid value '14.5' for dtype 'Int64'": impute stopped with a traceback); its
+    mean is rounded as every fill of an integer column is."""
+    holed = pd.DataFrame({"x": np.arange(8.0), "n": pd.array([2, None, 4, 9, None, 12, 16, 20], dtype="Int64")})
+    out = candidate_fills([_Model()], holed, holed, False, None, ())["mean"]
+    assert out["n"].dtype == "Int64"
+    observed = np.array([2, 4, 9, 12, 16, 20], dtype=np.float64)  # mean 10.5 -> 10 (round half to even)
+    assert out["n"].tolist() == [2, int(np.round(observed.mean())), 4, 9, int(np.round(observed.mean())), 12, 16, 20]
