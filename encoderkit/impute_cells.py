@@ -341,36 +341,71 @@ def _spelled_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray) 
 
 
 _INTEGER_TEXT = r"^\s*[-+]?\d+\s*$"
+_SIGNED_TEXT = r"^\s*[-+]\d+\s*$"  # +118: a sign on every number
+_EXPONENT_TEXT = r"^\s*[-+]?\d(?:\.(\d+))?[eE][-+]?\d+\s*$"  # 1.060e+03
 EXACT_DIGITS = 15  # every integer of at most 15 digits is a float64 exactly
 
 
 def _integers_as_given(given: pd.DataFrame, new: pd.DataFrame, kept: np.ndarray,
                        data: pd.DataFrame) -> pd.DataFrame:
-    """``new`` with the number fills of a column of integers too long for a float (some
-    observed cell has more than ``EXACT_DIGITS`` digits, all are written as integers) spelled
-    as integers: a column of integers beyond int64's range is modelled as numbers, and
-    pandas wrote its float fills as ``7.938927285908685e+20`` beside observed
-    ``36233319495134572544`` (a reader then takes the column as floats, observed cells
-    included). Columns of shorter integers keep pandas' text (their fills are the domain's: a
-    series of counts is filled between them), and so does a fill that is no finite number.
-    ``data`` (the file as read) is not needed beyond its shape."""
+    """``new`` with the number fills of a column of whole numbers spelled as its observed
+    cells are (``given``: the file's text; ``kept``: the cells the fill left alone), where
+    pandas wrote a float: ``101.0`` beside observed ``118`` and ``+118`` becomes ``101`` and
+    ``+101``, ``688.0`` beside ``1.060e+03`` becomes ``6.880e+02`` (``688`` where that form
+    would not hold it exactly). A column of integers too long for a float (some observed cell
+    has more than ``EXACT_DIGITS`` digits) has every finite fill written as an integer: a
+    column of integers beyond int64's range is modelled as numbers, and pandas wrote
+    ``7.938927285908685e+20`` beside observed ``36233319495134572544`` (a reader then took the
+    column as floats). A fill with a fraction in a column of short integers keeps pandas'
+    text (a series of counts is filled between them), and so do a fill that is no finite
+    number and every fill of a column with decimals (``1.50``, ``2.0``). ``data`` (the file
+    as read) is not needed beyond its shape."""
     out = new
     for j in range(min(given.shape[1], data.shape[1])):
         seen = given.iloc[:, j][kept[:, j]]
         seen = seen[(seen != "").to_numpy(dtype=bool, na_value=True)]
-        if not len(seen) or not seen.str.match(_INTEGER_TEXT).all() \
-                or not (seen.str.strip().str.lstrip("+-").str.len() > EXACT_DIGITS).any():
+        spell = _integer_form(seen) if len(seen) else None
+        if spell is None:
             continue
+        form, write = spell
+        long = bool(seen.str.match(_INTEGER_TEXT).all() and (seen.str.strip().str.lstrip("+-").str.len()
+                                                             > EXACT_DIGITS).any())
         fill = np.flatnonzero(~kept[:, j])
         texts = new.iloc[fill, j]
-        numbers = pd.to_numeric(texts, errors="coerce")
-        wrong = (~texts.str.match(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=True)
-                 & np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)))
+        numbers = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(numbers) & (long | (numbers == np.round(numbers)))
+        wrong = ~texts.str.match(form).to_numpy(dtype=bool, na_value=True) & whole
         if wrong.any():
             if out is new:
                 out = new.copy()
-            out.iloc[fill[wrong], j] = [str(int(round(v))) for v in numbers.to_numpy(dtype=np.float64)[wrong]]
+            out.iloc[fill[wrong], j] = [write(v) for v in numbers[wrong]]
     return out
+
+
+def _integer_form(seen: pd.Series) -> tuple[str, Any] | None:
+    """How the observed texts ``seen`` of a column of whole numbers write them: the pattern
+    of that form and a writer of a whole float in it; None when they are not all whole numbers
+    written as integers (``+`` on each, or not) or in e-notation."""
+    def plain(v: float) -> str:
+        return str(int(round(v)))
+    if seen.str.match(_INTEGER_TEXT).all():
+        if seen.str.match(_SIGNED_TEXT).all() and seen.str.strip().str.startswith("+").any():  # not only -3
+            return _SIGNED_TEXT, lambda v: f"{int(round(v)):+d}"
+        return _INTEGER_TEXT, plain
+    if not seen.str.match(_EXPONENT_TEXT).all():
+        return None
+    digits = seen.str.extract(_EXPONENT_TEXT)[0]
+    values = pd.to_numeric(seen, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+        return None
+    places = int(digits.fillna("").str.len().max())
+    upper = seen.str.contains("E").all()
+
+    def exponent(v: float) -> str:  # the column's form where it holds the fill exactly
+        text = f"{v:.{places}{'E' if upper else 'e'}}"
+        return text if float(text) == v else plain(v)
+    return _EXPONENT_TEXT, exponent
 
 
 def filled_infinite(data: Any, filled: Any) -> dict[str, int]:

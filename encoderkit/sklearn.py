@@ -271,7 +271,7 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Output
     # for validation is no news to the user
     @without_unknown_values
     def _fit(self, X: Any) -> "EncoderImputer":
-        from domains.tabular.identifiers import near_unique
+        from domains.tabular.identifiers import near_unique, row_numbers
         from domains.tabular.schema import entirely_missing_message
         from encoderkit.impute import fit_models
         from encoderkit.impute_cells import channels, draw_holdout, with_hidden
@@ -293,6 +293,10 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Output
         # an identifier column (ingest's rule) is left out of the model: none of its cells held
         # back, so its message counts the column's cells as given
         held = [c for c in held if c in numeric or c in options.get("columns", {}) or near_unique(frame[c]) is None]
+        # so are row numbers as a first column (``Unnamed: 0`` of pd.read_csv of df.to_csv()):
+        # a cell held back of them made a hole, and the fit modelled them after all
+        held = [c for c in held if c != frame.columns[0] or c in options.get("columns", {})
+                or not row_numbers(frame[c], str(c))]
         hide = _keep_categories_seen(frame, draw_holdout(list(channels(frame, held)), HOLDOUT, seed)) \
             if self.select == "auto" and held else {}
         self.empty_features_ = [c for c in frame.columns if frame[c].isna().all()]

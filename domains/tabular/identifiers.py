@@ -13,13 +13,23 @@ value distinct (19 of 20 is the first that passes with a repeat), so small table
 categories (5 regions in 12 rows) stay categories. Only text is an identifier: numbers,
 booleans and times (a Period column holds one month a row) are not; nor are (``schema``
 asks) numbers or dates written as text, which are kept with a warning instead.
+
+Row numbers (``row_numbers``) are left out the same way: a first column with a blank header
+(or pandas' ``Unnamed: 0``) holding consecutive integers is the index ``df.to_csv()`` writes
+by default (0..n-1, or 100..159 for a slice; R's ``write.csv`` writes 1..n). As a model
+column it was a numeric input that only said where a row stands in the file, held-back cells
+were spent on it, and a slice's fills differed from the same rows' without it. A column
+with a name (``patient_id`` 1001..1060) is the user's data, whatever it holds.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+
+from encoderkit.overrides import option_word
 
 # IDENTIFIER_MIN: fewer observed cells than this, and a column of distinct words may still be
 # categories (one constant with the big-integer ids' rule in ``schema``)
@@ -61,3 +71,26 @@ def identifier_reason(distinct: int, n: int) -> str:
     """Why the identifier column was dropped, as ``task.label_column`` says it again."""
     return "it is an identifier (each of its values occurs once)" if distinct == n else \
         f"it is an identifier ({distinct} distinct values in its {n} cells, {_share(distinct, n)})"
+
+
+# the header of the index ``df.to_csv()`` writes: nothing (as our readers keep it), or the
+# name pandas' ``read_csv`` gives it (a file read and written again with ``index=False``)
+ROW_NUMBER_NAMES = ("", "Unnamed: 0")
+
+
+def row_numbers(s: pd.Series, name: str) -> bool:
+    """Whether the first column ``s`` (called ``name``) holds row numbers (module docstring):
+    a blank or ``Unnamed: 0`` header over integers that count up by one, no cell missing."""
+    if name.strip() not in ROW_NUMBER_NAMES or len(s) < 2 or pd.api.types.is_bool_dtype(s.dtype) \
+            or not pd.api.types.is_numeric_dtype(s.dtype) or s.isna().any():
+        return False
+    v = s.to_numpy(dtype=np.float64)
+    return bool(np.isfinite(v).all() and (v == np.round(v)).all() and (np.diff(v) == 1).all())
+
+
+def row_numbers_message(name: str, s: pd.Series) -> str:
+    """What ingest says of the row-number column ``name`` (``row_numbers``)."""
+    keep = option_word("columns", {name: "numeric"})
+    return (f"column {name!r} holds row numbers ({int(s.iloc[0])}..{int(s.iloc[-1])}, the index "
+            f"pandas' to_csv writes): left out of the model, its cells kept as they are (the "
+            f"ingest option {keep} keeps it in)")

@@ -5,11 +5,13 @@ originals: ``decimal128(10, 2)`` came back ``double``, ``string`` ``large_string
 dictionary's int32 indices int8, and the file's own schema metadata (``b'source'``) was
 replaced by pandas'. Each column is cast back to the input's type where that cast is exact
 (pyarrow's safe cast: no value lost), else kept as pandas wrote it; the input's metadata is
-kept, with pandas' own entry describing the frame as written.
+kept, with pandas' own entry describing the frame as written under the input's labels
+(``pandas_metadata``: its column labels, their axis, and a RangeIndex it kept as metadata).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -35,10 +37,42 @@ def as_input_schema(table: Any, schema: Any) -> Any:
                 pass  # a fill the input's type cannot hold: as pandas wrote it
         fields.append(fld)
         columns.append(col)
-    # the input's metadata; pandas' own entry as the filled frame is (its dtypes: a column
-    # with holes held back is Int64, which the input's entry would not say)
-    meta = {**(schema.metadata or {}), **{k: v for k, v in (table.schema.metadata or {}).items() if k == b"pandas"}}
+    meta = dict(schema.metadata or {})
+    written = pandas_metadata(table.schema.pandas_metadata, schema.pandas_metadata, table.num_rows)
+    if written is not None:
+        meta[b"pandas"] = json.dumps(written).encode()
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=meta))
+
+
+def pandas_metadata(written: dict[str, Any] | None, given: dict[str, Any] | None,
+                    rows: int) -> dict[str, Any] | None:
+    """pandas' metadata entry for the filled table: the filled frame's (``written``: its
+    columns' dtypes, a column with holes held back Int64, which the input's entry would not
+    say) with the input's (``given``) labels where the columns are the input's: its column
+    labels and their axis (``column_indexes``: integer names, a columns-axis name, the levels
+    of MultiIndex columns, which pandas rebuilds from it and the fields' names; the filled
+    frame's columns are text, so pandas read ``[0, 1]`` back as ``['0', '1']`` and
+    ``('chem', 'alcohol')`` as one string), and its row labels when they were a RangeIndex
+    kept in the metadata alone (``reading.row_labels``: read as positions, written back as
+    the same range, no column)."""
+    if written is None or given is None:
+        return written
+    out = dict(written)
+
+    def fields(meta: dict[str, Any]) -> list[Any]:
+        index = set(c for c in meta.get("index_columns", []) if isinstance(c, str))
+        return [c.get("field_name") for c in meta.get("columns", []) if c.get("field_name") not in index]
+    if fields(written) == fields(given):
+        labels = {c.get("field_name"): c.get("name") for c in given.get("columns", [])}
+        out["columns"] = [{**c, "name": labels.get(c.get("field_name"), c.get("name"))}
+                          for c in written.get("columns", [])]
+        out["column_indexes"] = given.get("column_indexes", written.get("column_indexes", []))
+    ranges = given.get("index_columns", [])
+    if not written.get("index_columns") and ranges and all(
+            isinstance(c, dict) and c.get("kind") == "range" for c in ranges) and len(ranges) == 1 \
+            and len(range(ranges[0].get("start", 0), ranges[0].get("stop", 0), ranges[0].get("step", 1))) == rows:
+        out["index_columns"] = ranges
+    return out
 
 
 def write_parquet(frame: pd.DataFrame, path: str, index: bool, schema: Any) -> None:

@@ -5,8 +5,11 @@ table, so every command reads a file the same way.
 What every reader thus agrees on: an empty cell, pyarrow's missing-value words and a cell
 holding only whitespace are missing; a ragged row is skipped and counted (or refused where
 the output keeps every row); text that is not UTF-8 is refused; a header cell with no name
-is kept, as written, when its column holds values (the row index ``df.to_csv`` writes), and
-its column dropped when it holds none (a trailing separator: ``read_checks._check_names``).
+is kept, as written, when its column holds values (the row index ``df.to_csv`` writes: kept
+out of the model by ingest, ``identifiers.row_numbers``), and its column dropped when it
+holds none (a trailing separator: ``read_checks._check_names``). A Parquet file's RangeIndex
+(a slice's 100..159, kept in pandas' metadata alone) numbers the rows, as a text table's
+positions do (``row_labels``); another index pandas wrote is read as columns.
 
 Decimal commas (``decimal=auto``, the default): a file separated by something other than a
 comma (``;``, a tab: what a spreadsheet in a German or French locale writes) whose text
@@ -78,6 +81,15 @@ def _plain_index(index: pd.Index) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
+def row_labels(index: pd.Index) -> bool:
+    """Whether ``index`` only numbers the rows: a RangeIndex of any start and step (a slice's
+    ``df.iloc[100:160]``), which pandas keeps in a Parquet file's metadata alone
+    (``{"kind": "range", ...}``), no column. Not data: read as one it became a model input
+    and a physical ``__index_level_0__`` column of the output; the filled file gets the
+    input's own metadata back (``parquet_out.pandas_metadata``)."""
+    return isinstance(index, pd.RangeIndex)
+
+
 def read_table(path: str, delimiter: str | None = None, keep_rows: bool = False,
                decimal: str = "auto", missing_value: Any = None, limit: int | None = None,
                keep_words: Sequence[str] = (), numbers: Sequence[str] = ()) -> ReadResult:
@@ -122,7 +134,9 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
             table, dropped = _check_names(pq.read_table(source))
         frame = _to_pandas(table)
         index: list[tuple[Any, Any]] = []
-        if not _plain_index(frame.index):
+        if row_labels(frame.index):  # rows named by position, as every reader names them
+            frame = frame if _plain_index(frame.index) else frame.reset_index(drop=True)
+        else:
             # an index pandas wrote (a DatetimeIndex: a series saved with df.to_parquet()) is
             # data: columns the model reads, written back as the index (it was dropped, and
             # with it the file's dates); reset_index names unnamed levels index / level_<i>

@@ -48,7 +48,8 @@ from domains.tabular.values import (_datetime_ns, _is_date_objects, _is_datetime
                                     _json_value, column_numbers, missing_marks, numeric_values, row_name)
 from domains.tabular.kinds import (CODE_REPEATS, CODES_MAX, IDENTIFIER_MIN, _codes, _collapsing,  # noqa: F401
                                    _infer_kind, _number_share, nested_message, nested_type)
-from domains.tabular.identifiers import identifier_message, identifier_reason, near_unique
+from domains.tabular.identifiers import identifier_message, identifier_reason, near_unique, row_numbers, \
+    row_numbers_message
 from domains.tabular.encoding import Encoded, _standardised, as_frame, bin_index, decode_numeric, encode_frame  # noqa: F401
 from domains.tabular.columnfill import _UNITS_NS, _round_to_unit, fill_column  # noqa: F401
 
@@ -90,10 +91,11 @@ def infer_schema(frame: pd.DataFrame, train: np.ndarray, *, source: str | None =
     excluded = excluded_columns(opts)
     columns: list[dict[str, Any]] = []
     dropped: dict[str, str] = {}  # name -> why (said again by task.label_column)
-    for col in frame.columns:
+    for j, col in enumerate(frame.columns):
         if str(col) in excluded:
             continue
-        entry, said, why = column_entry(frame[col], str(col), train, opts, source=source, rows=rows)
+        entry, said, why = column_entry(frame[col], str(col), train, opts, source=source, rows=rows,
+                                        first=j == 0)
         messages += said
         if entry is None:
             dropped[str(col)] = why
@@ -133,17 +135,21 @@ def entirely_missing_message(name: str) -> str:
 
 
 def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, Any],
-                 source: str | None = None,
-                 rows: np.ndarray | None = None) -> tuple[dict[str, Any] | None, list[str], str]:
+                 source: str | None = None, rows: np.ndarray | None = None,
+                 first: bool = False) -> tuple[dict[str, Any] | None, list[str], str]:
     """One column's schema entry (its kind and statistics on the ``train`` rows), the
     messages to give, and why it is dropped when the entry is None. ``opts``: checked
     ingest options; ``source``, ``rows``: see ``infer_schema``. Column by column, so a large
     table is read one column at a time. Text of ISO dates or period labels (``2021-01-31``,
     ``2015-01``, ``2005Q1``) is read as the dates it writes (``datetext.py``), as the file
-    readers read ISO dates, unless the options make the column categories."""
+    readers read ISO dates, unless the options make the column categories. ``first``: the
+    table's first column, which may be the row numbers ``df.to_csv()`` writes (``row_numbers``:
+    left out, as an identifier is, unless the options name it)."""
     messages: list[str] = []
     if s.notna().sum() == 0:
         return None, [entirely_missing_message(name)], "it is entirely missing"
+    if first and name not in opts["columns"] and row_numbers(s, name):
+        return None, [row_numbers_message(name, s)], "it holds row numbers"
     if (nested := nested_type(s)) is not None:  # a list / struct / map column: no value counts
         return None, [nested_message(name, nested)], f"it holds {nested}"
     dates = date_text(s) if opts["columns"].get(name) in (None, "numeric") else None

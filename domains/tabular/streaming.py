@@ -116,8 +116,9 @@ def parquet_text(path: str) -> int:
 
 
 def _plain_parquet(path: str) -> bool:
-    """A Parquet file whose rows pandas numbers 0 .. n-1 (no index stored), with distinct
-    column names; False where its footer cannot be read (the reader says why)."""
+    """A Parquet file whose rows pandas numbers by a RangeIndex kept in its metadata alone
+    (none stored, or a slice's 100 .. 159: ``reading.row_labels``, read as positions), with
+    distinct column names; False where its footer cannot be read (the reader says why)."""
     try:
         import pyarrow.parquet as pq
 
@@ -127,8 +128,7 @@ def _plain_parquet(path: str) -> bool:
         return False
     names = schema.names
     meta = schema.pandas_metadata or {}
-    plain = all(isinstance(c, dict) and c.get("kind") == "range" and c.get("name") is None
-                and c.get("start", 0) == 0 and c.get("step", 1) == 1 for c in meta.get("index_columns", []))
+    plain = all(isinstance(c, dict) and c.get("kind") == "range" for c in meta.get("index_columns", []))
     return plain and len(set(names)) == len(names)
 
 
@@ -434,7 +434,7 @@ def _schema_and_cells(table: Any, opts: Mapping[str, Any], rows: np.ndarray, tra
             if rows.size < table.num_rows:
                 frame = frame.iloc[rows].reset_index(drop=True)
             entry, said, why = column_entry(frame.iloc[:, 0], name, train, opts, source=source,
-                                            rows=rows if source else None)
+                                            rows=rows if source else None, first=j == 0)
             messages += said
             if entry is None:
                 dropped[name] = why
