@@ -60,7 +60,7 @@ from encoderkit.impute_layout import (dated_column, guess_columns, guess_domain,
 from encoderkit.impute_models import (DOMAIN_OVERRIDES, RememberedPredict, check_overrides, ensemble_infill,
                                       fit_models, pretrain_overrides)
 from encoderkit.impute_progress import QUIET, Shown, model_fill_words
-from encoderkit.impute_read import ReadInput, keep_empty, read_input, refuse_empty
+from encoderkit.impute_read import ReadInput, keep_empty, read_input, refuse_empty, writable
 from encoderkit.impute_regions import (fill_ends, holdout_shortfall, scored_cells, split_hide, unscored,
                                        with_ends, written_channels)
 from encoderkit.impute_report import ImputeReport, unfilled_columns
@@ -99,7 +99,8 @@ def check_run_dir(run_dir: Path, overwrite: bool, files: Sequence[str] = ()) -> 
     if not overwrite:
         raise UsageError(f"The 'run_dir' {run_dir} holds an earlier impute's run; pass overwrite=true "
                          f"to replace it, or name a new folder", key="run_dir")
-    inside = [f for f in files if "://" not in str(f) and run_dir.resolve() in Path(f).resolve().parents]
+    inside = [f for f in files
+              if "://" not in str(f) and run_dir.resolve() in Path(f).expanduser().resolve().parents]
     if inside:
         raise UsageError(f"The 'run_dir' {run_dir} holds {inside[0]}, which this impute reads or "
                          f"writes: replacing the folder would remove it; name another folder", key="run_dir")
@@ -202,8 +203,7 @@ def held_back(models: Sequence[Any], holed: Any, truth: Sequence[Any], hide: Map
 
 
 def _copy_atomic(src: str, dst: str) -> None:
-    Path(dst).absolute().parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
+    atomic_write(writable(dst), lambda tmp: shutil.copyfile(src, tmp))
 
 
 # ---------------------------------------------------------------- the command, step by step
@@ -275,28 +275,29 @@ def _domain_class(domain: str) -> type:
     return get_domain(domain)
 
 
-def _work_dir(run_dir: str | None, overwrite: bool, input: str, output: str) -> Path:
+def _work_dir(run_dir: str | None, overwrite: bool, input: str, output: str, plot: str | None = None) -> Path:
     """The folder impute works in: ``run_dir`` (checked, marked as an impute's) or a new
-    temporary one."""
+    temporary one. ``plot``: written too, so refused inside a ``run_dir`` replaced as the output is."""
     from encoderkit.outputs import make_work_dir  # the next impute removes one a SIGKILL left
 
-    if run_dir:
-        check_run_dir(Path(run_dir), overwrite, [input, output])
+    folder = Path(run_dir).expanduser() if run_dir else None  # ~ as the trainer's run.dir (not a folder named ~)
+    if folder is not None:
+        check_run_dir(folder, overwrite, [input, output] + ([plot] if plot is not None else []))
     try:
-        work = Path(run_dir) if run_dir else make_work_dir("encoderkit-impute-")
+        work = folder if folder is not None else make_work_dir("encoderkit-impute-")
     except OSError as e:  # a full or read-only temporary directory
         import tempfile
 
         raise scratch_error(e, Path(tempfile.gettempdir())) from None
     try:
         work.mkdir(parents=True, exist_ok=True)
-        if run_dir:
+        if folder is not None:
             (work / RUN_DIR_MARKER).write_text(json.dumps({"command": "impute", "input": str(input)}) + "\n")
     except OSError as e:  # a file or a dangling link in the path: named, exit 2, as the trainer's
         from encoderkit.train.run_dir import run_dir_error
 
-        if run_dir:
-            raise run_dir_error(Path(run_dir), e, key="run_dir") from None
+        if folder is not None:
+            raise run_dir_error(folder, e, key="run_dir") from None
         raise DataError(f"cannot create the run_dir: {e.strerror or e}", file=run_dir, key="run_dir") from None
     return work
 
@@ -440,7 +441,7 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
     cls = _domain_class(domain)
     if domain != checked or len(early) != len(overrides):  # the guessed domain's own words, composed
         check_overrides(domain, seed, overrides)  # (a typo fails now, not after ingest)
-    work = _work_dir(run_dir, overwrite, input, output)
+    work = _work_dir(run_dir, overwrite, input, output, plot)
     # the holed copy keeps the input's kind and compression (x.csv.zip -> holed.csv.zip)
     plain = textfiles.plain_name(input)
     suffix = Path(plain).suffix + input[len(plain):].lower()
@@ -470,8 +471,10 @@ def impute(input: str, output: str, *, domain: str | None = None, holdout: float
                 raise write_error(e, output) from None
             report.nothing_missing = True
             report.unfilled = unfilled_columns(inp.data, inp.columns, inp.schema)
-            if plot is not None:
-                report.plot_note = f"none written to {plot}: no cell was filled"
+            if plot is not None:  # a file there (overwrite=true) is not this run's picture: said, not removed
+                earlier = "; the file there is an earlier one, left as it was" \
+                    if os.path.lexists(os.path.expanduser(plot)) else ""
+                report.plot_note = f"none written to {plot}: no cell was filled{earlier}"
             report.seconds = time.perf_counter() - t0
             return report
 

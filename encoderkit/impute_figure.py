@@ -257,6 +257,7 @@ def draw(path: str, inp: Any, filled: Any, cells: Mapping[str, HeldBack]) -> str
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from encoderkit.impute_read import writable
     from encoderkit.outputs import atomic_write
     from encoderkit.session_state import warnings_kept
 
@@ -275,8 +276,8 @@ def draw(path: str, inp: Any, filled: Any, cells: Mapping[str, HeldBack]) -> str
             fig = Figure(layout="constrained")
             FigureCanvasAgg(fig)
             what = _table_figure(fig, cells, inp.data, filled, inp.columns, inp.categorical, source)
-        try:
-            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        try:  # as the output: ~ expanded, a missing folder made (``impute_read.writable``)
+            atomic_write(writable(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
         except OSError as e:
             raise DataError(f"cannot write the plot: {e.strerror or e} (the output was written)", file=path) from None
     return what

@@ -220,14 +220,32 @@ def _times(data: Any, time_column: Any) -> tuple[np.ndarray | None, str]:
     if not isinstance(data, pd.DataFrame) or time_column is None or time_column not in data.columns:
         return None, "sample"
     t = data[time_column]
-    if pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_datetime64_any_dtype(t.dtype):
+    if pd.api.types.is_numeric_dtype(t.dtype) or pd.api.types.is_datetime64_dtype(t.dtype):
         return t.to_numpy(), str(time_column)
+    if isinstance(t.dtype, pd.DatetimeTZDtype):
+        return t.dt.tz_convert(None).to_numpy(), f"{time_column} (UTC)"
     with warnings_kept():  # a period such as 1959Q1 parses; one that does not: numbered
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(t.astype(str), errors="coerce")
+        parsed = _parsed(t.astype(str), utc=False)
+        if parsed is None or isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            # times with UTC offsets, one or several (a DST change: pandas' "Mixed timezones
+            # detected", which errors="coerce" does not cover), drawn in UTC
+            parsed = _parsed(t.astype(str), utc=True)
+            if parsed is None or parsed.isna().any():
+                return None, "sample"
+            return parsed.dt.tz_convert(None).to_numpy(), f"{time_column} (UTC)"
     if parsed.isna().any():
         return None, "sample"
     return parsed.to_numpy(), str(time_column)
+
+
+def _parsed(text: pd.Series, utc: bool) -> pd.Series | None:
+    """``text`` as times (NaT where one does not parse); None where pandas refuses the whole
+    column (naive and offset times mixed without ``utc``, a value out of range)."""
+    try:
+        return pd.to_datetime(text, errors="coerce", utc=utc)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def series_panels(data: Any, filled: Any, cells: Mapping[str, HeldBack], columns: Sequence[str] | None,

@@ -12,6 +12,7 @@ each module keeps one job.
 from __future__ import annotations
 
 import decimal
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -62,8 +63,17 @@ class ReadInput:
         if isinstance(read, pd.DataFrame):
             filled = as_written(self.path, output, read, filled, self.ingest_options.get("delimiter"),
                                 getattr(self.reader, "read_decimal", "."))
-        Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)  # as predict's writer does
-        self.reader.write_output(filled, output)  # temporary name + rename (the domain's writer)
+        self.reader.write_output(filled, writable(output))  # temporary name + rename (the domain's writer)
+
+
+def writable(path: str) -> str:
+    """The name impute writes ``path`` under (the output, the plot): ``~`` expanded, as
+    ``outputs.check_output`` checked it (unexpanded, a folder named ``~`` was made in the
+    current one), and its missing folders made, as predict's writer does (``check_parent``
+    vetted the nearest existing one before any work)."""
+    target = os.path.expanduser(str(path))
+    Path(target).absolute().parent.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def read_input(cls: type, domain: str, input: str, output: str, work: Path, ingest_options: Mapping[str, Any],

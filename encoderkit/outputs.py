@@ -261,8 +261,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     path = os.fspath(path)
     found = checked_stamp(path)  # checked at the command's start, else now
     room = NAME_MAX - len(".tmp-") - PID_WIDTH  # mkstemp's 8 letters in between
+    # beside the path ``publish`` renames onto (``~`` expanded): not in a folder named ``~`` here
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=short_name(os.path.basename(path), room),
-                               dir=os.path.dirname(os.path.abspath(path)))
+                               dir=os.path.dirname(_key(path)))
     os.close(fd)
     try:
         write(tmp)

@@ -310,3 +310,130 @@ def test_held_back_cells_are_the_cells_and_fills_the_summary_scores():
         assert n == scores["nrmse"].cells and (sq / n) ** 0.5 == pytest.approx(getattr(scores["nrmse"], figure))
         hits = np.mean([str(t) == str(f) for t, f in zip(cells["c"].truth, cells["c"].fill)])
         assert cells["c"].figure() == pytest.approx(hits) == pytest.approx(getattr(scores["accuracy"], figure))
+
+
+# ---------------------------------------------------------------- session 55, helper i: review r's findings
+
+def _berlin_times(n: int) -> pd.DatetimeIndex:
+    """Hourly Europe/Berlin times across the 2021-03-28 switch to summer time (+01:00 -> +02:00)."""
+    return pd.date_range("2021-03-27 12:00", periods=n, freq="h", tz="Europe/Berlin")
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_series_times_across_a_utc_offset_change_are_drawn_in_utc(tmp_path, long):
+    """ISO times whose UTC offset changes (isoformat across a DST switch): pandas refuses
+    them as "Mixed timezones" even with errors="coerce" (a traceback after the output was
+    written). They are the x axis in UTC (the reference: the DatetimeIndex converted by
+    pandas), for a wide series table and a long one with an id column; the figure draws."""
+    n = 30
+    t = _berlin_times(n)
+    rng = np.random.default_rng(0)
+    ids = np.repeat(["a", "b"], n) if long else None
+    text = np.tile([x.isoformat() for x in t], 2 if long else 1)
+    values = rng.normal(size=text.size)
+    values[[5, 6, -9]] = np.nan  # a hole in each series (the long table's second: row 2n - 9)
+    data = pd.DataFrame({"time": text, "load": values} | ({"id": ids} if long else {}))
+    filled = data.assign(load=data["load"].fillna(0.0))
+    panels, total, xlabel = series_panels(data, filled, {}, ["load"], [], "id" if long else None, "time")
+    want = t.tz_convert("UTC").tz_localize(None).to_numpy()
+    assert xlabel == "time (UTC)" and total == len(panels) == (2 if long else 1)
+    for p in panels:
+        np.testing.assert_array_equal(p.x, want)
+    assert np.all(np.diff(panels[0].x) == np.timedelta64(1, "h"))  # no hour lost or doubled at the switch
+    series = SimpleNamespace(path="dst.csv", series=True, schema={"time_column": "time"}, ingest_options={},
+                             data=data, columns=["load"], categorical=[], series_column="id" if long else None)
+    draw(str(tmp_path / "dst.png"), series, filled, {})
+    assert_png(tmp_path / "dst.png")
+
+
+def test_naive_and_offset_times_mixed_fall_back_to_sample_numbers():
+    """A column pandas cannot read as one time axis (offsets and naive times mixed): numbered,
+    not a traceback; naive times keep their wall clock (no UTC label)."""
+    from encoderkit.impute_plot import _times
+
+    mixed = pd.DataFrame({"time": ["2021-01-01T00:00+01:00", "2021-01-02T00:00"]})
+    assert _times(mixed, "time") == (None, "sample")
+    x, label = _times(pd.DataFrame({"time": ["2021-01-01 00:00", "2021-01-01 01:00"]}), "time")
+    assert label == "time"
+    np.testing.assert_array_equal(x, np.array(["2021-01-01T00:00", "2021-01-01T01:00"], "datetime64[ns]"))
+
+
+def test_a_plot_inside_a_replaced_run_dir_is_refused_before_any_work(tmp_path, capsys):
+    """plot= inside run_dir=, overwrite=true, the folder holding an earlier impute's run
+    (its marker) and that run's picture: refused as an output there is, before any work
+    (replacing the folder removed the picture, then the write failed blaming another
+    process); the earlier picture kept, no output written."""
+    from encoderkit.impute import RUN_DIR_MARKER
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / RUN_DIR_MARKER).write_text('{"command": "impute"}\n')
+    (work / "fill.png").write_bytes(b"earlier picture")
+    err = _refused(tmp_path, capsys, f"run_dir={work}", f"plot={work / 'fill.png'}", "overwrite=true")
+    assert "'run_dir'" in err and "fill.png" in err and "replacing the folder would remove it" in err
+    assert (work / "fill.png").read_bytes() == b"earlier picture"
+
+
+def test_a_plot_in_a_new_folder_or_under_home_is_written_there(tmp_path, monkeypatch):
+    """The plot's path is written as the output's: missing folders made, ``~`` expanded
+    (the write failed after all the work with "No such file or directory"); no folder named
+    ``~`` in the current one."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir(), cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    table, filled, cells = _odd_inputs(tmp_path)
+    draw("~/new/deeper/fill.png", table, filled, {k: cells[k] for k in ODD_NAMES[:2]})
+    assert_png(home / "new" / "deeper" / "fill.png")
+    assert os.listdir(cwd) == []  # no folder named ~
+
+
+def test_nothing_to_fill_says_an_earlier_plot_is_left(tmp_path, capsys):
+    """No cell to fill, overwrite=true, a picture of an earlier run at plot=: left as it was,
+    and the summary says so (it said only "none written", beside a picture it did not draw)."""
+    src, png = tmp_path / "full.csv", tmp_path / "full.png"
+    pd.DataFrame({"a": [1.0, 2.0, 3.5, 4.0], "b": ["x", "y", "x", "y"]}).to_csv(src, index=False)
+    png.write_bytes(b"earlier picture")
+    assert main(["impute", f"input={src}", f"output={tmp_path / 'o.csv'}", f"plot={png}", "overwrite=true",
+                 *TINY]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("plot:")]
+    assert lines == [f"plot: none written to {png}: no cell was filled; the file there is an earlier one, "
+                     f"left as it was"]
+    assert png.read_bytes() == b"earlier picture"
+
+
+@pytest.mark.parametrize("name", ["o.csv", "sub/o.parquet"])
+def test_an_output_under_home_makes_no_tilde_folder(tmp_path, monkeypatch, name):
+    """impute(input, "~/...") writes under $HOME and leaves no empty folder named ``~`` in the
+    current one (the writer made its parent unexpanded); o.csv: the input copied byte for
+    byte, sub/o.parquet: written by the domain's writer into a new folder."""
+    from encoderkit.impute import impute
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir(), cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    src = tmp_path / "full.csv"
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.5, 4.0], "b": ["x", "y", "x", "y"]})
+    frame.to_csv(src, index=False)
+    report = impute(str(src), f"~/{name}", overrides=[w for w in TINY if "progress" not in w], progress=False)
+    assert report.nothing_missing
+    written = home / name
+    got = pd.read_parquet(written) if name.endswith(".parquet") else pd.read_csv(written)
+    pd.testing.assert_frame_equal(got, frame)
+    assert os.listdir(cwd) == []
+
+
+def test_a_run_dir_under_home_is_made_there(tmp_path, monkeypatch):
+    """impute(..., run_dir="~/work") works in $HOME/work (marked as an impute's run), as the
+    trainer's run.dir: it made ./~/work."""
+    from encoderkit.impute import RUN_DIR_MARKER, impute
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir(), cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    src = tmp_path / "full.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.5, 4.0]}).to_csv(src, index=False)
+    impute(str(src), str(tmp_path / "o.csv"), run_dir="~/work", progress=False)
+    assert (home / "work" / RUN_DIR_MARKER).is_file() and os.listdir(cwd) == []

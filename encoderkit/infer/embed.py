@@ -382,7 +382,8 @@ class EmbeddingWriter:
     def __init__(self, path: str | Path, n: int, dim: int, pooling: str, overwrite: bool = False,
                  chunk_rows: int = 4096) -> None:
         self.url = str(path) if "://" in str(path) else None
-        self.path = Path(path) if self.url is None else Path(self.url.split("://", 1)[1])
+        # ~ expanded as check_output checks it (else written under a folder named ~ in the current one)
+        self.path = Path(path).expanduser() if self.url is None else Path(self.url.split("://", 1)[1])
         self.kind = self.path.suffix.lower()
         from encoderkit.errors import OutputExistsError, UsageError
         from encoderkit.outputs import check_output, is_embedding_zarr

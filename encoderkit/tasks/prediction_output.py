@@ -86,7 +86,7 @@ def output_format(path: str | Path) -> tuple[str, Any]:
 def write_frame(frame: Any, path: str | Path, overwrite: bool = False) -> Path:
     """CSV / TSV (compressed by name too) / Parquet by suffix, atomically; an existing file
     needs ``overwrite``."""
-    path = Path(path)
+    path = Path(path).expanduser()  # as check_output checked it: not a folder named ~ in the current one
     kind, method = output_format(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"output {str(path)!r} exists; pass overwrite=true to replace it",
