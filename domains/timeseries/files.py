@@ -29,7 +29,6 @@ from encoderkit.domain import Record
 from encoderkit.errors import DataError
 from encoderkit.outputs import atomic_write
 from encoderkit.outputs import check_output_kind
-from encoderkit.session_state import warnings_kept
 
 from . import io as tsio
 from . import parquet
@@ -245,9 +244,9 @@ class SeriesFiles:
             raise ValueError(f"{path}: unknown time-series file type; expected .csv, .parquet, .npy, "
                              f".npz, .ts or a UCR archive .tsv")
         try:  # what the model cannot read in the file: refused here, where the file is known
-            with warnings_kept():  # said once, when the records are made from it
-                warnings.simplefilter("ignore")
-                self._series_arrays(data, where=path, steps=False)
+            # its warnings said once, when the records are made from it: none here, and no
+            # filter (one takes the session lock, held by a training in another thread)
+            self._series_arrays(data, where=path, warn=False)
         except DataError as e:
             raise DataError(e.message, file=path) from None
         except ValueError as e:

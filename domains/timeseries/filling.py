@@ -61,11 +61,13 @@ class SeriesInfill(SeriesFrames):
         return sum(math.ceil(a.shape[1] / self.patch) for a in arrays)
 
     def _as_series_list(self, data: Any, label: str = "data", where: str | None = None,
-                        steps: bool = True) -> tuple[list[np.ndarray], Any]:
+                        warn: bool = True) -> tuple[list[np.ndarray], Any]:
         """User data -> list of ``[C, L]`` float64 arrays, plus how to rebuild the input kind;
         ``label`` names the part in errors. Complex numbers are refused (``refuse_complex``):
-        the float cast below would keep their real part only. A frame's series whose time
-        steps vary are warned of (``steps``; ``where``: the file it was read from)."""
+        the float cast below would keep their real part only. ``where``: the file a frame was
+        read from. A frame's warnings (time steps that vary, columns left as they are, dates that
+        could be day or month first) are said with ``warn``: without, a check before the
+        reading that says them says nothing, with no filter (a filter takes the session lock)."""
         if isinstance(data, pd.DataFrame):
             if len(data) == 0:  # a header line only: its columns read as text, "no numeric channel"
                 raise ValueError(f"the table has no rows (columns {list(map(str, data.columns))}), "
@@ -79,11 +81,11 @@ class SeriesInfill(SeriesFrames):
                 # rows of every channel would be read as one channel, interleaved in time
                 raise ValueError(long_table_advice(self.options))
             # a column of words the run has no role for (an id): refused, as ingest refuses it
-            self._refuse_unread_text(data, where)
+            self._refuse_unread_text(data, where, warn)
             if value is not None and value in data.columns:
                 cols = [value]  # the long layout's one channel, as ingest reads it
             else:
-                cols = self._run_channels(data, cols)
+                cols = self._run_channels(data, cols, warn)
             if not cols:
                 raise ValueError("the DataFrame has no numeric channel columns "
                                  f"(columns {list(data.columns)})")
@@ -97,7 +99,7 @@ class SeriesInfill(SeriesFrames):
                                  f"{list(map(str, data.columns))} (add it, one value per series)")
             # each series' row positions in time order, written back by position: an index
             # of dates may repeat a label across series, and its order is the caller's
-            order, when = self._time_order(data, where)
+            order, when = self._time_order(data, where, warn)
             names = None
             if key is None:
                 groups = [order]
@@ -108,7 +110,7 @@ class SeriesInfill(SeriesFrames):
                 counts = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
                 rows = order[np.argsort(codes, kind="stable")[len(codes) - int(counts.sum()):]]
                 groups = np.split(rows, np.cumsum(counts)[:-1]) if len(counts) else []
-            if steps:
+            if warn:
                 self._warn_uneven(when, groups, names, where)
             values = data[cols].to_numpy(dtype=np.float64)  # once: a copy of the columns per series was quadratic
             arrays = [np.ascontiguousarray(values[pos].T) for pos in groups]
@@ -137,11 +139,11 @@ class SeriesInfill(SeriesFrames):
                         f"[L], [C, L] or [N, C, L], a list of arrays, a dict of arrays, a DataFrame "
                         f"(pandas, polars, pyarrow) or a pandas Series (one channel)")
 
-    def _run_channels(self, data: pd.DataFrame, cols: list) -> list:
+    def _run_channels(self, data: pd.DataFrame, cols: list, warn: bool = True) -> list:
         """The number columns of ``data`` that are the run's channels, in the run's order,
         when its store names them (``channel_names``, a wide table's ingest): a channel the
         table lacks is refused; a number column that is none of them is left as it is, with a
-        warning. It was read as one more channel, so predictions came from another input.
+        warning (``warn``). It was read as one more channel, so predictions came from another input.
         Stores without names (arrays, older stores): every number column, as before."""
         names = (self.schema or {}).get("channel_names")
         if not names:
@@ -152,14 +154,14 @@ class SeriesInfill(SeriesFrames):
             raise ValueError(f"the table has no column {absent[0]!r}, one of the channels the run was "
                              f"trained on ({list(names)}); columns: {list(given)}")
         extra = [str(c) for c in cols if str(c) not in set(names)]
-        if extra:
+        if extra and warn:
             warnings.warn(f"column(s) {extra} are not channels the run was trained on ({list(names)}): "
                           f"left as they are", UnusedColumnWarning, stacklevel=4)
         return [given[n] for n in names]
 
-    def _series_arrays(self, data: Any, where: str | None = None, steps: bool = True) -> tuple[list[np.ndarray], Any]:
+    def _series_arrays(self, data: Any, where: str | None = None, warn: bool = True) -> tuple[list[np.ndarray], Any]:
         """``_as_series_list``, each series checked to fit float32 (``io.check_range``)."""
-        arrays, how = self._as_series_list(data, where=where, steps=steps)
+        arrays, how = self._as_series_list(data, where=where, warn=warn)
         channels = list(map(str, how[1])) if how[0] == "frame" else None
         for i, a in enumerate(arrays):
             values = np.where(self._is_missing_value(a), np.nan, a)

@@ -92,16 +92,18 @@ class SeriesFrames:
         within a series is refused, as ingest refuses it."""
         return self._time_order(data)[0]
 
-    def _time_order(self, data: pd.DataFrame, where: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _time_order(self, data: pd.DataFrame, where: str | None = None,
+                    warn: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``time_order`` and the rows' times it sorted by (None: the rows' own order);
-        ``where``: the file the frame was read from (named in the errors), else None."""
+        ``where``: the file the frame was read from (named in the errors), else None;
+        ``warn=False``: dates that could be day or month first not said (``times.day_first``)."""
         order = np.arange(len(data))
         time, key = self.options["time_column"], self.options["series_column"]
         when = indexed = None
         if time is not None and time in data.columns:
-            when = sort_key(data[time], where, time).to_numpy()
+            when = sort_key(data[time], where, time, warn=warn).to_numpy()
             order = np.argsort(when, kind="stable")
-        elif (indexed := self._index_time(data)) is not None:
+        elif (indexed := self._index_time(data, warn)) is not None:
             order = np.argsort(indexed, kind="stable")
             index = data.index  # its times as times, for the words on their steps
             when = index.to_timestamp().to_numpy() if isinstance(index, pd.PeriodIndex) else \
@@ -126,7 +128,7 @@ class SeriesFrames:
         found = uneven_series(when, zip(names or [None] * len(groups), groups))
         warn_uneven_once(found, where or "the input")
 
-    def _index_time(self, data: pd.DataFrame) -> np.ndarray | None:
+    def _index_time(self, data: pd.DataFrame, warn: bool = True) -> np.ndarray | None:
         """The times of a DataFrame's rows when its index holds them, as sortable numbers:
         a ``DatetimeIndex`` / ``PeriodIndex`` / ``TimedeltaIndex`` (``df.set_index(dates)``,
         what pandas' own time series are), or an index named as the run's ``time_column``
@@ -144,7 +146,8 @@ class SeriesFrames:
         named = {time, data.attrs.get("time_column")} - {None}
         if isinstance(index, pd.MultiIndex) or index.name is None or str(index.name) not in named:
             return None
-        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, str(index.name)).to_numpy()
+        return sort_key(index.to_series(index=pd.RangeIndex(len(index))), None, str(index.name),
+                        warn=warn).to_numpy()
 
     def _refuse_repeated_times(self, data: pd.DataFrame, order: np.ndarray, when: np.ndarray,
                                codes: np.ndarray | None, where: str | None) -> None:
@@ -194,15 +197,15 @@ class SeriesFrames:
         listed = self._listed_channels()
         return [] if listed is None else [c for c in data.columns if c not in roles and str(c) not in listed]
 
-    def _refuse_unread_text(self, data: pd.DataFrame, where: str | None = None) -> None:
+    def _refuse_unread_text(self, data: pd.DataFrame, where: str | None = None, warn: bool = True) -> None:
         """A column of ``data`` with cells that are words, which the run reads neither as a
         channel nor as its times or series ids: refused, as ingest refuses it, where it could
         hold series ids (``_could_name_series``) or is a channel with a word among its numbers;
         left out, an ``id`` column merged the series it names into one (see the module
         docstring). Any other such column (a note on a few rows, one site's name on every row)
         cannot tell series apart: it is left as it is, with the warning an extra number column
-        gets (``UnusedColumnWarning``). A domain built without a run's schema
-        reads what it is given, as before."""
+        gets (``UnusedColumnWarning``; not said with ``warn=False``). A domain built without
+        a run's schema reads what it is given, as before."""
         if not self.schema:
             return
         skip = set(self.unread_columns(data))
@@ -225,7 +228,7 @@ class SeriesFrames:
                             f"column {str(col)!r}; {bad.size} such cell(s) in that column. "
                             f"Time-series channels must be numbers or empty/NaN for missing values, "
                             f"and {self._text_advice(str(col), cells.iloc[bad], data, where)}", file=where)
-        if left:
+        if left and warn:
             names = (self.schema or {}).get("channel_names")
             reads = f"the channels the run was trained on ({list(names)})" if names else \
                 "number columns, which the run reads as channels"

@@ -31,9 +31,8 @@ from encoderkit.data.textfiles import (COMMA_NUMBER, check_decimal, check_row_wi
 from encoderkit.errors import DataError, reading
 from encoderkit.numerics import F32_MAX, F32_TINY
 from encoderkit.overrides import option_word
-from encoderkit.session_state import warnings_kept
 
-from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells
+from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells, text_frame
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
 from .times import NA_TEXT, TimeFormError, refuse_split_time, sort_key, twice_hint, uneven_series, warn_uneven
 
@@ -55,9 +54,9 @@ def _mostly_times(texts: pd.Series) -> bool:
     head = texts.head(50)
     if head.empty or pd.to_numeric(head, errors="coerce").notna().any():
         return False
-    with warnings_kept():  # pandas warns when it has to guess each cell's format
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+    # format="mixed": each cell parsed on its own, no format guessed, so pandas says nothing
+    # (its "Could not infer format" is said of a guessed one): no filter, no session lock
+    parsed = pd.to_datetime(head, errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.9)
 
 
@@ -316,10 +315,12 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
 def _read_table(path: str, sep: str, **kw: Any) -> pd.DataFrame:
     """pandas' reader, never taking the first column for the index: empty fields after the
     last column (a separator ending every row; longer rows are refused by
-    ``check_row_widths``) are dropped, which pandas warns about."""
-    with warnings_kept():
-        warnings.simplefilter("ignore", pd.errors.ParserWarning)
-        return pd.read_csv(path, sep=sep, index_col=False, **kw)
+    ``check_row_widths``) are dropped. Text (``dtype=str``) is read as ``object`` and made
+    ``str`` after (``text_frame``): read as ``str``, pandas warns of that dropped field, and
+    a filter against it would take the session lock. Numbers: the field is missing, no warning."""
+    if kw.get("dtype") is str:
+        return text_frame(pd.read_csv(path, sep=sep, index_col=False, **{**kw, "dtype": object}))
+    return pd.read_csv(path, sep=sep, index_col=False, **kw)
 
 
 def file_decimal(path: str, sep: str | None = None, decimal: str = "auto",

@@ -21,7 +21,6 @@ import pandas as pd
 
 from encoderkit.data.textfiles import UNNAMED, open_text
 from encoderkit.errors import DataError
-from encoderkit.session_state import warnings_kept
 
 BOM = b"\xef\xbb\xbf"
 # rows of a file read, or of a column parsed, at a time (text_cells, io.numeric_column)
@@ -91,15 +90,23 @@ def text_cells(path: str, sep: str) -> pd.DataFrame:
     """The cells of a CSV as text, read in blocks of rows (at once, pandas' parser held a
     Python string of every cell, several times the file's size), without the nameless empty
     column of a separator ending every line (no channel, as tables drop it)."""
-    with warnings_kept():
-        warnings.simplefilter("ignore", pd.errors.ParserWarning)
-        with pd.read_csv(path, sep=sep, index_col=False, dtype=str, keep_default_na=False,
-                         chunksize=BLOCK) as reader:
-            parts = list(reader)
+    with pd.read_csv(path, sep=sep, index_col=False, dtype=object, keep_default_na=False,
+                     chunksize=BLOCK) as reader:
+        parts = [text_frame(part) for part in reader]
     frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     del parts
     release_arrow()
     return drop_blank_empty(frame, path, sep)
+
+
+def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells pandas read as ``dtype=object`` (``keep_default_na=False``) as the ``str`` columns
+    ``dtype=str`` gives, the same values. Read as ``str``, the empty field a separator ending
+    every data row leaves after the last column is no ``""`` of an object column to pandas, so
+    it warns that the column is lost (ParserWarning); a filter against that warning changes
+    the process's filters and so takes the session lock, which a training in another thread
+    holds for its whole length: a series read waited for it."""
+    return frame.astype(str)
 
 
 def _nameless(name: Any) -> bool:
@@ -127,9 +134,9 @@ def _is_time(cell: str) -> bool:
     parses it (``1958-03-29``, ``2021-10-31 02:00``; a bare number is no date here)."""
     if not any(ch.isdigit() for ch in cell) or _is_number(cell):
         return False
-    with warnings_kept():  # pandas warns when it guesses a format
-        warnings.simplefilter("ignore")
-        return not pd.isna(pd.to_datetime(cell, errors="coerce", format="mixed"))
+    # format="mixed": each cell parsed on its own, no format guessed, so pandas says nothing
+    # (its "Could not infer format" is said of a guessed one): no filter, no session lock
+    return not pd.isna(pd.to_datetime(cell, errors="coerce", format="mixed"))
 
 
 _SAID_DATA_HEADER: set[tuple[str, tuple[str, ...]]] = set()

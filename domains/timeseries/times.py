@@ -17,7 +17,6 @@ import pandas as pd
 
 from encoderkit.errors import DataError
 from encoderkit.period_labels import PERIODS, period_start
-from encoderkit.session_state import warnings_kept
 
 # how a series' steps vary: split out to steps.py; still read from here by impute_layout and tests
 from .steps import calendar_months, uneven_series, uneven_steps, warn_uneven  # noqa: F401
@@ -31,14 +30,15 @@ NA_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan", "<na>", "#n
 _DMY = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2\d{2,4}(?:[ T].*)?")
 
 
-def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
+def day_first(cells: pd.Series, name: str, path: str | None, warn: bool = True) -> bool:
     """Whether the dates ``cells`` (stripped texts) put the day before the month. pandas
     reads ``10.05.1958`` as October 5 wherever that parses and as day-first elsewhere, so a
     column of European dates was sorted half by month and half by day (co2 rows reordered).
     Dotted dates are day-first (every locale that writes them puts the day first); slashed
     or dashed ones are day-first if some first field is above 12, month-first if some
     second field is, and month-first with a warning (naming the column) if neither ever is.
-    Cells not all of that form (ISO dates, times, month names): month-first, pandas' rule."""
+    Cells not all of that form (ISO dates, times, month names): month-first, pandas' rule.
+    ``warn=False``: nothing said, nor counted as said (a check before the reading that says it)."""
     found = []
     for cell in distinct(cells):  # the first cell of another form (an ISO date) ends it
         match = _DMY.fullmatch(cell)  # Python's re: pyarrow's has no \2
@@ -52,7 +52,7 @@ def day_first(cells: pd.Series, name: str, path: str | None) -> bool:
     day, month = any(int(m[1]) > 12 for m in found), any(int(m[3]) > 12 for m in found)
     if day and not month:
         return True
-    if not day and not month and (name, cells.iloc[0], len(cells)) not in _SAID_AMBIGUOUS:
+    if warn and not day and not month and (name, cells.iloc[0], len(cells)) not in _SAID_AMBIGUOUS:
         # once per column: impute and infill order the same table again and again
         _SAID_AMBIGUOUS.add((name, cells.iloc[0], len(cells)))
         where = f"{path}: " if path else ""
@@ -130,11 +130,13 @@ def _numbers(texts: pd.Series, block: int = 1 << 16) -> pd.Series:
     return pd.concat(parts)
 
 
-def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None) -> pd.Series:
+def sort_key(texts: pd.Series, path: str | None = None, column: str | None = None,
+             warn: bool = True) -> pd.Series:
     """Order of a time column: numeric if every cell is a number, else dates / times if
     every cell is one. A cell with no time, or a column of numbers with some text or of text
     that is not dates, is a ``DataError`` naming the cell: sorting such a column as text
-    put ``10`` before ``2`` and scrambled the series without a word."""
+    put ``10`` before ``2`` and scrambled the series without a word. ``warn=False``: dates
+    that could be day or month first are not said (``day_first``)."""
     name = repr(column if column is not None else texts.name)
 
     def refuse(row: int, why: str) -> DataError:
@@ -165,7 +167,7 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     days = cjk_days(stripped)  # 2024年1月2日: pandas reads none (tabular.datetext)
     if days is not None:
         return days
-    first = day_first(stripped, name, path)
+    first = day_first(stripped, name, path, warn)
     try:
         return pd.to_datetime(stripped, errors="raise", format="mixed", dayfirst=first)
     except (ValueError, TypeError, OverflowError):
@@ -230,9 +232,9 @@ def _time_part(cells: pd.Series, name: Any) -> bool:
         return bool(len(texts))
     if pd.to_numeric(texts, errors="coerce").notna().any():
         return False
-    with warnings_kept():  # pandas warns when it guesses each cell's format
-        warnings.simplefilter("ignore")
-        return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
+    # format="mixed": each cell parsed on its own, no format guessed, so pandas says nothing
+    # (its "Could not infer format" is said of a guessed one): no filter, no session lock
+    return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
 
 
 def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,
