@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench clean gpu-check gpu-wheels
+.PHONY: setup demo test test-slow test-floors bench clean gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m slow tests
+
+# The default suite with each dependency at its declared floor (`>=X` in pyproject.toml), in a
+# venv of its own (FLOORS_DIR, default /tmp/encoderkit-floors). Needs PyPI; not part of .ci/run.
+test-floors:
+	PY="$(PY)" TORCH="$(TORCH)" bash scripts/check_floors.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.core_throughput

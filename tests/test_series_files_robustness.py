@@ -169,6 +169,7 @@ def test_a_ts_file_aeon_misreads_is_refused_at_its_line(tmp_path, body, label, e
     empty: "all values missing" at ingest, a featurize error at evaluate); a line without
     its class was reported at the next line with "Expecting 0 dimensions"; time stamps,
     which aeon does not read, as "could not convert string to float: ''"."""
+    pytest.importorskip("aeon")  # .ts files are read by aeon (an optional dependency)
     path = _ts(tmp_path, body, label=label, eq=eq)
     with pytest.raises(DataError) as e:
         read_ts(path)
@@ -177,6 +178,7 @@ def test_a_ts_file_aeon_misreads_is_refused_at_its_line(tmp_path, body, label, e
 
 
 def test_a_ts_file_with_classlabel_false_or_a_target_still_reads(tmp_path):
+    pytest.importorskip("aeon")
     from aeon.datasets import load_from_ts_file
 
     for label, labels in (("@classLabel false", None), ("@targetLabel true", ["1.5", "2.5"])):

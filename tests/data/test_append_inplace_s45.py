@@ -183,10 +183,15 @@ def test_two_dimensional_fields_and_a_store_ending_on_a_chunk_boundary(tmp_path,
 
 
 # ----------------------------------------------------------------------------- the old store is never written
-def write_in_place(path: Path, value, exclusive: bool = False) -> int:
+def write_in_place(path: Path, value, start: int | None = None, exclusive: bool = False) -> int:
     """zarr's file write as zarr 3.0 did it: into the file itself, not a temporary renamed
-    over it (3.1), so a write into a hard-linked chunk would change the old store too."""
+    over it (3.1), so a write into a hard-linked chunk would change the old store too.
+    ``start`` (zarr 3.0's signature, the declared floor): a write at that offset."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if start is not None:
+        with open(path, "r+b") as f:
+            f.seek(start)
+            return f.write(value.as_buffer_like())
     with open(path, "xb" if exclusive else "wb") as f:
         return f.write(value.as_buffer_like())
 
