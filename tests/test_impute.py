@@ -416,6 +416,7 @@ def test_a_ts_series_file_is_refused_before_training_and_says_what_to_give(tmp_p
     not write back: one line saying which files it fills, before any model trains, no
     output and no run directory left (the message used to point at `encoderkit infill`,
     which cannot write one either)."""
+    pytest.importorskip("aeon")  # .ts files are read by aeon, an optional dependency
     src = tmp_path / "x.ts"
     src.write_text("@problemName x\n@univariate true\n@equalLength true\n@classLabel false\n"
                    "@data\n1,2,?,4,5,6,7,8\n2,3,4,?,6,7,8,9\n")

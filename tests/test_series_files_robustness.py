@@ -35,6 +35,7 @@ def _write(path, content) -> str:
 
 def _ts(tmp_path, body: str, label: str = "@classLabel true A B", eq: str = "false",
         name: str = "x.ts") -> str:
+    pytest.importorskip("aeon")  # .ts files are read by aeon, an optional dependency
     return _write(tmp_path / name, HEAD.format(eq=eq, label=label) + body)
 
 
@@ -169,7 +170,6 @@ def test_a_ts_file_aeon_misreads_is_refused_at_its_line(tmp_path, body, label, e
     empty: "all values missing" at ingest, a featurize error at evaluate); a line without
     its class was reported at the next line with "Expecting 0 dimensions"; time stamps,
     which aeon does not read, as "could not convert string to float: ''"."""
-    pytest.importorskip("aeon")  # .ts files are read by aeon (an optional dependency)
     path = _ts(tmp_path, body, label=label, eq=eq)
     with pytest.raises(DataError) as e:
         read_ts(path)
