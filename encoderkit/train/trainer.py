@@ -23,7 +23,8 @@ import math
 import sys
 import time
 import warnings
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,22 @@ class Trainer(TrainerResume, TrainerOutputs):
             g.setdefault("max_lr", o.lr * g.get("lr_scale", 1.0))
         return StableAdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps, max_lr=o.lr,
                            foreach=o.foreach)
+
+    @contextmanager
+    def built(self) -> Iterator[Trainer]:
+        """The trainer set up as ``fit()`` sets it up (its model, optimizer, loader), without
+        training, for a caller that inspects them; the run directory's lock is given back at
+        the end (``_build`` alone kept it, and a later run of that thread on the same directory
+        was let in as a further holder of a lock nobody would give back)."""
+        with session_state.training(cuda=False):
+            self._lock = None
+            try:
+                self._build()
+                yield self
+            finally:
+                ckpt.unlock_run_dir(self._lock)
+                self._lock = None
+                D.teardown()
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:

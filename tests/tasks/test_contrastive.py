@@ -33,10 +33,10 @@ def test_views_are_paired_in_batches_and_training_runs(tmp_path):
         "domain.name": "traintest-views", "task.type": "contrastive", "task.val_fraction": 0.25,
         "train.eval_every": 2, "task.labels": "null"})
     trainer = Trainer(compose_finetune(overrides))
-    trainer._build()
-    for _, batch in zip(range(3), trainer.loader):
-        assert batch.num_sequences % 2 == 0
-        assert batch.record[0::2].tolist() == batch.record[1::2].tolist()
+    with trainer.built():
+        for _, batch in zip(range(3), trainer.loader):
+            assert batch.num_sequences % 2 == 0
+            assert batch.record[0::2].tolist() == batch.record[1::2].tolist()
     run = finetune(overrides)
     val = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if "val_loss" in x]
     assert len(val) == 2 and all(np.isfinite(v["val_loss"]) for v in val)
@@ -63,10 +63,10 @@ def test_long_records_leave_room_for_negatives(tmp_path):
         "domain.name": "traintest-views", "task.type": "contrastive", "task.val_fraction": 0.0,
         "train.eval_every": 0, "task.labels": "null", "data.max_tokens": 512, "data.max_seqlen": 512})
     trainer = Trainer(compose_finetune(overrides))
-    trainer._build()
-    for _, batch in zip(range(4), trainer.loader):
-        lengths = np.diff(batch.cu_seqlens.numpy())
-        assert lengths.max() <= 512 // (2 * MIN_CONTRASTIVE_PAIRS)
-        assert batch.num_sequences // 2 >= MIN_CONTRASTIVE_PAIRS
-        out = trainer.model(batch)
-        assert float(out.loss.detach()) > 0.0  # negatives exist: log(pairs) at chance, not log(1) = 0
+    with trainer.built():
+        for _, batch in zip(range(4), trainer.loader):
+            lengths = np.diff(batch.cu_seqlens.numpy())
+            assert lengths.max() <= 512 // (2 * MIN_CONTRASTIVE_PAIRS)
+            assert batch.num_sequences // 2 >= MIN_CONTRASTIVE_PAIRS
+            out = trainer.model(batch)
+            assert float(out.loss.detach()) > 0.0  # negatives exist: log(pairs) at chance, not log(1) = 0

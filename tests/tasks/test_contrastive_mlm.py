@@ -48,21 +48,21 @@ def test_masked_lm_part_equals_the_pretraining_model(pretrained, tmp_path):
 
     store, pre = pretrained
     trainer = Trainer(compose_finetune(_overrides(store, str(tmp_path / "c"), pre, **{"task.mlm_weight": 1.0})))
-    trainer._build()
-    model = trainer.model.eval()
-    tensors, _, _, _ = ckpt.load_checkpoint(resolve_checkpoint(str(pre)))
-    reference = MaskedEncoderModel(trainer.domain, trainer.encoder_config)
-    reference.load_state_dict(tensors)
-    reference.eval()
-    # the task model's pretraining head is the checkpoint's, bit for bit
-    head = {k: v for k, v in model.state_dict().items() if k.startswith("head.")}
-    assert head and all(torch.equal(v, tensors[k]) for k, v in head.items())
-    batch = next(iter(trainer.loader))
-    assert batch.targets and int(batch.predict.sum()) > 0  # the training views are masked
-    with torch.no_grad():
-        got = model.masked_lm(model.encode(batch), batch)
-        want = reference(batch).loss
-    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    with trainer.built():
+        model = trainer.model.eval()
+        tensors, _, _, _ = ckpt.load_checkpoint(resolve_checkpoint(str(pre)))
+        reference = MaskedEncoderModel(trainer.domain, trainer.encoder_config)
+        reference.load_state_dict(tensors)
+        reference.eval()
+        # the task model's pretraining head is the checkpoint's, bit for bit
+        head = {k: v for k, v in model.state_dict().items() if k.startswith("head.")}
+        assert head and all(torch.equal(v, tensors[k]) for k, v in head.items())
+        batch = next(iter(trainer.loader))
+        assert batch.targets and int(batch.predict.sum()) > 0  # the training views are masked
+        with torch.no_grad():
+            got = model.masked_lm(model.encode(batch), batch)
+            want = reference(batch).loss
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_run_logs_infonce_plus_weighted_mlm_and_embeds(pretrained, tmp_path):

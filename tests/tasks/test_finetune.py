@@ -4,6 +4,7 @@ chance, exact resume, pretrained start, freezing, early stopping, regression uni
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -74,23 +75,26 @@ def test_pretrained_start_and_frozen_encoder(labelled_store, tmp_path):
 
 def test_layer_decay_and_head_lr_groups(labelled_store, tmp_path):
     from encoderkit.train.config import compose_finetune
+    from encoderkit.train.run_dir import _HELD
     from encoderkit.train.trainer import Trainer
 
     store, _, _, labels = labelled_store
     cfg = compose_finetune(ft_overrides(store, str(tmp_path / "g"), labels, steps=1,
                                         **{"task.layer_decay": 0.5, "task.head_lr": 4.0}))
     trainer = Trainer(cfg)
-    trainer._build()
-    scale = {}
-    for g in trainer.optimizer.param_groups:
-        for p in g["params"]:
-            scale[id(p)] = g["lr_scale"]
-    names = dict(trainer.model.named_parameters())
-    assert scale[id(names["embedder.tok.weight"])] == 0.5 ** 3
-    assert scale[id(names["encoder.layers.0.attn.Wqkv.weight"])] == 0.5 ** 2
-    assert scale[id(names["encoder.layers.1.attn.Wqkv.weight"])] == 0.5
-    assert scale[id(names["encoder.final_norm.weight"])] == 1.0
-    assert scale[id(names["classifier.weight"])] == 4.0
+    with trainer.built():
+        scale = {}
+        for g in trainer.optimizer.param_groups:
+            for p in g["params"]:
+                scale[id(p)] = g["lr_scale"]
+        names = dict(trainer.model.named_parameters())
+        assert scale[id(names["embedder.tok.weight"])] == 0.5 ** 3
+        assert scale[id(names["encoder.layers.0.attn.Wqkv.weight"])] == 0.5 ** 2
+        assert scale[id(names["encoder.layers.1.attn.Wqkv.weight"])] == 0.5
+        assert scale[id(names["encoder.final_norm.weight"])] == 1.0
+        assert scale[id(names["classifier.weight"])] == 4.0
+        assert os.path.realpath(tmp_path / "g") in _HELD
+    assert os.path.realpath(tmp_path / "g") not in _HELD  # the lock is given back
 
 
 def test_early_stopping(labelled_store, tmp_path):
