@@ -255,9 +255,12 @@ def as_written(source: str, output: str, data: pd.DataFrame, filled: pd.DataFram
     blank = data.shape[1] > 1  # one column: an empty line is a missing cell (as the reader reads it)
 
     def text(f: Any) -> pd.DataFrame:  # in blocks of rows: at once, a Python string per cell
-        with pd.read_csv(f, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=blank,
-                         chunksize=TEXT_BLOCK) as reader:
-            parts = list(reader)
+        # index_col=False, as every reader reads the file: rows ending with a separator the
+        # header lacks made pandas take the first column for the index (each cell one over).
+        # Read as objects, then str: read as str, pandas warns of that dropped empty field
+        with pd.read_csv(f, sep=sep, dtype=object, keep_default_na=False, skip_blank_lines=blank,
+                         index_col=False, chunksize=TEXT_BLOCK) as reader:
+            parts = [part.astype(str) for part in reader]
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     try:
         given = text(source)

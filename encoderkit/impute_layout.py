@@ -124,7 +124,11 @@ def _read_head(path: str, delimiter: str | None) -> tuple[pd.DataFrame, str] | N
         return None
     sep = delimiter or textfiles.delimiter(path)
     try:
-        return pd.read_csv(path, sep=sep, nrows=HEAD_ROWS), sep
+        # rows ending with a separator the header lacks made the first column the index, and
+        # the guess looked at each column one over: index_col=False for them (for all, pandas
+        # warns of every file whose rows are longer than its header, read by the wrong separator)
+        trailing = textfiles.rows_end_with_separator(path, sep)
+        return pd.read_csv(path, sep=sep, nrows=HEAD_ROWS, index_col=False if trailing else None), sep
     except Exception:
         return None
 
@@ -135,8 +139,10 @@ def _is_text(col: pd.Series) -> bool:
 
 
 def row_number_column(head: pd.DataFrame) -> str | None:
-    """The first column of ``head`` when it numbers the rows 0..n-1 (or 1..n) under no name
-    or ``index``: what ``df.reset_index().to_csv()`` writes before the data. Not the time
+    """The first column of ``head`` when it labels the rows under no name or ``index``: what
+    ``df.to_csv()`` or ``df.reset_index().to_csv()`` writes before the data, integers each row
+    its own, counted (0..n-1, 1..n) or not (a frame filtered or shuffled before it was
+    written: ``textfiles.written_index``, the table and labels readers' rule). Not the time
     (the file's times follow it) and not data (a ramp as a channel or a feature)."""
     if head.shape[1] < 3 or not len(head):
         return None
@@ -144,8 +150,7 @@ def row_number_column(head: pd.DataFrame) -> str | None:
     col = head[first]
     if str(first).strip().lower() not in ROW_NUMBER_NAMES or not pd.api.types.is_integer_dtype(col.dtype):
         return None
-    n = np.arange(len(col))
-    return str(first) if (col.to_numpy() == n).all() or (col.to_numpy() == n + 1).all() else None
+    return str(first) if textfiles.written_index(col, "") else None  # its name is checked above
 
 
 def _text_times(col: pd.Series) -> np.ndarray | None:

@@ -177,11 +177,12 @@ def date_text(s: pd.Series) -> pd.Series | None:
     return dates
 
 
-def mixed_offsets(s: pd.Series) -> tuple[str, str] | None:
-    """A cell with a UTC offset and one without, where the text column ``s`` holds ISO times
-    of both (``date_text`` leaves such a column as it was read: categories); else None. They
-    are ISO already: the advice is to give every time its offset (or none), not to write
-    them as ISO dates."""
+def mixed_offsets(s: pd.Series) -> tuple[tuple[int, str], tuple[int, str]] | None:
+    """The first time and the first whose UTC offset differs from it (one with, one without),
+    each as (row position, cell), where the text column ``s`` holds ISO times of both
+    (``date_text`` leaves such a column as it was read: categories); else None. They are ISO
+    already: the advice is to give every time its offset (or none), not to write them as ISO
+    dates; the rows are named, as the series reader names them (where it refuses them)."""
     if not is_text(s):
         return None
     head = s.dropna().iloc[:_HEAD]
@@ -189,9 +190,13 @@ def mixed_offsets(s: pd.Series) -> tuple[str, str] | None:
     first = list(islice(pd.unique(head.to_numpy(dtype=object)), _LOOK))
     if not first or not all(_ISO.fullmatch(t) for t in first) or text_dates(s) is None:
         return None
-    texts = s[_held(s)].astype(str).str.strip()
+    held = np.flatnonzero(_held(s))
+    texts = s.iloc[held].astype(str).str.strip()
     zone = texts.str.contains(_ZONE, regex=True).to_numpy()
-    return (str(texts[zone].iloc[0]), str(texts[~zone].iloc[0])) if zone.any() and not zone.all() else None
+    if zone.all() or not zone.any():
+        return None
+    other = int(np.flatnonzero(zone != zone[0])[0])
+    return (int(held[0]), str(texts.iloc[0])), (int(held[other]), str(texts.iloc[other]))
 
 
 def zoned(s: pd.Series) -> bool:

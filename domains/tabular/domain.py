@@ -28,7 +28,7 @@ import pandas as pd
 
 from encoderkit.domain import Domain, Example, IngestReport, MaskedExample, Masker, RecordWriter
 from encoderkit.data.masking import choose_random
-from encoderkit.data.textfiles import delimiter, write_compression
+from encoderkit.data.textfiles import delimiter, write_table
 from encoderkit.errors import DataError, unknown_options
 from encoderkit.outputs import atomic_write, check_output_kind
 
@@ -125,6 +125,7 @@ class TabularDomain(TableInfill, Domain):
         # file): write_output writes a table back with it, so a '2,25' file stays one
         self.read_decimal = "."
         self.read_newline, self.read_bom = "\n", False  # line end and byte-order mark, likewise
+        self.read_row_end = False  # whether each data row ended with a separator the header lacks, likewise
         self.read_index: list = []  # a Parquet file's index levels (read as columns), likewise
         self.read_schema: Any = None  # a Parquet file's Arrow schema, likewise
 
@@ -415,7 +416,7 @@ class TabularDomain(TableInfill, Domain):
         for msg in res.words_said:  # NA in a text column read as missing: its cells are filled
             warnings.warn(msg, stacklevel=2)
         self.read_decimal = res.decimal
-        self.read_newline, self.read_bom = res.newline, res.bom
+        self.read_newline, self.read_bom, self.read_row_end = res.newline, res.bom, res.row_end
         self.read_index = res.index
         self.read_schema = res.arrow_schema
         return res.frame
@@ -458,8 +459,8 @@ class TabularDomain(TableInfill, Domain):
         opts = self.schema.get("ingest_options") or {}
         sep = opts.get("delimiter") or delimiter(path)
         mark = opts.get("decimal") if opts.get("decimal") in (".", ",") else getattr(self, "read_decimal", ".")
-        atomic_write(path, lambda tmp: frame.to_csv(
-            tmp, sep=sep, index=False, decimal=mark, compression=write_compression(path),
+        atomic_write(path, lambda tmp: write_table(
+            frame, tmp, path, row_end=getattr(self, "read_row_end", False), sep=sep, index=False, decimal=mark,
             lineterminator=getattr(self, "read_newline", "\n"),
             encoding="utf-8-sig" if getattr(self, "read_bom", False) else "utf-8"))
 

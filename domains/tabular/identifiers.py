@@ -15,11 +15,12 @@ booleans and times (a Period column holds one month a row) are not; nor are (``s
 asks) numbers or dates written as text, which are kept with a warning instead.
 
 Row numbers (``row_numbers``) are left out the same way: a first column with a blank header
-(or pandas' ``Unnamed: 0``) holding consecutive integers is the index ``df.to_csv()`` writes
-by default (0..n-1, or 100..159 for a slice; R's ``write.csv`` writes 1..n). As a model
-column it was a numeric input that only said where a row stands in the file, held-back cells
-were spent on it, and a slice's fills differed from the same rows' without it. A column
-with a name (``patient_id`` 1001..1060) is the user's data, whatever it holds.
+(or pandas' ``Unnamed: 0``) holding integers, each row its own, is the index ``df.to_csv()``
+writes by default (0..n-1, or 100..159 for a slice; R's ``write.csv`` writes 1..n; a frame
+filtered or shuffled before it was written keeps its old labels: 0, 2, 5, 9 or 7, 3, 1). As
+a model column it was a numeric input that only said where a row stood in some table,
+held-back cells were spent on it, and a slice's fills differed from the same rows' without
+it. A column with a name (``patient_id`` 1001..1060) is the user's data, whatever it holds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textfiles import written_index
 from encoderkit.overrides import option_word
 
 # IDENTIFIER_MIN: fewer observed cells than this, and a column of distinct words may still be
@@ -73,24 +75,23 @@ def identifier_reason(distinct: int, n: int) -> str:
         f"it is an identifier ({distinct} distinct values in its {n} cells, {_share(distinct, n)})"
 
 
-# the header of the index ``df.to_csv()`` writes: nothing (as our readers keep it), or the
-# name pandas' ``read_csv`` gives it (a file read and written again with ``index=False``)
-ROW_NUMBER_NAMES = ("", "Unnamed: 0")
-
-
 def row_numbers(s: pd.Series, name: str) -> bool:
-    """Whether the first column ``s`` (called ``name``) holds row numbers (module docstring):
-    a blank or ``Unnamed: 0`` header over integers that count up by one, no cell missing."""
-    if name.strip() not in ROW_NUMBER_NAMES or len(s) < 2 or pd.api.types.is_bool_dtype(s.dtype) \
-            or not pd.api.types.is_numeric_dtype(s.dtype) or s.isna().any():
-        return False
-    v = s.to_numpy(dtype=np.float64)
-    return bool(np.isfinite(v).all() and (v == np.round(v)).all() and (np.diff(v) == 1).all())
+    """Whether the first column ``s`` (called ``name``) holds row labels (module docstring):
+    a blank or ``Unnamed: 0`` header over integers each row its own, no cell missing,
+    counted or not (``textfiles.written_index``, the labels reader's rule too). Asked of the
+    first column only: that is where pandas and R write the index; a nameless column further
+    on is the user's data (a labels file, which holds no data columns to lose, drops any)."""
+    return len(s) >= 2 and written_index(s, name)
 
 
 def row_numbers_message(name: str, s: pd.Series) -> str:
-    """What ingest says of the row-number column ``name`` (``row_numbers``)."""
+    """What ingest says of the row-number column ``name`` (``row_numbers``): the count it
+    holds (``100..159``), or its first labels where they are no count (a filtered or
+    shuffled frame's: ``7, 3, 1, ...``)."""
     keep = option_word("columns", {name: "numeric"})
-    return (f"column {name!r} holds row numbers ({int(s.iloc[0])}..{int(s.iloc[-1])}, the index "
-            f"pandas' to_csv writes): left out of the model, its cells kept as they are (the "
-            f"ingest option {keep} keeps it in)")
+    text = not pd.api.types.is_numeric_dtype(s.dtype)  # integers written as text ("7")
+    v = pd.to_numeric(s.astype(str).str.strip() if text else s).to_numpy(dtype=np.float64)
+    shown = f"{int(v[0])}..{int(v[-1])}" if (np.diff(v) == 1).all() else \
+        ", ".join(str(int(x)) for x in v[:3]) + (", ..." if len(v) > 3 else "") + ", each row its own"
+    return (f"column {name!r} holds row numbers ({shown}, the index pandas' to_csv writes): left out of "
+            f"the model, its cells kept as they are (the ingest option {keep} keeps it in)")

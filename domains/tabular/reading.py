@@ -7,7 +7,9 @@ holding only whitespace are missing; a ragged row is skipped and counted (or ref
 the output keeps every row); text that is not UTF-8 is refused; a header cell with no name
 is kept, as written, when its column holds values (the row index ``df.to_csv`` writes: kept
 out of the model by ingest, ``identifiers.row_numbers``), and its column dropped when it
-holds none (a trailing separator: ``read_checks._check_names``). A Parquet file's RangeIndex
+holds none (a trailing separator: ``read_checks._check_names``; where only the data rows end
+with one, pyarrow is given the header's names and one blank: ``textparse.row_end_names``, and
+the filled file is written with it again). A Parquet file's RangeIndex
 (a slice's 100..159, kept in pandas' metadata alone) numbers the rows, as a text table's
 positions do (``row_labels``); another index pandas wrote is read as columns.
 
@@ -66,6 +68,7 @@ class ReadResult:
     decimal: str = "."  # the decimal mark the numbers were read with (``decimal=auto`` resolved)
     newline: str = "\n"  # the file's line end, and whether it starts with a byte-order mark:
     bom: bool = False  # a filled file is written back with both (Excel reads a BOM-less é wrong)
+    row_end: bool = False  # every data row ends with a separator the header lacks: written back so
     # Parquet: the index levels read as columns, as (column, the level's own name)
     index: list[tuple[Any, Any]] = field(default_factory=list)
     # missing-value words (NA) a text column kept as values (words.py), for the schema to record
@@ -195,7 +198,7 @@ def _read_table(path: str, delimiter: str | None, keep_rows: bool = False, decim
     _check_utf8(table, path)
     table, dropped = _check_names(table)
     res = ReadResult(_to_pandas(table), ragged_rows=len(bad), decimal=point, newline=plan.head.newline,
-                     bom=plan.head.bom, kept_words=said.words)
+                     bom=plan.head.bom, kept_words=said.words, row_end=plan.row_end)
     _refuse_repeated_header(res.frame, path)
     res.messages += read_messages(path, decimal, point, blanks, comma, bad, dropped)
     res.points = [f"{path}: {m}" for m in dots]

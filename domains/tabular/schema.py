@@ -210,10 +210,11 @@ def column_entry(s: pd.Series, name: str, train: np.ndarray, opts: Mapping[str, 
                         f"or percent signs (such as {example!r}); read as categories, so fills "
                         f"are values seen in it: to have it treated as a number, {advice}")
     elif not chosen and (pair := mixed_offsets(s)) is not None:
+        (a, first), (b, other) = pair  # row positions: data row 1 is a CSV's line 2
         messages.append(f"column {name!r} holds ISO times, some with a UTC offset and some "
-                        f"without (such as {pair[0]!r} and {pair[1]!r}): read as categories, so "
-                        f"fills are times seen in it; give every time with its offset (or none) "
-                        f"to have them read and filled as dates")
+                        f"without: data row {b + 1} holds {other!r}, data row {a + 1} {first!r}; read as "
+                        f"categories, so fills are times seen in it; give every time with its offset "
+                        f"(or none) to have them read and filled as dates")
     elif not chosen and isinstance(s.dtype, pd.PeriodDtype):  # no text: its values are Periods
         messages.append(f"column {name!r} holds periods ({s.dtype}); read as categories, so fills "
                         f"are periods seen in it: to have them read and filled as dates, give "

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from domains.tabular.compressed import PYARROW_DECOMPRESSES
 from domains.tabular.reading import RowErrors, TextPlan, arrow_file, arrow_text, parse_options, parsing
+from domains.tabular.textparse import read_options
 
 # pyarrow's own block size (the whole-file reader's): a row longer than a block is refused by
 # both alike; tests lower it to read small tables in many blocks
@@ -185,7 +186,7 @@ def spill_text(path: str, plan: TextPlan, folder: str) -> RawTable:
 
     rows = RowErrors()
     file = os.path.join(folder, "cells.parquet")
-    read = pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES)  # one thread: rows numbered
+    read = read_options(plan, use_threads=False, block_size=BLOCK_BYTES)  # one thread: rows numbered
     with rows.collected(), parsing(path, rows, plan):
         copy = _native_copy(path, plan, folder)
         names = _header(path, plan, read, True, copy)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from encoderkit.data.arrow_files import arrow_file
-from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, check_decimal, check_text, compression, plain_name
+from encoderkit.data.textfiles import (TEXT_TABLE_SUFFIXES, check_decimal, check_text, compression, plain_name,
+                                       rows_end_with_separator)
 from encoderkit.data.textfiles import delimiter as text_delimiter
 from encoderkit.errors import DataError
 
@@ -75,7 +76,7 @@ def read_text(path: str, plan: TextPlan, limit: int | None, rows: RowErrors, ign
             return table
         rows.threads = False
     with arrow_text(path, plan.method, limit) as src:
-        return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=False),
+        return pacsv.read_csv(src, read_options=read_options(plan, use_threads=False),
                               parse_options=parse_options(plan, rows, ignore_empty_lines), convert_options=convert)
 
 
@@ -91,7 +92,7 @@ def _threaded_read(path: str, plan: TextPlan, limit: int | None, ignore_empty_li
         if not isinstance(src, pa.NativeFile):
             return None
         try:
-            return pacsv.read_csv(src, read_options=pacsv.ReadOptions(use_threads=True),
+            return pacsv.read_csv(src, read_options=read_options(plan, use_threads=True),
                                   parse_options=parse_options(plan, None, ignore_empty_lines),
                                   convert_options=convert)
         except pa.ArrowInvalid:
@@ -122,6 +123,42 @@ class TextPlan:
     head: Head
     point: str  # the decimal mark of the first parse ("." for decimal=auto)
     method: str | None  # the compression
+    # the column names given to pyarrow (the header's, then one blank), where every data row
+    # ends with a separator the header lacks (``row_end_names``); None: pyarrow reads the header
+    names: list[str] | None = None
+
+    @property
+    def row_end(self) -> bool:
+        """Whether every data row ends with a separator the header lacks (written back so)."""
+        return self.names is not None
+
+
+def read_options(plan: TextPlan, **options: Any) -> Any:
+    """pyarrow's read options (``options``: threads, block size) for ``plan``: with the
+    plan's column names and the header line skipped where it gives names (``row_end_names``)."""
+    import pyarrow.csv as pacsv
+
+    if plan.names is not None:
+        options.update(column_names=plan.names, skip_rows=1)
+    return pacsv.ReadOptions(**options)
+
+
+def row_end_names(path: str, delimiter: str, head: Head) -> list[str] | None:
+    """The header's names and one blank name after them, where every data row of ``path`` ends
+    with a separator the header lacks (``date,co2`` over ``1958-03-29,316.1,``; what the series
+    reader reads): every row was one field longer than the header, so pyarrow skipped every
+    one as ragged and the table was refused. The blank column holds nothing and is dropped
+    as a trailing separator's is (``read_checks._check_names``). None for other files, and
+    for a header line that is no whole row (a quoted name over two lines)."""
+    import csv
+
+    if not head.first or not rows_end_with_separator(path, delimiter):
+        return None
+    try:
+        rows = list(csv.reader([head.first], delimiter=delimiter))
+    except csv.Error:
+        return None
+    return [*rows[0], ""] if len(rows) == 1 else None
 
 
 def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[str] = ()) -> TextPlan:
@@ -143,7 +180,8 @@ def text_plan(path: str, delimiter: str | None, decimal: str, numbers: Sequence[
     _check_first_line(head.first, path)
     check_header_text(head.sample, delimiter, path)
     check_decimal(path, delimiter, decimal)
-    return TextPlan(delimiter, head, "." if decimal == "auto" else decimal, compression(path))
+    return TextPlan(delimiter, head, "." if decimal == "auto" else decimal, compression(path),
+                    row_end_names(path, delimiter, head))
 
 
 class RowErrors:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import delimiter, first_cells, headerless, plain_name, write_compression
+from encoderkit.data.textfiles import delimiter, first_cells, headerless, plain_name, write_table
 from encoderkit.domain import Record
 from encoderkit.errors import DataError
 from encoderkit.outputs import atomic_write
@@ -320,8 +320,7 @@ class SeriesFiles:
             # the frame of the file read_input read: its blank header cells, mark and line ends
             layout = getattr(self, "read_layout", None)
             names, extra = written_names(data, layout), write_kwargs(layout, data)
-            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=sep, index=False, decimal=mark,
-                                                       compression=write_compression(path),
+            atomic_write(path, lambda tmp: write_table(data, tmp, path, sep=sep, index=False, decimal=mark,
                                                        header=names if names is not None else True,
                                                        **extra))
         elif isinstance(data, Mapping):

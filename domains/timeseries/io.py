@@ -34,7 +34,8 @@ from encoderkit.overrides import option_word
 
 from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells, text_frame
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
-from .times import NA_TEXT, TimeFormError, refuse_split_time, sort_key, twice_hint, uneven_series, warn_uneven
+from .times import (NA_TEXT, TimeFormError, parse_times, refuse_split_time, sort_key, twice_hint, uneven_series,
+                    warn_uneven)
 
 
 
@@ -54,10 +55,7 @@ def _mostly_times(texts: pd.Series) -> bool:
     head = texts.head(50)
     if head.empty or pd.to_numeric(head, errors="coerce").notna().any():
         return False
-    # format="mixed": each cell parsed on its own, no format guessed, so pandas says nothing
-    # (its "Could not infer format" is said of a guessed one): no filter, no session lock
-    parsed = pd.to_datetime(head, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() >= 0.9)
+    return bool(parse_times(head).notna().mean() >= 0.9)  # two UTC offsets too (a DST change)
 
 
 # a number written with a decimal comma and no thousands mark (2,25  -0,5  12: the tabular

@@ -1,8 +1,10 @@
 """How a series CSV is laid out beyond its cells, so that a filled file is written back as
 it came: blank header cells (the row index ``df.to_csv()`` writes, header ``,co2``; a
-separator ending every line, ``date,co2,``), a UTF-8 byte-order mark and CRLF line ends
-(Excel's "CSV UTF-8"), as the table writer keeps them. pandas names a blank header cell
-``Unnamed: 2``, and its writer wrote that name, no mark and ``\\n``.
+separator ending every line, ``date,co2,``), a separator ending every data row but not the
+header (``date,co2`` over ``1958-03-29,316.1,``: kept too, so the output differs from the
+input only where it was filled), a UTF-8 byte-order mark and CRLF line ends (Excel's "CSV
+UTF-8"), as the table writer keeps them. pandas names a blank header cell ``Unnamed: 2``,
+and its writer wrote that name, no mark and ``\\n``.
 
 Also: a first line that reads as data (a date and numbers), which the readers take for
 the header, so that row was never filled, without a word. And the rows of a file into
@@ -19,7 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import UNNAMED, open_text
+from encoderkit.data.textfiles import UNNAMED, open_text, rows_end_with_separator
 from encoderkit.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
@@ -36,6 +38,7 @@ class Layout:
     blank: frozenset[int] = frozenset()  # positions of blank header cells (empty or spaces)
     newline: str = "\n"
     bom: bool = False
+    row_end: bool = False  # each data row ends with a separator the header lacks (``date,co2`` / ``..,316.1,``)
 
 
 def header_cells(path: str, sep: str) -> list[str]:
@@ -70,7 +73,7 @@ def read_layout(path: str, sep: str, frame: pd.DataFrame) -> Layout:
     names = [str(c) for c in frame.columns]
     blank = frozenset(i for i, c in enumerate(cells) if i < len(names) and not c.strip())
     newline, bom = _line_end(path)
-    return Layout(names, cells, blank, newline, bom)
+    return Layout(names, cells, blank, newline, bom, rows_end_with_separator(path, sep))
 
 
 def drop_blank_empty(frame: pd.DataFrame, path: str, sep: str) -> pd.DataFrame:
@@ -173,11 +176,13 @@ def _shown(cells: list[str]) -> str:
 
 
 def write_kwargs(layout: Layout | None, data: pd.DataFrame) -> dict[str, Any]:
-    """``to_csv``'s line end and encoding for ``data``: the file's own (``layout``) when
-    ``data`` is that file's frame, else ``\\n`` and UTF-8 without a mark."""
+    """``textfiles.write_table``'s line end, encoding and row ends for ``data``: the file's own
+    (``layout``) when ``data`` is that file's frame, else ``\\n``, UTF-8 without a mark, and
+    rows that end with their last cell."""
     if layout is None or [str(c) for c in data.columns] != layout.columns:
         return {}
-    return {"lineterminator": layout.newline, "encoding": "utf-8-sig" if layout.bom else "utf-8"}
+    return {"lineterminator": layout.newline, "encoding": "utf-8-sig" if layout.bom else "utf-8",
+            "row_end": layout.row_end}
 
 
 def blank_as_text(frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:

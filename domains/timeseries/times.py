@@ -222,6 +222,20 @@ TIME_PARTS = frozenset({"year", "yr", "quarter", "qtr", "month", "mon", "week", 
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
 
 
+def parse_times(texts: pd.Series) -> pd.Series:
+    """Each cell of ``texts`` as an instant in UTC (NaT: no date / time), for the advice that
+    asks whether cells are times. ``utc=True``: without it, times of two UTC offsets (a
+    logger's local time over a change of daylight saving time) raised pandas' "Mixed
+    timezones detected" from the advice itself, which then was the whole error message;
+    a time without an offset reads as UTC here (whether the times may be mixed so is
+    ``sort_key``'s to say). ``format="mixed"``: each cell parsed on its own, no format
+    guessed, so pandas says nothing (no filter, no session lock)."""
+    try:
+        return pd.to_datetime(texts, errors="coerce", format="mixed", utc=True)
+    except (ValueError, TypeError, OverflowError):  # text pandas cannot take as dates at all
+        return pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns, UTC]")
+
+
 def _time_part(cells: pd.Series, name: Any) -> bool:
     """Whether a column (cell texts) is a part of a time: named like one (``TIME_PARTS``), or
     every cell a time of day (00:00:00) or, none a number, a date."""
@@ -232,9 +246,7 @@ def _time_part(cells: pd.Series, name: Any) -> bool:
         return bool(len(texts))
     if pd.to_numeric(texts, errors="coerce").notna().any():
         return False
-    # format="mixed": each cell parsed on its own, no format guessed, so pandas says nothing
-    # (its "Could not infer format" is said of a guessed one): no filter, no session lock
-    return bool(pd.to_datetime(texts, errors="coerce", format="mixed").notna().all())
+    return bool(parse_times(texts).notna().all())
 
 
 def refuse_split_time(frame: pd.DataFrame, when: np.ndarray, time_column: str,

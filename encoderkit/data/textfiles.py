@@ -17,6 +17,13 @@ first bytes say otherwise (gzip data named ``.csv``, read as "not UTF-8 text") i
 with the name to give it (``check_compression``, from ``open_text`` and ``check_text``);
 ``sniff_compression`` is the one reading of those bytes (the genomic reader's, which goes
 by content).
+
+Every data row ending with a separator the header lacks (``date,co2`` over
+``1958-03-29,316.1,``) is read with ``index_col=False`` by every pandas reader here, and is
+written back so (``rows_end_with_separator``, ``write_table``): the filled file differs from
+the input only in the cells filled. ``written_index``: the row labels pandas or R wrote into
+a text file (a nameless first column of integers, each row its own, counted or not), the one
+rule of the table and labels readers.
 """
 
 from __future__ import annotations
@@ -52,6 +59,36 @@ DECIMALS = ("auto", ".", ",")
 # layout, the labels reader and impute's copy of a file's text each asked it)
 UNNAMED = re.compile(r"Unnamed: \d+(?:\.\d+)?(?:_level_\d+)?")
 COMMA_NUMBER = r"^\s*[-+]?[0-9]+(?:,[0-9]+)?\s*$"
+
+
+def nameless(name: Any) -> bool:
+    """A header cell with no name: blank (only spaces), or pandas' name for one (``UNNAMED``)."""
+    return not str(name).strip() or bool(UNNAMED.fullmatch(str(name)))
+
+
+def written_index(cells: pd.Series, name: Any) -> bool:
+    """Whether the column ``cells`` under the header cell ``name`` is the row index pandas
+    (``df.to_csv()``) or R (``write.csv``) wrote into a text file: a nameless header cell
+    (``nameless``) over integers, each row its own, none missing. Counted (0..n-1, a slice's
+    100..159, R's 1..n) or not: a frame filtered (0, 2, 5, 9) or shuffled (7, 3, 1) before it
+    was written keeps its old labels. As data they said only where a row stood in some
+    other table. The one rule of the table readers (``domains.tabular.identifiers.row_numbers``:
+    the first column) and the labels reader (``encoderkit.tasks.label_files``: any nameless
+    column); numbers or their text (a labels file is read as text). A whole-number float
+    column (``2.0``) counts, as pandas' own ``Int64`` with no hole would."""
+    if not nameless(name) or not len(cells) or pd.api.types.is_bool_dtype(cells.dtype) or cells.isna().any():
+        return False
+    if pd.api.types.is_numeric_dtype(cells.dtype):
+        v = cells.to_numpy(dtype=np.float64)
+    elif pd.api.types.is_object_dtype(cells.dtype) or pd.api.types.is_string_dtype(cells.dtype):
+        text = cells.astype(str).str.strip()
+        # 1e3, 2.5, ids with letters, codes with leading zeros (007): no index pandas writes
+        if not text.str.fullmatch(r"-?(?:0|[1-9][0-9]*)").all():
+            return False
+        v = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        return False
+    return bool(np.isfinite(v).all() and (v == np.round(v)).all() and np.unique(v).size == v.size)
 
 
 def check_decimal(path: str | os.PathLike, delimiter: str, decimal: str) -> None:
@@ -223,6 +260,9 @@ def _check_rows(path: str, fh: Any, delimiter: str, option: bool = False, given:
             return
         except csv.Error:  # a NUL byte, a huge field: pandas' reader has its own word on it
             return
+        if row and len(row) == width - 1 and not header[-1].strip():  # ``date,co2,`` over ``1958-03-29,316.1``
+            raise DataError(f"the header line ends with a separator (a last column with no name) that "
+                            f"line {reader.line_num} does not have: delete it from the header", file=path)
         if row and len(row) < width:
             raise DataError(f"line {reader.line_num} has {len(row)} field(s) where the header has "
                             f"{width}; write a missing value as an empty field (1,,3), not by "
@@ -239,10 +279,12 @@ def keep_integer_columns(frame: pd.DataFrame, path: str | os.PathLike, sep: str 
     back as ``2`` and its fills as whole numbers (the writers round into such a column)."""
     holes = [c for c in frame.columns if frame[c].dtype == np.float64 and frame[c].isna().any()]
     if holes:
-        ints = pd.read_csv(path, sep=sep, usecols=holes, dtype_backend="numpy_nullable")
+        # index_col=False, as the frame was read: rows ending with a separator the header
+        # lacks made pandas take the first column for the index, every cell one column over
+        ints = pd.read_csv(path, sep=sep, usecols=holes, dtype_backend="numpy_nullable", index_col=False)
         for c in holes:
-            if pd.api.types.is_integer_dtype(ints[c].dtype):
-                frame[c] = ints[c]
+            if pd.api.types.is_integer_dtype(ints[c].dtype) and len(ints) == len(frame):
+                frame[c] = ints[c].array  # by position: the frame's index is its own
     return frame
 
 
@@ -292,6 +334,63 @@ def write_compression(path: str) -> Any:
     if method == "zip":
         return {"method": "zip", "archive_name": os.path.basename(str(path))[: -len(".zip")]}
     return method
+
+
+def rows_end_with_separator(path: str | os.PathLike, delimiter: str = ",") -> bool:
+    """Whether every data row of the text table ``path`` ends with a separator its header
+    line lacks (``date,co2`` over ``1958-03-29,316.1,``): an empty field past the last
+    column, which the readers drop (``index_col=False``) and ``write_table`` writes back, so
+    the filled file differs from the input only where it was filled. The whole file is read
+    only when its first data row is such (a plain file: one line)."""
+    fh = open_text(path, errors="replace")
+    if fh is None:  # .zst / .tar: pandas-only compressions, written back by pandas' rules
+        return False
+    with fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return False
+            rows = (row for row in reader if row)  # blank lines, as pandas skips them
+            first = next(rows, None)
+            if first is None or len(first) != len(header) + 1 or first[-1].strip():
+                return False
+            return all(len(row) == len(header) + 1 and not row[-1].strip() for row in rows)
+        except csv.Error:  # a NUL byte, a huge field: the reader says what is wrong
+            return False
+
+
+def write_table(frame: pd.DataFrame, tmp: str, path: str, row_end: bool = False, **to_csv: Any) -> None:
+    """``frame.to_csv(tmp, **to_csv)``, compressed as ``path`` (the name ``tmp`` becomes) asks
+    (``write_compression``); ``row_end``: each data row ends with a separator the header
+    line lacks, as the file read did (``rows_end_with_separator``). That takes two writes to
+    one stream, the header then the rows with an empty last field, so the stream is opened
+    here, by the same compression pandas would use."""
+    if not row_end:
+        frame.to_csv(tmp, compression=write_compression(path), **to_csv)
+        return
+    import contextlib
+    import io
+    import zipfile
+
+    encoding = to_csv.pop("encoding", None) or "utf-8"
+    header = to_csv.pop("header", True)
+    method = compression(path)
+    with contextlib.ExitStack() as stack:
+        if method == "zip":
+            archive = stack.enter_context(zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED))
+            raw = stack.enter_context(archive.open(write_compression(path)["archive_name"], "w"))
+        elif method == "zstd":
+            import zstandard
+
+            raw = stack.enter_context(zstandard.open(tmp, "wb"))
+        else:
+            raw = stack.enter_context(_OPENERS.get(method, open)(tmp, "wb"))
+        fh = stack.enter_context(io.TextIOWrapper(raw, encoding=encoding, newline=""))
+        frame.iloc[:0].to_csv(fh, header=header, **to_csv)  # the header line alone
+        rows = frame.copy(deep=False)
+        rows.insert(frame.shape[1], "", "", allow_duplicates=True)  # the empty last field
+        rows.to_csv(fh, header=False, **to_csv)
 
 
 def check_codec(path: str, key: str = "output") -> None:

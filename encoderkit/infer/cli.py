@@ -223,12 +223,14 @@ def _read_labels(file: Path, ids: np.ndarray | None, n: int, column: str | None)
 
         sep = "\t" if file.suffix.lower() == ".tsv" else ","
         # the checks finetune's labels reader makes: a name that belies the bytes, a header
-        # joined by another separator
+        # joined by another separator, a row longer or shorter than the header
         textfiles.check_compression(file)
-        textfiles.check_header(file, sep)
+        textfiles.check_row_widths(file, sep)
+        # index_col=False: rows ending with a separator the header lacks made pandas take the
+        # ids for the index, each label one column over
         frame = pd.read_csv(file, sep=sep,
                             float_precision="round_trip", converters={"id": str},
-                            keep_default_na=False, na_values=[""])
+                            keep_default_na=False, na_values=[""], index_col=False)
         others = [c for c in frame.columns if c != "id"]
         if column is None:
             column = "label" if "label" in frame.columns else (others[0] if len(others) == 1 else None)

@@ -193,7 +193,7 @@ def _read_embeddings(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | 
 
     textfiles.check_compression(path)
     frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", float_precision="round_trip",
-                        converters={"id": str})
+                        converters={"id": str}, index_col=False)  # a trailing separator: no index
     ids = None
     if "id" in frame.columns:
         ids = frame.pop("id").astype(str).to_numpy()

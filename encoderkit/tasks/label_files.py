@@ -8,9 +8,9 @@ What a labels file written by another tool looks like, and how it is read:
   ``None``, ``null``, ...) are missing in *label* columns only (R writes ``NA``), with a
   warning that names the word and how many rows hold it, because a class named ``None``
   would otherwise vanish without a word (``missing_words``).
-* A column with an empty header that holds only row numbers (the index ``to_csv`` and R's
-  ``write.csv`` write) or nothing (a trailing separator) is dropped: it was a regression
-  target.
+* A column with an empty header that holds only row labels (the index ``to_csv`` and R's
+  ``write.csv`` write, counted or not: a filtered or shuffled frame's) or nothing (a trailing
+  separator) is dropped: it was a regression target.
 * Header names are trimmed (``id , label`` names ``id`` and ``label``), and a column named
   ``ID`` / ``Id`` is the id column: otherwise it was taken for a label column, or ignored
   beside a ``label`` column, and the rows were joined by order, silently misaligned when
@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from encoderkit.data.textfiles import UNNAMED, check_header, compression, plain_name, repeated_header_name
+from encoderkit.data.textfiles import (UNNAMED, check_row_widths, compression, plain_name, repeated_header_name,
+                                      written_index)
 from encoderkit.errors import DataError, InputNotFoundError, UsageError
 
 LABEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".npy")
@@ -63,7 +64,9 @@ def read_table(path: str | Path, domain: Any = None):
         raise UsageError(f"labels file {file} must be one of {list(LABEL_SUFFIXES)} "
                          f"(.csv / .tsv also compressed: .gz, .bz2, .xz, .zip, .zst)", file=file)
     if suffix in (".csv", ".tsv"):  # a header of another separator reads as one column of joined
-        check_header(file, "\t" if suffix == ".tsv" else ",")  # text: one class per record
+        # text (one class per record); a row longer than the header (but for a separator ending
+        # it) or shorter (a comma left out) is named: pandas drops or fills its cells silently
+        check_row_widths(file, "\t" if suffix == ".tsv" else ",")
     try:
         if suffix == ".npy":
             a = np.load(file, allow_pickle=False)
@@ -89,7 +92,9 @@ def read_table(path: str | Path, domain: Any = None):
             # and "-0" are two classes, "007" is not 7), ids stay the strings the store
             # holds, and only an empty cell is missing (NA words: ``missing_words``)
             sep = "\t" if suffix == ".tsv" else ","
-            frame = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+            # index_col=False: rows ending with a separator the header lacks (``a,1,``) made
+            # pandas take the ids for the index, each label read one column over (as missing)
+            frame = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
             repeated = repeated_header_name(file, sep)  # `id,label,label`: the first label trained
             if repeated:
                 raise DataError(f"column {repeated[0]!r} appears more than once in the header", file=file)
@@ -127,20 +132,16 @@ def _id_column(frame, file: Path):
 
 
 def _row_numbers(frame, column: Any) -> bool:
-    """Whether ``column`` has an empty header and holds nothing but row numbers (0..n-1 as
-    pandas writes its index, 1..n as R writes row names) or nothing at all. Unnamed columns
-    holding anything else (ids written as an index) are kept, so they are not lost."""
+    """Whether ``column`` has an empty header and holds nothing but the row labels pandas or R
+    wrote (``textfiles.written_index``: integers each row its own, counted or not; the table
+    readers' rule) or nothing at all (a trailing separator). Unlike the table readers (the
+    first column only), any nameless column: a labels file has no data columns to lose, and
+    a column kept became a regression target. Unnamed columns holding anything else (ids
+    written as an index) are kept, so they are not lost."""
     if not (isinstance(column, str) and UNNAMED.fullmatch(column)):
         return False
     cells = frame[column]
-    if cells.isna().all():
-        return True
-    try:
-        values = cells.astype("float64").to_numpy()
-    except (TypeError, ValueError):
-        return False
-    n = len(values)
-    return bool(np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)))
+    return bool(cells.isna().all()) or written_index(cells, column)
 
 
 def missing_words(frame, columns: list, file: str) -> Any:
