@@ -233,8 +233,10 @@ def _save_checkpoint(ckpt_dir: Path, tmp: Path, step: int, model_tensors: Mappin
         shutil.rmtree(tmp)
     tmp.mkdir()
     save_file(dict(model_tensors), str(tmp / MODEL_FILE), metadata={"format": "pt"})
+    # one metadata key: safetensors writes its metadata map in a random order per call, so a
+    # second key made the same optimizer state a file of other bytes (and another sha256)
     save_file(dict(optim_tensors) or {"_empty": torch.zeros(0)}, str(tmp / OPTIMIZER_FILE),
-              metadata={"format": "pt", "param_groups": json.dumps(optim_groups)})
+              metadata={"param_groups": json.dumps(optim_groups)})
     for name in (MODEL_FILE, OPTIMIZER_FILE):  # safetensors writes 0600: readable as state.json is
         as_created(tmp / name)
     full_state = {"format_version": FORMAT_VERSION, **state}

@@ -189,6 +189,10 @@ def _check(c: DictConfig) -> None:
         v = OmegaConf.select(c, key)
         if v < 0:
             raise _bad(key, "an int in the range [0, inf)", v)
+    for key in ("run.seed", "data.seed"):  # numpy's global generator, its SeedSequence and
+        v = OmegaConf.select(c, key)       # scikit-learn take no negative seed, nor one of 2**32 or more
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2 ** 32:
+            raise _bad(key, "an int in the range [0, 2**32)", v)
     if c.train.log_every == 0:
         raise _bad("train.log_every", "an int in the range [1, inf)", 0)
     if max_tokens != "auto" and c.data.max_seqlen > max_tokens:

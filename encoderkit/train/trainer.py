@@ -20,6 +20,7 @@ writes into the run folder (``trainer_outputs.py``) are its two mixins.
 from __future__ import annotations
 
 import math
+import random
 import sys
 import time
 import warnings
@@ -28,6 +29,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -131,6 +133,10 @@ class Trainer(TrainerResume, TrainerOutputs):
         check_backend(self.encoder_config.backend, self.device)
 
         torch.manual_seed(cfg.run.seed)  # identical initial weights on every rank
+        # numpy's and Python's global generators too (given back after the fit, as torch's is):
+        # a checkpoint records their states, which otherwise held whatever the process started with
+        np.random.seed(cfg.run.seed)
+        random.seed(cfg.run.seed)
         # the objective builds the model, the data splits and the training loader
         self.objective = make_objective(self)
         self.model = self.objective.model
