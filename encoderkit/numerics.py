@@ -1,5 +1,6 @@
 """Numbers at the edges of the float types: column statistics that stay finite for any
-finite data, and the float32 range the stores and models hold.
+finite data, the float32 range the stores and models hold, and fills held to what the
+column's dtype can hold (``held_in_dtype``).
 
 numpy squares values to compute a standard deviation, so a column of values beyond
 ~1e154 gets an infinite one (and a sum near 1.8e308 an infinite mean); standardising
@@ -60,3 +61,58 @@ def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray,
     if axis is None:
         return float(mean), float(std)
     return mean, std
+
+
+def held_in_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Fills ``values`` (float64; NaN kept) as numbers a column of numpy ``dtype`` can hold,
+    still float64 (the caller casts, once its NaN have a place): for an integer dtype rounded
+    and held to its [min, max]; for a float dtype held to its largest finite magnitude. Why:
+    a fill beyond the range was made by extrapolation or by an overflow upstream (a linear
+    imputer's 3.5e38 in a float32 column, a de-standardised 1e308 past float64's maximum came
+    back inf), and casting it gave inf, or an integer wrapped round (300 in a uint8 column
+    became 44; float(2**63 - 1) is 2**63, which wrapped round to -2**63): the nearest value
+    the column can hold is its extreme. Other dtypes: ``values`` as given."""
+    x = np.asarray(values, dtype=np.float64)
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        # the largest float64 at or below the maximum (2**63 - 1 and 2**64 - 1 round up)
+        top = float(info.max) if float(info.max) <= info.max else float(np.nextafter(float(info.max), 0.0))
+        with np.errstate(invalid="ignore"):
+            return np.clip(np.round(x), float(info.min), top)
+    if np.issubdtype(dtype, np.floating):
+        top = float(np.finfo(dtype).max)
+        with np.errstate(invalid="ignore"):
+            return np.clip(x, -top, top)
+    return x
+
+
+def whole_in_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Fills ``values`` (float64) as integers of the numpy integer ``dtype``: rounded and held to
+    its range exactly, where ``held_in_dtype``'s float64 stops short of it (int64's maximum
+    2**63 - 1 is no float64: the nearest below is 2**63 - 1024, under every observed value of a
+    column at 2**63 - 30 .. 2**63 - 1). A NaN has no integer: the caller fills only numbers."""
+    top = np.iinfo(dtype).max
+    x = np.asarray(values, dtype=np.float64)
+    out = held_in_dtype(x, dtype).astype(dtype)
+    out[x >= float(top)] = top  # float(top) rounds up to a power of two past it
+    return out
+
+
+def mean_without_overflow(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``np.mean(values, axis)``, float64, where that overflows (a sum of finite values near
+    float64's maximum: an ensemble's regression members predicting ~1.7e308 averaged to inf,
+    and its validation figures to NaN) the mean of the values divided by a power of two near
+    their largest magnitude, scaled back (division and product by it are exact). Elsewhere
+    numpy's own."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.mean(x, axis=axis)
+        if np.isfinite(mean).all() or not x.size:
+            return mean
+        finite = np.abs(x[np.isfinite(x)])
+        top = float(finite.max()) if finite.size else 0.0
+        if top == 0.0:
+            return mean
+        scale = float(np.ldexp(1.0, np.frexp(top)[1] - 1))  # 2**k <= top: division exact
+        return np.where(np.isfinite(mean), mean, np.mean(x / scale, axis=axis) * scale)

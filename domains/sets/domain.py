@@ -56,6 +56,7 @@ from .io import Layout, as_item, raws_to_python
 from .masking import SetsMasking
 from .option_scope import OPTION_SCOPE
 from .options import CHUNKINGS, DEFAULTS, ORDERS, POOLINGS, check_options  # noqa: F401 (re-exported)
+from .plausible import plausible_features
 from .schema_match import pretrained_schema_differences as _schema_differences
 from .userdata import SetsUserData
 from .views import relative_positions, sets_views
@@ -384,6 +385,8 @@ class SetsDomain(SetsUserData, SetsMasking, Domain):
         if masked:
             for m, p in zip(masked, predict(masked)):
                 self._fill(filled[m.record], p, m)
+            # values each feature could hold (a constant feature's constant, counts >= 0, no float32 noise)
+            plausible_features(raws, filled, self.mean, self.std)
         return self._write_back(data, raws, filled)
 
     # ---- samples ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.numerics import held_in_dtype, whole_in_dtype
 from encoderkit.session_state import warnings_kept
 
 from domains.tabular.cells import like_observed
@@ -152,12 +153,11 @@ def fill_column(s: pd.Series, fill: np.ndarray, rows: np.ndarray) -> pd.Series:
             warnings.simplefilter("ignore", FutureWarning)
             out.iloc[idx] = np.array([int(v) for v in fill], dtype=np_dtype)
         return out if out.dtype == dtype else out.astype(dtype)
+    # rounded (integers) and within the dtype's range: a float32 column's fill of 3.5e38, or a
+    # float64 one's overflow upstream, was written inf
     fill = np.asarray(fill, dtype=np.float64)
-    if np.issubdtype(np_dtype, np.integer):
-        info = np.iinfo(np_dtype)  # float(2**63 - 1) is 2**63, which wrapped round to -2**63
-        top = float(info.max) if float(info.max) <= info.max else np.nextafter(float(info.max), 0.0)
-        fill = np.clip(np.round(fill), float(info.min), top)
-    fill = fill.astype(np_dtype)
+    fill = whole_in_dtype(fill, np_dtype) if np.issubdtype(np_dtype, np.integer) else \
+        held_in_dtype(fill, np_dtype).astype(np_dtype)
     with warnings_kept():
         warnings.simplefilter("ignore", FutureWarning)  # pandas' upcast notice; we cast back below
         out.iloc[idx] = fill

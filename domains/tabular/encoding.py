@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from encoderkit.errors import DataError, UnknownValueWarning
-from encoderkit.numerics import F32_MAX
+from encoderkit.numerics import F32_MAX, held_in_dtype
 
 from domains.tabular.cells import CategoryCodes
 from domains.tabular.datetext import text_dates, zone_message
@@ -186,8 +186,11 @@ def bin_index(z: np.ndarray, edges: Sequence[float] | BinEdges) -> np.ndarray:
 
 
 def decode_numeric(z: np.ndarray, col: Mapping[str, Any]) -> np.ndarray:
-    """Normalised values -> the column's units (float64; integral columns rounded)."""
-    x = np.asarray(z, dtype=np.float64) * col["std"] + col["mean"]
+    """Normalised values -> the column's units (float64; integral columns rounded). A value
+    beyond float64 (an extrapolation of a column near 1e308: inf, with numpy's overflow
+    warning in the user's output) is held at float64's largest finite one."""
+    with np.errstate(over="ignore"):
+        x = held_in_dtype(np.asarray(z, dtype=np.float64) * col["std"] + col["mean"], np.float64)
     if col.get("integer") or col.get("datetime"):
         x = np.round(x)
     return x

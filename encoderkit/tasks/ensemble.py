@@ -229,15 +229,14 @@ def validation(runs: list[Path]) -> dict[str, float] | None:
     """The ensemble's validation metrics: its members' predictions on the shared validation
     split at their best/ checkpoints (``best/val.npz``), averaged and scored as one model's.
     None when a member kept none (no validation split)."""
-    import numpy as np
-
+    from encoderkit.numerics import mean_without_overflow
     from encoderkit.tasks.metrics import task_metrics
 
     parts = [val_arrays(r) for r in runs]
     if any(p is None for p in parts):
         return None
     y_true = parts[0][0]  # members share the validation split (task.seed): one set of labels
-    values = np.mean([p[1] for p in parts], axis=0)
+    values = mean_without_overflow([p[1] for p in parts], axis=0)  # predictions near 1.8e308: no inf
     return {k: float(v) for k, v in task_metrics(best_spec(runs[0]), y_true, values).items()}
 
 

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from encoderkit.numerics import mean_without_overflow
+
 PROBE_MEMBER = "probe"  # members/probe: the member that is kept
 PROBE_VAL = "probe_val"  # members/probe_val: fitted on the training split, for the weight only
 PROBE_WEIGHTS = (0.0, 1 / 6, 1 / 3, 1 / 2)
@@ -119,7 +121,7 @@ def train_probe_member(cfg: Any, overrides: list[str], run_dir: Path, tuned: lis
         # the same validation records in the same order (task.seed, one split for all members)
         if got is not None and got[0].shape == y_true.shape and np.array_equal(
                 np.asarray(got[0], np.float64), np.asarray(y_true, np.float64), equal_nan=True):
-            mean = np.mean([v[1] for v in tuned_val], axis=0)
+            mean = mean_without_overflow([v[1] for v in tuned_val], axis=0)  # near 1.8e308: no inf
             spec = best_spec(tuned[0])
             weight, losses = choose_weight(spec, y_true, mean, got[1])
             source = "validation"

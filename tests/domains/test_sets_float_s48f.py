@@ -122,9 +122,12 @@ def test_fills_are_mean_plus_prediction_times_std_inside_the_observed_range(tmp_
         np.testing.assert_array_equal(out[name].to_numpy()[~missing], frame[name].to_numpy()[~missing])
 
 
-def test_a_constant_feature_is_filled_in_its_own_units(tmp_path):
-    """A constant feature has no spread to scale by: its magnitude is its scale, so a fill
-    off the constant is off by a share of it (0.5 * 3e-30), not by 0.5."""
+def test_a_constant_feature_is_filled_with_its_constant_and_otherwise_in_its_own_units(tmp_path):
+    """A feature the training sets hold at one value, observed only at it in the sets being
+    filled, is filled with it, whatever the model says (session 56: a constant 2.0 was filled
+    1.74 .. 2.32 after a short training). Sets that show it at another value get the model's
+    fill, in the feature's own units: its magnitude is its scale, so a fill off the constant is
+    off by a share of it (0.5 * 3e-30), not by 0.5."""
     n = N_SETS * PER_SET
     path = write_csv(tmp_path, {"tiny": cells(np.full(n, 3e-30), ".1e"),
                                 "five": cells(np.full(n, 5.0), ".1f"),
@@ -134,7 +137,13 @@ def test_a_constant_feature_is_filled_in_its_own_units(tmp_path):
     assert schema["feature_std"] == [3e-30, 5.0, 1.0]
     domain = SetsDomain(schema)
     frame = domain.read_input(path)
-    out = domain.infill(frame, fake_predict(domain, 0.5))
     missing = frame["tiny"].isna().to_numpy()
+    out = domain.infill(frame, fake_predict(domain, 0.5))
+    for name, constant in (("tiny", 3e-30), ("five", 5.0), ("zero", 0.0)):
+        assert (out[name].to_numpy()[missing] == constant).all(), name
+    other = frame.copy()
+    other.loc[~missing, "tiny"], other.loc[~missing, "five"] = 6e-30, 6.0
+    out = domain.infill(other, fake_predict(domain, 0.5))
     np.testing.assert_allclose(out["tiny"].to_numpy()[missing], 4.5e-30, rtol=1e-12)
     np.testing.assert_allclose(out["five"].to_numpy()[missing], 7.5, rtol=1e-12)
+    assert (out["zero"].to_numpy()[missing] == 0.0).all()
