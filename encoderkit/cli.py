@@ -228,6 +228,9 @@ def _main(argv: list[str], entry: bool, streams: Streams) -> int:
         signum = e.signum if isinstance(e, Terminated) else int(signal.SIGINT)
         with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone (EIO): the exit code still says it
             say(f"encoderkit {command}: {_STOPS[signum][0] if signum in _STOPS else 'terminated'}")
+        from encoderkit.stop_cleanup import settle_zarr_loop
+
+        settle_zarr_loop()  # a store read the stop cut short: else zarr's exit hook printed a traceback
         return 128 + signum
     except Exception as e:
         if _out_of_memory_error(e):  # the machine's limit, not a bug: say it with what to lower

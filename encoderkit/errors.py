@@ -47,12 +47,27 @@ class EncoderkitError(Exception):
 
     def __str__(self) -> str:
         where = []
-        if self.file is not None and self.file not in self.message:
+        if self.file is not None and not _names(self.message, self.file):
             where.append(self.file)
         if self.record is not None and f"record {self.record}" not in self.message:
             where.append(f"record {self.record}")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def _names(message: str, file: str) -> bool:
+    """Whether ``message`` names ``file`` already: as a name of its own, not as part of a word
+    (a file named ``in`` is not named by "input does not exist", nor ``ff`` by "sniff": the
+    line said neither which file); a name that could be a word of the text (``other``, no dot
+    or folder in it) only when quoted or at the end of a path ("holds other files" does not
+    name a folder ``other``)."""
+    import re
+
+    path_like = any(c in file for c in "./\\")
+    for m in re.finditer(rf"(?<![\w.-]){re.escape(file)}(?![\w-]|\.\w)", message):
+        if path_like or message[m.start() - 1:m.start()] in ("'", '"', "/"):
+            return True
+    return False
 
 
 def bad_value(name: str, allowed: str, got: Any, *, what: str = "parameter", owner: str = "") -> str:
@@ -151,6 +166,9 @@ def reading(file: Any, *, once: bool = False) -> Iterator[None]:
     (``refuse_stream``), unless the caller reads it ``once`` from start to end."""
     if not once:
         refuse_stream(file)
+    from encoderkit.input_reads import note_read
+
+    note_read(file)  # an output that turns out to be this file, or a file changed since, is refused
     try:
         yield
     except READ_ERRORS as e:

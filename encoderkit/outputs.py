@@ -18,7 +18,8 @@ Two commands writing one output at once: ``check_output`` records what it found 
 output (absent, or its stat identity), and the final rename (``atomic_write``, ``publish``)
 refuses when something else appeared there, or replaced it, since then; the check and the
 rename run under a lock on the output's folder (``publish_lock``), so two encoderkit writers
-cannot both pass the check before either renames.
+cannot both pass the check before either renames. The rename also refuses an output that is a
+file the command read, and an input written to since it was read (``input_reads``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from encoderkit.errors import DataError, OutputExistsError, UsageError
+from encoderkit.errors import DataError, EncoderkitError, OutputExistsError, UsageError
 from encoderkit.file_kinds import output_kind_problem
+from encoderkit.input_reads import changed_input, forget_reads, is_read, reads_checked
+from encoderkit.output_kind import check_output_kind  # noqa: F401 (its home before; the writers import it here)
 from encoderkit.output_names import NAME_MAX, PID_WIDTH, short_name, sibling, sibling_prefix
 
 STORE_ATTR = "encoderkit"
@@ -126,12 +129,34 @@ def checked_stamp(path: str | os.PathLike) -> Stamp:
 
 
 def forget_checks() -> None:
-    """Start a new command: what earlier commands of this process checked no longer counts."""
+    """Start a new command: what earlier commands of this process checked or read no longer counts."""
     _CHECKED.clear()
+    forget_reads()
+
+
+def refuse_input_as_output(path: str | os.PathLike, found: Stamp) -> None:
+    """``OutputExistsError`` naming ``path`` when the file ``check_output`` found there
+    (``found``) is one this command read: its input under another name, which the final
+    rename would replace with the output (``input_reads``); a ``DataError`` naming an input
+    written to since it was read. Outputs ``check_output`` did not check (a work file, which
+    may be read and rewritten) are passed over."""
+    if _key(path) not in _CHECKED:
+        return
+    if found is not None and is_read(found[0], found[1]):
+        raise OutputExistsError("is the file this command read as its input (the same file under another "
+                                "name or through a link); nothing was written and the input is left as it "
+                                "was: write the output elsewhere", file=path)
+    changed = changed_input()
+    if changed is not None:  # the output would mix what was read with what is there now
+        raise DataError("was written to while this command read it and worked (its size or modification "
+                        "time changed); no output was written: run the command again once the file "
+                        "is complete", file=changed)
 
 
 def refuse_if_changed(path: str | os.PathLike, found: Stamp) -> None:
-    """``OutputExistsError`` naming ``path`` when it is not what this command found there."""
+    """``OutputExistsError`` naming ``path`` when it is not what this command found there,
+    or when it is a file this command read (``refuse_input_as_output``)."""
+    refuse_input_as_output(path, found)
     if stamp(path) == found:
         return
     how = "created it" if found is None else "replaced it"
@@ -188,7 +213,8 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, found: Stamp = ...)
         os.replace(tmp, key)
         # used: a later write of this path (this command's own, or a later call from Python
         # that did not check it) compares with what is there then
-        _CHECKED.pop(key, None)
+        if _CHECKED.pop(key, ...) is not ...:
+            forget_reads()  # a command's output (not a work file): its inputs are not the next call's
 
 
 def refuse_unreplaceable(path: str | os.PathLike) -> None:
@@ -213,12 +239,16 @@ def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
     target = Path(path).expanduser()
     check_parent(target)
     _CHECKED[_key(target)] = stamp(target)
+    reads_checked()
     refuse_unreplaceable(target)  # before the overwrite check: overwrite=true would not help
     if not (target.exists() or target.is_symlink()):
         return
     if not overwrite:
         raise OutputExistsError("already exists; pass overwrite=true to replace it", file=target)
     if target.is_dir():  # a link, to a folder or not, was refused above
+        if file_ok and recognise is None:  # a file is renamed onto it at the end: that fails (EISDIR)
+            raise OutputExistsError("is a directory, and the output is a single file, which cannot replace "
+                                    "it: choose another output", file=target)
         if not any(target.iterdir()) or (recognise is not None and recognise(target)):
             return
         raise OutputExistsError(f"is a directory that is not {what} (it holds other files); "
@@ -301,9 +331,19 @@ def current_umask() -> int:
     return _UMASK[0]
 
 
-def write_error(exc: OSError, path: str | os.PathLike) -> DataError:
-    """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``."""
-    reason = exc.strerror or str(exc)
+def write_error(exc: Exception, path: str | os.PathLike) -> EncoderkitError:
+    """An ``OSError`` raised while writing ``path`` as a one-line ``DataError``; one that is
+    already an encoderkit error (``OutputExistsError`` of the final rename) as it is, not
+    nested in "cannot write the output: <absolute path>: ..."; a writer's own error around
+    the system's (safetensors' "I/O error: No space left on device (os error 28)") as that."""
+    import re
+
+    if isinstance(exc, EncoderkitError):
+        return exc
+    reason = getattr(exc, "strerror", None) or str(exc)
+    code = re.search(r"\(os error (\d+)\)", reason)
+    if code:
+        reason = os.strerror(int(code.group(1)))
     return DataError(f"cannot write the output: {reason}", file=path)
 
 
@@ -515,27 +555,3 @@ def work_dir(prefix: str, dir: str | os.PathLike | None = None):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def check_output_kind(output: str, data: Any, parquet: bool) -> None:
-    """The output's suffix must be one ``data``'s kind is written as: a table as delimited
-    text (or Parquet where ``parquet``), one array as .npy, a dict of arrays as .npz. The
-    writers follow the data, not the name: a .npy name once got CSV text and an .xlsx name
-    delimited text, with exit 0. A ``UsageError`` before any work (impute) or fill (infill)."""
-    import pandas as pd
-
-    from encoderkit.data.textfiles import TEXT_TABLE_SUFFIXES, plain_name
-    from encoderkit.errors import UsageError
-
-    if isinstance(data, pd.DataFrame):
-        kinds = TEXT_TABLE_SUFFIXES + ((".parquet", ".pq") if parquet else ())
-        what = "a table"
-    elif isinstance(data, Mapping):
-        kinds, what = (".npz",), "a dict of series arrays (.npz)"
-    else:
-        kinds, what = (".npy",), "one array (.npy)"
-    fmt = Path(plain_name(output)).suffix.lower()
-    if fmt not in kinds:
-        raise UsageError(f"The 'output' parameter {output!r} names a {fmt or 'suffix-less'} file, but "
-                         f"the input is {what}, written as {', '.join(kinds)}: name the output like "
-                         f"that (or convert the input first)", key="output")

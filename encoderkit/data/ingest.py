@@ -47,6 +47,14 @@ bools); each domain's are listed in the comments of configs/domain/<name>.yaml.
 """
 
 
+def _literal_file(item: str) -> bool:
+    """``item`` (holding ``*?[``) names an existing file as written and matches nothing as a
+    pattern: a name such as ``scan[1].csv``, read as that file, as a shell does when a pattern
+    matches nothing (it said "input pattern 'scan[1].csv' matches no files" of a file that exists)."""
+    path = os.path.expanduser(item)
+    return os.path.lexists(path) and not any(os.path.isfile(p) for p in glob.iglob(path, recursive=True))
+
+
 def expand_inputs(inputs: str | Sequence[str]) -> list[str]:
     """Paths and globs -> sorted, de-duplicated file list (URLs pass through unchanged)."""
     if isinstance(inputs, (str, os.PathLike)):
@@ -56,7 +64,7 @@ def expand_inputs(inputs: str | Sequence[str]) -> list[str]:
         item = os.fspath(item)
         if "://" in item:
             out.append(item)
-        elif glob.has_magic(item):
+        elif glob.has_magic(item) and not _literal_file(item):
             matches = sorted(p for p in glob.glob(os.path.expanduser(item), recursive=True) if os.path.isfile(p))
             if not matches:
                 raise InputNotFoundError(f"input pattern {item!r} matches no files", key="input")

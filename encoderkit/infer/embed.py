@@ -478,7 +478,7 @@ class EmbeddingWriter:
         self.buffer, self.buffered = [], 0
 
     def close(self) -> Path:
-        from encoderkit.outputs import publish_lock, refuse_if_changed, sibling
+        from encoderkit.outputs import forget_reads, publish_lock, refuse_if_changed, sibling
 
         self._flush()
         if len(self.ids) != self.n:
@@ -516,6 +516,7 @@ class EmbeddingWriter:
                 self.ids_path.unlink(missing_ok=True)
                 os.replace(self.tmp, self.path)
                 os.replace(self.tmp_ids, self.ids_path)
+        forget_reads()  # published: the records read were this call's input, not the next's
         return self.path
 
     def abort(self) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
@@ -137,7 +138,7 @@ def export_hf(source: Any, out_dir: str | Path, overwrite: bool = False) -> Path
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out_dir)
-    except OSError as e:
+    except (OSError, SafetensorError) as e:  # a full disk in safetensors' writer is its own error type
         shutil.rmtree(tmp, ignore_errors=True)
         raise write_error(e, out_dir) from e
     except BaseException:
