@@ -29,6 +29,7 @@ from encoderkit.data import textfiles
 from encoderkit.errors import DataError
 from encoderkit.impute_date_text import dates_as_given
 from encoderkit.lazy_exports import lazy_exports
+from encoderkit.numerics import held_in_dtype
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from encoderkit.impute_baselines import baseline_fill, series_baselines
@@ -184,8 +185,12 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
                        if not pd.isna(v) and v not in s.cat.categories]
                 s = s.cat.add_categories(new)
             if pd.api.types.is_integer_dtype(s.dtype) and np.ndim(values):  # counts: whole numbers
-                values = pd.array(np.round(np.asarray(values, dtype=np.float64)), dtype=s.dtype) \
-                    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else np.round(values)
+                # rounded and held to the dtype's range (numerics.held_in_dtype): a held-back
+                # fill of an int64 column at 2**63 - 30 came back 2**63 through float64, which
+                # pandas refused to cast (a traceback), as a uint8 fill of 300
+                whole = held_in_dtype(np.asarray(values, dtype=np.float64), np.dtype(getattr(s.dtype, "numpy_dtype", s.dtype)))
+                values = pd.array(whole, dtype=s.dtype) \
+                    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else whole
             out[ch.where[1]] = s.mask(mask, values)
         return out
     if isinstance(data, Mapping):
@@ -203,7 +208,8 @@ def set_cells(data: Any, cells: Mapping[str, tuple[np.ndarray, Any]], columns: S
         mask, values = cells.get(ch.name, (None, None))
         if mask is not None and mask.any():
             view = x[ch.where[1]]
-            view[mask] = values[mask] if np.ndim(values) else values
+            # a float16 / float32 array's fill held to its range (not cast to inf)
+            view[mask] = held_in_dtype(values[mask], x.dtype) if np.ndim(values) else values
             x[ch.where[1]] = view
     return x
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
+from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from encoderkit.tasks.metrics import scaled_regression
 
 TASKS = ("classification", "regression")
 # scikit-learn >= 1.8 warns unless these are set explicitly; older versions lack them.
@@ -71,6 +73,10 @@ def _check(X: np.ndarray, y: np.ndarray, task: str, folds: int, name: str) -> tu
                              f"lower folds or add records")
     else:
         y = y.astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(y))
+        if bad.size:  # scikit-learn's words named no label
+            raise ValueError(f"labels: {bad.size} regression label(s) are not finite numbers (the first, of "
+                             f"record {int(bad[0])} in the order of {name}: {y[bad[0]]})")
         if len(y) < 3 * folds:
             raise ValueError(f"regression probe with folds={folds} needs at least {3 * folds} records; got {len(y)}")
     return X, y
@@ -80,6 +86,12 @@ def probe(X: np.ndarray, y: np.ndarray, task: str = "classification", *, folds: 
           inner_folds: int = 3, seed: int = 0, name: str = "embeddings") -> ProbeResult:
     """Outer ``folds``-fold CV of a standardised linear model tuned by ``inner_folds`` inner CV."""
     X, y = _check(X, y, task, folds, name)
+    # each feature, and regression labels, divided by a power of two near their largest
+    # magnitude (exact): squares of values near 1e-300 underflowed, so labels unrelated to X
+    # scored R^2 1.0 and RMSE 0, and near 1e300 overflowed (R^2 NaN, RMSE inf, NaN features)
+    X = X / _power_scale(X, axis=0)
+    scale = float(_power_scale(y)) if task == "regression" else 1.0
+    target = y / scale if task == "regression" else y
     result = ProbeResult(task=task, folds=folds, scores={m: np.zeros(folds) for m in METRICS[task]})
     if task == "classification":
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -102,15 +114,23 @@ def probe(X: np.ndarray, y: np.ndarray, task: str = "classification", *, folds: 
             # Too few records for k inner folds: RidgeCV's efficient leave-one-out instead.
             cv = KFold(inner_folds, shuffle=True, random_state=seed) if len(train) >= 2 * inner_folds else None
             model = RidgeCV(alphas=np.logspace(-3, 4, 15), cv=cv)
-        pipe = make_pipeline(StandardScaler(), model).fit(X[train], y[train])
+        pipe = make_pipeline(StandardScaler(), model).fit(X[train], target[train])
         pred = pipe.predict(X[test])
         if task == "classification":
             result.scores["accuracy"][i] = accuracy_score(y[test], pred)
             result.scores["macro_f1"][i] = f1_score(y[test], pred, average="macro")
         else:
-            result.scores["r2"][i] = r2_score(y[test], pred)
-            result.scores["rmse"][i] = float(np.sqrt(mean_squared_error(y[test], pred)))
+            # scikit-learn's R^2 and RMSE, without over- or underflow at any label scale
+            rmse, _, r2 = scaled_regression(target[test], pred)
+            result.scores["r2"][i], result.scores["rmse"][i] = r2, rmse * scale
     return result
+
+
+def _power_scale(v: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The power of two at or below the largest magnitude of ``v`` (along ``axis``; 1 where
+    that is 0): dividing by it is exact and leaves magnitudes in [0, 2)."""
+    top = np.max(np.abs(v), axis=axis) if v.size else np.float64(0.0)
+    return np.where(top > 0, np.ldexp(1.0, np.frexp(np.where(top > 0, top, 1.0))[1] - 1), 1.0)
 
 
 def format_results(results: dict[str, ProbeResult]) -> str:
