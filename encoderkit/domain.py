@@ -166,6 +166,12 @@ class Domain:
     #: store appended to since is read up to the run's records only
     #: (``encoderkit.data.ingest.run_records``); None: unknown, every record
     training_inputs: Mapping[str, Any] | None = None
+    #: the run directory the loaded run was read from (``Pretrained.run_dir``), set with
+    #: ``training_store``: a domain may keep there what it derives from the run's records and
+    #: would otherwise derive again in every process (a table's fitted imputers,
+    #: ``domains/tabular/imputer_files.py``). None: no run directory (``impute``, a checkpoint
+    #: outside a run's layout), nothing kept
+    run_dir: str | None = None
 
     #: whether this class's ``infill_candidates`` takes ``only=`` (set per subclass, from the
     #: method it resolves to: an override from before ``only`` existed does not)

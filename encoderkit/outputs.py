@@ -134,6 +134,17 @@ def forget_checks() -> None:
     forget_reads()
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file or folder (also through a symbolic or hard link,
+    ``..`` or ``~``): a command checks its output against its input by this before any work
+    (the final rename's ``refuse_input_as_output`` catches the same only after it)."""
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
 def refuse_input_as_output(path: str | os.PathLike, found: Stamp) -> None:
     """``OutputExistsError`` naming ``path`` when the file ``check_output`` found there
     (``found``) is one this command read: its input under another name, which the final

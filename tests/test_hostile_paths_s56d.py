@@ -359,3 +359,23 @@ def test_another_thread_s_reads_are_not_this_command_s_inputs(tmp_path):
         f.write("2\n")
     outputs.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     assert out.read_text() == "i\n1\n"
+
+
+@pytest.mark.parametrize("command", ["embed", "infill", "predict"])
+def test_commands_refuse_a_linked_input_as_output_before_any_work(tmp_path, capsys, command):
+    """Before the checkpoint is even read (it does not exist here): a link to the input named as
+    the output is the input (embed checked nothing before its work; infill compared names)."""
+    from encoderkit.cli import main
+
+    if command == "predict":  # predictions are a table
+        data, link = tmp_path / "table.csv", tmp_path / "link.csv"
+        data.write_text("a,b\n1,2\n")
+    else:
+        data, link = tmp_path / "series.npy", tmp_path / "link.npy"
+        np.save(data, np.zeros((2, 8), dtype=np.float32))
+    link.symlink_to(data)
+    before = data.read_bytes()
+    assert main([command, f"checkpoint={tmp_path / 'no-run'}", f"input={link}", f"output={data}",
+                 "overwrite=true"]) != 0
+    assert "is the input" in capsys.readouterr().err
+    assert data.read_bytes() == before

@@ -22,6 +22,7 @@ from encoderkit import session_state
 from domains.tabular.blend import (CategoryForests, FittedImputers, category_proba, classical_estimate,
                                    forest_fits)
 from domains.tabular.datetext import date_fills, text_dates
+from domains.tabular.imputer_files import ImputerFileRefused, fitted_imputers
 from domains.tabular.plausible import plausible_column
 from domains.tabular.schema import as_frame, decode_numeric, encode_frame, fill_column
 from domains.tabular.schema_match import unicode_twins_said
@@ -40,9 +41,11 @@ def empty_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
 # the training rows the classical imputers of a run's infill are fitted on: REFERENCE_CELLS
 # cells' worth (1,000 to 4,000 rows, fewer for wider tables), in REFERENCE_BLOCKS runs of
 # consecutive rows spread over the store (one read each; a store sorted by some column is
-# still sampled across it). The fit is paid by every infill command (nothing fitted is saved:
-# it would be a pickle), and the numeric chains' cost grows with rows x columns: 3.5 s for 9
-# columns x 4,000 rows, 33 s for 60 x 1,000. fair (9 columns) with 1,000 rows filled its held-out
+# still sampled across it). The numeric chains' cost grows with rows x columns: 3.5 s for 9
+# columns x 4,000 rows, 3.9 s CPU for 400 x 1,000, 21 s for 1,000 x 1,000. A linear chain slower to fit than to load (wide
+# tables) is saved in the run directory by the first infill and loaded by the next commands
+# (imputer_files.py: skops, not pickle); the forest is fitted by every command (its file would
+# load no faster than it fits). fair (9 columns) with 1,000 rows filled its held-out
 # rows at NRMSE 0.942, with 4,000 at 0.918 (benchmarks/RESULTS.md, "eleventh sweep").
 REFERENCE_CELLS = 40_000
 REFERENCE_MIN_ROWS, REFERENCE_MAX_ROWS = 1_000, 4_000
@@ -164,6 +167,8 @@ class TableInfill:
                        f"re-ingested or replaced since, not appended to)")
             else:
                 fitted = self._fitted_kinds(store, str(path), n, kinds)
+        except ImputerFileRefused:  # a saved imputer file of the run's: no fallback hides it
+            raise
         except (EncoderkitError, OSError, ValueError, KeyError) as e:
             why = f"cannot be read ({' '.join(str(e).split())})"
         if why is not None:
@@ -181,16 +186,24 @@ class TableInfill:
 
     def _fitted_kinds(self, store: Any, path: str, n: int, kinds: list[str]) -> FittedImputers:
         """``kinds`` fitted on the first ``n`` records of ``store`` (at ``path``), each kind
-        once per store (``_FITTED``): the ones not cached are fitted on one read of the store."""
+        once per store (``_FITTED``): the ones not cached are loaded from the run directory
+        where an earlier process saved them (``imputer_files``), else fitted on one read of the
+        store (and saved there)."""
         keys = {k: (path, store.identity, n, k) for k in kinds}
         with session_state.held():
             missing = [k for k in kinds if keys[k] not in _FITTED]
-            if missing:
-                num, cat, observed = _store_matrices(store, len(self.columns), n)
-                names = [c["name"] for c in self.columns]
-                for k in missing:
-                    _FITTED[keys[k]] = FittedImputers([k], self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
-                                                      names=names).fit(num, cat, observed)
+            table: list[np.ndarray] = []  # the store's rows: read once, and only for a fit
+            names = [c["name"] for c in self.columns]
+
+            def rows() -> tuple[np.ndarray, ...]:
+                if not table:
+                    table.extend(_store_matrices(store, len(self.columns), n))
+                return tuple(table)
+            for k in missing:
+                def blank(k: str = k) -> FittedImputers:
+                    return FittedImputers([k], self.layout.is_numeric, np.asarray(self.layout.cat_sizes) - 1,
+                                          names=names)
+                _FITTED[keys[k]] = fitted_imputers(self.run_dir, store, n, k, self.schema, blank, rows)
             for k in kinds:  # the ones used now, last out
                 _FITTED[keys[k]] = _FITTED.pop(keys[k])
             parts = [_FITTED[keys[k]] for k in kinds]

@@ -128,6 +128,14 @@ def _embed(argv: list[str]) -> int:
             raise UsageError(f"The {key!r} parameter must be an int >= 1 (or left out: the run's own). "
                              f"Got {v!r} instead.", key=key)
     source = _input_path(args["input"])
+    from encoderkit.outputs import same_file
+
+    out = Path(str(args["output"]))
+    ids = out.with_name(out.name[: -len(out.suffix)] + ".ids.npy") if out.suffix == ".npy" else None
+    if "://" not in str(args["output"]) and any(same_file(p, source) for p in (out, ids) if p is not None):
+        # overwrite=true replaced a series .npy with its embeddings (exit 0)
+        raise UsageError("output is the input; write the embeddings elsewhere", file=str(args["output"]),
+                         key="output")
     device = pick_device(args["device"])
     check_device(device)  # device=cuda without CUDA failed inside torch
     from encoderkit.data.store_zarr import url_package_problem

@@ -69,7 +69,7 @@ def check_infill_paths(source: str | os.PathLike, output: str | os.PathLike,
     output that is the input, exists without ``overwrite`` (which replaces a single file
     only) or names a codec that is not installed."""
     from encoderkit.data.textfiles import check_codec
-    from encoderkit.outputs import check_output
+    from encoderkit.outputs import check_output, same_file
 
     text = os.fspath(source)
     path = Path(text).expanduser()
@@ -79,7 +79,7 @@ def check_infill_paths(source: str | os.PathLike, output: str | os.PathLike,
         raise DataError("is a directory; infill reads one file", file=text, key="input")
     refuse_stream(text, key="input")  # a pipe (<(zcat x.gz)) is read more than once
     target = Path(output).expanduser()
-    if target.absolute() == path.absolute():
+    if same_file(target, path):  # a link or another name of it too, before any work
         raise UsageError("output is the input file; write the infilled data elsewhere",
                          file=str(output), key="output")
     check_output(target, overwrite, what="a single file", file_ok=True)
@@ -166,4 +166,5 @@ def _filled(model: Pretrained, data: Any, options: Mapping[str, Any]) -> Any:
         domain = copy.copy(domain)
     domain.training_store = model.training_store(options)
     domain.training_inputs = getattr(model, "store_inputs", None)
+    domain.run_dir = model.run_dir()
     return domain.infill_batched(data, model.predict, model.max_tokens)

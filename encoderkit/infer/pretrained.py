@@ -339,7 +339,19 @@ class Pretrained:
             domain = copy.copy(domain)
         domain.training_store = self.training_store(options)
         domain.training_inputs = getattr(self, "store_inputs", None)  # (an object built without it)
+        domain.run_dir = self.run_dir()
         return domain.infill(data, self.predict)
+
+    def run_dir(self) -> str | None:
+        """The run directory of the checkpoint this model was read from (``<run>/checkpoints/<step>``,
+        ``<run>/best``), where its domain may keep what it derives from the run's records
+        (``Domain.run_dir``); None for a checkpoint outside a run's layout or a model built in
+        Python."""
+        from encoderkit.infer.run_files import run_folder
+
+        path = getattr(self, "path", None)
+        run = run_folder(Path(path)) if path is not None else None
+        return None if run is None else str(run)
 
     def training_store(self, options: Mapping[str, Any]) -> str | None:
         """The run's training store for a fill's imputers: ``store=<path>`` among the infill

@@ -258,7 +258,7 @@ def _predict(argv: list[str]) -> int:
     args = parse_args(argv, base, ("checkpoint", "input", "output"), "predict", extra=_extra(argv, base),
                       flags=("progress",))
     from encoderkit.data.textfiles import check_codec
-    from encoderkit.outputs import check_output
+    from encoderkit.outputs import check_output, same_file
 
     out = Path(args["output"])
     kind, _ = output_format(out)  # a UsageError for a name that is no predictions file
@@ -268,7 +268,7 @@ def _predict(argv: list[str]) -> int:
     mt = args["max_tokens"]
     if mt is not None and (isinstance(mt, bool) or not isinstance(mt, int) or mt < 1):
         raise UsageError(f"The 'max_tokens' parameter must be an int >= 1. Got {mt!r}.", key="max_tokens")
-    if _same_file(out, args["input"]):  # overwrite=true would replace the user's data with predictions
+    if same_file(out, args["input"]):  # overwrite=true would replace the user's data with predictions
         raise UsageError("output is the input file; write the predictions elsewhere",
                          file=args["output"], key="output")
     # before any work: an existing file needs overwrite=true; a folder or a parent that is a
@@ -290,14 +290,6 @@ def _predict(argv: list[str]) -> int:
     write_frame(as_written(frame, model.spec, kind), out, overwrite=bool(args["overwrite"]))
     print(f"wrote {len(frame)} prediction rows ({model.spec.type}) to {out}{on_device(args['device'], device)}")
     return 0
-
-
-def _same_file(a: Path, b: str) -> bool:
-    """Whether ``a`` and ``b`` name one file (also through a symlink or ``..``)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return a.expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 @contextmanager
