@@ -67,7 +67,7 @@ from encoderkit.impute_report import ImputeReport, unfilled_columns
 from encoderkit.impute_scores import score_written
 from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
-from encoderkit.plausible_fills import plausible_channels, plausible_fills
+from encoderkit.plausible_fills import deferred, plausible_channels, plausible_fills
 from encoderkit.selection import SELECT
 from encoderkit.train.run_dir import RunFolder
 
@@ -354,10 +354,11 @@ def _fit_and_score(inp: ReadInput, truth: Sequence[Channel], report: ImputeRepor
                         progress=progress, device=device)
     report.steps = int(models[0].step)
     if report.holdout_cells:
-        report.scores, report.choices = held_back(models, holed, truth, hide, inp.columns, inp.categorical,
-                                                  inp.series, select == "auto", inp.series_column, show=show,
-                                                  data=inp.data, store=store,
-                                                  plotted=report.heldback if keep_cells else None)
+        with deferred():  # the rule once, on the fill scored as written (held_back: plausible_channels)
+            report.scores, report.choices = held_back(models, holed, truth, hide, inp.columns, inp.categorical,
+                                                      inp.series, select == "auto", inp.series_column, show=show,
+                                                      data=inp.data, store=store,
+                                                      plotted=report.heldback if keep_cells else None)
     return models
 
 
@@ -367,8 +368,10 @@ def _fill(models: Sequence[Any], inp: ReadInput, report: ImputeReport, missing: 
     (``report.choices``) is another candidate's taken from it; the cells filled per column /
     channel into ``report``. A fill that leaves a missing cell is refused."""
     columns, cats = inp.columns, inp.categorical
+    # the domain's fill leaves the plausible-fills rule to the end, where the fill is final
+    # (plausible_fills module doc: applied twice, a table's column of < 10 values was clipped)
     with show.phase(f"filling the {sum(missing.values())} missing cell(s) of {inp.path} with the model "
-                    f"({model_fill_words(models)})", "file filled"):
+                    f"({model_fill_words(models)})", "file filled"), deferred():
         used = {k: c.used for k, c in report.choices.items()}
         at_ends = {k: c.ends.used for k, c in report.choices.items() if c.ends is not None}
         others = any(u != "model" for u in (*used.values(), *at_ends.values()))

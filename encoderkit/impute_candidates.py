@@ -16,6 +16,7 @@ import pandas as pd
 from encoderkit.domain import candidates_of
 from encoderkit.impute_cells import channels, is_missing, series_baselines, set_cells
 from encoderkit.impute_models import averaged_predict
+from encoderkit.numerics import finite_mean_std
 
 
 def candidate_fills(models: Sequence[Any], data: Any, model_fill: Any, series: bool,
@@ -58,15 +59,29 @@ def column_means(data: Any, columns: Sequence[str] | None, categorical: Sequence
     (categorical and date columns, and columns with nothing observed, left missing): the
     conditional mean where the other columns say nothing of a column, the candidate a
     column no imputer predicts (fair's ``affairs``, star98's ``PCTCHRT``) is best filled by."""
+    means = observed_means(data, columns, categorical)
     cells = {}
+    for ch in channels(data, columns, categorical):
+        miss = is_missing(ch.values)
+        if ch.name in means and miss.any():
+            # an array, not a scalar: set_cells rounds an integer column's fills (Int64 refused 14.5)
+            cells[ch.name] = (miss, np.full(miss.shape, means[ch.name]))
+    return set_cells(data, cells, columns)
+
+
+def observed_means(data: Any, columns: Sequence[str] | None, categorical: Sequence[str]) -> dict[str, float]:
+    """Channel name -> the mean of the observed cells of each numeric column of ``data`` (a
+    DataFrame; categorical and date columns, and columns with nothing observed, absent): the
+    ``mean`` candidate's value, of ``encoderkit impute`` (``column_means``) and of
+    ``EncoderImputer`` (``sklearn_blend``, from the table it is fitted on) alike."""
+    out = {}
     for ch in channels(data, columns, categorical):
         if ch.categorical or ch.temporal:
             continue
-        miss = is_missing(ch.values)
-        if miss.any() and not miss.all():
-            # an array, not a scalar: set_cells rounds an integer column's fills (Int64 refused 14.5)
-            cells[ch.name] = (miss, np.full(miss.shape, float(np.mean(ch.values[~miss]))))
-    return set_cells(data, cells, columns)
+        seen = ~is_missing(ch.values)
+        if seen.any():  # np.mean's sum overflowed to inf past ~1e308 / n: the same mean, scaled
+            out[ch.name] = float(finite_mean_std(ch.values[seen])[0])
+    return out
 
 
 def assemble(fills: Mapping[str, Any], used: Mapping[str, str], data: Any,

@@ -18,12 +18,23 @@ groups them), decided from the values the fill is fitted on:
 Categorical cells, dates and cells that were observed are never touched; a whole-number
 column stays whole (0, 1 and observed values are whole). The spread a fill comes with
 (``return_std``) is left as it was: a clipped fill keeps the std of its unclipped value.
+
+Once per fill, where it is final: a domain's own fill applies the rule (``encoderkit infill``
+of a run: its fill is final), unless its caller assembles the final fill itself and applies
+the rule there (``deferred``: ``encoderkit impute``, whose fill of a column may be another
+candidate's, the column mean or an interpolation, that no domain made). Applied twice, the
+two passes decided from different values: the table domain's bound counted the training
+range as evidence of its own, which in ``impute`` is the file itself, so a column of fewer
+than ``MIN_EVIDENCE`` observed values was clipped, and held-back rows filled a few at a time
+were snapped to the values of those rows alone.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +51,27 @@ SNAP_SD = 1e-6
 # range): a series seen twice at 0.0 and 0.8 says little about [0, 1] (all of 10 draws >= 0
 # from a column that is negative a quarter of the time: 6%)
 MIN_EVIDENCE = 10
+
+
+# set within ``deferred``: a domain's fill leaves the rule to its caller (per thread / task)
+_DEFERRED: ContextVar[bool] = ContextVar("encoderkit_plausible_deferred", default=False)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within: a domain's fill leaves its numeric fills as made (``is_deferred``), for the
+    caller applies the rule itself where its fill is final (module doc: once per fill)."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def is_deferred() -> bool:
+    """Whether a caller's ``deferred`` section is open (in this thread): a domain's fill then
+    skips the rule."""
+    return _DEFERRED.get()
 
 
 @dataclass(frozen=True)

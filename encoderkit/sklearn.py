@@ -26,8 +26,8 @@ then returns no column, or ``X``'s columns as given (``keep_empty_features=True`
 
 Selection (``select='auto'``, default): ``fit`` holds back 5% of the observed cells,
 trains on the rest, and keeps per column the ``blend`` setting's fill unless the encoder
-alone or one classical imputer alone wins clearly on the held-back cells
-(``encoderkit/selection.py``, the rule of ``encoderkit impute``); ``selection_`` records
+alone, one classical imputer alone or the column's mean wins clearly on the held-back cells
+(``encoderkit/selection.py``, the rule and candidates of ``encoderkit impute``); ``selection_`` records
 the choice, ``transform`` applies it.
 
 An ensemble: ``n_models`` models with seeds ``seed, seed + 1, ...`` whose head outputs
@@ -154,7 +154,8 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Output
     select : {"auto", "model"}, default="auto"
         ``auto``: ``fit`` holds back 5% of the observed cells, trains the encoder on the
         rest, and chooses per numeric column among the encoder alone, each classical
-        imputer alone and their mean (``blend``), and per categorical column with a forest
+        imputer alone, their mean (``blend``) and the column's mean (``mean``, of its
+        observed cells at fit: where nothing predicts a column, its best fill), and per categorical column with a forest
         (``blend='iterative+forest'``) among the soft vote (``blend``), the encoder alone
         and the forest alone: the ``blend`` setting's fill unless another wins clearly on
         the held-back cells (the rule of ``encoderkit/selection.py``; the same candidates as
@@ -184,7 +185,8 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Output
     ----------
     selection_ : dict
         Column name -> the fill ``transform`` uses there: numeric columns ``encoder``,
-        ``iterative``, ``forest`` or ``blend``; categorical columns (as the domain reads
+        ``iterative``, ``forest``, ``blend`` or ``mean`` (the column's mean at fit);
+        categorical columns (as the domain reads
         them: a column of codes 1.0 / 2.0 too) with a forest ``encoder``, ``forest`` or
         ``blend`` (the soft vote), other categorical columns with held-back cells ``encoder``.
     fill_error_ : dict
@@ -205,7 +207,8 @@ class EncoderImputer(ParamsMixin, InputMixin, BlendMixin, SelectionMixin, Output
         columns so that ``fill ± 1.96 std`` holds about 95% of the errors on unseen cells
         (split conformal, each column's scale its held-back RMSE shrunk toward the table's;
         ``encoderkit/sklearn_calibrate.py``). The raw RMSE (``fill_error_``) from ~8 cells
-        held 86-94% at 1.96.
+        held 86-94% at 1.96. A column filled with its mean (``selection_``): the standard
+        deviation of its observed values at fit, the spread of the cells around that fill.
     selection_errors_ : dict
         Column name -> {candidate: NRMSE (numeric) or error rate (categorical, codes
         included) on the held-back cells} (``select='auto'``; empty for a column with no

@@ -1,10 +1,11 @@
 """``EncoderImputer``'s classical imputers beside the encoder (``blend``): scikit-learn's
 ``IterativeImputer`` (BayesianRidge) and the MissForest-style forest imputer fitted on the
 numeric columns, categorical columns as predictors (``BlendMixin._fit_blend``,
-``_design``), their fills (``_estimates``) and the per-column mix with the encoder's fill
-that ``selection_`` names (``_weights``, ``_apply_blend``); the scaler that keeps their
-inputs finite (``FiniteStandardScaler``). Split out of ``encoderkit/sklearn.py`` (the
-estimator), so each module keeps one job.
+``_design``), the column means at fit (``blend_means_``, ``select='auto'``'s ``mean``
+candidate, as in ``encoderkit impute``), their fills (``_estimates``) and the per-column mix
+with the encoder's fill that ``selection_`` names (``_weights``, ``_apply_blend``); the
+scaler that keeps their inputs finite (``FiniteStandardScaler``). Split out of
+``encoderkit/sklearn.py`` (the estimator), so each module keeps one job.
 """
 
 from __future__ import annotations
@@ -20,17 +21,27 @@ from sklearn.base import BaseEstimator, TransformerMixin
 # them in the caller's filters for good
 from encoderkit.session_state import warnings_kept
 
+# The sources a numeric fill of the estimator weighs (``_weights``): the encoder, the
+# classical imputers (``domains.tabular.blend.SOURCES``) and the column mean at fit
+# (``select='auto'`` only: ``selection_`` names it where it wins clearly, never in the blend).
+MEAN = "mean"
+
 
 class BlendMixin:
     """``EncoderImputer``'s classical imputers (needs its ``blend``, ``select``,
-    ``models_`` and ``selection_``; sets ``blend_columns_`` and ``blend_categories_``)."""
+    ``models_`` and ``selection_``; sets ``blend_columns_``, ``blend_categories_`` and
+    ``blend_means_``)."""
 
     def _fit_blend(self, frame: pd.DataFrame) -> tuple[list[str], dict[str, Any] | None]:
         """The classical imputers ({kind: fitted pipeline}) on the numeric columns that have
         an observed value (None without two such columns: nothing to regress on), for a
         ``blend`` other than ``none`` or ``select='auto'`` (IterativeImputer always; the
         forest where ``blend`` has it and the table is narrow enough). Categorical columns
-        are predictors, as in ``encoderkit impute`` (``_design``)."""
+        are predictors, as in ``encoderkit impute`` (``_design``). Sets ``blend_means_``:
+        with ``select='auto'``, the mean of each numeric column's observed cells of ``frame``
+        (NaN for a column the schema reads as categories), the ``mean`` candidate's fill,
+        by ``encoderkit impute``'s own rule (``impute_candidates.observed_means``)."""
+        self.blend_means_ = None
         if self.blend == "none" and self.select != "auto":
             return [], None
         from sklearn.pipeline import make_pipeline
@@ -45,6 +56,7 @@ class BlendMixin:
         self.blend_columns_ = cols
         self.blend_categories_ = [c["name"] for c in domain.columns
                                   if c["kind"] != "numeric" and observed.get(c["name"], False)]
+        self.blend_means_ = _means(frame, cols, domain) if self.select == "auto" else None
         kinds = ["iterative"] + (["forest"] if "forest" in self.blend and forest_fits(len(cols), say=True) else [])
         design = self._design(frame)
         models = {}
@@ -89,38 +101,42 @@ class BlendMixin:
 
     def _estimates(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each fitted classical imputer's fill ``[N, C]`` of the ``blend_columns_`` of ``frame``,
-        each row's independent of the other rows (``_row_by_row``)."""
+        each row's independent of the other rows (``_row_by_row``), and the column means at
+        fit (``mean``, where ``_fit_blend`` set them)."""
         n = len(self.blend_columns_)
         design = self._design(frame)
         with warnings_kept():
             warnings.simplefilter("ignore")
-            return {k: m[0].inverse_transform(_row_by_row(m[1], m[0].transform(design[k])))[:, :n]
-                    for k, m in self.blend_model_.items()}
+            out = {k: m[0].inverse_transform(_row_by_row(m[1], m[0].transform(design[k])))[:, :n]
+                   for k, m in self.blend_model_.items()}
+        means = getattr(self, "blend_means_", None)
+        if means is not None:
+            out[MEAN] = np.broadcast_to(means, (len(frame), n))
+        return out
 
     def _weights(self, name: str) -> np.ndarray:
-        """Weights over ``SOURCES`` of the fill ``name`` (``blend``: the ``blend``
-        setting's mean, of the imputers fitted)."""
-        from domains.tabular.blend import SOURCES
-
+        """Weights over ``sources()`` of the fill ``name`` (``blend``: the ``blend``
+        setting's mean, of the imputers fitted; the column mean is never in it)."""
+        names = sources()
         if name == "blend":
             used = ["encoder"] + ([] if self.blend == "none" else
                                   [k for k in self.blend_model_ if k in self.blend.split("+")])
-            return np.array([1.0 / len(used) if s in used else 0.0 for s in SOURCES])
-        return np.array([1.0 if s == name else 0.0 for s in SOURCES])
+            return np.array([1.0 / len(used) if s in used else 0.0 for s in names])
+        return np.array([1.0 if s == name else 0.0 for s in names])
 
     def _apply_blend(self, frame: pd.DataFrame, filled: pd.DataFrame,
                      selection: dict[str, str] | None = None,
                      est: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
         """``filled`` (the encoder's) with each numeric column's missing cells from the fill
         ``selection`` (default ``selection_``) names there: the encoder's, a classical
-        imputer's or their mean; also the weight ``[N, C]`` on the classical imputers of
-        every cell. ``est``: the ``_estimates`` of ``frame``, if already computed. The fills
+        imputer's, their mean (``blend``) or the column's mean at fit (``mean``); also the
+        weight ``[N, C]`` of every cell on what is not the encoder (a classical imputer, the
+        column mean): the share of the fill the encoder's spread does not move. ``est``: the
+        ``_estimates`` of ``frame``, if already computed. The fills
         mixed are then made plausible (``domains.tabular.plausible``: a column never below 0 at
         fit nor in ``frame`` is filled >= 0, one within [0, 1] within it, float32 noise off an
         observed value is that value); the weights, and so ``return_std``'s spread, are those of
         the fill before: a clipped fill keeps its std."""
-        from domains.tabular.blend import SOURCES
-
         if getattr(self, "blend_model_", None) is None:
             return filled, None
         cols = self.blend_columns_
@@ -139,7 +155,7 @@ class BlendMixin:
         missing = frame[cols].isna().to_numpy() & ~np.isnan(mine) & numeric[None, :]
         weights = np.stack([self._weights(selection[c]) for c in cols])  # [C, sources]
         mix = weights[None, :, 0] * mine
-        for s, kind in enumerate(SOURCES[1:], start=1):
+        for s, kind in enumerate(sources()[1:], start=1):
             if kind in est:
                 mix = mix + weights[None, :, s] * est[kind]
         mine[missing] = mix[missing]
@@ -163,6 +179,25 @@ class BlendMixin:
                     fill = fill.astype(cats.dtype)  # integer categories stay integers
                 out[c] = fill_column(frame[c], fill, missing[:, j])
         return out, w
+
+
+def sources() -> tuple[str, ...]:
+    """What a numeric fill of the estimator weighs (``MEAN`` above)."""
+    from domains.tabular.blend import SOURCES
+
+    return (*SOURCES, MEAN)
+
+
+def _means(frame: pd.DataFrame, cols: Sequence[str], domain: Any) -> np.ndarray:
+    """The mean of the observed cells of each of ``cols`` in ``frame`` (``encoderkit impute``'s
+    ``mean`` candidate, ``impute_candidates.observed_means``); NaN for a column the fitted
+    ``domain`` reads as categories (codes: it keeps the encoder's category) or with nothing
+    observed."""
+    from encoderkit.impute_candidates import observed_means
+
+    kinds = {c["name"]: c["kind"] for c in domain.columns}
+    means = observed_means(frame, cols, [c for c in cols if kinds.get(str(c)) != "numeric"])
+    return np.array([means.get(str(c), np.nan) for c in cols], dtype=np.float64)
 
 
 class FiniteStandardScaler(TransformerMixin, BaseEstimator):

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from encoderkit.plausible_fills import column_range, plausible_values
+from encoderkit.plausible_fills import column_range, is_deferred, plausible_values
 
 
 def training_range(col: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -24,8 +24,10 @@ def training_range(col: Mapping[str, Any]) -> tuple[float, float] | None:
 
 def plausible_column(values: Any, column: pd.Series, col: Mapping[str, Any]) -> Any:
     """``values``, the fills of some missing cells of the numeric ``column`` (the rows being
-    filled; schema entry ``col``), under ``plausible_numbers``. Dates are left alone."""
-    if col.get("datetime"):
+    filled; schema entry ``col``), under ``plausible_numbers``. Dates are left alone, and so
+    is every fill while the caller applies the rule where its fill is final
+    (``plausible_fills.deferred``: ``encoderkit impute``)."""
+    if col.get("datetime") or is_deferred():
         return values
     from domains.tabular.values import numeric_values
 
