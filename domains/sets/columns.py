@@ -15,6 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from encoderkit.data.textfiles import index_labels
 from encoderkit.overrides import option_word
 
 DEFAULT_COORDS = ("x", "y", "z")
@@ -74,3 +75,11 @@ def label_note(name: str, features: Sequence[str]) -> str:
     return (f"column {name!r} is named like a label / target: left out of the features, so "
             f"that the model does not read the answer it is to predict; "
             f"{keep} keeps it in")
+
+
+def index_note(name: str, column: pd.Series, features: Sequence[str]) -> str:
+    """The warning for the row index ``df.to_csv()`` wrote (``textfiles.written_index``), left
+    out of the default features: it said only where a row stood in some table."""
+    keep = option_word("feature_columns", [str(c) for c in [name, *features]])
+    return (f"column {name!r} holds row numbers ({index_labels(column)}, the index pandas' to_csv "
+            f"writes): left out of the features; {keep} keeps it in")

@@ -35,13 +35,14 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import check_row_widths, delimiter, keep_integer_columns, repeated_header_name
+from encoderkit.data.textfiles import (check_row_widths, delimiter, keep_integer_columns, repeated_header_name,
+                                      written_index)
 from encoderkit.errors import DataError, reading
 from encoderkit.frames import type_name
 from encoderkit.numerics import F32_MAX, F32_TINY
 from encoderkit.overrides import option_word
 
-from .columns import DEFAULT_COORDS, default_coords, identifier_note, label_like, label_note
+from .columns import DEFAULT_COORDS, default_coords, identifier_note, index_note, label_like, label_note
 
 # The model sees coordinates as float32 rotary positions relative to each set's own
 # origin, ``(coords - min) / unit`` (``SetsDomain.featurize``); rotation and jitter
@@ -200,6 +201,12 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
     if coord_columns is None:
         coord_columns = default_coords(columns)
     coord_columns = list(coord_columns)
+    first = columns[0]
+    # the row index df.to_csv() wrote (0, 2, 5 of a filtered frame): no feature, as the table
+    # and series readers leave it out; it said only where a row stood in some table
+    index = feature_columns is None and first not in {set_column, id_column, *coord_columns} \
+        and written_index(frame[first], first)
+    left_out += [first] if index else []
     taken = {set_column, id_column, *coord_columns, *left_out}
     if feature_columns is None:
         candidates = [c for c in columns if c not in taken]
@@ -210,6 +217,7 @@ def csv_layout(frame: pd.DataFrame, path: str, set_column: str, id_column: str |
             if c not in numeric and c not in labels:
                 _refuse_stray_text(frame[c], c, path, [n for n in numeric if n != c])
         notes.extend(label_note(c, numeric) for c in labels)
+        notes.extend([index_note(first, frame[first], numeric)] if index else [])
         left_out += labels
         feature_columns = numeric
     feature_columns = list(feature_columns)
@@ -286,6 +294,9 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
                     frame[c] = frame[c].astype(object).mask(frame[c].astype(str) == "")
             if keep_integers:
                 frame = keep_integer_columns(frame, path, sep)
+                # the blank header cells (df.to_csv()'s index: pandas names it 'Unnamed: 0'),
+                # written back blank (``SetsUserData.write_output``); a copy of the frame keeps attrs
+                frame.attrs["blank_header"] = blank_header(path, sep)
     except DataError as err:
         raise DataError(f"cannot read as CSV: {err.message}", file=path) from err
     _check_header(path, sep)
@@ -302,6 +313,22 @@ def read_csv_frame(path: str, id_column: str | None, set_column: str | None = No
         raise DataError(f"data row {n} (line {n + 1}) is empty: every cell is blank{more}; delete the line",
                         file=path)
     return frame
+
+
+def blank_header(path: str, sep: str) -> list[int]:
+    """Positions of the header cells of ``path`` that are blank (only spaces), read as written."""
+    first = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, index_col=False, keep_default_na=False)
+    cells = [str(v) for v in first.iloc[0].tolist()] if len(first) else []
+    return [i for i, c in enumerate(cells) if not c.strip()]
+
+
+def written_header(frame: pd.DataFrame) -> list[str] | bool:
+    """The header to write ``frame`` with: blank where the file read had a blank header cell
+    (``blank_header``, kept in ``attrs`` by ``read_csv_frame``), else its names (True)."""
+    blank = frame.attrs.get("blank_header") or []
+    if not blank or max(blank) >= frame.shape[1]:
+        return True
+    return ["" if i in blank else str(c) for i, c in enumerate(frame.columns)]
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:

@@ -23,8 +23,8 @@ from .drift import (ingest_choices, match_coord_case, rarer_than_min_count, unkn
                     unused_columns_message)
 from .ingest import raw_to_record
 
-from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame,
-                 read_npz, source_kind)
+from .io import (RawSet, check_layout, frame_sets, python_sets, read_csv_frame, read_npz, source_kind,
+                 written_header)
 
 
 # what a set given as a dict holds besides its 'name' (``io.python_sets``)
@@ -267,7 +267,9 @@ class SetsUserData:
             if source_kind(path) != "csv":
                 raise ValueError(f"{path}: a data frame is written as .csv; got another suffix")
             # the separator the name says (.tsv: tabs), as the reader expects it
-            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=delimiter(path), index=False))
+            # blank header cells as the file read had them (df.to_csv()'s index column)
+            atomic_write(path, lambda tmp: data.to_csv(tmp, sep=delimiter(path), index=False,
+                                                       header=written_header(data)))
             return
         if source_kind(path) != "npz":
             raise ValueError(f"{path}: a list of sets is written as .npz; got another suffix")

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
-from encoderkit.data.textfiles import written_index
+from encoderkit.data.textfiles import index_labels, written_index
 from encoderkit.overrides import option_word
 
 # IDENTIFIER_MIN: fewer observed cells than this, and a column of distinct words may still be
@@ -89,9 +88,6 @@ def row_numbers_message(name: str, s: pd.Series) -> str:
     holds (``100..159``), or its first labels where they are no count (a filtered or
     shuffled frame's: ``7, 3, 1, ...``)."""
     keep = option_word("columns", {name: "numeric"})
-    text = not pd.api.types.is_numeric_dtype(s.dtype)  # integers written as text ("7")
-    v = pd.to_numeric(s.astype(str).str.strip() if text else s).to_numpy(dtype=np.float64)
-    shown = f"{int(v[0])}..{int(v[-1])}" if (np.diff(v) == 1).all() else \
-        ", ".join(str(int(x)) for x in v[:3]) + (", ..." if len(v) > 3 else "") + ", each row its own"
+    shown = index_labels(s)
     return (f"column {name!r} holds row numbers ({shown}, the index pandas' to_csv writes): left out of "
             f"the model, its cells kept as they are (the ingest option {keep} keeps it in)")

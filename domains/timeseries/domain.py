@@ -156,18 +156,21 @@ class TimeSeriesDomain(SeriesFiles, SeriesInfill, SeriesMasking, Domain):
         shapes: list[tuple[int, int]] = []
         observed: list[np.ndarray] = []  # per kept series, its observed samples per channel
         named: set[tuple[str, ...] | None] = set()  # each file's channel names (None: unnamed)
+        # a store appended to that holds a to_csv index as a channel (ingested before
+        # row_labels.py) reads it as one still, where its records have it
+        kept = sorted({n for names in order.orders for n in names})
         for path in sources:
             kind = file_kind(path, fmt, any(csv_opts.values()))  # a column role: a table
             if kind == "csv":
                 if fmt == "auto":
                     refuse_numbers_as_header(path, any(csv_opts.values()))
                 warn_data_header(path, header_cells(path, options["delimiter"] or delimiter(path)))
-                series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"],
-                                       decimal=options["decimal"], missing_value=missing_value)
+                series = tsio.read_csv(path, **csv_opts, sep=options["delimiter"], decimal=options["decimal"],
+                                       missing_value=missing_value, index_channels=kept)
                 report.warnings.extend(w for w in [order.match(series, path)] if w)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind == "parquet":  # read as a CSV of the same data (parquet.py)
-                series = read_parquet(path, **csv_opts, missing_value=missing_value)
+                series = read_parquet(path, **csv_opts, missing_value=missing_value, index_channels=kept)
                 report.warnings.extend(w for w in [order.match(series, path)] if w)
                 named.update(tuple(map(str, s.channel_names)) or None for s in series)
             elif kind in ("npy", "npz"):

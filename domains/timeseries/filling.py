@@ -31,6 +31,7 @@ from .marks import is_sentinel
 from .masking import visible_lines
 from .periods import seasonal_periods
 from .precision import Float32Check
+from .row_labels import index_column
 from .rowfills import naive_fills, seasonal_fills
 from .schema_match import narrower_series
 from .seasonal import period_key
@@ -144,16 +145,22 @@ class SeriesInfill(SeriesFrames):
         when its store names them (``channel_names``, a wide table's ingest): a channel the
         table lacks is refused; a number column that is none of them is left as it is, with a
         warning (``warn``). It was read as one more channel, so predictions came from another input.
-        Stores without names (arrays, older stores): every number column, as before."""
+        Stores without names (arrays, older stores): every number column, as before. Never
+        the row index pandas wrote (``row_labels.index_column``), as ingest leaves it out,
+        unless the run's channels name it (a store ingested before that rule): left as it is,
+        without a word (ingest said it)."""
         names = (self.schema or {}).get("channel_names")
+        roles = {self.options["time_column"], self.options["series_column"]}
+        index = index_column(data, roles, names or ())
+        index = None if index is None else str(index)
         if not names:
-            return cols
+            return [c for c in cols if str(c) != index]
         given = {str(c): c for c in data.columns}
         absent = [n for n in names if n not in given]
         if absent:
             raise ValueError(f"the table has no column {absent[0]!r}, one of the channels the run was "
                              f"trained on ({list(names)}); columns: {list(given)}")
-        extra = [str(c) for c in cols if str(c) not in set(names)]
+        extra = [str(c) for c in cols if str(c) not in set(names) and str(c) != index]
         if extra and warn:
             warnings.warn(f"column(s) {extra} are not channels the run was trained on ({list(names)}): "
                           f"left as they are", UnusedColumnWarning, stacklevel=4)

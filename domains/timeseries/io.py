@@ -21,7 +21,7 @@ import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from encoderkit.overrides import option_word
 
 from .layout import BLOCK, in_order, long_cells, release_arrow, series_rows, text_cells, text_frame
 from .marks import marked, marks_message, sentinel_words, written_numbers_advice
+from .row_labels import index_column, index_message
 from .times import (NA_TEXT, TimeFormError, parse_times, refuse_split_time, sort_key, twice_hint, uneven_series,
                     warn_uneven)
 
@@ -191,29 +192,32 @@ def check_range(values: np.ndarray, series: str, channels: Sequence[str] | None 
 def read_csv(path: str, *, time_column: str | None = None, series_column: str | None = None,
              channels: Sequence[str] | None = None, value_column: str | None = None,
              channel_column: str | None = None, sep: str | None = None,
-             decimal: str = "auto", missing_value: Any = None) -> list[Series]:
+             decimal: str = "auto", missing_value: Any = None,
+             index_channels: Collection[str] = ()) -> list[Series]:
     """Parse a wide or long CSV (long when ``value_column`` is given); any problem is a
     ``DataError`` naming the file (compressed files by extension: .gz, .bz2, .xz, .zip, .zst).
     ``sep``: the field separator (None: by the name, ``textfiles.delimiter``); ``decimal``:
     the numbers' decimal mark, ``auto`` | ``.`` | ``,`` (``decimal_mark``); ``missing_value``:
-    the option's words are missing cells too (its numbers are matched by value later)."""
+    the option's words are missing cells too (its numbers are matched by value later);
+    ``index_channels``: see ``frame_series``."""
     with reading(path):
         return _read_csv(path, time_column=time_column, series_column=series_column, channels=channels,
                          value_column=value_column, channel_column=channel_column, sep=sep,
-                         decimal=decimal, missing_value=missing_value)
+                         decimal=decimal, missing_value=missing_value, index_channels=index_channels)
 
 
 def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
               channels: Sequence[str] | None, value_column: str | None,
               channel_column: str | None, sep: str | None = None, decimal: str = "auto",
-              missing_value: Any = None) -> list[Series]:
+              missing_value: Any = None, index_channels: Collection[str] = ()) -> list[Series]:
     given, sep = sep is not None, sep or delimiter(path)
     check_decimal(path, sep, decimal)
     check_row_widths(path, sep, option=True, given=given)  # pandas reads a short row as missing values
     try:  # no name holds the frame here: frame_series frees it once sorted or read
         return frame_series(text_cells(path, sep), path, time_column=time_column, series_column=series_column,
                             channels=channels, value_column=value_column, channel_column=channel_column,
-                            sep=sep, decimal=decimal, words=sentinel_words(missing_value))
+                            sep=sep, decimal=decimal, words=sentinel_words(missing_value),
+                            index_channels=index_channels)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header, no rows)", file=path) from None
 
@@ -221,12 +225,15 @@ def _read_csv(path: str, *, time_column: str | None, series_column: str | None,
 def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, series_column: str | None,
                  channels: Sequence[str] | None, value_column: str | None, channel_column: str | None,
                  sep: str = ",", decimal: str = ".", words: frozenset[str] = frozenset(),
-                 unit: str = "line") -> list[Series]:
+                 unit: str = "line", index_channels: Collection[str] = ()) -> list[Series]:
     """The series of a file read as ``frame``: a CSV's cell texts, or a Parquet file's typed
     columns (``parquet.py``: numbers as they are, the series column as text). The checks are
     the same for both: the columns named exist, the rows are ordered by time, a time repeated
     within a series or a channel cell that is no number is refused naming the file and the
-    place (``unit``: ``line`` of a CSV, counting the header; ``row`` of a Parquet file)."""
+    place (``unit``: ``line`` of a CSV, counting the header; ``row`` of a Parquet file).
+    Unless ``channels`` lists them, a wide table's channels are its columns but the role
+    columns and the row index pandas wrote (``row_labels.index_column``), which is a channel
+    only where ``index_channels`` (a store's channel names, appended to) names it."""
     first = 2 if unit == "line" else 1
     for option, col in (("time_column", time_column), ("series_column", series_column),
                         ("value_column", value_column), ("channel_column", channel_column)):
@@ -264,6 +271,10 @@ def frame_series(frame: pd.DataFrame, path: str, *, time_column: str | None, ser
     if value_column is None:  # wide
         reserved = {time_column, series_column}
         names = list(channels) if channels is not None else [c for c in frame.columns if c not in reserved]
+        index = None if channels is not None else index_column(frame, reserved, index_channels)
+        if index is not None:  # the row labels df.to_csv() wrote: no channel (row_labels.py)
+            names.remove(index)
+            warnings.warn(index_message(path, index, frame[index], names), stacklevel=3)
         missing = [c for c in names if c not in frame.columns]
         if missing or not names:
             raise DataError(f"{path}: channels {missing or names} not found among the columns "

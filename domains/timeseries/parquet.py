@@ -18,7 +18,7 @@ from __future__ import annotations
 import warnings
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -131,9 +131,12 @@ def yes_no_objects(cells: pd.Series) -> bool:
 
 def read_series(path: str, *, time_column: str | None = None, series_column: str | None = None,
                 channels: list[str] | None = None, value_column: str | None = None,
-                channel_column: str | None = None, missing_value: Any = None) -> list[tsio.Series]:
+                channel_column: str | None = None, missing_value: Any = None,
+                index_channels: Sequence[str] = ()) -> list[tsio.Series]:
     """The series of a Parquet file, as ``io.read_csv`` reads a CSV of the same data (see
-    the module docstring for the index); any problem is a ``DataError`` naming the file."""
+    the module docstring for the index; a column ``Unnamed: 0`` of row labels, a CSV's
+    index read by pandas and written again, is no channel either: ``io.frame_series``);
+    any problem is a ``DataError`` naming the file."""
     frame, _ = read_frame(path)
     frame, levels = as_columns(frame)
     roles = {series_column, value_column, channel_column, *(channels or ())}
@@ -150,7 +153,7 @@ def read_series(path: str, *, time_column: str | None = None, series_column: str
         return tsio.frame_series(frame, path, time_column=time, series_column=series_column,
                                  channels=channels, value_column=value_column,
                                  channel_column=channel_column, words=sentinel_words(missing_value),
-                                 unit="row")
+                                 unit="row", index_channels=index_channels)
 
 
 def read_input(path: str, options: Mapping[str, Any]) -> tuple[pd.DataFrame, ParquetLayout]:

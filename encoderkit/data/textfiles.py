@@ -91,6 +91,17 @@ def written_index(cells: pd.Series, name: Any) -> bool:
     return bool(np.isfinite(v).all() and (v == np.round(v)).all() and np.unique(v).size == v.size)
 
 
+def index_labels(cells: pd.Series) -> str:
+    """The labels of a ``written_index`` column as the readers' messages show them: the count
+    (``100..159``), or the first ones where they are no count (a filtered or shuffled
+    frame's: ``7, 3, 1, ..., each row its own``)."""
+    text = not pd.api.types.is_numeric_dtype(cells.dtype)  # integers written as text ("7")
+    v = pd.to_numeric(cells.astype(str).str.strip() if text else cells).to_numpy(dtype=np.float64)
+    if len(v) > 1 and (np.diff(v) == 1).all():
+        return f"{int(v[0])}..{int(v[-1])}"
+    return ", ".join(str(int(x)) for x in v[:3]) + (", ..." if len(v) > 3 else "") + ", each row its own"
+
+
 def check_decimal(path: str | os.PathLike, delimiter: str, decimal: str) -> None:
     """A ``DataError`` when the decimal mark is the file's separator: ``2,25`` would be two cells."""
     if decimal == delimiter:
