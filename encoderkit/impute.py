@@ -213,7 +213,9 @@ def _check_parameters(input: str, output: str, holdout: float, n_models: int, se
     """Refuse a parameter out of range, and an output impute cannot write, before any work."""
     if not os.path.exists(input):
         raise InputNotFoundError(f"input file {input!r} does not exist", file=input, key="input")
-    if os.path.abspath(input) == os.path.abspath(output):
+    from encoderkit.outputs import same_file
+
+    if same_file(input, output):  # a link to the input, or another name of it, too
         raise UsageError("The 'output' parameter must differ from 'input' (the input is never "
                          "modified)", key="output")
     if not (isinstance(holdout, (int, float)) and not isinstance(holdout, bool) and 0 <= holdout < 0.5):

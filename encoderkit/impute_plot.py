@@ -50,14 +50,14 @@ def check_plot(plot: str, overwrite: bool, input: str, output: str) -> None:
     kind, the input or output itself, a directory; an existing file is replaced only with
     ``overwrite=true``, a link, device or a folder's contents never (``check_output``, the
     rule the ``output`` parameter follows)."""
-    from encoderkit.outputs import check_output
+    from encoderkit.outputs import check_output, same_file
 
     if not isinstance(plot, (str, os.PathLike)) or not str(plot).strip():
         raise UsageError(f"The 'plot' parameter must name a .png file. Got {plot!r} instead.", key="plot")
     if Path(plot).suffix.lower() != ".png":
         raise UsageError(f"The 'plot' parameter must name a .png file (impute draws PNG). Got {str(plot)!r} "
                          f"instead.", key="plot")
-    same = [k for k, v in (("input", input), ("output", output)) if os.path.abspath(v) == os.path.abspath(plot)]
+    same = [k for k, v in (("input", input), ("output", output)) if same_file(v, plot)]
     if same:
         raise UsageError(f"The 'plot' parameter must differ from '{same[0]}' ({str(plot)!r}).", key="plot")
     if Path(plot).expanduser().is_dir():

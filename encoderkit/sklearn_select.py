@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.numerics import finite_mean_std
 from encoderkit.sklearn_blend import MEAN, _numeric_columns
 from encoderkit.sklearn_warnings import caller_level
 
@@ -219,7 +220,8 @@ class SelectionMixin:
             col = out[c].to_numpy(dtype=np.float64).copy()
             d = col[here]
             if c in units:
-                col[here] = np.sqrt(np.nan_to_num(d) ** 2 + units[c] ** 2)
+                # hypot: squares of a column near 1e300 overflowed (OverflowError), near 1e-300 underflowed to 0
+                col[here] = np.hypot(np.nan_to_num(d), units[c])
             elif c in rates and not _is_number(filled[c]):
                 col[here] = 1.0 - (1.0 - np.nan_to_num(d)) * (1.0 - rates[c])
             if np.isnan(col[here]).any():
@@ -279,7 +281,7 @@ def ensemble_spread(models: Sequence[Any], frame: pd.DataFrame, infill: Callable
         elif _is_number(filled[c]):
             values = np.stack([_floats(o[c])[here] for o in own])  # [models, cells]
             value = np.sqrt(np.mean((values - _floats(filled[c])[here]) ** 2, axis=0)) \
-                if c in categorical else values.std(axis=0)
+                if c in categorical else finite_mean_std(values, axis=0)[1]  # 1e300s: squares overflowed
         else:
             ref = filled[c].to_numpy(dtype=object)[here]
             value = np.mean([o[c].to_numpy(dtype=object)[here] != ref for o in own], axis=0)

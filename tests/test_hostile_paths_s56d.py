@@ -379,3 +379,18 @@ def test_commands_refuse_a_linked_input_as_output_before_any_work(tmp_path, caps
                  "overwrite=true"]) != 0
     assert "is the input" in capsys.readouterr().err
     assert data.read_bytes() == before
+
+
+def test_impute_refuses_a_linked_input_as_output_before_any_work(tmp_path, capsys):
+    """impute compared the names of input and output: a link to the input passed, and the
+    refusal came only at the final rename, after the training."""
+    from encoderkit.cli import main
+
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,\n2,3\n4,5\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    before = data.read_bytes()
+    assert main(["impute", f"input={link}", f"output={data}", "overwrite=true"]) != 0
+    assert "must differ from 'input'" in capsys.readouterr().err
+    assert data.read_bytes() == before
