@@ -58,3 +58,24 @@ def test_impute_decides_the_rule_once_from_the_file(tmp_path, monkeypatch):
     assert got.loc[40, "y"] < -1.0  # clipped at 0 by the domain's pass before
     assert got.loc[42, "p"] == 1.0 and got.loc[43, "p"] == 0.0  # 44 observed p: bounded, once
     pd.testing.assert_frame_equal(got.where(frame.notna()), frame.where(frame.notna()))
+
+
+def test_a_series_domains_fill_leaves_the_rule_to_a_deferring_caller_and_applies_it_otherwise():
+    """The series domain bounded each series by its own values while impute's final pass pools a
+    channel over every series: the model's candidate faced two rules, the baselines one (lead,
+    session 56). In impute's deferred section the domain now leaves the rule to impute."""
+    from domains.timeseries.domain import TimeSeriesDomain
+
+    t = np.arange(96, dtype=np.float64)
+    x = np.stack([2.0 + np.sin(t / 5.0), np.sin(t / 5.0)])  # channel 0 >= 1
+    x[:, 40:44] = np.nan
+    domain = TimeSeriesDomain({}, patch=4, short_fallback=8, infill_shifts=1)
+
+    def plunge(masked):  # every hidden patch 50 scales below the level
+        return [{"values": np.full((int(m.predict.sum()), domain.patch), -50.0, np.float32)} for m in masked]
+    with deferred():
+        raw = domain.infill(x, plunge)
+    bounded = domain.infill(x, plunge)
+    assert (raw[0, 40:44] < -1.0).all()  # as the model made it: impute bounds it, once
+    np.testing.assert_array_equal(bounded[0, 40:44], 0.0)
+    np.testing.assert_array_equal(plausible_fills(x, raw), bounded)

@@ -21,7 +21,7 @@ import pandas as pd
 from encoderkit.domain import MaskedExample, PredictFn, Record
 from encoderkit.errors import DataError, UnusedColumnWarning
 from encoderkit.frames import as_user_data, type_name
-from encoderkit.plausible_fills import plausible_series
+from encoderkit.plausible_fills import is_deferred, plausible_series
 
 from .files import warn_empty, warn_empty_channels
 from .frames import SeriesFrames, long_table_advice
@@ -385,8 +385,11 @@ class SeriesInfill(SeriesFrames):
                        for i, s in sums.items()})
         filled = [filled[i] for i in range(len(arrays))]
         self._constant_fills(arrays, filled)
-        # a channel never below 0 filled below it, float32 noise off an observed value (plausible_fills)
-        filled = plausible_series(arrays, filled, [np.isfinite(a) & ~self._is_missing_value(a) for a in arrays])
+        # a channel never below 0 filled below it, float32 noise off an observed value (plausible_fills);
+        # not where the caller applies the rule itself where its fill is final (``impute``: once, so
+        # that the model's fill and the baselines it is chosen among face one rule)
+        if not is_deferred():
+            filled = plausible_series(arrays, filled, [np.isfinite(a) & ~self._is_missing_value(a) for a in arrays])
         return self._rebuild(data, how, filled)
 
     def _known_periods(self, arrays: list[np.ndarray], data_patches: int) -> dict[bytes, int | None]:
