@@ -21,6 +21,15 @@ PRECISIONS = ("auto", "bf16", "fp32")
 STRATEGIES = ("ddp", "fsdp")
 
 
+def _interpolating_key(given: Any) -> str | None:
+    """The first key of the composed config ``given`` whose value holds an interpolation that
+    is not a text of the packaged configs (the user's: the one that failed to resolve)."""
+    from encoderkit.train.config_guard import _strings, shipped_interpolations
+
+    shipped = shipped_interpolations()
+    return next((where for where, text in _strings(given, "") if "${" in text and text not in shipped), None)
+
+
 def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig:
     """Merge into the typed schema (unknown keys, wrong types) and check value ranges."""
     from omegaconf.errors import OmegaConfBaseException
@@ -41,6 +50,12 @@ def validate(cfg: DictConfig, schema_class: type = PretrainConfig) -> DictConfig
             raise ConfigError(f"{section}={given[section]!r}: {section} is a section of keys; set them one "
                               f"by one: {section}.<key>=<value> ({section} keys: {sorted(schema[section])})",
                               key=section) from None
+        if not key:  # a failed ${...} of a value: OmegaConf names no key ("config key None")
+            key = _interpolating_key(given)
+            if key:
+                raise ConfigError(f"config key {key!r}: {str(e).splitlines()[0]} (a value holding '${{' "
+                                  f"names another config key, ${{section.key}}; a path with a literal '${{' "
+                                  f"cannot be given: rename or link it)", key=key) from None
         raise ConfigError(f"config key {key!r}: {str(e).splitlines()[0]}") from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if "domain.name" in missing:
