@@ -157,7 +157,7 @@ def _text_times(col: pd.Series) -> np.ndarray | None:
     """The order keys of text cells that are each a date / time or a period label pandas does
     not read (``1959 Q1``, ``Q1 1959``, ``1949M01``, ``2020-W05``: ``times.period_starts``), as
     UTC nanoseconds; None when a cell is none. For the guess: the reader parses the file."""
-    from domains.tabular.datetext import cjk_days
+    from encoderkit.data.cjk_dates import cjk_days
     from domains.timeseries.times import day_first, period_starts
 
     if not len(col) or not _is_text(col):

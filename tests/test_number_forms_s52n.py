@@ -21,7 +21,7 @@ import pytest
 
 from domains.tabular.datetext import date_fills, date_text
 from domains.tabular.schema import infer_schema
-from domains.tabular.textforms import (_formatted_numbers, _number_advice, _number_form, _text_dates,
+from encoderkit.data.textforms import (_formatted_numbers, _number_advice, _number_form, _text_dates,
                                        ascii_width, point_candidates, thousands_message, thousands_points)
 from encoderkit.impute_report import ImputeReport, unfilled_columns
 

@@ -23,7 +23,7 @@ import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 
-from domains.tabular.textforms import _formatted_numbers, _number_form
+from encoderkit.data.textforms import _formatted_numbers, _number_form
 from encoderkit.cli import main
 from encoderkit.errors import UnknownValueWarning
 from encoderkit.sklearn import EncoderImputer, _ingest_frame

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from domains.tabular.reading import read_table
-from domains.tabular.textforms import thousands_message, thousands_points
+from encoderkit.data.textforms import thousands_message, thousands_points
 
 MEASURES = ["1.125", "3", "2.375", "5.625", "4", "2.250", "4.500", "12.875"]
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.cjk_dates import LOOK, _CJK, _cjk_day, _cjk_writer
 from encoderkit.period_labels import PERIODS, period_start
 from encoderkit.session_state import warnings_kept
 
@@ -39,14 +40,13 @@ _ISO = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:(?P<sep>[ T])(?P<clock>\d{2}:\
 # column of such labels only (a series' reader takes it for pandas' date, beside 2024-03-15)
 TABLE_PERIODS = {**PERIODS, "month": re.compile(r"(?P<y>\d{4})(?:-|[Mm])(?P<n>\d{1,2})")}
 _PERIODS = TABLE_PERIODS
-# a date as Japanese and Chinese (2024年1月2日) or Korean (2024년 1월 2일) write it: no reader
-# takes it for a date (pandas' parser refuses it), and a column of them was an identifier
-_CJK = re.compile(r"(?P<y>\d{4})\s*(?:年|년)\s*(?P<m>\d{1,2})\s*(?:月|월)\s*(?P<d>\d{1,2})\s*(?:日|일)")
+# a date as Japanese and Chinese (2024年1月2日) or Korean (2024년 1월 2일) write it:
+# ``_CJK`` (encoderkit.data.cjk_dates, which the series reader asks too)
 # a time's UTC offset at the end of its text (``Z``, ``+01:00``, ``+0100``)
 _ZONE = r"\d(?:[Zz]|\s*[-+]\d{2}:?\d{2})$"
 # how many distinct cells ``date_text`` looks at, among a column's first ``_HEAD`` cells,
 # before it parses the whole column
-_LOOK, _HEAD = 20, 4096
+_LOOK, _HEAD = LOOK, 4096
 
 
 def is_text(s: pd.Series) -> bool:
@@ -89,30 +89,6 @@ def _period_start(kind: str, text: str) -> pd.Timestamp | None:
     """The first instant of the period label ``text`` of ``kind`` (``periods.period_start``);
     None when it names none, or a year no int64 of nanoseconds reaches."""
     return period_start(kind, _PERIODS[kind].fullmatch(text), ns=True)
-
-
-def _cjk_day(text: str) -> pd.Timestamp | None:
-    """The day ``2024年1月2日`` (``_CJK``) writes; None when it is none (month 13, 30 February)."""
-    m = _CJK.fullmatch(text)
-    if m is None:
-        return None
-    try:
-        return pd.Timestamp(int(m["y"]), int(m["m"]), int(m["d"]))
-    except (ValueError, OverflowError):
-        return None
-
-
-def cjk_days(texts: pd.Series) -> pd.Series | None:
-    """The days of ``texts`` (stripped, none empty) when every one is a date written
-    ``2024年1月2日`` (``_CJK``), as naive datetimes (as a series' time column is read); else
-    None: the series reader's and ``impute``'s guess of a time column ask it, pandas reads none."""
-    codes, distinct = pd.factorize(texts)
-    if not distinct.size or not all(_CJK.fullmatch(str(t)) for t in islice(distinct, _LOOK)):
-        return None
-    days = [_cjk_day(str(t)) for t in distinct]
-    if any(d is None for d in days):
-        return None
-    return pd.Series(pd.DatetimeIndex(days)[codes], index=texts.index, name=texts.name)
 
 
 def text_dates(s: pd.Series) -> pd.Series | None:
@@ -264,29 +240,6 @@ def date_fills(ns: Sequence[float], observed: Sequence[Any]) -> list[str]:
         local = pd.Timestamp(int(round((int(v) + minutes * 60 * 10**9) / unit)) * unit, unit="ns")
         out.append(_clock_text(local, sep, seconds, frac - 1 if frac else 0) + _zone_text(minutes, style))
     return out
-
-
-def _cjk_writer(texts: Sequence[str]) -> Callable[[pd.DatetimeIndex], list[str]]:
-    """Days written as the observed ``texts`` (``_CJK``) write theirs: the first one's
-    characters and spaces, its digits ASCII, month and day zero-padded where an observed one
-    is (``2024年01月02日``)."""
-    hits = [_CJK.fullmatch(t) for t in texts]
-    pad = any(len(g) == 2 and g.startswith("0") for m in hits for g in (m["m"], m["d"]))
-    first = hits[0]
-    text, spans = first.string, sorted((first.span(k), k) for k in ("y", "m", "d"))
-
-    def write(days: pd.DatetimeIndex) -> list[str]:
-        out = []
-        for t in days:
-            fields = {"y": str(t.year), "m": f"{t.month:02d}" if pad else str(t.month),
-                      "d": f"{t.day:02d}" if pad else str(t.day)}
-            parts, last = [], 0
-            for (a, b), k in spans:
-                parts += [text[last:a], fields[k]]
-                last = b
-            out.append("".join(parts) + text[last:])
-        return out
-    return write
 
 
 def _clock_text(t: pd.Timestamp, sep: str, seconds: bool, digits: int) -> str:

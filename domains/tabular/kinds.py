@@ -8,11 +8,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textforms import ascii_width, wide_text
+
 from domains.tabular.bigids import spread_ids
 from domains.tabular.bigints import beyond_int64, magnitudes
 from domains.tabular.numcodes import MAX_CODES as CODES_MAX
 from domains.tabular.numcodes import collapsing_counts
-from domains.tabular.textforms import ascii_width, wide_text
 from domains.tabular.values import _is_datetime, _is_timedelta, missing_marks, numeric_values
 
 # an integer column is read as category codes only when each code is seen this many times on

@@ -215,7 +215,7 @@ def _thousands_points(table: Any, cells: Callable[[Sequence[str]], Any]) -> list
     file's text is read again only for columns whose numbers can be such (``point_candidates``)."""
     import pyarrow as pa
 
-    from domains.tabular.textforms import point_candidates, thousands_message, thousands_points
+    from encoderkit.data.textforms import point_candidates, thousands_message, thousands_points
 
     names = [f.name for f in table.schema if pa.types.is_floating(f.type) and
              point_candidates(table.column(f.name).to_numpy(zero_copy_only=False).astype(np.float64))]

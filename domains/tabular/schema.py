@@ -34,14 +34,13 @@ import pandas as pd
 
 from encoderkit.errors import DataError
 from encoderkit.numerics import finite_mean_std
+from encoderkit.data.textforms import _formatted_numbers, _number_advice, _text_dates
 
 from domains.tabular import reading
 from domains.tabular.bigids import identifier_override
 from domains.tabular.bigints import beyond_int64, big_integer_message, identifier_values, magnitude_message
 from domains.tabular.datetext import date_text, mixed_offsets, zoned
 from domains.tabular.numcodes import codes_message, collapsing_counts
-# text forms of numbers and dates live in textforms.py; importable from here as before
-from domains.tabular.textforms import _number_advice, _number_form, _formatted_numbers, _text_dates  # noqa: F401
 # the parts of the schema's work that live in their own modules; importable from here as before
 from domains.tabular.options import KINDS, INGEST_DEFAULTS, check_ingest_options  # noqa: F401
 from domains.tabular.values import (_datetime_ns, _is_date_objects, _is_datetime, _is_timedelta,  # noqa: F401

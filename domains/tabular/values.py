@@ -9,10 +9,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from encoderkit.data.textforms import ascii_width, wide_text
 from encoderkit.errors import DataError
 
 from domains.tabular import reading
-from domains.tabular.textforms import ascii_width, wide_text
 
 def _json_value(v: Any) -> Any:
     """numpy / pandas scalar -> a JSON-native value (categories must survive json)."""

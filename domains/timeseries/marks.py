@@ -82,11 +82,11 @@ def marks_message(path: str, column: str, cells: pd.Series) -> str:
 def written_numbers_advice(cells: pd.Series) -> str | None:
     """For a channel's cells that are no number (``cells``, trimmed texts): what to do when
     some are numbers written with thousands marks, signs or units (``2,710.349``, ``45%``,
-    ``−0.5``), in the table reader's words (``domains.tabular.schema._number_advice``); else
+    ``−0.5``), in the table reader's words (``encoderkit.data.textforms._number_advice``); else
     None. Asked before the "it holds dates" advice: pandas parses ``2,710.349`` as a date,
     and that advice would have ordered the rows by GDP. A lone ``12,345`` (a thousands or
     a decimal comma) is left to the decimal-comma advice."""
-    from domains.tabular.schema import _number_advice, _number_form
+    from encoderkit.data.textforms import _number_advice, _number_form
 
     distinct = list(dict.fromkeys(cells.astype(str)))[:200]
     forms = [f for v in distinct if (f := _number_form(v)) is not None]

@@ -162,9 +162,9 @@ def sort_key(texts: pd.Series, path: str | None = None, column: str | None = Non
     periods = period_starts(stripped, column, path)  # 1959 Q1, 1949M01, 2020-W05: pandas reads none
     if periods is not None:
         return periods
-    from domains.tabular.datetext import cjk_days
+    from encoderkit.data.cjk_dates import cjk_days
 
-    days = cjk_days(stripped)  # 2024年1月2日: pandas reads none (tabular.datetext)
+    days = cjk_days(stripped)  # 2024年1月2日: pandas reads none (encoderkit.data.cjk_dates)
     if days is not None:
         return days
     first = day_first(stripped, name, path, warn)

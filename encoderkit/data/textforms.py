@@ -1,7 +1,9 @@
 """Numbers and dates written as text for people, in forms the readers do not take for
 numbers or dates (``1 249,80``, ``45%``, ``(0.34)``, ``31.12.2020``): a column of them is read
 as categories, and ingest says how to write them so that they are read as numbers or dates.
-Used by the table schema (``schema.infer_schema``) and the time-series reader."""
+Used by the table schema (``domains.tabular.schema.infer_schema``) and the time-series
+reader (``domains.timeseries.marks``): domain-free text parsing, so it lives here, where every
+domain can import it without importing another domain."""
 
 from __future__ import annotations
 
