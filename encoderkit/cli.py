@@ -199,6 +199,7 @@ def _main(argv: list[str], entry: bool, streams: Streams) -> int:
     # only the main thread may set a handler; one the caller installed is left alone
     taken = _take_signals()
     from encoderkit.outputs import forget_checks
+    from encoderkit.input_reads import command as command_reads
     from encoderkit.overrides import expand_home
 
     forget_checks()  # outputs an earlier command of this process checked are not this one's
@@ -211,7 +212,8 @@ def _main(argv: list[str], entry: bool, streams: Streams) -> int:
         _check_one_process(command, rest)
         module = importlib.import_module(COMMANDS[command][0])
         # Each module exposes `run(command, argv) -> int`.
-        code = int(module.run(command, rest) or 0)
+        with command_reads():  # the Python entry points it calls keep what it read (input_reads)
+            code = int(module.run(command, rest) or 0)
         if entry and command == "pretrain" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             # A finished torchrun rank skips interpreter teardown: Gloo's worker threads can
             # still hold tensors then and abort the process (SIGABRT) after the run has

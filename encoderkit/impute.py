@@ -67,6 +67,7 @@ from encoderkit.impute_report import ImputeReport, unfilled_columns
 from encoderkit.impute_scores import score_written
 from encoderkit.impute_words import SEED_KEYS, Param, refuse_contradictions
 from encoderkit.outputs import atomic_write, check_output, write_error
+from encoderkit.input_reads import one_command
 from encoderkit.plausible_fills import deferred, plausible_channels, plausible_fills
 from encoderkit.selection import SELECT
 from encoderkit.train.run_dir import RunFolder
@@ -417,6 +418,7 @@ def _domain_word(word: str) -> bool:
 
 
 @without_unknown_values
+@one_command  # the files it reads are this call's inputs only (input_reads)
 def impute(input: str, output: str, *, domain: str | None = None, holdout: float = 0.05, seed: int = 0,
            n_models: int = 1, select: str = "auto", overrides: Sequence[str] = (),
            run_dir: str | None = None, overwrite: bool = False, progress: bool = True, device: str = "cpu",

@@ -11,14 +11,22 @@ truncated while the model trained gave an output of the new rows with the old fi
 ``cli.main`` starts each command with none recorded (``forget_reads``, through
 ``outputs.forget_checks``); called from Python, the record is cleared when an output is
 published, and a file read again replaces what an earlier (failed) call recorded of it.
+The Python entry points that read files (``Pretrained.infill``, ``Pretrained.embed``) run as
+one ``command``, which ends with none recorded: a fill returned as a frame, or a call that
+failed, left its input recorded, and a later call writing that file (``infill("b.csv",
+output="a.csv")`` after ``infill("a.csv")``) was refused as "the file this command read".
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import stat
 import threading
-from typing import Any
+from typing import Any, Callable, Iterator, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # per thread (a service's threads run commands of their own; one's reads are not another's
 # inputs): absolute path -> (device, inode, size, mtime in ns) when last read
@@ -50,6 +58,33 @@ def forget_reads() -> None:
     _reads().clear()
 
 
+@contextlib.contextmanager
+def command() -> Iterator[None]:
+    """One command of this thread (``cli.main``, a Python entry point): the outermost one
+    starts and ends with no reads recorded, so that one call's inputs are never judged
+    another's; one inside another (the CLI's ``embed`` calls ``Pretrained.embed`` on the input
+    it read) keeps what the outer one recorded."""
+    depth = getattr(_LOCAL, "depth", 0)
+    if depth == 0:
+        forget_reads()
+    _LOCAL.depth = depth + 1
+    try:
+        yield
+    finally:
+        _LOCAL.depth = depth
+        if depth == 0:
+            forget_reads()
+
+
+def one_command(method: F) -> F:
+    """``method`` run as one ``command``."""
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with command():
+            return method(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
+
+
 def is_read(device: int, inode: int) -> bool:
     """Whether the file (``device``, ``inode``) is one this command read."""
     return any(seen[:2] == (device, inode) for seen in list(_reads().values()))
@@ -72,9 +107,9 @@ def changed_input() -> str | None:
 def reads_checked() -> None:
     """An output is checked (``check_output``): what a file read so far holds now is what
     counts, so that only a write during the work that follows refuses the output. Called from
-    Python, an earlier call's reads stay recorded (one that published nothing: a fill returned
-    as a frame); a file the user rewrote in place between the calls was refused as "written to
-    while this command read it"."""
+    Python outside a ``command`` (``impute``), an earlier call's reads stay recorded (one that
+    published nothing: a fill returned as a frame): a file the user rewrote in place between
+    the calls is not taken for one written to while this command worked."""
     reads = _reads()
     for path, (dev, ino, _, _) in list(reads.items()):
         try:

@@ -143,7 +143,7 @@ def test_commands_refuse_their_input_as_output(tmp_path):
                  f"run.dir={tmp_path / 'run'}", *tiny]) == 0
     before = series.read_bytes()
     assert main(["embed", f"checkpoint={tmp_path / 'run'}", f"input={series}", f"output={series}",
-                 "overwrite=true", "progress=false"]) == 1
+                 "overwrite=true", "progress=false"]) == 2  # refused before any work: a usage error
     assert series.read_bytes() == before
     holed = values.copy()
     holed[0, 3:6] = np.nan
@@ -151,7 +151,7 @@ def test_commands_refuse_their_input_as_output(tmp_path):
     before = series.read_bytes()
     (tmp_path / "link.npy").symlink_to(series)
     assert main(["infill", f"checkpoint={tmp_path / 'run'}", f"input={tmp_path / 'link.npy'}",
-                 f"output={series}", "overwrite=true"]) == 1
+                 f"output={series}", "overwrite=true"]) == 2
     assert series.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.npy", "run", "s.npy", "s.zarr"]
 

@@ -19,6 +19,7 @@ from encoderkit.errors import DataError, UsageError
 from encoderkit.domain import Domain, MaskedExample, check_positions
 from encoderkit.frames import holds_a_row, lazy_frame_problem, tensor_as_array
 from encoderkit.infer.embed import EmbeddingWriter, check_pooling, embed_stream, predict_examples
+from encoderkit.input_reads import one_command
 from encoderkit.modeling import MaskedEncoderModel
 from encoderkit.tasks.spec import pooled_width
 
@@ -239,6 +240,7 @@ class Pretrained:
         return self
 
     # ---- embeddings ----
+    @one_command  # the files it reads are this call's inputs only (input_reads)
     def embed(self, data: Any, pooling: str = "mean", *, max_tokens: int | None = None,
               max_seqlen: int | None = None, out: str | Path | None = None, overwrite: bool = False,
               progress: bool | None = None, **ingest_options: Any) -> np.ndarray | list[np.ndarray] | Path:
@@ -314,6 +316,7 @@ class Pretrained:
             check_positions(self.domain, e.positions)
         return predict_examples(self.model, examples, max_tokens=max_tokens or self.max_tokens)
 
+    @one_command
     def infill(self, data: Any, output: str | os.PathLike | None = None, *, overwrite: bool = False,
                **options: Any) -> Any:
         """Fill what is missing or masked in ``data`` with the domain's ``infill``;
