@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -103,8 +104,16 @@ def check_parent(path: str | os.PathLike) -> None:
 Stamp = tuple[int, int, int] | None
 
 # what check_output found at each output of this command (absolute path -> stamp): the final
-# rename refuses when the output changed since (cli.main clears it per command)
-_CHECKED: dict[str, Stamp] = {}
+# rename refuses when the output changed since (cli.main clears it per command). Per thread: a
+# command that another thread of the process started (cli.main's forget_checks) cleared this
+# thread's record, and its final rename then skipped both checks (changed since; its own input)
+_CHECKS = threading.local()
+
+
+def _checked() -> dict[str, Stamp]:
+    if not hasattr(_CHECKS, "found"):
+        _CHECKS.found = {}
+    return _CHECKS.found
 
 
 def stamp(path: str | os.PathLike) -> Stamp:
@@ -125,12 +134,12 @@ def checked_stamp(path: str | os.PathLike) -> Stamp:
     """What this command found at ``path`` when ``check_output`` checked it; the stamp now
     where it was not checked."""
     key = _key(path)
-    return _CHECKED[key] if key in _CHECKED else stamp(key)
+    return _checked()[key] if key in _checked() else stamp(key)
 
 
 def forget_checks() -> None:
     """Start a new command: what earlier commands of this process checked or read no longer counts."""
-    _CHECKED.clear()
+    _checked().clear()
     forget_reads()
 
 
@@ -151,7 +160,7 @@ def refuse_input_as_output(path: str | os.PathLike, found: Stamp) -> None:
     rename would replace with the output (``input_reads``); a ``DataError`` naming an input
     written to since it was read. Outputs ``check_output`` did not check (a work file, which
     may be read and rewritten) are passed over."""
-    if _key(path) not in _CHECKED:
+    if _key(path) not in _checked():
         return
     if found is not None and is_read(found[0], found[1]):
         raise OutputExistsError("is the file this command read as its input (the same file under another "
@@ -224,7 +233,7 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, found: Stamp = ...)
         os.replace(tmp, key)
         # used: a later write of this path (this command's own, or a later call from Python
         # that did not check it) compares with what is there then
-        if _CHECKED.pop(key, ...) is not ...:
+        if _checked().pop(key, ...) is not ...:
             forget_reads()  # a command's output (not a work file): its inputs are not the next call's
 
 
@@ -249,7 +258,7 @@ def check_output(path: str | os.PathLike, overwrite: bool, *, what: str,
                          "temporary name and renamed into place, so it needs a file name", key="output")
     target = Path(path).expanduser()
     check_parent(target)
-    _CHECKED[_key(target)] = stamp(target)
+    _checked()[_key(target)] = stamp(target)
     reads_checked()
     refuse_unreplaceable(target)  # before the overwrite check: overwrite=true would not help
     if not (target.exists() or target.is_symlink()):

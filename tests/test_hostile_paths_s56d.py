@@ -394,3 +394,24 @@ def test_impute_refuses_a_linked_input_as_output_before_any_work(tmp_path, capsy
     assert main(["impute", f"input={link}", f"output={data}", "overwrite=true"]) != 0
     assert "must differ from 'input'" in capsys.readouterr().err
     assert data.read_bytes() == before
+
+
+def test_another_thread_starting_a_command_keeps_this_thread_s_checks(tmp_path):
+    """``cli.main`` in another thread clears the checks of its own command only: it cleared every
+    thread's, and this thread's final rename then wrote over a hard link to its input (helper r's
+    finding 4)."""
+    import threading
+
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    link = tmp_path / "link.csv"
+    os.link(data, link)
+    outputs.check_output(data, True, what="a single file", file_ok=True)
+    with reading(link):
+        link.read_text()
+    other = threading.Thread(target=outputs.forget_checks)  # another thread's command begins
+    other.start()
+    other.join()
+    with pytest.raises(OutputExistsError, match="is the file this command read as its input"):
+        outputs.atomic_write(data, lambda tmp: Path(tmp).write_text("FILLED\n"))
+    assert data.read_text() == "a\n1\n"
