@@ -32,7 +32,23 @@ def environment() -> dict[str, Any]:
     distinct = [dict(t) for t in dict.fromkeys(tuple(sorted(p.items())) for p in pools)]
     return {"threadpools": distinct, "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "numpy": np.__version__,
+            **{name: _version(name) for name in _LIBRARIES},
             "machine": platform.machine(), "python": platform.python_version()}
+
+
+# libraries whose own releases move the baselines (session 56: statsmodels 0.15's Kalman fits
+# gave lynx another model than session 49's; the records could not show why)
+_LIBRARIES = ("scipy", "scikit-learn", "statsmodels", "pandas")
+
+
+def _version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
 
 
 def describe(env: dict[str, Any] | None = None) -> str:

@@ -100,6 +100,13 @@ def test_a_results_record_names_the_blas_kernel_and_threads():
     assert {(i["version"], i["architecture"], i["num_threads"]) for i in blas} == \
         {(p["version"], p["architecture"], p["num_threads"]) for p in recorded}
     assert env["torch"] == torch.__version__ and env["torch_threads"] == torch.get_num_threads()
+    import scipy
+    import sklearn
+    import statsmodels
+
+    # the baselines' own libraries (statsmodels' Kalman fits moved between releases)
+    assert (env["scipy"], env["scikit-learn"], env["statsmodels"]) == \
+        (scipy.__version__, sklearn.__version__, statsmodels.__version__)
     for p in recorded:
         assert p["architecture"] in describe(env)
     assert [r["environment"] for r in stamped([{"a": 1}, {"a": 2}])] == [env, env]
