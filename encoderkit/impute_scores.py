@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from encoderkit.impute_cells import Channel, is_missing, time_numbers
-from encoderkit.numerics import finite_mean_std
+from encoderkit.numerics import finite_mean_std, power_of_two_below
 from encoderkit.selection import run_groups, series_firsts
 
 
@@ -106,8 +106,7 @@ def series_sd(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     series = np.cumsum(first) - 1
     seen = np.where(obs, v, 0.0)
     top = np.maximum.reduceat(np.abs(seen), bounds)
-    ok = top > 0
-    scale = np.where(ok, np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1] - 1), 1.0)
+    scale = power_of_two_below(top)
     u = seen / scale[series]
     n = np.maximum(np.add.reduceat(obs.astype(np.float64), bounds), 1.0)
     mean = np.add.reduceat(u, bounds) / n

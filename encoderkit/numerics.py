@@ -28,6 +28,15 @@ F32_TINY = float(np.finfo(np.float32).tiny)
 TINY_SCALE = 2.0 ** -400
 
 
+def power_of_two_below(top: np.ndarray | float) -> np.ndarray:
+    """The power of two at or below each magnitude ``top`` (1 where ``top`` is 0, NaN or
+    infinite): dividing by it and multiplying back are exact, and leave magnitudes in [0, 2),
+    so sums and squares of the scaled values neither over- nor underflow."""
+    top = np.asarray(top, dtype=np.float64)
+    ok = np.isfinite(top) & (top > 0)
+    return np.where(ok, np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1] - 1), 1.0)
+
+
 def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of ``v`` along ``axis``, NaN ignored; where numpy's are
     not exact (squares that overflow beyond ~1e154, or underflow below ~1e-154 so that a
@@ -50,10 +59,7 @@ def finite_mean_std(v: np.ndarray, axis: int | None = None) -> tuple[np.ndarray,
         # the sum of squares loses its digits, so the plain statistics are not exact there
         redo = ~(np.isfinite(mean) & np.isfinite(std)) | ((flat_top > 0) & (flat_top < TINY_SCALE))
         if np.any(redo):
-            # the power of two at or below the largest magnitude (2**1024 is inf): dividing
-            # by it and multiplying back are exact
-            ok = np.isfinite(top) & (top > 0)
-            scale = np.where(ok, np.ldexp(1.0, np.frexp(np.where(ok, top, 1.0))[1] - 1), 1.0)
+            scale = power_of_two_below(top)
             u = v / scale
             flat = np.squeeze(scale, axis=axis) if axis is not None else float(scale.reshape(()))
             mean = np.where(redo, mean_of(u, axis=axis) * flat, mean)
@@ -114,5 +120,5 @@ def mean_without_overflow(values: np.ndarray, axis: int = 0) -> np.ndarray:
         top = float(finite.max()) if finite.size else 0.0
         if top == 0.0:
             return mean
-        scale = float(np.ldexp(1.0, np.frexp(top)[1] - 1))  # 2**k <= top: division exact
+        scale = float(power_of_two_below(top))
         return np.where(np.isfinite(mean), mean, np.mean(x / scale, axis=axis) * scale)

@@ -226,3 +226,17 @@ def test_ensemble_validation_of_members_predicting_near_float64s_maximum(monkeyp
     assert np.isfinite(list(got.values())).all()
     for k in ("rmse", "mae", "r2"):
         assert got[k] == pytest.approx(want[k], rel=1e-12)
+
+
+def test_power_of_two_below_against_math():
+    """``numerics.power_of_two_below``, the one scaling every overflow-free statistic uses,
+    against ``2 ** floor(log2 x)`` computed by ``math`` (exact for these magnitudes)."""
+    import math
+
+    from encoderkit.numerics import power_of_two_below
+
+    xs = [5e-324, 1e-300, 0.75, 1.0, 1.5, 3.0, 1024.0, 1e300, 1.7976931348623157e308]
+    want = [math.ldexp(1.0, math.frexp(x)[1] - 1) for x in xs]
+    assert [2.0 ** math.floor(math.log2(x)) for x in xs[1:-1]] == want[1:-1]  # (log2 of the largest rounds to 1024)
+    np.testing.assert_array_equal(power_of_two_below(np.array(xs)), want)
+    np.testing.assert_array_equal(power_of_two_below(np.array([0.0, np.nan, np.inf])), [1.0, 1.0, 1.0])

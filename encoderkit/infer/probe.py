@@ -129,8 +129,9 @@ def probe(X: np.ndarray, y: np.ndarray, task: str = "classification", *, folds: 
 def _power_scale(v: np.ndarray, axis: int | None = None) -> np.ndarray:
     """The power of two at or below the largest magnitude of ``v`` (along ``axis``; 1 where
     that is 0): dividing by it is exact and leaves magnitudes in [0, 2)."""
-    top = np.max(np.abs(v), axis=axis) if v.size else np.float64(0.0)
-    return np.where(top > 0, np.ldexp(1.0, np.frexp(np.where(top > 0, top, 1.0))[1] - 1), 1.0)
+    from encoderkit.numerics import power_of_two_below
+
+    return power_of_two_below(np.max(np.abs(v), axis=axis) if v.size else 0.0)
 
 
 def format_results(results: dict[str, ProbeResult]) -> str:
